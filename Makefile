@@ -1,0 +1,90 @@
+# Makefile - builds bin/spate, installs missing Debian packages, runs tests and benchmarks.
+#
+#   make            build bin/spate
+#   make deps       install the Debian packages spate needs (only those missing)
+#   make test       deps + build + every unit and integration test
+#   make asan       the same suite under AddressSanitizer/UBSan (build in build/asan)
+#   make run        the flagship demo on the embedded broker
+#   make bench      benchmarks on the embedded broker
+
+PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos
+DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev librocksdb-dev \
+             libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
+             python3 python3-confluent-kafka python3-shapely
+PY        := /usr/bin/python3
+
+BUILD     ?= build
+BIN       ?= bin
+SANITIZER ?=
+
+CC        ?= cc
+OPT       ?= -O2
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -MMD -MP
+CFLAGS    += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -ldl -lpthread
+ifneq ($(SANITIZER),)
+CFLAGS    += -fsanitize=$(SANITIZER),undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=$(SANITIZER),undefined
+endif
+
+LIB_SRC   := $(wildcard core/*.c operators/*.c connectors/*.c) $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ  := $(BUILD)/cli/main.o
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test asan run bench clean check-deps
+
+all: $(BIN)/spate
+
+$(BIN)/spate: $(MAIN_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Installs only when something is missing, so a configured machine never needs root.
+deps:
+	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && \
+	    $(PY) -c 'import confluent_kafka, shapely' 2>/dev/null; then :; else \
+	  echo "make deps: installing $(DEB_PKGS)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS) >/dev/null; fi
+
+tests: $(BIN)/spate $(UNIT_BIN)
+
+test: deps
+	$(MAKE) tests
+	SPATE_BIN=$(abspath $(BIN)/spate) SPATE_TEST_BIN=$(abspath $(BUILD)/tests) tests/run.sh
+
+asan: deps
+	$(MAKE) BUILD=build/asan BIN=build/asan/bin SANITIZER=address OPT=-O1 tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	SPATE_BIN=$(abspath build/asan/bin/spate) SPATE_TEST_BIN=$(abspath build/asan/tests) \
+	SPATE_ASAN=1 tests/run.sh
+
+bench: deps
+	$(MAKE) all $(BENCH_BIN)
+	SPATE_BIN=$(abspath $(BIN)/spate) SPATE_BENCH_BIN=$(abspath $(BUILD)/bench) bench/run.sh
+
+run: deps
+	$(MAKE) all
+	scripts/run-demo.sh
+
+clean:
+	rm -rf $(BUILD) $(BIN)
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)
