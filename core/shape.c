@@ -1,0 +1,93 @@
+/* shape.c - record shapes: the referenced structure of records between nodes. */
+#include "shape.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(void) {
+        fprintf(stderr, "spate: out of memory (shape)\n");
+        abort();
+}
+
+spate_shape_t *spate_shape_new(spate_shape_pool_t *pool, int open) {
+        spate_shape_t *s = calloc(1, sizeof(*s));
+        if (!s)
+                oom();
+        s->open = open;
+        s->pool_next = pool->all;
+        pool->all = s;
+        return s;
+}
+
+static int append(spate_shape_t *s, const char *name, size_t len, spate_shape_t *f) {
+        if (s->nfields == s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 4;
+                s->fields = realloc(s->fields, sizeof(*s->fields) * (size_t)s->cap);
+                if (!s->fields)
+                        oom();
+        }
+        spate_shape_field_t *sf = &s->fields[s->nfields];
+        if (!(sf->name = strndup(name, len)))
+                oom();
+        sf->len = len;
+        sf->shape = f;
+        return s->nfields++;
+}
+
+int spate_shape_field(spate_shape_pool_t *pool, spate_shape_t *s, const char *name,
+                      size_t len, int create) {
+        for (int i = 0; i < s->nfields; i++)
+                if (s->fields[i].len == len && !memcmp(s->fields[i].name, name, len))
+                        return i;
+        if (!create || !s->open)
+                return -1;
+        return append(s, name, len, spate_shape_new(pool, 1));
+}
+
+int spate_shape_add(spate_shape_pool_t *pool, spate_shape_t *s, const char *name,
+                    spate_shape_t *sub, int type) {
+        if (!sub) {
+                sub = spate_shape_new(pool, 0);
+                sub->type = type;
+        }
+        return append(s, name, strlen(name), sub);
+}
+
+spate_shape_t *spate_shape_elem(spate_shape_pool_t *pool, spate_shape_t *s) {
+        if (!s->elem && s->open)
+                s->elem = spate_shape_new(pool, 1);
+        return s->elem;
+}
+
+void spate_shape_want_raw(spate_shape_t *s) {
+        if (s->open) {
+                s->want_raw = 1;
+                return;
+        }
+        for (int i = 0; i < s->nfields; i++)
+                spate_shape_want_raw(s->fields[i].shape);
+        if (s->elem)
+                spate_shape_want_raw(s->elem);
+}
+
+void spate_shape_names(const spate_shape_t *s, char *buf, size_t size) {
+        size_t off = 0;
+        buf[0] = '\0';
+        for (int i = 0; i < s->nfields && off < size; i++)
+                off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "",
+                                        s->fields[i].name);
+}
+
+void spate_shape_pool_destroy(spate_shape_pool_t *pool) {
+        spate_shape_t *s = pool->all;
+        while (s) {
+                spate_shape_t *next = s->pool_next;
+                for (int i = 0; i < s->nfields; i++)
+                        free(s->fields[i].name);
+                free(s->fields);
+                free(s);
+                s = next;
+        }
+        pool->all = NULL;
+}

@@ -1,0 +1,65 @@
+/* shape.h - the structure of the records flowing between two nodes: which
+ * fields exist, and, for input decoded from JSON/Avro, which fields the
+ * topology actually references.
+ *
+ * A source's shape is *open*: it starts empty and grows as expressions
+ * downstream compile paths into it (`minutely[*].precipitation` adds a field
+ * `minutely` whose element shape gains `precipitation`). The decoder then
+ * extracts exactly those paths and skips the rest of the input, which is why
+ * the record path never builds a full JSON tree. A node that builds new
+ * records (map, explode, window) outputs a *closed* shape with its own fields;
+ * a field passed through unchanged points at the input's sub-shape.
+ *
+ * Shapes are created at load, before any record is read; field indexes are
+ * append-only so compiled accessors stay valid while later nodes add fields. */
+#ifndef SPATE_SHAPE_H
+#define SPATE_SHAPE_H
+
+#include "value.h"
+
+typedef struct spate_shape spate_shape_t;
+
+/* Names live in the parent so one sub-shape can be shared under two names
+ * (a map that renames a field passes the input's sub-shape through). */
+typedef struct spate_shape_field {
+        char *name;
+        size_t len;
+        spate_shape_t *shape;
+} spate_shape_field_t;
+
+struct spate_shape {
+        int open;                     /* fields may be added by reference (decoded input) */
+        int want_raw;                 /* keep the JSON text of the value (pass-through) */
+        int type;                     /* static spate_vtype_t, SPATE_V_MISSING if unknown */
+        spate_shape_field_t *fields;  /* object fields, in value item order */
+        int nfields, cap;
+        spate_shape_t *elem;          /* shape of array elements, when referenced */
+        spate_shape_t *pool_next;
+};
+
+/* Owns every shape of one topology: shapes are shared between nodes, so
+ * they are freed together. */
+typedef struct spate_shape_pool {
+        spate_shape_t *all;
+} spate_shape_pool_t;
+
+spate_shape_t *spate_shape_new(spate_shape_pool_t *pool, int open);
+/* Index of field `name`, or -1. With create (and an open shape) the field is
+ * appended. */
+int spate_shape_field(spate_shape_pool_t *pool, spate_shape_t *s, const char *name,
+                      size_t len, int create);
+/* Appends a field to a closed shape being built; `sub` is the field's shape
+ * when it is passed through from another shape, else a new leaf of static
+ * `type` is made. Returns the field's index. */
+int spate_shape_add(spate_shape_pool_t *pool, spate_shape_t *s, const char *name,
+                    spate_shape_t *sub, int type);
+/* Element shape of an array field, created if the shape is open. */
+spate_shape_t *spate_shape_elem(spate_shape_pool_t *pool, spate_shape_t *s);
+/* Marks a shape and, for closed objects, its fields as wanting their JSON
+ * text, so a sink can write values it never looked into. */
+void spate_shape_want_raw(spate_shape_t *s);
+/* Writes "a, b, c" (the known field names) into buf for error hints. */
+void spate_shape_names(const spate_shape_t *s, char *buf, size_t size);
+void spate_shape_pool_destroy(spate_shape_pool_t *pool);
+
+#endif
