@@ -54,4 +54,11 @@ static inline spate_value_t spate_value_bool(int b) {
 /* Truthiness used by filter and and/or/not: false, null, missing, 0 and "" are false. */
 int spate_value_truthy(const spate_value_t *v);
 
+struct spate_arena;
+/* Renders a scalar as key bytes: strings as they are, numbers in shortest
+ * form, bools as true/false; the text lives in the arena or in v. Returns -1
+ * for other types. */
+int spate_value_to_key(const spate_value_t *v, struct spate_arena *a, const char **key,
+                       size_t *len);
+
 #endif

@@ -1,0 +1,167 @@
+/* broker.c - `spate broker`: librdkafka's mock cluster as a long-running
+ * Kafka-protocol server on loopback for development and tests.
+ *
+ * The mock has no option for its listening ports, so this executable
+ * interposes bind(): while the broker runs, a bind to port 0 on a mock
+ * listener is redirected to the next fixed port (9092, 9093, ...). The mock
+ * has no Admin API either and auto-creates unknown topics with 4 partitions
+ * on first metadata request, so topics are created here, before any client
+ * asks: from --topology files or --topic flags. */
+#include "commands.h"
+#include "../core/log.h"
+#include "../core/topology.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int next_port;              /* 0: bind() is not redirected */
+static volatile sig_atomic_t stop;
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len);
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+        static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+        struct sockaddr_in sin;
+        if (!real_bind)
+                *(void **)&real_bind = dlsym(RTLD_NEXT, "bind");
+        if (next_port && addr->sa_family == AF_INET && len >= sizeof(sin)) {
+                memcpy(&sin, addr, sizeof(sin));
+                if (sin.sin_port == 0) {
+                        int one = 1;
+                        sin.sin_port = htons((uint16_t)next_port++);
+                        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                        return real_bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+                }
+        }
+        return real_bind(fd, addr, len);
+}
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop = 1;
+}
+
+static int create_topic(rd_kafka_mock_cluster_t *mc, const char *name, int partitions) {
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, name, partitions, 1);
+        if (err) {
+                spate_err("cannot create topic %s: %s", name, rd_kafka_err2str(err));
+                return -1;
+        }
+        spate_info("topic %s: %d partitions", name, partitions);
+        return 0;
+}
+
+static int create_from_topology(rd_kafka_mock_cluster_t *mc, const char *file) {
+        char errstr[2048];
+        spate_topology_t *t = spate_topology_load(file, errstr, sizeof(errstr));
+        int rc = 0;
+        if (!t) {
+                spate_err("%s", errstr);
+                return -1;
+        }
+        for (int i = 0; i < t->ntopics && !rc; i++)
+                rc = create_topic(mc, t->topics[i].name, t->topics[i].partitions);
+        spate_topology_destroy(t);
+        return rc;
+}
+
+static int create_from_flag(rd_kafka_mock_cluster_t *mc, const char *spec) {
+        char name[256];
+        const char *colon = strrchr(spec, ':');
+        int parts = colon ? atoi(colon + 1) : 8;
+        size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+        if (parts < 1 || len == 0 || len >= sizeof(name)) {
+                spate_err("--topic wants NAME:PARTITIONS, not '%s'", spec);
+                return -1;
+        }
+        memcpy(name, spec, len);
+        name[len] = '\0';
+        return create_topic(mc, name, parts);
+}
+
+static void usage(FILE *fp) {
+        fprintf(fp, "usage: spate broker [--listen HOST:PORT] [--brokers N] [--topology FILE]... "
+                    "[--topic NAME:PARTITIONS]... [--bootstrap-file PATH]\n"
+                    "Hosts librdkafka's in-memory mock Kafka cluster on loopback until SIGINT/SIGTERM.\n"
+                    "Brokers listen on PORT, PORT+1, ... (default 127.0.0.1:9092, 3 brokers).\n"
+                    "Limits: no compaction, ~5 MB kept per partition, no Admin API, data lost on exit.\n");
+}
+
+int spate_cmd_broker(int argc, char **argv) {
+        const char *listen = "127.0.0.1:9092", *bootfile = NULL;
+        int nbrokers = 3, rc = 1;
+        char errstr[512];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        rd_kafka_mock_cluster_t *mc;
+        struct sigaction sa = { .sa_handler = on_signal };
+
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+                        listen = argv[++i];
+                else if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
+                        nbrokers = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--bootstrap-file") && i + 1 < argc)
+                        bootfile = argv[++i];
+                else if ((!strcmp(argv[i], "--topology") || !strcmp(argv[i], "--topic")) && i + 1 < argc)
+                        i++; /* second pass, once the cluster exists */
+                else {
+                        usage(strcmp(argv[i], "--help") ? stderr : stdout);
+                        rd_kafka_conf_destroy(conf);
+                        return strcmp(argv[i], "--help") ? 2 : 0;
+                }
+        }
+        const char *colon = strrchr(listen, ':');
+        next_port = colon ? atoi(colon + 1) : 9092;
+        if (next_port <= 0 || nbrokers < 1) {
+                spate_err("bad --listen or --brokers");
+                rd_kafka_conf_destroy(conf);
+                return 2;
+        }
+        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)))) {
+                spate_err("%s", errstr);
+                return 1;
+        }
+        if (!(mc = rd_kafka_mock_cluster_new(rk, nbrokers))) {
+                spate_err("cannot start the mock cluster (ports %d.. busy?): %s", next_port, strerror(errno));
+                rd_kafka_destroy(rk);
+                return 1;
+        }
+        next_port = 0;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--topology") && create_from_topology(mc, argv[++i]))
+                        goto out;
+                if (!strcmp(argv[i], "--topic") && create_from_flag(mc, argv[++i]))
+                        goto out;
+        }
+        const char *boot = rd_kafka_mock_cluster_bootstraps(mc);
+        if (bootfile) {
+                FILE *fp = fopen(bootfile, "w");
+                if (fp) {
+                        fprintf(fp, "%s\n", boot);
+                        fclose(fp);
+                }
+        }
+        printf("%s\n", boot);
+        fflush(stdout);
+        spate_info("embedded Kafka (librdkafka mock, %d brokers) on %s", nbrokers, boot);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        while (!stop)
+                pause();
+        spate_info("stopping");
+        rc = 0;
+out:
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(rk);
+        return rc;
+}

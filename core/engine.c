@@ -1,0 +1,381 @@
+/* engine.c - the processing loop. Commit protocol (at-least-once): flush
+ * operators, wait until the producer has every output acknowledged, then
+ * commit the input offsets; a crash anywhere replays, never loses. */
+#include "engine.h"
+#include "ctx.h"
+#include "kafka_conf.h"
+#include "log.h"
+#include "topics.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH 1024
+
+typedef struct task {
+        int assigned;
+        int64_t next_offset;       /* offset after the last processed message */
+        int64_t committed;         /* last committed next_offset */
+} task_t;
+
+typedef struct source {
+        spate_node_t *node;
+        const char *topic;
+        task_t *tasks;             /* indexed by partition */
+        int ntasks;
+} source_t;
+
+struct spate_engine {
+        spate_topology_t *topo;
+        rd_kafka_t *consumer, *producer;
+        rd_kafka_queue_t *queue;
+        source_t *sources;
+        int nsources;
+        spate_ctx_t ctx;
+        volatile sig_atomic_t stop;
+        int failed;                /* an output was not delivered */
+        spate_engine_stats_t stats;
+        int64_t last_commit, last_punctuate, last_report;
+        int64_t until_idle_ms;
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        spate_engine_t *e = opaque;
+        (void)rk;
+        if (m->err) {
+                spate_err("delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+                e->failed = 1;
+        } else {
+                e->stats.produced++;
+        }
+}
+
+static source_t *source_for(spate_engine_t *e, const char *topic) {
+        for (int i = 0; i < e->nsources; i++)
+                if (!strcmp(e->sources[i].topic, topic))
+                        return &e->sources[i];
+        return NULL;
+}
+
+static task_t *task_for(source_t *s, int32_t partition) {
+        if (partition >= s->ntasks) {
+                int n = partition + 1;
+                s->tasks = realloc(s->tasks, sizeof(*s->tasks) * (size_t)n);
+                if (!s->tasks)
+                        abort();
+                memset(s->tasks + s->ntasks, 0, sizeof(*s->tasks) * (size_t)(n - s->ntasks));
+                s->ntasks = n;
+        }
+        return &s->tasks[partition];
+}
+
+int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
+                      const void *key, size_t key_len, const void *value, size_t len) {
+        for (;;) {
+                rd_kafka_resp_err_t err = rd_kafka_producev(
+                        ctx->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                if (!err) {
+                        ctx->produced++;
+                        return 0;
+                }
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: %s", topic,
+                                 rd_kafka_err2str(err));
+                        return -1;
+                }
+                rd_kafka_poll(ctx->producer, 10);
+        }
+}
+
+static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(6);
+        char part[16], off[24];
+        snprintf(part, sizeof(part), "%d", o->partition);
+        snprintf(off, sizeof(off), "%lld", (long long)o->offset);
+        rd_kafka_header_add(h, "spate.error", -1, reason, -1);
+        rd_kafka_header_add(h, "spate.node", -1, e->ctx.failed ? e->ctx.failed->name : "?", -1);
+        rd_kafka_header_add(h, "spate.topic", -1, o->topic, -1);
+        rd_kafka_header_add(h, "spate.partition", -1, part, -1);
+        rd_kafka_header_add(h, "spate.offset", -1, off, -1);
+        rd_kafka_header_add(h, "spate.application", -1, e->topo->application, -1);
+        for (;;) {
+                rd_kafka_resp_err_t err = rd_kafka_producev(
+                        e->producer, RD_KAFKA_V_TOPIC(e->topo->dlq_topic),
+                        RD_KAFKA_V_KEY((void *)o->key, o->key_len),
+                        RD_KAFKA_V_VALUE((void *)o->payload, o->len), RD_KAFKA_V_HEADERS(h),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                if (!err)
+                        break;
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        spate_err("cannot queue a DLQ record: %s", rd_kafka_err2str(err));
+                        rd_kafka_headers_destroy(h);
+                        e->failed = 1;
+                        return;
+                }
+                rd_kafka_poll(e->producer, 10);
+        }
+        e->stats.dlq++;
+        spate_debug("DLQ %s[%d]@%lld: %s", o->topic, o->partition, (long long)o->offset, reason);
+}
+
+static void process_message(spate_engine_t *e, rd_kafka_message_t *m) {
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        source_t *s = source_for(e, topic);
+        rd_kafka_timestamp_type_t tstype;
+        spate_origin_t o = { topic, m->partition, m->offset, m->payload, m->len, m->key, m->key_len, -1, -1 };
+        spate_record_t rec = { .key = m->key, .key_len = m->key_len, .origin = &o };
+
+        if (!s)
+                return;
+        rec.ts = rd_kafka_message_timestamp(m, &tstype);
+        spate_arena_reset(&e->ctx.arena);
+        e->ctx.failed = NULL;
+        e->ctx.origin = &o;
+        if (s->node->def->process(s->node, &rec, &e->ctx))
+                dlq(e, &o, e->ctx.errstr);
+        task_for(s, m->partition)->next_offset = m->offset + 1;
+        if (!e->stats.consumed++)
+                e->stats.first_ms = spate_mono_ms();
+}
+
+static int flush_nodes(spate_engine_t *e) {
+        for (int i = 0; i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                if (n->def->flush && n->def->flush(n, &e->ctx)) {
+                        spate_err("flush of node '%s' failed: %s", n->name, e->ctx.errstr);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* Commits the processed offsets of assigned partitions once every output
+ * derived from them is acknowledged. */
+static int commit(spate_engine_t *e) {
+        rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(16);
+        rd_kafka_resp_err_t err;
+        int rc = 0;
+
+        if (flush_nodes(e))
+                e->failed = 1;
+        while (!e->failed && rd_kafka_outq_len(e->producer) > 0)
+                rd_kafka_poll(e->producer, 50);
+        if (e->failed) {
+                rd_kafka_topic_partition_list_destroy(offs);
+                return -1;
+        }
+        for (int i = 0; i < e->nsources; i++)
+                for (int p = 0; p < e->sources[i].ntasks; p++) {
+                        task_t *t = &e->sources[i].tasks[p];
+                        if (t->assigned && t->next_offset > t->committed)
+                                rd_kafka_topic_partition_list_add(offs, e->sources[i].topic, p)->offset =
+                                        t->next_offset;
+                }
+        if (offs->cnt && (err = rd_kafka_commit(e->consumer, offs, 0))) {
+                spate_warn("offset commit failed: %s (will retry)", rd_kafka_err2str(err));
+                rc = -1;
+        } else {
+                for (int i = 0; i < offs->cnt; i++) {
+                        source_t *s = source_for(e, offs->elems[i].topic);
+                        task_for(s, offs->elems[i].partition)->committed = offs->elems[i].offset;
+                }
+                e->stats.commits += offs->cnt > 0;
+        }
+        rd_kafka_topic_partition_list_destroy(offs);
+        e->last_commit = spate_mono_ms();
+        return rc;
+}
+
+static void set_assigned(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts, int assigned) {
+        for (int i = 0; i < parts->cnt; i++) {
+                source_t *s = source_for(e, parts->elems[i].topic);
+                if (!s)
+                        continue;
+                task_t *t = task_for(s, parts->elems[i].partition);
+                t->assigned = assigned;
+                t->next_offset = t->committed = 0;
+        }
+}
+
+static void log_parts(const char *what, rd_kafka_topic_partition_list_t *parts) {
+        char buf[1024];
+        size_t off = 0;
+        buf[0] = '\0';
+        for (int i = 0; i < parts->cnt && off < sizeof(buf); i++)
+                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s[%d]", i ? " " : "",
+                                        parts->elems[i].topic, parts->elems[i].partition);
+        spate_info("%s %d partitions: %s", what, parts->cnt, buf);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        spate_engine_t *e = opaque;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                log_parts("assigned", parts);
+                set_assigned(e, parts, 1);
+                rd_kafka_assign(rk, parts);
+                return;
+        }
+        log_parts("revoked", parts);
+        /* Commit what was processed before the partitions move, so their new
+         * owner starts where this instance stopped. */
+        commit(e);
+        set_assigned(e, parts, 0);
+        rd_kafka_assign(rk, NULL);
+}
+
+static int add_sources(spate_engine_t *e, rd_kafka_topic_partition_list_t *subs) {
+        for (int i = 0; i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                if (n->def->role != SPATE_ROLE_SOURCE)
+                        continue;
+                const char *topic = spate_node_str(n, "topic");
+                if (source_for(e, topic)) {
+                        spate_err("two sources read topic '%s'; read it once and branch with from:", topic);
+                        return -1;
+                }
+                e->sources = realloc(e->sources, sizeof(*e->sources) * (size_t)(e->nsources + 1));
+                e->sources[e->nsources++] = (source_t){ .node = n, .topic = topic };
+                rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+        }
+        return 0;
+}
+
+spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errstr_size) {
+        spate_engine_t *e = calloc(1, sizeof(*e));
+        rd_kafka_conf_t *cc = NULL, *pc = NULL;
+        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(4);
+
+        e->topo = t;
+        spate_arena_init(&e->ctx.arena);
+        if (!(pc = spate_kafka_conf(t, SPATE_CLIENT_PRODUCER, errstr, errstr_size)) ||
+            !(cc = spate_kafka_conf(t, SPATE_CLIENT_CONSUMER, errstr, errstr_size)))
+                goto err;
+        rd_kafka_conf_set_opaque(pc, e);
+        rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+        if (!(e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, errstr_size)))
+                goto err;
+        pc = NULL;
+        if (spate_topics_ensure(e->producer, t, errstr, errstr_size))
+                goto err;
+        rd_kafka_conf_set_opaque(cc, e);
+        rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+        if (!(e->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, errstr_size)))
+                goto err;
+        cc = NULL;
+        rd_kafka_poll_set_consumer(e->consumer);
+        e->queue = rd_kafka_queue_get_consumer(e->consumer);
+        e->ctx.producer = e->producer;
+        if (add_sources(e, subs)) {
+                snprintf(errstr, errstr_size, "topology reads one topic twice");
+                goto err;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_subscribe(e->consumer, subs);
+        if (err) {
+                snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+                goto err;
+        }
+        rd_kafka_topic_partition_list_destroy(subs);
+        return e;
+err:
+        if (pc)
+                rd_kafka_conf_destroy(pc);
+        if (cc)
+                rd_kafka_conf_destroy(cc);
+        rd_kafka_topic_partition_list_destroy(subs);
+        spate_engine_destroy(e);
+        return NULL;
+}
+
+static void punctuate(spate_engine_t *e) {
+        e->ctx.now_ms = spate_now_ms();
+        for (int i = 0; i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                if (n->def->punctuate && n->def->punctuate(n, &e->ctx))
+                        spate_warn("punctuate of '%s': %s", n->name, e->ctx.errstr);
+        }
+        e->last_punctuate = spate_mono_ms();
+}
+
+static void report(spate_engine_t *e, int64_t now) {
+        spate_info("consumed %llu, produced %llu, dead-lettered %llu, commits %llu",
+                   (unsigned long long)e->stats.consumed, (unsigned long long)e->stats.produced,
+                   (unsigned long long)e->stats.dlq, (unsigned long long)e->stats.commits);
+        e->last_report = now;
+}
+
+int spate_engine_run(spate_engine_t *e) {
+        rd_kafka_message_t *msgs[BATCH];
+        e->last_commit = e->last_punctuate = e->last_report = spate_mono_ms();
+        spate_info("running '%s' (%d nodes)", e->topo->application, e->topo->nnodes);
+        while (!e->stop && !e->failed) {
+                ssize_t n = rd_kafka_consume_batch_queue(e->queue, 100, msgs, BATCH);
+                for (ssize_t i = 0; i < n; i++) {
+                        if (msgs[i]->err)
+                                spate_warn("consume: %s", rd_kafka_message_errstr(msgs[i]));
+                        else
+                                process_message(e, msgs[i]);
+                        rd_kafka_message_destroy(msgs[i]);
+                }
+                rd_kafka_poll(e->producer, 0);
+                int64_t now = spate_mono_ms();
+                if (n > 0)
+                        e->stats.last_ms = now;
+                else if (e->until_idle_ms && e->stats.consumed && now - e->stats.last_ms >= e->until_idle_ms)
+                        break;
+                if (now - e->last_punctuate >= 100)
+                        punctuate(e);
+                if (now - e->last_commit >= e->topo->commit_interval_ms)
+                        commit(e);
+                if (now - e->last_report >= 10000)
+                        report(e, now);
+        }
+        if (!e->failed)
+                commit(e);
+        report(e, spate_mono_ms());
+        if (e->stats.consumed > 1 && e->stats.last_ms > e->stats.first_ms)
+                spate_info("throughput: %llu records in %.3f s = %.0f records/s (first to last record)",
+                           (unsigned long long)e->stats.consumed,
+                           (double)(e->stats.last_ms - e->stats.first_ms) / 1000.0,
+                           (double)e->stats.consumed * 1000.0 / (double)(e->stats.last_ms - e->stats.first_ms));
+        spate_info("leaving the group");
+        rd_kafka_consumer_close(e->consumer);
+        if (e->failed)
+                spate_err("stopped: output was not delivered; uncommitted input will be replayed on restart");
+        return e->failed ? -1 : 0;
+}
+
+void spate_engine_stop(spate_engine_t *e) {
+        e->stop = 1;
+}
+
+void spate_engine_set_until_idle(spate_engine_t *e, int64_t idle_ms) {
+        e->until_idle_ms = idle_ms;
+}
+
+void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st) {
+        *st = e->stats;
+}
+
+void spate_engine_destroy(spate_engine_t *e) {
+        if (!e)
+                return;
+        if (e->queue)
+                rd_kafka_queue_destroy(e->queue);
+        if (e->consumer)
+                rd_kafka_destroy(e->consumer);
+        if (e->producer) {
+                rd_kafka_flush(e->producer, 10000);
+                rd_kafka_destroy(e->producer);
+        }
+        for (int i = 0; i < e->nsources; i++)
+                free(e->sources[i].tasks);
+        free(e->sources);
+        spate_arena_destroy(&e->ctx.arena);
+        free(e);
+}

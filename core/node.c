@@ -1,0 +1,114 @@
+/* node.c - parameter access for node init, and record emission between nodes. */
+#include "ctx.h"
+#include "node.h"
+#include "topology.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const spate_prop_t *find_prop(const spate_op_def_t *def, const char *key) {
+        for (const spate_prop_t *p = def->props; p && p->name; p++)
+                if (!strcmp(p->name, key))
+                        return p;
+        return NULL;
+}
+
+const spate_yaml_t *spate_node_param(const spate_node_t *n, const char *key) {
+        return spate_yaml_get(n->conf, key);
+}
+
+const char *spate_node_str(const spate_node_t *n, const char *key) {
+        const spate_yaml_t *v = spate_yaml_get(n->conf, key);
+        const spate_prop_t *p;
+        if (v && v->kind == SPATE_YAML_SCALAR)
+                return v->value;
+        p = find_prop(n->def, key);
+        return p ? p->def : NULL;
+}
+
+int64_t spate_node_int(const spate_node_t *n, const char *key) {
+        const char *s = spate_node_str(n, key);
+        return s ? strtoll(s, NULL, 10) : 0;
+}
+
+int spate_node_bool(const spate_node_t *n, const char *key) {
+        const char *s = spate_node_str(n, key);
+        return s && !strcmp(s, "true");
+}
+
+int64_t spate_node_duration(const spate_node_t *n, const char *key) {
+        const char *s = spate_node_str(n, key);
+        int64_t ms = 0;
+        if (s)
+                spate_parse_duration(s, &ms);
+        return ms;
+}
+
+spate_shape_pool_t *spate_node_shapes(spate_node_t *n) {
+        return &n->topo->shapes;
+}
+
+spate_expr_t *spate_node_compile(spate_node_t *n, const spate_yaml_t *y, spate_shape_t *in,
+                                 char *errstr, size_t errstr_size) {
+        spate_expr_env_t env = { &n->topo->shapes, in, y->file, y->line, y->col };
+        if (y->kind != SPATE_YAML_SCALAR) {
+                spate_node_error(n, y, errstr, errstr_size, "expected an expression, not a %s",
+                                 y->kind == SPATE_YAML_MAP ? "mapping" : "list");
+                return NULL;
+        }
+        if (y->quoted)
+                env.col++; /* the text starts after the quote */
+        return spate_expr_compile(y->value, &env, errstr, errstr_size);
+}
+
+spate_expr_t *spate_node_expr(spate_node_t *n, const char *key, spate_shape_t *in,
+                              char *errstr, size_t errstr_size) {
+        const spate_yaml_t *y = spate_yaml_get(n->conf, key);
+        if (!y) {
+                if (errstr_size)
+                        errstr[0] = '\0';
+                return NULL;
+        }
+        return spate_node_compile(n, y, in, errstr, errstr_size);
+}
+
+int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
+                     size_t errstr_size, const char *fmt, ...) {
+        va_list ap;
+        if (!y)
+                y = n->conf;
+        int off = snprintf(errstr, errstr_size, "%s:%d:%d: %s node '%s': ", y->file, y->line,
+                           y->col, n->def->name, n->name);
+        if (off >= 0 && (size_t)off < errstr_size) {
+                va_start(ap, fmt);
+                vsnprintf(errstr + off, errstr_size - (size_t)off, fmt, ap);
+                va_end(ap);
+        }
+        return -1;
+}
+
+int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        for (int i = 0; i < n->nnext; i++) {
+                spate_node_t *next = n->next[i];
+                if (next->def->process(next, rec, ctx))
+                        return -1;
+        }
+        return 0;
+}
+
+int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...) {
+        va_list ap;
+        int off = snprintf(ctx->errstr, sizeof(ctx->errstr), "%s: ", n->name);
+        va_start(ap, fmt);
+        vsnprintf(ctx->errstr + off, sizeof(ctx->errstr) - (size_t)off, fmt, ap);
+        va_end(ap);
+        ctx->failed = n;
+        return -1;
+}
+
+spate_arena_t *spate_ctx_arena(spate_ctx_t *ctx) {
+        return &ctx->arena;
+}

@@ -1,0 +1,110 @@
+/* node.h - the operator interface: a node type is one descriptor (name,
+ * property table, callbacks) implemented in one file of operators/ or
+ * connectors/ and listed once in that folder's .def table. */
+#ifndef SPATE_NODE_H
+#define SPATE_NODE_H
+
+#include "arena.h"
+#include "expr.h"
+#include "record.h"
+#include "shape.h"
+#include "yaml.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct spate_node spate_node_t;
+typedef struct spate_topology spate_topology_t;
+typedef struct spate_ctx spate_ctx_t;
+
+typedef enum {
+        SPATE_P_STR, SPATE_P_INT, SPATE_P_BOOL, SPATE_P_DURATION, SPATE_P_ENUM,
+        SPATE_P_EXPR, SPATE_P_MAP, SPATE_P_LIST
+} spate_prop_type_t;
+
+/* One parameter a node type accepts; the loader checks presence, type and
+ * unknown keys before init runs, and the README reference is written from it. */
+typedef struct spate_prop {
+        const char *name;
+        spate_prop_type_t type;
+        int required;
+        const char *def;      /* default, as YAML text; NULL for none */
+        const char *choices;  /* ENUM: "a|b|c" */
+        const char *doc;
+} spate_prop_t;
+
+typedef enum { SPATE_ROLE_SOURCE, SPATE_ROLE_OPERATOR, SPATE_ROLE_SINK } spate_role_t;
+
+typedef struct spate_op_def {
+        const char *name;     /* `type:` in the topology file */
+        spate_role_t role;
+        const char *doc;
+        const spate_prop_t *props;  /* terminated by a {NULL} entry */
+        size_t ctx_size;            /* zeroed state allocated before init */
+        /* Reads parameters, compiles expressions against n->in, sets n->out
+         * (sinks leave it NULL). Runs at load; errors carry file:line. */
+        int (*init)(spate_node_t *n, char *errstr, size_t errstr_size);
+        /* Handles one record; passes results on with spate_emit(). Returns 0,
+         * or -1 after spate_ctx_fail() to send the source record to the DLQ. */
+        int (*process)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+        /* Called regularly with the context clock; may emit (windows close here). */
+        int (*punctuate)(spate_node_t *n, spate_ctx_t *ctx);
+        /* Makes buffered work durable before input offsets are committed. */
+        int (*flush)(spate_node_t *n, spate_ctx_t *ctx);
+        void (*destroy)(spate_node_t *n);
+} spate_op_def_t;
+
+struct spate_node {
+        const spate_op_def_t *def;
+        const char *name;
+        const spate_yaml_t *conf;   /* the node's YAML mapping */
+        spate_topology_t *topo;
+        spate_node_t *from;
+        spate_node_t **next;
+        int nnext;
+        spate_shape_t *in;          /* shape of input records (NULL for sources) */
+        spate_shape_t *out;         /* shape of output records (NULL for sinks) */
+        void *ctx;                  /* def->ctx_size bytes, owned by the node */
+        int index;
+};
+
+/* --- parameters (valid after the loader's checks) --- */
+const spate_yaml_t *spate_node_param(const spate_node_t *n, const char *key);
+/* The scalar value or the property's default; NULL if neither. */
+const char *spate_node_str(const spate_node_t *n, const char *key);
+int64_t spate_node_int(const spate_node_t *n, const char *key);
+int spate_node_bool(const spate_node_t *n, const char *key);
+int64_t spate_node_duration(const spate_node_t *n, const char *key);
+/* Compiles YAML scalar y as an expression over shape `in`. The caller owns
+ * the result. NULL with a positioned message on error. */
+spate_expr_t *spate_node_compile(spate_node_t *n, const spate_yaml_t *y, spate_shape_t *in,
+                                 char *errstr, size_t errstr_size);
+/* The same for parameter `key` over shape `in`; if the parameter is absent
+ * returns NULL with errstr set to "" (so callers tell absence from error). */
+spate_expr_t *spate_node_expr(spate_node_t *n, const char *key, spate_shape_t *in,
+                              char *errstr, size_t errstr_size);
+/* Formats "FILE:LINE:COL: <type> node '<name>': <message>" for YAML node y
+ * (the node's own mapping if NULL). Returns -1. */
+int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
+                     size_t errstr_size, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+spate_shape_pool_t *spate_node_shapes(spate_node_t *n);
+
+/* --- records at run time --- */
+/* Passes rec to every downstream node. */
+int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+/* Records why the current record failed at node n; returns -1. */
+int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+spate_arena_t *spate_ctx_arena(spate_ctx_t *ctx);
+/* Queues a message on the engine's producer (copied; waits while the queue
+ * is full). Delivery is confirmed before input offsets are committed. */
+int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
+                      const void *key, size_t key_len, const void *value, size_t len);
+
+/* --- registry --- */
+const spate_op_def_t *spate_op_find(const char *name);
+/* All registered types, NULL-terminated. */
+const spate_op_def_t *const *spate_op_all(void);
+
+#endif

@@ -1,0 +1,19 @@
+/* util.h - small helpers shared by the loader and the operators: durations,
+ * did-you-mean suggestions, monotonic and wall clocks. */
+#ifndef SPATE_UTIL_H
+#define SPATE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "250ms", "60s", "5m", "1h", "2d" or a bare number of ms. Returns 0, -1 if malformed. */
+int spate_parse_duration(const char *s, int64_t *ms);
+/* The candidate closest to `word` (edit distance <= 2 or a third of its
+ * length), or NULL. */
+const char *spate_suggest(const char *word, const char *const *cands, int n);
+int64_t spate_now_ms(void);       /* wall clock */
+int64_t spate_mono_ms(void);      /* monotonic clock */
+/* Shortest text that reads back as the same double; integers print without ".0". */
+int spate_fmt_num(char *buf, size_t size, double d);
+
+#endif

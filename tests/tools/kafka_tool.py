@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""kafka_tool.py - produce, consume and inspect topics for spate's integration tests.
+
+An independent client (Debian's python3-confluent-kafka), so tests check spate
+with a different Kafka implementation than the one it uses.
+
+  produce  BOOT TOPIC FILE      lines "key<TAB>value" (or "value"), checks watermarks after
+  consume  BOOT TOPIC [--idle S] [--max N] [--latest]   JSON lines {key,value,partition,offset,headers}
+  count    BOOT TOPIC           total records (sum of high - low watermarks)
+"""
+import json
+import sys
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+
+def produce(boot, topic, path):
+    p = Producer({"bootstrap.servers": boot, "linger.ms": 20, "compression.codec": "lz4",
+                  "queue.buffering.max.messages": 1000000})
+    failed = []
+    n = 0
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.rstrip(b"\n")
+            key, sep, value = line.partition(b"\t")
+            if not sep:
+                key, value = None, line
+            while True:
+                try:
+                    p.produce(topic, value=value, key=key,
+                              on_delivery=lambda err, m: err and failed.append(err))
+                    break
+                except BufferError:
+                    p.poll(0.05)
+            n += 1
+            if n % 10000 == 0:
+                p.poll(0)
+    p.flush(60)
+    if failed:
+        sys.exit("produce: %d deliveries failed: %s" % (len(failed), failed[0]))
+    total = count(boot, topic)
+    if total < n:
+        sys.exit("produce: wrote %d records but the topic holds %d (broker dropped data?)" % (n, total))
+    print("produced %d" % n, file=sys.stderr)
+
+
+def count(boot, topic):
+    c = Consumer({"bootstrap.servers": boot, "group.id": "kt-" + uuid.uuid4().hex})
+    md = c.list_topics(timeout=10)
+    total = 0
+    for p in md.topics[topic].partitions:
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        total += hi - lo
+    c.close()
+    return total
+
+
+def consume(boot, topic, idle=3.0, maxn=None):
+    c = Consumer({"bootstrap.servers": boot, "group.id": "kt-" + uuid.uuid4().hex,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 50})
+    md = c.list_topics(timeout=10)
+    parts = [TopicPartition(topic, p, 0) for p in md.topics[topic].partitions]
+    c.assign(parts)
+    last = time.time()
+    n = 0
+    out = sys.stdout
+    while time.time() - last < idle and (maxn is None or n < maxn):
+        for m in c.consume(1000, 0.2):
+            if m.error():
+                continue
+            last = time.time()
+            hdrs = {k: (v.decode() if v is not None else None) for k, v in (m.headers() or [])}
+            rec = {"key": m.key().decode() if m.key() is not None else None,
+                   "value": m.value().decode("utf-8", "replace") if m.value() is not None else None,
+                   "partition": m.partition(), "offset": m.offset(), "headers": hdrs}
+            out.write(json.dumps(rec) + "\n")
+            n += 1
+    c.close()
+
+
+def main():
+    cmd, boot, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+    if cmd == "produce":
+        produce(boot, topic, sys.argv[4])
+    elif cmd == "count":
+        print(count(boot, topic))
+    elif cmd == "consume":
+        idle = float(sys.argv[sys.argv.index("--idle") + 1]) if "--idle" in sys.argv else 3.0
+        maxn = int(sys.argv[sys.argv.index("--max") + 1]) if "--max" in sys.argv else None
+        consume(boot, topic, idle, maxn)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
