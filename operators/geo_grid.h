@@ -64,6 +64,27 @@ int spate_geo_grid_build_rects(spate_geo_grid_t *g, const spate_geo_shapes_t *s,
                                char *errstr, size_t errstr_size);
 void spate_geo_grid_free(spate_geo_grid_t *g);
 
+/* Cell geometry shared by the two builds (geo_grid.c). */
+void spate_geo_grid_bbox(spate_geo_grid_t *g, const spate_geo_shapes_t *s);
+void spate_geo_grid_setup(spate_geo_grid_t *g, double target_cells);    /* needs the bbox */
+int spate_geo_grid_alloc_cells(spate_geo_grid_t *g, char *errstr, size_t errstr_size);
+double spate_geo_grid_margin(const spate_geo_grid_t *g);
+/* First column whose right side plus m reaches x / last whose left side minus m
+ * is at or before x; the same for rows. Used to find every cell within m of x. */
+int spate_geo_grid_first_col(const spate_geo_grid_t *g, double x, double m);
+int spate_geo_grid_last_col(const spate_geo_grid_t *g, double x, double m);
+int spate_geo_grid_first_row(const spate_geo_grid_t *g, double y, double m);
+int spate_geo_grid_last_row(const spate_geo_grid_t *g, double y, double m);
+
+/* West side of column c (the box's east side for c == cols); south side of row r. */
+static inline double spate_geo_grid_col_x(const spate_geo_grid_t *g, int c) {
+        return c >= g->cols ? g->x1 : g->x0 + c * g->cw;
+}
+
+static inline double spate_geo_grid_row_y(const spate_geo_grid_t *g, int r) {
+        return r >= g->rows ? g->y1 : g->y0 + r * g->ch;
+}
+
 /* Region index or -1; x = lon, y = lat. Read-only, allocation-free. */
 int spate_geo_grid_lookup(const spate_geo_grid_t *g, double x, double y);
 

@@ -14,6 +14,7 @@ struct reader {
         const char *path;
         spate_geo_shapes_t *shapes;
         size_t feature;
+        const char *fname;      /* name of the feature being read */
         double *buf;            /* scratch lon/lat pairs for one ring */
         size_t buf_cap;         /* in points */
         char *errstr;
@@ -34,14 +35,14 @@ static int read_position(struct reader *rd, const json_t *pos, double *lonlat,
 
         if (!json_is_array(pos) || json_array_size(pos) < 2 ||
             !json_is_number(json_array_get(pos, 0)) || !json_is_number(json_array_get(pos, 1)))
-                FAIL(rd, "feature #%zu, polygon %zu, ring %zu, position %zu: "
-                     "bad coordinates (want [lon, lat] numbers)", rd->feature, poly, ring, i);
+                FAIL(rd, "feature #%zu ('%s'), polygon %zu, ring %zu, position %zu: "
+                     "bad coordinates (want [lon, lat] numbers)", rd->feature, rd->fname, poly, ring, i);
         lon = json_number_value(json_array_get(pos, 0));
         lat = json_number_value(json_array_get(pos, 1));
         if (!isfinite(lon) || !isfinite(lat) || lon < -180 || lon > 180 || lat < -90 || lat > 90)
-                FAIL(rd, "feature #%zu, polygon %zu, ring %zu, position %zu: bad coordinates "
+                FAIL(rd, "feature #%zu ('%s'), polygon %zu, ring %zu, position %zu: bad coordinates "
                      "[%g, %g] (want WGS84 [lon, lat]; is the file projected?)",
-                     rd->feature, poly, ring, i, lon, lat);
+                     rd->feature, rd->fname, poly, ring, i, lon, lat);
         lonlat[0] = lon;
         lonlat[1] = lat;
         return 0;
@@ -52,8 +53,8 @@ static int read_ring(struct reader *rd, const json_t *ring, size_t poly, size_t 
         size_t before = rd->shapes->n_pts;
 
         if (!json_is_array(ring) || n < 4)
-                FAIL(rd, "feature #%zu, polygon %zu, ring %zu: bad coordinates "
-                     "(a ring is an array of at least 4 positions)", rd->feature, poly, r);
+                FAIL(rd, "feature #%zu ('%s'), polygon %zu, ring %zu: bad coordinates "
+                     "(a ring is an array of at least 4 positions)", rd->feature, rd->fname, poly, r);
         if (n > rd->buf_cap) {
                 double *p = realloc(rd->buf, 2 * n * sizeof(double));
                 if (!p)
@@ -67,16 +68,16 @@ static int read_ring(struct reader *rd, const json_t *ring, size_t poly, size_t 
         if (spate_geo_shapes_add_ring(rd->shapes, rd->buf, n))
                 FAIL(rd, "out of memory");
         if (rd->shapes->n_pts - before < 3)
-                FAIL(rd, "feature #%zu, polygon %zu, ring %zu: bad coordinates "
-                     "(fewer than 3 distinct points)", rd->feature, poly, r);
+                FAIL(rd, "feature #%zu ('%s'), polygon %zu, ring %zu: bad coordinates "
+                     "(fewer than 3 distinct points)", rd->feature, rd->fname, poly, r);
         return 0;
 }
 
 /* rings is the coordinates array of one Polygon: shell first, then holes. */
 static int read_polygon(struct reader *rd, const json_t *rings, size_t poly) {
         if (!json_is_array(rings))
-                FAIL(rd, "feature #%zu, polygon %zu: bad coordinates (want an array of rings)",
-                     rd->feature, poly);
+                FAIL(rd, "feature #%zu ('%s'), polygon %zu: bad coordinates (want an array of rings)",
+                     rd->feature, rd->fname, poly);
         if (json_array_size(rings) == 0)
                 return 0;       /* an empty polygon is legal GeoJSON and covers nothing */
         if (spate_geo_shapes_add_polygon(rd->shapes))
@@ -99,8 +100,8 @@ static int read_geometry(struct reader *rd, const json_t *geom, const char **ski
                 return 0;
         }
         if (!json_is_array(coords))
-                FAIL(rd, "feature #%zu: bad coordinates (MultiPolygon wants an array of polygons)",
-                     rd->feature);
+                FAIL(rd, "feature #%zu ('%s'): bad coordinates (MultiPolygon wants an array of polygons)",
+                     rd->feature, rd->fname);
         for (size_t p = 0; p < json_array_size(coords); p++)
                 if (read_polygon(rd, json_array_get(coords, p), p))
                         return -1;
@@ -147,6 +148,7 @@ static int read_feature(struct reader *rd, const json_t *feat, const char *name_
         free(dumped);
         if (rc)
                 FAIL(rd, "out of memory");
+        rd->fname = rd->shapes->regions[rd->shapes->n_regions - 1].name;
         rc = read_geometry(rd, json_object_get(feat, "geometry"), skipped_type);
         if (rc == 0)
                 (*n_skipped)++;
