@@ -215,25 +215,12 @@ static int emit_item(struct pbuild *b, int c, int32_t region, unsigned base,
         return 0;
 }
 
-/* One polygon in one row band: local edge lists per column, then a right-to-left
- * sweep accumulating the edges wholly east of each column. */
-static int polygon_row(struct pbuild *b, uint32_t first, uint32_t end, double yb, double yt) {
-        uint32_t *cnt = b->col_count;
-        struct crec *rc;
-        int lo = b->g->cols, hi = -1;
-        unsigned base = 0;
-        size_t k = 0;
-        int32_t region = b->edges[b->row_edges[first]].region;
+/* Lists, for each column lo..hi, the polygon's edges local to it: the edges of
+ * column c are locals[cnt[c] .. cnt[c + 1]). */
+static int column_locals(struct pbuild *b, int lo, int hi) {
+        const struct crec *rc = b->recs.p;
+        uint32_t *cnt = b->col_count, *locals;
 
-        if (polygon_ranges(b, first, end, yb, yt))
-                return -1;
-        rc = b->recs.p;
-        if (!b->recs.n)
-                return 0;
-        for (size_t i = 0; i < b->recs.n; i++) {
-                lo = rc[i].c_lo < lo ? rc[i].c_lo : lo;
-                hi = rc[i].c_hi > hi ? rc[i].c_hi : hi;
-        }
         memset(cnt + lo, 0, (size_t)(hi - lo + 2) * sizeof(uint32_t));
         for (size_t i = 0; i < b->recs.n; i++)
                 for (int c = rc[i].c_lo; c <= rc[i].c_hi; c++)
@@ -241,14 +228,40 @@ static int polygon_row(struct pbuild *b, uint32_t first, uint32_t end, double yb
         for (int c = lo; c <= hi; c++)
                 cnt[c + 1] += cnt[c];
         b->locals.n = 0;
-        if (!vec_push(&b->locals, cnt[hi + 1] - cnt[lo]))
+        if (!(locals = vec_push(&b->locals, cnt[hi + 1])))
                 return -1;
-        for (size_t i = 0; i < b->recs.n; i++)          /* cnt[c] becomes the fill cursor */
+        for (size_t i = 0; i < b->recs.n; i++)          /* cnt[c] serves as the fill cursor */
                 for (int c = rc[i].c_lo; c <= rc[i].c_hi; c++)
-                        ((uint32_t *)b->locals.p)[cnt[c]++] = rc[i].edge;
-        for (int c = hi; c > lo; c--)                   /* restore starts: cursor of c-1 */
+                        locals[cnt[c]++] = rc[i].edge;
+        for (int c = hi; c > lo; c--)                   /* ... so shift the starts back */
                 cnt[c] = cnt[c - 1];
         cnt[lo] = 0;
+        return 0;
+}
+
+/* One polygon in one row band. Sweeping columns east to west, edges join the
+ * "wholly east" set once the column is west of them; their crossings depend on
+ * the latitude only, which base (at the band's south side) and the toggles carry. */
+static int polygon_row(struct pbuild *b, uint32_t first, uint32_t end, double yb, double yt) {
+        const struct crec *rc;
+        int lo = b->g->cols, hi = -1;
+        unsigned base = 0;
+        size_t k = 0;
+        int32_t region = b->edges[b->row_edges[first]].region;
+
+        if (polygon_ranges(b, first, end, yb, yt))
+                return -1;
+        if (!b->recs.n)
+                return 0;
+        rc = b->recs.p;
+        for (size_t i = 0; i < b->recs.n; i++) {
+                lo = rc[i].c_lo < lo ? rc[i].c_lo : lo;
+                hi = rc[i].c_hi > hi ? rc[i].c_hi : hi;
+        }
+        /* West of lo every edge is east of the column: the ring crosses an even
+         * number of times and its toggles pair up, so nothing to emit there. */
+        if (column_locals(b, lo, hi))
+                return -1;
         b->toggles.n = 0;
         for (int c = hi; c >= lo; c--) {
                 for (; k < b->recs.n && rc[k].c_lo > c; k++) {
@@ -259,7 +272,7 @@ static int polygon_row(struct pbuild *b, uint32_t first, uint32_t end, double yb
                         if (yb < e->y1 && e->y1 <= yt && toggle(&b->toggles, e->y1))
                                 return -1;
                 }
-                if (emit_item(b, c, region, base, cnt))
+                if (emit_item(b, c, region, base, b->col_count))
                         return -1;
         }
         return 0;
