@@ -40,9 +40,43 @@ static void write_num(spate_buf_t *b, double d) {
         spate_buf_put(b, tmp, (size_t)spate_fmt_num(tmp, sizeof(tmp), d));
 }
 
+/* Writes an object that passes through as raw text plus the fields
+ * operators computed: the raw text up to its closing brace, then the fields. */
+static void write_spliced(spate_buf_t *b, const spate_shape_t *shape, const spate_value_t *v) {
+        size_t end = v->raw_len;
+        int empty = 1;
+        while (end > 0 && v->raw[end - 1] != '}')
+                end--;
+        for (size_t i = 1; i + 1 < end && empty; i++)
+                empty = v->raw[i] == ' ' || v->raw[i] == '\n' || v->raw[i] == '\t' || v->raw[i] == '\r';
+        spate_buf_put(b, v->raw, end - 1);
+        for (int i = 0; i < shape->nfields && i < (int)v->n; i++) {
+                const spate_value_t *f = &v->u.items[i];
+                if (!shape->fields[i].computed || f->type == SPATE_V_MISSING)
+                        continue;
+                if (!empty)
+                        spate_buf_putc(b, ',');
+                empty = 0;
+                spate_json_write_str(b, shape->fields[i].name, shape->fields[i].len);
+                spate_buf_putc(b, ':');
+                spate_json_write(b, shape->fields[i].shape, f);
+        }
+        spate_buf_putc(b, '}');
+}
+
+static int has_computed(const spate_shape_t *shape) {
+        for (int i = 0; shape && i < shape->nfields; i++)
+                if (shape->fields[i].computed)
+                        return 1;
+        return 0;
+}
+
 void spate_json_write(spate_buf_t *b, const spate_shape_t *shape, const spate_value_t *v) {
         if (v->raw) {
-                spate_buf_put(b, v->raw, v->raw_len);
+                if (v->type == SPATE_V_OBJ && has_computed(shape))
+                        write_spliced(b, shape, v);
+                else
+                        spate_buf_put(b, v->raw, v->raw_len);
                 return;
         }
         switch (v->type) {

@@ -54,6 +54,15 @@ int spate_shape_add(spate_shape_pool_t *pool, spate_shape_t *s, const char *name
         return append(s, name, strlen(name), sub);
 }
 
+int spate_shape_add_computed(spate_shape_pool_t *pool, spate_shape_t *s, const char *name,
+                             int type) {
+        int i = spate_shape_field(pool, s, name, strlen(name), 0);
+        if (i < 0)
+                i = spate_shape_add(pool, s, name, NULL, type);
+        s->fields[i].computed = 1;
+        return i;
+}
+
 spate_shape_t *spate_shape_elem(spate_shape_pool_t *pool, spate_shape_t *s) {
         if (!s->elem && s->open)
                 s->elem = spate_shape_new(pool, 1);

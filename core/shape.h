@@ -25,6 +25,7 @@ typedef struct spate_shape_field {
         char *name;
         size_t len;
         spate_shape_t *shape;
+        int computed;  /* set by an operator, not decoded: written after raw text */
 } spate_shape_field_t;
 
 struct spate_shape {
@@ -53,6 +54,10 @@ int spate_shape_field(spate_shape_pool_t *pool, spate_shape_t *s, const char *na
  * `type` is made. Returns the field's index. */
 int spate_shape_add(spate_shape_pool_t *pool, spate_shape_t *s, const char *name,
                     spate_shape_t *sub, int type);
+/* Adds (or reuses) field `name` that an operator fills in place, on an open
+ * or closed shape alike; returns its index. */
+int spate_shape_add_computed(spate_shape_pool_t *pool, spate_shape_t *s, const char *name,
+                             int type);
 /* Element shape of an array field, created if the shape is open. */
 spate_shape_t *spate_shape_elem(spate_shape_pool_t *pool, spate_shape_t *s);
 /* Marks a shape and, for closed objects, its fields as wanting their JSON

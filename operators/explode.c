@@ -58,7 +58,7 @@ static int explode_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ct
         spate_arena_t *a = spate_ctx_arena(ctx);
         spate_value_t arr;
         spate_record_t out = *rec;
-        int nout = x->nkeep + 1 + x->has_index;
+        int nout = n->out->nfields; /* includes fields later nodes compute in place */
         char err[512];
 
         if (spate_expr_eval(x->path, rec, a, &arr, err, sizeof(err)))
@@ -69,6 +69,7 @@ static int explode_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ct
                 return spate_ctx_fail(ctx, n, "'%s' is %s, not an array", spate_expr_text(x->path),
                                       spate_vtype_name(arr.type));
         spate_value_t *items = spate_arena_alloc(a, sizeof(spate_value_t) * (size_t)nout);
+        memset(items, 0, sizeof(spate_value_t) * (size_t)nout);
         for (int i = 0; i < x->nkeep; i++)
                 if (spate_expr_eval(x->keep[i], rec, a, &items[i], err, sizeof(err)))
                         return spate_ctx_fail(ctx, n, "%s", err);

@@ -41,10 +41,13 @@ static int map_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         spate_record_t out = *rec;
         char err[512];
 
+        /* Fields later nodes compute in place get their slots too. */
+        size_t nf = (size_t)n->out->nfields;
         out.value.type = SPATE_V_OBJ;
-        out.value.n = (uint32_t)m->n;
+        out.value.n = (uint32_t)nf;
         out.value.raw = NULL;
-        out.value.u.items = spate_arena_alloc(a, sizeof(spate_value_t) * (size_t)m->n);
+        out.value.u.items = spate_arena_alloc(a, sizeof(spate_value_t) * nf);
+        memset(out.value.u.items + m->n, 0, sizeof(spate_value_t) * (nf - (size_t)m->n));
         for (int i = 0; i < m->n; i++)
                 if (spate_expr_eval(m->exprs[i], rec, a, &out.value.u.items[i], err, sizeof(err)))
                         return spate_ctx_fail(ctx, n, "%s", err);
