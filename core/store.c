@@ -55,6 +55,10 @@ static int store_error(char *rerr, const char *what, char *errstr, size_t errstr
 static int mkdir_p(const char *dir, char *errstr, size_t errstr_size) {
         char path[PATH_MAX];
 
+        if (!dir[0]) {
+                snprintf(errstr, errstr_size, "empty store dir");
+                return -1;
+        }
         if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
                 snprintf(errstr, errstr_size, "store dir too long: %s", dir);
                 return -1;
@@ -143,8 +147,13 @@ static int list_cfs(spate_store_t *s, char ***namesp, size_t *np,
                 return 0;
         }
         *namesp = rocksdb_list_column_families(s->opts, s->dir, np, &rerr);
-        if (rerr)
+        if (rerr) {
+                /* The list is malloc'd even on failure (empty). */
+                if (*namesp)
+                        rocksdb_list_column_families_destroy(*namesp, *np);
+                *namesp = NULL;
                 return store_error(rerr, "list column families", errstr, errstr_size);
+        }
         return 0;
 }
 

@@ -6,8 +6,10 @@
  * spate_store_write() that returned 0 survives kill -9 of the process (the data
  * is in the kernel's page cache) but not a power loss or kernel crash.
  *
- * Threads: a store and its column families may be used from several threads
- * (RocksDB is thread-safe); a batch or an iterator belongs to one thread. */
+ * Threads: get, write, flush and iterators may run on one store from several
+ * threads at once (RocksDB is thread-safe); spate_store_cf, drop_cf and close
+ * change the store's handle list and must not overlap any other call on it.
+ * A batch or an iterator belongs to one thread at a time. */
 #ifndef SPATE_STORE_H
 #define SPATE_STORE_H
 

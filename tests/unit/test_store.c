@@ -228,6 +228,8 @@ static void test_corrupt(const char *dir, const char *what) {
         int rc;
 
         put1(s, cf_ok(s, "w"), "x", "1");
+        CHECK(spate_store_open("", 16, &s2, errstr, sizeof(errstr)) == SPATE_STORE_ERR,
+              "empty dir name rejected");
         rc = spate_store_open(dir, 16, &s2, errstr, sizeof(errstr));
         CHECK(rc == SPATE_STORE_ERR && !s2, "second open of a locked dir is a plain error, "
               "not corruption (%s)", errstr);

@@ -31,6 +31,7 @@ static void test_assign(void) {
                 { "tumbling negative floors", TUMBLING(10, 0), -1, -1, "-10" },
                 { "tumbling negative boundary", TUMBLING(10, 0), -10, -10, "-10" },
                 { "tumbling -11", TUMBLING(10, 0), -11, -11, "-20" },
+                { "tumbling negative window closed at 0", TUMBLING(10, 0), -1, 0, "" },
                 { "tumbling out of order in grace", TUMBLING(10, 5), 8, 14, "0" },
                 { "tumbling late at end+grace", TUMBLING(10, 5), 8, 15, "" },
                 { "tumbling no grace late at end", TUMBLING(10, 0), 8, 10, "" },
