@@ -15,6 +15,7 @@ struct spate_ctx {
         const spate_node_t *failed;   /* node that failed the record in flight */
         int64_t now_ms;               /* wall clock, set before punctuate */
         rd_kafka_t *producer;         /* NULL in unit tests */
+        struct spate_engine *engine;  /* NULL in unit tests */
         const spate_origin_t *origin; /* the input message being processed */
         /* Counters for logs and tests. */
         uint64_t produced, produce_errors, dlq;

@@ -2,9 +2,11 @@
  * operators, wait until the producer has every output acknowledged, then
  * commit the input offsets; a crash anywhere replays, never loses. */
 #include "engine.h"
+#include "engine_int.h"
 #include "ctx.h"
 #include "kafka_conf.h"
 #include "log.h"
+#include "store.h"
 #include "topics.h"
 #include "util.h"
 
@@ -21,9 +23,11 @@ typedef struct task {
         int64_t committed;         /* last committed next_offset */
 } task_t;
 
+/* A subscribed topic: a source's, or an internal one a node reads itself. */
 typedef struct source {
         spate_node_t *node;
         const char *topic;
+        int internal;              /* records go to node->def->input */
         task_t *tasks;             /* indexed by partition */
         int ntasks;
 } source_t;
@@ -38,19 +42,24 @@ struct spate_engine {
         volatile sig_atomic_t stop;
         int failed;                /* an output was not delivered */
         spate_engine_stats_t stats;
+        rd_kafka_t *restorer;      /* assign-only consumer for changelog replay */
+        spate_store_t *store;
         int64_t last_commit, last_punctuate, last_report;
         int64_t until_idle_ms;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         spate_engine_t *e = opaque;
+        int64_t *acked = m->_private;
         (void)rk;
         if (m->err) {
                 spate_err("delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
                 e->failed = 1;
-        } else {
-                e->stats.produced++;
+                return;
         }
+        e->stats.produced++;
+        if (acked && m->offset + 1 > *acked)
+                *acked = m->offset + 1;
 }
 
 static source_t *source_for(spate_engine_t *e, const char *topic) {
@@ -74,11 +83,18 @@ static task_t *task_for(source_t *s, int32_t partition) {
 
 int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
                       const void *key, size_t key_len, const void *value, size_t len) {
+        return spate_ctx_produce_acked(ctx, topic, partition, key, key_len, value, len, NULL);
+}
+
+int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partition,
+                            const void *key, size_t key_len, const void *value, size_t len,
+                            int64_t *acked) {
         for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                         ctx->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                         RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                        RD_KAFKA_V_OPAQUE(acked), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END);
                 if (!err) {
                         ctx->produced++;
                         return 0;
@@ -136,7 +152,9 @@ static void process_message(spate_engine_t *e, rd_kafka_message_t *m) {
         spate_arena_reset(&e->ctx.arena);
         e->ctx.failed = NULL;
         e->ctx.origin = &o;
-        if (s->node->def->process(s->node, &rec, &e->ctx))
+        int (*handle)(spate_node_t *, spate_record_t *, spate_ctx_t *) =
+                s->internal ? s->node->def->input : s->node->def->process;
+        if (handle(s->node, &rec, &e->ctx))
                 dlq(e, &o, e->ctx.errstr);
         task_for(s, m->partition)->next_offset = m->offset + 1;
         if (!e->stats.consumed++)
@@ -165,6 +183,13 @@ static int commit(spate_engine_t *e) {
                 e->failed = 1;
         while (!e->failed && rd_kafka_outq_len(e->producer) > 0)
                 rd_kafka_poll(e->producer, 50);
+        for (int i = 0; i < e->topo->nnodes && !e->failed; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                if (n->def->checkpoint && n->def->checkpoint(n, &e->ctx)) {
+                        spate_err("checkpoint of node '%s' failed: %s", n->name, e->ctx.errstr);
+                        e->failed = 1;
+                }
+        }
         if (e->failed) {
                 rd_kafka_topic_partition_list_destroy(offs);
                 return -1;
@@ -212,12 +237,33 @@ static void log_parts(const char *what, rd_kafka_topic_partition_list_t *parts) 
         spate_info("%s %d partitions: %s", what, parts->cnt, buf);
 }
 
+static int task_hooks(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts, int assign) {
+        for (int i = 0; i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                for (int k = 0; k < parts->cnt; k++) {
+                        const char *topic = parts->elems[k].topic;
+                        int32_t p = parts->elems[k].partition;
+                        if (!assign && n->def->revoke)
+                                n->def->revoke(n, topic, p, &e->ctx);
+                        if (assign && n->def->assign && n->def->assign(n, topic, p, &e->ctx)) {
+                                spate_err("restoring '%s' for %s[%d] failed: %s", n->name, topic, p,
+                                          e->ctx.errstr);
+                                return -1;
+                        }
+                }
+        }
+        return 0;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         spate_engine_t *e = opaque;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 log_parts("assigned", parts);
                 set_assigned(e, parts, 1);
+                /* State is restored before the partitions' records flow. */
+                if (task_hooks(e, parts, 1))
+                        e->failed = 1;
                 rd_kafka_assign(rk, parts);
                 return;
         }
@@ -225,24 +271,35 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* Commit what was processed before the partitions move, so their new
          * owner starts where this instance stopped. */
         commit(e);
+        task_hooks(e, parts, 0);
         set_assigned(e, parts, 0);
         rd_kafka_assign(rk, NULL);
+}
+
+static int add_source(spate_engine_t *e, rd_kafka_topic_partition_list_t *subs, spate_node_t *n,
+                      const char *topic, int internal) {
+        if (source_for(e, topic)) {
+                spate_err("two nodes read topic '%s'; read it once and branch with from:", topic);
+                return -1;
+        }
+        e->sources = realloc(e->sources, sizeof(*e->sources) * (size_t)(e->nsources + 1));
+        if (!e->sources)
+                abort();
+        e->sources[e->nsources++] = (source_t){ .node = n, .topic = topic, .internal = internal };
+        rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+        return 0;
 }
 
 static int add_sources(spate_engine_t *e, rd_kafka_topic_partition_list_t *subs) {
         for (int i = 0; i < e->topo->nnodes; i++) {
                 spate_node_t *n = e->topo->nodes[i];
-                if (n->def->role != SPATE_ROLE_SOURCE)
-                        continue;
-                const char *topic = spate_node_str(n, "topic");
-                if (source_for(e, topic)) {
-                        spate_err("two sources read topic '%s'; read it once and branch with from:", topic);
+                if (n->def->role == SPATE_ROLE_SOURCE &&
+                    add_source(e, subs, n, spate_node_str(n, "topic"), 0))
                         return -1;
-                }
-                e->sources = realloc(e->sources, sizeof(*e->sources) * (size_t)(e->nsources + 1));
-                e->sources[e->nsources++] = (source_t){ .node = n, .topic = topic };
-                rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
         }
+        for (int i = 0; i < e->topo->ninputs; i++)
+                if (add_source(e, subs, e->topo->inputs[i].node, e->topo->inputs[i].topic, 1))
+                        return -1;
         return 0;
 }
 
@@ -252,6 +309,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
         rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(4);
 
         e->topo = t;
+        e->ctx.engine = e;
         spate_arena_init(&e->ctx.arena);
         if (!(pc = spate_kafka_conf(t, SPATE_CLIENT_PRODUCER, errstr, errstr_size)) ||
             !(cc = spate_kafka_conf(t, SPATE_CLIENT_CONSUMER, errstr, errstr_size)))
@@ -373,9 +431,25 @@ void spate_engine_destroy(spate_engine_t *e) {
                 rd_kafka_flush(e->producer, 10000);
                 rd_kafka_destroy(e->producer);
         }
+        if (e->restorer)
+                rd_kafka_destroy(e->restorer);
+        if (e->store)
+                spate_store_close(e->store);
         for (int i = 0; i < e->nsources; i++)
                 free(e->sources[i].tasks);
         free(e->sources);
         spate_arena_destroy(&e->ctx.arena);
         free(e);
+}
+
+spate_store_t **spate_engine_store_slot(spate_engine_t *e) {
+        return &e->store;
+}
+
+rd_kafka_t **spate_engine_restorer_slot(spate_engine_t *e) {
+        return &e->restorer;
+}
+
+const spate_topology_t *spate_engine_topology(const spate_engine_t *e) {
+        return e->topo;
 }

@@ -49,8 +49,21 @@ typedef struct spate_op_def {
         int (*process)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
         /* Called regularly with the context clock; may emit (windows close here). */
         int (*punctuate)(spate_node_t *n, spate_ctx_t *ctx);
-        /* Makes buffered work durable before input offsets are committed. */
+        /* Commit, phase 1: produce what buffered work owes (outputs,
+         * changelog). The engine then waits until every message is acknowledged. */
         int (*flush)(spate_node_t *n, spate_ctx_t *ctx);
+        /* Commit, phase 2, after the acknowledgements: make local state durable
+         * (e.g. one RocksDB batch with the changelog offsets it now reflects).
+         * Input offsets are committed after this returns. */
+        int (*checkpoint)(spate_node_t *n, spate_ctx_t *ctx);
+        /* Stateful nodes: a partition of a subscribed topic was assigned. The
+         * node restores that task's state before any of its records arrive. */
+        int (*assign)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+        /* The partition moves away; a commit has just completed. */
+        void (*revoke)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+        /* Records of an internal topic the node declared with
+         * spate_topology_add_input() (e.g. its repartition topic). */
+        int (*input)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
         void (*destroy)(spate_node_t *n);
 } spate_op_def_t;
 
@@ -98,9 +111,28 @@ int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...
         __attribute__((format(printf, 3, 4)));
 spate_arena_t *spate_ctx_arena(spate_ctx_t *ctx);
 /* Queues a message on the engine's producer (copied; waits while the queue
- * is full). Delivery is confirmed before input offsets are committed. */
+ * is full). Delivery is confirmed before input offsets are committed. A NULL
+ * value with len 0 is a tombstone. */
 int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
                       const void *key, size_t key_len, const void *value, size_t len);
+/* The same; when the message is acknowledged, *acked becomes
+ * max(*acked, its offset + 1). acked must stay valid until the next commit. */
+int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partition,
+                            const void *key, size_t key_len, const void *value, size_t len,
+                            int64_t *acked);
+/* Reads topic/partition from offset `from` (0 or less: the beginning) up to its
+ * end as of the call, in order, calling cb for each message (value NULL for a
+ * tombstone); logs progress. Returns the offset after the last message read,
+ * or -1 with ctx->errstr set. For restoring state from a changelog. */
+typedef int (*spate_replay_cb)(void *opaque, const void *key, size_t key_len,
+                               const void *value, size_t len, int64_t offset);
+int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
+                         spate_replay_cb cb, void *opaque);
+/* The instance's RocksDB (settings.state_dir/<application>), opened on first
+ * use; a corrupt directory is wiped so state is rebuilt from changelogs.
+ * NULL with ctx->errstr on failure. */
+struct spate_store;
+struct spate_store *spate_ctx_store(spate_ctx_t *ctx);
 
 /* --- registry --- */
 const spate_op_def_t *spate_op_find(const char *name);

@@ -328,6 +328,9 @@ void spate_topology_destroy(spate_topology_t *t) {
         for (int i = 0; i < t->ntopics; i++)
                 free(t->topics[i].name);
         free(t->topics);
+        for (int i = 0; i < t->ninputs; i++)
+                free(t->inputs[i].topic);
+        free(t->inputs);
         free(t->nodes);
         spate_shape_pool_destroy(&t->shapes);
         spate_yaml_free(t->root);
@@ -351,6 +354,14 @@ void spate_topology_declare_topic(spate_topology_t *t, const spate_node_t *n,
         if (!t->topics)
                 abort();
         t->topics[t->ntopics++] = (spate_topic_decl_t){ strdup(name), partitions, compacted, role, n };
+}
+
+void spate_topology_add_input(spate_topology_t *t, spate_node_t *n, const char *topic) {
+        t->inputs = realloc(t->inputs, sizeof(*t->inputs) * (size_t)(t->ninputs + 1));
+        if (!t->inputs)
+                abort();
+        t->inputs[t->ninputs].topic = strdup(topic);
+        t->inputs[t->ninputs++].node = n;
 }
 
 const spate_topic_decl_t *spate_topology_topic(const spate_topology_t *t, const char *name) {

@@ -29,6 +29,8 @@ struct spate_topology {
         spate_shape_pool_t shapes;
         spate_topic_decl_t *topics;
         int ntopics;
+        struct spate_input { char *topic; spate_node_t *node; } *inputs;
+        int ninputs;
         char *dlq_topic;
         /* settings: */
         int64_t commit_interval_ms;
@@ -49,6 +51,9 @@ void spate_topology_destroy(spate_topology_t *t);
 void spate_topology_declare_topic(spate_topology_t *t, const spate_node_t *n,
                                   const char *name, int partitions, int compacted,
                                   spate_topic_role_t role);
+/* Subscribes the engine to an internal topic whose records go to n's input
+ * callback (declare the topic too). */
+void spate_topology_add_input(spate_topology_t *t, spate_node_t *n, const char *topic);
 const spate_topic_decl_t *spate_topology_topic(const spate_topology_t *t, const char *name);
 /* Human-readable graph: nodes, their edges and the topics. */
 void spate_topology_print(const spate_topology_t *t, FILE *fp);

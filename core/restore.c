@@ -1,0 +1,110 @@
+/* restore.c - what stateful operators get from the engine to rebuild state:
+ * the instance's RocksDB, and an ordered replay of a changelog partition. */
+#include "ctx.h"
+#include "engine.h"
+#include "engine_int.h"
+#include "kafka_conf.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct spate_store *spate_ctx_store(spate_ctx_t *ctx) {
+        spate_engine_t *e = ctx->engine;
+        spate_store_t **store = spate_engine_store_slot(e);
+        const spate_topology_t *t = spate_engine_topology(e);
+        char dir[1024];
+        int rc;
+
+        if (*store)
+                return *store;
+        snprintf(dir, sizeof(dir), "%s/%s", t->state_dir, t->application);
+        rc = spate_store_open(dir, (size_t)t->state_memory_mb, store, ctx->errstr, sizeof(ctx->errstr));
+        if (rc == SPATE_STORE_ECORRUPT) {
+                spate_warn("state in %s is corrupt (%s): wiping it; state is rebuilt from the changelogs",
+                           dir, ctx->errstr);
+                if (spate_store_destroy_dir(dir, ctx->errstr, sizeof(ctx->errstr)) == 0)
+                        rc = spate_store_open(dir, (size_t)t->state_memory_mb, store, ctx->errstr,
+                                              sizeof(ctx->errstr));
+        }
+        if (rc) {
+                spate_err("cannot open state in %s: %s (two instances on one machine need their own "
+                          "settings.state_dir)", dir, ctx->errstr);
+                *store = NULL;
+                return NULL;
+        }
+        spate_info("state store %s open", dir);
+        return *store;
+}
+
+static rd_kafka_t *restorer(spate_ctx_t *ctx) {
+        spate_engine_t *e = ctx->engine;
+        rd_kafka_t **rk = spate_engine_restorer_slot(e);
+        rd_kafka_conf_t *c;
+        char err[512];
+        if (*rk)
+                return *rk;
+        if (!(c = spate_kafka_conf(spate_engine_topology(e), SPATE_CLIENT_CONSUMER, ctx->errstr,
+                                   sizeof(ctx->errstr))))
+                return NULL;
+        /* Assign-only: it never joins the group nor commits. */
+        rd_kafka_conf_set(c, "fetch.wait.max.ms", "10", err, sizeof(err));
+        if (!(*rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, ctx->errstr, sizeof(ctx->errstr))))
+                return NULL;
+        return *rk;
+}
+
+static void progress(const char *topic, int32_t p, int64_t done, int64_t total, int64_t t0) {
+        double secs = (double)(spate_mono_ms() - t0) / 1000.0;
+        spate_info("restoring %s[%d]: %lld/%lld records (%.0f%%), %.0f records/s", topic, p,
+                   (long long)done, (long long)total, total ? 100.0 * (double)done / (double)total : 100.0,
+                   secs > 0 ? (double)done / secs : 0.0);
+}
+
+int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
+                         spate_replay_cb cb, void *opaque) {
+        rd_kafka_t *rk = restorer(ctx);
+        int64_t lo, hi, next, done = 0, t0 = spate_mono_ms(), last_log = t0;
+        rd_kafka_resp_err_t err;
+        if (!rk)
+                return -1;
+        if ((err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 10000))) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "watermarks of %s[%d]: %s", topic, partition,
+                         rd_kafka_err2str(err));
+                return -1;
+        }
+        next = from < lo ? lo : from;
+        if (next >= hi)
+                return next;
+        rd_kafka_topic_partition_list_t *a = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(a, topic, partition)->offset = next;
+        rd_kafka_assign(rk, a);
+        rd_kafka_topic_partition_list_destroy(a);
+        while (next < hi) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+                if (!m)
+                        continue;
+                if (m->err) {
+                        spate_warn("replay %s[%d]: %s", topic, partition, rd_kafka_message_errstr(m));
+                } else {
+                        if (cb(opaque, m->key, m->key_len, m->payload, m->len, m->offset)) {
+                                rd_kafka_message_destroy(m);
+                                rd_kafka_assign(rk, NULL);
+                                return -1;
+                        }
+                        next = m->offset + 1;
+                        done++;
+                }
+                rd_kafka_message_destroy(m);
+                if (spate_mono_ms() - last_log >= 1000) {
+                        progress(topic, partition, done, hi - from, t0);
+                        last_log = spate_mono_ms();
+                }
+        }
+        rd_kafka_assign(rk, NULL);
+        if (done)
+                progress(topic, partition, done, done, t0);
+        return next;
+}
