@@ -1,0 +1,95 @@
+/* test_json.c - the selective JSON scanner and writer: exact numbers, escapes,
+ * only referenced fields materialised, malformed input rejected, round trips. */
+#include "check.h"
+#include "../../core/json_scan.h"
+#include "../../core/json_write.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static spate_shape_pool_t pool;
+
+static int decode(spate_shape_t *s, const char *json, spate_arena_t *a, spate_value_t *v, char *err) {
+        return spate_json_decode(s, json, strlen(json), a, v, err, 256);
+}
+
+static void test_numbers(void) {
+        const char *nums[] = { "0", "-0", "1", "0.45", "44.02", "-3e2", "1.7976931348623157e308",
+                               "123456789012345678", "0.1", "2.5E-3", "9007199254740993" };
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+                double d;
+                size_t used = spate_json_number(nums[i], strlen(nums[i]), &d);
+                CHECK(used == strlen(nums[i]) && d == strtod(nums[i], NULL), "number %s parses like strtod", nums[i]);
+        }
+        const char *bad[] = { "01", "-", "1.", ".5", "1e", "+1" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                double d;
+                CHECK(spate_json_number(bad[i], strlen(bad[i]), &d) != strlen(bad[i]), "'%s' is not a whole JSON number", bad[i]);
+        }
+}
+
+static void test_selective(void) {
+        spate_arena_t a;
+        spate_value_t v;
+        char err[256];
+        spate_shape_t *root = spate_shape_new(&pool, 1);
+        int ia = spate_shape_field(&pool, root, "a", 1, 1);
+        int im = spate_shape_field(&pool, root, "m", 1, 1);
+        spate_shape_t *el = spate_shape_elem(&pool, root->fields[im].shape);
+        int ip = spate_shape_field(&pool, el, "p", 1, 1);
+        int is = spate_shape_field(&pool, root, "s", 1, 1);
+        spate_arena_init(&a);
+        int rc = decode(root, "{\"skip\":{\"x\":[1,2,{\"y\":\"}\"}]},\"a\":2.5,\"m\":[{\"p\":1},{\"q\":3},{\"p\":0.25}],"
+                        "\"s\":\"caf\\u00e9 \\\"q\\\" \\ud83d\\ude00\"}", &a, &v, err);
+        CHECK(rc == 0, "decodes (%s)", rc ? err : "");
+        CHECK(v.type == SPATE_V_OBJ && v.n == 3, "root has exactly the 3 referenced slots");
+        CHECK_NUM(v.u.items[ia].u.num, 2.5, "a");
+        const spate_value_t *m = &v.u.items[im];
+        CHECK(m->type == SPATE_V_ARR && m->n == 3, "array keeps every element");
+        CHECK_NUM(m->u.items[2].u.items[ip].u.num, 0.25, "m[2].p");
+        CHECK(m->u.items[1].u.items[ip].type == SPATE_V_MISSING, "m[1].p is missing, not null");
+        const spate_value_t *s = &v.u.items[is];
+        CHECK(s->n == strlen("café \"q\" 😀") && !memcmp(s->u.s, "café \"q\" 😀", s->n), "escapes and surrogate pairs decode to UTF-8");
+        const char *bad[] = { "{\"a\":1", "{\"a\":1,}", "{\"a\" 1}", "[1,2", "{\"a\":tru}", "{\"a\":\"x}",
+                              "{\"a\":1} x", "{\"a\":\"\\q\"}", "\"x\"", "{\"a\":\"\x01\"}" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                spate_arena_reset(&a);
+                rc = decode(root, bad[i], &a, &v, err);
+                CHECK(rc == -1 && (strstr(err, "malformed JSON at byte") || strstr(err, "expected a JSON object")),
+                      "rejects %s (%s)", bad[i], err);
+        }
+        spate_arena_destroy(&a);
+}
+
+static void test_write(void) {
+        spate_arena_t a;
+        spate_value_t v;
+        spate_buf_t b = { 0 };
+        char err[256];
+        spate_shape_t *root = spate_shape_new(&pool, 1);
+        spate_shape_field(&pool, root, "keep", 4, 1);
+        spate_shape_want_raw(root);
+        int ir = spate_shape_add_computed(&pool, root, "region", SPATE_V_STR);
+        const char *in = "{ \"keep\": [1, {\"x\": null}], \"other\": \"é\" }";
+        spate_arena_init(&a);
+        CHECK(decode(root, in, &a, &v, err) == 0, "decode with raw");
+        v.u.items[ir] = spate_value_str("Bretagne", 8);
+        spate_json_write(&b, root, &v);
+        spate_buf_putc(&b, 0);
+        CHECK_STR(b.data, "{ \"keep\": [1, {\"x\": null}], \"other\": \"é\" ,\"region\":\"Bretagne\"}",
+                  "pass-through keeps the input bytes and appends computed fields");
+        b.len = 0;
+        spate_json_write_str(&b, "a\"b\\c\n\x01", 7);
+        spate_buf_putc(&b, 0);
+        CHECK_STR(b.data, "\"a\\\"b\\\\c\\n\\u0001\"", "string escaping");
+        spate_buf_free(&b);
+        spate_arena_destroy(&a);
+}
+
+int main(void) {
+        test_numbers();
+        test_selective();
+        test_write();
+        spate_shape_pool_destroy(&pool);
+        return CHECK_DONE();
+}
