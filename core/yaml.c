@@ -16,6 +16,13 @@ typedef struct loader {
         size_t errstr_size;
 } loader_t;
 
+static void free_node(spate_yaml_t *y, int root);
+
+/* Frees a node that is not the root: the file name is the root's. */
+static void free_node_child(spate_yaml_t *y) {
+        free_node(y, 0);
+}
+
 static spate_yaml_t *node_new(loader_t *L, spate_yaml_kind_t kind, const yaml_mark_t *m) {
         spate_yaml_t *y = calloc(1, sizeof(*y));
         if (!y)
@@ -130,24 +137,24 @@ static spate_yaml_t *build_collection(loader_t *L, yaml_event_t *ev, spate_yaml_
                         if (key->kind != SPATE_YAML_SCALAR) {
                                 snprintf(L->errstr, L->errstr_size, "%s:%d:%d: mapping keys must be plain words",
                                          L->file, key->line, key->col);
-                                spate_yaml_free(key);
+                                free_node_child(key);
                                 goto err;
                         }
                         if (!yaml_parser_parse(&L->parser, &e)) {
-                                spate_yaml_free(key);
+                                free_node_child(key);
                                 parse_error(L);
                                 goto err;
                         }
                 }
                 item = build(L, &e);
                 if (!item) {
-                        spate_yaml_free(key);
+                        free_node_child(key);
                         goto err;
                 }
                 push(y, key, item);
         }
 err:
-        spate_yaml_free(y);
+        free_node_child(y);
         return NULL;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *write_file(const char *name, const char *text) {
         static char path[256];
@@ -60,23 +61,23 @@ static const struct bad {
         { "no application", "nodes:\n" SRC, ":1:1: missing 'application:'" },
         { "unknown top key", "application: t\nnodez: []\n", ":2:1: unknown key 'nodez' in the topology: did you mean 'nodes'?" },
         { "unknown type", HEAD SRC "  - name: f\n    type: filtr\n    from: in\n    where: x\n",
-          ":5:11: unknown node type 'filtr': did you mean 'filter'?" },
+          ":7:11: unknown node type 'filtr': did you mean 'filter'?" },
         { "unknown param", HEAD SRC "  - name: f\n    type: filter\n    from: in\n    wher: x > 1\n",
-          ":7:5: unknown key 'wher' in a filter node: did you mean 'where'?" },
+          ":9:5: unknown key 'wher' in a filter node: did you mean 'where'?" },
         { "missing param", HEAD SRC "  - name: f\n    type: filter\n    from: in\n",
-          ":4:5: filter node 'f': missing 'where:'" },
+          ":6:5: filter node 'f': missing 'where:'" },
         { "bad from", HEAD SRC "  - name: f\n    type: filter\n    from: inn\n    where: x\n",
-          ":6:11: filter node 'f': 'from: inn' names no node; did you mean 'in'?" },
+          ":8:11: filter node 'f': 'from: inn' names no node; did you mean 'in'?" },
         { "duplicate name", HEAD SRC SRC, ":6:11: node name 'in' is used twice" },
         { "bad bool", HEAD SRC "  - name: o\n    type: kafka_sink\n    from: in\n    topic: x\n    compacted: yes\n",
-          ":8:16: kafka_sink node 'o': 'compacted' must be true or false, not 'yes'" },
+          ":10:16: kafka_sink node 'o': 'compacted' must be true or false, not 'yes'" },
         { "bad enum", HEAD SRC "    format: xml\n", ":6:13: kafka_source node 'in': 'format' must be one of json|avro, not 'xml'" },
         { "env unset", "application: ${SPATE_SURELY_UNSET}\nnodes:\n" SRC,
           ":1:14: environment variable 'SPATE_SURELY_UNSET' is not set" },
-        { "expr syntax", HEAD SRC "  - name: f\n    type: filter\n    from: in\n    where: temp >\n", ":7:16:" },
+        { "expr syntax", HEAD SRC "  - name: f\n    type: filter\n    from: in\n    where: temp >\n", ":9:18: unexpected end of expression" },
         { "source with from", HEAD SRC "    from: x\n", ":6:11: kafka_source node 'in': a source reads a topic and takes no 'from:'" },
         { "fields not a map", HEAD SRC "  - name: m\n    type: map\n    from: in\n    fields: [a]\n",
-          ":7:13: map node 'm': 'fields' must be a mapping" },
+          ":9:13: map node 'm': 'fields' must be a mapping" },
         { "bad duration", "application: t\nsettings:\n  commit_interval: soon\nnodes:\n" SRC,
           ":3:20: commit_interval must be a duration" },
         { "avro without schema", HEAD SRC "    format: avro\n", "format: avro needs 'schema:'" },
