@@ -17,10 +17,11 @@ static void print_node(const spate_op_def_t *d) {
         printf("### `%s` (%s)\n\n%s\n\n", d->name, roles[d->role], d->doc);
         printf("| key | type | default | meaning |\n|---|---|---|---|\n");
         for (const spate_prop_t *p = d->props; p && p->name; p++) {
-                char def[64];
-                snprintf(def, sizeof(def), "%s", p->required ? "**required**" : p->def ? p->def : "");
-                printf("| `%s` | %s%s%s | %s | %s |\n", p->name, type_name(p->type),
-                       p->choices ? ": " : "", p->choices ? p->choices : "", def, p->doc);
+                printf("| `%s` | %s", p->name, type_name(p->type));
+                /* A bare '|' would end the Markdown cell. */
+                for (const char *c = p->choices; c && *c; c++)
+                        printf("%s%s", c == p->choices ? ": " : "", *c == '|' ? " \\| " : (char[2]){ *c, 0 });
+                printf(" | %s | %s |\n", p->required ? "**required**" : p->def ? p->def : "", p->doc);
         }
         printf("\n");
 }
