@@ -529,10 +529,22 @@ static void usage(FILE *fp) {
 "Also: GET /stats (counters), GET /sim/onecall?lat=&lon=[&t=UNIX_S] (model, no key/faults).\n");
 }
 
-static int parse_rate(const char *v, double *out) {
+static int parse_double(const char *v, double lo, double hi, double *out) {
         char *end;
+        errno = 0;
         *out = strtod(v, &end);
-        return (*end || !(*out >= 0 && *out <= 1)) ? -1 : 0;
+        return (*end || end == v || errno || !(*out >= lo && *out <= hi)) ? -1 : 0;
+}
+
+static int parse_rate(const char *v, double *out) {
+        return parse_double(v, 0.0, 1.0, out);
+}
+
+static int parse_seed(const char *v, uint64_t *out) {
+        char *end;
+        errno = 0;
+        *out = strtoull(v, &end, 10);
+        return (*end || end == v || errno || *v == '-') ? -1 : 0;
 }
 
 static int parse_long(const char *v, long lo, long *out) {
@@ -588,9 +600,9 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o) {
                 case 'l': bad = parse_listen(optarg, o); break;
                 case 'k': o->keys = optarg; break;
                 case 'r': bad = parse_rate_limit(optarg, &o->rate_limit); break;
-                case 's': o->speed = strtod(optarg, NULL); bad = !(o->speed > 0); break;
+                case 's': bad = parse_double(optarg, 1e-6, 1e6, &o->speed); break;
                 case 'S': bad = parse_long(optarg, 0, &v); o->start_s = v; break;
-                case 'e': o->seed = strtoull(optarg, NULL, 10); break;
+                case 'e': bad = parse_seed(optarg, &o->seed); break;
                 case 'E': bad = parse_rate(optarg, &o->error_rate); break;
                 case 'M': bad = parse_rate(optarg, &o->malformed_rate); break;
                 case 'T': bad = parse_rate(optarg, &o->truncate_rate); break;
@@ -644,13 +656,12 @@ static int start_daemon(struct sim *s, unsigned *port, char *errstr, size_t errs
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                          (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+        s->daemon = MHD_start_daemon(flags, (uint16_t)atoi(s->o.port), NULL, NULL, on_request, s,
                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,   /* first, or MHD warns */
                         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                         MHD_OPTION_THREAD_POOL_SIZE, s->o.threads ? s->o.threads : default_threads(),
                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                         MHD_OPTION_END);
         freeaddrinfo(ai);
