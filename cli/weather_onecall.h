@@ -1,0 +1,39 @@
+/* weather_onecall.h - renders the weather model as an OpenWeatherMap One Call JSON document. */
+#ifndef SPATE_WEATHER_ONECALL_H
+#define SPATE_WEATHER_ONECALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+        SPATE_UNITS_STANDARD = 0,   /* Kelvin, m/s (OWM's default) */
+        SPATE_UNITS_METRIC,         /* Celsius, m/s */
+        SPATE_UNITS_IMPERIAL        /* Fahrenheit, miles/hour */
+} spate_units_t;
+
+/* Bits of the `exclude` query parameter. */
+#define SPATE_ONECALL_NO_CURRENT  0x01u
+#define SPATE_ONECALL_NO_MINUTELY 0x02u
+#define SPATE_ONECALL_NO_HOURLY   0x04u
+#define SPATE_ONECALL_NO_DAILY    0x08u
+#define SPATE_ONECALL_NO_ALERTS   0x10u
+
+typedef struct {
+        double        lat, lon;
+        int64_t       now_s;        /* simulated "now", unix seconds */
+        uint64_t      seed;
+        spate_units_t units;
+        unsigned      exclude;      /* SPATE_ONECALL_NO_* */
+} spate_onecall_req_t;
+
+/* Unknown or missing values give standard units, as OWM does. */
+spate_units_t spate_onecall_units_parse(const char *s);
+
+/* Parses "minutely,hourly"; unknown parts are ignored like OWM ignores them. */
+unsigned spate_onecall_exclude_parse(const char *s);
+
+/* Returns a malloc'd NUL-terminated JSON document (caller frees) and its length in *len,
+ * or NULL when out of memory. */
+char *spate_onecall_render(const spate_onecall_req_t *req, size_t *len);
+
+#endif
