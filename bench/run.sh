@@ -11,7 +11,7 @@ KT="$PY tests/tools/kafka_tool.py"
 PORT=${BENCH_PORT:-19392}
 trap 'kill $BROKER 2>/dev/null; rm -rf $TMP' EXIT
 
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/map_sink.yaml >"$TMP/boot" 2>"$TMP/broker.log" &
+"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/map_sink.yaml --topic bench.raw_produce:32 >"$TMP/boot" 2>"$TMP/broker.log" &
 BROKER=$!
 for _ in $(seq 50); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
 export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
@@ -37,5 +37,6 @@ import sys
 raw, sp = float(sys.argv[1]), float(sys.argv[2] or 0)
 print("RESULT map->sink: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (goal >= 0.7)" % (raw, sp, sp / raw))
 PY
+"$SPATE_BENCH_BIN/raw_produce" "$SPATE_BOOTSTRAP" bench.raw_produce "$N"
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 exit 0

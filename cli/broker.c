@@ -8,6 +8,7 @@
  * on first metadata request, so topics are created here, before any client
  * asks: from --topology files or --topic flags. */
 #include "commands.h"
+#include "../core/kafka_conf.h"
 #include "../core/log.h"
 #include "../core/topology.h"
 
@@ -50,31 +51,45 @@ static void on_signal(int sig) {
         stop = 1;
 }
 
-static int create_topic(rd_kafka_mock_cluster_t *mc, const char *name, int partitions) {
-        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, name, partitions, 1);
-        if (err) {
-                spate_err("cannot create topic %s: %s", name, rd_kafka_err2str(err));
-                return -1;
+/* Topics asked for by every --topology and --topic, merged by name: several
+ * topologies may share a topic, and a partition count cannot grow later. */
+typedef struct wanted {
+        char name[256];
+        int partitions;
+} wanted_t;
+
+static wanted_t *wanted;
+static int nwanted;
+
+static void want(const char *name, int partitions) {
+        for (int i = 0; i < nwanted; i++) {
+                if (strcmp(wanted[i].name, name))
+                        continue;
+                if (partitions > wanted[i].partitions)
+                        wanted[i].partitions = partitions;
+                return;
         }
-        spate_info("topic %s: %d partitions", name, partitions);
-        return 0;
+        wanted = realloc(wanted, sizeof(*wanted) * (size_t)(nwanted + 1));
+        if (!wanted)
+                abort();
+        snprintf(wanted[nwanted].name, sizeof(wanted[nwanted].name), "%s", name);
+        wanted[nwanted++].partitions = partitions;
 }
 
-static int create_from_topology(rd_kafka_mock_cluster_t *mc, const char *file) {
+static int want_topology(const char *file) {
         char errstr[2048];
         spate_topology_t *t = spate_topology_load(file, errstr, sizeof(errstr));
-        int rc = 0;
         if (!t) {
                 spate_err("%s", errstr);
                 return -1;
         }
-        for (int i = 0; i < t->ntopics && !rc; i++)
-                rc = create_topic(mc, t->topics[i].name, t->topics[i].partitions);
+        for (int i = 0; i < t->ntopics; i++)
+                want(t->topics[i].name, t->topics[i].partitions);
         spate_topology_destroy(t);
-        return rc;
+        return 0;
 }
 
-static int create_from_flag(rd_kafka_mock_cluster_t *mc, const char *spec) {
+static int want_flag(const char *spec) {
         char name[256];
         const char *colon = strrchr(spec, ':');
         int parts = colon ? atoi(colon + 1) : 8;
@@ -85,7 +100,20 @@ static int create_from_flag(rd_kafka_mock_cluster_t *mc, const char *spec) {
         }
         memcpy(name, spec, len);
         name[len] = '\0';
-        return create_topic(mc, name, parts);
+        want(name, parts);
+        return 0;
+}
+
+static int create_wanted(rd_kafka_mock_cluster_t *mc) {
+        for (int i = 0; i < nwanted; i++) {
+                rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, wanted[i].name, wanted[i].partitions, 1);
+                if (err) {
+                        spate_err("cannot create topic %s: %s", wanted[i].name, rd_kafka_err2str(err));
+                        return -1;
+                }
+                spate_info("topic %s: %d partitions", wanted[i].name, wanted[i].partitions);
+        }
+        return 0;
 }
 
 static void usage(FILE *fp) {
@@ -100,7 +128,7 @@ int spate_cmd_broker(int argc, char **argv) {
         const char *listen = "127.0.0.1:9092", *bootfile = NULL;
         int nbrokers = 3, rc = 1;
         char errstr[512];
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_t *conf;
         rd_kafka_t *rk;
         rd_kafka_mock_cluster_t *mc;
         struct sigaction sa = { .sa_handler = on_signal };
@@ -112,14 +140,21 @@ int spate_cmd_broker(int argc, char **argv) {
                         nbrokers = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--bootstrap-file") && i + 1 < argc)
                         bootfile = argv[++i];
-                else if ((!strcmp(argv[i], "--topology") || !strcmp(argv[i], "--topic")) && i + 1 < argc)
-                        i++; /* second pass, once the cluster exists */
-                else {
+                else if (!strcmp(argv[i], "--topology") && i + 1 < argc) {
+                        if (want_topology(argv[++i]))
+                                return 1;
+                } else if (!strcmp(argv[i], "--topic") && i + 1 < argc) {
+                        if (want_flag(argv[++i]))
+                                return 1;
+                } else {
                         usage(strcmp(argv[i], "--help") ? stderr : stdout);
-                        rd_kafka_conf_destroy(conf);
                         return strcmp(argv[i], "--help") ? 2 : 0;
                 }
         }
+        conf = rd_kafka_conf_new();
+        rd_kafka_conf_set_log_cb(conf, spate_kafka_log_cb);
+        /* This handle only hosts the cluster: its "no bootstrap.servers" notice is noise. */
+        rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr));
         const char *colon = strrchr(listen, ':');
         next_port = colon ? atoi(colon + 1) : 9092;
         if (next_port <= 0 || nbrokers < 1) {
@@ -137,12 +172,8 @@ int spate_cmd_broker(int argc, char **argv) {
                 return 1;
         }
         next_port = 0;
-        for (int i = 1; i < argc; i++) {
-                if (!strcmp(argv[i], "--topology") && create_from_topology(mc, argv[++i]))
-                        goto out;
-                if (!strcmp(argv[i], "--topic") && create_from_flag(mc, argv[++i]))
-                        goto out;
-        }
+        if (create_wanted(mc))
+                goto out;
         const char *boot = rd_kafka_mock_cluster_bootstraps(mc);
         if (bootfile) {
                 FILE *fp = fopen(bootfile, "w");
@@ -163,5 +194,6 @@ int spate_cmd_broker(int argc, char **argv) {
 out:
         rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(rk);
+        free(wanted);
         return rc;
 }

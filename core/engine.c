@@ -46,6 +46,7 @@ struct spate_engine {
         spate_store_t *store;
         int64_t last_commit, last_punctuate, last_report;
         int64_t until_idle_ms;
+        int assigned_once;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -201,7 +202,8 @@ static int commit(spate_engine_t *e) {
                                 rd_kafka_topic_partition_list_add(offs, e->sources[i].topic, p)->offset =
                                         t->next_offset;
                 }
-        if (offs->cnt && (err = rd_kafka_commit(e->consumer, offs, 0))) {
+        err = offs->cnt ? rd_kafka_commit(e->consumer, offs, 0) : 0;
+        if (err) {
                 spate_warn("offset commit failed: %s (will retry)", rd_kafka_err2str(err));
                 rc = -1;
         } else {
@@ -261,6 +263,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 log_parts("assigned", parts);
                 set_assigned(e, parts, 1);
+                e->assigned_once = 1;
+                e->stats.last_ms = spate_mono_ms(); /* --until-idle counts from here */
                 /* State is restored before the partitions' records flow. */
                 if (task_hooks(e, parts, 1))
                         e->failed = 1;
@@ -384,7 +388,7 @@ int spate_engine_run(spate_engine_t *e) {
                 int64_t now = spate_mono_ms();
                 if (n > 0)
                         e->stats.last_ms = now;
-                else if (e->until_idle_ms && e->stats.consumed && now - e->stats.last_ms >= e->until_idle_ms)
+                else if (e->until_idle_ms && e->assigned_once && now - e->stats.last_ms >= e->until_idle_ms)
                         break;
                 if (now - e->last_punctuate >= 100)
                         punctuate(e);

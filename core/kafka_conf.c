@@ -21,8 +21,14 @@ static const char *const consumer_defaults[][2] = {
         { "auto.offset.reset", "earliest" },
         { "enable.partition.eof", "false" },
         { "fetch.wait.max.ms", "50" },
-        { "queued.min.messages", "20000" },
-        { "queued.max.messages.kbytes", "32768" },
+        /* In librdkafka 2.0 both prefetch thresholds are checked against the
+         * one consumer queue all partitions forward to; once one is reached
+         * every partition stops fetching until its broker thread next wakes,
+         * ~0.8 s later, however fast the queue drains. So the count
+         * threshold is disabled and prefetch bounded by bytes: up to 128 MB. */
+        { "queued.min.messages", "10000000" },
+        { "queued.max.messages.kbytes", "131072" },
+        { "fetch.error.backoff.ms", "50" },
         { "partition.assignment.strategy", "range" },
 };
 

@@ -75,9 +75,43 @@ int64_t spate_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static const double pow10_tab[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                    1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+
+/* Writes |m| with `dec` decimals (m < 2^53). */
+static int fmt_fixed(char *buf, size_t size, int neg, uint64_t m, int dec) {
+        char tmp[32];
+        int n = 0, len = 0;
+        do {
+                tmp[n++] = (char)('0' + m % 10);
+                m /= 10;
+        } while (m || n <= dec);
+        if ((size_t)(n + 3) > size)
+                return -1;
+        if (neg)
+                buf[len++] = '-';
+        while (n > 0) {
+                if (n == dec)
+                        buf[len++] = '.';
+                buf[len++] = tmp[--n];
+        }
+        buf[len] = '\0';
+        return len;
+}
+
 int spate_fmt_num(char *buf, size_t size, double d) {
-        if (d == (double)(int64_t)d && d > -9007199254740992.0 && d < 9007199254740992.0)
+        /* Range first: casting an out-of-range double to an integer is undefined. */
+        if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d)
                 return snprintf(buf, size, "%lld", (long long)d);
+        /* Fast path: the fewest decimals k whose integer m = d * 10^k reads
+         * back as d. m and 10^k are exact doubles, so m / 10^k is correctly
+         * rounded exactly like strtod of the printed text. */
+        double a = d < 0 ? -d : d;
+        for (int k = 1; k <= 15 && a < 1e15 && a * pow10_tab[k] < 9007199254740992.0; k++) {
+                double m = (double)(uint64_t)(a * pow10_tab[k] + 0.5);
+                if (m / pow10_tab[k] == a)
+                        return fmt_fixed(buf, size, d < 0, (uint64_t)m, k);
+        }
         for (int prec = 15; prec <= 17; prec++) {
                 int n = snprintf(buf, size, "%.*g", prec, d);
                 if (prec == 17 || strtod(buf, NULL) == d)

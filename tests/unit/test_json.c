@@ -3,6 +3,7 @@
 #include "check.h"
 #include "../../core/json_scan.h"
 #include "../../core/json_write.h"
+#include "../../core/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,43 @@ static void test_write(void) {
         spate_arena_destroy(&a);
 }
 
+/* Shortest round-trip formatting, checked against strtod on many values. */
+static void test_format(void) {
+        char buf[40];
+        int bad = 0, n = 0;
+        unsigned long long x = 88172645463325252ULL;
+        const double fixed[] = { 0.1, 0.45, 44.02, 53.006, -12.75, 1e-7, 123456.789, 0.30000000000000004,
+                                 1.7976931348623157e308, 5e-324, 1e21, 3.0, -0.0 };
+        for (int i = 0; i < 200000; i++) {
+                double d;
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                if (i < (int)(sizeof(fixed) / sizeof(fixed[0])))
+                        d = fixed[i];
+                else if (i % 3 == 0)
+                        d = (double)(x % 100000) / 100.0 - 500.0;   /* 2-decimal readings */
+                else if (i % 3 == 1)
+                        d = (double)(x % 1000000007) * 9.0 / 5.0 / 7.0;
+                else {
+                        memcpy(&d, &x, sizeof(d));
+                        if (!isfinite(d))
+                                continue;
+                }
+                spate_fmt_num(buf, sizeof(buf), d);
+                n++;
+                if (strtod(buf, NULL) != d || strlen(buf) > 24)
+                        bad += !bad ? (printf("# %.17g -> %s\n", d, buf), 1) : 1;
+        }
+        CHECK(bad == 0, "%d numbers format to text that reads back exactly (%d failed)", n, bad);
+        spate_fmt_num(buf, sizeof(buf), 0.45);
+        CHECK_STR(buf, "0.45", "0.45 is written shortest");
+        spate_fmt_num(buf, sizeof(buf), 53.006);
+        CHECK_STR(buf, "53.006", "53.006 is written shortest");
+        spate_fmt_num(buf, sizeof(buf), 1e22);
+        CHECK_STR(buf, "1e+22", "huge integers use exponents");
+}
+
 int main(void) {
+        test_format();
         test_numbers();
         test_selective();
         test_write();
