@@ -1,0 +1,134 @@
+/* expr_time.c - UTC calendar arithmetic for the expression time functions:
+ * ms since the epoch to date fields and ISO-8601 text back to ms.
+ *
+ * Hand-written (Howard Hinnant's days/civil algorithms) rather than
+ * gmtime_r/timegm: no TZ environment, no locale, no 32-bit year limits, and
+ * it is exact for negative times too. */
+#include "expr_int.h"
+
+#include <string.h>
+
+static int64_t floor_div(int64_t a, int64_t b) {
+        int64_t q = a / b;
+        return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d) {
+        y -= m <= 2;
+        int64_t era = floor_div(y, 400);
+        int64_t yoe = y - era * 400;
+        int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+void spate_expr__civil(int64_t ms, civil_t *out) {
+        int64_t days = floor_div(ms, 86400000);
+        int64_t rest = ms - days * 86400000;
+        int64_t z = days + 719468;
+        int64_t era = floor_div(z, 146097);
+        int64_t doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        int64_t mp = (5 * doy + 2) / 153;
+        out->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+        out->month = (int)(mp < 10 ? mp + 3 : mp - 9);
+        out->year = yoe + era * 400 + (out->month <= 2);
+        out->hour = (int)(rest / 3600000);
+        out->minute = (int)(rest / 60000 % 60);
+        out->second = (int)(rest / 1000 % 60);
+        out->ms = (int)(rest % 1000);
+}
+
+static int days_in_month(int64_t y, int m) {
+        static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/* Reads exactly `digits` decimal digits. */
+static int num(const char **p, const char *end, int digits, int *out) {
+        int v = 0;
+        for (int i = 0; i < digits; i++) {
+                if (*p >= end || **p < '0' || **p > '9')
+                        return -1;
+                v = v * 10 + (*(*p)++ - '0');
+        }
+        *out = v;
+        return 0;
+}
+
+static int lit(const char **p, const char *end, char ch) {
+        if (*p >= end || **p != ch)
+                return -1;
+        (*p)++;
+        return 0;
+}
+
+/* "Z", "+02:00", "+0200", "-05" or nothing (UTC): offset in minutes. */
+static int zone(const char **p, const char *end, int *minutes) {
+        *minutes = 0;
+        if (*p == end)
+                return 0;
+        if (**p == 'Z' || **p == 'z') {
+                (*p)++;
+                return 0;
+        }
+        int sign = **p == '+' ? 1 : **p == '-' ? -1 : 0, h, m = 0;
+        if (!sign)
+                return -1;
+        (*p)++;
+        if (num(p, end, 2, &h) || h > 23)
+                return -1;
+        if (*p < end && **p == ':')
+                (*p)++;
+        if (*p < end && num(p, end, 2, &m))
+                return -1;
+        if (m > 59)
+                return -1;
+        *minutes = sign * (h * 60 + m);
+        return 0;
+}
+
+/* HH:MM[:SS[.fff]]: ms into the day. Fractions beyond ms are dropped. */
+static int clock_time(const char **p, const char *end, int64_t *ms) {
+        int h, mi, s = 0, frac = 0;
+        if (num(p, end, 2, &h) || lit(p, end, ':') || num(p, end, 2, &mi) || h > 23 || mi > 59)
+                return -1;
+        if (*p < end && **p == ':') {
+                (*p)++;
+                if (num(p, end, 2, &s) || s > 59)
+                        return -1;
+                if (*p < end && (**p == '.' || **p == ',')) {
+                        (*p)++;
+                        int nd = 0;
+                        for (; *p < end && **p >= '0' && **p <= '9'; (*p)++, nd++)
+                                if (nd < 3)
+                                        frac = frac * 10 + (**p - '0');
+                        if (!nd)
+                                return -1;
+                        for (; nd < 3; nd++)
+                                frac *= 10;
+                }
+        }
+        *ms = ((int64_t)h * 3600 + mi * 60 + s) * 1000 + frac;
+        return 0;
+}
+
+int spate_expr__parse_time(const char *s, size_t n, double *ms) {
+        const char *p = s, *end = s + n;
+        int y, mo, d, off = 0;
+        int64_t day_ms = 0;
+        if (num(&p, end, 4, &y) || lit(&p, end, '-') || num(&p, end, 2, &mo) || lit(&p, end, '-') ||
+            num(&p, end, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+                return -1;
+        if (p < end && (*p == 'T' || *p == 't' || *p == ' ')) {
+                p++;
+                if (clock_time(&p, end, &day_ms) || zone(&p, end, &off))
+                        return -1;
+        }
+        if (p != end)
+                return -1;
+        *ms = (double)(days_from_civil(y, mo, d) * 86400000 + day_ms - (int64_t)off * 60000);
+        return 0;
+}
