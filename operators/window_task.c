@@ -17,9 +17,9 @@
  * are in the state), the stream time is the snapshot's (so lateness decisions
  * replay identically), and records an upstream task wrote again after its own
  * crash are recognised by their upstream offset. Outputs are full values keyed
- * by window, so writing one again is harmless: entries a restore read from the
- * changelog are emitted again, since their outputs may not have been
- * acknowledged before the crash. */
+ * by window, so writing one again is harmless: the entries of the last commit
+ * a restore reads from the changelog are emitted again, since their outputs
+ * may not have been acknowledged before the crash. */
 #include "window_int.h"
 #include "../core/log.h"
 #include "../core/util.h"
@@ -310,7 +310,11 @@ static int on_changelog(void *opaque, const void *key, size_t klen, const void *
                         return -1;
                 /* The commit is complete: apply its records (and, in a
                  * compacted changelog, earlier ones), except those of commits
-                 * known to have failed. */
+                 * known to have failed. Only the last commit's outputs can be
+                 * unacknowledged (the engine acknowledges all of a commit
+                 * before the next one starts): earlier entries need no
+                 * emitting again. */
+                spate_winstate_clean(t->ws);
                 for (int i = 0; i < rs->np; i++) {
                         pending_t *p = &rs->p[i];
                         if (spate_winmeta_skipped(&rs->meta, p->offset)) {
