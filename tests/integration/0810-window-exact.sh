@@ -79,6 +79,11 @@ for r in "${runs[@]}"; do
         fi
 done
 check "spate check accepts a window topology" "$SPATE_BIN" check "$TMP/tumbling-update.yaml"
+sed 's/mean: "mean(v)"/mean: "maen(v)"/' "$TMP/tumbling-update.yaml" >"$TMP/bad.yaml"
+line=$(grep -n 'maen' "$TMP/bad.yaml" | cut -d: -f1)
+"$SPATE_BIN" check "$TMP/bad.yaml" >/dev/null 2>"$TMP/bad.err"
+check "a misspelt aggregate is a load error at its line with a did-you-mean ($(head -c 120 "$TMP/bad.err"))" \
+        grep -q "bad.yaml:$line:.*unknown aggregate function 'maen'; did you mean 'mean'" "$TMP/bad.err"
 start_broker "${broker_args[@]}" || { nok "broker starts"; exit 1; }
 # Two halves, the second while the nodes run: windows change over several
 # commits (emit: update coalesces per commit) and stream time waits.
