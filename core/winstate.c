@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_HOPS 4096  /* windows one hopping record may fall into */
+#define MAX_HOPS SPATE_WINSTATE_MAX_HOPS
 
 static uint64_t hash_key(const char *k, size_t len) {
         uint64_t h = 1469598103934665603ULL;

@@ -86,6 +86,9 @@ typedef struct spate_wrec {
         spate_agg_origin_t origin;
 } spate_wrec_t;
 
+/* Most hopping windows one record may fall into (size / advance). */
+#define SPATE_WINSTATE_MAX_HOPS 4096
+
 /* conf must outlive the state. NULL when out of memory. */
 spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf);
 void spate_winstate_free(spate_winstate_t *ws);

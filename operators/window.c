@@ -121,6 +121,11 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
                                         s->type == SPATE_WINDOW_HOPPING ? " and 'advance:'" : "");
         if (spate_window_spec_check(s, err, sizeof(err)))
                 return spate_node_error(n, NULL, errstr, errstr_size, "%s", err);
+        if (s->type == SPATE_WINDOW_HOPPING && spate_window_max_per_record(s) > SPATE_WINSTATE_MAX_HOPS)
+                return spate_node_error(n, spate_node_param(n, "advance"), errstr, errstr_size,
+                                        "a record would fall into %d windows (size / advance); at most "
+                                        "%d are supported", spate_window_max_per_record(s),
+                                        SPATE_WINSTATE_MAX_HOPS);
         w->conf.retention = spate_node_param(n, "retention") ? spate_node_duration(n, "retention")
                 : (s->type == SPATE_WINDOW_SESSION ? s->gap : s->size) + s->grace;
         w->conf.emit_final = !strcmp(spate_node_str(n, "emit"), "final");
