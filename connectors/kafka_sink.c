@@ -56,6 +56,10 @@ static int sink_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                         return spate_ctx_fail(ctx, n, "key is %s, not a string or number",
                                               spate_vtype_name(v.type));
         }
+        /* A null record is a tombstone: a compacted topic then forgets the key
+         * (a window node emits them for sessions merged into others). */
+        if (rec->value.type == SPATE_V_NULL)
+                return spate_ctx_produce(ctx, s->topic, -1, key, key_len, NULL, 0);
         s->buf.len = 0;
         if (spate_serde_encode(s->serde, n->in, &rec->value, &s->buf, err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s", err);

@@ -4,7 +4,8 @@
 An independent client (Debian's python3-confluent-kafka), so tests check spate
 with a different Kafka implementation than the one it uses.
 
-  produce  BOOT TOPIC FILE      lines "key<TAB>value" (or "value"), checks watermarks after
+  produce  BOOT TOPIC FILE [--partitioned]   lines "key<TAB>value" (or "value"; with
+                                --partitioned "partition<TAB>key<TAB>value"), checks watermarks after
   consume  BOOT TOPIC [--idle S] [--max N] [--latest]   JSON lines {key,value,partition,offset,headers}
   count    BOOT TOPIC           total records (sum of high - low watermarks)
 """
@@ -16,7 +17,7 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 
-def produce(boot, topic, path):
+def produce(boot, topic, path, partitioned=False):
     p = Producer({"bootstrap.servers": boot, "linger.ms": 20, "compression.codec": "lz4",
                   "queue.buffering.max.messages": 1000000})
     failed = []
@@ -24,12 +25,16 @@ def produce(boot, topic, path):
     with open(path, "rb") as f:
         for line in f:
             line = line.rstrip(b"\n")
+            part = -1
+            if partitioned:
+                part, _, line = line.partition(b"\t")
+                part = int(part)
             key, sep, value = line.partition(b"\t")
             if not sep:
                 key, value = None, line
             while True:
                 try:
-                    p.produce(topic, value=value, key=key,
+                    p.produce(topic, value=value, key=key, partition=part,
                               on_delivery=lambda err, m: err and failed.append(err))
                     break
                 except BufferError:
@@ -84,7 +89,7 @@ def consume(boot, topic, idle=3.0, maxn=None):
 def main():
     cmd, boot, topic = sys.argv[1], sys.argv[2], sys.argv[3]
     if cmd == "produce":
-        produce(boot, topic, sys.argv[4])
+        produce(boot, topic, sys.argv[4], "--partitioned" in sys.argv)
     elif cmd == "count":
         print(count(boot, topic))
     elif cmd == "consume":

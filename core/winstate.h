@@ -1,0 +1,211 @@
+/* winstate.h - the windows of one task (one input partition) in memory: which
+ * windows a record updates (core/window.h's rules for all four types), sliding
+ * buckets, session merges, closing and expiry, and what changed since the last
+ * commit. Used by the `window` node and by `spate window-sim`, so the offline
+ * reference check exercises the very code the operator runs.
+ *
+ * No I/O here: the caller persists what spate_winstate_each_dirty() visits
+ * (the byte forms are below) and loads stored entries back with
+ * spate_winstate_load(). Single-threaded, like a task.
+ *
+ * Entries: a *window* (start, end as core/window.h defines them per type) or,
+ * for sliding windows, a *bucket* - the merged states of all records of one
+ * group at one time (start = end = that time), from which a new window's
+ * content is built. Closed windows are not deleted at once: they stay as
+ * closed markers for conf->retention (the stream time must pass close time +
+ * retention), so nothing can re-create them while replays are possible. */
+#ifndef SPATE_WINSTATE_H
+#define SPATE_WINSTATE_H
+
+#include "agg.h"
+#include "buf.h"
+#include "store.h"
+#include "window.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct spate_winconf {
+        spate_window_spec_t spec;
+        const spate_agg_fn_t *fns;  /* one per aggregate, borrowed */
+        int nfns;
+        int64_t retention;          /* how long a closed window stays as a marker */
+        int emit_final;             /* emit when a window closes, not when it changes */
+} spate_winconf_t;
+
+typedef struct spate_went {
+        int64_t start, end;
+        int64_t st;                 /* stream time when it last changed (stored) */
+        uint8_t closed;
+        uint8_t dirty;              /* to write to the changelog and the store */
+        uint8_t emit;               /* to emit at the next commit */
+        spate_agg_state_t *states;  /* conf->nfns states, owned */
+} spate_went_t;
+
+typedef struct spate_wgroup {
+        char *key;                  /* owned, not NUL-terminated */
+        size_t klen;
+        spate_went_t *win;          /* windows, ascending start */
+        int nwin, capwin;
+        spate_went_t *bkt;          /* sliding buckets, ascending time */
+        int nbkt, capbkt;
+        int listed;                 /* in the dirty list */
+        struct spate_wgroup *next;  /* hash chain */
+} spate_wgroup_t;
+
+/* An entry deleted since the last commit: it needs a changelog tombstone and
+ * a store delete; `output` asks for an output tombstone too (a session merged
+ * into another under emit: update). */
+typedef struct spate_wdel {
+        char *group;
+        size_t glen;
+        int64_t start;
+        int bucket, output;
+} spate_wdel_t;
+
+typedef struct spate_winstate {
+        const spate_winconf_t *conf;
+        spate_wgroup_t **tab;
+        size_t cap, ngroups;
+        spate_wgroup_t **dirty;     /* groups with dirty or emitting entries */
+        int ndirty, capdirty;
+        spate_wdel_t *del;
+        int ndel, capdel;
+        int64_t stream_time;        /* INT64_MIN until the first record */
+        int64_t next_due;           /* no close/expiry work before this stream time */
+        uint64_t nwindows, nbuckets;
+} spate_winstate_t;
+
+/* One record, as the window sees it. vals[i] is aggregate i's argument
+ * (ignored for count()); the origin orders first/last. */
+typedef struct spate_wrec {
+        const char *group;
+        size_t glen;
+        int64_t t;
+        const spate_val_t *vals;
+        spate_agg_origin_t origin;
+} spate_wrec_t;
+
+/* Most hopping windows one record may fall into (size / advance). */
+#define SPATE_WINSTATE_MAX_HOPS 4096
+
+/* conf must outlive the state. NULL when out of memory. */
+spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf);
+void spate_winstate_free(spate_winstate_t *ws);
+
+/* Advances stream time to r->t if later, then applies r to its windows.
+ * Returns 0 applied, 1 late (nothing changed but stream time), -1 out of memory. */
+int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r);
+
+/* Raises stream time (close_after_idle); never lowers it. */
+void spate_winstate_advance(spate_winstate_t *ws, int64_t stream_time);
+
+/* Marks the windows closed at the current stream time (dirty; to emit under
+ * emit_final), deletes closed windows that are past retention and were emitted,
+ * and sliding buckets no longer needed. Cheap when nothing is due. */
+void spate_winstate_close(spate_winstate_t *ws);
+
+/* Visits entries with dirty or emit set (windows and buckets), group by group.
+ * A non-zero return of cb stops the walk and is returned. */
+typedef int (*spate_went_cb)(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e);
+int spate_winstate_each_dirty(spate_winstate_t *ws, spate_went_cb cb, void *opaque);
+/* Visits every entry. */
+int spate_winstate_each(spate_winstate_t *ws, spate_went_cb cb, void *opaque);
+/* After a commit: clears dirty and emit flags and the deleted list, frees
+ * empty groups. */
+void spate_winstate_clean(spate_winstate_t *ws);
+
+/* The window of group with this start, or NULL. */
+spate_went_t *spate_winstate_find(spate_winstate_t *ws, const char *group, size_t glen,
+                                  int64_t start);
+
+/* Restore: puts a stored entry (key and value as encoded below) into memory,
+ * replacing one with the same key; a NULL value deletes it. The entry is not
+ * dirty; with `emit` it is emitted at the next commit when it would be
+ * (update: always; final: if closed). Returns 0, or -1 with errstr for bytes
+ * that do not decode (the caller treats its state as corrupt). */
+int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
+                        size_t vlen, int emit, char *errstr, size_t errstr_size);
+
+/* --- byte forms (winstate_codec.c) --- */
+
+/* Entry key: spate_winkey_encode(group, start), plus one byte 'B' for a
+ * bucket. out needs SPATE_WENT_KEY_MAX(glen) bytes; returns the length. */
+#define SPATE_WENT_KEY_MAX(glen) (SPATE_WINKEY_SIZE(glen) + 1)
+size_t spate_went_key(const char *group, size_t glen, int bucket, int64_t start, char *out);
+/* 0, or -1 when the bytes are no entry key (e.g. the meta key). */
+int spate_went_key_decode(const void *key, size_t len, const char **groupp, size_t *glenp,
+                          int *bucketp, int64_t *startp);
+
+/* Entry value: version, closed flag, end, stream time at write, then the
+ * aggregate states (agg.h's encoding). Appends to out; 0 or -1 (OOM). */
+int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_buf_t *out);
+/* Fills e (states newly allocated) from bytes; 0 or -1 with errstr. */
+int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
+                      spate_went_t *e, char *errstr, size_t errstr_size);
+
+/* Task metadata, stored under key SPATE_WINMETA_KEY in the store (one atomic
+ * batch with the entries) and in the changelog, where it closes each commit's
+ * records: a restore applies a commit's records only once it reads the meta
+ * record that follows them. */
+#define SPATE_WINMETA_KEY "meta"
+#define SPATE_WINMETA_MAX_UP 1024
+#define SPATE_WINMETA_MAX_SKIP 64
+
+typedef struct spate_winup {
+        int32_t partition;    /* upstream (source) partition */
+        int64_t offset;       /* highest upstream offset processed */
+        uint32_t seq;         /* records derived from that offset so far, minus one */
+} spate_winup_t;
+
+typedef struct spate_winmeta {
+        int64_t next_offset;       /* input offset the state reflects: records below are in it */
+        int64_t stream_time;       /* INT64_MIN: none yet */
+        int64_t changelog_next;    /* store only: changelog offset the state reflects */
+        int nup;
+        spate_winup_t up[SPATE_WINMETA_MAX_UP];   /* repartitioned input: replay filter */
+        int nskip;
+        int64_t skip[SPATE_WINMETA_MAX_SKIP][2];  /* changelog ranges [lo, hi) of commits
+                                                     that never completed: ignored */
+} spate_winmeta_t;
+
+void spate_winmeta_init(spate_winmeta_t *m);
+void spate_winmeta_encode(const spate_winmeta_t *m, spate_buf_t *out);
+int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *errstr,
+                         size_t errstr_size);
+/* 1 when (partition, offset, seq) is not above what m->up holds for the
+ * partition (a record an upstream replay wrote again); else records it and
+ * returns 0. -1 when the table is full. */
+int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, uint32_t seq);
+/* Adds [lo, hi) to the skipped changelog ranges (dropping the oldest when full). */
+void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi);
+int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset);
+
+/* Repartition record value (its Kafka key is the group): the upstream
+ * partition, offset and sequence number, the event time, and one value per
+ * aggregate. Strings in *vals point into buf. */
+typedef struct spate_wrepart {
+        int32_t up_partition;
+        int64_t up_offset;
+        uint32_t seq;
+        int64_t t;
+        int nvals;
+} spate_wrepart_t;
+
+void spate_wrepart_encode(const spate_wrepart_t *r, const spate_val_t *vals, spate_buf_t *out);
+/* vals needs room for max values; 0 or -1 with errstr. */
+int spate_wrepart_decode(const void *buf, size_t len, spate_wrepart_t *r, spate_val_t *vals,
+                         int max, char *errstr, size_t errstr_size);
+
+/* Aggregate spec "fn(arg)": the function and where its argument text starts
+ * and ends in spec (trimmed; empty for count()). count takes no argument,
+ * every other function exactly one. 0, or -1 with errstr (a did-you-mean for
+ * an unknown name); *posp then is the offset the error refers to. */
+int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
+                         size_t *arg_len, size_t *posp, char *errstr, size_t errstr_size);
+
+/* "2026-11-23T10:00:00Z", with ".mmm" before the Z when ms are not whole
+ * seconds; negative times too. Returns the length (< 32); buf needs 32. */
+int spate_fmt_iso_ms(int64_t ms, char *buf, size_t size);
+
+#endif

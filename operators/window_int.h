@@ -1,0 +1,68 @@
+/* window_int.h - the `window` node's state, shared by its two files:
+ * window.c (parameters and the record path) and window_task.c (tasks:
+ * restore, commit, closing). */
+#ifndef SPATE_OP_WINDOW_INT_H
+#define SPATE_OP_WINDOW_INT_H
+
+#include "../core/buf.h"
+#include "../core/ctx.h"
+#include "../core/node.h"
+#include "../core/store.h"
+#include "../core/winstate.h"
+
+#define WIN_MAX_AGGS 64
+
+/* One task: a partition of the window's input topic and the state it owns. */
+typedef struct win_task {
+        int32_t partition;
+        spate_winstate_t *ws;
+        spate_winmeta_t meta;        /* next_offset follows the records; written at commit */
+        int64_t resume_offset;       /* input records below it are in the restored state */
+        int64_t written_offset;      /* meta.next_offset at the last commit */
+        int64_t acked;               /* changelog offset after the last acknowledged record */
+        spate_store_cf_t *cf;
+        spate_store_batch_t *batch;  /* this commit's store writes (flush -> checkpoint) */
+        int committing;              /* flush produced; checkpoint writes */
+        int64_t idle_since;          /* wall clock of the last record (or assignment) */
+        int64_t idle_base;           /* stream time at that moment */
+} win_task_t;
+
+typedef struct win {
+        spate_winconf_t conf;
+        spate_agg_fn_t fns[WIN_MAX_AGGS];
+        const char *names[WIN_MAX_AGGS];    /* output field per aggregate */
+        int arg_of[WIN_MAX_AGGS];           /* index into args, -1 for count() */
+        spate_expr_t *args[WIN_MAX_AGGS];   /* distinct argument expressions */
+        int nargs;
+        spate_expr_t *time, *group;         /* NULL: record timestamp / record key */
+        char *input_topic;                  /* whose partitions are the tasks */
+        char *repartition_topic;            /* with group_by */
+        char *changelog_topic;
+        const char *store;
+        int partitions;                     /* of the input topic */
+        int64_t idle_ms;                    /* close_after_idle, 0 = off */
+        win_task_t **tasks;                 /* by partition */
+        int ntasks;
+        struct { int64_t offset; uint32_t seq; } *up;  /* group_by: by source partition */
+        int nup;
+        spate_buf_t buf;
+        /* SPATE_CRASH_AT test hook */
+        const char *crash_at;
+        double crash_prob;
+} win_t;
+
+win_task_t *win_task_get(win_t *w, int32_t partition);
+/* Applies one record to its task: skips records the restored state holds
+ * and, for repartitioned input, upstream replays. Returns 0, or -1 after
+ * spate_ctx_fail (late record, out of memory). */
+int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t *r,
+              const spate_wrepart_t *up, spate_ctx_t *ctx);
+
+int win_flush(spate_node_t *n, spate_ctx_t *ctx);
+int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
+int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+int win_punctuate(spate_node_t *n, spate_ctx_t *ctx);
+void win_tasks_free(win_t *w);
+
+#endif

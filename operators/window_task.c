@@ -1,0 +1,502 @@
+/* window_task.c - the `window` node's tasks: restore on assignment, the
+ * commit (changelog, outputs, one RocksDB batch), closing on punctuate.
+ *
+ * Exactness rests on one invariant: a task's state - in the store, and in the
+ * changelog up to a meta record - is always a consistent snapshot of one
+ * commit: every window, the stream time, the input offset it reflects
+ * (meta.next_offset) and, for repartitioned input, the highest upstream
+ * offset applied per upstream partition.
+ *   - Store: one atomic batch per task and commit, written after every
+ *     changelog record and output of the commit is acknowledged.
+ *   - Changelog: a commit's records (entries, tombstones) are followed by a
+ *     meta record in the same partition. A restore applies records only when
+ *     it reads the meta record after them; records of a commit that never got
+ *     its meta record (a crash mid-commit) are ignored, and their offset range
+ *     is remembered in the meta so that later restores ignore them too.
+ * Then after any crash, input records below meta.next_offset are skipped (they
+ * are in the state), the stream time is the snapshot's (so lateness decisions
+ * replay identically), and records an upstream task wrote again after its own
+ * crash are recognised by their upstream offset. Outputs are full values keyed
+ * by window, so writing one again is harmless: the entries of the last commit
+ * a restore reads from the changelog are emitted again, since their outputs
+ * may not have been acknowledged before the crash. */
+#include "window_int.h"
+#include "../core/log.h"
+#include "../core/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META_KLEN (sizeof(SPATE_WINMETA_KEY) - 1)
+
+win_task_t *win_task_get(win_t *w, int32_t partition) {
+        return partition >= 0 && partition < w->ntasks ? w->tasks[partition] : NULL;
+}
+
+static void task_free(const win_t *w, win_task_t *t) {
+        (void)w;
+        if (!t)
+                return;
+        spate_winstate_free(t->ws);
+        spate_store_batch_destroy(t->batch);
+        free(t);
+}
+
+void win_tasks_free(win_t *w) {
+        for (int i = 0; i < w->ntasks; i++)
+                task_free(w, w->tasks[i]);
+        free(w->tasks);
+        w->tasks = NULL;
+        w->ntasks = 0;
+}
+
+static int64_t now_ms(spate_ctx_t *ctx) {
+        return ctx->now_ms ? ctx->now_ms : spate_now_ms();
+}
+
+static void crash_point(const win_t *w, const char *step) {
+        if (!w->crash_at || strcmp(w->crash_at, step))
+                return;
+        if (w->crash_prob < 1.0 && drand48() >= w->crash_prob)
+                return;
+        spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
+        abort();
+}
+
+int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t *r,
+              const spate_wrepart_t *up, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        char a[32], b[32];
+        int rc;
+
+        if (offset < t->resume_offset)
+                return 0;  /* in the restored state already */
+        t->meta.next_offset = offset + 1;
+        if (up && (rc = spate_winmeta_seen(&t->meta, up->up_partition, up->up_offset, up->seq))) {
+                if (rc < 0)
+                        return spate_ctx_fail(ctx, n, "more than %d upstream partitions",
+                                              SPATE_WINMETA_MAX_UP);
+                return 0;  /* an upstream replay wrote it again */
+        }
+        rc = spate_winstate_add(t->ws, r);
+        t->idle_since = now_ms(ctx);
+        t->idle_base = t->ws->stream_time;
+        if (rc < 0)
+                return spate_ctx_fail(ctx, n, "out of memory");
+        if (rc == 0)
+                return 0;
+        spate_fmt_iso_ms(r->t, a, sizeof(a));
+        spate_fmt_iso_ms(t->ws->stream_time, b, sizeof(b));
+        if (up)
+                return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time %s, grace %lld ms "
+                                      "(source partition %d offset %lld)", (int)r->glen, r->group, a, b,
+                                      (long long)w->conf.spec.grace, up->up_partition,
+                                      (long long)up->up_offset);
+        return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time %s, grace %lld ms",
+                              (int)r->glen, r->group, a, b, (long long)w->conf.spec.grace);
+}
+
+/* --- output --- */
+
+static int emit(spate_node_t *n, const char *group, size_t glen, const spate_went_t *e,
+                int64_t start, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        spate_arena_t *a = spate_ctx_arena(ctx);
+        char iso[32];
+        /* No record is in flight during a commit: the arena is ours. */
+        spate_arena_reset(a);
+        int il = spate_fmt_iso_ms(start, iso, sizeof(iso));
+        char *key = spate_arena_alloc(a, glen + 1 + (size_t)il);
+        memcpy(key, group, glen);
+        key[glen] = '@';
+        memcpy(key + glen + 1, iso, (size_t)il);
+        spate_record_t rec = { .key = key, .key_len = glen + 1 + (size_t)il, .ts = start };
+        if (!e) {
+                rec.value.type = SPATE_V_NULL;  /* a tombstone for the window's key */
+                return spate_emit(n, &rec, ctx);
+        }
+        size_t nf = (size_t)n->out->nfields;  /* later nodes may compute fields in place */
+        spate_value_t *items = spate_arena_alloc(a, nf * sizeof(*items));
+        memset(items, 0, nf * sizeof(*items));
+        items[0] = spate_value_str(group, (uint32_t)glen);
+        items[1] = spate_value_num((double)e->start);
+        items[2] = spate_value_num((double)e->end);
+        for (int i = 0; i < w->conf.nfns; i++) {
+                spate_val_t v;
+                spate_agg_result(&e->states[i], &v);
+                spate_value_t *o = &items[3 + i];
+                switch (v.type) {
+                case SPATE_VAL_NUM: *o = spate_value_num(v.num); break;
+                case SPATE_VAL_STR: *o = spate_value_str(v.str, (uint32_t)v.len); break;
+                case SPATE_VAL_BOOL: *o = spate_value_bool(v.b); break;
+                default: o->type = SPATE_V_NULL; break;
+                }
+        }
+        rec.value.type = SPATE_V_OBJ;
+        rec.value.n = (uint32_t)nf;
+        rec.value.u.items = items;
+        return spate_emit(n, &rec, ctx);
+}
+
+/* --- commit --- */
+
+typedef struct {
+        spate_node_t *n;
+        win_task_t *t;
+        spate_ctx_t *ctx;
+} walk_t;
+
+static int produce_changelog(walk_t *k, const void *key, size_t klen, const void *val, size_t len) {
+        win_t *w = k->n->ctx;
+        return spate_ctx_produce_acked(k->ctx, w->changelog_topic, k->t->partition, key, klen, val,
+                                       len, &k->t->acked);
+}
+
+static int put_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        walk_t *k = opaque;
+        win_t *w = k->n->ctx;
+        char key[SPATE_WENT_KEY_MAX(g->klen)];
+        size_t klen;
+        if (!e->dirty)
+                return 0;
+        klen = spate_went_key(g->key, g->klen, bucket, e->start, key);
+        w->buf.len = 0;
+        if (spate_went_encode(&w->conf, e, &w->buf)) {
+                snprintf(k->ctx->errstr, sizeof(k->ctx->errstr), "out of memory");
+                return -1;
+        }
+        spate_store_batch_put(k->t->batch, k->t->cf, key, klen, w->buf.data, w->buf.len);
+        return produce_changelog(k, key, klen, w->buf.data, w->buf.len);
+}
+
+static int emit_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        walk_t *k = opaque;
+        if (bucket || !e->emit)
+                return 0;
+        return emit(k->n, g->key, g->klen, e, e->start, k->ctx);
+}
+
+static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        spate_winstate_t *ws = t->ws;
+        walk_t k = { n, t, ctx };
+
+        spate_winstate_close(ws);
+        if (!ws->ndirty && !ws->ndel && t->meta.next_offset == t->written_offset &&
+            t->meta.stream_time == ws->stream_time)
+                return 0;
+        t->meta.stream_time = ws->stream_time;
+        if (!t->batch && !(t->batch = spate_store_batch_new())) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
+                return -1;
+        }
+        /* Tombstones first: a session key deleted and written again in one
+         * commit ends up written, in the changelog as in the store. */
+        for (int i = 0; i < ws->ndel; i++) {
+                const spate_wdel_t *d = &ws->del[i];
+                char key[SPATE_WENT_KEY_MAX(d->glen)];
+                size_t klen = spate_went_key(d->group, d->glen, d->bucket, d->start, key);
+                spate_store_batch_delete(t->batch, t->cf, key, klen);
+                if (produce_changelog(&k, key, klen, NULL, 0))
+                        return -1;
+        }
+        if (spate_winstate_each_dirty(ws, put_entry, &k))
+                return -1;
+        w->buf.len = 0;
+        spate_winmeta_encode(&t->meta, &w->buf);
+        if (produce_changelog(&k, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len))
+                return -1;
+        crash_point(w, "after_changelog");
+        for (int i = 0; i < ws->ndel; i++) {
+                const spate_wdel_t *d = &ws->del[i];
+                if (d->output && !spate_winstate_find(ws, d->group, d->glen, d->start) &&
+                    emit(n, d->group, d->glen, NULL, d->start, ctx))
+                        return -1;
+        }
+        if (spate_winstate_each_dirty(ws, emit_entry, &k))
+                return -1;
+        crash_point(w, "after_outputs");
+        t->committing = 1;
+        t->written_offset = t->meta.next_offset;
+        return 0;
+}
+
+int win_flush(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        for (int i = 0; i < w->ntasks; i++)
+                if (w->tasks[i] && flush_task(n, w->tasks[i], ctx))
+                        return -1;
+        return 0;
+}
+
+/* After the acknowledgements: the task's store batch with the meta that now
+ * names the changelog offset it reflects. */
+static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        struct spate_store *store = spate_ctx_store(ctx);
+        crash_point(w, "after_acks");
+        if (!store)
+                return -1;
+        t->meta.changelog_next = t->acked;
+        w->buf.len = 0;
+        spate_winmeta_encode(&t->meta, &w->buf);
+        spate_store_batch_put(t->batch, t->cf, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len);
+        if (spate_store_write(store, t->batch, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        spate_store_batch_clear(t->batch);
+        spate_winstate_clean(t->ws);
+        t->committing = 0;
+        crash_point(w, "after_checkpoint");
+        return 0;
+}
+
+int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        for (int i = 0; i < w->ntasks; i++)
+                if (w->tasks[i] && w->tasks[i]->committing && checkpoint_task(n, w->tasks[i], ctx))
+                        return -1;
+        return 0;
+}
+
+int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        int64_t now = now_ms(ctx);
+        for (int i = 0; i < w->ntasks; i++) {
+                win_task_t *t = w->tasks[i];
+                if (!t)
+                        continue;
+                if (w->idle_ms && t->ws->stream_time != INT64_MIN && now - t->idle_since >= w->idle_ms)
+                        spate_winstate_advance(t->ws, t->idle_base + (now - t->idle_since));
+                spate_winstate_close(t->ws);
+        }
+        return 0;
+}
+
+/* --- restore --- */
+
+typedef struct pending {
+        int64_t offset;
+        char *key, *val;  /* val NULL: tombstone */
+        size_t klen, vlen;
+} pending_t;
+
+typedef struct {
+        win_t *w;
+        win_task_t *t;
+        spate_winmeta_t meta;   /* scratch for decoding */
+        pending_t *p;
+        int np, cap;
+        uint64_t applied, ignored;
+        char err[512];
+} restore_t;
+
+static void pending_clear(restore_t *rs) {
+        for (int i = 0; i < rs->np; i++) {
+                free(rs->p[i].key);
+                free(rs->p[i].val);
+        }
+        rs->np = 0;
+}
+
+static int on_changelog(void *opaque, const void *key, size_t klen, const void *val, size_t len,
+                        int64_t offset) {
+        restore_t *rs = opaque;
+        win_task_t *t = rs->t;
+        if (klen == META_KLEN && !memcmp(key, SPATE_WINMETA_KEY, META_KLEN)) {
+                if (!val)
+                        return 0;
+                if (spate_winmeta_decode(val, len, &rs->meta, rs->err, sizeof(rs->err)))
+                        return -1;
+                /* The commit is complete: apply its records (and, in a
+                 * compacted changelog, earlier ones), except those of commits
+                 * known to have failed. Only the last commit's outputs can be
+                 * unacknowledged (the engine acknowledges all of a commit
+                 * before the next one starts): earlier entries need no
+                 * emitting again. */
+                spate_winstate_clean(t->ws);
+                for (int i = 0; i < rs->np; i++) {
+                        pending_t *p = &rs->p[i];
+                        if (spate_winmeta_skipped(&rs->meta, p->offset)) {
+                                rs->ignored++;
+                                continue;
+                        }
+                        if (spate_winstate_load(t->ws, p->key, p->klen, p->val, p->vlen, 1, rs->err,
+                                                sizeof(rs->err)))
+                                return -1;
+                        if (p->val)
+                                spate_store_batch_put(t->batch, t->cf, p->key, p->klen, p->val, p->vlen);
+                        else
+                                spate_store_batch_delete(t->batch, t->cf, p->key, p->klen);
+                        rs->applied++;
+                }
+                pending_clear(rs);
+                rs->meta.changelog_next = t->meta.changelog_next;
+                t->meta = rs->meta;
+                return 0;
+        }
+        if (rs->np == rs->cap) {
+                int cap = rs->cap ? rs->cap * 2 : 256;
+                pending_t *p = realloc(rs->p, (size_t)cap * sizeof(*p));
+                if (!p)
+                        return -1;
+                rs->p = p;
+                rs->cap = cap;
+        }
+        pending_t *p = &rs->p[rs->np];
+        p->offset = offset;
+        p->klen = klen;
+        p->vlen = len;
+        p->key = malloc(klen ? klen : 1);
+        p->val = val ? malloc(len ? len : 1) : NULL;
+        if (!p->key || (val && !p->val)) {
+                free(p->key);
+                free(p->val);
+                snprintf(rs->err, sizeof(rs->err), "out of memory");
+                return -1;
+        }
+        memcpy(p->key, key, klen);
+        if (val)
+                memcpy(p->val, val, len);
+        rs->np++;
+        return 0;
+}
+
+/* Loads the task's column family into memory; -1 with errstr when it does not
+ * decode (the caller then rebuilds from the changelog alone). */
+static int load_local(win_t *w, win_task_t *t, char *errstr, size_t errstr_size) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        int rc;
+        (void)w;
+        if (spate_store_iter_new(t->cf, NULL, 0, NULL, 0, &it, errstr, errstr_size))
+                return -1;
+        while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
+                if (kl == META_KLEN && !memcmp(k, SPATE_WINMETA_KEY, META_KLEN))
+                        rc = spate_winmeta_decode(v, vl, &t->meta, errstr, errstr_size);
+                else
+                        rc = spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size);
+                if (rc)
+                        break;
+        }
+        spate_store_iter_destroy(it);
+        return rc < 0 ? -1 : 0;
+}
+
+static win_task_t *task_new(win_t *w, int32_t partition) {
+        win_task_t *t = calloc(1, sizeof(*t));
+        if (!t || !(t->ws = spate_winstate_new(&w->conf)) || !(t->batch = spate_store_batch_new())) {
+                task_free(w, t);
+                return NULL;
+        }
+        t->partition = partition;
+        spate_winmeta_init(&t->meta);
+        return t;
+}
+
+static int restore(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        struct spate_store *store = spate_ctx_store(ctx);
+        char cf[300];
+        int64_t t0 = spate_mono_ms(), end;
+        restore_t *rs;
+        uint64_t local;
+
+        if (!store)
+                return -1;
+        snprintf(cf, sizeof(cf), "%s-%d", w->store, t->partition);
+        if (spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        if (load_local(w, t, ctx->errstr, sizeof(ctx->errstr))) {
+                spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding "
+                           "it from %s", n->name, t->partition, ctx->errstr, w->changelog_topic);
+                spate_winstate_free(t->ws);
+                spate_winmeta_init(&t->meta);
+                if (!(t->ws = spate_winstate_new(&w->conf)) ||
+                    spate_store_drop_cf(store, cf, ctx->errstr, sizeof(ctx->errstr)) ||
+                    spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
+                        return -1;
+        }
+        local = t->ws->nwindows + t->ws->nbuckets;
+        if (!(rs = calloc(1, sizeof(*rs))))
+                return -1;
+        rs->w = w;
+        rs->t = t;
+        end = spate_ctx_replay(ctx, w->changelog_topic, t->partition, t->meta.changelog_next,
+                               on_changelog, rs);
+        if (end < 0 && rs->err[0])
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", rs->err);
+        if (end >= 0 && rs->np) {
+                spate_info("window '%s' partition %d: ignoring %d changelog records from offset %lld "
+                           "of a commit that did not complete", n->name, t->partition, rs->np,
+                           (long long)rs->p[0].offset);
+                spate_winmeta_skip(&t->meta, rs->p[0].offset, end);
+        }
+        pending_clear(rs);
+        free(rs->p);
+        uint64_t applied = rs->applied, ignored = rs->ignored;
+        free(rs);
+        if (end < 0)
+                return -1;
+        t->meta.changelog_next = t->acked = end;
+        w->buf.len = 0;
+        spate_winmeta_encode(&t->meta, &w->buf);
+        spate_store_batch_put(t->batch, t->cf, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len);
+        if (spate_store_write(store, t->batch, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        spate_store_batch_clear(t->batch);
+        spate_winstate_advance(t->ws, t->meta.stream_time);
+        t->resume_offset = t->written_offset = t->meta.next_offset;
+        t->idle_since = now_ms(ctx);
+        t->idle_base = t->ws->stream_time;
+        double secs = (double)(spate_mono_ms() - t0) / 1000.0;
+        spate_info("window '%s' partition %d restored: %llu entries from the store, %llu changelog "
+                   "records applied (%llu ignored) in %.3f s (%.0f records/s); %llu windows, input "
+                   "resumes at offset %lld", n->name, t->partition, (unsigned long long)local,
+                   (unsigned long long)applied, (unsigned long long)ignored, secs,
+                   secs > 0 ? (double)applied / secs : 0.0, (unsigned long long)t->ws->nwindows,
+                   (long long)t->resume_offset);
+        return 0;
+}
+
+int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        win_task_t *t;
+        if (strcmp(topic, w->input_topic)) {
+                /* A source partition of the upstream half: its sequence numbers
+                 * restart with the offsets it replays. */
+                if (partition < w->nup)
+                        w->up[partition].offset = -1;
+                return 0;
+        }
+        if (partition >= w->ntasks) {
+                win_task_t **tasks = realloc(w->tasks, (size_t)(partition + 1) * sizeof(*tasks));
+                if (!tasks)
+                        return -1;
+                memset(tasks + w->ntasks, 0, (size_t)(partition + 1 - w->ntasks) * sizeof(*tasks));
+                w->tasks = tasks;
+                w->ntasks = partition + 1;
+        }
+        task_free(w, w->tasks[partition]);
+        w->tasks[partition] = NULL;
+        if (!(t = task_new(w, partition))) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
+                return -1;
+        }
+        if (restore(n, t, ctx)) {
+                task_free(w, t);
+                return -1;
+        }
+        w->tasks[partition] = t;
+        return 0;
+}
+
+void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        (void)ctx;
+        if (strcmp(topic, w->input_topic) || partition >= w->ntasks)
+                return;
+        task_free(w, w->tasks[partition]);
+        w->tasks[partition] = NULL;
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# 0820-window-crash.sh - exactness of a repartitioned window (hourly count, sum
+# and mean of temperature per region, group_by: region) through crashes:
+#   1. two instances over 1,000,000 records (32 partitions), each killed with
+#      SIGKILL at random moments and restarted, once aborting itself at a named
+#      commit step (SPATE_CRASH_AT), once restarted with its state directory
+#      deleted (restore from the changelog); then drained;
+#   2. scaling 1 -> 3 -> 1 instances during a run over a smaller data set.
+# Every window's final value in the compacted output must equal the Python
+# reference (counts exactly, sums and means within 1e-9), and the records
+# applied (sum of counts) must equal the input records.
+. "$SPATE_ROOT/tests/lib.sh"
+topo=$SPATE_ROOT/tests/integration/0820-window-crash.yaml
+REF=$SPATE_ROOT/tests/ref
+if [ -n "${SPATE_ASAN:-}" ]; then N=${N_0820:-150000}; NS=${NS_0820:-50000}; else
+        N=${N_0820:-1000000}; NS=${NS_0820:-200000}; fi
+SEED=${SEED_0820:-$RANDOM}
+RANDOM=$SEED
+echo "# seed $SEED (SEED_0820=$SEED repeats the kill times), $N records"
+ulimit -c 0
+t0=$SECONDS
+
+$PY "$SPATE_ROOT/bench/gen_sensors.py" "$N" "$TMP/in.tsv"
+$PY "$REF/hourly_ref.py" expect "$TMP/in.tsv" "$TMP/expected.json"
+$PY "$SPATE_ROOT/bench/gen_sensors.py" "$NS" "$TMP/scale.tsv"
+$PY "$REF/hourly_ref.py" expect "$TMP/scale.tsv" "$TMP/scale.json"
+
+# The scale phase runs the same topology as another application on other topics.
+start_broker --topology "$topo" --topic it0820s.in:32 --topic it-0820s-hourly-repartition:45 \
+        --topic it-0820s-hourly-changelog:45 --topic it0820s.hourly:4 --topic it-0820s-dlq:1 ||
+        { nok "broker starts"; exit 1; }
+check "produce $N records" $KT produce "$BOOT" it0820.in "$TMP/in.tsv"
+
+# start NAME [VAR=value...]: one instance with its own state directory.
+start() {
+        local name=$1; shift
+        env SPATE_STATE_DIR="$TMP/state-$name" "$@" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$name.log" &
+        _pids+=($!)
+        eval "PID_$name=$!"
+}
+pid() { eval "echo \$PID_$1"; }
+alive() { kill -0 "$(pid "$1")" 2>/dev/null; }
+kill9() { kill -KILL "$(pid "$1")" 2>/dev/null; wait "$(pid "$1")" 2>/dev/null; }
+
+# wait_exact SECONDS EXPECTED TOPIC: until the output equals the reference.
+wait_exact() {
+        local end=$((SECONDS + $1))
+        while [ $SECONDS -lt $end ]; do
+                $KT consume "$BOOT" "$3" --idle 0.5 >"$TMP/out.jsonl"
+                $PY "$REF/hourly_ref.py" compare "$2" "$TMP/out.jsonl" -q && return 0
+                sleep 2
+        done
+        return 1
+}
+
+report() {  # the comparison as TAP lines
+        while read -r status rest; do
+                if [ "$status" = ok ]; then ok "$1: ${rest#- }"; else nok "$1: ${rest#*- }"; fi
+        done < <($PY "$REF/hourly_ref.py" compare "$2" "$TMP/out.jsonl")
+}
+
+# --- 1. kills, a self-abort at a commit step, a deleted state directory ---
+start a
+start b
+kills=0
+for i in 1 2 3 4; do
+        sleep "$((2 + RANDOM % 4)).$((RANDOM % 10))"
+        v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
+        kill9 "$v"
+        kills=$((kills + 1))
+        echo "# $((SECONDS - t0)) s: killed $v with SIGKILL"
+        start "$v"
+done
+# after_acks leaves the changelog ahead of the local store and of the
+# committed input offsets; one other step is drawn at random.
+others=(after_changelog after_outputs after_checkpoint)
+aborts="after_acks ${others[$((RANDOM % 3))]}"
+for step in $aborts; do
+        kill9 b
+        start b SPATE_CRASH_AT="$step" SPATE_CRASH_PROB=0.05
+        wait_for 40 bash -c "! kill -0 $PID_b 2>/dev/null"
+        check "instance b aborted itself at commit step $step" grep -q "SPATE_CRASH_AT=$step" "$TMP/spate-b.log"
+        echo "# $((SECONDS - t0)) s: b aborted at $step"
+        start b
+        sleep 2
+done
+kill9 a
+rm -rf "$TMP/state-a"
+echo "# $((SECONDS - t0)) s: killed a and deleted its state directory"
+start a
+check "drained: every window exact within 120 s" wait_exact 120 "$TMP/expected.json" it0820.hourly
+report "after $kills kills, aborts at ${aborts// /+} and a lost state dir" "$TMP/expected.json"
+echo "# phase 1 took $((SECONDS - t0)) s"
+rates=$(grep -ho "changelog records applied ([0-9]* ignored) in [0-9.]* s ([0-9]* records/s)" \
+        "$TMP"/spate-*.log | sort -t'(' -k3 -n | tail -1)
+echo "# fastest restore: $rates"
+check "a restore replayed the changelog" grep -q "[1-9][0-9]* changelog records applied" "$TMP"/spate-a.log
+grep -h "did not complete" "$TMP"/spate-*.log | head -3 | sed 's/^/# /'
+grep -h "restored:" "$TMP"/spate-[ab].log | grep -v " 0 windows" | sed 's/.*restored: /# restored: /' | head -5
+kill -TERM "$PID_a" "$PID_b" 2>/dev/null
+wait "$PID_a" "$PID_b" 2>/dev/null
+
+# --- 2. scaling 1 -> 3 -> 1 ---
+t1=$SECONDS
+export APP_0820=it-0820s IN_0820=it0820s.in OUT_0820=it0820s.hourly
+check "produce $NS records for the scale test" $KT produce "$BOOT" it0820s.in "$TMP/scale.tsv"
+start s1
+sleep 3
+start s2
+start s3
+sleep 5
+kill -TERM "$PID_s2" "$PID_s3"
+wait "$PID_s2"; rc2=$?
+wait "$PID_s3"; rc3=$?
+check "scaled back to one instance (clean exits $rc2 $rc3)" [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ]
+check "scale 1 -> 3 -> 1: every window exact within 90 s" wait_exact 90 "$TMP/scale.json" it0820s.hourly
+report "scale 1 -> 3 -> 1" "$TMP/scale.json"
+echo "# phase 2 took $((SECONDS - t1)) s"

@@ -1,0 +1,300 @@
+/* test_winstate.c - unit tests of the window node's pure parts: aggregate
+ * spec parsing, the repartition, entry and meta codecs, ISO window starts,
+ * and core/winstate behaviour a commit and a restore rely on (dirty and emit
+ * tracking, session tombstones, closing and expiry, load). */
+#include "check.h"
+#include "../../core/winstate.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static char err[512];
+
+static void test_spec_parse(void) {
+        spate_agg_fn_t fn;
+        size_t off, len, pos;
+        const char *s = "  mean( temp * 2 ) ";
+        CHECK(spate_agg_spec_parse(s, &fn, &off, &len, &pos, err, sizeof(err)) == 0 &&
+              fn == SPATE_AGG_MEAN, "mean(...) parses");
+        CHECK(off == 8 && len == 8 && !strncmp(s + off, "temp * 2", len),
+              "argument text and offset (off %zu len %zu)", off, len);
+        CHECK(spate_agg_spec_parse("count()", &fn, &off, &len, &pos, err, sizeof(err)) == 0 &&
+              fn == SPATE_AGG_COUNT && len == 0, "count() has no argument");
+        CHECK(spate_agg_spec_parse("count_distinct(sensor)", &fn, &off, &len, &pos, err,
+                                   sizeof(err)) == 0 && fn == SPATE_AGG_COUNT_DISTINCT,
+              "count_distinct(e)");
+        CHECK(spate_agg_spec_parse("avg(temp)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+              pos == 0 && strstr(err, "unknown aggregate function 'avg'"), "unknown name: %s", err);
+        CHECK(spate_agg_spec_parse("maen(temp)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+              strstr(err, "did you mean 'mean'"), "did-you-mean: %s", err);
+        CHECK(spate_agg_spec_parse("sum()", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+              strstr(err, "needs an expression"), "sum() needs an argument");
+        CHECK(spate_agg_spec_parse("count(x)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+              pos == 6, "count(x) is refused, pointing at x");
+        CHECK(spate_agg_spec_parse("sum(temp", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+              strstr(err, "missing ')'"), "missing parenthesis");
+        CHECK(spate_agg_spec_parse("temp", &fn, &off, &len, &pos, err, sizeof(err)) == -1,
+              "a bare expression is refused");
+}
+
+static void test_repart_codec(void) {
+        spate_val_t in[4] = {
+                { .type = SPATE_VAL_NUM, .num = -12.5 },
+                { .type = SPATE_VAL_STR, .str = "Île", .len = 4 },
+                { .type = SPATE_VAL_BOOL, .b = 1 },
+                { .type = SPATE_VAL_NULL },
+        }, out[4];
+        spate_wrepart_t r = { 31, INT64_C(1) << 40, 7, -1234567, 4 }, got;
+        spate_buf_t b = { 0 };
+        spate_wrepart_encode(&r, in, &b);
+        CHECK(spate_wrepart_decode(b.data, b.len, &got, out, 4, err, sizeof(err)) == 0,
+              "repartition record decodes (%zu bytes)", b.len);
+        CHECK(got.up_partition == 31 && got.up_offset == INT64_C(1) << 40 && got.seq == 7 &&
+              got.t == -1234567 && got.nvals == 4, "header round trip");
+        CHECK(out[0].type == SPATE_VAL_NUM && out[0].num == -12.5 && out[1].type == SPATE_VAL_STR &&
+              out[1].len == 4 && !memcmp(out[1].str, "Île", 4) && out[2].b == 1 &&
+              out[3].type == SPATE_VAL_NULL, "values round trip");
+        int bad = 0;
+        for (size_t cut = 0; cut < b.len; cut++)
+                bad += spate_wrepart_decode(b.data, cut, &got, out, 4, err, sizeof(err)) == -1;
+        CHECK(bad == (int)b.len, "every truncation is rejected");
+        CHECK(spate_wrepart_decode(b.data, b.len, &got, out, 3, err, sizeof(err)) == -1,
+              "more values than room is rejected");
+        spate_buf_free(&b);
+}
+
+static const spate_agg_fn_t fns[] = { SPATE_AGG_COUNT, SPATE_AGG_SUM, SPATE_AGG_LAST };
+
+static spate_winconf_t conf(spate_window_type_t type, int64_t size, int64_t grace, int final) {
+        spate_winconf_t c = { { type, size, type == SPATE_WINDOW_TUMBLING ? size : size / 2,
+                                type == SPATE_WINDOW_SESSION ? size : 0, grace },
+                              fns, 3, size + grace, final };
+        return c;
+}
+
+static int add(spate_winstate_t *ws, const char *g, int64_t t, double v, int64_t off) {
+        spate_val_t vals[3];
+        for (int i = 0; i < 3; i++)
+                vals[i] = (spate_val_t){ .type = SPATE_VAL_NUM, .num = v };
+        spate_wrec_t r = { g, strlen(g), t, vals, { t, 0, off } };
+        return spate_winstate_add(ws, &r);
+}
+
+static int count_flags(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        int *n = opaque;
+        (void)g;
+        if (!bucket) {
+                n[0] += e->dirty;
+                n[1] += e->emit;
+        }
+        return 0;
+}
+
+static double num_result(const spate_went_t *e, int i) {
+        spate_val_t v;
+        spate_agg_result(&e->states[i], &v);
+        return v.num;
+}
+
+static void test_entry_codec(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_TUMBLING, 1000, 0, 0);
+        spate_winstate_t *ws = spate_winstate_new(&c);
+        spate_buf_t b = { 0 };
+        spate_went_t e;
+        char key[SPATE_WENT_KEY_MAX(5)];
+        const char *g;
+        size_t glen, klen;
+        int bucket;
+        int64_t start;
+
+        add(ws, "alice", 1500, 2.5, 1);
+        add(ws, "alice", 1700, 4, 2);
+        spate_went_t *w = spate_winstate_find(ws, "alice", 5, 1000);
+        CHECK(w && w->end == 2000 && num_result(w, 0) == 2 && num_result(w, 1) == 6.5,
+              "tumbling window holds both records");
+        w->closed = 1;
+        CHECK(spate_went_encode(&c, w, &b) == 0, "entry encodes");
+        CHECK(spate_went_decode(&c, b.data, b.len, &e, err, sizeof(err)) == 0 && e.end == 2000 &&
+              e.closed && e.st == 1700 && num_result(&e, 1) == 6.5 && num_result(&e, 2) == 4,
+              "entry round trip: end, closed, stream time, states");
+        spate_agg_states_free(e.states, 3);
+        CHECK(spate_went_decode(&c, b.data, 10, &e, err, sizeof(err)) == -1, "truncated entry rejected");
+        spate_winconf_t other = c;
+        other.nfns = 2;
+        CHECK(spate_went_decode(&other, b.data, b.len, &e, err, sizeof(err)) == -1 &&
+              strstr(err, "new store name"), "entry of other aggregates rejected: %s", err);
+        klen = spate_went_key("alice", 5, 1, -7, key);
+        CHECK(spate_went_key_decode(key, klen, &g, &glen, &bucket, &start) == 0 && bucket &&
+              glen == 5 && start == -7, "bucket key round trip");
+        klen = spate_went_key("alice", 5, 0, 42, key);
+        CHECK(spate_went_key_decode(key, klen, &g, &glen, &bucket, &start) == 0 && !bucket &&
+              start == 42, "window key round trip");
+        CHECK(spate_went_key_decode(SPATE_WINMETA_KEY, 4, &g, &glen, &bucket, &start) == -1,
+              "the meta key is no entry key");
+        spate_buf_free(&b);
+        spate_winstate_free(ws);
+}
+
+static void test_meta(void) {
+        spate_winmeta_t m, got;
+        spate_buf_t b = { 0 };
+        spate_winmeta_init(&m);
+        m.next_offset = 99;
+        m.stream_time = -5;
+        m.changelog_next = 1234;
+        CHECK(spate_winmeta_seen(&m, 3, 10, 0) == 0, "first record of a partition is new");
+        CHECK(spate_winmeta_seen(&m, 3, 10, 1) == 0, "second record of the same offset is new");
+        CHECK(spate_winmeta_seen(&m, 3, 10, 1) == 1, "the same (offset, seq) again is a replay");
+        CHECK(spate_winmeta_seen(&m, 3, 9, 5) == 1, "a lower offset is a replay");
+        CHECK(spate_winmeta_seen(&m, 4, 0, 0) == 0, "another partition is independent");
+        spate_winmeta_skip(&m, 100, 110);
+        spate_winmeta_skip(&m, 110, 120);
+        spate_winmeta_skip(&m, 200, 201);
+        CHECK(m.nskip == 2 && spate_winmeta_skipped(&m, 119) && !spate_winmeta_skipped(&m, 120) &&
+              spate_winmeta_skipped(&m, 200), "skip ranges merge and match");
+        spate_winmeta_encode(&m, &b);
+        CHECK(spate_winmeta_decode(b.data, b.len, &got, err, sizeof(err)) == 0 &&
+              got.next_offset == 99 && got.stream_time == -5 && got.changelog_next == 1234 &&
+              got.nup == 2 && got.up[0].seq == 1 && got.nskip == 2, "meta round trip");
+        CHECK(spate_winmeta_decode(b.data, b.len - 1, &got, err, sizeof(err)) == -1,
+              "truncated meta rejected");
+        for (int i = 0; i < SPATE_WINMETA_MAX_SKIP + 5; i++)
+                spate_winmeta_skip(&m, 1000 + 10 * i, 1005 + 10 * i);
+        CHECK(m.nskip == SPATE_WINMETA_MAX_SKIP && spate_winmeta_skipped(&m, 1000 + 10 * (SPATE_WINMETA_MAX_SKIP + 4)),
+              "a full skip list drops the oldest range");
+        spate_buf_free(&b);
+}
+
+static void test_commit_flags(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_TUMBLING, 1000, 100, 0);
+        spate_winstate_t *ws = spate_winstate_new(&c);
+        int n[2] = { 0 };
+        add(ws, "k", 100, 1, 0);
+        add(ws, "k", 200, 1, 1);
+        add(ws, "j", 1050, 1, 2);
+        spate_winstate_each_dirty(ws, count_flags, n);
+        CHECK(n[0] == 2 && n[1] == 2, "update: two windows dirty and to emit (%d, %d)", n[0], n[1]);
+        spate_winstate_clean(ws);
+        n[0] = n[1] = 0;
+        spate_winstate_close(ws);
+        spate_winstate_each_dirty(ws, count_flags, n);
+        CHECK(n[0] == 0, "nothing closes before end + grace");
+        CHECK(add(ws, "k", 900, 1, 3) == 0, "a record inside grace is applied");
+        add(ws, "j", 1100, 1, 4);  /* stream time 1200 >= 1000 + 100 */
+        CHECK(add(ws, "k", 950, 1, 5) == 1, "a record after end + grace is late");
+        spate_winstate_close(ws);
+        spate_went_t *w = spate_winstate_find(ws, "k", 1, 0);
+        CHECK(w && w->closed && w->dirty && w->emit && num_result(w, 0) == 3,
+              "closing marks dirty; update mode still emits the earlier change");
+        spate_winstate_clean(ws);
+        spate_winstate_advance(ws, 1000 + 100 + 1100 - 1);
+        spate_winstate_close(ws);
+        CHECK(spate_winstate_find(ws, "k", 1, 0) && !ws->ndel, "closed marker kept within retention");
+        spate_winstate_advance(ws, 1000 + 100 + 1100);
+        spate_winstate_close(ws);
+        CHECK(!spate_winstate_find(ws, "k", 1, 0) && ws->ndel == 1 && !ws->del[0].output,
+              "expired marker deleted, no output tombstone");
+        spate_winstate_clean(ws);
+        CHECK(ws->ngroups == 1, "the emptied group is freed (%zu left)", ws->ngroups);
+        spate_winstate_free(ws);
+
+        c = conf(SPATE_WINDOW_TUMBLING, 1000, 0, 1);
+        ws = spate_winstate_new(&c);
+        add(ws, "k", 100, 1, 0);
+        n[0] = n[1] = 0;
+        spate_winstate_each_dirty(ws, count_flags, n);
+        CHECK(n[0] == 1 && n[1] == 0, "final: a change is written, not emitted");
+        spate_winstate_clean(ws);
+        spate_winstate_advance(ws, 5000);
+        spate_winstate_close(ws);
+        w = spate_winstate_find(ws, "k", 1, 0);
+        CHECK(w && w->closed && w->emit, "final: closing emits");
+        spate_winstate_advance(ws, 100000);
+        spate_winstate_close(ws);
+        CHECK(spate_winstate_find(ws, "k", 1, 0) != NULL, "an unemitted closed window never expires");
+        spate_winstate_free(ws);
+}
+
+static void test_session_tombstones(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_SESSION, 200, 1000, 0);  /* gap 200 */
+        spate_winstate_t *ws = spate_winstate_new(&c);
+        add(ws, "s", 0, 1, 0);
+        add(ws, "s", 500, 2, 1);
+        spate_winstate_clean(ws);
+        add(ws, "s", 250, 4, 2);  /* too far from both */
+        CHECK(ws->nwindows == 3 && !ws->ndel, "three separate sessions");
+        add(ws, "s", 150, 8, 3);  /* joins 0 and 250, not 500 */
+        spate_went_t *w = spate_winstate_find(ws, "s", 1, 0);
+        CHECK(w && w->end == 250 && num_result(w, 0) == 3 && num_result(w, 1) == 13,
+              "merged session [0, 250] with three records");
+        CHECK(ws->ndel == 1 && ws->del[0].start == 250 && ws->del[0].output,
+              "the absorbed session at 250 gets an output tombstone");
+        add(ws, "s", 400, 16, 4);  /* bridges [0,250] and [500,500]: keeps start 0 */
+        w = spate_winstate_find(ws, "s", 1, 0);
+        CHECK(w && w->end == 500 && num_result(w, 0) == 5 && ws->nwindows == 1,
+              "bridging record merges everything into one session");
+        spate_winstate_free(ws);
+}
+
+static int copy_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        spate_winstate_t *dst = ((void **)opaque)[0];
+        const spate_winconf_t *c = ((void **)opaque)[1];
+        char key[SPATE_WENT_KEY_MAX(g->klen)];
+        size_t klen = spate_went_key(g->key, g->klen, bucket, e->start, key);
+        spate_buf_t b = { 0 };
+        spate_went_encode(c, e, &b);
+        int rc = spate_winstate_load(dst, key, klen, b.data, b.len, 1, err, sizeof(err));
+        spate_buf_free(&b);
+        return rc;
+}
+
+static void test_load(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_SLIDING, 100, 50, 0);
+        spate_winstate_t *a = spate_winstate_new(&c), *b = spate_winstate_new(&c);
+        void *args[2] = { b, &c };
+        for (int i = 0; i < 20; i++)
+                add(a, i % 2 ? "x" : "y", i * 13, i, i);
+        CHECK(spate_winstate_each(a, copy_entry, args) == 0 && b->nwindows == a->nwindows &&
+              b->nbuckets == a->nbuckets, "every entry loads into another state (%llu windows)",
+              (unsigned long long)b->nwindows);
+        spate_winstate_advance(b, a->stream_time);
+        int n[2] = { 0 };
+        spate_winstate_each_dirty(b, count_flags, n);
+        CHECK(n[0] == 0 && n[1] == (int)b->nwindows, "loaded windows are not dirty but to emit");
+        /* Both states now take the same record identically. */
+        add(a, "x", 250, 7, 20);
+        add(b, "x", 250, 7, 20);
+        spate_went_t *wa = spate_winstate_find(a, "x", 1, 150), *wb = spate_winstate_find(b, "x", 1, 150);
+        CHECK(wa && wb && num_result(wa, 0) == num_result(wb, 0) && num_result(wa, 1) == num_result(wb, 1),
+              "restored state continues like the original");
+        char key[SPATE_WENT_KEY_MAX(1)];
+        size_t klen = spate_went_key("x", 1, 0, 150, key);
+        CHECK(spate_winstate_load(b, key, klen, NULL, 0, 1, err, sizeof(err)) == 0 &&
+              !spate_winstate_find(b, "x", 1, 150), "a tombstone deletes on load");
+        CHECK(spate_winstate_load(b, "junk", 4, "x", 1, 1, err, sizeof(err)) == -1,
+              "a malformed key is rejected");
+        spate_winstate_free(a);
+        spate_winstate_free(b);
+}
+
+static void test_iso(void) {
+        char buf[32];
+        spate_fmt_iso_ms(INT64_C(1795428000000), buf, sizeof(buf));
+        CHECK_STR(buf, "2026-11-23T10:00:00Z", "whole seconds");
+        spate_fmt_iso_ms(300, buf, sizeof(buf));
+        CHECK_STR(buf, "1970-01-01T00:00:00.300Z", "milliseconds");
+        spate_fmt_iso_ms(-20, buf, sizeof(buf));
+        CHECK_STR(buf, "1969-12-31T23:59:59.980Z", "negative times");
+}
+
+int main(void) {
+        test_spec_parse();
+        test_repart_codec();
+        test_entry_codec();
+        test_meta();
+        test_commit_flags();
+        test_session_tombstones();
+        test_load();
+        test_iso();
+        return CHECK_DONE();
+}
