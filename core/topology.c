@@ -99,8 +99,13 @@ static int check_props(const spate_node_t *n, char *errstr, size_t size) {
         int nknown = 0;
         for (int i = 0; i < 3; i++)
                 known[nknown++] = common_keys[i];
-        for (const spate_prop_t *p = def->props; p && p->name && nknown < 64; p++)
+        for (const spate_prop_t *p = def->props; p && p->name && nknown < 64; p++) {
+                for (int i = 0; i < 3; i++)
+                        if (!strcmp(p->name, common_keys[i]))
+                                return spate_node_error(n, NULL, errstr, size,
+                                                        "internal: node type reuses the common key '%s'", p->name);
                 known[nknown++] = p->name;
+        }
         char what[128];
         snprintf(what, sizeof(what), "a %s node", def->name);
         if (check_keys(n->conf, what, known, nknown, errstr, size))

@@ -20,7 +20,7 @@ typedef struct geo_region {
 
 static const spate_prop_t geo_props[] = {
         { "regions", SPATE_P_STR, 1, NULL, NULL, "GeoJSON FeatureCollection (path relative to the working directory or the topology file)" },
-        { "name", SPATE_P_STR, 1, NULL, NULL, "feature property that names a region, e.g. nom or statnaam" },
+        { "property", SPATE_P_STR, 1, NULL, NULL, "feature property that names a region, e.g. nom or statnaam" },
         { "lat", SPATE_P_EXPR, 1, NULL, NULL, "latitude expression" },
         { "lon", SPATE_P_EXPR, 1, NULL, NULL, "longitude expression" },
         { "as", SPATE_P_STR, 0, "region", NULL, "output field" },
@@ -49,7 +49,7 @@ static int geo_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         if (spate_geo_mode_parse(spate_node_str(n, "mode"), &mode, err, sizeof(err)))
                 return spate_node_error(n, spate_node_param(n, "mode"), errstr, errstr_size, "%s", err);
         resolve(n, spate_node_str(n, "regions"), path, sizeof(path));
-        if (!(g->idx = spate_geo_index_load(path, spate_node_str(n, "name"), mode, err, sizeof(err))))
+        if (!(g->idx = spate_geo_index_load(path, spate_node_str(n, "property"), mode, err, sizeof(err))))
                 return spate_node_error(n, spate_node_param(n, "regions"), errstr, errstr_size, "%s", err);
         if (!(g->lat = spate_node_expr(n, "lat", n->in, errstr, errstr_size)) ||
             !(g->lon = spate_node_expr(n, "lon", n->in, errstr, errstr_size)))
