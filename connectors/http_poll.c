@@ -88,7 +88,7 @@ typedef struct poll {
         /* counters, logged every 10 s */
         uint64_t n_ok, n_bad, n_retry, n_429, n_gaveup, n_dlq;
         int64_t last_report;
-        int warned_capacity;
+        int warned_capacity, share_changed;
 } poll_t;
 
 static const spate_prop_t poll_props[] = {
@@ -379,9 +379,7 @@ static void update_share(poll_t *p, spate_ctx_t *ctx) {
         if (share > 1)
                 share = 1;
         hp_bucket_share(&p->bucket, share, ctx->now_ms ? ctx->now_ms : spate_now_ms());
-        if (p->per_min > 0)
-                spate_info("http_poll: %d of %d partitions of %s: %.0f requests/min for this instance",
-                           p->owned, p->partitions, p->topic, p->per_min * share);
+        p->share_changed = 1;
 }
 
 static int poll_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
@@ -685,6 +683,14 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                 }
         }
         curl_multi_perform(p->multi, &running);
+        if (p->share_changed) {  /* once per rebalance, not per partition */
+                p->share_changed = 0;
+                p->warned_capacity = 0;
+                if (p->per_min > 0)
+                        spate_info("http_poll: %d of %d partitions of %s: %.0f requests/min for this "
+                                   "instance", p->owned, p->partitions, p->topic,
+                                   p->per_min * p->bucket.share);
+        }
         if (now - p->last_report >= 10000)
                 report(p, now);
         return 0;
@@ -719,6 +725,8 @@ static void poll_destroy(spate_node_t *n) {
         free(p->heap);
         spate_buf_free(&p->raw);
         spate_shape_pool_destroy(&p->cpool);
+        if (p->multi)
+                curl_global_cleanup();
 }
 
 const spate_op_def_t spate_op_http_poll = {
