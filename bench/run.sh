@@ -37,5 +37,6 @@ import sys
 raw, sp = float(sys.argv[1]), float(sys.argv[2] or 0)
 print("RESULT map->sink: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (goal >= 0.7)" % (raw, sp, sp / raw))
 PY
+bench/poll.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 exit 0
