@@ -37,7 +37,7 @@ while n < want and time.time() < deadline:
         if t0 is None:
             t0 = time.time()
     t1 = time.time()
-    if t1 - last_commit >= 1:
+    if n and t1 - last_commit >= 1:
         c.commit(asynchronous=False)
         last_commit = t1
 c.commit(asynchronous=False)
