@@ -38,5 +38,6 @@ raw, sp = float(sys.argv[1]), float(sys.argv[2] or 0)
 print("RESULT map->sink: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (goal >= 0.7)" % (raw, sp, sp / raw))
 PY
 "$SPATE_BENCH_BIN/raw_produce" "$SPATE_BOOTSTRAP" bench.raw_produce "$N"
+bench/poll.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 exit 0

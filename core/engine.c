@@ -28,6 +28,7 @@ typedef struct source {
         spate_node_t *node;
         const char *topic;
         int internal;              /* records go to node->def->input */
+        int rewind;                /* a table: read from the beginning, never committed */
         task_t *tasks;             /* indexed by partition */
         int ntasks;
 } source_t;
@@ -47,6 +48,7 @@ struct spate_engine {
         int64_t last_commit, last_punctuate, last_report;
         int64_t until_idle_ms;
         int assigned_once;
+        int tick_ms;               /* punctuate period: the smallest a node asks for */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -140,6 +142,14 @@ static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) 
         spate_debug("DLQ %s[%d]@%lld: %s", o->topic, o->partition, (long long)o->offset, reason);
 }
 
+void spate_ctx_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
+        if (!ctx->engine) {        /* unit tests */
+                ctx->dlq++;
+                return;
+        }
+        dlq(ctx->engine, o, ctx->errstr);
+}
+
 static void process_message(spate_engine_t *e, rd_kafka_message_t *m) {
         const char *topic = rd_kafka_topic_name(m->rkt);
         source_t *s = source_for(e, topic);
@@ -198,6 +208,8 @@ static int commit(spate_engine_t *e) {
         for (int i = 0; i < e->nsources; i++)
                 for (int p = 0; p < e->sources[i].ntasks; p++) {
                         task_t *t = &e->sources[i].tasks[p];
+                        if (e->sources[i].rewind)
+                                break;
                         if (t->assigned && t->next_offset > t->committed)
                                 rd_kafka_topic_partition_list_add(offs, e->sources[i].topic, p)->offset =
                                         t->next_offset;
@@ -268,6 +280,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 /* State is restored before the partitions' records flow. */
                 if (task_hooks(e, parts, 1))
                         e->failed = 1;
+                /* A table is read whole on every assignment. */
+                for (int i = 0; i < parts->cnt; i++) {
+                        source_t *s = source_for(e, parts->elems[i].topic);
+                        if (s && s->rewind)
+                                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+                }
                 rd_kafka_assign(rk, parts);
                 return;
         }
@@ -289,7 +307,8 @@ static int add_source(spate_engine_t *e, rd_kafka_topic_partition_list_t *subs, 
         e->sources = realloc(e->sources, sizeof(*e->sources) * (size_t)(e->nsources + 1));
         if (!e->sources)
                 abort();
-        e->sources[e->nsources++] = (source_t){ .node = n, .topic = topic, .internal = internal };
+        e->sources[e->nsources++] = (source_t){ .node = n, .topic = topic, .internal = internal,
+                                                .rewind = !internal && n->def->rewind };
         rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
         return 0;
 }
@@ -314,6 +333,12 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
 
         e->topo = t;
         e->ctx.engine = e;
+        e->tick_ms = 100;
+        for (int i = 0; i < t->nnodes; i++) {
+                int ms = t->nodes[i]->def->punctuate_ms;
+                if (ms > 0 && ms < e->tick_ms)
+                        e->tick_ms = ms;
+        }
         spate_arena_init(&e->ctx.arena);
         if (!(pc = spate_kafka_conf(t, SPATE_CLIENT_PRODUCER, errstr, errstr_size)) ||
             !(cc = spate_kafka_conf(t, SPATE_CLIENT_CONSUMER, errstr, errstr_size)))
@@ -376,7 +401,7 @@ int spate_engine_run(spate_engine_t *e) {
         e->last_commit = e->last_punctuate = e->last_report = spate_mono_ms();
         spate_info("running '%s' (%d nodes)", e->topo->application, e->topo->nnodes);
         while (!e->stop && !e->failed) {
-                ssize_t n = rd_kafka_consume_batch_queue(e->queue, 100, msgs, BATCH);
+                ssize_t n = rd_kafka_consume_batch_queue(e->queue, e->tick_ms, msgs, BATCH);
                 for (ssize_t i = 0; i < n; i++) {
                         if (msgs[i]->err)
                                 spate_warn("consume: %s", rd_kafka_message_errstr(msgs[i]));
@@ -390,7 +415,7 @@ int spate_engine_run(spate_engine_t *e) {
                         e->stats.last_ms = now;
                 else if (e->until_idle_ms && e->assigned_once && now - e->stats.last_ms >= e->until_idle_ms)
                         break;
-                if (now - e->last_punctuate >= 100)
+                if (now - e->last_punctuate >= e->tick_ms)
                         punctuate(e);
                 if (now - e->last_commit >= e->topo->commit_interval_ms)
                         commit(e);

@@ -65,6 +65,12 @@ typedef struct spate_op_def {
          * spate_topology_add_input() (e.g. its repartition topic). */
         int (*input)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
         void (*destroy)(spate_node_t *n);
+        /* Sources only: the topic is a table, read whole from its beginning on
+         * every assignment; its offsets are never committed. */
+        int rewind;
+        /* How often punctuate should run, in ms; 0 for the engine's 100 ms. The
+         * engine ticks at the smallest interval any node asks for. */
+        int punctuate_ms;
 } spate_op_def_t;
 
 struct spate_node {
@@ -110,6 +116,11 @@ int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
 int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 spate_arena_t *spate_ctx_arena(spate_ctx_t *ctx);
+/* Sends a record that failed outside process() (e.g. a response a source
+ * fetched in punctuate) to the dead-letter topic: o gives its key, payload and
+ * topic/partition/offset headers, the reason is ctx->errstr as set by
+ * spate_ctx_fail(). Everything is copied. */
+void spate_ctx_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o);
 /* Queues a message on the engine's producer (copied; waits while the queue
  * is full). Delivery is confirmed before input offsets are committed. A NULL
  * value with len 0 is a tombstone. */

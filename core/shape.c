@@ -32,6 +32,7 @@ static int append(spate_shape_t *s, const char *name, size_t len, spate_shape_t 
                 oom();
         sf->len = len;
         sf->shape = f;
+        sf->computed = 0;  /* realloc'd memory: never read a stale flag */
         return s->nfields++;
 }
 

@@ -1,0 +1,86 @@
+/* http_poll.h - the pieces of the `http_poll` source that are pure logic, so
+ * unit tests drive them with a fake clock and no network: the per-coordinate
+ * schedule, the token bucket, retry backoff (http_poll_sched.c); One Call
+ * body validation, URL templates and key redaction (http_poll_body.c).
+ * Private to connectors/http_poll*.c and their tests. */
+#ifndef SPATE_HTTP_POLL_H
+#define SPATE_HTTP_POLL_H
+
+#include "../core/arena.h"
+#include "../core/buf.h"
+#include "../core/shape.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* --- schedule ------------------------------------------------------------
+ * Every coordinate is polled once per `every` at a stable phase: a hash of its
+ * id modulo `every`, on the wall clock. Phases spread N coordinates evenly over
+ * the interval, and because they depend on the id only, an instance that takes
+ * a coordinate over polls it at the slot its previous owner used. */
+uint64_t hp_hash(const char *s, size_t n);
+int64_t hp_phase(const char *id, size_t n, int64_t every_ms);
+/* The first slot (t = phase mod every) at or after now. */
+int64_t hp_first_slot(int64_t phase, int64_t every_ms, int64_t now_ms);
+/* When the slot after `slot` may start, given that the last successful poll
+ * started at last_ok (0: none): never sooner than every after it. */
+int64_t hp_next_due(int64_t slot, int64_t every_ms, int64_t last_ok);
+/* Exponential backoff with jitter for attempt 1, 2, ...: a delay drawn from
+ * [d/2, d] with d = base * 2^(attempt-1), capped; rnd is any 64-bit random. */
+int64_t hp_backoff(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t rnd);
+
+/* --- token bucket ---------------------------------------------------------
+ * The application's limit is per_min requests per minute; this instance takes
+ * `share` of it (owned/total partitions of the coordinate table). Capacity
+ * `cap` lets a tick send a few requests at once; the rate is chosen so that
+ * cap + 60 s * rate = per_min * share, so no 60 s window (sliding, as the API
+ * counts) ever holds more than the share. A 429 pauses until Retry-After and
+ * halves the rate; it recovers by a quarter every 10 s without a 429. */
+typedef struct hp_bucket {
+        double per_min;        /* application limit; 0 = unlimited */
+        double share;          /* owned/total */
+        double cap, rate;      /* tokens, tokens per ms (rate before `factor`) */
+        double tokens, factor;
+        int64_t last_ms, paused_until, last_change;
+} hp_bucket_t;
+
+void hp_bucket_init(hp_bucket_t *b, double per_min, int64_t now_ms);
+void hp_bucket_share(hp_bucket_t *b, double share, int64_t now_ms);
+/* 1 if a request may start now (a token is taken), else 0. */
+int hp_bucket_take(hp_bucket_t *b, int64_t now_ms);
+/* HTTP 429: pause for retry_after_ms and slow down. */
+void hp_bucket_throttle(hp_bucket_t *b, int64_t now_ms, int64_t retry_after_ms);
+
+/* --- One Call bodies ------------------------------------------------------ */
+typedef struct hp_onecall {
+        int f_minutely, f_dt, f_precip, f_cod, f_message;  /* field indexes */
+        spate_shape_t *shape, *minute;
+} hp_onecall_t;
+
+/* Adds the fields validation needs (minutely[*].dt, minutely[*].precipitation,
+ * cod, message) to `shape` (an open shape: the node's output). */
+void hp_onecall_bind(hp_onecall_t *oc, spate_shape_pool_t *pool, spate_shape_t *shape);
+/* Decodes body into *out by oc->shape and checks it is a One Call answer with
+ * at least min_minutely minutely entries, each with numeric dt and
+ * precipitation. Returns 0, or -1 with the reason in why (an API error body
+ * such as 401's is reported with its cod and message). */
+int hp_onecall_decode(const hp_onecall_t *oc, const char *body, size_t len, int min_minutely,
+                      spate_arena_t *a, spate_value_t *out, char *why, size_t why_size);
+/* Appends body to b without the top-level members named in names[0..n)
+ * (body must be valid JSON with an object root): a record that overrides
+ * `lat`/`lon` with the table's values must not repeat the keys. */
+void hp_strip_members(spate_buf_t *b, const char *body, size_t len, const char *const *names,
+                      int n);
+
+/* --- URLs ---------------------------------------------------------------- */
+/* Writes the template with {lat}, {lon} and {id} replaced (id percent-encoded).
+ * Returns the length, or -1 if it does not fit. */
+int hp_url_expand(const char *tmpl, const char *id, double lat, double lon, char *out,
+                  size_t size);
+/* Copies s to out with the values of appid=, key=, api_key=, token= (and any
+ * other name ending in key or token) replaced by "***", and every occurrence
+ * of `secret` (e.g. $OWM_API_KEY; NULL or shorter than 4 bytes: ignored).
+ * Always NUL-terminates; returns out. */
+char *hp_redact(const char *s, const char *secret, char *out, size_t size);
+
+#endif

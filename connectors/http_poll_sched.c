@@ -1,0 +1,111 @@
+/* http_poll_sched.c - when `http_poll` may send: per-coordinate phases, the
+ * application-wide token bucket and retry backoff. Pure functions of the
+ * clock they are given, so tests use a fake one. */
+#include "http_poll.h"
+
+uint64_t hp_hash(const char *s, size_t n) {
+        uint64_t h = 1469598103934665603ULL;  /* FNV-1a, then a final mix */
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char)s[i];
+                h *= 1099511628211ULL;
+        }
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        return h;
+}
+
+int64_t hp_phase(const char *id, size_t n, int64_t every_ms) {
+        return (int64_t)(hp_hash(id, n) % (uint64_t)every_ms);
+}
+
+int64_t hp_first_slot(int64_t phase, int64_t every_ms, int64_t now_ms) {
+        int64_t base = now_ms - now_ms % every_ms + phase;
+        return base >= now_ms ? base : base + every_ms;
+}
+
+int64_t hp_next_due(int64_t slot, int64_t every_ms, int64_t last_ok) {
+        int64_t next = slot + every_ms;
+        if (last_ok > 0 && last_ok + every_ms > next)
+                next = last_ok + every_ms;
+        return next;
+}
+
+int64_t hp_backoff(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t rnd) {
+        int64_t d = base_ms;
+        for (int i = 1; i < attempt && d < cap_ms; i++)
+                d *= 2;
+        if (d > cap_ms)
+                d = cap_ms;
+        return d / 2 + (int64_t)(rnd % (uint64_t)(d / 2 + 1));
+}
+
+/* Capacity: what one fifth of a second earns, at least one request; the rate
+ * takes the capacity out of the minute so a full bucket plus a minute of
+ * refill stays within the share. */
+static void bucket_size(hp_bucket_t *b) {
+        double per_min = b->per_min * b->share;
+        b->cap = per_min / 60.0 * 0.2;
+        if (b->cap < 1)
+                b->cap = 1;
+        double left = per_min - b->cap;
+        if (left < per_min / 2)
+                left = per_min / 2;
+        b->rate = left / 60000.0;
+        if (b->tokens > b->cap)
+                b->tokens = b->cap;
+}
+
+void hp_bucket_init(hp_bucket_t *b, double per_min, int64_t now_ms) {
+        *b = (hp_bucket_t){ .per_min = per_min, .share = 1, .factor = 1, .last_ms = now_ms,
+                            .last_change = now_ms };
+        bucket_size(b);
+}
+
+static void refill(hp_bucket_t *b, int64_t now_ms) {
+        if (now_ms <= b->last_ms)
+                return;
+        if (b->factor < 1 && now_ms - b->last_change >= 10000) {
+                b->factor *= 1.25;
+                if (b->factor > 1)
+                        b->factor = 1;
+                b->last_change = now_ms;
+        }
+        b->tokens += (double)(now_ms - b->last_ms) * b->rate * b->factor;
+        if (b->tokens > b->cap)
+                b->tokens = b->cap;
+        b->last_ms = now_ms;
+}
+
+void hp_bucket_share(hp_bucket_t *b, double share, int64_t now_ms) {
+        refill(b, now_ms);  /* what was earned at the old share */
+        b->share = share;
+        bucket_size(b);
+}
+
+int hp_bucket_take(hp_bucket_t *b, int64_t now_ms) {
+        if (now_ms < b->paused_until)
+                return 0;
+        if (b->per_min <= 0)
+                return 1;
+        refill(b, now_ms);
+        if (b->share <= 0 || b->tokens < 1)
+                return 0;
+        b->tokens -= 1;
+        return 1;
+}
+
+void hp_bucket_throttle(hp_bucket_t *b, int64_t now_ms, int64_t retry_after_ms) {
+        refill(b, now_ms);
+        if (now_ms + retry_after_ms > b->paused_until)
+                b->paused_until = now_ms + retry_after_ms;
+        /* One halving per pause: the answers of requests already in flight
+         * report the same overload. */
+        if (now_ms - b->last_change >= 1000 || b->factor >= 1) {
+                b->factor /= 2;
+                if (b->factor < 1.0 / 64)
+                        b->factor = 1.0 / 64;
+        }
+        b->last_change = now_ms;
+        b->tokens = 0;
+}
