@@ -15,11 +15,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
@@ -27,6 +29,29 @@ static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
         (void)sig;
         stop = 1;
+}
+
+/* While the table owns the screen, librdkafka's warnings would scroll it
+ * away: they are kept here (from librdkafka's threads) and shown in the
+ * header instead, and the last one is printed after the screen is restored. */
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+static char status[256];
+static int status_set;
+
+static void screen_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+        (void)rk;
+        (void)fac;
+        if (level > 4)
+                return;
+        char when[16];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(when, sizeof(when), "%H:%M:%S", &tm);
+        pthread_mutex_lock(&status_lock);
+        snprintf(status, sizeof(status), "%s %s", when, buf);
+        status_set = 1;
+        pthread_mutex_unlock(&status_lock);
 }
 
 static void usage(FILE *fp) {
@@ -126,7 +151,7 @@ static int parse_opts(int argc, char **argv, tail_t *t, opts_t *o) {
         return 0;
 }
 
-static rd_kafka_t *make_consumer(const opts_t *o, char *errstr, size_t size) {
+static rd_kafka_t *make_consumer(const opts_t *o, int live, char *errstr, size_t size) {
         static const char *const defaults[][2] = {
                 { "enable.auto.commit", "false" },
                 { "enable.auto.offset.store", "false" },
@@ -140,7 +165,7 @@ static rd_kafka_t *make_consumer(const opts_t *o, char *errstr, size_t size) {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_t *rk;
         char prop[512];
-        rd_kafka_conf_set_log_cb(conf, spate_kafka_log_cb);
+        rd_kafka_conf_set_log_cb(conf, live ? screen_log_cb : spate_kafka_log_cb);
         if (rd_kafka_conf_set(conf, "bootstrap.servers", o->boot, errstr, size))
                 goto err;
         for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
@@ -226,7 +251,7 @@ int spate_cmd_tail(int argc, char **argv) {
                 o.boot = "127.0.0.1:9092";
         table = isatty(STDOUT_FILENO) && !o.json;
         live = table && !o.once;
-        if (!(rk = make_consumer(&o, errstr, sizeof(errstr)))) {
+        if (!(rk = make_consumer(&o, live, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "spate tail: %s\n", errstr);
                 goto out;
         }
@@ -250,7 +275,15 @@ int spate_cmd_tail(int argc, char **argv) {
                                         neof++;
                                 }
                         } else if (m->err) {
-                                spate_warn("%s [%d]: %s", t.topic, (int)m->partition, rd_kafka_message_errstr(m));
+                                if (live) {
+                                        char msg[256];
+                                        snprintf(msg, sizeof(msg), "[%d]: %s", (int)m->partition,
+                                                 rd_kafka_message_errstr(m));
+                                        screen_log_cb(rk, 4, "CONSUME", msg);
+                                } else {
+                                        spate_warn("%s [%d]: %s", t.topic, (int)m->partition,
+                                                   rd_kafka_message_errstr(m));
+                                }
                                 if (m->err == RD_KAFKA_RESP_ERR__FATAL ||
                                     m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                                     m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
@@ -305,6 +338,9 @@ int spate_cmd_tail(int argc, char **argv) {
                         }
                 }
                 if (live && spate_mono_ms() >= next_draw) {
+                        pthread_mutex_lock(&status_lock);
+                        memcpy(t.status, status, sizeof(t.status));
+                        pthread_mutex_unlock(&status_lock);
                         term_size(&w, &h);
                         out.len = 0;
                         tail_table(&t, &out, w, h, 1);
@@ -318,6 +354,10 @@ out:
         if (live)
                 fputs("\x1b[?25h\x1b[?1049l", stdout);
         fflush(stdout);
+        pthread_mutex_lock(&status_lock);
+        if (live && status_set)
+                spate_warn("last Kafka client message: %s", status);
+        pthread_mutex_unlock(&status_lock);
         if (t.null_keys)
                 spate_info("%ld records without a key were skipped", t.null_keys);
         if (rk) {

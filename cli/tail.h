@@ -22,6 +22,7 @@ typedef struct tail {
         tail_map_t map;
         long records, tombstones, null_keys;
         long scanned;                    /* values looked at for field discovery */
+        char status[256];                /* the client's last problem, shown in the header */
 } tail_t;
 
 /* Classifies a new value of e, caches its --sort field and, without

@@ -201,10 +201,21 @@ static void make_cell(spate_buf_t *txt, spate_buf_t *tmp, cell_t *c, const tail_
         case TJ_STRING:
                 tj_unescape(tmp, v + 1, vl - 2);
                 break;
-        case TJ_NUMBER:
+        case TJ_NUMBER: {
+                /* 0.1 + 0.2 is 0.30000000000000004 in the data; ten significant
+                 * digits are plenty on a screen (piped output stays exact). */
+                char num[32];
+                double d;
+                int nl = 0;
                 c->right = 1;
-                spate_buf_put(tmp, v, vl);
+                if (vl > 12 && spate_json_number(v, vl, &d) == vl)
+                        nl = snprintf(num, sizeof(num), "%.10g", d);
+                if (nl > 0 && (size_t)nl < vl)
+                        spate_buf_put(tmp, num, (size_t)nl);
+                else
+                        spate_buf_put(tmp, v, vl);
                 break;
+        }
         case TJ_OBJECT:
         case TJ_ARRAY:
                 tj_write_compact(tmp, v, vl);
@@ -325,9 +336,9 @@ void tail_table(tail_t *t, spate_buf_t *b, int width, int height, int live) {
         struct tm tm;
         localtime_r(&now, &tm);
         strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-        int hl = snprintf(head, sizeof(head), "%s  %zu keys  %ld records  by %s%s  %s", t->topic,
+        int hl = snprintf(head, sizeof(head), "%s  %zu keys  %ld records  by %s%s  %s%s%s", t->topic,
                           t->map.n, t->records, t->sort ? t->sort : "key", t->desc ? " desc" : "",
-                          clock);
+                          clock, t->status[0] ? "  ! " : "", t->status);
         if (hl >= (int)sizeof(head))
                 hl = (int)sizeof(head) - 1;
         if (live)

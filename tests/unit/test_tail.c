@@ -166,6 +166,15 @@ static void test_sort_and_output(void) {
         spate_buf_putc(&b, '\0');
         CHECK(!strncmp(b.data, "\x1b[H", 3) && strstr(b.data, "\x1b[K\x1b[J") && !strstr(b.data, "\n\x1b[J"),
               "live frame: home first, clear to end, no newline after the last row");
+        b.len = 0;
+        put(&t, "0", "{\"r\": 0.30000000000000004}");
+        tail_table(&t, &b, 80, 6, 0);
+        spate_buf_putc(&b, '\0');
+        CHECK(strstr(b.data, "\n0     0.3  ") && !strstr(b.data, "0.3000"), "the table shows floating-point noise to 10 digits");
+        b.len = 0;
+        tail_json_line(&b, "0", 1, tail_map_get(&t.map, "0", 1));
+        spate_buf_putc(&b, '\0');
+        CHECK(strstr(b.data, "0.30000000000000004") != NULL, "JSON lines keep the exact number");
         spate_buf_free(&b);
         tail_free(&t);
 }
