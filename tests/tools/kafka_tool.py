@@ -4,8 +4,9 @@
 An independent client (Debian's python3-confluent-kafka), so tests check spate
 with a different Kafka implementation than the one it uses.
 
-  produce  BOOT TOPIC FILE [--partitioned]   lines "key<TAB>value" (or "value"; with
-                                --partitioned "partition<TAB>key<TAB>value"), checks watermarks after
+  produce  BOOT TOPIC FILE [--partitioned] [--empty-is-null]   lines "key<TAB>value" (or "value";
+                                with --partitioned "partition<TAB>key<TAB>value"; with --empty-is-null
+                                "key<TAB>" is a tombstone, a null value), checks watermarks after
   consume  BOOT TOPIC [--idle S] [--max N] [--latest]   JSON lines {key,value,partition,offset,headers}
   count    BOOT TOPIC           total records (sum of high - low watermarks)
 """
@@ -17,7 +18,7 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 
-def produce(boot, topic, path, partitioned=False):
+def produce(boot, topic, path, partitioned=False, empty_is_null=False):
     p = Producer({"bootstrap.servers": boot, "linger.ms": 20, "compression.codec": "lz4",
                   "queue.buffering.max.messages": 1000000})
     failed = []
@@ -32,6 +33,8 @@ def produce(boot, topic, path, partitioned=False):
             key, sep, value = line.partition(b"\t")
             if not sep:
                 key, value = None, line
+            elif empty_is_null and not value:
+                value = None
             while True:
                 try:
                     p.produce(topic, value=value, key=key, partition=part,
@@ -89,7 +92,7 @@ def consume(boot, topic, idle=3.0, maxn=None):
 def main():
     cmd, boot, topic = sys.argv[1], sys.argv[2], sys.argv[3]
     if cmd == "produce":
-        produce(boot, topic, sys.argv[4], "--partitioned" in sys.argv)
+        produce(boot, topic, sys.argv[4], "--partitioned" in sys.argv, "--empty-is-null" in sys.argv)
     elif cmd == "count":
         print(count(boot, topic))
     elif cmd == "consume":
