@@ -192,8 +192,18 @@ static int commit(spate_engine_t *e) {
 
         if (flush_nodes(e))
                 e->failed = 1;
-        while (!e->failed && rd_kafka_outq_len(e->producer) > 0)
+        /* At shutdown the broker may be gone: wait a bounded time, and then
+         * commit nothing, so the uncommitted input is replayed on restart. */
+        int64_t deadline = e->stop ? spate_mono_ms() + 10000 : INT64_MAX;
+        while (!e->failed && rd_kafka_outq_len(e->producer) > 0) {
+                if (spate_mono_ms() > deadline) {
+                        spate_err("outputs not acknowledged within 10 s of shutdown; input offsets "
+                                  "are not committed (it will be replayed)");
+                        e->failed = 1;
+                        break;
+                }
                 rd_kafka_poll(e->producer, 50);
+        }
         for (int i = 0; i < e->topo->nnodes && !e->failed; i++) {
                 spate_node_t *n = e->topo->nodes[i];
                 if (n->def->checkpoint && n->def->checkpoint(n, &e->ctx)) {
@@ -457,7 +467,7 @@ void spate_engine_destroy(spate_engine_t *e) {
         if (e->consumer)
                 rd_kafka_destroy(e->consumer);
         if (e->producer) {
-                rd_kafka_flush(e->producer, 10000);
+                rd_kafka_flush(e->producer, e->failed ? 0 : 10000);
                 rd_kafka_destroy(e->producer);
         }
         if (e->restorer)

@@ -14,11 +14,14 @@ PORT=${BROKER_PORT:-9092}
 SIM_PORT=${SIM_PORT:-8080}
 mkdir -p "$RUN/logs"
 rm -rf "$RUN/state"
-pids=()
+pids=()     # spate instances: stopped first, so they commit and leave the group
+infra=()    # broker and simulator: in their own session (Ctrl-C does not reach them), stopped last
 stop() {
         trap - INT TERM EXIT
         printf '\nstopping...\n'
         for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+        for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+        for p in "${infra[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
         wait 2>/dev/null || true
         echo "stopped; logs in $RUN/logs"
 }
@@ -29,12 +32,12 @@ export SPATE_STATE_DIR=$RUN/state
 real_api=${OWM_API_KEY:+yes}
 if [ -z "$real_api" ]; then
         export OWM_URL=http://127.0.0.1:$SIM_PORT
-        "$BIN" weather-sim --listen 127.0.0.1:$SIM_PORT --speed 60 >"$RUN/logs/weather-sim.out" 2>"$RUN/logs/weather-sim.log" &
-        pids+=($!)
+        setsid "$BIN" weather-sim --listen 127.0.0.1:$SIM_PORT --speed 60 >"$RUN/logs/weather-sim.out" 2>"$RUN/logs/weather-sim.log" &
+        infra+=($!)
 fi
-"$BIN" broker --listen 127.0.0.1:$PORT --topology topology/rain_next_hour.yaml \
+setsid "$BIN" broker --listen 127.0.0.1:$PORT --topology topology/rain_next_hour.yaml \
         --topology topology/region_hourly.yaml >"$RUN/logs/broker.out" 2>"$RUN/logs/broker.log" &
-pids+=($!)
+infra+=($!)
 for _ in $(seq 100); do grep -q 127.0.0.1 "$RUN/logs/broker.out" 2>/dev/null && break; sleep 0.1; done
 echo "embedded Kafka on $(head -1 "$RUN/logs/broker.out")${real_api:+; polling the real API at $OWM_URL}"
 
