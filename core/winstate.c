@@ -188,10 +188,22 @@ static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket,
         return &(*a)[i];
 }
 
+/* Frees entry i of g's windows or buckets and closes the gap. */
+static void drop_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int i) {
+        spate_went_t *a = bucket ? g->bkt : g->win;
+        int *n = bucket ? &g->nbkt : &g->nwin;
+        spate_agg_states_free(a[i].states, ws->conf->nfns);
+        memmove(a + i, a + i + 1, (size_t)(*n - i - 1) * sizeof(*a));
+        (*n)--;
+        if (bucket)
+                ws->nbuckets--;
+        else
+                ws->nwindows--;
+}
+
 /* Removes entry i of g's windows or buckets and lists its tombstone. */
 static int remove_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int i, int output) {
         spate_went_t *a = bucket ? g->bkt : g->win;
-        int *n = bucket ? &g->nbkt : &g->nwin;
         if (ws->ndel == ws->capdel) {
                 int cap = ws->capdel ? ws->capdel * 2 : 64;
                 spate_wdel_t *d = realloc(ws->del, (size_t)cap * sizeof(*d));
@@ -205,13 +217,7 @@ static int remove_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int
                 return -1;
         memcpy(key, g->key, g->klen);
         ws->del[ws->ndel++] = (spate_wdel_t){ key, g->klen, a[i].start, bucket, output };
-        spate_agg_states_free(a[i].states, ws->conf->nfns);
-        memmove(a + i, a + i + 1, (size_t)(*n - i - 1) * sizeof(*a));
-        (*n)--;
-        if (bucket)
-                ws->nbuckets--;
-        else
-                ws->nwindows--;
+        drop_entry(ws, g, bucket, i);
         return touch(ws, g);
 }
 
@@ -464,16 +470,7 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
         old = g ? find(bucket ? g->bkt : g->win, bucket ? g->nbkt : g->nwin, start) : NULL;
         if (!val) {
                 if (old) {
-                        int i = (int)(old - (bucket ? g->bkt : g->win));
-                        spate_agg_states_free(old->states, ws->conf->nfns);
-                        spate_went_t *a = bucket ? g->bkt : g->win;
-                        int *n = bucket ? &g->nbkt : &g->nwin;
-                        memmove(a + i, a + i + 1, (size_t)(*n - i - 1) * sizeof(*a));
-                        (*n)--;
-                        if (bucket)
-                                ws->nbuckets--;
-                        else
-                                ws->nwindows--;
+                        drop_entry(ws, g, bucket, (int)(old - (bucket ? g->bkt : g->win)));
                         if (!g->nwin && !g->nbkt && !g->listed)
                                 group_unlink(ws, g);
                 }

@@ -230,6 +230,18 @@ int win_flush(spate_node_t *n, spate_ctx_t *ctx) {
         return 0;
 }
 
+/* Writes the task's pending batch with its meta (changelog offset reached,
+ * stream time, applied offsets) as one atomic RocksDB write. */
+static int write_batch(win_t *w, win_task_t *t, struct spate_store *store, spate_ctx_t *ctx) {
+        w->buf.len = 0;
+        spate_winmeta_encode(&t->meta, &w->buf);
+        spate_store_batch_put(t->batch, t->cf, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len);
+        if (spate_store_write(store, t->batch, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        spate_store_batch_clear(t->batch);
+        return 0;
+}
+
 /* After the acknowledgements: the task's store batch with the meta that now
  * names the changelog offset it reflects. */
 static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
@@ -239,12 +251,8 @@ static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         if (!store)
                 return -1;
         t->meta.changelog_next = t->acked;
-        w->buf.len = 0;
-        spate_winmeta_encode(&t->meta, &w->buf);
-        spate_store_batch_put(t->batch, t->cf, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len);
-        if (spate_store_write(store, t->batch, ctx->errstr, sizeof(ctx->errstr)))
+        if (write_batch(w, t, store, ctx))
                 return -1;
-        spate_store_batch_clear(t->batch);
         spate_winstate_clean(t->ws);
         t->committing = 0;
         crash_point(w, "after_checkpoint");
@@ -440,12 +448,8 @@ static int restore(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         if (end < 0)
                 return -1;
         t->meta.changelog_next = t->acked = end;
-        w->buf.len = 0;
-        spate_winmeta_encode(&t->meta, &w->buf);
-        spate_store_batch_put(t->batch, t->cf, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len);
-        if (spate_store_write(store, t->batch, ctx->errstr, sizeof(ctx->errstr)))
+        if (write_batch(w, t, store, ctx))
                 return -1;
-        spate_store_batch_clear(t->batch);
         spate_winstate_advance(t->ws, t->meta.stream_time);
         t->resume_offset = t->written_offset = t->meta.next_offset;
         t->idle_since = now_ms(ctx);
