@@ -174,6 +174,10 @@ static rd_kafka_t *make_consumer(const opts_t *o, int live, char *errstr, size_t
         for (int i = 0; i < o->nprops; i++) {
                 snprintf(prop, sizeof(prop), "%s", o->props[i]);
                 char *eq = strchr(prop, '=');
+                if (!eq) {
+                        snprintf(errstr, size, "-X %.40s...: property too long", o->props[i]);
+                        goto err;
+                }
                 *eq = '\0';
                 if (rd_kafka_conf_set(conf, prop, eq + 1, errstr, size))
                         goto err;
