@@ -1,6 +1,7 @@
 /* expr_parse.c - parses expression tokens into a node tree, resolving field
  * paths against the input shape and checking every type known at load. */
 #include "expr_int.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,44 +196,6 @@ static expr_node_t *mk_bin(cctx_t *c, node_kind_t kind, const tok_t *op, expr_no
         return finish(n);
 }
 
-/* ---- did you mean ---- */
-
-/* Optimal string alignment distance: a swapped pair (tmep/temp) counts one. */
-static int edit_distance(const char *a, size_t n, const char *b, size_t m) {
-        if (n > 63 || m > 63)
-                return 99;
-        int d[64][64];
-        for (size_t i = 0; i <= n; i++)
-                d[i][0] = (int)i;
-        for (size_t j = 0; j <= m; j++)
-                d[0][j] = (int)j;
-        for (size_t i = 1; i <= n; i++) {
-                for (size_t j = 1; j <= m; j++) {
-                        int cost = a[i - 1] != b[j - 1];
-                        int v = d[i - 1][j] + 1;
-                        if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
-                        if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
-                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                            d[i - 2][j - 2] + 1 < v)
-                                v = d[i - 2][j - 2] + 1;
-                        d[i][j] = v;
-                }
-        }
-        return d[n][m];
-}
-
-/* The closest of `names` to `name` if it is close enough to be a typo. */
-static const char *closest(const char *name, size_t len, const char *const *names, int count) {
-        const char *best = NULL;
-        int bestd = len <= 3 ? 2 : 3;
-        for (int i = 0; i < count; i++) {
-                int d = edit_distance(name, len, names[i], strlen(names[i]));
-                if (d < bestd && (size_t)d < len)
-                        best = names[i], bestd = d;
-        }
-        return best;
-}
-
 /* ---- field paths ---- */
 
 static int path_err_unknown(cctx_t *c, const tok_t *t, const spate_shape_t *s, int prefix_len, const char *prefix) {
@@ -240,7 +203,7 @@ static int path_err_unknown(cctx_t *c, const tok_t *t, const spate_shape_t *s, i
         int n = s->nfields < 256 ? s->nfields : 256;
         for (int i = 0; i < n; i++)
                 names[i] = s->fields[i].name;
-        const char *best = closest(t->str, t->len, names, n);
+        const char *best = spate_suggest_n(t->str, t->len, names, n);
         char list[512];
         spate_shape_names(s, list, sizeof(list));
         char where[128];
@@ -384,7 +347,7 @@ static int func_names(const char **names) {
 static int unknown_func(cctx_t *c, const tok_t *t) {
         const char *names[128] = { 0 };
         int n = func_names(names);
-        const char *best = closest(t->str, t->len, names, n);
+        const char *best = spate_suggest_n(t->str, t->len, names, n);
         if (best)
                 return spate_expr__cerr(c, t->pos, "unknown function '%s' (hint: did you mean '%s'?)", t->str, best);
         char list[1024];

@@ -28,39 +28,43 @@ int spate_parse_duration(const char *s, int64_t *ms) {
         return 0;
 }
 
-static int edit_distance(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        int row[64];
-        if (la >= 63 || lb >= 63)
+/* Optimal string alignment distance: a swapped pair (tmep/temp) counts one. */
+static int edit_distance(const char *a, size_t n, const char *b, size_t m) {
+        if (n > 63 || m > 63)
                 return 99;
-        for (size_t j = 0; j <= lb; j++)
-                row[j] = (int)j;
-        for (size_t i = 1; i <= la; i++) {
-                int prev = row[0];
-                row[0] = (int)i;
-                for (size_t j = 1; j <= lb; j++) {
-                        int cur = row[j];
-                        int best = prev + (a[i - 1] != b[j - 1]);
-                        if (row[j] + 1 < best) best = row[j] + 1;
-                        if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-                        row[j] = best;
-                        prev = cur;
+        int d[64][64];
+        for (size_t i = 0; i <= n; i++)
+                d[i][0] = (int)i;
+        for (size_t j = 0; j <= m; j++)
+                d[0][j] = (int)j;
+        for (size_t i = 1; i <= n; i++) {
+                for (size_t j = 1; j <= m; j++) {
+                        int cost = a[i - 1] != b[j - 1];
+                        int v = d[i - 1][j] + 1;
+                        if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+                        if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                            d[i - 2][j - 2] + 1 < v)
+                                v = d[i - 2][j - 2] + 1;
+                        d[i][j] = v;
                 }
         }
-        return row[lb];
+        return d[n][m];
+}
+
+const char *spate_suggest_n(const char *word, size_t len, const char *const *cands, int n) {
+        const char *best = NULL;
+        int bestd = len <= 3 ? 2 : 3;
+        for (int i = 0; i < n; i++) {
+                int d = edit_distance(word, len, cands[i], strlen(cands[i]));
+                if (d < bestd && (size_t)d < len)
+                        best = cands[i], bestd = d;
+        }
+        return best;
 }
 
 const char *spate_suggest(const char *word, const char *const *cands, int n) {
-        const char *best = NULL;
-        int best_d = 99, limit = (int)strlen(word) / 3;
-        if (limit < 2)
-                limit = 2;
-        for (int i = 0; i < n; i++) {
-                int d = edit_distance(word, cands[i]);
-                if (d < best_d)
-                        best_d = d, best = cands[i];
-        }
-        return best_d <= limit ? best : NULL;
+        return spate_suggest_n(word, strlen(word), cands, n);
 }
 
 int64_t spate_now_ms(void) {

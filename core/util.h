@@ -8,9 +8,11 @@
 
 /* "250ms", "60s", "5m", "1h", "2d" or a bare number of ms. Returns 0, -1 if malformed. */
 int spate_parse_duration(const char *s, int64_t *ms);
-/* The candidate closest to `word` (edit distance <= 2 or a third of its
- * length), or NULL. */
+/* The candidate closest to `word` if it is close enough to be a typo (at
+ * most 1 edit for words of up to 3 bytes, 2 otherwise; a swapped pair is one
+ * edit), or NULL. The _n form takes a word that is not NUL-terminated. */
 const char *spate_suggest(const char *word, const char *const *cands, int n);
+const char *spate_suggest_n(const char *word, size_t len, const char *const *cands, int n);
 int64_t spate_now_ms(void);       /* wall clock */
 int64_t spate_mono_ms(void);      /* monotonic clock */
 /* Shortest text that reads back as the same double; integers print without ".0". */
