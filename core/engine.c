@@ -19,8 +19,10 @@
 
 typedef struct task {
         int assigned;
+        int at_end;                /* the consumer reached the partition's end since the last record */
         int64_t next_offset;       /* offset after the last processed message */
         int64_t committed;         /* last committed next_offset */
+        int64_t *times;            /* per node index: spate_ctx_set_partition_time(), or NULL */
 } task_t;
 
 /* A subscribed topic: a source's, or an internal one a node reads itself. */
@@ -49,6 +51,7 @@ struct spate_engine {
         int64_t until_idle_ms;
         int assigned_once;
         int tick_ms;               /* punctuate period: the smallest a node asks for */
+        task_t *current;           /* the task of the message in process() */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -163,13 +166,22 @@ static void process_message(spate_engine_t *e, rd_kafka_message_t *m) {
         spate_arena_reset(&e->ctx.arena);
         e->ctx.failed = NULL;
         e->ctx.origin = &o;
+        e->current = task_for(s, m->partition);
+        e->current->at_end = 0;
         int (*handle)(spate_node_t *, spate_record_t *, spate_ctx_t *) =
                 s->internal ? s->node->def->input : s->node->def->process;
         if (handle(s->node, &rec, &e->ctx))
                 dlq(e, &o, e->ctx.errstr);
-        task_for(s, m->partition)->next_offset = m->offset + 1;
+        e->current->next_offset = m->offset + 1;
+        e->current = NULL;
         if (!e->stats.consumed++)
                 e->stats.first_ms = spate_mono_ms();
+}
+
+static void at_end(spate_engine_t *e, const rd_kafka_message_t *m) {
+        source_t *s = source_for(e, rd_kafka_topic_name(m->rkt));
+        if (s)
+                task_for(s, m->partition)->at_end = 1;
 }
 
 static int flush_nodes(spate_engine_t *e) {
@@ -181,6 +193,90 @@ static int flush_nodes(spate_engine_t *e) {
                 }
         }
         return 0;
+}
+
+/* --- partition times: node values committed with a source partition's offset --- */
+
+#define TIMES_PREFIX "spate:"
+
+static int64_t *task_times(spate_engine_t *e, task_t *t) {
+        if (!t->times) {
+                if (!(t->times = malloc(sizeof(*t->times) * (size_t)e->topo->nnodes)))
+                        abort();
+                for (int i = 0; i < e->topo->nnodes; i++)
+                        t->times[i] = INT64_MIN;
+        }
+        return t->times;
+}
+
+/* Sets elem's offset, and its metadata to "spate:<node>=<ms>;..." for the
+ * nodes that keep a time with the partition. */
+static void times_to_metadata(spate_engine_t *e, const task_t *t, rd_kafka_topic_partition_t *elem) {
+        char buf[2048];
+        size_t off = 0;
+        elem->offset = t->next_offset;
+        if (!t->times)
+                return;
+        off = (size_t)snprintf(buf, sizeof(buf), TIMES_PREFIX);
+        for (int i = 0; i < e->topo->nnodes && off < sizeof(buf); i++)
+                if (t->times[i] != INT64_MIN)
+                        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s=%lld;",
+                                                e->topo->nodes[i]->name, (long long)t->times[i]);
+        if (off >= sizeof(buf) || !(elem->metadata = strdup(buf)))
+                return;
+        elem->metadata_size = strlen(buf);
+}
+
+static void times_from_metadata(spate_engine_t *e, task_t *t, const char *md, size_t len) {
+        char buf[2048], *save = NULL;
+        if (len <= strlen(TIMES_PREFIX) || len >= sizeof(buf) || memcmp(md, TIMES_PREFIX, strlen(TIMES_PREFIX)))
+                return;
+        memcpy(buf, md, len);
+        buf[len] = '\0';
+        for (char *kv = strtok_r(buf + strlen(TIMES_PREFIX), ";", &save); kv;
+             kv = strtok_r(NULL, ";", &save)) {
+                char *eq = strchr(kv, '=');
+                if (!eq)
+                        continue;
+                *eq = '\0';
+                for (int i = 0; i < e->topo->nnodes; i++)
+                        if (!strcmp(e->topo->nodes[i]->name, kv))
+                                task_times(e, t)[i] = strtoll(eq + 1, NULL, 10);
+        }
+}
+
+/* Reads the partition times committed with the assigned source partitions
+ * (a broker round trip, once per assignment). */
+static void fetch_times(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts) {
+        rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_resp_err_t err = rd_kafka_committed(e->consumer, c, 10000);
+        if (err)
+                spate_warn("cannot read committed offsets: %s; partition times restart", rd_kafka_err2str(err));
+        for (int i = 0; i < c->cnt && !err; i++) {
+                source_t *s = source_for(e, c->elems[i].topic);
+                if (s && !s->internal && c->elems[i].metadata)
+                        times_from_metadata(e, task_for(s, c->elems[i].partition),
+                                            c->elems[i].metadata, c->elems[i].metadata_size);
+        }
+        rd_kafka_topic_partition_list_destroy(c);
+}
+
+int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                 int32_t partition) {
+        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
+        if (!s || partition >= s->ntasks || !s->tasks[partition].times)
+                return INT64_MIN;
+        return s->tasks[partition].times[n->index];
+}
+
+void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, int64_t t) {
+        if (ctx->engine && ctx->engine->current)
+                task_times(ctx->engine, ctx->engine->current)[n->index] = t;
+}
+
+int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
+        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
+        return !s || (partition < s->ntasks && s->tasks[partition].at_end);
 }
 
 /* Commits the processed offsets of assigned partitions once every output
@@ -221,8 +317,8 @@ static int commit(spate_engine_t *e) {
                         if (e->sources[i].rewind)
                                 break;
                         if (t->assigned && t->next_offset > t->committed)
-                                rd_kafka_topic_partition_list_add(offs, e->sources[i].topic, p)->offset =
-                                        t->next_offset;
+                                times_to_metadata(e, t, rd_kafka_topic_partition_list_add(
+                                                                offs, e->sources[i].topic, p));
                 }
         err = offs->cnt ? rd_kafka_commit(e->consumer, offs, 0) : 0;
         if (err) {
@@ -247,7 +343,10 @@ static void set_assigned(spate_engine_t *e, rd_kafka_topic_partition_list_t *par
                         continue;
                 task_t *t = task_for(s, parts->elems[i].partition);
                 t->assigned = assigned;
+                t->at_end = 0;
                 t->next_offset = t->committed = 0;
+                free(t->times);
+                t->times = NULL;
         }
 }
 
@@ -285,6 +384,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 log_parts("assigned", parts);
                 set_assigned(e, parts, 1);
+                fetch_times(e, parts);
                 e->assigned_once = 1;
                 e->stats.last_ms = spate_mono_ms(); /* --until-idle counts from here */
                 /* State is restored before the partitions' records flow. */
@@ -360,6 +460,10 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
         pc = NULL;
         if (spate_topics_ensure(e->producer, t, errstr, errstr_size))
                 goto err;
+        /* The end of a partition tells a caught-up source from a slow one
+         * (spate_ctx_caught_up()). */
+        if (rd_kafka_conf_set(cc, "enable.partition.eof", "true", errstr, errstr_size))
+                goto err;
         rd_kafka_conf_set_opaque(cc, e);
         rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
         if (!(e->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, errstr_size)))
@@ -412,16 +516,19 @@ int spate_engine_run(spate_engine_t *e) {
         spate_info("running '%s' (%d nodes)", e->topo->application, e->topo->nnodes);
         while (!e->stop && !e->failed) {
                 ssize_t n = rd_kafka_consume_batch_queue(e->queue, e->tick_ms, msgs, BATCH);
+                ssize_t records = 0;
                 for (ssize_t i = 0; i < n; i++) {
-                        if (msgs[i]->err)
+                        if (msgs[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                at_end(e, msgs[i]);
+                        else if (msgs[i]->err)
                                 spate_warn("consume: %s", rd_kafka_message_errstr(msgs[i]));
                         else
-                                process_message(e, msgs[i]);
+                                process_message(e, msgs[i]), records++;
                         rd_kafka_message_destroy(msgs[i]);
                 }
                 rd_kafka_poll(e->producer, 0);
                 int64_t now = spate_mono_ms();
-                if (n > 0)
+                if (records > 0)
                         e->stats.last_ms = now;
                 else if (e->until_idle_ms && e->assigned_once && now - e->stats.last_ms >= e->until_idle_ms)
                         break;
@@ -474,8 +581,11 @@ void spate_engine_destroy(spate_engine_t *e) {
                 rd_kafka_destroy(e->restorer);
         if (e->store)
                 spate_store_close(e->store);
-        for (int i = 0; i < e->nsources; i++)
+        for (int i = 0; i < e->nsources; i++) {
+                for (int p = 0; p < e->sources[i].ntasks; p++)
+                        free(e->sources[i].tasks[p].times);
                 free(e->sources[i].tasks);
+        }
         free(e->sources);
         spate_arena_destroy(&e->ctx.arena);
         free(e);

@@ -337,7 +337,7 @@ out:
 int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         spate_wgroup_t *g;
         int rc;
-        if (r->t > ws->stream_time)
+        if (!ws->external_time && r->t > ws->stream_time)
                 ws->stream_time = r->t;
         if (spate_window_is_late(&ws->conf->spec, r->t, ws->stream_time))
                 return 1;

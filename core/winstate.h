@@ -72,6 +72,8 @@ typedef struct spate_winstate {
         spate_wdel_t *del;
         int ndel, capdel;
         int64_t stream_time;        /* INT64_MIN until the first record */
+        int external_time;          /* records do not advance stream_time; only
+                                       spate_winstate_advance() does */
         int64_t next_due;           /* no close/expiry work before this stream time */
         uint64_t nwindows, nbuckets;
 } spate_winstate_t;
@@ -93,7 +95,7 @@ typedef struct spate_wrec {
 spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf);
 void spate_winstate_free(spate_winstate_t *ws);
 
-/* Advances stream time to r->t if later, then applies r to its windows.
+/* Advances stream time to r->t if later (unless external_time), then applies r to its windows.
  * Returns 0 applied, 1 late (nothing changed but stream time), -1 out of memory. */
 int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r);
 
@@ -154,8 +156,10 @@ int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
 
 typedef struct spate_winup {
         int32_t partition;    /* upstream (source) partition */
-        int64_t offset;       /* highest upstream offset processed */
+        int64_t offset;       /* highest upstream offset processed, -1: none */
         uint32_t seq;         /* records derived from that offset so far, minus one */
+        int64_t time;         /* its stream time as last marked, INT64_MIN: none */
+        uint8_t idle;         /* caught up when last marked: does not hold windows open */
 } spate_winup_t;
 
 typedef struct spate_winmeta {
@@ -177,25 +181,60 @@ int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *
  * partition (a record an upstream replay wrote again); else records it and
  * returns 0. -1 when the table is full. */
 int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, uint32_t seq);
+/* Records an upstream partition's mark: its stream time (never lowered) and
+ * whether it is caught up. -1 when the table is full. */
+int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int idle);
+/* The stream time of a repartitioned task: the least stream time of the
+ * upstream partitions 0..nparts-1 that are not idle (INT64_MIN while one has
+ * never been marked); the greatest when all are idle. Lateness is decided
+ * upstream, per source partition, so a task must not close a window before
+ * every busy source partition has passed it. */
+int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts);
 /* Adds [lo, hi) to the skipped changelog ranges (dropping the oldest when full). */
 void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi);
 int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset);
 
-/* Repartition record value (its Kafka key is the group): the upstream
- * partition, offset and sequence number, the event time, and one value per
- * aggregate. Strings in *vals point into buf. */
+/* Repartition messages. One message carries, for one downstream partition,
+ * records of the sender's source partitions in the order processed - each
+ * with its source partition, offset and sequence number (several records may
+ * come from one input message), event time, group and one value per
+ * aggregate argument - then a mark per source partition the sender owns: its
+ * stream time and whether it is caught up. Strings point into the message. */
 typedef struct spate_wrepart {
         int32_t up_partition;
         int64_t up_offset;
         uint32_t seq;
         int64_t t;
+        const char *group;
+        size_t glen;
         int nvals;
 } spate_wrepart_t;
 
-void spate_wrepart_encode(const spate_wrepart_t *r, const spate_val_t *vals, spate_buf_t *out);
-/* vals needs room for max values; 0 or -1 with errstr. */
-int spate_wrepart_decode(const void *buf, size_t len, spate_wrepart_t *r, spate_val_t *vals,
-                         int max, char *errstr, size_t errstr_size);
+typedef struct spate_wmark {
+        int32_t partition;
+        int64_t time;
+        int idle;
+} spate_wmark_t;
+
+/* Building: begin, add records, finish with the marks (count = records added). */
+void spate_wpack_begin(spate_buf_t *out);
+void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val_t *vals);
+void spate_wpack_finish(spate_buf_t *out, uint32_t count, const spate_wmark_t *marks, int n);
+
+typedef struct spate_wpack_rd {
+        const unsigned char *p, *end;
+        uint32_t left;        /* records not read yet */
+} spate_wpack_rd_t;
+
+/* 0, or -1 with errstr when buf is no repartition message. */
+int spate_wpack_open(const void *buf, size_t len, spate_wpack_rd_t *rd, char *errstr, size_t errstr_size);
+/* The next record: 1, 0 after the last, -1 with errstr when malformed. vals
+ * needs room for max values; raw and rawlen give the record's bytes. */
+int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals, int max,
+                     const void **raw, size_t *rawlen, char *errstr, size_t errstr_size);
+/* After the records: the marks (at most max); their count, or -1 with errstr. */
+int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char *errstr,
+                      size_t errstr_size);
 
 /* Aggregate spec "fn(arg)": the function and where its argument text starts
  * and ends in spec (trimmed; empty for count()). count takes no argument,

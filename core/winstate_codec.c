@@ -1,5 +1,5 @@
 /* winstate_codec.c - byte forms of window state: entry keys and values, task
- * metadata, repartition records; plus the aggregate spec parser and ISO-8601
+ * metadata, repartition messages; plus the aggregate spec parser and ISO-8601
  * window start formatting (pure functions, unit tested).
  *
  * Fixed-width little-endian integers throughout: these records are small and
@@ -15,8 +15,8 @@
 #include <time.h>
 
 #define ENTRY_VERSION 1
-#define META_VERSION 1
-#define REPART_VERSION 1
+#define META_VERSION 2
+#define REPART_VERSION 2
 
 static void put_u64(spate_buf_t *b, uint64_t v) {
         unsigned char x[8];
@@ -150,6 +150,8 @@ void spate_winmeta_encode(const spate_winmeta_t *m, spate_buf_t *out) {
                 put_u32(out, (uint32_t)m->up[i].partition);
                 put_u64(out, (uint64_t)m->up[i].offset);
                 put_u32(out, m->up[i].seq);
+                put_u64(out, (uint64_t)m->up[i].time);
+                spate_buf_putc(out, (char)m->up[i].idle);
         }
         put_u32(out, (uint32_t)m->nskip);
         for (int i = 0; i < m->nskip; i++) {
@@ -172,6 +174,8 @@ int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *
                 m->up[i].partition = (int32_t)get_n(&r, 4);
                 m->up[i].offset = (int64_t)get_n(&r, 8);
                 m->up[i].seq = (uint32_t)get_n(&r, 4);
+                m->up[i].time = (int64_t)get_n(&r, 8);
+                m->up[i].idle = (uint8_t)get_n(&r, 1);
         }
         uint32_t nskip = (uint32_t)get_n(&r, 4);
         if (nskip > SPATE_WINMETA_MAX_SKIP)
@@ -190,21 +194,53 @@ int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *
         return 0;
 }
 
-int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, uint32_t seq) {
-        for (int i = 0; i < m->nup; i++) {
-                spate_winup_t *u = &m->up[i];
-                if (u->partition != partition)
-                        continue;
-                if (offset < u->offset || (offset == u->offset && seq <= u->seq))
-                        return 1;
-                u->offset = offset;
-                u->seq = seq;
-                return 0;
-        }
+static spate_winup_t *winup(spate_winmeta_t *m, int32_t partition) {
+        for (int i = 0; i < m->nup; i++)
+                if (m->up[i].partition == partition)
+                        return &m->up[i];
         if (m->nup == SPATE_WINMETA_MAX_UP)
+                return NULL;
+        m->up[m->nup] = (spate_winup_t){ partition, -1, 0, INT64_MIN, 0 };
+        return &m->up[m->nup++];
+}
+
+int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, uint32_t seq) {
+        spate_winup_t *u = winup(m, partition);
+        if (!u)
                 return -1;
-        m->up[m->nup++] = (spate_winup_t){ partition, offset, seq };
+        if (offset < u->offset || (offset == u->offset && seq <= u->seq))
+                return 1;
+        u->offset = offset;
+        u->seq = seq;
         return 0;
+}
+
+int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int idle) {
+        spate_winup_t *u = winup(m, partition);
+        if (!u)
+                return -1;
+        if (time > u->time)
+                u->time = time;
+        u->idle = (uint8_t)(idle != 0);
+        return 0;
+}
+
+int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts) {
+        int64_t least = INT64_MAX, most = INT64_MIN;
+        int known = 0;
+        for (int i = 0; i < m->nup; i++) {
+                const spate_winup_t *u = &m->up[i];
+                if (u->partition >= nparts || (u->time == INT64_MIN && !u->idle))
+                        continue;
+                known++;
+                if (u->time > most)
+                        most = u->time;
+                if (!u->idle && u->time < least)
+                        least = u->time;
+        }
+        if (known < nparts)
+                return INT64_MIN;
+        return least == INT64_MAX ? most : least;
 }
 
 void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi) {
@@ -232,77 +268,134 @@ int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset) {
         return 0;
 }
 
-/* --- repartition records --- */
+/* --- repartition messages --- */
 
-void spate_wrepart_encode(const spate_wrepart_t *r, const spate_val_t *vals, spate_buf_t *out) {
+static void put_val(spate_buf_t *out, const spate_val_t *v) {
+        uint64_t bits;
+        spate_buf_putc(out, (char)v->type);
+        switch (v->type) {
+        case SPATE_VAL_NUM:
+                memcpy(&bits, &v->num, 8);
+                put_u64(out, bits);
+                break;
+        case SPATE_VAL_STR:
+                put_u32(out, (uint32_t)v->len);
+                spate_buf_put(out, v->str, v->len);
+                break;
+        case SPATE_VAL_BOOL:
+                spate_buf_putc(out, (char)(v->b ? 1 : 0));
+                break;
+        default:
+                break;
+        }
+}
+
+static void get_val(rd_t *d, spate_val_t *v) {
+        uint64_t bits;
+        memset(v, 0, sizeof(*v));
+        v->type = (spate_val_type_t)get_n(d, 1);
+        switch (v->type) {
+        case SPATE_VAL_NULL:
+                break;
+        case SPATE_VAL_NUM:
+                bits = get_n(d, 8);
+                memcpy(&v->num, &bits, 8);
+                break;
+        case SPATE_VAL_STR:
+                v->len = (size_t)get_n(d, 4);
+                v->str = (const char *)get_bytes(d, v->len);
+                break;
+        case SPATE_VAL_BOOL:
+                v->b = (int)get_n(d, 1);
+                break;
+        default:
+                d->bad = 1;
+        }
+}
+
+void spate_wpack_begin(spate_buf_t *out) {
         spate_buf_putc(out, REPART_VERSION);
+        put_u32(out, 0);  /* the record count, set by finish */
+}
+
+void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val_t *vals) {
         put_u32(out, (uint32_t)r->up_partition);
         put_u64(out, (uint64_t)r->up_offset);
         put_u32(out, r->seq);
         put_u64(out, (uint64_t)r->t);
-        put_u32(out, (uint32_t)r->nvals);
-        for (int i = 0; i < r->nvals; i++) {
-                const spate_val_t *v = &vals[i];
-                uint64_t bits;
-                spate_buf_putc(out, (char)v->type);
-                switch (v->type) {
-                case SPATE_VAL_NUM:
-                        memcpy(&bits, &v->num, 8);
-                        put_u64(out, bits);
-                        break;
-                case SPATE_VAL_STR:
-                        put_u32(out, (uint32_t)v->len);
-                        spate_buf_put(out, v->str, v->len);
-                        break;
-                case SPATE_VAL_BOOL:
-                        spate_buf_putc(out, (char)(v->b ? 1 : 0));
-                        break;
-                default:
-                        break;
-                }
+        put_u32(out, (uint32_t)r->glen);
+        spate_buf_put(out, r->group, r->glen);
+        spate_buf_putc(out, (char)r->nvals);
+        for (int i = 0; i < r->nvals; i++)
+                put_val(out, &vals[i]);
+}
+
+void spate_wpack_finish(spate_buf_t *out, uint32_t count, const spate_wmark_t *marks, int n) {
+        for (int i = 0; i < 4; i++)
+                out->data[1 + i] = (char)(unsigned char)(count >> (8 * i));
+        put_u32(out, (uint32_t)n);
+        for (int i = 0; i < n; i++) {
+                put_u32(out, (uint32_t)marks[i].partition);
+                put_u64(out, (uint64_t)marks[i].time);
+                spate_buf_putc(out, (char)(marks[i].idle != 0));
         }
 }
 
-int spate_wrepart_decode(const void *buf, size_t len, spate_wrepart_t *r, spate_val_t *vals,
-                         int max, char *errstr, size_t errstr_size) {
+static int pack_error(char *errstr, size_t errstr_size) {
+        snprintf(errstr, errstr_size, "repartition message is malformed (written by another spate "
+                 "version?)");
+        return -1;
+}
+
+int spate_wpack_open(const void *buf, size_t len, spate_wpack_rd_t *rd, char *errstr,
+                     size_t errstr_size) {
         rd_t d = { buf, (const unsigned char *)buf + len, 0 };
         unsigned version = (unsigned)get_n(&d, 1);
+        rd->left = (uint32_t)get_n(&d, 4);
+        rd->p = d.p;
+        rd->end = d.end;
+        return d.bad || version != REPART_VERSION ? pack_error(errstr, errstr_size) : 0;
+}
+
+int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals, int max,
+                     const void **raw, size_t *rawlen, char *errstr, size_t errstr_size) {
+        rd_t d = { rd->p, rd->end, 0 };
+        if (!rd->left)
+                return 0;
         r->up_partition = (int32_t)get_n(&d, 4);
         r->up_offset = (int64_t)get_n(&d, 8);
         r->seq = (uint32_t)get_n(&d, 4);
         r->t = (int64_t)get_n(&d, 8);
+        r->glen = (size_t)get_n(&d, 4);
+        r->group = (const char *)get_bytes(&d, r->glen);
+        r->nvals = (int)get_n(&d, 1);
+        if (r->nvals > max)
+                d.bad = 1;
+        for (int i = 0; i < r->nvals && !d.bad; i++)
+                get_val(&d, &vals[i]);
+        if (d.bad)
+                return pack_error(errstr, errstr_size);
+        *raw = rd->p;
+        *rawlen = (size_t)(d.p - rd->p);
+        rd->p = d.p;
+        rd->left--;
+        return 1;
+}
+
+int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char *errstr,
+                      size_t errstr_size) {
+        rd_t d = { rd->p, rd->end, 0 };
         uint32_t n = (uint32_t)get_n(&d, 4);
-        if (n > (uint32_t)max)
+        if (rd->left || n > (uint32_t)max)
                 d.bad = 1;
         for (uint32_t i = 0; i < n && !d.bad; i++) {
-                spate_val_t *v = &vals[i];
-                uint64_t bits;
-                memset(v, 0, sizeof(*v));
-                v->type = (spate_val_type_t)get_n(&d, 1);
-                switch (v->type) {
-                case SPATE_VAL_NULL:
-                        break;
-                case SPATE_VAL_NUM:
-                        bits = get_n(&d, 8);
-                        memcpy(&v->num, &bits, 8);
-                        break;
-                case SPATE_VAL_STR:
-                        v->len = (size_t)get_n(&d, 4);
-                        v->str = (const char *)get_bytes(&d, v->len);
-                        break;
-                case SPATE_VAL_BOOL:
-                        v->b = (int)get_n(&d, 1);
-                        break;
-                default:
-                        d.bad = 1;
-                }
+                marks[i].partition = (int32_t)get_n(&d, 4);
+                marks[i].time = (int64_t)get_n(&d, 8);
+                marks[i].idle = (int)get_n(&d, 1);
         }
-        if (d.bad || version != REPART_VERSION || d.p != d.end) {
-                snprintf(errstr, errstr_size, "malformed repartition record (%zu bytes)", len);
-                return -1;
-        }
-        r->nvals = (int)n;
-        return 0;
+        if (d.bad || d.p != d.end)
+                return pack_error(errstr, errstr_size);
+        return (int)n;
 }
 
 /* --- aggregate specs --- */

@@ -4,11 +4,11 @@
  *
  * This file reads the parameters and runs the record path. With group_by,
  * process() is the upstream half: it evaluates time, group and the aggregate
- * arguments and writes a compact record to the node's repartition topic,
- * keyed by the group; the engine hands that topic's records to input(), the
- * downstream half, whose tasks are the repartition partitions. Without
- * group_by the group is the record key, the tasks are the partitions of the
- * source topic, and process() applies records directly. */
+ * arguments and hands them to window_repart.c, which batches them into the
+ * node's repartition topic; the engine hands that topic's messages to
+ * input(), the downstream half, whose tasks are the repartition partitions.
+ * Without group_by the group is the record key, the tasks are the partitions
+ * of the source topic, and process() applies records directly. */
 #include "window_int.h"
 #include "../core/log.h"
 #include "../core/topology.h"
@@ -136,29 +136,34 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
 /* Topics: the input whose partitions are the tasks, and the changelog. */
 static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr_size) {
         spate_topology_t *t = n->topo;
+        spate_node_t *src = n->from;
         char name[512];
+        for (spate_node_t *up = n->from; up; up = up->from) {
+                if (up->def == n->def && !w->group)
+                        return spate_node_error(n, NULL, errstr, errstr_size,
+                                                "a window after window '%s' needs group_by: "
+                                                "(its records come from commits, not from "
+                                                "input partitions)", up->name);
+                src = up;
+        }
+        w->source_topic = spate_node_str(src, "topic");
+        w->source_partitions = (int)spate_node_int(src, "partitions");
         if (w->group) {
                 w->partitions = (int)spate_node_int(n, "partitions");
                 if (w->partitions < 1)
                         return spate_node_error(n, spate_node_param(n, "partitions"), errstr,
                                                 errstr_size, "'partitions' must be at least 1");
+                if (!(w->packs = calloc((size_t)w->partitions, sizeof(*w->packs))) ||
+                    !(w->npacked = calloc((size_t)w->partitions, sizeof(*w->npacked))))
+                        return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
                 snprintf(name, sizeof(name), "%s-%s-repartition", t->application, n->name);
                 w->repartition_topic = strdup(name);
                 w->input_topic = strdup(name);
                 spate_topology_declare_topic(t, n, name, w->partitions, 0, SPATE_TOPIC_INTERNAL);
                 spate_topology_add_input(t, n, name);
         } else {
-                spate_node_t *src = n->from;
-                for (spate_node_t *up = n->from; up; up = up->from) {
-                        if (up->def == n->def)
-                                return spate_node_error(n, NULL, errstr, errstr_size,
-                                                        "a window after window '%s' needs group_by: "
-                                                        "(its records come from commits, not from "
-                                                        "input partitions)", up->name);
-                        src = up;
-                }
-                w->input_topic = strdup(spate_node_str(src, "topic"));
-                w->partitions = (int)spate_node_int(src, "partitions");
+                w->input_topic = strdup(w->source_topic);
+                w->partitions = w->source_partitions;
         }
         snprintf(name, sizeof(name), "%s-%s-changelog", t->application, w->store);
         w->changelog_topic = strdup(name);
@@ -241,42 +246,10 @@ static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
         return 0;
 }
 
-/* The record's value per aggregate, from the distinct argument values. */
-static void per_aggregate(const win_t *w, const spate_val_t *args, spate_val_t *vals) {
+void win_per_aggregate(const win_t *w, const spate_val_t *args, spate_val_t *vals) {
         static const spate_val_t null_val = { .type = SPATE_VAL_NULL };
         for (int i = 0; i < w->conf.nfns; i++)
                 vals[i] = w->arg_of[i] < 0 ? null_val : args[w->arg_of[i]];
-}
-
-/* Upstream half with group_by: one repartition record per input record. The
- * sequence number tells apart several records derived from one input message
- * (an explode upstream), so the downstream replay filter keeps them all. */
-static int repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
-                       const char *group, size_t glen, const spate_val_t *args) {
-        win_t *w = n->ctx;
-        const spate_origin_t *o = rec->origin;
-        int32_t p = o->partition;
-        if (p >= w->nup) {
-                void *up = realloc(w->up, (size_t)(p + 1) * sizeof(*w->up));
-                if (!up)
-                        return spate_ctx_fail(ctx, n, "out of memory");
-                w->up = up;
-                for (int i = w->nup; i <= p; i++)
-                        w->up[i].offset = -1;
-                w->nup = p + 1;
-        }
-        if (w->up[p].offset == o->offset) {
-                w->up[p].seq++;
-        } else {
-                w->up[p].offset = o->offset;
-                w->up[p].seq = 0;
-        }
-        spate_wrepart_t r = { p, o->offset, w->up[p].seq, t, w->nargs };
-        w->buf.len = 0;
-        spate_wrepart_encode(&r, args, &w->buf);
-        if (spate_ctx_produce(ctx, w->repartition_topic, -1, group, glen, w->buf.data, w->buf.len))
-                return spate_ctx_fail(ctx, n, "%s", ctx->errstr);
-        return 0;
 }
 
 static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
@@ -292,35 +265,13 @@ static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
         if (eval_record(n, rec, ctx, &t, &group, &glen, args))
                 return -1;
         if (w->group)
-                return repartition(n, rec, ctx, t, group, glen, args);
+                return win_repartition(n, rec, ctx, t, group, glen, args);
         if (!(task = win_task_get(w, rec->origin->partition)))
                 return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
                                       rec->origin->partition, w->input_topic);
-        per_aggregate(w, args, vals);
+        win_per_aggregate(w, args, vals);
         spate_wrec_t r = { group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset } };
         return win_apply(n, task, rec->origin->offset, &r, NULL, ctx);
-}
-
-/* Downstream half with group_by: a record of the repartition topic. */
-static int window_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
-        win_t *w = n->ctx;
-        const spate_origin_t *o = rec->origin;
-        spate_val_t args[WIN_MAX_AGGS], vals[WIN_MAX_AGGS];
-        spate_wrepart_t up;
-        char err[256];
-        win_task_t *task;
-
-        if (spate_wrepart_decode(o->payload, o->len, &up, args, WIN_MAX_AGGS, err, sizeof(err)) ||
-            up.nvals != w->nargs)
-                return spate_ctx_fail(ctx, n, "%s", up.nvals != w->nargs ? "repartition record "
-                                      "has another argument count (topology changed?)" : err);
-        if (!(task = win_task_get(w, o->partition)))
-                return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
-                                      o->partition, w->input_topic);
-        per_aggregate(w, args, vals);
-        spate_wrec_t r = { rec->key ? rec->key : "", rec->key ? rec->key_len : 0, up.t, vals,
-                           { up.t, up.up_partition, up.up_offset } };
-        return win_apply(n, task, o->offset, &r, &up, ctx);
 }
 
 static void window_destroy(spate_node_t *n) {
@@ -334,6 +285,11 @@ static void window_destroy(spate_node_t *n) {
         free(w->repartition_topic);
         free(w->changelog_topic);
         free(w->up);
+        for (int d = 0; w->packs && d < w->partitions; d++)
+                spate_buf_free(&w->packs[d]);
+        free(w->packs);
+        free(w->npacked);
+        free(w->marks);
         spate_buf_free(&w->buf);
 }
 
@@ -351,6 +307,6 @@ const spate_op_def_t spate_op_window = {
         .checkpoint = win_checkpoint,
         .assign = win_assign,
         .revoke = win_revoke,
-        .input = window_input,
+        .input = win_input,
         .destroy = window_destroy,
 };

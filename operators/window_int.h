@@ -27,6 +27,18 @@ typedef struct win_task {
         int64_t idle_base;           /* stream time at that moment */
 } win_task_t;
 
+/* group_by: a source partition as the upstream half sees it. Its stream
+ * time decides lateness (per source partition, so the same records are late
+ * in every run) and goes downstream in marks. */
+typedef struct win_up {
+        int64_t offset;              /* of the last record; -1 after assignment */
+        uint32_t seq;                /* records derived from that offset so far, minus one */
+        int64_t time;                /* stream time, committed with the offset */
+        int assigned, idle;
+        int64_t sent_time;           /* the mark every downstream partition has */
+        int sent_idle;               /* -1: none sent since assignment */
+} win_up_t;
+
 typedef struct win {
         spate_winconf_t conf;
         spate_agg_fn_t fns[WIN_MAX_AGGS];
@@ -43,8 +55,14 @@ typedef struct win {
         int64_t idle_ms;                    /* close_after_idle, 0 = off */
         win_task_t **tasks;                 /* by partition */
         int ntasks;
-        struct { int64_t offset; uint32_t seq; } *up;  /* group_by: by source partition */
+        /* group_by, upstream half: */
+        const char *source_topic;           /* whose partitions feed the repartition topic */
+        int source_partitions;              /* their count as declared (marks may raise it) */
+        win_up_t *up;                       /* by source partition */
         int nup;
+        spate_buf_t *packs;                 /* repartition message being built, by partition */
+        uint32_t *npacked;                  /* records in it */
+        spate_wmark_t *marks;               /* scratch for a message's marks */
         spate_buf_t buf;
         /* SPATE_CRASH_AT test hook */
         const char *crash_at;
@@ -58,6 +76,27 @@ win_task_t *win_task_get(win_t *w, int32_t partition);
 int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t *r,
               const spate_wrepart_t *up, spate_ctx_t *ctx);
 
+/* The record's value per aggregate, from the distinct argument values. */
+void win_per_aggregate(const win_t *w, const spate_val_t *args, spate_val_t *vals);
+
+/* --- repartition path (window_repart.c) --- */
+/* Upstream half: a source partition assigned (its stream time is the one
+ * committed with its offset) or revoked. */
+int win_up_assign(spate_node_t *n, int32_t p, spate_ctx_t *ctx);
+void win_up_revoke(win_t *w, int32_t p);
+/* Upstream half: judges lateness against the record's source partition and
+ * adds it to the message for its group's partition. 0, or -1 after
+ * spate_ctx_fail (late, out of memory, produce failed). */
+int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
+                    const char *group, size_t glen, const spate_val_t *args);
+/* Downstream half: one repartition message into its task; records that
+ * cannot be applied go to the DLQ one by one. */
+int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+/* Upstream half: sends the repartition message for partition d. */
+int win_pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx);
+/* Upstream half at a commit: every message built, and marks to every
+ * downstream partition when a source partition's mark changed. */
+int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);

@@ -224,6 +224,8 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
 
 int win_flush(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
+        if (w->group && win_packs_flush(n, ctx))
+                return -1;
         for (int i = 0; i < w->ntasks; i++)
                 if (w->tasks[i] && flush_task(n, w->tasks[i], ctx))
                         return -1;
@@ -399,6 +401,7 @@ static win_task_t *task_new(win_t *w, int32_t partition) {
                 return NULL;
         }
         t->partition = partition;
+        t->ws->external_time = w->group != NULL;  /* marks move it: window_repart.c */
         spate_winmeta_init(&t->meta);
         return t;
 }
@@ -467,13 +470,10 @@ static int restore(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         win_task_t *t;
-        if (strcmp(topic, w->input_topic)) {
-                /* A source partition of the upstream half: its sequence numbers
-                 * restart with the offsets it replays. */
-                if (partition < w->nup)
-                        w->up[partition].offset = -1;
+        if (w->group && !strcmp(topic, w->source_topic))
+                return win_up_assign(n, partition, ctx);
+        if (strcmp(topic, w->input_topic))
                 return 0;
-        }
         if (partition >= w->ntasks) {
                 win_task_t **tasks = realloc(w->tasks, (size_t)(partition + 1) * sizeof(*tasks));
                 if (!tasks)
@@ -499,6 +499,8 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
 void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         (void)ctx;
+        if (w->group && !strcmp(topic, w->source_topic))
+                win_up_revoke(w, partition);
         if (strcmp(topic, w->input_topic) || partition >= w->ntasks)
                 return;
         task_free(w, w->tasks[partition]);

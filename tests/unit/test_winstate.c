@@ -37,6 +37,29 @@ static void test_spec_parse(void) {
               "a bare expression is refused");
 }
 
+/* Decodes a whole message; 0 when every record and mark is as written. */
+static int read_pack(const spate_buf_t *b, size_t len, spate_val_t *out, int max, int *nrec,
+                     spate_wmark_t *marks, int *nmarks) {
+        spate_wpack_rd_t rd;
+        spate_wrepart_t got;
+        const void *raw;
+        size_t rawlen;
+        int rc;
+        *nrec = 0;
+        if (spate_wpack_open(b->data, len, &rd, err, sizeof(err)))
+                return -1;
+        while ((rc = spate_wpack_next(&rd, &got, out, max, &raw, &rawlen, err, sizeof(err))) == 1) {
+                if (got.up_partition != 31 || got.up_offset != (INT64_C(1) << 40) + *nrec ||
+                    got.seq != 7 || got.t != -1234567 || got.nvals != 4 || got.glen != 6 ||
+                    memcmp(got.group, "Corse!", 6))
+                        return -1;
+                ++*nrec;
+        }
+        if (rc < 0 || (*nmarks = spate_wpack_marks(&rd, marks, 4, err, sizeof(err))) < 0)
+                return -1;
+        return 0;
+}
+
 static void test_repart_codec(void) {
         spate_val_t in[4] = {
                 { .type = SPATE_VAL_NUM, .num = -12.5 },
@@ -44,22 +67,55 @@ static void test_repart_codec(void) {
                 { .type = SPATE_VAL_BOOL, .b = 1 },
                 { .type = SPATE_VAL_NULL },
         }, out[4];
-        spate_wrepart_t r = { 31, INT64_C(1) << 40, 7, -1234567, 4 }, got;
+        spate_wmark_t marks[2] = { { 3, 1700000000000, 0 }, { 31, INT64_MIN, 1 } }, got[4];
         spate_buf_t b = { 0 };
-        spate_wrepart_encode(&r, in, &b);
-        CHECK(spate_wrepart_decode(b.data, b.len, &got, out, 4, err, sizeof(err)) == 0,
-              "repartition record decodes (%zu bytes)", b.len);
-        CHECK(got.up_partition == 31 && got.up_offset == INT64_C(1) << 40 && got.seq == 7 &&
-              got.t == -1234567 && got.nvals == 4, "header round trip");
+        int nrec, nmarks;
+        spate_wpack_begin(&b);
+        for (int i = 0; i < 3; i++) {
+                spate_wrepart_t r = { 31, (INT64_C(1) << 40) + i, 7, -1234567, "Corse!", 6, 4 };
+                spate_wpack_add(&b, &r, in);
+        }
+        spate_wpack_finish(&b, 3, marks, 2);
+        CHECK(read_pack(&b, b.len, out, 4, &nrec, got, &nmarks) == 0 && nrec == 3 && nmarks == 2,
+              "repartition message decodes: 3 records, 2 marks (%zu bytes)", b.len);
         CHECK(out[0].type == SPATE_VAL_NUM && out[0].num == -12.5 && out[1].type == SPATE_VAL_STR &&
               out[1].len == 4 && !memcmp(out[1].str, "Île", 4) && out[2].b == 1 &&
               out[3].type == SPATE_VAL_NULL, "values round trip");
+        CHECK(got[0].partition == 3 && got[0].time == 1700000000000 && !got[0].idle &&
+              got[1].partition == 31 && got[1].time == INT64_MIN && got[1].idle, "marks round trip");
         int bad = 0;
         for (size_t cut = 0; cut < b.len; cut++)
-                bad += spate_wrepart_decode(b.data, cut, &got, out, 4, err, sizeof(err)) == -1;
+                bad += read_pack(&b, cut, out, 4, &nrec, got, &nmarks) == -1;
         CHECK(bad == (int)b.len, "every truncation is rejected");
-        CHECK(spate_wrepart_decode(b.data, b.len, &got, out, 3, err, sizeof(err)) == -1,
+        CHECK(read_pack(&b, b.len, out, 3, &nrec, got, &nmarks) == -1,
               "more values than room is rejected");
+        spate_buf_free(&b);
+}
+
+static void test_watermark(void) {
+        spate_winmeta_t m;
+        spate_winmeta_init(&m);
+        CHECK(spate_winmeta_watermark(&m, 3) == INT64_MIN, "no marks: no stream time");
+        spate_winmeta_mark(&m, 0, 500, 0);
+        spate_winmeta_mark(&m, 2, 900, 0);
+        CHECK(spate_winmeta_watermark(&m, 3) == INT64_MIN, "a partition never marked holds it");
+        spate_winmeta_mark(&m, 1, 300, 0);
+        CHECK(spate_winmeta_watermark(&m, 3) == 300, "the slowest busy partition: %lld",
+              (long long)spate_winmeta_watermark(&m, 3));
+        spate_winmeta_mark(&m, 1, 200, 1);
+        CHECK(spate_winmeta_watermark(&m, 3) == 500, "a caught-up partition does not hold it, "
+              "and its time is never lowered: %lld", (long long)spate_winmeta_watermark(&m, 3));
+        spate_winmeta_mark(&m, 0, 600, 1);
+        spate_winmeta_mark(&m, 2, 900, 1);
+        CHECK(spate_winmeta_watermark(&m, 3) == 900, "all caught up: the latest");
+        spate_winmeta_mark(&m, 5, INT64_MIN, 1);
+        CHECK(spate_winmeta_watermark(&m, 3) == 900, "partitions beyond the count are ignored");
+        spate_buf_t b = { 0 };
+        spate_winmeta_t back;
+        spate_winmeta_encode(&m, &b);
+        CHECK(spate_winmeta_decode(b.data, b.len, &back, err, sizeof(err)) == 0 && back.nup == 4 &&
+              back.up[2].partition == 1 && back.up[2].time == 300 && back.up[2].idle && spate_winmeta_watermark(&back, 3) == 900,
+              "marks survive the meta codec");
         spate_buf_free(&b);
 }
 
@@ -290,6 +346,7 @@ static void test_iso(void) {
 int main(void) {
         test_spec_parse();
         test_repart_codec();
+        test_watermark();
         test_entry_codec();
         test_meta();
         test_commit_flags();

@@ -1,0 +1,205 @@
+/* window_repart.c - the `window` node's repartition path (group_by). The
+ * upstream half batches records into one message per downstream partition
+ * and commit, closed by marks of its source partitions' stream times; the
+ * downstream half unpacks them into its tasks.
+ *
+ * Why batches: a Kafka message costs librdkafka more on each side than the
+ * whole aggregation of a record; one message per downstream partition and
+ * commit (or per PACK_BYTES) carries hundreds of records for the cost of one.
+ * Records keep their source partition, offset and sequence number, so the
+ * downstream replay filter works record by record however the batches of a
+ * replay are cut.
+ *
+ * Why marks: a task receives the source partitions interleaved in whatever
+ * order the consumers fetched them - during a backlog, hours of event time
+ * apart - so its own latest event time would close windows that a slower
+ * source partition still feeds. So lateness is judged here, upstream,
+ * against the record's own source partition, whose stream time is committed
+ * with its offset (the same records are late in every run, crashes or not);
+ * and a task closes a window only once every source partition that is not
+ * caught up has passed it (spate_winmeta_watermark()). */
+#include "window_int.h"
+#include "../core/util.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PACK_BYTES 65536
+
+static win_up_t *up_get(win_t *w, int32_t p) {
+        if (p >= w->nup) {
+                win_up_t *up = realloc(w->up, (size_t)(p + 1) * sizeof(*up));
+                if (!up)
+                        return NULL;
+                for (int i = w->nup; i <= p; i++)
+                        up[i] = (win_up_t){ .offset = -1, .time = INT64_MIN, .sent_time = INT64_MIN,
+                                            .sent_idle = -1 };
+                w->up = up;
+                w->nup = p + 1;
+        }
+        return &w->up[p];
+}
+
+int win_up_assign(spate_node_t *n, int32_t p, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        win_up_t *u = up_get(w, p);
+        if (!u)
+                return -1;
+        *u = (win_up_t){ .offset = -1, .assigned = 1, .sent_time = INT64_MIN, .sent_idle = -1,
+                         .time = spate_ctx_partition_time(ctx, n, w->source_topic, p) };
+        return 0;
+}
+
+void win_up_revoke(win_t *w, int32_t p) {
+        if (p < w->nup)
+                w->up[p].assigned = 0;
+}
+
+int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
+                    const char *group, size_t glen, const spate_val_t *args) {
+        win_t *w = n->ctx;
+        const spate_origin_t *o = rec->origin;
+        win_up_t *u = up_get(w, o->partition);
+        char a[32], b[32];
+
+        if (!u)
+                return spate_ctx_fail(ctx, n, "out of memory");
+        if (u->offset == o->offset) {
+                u->seq++;  /* another record of one input message (explode) */
+        } else {
+                u->offset = o->offset;
+                u->seq = 0;
+        }
+        u->idle = 0;
+        if (t > u->time) {
+                u->time = t;
+                spate_ctx_set_partition_time(ctx, n, t);
+        }
+        if (spate_window_is_late(&w->conf.spec, t, u->time)) {
+                spate_fmt_iso_ms(t, a, sizeof(a));
+                spate_fmt_iso_ms(u->time, b, sizeof(b));
+                return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time of %s[%d] %s, "
+                                      "grace %lld ms", (int)glen, group, a, o->topic, o->partition, b,
+                                      (long long)w->conf.spec.grace);
+        }
+        int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
+        spate_buf_t *pack = &w->packs[d];
+        spate_wrepart_t r = { o->partition, o->offset, u->seq, t, group, glen, w->nargs };
+        if (!pack->len)
+                spate_wpack_begin(pack);
+        spate_wpack_add(pack, &r, args);
+        w->npacked[d]++;
+        return pack->len >= PACK_BYTES ? win_pack_send(n, d, ctx) : 0;
+}
+
+int win_pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        spate_buf_t *pack = &w->packs[d];
+        int nm = 0;
+        if (!w->marks && !(w->marks = malloc(sizeof(*w->marks) * (size_t)SPATE_WINMETA_MAX_UP)))
+                return spate_ctx_fail(ctx, n, "out of memory");
+        for (int p = 0; p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
+                if (w->up[p].assigned)
+                        w->marks[nm++] = (spate_wmark_t){ p, w->up[p].time, w->up[p].idle };
+        if (!pack->len)
+                spate_wpack_begin(pack);
+        spate_wpack_finish(pack, w->npacked[d], w->marks, nm);
+        int rc = spate_ctx_produce(ctx, w->repartition_topic, d, NULL, 0, pack->data, pack->len);
+        pack->len = 0;
+        w->npacked[d] = 0;
+        return rc ? spate_ctx_fail(ctx, n, "%s", ctx->errstr) : 0;
+}
+
+int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        int changed = 0;
+        for (int p = 0; p < w->nup; p++) {
+                win_up_t *u = &w->up[p];
+                if (!u->assigned)
+                        continue;
+                u->idle = spate_ctx_caught_up(ctx, w->source_topic, p);
+                changed |= u->idle != u->sent_idle || u->time != u->sent_time;
+        }
+        /* A changed mark goes to every downstream partition, even with no
+         * records for it: each must know how far every source partition got. */
+        for (int d = 0; d < w->partitions; d++)
+                if ((w->packs[d].len || changed) && win_pack_send(n, d, ctx))
+                        return -1;
+        for (int p = 0; changed && p < w->nup; p++) {
+                w->up[p].sent_idle = w->up[p].idle;
+                w->up[p].sent_time = w->up[p].time;
+        }
+        return 0;
+}
+
+/* A record of a message that cannot be applied goes alone to the DLQ. */
+static void dead_letter(spate_ctx_t *ctx, const spate_origin_t *o, const spate_wrepart_t *r,
+                        const void *raw, size_t rawlen) {
+        spate_origin_t one = *o;
+        one.payload = raw;
+        one.len = rawlen;
+        one.key = r->group;
+        one.key_len = r->glen;
+        one.up_partition = r->up_partition;
+        one.up_offset = r->up_offset;
+        spate_ctx_dead_letter(ctx, &one);
+}
+
+static int apply_marks(spate_node_t *n, win_task_t *task, spate_wpack_rd_t *rd, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        char err[256];
+        int nm;
+        if (!w->marks && !(w->marks = malloc(sizeof(*w->marks) * (size_t)SPATE_WINMETA_MAX_UP)))
+                return spate_ctx_fail(ctx, n, "out of memory");
+        if ((nm = spate_wpack_marks(rd, w->marks, SPATE_WINMETA_MAX_UP, err, sizeof(err))) < 0)
+                return spate_ctx_fail(ctx, n, "%s", err);
+        for (int i = 0; i < nm; i++) {
+                const spate_wmark_t *m = &w->marks[i];
+                if (spate_winmeta_mark(&task->meta, m->partition, m->time, m->idle))
+                        return spate_ctx_fail(ctx, n, "more than %d upstream partitions",
+                                              SPATE_WINMETA_MAX_UP);
+                if (m->partition >= w->source_partitions)
+                        w->source_partitions = m->partition + 1;
+        }
+        spate_winstate_advance(task->ws, spate_winmeta_watermark(&task->meta, w->source_partitions));
+        return 0;
+}
+
+int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        const spate_origin_t *o = rec->origin;
+        spate_val_t args[WIN_MAX_AGGS], vals[WIN_MAX_AGGS];
+        spate_wpack_rd_t rd;
+        spate_wrepart_t up;
+        const void *raw;
+        size_t rawlen;
+        char err[256];
+        win_task_t *task;
+        int rc;
+
+        if (!(task = win_task_get(w, o->partition)))
+                return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
+                                      o->partition, w->input_topic);
+        if (o->offset < task->resume_offset)
+                return 0;  /* records and marks are in the restored state */
+        if (spate_wpack_open(o->payload, o->len, &rd, err, sizeof(err)))
+                return spate_ctx_fail(ctx, n, "%s", err);
+        while ((rc = spate_wpack_next(&rd, &up, args, WIN_MAX_AGGS, &raw, &rawlen, err,
+                                      sizeof(err))) == 1) {
+                if (up.nvals != w->nargs) {
+                        spate_ctx_fail(ctx, n, "repartition record has another argument count "
+                                       "(topology changed?)");
+                        dead_letter(ctx, o, &up, raw, rawlen);
+                        continue;
+                }
+                win_per_aggregate(w, args, vals);
+                spate_wrec_t r = { up.group, up.glen, up.t, vals, { up.t, up.up_partition, up.up_offset } };
+                if (win_apply(n, task, o->offset, &r, &up, ctx))
+                        dead_letter(ctx, o, &up, raw, rawlen);
+        }
+        if (rc < 0)
+                return spate_ctx_fail(ctx, n, "%s", err);
+        task->meta.next_offset = o->offset + 1;
+        return apply_marks(n, task, &rd, ctx);
+}
