@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # 0820-window-crash.sh - exactness of a repartitioned window (hourly count, sum
 # and mean of temperature per region, group_by: region) through crashes:
-#   1. two instances over 1,000,000 records (32 partitions), each killed with
-#      SIGKILL at random moments and restarted, once aborting itself at a named
+#   1. two instances over 1,000,000 records (32 partitions) produced while
+#      they run, each killed with SIGKILL at random moments and restarted, once aborting itself at a named
 #      commit step (SPATE_CRASH_AT), once restarted with its state directory
 #      deleted (restore from the changelog); then drained;
-#   2. scaling 1 -> 3 -> 1 instances during a run over a smaller data set.
+#   2. scaling 1 -> 3 -> 1 instances while a smaller data set is produced;
+#   3. a backlog (all input there before two instances start) with a grace of
+#      10 minutes: the source partitions reach the repartitioned tasks hours of
+#      event time apart, yet no record is late (lateness is per source
+#      partition, windows close on the slowest busy one).
 # Every window's final value in the compacted output must equal the Python
 # reference (counts exactly, sums and means within 1e-9), and the records
 # applied (sum of counts) must equal the input records.
@@ -27,9 +31,10 @@ $PY "$REF/hourly_ref.py" expect "$TMP/scale.tsv" "$TMP/scale.json"
 
 # The scale phase runs the same topology as another application on other topics.
 start_broker --topology "$topo" --topic it0820s.in:32 --topic it-0820s-hourly-repartition:45 \
-        --topic it-0820s-hourly-changelog:45 --topic it0820s.hourly:4 --topic it-0820s-dlq:1 ||
+        --topic it-0820s-hourly-changelog:45 --topic it0820s.hourly:4 --topic it-0820s-dlq:1 \
+        --topic it0820b.in:32 --topic it-0820b-hourly-repartition:45 \
+        --topic it-0820b-hourly-changelog:45 --topic it0820b.hourly:4 --topic it-0820b-dlq:1 ||
         { nok "broker starts"; exit 1; }
-check "produce $N records" $KT produce "$BOOT" it0820.in "$TMP/in.tsv"
 
 # start NAME [VAR=value...]: one instance with its own state directory.
 start() {
@@ -53,13 +58,22 @@ wait_exact() {
         return 1
 }
 
-report() {  # the comparison as TAP lines
+report() {  # NAME EXPECTED DLQ: the comparison as TAP lines
         while read -r status rest; do
                 if [ "$status" = ok ]; then ok "$1: ${rest#- }"; else nok "$1: ${rest#*- }"; fi
         done < <($PY "$REF/hourly_ref.py" compare "$2" "$TMP/out.jsonl")
+        local dl
+        dl=$($KT count "$BOOT" "$3")
+        check "$1: nothing dead-lettered ($dl records in $3)" [ "$dl" -eq 0 ] ||
+                $KT consume "$BOOT" "$3" --idle 0.5 --max 3 | sed 's/^/# /'
 }
 
 # --- 1. kills, a self-abort at a commit step, a deleted state directory ---
+# The input arrives in 12 parts over ~30 s, so that the crashes fall while
+# records flow and repartition messages, changelog and commits are in flight.
+split -n l/12 -d "$TMP/in.tsv" "$TMP/part."
+( for f in "$TMP"/part.*; do $KT produce "$BOOT" it0820.in "$f" >/dev/null || exit 1; sleep 1.5; done ) &
+producer=$!
 start a
 start b
 kills=0
@@ -84,12 +98,13 @@ for step in $aborts; do
         start b
         sleep 2
 done
+check "produced the $N records in 12 parts while instances crashed" wait "$producer"
 kill9 a
 rm -rf "$TMP/state-a"
 echo "# $((SECONDS - t0)) s: killed a and deleted its state directory"
 start a
 check "drained: every window exact within 120 s" wait_exact 120 "$TMP/expected.json" it0820.hourly
-report "after $kills kills, aborts at ${aborts// /+} and a lost state dir" "$TMP/expected.json"
+report "after $kills kills, aborts at ${aborts// /+} and a lost state dir" "$TMP/expected.json" it-0820-dlq
 echo "# phase 1 took $((SECONDS - t0)) s"
 rates=$(grep -ho "changelog records applied ([0-9]* ignored) in [0-9.]* s ([0-9]* records/s)" \
         "$TMP"/spate-*.log | sort -t'(' -k3 -n | tail -1)
@@ -103,7 +118,9 @@ wait "$PID_a" "$PID_b" 2>/dev/null
 # --- 2. scaling 1 -> 3 -> 1 ---
 t1=$SECONDS
 export APP_0820=it-0820s IN_0820=it0820s.in OUT_0820=it0820s.hourly
-check "produce $NS records for the scale test" $KT produce "$BOOT" it0820s.in "$TMP/scale.tsv"
+split -n l/8 -d "$TMP/scale.tsv" "$TMP/scale."
+( for f in "$TMP"/scale.[0-9]*; do $KT produce "$BOOT" it0820s.in "$f" >/dev/null || exit 1; sleep 1; done ) &
+producer=$!
 start s1
 sleep 3
 start s2
@@ -113,6 +130,19 @@ kill -TERM "$PID_s2" "$PID_s3"
 wait "$PID_s2"; rc2=$?
 wait "$PID_s3"; rc3=$?
 check "scaled back to one instance (clean exits $rc2 $rc3)" [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ]
+check "produced the $NS records in 8 parts while instances came and went" wait "$producer"
 check "scale 1 -> 3 -> 1: every window exact within 90 s" wait_exact 90 "$TMP/scale.json" it0820s.hourly
-report "scale 1 -> 3 -> 1" "$TMP/scale.json"
+report "scale 1 -> 3 -> 1" "$TMP/scale.json" it-0820s-dlq
 echo "# phase 2 took $((SECONDS - t1)) s"
+
+# --- 3. a backlog with a realistic grace ---
+t2=$SECONDS
+export APP_0820=it-0820b IN_0820=it0820b.in OUT_0820=it0820b.hourly GRACE_0820=10m
+check "produce the $NS scale records again as a backlog" $KT produce "$BOOT" it0820b.in "$TMP/scale.tsv"
+start b1
+start b2
+check "backlog, grace 10m: every window exact within 60 s" wait_exact 60 "$TMP/scale.json" it0820b.hourly
+report "backlog, grace 10m" "$TMP/scale.json" it-0820b-dlq
+kill -TERM "$PID_b1" "$PID_b2"
+wait "$PID_b1" "$PID_b2" 2>/dev/null
+echo "# phase 3 took $((SECONDS - t2)) s"
