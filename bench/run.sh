@@ -52,8 +52,9 @@ raw, py, n, u, s, rss, log, windows = float(sys.argv[1]), float(sys.argv[2]) if 
 m = re.search(r"throughput: (\d+) records in ([0-9.]+) s", open(log).read())
 wall = float(m.group(2))
 rate = n / wall
-print("spate hourly: %d input records in %.2f s = %.0f records/s; %.0f events per CPU-second (user %.2f + sys %.2f); peak RSS %d MB; %s window updates written"
-      % (n, wall, rate, n / (u + s), u, s, rss // 1024, windows))
+dlq = int(re.findall(r"dead-lettered (\d+)", open(log).read())[-1])
+print("spate hourly: %d input records in %.2f s = %.0f records/s; %.0f events per CPU-second (user %.2f + sys %.2f); peak RSS %d MB; %s window updates written, %d records dead-lettered"
+      % (n, wall, rate, n / (u + s), u, s, rss // 1024, windows, dlq))
 print("RESULT hourly-by-region: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (goal >= 0.5); python %.0f rec/s, spate/python %.2f (goal >= 3)"
       % (raw, rate, rate / raw, py, rate / py if py else 0))
 PY
