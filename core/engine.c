@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BATCH 1024
 
@@ -52,6 +53,7 @@ struct spate_engine {
         int assigned_once;
         int tick_ms;               /* punctuate period: the smallest a node asks for */
         task_t *current;           /* the task of the message in process() */
+        int txn;                   /* exactly_once: a transaction is open */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -279,15 +281,57 @@ int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) 
         return !s || (partition < s->ntasks && s->tasks[partition].at_end);
 }
 
-/* Commits the processed offsets of assigned partitions once every output
- * derived from them is acknowledged. */
-static int commit(spate_engine_t *e) {
+/* The processed offsets of assigned partitions not committed yet. */
+static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
         rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(16);
-        rd_kafka_resp_err_t err;
-        int rc = 0;
+        for (int i = 0; i < e->nsources; i++)
+                for (int p = 0; p < e->sources[i].ntasks; p++) {
+                        task_t *t = &e->sources[i].tasks[p];
+                        if (e->sources[i].rewind)
+                                break;
+                        if (t->assigned && t->next_offset > t->committed)
+                                times_to_metadata(e, t, rd_kafka_topic_partition_list_add(
+                                                                offs, e->sources[i].topic, p));
+                }
+        return offs;
+}
 
-        if (flush_nodes(e))
-                e->failed = 1;
+static int txn_error(spate_engine_t *e, const char *what, rd_kafka_error_t *error) {
+        spate_err("%s: %s", what, rd_kafka_error_string(error));
+        if (rd_kafka_error_txn_requires_abort(error))
+                rd_kafka_abort_transaction(e->producer, 30000);
+        rd_kafka_error_destroy(error);
+        e->txn = 0;
+        e->failed = 1;  /* restart: the aborted input is replayed */
+        return -1;
+}
+
+static int txn_begin(spate_engine_t *e) {
+        rd_kafka_error_t *error = rd_kafka_begin_transaction(e->producer);
+        if (error)
+                return txn_error(e, "begin transaction", error);
+        e->txn = 1;
+        return 0;
+}
+
+/* exactly_once: the commit's outputs, changelog records and input offsets
+ * become visible together, and a zombie's are fenced. */
+static int txn_commit(spate_engine_t *e, rd_kafka_topic_partition_list_t *offs) {
+        rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata(e->consumer);
+        rd_kafka_error_t *error = NULL;
+        if (offs->cnt)
+                error = rd_kafka_send_offsets_to_transaction(e->producer, offs, gm, 30000);
+        rd_kafka_consumer_group_metadata_destroy(gm);
+        if (error)
+                return txn_error(e, "send offsets to transaction", error);
+        if ((error = rd_kafka_commit_transaction(e->producer, e->stop ? 10000 : 60000)))
+                return txn_error(e, "commit transaction", error);
+        e->txn = 0;
+        return 0;
+}
+
+/* Waits until the producer has every output acknowledged. */
+static void wait_acks(spate_engine_t *e) {
         /* At shutdown the broker may be gone: wait a bounded time, and then
          * commit nothing, so the uncommitted input is replayed on restart. */
         int64_t deadline = e->stop ? spate_mono_ms() + 10000 : INT64_MAX;
@@ -300,6 +344,24 @@ static int commit(spate_engine_t *e) {
                 }
                 rd_kafka_poll(e->producer, 50);
         }
+}
+
+/* Commits the processed offsets of assigned partitions once every output
+ * derived from them is acknowledged (exactly_once: in the transaction that
+ * holds those outputs; the offsets are then also committed plainly, which is
+ * what a broker whose transactions are a shell - the embedded one - keeps). */
+static int commit(spate_engine_t *e) {
+        rd_kafka_topic_partition_list_t *offs;
+        rd_kafka_resp_err_t err;
+        int rc = 0;
+
+        if (flush_nodes(e))
+                e->failed = 1;
+        offs = offsets_to_commit(e);
+        if (e->txn && !e->failed)
+                txn_commit(e, offs);
+        else
+                wait_acks(e);
         for (int i = 0; i < e->topo->nnodes && !e->failed; i++) {
                 spate_node_t *n = e->topo->nodes[i];
                 if (n->def->checkpoint && n->def->checkpoint(n, &e->ctx)) {
@@ -311,15 +373,6 @@ static int commit(spate_engine_t *e) {
                 rd_kafka_topic_partition_list_destroy(offs);
                 return -1;
         }
-        for (int i = 0; i < e->nsources; i++)
-                for (int p = 0; p < e->sources[i].ntasks; p++) {
-                        task_t *t = &e->sources[i].tasks[p];
-                        if (e->sources[i].rewind)
-                                break;
-                        if (t->assigned && t->next_offset > t->committed)
-                                times_to_metadata(e, t, rd_kafka_topic_partition_list_add(
-                                                                offs, e->sources[i].topic, p));
-                }
         err = offs->cnt ? rd_kafka_commit(e->consumer, offs, 0) : 0;
         if (err) {
                 spate_warn("offset commit failed: %s (will retry)", rd_kafka_err2str(err));
@@ -332,6 +385,8 @@ static int commit(spate_engine_t *e) {
                 e->stats.commits += offs->cnt > 0;
         }
         rd_kafka_topic_partition_list_destroy(offs);
+        if (e->topo->exactly_once && !e->stop && !e->txn)
+                txn_begin(e);
         e->last_commit = spate_mono_ms();
         return rc;
 }
@@ -436,6 +491,34 @@ static int add_sources(spate_engine_t *e, rd_kafka_topic_partition_list_t *subs)
         return 0;
 }
 
+/* Unique per process: a restarted instance is a new producer, and zombies
+ * of the old one are fenced by the consumer group generation that
+ * send_offsets_to_transaction carries (KIP-447). */
+static int transactional_id(const spate_topology_t *t, rd_kafka_conf_t *pc, char *errstr,
+                            size_t errstr_size) {
+        char id[512];
+        snprintf(id, sizeof(id), "%s-%d-%lld", t->application, (int)getpid(), (long long)spate_now_ms());
+        return rd_kafka_conf_set(pc, "transactional.id", id, errstr, errstr_size) == RD_KAFKA_CONF_OK
+                ? 0 : -1;
+}
+
+static int init_transactions(spate_engine_t *e, char *errstr, size_t errstr_size) {
+        rd_kafka_error_t *error = rd_kafka_init_transactions(e->producer, 30000);
+        if (error) {
+                snprintf(errstr, errstr_size, "exactly_once: init transactions: %s",
+                         rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                return -1;
+        }
+        if (txn_begin(e)) {
+                snprintf(errstr, errstr_size, "exactly_once: cannot begin a transaction");
+                return -1;
+        }
+        spate_info("exactly_once: outputs, changelogs and input offsets are committed in one "
+                   "transaction per commit");
+        return 0;
+}
+
 spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errstr_size) {
         spate_engine_t *e = calloc(1, sizeof(*e));
         rd_kafka_conf_t *cc = NULL, *pc = NULL;
@@ -455,9 +538,13 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
                 goto err;
         rd_kafka_conf_set_opaque(pc, e);
         rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+        if (t->exactly_once && transactional_id(t, pc, errstr, errstr_size))
+                goto err;
         if (!(e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, errstr_size)))
                 goto err;
         pc = NULL;
+        if (t->exactly_once && init_transactions(e, errstr, errstr_size))
+                goto err;
         if (spate_topics_ensure(e->producer, t, errstr, errstr_size))
                 goto err;
         /* The end of a partition tells a caught-up source from a slow one
@@ -574,6 +661,8 @@ void spate_engine_destroy(spate_engine_t *e) {
         if (e->consumer)
                 rd_kafka_destroy(e->consumer);
         if (e->producer) {
+                if (e->txn)
+                        rd_kafka_abort_transaction(e->producer, 5000);
                 rd_kafka_flush(e->producer, e->failed ? 0 : 10000);
                 rd_kafka_destroy(e->producer);
         }
