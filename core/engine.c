@@ -52,7 +52,6 @@ struct spate_engine {
         int64_t until_idle_ms;
         int assigned_once;
         int tick_ms;               /* punctuate period: the smallest a node asks for */
-        task_t *current;           /* the task of the message in process() */
         int txn;                   /* exactly_once: a transaction is open */
 };
 
@@ -155,7 +154,9 @@ void spate_ctx_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
         dlq(ctx->engine, o, ctx->errstr);
 }
 
-static void process_message(spate_engine_t *e, rd_kafka_message_t *m) {
+/* Returns 1 for a message of a source topic: input, which --until-idle
+ * waits for (internal topics carry marks as long as time passes). */
+static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
         const char *topic = rd_kafka_topic_name(m->rkt);
         source_t *s = source_for(e, topic);
         rd_kafka_timestamp_type_t tstype;
@@ -163,21 +164,21 @@ static void process_message(spate_engine_t *e, rd_kafka_message_t *m) {
         spate_record_t rec = { .key = m->key, .key_len = m->key_len, .origin = &o };
 
         if (!s)
-                return;
+                return 0;
         rec.ts = rd_kafka_message_timestamp(m, &tstype);
         spate_arena_reset(&e->ctx.arena);
         e->ctx.failed = NULL;
         e->ctx.origin = &o;
-        e->current = task_for(s, m->partition);
-        e->current->at_end = 0;
+        task_t *task = task_for(s, m->partition);
+        task->at_end = 0;
         int (*handle)(spate_node_t *, spate_record_t *, spate_ctx_t *) =
                 s->internal ? s->node->def->input : s->node->def->process;
         if (handle(s->node, &rec, &e->ctx))
                 dlq(e, &o, e->ctx.errstr);
-        e->current->next_offset = m->offset + 1;
-        e->current = NULL;
+        task->next_offset = m->offset + 1;
         if (!e->stats.consumed++)
                 e->stats.first_ms = spate_mono_ms();
+        return !s->internal;
 }
 
 static void at_end(spate_engine_t *e, const rd_kafka_message_t *m) {
@@ -271,9 +272,11 @@ int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const 
         return s->tasks[partition].times[n->index];
 }
 
-void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, int64_t t) {
-        if (ctx->engine && ctx->engine->current)
-                task_times(ctx->engine, ctx->engine->current)[n->index] = t;
+void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                  int32_t partition, int64_t t) {
+        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
+        if (s && partition >= 0)
+                task_times(ctx->engine, task_for(s, partition))[n->index] = t;
 }
 
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
@@ -610,7 +613,7 @@ int spate_engine_run(spate_engine_t *e) {
                         else if (msgs[i]->err)
                                 spate_warn("consume: %s", rd_kafka_message_errstr(msgs[i]));
                         else
-                                process_message(e, msgs[i]), records++;
+                                records += process_message(e, msgs[i]);
                         rd_kafka_message_destroy(msgs[i]);
                 }
                 rd_kafka_poll(e->producer, 0);

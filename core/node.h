@@ -125,11 +125,12 @@ void spate_ctx_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o);
  * committed with the partition's offset (as its metadata), so that whoever
  * resumes the partition - after a crash or a rebalance - starts from the value
  * that matches the committed offset (Kafka Streams keeps its partition time
- * so). set() applies to the partition of the record in process(). get()
- * returns what the last commit holds (INT64_MIN: nothing) until set. */
+ * so). get() returns what the last commit holds (INT64_MIN: nothing) until
+ * set. */
 int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
                                  int32_t partition);
-void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, int64_t t);
+void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                  int32_t partition, int64_t t);
 /* 1 when the consumer reached the end of topic/partition and no record of it
  * was processed since (always 1 without an engine, in unit tests). */
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition);

@@ -232,10 +232,10 @@ static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const
         return touch(ws, g);
 }
 
-static int add_fixed(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r) {
+static int add_fixed(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
         const spate_window_spec_t *spec = &ws->conf->spec;
         int64_t starts[MAX_HOPS];
-        int n = spate_window_assign(spec, r->t, ws->stream_time, starts, MAX_HOPS);
+        int n = spate_window_assign(spec, r->t, st, starts, MAX_HOPS);
         if (n <= 0)
                 return n < 0 ? -1 : 1;
         for (int i = 0; i < n; i++) {
@@ -248,13 +248,13 @@ static int add_fixed(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t
         return 0;
 }
 
-static int add_sliding(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r) {
+static int add_sliding(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
         const spate_window_spec_t *spec = &ws->conf->spec;
         spate_sliding_assign_t a;
         spate_went_t *e;
         int own = 0;
 
-        if (spate_window_sliding_assign(spec, r->t, ws->stream_time, &a))
+        if (spate_window_sliding_assign(spec, r->t, st, &a))
                 return 1;
         /* The bucket first, so the record's own window, built from buckets
          * below, has it. */
@@ -282,7 +282,7 @@ static int add_sliding(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec
         return touch(ws, g);
 }
 
-static int add_session(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r) {
+static int add_session(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
         spate_session_t stack_s[16], *sess = stack_s, merged;
         int stack_a[16], *absorbed = stack_a, nabs, rc = -1, keep = -1;
 
@@ -294,7 +294,7 @@ static int add_session(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec
         }
         for (int i = 0; i < g->nwin; i++)
                 sess[i] = (spate_session_t){ g->win[i].start, g->win[i].end };
-        if (spate_window_session_assign(&ws->conf->spec, r->t, ws->stream_time, sess, g->nwin,
+        if (spate_window_session_assign(&ws->conf->spec, r->t, st, sess, g->nwin,
                                         &merged, absorbed, &nabs)) {
                 rc = 1;
                 goto out;
@@ -337,16 +337,18 @@ out:
 int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         spate_wgroup_t *g;
         int rc;
+        int64_t st;
         if (!ws->external_time && r->t > ws->stream_time)
                 ws->stream_time = r->t;
-        if (spate_window_is_late(&ws->conf->spec, r->t, ws->stream_time))
+        st = r->st > ws->stream_time ? r->st : ws->stream_time;
+        if (spate_window_is_late(&ws->conf->spec, r->t, st))
                 return 1;
         if (!(g = group_get(ws, r->group, r->glen)))
                 return -1;
         switch (ws->conf->spec.type) {
-        case SPATE_WINDOW_SLIDING: rc = add_sliding(ws, g, r); break;
-        case SPATE_WINDOW_SESSION: rc = add_session(ws, g, r); break;
-        default: rc = add_fixed(ws, g, r); break;
+        case SPATE_WINDOW_SLIDING: rc = add_sliding(ws, g, r, st); break;
+        case SPATE_WINDOW_SESSION: rc = add_session(ws, g, r, st); break;
+        default: rc = add_fixed(ws, g, r, st); break;
         }
         return rc;
 }

@@ -86,6 +86,9 @@ typedef struct spate_wrec {
         int64_t t;
         const spate_val_t *vals;
         spate_agg_origin_t origin;
+        int64_t st;                 /* stream time to judge it by when later than the
+                                       task's: after repartitioning, its source
+                                       partition's; INT64_MIN otherwise */
 } spate_wrec_t;
 
 /* Most hopping windows one record may fall into (size / advance). */
@@ -159,7 +162,7 @@ typedef struct spate_winup {
         int64_t offset;       /* highest upstream offset processed, -1: none */
         uint32_t seq;         /* records derived from that offset so far, minus one */
         int64_t time;         /* its stream time as last marked, INT64_MIN: none */
-        uint8_t idle;         /* caught up when last marked: does not hold windows open */
+        uint8_t idle;         /* caught up when last marked (empty: does not hold windows open) */
 } spate_winup_t;
 
 typedef struct spate_winmeta {
@@ -185,10 +188,11 @@ int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, ui
  * whether it is caught up. -1 when the table is full. */
 int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int idle);
 /* The stream time of a repartitioned task: the least stream time of the
- * upstream partitions 0..nparts-1 that are not idle (INT64_MIN while one has
- * never been marked); the greatest when all are idle. Lateness is decided
- * upstream, per source partition, so a task must not close a window before
- * every busy source partition has passed it. */
+ * upstream partitions 0..nparts-1, leaving out empty ones (caught up without
+ * a record); INT64_MIN while one has not been marked or has not started.
+ * Lateness is decided upstream, per source partition, so a task must not
+ * close a window before every source partition has passed it. (A quiet
+ * partition's stream time follows the wall clock under close_after_idle.) */
 int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts);
 /* Adds [lo, hi) to the skipped changelog ranges (dropping the oldest when full). */
 void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi);
@@ -198,13 +202,15 @@ int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset);
  * records of the sender's source partitions in the order processed - each
  * with its source partition, offset and sequence number (several records may
  * come from one input message), event time, group and one value per
- * aggregate argument - then a mark per source partition the sender owns: its
+ * aggregate argument, and the source partition's stream time that judges
+ * it - then a mark per source partition the sender owns: its
  * stream time and whether it is caught up. Strings point into the message. */
 typedef struct spate_wrepart {
         int32_t up_partition;
         int64_t up_offset;
         uint32_t seq;
         int64_t t;
+        int64_t st;           /* its source partition's stream time after it */
         const char *group;
         size_t glen;
         int nvals;

@@ -226,21 +226,19 @@ int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int 
 }
 
 int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts) {
-        int64_t least = INT64_MAX, most = INT64_MIN;
+        int64_t least = INT64_MAX;
         int known = 0;
         for (int i = 0; i < m->nup; i++) {
                 const spate_winup_t *u = &m->up[i];
-                if (u->partition >= nparts || (u->time == INT64_MIN && !u->idle))
+                if (u->partition >= nparts)
                         continue;
                 known++;
-                if (u->time > most)
-                        most = u->time;
-                if (!u->idle && u->time < least)
+                if (u->time == INT64_MIN && !u->idle)
+                        return INT64_MIN;  /* not started */
+                if (u->time != INT64_MIN && u->time < least)
                         least = u->time;
         }
-        if (known < nparts)
-                return INT64_MIN;
-        return least == INT64_MAX ? most : least;
+        return known < nparts || least == INT64_MAX ? INT64_MIN : least;
 }
 
 void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi) {
@@ -323,6 +321,7 @@ void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val
         put_u64(out, (uint64_t)r->up_offset);
         put_u32(out, r->seq);
         put_u64(out, (uint64_t)r->t);
+        put_u64(out, (uint64_t)r->st);
         put_u32(out, (uint32_t)r->glen);
         spate_buf_put(out, r->group, r->glen);
         spate_buf_putc(out, (char)r->nvals);
@@ -366,6 +365,7 @@ int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals
         r->up_offset = (int64_t)get_n(&d, 8);
         r->seq = (uint32_t)get_n(&d, 4);
         r->t = (int64_t)get_n(&d, 8);
+        r->st = (int64_t)get_n(&d, 8);
         r->glen = (size_t)get_n(&d, 4);
         r->group = (const char *)get_bytes(&d, r->glen);
         r->nvals = (int)get_n(&d, 1);

@@ -270,7 +270,8 @@ static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                 return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
                                       rec->origin->partition, w->input_topic);
         win_per_aggregate(w, args, vals);
-        spate_wrec_t r = { group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset } };
+        spate_wrec_t r = { group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset },
+                           INT64_MIN };
         return win_apply(n, task, rec->origin->offset, &r, NULL, ctx);
 }
 

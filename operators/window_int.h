@@ -35,6 +35,9 @@ typedef struct win_up {
         uint32_t seq;                /* records derived from that offset so far, minus one */
         int64_t time;                /* stream time, committed with the offset */
         int assigned, idle;
+        int got;                     /* records since the last commit */
+        int64_t quiet_since;         /* wall clock of the last commit it had records */
+        int64_t quiet_base;          /* its stream time then (close_after_idle) */
         int64_t sent_time;           /* the mark every downstream partition has */
         int sent_idle;               /* -1: none sent since assignment */
 } win_up_t;

@@ -16,8 +16,8 @@
  * source partition still feeds. So lateness is judged here, upstream,
  * against the record's own source partition, whose stream time is committed
  * with its offset (the same records are late in every run, crashes or not);
- * and a task closes a window only once every source partition that is not
- * caught up has passed it (spate_winmeta_watermark()). */
+ * and a task closes a window only once every source partition has passed it
+ * (spate_winmeta_watermark()). */
 #include "window_int.h"
 #include "../core/util.h"
 
@@ -47,7 +47,9 @@ int win_up_assign(spate_node_t *n, int32_t p, spate_ctx_t *ctx) {
         if (!u)
                 return -1;
         *u = (win_up_t){ .offset = -1, .assigned = 1, .sent_time = INT64_MIN, .sent_idle = -1,
-                         .time = spate_ctx_partition_time(ctx, n, w->source_topic, p) };
+                         .time = spate_ctx_partition_time(ctx, n, w->source_topic, p),
+                         .quiet_since = ctx->now_ms ? ctx->now_ms : spate_now_ms() };
+        u->quiet_base = u->time;
         return 0;
 }
 
@@ -72,9 +74,10 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
                 u->seq = 0;
         }
         u->idle = 0;
+        u->got = 1;
         if (t > u->time) {
                 u->time = t;
-                spate_ctx_set_partition_time(ctx, n, t);
+                spate_ctx_set_partition_time(ctx, n, o->topic, o->partition, t);
         }
         if (spate_window_is_late(&w->conf.spec, t, u->time)) {
                 spate_fmt_iso_ms(t, a, sizeof(a));
@@ -85,7 +88,7 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
         }
         int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
         spate_buf_t *pack = &w->packs[d];
-        spate_wrepart_t r = { o->partition, o->offset, u->seq, t, group, glen, w->nargs };
+        spate_wrepart_t r = { o->partition, o->offset, u->seq, t, u->time, group, glen, w->nargs };
         if (!pack->len)
                 spate_wpack_begin(pack);
         spate_wpack_add(pack, &r, args);
@@ -111,14 +114,31 @@ int win_pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx) {
         return rc ? spate_ctx_fail(ctx, n, "%s", ctx->errstr) : 0;
 }
 
+/* close_after_idle, per source partition: once it had no record that long,
+ * its stream time follows the wall clock (committed like any other). */
+static void follow_clock(spate_node_t *n, win_up_t *u, int32_t p, int64_t now, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        if (u->got) {
+                u->got = 0;
+                u->quiet_since = now;
+                u->quiet_base = u->time;
+        } else if (w->idle_ms && u->time != INT64_MIN && now - u->quiet_since >= w->idle_ms &&
+                   u->quiet_base + (now - u->quiet_since) > u->time) {
+                u->time = u->quiet_base + (now - u->quiet_since);
+                spate_ctx_set_partition_time(ctx, n, w->source_topic, p, u->time);
+        }
+}
+
 int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
+        int64_t now = spate_now_ms();
         int changed = 0;
         for (int p = 0; p < w->nup; p++) {
                 win_up_t *u = &w->up[p];
                 if (!u->assigned)
                         continue;
                 u->idle = spate_ctx_caught_up(ctx, w->source_topic, p);
+                follow_clock(n, u, p, now, ctx);
                 changed |= u->idle != u->sent_idle || u->time != u->sent_time;
         }
         /* A changed mark goes to every downstream partition, even with no
@@ -194,7 +214,8 @@ int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                         continue;
                 }
                 win_per_aggregate(w, args, vals);
-                spate_wrec_t r = { up.group, up.glen, up.t, vals, { up.t, up.up_partition, up.up_offset } };
+                spate_wrec_t r = { up.group, up.glen, up.t, vals, { up.t, up.up_partition, up.up_offset },
+                                   up.st };
                 if (win_apply(n, task, o->offset, &r, &up, ctx))
                         dead_letter(ctx, o, &up, raw, rawlen);
         }

@@ -50,7 +50,7 @@ static int read_pack(const spate_buf_t *b, size_t len, spate_val_t *out, int max
                 return -1;
         while ((rc = spate_wpack_next(&rd, &got, out, max, &raw, &rawlen, err, sizeof(err))) == 1) {
                 if (got.up_partition != 31 || got.up_offset != (INT64_C(1) << 40) + *nrec ||
-                    got.seq != 7 || got.t != -1234567 || got.nvals != 4 || got.glen != 6 ||
+                    got.seq != 7 || got.t != -1234567 || got.st != 99 || got.nvals != 4 || got.glen != 6 ||
                     memcmp(got.group, "Corse!", 6))
                         return -1;
                 ++*nrec;
@@ -72,7 +72,7 @@ static void test_repart_codec(void) {
         int nrec, nmarks;
         spate_wpack_begin(&b);
         for (int i = 0; i < 3; i++) {
-                spate_wrepart_t r = { 31, (INT64_C(1) << 40) + i, 7, -1234567, "Corse!", 6, 4 };
+                spate_wrepart_t r = { 31, (INT64_C(1) << 40) + i, 7, -1234567, 99, "Corse!", 6, 4 };
                 spate_wpack_add(&b, &r, in);
         }
         spate_wpack_finish(&b, 3, marks, 2);
@@ -99,22 +99,24 @@ static void test_watermark(void) {
         spate_winmeta_mark(&m, 0, 500, 0);
         spate_winmeta_mark(&m, 2, 900, 0);
         CHECK(spate_winmeta_watermark(&m, 3) == INT64_MIN, "a partition never marked holds it");
+        spate_winmeta_mark(&m, 1, INT64_MIN, 0);
+        CHECK(spate_winmeta_watermark(&m, 3) == INT64_MIN, "a partition not started holds it");
+        spate_winmeta_mark(&m, 1, INT64_MIN, 1);
+        CHECK(spate_winmeta_watermark(&m, 3) == 500, "an empty caught-up partition does not: %lld",
+              (long long)spate_winmeta_watermark(&m, 3));
         spate_winmeta_mark(&m, 1, 300, 0);
-        CHECK(spate_winmeta_watermark(&m, 3) == 300, "the slowest busy partition: %lld",
+        CHECK(spate_winmeta_watermark(&m, 3) == 300, "the slowest partition: %lld",
               (long long)spate_winmeta_watermark(&m, 3));
         spate_winmeta_mark(&m, 1, 200, 1);
-        CHECK(spate_winmeta_watermark(&m, 3) == 500, "a caught-up partition does not hold it, "
-              "and its time is never lowered: %lld", (long long)spate_winmeta_watermark(&m, 3));
-        spate_winmeta_mark(&m, 0, 600, 1);
-        spate_winmeta_mark(&m, 2, 900, 1);
-        CHECK(spate_winmeta_watermark(&m, 3) == 900, "all caught up: the latest");
-        spate_winmeta_mark(&m, 5, INT64_MIN, 1);
-        CHECK(spate_winmeta_watermark(&m, 3) == 900, "partitions beyond the count are ignored");
+        CHECK(spate_winmeta_watermark(&m, 3) == 300, "a caught-up partition with records still "
+              "holds it, and its time is never lowered: %lld", (long long)spate_winmeta_watermark(&m, 3));
+        spate_winmeta_mark(&m, 5, 100, 0);
+        CHECK(spate_winmeta_watermark(&m, 3) == 300, "partitions beyond the count are ignored");
         spate_buf_t b = { 0 };
         spate_winmeta_t back;
         spate_winmeta_encode(&m, &b);
         CHECK(spate_winmeta_decode(b.data, b.len, &back, err, sizeof(err)) == 0 && back.nup == 4 &&
-              back.up[2].partition == 1 && back.up[2].time == 300 && back.up[2].idle && spate_winmeta_watermark(&back, 3) == 900,
+              back.up[2].partition == 1 && back.up[2].time == 300 && back.up[2].idle && spate_winmeta_watermark(&back, 3) == 300,
               "marks survive the meta codec");
         spate_buf_free(&b);
 }
@@ -132,7 +134,7 @@ static int add(spate_winstate_t *ws, const char *g, int64_t t, double v, int64_t
         spate_val_t vals[3];
         for (int i = 0; i < 3; i++)
                 vals[i] = (spate_val_t){ .type = SPATE_VAL_NUM, .num = v };
-        spate_wrec_t r = { g, strlen(g), t, vals, { t, 0, off } };
+        spate_wrec_t r = { g, strlen(g), t, vals, { t, 0, off }, INT64_MIN };
         return spate_winstate_add(ws, &r);
 }
 
