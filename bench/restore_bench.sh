@@ -16,7 +16,7 @@ TMP=$(mktemp -d /tmp/spate-restore-bench.XXXXXX)
 PY=/usr/bin/python3
 PORT=$(( ${BENCH_PORT:-19392} + 10 ))
 TOPIC=bench-restore-perkey-changelog
-trap 'kill $BROKER 2>/dev/null; rm -rf $TMP' EXIT
+trap 'kill $BROKER 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT
 
 "$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/restore.yaml >"$TMP/boot" 2>"$TMP/broker.log" &
 BROKER=$!

@@ -375,6 +375,8 @@ static int rrec_cmp(const void *pa, const void *pb, void *bytes) {
  * one starts): its entries are emitted again, earlier ones need not be. */
 static int apply_restored(restore_t *rs) {
         win_task_t *t = rs->t;
+        if (!rs->ncomplete)
+                return 0;  /* rs->r may be NULL, which qsort_r must not get */
         for (size_t i = rs->last; i < rs->ncomplete; i++)
                 rs->r[i].emit = 1;
         qsort_r(rs->r, rs->ncomplete, sizeof(*rs->r), rrec_cmp, rs->bytes.data);
