@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - spate's benchmarks, all in one run on the embedded broker:
-# raw librdkafka consume vs spate map->sink on the same 1,000,000 records.
+# raw librdkafka consume vs spate map->sink on the same 1,000,000 records, then
+# window state with 1,000,000 live keys: memory and restore (restore_bench.sh).
 set -u
 cd "$(dirname "$0")/.."
 : "${SPATE_BIN:?run through make bench}" "${SPATE_BENCH_BIN:?run through make bench}"
@@ -61,4 +62,5 @@ PY
 "$SPATE_BENCH_BIN/raw_produce" "$SPATE_BOOTSTRAP" bench.raw_produce "$N"
 bench/poll.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
+bench/restore_bench.sh
 exit 0

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct spate_store *spate_ctx_store(spate_ctx_t *ctx) {
@@ -63,11 +64,18 @@ static void progress(const char *topic, int32_t p, int64_t done, int64_t total, 
                    secs > 0 ? (double)done / secs : 0.0);
 }
 
+/* Messages taken from the queue at once: per-message polling costs more than
+ * decoding a window entry. */
+#define REPLAY_BATCH 4096
+
 int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
                          spate_replay_cb cb, void *opaque) {
         rd_kafka_t *rk = restorer(ctx);
         int64_t lo, hi, next, done = 0, t0 = spate_mono_ms(), last_log = t0;
         rd_kafka_resp_err_t err;
+        rd_kafka_queue_t *q;
+        rd_kafka_message_t **msgs;
+        int failed = 0;
         if (!rk)
                 return -1;
         if ((err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 10000))) {
@@ -78,32 +86,46 @@ int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition,
         next = from < lo ? lo : from;
         if (next >= hi)
                 return next;
+        /* The restorer has a group.id (never joined), so it has a consumer queue. */
+        if (!(q = rd_kafka_queue_get_consumer(rk)) || !(msgs = malloc(REPLAY_BATCH * sizeof(*msgs)))) {
+                if (q)
+                        rd_kafka_queue_destroy(q);
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "replay %s[%d]: no consumer queue or out of "
+                         "memory", topic, partition);
+                return -1;
+        }
         rd_kafka_topic_partition_list_t *a = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(a, topic, partition)->offset = next;
         rd_kafka_assign(rk, a);
         rd_kafka_topic_partition_list_destroy(a);
-        while (next < hi) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-                if (!m)
-                        continue;
-                if (m->err) {
-                        spate_warn("replay %s[%d]: %s", topic, partition, rd_kafka_message_errstr(m));
-                } else {
-                        if (cb(opaque, m->key, m->key_len, m->payload, m->len, m->offset)) {
-                                rd_kafka_message_destroy(m);
-                                rd_kafka_assign(rk, NULL);
-                                return -1;
+        while (next < hi && !failed) {
+                /* Never more than the partition still holds: a batch call
+                 * returns early only once it is full. */
+                size_t want = hi - next < REPLAY_BATCH ? (size_t)(hi - next) : REPLAY_BATCH;
+                ssize_t n = rd_kafka_consume_batch_queue(q, 1000, msgs, want);
+                for (ssize_t i = 0; i < n && !failed; i++) {
+                        rd_kafka_message_t *m = msgs[i];
+                        if (m->err) {
+                                spate_warn("replay %s[%d]: %s", topic, partition, rd_kafka_message_errstr(m));
+                        } else if (cb(opaque, m->key, m->key_len, m->payload, m->len, m->offset)) {
+                                failed = 1;
+                        } else {
+                                next = m->offset + 1;
+                                done++;
                         }
-                        next = m->offset + 1;
-                        done++;
                 }
-                rd_kafka_message_destroy(m);
+                for (ssize_t i = 0; i < n; i++)
+                        rd_kafka_message_destroy(msgs[i]);
                 if (spate_mono_ms() - last_log >= 1000) {
                         progress(topic, partition, done, hi - from, t0);
                         last_log = spate_mono_ms();
                 }
         }
         rd_kafka_assign(rk, NULL);
+        rd_kafka_queue_destroy(q);
+        free(msgs);
+        if (failed)
+                return -1;
         if (done)
                 progress(topic, partition, done, done, t0);
         return next;

@@ -38,7 +38,6 @@ static void group_free(const spate_winconf_t *conf, spate_wgroup_t *g) {
                 spate_agg_states_free(g->bkt[i].states, conf->nfns);
         free(g->win);
         free(g->bkt);
-        free(g->key);
         free(g);
 }
 
@@ -94,10 +93,10 @@ static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t k
                 return g;
         if (ws->ngroups >= ws->cap && rehash(ws))
                 return NULL;
-        if (!(g = calloc(1, sizeof(*g))) || !(g->key = malloc(klen ? klen : 1))) {
-                free(g);
+        /* The key inside the group: one allocation less per group, which
+         * counts with a million live keys. */
+        if (!(g = calloc(1, sizeof(*g) + klen)))
                 return NULL;
-        }
         memcpy(g->key, key, klen);
         g->klen = klen;
         size_t b = hash_key(key, klen) & (ws->cap - 1);
@@ -155,20 +154,24 @@ static int64_t sat_add(int64_t a, int64_t b) {
         return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-/* Inserts a new entry (start, end) with empty states into g's windows or
- * buckets; NULL when out of memory. Pointers into that array are invalidated. */
+/* Inserts a new entry (start, end) into g's windows or buckets, with the
+ * given states (owned from then on) or, when NULL, empty ones; NULL when out
+ * of memory (states are then still the caller's). Pointers into that array
+ * are invalidated. */
 static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int64_t start,
-                            int64_t end) {
+                            int64_t end, spate_agg_state_t *states) {
         spate_went_t **a = bucket ? &g->bkt : &g->win;
         int *n = bucket ? &g->nbkt : &g->nwin, *cap = bucket ? &g->capbkt : &g->capwin;
-        spate_agg_state_t *states = spate_agg_states_new(ws->conf->fns, ws->conf->nfns);
-        if (!states)
+        spate_agg_state_t *own = NULL;
+        if (!states && !(states = own = spate_agg_states_new(ws->conf->fns, ws->conf->nfns)))
                 return NULL;
         if (*n == *cap) {
-                int c = *cap ? *cap * 2 : 4;
+                /* From one: most groups of a tumbling window have one live
+                 * window at a time. */
+                int c = *cap ? *cap * 2 : 1;
                 spate_went_t *na = realloc(*a, (size_t)c * sizeof(*na));
                 if (!na) {
-                        spate_agg_states_free(states, ws->conf->nfns);
+                        spate_agg_states_free(own, ws->conf->nfns);
                         return NULL;
                 }
                 *a = na;
@@ -240,7 +243,7 @@ static int add_fixed(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t
                 return n < 0 ? -1 : 1;
         for (int i = 0; i < n; i++) {
                 spate_went_t *e = find(g->win, g->nwin, starts[i]);
-                if (!e && !(e = insert(ws, g, 0, starts[i], starts[i] + spec->size)))
+                if (!e && !(e = insert(ws, g, 0, starts[i], starts[i] + spec->size, NULL)))
                         return -1;
                 if (apply(ws, g, e, r))
                         return -1;
@@ -258,7 +261,7 @@ static int add_sliding(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec
                 return 1;
         /* The bucket first, so the record's own window, built from buckets
          * below, has it. */
-        if (!(e = find(g->bkt, g->nbkt, r->t)) && !(e = insert(ws, g, 1, r->t, r->t)))
+        if (!(e = find(g->bkt, g->nbkt, r->t)) && !(e = insert(ws, g, 1, r->t, r->t, NULL)))
                 return -1;
         if (apply(ws, g, e, r))
                 return -1;
@@ -271,7 +274,7 @@ static int add_sliding(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec
         }
         if (!a.create_own || own)
                 return 0;
-        if (!(e = insert(ws, g, 0, r->t - spec->size, r->t)))
+        if (!(e = insert(ws, g, 0, r->t - spec->size, r->t, NULL)))
                 return -1;
         for (int i = lower_bound(g->bkt, g->nbkt, r->t - spec->size);
              i < g->nbkt && g->bkt[i].start <= r->t; i++)
@@ -306,7 +309,7 @@ static int add_session(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec
                         keep = absorbed[i];
         spate_went_t *e;
         if (keep < 0) {
-                if (!(e = insert(ws, g, 0, merged.first, merged.last)))
+                if (!(e = insert(ws, g, 0, merged.first, merged.last, NULL)))
                         goto out;
                 int at = (int)(e - g->win);
                 for (int i = 0; i < nabs; i++)  /* indices after the insert shifted */
@@ -484,13 +487,15 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
         if (bucket)
                 e.end = start;
         if (!old) {
-                if (!(g = group_get(ws, group, glen)) || !(old = insert(ws, g, bucket, start, e.end))) {
+                if (!(g = group_get(ws, group, glen)) ||
+                    !(old = insert(ws, g, bucket, start, e.end, e.states))) {
                         spate_agg_states_free(e.states, ws->conf->nfns);
                         snprintf(errstr, errstr_size, "out of memory");
                         return -1;
                 }
+        } else {
+                spate_agg_states_free(old->states, ws->conf->nfns);
         }
-        spate_agg_states_free(old->states, ws->conf->nfns);
         *old = e;
         due(ws, bucket ? INT64_MIN : close_time(ws, old));
         if (emit && !bucket && (!ws->conf->emit_final || old->closed)) {

@@ -43,7 +43,6 @@ typedef struct spate_went {
 } spate_went_t;
 
 typedef struct spate_wgroup {
-        char *key;                  /* owned, not NUL-terminated */
         size_t klen;
         spate_went_t *win;          /* windows, ascending start */
         int nwin, capwin;
@@ -51,6 +50,7 @@ typedef struct spate_wgroup {
         int nbkt, capbkt;
         int listed;                 /* in the dirty list */
         struct spate_wgroup *next;  /* hash chain */
+        char key[];                 /* klen bytes, not NUL-terminated */
 } spate_wgroup_t;
 
 /* An entry deleted since the last commit: it needs a changelog tombstone and
