@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
                 /* Keys in a scattered order, as a hash partitioner gives them. */
                 long k = (i * 7919) % n;
                 spate_wrec_t r = { group, (size_t)snprintf(group, sizeof(group), "k%07ld", k),
-                                   1700000000000 + i % 3600000, vals, { 0, 0, i } };
+                                   1700000000000 + i % 3600000, vals, { 0, 0, i }, INT64_MIN };
                 vals[0] = vals[1] = (spate_val_t){ .type = SPATE_VAL_NUM, .num = (double)(i % 100) };
                 if (spate_winstate_add(ws, &r)) {
                         fprintf(stderr, "winstate_bench: add failed\n");
