@@ -64,7 +64,7 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS) >/dev/null; fi
 
-tests: $(BIN)/spate $(UNIT_BIN)
+tests: $(BIN)/spate $(UNIT_BIN) $(BENCH_BIN)
 
 test: deps
 	$(MAKE) tests
