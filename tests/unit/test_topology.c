@@ -82,6 +82,11 @@ static const struct bad {
           ":3:20: commit_interval must be a duration" },
         { "avro without schema", HEAD SRC "    format: avro\n", "format: avro needs 'schema:'" },
         { "empty file", "", ":1:1: the file is empty" },
+        { "window after a poller", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
+          "  - name: w\n    type: window\n    from: p\n    window: tumbling\n    size: 1h\n"
+          "    aggregates:\n      n: count()\n",
+          ":7:5: window node 'w': a window reads records of a kafka_source (its exactness rests on "
+          "their offsets), not of http_poll 'p'" },
 };
 
 static void test_bad(void) {
