@@ -24,6 +24,7 @@ typedef struct task {
         int64_t next_offset;       /* offset after the last processed message */
         int64_t committed;         /* last committed next_offset */
         int64_t *times;            /* per node index: spate_ctx_set_partition_time(), or NULL */
+        int times_changed;         /* since the last commit */
 } task_t;
 
 /* A subscribed topic: a source's, or an internal one a node reads itself. */
@@ -275,8 +276,11 @@ int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const 
 void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
                                   int32_t partition, int64_t t) {
         source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
-        if (s && partition >= 0)
-                task_times(ctx->engine, task_for(s, partition))[n->index] = t;
+        if (s && partition >= 0) {
+                task_t *task = task_for(s, partition);
+                task_times(ctx->engine, task)[n->index] = t;
+                task->times_changed = 1;
+        }
 }
 
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
@@ -292,7 +296,10 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
                         task_t *t = &e->sources[i].tasks[p];
                         if (e->sources[i].rewind)
                                 break;
-                        if (t->assigned && t->next_offset > t->committed)
+                        /* A time may move on without records (close_after_idle):
+                         * commit it with the same offset once one was processed. */
+                        if (t->assigned && (t->next_offset > t->committed ||
+                                            (t->times_changed && t->next_offset > 0)))
                                 times_to_metadata(e, t, rd_kafka_topic_partition_list_add(
                                                                 offs, e->sources[i].topic, p));
                 }
@@ -383,7 +390,9 @@ static int commit(spate_engine_t *e) {
         } else {
                 for (int i = 0; i < offs->cnt; i++) {
                         source_t *s = source_for(e, offs->elems[i].topic);
-                        task_for(s, offs->elems[i].partition)->committed = offs->elems[i].offset;
+                        task_t *t = task_for(s, offs->elems[i].partition);
+                        t->committed = offs->elems[i].offset;
+                        t->times_changed = 0;
                 }
                 e->stats.commits += offs->cnt > 0;
         }
@@ -401,7 +410,7 @@ static void set_assigned(spate_engine_t *e, rd_kafka_topic_partition_list_t *par
                         continue;
                 task_t *t = task_for(s, parts->elems[i].partition);
                 t->assigned = assigned;
-                t->at_end = 0;
+                t->at_end = t->times_changed = 0;
                 t->next_offset = t->committed = 0;
                 free(t->times);
                 t->times = NULL;
