@@ -24,48 +24,95 @@ const char *spate_agg_fn_name(spate_agg_fn_t fn) {
         return (unsigned)fn < (unsigned)NFN ? fn_names[fn] : "unknown";
 }
 
+/* A window node holds one state per aggregate per live window: a growing state
+ * multiplies its heap cost by the number of live windows. */
+_Static_assert(sizeof(spate_agg_state_t) <= 32, "spate_agg_state_t grew");
+
 void spate_agg_init(spate_agg_state_t *s, spate_agg_fn_t fn) {
         memset(s, 0, sizeof(*s));
-        s->fn = fn;
+        s->fn = (uint8_t)fn;
 }
 
 void spate_agg_free(spate_agg_state_t *s) {
-        if (s->val.type == SPATE_VAL_STR)
-                free((char *)s->val.str);
-        free(s->set);
-        memset(&s->val, 0, sizeof(s->val));
-        s->set = NULL;
-        s->cap = 0;
+        switch (s->fn) {
+        case SPATE_AGG_MIN:
+        case SPATE_AGG_MAX:
+        case SPATE_AGG_FIRST:
+        case SPATE_AGG_LAST:
+                if (s->has && s->type == SPATE_VAL_STR)
+                        free(s->u.kept.v.str);
+                s->has = 0;
+                break;
+        case SPATE_AGG_COUNT_DISTINCT:
+                free(s->u.set.slots);
+                s->u.set.slots = NULL;
+                s->u.set.cap = 0;
+                break;
+        }
+}
+
+/* The kept value of min..last as a value whose str is borrowed from s. */
+static void kept_val(const spate_agg_state_t *s, spate_val_t *out) {
+        memset(out, 0, sizeof(*out));
+        if (!s->has)
+                return;
+        out->type = (spate_val_type_t)s->type;
+        switch (out->type) {
+        case SPATE_VAL_NUM:
+                out->num = s->u.kept.v.num;
+                break;
+        case SPATE_VAL_BOOL:
+                out->b = s->u.kept.v.b;
+                break;
+        case SPATE_VAL_STR:
+                out->str = s->u.kept.v.str->s;
+                out->len = s->u.kept.v.str->len;
+                break;
+        default:
+                break;
+        }
+}
+
+static void kept_origin(const spate_agg_state_t *s, spate_agg_origin_t *out) {
+        out->t = s->u.kept.t;
+        out->partition = s->partition;
+        out->offset = s->u.kept.offset;
 }
 
 /* Neumaier's variant of Kahan summation: the compensation also captures the
  * low bits of the running sum when the new term is larger than it. */
 static void neumaier_add(spate_agg_state_t *s, double x) {
-        double t = s->sum + x;
+        double sum = s->u.sum.sum, t = sum + x;
 
-        if (fabs(s->sum) >= fabs(x))
-                s->comp += (s->sum - t) + x;
+        if (fabs(sum) >= fabs(x))
+                s->u.sum.comp += (sum - t) + x;
         else
-                s->comp += (x - t) + s->sum;
-        s->sum = t;
+                s->u.sum.comp += (x - t) + sum;
+        s->u.sum.sum = t;
 }
 
-/* Replaces the kept value with a copy of v (strings are duplicated). */
+/* Replaces the kept value with a copy of v. A string is copied before the old
+ * one is freed, so v may borrow from s itself. */
 static int set_val(spate_agg_state_t *s, const spate_val_t *v) {
-        spate_val_t copy = *v;
+        spate_agg_str_t *d = NULL;
 
         if (v->type == SPATE_VAL_STR) {
-                char *d = malloc(v->len + 1);
-                if (!d)
+                if (!(d = malloc(sizeof(*d) + v->len + 1)))
                         return -1;
+                d->len = v->len;
                 if (v->len)
-                        memcpy(d, v->str, v->len);
-                d[v->len] = '\0';
-                copy.str = d;
+                        memcpy(d->s, v->str, v->len);
+                d->s[v->len] = '\0';
         }
-        if (s->val.type == SPATE_VAL_STR)
-                free((char *)s->val.str);
-        s->val = copy;
+        if (s->has && s->type == SPATE_VAL_STR)
+                free(s->u.kept.v.str);
+        s->type = (uint8_t)v->type;
+        if (v->type == SPATE_VAL_STR)
+                s->u.kept.v.str = d;
+        else if (v->type == SPATE_VAL_BOOL)
+                s->u.kept.v.b = v->b;
+        else
+                s->u.kept.v.num = v->num;
         s->has = 1;
         return 0;
 }
@@ -144,49 +191,52 @@ uint64_t spate_agg_value_hash(const spate_val_t *v) {
 }
 
 static int set_grow(spate_agg_state_t *s) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        uint64_t *set = calloc(cap, sizeof(*set));
+        size_t old = s->u.set.cap, cap = old ? old * 2 : 16;
+        uint64_t *slots = calloc(cap, sizeof(*slots)), *from = s->u.set.slots;
 
-        if (!set)
+        if (!slots)
                 return -1;
-        for (size_t i = 0; i < s->cap; i++) {
-                if (!s->set[i])
+        for (size_t i = 0; i < old; i++) {
+                if (!from[i])
                         continue;
-                size_t j = (size_t)s->set[i] & (cap - 1);
-                while (set[j])
+                size_t j = (size_t)from[i] & (cap - 1);
+                while (slots[j])
                         j = (j + 1) & (cap - 1);
-                set[j] = s->set[i];
+                slots[j] = from[i];
         }
-        free(s->set);
-        s->set = set;
-        s->cap = cap;
+        free(from);
+        s->u.set.slots = slots;
+        s->u.set.cap = cap;
         return 0;
 }
 
 /* Adds a hash to the distinct set (linear probing, load <= 1/2). */
 static int set_add(spate_agg_state_t *s, uint64_t h) {
-        size_t j;
+        size_t j, mask;
 
         if (h == 0) {
-                s->n += !s->has_zero;
+                s->u.set.n += !s->has_zero;
                 s->has_zero = 1;
                 return 0;
         }
-        if ((s->n + 1) * 2 > s->cap && set_grow(s))
+        if ((s->u.set.n + 1) * 2 > s->u.set.cap && set_grow(s))
                 return -1;
-        for (j = (size_t)h & (s->cap - 1); s->set[j]; j = (j + 1) & (s->cap - 1))
-                if (s->set[j] == h)
+        mask = s->u.set.cap - 1;
+        for (j = (size_t)h & mask; s->u.set.slots[j]; j = (j + 1) & mask)
+                if (s->u.set.slots[j] == h)
                         return 0;
-        s->set[j] = h;
-        s->n++;
+        s->u.set.slots[j] = h;
+        s->u.set.n++;
         return 0;
 }
 
 int spate_agg_update(spate_agg_state_t *s, const spate_val_t *v, const spate_agg_origin_t *o) {
+        spate_val_t cur;
+        spate_agg_origin_t at;
         int better;
 
         if (s->fn == SPATE_AGG_COUNT) {
-                s->n++;
+                s->u.count++;
                 return 0;
         }
         if (!v || v->type == SPATE_VAL_NULL || (v->type == SPATE_VAL_NUM && isnan(v->num)))
@@ -197,24 +247,28 @@ int spate_agg_update(spate_agg_state_t *s, const spate_val_t *v, const spate_agg
                 if (v->type != SPATE_VAL_NUM || !isfinite(v->num))
                         return 1;
                 neumaier_add(s, v->num);
-                s->n++;
+                s->u.sum.n++;
                 return 0;
         case SPATE_AGG_MIN:
         case SPATE_AGG_MAX:
-                better = !s->has || (s->fn == SPATE_AGG_MIN ? val_cmp(v, &s->val) < 0
-                                                           : val_cmp(v, &s->val) > 0);
+                kept_val(s, &cur);
+                better = !s->has || (s->fn == SPATE_AGG_MIN ? val_cmp(v, &cur) < 0
+                                                           : val_cmp(v, &cur) > 0);
                 return better ? set_val(s, v) : 0;
         case SPATE_AGG_FIRST:
         case SPATE_AGG_LAST:
                 if (!o)
                         return -1;
-                better = !s->has || (s->fn == SPATE_AGG_FIRST ? origin_cmp(o, &s->origin) < 0
-                                                             : origin_cmp(o, &s->origin) > 0);
+                kept_origin(s, &at);
+                better = !s->has || (s->fn == SPATE_AGG_FIRST ? origin_cmp(o, &at) < 0
+                                                             : origin_cmp(o, &at) > 0);
                 if (!better)
                         return 0;
                 if (set_val(s, v))
                         return -1;
-                s->origin = *o;
+                s->u.kept.t = o->t;
+                s->partition = o->partition;
+                s->u.kept.offset = o->offset;
                 return 0;
         case SPATE_AGG_COUNT_DISTINCT:
                 return set_add(s, spate_agg_value_hash(v));
@@ -224,37 +278,43 @@ int spate_agg_update(spate_agg_state_t *s, const spate_val_t *v, const spate_agg
 }
 
 int spate_agg_merge(spate_agg_state_t *dst, const spate_agg_state_t *src) {
+        spate_val_t sv, dv;
+        spate_agg_origin_t so;
         int better;
 
         if (dst->fn != src->fn)
                 return -1;
         switch (dst->fn) {
         case SPATE_AGG_COUNT:
-                dst->n += src->n;
+                dst->u.count += src->u.count;
                 return 0;
         case SPATE_AGG_SUM:
         case SPATE_AGG_MEAN:
-                neumaier_add(dst, src->sum);
-                dst->comp += src->comp;
-                dst->n += src->n;
+                neumaier_add(dst, src->u.sum.sum);
+                dst->u.sum.comp += src->u.sum.comp;
+                dst->u.sum.n += src->u.sum.n;
                 return 0;
         case SPATE_AGG_MIN:
         case SPATE_AGG_MAX:
                 if (!src->has)
                         return 0;
-                better = !dst->has || (dst->fn == SPATE_AGG_MIN ? val_cmp(&src->val, &dst->val) < 0
-                                                               : val_cmp(&src->val, &dst->val) > 0);
-                return better ? set_val(dst, &src->val) : 0;
+                kept_val(src, &sv);
+                kept_val(dst, &dv);
+                better = !dst->has || (dst->fn == SPATE_AGG_MIN ? val_cmp(&sv, &dv) < 0
+                                                               : val_cmp(&sv, &dv) > 0);
+                return better ? set_val(dst, &sv) : 0;
         case SPATE_AGG_FIRST:
         case SPATE_AGG_LAST:
                 if (!src->has)
                         return 0;
-                return spate_agg_update(dst, &src->val, &src->origin) < 0 ? -1 : 0;
+                kept_val(src, &sv);
+                kept_origin(src, &so);
+                return spate_agg_update(dst, &sv, &so) < 0 ? -1 : 0;
         case SPATE_AGG_COUNT_DISTINCT:
                 if (src->has_zero && set_add(dst, 0))
                         return -1;
-                for (size_t i = 0; i < src->cap; i++)
-                        if (src->set[i] && set_add(dst, src->set[i]))
+                for (size_t i = 0; i < src->u.set.cap; i++)
+                        if (src->u.set.slots[i] && set_add(dst, src->u.set.slots[i]))
                                 return -1;
                 return 0;
         }
@@ -265,22 +325,24 @@ void spate_agg_result(const spate_agg_state_t *s, spate_val_t *out) {
         memset(out, 0, sizeof(*out));
         switch (s->fn) {
         case SPATE_AGG_COUNT:
+                out->type = SPATE_VAL_NUM;
+                out->num = (double)s->u.count;
+                return;
         case SPATE_AGG_COUNT_DISTINCT:
                 out->type = SPATE_VAL_NUM;
-                out->num = (double)s->n;
+                out->num = (double)s->u.set.n;
                 return;
         case SPATE_AGG_SUM:
         case SPATE_AGG_MEAN:
-                if (!s->n)
+                if (!s->u.sum.n)
                         return;
                 out->type = SPATE_VAL_NUM;
-                out->num = s->sum + s->comp;
+                out->num = s->u.sum.sum + s->u.sum.comp;
                 if (s->fn == SPATE_AGG_MEAN)
-                        out->num /= (double)s->n;
+                        out->num /= (double)s->u.sum.n;
                 return;
         default:
-                if (s->has)
-                        *out = s->val;
+                kept_val(s, out);
                 return;
         }
 }

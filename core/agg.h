@@ -59,18 +59,45 @@ typedef enum {
         SPATE_AGG_COUNT_DISTINCT
 } spate_agg_fn_t;
 
+/* A string kept by min, max, first or last: its length lives with its bytes
+ * (followed by a NUL) so that the state needs no room for it. */
+typedef struct spate_agg_str {
+        size_t len;
+        char s[];
+} spate_agg_str_t;
+
 /* One aggregate's state. Public so arrays of it can be allocated in one
- * piece; read and change it only through the functions below. */
+ * piece; read and change it only through the functions below.
+ * A window keeps one per aggregate per live window, so it is a tagged union
+ * as large as its largest member (32 bytes), not the sum of all of them: the
+ * small fields of min..last and count_distinct sit in the bytes after fn that
+ * would otherwise be padding. */
 typedef struct spate_agg_state {
-        spate_agg_fn_t fn;
-        uint64_t n;                 /* count; values summed; distinct hashes */
-        double sum, comp;           /* sum, mean: Neumaier sum and compensation */
-        int has;                    /* min, max, first, last: val is set */
-        spate_val_t val;            /* its str is owned (malloc'd) by the state */
-        spate_agg_origin_t origin;  /* first, last: origin of val */
-        uint64_t *set;              /* count_distinct: open addressing, 0 = empty */
-        size_t cap;                 /* slots in set (power of two) */
-        int has_zero;               /* count_distinct: hash 0 seen (not in set) */
+        uint8_t fn;                 /* spate_agg_fn_t */
+        uint8_t has;                /* min, max, first, last: a value is kept */
+        uint8_t type;               /* its spate_val_type_t */
+        uint8_t has_zero;           /* count_distinct: hash 0 seen (not in slots) */
+        int32_t partition;          /* first, last: origin partition of the value */
+        union {
+                uint64_t count;                       /* count */
+                struct {                              /* sum, mean */
+                        double sum, comp;             /* Neumaier sum and compensation */
+                        uint64_t n;                   /* values summed */
+                } sum;
+                struct {                              /* min, max, first, last */
+                        union {                       /* by type */
+                                double num;
+                                int b;
+                                spate_agg_str_t *str; /* owned (malloc'd) */
+                        } v;
+                        int64_t t, offset;            /* first, last: origin of v */
+                } kept;
+                struct {                              /* count_distinct */
+                        uint64_t *slots;              /* open addressing, 0 = empty */
+                        size_t cap;                   /* slots (power of two) */
+                        uint64_t n;                   /* distinct hashes */
+                } set;
+        } u;
 } spate_agg_state_t;
 
 /* "count", "sum", ... <-> function; parse returns 0 / -1. */

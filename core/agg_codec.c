@@ -104,7 +104,7 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 static void put_set(wbuf_t *w, const spate_agg_state_t *s) {
-        uint64_t *sorted = malloc((s->n ? s->n : 1) * sizeof(*sorted));
+        uint64_t *sorted = malloc((s->u.set.n ? s->u.set.n : 1) * sizeof(*sorted));
         size_t k = 0;
 
         if (!sorted) {
@@ -113,9 +113,9 @@ static void put_set(wbuf_t *w, const spate_agg_state_t *s) {
         }
         if (s->has_zero)
                 sorted[k++] = 0;
-        for (size_t i = 0; i < s->cap; i++)
-                if (s->set[i])
-                        sorted[k++] = s->set[i];
+        for (size_t i = 0; i < s->u.set.cap; i++)
+                if (s->u.set.slots[i])
+                        sorted[k++] = s->u.set.slots[i];
         qsort(sorted, k, sizeof(*sorted), cmp_u64);
         put_varint(w, k);
         for (size_t i = 0; i < k; i++)
@@ -124,34 +124,39 @@ static void put_set(wbuf_t *w, const spate_agg_state_t *s) {
 }
 
 static void put_state(wbuf_t *w, const spate_agg_state_t *s) {
+        spate_val_t v;
+
         put_u8(w, s->fn);
         switch (s->fn) {
         case SPATE_AGG_COUNT:
-                put_varint(w, s->n);
+                put_varint(w, s->u.count);
                 break;
         case SPATE_AGG_SUM:
         case SPATE_AGG_MEAN:
-                put_varint(w, s->n);
-                if (!s->n)
+                put_varint(w, s->u.sum.n);
+                if (!s->u.sum.n)
                         break;
-                put_double(w, s->sum);
-                put_double(w, s->comp);
+                put_double(w, s->u.sum.sum);
+                put_double(w, s->u.sum.comp);
                 break;
         case SPATE_AGG_FIRST:
         case SPATE_AGG_LAST:
                 put_u8(w, s->has);
                 if (!s->has)
                         break;
-                put_svarint(w, s->origin.t);
-                put_svarint(w, s->origin.partition);
-                put_svarint(w, s->origin.offset);
-                put_value(w, &s->val);
+                put_svarint(w, s->u.kept.t);
+                put_svarint(w, s->partition);
+                put_svarint(w, s->u.kept.offset);
+                spate_agg_result(s, &v);
+                put_value(w, &v);
                 break;
         case SPATE_AGG_MIN:
         case SPATE_AGG_MAX:
                 put_u8(w, s->has);
-                if (s->has)
-                        put_value(w, &s->val);
+                if (!s->has)
+                        break;
+                spate_agg_result(s, &v);
+                put_value(w, &v);
                 break;
         case SPATE_AGG_COUNT_DISTINCT:
                 put_set(w, s);
@@ -220,38 +225,37 @@ static double get_double(rbuf_t *r) {
         return d;
 }
 
-/* Reads a value into s->val (strings copied, owned by s). */
+/* Reads the kept value of min..last into s (strings copied, owned by s). */
 static int get_value(rbuf_t *r, spate_agg_state_t *s) {
-        spate_val_t v = { .type = (spate_val_type_t)get_u8(r) };
+        unsigned type = get_u8(r);
+        spate_agg_str_t *d;
+        size_t len;
 
-        switch (v.type) {
+        switch (type) {
         case SPATE_VAL_NUM:
-                v.num = get_double(r);
+                s->u.kept.v.num = get_double(r);
                 break;
         case SPATE_VAL_BOOL:
-                v.b = (int)get_u8(r);
+                s->u.kept.v.b = (int)get_u8(r);
                 break;
         case SPATE_VAL_STR:
-                v.len = (size_t)get_varint(r);
-                if (r->bad || v.len > (size_t)(r->end - r->p))
+                len = (size_t)get_varint(r);
+                if (r->bad || len > (size_t)(r->end - r->p))
                         return r->bad = 1, -1;
-                v.str = (const char *)r->p;
-                r->p += v.len;
+                if (!(d = malloc(sizeof(*d) + len + 1)))
+                        return r->bad = 1, -1;
+                d->len = len;
+                memcpy(d->s, r->p, len);
+                d->s[len] = '\0';
+                r->p += len;
+                s->u.kept.v.str = d;
                 break;
         default:
                 return r->bad = 1, -1;
         }
         if (r->bad)
                 return -1;
-        if (v.type == SPATE_VAL_STR) {
-                char *d = malloc(v.len + 1);
-                if (!d)
-                        return r->bad = 1, -1;
-                memcpy(d, v.str, v.len);
-                d[v.len] = '\0';
-                v.str = d;
-        }
-        s->val = v;
+        s->type = (uint8_t)type;
         s->has = 1;
         return 0;
 }
@@ -266,14 +270,14 @@ static int get_set(rbuf_t *r, spate_agg_state_t *s) {
                 spate_agg_init(&one, SPATE_AGG_COUNT_DISTINCT);
                 uint64_t h = get_u64(r);
                 if (h == 0) {
-                        s->n += !s->has_zero;
+                        s->u.set.n += !s->has_zero;
                         s->has_zero = 1;
                         continue;
                 }
                 /* Merging a one-slot set reuses the probing code in agg.c. */
-                one.set = &h;
-                one.cap = 1;
-                one.n = 1;
+                one.u.set.slots = &h;
+                one.u.set.cap = 1;
+                one.u.set.n = 1;
                 if (spate_agg_merge(s, &one))
                         return r->bad = 1, -1;
         }
@@ -288,23 +292,23 @@ static int get_state(rbuf_t *r, spate_agg_state_t *s) {
         spate_agg_init(s, (spate_agg_fn_t)fn);
         switch (s->fn) {
         case SPATE_AGG_COUNT:
-                s->n = get_varint(r);
+                s->u.count = get_varint(r);
                 break;
         case SPATE_AGG_SUM:
         case SPATE_AGG_MEAN:
-                s->n = get_varint(r);
-                if (!s->n)
+                s->u.sum.n = get_varint(r);
+                if (!s->u.sum.n)
                         break;
-                s->sum = get_double(r);
-                s->comp = get_double(r);
+                s->u.sum.sum = get_double(r);
+                s->u.sum.comp = get_double(r);
                 break;
         case SPATE_AGG_FIRST:
         case SPATE_AGG_LAST:
                 if (!get_u8(r))
                         break;
-                s->origin.t = get_svarint(r);
-                s->origin.partition = (int32_t)get_svarint(r);
-                s->origin.offset = get_svarint(r);
+                s->u.kept.t = get_svarint(r);
+                s->partition = (int32_t)get_svarint(r);
+                s->u.kept.offset = get_svarint(r);
                 get_value(r, s);
                 break;
         case SPATE_AGG_MIN:
