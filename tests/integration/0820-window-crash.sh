@@ -148,4 +148,17 @@ check "backlog, grace 10m: every window exact within 60 s" wait_exact 60 "$TMP/s
 report "backlog, grace 10m" "$TMP/scale.json" it-0820b-dlq
 kill -TERM "$PID_b1" "$PID_b2"
 wait "$PID_b1" "$PID_b2" 2>/dev/null
+# A record an hour older than the data, to source partition 0, read by a new
+# instance: late only if the partition's stream time was kept with its offset.
+printf '0\ts00000\t{"sensor":"s00000","region":"Corse","ts":%d,"temp":1.0,"humidity":50.0,"battery":3.7}\n' \
+        $((1700000000000 - 3600000)) >"$TMP/late.tsv"
+$KT produce "$BOOT" it0820b.in "$TMP/late.tsv" --partitioned >/dev/null
+start b1
+wait_for 40 bash -c "[ \$($KT count '$BOOT' it-0820b-dlq) -ge 1 ]"
+$KT consume "$BOOT" it-0820b-dlq --idle 0.5 >"$TMP/late.dlq"
+check "after a restart, a record older than its partition's committed stream time is late ($(grep -o '"spate.error": "[^"]*' "$TMP/late.dlq" | head -1 | cut -c1-110))" \
+        grep -q '"spate.error": "hourly: late: group .Corse. at 2023-11-14T21:13:20Z, stream time of it0820b.in.0. 2023-11-15' "$TMP/late.dlq"
+check "the late record is dead-lettered as it was read" grep -q '"value": "{\\"sensor\\":\\"s00000\\"' "$TMP/late.dlq"
+kill -TERM "$PID_b1"
+wait "$PID_b1" 2>/dev/null
 echo "# phase 3 took $((SECONDS - t2)) s"
