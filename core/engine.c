@@ -278,8 +278,9 @@ void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const
         source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
         if (s && partition >= 0) {
                 task_t *task = task_for(s, partition);
-                task_times(ctx->engine, task)[n->index] = t;
-                task->times_changed = 1;
+                int64_t *times = task_times(ctx->engine, task);
+                task->times_changed |= times[n->index] != t;
+                times[n->index] = t;
         }
 }
 

@@ -125,8 +125,8 @@ void spate_ctx_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o);
  * committed with the partition's offset (as its metadata), so that whoever
  * resumes the partition - after a crash or a rebalance - starts from the value
  * that matches the committed offset (Kafka Streams keeps its partition time
- * so). get() returns what the last commit holds (INT64_MIN: nothing) until
- * set. */
+ * so). Set it by flush() at the latest: a commit takes the values set then.
+ * get() returns what the last commit holds (INT64_MIN: nothing) until set. */
 int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
                                  int32_t partition);
 void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,

@@ -160,7 +160,8 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                         return spate_node_error(n, spate_node_param(n, "partitions"), errstr,
                                                 errstr_size, "'partitions' must be at least 1");
                 if (!(w->packs = calloc((size_t)w->partitions, sizeof(*w->packs))) ||
-                    !(w->npacked = calloc((size_t)w->partitions, sizeof(*w->npacked))))
+                    !(w->npacked = calloc((size_t)w->partitions, sizeof(*w->npacked))) ||
+                    !(w->marks = malloc(sizeof(*w->marks) * SPATE_WINMETA_MAX_UP)))
                         return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
                 snprintf(name, sizeof(name), "%s-%s-repartition", t->application, n->name);
                 w->repartition_topic = strdup(name);

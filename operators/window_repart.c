@@ -75,10 +75,8 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
         }
         u->idle = 0;
         u->got = 1;
-        if (t > u->time) {
+        if (t > u->time)
                 u->time = t;
-                spate_ctx_set_partition_time(ctx, n, o->topic, o->partition, t);
-        }
         if (spate_window_is_late(&w->conf.spec, t, u->time)) {
                 spate_fmt_iso_ms(t, a, sizeof(a));
                 spate_fmt_iso_ms(u->time, b, sizeof(b));
@@ -100,8 +98,6 @@ int win_pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         spate_buf_t *pack = &w->packs[d];
         int nm = 0;
-        if (!w->marks && !(w->marks = malloc(sizeof(*w->marks) * (size_t)SPATE_WINMETA_MAX_UP)))
-                return spate_ctx_fail(ctx, n, "out of memory");
         for (int p = 0; p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
                 if (w->up[p].assigned)
                         w->marks[nm++] = (spate_wmark_t){ p, w->up[p].time, w->up[p].idle };
@@ -115,9 +111,8 @@ int win_pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx) {
 }
 
 /* close_after_idle, per source partition: once it had no record that long,
- * its stream time follows the wall clock (committed like any other). */
-static void follow_clock(spate_node_t *n, win_up_t *u, int32_t p, int64_t now, spate_ctx_t *ctx) {
-        win_t *w = n->ctx;
+ * its stream time follows the wall clock. */
+static void follow_clock(const win_t *w, win_up_t *u, int64_t now) {
         if (u->got) {
                 u->got = 0;
                 u->quiet_since = now;
@@ -125,7 +120,6 @@ static void follow_clock(spate_node_t *n, win_up_t *u, int32_t p, int64_t now, s
         } else if (w->idle_ms && u->time != INT64_MIN && now - u->quiet_since >= w->idle_ms &&
                    u->quiet_base + (now - u->quiet_since) > u->time) {
                 u->time = u->quiet_base + (now - u->quiet_since);
-                spate_ctx_set_partition_time(ctx, n, w->source_topic, p, u->time);
         }
 }
 
@@ -138,7 +132,10 @@ int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
                 if (!u->assigned)
                         continue;
                 u->idle = spate_ctx_caught_up(ctx, w->source_topic, p);
-                follow_clock(n, u, p, now, ctx);
+                follow_clock(w, u, now);
+                /* Committed with the partition's offset, which this commit covers. */
+                if (u->time != INT64_MIN)
+                        spate_ctx_set_partition_time(ctx, n, w->source_topic, p, u->time);
                 changed |= u->idle != u->sent_idle || u->time != u->sent_time;
         }
         /* A changed mark goes to every downstream partition, even with no
@@ -170,8 +167,6 @@ static int apply_marks(spate_node_t *n, win_task_t *task, spate_wpack_rd_t *rd, 
         win_t *w = n->ctx;
         char err[256];
         int nm;
-        if (!w->marks && !(w->marks = malloc(sizeof(*w->marks) * (size_t)SPATE_WINMETA_MAX_UP)))
-                return spate_ctx_fail(ctx, n, "out of memory");
         if ((nm = spate_wpack_marks(rd, w->marks, SPATE_WINMETA_MAX_UP, err, sizeof(err))) < 0)
                 return spate_ctx_fail(ctx, n, "%s", err);
         for (int i = 0; i < nm; i++) {

@@ -15,6 +15,8 @@ import math
 import sys
 from collections import defaultdict
 
+from window_topics import latest
+
 HOUR = 3600 * 1000
 
 
@@ -39,14 +41,8 @@ def close(a, b):
 
 def compare(exp_path, out_path, quiet):
     exp = json.load(open(exp_path))
-    latest = {}
-    with open(out_path) as f:
-        for line in f:
-            if line.strip():
-                m = json.loads(line)
-                latest[m["key"]] = m["value"]
     got = {}
-    for key, value in latest.items():
+    for value in latest(out_path).values():
         if value is None:
             continue
         row = json.loads(value)
