@@ -146,10 +146,13 @@ for r in "${runs[@]}"; do
         $KT consume "$BOOT" "it-0810-$name-dlq" --idle 1 >"$TMP/$name.dlq"
         $PY "$REF/window_topics.py" got "$TMP/$name.out" "$TMP/$name.dlq" >"$TMP/$name.got"
         check "$name: output topic and DLQ read" [ $? -eq 0 ]
-        read -r nrec nkeys ntomb < <($PY "$REF/window_topics.py" stats "$TMP/$name.out")
+        read -r nrec nkeys ntomb npairs < <($PY "$REF/window_topics.py" stats "$TMP/$name.out")
         echo "# $name: $nrec output records, $nkeys window keys, $ntomb tombstoned"
         if [ "$emit" = final ]; then
-                check "$name: each window emitted once ($nrec records, $nkeys keys)" [ "$nrec" -eq "$nkeys" ]
+                # A restore emits its last commit's entries again (their first
+                # emission may not have been acknowledged): the same value twice.
+                check "$name: each window emitted with one value only ($nrec records, $npairs distinct, $nkeys keys)" \
+                        [ "$npairs" -eq "$nkeys" ]
         elif [[ $name == session* ]]; then
                 check "$name: merged sessions were tombstoned ($ntomb)" [ "$ntomb" -gt 0 ]
         fi

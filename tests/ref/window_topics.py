@@ -8,7 +8,8 @@
                                         latest value per key (a compacted topic's view; keys
                                         whose latest value is a tombstone are gone) and the
                                         records the DLQ holds with a "late" reason
-  stats OUTPUT.jsonl                    "records keys tombstones" of an output topic
+  stats OUTPUT.jsonl                    "records keys tombstones distinct-key-value-pairs" of an
+                                        output topic
 """
 import json
 import sys
@@ -58,14 +59,15 @@ def got(out_path, dlq_path, node=None):
 
 
 def stats(path):
-    n, last = 0, {}
+    n, last, pairs = 0, {}, set()
     with open(path) as f:
         for line in f:
             if line.strip():
                 m = json.loads(line)
                 n += 1
                 last[m["key"]] = m["value"]
-    print(n, len(last), sum(1 for v in last.values() if v is None))
+                pairs.add((m["key"], m["value"]))
+    print(n, len(last), sum(1 for v in last.values() if v is None), len(pairs))
 
 
 def main():
