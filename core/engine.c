@@ -18,13 +18,22 @@
 
 #define BATCH 1024
 
+/* What a node keeps with a source partition's committed offset. */
+typedef struct pvals {
+        int64_t time;              /* spate_ctx_set_partition_time(), INT64_MIN: none */
+        int64_t ctime;             /* time as committed with task_t.committed */
+        int64_t cut;               /* spate_ctx_set_partition_cut(), -1: none */
+} pvals_t;
+
 typedef struct task {
         int assigned;
         int at_end;                /* the consumer reached the partition's end since the last record */
+        int64_t first;             /* offset of the first message processed since assignment, -1 */
         int64_t next_offset;       /* offset after the last processed message */
-        int64_t committed;         /* last committed next_offset */
-        int64_t *times;            /* per node index: spate_ctx_set_partition_time(), or NULL */
+        int64_t committed;         /* last committed next_offset, -1 before the first commit */
+        pvals_t *vals;             /* per node index, or NULL */
         int times_changed;         /* since the last commit */
+        int cuts_changed;          /* since the last commit */
 } task_t;
 
 /* A subscribed topic: a source's, or an internal one a node reads itself. */
@@ -33,6 +42,7 @@ typedef struct source {
         const char *topic;
         int internal;              /* records go to node->def->input */
         int rewind;                /* a table: read from the beginning, never committed */
+        int hold;                  /* spate_ctx_hold_offsets(): not in this commit */
         task_t *tasks;             /* indexed by partition */
         int ntasks;
 } source_t;
@@ -54,6 +64,7 @@ struct spate_engine {
         int assigned_once;
         int tick_ms;               /* punctuate period: the smallest a node asks for */
         int txn;                   /* exactly_once: a transaction is open */
+        int commit_asap;           /* spate_ctx_request_commit() */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -177,6 +188,8 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
         if (handle(s->node, &rec, &e->ctx))
                 dlq(e, &o, e->ctx.errstr);
         task->next_offset = m->offset + 1;
+        if (task->first < 0)
+                task->first = m->offset;
         if (!e->stats.consumed++)
                 e->stats.first_ms = spate_mono_ms();
         return !s->internal;
@@ -199,40 +212,51 @@ static int flush_nodes(spate_engine_t *e) {
         return 0;
 }
 
-/* --- partition times: node values committed with a source partition's offset --- */
+/* --- partition values: node values committed with a source partition's offset --- */
 
 #define TIMES_PREFIX "spate:"
 
-static int64_t *task_times(spate_engine_t *e, task_t *t) {
-        if (!t->times) {
-                if (!(t->times = malloc(sizeof(*t->times) * (size_t)e->topo->nnodes)))
+static pvals_t *task_vals(spate_engine_t *e, task_t *t) {
+        if (!t->vals) {
+                if (!(t->vals = malloc(sizeof(*t->vals) * (size_t)e->topo->nnodes)))
                         abort();
                 for (int i = 0; i < e->topo->nnodes; i++)
-                        t->times[i] = INT64_MIN;
+                        t->vals[i] = (pvals_t){ INT64_MIN, INT64_MIN, -1 };
         }
-        return t->times;
+        return t->vals;
 }
 
-/* Sets elem's offset, and its metadata to "spate:<node>=<ms>;..." for the
- * nodes that keep a time with the partition. */
-static void times_to_metadata(spate_engine_t *e, const task_t *t, rd_kafka_topic_partition_t *elem) {
+/* Sets elem's offset, and its metadata to "spate:<node>=<ms>[/<cut>];..."
+ * for the nodes that keep values with the partition: the current times, or
+ * (intent) those committed with the offset. A cut at or below the offset
+ * is history and left out. */
+static void vals_to_metadata(spate_engine_t *e, const task_t *t, int64_t offset, int intent,
+                             rd_kafka_topic_partition_t *elem) {
         char buf[2048];
         size_t off = 0;
-        elem->offset = t->next_offset;
-        if (!t->times)
+        elem->offset = offset;
+        if (!t->vals)
                 return;
         off = (size_t)snprintf(buf, sizeof(buf), TIMES_PREFIX);
-        for (int i = 0; i < e->topo->nnodes && off < sizeof(buf); i++)
-                if (t->times[i] != INT64_MIN)
-                        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s=%lld;",
-                                                e->topo->nodes[i]->name, (long long)t->times[i]);
+        for (int i = 0; i < e->topo->nnodes && off < sizeof(buf); i++) {
+                const pvals_t *v = &t->vals[i];
+                int64_t time = intent ? v->ctime : v->time;
+                if (time == INT64_MIN && v->cut <= offset)
+                        continue;
+                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s=%lld", e->topo->nodes[i]->name,
+                                        (long long)time);
+                if (v->cut > offset && off < sizeof(buf))
+                        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "/%lld", (long long)v->cut);
+                if (off < sizeof(buf))
+                        off += (size_t)snprintf(buf + off, sizeof(buf) - off, ";");
+        }
         if (off >= sizeof(buf) || !(elem->metadata = strdup(buf)))
                 return;
         elem->metadata_size = strlen(buf);
 }
 
-static void times_from_metadata(spate_engine_t *e, task_t *t, const char *md, size_t len) {
-        char buf[2048], *save = NULL;
+static void vals_from_metadata(spate_engine_t *e, task_t *t, const char *md, size_t len) {
+        char buf[2048], *save = NULL, *end;
         if (len <= strlen(TIMES_PREFIX) || len >= sizeof(buf) || memcmp(md, TIMES_PREFIX, strlen(TIMES_PREFIX)))
                 return;
         memcpy(buf, md, len);
@@ -243,45 +267,110 @@ static void times_from_metadata(spate_engine_t *e, task_t *t, const char *md, si
                 if (!eq)
                         continue;
                 *eq = '\0';
-                for (int i = 0; i < e->topo->nnodes; i++)
-                        if (!strcmp(e->topo->nodes[i]->name, kv))
-                                task_times(e, t)[i] = strtoll(eq + 1, NULL, 10);
+                for (int i = 0; i < e->topo->nnodes; i++) {
+                        if (strcmp(e->topo->nodes[i]->name, kv))
+                                continue;
+                        pvals_t *v = &task_vals(e, t)[i];
+                        v->time = v->ctime = strtoll(eq + 1, &end, 10);
+                        if (*end == '/')
+                                v->cut = strtoll(end + 1, NULL, 10);
+                }
         }
 }
 
-/* Reads the partition times committed with the assigned source partitions
- * (a broker round trip, once per assignment). */
-static void fetch_times(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts) {
+/* Reads the offsets and partition values committed with the assigned source
+ * partitions (a broker round trip, once per assignment). */
+static void fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts) {
         rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
         rd_kafka_resp_err_t err = rd_kafka_committed(e->consumer, c, 10000);
         if (err)
                 spate_warn("cannot read committed offsets: %s; partition times restart", rd_kafka_err2str(err));
         for (int i = 0; i < c->cnt && !err; i++) {
                 source_t *s = source_for(e, c->elems[i].topic);
-                if (s && !s->internal && c->elems[i].metadata)
-                        times_from_metadata(e, task_for(s, c->elems[i].partition),
-                                            c->elems[i].metadata, c->elems[i].metadata_size);
+                if (!s || s->internal)
+                        continue;
+                task_t *t = task_for(s, c->elems[i].partition);
+                if (c->elems[i].offset >= 0)
+                        t->committed = c->elems[i].offset;
+                if (c->elems[i].metadata)
+                        vals_from_metadata(e, t, c->elems[i].metadata, c->elems[i].metadata_size);
         }
         rd_kafka_topic_partition_list_destroy(c);
 }
 
+static pvals_t *ctx_vals(spate_ctx_t *ctx, const spate_node_t *n, const char *topic, int32_t partition,
+                         task_t **taskp) {
+        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
+        if (!s || partition < 0)
+                return NULL;
+        *taskp = task_for(s, partition);
+        return &task_vals(ctx->engine, *taskp)[n->index];
+}
+
 int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
                                  int32_t partition) {
-        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
-        if (!s || partition >= s->ntasks || !s->tasks[partition].times)
-                return INT64_MIN;
-        return s->tasks[partition].times[n->index];
+        task_t *task;
+        pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
+        return v ? v->time : INT64_MIN;
 }
 
 void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
                                   int32_t partition, int64_t t) {
-        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
-        if (s && partition >= 0) {
-                task_t *task = task_for(s, partition);
-                int64_t *times = task_times(ctx->engine, task);
-                task->times_changed |= times[n->index] != t;
-                times[n->index] = t;
+        task_t *task;
+        pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
+        if (v) {
+                task->times_changed |= v->time != t;
+                v->time = t;
         }
+}
+
+int64_t spate_ctx_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                int32_t partition) {
+        task_t *task;
+        pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
+        return v ? v->cut : -1;
+}
+
+void spate_ctx_set_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                 int32_t partition, int64_t cut) {
+        task_t *task;
+        pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
+        if (v && v->cut != cut) {
+                v->cut = cut;
+                task->cuts_changed = 1;
+        }
+}
+
+int spate_ctx_commit_cuts(spate_ctx_t *ctx) {
+        spate_engine_t *e = ctx->engine;
+        rd_kafka_topic_partition_list_t *offs;
+        rd_kafka_resp_err_t err = 0;
+        if (!e)
+                return 0;
+        offs = rd_kafka_topic_partition_list_new(16);
+        for (int i = 0; i < e->nsources; i++)
+                for (int p = 0; p < e->sources[i].ntasks; p++) {
+                        task_t *t = &e->sources[i].tasks[p];
+                        int64_t base = t->committed >= 0 ? t->committed : t->first;
+                        if (t->assigned && t->cuts_changed && base >= 0)
+                                vals_to_metadata(e, t, base, 1, rd_kafka_topic_partition_list_add(
+                                                                        offs, e->sources[i].topic, p));
+                }
+        if (offs->cnt && (err = rd_kafka_commit(e->consumer, offs, 0)))
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "committing batch cuts: %s", rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(offs);
+        return err ? -1 : 0;
+}
+
+void spate_ctx_hold_offsets(spate_ctx_t *ctx, const char *topic) {
+        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
+        if (s)
+                s->hold = 1;
+}
+
+void spate_ctx_request_commit(spate_ctx_t *ctx) {
+        if (ctx->engine)
+                ctx->engine->commit_asap = 1;
 }
 
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
@@ -295,15 +384,17 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
         for (int i = 0; i < e->nsources; i++)
                 for (int p = 0; p < e->sources[i].ntasks; p++) {
                         task_t *t = &e->sources[i].tasks[p];
-                        if (e->sources[i].rewind)
+                        if (e->sources[i].rewind || e->sources[i].hold)
                                 break;
                         /* A time may move on without records (close_after_idle):
                          * commit it with the same offset once one was processed. */
-                        if (t->assigned && (t->next_offset > t->committed ||
-                                            (t->times_changed && t->next_offset > 0)))
-                                times_to_metadata(e, t, rd_kafka_topic_partition_list_add(
+                        if (t->assigned && t->first >= 0 &&
+                            (t->next_offset > t->committed || t->times_changed || t->cuts_changed))
+                                vals_to_metadata(e, t, t->next_offset, 0, rd_kafka_topic_partition_list_add(
                                                                 offs, e->sources[i].topic, p));
                 }
+        for (int i = 0; i < e->nsources; i++)
+                e->sources[i].hold = 0;
         return offs;
 }
 
@@ -393,7 +484,9 @@ static int commit(spate_engine_t *e) {
                         source_t *s = source_for(e, offs->elems[i].topic);
                         task_t *t = task_for(s, offs->elems[i].partition);
                         t->committed = offs->elems[i].offset;
-                        t->times_changed = 0;
+                        t->times_changed = t->cuts_changed = 0;
+                        for (int k = 0; t->vals && k < e->topo->nnodes; k++)
+                                t->vals[k].ctime = t->vals[k].time;
                 }
                 e->stats.commits += offs->cnt > 0;
         }
@@ -401,6 +494,7 @@ static int commit(spate_engine_t *e) {
         if (e->topo->exactly_once && !e->stop && !e->txn)
                 txn_begin(e);
         e->last_commit = spate_mono_ms();
+        e->commit_asap = 0;
         return rc;
 }
 
@@ -411,10 +505,11 @@ static void set_assigned(spate_engine_t *e, rd_kafka_topic_partition_list_t *par
                         continue;
                 task_t *t = task_for(s, parts->elems[i].partition);
                 t->assigned = assigned;
-                t->at_end = t->times_changed = 0;
-                t->next_offset = t->committed = 0;
-                free(t->times);
-                t->times = NULL;
+                t->at_end = t->times_changed = t->cuts_changed = 0;
+                t->next_offset = 0;
+                t->first = t->committed = -1;
+                free(t->vals);
+                t->vals = NULL;
         }
 }
 
@@ -452,7 +547,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 log_parts("assigned", parts);
                 set_assigned(e, parts, 1);
-                fetch_times(e, parts);
+                fetch_committed(e, parts);
                 e->assigned_once = 1;
                 e->stats.last_ms = spate_mono_ms(); /* --until-idle counts from here */
                 /* State is restored before the partitions' records flow. */
@@ -634,7 +729,7 @@ int spate_engine_run(spate_engine_t *e) {
                         break;
                 if (now - e->last_punctuate >= e->tick_ms)
                         punctuate(e);
-                if (now - e->last_commit >= e->topo->commit_interval_ms)
+                if (e->commit_asap || now - e->last_commit >= e->topo->commit_interval_ms)
                         commit(e);
                 if (now - e->last_report >= 10000)
                         report(e, now);
@@ -685,7 +780,7 @@ void spate_engine_destroy(spate_engine_t *e) {
                 spate_store_close(e->store);
         for (int i = 0; i < e->nsources; i++) {
                 for (int p = 0; p < e->sources[i].ntasks; p++)
-                        free(e->sources[i].tasks[p].times);
+                        free(e->sources[i].tasks[p].vals);
                 free(e->sources[i].tasks);
         }
         free(e->sources);

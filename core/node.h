@@ -131,6 +131,25 @@ int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const 
                                  int32_t partition);
 void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
                                   int32_t partition, int64_t t);
+/* Batch cuts: a node that sends the records of a source partition onwards in
+ * batches that cannot be split (window_combine.c) records where it cut the
+ * last batch it may have sent. The cut is committed like a time, and
+ * whoever replays the partition from its committed offset treats the records
+ * below the cut one by one. set() takes effect with the next commit;
+ * spate_ctx_commit_cuts() commits the cuts set since the last commit at once,
+ * with the offsets and times of that commit, before the batches may leave:
+ * 0, or -1 with ctx->errstr. get() is -1 for none. */
+int64_t spate_ctx_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                int32_t partition);
+void spate_ctx_set_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                 int32_t partition, int64_t cut);
+int spate_ctx_commit_cuts(spate_ctx_t *ctx);
+/* Keeps the offsets of topic's partitions out of the commit in progress
+ * (a node could not send on what it made of their records yet). */
+void spate_ctx_hold_offsets(spate_ctx_t *ctx, const char *topic);
+/* Asks for a commit as soon as the record batch in flight is processed (a
+ * node whose buffers are full). */
+void spate_ctx_request_commit(spate_ctx_t *ctx);
 /* 1 when the consumer reached the end of topic/partition and no record of it
  * was processed since (always 1 without an engine, in unit tests). */
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition);

@@ -224,15 +224,20 @@ static int remove_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int
         return touch(ws, g);
 }
 
-static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_wrec_t *r) {
-        for (int i = 0; i < ws->conf->nfns; i++)
-                if (spate_agg_update(&e->states[i], &r->vals[i], &r->origin) < 0)
-                        return -1;
+/* Entry e of g got input: to write, and to emit under emit: update. */
+static int changed(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e) {
         e->st = ws->stream_time;
         e->dirty = 1;
         if (!ws->conf->emit_final)
                 e->emit = 1;
         return touch(ws, g);
+}
+
+static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_wrec_t *r) {
+        for (int i = 0; i < ws->conf->nfns; i++)
+                if (spate_agg_update(&e->states[i], &r->vals[i], &r->origin) < 0)
+                        return -1;
+        return changed(ws, g, e);
 }
 
 static int add_fixed(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
@@ -354,6 +359,24 @@ int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         default: rc = add_fixed(ws, g, r, st); break;
         }
         return rc;
+}
+
+int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, int64_t start, int64_t st,
+                         const spate_agg_state_t *states) {
+        const spate_window_spec_t *spec = &ws->conf->spec;
+        spate_wgroup_t *g;
+        spate_went_t *e;
+        if (st < ws->stream_time)
+                st = ws->stream_time;
+        if (spate_window_is_closed(spec, start, start + spec->size, st))
+                return 1;
+        if (!(g = group_get(ws, group, glen)))
+                return -1;
+        if (!(e = find(g->win, g->nwin, start)) && !(e = insert(ws, g, 0, start, start + spec->size, NULL)))
+                return -1;
+        if (spate_agg_states_merge(e->states, states, ws->conf->nfns))
+                return -1;
+        return changed(ws, g, e);
 }
 
 void spate_winstate_advance(spate_winstate_t *ws, int64_t stream_time) {

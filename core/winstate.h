@@ -102,6 +102,14 @@ void spate_winstate_free(spate_winstate_t *ws);
  * Returns 0 applied, 1 late (nothing changed but stream time), -1 out of memory. */
 int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r);
 
+/* Merges states (conf->nfns of them, still the caller's) into group's
+ * tumbling or hopping window that starts at start: a combined batch of
+ * records (window_combine.c), judged like a record by st when later than
+ * the task's stream time. Returns 0 merged, 1 late (the window is closed),
+ * -1 out of memory. */
+int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, int64_t start, int64_t st,
+                         const spate_agg_state_t *states);
+
 /* Raises stream time (close_after_idle); never lowers it. */
 void spate_winstate_advance(spate_winstate_t *ws, int64_t stream_time);
 
@@ -163,6 +171,8 @@ typedef struct spate_winup {
         uint32_t seq;         /* records derived from that offset so far, minus one */
         int64_t time;         /* its stream time as last marked, INT64_MIN: none */
         uint8_t idle;         /* caught up when last marked (empty: does not hold windows open) */
+        int64_t cfrom;        /* offset up to the end of a combined batch: where it began, else -1 */
+        uint32_t ck;          /* the last of its batches applied (spate_wcomb_t.k) */
 } spate_winup_t;
 
 typedef struct spate_winmeta {
@@ -184,6 +194,13 @@ int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *
  * partition (a record an upstream replay wrote again); else records it and
  * returns 0. -1 when the table is full. */
 int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, uint32_t seq);
+/* Batch k of those an upstream commit combined from a partition's records at
+ * offsets [from, to) for this task (window_combine.c; they may arrive in
+ * several messages): 0 when it is to apply - it is then recorded as applied;
+ * 1 when it was (a replay); 2 when it overlaps records applied otherwise,
+ * which the upstream's cuts rule out (spate_ctx_partition_cut()); -1 when the
+ * table is full. */
+int spate_winmeta_seen_range(spate_winmeta_t *m, int32_t partition, int64_t from, int64_t to, uint32_t k);
 /* Records an upstream partition's mark: its stream time (never lowered) and
  * whether it is caught up. -1 when the table is full. */
 int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int idle);
@@ -216,28 +233,47 @@ typedef struct spate_wrepart {
         int nvals;
 } spate_wrepart_t;
 
+/* A combined batch: the merged aggregate states of the records of one
+ * source partition at offsets [from, to) for one group and window. */
+typedef struct spate_wcomb {
+        int32_t up_partition;
+        int64_t from, to;
+        uint32_t k;           /* its index among the batches of [from, to) for its task */
+        int64_t st;           /* its source partition's stream time at the first record */
+        int64_t start;        /* of the window */
+        const char *group;
+        size_t glen;
+        const void *states;   /* spate_agg_state_encode() bytes */
+        size_t slen;
+} spate_wcomb_t;
+
 typedef struct spate_wmark {
         int32_t partition;
         int64_t time;
         int idle;
 } spate_wmark_t;
 
-/* Building: begin, add records, finish with the marks (count = records added). */
+/* Building: begin, add records and combined batches, finish with the marks
+ * (count = entries added). */
 void spate_wpack_begin(spate_buf_t *out);
 void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val_t *vals);
+void spate_wpack_add_combined(spate_buf_t *out, const spate_wcomb_t *c);
 void spate_wpack_finish(spate_buf_t *out, uint32_t count, const spate_wmark_t *marks, int n);
 
 typedef struct spate_wpack_rd {
         const unsigned char *p, *end;
-        uint32_t left;        /* records not read yet */
+        uint32_t left;        /* entries not read yet */
+        unsigned version;
 } spate_wpack_rd_t;
 
 /* 0, or -1 with errstr when buf is no repartition message. */
 int spate_wpack_open(const void *buf, size_t len, spate_wpack_rd_t *rd, char *errstr, size_t errstr_size);
-/* The next record: 1, 0 after the last, -1 with errstr when malformed. vals
- * needs room for max values; raw and rawlen give the record's bytes. */
+/* The next entry: 1 a record (in r and vals, which needs room for max
+ * values), 2 a combined batch (in c), 0 after the last, -1 with errstr when
+ * malformed; raw and rawlen give the entry's bytes. */
 int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals, int max,
-                     const void **raw, size_t *rawlen, char *errstr, size_t errstr_size);
+                     spate_wcomb_t *c, const void **raw, size_t *rawlen, char *errstr,
+                     size_t errstr_size);
 /* After the records: the marks (at most max); their count, or -1 with errstr. */
 int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char *errstr,
                       size_t errstr_size);

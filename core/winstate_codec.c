@@ -15,8 +15,10 @@
 #include <time.h>
 
 #define ENTRY_VERSION 1
-#define META_VERSION 2
-#define REPART_VERSION 2
+#define META_VERSION 3   /* 2: without the combined batch of winup */
+#define REPART_VERSION 3   /* 2: records only, without kind bytes */
+#define KIND_RECORD 'r'
+#define KIND_COMBINED 'c'
 
 static void put_u64(spate_buf_t *b, uint64_t v) {
         unsigned char x[8];
@@ -152,6 +154,8 @@ void spate_winmeta_encode(const spate_winmeta_t *m, spate_buf_t *out) {
                 put_u32(out, m->up[i].seq);
                 put_u64(out, (uint64_t)m->up[i].time);
                 spate_buf_putc(out, (char)m->up[i].idle);
+                put_u64(out, (uint64_t)m->up[i].cfrom);
+                put_u32(out, m->up[i].ck);
         }
         put_u32(out, (uint32_t)m->nskip);
         for (int i = 0; i < m->nskip; i++) {
@@ -176,6 +180,8 @@ int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *
                 m->up[i].seq = (uint32_t)get_n(&r, 4);
                 m->up[i].time = (int64_t)get_n(&r, 8);
                 m->up[i].idle = (uint8_t)get_n(&r, 1);
+                m->up[i].cfrom = version > 2 ? (int64_t)get_n(&r, 8) : -1;
+                m->up[i].ck = version > 2 ? (uint32_t)get_n(&r, 4) : 0;
         }
         uint32_t nskip = (uint32_t)get_n(&r, 4);
         if (nskip > SPATE_WINMETA_MAX_SKIP)
@@ -184,7 +190,7 @@ int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *
                 m->skip[i][0] = (int64_t)get_n(&r, 8);
                 m->skip[i][1] = (int64_t)get_n(&r, 8);
         }
-        if (r.bad || version != META_VERSION || r.p != r.end) {
+        if (r.bad || (version != META_VERSION && version != 2) || r.p != r.end) {
                 snprintf(errstr, errstr_size, "window task metadata is malformed");
                 spate_winmeta_init(m);
                 return -1;
@@ -200,7 +206,7 @@ static spate_winup_t *winup(spate_winmeta_t *m, int32_t partition) {
                         return &m->up[i];
         if (m->nup == SPATE_WINMETA_MAX_UP)
                 return NULL;
-        m->up[m->nup] = (spate_winup_t){ partition, -1, 0, INT64_MIN, 0 };
+        m->up[m->nup] = (spate_winup_t){ partition, -1, 0, INT64_MIN, 0, -1, 0 };
         return &m->up[m->nup++];
 }
 
@@ -212,6 +218,28 @@ int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, ui
                 return 1;
         u->offset = offset;
         u->seq = seq;
+        u->cfrom = -1;
+        return 0;
+}
+
+int spate_winmeta_seen_range(spate_winmeta_t *m, int32_t partition, int64_t from, int64_t to, uint32_t k) {
+        spate_winup_t *u = winup(m, partition);
+        if (!u)
+                return -1;
+        if (u->cfrom == from && u->offset == to - 1) {
+                if (k <= u->ck)
+                        return 1;
+                u->ck = k;  /* a later batch of the same records */
+                return 0;
+        }
+        if (to - 1 <= u->offset)
+                return to - 1 < u->offset || u->seq == UINT32_MAX ? 1 : 2;
+        if (from <= u->offset)
+                return 2;
+        u->offset = to - 1;
+        u->seq = UINT32_MAX;  /* every record of offset to - 1 */
+        u->cfrom = from;
+        u->ck = k;
         return 0;
 }
 
@@ -317,6 +345,7 @@ void spate_wpack_begin(spate_buf_t *out) {
 }
 
 void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val_t *vals) {
+        spate_buf_putc(out, KIND_RECORD);
         put_u32(out, (uint32_t)r->up_partition);
         put_u64(out, (uint64_t)r->up_offset);
         put_u32(out, r->seq);
@@ -327,6 +356,20 @@ void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val
         spate_buf_putc(out, (char)r->nvals);
         for (int i = 0; i < r->nvals; i++)
                 put_val(out, &vals[i]);
+}
+
+void spate_wpack_add_combined(spate_buf_t *out, const spate_wcomb_t *c) {
+        spate_buf_putc(out, KIND_COMBINED);
+        put_u32(out, (uint32_t)c->up_partition);
+        put_u64(out, (uint64_t)c->from);
+        put_u64(out, (uint64_t)c->to);
+        put_u32(out, c->k);
+        put_u64(out, (uint64_t)c->st);
+        put_u64(out, (uint64_t)c->start);
+        put_u32(out, (uint32_t)c->glen);
+        spate_buf_put(out, c->group, c->glen);
+        put_u32(out, (uint32_t)c->slen);
+        spate_buf_put(out, c->states, c->slen);
 }
 
 void spate_wpack_finish(spate_buf_t *out, uint32_t count, const spate_wmark_t *marks, int n) {
@@ -349,37 +392,64 @@ static int pack_error(char *errstr, size_t errstr_size) {
 int spate_wpack_open(const void *buf, size_t len, spate_wpack_rd_t *rd, char *errstr,
                      size_t errstr_size) {
         rd_t d = { buf, (const unsigned char *)buf + len, 0 };
-        unsigned version = (unsigned)get_n(&d, 1);
+        rd->version = (unsigned)get_n(&d, 1);
         rd->left = (uint32_t)get_n(&d, 4);
         rd->p = d.p;
         rd->end = d.end;
-        return d.bad || version != REPART_VERSION ? pack_error(errstr, errstr_size) : 0;
+        return d.bad || (rd->version != REPART_VERSION && rd->version != 2)
+                ? pack_error(errstr, errstr_size) : 0;
+}
+
+static void get_record(rd_t *d, spate_wrepart_t *r, spate_val_t *vals, int max) {
+        r->up_partition = (int32_t)get_n(d, 4);
+        r->up_offset = (int64_t)get_n(d, 8);
+        r->seq = (uint32_t)get_n(d, 4);
+        r->t = (int64_t)get_n(d, 8);
+        r->st = (int64_t)get_n(d, 8);
+        r->glen = (size_t)get_n(d, 4);
+        r->group = (const char *)get_bytes(d, r->glen);
+        r->nvals = (int)get_n(d, 1);
+        if (r->nvals > max)
+                d->bad = 1;
+        for (int i = 0; i < r->nvals && !d->bad; i++)
+                get_val(d, &vals[i]);
+}
+
+static void get_combined(rd_t *d, spate_wcomb_t *c) {
+        c->up_partition = (int32_t)get_n(d, 4);
+        c->from = (int64_t)get_n(d, 8);
+        c->to = (int64_t)get_n(d, 8);
+        c->k = (uint32_t)get_n(d, 4);
+        c->st = (int64_t)get_n(d, 8);
+        c->start = (int64_t)get_n(d, 8);
+        c->glen = (size_t)get_n(d, 4);
+        c->group = (const char *)get_bytes(d, c->glen);
+        c->slen = (size_t)get_n(d, 4);
+        c->states = get_bytes(d, c->slen);
 }
 
 int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals, int max,
-                     const void **raw, size_t *rawlen, char *errstr, size_t errstr_size) {
+                     spate_wcomb_t *c, const void **raw, size_t *rawlen, char *errstr,
+                     size_t errstr_size) {
         rd_t d = { rd->p, rd->end, 0 };
+        int kind = KIND_RECORD;
         if (!rd->left)
                 return 0;
-        r->up_partition = (int32_t)get_n(&d, 4);
-        r->up_offset = (int64_t)get_n(&d, 8);
-        r->seq = (uint32_t)get_n(&d, 4);
-        r->t = (int64_t)get_n(&d, 8);
-        r->st = (int64_t)get_n(&d, 8);
-        r->glen = (size_t)get_n(&d, 4);
-        r->group = (const char *)get_bytes(&d, r->glen);
-        r->nvals = (int)get_n(&d, 1);
-        if (r->nvals > max)
+        if (rd->version != 2)
+                kind = (int)get_n(&d, 1);
+        if (kind == KIND_RECORD)
+                get_record(&d, r, vals, max);
+        else if (kind == KIND_COMBINED)
+                get_combined(&d, c);
+        else
                 d.bad = 1;
-        for (int i = 0; i < r->nvals && !d.bad; i++)
-                get_val(&d, &vals[i]);
         if (d.bad)
                 return pack_error(errstr, errstr_size);
         *raw = rd->p;
         *rawlen = (size_t)(d.p - rd->p);
         rd->p = d.p;
         rd->left--;
-        return 1;
+        return kind == KIND_RECORD ? 1 : 2;
 }
 
 int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char *errstr,

@@ -163,6 +163,12 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                     !(w->npacked = calloc((size_t)w->partitions, sizeof(*w->npacked))) ||
                     !(w->marks = malloc(sizeof(*w->marks) * SPATE_WINMETA_MAX_UP)))
                         return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
+                /* Tumbling and hopping windows take merged batches (see
+                 * window_combine.c); sliding and session windows need every
+                 * record's time. */
+                if ((w->conf.spec.type == SPATE_WINDOW_TUMBLING || w->conf.spec.type == SPATE_WINDOW_HOPPING) &&
+                    !(w->comb = win_comb_new(&w->conf)))
+                        return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
                 snprintf(name, sizeof(name), "%s-%s-repartition", t->application, n->name);
                 w->repartition_topic = strdup(name);
                 w->input_topic = strdup(name);
@@ -298,6 +304,7 @@ static void window_destroy(spate_node_t *n) {
         free(w->packs);
         free(w->npacked);
         free(w->marks);
+        win_comb_free(w->comb);
         spate_buf_free(&w->buf);
 }
 

@@ -40,7 +40,12 @@ typedef struct win_up {
         int64_t quiet_base;          /* its stream time then (close_after_idle) */
         int64_t sent_time;           /* the mark every downstream partition has */
         int sent_idle;               /* -1: none sent since assignment */
+        int64_t cut;                 /* records below go one by one (window_combine.c) */
+        int64_t comb_from;           /* offset of the first record combined since the
+                                        last commit, -1: none */
 } win_up_t;
+
+typedef struct win_comb win_comb_t;
 
 typedef struct win {
         spate_winconf_t conf;
@@ -66,6 +71,7 @@ typedef struct win {
         spate_buf_t *packs;                 /* repartition message being built, by partition */
         uint32_t *npacked;                  /* records in it */
         spate_wmark_t *marks;               /* scratch for a message's marks */
+        win_comb_t *comb;                   /* tumbling and hopping: the combiner */
         spate_buf_t buf;
         /* SPATE_CRASH_AT test hook */
         const char *crash_at;
@@ -95,11 +101,27 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
 /* Downstream half: one repartition message into its task; records that
  * cannot be applied go to the DLQ one by one. */
 int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
-/* Upstream half: sends the repartition message for partition d. */
-int win_pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx);
 /* Upstream half at a commit: every message built, and marks to every
  * downstream partition when a source partition's mark changed. */
 int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx);
+
+/* --- combiner (window_combine.c) --- */
+/* conf must outlive it. NULL when out of memory. */
+win_comb_t *win_comb_new(const spate_winconf_t *conf);
+void win_comb_free(win_comb_t *c);
+/* Merges record r of source partition up (r->st: that partition's stream
+ * time) into its batches, one per window it falls in. 0, or -1 (memory). */
+int win_comb_add(win_comb_t *c, int32_t up, const spate_wrec_t *r);
+size_t win_comb_count(const win_comb_t *c);
+/* Visits every batch (from and to are left -1 for the caller); a non-zero
+ * return of cb stops the walk and is returned, -1 when encoding fails. */
+typedef int (*win_comb_cb)(void *opaque, spate_wcomb_t *b);
+int win_comb_each(win_comb_t *c, win_comb_cb cb, void *opaque);
+/* Empties it (after a commit sent every batch). */
+void win_comb_clear(win_comb_t *c);
+/* Forgets the batches of source partition up (revoked before they were sent). */
+void win_comb_drop(win_comb_t *c, int32_t up);
+
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);

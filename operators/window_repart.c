@@ -19,6 +19,7 @@
  * and a task closes a window only once every source partition has passed it
  * (spate_winmeta_watermark()). */
 #include "window_int.h"
+#include "../core/log.h"
 #include "../core/util.h"
 
 #include <librdkafka/rdkafka.h>
@@ -26,6 +27,9 @@
 #include <string.h>
 
 #define PACK_BYTES 65536
+/* Batches kept before a commit is asked for: bounds the combiner's memory
+ * when groups x windows x source partitions per commit are many. */
+#define COMB_MAX 200000
 
 static win_up_t *up_get(win_t *w, int32_t p) {
         if (p >= w->nup) {
@@ -34,7 +38,7 @@ static win_up_t *up_get(win_t *w, int32_t p) {
                         return NULL;
                 for (int i = w->nup; i <= p; i++)
                         up[i] = (win_up_t){ .offset = -1, .time = INT64_MIN, .sent_time = INT64_MIN,
-                                            .sent_idle = -1 };
+                                            .sent_idle = -1, .cut = -1, .comb_from = -1 };
                 w->up = up;
                 w->nup = p + 1;
         }
@@ -48,14 +52,39 @@ int win_up_assign(spate_node_t *n, int32_t p, spate_ctx_t *ctx) {
                 return -1;
         *u = (win_up_t){ .offset = -1, .assigned = 1, .sent_time = INT64_MIN, .sent_idle = -1,
                          .time = spate_ctx_partition_time(ctx, n, w->source_topic, p),
+                         .cut = spate_ctx_partition_cut(ctx, n, w->source_topic, p),
+                         .comb_from = -1,
                          .quiet_since = ctx->now_ms ? ctx->now_ms : spate_now_ms() };
         u->quiet_base = u->time;
         return 0;
 }
 
 void win_up_revoke(win_t *w, int32_t p) {
-        if (p < w->nup)
-                w->up[p].assigned = 0;
+        if (p >= w->nup)
+                return;
+        w->up[p].assigned = 0;
+        /* Batches not sent (their cuts could not be committed): the offsets
+         * were not committed either, so the new owner replays the records. */
+        if (w->comb && w->up[p].comb_from >= 0)
+                win_comb_drop(w->comb, p);
+        w->up[p].comb_from = -1;
+}
+
+static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx);
+
+static int combine(spate_node_t *n, spate_ctx_t *ctx, win_up_t *u, const spate_origin_t *o, int64_t t,
+                   const char *group, size_t glen, const spate_val_t *args) {
+        win_t *w = n->ctx;
+        spate_val_t vals[WIN_MAX_AGGS];
+        win_per_aggregate(w, args, vals);
+        spate_wrec_t r = { group, glen, t, vals, { t, o->partition, o->offset }, u->time };
+        if (u->comb_from < 0)
+                u->comb_from = o->offset;
+        if (win_comb_add(w->comb, o->partition, &r))
+                return spate_ctx_fail(ctx, n, "out of memory");
+        if (win_comb_count(w->comb) >= COMB_MAX)
+                spate_ctx_request_commit(ctx);
+        return 0;
 }
 
 int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
@@ -84,6 +113,8 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
                                       "grace %lld ms", (int)glen, group, a, o->topic, o->partition, b,
                                       (long long)w->conf.spec.grace);
         }
+        if (w->comb && o->offset >= u->cut)
+                return combine(n, ctx, u, o, t, group, glen, args);
         int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
         spate_buf_t *pack = &w->packs[d];
         spate_wrepart_t r = { o->partition, o->offset, u->seq, t, u->time, group, glen, w->nargs };
@@ -91,14 +122,18 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
                 spate_wpack_begin(pack);
         spate_wpack_add(pack, &r, args);
         w->npacked[d]++;
-        return pack->len >= PACK_BYTES ? win_pack_send(n, d, ctx) : 0;
+        return pack->len >= PACK_BYTES ? pack_send(n, d, 1, ctx) : 0;
 }
 
-int win_pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx) {
+/* Sends the repartition message for partition d, closed by the marks of the
+ * source partitions unless `marks` is 0 (batches of one commit go out after
+ * the records they merged: a mark of the commit's end in an early message
+ * would close windows that its later batches still feed). */
+static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         spate_buf_t *pack = &w->packs[d];
         int nm = 0;
-        for (int p = 0; p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
+        for (int p = 0; marks && p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
                 if (w->up[p].assigned)
                         w->marks[nm++] = (spate_wmark_t){ p, w->up[p].time, w->up[p].idle };
         if (!pack->len)
@@ -123,10 +158,67 @@ static void follow_clock(const win_t *w, win_up_t *u, int64_t now) {
         }
 }
 
+typedef struct {
+        spate_node_t *n;
+        spate_ctx_t *ctx;
+        uint32_t *k;                 /* batches so far, by source x downstream partition */
+} comb_send_t;
+
+static int add_batch(void *opaque, spate_wcomb_t *b) {
+        comb_send_t *cs = opaque;
+        win_t *w = cs->n->ctx;
+        const win_up_t *u = &w->up[b->up_partition];
+        int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, b->group, b->glen, w->partitions, NULL, NULL);
+        b->from = u->comb_from;
+        b->to = u->offset + 1;
+        b->k = cs->k[(size_t)b->up_partition * (size_t)w->partitions + (size_t)d]++;
+        if (!w->packs[d].len)
+                spate_wpack_begin(&w->packs[d]);
+        spate_wpack_add_combined(&w->packs[d], b);
+        w->npacked[d]++;
+        /* 1: the send failed, with errstr set */
+        return w->packs[d].len >= PACK_BYTES && pack_send(cs->n, d, 0, cs->ctx) ? 1 : 0;
+}
+
+/* The combined batches, after their cuts are committed: a replay from the
+ * committed offsets then cuts where they were cut. 0, 1 when they wait (no
+ * marks may go either, since they would close windows the batches feed),
+ * or -1. */
+static int send_combined(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        comb_send_t cs = { n, ctx, calloc((size_t)w->nup * (size_t)w->partitions, sizeof(*cs.k)) };
+        if (!cs.k)
+                return spate_ctx_fail(ctx, n, "combining: out of memory");
+        for (int p = 0; p < w->nup; p++)
+                if (w->up[p].comb_from >= 0)
+                        spate_ctx_set_partition_cut(ctx, n, w->source_topic, p, w->up[p].offset + 1);
+        if (spate_ctx_commit_cuts(ctx)) {
+                /* During a rebalance: the batches wait, and so do the offsets
+                 * of their records - if the partitions move, their new owner
+                 * replays the records (win_up_revoke() drops the batches). */
+                spate_warn("window '%s': %s; the combined batches wait for the next commit", n->name,
+                           ctx->errstr);
+                spate_ctx_hold_offsets(ctx, w->source_topic);
+                free(cs.k);
+                return 1;
+        }
+        int rc = win_comb_each(w->comb, add_batch, &cs);
+        free(cs.k);
+        if (rc)
+                return rc > 0 ? -1 : spate_ctx_fail(ctx, n, "combining: out of memory");
+        win_comb_clear(w->comb);
+        for (int p = 0; p < w->nup; p++)
+                w->up[p].comb_from = -1;
+        return 0;
+}
+
 int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         int64_t now = spate_now_ms();
         int changed = 0;
+        int rc = w->comb && win_comb_count(w->comb) ? send_combined(n, ctx) : 0;
+        if (rc)
+                return rc < 0 ? -1 : 0;
         for (int p = 0; p < w->nup; p++) {
                 win_up_t *u = &w->up[p];
                 if (!u->assigned)
@@ -141,7 +233,7 @@ int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
         /* A changed mark goes to every downstream partition, even with no
          * records for it: each must know how far every source partition got. */
         for (int d = 0; d < w->partitions; d++)
-                if ((w->packs[d].len || changed) && win_pack_send(n, d, ctx))
+                if ((w->packs[d].len || changed) && pack_send(n, d, 1, ctx))
                         return -1;
         for (int p = 0; changed && p < w->nup; p++) {
                 w->up[p].sent_idle = w->up[p].idle;
@@ -151,15 +243,15 @@ int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
 }
 
 /* A record of a message that cannot be applied goes alone to the DLQ. */
-static void dead_letter(spate_ctx_t *ctx, const spate_origin_t *o, const spate_wrepart_t *r,
-                        const void *raw, size_t rawlen) {
+static void dead_letter(spate_ctx_t *ctx, const spate_origin_t *o, const void *raw, size_t rawlen,
+                        const char *group, size_t glen, int32_t up_partition, int64_t up_offset) {
         spate_origin_t one = *o;
         one.payload = raw;
         one.len = rawlen;
-        one.key = r->group;
-        one.key_len = r->glen;
-        one.up_partition = r->up_partition;
-        one.up_offset = r->up_offset;
+        one.key = group;
+        one.key_len = glen;
+        one.up_partition = up_partition;
+        one.up_offset = up_offset;
         spate_ctx_dead_letter(ctx, &one);
 }
 
@@ -181,12 +273,46 @@ static int apply_marks(spate_node_t *n, win_task_t *task, spate_wpack_rd_t *rd, 
         return 0;
 }
 
+static int apply_combined(spate_node_t *n, win_task_t *task, const spate_wcomb_t *c, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        spate_agg_state_t *states;
+        char err[256], a[32], b[32];
+        int ns, rc = spate_winmeta_seen_range(&task->meta, c->up_partition, c->from, c->to, c->k);
+        if (rc < 0)
+                return spate_ctx_fail(ctx, n, "more than %d upstream partitions", SPATE_WINMETA_MAX_UP);
+        if (rc == 1)
+                return 0;  /* an upstream replay sent it again */
+        if (rc == 2)
+                return spate_ctx_fail(ctx, n, "combined batch of source partition %d, offsets [%lld, %lld), "
+                                      "overlaps records applied before", c->up_partition,
+                                      (long long)c->from, (long long)c->to);
+        if (spate_agg_state_decode(c->states, c->slen, &states, &ns, err, sizeof(err)))
+                return spate_ctx_fail(ctx, n, "combined batch: %s", err);
+        rc = ns == w->conf.nfns ? spate_winstate_merge(task->ws, c->group, c->glen, c->start, c->st, states) : -2;
+        spate_agg_states_free(states, ns);
+        task->idle_since = ctx->now_ms ? ctx->now_ms : spate_now_ms();
+        task->idle_base = task->ws->stream_time;
+        if (rc == -2)
+                return spate_ctx_fail(ctx, n, "combined batch has %d aggregates, not %d (topology changed?)",
+                                      ns, w->conf.nfns);
+        if (rc < 0)
+                return spate_ctx_fail(ctx, n, "out of memory");
+        if (rc == 0)
+                return 0;
+        spate_fmt_iso_ms(c->start, a, sizeof(a));
+        spate_fmt_iso_ms(task->ws->stream_time, b, sizeof(b));
+        return spate_ctx_fail(ctx, n, "late: combined batch of group '%.*s', window %s, stream time %s "
+                              "(source partition %d offsets [%lld, %lld))", (int)c->glen, c->group, a, b,
+                              c->up_partition, (long long)c->from, (long long)c->to);
+}
+
 int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         const spate_origin_t *o = rec->origin;
         spate_val_t args[WIN_MAX_AGGS], vals[WIN_MAX_AGGS];
         spate_wpack_rd_t rd;
         spate_wrepart_t up;
+        spate_wcomb_t comb;
         const void *raw;
         size_t rawlen;
         char err[256];
@@ -200,19 +326,24 @@ int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                 return 0;  /* records and marks are in the restored state */
         if (spate_wpack_open(o->payload, o->len, &rd, err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s", err);
-        while ((rc = spate_wpack_next(&rd, &up, args, WIN_MAX_AGGS, &raw, &rawlen, err,
-                                      sizeof(err))) == 1) {
+        while ((rc = spate_wpack_next(&rd, &up, args, WIN_MAX_AGGS, &comb, &raw, &rawlen, err,
+                                      sizeof(err))) > 0) {
+                if (rc == 2) {
+                        if (apply_combined(n, task, &comb, ctx))
+                                dead_letter(ctx, o, raw, rawlen, comb.group, comb.glen, comb.up_partition, comb.from);
+                        continue;
+                }
                 if (up.nvals != w->nargs) {
                         spate_ctx_fail(ctx, n, "repartition record has another argument count "
                                        "(topology changed?)");
-                        dead_letter(ctx, o, &up, raw, rawlen);
+                        dead_letter(ctx, o, raw, rawlen, up.group, up.glen, up.up_partition, up.up_offset);
                         continue;
                 }
                 win_per_aggregate(w, args, vals);
                 spate_wrec_t r = { up.group, up.glen, up.t, vals, { up.t, up.up_partition, up.up_offset },
                                    up.st };
                 if (win_apply(n, task, o->offset, &r, &up, ctx))
-                        dead_letter(ctx, o, &up, raw, rawlen);
+                        dead_letter(ctx, o, raw, rawlen, up.group, up.glen, up.up_partition, up.up_offset);
         }
         if (rc < 0)
                 return spate_ctx_fail(ctx, n, "%s", err);

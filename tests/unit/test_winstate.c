@@ -4,6 +4,7 @@
  * tracking, session tombstones, closing and expiry, load). */
 #include "check.h"
 #include "../../core/winstate.h"
+#include "../../operators/window_int.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,13 +43,22 @@ static int read_pack(const spate_buf_t *b, size_t len, spate_val_t *out, int max
                      spate_wmark_t *marks, int *nmarks) {
         spate_wpack_rd_t rd;
         spate_wrepart_t got;
+        spate_wcomb_t c;
         const void *raw;
         size_t rawlen;
         int rc;
         *nrec = 0;
         if (spate_wpack_open(b->data, len, &rd, err, sizeof(err)))
                 return -1;
-        while ((rc = spate_wpack_next(&rd, &got, out, max, &raw, &rawlen, err, sizeof(err))) == 1) {
+        while ((rc = spate_wpack_next(&rd, &got, out, max, &c, &raw, &rawlen, err, sizeof(err))) > 0) {
+                if (rc == 2 && (c.up_partition != 5 || c.from != 10 || c.to != 20 || c.k != 9 || c.st != -3 ||
+                                c.start != 3600000 || c.glen != 6 || memcmp(c.group, "Corse!", 6) ||
+                                c.slen != 3 || memcmp(c.states, "abc", 3)))
+                        return -1;
+                if (rc == 2) {
+                        ++*nrec;
+                        continue;
+                }
                 if (got.up_partition != 31 || got.up_offset != (INT64_C(1) << 40) + *nrec ||
                     got.seq != 7 || got.t != -1234567 || got.st != 99 || got.nvals != 4 || got.glen != 6 ||
                     memcmp(got.group, "Corse!", 6))
@@ -75,9 +85,11 @@ static void test_repart_codec(void) {
                 spate_wrepart_t r = { 31, (INT64_C(1) << 40) + i, 7, -1234567, 99, "Corse!", 6, 4 };
                 spate_wpack_add(&b, &r, in);
         }
-        spate_wpack_finish(&b, 3, marks, 2);
-        CHECK(read_pack(&b, b.len, out, 4, &nrec, got, &nmarks) == 0 && nrec == 3 && nmarks == 2,
-              "repartition message decodes: 3 records, 2 marks (%zu bytes)", b.len);
+        spate_wcomb_t c = { 5, 10, 20, 9, -3, 3600000, "Corse!", 6, "abc", 3 };
+        spate_wpack_add_combined(&b, &c);
+        spate_wpack_finish(&b, 4, marks, 2);
+        CHECK(read_pack(&b, b.len, out, 4, &nrec, got, &nmarks) == 0 && nrec == 4 && nmarks == 2,
+              "repartition message decodes: 3 records, a combined batch, 2 marks (%zu bytes)", b.len);
         CHECK(out[0].type == SPATE_VAL_NUM && out[0].num == -12.5 && out[1].type == SPATE_VAL_STR &&
               out[1].len == 4 && !memcmp(out[1].str, "Île", 4) && out[2].b == 1 &&
               out[3].type == SPATE_VAL_NULL, "values round trip");
@@ -119,6 +131,32 @@ static void test_watermark(void) {
               back.up[2].partition == 1 && back.up[2].time == 300 && back.up[2].idle && spate_winmeta_watermark(&back, 3) == 300,
               "marks survive the meta codec");
         spate_buf_free(&b);
+}
+
+/* An upstream replay re-sends whole batches or single records; a batch
+ * that straddles what was applied is reported, never half applied. */
+static void test_seen_range(void) {
+        spate_winmeta_t m, back;
+        spate_buf_t b = { 0 };
+        spate_winmeta_init(&m);
+        CHECK(spate_winmeta_seen_range(&m, 2, 10, 20, 0) == 0, "a new batch applies");
+        CHECK(spate_winmeta_seen_range(&m, 2, 10, 20, 0) == 1, "the same batch again is a replay");
+        CHECK(spate_winmeta_seen_range(&m, 2, 10, 20, 1) == 0 && spate_winmeta_seen_range(&m, 2, 10, 20, 1) == 1,
+              "a later batch of the same records applies once (they may span messages)");
+        spate_winmeta_encode(&m, &b);
+        CHECK(spate_winmeta_decode(b.data, b.len, &back, err, sizeof(err)) == 0 &&
+              spate_winmeta_seen_range(&back, 2, 10, 20, 1) == 1 && spate_winmeta_seen_range(&back, 2, 10, 20, 2) == 0,
+              "which batch was applied last survives the meta codec");
+        spate_buf_free(&b);
+        CHECK(spate_winmeta_seen_range(&m, 2, 12, 15, 0) == 1, "a batch within applied records is a replay");
+        CHECK(spate_winmeta_seen(&m, 2, 19, 3) == 1 && spate_winmeta_seen(&m, 2, 20, 0) == 0,
+              "single records: those of the batch are replays, the next one applies");
+        CHECK(spate_winmeta_seen_range(&m, 2, 10, 20, 5) == 1, "once a record after it applied, the batch is done");
+        CHECK(spate_winmeta_seen_range(&m, 2, 15, 30, 0) == 2, "a batch across applied records is an overlap");
+        CHECK(spate_winmeta_seen_range(&m, 2, 20, 30, 0) == 2, "also when it starts at a record applied alone");
+        CHECK(spate_winmeta_seen_range(&m, 2, 21, 30, 0) == 0 && spate_winmeta_seen(&m, 2, 29, 0) == 1,
+              "a batch after it applies and covers every record below its end");
+        CHECK(spate_winmeta_seen_range(&m, 3, 0, 1, 0) == 0, "partitions are apart");
 }
 
 static const spate_agg_fn_t fns[] = { SPATE_AGG_COUNT, SPATE_AGG_SUM, SPATE_AGG_LAST };
@@ -345,10 +383,95 @@ static void test_iso(void) {
         CHECK_STR(buf, "1969-12-31T23:59:59.980Z", "negative times");
 }
 
+typedef struct {
+        spate_winstate_t *ws;
+        spate_wcomb_t batches[64];
+        char *enc[64];
+        int n;
+} merge_t;
+
+static int keep_batch(void *opaque, spate_wcomb_t *b) {
+        merge_t *m = opaque;
+        if (m->n == 64 || !(m->enc[m->n] = malloc(b->slen)))
+                return -1;
+        memcpy(m->enc[m->n], b->states, b->slen);
+        m->batches[m->n] = *b;
+        m->batches[m->n].states = m->enc[m->n];
+        m->n++;
+        return 0;
+}
+
+/* Records merged by the combiner and applied as batches leave a task with
+ * the very window states that applying them one by one does. */
+static void test_combiner(spate_window_type_t type) {
+        spate_winconf_t c = conf(type, 1000, 500, 0);
+        spate_winstate_t *direct = spate_winstate_new(&c), *merged = spate_winstate_new(&c);
+        win_comb_t *comb = win_comb_new(&c);
+        merge_t m = { merged, { { 0 } }, { 0 }, 0 };
+        direct->external_time = merged->external_time = 1;  /* judged by st alone, as after a repartition */
+        int same = 1, late = 0;
+        static const char *groups[] = { "nord", "sud", "est" };
+        for (int i = 0; i < 300; i++) {
+                int64_t t = 1000 + (i * 7919) % 4000, st = 1000 + i * 13;
+                spate_val_t vals[3];
+                for (int k = 0; k < 3; k++)
+                        vals[k] = (spate_val_t){ .type = SPATE_VAL_NUM, .num = (i * 37) % 101 / 7.0 };
+                spate_wrec_t r = { groups[i % 3], strlen(groups[i % 3]), t, vals, { t, i % 2, 100 + i }, st };
+                if (spate_window_is_late(&c.spec, t, st)) {
+                        late++;
+                        continue;
+                }
+                spate_winstate_add(direct, &r);
+                win_comb_add(comb, i % 2, &r);
+        }
+        CHECK(win_comb_each(comb, keep_batch, &m) == 0 && m.n > 0 && m.n < 64, "%d batches from %d records",
+              m.n, 300 - late);
+        for (int i = 0; i < m.n; i++) {
+                spate_agg_state_t *st;
+                int ns;
+                same &= spate_agg_state_decode(m.batches[i].states, m.batches[i].slen, &st, &ns, err,
+                                               sizeof(err)) == 0 &&
+                        spate_winstate_merge(merged, m.batches[i].group, m.batches[i].glen, m.batches[i].start,
+                                             m.batches[i].st, st) == 0;
+                spate_agg_states_free(st, ns);
+                free(m.enc[i]);
+        }
+        same &= direct->nwindows == merged->nwindows && direct->nwindows > 3;
+        for (int gi = 0; gi < 3 && same; gi++)
+                for (int64_t s = 0; s < 6000; s += 500) {
+                        spate_went_t *x = spate_winstate_find(direct, groups[gi], strlen(groups[gi]), s);
+                        spate_went_t *y = spate_winstate_find(merged, groups[gi], strlen(groups[gi]), s);
+                        if (!x != !y) {
+                                same = 0;
+                                break;
+                        }
+                        if (!x)
+                                continue;
+                        /* Results, not bytes: a Neumaier sum's compensation
+                         * term depends on the order of additions. */
+                        for (int k = 0; k < 3; k++) {
+                                spate_val_t vx, vy;
+                                spate_agg_result(&x->states[k], &vx);
+                                spate_agg_result(&y->states[k], &vy);
+                                same &= vx.type == vy.type && vx.num == vy.num;
+                        }
+                }
+        CHECK(same, "%s: combined batches give the same windows and states as single records (%d late "
+              "records left out)", spate_window_type_name(type), late);
+        win_comb_clear(comb);
+        CHECK(win_comb_count(comb) == 0, "cleared");
+        win_comb_free(comb);
+        spate_winstate_free(direct);
+        spate_winstate_free(merged);
+}
+
 int main(void) {
         test_spec_parse();
         test_repart_codec();
         test_watermark();
+        test_seen_range();
+        test_combiner(SPATE_WINDOW_TUMBLING);
+        test_combiner(SPATE_WINDOW_HOPPING);
         test_entry_codec();
         test_meta();
         test_commit_flags();
