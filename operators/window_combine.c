@@ -77,17 +77,22 @@ static uint64_t hash(int32_t up, int64_t start, const char *g, size_t glen) {
         return h ^ (h >> 29);
 }
 
-static int grow_index(win_comb_t *c) {
-        size_t icap = c->icap * 2;
-        uint32_t *idx = calloc(icap, sizeof(*idx));
-        if (!idx)
-                return -1;
+/* Indexes every entry in idx (icap slots, zeroed). */
+static void reindex(const win_comb_t *c, uint32_t *idx, size_t icap) {
         for (size_t i = 0; i < c->n; i++) {
                 size_t b = c->ent[i].h & (icap - 1);
                 while (idx[b])
                         b = (b + 1) & (icap - 1);
                 idx[b] = (uint32_t)(i + 1);
         }
+}
+
+static int grow_index(win_comb_t *c) {
+        size_t icap = c->icap * 2;
+        uint32_t *idx = calloc(icap, sizeof(*idx));
+        if (!idx)
+                return -1;
+        reindex(c, idx, icap);
         free(c->idx);
         c->idx = idx;
         c->icap = icap;
@@ -132,12 +137,7 @@ void win_comb_drop(win_comb_t *c, int32_t up) {
         }
         c->n = kept;
         memset(c->idx, 0, c->icap * sizeof(*c->idx));
-        for (size_t i = 0; i < c->n; i++) {
-                size_t b = c->ent[i].h & (c->icap - 1);
-                while (c->idx[b])
-                        b = (b + 1) & (c->icap - 1);
-                c->idx[b] = (uint32_t)(i + 1);
-        }
+        reindex(c, c->idx, c->icap);
 }
 
 int win_comb_add(win_comb_t *c, int32_t up, const spate_wrec_t *r) {

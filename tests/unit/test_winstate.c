@@ -460,6 +460,27 @@ static void test_combiner(spate_window_type_t type) {
               "records left out)", spate_window_type_name(type), late);
         win_comb_clear(comb);
         CHECK(win_comb_count(comb) == 0, "cleared");
+        for (int i = 0; i < 40; i++) {
+                spate_val_t vals[3] = { { .type = SPATE_VAL_NUM, .num = i } };
+                vals[1] = vals[2] = vals[0];
+                spate_wrec_t r = { groups[i % 3], strlen(groups[i % 3]), 2000 + i, vals, { 2000 + i, i % 2, i }, 2000 };
+                win_comb_add(comb, i % 2, &r);
+        }
+        size_t before = win_comb_count(comb);
+        win_comb_drop(comb, 0);
+        m.n = 0;
+        int only1 = win_comb_each(comb, keep_batch, &m) == 0 && m.n > 0;
+        for (int i = 0; i < m.n; i++) {
+                only1 &= m.batches[i].up_partition == 1;
+                free(m.enc[i]);
+        }
+        size_t kept = win_comb_count(comb);
+        spate_val_t one[3] = { { .type = SPATE_VAL_NUM, .num = 1 }, { .type = SPATE_VAL_NUM, .num = 1 },
+                               { .type = SPATE_VAL_NUM, .num = 1 } };
+        spate_wrec_t again = { groups[1], strlen(groups[1]), 2001, one, { 2001, 1, 99 }, 2000 };
+        win_comb_add(comb, 1, &again);
+        CHECK(only1 && kept * 2 == before && win_comb_count(comb) == kept, "a revoked partition's batches are "
+              "dropped, the others kept and still found (%zu of %zu)", kept, before);
         win_comb_free(comb);
         spate_winstate_free(direct);
         spate_winstate_free(merged);
