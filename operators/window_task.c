@@ -631,7 +631,7 @@ static int restore_join(win_t *w, char *errstr, size_t errstr_size) {
         r->busy = 0;
         t = rs->t;
         if (rs->memory.rc || rs->stored.rc) {
-                snprintf(errstr, errstr_size, "partition %d: %s", t->partition,
+                snprintf(errstr, errstr_size, "restore of partition %d: %s", t->partition,
                          rs->memory.rc ? rs->memory.err : rs->stored.err);
                 rs->t = NULL;
                 task_free(w, t);
@@ -674,7 +674,7 @@ static void restores_drop(spate_node_t *n) {
         win_t *w = n->ctx;
         char err[512];
         if (restore_join(w, err, sizeof(err)))
-                spate_warn("window '%s': restore of %s", n->name, err);
+                spate_warn("window '%s': %s", n->name, err);
         restorer_free(w);
 }
 
@@ -742,7 +742,7 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
                 rs->t = NULL;
                 task_free(w, t);
                 if (restore_join(w, err, sizeof(err)))
-                        spate_err("window '%s': restore of %s", n->name, err);
+                        spate_err("window '%s': %s", n->name, err);
                 return -1;
         }
         if (restore_join(w, ctx->errstr, sizeof(ctx->errstr))) {
