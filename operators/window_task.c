@@ -321,7 +321,7 @@ typedef struct {
         size_t ncomplete;  /* r[0, ncomplete): of complete commits, to apply */
         size_t last;       /* r[last, ncomplete): of the last complete commit */
         uint64_t local, applied, ignored;
-        int64_t t0, replayed, applying;  /* spate_mono_ms() */
+        int64_t t0, replayed, apply_start;  /* spate_mono_ms() */
         half_t memory, stored;
         char err[512];                /* the replay's */
         spate_buf_t meta;             /* the store half's scratch: w->buf is the main thread's */
@@ -525,7 +525,6 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         sort_restored(rs);
         t->meta.changelog_next = t->acked = end;
         t->resume_offset = t->written_offset = t->meta.next_offset;
-        t->idle_since = now_ms(ctx);
         rs->replayed = spate_mono_ms();
         return 0;
 }
@@ -568,7 +567,6 @@ static int apply_store(restore_t *rs) {
 
 static void *memory_thread(void *opaque) {
         restore_t *rs = opaque;
-        pthread_setname_np(pthread_self(), "restore:memory");
         rs->memory.rc = apply_memory(rs);
         rs->memory.done = spate_mono_ms();
         return NULL;
@@ -576,7 +574,6 @@ static void *memory_thread(void *opaque) {
 
 static void *store_thread(void *opaque) {
         restore_t *rs = opaque;
-        pthread_setname_np(pthread_self(), "restore:store");
         /* A failed batch is dropped, not left to a later write. */
         if ((rs->stored.rc = apply_store(rs)))
                 spate_store_batch_clear(rs->batch);
@@ -584,19 +581,21 @@ static void *store_thread(void *opaque) {
         return NULL;
 }
 
-static void half_start(half_t *h, void *(*fn)(void *), restore_t *rs) {
-        if (!(h->threaded = !pthread_create(&h->thread, NULL, fn, rs)))
+static void half_start(half_t *h, void *(*fn)(void *), restore_t *rs, const char *name) {
+        if ((h->threaded = !pthread_create(&h->thread, NULL, fn, rs)))
+                pthread_setname_np(h->thread, name);  /* for top -H and perf */
+        else
                 fn(rs);  /* no thread to be had: the restore goes on serially */
 }
 
 static void restore_start(win_restorer_t *r, restore_t *rs) {
         sigset_t all, old;
-        rs->applying = spate_mono_ms();
+        rs->apply_start = spate_mono_ms();
         /* Signals stay with the main thread, whose handlers stop the engine. */
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        half_start(&rs->stored, store_thread, rs);
-        half_start(&rs->memory, memory_thread, rs);
+        half_start(&rs->stored, store_thread, rs, "restore:store");
+        half_start(&rs->memory, memory_thread, rs, "restore:memory");
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         r->busy = 1;
         r->fill ^= 1;
@@ -605,7 +604,7 @@ static void restore_start(win_restorer_t *r, restore_t *rs) {
 static void restore_log(const restore_t *rs, int64_t done) {
         const win_task_t *t = rs->t;
         /* The partition's own work, without the wait for the previous apply. */
-        double secs = (double)(rs->replayed - rs->t0 + done - rs->applying) / 1000.0;
+        double secs = (double)(rs->replayed - rs->t0 + done - rs->apply_start) / 1000.0;
         spate_info("window '%s' partition %d restored: %llu entries from the store, %llu changelog "
                    "records applied (%llu ignored) in %.3f s (%.0f records/s); %llu windows, input "
                    "resumes at offset %lld", rs->node, t->partition, (unsigned long long)rs->local,
@@ -615,9 +614,11 @@ static void restore_log(const restore_t *rs, int64_t done) {
 }
 
 /* Waits for the apply under way, if any, and hands its task to the node:
- * w->tasks never holds a task a thread still owns. -1 with errstr when the
- * apply failed; its task is then dropped, as after a failed restore. */
-static int restore_join(win_t *w, char *errstr, size_t errstr_size) {
+ * w->tasks never holds a task a thread still owns. Its idle time counts from
+ * now (close_after_idle), as it did from the end of a serial restore. -1 with
+ * errstr when the apply failed; its task is then dropped, as after a failed
+ * restore. */
+static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size) {
         win_restorer_t *r = w->restorer;
         restore_t *rs;
         win_task_t *t;
@@ -640,6 +641,7 @@ static int restore_join(win_t *w, char *errstr, size_t errstr_size) {
         int64_t done = rs->memory.done > rs->stored.done ? rs->memory.done : rs->stored.done;
         restore_log(rs, done);
         rs->t = NULL;
+        t->idle_since = now;
         w->tasks[t->partition] = t;
         r->records += rs->applied;
         r->partitions++;
@@ -673,7 +675,7 @@ static void restorer_free(win_t *w) {
 static void restores_drop(spate_node_t *n) {
         win_t *w = n->ctx;
         char err[512];
-        if (restore_join(w, err, sizeof(err)))
+        if (restore_join(w, spate_now_ms(), err, sizeof(err)))
                 spate_warn("window '%s': %s", n->name, err);
         restorer_free(w);
 }
@@ -729,7 +731,7 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
                 snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
                 return -1;
         }
-        if (applying(w, partition) && restore_join(w, ctx->errstr, sizeof(ctx->errstr)))
+        if (applying(w, partition) && restore_join(w, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
         task_free(w, w->tasks[partition]);
         w->tasks[partition] = NULL;
@@ -741,11 +743,11 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
         if (replay(n, rs, ctx)) {
                 rs->t = NULL;
                 task_free(w, t);
-                if (restore_join(w, err, sizeof(err)))
+                if (restore_join(w, now_ms(ctx), err, sizeof(err)))
                         spate_err("window '%s': %s", n->name, err);
                 return -1;
         }
-        if (restore_join(w, ctx->errstr, sizeof(ctx->errstr))) {
+        if (restore_join(w, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr))) {
                 rs->t = NULL;
                 task_free(w, t);
                 return -1;
@@ -760,7 +762,7 @@ int win_assigned(spate_node_t *n, spate_ctx_t *ctx) {
         int rc;
         if (!r)
                 return 0;
-        rc = restore_join(w, ctx->errstr, sizeof(ctx->errstr));
+        rc = restore_join(w, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr));
         if (!rc && r->partitions) {
                 double secs = (double)(r->t1 - r->t0) / 1000.0;
                 spate_info("window '%s' restored %d partitions: %llu changelog records applied in "
