@@ -3,7 +3,9 @@
 # (one tumbling window per key, nothing closes) runs over N records with K distinct keys,
 # which measures the peak RSS of K live keys; then the state directory is deleted and a
 # second run restores every task from the changelog (K entries), which measures the
-# restore rate from window_task.c's "restored: ... records/s" lines.
+# restore rate as a user sees it: records restored / wall time of the whole restore, from
+# window_task.c's "restored N partitions: ..." line (first restore's start to last apply's
+# end); the per-partition "restored: ..." lines give each partition's own rate.
 #
 # usage: SPATE_BIN=bin/spate bench/restore_bench.sh   (make bench runs it)
 # env: RESTORE_N (1000000 records), RESTORE_KEYS (1000000), BENCH_PORT
@@ -59,12 +61,18 @@ rows = [(int(m.group(1)), float(m.group(2)), int(m.group(3)))
                              r"\(\d+ ignored\) in ([0-9.]+) s \(\d+ records/s\); (\d+) windows", open(log).read())]
 if not rows:
     sys.exit("no 'restored:' lines in " + log)
+bursts = [(int(m.group(1)), float(m.group(2))) for m in re.finditer(
+    r"restored \d+ partitions: (\d+) changelog records applied in ([0-9.]+) s", open(log).read())]
+if not bursts:
+    sys.exit("no 'restored N partitions:' line in " + log)
 applied, secs, windows = sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows)
+total, wall = sum(b[0] for b in bursts), sum(b[1] for b in bursts)
 rates = sorted(r[0] / r[1] for r in rows if r[1] > 0)
-print("restore: %d records in %d partitions in %.2f s; per partition %.0f records/s (slowest %.0f, fastest %.0f); "
-      "%d windows restored (expected %d); peak RSS %d MB" % (applied, len(rows), secs, applied / secs, rates[0],
-                                                             rates[-1], windows, k, rss2 // 1024))
-print("RESULT window restore: %.0f changelog records/s per partition (goal >= 500000)" % (applied / secs))
+print("restore: %d records in %d partitions in %.2f s of wall time; per partition (its own replay and apply) "
+      "%.0f records/s (slowest %.0f, fastest %.0f); %d windows restored (expected %d); peak RSS %d MB"
+      % (total, len(rows), wall, applied / secs, rates[0], rates[-1], windows, k, rss2 // 1024))
+print("RESULT window restore: %.0f changelog records/s, all partitions over the restore's wall time "
+      "(goal >= 500000)" % (total / wall))
 print("RESULT window memory: %d live keys, peak RSS %d MB while processing = %.0f bytes/key (RocksDB and "
       "librdkafka buffers included)" % (k, rss1 // 1024, rss1 * 1024.0 / k))
 PY

@@ -537,6 +537,10 @@ static int task_hooks(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts,
                                 return -1;
                         }
                 }
+                if (assign && n->def->assigned && n->def->assigned(n, &e->ctx)) {
+                        spate_err("restoring '%s' failed: %s", n->name, e->ctx.errstr);
+                        return -1;
+                }
         }
         return 0;
 }

@@ -59,6 +59,11 @@ typedef struct spate_op_def {
         /* Stateful nodes: a partition of a subscribed topic was assigned. The
          * node restores that task's state before any of its records arrive. */
         int (*assign)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+        /* After the node's assign() calls of one rebalance, before any record of
+         * those partitions: what assign() left running (a restore's last apply)
+         * completes here. 0, or -1 with ctx->errstr: the engine stops, as after
+         * a failed assign(). */
+        int (*assigned)(spate_node_t *n, spate_ctx_t *ctx);
         /* The partition moves away; a commit has just completed. */
         void (*revoke)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
         /* Records of an internal topic the node declared with

@@ -290,7 +290,7 @@ static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
 
 static void window_destroy(spate_node_t *n) {
         win_t *w = n->ctx;
-        win_tasks_free(w);
+        win_tasks_free(n);
         for (int i = 0; i < w->nargs; i++)
                 spate_expr_destroy(w->args[i]);
         spate_expr_destroy(w->time);
@@ -321,6 +321,7 @@ const spate_op_def_t spate_op_window = {
         .flush = win_flush,
         .checkpoint = win_checkpoint,
         .assign = win_assign,
+        .assigned = win_assigned,
         .revoke = win_revoke,
         .input = win_input,
         .destroy = window_destroy,

@@ -61,8 +61,9 @@ typedef struct win {
         const char *store;
         int partitions;                     /* of the input topic */
         int64_t idle_ms;                    /* close_after_idle, 0 = off */
-        win_task_t **tasks;                 /* by partition */
+        win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
+        struct win_restorer *restorer;      /* restores of an assignment under way */
         /* group_by, upstream half: */
         const char *source_topic;           /* whose partitions feed the repartition topic */
         int source_partitions;              /* their count as declared (marks may raise it) */
@@ -124,9 +125,12 @@ void win_comb_drop(win_comb_t *c, int32_t up);
 
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
+/* Restores the partition's task, the last part on a worker thread that
+ * win_assigned(), the next win_assign() or a revocation joins. */
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+int win_assigned(spate_node_t *n, spate_ctx_t *ctx);
 void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
 int win_punctuate(spate_node_t *n, spate_ctx_t *ctx);
-void win_tasks_free(win_t *w);
+void win_tasks_free(spate_node_t *n);
 
 #endif

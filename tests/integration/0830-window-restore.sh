@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# 0830-window-restore.sh - a window's restore of many partitions at once, which
+# window_task.c pipelines (the changelog of partition i+1 is read while
+# partition i is applied to memory and to RocksDB by two threads). One
+# tumbling window per key, 8 partitions, every key written once in each third
+# of the records, each run `spate run --until-idle`:
+#   1. the first third;
+#   2. the state directory deleted: every partition restored from the
+#      changelog alone (into memory), then the second third;
+#   3. the state directory deleted again, no new records: the restore alone
+#      writes RocksDB;
+#   4. the state kept: every partition loaded from what run 3's restore wrote,
+#      then the last third.
+# Each key's final output must count exactly its 3 records and sum their
+# values: a window lost, doubled or put into another partition's task or
+# column family by a restore shows up here. Then a changelog entry that does
+# not decode must stop the instance with the restore's error.
+. "$SPATE_ROOT/tests/lib.sh"
+K=${K_0830:-24000}
+P=8
+
+cat >"$TMP/topo.yaml" <<EOF
+application: it-0830
+kafka:
+  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
+  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
+  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
+settings:
+  commit_interval: 500ms
+  state_dir: \${SPATE_STATE_DIR:-state}
+nodes:
+  - name: events
+    type: kafka_source
+    topic: it0830.in
+    partitions: $P
+    time: t
+  - name: perkey
+    type: window
+    from: events
+    window: tumbling
+    size: 1h
+    grace: 1000h
+    aggregates:
+      n: count()
+      total: sum(v)
+  - name: out
+    type: kafka_sink
+    from: perkey
+    topic: it0830.out
+    compacted: true
+    partitions: 4
+EOF
+start_broker --topology "$TMP/topo.yaml" || { nok "broker starts"; exit 1; }
+export SPATE_STATE_DIR=$TMP/state
+
+# Keys in a shuffled order, each exactly once per K records: each third holds every key once.
+$PY "$SPATE_ROOT/bench/gen_keys.py" $((3 * K)) "$K" "$TMP/in.tsv"
+split -n l/3 -d "$TMP/in.tsv" "$TMP/part."
+
+run() {  # N [PART]: produce PART (0, 1, 2) if given, then one instance until idle
+        [ -z "${2:-}" ] || $KT produce "$BOOT" it0830.in "$TMP/part.0$2" 2>/dev/null
+        "$SPATE_BIN" run "$TMP/topo.yaml" --until-idle 3s 2>"$TMP/run$1.log"
+}
+
+check "run 1: the first third ($K records, every key once)" run 1 0
+
+rm -rf "$TMP/state"
+check "run 2: state directory deleted, restore, the second third" run 2 1
+# "restored: E entries from the store, R changelog records applied (I ignored) in ..."
+restored() {  # LOG: "partitions entries records" of the per-partition lines
+        grep -o "restored: [0-9]* entries from the store, [0-9]* changelog records" "$1" |
+                awk '{p++; e += $2; r += $7; if ($7 > 0) busy++} END {print p + 0, e + 0, r + 0, busy + 0}'
+}
+read -r parts entries records busy < <(restored "$TMP/run2.log")
+echo "# run 2: $parts partitions restored, $entries entries from the store, $records changelog records"
+from_changelog() { [ "$parts" -eq "$P" ] && [ "$busy" -eq "$P" ] && [ "$entries" -eq 0 ] && [ "$records" -ge "$K" ]; }
+check "run 2: all $P partitions restored from the changelog alone, each with records ($busy)" from_changelog
+total=$(grep -o "restored $P partitions: [0-9]* changelog records" "$TMP/run2.log" | awk '{print $4}')
+check "run 2: one line for the whole restore, with the same total (${total:-none} of $records)" \
+        [ "${total:-0}" -eq "$records" ]
+
+rm -rf "$TMP/state"
+check "run 3: state directory deleted, restore, no new records" run 3
+check "run 3: no record consumed, so only the restore wrote windows to RocksDB" \
+        grep -q "consumed 0," "$TMP/run3.log"
+check "run 4: state kept, restore, the last third" run 4 2
+read -r parts entries records busy < <(restored "$TMP/run4.log")
+echo "# run 4: $parts partitions restored, $entries entries from the store, $records changelog records"
+from_store() { [ "$parts" -eq "$P" ] && [ "$entries" -eq "$K" ] && [ "$records" -eq 0 ]; }
+check "run 4: every window loaded from what run 3's restore wrote to RocksDB ($entries of $K)" from_store
+
+$KT consume "$BOOT" it0830.out --idle 1.5 >"$TMP/out.jsonl"
+$PY - "$TMP/in.tsv" "$TMP/out.jsonl" <<'PY' >"$TMP/compare"
+import json, sys
+want = {}
+for line in open(sys.argv[1]):
+    key, value = line.rstrip("\n").split("\t")
+    n, total = want.get(key, (0, 0.0))
+    want[key] = (n + 1, total + json.loads(value)["v"])
+latest = {}
+for line in open(sys.argv[2]):
+    m = json.loads(line)
+    latest[m["key"]] = json.loads(m["value"]) if m["value"] is not None else None
+got = {v["key"]: (v["n"], v["total"]) for v in latest.values() if v}
+wrong = [k for k in want if k not in got or got[k][0] != want[k][0] or abs(got[k][1] - want[k][1]) > 1e-6]
+extra = [k for k in got if k not in want]
+print("%d %d %d %s" % (len(want), len(wrong), len(extra),
+                       "; ".join("%s: got %s, want %s" % (k, got.get(k), want[k]) for k in wrong[:3])))
+PY
+read -r nwant nwrong nextra detail <"$TMP/compare"
+exact() { [ "$nwant" -eq "$K" ] && [ "$nwrong" -eq 0 ] && [ "$nextra" -eq 0 ]; }
+check "every key's window counts its 3 records and sums their values ($nwant keys, $nwrong wrong, $nextra unknown${detail:+: $detail})" exact
+dl=$($KT count "$BOOT" it-0830-dlq)
+check "nothing dead-lettered ($dl): no record reached a partition still being restored" [ "$dl" -eq 0 ]
+
+# A commit whose entry does not decode, appended to the changelog of partition
+# 3: the restore of that partition must fail, and the instance stop with it.
+$PY - "$BOOT" it-0830-perkey-changelog 3 <<'PY'
+import sys, uuid
+from confluent_kafka import Consumer, Producer, TopicPartition
+boot, topic, p = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({"bootstrap.servers": boot, "group.id": "it-" + uuid.uuid4().hex,
+              "enable.auto.commit": False})
+lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+c.assign([TopicPartition(topic, p, lo)])
+entry = meta = None
+while not (entry and meta):
+    for m in c.consume(1000, 1.0):
+        if not m.error() and m.value() is not None:
+            if m.key() == b"meta":
+                meta = m.value()
+            else:
+                entry = m.key()
+c.close()
+pr = Producer({"bootstrap.servers": boot})
+pr.produce(topic, key=entry, value=b"\xffnot an entry", partition=p)
+pr.produce(topic, key=b"meta", value=meta, partition=p)
+pr.flush(10)
+PY
+rm -rf "$TMP/state"
+"$SPATE_BIN" run "$TMP/topo.yaml" --until-idle 3s 2>"$TMP/run5.log"
+rc=$?
+stopped() { [ "$rc" -ne 0 ] && grep -q "restoring 'perkey' .*failed: restore of partition 3: window entry" "$TMP/run5.log"; }
+check "an entry that does not decode fails the restore, which stops the instance (exit $rc: $(grep -o "restoring 'perkey' .*failed: .*" "$TMP/run5.log" | head -1 | cut -c1-120))" stopped
