@@ -133,8 +133,10 @@ static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         spate_buf_t *pack = &w->packs[d];
         int nm = 0;
+        /* Not of a partition whose combined batches are still to go: its
+         * time already counts their records. */
         for (int p = 0; marks && p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
-                if (w->up[p].assigned)
+                if (w->up[p].assigned && w->up[p].comb_from < 0)
                         w->marks[nm++] = (spate_wmark_t){ p, w->up[p].time, w->up[p].idle };
         if (!pack->len)
                 spate_wpack_begin(pack);
