@@ -147,7 +147,7 @@ check "table header: topic, $keys keys, records, order" grep -qE "^t\.tail  $key
 check "table column header: key name score version" grep -qE '^key +name +score +version' "$TMP/table.plain"
 check "table first row: k0001, late, 1e6" bash -c "sed -n 3p '$TMP/table.plain' | grep -qE '^k0001 +late +1e6 +'"
 n=$(wc -l <"$TMP/table.plain")
-check "table fits LINES=20 ($n lines)" [ "$n" -le 20 ] && [ "$n" -ge 18 ]
+check "table fits LINES=20 ($n lines)" [ "$n" -le 20 -a "$n" -ge 18 ]
 check "table uses bold/reverse video, no alternate screen with --once" bash -c "grep -q $'\x1b\\[7m' '$TMP/table.txt' && ! grep -q $'\x1b\\[?1049h' '$TMP/table.txt'"
 check "non-ASCII text shows decoded" grep -q 'né-' "$TMP/table.plain"
 

@@ -136,7 +136,7 @@ sleep 5
 kill -TERM "$PID_s2" "$PID_s3"
 wait "$PID_s2"; rc2=$?
 wait "$PID_s3"; rc3=$?
-check "scaled back to one instance (clean exits $rc2 $rc3)" [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ]
+check "scaled back to one instance (clean exits $rc2 $rc3)" [ "$rc2" -eq 0 -a "$rc3" -eq 0 ]
 check "produced the $NS records in 8 parts while instances came and went" wait "$producer"
 check "the scaled instances ran with exactly_once transactions" grep -q "exactly_once: outputs" "$TMP/spate-s1.log"
 check "scale 1 -> 3 -> 1: every window exact within 90 s" wait_exact 90 "$TMP/scale.json" it0820s.hourly
