@@ -33,7 +33,6 @@ typedef struct task {
         int64_t committed;         /* last committed next_offset, -1 before the first commit */
         pvals_t *vals;             /* per node index, or NULL */
         int times_changed;         /* since the last commit */
-        int cuts_changed;          /* since the last commit */
 } task_t;
 
 /* A subscribed topic: a source's, or an internal one a node reads itself. */
@@ -335,10 +334,16 @@ void spate_ctx_set_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const 
                                  int32_t partition, int64_t cut) {
         task_t *task;
         pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
-        if (v && v->cut != cut) {
+        if (v)
                 v->cut = cut;
-                task->cuts_changed = 1;
-        }
+}
+
+/* A cut above the offset committed last: not committed yet. */
+static int cut_pending(spate_engine_t *e, const task_t *t, int64_t base) {
+        for (int i = 0; t->vals && i < e->topo->nnodes; i++)
+                if (t->vals[i].cut > base)
+                        return 1;
+        return 0;
 }
 
 int spate_ctx_commit_cuts(spate_ctx_t *ctx) {
@@ -352,7 +357,7 @@ int spate_ctx_commit_cuts(spate_ctx_t *ctx) {
                 for (int p = 0; p < e->sources[i].ntasks; p++) {
                         task_t *t = &e->sources[i].tasks[p];
                         int64_t base = t->committed >= 0 ? t->committed : t->first;
-                        if (t->assigned && t->cuts_changed && base >= 0)
+                        if (t->assigned && base >= 0 && cut_pending(e, t, base))
                                 vals_to_metadata(e, t, base, 1, rd_kafka_topic_partition_list_add(
                                                                         offs, e->sources[i].topic, p));
                 }
@@ -389,7 +394,7 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
                         /* A time may move on without records (close_after_idle):
                          * commit it with the same offset once one was processed. */
                         if (t->assigned && t->first >= 0 &&
-                            (t->next_offset > t->committed || t->times_changed || t->cuts_changed))
+                            (t->next_offset > t->committed || t->times_changed))
                                 vals_to_metadata(e, t, t->next_offset, 0, rd_kafka_topic_partition_list_add(
                                                                 offs, e->sources[i].topic, p));
                 }
@@ -484,7 +489,7 @@ static int commit(spate_engine_t *e) {
                         source_t *s = source_for(e, offs->elems[i].topic);
                         task_t *t = task_for(s, offs->elems[i].partition);
                         t->committed = offs->elems[i].offset;
-                        t->times_changed = t->cuts_changed = 0;
+                        t->times_changed = 0;
                         for (int k = 0; t->vals && k < e->topo->nnodes; k++)
                                 t->vals[k].ctime = t->vals[k].time;
                 }
@@ -505,7 +510,7 @@ static void set_assigned(spate_engine_t *e, rd_kafka_topic_partition_list_t *par
                         continue;
                 task_t *t = task_for(s, parts->elems[i].partition);
                 t->assigned = assigned;
-                t->at_end = t->times_changed = t->cuts_changed = 0;
+                t->at_end = t->times_changed = 0;
                 t->next_offset = 0;
                 t->first = t->committed = -1;
                 free(t->vals);

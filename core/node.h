@@ -141,8 +141,8 @@ void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const
  * last batch it may have sent. The cut is committed like a time, and
  * whoever replays the partition from its committed offset treats the records
  * below the cut one by one. set() takes effect with the next commit;
- * spate_ctx_commit_cuts() commits the cuts set since the last commit at once,
- * with the offsets and times of that commit, before the batches may leave:
+ * spate_ctx_commit_cuts() commits at once the cuts above the committed
+ * offsets, with those offsets and their times, before the batches may leave:
  * 0, or -1 with ctx->errstr. get() is -1 for none. */
 int64_t spate_ctx_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
                                 int32_t partition);

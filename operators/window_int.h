@@ -80,6 +80,8 @@ typedef struct win {
 } win_t;
 
 win_task_t *win_task_get(win_t *w, int32_t partition);
+/* The task got input: its close_after_idle clock starts again. */
+void win_task_touched(win_task_t *t, spate_ctx_t *ctx);
 /* Applies one record to its task: skips records the restored state holds
  * and, for repartitioned input, upstream replays. Returns 0, or -1 after
  * spate_ctx_fail (late record, out of memory). */

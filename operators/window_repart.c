@@ -70,7 +70,27 @@ void win_up_revoke(win_t *w, int32_t p) {
         w->up[p].comb_from = -1;
 }
 
-static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx);
+/* Sends the repartition message for partition d, closed by the marks of the
+ * source partitions unless `marks` is 0 (batches of one commit go out after
+ * the records they merged: a mark of the commit's end in an early message
+ * would close windows that its later batches still feed). */
+static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        spate_buf_t *pack = &w->packs[d];
+        int nm = 0;
+        /* Not of a partition whose combined batches are still to go: its
+         * time already counts their records. */
+        for (int p = 0; marks && p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
+                if (w->up[p].assigned && w->up[p].comb_from < 0)
+                        w->marks[nm++] = (spate_wmark_t){ p, w->up[p].time, w->up[p].idle };
+        if (!pack->len)
+                spate_wpack_begin(pack);
+        spate_wpack_finish(pack, w->npacked[d], w->marks, nm);
+        int rc = spate_ctx_produce(ctx, w->repartition_topic, d, NULL, 0, pack->data, pack->len);
+        pack->len = 0;
+        w->npacked[d] = 0;
+        return rc ? spate_ctx_fail(ctx, n, "%s", ctx->errstr) : 0;
+}
 
 static int combine(spate_node_t *n, spate_ctx_t *ctx, win_up_t *u, const spate_origin_t *o, int64_t t,
                    const char *group, size_t glen, const spate_val_t *args) {
@@ -125,27 +145,6 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
         return pack->len >= PACK_BYTES ? pack_send(n, d, 1, ctx) : 0;
 }
 
-/* Sends the repartition message for partition d, closed by the marks of the
- * source partitions unless `marks` is 0 (batches of one commit go out after
- * the records they merged: a mark of the commit's end in an early message
- * would close windows that its later batches still feed). */
-static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx) {
-        win_t *w = n->ctx;
-        spate_buf_t *pack = &w->packs[d];
-        int nm = 0;
-        /* Not of a partition whose combined batches are still to go: its
-         * time already counts their records. */
-        for (int p = 0; marks && p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
-                if (w->up[p].assigned && w->up[p].comb_from < 0)
-                        w->marks[nm++] = (spate_wmark_t){ p, w->up[p].time, w->up[p].idle };
-        if (!pack->len)
-                spate_wpack_begin(pack);
-        spate_wpack_finish(pack, w->npacked[d], w->marks, nm);
-        int rc = spate_ctx_produce(ctx, w->repartition_topic, d, NULL, 0, pack->data, pack->len);
-        pack->len = 0;
-        w->npacked[d] = 0;
-        return rc ? spate_ctx_fail(ctx, n, "%s", ctx->errstr) : 0;
-}
 
 /* close_after_idle, per source partition: once it had no record that long,
  * its stream time follows the wall clock. */
@@ -292,8 +291,7 @@ static int apply_combined(spate_node_t *n, win_task_t *task, const spate_wcomb_t
                 return spate_ctx_fail(ctx, n, "combined batch: %s", err);
         rc = ns == w->conf.nfns ? spate_winstate_merge(task->ws, c->group, c->glen, c->start, c->st, states) : -2;
         spate_agg_states_free(states, ns);
-        task->idle_since = ctx->now_ms ? ctx->now_ms : spate_now_ms();
-        task->idle_base = task->ws->stream_time;
+        win_task_touched(task, ctx);
         if (rc == -2)
                 return spate_ctx_fail(ctx, n, "combined batch has %d aggregates, not %d (topology changed?)",
                                       ns, w->conf.nfns);

@@ -58,6 +58,11 @@ static void crash_point(const win_t *w, const char *step) {
         abort();
 }
 
+void win_task_touched(win_task_t *t, spate_ctx_t *ctx) {
+        t->idle_since = now_ms(ctx);
+        t->idle_base = t->ws->stream_time;
+}
+
 int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t *r,
               const spate_wrepart_t *up, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
@@ -74,8 +79,7 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
                 return 0;  /* an upstream replay wrote it again */
         }
         rc = spate_winstate_add(t->ws, r);
-        t->idle_since = now_ms(ctx);
-        t->idle_base = t->ws->stream_time;
+        win_task_touched(t, ctx);
         if (rc < 0)
                 return spate_ctx_fail(ctx, n, "out of memory");
         if (rc == 0)
