@@ -240,20 +240,45 @@ static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const
         return changed(ws, g, e);
 }
 
+/* A repartitioned task's window that the other source partitions closed
+ * while the record's own partition had not passed it (it started late, or
+ * was released as empty): the record is on time, so the window, still kept
+ * as a closed marker, takes it and is emitted again - a revision of its
+ * final value. 0 revised, 1 when the window is gone (past retention). */
+static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const spate_agg_state_t *states,
+                  const spate_wrec_t *r) {
+        spate_went_t *e = find(g->win, g->nwin, start);
+        if (!e)
+                return 1;
+        if (states ? spate_agg_states_merge(e->states, states, ws->conf->nfns) : apply(ws, g, e, r))
+                return -1;
+        e->dirty = e->emit = 1;
+        ws->nrevised++;
+        return touch(ws, g);
+}
+
 static int add_fixed(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
         const spate_window_spec_t *spec = &ws->conf->spec;
         int64_t starts[MAX_HOPS];
+        int lost = 0;
         int n = spate_window_assign(spec, r->t, st, starts, MAX_HOPS);
         if (n <= 0)
                 return n < 0 ? -1 : 1;
         for (int i = 0; i < n; i++) {
                 spate_went_t *e = find(g->win, g->nwin, starts[i]);
+                int rc;
+                if (spate_window_is_closed(spec, starts[i], starts[i] + spec->size, ws->stream_time)) {
+                        if ((rc = revise(ws, g, starts[i], NULL, r)) < 0)
+                                return -1;
+                        lost |= rc;
+                        continue;
+                }
                 if (!e && !(e = insert(ws, g, 0, starts[i], starts[i] + spec->size, NULL)))
                         return -1;
                 if (apply(ws, g, e, r))
                         return -1;
         }
-        return 0;
+        return lost;
 }
 
 static int add_sliding(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
@@ -349,6 +374,11 @@ int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         if (!ws->external_time && r->t > ws->stream_time)
                 ws->stream_time = r->t;
         st = r->st > ws->stream_time ? r->st : ws->stream_time;
+        /* Judged upstream by its own source partition: tumbling and hopping
+         * windows closed by the others are revised (add_fixed). */
+        if (ws->external_time && ws->conf->spec.type != SPATE_WINDOW_SLIDING &&
+            ws->conf->spec.type != SPATE_WINDOW_SESSION && r->st != INT64_MIN)
+                st = r->st;
         if (spate_window_is_late(&ws->conf->spec, r->t, st))
                 return 1;
         if (!(g = group_get(ws, r->group, r->glen)))
@@ -366,10 +396,14 @@ int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, i
         const spate_window_spec_t *spec = &ws->conf->spec;
         spate_wgroup_t *g;
         spate_went_t *e;
-        if (st < ws->stream_time)
-                st = ws->stream_time;
-        if (spate_window_is_closed(spec, start, start + spec->size, st))
-                return 1;
+        /* Judged by its source partition's time upstream; the others may
+         * have closed it (revise()). */
+        if (spate_window_is_closed(spec, start, start + spec->size, st > ws->stream_time ? st : ws->stream_time)) {
+                if (!ws->external_time || spate_window_is_closed(spec, start, start + spec->size, st) ||
+                    !(g = group_find(ws, group, glen)))
+                        return 1;
+                return revise(ws, g, start, states, NULL);
+        }
         if (!(g = group_get(ws, group, glen)))
                 return -1;
         if (!(e = find(g->win, g->nwin, start)) && !(e = insert(ws, g, 0, start, start + spec->size, NULL)))

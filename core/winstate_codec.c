@@ -253,7 +253,7 @@ int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int 
         return 0;
 }
 
-int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts) {
+int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int release_empty) {
         int64_t least = INT64_MAX;
         int known = 0;
         for (int i = 0; i < m->nup; i++) {
@@ -261,7 +261,7 @@ int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts) {
                 if (u->partition >= nparts)
                         continue;
                 known++;
-                if (u->time == INT64_MIN && !u->idle)
+                if (u->time == INT64_MIN && !(u->idle && release_empty))
                         return INT64_MIN;  /* not started */
                 if (u->time != INT64_MIN && u->time < least)
                         least = u->time;

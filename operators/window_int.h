@@ -25,6 +25,8 @@ typedef struct win_task {
         int committing;              /* flush produced; checkpoint writes */
         int64_t idle_since;          /* wall clock of the last record (or assignment) */
         int64_t idle_base;           /* stream time at that moment */
+        int64_t data_since;          /* group_by: wall clock when a mark first carried a
+                                        stream time, 0: not yet (releases empty partitions) */
 } win_task_t;
 
 /* group_by: a source partition as the upstream half sees it. Its stream
@@ -101,6 +103,9 @@ void win_up_revoke(win_t *w, int32_t p);
  * spate_ctx_fail (late, out of memory, produce failed). */
 int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
                     const char *group, size_t glen, const spate_val_t *args);
+/* Downstream half: the task's stream time from its source partitions' marks
+ * at wall clock now. */
+void win_task_watermark(const win_t *w, win_task_t *t, int64_t now);
 /* Downstream half: one repartition message into its task; records that
  * cannot be applied go to the DLQ one by one. */
 int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);

@@ -270,8 +270,20 @@ static int apply_marks(spate_node_t *n, win_task_t *task, spate_wpack_rd_t *rd, 
                 if (m->partition >= w->source_partitions)
                         w->source_partitions = m->partition + 1;
         }
-        spate_winstate_advance(task->ws, spate_winmeta_watermark(&task->meta, w->source_partitions));
+        win_task_watermark(w, task, ctx->now_ms ? ctx->now_ms : spate_now_ms());
         return 0;
+}
+
+/* A source partition that never had a record holds the task's windows like
+ * a quiet one: only under close_after_idle is it released, and only once
+ * that long has passed since the first stream time reached the task - not
+ * since the application started, which may be long before its input. */
+void win_task_watermark(const win_t *w, win_task_t *t, int64_t now) {
+        for (int i = 0; !t->data_since && i < t->meta.nup; i++)
+                if (t->meta.up[i].time != INT64_MIN)
+                        t->data_since = now;
+        int release = w->idle_ms && t->data_since && now - t->data_since >= w->idle_ms;
+        spate_winstate_advance(t->ws, spate_winmeta_watermark(&t->meta, w->source_partitions, release));
 }
 
 static int apply_combined(spate_node_t *n, win_task_t *task, const spate_wcomb_t *c, spate_ctx_t *ctx) {

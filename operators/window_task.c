@@ -275,9 +275,11 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                 win_task_t *t = w->tasks[i];
                 if (!t)
                         continue;
-                /* Repartitioned: the upstream half applies it per source partition. */
-                if (w->idle_ms && !w->group && t->ws->stream_time != INT64_MIN &&
-                    now - t->idle_since >= w->idle_ms)
+                /* Repartitioned: the upstream half applies it per source
+                 * partition; empty ones are released here. */
+                if (w->group)
+                        win_task_watermark(w, t, now);
+                else if (w->idle_ms && t->ws->stream_time != INT64_MIN && now - t->idle_since >= w->idle_ms)
                         spate_winstate_advance(t->ws, t->idle_base + (now - t->idle_since));
                 spate_winstate_close(t->ws);
         }
