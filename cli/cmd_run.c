@@ -40,20 +40,46 @@ int spate_cmd_check(int argc, char **argv) {
         return 0;
 }
 
+#define RUN_USAGE \
+        "usage: spate run FILE [--until-idle DURATION [--end-of-input]]\n"
+
+/* The options after FILE: 0, or -1 for a bad one. */
+static int run_options(int argc, char **argv, int64_t *idle, int *eoi) {
+        for (int i = 2; i < argc; i++) {
+                if (!strcmp(argv[i], "--until-idle") && i + 1 < argc) {
+                        if (spate_parse_duration(argv[++i], idle) || *idle <= 0) {
+                                fprintf(stderr, "spate run: --until-idle '%s': write a duration such as 5s\n",
+                                        argv[i]);
+                                return -1;
+                        }
+                } else if (!strcmp(argv[i], "--end-of-input")) {
+                        *eoi = 1;
+                } else {
+                        fprintf(stderr, "spate run: unknown option '%s'\n" RUN_USAGE, argv[i]);
+                        return -1;
+                }
+        }
+        if (*eoi && !*idle) {
+                fprintf(stderr, "spate run: --end-of-input needs --until-idle (how long the sources must be "
+                        "idle to be at their end)\n");
+                return -1;
+        }
+        return 0;
+}
+
 int spate_cmd_run(int argc, char **argv) {
         char errstr[2048];
         struct sigaction sa = { .sa_handler = on_signal };
-        spate_topology_t *t = load(argc, argv, "usage: spate run FILE [--until-idle DURATION]\n"
+        spate_topology_t *t = load(argc, argv, RUN_USAGE
                                    "Runs a topology until SIGINT/SIGTERM (then commits and leaves the group).\n"
-                                   "--until-idle 5s also stops once no record arrived for 5 s (batch runs).\n");
+                                   "--until-idle 5s also stops once no record arrived for 5 s (batch runs).\n"
+                                   "--end-of-input: then the end of the input is the end of the stream: every\n"
+                                   "  window closes and emits its final value before the run ends.\n");
         int64_t idle = 0;
-        int rc;
+        int eoi = 0, rc;
         if (!t)
                 return 1;
-        int args_ok = argc == 2 || (argc == 4 && !strcmp(argv[2], "--until-idle") &&
-                                    !spate_parse_duration(argv[3], &idle));
-        if (!args_ok) {
-                fprintf(stderr, "usage: spate run FILE [--until-idle DURATION]\n");
+        if (run_options(argc, argv, &idle, &eoi)) {
                 spate_topology_destroy(t);
                 return 2;
         }
@@ -63,6 +89,7 @@ int spate_cmd_run(int argc, char **argv) {
                 return 1;
         }
         spate_engine_set_until_idle(running, idle);
+        spate_engine_set_end_of_input(running, eoi);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         rc = spate_engine_run(running);

@@ -17,6 +17,8 @@ struct spate_ctx {
         rd_kafka_t *producer;         /* NULL in unit tests */
         struct spate_engine *engine;  /* NULL in unit tests */
         const spate_origin_t *origin; /* the input message being processed */
+        int end_of_input;             /* spate run --end-of-input, once every source is
+                                         idle: the end of the stream (windows close) */
         /* Counters for logs and tests. */
         uint64_t produced, produce_errors, dlq;
 };

@@ -60,6 +60,7 @@ struct spate_engine {
         spate_store_t *store;
         int64_t last_commit, last_punctuate, last_report;
         int64_t until_idle_ms;
+        int end_of_input;          /* spate_engine_set_end_of_input() */
         int assigned_once;
         int tick_ms;               /* punctuate period: the smallest a node asks for */
         int txn;                   /* exactly_once: a transaction is open */
@@ -707,6 +708,26 @@ static void punctuate(spate_engine_t *e) {
         e->last_punctuate = spate_mono_ms();
 }
 
+/* --until-idle found the sources idle: 1 when the run may end. Under
+ * --end-of-input that is the end of the stream first: the nodes are told,
+ * and the run ends once each is drained (its last outputs committed). */
+static int input_ended(spate_engine_t *e) {
+        if (!e->end_of_input)
+                return 1;
+        if (!e->ctx.end_of_input) {
+                spate_info("end of input: every source is idle; closing what is open");
+                e->ctx.end_of_input = 1;
+                e->commit_asap = 1;
+                return 0;
+        }
+        for (int i = 0; i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                if (n->def->drained && !n->def->drained(n, &e->ctx))
+                        return 0;
+        }
+        return 1;
+}
+
 static void report(spate_engine_t *e, int64_t now) {
         spate_info("consumed %llu, produced %llu, dead-lettered %llu, commits %llu",
                    (unsigned long long)e->stats.consumed, (unsigned long long)e->stats.produced,
@@ -734,7 +755,8 @@ int spate_engine_run(spate_engine_t *e) {
                 int64_t now = spate_mono_ms();
                 if (records > 0)
                         e->stats.last_ms = now;
-                else if (e->until_idle_ms && e->assigned_once && now - e->stats.last_ms >= e->until_idle_ms)
+                else if (e->until_idle_ms && e->assigned_once && now - e->stats.last_ms >= e->until_idle_ms &&
+                         input_ended(e))
                         break;
                 if (now - e->last_punctuate >= e->tick_ms)
                         punctuate(e);
@@ -764,6 +786,10 @@ void spate_engine_stop(spate_engine_t *e) {
 
 void spate_engine_set_until_idle(spate_engine_t *e, int64_t idle_ms) {
         e->until_idle_ms = idle_ms;
+}
+
+void spate_engine_set_end_of_input(spate_engine_t *e, int on) {
+        e->end_of_input = on;
 }
 
 void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st) {

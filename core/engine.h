@@ -26,6 +26,10 @@ void spate_engine_stop(spate_engine_t *e);
 /* Makes run() return once no record arrived for idle_ms after at least one
  * did: batch jobs and benchmarks. */
 void spate_engine_set_until_idle(spate_engine_t *e, int64_t idle_ms);
+/* With until_idle: once idle, end of input is the end of the stream (as
+ * Flink's bounded input): nodes see ctx.end_of_input (windows close and
+ * emit), and run() returns when every node is drained and committed. */
+void spate_engine_set_end_of_input(spate_engine_t *e, int on);
 void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st);
 void spate_engine_destroy(spate_engine_t *e);
 

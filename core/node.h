@@ -66,6 +66,10 @@ typedef struct spate_op_def {
         int (*assigned)(spate_node_t *n, spate_ctx_t *ctx);
         /* The partition moves away; a commit has just completed. */
         void (*revoke)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+        /* Under ctx->end_of_input (the sources are at their end and the run
+         * treats that as the end of the stream): 1 once the node has nothing
+         * left to emit or commit, so the run may end. NULL: at once. */
+        int (*drained)(spate_node_t *n, spate_ctx_t *ctx);
         /* Records of an internal topic the node declared with
          * spate_topology_add_input() (e.g. its repartition topic). */
         int (*input)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);

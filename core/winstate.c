@@ -242,14 +242,23 @@ static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const
 
 /* A repartitioned task's window that the other source partitions closed
  * while the record's own partition had not passed it (it started late, or
- * was released as empty): the record is on time, so the window, still kept
- * as a closed marker, takes it and is emitted again - a revision of its
- * final value. 0 revised, 1 when the window is gone (past retention). */
+ * was released as empty): the record is on time, so the window takes it and
+ * is emitted again - a revision of its final value. A window that is not
+ * there while it would still be kept as a closed marker (retention) never
+ * existed, and is created closed. 0 revised, 1 when the window may have been
+ * there and is gone (past retention): re-creating it would emit part of it. */
 static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const spate_agg_state_t *states,
                   const spate_wrec_t *r) {
+        const spate_window_spec_t *spec = &ws->conf->spec;
         spate_went_t *e = find(g->win, g->nwin, start);
-        if (!e)
-                return 1;
+        if (!e) {
+                int64_t ct = spate_window_close_time(spec, start, start + spec->size);
+                if (ws->stream_time >= sat_add(ct, ws->conf->retention))
+                        return 1;
+                if (!(e = insert(ws, g, 0, start, start + spec->size, NULL)))
+                        return -1;
+                e->closed = 1;
+        }
         if (states ? spate_agg_states_merge(e->states, states, ws->conf->nfns) : apply(ws, g, e, r))
                 return -1;
         e->dirty = e->emit = 1;
@@ -399,10 +408,9 @@ int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, i
         /* Judged by its source partition's time upstream; the others may
          * have closed it (revise()). */
         if (spate_window_is_closed(spec, start, start + spec->size, st > ws->stream_time ? st : ws->stream_time)) {
-                if (!ws->external_time || spate_window_is_closed(spec, start, start + spec->size, st) ||
-                    !(g = group_find(ws, group, glen)))
+                if (!ws->external_time || spate_window_is_closed(spec, start, start + spec->size, st))
                         return 1;
-                return revise(ws, g, start, states, NULL);
+                return (g = group_get(ws, group, glen)) ? revise(ws, g, start, states, NULL) : -1;
         }
         if (!(g = group_get(ws, group, glen)))
                 return -1;

@@ -318,6 +318,7 @@ const spate_op_def_t spate_op_window = {
         .init = window_init,
         .process = window_process,
         .punctuate = win_punctuate,
+        .drained = win_drained,
         .flush = win_flush,
         .checkpoint = win_checkpoint,
         .assign = win_assign,

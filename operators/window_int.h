@@ -25,6 +25,7 @@ typedef struct win_task {
         int committing;              /* flush produced; checkpoint writes */
         int64_t idle_since;          /* wall clock of the last record (or assignment) */
         int64_t idle_base;           /* stream time at that moment */
+        uint64_t logged_revised;     /* ws->nrevised when last logged */
         int64_t data_since;          /* group_by: wall clock when a mark first carried a
                                         stream time, 0: not yet (releases empty partitions) */
 } win_task_t;
@@ -82,6 +83,9 @@ typedef struct win {
 } win_t;
 
 win_task_t *win_task_get(win_t *w, int32_t partition);
+/* End of input: 1 once every task is closed to the end and committed, and
+ * (group_by) every source partition's end-of-stream mark is sent. */
+int win_drained(spate_node_t *n, spate_ctx_t *ctx);
 /* The task got input: its close_after_idle clock starts again. */
 void win_task_touched(win_task_t *t, spate_ctx_t *ctx);
 /* Applies one record to its task: skips records the restored state holds

@@ -19,6 +19,7 @@
  * and a task closes a window only once every source partition has passed it
  * (spate_winmeta_watermark()). */
 #include "window_int.h"
+#include "../core/json_write.h"
 #include "../core/log.h"
 #include "../core/util.h"
 
@@ -70,6 +71,12 @@ void win_up_revoke(win_t *w, int32_t p) {
         w->up[p].comb_from = -1;
 }
 
+/* The stream time a mark carries: at the end of a bounded input, the end of
+ * the stream (not committed: the partition keeps its own time). */
+static int64_t mark_time(const win_up_t *u, const spate_ctx_t *ctx) {
+        return ctx->end_of_input ? SPATE_WINDOW_END_OF_STREAM : u->time;
+}
+
 /* Sends the repartition message for partition d, closed by the marks of the
  * source partitions unless `marks` is 0 (batches of one commit go out after
  * the records they merged: a mark of the commit's end in an early message
@@ -82,7 +89,7 @@ static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx) {
          * time already counts their records. */
         for (int p = 0; marks && p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
                 if (w->up[p].assigned && w->up[p].comb_from < 0)
-                        w->marks[nm++] = (spate_wmark_t){ p, w->up[p].time, w->up[p].idle };
+                        w->marks[nm++] = (spate_wmark_t){ p, mark_time(&w->up[p], ctx), w->up[p].idle };
         if (!pack->len)
                 spate_wpack_begin(pack);
         spate_wpack_finish(pack, w->npacked[d], w->marks, nm);
@@ -229,7 +236,7 @@ int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
                 /* Committed with the partition's offset, which this commit covers. */
                 if (u->time != INT64_MIN)
                         spate_ctx_set_partition_time(ctx, n, w->source_topic, p, u->time);
-                changed |= u->idle != u->sent_idle || u->time != u->sent_time;
+                changed |= u->idle != u->sent_idle || mark_time(u, ctx) != u->sent_time;
         }
         /* A changed mark goes to every downstream partition, even with no
          * records for it: each must know how far every source partition got. */
@@ -238,22 +245,34 @@ int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
                         return -1;
         for (int p = 0; changed && p < w->nup; p++) {
                 w->up[p].sent_idle = w->up[p].idle;
-                w->up[p].sent_time = w->up[p].time;
+                w->up[p].sent_time = mark_time(&w->up[p], ctx);
         }
         return 0;
 }
 
-/* A record of a message that cannot be applied goes alone to the DLQ. */
-static void dead_letter(spate_ctx_t *ctx, const spate_origin_t *o, const void *raw, size_t rawlen,
-                        const char *group, size_t glen, int32_t up_partition, int64_t up_offset) {
-        spate_origin_t one = *o;
-        one.payload = raw;
-        one.len = rawlen;
-        one.key = group;
-        one.key_len = glen;
-        one.up_partition = up_partition;
-        one.up_offset = up_offset;
+/* A repartition entry that cannot be applied goes to the DLQ as something
+ * its reader can act on, never spate's internal encoding: where its source
+ * records are (source topic, partition, offsets [from, to), window) as JSON,
+ * with origin headers naming the first of them, so that they can be read
+ * again from the source topic. */
+static void dead_letter(spate_ctx_t *ctx, const win_t *w, const char *group, size_t glen, int32_t up_partition,
+                        int64_t from, int64_t to, int64_t wstart) {
+        spate_buf_t b = { 0 };
+        char num[96], iso[32];
+        spate_buf_put(&b, "{\"source_topic\":", sizeof("{\"source_topic\":") - 1);
+        spate_json_write_str(&b, w->source_topic, strlen(w->source_topic));
+        spate_buf_put(&b, num, (size_t)snprintf(num, sizeof(num), ",\"source_partition\":%d,\"source_offsets\":"
+                                                 "[%lld,%lld],\"group\":", up_partition, (long long)from,
+                                                 (long long)to));
+        spate_json_write_str(&b, group, glen);
+        if (wstart != INT64_MIN) {
+                spate_fmt_iso_ms(wstart, iso, sizeof(iso));
+                spate_buf_put(&b, num, (size_t)snprintf(num, sizeof(num), ",\"window_start\":\"%s\"", iso));
+        }
+        spate_buf_putc(&b, '}');
+        spate_origin_t one = { w->source_topic, up_partition, from, b.data, b.len, group, glen, up_partition, from };
         spate_ctx_dead_letter(ctx, &one);
+        spate_buf_free(&b);
 }
 
 static int apply_marks(spate_node_t *n, win_task_t *task, spate_wpack_rd_t *rd, spate_ctx_t *ctx) {
@@ -342,20 +361,23 @@ int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                                       sizeof(err))) > 0) {
                 if (rc == 2) {
                         if (apply_combined(n, task, &comb, ctx))
-                                dead_letter(ctx, o, raw, rawlen, comb.group, comb.glen, comb.up_partition, comb.from);
+                                dead_letter(ctx, w, comb.group, comb.glen, comb.up_partition, comb.from, comb.to,
+                                            comb.start);
                         continue;
                 }
                 if (up.nvals != w->nargs) {
                         spate_ctx_fail(ctx, n, "repartition record has another argument count "
                                        "(topology changed?)");
-                        dead_letter(ctx, o, raw, rawlen, up.group, up.glen, up.up_partition, up.up_offset);
+                        dead_letter(ctx, w, up.group, up.glen, up.up_partition, up.up_offset, up.up_offset + 1,
+                                    INT64_MIN);
                         continue;
                 }
                 win_per_aggregate(w, args, vals);
                 spate_wrec_t r = { up.group, up.glen, up.t, vals, { up.t, up.up_partition, up.up_offset },
                                    up.st };
                 if (win_apply(n, task, o->offset, &r, &up, ctx))
-                        dead_letter(ctx, o, raw, rawlen, up.group, up.glen, up.up_partition, up.up_offset);
+                        dead_letter(ctx, w, up.group, up.glen, up.up_partition, up.up_offset, up.up_offset + 1,
+                                    INT64_MIN);
         }
         if (rc < 0)
                 return spate_ctx_fail(ctx, n, "%s", err);

@@ -181,6 +181,12 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         walk_t k = { n, t, ctx };
 
         spate_winstate_close(ws);
+        if (ws->nrevised != t->logged_revised) {
+                spate_info("window '%s' partition %d: %llu closed windows revised so far (records on time by "
+                           "their own source partition, which started after the others closed them)", n->name,
+                           t->partition, (unsigned long long)ws->nrevised);
+                t->logged_revised = ws->nrevised;
+        }
         if (!ws->ndirty && !ws->ndel && t->meta.next_offset == t->written_offset &&
             t->meta.stream_time == ws->stream_time)
                 return 0;
@@ -277,13 +283,32 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                         continue;
                 /* Repartitioned: the upstream half applies it per source
                  * partition; empty ones are released here. */
-                if (w->group)
+                if (ctx->end_of_input && !w->group)
+                        spate_winstate_advance(t->ws, SPATE_WINDOW_END_OF_STREAM);
+                else if (w->group)
                         win_task_watermark(w, t, now);
                 else if (w->idle_ms && t->ws->stream_time != INT64_MIN && now - t->idle_since >= w->idle_ms)
                         spate_winstate_advance(t->ws, t->idle_base + (now - t->idle_since));
                 spate_winstate_close(t->ws);
         }
         return 0;
+}
+
+int win_drained(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        (void)ctx;
+        for (int p = 0; p < w->nup; p++)
+                if (w->up[p].assigned && w->up[p].sent_time != SPATE_WINDOW_END_OF_STREAM)
+                        return 0;
+        if (w->restorer || (w->comb && win_comb_count(w->comb)))
+                return 0;
+        for (int i = 0; i < w->ntasks; i++) {
+                const win_task_t *t = w->tasks[i];
+                if (t && (t->ws->stream_time != SPATE_WINDOW_END_OF_STREAM || t->ws->ndirty || t->ws->ndel ||
+                          t->committing))
+                        return 0;
+        }
+        return 1;
 }
 
 /* --- restore --- */

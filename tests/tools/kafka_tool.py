@@ -9,6 +9,7 @@ with a different Kafka implementation than the one it uses.
                                 "key<TAB>" is a tombstone, a null value), checks watermarks after
   consume  BOOT TOPIC [--idle S] [--max N] [--latest]   JSON lines {key,value,partition,offset,headers}
   count    BOOT TOPIC           total records (sum of high - low watermarks)
+  committed BOOT GROUP TOPIC    the group's committed offset per partition, "P OFFSET" lines
 """
 import json
 import sys
@@ -89,8 +90,21 @@ def consume(boot, topic, idle=3.0, maxn=None):
     c.close()
 
 
+def committed(boot, group, topic):
+    """The group's committed offset of each partition of topic, as "P OFFSET" lines (-1: none)."""
+    c = Consumer({"bootstrap.servers": boot, "group.id": group, "enable.auto.commit": False})
+    md = c.list_topics(timeout=10)
+    parts = [TopicPartition(topic, p) for p in sorted(md.topics[topic].partitions)]
+    for tp in c.committed(parts, timeout=10):
+        print(tp.partition, tp.offset if tp.offset >= 0 else -1)
+    c.close()
+
+
 def main():
     cmd, boot, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+    if cmd == "committed":
+        committed(boot, topic, sys.argv[4])
+        return
     if cmd == "produce":
         produce(boot, topic, sys.argv[4], "--partitioned" in sys.argv, "--empty-is-null" in sys.argv)
     elif cmd == "count":

@@ -524,6 +524,9 @@ static void test_revision(void) {
         CHECK(!spate_winstate_find(ws, "g", 1, 0) && spate_winstate_add(ws, &b) == 1 &&
               spate_winstate_merge(ws, "g", 1, 0, 450, states) == 1,
               "past retention the window is gone: late, never re-created with part of its records");
+        CHECK(spate_winstate_merge(ws, "h", 1, 1000, 1500, states) == 0 &&
+              (w = spate_winstate_find(ws, "h", 1, 1000)) && w->closed && w->emit && num_result(w, 0) == 1,
+              "a closed window that never had records (and would still be kept) is created, closed");
         spate_agg_states_free(states, 3);
         spate_winstate_free(ws);
 }
