@@ -23,6 +23,8 @@ H3=$((-3 * 3600 * 1000))
 $PY "$REF/gen_window_records.py" --seed 840 --records "$N" --grace 300 >"$TMP/gen.jsonl"
 
 topology() {  # name, close_after_idle, extra window lines
+        local idle="close_after_idle: $2"
+        [ -n "$2" ] || idle=""
         cat >"$TMP/$1.yaml" <<EOF
 application: it-0840-$1
 kafka:
@@ -44,10 +46,8 @@ nodes:
     window: tumbling
     size: 1s
     grace: 300ms
-    group_by: key
-    partitions: 3
     emit: final
-    close_after_idle: $2
+    $idle
     $3
     aggregates:
       count: count()
@@ -147,13 +147,21 @@ start_one() {  # NAME INSTANCE [spate run options]
         eval "PID_$inst=$!"
 }
 
-topology A 60s ""
-topology B 3s ""
-topology C 2s "retention: 1h"
+grouped="group_by: key
+    partitions: 3"
+topology A 60s "$grouped"
+topology B 3s "$grouped"
+topology C 2s "$grouped
+    retention: 1h"
+topology D "" ""
 data A --groups 5 --shift 1:$H3 --drop 3
 data B --groups 5 --drop 2 --drop 3
 data C --groups 5 --drop 3
-start_broker --topology "$TMP/A.yaml" --topology "$TMP/B.yaml" --topology "$TMP/C.yaml" ||
+# D: the generator's own keys, each fed by one partition, for a window without group_by.
+cp "$TMP/gen.jsonl" "$TMP/D.jsonl"
+$PY "$REF/windows_ref.py" --type tumbling --size 1000 --grace 300 <"$TMP/D.jsonl" >"$TMP/D.ref"
+$PY "$REF/window_topics.py" produce-lines "$TMP/D.jsonl" "$TMP/D.tsv"
+start_broker --topology "$TMP/A.yaml" --topology "$TMP/B.yaml" --topology "$TMP/C.yaml" --topology "$TMP/D.yaml" ||
         { nok "broker starts"; exit 1; }
 
 # --- A. instances running before the input; partitions starting apart ---
@@ -200,3 +208,10 @@ kill -TERM "$PID_a"
 wait "$PID_a" 2>/dev/null
 check "C: the closed windows were revised" grep -q "revised" "$TMP/spate-C-a.log"
 verdict C
+
+# --- D. a backlog without group_by, to its end ---
+check "D: produce a backlog" $KT produce "$BOOT" it0840.D.in "$TMP/D.tsv" --partitioned
+start_one D a --until-idle 2s --end-of-input
+wait "$PID_a"
+check "D: spate run --until-idle 2s --end-of-input exits 0" [ $? -eq 0 ]
+check "D: its last windows were emitted final at the end of the input" exact D

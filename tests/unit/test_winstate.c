@@ -126,6 +126,12 @@ static void test_watermark(void) {
               "holds it, and its time is never lowered: %lld", (long long)spate_winmeta_watermark(&m, 3, 1));
         spate_winmeta_mark(&m, 5, 100, 0);
         CHECK(spate_winmeta_watermark(&m, 3, 1) == 300, "partitions beyond the count are ignored");
+        spate_winmeta_t end;
+        spate_winmeta_init(&end);
+        for (int p = 0; p < 3; p++)
+                spate_winmeta_mark(&end, p, SPATE_WINDOW_END_OF_STREAM, 1);
+        CHECK(spate_winmeta_watermark(&end, 3, 0) == SPATE_WINDOW_END_OF_STREAM,
+              "every partition at the end of the stream: so is the task");
         spate_buf_t b = { 0 };
         spate_winmeta_t back;
         spate_winmeta_encode(&m, &b);
