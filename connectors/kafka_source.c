@@ -83,4 +83,5 @@ const spate_op_def_t spate_op_kafka_source = {
         .init = source_init,
         .process = source_process,
         .destroy = source_destroy,
+        .replayable = 1,
 };

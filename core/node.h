@@ -77,6 +77,12 @@ typedef struct spate_op_def {
         /* Sources only: the topic is a table, read whole from its beginning on
          * every assignment; its offsets are never committed. */
         int rewind;
+        /* Sources only: every record comes from its own offset of the topic and
+         * partition count named by the `topic` and `partitions` properties, and
+         * a replay repeats those offsets - what a window's replay filter and
+         * per-partition stream time rest on. (A poller's records repeat one
+         * table offset.) */
+        int replayable;
         /* How often punctuate should run, in ms; 0 for the engine's 100 ms. The
          * engine ticks at the smallest interval any node asks for. */
         int punctuate_ms;

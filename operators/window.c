@@ -146,12 +146,12 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                                                 "input partitions)", up->name);
                 src = up;
         }
-        if (strcmp(src->def->name, "kafka_source"))
+        if (!src->def->replayable)
                 return spate_node_error(n, NULL, errstr, errstr_size,
-                                        "a window reads records of a kafka_source (its exactness "
-                                        "rests on their offsets), not of %s '%s': write those to a "
-                                        "topic with kafka_sink and read it with kafka_source",
-                                        src->def->name, src->name);
+                                        "a window reads records of a source whose offsets replay "
+                                        "(its exactness rests on them), such as kafka_source, not of "
+                                        "%s '%s': write those to a topic with kafka_sink and read it "
+                                        "with kafka_source", src->def->name, src->name);
         w->source_topic = spate_node_str(src, "topic");
         w->source_partitions = (int)spate_node_int(src, "partitions");
         if (w->group) {

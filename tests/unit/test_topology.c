@@ -85,8 +85,8 @@ static const struct bad {
         { "window after a poller", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
           "  - name: w\n    type: window\n    from: p\n    window: tumbling\n    size: 1h\n"
           "    aggregates:\n      n: count()\n",
-          ":7:5: window node 'w': a window reads records of a kafka_source (its exactness rests on "
-          "their offsets), not of http_poll 'p'" },
+          ":7:5: window node 'w': a window reads records of a source whose offsets replay (its "
+          "exactness rests on them), such as kafka_source, not of http_poll 'p'" },
 };
 
 static void test_bad(void) {
