@@ -2,19 +2,13 @@
  * window types, sliding buckets, session merges, closing, expiry and the
  * bookkeeping of what a commit must write and emit (see winstate.h). */
 #include "winstate.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_HOPS SPATE_WINSTATE_MAX_HOPS
-
-static uint64_t hash_key(const char *k, size_t len) {
-        uint64_t h = 1469598103934665603ULL;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
-        return h;
-}
 
 spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
         spate_winstate_t *ws = calloc(1, sizeof(*ws));
@@ -63,7 +57,7 @@ void spate_winstate_free(spate_winstate_t *ws) {
 }
 
 static spate_wgroup_t *group_find(spate_winstate_t *ws, const char *key, size_t klen) {
-        for (spate_wgroup_t *g = ws->tab[hash_key(key, klen) & (ws->cap - 1)]; g; g = g->next)
+        for (spate_wgroup_t *g = ws->tab[spate_hash(key, klen) & (ws->cap - 1)]; g; g = g->next)
                 if (g->klen == klen && !memcmp(g->key, key, klen))
                         return g;
         return NULL;
@@ -76,7 +70,7 @@ static int rehash(spate_winstate_t *ws) {
                 return -1;
         for (size_t i = 0; i < ws->cap; i++)
                 for (spate_wgroup_t *g = ws->tab[i], *next; g; g = next) {
-                        size_t b = hash_key(g->key, g->klen) & (cap - 1);
+                        size_t b = spate_hash(g->key, g->klen) & (cap - 1);
                         next = g->next;
                         g->next = tab[b];
                         tab[b] = g;
@@ -99,7 +93,7 @@ static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t k
                 return NULL;
         memcpy(g->key, key, klen);
         g->klen = klen;
-        size_t b = hash_key(key, klen) & (ws->cap - 1);
+        size_t b = spate_hash(key, klen) & (ws->cap - 1);
         g->next = ws->tab[b];
         ws->tab[b] = g;
         ws->ngroups++;
@@ -494,7 +488,7 @@ int spate_winstate_each(spate_winstate_t *ws, spate_went_cb cb, void *opaque) {
 }
 
 static void group_unlink(spate_winstate_t *ws, spate_wgroup_t *g) {
-        spate_wgroup_t **pp = &ws->tab[hash_key(g->key, g->klen) & (ws->cap - 1)];
+        spate_wgroup_t **pp = &ws->tab[spate_hash(g->key, g->klen) & (ws->cap - 1)];
         while (*pp != g)
                 pp = &(*pp)->next;
         *pp = g->next;
