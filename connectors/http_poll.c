@@ -34,17 +34,13 @@
 #define MAX_ATTEMPTS 6
 
 typedef struct coord {
+        hp_entry_t e;             /* first: the queue's entries are coordinates */
         char *id;
         size_t id_len;
         char *name;
         double lat, lon;
         int32_t partition;
         int64_t offset;           /* of its table record, for DLQ headers */
-        int64_t slot;             /* the scheduled time being served */
-        int64_t due;              /* when the next request may start */
-        int64_t last_ok;          /* start of the last successful request */
-        int attempt;              /* failed attempts for this slot */
-        int heap;                 /* index in the due heap, -1 if not queued */
         int busy;                 /* a transfer is in flight */
         int gone;                 /* removed while in flight: free when it ends */
         struct coord *hnext;      /* hash chain */
@@ -65,11 +61,10 @@ typedef struct poll {
         int64_t every, timeout, backoff_base;
         int concurrency, min_minutely, partitions;
         double per_min;
-        /* coordinates: hash by id, and a min-heap by due time */
+        /* coordinates: hash by id, and queued by due time */
         coord_t **tab;
         size_t tab_size, ncoords;
-        coord_t **heap;
-        int nheap, heap_cap;
+        hp_queue_t q;
         /* HTTP */
         CURLM *multi;
         xfer_t *xfers;
@@ -94,7 +89,7 @@ typedef struct poll {
 static const spate_prop_t poll_props[] = {
         { "topic", SPATE_P_STR, 1, NULL, NULL, "the coordinates table: compacted topic keyed by id, values {\"id\",\"name\",\"lat\",\"lon\"}" },
         { "url", SPATE_P_STR, 1, NULL, NULL, "URL template with {lat}, {lon}, {id} (and ${ENV} like every value), e.g. ${OWM_URL}/data/3.0/onecall?lat={lat}&lon={lon}&appid=${OWM_API_KEY}" },
-        { "every", SPATE_P_DURATION, 0, "60s", NULL, "poll each coordinate this often (never more often), spread evenly over the interval" },
+        { "every", SPATE_P_DURATION, 0, "60s", NULL, "poll each coordinate once per interval, at its own phase (spread evenly); a unit is required: 60s, 1m" },
         { "concurrency", SPATE_P_INT, 0, "16", NULL, "requests in flight at once (keep-alive connections)" },
         { "rate_limit", SPATE_P_STR, 0, "0", NULL, "requests per minute for the whole application (N/min, N/s); each instance takes its share of the table's partitions; 0 = none" },
         { "timeout", SPATE_P_DURATION, 0, "10s", NULL, "per request; a timeout is retried" },
@@ -127,81 +122,17 @@ static void tab_grow(poll_t *p) {
         free(ot);
 }
 
-/* --- the due heap ---------------------------------------------------------- */
-static void heap_set(poll_t *p, int i, coord_t *c) {
-        p->heap[i] = c;
-        c->heap = i;
-}
-
-static void heap_up(poll_t *p, int i) {
-        coord_t *c = p->heap[i];
-        while (i > 0 && p->heap[(i - 1) / 2]->due > c->due) {
-                heap_set(p, i, p->heap[(i - 1) / 2]);
-                i = (i - 1) / 2;
-        }
-        heap_set(p, i, c);
-}
-
-static void heap_down(poll_t *p, int i) {
-        coord_t *c = p->heap[i];
-        for (;;) {
-                int k = 2 * i + 1;
-                if (k >= p->nheap)
-                        break;
-                if (k + 1 < p->nheap && p->heap[k + 1]->due < p->heap[k]->due)
-                        k++;
-                if (p->heap[k]->due >= c->due)
-                        break;
-                heap_set(p, i, p->heap[k]);
-                i = k;
-        }
-        heap_set(p, i, c);
-}
-
-static void heap_push(poll_t *p, coord_t *c) {
-        if (p->nheap == p->heap_cap) {
-                p->heap_cap = p->heap_cap ? p->heap_cap * 2 : 1024;
-                if (!(p->heap = realloc(p->heap, sizeof(*p->heap) * (size_t)p->heap_cap)))
-                        abort();
-        }
-        heap_set(p, p->nheap++, c);
-        heap_up(p, c->heap);
-}
-
-static void heap_remove(poll_t *p, coord_t *c) {
-        int i = c->heap;
-        if (i < 0)
-                return;
-        c->heap = -1;
-        if (i == --p->nheap)
-                return;
-        coord_t *m = p->heap[p->nheap];
-        heap_set(p, i, m);
-        heap_up(p, i);
-        heap_down(p, m->heap);
-}
-
-static void schedule(poll_t *p, coord_t *c, int64_t due) {
-        c->due = due;
-        if (c->heap >= 0) {
-                heap_up(p, c->heap);
-                heap_down(p, c->heap);
-        } else {
-                heap_push(p, c);
-        }
-}
-
 static void coord_free(coord_t *c) {
         free(c->id);
         free(c->name);
         free(c);
 }
 
-/* Unlinks c from the table and the heap; frees it unless a transfer holds it. */
+/* Unlinks c from the table and the queue; frees it unless a transfer holds it. */
 static void coord_remove(poll_t *p, coord_t **s) {
         coord_t *c = *s;
         *s = c->hnext;
-        heap_remove(p, c);
+        hp_queue_remove(&p->q, &c->e);
         p->ncoords--;
         if (c->busy)
                 c->gone = 1;
@@ -355,15 +286,13 @@ static int poll_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                 if (!(c = calloc(1, sizeof(*c))) || !(c->id = strndup(id, id_len)))
                         abort();
                 c->id_len = id_len;
-                c->heap = -1;
                 *s = c;
                 if (++p->ncoords > p->tab_size)
                         tab_grow(p);
                 /* The first slot at its phase: a coordinate taken over from
                  * another instance keeps the rhythm its old owner kept. */
-                int64_t now = spate_now_ms();
-                c->slot = hp_first_slot(hp_phase(c->id, id_len, p->every), p->every, now);
-                schedule(p, c, c->slot);
+                hp_entry_first(&p->q, &c->e, hp_phase(c->id, id_len, p->every), p->every,
+                               spate_now_ms());
         }
         free(c->name);
         c->name = name->type == SPATE_V_STR ? strndup(name->u.s, name->n) : NULL;
@@ -546,22 +475,18 @@ static int emit_body(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, xfer_t *x, c
 static void retry(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, int64_t now, int64_t at_least,
                   const char *what, int dlq_done) {
         poll_t *p = n->ctx;
-        int64_t d = hp_backoff(++c->attempt, p->backoff_base, p->every / 4, rnd(p));
+        int64_t d = hp_backoff(c->e.attempt + 1, p->backoff_base, p->every / 4, rnd(p));
         if (d < at_least)
                 d = at_least;
-        int64_t deadline = c->slot + p->every - p->every / 10;
-        if (c->attempt < MAX_ATTEMPTS && now + d < deadline) {
+        if (hp_entry_retry(&p->q, &c->e, p->every, now, d, MAX_ATTEMPTS)) {
                 p->n_retry++;
-                schedule(p, c, now + d);
                 return;
         }
         p->n_gaveup++;
         if (!dlq_done)
-                dead_letter(n, ctx, c, what, strlen(what), "gave up after %d attempts: %s",
-                            c->attempt, what);
-        c->attempt = 0;
-        c->slot = hp_next_due(c->slot, p->every, c->last_ok);
-        schedule(p, c, c->slot > now ? c->slot : now);
+                dead_letter(n, ctx, c, what, strlen(what), "gave up after %d attempt%s: %s",
+                            c->e.attempt, c->e.attempt == 1 ? "" : "s", what);
+        hp_entry_skip(&p->q, &c->e, p->every, now);
 }
 
 static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
@@ -584,10 +509,7 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
         if (res == CURLE_OK && status == 200) {
                 if (emit_body(n, ctx, c, x, why, sizeof(why)) == 0) {
                         p->n_ok++;
-                        c->last_ok = x->start;
-                        c->attempt = 0;
-                        c->slot = hp_next_due(c->slot, p->every, c->last_ok);
-                        schedule(p, c, c->slot);
+                        hp_entry_ok(&p->q, &c->e, p->every, x->start);
                         return;
                 }
                 /* Dead-letter the bad body, then try again: a corrupt answer is
@@ -618,9 +540,7 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
         if (res == CURLE_OK) {  /* 4xx and anything unexpected: the request itself is wrong */
                 p->n_bad++;
                 dead_letter(n, ctx, c, x->body.data, x->body.len, "HTTP %ld from %s", status, url);
-                c->attempt = 0;
-                c->slot = hp_next_due(c->slot, p->every, c->last_ok);
-                schedule(p, c, c->slot);
+                hp_entry_skip(&p->q, &c->e, p->every, now);
                 return;
         }
         if (res == CURLE_PARTIAL_FILE || x->too_big) {
@@ -648,7 +568,8 @@ static void harvest(spate_node_t *n, spate_ctx_t *ctx) {
 }
 
 static void report(poll_t *p, int64_t now) {
-        int64_t late = p->nheap ? now - p->heap[0]->due : 0;
+        hp_entry_t *top = hp_queue_top(&p->q);
+        int64_t late = top ? now - top->due : 0;
         spate_info("http_poll: %zu coordinates, %llu ok, %llu bad, %llu retries, %llu rate-limited, "
                    "%llu given up, %llu dead-lettered; %d in flight, oldest due %lld ms ago",
                    p->ncoords, (unsigned long long)p->n_ok, (unsigned long long)p->n_bad,
@@ -673,12 +594,13 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
 
         curl_multi_perform(p->multi, &running);
         harvest(n, ctx);
-        while (p->active < p->concurrency && p->nheap && p->heap[0]->due <= now &&
+        hp_entry_t *e;
+        while (p->active < p->concurrency && (e = hp_queue_top(&p->q)) && e->due <= now &&
                hp_bucket_take(&p->bucket, now)) {
-                coord_t *c = p->heap[0];
-                heap_remove(p, c);
+                coord_t *c = (coord_t *)e;
+                hp_queue_remove(&p->q, e);
                 if (start(p, c, now)) {
-                        schedule(p, c, now + 1000);
+                        hp_queue_set(&p->q, e, now + 1000);
                         break;
                 }
         }
@@ -722,7 +644,7 @@ static void poll_destroy(spate_node_t *n) {
                         coord_free(c);
                 }
         free(p->tab);
-        free(p->heap);
+        hp_queue_free(&p->q);
         spate_buf_free(&p->raw);
         spate_shape_pool_destroy(&p->cpool);
         if (p->multi)
