@@ -82,7 +82,8 @@ typedef struct poll {
         uint64_t rnd;
         /* counters, logged every 10 s */
         uint64_t n_ok, n_bad, n_retry, n_429, n_gaveup, n_dlq;
-        int64_t last_report;
+        uint64_t n_auth;            /* 401/403 since the last warning */
+        int64_t last_report, auth_warned;
         int warned_capacity, share_changed;
 } poll_t;
 
@@ -424,17 +425,19 @@ static void dead_letter(spate_node_t *n, spate_ctx_t *ctx, const coord_t *c, con
         free(clean);
 }
 
-/* A successful answer: one record downstream. Returns 0, or -1 if the body
- * is not a One Call answer (dead-lettered by the caller). */
+/* A successful answer: one record downstream. Returns 0, or what
+ * hp_onecall_decode returned (-1 not a One Call answer, -2 an impossible
+ * value) with the reason in why; the caller dead-letters it. */
 static int emit_body(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, xfer_t *x, char *why,
                      size_t why_size) {
         poll_t *p = n->ctx;
         spate_arena_t *a = spate_ctx_arena(ctx);
         spate_record_t rec = { 0 };
         spate_arena_reset(a);
-        if (hp_onecall_decode(&p->oc, x->body.data, x->body.len, p->min_minutely, a, &rec.value,
-                              why, why_size))
-                return -1;
+        int rc = hp_onecall_decode(&p->oc, x->body.data, x->body.len, p->min_minutely, a,
+                                   &rec.value, why, why_size);
+        if (rc)
+                return rc;
         spate_value_t *it = rec.value.u.items;
         int64_t now = spate_now_ms();
         it[p->f_id] = spate_value_str(c->id, (uint32_t)c->id_len);
@@ -489,6 +492,32 @@ static void retry(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, int64_t now, in
         hp_entry_skip(&p->q, &c->e, p->every, now);
 }
 
+/* A refused key is the commonest first-run mistake, and each refusal is only
+ * a dead letter: say it at WARN, with the API's own words, once per interval
+ * (the others of the interval are counted in the next warning). */
+static void warn_auth(poll_t *p, spate_ctx_t *ctx, const xfer_t *x, long status, const char *url,
+                      int64_t now) {
+        char msg[320], red[400], key[96];
+        p->n_auth++;
+        if (p->auth_warned && now - p->auth_warned < p->every)
+                return;
+        if (hp_api_message(&p->oc, x->body.data, x->body.len, spate_ctx_arena(ctx), msg,
+                           sizeof(msg)))
+                snprintf(msg, sizeof(msg), "(no message)");
+        if (!p->secret)
+                snprintf(key, sizeof(key), "OWM_API_KEY is not set");
+        else
+                snprintf(key, sizeof(key), "OWM_API_KEY is set, %zu characters", strlen(p->secret));
+        if (p->auth_warned)
+                snprintf(key + strlen(key), sizeof(key) - strlen(key), "; %llu refused since the last warning",
+                         (unsigned long long)p->n_auth);
+        spate_warn("http_poll: HTTP %ld from %s: \"%s\" - the API refused the key: check "
+                   "OWM_API_KEY (%s)", status, url, hp_redact(msg, p->secret, red, sizeof(red)),
+                   key);
+        p->n_auth = 0;
+        p->auth_warned = now;
+}
+
 static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
         poll_t *p = n->ctx;
         coord_t *c = x->c;
@@ -507,14 +536,23 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
                 return;
         }
         if (res == CURLE_OK && status == 200) {
-                if (emit_body(n, ctx, c, x, why, sizeof(why)) == 0) {
+                int rc = emit_body(n, ctx, c, x, why, sizeof(why));
+                if (rc == 0) {
                         p->n_ok++;
                         hp_entry_ok(&p->q, &c->e, p->every, x->start);
                         return;
                 }
+                p->n_bad++;
+                if (rc == -2) {
+                        /* A whole answer with an impossible value: asking again
+                         * within the minute would get the same forecast. */
+                        dead_letter(n, ctx, c, x->body.data, x->body.len,
+                                    "HTTP 200: answer rejected: %s", why);
+                        hp_entry_skip(&p->q, &c->e, p->every, now);
+                        return;
+                }
                 /* Dead-letter the bad body, then try again: a corrupt answer is
                  * usually transient, and the coordinate still needs its forecast. */
-                p->n_bad++;
                 dead_letter(n, ctx, c, x->body.data, x->body.len,
                             "HTTP 200: not a One Call answer: %s", why);
                 retry(n, ctx, c, now, 0, why, 1);
@@ -539,6 +577,8 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
         }
         if (res == CURLE_OK) {  /* 4xx and anything unexpected: the request itself is wrong */
                 p->n_bad++;
+                if (status == 401 || status == 403)
+                        warn_auth(p, ctx, x, status, url, now);
                 dead_letter(n, ctx, c, x->body.data, x->body.len, "HTTP %ld from %s", status, url);
                 hp_entry_skip(&p->q, &c->e, p->every, now);
                 return;

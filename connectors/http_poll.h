@@ -102,10 +102,16 @@ typedef struct hp_onecall {
 void hp_onecall_bind(hp_onecall_t *oc, spate_shape_pool_t *pool, spate_shape_t *shape);
 /* Decodes body into *out by oc->shape and checks it is a One Call answer with
  * at least min_minutely minutely entries, each with numeric dt and
- * precipitation. Returns 0, or -1 with the reason in why (an API error body
- * such as 401's is reported with its cod and message). */
+ * precipitation. Returns 0; -1 with the reason in why when the body is not
+ * such an answer (an API error body such as 401's is reported with its cod
+ * and message); -2 when it is one but holds an impossible value (a negative
+ * precipitation): the answer is rejected whole, nothing of it is published. */
 int hp_onecall_decode(const hp_onecall_t *oc, const char *body, size_t len, int min_minutely,
                       spate_arena_t *a, spate_value_t *out, char *why, size_t why_size);
+/* The API's own "message" member of an error body (401's "Invalid API key.
+ * ..."), copied to out (at most 300 bytes). Returns 0, or -1 if there is none. */
+int hp_api_message(const hp_onecall_t *oc, const char *body, size_t len, spate_arena_t *a,
+                   char *out, size_t size);
 /* Appends body to b without the top-level members named in names[0..n)
  * (body must be valid JSON with an object root): a record that overrides
  * `lat`/`lon` with the table's values must not repeat the keys. */

@@ -154,6 +154,20 @@ static void test_bad_bodies(void) {
         CHECK(decode(one, strlen(one), 1, &v, why) == -1 && strstr(why, "minutely[1] lacks"),
               "an entry without precipitation: %s", why);
         CHECK(decode("{\"current\":{}}", 14, 0, &v, why) == 0, "min_minutely 0 accepts no minutely");
+        const char *neg = "{\"minutely\":[{\"dt\":1,\"precipitation\":0.2},{\"dt\":2,\"precipitation\":-0.31}]}";
+        CHECK(decode(neg, strlen(neg), 2, &v, why) == -2 &&
+              !strcmp(why, "minutely[1].precipitation is -0.31: an intensity cannot be negative"),
+              "a negative precipitation rejects the answer (-2, not retried): %s", why);
+        const char *zero = "{\"minutely\":[{\"dt\":1,\"precipitation\":-0}]}";
+        CHECK(decode(zero, strlen(zero), 1, &v, why) == 0, "-0 is zero, not negative");
+        char msg[400];
+        const char *e401 = "{\"cod\":401, \"message\": \"Invalid API key. Please see https://openweathermap.org/faq#error401 for more info.\"}";
+        spate_arena_reset(&arena);
+        CHECK(hp_api_message(&oc, e401, strlen(e401), &arena, msg, sizeof(msg)) == 0 &&
+              !strcmp(msg, "Invalid API key. Please see https://openweathermap.org/faq#error401 for more info."),
+              "the API's own message of a 401: %s", msg);
+        CHECK(hp_api_message(&oc, "<html>", 6, &arena, msg, sizeof(msg)) == -1 &&
+              hp_api_message(&oc, "", 0, &arena, msg, sizeof(msg)) == -1, "no message in a body that has none");
 }
 
 static void test_strip(void) {
