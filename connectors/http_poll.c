@@ -81,8 +81,11 @@ typedef struct poll {
         spate_buf_t raw;
         uint64_t rnd;
         /* counters, logged every 10 s */
-        uint64_t n_ok, n_bad, n_retry, n_429, n_gaveup, n_dlq;
+        uint64_t n_ok;              /* polls (slots) that gave a record */
+        uint64_t n_failed;          /* polls that gave none: given up or rejected */
+        uint64_t n_bad, n_retry, n_429, n_gaveup, n_dlq, n_refused;  /* requests */
         uint64_t n_auth;            /* 401/403 since the last warning */
+        int64_t started;
         int64_t last_report, auth_warned;
         int warned_capacity, share_changed;
 } poll_t;
@@ -226,6 +229,7 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)p->concurrency);
         if (!(p->xfers = calloc((size_t)p->concurrency, sizeof(*p->xfers))))
                 abort();
+        p->started = spate_now_ms();
         hp_bucket_init(&p->bucket, p->per_min, spate_now_ms());
         hp_bucket_share(&p->bucket, 0, spate_now_ms());
         tab_grow(p);
@@ -473,6 +477,12 @@ static int emit_body(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, xfer_t *x, c
         return 0;
 }
 
+/* The slot ends without a record; the next slot is the coordinate's next. */
+static void poll_failed(poll_t *p, coord_t *c, int64_t now) {
+        p->n_failed++;
+        hp_entry_skip(&p->q, &c->e, p->every, now);
+}
+
 /* After a failed attempt: retry within the interval, or give up until the
  * next slot (dead-lettering why when the failure was not already). */
 static void retry(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, int64_t now, int64_t at_least,
@@ -489,7 +499,7 @@ static void retry(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, int64_t now, in
         if (!dlq_done)
                 dead_letter(n, ctx, c, what, strlen(what), "gave up after %d attempt%s: %s",
                             c->e.attempt, c->e.attempt == 1 ? "" : "s", what);
-        hp_entry_skip(&p->q, &c->e, p->every, now);
+        poll_failed(p, c, now);
 }
 
 /* A refused key is the commonest first-run mistake, and each refusal is only
@@ -499,6 +509,7 @@ static void warn_auth(poll_t *p, spate_ctx_t *ctx, const xfer_t *x, long status,
                       int64_t now) {
         char msg[320], red[400], key[96];
         p->n_auth++;
+        p->n_refused++;
         if (p->auth_warned && now - p->auth_warned < p->every)
                 return;
         if (hp_api_message(&p->oc, x->body.data, x->body.len, spate_ctx_arena(ctx), msg,
@@ -548,7 +559,7 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
                          * within the minute would get the same forecast. */
                         dead_letter(n, ctx, c, x->body.data, x->body.len,
                                     "HTTP 200: answer rejected: %s", why);
-                        hp_entry_skip(&p->q, &c->e, p->every, now);
+                        poll_failed(p, c, now);
                         return;
                 }
                 /* Dead-letter the bad body, then try again: a corrupt answer is
@@ -580,7 +591,7 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
                 if (status == 401 || status == 403)
                         warn_auth(p, ctx, x, status, url, now);
                 dead_letter(n, ctx, c, x->body.data, x->body.len, "HTTP %ld from %s", status, url);
-                hp_entry_skip(&p->q, &c->e, p->every, now);
+                poll_failed(p, c, now);
                 return;
         }
         if (res == CURLE_PARTIAL_FILE || x->too_big) {
@@ -607,14 +618,19 @@ static void harvest(spate_node_t *n, spate_ctx_t *ctx) {
         }
 }
 
-static void report(poll_t *p, int64_t now) {
+/* Every 10 s, and once more at exit: what the polls gave (records, and slots
+ * without one) apart from what the requests met on the way. */
+static void report(poll_t *p, int64_t now, const char *when) {
         hp_entry_t *top = hp_queue_top(&p->q);
         int64_t late = top ? now - top->due : 0;
-        spate_info("http_poll: %zu coordinates, %llu ok, %llu bad, %llu retries, %llu rate-limited, "
-                   "%llu given up, %llu dead-lettered; %d in flight, oldest due %lld ms ago",
-                   p->ncoords, (unsigned long long)p->n_ok, (unsigned long long)p->n_bad,
-                   (unsigned long long)p->n_retry, (unsigned long long)p->n_429,
-                   (unsigned long long)p->n_gaveup, (unsigned long long)p->n_dlq, p->active,
+        spate_info("http_poll%s: %zu coordinates; polls: %llu ok (one record each), %llu failed "
+                   "(%llu given up after retries); requests: %llu retried, %llu bad answers, "
+                   "%llu rate-limited (429), %llu refused (401/403); %llu dead letters; "
+                   "%d in flight, oldest due %lld ms ago", when, p->ncoords,
+                   (unsigned long long)p->n_ok, (unsigned long long)p->n_failed,
+                   (unsigned long long)p->n_gaveup, (unsigned long long)p->n_retry,
+                   (unsigned long long)p->n_bad, (unsigned long long)p->n_429,
+                   (unsigned long long)p->n_refused, (unsigned long long)p->n_dlq, p->active,
                    (long long)(late > 0 ? late : 0));
         double need = (double)p->ncoords * 60000.0 / (double)p->every;
         double have = p->per_min * p->bucket.share;
@@ -654,14 +670,18 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                                    p->per_min * p->bucket.share);
         }
         if (now - p->last_report >= 10000)
-                report(p, now);
+                report(p, now, "");
         return 0;
 }
 
 static void poll_destroy(spate_node_t *n) {
         poll_t *p = n->ctx;
-        if (p->ncoords || p->n_ok)
-                report(p, spate_now_ms());
+        if (p->ncoords || p->n_ok || p->n_failed) {
+                char when[64];
+                snprintf(when, sizeof(when), " summary after %.1f s",
+                         (double)(spate_now_ms() - p->started) / 1000.0);
+                report(p, spate_now_ms(), when);
+        }
         for (int i = 0; p->xfers && i < p->concurrency; i++) {
                 xfer_t *x = &p->xfers[i];
                 if (x->busy) {
