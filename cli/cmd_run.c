@@ -53,6 +53,10 @@ int spate_cmd_run(int argc, char **argv) {
         int args_ok = argc == 2 || (argc == 4 && !strcmp(argv[2], "--until-idle") &&
                                     !spate_parse_duration(argv[3], &idle));
         if (!args_ok) {
+                char why[256];
+                if (argc == 4 && !strcmp(argv[2], "--until-idle"))
+                        fprintf(stderr, "spate run: --until-idle %s\n",
+                                spate_duration_why(argv[3], why, sizeof(why)));
                 fprintf(stderr, "usage: spate run FILE [--until-idle DURATION]\n");
                 spate_topology_destroy(t);
                 return 2;

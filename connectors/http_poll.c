@@ -195,13 +195,15 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         p->secret = getenv("OWM_API_KEY");
         if (p->every < 1000)
                 return spate_node_error(n, spate_node_param(n, "every"), errstr, errstr_size,
-                                        "every must be at least 1s");
+                                        "every is '%s': it must be at least 1s",
+                                        spate_node_str(n, "every"));
         if (p->concurrency < 1 || p->concurrency > 1024)
                 return spate_node_error(n, spate_node_param(n, "concurrency"), errstr, errstr_size,
                                         "concurrency must be between 1 and 1024");
         if (p->timeout < 100)
                 return spate_node_error(n, spate_node_param(n, "timeout"), errstr, errstr_size,
-                                        "timeout must be at least 100ms");
+                                        "timeout is '%s': it must be at least 100ms",
+                                        spate_node_str(n, "timeout"));
         if (parse_rate(spate_node_str(n, "rate_limit"), &p->per_min))
                 return spate_node_error(n, spate_node_param(n, "rate_limit"), errstr, errstr_size,
                                         "rate_limit: want N/min, N/s or N/h (e.g. 60/min)");
