@@ -63,7 +63,7 @@ typedef struct poll {
         double per_min;
         /* coordinates: hash by id, and queued by due time */
         coord_t **tab;
-        size_t tab_size, ncoords;
+        size_t tab_size, ncoords, most_coords;
         hp_queue_t q;
         /* HTTP */
         CURLM *multi;
@@ -296,6 +296,8 @@ static int poll_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                 *s = c;
                 if (++p->ncoords > p->tab_size)
                         tab_grow(p);
+                if (p->ncoords > p->most_coords)
+                        p->most_coords = p->ncoords;
                 /* The first slot at its phase: a coordinate taken over from
                  * another instance keeps the rhythm its old owner kept. */
                 hp_entry_first(&p->q, &c->e, hp_phase(c->id, id_len, p->every), p->every,
@@ -625,10 +627,10 @@ static void harvest(spate_node_t *n, spate_ctx_t *ctx) {
 static void report(poll_t *p, int64_t now, const char *when) {
         hp_entry_t *top = hp_queue_top(&p->q);
         int64_t late = top ? now - top->due : 0;
-        spate_info("http_poll%s: %zu coordinates; polls: %llu ok (one record each), %llu failed "
+        spate_info("http_poll%s: %zu coordinates (at most %zu); polls: %llu ok (one record each), %llu failed "
                    "(%llu given up after retries); requests: %llu retried, %llu bad answers, "
                    "%llu rate-limited (429), %llu refused (401/403); %llu dead letters; "
-                   "%d in flight, oldest due %lld ms ago", when, p->ncoords,
+                   "%d in flight, oldest due %lld ms ago", when, p->ncoords, p->most_coords,
                    (unsigned long long)p->n_ok, (unsigned long long)p->n_failed,
                    (unsigned long long)p->n_gaveup, (unsigned long long)p->n_retry,
                    (unsigned long long)p->n_bad, (unsigned long long)p->n_429,
