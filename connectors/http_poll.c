@@ -12,9 +12,12 @@
  * blocking call. Each response becomes one record keyed by coordinate id: the
  * body decoded by the node's open output shape (downstream expressions decide
  * what is extracted) plus computed id, name, lat, lon and fetched_at. Bodies
- * that are not One Call answers, 4xx answers and requests that keep failing
- * go to the dead-letter topic with a reason naming the coordinate and status;
- * the API key is redacted from everything logged or dead-lettered. */
+ * that are not One Call answers, answers with an impossible value (a negative
+ * precipitation), 4xx answers and requests that keep failing go to the
+ * dead-letter topic with a reason naming the coordinate and status; a refused
+ * key is also a WARN once per interval. The API key is redacted from
+ * everything logged or dead-lettered. When each coordinate is due is
+ * http_poll_sched.c's business. */
 #include "http_poll.h"
 #include "../core/ctx.h"
 #include "../core/json_scan.h"
@@ -93,7 +96,7 @@ typedef struct poll {
 static const spate_prop_t poll_props[] = {
         { "topic", SPATE_P_STR, 1, NULL, NULL, "the coordinates table: compacted topic keyed by id, values {\"id\",\"name\",\"lat\",\"lon\"}" },
         { "url", SPATE_P_STR, 1, NULL, NULL, "URL template with {lat}, {lon}, {id} (and ${ENV} like every value), e.g. ${OWM_URL}/data/3.0/onecall?lat={lat}&lon={lon}&appid=${OWM_API_KEY}" },
-        { "every", SPATE_P_DURATION, 0, "60s", NULL, "poll each coordinate once per interval, at its own phase (spread evenly); a unit is required: 60s, 1m" },
+        { "every", SPATE_P_DURATION, 0, "60s", NULL, "poll each coordinate once per interval, at its own phase (phases spread evenly over the interval)" },
         { "concurrency", SPATE_P_INT, 0, "16", NULL, "requests in flight at once (keep-alive connections)" },
         { "rate_limit", SPATE_P_STR, 0, "0", NULL, "requests per minute for the whole application (N/min, N/s); each instance takes its share of the table's partitions; 0 = none" },
         { "timeout", SPATE_P_DURATION, 0, "10s", NULL, "per request; a timeout is retried" },
@@ -622,20 +625,26 @@ static void harvest(spate_node_t *n, spate_ctx_t *ctx) {
         }
 }
 
-/* Every 10 s, and once more at exit: what the polls gave (records, and slots
- * without one) apart from what the requests met on the way. */
-static void report(poll_t *p, int64_t now, const char *when) {
+/* What the polls gave (records, and slots without one) apart from what the
+ * requests met on the way: written into out. */
+static const char *tally(const poll_t *p, char *out, size_t size) {
+        snprintf(out, size, "polls: %llu ok (one record each), %llu failed (%llu given up after "
+                 "retries); requests: %llu retried, %llu bad answers, %llu rate-limited (429), "
+                 "%llu refused (401/403); %llu dead letters",
+                 (unsigned long long)p->n_ok, (unsigned long long)p->n_failed,
+                 (unsigned long long)p->n_gaveup, (unsigned long long)p->n_retry,
+                 (unsigned long long)p->n_bad, (unsigned long long)p->n_429,
+                 (unsigned long long)p->n_refused, (unsigned long long)p->n_dlq);
+        return out;
+}
+
+/* Every 10 s. */
+static void report(poll_t *p, int64_t now) {
         hp_entry_t *top = hp_queue_top(&p->q);
         int64_t late = top ? now - top->due : 0;
-        spate_info("http_poll%s: %zu coordinates (at most %zu); polls: %llu ok (one record each), %llu failed "
-                   "(%llu given up after retries); requests: %llu retried, %llu bad answers, "
-                   "%llu rate-limited (429), %llu refused (401/403); %llu dead letters; "
-                   "%d in flight, oldest due %lld ms ago", when, p->ncoords, p->most_coords,
-                   (unsigned long long)p->n_ok, (unsigned long long)p->n_failed,
-                   (unsigned long long)p->n_gaveup, (unsigned long long)p->n_retry,
-                   (unsigned long long)p->n_bad, (unsigned long long)p->n_429,
-                   (unsigned long long)p->n_refused, (unsigned long long)p->n_dlq, p->active,
-                   (long long)(late > 0 ? late : 0));
+        char t[400];
+        spate_info("http_poll: %zu coordinates; %s; %d in flight, oldest due %lld ms ago",
+                   p->ncoords, tally(p, t, sizeof(t)), p->active, (long long)(late > 0 ? late : 0));
         double need = (double)p->ncoords * 60000.0 / (double)p->every;
         double have = p->per_min * p->bucket.share;
         if (p->per_min > 0 && need > have && !p->warned_capacity) {
@@ -674,17 +683,17 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                                    p->per_min * p->bucket.share);
         }
         if (now - p->last_report >= 10000)
-                report(p, now, "");
+                report(p, now);
         return 0;
 }
 
 static void poll_destroy(spate_node_t *n) {
         poll_t *p = n->ctx;
-        if (p->ncoords || p->n_ok || p->n_failed) {
-                char when[64];
-                snprintf(when, sizeof(when), " summary after %.1f s",
-                         (double)(spate_now_ms() - p->started) / 1000.0);
-                report(p, spate_now_ms(), when);
+        if (p->most_coords) {  /* what the run did; its coordinates were revoked by now */
+                char t[400];
+                spate_info("http_poll summary after %.1f s: up to %zu coordinates; %s",
+                           (double)(spate_now_ms() - p->started) / 1000.0, p->most_coords,
+                           tally(p, t, sizeof(t)));
         }
         for (int i = 0; p->xfers && i < p->concurrency; i++) {
                 xfer_t *x = &p->xfers[i];

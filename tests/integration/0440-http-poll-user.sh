@@ -89,7 +89,7 @@ m = re.search(r"summary: .*output (\d+) records, (\d+) dead letters", log)
 say(m and int(m.group(1)) == len(out) and 0 <= ok_sim - len(out) <= lost and int(m.group(2)) == len(dlq),
     "the exit summary counts what the topics hold: output %s = %d records (%d good answers), dead letters %s = %d"
     % (m and m.group(1), len(out), ok_sim, m and m.group(2), len(dlq)))
-m = re.search(r"http_poll summary after [0-9.]+ s: \d+ coordinates \(at most \d+\); polls: (\d+) ok \(one record each\), (\d+) failed .*requests: (\d+) retried", log)
+m = re.search(r"http_poll summary after [0-9.]+ s: up to \d+ coordinates; polls: (\d+) ok \(one record each\), (\d+) failed .*requests: (\d+) retried", log)
 say(m and int(m.group(1)) == len(out) and int(m.group(2)) == len(dlq) and m.group(3) == "0",
     "http_poll's summary: %s polls ok (= records), %s failed (= the rejected answers), %s retried"
     % (m and m.group(1), m and m.group(2), m and m.group(3)))
