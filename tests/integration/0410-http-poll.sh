@@ -52,7 +52,7 @@ echo "# $(wc -l <"$TMP/a.log") requests, $(wc -l <"$TMP/out.jsonl") records, $(w
 # tap PYTHON-ARGS...: runs a Python check printing "ok ..."/"not ok ..." lines, numbered here.
 tap() { while read -r line; do case $line in ok*) ok "${line#ok }";; *) nok "${line#not ok }";; esac; done < <("$@"); }
 cat >"$TMP/check.py" <<'PY'
-import csv, json, sys
+import csv, json, os, sys
 tmp, every, t_assigned = sys.argv[1], int(sys.argv[2]) * 1000, int(sys.argv[3])
 def say(cond, msg): print(("ok " if cond else "not ok ") + msg)
 coords = {}
@@ -70,14 +70,9 @@ for l in open(tmp + "/a.log"):
 say("?" not in ok_polls, "every request is for a loaded coordinate")
 few = [c for c in coords.values() if len(ok_polls.get(c, [])) < 2]
 say(not few, "every one of the 5000 coordinates got a forecast in each of 2 intervals (%d did not, e.g. %s)" % (len(few), few[:3]))
-def phase(cid):  # http_poll_sched.c's hp_phase, recomputed: FNV-1a 64, then a final mix
-    M, h = (1 << 64) - 1, 1469598103934665603
-    for b in cid.encode():
-        h = ((h ^ b) * 1099511628211) & M
-    h ^= h >> 33
-    h = (h * 0xff51afd7ed558ccd) & M
-    h ^= h >> 33
-    return h % every
+sys.path.insert(0, os.environ["SPATE_ROOT"] + "/tests/ref")
+import poll_phase
+def phase(cid): return poll_phase.phase(cid, every)
 twice = [c for c, t in ok_polls.items() if len({(x - phase(c)) // every for x in t}) < len(t)]
 say(not twice, "never two successful polls of a coordinate in one of its slots (phase + k*every): %d coordinates (e.g. %s)" % (len(twice), twice[:3]))
 late = sorted((x - phase(c)) % every for c, t in ok_polls.items() for x in t)

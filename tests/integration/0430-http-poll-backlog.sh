@@ -35,18 +35,13 @@ check "the simulator served two whole intervals after the slow one" \
         wait_for 90 past $((k + 2 * EVERY * 1000 + 500))
 kill -TERM "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
 cat >"$TMP/check.py" <<'PY'
-import csv, sys
+import csv, os, sys
 log, coords_csv, every, base, slow, rec, k = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 every *= 1000
 def say(cond, msg): print(("ok " if cond else "not ok ") + msg)
-def phase(cid):  # http_poll_sched.c's hp_phase, recomputed: FNV-1a 64, then a final mix
-    M, h = (1 << 64) - 1, 1469598103934665603
-    for b in cid.encode():
-        h = ((h ^ b) * 1099511628211) & M
-    h ^= h >> 33
-    h = (h * 0xff51afd7ed558ccd) & M
-    h ^= h >> 33
-    return h % every
+sys.path.insert(0, os.environ["SPATE_ROOT"] + "/tests/ref")
+import poll_phase
+def phase(cid): return poll_phase.phase(cid, every)
 ids = {(round(float(r["lat"]), 4), round(float(r["lon"]), 4)): r["id"] for r in csv.DictReader(open(coords_csv))}
 polls = []  # (ms, id)
 for l in open(log):
