@@ -234,7 +234,7 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)p->concurrency);
         if (!(p->xfers = calloc((size_t)p->concurrency, sizeof(*p->xfers))))
                 abort();
-        p->started = spate_now_ms();
+        p->started = p->last_report = spate_now_ms();
         hp_bucket_init(&p->bucket, p->per_min, spate_now_ms());
         hp_bucket_share(&p->bucket, 0, spate_now_ms());
         tab_grow(p);

@@ -48,6 +48,8 @@ requests_a=$(wc -l <"$TMP/sim.log")
 OWM_API_KEY=$KEY start_spate good "$topo"
 check "polls with the right key (event: 3 intervals of answers)" \
         wait_for 60 bash -c "[ \$(awk '\$5 == 200' '$TMP/sim.log' | wc -l) -ge $((3 * N)) ]"
+check "the 10 s report explains why there are no commits, and counts outputs apart" \
+        wait_for 30 grep -Eq "consumed [0-9]+, output [0-9]+, internal 0, dead letters [0-9]+, no offsets to commit \(the input is a table" "$TMP/spate-good.log"
 kill -TERM "$SPATE_PID_good"; wait "$SPATE_PID_good" 2>/dev/null
 $KT consume "$BOOT" it0440.out --idle 2 >"$TMP/out.jsonl"
 $KT consume "$BOOT" it-0440-dlq --idle 2 >"$TMP/dlq.jsonl"
