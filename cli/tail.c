@@ -127,7 +127,8 @@ static int parse_opts(int argc, char **argv, tail_t *t, opts_t *o) {
                                 return -1;
                         }
                         if (o->interval_ms < 10) {
-                                fprintf(stderr, "spate tail: --interval '%s' is shorter than 10ms\n", optarg);
+                                fprintf(stderr, "spate tail: --interval '%s' is shorter than "
+                                        "10ms\n", optarg);
                                 return -1;
                         }
                         break;

@@ -527,8 +527,8 @@ static void warn_auth(poll_t *p, spate_ctx_t *ctx, const xfer_t *x, long status,
         else
                 snprintf(key, sizeof(key), "OWM_API_KEY is set, %zu characters", strlen(p->secret));
         if (p->auth_warned)
-                snprintf(key + strlen(key), sizeof(key) - strlen(key), "; %llu refused since the last warning",
-                         (unsigned long long)p->n_auth);
+                snprintf(key + strlen(key), sizeof(key) - strlen(key),
+                         "; %llu refused since the last warning", (unsigned long long)p->n_auth);
         spate_warn("http_poll: HTTP %ld from %s: \"%s\" - the API refused the key: check "
                    "OWM_API_KEY (%s)", status, url, hp_redact(msg, p->secret, red, sizeof(red)),
                    key);

@@ -742,15 +742,22 @@ static int commits_offsets(const spate_engine_t *e) {
         return 0;
 }
 
+/* "commits N", or why a topology has none. */
+static const char *commits_text(const spate_engine_t *e, char *buf, size_t size) {
+        if (commits_offsets(e))
+                snprintf(buf, size, "commits %llu", (unsigned long long)e->stats.commits);
+        else
+                snprintf(buf, size, "no offsets to commit (the input is a table, re-read on "
+                         "assignment)");
+        return buf;
+}
+
 static void report(spate_engine_t *e, int64_t now) {
         char commits[96];
-        if (commits_offsets(e))
-                snprintf(commits, sizeof(commits), "commits %llu", (unsigned long long)e->stats.commits);
-        else
-                snprintf(commits, sizeof(commits), "no offsets to commit (the input is a table, re-read on assignment)");
         spate_info("consumed %llu, output %llu, internal %llu, dead letters %llu, %s",
                    (unsigned long long)e->stats.consumed, (unsigned long long)e->stats.out,
-                   (unsigned long long)e->stats.internal, (unsigned long long)e->stats.dlq, commits);
+                   (unsigned long long)e->stats.internal, (unsigned long long)e->stats.dlq,
+                   commits_text(e, commits, sizeof(commits)));
         e->last_report = now;
 }
 
@@ -760,12 +767,13 @@ static void report(spate_engine_t *e, int64_t now) {
 static void summary(spate_engine_t *e) {
         const spate_engine_stats_t *st = &e->stats;
         uint64_t stream = st->consumed - st->table;
+        char commits[96];
         spate_info("summary: %.1f s; read %llu records (%llu from tables); output %llu records, "
-                   "%llu dead letters (%s), %llu internal records",
+                   "%llu dead letters (%s), %llu internal records; %s",
                    (double)(spate_mono_ms() - st->start_ms) / 1000.0,
                    (unsigned long long)st->consumed, (unsigned long long)st->table,
                    (unsigned long long)st->out, (unsigned long long)st->dlq, e->topo->dlq_topic,
-                   (unsigned long long)st->internal);
+                   (unsigned long long)st->internal, commits_text(e, commits, sizeof(commits)));
         if (stream > 1 && st->last_ms > st->first_ms)
                 spate_info("throughput: %llu records in %.3f s = %.0f records/s (first to last record)",
                            (unsigned long long)stream, (double)(st->last_ms - st->first_ms) / 1000.0,
