@@ -33,7 +33,8 @@ rec=$(now_ms)
 k=$(( (rec / (EVERY * 1000) + 1) * EVERY * 1000 ))   # the first whole interval after recovery
 check "the simulator served two whole intervals after the slow one" \
         wait_for 90 past $((k + 2 * EVERY * 1000 + 500))
-kill -TERM "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
+kill -TERM "$SPATE_PID_a"; wait "$SPATE_PID_a"
+check "spate run exits 0 on SIGTERM" [ $? -eq 0 ]
 cat >"$TMP/check.py" <<'PY'
 import csv, os, sys
 log, coords_csv, every, base, slow, rec, k = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])

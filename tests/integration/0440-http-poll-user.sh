@@ -28,7 +28,8 @@ OWM_API_KEY=$BAD start_spate bad "$topo"
 check "a refused key is a WARN at the default level" wait_for 30 grep -q "WARN.*check OWM_API_KEY" "$TMP/spate-bad.log"
 check "and again one interval later, counting the refusals in between" \
         wait_for 30 grep -q "WARN.*check OWM_API_KEY.*refused since the last warning" "$TMP/spate-bad.log"
-kill -TERM "$SPATE_PID_bad"; wait "$SPATE_PID_bad" 2>/dev/null
+kill -TERM "$SPATE_PID_bad"; wait "$SPATE_PID_bad"
+check "spate run exits 0 on SIGTERM" [ $? -eq 0 ]
 warn=$(grep -m1 "check OWM_API_KEY" "$TMP/spate-bad.log")
 echo "# $warn"
 check "the WARN quotes the API's message and the status" bash -c 'grep -q "HTTP 401 from .*\"Invalid API key. Please see https://openweathermap.org/faq#error401 for more info.\"" <<<"$1"' _ "$warn"
@@ -50,7 +51,8 @@ check "polls with the right key (event: 3 intervals of answers)" \
         wait_for 60 bash -c "[ \$(awk '\$5 == 200' '$TMP/sim.log' | wc -l) -ge $((3 * N)) ]"
 check "the 10 s report explains why there are no commits, and counts outputs apart" \
         wait_for 30 grep -Eq "consumed [0-9]+, output [0-9]+, internal 0, dead letters [0-9]+, no offsets to commit \(the input is a table" "$TMP/spate-good.log"
-kill -TERM "$SPATE_PID_good"; wait "$SPATE_PID_good" 2>/dev/null
+kill -TERM "$SPATE_PID_good"; wait "$SPATE_PID_good"
+check "spate run exits 0 on SIGTERM" [ $? -eq 0 ]
 $KT consume "$BOOT" it0440.out --idle 2 >"$TMP/out.jsonl"
 $KT consume "$BOOT" it-0440-dlq --idle 2 >"$TMP/dlq.jsonl"
 tail -n +$((requests_a + 1)) "$TMP/sim.log" >"$TMP/sim-good.log"
