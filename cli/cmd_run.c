@@ -47,9 +47,14 @@ int spate_cmd_check(int argc, char **argv) {
 static int run_options(int argc, char **argv, int64_t *idle, int *eoi) {
         for (int i = 2; i < argc; i++) {
                 if (!strcmp(argv[i], "--until-idle") && i + 1 < argc) {
-                        if (spate_parse_duration(argv[++i], idle) || *idle <= 0) {
-                                fprintf(stderr, "spate run: --until-idle '%s': write a duration such as 5s\n",
-                                        argv[i]);
+                        char why[256];
+                        if (spate_parse_duration(argv[++i], idle)) {
+                                fprintf(stderr, "spate run: --until-idle %s\n",
+                                        spate_duration_why(argv[i], why, sizeof(why)));
+                                return -1;
+                        }
+                        if (*idle <= 0) {
+                                fprintf(stderr, "spate run: --until-idle '%s': it must be more than 0\n", argv[i]);
                                 return -1;
                         }
                 } else if (!strcmp(argv[i], "--end-of-input")) {

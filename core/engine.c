@@ -65,7 +65,26 @@ struct spate_engine {
         int tick_ms;               /* punctuate period: the smallest a node asks for */
         int txn;                   /* exactly_once: a transaction is open */
         int commit_asap;           /* spate_ctx_request_commit() */
+        struct topic_role { const rd_kafka_topic_t *rkt; int role; } roles[32];
+        int nroles;
 };
+
+#define ROLE_DLQ (-1)
+
+/* The role of the topic a delivery report is for: the DLQ, a sink's topic or
+ * an internal one. Cached by handle: reports come per message. */
+static int topic_role(spate_engine_t *e, const rd_kafka_topic_t *rkt) {
+        for (int i = 0; i < e->nroles; i++)
+                if (e->roles[i].rkt == rkt)
+                        return e->roles[i].role;
+        const char *name = rd_kafka_topic_name(rkt);
+        const spate_topic_decl_t *d = spate_topology_topic(e->topo, name);
+        int role = !strcmp(name, e->topo->dlq_topic) ? ROLE_DLQ
+                   : d && d->role == SPATE_TOPIC_SINK ? SPATE_TOPIC_SINK : SPATE_TOPIC_INTERNAL;
+        if (e->nroles < (int)(sizeof(e->roles) / sizeof(e->roles[0])))
+                e->roles[e->nroles++] = (struct topic_role){ rkt, role };
+        return role;
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         spate_engine_t *e = opaque;
@@ -76,7 +95,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                 e->failed = 1;
                 return;
         }
-        e->stats.produced++;
+        /* Dead letters are counted when queued; outputs and internal records
+         * apart, so "output" is what the topology wrote. */
+        switch (topic_role(e, m->rkt)) {
+        case ROLE_DLQ: break;
+        case SPATE_TOPIC_SINK: e->stats.out++; break;
+        default: e->stats.internal++; break;
+        }
         if (acked && m->offset + 1 > *acked)
                 *acked = m->offset + 1;
 }
@@ -192,6 +217,7 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
                 task->first = m->offset;
         if (!e->stats.consumed++)
                 e->stats.first_ms = spate_mono_ms();
+        e->stats.table += s->rewind;
         return !s->internal;
 }
 
@@ -728,16 +754,56 @@ static int input_ended(spate_engine_t *e) {
         return 1;
 }
 
+/* 1 if some source's offsets are committed: not when every input is a table
+ * (http_poll's coordinates), which is re-read on every assignment instead. */
+static int commits_offsets(const spate_engine_t *e) {
+        for (int i = 0; i < e->nsources; i++)
+                if (!e->sources[i].rewind && !e->sources[i].internal)
+                        return 1;
+        return 0;
+}
+
+/* "commits N", or why a topology has none. */
+static const char *commits_text(const spate_engine_t *e, char *buf, size_t size) {
+        if (commits_offsets(e))
+                snprintf(buf, size, "commits %llu", (unsigned long long)e->stats.commits);
+        else
+                snprintf(buf, size, "no offsets to commit (the input is a table, re-read on "
+                         "assignment)");
+        return buf;
+}
+
 static void report(spate_engine_t *e, int64_t now) {
-        spate_info("consumed %llu, produced %llu, dead-lettered %llu, commits %llu",
-                   (unsigned long long)e->stats.consumed, (unsigned long long)e->stats.produced,
-                   (unsigned long long)e->stats.dlq, (unsigned long long)e->stats.commits);
+        char commits[96];
+        spate_info("consumed %llu, output %llu, internal %llu, dead letters %llu, %s",
+                   (unsigned long long)e->stats.consumed, (unsigned long long)e->stats.out,
+                   (unsigned long long)e->stats.internal, (unsigned long long)e->stats.dlq,
+                   commits_text(e, commits, sizeof(commits)));
         e->last_report = now;
+}
+
+/* What the run did, on exit: records out and dead letters apart, and the
+ * input rate only when the input was a stream (a table's read says nothing
+ * of the topology's work; its nodes report their own at destroy). */
+static void summary(spate_engine_t *e) {
+        const spate_engine_stats_t *st = &e->stats;
+        uint64_t stream = st->consumed - st->table;
+        char commits[96];
+        spate_info("summary: %.1f s; read %llu records (%llu from tables); output %llu records, "
+                   "%llu dead letters (%s), %llu internal records; %s",
+                   (double)(spate_mono_ms() - st->start_ms) / 1000.0,
+                   (unsigned long long)st->consumed, (unsigned long long)st->table,
+                   (unsigned long long)st->out, (unsigned long long)st->dlq, e->topo->dlq_topic,
+                   (unsigned long long)st->internal, commits_text(e, commits, sizeof(commits)));
+        if (stream > 1 && st->last_ms > st->first_ms)
+                spate_info("throughput: %llu records in %.3f s = %.0f records/s (first to last record)",
+                           (unsigned long long)stream, (double)(st->last_ms - st->first_ms) / 1000.0,
+                           (double)stream * 1000.0 / (double)(st->last_ms - st->first_ms));
 }
 
 int spate_engine_run(spate_engine_t *e) {
         rd_kafka_message_t *msgs[BATCH];
-        e->last_commit = e->last_punctuate = e->last_report = spate_mono_ms();
+        e->stats.start_ms = e->last_commit = e->last_punctuate = e->last_report = spate_mono_ms();
         spate_info("running '%s' (%d nodes)", e->topo->application, e->topo->nnodes);
         while (!e->stop && !e->failed) {
                 ssize_t n = rd_kafka_consume_batch_queue(e->queue, e->tick_ms, msgs, BATCH);
@@ -767,12 +833,7 @@ int spate_engine_run(spate_engine_t *e) {
         }
         if (!e->failed)
                 commit(e);
-        report(e, spate_mono_ms());
-        if (e->stats.consumed > 1 && e->stats.last_ms > e->stats.first_ms)
-                spate_info("throughput: %llu records in %.3f s = %.0f records/s (first to last record)",
-                           (unsigned long long)e->stats.consumed,
-                           (double)(e->stats.last_ms - e->stats.first_ms) / 1000.0,
-                           (double)e->stats.consumed * 1000.0 / (double)(e->stats.last_ms - e->stats.first_ms));
+        summary(e);
         spate_info("leaving the group");
         rd_kafka_consumer_close(e->consumer);
         if (e->failed)

@@ -10,8 +10,14 @@
 typedef struct spate_engine spate_engine_t;
 
 typedef struct spate_engine_stats {
-        uint64_t consumed, dlq, produced, commits;
+        uint64_t consumed;          /* records read, tables included */
+        uint64_t table;             /* of which from tables (read whole, never committed) */
+        uint64_t out;               /* records delivered to sink topics */
+        uint64_t internal;          /* ... to changelog and repartition topics */
+        uint64_t dlq;               /* records sent to the dead-letter topic (not in out) */
+        uint64_t commits;           /* offset commits (tables have none) */
         int64_t first_ms, last_ms;  /* monotonic time of the first and last record */
+        int64_t start_ms;           /* monotonic time run() started */
 } spate_engine_stats_t;
 
 /* Creates the clients from the topology's kafka: properties. The topology

@@ -71,10 +71,11 @@ static int check_scalar(const spate_node_t *n, const spate_prop_t *p, const spat
                                                 p->name, v->value);
                 return 0;
         case SPATE_P_DURATION:
-                if (spate_parse_duration(v->value, &ms))
-                        return spate_node_error(n, v, errstr, size,
-                                                "'%s' must be a duration like 250ms, 60s, 5m, 1h or 1d, not '%s'",
-                                                p->name, v->value);
+                if (spate_parse_duration(v->value, &ms)) {
+                        char why[256];
+                        return spate_node_error(n, v, errstr, size, "'%s': %s", p->name,
+                                                spate_duration_why(v->value, why, sizeof(why)));
+                }
                 return 0;
         case SPATE_P_ENUM: {
                 size_t len = strlen(v->value);
@@ -152,9 +153,11 @@ static int load_settings(spate_topology_t *t, char *errstr, size_t size) {
                 return yerr(s, errstr, size, "'settings' must be a mapping");
         if (check_keys(s, "settings", setting_keys, 7, errstr, size))
                 return -1;
-        if ((v = scalar(s, "commit_interval")) && spate_parse_duration(v, &t->commit_interval_ms))
-                return yerr(spate_yaml_get(s, "commit_interval"), errstr, size,
-                            "commit_interval must be a duration like 1s or 500ms");
+        if ((v = scalar(s, "commit_interval")) && spate_parse_duration(v, &t->commit_interval_ms)) {
+                char why[256];
+                return yerr(spate_yaml_get(s, "commit_interval"), errstr, size, "commit_interval: %s",
+                            spate_duration_why(v, why, sizeof(why)));
+        }
         if ((v = scalar(s, "state_dir")))
                 t->state_dir = v;
         if ((v = scalar(s, "state_memory_mb")))

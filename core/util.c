@@ -6,13 +6,17 @@
 #include <string.h>
 #include <time.h>
 
+/* A bare number is refused, 0 aside: "60" was read as 60 ms before, which no
+ * one writing `every: 60` or POLL_EVERY=60 meant. */
 int spate_parse_duration(const char *s, int64_t *ms) {
         char *end;
         double v = strtod(s, &end);
         double mult;
-        if (end == s || v < 0)
+        if (end == s || v < 0 || *s == ' ')
                 return -1;
-        if (!*end || !strcmp(end, "ms"))
+        if (!*end && v == 0)
+                mult = 0;
+        else if (!strcmp(end, "ms"))
                 mult = 1;
         else if (!strcmp(end, "s"))
                 mult = 1000;
@@ -26,6 +30,23 @@ int spate_parse_duration(const char *s, int64_t *ms) {
                 return -1;
         *ms = (int64_t)(v * mult + 0.5);
         return 0;
+}
+
+const char *spate_duration_why(const char *s, char *buf, size_t size) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end != s && !*end && v > 0 && *s != ' ') {
+                if (v >= 60 && v == (double)(int64_t)v && (int64_t)v % 60 == 0)
+                        snprintf(buf, size, "'%s' has no unit: write %ss or %lldm (or %sms if "
+                                 "milliseconds were meant)", s, s, (long long)v / 60, s);
+                else
+                        snprintf(buf, size, "'%s' has no unit: write %ss (or %sms if milliseconds "
+                                 "were meant)", s, s, s);
+        } else {
+                snprintf(buf, size, "'%s' is not a duration: write a number and a unit, one of ms, "
+                         "s, m, h, d (250ms, 60s, 5m, 1h, 1d)", s);
+        }
+        return buf;
 }
 
 /* Optimal string alignment distance: a swapped pair (tmep/temp) counts one. */

@@ -7,8 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "250ms", "60s", "5m", "1h", "2d" or a bare number of ms. Returns 0, -1 if malformed. */
+/* "250ms", "60s", "5m", "1h", "2d" (fractions allowed: "1.5s") or "0". A number
+ * without a unit is refused. Returns 0, -1 if malformed. */
 int spate_parse_duration(const char *s, int64_t *ms);
+/* Why s was refused by spate_parse_duration, for a message that shows what was
+ * read ("'60' has no unit: write 60s or 1m ..."). Writes buf; returns it. */
+const char *spate_duration_why(const char *s, char *buf, size_t size);
 /* The candidate closest to `word` if it is close enough to be a typo (at
  * most 1 edit for words of up to 3 bytes, 2 otherwise; a swapped pair is one
  * edit), or NULL. The _n form takes a word that is not NUL-terminated. */

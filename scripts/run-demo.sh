@@ -50,5 +50,5 @@ SPATE_STATE_DIR=$RUN/state/region "$BIN" run topology/region_hourly.yaml 2>"$RUN
 pids+=($!)
 echo "running; region means: bin/spate tail region.hourly --bootstrap $SPATE_BOOTSTRAP (another terminal)"
 sleep 2
-"$BIN" tail rain.next_hour --bootstrap "$SPATE_BOOTSTRAP" --sort rain_next_hour --desc \
-        --fields name,rain_next_hour,peak_mm_h,wet_minutes,first_rain_at,temp || true
+"$BIN" tail rain.next_hour --bootstrap "$SPATE_BOOTSTRAP" --sort rain_mm_next_hour --desc \
+        --fields name,rain_mm_next_hour,rain_next_hour,minutes,peak_mm_h,wet_minutes,first_rain_at,temp || true

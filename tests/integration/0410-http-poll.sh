@@ -2,7 +2,7 @@
 # 0410-http-poll.sh - `http_poll` against `spate weather-sim` with injected faults: 5,000
 # coordinates loaded with `spate load-coordinates`, polled every 15 s for ~2 intervals. Checks
 # from the simulator's request log, its /stats and the output and DLQ topics: every coordinate
-# gets a forecast each interval, never two successful polls closer than `every`, the rate limit
+# gets a forecast each interval, at its own phase and once per slot, the rate limit
 # holds, bad bodies are dead-lettered with reasons, and the API key appears nowhere. A second
 # application polls a simulator whose limit is below its own (429 + Retry-After).
 . "$SPATE_ROOT/tests/lib.sh"
@@ -52,7 +52,7 @@ echo "# $(wc -l <"$TMP/a.log") requests, $(wc -l <"$TMP/out.jsonl") records, $(w
 # tap PYTHON-ARGS...: runs a Python check printing "ok ..."/"not ok ..." lines, numbered here.
 tap() { while read -r line; do case $line in ok*) ok "${line#ok }";; *) nok "${line#not ok }";; esac; done < <("$@"); }
 cat >"$TMP/check.py" <<'PY'
-import csv, json, sys
+import csv, json, os, sys
 tmp, every, t_assigned = sys.argv[1], int(sys.argv[2]) * 1000, int(sys.argv[3])
 def say(cond, msg): print(("ok " if cond else "not ok ") + msg)
 coords = {}
@@ -70,8 +70,15 @@ for l in open(tmp + "/a.log"):
 say("?" not in ok_polls, "every request is for a loaded coordinate")
 few = [c for c in coords.values() if len(ok_polls.get(c, [])) < 2]
 say(not few, "every one of the 5000 coordinates got a forecast in each of 2 intervals (%d did not, e.g. %s)" % (len(few), few[:3]))
+sys.path.insert(0, os.environ["SPATE_ROOT"] + "/tests/ref")
+import poll_phase
+def phase(cid): return poll_phase.phase(cid, every)
+twice = [c for c, t in ok_polls.items() if len({(x - phase(c)) // every for x in t}) < len(t)]
+say(not twice, "never two successful polls of a coordinate in one of its slots (phase + k*every): %d coordinates (e.g. %s)" % (len(twice), twice[:3]))
+late = sorted((x - phase(c)) % every for c, t in ok_polls.items() for x in t)
+say(late[len(late) * 9 // 10] < 1000, "9 in 10 successful polls start within 1 s of their slot (90th percentile %d ms, median %d ms)" % (late[len(late) * 9 // 10], late[len(late) // 2]))
 gaps = [b - a for t in ok_polls.values() for a, b in zip(t, t[1:])]
-say(gaps and min(gaps) >= every - 300, "successful polls of one coordinate are never closer than every=%d ms (closest %d ms)" % (every, min(gaps)))
+say(gaps and min(gaps) >= every // 2 - 300, "successful polls of one coordinate are never closer than every/2 (closest %d ms)" % min(gaps))
 say(gaps and max(gaps) < 2 * every, "and no interval is skipped (widest gap %d ms)" % max(gaps))
 firsts = sorted(t[0] - t_assigned for t in ok_polls.values())
 per_sec = [0] * (every // 1000 + 5)

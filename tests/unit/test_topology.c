@@ -79,7 +79,13 @@ static const struct bad {
         { "fields not a map", HEAD SRC "  - name: m\n    type: map\n    from: in\n    fields: [a]\n",
           ":9:13: map node 'm': 'fields' must be a mapping" },
         { "bad duration", "application: t\nsettings:\n  commit_interval: soon\nnodes:\n" SRC,
-          ":3:20: commit_interval must be a duration" },
+          ":3:20: commit_interval: 'soon' is not a duration: write a number and a unit" },
+        { "duration without a unit", "application: t\nsettings:\n  commit_interval: 60\nnodes:\n" SRC,
+          ":3:20: commit_interval: '60' has no unit: write 60s or 1m (or 60ms if milliseconds were meant)" },
+        { "node duration without a unit", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
+          "    every: 90\n", ":7:12: http_poll node 'p': 'every': '90' has no unit: write 90s" },
+        { "poll interval too short", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
+          "    every: 500ms\n", ":7:12: http_poll node 'p': every is '500ms': it must be at least 1s" },
         { "avro without schema", HEAD SRC "    format: avro\n", "format: avro needs 'schema:'" },
         { "empty file", "", ":1:1: the file is empty" },
         { "window after a poller", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
