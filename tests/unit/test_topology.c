@@ -87,6 +87,16 @@ static const struct bad {
           "    aggregates:\n      n: count()\n",
           ":7:5: window node 'w': a window reads records of a kafka_source (its exactness rests on "
           "their offsets), not of http_poll 'p'" },
+        /* issue 14: files `spate check` used to accept, or answered unhelpfully */
+        { "root not a mapping", "- a\n- b\n", ":1:1: a topology file is a mapping" },
+        { "second document", "application: t\nnodes:\n" SRC "---\napplication: u\n",
+          ":6:1: a second YAML document" },
+        { "duplicate key", HEAD SRC "    topic: t.other\n", ":6:5: duplicate key 'topic' (first at line 5" },
+        { "unclosed ${", HEAD "  - name: in\n    type: kafka_source\n    topic: ${SENSOR_TOPIC\n",
+          ":5:12: unclosed '${SENSOR_TOPIC' (hint: end it with '}'" },
+        { "quote then more", HEAD SRC "  - name: m\n    type: map\n    from: in\n    fields:\n      f: 'x' + 1\n",
+          ":10:14: YAML syntax error: did not find expected key while parsing a block mapping (hint: "
+          "a value that starts with a quote ends at the closing quote; quote the whole expression" },
 };
 
 static void test_bad(void) {
