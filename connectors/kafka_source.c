@@ -3,6 +3,7 @@
 #include "../core/node.h"
 #include "../core/serde.h"
 #include "../core/topology.h"
+#include "../core/util.h"
 
 #include <stdlib.h>
 
@@ -62,7 +63,10 @@ static int source_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                 if (v.type != SPATE_V_NUM)
                         return spate_ctx_fail(ctx, n, "time '%s' is %s, not a number of ms",
                                               spate_expr_text(s->time), spate_vtype_name(v.type));
-                rec->ts = (int64_t)v.u.num;
+                if (spate_time_from_num(v.u.num, &rec->ts))
+                        return spate_ctx_fail(ctx, n, "time '%s' is %g, out of range (at most ±%lld ms "
+                                              "from 1970)", spate_expr_text(s->time), v.u.num,
+                                              (long long)SPATE_MAX_TIME_MS);
         }
         return spate_emit(n, rec, ctx);
 }

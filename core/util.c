@@ -1,6 +1,7 @@
 /* util.c - durations, suggestions, clocks and number formatting. */
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,13 @@ int spate_parse_duration(const char *s, int64_t *ms) {
         else
                 return -1;
         *ms = (int64_t)(v * mult + 0.5);
+        return 0;
+}
+
+int spate_time_from_num(double d, int64_t *ms) {
+        if (!(d >= (double)-SPATE_MAX_TIME_MS && d <= (double)SPATE_MAX_TIME_MS))
+                return -1;
+        *ms = (int64_t)floor(d);
         return 0;
 }
 

@@ -15,6 +15,12 @@ const char *spate_suggest(const char *word, const char *const *cands, int n);
 const char *spate_suggest_n(const char *word, size_t len, const char *const *cands, int n);
 int64_t spate_now_ms(void);       /* wall clock */
 int64_t spate_mono_ms(void);      /* monotonic clock */
+/* Event times: ±100 million days, as in JavaScript; beyond that a time is
+ * out of range (and window arithmetic on it could overflow int64). */
+#define SPATE_MAX_TIME_MS 8640000000000000LL
+/* Converts a number of ms to a time, rounding down. Returns 0, or -1 if d is
+ * NaN or outside ±SPATE_MAX_TIME_MS. */
+int spate_time_from_num(double d, int64_t *ms);
 /* Shortest text that reads back as the same double; integers print without ".0". */
 int spate_fmt_num(char *buf, size_t size, double d);
 

@@ -236,8 +236,14 @@ static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
                 if (v.type != SPATE_V_NUM)
                         return spate_ctx_fail(ctx, n, "time '%s' is %s, not a number of ms",
                                               spate_expr_text(w->time), spate_vtype_name(v.type));
-                *t = (int64_t)v.u.num;
+                if (spate_time_from_num(v.u.num, t))
+                        return spate_ctx_fail(ctx, n, "time '%s' is %g, out of range (at most ±%lld ms "
+                                              "from 1970)", spate_expr_text(w->time), v.u.num,
+                                              (long long)SPATE_MAX_TIME_MS);
         }
+        if (*t < -SPATE_MAX_TIME_MS || *t > SPATE_MAX_TIME_MS)
+                return spate_ctx_fail(ctx, n, "the record timestamp %lld is out of range (at most ±%lld ms "
+                                      "from 1970)", (long long)*t, (long long)SPATE_MAX_TIME_MS);
         *group = rec->key ? rec->key : "";
         *glen = rec->key ? rec->key_len : 0;
         if (w->group) {
