@@ -18,7 +18,7 @@ static const spate_prop_t source_props[] = {
         { "schema", SPATE_P_STR, 0, NULL, NULL, "Avro schema file (.avsc, looked up in schemas_dir)" },
         { "key", SPATE_P_EXPR, 0, NULL, NULL, "expression replacing the message key" },
         { "time", SPATE_P_EXPR, 0, NULL, NULL, "event time in ms (default: the message timestamp), e.g. unix_s(dt)" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count when spate creates the topic" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count when spate creates the topic" },
         { NULL }
 };
 
@@ -30,10 +30,11 @@ static int source_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                                    err, sizeof(err));
         if (!s->serde)
                 return spate_node_error(n, spate_node_param(n, "schema"), errstr, errstr_size, "%s", err);
-        s->key = spate_node_expr(n, "key", n->out, errstr, errstr_size);
+        s->key = spate_node_expr_typed(n, "key", n->out, SPATE_KEY_TYPES, "a string, number or bool",
+                                       errstr, errstr_size);
         if (!s->key && *errstr)
                 return -1;
-        s->time = spate_node_expr(n, "time", n->out, errstr, errstr_size);
+        s->time = spate_node_time_expr(n, "time", n->out, errstr, errstr_size);
         if (!s->time && *errstr)
                 return -1;
         spate_topology_declare_topic(n->topo, n, spate_node_str(n, "topic"),

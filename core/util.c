@@ -9,9 +9,16 @@
 
 int spate_parse_duration(const char *s, int64_t *ms) {
         char *end;
-        double v = strtod(s, &end);
-        double mult;
-        if (end == s || v < 0)
+        double v, mult;
+        /* Decimal digits only: strtod alone would also take nan, inf, hex
+         * (0x10) and exponents. */
+        size_t digits = strspn(s, "0123456789"), frac = 0;
+        if (s[digits] == '.')
+                frac = 1 + strspn(s + digits + 1, "0123456789");
+        if (!digits || frac == 1)
+                return -1;
+        v = strtod(s, &end);
+        if (end != s + digits + frac)
                 return -1;
         if (!*end || !strcmp(end, "ms"))
                 mult = 1;
@@ -25,6 +32,8 @@ int spate_parse_duration(const char *s, int64_t *ms) {
                 mult = 86400000;
         else
                 return -1;
+        if (v * mult > (double)SPATE_MAX_DURATION_MS)
+                return -2;
         *ms = (int64_t)(v * mult + 0.5);
         return 0;
 }

@@ -6,7 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "250ms", "60s", "5m", "1h", "2d" or a bare number of ms. Returns 0, -1 if malformed. */
+/* The longest duration: 100 million days, so sums of two (size + grace) and
+ * a time plus a duration stay far inside int64. */
+#define SPATE_MAX_DURATION_MS 8640000000000000LL
+/* "250ms", "60s", "5m", "1h", "2d" or a bare number of ms, in decimal digits
+ * with an optional fraction. Returns 0, -1 if malformed, -2 if longer than
+ * SPATE_MAX_DURATION_MS. */
 int spate_parse_duration(const char *s, int64_t *ms);
 /* The candidate closest to `word` if it is close enough to be a typo (at
  * most 1 edit for words of up to 3 bytes, 2 otherwise; a swapped pair is one

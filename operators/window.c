@@ -35,7 +35,7 @@ static const spate_prop_t window_props[] = {
           "once a partition had no record this long, its stream time follows the wall clock" },
         { "retention", SPATE_P_DURATION, 0, NULL, NULL,
           "how long closed windows are kept to reject replays (default size+grace, or gap+grace)" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count of the repartition topic (group_by)" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count of the repartition topic (group_by)" },
         { "store", SPATE_P_STR, 0, NULL, NULL, "state store name (default: the node name)" },
         { NULL }
 };
@@ -191,10 +191,11 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
 
         if (parse_spec(n, w, errstr, errstr_size))
                 return -1;
-        w->time = spate_node_expr(n, "time", n->in, errstr, errstr_size);
+        w->time = spate_node_time_expr(n, "time", n->in, errstr, errstr_size);
         if (!w->time && *errstr)
                 return -1;
-        w->group = spate_node_expr(n, "group_by", n->in, errstr, errstr_size);
+        w->group = spate_node_expr_typed(n, "group_by", n->in, SPATE_KEY_TYPES, "a string, number or bool",
+                                         errstr, errstr_size);
         if (!w->group && *errstr)
                 return -1;
         n->out = spate_shape_new(pool, 0);
