@@ -1,6 +1,7 @@
 /* serde_avro.c - Avro (avro-c generic values) <-> spate values, framed as
  * magic byte 0 + 4-byte big-endian schema id + binary body. */
 #include "serde_avro.h"
+#include "avro_check.h"
 #include "registry_client.h"
 
 #include <avro.h>
@@ -228,6 +229,8 @@ int spate_avro_decode(spate_avro_t *av, const spate_shape_t *shape, const void *
         int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4]);
         if (!(w = writer_for(av, id, errstr, errstr_size)))
                 return -1;
+        if (spate_avro_check(w->schema, p + 5, len - 5, errstr, errstr_size))
+                return -1;
         avro_value_reset(&w->value);
         avro_reader_memory_set_source(av->reader, (const char *)p + 5, (int64_t)(len - 5));
         if (avro_value_read(av->reader, &w->value)) {
@@ -298,9 +301,18 @@ static int from_value(avro_value_t *dst, const spate_shape_t *sh, const spate_va
                 return 0;
         }
         if (v->type == SPATE_V_NUM) {
+                /* Casting a double outside the integer's range is undefined:
+                 * such a number is an error (the record goes to the DLQ). */
+                double d = v->u.num;
+                if ((t == AVRO_INT32 && !(d > -2147483649.0 && d < 2147483648.0)) ||
+                    (t == AVRO_INT64 && !(d >= -9223372036854775808.0 && d < 9223372036854775808.0))) {
+                        snprintf(errstr, errstr_size, "field '%s': %g does not fit Avro type %s", field, d,
+                                 t == AVRO_INT32 ? "int" : "long");
+                        return -1;
+                }
                 switch (t) {
-                case AVRO_INT32: return avro_value_set_int(dst, (int32_t)v->u.num);
-                case AVRO_INT64: return avro_value_set_long(dst, (int64_t)v->u.num);
+                case AVRO_INT32: return avro_value_set_int(dst, (int32_t)d);
+                case AVRO_INT64: return avro_value_set_long(dst, (int64_t)d);
                 case AVRO_FLOAT: return avro_value_set_float(dst, (float)v->u.num);
                 case AVRO_DOUBLE: return avro_value_set_double(dst, v->u.num);
                 default: break;
@@ -309,8 +321,15 @@ static int from_value(avro_value_t *dst, const spate_shape_t *sh, const spate_va
         if (v->type == SPATE_V_BOOL && t == AVRO_BOOLEAN)
                 return avro_value_set_boolean(dst, v->u.b);
         if (v->type == SPATE_V_STR && t == AVRO_STRING) {
-                char *tmp = strndup(v->u.s, v->n); /* avro-c wants the NUL counted */
-                int rc = avro_value_set_string_len(dst, tmp, v->n + 1);
+                /* avro-c wants a terminating NUL counted in the length; not
+                 * strndup, which stops at a NUL inside the string (\u0000). */
+                char *tmp = malloc((size_t)v->n + 1);
+                if (!tmp)
+                        abort();
+                if (v->n)
+                        memcpy(tmp, v->u.s, v->n);
+                tmp[v->n] = '\0';
+                int rc = avro_value_set_string_len(dst, tmp, (size_t)v->n + 1);
                 free(tmp);
                 return rc;
         }
