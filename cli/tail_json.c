@@ -65,7 +65,7 @@ static size_t string_end(const char *p, size_t n, size_t i) {
                                         if (i + (size_t)k >= n || hexval(p[i + (size_t)k]) < 0)
                                                 return 0;
                                 i += 4;
-                        } else if (!strchr("\"\\/bfnrt", p[i])) {
+                        } else if (!p[i] || !strchr("\"\\/bfnrt", p[i])) { /* strchr matches the NUL */
                                 return 0;
                         }
                 } else if (c >= 0x80) {
