@@ -404,7 +404,10 @@ static int value(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
 int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
                       spate_arena_t *a, spate_value_t *out, char *errstr,
                       size_t errstr_size) {
-        scan_t s = { .p = buf, .end = buf + len, .start = buf, .a = a };
+        scan_t s;
+        if (!buf)
+                buf = ""; /* a tombstone: NULL + 0 is undefined, even with len 0 */
+        s = (scan_t){ .p = buf, .end = buf + len, .start = buf, .a = a };
         memset(out, 0, sizeof(*out));
         ws(&s);
         if (shape && shape->nfields && (s.p >= s.end || *s.p != '{')) {

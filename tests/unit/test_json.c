@@ -153,6 +153,8 @@ static void test_unreferenced_invalid(void) {
                 CHECK(rc == -1 && strstr(err, cases[i].why), "rejects %s: %s (got %s)", cases[i].json,
                       cases[i].why, rc ? err : "accepted");
         }
+        CHECK(spate_json_decode(root, NULL, 0, &a, &v, err, sizeof(err)) == -1 &&
+              strstr(err, "expected a JSON object at byte 0"), "a tombstone (NULL, 0) is an error (%s)", err);
         const char *good = "{\"a\":1,\"z\":\"\\ud83d\\ude00 caf\xc3\xa9 \\u00e9 \xf0\x9f\x98\x80\",\"y\":1e308}";
         CHECK(decode(root, good, &a, &v, err) == 0, "a surrogate pair, UTF-8 and 1e308 pass (%s)", err);
         spate_arena_destroy(&a);
