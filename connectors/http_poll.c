@@ -220,7 +220,8 @@ static uint64_t rnd(poll_t *p) {
 static int parse_rate(const char *s, double *per_min) {
         char *end;
         double v = strtod(s, &end);
-        if (end == s || v < 0)
+        /* Decimal, finite: strtod alone would also take nan, inf and hex. */
+        if (end == s || !strchr("0123456789.", *s) || !(v >= 0 && v <= 1e12) || strpbrk(s, "xX"))
                 return -1;
         if (!*end || !strcmp(end, "/min") || !strcmp(end, "/m"))
                 *per_min = v;

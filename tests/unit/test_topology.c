@@ -131,6 +131,8 @@ static const struct bad {
           "  - name: a\n    type: filter\n    from: b\n    where: x\n"
           "  - name: b\n    type: filter\n    from: a\n    where: x\n",
           ":12:11: filter node 'a': its 'from:' chain is a cycle: a <- b <- a" },
+        { "rate_limit nan", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
+          "    rate_limit: nan/min\n", ":7:17: http_poll node 'p': rate_limit: want N/min" },
         { "quote then more", HEAD SRC "  - name: m\n    type: map\n    from: in\n    fields:\n      f: 'x' + 1\n",
           ":10:14: YAML syntax error: did not find expected key while parsing a block mapping (hint: "
           "a value that starts with a quote ends at the closing quote; quote the whole expression" },
