@@ -94,12 +94,12 @@ spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape
                                    "parse_time(when))";
         spate_expr_t *e = spate_node_expr_typed(n, key, in, 1u << SPATE_V_NUM, want, errstr, errstr_size);
         const char *text = e ? spate_expr_text(e) : "";
-        if (strcmp(text, "now") && strcmp(text, "ts"))
+        if (strcmp(text, "now"))
                 return e;
         spate_node_error(n, spate_yaml_get(n->conf, key), errstr, errstr_size,
-                         "'%s: %s' reads a field named '%s', and spate has no wall clock in expressions "
-                         "(hint: ts() is the record's timestamp; write `%s` in backquotes if the field "
-                         "is meant)", key, text, text, text);
+                         "'%s: now' reads a field named 'now', and spate has no wall clock in expressions "
+                         "(hint: ts() is the record's timestamp; write `now` in backquotes if the field "
+                         "is meant)", key);
         spate_expr_destroy(e);
         return NULL;
 }

@@ -116,7 +116,7 @@ spate_expr_t *spate_node_expr(spate_node_t *n, const char *key, spate_shape_t *i
 spate_expr_t *spate_node_expr_typed(spate_node_t *n, const char *key, spate_shape_t *in, unsigned types,
                                     const char *want, char *errstr, size_t errstr_size);
 /* An event-time parameter: spate_node_expr_typed for a number, and the bare
- * names `now` and `ts` (a field read where a clock was meant) are errors. */
+ * name `now` (a field read where a clock was meant) is an error. */
 spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape_t *in,
                                    char *errstr, size_t errstr_size);
 /* Formats "FILE:LINE:COL: <type> node '<name>': <message>" for YAML node y
