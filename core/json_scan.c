@@ -194,6 +194,8 @@ static int check_string(scan_t *s, const char *hit, int *esc) {
         for (const char *c = s->p; c < hit; c++) {
                 unsigned char ch = (unsigned char)*c;
                 size_t n;
+                if (ch >= 0x20 && ch < 0x80 && ch != '\\')
+                        continue; /* the common case: one test per byte */
                 if (ch < 0x20)
                         return fail(s, "control character in string");
                 if (ch == '\\') {
