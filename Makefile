@@ -23,8 +23,10 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -MMD -MP
 CFLAGS    += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -ldl -lpthread
 ifneq ($(SANITIZER),)
-CFLAGS    += -fsanitize=$(SANITIZER),undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS   += -fsanitize=$(SANITIZER),undefined
+# float-cast-overflow is not part of GCC's "undefined": out-of-range double -> int casts are UB too.
+CFLAGS    += -fsanitize=$(SANITIZER),undefined,float-cast-overflow -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined,float-cast-overflow
+LDFLAGS   += -fsanitize=$(SANITIZER),undefined,float-cast-overflow
 endif
 
 LIB_SRC   := $(wildcard core/*.c operators/*.c connectors/*.c) $(filter-out cli/main.c,$(wildcard cli/*.c))

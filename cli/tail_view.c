@@ -152,7 +152,7 @@ static int put_display(spate_buf_t *b, const char *s, size_t n) {
         int w = 0;
         for (size_t i = 0; i < n;) {
                 unsigned char c = (unsigned char)s[i];
-                size_t l = c >= 0x80 ? tj_utf8_len((const unsigned char *)s + i, n - i) : 1;
+                size_t l = c >= 0x80 ? spate_utf8_len((const unsigned char *)s + i, n - i) : 1;
                 if (c >= 0x80 && l) {
                         spate_buf_put(b, s + i, l);
                         i += l;

@@ -97,11 +97,11 @@ static const spate_prop_t poll_props[] = {
         { "topic", SPATE_P_STR, 1, NULL, NULL, "the coordinates table: compacted topic keyed by id, values {\"id\",\"name\",\"lat\",\"lon\"}" },
         { "url", SPATE_P_STR, 1, NULL, NULL, "URL template with {lat}, {lon}, {id} (and ${ENV} like every value), e.g. ${OWM_URL}/data/3.0/onecall?lat={lat}&lon={lon}&appid=${OWM_API_KEY}" },
         { "every", SPATE_P_DURATION, 0, "60s", NULL, "poll each coordinate once per interval, at its own phase (phases spread evenly over the interval)" },
-        { "concurrency", SPATE_P_INT, 0, "16", NULL, "requests in flight at once (keep-alive connections)" },
+        { "concurrency", SPATE_P_COUNT, 0, "16", NULL, "requests in flight at once (keep-alive connections)" },
         { "rate_limit", SPATE_P_STR, 0, "0", NULL, "requests per minute for the whole application (N/min, N/s); each instance takes its share of the table's partitions; 0 = none" },
         { "timeout", SPATE_P_DURATION, 0, "10s", NULL, "per request; a timeout is retried" },
         { "min_minutely", SPATE_P_INT, 0, "60", NULL, "a body with fewer minutely entries is not a valid answer (DLQ); 0 accepts bodies without minutely" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count of the coordinates topic when spate creates it" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count of the coordinates topic when spate creates it" },
         { NULL }
 };
 
@@ -158,7 +158,8 @@ static uint64_t rnd(poll_t *p) {
 static int parse_rate(const char *s, double *per_min) {
         char *end;
         double v = strtod(s, &end);
-        if (end == s || v < 0)
+        /* Decimal, finite: strtod alone would also take nan, inf and hex. */
+        if (end == s || !strchr("0123456789.", *s) || !(v >= 0 && v <= 1e12) || strpbrk(s, "xX"))
                 return -1;
         if (!*end || !strcmp(end, "/min") || !strcmp(end, "/m"))
                 *per_min = v;

@@ -18,7 +18,7 @@ static const spate_prop_t sink_props[] = {
         { "schema", SPATE_P_STR, 0, NULL, NULL, "Avro schema file (.avsc, looked up in schemas_dir)" },
         { "key", SPATE_P_EXPR, 0, NULL, NULL, "expression for the message key (default: the record key)" },
         { "compacted", SPATE_P_BOOL, 0, "false", NULL, "create the topic with cleanup.policy=compact" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count when spate creates the topic" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count when spate creates the topic" },
         { NULL }
 };
 

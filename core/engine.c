@@ -837,7 +837,7 @@ int spate_engine_run(spate_engine_t *e) {
         spate_info("leaving the group");
         rd_kafka_consumer_close(e->consumer);
         if (e->failed)
-                spate_err("stopped: output was not delivered; uncommitted input will be replayed on restart");
+                spate_err("stopped after the error above; uncommitted input will be replayed on restart");
         return e->failed ? -1 : 0;
 }
 

@@ -75,6 +75,35 @@ spate_expr_t *spate_node_expr(spate_node_t *n, const char *key, spate_shape_t *i
         return spate_node_compile(n, y, in, errstr, errstr_size);
 }
 
+spate_expr_t *spate_node_expr_typed(spate_node_t *n, const char *key, spate_shape_t *in, unsigned types,
+                                    const char *want, char *errstr, size_t errstr_size) {
+        spate_expr_t *e = spate_node_expr(n, key, in, errstr, errstr_size);
+        int t = e ? spate_expr_type(e) : SPATE_V_MISSING;
+        if (t == SPATE_V_MISSING || (types & (1u << t)))
+                return e;
+        spate_node_error(n, spate_yaml_get(n->conf, key), errstr, errstr_size,
+                         "'%s: %s' is always %s, but it must be %s", key, spate_expr_text(e),
+                         spate_vtype_name(t), want);
+        spate_expr_destroy(e);
+        return NULL;
+}
+
+spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape_t *in,
+                                   char *errstr, size_t errstr_size) {
+        static const char want[] = "a number of ms since 1970 (hint: e.g. ts(), unix_s(epoch) or "
+                                   "parse_time(when))";
+        spate_expr_t *e = spate_node_expr_typed(n, key, in, 1u << SPATE_V_NUM, want, errstr, errstr_size);
+        const char *text = e ? spate_expr_text(e) : "";
+        if (strcmp(text, "now"))
+                return e;
+        spate_node_error(n, spate_yaml_get(n->conf, key), errstr, errstr_size,
+                         "'%s: now' reads a field named 'now', and spate has no wall clock in expressions "
+                         "(hint: ts() is the record's timestamp; write `now` in backquotes if the field "
+                         "is meant)", key);
+        spate_expr_destroy(e);
+        return NULL;
+}
+
 int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
                      size_t errstr_size, const char *fmt, ...) {
         va_list ap;

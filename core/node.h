@@ -19,7 +19,8 @@ typedef struct spate_ctx spate_ctx_t;
 
 typedef enum {
         SPATE_P_STR, SPATE_P_INT, SPATE_P_BOOL, SPATE_P_DURATION, SPATE_P_ENUM,
-        SPATE_P_EXPR, SPATE_P_MAP, SPATE_P_LIST
+        SPATE_P_EXPR, SPATE_P_MAP, SPATE_P_LIST,
+        SPATE_P_COUNT   /* an integer of at least 1, e.g. partitions */
 } spate_prop_type_t;
 
 /* One parameter a node type accepts; the loader checks presence, type and
@@ -117,6 +118,17 @@ spate_expr_t *spate_node_compile(spate_node_t *n, const spate_yaml_t *y, spate_s
  * returns NULL with errstr set to "" (so callers tell absence from error). */
 spate_expr_t *spate_node_expr(spate_node_t *n, const char *key, spate_shape_t *in,
                               char *errstr, size_t errstr_size);
+/* spate_node_expr, and an expression whose type is known at load (a
+ * constant such as 'now', an array path) but not one of `types` (a mask of
+ * 1 << SPATE_V_*) is an error saying it must be `want`. */
+#define SPATE_KEY_TYPES (1u << SPATE_V_STR | 1u << SPATE_V_NUM | 1u << SPATE_V_BOOL)
+
+spate_expr_t *spate_node_expr_typed(spate_node_t *n, const char *key, spate_shape_t *in, unsigned types,
+                                    const char *want, char *errstr, size_t errstr_size);
+/* An event-time parameter: spate_node_expr_typed for a number, and the bare
+ * name `now` (a field read where a clock was meant) is an error. */
+spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape_t *in,
+                                   char *errstr, size_t errstr_size);
 /* Formats "FILE:LINE:COL: <type> node '<name>': <message>" for YAML node y
  * (the node's own mapping if NULL). Returns -1. */
 int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,

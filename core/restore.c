@@ -31,8 +31,17 @@ struct spate_store *spate_ctx_store(spate_ctx_t *ctx) {
                                               sizeof(ctx->errstr));
         }
         if (rc) {
-                spate_err("cannot open state in %s: %s (two instances on one machine need their own "
-                          "settings.state_dir)", dir, ctx->errstr);
+                /* The hint depends on the cause: a held lock is another
+                 * instance, a refused mkdir or write is the directory. */
+                if (strstr(ctx->errstr, "Permission denied") || strstr(ctx->errstr, "Read-only file system") ||
+                    strstr(ctx->errstr, "Operation not permitted"))
+                        spate_err("cannot open state in %s: the directory is not writable by this user (%s); "
+                                  "point settings.state_dir at a directory it can write", dir, ctx->errstr);
+                else if (strstr(ctx->errstr, "lock"))
+                        spate_err("cannot open state in %s: %s (another instance on this machine holds it: "
+                                  "two instances need their own settings.state_dir)", dir, ctx->errstr);
+                else
+                        spate_err("cannot open state in %s: %s", dir, ctx->errstr);
                 *store = NULL;
                 return NULL;
         }

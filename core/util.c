@@ -1,6 +1,7 @@
 /* util.c - durations, suggestions, clocks and number formatting. */
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,16 @@
  * one writing `every: 60` or POLL_EVERY=60 meant. */
 int spate_parse_duration(const char *s, int64_t *ms) {
         char *end;
-        double v = strtod(s, &end);
-        double mult;
-        if (end == s || v < 0 || *s == ' ')
+        double v, mult;
+        /* Decimal digits only: strtod alone would also take nan, inf, hex
+         * (0x10) and exponents. */
+        size_t digits = strspn(s, "0123456789"), frac = 0;
+        if (s[digits] == '.')
+                frac = 1 + strspn(s + digits + 1, "0123456789");
+        if (!digits || frac == 1)
+                return -1;
+        v = strtod(s, &end);
+        if (end != s + digits + frac)
                 return -1;
         if (!*end && v == 0)
                 mult = 0;
@@ -28,6 +36,8 @@ int spate_parse_duration(const char *s, int64_t *ms) {
                 mult = 86400000;
         else
                 return -1;
+        if (v * mult > (double)SPATE_MAX_DURATION_MS)
+                return -2;
         *ms = (int64_t)(v * mult + 0.5);
         return 0;
 }
@@ -35,10 +45,13 @@ int spate_parse_duration(const char *s, int64_t *ms) {
 const char *spate_duration_why(const char *s, char *buf, size_t size) {
         char *end;
         double v = strtod(s, &end);
-        if (end != s && !*end && v > 0 && *s != ' ') {
-                if (v >= 60 && v == (double)(int64_t)v && (int64_t)v % 60 == 0)
-                        snprintf(buf, size, "'%s' has no unit: write %ss or %lldm (or %sms if "
-                                 "milliseconds were meant)", s, s, (long long)v / 60, s);
+        int64_t ms;
+        if (spate_parse_duration(s, &ms) == -2) {
+                snprintf(buf, size, "'%s' is longer than the longest duration, 100000000d", s);
+        } else if (end != s && !*end && v > 0 && strspn(s, "0123456789.") == strlen(s)) {
+                if (v >= 60 && v < 1e15 && fmod(v, 60) == 0)
+                        snprintf(buf, size, "'%s' has no unit: write %ss or %.0fm (or %sms if "
+                                 "milliseconds were meant)", s, s, v / 60, s);
                 else
                         snprintf(buf, size, "'%s' has no unit: write %ss (or %sms if milliseconds "
                                  "were meant)", s, s, s);
@@ -47,6 +60,13 @@ const char *spate_duration_why(const char *s, char *buf, size_t size) {
                          "s, m, h, d (250ms, 60s, 5m, 1h, 1d)", s);
         }
         return buf;
+}
+
+int spate_time_from_num(double d, int64_t *ms) {
+        if (!(d >= (double)-SPATE_MAX_TIME_MS && d <= (double)SPATE_MAX_TIME_MS))
+                return -1;
+        *ms = (int64_t)floor(d);
+        return 0;
 }
 
 /* Optimal string alignment distance: a swapped pair (tmep/temp) counts one. */

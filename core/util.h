@@ -7,8 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "250ms", "60s", "5m", "1h", "2d" (fractions allowed: "1.5s") or "0". A number
- * without a unit is refused. Returns 0, -1 if malformed. */
+/* The longest duration: 100 million days, so sums of two (size + grace) and
+ * a time plus a duration stay far inside int64. */
+#define SPATE_MAX_DURATION_MS 8640000000000000LL
+/* "250ms", "60s", "5m", "1h", "2d" (decimal digits, fractions allowed: "1.5s")
+ * or "0". A number without a unit is refused. Returns 0, -1 if malformed, -2
+ * if longer than SPATE_MAX_DURATION_MS. */
 int spate_parse_duration(const char *s, int64_t *ms);
 /* Why s was refused by spate_parse_duration, for a message that shows what was
  * read ("'60' has no unit: write 60s or 1m ..."). Writes buf; returns it. */
@@ -45,6 +49,12 @@ static inline uint64_t spate_hash(const void *p, size_t n) {
 
 int64_t spate_now_ms(void);       /* wall clock */
 int64_t spate_mono_ms(void);      /* monotonic clock */
+/* Event times: ±100 million days, as in JavaScript; beyond that a time is
+ * out of range (and window arithmetic on it could overflow int64). */
+#define SPATE_MAX_TIME_MS 8640000000000000LL
+/* Converts a number of ms to a time, rounding down. Returns 0, or -1 if d is
+ * NaN or outside ±SPATE_MAX_TIME_MS. */
+int spate_time_from_num(double d, int64_t *ms);
 /* Shortest text that reads back as the same double; integers print without ".0". */
 int spate_fmt_num(char *buf, size_t size, double d);
 

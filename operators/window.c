@@ -35,7 +35,7 @@ static const spate_prop_t window_props[] = {
           "once a partition had no record this long, its stream time follows the wall clock" },
         { "retention", SPATE_P_DURATION, 0, NULL, NULL,
           "how long closed windows are kept to reject replays (default size+grace, or gap+grace)" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count of the repartition topic (group_by)" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count of the repartition topic (group_by)" },
         { "store", SPATE_P_STR, 0, NULL, NULL, "state store name (default: the node name)" },
         { NULL }
 };
@@ -191,10 +191,11 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
 
         if (parse_spec(n, w, errstr, errstr_size))
                 return -1;
-        w->time = spate_node_expr(n, "time", n->in, errstr, errstr_size);
+        w->time = spate_node_time_expr(n, "time", n->in, errstr, errstr_size);
         if (!w->time && *errstr)
                 return -1;
-        w->group = spate_node_expr(n, "group_by", n->in, errstr, errstr_size);
+        w->group = spate_node_expr_typed(n, "group_by", n->in, SPATE_KEY_TYPES, "a string, number or bool",
+                                         errstr, errstr_size);
         if (!w->group && *errstr)
                 return -1;
         n->out = spate_shape_new(pool, 0);
@@ -236,8 +237,14 @@ static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
                 if (v.type != SPATE_V_NUM)
                         return spate_ctx_fail(ctx, n, "time '%s' is %s, not a number of ms",
                                               spate_expr_text(w->time), spate_vtype_name(v.type));
-                *t = (int64_t)v.u.num;
+                if (spate_time_from_num(v.u.num, t))
+                        return spate_ctx_fail(ctx, n, "time '%s' is %g, out of range (at most ±%lld ms "
+                                              "from 1970)", spate_expr_text(w->time), v.u.num,
+                                              (long long)SPATE_MAX_TIME_MS);
         }
+        if (*t < -SPATE_MAX_TIME_MS || *t > SPATE_MAX_TIME_MS)
+                return spate_ctx_fail(ctx, n, "the record timestamp %lld is out of range (at most ±%lld ms "
+                                      "from 1970)", (long long)*t, (long long)SPATE_MAX_TIME_MS);
         *group = rec->key ? rec->key : "";
         *glen = rec->key ? rec->key_len : 0;
         if (w->group) {

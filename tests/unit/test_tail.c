@@ -63,6 +63,10 @@ static void test_json(void) {
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
                 CHECK(tj_classify(cases[i].in, strlen(cases[i].in)) == cases[i].kind, "classify '%s'", cases[i].in);
+        /* C6: strchr("...", '\0') matches the terminator, so a backslash and
+         * a NUL passed as an escape and tail printed the raw control byte. */
+        static const char nul_esc[] = "{\"s\":\"a\\\0b\"}";
+        CHECK(tj_classify(nul_esc, sizeof(nul_esc) - 1) == TJ_NONE, "a backslash followed by a NUL is not an escape");
         char deep[2000];
         memset(deep, '[', 1000);
         memset(deep + 1000, ']', 1000);
