@@ -19,6 +19,7 @@
 #include "../core/ctx.h"
 #include "../core/json_scan.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/node.h"
 #include "../core/topology.h"
 #include "../core/util.h"
@@ -88,6 +89,8 @@ typedef struct poll {
         /* counters, logged every 10 s */
         uint64_t n_ok, n_bad, n_retry, n_429, n_gaveup, n_dlq;
         int64_t last_report;
+        /* metrics.h series (the engine thread's) */
+        spate_metric_t *m_retries, *m_waits, *m_budget, *m_rate, *m_coords, *m_flight;
         int warned_capacity, share_changed;
 } poll_t;
 
@@ -247,6 +250,33 @@ static struct curl_slist *instance_header(void) {
         return curl_slist_append(NULL, buf);
 }
 
+static void metrics_init(spate_node_t *n) {
+        poll_t *p = n->ctx;
+        spate_metrics_t *m = spate_metrics_default();
+        p->m_retries = spate_metrics_counter(m, "spate_http_poll_retries_total", "Requests the poller "
+                                             "scheduled again after a failure", "node", n->name, NULL);
+        p->m_waits = spate_metrics_counter(m, "spate_http_poll_rate_limit_waits_total", "Ticks on which a "
+                                           "due request waited for the rate limit (or a 429's pause)",
+                                           "node", n->name, NULL);
+        p->m_budget = spate_metrics_gauge(m, "spate_http_poll_budget_requests", "Requests the rate "
+                                          "limit lets this instance start now (-1: no limit)",
+                                          "node", n->name, NULL);
+        p->m_rate = spate_metrics_gauge(m, "spate_http_poll_rate_limit_per_minute", "This instance's share "
+                                        "of rate_limit, slowed after 429s (0: no limit)", "node", n->name,
+                                        NULL);
+        p->m_coords = spate_metrics_gauge(m, "spate_http_poll_coordinates", "Coordinates this instance "
+                                          "polls", "node", n->name, NULL);
+        p->m_flight = spate_metrics_gauge(m, "spate_http_poll_in_flight_requests", "Requests in flight",
+                                          "node", n->name, NULL);
+}
+
+static void metrics_set(poll_t *p) {
+        spate_metric_set(p->m_budget, p->per_min > 0 ? p->bucket.tokens : -1);
+        spate_metric_set(p->m_rate, p->per_min * p->bucket.share * p->bucket.factor);
+        spate_metric_set(p->m_coords, (double)p->ncoords);
+        spate_metric_set(p->m_flight, p->active);
+}
+
 static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         poll_t *p = n->ctx;
         spate_shape_pool_t *pool = spate_node_shapes(n);
@@ -302,6 +332,7 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         p->c_name = spate_shape_field(&p->cpool, p->cshape, "name", 4, 1);
         p->c_lat = spate_shape_field(&p->cpool, p->cshape, "lat", 3, 1);
         p->c_lon = spate_shape_field(&p->cpool, p->cshape, "lon", 3, 1);
+        metrics_init(n);
         return 0;
 }
 
@@ -552,6 +583,7 @@ static void retry(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, int64_t now, in
         int64_t deadline = c->slot + p->every - p->every / 10;
         if (c->attempt < MAX_ATTEMPTS && now + d < deadline) {
                 p->n_retry++;
+                spate_metric_add(p->m_retries, 1);
                 schedule(p, c, now + d);
                 return;
         }
@@ -562,6 +594,19 @@ static void retry(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, int64_t now, in
         c->attempt = 0;
         c->slot = hp_next_due(c->slot, p->every, c->last_ok);
         schedule(p, c, c->slot > now ? c->slot : now);
+}
+
+/* spate_http_poll_requests_total{node,status}: the HTTP status, or "error"
+ * when no answer came (timeout, connection refused, ...). */
+static void count_request(const spate_node_t *n, long status) {
+        char code[24];
+        if (status > 0)
+                snprintf(code, sizeof(code), "%ld", status);
+        else
+                snprintf(code, sizeof(code), "error");
+        spate_metric_add(spate_metrics_counter(spate_metrics_default(), "spate_http_poll_requests_total",
+                                               "Requests the poller completed, by HTTP status (error: no "
+                                               "answer)", "node", n->name, "status", code, NULL), 1);
 }
 
 static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
@@ -581,6 +626,7 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
                 coord_free(c);
                 return;
         }
+        count_request(n, res == CURLE_OK ? status : 0);
         if (res == CURLE_OK && status == 200) {
                 if (emit_body(n, ctx, c, x, why, sizeof(why)) == 0) {
                         p->n_ok++;
@@ -673,8 +719,11 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
 
         curl_multi_perform(p->multi, &running);
         harvest(n, ctx);
-        while (p->active < p->concurrency && p->nheap && p->heap[0]->due <= now &&
-               hp_bucket_take(&p->bucket, now)) {
+        while (p->active < p->concurrency && p->nheap && p->heap[0]->due <= now) {
+                if (!hp_bucket_take(&p->bucket, now)) {
+                        spate_metric_add(p->m_waits, 1);   /* due, but the budget says wait */
+                        break;
+                }
                 coord_t *c = p->heap[0];
                 heap_remove(p, c);
                 if (start(p, c, now)) {
@@ -683,6 +732,7 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                 }
         }
         curl_multi_perform(p->multi, &running);
+        metrics_set(p);
         if (p->share_changed) {  /* once per rebalance, not per partition */
                 p->share_changed = 0;
                 p->warned_capacity = 0;

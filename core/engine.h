@@ -26,6 +26,11 @@ void spate_engine_stop(spate_engine_t *e);
 /* Makes run() return once no record arrived for idle_ms after at least one
  * did: batch jobs and benchmarks. */
 void spate_engine_set_until_idle(spate_engine_t *e, int64_t idle_ms);
+/* For the HTTP thread (cli/http_server.c), any thread: 1 once partitions are
+ * assigned and their state restored, 0 before and during a rebalance. */
+int spate_engine_ready(spate_engine_t *e);
+/* Any thread: 1 from spate_engine_new() until run() stops processing. */
+int spate_engine_live(spate_engine_t *e);
 void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st);
 void spate_engine_destroy(spate_engine_t *e);
 
