@@ -8,6 +8,7 @@
 #include "../core/util.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,9 +62,10 @@ int spate_cmd_run(int argc, char **argv) {
                                    "Runs a topology until SIGINT/SIGTERM (then commits and leaves the group).\n"
                                    "--until-idle 5s also stops once no record arrived for 5 s (batch runs).\n"
                                    "--http 127.0.0.1:9464 serves /metrics (Prometheus), /health, /ready and\n"
-                                   "  the live map at / (port 0: any free port; the log says which).\n");
+                                   "  the live map at / (port 0: any free port; the log says which);\n"
+                                   "  the environment's SPATE_HTTP is the default.\n");
         spate_http_server_t *http = NULL;
-        const char *http_addr = NULL;
+        const char *http_addr = getenv("SPATE_HTTP");   /* compose sets it for every instance */
         int64_t idle = 0;
         int rc, args_ok = t != NULL;
         if (!t)
@@ -76,6 +78,8 @@ int spate_cmd_run(int argc, char **argv) {
                 else
                         args_ok = 0;
         }
+        if (http_addr && !*http_addr)
+                http_addr = NULL;
         if (!args_ok) {
                 fprintf(stderr, RUN_USAGE);
                 spate_topology_destroy(t);
