@@ -10,7 +10,7 @@
 PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos
 DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev librocksdb-dev \
              libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
-             python3 python3-confluent-kafka python3-shapely python3-prometheus-client chromium \
+             python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket chromium \
              docker-compose
 PY        := /usr/bin/python3
 
@@ -63,7 +63,7 @@ $(BUILD)/cli/map_page.o: web/map.html
 deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
 	    command -v chromium >/dev/null && \
-	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client' 2>/dev/null; then :; else \
+	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \

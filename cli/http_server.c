@@ -81,6 +81,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static void stream_free(void *cls) {
         stream_t *st = cls;
+        spate_live_unsubscribe();
         spate_buf_free(&st->pending);
         free(st);
 }
@@ -91,9 +92,10 @@ static enum MHD_Result events(struct MHD_Connection *c) {
         enum MHD_Result rc;
         if (!st)
                 return MHD_NO;
+        spate_live_subscribe();    /* until stream_free(): the run's records are kept from now on */
         if (!(r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
                                                     stream_free))) {
-                free(st);
+                stream_free(st);
                 return MHD_NO;
         }
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
@@ -198,7 +200,6 @@ spate_http_server_t *spate_http_start(const char *addr, spate_engine_t *engine, 
                 return NULL;
         }
         s->engine = engine;
-        spate_live_enable();
         s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                                      MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
                                      0, NULL, NULL, on_request, s,

@@ -18,7 +18,7 @@ typedef struct entry {
         char *tk;                  /* topic '\0' key, tklen bytes; NULL: free slot */
         size_t tklen, tlen;        /* tlen: the topic's length */
         char *value;
-        size_t len;
+        size_t len, cap;
         uint64_t seq;
 } entry_t;
 
@@ -29,13 +29,20 @@ static struct {
         size_t cap, n;             /* cap: a power of two */
         uint64_t seq;
         int closed;
-} hub = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0, 0 };
+        int subscribers;
+} hub = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0, 0, 0 };
 
-void spate_live_enable(void) {
+void spate_live_subscribe(void) {
         pthread_mutex_lock(&hub.lock);
         hub.closed = 0;
+        atomic_store(&spate_live_on, ++hub.subscribers > 0);
         pthread_mutex_unlock(&hub.lock);
-        atomic_store(&spate_live_on, 1);
+}
+
+void spate_live_unsubscribe(void) {
+        pthread_mutex_lock(&hub.lock);
+        atomic_store(&spate_live_on, --hub.subscribers > 0);
+        pthread_mutex_unlock(&hub.lock);
 }
 
 void spate_live_shutdown(void) {
@@ -84,10 +91,9 @@ static int grow(void) {
 
 void spate_live_offer_slow(const char *topic, const void *key, size_t klen, const void *value, size_t len) {
         size_t tlen = strlen(topic), tklen = tlen + 1 + klen;
-        char *tk, *v;
-        if (!value || len > SPATE_LIVE_MAX_VALUE || !len || ((const char *)value)[0] != '{' ||
-            !(tk = malloc(tklen)))
-                return;
+        char stack[512], *tk = tklen <= sizeof(stack) ? stack : malloc(tklen);
+        if (!value || len > SPATE_LIVE_MAX_VALUE || !len || ((const char *)value)[0] != '{' || !tk)
+                goto out;
         memcpy(tk, topic, tlen + 1);
         if (klen)
                 memcpy(tk + tlen + 1, key, klen);
@@ -96,27 +102,35 @@ void spate_live_offer_slow(const char *topic, const void *key, size_t klen, cons
         int full = (hub.n + 1) * 2 > hub.cap;
         if (!full || (hub.n < SPATE_LIVE_MAX_KEYS && !grow()) || hub.n >= SPATE_LIVE_MAX_KEYS)
                 e = hub.cap ? slot(hub.slots, hub.cap, tk, tklen) : NULL;
-        if (e && !e->tk && hub.n >= SPATE_LIVE_MAX_KEYS)
+        if (e && !e->tk && (hub.n >= SPATE_LIVE_MAX_KEYS || !(e->tk = malloc(tklen))))
                 e = NULL;
-        if (e && (v = malloc(len))) {
+        if (e && !e->tklen) {      /* a new key */
+                memcpy(e->tk, tk, tklen);
+                e->tklen = tklen;
+                e->tlen = tlen;
+                hub.n++;
+        }
+        if (e && len > e->cap) {   /* an update reuses the buffer when it fits */
+                char *v = realloc(e->value, len);
+                if (v) {
+                        e->value = v;
+                        e->cap = len;
+                }
+        }
+        if (e && e->cap >= len) {
                 /* SSE ends an event's line at a newline: JSON's whitespace ones become spaces. */
                 for (size_t i = 0; i < len; i++) {
                         char c = ((const char *)value)[i];
-                        v[i] = c == '\n' || c == '\r' ? ' ' : c;
+                        e->value[i] = c == '\n' || c == '\r' ? ' ' : c;
                 }
-                if (!e->tk) {
-                        *e = (entry_t){ .tk = tk, .tklen = tklen, .tlen = tlen };
-                        tk = NULL;
-                        hub.n++;
-                }
-                free(e->value);
-                e->value = v;
                 e->len = len;
                 e->seq = ++hub.seq;
                 pthread_cond_broadcast(&hub.changed);
         }
         pthread_mutex_unlock(&hub.lock);
-        free(tk);
+out:
+        if (tk != stack)
+                free(tk);
 }
 
 static void put_event(spate_buf_t *out, const entry_t *e) {

@@ -1,9 +1,12 @@
 /* live.h - the latest JSON value per topic and key of the records a run reads
  * (sources) and writes (sinks), for pushing to browsers (Server-Sent Events
- * of `spate run --http`, cli/http_server.c). Off unless enabled: the hot
- * path then pays one relaxed load. Bounded: values above SPATE_LIVE_MAX_VALUE
- * bytes or that are not JSON objects are skipped, and at most
- * SPATE_LIVE_MAX_KEYS keys are kept (later new keys are skipped). */
+ * of `spate run --http`, cli/http_server.c). Values are kept only while at
+ * least one stream is subscribed: without a browser the hot path pays one
+ * relaxed load. What was kept stays when the last one leaves, so a page that
+ * reconnects gets it at once (and newer values as they come). Bounded:
+ * values above SPATE_LIVE_MAX_VALUE bytes or that are not JSON objects are
+ * skipped, and at most SPATE_LIVE_MAX_KEYS keys are kept (later new keys are
+ * skipped). */
 #ifndef SPATE_LIVE_H
 #define SPATE_LIVE_H
 
@@ -18,9 +21,11 @@
 
 extern atomic_int spate_live_on;
 
-/* Starts keeping values (the default hub); idempotent. */
-void spate_live_enable(void);
-/* Frees what enable() kept and wakes every waiter, which then gets -1. */
+/* A stream starts or ends: values are kept while there is one. */
+void spate_live_subscribe(void);
+void spate_live_unsubscribe(void);
+/* Frees what was kept and wakes every waiter, which then gets -1; later
+ * subscriptions work again. */
 void spate_live_shutdown(void);
 
 /* Any thread. The value is copied. */

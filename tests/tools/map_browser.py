@@ -2,12 +2,14 @@
 """map_browser.py - drives headless Chromium over the DevTools protocol (Debian's python3-websocket)
 to check spate's live map against the region.hourly topic.
 
-  map_browser.py DEVTOOLS_PORT MAP_URL REGION_HOURLY_JSONL SCREENSHOT_PNG
+  map_browser.py open DEVTOOLS_PORT MAP_URL
+  map_browser.py check DEVTOOLS_PORT REGION_HOURLY_JSONL SCREENSHOT_PNG
 
-Opens MAP_URL, waits until the page shows live data (dots and region rows from the event stream),
-then until the numbers it shows for every region equal the latest hour of that region in
-REGION_HOURLY_JSONL (kafka_tool.py consume output), hovers a region and reads its tooltip, and
-saves a screenshot. Prints TAP-like "ok ..." / "not ok ..." lines.
+open: navigates the browser's page to MAP_URL and waits until its event stream is open (the page
+stays open in the browser after this exits). check: waits until the page shows live data (dots and
+region rows from the event stream), then until the numbers it shows for every region equal the
+latest hour of that region in REGION_HOURLY_JSONL (kafka_tool.py consume output), hovers a region
+and reads its tooltip, and saves a screenshot. Both print TAP-like "ok ..." / "not ok ..." lines.
 """
 import base64
 import json
@@ -79,12 +81,22 @@ def report(cond, what):
     return cond
 
 
-def main():
-    port, url, topic_dump, png = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+def open_page(port, url):
     page = Page(port)
     page.call("Emulation.setDeviceMetricsOverride", width=1400, height=900, deviceScaleFactor=1, mobile=False)
-    page.call("Page.enable")
     page.call("Page.navigate", url=url)
+    deadline, state = time.time() + 30, None
+    while time.time() < deadline and state != "open":
+        time.sleep(0.2)
+        try:
+            state = page.eval("document.body && document.body.dataset.stream")
+        except RuntimeError:       # the page is still loading
+            pass
+    report(state == "open", "the map's event stream is open (%s)" % state)
+
+
+def check(port, topic_dump, png):
+    page = Page(port)
     want = expected(topic_dump)
     shown, deadline = None, time.time() + 60
     while time.time() < deadline:
@@ -122,6 +134,9 @@ def main():
     else:
         report(False, "a point inside region %s to hover" % region)
     page.eval("document.getElementById('tip').style.display = 'none'")
+    # The viewport override belongs to the DevTools session: this one sets its own.
+    page.call("Emulation.setDeviceMetricsOverride", width=1400, height=900, deviceScaleFactor=1, mobile=False)
+    time.sleep(0.5)
     shot = page.call("Page.captureScreenshot", format="png")
     with open(png, "wb") as f:
         f.write(base64.b64decode(shot["data"]))
@@ -129,4 +144,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "open":
+        open_page(int(sys.argv[2]), sys.argv[3])
+    else:
+        check(int(sys.argv[2]), sys.argv[3], sys.argv[4])
