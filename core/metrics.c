@@ -117,7 +117,7 @@ static family_t *family(spate_metrics_t *m, const char *name, const char *help, 
         return &m->families[m->nfamilies++];
 }
 
-/* The cell of name{labels}, made with `make` (cell size `size`) if new. */
+/* The cell of name{labels}: a zeroed cell of `size` bytes made if new. */
 static void *lookup(spate_metrics_t *m, const char *name, const char *help, mtype_t type,
                     size_t size, va_list ap) {
         char *labels = render_labels(ap);
