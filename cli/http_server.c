@@ -8,6 +8,7 @@
 #include "../core/live.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
+#include "../core/util.h"
 
 #include <microhttpd.h>
 #include <netdb.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 extern const char spate_map_html[];   /* cli/map_page.c */
 extern const unsigned spate_map_html_len;
@@ -29,6 +31,7 @@ struct spate_http_server {
 /* One /events stream: what is still to send of the last batch of changes. */
 typedef struct stream {
         uint64_t cursor;
+        int64_t last_batch;        /* monotonic ms */
         spate_buf_t pending;
         size_t off;
 } stream_t;
@@ -60,12 +63,20 @@ static enum MHD_Result metrics(struct MHD_Connection *c) {
                      MHD_RESPMEM_MUST_FREE);
 }
 
+/* Batches are at least this far apart: collecting one scans the hub under
+ * its lock, which the engine thread needs for every record it offers. */
+#define BATCH_GAP_MS 250
+
 /* Sends the pending batch, then waits for the next one (a keep-alive comment
  * every 15 s of quiet, so proxies and browsers keep the stream open). */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         stream_t *st = cls;
         (void)pos;
         while (st->off == st->pending.len) {
+                int64_t since = spate_mono_ms() - st->last_batch;
+                if (since < BATCH_GAP_MS)
+                        usleep((useconds_t)(BATCH_GAP_MS - since) * 1000);
+                st->last_batch = spate_mono_ms();
                 st->pending.len = st->off = 0;
                 int n = spate_live_changes(&st->cursor, 15000, &st->pending);
                 if (n < 0)
