@@ -10,7 +10,8 @@
 PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos
 DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev librocksdb-dev \
              libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
-             python3 python3-confluent-kafka python3-shapely docker-compose
+             python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket chromium \
+             docker-compose
 PY        := /usr/bin/python3
 
 BUILD     ?= build
@@ -57,10 +58,14 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
+# The live map page is assembled into the binary (.incbin), which -MMD does not see.
+$(BUILD)/cli/map_page.o: web/map.html
+
 # Installs only when something is missing, so a configured machine never needs root.
 deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
-	    $(PY) -c 'import confluent_kafka, shapely' 2>/dev/null; then :; else \
+	    command -v chromium >/dev/null && \
+	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \

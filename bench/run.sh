@@ -63,4 +63,5 @@ PY
 bench/poll.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 bench/restore_bench.sh
+bench/metrics.sh
 exit 0

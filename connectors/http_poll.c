@@ -22,6 +22,7 @@
 #include "../core/ctx.h"
 #include "../core/json_scan.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/node.h"
 #include "../core/topology.h"
 #include "../core/util.h"
@@ -90,6 +91,8 @@ typedef struct poll {
         uint64_t n_auth;            /* 401/403 since the last warning */
         int64_t started;
         int64_t last_report, auth_warned;
+        /* metrics.h series (the engine thread's) */
+        spate_metric_t *m_retries, *m_waits, *m_budget, *m_rate, *m_coords, *m_flight;
         int warned_capacity, share_changed;
 } poll_t;
 
@@ -186,6 +189,33 @@ static struct curl_slist *instance_header(void) {
         return curl_slist_append(NULL, buf);
 }
 
+static void metrics_init(spate_node_t *n) {
+        poll_t *p = n->ctx;
+        spate_metrics_t *m = spate_metrics_default();
+        p->m_retries = spate_metrics_counter(m, "spate_http_poll_retries_total", "Requests the poller "
+                                             "scheduled again after a failure", "node", n->name, NULL);
+        p->m_waits = spate_metrics_counter(m, "spate_http_poll_rate_limit_waits_total", "Ticks on which a "
+                                           "due request waited for the rate limit (or a 429's pause)",
+                                           "node", n->name, NULL);
+        p->m_budget = spate_metrics_gauge(m, "spate_http_poll_budget_requests", "Requests the rate "
+                                          "limit lets this instance start now (-1: no limit)",
+                                          "node", n->name, NULL);
+        p->m_rate = spate_metrics_gauge(m, "spate_http_poll_rate_limit_per_minute", "This instance's share "
+                                        "of rate_limit, slowed after 429s (0: no limit)", "node", n->name,
+                                        NULL);
+        p->m_coords = spate_metrics_gauge(m, "spate_http_poll_coordinates", "Coordinates this instance "
+                                          "polls", "node", n->name, NULL);
+        p->m_flight = spate_metrics_gauge(m, "spate_http_poll_in_flight_requests", "Requests in flight",
+                                          "node", n->name, NULL);
+}
+
+static void metrics_set(poll_t *p) {
+        spate_metric_set(p->m_budget, p->per_min > 0 ? p->bucket.tokens : -1);
+        spate_metric_set(p->m_rate, p->per_min * p->bucket.share * p->bucket.factor);
+        spate_metric_set(p->m_coords, (double)p->ncoords);
+        spate_metric_set(p->m_flight, p->active);
+}
+
 static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         poll_t *p = n->ctx;
         spate_shape_pool_t *pool = spate_node_shapes(n);
@@ -244,6 +274,7 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         p->c_name = spate_shape_field(&p->cpool, p->cshape, "name", 4, 1);
         p->c_lat = spate_shape_field(&p->cpool, p->cshape, "lat", 3, 1);
         p->c_lon = spate_shape_field(&p->cpool, p->cshape, "lon", 3, 1);
+        metrics_init(n);
         return 0;
 }
 
@@ -501,6 +532,7 @@ static void retry(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, int64_t now, in
                 d = at_least;
         if (hp_entry_retry(&p->q, &c->e, p->every, now, d, MAX_ATTEMPTS)) {
                 p->n_retry++;
+                spate_metric_add(p->m_retries, 1);
                 return;
         }
         p->n_gaveup++;
@@ -537,6 +569,19 @@ static void warn_auth(poll_t *p, spate_ctx_t *ctx, const xfer_t *x, long status,
         p->auth_warned = now;
 }
 
+/* spate_http_poll_requests_total{node,status}: the HTTP status, or "error"
+ * when no answer came (timeout, connection refused, ...). */
+static void count_request(const spate_node_t *n, long status) {
+        char code[24];
+        if (status > 0)
+                snprintf(code, sizeof(code), "%ld", status);
+        else
+                snprintf(code, sizeof(code), "error");
+        spate_metric_add(spate_metrics_counter(spate_metrics_default(), "spate_http_poll_requests_total",
+                                               "Requests the poller completed, by HTTP status (error: no "
+                                               "answer)", "node", n->name, "status", code, NULL), 1);
+}
+
 static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
         poll_t *p = n->ctx;
         coord_t *c = x->c;
@@ -554,6 +599,7 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
                 coord_free(c);
                 return;
         }
+        count_request(n, res == CURLE_OK ? status : 0);
         if (res == CURLE_OK && status == 200) {
                 int rc = emit_body(n, ctx, c, x, why, sizeof(why));
                 if (rc == 0) {
@@ -665,8 +711,11 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
         curl_multi_perform(p->multi, &running);
         harvest(n, ctx);
         hp_entry_t *e;
-        while (p->active < p->concurrency && (e = hp_queue_top(&p->q)) && e->due <= now &&
-               hp_bucket_take(&p->bucket, now)) {
+        while (p->active < p->concurrency && (e = hp_queue_top(&p->q)) && e->due <= now) {
+                if (!hp_bucket_take(&p->bucket, now)) {
+                        spate_metric_add(p->m_waits, 1);   /* due, but the budget says wait */
+                        break;
+                }
                 coord_t *c = (coord_t *)e;
                 hp_queue_remove(&p->q, e);
                 if (start(p, c, now)) {
@@ -675,6 +724,7 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                 }
         }
         curl_multi_perform(p->multi, &running);
+        metrics_set(p);
         if (p->share_changed) {  /* once per rebalance, not per partition */
                 p->share_changed = 0;
                 p->warned_capacity = 0;

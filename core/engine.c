@@ -5,15 +5,19 @@
 #include "engine_int.h"
 #include "ctx.h"
 #include "kafka_conf.h"
+#include "live.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "topics.h"
 #include "util.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH 1024
@@ -67,7 +71,18 @@ struct spate_engine {
         int commit_asap;           /* spate_ctx_request_commit() */
         struct topic_role { const rd_kafka_topic_t *rkt; int role; } roles[32];
         int nroles;
+        /* metrics.h: what the HTTP thread reads */
+        spate_histogram_t *m_commit;
+        spate_metric_t *m_produced, *m_ready;
+        int64_t last_metrics;
+        atomic_int ready, live;    /* spate_engine_ready(), spate_engine_live() */
 };
+
+static double mono_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 #define ROLE_DLQ (-1)
 
@@ -102,6 +117,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         case SPATE_TOPIC_SINK: e->stats.out++; break;
         default: e->stats.internal++; break;
         }
+        spate_metric_add(e->m_produced, 1);
         if (acked && m->offset + 1 > *acked)
                 *acked = m->offset + 1;
 }
@@ -152,6 +168,21 @@ int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partiti
         }
 }
 
+/* spate_dead_letter_records_total{node,reason}: the reason's class, after
+ * the "<node>: " that spate_ctx_fail() puts first. A rare path: the series
+ * is looked up each time. */
+static void count_dead_letter(spate_engine_t *e, const char *reason) {
+        const char *node = e->ctx.failed ? e->ctx.failed->name : "?";
+        size_t len = strlen(node);
+        if (!strncmp(reason, node, len) && !strncmp(reason + len, ": ", 2))
+                reason += len + 2;
+        spate_metric_add(spate_metrics_counter(spate_metrics_default(), "spate_dead_letter_records_total",
+                                               "Records sent to the dead-letter topic, by the node that "
+                                               "failed them and the class of the reason",
+                                               "node", node, "reason", spate_metrics_reason_class(reason),
+                                               NULL), 1);
+}
+
 static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(6);
         char part[16], off[24];
@@ -180,6 +211,7 @@ static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) 
                 rd_kafka_poll(e->producer, 10);
         }
         e->stats.dlq++;
+        count_dead_letter(e, reason);
         spate_debug("DLQ %s[%d]@%lld: %s", o->topic, o->partition, (long long)o->offset, reason);
 }
 
@@ -208,6 +240,11 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
         e->ctx.origin = &o;
         task_t *task = task_for(s, m->partition);
         task->at_end = 0;
+        if (!s->internal) {
+                if (s->node->m_in)
+                        spate_metric_add(s->node->m_in, 1);
+                spate_live_offer(topic, m->key, m->key_len, m->payload, m->len);
+        }
         int (*handle)(spate_node_t *, spate_record_t *, spate_ctx_t *) =
                 s->internal ? s->node->def->input : s->node->def->process;
         if (handle(s->node, &rec, &e->ctx))
@@ -488,6 +525,7 @@ static int commit(spate_engine_t *e) {
         rd_kafka_topic_partition_list_t *offs;
         rd_kafka_resp_err_t err;
         int rc = 0;
+        double t0 = mono_s();
 
         if (flush_nodes(e))
                 e->failed = 1;
@@ -527,6 +565,8 @@ static int commit(spate_engine_t *e) {
                 txn_begin(e);
         e->last_commit = spate_mono_ms();
         e->commit_asap = 0;
+        if (e->m_commit)
+                spate_histogram_observe(e->m_commit, mono_s() - t0);
         return rc;
 }
 
@@ -577,6 +617,13 @@ static int task_hooks(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts,
         return 0;
 }
 
+/* /ready: assigned, with the state of the assigned partitions restored. */
+static void set_ready(spate_engine_t *e, int ready) {
+        atomic_store(&e->ready, ready);
+        if (e->m_ready)
+                spate_metric_set(e->m_ready, ready);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         spate_engine_t *e = opaque;
@@ -589,6 +636,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 /* State is restored before the partitions' records flow. */
                 if (task_hooks(e, parts, 1))
                         e->failed = 1;
+                set_ready(e, !e->failed);
                 /* A table is read whole on every assignment. */
                 for (int i = 0; i < parts->cnt; i++) {
                         source_t *s = source_for(e, parts->elems[i].topic);
@@ -599,6 +647,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 return;
         }
         log_parts("revoked", parts);
+        set_ready(e, 0);
         /* Commit what was processed before the partitions move, so their new
          * owner starts where this instance stopped. */
         commit(e);
@@ -663,6 +712,69 @@ static int init_transactions(spate_engine_t *e, char *errstr, size_t errstr_size
         return 0;
 }
 
+/* The engine's series in the default registry (metrics.h). */
+static void metrics_init(spate_engine_t *e) {
+        static const double commit_s[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                           2.5, 5, 10 };
+        spate_metrics_t *m = spate_metrics_default();
+        for (int i = 0; i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                n->m_in = spate_metrics_counter(m, "spate_node_records_in_total", "Records a node received "
+                                                "(a source: read from its topic)", "node", n->name, NULL);
+                n->m_out = spate_metrics_counter(m, "spate_node_records_out_total", "Records a node passed on "
+                                                 "(a sink: wrote)", "node", n->name, NULL);
+        }
+        e->m_produced = spate_metrics_counter(m, "spate_produced_messages_total", "Messages the broker "
+                                              "acknowledged (outputs, changelogs, dead letters)", NULL);
+        e->m_commit = spate_metrics_histogram(m, "spate_commit_duration_seconds", "Commits: flush, wait for "
+                                              "every acknowledgement, checkpoint, commit the offsets",
+                                              commit_s, (int)(sizeof(commit_s) / sizeof(commit_s[0])), NULL);
+        e->m_ready = spate_metrics_gauge(m, "spate_ready", "1 once partitions are assigned and their "
+                                         "state restored", NULL);
+        atomic_store(&e->live, 1);
+}
+
+static void store_metrics(spate_store_t *store) {
+        spate_metrics_t *m = spate_metrics_default();
+        spate_store_stats_t st;
+        spate_store_stats(store, &st);
+        spate_metric_set(spate_metrics_gauge(m, "spate_state_store_size_bytes", "State store: live data in "
+                                             "SST files and memtables (RocksDB's estimate)", NULL),
+                         (double)st.live_bytes);
+        spate_metric_set(spate_metrics_gauge(m, "spate_state_store_keys", "State store: keys (RocksDB's "
+                                             "estimate)", NULL), (double)st.keys);
+        spate_metric_set(spate_metrics_gauge(m, "spate_state_block_cache_usage_bytes", "State store: block "
+                                             "cache in use", NULL), (double)st.cache_usage);
+        spate_metric_set(spate_metrics_gauge(m, "spate_state_block_cache_capacity_bytes", "State store: "
+                                             "block cache capacity", NULL), (double)st.cache_capacity);
+}
+
+/* Consumer lag per assigned partition: the high watermark librdkafka last
+ * saw in a fetch (no broker round trip) minus the next offset to process. */
+static void metrics_refresh(spate_engine_t *e) {
+        spate_metrics_t *m = spate_metrics_default();
+        for (int i = 0; i < e->nsources; i++)
+                for (int p = 0; p < e->sources[i].ntasks; p++) {
+                        const task_t *t = &e->sources[i].tasks[p];
+                        int64_t lo, hi, pos = t->first >= 0 ? t->next_offset : t->committed;
+                        char part[16];
+                        if (!t->assigned || rd_kafka_get_watermark_offsets(e->consumer, e->sources[i].topic,
+                                                                           p, &lo, &hi) || hi < 0)
+                                continue;
+                        if (pos < lo)
+                                pos = lo;
+                        snprintf(part, sizeof(part), "%d", p);
+                        spate_metric_set(spate_metrics_gauge(m, "spate_consumer_lag_records", "Records of an "
+                                                             "assigned partition not processed yet",
+                                                             "topic", e->sources[i].topic, "partition", part,
+                                                             NULL),
+                                         (double)(hi > pos ? hi - pos : 0));
+                }
+        if (e->store)
+                store_metrics(e->store);
+        e->last_metrics = spate_mono_ms();
+}
+
 spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errstr_size) {
         spate_engine_t *e = calloc(1, sizeof(*e));
         rd_kafka_conf_t *cc = NULL, *pc = NULL;
@@ -677,6 +789,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
                         e->tick_ms = ms;
         }
         spate_arena_init(&e->ctx.arena);
+        metrics_init(e);
         if (!(pc = spate_kafka_conf(t, SPATE_CLIENT_PRODUCER, errstr, errstr_size)) ||
             !(cc = spate_kafka_conf(t, SPATE_CLIENT_CONSUMER, errstr, errstr_size)))
                 goto err;
@@ -830,7 +943,10 @@ int spate_engine_run(spate_engine_t *e) {
                         commit(e);
                 if (now - e->last_report >= 10000)
                         report(e, now);
+                if (now - e->last_metrics >= 1000)
+                        metrics_refresh(e);
         }
+        atomic_store(&e->live, 0);
         if (!e->failed)
                 commit(e);
         summary(e);
@@ -851,6 +967,14 @@ void spate_engine_set_until_idle(spate_engine_t *e, int64_t idle_ms) {
 
 void spate_engine_set_end_of_input(spate_engine_t *e, int on) {
         e->end_of_input = on;
+}
+
+int spate_engine_ready(spate_engine_t *e) {
+        return atomic_load(&e->ready);
+}
+
+int spate_engine_live(spate_engine_t *e) {
+        return atomic_load(&e->live);
 }
 
 void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st) {

@@ -36,6 +36,11 @@ void spate_engine_set_until_idle(spate_engine_t *e, int64_t idle_ms);
  * Flink's bounded input): nodes see ctx.end_of_input (windows close and
  * emit), and run() returns when every node is drained and committed. */
 void spate_engine_set_end_of_input(spate_engine_t *e, int on);
+/* For the HTTP thread (cli/http_server.c), any thread: 1 once partitions are
+ * assigned and their state restored, 0 before and during a rebalance. */
+int spate_engine_ready(spate_engine_t *e);
+/* Any thread: 1 from spate_engine_new() until run() stops processing. */
+int spate_engine_live(spate_engine_t *e);
 void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st);
 void spate_engine_destroy(spate_engine_t *e);
 

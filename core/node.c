@@ -1,13 +1,16 @@
 /* node.c - parameter access for node init, and record emission between nodes. */
 #include "ctx.h"
 #include "node.h"
+#include "metrics.h"
 #include "topology.h"
 #include "util.h"
 
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const spate_prop_t *find_prop(const spate_op_def_t *def, const char *key) {
         for (const spate_prop_t *p = def->props; p && p->name; p++)
@@ -119,9 +122,22 @@ int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
         return -1;
 }
 
+void spate_node_path(const spate_node_t *n, const char *file, char *out, size_t size) {
+        char dir[1024];
+        snprintf(out, size, "%s", file);
+        if (file[0] == '/' || access(file, R_OK) == 0)
+                return;
+        snprintf(dir, sizeof(dir), "%s", n->topo->file);
+        snprintf(out, size, "%s/%s", dirname(dir), file);
+}
+
 int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        if (n->m_out)
+                spate_metric_add(n->m_out, 1);
         for (int i = 0; i < n->nnext; i++) {
                 spate_node_t *next = n->next[i];
+                if (next->m_in)
+                        spate_metric_add(next->m_in, 1);
                 if (next->def->process(next, rec, ctx))
                         return -1;
         }

@@ -101,6 +101,9 @@ struct spate_node {
         spate_shape_t *out;         /* shape of output records (NULL for sinks) */
         void *ctx;                  /* def->ctx_size bytes, owned by the node */
         int index;
+        /* spate_node_records_{in,out}_total of this node (metrics.h), set by
+         * the engine; NULL without one. */
+        struct spate_metric *m_in, *m_out;
 };
 
 /* --- parameters (valid after the loader's checks) --- */
@@ -135,6 +138,10 @@ int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
                      size_t errstr_size, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));
 spate_shape_pool_t *spate_node_shapes(spate_node_t *n);
+/* A file a parameter names: relative paths are tried from the working
+ * directory, then from the topology file's folder, so a topology works from
+ * either place. Writes the path to use into out. */
+void spate_node_path(const spate_node_t *n, const char *file, char *out, size_t size);
 
 /* --- records at run time --- */
 /* Passes rec to every downstream node. */

@@ -5,6 +5,7 @@
 #include "engine_int.h"
 #include "kafka_conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 
@@ -73,6 +74,27 @@ static void progress(const char *topic, int32_t p, int64_t done, int64_t total, 
                    secs > 0 ? (double)done / secs : 0.0);
 }
 
+/* A restore's series: records replayed (per topic, from any thread),
+ * records left and the duration of the last restore (per partition). */
+typedef struct restore_metrics {
+        spate_metric_t *records, *remaining, *duration;
+} restore_metrics_t;
+
+static restore_metrics_t restore_metrics(const char *topic, int32_t partition) {
+        spate_metrics_t *m = spate_metrics_default();
+        char part[16];
+        snprintf(part, sizeof(part), "%d", partition);
+        return (restore_metrics_t){
+                spate_metrics_counter(m, "spate_restore_records_total", "Changelog records replayed to "
+                                      "restore state", "topic", topic, NULL),
+                spate_metrics_gauge(m, "spate_restore_remaining_records", "Changelog records of a "
+                                    "partition's restore still to replay", "topic", topic, "partition", part,
+                                    NULL),
+                spate_metrics_gauge(m, "spate_restore_duration_seconds", "How long the partition's last "
+                                    "(or current) restore took", "topic", topic, "partition", part, NULL),
+        };
+}
+
 /* Messages taken from the queue at once: per-message polling costs more than
  * decoding a window entry. */
 #define REPLAY_BATCH 4096
@@ -93,6 +115,9 @@ int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition,
                 return -1;
         }
         next = from < lo ? lo : from;
+        restore_metrics_t rm = restore_metrics(topic, partition);
+        spate_metric_set(rm.remaining, (double)(hi - next));
+        spate_metric_set(rm.duration, 0);
         if (next >= hi)
                 return next;
         /* The restorer has a group.id (never joined), so it has a consumer queue. */
@@ -125,6 +150,9 @@ int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition,
                 }
                 for (ssize_t i = 0; i < n; i++)
                         rd_kafka_message_destroy(msgs[i]);
+                atomic_fetch_add_explicit(&rm.records->v, (uint64_t)(n > 0 ? n : 0), memory_order_relaxed);
+                spate_metric_set(rm.remaining, (double)(hi - next));
+                spate_metric_set(rm.duration, (double)(spate_mono_ms() - t0) / 1000.0);
                 if (spate_mono_ms() - last_log >= 1000) {
                         progress(topic, partition, done, hi - from, t0);
                         last_log = spate_mono_ms();

@@ -223,6 +223,21 @@ int spate_store_open(const char *dir, size_t memory_mb, spate_store_t **storep,
         return 0;
 }
 
+static uint64_t cf_property(spate_store_cf_t *cf, const char *name) {
+        uint64_t v = 0;
+        return rocksdb_property_int_cf(cf->store->db, cf->handle, name, &v) ? 0 : v;
+}
+
+void spate_store_stats(spate_store_t *s, spate_store_stats_t *st) {
+        *st = (spate_store_stats_t){ .cache_usage = rocksdb_cache_get_usage(s->cache),
+                                     .cache_capacity = rocksdb_cache_get_capacity(s->cache) };
+        for (int i = 0; i < s->ncfs; i++) {
+                st->live_bytes += cf_property(s->cfs[i], "rocksdb.estimate-live-data-size") +
+                                  cf_property(s->cfs[i], "rocksdb.cur-size-all-mem-tables");
+                st->keys += cf_property(s->cfs[i], "rocksdb.estimate-num-keys");
+        }
+}
+
 void spate_store_close(spate_store_t *s) {
         if (!s)
                 return;

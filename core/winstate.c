@@ -189,6 +189,8 @@ static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket,
 static void drop_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int i) {
         spate_went_t *a = bucket ? g->bkt : g->win;
         int *n = bucket ? &g->nbkt : &g->nwin;
+        if (!bucket && a[i].closed)
+                ws->nclosed--;
         spate_agg_states_free(a[i].states, ws->conf->nfns);
         memmove(a + i, a + i + 1, (size_t)(*n - i - 1) * sizeof(*a));
         (*n)--;
@@ -252,6 +254,7 @@ static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const 
                 if (!(e = insert(ws, g, 0, start, start + spec->size, NULL)))
                         return -1;
                 e->closed = 1;
+                ws->nclosed++;
         }
         if (states ? spate_agg_states_merge(e->states, states, ws->conf->nfns) : apply(ws, g, e, r))
                 return -1;
@@ -428,6 +431,7 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                 int64_t ct = close_time(ws, e);
                 if (!e->closed && st >= ct) {
                         e->closed = e->dirty = 1;
+                        ws->nclosed++;
                         e->st = st;
                         e->emit |= (uint8_t)c->emit_final;
                         touch(ws, g);
@@ -555,6 +559,8 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
         } else {
                 spate_agg_states_free(old->states, ws->conf->nfns);
         }
+        if (!bucket)
+                ws->nclosed = ws->nclosed - old->closed + e.closed;
         *old = e;
         due(ws, bucket ? INT64_MIN : close_time(ws, old));
         if (emit && !bucket && (!ws->conf->emit_final || old->closed)) {

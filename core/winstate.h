@@ -77,6 +77,7 @@ typedef struct spate_winstate {
         int64_t next_due;           /* no close/expiry work before this stream time */
         uint64_t nwindows, nbuckets;
         uint64_t nrevised;          /* closed windows revised (revise() in winstate.c) */
+        uint64_t nclosed;           /* of nwindows: closed markers (open = nwindows - nclosed) */
 } spate_winstate_t;
 
 /* One record, as the window sees it. vals[i] is aggregate i's argument

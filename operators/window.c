@@ -14,6 +14,7 @@
 #include "../core/topology.h"
 #include "../core/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,18 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
         return 0;
 }
 
+int win_late(const spate_node_t *n, spate_ctx_t *ctx, const char *fmt, ...) {
+        win_t *w = n->ctx;
+        char msg[768];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (w->m_late)
+                spate_metric_add(w->m_late, 1);
+        return spate_ctx_fail(ctx, n, "%s", msg);
+}
+
 static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         win_t *w = n->ctx;
         spate_shape_pool_t *pool = spate_node_shapes(n);
@@ -191,6 +204,11 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
 
         if (parse_spec(n, w, errstr, errstr_size))
                 return -1;
+        w->m_late = spate_metrics_counter(spate_metrics_default(), "spate_window_late_records_total",
+                                          "Records (or combined batches) that arrived after their window "
+                                          "closed (grace passed); they go to the DLQ", "node", n->name, NULL);
+        w->m_open = spate_metrics_gauge(spate_metrics_default(), "spate_window_open_windows", "Windows this "
+                                        "instance holds open (accepting records)", "node", n->name, NULL);
         w->time = spate_node_time_expr(n, "time", n->in, errstr, errstr_size);
         if (!w->time && *errstr)
                 return -1;

@@ -6,6 +6,7 @@
 
 #include "../core/buf.h"
 #include "../core/ctx.h"
+#include "../core/metrics.h"
 #include "../core/node.h"
 #include "../core/store.h"
 #include "../core/winstate.h"
@@ -77,6 +78,8 @@ typedef struct win {
         spate_wmark_t *marks;               /* scratch for a message's marks */
         win_comb_t *comb;                   /* tumbling and hopping: the combiner */
         spate_buf_t buf;
+        /* metrics.h: spate_window_late_records_total, spate_window_open_windows */
+        spate_metric_t *m_late, *m_open;
         /* SPATE_CRASH_AT test hook */
         const char *crash_at;
         double crash_prob;
@@ -133,6 +136,10 @@ int win_comb_each(win_comb_t *c, win_comb_cb cb, void *opaque);
 void win_comb_clear(win_comb_t *c);
 /* Forgets the batches of source partition up (revoked before they were sent). */
 void win_comb_drop(win_comb_t *c, int32_t up);
+
+/* A late record (or combined batch): counted, then spate_ctx_fail's -1. */
+int win_late(const spate_node_t *n, spate_ctx_t *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);

@@ -136,7 +136,7 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
         if (spate_window_is_late(&w->conf.spec, t, u->time)) {
                 spate_fmt_iso_ms(t, a, sizeof(a));
                 spate_fmt_iso_ms(u->time, b, sizeof(b));
-                return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time of %s[%d] %s, "
+                return win_late(n, ctx, "late: group '%.*s' at %s, stream time of %s[%d] %s, "
                                       "grace %lld ms", (int)glen, group, a, o->topic, o->partition, b,
                                       (long long)w->conf.spec.grace);
         }
@@ -332,7 +332,7 @@ static int apply_combined(spate_node_t *n, win_task_t *task, const spate_wcomb_t
                 return 0;
         spate_fmt_iso_ms(c->start, a, sizeof(a));
         spate_fmt_iso_ms(task->ws->stream_time, b, sizeof(b));
-        return spate_ctx_fail(ctx, n, "late: combined batch of group '%.*s', window %s, stream time %s "
+        return win_late(n, ctx, "late: combined batch of group '%.*s', window %s, stream time %s "
                               "(source partition %d offsets [%lld, %lld))", (int)c->glen, c->group, a, b,
                               c->up_partition, (long long)c->from, (long long)c->to);
 }

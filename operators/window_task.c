@@ -87,11 +87,11 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
         spate_fmt_iso_ms(r->t, a, sizeof(a));
         spate_fmt_iso_ms(t->ws->stream_time, b, sizeof(b));
         if (up)
-                return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time %s, grace %lld ms "
+                return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms "
                                       "(source partition %d offset %lld)", (int)r->glen, r->group, a, b,
                                       (long long)w->conf.spec.grace, up->up_partition,
                                       (long long)up->up_offset);
-        return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time %s, grace %lld ms",
+        return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms",
                               (int)r->glen, r->group, a, b, (long long)w->conf.spec.grace);
 }
 
@@ -277,6 +277,7 @@ int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
 int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         int64_t now = now_ms(ctx);
+        uint64_t open = 0;
         for (int i = 0; i < w->ntasks; i++) {
                 win_task_t *t = w->tasks[i];
                 if (!t)
@@ -290,7 +291,10 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                 else if (w->idle_ms && t->ws->stream_time != INT64_MIN && now - t->idle_since >= w->idle_ms)
                         spate_winstate_advance(t->ws, t->idle_base + (now - t->idle_since));
                 spate_winstate_close(t->ws);
+                open += t->ws->nwindows - t->ws->nclosed;
         }
+        if (w->m_open)
+                spate_metric_set(w->m_open, (double)open);
         return 0;
 }
 

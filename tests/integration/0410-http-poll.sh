@@ -37,10 +37,16 @@ check "a quoted name loads; bad rows are reported with their line and counted" \
 
 export SPATE_LOG_LEVEL=debug
 OWM_URL=$SIM_a POLL_EVERY=${EVERY}s start_spate a "$dir/0410-http-poll.yaml"
-OWM_URL=$SIM_b POLL_EVERY=10s POLL_RATE=600/min start_spate b "$dir/0410-http-poll-429.yaml"
+http_b=$(free_port 1)
+OWM_URL=$SIM_b POLL_EVERY=10s POLL_RATE=600/min SPATE_HTTP=127.0.0.1:$http_b start_spate b "$dir/0410-http-poll-429.yaml"
 check "the poller is assigned the table's partitions" wait_for 30 grep -q "assigned 8 partitions" "$TMP/spate-a.log"
 t_assigned=$($PY -c 'import time; print(int(time.time() * 1000))')
 sleep $((2 * EVERY + 10))
+# The 429 poller's /metrics, between two reads of the simulator's counts (a response is counted by
+# the simulator first, by spate once it arrived; at most `concurrency` are in flight).
+curl -s "$SIM_b/stats" >"$TMP/stats-b0.json"
+curl -s "http://127.0.0.1:$http_b/metrics" >"$TMP/metrics-b.txt"
+curl -s "$SIM_b/stats" >"$TMP/stats-b1.json"
 kill -TERM "$SPATE_PID_a" "$SPATE_PID_b"
 wait "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
 curl -s "$SIM_a/stats" >"$TMP/stats-a.json"
@@ -126,6 +132,25 @@ print(("ok " if n429 > 0 else "not ok ") + "a simulator limited to 120/min answe
 print(("ok " if n429 < 0.35 * st["requests"] else "not ok ") + "Retry-After is honoured and the bucket slows: 429s stay a minority (%d of %d requests)" % (n429, st["requests"]))
 PY
 tap $PY "$TMP/check429.py" "$TMP/stats-b.json"
+cat >"$TMP/metrics429.py" <<'PY'
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+before, after = (json.load(open(f))["by_status"] for f in sys.argv[2:4])
+def value(fam, **labels):
+    return sum(s.value for s in fams[fam].samples if all(s.labels.get(k) == v for k, v in labels.items()))
+def say(cond, msg): print(("ok " if cond else "not ok ") + msg)
+for status in ("200", "429"):
+    got = value("spate_http_poll_requests", node="weather", status=status)
+    say(before.get(status, 0) - 16 <= got <= after.get(status, 0),
+        "/metrics counts the HTTP %s answers the simulator sent: %d (simulator %d..%d)" % (status, got, before.get(status, 0), after.get(status, 0)))
+say(value("spate_http_poll_rate_limit_waits") > 0, "rate-limit waits are counted (%d)" % value("spate_http_poll_rate_limit_waits"))
+say(value("spate_http_poll_coordinates", node="weather") == 40, "the poller reports its 40 coordinates")
+rate = value("spate_http_poll_rate_limit_per_minute", node="weather")
+say(0 < rate <= 600, "the budget's rate is this instance's share of 600/min, slowed after 429s (%.0f/min)" % rate)
+PY
+$PY -c 'import prometheus_client' 2>/dev/null && tap $PY "$TMP/metrics429.py" "$TMP/metrics-b.txt" "$TMP/stats-b0.json" "$TMP/stats-b1.json" ||
+        skip "/metrics of the poller" "python3-prometheus-client not installed (make deps)"
 check "spate logs the 429 pauses" grep -q "HTTP 429 for .*appid=\*\*\*" "$TMP/spate-b.log"
 check "spate's logs never contain the API key" bash -c "! grep -q '$OWM_API_KEY' '$TMP'/spate-*.log"
 check "the output topic never contains the API key" bash -c "! grep -q '$OWM_API_KEY' '$TMP/out.jsonl'"

@@ -183,8 +183,28 @@ static void test_sort_and_output(void) {
         tail_free(&t);
 }
 
+/* Epoch-ms fields named *_at or window_start/end show as UTC times in the table only. */
+static void test_times(void) {
+        tail_t t = { .topic = "t", .top = -1 };
+        spate_buf_t b = { 0 };
+        put(&t, "a", "{\"first_rain_at\": 1796163960000, \"count\": 1796163960000, \"fetched_at\": 42}");
+        put(&t, "b", "{\"first_rain_at\": null}");
+        tail_table(&t, &b, 120, 6, 0);
+        spate_buf_putc(&b, '\0');
+        CHECK(strstr(b.data, "2026-12-01 22:26:00Z") != NULL, "first_rain_at shows as a UTC time");
+        CHECK(strstr(b.data, "1796163960000") != NULL, "a field not named as a time stays a number");
+        CHECK(strstr(b.data, " 42") != NULL, "a small number in a time field is not a time");
+        b.len = 0;
+        tail_json_line(&b, "a", 1, tail_map_get(&t.map, "a", 1));
+        spate_buf_putc(&b, '\0');
+        CHECK(strstr(b.data, "1796163960000, \"count\"") != NULL, "JSON lines keep the epoch milliseconds");
+        spate_buf_free(&b);
+        tail_free(&t);
+}
+
 int main(void) {
         test_map();
+        test_times();
         test_json();
         test_sort_and_output();
         return CHECK_DONE();

@@ -294,10 +294,13 @@ static void test_commit_flags(void) {
         spate_winstate_advance(ws, 1000 + 100 + 1100 - 1);
         spate_winstate_close(ws);
         CHECK(spate_winstate_find(ws, "k", 1, 0) && !ws->ndel, "closed marker kept within retention");
+        CHECK(ws->nclosed == 2 && ws->nwindows == 2, "both windows are closed markers now (%llu of %llu)", (unsigned long long)ws->nclosed,
+              (unsigned long long)ws->nwindows);
         spate_winstate_advance(ws, 1000 + 100 + 1100);
         spate_winstate_close(ws);
         CHECK(!spate_winstate_find(ws, "k", 1, 0) && ws->ndel == 1 && !ws->del[0].output,
               "expired marker deleted, no output tombstone");
+        CHECK(ws->nclosed == 1 && ws->nwindows == 1, "the deleted marker is no longer counted closed");
         spate_winstate_clean(ws);
         CHECK(ws->ngroups == 1, "the emptied group is freed (%zu left)", ws->ngroups);
         spate_winstate_free(ws);
@@ -533,6 +536,8 @@ static void test_revision(void) {
         CHECK(spate_winstate_merge(ws, "h", 1, 1000, 1500, states) == 0 &&
               (w = spate_winstate_find(ws, "h", 1, 1000)) && w->closed && w->emit && num_result(w, 0) == 1,
               "a closed window that never had records (and would still be kept) is created, closed");
+        CHECK(ws->nwindows == 1 && ws->nclosed == 1, "and counted closed (%llu windows, %llu closed)",
+              (unsigned long long)ws->nwindows, (unsigned long long)ws->nclosed);
         spate_agg_states_free(states, 3);
         spate_winstate_free(ws);
 }
