@@ -332,9 +332,12 @@ static int apply_combined(spate_node_t *n, win_task_t *task, const spate_wcomb_t
                 return 0;
         spate_fmt_iso_ms(c->start, a, sizeof(a));
         spate_fmt_iso_ms(task->ws->stream_time, b, sizeof(b));
-        return win_late(n, ctx, "late: combined batch of group '%.*s', window %s, stream time %s "
-                              "(source partition %d offsets [%lld, %lld))", (int)c->glen, c->group, a, b,
-                              c->up_partition, (long long)c->from, (long long)c->to);
+        /* On time by its own partition (judged upstream), so the others
+         * closed the window before this partition reached it, and it is gone. */
+        return win_late(n, ctx, "late: combined batch of group '%.*s', window %s: the other source "
+                        "partitions closed it (task stream time %s) before source partition %d reached it, "
+                        "and it is past retention (offsets [%lld, %lld))", (int)c->glen, c->group, a, b,
+                        c->up_partition, (long long)c->from, (long long)c->to);
 }
 
 int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
