@@ -222,7 +222,7 @@ static int send_combined(spate_node_t *n, spate_ctx_t *ctx) {
 
 int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
-        int64_t now = spate_now_ms();
+        int64_t now = ctx->now_ms ? ctx->now_ms : spate_now_ms();
         int changed = 0;
         int rc = w->comb && win_comb_count(w->comb) ? send_combined(n, ctx) : 0;
         if (rc)
