@@ -330,10 +330,36 @@ static void test_end_of_input(void) {
         }
 }
 
+/* close_after_idle under group_by: a quiet source partition's stream time
+ * follows the (driver's) clock from the commit it went quiet at, and closes
+ * the windows it held once that long has passed - not before. */
+static void test_idle_partition(void) {
+        static const rec_t r[] = { { 0, "a", 100, 1 }, { 1, "a", 200, 2 }, { 0, "a", 1100, 4 } };
+        ref_t ref = { 0 };
+        ref_add(&ref, r, 3, 0);
+        spate_driver_t *d = driver(1, "    close_after_idle: 5s\n");
+        pipe_recs(d, r, 3);
+        step(d);
+        CHECK(spate_driver_count_all(d, "t.out") == 0, "idle: partition 1 at 200 ms holds the windows");
+        spate_driver_advance(d, 4000);
+        step(d);
+        CHECK(spate_driver_count_all(d, "t.out") == 0, "idle: 4 s quiet, under close_after_idle: nothing closes");
+        CHECK(spate_driver_committed_time(d, "win", "t.in", 1) == 200, "idle: partition 1's time stays 200 (%lld)",
+              (long long)spate_driver_committed_time(d, "win", "t.in", 1));
+        spate_driver_advance(d, 2000);
+        step(d);
+        CHECK(spate_driver_committed_time(d, "win", "t.in", 1) == 6200,
+              "idle: 6 s quiet: partition 1's time follows the clock to 6200 (%lld)",
+              (long long)spate_driver_committed_time(d, "win", "t.in", 1));
+        check_windows(d, &ref, -1, "idle: both windows closed by the clock");
+        spate_driver_destroy(d);
+}
+
 int main(void) {
         test_late_partition();
         test_crash_direct();
         test_crash_repartition();
         test_end_of_input();
+        test_idle_partition();
         return CHECK_DONE();
 }
