@@ -63,6 +63,7 @@ struct spate_driver {
         ack_t *acks;
         size_t nacks, cap_acks;
         spate_store_t *store;
+        int fail_cuts;              /* spate_driver_fail_cut_commits() */
 };
 
 static void *xrealloc(void *p, size_t size) {
@@ -266,6 +267,12 @@ static void commit_task(spate_driver_t *d, task_t *t, int64_t offset, int intent
 
 static int op_commit_cuts(spate_ctx_t *ctx) {
         spate_driver_t *d = drv(ctx);
+        if (d->fail_cuts > 0) {
+                d->fail_cuts--;
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "committing batch cuts: rebalance in progress "
+                         "(test driver)");
+                return -1;
+        }
         for (int i = 0; i < d->nsources; i++)
                 for (int p = 0; p < d->sources[i].ntasks; p++) {
                         task_t *t = &d->sources[i].tasks[p];
@@ -469,6 +476,10 @@ int spate_driver_crash(spate_driver_t *d, int keep_state, char *errstr, size_t e
                         d->sources[i].tasks[p].assigned = 0;
         d->ctx.end_of_input = 0;
         return load(d, errstr, errstr_size);
+}
+
+void spate_driver_fail_cut_commits(spate_driver_t *d, int n) {
+        d->fail_cuts = n;
 }
 
 /* --- running --- */

@@ -81,6 +81,9 @@ int spate_driver_crash(spate_driver_t *d, int keep_state, char *errstr, size_t e
  * message in the ctx's errstr. */
 int spate_driver_assign(spate_driver_t *d);
 
+/* The next n spate_ctx_commit_cuts() fail, as during a rebalance. */
+void spate_driver_fail_cut_commits(spate_driver_t *d, int n);
+
 /* --- inspection (owned by the driver) --- */
 spate_ctx_t *spate_driver_ctx(spate_driver_t *d);
 spate_topology_t *spate_driver_topology(spate_driver_t *d);
