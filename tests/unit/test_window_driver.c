@@ -229,33 +229,53 @@ static void crash(spate_driver_t *d, int keep) {
         CHECK(spate_driver_assign(d) == 0, "reassign (restore): %s", spate_driver_ctx(d)->errstr);
 }
 
+/* One run of crash_records(): a commit, then a crash at step s of the next
+ * commit - with group_by at = 1 is the commit that sends the second batch's
+ * combined records, 2 the next one, which the task applied them before -
+ * a restart keeping the state directory or not, the rest of the records and
+ * end of input: the windows of a run without a crash, no dead letter. */
+static void crash_run(int grouped, int at, spate_driver_stage_t s, int keep) {
+        rec_t r[64];
+        int n = crash_records(r, grouped);
+        ref_t ref = { 0 };
+        char what[128];
+        ref_add(&ref, r, n, 0);
+        snprintf(what, sizeof(what), "%s, crash at the %s commit %s, %s", grouped ? "group_by" : "direct",
+                 at == 2 ? "applying" : grouped ? "sending" : "second", stage_name(s),
+                 keep ? "state kept" : "state lost");
+        spate_driver_t *d = driver(grouped, NULL);
+        pipe_recs(d, r, 20);
+        step(d);
+        pipe_recs(d, r + 20, 20);
+        spate_driver_process(d);
+        if (at == 2) {
+                commit(d);
+                spate_driver_process(d);
+        }
+        int64_t sent = spate_driver_count_all(d, "drv-win-repartition");
+        CHECK(spate_driver_commit(d, s) == 0, "%s: commit", what);
+        if (grouped && at == 1) {
+                CHECK(spate_driver_committed_cut(d, "win", "t.in", 0) == spate_driver_count(d, "t.in", 0),
+                      "%s: the cut is committed before the batches leave (%lld)", what,
+                      (long long)spate_driver_committed_cut(d, "win", "t.in", 0));
+                CHECK(spate_driver_count_all(d, "drv-win-repartition") > sent, "%s: the batches left", what);
+        }
+        crash(d, keep);
+        pipe_recs(d, r + 40, n - 40);
+        step(d);
+        CHECK(spate_driver_end_of_input(d, 10) == 0, "%s: end of input drains", what);
+        check_windows(d, &ref, -1, what);
+        CHECK(spate_driver_count(d, "drv-dlq", 0) == 0, "%s: no dead letters", what);
+        spate_driver_destroy(d);
+}
+
 /* The window task, direct input: a crash between a commit's flush and its
  * checkpoint or offsets, then a restore, yields the windows of a run
  * without the crash - no record lost or counted twice. */
 static void test_crash_direct(void) {
-        rec_t r[64];
-        int n = crash_records(r, 0);
-        ref_t ref = { 0 };
-        ref_add(&ref, r, n, 0);
         for (spate_driver_stage_t s = SPATE_DRIVER_AFTER_FLUSH; s <= SPATE_DRIVER_AFTER_CHECKPOINT; s++)
-                for (int keep = 0; keep <= 1; keep++) {
-                        char what[96];
-                        snprintf(what, sizeof(what), "direct, crash %s, %s", stage_name(s),
-                                 keep ? "state kept" : "state lost");
-                        spate_driver_t *d = driver(0, NULL);
-                        pipe_recs(d, r, 20);
-                        step(d);
-                        pipe_recs(d, r + 20, 20);
-                        spate_driver_process(d);
-                        CHECK(spate_driver_commit(d, s) == 0, "%s: commit", what);
-                        crash(d, keep);
-                        pipe_recs(d, r + 40, n - 40);
-                        step(d);
-                        CHECK(spate_driver_end_of_input(d, 10) == 0, "%s: end of input drains", what);
-                        check_windows(d, &ref, -1, what);
-                        CHECK(spate_driver_count(d, "drv-dlq", 0) == 0, "%s: no dead letters", what);
-                        spate_driver_destroy(d);
-                }
+                for (int keep = 0; keep <= 1; keep++)
+                        crash_run(0, 1, s, keep);
 }
 
 /* group_by: the upstream half combines each commit's records into batches
@@ -264,44 +284,10 @@ static void test_crash_direct(void) {
  * cut one by one) or at the next one (the task reads the batches again)
  * applies each record once. */
 static void test_crash_repartition(void) {
-        rec_t r[64];
-        int n = crash_records(r, 1);
-        ref_t ref = { 0 };
-        ref_add(&ref, r, n, 0);
         for (int at = 1; at <= 2; at++)
                 for (spate_driver_stage_t s = SPATE_DRIVER_AFTER_FLUSH; s <= SPATE_DRIVER_AFTER_CHECKPOINT; s++)
-                        for (int keep = 0; keep <= 1; keep++) {
-                                char what[128];
-                                snprintf(what, sizeof(what), "group_by, crash at the %s commit %s, %s",
-                                         at == 1 ? "sending" : "applying", stage_name(s),
-                                         keep ? "state kept" : "state lost");
-                                spate_driver_t *d = driver(1, NULL);
-                                pipe_recs(d, r, 20);
-                                step(d);
-                                pipe_recs(d, r + 20, 20);
-                                spate_driver_process(d);
-                                if (at == 2) {
-                                        commit(d);
-                                        spate_driver_process(d);
-                                }
-                                int64_t sent = spate_driver_count_all(d, "drv-win-repartition");
-                                CHECK(spate_driver_commit(d, s) == 0, "%s: commit", what);
-                                if (at == 1) {
-                                        CHECK(spate_driver_committed_cut(d, "win", "t.in", 0) ==
-                                              spate_driver_count(d, "t.in", 0), "%s: the cut is committed "
-                                              "before the batches leave (%lld)", what,
-                                              (long long)spate_driver_committed_cut(d, "win", "t.in", 0));
-                                        CHECK(spate_driver_count_all(d, "drv-win-repartition") > sent,
-                                              "%s: the batches left", what);
-                                }
-                                crash(d, keep);
-                                pipe_recs(d, r + 40, n - 40);
-                                step(d);
-                                CHECK(spate_driver_end_of_input(d, 10) == 0, "%s: end of input drains", what);
-                                check_windows(d, &ref, -1, what);
-                                CHECK(spate_driver_count(d, "drv-dlq", 0) == 0, "%s: no dead letters", what);
-                                spate_driver_destroy(d);
-                        }
+                        for (int keep = 0; keep <= 1; keep++)
+                                crash_run(1, at, s, keep);
 }
 
 /* End of input closes every window, grouped or not, and is not committed
