@@ -142,7 +142,8 @@ static void check_windows(spate_driver_t *d, const ref_t *ref, int only, const c
 
 /* The reference's late records are the DLQ, in order, as the source
  * records with their origin. */
-static void check_dlq(spate_driver_t *d, const ref_t *ref, const rec_t *r, const int64_t *offsets, const char *what) {
+static void check_dlq(spate_driver_t *d, const ref_t *ref, const rec_t *r, const int64_t *offsets,
+                      const char *what) {
         int64_t n = spate_driver_count(d, "drv-dlq", 0);
         CHECK(n == ref->nlate, "%s: %lld dead letters, want %d", what, (long long)n, ref->nlate);
         for (int i = 0; i < ref->nlate && i < n; i++) {
