@@ -35,6 +35,7 @@ MAIN_OBJ  := $(BUILD)/cli/main.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 # The test driver (tests/driver/driver.h): linked into unit tests, not into spate.
 DRIVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/driver/*.c))
+.SECONDARY: $(DRIVER_OBJ)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
