@@ -49,7 +49,9 @@ typedef struct source {
 } source_t;
 
 typedef struct ack {
-        int64_t *acked, offset;
+        int64_t *acked, offset;     /* acked NULL: produced without */
+        int topic;                  /* index in topics */
+        int32_t partition;
 } ack_t;
 
 struct spate_driver {
@@ -60,7 +62,7 @@ struct spate_driver {
         int ntopics;
         source_t *sources;
         int nsources;
-        ack_t *acks;
+        ack_t *acks;                /* every message produced since the last acknowledgements */
         size_t nacks, cap_acks;
         spate_store_t *store;
         int fail_cuts;              /* spate_driver_fail_cut_commits() */
@@ -81,6 +83,18 @@ static char *dup_bytes(const void *b, size_t len) {
 }
 
 /* --- topics --- */
+
+static void free_msg(spate_driver_msg_t *m) {
+        free(m->key);
+        free(m->value);
+        for (int i = 0; i < m->nheaders; i++) {
+                free(m->hnames[i]);
+                free(m->hvalues[i]);
+        }
+        free(m->hnames);
+        free(m->hvalues);
+}
+
 
 static topic_t *topic_find(const spate_driver_t *d, const char *name) {
         for (int i = 0; i < d->ntopics; i++)
@@ -113,13 +127,15 @@ static part_t *part_get(topic_t *t, int32_t p) {
 }
 
 /* Appends a copy; partition < 0 is chosen from the key, as a producer's
- * partitioner would. Returns the message. */
+ * partitioner would. Returns the message; *where (if not NULL) says where. */
 static spate_driver_msg_t *append(spate_driver_t *d, const char *topic, int32_t partition, const void *key,
-                                  size_t key_len, const void *value, size_t len, int64_t ts) {
+                                  size_t key_len, const void *value, size_t len, int64_t ts, ack_t *where) {
         topic_t *t = topic_get(d, topic);
         if (partition < 0)
                 partition = rd_kafka_msg_partitioner_murmur2(NULL, key, key_len, t->nparts, NULL, NULL);
         part_t *p = part_get(t, partition);
+        if (where)
+                *where = (ack_t){ NULL, p->n, (int)(t - d->topics), partition };
         if (p->n == p->cap) {
                 p->cap = p->cap ? 2 * p->cap : 64;
                 p->msgs = xrealloc(p->msgs, sizeof(*p->msgs) * (size_t)p->cap);
@@ -135,7 +151,7 @@ static spate_driver_msg_t *append(spate_driver_t *d, const char *topic, int32_t 
 int64_t spate_driver_pipe(spate_driver_t *d, const char *topic, int32_t partition, const char *key,
                           const char *value, int64_t ts) {
         return append(d, topic, partition, key, key ? strlen(key) : 0, value, value ? strlen(value) : 0,
-                      ts)->offset;
+                      ts, NULL)->offset;
 }
 
 /* --- sources and tasks --- */
@@ -193,18 +209,24 @@ static spate_driver_t *drv(spate_ctx_t *ctx) {
         return ctx->driver;
 }
 
+/* Appends a message the nodes produced: the broker has it (unless
+ * spate_driver_lose_unacked()), the node learns so at the commit's
+ * acknowledgements. */
+static spate_driver_msg_t *produced(spate_driver_t *d, const char *topic, int32_t partition, const void *key,
+                                    size_t key_len, const void *value, size_t len, int64_t *acked) {
+        if (d->nacks == d->cap_acks) {
+                d->cap_acks = d->cap_acks ? 2 * d->cap_acks : 256;
+                d->acks = xrealloc(d->acks, sizeof(*d->acks) * d->cap_acks);
+        }
+        ack_t *a = &d->acks[d->nacks++];
+        spate_driver_msg_t *m = append(d, topic, partition, key, key_len, value, len, d->ctx.now_ms, a);
+        a->acked = acked;
+        return m;
+}
+
 static int op_produce(spate_ctx_t *ctx, const char *topic, int32_t partition, const void *key, size_t key_len,
                       const void *value, size_t len, int64_t *acked) {
-        spate_driver_t *d = drv(ctx);
-        spate_driver_msg_t *m = append(d, topic, partition, key, key_len, value, len, ctx->now_ms);
-        /* The broker has it; the node learns so at the commit's acknowledgements. */
-        if (acked) {
-                if (d->nacks == d->cap_acks) {
-                        d->cap_acks = d->cap_acks ? 2 * d->cap_acks : 256;
-                        d->acks = xrealloc(d->acks, sizeof(*d->acks) * d->cap_acks);
-                }
-                d->acks[d->nacks++] = (ack_t){ acked, m->offset };
-        }
+        produced(drv(ctx), topic, partition, key, key_len, value, len, acked);
         ctx->produced++;
         return 0;
 }
@@ -213,8 +235,8 @@ static void op_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
         spate_driver_t *d = drv(ctx);
         spate_dlq_headers_t h;
         spate_dlq_headers(&h, ctx, o, ctx->errstr, d->topo->application);
-        spate_driver_msg_t *m = append(d, d->topo->dlq_topic, 0, o->key, o->key_len, o->payload, o->len,
-                                       ctx->now_ms);
+        spate_driver_msg_t *m = produced(d, d->topo->dlq_topic, 0, o->key, o->key_len, o->payload, o->len,
+                                         NULL);
         m->nheaders = SPATE_DLQ_NHEADERS;
         m->hnames = xrealloc(NULL, sizeof(char *) * SPATE_DLQ_NHEADERS);
         m->hvalues = xrealloc(NULL, sizeof(char *) * SPATE_DLQ_NHEADERS);
@@ -408,17 +430,6 @@ int spate_driver_assign(spate_driver_t *d) {
         return 0;
 }
 
-static void free_msg(spate_driver_msg_t *m) {
-        free(m->key);
-        free(m->value);
-        for (int i = 0; i < m->nheaders; i++) {
-                free(m->hnames[i]);
-                free(m->hvalues[i]);
-        }
-        free(m->hnames);
-        free(m->hvalues);
-}
-
 static void rm_tree(const char *dir) {
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -534,9 +545,23 @@ void spate_driver_advance(spate_driver_t *d, int64_t ms) {
 
 static void deliver_acks(spate_driver_t *d) {
         for (size_t i = 0; i < d->nacks; i++)
-                if (d->acks[i].offset + 1 > *d->acks[i].acked)
+                if (d->acks[i].acked && d->acks[i].offset + 1 > *d->acks[i].acked)
                         *d->acks[i].acked = d->acks[i].offset + 1;
         d->nacks = 0;
+}
+
+size_t spate_driver_unacked(const spate_driver_t *d) {
+        return d->nacks;
+}
+
+/* Later messages of a partition are produced later: the lost ones are the
+ * last of each partition. */
+void spate_driver_lose_unacked(spate_driver_t *d, size_t keep) {
+        while (d->nacks > keep) {
+                const ack_t *a = &d->acks[--d->nacks];
+                part_t *p = &d->topics[a->topic].parts[a->partition];
+                free_msg(&p->msgs[--p->n]);
+        }
 }
 
 int spate_driver_commit(spate_driver_t *d, spate_driver_stage_t until) {

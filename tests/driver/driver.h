@@ -81,6 +81,13 @@ int spate_driver_crash(spate_driver_t *d, int keep_state, char *errstr, size_t e
  * message in the ctx's errstr. */
 int spate_driver_assign(spate_driver_t *d);
 
+/* Before spate_driver_crash(): of the messages the nodes produced since the
+ * last acknowledgements (outputs, changelog and repartition records, dead
+ * letters), the broker got only the first `keep`, in the order produced;
+ * the others leave their topics. A kill -9 in the middle of a flush. */
+void spate_driver_lose_unacked(spate_driver_t *d, size_t keep);
+/* How many there are. */
+size_t spate_driver_unacked(const spate_driver_t *d);
 /* The next n spate_ctx_commit_cuts() fail, as during a rebalance. */
 void spate_driver_fail_cut_commits(spate_driver_t *d, int n);
 

@@ -234,16 +234,18 @@ static void crash(spate_driver_t *d, int keep) {
  * commit - with group_by at = 1 is the commit that sends the second batch's
  * combined records, 2 the next one, which the task applied them before -
  * a restart keeping the state directory or not, the rest of the records and
- * end of input: the windows of a run without a crash, no dead letter. */
-static void crash_run(int grouped, int at, spate_driver_stage_t s, int keep) {
+ * end of input: the windows of a run without a crash, no dead letter. With
+ * kept_pct >= 0 the crash is in the middle of the flush: only that share of
+ * what it produced reached the broker. */
+static void crash_run(int grouped, int at, spate_driver_stage_t s, int keep, int kept_pct) {
         rec_t r[64];
         int n = crash_records(r, grouped);
         ref_t ref = { 0 };
         char what[128];
         ref_add(&ref, r, n, 0);
-        snprintf(what, sizeof(what), "%s, crash at the %s commit %s, %s", grouped ? "group_by" : "direct",
+        snprintf(what, sizeof(what), "%s, crash at the %s commit %s%s, %s", grouped ? "group_by" : "direct",
                  at == 2 ? "applying" : grouped ? "sending" : "second", stage_name(s),
-                 keep ? "state kept" : "state lost");
+                 kept_pct >= 0 ? " (part of it delivered)" : "", keep ? "state kept" : "state lost");
         spate_driver_t *d = driver(grouped, NULL);
         pipe_recs(d, r, 20);
         step(d);
@@ -261,6 +263,11 @@ static void crash_run(int grouped, int at, spate_driver_stage_t s, int keep) {
                       (long long)spate_driver_committed_cut(d, "win", "t.in", 0));
                 CHECK(spate_driver_count_all(d, "drv-win-repartition") > sent, "%s: the batches left", what);
         }
+        if (kept_pct >= 0) {
+                size_t all = spate_driver_unacked(d), kept = all * (size_t)kept_pct / 100;
+                spate_driver_lose_unacked(d, kept);
+                snprintf(what + strlen(what), sizeof(what) - strlen(what), ", %zu of %zu messages", kept, all);
+        }
         crash(d, keep);
         pipe_recs(d, r + 40, n - 40);
         step(d);
@@ -276,7 +283,7 @@ static void crash_run(int grouped, int at, spate_driver_stage_t s, int keep) {
 static void test_crash_direct(void) {
         for (spate_driver_stage_t s = SPATE_DRIVER_AFTER_FLUSH; s <= SPATE_DRIVER_AFTER_CHECKPOINT; s++)
                 for (int keep = 0; keep <= 1; keep++)
-                        crash_run(0, 1, s, keep);
+                        crash_run(0, 1, s, keep, -1);
 }
 
 /* group_by: the upstream half combines each commit's records into batches
@@ -288,7 +295,17 @@ static void test_crash_repartition(void) {
         for (int at = 1; at <= 2; at++)
                 for (spate_driver_stage_t s = SPATE_DRIVER_AFTER_FLUSH; s <= SPATE_DRIVER_AFTER_CHECKPOINT; s++)
                         for (int keep = 0; keep <= 1; keep++)
-                                crash_run(1, at, s, keep);
+                                crash_run(1, at, s, keep, -1);
+}
+
+/* kill -9 in the middle of a flush: some of its changelog records (direct),
+ * or its repartition batches (group_by), reached the broker, not the rest. */
+static void test_crash_mid_flush(void) {
+        static const int pct[] = { 0, 10, 34, 50, 67, 90 };
+        for (int grouped = 0; grouped <= 1; grouped++)
+                for (int at = 1; at <= 1 + grouped; at++)
+                        for (size_t i = 0; i < sizeof(pct) / sizeof(*pct); i++)
+                                crash_run(grouped, at, SPATE_DRIVER_AFTER_FLUSH, 1, pct[i]);
 }
 
 /* End of input closes every window, grouped or not, and is not committed
@@ -342,10 +359,63 @@ static void test_idle_partition(void) {
         spate_driver_destroy(d);
 }
 
+/* group_by with so many groups that one commit's batches for a downstream
+ * partition span several repartition messages (PACK_BYTES), and a kill -9
+ * after the first of them reached the broker: the records of the lost
+ * batches must be replayed, those of the applied batches not applied again.
+ * KNOWN BUG, skipped unless SPATE_KNOWN_BUGS=1: the task's replay filter
+ * (spate_winmeta_seen_range) takes the first batch of a range as the whole
+ * range [from, to), so the replayed records of the lost batches are skipped
+ * and their windows lost (142 of 4000 with 1 of 6 messages delivered). */
+static void test_crash_between_batches(void) {
+        enum { NG = 4000 };
+        char g[16], v[96], key[48], want[160];
+        const char *run = getenv("SPATE_KNOWN_BUGS");
+        if (!run || strcmp(run, "1")) {
+                CHECK(1, "# SKIP known bug: a crash between the repartition messages of one commit's combined "
+                      "batches loses the records of the undelivered ones (SPATE_KNOWN_BUGS=1 runs it)");
+                return;
+        }
+        for (size_t kept = 1; kept <= 3; kept++) {
+                spate_driver_t *d = driver(1, NULL);
+                for (int i = 0; i < NG; i++) {
+                        snprintf(g, sizeof(g), "g%04d", i);
+                        snprintf(v, sizeof(v), "{\"g\":\"%s\",\"t\":100,\"v\":%d}", g, i);
+                        spate_driver_pipe(d, "t.in", i % 2, g, v, 0);
+                }
+                spate_driver_process(d);
+                CHECK(spate_driver_commit(d, SPATE_DRIVER_AFTER_FLUSH) == 0, "many groups: flush");
+                size_t all = spate_driver_unacked(d);
+                CHECK(all >= 4, "many groups: %zu repartition messages, several per partition", all);
+                spate_driver_lose_unacked(d, kept);
+                crash(d, 1);
+                step(d);
+                CHECK(spate_driver_end_of_input(d, 10) == 0, "many groups: end of input drains");
+                int bad = 0;
+                for (int i = 0; i < NG; i++) {
+                        snprintf(key, sizeof(key), "g%04d@1970-01-01T00:00:00Z", i);
+                        snprintf(want, sizeof(want), "{\"key\":\"g%04d\",\"window_start\":0,"
+                                 "\"window_end\":1000,\"count\":1,\"sum\":%d}", i, i);
+                        const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", key);
+                        if (!m || strcmp(m->value, want)) {
+                                if (!bad)
+                                        printf("# %s: %s\n", key, m ? m->value : "(none)");
+                                bad++;
+                        }
+                }
+                CHECK(bad == 0, "many groups, %zu of %zu messages delivered: %d of %d windows wrong", kept, all,
+                      bad, NG);
+                CHECK(distinct_keys(d, "t.out") == NG, "many groups: %d windows", NG);
+                spate_driver_destroy(d);
+        }
+}
+
 int main(void) {
         test_late_partition();
         test_crash_direct();
         test_crash_repartition();
+        test_crash_mid_flush();
+        test_crash_between_batches();
         test_end_of_input();
         test_idle_partition();
         return CHECK_DONE();
