@@ -55,7 +55,7 @@ typedef struct ack {
 } ack_t;
 
 struct spate_driver {
-        char dir[256], file[300], state[300];
+        char dir[256], file[1024], state[300];
         spate_topology_t *topo;
         spate_ctx_t ctx;
         topic_t *topics;
@@ -369,25 +369,8 @@ static int load(spate_driver_t *d, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-spate_driver_t *spate_driver_new(const char *yaml, int64_t now_ms, char *errstr, size_t errstr_size) {
-        spate_driver_t *d = calloc(1, sizeof(*d));
-        const char *tmp = getenv("TMPDIR");
-        FILE *fp;
-        if (!d)
-                return NULL;
-        snprintf(d->dir, sizeof(d->dir), "%s/spate-driver-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(d->dir)) {
-                snprintf(errstr, errstr_size, "mkdtemp %s failed", d->dir);
-                free(d);
-                return NULL;
-        }
-        snprintf(d->file, sizeof(d->file), "%s/topology.yaml", d->dir);
-        if (!(fp = fopen(d->file, "w")) || fputs(yaml, fp) < 0 || fclose(fp)) {
-                snprintf(errstr, errstr_size, "cannot write %s", d->file);
-                spate_driver_destroy(d);
-                return NULL;
-        }
-        spate_arena_init(&d->ctx.arena);
+/* A driver whose topology file is d->file and state under d->dir. */
+static spate_driver_t *start(spate_driver_t *d, int64_t now_ms, char *errstr, size_t errstr_size) {
         d->ctx.ops = &driver_ops;
         d->ctx.driver = d;
         d->ctx.now_ms = now_ms;
@@ -402,6 +385,49 @@ spate_driver_t *spate_driver_new(const char *yaml, int64_t now_ms, char *errstr,
                 return NULL;
         }
         return d;
+}
+
+static spate_driver_t *alloc_driver(char *errstr, size_t errstr_size) {
+        spate_driver_t *d = calloc(1, sizeof(*d));
+        const char *tmp = getenv("TMPDIR");
+        if (!d) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        spate_arena_init(&d->ctx.arena);
+        snprintf(d->dir, sizeof(d->dir), "%s/spate-driver-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(d->dir)) {
+                snprintf(errstr, errstr_size, "mkdtemp %s failed", d->dir);
+                d->dir[0] = '\0';
+                spate_driver_destroy(d);
+                return NULL;
+        }
+        return d;
+}
+
+spate_driver_t *spate_driver_new(const char *yaml, int64_t now_ms, char *errstr, size_t errstr_size) {
+        spate_driver_t *d = alloc_driver(errstr, errstr_size);
+        FILE *fp;
+        if (!d)
+                return NULL;
+        snprintf(d->file, sizeof(d->file), "%s/topology.yaml", d->dir);
+        int bad = !(fp = fopen(d->file, "w")) || fputs(yaml, fp) < 0;
+        if (fp && fclose(fp))
+                bad = 1;
+        if (bad) {
+                snprintf(errstr, errstr_size, "cannot write %s", d->file);
+                spate_driver_destroy(d);
+                return NULL;
+        }
+        return start(d, now_ms, errstr, errstr_size);
+}
+
+spate_driver_t *spate_driver_open(const char *path, int64_t now_ms, char *errstr, size_t errstr_size) {
+        spate_driver_t *d = alloc_driver(errstr, errstr_size);
+        if (!d)
+                return NULL;
+        snprintf(d->file, sizeof(d->file), "%s", path);
+        return start(d, now_ms, errstr, errstr_size);
 }
 
 int spate_driver_assign(spate_driver_t *d) {

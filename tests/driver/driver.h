@@ -45,6 +45,9 @@ typedef enum {
  * errstr on failure. Free with spate_driver_destroy(), which removes the
  * directory. */
 spate_driver_t *spate_driver_new(const char *yaml, int64_t now_ms, char *errstr, size_t errstr_size);
+/* The same for the topology file at path (its relative paths resolve as
+ * for `spate run`); the state still goes to a temporary directory. */
+spate_driver_t *spate_driver_open(const char *path, int64_t now_ms, char *errstr, size_t errstr_size);
 void spate_driver_destroy(spate_driver_t *d);
 
 /* Appends a message to topic/partition (as a producer outside the topology

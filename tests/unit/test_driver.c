@@ -155,10 +155,33 @@ static void test_cut_not_committed(void) {
         }
 }
 
+/* A topology file as users write it (0200's), opened where it is. */
+static void test_open_file(void) {
+        char err[1024], path[1024];
+        const char *root = getenv("SPATE_ROOT");
+        snprintf(path, sizeof(path), "%s/tests/integration/0200-map-filter-explode.yaml", root ? root : ".");
+        spate_driver_t *d = spate_driver_open(path, 1000000, err, sizeof(err));
+        CHECK(d != NULL, "open %s: %s", path, d ? "" : err);
+        if (!d)
+                return;
+        spate_driver_pipe(d, "it0200.in", 3, "s1", "{\"id\":\"s1\",\"dt\":1700000000,\"temp\":20,\"city\":\"oslo\","
+                          "\"minutely\":[{\"precipitation\":0},{\"precipitation\":1.5},{\"precipitation\":2}]}", 0);
+        spate_driver_pipe(d, "it0200.in", 5, "s2", "{\"id\":\"s2\",\"dt\":1700000000,\"temp\":5,\"city\":\"oslo\","
+                          "\"minutely\":[]}", 0);
+        CHECK(spate_driver_process(d) == 2, "2 records processed");
+        CHECK(spate_driver_count_all(d, "it0200.summary") == 1, "one summary (s2 is below 10 degrees)");
+        const spate_driver_msg_t *m = spate_driver_latest(d, "it0200.summary", "s1");
+        CHECK_STR(m ? m->value : NULL,
+                  "{\"id\":\"s1\",\"temp_f\":68,\"rain\":3.5,\"wet_minutes\":2,\"label\":\"OSLO-22\"}", "summary");
+        CHECK(spate_driver_count_all(d, "it0200.minutes") == 2, "the two rainy minutes of s1");
+        spate_driver_destroy(d);
+}
+
 int main(void) {
         test_commit_steps();
         test_dead_letter();
         test_crash_replays();
         test_cut_not_committed();
+        test_open_file();
         return CHECK_DONE();
 }
