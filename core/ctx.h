@@ -48,7 +48,8 @@ struct spate_ctx {
         spate_arena_t arena;
         char errstr[1024];
         const spate_node_t *failed;   /* node that failed the record in flight */
-        int64_t now_ms;               /* wall clock, set before punctuate */
+        int64_t now_ms;               /* wall clock, set before punctuate (the test
+                                         driver's clock: moves only when told) */
         const spate_ctx_ops_t *ops;   /* set by whoever runs the nodes */
         rd_kafka_t *producer;         /* the engine's; NULL under the test driver */
         struct spate_engine *engine;  /* NULL under the test driver */
