@@ -6,6 +6,7 @@
 #include "../../core/log.h"
 #include "../../core/store.h"
 
+#include <ftw.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,10 +457,15 @@ int spate_driver_assign(spate_driver_t *d) {
         return 0;
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void)st;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
 static void rm_tree(const char *dir) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd))
+        if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS))
                 spate_warn("test driver: cannot remove %s", dir);
 }
 
