@@ -31,6 +31,14 @@
 /* Batches kept before a commit is asked for: bounds the combiner's memory
  * when groups x windows x source partitions per commit are many. */
 #define COMB_MAX 200000
+/* One commit's combined batches for a downstream partition go in one
+ * message (see add_batch()); a commit is asked for once they are estimated
+ * at this size, far below a broker's 1 MB message limit. */
+#define COMB_MSG_BYTES (256 * 1024)
+/* The estimate of a batch: its group, and this much per aggregate and for
+ * the rest (window, offsets, index, lengths). */
+#define COMB_BATCH_BYTES 64
+#define COMB_AGG_BYTES 24
 
 static win_up_t *up_get(win_t *w, int32_t p) {
         if (p >= w->nup) {
@@ -107,8 +115,16 @@ static int combine(spate_node_t *n, spate_ctx_t *ctx, win_up_t *u, const spate_o
         spate_wrec_t r = { group, glen, t, vals, { t, o->partition, o->offset }, u->time };
         if (u->comb_from < 0)
                 u->comb_from = o->offset;
+        size_t before = win_comb_count(w->comb);
         if (win_comb_add(w->comb, o->partition, &r))
                 return spate_ctx_fail(ctx, n, "out of memory");
+        size_t added = win_comb_count(w->comb) - before;
+        if (added) {
+                int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
+                w->comb_bytes[d] += added * (glen + COMB_BATCH_BYTES + COMB_AGG_BYTES * (size_t)w->conf.nfns);
+                if (w->comb_bytes[d] >= COMB_MSG_BYTES)
+                        spate_ctx_request_commit(ctx);
+        }
         if (win_comb_count(w->comb) >= COMB_MAX)
                 spate_ctx_request_commit(ctx);
         return 0;
@@ -184,8 +200,12 @@ static int add_batch(void *opaque, spate_wcomb_t *b) {
                 spate_wpack_begin(&w->packs[d]);
         spate_wpack_add_combined(&w->packs[d], b);
         w->npacked[d]++;
-        /* 1: the send failed, with errstr set */
-        return w->packs[d].len >= PACK_BYTES && pack_send(cs->n, d, 0, cs->ctx) ? 1 : 0;
+        /* Never split over messages, whatever PACK_BYTES says: a task takes
+         * the first batch of a range as the whole range [from, to) applied
+         * (the replay below the cut goes record by record), so a crash
+         * between two messages of one range would lose the records of the
+         * batches in the second. One message is delivered whole or not. */
+        return 0;
 }
 
 /* The combined batches, after their cuts are committed: a replay from the
@@ -215,6 +235,7 @@ static int send_combined(spate_node_t *n, spate_ctx_t *ctx) {
         if (rc)
                 return rc > 0 ? -1 : spate_ctx_fail(ctx, n, "combining: out of memory");
         win_comb_clear(w->comb);
+        memset(w->comb_bytes, 0, (size_t)w->partitions * sizeof(*w->comb_bytes));
         for (int p = 0; p < w->nup; p++)
                 w->up[p].comb_from = -1;
         return 0;
