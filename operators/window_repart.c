@@ -86,16 +86,14 @@ static int64_t mark_time(const win_up_t *u, const spate_ctx_t *ctx) {
 }
 
 /* Sends the repartition message for partition d, closed by the marks of the
- * source partitions unless `marks` is 0 (batches of one commit go out after
- * the records they merged: a mark of the commit's end in an early message
- * would close windows that its later batches still feed). */
-static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx) {
+ * source partitions. */
+static int pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         spate_buf_t *pack = &w->packs[d];
         int nm = 0;
         /* Not of a partition whose combined batches are still to go: its
          * time already counts their records. */
-        for (int p = 0; marks && p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
+        for (int p = 0; p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
                 if (w->up[p].assigned && w->up[p].comb_from < 0)
                         w->marks[nm++] = (spate_wmark_t){ p, mark_time(&w->up[p], ctx), w->up[p].idle };
         if (!pack->len)
@@ -165,7 +163,7 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
                 spate_wpack_begin(pack);
         spate_wpack_add(pack, &r, args);
         w->npacked[d]++;
-        return pack->len >= PACK_BYTES ? pack_send(n, d, 1, ctx) : 0;
+        return pack->len >= PACK_BYTES ? pack_send(n, d, ctx) : 0;
 }
 
 
@@ -262,7 +260,7 @@ int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
         /* A changed mark goes to every downstream partition, even with no
          * records for it: each must know how far every source partition got. */
         for (int d = 0; d < w->partitions; d++)
-                if ((w->packs[d].len || changed) && pack_send(n, d, 1, ctx))
+                if ((w->packs[d].len || changed) && pack_send(n, d, ctx))
                         return -1;
         for (int p = 0; changed && p < w->nup; p++) {
                 w->up[p].sent_idle = w->up[p].idle;
