@@ -185,7 +185,7 @@ void spate_ctx_hold_offsets(spate_ctx_t *ctx, const char *topic);
  * node whose buffers are full). */
 void spate_ctx_request_commit(spate_ctx_t *ctx);
 /* 1 when the consumer reached the end of topic/partition and no record of it
- * was processed since (always 1 without an engine, in unit tests). */
+ * was processed since (1 for a topic the topology does not read). */
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition);
 /* Queues a message on the engine's producer (copied; waits while the queue
  * is full). Delivery is confirmed before input offsets are committed. A NULL
