@@ -378,6 +378,10 @@ void spate_ctx_request_commit(spate_ctx_t *ctx) {
                 ctx->engine->commit_asap = 1;
 }
 
+int spate_ctx_stopping(spate_ctx_t *ctx) {
+        return ctx->engine && ctx->engine->stop;
+}
+
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
         source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
         return !s || (partition < s->ntasks && s->tasks[partition].at_end);
@@ -664,6 +668,11 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
                 goto err;
         if (spate_topics_ensure(e->producer, t, errstr, errstr_size))
                 goto err;
+        for (int i = 0; i < t->nnodes; i++) {
+                spate_node_t *n = t->nodes[i];
+                if (n->def->start && n->def->start(n, errstr, errstr_size))
+                        goto err;
+        }
         /* The end of a partition tells a caught-up source from a slow one
          * (spate_ctx_caught_up()). */
         if (rd_kafka_conf_set(cc, "enable.partition.eof", "true", errstr, errstr_size))

@@ -1,0 +1,349 @@
+/* sql_pg.c - the PostgreSQL backend of `sql_sink` (libpq): prepared
+ * statements sent in pipeline mode, a chunk of rows per round trip inside a
+ * savepoint, so a row the server rejects costs one chunk's replay and the
+ * others go in. The password of the URL never reaches a message. */
+#include "sql.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 1000  /* rows per pipeline sync: results stay well inside socket buffers */
+
+struct sql_db {
+        PGconn *conn;
+        char *password;  /* scrubbed from messages */
+        char url[512];   /* masked */
+};
+
+/* Copies msg into out with the password replaced by *** and the trailing
+ * newline libpq adds removed. */
+static void scrub(const sql_db_t *d, const char *msg, char *out, size_t size) {
+        size_t off = 0, pwlen = d->password ? strlen(d->password) : 0;
+        while (*msg && off + 4 < size) {
+                if (pwlen && !strncmp(msg, d->password, pwlen)) {
+                        off += (size_t)snprintf(out + off, size - off, "***");
+                        msg += pwlen;
+                } else {
+                        out[off++] = *msg++;
+                }
+        }
+        while (off && (out[off - 1] == '\n' || out[off - 1] == ' '))
+                off--;
+        out[off] = '\0';
+}
+
+static int conn_fail(sql_db_t *d, char *errstr, size_t size, const char *what) {
+        char msg[768];
+        scrub(d, PQerrorMessage(d->conn), msg, sizeof(msg));
+        snprintf(errstr, size, "%s: %s", what, msg);
+        return -1;
+}
+
+/* 0 if r is `want`; else the error in errstr. Clears r. */
+static int result(sql_db_t *d, PGresult *r, ExecStatusType want, char *errstr, size_t size, const char *what) {
+        int ok = r && PQresultStatus(r) == want;
+        if (!ok) {
+                char msg[768];
+                scrub(d, r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn), msg, sizeof(msg));
+                snprintf(errstr, size, "%s: %s", what, msg);
+        }
+        PQclear(r);
+        return ok ? 0 : -1;
+}
+
+static int exec(sql_db_t *d, const char *sql, char *errstr, size_t size) {
+        return result(d, PQexec(d->conn, sql), PGRES_COMMAND_OK, errstr, size, sql);
+}
+
+static void pg_close(sql_db_t *d) {
+        if (!d)
+                return;
+        PQfinish(d->conn);
+        free(d->password);
+        free(d);
+}
+
+static sql_db_t *pg_open(const char *url, char *errstr, size_t size) {
+        char *perr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(url, &perr);
+        sql_db_t *d = calloc(1, sizeof(*d));
+        spate_sql_mask(url, d->url, sizeof(d->url));
+        if (!opts) {
+                snprintf(errstr, size, "'%s' is not a PostgreSQL URL (%s); write "
+                         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE", d->url, perr ? perr : "out of memory");
+                PQfreemem(perr);
+                free(d);
+                return NULL;
+        }
+        for (PQconninfoOption *o = opts; o->keyword; o++)
+                if (!strcmp(o->keyword, "password") && o->val && *o->val)
+                        d->password = strdup(o->val);
+        PQconninfoFree(opts);
+        d->conn = PQconnectdb(url);
+        if (PQstatus(d->conn) != CONNECTION_OK) {
+                char what[640];
+                snprintf(what, sizeof(what), "cannot connect to PostgreSQL at %s (check the host, port, user, "
+                         "password and database of the URL)", d->url);
+                conn_fail(d, errstr, size, what);
+                pg_close(d);
+                return NULL;
+        }
+        if (exec(d, "SET TIME ZONE 'UTC'", errstr, size)) {
+                pg_close(d);
+                return NULL;
+        }
+        return d;
+}
+
+static int prepare(sql_db_t *d, const char *name, const char *sql, int nparams, char *errstr, size_t size) {
+        return result(d, PQprepare(d->conn, name, sql, nparams, NULL), PGRES_COMMAND_OK, errstr, size, sql);
+}
+
+static int check_table(sql_db_t *d, const sql_table_t *t, const char *name, char *errstr, size_t size) {
+        const char *params[1] = { name };
+        PGresult *r = PQexecParams(d->conn, "SELECT column_name, data_type FROM information_schema.columns "
+                                   "WHERE table_schema = current_schema() AND table_name = $1",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+                return result(d, r, PGRES_TUPLES_OK, errstr, size, "reading the columns");
+        int rc = 0, n = PQntuples(r);
+        if (!n)
+                rc = snprintf(errstr, size, "table '%s' does not exist (create it, or set create: true)", name);
+        for (int i = 0; i < t->ncols && !rc; i++) {
+                int k;
+                for (k = 0; k < n && strcmp(PQgetvalue(r, k, 0), t->cols[i].name); k++)
+                        ;
+                if (k == n)
+                        rc = snprintf(errstr, size, "column '%s' is missing from table '%s' (add it, or remove "
+                                      "it from columns:)", t->cols[i].name, name);
+                else if (!spate_sql_type_fits(SQL_DIALECT_PG, t->cols[i].type, PQgetvalue(r, k, 1)))
+                        rc = snprintf(errstr, size, "column '%s' of table '%s' is %s, which cannot hold the "
+                                      "topology's %s", t->cols[i].name, name, PQgetvalue(r, k, 1),
+                                      spate_sql_type_names[t->cols[i].type]);
+        }
+        PQclear(r);
+        return rc ? -1 : 0;
+}
+
+static int create_tables(sql_db_t *d, const sql_table_t *t, spate_buf_t *b, char *errstr, size_t size) {
+        int versioned = t->mode == SQL_VERSIONED;
+        /* Two instances starting together would race on CREATE TABLE IF NOT EXISTS. */
+        if (exec(d, "BEGIN", errstr, size) ||
+            result(d, PQexec(d->conn, "SELECT pg_advisory_xact_lock(hashtext('spate sql_sink ddl'))"),
+                   PGRES_TUPLES_OK, errstr, size, "locking for CREATE TABLE"))
+                return -1;
+        if (t->create) {
+                spate_sql_create(b, SQL_DIALECT_PG, t, t->table, versioned, !versioned);
+                if (exec(d, b->data, errstr, size))
+                        return -1;
+                b->len = 0;
+                if (versioned) {
+                        spate_sql_create(b, SQL_DIALECT_PG, t, t->current, 0, 1);
+                        if (exec(d, b->data, errstr, size))
+                                return -1;
+                }
+        }
+        if (exec(d, "CREATE TABLE IF NOT EXISTS spate_sink_offsets (sink text NOT NULL, topic text NOT NULL, "
+                    "part integer NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (sink, topic, part))",
+                 errstr, size))
+                return -1;
+        return exec(d, "COMMIT", errstr, size);
+}
+
+static int pg_setup(sql_db_t *d, const sql_table_t *t, char *errstr, size_t size) {
+        spate_buf_t b = { 0 };
+        int versioned = t->mode == SQL_VERSIONED, rc = -1;
+        if (create_tables(d, t, &b, errstr, size)) {
+                PQclear(PQexec(d->conn, "ROLLBACK"));
+                goto out;
+        }
+        if (check_table(d, t, t->table, errstr, size) || (versioned && check_table(d, t, t->current, errstr, size)))
+                goto out;
+        b.len = 0;
+        spate_sql_insert(&b, SQL_DIALECT_PG, t, t->table, versioned, t->mode == SQL_UPSERT);
+        if (prepare(d, "row", b.data, 0, errstr, size))
+                goto out;
+        if (versioned) {
+                b.len = 0;
+                spate_sql_insert(&b, SQL_DIALECT_PG, t, t->current, 0, 1);
+                if (prepare(d, "cur", b.data, 0, errstr, size))
+                        goto out;
+        }
+        rc = prepare(d, "off_init", "INSERT INTO spate_sink_offsets VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+                     3, errstr, size) ||
+             prepare(d, "off_get", "SELECT next_offset FROM spate_sink_offsets WHERE sink = $1 AND topic = $2 "
+                                   "AND part = $3 FOR UPDATE", 3, errstr, size) ||
+             prepare(d, "off_put", "UPDATE spate_sink_offsets SET next_offset = $4 WHERE sink = $1 AND "
+                                   "topic = $2 AND part = $3 AND next_offset < $4", 4, errstr, size) ? -1 : 0;
+out:
+        spate_buf_free(&b);
+        return rc;
+}
+
+static int pg_begin(sql_db_t *d, char *errstr, size_t size) {
+        return exec(d, "BEGIN", errstr, size);
+}
+
+static int pg_commit(sql_db_t *d, char *errstr, size_t size) {
+        return exec(d, "COMMIT", errstr, size);
+}
+
+static void pg_rollback(sql_db_t *d) {
+        if (PQstatus(d->conn) == CONNECTION_OK)
+                PQclear(PQexec(d->conn, "ROLLBACK"));
+}
+
+static int pg_offset_get(sql_db_t *d, const char *sink, const char *topic, int32_t partition, int64_t *next,
+                         char *errstr, size_t size) {
+        char part[16];
+        const char *p[3] = { sink, topic, part };
+        snprintf(part, sizeof(part), "%d", partition);
+        if (result(d, PQexecPrepared(d->conn, "off_init", 3, p, NULL, NULL, 0), PGRES_COMMAND_OK, errstr, size,
+                   "storing offsets"))
+                return -1;
+        PGresult *r = PQexecPrepared(d->conn, "off_get", 3, p, NULL, NULL, 0);
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+                if (!result(d, r, PGRES_TUPLES_OK, errstr, size, "reading offsets"))
+                        snprintf(errstr, size, "reading offsets: no row");
+                return -1;
+        }
+        *next = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        return 0;
+}
+
+static int pg_offset_put(sql_db_t *d, const char *sink, const char *topic, int32_t partition, int64_t next,
+                         char *errstr, size_t size) {
+        char part[16], off[24];
+        const char *p[4] = { sink, topic, part, off };
+        snprintf(part, sizeof(part), "%d", partition);
+        snprintf(off, sizeof(off), "%" PRId64, next);
+        return result(d, PQexecPrepared(d->conn, "off_put", 4, p, NULL, NULL, 0), PGRES_COMMAND_OK, errstr, size,
+                      "storing offsets");
+}
+
+/* Queues the statements of one row: the table's, then the current table's. */
+static int send_row(sql_db_t *d, const sql_table_t *t, const sql_row_t *r, const char *version) {
+        const char *vals[t->ncols + 1];
+        char nums[t->ncols][32];
+        int len;
+        for (int i = 0; i < t->ncols; i++)
+                vals[i] = spate_sql_cell_text(&r->cells[i], nums[i], sizeof(nums[i]), &len);
+        vals[t->ncols] = version;
+        int ok = PQsendQueryPrepared(d->conn, "row", t->ncols + (t->mode == SQL_VERSIONED), vals, NULL, NULL, 0);
+        if (ok && t->mode == SQL_VERSIONED)
+                ok = PQsendQueryPrepared(d->conn, "cur", t->ncols, vals, NULL, NULL, 0);
+        return ok ? 0 : -1;
+}
+
+/* A data exception (22) or integrity violation (23) concerns the row. */
+static int row_error(const PGresult *r) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        return state && (!strncmp(state, "22", 2) || !strncmp(state, "23", 2));
+}
+
+/* Reads the results of `ncmd` queued commands and the sync. *bad is the
+ * command the server rejected as a row error, or -1; returns -1 for any
+ * other failure. */
+static int read_chunk(sql_db_t *d, int ncmd, int *bad, char *msg, size_t msize, char *errstr, size_t size) {
+        int rc = 0;
+        *bad = -1;
+        for (int k = 0; k < ncmd; k++) {
+                PGresult *r = PQgetResult(d->conn);
+                if (!r)
+                        return conn_fail(d, errstr, size, "writing rows");
+                ExecStatusType st = PQresultStatus(r);
+                if (st == PGRES_FATAL_ERROR && *bad < 0 && !rc) {
+                        char m[768];
+                        const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+                        scrub(d, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?: "", m, sizeof(m));
+                        snprintf(msg, msize, "%s%s%s", m, detail ? ": " : "", detail ? detail : "");
+                        if (row_error(r))
+                                *bad = k;
+                        else
+                                rc = snprintf(errstr, size, "writing rows: %s", msg);
+                } else if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED && st != PGRES_FATAL_ERROR) {
+                        rc = snprintf(errstr, size, "writing rows: unexpected %s", PQresStatus(st));
+                }
+                PQclear(r);
+                PQclear(PQgetResult(d->conn));  /* the NULL that ends each command's results */
+        }
+        PGresult *r = PQgetResult(d->conn);
+        if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+                rc = conn_fail(d, errstr, size, "writing rows (pipeline sync)");
+        PQclear(r);
+        return rc ? -1 : 0;
+}
+
+/* Rows [from, to) not skipped or bad, in one pipeline round trip inside a
+ * savepoint. Returns -1, 0, or 1 after a row was rejected and passed to
+ * reject(): the savepoint is rolled back and the chunk is to be sent again. */
+static int write_chunk(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int from, int to, const char *version,
+                       sql_reject_cb reject, void *opaque, char *errstr, size_t size) {
+        int per_row = t->mode == SQL_VERSIONED ? 2 : 1, ncmd = 0, bad, rc;
+        int cmd_row[(to - from) * per_row + 2];
+        char msg[1024];
+        if (!PQenterPipelineMode(d->conn))
+                return conn_fail(d, errstr, size, "pipeline mode");
+        rc = PQsendQueryParams(d->conn, "SAVEPOINT spate_chunk", 0, NULL, NULL, NULL, NULL, 0) ? 0 : -1;
+        cmd_row[ncmd++] = -1;
+        for (int i = from; i < to && !rc; i++) {
+                if (rows[i].skip || rows[i].bad)
+                        continue;
+                rc = send_row(d, t, &rows[i], version);
+                for (int k = 0; k < per_row; k++)
+                        cmd_row[ncmd++] = i;
+        }
+        if (!rc && (!PQsendQueryParams(d->conn, "RELEASE SAVEPOINT spate_chunk", 0, NULL, NULL, NULL, NULL, 0) ||
+                    !PQpipelineSync(d->conn)))
+                rc = -1;
+        cmd_row[ncmd++] = -1;
+        if (rc) {
+                conn_fail(d, errstr, size, "sending rows");
+                return -1;  /* the connection is dropped: no need to leave pipeline mode */
+        }
+        rc = read_chunk(d, ncmd, &bad, msg, sizeof(msg), errstr, size);
+        if (!PQexitPipelineMode(d->conn) && !rc)
+                rc = conn_fail(d, errstr, size, "leaving pipeline mode");
+        if (rc || bad < 0)
+                return rc;
+        if (cmd_row[bad] < 0) {
+                snprintf(errstr, size, "savepoint: %s", msg);
+                return -1;
+        }
+        rows[cmd_row[bad]].bad = 1;
+        reject(opaque, cmd_row[bad], msg);
+        return exec(d, "ROLLBACK TO SAVEPOINT spate_chunk; RELEASE SAVEPOINT spate_chunk", errstr, size) ? -1 : 1;
+}
+
+static int pg_write(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int nrows, int64_t version,
+                    sql_reject_cb reject, void *opaque, char *errstr, size_t size) {
+        char v[24];
+        snprintf(v, sizeof(v), "%" PRId64, version);
+        for (int from = 0; from < nrows;) {
+                int to = from + CHUNK < nrows ? from + CHUNK : nrows;
+                int rc = write_chunk(d, t, rows, from, to, v, reject, opaque, errstr, size);
+                if (rc < 0)
+                        return -1;
+                if (rc == 0)
+                        from = to;
+        }
+        return 0;
+}
+
+const sql_backend_t spate_sql_pg = {
+        .name = "postgres",
+        .dialect = SQL_DIALECT_PG,
+        .open = pg_open,
+        .close = pg_close,
+        .setup = pg_setup,
+        .begin = pg_begin,
+        .offset_get = pg_offset_get,
+        .offset_put = pg_offset_put,
+        .write = pg_write,
+        .commit = pg_commit,
+        .rollback = pg_rollback,
+};
