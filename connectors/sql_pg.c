@@ -72,8 +72,10 @@ static sql_db_t *pg_open(const char *url, char *errstr, size_t size) {
         sql_db_t *d = calloc(1, sizeof(*d));
         spate_sql_mask(url, d->url, sizeof(d->url));
         if (!opts) {
+                char why[512];
+                scrub(d, perr ? perr : "out of memory", why, sizeof(why));
                 snprintf(errstr, size, "'%s' is not a PostgreSQL URL (%s); write "
-                         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE", d->url, perr ? perr : "out of memory");
+                         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE", d->url, why);
                 PQfreemem(perr);
                 free(d);
                 return NULL;
