@@ -166,26 +166,29 @@ static int sql_init(spate_node_t *n, char *errstr, size_t size) {
         return 0;
 }
 
-/* Connects and creates or checks the tables; the message says what to fix. */
-static int connect_db(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
+/* Connects and creates or checks the tables; -1 with what to fix, and in
+ * *what the parameter it concerns. */
+static int connect_db(sink_t *s, const char **what, char *errstr, size_t size) {
         if (s->db)
                 return 0;
+        *what = "database";
         if (!(s->db = s->be->open(s->target, errstr, size)))
                 return -1;
+        *what = "table";
         if (s->be->setup(s->db, &s->t, errstr, size)) {
                 s->be->close(s->db);
                 s->db = NULL;
                 return -1;
         }
-        (void)n;
         return 0;
 }
 
 static int sql_start(spate_node_t *n, char *errstr, size_t size) {
         sink_t *s = n->ctx;
+        const char *what = "database";
         char err[1024];
-        if (connect_db(n, s, err, sizeof(err)))
-                return spate_node_error(n, spate_node_param(n, "database"), errstr, size, "%s", err);
+        if (connect_db(s, &what, err, sizeof(err)))
+                return spate_node_error(n, spate_node_param(n, what), errstr, size, "%s", err);
         spate_info("sql_sink '%s': %s into %s table '%s' (%s)", n->name, spate_node_str(n, "mode"), s->be->name,
                    s->t.table, s->masked);
         return 0;
@@ -355,12 +358,13 @@ static void clear_rejects(sink_t *s) {
 }
 
 /* One attempt at the batch's transaction; -1 leaves the database untouched. */
-static int write_batch(spate_node_t *n, sink_t *s, char *err, size_t size) {
+static int write_batch(sink_t *s, char *err, size_t size) {
         const sql_backend_t *be = s->be;
+        const char *what;
         clear_rejects(s);
         for (int i = 0; i < s->nrows; i++)
                 s->rows[i].skip = s->rows[i].bad = 0;
-        if (connect_db(n, s, err, size) || be->begin(s->db, err, size))
+        if (connect_db(s, &what, err, size) || be->begin(s->db, err, size))
                 return -1;
         for (int p = 0; s->dedupe && p < s->nparts; p++)
                 if (be->offset_get(s->db, s->id, s->parts[p].topic, s->parts[p].partition, &s->parts[p].next,
@@ -409,7 +413,7 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
         int64_t t0 = spate_mono_ms(), backoff = 200;
         if (!s->nrows)
                 return 0;
-        for (int attempt = 1; write_batch(n, s, err, sizeof(err)); attempt++) {
+        for (int attempt = 1; write_batch(s, err, sizeof(err)); attempt++) {
                 if (s->db) {
                         s->be->rollback(s->db);
                         s->be->close(s->db);
