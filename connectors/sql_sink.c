@@ -60,6 +60,12 @@ typedef struct sink {
         reject_t *rejects;
         int nrejects, rcap;
         uint64_t written, skipped, rejected;
+        int64_t first_ms, last_ms;  /* monotonic: the first row buffered, the last commit done */
+        /* SPATE_CRASH_AT=sql_before_commit|sql_after_commit (with
+         * SPATE_CRASH_PROB): tests abort there, to land in the moments that
+         * matter (rows written, not committed; committed, input offsets not). */
+        const char *crash_at;
+        double crash_prob;
 } sink_t;
 
 static const spate_prop_t sql_props[] = {
@@ -151,6 +157,8 @@ static int sql_init(spate_node_t *n, char *errstr, size_t size) {
         s->batch_max = spate_node_int(n, "batch");
         s->slow_ms = spate_node_duration(n, "slow_commit");
         snprintf(s->id, sizeof(s->id), "%s/%s", n->topo->application, n->name);
+        s->crash_at = getenv("SPATE_CRASH_AT");
+        s->crash_prob = getenv("SPATE_CRASH_PROB") ? atof(getenv("SPATE_CRASH_PROB")) : 1.0;
         spate_arena_init(&s->mem);
         if (init_columns(n, s, errstr, size) || init_key(n, s, errstr, size))
                 return -1;
@@ -315,6 +323,8 @@ static int sql_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         if (s->nrows == s->cap)
                 grow_rows(s);
         sql_row_t *r = &s->rows[s->nrows];
+        if (!s->first_ms)
+                s->first_ms = spate_mono_ms();
         r->cells = spate_arena_alloc(&s->mem, sizeof(sql_cell_t) * (size_t)s->t.ncols);
         r->skip = r->bad = 0;
         for (int i = 0; i < s->t.ncols; i++) {
@@ -357,6 +367,13 @@ static void clear_rejects(sink_t *s) {
         s->nrejects = 0;
 }
 
+static void crash_point(const sink_t *s, const char *step) {
+        if (s->crash_at && !strcmp(s->crash_at, step) && (s->crash_prob >= 1.0 || drand48() < s->crash_prob)) {
+                spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
+                abort();
+        }
+}
+
 /* One attempt at the batch's transaction; -1 leaves the database untouched. */
 static int write_batch(sink_t *s, char *err, size_t size) {
         const sql_backend_t *be = s->be;
@@ -379,7 +396,11 @@ static int write_batch(sink_t *s, char *err, size_t size) {
                     be->offset_put(s->db, s->id, s->parts[p].topic, s->parts[p].partition, s->parts[p].max + 1,
                                    err, size))
                         return -1;
-        return be->commit(s->db, err, size);
+        crash_point(s, "sql_before_commit");
+        if (be->commit(s->db, err, size))
+                return -1;
+        crash_point(s, "sql_after_commit");
+        return 0;
 }
 
 static void sleep_ms(int64_t ms) {
@@ -428,7 +449,8 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
                 sleep_ms(backoff);
                 backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         }
-        int64_t ms = spate_mono_ms() - t0;
+        s->last_ms = spate_mono_ms();
+        int64_t ms = s->last_ms - t0;
         int skipped = 0;
         for (int i = 0; i < s->nrows; i++)
                 skipped += s->rows[i].skip;
@@ -446,9 +468,11 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
 
 static void sql_destroy(spate_node_t *n) {
         sink_t *s = n->ctx;
+        double secs = (double)(s->last_ms - s->first_ms) / 1000.0;
         if (s->written || s->skipped || s->rejected)
                 spate_info("sql_sink '%s': %" PRIu64 " rows written, %" PRIu64 " replays skipped, %" PRIu64
-                           " rejected", n->name, s->written, s->skipped, s->rejected);
+                           " rejected; first row to last commit %.3f s = %.0f rows/s", n->name, s->written,
+                           s->skipped, s->rejected, secs, secs > 0 ? (double)s->written / secs : 0.0);
         if (s->db)
                 s->be->close(s->db);
         for (int i = 0; s->vals && i < s->t.ncols; i++)
