@@ -60,7 +60,10 @@ typedef struct sink {
         reject_t *rejects;
         int nrejects, rcap;
         uint64_t written, skipped, rejected;
-        int64_t first_ms, last_ms;  /* monotonic: the first row buffered, the last commit done */
+        /* For the exit line's rate, monotonic ms: the first and the last row
+         * buffered, and the last row plus the commit that wrote it (the idle
+         * wait for the commit left out). */
+        int64_t first_ms, last_row_ms, last_ms;
         /* SPATE_CRASH_AT=sql_before_commit|sql_after_commit (with
          * SPATE_CRASH_PROB): tests abort there, to land in the moments that
          * matter (rows written, not committed; committed, input offsets not). */
@@ -323,8 +326,9 @@ static int sql_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         if (s->nrows == s->cap)
                 grow_rows(s);
         sql_row_t *r = &s->rows[s->nrows];
+        s->last_row_ms = spate_mono_ms();
         if (!s->first_ms)
-                s->first_ms = spate_mono_ms();
+                s->first_ms = s->last_row_ms;
         r->cells = spate_arena_alloc(&s->mem, sizeof(sql_cell_t) * (size_t)s->t.ncols);
         r->skip = r->bad = 0;
         for (int i = 0; i < s->t.ncols; i++) {
@@ -449,8 +453,8 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
                 sleep_ms(backoff);
                 backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         }
-        s->last_ms = spate_mono_ms();
-        int64_t ms = s->last_ms - t0;
+        int64_t ms = spate_mono_ms() - t0;
+        s->last_ms = s->last_row_ms + ms;
         int skipped = 0;
         for (int i = 0; i < s->nrows; i++)
                 skipped += s->rows[i].skip;

@@ -122,6 +122,13 @@ for name, topo in (("spate", "topology/rain_next_hour.yaml"), ("region-hourly", 
            "%s: depends_on with conditions (%s)" % (name, {k: v.get("condition") for k, v in s["depends_on"].items()}))
     report(s.get("build", {}).get("dockerfile") == "compose/Dockerfile", "%s builds compose/Dockerfile" % name)
 report(svc["spate"]["depends_on"]["weather-sim"]["condition"] == "service_healthy", "spate waits for a healthy weather-sim")
+pg = svc.get("postgres", {})
+report(str(pg.get("image", "")).startswith("postgres:") and "pg_isready" in str(pg.get("healthcheck", {}).get("test")),
+       "a postgres service (official image, pg_isready health check) for sql_sink (%s)" % pg.get("image"))
+pe = pg.get("environment") or {}
+url = env("spate").get("PG_URL", "")
+report(re.match(r"postgresql://%s:[^@]+@postgres:5432/%s$" % (pe.get("POSTGRES_USER"), pe.get("POSTGRES_DB")), url) is not None,
+       "the spate services get PG_URL for the postgres service's user and database (%s)" % re.sub(r":[^:@/]+@", ":***@", url))
 PY
 while read -r line; do case $line in ok*) ok "${line#ok }";; "not ok"*) nok "${line#not ok }";; esac; done <"$TMP/checks.txt"
 
