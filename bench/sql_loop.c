@@ -1,7 +1,9 @@
 /* sql_loop.c - the SQL sink benchmark's baseline: a plain C loop doing the
  * inserts spate's sql_sink does (upsert by sensor, or append), with the same
  * technique (SQLite: one prepared statement, bound and stepped per row;
- * PostgreSQL: prepared statements in pipeline mode, a sync every 1,000 rows),
+ * PostgreSQL: prepared INSERTs of up to 100 rows - cut where a sensor would
+ * repeat, which one upsert statement cannot take - in pipeline mode, a sync
+ * every 1,000 rows),
  * one transaction per 20,000 rows, rows made in memory (no Kafka, no JSON).
  * usage: sql_loop sqlite|postgres FILE|URL upsert|append N
  *   -> prints "loop: N rows in T s = R rows/s" */
@@ -14,6 +16,7 @@
 
 #define TXN 20000
 #define SYNC 1000
+#define GROUP 100
 
 static double now(void) {
         struct timespec ts;
@@ -52,26 +55,33 @@ static const char *ddl(int pg, int upsert) {
                         "PRIMARY KEY (sensor, ts)) STRICT";
 }
 
-static const char *insert(int pg, int upsert) {
-        if (!upsert)
-                return pg ? "INSERT INTO loop_append VALUES ($1, $2, $3, $4, $5)"
-                          : "INSERT INTO loop_append VALUES (?, ?, ?, ?, ?)";
-        return pg ? "INSERT INTO loop_upsert VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sensor) DO UPDATE SET "
-                    "region = excluded.region, ts = excluded.ts, temp = excluded.temp, humidity = excluded.humidity"
-                  : "INSERT INTO loop_upsert VALUES (?, ?, ?, ?, ?) ON CONFLICT (sensor) DO UPDATE SET "
-                    "region = excluded.region, ts = excluded.ts, temp = excluded.temp, humidity = excluded.humidity";
+/* INSERT of n rows: placeholders ? (SQLite, n = 1) or $k. */
+static void insert(char *buf, size_t size, int pg, int upsert, int n) {
+        size_t off = (size_t)snprintf(buf, size, "INSERT INTO %s VALUES ", upsert ? "loop_upsert" : "loop_append");
+        for (int r = 0; r < n; r++)
+                for (int c = 0; c < 5; c++) {
+                        if (pg)
+                                off += (size_t)snprintf(buf + off, size - off, "%s$%d%s", c ? ", " : r ? ", (" : "(",
+                                                        r * 5 + c + 1, c == 4 ? ")" : "");
+                        else
+                                off += (size_t)snprintf(buf + off, size - off, "%s?%s", c ? ", " : "(", c == 4 ? ")" : "");
+                }
+        if (upsert)
+                snprintf(buf + off, size - off, " ON CONFLICT (sensor) DO UPDATE SET region = excluded.region, "
+                         "ts = excluded.ts, temp = excluded.temp, humidity = excluded.humidity");
 }
 
 static int run_sqlite(const char *path, int upsert, long n) {
         sqlite3 *db;
         sqlite3_stmt *st;
         row_t r;
+        char sql[512];
         if (sqlite3_open(path, &db) != SQLITE_OK)
                 return fprintf(stderr, "open: %s\n", sqlite3_errmsg(db)), 1;
         sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
         sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
         if (sqlite3_exec(db, ddl(0, upsert), NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(db, insert(0, upsert), -1, &st, NULL) != SQLITE_OK)
+            (insert(sql, sizeof(sql), 0, upsert, 1), sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
                 return fprintf(stderr, "%s\n", sqlite3_errmsg(db)), 1;
         for (long i = 0; i < n; i++) {
                 if (i % TXN == 0)
@@ -106,24 +116,63 @@ static int drain(PGconn *c, int cmds) {
         return 0;
 }
 
+/* Prepares the INSERT of n rows once (outside pipeline mode). */
+static void prepare(PGconn *c, int n, int upsert, char *prepared) {
+        char name[16], sql[GROUP * 40 + 256];
+        if (prepared[n])
+                return;
+        snprintf(name, sizeof(name), "ins%d", n);
+        insert(sql, sizeof(sql), 1, upsert, n);
+        PQclear(PQprepare(c, name, sql, n * 5, NULL));
+        prepared[n] = 1;
+}
+
+/* Queues rows [0, n) of g as one INSERT. */
+static void send_group(PGconn *c, const row_t *g, int n) {
+        const char *v[GROUP * 5];
+        char name[16];
+        snprintf(name, sizeof(name), "ins%d", n);
+        for (int r = 0; r < n; r++) {
+                v[r * 5] = g[r].sensor;
+                v[r * 5 + 1] = g[r].region;
+                v[r * 5 + 2] = g[r].ts;
+                v[r * 5 + 3] = g[r].temp;
+                v[r * 5 + 4] = g[r].humidity;
+        }
+        PQsendQueryPrepared(c, name, n * 5, v, NULL, NULL, 0);
+}
+
 static int run_pg(const char *url, int upsert, long n) {
         PGconn *c = PQconnectdb(url);
-        row_t r;
+        static row_t g[SYNC];
+        char prepared[GROUP + 1] = { 0 };
         if (PQstatus(c) != CONNECTION_OK)
                 return fprintf(stderr, "connect: %s\n", PQerrorMessage(c)), 1;
         PQclear(PQexec(c, ddl(1, upsert)));
-        PQclear(PQprepare(c, "ins", insert(1, upsert), 5, NULL));
         for (long i = 0; i < n;) {
                 PQclear(PQexec(c, "BEGIN"));
                 long end = i + TXN < n ? i + TXN : n;
                 while (i < end) {
-                        int cmds = 0;
-                        PQenterPipelineMode(c);
-                        for (; i < end && cmds < SYNC; i++, cmds++) {
-                                make_row(&r, i);
-                                const char *v[5] = { r.sensor, r.region, r.ts, r.temp, r.humidity };
-                                PQsendQueryPrepared(c, "ins", 5, v, NULL, NULL, 0);
+                        int rows = 0, start = 0, cmds = 0;
+                        for (; i < end && rows < SYNC; i++)
+                                make_row(&g[rows++], i);
+                        /* Statements are prepared outside the pipeline: size them first. */
+                        int sizes[SYNC], ngroups = 0;
+                        for (int r = 0; r < rows; r++) {
+                                int cut = r - start == GROUP;
+                                for (int k = start; !cut && upsert && k < r; k++)
+                                        cut = !strcmp(g[k].sensor, g[r].sensor);
+                                if (cut) {
+                                        sizes[ngroups++] = r - start;
+                                        start = r;
+                                }
                         }
+                        sizes[ngroups++] = rows - start;
+                        for (int k = 0; k < ngroups; k++)
+                                prepare(c, sizes[k], upsert, prepared);
+                        PQenterPipelineMode(c);
+                        for (int k = 0, first = 0; k < ngroups; first += sizes[k++], cmds++)
+                                send_group(c, g + first, sizes[k]);
                         PQpipelineSync(c);
                         if (drain(c, cmds))
                                 return 1;

@@ -104,11 +104,11 @@ const char *spate_sql_type_ddl(sql_dialect_t d, sql_type_t t);
  * primary key when `pk`). */
 void spate_sql_create(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
                       int with_version, int pk);
-/* INSERT into `name`; with `upsert` ON CONFLICT (key) DO UPDATE of the
- * other columns. Placeholders ? (SQLite) or $n (PostgreSQL), in column
- * order, the version last. */
+/* INSERT of `nrows` rows into `name`; with `upsert` ON CONFLICT (key) DO
+ * UPDATE of the other columns. Placeholders ? (SQLite) or $n (PostgreSQL),
+ * row after row, in column order, the version last. */
 void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
-                      int with_version, int upsert);
+                      int with_version, int upsert, int nrows);
 /* A double-quoted identifier. */
 void spate_sql_ident(spate_buf_t *b, const char *name);
 /* Copies a connection URL or conninfo with its password replaced by ***. */

@@ -1,7 +1,9 @@
 /* sql_pg.c - the PostgreSQL backend of `sql_sink` (libpq): prepared
- * statements sent in pipeline mode, a chunk of rows per round trip inside a
- * savepoint, so a row the server rejects costs one chunk's replay and the
- * others go in. The password of the URL never reaches a message. */
+ * multi-row INSERTs (100 rows a statement) sent in pipeline mode, a chunk of
+ * 1,000 rows per round trip inside a savepoint. A rejected statement rolls
+ * the chunk back; it is sent again a row per statement to find the rejected
+ * row, which goes to the DLQ while the others go in. The password of the
+ * URL never reaches a message. */
 #include "sql.h"
 
 #include <inttypes.h>
@@ -11,11 +13,13 @@
 #include <string.h>
 
 #define CHUNK 1000  /* rows per pipeline sync: results stay well inside socket buffers */
+#define GROUP 100   /* rows per multi-row INSERT */
 
 struct sql_db {
         PGconn *conn;
         char *password;  /* scrubbed from messages */
         char url[512];   /* masked */
+        char prepared[GROUP + 1];  /* rows<n> is prepared on this connection */
 };
 
 /* Copies msg into out with the password replaced by *** and the trailing
@@ -165,12 +169,12 @@ static int pg_setup(sql_db_t *d, const sql_table_t *t, char *errstr, size_t size
         if (check_table(d, t, t->table, errstr, size) || (versioned && check_table(d, t, t->current, errstr, size)))
                 goto out;
         b.len = 0;
-        spate_sql_insert(&b, SQL_DIALECT_PG, t, t->table, versioned, t->mode == SQL_UPSERT);
+        spate_sql_insert(&b, SQL_DIALECT_PG, t, t->table, versioned, t->mode == SQL_UPSERT, 1);
         if (prepare(d, "row", b.data, 0, errstr, size))
                 goto out;
         if (versioned) {
                 b.len = 0;
-                spate_sql_insert(&b, SQL_DIALECT_PG, t, t->current, 0, 1);
+                spate_sql_insert(&b, SQL_DIALECT_PG, t, t->current, 0, 1, 1);
                 if (prepare(d, "cur", b.data, 0, errstr, size))
                         goto out;
         }
@@ -227,14 +231,80 @@ static int pg_offset_put(sql_db_t *d, const char *sink, const char *topic, int32
                       "storing offsets");
 }
 
-/* Queues the statements of one row: the table's, then the current table's. */
-static int send_row(sql_db_t *d, const sql_table_t *t, const sql_row_t *r, const char *version) {
-        const char *vals[t->ncols + 1];
-        char nums[t->ncols][32];
-        int len;
-        for (int i = 0; i < t->ncols; i++)
-                vals[i] = spate_sql_cell_text(&r->cells[i], nums[i], sizeof(nums[i]), &len);
-        vals[t->ncols] = version;
+/* Two cells hold the same value (upsert keys within one statement). */
+static int cell_eq(const sql_cell_t *a, const sql_cell_t *b) {
+        if (a->kind != b->kind)
+                return 0;
+        switch (a->kind) {
+        case SQL_INT: return a->u.i == b->u.i;
+        case SQL_REAL: return a->u.d == b->u.d;
+        case SQL_TEXT: return a->len == b->len && !memcmp(a->u.s, b->u.s, a->len);
+        default: return 1;
+        }
+}
+
+static int same_key(const sql_table_t *t, const sql_row_t *a, const sql_row_t *b) {
+        for (int k = 0; k < t->nkey; k++)
+                if (!cell_eq(&a->cells[t->key[k]], &b->cells[t->key[k]]))
+                        return 0;
+        return 1;
+}
+
+/* Cuts the rows to write of [from, to) into groups of consecutive rows for
+ * one multi-row INSERT each: at most GROUP rows, and for upsert no key twice
+ * (ON CONFLICT DO UPDATE cannot touch a row twice in one statement); one
+ * row per group when `multi` is off. Fills idx with the row indexes and
+ * size with the group sizes; returns the number of groups. */
+static int make_groups(const sql_table_t *t, const sql_row_t *rows, int from, int to, int multi, int *idx,
+                       int *size) {
+        int n = 0, ngroups = 0, start = 0;
+        for (int i = from; i < to; i++) {
+                if (rows[i].skip || rows[i].bad)
+                        continue;
+                int cut = !multi || n - start == GROUP;
+                for (int k = start; !cut && t->mode == SQL_UPSERT && k < n; k++)
+                        cut = same_key(t, &rows[idx[k]], &rows[i]);
+                if (cut && n > start) {
+                        size[ngroups++] = n - start;
+                        start = n;
+                }
+                idx[n++] = i;
+        }
+        if (n > start)
+                size[ngroups++] = n - start;
+        return ngroups;
+}
+
+/* Prepares "rows<n>", the INSERT of n rows, once per connection. */
+static int prepare_group(sql_db_t *d, const sql_table_t *t, int n, char *errstr, size_t size) {
+        char name[16];
+        spate_buf_t b = { 0 };
+        if (d->prepared[n])
+                return 0;
+        snprintf(name, sizeof(name), "rows%d", n);
+        spate_sql_insert(&b, SQL_DIALECT_PG, t, t->table, 0, t->mode == SQL_UPSERT, n);
+        int rc = prepare(d, name, b.data, 0, errstr, size);
+        spate_buf_free(&b);
+        d->prepared[n] = !rc;
+        return rc;
+}
+
+/* Queues the statement(s) of one group: "row" (and "cur" for versioned) for
+ * a single row, "rows<n>" for more. */
+static int send_group(sql_db_t *d, const sql_table_t *t, const sql_row_t *rows, const int *idx, int n,
+                      const char *version) {
+        const char *vals[n * t->ncols + 1];
+        char nums[n * t->ncols][32];
+        int len, nv = 0;
+        for (int r = 0; r < n; r++)
+                for (int i = 0; i < t->ncols; i++, nv++)
+                        vals[nv] = spate_sql_cell_text(&rows[idx[r]].cells[i], nums[nv], sizeof(nums[nv]), &len);
+        if (n > 1) {
+                char name[16];
+                snprintf(name, sizeof(name), "rows%d", n);
+                return PQsendQueryPrepared(d->conn, name, nv, vals, NULL, NULL, 0) ? 0 : -1;
+        }
+        vals[nv] = version;
         int ok = PQsendQueryPrepared(d->conn, "row", t->ncols + (t->mode == SQL_VERSIONED), vals, NULL, NULL, 0);
         if (ok && t->mode == SQL_VERSIONED)
                 ok = PQsendQueryPrepared(d->conn, "cur", t->ncols, vals, NULL, NULL, 0);
@@ -281,57 +351,69 @@ static int read_chunk(sql_db_t *d, int ncmd, int *bad, char *msg, size_t msize, 
 }
 
 /* Rows [from, to) not skipped or bad, in one pipeline round trip inside a
- * savepoint. Returns -1, 0, or 1 after a row was rejected and passed to
- * reject(): the savepoint is rolled back and the chunk is to be sent again. */
-static int write_chunk(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int from, int to, const char *version,
-                       sql_reject_cb reject, void *opaque, char *errstr, size_t size) {
-        int per_row = t->mode == SQL_VERSIONED ? 2 : 1, ncmd = 0, bad, rc;
-        int cmd_row[(to - from) * per_row + 2];
+ * savepoint. Returns -1; 0 when written; 1 after a row was rejected and
+ * passed to reject(); 2 when a multi-row INSERT was rejected (which row is
+ * unknown). After 1 or 2 the savepoint is rolled back: send the chunk again
+ * (after 2, a row per statement). */
+static int write_chunk(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int from, int to, int multi,
+                       const char *version, sql_reject_cb reject, void *opaque, char *errstr, size_t size) {
+        int idx[CHUNK], gsize[CHUNK], cmd_group[CHUNK * 2 + 2], cmd_first[CHUNK + 1];
+        int ngroups = make_groups(t, rows, from, to, multi, idx, gsize), ncmd = 0, bad, rc = 0;
+        int per_row = t->mode == SQL_VERSIONED ? 2 : 1;
         char msg[1024];
+        for (int g = 0, first = 0; g < ngroups; first += gsize[g++]) {
+                cmd_first[g] = first;
+                if (gsize[g] > 1 && prepare_group(d, t, gsize[g], errstr, size))
+                        return -1;
+        }
         if (!PQenterPipelineMode(d->conn))
                 return conn_fail(d, errstr, size, "pipeline mode");
         rc = PQsendQueryParams(d->conn, "SAVEPOINT spate_chunk", 0, NULL, NULL, NULL, NULL, 0) ? 0 : -1;
-        cmd_row[ncmd++] = -1;
-        for (int i = from; i < to && !rc; i++) {
-                if (rows[i].skip || rows[i].bad)
-                        continue;
-                rc = send_row(d, t, &rows[i], version);
-                for (int k = 0; k < per_row; k++)
-                        cmd_row[ncmd++] = i;
+        cmd_group[ncmd++] = -1;
+        for (int g = 0; g < ngroups && !rc; g++) {
+                rc = send_group(d, t, rows, idx + cmd_first[g], gsize[g], version);
+                for (int k = 0; k < (gsize[g] > 1 ? 1 : per_row); k++)
+                        cmd_group[ncmd++] = g;
         }
         if (!rc && (!PQsendQueryParams(d->conn, "RELEASE SAVEPOINT spate_chunk", 0, NULL, NULL, NULL, NULL, 0) ||
                     !PQpipelineSync(d->conn)))
                 rc = -1;
-        cmd_row[ncmd++] = -1;
-        if (rc) {
-                conn_fail(d, errstr, size, "sending rows");
-                return -1;  /* the connection is dropped: no need to leave pipeline mode */
-        }
+        cmd_group[ncmd++] = -1;
+        if (rc)
+                return conn_fail(d, errstr, size, "sending rows");  /* the connection is dropped */
         rc = read_chunk(d, ncmd, &bad, msg, sizeof(msg), errstr, size);
         if (!PQexitPipelineMode(d->conn) && !rc)
                 rc = conn_fail(d, errstr, size, "leaving pipeline mode");
         if (rc || bad < 0)
                 return rc;
-        if (cmd_row[bad] < 0) {
+        int g = cmd_group[bad];
+        if (g < 0) {
                 snprintf(errstr, size, "savepoint: %s", msg);
                 return -1;
         }
-        rows[cmd_row[bad]].bad = 1;
-        reject(opaque, cmd_row[bad], msg);
-        return exec(d, "ROLLBACK TO SAVEPOINT spate_chunk; RELEASE SAVEPOINT spate_chunk", errstr, size) ? -1 : 1;
+        if (gsize[g] == 1) {
+                int row = idx[cmd_first[g]];
+                rows[row].bad = 1;
+                reject(opaque, row, msg);
+        }
+        return exec(d, "ROLLBACK TO SAVEPOINT spate_chunk; RELEASE SAVEPOINT spate_chunk", errstr, size) ? -1
+               : gsize[g] == 1 ? 1 : 2;
 }
 
 static int pg_write(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int nrows, int64_t version,
                     sql_reject_cb reject, void *opaque, char *errstr, size_t size) {
         char v[24];
+        /* Multi-row INSERTs for append and upsert; versioned writes two tables a row. */
+        int multi_ok = t->mode != SQL_VERSIONED && t->ncols <= 64;
         snprintf(v, sizeof(v), "%" PRId64, version);
         for (int from = 0; from < nrows;) {
-                int to = from + CHUNK < nrows ? from + CHUNK : nrows;
-                int rc = write_chunk(d, t, rows, from, to, v, reject, opaque, errstr, size);
+                int to = from + CHUNK < nrows ? from + CHUNK : nrows, multi = multi_ok, rc;
+                while ((rc = write_chunk(d, t, rows, from, to, multi, v, reject, opaque, errstr, size)) > 0)
+                        if (rc == 2)
+                                multi = 0;  /* find the rejected row: a statement per row */
                 if (rc < 0)
                         return -1;
-                if (rc == 0)
-                        from = to;
+                from = to;
         }
         return 0;
 }

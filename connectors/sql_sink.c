@@ -371,6 +371,20 @@ static void clear_rejects(sink_t *s) {
         s->nrejects = 0;
 }
 
+/* Sends the rows the database rejected to the DLQ. */
+static void dead_letter(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
+        for (int i = 0; i < s->nrejects; i++) {
+                const spate_origin_t *o = &s->origins[s->rejects[i].row];
+                spate_ctx_fail(ctx, n, "table '%s': %s", s->t.table, s->rejects[i].msg);
+                if (o->topic)
+                        spate_ctx_dead_letter(ctx, o);
+                else
+                        spate_err("sql_sink '%s': a row without a source record was rejected: %s", n->name,
+                                  s->rejects[i].msg);
+        }
+        clear_rejects(s);
+}
+
 static void crash_point(const sink_t *s, const char *step) {
         if (s->crash_at && !strcmp(s->crash_at, step) && (s->crash_prob >= 1.0 || drand48() < s->crash_prob)) {
                 spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
@@ -378,8 +392,12 @@ static void crash_point(const sink_t *s, const char *step) {
         }
 }
 
-/* One attempt at the batch's transaction; -1 leaves the database untouched. */
-static int write_batch(sink_t *s, char *err, size_t size) {
+/* One attempt at the batch's transaction; -1 leaves the database untouched.
+ * The rejected rows are dead-lettered and acknowledged before the COMMIT:
+ * once the offsets are stored, a replay skips those rows and could not
+ * dead-letter them again (a failed attempt repeats them: the DLQ is
+ * at-least-once). */
+static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, size_t size) {
         const sql_backend_t *be = s->be;
         const char *what;
         clear_rejects(s);
@@ -400,6 +418,13 @@ static int write_batch(sink_t *s, char *err, size_t size) {
                     be->offset_put(s->db, s->id, s->parts[p].topic, s->parts[p].partition, s->parts[p].max + 1,
                                    err, size))
                         return -1;
+        if (s->nrejects) {
+                dead_letter(n, s, ctx);
+                if (spate_ctx_wait_acks(ctx)) {
+                        snprintf(err, size, "dead-lettering rejected rows: output was not delivered");
+                        return -1;
+                }
+        }
         crash_point(s, "sql_before_commit");
         if (be->commit(s->db, err, size))
                 return -1;
@@ -410,21 +435,6 @@ static int write_batch(sink_t *s, char *err, size_t size) {
 static void sleep_ms(int64_t ms) {
         struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
-}
-
-/* Sends the rows the database rejected to the DLQ, now that the others are in. */
-static void dead_letter(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
-        for (int i = 0; i < s->nrejects; i++) {
-                const spate_origin_t *o = &s->origins[s->rejects[i].row];
-                spate_ctx_fail(ctx, n, "table '%s': %s", s->t.table, s->rejects[i].msg);
-                if (o->topic)
-                        spate_ctx_dead_letter(ctx, o);
-                else
-                        spate_err("sql_sink '%s': a row without a source record was rejected: %s", n->name,
-                                  s->rejects[i].msg);
-        }
-        s->rejected += (uint64_t)s->nrejects;
-        clear_rejects(s);
 }
 
 static void reset_batch(sink_t *s) {
@@ -438,7 +448,7 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
         int64_t t0 = spate_mono_ms(), backoff = 200;
         if (!s->nrows)
                 return 0;
-        for (int attempt = 1; write_batch(s, err, sizeof(err)); attempt++) {
+        for (int attempt = 1; write_batch(n, s, ctx, err, sizeof(err)); attempt++) {
                 if (s->db) {
                         s->be->rollback(s->db);
                         s->be->close(s->db);
@@ -455,17 +465,19 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
         }
         int64_t ms = spate_mono_ms() - t0;
         s->last_ms = s->last_row_ms + ms;
-        int skipped = 0;
-        for (int i = 0; i < s->nrows; i++)
+        int skipped = 0, rejected = 0;
+        for (int i = 0; i < s->nrows; i++) {
                 skipped += s->rows[i].skip;
-        s->written += (uint64_t)(s->nrows - skipped - s->nrejects);
+                rejected += s->rows[i].bad;
+        }
+        s->written += (uint64_t)(s->nrows - skipped - rejected);
         s->skipped += (uint64_t)skipped;
+        s->rejected += (uint64_t)rejected;
         if (ms >= s->slow_ms)
                 spate_warn("sql_sink '%s': slow commit: %d rows in %" PRId64 " ms (slow_commit: %" PRId64 " ms)",
                            n->name, s->nrows, ms, s->slow_ms);
         spate_debug("sql_sink '%s': committed %d rows (%d replays skipped, %d rejected) in %" PRId64 " ms",
-                    n->name, s->nrows, skipped, s->nrejects, ms);
-        dead_letter(n, s, ctx);
+                    n->name, s->nrows, skipped, rejected, ms);
         reset_batch(s);
         return 0;
 }

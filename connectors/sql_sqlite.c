@@ -125,12 +125,12 @@ static int lite_setup(sql_db_t *d, const sql_table_t *t, char *errstr, size_t si
             check_table(d, t, t->table, errstr, size) || (versioned && check_table(d, t, t->current, errstr, size)))
                 goto out;
         b.len = 0;
-        spate_sql_insert(&b, SQL_DIALECT_SQLITE, t, t->table, versioned, t->mode == SQL_UPSERT);
+        spate_sql_insert(&b, SQL_DIALECT_SQLITE, t, t->table, versioned, t->mode == SQL_UPSERT, 1);
         if (prepare(d, ST_ROW, b.data, errstr, size))
                 goto out;
         if (versioned) {
                 b.len = 0;
-                spate_sql_insert(&b, SQL_DIALECT_SQLITE, t, t->current, 0, 1);
+                spate_sql_insert(&b, SQL_DIALECT_SQLITE, t, t->current, 0, 1, 1);
                 if (prepare(d, ST_CURRENT, b.data, errstr, size))
                         goto out;
         }

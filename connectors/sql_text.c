@@ -116,7 +116,7 @@ static void placeholder(spate_buf_t *b, sql_dialect_t d, int i) {
 }
 
 void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
-                      int with_version, int upsert) {
+                      int with_version, int upsert, int nrows) {
         int n = t->ncols + !!with_version;
         puts_(b, "INSERT INTO ");
         spate_sql_ident(b, name);
@@ -130,13 +130,16 @@ void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, con
                 puts_(b, ", ");
                 spate_sql_ident(b, t->version_col);
         }
-        puts_(b, ") VALUES (");
-        for (int i = 0; i < n; i++) {
-                if (i)
-                        puts_(b, ", ");
-                placeholder(b, d, i);
+        puts_(b, ") VALUES ");
+        for (int r = 0; r < nrows; r++) {
+                puts_(b, r ? ", (" : "(");
+                for (int i = 0; i < n; i++) {
+                        if (i)
+                                puts_(b, ", ");
+                        placeholder(b, d, r * n + i);
+                }
+                spate_buf_putc(b, ')');
         }
-        spate_buf_putc(b, ')');
         if (upsert) {
                 int others = 0;
                 puts_(b, " ON CONFLICT (");

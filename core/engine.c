@@ -457,6 +457,17 @@ static void wait_acks(spate_engine_t *e) {
         }
 }
 
+int spate_ctx_wait_acks(spate_ctx_t *ctx) {
+        spate_engine_t *e = ctx->engine;
+        if (!e)
+                return 0;
+        wait_acks(e);
+        if (!e->failed)
+                return 0;
+        snprintf(ctx->errstr, sizeof(ctx->errstr), "output was not delivered");
+        return -1;
+}
+
 /* Commits the processed offsets of assigned partitions once every output
  * derived from them is acknowledged (exactly_once: in the transaction that
  * holds those outputs; the offsets are then also committed plainly, which is

@@ -175,6 +175,11 @@ int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
 int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partition,
                             const void *key, size_t key_len, const void *value, size_t len,
                             int64_t *acked);
+/* Waits until every message produced so far (outputs, DLQ records) is
+ * acknowledged: a node that makes something durable outside Kafka first
+ * (sql_sink's DLQ records before its SQL commit). 0, or -1 with
+ * ctx->errstr when delivery failed (the engine then stops). */
+int spate_ctx_wait_acks(spate_ctx_t *ctx);
 /* Reads topic/partition from offset `from` (0 or less: the beginning) up to its
  * end as of the call, in order, calling cb for each message (value NULL for a
  * tombstone); logs progress. Returns the offset after the last message read,
