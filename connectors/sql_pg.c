@@ -311,10 +311,13 @@ static int send_group(sql_db_t *d, const sql_table_t *t, const sql_row_t *rows, 
         return ok ? 0 : -1;
 }
 
-/* A data exception (22) or integrity violation (23) concerns the row. */
+/* A data exception (22) or integrity violation (23) concerns the row; so
+ * does a cardinality violation (21: an upsert touching one row twice, when
+ * two keys spate told apart are equal to the database, "1" and 1), which
+ * sends the chunk again a row per statement. */
 static int row_error(const PGresult *r) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        return state && (!strncmp(state, "22", 2) || !strncmp(state, "23", 2));
+        return state && (!strncmp(state, "21", 2) || !strncmp(state, "22", 2) || !strncmp(state, "23", 2));
 }
 
 /* Reads the results of `ncmd` queued commands and the sync. *bad is the
