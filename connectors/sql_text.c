@@ -78,15 +78,19 @@ static void key_list(spate_buf_t *b, const sql_table_t *t) {
         }
 }
 
-void spate_sql_create(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
-                      int with_version, int pk) {
-        puts_(b, "CREATE TABLE IF NOT EXISTS ");
+/* `<verb> "name" (col, col, ...`: with types and constraints when ddl,
+ * then the version column. */
+static void table_head(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *verb, const char *name,
+                       int ddl, int with_version) {
+        puts_(b, verb);
         spate_sql_ident(b, name);
         puts_(b, " (");
         for (int i = 0; i < t->ncols; i++) {
                 if (i)
                         puts_(b, ", ");
                 spate_sql_ident(b, t->cols[i].name);
+                if (!ddl)
+                        continue;
                 spate_buf_putc(b, ' ');
                 puts_(b, spate_sql_type_ddl(d, t->cols[i].type));
                 if (*t->cols[i].extra) {
@@ -97,8 +101,14 @@ void spate_sql_create(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, con
         if (with_version) {
                 puts_(b, ", ");
                 spate_sql_ident(b, t->version_col);
-                puts_(b, d == SQL_DIALECT_SQLITE ? " INTEGER NOT NULL" : " bigint NOT NULL");
+                if (ddl)
+                        puts_(b, d == SQL_DIALECT_SQLITE ? " INTEGER NOT NULL" : " bigint NOT NULL");
         }
+}
+
+void spate_sql_create(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
+                      int with_version, int pk) {
+        table_head(b, d, t, "CREATE TABLE IF NOT EXISTS ", name, 1, with_version);
         if (pk && t->nkey) {
                 puts_(b, ", PRIMARY KEY (");
                 key_list(b, t);
@@ -118,18 +128,7 @@ static void placeholder(spate_buf_t *b, sql_dialect_t d, int i) {
 void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
                       int with_version, int upsert, int nrows) {
         int n = t->ncols + !!with_version;
-        puts_(b, "INSERT INTO ");
-        spate_sql_ident(b, name);
-        puts_(b, " (");
-        for (int i = 0; i < t->ncols; i++) {
-                if (i)
-                        puts_(b, ", ");
-                spate_sql_ident(b, t->cols[i].name);
-        }
-        if (with_version) {
-                puts_(b, ", ");
-                spate_sql_ident(b, t->version_col);
-        }
+        table_head(b, d, t, "INSERT INTO ", name, 0, with_version);
         puts_(b, ") VALUES ");
         for (int r = 0; r < nrows; r++) {
                 puts_(b, r ? ", (" : "(");
