@@ -250,28 +250,78 @@ static int same_key(const sql_table_t *t, const sql_row_t *a, const sql_row_t *b
         return 1;
 }
 
-/* Cuts the rows to write of [from, to) into groups of consecutive rows for
- * one multi-row INSERT each: at most GROUP rows, and for upsert no key twice
- * (ON CONFLICT DO UPDATE cannot touch a row twice in one statement); one
- * row per group when `multi` is off. Fills idx with the row indexes and
- * size with the group sizes; returns the number of groups. */
+static uint64_t key_hash(const sql_table_t *t, const sql_row_t *r) {
+        uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
+        for (int k = 0; k < t->nkey; k++) {
+                const sql_cell_t *c = &r->cells[t->key[k]];
+                const unsigned char *p = c->kind == SQL_TEXT ? (const unsigned char *)c->u.s
+                                                             : (const unsigned char *)&c->u;
+                size_t n = c->kind == SQL_TEXT ? c->len : c->kind == SQL_NULL ? 0 : sizeof(c->u);
+                h = (h ^ c->kind) * 1099511628211ULL;
+                for (size_t i = 0; i < n; i++)
+                        h = (h ^ p[i]) * 1099511628211ULL;
+        }
+        return h;
+}
+
+/* Upsert groups: a row joins the first statement with room after the one
+ * holding its key's previous row, so statements stay full where a
+ * partition's rows repeat keys (rows of different keys may change order;
+ * those of one key never do). gof[k]: the group of the k-th row written. */
+static int group_upserts(const sql_table_t *t, const sql_row_t *rows, const int *elig, int n, int *gof,
+                         int *count) {
+        enum { SLOTS = 2 * CHUNK + 48 };  /* > 2 x the rows of a chunk: short probes */
+        struct { int row, group; } slot[SLOTS];
+        int ngroups = 0, fill = 0;
+        for (int i = 0; i < SLOTS; i++)
+                slot[i].row = -1;
+        for (int k = 0; k < n; k++) {
+                const sql_row_t *r = &rows[elig[k]];
+                size_t h = (size_t)(key_hash(t, r) % SLOTS);
+                while (slot[h].row >= 0 && !same_key(t, &rows[slot[h].row], r))
+                        h = (h + 1) % SLOTS;
+                int g = slot[h].row >= 0 && slot[h].group + 1 > fill ? slot[h].group + 1 : fill;
+                while (g < ngroups && count[g] == GROUP)
+                        g++;
+                if (g == ngroups)
+                        count[ngroups++] = 0;
+                count[g]++;
+                gof[k] = g;
+                slot[h].row = elig[k];
+                slot[h].group = g;
+                while (fill < ngroups && count[fill] == GROUP)
+                        fill++;
+        }
+        return ngroups;
+}
+
+/* Cuts the rows to write of [from, to) into groups for one multi-row
+ * INSERT each (at most GROUP rows; upsert: no key twice, since ON CONFLICT
+ * DO UPDATE cannot touch a row twice in one statement), or one row per
+ * group when `multi` is off. Fills idx with the row indexes, group after
+ * group, and size with the group sizes; returns the number of groups. */
 static int make_groups(const sql_table_t *t, const sql_row_t *rows, int from, int to, int multi, int *idx,
                        int *size) {
-        int n = 0, ngroups = 0, start = 0;
-        for (int i = from; i < to; i++) {
-                if (rows[i].skip || rows[i].bad)
-                        continue;
-                int cut = !multi || n - start == GROUP;
-                for (int k = start; !cut && t->mode == SQL_UPSERT && k < n; k++)
-                        cut = same_key(t, &rows[idx[k]], &rows[i]);
-                if (cut && n > start) {
-                        size[ngroups++] = n - start;
-                        start = n;
+        int elig[CHUNK], gof[CHUNK], pos[CHUNK], n = 0, ngroups;
+        for (int i = from; i < to; i++)
+                if (!rows[i].skip && !rows[i].bad)
+                        elig[n++] = i;
+        if (!multi || t->mode != SQL_UPSERT) {
+                ngroups = 0;
+                for (int k = 0; k < n; k++) {
+                        int per = multi ? GROUP : 1;
+                        if (k % per == 0)
+                                size[ngroups++] = 0;
+                        size[ngroups - 1]++;
+                        idx[k] = elig[k];
                 }
-                idx[n++] = i;
+                return ngroups;
         }
-        if (n > start)
-                size[ngroups++] = n - start;
+        ngroups = group_upserts(t, rows, elig, n, gof, size);
+        for (int g = 0, p = 0; g < ngroups; p += size[g++])
+                pos[g] = p;
+        for (int k = 0; k < n; k++)
+                idx[pos[gof[k]]++] = elig[k];
         return ngroups;
 }
 
