@@ -5,6 +5,7 @@
  * row, which goes to the DLQ while the others go in. The password of the
  * URL never reaches a message. */
 #include "sql.h"
+#include "../core/log.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -70,6 +71,13 @@ static void pg_close(sql_db_t *d) {
         free(d);
 }
 
+/* Server notices ("relation ... already exists, skipping") go to the debug
+ * log, not to stderr as libpq would print them. */
+static void on_notice(void *arg, const char *msg) {
+        (void)arg;
+        spate_debug("PostgreSQL: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
 static sql_db_t *pg_open(const char *url, char *errstr, size_t size) {
         char *perr = NULL;
         PQconninfoOption *opts = PQconninfoParse(url, &perr);
@@ -97,6 +105,7 @@ static sql_db_t *pg_open(const char *url, char *errstr, size_t size) {
                 pg_close(d);
                 return NULL;
         }
+        PQsetNoticeProcessor(d->conn, on_notice, NULL);
         if (exec(d, "SET TIME ZONE 'UTC'", errstr, size)) {
                 pg_close(d);
                 return NULL;

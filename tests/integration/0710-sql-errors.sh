@@ -2,7 +2,9 @@
 # 0710-sql-errors.sh - sql_sink start-up errors say what to fix, on SQLite and PostgreSQL: a
 # PostgreSQL URL with a wrong password or no URL syntax (the password masked), an existing table
 # missing a declared column, a column of the wrong type, a missing table with create: false.
-# Then slow commits show in the log.
+# Then slow commits show in the log, and (PostgreSQL) a server stopped under a running instance:
+# the commit is held and retried with backoff, the consumer takes nothing more meanwhile (the
+# held row count stays the same while input waits), and every row is in once the server is back.
 . "$SPATE_ROOT/tests/lib.sh"
 . "$SPATE_ROOT/tests/pg.sh"
 topo=$SPATE_ROOT/tests/integration/0710-sql-errors.yaml
@@ -35,7 +37,7 @@ for b in sqlite postgres; do
                         CREATE TABLE t_type (sensor text PRIMARY KEY, seq text, temp double precision)"
                 bad=${PG_URL/$PG_PASSWORD/not-the-password}
                 fails_with "postgres: a wrong password" \
-                        "0710-sql-errors.yaml:14:15: sql_sink node 'out': cannot connect to PostgreSQL at postgresql://spate:***@127.0.0.1:$PG_PORT/spate (check the host, port, user, password and database of the URL)" \
+                        "0710-sql-errors.yaml:16:15: sql_sink node 'out': cannot connect to PostgreSQL at postgresql://spate:***@127.0.0.1:$PG_PORT/spate (check the host, port, user, password and database of the URL)" \
                         SQL_BACKEND=postgres SQL_DB="$bad"
                 check "postgres: the wrong password is not in the message" bash -c "! grep -q not-the-password '$TMP/out'"
                 fails_with "postgres: no URL syntax" "is not a PostgreSQL URL" SQL_BACKEND=postgres SQL_DB="host=x port=abc password=hunter2 junk"
@@ -57,3 +59,31 @@ for b in sqlite postgres; do
         check "$b: a commit slower than slow_commit is logged ($(grep -m1 -o 'slow commit: .*' "$TMP/out"))" \
                 grep -q "sql_sink 'out': slow commit: [0-9]* rows in [0-9]* ms (slow_commit: 0 ms)" "$TMP/out"
 done
+
+# PostgreSQL down under a running instance.
+if pg_available && [ -n "${PG_URL:-}" ]; then
+        rows_are() {  # N: the table holds N rows of this phase
+                [ "$(pg_sql "SELECT count(*) FROM readings WHERE sensor LIKE 'p%'" 2>/dev/null)" = "$1" ]
+        }
+        batch() {  # FROM TO: records p<FROM>..p<TO-1> to the input
+                for ((i = $1; i < $2; i++)); do printf 'p%d\t{"sensor":"p%d","seq":%d,"temp":1.5}\n' $i $i $i; done >"$TMP/b.tsv"
+                $KT produce "$BOOT" it0710.in "$TMP/b.tsv" >/dev/null 2>&1
+        }
+        env SQL_BACKEND=postgres SQL_DB="$PG_URL" "$SPATE_BIN" run "$topo" 2>"$TMP/down.log" &
+        _pids+=($!); down=$!
+        batch 0 2
+        check "postgres: a running instance writes" wait_for 30 rows_are 2
+        pg_stop fast
+        batch 2 102
+        check "postgres down: the commit is held and retried with backoff" \
+                wait_for 30 grep -q "holding the commit of [0-9]* rows, retry 3 in 800 ms" "$TMP/down.log"
+        batch 102 302
+        wait_for 30 grep -q "retry 5 in" "$TMP/down.log"
+        held=$(grep -o "holding the commit of [0-9]* rows" "$TMP/down.log" | sort -u)
+        check "postgres down: nothing more is consumed while the commit is held ($held; 200 more records waiting)" \
+                [ "$(wc -l <<<"$held")" -eq 1 ]
+        _pg_ctl_start
+        check "postgres back: all 302 rows are in, once each" wait_for 60 rows_are 302
+        kill -TERM "$down"; wait "$down"
+        check "postgres: the instance that waited out the outage stops cleanly" [ $? -eq 0 ]
+fi
