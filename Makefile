@@ -7,9 +7,10 @@
 #   make run        the flagship demo on the embedded broker
 #   make bench      benchmarks on the embedded broker
 
-PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos
+PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos sqlite3 libpq
 DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev librocksdb-dev \
              libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
+             libsqlite3-dev libpq-dev postgresql \
              python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket chromium \
              docker-compose
 PY        := /usr/bin/python3
@@ -67,7 +68,7 @@ $(BUILD)/cli/map_page.o: web/map.html
 # Installs only when something is missing, so a configured machine never needs root.
 deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
-	    command -v chromium >/dev/null && \
+	    command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
 	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

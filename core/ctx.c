@@ -75,3 +75,11 @@ int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition,
 struct spate_store *spate_ctx_store(spate_ctx_t *ctx) {
         return ctx->ops->store(ctx);
 }
+
+int spate_ctx_stopping(spate_ctx_t *ctx) {
+        return ctx->ops->stopping(ctx);
+}
+
+int spate_ctx_wait_acks(spate_ctx_t *ctx) {
+        return ctx->ops->wait_acks(ctx);
+}

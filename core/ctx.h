@@ -30,6 +30,8 @@ typedef struct spate_ctx_ops {
         int64_t (*replay)(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
                           spate_replay_cb cb, void *opaque);
         struct spate_store *(*store)(spate_ctx_t *ctx);
+        int (*stopping)(spate_ctx_t *ctx);
+        int (*wait_acks)(spate_ctx_t *ctx);
 } spate_ctx_ops_t;
 
 /* The headers of a dead letter: where its record came from and why it

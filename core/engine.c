@@ -412,6 +412,10 @@ static void engine_request_commit(spate_ctx_t *ctx) {
         ctx->engine->commit_asap = 1;
 }
 
+static int engine_stopping(spate_ctx_t *ctx) {
+        return ctx->engine->stop;
+}
+
 static int engine_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
         source_t *s = source_for(ctx->engine, topic);
         return !s || (partition < s->ntasks && s->tasks[partition].at_end);
@@ -419,6 +423,8 @@ static int engine_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partiti
 
 /* What the spate_ctx_* calls do under the engine (the store and the replay
  * are restore.c's). */
+static int engine_wait_acks(spate_ctx_t *ctx);
+
 static const spate_ctx_ops_t engine_ops = {
         .produce = engine_produce,
         .dead_letter = engine_dead_letter,
@@ -430,6 +436,8 @@ static const spate_ctx_ops_t engine_ops = {
         .caught_up = engine_caught_up,
         .replay = spate_engine_replay,
         .store = spate_engine_store,
+        .stopping = engine_stopping,
+        .wait_acks = engine_wait_acks,
 };
 
 /* The processed offsets of assigned partitions not committed yet. */
@@ -500,6 +508,15 @@ static void wait_acks(spate_engine_t *e) {
                 }
                 rd_kafka_poll(e->producer, 50);
         }
+}
+
+static int engine_wait_acks(spate_ctx_t *ctx) {
+        spate_engine_t *e = ctx->engine;
+        wait_acks(e);
+        if (!e->failed)
+                return 0;
+        snprintf(ctx->errstr, sizeof(ctx->errstr), "output was not delivered");
+        return -1;
 }
 
 /* Commits the processed offsets of assigned partitions once every output
@@ -790,6 +807,11 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
                 goto err;
         if (spate_topics_ensure(e->producer, t, errstr, errstr_size))
                 goto err;
+        for (int i = 0; i < t->nnodes; i++) {
+                spate_node_t *n = t->nodes[i];
+                if (n->def->start && n->def->start(n, errstr, errstr_size))
+                        goto err;
+        }
         /* The end of a partition tells a caught-up source from a slow one
          * (spate_ctx_caught_up()). */
         if (rd_kafka_conf_set(cc, "enable.partition.eof", "true", errstr, errstr_size))

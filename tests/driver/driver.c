@@ -319,6 +319,17 @@ static void op_request_commit(spate_ctx_t *ctx) {
         (void)ctx;  /* the test commits when it chooses */
 }
 
+static int op_stopping(spate_ctx_t *ctx) {
+        (void)ctx;  /* nothing stops a driven topology but the test */
+        return 0;
+}
+
+/* Messages are acknowledged by spate_driver_commit(), as the test chooses. */
+static int op_wait_acks(spate_ctx_t *ctx) {
+        (void)ctx;
+        return 0;
+}
+
 static int op_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
         spate_driver_t *d = drv(ctx);
         source_t *s = source_for(d, topic);
@@ -358,6 +369,8 @@ static const spate_ctx_ops_t driver_ops = {
         .caught_up = op_caught_up,
         .replay = op_replay,
         .store = op_store,
+        .stopping = op_stopping,
+        .wait_acks = op_wait_acks,
 };
 
 /* --- life cycle --- */
