@@ -56,8 +56,10 @@ sql_exact() {
         done
         check "produced the $N records in 10 parts while instances were killed" wait "$producer"
         if [ "$backend" = postgres ]; then
-                check "an instance held its commit and retried while PostgreSQL was down" \
-                        grep -q "holding the commit of" "$TMP"/spate-a.log "$TMP"/spate-b.log
+                # Whether a commit fell into the outage is chance (the kills may take both
+                # instances down through it); 0710 holds a commit deterministically.
+                echo "# commits held during the PostgreSQL outage: $(cat "$TMP"/spate-a.log "$TMP"/spate-b.log |
+                        grep -c "holding the commit of")"
         fi
         dump() {
                 if [ "$backend" = sqlite ]; then echo "$db"; return; fi
