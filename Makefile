@@ -7,9 +7,10 @@
 #   make run        the flagship demo on the embedded broker
 #   make bench      benchmarks on the embedded broker
 
-PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos
+PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos sqlite3 libpq
 DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev librocksdb-dev \
              libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
+             libsqlite3-dev libpq-dev postgresql \
              python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket chromium \
              docker-compose
 PY        := /usr/bin/python3
@@ -34,6 +35,9 @@ LIB_SRC   := $(wildcard core/*.c operators/*.c connectors/*.c) $(filter-out cli/
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/cli/main.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+# The test driver (tests/driver/driver.h): linked into unit tests, not into spate.
+DRIVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/driver/*.c))
+.SECONDARY: $(DRIVER_OBJ)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -50,7 +54,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(DRIVER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
@@ -64,7 +68,7 @@ $(BUILD)/cli/map_page.o: web/map.html
 # Installs only when something is missing, so a configured machine never needs root.
 deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
-	    command -v chromium >/dev/null && \
+	    command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
 	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -94,4 +98,4 @@ run: deps
 clean:
 	rm -rf $(BUILD) $(BIN)
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(DRIVER_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)

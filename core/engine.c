@@ -141,14 +141,9 @@ static task_t *task_for(source_t *s, int32_t partition) {
         return &s->tasks[partition];
 }
 
-int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
-                      const void *key, size_t key_len, const void *value, size_t len) {
-        return spate_ctx_produce_acked(ctx, topic, partition, key, key_len, value, len, NULL);
-}
-
-int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partition,
-                            const void *key, size_t key_len, const void *value, size_t len,
-                            int64_t *acked) {
+static int engine_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
+                          const void *key, size_t key_len, const void *value, size_t len,
+                          int64_t *acked) {
         for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                         ctx->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
@@ -184,16 +179,11 @@ static void count_dead_letter(spate_engine_t *e, const char *reason) {
 }
 
 static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(6);
-        char part[16], off[24];
-        snprintf(part, sizeof(part), "%d", o->partition);
-        snprintf(off, sizeof(off), "%lld", (long long)o->offset);
-        rd_kafka_header_add(h, "spate.error", -1, reason, -1);
-        rd_kafka_header_add(h, "spate.node", -1, e->ctx.failed ? e->ctx.failed->name : "?", -1);
-        rd_kafka_header_add(h, "spate.topic", -1, o->topic, -1);
-        rd_kafka_header_add(h, "spate.partition", -1, part, -1);
-        rd_kafka_header_add(h, "spate.offset", -1, off, -1);
-        rd_kafka_header_add(h, "spate.application", -1, e->topo->application, -1);
+        rd_kafka_headers_t *h = rd_kafka_headers_new(SPATE_DLQ_NHEADERS);
+        spate_dlq_headers_t dh;
+        spate_dlq_headers(&dh, &e->ctx, o, reason, e->topo->application);
+        for (int i = 0; i < SPATE_DLQ_NHEADERS; i++)
+                rd_kafka_header_add(h, dh.name[i], -1, dh.value[i], -1);
         for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                         e->producer, RD_KAFKA_V_TOPIC(e->topo->dlq_topic),
@@ -215,11 +205,7 @@ static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) 
         spate_debug("DLQ %s[%d]@%lld: %s", o->topic, o->partition, (long long)o->offset, reason);
 }
 
-void spate_ctx_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
-        if (!ctx->engine) {        /* unit tests */
-                ctx->dlq++;
-                return;
-        }
+static void engine_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
         dlq(ctx->engine, o, ctx->errstr);
 }
 
@@ -363,43 +349,30 @@ static void fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *
 
 static pvals_t *ctx_vals(spate_ctx_t *ctx, const spate_node_t *n, const char *topic, int32_t partition,
                          task_t **taskp) {
-        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
+        source_t *s = source_for(ctx->engine, topic);
         if (!s || partition < 0)
                 return NULL;
         *taskp = task_for(s, partition);
         return &task_vals(ctx->engine, *taskp)[n->index];
 }
 
-int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
-                                 int32_t partition) {
+static int64_t engine_partition_val(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                    int32_t partition, int cut) {
         task_t *task;
         pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
-        return v ? v->time : INT64_MIN;
+        return cut ? (v ? v->cut : -1) : (v ? v->time : INT64_MIN);
 }
 
-void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
-                                  int32_t partition, int64_t t) {
+static void engine_set_partition_val(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                     int32_t partition, int cut, int64_t val) {
         task_t *task;
         pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
-        if (v) {
-                task->times_changed |= v->time != t;
-                v->time = t;
+        if (v && cut) {
+                v->cut = val;
+        } else if (v) {
+                task->times_changed |= v->time != val;
+                v->time = val;
         }
-}
-
-int64_t spate_ctx_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
-                                int32_t partition) {
-        task_t *task;
-        pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
-        return v ? v->cut : -1;
-}
-
-void spate_ctx_set_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
-                                 int32_t partition, int64_t cut) {
-        task_t *task;
-        pvals_t *v = ctx_vals(ctx, n, topic, partition, &task);
-        if (v)
-                v->cut = cut;
 }
 
 /* A cut above the offset committed last: not committed yet. */
@@ -410,12 +383,10 @@ static int cut_pending(spate_engine_t *e, const task_t *t, int64_t base) {
         return 0;
 }
 
-int spate_ctx_commit_cuts(spate_ctx_t *ctx) {
+static int engine_commit_cuts(spate_ctx_t *ctx) {
         spate_engine_t *e = ctx->engine;
         rd_kafka_topic_partition_list_t *offs;
         rd_kafka_resp_err_t err = 0;
-        if (!e)
-                return 0;
         offs = rd_kafka_topic_partition_list_new(16);
         for (int i = 0; i < e->nsources; i++)
                 for (int p = 0; p < e->sources[i].ntasks; p++) {
@@ -431,21 +402,43 @@ int spate_ctx_commit_cuts(spate_ctx_t *ctx) {
         return err ? -1 : 0;
 }
 
-void spate_ctx_hold_offsets(spate_ctx_t *ctx, const char *topic) {
-        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
+static void engine_hold_offsets(spate_ctx_t *ctx, const char *topic) {
+        source_t *s = source_for(ctx->engine, topic);
         if (s)
                 s->hold = 1;
 }
 
-void spate_ctx_request_commit(spate_ctx_t *ctx) {
-        if (ctx->engine)
-                ctx->engine->commit_asap = 1;
+static void engine_request_commit(spate_ctx_t *ctx) {
+        ctx->engine->commit_asap = 1;
 }
 
-int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
-        source_t *s = ctx->engine ? source_for(ctx->engine, topic) : NULL;
+static int engine_stopping(spate_ctx_t *ctx) {
+        return ctx->engine->stop;
+}
+
+static int engine_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
+        source_t *s = source_for(ctx->engine, topic);
         return !s || (partition < s->ntasks && s->tasks[partition].at_end);
 }
+
+/* What the spate_ctx_* calls do under the engine (the store and the replay
+ * are restore.c's). */
+static int engine_wait_acks(spate_ctx_t *ctx);
+
+static const spate_ctx_ops_t engine_ops = {
+        .produce = engine_produce,
+        .dead_letter = engine_dead_letter,
+        .partition_val = engine_partition_val,
+        .set_partition_val = engine_set_partition_val,
+        .commit_cuts = engine_commit_cuts,
+        .hold_offsets = engine_hold_offsets,
+        .request_commit = engine_request_commit,
+        .caught_up = engine_caught_up,
+        .replay = spate_engine_replay,
+        .store = spate_engine_store,
+        .stopping = engine_stopping,
+        .wait_acks = engine_wait_acks,
+};
 
 /* The processed offsets of assigned partitions not committed yet. */
 static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
@@ -515,6 +508,15 @@ static void wait_acks(spate_engine_t *e) {
                 }
                 rd_kafka_poll(e->producer, 50);
         }
+}
+
+static int engine_wait_acks(spate_ctx_t *ctx) {
+        spate_engine_t *e = ctx->engine;
+        wait_acks(e);
+        if (!e->failed)
+                return 0;
+        snprintf(ctx->errstr, sizeof(ctx->errstr), "output was not delivered");
+        return -1;
 }
 
 /* Commits the processed offsets of assigned partitions once every output
@@ -782,6 +784,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
 
         e->topo = t;
         e->ctx.engine = e;
+        e->ctx.ops = &engine_ops;
         e->tick_ms = 100;
         for (int i = 0; i < t->nnodes; i++) {
                 int ms = t->nodes[i]->def->punctuate_ms;
@@ -804,6 +807,11 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
                 goto err;
         if (spate_topics_ensure(e->producer, t, errstr, errstr_size))
                 goto err;
+        for (int i = 0; i < t->nnodes; i++) {
+                spate_node_t *n = t->nodes[i];
+                if (n->def->start && n->def->start(n, errstr, errstr_size))
+                        goto err;
+        }
         /* The end of a partition tells a caught-up source from a slow one
          * (spate_ctx_caught_up()). */
         if (rd_kafka_conf_set(cc, "enable.partition.eof", "true", errstr, errstr_size))

@@ -45,6 +45,10 @@ typedef struct spate_op_def {
         /* Reads parameters, compiles expressions against n->in, sets n->out
          * (sinks leave it NULL). Runs at load; errors carry file:line. */
         int (*init)(spate_node_t *n, char *errstr, size_t errstr_size);
+        /* Optional: when `spate run` starts the engine, before any record:
+         * connect to an external system and check what the node needs there
+         * (a sink's database and table). 0, or -1 with errstr: the run fails. */
+        int (*start)(spate_node_t *n, char *errstr, size_t errstr_size);
         /* Handles one record; passes results on with spate_emit(). Returns 0,
          * or -1 after spate_ctx_fail() to send the source record to the DLQ. */
         int (*process)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
@@ -184,8 +188,11 @@ void spate_ctx_hold_offsets(spate_ctx_t *ctx, const char *topic);
 /* Asks for a commit as soon as the record batch in flight is processed (a
  * node whose buffers are full). */
 void spate_ctx_request_commit(spate_ctx_t *ctx);
+/* 1 once the engine is asked to stop (SIGTERM): a node retrying an
+ * unavailable endpoint gives up then (0 without an engine). */
+int spate_ctx_stopping(spate_ctx_t *ctx);
 /* 1 when the consumer reached the end of topic/partition and no record of it
- * was processed since (always 1 without an engine, in unit tests). */
+ * was processed since (1 for a topic the topology does not read). */
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition);
 /* Queues a message on the engine's producer (copied; waits while the queue
  * is full). Delivery is confirmed before input offsets are committed. A NULL
@@ -197,6 +204,11 @@ int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
 int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partition,
                             const void *key, size_t key_len, const void *value, size_t len,
                             int64_t *acked);
+/* Waits until every message produced so far (outputs, DLQ records) is
+ * acknowledged: a node that makes something durable outside Kafka first
+ * (sql_sink's DLQ records before its SQL commit). 0, or -1 with
+ * ctx->errstr when delivery failed (the engine then stops). */
+int spate_ctx_wait_acks(spate_ctx_t *ctx);
 /* Reads topic/partition from offset `from` (0 or less: the beginning) up to its
  * end as of the call, in order, calling cb for each message (value NULL for a
  * tombstone); logs progress. Returns the offset after the last message read,

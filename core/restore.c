@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct spate_store *spate_ctx_store(spate_ctx_t *ctx) {
+struct spate_store *spate_engine_store(spate_ctx_t *ctx) {
         spate_engine_t *e = ctx->engine;
         spate_store_t **store = spate_engine_store_slot(e);
         const spate_topology_t *t = spate_engine_topology(e);
@@ -99,8 +99,8 @@ static restore_metrics_t restore_metrics(const char *topic, int32_t partition) {
  * decoding a window entry. */
 #define REPLAY_BATCH 4096
 
-int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
-                         spate_replay_cb cb, void *opaque) {
+int64_t spate_engine_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
+                            spate_replay_cb cb, void *opaque) {
         rd_kafka_t *rk = restorer(ctx);
         int64_t lo, hi, next, done = 0, t0 = spate_mono_ms(), last_log = t0;
         rd_kafka_resp_err_t err;

@@ -442,7 +442,7 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                         remove_entry(ws, g, 0, i--, 0);
                 } else {
                         /* Still to emit, or within retention. */
-                        due(ws, e->emit ? st + 1 : sat_add(ct, c->retention));
+                        due(ws, e->emit ? sat_add(st, 1) : sat_add(ct, c->retention));
                 }
         }
         for (int i = 0; i < g->nbkt; i++) {

@@ -168,7 +168,8 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                  * window_combine.c); sliding and session windows need every
                  * record's time. */
                 if ((w->conf.spec.type == SPATE_WINDOW_TUMBLING || w->conf.spec.type == SPATE_WINDOW_HOPPING) &&
-                    !(w->comb = win_comb_new(&w->conf)))
+                    (!(w->comb = win_comb_new(&w->conf)) ||
+                     !(w->comb_bytes = calloc((size_t)w->partitions, sizeof(*w->comb_bytes)))))
                         return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
                 snprintf(name, sizeof(name), "%s-%s-repartition", t->application, n->name);
                 w->repartition_topic = strdup(name);
@@ -330,6 +331,7 @@ static void window_destroy(spate_node_t *n) {
         free(w->npacked);
         free(w->marks);
         win_comb_free(w->comb);
+        free(w->comb_bytes);
         spate_buf_free(&w->buf);
 }
 

@@ -77,6 +77,8 @@ typedef struct win {
         uint32_t *npacked;                  /* records in it */
         spate_wmark_t *marks;               /* scratch for a message's marks */
         win_comb_t *comb;                   /* tumbling and hopping: the combiner */
+        size_t *comb_bytes;                 /* its batches' estimated size, by downstream
+                                               partition (window_repart.c: one message each) */
         spate_buf_t buf;
         /* metrics.h: spate_window_late_records_total, spate_window_open_windows */
         spate_metric_t *m_late, *m_open;

@@ -31,6 +31,14 @@
 /* Batches kept before a commit is asked for: bounds the combiner's memory
  * when groups x windows x source partitions per commit are many. */
 #define COMB_MAX 200000
+/* One commit's combined batches for a downstream partition go in one
+ * message (see add_batch()); a commit is asked for once they are estimated
+ * at this size, far below a broker's 1 MB message limit. */
+#define COMB_MSG_BYTES (256 * 1024)
+/* The estimate of a batch: its group, and this much per aggregate and for
+ * the rest (window, offsets, index, lengths). */
+#define COMB_BATCH_BYTES 64
+#define COMB_AGG_BYTES 24
 
 static win_up_t *up_get(win_t *w, int32_t p) {
         if (p >= w->nup) {
@@ -78,16 +86,14 @@ static int64_t mark_time(const win_up_t *u, const spate_ctx_t *ctx) {
 }
 
 /* Sends the repartition message for partition d, closed by the marks of the
- * source partitions unless `marks` is 0 (batches of one commit go out after
- * the records they merged: a mark of the commit's end in an early message
- * would close windows that its later batches still feed). */
-static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx) {
+ * source partitions. */
+static int pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         spate_buf_t *pack = &w->packs[d];
         int nm = 0;
         /* Not of a partition whose combined batches are still to go: its
          * time already counts their records. */
-        for (int p = 0; marks && p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
+        for (int p = 0; p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
                 if (w->up[p].assigned && w->up[p].comb_from < 0)
                         w->marks[nm++] = (spate_wmark_t){ p, mark_time(&w->up[p], ctx), w->up[p].idle };
         if (!pack->len)
@@ -107,8 +113,16 @@ static int combine(spate_node_t *n, spate_ctx_t *ctx, win_up_t *u, const spate_o
         spate_wrec_t r = { group, glen, t, vals, { t, o->partition, o->offset }, u->time };
         if (u->comb_from < 0)
                 u->comb_from = o->offset;
+        size_t before = win_comb_count(w->comb);
         if (win_comb_add(w->comb, o->partition, &r))
                 return spate_ctx_fail(ctx, n, "out of memory");
+        size_t added = win_comb_count(w->comb) - before;
+        if (added) {
+                int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
+                w->comb_bytes[d] += added * (glen + COMB_BATCH_BYTES + COMB_AGG_BYTES * (size_t)w->conf.nfns);
+                if (w->comb_bytes[d] >= COMB_MSG_BYTES)
+                        spate_ctx_request_commit(ctx);
+        }
         if (win_comb_count(w->comb) >= COMB_MAX)
                 spate_ctx_request_commit(ctx);
         return 0;
@@ -149,7 +163,7 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
                 spate_wpack_begin(pack);
         spate_wpack_add(pack, &r, args);
         w->npacked[d]++;
-        return pack->len >= PACK_BYTES ? pack_send(n, d, 1, ctx) : 0;
+        return pack->len >= PACK_BYTES ? pack_send(n, d, ctx) : 0;
 }
 
 
@@ -184,8 +198,12 @@ static int add_batch(void *opaque, spate_wcomb_t *b) {
                 spate_wpack_begin(&w->packs[d]);
         spate_wpack_add_combined(&w->packs[d], b);
         w->npacked[d]++;
-        /* 1: the send failed, with errstr set */
-        return w->packs[d].len >= PACK_BYTES && pack_send(cs->n, d, 0, cs->ctx) ? 1 : 0;
+        /* Never split over messages, whatever PACK_BYTES says: a task takes
+         * the first batch of a range as the whole range [from, to) applied
+         * (the replay below the cut goes record by record), so a crash
+         * between two messages of one range would lose the records of the
+         * batches in the second. One message is delivered whole or not. */
+        return 0;
 }
 
 /* The combined batches, after their cuts are committed: a replay from the
@@ -215,6 +233,7 @@ static int send_combined(spate_node_t *n, spate_ctx_t *ctx) {
         if (rc)
                 return rc > 0 ? -1 : spate_ctx_fail(ctx, n, "combining: out of memory");
         win_comb_clear(w->comb);
+        memset(w->comb_bytes, 0, (size_t)w->partitions * sizeof(*w->comb_bytes));
         for (int p = 0; p < w->nup; p++)
                 w->up[p].comb_from = -1;
         return 0;
@@ -222,7 +241,7 @@ static int send_combined(spate_node_t *n, spate_ctx_t *ctx) {
 
 int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
-        int64_t now = spate_now_ms();
+        int64_t now = ctx->now_ms ? ctx->now_ms : spate_now_ms();
         int changed = 0;
         int rc = w->comb && win_comb_count(w->comb) ? send_combined(n, ctx) : 0;
         if (rc)
@@ -241,7 +260,7 @@ int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
         /* A changed mark goes to every downstream partition, even with no
          * records for it: each must know how far every source partition got. */
         for (int d = 0; d < w->partitions; d++)
-                if ((w->packs[d].len || changed) && pack_send(n, d, 1, ctx))
+                if ((w->packs[d].len || changed) && pack_send(n, d, ctx))
                         return -1;
         for (int p = 0; changed && p < w->nup; p++) {
                 w->up[p].sent_idle = w->up[p].idle;

@@ -155,6 +155,13 @@ for f in glob.glob(dashdir + "/*.json"):
     used = {re.sub(r"_(bucket|sum|count)$", "", m) for e in exprs for m in re.findall(r"\b(spate_[a-z_]+)", e)}
     report(exprs and used <= exported, "%s: %d queries over %d metrics, all exported by spate%s" %
            (f, len(exprs), len(used), "" if used <= exported else " (unknown: %s)" % sorted(used - exported)))
+pg = svc.get("postgres", {})
+report(str(pg.get("image", "")).startswith("postgres:") and "pg_isready" in str(pg.get("healthcheck", {}).get("test")),
+       "a postgres service (official image, pg_isready health check) for sql_sink (%s)" % pg.get("image"))
+pe = pg.get("environment") or {}
+url = env("spate").get("PG_URL", "")
+report(re.match(r"postgresql://%s:[^@]+@postgres:5432/%s$" % (pe.get("POSTGRES_USER"), pe.get("POSTGRES_DB")), url) is not None,
+       "the spate services get PG_URL for the postgres service's user and database (%s)" % re.sub(r":[^:@/]+@", ":***@", url))
 PY
 while read -r line; do case $line in ok*) ok "${line#ok }";; "not ok"*) nok "${line#not ok }";; esac; done <"$TMP/checks.txt"
 
