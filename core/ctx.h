@@ -13,6 +13,7 @@ struct spate_ctx {
         spate_arena_t arena;
         char errstr[1024];
         const spate_node_t *failed;   /* node that failed the record in flight */
+        const spate_node_t *branch;   /* the fan-out branch it failed in (spate_emit()), or NULL */
         int64_t now_ms;               /* wall clock, set before punctuate */
         rd_kafka_t *producer;         /* NULL in unit tests */
         struct spate_engine *engine;  /* NULL in unit tests */

@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "engine_int.h"
 #include "ctx.h"
+#include "dlq.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "store.h"
@@ -64,6 +65,7 @@ struct spate_engine {
         int tick_ms;               /* punctuate period: the smallest a node asks for */
         int txn;                   /* exactly_once: a transaction is open */
         int commit_asap;           /* spate_ctx_request_commit() */
+        size_t max_message_bytes;  /* the producer's message.max.bytes: a dead letter's limit */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -126,32 +128,39 @@ int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partiti
         }
 }
 
-static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(6);
-        char part[16], off[24];
-        snprintf(part, sizeof(part), "%d", o->partition);
-        snprintf(off, sizeof(off), "%lld", (long long)o->offset);
-        rd_kafka_header_add(h, "spate.error", -1, reason, -1);
-        rd_kafka_header_add(h, "spate.node", -1, e->ctx.failed ? e->ctx.failed->name : "?", -1);
-        rd_kafka_header_add(h, "spate.topic", -1, o->topic, -1);
-        rd_kafka_header_add(h, "spate.partition", -1, part, -1);
-        rd_kafka_header_add(h, "spate.offset", -1, off, -1);
-        rd_kafka_header_add(h, "spate.application", -1, e->topo->application, -1);
+static int queue_dead_letter(spate_engine_t *e, const spate_dlq_letter_t *l, rd_kafka_headers_t *h) {
         for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                         e->producer, RD_KAFKA_V_TOPIC(e->topo->dlq_topic),
-                        RD_KAFKA_V_KEY((void *)o->key, o->key_len),
-                        RD_KAFKA_V_VALUE((void *)o->payload, o->len), RD_KAFKA_V_HEADERS(h),
+                        RD_KAFKA_V_KEY((void *)l->key, l->key_len),
+                        RD_KAFKA_V_VALUE((void *)l->value, l->len), RD_KAFKA_V_HEADERS(h),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
                 if (!err)
-                        break;
+                        return 0;
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                        spate_err("cannot queue a DLQ record: %s", rd_kafka_err2str(err));
+                        spate_err("cannot queue the dead letter of %s[%d]@%lld: %s", l->origin->topic,
+                                  l->origin->partition, (long long)l->origin->offset, rd_kafka_err2str(err));
                         rd_kafka_headers_destroy(h);
-                        e->failed = 1;
-                        return;
+                        return -1;
                 }
                 rd_kafka_poll(e->producer, 10);
+        }
+}
+
+/* The original record with its origin and reason, cut to what the producer
+ * accepts (spate_dlq_letter_build()). */
+static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) {
+        spate_dlq_letter_t l = { .reason = reason, .node = e->ctx.failed ? e->ctx.failed->name : "?",
+                                 .branch = e->ctx.branch ? e->ctx.branch->name : NULL,
+                                 .application = e->topo->application, .origin = o };
+        rd_kafka_headers_t *h = spate_dlq_letter_build(&l, e->max_message_bytes);
+        if (l.len < o->len || l.key_len < o->key_len)
+                spate_warn("dead letter of %s[%d]@%lld truncated to fit message.max.bytes %zu: key "
+                           "%zu of %zu bytes, value %zu of %zu", o->topic, o->partition,
+                           (long long)o->offset, e->max_message_bytes, l.key_len, o->key_len, l.len, o->len);
+        if (queue_dead_letter(e, &l, h)) {
+                e->failed = 1;
+                return;
         }
         e->stats.dlq++;
         spate_debug("DLQ %s[%d]@%lld: %s", o->topic, o->partition, (long long)o->offset, reason);
@@ -186,6 +195,7 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
                 s->internal ? s->node->def->input : s->node->def->process;
         if (handle(s->node, &rec, &e->ctx))
                 dlq(e, &o, e->ctx.errstr);
+        e->ctx.origin = NULL;  /* o is gone: what a commit emits has no origin */
         task->next_offset = m->offset + 1;
         if (task->first < 0)
                 task->first = m->offset;
@@ -619,6 +629,14 @@ static int transactional_id(const spate_topology_t *t, rd_kafka_conf_t *pc, char
                 ? 0 : -1;
 }
 
+static size_t producer_max_bytes(rd_kafka_t *producer) {
+        char buf[32];
+        size_t size = sizeof(buf);
+        if (rd_kafka_conf_get(rd_kafka_conf(producer), "message.max.bytes", buf, &size) != RD_KAFKA_CONF_OK)
+                return 1000000;  /* librdkafka's default */
+        return (size_t)strtoull(buf, NULL, 10);
+}
+
 static int init_transactions(spate_engine_t *e, char *errstr, size_t errstr_size) {
         rd_kafka_error_t *error = rd_kafka_init_transactions(e->producer, 30000);
         if (error) {
@@ -660,6 +678,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
         if (!(e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, errstr_size)))
                 goto err;
         pc = NULL;
+        e->max_message_bytes = producer_max_bytes(e->producer);
         if (t->exactly_once && init_transactions(e, errstr, errstr_size))
                 goto err;
         if (spate_topics_ensure(e->producer, t, errstr, errstr_size))
