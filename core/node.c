@@ -90,11 +90,24 @@ int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
         return -1;
 }
 
+/* Hands rec to the nodes reading n. At a fan-out every branch gets the
+ * record even if another fails: a failing branch dead-letters the input
+ * record itself, naming the branch (spate.branch), so what a branch sees never
+ * depends on its siblings or their order. A chain, or a record with no input
+ * behind it (a window's output at commit), stops at the first failure, which
+ * is returned. */
 int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        int fan_out = n->nnext > 1 && ctx->origin;
         for (int i = 0; i < n->nnext; i++) {
                 spate_node_t *next = n->next[i];
-                if (next->def->process(next, rec, ctx))
+                if (!next->def->process(next, rec, ctx))
+                        continue;
+                if (!fan_out)
                         return -1;
+                ctx->branch = next;
+                spate_ctx_dead_letter(ctx, ctx->origin);
+                ctx->branch = NULL;
+                ctx->failed = NULL;
         }
         return 0;
 }

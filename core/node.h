@@ -115,7 +115,9 @@ int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
 spate_shape_pool_t *spate_node_shapes(spate_node_t *n);
 
 /* --- records at run time --- */
-/* Passes rec to every downstream node. */
+/* Passes rec to every downstream node. Returns -1 when a chain's next node
+ * failed; at a fan-out a failing branch is dead-lettered there (named in
+ * spate.branch) and the other branches still get rec, so it returns 0. */
 int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
 /* Records why the current record failed at node n; returns -1. */
 int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...)
