@@ -64,6 +64,8 @@ static int source_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                                               spate_expr_text(s->time), spate_vtype_name(v.type));
                 rec->ts = (int64_t)v.u.num;
         }
+        if (spate_ctx_check_future(ctx, n, rec->ts))
+                return -1;
         return spate_emit(n, rec, ctx);
 }
 

@@ -3,6 +3,7 @@
 #include "node.h"
 #include "topology.h"
 #include "util.h"
+#include "winstate.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,6 +121,32 @@ int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...
         va_end(ap);
         ctx->failed = n;
         return -1;
+}
+
+/* "7973 years", "3.5 days", "2 h", "90 s": how far ahead, for a reason. */
+static void fmt_span(int64_t ms, char *buf, size_t size) {
+        double s = (double)ms / 1000.0;
+        if (s >= 2 * 365.25 * 86400)
+                snprintf(buf, size, "%.0f years", s / (365.25 * 86400));
+        else if (s >= 2 * 86400)
+                snprintf(buf, size, "%.1f days", s / 86400);
+        else if (s >= 2 * 3600)
+                snprintf(buf, size, "%.1f h", s / 3600);
+        else
+                snprintf(buf, size, "%.0f s", s);
+}
+
+int spate_ctx_check_future(spate_ctx_t *ctx, const spate_node_t *n, int64_t t) {
+        int64_t max = n->topo->max_future_ms, now = spate_now_ms();
+        char iso[48], ahead[32], limit[32];
+        if (max <= 0 || t <= now || t - now <= max)
+                return 0;
+        spate_fmt_iso_ms(t, iso, sizeof(iso));
+        fmt_span(t - now, ahead, sizeof(ahead));
+        fmt_span(max, limit, sizeof(limit));
+        return spate_ctx_fail(ctx, n, "event time %s is %s ahead of the wall clock, more than "
+                              "settings.max_future (%s): not applied, so that it cannot move stream "
+                              "time", iso, ahead, limit);
 }
 
 spate_arena_t *spate_ctx_arena(spate_ctx_t *ctx) {

@@ -119,6 +119,9 @@ spate_shape_pool_t *spate_node_shapes(spate_node_t *n);
  * failed; at a fan-out a failing branch is dead-lettered there (named in
  * spate.branch) and the other branches still get rec, so it returns 0. */
 int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+/* 0 if event time t is at most settings.max_future ahead of the wall clock,
+ * else -1 after spate_ctx_fail() (the record goes to the DLQ). */
+int spate_ctx_check_future(spate_ctx_t *ctx, const spate_node_t *n, int64_t t);
 /* Records why the current record failed at node n; returns -1. */
 int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

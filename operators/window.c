@@ -238,6 +238,8 @@ static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
                                               spate_expr_text(w->time), spate_vtype_name(v.type));
                 *t = (int64_t)v.u.num;
         }
+        if (w->time && spate_ctx_check_future(ctx, n, *t))
+                return -1;
         *group = rec->key ? rec->key : "";
         *glen = rec->key ? rec->key_len : 0;
         if (w->group) {
