@@ -447,15 +447,21 @@ static int txn_commit(spate_engine_t *e, rd_kafka_topic_partition_list_t *offs) 
         return 0;
 }
 
+/* How long a stopping instance waits for outputs to be acknowledged. */
+#define SHUTDOWN_ACK_MS 10000
+
 /* Waits until the producer has every output acknowledged. */
 static void wait_acks(spate_engine_t *e) {
-        /* At shutdown the broker may be gone: wait a bounded time, and then
-         * commit nothing, so the uncommitted input is replayed on restart. */
-        int64_t deadline = e->stop ? spate_mono_ms() + 10000 : INT64_MAX;
+        /* At shutdown the broker may be gone: wait a bounded time - counted
+         * from the stop request, which may come while already waiting - and
+         * then commit nothing, so the uncommitted input is replayed on restart. */
+        int64_t deadline = INT64_MAX;
         while (!e->failed && rd_kafka_outq_len(e->producer) > 0) {
+                if (e->stop && deadline == INT64_MAX)
+                        deadline = spate_mono_ms() + SHUTDOWN_ACK_MS;
                 if (spate_mono_ms() > deadline) {
-                        spate_err("outputs not acknowledged within 10 s of shutdown; input offsets "
-                                  "are not committed (it will be replayed)");
+                        spate_err("outputs not acknowledged within %d s of shutdown; input offsets "
+                                  "are not committed (it will be replayed)", SHUTDOWN_ACK_MS / 1000);
                         e->failed = 1;
                         break;
                 }
