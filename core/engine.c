@@ -287,6 +287,32 @@ static void vals_from_metadata(spate_engine_t *e, task_t *t, const char *md, siz
         }
 }
 
+/* A committed offset past the partition's end: the topic was recreated or
+ * truncated (or the broker lost its data), and resuming there would skip
+ * every new record until the topic grows past it. One before the start:
+ * retention deleted records before they were processed. */
+static int check_committed(spate_engine_t *e, const char *topic, int32_t p, int64_t committed) {
+        char err[512];
+        int64_t lo, hi;
+        if (spate_watermarks(e->consumer, topic, p, &lo, &hi, err, sizeof(err))) {
+                spate_err("cannot check the committed offset of %s[%d]: %s", topic, p, err);
+                return -1;
+        }
+        if (committed > hi) {
+                spate_err("%s[%d]: the committed offset %lld is past the partition's end %lld: the "
+                          "topic was recreated or truncated, or the broker lost its data. Refusing to "
+                          "skip its records; to start over, delete the group '%s' (its committed "
+                          "offsets) and the state directory %s/%s", topic, p, (long long)committed,
+                          (long long)hi, e->topo->application, e->topo->state_dir, e->topo->application);
+                return -1;
+        }
+        if (committed < lo)
+                spate_err("%s[%d]: records %lld to %lld were deleted (retention) before they were "
+                          "processed; resuming at %lld", topic, p, (long long)committed,
+                          (long long)lo - 1, (long long)lo);
+        return 0;
+}
+
 /* Reads the offsets and partition values committed with the assigned source
  * partitions (a broker round trip, once per assignment). */
 static void fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts) {
@@ -299,6 +325,9 @@ static void fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *
                 if (!s || s->internal)
                         continue;
                 task_t *t = task_for(s, c->elems[i].partition);
+                if (c->elems[i].offset >= 0 &&
+                    check_committed(e, c->elems[i].topic, c->elems[i].partition, c->elems[i].offset))
+                        e->failed = 1;
                 if (c->elems[i].offset >= 0)
                         t->committed = c->elems[i].offset;
                 if (c->elems[i].metadata)
@@ -576,7 +605,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 e->assigned_once = 1;
                 e->stats.last_ms = spate_mono_ms(); /* --until-idle counts from here */
                 /* State is restored before the partitions' records flow. */
-                if (task_hooks(e, parts, 1))
+                if (!e->failed && task_hooks(e, parts, 1))
                         e->failed = 1;
                 /* A table is read whole on every assignment. */
                 for (int i = 0; i < parts->cnt; i++) {
@@ -779,7 +808,7 @@ int spate_engine_run(spate_engine_t *e) {
         spate_info("leaving the group");
         rd_kafka_consumer_close(e->consumer);
         if (e->failed)
-                spate_err("stopped: output was not delivered; uncommitted input will be replayed on restart");
+                spate_err("stopped (see above); uncommitted input will be replayed on restart");
         return e->failed ? -1 : 0;
 }
 

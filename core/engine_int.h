@@ -11,4 +11,12 @@ spate_store_t **spate_engine_store_slot(spate_engine_t *e);
 rd_kafka_t **spate_engine_restorer_slot(spate_engine_t *e);
 const spate_topology_t *spate_engine_topology(const spate_engine_t *e);
 
+/* How long transient broker errors (a restart, a leader election) are retried. */
+#define SPATE_TRANSIENT_MS 60000
+
+/* A partition's low and high watermarks from the broker, transient errors
+ * retried with backoff for up to SPATE_TRANSIENT_MS. 0, or -1 with errstr. */
+int spate_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *lo, int64_t *hi,
+                     char *errstr, size_t errstr_size);
+
 #endif

@@ -181,6 +181,12 @@ typedef int (*spate_replay_cb)(void *opaque, const void *key, size_t key_len,
                                const void *value, size_t len, int64_t offset);
 int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
                          spate_replay_cb cb, void *opaque);
+/* For a node whose restored state reflects topic/partition up to `offset`
+ * (the next one it expects): -1 with ctx->errstr if the partition now ends
+ * below it - recreated, truncated, or a broker that lost its data - where
+ * the node would silently skip the new records. */
+int spate_ctx_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                           int32_t partition, int64_t offset);
 /* The instance's RocksDB (settings.state_dir/<application>), opened on first
  * use; a corrupt directory is wiped so state is rebuilt from changelogs.
  * NULL with ctx->errstr on failure. */
