@@ -5,11 +5,13 @@
 #include "engine_int.h"
 #include "ctx.h"
 #include "dlq.h"
+#include "fingerprint.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "store.h"
 #include "topics.h"
 #include "util.h"
+#include "winstate.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +68,9 @@ struct spate_engine {
         int txn;                   /* exactly_once: a transaction is open */
         int commit_asap;           /* spate_ctx_request_commit() */
         size_t max_message_bytes;  /* the producer's message.max.bytes: a dead letter's limit */
+        spate_committer_t me;      /* fingerprint and start, committed with every offset */
+        int refresh_tags;          /* next commit: every assigned partition, to say who holds it */
+        int64_t last_peer_check;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -235,19 +240,21 @@ static pvals_t *task_vals(spate_engine_t *e, task_t *t) {
         return t->vals;
 }
 
-/* Sets elem's offset, and its metadata to "spate:<node>=<ms>[/<cut>];..."
- * for the nodes that keep values with the partition: the current times, or
+/* Sets elem's offset, and its metadata to "spate:@fp=<fingerprint>/<start>/
+ * <now>;<node>=<ms>[/<cut>];...": who commits (fingerprint.h), then for the
+ * nodes that keep values with the partition: the current times, or
  * (intent) those committed with the offset. A cut at or below the offset
  * is history and left out. */
 static void vals_to_metadata(spate_engine_t *e, const task_t *t, int64_t offset, int intent,
                              rd_kafka_topic_partition_t *elem) {
         char buf[2048];
         size_t off = 0;
+        spate_committer_t me = e->me;
         elem->offset = offset;
-        if (!t->vals)
-                return;
+        me.at_ms = spate_now_ms();
         off = (size_t)snprintf(buf, sizeof(buf), TIMES_PREFIX);
-        for (int i = 0; i < e->topo->nnodes && off < sizeof(buf); i++) {
+        off += (size_t)spate_committer_format(&me, buf + off, sizeof(buf) - off);
+        for (int i = 0; t->vals && i < e->topo->nnodes && off < sizeof(buf); i++) {
                 const pvals_t *v = &t->vals[i];
                 int64_t time = intent ? v->ctime : v->time;
                 if (time == INT64_MIN && v->cut <= offset)
@@ -433,12 +440,16 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
                         /* A time may move on without records (close_after_idle):
                          * commit it with the same offset once one was processed. */
                         if (t->assigned && t->first >= 0 &&
-                            (t->next_offset > t->committed || t->times_changed))
+                            (t->next_offset > t->committed || t->times_changed || e->refresh_tags))
                                 vals_to_metadata(e, t, t->next_offset, 0, rd_kafka_topic_partition_list_add(
+                                                                offs, e->sources[i].topic, p));
+                        else if (t->assigned && e->refresh_tags && t->committed >= 0)
+                                vals_to_metadata(e, t, t->committed, 1, rd_kafka_topic_partition_list_add(
                                                                 offs, e->sources[i].topic, p));
                 }
         for (int i = 0; i < e->nsources; i++)
                 e->sources[i].hold = 0;
+        e->refresh_tags = 0;
         return offs;
 }
 
@@ -548,6 +559,68 @@ static int commit(spate_engine_t *e) {
         return rc;
 }
 
+/* Every instance commits its partitions' offsets at least this often (with
+ * unchanged offsets when idle), so that its tag says it is alive; a tag not
+ * refreshed for PEER_LIVE_MS is a stopped (or crashed) instance's. */
+#define PEER_REFRESH_MS 5000
+#define PEER_LIVE_MS 15000
+
+/* Source partitions of every topic this instance reads and commits. */
+static rd_kafka_topic_partition_list_t *all_source_partitions(spate_engine_t *e) {
+        const struct rd_kafka_metadata *md;
+        rd_kafka_topic_partition_list_t *all;
+        if (rd_kafka_metadata(e->consumer, 1, NULL, &md, 5000))
+                return NULL;
+        all = rd_kafka_topic_partition_list_new(32);
+        for (int i = 0; i < md->topic_cnt; i++) {
+                source_t *s = source_for(e, md->topics[i].topic);
+                for (int p = 0; s && !s->internal && !s->rewind && p < md->topics[i].partition_cnt; p++)
+                        rd_kafka_topic_partition_list_add(all, s->topic, md->topics[i].partitions[p].id);
+        }
+        rd_kafka_metadata_destroy(md);
+        return all;
+}
+
+static void peer_error(spate_engine_t *e, const rd_kafka_topic_partition_t *elem,
+                       const spate_committer_t *c) {
+        char started[48], at[48];
+        spate_fmt_iso_ms(c->start_ms, started, sizeof(started));
+        spate_fmt_iso_ms(c->at_ms, at, sizeof(at));
+        spate_err("another instance of application '%s', started %s, runs a different topology "
+                  "(fingerprint %016llx, this one %016llx): it committed %s[%d] at %s. Two "
+                  "topologies must not share an application (they would split its partitions): "
+                  "give this one its own 'application', or stop every instance of the other first "
+                  "(an instance killed without a clean stop counts for %d s)",
+                  e->topo->application, started, (unsigned long long)c->fp,
+                  (unsigned long long)e->me.fp, elem->topic, elem->partition, at, PEER_LIVE_MS / 1000);
+}
+
+/* Refuses to run beside a live instance of another topology that started
+ * before this one (the newer of two is the one that stops). */
+static int check_peers(spate_engine_t *e) {
+        rd_kafka_topic_partition_list_t *all = all_source_partitions(e);
+        int64_t now = spate_now_ms();
+        spate_committer_t c;
+        int rc = 0;
+        e->last_peer_check = spate_mono_ms();
+        if (!all || rd_kafka_committed(e->consumer, all, 5000)) {
+                spate_warn("cannot read the group's committed offsets to check for other topologies");
+                if (all)
+                        rd_kafka_topic_partition_list_destroy(all);
+                return 0;
+        }
+        for (int i = 0; i < all->cnt && !rc; i++) {
+                const rd_kafka_topic_partition_t *elem = &all->elems[i];
+                if (spate_committer_parse(elem->metadata, elem->metadata_size, &c) || c.fp == e->me.fp ||
+                    c.left || now - c.at_ms > PEER_LIVE_MS || c.start_ms >= e->me.start_ms)
+                        continue;
+                peer_error(e, elem, &c);
+                rc = -1;
+        }
+        rd_kafka_topic_partition_list_destroy(all);
+        return rc;
+}
+
 static void set_assigned(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts, int assigned) {
         for (int i = 0; i < parts->cnt; i++) {
                 source_t *s = source_for(e, parts->elems[i].topic);
@@ -602,6 +675,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 log_parts("assigned", parts);
                 set_assigned(e, parts, 1);
                 fetch_committed(e, parts);
+                if (check_peers(e))
+                        e->failed = 1;
                 e->assigned_once = 1;
                 e->stats.last_ms = spate_mono_ms(); /* --until-idle counts from here */
                 /* State is restored before the partitions' records flow. */
@@ -618,7 +693,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         log_parts("revoked", parts);
         /* Commit what was processed before the partitions move, so their new
-         * owner starts where this instance stopped. */
+         * owner starts where this instance stopped, and say who held each
+         * (an instance of another topology joining sees it: check_peers()). */
+        e->refresh_tags = 1;
         commit(e);
         task_hooks(e, parts, 0);
         set_assigned(e, parts, 0);
@@ -696,6 +773,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
 
         e->topo = t;
         e->ctx.engine = e;
+        e->me = (spate_committer_t){ spate_topology_fingerprint(t), spate_now_ms(), 0, 0 };
         e->tick_ms = 100;
         for (int i = 0; i < t->nnodes; i++) {
                 int ms = t->nodes[i]->def->punctuate_ms;
@@ -771,7 +849,8 @@ static void report(spate_engine_t *e, int64_t now) {
 int spate_engine_run(spate_engine_t *e) {
         rd_kafka_message_t *msgs[BATCH];
         e->last_commit = e->last_punctuate = e->last_report = spate_mono_ms();
-        spate_info("running '%s' (%d nodes)", e->topo->application, e->topo->nnodes);
+        spate_info("running '%s' (%d nodes, topology fingerprint %016llx)", e->topo->application,
+                   e->topo->nnodes, (unsigned long long)e->me.fp);
         while (!e->stop && !e->failed) {
                 ssize_t n = rd_kafka_consume_batch_queue(e->queue, e->tick_ms, msgs, BATCH);
                 ssize_t records = 0;
@@ -796,7 +875,14 @@ int spate_engine_run(spate_engine_t *e) {
                         commit(e);
                 if (now - e->last_report >= 10000)
                         report(e, now);
+                if (now - e->last_peer_check >= PEER_REFRESH_MS) {
+                        e->refresh_tags = 1;
+                        if (check_peers(e))
+                                e->failed = 1;
+                }
         }
+        /* The last commit says this instance left (check_peers()). */
+        e->me.left = e->refresh_tags = 1;
         if (!e->failed)
                 commit(e);
         report(e, spate_mono_ms());
