@@ -20,6 +20,7 @@ check "the first topology processes them" wait_count 60 it0350.out 1000
 STATE_DIR=$TMP/state-b "$SPATE_BIN" run "$TMP/other.yaml" 2>"$TMP/spate-b.log" &
 pid_b=$!; _pids+=($pid_b)
 check "the other topology stops by itself within 60 s" wait_for 60 bash -c "! kill -0 $pid_b 2>/dev/null"
+kill -0 "$pid_b" 2>/dev/null && kill -TERM "$pid_b"   # still running: the check failed
 wait "$pid_b"; rc=$?
 check "with exit 1 (rc $rc)" [ "$rc" -eq 1 ]
 check "and says why" grep -q "another instance of application 'it-0350', started .*, runs a different topology" "$TMP/spate-b.log"
