@@ -71,6 +71,9 @@ struct spate_engine {
         spate_committer_t me;      /* fingerprint and start, committed with every offset */
         int refresh_tags;          /* next commit: every assigned partition, to say who holds it */
         int64_t last_peer_check;
+        rd_kafka_queue_t *peer_queue;  /* ask_peers() answers */
+        rd_kafka_topic_partition_list_t *peer_parts;  /* every source partition */
+        int peer_asked;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -596,28 +599,70 @@ static void peer_error(spate_engine_t *e, const rd_kafka_topic_partition_t *elem
 }
 
 /* Refuses to run beside a live instance of another topology that started
- * before this one (the newer of two is the one that stops). */
-static int check_peers(spate_engine_t *e) {
-        rd_kafka_topic_partition_list_t *all = all_source_partitions(e);
+ * before this one (the newer of two is the one that stops): -1 if one of
+ * the committed partitions says so. */
+static int check_committers(spate_engine_t *e, const rd_kafka_topic_partition_list_t *parts) {
         int64_t now = spate_now_ms();
         spate_committer_t c;
-        int rc = 0;
-        e->last_peer_check = spate_mono_ms();
-        if (!all || rd_kafka_committed(e->consumer, all, 5000)) {
-                spate_warn("cannot read the group's committed offsets to check for other topologies");
-                if (all)
-                        rd_kafka_topic_partition_list_destroy(all);
-                return 0;
-        }
-        for (int i = 0; i < all->cnt && !rc; i++) {
-                const rd_kafka_topic_partition_t *elem = &all->elems[i];
-                if (spate_committer_parse(elem->metadata, elem->metadata_size, &c) || c.fp == e->me.fp ||
+        for (int i = 0; parts && i < parts->cnt; i++) {
+                const rd_kafka_topic_partition_t *elem = &parts->elems[i];
+                const source_t *s = source_for(e, elem->topic);
+                if (!s || s->internal || s->rewind ||
+                    spate_committer_parse(elem->metadata, elem->metadata_size, &c) || c.fp == e->me.fp ||
                     c.left || now - c.at_ms > PEER_LIVE_MS || c.start_ms >= e->me.start_ms)
                         continue;
                 peer_error(e, elem, &c);
-                rc = -1;
+                return -1;
         }
-        rd_kafka_topic_partition_list_destroy(all);
+        return 0;
+}
+
+/* At assignment (the rebalance callback may block): every partition of the
+ * source topics, whoever owns it. */
+static int check_peers(spate_engine_t *e) {
+        rd_kafka_topic_partition_list_t *all = all_source_partitions(e);
+        int rc = 0;
+        if (!all || rd_kafka_committed(e->consumer, all, 5000))
+                spate_warn("cannot read the group's committed offsets to check for other topologies");
+        else
+                rc = check_committers(e, all);
+        if (e->peer_parts)
+                rd_kafka_topic_partition_list_destroy(e->peer_parts);
+        e->peer_parts = all;  /* what ask_peers() asks for */
+        return rc;
+}
+
+/* While running, the same without blocking the loop (a stall would look
+ * like idle partitions to close_after_idle): the group's committed offsets
+ * are asked for, and the answer read when it comes. */
+static void ask_peers(spate_engine_t *e) {
+        rd_kafka_ListConsumerGroupOffsets_t *req;
+        if (!e->peer_parts)
+                return;
+        req = rd_kafka_ListConsumerGroupOffsets_new(e->topo->application, e->peer_parts);
+        rd_kafka_ListConsumerGroupOffsets(e->consumer, &req, 1, NULL, e->peer_queue);
+        rd_kafka_ListConsumerGroupOffsets_destroy(req);
+        e->peer_asked = 1;
+}
+
+static int peers_answered(spate_engine_t *e) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(e->peer_queue, 0);
+        const rd_kafka_ListConsumerGroupOffsets_result_t *res;
+        const rd_kafka_group_result_t **groups;
+        size_t n = 0;
+        int rc = 0;
+        if (!ev)
+                return 0;
+        e->peer_asked = 0;
+        if ((res = rd_kafka_event_ListConsumerGroupOffsets_result(ev)) && !rd_kafka_event_error(ev) &&
+            (groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n)) && n == 1) {
+                const rd_kafka_topic_partition_list_t *parts = rd_kafka_group_result_partitions(groups[0]);
+                spate_debug("topology check: %d committed partitions", parts ? parts->cnt : -1);
+                rc = check_committers(e, parts);
+        }
+        else
+                spate_debug("group offsets for the topology check: %s", rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
         return rc;
 }
 
@@ -807,6 +852,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
         cc = NULL;
         rd_kafka_poll_set_consumer(e->consumer);
         e->queue = rd_kafka_queue_get_consumer(e->consumer);
+        e->peer_queue = rd_kafka_queue_new(e->consumer);
         e->ctx.producer = e->producer;
         if (add_sources(e, subs)) {
                 snprintf(errstr, errstr_size, "topology reads one topic twice");
@@ -877,9 +923,12 @@ int spate_engine_run(spate_engine_t *e) {
                         report(e, now);
                 if (now - e->last_peer_check >= PEER_REFRESH_MS) {
                         e->refresh_tags = 1;
-                        if (check_peers(e))
-                                e->failed = 1;
+                        e->last_peer_check = now;
+                        if (!e->peer_asked)
+                                ask_peers(e);
                 }
+                if (e->peer_asked && peers_answered(e))
+                        e->failed = 1;
         }
         /* The last commit says this instance left (check_peers()). */
         e->me.left = e->refresh_tags = 1;
@@ -915,6 +964,10 @@ void spate_engine_destroy(spate_engine_t *e) {
                 return;
         if (e->queue)
                 rd_kafka_queue_destroy(e->queue);
+        if (e->peer_queue)
+                rd_kafka_queue_destroy(e->peer_queue);
+        if (e->peer_parts)
+                rd_kafka_topic_partition_list_destroy(e->peer_parts);
         if (e->consumer)
                 rd_kafka_destroy(e->consumer);
         if (e->producer) {

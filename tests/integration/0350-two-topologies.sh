@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 0350-two-topologies.sh - a second, different topology started with the same
 # `application` fails clearly (it would take half the partitions) while the
-# first runs on; started after the first stopped (an edited topology), it runs.
+# first runs on; started after the first stopped (an edited topology), it runs;
+# started together with the first, it stops within seconds.
 . "$SPATE_ROOT/tests/lib.sh"
 topo=$SPATE_ROOT/tests/integration/0350-two-topologies.yaml
 sed 's/twice: v \* 2/twice: v * 3/' "$topo" >"$TMP/other.yaml"
@@ -59,3 +60,18 @@ check "the edited topology runs once the old one stopped (rc $rc)" [ "$rc" -eq 0
 $KT consume "$BOOT" it0350.out --idle 2 >"$TMP/out-c.jsonl"
 n3=$(by "$TMP/out-c.jsonl" 3)
 check "it processed the 500 new records (v * 3): $n3" [ "$n3" = 500 ]
+
+# Started together (no earlier commit to see at assignment): the running
+# check of the group's commits stops the newer one within seconds.
+STATE_DIR=$TMP/state-a start_spate d "$topo"
+sleep 0.5
+STATE_DIR=$TMP/state-e "$SPATE_BIN" run "$TMP/other.yaml" 2>"$TMP/spate-e.log" &
+pid_e=$!; _pids+=($pid_e)
+gen "$TMP/d.tsv" 2500 500
+check "produce 500 more while both start" $KT produce "$BOOT" it0350.in "$TMP/d.tsv"
+check "started together, the newer topology stops within 60 s" wait_for 60 bash -c "! kill -0 $pid_e 2>/dev/null"
+kill -0 "$pid_e" 2>/dev/null && kill -TERM "$pid_e"
+wait "$pid_e"; rc=$?
+check "with exit 1 (rc $rc)" [ "$rc" -eq 1 ]
+check "and says why" grep -q "runs a different topology" "$TMP/spate-e.log"
+check "the older one runs on" kill -0 "$SPATE_PID_d"
