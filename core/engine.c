@@ -86,7 +86,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                 return;
         }
         e->stats.produced++;
-        if (acked && m->offset + 1 > *acked)
+        /* After a failure nothing is committed, and a revoke may have freed
+         * the task whose counter acked points to while its outputs flew. */
+        if (acked && !e->failed && m->offset + 1 > *acked)
                 *acked = m->offset + 1;
 }
 
