@@ -69,6 +69,8 @@ static int source_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                                               "from 1970)", spate_expr_text(s->time), v.u.num,
                                               (long long)SPATE_MAX_TIME_MS);
         }
+        if (spate_ctx_check_future(ctx, n, rec->ts))
+                return -1;
         return spate_emit(n, rec, ctx);
 }
 

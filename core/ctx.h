@@ -30,6 +30,8 @@ typedef struct spate_ctx_ops {
         int64_t (*replay)(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
                           spate_replay_cb cb, void *opaque);
         struct spate_store *(*store)(spate_ctx_t *ctx);
+        int (*check_resume)(spate_ctx_t *ctx, const spate_node_t *n, const char *topic, int32_t partition,
+                            int64_t offset);
         int (*stopping)(spate_ctx_t *ctx);
         int (*wait_acks)(spate_ctx_t *ctx);
 } spate_ctx_ops_t;
@@ -50,6 +52,7 @@ struct spate_ctx {
         spate_arena_t arena;
         char errstr[1024];
         const spate_node_t *failed;   /* node that failed the record in flight */
+        const spate_node_t *branch;   /* the fan-out branch it failed in (spate_emit()), or NULL */
         int64_t now_ms;               /* wall clock, set before punctuate (the test
                                          driver's clock: moves only when told) */
         const spate_ctx_ops_t *ops;   /* set by whoever runs the nodes */

@@ -4,6 +4,8 @@
 #include "engine.h"
 #include "engine_int.h"
 #include "ctx.h"
+#include "dlq.h"
+#include "fingerprint.h"
 #include "kafka_conf.h"
 #include "live.h"
 #include "log.h"
@@ -11,6 +13,7 @@
 #include "store.h"
 #include "topics.h"
 #include "util.h"
+#include "winstate.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -76,6 +79,13 @@ struct spate_engine {
         spate_metric_t *m_produced, *m_ready;
         int64_t last_metrics;
         atomic_int ready, live;    /* spate_engine_ready(), spate_engine_live() */
+        size_t max_message_bytes;  /* the producer's message.max.bytes: a dead letter's limit */
+        spate_committer_t me;      /* fingerprint and start, committed with every offset */
+        int refresh_tags;          /* next commit: every assigned partition, to say who holds it */
+        int64_t last_peer_check;
+        rd_kafka_queue_t *peer_queue;  /* ask_peers() answers */
+        rd_kafka_topic_partition_list_t *peer_parts;  /* every source partition */
+        int peer_asked;
 };
 
 static double mono_s(void) {
@@ -118,7 +128,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         default: e->stats.internal++; break;
         }
         spate_metric_add(e->m_produced, 1);
-        if (acked && m->offset + 1 > *acked)
+        /* After a failure nothing is committed, and a revoke may have freed
+         * the task whose counter acked points to while its outputs flew. */
+        if (acked && !e->failed && m->offset + 1 > *acked)
                 *acked = m->offset + 1;
 }
 
@@ -178,27 +190,39 @@ static void count_dead_letter(spate_engine_t *e, const char *reason) {
                                                NULL), 1);
 }
 
-static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(SPATE_DLQ_NHEADERS);
-        spate_dlq_headers_t dh;
-        spate_dlq_headers(&dh, &e->ctx, o, reason, e->topo->application);
-        for (int i = 0; i < SPATE_DLQ_NHEADERS; i++)
-                rd_kafka_header_add(h, dh.name[i], -1, dh.value[i], -1);
+static int queue_dead_letter(spate_engine_t *e, const spate_dlq_letter_t *l, rd_kafka_headers_t *h) {
         for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                         e->producer, RD_KAFKA_V_TOPIC(e->topo->dlq_topic),
-                        RD_KAFKA_V_KEY((void *)o->key, o->key_len),
-                        RD_KAFKA_V_VALUE((void *)o->payload, o->len), RD_KAFKA_V_HEADERS(h),
+                        RD_KAFKA_V_KEY((void *)l->key, l->key_len),
+                        RD_KAFKA_V_VALUE((void *)l->value, l->len), RD_KAFKA_V_HEADERS(h),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
                 if (!err)
-                        break;
+                        return 0;
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                        spate_err("cannot queue a DLQ record: %s", rd_kafka_err2str(err));
+                        spate_err("cannot queue the dead letter of %s[%d]@%lld: %s", l->origin->topic,
+                                  l->origin->partition, (long long)l->origin->offset, rd_kafka_err2str(err));
                         rd_kafka_headers_destroy(h);
-                        e->failed = 1;
-                        return;
+                        return -1;
                 }
                 rd_kafka_poll(e->producer, 10);
+        }
+}
+
+/* The original record with its origin and reason, cut to what the producer
+ * accepts (spate_dlq_letter_build()). */
+static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) {
+        spate_dlq_letter_t l = { .reason = reason, .node = e->ctx.failed ? e->ctx.failed->name : "?",
+                                 .branch = e->ctx.branch ? e->ctx.branch->name : NULL,
+                                 .application = e->topo->application, .origin = o };
+        rd_kafka_headers_t *h = spate_dlq_letter_build(&l, e->max_message_bytes);
+        if (l.len < o->len || l.key_len < o->key_len)
+                spate_warn("dead letter of %s[%d]@%lld truncated to fit message.max.bytes %zu: key "
+                           "%zu of %zu bytes, value %zu of %zu", o->topic, o->partition,
+                           (long long)o->offset, e->max_message_bytes, l.key_len, o->key_len, l.len, o->len);
+        if (queue_dead_letter(e, &l, h)) {
+                e->failed = 1;
+                return;
         }
         e->stats.dlq++;
         count_dead_letter(e, reason);
@@ -235,6 +259,7 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
                 s->internal ? s->node->def->input : s->node->def->process;
         if (handle(s->node, &rec, &e->ctx))
                 dlq(e, &o, e->ctx.errstr);
+        e->ctx.origin = NULL;  /* o is gone: what a commit emits has no origin */
         task->next_offset = m->offset + 1;
         if (task->first < 0)
                 task->first = m->offset;
@@ -275,19 +300,21 @@ static pvals_t *task_vals(spate_engine_t *e, task_t *t) {
         return t->vals;
 }
 
-/* Sets elem's offset, and its metadata to "spate:<node>=<ms>[/<cut>];..."
- * for the nodes that keep values with the partition: the current times, or
+/* Sets elem's offset, and its metadata to "spate:@fp=<fingerprint>/<start>/
+ * <now>;<node>=<ms>[/<cut>];...": who commits (fingerprint.h), then for the
+ * nodes that keep values with the partition: the current times, or
  * (intent) those committed with the offset. A cut at or below the offset
  * is history and left out. */
 static void vals_to_metadata(spate_engine_t *e, const task_t *t, int64_t offset, int intent,
                              rd_kafka_topic_partition_t *elem) {
         char buf[2048];
         size_t off = 0;
+        spate_committer_t me = e->me;
         elem->offset = offset;
-        if (!t->vals)
-                return;
+        me.at_ms = spate_now_ms();
         off = (size_t)snprintf(buf, sizeof(buf), TIMES_PREFIX);
-        for (int i = 0; i < e->topo->nnodes && off < sizeof(buf); i++) {
+        off += (size_t)spate_committer_format(&me, buf + off, sizeof(buf) - off);
+        for (int i = 0; t->vals && i < e->topo->nnodes && off < sizeof(buf); i++) {
                 const pvals_t *v = &t->vals[i];
                 int64_t time = intent ? v->ctime : v->time;
                 if (time == INT64_MIN && v->cut <= offset)
@@ -327,6 +354,32 @@ static void vals_from_metadata(spate_engine_t *e, task_t *t, const char *md, siz
         }
 }
 
+/* A committed offset past the partition's end: the topic was recreated or
+ * truncated (or the broker lost its data), and resuming there would skip
+ * every new record until the topic grows past it. One before the start:
+ * retention deleted records before they were processed. */
+static int check_committed(spate_engine_t *e, const char *topic, int32_t p, int64_t committed) {
+        char err[512];
+        int64_t lo, hi;
+        if (spate_watermarks(e->consumer, topic, p, &lo, &hi, err, sizeof(err))) {
+                spate_err("cannot check the committed offset of %s[%d]: %s", topic, p, err);
+                return -1;
+        }
+        if (committed > hi) {
+                spate_err("%s[%d]: the committed offset %lld is past the partition's end %lld: the "
+                          "topic was recreated or truncated, or the broker lost its data. Refusing to "
+                          "skip its records; to start over, delete the group '%s' (its committed "
+                          "offsets) and the state directory %s/%s", topic, p, (long long)committed,
+                          (long long)hi, e->topo->application, e->topo->state_dir, e->topo->application);
+                return -1;
+        }
+        if (committed < lo)
+                spate_err("%s[%d]: records %lld to %lld were deleted (retention) before they were "
+                          "processed; resuming at %lld", topic, p, (long long)committed,
+                          (long long)lo - 1, (long long)lo);
+        return 0;
+}
+
 /* Reads the offsets and partition values committed with the assigned source
  * partitions (a broker round trip, once per assignment). */
 static void fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts) {
@@ -339,6 +392,9 @@ static void fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *
                 if (!s || s->internal)
                         continue;
                 task_t *t = task_for(s, c->elems[i].partition);
+                if (c->elems[i].offset >= 0 &&
+                    check_committed(e, c->elems[i].topic, c->elems[i].partition, c->elems[i].offset))
+                        e->failed = 1;
                 if (c->elems[i].offset >= 0)
                         t->committed = c->elems[i].offset;
                 if (c->elems[i].metadata)
@@ -436,6 +492,7 @@ static const spate_ctx_ops_t engine_ops = {
         .caught_up = engine_caught_up,
         .replay = spate_engine_replay,
         .store = spate_engine_store,
+        .check_resume = spate_engine_check_resume,
         .stopping = engine_stopping,
         .wait_acks = engine_wait_acks,
 };
@@ -451,12 +508,16 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
                         /* A time may move on without records (close_after_idle):
                          * commit it with the same offset once one was processed. */
                         if (t->assigned && t->first >= 0 &&
-                            (t->next_offset > t->committed || t->times_changed))
+                            (t->next_offset > t->committed || t->times_changed || e->refresh_tags))
                                 vals_to_metadata(e, t, t->next_offset, 0, rd_kafka_topic_partition_list_add(
+                                                                offs, e->sources[i].topic, p));
+                        else if (t->assigned && e->refresh_tags && t->committed >= 0)
+                                vals_to_metadata(e, t, t->committed, 1, rd_kafka_topic_partition_list_add(
                                                                 offs, e->sources[i].topic, p));
                 }
         for (int i = 0; i < e->nsources; i++)
                 e->sources[i].hold = 0;
+        e->refresh_tags = 0;
         return offs;
 }
 
@@ -494,15 +555,21 @@ static int txn_commit(spate_engine_t *e, rd_kafka_topic_partition_list_t *offs) 
         return 0;
 }
 
+/* How long a stopping instance waits for outputs to be acknowledged. */
+#define SHUTDOWN_ACK_MS 10000
+
 /* Waits until the producer has every output acknowledged. */
 static void wait_acks(spate_engine_t *e) {
-        /* At shutdown the broker may be gone: wait a bounded time, and then
-         * commit nothing, so the uncommitted input is replayed on restart. */
-        int64_t deadline = e->stop ? spate_mono_ms() + 10000 : INT64_MAX;
+        /* At shutdown the broker may be gone: wait a bounded time - counted
+         * from the stop request, which may come while already waiting - and
+         * then commit nothing, so the uncommitted input is replayed on restart. */
+        int64_t deadline = INT64_MAX;
         while (!e->failed && rd_kafka_outq_len(e->producer) > 0) {
+                if (e->stop && deadline == INT64_MAX)
+                        deadline = spate_mono_ms() + SHUTDOWN_ACK_MS;
                 if (spate_mono_ms() > deadline) {
-                        spate_err("outputs not acknowledged within 10 s of shutdown; input offsets "
-                                  "are not committed (it will be replayed)");
+                        spate_err("outputs not acknowledged within %d s of shutdown; input offsets "
+                                  "are not committed (it will be replayed)", SHUTDOWN_ACK_MS / 1000);
                         e->failed = 1;
                         break;
                 }
@@ -572,6 +639,110 @@ static int commit(spate_engine_t *e) {
         return rc;
 }
 
+/* Every instance commits its partitions' offsets at least this often (with
+ * unchanged offsets when idle), so that its tag says it is alive; a tag not
+ * refreshed for PEER_LIVE_MS is a stopped (or crashed) instance's. */
+#define PEER_REFRESH_MS 5000
+#define PEER_LIVE_MS 15000
+
+/* Source partitions of every topic this instance reads and commits. */
+static rd_kafka_topic_partition_list_t *all_source_partitions(spate_engine_t *e) {
+        const struct rd_kafka_metadata *md;
+        rd_kafka_topic_partition_list_t *all;
+        if (rd_kafka_metadata(e->consumer, 1, NULL, &md, 5000))
+                return NULL;
+        all = rd_kafka_topic_partition_list_new(32);
+        for (int i = 0; i < md->topic_cnt; i++) {
+                source_t *s = source_for(e, md->topics[i].topic);
+                for (int p = 0; s && !s->internal && !s->rewind && p < md->topics[i].partition_cnt; p++)
+                        rd_kafka_topic_partition_list_add(all, s->topic, md->topics[i].partitions[p].id);
+        }
+        rd_kafka_metadata_destroy(md);
+        return all;
+}
+
+static void peer_error(spate_engine_t *e, const rd_kafka_topic_partition_t *elem,
+                       const spate_committer_t *c) {
+        char started[48], at[48];
+        spate_fmt_iso_ms(c->start_ms, started, sizeof(started));
+        spate_fmt_iso_ms(c->at_ms, at, sizeof(at));
+        spate_err("another instance of application '%s', started %s, runs a different topology "
+                  "(fingerprint %016llx, this one %016llx): it committed %s[%d] at %s. Two "
+                  "topologies must not share an application (they would split its partitions): "
+                  "give this one its own 'application', or stop every instance of the other first "
+                  "(an instance killed without a clean stop counts for %d s)",
+                  e->topo->application, started, (unsigned long long)c->fp,
+                  (unsigned long long)e->me.fp, elem->topic, elem->partition, at, PEER_LIVE_MS / 1000);
+}
+
+/* Refuses to run beside a live instance of another topology that started
+ * before this one (the newer of two is the one that stops): -1 if one of
+ * the committed partitions says so. */
+static int check_committers(spate_engine_t *e, const rd_kafka_topic_partition_list_t *parts) {
+        int64_t now = spate_now_ms();
+        spate_committer_t c;
+        for (int i = 0; parts && i < parts->cnt; i++) {
+                const rd_kafka_topic_partition_t *elem = &parts->elems[i];
+                const source_t *s = source_for(e, elem->topic);
+                if (!s || s->internal || s->rewind ||
+                    spate_committer_parse(elem->metadata, elem->metadata_size, &c) || c.fp == e->me.fp ||
+                    c.left || now - c.at_ms > PEER_LIVE_MS || c.start_ms >= e->me.start_ms)
+                        continue;
+                peer_error(e, elem, &c);
+                return -1;
+        }
+        return 0;
+}
+
+/* At assignment (the rebalance callback may block): every partition of the
+ * source topics, whoever owns it. */
+static int check_peers(spate_engine_t *e) {
+        rd_kafka_topic_partition_list_t *all = all_source_partitions(e);
+        int rc = 0;
+        if (!all || rd_kafka_committed(e->consumer, all, 5000))
+                spate_warn("cannot read the group's committed offsets to check for other topologies");
+        else
+                rc = check_committers(e, all);
+        if (e->peer_parts)
+                rd_kafka_topic_partition_list_destroy(e->peer_parts);
+        e->peer_parts = all;  /* what ask_peers() asks for */
+        return rc;
+}
+
+/* While running, the same without blocking the loop (a stall would look
+ * like idle partitions to close_after_idle): the group's committed offsets
+ * are asked for, and the answer read when it comes. */
+static void ask_peers(spate_engine_t *e) {
+        rd_kafka_ListConsumerGroupOffsets_t *req;
+        if (!e->peer_parts)
+                return;
+        req = rd_kafka_ListConsumerGroupOffsets_new(e->topo->application, e->peer_parts);
+        rd_kafka_ListConsumerGroupOffsets(e->consumer, &req, 1, NULL, e->peer_queue);
+        rd_kafka_ListConsumerGroupOffsets_destroy(req);
+        e->peer_asked = 1;
+}
+
+static int peers_answered(spate_engine_t *e) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(e->peer_queue, 0);
+        const rd_kafka_ListConsumerGroupOffsets_result_t *res;
+        const rd_kafka_group_result_t **groups;
+        size_t n = 0;
+        int rc = 0;
+        if (!ev)
+                return 0;
+        e->peer_asked = 0;
+        if ((res = rd_kafka_event_ListConsumerGroupOffsets_result(ev)) && !rd_kafka_event_error(ev) &&
+            (groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n)) && n == 1) {
+                const rd_kafka_topic_partition_list_t *parts = rd_kafka_group_result_partitions(groups[0]);
+                spate_debug("topology check: %d committed partitions", parts ? parts->cnt : -1);
+                rc = check_committers(e, parts);
+        }
+        else
+                spate_debug("group offsets for the topology check: %s", rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
+        return rc;
+}
+
 static void set_assigned(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts, int assigned) {
         for (int i = 0; i < parts->cnt; i++) {
                 source_t *s = source_for(e, parts->elems[i].topic);
@@ -633,10 +804,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 log_parts("assigned", parts);
                 set_assigned(e, parts, 1);
                 fetch_committed(e, parts);
+                if (check_peers(e))
+                        e->failed = 1;
                 e->assigned_once = 1;
                 e->stats.last_ms = spate_mono_ms(); /* --until-idle counts from here */
                 /* State is restored before the partitions' records flow. */
-                if (task_hooks(e, parts, 1))
+                if (!e->failed && task_hooks(e, parts, 1))
                         e->failed = 1;
                 set_ready(e, !e->failed);
                 /* A table is read whole on every assignment. */
@@ -651,7 +824,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         log_parts("revoked", parts);
         set_ready(e, 0);
         /* Commit what was processed before the partitions move, so their new
-         * owner starts where this instance stopped. */
+         * owner starts where this instance stopped, and say who held each
+         * (an instance of another topology joining sees it: check_peers()). */
+        e->refresh_tags = 1;
         commit(e);
         task_hooks(e, parts, 0);
         set_assigned(e, parts, 0);
@@ -695,6 +870,14 @@ static int transactional_id(const spate_topology_t *t, rd_kafka_conf_t *pc, char
         snprintf(id, sizeof(id), "%s-%d-%lld", t->application, (int)getpid(), (long long)spate_now_ms());
         return rd_kafka_conf_set(pc, "transactional.id", id, errstr, errstr_size) == RD_KAFKA_CONF_OK
                 ? 0 : -1;
+}
+
+static size_t producer_max_bytes(rd_kafka_t *producer) {
+        char buf[32];
+        size_t size = sizeof(buf);
+        if (rd_kafka_conf_get(rd_kafka_conf(producer), "message.max.bytes", buf, &size) != RD_KAFKA_CONF_OK)
+                return 1000000;  /* librdkafka's default */
+        return (size_t)strtoull(buf, NULL, 10);
 }
 
 static int init_transactions(spate_engine_t *e, char *errstr, size_t errstr_size) {
@@ -785,6 +968,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
         e->topo = t;
         e->ctx.engine = e;
         e->ctx.ops = &engine_ops;
+        e->me = (spate_committer_t){ spate_topology_fingerprint(t), spate_now_ms(), 0, 0 };
         e->tick_ms = 100;
         for (int i = 0; i < t->nnodes; i++) {
                 int ms = t->nodes[i]->def->punctuate_ms;
@@ -803,6 +987,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
         if (!(e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, errstr_size)))
                 goto err;
         pc = NULL;
+        e->max_message_bytes = producer_max_bytes(e->producer);
         if (t->exactly_once && init_transactions(e, errstr, errstr_size))
                 goto err;
         if (spate_topics_ensure(e->producer, t, errstr, errstr_size))
@@ -823,6 +1008,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
         cc = NULL;
         rd_kafka_poll_set_consumer(e->consumer);
         e->queue = rd_kafka_queue_get_consumer(e->consumer);
+        e->peer_queue = rd_kafka_queue_new(e->consumer);
         e->ctx.producer = e->producer;
         if (add_sources(e, subs)) {
                 snprintf(errstr, errstr_size, "topology reads one topic twice");
@@ -925,7 +1111,8 @@ static void summary(spate_engine_t *e) {
 int spate_engine_run(spate_engine_t *e) {
         rd_kafka_message_t *msgs[BATCH];
         e->stats.start_ms = e->last_commit = e->last_punctuate = e->last_report = spate_mono_ms();
-        spate_info("running '%s' (%d nodes)", e->topo->application, e->topo->nnodes);
+        spate_info("running '%s' (%d nodes, topology fingerprint %016llx)", e->topo->application,
+                   e->topo->nnodes, (unsigned long long)e->me.fp);
         while (!e->stop && !e->failed) {
                 ssize_t n = rd_kafka_consume_batch_queue(e->queue, e->tick_ms, msgs, BATCH);
                 ssize_t records = 0;
@@ -953,15 +1140,25 @@ int spate_engine_run(spate_engine_t *e) {
                         report(e, now);
                 if (now - e->last_metrics >= 1000)
                         metrics_refresh(e);
+                if (now - e->last_peer_check >= PEER_REFRESH_MS) {
+                        e->refresh_tags = 1;
+                        e->last_peer_check = now;
+                        if (!e->peer_asked)
+                                ask_peers(e);
+                }
+                if (e->peer_asked && peers_answered(e))
+                        e->failed = 1;
         }
         atomic_store(&e->live, 0);
+        /* The last commit says this instance left (check_peers()). */
+        e->me.left = e->refresh_tags = 1;
         if (!e->failed)
                 commit(e);
         summary(e);
         spate_info("leaving the group");
         rd_kafka_consumer_close(e->consumer);
         if (e->failed)
-                spate_err("stopped after the error above; uncommitted input will be replayed on restart");
+                spate_err("stopped (see above); uncommitted input will be replayed on restart");
         return e->failed ? -1 : 0;
 }
 
@@ -994,6 +1191,10 @@ void spate_engine_destroy(spate_engine_t *e) {
                 return;
         if (e->queue)
                 rd_kafka_queue_destroy(e->queue);
+        if (e->peer_queue)
+                rd_kafka_queue_destroy(e->peer_queue);
+        if (e->peer_parts)
+                rd_kafka_topic_partition_list_destroy(e->peer_parts);
         if (e->consumer)
                 rd_kafka_destroy(e->consumer);
         if (e->producer) {

@@ -4,6 +4,7 @@
 #include "metrics.h"
 #include "topology.h"
 #include "util.h"
+#include "winstate.h"
 
 #include <libgen.h>
 #include <stdarg.h>
@@ -131,15 +132,28 @@ void spate_node_path(const spate_node_t *n, const char *file, char *out, size_t 
         snprintf(out, size, "%s/%s", dirname(dir), file);
 }
 
+/* Hands rec to the nodes reading n. At a fan-out every branch gets the
+ * record even if another fails: a failing branch dead-letters the input
+ * record itself, naming the branch (spate.branch), so what a branch sees never
+ * depends on its siblings or their order. A chain, or a record with no input
+ * behind it (a window's output at commit), stops at the first failure, which
+ * is returned. */
 int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        int fan_out = n->nnext > 1 && ctx->origin;
         if (n->m_out)
                 spate_metric_add(n->m_out, 1);
         for (int i = 0; i < n->nnext; i++) {
                 spate_node_t *next = n->next[i];
                 if (next->m_in)
                         spate_metric_add(next->m_in, 1);
-                if (next->def->process(next, rec, ctx))
+                if (!next->def->process(next, rec, ctx))
+                        continue;
+                if (!fan_out)
                         return -1;
+                ctx->branch = next;
+                spate_ctx_dead_letter(ctx, ctx->origin);
+                ctx->branch = NULL;
+                ctx->failed = NULL;
         }
         return 0;
 }
@@ -152,6 +166,32 @@ int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...
         va_end(ap);
         ctx->failed = n;
         return -1;
+}
+
+/* "7973 years", "3.5 days", "2 h", "90 s": how far ahead, for a reason. */
+static void fmt_span(int64_t ms, char *buf, size_t size) {
+        double s = (double)ms / 1000.0;
+        if (s >= 2 * 365.25 * 86400)
+                snprintf(buf, size, "%.0f years", s / (365.25 * 86400));
+        else if (s >= 2 * 86400)
+                snprintf(buf, size, "%.1f days", s / 86400);
+        else if (s >= 2 * 3600)
+                snprintf(buf, size, "%.1f h", s / 3600);
+        else
+                snprintf(buf, size, "%.0f s", s);
+}
+
+int spate_ctx_check_future(spate_ctx_t *ctx, const spate_node_t *n, int64_t t) {
+        int64_t max = n->topo->max_future_ms, now = spate_now_ms();
+        char iso[48], ahead[32], limit[32];
+        if (max <= 0 || t <= now || t - now <= max)
+                return 0;
+        spate_fmt_iso_ms(t, iso, sizeof(iso));
+        fmt_span(t - now, ahead, sizeof(ahead));
+        fmt_span(max, limit, sizeof(limit));
+        return spate_ctx_fail(ctx, n, "event time %s is %s ahead of the wall clock, more than "
+                              "settings.max_future (%s): not applied, so that it cannot move stream "
+                              "time", iso, ahead, limit);
 }
 
 spate_arena_t *spate_ctx_arena(spate_ctx_t *ctx) {

@@ -148,8 +148,13 @@ spate_shape_pool_t *spate_node_shapes(spate_node_t *n);
 void spate_node_path(const spate_node_t *n, const char *file, char *out, size_t size);
 
 /* --- records at run time --- */
-/* Passes rec to every downstream node. */
+/* Passes rec to every downstream node. Returns -1 when a chain's next node
+ * failed; at a fan-out a failing branch is dead-lettered there (named in
+ * spate.branch) and the other branches still get rec, so it returns 0. */
 int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+/* 0 if event time t is at most settings.max_future ahead of the wall clock,
+ * else -1 after spate_ctx_fail() (the record goes to the DLQ). */
+int spate_ctx_check_future(spate_ctx_t *ctx, const spate_node_t *n, int64_t t);
 /* Records why the current record failed at node n; returns -1. */
 int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -217,6 +222,12 @@ typedef int (*spate_replay_cb)(void *opaque, const void *key, size_t key_len,
                                const void *value, size_t len, int64_t offset);
 int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
                          spate_replay_cb cb, void *opaque);
+/* For a node whose restored state reflects topic/partition up to `offset`
+ * (the next one it expects): -1 with ctx->errstr if the partition now ends
+ * below it - recreated, truncated, or a broker that lost its data - where
+ * the node would silently skip the new records. */
+int spate_ctx_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                           int32_t partition, int64_t offset);
 /* The instance's RocksDB (settings.state_dir/<application>), opened on first
  * use; a corrupt directory is wiped so state is rebuilt from changelogs.
  * NULL with ctx->errstr on failure. */

@@ -14,7 +14,7 @@
 static const char *const top_keys[] = { "application", "kafka", "settings", "nodes" };
 static const char *const setting_keys[] = {
         "commit_interval", "state_dir", "state_memory_mb", "processing_guarantee",
-        "dlq_topic", "schemas_dir", "schema_registry"
+        "dlq_topic", "schemas_dir", "schema_registry", "max_future"
 };
 static const char *const common_keys[] = { "name", "type", "from" };
 
@@ -157,6 +157,19 @@ static int parse_mb(const char *v, int64_t *mb) {
         return 0;
 }
 
+/* How far ahead of the wall clock an event time may be: one record dated
+ * 9999 would otherwise move stream time there and make every later record
+ * of its partition late. 0 turns the check off. */
+#define MAX_FUTURE_DEFAULT_MS (365LL * 86400000)
+
+static int load_max_future(spate_topology_t *t, const spate_yaml_t *s, char *errstr, size_t size) {
+        const char *v = scalar(s, "max_future");
+        if (v && spate_parse_duration(v, &t->max_future_ms))
+                return yerr(spate_yaml_get(s, "max_future"), errstr, size,
+                            "max_future must be a duration like 1h or 7d (0: no limit)");
+        return 0;
+}
+
 static int load_settings(spate_topology_t *t, char *errstr, size_t size) {
         const spate_yaml_t *s = spate_yaml_get(t->root, "settings");
         const char *v;
@@ -165,11 +178,12 @@ static int load_settings(spate_topology_t *t, char *errstr, size_t size) {
         t->state_dir = "state";
         t->state_memory_mb = 256;
         t->schemas_dir = "schemas";
+        t->max_future_ms = MAX_FUTURE_DEFAULT_MS;
         if (!s)
                 goto dlq;
         if (s->kind != SPATE_YAML_MAP)
                 return yerr(s, errstr, size, "'settings' must be a mapping");
-        if (check_keys(s, "settings", setting_keys, 7, errstr, size))
+        if (check_keys(s, "settings", setting_keys, 8, errstr, size) || load_max_future(t, s, errstr, size))
                 return -1;
         if ((v = scalar(s, "commit_interval")) && spate_parse_duration(v, &t->commit_interval_ms)) {
                 char why[256];

@@ -264,6 +264,8 @@ static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
         if (*t < -SPATE_MAX_TIME_MS || *t > SPATE_MAX_TIME_MS)
                 return spate_ctx_fail(ctx, n, "the record timestamp %lld is out of range (at most ±%lld ms "
                                       "from 1970)", (long long)*t, (long long)SPATE_MAX_TIME_MS);
+        if (w->time && spate_ctx_check_future(ctx, n, *t))
+                return -1;
         *group = rec->key ? rec->key : "";
         *glen = rec->key ? rec->key_len : 0;
         if (w->group) {

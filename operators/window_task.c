@@ -560,6 +560,9 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         sort_restored(rs);
         t->meta.changelog_next = t->acked = end;
         t->resume_offset = t->written_offset = t->meta.next_offset;
+        if (t->resume_offset > 0 &&
+            spate_ctx_check_resume(ctx, n, w->input_topic, t->partition, t->resume_offset))
+                return -1;
         rs->replayed = spate_mono_ms();
         return 0;
 }

@@ -338,6 +338,17 @@ static int op_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) 
         return task_for(d, s, partition)->next >= spate_driver_count(d, topic, partition);
 }
 
+/* As the engine's: the state must not reflect more of the topic than it holds. */
+static int op_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const char *topic, int32_t partition,
+                           int64_t offset) {
+        int64_t end = spate_driver_count(drv(ctx), topic, partition);
+        if (offset <= end)
+                return 0;
+        snprintf(ctx->errstr, sizeof(ctx->errstr), "the state of '%s' reflects %s[%d] up to offset %lld, "
+                 "but the partition ends at %lld", n->name, topic, partition, (long long)offset, (long long)end);
+        return -1;
+}
+
 static int64_t op_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
                          spate_replay_cb cb, void *opaque) {
         spate_driver_t *d = drv(ctx);
@@ -369,6 +380,7 @@ static const spate_ctx_ops_t driver_ops = {
         .caught_up = op_caught_up,
         .replay = op_replay,
         .store = op_store,
+        .check_resume = op_check_resume,
         .stopping = op_stopping,
         .wait_acks = op_wait_acks,
 };
