@@ -49,7 +49,7 @@ static rd_kafka_t *consumer(const char *bootstrap, const char *topic) {
         set(c, "enable.auto.offset.store", "false");
         set(c, "fetch.wait.max.ms", "50");
         set(c, "queued.min.messages", "10000000");
-        set(c, "queued.max.messages.kbytes", getenv("RAW_PREFETCH_KB") ? getenv("RAW_PREFETCH_KB") : "131072");
+        set(c, "queued.max.messages.kbytes", "24576");
         set(c, "fetch.error.backoff.ms", "50");
         set(c, "session.timeout.ms", "4000");
         set(c, "heartbeat.interval.ms", "500");
@@ -74,7 +74,7 @@ static rd_kafka_t *producer(const char *bootstrap) {
         set(c, "linger.ms", "5");
         set(c, "compression.codec", "lz4");
         set(c, "partitioner", "murmur2_random");
-        set(c, "queue.buffering.max.messages", "500000");
+        set(c, "queue.buffering.max.messages", "100000");
         rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
         if (!rk) {
