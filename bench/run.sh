@@ -84,7 +84,9 @@ for line in sys.stdin:
     m = json.loads(line)
     last[m["key"]] = json.loads(m["value"])
 print(len(last), sum(v["readings"] for v in last.values()))')
-echo "spate region: $windows (distinct windows, readings in their last updates)"
+py_windows=$(echo "$py2" | sed -nE 's/.*\(([0-9]+) region-hours, ([0-9]+) readings kept\).*/\1 \2/p')
+[ "$windows" = "$py_windows" ] && same="equal to the Python peer's" || same="DIFFERENT from the Python peer's ($py_windows)"
+echo "spate region: $windows windows and readings in their last updates, $same"
 $PY - "$(echo "$raw2" | rate)" "$reg_rate" "$(echo "$py2" | rate)" "$rss3" "$(cat "$TMP/time_py2")" <<'PY'
 import sys
 raw, sp, py, rss, py_rss = (float(x or 0) for x in sys.argv[1:])
