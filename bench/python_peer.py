@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 
 def consumer(boot, topic):
@@ -29,6 +29,14 @@ def consumer(boot, topic):
                   "session.timeout.ms": 4000, "heartbeat.interval.ms": 500})
     c.subscribe([topic])
     return c
+
+
+def commit(c):
+    try:
+        c.commit(asynchronous=False)
+    except KafkaException as e:
+        if e.args[0].code() != KafkaError._NO_OFFSET:  # nothing new since the last commit
+            raise
 
 
 def run(c, want, handle, before_commit=None):
@@ -49,11 +57,11 @@ def run(c, want, handle, before_commit=None):
         if n and t1 - last_commit >= 1:
             if before_commit:
                 before_commit()
-            c.commit(asynchronous=False)
+            commit(c)
             last_commit = t1
     if before_commit:
         before_commit()
-    c.commit(asynchronous=False)
+    commit(c)
     c.close()
     return n, t0, t1
 

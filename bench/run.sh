@@ -44,39 +44,43 @@ echo "$raw"
 raw_rate=$(echo "$raw" | rate)
 
 echo "== map -> sink beside the C consume -> produce baseline, $ROUNDS alternating rounds (the machine may be shared: each ratio is of two runs back to back)"
-ratios=""
+ratios="" cpu_ratios=""
 for i in $(seq "$ROUNDS"); do
-        pipe=$(/usr/bin/time -f "%M" -o "$TMP/time_pipe" "$SPATE_BENCH_BIN/raw_pipe" "$SPATE_BOOTSTRAP" bench.sensors bench.pipe "$N") || { echo "$pipe"; exit 1; }
+        pipe=$(/usr/bin/time -f "%U %S %M" -o "$TMP/time_pipe" "$SPATE_BENCH_BIN/raw_pipe" "$SPATE_BOOTSTRAP" bench.sensors bench.pipe "$N") || { echo "$pipe"; exit 1; }
         /usr/bin/time -f "%U %S %M" -o "$TMP/time" "$SPATE_BIN" run "$TMP/bench-map-$i.yaml" --until-idle 2s 2>"$TMP/spate.log"
         sp_rate=$(grep throughput "$TMP/spate.log" | rate)
         pipe_rate=$(echo "$pipe" | rate)
-        read -r u s rss <"$TMP/time"
-        echo "round $i: $pipe, peak RSS $(( $(cat "$TMP/time_pipe") / 1024 )) MB"
-        echo "round $i: spate map->sink $sp_rate records/s, user ${u}s sys ${s}s, peak RSS $((rss / 1024)) MB; ratio $($PY -c "print('%.2f' % ($sp_rate / $pipe_rate))")"
+        read -r u s rss < <(tail -1 "$TMP/time")
+        read -r pu ps prss < <(tail -1 "$TMP/time_pipe")
+        echo "round $i: $pipe; user ${pu}s sys ${ps}s, peak RSS $((prss / 1024)) MB"
+        echo "round $i: spate map->sink $sp_rate records/s; user ${u}s sys ${s}s, peak RSS $((rss / 1024)) MB; ratio $($PY -c "print('%.2f' % ($sp_rate / $pipe_rate))"), CPU ratio $($PY -c "print('%.2f' % (($pu + $ps) / ($u + $s)))")"
         ratios="$ratios $($PY -c "print($sp_rate / $pipe_rate)")"
+        cpu_ratios="$cpu_ratios $($PY -c "print(($pu + $ps) / ($u + $s))")"
         map_rss=$rss
 done
 out=$($KT count "$SPATE_BOOTSTRAP" bench.sensors_f)
 echo "spate wrote $out records in $ROUNDS rounds (expected $((ROUNDS * N)))"
 py=$(/usr/bin/time -f "%M" -o "$TMP/time_py" $PY bench/python_peer.py --map "$SPATE_BOOTSTRAP" bench.sensors bench.pipe_py "$N") || py="python: failed"
-echo "$py, peak RSS $(( $(cat "$TMP/time_py") / 1024 )) MB"
-$PY - "$ratios" "$sp_rate" "$(echo "$py" | rate)" "$raw_rate" "$map_rss" "$(cat "$TMP/time_py")" <<'PY'
+echo "$py, peak RSS $(( $(tail -1 "$TMP/time_py") / 1024 )) MB"
+$PY - "$ratios" "$cpu_ratios" "$sp_rate" "$(echo "$py" | rate)" "$raw_rate" "$map_rss" "$(tail -1 "$TMP/time_py")" <<'PY'
 import statistics, sys
 ratios = [float(x) for x in sys.argv[1].split()]
-sp, py, raw, rss, py_rss = (float(x or 0) for x in sys.argv[2:])
-print("RESULT map->sink: spate / C consume->produce %.2f (median of %s; goal >= 0.85); spate / Python %.2f; spate / raw consume %.2f; peak RSS %d MB, %.2f x Python's %d MB (goal <= 1.5)"
-      % (statistics.median(ratios), " ".join("%.2f" % r for r in ratios), sp / py if py else 0, sp / raw, rss // 1024, rss / py_rss, py_rss // 1024))
+cpu = [float(x) for x in sys.argv[2].split()]
+sp, py, raw, rss, py_rss = (float(x or 0) for x in sys.argv[3:])
+print("RESULT map->sink: spate / C consume->produce %.2f (median of %s; goal >= 0.85), in records per CPU-second %.2f (median of %s); spate / Python %.2f; spate / raw consume %.2f; peak RSS %d MB, %.2f x Python's %d MB (goal <= 1.5)"
+      % (statistics.median(ratios), " ".join("%.2f" % r for r in ratios), statistics.median(cpu), " ".join("%.2f" % r for r in cpu),
+         sp / py if py else 0, sp / raw, rss // 1024, rss / py_rss if py_rss else 0, py_rss // 1024))
 PY
 
 echo "== region job on sensor-shaped records (bench/sensor_region.yaml: parse_time, filter France, geo_region bbox, hourly mean + count, repartition, RocksDB, changelog)"
 raw2=$("$SPATE_BENCH_BIN/raw_consume" "$SPATE_BOOTSTRAP" bench.sensors2 "$N") || { echo "$raw2"; exit 1; }
 echo "$raw2"
 SPATE_STATE_DIR=$TMP/state_region /usr/bin/time -f "%U %S %M" -o "$TMP/time3" "$SPATE_BIN" run bench/sensor_region.yaml --until-idle 3s 2>"$TMP/region.log"
-read -r u3 s3 rss3 <"$TMP/time3"
+read -r u3 s3 rss3 < <(tail -1 "$TMP/time3")
 reg_rate=$(grep throughput "$TMP/region.log" | rate)
 echo "spate region: $(grep throughput "$TMP/region.log" | sed 's/.*throughput: //'), user ${u3}s sys ${s3}s, peak RSS $((rss3 / 1024)) MB, $(grep -o 'dead-lettered [0-9]*' "$TMP/region.log" | tail -1)"
 py2=$(/usr/bin/time -f "%M" -o "$TMP/time_py2" $PY bench/python_peer.py --region "$SPATE_BOOTSTRAP" bench.sensors2 "$N" topology/regions/france_regions.geojson) || py2="python: failed"
-echo "$py2, peak RSS $(( $(cat "$TMP/time_py2") / 1024 )) MB"
+echo "$py2, peak RSS $(( $(tail -1 "$TMP/time_py2") / 1024 )) MB"
 windows=$($PY tests/tools/kafka_tool.py consume "$SPATE_BOOTSTRAP" bench.region_hourly --idle 2 | $PY -c '
 import json, sys
 last = {}
@@ -87,11 +91,11 @@ print(len(last), sum(v["readings"] for v in last.values()))')
 py_windows=$(echo "$py2" | sed -nE 's/.*\(([0-9]+) region-hours, ([0-9]+) readings kept\).*/\1 \2/p')
 [ "$windows" = "$py_windows" ] && same="equal to the Python peer's" || same="DIFFERENT from the Python peer's ($py_windows)"
 echo "spate region: $windows windows and readings in their last updates, $same"
-$PY - "$(echo "$raw2" | rate)" "$reg_rate" "$(echo "$py2" | rate)" "$rss3" "$(cat "$TMP/time_py2")" <<'PY'
+$PY - "$(echo "$raw2" | rate)" "$reg_rate" "$(echo "$py2" | rate)" "$rss3" "$(tail -1 "$TMP/time_py2")" <<'PY'
 import sys
 raw, sp, py, rss, py_rss = (float(x or 0) for x in sys.argv[1:])
 print("RESULT region job: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (goal >= 0.6); python %.0f rec/s, spate/python %.2f (goal >= 4); peak RSS %d MB, %.2f x Python's %d MB (goal <= 1.5)"
-      % (raw, sp, sp / raw, py, sp / py if py else 0, rss // 1024, rss / py_rss, py_rss // 1024))
+      % (raw, sp, sp / raw, py, sp / py if py else 0, rss // 1024, rss / py_rss if py_rss else 0, py_rss // 1024))
 PY
 
 echo "== scaling out: two instances of the region job on the same 32 partitions (one group), started together"
