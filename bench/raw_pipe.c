@@ -49,7 +49,7 @@ static rd_kafka_t *consumer(const char *bootstrap, const char *topic) {
         set(c, "enable.auto.offset.store", "false");
         set(c, "fetch.wait.max.ms", "50");
         set(c, "queued.min.messages", "10000000");
-        set(c, "queued.max.messages.kbytes", "24576");
+        set(c, "queued.max.messages.kbytes", "65536");
         set(c, "fetch.error.backoff.ms", "50");
         set(c, "session.timeout.ms", "4000");
         set(c, "heartbeat.interval.ms", "500");

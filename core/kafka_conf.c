@@ -25,13 +25,12 @@ static const char *const consumer_defaults[][2] = {
          * one consumer queue all partitions forward to; once one is reached
          * every partition stops fetching until its broker thread next wakes,
          * ~0.8 s later, however fast the queue drains. So the count
-         * threshold is disabled and prefetch bounded by bytes. Each queued
-         * byte of payload costs ~4 bytes of RSS (message and op structs of
-         * ~130-byte records): 24 MB is ~100 MB resident, and keeps a 1M
-         * records/s reader fed (12 MB starved it; 128 MB, the old default,
-         * was no faster and cost ~400 MB). */
+         * threshold is disabled and prefetch bounded by bytes, which must
+         * cover that pause: a reader of ~1M records/s of ~120 bytes needs
+         * ~64 MB (bench: the region job at 24 MB ran 35-40 % slower; 64 MB
+         * as fast as 128 MB, the old default, with ~70 MB less RSS). */
         { "queued.min.messages", "10000000" },
-        { "queued.max.messages.kbytes", "24576" },
+        { "queued.max.messages.kbytes", "65536" },
         { "fetch.error.backoff.ms", "50" },
         { "partition.assignment.strategy", "range" },
 };
