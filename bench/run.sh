@@ -23,7 +23,9 @@ app_copy() {  # app_copy FILE APP -> path of the copy
         echo "$TMP/$2.yaml"
 }
 tops=()
-for i in $(seq "$ROUNDS"); do tops+=(--topology "$(app_copy bench/map_sink.yaml bench-map-$i)"); done
+for i in $(seq "$ROUNDS"); do
+        tops+=(--topology "$(app_copy bench/map_sink.yaml bench-map-$i)" --topology "$(app_copy bench/sensor_region.yaml bench-region-$i)")
+done
 tops+=(--topology "$(app_copy bench/sensor_region.yaml bench-region-2x)")
 "$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/hourly_region.yaml --topology bench/sensor_region.yaml "${tops[@]}" \
         --topic bench.raw_produce:32 --topic bench.pipe:32 --topic bench.pipe_py:32 >"$TMP/boot" 2>"$TMP/broker.log" &
@@ -72,13 +74,19 @@ print("RESULT map->sink: spate / C consume->produce %.2f (median of %s; goal >= 
          sp / py if py else 0, sp / raw, rss // 1024, rss / py_rss if py_rss else 0, py_rss // 1024))
 PY
 
-echo "== region job on sensor-shaped records (bench/sensor_region.yaml: parse_time, filter France, geo_region bbox, hourly mean + count, repartition, RocksDB, changelog)"
-raw2=$("$SPATE_BENCH_BIN/raw_consume" "$SPATE_BOOTSTRAP" bench.sensors2 "$N") || { echo "$raw2"; exit 1; }
-echo "$raw2"
-SPATE_STATE_DIR=$TMP/state_region /usr/bin/time -f "%U %S %M" -o "$TMP/time3" "$SPATE_BIN" run bench/sensor_region.yaml --until-idle 3s 2>"$TMP/region.log"
-read -r u3 s3 rss3 < <(tail -1 "$TMP/time3")
-reg_rate=$(grep throughput "$TMP/region.log" | rate)
-echo "spate region: $(grep throughput "$TMP/region.log" | sed 's/.*throughput: //'), user ${u3}s sys ${s3}s, peak RSS $((rss3 / 1024)) MB, $(grep -o 'dead-lettered [0-9]*' "$TMP/region.log" | tail -1)"
+echo "== region job on sensor-shaped records (bench/sensor_region.yaml: parse_time, filter France, geo_region bbox, hourly mean + count, repartition, RocksDB, changelog) beside raw consume, $ROUNDS alternating rounds"
+reg_ratios="" reg_rates="" rss3=0
+for i in $(seq "$ROUNDS"); do
+        raw2=$("$SPATE_BENCH_BIN/raw_consume" "$SPATE_BOOTSTRAP" bench.sensors2 "$N") || { echo "$raw2"; exit 1; }
+        SPATE_STATE_DIR=$TMP/state_region_$i /usr/bin/time -f "%U %S %M" -o "$TMP/time3" "$SPATE_BIN" run "$TMP/bench-region-$i.yaml" --until-idle 3s 2>"$TMP/region.log"
+        read -r u3 s3 r3 < <(tail -1 "$TMP/time3")
+        reg_rate=$(grep throughput "$TMP/region.log" | rate)
+        echo "round $i: $raw2"
+        echo "round $i: spate region: $(grep throughput "$TMP/region.log" | sed 's/.*throughput: //'), user ${u3}s sys ${s3}s, peak RSS $((r3 / 1024)) MB, $(grep -o 'dead-lettered [0-9]*' "$TMP/region.log" | tail -1); ratio $($PY -c "print('%.2f' % ($reg_rate / $(echo "$raw2" | rate)))")"
+        reg_ratios="$reg_ratios $($PY -c "print($reg_rate / $(echo "$raw2" | rate))")"
+        reg_rates="$reg_rates $reg_rate"
+        [ "$r3" -gt "$rss3" ] && rss3=$r3
+done
 py2=$(/usr/bin/time -f "%M" -o "$TMP/time_py2" $PY bench/python_peer.py --region "$SPATE_BOOTSTRAP" bench.sensors2 "$N" topology/regions/france_regions.geojson) || py2="python: failed"
 echo "$py2, peak RSS $(( $(tail -1 "$TMP/time_py2") / 1024 )) MB"
 windows=$($PY tests/tools/kafka_tool.py consume "$SPATE_BOOTSTRAP" bench.region_hourly --idle 2 | $PY -c '
@@ -91,12 +99,15 @@ print(len(last), sum(v["readings"] for v in last.values()))')
 py_windows=$(echo "$py2" | sed -nE 's/.*\(([0-9]+) region-hours, ([0-9]+) readings kept\).*/\1 \2/p')
 [ "$windows" = "$py_windows" ] && same="equal to the Python peer's" || same="DIFFERENT from the Python peer's ($py_windows)"
 echo "spate region: $windows windows and readings in their last updates, $same"
-$PY - "$(echo "$raw2" | rate)" "$reg_rate" "$(echo "$py2" | rate)" "$rss3" "$(tail -1 "$TMP/time_py2")" <<'PY'
-import sys
-raw, sp, py, rss, py_rss = (float(x or 0) for x in sys.argv[1:])
-print("RESULT region job: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (goal >= 0.6); python %.0f rec/s, spate/python %.2f (goal >= 4); peak RSS %d MB, %.2f x Python's %d MB (goal <= 1.5)"
-      % (raw, sp, sp / raw, py, sp / py if py else 0, rss // 1024, rss / py_rss if py_rss else 0, py_rss // 1024))
+$PY - "$reg_ratios" "$reg_rates" "$(echo "$py2" | rate)" "$rss3" "$(tail -1 "$TMP/time_py2")" <<'PY'
+import statistics, sys
+ratios = [float(x) for x in sys.argv[1].split()]
+sp = statistics.median(float(x) for x in sys.argv[2].split())
+py, rss, py_rss = (float(x or 0) for x in sys.argv[3:])
+print("RESULT region job: spate / raw consume %.2f (median of %s; goal >= 0.6); spate %.0f rec/s (median), python %.0f rec/s, spate/python %.2f (goal >= 4); peak RSS %d MB (highest round), %.2f x Python's %d MB (goal <= 1.5)"
+      % (statistics.median(ratios), " ".join("%.2f" % r for r in ratios), sp, py, sp / py if py else 0, rss // 1024, rss / py_rss if py_rss else 0, py_rss // 1024))
 PY
+reg_rate=$($PY -c "import statistics; print(statistics.median([$(echo $reg_rates | tr ' ' ',')]))")
 
 echo "== scaling out: two instances of the region job on the same 32 partitions (one group), started together"
 for k in 1 2; do
@@ -114,7 +125,7 @@ for log in sys.argv[2:]:
     print("instance %s: %d records in %.2f s" % (log[-8:-4], k, t))
     n, longest = n + k, max(longest, t)
 both = n / longest if longest else 0
-print("RESULT scale-out: two instances %.0f records/s combined (records of both / the longer first-to-last span), one instance %.0f: %.2fx (2 cores shared by both instances and the broker)" % (both, one, both / one if one else 0))
+print("RESULT scale-out: two instances %.0f records/s combined (records of both / the longer first-to-last span), one instance %.0f (median): %.2fx (2 cores shared by both instances and the broker)" % (both, one, both / one if one else 0))
 PY
 
 echo "== hourly mean by region on the legacy records (bench/hourly_region.yaml: a pre-computed region field)"
