@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
         /* Same fetch settings as spate's consumer, so only the processing differs. */
         rd_kafka_conf_set(c, "fetch.wait.max.ms", "50", errstr, sizeof(errstr));
         rd_kafka_conf_set(c, "queued.min.messages", "10000000", errstr, sizeof(errstr));
-        rd_kafka_conf_set(c, "queued.max.messages.kbytes", "131072", errstr, sizeof(errstr));
+        rd_kafka_conf_set(c, "queued.max.messages.kbytes", "65536", errstr, sizeof(errstr));
         rd_kafka_conf_set(c, "fetch.error.backoff.ms", "50", errstr, sizeof(errstr));
         rd_kafka_conf_set(c, "session.timeout.ms", "4000", errstr, sizeof(errstr));
         rd_kafka_conf_set(c, "heartbeat.interval.ms", "500", errstr, sizeof(errstr));

@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
         rd_kafka_conf_set(c, "linger.ms", "5", errstr, sizeof(errstr));
         rd_kafka_conf_set(c, "compression.codec", "lz4", errstr, sizeof(errstr));
         rd_kafka_conf_set(c, "partitioner", "murmur2_random", errstr, sizeof(errstr));
-        rd_kafka_conf_set(c, "queue.buffering.max.messages", "500000", errstr, sizeof(errstr));
+        rd_kafka_conf_set(c, "queue.buffering.max.messages", "100000", errstr, sizeof(errstr));
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, argv[2], NULL);
         double t0 = now();

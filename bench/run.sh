@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# run.sh - spate's benchmarks, all in one run on the embedded broker:
-# raw librdkafka consume vs spate map->sink on the same 1,000,000 records, then
-# window state with 1,000,000 live keys: memory and restore (restore_bench.sh); sql_sink into
-# SQLite and PostgreSQL beside raw consume and a plain C loop (sql.sh).
+# run.sh - spate's benchmarks, all in one run on the embedded broker: on the same
+# 1,000,000 records, spate map->sink beside a C consume->produce baseline (raw_pipe.c) and a
+# Python peer; the region job on sensor-shaped records beside raw consume and a Python peer,
+# and two instances of it against one; the hourly job on pre-computed regions; then window
+# state with 1,000,000 live keys: memory and restore (restore_bench.sh); sql_sink into SQLite and
+# PostgreSQL beside raw consume and a plain C loop (sql.sh); /metrics' cost (metrics.sh).
+# env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT
 set -u
 cd "$(dirname "$0")/.."
 : "${SPATE_BIN:?run through make bench}" "${SPATE_BENCH_BIN:?run through make bench}"
@@ -13,40 +16,127 @@ KT="$PY tests/tools/kafka_tool.py"
 PORT=${BENCH_PORT:-19392}
 trap 'kill $BROKER 2>/dev/null; rm -rf $TMP' EXIT
 
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/map_sink.yaml --topology bench/hourly_region.yaml --topic bench.raw_produce:32 >"$TMP/boot" 2>"$TMP/broker.log" &
+ROUNDS=${BENCH_ROUNDS:-3}
+# Each run is a new consumer group: a copy of the topology under its own application name
+# (the embedded broker creates its topics, repartition and changelog ones included, at start).
+app_copy() {  # app_copy FILE APP -> path of the copy
+        sed -e "s/^application: .*/application: $2/" "$1" >"$TMP/$2.yaml"
+        echo "$TMP/$2.yaml"
+}
+tops=()
+for i in $(seq "$ROUNDS"); do
+        tops+=(--topology "$(app_copy bench/map_sink.yaml bench-map-$i)" --topology "$(app_copy bench/sensor_region.yaml bench-region-$i)")
+done
+tops+=(--topology "$(app_copy bench/sensor_region.yaml bench-region-2x)")
+"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/hourly_region.yaml --topology bench/sensor_region.yaml "${tops[@]}" \
+        --topic bench.raw_produce:32 --topic bench.pipe:32 --topic bench.pipe_py:32 >"$TMP/boot" 2>"$TMP/broker.log" &
 BROKER=$!
-for _ in $(seq 50); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
 export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+rate() { sed -nE 's/.*= ([0-9]+) records\/s.*/\1/p' | head -1; }
 
-echo "== generating and producing $N sensor records (32 partitions, lz4)"
+echo "== generating and producing $N sensor records twice (32 partitions, lz4): the legacy shape with a region field, and the issue-20 shape {id, timestamp, lat, lon, temperature, country}"
 $PY bench/gen_sensors.py "$N" "$TMP/sensors.tsv"
 $KT produce "$SPATE_BOOTSTRAP" bench.sensors "$TMP/sensors.tsv" || exit 1
+$PY bench/gen_sensors.py "$N" "$TMP/sensors2.tsv" --shape sensor
+$KT produce "$SPATE_BOOTSTRAP" bench.sensors2 "$TMP/sensors2.tsv" || exit 1
 
 echo "== raw librdkafka consume"
 raw=$("$SPATE_BENCH_BIN/raw_consume" "$SPATE_BOOTSTRAP" bench.sensors "$N") || { echo "$raw"; exit 1; }
 echo "$raw"
-raw_rate=$(echo "$raw" | sed -E 's/.*= ([0-9]+) records.*/\1/')
+raw_rate=$(echo "$raw" | rate)
 
-echo "== spate map -> sink"
-/usr/bin/time -f "%U %S %M" -o "$TMP/time" "$SPATE_BIN" run bench/map_sink.yaml --until-idle 2s 2>"$TMP/spate.log"
-grep throughput "$TMP/spate.log" | sed 's/.*throughput/spate: throughput/'
-sp_rate=$(grep throughput "$TMP/spate.log" | sed -E 's/.*= ([0-9]+) records.*/\1/')
-read -r u s rss <"$TMP/time"
+echo "== map -> sink beside the C consume -> produce baseline, $ROUNDS alternating rounds (the machine may be shared: each ratio is of two runs back to back)"
+ratios="" cpu_ratios=""
+for i in $(seq "$ROUNDS"); do
+        pipe=$(/usr/bin/time -f "%U %S %M" -o "$TMP/time_pipe" "$SPATE_BENCH_BIN/raw_pipe" "$SPATE_BOOTSTRAP" bench.sensors bench.pipe "$N") || { echo "$pipe"; exit 1; }
+        /usr/bin/time -f "%U %S %M" -o "$TMP/time" "$SPATE_BIN" run "$TMP/bench-map-$i.yaml" --until-idle 2s 2>"$TMP/spate.log"
+        sp_rate=$(grep throughput "$TMP/spate.log" | rate)
+        pipe_rate=$(echo "$pipe" | rate)
+        read -r u s rss < <(tail -1 "$TMP/time")
+        read -r pu ps prss < <(tail -1 "$TMP/time_pipe")
+        echo "round $i: $pipe; user ${pu}s sys ${ps}s, peak RSS $((prss / 1024)) MB"
+        echo "round $i: spate map->sink $sp_rate records/s; user ${u}s sys ${s}s, peak RSS $((rss / 1024)) MB; ratio $($PY -c "print('%.2f' % ($sp_rate / $pipe_rate))"), CPU ratio $($PY -c "print('%.2f' % (($pu + $ps) / ($u + $s)))")"
+        ratios="$ratios $($PY -c "print($sp_rate / $pipe_rate)")"
+        cpu_ratios="$cpu_ratios $($PY -c "print(($pu + $ps) / ($u + $s))")"
+        map_rss=$rss
+done
 out=$($KT count "$SPATE_BOOTSTRAP" bench.sensors_f)
-echo "spate: wrote $out records; user ${u}s sys ${s}s, peak RSS $((rss / 1024)) MB"
-$PY - "$raw_rate" "$sp_rate" <<'PY'
-import sys
-raw, sp = float(sys.argv[1]), float(sys.argv[2] or 0)
-print("RESULT map->sink: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (goal >= 0.7)" % (raw, sp, sp / raw))
+echo "spate wrote $out records in $ROUNDS rounds (expected $((ROUNDS * N)))"
+py=$(/usr/bin/time -f "%M" -o "$TMP/time_py" $PY bench/python_peer.py --map "$SPATE_BOOTSTRAP" bench.sensors bench.pipe_py "$N") || py="python: failed"
+echo "$py, peak RSS $(( $(tail -1 "$TMP/time_py") / 1024 )) MB"
+$PY - "$ratios" "$cpu_ratios" "$sp_rate" "$(echo "$py" | rate)" "$raw_rate" "$map_rss" "$(tail -1 "$TMP/time_py")" <<'PY'
+import statistics, sys
+ratios = [float(x) for x in sys.argv[1].split()]
+cpu = [float(x) for x in sys.argv[2].split()]
+sp, py, raw, rss, py_rss = (float(x or 0) for x in sys.argv[3:])
+print("RESULT map->sink: spate / C consume->produce %.2f (median of %s; goal >= 0.85), in records per CPU-second %.2f (median of %s); spate / Python %.2f; spate / raw consume %.2f; peak RSS %d MB, %.2f x Python's %d MB (goal <= 1.5)"
+      % (statistics.median(ratios), " ".join("%.2f" % r for r in ratios), statistics.median(cpu), " ".join("%.2f" % r for r in cpu),
+         sp / py if py else 0, sp / raw, rss // 1024, rss / py_rss if py_rss else 0, py_rss // 1024))
 PY
-echo "== spate hourly mean by region (group_by -> repartition, RocksDB, changelog, exact mode)"
+
+echo "== region job on sensor-shaped records (bench/sensor_region.yaml: parse_time, filter France, geo_region bbox, hourly mean + count, repartition, RocksDB, changelog) beside raw consume, $ROUNDS alternating rounds"
+reg_ratios="" reg_rates="" rss3=0
+for i in $(seq "$ROUNDS"); do
+        raw2=$("$SPATE_BENCH_BIN/raw_consume" "$SPATE_BOOTSTRAP" bench.sensors2 "$N") || { echo "$raw2"; exit 1; }
+        SPATE_STATE_DIR=$TMP/state_region_$i /usr/bin/time -f "%U %S %M" -o "$TMP/time3" "$SPATE_BIN" run "$TMP/bench-region-$i.yaml" --until-idle 3s 2>"$TMP/region.log"
+        read -r u3 s3 r3 < <(tail -1 "$TMP/time3")
+        reg_rate=$(grep throughput "$TMP/region.log" | rate)
+        echo "round $i: $raw2"
+        echo "round $i: spate region: $(grep throughput "$TMP/region.log" | sed 's/.*throughput: //'), user ${u3}s sys ${s3}s, peak RSS $((r3 / 1024)) MB, $(grep -o '[0-9]* dead letters' "$TMP/region.log" | tail -1); ratio $($PY -c "print('%.2f' % ($reg_rate / $(echo "$raw2" | rate)))")"
+        reg_ratios="$reg_ratios $($PY -c "print($reg_rate / $(echo "$raw2" | rate))")"
+        reg_rates="$reg_rates $reg_rate"
+        [ "$r3" -gt "$rss3" ] && rss3=$r3
+done
+py2=$(/usr/bin/time -f "%M" -o "$TMP/time_py2" $PY bench/python_peer.py --region "$SPATE_BOOTSTRAP" bench.sensors2 "$N" topology/regions/france_regions.geojson) || py2="python: failed"
+echo "$py2, peak RSS $(( $(tail -1 "$TMP/time_py2") / 1024 )) MB"
+windows=$($PY tests/tools/kafka_tool.py consume "$SPATE_BOOTSTRAP" bench.region_hourly --idle 2 | $PY -c '
+import json, sys
+last = {}
+for line in sys.stdin:
+    m = json.loads(line)
+    last[m["key"]] = json.loads(m["value"])
+print(len(last), sum(v["readings"] for v in last.values()))')
+py_windows=$(echo "$py2" | sed -nE 's/.*\(([0-9]+) region-hours, ([0-9]+) readings kept\).*/\1 \2/p')
+[ "$windows" = "$py_windows" ] && same="equal to the Python peer's" || same="DIFFERENT from the Python peer's ($py_windows)"
+echo "spate region: $windows windows and readings in their last updates, $same"
+$PY - "$reg_ratios" "$reg_rates" "$(echo "$py2" | rate)" "$rss3" "$(tail -1 "$TMP/time_py2")" <<'PY'
+import statistics, sys
+ratios = [float(x) for x in sys.argv[1].split()]
+sp = statistics.median(float(x) for x in sys.argv[2].split())
+py, rss, py_rss = (float(x or 0) for x in sys.argv[3:])
+print("RESULT region job: spate / raw consume %.2f (median of %s; goal >= 0.6); spate %.0f rec/s (median), python %.0f rec/s, spate/python %.2f (goal >= 4); peak RSS %d MB (highest round), %.2f x Python's %d MB (goal <= 1.5)"
+      % (statistics.median(ratios), " ".join("%.2f" % r for r in ratios), sp, py, sp / py if py else 0, rss // 1024, rss / py_rss if py_rss else 0, py_rss // 1024))
+PY
+reg_rate=$($PY -c "import statistics; print(statistics.median([$(echo $reg_rates | tr ' ' ',')]))")
+
+echo "== scaling out: two instances of the region job on the same 32 partitions (one group), started together"
+for k in 1 2; do
+        SPATE_STATE_DIR=$TMP/state_2x_$k "$SPATE_BIN" run "$TMP/bench-region-2x.yaml" --until-idle 3s 2>"$TMP/2x_$k.log" &
+        pids="${pids:-} $!"
+done
+wait $pids
+$PY - "$reg_rate" "$TMP/2x_1.log" "$TMP/2x_2.log" <<'PY'
+import re, sys
+one = float(sys.argv[1] or 0)
+n, longest = 0, 0.0
+for log in sys.argv[2:]:
+    m = re.search(r"throughput: (\d+) records in ([0-9.]+) s", open(log).read())
+    k, t = (int(m.group(1)), float(m.group(2))) if m else (0, 0.0)
+    print("instance %s: %d records in %.2f s" % (log[-8:-4], k, t))
+    n, longest = n + k, max(longest, t)
+both = n / longest if longest else 0
+print("RESULT scale-out: two instances %.0f records/s combined (records of both / the longer first-to-last span), one instance %.0f (median): %.2fx (2 cores shared by both instances and the broker)" % (both, one, both / one if one else 0))
+PY
+
+echo "== hourly mean by region on the legacy records (bench/hourly_region.yaml: a pre-computed region field)"
 SPATE_STATE_DIR=$TMP/state /usr/bin/time -f "%U %S %M %e" -o "$TMP/time2" "$SPATE_BIN" run bench/hourly_region.yaml --until-idle 3s 2>"$TMP/hourly.log"
 read -r u2 s2 rss2 wall2 <"$TMP/time2"
 windows=$($KT count "$SPATE_BOOTSTRAP" bench.hourly)
 echo "== Python confluent-kafka peer (json.loads, dict of sums and counts, commits every second)"
 py=$($PY bench/python_peer.py "$SPATE_BOOTSTRAP" bench.sensors "$N") || py="python: failed"
 echo "$py"
-py_rate=$(echo "$py" | sed -E 's/.*= ([0-9]+) records.*/\1/')
+py_rate=$(echo "$py" | rate)
 $PY - "$raw_rate" "$py_rate" "$N" "$u2" "$s2" "$rss2" "$TMP/hourly.log" "$windows" <<'PY'
 import re, sys, datetime
 raw, py, n, u, s, rss, log, windows = float(sys.argv[1]), float(sys.argv[2]) if sys.argv[2].replace(".", "").isdigit() else 0, int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8]
@@ -54,7 +144,7 @@ raw, py, n, u, s, rss, log, windows = float(sys.argv[1]), float(sys.argv[2]) if 
 m = re.search(r"throughput: (\d+) records in ([0-9.]+) s", open(log).read())
 wall = float(m.group(2))
 rate = n / wall
-dlq = int(re.findall(r"dead-lettered (\d+)", open(log).read())[-1])
+dlq = int(re.findall(r"(\d+) dead letters", open(log).read())[-1])
 print("spate hourly: %d input records in %.2f s = %.0f records/s; %.0f events per CPU-second (user %.2f + sys %.2f); peak RSS %d MB; %s window updates written, %d records dead-lettered"
       % (n, wall, rate, n / (u + s), u, s, rss // 1024, windows, dlq))
 print("RESULT hourly-by-region: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (goal >= 0.5); python %.0f rec/s, spate/python %.2f (goal >= 3)"

@@ -144,14 +144,46 @@ static int fmt_fixed(char *buf, size_t size, int neg, uint64_t m, int dec) {
         return len;
 }
 
+/* Writes the fewest decimals of a in [1e-3, 1e15) that read back as a, in
+ * exact integer arithmetic: what %.15g, %.16g or %.17g print there (fixed
+ * notation, correctly rounded, trailing zeros dropped) without printf's
+ * multi-precision path, which cost ~3,000 instructions a number. With
+ * a = M / 2^s, the k-decimal candidate m = round(M * 10^k / 2^s) reads back
+ * as a when |m * 2^s - M * 10^k| is below half the gap to a's neighbours,
+ * scaled by 10^k * 2^s. Every product stays below 2^124. */
+static int fmt_exact(char *buf, size_t size, int neg, double a) {
+        int e;
+        double f = frexp(a, &e);               /* a = f * 2^e, f in [0.5, 1) */
+        uint64_t M = (uint64_t)ldexp(f, 53);   /* a = M / 2^s */
+        int s = 53 - e;                        /* a < 1e15 < 2^53, a >= 1e-3: 1 <= s <= 62 */
+        unsigned __int128 p10 = 1, half = (unsigned __int128)1 << (s - 1);
+        int lower_gap_half = M == (uint64_t)1 << 52;   /* a power of two: the lower neighbour is nearer */
+        for (int k = 0; k <= 20; k++, p10 *= 10) {
+                unsigned __int128 x = (unsigned __int128)M * p10, q = x >> s, r = x & (((unsigned __int128)1 << s) - 1);
+                if (r > half || (r == half && (q & 1)))
+                        q++;
+                if (q >= (unsigned __int128)1 << 60)
+                        break;
+                unsigned __int128 mq = q << s, diff = mq > x ? mq - x : x - mq;
+                unsigned __int128 lim = mq < x && lower_gap_half ? p10 : p10 * 2;
+                /* reads back as a: strictly inside the half gap, or on its
+                 * edge with M even (the reader's ties go to even) */
+                if (diff * 4 < lim || (diff * 4 == lim && !(M & 1)))
+                        return fmt_fixed(buf, size, neg, (uint64_t)q, k);
+        }
+        return snprintf(buf, size, "%.17g", neg ? -a : a);
+}
+
 int spate_fmt_num(char *buf, size_t size, double d) {
         /* Range first: casting an out-of-range double to an integer is undefined. */
         if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d)
-                return snprintf(buf, size, "%lld", (long long)d);
+                return fmt_fixed(buf, size, d < 0, (uint64_t)(d < 0 ? -d : d), 0);
+        double a = d < 0 ? -d : d;
+        if (a >= 1e-3 && a < 1e15)
+                return fmt_exact(buf, size, d < 0, a);
         /* Fast path: the fewest decimals k whose integer m = d * 10^k reads
          * back as d. m and 10^k are exact doubles, so m / 10^k is correctly
          * rounded exactly like strtod of the printed text. */
-        double a = d < 0 ? -d : d;
         for (int k = 1; k <= 15 && a < 1e15 && a * pow10_tab[k] < 9007199254740992.0; k++) {
                 double m = (double)(uint64_t)(a * pow10_tab[k] + 0.5);
                 if (m / pow10_tab[k] == a)

@@ -5,6 +5,7 @@
 #include "../../core/json_write.h"
 #include "../../core/util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,44 @@ static void test_format(void) {
         CHECK_STR(buf, "1e+22", "huge integers use exponents");
 }
 
+/* The shortest text as printf writes it: the fewest of up to 17 significant
+ * digits that reads back. */
+static void shortest_printf(char *buf, size_t size, double d) {
+        for (int prec = 1; prec <= 17; prec++)
+                if (snprintf(buf, size, "%.*g", prec, d), strtod(buf, NULL) == d)
+                        return;
+}
+
+/* Issue 20: numbers in [1e-3, 1e15) are formatted in integer arithmetic,
+ * not by printf; the text must be printf's, digit for digit. */
+static void test_format_exact(void) {
+        char buf[64], ref[64];
+        uint64_t x = 0x9e3779b97f4a7c15ULL;
+        int bad = 0, n = 0;
+        const double edge[] = { 49.676000000000002, 0.001, 0.0010000000000000002, 999999999999999.9,
+                                0.30000000000000004, 2.5, 0.125, 4503599627370495.5 / 4, -77.12345678901234 };
+        for (int i = 0; i < 120000; i++) {
+                double d;
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                if (i < (int)(sizeof(edge) / sizeof(edge[0])))
+                        d = edge[i];
+                else if (i % 3 == 0)
+                        d = (double)(x % 100000) / 100.0 * 9 / 5 + 32;      /* temp * 9 / 5 + 32 */
+                else if (i % 3 == 1)
+                        d = ldexp((double)(x >> 11), -(int)(x % 60)) ;     /* every exponent in range */
+                else
+                        d = (double)(x % 1000000007) / 1e4 * 1.1;
+                if (!(fabs(d) >= 1e-3 && fabs(d) < 1e15) || d == floor(d))
+                        continue;
+                spate_fmt_num(buf, sizeof(buf), d);
+                shortest_printf(ref, sizeof(ref), d);
+                n++;
+                if (strcmp(buf, ref))
+                        bad += !bad ? (printf("# %.17g -> %s, printf %s\n", d, buf, ref), 1) : 1;
+        }
+        CHECK(bad == 0 && n > 60000, "%d numbers in [1e-3, 1e15) are written as printf's shortest (%d differ)", n, bad);
+}
+
 /* Issue 14: what passes the scanner is copied verbatim to JSON sinks, so
  * invalid text in fields nobody references must be refused too (the record
  * goes to the DLQ with this reason). */
@@ -173,6 +212,7 @@ static void test_write_repairs_utf8(void) {
 
 int main(void) {
         test_format();
+        test_format_exact();
         test_unreferenced_invalid();
         test_write_repairs_utf8();
         test_numbers();
