@@ -2,9 +2,10 @@
 # run.sh - runs every libFuzzer target in BINDIR for FUZZ_SECONDS each, one after
 # another (the machine may have 2 cores), and prints execs and the result per
 # target. New inputs go to build/fuzz/corpus/<target>; the repository corpus
-# tests/fuzz/corpus/<target> is read, not written. With --merge, instead adds
-# to the repository corpus a small set of build/fuzz/corpus inputs covering what
-# it does not (-set_cover_merge=1).
+# tests/fuzz/corpus/<target> is read, not written. With --merge, instead
+# replaces the repository corpus by a small set of inputs of both that reach
+# every code edge they reach (-set_cover_merge=1 -use_counters=0), plus the
+# reproducers (crash-*), which stay whatever their coverage.
 #
 #   tests/fuzz/run.sh BINDIR [TARGET...]          FUZZ_SECONDS=60 by default
 #   tests/fuzz/run.sh --merge BINDIR [TARGET...]
@@ -25,9 +26,16 @@ for t in "${targets[@]}"; do
         repo=tests/fuzz/corpus/$t
         mkdir -p "$work/$t" "$repo" build/fuzz/artifacts
         if [ $merge -eq 1 ]; then
-                fuzz_target "$bindir" "$t" -set_cover_merge=1 "$repo" "$work/$t" >"build/fuzz/$t.merge.log" 2>&1 ||
-                        { echo "$t: merge failed (build/fuzz/$t.merge.log)"; failed=1; }
-                echo "$t: $(ls "$repo" | wc -l) files, $(du -sk "$repo" | cut -f1) KB"
+                fresh=build/fuzz/merged/$t
+                rm -rf "$fresh" && mkdir -p "$fresh"
+                if fuzz_target "$bindir" "$t" -set_cover_merge=1 -use_counters=0 "$fresh" "$repo" "$work/$t" \
+                        >"build/fuzz/$t.merge.log" 2>&1; then
+                        cp "$repo"/crash-* "$fresh/" 2>/dev/null
+                        rm -rf "$repo" && mv "$fresh" "$repo"
+                else
+                        echo "$t: merge failed (build/fuzz/$t.merge.log)"; failed=1
+                fi
+                echo "$t: $(ls "$repo" | wc -l) files, $(du -sk --apparent-size "$repo" | cut -f1) KB"
                 continue
         fi
         log=build/fuzz/$t.log
