@@ -214,6 +214,8 @@ static int flush_nodes(spate_engine_t *e) {
 
 /* --- partition values: node values committed with a source partition's offset --- */
 
+#define TIMES_PREFIX SPATE_OFFSET_META_PREFIX
+
 static pvals_t *task_vals(spate_engine_t *e, task_t *t) {
         if (!t->vals) {
                 if (!(t->vals = malloc(sizeof(*t->vals) * (size_t)e->topo->nnodes)))
@@ -230,12 +232,12 @@ static pvals_t *task_vals(spate_engine_t *e, task_t *t) {
  * is history and left out. */
 static void vals_to_metadata(spate_engine_t *e, const task_t *t, int64_t offset, int intent,
                              rd_kafka_topic_partition_t *elem) {
-        char buf[SPATE_OFFSET_META_MAX];
+        char buf[2048];
         size_t off = 0;
         elem->offset = offset;
         if (!t->vals)
                 return;
-        off = (size_t)snprintf(buf, sizeof(buf), SPATE_OFFSET_META_PREFIX);
+        off = (size_t)snprintf(buf, sizeof(buf), TIMES_PREFIX);
         for (int i = 0; i < e->topo->nnodes && off < sizeof(buf); i++) {
                 const pvals_t *v = &t->vals[i];
                 int64_t time = intent ? v->ctime : v->time;
