@@ -8,11 +8,12 @@
 #   make run        the flagship demo on the embedded broker
 #   make bench      benchmarks on the embedded broker
 
-PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos
+PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos sqlite3 libpq
 DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev librocksdb-dev \
              libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
-             python3 python3-confluent-kafka python3-shapely docker-compose \
-             clang libclang-rt-14-dev
+             libsqlite3-dev libpq-dev postgresql \
+             python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket chromium \
+             docker-compose clang libclang-rt-14-dev
 PY        := /usr/bin/python3
 
 BUILD     ?= build
@@ -25,8 +26,10 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -MMD -MP
 CFLAGS    += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -ldl -lpthread
 ifneq ($(SANITIZER),)
-CFLAGS    += -fsanitize=$(SANITIZER),undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS   += -fsanitize=$(SANITIZER),undefined
+# float-cast-overflow is not part of GCC's "undefined": out-of-range double -> int casts are UB too.
+CFLAGS    += -fsanitize=$(SANITIZER),undefined,float-cast-overflow -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined,float-cast-overflow
+LDFLAGS   += -fsanitize=$(SANITIZER),undefined,float-cast-overflow
 endif
 CFLAGS    += $(EXTRA_CFLAGS)
 
@@ -34,6 +37,9 @@ LIB_SRC   := $(wildcard core/*.c operators/*.c connectors/*.c) $(filter-out cli/
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/cli/main.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+# The test driver (tests/driver/driver.h): linked into unit tests, not into spate.
+DRIVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/driver/*.c))
+.SECONDARY: $(DRIVER_OBJ)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -61,7 +67,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(DRIVER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
@@ -75,11 +81,15 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 
 fuzzers: $(FUZZ_BIN)
 
+# The live map page is assembled into the binary (.incbin), which -MMD does not see.
+$(BUILD)/cli/map_page.o: web/map.html
+
 # Installs only when something is missing, so a configured machine never needs root.
 deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
 	    clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null | grep -q / && \
-	    $(PY) -c 'import confluent_kafka, shapely' 2>/dev/null; then :; else \
+	    command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
+	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \
@@ -117,4 +127,4 @@ run: deps
 clean:
 	rm -rf $(BUILD) $(BIN)
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d) $(FUZZ_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(DRIVER_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d) $(FUZZ_BIN:=.d)

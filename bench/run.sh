@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - spate's benchmarks, all in one run on the embedded broker:
 # raw librdkafka consume vs spate map->sink on the same 1,000,000 records, then
-# window state with 1,000,000 live keys: memory and restore (restore_bench.sh).
+# window state with 1,000,000 live keys: memory and restore (restore_bench.sh); sql_sink into
+# SQLite and PostgreSQL beside raw consume and a plain C loop (sql.sh).
 set -u
 cd "$(dirname "$0")/.."
 : "${SPATE_BIN:?run through make bench}" "${SPATE_BENCH_BIN:?run through make bench}"
@@ -61,6 +62,8 @@ print("RESULT hourly-by-region: raw %.0f rec/s, spate %.0f rec/s, ratio %.2f (go
 PY
 "$SPATE_BENCH_BIN/raw_produce" "$SPATE_BOOTSTRAP" bench.raw_produce "$N"
 bench/poll.sh
+bench/sql.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 bench/restore_bench.sh
+bench/metrics.sh
 exit 0

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 static int next_port;              /* 0: bind() is not redirected */
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, usr1;
 
 int bind(int fd, const struct sockaddr *addr, socklen_t len);
 
@@ -47,8 +47,40 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
 }
 
 static void on_signal(int sig) {
-        (void)sig;
-        stop = 1;
+        if (sig == SIGUSR1)
+                usr1 = 1;
+        else
+                stop = 1;
+}
+
+/* --fault-on-usr1 APIKEY:ERROR:COUNT (a test aid): at each SIGUSR1 the next
+ * COUNT requests of that Kafka API key are answered with that error code,
+ * e.g. 2:6:5 for five ListOffsets answered "Not leader for partition". */
+typedef struct fault {
+        int16_t api;
+        int err, count;
+} fault_t;
+
+static int parse_fault(const char *spec, fault_t *f) {
+        int api;
+        if (sscanf(spec, "%d:%d:%d", &api, &f->err, &f->count) != 3 || api < 0 || f->count < 1) {
+                spate_err("--fault-on-usr1 wants APIKEY:ERROR:COUNT, not '%s'", spec);
+                return -1;
+        }
+        f->api = (int16_t)api;
+        return 0;
+}
+
+static void inject(rd_kafka_mock_cluster_t *mc, const fault_t *f) {
+        rd_kafka_resp_err_t *errs = malloc(sizeof(*errs) * (size_t)f->count);
+        if (!errs)
+                return;
+        for (int i = 0; i < f->count; i++)
+                errs[i] = (rd_kafka_resp_err_t)f->err;
+        rd_kafka_mock_push_request_errors_array(mc, f->api, (size_t)f->count, errs);
+        free(errs);
+        spate_info("SIGUSR1: the next %d requests of API %d fail with %s", f->count, f->api,
+                   rd_kafka_err2str((rd_kafka_resp_err_t)f->err));
 }
 
 /* Topics asked for by every --topology and --topic, merged by name: several
@@ -118,7 +150,7 @@ static int create_wanted(rd_kafka_mock_cluster_t *mc) {
 
 static void usage(FILE *fp) {
         fprintf(fp, "usage: spate broker [--listen HOST:PORT] [--brokers N] [--topology FILE]... "
-                    "[--topic NAME:PARTITIONS]... [--bootstrap-file PATH]\n"
+                    "[--topic NAME:PARTITIONS]... [--bootstrap-file PATH] [--fault-on-usr1 APIKEY:ERROR:COUNT]\n"
                     "Hosts librdkafka's in-memory mock Kafka cluster on loopback until SIGINT/SIGTERM.\n"
                     "Brokers listen on PORT, PORT+1, ... (default 127.0.0.1:9092, 3 brokers).\n"
                     "Limits: no compaction, ~5 MB kept per partition, no Admin API, data lost on exit.\n");
@@ -132,6 +164,7 @@ int spate_cmd_broker(int argc, char **argv) {
         rd_kafka_t *rk;
         rd_kafka_mock_cluster_t *mc;
         struct sigaction sa = { .sa_handler = on_signal };
+        fault_t fault = { 0 };
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--listen") && i + 1 < argc)
@@ -145,6 +178,9 @@ int spate_cmd_broker(int argc, char **argv) {
                                 return 1;
                 } else if (!strcmp(argv[i], "--topic") && i + 1 < argc) {
                         if (want_flag(argv[++i]))
+                                return 1;
+                } else if (!strcmp(argv[i], "--fault-on-usr1") && i + 1 < argc) {
+                        if (parse_fault(argv[++i], &fault))
                                 return 1;
                 } else {
                         usage(strcmp(argv[i], "--help") ? stderr : stdout);
@@ -187,8 +223,13 @@ int spate_cmd_broker(int argc, char **argv) {
         spate_info("embedded Kafka (librdkafka mock, %d brokers) on %s", nbrokers, boot);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
-        while (!stop)
+        sigaction(SIGUSR1, &sa, NULL);
+        while (!stop) {
                 pause();
+                if (usr1 && fault.count)
+                        inject(mc, &fault);
+                usr1 = 0;
+        }
         spate_info("stopping");
         rc = 0;
 out:

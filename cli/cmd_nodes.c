@@ -8,7 +8,7 @@
 
 static const char *type_name(spate_prop_type_t t) {
         static const char *names[] = { "string", "integer", "bool", "duration", "enum",
-                                       "expression", "mapping", "list" };
+                                       "expression", "mapping", "list", "integer >= 1" };
         return names[t];
 }
 

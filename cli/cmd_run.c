@@ -1,11 +1,14 @@
 /* cmd_run.c - `spate run FILE` and `spate check FILE`. */
 #include "commands.h"
+#include "http_server.h"
 #include "../core/engine.h"
 #include "../core/log.h"
 #include "../core/topology.h"
+#include "../core/node.h"
 #include "../core/util.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,32 +43,93 @@ int spate_cmd_check(int argc, char **argv) {
         return 0;
 }
 
+#define RUN_USAGE \
+        "usage: spate run FILE [--until-idle DURATION [--end-of-input]] [--http HOST:PORT]\n"
+
+typedef struct {
+        int64_t idle;          /* --until-idle, 0: none */
+        int end_of_input;      /* --end-of-input */
+        const char *http;      /* --http, or SPATE_HTTP; NULL: none */
+} run_opts_t;
+
+/* The options after FILE: 0, or -1 for a bad one (said on stderr). */
+static int run_options(int argc, char **argv, run_opts_t *o) {
+        o->http = getenv("SPATE_HTTP");  /* compose sets it for every instance */
+        for (int i = 2; i < argc; i++) {
+                char why[256];
+                if (!strcmp(argv[i], "--until-idle") && i + 1 < argc) {
+                        if (spate_parse_duration(argv[++i], &o->idle)) {
+                                fprintf(stderr, "spate run: --until-idle %s\n",
+                                        spate_duration_why(argv[i], why, sizeof(why)));
+                                return -1;
+                        }
+                        if (o->idle <= 0) {
+                                fprintf(stderr, "spate run: --until-idle '%s': it must be more than 0\n", argv[i]);
+                                return -1;
+                        }
+                } else if (!strcmp(argv[i], "--end-of-input")) {
+                        o->end_of_input = 1;
+                } else if (!strcmp(argv[i], "--http") && i + 1 < argc) {
+                        o->http = argv[++i];
+                } else {
+                        fprintf(stderr, "spate run: unknown option '%s'\n" RUN_USAGE, argv[i]);
+                        return -1;
+                }
+        }
+        if (o->http && !*o->http)
+                o->http = NULL;
+        if (o->end_of_input && !o->idle) {
+                fprintf(stderr, "spate run: --end-of-input needs --until-idle (how long the sources must be "
+                        "idle to be at their end)\n");
+                return -1;
+        }
+        return 0;
+}
+
+/* The GeoJSON of the topology's first geo_region node, for the map; NULL if none. */
+static const char *map_regions(const spate_topology_t *t, char *path, size_t size) {
+        for (int i = 0; i < t->nnodes; i++)
+                if (!strcmp(t->nodes[i]->def->name, "geo_region")) {
+                        spate_node_path(t->nodes[i], spate_node_str(t->nodes[i], "regions"), path, size);
+                        return path;
+                }
+        return NULL;
+}
+
 int spate_cmd_run(int argc, char **argv) {
-        char errstr[2048];
+        char errstr[2048], regions[2048];
         struct sigaction sa = { .sa_handler = on_signal };
-        spate_topology_t *t = load(argc, argv, "usage: spate run FILE [--until-idle DURATION]\n"
+        spate_topology_t *t = load(argc, argv, RUN_USAGE
                                    "Runs a topology until SIGINT/SIGTERM (then commits and leaves the group).\n"
-                                   "--until-idle 5s also stops once no record arrived for 5 s (batch runs).\n");
-        int64_t idle = 0;
+                                   "--until-idle 5s also stops once no record arrived for 5 s (batch runs).\n"
+                                   "--end-of-input: then the end of the input is the end of the stream: every\n"
+                                   "  window closes and emits its final value before the run ends.\n"
+                                   "--http 127.0.0.1:9464 serves /metrics (Prometheus), /health, /ready and\n"
+                                   "  the live map at / (port 0: any free port; the log says which);\n"
+                                   "  the environment's SPATE_HTTP is the default.\n");
+        spate_http_server_t *http = NULL;
+        run_opts_t o = { 0 };
         int rc;
         if (!t)
                 return 1;
-        int args_ok = argc == 2 || (argc == 4 && !strcmp(argv[2], "--until-idle") &&
-                                    !spate_parse_duration(argv[3], &idle));
-        if (!args_ok) {
-                fprintf(stderr, "usage: spate run FILE [--until-idle DURATION]\n");
+        if (run_options(argc, argv, &o)) {
                 spate_topology_destroy(t);
                 return 2;
         }
-        if (!(running = spate_engine_new(t, errstr, sizeof(errstr)))) {
+        if (!(running = spate_engine_new(t, errstr, sizeof(errstr))) ||
+            (o.http && !(http = spate_http_start(o.http, running, map_regions(t, regions, sizeof(regions)),
+                                                 errstr, sizeof(errstr))))) {
                 spate_err("%s", errstr);
+                spate_engine_destroy(running);
                 spate_topology_destroy(t);
                 return 1;
         }
-        spate_engine_set_until_idle(running, idle);
+        spate_engine_set_until_idle(running, o.idle);
+        spate_engine_set_end_of_input(running, o.end_of_input);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         rc = spate_engine_run(running);
+        spate_http_stop(http);
         spate_engine_destroy(running);
         running = NULL;
         spate_topology_destroy(t);

@@ -5,6 +5,7 @@
  * minute so "never more than N in any 60 s" is exactly what gets enforced and measured; the
  * maximum of a window is always reached at a request, so checking at each request is exact. */
 #include "ratelimit.h"
+#include "../core/util.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -58,13 +59,6 @@ static void ring_expire(struct ring *r, int64_t now, int64_t window_ms) {
         }
 }
 
-static uint32_t fnv1a(const char *s) {
-        uint32_t h = 2166136261u;
-        while (*s)
-                h = (h ^ (unsigned char)*s++) * 16777619u;
-        return h;
-}
-
 spate_ratelimit_t *spate_ratelimit_new(long limit, int64_t window_ms) {
         spate_ratelimit_t *rl = calloc(1, sizeof(*rl));
         if (!rl)
@@ -92,7 +86,7 @@ void spate_ratelimit_destroy(spate_ratelimit_t *rl) {
 }
 
 static struct key_entry *lookup(spate_ratelimit_t *rl, const char *key) {
-        struct key_entry **slot = &rl->buckets[fnv1a(key) % BUCKETS];
+        struct key_entry **slot = &rl->buckets[spate_hash(key, strlen(key)) % BUCKETS];
         size_t n = strlen(key);
 
         for (struct key_entry *e = *slot; e; e = e->next)

@@ -120,8 +120,15 @@ static int parse_opts(int argc, char **argv, tail_t *t, opts_t *o) {
                         }
                         break;
                 case 'i':
-                        if (spate_parse_duration(optarg, &o->interval_ms) || o->interval_ms < 10) {
-                                fprintf(stderr, "spate tail: --interval wants a duration such as 1s or 500ms\n");
+                        if (spate_parse_duration(optarg, &o->interval_ms)) {
+                                char why[256];
+                                fprintf(stderr, "spate tail: --interval %s\n",
+                                        spate_duration_why(optarg, why, sizeof(why)));
+                                return -1;
+                        }
+                        if (o->interval_ms < 10) {
+                                fprintf(stderr, "spate tail: --interval '%s' is shorter than "
+                                        "10ms\n", optarg);
                                 return -1;
                         }
                         break;

@@ -22,33 +22,6 @@ static int hexval(char c) {
         return -1;
 }
 
-size_t tj_utf8_len(const unsigned char *s, size_t n) {
-        unsigned c = s[0];
-        size_t len;
-        unsigned cp;
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                len = 2, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-                len = 3, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-                len = 4, cp = c & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t k = 1; k < len; k++) {
-                if ((s[k] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (s[k] & 0x3f);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-                return 0;
-        return len;
-}
-
 /* End of the string whose opening quote is at p[i], or 0 if malformed. */
 static size_t string_end(const char *p, size_t n, size_t i) {
         for (i++; i < n; i++) {
@@ -65,11 +38,11 @@ static size_t string_end(const char *p, size_t n, size_t i) {
                                         if (i + (size_t)k >= n || hexval(p[i + (size_t)k]) < 0)
                                                 return 0;
                                 i += 4;
-                        } else if (!strchr("\"\\/bfnrt", p[i])) {
+                        } else if (!p[i] || !strchr("\"\\/bfnrt", p[i])) { /* strchr matches the NUL */
                                 return 0;
                         }
                 } else if (c >= 0x80) {
-                        size_t l = tj_utf8_len((const unsigned char *)p + i, n - i);
+                        size_t l = spate_utf8_len((const unsigned char *)p + i, n - i);
                         if (!l)
                                 return 0;
                         i += l - 1;
@@ -255,7 +228,7 @@ void tj_write_str(spate_buf_t *out, const char *s, size_t n) {
         for (size_t i = 0; i < n;) {
                 unsigned char c = (unsigned char)s[i];
                 if (c >= 0x80) {
-                        size_t l = tj_utf8_len((const unsigned char *)s + i, n - i);
+                        size_t l = spate_utf8_len((const unsigned char *)s + i, n - i);
                         if (l)
                                 spate_buf_put(out, s + i, l), i += l;
                         else

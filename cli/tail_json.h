@@ -49,7 +49,4 @@ void tj_write_str(spate_buf_t *out, const char *s, size_t n);
  * pretty-printed value would otherwise break a JSON-lines stream). */
 void tj_write_compact(spate_buf_t *out, const char *p, size_t n);
 
-/* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid. */
-size_t tj_utf8_len(const unsigned char *s, size_t n);
-
 #endif

@@ -1,5 +1,6 @@
 /* tail_map.c - the key -> latest value table of `spate tail`. */
 #include "tail_map.h"
+#include "../core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,18 +13,6 @@ static void *xrealloc(void *p, size_t n) {
                 abort();
         }
         return q;
-}
-
-/* FNV-1a with a final avalanche (the low bits pick the bucket, and keys
- * such as "c000123" differ only in their last bytes). */
-static uint64_t hash(const unsigned char *p, size_t n) {
-        uint64_t h = 0xcbf29ce484222325ull;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ p[i]) * 0x100000001b3ull;
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-        return h;
 }
 
 static void grow(tail_map_t *m) {
@@ -54,11 +43,11 @@ static tail_entry_t **slot(const tail_map_t *m, const void *key, size_t klen, ui
 tail_entry_t *tail_map_get(const tail_map_t *m, const void *key, size_t klen) {
         if (!m->nbuckets)
                 return NULL;
-        return *slot(m, key, klen, hash(key, klen));
+        return *slot(m, key, klen, spate_hash(key, klen));
 }
 
 tail_entry_t *tail_map_put(tail_map_t *m, const void *key, size_t klen, const void *val, size_t vlen) {
-        uint64_t h = hash(key, klen);
+        uint64_t h = spate_hash(key, klen);
         tail_entry_t **pp, *e;
         if (m->n >= m->nbuckets)
                 grow(m);
@@ -87,7 +76,7 @@ int tail_map_del(tail_map_t *m, const void *key, size_t klen) {
         tail_entry_t **pp, *e;
         if (!m->nbuckets)
                 return 0;
-        pp = slot(m, key, klen, hash(key, klen));
+        pp = slot(m, key, klen, spate_hash(key, klen));
         if (!(e = *pp))
                 return 0;
         *pp = e->next;

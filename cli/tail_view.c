@@ -152,7 +152,7 @@ static int put_display(spate_buf_t *b, const char *s, size_t n) {
         int w = 0;
         for (size_t i = 0; i < n;) {
                 unsigned char c = (unsigned char)s[i];
-                size_t l = c >= 0x80 ? tj_utf8_len((const unsigned char *)s + i, n - i) : 1;
+                size_t l = c >= 0x80 ? spate_utf8_len((const unsigned char *)s + i, n - i) : 1;
                 if (c >= 0x80 && l) {
                         spate_buf_put(b, s + i, l);
                         i += l;
@@ -175,6 +175,23 @@ static int put_display(spate_buf_t *b, const char *s, size_t n) {
                 }
         }
         return w;
+}
+
+/* Fields that hold a time by their name (first_rain_at, window_start, ...). */
+static int time_field(const char *f) {
+        size_t n = strlen(f);
+        return (n > 3 && !strcmp(f + n - 3, "_at")) || !strcmp(f, "window_start") || !strcmp(f, "window_end");
+}
+
+/* Epoch milliseconds (years 1973-5138, so small counts stay numbers) as
+ * "2026-12-01 21:34:05Z"; 0 if d is not such a time. */
+static int fmt_time(double d, char *out, size_t size) {
+        if (!(d >= 1e11 && d < 1e14))
+                return 0;
+        time_t secs = (time_t)(d / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        return (int)strftime(out, size, "%Y-%m-%d %H:%M:%SZ", &tm);
 }
 
 /* The text of one cell: a string field's decoded content, any other
@@ -208,6 +225,10 @@ static void make_cell(spate_buf_t *txt, spate_buf_t *tmp, cell_t *c, const tail_
                 double d;
                 int nl = 0;
                 c->right = 1;
+                if (time_field(field) && spate_json_number(v, vl, &d) == vl && (nl = fmt_time(d, num, sizeof(num)))) {
+                        spate_buf_put(tmp, num, (size_t)nl);
+                        break;
+                }
                 if (vl > 12 && spate_json_number(v, vl, &d) == vl)
                         nl = snprintf(num, sizeof(num), "%.10g", d);
                 if (nl > 0 && (size_t)nl < vl)

@@ -178,8 +178,9 @@ static void sb_minutely(struct sbuf *sb, const spate_onecall_req_t *r) {
         spate_weather_model_minutely(r->lat, r->lon, r->now_s, r->seed, m);
         sb_printf(sb, "\"minutely\":[");
         for (int i = 0; i < SPATE_WEATHER_MINUTELY_N; i++) {
+                double p = i + 1 == r->negative_minute ? -m[i].precipitation - 0.01 : m[i].precipitation;
                 sb_printf(sb, "{\"dt\":%lld,", (long long)m[i].dt);
-                sb_num(sb, "precipitation", m[i].precipitation, 2);
+                sb_num(sb, "precipitation", p, 2);
                 sb_close(sb, '}');
         }
         sb_close(sb, ']');

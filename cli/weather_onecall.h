@@ -24,6 +24,9 @@ typedef struct {
         uint64_t      seed;
         spate_units_t units;
         unsigned      exclude;      /* SPATE_ONECALL_NO_* */
+        int           negative_minute;  /* fault: minutely[negative_minute - 1]'s
+                                         * precipitation is negated, minus 0.01 (below 0);
+                                         * 0: none */
 } spate_onecall_req_t;
 
 /* Unknown or missing values give standard units, as OWM does. */

@@ -5,6 +5,8 @@
  * (--latency-ms, --timeout-rate) are suspended and resumed by a timer thread (delayq.c)
  * instead of sleeping in a worker, so a hung request costs a socket, not a thread.
  *
+ * POST /sim/control?latency_ms=N changes --latency-ms while serving (a slow episode in a test).
+ *
  * Faults are drawn from hash(seed, n, fault) where n numbers the requests that got past the
  * key and rate-limit checks, in arrival order: one client issuing requests one by one sees the
  * same faults on every run; concurrent clients see the same distribution. */
@@ -38,9 +40,11 @@
 #define MAX_STATUS 600
 
 enum fault {
-        FAULT_NONE = 0, FAULT_ERROR, FAULT_MALFORMED, FAULT_TRUNCATE, FAULT_TIMEOUT, FAULT_COUNT
+        FAULT_NONE = 0, FAULT_ERROR, FAULT_MALFORMED, FAULT_TRUNCATE, FAULT_TIMEOUT, FAULT_NEGATIVE,
+        FAULT_COUNT
 };
-static const char *fault_names[FAULT_COUNT] = { "-", "error", "malformed", "truncate", "timeout" };
+static const char *fault_names[FAULT_COUNT] = { "-", "error", "malformed", "truncate", "timeout",
+                                                "negative" };
 
 
 struct spate_weather_server {
@@ -53,6 +57,7 @@ struct spate_weather_server {
         int64_t            mono_start_ms;
         atomic_ullong      fault_seq;
         atomic_long        delayed_now;
+        atomic_long        latency_ms;  /* --latency-ms, changed by POST /sim/control */
         unsigned long      requests, sim_requests;
         unsigned long      by_status[MAX_STATUS];
         unsigned long      faults[FAULT_COUNT];
@@ -226,7 +231,7 @@ static void onecall_answer(spate_weather_server_t *s, struct MHD_Connection *c, 
         size_t len;
         char *body;
 
-        a->delay_ms = s->o.latency_ms;
+        a->delay_ms = atomic_load(&s->latency_ms);
         if (draw(s->o.seed, n, FAULT_TIMEOUT) < s->o.timeout_rate) {
                 a->fault = FAULT_TIMEOUT;
                 a->delay_ms = s->o.timeout_ms > 0 ? a->delay_ms + s->o.timeout_ms
@@ -242,6 +247,13 @@ static void onecall_answer(spate_weather_server_t *s, struct MHD_Connection *c, 
                 a->fault = FAULT_MALFORMED;
                 a->resp = malformed_response(mix64(n ^ s->o.seed), lat, lon);
                 return;
+        }
+        /* Only on an answer that arrives whole, so the log counts what clients saw. */
+        if (a->fault == FAULT_NONE && draw(s->o.seed, n, FAULT_NEGATIVE) < s->o.negative_rate &&
+            draw(s->o.seed, n, FAULT_TRUNCATE) >= s->o.truncate_rate &&
+            !(req.exclude & SPATE_ONECALL_NO_MINUTELY)) {
+                a->fault = FAULT_NEGATIVE;
+                req.negative_minute = 1 + (int)(mix64(n ^ s->o.seed ^ FAULT_NEGATIVE) % 61);
         }
         if (!(body = spate_onecall_render(&req, &len)))
                 return;
@@ -339,6 +351,23 @@ static void handle_sim(spate_weather_server_t *s, struct MHD_Connection *c, stru
         pthread_mutex_lock(&s->lock);
         s->sim_requests++;
         pthread_mutex_unlock(&s->lock);
+}
+
+/* POST /sim/control?latency_ms=N: slows (or speeds up) every later One Call answer, so a test
+ * can make the server slow for a while and watch a client recover. */
+static void handle_control(spate_weather_server_t *s, struct MHD_Connection *c, struct answer *a) {
+        const char *v = query(c, "latency_ms");
+        char *end, body[64];
+        long ms = v ? strtol(v, &end, 10) : -1;
+        if (!v || !*v || *end || ms < 0) {
+                error_answer(a, 400, "{\"cod\":\"400\",\"message\":\"want latency_ms=N (N >= 0)\"}");
+                return;
+        }
+        atomic_store(&s->latency_ms, ms);
+        spate_info("latency set to %ld ms", ms);
+        snprintf(body, sizeof(body), "{\"latency_ms\":%ld}", ms);
+        a->status = 200;
+        a->resp = json_response(body, strlen(body));
 }
 
 static json_t *stats_json(spate_weather_server_t *s) {
@@ -449,7 +478,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (*con_cls != &first_call_marker)
                 return answer_resumed(s, c, *con_cls);
         *upload_data_size = 0;
-        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        if (!strcmp(method, "POST") && !strcmp(url, "/sim/control"))
+                handle_control(s, c, &a);
+        else if (strcmp(method, "GET") && strcmp(method, "HEAD"))
                 error_answer(&a, 405, "{\"cod\":\"405\",\"message\":\"method not allowed\"}");
         else if (is_onecall_path(url))
                 handle_onecall(s, c, &a);
@@ -585,6 +616,7 @@ spate_weather_server_t *spate_weather_server_start(const spate_weather_server_op
                 return NULL;
         }
         s->o = *o;
+        atomic_init(&s->latency_ms, o->latency_ms);
         if (sim_start(s, port, errstr, errstr_size)) {
                 spate_weather_server_stop(s);
                 return NULL;

@@ -15,7 +15,9 @@ typedef struct {
         int64_t     start_s;        /* simulated start; -1 = now rounded down to the minute */
         uint64_t    seed;           /* weather model and fault draws */
         double      error_rate, timeout_rate, truncate_rate, malformed_rate;   /* 0..1 */
-        long        latency_ms;     /* added to every One Call answer */
+        double      negative_rate;  /* answers with one negative minutely precipitation */
+        long        latency_ms;     /* added to every One Call answer (POST /sim/control
+                                     * ?latency_ms=N changes it while running) */
         long        timeout_ms;     /* hang of a timeout fault; 0 = never answer */
         const char *log_path;       /* NULL = no request log */
         unsigned    threads;        /* 0 = CPU count */

@@ -28,11 +28,13 @@ static void usage(FILE *fp) {
 "  --malformed-rate P     fraction answered 200 with a body that is not One Call JSON\n"
 "  --truncate-rate P      fraction whose body stops halfway (connection dropped)\n"
 "  --timeout-rate P       fraction that hang --timeout-ms before answering\n"
+"  --negative-rate P      fraction whose minutely has one negative precipitation\n"
 "  --timeout-ms N         hang length (default 30000; 0 = never answer)\n"
 "  --latency-ms N         delay added to every One Call answer\n"
 "  --log FILE             one line per request: unix_ms instance lat lon status fault\n"
 "  --threads N            HTTP worker threads (default: CPU count)\n\n"
-"Also: GET /stats (counters), GET /sim/onecall?lat=&lon=[&t=UNIX_S] (model, no key/faults).\n");
+"Also: GET /stats (counters), GET /sim/onecall?lat=&lon=[&t=UNIX_S] (model, no key/faults),\n"
+"POST /sim/control?latency_ms=N (changes --latency-ms while running).\n");
 }
 
 static int parse_double(const char *v, double lo, double hi, double *out) {
@@ -96,7 +98,8 @@ static int parse_opts(int argc, char **argv, spate_weather_server_opts_t *o) {
                 { "error-rate", 1, 0, 'E' }, { "malformed-rate", 1, 0, 'M' },
                 { "truncate-rate", 1, 0, 'T' }, { "timeout-rate", 1, 0, 'O' },
                 { "timeout-ms", 1, 0, 'o' }, { "latency-ms", 1, 0, 'L' }, { "log", 1, 0, 'g' },
-                { "threads", 1, 0, 'j' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+                { "threads", 1, 0, 'j' }, { "negative-rate", 1, 0, 'N' }, { "help", 0, 0, 'h' },
+                { 0, 0, 0, 0 }
         };
         long v;
         int c, idx = 0, bad = 0;
@@ -113,6 +116,7 @@ static int parse_opts(int argc, char **argv, spate_weather_server_opts_t *o) {
                 case 'M': bad = parse_rate(optarg, &o->malformed_rate); break;
                 case 'T': bad = parse_rate(optarg, &o->truncate_rate); break;
                 case 'O': bad = parse_rate(optarg, &o->timeout_rate); break;
+                case 'N': bad = parse_rate(optarg, &o->negative_rate); break;
                 case 'o': bad = parse_long(optarg, 0, &o->timeout_ms); break;
                 case 'L': bad = parse_long(optarg, 0, &o->latency_ms); break;
                 case 'g': o->log_path = optarg; break;

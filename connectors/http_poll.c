@@ -12,13 +12,17 @@
  * blocking call. Each response becomes one record keyed by coordinate id: the
  * body decoded by the node's open output shape (downstream expressions decide
  * what is extracted) plus computed id, name, lat, lon and fetched_at. Bodies
- * that are not One Call answers, 4xx answers and requests that keep failing
- * go to the dead-letter topic with a reason naming the coordinate and status;
- * the API key is redacted from everything logged or dead-lettered. */
+ * that are not One Call answers, answers with an impossible value (a negative
+ * precipitation), 4xx answers and requests that keep failing go to the
+ * dead-letter topic with a reason naming the coordinate and status; a refused
+ * key is also a WARN once per interval. The API key is redacted from
+ * everything logged or dead-lettered. When each coordinate is due is
+ * http_poll_sched.c's business. */
 #include "http_poll.h"
 #include "../core/ctx.h"
 #include "../core/json_scan.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/node.h"
 #include "../core/topology.h"
 #include "../core/util.h"
@@ -34,17 +38,13 @@
 #define MAX_ATTEMPTS 6
 
 typedef struct coord {
+        hp_entry_t e;             /* first: the queue's entries are coordinates */
         char *id;
         size_t id_len;
         char *name;
         double lat, lon;
         int32_t partition;
         int64_t offset;           /* of its table record, for DLQ headers */
-        int64_t slot;             /* the scheduled time being served */
-        int64_t due;              /* when the next request may start */
-        int64_t last_ok;          /* start of the last successful request */
-        int attempt;              /* failed attempts for this slot */
-        int heap;                 /* index in the due heap, -1 if not queued */
         int busy;                 /* a transfer is in flight */
         int gone;                 /* removed while in flight: free when it ends */
         struct coord *hnext;      /* hash chain */
@@ -65,11 +65,10 @@ typedef struct poll {
         int64_t every, timeout, backoff_base;
         int concurrency, min_minutely, partitions;
         double per_min;
-        /* coordinates: hash by id, and a min-heap by due time */
+        /* coordinates: hash by id, and queued by due time */
         coord_t **tab;
-        size_t tab_size, ncoords;
-        coord_t **heap;
-        int nheap, heap_cap;
+        size_t tab_size, ncoords, most_coords;
+        hp_queue_t q;
         /* HTTP */
         CURLM *multi;
         xfer_t *xfers;
@@ -86,20 +85,26 @@ typedef struct poll {
         spate_buf_t raw;
         uint64_t rnd;
         /* counters, logged every 10 s */
-        uint64_t n_ok, n_bad, n_retry, n_429, n_gaveup, n_dlq;
-        int64_t last_report;
+        uint64_t n_ok;              /* polls (slots) that gave a record */
+        uint64_t n_failed;          /* polls that gave none: given up or rejected */
+        uint64_t n_bad, n_retry, n_429, n_gaveup, n_dlq, n_refused;  /* requests */
+        uint64_t n_auth;            /* 401/403 since the last warning */
+        int64_t started;
+        int64_t last_report, auth_warned;
+        /* metrics.h series (the engine thread's) */
+        spate_metric_t *m_retries, *m_waits, *m_budget, *m_rate, *m_coords, *m_flight;
         int warned_capacity, share_changed;
 } poll_t;
 
 static const spate_prop_t poll_props[] = {
         { "topic", SPATE_P_STR, 1, NULL, NULL, "the coordinates table: compacted topic keyed by id, values {\"id\",\"name\",\"lat\",\"lon\"}" },
         { "url", SPATE_P_STR, 1, NULL, NULL, "URL template with {lat}, {lon}, {id} (and ${ENV} like every value), e.g. ${OWM_URL}/data/3.0/onecall?lat={lat}&lon={lon}&appid=${OWM_API_KEY}" },
-        { "every", SPATE_P_DURATION, 0, "60s", NULL, "poll each coordinate this often (never more often), spread evenly over the interval" },
-        { "concurrency", SPATE_P_INT, 0, "16", NULL, "requests in flight at once (keep-alive connections)" },
+        { "every", SPATE_P_DURATION, 0, "60s", NULL, "poll each coordinate once per interval, at its own phase (phases spread evenly over the interval)" },
+        { "concurrency", SPATE_P_COUNT, 0, "16", NULL, "requests in flight at once (keep-alive connections)" },
         { "rate_limit", SPATE_P_STR, 0, "0", NULL, "requests per minute for the whole application (N/min, N/s); each instance takes its share of the table's partitions; 0 = none" },
         { "timeout", SPATE_P_DURATION, 0, "10s", NULL, "per request; a timeout is retried" },
         { "min_minutely", SPATE_P_INT, 0, "60", NULL, "a body with fewer minutely entries is not a valid answer (DLQ); 0 accepts bodies without minutely" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count of the coordinates topic when spate creates it" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count of the coordinates topic when spate creates it" },
         { NULL }
 };
 
@@ -127,81 +132,17 @@ static void tab_grow(poll_t *p) {
         free(ot);
 }
 
-/* --- the due heap ---------------------------------------------------------- */
-static void heap_set(poll_t *p, int i, coord_t *c) {
-        p->heap[i] = c;
-        c->heap = i;
-}
-
-static void heap_up(poll_t *p, int i) {
-        coord_t *c = p->heap[i];
-        while (i > 0 && p->heap[(i - 1) / 2]->due > c->due) {
-                heap_set(p, i, p->heap[(i - 1) / 2]);
-                i = (i - 1) / 2;
-        }
-        heap_set(p, i, c);
-}
-
-static void heap_down(poll_t *p, int i) {
-        coord_t *c = p->heap[i];
-        for (;;) {
-                int k = 2 * i + 1;
-                if (k >= p->nheap)
-                        break;
-                if (k + 1 < p->nheap && p->heap[k + 1]->due < p->heap[k]->due)
-                        k++;
-                if (p->heap[k]->due >= c->due)
-                        break;
-                heap_set(p, i, p->heap[k]);
-                i = k;
-        }
-        heap_set(p, i, c);
-}
-
-static void heap_push(poll_t *p, coord_t *c) {
-        if (p->nheap == p->heap_cap) {
-                p->heap_cap = p->heap_cap ? p->heap_cap * 2 : 1024;
-                if (!(p->heap = realloc(p->heap, sizeof(*p->heap) * (size_t)p->heap_cap)))
-                        abort();
-        }
-        heap_set(p, p->nheap++, c);
-        heap_up(p, c->heap);
-}
-
-static void heap_remove(poll_t *p, coord_t *c) {
-        int i = c->heap;
-        if (i < 0)
-                return;
-        c->heap = -1;
-        if (i == --p->nheap)
-                return;
-        coord_t *m = p->heap[p->nheap];
-        heap_set(p, i, m);
-        heap_up(p, i);
-        heap_down(p, m->heap);
-}
-
-static void schedule(poll_t *p, coord_t *c, int64_t due) {
-        c->due = due;
-        if (c->heap >= 0) {
-                heap_up(p, c->heap);
-                heap_down(p, c->heap);
-        } else {
-                heap_push(p, c);
-        }
-}
-
 static void coord_free(coord_t *c) {
         free(c->id);
         free(c->name);
         free(c);
 }
 
-/* Unlinks c from the table and the heap; frees it unless a transfer holds it. */
+/* Unlinks c from the table and the queue; frees it unless a transfer holds it. */
 static void coord_remove(poll_t *p, coord_t **s) {
         coord_t *c = *s;
         *s = c->hnext;
-        heap_remove(p, c);
+        hp_queue_remove(&p->q, &c->e);
         p->ncoords--;
         if (c->busy)
                 c->gone = 1;
@@ -220,7 +161,8 @@ static uint64_t rnd(poll_t *p) {
 static int parse_rate(const char *s, double *per_min) {
         char *end;
         double v = strtod(s, &end);
-        if (end == s || v < 0)
+        /* Decimal, finite: strtod alone would also take nan, inf and hex. */
+        if (end == s || !strchr("0123456789.", *s) || !(v >= 0 && v <= 1e12) || strpbrk(s, "xX"))
                 return -1;
         if (!*end || !strcmp(end, "/min") || !strcmp(end, "/m"))
                 *per_min = v;
@@ -247,6 +189,33 @@ static struct curl_slist *instance_header(void) {
         return curl_slist_append(NULL, buf);
 }
 
+static void metrics_init(spate_node_t *n) {
+        poll_t *p = n->ctx;
+        spate_metrics_t *m = spate_metrics_default();
+        p->m_retries = spate_metrics_counter(m, "spate_http_poll_retries_total", "Requests the poller "
+                                             "scheduled again after a failure", "node", n->name, NULL);
+        p->m_waits = spate_metrics_counter(m, "spate_http_poll_rate_limit_waits_total", "Ticks on which a "
+                                           "due request waited for the rate limit (or a 429's pause)",
+                                           "node", n->name, NULL);
+        p->m_budget = spate_metrics_gauge(m, "spate_http_poll_budget_requests", "Requests the rate "
+                                          "limit lets this instance start now (-1: no limit)",
+                                          "node", n->name, NULL);
+        p->m_rate = spate_metrics_gauge(m, "spate_http_poll_rate_limit_per_minute", "This instance's share "
+                                        "of rate_limit, slowed after 429s (0: no limit)", "node", n->name,
+                                        NULL);
+        p->m_coords = spate_metrics_gauge(m, "spate_http_poll_coordinates", "Coordinates this instance "
+                                          "polls", "node", n->name, NULL);
+        p->m_flight = spate_metrics_gauge(m, "spate_http_poll_in_flight_requests", "Requests in flight",
+                                          "node", n->name, NULL);
+}
+
+static void metrics_set(poll_t *p) {
+        spate_metric_set(p->m_budget, p->per_min > 0 ? p->bucket.tokens : -1);
+        spate_metric_set(p->m_rate, p->per_min * p->bucket.share * p->bucket.factor);
+        spate_metric_set(p->m_coords, (double)p->ncoords);
+        spate_metric_set(p->m_flight, p->active);
+}
+
 static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         poll_t *p = n->ctx;
         spate_shape_pool_t *pool = spate_node_shapes(n);
@@ -260,13 +229,15 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         p->secret = getenv("OWM_API_KEY");
         if (p->every < 1000)
                 return spate_node_error(n, spate_node_param(n, "every"), errstr, errstr_size,
-                                        "every must be at least 1s");
+                                        "every is '%s': it must be at least 1s",
+                                        spate_node_str(n, "every"));
         if (p->concurrency < 1 || p->concurrency > 1024)
                 return spate_node_error(n, spate_node_param(n, "concurrency"), errstr, errstr_size,
                                         "concurrency must be between 1 and 1024");
         if (p->timeout < 100)
                 return spate_node_error(n, spate_node_param(n, "timeout"), errstr, errstr_size,
-                                        "timeout must be at least 100ms");
+                                        "timeout is '%s': it must be at least 100ms",
+                                        spate_node_str(n, "timeout"));
         if (parse_rate(spate_node_str(n, "rate_limit"), &p->per_min))
                 return spate_node_error(n, spate_node_param(n, "rate_limit"), errstr, errstr_size,
                                         "rate_limit: want N/min, N/s or N/h (e.g. 60/min)");
@@ -294,6 +265,7 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)p->concurrency);
         if (!(p->xfers = calloc((size_t)p->concurrency, sizeof(*p->xfers))))
                 abort();
+        p->started = p->last_report = spate_now_ms();
         hp_bucket_init(&p->bucket, p->per_min, spate_now_ms());
         hp_bucket_share(&p->bucket, 0, spate_now_ms());
         tab_grow(p);
@@ -302,6 +274,7 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         p->c_name = spate_shape_field(&p->cpool, p->cshape, "name", 4, 1);
         p->c_lat = spate_shape_field(&p->cpool, p->cshape, "lat", 3, 1);
         p->c_lon = spate_shape_field(&p->cpool, p->cshape, "lon", 3, 1);
+        metrics_init(n);
         return 0;
 }
 
@@ -355,15 +328,15 @@ static int poll_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                 if (!(c = calloc(1, sizeof(*c))) || !(c->id = strndup(id, id_len)))
                         abort();
                 c->id_len = id_len;
-                c->heap = -1;
                 *s = c;
                 if (++p->ncoords > p->tab_size)
                         tab_grow(p);
+                if (p->ncoords > p->most_coords)
+                        p->most_coords = p->ncoords;
                 /* The first slot at its phase: a coordinate taken over from
                  * another instance keeps the rhythm its old owner kept. */
-                int64_t now = spate_now_ms();
-                c->slot = hp_first_slot(hp_phase(c->id, id_len, p->every), p->every, now);
-                schedule(p, c, c->slot);
+                hp_entry_first(&p->q, &c->e, hp_phase(c->id, id_len, p->every), p->every,
+                               spate_now_ms());
         }
         free(c->name);
         c->name = name->type == SPATE_V_STR ? strndup(name->u.s, name->n) : NULL;
@@ -495,17 +468,19 @@ static void dead_letter(spate_node_t *n, spate_ctx_t *ctx, const coord_t *c, con
         free(clean);
 }
 
-/* A successful answer: one record downstream. Returns 0, or -1 if the body
- * is not a One Call answer (dead-lettered by the caller). */
+/* A successful answer: one record downstream. Returns 0, or what
+ * hp_onecall_decode returned (-1 not a One Call answer, -2 an impossible
+ * value) with the reason in why; the caller dead-letters it. */
 static int emit_body(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, xfer_t *x, char *why,
                      size_t why_size) {
         poll_t *p = n->ctx;
         spate_arena_t *a = spate_ctx_arena(ctx);
         spate_record_t rec = { 0 };
         spate_arena_reset(a);
-        if (hp_onecall_decode(&p->oc, x->body.data, x->body.len, p->min_minutely, a, &rec.value,
-                              why, why_size))
-                return -1;
+        int rc = hp_onecall_decode(&p->oc, x->body.data, x->body.len, p->min_minutely, a,
+                                   &rec.value, why, why_size);
+        if (rc)
+                return rc;
         spate_value_t *it = rec.value.u.items;
         int64_t now = spate_now_ms();
         it[p->f_id] = spate_value_str(c->id, (uint32_t)c->id_len);
@@ -541,27 +516,70 @@ static int emit_body(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, xfer_t *x, c
         return 0;
 }
 
+/* The slot ends without a record; the next slot is the coordinate's next. */
+static void poll_failed(poll_t *p, coord_t *c, int64_t now) {
+        p->n_failed++;
+        hp_entry_skip(&p->q, &c->e, p->every, now);
+}
+
 /* After a failed attempt: retry within the interval, or give up until the
  * next slot (dead-lettering why when the failure was not already). */
 static void retry(spate_node_t *n, spate_ctx_t *ctx, coord_t *c, int64_t now, int64_t at_least,
                   const char *what, int dlq_done) {
         poll_t *p = n->ctx;
-        int64_t d = hp_backoff(++c->attempt, p->backoff_base, p->every / 4, rnd(p));
+        int64_t d = hp_backoff(c->e.attempt + 1, p->backoff_base, p->every / 4, rnd(p));
         if (d < at_least)
                 d = at_least;
-        int64_t deadline = c->slot + p->every - p->every / 10;
-        if (c->attempt < MAX_ATTEMPTS && now + d < deadline) {
+        if (hp_entry_retry(&p->q, &c->e, p->every, now, d, MAX_ATTEMPTS)) {
                 p->n_retry++;
-                schedule(p, c, now + d);
+                spate_metric_add(p->m_retries, 1);
                 return;
         }
         p->n_gaveup++;
         if (!dlq_done)
-                dead_letter(n, ctx, c, what, strlen(what), "gave up after %d attempts: %s",
-                            c->attempt, what);
-        c->attempt = 0;
-        c->slot = hp_next_due(c->slot, p->every, c->last_ok);
-        schedule(p, c, c->slot > now ? c->slot : now);
+                dead_letter(n, ctx, c, what, strlen(what), "gave up after %d attempt%s: %s",
+                            c->e.attempt, c->e.attempt == 1 ? "" : "s", what);
+        poll_failed(p, c, now);
+}
+
+/* A refused key is the commonest first-run mistake, and each refusal is only
+ * a dead letter: say it at WARN, with the API's own words, once per interval
+ * (the others of the interval are counted in the next warning). */
+static void warn_auth(poll_t *p, spate_ctx_t *ctx, const xfer_t *x, long status, const char *url,
+                      int64_t now) {
+        char msg[320], red[400], key[96];
+        p->n_auth++;
+        p->n_refused++;
+        if (p->auth_warned && now - p->auth_warned < p->every)
+                return;
+        if (hp_api_message(&p->oc, x->body.data, x->body.len, spate_ctx_arena(ctx), msg,
+                           sizeof(msg)))
+                snprintf(msg, sizeof(msg), "(no message)");
+        if (!p->secret)
+                snprintf(key, sizeof(key), "OWM_API_KEY is not set");
+        else
+                snprintf(key, sizeof(key), "OWM_API_KEY is set, %zu characters", strlen(p->secret));
+        if (p->auth_warned)
+                snprintf(key + strlen(key), sizeof(key) - strlen(key),
+                         "; %llu refused since the last warning", (unsigned long long)p->n_auth);
+        spate_warn("http_poll: HTTP %ld from %s: \"%s\" - the API refused the key: check "
+                   "OWM_API_KEY (%s)", status, url, hp_redact(msg, p->secret, red, sizeof(red)),
+                   key);
+        p->n_auth = 0;
+        p->auth_warned = now;
+}
+
+/* spate_http_poll_requests_total{node,status}: the HTTP status, or "error"
+ * when no answer came (timeout, connection refused, ...). */
+static void count_request(const spate_node_t *n, long status) {
+        char code[24];
+        if (status > 0)
+                snprintf(code, sizeof(code), "%ld", status);
+        else
+                snprintf(code, sizeof(code), "error");
+        spate_metric_add(spate_metrics_counter(spate_metrics_default(), "spate_http_poll_requests_total",
+                                               "Requests the poller completed, by HTTP status (error: no "
+                                               "answer)", "node", n->name, "status", code, NULL), 1);
 }
 
 static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
@@ -581,18 +599,25 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
                 coord_free(c);
                 return;
         }
+        count_request(n, res == CURLE_OK ? status : 0);
         if (res == CURLE_OK && status == 200) {
-                if (emit_body(n, ctx, c, x, why, sizeof(why)) == 0) {
+                int rc = emit_body(n, ctx, c, x, why, sizeof(why));
+                if (rc == 0) {
                         p->n_ok++;
-                        c->last_ok = x->start;
-                        c->attempt = 0;
-                        c->slot = hp_next_due(c->slot, p->every, c->last_ok);
-                        schedule(p, c, c->slot);
+                        hp_entry_ok(&p->q, &c->e, p->every, x->start);
+                        return;
+                }
+                p->n_bad++;
+                if (rc == -2) {
+                        /* A whole answer with an impossible value: asking again
+                         * within the minute would get the same forecast. */
+                        dead_letter(n, ctx, c, x->body.data, x->body.len,
+                                    "HTTP 200: answer rejected: %s", why);
+                        poll_failed(p, c, now);
                         return;
                 }
                 /* Dead-letter the bad body, then try again: a corrupt answer is
                  * usually transient, and the coordinate still needs its forecast. */
-                p->n_bad++;
                 dead_letter(n, ctx, c, x->body.data, x->body.len,
                             "HTTP 200: not a One Call answer: %s", why);
                 retry(n, ctx, c, now, 0, why, 1);
@@ -617,10 +642,10 @@ static void finish(spate_node_t *n, spate_ctx_t *ctx, xfer_t *x, CURLcode res) {
         }
         if (res == CURLE_OK) {  /* 4xx and anything unexpected: the request itself is wrong */
                 p->n_bad++;
+                if (status == 401 || status == 403)
+                        warn_auth(p, ctx, x, status, url, now);
                 dead_letter(n, ctx, c, x->body.data, x->body.len, "HTTP %ld from %s", status, url);
-                c->attempt = 0;
-                c->slot = hp_next_due(c->slot, p->every, c->last_ok);
-                schedule(p, c, c->slot);
+                poll_failed(p, c, now);
                 return;
         }
         if (res == CURLE_PARTIAL_FILE || x->too_big) {
@@ -647,14 +672,26 @@ static void harvest(spate_node_t *n, spate_ctx_t *ctx) {
         }
 }
 
+/* What the polls gave (records, and slots without one) apart from what the
+ * requests met on the way: written into out. */
+static const char *tally(const poll_t *p, char *out, size_t size) {
+        snprintf(out, size, "polls: %llu ok (one record each), %llu failed (%llu given up after "
+                 "retries); requests: %llu retried, %llu bad answers, %llu rate-limited (429), "
+                 "%llu refused (401/403); %llu dead letters",
+                 (unsigned long long)p->n_ok, (unsigned long long)p->n_failed,
+                 (unsigned long long)p->n_gaveup, (unsigned long long)p->n_retry,
+                 (unsigned long long)p->n_bad, (unsigned long long)p->n_429,
+                 (unsigned long long)p->n_refused, (unsigned long long)p->n_dlq);
+        return out;
+}
+
+/* Every 10 s. */
 static void report(poll_t *p, int64_t now) {
-        int64_t late = p->nheap ? now - p->heap[0]->due : 0;
-        spate_info("http_poll: %zu coordinates, %llu ok, %llu bad, %llu retries, %llu rate-limited, "
-                   "%llu given up, %llu dead-lettered; %d in flight, oldest due %lld ms ago",
-                   p->ncoords, (unsigned long long)p->n_ok, (unsigned long long)p->n_bad,
-                   (unsigned long long)p->n_retry, (unsigned long long)p->n_429,
-                   (unsigned long long)p->n_gaveup, (unsigned long long)p->n_dlq, p->active,
-                   (long long)(late > 0 ? late : 0));
+        hp_entry_t *top = hp_queue_top(&p->q);
+        int64_t late = top ? now - top->due : 0;
+        char t[400];
+        spate_info("http_poll: %zu coordinates; %s; %d in flight, oldest due %lld ms ago",
+                   p->ncoords, tally(p, t, sizeof(t)), p->active, (long long)(late > 0 ? late : 0));
         double need = (double)p->ncoords * 60000.0 / (double)p->every;
         double have = p->per_min * p->bucket.share;
         if (p->per_min > 0 && need > have && !p->warned_capacity) {
@@ -673,16 +710,21 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
 
         curl_multi_perform(p->multi, &running);
         harvest(n, ctx);
-        while (p->active < p->concurrency && p->nheap && p->heap[0]->due <= now &&
-               hp_bucket_take(&p->bucket, now)) {
-                coord_t *c = p->heap[0];
-                heap_remove(p, c);
+        hp_entry_t *e;
+        while (p->active < p->concurrency && (e = hp_queue_top(&p->q)) && e->due <= now) {
+                if (!hp_bucket_take(&p->bucket, now)) {
+                        spate_metric_add(p->m_waits, 1);   /* due, but the budget says wait */
+                        break;
+                }
+                coord_t *c = (coord_t *)e;
+                hp_queue_remove(&p->q, e);
                 if (start(p, c, now)) {
-                        schedule(p, c, now + 1000);
+                        hp_queue_set(&p->q, e, now + 1000);
                         break;
                 }
         }
         curl_multi_perform(p->multi, &running);
+        metrics_set(p);
         if (p->share_changed) {  /* once per rebalance, not per partition */
                 p->share_changed = 0;
                 p->warned_capacity = 0;
@@ -698,8 +740,12 @@ static int poll_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
 
 static void poll_destroy(spate_node_t *n) {
         poll_t *p = n->ctx;
-        if (p->ncoords || p->n_ok)
-                report(p, spate_now_ms());
+        if (p->most_coords) {  /* what the run did; its coordinates were revoked by now */
+                char t[400];
+                spate_info("http_poll summary after %.1f s: up to %zu coordinates; %s",
+                           (double)(spate_now_ms() - p->started) / 1000.0, p->most_coords,
+                           tally(p, t, sizeof(t)));
+        }
         for (int i = 0; p->xfers && i < p->concurrency; i++) {
                 xfer_t *x = &p->xfers[i];
                 if (x->busy) {
@@ -722,7 +768,7 @@ static void poll_destroy(spate_node_t *n) {
                         coord_free(c);
                 }
         free(p->tab);
-        free(p->heap);
+        hp_queue_free(&p->q);
         spate_buf_free(&p->raw);
         spate_shape_pool_destroy(&p->cpool);
         if (p->multi)

@@ -73,13 +73,31 @@ int hp_onecall_decode(const hp_onecall_t *oc, const char *body, size_t len, int 
                 return -1;
         }
         for (uint32_t i = 0; i < m->n; i++) {
-                const spate_value_t *e = &m->u.items[i];
-                if (item(e, oc->f_dt)->type != SPATE_V_NUM ||
-                    item(e, oc->f_precip)->type != SPATE_V_NUM) {
+                const spate_value_t *e = &m->u.items[i], *p = item(e, oc->f_precip);
+                if (item(e, oc->f_dt)->type != SPATE_V_NUM || p->type != SPATE_V_NUM) {
                         snprintf(why, why_size, "minutely[%u] lacks a numeric dt or precipitation", i);
                         return -1;
                 }
+                if (p->u.num < 0) {
+                        char v[32];
+                        spate_fmt_num(v, sizeof(v), p->u.num);
+                        snprintf(why, why_size, "minutely[%u].precipitation is %s: an intensity "
+                                 "cannot be negative", i, v);
+                        return -2;
+                }
         }
+        return 0;
+}
+
+int hp_api_message(const hp_onecall_t *oc, const char *body, size_t len, spate_arena_t *a,
+                   char *out, size_t size) {
+        spate_value_t v;
+        char err[128];
+        if (!len || spate_json_decode(oc->shape, body, len, a, &v, err, sizeof(err)) ||
+            item(&v, oc->f_message)->type != SPATE_V_STR)
+                return -1;
+        const spate_value_t *msg = item(&v, oc->f_message);
+        snprintf(out, size, "%.*s", (int)(msg->n < 300 ? msg->n : 300), msg->u.s);
         return 0;
 }
 

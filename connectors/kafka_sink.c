@@ -2,6 +2,8 @@
  * a topic (created compacted when asked, so it keeps the latest value per key). */
 #include "../core/buf.h"
 #include "../core/node.h"
+#include "../core/live.h"
+#include "../core/metrics.h"
 #include "../core/serde.h"
 #include "../core/topology.h"
 
@@ -18,7 +20,7 @@ static const spate_prop_t sink_props[] = {
         { "schema", SPATE_P_STR, 0, NULL, NULL, "Avro schema file (.avsc, looked up in schemas_dir)" },
         { "key", SPATE_P_EXPR, 0, NULL, NULL, "expression for the message key (default: the record key)" },
         { "compacted", SPATE_P_BOOL, 0, "false", NULL, "create the topic with cleanup.policy=compact" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count when spate creates the topic" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count when spate creates the topic" },
         { NULL }
 };
 
@@ -63,7 +65,12 @@ static int sink_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
         s->buf.len = 0;
         if (spate_serde_encode(s->serde, n->in, &rec->value, &s->buf, err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s", err);
-        return spate_ctx_produce(ctx, s->topic, -1, key, key_len, s->buf.data, s->buf.len);
+        if (spate_ctx_produce(ctx, s->topic, -1, key, key_len, s->buf.data, s->buf.len))
+                return -1;
+        if (n->m_out)
+                spate_metric_add(n->m_out, 1);
+        spate_live_offer(s->topic, key, key_len, s->buf.data, s->buf.len);
+        return 0;
 }
 
 static void sink_destroy(spate_node_t *n) {

@@ -3,6 +3,7 @@
 #include "../core/node.h"
 #include "../core/serde.h"
 #include "../core/topology.h"
+#include "../core/util.h"
 
 #include <stdlib.h>
 
@@ -17,7 +18,7 @@ static const spate_prop_t source_props[] = {
         { "schema", SPATE_P_STR, 0, NULL, NULL, "Avro schema file (.avsc, looked up in schemas_dir)" },
         { "key", SPATE_P_EXPR, 0, NULL, NULL, "expression replacing the message key" },
         { "time", SPATE_P_EXPR, 0, NULL, NULL, "event time in ms (default: the message timestamp), e.g. unix_s(dt)" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count when spate creates the topic" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count when spate creates the topic" },
         { NULL }
 };
 
@@ -29,10 +30,11 @@ static int source_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                                    err, sizeof(err));
         if (!s->serde)
                 return spate_node_error(n, spate_node_param(n, "schema"), errstr, errstr_size, "%s", err);
-        s->key = spate_node_expr(n, "key", n->out, errstr, errstr_size);
+        s->key = spate_node_expr_typed(n, "key", n->out, SPATE_KEY_TYPES, "a string, number or bool",
+                                       errstr, errstr_size);
         if (!s->key && *errstr)
                 return -1;
-        s->time = spate_node_expr(n, "time", n->out, errstr, errstr_size);
+        s->time = spate_node_time_expr(n, "time", n->out, errstr, errstr_size);
         if (!s->time && *errstr)
                 return -1;
         spate_topology_declare_topic(n->topo, n, spate_node_str(n, "topic"),
@@ -62,8 +64,13 @@ static int source_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                 if (v.type != SPATE_V_NUM)
                         return spate_ctx_fail(ctx, n, "time '%s' is %s, not a number of ms",
                                               spate_expr_text(s->time), spate_vtype_name(v.type));
-                rec->ts = (int64_t)v.u.num;
+                if (spate_time_from_num(v.u.num, &rec->ts))
+                        return spate_ctx_fail(ctx, n, "time '%s' is %g, out of range (at most ±%lld ms "
+                                              "from 1970)", spate_expr_text(s->time), v.u.num,
+                                              (long long)SPATE_MAX_TIME_MS);
         }
+        if (spate_ctx_check_future(ctx, n, rec->ts))
+                return -1;
         return spate_emit(n, rec, ctx);
 }
 
@@ -83,4 +90,5 @@ const spate_op_def_t spate_op_kafka_source = {
         .init = source_init,
         .process = source_process,
         .destroy = source_destroy,
+        .replayable = 1,
 };

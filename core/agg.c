@@ -1,5 +1,6 @@
 /* agg.c - mergeable aggregate states: update, merge, result (see agg.h). */
 #include "agg.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -148,46 +149,28 @@ static int origin_cmp(const spate_agg_origin_t *a, const spate_agg_origin_t *b) 
         return a->offset < b->offset ? -1 : a->offset > b->offset;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-        const unsigned char *b = p;
-
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ b[i]) * UINT64_C(0x100000001b3);
-        return h;
-}
-
-/* MurmurHash3's finalizer: FNV-1a alone mixes the last bytes poorly. */
-static uint64_t fmix64(uint64_t h) {
-        h ^= h >> 33;
-        h *= UINT64_C(0xff51afd7ed558ccd);
-        h ^= h >> 33;
-        h *= UINT64_C(0xc4ceb9fe1a85ec53);
-        h ^= h >> 33;
-        return h;
-}
-
 uint64_t spate_agg_value_hash(const spate_val_t *v) {
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        uint64_t h = SPATE_HASH_INIT;
         unsigned char tag = (unsigned char)v->type, b;
         double d;
 
-        h = fnv1a(h, &tag, 1);
+        h = spate_hash_bytes(h, &tag, 1);
         switch (v->type) {
         case SPATE_VAL_NUM:
                 d = v->num == 0 ? 0.0 : v->num;  /* -0.0 == 0.0 */
-                h = fnv1a(h, &d, sizeof(d));
+                h = spate_hash_bytes(h, &d, sizeof(d));
                 break;
         case SPATE_VAL_STR:
-                h = fnv1a(h, v->str, v->len);
+                h = spate_hash_bytes(h, v->str, v->len);
                 break;
         case SPATE_VAL_BOOL:
                 b = v->b != 0;
-                h = fnv1a(h, &b, 1);
+                h = spate_hash_bytes(h, &b, 1);
                 break;
         default:
                 break;
         }
-        return fmix64(h);
+        return spate_hash_mix(h);
 }
 
 static int set_grow(spate_agg_state_t *s) {

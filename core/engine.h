@@ -10,8 +10,14 @@
 typedef struct spate_engine spate_engine_t;
 
 typedef struct spate_engine_stats {
-        uint64_t consumed, dlq, produced, commits;
+        uint64_t consumed;          /* records read, tables included */
+        uint64_t table;             /* of which from tables (read whole, never committed) */
+        uint64_t out;               /* records delivered to sink topics */
+        uint64_t internal;          /* ... to changelog and repartition topics */
+        uint64_t dlq;               /* records sent to the dead-letter topic (not in out) */
+        uint64_t commits;           /* offset commits (tables have none) */
         int64_t first_ms, last_ms;  /* monotonic time of the first and last record */
+        int64_t start_ms;           /* monotonic time run() started */
 } spate_engine_stats_t;
 
 /* Creates the clients from the topology's kafka: properties. The topology
@@ -26,6 +32,15 @@ void spate_engine_stop(spate_engine_t *e);
 /* Makes run() return once no record arrived for idle_ms after at least one
  * did: batch jobs and benchmarks. */
 void spate_engine_set_until_idle(spate_engine_t *e, int64_t idle_ms);
+/* With until_idle: once idle, end of input is the end of the stream (as
+ * Flink's bounded input): nodes see ctx.end_of_input (windows close and
+ * emit), and run() returns when every node is drained and committed. */
+void spate_engine_set_end_of_input(spate_engine_t *e, int on);
+/* For the HTTP thread (cli/http_server.c), any thread: 1 once partitions are
+ * assigned and their state restored, 0 before and during a rebalance. */
+int spate_engine_ready(spate_engine_t *e);
+/* Any thread: 1 from spate_engine_new() until run() stops processing. */
+int spate_engine_live(spate_engine_t *e);
 void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st);
 void spate_engine_destroy(spate_engine_t *e);
 

@@ -6,6 +6,7 @@
  * function's flags say otherwise; F_ELEMWISE functions here only ever see
  * scalars in their first argument. */
 #include "expr_int.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -217,15 +218,12 @@ static int f_round(ARGS) {
 
 /* ---- time: ms since the epoch, UTC ---- */
 
-#define MAX_TIME 8.64e15 /* ±100 million days, as in JavaScript */
 
 static int want_time(ectx_t *c, const expr_node_t *n, const spate_value_t *a, int i, int64_t *ms) {
         if (want_num(c, n, a, i))
                 return -1;
-        double t = a[i].u.num;
-        if (!(t >= -MAX_TIME && t <= MAX_TIME))
-                return spate_expr__err(c, "%s(): time %g is out of range", n->fn->name, t);
-        *ms = (int64_t)floor(t);
+        if (spate_time_from_num(a[i].u.num, ms))
+                return spate_expr__err(c, "%s(): time %g is out of range", n->fn->name, a[i].u.num);
         return 0;
 }
 
@@ -240,7 +238,7 @@ static int f_floor_time(ARGS) {
         if (want_time(c, n, a, 0, &t) || want_num(c, n, a, 1))
                 return -1;
         double p = a[1].u.num;
-        if (!(p >= 1 && p <= MAX_TIME) || p != floor(p))
+        if (!(p >= 1 && p <= (double)SPATE_MAX_TIME_MS) || p != floor(p))
                 return spate_expr__err(c, "floor_time(): the period must be a whole number of ms, "
                                        "at least 1ms, got %g", p);
         int64_t ip = (int64_t)p, m = t % ip;
@@ -450,6 +448,8 @@ static int f_substr(ARGS) {
         if (want_str(c, n, a, 0) || want_num(c, n, a, 1) || (na > 2 && want_num(c, n, a, 2)))
                 return -1;
         double len = a[0].n, st = floor(a[1].u.num);
+        if (isnan(st) || (na > 2 && isnan(a[2].u.num)))
+                return spate_expr__err(c, "substr(): %s is not a number (NaN)", isnan(st) ? "start" : "length");
         if (st < 0)
                 st = st + len < 0 ? 0 : st + len;
         if (st > len)

@@ -3,6 +3,8 @@
 #include "expr_int.h"
 #include "util.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,7 +257,8 @@ static int path_index(cctx_t *c, expr_node_t *n, spate_shape_t **sp, path_step_t
                         neg = 1;
                         t = advance(c);
                 }
-                if (t->kind != T_NUM || t->duration || t->num != (double)(int32_t)t->num)
+                if (t->kind != T_NUM || t->duration || !(t->num >= 0 && t->num <= INT32_MAX) ||
+                    t->num != floor(t->num))
                         return spate_expr__cerr(c, t->pos, "an array index must be an integer or * "
                                                 "(hint: e.g. a[0], a[-1] for the last, or a[*] for all)");
                 st->kind = S_INDEX;

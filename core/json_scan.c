@@ -80,6 +80,33 @@ size_t spate_json_number(const char *p, size_t n, double *out) {
         return len;
 }
 
+size_t spate_utf8_len(const unsigned char *s, size_t n) {
+        unsigned c = s[0];
+        size_t len;
+        unsigned cp;
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+                len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+                len = 4, cp = c & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t k = 1; k < len; k++) {
+                if ((s[k] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[k] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+                return 0;
+        return len;
+}
+
 static int hex4(const char *p, unsigned *out) {
         unsigned v = 0;
         for (int i = 0; i < 4; i++) {
@@ -144,6 +171,53 @@ static int unescape(scan_t *s, const char *in, size_t n, const char **out, uint3
         return 0;
 }
 
+/* A \u escape at in (on the 'u', 4 hex digits known to follow): lone
+ * surrogates are refused, so every decoded string is valid UTF-8. Returns
+ * the bytes used after the backslash, 0 if invalid. */
+static size_t check_u(const char *in, const char *end) {
+        unsigned cp, lo;
+        if (end - in < 5 || hex4(in + 1, &cp))
+                return 0;
+        if (cp >= 0xDC00 && cp < 0xE000)
+                return 0;
+        if (cp < 0xD800 || cp >= 0xDC00)
+                return 5;
+        if (end - in < 11 || in[5] != '\\' || in[6] != 'u' || hex4(in + 7, &lo) || lo < 0xDC00 || lo >= 0xE000)
+                return 0;
+        return 11;
+}
+
+/* Validates the body [s->p, hit) of a string, whether it is kept or
+ * skipped: unreferenced values are copied to sinks verbatim, so what passes
+ * here must be valid JSON and valid UTF-8. Sets *esc if it holds escapes. */
+static int check_string(scan_t *s, const char *hit, int *esc) {
+        for (const char *c = s->p; c < hit; c++) {
+                unsigned char ch = (unsigned char)*c;
+                size_t n;
+                if (ch >= 0x20 && ch < 0x80 && ch != '\\')
+                        continue; /* the common case: one test per byte */
+                if (ch < 0x20)
+                        return fail(s, "control character in string");
+                if (ch == '\\') {
+                        *esc = 1;
+                        if (c[1] == 'u') {
+                                if (!(n = check_u(c + 1, hit)))
+                                        return fail(s, "bad \\u escape (4 hex digits; surrogates in pairs)");
+                                c += n;
+                        } else if (!memchr("\"\\/bfnrt", c[1], 8)) {
+                                return fail(s, "bad escape in string");
+                        } else {
+                                c++;
+                        }
+                } else if (ch >= 0x80) {
+                        if (!(n = spate_utf8_len((const unsigned char *)c, (size_t)(hit - c))))
+                                return fail(s, "invalid UTF-8 in string");
+                        c += n - 1;
+                }
+        }
+        return 0;
+}
+
 /* Scans a string at s->p (on the opening quote). With out, stores its value. */
 static int string(scan_t *s, const char **out, uint32_t *olen) {
         const char *q = ++s->p;
@@ -157,12 +231,8 @@ static int string(scan_t *s, const char **out, uint32_t *olen) {
                 while (b > q && b[-1] == '\\')
                         b--;
                 if (((hit - b) & 1) == 0) {
-                        for (const char *c = s->p; c < hit; c++) {
-                                if ((unsigned char)*c < 0x20)
-                                        return fail(s, "control character in string");
-                                if (*c == '\\')
-                                        esc = 1;
-                        }
+                        if (check_string(s, hit, &esc))
+                                return -1;
                         const char *begin = s->p;
                         s->p = hit + 1;
                         if (!out)
@@ -317,6 +387,8 @@ static int value(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
                 size_t used = spate_json_number(s->p, (size_t)(s->end - s->p), &d);
                 if (!used)
                         return fail(s, "invalid value");
+                if (!isfinite(d))
+                        return fail(s, "number out of range (beyond ±1.8e308)");
                 s->p += used;
                 if (out)
                         *out = spate_value_num(d);
@@ -334,7 +406,10 @@ static int value(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
 int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
                       spate_arena_t *a, spate_value_t *out, char *errstr,
                       size_t errstr_size) {
-        scan_t s = { .p = buf, .end = buf + len, .start = buf, .a = a };
+        scan_t s;
+        if (!buf)
+                buf = ""; /* a tombstone: NULL + 0 is undefined, even with len 0 */
+        s = (scan_t){ .p = buf, .end = buf + len, .start = buf, .a = a };
         memset(out, 0, sizeof(*out));
         ws(&s);
         if (shape && shape->nfields && (s.p >= s.end || *s.p != '{')) {

@@ -16,6 +16,10 @@ int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
                       spate_arena_t *a, spate_value_t *out, char *errstr,
                       size_t errstr_size);
 
+/* Length of the well-formed UTF-8 sequence at s[0] (s holds n >= 1 bytes):
+ * 1-4, or 0 if it is malformed, overlong, a surrogate or above U+10FFFF. */
+size_t spate_utf8_len(const unsigned char *s, size_t n);
+
 /* Parses a JSON number at p (length n) exactly like strtod would; returns
  * the number of bytes used, 0 if p is not a number. */
 size_t spate_json_number(const char *p, size_t n, double *out);

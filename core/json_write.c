@@ -1,5 +1,6 @@
 /* json_write.c - JSON output of record values, by shape, with no tree library. */
 #include "json_write.h"
+#include "json_scan.h"
 #include "util.h"
 
 #include <math.h>
@@ -11,10 +12,21 @@ void spate_json_write_str(spate_buf_t *b, const char *s, size_t n) {
         spate_buf_putc(b, '"');
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
-                if (c >= 0x20 && c != '"' && c != '\\')
+                size_t u8;
+                if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
                         continue;
+                if (c >= 0x80 && (u8 = spate_utf8_len((const unsigned char *)s + i, n - i))) {
+                        i += u8 - 1;
+                        continue;
+                }
                 spate_buf_put(b, s + start, i - start);
                 start = i + 1;
+                if (c >= 0x80) {
+                        /* Not UTF-8 (an Avro string, a substr() cut inside a
+                         * character): U+FFFD, so the output stays valid JSON. */
+                        spate_buf_put(b, "\\ufffd", 6);
+                        continue;
+                }
                 switch (c) {
                 case '"': spate_buf_put(b, "\\\"", 2); break;
                 case '\\': spate_buf_put(b, "\\\\", 2); break;

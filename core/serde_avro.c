@@ -1,9 +1,13 @@
 /* serde_avro.c - Avro (avro-c generic values) <-> spate values, framed as
  * magic byte 0 + 4-byte big-endian schema id + binary body. */
 #include "serde_avro.h"
+#include "avro_check.h"
+#include "json_write.h"
 #include "registry_client.h"
+#include "util.h"
 
 #include <avro.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +201,90 @@ static int scalar_to_value(avro_value_t *in, spate_arena_t *a, spate_value_t *ou
         }
 }
 
+/* Bytes and fixed as JSON strings, one code point per byte (Avro's JSON
+ * encoding). */
+static void write_bytes(spate_buf_t *b, const unsigned char *p, size_t n) {
+        static const char hex[] = "0123456789abcdef";
+        spate_buf_putc(b, '"');
+        for (size_t i = 0; i < n; i++) {
+                if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
+                        spate_buf_putc(b, (char)p[i]);
+                        continue;
+                }
+                char u[6] = { '\\', 'u', '0', '0', hex[p[i] >> 4], hex[p[i] & 15] };
+                spate_buf_put(b, u, 6);
+        }
+        spate_buf_putc(b, '"');
+}
+
+static void write_num(spate_buf_t *b, double d) {
+        char tmp[32];
+        if (!isfinite(d))
+                spate_buf_put(b, "null", 4);
+        else
+                spate_buf_put(b, tmp, (size_t)spate_fmt_num(tmp, sizeof(tmp), d));
+}
+
+/* The JSON text of a value whose fields nobody referenced. Not avro-c's
+ * avro_value_to_json: it cuts strings at a NUL, refuses invalid UTF-8 and
+ * wraps union values as {"type": value}; a JSON sink wants the plain value. */
+static void write_json(spate_buf_t *b, avro_value_t *v) {
+        const void *p;
+        const char *s;
+        size_t n = 0;
+        int32_t i32;
+        int64_t i64;
+        float f;
+        double d;
+        int bl;
+        avro_value_t child;
+        avro_type_t t = avro_value_get_type(v);
+        switch (t) {
+        case AVRO_STRING:
+                avro_value_get_string(v, &s, &n);
+                spate_json_write_str(b, s, n ? n - 1 : 0);
+                return;
+        case AVRO_BYTES: avro_value_get_bytes(v, &p, &n); write_bytes(b, p, n); return;
+        case AVRO_FIXED: avro_value_get_fixed(v, &p, &n); write_bytes(b, p, n); return;
+        case AVRO_INT32: avro_value_get_int(v, &i32); write_num(b, i32); return;
+        case AVRO_INT64: avro_value_get_long(v, &i64); write_num(b, (double)i64); return;
+        case AVRO_FLOAT: avro_value_get_float(v, &f); write_num(b, f); return;
+        case AVRO_DOUBLE: avro_value_get_double(v, &d); write_num(b, d); return;
+        case AVRO_BOOLEAN:
+                avro_value_get_boolean(v, &bl);
+                bl ? spate_buf_put(b, "true", 4) : spate_buf_put(b, "false", 5);
+                return;
+        case AVRO_ENUM:
+                avro_value_get_enum(v, &i32);
+                s = avro_schema_enum_get(avro_value_get_schema(v), i32);
+                spate_json_write_str(b, s, strlen(s));
+                return;
+        case AVRO_UNION:
+                avro_value_get_current_branch(v, &child);
+                write_json(b, &child);
+                return;
+        case AVRO_ARRAY:
+        case AVRO_MAP:
+        case AVRO_RECORD:
+                avro_value_get_size(v, &n);
+                spate_buf_putc(b, t == AVRO_ARRAY ? '[' : '{');
+                for (size_t i = 0; i < n; i++) {
+                        avro_value_get_by_index(v, i, &child, &s);
+                        if (i)
+                                spate_buf_putc(b, ',');
+                        if (t != AVRO_ARRAY) {
+                                spate_json_write_str(b, s, strlen(s));
+                                spate_buf_putc(b, ':');
+                        }
+                        write_json(b, &child);
+                }
+                spate_buf_putc(b, t == AVRO_ARRAY ? ']' : '}');
+                return;
+        default:
+                spate_buf_put(b, "null", 4);
+        }
+}
+
 static int to_value(avro_value_t *in, const spate_shape_t *sh, spate_arena_t *a, spate_value_t *out) {
         int rc;
         avro_value_t branch;
@@ -209,12 +297,11 @@ static int to_value(avro_value_t *in, const spate_shape_t *sh, spate_arena_t *a,
         default: rc = scalar_to_value(in, a, out); if (rc) out->type = SPATE_V_NULL; rc = 0;
         }
         if (rc == 0 && sh && sh->want_raw) {
-                char *json = NULL;
-                if (avro_value_to_json(in, 1, &json) == 0 && json) {
-                        out->raw_len = (uint32_t)strlen(json);
-                        out->raw = spate_arena_memdup(a, json, out->raw_len);
-                        free(json);
-                }
+                spate_buf_t b = { 0 };
+                write_json(&b, in);
+                out->raw_len = (uint32_t)b.len;
+                out->raw = spate_arena_memdup(a, b.data, b.len);
+                spate_buf_free(&b);
         }
         return rc;
 }
@@ -230,6 +317,8 @@ int spate_avro_decode(spate_avro_t *av, const spate_shape_t *shape, const void *
         }
         int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4]);
         if (!(w = writer_for(av, id, errstr, errstr_size)))
+                return -1;
+        if (spate_avro_check(w->schema, p + 5, len - 5, errstr, errstr_size))
                 return -1;
         avro_value_reset(&w->value);
         avro_reader_memory_set_source(av->reader, (const char *)p + 5, (int64_t)(len - 5));
@@ -301,9 +390,18 @@ static int from_value(avro_value_t *dst, const spate_shape_t *sh, const spate_va
                 return 0;
         }
         if (v->type == SPATE_V_NUM) {
+                /* Casting a double outside the integer's range is undefined:
+                 * such a number is an error (the record goes to the DLQ). */
+                double d = v->u.num;
+                if ((t == AVRO_INT32 && !(d > -2147483649.0 && d < 2147483648.0)) ||
+                    (t == AVRO_INT64 && !(d >= -9223372036854775808.0 && d < 9223372036854775808.0))) {
+                        snprintf(errstr, errstr_size, "field '%s': %g does not fit Avro type %s", field, d,
+                                 t == AVRO_INT32 ? "int" : "long");
+                        return -1;
+                }
                 switch (t) {
-                case AVRO_INT32: return avro_value_set_int(dst, (int32_t)v->u.num);
-                case AVRO_INT64: return avro_value_set_long(dst, (int64_t)v->u.num);
+                case AVRO_INT32: return avro_value_set_int(dst, (int32_t)d);
+                case AVRO_INT64: return avro_value_set_long(dst, (int64_t)d);
                 case AVRO_FLOAT: return avro_value_set_float(dst, (float)v->u.num);
                 case AVRO_DOUBLE: return avro_value_set_double(dst, v->u.num);
                 default: break;
@@ -312,8 +410,15 @@ static int from_value(avro_value_t *dst, const spate_shape_t *sh, const spate_va
         if (v->type == SPATE_V_BOOL && t == AVRO_BOOLEAN)
                 return avro_value_set_boolean(dst, v->u.b);
         if (v->type == SPATE_V_STR && t == AVRO_STRING) {
-                char *tmp = strndup(v->u.s, v->n); /* avro-c wants the NUL counted */
-                int rc = avro_value_set_string_len(dst, tmp, v->n + 1);
+                /* avro-c wants a terminating NUL counted in the length; not
+                 * strndup, which stops at a NUL inside the string (\u0000). */
+                char *tmp = malloc((size_t)v->n + 1);
+                if (!tmp)
+                        abort();
+                if (v->n)
+                        memcpy(tmp, v->u.s, v->n);
+                tmp[v->n] = '\0';
+                int rc = avro_value_set_string_len(dst, tmp, (size_t)v->n + 1);
                 free(tmp);
                 return rc;
         }

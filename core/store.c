@@ -47,7 +47,9 @@ struct spate_store_iter {
 static int store_error(char *rerr, const char *what, char *errstr, size_t errstr_size) {
         int corrupt = rerr && !strncmp(rerr, "Corruption", 10);
 
-        snprintf(errstr, errstr_size, "%s: %s", what, rerr ? rerr : "unknown error");
+        snprintf(errstr, errstr_size, "%s: %s%s", what, rerr ? rerr : "unknown error",
+                 rerr && strstr(rerr, "No space left") ? " (the state directory's disk is full: free "
+                 "space and restart; input not committed is replayed)" : "");
         rocksdb_free(rerr);
         return corrupt ? SPATE_STORE_ECORRUPT : SPATE_STORE_ERR;
 }
@@ -104,6 +106,12 @@ static void store_configure(spate_store_t *s, size_t memory_mb) {
         rocksdb_options_set_write_buffer_size(s->opts, wb_one);
         rocksdb_options_set_max_write_buffer_number(s->opts, 2);
         rocksdb_options_set_keep_log_file_num(s->opts, 3);
+        /* Debian's RocksDB 7.8 is built with assertions, and its info log
+         * asserts (SIGABRT) when it writes again after a failed write: a full
+         * disk killed spate in RocksDB's report of the first failure instead
+         * of returning it. Only fatal messages go to the LOG file; spate
+         * reports the errors RocksDB returns. */
+        rocksdb_options_set_info_log_level(s->opts, 4 /* FATAL_LEVEL */);
         s->ropts = rocksdb_readoptions_create();
         s->wopts = rocksdb_writeoptions_create();
         rocksdb_writeoptions_set_sync(s->wopts, 0);
@@ -221,6 +229,21 @@ int spate_store_open(const char *dir, size_t memory_mb, spate_store_t **storep,
         }
         *storep = s;
         return 0;
+}
+
+static uint64_t cf_property(spate_store_cf_t *cf, const char *name) {
+        uint64_t v = 0;
+        return rocksdb_property_int_cf(cf->store->db, cf->handle, name, &v) ? 0 : v;
+}
+
+void spate_store_stats(spate_store_t *s, spate_store_stats_t *st) {
+        *st = (spate_store_stats_t){ .cache_usage = rocksdb_cache_get_usage(s->cache),
+                                     .cache_capacity = rocksdb_cache_get_capacity(s->cache) };
+        for (int i = 0; i < s->ncfs; i++) {
+                st->live_bytes += cf_property(s->cfs[i], "rocksdb.estimate-live-data-size") +
+                                  cf_property(s->cfs[i], "rocksdb.cur-size-all-mem-tables");
+                st->keys += cf_property(s->cfs[i], "rocksdb.estimate-num-keys");
+        }
 }
 
 void spate_store_close(spate_store_t *s) {

@@ -46,6 +46,14 @@ void spate_store_close(spate_store_t *store);
  * mistyped path can never wipe unrelated data. 0 also when dir is absent. */
 int spate_store_destroy_dir(const char *dir, char *errstr, size_t errstr_size);
 
+/* What /metrics shows of a store: estimates RocksDB keeps (no scan). */
+typedef struct spate_store_stats {
+        uint64_t live_bytes;       /* live data in SST files plus the memtables */
+        uint64_t keys;             /* estimated keys, every column family */
+        uint64_t cache_usage, cache_capacity;   /* the shared block cache */
+} spate_store_stats_t;
+void spate_store_stats(spate_store_t *store, spate_store_stats_t *st);
+
 /* Gets or creates the column family `name` ("default" is always there).
  * The handle is owned by the store: valid until spate_store_drop_cf() of the
  * same name or spate_store_close(). */

@@ -70,13 +70,19 @@ int spate_topics_ensure(rd_kafka_t *rk, const spate_topology_t *t, char *errstr,
                 const spate_topic_decl_t *d = &t->topics[i];
                 if (exists(md, d->name))
                         continue;
-                nt[n] = rd_kafka_NewTopic_new(d->name, d->partitions, -1, err, sizeof(err));
+                /* NULL for a partition count Kafka refuses (above 100000;
+                 * the loader rejects counts below 1). */
+                if (!(nt[n] = rd_kafka_NewTopic_new(d->name, d->partitions, -1, err, sizeof(err)))) {
+                        snprintf(errstr, errstr_size, "cannot create topic %s: %s", d->name, err);
+                        rc = -1;
+                        break;
+                }
                 if (d->compacted)
                         rd_kafka_NewTopic_set_config(nt[n], "cleanup.policy", "compact");
                 n++;
         }
         rd_kafka_metadata_destroy(md);
-        if (n)
+        if (n && !rc)
                 rc = create(rk, nt, n, errstr, errstr_size);
         for (int i = 0; i < n; i++)
                 rd_kafka_NewTopic_destroy(nt[i]);

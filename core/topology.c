@@ -2,17 +2,19 @@
  * types' property tables, wires `from:` edges, then initialises nodes from
  * the sources down so each compiles its expressions against its input shape. */
 #include "topology.h"
+#include "kafka_conf.h"
 #include "log.h"
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const top_keys[] = { "application", "kafka", "settings", "nodes" };
 static const char *const setting_keys[] = {
         "commit_interval", "state_dir", "state_memory_mb", "processing_guarantee",
-        "dlq_topic", "schemas_dir", "schema_registry"
+        "dlq_topic", "schemas_dir", "schema_registry", "max_future"
 };
 static const char *const common_keys[] = { "name", "type", "from" };
 
@@ -60,21 +62,29 @@ static int check_scalar(const spate_node_t *n, const spate_prop_t *p, const spat
         char *end;
         switch (p->type) {
         case SPATE_P_INT:
-                strtoll(v->value, &end, 10);
-                if (!*v->value || *end)
+        case SPATE_P_COUNT: {
+                /* Decimal digits only, and within int: node code reads it as an int. */
+                long long x = strtoll(v->value, &end, 10);
+                int min = p->type == SPATE_P_COUNT;
+                if (!*v->value || *end || !strchr("-0123456789", *v->value))
                         return spate_node_error(n, v, errstr, size, "'%s' must be a whole number, not '%s'",
                                                 p->name, v->value);
+                if (x < min || x > INT32_MAX)
+                        return spate_node_error(n, v, errstr, size, "'%s' must be from %d to %d, not '%s'",
+                                                p->name, min, INT32_MAX, v->value);
                 return 0;
+        }
         case SPATE_P_BOOL:
                 if (strcmp(v->value, "true") && strcmp(v->value, "false"))
                         return spate_node_error(n, v, errstr, size, "'%s' must be true or false, not '%s'",
                                                 p->name, v->value);
                 return 0;
         case SPATE_P_DURATION:
-                if (spate_parse_duration(v->value, &ms))
-                        return spate_node_error(n, v, errstr, size,
-                                                "'%s' must be a duration like 250ms, 60s, 5m, 1h or 1d, not '%s'",
-                                                p->name, v->value);
+                if (spate_parse_duration(v->value, &ms)) {
+                        char why[256];
+                        return spate_node_error(n, v, errstr, size, "'%s': %s", p->name,
+                                                spate_duration_why(v->value, why, sizeof(why)));
+                }
                 return 0;
         case SPATE_P_ENUM: {
                 size_t len = strlen(v->value);
@@ -138,6 +148,28 @@ static const char *scalar(const spate_yaml_t *map, const char *key) {
         return v && v->kind == SPATE_YAML_SCALAR ? v->value : NULL;
 }
 
+static int parse_mb(const char *v, int64_t *mb) {
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if (!*v || *end || *v < '0' || *v > '9' || x < 1 || x > 1048576)
+                return -1;
+        *mb = x;
+        return 0;
+}
+
+/* How far ahead of the wall clock an event time may be: one record dated
+ * 9999 would otherwise move stream time there and make every later record
+ * of its partition late. 0 turns the check off. */
+#define MAX_FUTURE_DEFAULT_MS (365LL * 86400000)
+
+static int load_max_future(spate_topology_t *t, const spate_yaml_t *s, char *errstr, size_t size) {
+        const char *v = scalar(s, "max_future");
+        if (v && spate_parse_duration(v, &t->max_future_ms))
+                return yerr(spate_yaml_get(s, "max_future"), errstr, size,
+                            "max_future must be a duration like 1h or 7d (0: no limit)");
+        return 0;
+}
+
 static int load_settings(spate_topology_t *t, char *errstr, size_t size) {
         const spate_yaml_t *s = spate_yaml_get(t->root, "settings");
         const char *v;
@@ -146,19 +178,26 @@ static int load_settings(spate_topology_t *t, char *errstr, size_t size) {
         t->state_dir = "state";
         t->state_memory_mb = 256;
         t->schemas_dir = "schemas";
+        t->max_future_ms = MAX_FUTURE_DEFAULT_MS;
         if (!s)
                 goto dlq;
         if (s->kind != SPATE_YAML_MAP)
                 return yerr(s, errstr, size, "'settings' must be a mapping");
-        if (check_keys(s, "settings", setting_keys, 7, errstr, size))
+        if (check_keys(s, "settings", setting_keys, 8, errstr, size) || load_max_future(t, s, errstr, size))
                 return -1;
-        if ((v = scalar(s, "commit_interval")) && spate_parse_duration(v, &t->commit_interval_ms))
+        if ((v = scalar(s, "commit_interval")) && spate_parse_duration(v, &t->commit_interval_ms)) {
+                char why[256];
+                return yerr(spate_yaml_get(s, "commit_interval"), errstr, size, "commit_interval: %s",
+                            spate_duration_why(v, why, sizeof(why)));
+        }
+        if (v && t->commit_interval_ms < 1)
                 return yerr(spate_yaml_get(s, "commit_interval"), errstr, size,
-                            "commit_interval must be a duration like 1s or 500ms");
+                            "commit_interval must be at least 1ms, like 1s or 500ms, not '%s'", v);
         if ((v = scalar(s, "state_dir")))
                 t->state_dir = v;
-        if ((v = scalar(s, "state_memory_mb")))
-                t->state_memory_mb = atoll(v);
+        if ((v = scalar(s, "state_memory_mb")) && parse_mb(v, &t->state_memory_mb))
+                return yerr(spate_yaml_get(s, "state_memory_mb"), errstr, size,
+                            "state_memory_mb must be a whole number of MB from 1 to 1048576, not '%s'", v);
         if ((v = scalar(s, "schemas_dir")))
                 t->schemas_dir = v;
         if ((v = scalar(s, "schema_registry")) && *v)
@@ -267,6 +306,28 @@ static int init_tree(spate_topology_t *t, spate_node_t *n, int *done, char *errs
         return 0;
 }
 
+/* n's `from:` chain reaches no source. Every non-source node has a `from:`,
+ * so the chain runs into a cycle: name it, node by node. */
+static int unreachable(spate_topology_t *t, spate_node_t *n, char *errstr, size_t size) {
+        char path[512];
+        size_t off = 0;
+        spate_node_t *m = n;
+        for (int i = 0; i < t->nnodes && m->from; i++)
+                m = m->from; /* now on the cycle */
+        spate_node_t *p = m;
+        do {
+                if (off < sizeof(path))
+                        off += (size_t)snprintf(path + off, sizeof(path) - off, "%s <- ", p->name);
+                p = p->from;
+        } while (p && p != m);
+        if (!p)
+                return spate_node_error(n, NULL, errstr, size,
+                                        "is not reachable from any source (check its 'from:' chain)");
+        return spate_node_error(m, spate_yaml_get(m->conf, "from"), errstr, size,
+                                "its 'from:' chain is a cycle: %s%s (hint: the first node of a chain "
+                                "reads a source)", path, m->name);
+}
+
 static int load_nodes(spate_topology_t *t, char *errstr, size_t size) {
         const spate_yaml_t *nodes = spate_yaml_get(t->root, "nodes");
         int rc = 0, *done;
@@ -285,10 +346,21 @@ static int load_nodes(spate_topology_t *t, char *errstr, size_t size) {
                         rc = init_tree(t, t->nodes[i], done, errstr, size);
         for (int i = 0; i < t->nnodes && !rc; i++)
                 if (!done[i])
-                        rc = spate_node_error(t->nodes[i], NULL, errstr, size,
-                                              "is not reachable from any source (check its 'from:' chain)");
+                        rc = unreachable(t, t->nodes[i], errstr, size);
         free(done);
         return rc;
+}
+
+/* Builds the consumer's and the producer's conf once, so a property
+ * librdkafka rejects fails at load with its line, not only at `run`. */
+static int check_kafka(const spate_topology_t *t, char *errstr, size_t size) {
+        for (int kind = SPATE_CLIENT_CONSUMER; kind <= SPATE_CLIENT_PRODUCER; kind++) {
+                rd_kafka_conf_t *c = spate_kafka_conf(t, (spate_client_t)kind, errstr, size);
+                if (!c)
+                        return -1;
+                rd_kafka_conf_destroy(c);
+        }
+        return 0;
 }
 
 spate_topology_t *spate_topology_load(const char *path, char *errstr, size_t errstr_size) {
@@ -310,7 +382,8 @@ spate_topology_t *spate_topology_load(const char *path, char *errstr, size_t err
                 yerr(t->kafka, errstr, errstr_size, "'kafka:' must be a mapping of librdkafka properties");
                 goto err;
         }
-        if (load_settings(t, errstr, errstr_size) || load_nodes(t, errstr, errstr_size))
+        if (check_kafka(t, errstr, errstr_size) || load_settings(t, errstr, errstr_size) ||
+            load_nodes(t, errstr, errstr_size))
                 goto err;
         spate_topology_declare_topic(t, NULL, t->dlq_topic, 1, 0, SPATE_TOPIC_INTERNAL);
         return t;

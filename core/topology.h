@@ -34,6 +34,7 @@ struct spate_topology {
         char *dlq_topic;
         /* settings: */
         int64_t commit_interval_ms;
+        int64_t max_future_ms;            /* settings.max_future; 0: none */
         const char *state_dir;
         int64_t state_memory_mb;
         int exactly_once;              /* processing.guarantee: exactly_once */

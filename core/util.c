@@ -1,18 +1,30 @@
 /* util.c - durations, suggestions, clocks and number formatting. */
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* A bare number is refused, 0 aside: "60" was read as 60 ms before, which no
+ * one writing `every: 60` or POLL_EVERY=60 meant. */
 int spate_parse_duration(const char *s, int64_t *ms) {
         char *end;
-        double v = strtod(s, &end);
-        double mult;
-        if (end == s || v < 0)
+        double v, mult;
+        /* Decimal digits only: strtod alone would also take nan, inf, hex
+         * (0x10) and exponents. */
+        size_t digits = strspn(s, "0123456789"), frac = 0;
+        if (s[digits] == '.')
+                frac = 1 + strspn(s + digits + 1, "0123456789");
+        if (!digits || frac == 1)
                 return -1;
-        if (!*end || !strcmp(end, "ms"))
+        v = strtod(s, &end);
+        if (end != s + digits + frac)
+                return -1;
+        if (!*end && v == 0)
+                mult = 0;
+        else if (!strcmp(end, "ms"))
                 mult = 1;
         else if (!strcmp(end, "s"))
                 mult = 1000;
@@ -24,7 +36,36 @@ int spate_parse_duration(const char *s, int64_t *ms) {
                 mult = 86400000;
         else
                 return -1;
+        if (v * mult > (double)SPATE_MAX_DURATION_MS)
+                return -2;
         *ms = (int64_t)(v * mult + 0.5);
+        return 0;
+}
+
+const char *spate_duration_why(const char *s, char *buf, size_t size) {
+        char *end;
+        double v = strtod(s, &end);
+        int64_t ms;
+        if (spate_parse_duration(s, &ms) == -2) {
+                snprintf(buf, size, "'%s' is longer than the longest duration, 100000000d", s);
+        } else if (end != s && !*end && v > 0 && strspn(s, "0123456789.") == strlen(s)) {
+                if (v >= 60 && v < 1e15 && fmod(v, 60) == 0)
+                        snprintf(buf, size, "'%s' has no unit: write %ss or %.0fm (or %sms if "
+                                 "milliseconds were meant)", s, s, v / 60, s);
+                else
+                        snprintf(buf, size, "'%s' has no unit: write %ss (or %sms if milliseconds "
+                                 "were meant)", s, s, s);
+        } else {
+                snprintf(buf, size, "'%s' is not a duration: write a number and a unit, one of ms, "
+                         "s, m, h, d (250ms, 60s, 5m, 1h, 1d)", s);
+        }
+        return buf;
+}
+
+int spate_time_from_num(double d, int64_t *ms) {
+        if (!(d >= (double)-SPATE_MAX_TIME_MS && d <= (double)SPATE_MAX_TIME_MS))
+                return -1;
+        *ms = (int64_t)floor(d);
         return 0;
 }
 

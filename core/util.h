@@ -1,20 +1,60 @@
 /* util.h - small helpers shared by the loader and the operators: durations,
- * did-you-mean suggestions, monotonic and wall clocks. */
+ * did-you-mean suggestions, the hash of in-memory tables, monotonic and wall
+ * clocks. */
 #ifndef SPATE_UTIL_H
 #define SPATE_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* "250ms", "60s", "5m", "1h", "2d" or a bare number of ms. Returns 0, -1 if malformed. */
+/* The longest duration: 100 million days, so sums of two (size + grace) and
+ * a time plus a duration stay far inside int64. */
+#define SPATE_MAX_DURATION_MS 8640000000000000LL
+/* "250ms", "60s", "5m", "1h", "2d" (decimal digits, fractions allowed: "1.5s")
+ * or "0". A number without a unit is refused. Returns 0, -1 if malformed, -2
+ * if longer than SPATE_MAX_DURATION_MS. */
 int spate_parse_duration(const char *s, int64_t *ms);
+/* Why s was refused by spate_parse_duration, for a message that shows what was
+ * read ("'60' has no unit: write 60s or 1m ..."). Writes buf; returns it. */
+const char *spate_duration_why(const char *s, char *buf, size_t size);
 /* The candidate closest to `word` if it is close enough to be a typo (at
  * most 1 edit for words of up to 3 bytes, 2 otherwise; a swapped pair is one
  * edit), or NULL. The _n form takes a word that is not NUL-terminated. */
 const char *spate_suggest(const char *word, const char *const *cands, int n);
 const char *spate_suggest_n(const char *word, size_t len, const char *const *cands, int n);
+/* The one hash of in-memory tables: FNV-1a over n bytes continuing from h
+ * (SPATE_HASH_INIT to start), then spate_hash_mix() - FNV-1a alone leaves
+ * the low bits, which pick a bucket, poorly mixed for keys that differ in
+ * their last bytes ("c000123"). count_distinct's hashes are stored in window
+ * state, so neither may ever change. */
+#define SPATE_HASH_INIT UINT64_C(0xcbf29ce484222325)
+static inline uint64_t spate_hash_bytes(uint64_t h, const void *p, size_t n) {
+        const unsigned char *b = p;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+        return h;
+}
+/* MurmurHash3's 64-bit finalizer. */
+static inline uint64_t spate_hash_mix(uint64_t h) {
+        h ^= h >> 33;
+        h *= UINT64_C(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        h *= UINT64_C(0xc4ceb9fe1a85ec53);
+        h ^= h >> 33;
+        return h;
+}
+static inline uint64_t spate_hash(const void *p, size_t n) {
+        return spate_hash_mix(spate_hash_bytes(SPATE_HASH_INIT, p, n));
+}
+
 int64_t spate_now_ms(void);       /* wall clock */
 int64_t spate_mono_ms(void);      /* monotonic clock */
+/* Event times: ±100 million days, as in JavaScript; beyond that a time is
+ * out of range (and window arithmetic on it could overflow int64). */
+#define SPATE_MAX_TIME_MS 8640000000000000LL
+/* Converts a number of ms to a time, rounding down. Returns 0, or -1 if d is
+ * NaN or outside ±SPATE_MAX_TIME_MS. */
+int spate_time_from_num(double d, int64_t *ms);
 /* Shortest text that reads back as the same double; integers print without ".0". */
 int spate_fmt_num(char *buf, size_t size, double d);
 

@@ -125,7 +125,7 @@ int spate_window_is_late(const spate_window_spec_t *spec, int64_t t, int64_t str
 
 int spate_window_sliding_assign(const spate_window_spec_t *spec, int64_t u,
                                 int64_t stream_time, spate_sliding_assign_t *out) {
-        int64_t oldest_open = stream_time - spec->grace;  /* open iff e >= this */
+        int64_t oldest_open = add_sat(stream_time, -spec->grace);  /* open iff e >= this; no stream time yet: all */
 
         if (spate_window_is_late(spec, u, stream_time))
                 return 1;

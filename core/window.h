@@ -44,6 +44,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The stream time at the end of a bounded input (spate run --end-of-input):
+ * every window is closed by it. */
+#define SPATE_WINDOW_END_OF_STREAM INT64_MAX
+
 typedef enum {
         SPATE_WINDOW_TUMBLING,
         SPATE_WINDOW_HOPPING,

@@ -2,19 +2,13 @@
  * window types, sliding buckets, session merges, closing, expiry and the
  * bookkeeping of what a commit must write and emit (see winstate.h). */
 #include "winstate.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_HOPS SPATE_WINSTATE_MAX_HOPS
-
-static uint64_t hash_key(const char *k, size_t len) {
-        uint64_t h = 1469598103934665603ULL;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
-        return h;
-}
 
 spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
         spate_winstate_t *ws = calloc(1, sizeof(*ws));
@@ -63,7 +57,7 @@ void spate_winstate_free(spate_winstate_t *ws) {
 }
 
 static spate_wgroup_t *group_find(spate_winstate_t *ws, const char *key, size_t klen) {
-        for (spate_wgroup_t *g = ws->tab[hash_key(key, klen) & (ws->cap - 1)]; g; g = g->next)
+        for (spate_wgroup_t *g = ws->tab[spate_hash(key, klen) & (ws->cap - 1)]; g; g = g->next)
                 if (g->klen == klen && !memcmp(g->key, key, klen))
                         return g;
         return NULL;
@@ -76,7 +70,7 @@ static int rehash(spate_winstate_t *ws) {
                 return -1;
         for (size_t i = 0; i < ws->cap; i++)
                 for (spate_wgroup_t *g = ws->tab[i], *next; g; g = next) {
-                        size_t b = hash_key(g->key, g->klen) & (cap - 1);
+                        size_t b = spate_hash(g->key, g->klen) & (cap - 1);
                         next = g->next;
                         g->next = tab[b];
                         tab[b] = g;
@@ -99,7 +93,7 @@ static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t k
                 return NULL;
         memcpy(g->key, key, klen);
         g->klen = klen;
-        size_t b = hash_key(key, klen) & (ws->cap - 1);
+        size_t b = spate_hash(key, klen) & (ws->cap - 1);
         g->next = ws->tab[b];
         ws->tab[b] = g;
         ws->ngroups++;
@@ -195,6 +189,8 @@ static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket,
 static void drop_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int i) {
         spate_went_t *a = bucket ? g->bkt : g->win;
         int *n = bucket ? &g->nbkt : &g->nwin;
+        if (!bucket && a[i].closed)
+                ws->nclosed--;
         spate_agg_states_free(a[i].states, ws->conf->nfns);
         memmove(a + i, a + i + 1, (size_t)(*n - i - 1) * sizeof(*a));
         (*n)--;
@@ -240,20 +236,55 @@ static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const
         return changed(ws, g, e);
 }
 
+/* A repartitioned task's window that the other source partitions closed
+ * while the record's own partition had not passed it (it started late, or
+ * was released as empty): the record is on time, so the window takes it and
+ * is emitted again - a revision of its final value. A window that is not
+ * there while it would still be kept as a closed marker (retention) never
+ * existed, and is created closed. 0 revised, 1 when the window may have been
+ * there and is gone (past retention): re-creating it would emit part of it. */
+static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const spate_agg_state_t *states,
+                  const spate_wrec_t *r) {
+        const spate_window_spec_t *spec = &ws->conf->spec;
+        spate_went_t *e = find(g->win, g->nwin, start);
+        if (!e) {
+                int64_t ct = spate_window_close_time(spec, start, start + spec->size);
+                if (ws->stream_time >= sat_add(ct, ws->conf->retention))
+                        return 1;
+                if (!(e = insert(ws, g, 0, start, start + spec->size, NULL)))
+                        return -1;
+                e->closed = 1;
+                ws->nclosed++;
+        }
+        if (states ? spate_agg_states_merge(e->states, states, ws->conf->nfns) : apply(ws, g, e, r))
+                return -1;
+        e->dirty = e->emit = 1;
+        ws->nrevised++;
+        return touch(ws, g);
+}
+
 static int add_fixed(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
         const spate_window_spec_t *spec = &ws->conf->spec;
         int64_t starts[MAX_HOPS];
+        int lost = 0;
         int n = spate_window_assign(spec, r->t, st, starts, MAX_HOPS);
         if (n <= 0)
                 return n < 0 ? -1 : 1;
         for (int i = 0; i < n; i++) {
                 spate_went_t *e = find(g->win, g->nwin, starts[i]);
+                int rc;
+                if (spate_window_is_closed(spec, starts[i], starts[i] + spec->size, ws->stream_time)) {
+                        if ((rc = revise(ws, g, starts[i], NULL, r)) < 0)
+                                return -1;
+                        lost |= rc;
+                        continue;
+                }
                 if (!e && !(e = insert(ws, g, 0, starts[i], starts[i] + spec->size, NULL)))
                         return -1;
                 if (apply(ws, g, e, r))
                         return -1;
         }
-        return 0;
+        return lost;
 }
 
 static int add_sliding(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
@@ -349,6 +380,11 @@ int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         if (!ws->external_time && r->t > ws->stream_time)
                 ws->stream_time = r->t;
         st = r->st > ws->stream_time ? r->st : ws->stream_time;
+        /* Judged upstream by its own source partition: tumbling and hopping
+         * windows closed by the others are revised (add_fixed). */
+        if (ws->external_time && ws->conf->spec.type != SPATE_WINDOW_SLIDING &&
+            ws->conf->spec.type != SPATE_WINDOW_SESSION && r->st != INT64_MIN)
+                st = r->st;
         if (spate_window_is_late(&ws->conf->spec, r->t, st))
                 return 1;
         if (!(g = group_get(ws, r->group, r->glen)))
@@ -366,10 +402,13 @@ int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, i
         const spate_window_spec_t *spec = &ws->conf->spec;
         spate_wgroup_t *g;
         spate_went_t *e;
-        if (st < ws->stream_time)
-                st = ws->stream_time;
-        if (spate_window_is_closed(spec, start, start + spec->size, st))
-                return 1;
+        /* Judged by its source partition's time upstream; the others may
+         * have closed it (revise()). */
+        if (spate_window_is_closed(spec, start, start + spec->size, st > ws->stream_time ? st : ws->stream_time)) {
+                if (!ws->external_time || spate_window_is_closed(spec, start, start + spec->size, st))
+                        return 1;
+                return (g = group_get(ws, group, glen)) ? revise(ws, g, start, states, NULL) : -1;
+        }
         if (!(g = group_get(ws, group, glen)))
                 return -1;
         if (!(e = find(g->win, g->nwin, start)) && !(e = insert(ws, g, 0, start, start + spec->size, NULL)))
@@ -392,6 +431,7 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                 int64_t ct = close_time(ws, e);
                 if (!e->closed && st >= ct) {
                         e->closed = e->dirty = 1;
+                        ws->nclosed++;
                         e->st = st;
                         e->emit |= (uint8_t)c->emit_final;
                         touch(ws, g);
@@ -402,7 +442,7 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                         remove_entry(ws, g, 0, i--, 0);
                 } else {
                         /* Still to emit, or within retention. */
-                        due(ws, e->emit ? st + 1 : sat_add(ct, c->retention));
+                        due(ws, e->emit ? sat_add(st, 1) : sat_add(ct, c->retention));
                 }
         }
         for (int i = 0; i < g->nbkt; i++) {
@@ -452,7 +492,7 @@ int spate_winstate_each(spate_winstate_t *ws, spate_went_cb cb, void *opaque) {
 }
 
 static void group_unlink(spate_winstate_t *ws, spate_wgroup_t *g) {
-        spate_wgroup_t **pp = &ws->tab[hash_key(g->key, g->klen) & (ws->cap - 1)];
+        spate_wgroup_t **pp = &ws->tab[spate_hash(g->key, g->klen) & (ws->cap - 1)];
         while (*pp != g)
                 pp = &(*pp)->next;
         *pp = g->next;
@@ -519,6 +559,8 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
         } else {
                 spate_agg_states_free(old->states, ws->conf->nfns);
         }
+        if (!bucket)
+                ws->nclosed = ws->nclosed - old->closed + e.closed;
         *old = e;
         due(ws, bucket ? INT64_MIN : close_time(ws, old));
         if (emit && !bucket && (!ws->conf->emit_final || old->closed)) {

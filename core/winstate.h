@@ -76,6 +76,8 @@ typedef struct spate_winstate {
                                        spate_winstate_advance() does */
         int64_t next_due;           /* no close/expiry work before this stream time */
         uint64_t nwindows, nbuckets;
+        uint64_t nrevised;          /* closed windows revised (revise() in winstate.c) */
+        uint64_t nclosed;           /* of nwindows: closed markers (open = nwindows - nclosed) */
 } spate_winstate_t;
 
 /* One record, as the window sees it. vals[i] is aggregate i's argument
@@ -99,14 +101,19 @@ spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf);
 void spate_winstate_free(spate_winstate_t *ws);
 
 /* Advances stream time to r->t if later (unless external_time), then applies r to its windows.
- * Returns 0 applied, 1 late (nothing changed but stream time), -1 out of memory. */
+ * Under external_time (a repartitioned task, whose records were judged upstream by their
+ * own source partition's time r->st), a tumbling or hopping window that the task's stream
+ * time closed but r->st did not is revised: it takes the record and is emitted again,
+ * while it is still kept as a closed marker (retention).
+ * Returns 0 applied, 1 late (nothing changed but stream time; with hopping windows, the
+ * record may be in some windows and too late for one past retention), -1 out of memory. */
 int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r);
 
 /* Merges states (conf->nfns of them, still the caller's) into group's
  * tumbling or hopping window that starts at start: a combined batch of
- * records (window_combine.c), judged like a record by st when later than
- * the task's stream time. Returns 0 merged, 1 late (the window is closed),
- * -1 out of memory. */
+ * records (window_combine.c) of a source partition whose stream time was st,
+ * judged and revised like a record of spate_winstate_add() under external_time.
+ * Returns 0 merged, 1 late (the window is closed, or gone), -1 out of memory. */
 int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, int64_t start, int64_t st,
                          const spate_agg_state_t *states);
 
@@ -170,7 +177,7 @@ typedef struct spate_winup {
         int64_t offset;       /* highest upstream offset processed, -1: none */
         uint32_t seq;         /* records derived from that offset so far, minus one */
         int64_t time;         /* its stream time as last marked, INT64_MIN: none */
-        uint8_t idle;         /* caught up when last marked (empty: does not hold windows open) */
+        uint8_t idle;         /* caught up when last marked */
         int64_t cfrom;        /* offset up to the end of a combined batch: where it began, else -1 */
         uint32_t ck;          /* the last of its batches applied (spate_wcomb_t.k) */
 } spate_winup_t;
@@ -205,12 +212,15 @@ int spate_winmeta_seen_range(spate_winmeta_t *m, int32_t partition, int64_t from
  * whether it is caught up. -1 when the table is full. */
 int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int idle);
 /* The stream time of a repartitioned task: the least stream time of the
- * upstream partitions 0..nparts-1, leaving out empty ones (caught up without
- * a record); INT64_MIN while one has not been marked or has not started.
- * Lateness is decided upstream, per source partition, so a task must not
- * close a window before every source partition has passed it. (A quiet
- * partition's stream time follows the wall clock under close_after_idle.) */
-int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts);
+ * upstream partitions 0..nparts-1; INT64_MIN while one has not been marked.
+ * A partition that never had a record holds it (INT64_MIN) like a quiet one,
+ * unless release_empty: then one that is caught up is left out (the caller
+ * releases empty partitions after close_after_idle). Lateness is decided
+ * upstream, per source partition, so a task must not close a window before
+ * every source partition has passed it - a partition that starts late must
+ * not find its windows closed by the others. (A quiet partition's stream
+ * time follows the wall clock under close_after_idle.) */
+int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int release_empty);
 /* Adds [lo, hi) to the skipped changelog ranges (dropping the oldest when full). */
 void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi);
 int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset);

@@ -253,20 +253,23 @@ int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int 
         return 0;
 }
 
-int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts) {
+int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int release_empty) {
         int64_t least = INT64_MAX;
-        int known = 0;
+        int known = 0, timed = 0;
         for (int i = 0; i < m->nup; i++) {
                 const spate_winup_t *u = &m->up[i];
                 if (u->partition >= nparts)
                         continue;
                 known++;
-                if (u->time == INT64_MIN && !u->idle)
+                if (u->time == INT64_MIN && !(u->idle && release_empty))
                         return INT64_MIN;  /* not started */
-                if (u->time != INT64_MIN && u->time < least)
-                        least = u->time;
+                if (u->time != INT64_MIN) {
+                        timed++;
+                        if (u->time < least)
+                                least = u->time;
+                }
         }
-        return known < nparts || least == INT64_MAX ? INT64_MIN : least;
+        return known < nparts || !timed ? INT64_MIN : least;
 }
 
 void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi) {

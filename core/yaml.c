@@ -12,6 +12,8 @@
 typedef struct loader {
         yaml_parser_t parser;
         const char *file;
+        const char *text;        /* the source, for hints */
+        size_t len;
         char *errstr;
         size_t errstr_size;
 } loader_t;
@@ -55,7 +57,13 @@ char *spate_yaml_interpolate(const char *in, char *errstr, size_t errstr_size) {
                 size_t addlen = 1;
                 const char *close;
                 char name[128];
-                if (p[0] == '$' && p[1] == '{' && (close = strchr(p, '}'))) {
+                if (p[0] == '$' && p[1] == '{' && !(close = strchr(p, '}'))) {
+                        snprintf(errstr, errstr_size, "unclosed '%.64s' (hint: end it with '}', e.g. "
+                                 "${NAME} or ${NAME:-default})", p);
+                        free(out);
+                        return NULL;
+                }
+                if (p[0] == '$' && p[1] == '{') {
                         const char *def = strstr(p, ":-");
                         size_t nlen = (size_t)((def && def < close ? def : close) - (p + 2));
                         if (nlen >= sizeof(name))
@@ -91,11 +99,27 @@ char *spate_yaml_interpolate(const char *in, char *errstr, size_t errstr_size) {
         return out;
 }
 
+/* libyaml's "did not find expected key" right after a closing quote means a
+ * value such as 'x' + 1 began as a quoted scalar: the whole must be quoted. */
+static const char *syntax_hint(const loader_t *L) {
+        size_t at = L->parser.problem_mark.index;
+        const char *problem = L->parser.problem ? L->parser.problem : "";
+        if (strcmp(problem, "did not find expected key") || at > L->len)
+                return "";
+        while (at > 0 && (L->text[at - 1] == ' ' || L->text[at - 1] == '\t'))
+                at--;
+        if (at > 0 && (L->text[at - 1] == '\'' || L->text[at - 1] == '"'))
+                return " (hint: a value that starts with a quote ends at the closing quote; quote the "
+                       "whole expression, e.g. f: \"'x' + 1\")";
+        return " (hint: check the indentation of this line and the one before)";
+}
+
 static int parse_error(loader_t *L) {
-        snprintf(L->errstr, L->errstr_size, "%s:%zu:%zu: YAML syntax error: %s%s%s", L->file,
+        snprintf(L->errstr, L->errstr_size, "%s:%zu:%zu: YAML syntax error: %s%s%s%s", L->file,
                  L->parser.problem_mark.line + 1, L->parser.problem_mark.column + 1,
                  L->parser.problem ? L->parser.problem : "unknown",
-                 L->parser.context ? " " : "", L->parser.context ? L->parser.context : "");
+                 L->parser.context ? " " : "", L->parser.context ? L->parser.context : "",
+                 syntax_hint(L));
         return -1;
 }
 
@@ -114,6 +138,18 @@ static spate_yaml_t *build_scalar(loader_t *L, yaml_event_t *ev) {
                 return NULL;
         }
         return y;
+}
+
+/* A repeated key would otherwise silently lose one of the two values. */
+static int duplicate_key(loader_t *L, const spate_yaml_t *map, const spate_yaml_t *key) {
+        for (int i = 0; i < map->n; i++)
+                if (!strcmp(map->keys[i]->value, key->value)) {
+                        snprintf(L->errstr, L->errstr_size, "%s:%d:%d: duplicate key '%s' (first at line %d; "
+                                 "hint: keep one of the two)", L->file, key->line, key->col, key->value,
+                                 map->keys[i]->line);
+                        return 1;
+                }
+        return 0;
 }
 
 static spate_yaml_t *build_collection(loader_t *L, yaml_event_t *ev, spate_yaml_kind_t kind) {
@@ -151,6 +187,11 @@ static spate_yaml_t *build_collection(loader_t *L, yaml_event_t *ev, spate_yaml_
                         free_node_child(key);
                         goto err;
                 }
+                if (key && duplicate_key(L, y, key)) {
+                        free_node_child(key);
+                        free_node_child(item);
+                        goto err;
+                }
                 push(y, key, item);
         }
 err:
@@ -182,9 +223,30 @@ static spate_yaml_t *build(loader_t *L, yaml_event_t *ev) {
         return y;
 }
 
+/* After the root: a second document ('---') would be ignored, so it is an
+ * error. Returns 1 with errstr set, else 0. */
+static int second_document(loader_t *L) {
+        for (;;) {
+                yaml_event_t e;
+                if (!yaml_parser_parse(&L->parser, &e))
+                        return parse_error(L), 1;
+                yaml_event_type_t type = e.type;
+                size_t line = e.start_mark.line + 1, col = e.start_mark.column + 1;
+                yaml_event_delete(&e);
+                if (type == YAML_STREAM_END_EVENT)
+                        return 0;
+                if (type == YAML_DOCUMENT_START_EVENT) {
+                        snprintf(L->errstr, L->errstr_size, "%s:%zu:%zu: a second YAML document: a "
+                                 "topology file holds one (hint: remove the '---' and merge the two)",
+                                 L->file, line, col);
+                        return 1;
+                }
+        }
+}
+
 spate_yaml_t *spate_yaml_parse(const char *name, const char *text, size_t len,
                                char *errstr, size_t errstr_size) {
-        loader_t L = { .file = name, .errstr = errstr, .errstr_size = errstr_size };
+        loader_t L = { .file = name, .text = text, .len = len, .errstr = errstr, .errstr_size = errstr_size };
         spate_yaml_t *root = NULL;
         yaml_event_t e;
         char *file = strdup(name);
@@ -210,6 +272,11 @@ spate_yaml_t *spate_yaml_parse(const char *name, const char *text, size_t len,
                 root = build(&L, &e);
                 break;
         }
+        if (root && second_document(&L)) {
+                spate_yaml_free(root); /* frees file too: the root owns it */
+                root = NULL;
+                file = NULL;
+        }
         yaml_parser_delete(&L.parser);
         if (!root) {
                 free(file);
@@ -219,7 +286,6 @@ spate_yaml_t *spate_yaml_parse(const char *name, const char *text, size_t len,
                 snprintf(errstr, errstr_size, "%s:%d:%d: a topology file is a mapping "
                          "(application:, kafka:, nodes:)", file, root->line, root->col);
                 spate_yaml_free(root);
-                free(file);
                 return NULL;
         }
         return root;

@@ -31,7 +31,8 @@ void spate_yaml_free(spate_yaml_t *y);
 /* The value under `key` in a MAP, or NULL. */
 const spate_yaml_t *spate_yaml_get(const spate_yaml_t *map, const char *key);
 /* Expands ${VAR} and ${VAR:-default} in `in`. Returns a malloc'd string the
- * caller frees, or NULL with the unset variable's name in errstr. */
+ * caller frees, or NULL with the unset variable's name (or the unclosed
+ * '${') in errstr. */
 char *spate_yaml_interpolate(const char *in, char *errstr, size_t errstr_size);
 /* Writes "FILE:LINE:COL" of y into buf; returns buf. */
 const char *spate_yaml_where(const spate_yaml_t *y, char *buf, size_t size);

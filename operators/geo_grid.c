@@ -37,7 +37,7 @@ double spate_geo_grid_margin(const spate_geo_grid_t *g) {
 }
 
 static int clamp_dim(double v, int n) {
-        return v < 0 ? 0 : v >= n ? n - 1 : (int)v;
+        return !(v >= 0) ? 0 : v >= n ? n - 1 : (int)v; /* NaN too: casting it is undefined */
 }
 
 /* First column whose right side (plus margin m) reaches x. */

@@ -4,10 +4,8 @@
 #include "../core/node.h"
 #include "../core/topology.h"
 
-#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef enum { UNMATCHED_KEEP, UNMATCHED_DROP, UNMATCHED_DLQ } unmatched_t;
 
@@ -29,17 +27,6 @@ static const spate_prop_t geo_props[] = {
         { NULL }
 };
 
-/* Relative paths are tried from the working directory, then from the
- * topology file's folder, so a topology works from either place. */
-static void resolve(const spate_node_t *n, const char *file, char *out, size_t size) {
-        char dir[1024];
-        snprintf(out, size, "%s", file);
-        if (file[0] == '/' || access(file, R_OK) == 0)
-                return;
-        snprintf(dir, sizeof(dir), "%s", n->topo->file);
-        snprintf(out, size, "%s/%s", dirname(dir), file);
-}
-
 static int geo_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         geo_region_t *g = n->ctx;
         char path[2048], err[1024];
@@ -48,7 +35,7 @@ static int geo_init(spate_node_t *n, char *errstr, size_t errstr_size) {
 
         if (spate_geo_mode_parse(spate_node_str(n, "mode"), &mode, err, sizeof(err)))
                 return spate_node_error(n, spate_node_param(n, "mode"), errstr, errstr_size, "%s", err);
-        resolve(n, spate_node_str(n, "regions"), path, sizeof(path));
+        spate_node_path(n, spate_node_str(n, "regions"), path, sizeof(path));
         if (!(g->idx = spate_geo_index_load(path, spate_node_str(n, "property"), mode, err, sizeof(err))))
                 return spate_node_error(n, spate_node_param(n, "regions"), errstr, errstr_size, "%s", err);
         if (!(g->lat = spate_node_expr(n, "lat", n->in, errstr, errstr_size)) ||

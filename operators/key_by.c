@@ -12,7 +12,8 @@ static const spate_prop_t key_by_props[] = {
 
 static int key_by_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         key_by_t *k = n->ctx;
-        if (!(k->key = spate_node_expr(n, "key", n->in, errstr, errstr_size)))
+        if (!(k->key = spate_node_expr_typed(n, "key", n->in, SPATE_KEY_TYPES,
+                                                "a string, number or bool", errstr, errstr_size)))
                 return -1;
         n->out = n->in;
         return 0;

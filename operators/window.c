@@ -14,6 +14,7 @@
 #include "../core/topology.h"
 #include "../core/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static const spate_prop_t window_props[] = {
           "once a partition had no record this long, its stream time follows the wall clock" },
         { "retention", SPATE_P_DURATION, 0, NULL, NULL,
           "how long closed windows are kept to reject replays (default size+grace, or gap+grace)" },
-        { "partitions", SPATE_P_INT, 0, "8", NULL, "partition count of the repartition topic (group_by)" },
+        { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count of the repartition topic (group_by)" },
         { "store", SPATE_P_STR, 0, NULL, NULL, "state store name (default: the node name)" },
         { NULL }
 };
@@ -146,12 +147,12 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                                                 "input partitions)", up->name);
                 src = up;
         }
-        if (strcmp(src->def->name, "kafka_source"))
+        if (!src->def->replayable)
                 return spate_node_error(n, NULL, errstr, errstr_size,
-                                        "a window reads records of a kafka_source (its exactness "
-                                        "rests on their offsets), not of %s '%s': write those to a "
-                                        "topic with kafka_sink and read it with kafka_source",
-                                        src->def->name, src->name);
+                                        "a window reads records of a source whose offsets replay "
+                                        "(its exactness rests on them), such as kafka_source, not of "
+                                        "%s '%s': write those to a topic with kafka_sink and read it "
+                                        "with kafka_source", src->def->name, src->name);
         w->source_topic = spate_node_str(src, "topic");
         w->source_partitions = (int)spate_node_int(src, "partitions");
         if (w->group) {
@@ -167,7 +168,8 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                  * window_combine.c); sliding and session windows need every
                  * record's time. */
                 if ((w->conf.spec.type == SPATE_WINDOW_TUMBLING || w->conf.spec.type == SPATE_WINDOW_HOPPING) &&
-                    !(w->comb = win_comb_new(&w->conf)))
+                    (!(w->comb = win_comb_new(&w->conf)) ||
+                     !(w->comb_bytes = calloc((size_t)w->partitions, sizeof(*w->comb_bytes)))))
                         return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
                 snprintf(name, sizeof(name), "%s-%s-repartition", t->application, n->name);
                 w->repartition_topic = strdup(name);
@@ -184,6 +186,18 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
         return 0;
 }
 
+int win_late(const spate_node_t *n, spate_ctx_t *ctx, const char *fmt, ...) {
+        win_t *w = n->ctx;
+        char msg[768];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (w->m_late)
+                spate_metric_add(w->m_late, 1);
+        return spate_ctx_fail(ctx, n, "%s", msg);
+}
+
 static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         win_t *w = n->ctx;
         spate_shape_pool_t *pool = spate_node_shapes(n);
@@ -191,10 +205,16 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
 
         if (parse_spec(n, w, errstr, errstr_size))
                 return -1;
-        w->time = spate_node_expr(n, "time", n->in, errstr, errstr_size);
+        w->m_late = spate_metrics_counter(spate_metrics_default(), "spate_window_late_records_total",
+                                          "Records (or combined batches) that arrived after their window "
+                                          "closed (grace passed); they go to the DLQ", "node", n->name, NULL);
+        w->m_open = spate_metrics_gauge(spate_metrics_default(), "spate_window_open_windows", "Windows this "
+                                        "instance holds open (accepting records)", "node", n->name, NULL);
+        w->time = spate_node_time_expr(n, "time", n->in, errstr, errstr_size);
         if (!w->time && *errstr)
                 return -1;
-        w->group = spate_node_expr(n, "group_by", n->in, errstr, errstr_size);
+        w->group = spate_node_expr_typed(n, "group_by", n->in, SPATE_KEY_TYPES, "a string, number or bool",
+                                         errstr, errstr_size);
         if (!w->group && *errstr)
                 return -1;
         n->out = spate_shape_new(pool, 0);
@@ -236,8 +256,16 @@ static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
                 if (v.type != SPATE_V_NUM)
                         return spate_ctx_fail(ctx, n, "time '%s' is %s, not a number of ms",
                                               spate_expr_text(w->time), spate_vtype_name(v.type));
-                *t = (int64_t)v.u.num;
+                if (spate_time_from_num(v.u.num, t))
+                        return spate_ctx_fail(ctx, n, "time '%s' is %g, out of range (at most ±%lld ms "
+                                              "from 1970)", spate_expr_text(w->time), v.u.num,
+                                              (long long)SPATE_MAX_TIME_MS);
         }
+        if (*t < -SPATE_MAX_TIME_MS || *t > SPATE_MAX_TIME_MS)
+                return spate_ctx_fail(ctx, n, "the record timestamp %lld is out of range (at most ±%lld ms "
+                                      "from 1970)", (long long)*t, (long long)SPATE_MAX_TIME_MS);
+        if (w->time && spate_ctx_check_future(ctx, n, *t))
+                return -1;
         *group = rec->key ? rec->key : "";
         *glen = rec->key ? rec->key_len : 0;
         if (w->group) {
@@ -305,6 +333,7 @@ static void window_destroy(spate_node_t *n) {
         free(w->npacked);
         free(w->marks);
         win_comb_free(w->comb);
+        free(w->comb_bytes);
         spate_buf_free(&w->buf);
 }
 
@@ -318,6 +347,7 @@ const spate_op_def_t spate_op_window = {
         .init = window_init,
         .process = window_process,
         .punctuate = win_punctuate,
+        .drained = win_drained,
         .flush = win_flush,
         .checkpoint = win_checkpoint,
         .assign = win_assign,

@@ -11,6 +11,7 @@
  * leave (spate_ctx_commit_cuts()), and a replay sends the records below the
  * last cut one by one, each deduplicated on its own (window_repart.c). */
 #include "window_int.h"
+#include "../core/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +70,9 @@ size_t win_comb_count(const win_comb_t *c) {
 }
 
 static uint64_t hash(int32_t up, int64_t start, const char *g, size_t glen) {
-        uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uint32_t)up;
-        for (size_t i = 0; i < glen; i++)
-                h = (h ^ (unsigned char)g[i]) * 1099511628211ULL;
-        h ^= (uint64_t)start;
-        h *= 0x9E3779B97F4A7C15ULL;
-        return h ^ (h >> 29);
+        uint64_t h = spate_hash_bytes(SPATE_HASH_INIT, &up, sizeof(up));
+        h = spate_hash_bytes(h, &start, sizeof(start));
+        return spate_hash_mix(spate_hash_bytes(h, g, glen));
 }
 
 /* Indexes every entry in idx (icap slots, zeroed). */

@@ -6,6 +6,7 @@
 
 #include "../core/buf.h"
 #include "../core/ctx.h"
+#include "../core/metrics.h"
 #include "../core/node.h"
 #include "../core/store.h"
 #include "../core/winstate.h"
@@ -25,6 +26,9 @@ typedef struct win_task {
         int committing;              /* flush produced; checkpoint writes */
         int64_t idle_since;          /* wall clock of the last record (or assignment) */
         int64_t idle_base;           /* stream time at that moment */
+        uint64_t logged_revised;     /* ws->nrevised when last logged */
+        int64_t data_since;          /* group_by: wall clock when a mark first carried a
+                                        stream time, 0: not yet (releases empty partitions) */
 } win_task_t;
 
 /* group_by: a source partition as the upstream half sees it. Its stream
@@ -73,13 +77,20 @@ typedef struct win {
         uint32_t *npacked;                  /* records in it */
         spate_wmark_t *marks;               /* scratch for a message's marks */
         win_comb_t *comb;                   /* tumbling and hopping: the combiner */
+        size_t *comb_bytes;                 /* its batches' estimated size, by downstream
+                                               partition (window_repart.c: one message each) */
         spate_buf_t buf;
+        /* metrics.h: spate_window_late_records_total, spate_window_open_windows */
+        spate_metric_t *m_late, *m_open;
         /* SPATE_CRASH_AT test hook */
         const char *crash_at;
         double crash_prob;
 } win_t;
 
 win_task_t *win_task_get(win_t *w, int32_t partition);
+/* End of input: 1 once every task is closed to the end and committed, and
+ * (group_by) every source partition's end-of-stream mark is sent. */
+int win_drained(spate_node_t *n, spate_ctx_t *ctx);
 /* The task got input: its close_after_idle clock starts again. */
 void win_task_touched(win_task_t *t, spate_ctx_t *ctx);
 /* Applies one record to its task: skips records the restored state holds
@@ -101,6 +112,9 @@ void win_up_revoke(win_t *w, int32_t p);
  * spate_ctx_fail (late, out of memory, produce failed). */
 int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
                     const char *group, size_t glen, const spate_val_t *args);
+/* Downstream half: the task's stream time from its source partitions' marks
+ * at wall clock now. */
+void win_task_watermark(const win_t *w, win_task_t *t, int64_t now);
 /* Downstream half: one repartition message into its task; records that
  * cannot be applied go to the DLQ one by one. */
 int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
@@ -124,6 +138,10 @@ int win_comb_each(win_comb_t *c, win_comb_cb cb, void *opaque);
 void win_comb_clear(win_comb_t *c);
 /* Forgets the batches of source partition up (revoked before they were sent). */
 void win_comb_drop(win_comb_t *c, int32_t up);
+
+/* A late record (or combined batch): counted, then spate_ctx_fail's -1. */
+int win_late(const spate_node_t *n, spate_ctx_t *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);

@@ -19,6 +19,7 @@
  * and a task closes a window only once every source partition has passed it
  * (spate_winmeta_watermark()). */
 #include "window_int.h"
+#include "../core/json_write.h"
 #include "../core/log.h"
 #include "../core/util.h"
 
@@ -30,6 +31,14 @@
 /* Batches kept before a commit is asked for: bounds the combiner's memory
  * when groups x windows x source partitions per commit are many. */
 #define COMB_MAX 200000
+/* One commit's combined batches for a downstream partition go in one
+ * message (see add_batch()); a commit is asked for once they are estimated
+ * at this size, far below a broker's 1 MB message limit. */
+#define COMB_MSG_BYTES (256 * 1024)
+/* The estimate of a batch: its group, and this much per aggregate and for
+ * the rest (window, offsets, index, lengths). */
+#define COMB_BATCH_BYTES 64
+#define COMB_AGG_BYTES 24
 
 static win_up_t *up_get(win_t *w, int32_t p) {
         if (p >= w->nup) {
@@ -70,19 +79,23 @@ void win_up_revoke(win_t *w, int32_t p) {
         w->up[p].comb_from = -1;
 }
 
+/* The stream time a mark carries: at the end of a bounded input, the end of
+ * the stream (not committed: the partition keeps its own time). */
+static int64_t mark_time(const win_up_t *u, const spate_ctx_t *ctx) {
+        return ctx->end_of_input ? SPATE_WINDOW_END_OF_STREAM : u->time;
+}
+
 /* Sends the repartition message for partition d, closed by the marks of the
- * source partitions unless `marks` is 0 (batches of one commit go out after
- * the records they merged: a mark of the commit's end in an early message
- * would close windows that its later batches still feed). */
-static int pack_send(spate_node_t *n, int32_t d, int marks, spate_ctx_t *ctx) {
+ * source partitions. */
+static int pack_send(spate_node_t *n, int32_t d, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         spate_buf_t *pack = &w->packs[d];
         int nm = 0;
         /* Not of a partition whose combined batches are still to go: its
          * time already counts their records. */
-        for (int p = 0; marks && p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
+        for (int p = 0; p < w->nup && nm < SPATE_WINMETA_MAX_UP; p++)
                 if (w->up[p].assigned && w->up[p].comb_from < 0)
-                        w->marks[nm++] = (spate_wmark_t){ p, w->up[p].time, w->up[p].idle };
+                        w->marks[nm++] = (spate_wmark_t){ p, mark_time(&w->up[p], ctx), w->up[p].idle };
         if (!pack->len)
                 spate_wpack_begin(pack);
         spate_wpack_finish(pack, w->npacked[d], w->marks, nm);
@@ -100,8 +113,16 @@ static int combine(spate_node_t *n, spate_ctx_t *ctx, win_up_t *u, const spate_o
         spate_wrec_t r = { group, glen, t, vals, { t, o->partition, o->offset }, u->time };
         if (u->comb_from < 0)
                 u->comb_from = o->offset;
+        size_t before = win_comb_count(w->comb);
         if (win_comb_add(w->comb, o->partition, &r))
                 return spate_ctx_fail(ctx, n, "out of memory");
+        size_t added = win_comb_count(w->comb) - before;
+        if (added) {
+                int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
+                w->comb_bytes[d] += added * (glen + COMB_BATCH_BYTES + COMB_AGG_BYTES * (size_t)w->conf.nfns);
+                if (w->comb_bytes[d] >= COMB_MSG_BYTES)
+                        spate_ctx_request_commit(ctx);
+        }
         if (win_comb_count(w->comb) >= COMB_MAX)
                 spate_ctx_request_commit(ctx);
         return 0;
@@ -129,7 +150,7 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
         if (spate_window_is_late(&w->conf.spec, t, u->time)) {
                 spate_fmt_iso_ms(t, a, sizeof(a));
                 spate_fmt_iso_ms(u->time, b, sizeof(b));
-                return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time of %s[%d] %s, "
+                return win_late(n, ctx, "late: group '%.*s' at %s, stream time of %s[%d] %s, "
                                       "grace %lld ms", (int)glen, group, a, o->topic, o->partition, b,
                                       (long long)w->conf.spec.grace);
         }
@@ -142,7 +163,7 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
                 spate_wpack_begin(pack);
         spate_wpack_add(pack, &r, args);
         w->npacked[d]++;
-        return pack->len >= PACK_BYTES ? pack_send(n, d, 1, ctx) : 0;
+        return pack->len >= PACK_BYTES ? pack_send(n, d, ctx) : 0;
 }
 
 
@@ -177,8 +198,12 @@ static int add_batch(void *opaque, spate_wcomb_t *b) {
                 spate_wpack_begin(&w->packs[d]);
         spate_wpack_add_combined(&w->packs[d], b);
         w->npacked[d]++;
-        /* 1: the send failed, with errstr set */
-        return w->packs[d].len >= PACK_BYTES && pack_send(cs->n, d, 0, cs->ctx) ? 1 : 0;
+        /* Never split over messages, whatever PACK_BYTES says: a task takes
+         * the first batch of a range as the whole range [from, to) applied
+         * (the replay below the cut goes record by record), so a crash
+         * between two messages of one range would lose the records of the
+         * batches in the second. One message is delivered whole or not. */
+        return 0;
 }
 
 /* The combined batches, after their cuts are committed: a replay from the
@@ -208,6 +233,7 @@ static int send_combined(spate_node_t *n, spate_ctx_t *ctx) {
         if (rc)
                 return rc > 0 ? -1 : spate_ctx_fail(ctx, n, "combining: out of memory");
         win_comb_clear(w->comb);
+        memset(w->comb_bytes, 0, (size_t)w->partitions * sizeof(*w->comb_bytes));
         for (int p = 0; p < w->nup; p++)
                 w->up[p].comb_from = -1;
         return 0;
@@ -215,7 +241,7 @@ static int send_combined(spate_node_t *n, spate_ctx_t *ctx) {
 
 int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
-        int64_t now = spate_now_ms();
+        int64_t now = ctx->now_ms ? ctx->now_ms : spate_now_ms();
         int changed = 0;
         int rc = w->comb && win_comb_count(w->comb) ? send_combined(n, ctx) : 0;
         if (rc)
@@ -229,31 +255,43 @@ int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx) {
                 /* Committed with the partition's offset, which this commit covers. */
                 if (u->time != INT64_MIN)
                         spate_ctx_set_partition_time(ctx, n, w->source_topic, p, u->time);
-                changed |= u->idle != u->sent_idle || u->time != u->sent_time;
+                changed |= u->idle != u->sent_idle || mark_time(u, ctx) != u->sent_time;
         }
         /* A changed mark goes to every downstream partition, even with no
          * records for it: each must know how far every source partition got. */
         for (int d = 0; d < w->partitions; d++)
-                if ((w->packs[d].len || changed) && pack_send(n, d, 1, ctx))
+                if ((w->packs[d].len || changed) && pack_send(n, d, ctx))
                         return -1;
         for (int p = 0; changed && p < w->nup; p++) {
                 w->up[p].sent_idle = w->up[p].idle;
-                w->up[p].sent_time = w->up[p].time;
+                w->up[p].sent_time = mark_time(&w->up[p], ctx);
         }
         return 0;
 }
 
-/* A record of a message that cannot be applied goes alone to the DLQ. */
-static void dead_letter(spate_ctx_t *ctx, const spate_origin_t *o, const void *raw, size_t rawlen,
-                        const char *group, size_t glen, int32_t up_partition, int64_t up_offset) {
-        spate_origin_t one = *o;
-        one.payload = raw;
-        one.len = rawlen;
-        one.key = group;
-        one.key_len = glen;
-        one.up_partition = up_partition;
-        one.up_offset = up_offset;
+/* A repartition entry that cannot be applied goes to the DLQ as something
+ * its reader can act on, never spate's internal encoding: where its source
+ * records are (source topic, partition, offsets [from, to), window) as JSON,
+ * with origin headers naming the first of them, so that they can be read
+ * again from the source topic. */
+static void dead_letter(spate_ctx_t *ctx, const win_t *w, const char *group, size_t glen, int32_t up_partition,
+                        int64_t from, int64_t to, int64_t wstart) {
+        spate_buf_t b = { 0 };
+        char num[96], iso[32];
+        spate_buf_put(&b, "{\"source_topic\":", sizeof("{\"source_topic\":") - 1);
+        spate_json_write_str(&b, w->source_topic, strlen(w->source_topic));
+        spate_buf_put(&b, num, (size_t)snprintf(num, sizeof(num), ",\"source_partition\":%d,\"source_offsets\":"
+                                                 "[%lld,%lld],\"group\":", up_partition, (long long)from,
+                                                 (long long)to));
+        spate_json_write_str(&b, group, glen);
+        if (wstart != INT64_MIN) {
+                spate_fmt_iso_ms(wstart, iso, sizeof(iso));
+                spate_buf_put(&b, num, (size_t)snprintf(num, sizeof(num), ",\"window_start\":\"%s\"", iso));
+        }
+        spate_buf_putc(&b, '}');
+        spate_origin_t one = { w->source_topic, up_partition, from, b.data, b.len, group, glen, up_partition, from };
         spate_ctx_dead_letter(ctx, &one);
+        spate_buf_free(&b);
 }
 
 static int apply_marks(spate_node_t *n, win_task_t *task, spate_wpack_rd_t *rd, spate_ctx_t *ctx) {
@@ -270,8 +308,20 @@ static int apply_marks(spate_node_t *n, win_task_t *task, spate_wpack_rd_t *rd, 
                 if (m->partition >= w->source_partitions)
                         w->source_partitions = m->partition + 1;
         }
-        spate_winstate_advance(task->ws, spate_winmeta_watermark(&task->meta, w->source_partitions));
+        win_task_watermark(w, task, ctx->now_ms ? ctx->now_ms : spate_now_ms());
         return 0;
+}
+
+/* A source partition that never had a record holds the task's windows like
+ * a quiet one: only under close_after_idle is it released, and only once
+ * that long has passed since the first stream time reached the task - not
+ * since the application started, which may be long before its input. */
+void win_task_watermark(const win_t *w, win_task_t *t, int64_t now) {
+        for (int i = 0; !t->data_since && i < t->meta.nup; i++)
+                if (t->meta.up[i].time != INT64_MIN)
+                        t->data_since = now;
+        int release = w->idle_ms && t->data_since && now - t->data_since >= w->idle_ms;
+        spate_winstate_advance(t->ws, spate_winmeta_watermark(&t->meta, w->source_partitions, release));
 }
 
 static int apply_combined(spate_node_t *n, win_task_t *task, const spate_wcomb_t *c, spate_ctx_t *ctx) {
@@ -301,9 +351,12 @@ static int apply_combined(spate_node_t *n, win_task_t *task, const spate_wcomb_t
                 return 0;
         spate_fmt_iso_ms(c->start, a, sizeof(a));
         spate_fmt_iso_ms(task->ws->stream_time, b, sizeof(b));
-        return spate_ctx_fail(ctx, n, "late: combined batch of group '%.*s', window %s, stream time %s "
-                              "(source partition %d offsets [%lld, %lld))", (int)c->glen, c->group, a, b,
-                              c->up_partition, (long long)c->from, (long long)c->to);
+        /* On time by its own partition (judged upstream), so the others
+         * closed the window before this partition reached it, and it is gone. */
+        return win_late(n, ctx, "late: combined batch of group '%.*s', window %s: the other source "
+                        "partitions closed it (task stream time %s) before source partition %d reached it, "
+                        "and it is past retention (offsets [%lld, %lld))", (int)c->glen, c->group, a, b,
+                        c->up_partition, (long long)c->from, (long long)c->to);
 }
 
 int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
@@ -330,20 +383,23 @@ int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                                       sizeof(err))) > 0) {
                 if (rc == 2) {
                         if (apply_combined(n, task, &comb, ctx))
-                                dead_letter(ctx, o, raw, rawlen, comb.group, comb.glen, comb.up_partition, comb.from);
+                                dead_letter(ctx, w, comb.group, comb.glen, comb.up_partition, comb.from, comb.to,
+                                            comb.start);
                         continue;
                 }
                 if (up.nvals != w->nargs) {
                         spate_ctx_fail(ctx, n, "repartition record has another argument count "
                                        "(topology changed?)");
-                        dead_letter(ctx, o, raw, rawlen, up.group, up.glen, up.up_partition, up.up_offset);
+                        dead_letter(ctx, w, up.group, up.glen, up.up_partition, up.up_offset, up.up_offset + 1,
+                                    INT64_MIN);
                         continue;
                 }
                 win_per_aggregate(w, args, vals);
                 spate_wrec_t r = { up.group, up.glen, up.t, vals, { up.t, up.up_partition, up.up_offset },
                                    up.st };
                 if (win_apply(n, task, o->offset, &r, &up, ctx))
-                        dead_letter(ctx, o, raw, rawlen, up.group, up.glen, up.up_partition, up.up_offset);
+                        dead_letter(ctx, w, up.group, up.glen, up.up_partition, up.up_offset, up.up_offset + 1,
+                                    INT64_MIN);
         }
         if (rc < 0)
                 return spate_ctx_fail(ctx, n, "%s", err);

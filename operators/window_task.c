@@ -87,11 +87,11 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
         spate_fmt_iso_ms(r->t, a, sizeof(a));
         spate_fmt_iso_ms(t->ws->stream_time, b, sizeof(b));
         if (up)
-                return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time %s, grace %lld ms "
+                return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms "
                                       "(source partition %d offset %lld)", (int)r->glen, r->group, a, b,
                                       (long long)w->conf.spec.grace, up->up_partition,
                                       (long long)up->up_offset);
-        return spate_ctx_fail(ctx, n, "late: group '%.*s' at %s, stream time %s, grace %lld ms",
+        return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms",
                               (int)r->glen, r->group, a, b, (long long)w->conf.spec.grace);
 }
 
@@ -181,6 +181,12 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         walk_t k = { n, t, ctx };
 
         spate_winstate_close(ws);
+        if (ws->nrevised != t->logged_revised) {
+                spate_info("window '%s' partition %d: %llu closed windows revised so far (records on time by "
+                           "their own source partition, which started after the others closed them)", n->name,
+                           t->partition, (unsigned long long)ws->nrevised);
+                t->logged_revised = ws->nrevised;
+        }
         if (!ws->ndirty && !ws->ndel && t->meta.next_offset == t->written_offset &&
             t->meta.stream_time == ws->stream_time)
                 return 0;
@@ -271,17 +277,42 @@ int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
 int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         int64_t now = now_ms(ctx);
+        uint64_t open = 0;
         for (int i = 0; i < w->ntasks; i++) {
                 win_task_t *t = w->tasks[i];
                 if (!t)
                         continue;
-                /* Repartitioned: the upstream half applies it per source partition. */
-                if (w->idle_ms && !w->group && t->ws->stream_time != INT64_MIN &&
-                    now - t->idle_since >= w->idle_ms)
+                /* Repartitioned: the upstream half applies it per source
+                 * partition; empty ones are released here. */
+                if (ctx->end_of_input && !w->group)
+                        spate_winstate_advance(t->ws, SPATE_WINDOW_END_OF_STREAM);
+                else if (w->group)
+                        win_task_watermark(w, t, now);
+                else if (w->idle_ms && t->ws->stream_time != INT64_MIN && now - t->idle_since >= w->idle_ms)
                         spate_winstate_advance(t->ws, t->idle_base + (now - t->idle_since));
                 spate_winstate_close(t->ws);
+                open += t->ws->nwindows - t->ws->nclosed;
         }
+        if (w->m_open)
+                spate_metric_set(w->m_open, (double)open);
         return 0;
+}
+
+int win_drained(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        (void)ctx;
+        for (int p = 0; p < w->nup; p++)
+                if (w->up[p].assigned && w->up[p].sent_time != SPATE_WINDOW_END_OF_STREAM)
+                        return 0;
+        if (w->restorer || (w->comb && win_comb_count(w->comb)))
+                return 0;
+        for (int i = 0; i < w->ntasks; i++) {
+                const win_task_t *t = w->tasks[i];
+                if (t && (t->ws->stream_time != SPATE_WINDOW_END_OF_STREAM || t->ws->ndirty || t->ws->ndel ||
+                          t->committing))
+                        return 0;
+        }
+        return 1;
 }
 
 /* --- restore --- */
@@ -529,6 +560,9 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         sort_restored(rs);
         t->meta.changelog_next = t->acked = end;
         t->resume_offset = t->written_offset = t->meta.next_offset;
+        if (t->resume_offset > 0 &&
+            spate_ctx_check_resume(ctx, n, w->input_topic, t->partition, t->resume_offset))
+                return -1;
         rs->replayed = spate_mono_ms();
         return 0;
 }

@@ -2,7 +2,8 @@
 # run-demo.sh - `make run`: the flagship job on the embedded broker. Starts the broker, the
 # local One Call simulator (simulated time x60, so an hour passes every minute), loads
 # ~20,000 coordinates over France and the Netherlands, runs rain_next_hour.yaml and
-# region_hourly.yaml, and shows rain.next_hour as a live table. Ctrl-C stops everything.
+# region_hourly.yaml (serving the live map and /metrics on HTTP_PORT), and shows rain.next_hour as a
+# live table. Ctrl-C stops everything.
 #
 # Real API: OWM_API_KEY=... OWM_URL=https://api.openweathermap.org OWM_RATE_LIMIT=60/min COORDS=60 make run
 set -euo pipefail
@@ -12,6 +13,7 @@ RUN=${RUN_DIR:-$PWD/run}
 COORDS=${COORDS:-20000}
 PORT=${BROKER_PORT:-9092}
 SIM_PORT=${SIM_PORT:-8080}
+HTTP_PORT=${HTTP_PORT:-9464}   # the region run's live map, /metrics, /health, /ready
 mkdir -p "$RUN/logs"
 rm -rf "$RUN/state"
 pids=()     # spate instances: stopped first, so they commit and leave the group
@@ -46,9 +48,11 @@ echo "embedded Kafka on $(head -1 "$RUN/logs/broker.out")${real_api:+; polling t
 
 SPATE_STATE_DIR=$RUN/state/rain "$BIN" run topology/rain_next_hour.yaml 2>"$RUN/logs/rain_next_hour.log" &
 pids+=($!)
-SPATE_STATE_DIR=$RUN/state/region "$BIN" run topology/region_hourly.yaml 2>"$RUN/logs/region_hourly.log" &
+SPATE_STATE_DIR=$RUN/state/region "$BIN" run topology/region_hourly.yaml --http "127.0.0.1:$HTTP_PORT" \
+        2>"$RUN/logs/region_hourly.log" &
 pids+=($!)
 echo "running; region means: bin/spate tail region.hourly --bootstrap $SPATE_BOOTSTRAP (another terminal)"
+echo "live map: http://127.0.0.1:$HTTP_PORT/   metrics: http://127.0.0.1:$HTTP_PORT/metrics"
 sleep 2
-"$BIN" tail rain.next_hour --bootstrap "$SPATE_BOOTSTRAP" --sort rain_next_hour --desc \
-        --fields name,rain_next_hour,peak_mm_h,wet_minutes,first_rain_at,temp || true
+"$BIN" tail rain.next_hour --bootstrap "$SPATE_BOOTSTRAP" --sort rain_mm_next_hour --desc \
+        --fields name,rain_mm_next_hour,rain_next_hour,minutes,peak_mm_h,wet_minutes,first_rain_at,temp || true

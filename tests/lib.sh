@@ -7,16 +7,21 @@ KT="$PY $SPATE_ROOT/tests/tools/kafka_tool.py"
 TMP=$(mktemp -d /tmp/spate-it.XXXXXX)
 _tap_n=0
 _pids=()
+_on_exit=()
 
 ok()   { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
 nok()  { _tap_n=$((_tap_n + 1)); echo "not ok $_tap_n - $*"; }
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
 
+# on_exit COMMAND...: run at cleanup (servers a test started, e.g. tests/pg.sh's).
+on_exit() { _on_exit+=("$*"); }
+
 cleanup() {
         for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
         sleep 0.3
         for p in "${_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+        for c in "${_on_exit[@]}"; do eval "$c"; done
         [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT

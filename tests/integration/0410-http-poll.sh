@@ -2,7 +2,7 @@
 # 0410-http-poll.sh - `http_poll` against `spate weather-sim` with injected faults: 5,000
 # coordinates loaded with `spate load-coordinates`, polled every 15 s for ~2 intervals. Checks
 # from the simulator's request log, its /stats and the output and DLQ topics: every coordinate
-# gets a forecast each interval, never two successful polls closer than `every`, the rate limit
+# gets a forecast each interval, at its own phase and once per slot, the rate limit
 # holds, bad bodies are dead-lettered with reasons, and the API key appears nowhere. A second
 # application polls a simulator whose limit is below its own (429 + Retry-After).
 . "$SPATE_ROOT/tests/lib.sh"
@@ -37,10 +37,16 @@ check "a quoted name loads; bad rows are reported with their line and counted" \
 
 export SPATE_LOG_LEVEL=debug
 OWM_URL=$SIM_a POLL_EVERY=${EVERY}s start_spate a "$dir/0410-http-poll.yaml"
-OWM_URL=$SIM_b POLL_EVERY=10s POLL_RATE=600/min start_spate b "$dir/0410-http-poll-429.yaml"
+http_b=$(free_port 1)
+OWM_URL=$SIM_b POLL_EVERY=10s POLL_RATE=600/min SPATE_HTTP=127.0.0.1:$http_b start_spate b "$dir/0410-http-poll-429.yaml"
 check "the poller is assigned the table's partitions" wait_for 30 grep -q "assigned 8 partitions" "$TMP/spate-a.log"
 t_assigned=$($PY -c 'import time; print(int(time.time() * 1000))')
 sleep $((2 * EVERY + 10))
+# The 429 poller's /metrics, between two reads of the simulator's counts (a response is counted by
+# the simulator first, by spate once it arrived; at most `concurrency` are in flight).
+curl -s "$SIM_b/stats" >"$TMP/stats-b0.json"
+curl -s "http://127.0.0.1:$http_b/metrics" >"$TMP/metrics-b.txt"
+curl -s "$SIM_b/stats" >"$TMP/stats-b1.json"
 kill -TERM "$SPATE_PID_a" "$SPATE_PID_b"
 wait "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
 curl -s "$SIM_a/stats" >"$TMP/stats-a.json"
@@ -52,7 +58,7 @@ echo "# $(wc -l <"$TMP/a.log") requests, $(wc -l <"$TMP/out.jsonl") records, $(w
 # tap PYTHON-ARGS...: runs a Python check printing "ok ..."/"not ok ..." lines, numbered here.
 tap() { while read -r line; do case $line in ok*) ok "${line#ok }";; *) nok "${line#not ok }";; esac; done < <("$@"); }
 cat >"$TMP/check.py" <<'PY'
-import csv, json, sys
+import csv, json, os, sys
 tmp, every, t_assigned = sys.argv[1], int(sys.argv[2]) * 1000, int(sys.argv[3])
 def say(cond, msg): print(("ok " if cond else "not ok ") + msg)
 coords = {}
@@ -70,8 +76,15 @@ for l in open(tmp + "/a.log"):
 say("?" not in ok_polls, "every request is for a loaded coordinate")
 few = [c for c in coords.values() if len(ok_polls.get(c, [])) < 2]
 say(not few, "every one of the 5000 coordinates got a forecast in each of 2 intervals (%d did not, e.g. %s)" % (len(few), few[:3]))
+sys.path.insert(0, os.environ["SPATE_ROOT"] + "/tests/ref")
+import poll_phase
+def phase(cid): return poll_phase.phase(cid, every)
+twice = [c for c, t in ok_polls.items() if len({(x - phase(c)) // every for x in t}) < len(t)]
+say(not twice, "never two successful polls of a coordinate in one of its slots (phase + k*every): %d coordinates (e.g. %s)" % (len(twice), twice[:3]))
+late = sorted((x - phase(c)) % every for c, t in ok_polls.items() for x in t)
+say(late[len(late) * 9 // 10] < 1000, "9 in 10 successful polls start within 1 s of their slot (90th percentile %d ms, median %d ms)" % (late[len(late) * 9 // 10], late[len(late) // 2]))
 gaps = [b - a for t in ok_polls.values() for a, b in zip(t, t[1:])]
-say(gaps and min(gaps) >= every - 300, "successful polls of one coordinate are never closer than every=%d ms (closest %d ms)" % (every, min(gaps)))
+say(gaps and min(gaps) >= every // 2 - 300, "successful polls of one coordinate are never closer than every/2 (closest %d ms)" % min(gaps))
 say(gaps and max(gaps) < 2 * every, "and no interval is skipped (widest gap %d ms)" % max(gaps))
 firsts = sorted(t[0] - t_assigned for t in ok_polls.values())
 per_sec = [0] * (every // 1000 + 5)
@@ -119,6 +132,25 @@ print(("ok " if n429 > 0 else "not ok ") + "a simulator limited to 120/min answe
 print(("ok " if n429 < 0.35 * st["requests"] else "not ok ") + "Retry-After is honoured and the bucket slows: 429s stay a minority (%d of %d requests)" % (n429, st["requests"]))
 PY
 tap $PY "$TMP/check429.py" "$TMP/stats-b.json"
+cat >"$TMP/metrics429.py" <<'PY'
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+before, after = (json.load(open(f))["by_status"] for f in sys.argv[2:4])
+def value(fam, **labels):
+    return sum(s.value for s in fams[fam].samples if all(s.labels.get(k) == v for k, v in labels.items()))
+def say(cond, msg): print(("ok " if cond else "not ok ") + msg)
+for status in ("200", "429"):
+    got = value("spate_http_poll_requests", node="weather", status=status)
+    say(before.get(status, 0) - 16 <= got <= after.get(status, 0),
+        "/metrics counts the HTTP %s answers the simulator sent: %d (simulator %d..%d)" % (status, got, before.get(status, 0), after.get(status, 0)))
+say(value("spate_http_poll_rate_limit_waits") > 0, "rate-limit waits are counted (%d)" % value("spate_http_poll_rate_limit_waits"))
+say(value("spate_http_poll_coordinates", node="weather") == 40, "the poller reports its 40 coordinates")
+rate = value("spate_http_poll_rate_limit_per_minute", node="weather")
+say(0 < rate <= 600, "the budget's rate is this instance's share of 600/min, slowed after 429s (%.0f/min)" % rate)
+PY
+$PY -c 'import prometheus_client' 2>/dev/null && tap $PY "$TMP/metrics429.py" "$TMP/metrics-b.txt" "$TMP/stats-b0.json" "$TMP/stats-b1.json" ||
+        skip "/metrics of the poller" "python3-prometheus-client not installed (make deps)"
 check "spate logs the 429 pauses" grep -q "HTTP 429 for .*appid=\*\*\*" "$TMP/spate-b.log"
 check "spate's logs never contain the API key" bash -c "! grep -q '$OWM_API_KEY' '$TMP'/spate-*.log"
 check "the output topic never contains the API key" bash -c "! grep -q '$OWM_API_KEY' '$TMP/out.jsonl'"

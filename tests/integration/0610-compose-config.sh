@@ -122,6 +122,46 @@ for name, topo in (("spate", "topology/rain_next_hour.yaml"), ("region-hourly", 
            "%s: depends_on with conditions (%s)" % (name, {k: v.get("condition") for k, v in s["depends_on"].items()}))
     report(s.get("build", {}).get("dockerfile") == "compose/Dockerfile", "%s builds compose/Dockerfile" % name)
 report(svc["spate"]["depends_on"]["weather-sim"]["condition"] == "service_healthy", "spate waits for a healthy weather-sim")
+
+# Monitoring: Prometheus finds every instance of both topology services by DNS on the port their
+# SPATE_HTTP listens on; Grafana gets Prometheus as data source and a dashboard whose every query
+# names metrics spate exports (the names are looked up in the C sources).
+import glob, json, os
+def mount(name, target):
+    for v in svc[name].get("volumes", []):
+        src, dst = (v["source"], v["target"]) if isinstance(v, dict) else v.split(":")[:2]
+        if dst == target:
+            return src
+    return None
+prom_src = mount("prometheus", "/etc/prometheus/prometheus.yml")
+report(prom_src and svc["prometheus"]["image"].startswith("prom/prometheus:"), "prometheus mounts its config (%s)" % prom_src)
+prom = yaml.safe_load(open(prom_src))
+sd = {n: c["port"] for j in prom["scrape_configs"] for c in j.get("dns_sd_configs", []) for n in c["names"]}
+for name in ("spate", "region-hourly"):
+    port = int(str(env(name).get("SPATE_HTTP", ":0")).rsplit(":", 1)[1])
+    report(sd.get(name) == port and port > 0, "prometheus scrapes every %s instance on its SPATE_HTTP port (%s, %s)" % (name, sd.get(name), port))
+prov = mount("grafana", "/etc/grafana/provisioning")
+dashdir = mount("grafana", "/var/lib/grafana/dashboards")
+report(prov and dashdir and svc["grafana"]["image"].startswith("grafana/grafana:"), "grafana mounts its provisioning and dashboards")
+dsrc = [d for f in glob.glob(prov + "/datasources/*.yml") for d in yaml.safe_load(open(f))["datasources"]]
+report(any(d["type"] == "prometheus" and d["url"] == "http://prometheus:9090" for d in dsrc), "grafana's data source is the compose prometheus")
+provs = [p for f in glob.glob(prov + "/dashboards/*.yml") for p in yaml.safe_load(open(f))["providers"]]
+report(any(p["options"]["path"] == "/var/lib/grafana/dashboards" for p in provs), "grafana loads the dashboards folder")
+sources = "".join(open(f).read() for pat in ("core/*.c", "operators/*.c", "connectors/*.c") for f in glob.glob(pat))
+exported = set(re.findall(r'"(spate_[a-z_]+)"', sources))
+for f in glob.glob(dashdir + "/*.json"):
+    d = json.load(open(f))
+    exprs = [t["expr"] for p in d["panels"] for t in p["targets"]]
+    used = {re.sub(r"_(bucket|sum|count)$", "", m) for e in exprs for m in re.findall(r"\b(spate_[a-z_]+)", e)}
+    report(exprs and used <= exported, "%s: %d queries over %d metrics, all exported by spate%s" %
+           (f, len(exprs), len(used), "" if used <= exported else " (unknown: %s)" % sorted(used - exported)))
+pg = svc.get("postgres", {})
+report(str(pg.get("image", "")).startswith("postgres:") and "pg_isready" in str(pg.get("healthcheck", {}).get("test")),
+       "a postgres service (official image, pg_isready health check) for sql_sink (%s)" % pg.get("image"))
+pe = pg.get("environment") or {}
+url = env("spate").get("PG_URL", "")
+report(re.match(r"postgresql://%s:[^@]+@postgres:5432/%s$" % (pe.get("POSTGRES_USER"), pe.get("POSTGRES_DB")), url) is not None,
+       "the spate services get PG_URL for the postgres service's user and database (%s)" % re.sub(r":[^:@/]+@", ":***@", url))
 PY
 while read -r line; do case $line in ok*) ok "${line#ok }";; "not ok"*) nok "${line#not ok }";; esac; done <"$TMP/checks.txt"
 

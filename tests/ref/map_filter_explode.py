@@ -35,6 +35,11 @@ def gen(n, inp, exp_path):
                 rec["temp"] = "warm"                   # wrong type for the filter
                 line = json.dumps(rec)
                 dlq.append({"offset_key": key, "reason": "temp"})
+                # a fan-out: the failing branch (warm) does not keep the
+                # record from its sibling (minutes)
+                for m in rec["minutely"]:
+                    if m["precipitation"] > 0:
+                        minutes.setdefault(key, []).append({"id": key, "m": m})
             elif kind == 13:
                 del rec["dt"]                          # event time missing
                 line = json.dumps(rec)

@@ -4,11 +4,13 @@
 An independent client (Debian's python3-confluent-kafka), so tests check spate
 with a different Kafka implementation than the one it uses.
 
-  produce  BOOT TOPIC FILE [--partitioned] [--empty-is-null]   lines "key<TAB>value" (or "value";
-                                with --partitioned "partition<TAB>key<TAB>value"; with --empty-is-null
-                                "key<TAB>" is a tombstone, a null value), checks watermarks after
+  produce  BOOT TOPIC FILE [--partitioned] [--empty-is-null] [--max-bytes N]   lines "key<TAB>value"
+                                (or "value"; with --partitioned "partition<TAB>key<TAB>value"; with
+                                --empty-is-null "key<TAB>" is a tombstone, a null value; --max-bytes
+                                raises the producer's message.max.bytes), checks watermarks after
   consume  BOOT TOPIC [--idle S] [--max N] [--latest]   JSON lines {key,value,partition,offset,headers}
   count    BOOT TOPIC           total records (sum of high - low watermarks)
+  committed BOOT GROUP TOPIC    the group's committed offset per partition, "P OFFSET" lines
 """
 import json
 import sys
@@ -18,9 +20,12 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 
-def produce(boot, topic, path, partitioned=False, empty_is_null=False):
-    p = Producer({"bootstrap.servers": boot, "linger.ms": 20, "compression.codec": "lz4",
-                  "queue.buffering.max.messages": 1000000})
+def produce(boot, topic, path, partitioned=False, empty_is_null=False, max_bytes=None):
+    conf = {"bootstrap.servers": boot, "linger.ms": 20, "compression.codec": "lz4",
+            "queue.buffering.max.messages": 1000000}
+    if max_bytes:
+        conf["message.max.bytes"] = max_bytes
+    p = Producer(conf)
     failed = []
     n = 0
     with open(path, "rb") as f:
@@ -89,10 +94,25 @@ def consume(boot, topic, idle=3.0, maxn=None):
     c.close()
 
 
+def committed(boot, group, topic):
+    """The group's committed offset of each partition of topic, as "P OFFSET" lines (-1: none)."""
+    c = Consumer({"bootstrap.servers": boot, "group.id": group, "enable.auto.commit": False})
+    md = c.list_topics(timeout=10)
+    parts = [TopicPartition(topic, p) for p in sorted(md.topics[topic].partitions)]
+    for tp in c.committed(parts, timeout=10):
+        print(tp.partition, tp.offset if tp.offset >= 0 else -1)
+    c.close()
+
+
 def main():
     cmd, boot, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+    if cmd == "committed":
+        committed(boot, topic, sys.argv[4])
+        return
     if cmd == "produce":
-        produce(boot, topic, sys.argv[4], "--partitioned" in sys.argv, "--empty-is-null" in sys.argv)
+        max_bytes = int(sys.argv[sys.argv.index("--max-bytes") + 1]) if "--max-bytes" in sys.argv else None
+        produce(boot, topic, sys.argv[4], "--partitioned" in sys.argv, "--empty-is-null" in sys.argv,
+                max_bytes)
     elif cmd == "count":
         print(count(boot, topic))
     elif cmd == "consume":

@@ -34,6 +34,8 @@ static const struct ecase cases[] = {
         { 0, "sum(a b)", P "12:20: unexpected name 'b' in the arguments of sum() (hint: separate arguments with ',')" },
         { 0, "a < b < c", P "12:20: comparisons cannot be chained (hint: write a < b and b < c)" },
         { 0, "a[1.5]", P "12:16: an array index must be an integer or * (hint: e.g. a[0], a[-1] for the last, or a[*] for all)" },
+        { 0, "a[1e10]", P "12:16: an array index must be an integer or * (hint: e.g. a[0], a[-1] for the last, or a[*] for all)" },
+        { 0, "a[-3e9]", P "12:17: an array index must be an integer or * (hint: e.g. a[0], a[-1] for the last, or a[*] for all)" },
         { 0, "a[x]", P "12:16: an array index must be an integer or * (hint: e.g. a[0], a[-1] for the last, or a[*] for all)" },
         { 0, "a[1s]", P "12:16: an array index must be an integer or * (hint: e.g. a[0], a[-1] for the last, or a[*] for all)" },
         { 0, "a[0", P "12:15: unclosed '[' (hint: add ']')" },

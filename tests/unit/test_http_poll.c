@@ -154,6 +154,20 @@ static void test_bad_bodies(void) {
         CHECK(decode(one, strlen(one), 1, &v, why) == -1 && strstr(why, "minutely[1] lacks"),
               "an entry without precipitation: %s", why);
         CHECK(decode("{\"current\":{}}", 14, 0, &v, why) == 0, "min_minutely 0 accepts no minutely");
+        const char *neg = "{\"minutely\":[{\"dt\":1,\"precipitation\":0.2},{\"dt\":2,\"precipitation\":-0.31}]}";
+        CHECK(decode(neg, strlen(neg), 2, &v, why) == -2 &&
+              !strcmp(why, "minutely[1].precipitation is -0.31: an intensity cannot be negative"),
+              "a negative precipitation rejects the answer (-2, not retried): %s", why);
+        const char *zero = "{\"minutely\":[{\"dt\":1,\"precipitation\":-0}]}";
+        CHECK(decode(zero, strlen(zero), 1, &v, why) == 0, "-0 is zero, not negative");
+        char msg[400];
+        const char *e401 = "{\"cod\":401, \"message\": \"Invalid API key. Please see https://openweathermap.org/faq#error401 for more info.\"}";
+        spate_arena_reset(&arena);
+        CHECK(hp_api_message(&oc, e401, strlen(e401), &arena, msg, sizeof(msg)) == 0 &&
+              !strcmp(msg, "Invalid API key. Please see https://openweathermap.org/faq#error401 for more info."),
+              "the API's own message of a 401: %s", msg);
+        CHECK(hp_api_message(&oc, "<html>", 6, &arena, msg, sizeof(msg)) == -1 &&
+              hp_api_message(&oc, "", 0, &arena, msg, sizeof(msg)) == -1, "no message in a body that has none");
 }
 
 static void test_strip(void) {
@@ -210,9 +224,10 @@ static void test_schedule(void) {
         }
         CHECK(lo >= 60 && hi <= 140, "6000 ids spread over 60 s: every second gets 60..140 (got %d..%d)", lo, hi);
         CHECK(hp_phase("c000001", 7, every) == hp_phase("c000001", 7, every), "phase is stable");
-        CHECK(hp_next_due(60000, every, 0) == 120000, "next slot one interval later");
-        CHECK(hp_next_due(60000, every, 60500) == 120500, "never sooner than every after the last success");
-        CHECK(hp_next_due(60000, every, 59000) == 120000, "an early success keeps the slot");
+        CHECK(hp_next_slot(60000, every, 0) == 120000, "next slot one interval later");
+        CHECK(hp_next_slot(60000, every, 120000) == 120000, "a slot at not_before is kept");
+        CHECK(hp_next_slot(60000, every, 120001) == 180000, "a slot before not_before is skipped, not shifted");
+        CHECK(hp_next_slot(60000, every, 305000) == 360000, "several missed slots skipped at once");
         int ok = 1;
         for (int a = 1; a <= 10; a++)
                 for (uint64_t r = 0; r < 1000; r += 37) {
@@ -221,6 +236,109 @@ static void test_schedule(void) {
                         ok &= d >= full / 2 && d <= full;
                 }
         CHECK(ok, "backoff doubles from 500 ms with jitter in [d/2, d], capped at 15 s");
+}
+
+/* One coordinate of the simulated schedule. */
+typedef struct sim_coord {
+        hp_entry_t e;
+        int64_t phase;
+        int64_t started, finish;   /* the request in flight (finish 0: none) */
+        int64_t base, after;       /* start within the baseline / the measured interval */
+        int n_base, n_after;
+        int64_t last;              /* start of its previous poll */
+} sim_coord_t;
+
+/* A fake clock and a fake server: 600 coordinates polled every 60 s, 16
+ * requests in flight, answers in 20 ms, except between 180 s and 240 s when
+ * they take 3 s (5 requests/s for the 10/s needed: a backlog of ~300). The
+ * schedule must come back to each coordinate's own phase: in the second
+ * interval after the slow minute, every coordinate is polled at the same
+ * offset in the interval as before it, so the request rate is as flat as it
+ * was. Polls of one coordinate: never two in one slot, never closer than
+ * every / 2. */
+static void test_schedule_backlog(void) {
+        enum { N = 600, C = 16 };
+        const int64_t every = 60000, t0 = 1700000000000, slow0 = t0 + 180000, slow1 = t0 + 240000;
+        const int64_t base0 = t0 + 60000, after0 = slow1 + every, end = slow1 + 3 * every;
+        static sim_coord_t cs[N];
+        hp_queue_t q = { 0 };
+        int inflight = 0, twice = 0, close = 0;
+        int64_t worst_late = 0, closest = every;
+        char id[16];
+        for (int i = 0; i < N; i++) {
+                int l = snprintf(id, sizeof(id), "c%06d", i);
+                cs[i] = (sim_coord_t){ .phase = hp_phase(id, (size_t)l, every) };
+                hp_entry_first(&q, &cs[i].e, cs[i].phase, every, t0);
+        }
+        for (int64_t t = t0; t < end; t += 10) {
+                for (int i = 0; i < N; i++)
+                        if (cs[i].finish && cs[i].finish <= t) {
+                                cs[i].finish = 0;
+                                inflight--;
+                                hp_entry_ok(&q, &cs[i].e, every, cs[i].started);
+                        }
+                hp_entry_t *e;
+                while (inflight < C && (e = hp_queue_top(&q)) && e->due <= t) {
+                        sim_coord_t *c = (sim_coord_t *)e;
+                        hp_queue_remove(&q, e);
+                        if (t - e->slot > worst_late)
+                                worst_late = t - e->slot;
+                        twice += c->last && (c->last - c->phase) / every == (t - c->phase) / every;
+                        if (c->last && t - c->last < closest)
+                                closest = t - c->last;
+                        close += c->last && t - c->last < every / 2;
+                        c->last = c->started = t;
+                        c->finish = t + (t >= slow0 && t < slow1 ? 3000 : 20);
+                        inflight++;
+                        if (t >= base0 && t < base0 + every) {
+                                c->base = (t - base0) % every;
+                                c->n_base++;
+                        }
+                        if (t >= after0 && t < after0 + every) {
+                                c->after = (t - after0) % every;
+                                c->n_after++;
+                        }
+                }
+        }
+        int once = 0, same = 0, hist_base[60] = { 0 }, hist_after[60] = { 0 };
+        for (int i = 0; i < N; i++) {
+                once += cs[i].n_base == 1 && cs[i].n_after == 1;
+                same += cs[i].n_after == 1 && cs[i].after == cs[i].base;
+                hist_base[cs[i].base / 1000] += cs[i].n_base;
+                hist_after[cs[i].after / 1000] += cs[i].n_after;
+        }
+        int max_base = 0, max_after = 0;
+        for (int s = 0; s < 60; s++) {
+                max_base = hist_base[s] > max_base ? hist_base[s] : max_base;
+                max_after = hist_after[s] > max_after ? hist_after[s] : max_after;
+        }
+        CHECK(worst_late > 20000, "the slow minute makes a backlog (a poll started %lld ms after its slot)",
+              (long long)worst_late);
+        CHECK(once == N, "every coordinate is polled once in the interval before and in the second after it (%d of %d)",
+              once, N);
+        CHECK(same == N, "and at the same offset in the interval: back on its own phase (%d of %d)", same, N);
+        CHECK(max_after == max_base, "so the busiest second is as busy as before the backlog (%d, before %d)",
+              max_after, max_base);
+        CHECK(twice == 0, "never two polls of a coordinate in one slot (%d)", twice);
+        CHECK(close == 0, "never two polls closer than every / 2 (closest %lld ms)", (long long)closest);
+
+        /* retries stay inside the slot; giving up moves to the next slot */
+        hp_entry_t e;
+        hp_entry_first(&q, &e, 5000, every, 0);
+        hp_queue_remove(&q, &e);
+        CHECK(e.slot == 5000, "first slot at the phase");
+        CHECK(hp_entry_retry(&q, &e, every, 6000, 1000, 6) && e.due == 7000 && e.attempt == 1,
+              "a failed attempt is retried after its delay");
+        hp_queue_remove(&q, &e);
+        CHECK(!hp_entry_retry(&q, &e, every, 50000, 10000, 6) && e.attempt == 2 && e.heap == -1,
+              "no retry into the last tenth of the interval");
+        hp_entry_skip(&q, &e, every, 50000);
+        CHECK(e.slot == 65000 && e.due == 65000 && e.attempt == 0, "giving up waits for the next slot");
+        hp_queue_remove(&q, &e);
+        hp_entry_ok(&q, &e, every, 65000 + 31000);
+        CHECK(e.slot == 185000, "a poll served more than half an interval late skips one slot (%lld)",
+              (long long)e.slot);
+        hp_queue_free(&q);
 }
 
 /* Takes tokens as fast as a 10 ms tick allows for `secs`; returns the most
@@ -287,6 +405,7 @@ int main(void) {
         test_strip();
         test_url_redact();
         test_schedule();
+        test_schedule_backlog();
         test_bucket();
         spate_arena_destroy(&arena);
         spate_shape_pool_destroy(&pool);

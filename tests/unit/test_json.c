@@ -122,8 +122,59 @@ static void test_format(void) {
         CHECK_STR(buf, "1e+22", "huge integers use exponents");
 }
 
+/* Issue 14: what passes the scanner is copied verbatim to JSON sinks, so
+ * invalid text in fields nobody references must be refused too (the record
+ * goes to the DLQ with this reason). */
+static void test_unreferenced_invalid(void) {
+        static const struct { const char *json, *why; } cases[] = {
+                { "{\"a\":1,\"z\":\"\\q\"}", "bad escape in string" },
+                { "{\"a\":1,\"z\":\"\\udr00\"}", "bad \\u escape" },
+                { "{\"a\":1,\"z\":\"\\u12\"}", "bad \\u escape" },
+                { "{\"a\":1,\"z\":\"\\udc00\"}", "bad \\u escape" },          /* lone low surrogate */
+                { "{\"a\":1,\"z\":\"\\ud800x\"}", "bad \\u escape" },         /* lone high surrogate */
+                { "{\"a\":1,\"z\":\"\xff\"}", "invalid UTF-8 in string" },
+                { "{\"a\":1,\"z\":\"\xc0\xaf\"}", "invalid UTF-8 in string" },  /* overlong '/' */
+                { "{\"a\":1,\"z\":\"\xed\xa0\x80\"}", "invalid UTF-8 in string" }, /* encoded surrogate */
+                { "{\"a\":1,\"z\":\"\xe2\x82\"}", "invalid UTF-8 in string" },  /* truncated */
+                { "{\"a\":1,\"\xff\":2}", "invalid UTF-8 in string" },         /* in a key */
+                { "{\"a\":1,\"z\":1e400}", "number out of range" },
+                { "{\"a\":1,\"z\":[-1e400]}", "number out of range" },
+                { "{\"a\":1e999}", "number out of range" },
+        };
+        spate_arena_t a;
+        spate_value_t v;
+        char err[256];
+        spate_shape_t *root = spate_shape_new(&pool, 1);
+        spate_shape_field(&pool, root, "a", 1, 1);
+        spate_arena_init(&a);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                spate_arena_reset(&a);
+                int rc = decode(root, cases[i].json, &a, &v, err);
+                CHECK(rc == -1 && strstr(err, cases[i].why), "rejects %s: %s (got %s)", cases[i].json,
+                      cases[i].why, rc ? err : "accepted");
+        }
+        CHECK(spate_json_decode(root, NULL, 0, &a, &v, err, sizeof(err)) == -1 &&
+              strstr(err, "expected a JSON object at byte 0"), "a tombstone (NULL, 0) is an error (%s)", err);
+        const char *good = "{\"a\":1,\"z\":\"\\ud83d\\ude00 caf\xc3\xa9 \\u00e9 \xf0\x9f\x98\x80\",\"y\":1e308}";
+        CHECK(decode(root, good, &a, &v, err) == 0, "a surrogate pair, UTF-8 and 1e308 pass (%s)", err);
+        spate_arena_destroy(&a);
+}
+
+/* Strings not from JSON (Avro, substr() cutting a character) may be invalid
+ * UTF-8: the writer replaces each bad byte with U+FFFD. */
+static void test_write_repairs_utf8(void) {
+        spate_buf_t b = { 0 };
+        spate_json_write_str(&b, "ok \xc3\xa9 \xff \xe2\x82 \xed\xa0\x80 \xf0\x9f\x98\x80", 19);
+        spate_buf_putc(&b, 0);
+        CHECK_STR(b.data, "\"ok \xc3\xa9 \\ufffd \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \xf0\x9f\x98\x80\"",
+                  "invalid UTF-8 becomes U+FFFD, valid UTF-8 stays");
+        spate_buf_free(&b);
+}
+
 int main(void) {
         test_format();
+        test_unreferenced_invalid();
+        test_write_repairs_utf8();
         test_numbers();
         test_selective();
         test_write();

@@ -63,6 +63,10 @@ static void test_json(void) {
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
                 CHECK(tj_classify(cases[i].in, strlen(cases[i].in)) == cases[i].kind, "classify '%s'", cases[i].in);
+        /* C6: strchr("...", '\0') matches the terminator, so a backslash and
+         * a NUL passed as an escape and tail printed the raw control byte. */
+        static const char nul_esc[] = "{\"s\":\"a\\\0b\"}";
+        CHECK(tj_classify(nul_esc, sizeof(nul_esc) - 1) == TJ_NONE, "a backslash followed by a NUL is not an escape");
         char deep[2000];
         memset(deep, '[', 1000);
         memset(deep + 1000, ']', 1000);
@@ -179,8 +183,28 @@ static void test_sort_and_output(void) {
         tail_free(&t);
 }
 
+/* Epoch-ms fields named *_at or window_start/end show as UTC times in the table only. */
+static void test_times(void) {
+        tail_t t = { .topic = "t", .top = -1 };
+        spate_buf_t b = { 0 };
+        put(&t, "a", "{\"first_rain_at\": 1796163960000, \"count\": 1796163960000, \"fetched_at\": 42}");
+        put(&t, "b", "{\"first_rain_at\": null}");
+        tail_table(&t, &b, 120, 6, 0);
+        spate_buf_putc(&b, '\0');
+        CHECK(strstr(b.data, "2026-12-01 22:26:00Z") != NULL, "first_rain_at shows as a UTC time");
+        CHECK(strstr(b.data, "1796163960000") != NULL, "a field not named as a time stays a number");
+        CHECK(strstr(b.data, " 42") != NULL, "a small number in a time field is not a time");
+        b.len = 0;
+        tail_json_line(&b, "a", 1, tail_map_get(&t.map, "a", 1));
+        spate_buf_putc(&b, '\0');
+        CHECK(strstr(b.data, "1796163960000, \"count\"") != NULL, "JSON lines keep the epoch milliseconds");
+        spate_buf_free(&b);
+        tail_free(&t);
+}
+
 int main(void) {
         test_map();
+        test_times();
         test_json();
         test_sort_and_output();
         return CHECK_DONE();

@@ -19,6 +19,7 @@ static const char *write_file(const char *name, const char *text) {
 
 #define HEAD "application: t\nnodes:\n"
 #define SRC  "  - name: in\n    type: kafka_source\n    topic: t.in\n"
+#define WIN  "  - name: w\n    type: window\n    from: in\n    window: tumbling\n    aggregates:\n      n: count()\n"
 
 static const char *good =
         "application: demo\n"
@@ -79,14 +80,68 @@ static const struct bad {
         { "fields not a map", HEAD SRC "  - name: m\n    type: map\n    from: in\n    fields: [a]\n",
           ":9:13: map node 'm': 'fields' must be a mapping" },
         { "bad duration", "application: t\nsettings:\n  commit_interval: soon\nnodes:\n" SRC,
-          ":3:20: commit_interval must be a duration" },
+          ":3:20: commit_interval: 'soon' is not a duration: write a number and a unit" },
+        { "duration without a unit", "application: t\nsettings:\n  commit_interval: 60\nnodes:\n" SRC,
+          ":3:20: commit_interval: '60' has no unit: write 60s or 1m (or 60ms if milliseconds were meant)" },
+        { "node duration without a unit", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
+          "    every: 90\n", ":7:12: http_poll node 'p': 'every': '90' has no unit: write 90s" },
+        { "poll interval too short", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
+          "    every: 500ms\n", ":7:12: http_poll node 'p': every is '500ms': it must be at least 1s" },
         { "avro without schema", HEAD SRC "    format: avro\n", "format: avro needs 'schema:'" },
         { "empty file", "", ":1:1: the file is empty" },
         { "window after a poller", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
           "  - name: w\n    type: window\n    from: p\n    window: tumbling\n    size: 1h\n"
           "    aggregates:\n      n: count()\n",
-          ":7:5: window node 'w': a window reads records of a kafka_source (its exactness rests on "
-          "their offsets), not of http_poll 'p'" },
+          ":7:5: window node 'w': a window reads records of a source whose offsets replay (its "
+          "exactness rests on them), such as kafka_source, not of http_poll 'p'" },
+        /* issue 14: files `spate check` used to accept, or answered unhelpfully */
+        { "root not a mapping", "- a\n- b\n", ":1:1: a topology file is a mapping" },
+        { "second document", "application: t\nnodes:\n" SRC "---\napplication: u\n",
+          ":6:1: a second YAML document" },
+        { "duplicate key", HEAD SRC "    topic: t.other\n", ":6:5: duplicate key 'topic' (first at line 5" },
+        { "unclosed ${", HEAD "  - name: in\n    type: kafka_source\n    topic: ${SENSOR_TOPIC\n",
+          ":5:12: unclosed '${SENSOR_TOPIC' (hint: end it with '}'" },
+        { "bad kafka property", "application: t\nkafka:\n  linger.ms: soon\nnodes:\n" SRC,
+          ":3:3: kafka property 'linger.ms': Invalid value" },
+        { "unknown prefixed kafka property", "application: t\nkafka:\n  consumer.no.such: 1\nnodes:\n" SRC,
+          ":3:3: kafka property 'no.such': No such configuration property" },
+        { "partitions -3", HEAD SRC "    partitions: -3\n",
+          ":6:17: kafka_source node 'in': 'partitions' must be from 1 to 2147483647, not '-3'" },
+        { "partitions 0", HEAD SRC "  - name: o\n    type: kafka_sink\n    from: in\n    topic: x\n    partitions: 0\n",
+          ":10:17: kafka_sink node 'o': 'partitions' must be from 1 to 2147483647, not '0'" },
+        { "partitions overflow", HEAD SRC "    partitions: 99999999999\n",
+          ":6:17: kafka_source node 'in': 'partitions' must be from 1 to 2147483647" },
+        { "hex partitions", HEAD SRC "    partitions: 0x10\n", ":6:17: kafka_source node 'in': 'partitions' must be a whole number, not '0x10'" },
+        { "state_memory_mb lots", "application: t\nsettings:\n  state_memory_mb: lots\nnodes:\n" SRC,
+          ":3:20: state_memory_mb must be a whole number of MB from 1 to 1048576, not 'lots'" },
+        { "commit_interval 0", "application: t\nsettings:\n  commit_interval: 0ms\nnodes:\n" SRC,
+          ":3:20: commit_interval must be at least 1ms" },
+        { "hex duration", HEAD SRC WIN "    size: 0x10\n", ":12:11: window node 'w': 'size': '0x10' is not a duration" },
+        { "size nan", HEAD SRC WIN "    size: nan\n", ":12:11: window node 'w': 'size': 'nan' is not a duration: write a number and a unit" },
+        { "size inf", HEAD SRC WIN "    size: infs\n", ":12:11: window node 'w': 'size': 'infs' is not a duration" },
+        { "size overflow", HEAD SRC WIN "    size: 200000000d\n",
+          ":12:11: window node 'w': 'size': '200000000d' is longer than the longest duration, 100000000d" },
+        { "grace overflow", HEAD SRC WIN "    size: 1h\n    grace: 9223372036854775807ms\n",
+          ":13:12: window node 'w': 'grace': '9223372036854775807ms' is longer than the longest duration" },
+        { "time 'now'", HEAD SRC WIN "    size: 1h\n    time: 'now'\n",
+          ":13:11: window node 'w': 'time: now' reads a field named 'now', and spate has no wall clock" },
+        { "time a string constant", HEAD SRC WIN "    size: 1h\n    time: \"'2026-01-01'\"\n",
+          ":13:11: window node 'w': 'time: '2026-01-01'' is always string, but it must be a number of ms" },
+        { "source time a bool", HEAD SRC "    time: true\n",
+          ":6:11: kafka_source node 'in': 'time: true' is always bool, but it must be a number of ms" },
+        { "key_by on an array", HEAD SRC "  - name: k\n    type: key_by\n    from: in\n    key: xs[*]\n",
+          ":9:10: key_by node 'k': 'key: xs[*]' is always array, but it must be a string, number or bool" },
+        { "group_by on an array", HEAD SRC WIN "    size: 1h\n    group_by: xs[*]\n",
+          ":13:15: window node 'w': 'group_by: xs[*]' is always array" },
+        { "cycle", HEAD SRC "  - name: c\n    type: filter\n    from: b\n    where: x\n"
+          "  - name: a\n    type: filter\n    from: b\n    where: x\n"
+          "  - name: b\n    type: filter\n    from: a\n    where: x\n",
+          ":12:11: filter node 'a': its 'from:' chain is a cycle: a <- b <- a" },
+        { "rate_limit nan", HEAD "  - name: p\n    type: http_poll\n    topic: coords\n    url: http://x\n"
+          "    rate_limit: nan/min\n", ":7:17: http_poll node 'p': rate_limit: want N/min" },
+        { "quote then more", HEAD SRC "  - name: m\n    type: map\n    from: in\n    fields:\n      f: 'x' + 1\n",
+          ":10:14: YAML syntax error: did not find expected key while parsing a block mapping (hint: "
+          "a value that starts with a quote ends at the closing quote; quote the whole expression" },
 };
 
 static void test_bad(void) {

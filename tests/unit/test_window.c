@@ -106,6 +106,8 @@ static void test_sliding(void) {
                 { "only the last possible window open", 20, 35, 0, 0, 30, 30 },
                 { "late", 20, 36, 1, 0, 0, 0 },
                 { "negative times", -20, -18, 0, 1, -20, -10 },
+                /* no stream time yet: stream_time - grace overflowed int64 */
+                { "first record", 20, INT64_MIN, 0, 1, 20, 30 },
         };
         spate_window_spec_t sp = SLIDING(10, 5);
         spate_sliding_assign_t a;

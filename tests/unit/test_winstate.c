@@ -107,28 +107,36 @@ static void test_repart_codec(void) {
 static void test_watermark(void) {
         spate_winmeta_t m;
         spate_winmeta_init(&m);
-        CHECK(spate_winmeta_watermark(&m, 3) == INT64_MIN, "no marks: no stream time");
+        CHECK(spate_winmeta_watermark(&m, 3, 1) == INT64_MIN, "no marks: no stream time");
         spate_winmeta_mark(&m, 0, 500, 0);
         spate_winmeta_mark(&m, 2, 900, 0);
-        CHECK(spate_winmeta_watermark(&m, 3) == INT64_MIN, "a partition never marked holds it");
+        CHECK(spate_winmeta_watermark(&m, 3, 1) == INT64_MIN, "a partition never marked holds it");
         spate_winmeta_mark(&m, 1, INT64_MIN, 0);
-        CHECK(spate_winmeta_watermark(&m, 3) == INT64_MIN, "a partition not started holds it");
+        CHECK(spate_winmeta_watermark(&m, 3, 1) == INT64_MIN, "a partition not started holds it");
         spate_winmeta_mark(&m, 1, INT64_MIN, 1);
-        CHECK(spate_winmeta_watermark(&m, 3) == 500, "an empty caught-up partition does not: %lld",
-              (long long)spate_winmeta_watermark(&m, 3));
+        CHECK(spate_winmeta_watermark(&m, 3, 0) == INT64_MIN,
+              "an empty caught-up partition holds it too (it may start late)");
+        CHECK(spate_winmeta_watermark(&m, 3, 1) == 500, "until it is released: %lld",
+              (long long)spate_winmeta_watermark(&m, 3, 1));
         spate_winmeta_mark(&m, 1, 300, 0);
-        CHECK(spate_winmeta_watermark(&m, 3) == 300, "the slowest partition: %lld",
-              (long long)spate_winmeta_watermark(&m, 3));
+        CHECK(spate_winmeta_watermark(&m, 3, 0) == 300, "the slowest partition: %lld",
+              (long long)spate_winmeta_watermark(&m, 3, 0));
         spate_winmeta_mark(&m, 1, 200, 1);
-        CHECK(spate_winmeta_watermark(&m, 3) == 300, "a caught-up partition with records still "
-              "holds it, and its time is never lowered: %lld", (long long)spate_winmeta_watermark(&m, 3));
+        CHECK(spate_winmeta_watermark(&m, 3, 1) == 300, "a caught-up partition with records still "
+              "holds it, and its time is never lowered: %lld", (long long)spate_winmeta_watermark(&m, 3, 1));
         spate_winmeta_mark(&m, 5, 100, 0);
-        CHECK(spate_winmeta_watermark(&m, 3) == 300, "partitions beyond the count are ignored");
+        CHECK(spate_winmeta_watermark(&m, 3, 1) == 300, "partitions beyond the count are ignored");
+        spate_winmeta_t end;
+        spate_winmeta_init(&end);
+        for (int p = 0; p < 3; p++)
+                spate_winmeta_mark(&end, p, SPATE_WINDOW_END_OF_STREAM, 1);
+        CHECK(spate_winmeta_watermark(&end, 3, 0) == SPATE_WINDOW_END_OF_STREAM,
+              "every partition at the end of the stream: so is the task");
         spate_buf_t b = { 0 };
         spate_winmeta_t back;
         spate_winmeta_encode(&m, &b);
         CHECK(spate_winmeta_decode(b.data, b.len, &back, err, sizeof(err)) == 0 && back.nup == 4 &&
-              back.up[2].partition == 1 && back.up[2].time == 300 && back.up[2].idle && spate_winmeta_watermark(&back, 3) == 300,
+              back.up[2].partition == 1 && back.up[2].time == 300 && back.up[2].idle && spate_winmeta_watermark(&back, 3, 0) == 300,
               "marks survive the meta codec");
         spate_buf_free(&b);
 }
@@ -286,10 +294,13 @@ static void test_commit_flags(void) {
         spate_winstate_advance(ws, 1000 + 100 + 1100 - 1);
         spate_winstate_close(ws);
         CHECK(spate_winstate_find(ws, "k", 1, 0) && !ws->ndel, "closed marker kept within retention");
+        CHECK(ws->nclosed == 2 && ws->nwindows == 2, "both windows are closed markers now (%llu of %llu)", (unsigned long long)ws->nclosed,
+              (unsigned long long)ws->nwindows);
         spate_winstate_advance(ws, 1000 + 100 + 1100);
         spate_winstate_close(ws);
         CHECK(!spate_winstate_find(ws, "k", 1, 0) && ws->ndel == 1 && !ws->del[0].output,
               "expired marker deleted, no output tombstone");
+        CHECK(ws->nclosed == 1 && ws->nwindows == 1, "the deleted marker is no longer counted closed");
         spate_winstate_clean(ws);
         CHECK(ws->ngroups == 1, "the emptied group is freed (%zu left)", ws->ngroups);
         spate_winstate_free(ws);
@@ -486,6 +497,51 @@ static void test_combiner(spate_window_type_t type) {
         spate_winstate_free(merged);
 }
 
+/* A repartitioned task whose other source partitions closed a window before
+ * a late-starting partition reached it: the partition's records are on time
+ * by its own stream time, so the closed window takes them and is emitted
+ * again (a revision); once the window is gone (past retention) they are late. */
+static void test_revision(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_TUMBLING, 1000, 100, 1);
+        spate_winstate_t *ws = spate_winstate_new(&c);
+        spate_val_t one[3] = { { .type = SPATE_VAL_NUM, .num = 1 }, { .type = SPATE_VAL_NUM, .num = 1 },
+                               { .type = SPATE_VAL_NUM, .num = 1 } };
+        ws->external_time = 1;
+        spate_wrec_t a = { "g", 1, 500, one, { 500, 0, 1 }, 500 };
+        CHECK(spate_winstate_add(ws, &a) == 0, "a record of partition 0");
+        spate_winstate_advance(ws, 1100);  /* the marks of partition 0 pass end + grace */
+        spate_winstate_close(ws);
+        spate_went_t *w = spate_winstate_find(ws, "g", 1, 0);
+        CHECK(w && w->closed && w->emit && num_result(w, 0) == 1, "closed and emitted final");
+        spate_winstate_clean(ws);
+        spate_wrec_t b = { "g", 1, 400, one, { 400, 1, 7 }, 400 };
+        CHECK(spate_winstate_add(ws, &b) == 0 && w->emit && w->dirty && num_result(w, 0) == 2 &&
+              ws->nrevised == 1, "a record on time by its own partition revises the closed window");
+        spate_winstate_clean(ws);
+        spate_agg_state_t *states = spate_agg_states_new(c.fns, 3);
+        spate_agg_update(&states[0], &one[0], &b.origin);
+        CHECK(spate_winstate_merge(ws, "g", 1, 0, 450, states) == 0 && w->emit && num_result(w, 0) == 3,
+              "so does a combined batch");
+        CHECK(spate_winstate_merge(ws, "g", 1, 0, 1100, states) == 1, "a batch late by its own partition is late");
+        spate_winstate_clean(ws);
+        b.st = 1100;
+        CHECK(spate_winstate_add(ws, &b) == 1, "so is a record");
+        spate_winstate_advance(ws, 1100 + 1100);
+        spate_winstate_close(ws);
+        spate_winstate_clean(ws);
+        b.st = 400;
+        CHECK(!spate_winstate_find(ws, "g", 1, 0) && spate_winstate_add(ws, &b) == 1 &&
+              spate_winstate_merge(ws, "g", 1, 0, 450, states) == 1,
+              "past retention the window is gone: late, never re-created with part of its records");
+        CHECK(spate_winstate_merge(ws, "h", 1, 1000, 1500, states) == 0 &&
+              (w = spate_winstate_find(ws, "h", 1, 1000)) && w->closed && w->emit && num_result(w, 0) == 1,
+              "a closed window that never had records (and would still be kept) is created, closed");
+        CHECK(ws->nwindows == 1 && ws->nclosed == 1, "and counted closed (%llu windows, %llu closed)",
+              (unsigned long long)ws->nwindows, (unsigned long long)ws->nclosed);
+        spate_agg_states_free(states, 3);
+        spate_winstate_free(ws);
+}
+
 int main(void) {
         test_spec_parse();
         test_repart_codec();
@@ -496,6 +552,7 @@ int main(void) {
         test_entry_codec();
         test_meta();
         test_commit_flags();
+        test_revision();
         test_session_tombstones();
         test_load();
         test_iso();

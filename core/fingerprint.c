@@ -1,0 +1,66 @@
+/* fingerprint.c - topology fingerprints and the committer tag of offset
+ * metadata (engine.c checks it: two topologies in one group fail clearly). */
+#include "fingerprint.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG "@fp="
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+        const unsigned char *b = p;
+        for (size_t i = 0; i < n; i++) {
+                h ^= b[i];
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
+/* Kind, then each scalar with its length, so that no two trees share a text. */
+static uint64_t hash_tree(uint64_t h, const spate_yaml_t *y) {
+        char head[32];
+        int n = snprintf(head, sizeof(head), "%d:%zu:", (int)y->kind,
+                         y->kind == SPATE_YAML_SCALAR ? strlen(y->value) : (size_t)y->n);
+        h = fnv(h, head, (size_t)n);
+        if (y->kind == SPATE_YAML_SCALAR)
+                return fnv(h, y->value, strlen(y->value));
+        for (int i = 0; i < y->n; i++) {
+                if (y->kind == SPATE_YAML_MAP)
+                        h = hash_tree(h, y->keys[i]);
+                h = hash_tree(h, y->items[i]);
+        }
+        return h;
+}
+
+uint64_t spate_topology_fingerprint(const spate_topology_t *t) {
+        const spate_yaml_t *nodes = spate_yaml_get(t->root, "nodes");
+        return nodes ? hash_tree(0xcbf29ce484222325ULL, nodes) : 0;
+}
+
+int spate_committer_format(const spate_committer_t *c, char *buf, size_t size) {
+        return snprintf(buf, size, TAG "%016" PRIx64 "/%lld/%lld%s;", c->fp, (long long)c->start_ms,
+                        (long long)c->at_ms, c->left ? "/left" : "");
+}
+
+int spate_committer_parse(const char *md, size_t len, spate_committer_t *c) {
+        char buf[128], *end;
+        const char *p = md ? memmem(md, len, TAG, strlen(TAG)) : NULL;
+        size_t n;
+        if (!p)
+                return -1;
+        n = len - (size_t)(p - md);
+        n = n < sizeof(buf) - 1 ? n : sizeof(buf) - 1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        c->fp = strtoull(buf + strlen(TAG), &end, 16);
+        if (*end != '/')
+                return -1;
+        c->start_ms = strtoll(end + 1, &end, 10);
+        if (*end != '/')
+                return -1;
+        c->at_ms = strtoll(end + 1, &end, 10);
+        c->left = !strncmp(end, "/left", 5);
+        return *(c->left ? end + 5 : end) == ';' ? 0 : -1;
+}

@@ -1,0 +1,95 @@
+/* test_sql.c - unit tests of sql_sink's SQL text (connectors/sql_text.c): column types, CREATE
+ * TABLE and INSERT/upsert in both dialects, password masking, and SQLite's STRICT tables and
+ * upsert on a real in-memory database. */
+#include "check.h"
+#include "../../connectors/sql.h"
+
+#include <sqlite3.h>
+
+static void test_types(void) {
+        sql_type_t t;
+        const char *extra;
+        CHECK(!spate_sql_parse_type("double not null check (t > -90)", &t, &extra) && t == SQL_T_DOUBLE &&
+              !strcmp(extra, "not null check (t > -90)"), "type and constraints split");
+        CHECK(!spate_sql_parse_type("BIGINT", &t, &extra) && t == SQL_T_BIGINT && !*extra, "case-insensitive type");
+        CHECK(spate_sql_parse_type("float", &t, &extra) == -1, "unknown type refused");
+        CHECK(spate_sql_type_fits(SQL_DIALECT_PG, SQL_T_TEXT, "character varying"), "varchar holds text");
+        CHECK(spate_sql_type_fits(SQL_DIALECT_PG, SQL_T_TIMESTAMP, "timestamp with time zone"), "timestamptz");
+        CHECK(!spate_sql_type_fits(SQL_DIALECT_PG, SQL_T_BIGINT, "text"), "text does not hold bigint");
+        CHECK(spate_sql_type_fits(SQL_DIALECT_SQLITE, SQL_T_BOOL, "INTEGER"), "SQLite: booleans in INTEGER");
+        CHECK(!spate_sql_type_fits(SQL_DIALECT_PG, SQL_T_BOOL, "bigint"), "PostgreSQL: boolean wants boolean");
+}
+
+static void test_mask(void) {
+        char out[256];
+        spate_sql_mask("postgresql://spate:s3cr:et@db:5432/x?sslmode=off", out, sizeof(out));
+        CHECK_STR(out, "postgresql://spate:***@db:5432/x?sslmode=off", "URL password masked");
+        spate_sql_mask("postgresql://spate@db/x", out, sizeof(out));
+        CHECK_STR(out, "postgresql://spate@db/x", "URL without password unchanged");
+        spate_sql_mask("host=db password='a b\\'c' dbname=x", out, sizeof(out));
+        CHECK_STR(out, "host=db password=*** dbname=x", "quoted conninfo password masked");
+        spate_sql_mask("host=db password=abc", out, sizeof(out));
+        CHECK_STR(out, "host=db password=***", "conninfo password masked");
+}
+
+static sql_col_t cols[] = { { "sensor", SQL_T_TEXT, "not null" }, { "temp", SQL_T_DOUBLE, "check (temp > -100)" },
+                            { "n", SQL_T_BIGINT, "" } };
+static int key[] = { 0 };
+
+static void test_text(void) {
+        sql_table_t t = { .table = "t", .current = "t_current", .version_col = "version", .cols = cols, .ncols = 3,
+                          .key = key, .nkey = 1, .mode = SQL_UPSERT };
+        spate_buf_t b = { 0 };
+        spate_sql_create(&b, SQL_DIALECT_PG, &t, "t", 0, 1);
+        CHECK_STR(b.data, "CREATE TABLE IF NOT EXISTS \"t\" (\"sensor\" text not null, \"temp\" double precision "
+                  "check (temp > -100), \"n\" bigint, PRIMARY KEY (\"sensor\"))", "PostgreSQL CREATE TABLE");
+        b.len = 0;
+        spate_sql_insert(&b, SQL_DIALECT_PG, &t, "t", 0, 1, 2);
+        CHECK_STR(b.data, "INSERT INTO \"t\" (\"sensor\", \"temp\", \"n\") VALUES ($1, $2, $3), ($4, $5, $6) "
+                  "ON CONFLICT (\"sensor\") DO UPDATE SET \"temp\" = excluded.\"temp\", \"n\" = excluded.\"n\"",
+                  "PostgreSQL two-row upsert");
+        b.len = 0;
+        spate_sql_insert(&b, SQL_DIALECT_SQLITE, &t, "h", 1, 0, 1);
+        CHECK_STR(b.data, "INSERT INTO \"h\" (\"sensor\", \"temp\", \"n\", \"version\") VALUES (?, ?, ?, ?)",
+                  "SQLite versioned history insert");
+        spate_buf_free(&b);
+}
+
+/* The generated SQL on a real SQLite: STRICT rejects a wrong type, CHECK a bad value, the upsert updates. */
+static void test_sqlite(void) {
+        sql_table_t t = { .table = "t", .cols = cols, .ncols = 3, .key = key, .nkey = 1, .mode = SQL_UPSERT };
+        spate_buf_t b = { 0 };
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        sqlite3_open(":memory:", &db);
+        spate_sql_create(&b, SQL_DIALECT_SQLITE, &t, "t", 0, 1);
+        CHECK(sqlite3_exec(db, b.data, NULL, NULL, NULL) == SQLITE_OK, "CREATE ... STRICT runs: %s", sqlite3_errmsg(db));
+        b.len = 0;
+        spate_sql_insert(&b, SQL_DIALECT_SQLITE, &t, "t", 0, 1, 1);
+        CHECK(sqlite3_exec(db, "INSERT INTO t VALUES ('a', 1.5, 1)", NULL, NULL, NULL) == SQLITE_OK, "insert");
+        CHECK(sqlite3_exec(db, "INSERT INTO t VALUES ('b', 1.5, 'x')", NULL, NULL, NULL) != SQLITE_OK,
+              "STRICT: text into bigint rejected (%s)", sqlite3_errmsg(db));
+        CHECK(sqlite3_exec(db, "INSERT INTO t VALUES ('c', -200, 1)", NULL, NULL, NULL) != SQLITE_OK,
+              "CHECK rejects (%s)", sqlite3_errmsg(db));
+        CHECK(sqlite3_prepare_v2(db, b.data, -1, &st, NULL) == SQLITE_OK, "upsert prepares: %s", sqlite3_errmsg(db));
+        sqlite3_bind_text(st, 1, "a", -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 2, 7.25);
+        sqlite3_bind_int64(st, 3, 2);
+        CHECK(sqlite3_step(st) == SQLITE_DONE, "upsert of an existing key runs");
+        sqlite3_finalize(st);
+        sqlite3_prepare_v2(db, "SELECT count(*), max(temp), max(n) FROM t", -1, &st, NULL);
+        sqlite3_step(st);
+        CHECK(sqlite3_column_int(st, 0) == 1 && sqlite3_column_double(st, 1) == 7.25 && sqlite3_column_int(st, 2) == 2,
+              "the upsert updated the row in place");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        spate_buf_free(&b);
+}
+
+int main(void) {
+        test_types();
+        test_mask();
+        test_text();
+        test_sqlite();
+        return CHECK_DONE();
+}
