@@ -4,17 +4,16 @@
 #
 # fuzz_target BINDIR TARGET ARGS...: runs the target with its dictionary
 # (tests/fuzz/TARGET.dict) and with leaks and every sanitizer report fatal,
-# except the known bugs that TARGET.lsan / TARGET.ubsan suppress: each is
-# fixed on another branch, and the file goes once that is merged. Relative
-# paths in ARGS are fine: it runs from the repository root.
+# except the known leaks that TARGET.lsan suppresses (each file says which, and
+# goes once they are fixed). Relative paths in ARGS are fine: it runs from the
+# repository root.
 fuzz_target() {
         local bindir=$1 t=$2; shift 2
-        local dict=() lsan= ubsan=
+        local dict=() lsan=
         [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
         [ -f "tests/fuzz/$t.lsan" ] && lsan=suppressions=$PWD/tests/fuzz/$t.lsan
-        [ -f "tests/fuzz/$t.ubsan" ] && ubsan=:suppressions=$PWD/tests/fuzz/$t.ubsan
         ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=$lsan \
-        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1$ubsan \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 "$bindir/$t" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" "$@"
 }
 
