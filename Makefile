@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages spate needs (only those missing)
 #   make test       deps + build + every unit and integration test
 #   make asan       the same suite under AddressSanitizer/UBSan (build in build/asan)
+#   make fuzz       each libFuzzer target of tests/fuzz for FUZZ_SECONDS (clang, build/fuzz)
 #   make run        the flagship demo on the embedded broker
 #   make bench      benchmarks on the embedded broker
 
@@ -12,7 +13,7 @@ DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libr
              libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
              libsqlite3-dev libpq-dev postgresql \
              python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket chromium \
-             docker-compose
+             docker-compose clang libclang-rt-14-dev
 PY        := /usr/bin/python3
 
 BUILD     ?= build
@@ -30,6 +31,7 @@ CFLAGS    += -fsanitize=$(SANITIZER),undefined,float-cast-overflow -fno-omit-fra
              -fno-sanitize-recover=undefined,float-cast-overflow
 LDFLAGS   += -fsanitize=$(SANITIZER),undefined,float-cast-overflow
 endif
+CFLAGS    += $(EXTRA_CFLAGS)
 
 LIB_SRC   := $(wildcard core/*.c operators/*.c connectors/*.c) $(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -41,8 +43,16 @@ DRIVER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/driver/*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+# The fuzz targets and the library under them, built by clang with libFuzzer, ASan and UBSan.
+# Two clang-only warnings are off there: `{ NULL }` table terminators, and avro-c's
+# accessor macros (whose NULL-method branch never runs for generic values).
+FUZZ_MAKE  = $(MAKE) BUILD=build/fuzz BIN=build/fuzz/bin CC=clang SANITIZER=fuzzer-no-link,address \
+             OPT=-O1 EXTRA_CFLAGS="-Wno-missing-field-initializers -Wno-sometimes-uninitialized" fuzzers
 
-.PHONY: all deps test asan run bench clean check-deps
+.PHONY: all deps test asan fuzz fuzzers run bench clean check-deps
 
 all: $(BIN)/spate
 
@@ -62,12 +72,19 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+
+fuzzers: $(FUZZ_BIN)
+
 # The live map page is assembled into the binary (.incbin), which -MMD does not see.
 $(BUILD)/cli/map_page.o: web/map.html
 
 # Installs only when something is missing, so a configured machine never needs root.
 deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
+	    clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null | grep -q / && \
 	    command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
 	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
@@ -79,13 +96,22 @@ tests: $(BIN)/spate $(UNIT_BIN) $(BENCH_BIN)
 
 test: deps
 	$(MAKE) tests
-	SPATE_BIN=$(abspath $(BIN)/spate) SPATE_TEST_BIN=$(abspath $(BUILD)/tests) tests/run.sh
+	$(FUZZ_MAKE)
+	SPATE_BIN=$(abspath $(BIN)/spate) SPATE_TEST_BIN=$(abspath $(BUILD)/tests) \
+	SPATE_FUZZ_BIN=$(abspath build/fuzz/fuzz) tests/run.sh
 
 asan: deps
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SANITIZER=address OPT=-O1 tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$(FUZZ_MAKE)
+	SPATE_FUZZ_BIN=$(abspath build/fuzz/fuzz) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	SPATE_BIN=$(abspath build/asan/bin/spate) SPATE_TEST_BIN=$(abspath build/asan/tests) \
 	SPATE_ASAN=1 tests/run.sh
+
+# Runs the targets (FUZZ_TARGETS, default all) one after another for FUZZ_SECONDS each
+# and prints execs per target.
+fuzz: deps
+	$(FUZZ_MAKE)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(abspath build/fuzz/fuzz) $(FUZZ_TARGETS)
 
 bench: deps
 	$(MAKE) all $(BENCH_BIN)
@@ -98,4 +124,4 @@ run: deps
 clean:
 	rm -rf $(BUILD) $(BIN)
 
--include $(LIB_OBJ:.o=.d) $(DRIVER_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(DRIVER_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d) $(FUZZ_BIN:=.d)

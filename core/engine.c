@@ -10,6 +10,7 @@
 #include "live.h"
 #include "log.h"
 #include "metrics.h"
+#include "offset_meta.h"
 #include "store.h"
 #include "topics.h"
 #include "util.h"
@@ -288,7 +289,7 @@ static int flush_nodes(spate_engine_t *e) {
 
 /* --- partition values: node values committed with a source partition's offset --- */
 
-#define TIMES_PREFIX "spate:"
+#define TIMES_PREFIX SPATE_OFFSET_META_PREFIX
 
 static pvals_t *task_vals(spate_engine_t *e, task_t *t) {
         if (!t->vals) {
@@ -331,26 +332,17 @@ static void vals_to_metadata(spate_engine_t *e, const task_t *t, int64_t offset,
         elem->metadata_size = strlen(buf);
 }
 
-static void vals_from_metadata(spate_engine_t *e, task_t *t, const char *md, size_t len) {
-        char buf[2048], *save = NULL, *end;
-        if (len <= strlen(TIMES_PREFIX) || len >= sizeof(buf) || memcmp(md, TIMES_PREFIX, strlen(TIMES_PREFIX)))
-                return;
-        memcpy(buf, md, len);
-        buf[len] = '\0';
-        for (char *kv = strtok_r(buf + strlen(TIMES_PREFIX), ";", &save); kv;
-             kv = strtok_r(NULL, ";", &save)) {
-                char *eq = strchr(kv, '=');
-                if (!eq)
+struct meta_task { spate_engine_t *e; task_t *t; };
+
+static void meta_val(void *opaque, const char *node, int64_t time, int64_t cut) {
+        struct meta_task *mt = opaque;
+        for (int i = 0; i < mt->e->topo->nnodes; i++) {
+                if (strcmp(mt->e->topo->nodes[i]->name, node))
                         continue;
-                *eq = '\0';
-                for (int i = 0; i < e->topo->nnodes; i++) {
-                        if (strcmp(e->topo->nodes[i]->name, kv))
-                                continue;
-                        pvals_t *v = &task_vals(e, t)[i];
-                        v->time = v->ctime = strtoll(eq + 1, &end, 10);
-                        if (*end == '/')
-                                v->cut = strtoll(end + 1, NULL, 10);
-                }
+                pvals_t *v = &task_vals(mt->e, mt->t)[i];
+                v->time = v->ctime = time;
+                if (cut >= 0)
+                        v->cut = cut;
         }
 }
 
@@ -397,8 +389,9 @@ static void fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *
                         e->failed = 1;
                 if (c->elems[i].offset >= 0)
                         t->committed = c->elems[i].offset;
+                struct meta_task mt = { e, t };
                 if (c->elems[i].metadata)
-                        vals_from_metadata(e, t, c->elems[i].metadata, c->elems[i].metadata_size);
+                        spate_offset_meta_parse(c->elems[i].metadata, c->elems[i].metadata_size, meta_val, &mt);
         }
         rd_kafka_topic_partition_list_destroy(c);
 }

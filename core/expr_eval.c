@@ -153,7 +153,7 @@ static void flatten(ectx_t *c, const spate_value_t *items, uint32_t n, spate_val
                         total += items[i].n;
         spate_value_t *flat = alloc_items(c, total);
         for (uint32_t i = 0; i < n; i++)
-                if (items[i].type == SPATE_V_ARR) {
+                if (items[i].type == SPATE_V_ARR && items[i].n) {  /* an empty one may have no items */
                         memcpy(flat + k, items[i].u.items, sizeof(*flat) * items[i].n);
                         k += items[i].n;
                 }

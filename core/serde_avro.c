@@ -187,8 +187,11 @@ static int scalar_to_value(avro_value_t *in, spate_arena_t *a, spate_value_t *ou
                 *out = spate_value_str(spate_arena_memdup(a, s, n ? n - 1 : 0), n ? (uint32_t)(n - 1) : 0);
                 return 0;
         case AVRO_ENUM: {
-                int sym;
+                int sym = -1;
                 avro_value_get_enum(in, &sym);
+                /* avro-c reads an index without checking it against the symbols */
+                if (sym < 0 || sym >= avro_schema_enum_number_of_symbols(avro_value_get_schema(in)))
+                        return -1;
                 s = avro_schema_enum_get(avro_value_get_schema(in), sym);
                 *out = spate_value_str(s, (uint32_t)strlen(s));
                 return 0;

@@ -96,6 +96,7 @@ static const struct tcase cases[] = {
         T("nil", "null"), T("nil.x", "null"), T("min[1].p", "0.5"), T("min[2].p", "missing"),
         T("min[*].dt", "[100, 160, 220, 280, 340]"), T("min[*].p", "[0, 0.5, null, 1.25, null]"),
         T("xs[*]", "[1, 2, 3, 4]"), T("xs", "[1, 2, 3, 4]"), T("nested[*].w[*].m", "['a', 'b', 'c']"),
+        T("nested[*].w[*]", "[{0}, {0}, {0}]"),  /* flattens an empty array (no items) */
         T("empty[*].x", "[]"), T("absent[*].x", "missing"), T("nil[*]", "null"),
         T("`weird-name`", "5"), T("`and` + 1", "2"), T("cur.`rain`.`1h`", "0.1"), T("cur", "{0}"),
         T("cur . temp", "17.27"),
