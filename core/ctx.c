@@ -4,18 +4,6 @@
 
 #include <stdio.h>
 
-void spate_dlq_headers(spate_dlq_headers_t *h, const spate_ctx_t *ctx, const spate_origin_t *o,
-                       const char *reason, const char *application) {
-        *h = (spate_dlq_headers_t){
-                .name = { "spate.error", "spate.node", "spate.topic", "spate.partition", "spate.offset",
-                          "spate.application" },
-                .value = { reason, ctx->failed ? ctx->failed->name : "?", o->topic, h->part, h->off,
-                           application },
-        };
-        snprintf(h->part, sizeof(h->part), "%d", o->partition);
-        snprintf(h->off, sizeof(h->off), "%lld", (long long)o->offset);
-}
-
 int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
                       const void *key, size_t key_len, const void *value, size_t len) {
         return ctx->ops->produce(ctx, topic, partition, key, key_len, value, len, NULL);

@@ -36,18 +36,6 @@ typedef struct spate_ctx_ops {
         int (*wait_acks)(spate_ctx_t *ctx);
 } spate_ctx_ops_t;
 
-/* The headers of a dead letter: where its record came from and why it
- * failed (the engine's DLQ and the test driver's write the same). */
-#define SPATE_DLQ_NHEADERS 6
-typedef struct spate_dlq_headers {
-        const char *name[SPATE_DLQ_NHEADERS], *value[SPATE_DLQ_NHEADERS];
-        char part[16], off[24];       /* storage for two of the values */
-} spate_dlq_headers_t;
-/* Fills h for record o failed at ctx->failed; the values point into o, the
- * ctx, reason, application and h itself. */
-void spate_dlq_headers(spate_dlq_headers_t *h, const spate_ctx_t *ctx, const spate_origin_t *o,
-                       const char *reason, const char *application);
-
 struct spate_ctx {
         spate_arena_t arena;
         char errstr[1024];

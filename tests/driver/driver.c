@@ -2,6 +2,7 @@
  * offsets, a fake clock and a RocksDB in a temporary directory behind the
  * spate_ctx_* calls, and the engine's record path and commit order. */
 #include "driver.h"
+#include "../../core/dlq.h"
 
 #include "../../core/log.h"
 #include "../../core/store.h"
@@ -232,19 +233,26 @@ static int op_produce(spate_ctx_t *ctx, const char *topic, int32_t partition, co
         return 0;
 }
 
+/* The engine's dead letter (core/dlq.c: origin headers, spate.branch, a cut
+ * to the size limit - none here), kept with its headers as the driver's own. */
 static void op_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
         spate_driver_t *d = drv(ctx);
-        spate_dlq_headers_t h;
-        spate_dlq_headers(&h, ctx, o, ctx->errstr, d->topo->application);
-        spate_driver_msg_t *m = produced(d, d->topo->dlq_topic, 0, o->key, o->key_len, o->payload, o->len,
-                                         NULL);
-        m->nheaders = SPATE_DLQ_NHEADERS;
-        m->hnames = xrealloc(NULL, sizeof(char *) * SPATE_DLQ_NHEADERS);
-        m->hvalues = xrealloc(NULL, sizeof(char *) * SPATE_DLQ_NHEADERS);
-        for (int i = 0; i < SPATE_DLQ_NHEADERS; i++) {
-                m->hnames[i] = strdup(h.name[i]);
-                m->hvalues[i] = strdup(h.value[i]);
+        spate_dlq_letter_t l = { .reason = ctx->errstr, .node = ctx->failed ? ctx->failed->name : "?",
+                                 .branch = ctx->branch ? ctx->branch->name : NULL,
+                                 .application = d->topo->application, .origin = o };
+        rd_kafka_headers_t *h = spate_dlq_letter_build(&l, SIZE_MAX / 2);
+        spate_driver_msg_t *m = produced(d, d->topo->dlq_topic, 0, l.key, l.key_len, l.value, l.len, NULL);
+        const char *name;
+        const void *val;
+        size_t vlen;
+        m->nheaders = (int)rd_kafka_header_cnt(h);
+        m->hnames = xrealloc(NULL, sizeof(char *) * (size_t)m->nheaders);
+        m->hvalues = xrealloc(NULL, sizeof(char *) * (size_t)m->nheaders);
+        for (int i = 0; i < m->nheaders && !rd_kafka_header_get_all(h, (size_t)i, &name, &val, &vlen); i++) {
+                m->hnames[i] = strdup(name);
+                m->hvalues[i] = strndup(val, vlen);
         }
+        rd_kafka_headers_destroy(h);
         ctx->dlq++;
 }
 
