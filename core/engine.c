@@ -62,6 +62,7 @@ struct spate_engine {
         int nsources;
         spate_ctx_t ctx;
         volatile sig_atomic_t stop;
+        int64_t stop_seen_ms; /* when a wait first saw the stop request */
         int failed;                /* an output was not delivered */
         spate_engine_stats_t stats;
         rd_kafka_t *restorer;      /* assign-only consumer for changelog replay */
@@ -154,6 +155,35 @@ static task_t *task_for(source_t *s, int32_t partition) {
         return &s->tasks[partition];
 }
 
+/* How long a stopping instance waits for outputs to be acknowledged. */
+#define SHUTDOWN_ACK_MS 10000
+
+/* Whether a stopping instance has waited for the broker as long as it may:
+ * SHUTDOWN_ACK_MS counted from the first time a wait sees the stop request
+ * (a signal handler only sets e->stop). */
+static int stop_deadline_passed(spate_engine_t *e) {
+        if (!e->stop)
+                return 0;
+        if (!e->stop_seen_ms)
+                e->stop_seen_ms = spate_mono_ms();
+        return spate_mono_ms() - e->stop_seen_ms > SHUTDOWN_ACK_MS;
+}
+
+/* The producer's queue is full: serve its callbacks to make room. Fails when
+ * the instance is stopping and the broker took too long: with the broker gone
+ * the queue never drains, and SIGTERM must still end the process. */
+static int wait_queue_room(spate_engine_t *e) {
+        if (stop_deadline_passed(e)) {
+                if (!e->failed)
+                        spate_err("the producer's queue stayed full %d s after the stop request; input "
+                                  "offsets are not committed (it will be replayed)", SHUTDOWN_ACK_MS / 1000);
+                e->failed = 1;
+                return -1;
+        }
+        rd_kafka_poll(e->producer, 10);
+        return 0;
+}
+
 static int engine_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
                           const void *key, size_t key_len, const void *value, size_t len,
                           int64_t *acked) {
@@ -172,7 +202,10 @@ static int engine_produce(spate_ctx_t *ctx, const char *topic, int32_t partition
                                  rd_kafka_err2str(err));
                         return -1;
                 }
-                rd_kafka_poll(ctx->producer, 10);
+                if (wait_queue_room(ctx->engine)) {
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: stopping", topic);
+                        return -1;
+                }
         }
 }
 
@@ -206,13 +239,18 @@ static int queue_dead_letter(spate_engine_t *e, const spate_dlq_letter_t *l, rd_
                         rd_kafka_headers_destroy(h);
                         return -1;
                 }
-                rd_kafka_poll(e->producer, 10);
+                if (wait_queue_room(e)) {
+                        rd_kafka_headers_destroy(h);
+                        return -1;
+                }
         }
 }
 
 /* The original record with its origin and reason, cut to what the producer
  * accepts (spate_dlq_letter_build()). */
 static void dlq(spate_engine_t *e, const spate_origin_t *o, const char *reason) {
+        if (e->failed)  /* nothing is committed: the record is replayed, not dead-lettered */
+                return;
         spate_dlq_letter_t l = { .reason = reason, .node = e->ctx.failed ? e->ctx.failed->name : "?",
                                  .branch = e->ctx.branch ? e->ctx.branch->name : NULL,
                                  .application = e->topo->application, .origin = o };
@@ -548,19 +586,13 @@ static int txn_commit(spate_engine_t *e, rd_kafka_topic_partition_list_t *offs) 
         return 0;
 }
 
-/* How long a stopping instance waits for outputs to be acknowledged. */
-#define SHUTDOWN_ACK_MS 10000
-
 /* Waits until the producer has every output acknowledged. */
 static void wait_acks(spate_engine_t *e) {
         /* At shutdown the broker may be gone: wait a bounded time - counted
          * from the stop request, which may come while already waiting - and
          * then commit nothing, so the uncommitted input is replayed on restart. */
-        int64_t deadline = INT64_MAX;
         while (!e->failed && rd_kafka_outq_len(e->producer) > 0) {
-                if (e->stop && deadline == INT64_MAX)
-                        deadline = spate_mono_ms() + SHUTDOWN_ACK_MS;
-                if (spate_mono_ms() > deadline) {
+                if (stop_deadline_passed(e)) {
                         spate_err("outputs not acknowledged within %d s of shutdown; input offsets "
                                   "are not committed (it will be replayed)", SHUTDOWN_ACK_MS / 1000);
                         e->failed = 1;

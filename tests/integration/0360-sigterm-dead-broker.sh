@@ -3,30 +3,46 @@
 # SIGTERM then stops spate within the documented bound (10 s for the
 # acknowledgements, then the group and the clients are closed without waiting
 # for a broker), exit 1, nothing committed (the input is replayed on restart).
+# Two ways to be stuck on a dead broker: a commit waiting for acknowledgements
+# (a roomy producer queue), and a node waiting for room in a full queue (a
+# queue of 2,000 messages, which 300,000 inputs fill at once).
 . "$SPATE_ROOT/tests/lib.sh"
 topo=$SPATE_ROOT/tests/integration/0310-dlq-oversize.yaml   # a map between a source and a sink
-start_broker --topology "$topo" || { nok "broker starts"; exit 1; }
-broker_pid=${_pids[-1]}
 $PY -c '
 import sys
 with open(sys.argv[1], "w") as f:
     for i in range(300000):
         f.write("k%d\t{\"id\":%d,\"v\":%d}\n" % (i, i, i))
 ' "$TMP/in.tsv"
-check "produce 300,000 records" $KT produce "$BOOT" it0310.in "$TMP/in.tsv"
-start_spate a "$topo"
-check "outputs flow" wait_count 60 it0310.out 1
-kill -KILL "$broker_pid"
-# Outputs are now produced into the void: wait for a commit to be stuck on them.
-check "a commit waits for acknowledgements" wait_for 30 grep -q "Connection refused\|Disconnected\|Broker transport failure\|transport failure" "$TMP/spate-a.log"
-sleep 1
-t0=$(date +%s.%N)
-kill -TERM "$SPATE_PID_a"
-deadline=$((SECONDS + 60))
-while kill -0 "$SPATE_PID_a" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-secs=$($PY -c "import sys, time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$t0")
-kill -0 "$SPATE_PID_a" 2>/dev/null && kill -KILL "$SPATE_PID_a"
-wait "$SPATE_PID_a"; rc=$?
-check "spate exits within 20 s of SIGTERM (took $secs s; the bound is 10 s of waiting)" $PY -c "import sys; sys.exit(float(sys.argv[1]) > 20)" "$secs"
-check "exit code 1: outputs were not delivered (rc $rc)" [ "$rc" -eq 1 ]
-check "it says the input was not committed" grep -q "not committed" "$TMP/spate-a.log"
+
+# scenario NAME QUEUE_MAX_MESSAGES WAITS_FOR
+scenario() {
+        local name=$1 what=$3
+        export SPATE_QUEUE_MAX_MESSAGES=$2
+        start_broker --topology "$topo" || { nok "$name: broker starts"; return; }
+        local broker_pid=${_pids[-1]}
+        check "$name: produce 300,000 records" $KT produce "$BOOT" it0310.in "$TMP/in.tsv"
+        start_spate "$name" "$topo"
+        local pid_var=SPATE_PID_$name
+        local pid=${!pid_var}
+        check "$name: outputs flow" wait_count 60 it0310.out 1
+        kill -KILL "$broker_pid"
+        # Outputs now go into the void: wait until spate is stuck on them.
+        check "$name: $what" wait_for 30 grep -q "Connection refused\|Disconnected\|transport failure" "$TMP/spate-$name.log"
+        sleep 1
+        local t0 secs rc
+        t0=$(date +%s.%N)
+        kill -TERM "$pid"
+        local deadline=$((SECONDS + 60))
+        while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+        secs=$($PY -c "import sys, time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$t0")
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+        wait "$pid"; rc=$?
+        check "$name: spate exits within 20 s of SIGTERM (took $secs s; the bound is 10 s of waiting)" \
+                $PY -c "import sys; sys.exit(float(sys.argv[1]) > 20)" "$secs"
+        check "$name: exit code 1: outputs were not delivered (rc $rc)" [ "$rc" -eq 1 ]
+        check "$name: it says the input was not committed" grep -q "not committed" "$TMP/spate-$name.log"
+}
+scenario acks 100000 "a commit waits for acknowledgements"
+scenario queue 2000 "a node waits for room in the producer's queue"
+check "queue: the full queue is what held it" grep -q "queue stayed full" "$TMP/spate-queue.log"
