@@ -33,7 +33,11 @@ LDFLAGS   += -fsanitize=$(SANITIZER),undefined,float-cast-overflow
 endif
 CFLAGS    += $(EXTRA_CFLAGS)
 
-LIB_SRC   := $(wildcard core/*.c operators/*.c connectors/*.c) $(filter-out cli/main.c,$(wildcard cli/*.c))
+# The parts of spate, one folder each (README "Layout"); a multi-file operator or
+# connector has its own folder below operators/ or connectors/.
+SRC_DIRS  := engine state expr serde geo util sim operators operators/window connectors \
+             connectors/http_poll connectors/sql
+LIB_SRC   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/cli/main.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)

@@ -5,8 +5,8 @@
  *
  * The arena is reset before every evaluation, as the engine does per record;
  * decoding is done once and not timed. */
-#include "../core/expr.h"
-#include "../core/json_scan.h"
+#include "../expr/expr.h"
+#include "../serde/json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

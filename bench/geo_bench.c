@@ -8,8 +8,8 @@
  *
  *   geo_bench [france_regions.geojson] [seconds per case]
  */
-#include "../operators/geo_index.h"
-#include "../operators/geojson.h"
+#include "../geo/geo_index.h"
+#include "../geo/geojson.h"
 
 #include <geos_c.h>
 #include <stdint.h>

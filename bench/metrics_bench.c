@@ -6,7 +6,7 @@
  *
  * usage: metrics_bench
  * The last line is "metrics: add N ns, add while scraped N ns, render N us". */
-#include "../core/metrics.h"
+#include "../engine/metrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,7 +1,7 @@
 /* raw_pipe.c - the consume -> produce baseline of map->sink: a plain
  * librdkafka consumer in a group (spate's consumer settings) copying every
  * message, key and value unchanged, to another topic through a producer with
- * spate's producer settings (core/kafka_conf.c: lz4, linger.ms 5, the
+ * spate's producer settings (engine/kafka_conf.c: lz4, linger.ms 5, the
  * murmur2_random partitioner, a delivery report per message), committing the
  * consumed offsets every second once the producer has acknowledged what was
  * produced before (spate's at-least-once protocol, without the processing).

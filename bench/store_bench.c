@@ -4,8 +4,8 @@
  *
  * usage: store_bench [states] [dir]
  * The last line is "store: put N/s, scan N/s"; "#" lines add the get rate. */
-#include "../core/agg.h"
-#include "../core/store.h"
+#include "../operators/window/agg.h"
+#include "../state/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  *
  * usage: winstate_bench [keys]
  * The last line is "winstate: N keys, B heap bytes/key, add N/s, load N/s". */
-#include "../core/winstate.h"
+#include "../operators/window/winstate.h"
 
 #include <malloc.h>
 #include <stdio.h>

@@ -8,9 +8,9 @@
  * on first metadata request, so topics are created here, before any client
  * asks: from --topology files or --topic flags. */
 #include "commands.h"
-#include "../core/kafka_conf.h"
-#include "../core/log.h"
-#include "../core/topology.h"
+#include "../engine/kafka_conf.h"
+#include "../util/log.h"
+#include "../engine/topology.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* cmd_nodes.c - `spate nodes`: the node-type reference, written from the
  * property tables so the README's reference cannot drift from the code. */
 #include "commands.h"
-#include "../core/node.h"
+#include "../engine/node.h"
 
 #include <stdio.h>
 #include <string.h>

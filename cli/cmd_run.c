@@ -1,11 +1,11 @@
 /* cmd_run.c - `spate run FILE` and `spate check FILE`. */
 #include "commands.h"
 #include "http_server.h"
-#include "../core/engine.h"
-#include "../core/log.h"
-#include "../core/topology.h"
-#include "../core/node.h"
-#include "../core/util.h"
+#include "../engine/engine.h"
+#include "../util/log.h"
+#include "../engine/topology.h"
+#include "../engine/node.h"
+#include "../util/util.h"
 
 #include <signal.h>
 #include <stdlib.h>

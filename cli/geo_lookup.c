@@ -1,7 +1,7 @@
 /* geo_lookup.c - `spate geo-lookup`: runs lat,lon lines from stdin through a geo region index. */
 #include "commands.h"
-#include "../core/log.h"
-#include "../operators/geo_index.h"
+#include "../util/log.h"
+#include "../geo/geo_index.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,11 +4,11 @@
  * /health and /ready ask the engine, / is the live map (web/map.html, built
  * in), /events streams live.h's changes as Server-Sent Events. */
 #include "http_server.h"
-#include "../core/buf.h"
-#include "../core/live.h"
-#include "../core/log.h"
-#include "../core/metrics.h"
-#include "../core/util.h"
+#include "../util/buf.h"
+#include "../engine/live.h"
+#include "../util/log.h"
+#include "../engine/metrics.h"
+#include "../util/util.h"
 
 #include <microhttpd.h>
 #include <netdb.h>

@@ -4,7 +4,7 @@
 #ifndef SPATE_HTTP_SERVER_H
 #define SPATE_HTTP_SERVER_H
 
-#include "../core/engine.h"
+#include "../engine/engine.h"
 
 #include <stddef.h>
 

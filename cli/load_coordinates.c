@@ -7,10 +7,10 @@
  * quotes, commas and line breaks in quoted fields). A bad row is reported
  * with its line number and skipped. */
 #include "commands.h"
-#include "../core/buf.h"
-#include "../core/json_scan.h"
-#include "../core/json_write.h"
-#include "../core/log.h"
+#include "../util/buf.h"
+#include "../serde/json_scan.h"
+#include "../serde/json_write.h"
+#include "../util/log.h"
 
 #include <errno.h>
 #include <getopt.h>

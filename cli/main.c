@@ -1,6 +1,6 @@
 /* main.c - the spate executable: dispatches to the subcommands of commands.def. */
 #include "commands.h"
-#include "../core/log.h"
+#include "../util/log.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>

@@ -8,9 +8,9 @@
  * printed (piped, or --once) and the command exits unless --follow. */
 #include "commands.h"
 #include "tail.h"
-#include "../core/kafka_conf.h"
-#include "../core/log.h"
-#include "../core/util.h"
+#include "../engine/kafka_conf.h"
+#include "../util/log.h"
+#include "../util/util.h"
 
 #include <errno.h>
 #include <getopt.h>

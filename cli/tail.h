@@ -4,7 +4,7 @@
 #define SPATE_TAIL_H
 
 #include "tail_map.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 
 #include <stdint.h>
 

@@ -1,6 +1,6 @@
 /* tail_json.c - raw-text JSON helpers for `spate tail` (see tail_json.h). */
 #include "tail_json.h"
-#include "../core/json_scan.h"
+#include "../serde/json_scan.h"
 
 #include <string.h>
 

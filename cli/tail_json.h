@@ -2,13 +2,13 @@
  * the top-level fields of an object as raw spans, unescape strings for
  * display, and write values back as single-line JSON.
  *
- * The record path uses core/json_scan.c, which decodes only the fields a
+ * The record path uses serde/json_scan.c, which decodes only the fields a
  * shape names; tail does not know the field names in advance (it shows
  * whatever the values hold), so it walks raw text instead. */
 #ifndef SPATE_TAIL_JSON_H
 #define SPATE_TAIL_JSON_H
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 /* tail_map.c - the key -> latest value table of `spate tail`. */
 #include "tail_map.h"
-#include "../core/util.h"
+#include "../util/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

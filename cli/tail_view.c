@@ -2,7 +2,7 @@
  * snapshot and the terminal table. */
 #include "tail.h"
 #include "tail_json.h"
-#include "../core/json_scan.h"
+#include "../serde/json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /* kafka_sink.c - the `kafka_sink` node: encodes records and produces them to
  * a topic (created compacted when asked, so it keeps the latest value per key). */
-#include "../core/buf.h"
-#include "../core/node.h"
-#include "../core/live.h"
-#include "../core/metrics.h"
-#include "../core/serde.h"
-#include "../core/topology.h"
+#include "../util/buf.h"
+#include "../engine/node.h"
+#include "../engine/live.h"
+#include "../engine/metrics.h"
+#include "../serde/serde.h"
+#include "../engine/topology.h"
 
 typedef struct sink {
         spate_serde_t *serde;

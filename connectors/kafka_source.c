@@ -1,9 +1,9 @@
 /* kafka_source.c - the `kafka_source` node: decodes messages of a topic into
  * records. The engine subscribes to `topic` and hands each message in. */
-#include "../core/node.h"
-#include "../core/serde.h"
-#include "../core/topology.h"
-#include "../core/util.h"
+#include "../engine/node.h"
+#include "../serde/serde.h"
+#include "../engine/topology.h"
+#include "../util/util.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /* explode.c - the `explode` node: one record per element of an array field,
  * carrying chosen fields of the parent (the 61 `minutely` entries of a
  * One Call response become 61 records). */
-#include "../core/node.h"
+#include "../engine/node.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* filter.c - the `filter` node: passes on the records whose `where:` is true. */
-#include "../core/node.h"
+#include "../engine/node.h"
 
 typedef struct filter {
         spate_expr_t *where;

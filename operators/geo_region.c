@@ -1,8 +1,8 @@
 /* geo_region.c - the `geo_region` node: tags each record with the region of
  * its (lat, lon) from a GeoJSON file, in place, keeping every other field. */
-#include "geo_index.h"
-#include "../core/node.h"
-#include "../core/topology.h"
+#include "../geo/geo_index.h"
+#include "../engine/node.h"
+#include "../engine/topology.h"
 
 #include <stdio.h>
 #include <string.h>

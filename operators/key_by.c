@@ -1,5 +1,5 @@
 /* key_by.c - the `key_by` node: sets the record key from an expression. */
-#include "../core/node.h"
+#include "../engine/node.h"
 
 typedef struct key_by {
         spate_expr_t *key;

@@ -1,5 +1,5 @@
 /* map.c - the `map` node: builds a new record from named expressions. */
-#include "../core/node.h"
+#include "../engine/node.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,10 +2,10 @@
  * offsets, a fake clock and a RocksDB in a temporary directory behind the
  * spate_ctx_* calls, and the engine's record path and commit order. */
 #include "driver.h"
-#include "../../core/dlq.h"
+#include "../../engine/dlq.h"
 
-#include "../../core/log.h"
-#include "../../core/store.h"
+#include "../../util/log.h"
+#include "../../state/store.h"
 
 #include <ftw.h>
 #include <librdkafka/rdkafka.h>
@@ -233,7 +233,7 @@ static int op_produce(spate_ctx_t *ctx, const char *topic, int32_t partition, co
         return 0;
 }
 
-/* The engine's dead letter (core/dlq.c: origin headers, spate.branch, a cut
+/* The engine's dead letter (engine/dlq.c: origin headers, spate.branch, a cut
  * to the size limit - none here), kept with its headers as the driver's own. */
 static void op_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
         spate_driver_t *d = drv(ctx);

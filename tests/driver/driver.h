@@ -13,8 +13,8 @@
 #ifndef SPATE_TEST_DRIVER_H
 #define SPATE_TEST_DRIVER_H
 
-#include "../../core/ctx.h"
-#include "../../core/topology.h"
+#include "../../engine/ctx.h"
+#include "../../engine/topology.h"
 
 #include <stddef.h>
 #include <stdint.h>

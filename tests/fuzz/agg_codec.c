@@ -1,8 +1,8 @@
-/* agg_codec.c - fuzzes the aggregate state codec (core/agg_codec.c), the
+/* agg_codec.c - fuzzes the aggregate state codec (operators/window/agg_codec.c), the
  * bytes of changelog records and stored windows: decode, then check that the
  * states encode, decode back to the same bytes, merge and give results. */
 #include "fuzz.h"
-#include "../../core/agg.h"
+#include "../../operators/window/agg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[256], *enc = NULL, *enc2 = NULL;

@@ -1,9 +1,9 @@
-/* avro.c - fuzzes the Confluent-framed Avro decoder (core/serde_avro.c) with
+/* avro.c - fuzzes the Confluent-framed Avro decoder (serde/serde_avro.c) with
  * a schema that has every type spate reads (and some it does not: map, bytes,
  * fixed). The input is decoded as a whole message, and as a body behind the
  * frame header of the local schema, so mutations reach avro-c's reader. */
 #include "fuzz.h"
-#include "../../core/serde_avro.h"
+#include "../../serde/serde_avro.h"
 
 static const char SCHEMA[] =
         "{\"type\": \"record\", \"name\": \"fuzz_reading\", \"fields\": ["

@@ -1,10 +1,10 @@
-/* expr.c - fuzzes the expression language (core/expr_*.c): the input's first
+/* expr.c - fuzzes the expression language (expr/expr_*.c): the input's first
  * line is compiled against an open shape, the rest decoded as the record's
  * JSON by that shape (as the engine does), and the expression evaluated on it.
  * An input without a newline is evaluated on the record below. */
 #include "fuzz.h"
-#include "../../core/expr.h"
-#include "../../core/json_scan.h"
+#include "../../expr/expr.h"
+#include "../../serde/json_scan.h"
 
 static const char DOC[] =
         "{\"temp\": 31.5, \"city\": \"Copenhagen\", \"n\": 3, \"zero\": 0, \"neg\": -7, \"s_num\": \"42.5\","

@@ -5,8 +5,8 @@
 #ifndef SPATE_FUZZ_H
 #define SPATE_FUZZ_H
 
-#include "../../core/log.h"
-#include "../../core/shape.h"
+#include "../../util/log.h"
+#include "../../engine/shape.h"
 
 #include <stdint.h>
 #include <stdio.h>

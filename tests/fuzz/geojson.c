@@ -1,7 +1,7 @@
-/* geojson.c - fuzzes the GeoJSON region reader (operators/geojson.c): the
+/* geojson.c - fuzzes the GeoJSON region reader (geo/geojson.c): the
  * input is written to a file and loaded with name property "name". */
 #include "fuzz.h"
-#include "../../operators/geojson.h"
+#include "../../geo/geojson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[1024];

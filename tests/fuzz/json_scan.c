@@ -1,8 +1,8 @@
-/* json_scan.c - fuzzes the record decoder (core/json_scan.c): the same bytes
+/* json_scan.c - fuzzes the record decoder (serde/json_scan.c): the same bytes
  * decoded against a shape that extracts nested fields, arrays and raw text,
  * and validated without a shape; then the number parser on its own. */
 #include "fuzz.h"
-#include "../../core/json_scan.h"
+#include "../../serde/json_scan.h"
 
 static spate_shape_pool_t pool;
 static spate_shape_t *shape;

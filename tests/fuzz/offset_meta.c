@@ -1,7 +1,7 @@
 /* offset_meta.c - fuzzes the parser of the metadata committed with a source
- * partition's offset (core/offset_meta.c), which comes back from the broker. */
+ * partition's offset (engine/offset_meta.c), which comes back from the broker. */
 #include "fuzz.h"
-#include "../../core/offset_meta.h"
+#include "../../engine/offset_meta.h"
 
 static void entry(void *opaque, const char *node, int64_t time, int64_t cut) {
         *(size_t *)opaque += strlen(node) + (size_t)(time & 1) + (size_t)(cut & 1);

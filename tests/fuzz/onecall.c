@@ -1,10 +1,10 @@
 /* onecall.c - fuzzes what `http_poll` does with a response body
- * (connectors/http_poll_body.c): the One Call check, and for a body that
+ * (connectors/http_poll/http_poll_body.c): the One Call check, and for a body that
  * passes, removing the members the node overrides, whose result must still
  * be a valid JSON object. */
 #include "fuzz.h"
-#include "../../connectors/http_poll.h"
-#include "../../core/json_scan.h"
+#include "../../connectors/http_poll/http_poll.h"
+#include "../../serde/json_scan.h"
 
 static spate_shape_pool_t pool;
 static hp_onecall_t oc;

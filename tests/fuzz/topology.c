@@ -1,8 +1,8 @@
-/* topology.c - fuzzes the topology loader (core/yaml.c, core/topology.c and
+/* topology.c - fuzzes the topology loader (util/yaml.c, engine/topology.c and
  * every node type's init): the input is written to a file and loaded as
  * `spate check` does, then printed. */
 #include "fuzz.h"
-#include "../../core/topology.h"
+#include "../../engine/topology.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static FILE *devnull;

@@ -1,9 +1,9 @@
-/* winstate.c - fuzzes the window state codecs (core/winstate_codec.c): the
+/* winstate.c - fuzzes the window state codecs (operators/window/winstate_codec.c): the
  * first byte picks the form - a stored entry (key and value, loaded into a
  * window state of each type), the task metadata (and its re-encoding), or a
  * repartition message with the aggregate states it carries. */
 #include "fuzz.h"
-#include "../../core/winstate.h"
+#include "../../operators/window/winstate.h"
 
 static const spate_agg_fn_t fns[] = {
         SPATE_AGG_COUNT, SPATE_AGG_SUM, SPATE_AGG_MEAN, SPATE_AGG_MIN,

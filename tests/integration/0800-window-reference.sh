@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 0800-window-reference.sh - runs a fixed pseudo-random record stream through
-# `spate window-sim` (core/window + core/agg + the RocksDB store) and through the
+# `spate window-sim` (operators/window/window.c + agg.c + the RocksDB store) and through the
 # independent tests/ref/windows_ref.py, for all four window types, and compares
 # every window and aggregate.
 set -u

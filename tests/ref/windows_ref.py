@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """windows_ref.py - independent reference for spate's window semantics.
 
-Written from the semantics in core/window.h and core/agg.h (not from the C
+Written from the semantics in operators/window/window.h and operators/window/agg.h (not from the C
 code): it keeps every record of every window in plain lists and computes the
 aggregates only at the end, with math.fsum for sums.
 

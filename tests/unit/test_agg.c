@@ -1,7 +1,7 @@
 /* test_agg.c - unit tests of the aggregate states: every function, merge equals
  * union, order independence, and the byte encoding. */
 #include "check.h"
-#include "../../core/agg.h"
+#include "../../operators/window/agg.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * are errors, and a malformed body is rejected without leaking and without
  * allocating what it declares (avro-c's allocator is counted here). */
 #include "check.h"
-#include "../../core/serde_avro.h"
+#include "../../serde/serde_avro.h"
 
 #include <avro.h>
 #include <stdlib.h>

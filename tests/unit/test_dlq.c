@@ -1,7 +1,7 @@
 /* test_dlq.c - dead letters always fit the producer's limit, keep their
  * origin headers and say what was cut. */
 #include "check.h"
-#include "../../core/dlq.h"
+#include "../../engine/dlq.h"
 
 #include <stdlib.h>
 

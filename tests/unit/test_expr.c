@@ -3,8 +3,8 @@
  * public accessors, and real One Call data. Runtime errors are here too;
  * compile errors are in test_expr_errors.c. */
 #include "check.h"
-#include "../../core/expr.h"
-#include "../../core/json_scan.h"
+#include "../../expr/expr.h"
+#include "../../serde/json_scan.h"
 
 #include <stdlib.h>
 

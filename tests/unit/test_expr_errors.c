@@ -2,7 +2,7 @@
  * (pointing at the offending token) and hint text. The expression starts at
  * topo.yaml:12:14, as if it followed `where: ` in an indented YAML block. */
 #include "check.h"
-#include "../../core/expr.h"
+#include "../../expr/expr.h"
 
 #include <stdlib.h>
 

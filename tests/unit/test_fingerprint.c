@@ -1,7 +1,7 @@
 /* test_fingerprint.c - the committer tag of offset metadata: written and read
  * back, found among node values, rejected when malformed. */
 #include "check.h"
-#include "../../core/fingerprint.h"
+#include "../../engine/fingerprint.h"
 
 int main(void) {
         spate_committer_t c = { 0xc0cba90d3a127fe6ULL, 1764627000000LL, 1764627005000LL, 0 }, r;

@@ -1,7 +1,7 @@
 /* test_geo_index.c - unit tests of the geo region index: real cities, errors, holes, borders, exactness. */
 #include "check.h"
-#include "../../operators/geo_index.h"
-#include "../../operators/geojson.h"
+#include "../../geo/geo_index.h"
+#include "../../geo/geojson.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * independent parser), error bodies, member stripping, URL templates, key
  * redaction, phase spreading, the token bucket and backoff on a fake clock. */
 #include "check.h"
-#include "../../connectors/http_poll.h"
-#include "../../core/arena.h"
+#include "../../connectors/http_poll/http_poll.h"
+#include "../../util/arena.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* test_json.c - the selective JSON scanner and writer: exact numbers, escapes,
  * only referenced fields materialised, malformed input rejected, round trips. */
 #include "check.h"
-#include "../../core/json_scan.h"
-#include "../../core/json_write.h"
-#include "../../core/util.h"
+#include "../../serde/json_scan.h"
+#include "../../serde/json_write.h"
+#include "../../util/util.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * the text format (HELP/TYPE, escaped labels, cumulative histogram buckets,
  * NaN/Inf spelling) and the bounded reason classes of dead letters. */
 #include "check.h"
-#include "../../core/metrics.h"
+#include "../../engine/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>

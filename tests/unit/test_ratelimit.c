@@ -1,6 +1,6 @@
 /* test_ratelimit.c - unit tests of the per-key sliding-window rate limiter. */
 #include "check.h"
-#include "../../cli/ratelimit.h"
+#include "../../sim/ratelimit.h"
 
 static void test_limit(void) {
         spate_ratelimit_t *rl = spate_ratelimit_new(3, 60000);

@@ -1,8 +1,8 @@
-/* test_sql.c - unit tests of sql_sink's SQL text (connectors/sql_text.c): column types, CREATE
+/* test_sql.c - unit tests of sql_sink's SQL text (connectors/sql/sql_text.c): column types, CREATE
  * TABLE and INSERT/upsert in both dialects, password masking, and SQLite's STRICT tables and
  * upsert on a real in-memory database. */
 #include "check.h"
-#include "../../connectors/sql.h"
+#include "../../connectors/sql/sql.h"
 
 #include <sqlite3.h>
 

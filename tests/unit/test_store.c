@@ -1,6 +1,6 @@
 /* test_store.c - unit tests of the RocksDB state store and the window-key encoding. */
 #include "check.h"
-#include "../../core/store.h"
+#include "../../state/store.h"
 
 #include <signal.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* test_topology.c - the topology loader: a good file compiles to the right
  * graph and shapes; each kind of broken file fails with file:line:col and a fix. */
 #include "check.h"
-#include "../../core/topology.h"
+#include "../../engine/topology.h"
 
 #include <stdio.h>
 #include <stdlib.h>

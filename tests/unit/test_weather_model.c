@@ -1,7 +1,7 @@
 /* test_weather_model.c - unit tests of the deterministic weather model and its One Call rendering. */
 #include "check.h"
-#include "../../cli/weather_model.h"
-#include "../../cli/weather_onecall.h"
+#include "../../sim/weather_model.h"
+#include "../../sim/weather_onecall.h"
 
 #include <jansson.h>
 #include <stdlib.h>

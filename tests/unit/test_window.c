@@ -1,6 +1,6 @@
 /* test_window.c - table-driven tests of window assignment, lateness and closing. */
 #include "check.h"
-#include "../../core/window.h"
+#include "../../operators/window/window.h"
 
 #include <stdint.h>
 

@@ -6,7 +6,7 @@
  * state) and end of input. */
 #include "check.h"
 #include "../driver/driver.h"
-#include "../../core/winstate.h"
+#include "../../operators/window/winstate.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* test_winstate.c - unit tests of the window node's pure parts: aggregate
  * spec parsing, the repartition, entry and meta codecs, ISO window starts,
- * and core/winstate behaviour a commit and a restore rely on (dirty and emit
+ * and operators/window/winstate.c behaviour a commit and a restore rely on (dirty and emit
  * tracking, session tombstones, closing and expiry, load). */
 #include "check.h"
-#include "../../core/winstate.h"
-#include "../../operators/window_int.h"
+#include "../../operators/window/winstate.h"
+#include "../../operators/window/window_int.h"
 
 #include <stdint.h>
 #include <stdlib.h>

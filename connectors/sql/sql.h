@@ -1,0 +1,120 @@
+/* sql.h - what the `sql_sink` node shares with its database backends
+ * (sql_sqlite.c, sql_pg.c): the table it writes, rows as typed cells, and
+ * the backend vtable. SQL text common to both dialects is built in sql_text.c. */
+#ifndef SPATE_SQL_H
+#define SPATE_SQL_H
+
+#include "../../util/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SQL_T_TEXT, SQL_T_BIGINT, SQL_T_DOUBLE, SQL_T_BOOL, SQL_T_TIMESTAMP } sql_type_t;
+typedef enum { SQL_APPEND, SQL_UPSERT, SQL_VERSIONED } sql_mode_t;
+typedef enum { SQL_DIALECT_SQLITE, SQL_DIALECT_PG } sql_dialect_t;
+
+typedef struct sql_col {
+        const char *name;
+        sql_type_t type;
+        const char *extra;  /* SQL after the type in the topology (`not null check (...)`), or "" */
+} sql_col_t;
+
+/* The table(s) one sink writes; strings point into the topology. */
+typedef struct sql_table {
+        const char *table;
+        const char *current;      /* versioned: the table holding the latest row per key */
+        const char *version_col;  /* versioned: column of `table` numbering the commits */
+        sql_col_t *cols;
+        int ncols;
+        int *key;                 /* indexes into cols: the primary key */
+        int nkey;
+        sql_mode_t mode;
+        int create;               /* create missing tables (else they must exist) */
+} sql_table_t;
+
+typedef enum { SQL_NULL, SQL_INT, SQL_REAL, SQL_TEXT } sql_kind_t;
+
+typedef struct sql_cell {
+        uint8_t kind;  /* sql_kind_t */
+        uint32_t len;  /* SQL_TEXT */
+        union {
+                int64_t i;
+                double d;
+                const char *s;  /* not NUL-terminated */
+        } u;
+} sql_cell_t;
+
+typedef struct sql_row {
+        sql_cell_t *cells;  /* one per column */
+        int skip;           /* a replay the database already holds */
+        int bad;            /* rejected by the database (constraint, data): to the DLQ */
+} sql_row_t;
+
+/* A backend's way of reporting row i rejected by the database; the write
+ * goes on with the other rows. */
+typedef void (*sql_reject_cb)(void *opaque, int row, const char *error);
+
+/* Return codes of the calls below: 0 done, -1 the transaction is lost
+ * (connection gone, server restarting, lock timeout): the sink rolls back,
+ * reconnects with backoff and writes the whole batch again. */
+typedef struct sql_db sql_db_t;
+typedef struct sql_backend {
+        const char *name;
+        sql_dialect_t dialect;
+        /* Opens `target` (a file path or a connection URL). Messages never
+         * hold the password. NULL with errstr. */
+        sql_db_t *(*open)(const char *target, char *errstr, size_t errstr_size);
+        void (*close)(sql_db_t *db);
+        /* Creates the tables when t->create, checks every column of t against
+         * them (errors name the column) and prepares the statements. */
+        int (*setup)(sql_db_t *db, const sql_table_t *t, char *errstr, size_t errstr_size);
+        int (*begin)(sql_db_t *db, char *errstr, size_t errstr_size);
+        /* The source offset this sink stored for (topic, partition): the
+         * offset after the last record it wrote, 0 if none. Locks the row
+         * until commit, so two writers of one partition take turns. */
+        int (*offset_get)(sql_db_t *db, const char *sink, const char *topic, int32_t partition,
+                          int64_t *next, char *errstr, size_t errstr_size);
+        int (*offset_put)(sql_db_t *db, const char *sink, const char *topic, int32_t partition,
+                          int64_t next, char *errstr, size_t errstr_size);
+        /* Writes the rows not marked skip or bad (versioned: `version` in
+         * t->version_col, and the current table). A row the database rejects
+         * is passed to reject() and left out; the others go in. */
+        int (*write)(sql_db_t *db, const sql_table_t *t, sql_row_t *rows, int nrows, int64_t version,
+                     sql_reject_cb reject, void *opaque, char *errstr, size_t errstr_size);
+        int (*commit)(sql_db_t *db, char *errstr, size_t errstr_size);
+        void (*rollback)(sql_db_t *db);
+} sql_backend_t;
+
+extern const sql_backend_t spate_sql_sqlite, spate_sql_pg;
+
+/* --- sql_text.c --- */
+/* "sqlite type" names a topology may give a column, as "text|bigint|...". */
+extern const char *const spate_sql_type_names[];
+/* Parses "double not null check (...)": the type and what follows it.
+ * Returns -1 for an unknown type. */
+int spate_sql_parse_type(const char *decl, sql_type_t *type, const char **extra);
+/* The category of a type as a database reports it (`character varying`,
+ * `INTEGER`, `timestamp with time zone`): -1 if unknown. */
+int spate_sql_type_category(const char *dbtype);
+/* Whether a column the database declares `dbtype` can hold `want`. */
+int spate_sql_type_fits(sql_dialect_t d, sql_type_t want, const char *dbtype);
+const char *spate_sql_type_ddl(sql_dialect_t d, sql_type_t t);
+/* SQL text appended to b (NUL-terminated): CREATE TABLE IF NOT EXISTS of
+ * `name` (with the version column for a versioned history, with the
+ * primary key when `pk`). */
+void spate_sql_create(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
+                      int with_version, int pk);
+/* INSERT of `nrows` rows into `name`; with `upsert` ON CONFLICT (key) DO
+ * UPDATE of the other columns. Placeholders ? (SQLite) or $n (PostgreSQL),
+ * row after row, in column order, the version last. */
+void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
+                      int with_version, int upsert, int nrows);
+/* A double-quoted identifier. */
+void spate_sql_ident(spate_buf_t *b, const char *name);
+/* Copies a connection URL or conninfo with its password replaced by ***. */
+void spate_sql_mask(const char *url, char *out, size_t size);
+/* Text of a cell for text-format parameters: in buf, or the cell's own
+ * bytes; NULL for SQL NULL. */
+const char *spate_sql_cell_text(const sql_cell_t *c, char *buf, size_t size, int *len);
+
+#endif

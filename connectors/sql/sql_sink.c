@@ -1,0 +1,523 @@
+/* sql_sink.c - the `sql_sink` node: writes records as rows of a SQLite or
+ * PostgreSQL table, one SQL transaction per engine commit.
+ *
+ * Rows are buffered between commits (a full buffer asks for a commit) and
+ * written in flush(), the commit's first phase, so the SQL transaction is
+ * durable before the engine commits the input offsets. append and versioned
+ * also store, in that transaction, the source offset after the last record
+ * written per partition (table spate_sink_offsets), and leave out rows at or
+ * below it: a replay after a crash writes nothing twice. upsert writes full
+ * rows by primary key, which a replay simply writes again.
+ *
+ * A database that is down or restarting holds the commit: flush retries with
+ * backoff, the engine consumes nothing meanwhile (no unbounded buffer), and
+ * the input offsets move only once the rows are in. */
+#include "sql.h"
+#include "../../util/arena.h"
+#include "../../util/log.h"
+#include "../../engine/node.h"
+#include "../../engine/topology.h"
+#include "../../util/util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A source partition the rows of the batch came from. */
+typedef struct part {
+        const char *topic;   /* in the batch arena */
+        int32_t partition;
+        int64_t next;        /* stored in the database: rows below it are written */
+        int64_t max;         /* highest offset in the batch */
+} part_t;
+
+typedef struct reject {
+        int row;
+        char *msg;
+} reject_t;
+
+typedef struct sink {
+        const sql_backend_t *be;
+        sql_db_t *db;
+        const char *target;
+        char masked[512];
+        char id[256];              /* application/node: this sink's rows of spate_sink_offsets */
+        sql_table_t t;
+        spate_expr_t **vals;       /* per column */
+        int dedupe;                /* append, versioned: skip replays by stored offsets */
+        int64_t batch_max, slow_ms;
+        /* the batch since the last commit */
+        spate_arena_t mem;
+        sql_row_t *rows;
+        spate_origin_t *origins;   /* topic NULL: the record had none (never skipped) */
+        int64_t *offsets;          /* the offset replays are judged by */
+        int *slot;                 /* index into parts, -1 */
+        int nrows, cap;
+        part_t *parts;
+        int nparts, pcap;
+        reject_t *rejects;
+        int nrejects, rcap;
+        uint64_t written, skipped, rejected;
+        /* For the exit line's rate, monotonic ms: the first and the last row
+         * buffered, and the last row plus the commit that wrote it (the idle
+         * wait for the commit left out). */
+        int64_t first_ms, last_row_ms, last_ms;
+        /* SPATE_CRASH_AT=sql_before_commit|sql_after_commit (with
+         * SPATE_CRASH_PROB): tests abort there, to land in the moments that
+         * matter (rows written, not committed; committed, input offsets not). */
+        const char *crash_at;
+        double crash_prob;
+} sink_t;
+
+static const spate_prop_t sql_props[] = {
+        { "backend", SPATE_P_ENUM, 0, "sqlite", "sqlite|postgres", "database kind" },
+        { "database", SPATE_P_STR, 1, NULL, NULL,
+          "SQLite: the database file; PostgreSQL: a URL, postgresql://USER:PASSWORD@HOST:PORT/DB (write "
+          "${PG_URL}; the password is never logged)" },
+        { "table", SPATE_P_STR, 1, NULL, NULL, "table to write (versioned: the history of every row)" },
+        { "mode", SPATE_P_ENUM, 0, "upsert", "upsert|append|versioned",
+          "upsert: INSERT ... ON CONFLICT (key) DO UPDATE; append: every record a row, replays skipped; "
+          "versioned: append with a version column plus a current table of the latest row per key" },
+        { "columns", SPATE_P_MAP, 1, NULL, NULL,
+          "column -> type (text, bigint, double, boolean, timestamp), optionally followed by SQL constraints "
+          "(`double not null check (temp > -90)`); values come from the record field of the same name" },
+        { "values", SPATE_P_MAP, 0, NULL, NULL, "column -> expression, for columns not named like a field" },
+        { "key", SPATE_P_LIST, 0, NULL, NULL, "primary key columns (upsert and versioned: required)" },
+        { "create", SPATE_P_BOOL, 0, "true", NULL,
+          "create missing tables from columns:; false: map onto existing tables (a missing column fails the start)" },
+        { "current_table", SPATE_P_STR, 0, NULL, NULL, "versioned: the latest row per key (default TABLE_current)" },
+        { "version_column", SPATE_P_STR, 0, "version", NULL,
+          "versioned: the column holding the commit's version (its processing time, ms since the epoch)" },
+        { "batch", SPATE_P_INT, 0, "20000", NULL, "rows buffered before a commit is asked for" },
+        { "slow_commit", SPATE_P_DURATION, 0, "2s", NULL, "a SQL commit slower than this is logged" },
+        { NULL }
+};
+
+static int col_index(const sql_table_t *t, const char *name) {
+        for (int i = 0; i < t->ncols; i++)
+                if (!strcmp(t->cols[i].name, name))
+                        return i;
+        return -1;
+}
+
+static int init_columns(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
+        const spate_yaml_t *cols = spate_node_param(n, "columns"), *vals = spate_node_param(n, "values");
+        if (!cols->n)
+                return spate_node_error(n, cols, errstr, size, "'columns' is empty");
+        s->t.cols = calloc((size_t)cols->n, sizeof(*s->t.cols));
+        s->vals = calloc((size_t)cols->n, sizeof(*s->vals));
+        for (int i = 0; i < cols->n; i++) {
+                sql_col_t *c = &s->t.cols[s->t.ncols];
+                c->name = cols->keys[i]->value;
+                if (cols->items[i]->kind != SPATE_YAML_SCALAR ||
+                    spate_sql_parse_type(cols->items[i]->value, &c->type, &c->extra))
+                        return spate_node_error(n, cols->items[i], errstr, size, "column '%s': the type must be "
+                                                "one of text, bigint, double, boolean, timestamp", c->name);
+                const spate_yaml_t *v = vals ? spate_yaml_get(vals, c->name) : NULL;
+                if (!(s->vals[s->t.ncols] = spate_node_compile(n, v ? v : cols->keys[i], n->in, errstr, size)))
+                        return -1;
+                s->t.ncols++;
+        }
+        for (int i = 0; vals && i < vals->n; i++)
+                if (col_index(&s->t, vals->keys[i]->value) < 0)
+                        return spate_node_error(n, vals->keys[i], errstr, size, "'%s' is not in columns:",
+                                                vals->keys[i]->value);
+        return 0;
+}
+
+static int init_key(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
+        const spate_yaml_t *key = spate_node_param(n, "key");
+        if (!key) {
+                if (s->t.mode != SQL_APPEND)
+                        return spate_node_error(n, NULL, errstr, size, "mode %s needs key: [columns of the "
+                                                "primary key]", spate_node_str(n, "mode"));
+                return 0;
+        }
+        s->t.key = calloc((size_t)key->n + 1, sizeof(int));
+        for (int i = 0; i < key->n; i++) {
+                int k = key->items[i]->kind == SPATE_YAML_SCALAR ? col_index(&s->t, key->items[i]->value) : -1;
+                if (k < 0)
+                        return spate_node_error(n, key->items[i], errstr, size, "key column '%s' is not in columns:",
+                                                key->items[i]->value ? key->items[i]->value : "?");
+                s->t.key[s->t.nkey++] = k;
+        }
+        return 0;
+}
+
+static int sql_init(spate_node_t *n, char *errstr, size_t size) {
+        sink_t *s = n->ctx;
+        const char *mode = spate_node_str(n, "mode"), *cur = spate_node_str(n, "current_table");
+        s->be = !strcmp(spate_node_str(n, "backend"), "postgres") ? &spate_sql_pg : &spate_sql_sqlite;
+        s->target = spate_node_str(n, "database");
+        spate_sql_mask(s->target, s->masked, sizeof(s->masked));
+        s->t.table = spate_node_str(n, "table");
+        s->t.mode = !strcmp(mode, "append") ? SQL_APPEND : !strcmp(mode, "versioned") ? SQL_VERSIONED : SQL_UPSERT;
+        s->t.create = spate_node_bool(n, "create");
+        s->t.version_col = spate_node_str(n, "version_column");
+        s->dedupe = s->t.mode != SQL_UPSERT;
+        s->batch_max = spate_node_int(n, "batch");
+        s->slow_ms = spate_node_duration(n, "slow_commit");
+        snprintf(s->id, sizeof(s->id), "%s/%s", n->topo->application, n->name);
+        s->crash_at = getenv("SPATE_CRASH_AT");
+        s->crash_prob = getenv("SPATE_CRASH_PROB") ? atof(getenv("SPATE_CRASH_PROB")) : 1.0;
+        spate_arena_init(&s->mem);
+        if (init_columns(n, s, errstr, size) || init_key(n, s, errstr, size))
+                return -1;
+        if (cur) {
+                s->t.current = cur;
+        } else {
+                char *c = malloc(strlen(s->t.table) + sizeof("_current"));
+                sprintf(c, "%s_current", s->t.table);
+                s->t.current = c;
+        }
+        if (s->batch_max < 1)
+                return spate_node_error(n, spate_node_param(n, "batch"), errstr, size, "batch must be at least 1");
+        return 0;
+}
+
+/* Connects and creates or checks the tables; -1 with what to fix, and in
+ * *what the parameter it concerns. */
+static int connect_db(sink_t *s, const char **what, char *errstr, size_t size) {
+        if (s->db)
+                return 0;
+        *what = "database";
+        if (!(s->db = s->be->open(s->target, errstr, size)))
+                return -1;
+        *what = "table";
+        if (s->be->setup(s->db, &s->t, errstr, size)) {
+                s->be->close(s->db);
+                s->db = NULL;
+                return -1;
+        }
+        return 0;
+}
+
+static int sql_start(spate_node_t *n, char *errstr, size_t size) {
+        sink_t *s = n->ctx;
+        const char *what = "database";
+        char err[1024];
+        if (connect_db(s, &what, err, sizeof(err)))
+                return spate_node_error(n, spate_node_param(n, what), errstr, size, "%s", err);
+        spate_info("sql_sink '%s': %s into %s table '%s' (%s)", n->name, spate_node_str(n, "mode"), s->be->name,
+                   s->t.table, s->masked);
+        return 0;
+}
+
+/* --- converting a record --- */
+
+static const char *copy_text(sink_t *s, const char *p, size_t len) {
+        char *c = spate_arena_alloc(&s->mem, len + 1);
+        memcpy(c, p, len);
+        c[len] = '\0';
+        return c;
+}
+
+static void text_cell(sink_t *s, sql_cell_t *c, const char *p, size_t len) {
+        c->kind = SQL_TEXT;
+        c->u.s = copy_text(s, p, len);
+        c->len = (uint32_t)len;
+}
+
+/* ms since the epoch as ISO 8601 UTC, which both databases read back as a time. */
+static void time_cell(sink_t *s, sql_cell_t *c, double ms) {
+        char buf[40];
+        int64_t t = (int64_t)ms, sec = t / 1000, frac = t % 1000;
+        struct tm tm;
+        if (frac < 0) {
+                frac += 1000;
+                sec--;
+        }
+        time_t tt = (time_t)sec;
+        gmtime_r(&tt, &tm);
+        size_t len = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, ".%03dZ", (int)frac);
+        text_cell(s, c, buf, len);
+}
+
+static int to_cell(sink_t *s, const sql_col_t *col, const spate_value_t *v, sql_cell_t *c, char *err, size_t size) {
+        char num[40];
+        memset(c, 0, sizeof(*c));
+        switch (v->type) {
+        case SPATE_V_MISSING:
+        case SPATE_V_NULL:
+                return 0;  /* NULL: a NOT NULL column rejects it */
+        case SPATE_V_BOOL:
+                if (col->type == SQL_T_TEXT)
+                        text_cell(s, c, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
+                else
+                        *c = (sql_cell_t){ .kind = SQL_INT, .u.i = v->u.b };
+                return 0;
+        case SPATE_V_NUM:
+                switch (col->type) {
+                case SQL_T_DOUBLE:
+                        *c = (sql_cell_t){ .kind = SQL_REAL, .u.d = v->u.num };
+                        return 0;
+                case SQL_T_TIMESTAMP:
+                        time_cell(s, c, v->u.num);
+                        return 0;
+                case SQL_T_TEXT:
+                        text_cell(s, c, num, (size_t)spate_fmt_num(num, sizeof(num), v->u.num));
+                        return 0;
+                default:
+                        if (!(v->u.num > -9.2e18 && v->u.num < 9.2e18 && v->u.num == (double)(int64_t)v->u.num)) {
+                                spate_fmt_num(num, sizeof(num), v->u.num);
+                                snprintf(err, size, "column '%s' is %s: %s is not an integer", col->name,
+                                         spate_sql_type_names[col->type], num);
+                                return -1;
+                        }
+                        *c = (sql_cell_t){ .kind = SQL_INT, .u.i = (int64_t)v->u.num };
+                        return 0;
+                }
+        case SPATE_V_STR:
+                text_cell(s, c, v->u.s, v->n);  /* the database converts, or rejects the row */
+                return 0;
+        default:
+                if (col->type == SQL_T_TEXT && v->raw) {
+                        text_cell(s, c, v->raw, v->raw_len);
+                        return 0;
+                }
+                snprintf(err, size, "column '%s' is %s, the value is %s", col->name,
+                         spate_sql_type_names[col->type], spate_vtype_name(v->type));
+                return -1;
+        }
+}
+
+/* The partition replays of o are judged by: a record that came through a
+ * repartition topic counts by its upstream offset, per repartition partition. */
+static int part_slot(sink_t *s, const spate_origin_t *o, int64_t *offset) {
+        char name[512];
+        int32_t partition = o->partition;
+        *offset = o->offset;
+        snprintf(name, sizeof(name), "%s", o->topic);
+        if (o->up_partition >= 0) {
+                snprintf(name, sizeof(name), "%s#%d", o->topic, o->partition);
+                partition = o->up_partition;
+                *offset = o->up_offset;
+        }
+        for (int i = 0; i < s->nparts; i++)
+                if (s->parts[i].partition == partition && !strcmp(s->parts[i].topic, name)) {
+                        if (*offset > s->parts[i].max)
+                                s->parts[i].max = *offset;
+                        return i;
+                }
+        if (s->nparts == s->pcap) {
+                s->pcap = s->pcap ? s->pcap * 2 : 16;
+                if (!(s->parts = realloc(s->parts, sizeof(*s->parts) * (size_t)s->pcap)))
+                        abort();
+        }
+        s->parts[s->nparts] = (part_t){ copy_text(s, name, strlen(name)), partition, 0, *offset };
+        return s->nparts++;
+}
+
+static void grow_rows(sink_t *s) {
+        s->cap = s->cap ? s->cap * 2 : 1024;
+        if (!(s->rows = realloc(s->rows, sizeof(*s->rows) * (size_t)s->cap)) ||
+            !(s->origins = realloc(s->origins, sizeof(*s->origins) * (size_t)s->cap)) ||
+            !(s->offsets = realloc(s->offsets, sizeof(*s->offsets) * (size_t)s->cap)) ||
+            !(s->slot = realloc(s->slot, sizeof(*s->slot) * (size_t)s->cap)))
+                abort();
+}
+
+static int sql_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        sink_t *s = n->ctx;
+        char err[512];
+        if (s->nrows == s->cap)
+                grow_rows(s);
+        sql_row_t *r = &s->rows[s->nrows];
+        s->last_row_ms = spate_mono_ms();
+        if (!s->first_ms)
+                s->first_ms = s->last_row_ms;
+        r->cells = spate_arena_alloc(&s->mem, sizeof(sql_cell_t) * (size_t)s->t.ncols);
+        r->skip = r->bad = 0;
+        for (int i = 0; i < s->t.ncols; i++) {
+                spate_value_t v;
+                if (spate_expr_eval(s->vals[i], rec, spate_ctx_arena(ctx), &v, err, sizeof(err)))
+                        return spate_ctx_fail(ctx, n, "column '%s': %s", s->t.cols[i].name, err);
+                if (to_cell(s, &s->t.cols[i], &v, &r->cells[i], err, sizeof(err)))
+                        return spate_ctx_fail(ctx, n, "%s", err);
+        }
+        spate_origin_t *o = &s->origins[s->nrows];
+        s->slot[s->nrows] = -1;
+        memset(o, 0, sizeof(*o));
+        if (rec->origin) {
+                *o = *rec->origin;
+                o->payload = spate_arena_memdup(&s->mem, o->payload, o->len);
+                o->key = o->key ? spate_arena_memdup(&s->mem, o->key, o->key_len) : NULL;
+                o->topic = copy_text(s, o->topic, strlen(o->topic));
+                s->slot[s->nrows] = part_slot(s, o, &s->offsets[s->nrows]);
+        }
+        if (++s->nrows >= s->batch_max)
+                spate_ctx_request_commit(ctx);
+        return 0;
+}
+
+/* --- the commit --- */
+
+static void on_reject(void *opaque, int row, const char *msg) {
+        sink_t *s = opaque;
+        if (s->nrejects == s->rcap) {
+                s->rcap = s->rcap ? s->rcap * 2 : 16;
+                if (!(s->rejects = realloc(s->rejects, sizeof(*s->rejects) * (size_t)s->rcap)))
+                        abort();
+        }
+        s->rejects[s->nrejects++] = (reject_t){ row, strdup(msg) };
+}
+
+static void clear_rejects(sink_t *s) {
+        for (int i = 0; i < s->nrejects; i++)
+                free(s->rejects[i].msg);
+        s->nrejects = 0;
+}
+
+/* Sends the rows the database rejected to the DLQ. */
+static void dead_letter(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
+        for (int i = 0; i < s->nrejects; i++) {
+                const spate_origin_t *o = &s->origins[s->rejects[i].row];
+                spate_ctx_fail(ctx, n, "table '%s': %s", s->t.table, s->rejects[i].msg);
+                if (o->topic)
+                        spate_ctx_dead_letter(ctx, o);
+                else
+                        spate_err("sql_sink '%s': a row without a source record was rejected: %s", n->name,
+                                  s->rejects[i].msg);
+        }
+        clear_rejects(s);
+}
+
+static void crash_point(const sink_t *s, const char *step) {
+        if (s->crash_at && !strcmp(s->crash_at, step) && (s->crash_prob >= 1.0 || drand48() < s->crash_prob)) {
+                spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
+                abort();
+        }
+}
+
+/* One attempt at the batch's transaction; -1 leaves the database untouched.
+ * The rejected rows are dead-lettered and acknowledged before the COMMIT:
+ * once the offsets are stored, a replay skips those rows and could not
+ * dead-letter them again (a failed attempt repeats them: the DLQ is
+ * at-least-once). */
+static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, size_t size) {
+        const sql_backend_t *be = s->be;
+        const char *what;
+        clear_rejects(s);
+        for (int i = 0; i < s->nrows; i++)
+                s->rows[i].skip = s->rows[i].bad = 0;
+        if (connect_db(s, &what, err, size) || be->begin(s->db, err, size))
+                return -1;
+        for (int p = 0; s->dedupe && p < s->nparts; p++)
+                if (be->offset_get(s->db, s->id, s->parts[p].topic, s->parts[p].partition, &s->parts[p].next,
+                                   err, size))
+                        return -1;
+        for (int i = 0; s->dedupe && i < s->nrows; i++)
+                s->rows[i].skip = s->slot[i] >= 0 && s->offsets[i] < s->parts[s->slot[i]].next;
+        if (be->write(s->db, &s->t, s->rows, s->nrows, spate_now_ms(), on_reject, s, err, size))
+                return -1;
+        for (int p = 0; s->dedupe && p < s->nparts; p++)
+                if (s->parts[p].max + 1 > s->parts[p].next &&
+                    be->offset_put(s->db, s->id, s->parts[p].topic, s->parts[p].partition, s->parts[p].max + 1,
+                                   err, size))
+                        return -1;
+        if (s->nrejects) {
+                dead_letter(n, s, ctx);
+                if (spate_ctx_wait_acks(ctx)) {
+                        snprintf(err, size, "dead-lettering rejected rows: output was not delivered");
+                        return -1;
+                }
+        }
+        crash_point(s, "sql_before_commit");
+        if (be->commit(s->db, err, size))
+                return -1;
+        crash_point(s, "sql_after_commit");
+        return 0;
+}
+
+static void sleep_ms(int64_t ms) {
+        struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static void reset_batch(sink_t *s) {
+        s->nrows = s->nparts = 0;
+        spate_arena_reset(&s->mem);
+}
+
+static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
+        sink_t *s = n->ctx;
+        char err[1024];
+        int64_t t0 = spate_mono_ms(), backoff = 200;
+        if (!s->nrows)
+                return 0;
+        for (int attempt = 1; write_batch(n, s, ctx, err, sizeof(err)); attempt++) {
+                if (s->db) {
+                        s->be->rollback(s->db);
+                        s->be->close(s->db);
+                        s->db = NULL;
+                }
+                if (spate_ctx_stopping(ctx)) {
+                        return spate_ctx_fail(ctx, n, "%s; %d rows not written (their input is not committed "
+                                              "and is replayed on restart)", err, s->nrows);
+                }
+                spate_warn("sql_sink '%s': %s (%s); holding the commit of %d rows, retry %d in %" PRId64 " ms",
+                           n->name, err, s->masked, s->nrows, attempt, backoff);
+                sleep_ms(backoff);
+                backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        }
+        int64_t ms = spate_mono_ms() - t0;
+        s->last_ms = s->last_row_ms + ms;
+        int skipped = 0, rejected = 0;
+        for (int i = 0; i < s->nrows; i++) {
+                skipped += s->rows[i].skip;
+                rejected += s->rows[i].bad;
+        }
+        s->written += (uint64_t)(s->nrows - skipped - rejected);
+        s->skipped += (uint64_t)skipped;
+        s->rejected += (uint64_t)rejected;
+        if (ms >= s->slow_ms)
+                spate_warn("sql_sink '%s': slow commit: %d rows in %" PRId64 " ms (slow_commit: %" PRId64 " ms)",
+                           n->name, s->nrows, ms, s->slow_ms);
+        spate_debug("sql_sink '%s': committed %d rows (%d replays skipped, %d rejected) in %" PRId64 " ms",
+                    n->name, s->nrows, skipped, rejected, ms);
+        reset_batch(s);
+        return 0;
+}
+
+static void sql_destroy(spate_node_t *n) {
+        sink_t *s = n->ctx;
+        double secs = (double)(s->last_ms - s->first_ms) / 1000.0;
+        if (s->written || s->skipped || s->rejected)
+                spate_info("sql_sink '%s': %" PRIu64 " rows written, %" PRIu64 " replays skipped, %" PRIu64
+                           " rejected; first row to last commit %.3f s = %.0f rows/s", n->name, s->written,
+                           s->skipped, s->rejected, secs, secs > 0 ? (double)s->written / secs : 0.0);
+        if (s->db)
+                s->be->close(s->db);
+        for (int i = 0; s->vals && i < s->t.ncols; i++)
+                spate_expr_destroy(s->vals[i]);
+        if (s->t.current && !spate_node_str(n, "current_table"))
+                free((char *)s->t.current);
+        clear_rejects(s);
+        free(s->vals);
+        free(s->t.cols);
+        free(s->t.key);
+        free(s->rows);
+        free(s->origins);
+        free(s->offsets);
+        free(s->slot);
+        free(s->parts);
+        free(s->rejects);
+        spate_arena_destroy(&s->mem);
+}
+
+const spate_op_def_t spate_op_sql_sink = {
+        .name = "sql_sink",
+        .role = SPATE_ROLE_SINK,
+        .doc = "Writes records as rows of a SQLite or PostgreSQL table, one SQL transaction per commit, "
+               "exact across crashes (upsert by key, or append/versioned with stored source offsets).",
+        .props = sql_props,
+        .ctx_size = sizeof(sink_t),
+        .init = sql_init,
+        .start = sql_start,
+        .process = sql_process,
+        .flush = sql_flush,
+        .destroy = sql_destroy,
+};

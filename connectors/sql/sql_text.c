@@ -1,0 +1,205 @@
+/* sql_text.c - SQL text shared by the SQLite and PostgreSQL backends of
+ * `sql_sink`: column types, CREATE TABLE, INSERT / upsert, identifier
+ * quoting, and masking the password of a connection URL. */
+#include "sql.h"
+#include "../../util/util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+const char *const spate_sql_type_names[] = { "text", "bigint", "double", "boolean", "timestamp", NULL };
+
+static void puts_(spate_buf_t *b, const char *s) {
+        spate_buf_put(b, s, strlen(s));
+}
+
+static void finish(spate_buf_t *b) {
+        spate_buf_putc(b, '\0');
+        b->len--;
+}
+
+int spate_sql_parse_type(const char *decl, sql_type_t *type, const char **extra) {
+        size_t n = strcspn(decl, " \t");
+        for (int i = 0; spate_sql_type_names[i]; i++)
+                if (strlen(spate_sql_type_names[i]) == n && !strncasecmp(decl, spate_sql_type_names[i], n)) {
+                        *type = (sql_type_t)i;
+                        *extra = decl + n + strspn(decl + n, " \t");
+                        return 0;
+                }
+        return -1;
+}
+
+int spate_sql_type_category(const char *dbtype) {
+        static const struct { const char *word; sql_type_t t; } words[] = {
+                { "timestamp", SQL_T_TIMESTAMP }, { "date", SQL_T_TIMESTAMP }, { "bool", SQL_T_BOOL },
+                { "int", SQL_T_BIGINT }, { "double", SQL_T_DOUBLE }, { "real", SQL_T_DOUBLE },
+                { "float", SQL_T_DOUBLE }, { "numeric", SQL_T_DOUBLE }, { "decimal", SQL_T_DOUBLE },
+                { "char", SQL_T_TEXT }, { "text", SQL_T_TEXT }, { "clob", SQL_T_TEXT },
+        };
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strcasestr(dbtype, words[i].word))
+                        return (int)words[i].t;
+        return -1;
+}
+
+int spate_sql_type_fits(sql_dialect_t d, sql_type_t want, const char *dbtype) {
+        int got = spate_sql_type_category(dbtype);
+        if (got == (int)want)
+                return 1;
+        /* SQLite has no boolean or timestamp storage: spate writes 0/1 and ISO text. */
+        return d == SQL_DIALECT_SQLITE &&
+               ((want == SQL_T_BOOL && got == SQL_T_BIGINT) || (want == SQL_T_TIMESTAMP && got == SQL_T_TEXT));
+}
+
+const char *spate_sql_type_ddl(sql_dialect_t d, sql_type_t t) {
+        static const char *const sqlite[] = { "TEXT", "INTEGER", "REAL", "INTEGER", "TEXT" };
+        static const char *const pg[] = { "text", "bigint", "double precision", "boolean", "timestamptz" };
+        return d == SQL_DIALECT_SQLITE ? sqlite[t] : pg[t];
+}
+
+void spate_sql_ident(spate_buf_t *b, const char *name) {
+        spate_buf_putc(b, '"');
+        for (const char *p = name; *p; p++) {
+                if (*p == '"')
+                        spate_buf_putc(b, '"');
+                spate_buf_putc(b, *p);
+        }
+        spate_buf_putc(b, '"');
+}
+
+static void key_list(spate_buf_t *b, const sql_table_t *t) {
+        for (int i = 0; i < t->nkey; i++) {
+                if (i)
+                        puts_(b, ", ");
+                spate_sql_ident(b, t->cols[t->key[i]].name);
+        }
+}
+
+/* `<verb> "name" (col, col, ...`: with types and constraints when ddl,
+ * then the version column. */
+static void table_head(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *verb, const char *name,
+                       int ddl, int with_version) {
+        puts_(b, verb);
+        spate_sql_ident(b, name);
+        puts_(b, " (");
+        for (int i = 0; i < t->ncols; i++) {
+                if (i)
+                        puts_(b, ", ");
+                spate_sql_ident(b, t->cols[i].name);
+                if (!ddl)
+                        continue;
+                spate_buf_putc(b, ' ');
+                puts_(b, spate_sql_type_ddl(d, t->cols[i].type));
+                if (*t->cols[i].extra) {
+                        spate_buf_putc(b, ' ');
+                        puts_(b, t->cols[i].extra);
+                }
+        }
+        if (with_version) {
+                puts_(b, ", ");
+                spate_sql_ident(b, t->version_col);
+                if (ddl)
+                        puts_(b, d == SQL_DIALECT_SQLITE ? " INTEGER NOT NULL" : " bigint NOT NULL");
+        }
+}
+
+void spate_sql_create(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
+                      int with_version, int pk) {
+        table_head(b, d, t, "CREATE TABLE IF NOT EXISTS ", name, 1, with_version);
+        if (pk && t->nkey) {
+                puts_(b, ", PRIMARY KEY (");
+                key_list(b, t);
+                spate_buf_putc(b, ')');
+        }
+        /* STRICT: SQLite then rejects a value of the wrong type, as PostgreSQL does. */
+        puts_(b, d == SQL_DIALECT_SQLITE ? ") STRICT" : ")");
+        finish(b);
+}
+
+static void placeholder(spate_buf_t *b, sql_dialect_t d, int i) {
+        char ph[16];
+        snprintf(ph, sizeof(ph), d == SQL_DIALECT_SQLITE ? "?" : "$%d", i + 1);
+        puts_(b, ph);
+}
+
+void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
+                      int with_version, int upsert, int nrows) {
+        int n = t->ncols + !!with_version;
+        table_head(b, d, t, "INSERT INTO ", name, 0, with_version);
+        puts_(b, ") VALUES ");
+        for (int r = 0; r < nrows; r++) {
+                puts_(b, r ? ", (" : "(");
+                for (int i = 0; i < n; i++) {
+                        if (i)
+                                puts_(b, ", ");
+                        placeholder(b, d, r * n + i);
+                }
+                spate_buf_putc(b, ')');
+        }
+        if (upsert) {
+                int others = 0;
+                puts_(b, " ON CONFLICT (");
+                key_list(b, t);
+                puts_(b, ") DO ");
+                for (int i = 0; i < t->ncols; i++) {
+                        int in_key = 0;
+                        for (int k = 0; k < t->nkey; k++)
+                                in_key |= t->key[k] == i;
+                        if (in_key)
+                                continue;
+                        puts_(b, others++ ? ", " : "UPDATE SET ");
+                        spate_sql_ident(b, t->cols[i].name);
+                        puts_(b, " = excluded.");
+                        spate_sql_ident(b, t->cols[i].name);
+                }
+                if (!others)
+                        puts_(b, "NOTHING");
+        }
+        finish(b);
+}
+
+/* postgresql://user:secret@host/db -> postgresql://user:***@host/db; in a
+ * conninfo string, password=secret -> password=***. */
+void spate_sql_mask(const char *url, char *out, size_t size) {
+        const char *scheme = strstr(url, "://"), *at, *colon, *pw;
+        if (scheme && (at = strchr(scheme + 3, '@')) &&
+            (colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3)))) {
+                snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
+                return;
+        }
+        if ((pw = strstr(url, "password="))) {
+                const char *end = pw + strlen("password=");
+                if (*end == '\'') {
+                        for (end++; *end && *end != '\''; end++)
+                                if (*end == '\\' && end[1])
+                                        end++;
+                        if (*end)
+                                end++;
+                } else {
+                        end += strcspn(end, " \t");
+                }
+                snprintf(out, size, "%.*spassword=***%s", (int)(pw - url), url, end);
+                return;
+        }
+        snprintf(out, size, "%s", url);
+}
+
+const char *spate_sql_cell_text(const sql_cell_t *c, char *buf, size_t size, int *len) {
+        switch (c->kind) {
+        case SQL_INT:
+                *len = snprintf(buf, size, "%" PRId64, c->u.i);
+                return buf;
+        case SQL_REAL:
+                *len = spate_fmt_num(buf, size, c->u.d);
+                return buf;
+        case SQL_TEXT:
+                *len = (int)c->len;
+                return c->u.s;
+        default:
+                *len = 0;
+                return NULL;
+        }
+}

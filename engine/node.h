@@ -1,0 +1,242 @@
+/* node.h - the operator interface: a node type is one descriptor (name,
+ * property table, callbacks) implemented in one file of operators/ or
+ * connectors/ and listed once in that folder's .def table. */
+#ifndef SPATE_NODE_H
+#define SPATE_NODE_H
+
+#include "../util/arena.h"
+#include "../expr/expr.h"
+#include "record.h"
+#include "shape.h"
+#include "../util/yaml.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct spate_node spate_node_t;
+typedef struct spate_topology spate_topology_t;
+typedef struct spate_ctx spate_ctx_t;
+
+typedef enum {
+        SPATE_P_STR, SPATE_P_INT, SPATE_P_BOOL, SPATE_P_DURATION, SPATE_P_ENUM,
+        SPATE_P_EXPR, SPATE_P_MAP, SPATE_P_LIST,
+        SPATE_P_COUNT   /* an integer of at least 1, e.g. partitions */
+} spate_prop_type_t;
+
+/* One parameter a node type accepts; the loader checks presence, type and
+ * unknown keys before init runs, and the README reference is written from it. */
+typedef struct spate_prop {
+        const char *name;
+        spate_prop_type_t type;
+        int required;
+        const char *def;      /* default, as YAML text; NULL for none */
+        const char *choices;  /* ENUM: "a|b|c" */
+        const char *doc;
+} spate_prop_t;
+
+typedef enum { SPATE_ROLE_SOURCE, SPATE_ROLE_OPERATOR, SPATE_ROLE_SINK } spate_role_t;
+
+typedef struct spate_op_def {
+        const char *name;     /* `type:` in the topology file */
+        spate_role_t role;
+        const char *doc;
+        const spate_prop_t *props;  /* terminated by a {NULL} entry */
+        size_t ctx_size;            /* zeroed state allocated before init */
+        /* Reads parameters, compiles expressions against n->in, sets n->out
+         * (sinks leave it NULL). Runs at load; errors carry file:line. */
+        int (*init)(spate_node_t *n, char *errstr, size_t errstr_size);
+        /* Optional: when `spate run` starts the engine, before any record:
+         * connect to an external system and check what the node needs there
+         * (a sink's database and table). 0, or -1 with errstr: the run fails. */
+        int (*start)(spate_node_t *n, char *errstr, size_t errstr_size);
+        /* Handles one record; passes results on with spate_emit(). Returns 0,
+         * or -1 after spate_ctx_fail() to send the source record to the DLQ. */
+        int (*process)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+        /* Called regularly with the context clock; may emit (windows close here). */
+        int (*punctuate)(spate_node_t *n, spate_ctx_t *ctx);
+        /* Commit, phase 1: produce what buffered work owes (outputs,
+         * changelog). The engine then waits until every message is acknowledged. */
+        int (*flush)(spate_node_t *n, spate_ctx_t *ctx);
+        /* Commit, phase 2, after the acknowledgements: make local state durable
+         * (e.g. one RocksDB batch with the changelog offsets it now reflects).
+         * Input offsets are committed after this returns. */
+        int (*checkpoint)(spate_node_t *n, spate_ctx_t *ctx);
+        /* Stateful nodes: a partition of a subscribed topic was assigned. The
+         * node restores that task's state before any of its records arrive. */
+        int (*assign)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+        /* After the node's assign() calls of one rebalance, before any record of
+         * those partitions: what assign() left running (a restore's last apply)
+         * completes here. 0, or -1 with ctx->errstr: the engine stops, as after
+         * a failed assign(). */
+        int (*assigned)(spate_node_t *n, spate_ctx_t *ctx);
+        /* The partition moves away; a commit has just completed. */
+        void (*revoke)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+        /* Under ctx->end_of_input (the sources are at their end and the run
+         * treats that as the end of the stream): 1 once the node has nothing
+         * left to emit or commit, so the run may end. NULL: at once. */
+        int (*drained)(spate_node_t *n, spate_ctx_t *ctx);
+        /* Records of an internal topic the node declared with
+         * spate_topology_add_input() (e.g. its repartition topic). */
+        int (*input)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+        void (*destroy)(spate_node_t *n);
+        /* Sources only: the topic is a table, read whole from its beginning on
+         * every assignment; its offsets are never committed. */
+        int rewind;
+        /* Sources only: every record comes from its own offset of the topic and
+         * partition count named by the `topic` and `partitions` properties, and
+         * a replay repeats those offsets - what a window's replay filter and
+         * per-partition stream time rest on. (A poller's records repeat one
+         * table offset.) */
+        int replayable;
+        /* How often punctuate should run, in ms; 0 for the engine's 100 ms. The
+         * engine ticks at the smallest interval any node asks for. */
+        int punctuate_ms;
+} spate_op_def_t;
+
+struct spate_node {
+        const spate_op_def_t *def;
+        const char *name;
+        const spate_yaml_t *conf;   /* the node's YAML mapping */
+        spate_topology_t *topo;
+        spate_node_t *from;
+        spate_node_t **next;
+        int nnext;
+        spate_shape_t *in;          /* shape of input records (NULL for sources) */
+        spate_shape_t *out;         /* shape of output records (NULL for sinks) */
+        void *ctx;                  /* def->ctx_size bytes, owned by the node */
+        int index;
+        /* spate_node_records_{in,out}_total of this node (metrics.h), set by
+         * the engine; NULL without one. */
+        struct spate_metric *m_in, *m_out;
+};
+
+/* --- parameters (valid after the loader's checks) --- */
+const spate_yaml_t *spate_node_param(const spate_node_t *n, const char *key);
+/* The scalar value or the property's default; NULL if neither. */
+const char *spate_node_str(const spate_node_t *n, const char *key);
+int64_t spate_node_int(const spate_node_t *n, const char *key);
+int spate_node_bool(const spate_node_t *n, const char *key);
+int64_t spate_node_duration(const spate_node_t *n, const char *key);
+/* Compiles YAML scalar y as an expression over shape `in`. The caller owns
+ * the result. NULL with a positioned message on error. */
+spate_expr_t *spate_node_compile(spate_node_t *n, const spate_yaml_t *y, spate_shape_t *in,
+                                 char *errstr, size_t errstr_size);
+/* The same for parameter `key` over shape `in`; if the parameter is absent
+ * returns NULL with errstr set to "" (so callers tell absence from error). */
+spate_expr_t *spate_node_expr(spate_node_t *n, const char *key, spate_shape_t *in,
+                              char *errstr, size_t errstr_size);
+/* spate_node_expr, and an expression whose type is known at load (a
+ * constant such as 'now', an array path) but not one of `types` (a mask of
+ * 1 << SPATE_V_*) is an error saying it must be `want`. */
+#define SPATE_KEY_TYPES (1u << SPATE_V_STR | 1u << SPATE_V_NUM | 1u << SPATE_V_BOOL)
+
+spate_expr_t *spate_node_expr_typed(spate_node_t *n, const char *key, spate_shape_t *in, unsigned types,
+                                    const char *want, char *errstr, size_t errstr_size);
+/* An event-time parameter: spate_node_expr_typed for a number, and the bare
+ * name `now` (a field read where a clock was meant) is an error. */
+spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape_t *in,
+                                   char *errstr, size_t errstr_size);
+/* Formats "FILE:LINE:COL: <type> node '<name>': <message>" for YAML node y
+ * (the node's own mapping if NULL). Returns -1. */
+int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
+                     size_t errstr_size, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+spate_shape_pool_t *spate_node_shapes(spate_node_t *n);
+/* A file a parameter names: relative paths are tried from the working
+ * directory, then from the topology file's folder, so a topology works from
+ * either place. Writes the path to use into out. */
+void spate_node_path(const spate_node_t *n, const char *file, char *out, size_t size);
+
+/* --- records at run time --- */
+/* Passes rec to every downstream node. Returns -1 when a chain's next node
+ * failed; at a fan-out a failing branch is dead-lettered there (named in
+ * spate.branch) and the other branches still get rec, so it returns 0. */
+int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+/* 0 if event time t is at most settings.max_future ahead of the wall clock,
+ * else -1 after spate_ctx_fail() (the record goes to the DLQ). */
+int spate_ctx_check_future(spate_ctx_t *ctx, const spate_node_t *n, int64_t t);
+/* Records why the current record failed at node n; returns -1. */
+int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+spate_arena_t *spate_ctx_arena(spate_ctx_t *ctx);
+/* Sends a record that failed outside process() (e.g. a response a source
+ * fetched in punctuate) to the dead-letter topic: o gives its key, payload and
+ * topic/partition/offset headers, the reason is ctx->errstr as set by
+ * spate_ctx_fail(). Everything is copied. */
+void spate_ctx_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o);
+/* Partition times: a node may keep one value per source partition that is
+ * committed with the partition's offset (as its metadata), so that whoever
+ * resumes the partition - after a crash or a rebalance - starts from the value
+ * that matches the committed offset (Kafka Streams keeps its partition time
+ * so). Set it by flush() at the latest: a commit takes the values set then.
+ * get() returns what the last commit holds (INT64_MIN: nothing) until set. */
+int64_t spate_ctx_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                 int32_t partition);
+void spate_ctx_set_partition_time(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                  int32_t partition, int64_t t);
+/* Batch cuts: a node that sends the records of a source partition onwards in
+ * batches that cannot be split (window_combine.c) records where it cut the
+ * last batch it may have sent. The cut is committed like a time, and
+ * whoever replays the partition from its committed offset treats the records
+ * below the cut one by one. set() takes effect with the next commit;
+ * spate_ctx_commit_cuts() commits at once the cuts above the committed
+ * offsets, with those offsets and their times, before the batches may leave:
+ * 0, or -1 with ctx->errstr. get() is -1 for none. */
+int64_t spate_ctx_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                int32_t partition);
+void spate_ctx_set_partition_cut(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                                 int32_t partition, int64_t cut);
+int spate_ctx_commit_cuts(spate_ctx_t *ctx);
+/* Keeps the offsets of topic's partitions out of the commit in progress
+ * (a node could not send on what it made of their records yet). */
+void spate_ctx_hold_offsets(spate_ctx_t *ctx, const char *topic);
+/* Asks for a commit as soon as the record batch in flight is processed (a
+ * node whose buffers are full). */
+void spate_ctx_request_commit(spate_ctx_t *ctx);
+/* 1 once the engine is asked to stop (SIGTERM): a node retrying an
+ * unavailable endpoint gives up then (0 without an engine). */
+int spate_ctx_stopping(spate_ctx_t *ctx);
+/* 1 when the consumer reached the end of topic/partition and no record of it
+ * was processed since (1 for a topic the topology does not read). */
+int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition);
+/* Queues a message on the engine's producer (copied; waits while the queue
+ * is full). Delivery is confirmed before input offsets are committed. A NULL
+ * value with len 0 is a tombstone. */
+int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
+                      const void *key, size_t key_len, const void *value, size_t len);
+/* The same; when the message is acknowledged, *acked becomes
+ * max(*acked, its offset + 1). acked must stay valid until the next commit. */
+int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partition,
+                            const void *key, size_t key_len, const void *value, size_t len,
+                            int64_t *acked);
+/* Waits until every message produced so far (outputs, DLQ records) is
+ * acknowledged: a node that makes something durable outside Kafka first
+ * (sql_sink's DLQ records before its SQL commit). 0, or -1 with
+ * ctx->errstr when delivery failed (the engine then stops). */
+int spate_ctx_wait_acks(spate_ctx_t *ctx);
+/* Reads topic/partition from offset `from` (0 or less: the beginning) up to its
+ * end as of the call, in order, calling cb for each message (value NULL for a
+ * tombstone); logs progress. Returns the offset after the last message read,
+ * or -1 with ctx->errstr set. For restoring state from a changelog. */
+typedef int (*spate_replay_cb)(void *opaque, const void *key, size_t key_len,
+                               const void *value, size_t len, int64_t offset);
+int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
+                         spate_replay_cb cb, void *opaque);
+/* For a node whose restored state reflects topic/partition up to `offset`
+ * (the next one it expects): -1 with ctx->errstr if the partition now ends
+ * below it - recreated, truncated, or a broker that lost its data - where
+ * the node would silently skip the new records. */
+int spate_ctx_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
+                           int32_t partition, int64_t offset);
+/* The instance's RocksDB (settings.state_dir/<application>), opened on first
+ * use; a corrupt directory is wiped so state is rebuilt from changelogs.
+ * NULL with ctx->errstr on failure. */
+struct spate_store;
+struct spate_store *spate_ctx_store(spate_ctx_t *ctx);
+
+/* --- registry --- */
+const spate_op_def_t *spate_op_find(const char *name);
+/* All registered types, NULL-terminated. */
+const spate_op_def_t *const *spate_op_all(void);
+
+#endif

@@ -1,0 +1,354 @@
+/* agg.c - mergeable aggregate states: update, merge, result (see agg.h). */
+#include "agg.h"
+#include "../../util/util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *fn_names[] = {
+        "count", "sum", "mean", "min", "max", "first", "last", "count_distinct"
+};
+#define NFN ((int)(sizeof(fn_names) / sizeof(*fn_names)))
+
+int spate_agg_fn_parse(const char *name, spate_agg_fn_t *fnp) {
+        for (int i = 0; i < NFN; i++) {
+                if (!strcmp(name, fn_names[i])) {
+                        *fnp = (spate_agg_fn_t)i;
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+const char *spate_agg_fn_name(spate_agg_fn_t fn) {
+        return (unsigned)fn < (unsigned)NFN ? fn_names[fn] : "unknown";
+}
+
+/* A window node holds one state per aggregate per live window: a growing state
+ * multiplies its heap cost by the number of live windows. */
+_Static_assert(sizeof(spate_agg_state_t) <= 32, "spate_agg_state_t grew");
+
+void spate_agg_init(spate_agg_state_t *s, spate_agg_fn_t fn) {
+        memset(s, 0, sizeof(*s));
+        s->fn = (uint8_t)fn;
+}
+
+void spate_agg_free(spate_agg_state_t *s) {
+        switch (s->fn) {
+        case SPATE_AGG_MIN:
+        case SPATE_AGG_MAX:
+        case SPATE_AGG_FIRST:
+        case SPATE_AGG_LAST:
+                if (s->has && s->type == SPATE_VAL_STR)
+                        free(s->u.kept.v.str);
+                s->has = 0;
+                break;
+        case SPATE_AGG_COUNT_DISTINCT:
+                free(s->u.set.slots);
+                s->u.set.slots = NULL;
+                s->u.set.cap = 0;
+                break;
+        }
+}
+
+/* The kept value of min..last as a value whose str is borrowed from s. */
+static void kept_val(const spate_agg_state_t *s, spate_val_t *out) {
+        memset(out, 0, sizeof(*out));
+        if (!s->has)
+                return;
+        out->type = (spate_val_type_t)s->type;
+        switch (out->type) {
+        case SPATE_VAL_NUM:
+                out->num = s->u.kept.v.num;
+                break;
+        case SPATE_VAL_BOOL:
+                out->b = s->u.kept.v.b;
+                break;
+        case SPATE_VAL_STR:
+                out->str = s->u.kept.v.str->s;
+                out->len = s->u.kept.v.str->len;
+                break;
+        default:
+                break;
+        }
+}
+
+static void kept_origin(const spate_agg_state_t *s, spate_agg_origin_t *out) {
+        out->t = s->u.kept.t;
+        out->partition = s->partition;
+        out->offset = s->u.kept.offset;
+}
+
+/* Neumaier's variant of Kahan summation: the compensation also captures the
+ * low bits of the running sum when the new term is larger than it. */
+static void neumaier_add(spate_agg_state_t *s, double x) {
+        double sum = s->u.sum.sum, t = sum + x;
+
+        if (fabs(sum) >= fabs(x))
+                s->u.sum.comp += (sum - t) + x;
+        else
+                s->u.sum.comp += (x - t) + sum;
+        s->u.sum.sum = t;
+}
+
+/* Replaces the kept value with a copy of v. A string is copied before the old
+ * one is freed, so v may borrow from s itself. */
+static int set_val(spate_agg_state_t *s, const spate_val_t *v) {
+        spate_agg_str_t *d = NULL;
+
+        if (v->type == SPATE_VAL_STR) {
+                if (!(d = malloc(sizeof(*d) + v->len + 1)))
+                        return -1;
+                d->len = v->len;
+                if (v->len)
+                        memcpy(d->s, v->str, v->len);
+                d->s[v->len] = '\0';
+        }
+        if (s->has && s->type == SPATE_VAL_STR)
+                free(s->u.kept.v.str);
+        s->type = (uint8_t)v->type;
+        if (v->type == SPATE_VAL_STR)
+                s->u.kept.v.str = d;
+        else if (v->type == SPATE_VAL_BOOL)
+                s->u.kept.v.b = v->b;
+        else
+                s->u.kept.v.num = v->num;
+        s->has = 1;
+        return 0;
+}
+
+/* Total order used by min/max: type rank, then value. */
+static int val_cmp(const spate_val_t *a, const spate_val_t *b) {
+        static const int rank[] = { 0, 2, 3, 1 };  /* null, num, str, bool */
+        size_t n;
+        int c;
+
+        if (a->type != b->type)
+                return rank[a->type] < rank[b->type] ? -1 : 1;
+        switch (a->type) {
+        case SPATE_VAL_NUM:
+                return a->num < b->num ? -1 : a->num > b->num;
+        case SPATE_VAL_BOOL:
+                return (a->b != 0) - (b->b != 0);
+        case SPATE_VAL_STR:
+                n = a->len < b->len ? a->len : b->len;
+                if (n && (c = memcmp(a->str, b->str, n)))
+                        return c < 0 ? -1 : 1;
+                return a->len < b->len ? -1 : a->len > b->len;
+        default:
+                return 0;
+        }
+}
+
+static int origin_cmp(const spate_agg_origin_t *a, const spate_agg_origin_t *b) {
+        if (a->t != b->t)
+                return a->t < b->t ? -1 : 1;
+        if (a->partition != b->partition)
+                return a->partition < b->partition ? -1 : 1;
+        return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+uint64_t spate_agg_value_hash(const spate_val_t *v) {
+        uint64_t h = SPATE_HASH_INIT;
+        unsigned char tag = (unsigned char)v->type, b;
+        double d;
+
+        h = spate_hash_bytes(h, &tag, 1);
+        switch (v->type) {
+        case SPATE_VAL_NUM:
+                d = v->num == 0 ? 0.0 : v->num;  /* -0.0 == 0.0 */
+                h = spate_hash_bytes(h, &d, sizeof(d));
+                break;
+        case SPATE_VAL_STR:
+                h = spate_hash_bytes(h, v->str, v->len);
+                break;
+        case SPATE_VAL_BOOL:
+                b = v->b != 0;
+                h = spate_hash_bytes(h, &b, 1);
+                break;
+        default:
+                break;
+        }
+        return spate_hash_mix(h);
+}
+
+static int set_grow(spate_agg_state_t *s) {
+        size_t old = s->u.set.cap, cap = old ? old * 2 : 16;
+        uint64_t *slots = calloc(cap, sizeof(*slots)), *from = s->u.set.slots;
+
+        if (!slots)
+                return -1;
+        for (size_t i = 0; i < old; i++) {
+                if (!from[i])
+                        continue;
+                size_t j = (size_t)from[i] & (cap - 1);
+                while (slots[j])
+                        j = (j + 1) & (cap - 1);
+                slots[j] = from[i];
+        }
+        free(from);
+        s->u.set.slots = slots;
+        s->u.set.cap = cap;
+        return 0;
+}
+
+/* Adds a hash to the distinct set (linear probing, load <= 1/2). */
+static int set_add(spate_agg_state_t *s, uint64_t h) {
+        size_t j, mask;
+
+        if (h == 0) {
+                s->u.set.n += !s->has_zero;
+                s->has_zero = 1;
+                return 0;
+        }
+        if ((s->u.set.n + 1) * 2 > s->u.set.cap && set_grow(s))
+                return -1;
+        mask = s->u.set.cap - 1;
+        for (j = (size_t)h & mask; s->u.set.slots[j]; j = (j + 1) & mask)
+                if (s->u.set.slots[j] == h)
+                        return 0;
+        s->u.set.slots[j] = h;
+        s->u.set.n++;
+        return 0;
+}
+
+int spate_agg_update(spate_agg_state_t *s, const spate_val_t *v, const spate_agg_origin_t *o) {
+        spate_val_t cur;
+        spate_agg_origin_t at;
+        int better;
+
+        if (s->fn == SPATE_AGG_COUNT) {
+                s->u.count++;
+                return 0;
+        }
+        if (!v || v->type == SPATE_VAL_NULL || (v->type == SPATE_VAL_NUM && isnan(v->num)))
+                return 1;
+        switch (s->fn) {
+        case SPATE_AGG_SUM:
+        case SPATE_AGG_MEAN:
+                if (v->type != SPATE_VAL_NUM || !isfinite(v->num))
+                        return 1;
+                neumaier_add(s, v->num);
+                s->u.sum.n++;
+                return 0;
+        case SPATE_AGG_MIN:
+        case SPATE_AGG_MAX:
+                kept_val(s, &cur);
+                better = !s->has || (s->fn == SPATE_AGG_MIN ? val_cmp(v, &cur) < 0
+                                                           : val_cmp(v, &cur) > 0);
+                return better ? set_val(s, v) : 0;
+        case SPATE_AGG_FIRST:
+        case SPATE_AGG_LAST:
+                if (!o)
+                        return -1;
+                kept_origin(s, &at);
+                better = !s->has || (s->fn == SPATE_AGG_FIRST ? origin_cmp(o, &at) < 0
+                                                             : origin_cmp(o, &at) > 0);
+                if (!better)
+                        return 0;
+                if (set_val(s, v))
+                        return -1;
+                s->u.kept.t = o->t;
+                s->partition = o->partition;
+                s->u.kept.offset = o->offset;
+                return 0;
+        case SPATE_AGG_COUNT_DISTINCT:
+                return set_add(s, spate_agg_value_hash(v));
+        default:
+                return -1;
+        }
+}
+
+int spate_agg_merge(spate_agg_state_t *dst, const spate_agg_state_t *src) {
+        spate_val_t sv, dv;
+        spate_agg_origin_t so;
+        int better;
+
+        if (dst->fn != src->fn)
+                return -1;
+        switch (dst->fn) {
+        case SPATE_AGG_COUNT:
+                dst->u.count += src->u.count;
+                return 0;
+        case SPATE_AGG_SUM:
+        case SPATE_AGG_MEAN:
+                neumaier_add(dst, src->u.sum.sum);
+                dst->u.sum.comp += src->u.sum.comp;
+                dst->u.sum.n += src->u.sum.n;
+                return 0;
+        case SPATE_AGG_MIN:
+        case SPATE_AGG_MAX:
+                if (!src->has)
+                        return 0;
+                kept_val(src, &sv);
+                kept_val(dst, &dv);
+                better = !dst->has || (dst->fn == SPATE_AGG_MIN ? val_cmp(&sv, &dv) < 0
+                                                               : val_cmp(&sv, &dv) > 0);
+                return better ? set_val(dst, &sv) : 0;
+        case SPATE_AGG_FIRST:
+        case SPATE_AGG_LAST:
+                if (!src->has)
+                        return 0;
+                kept_val(src, &sv);
+                kept_origin(src, &so);
+                return spate_agg_update(dst, &sv, &so) < 0 ? -1 : 0;
+        case SPATE_AGG_COUNT_DISTINCT:
+                if (src->has_zero && set_add(dst, 0))
+                        return -1;
+                for (size_t i = 0; i < src->u.set.cap; i++)
+                        if (src->u.set.slots[i] && set_add(dst, src->u.set.slots[i]))
+                                return -1;
+                return 0;
+        }
+        return -1;
+}
+
+void spate_agg_result(const spate_agg_state_t *s, spate_val_t *out) {
+        memset(out, 0, sizeof(*out));
+        switch (s->fn) {
+        case SPATE_AGG_COUNT:
+                out->type = SPATE_VAL_NUM;
+                out->num = (double)s->u.count;
+                return;
+        case SPATE_AGG_COUNT_DISTINCT:
+                out->type = SPATE_VAL_NUM;
+                out->num = (double)s->u.set.n;
+                return;
+        case SPATE_AGG_SUM:
+        case SPATE_AGG_MEAN:
+                if (!s->u.sum.n)
+                        return;
+                out->type = SPATE_VAL_NUM;
+                out->num = s->u.sum.sum + s->u.sum.comp;
+                if (s->fn == SPATE_AGG_MEAN)
+                        out->num /= (double)s->u.sum.n;
+                return;
+        default:
+                kept_val(s, out);
+                return;
+        }
+}
+
+spate_agg_state_t *spate_agg_states_new(const spate_agg_fn_t *fns, int n) {
+        spate_agg_state_t *states = calloc(n > 0 ? (size_t)n : 1, sizeof(*states));
+
+        for (int i = 0; states && i < n; i++)
+                spate_agg_init(&states[i], fns[i]);
+        return states;
+}
+
+void spate_agg_states_free(spate_agg_state_t *states, int n) {
+        if (!states)
+                return;
+        for (int i = 0; i < n; i++)
+                spate_agg_free(&states[i]);
+        free(states);
+}
+
+int spate_agg_states_merge(spate_agg_state_t *dst, const spate_agg_state_t *src, int n) {
+        for (int i = 0; i < n; i++)
+                if (spate_agg_merge(&dst[i], &src[i]))
+                        return -1;
+        return 0;
+}

@@ -1,0 +1,156 @@
+/* window_int.h - the `window` node's state, shared by its two files:
+ * window.c (parameters and the record path) and window_task.c (tasks:
+ * restore, commit, closing). */
+#ifndef SPATE_OP_WINDOW_INT_H
+#define SPATE_OP_WINDOW_INT_H
+
+#include "../../util/buf.h"
+#include "../../engine/ctx.h"
+#include "../../engine/metrics.h"
+#include "../../engine/node.h"
+#include "../../state/store.h"
+#include "winstate.h"
+
+#define WIN_MAX_AGGS 64
+
+/* One task: a partition of the window's input topic and the state it owns. */
+typedef struct win_task {
+        int32_t partition;
+        spate_winstate_t *ws;
+        spate_winmeta_t meta;        /* next_offset follows the records; written at commit */
+        int64_t resume_offset;       /* input records below it are in the restored state */
+        int64_t written_offset;      /* meta.next_offset at the last commit */
+        int64_t acked;               /* changelog offset after the last acknowledged record */
+        spate_store_cf_t *cf;
+        spate_store_batch_t *batch;  /* this commit's store writes (flush -> checkpoint) */
+        int committing;              /* flush produced; checkpoint writes */
+        int64_t idle_since;          /* wall clock of the last record (or assignment) */
+        int64_t idle_base;           /* stream time at that moment */
+        uint64_t logged_revised;     /* ws->nrevised when last logged */
+        int64_t data_since;          /* group_by: wall clock when a mark first carried a
+                                        stream time, 0: not yet (releases empty partitions) */
+} win_task_t;
+
+/* group_by: a source partition as the upstream half sees it. Its stream
+ * time decides lateness (per source partition, so the same records are late
+ * in every run) and goes downstream in marks. */
+typedef struct win_up {
+        int64_t offset;              /* of the last record; -1 after assignment */
+        uint32_t seq;                /* records derived from that offset so far, minus one */
+        int64_t time;                /* stream time, committed with the offset */
+        int assigned, idle;
+        int got;                     /* records since the last commit */
+        int64_t quiet_since;         /* wall clock of the last commit it had records */
+        int64_t quiet_base;          /* its stream time then (close_after_idle) */
+        int64_t sent_time;           /* the mark every downstream partition has */
+        int sent_idle;               /* -1: none sent since assignment */
+        int64_t cut;                 /* records below go one by one (window_combine.c) */
+        int64_t comb_from;           /* offset of the first record combined since the
+                                        last commit, -1: none */
+} win_up_t;
+
+typedef struct win_comb win_comb_t;
+
+typedef struct win {
+        spate_winconf_t conf;
+        spate_agg_fn_t fns[WIN_MAX_AGGS];
+        const char *names[WIN_MAX_AGGS];    /* output field per aggregate */
+        int arg_of[WIN_MAX_AGGS];           /* index into args, -1 for count() */
+        spate_expr_t *args[WIN_MAX_AGGS];   /* distinct argument expressions */
+        int nargs;
+        spate_expr_t *time, *group;         /* NULL: record timestamp / record key */
+        char *input_topic;                  /* whose partitions are the tasks */
+        char *repartition_topic;            /* with group_by */
+        char *changelog_topic;
+        const char *store;
+        int partitions;                     /* of the input topic */
+        int64_t idle_ms;                    /* close_after_idle, 0 = off */
+        win_task_t **tasks;                 /* by partition; restored ones only */
+        int ntasks;
+        struct win_restorer *restorer;      /* restores of an assignment under way */
+        /* group_by, upstream half: */
+        const char *source_topic;           /* whose partitions feed the repartition topic */
+        int source_partitions;              /* their count as declared (marks may raise it) */
+        win_up_t *up;                       /* by source partition */
+        int nup;
+        spate_buf_t *packs;                 /* repartition message being built, by partition */
+        uint32_t *npacked;                  /* records in it */
+        spate_wmark_t *marks;               /* scratch for a message's marks */
+        win_comb_t *comb;                   /* tumbling and hopping: the combiner */
+        size_t *comb_bytes;                 /* its batches' estimated size, by downstream
+                                               partition (window_repart.c: one message each) */
+        spate_buf_t buf;
+        /* metrics.h: spate_window_late_records_total, spate_window_open_windows */
+        spate_metric_t *m_late, *m_open;
+        /* SPATE_CRASH_AT test hook */
+        const char *crash_at;
+        double crash_prob;
+} win_t;
+
+win_task_t *win_task_get(win_t *w, int32_t partition);
+/* End of input: 1 once every task is closed to the end and committed, and
+ * (group_by) every source partition's end-of-stream mark is sent. */
+int win_drained(spate_node_t *n, spate_ctx_t *ctx);
+/* The task got input: its close_after_idle clock starts again. */
+void win_task_touched(win_task_t *t, spate_ctx_t *ctx);
+/* Applies one record to its task: skips records the restored state holds
+ * and, for repartitioned input, upstream replays. Returns 0, or -1 after
+ * spate_ctx_fail (late record, out of memory). */
+int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t *r,
+              const spate_wrepart_t *up, spate_ctx_t *ctx);
+
+/* The record's value per aggregate, from the distinct argument values. */
+void win_per_aggregate(const win_t *w, const spate_val_t *args, spate_val_t *vals);
+
+/* --- repartition path (window_repart.c) --- */
+/* Upstream half: a source partition assigned (its stream time is the one
+ * committed with its offset) or revoked. */
+int win_up_assign(spate_node_t *n, int32_t p, spate_ctx_t *ctx);
+void win_up_revoke(win_t *w, int32_t p);
+/* Upstream half: judges lateness against the record's source partition and
+ * adds it to the message for its group's partition. 0, or -1 after
+ * spate_ctx_fail (late, out of memory, produce failed). */
+int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
+                    const char *group, size_t glen, const spate_val_t *args);
+/* Downstream half: the task's stream time from its source partitions' marks
+ * at wall clock now. */
+void win_task_watermark(const win_t *w, win_task_t *t, int64_t now);
+/* Downstream half: one repartition message into its task; records that
+ * cannot be applied go to the DLQ one by one. */
+int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
+/* Upstream half at a commit: every message built, and marks to every
+ * downstream partition when a source partition's mark changed. */
+int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx);
+
+/* --- combiner (window_combine.c) --- */
+/* conf must outlive it. NULL when out of memory. */
+win_comb_t *win_comb_new(const spate_winconf_t *conf);
+void win_comb_free(win_comb_t *c);
+/* Merges record r of source partition up (r->st: that partition's stream
+ * time) into its batches, one per window it falls in. 0, or -1 (memory). */
+int win_comb_add(win_comb_t *c, int32_t up, const spate_wrec_t *r);
+size_t win_comb_count(const win_comb_t *c);
+/* Visits every batch (from and to are left -1 for the caller); a non-zero
+ * return of cb stops the walk and is returned, -1 when encoding fails. */
+typedef int (*win_comb_cb)(void *opaque, spate_wcomb_t *b);
+int win_comb_each(win_comb_t *c, win_comb_cb cb, void *opaque);
+/* Empties it (after a commit sent every batch). */
+void win_comb_clear(win_comb_t *c);
+/* Forgets the batches of source partition up (revoked before they were sent). */
+void win_comb_drop(win_comb_t *c, int32_t up);
+
+/* A late record (or combined batch): counted, then spate_ctx_fail's -1. */
+int win_late(const spate_node_t *n, spate_ctx_t *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+int win_flush(spate_node_t *n, spate_ctx_t *ctx);
+int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
+/* Restores the partition's task, the last part on a worker thread that
+ * win_assigned(), the next win_assign() or a revocation joins. */
+int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+int win_assigned(spate_node_t *n, spate_ctx_t *ctx);
+void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+int win_punctuate(spate_node_t *n, spate_ctx_t *ctx);
+void win_tasks_free(spate_node_t *n);
+
+#endif

@@ -1,0 +1,835 @@
+/* window_task.c - the `window` node's tasks: restore on assignment, the
+ * commit (changelog, outputs, one RocksDB batch), closing on punctuate.
+ *
+ * Exactness rests on one invariant: a task's state - in the store, and in the
+ * changelog up to a meta record - is always a consistent snapshot of one
+ * commit: every window, the stream time, the input offset it reflects
+ * (meta.next_offset) and, for repartitioned input, the highest upstream
+ * offset applied per upstream partition.
+ *   - Store: one atomic batch per task and commit, written after every
+ *     changelog record and output of the commit is acknowledged.
+ *   - Changelog: a commit's records (entries, tombstones) are followed by a
+ *     meta record in the same partition. A restore applies records only when
+ *     it reads the meta record after them; records of a commit that never got
+ *     its meta record (a crash mid-commit) are ignored, and their offset range
+ *     is remembered in the meta so that later restores ignore them too.
+ * Then after any crash, input records below meta.next_offset are skipped (they
+ * are in the state), the stream time is the snapshot's (so lateness decisions
+ * replay identically), and records an upstream task wrote again after its own
+ * crash are recognised by their upstream offset. Outputs are full values keyed
+ * by window, so writing one again is harmless: the entries of the last commit
+ * a restore reads from the changelog are emitted again, since their outputs
+ * may not have been acknowledged before the crash. */
+#include "window_int.h"
+#include "../../util/log.h"
+#include "../../util/util.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META_KLEN (sizeof(SPATE_WINMETA_KEY) - 1)
+
+win_task_t *win_task_get(win_t *w, int32_t partition) {
+        return partition >= 0 && partition < w->ntasks ? w->tasks[partition] : NULL;
+}
+
+static void task_free(const win_t *w, win_task_t *t) {
+        (void)w;
+        if (!t)
+                return;
+        spate_winstate_free(t->ws);
+        spate_store_batch_destroy(t->batch);
+        free(t);
+}
+
+static int64_t now_ms(spate_ctx_t *ctx) {
+        return ctx->now_ms ? ctx->now_ms : spate_now_ms();
+}
+
+static void crash_point(const win_t *w, const char *step) {
+        if (!w->crash_at || strcmp(w->crash_at, step))
+                return;
+        if (w->crash_prob < 1.0 && drand48() >= w->crash_prob)
+                return;
+        spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
+        abort();
+}
+
+void win_task_touched(win_task_t *t, spate_ctx_t *ctx) {
+        t->idle_since = now_ms(ctx);
+        t->idle_base = t->ws->stream_time;
+}
+
+int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t *r,
+              const spate_wrepart_t *up, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        char a[32], b[32];
+        int rc;
+
+        if (offset < t->resume_offset)
+                return 0;  /* in the restored state already */
+        t->meta.next_offset = offset + 1;
+        if (up && (rc = spate_winmeta_seen(&t->meta, up->up_partition, up->up_offset, up->seq))) {
+                if (rc < 0)
+                        return spate_ctx_fail(ctx, n, "more than %d upstream partitions",
+                                              SPATE_WINMETA_MAX_UP);
+                return 0;  /* an upstream replay wrote it again */
+        }
+        rc = spate_winstate_add(t->ws, r);
+        win_task_touched(t, ctx);
+        if (rc < 0)
+                return spate_ctx_fail(ctx, n, "out of memory");
+        if (rc == 0)
+                return 0;
+        spate_fmt_iso_ms(r->t, a, sizeof(a));
+        spate_fmt_iso_ms(t->ws->stream_time, b, sizeof(b));
+        if (up)
+                return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms "
+                                      "(source partition %d offset %lld)", (int)r->glen, r->group, a, b,
+                                      (long long)w->conf.spec.grace, up->up_partition,
+                                      (long long)up->up_offset);
+        return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms",
+                              (int)r->glen, r->group, a, b, (long long)w->conf.spec.grace);
+}
+
+/* --- output --- */
+
+static int emit(spate_node_t *n, const char *group, size_t glen, const spate_went_t *e,
+                int64_t start, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        spate_arena_t *a = spate_ctx_arena(ctx);
+        char iso[32];
+        /* No record is in flight during a commit: the arena is ours. */
+        spate_arena_reset(a);
+        int il = spate_fmt_iso_ms(start, iso, sizeof(iso));
+        char *key = spate_arena_alloc(a, glen + 1 + (size_t)il);
+        memcpy(key, group, glen);
+        key[glen] = '@';
+        memcpy(key + glen + 1, iso, (size_t)il);
+        spate_record_t rec = { .key = key, .key_len = glen + 1 + (size_t)il, .ts = start };
+        if (!e) {
+                rec.value.type = SPATE_V_NULL;  /* a tombstone for the window's key */
+                return spate_emit(n, &rec, ctx);
+        }
+        size_t nf = (size_t)n->out->nfields;  /* later nodes may compute fields in place */
+        spate_value_t *items = spate_arena_alloc(a, nf * sizeof(*items));
+        memset(items, 0, nf * sizeof(*items));
+        items[0] = spate_value_str(group, (uint32_t)glen);
+        items[1] = spate_value_num((double)e->start);
+        items[2] = spate_value_num((double)e->end);
+        for (int i = 0; i < w->conf.nfns; i++) {
+                spate_val_t v;
+                spate_agg_result(&e->states[i], &v);
+                spate_value_t *o = &items[3 + i];
+                switch (v.type) {
+                case SPATE_VAL_NUM: *o = spate_value_num(v.num); break;
+                case SPATE_VAL_STR: *o = spate_value_str(v.str, (uint32_t)v.len); break;
+                case SPATE_VAL_BOOL: *o = spate_value_bool(v.b); break;
+                default: o->type = SPATE_V_NULL; break;
+                }
+        }
+        rec.value.type = SPATE_V_OBJ;
+        rec.value.n = (uint32_t)nf;
+        rec.value.u.items = items;
+        return spate_emit(n, &rec, ctx);
+}
+
+/* --- commit --- */
+
+typedef struct {
+        spate_node_t *n;
+        win_task_t *t;
+        spate_ctx_t *ctx;
+} walk_t;
+
+static int produce_changelog(walk_t *k, const void *key, size_t klen, const void *val, size_t len) {
+        win_t *w = k->n->ctx;
+        return spate_ctx_produce_acked(k->ctx, w->changelog_topic, k->t->partition, key, klen, val,
+                                       len, &k->t->acked);
+}
+
+static int put_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        walk_t *k = opaque;
+        win_t *w = k->n->ctx;
+        char key[SPATE_WENT_KEY_MAX(g->klen)];
+        size_t klen;
+        if (!e->dirty)
+                return 0;
+        klen = spate_went_key(g->key, g->klen, bucket, e->start, key);
+        w->buf.len = 0;
+        if (spate_went_encode(&w->conf, e, &w->buf)) {
+                snprintf(k->ctx->errstr, sizeof(k->ctx->errstr), "out of memory");
+                return -1;
+        }
+        spate_store_batch_put(k->t->batch, k->t->cf, key, klen, w->buf.data, w->buf.len);
+        return produce_changelog(k, key, klen, w->buf.data, w->buf.len);
+}
+
+static int emit_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        walk_t *k = opaque;
+        if (bucket || !e->emit)
+                return 0;
+        return emit(k->n, g->key, g->klen, e, e->start, k->ctx);
+}
+
+static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        spate_winstate_t *ws = t->ws;
+        walk_t k = { n, t, ctx };
+
+        spate_winstate_close(ws);
+        if (ws->nrevised != t->logged_revised) {
+                spate_info("window '%s' partition %d: %llu closed windows revised so far (records on time by "
+                           "their own source partition, which started after the others closed them)", n->name,
+                           t->partition, (unsigned long long)ws->nrevised);
+                t->logged_revised = ws->nrevised;
+        }
+        if (!ws->ndirty && !ws->ndel && t->meta.next_offset == t->written_offset &&
+            t->meta.stream_time == ws->stream_time)
+                return 0;
+        t->meta.stream_time = ws->stream_time;
+        if (!t->batch && !(t->batch = spate_store_batch_new())) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
+                return -1;
+        }
+        /* Tombstones first: a session key deleted and written again in one
+         * commit ends up written, in the changelog as in the store. */
+        for (int i = 0; i < ws->ndel; i++) {
+                const spate_wdel_t *d = &ws->del[i];
+                char key[SPATE_WENT_KEY_MAX(d->glen)];
+                size_t klen = spate_went_key(d->group, d->glen, d->bucket, d->start, key);
+                spate_store_batch_delete(t->batch, t->cf, key, klen);
+                if (produce_changelog(&k, key, klen, NULL, 0))
+                        return -1;
+        }
+        if (spate_winstate_each_dirty(ws, put_entry, &k))
+                return -1;
+        w->buf.len = 0;
+        spate_winmeta_encode(&t->meta, &w->buf);
+        if (produce_changelog(&k, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len))
+                return -1;
+        crash_point(w, "after_changelog");
+        for (int i = 0; i < ws->ndel; i++) {
+                const spate_wdel_t *d = &ws->del[i];
+                if (d->output && !spate_winstate_find(ws, d->group, d->glen, d->start) &&
+                    emit(n, d->group, d->glen, NULL, d->start, ctx))
+                        return -1;
+        }
+        if (spate_winstate_each_dirty(ws, emit_entry, &k))
+                return -1;
+        crash_point(w, "after_outputs");
+        t->committing = 1;
+        t->written_offset = t->meta.next_offset;
+        return 0;
+}
+
+int win_flush(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        if (w->group && win_packs_flush(n, ctx))
+                return -1;
+        for (int i = 0; i < w->ntasks; i++)
+                if (w->tasks[i] && flush_task(n, w->tasks[i], ctx))
+                        return -1;
+        return 0;
+}
+
+/* Writes the task's pending batch with its meta (changelog offset reached,
+ * stream time, applied offsets) as one atomic RocksDB write. */
+static int write_batch(spate_store_batch_t *b, win_task_t *t, struct spate_store *store,
+                       spate_buf_t *buf, char *errstr, size_t errstr_size) {
+        buf->len = 0;
+        spate_winmeta_encode(&t->meta, buf);
+        spate_store_batch_put(b, t->cf, SPATE_WINMETA_KEY, META_KLEN, buf->data, buf->len);
+        if (spate_store_write(store, b, errstr, errstr_size))
+                return -1;
+        spate_store_batch_clear(b);
+        return 0;
+}
+
+/* After the acknowledgements: the task's store batch with the meta that now
+ * names the changelog offset it reflects. */
+static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        struct spate_store *store = spate_ctx_store(ctx);
+        crash_point(w, "after_acks");
+        if (!store)
+                return -1;
+        t->meta.changelog_next = t->acked;
+        if (write_batch(t->batch, t, store, &w->buf, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        spate_winstate_clean(t->ws);
+        t->committing = 0;
+        crash_point(w, "after_checkpoint");
+        return 0;
+}
+
+int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        for (int i = 0; i < w->ntasks; i++)
+                if (w->tasks[i] && w->tasks[i]->committing && checkpoint_task(n, w->tasks[i], ctx))
+                        return -1;
+        return 0;
+}
+
+int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        int64_t now = now_ms(ctx);
+        uint64_t open = 0;
+        for (int i = 0; i < w->ntasks; i++) {
+                win_task_t *t = w->tasks[i];
+                if (!t)
+                        continue;
+                /* Repartitioned: the upstream half applies it per source
+                 * partition; empty ones are released here. */
+                if (ctx->end_of_input && !w->group)
+                        spate_winstate_advance(t->ws, SPATE_WINDOW_END_OF_STREAM);
+                else if (w->group)
+                        win_task_watermark(w, t, now);
+                else if (w->idle_ms && t->ws->stream_time != INT64_MIN && now - t->idle_since >= w->idle_ms)
+                        spate_winstate_advance(t->ws, t->idle_base + (now - t->idle_since));
+                spate_winstate_close(t->ws);
+                open += t->ws->nwindows - t->ws->nclosed;
+        }
+        if (w->m_open)
+                spate_metric_set(w->m_open, (double)open);
+        return 0;
+}
+
+int win_drained(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        (void)ctx;
+        for (int p = 0; p < w->nup; p++)
+                if (w->up[p].assigned && w->up[p].sent_time != SPATE_WINDOW_END_OF_STREAM)
+                        return 0;
+        if (w->restorer || (w->comb && win_comb_count(w->comb)))
+                return 0;
+        for (int i = 0; i < w->ntasks; i++) {
+                const win_task_t *t = w->tasks[i];
+                if (t && (t->ws->stream_time != SPATE_WINDOW_END_OF_STREAM || t->ws->ndirty || t->ws->ndel ||
+                          t->committing))
+                        return 0;
+        }
+        return 1;
+}
+
+/* --- restore --- */
+
+/* A changelog record read during a restore. Its key and value are in
+ * restore_t.bytes, by position since the buffer moves as it grows. */
+typedef struct rrec {
+        uint64_t head;     /* key bytes [0, 8) and (head2) [8, 12), big-endian and */
+        size_t at;         /* key at bytes + at, the value right after it */
+        int64_t offset;    /* changelog offset: orders the writes of one key */
+        uint32_t head2;    /* zero-padded: the length prefix and 8 bytes of the group,
+                            * which decide most comparisons without a memcmp */
+        uint32_t klen, vlen;
+        uint8_t tomb;      /* a tombstone: no value */
+        uint8_t emit;      /* of the last complete commit: emitted again */
+} rrec_t;
+
+/* One half of a partition's apply, on its own thread. */
+typedef struct {
+        pthread_t thread;
+        int threaded;      /* else it ran inline */
+        int rc;
+        int64_t done;      /* spate_mono_ms() */
+        char err[512];
+} half_t;
+
+/* One partition's restore. The main thread reads the changelog into it and
+ * sorts it (replay()); then two threads own it and its task until the node
+ * joins them: one loads the task's memory, one writes its store. Records are
+ * kept until the replay ends, then only the last one of each key is decoded
+ * and written, in key order: a key changed by many commits costs one decode,
+ * and RocksDB inserts sorted keys into its memtable several times faster than
+ * random ones. */
+typedef struct {
+        win_task_t *t;
+        struct spate_store *store;
+        const char *node;  /* name, for the log */
+        spate_buf_t bytes, sorted;
+        rrec_t *r;
+        size_t nr, cap;
+        size_t ncomplete;  /* r[0, ncomplete): of complete commits, to apply */
+        size_t last;       /* r[last, ncomplete): of the last complete commit */
+        uint64_t local, applied, ignored;
+        int64_t t0, replayed, apply_start;  /* spate_mono_ms() */
+        half_t memory, stored;
+        char err[512];                /* the replay's */
+        spate_buf_t meta;             /* the store half's scratch: w->buf is the main thread's */
+        spate_store_batch_t *batch;   /* not the task's, which would keep its capacity */
+} restore_t;
+
+/* The restores of one assignment: the main thread replays partition i+1
+ * into one restore_t while partition i is applied from the other. The apply
+ * is split in two threads (memory, store) because on two cores that is what
+ * keeps both busy: with one apply thread the replay waited for it and
+ * bench/restore_bench.sh took ~2.4 s for 1M records, with two ~1.8 s. The
+ * buffers are reused from partition to partition (fresh ones cost page
+ * faults) and freed when the assignment's restores are done. */
+typedef struct win_restorer {
+        restore_t rs[2];
+        int fill;          /* rs[fill]: the main thread's */
+        int busy;          /* rs[fill ^ 1] is being applied */
+        int64_t t0, t1;    /* first restore's start, last apply's end */
+        uint64_t records;
+        int partitions;
+} win_restorer_t;
+
+/* A meta record completes the records read since the previous one, except
+ * those of commits known to have failed. */
+static int on_meta(restore_t *rs, const void *val, size_t len) {
+        win_task_t *t = rs->t;
+        int64_t changelog_next = t->meta.changelog_next;  /* the store's, not the changelog's */
+        size_t kept = rs->ncomplete;
+        if (spate_winmeta_decode(val, len, &t->meta, rs->err, sizeof(rs->err)))
+                return -1;
+        t->meta.changelog_next = changelog_next;
+        for (size_t i = rs->ncomplete; i < rs->nr; i++) {
+                if (spate_winmeta_skipped(&t->meta, rs->r[i].offset))
+                        rs->ignored++;
+                else
+                        rs->r[kept++] = rs->r[i];
+        }
+        rs->applied += kept - rs->ncomplete;
+        rs->last = rs->ncomplete;
+        rs->ncomplete = rs->nr = kept;
+        return 0;
+}
+
+static uint64_t load_be(const unsigned char *p, int n) {
+        uint64_t v = 0;
+        for (int i = 0; i < n; i++)
+                v = v << 8 | p[i];
+        return v;
+}
+
+static int on_changelog(void *opaque, const void *key, size_t klen, const void *val, size_t len,
+                        int64_t offset) {
+        restore_t *rs = opaque;
+        unsigned char h[12] = { 0 };
+        if (klen == META_KLEN && !memcmp(key, SPATE_WINMETA_KEY, META_KLEN))
+                return val ? on_meta(rs, val, len) : 0;
+        if (rs->nr == rs->cap) {
+                size_t cap = rs->cap ? rs->cap * 2 : 1024;
+                rrec_t *r = realloc(rs->r, cap * sizeof(*r));
+                if (!r) {
+                        snprintf(rs->err, sizeof(rs->err), "out of memory");
+                        return -1;
+                }
+                rs->r = r;
+                rs->cap = cap;
+        }
+        memcpy(h, key, klen < sizeof(h) ? klen : sizeof(h));
+        rs->r[rs->nr++] = (rrec_t){ .head = load_be(h, 8), .at = rs->bytes.len, .offset = offset,
+                                    .head2 = (uint32_t)load_be(h + 8, 4), .klen = (uint32_t)klen,
+                                    .vlen = (uint32_t)len, .tomb = !val };
+        spate_buf_put(&rs->bytes, key, klen);
+        if (val)
+                spate_buf_put(&rs->bytes, val, len);
+        return 0;
+}
+
+/* Byte order of the keys (the heads are their first 12 bytes, zero-padded,
+ * so they order as memcmp does), then changelog order. */
+static int rrec_cmp(const void *pa, const void *pb, void *bytes) {
+        const rrec_t *a = pa, *b = pb;
+        const char *base = bytes;
+        if (a->head != b->head)
+                return a->head < b->head ? -1 : 1;
+        if (a->head2 != b->head2)
+                return a->head2 < b->head2 ? -1 : 1;
+        int c = memcmp(base + a->at, base + b->at, a->klen < b->klen ? a->klen : b->klen);
+        if (c)
+                return c;
+        if (a->klen != b->klen)
+                return a->klen < b->klen ? -1 : 1;
+        return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+static int same_key(const restore_t *rs, const rrec_t *a, const rrec_t *b) {
+        return a->head == b->head && a->head2 == b->head2 && a->klen == b->klen &&
+               !memcmp(rs->bytes.data + a->at, rs->bytes.data + b->at, a->klen);
+}
+
+/* Keeps the last record of each key among the complete commits', in key
+ * order. Only the last commit's outputs can be unacknowledged (the engine
+ * acknowledges all of a commit before the next one starts): its entries are
+ * emitted again, earlier ones need not be. */
+static void sort_restored(restore_t *rs) {
+        size_t kept = 0;
+        if (!rs->ncomplete)
+                return;  /* rs->r may be NULL, which qsort_r must not get */
+        for (size_t i = rs->last; i < rs->ncomplete; i++)
+                rs->r[i].emit = 1;
+        qsort_r(rs->r, rs->ncomplete, sizeof(*rs->r), rrec_cmp, rs->bytes.data);
+        for (size_t i = 0; i < rs->ncomplete; i++)
+                if (i + 1 == rs->ncomplete || !same_key(rs, &rs->r[i], &rs->r[i + 1]))
+                        rs->r[kept++] = rs->r[i];  /* else a later commit wrote the key again */
+        rs->ncomplete = kept;
+        /* Copied in key order, the records are read in order by both halves
+         * of the apply: the scattered reads are paid here, once, on the
+         * thread that mostly waits for the broker. */
+        rs->sorted.len = 0;
+        for (size_t i = 0; i < kept; i++) {
+                rrec_t *p = &rs->r[i];
+                size_t at = rs->sorted.len;
+                spate_buf_put(&rs->sorted, rs->bytes.data + p->at, p->klen + (p->tomb ? 0 : p->vlen));
+                p->at = at;
+        }
+        spate_buf_t bytes = rs->bytes;
+        rs->bytes = rs->sorted;
+        rs->sorted = bytes;
+}
+
+/* Loads the task's column family into memory; -1 with errstr when it does not
+ * decode (the caller then rebuilds from the changelog alone). */
+static int load_local(win_task_t *t, char *errstr, size_t errstr_size) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        int rc;
+        if (spate_store_iter_new(t->cf, NULL, 0, NULL, 0, &it, errstr, errstr_size))
+                return -1;
+        while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
+                if (kl == META_KLEN && !memcmp(k, SPATE_WINMETA_KEY, META_KLEN))
+                        rc = spate_winmeta_decode(v, vl, &t->meta, errstr, errstr_size);
+                else
+                        rc = spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size);
+                if (rc)
+                        break;
+        }
+        spate_store_iter_destroy(it);
+        return rc < 0 ? -1 : 0;
+}
+
+static win_task_t *task_new(win_t *w, int32_t partition) {
+        win_task_t *t = calloc(1, sizeof(*t));
+        if (!t || !(t->ws = spate_winstate_new(&w->conf)) || !(t->batch = spate_store_batch_new())) {
+                task_free(w, t);
+                return NULL;
+        }
+        t->partition = partition;
+        t->ws->external_time = w->group != NULL;  /* marks move it: window_repart.c */
+        spate_winmeta_init(&t->meta);
+        return t;
+}
+
+/* The main thread's part of a restore: the task's column family, its local
+ * state, and the changelog past it read into rs and sorted. Sets everything
+ * the engine and the record path need from the changelog's meta records. */
+static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        win_task_t *t = rs->t;
+        struct spate_store *store = spate_ctx_store(ctx);
+        char cf[300];
+        int64_t end;
+
+        if (!(rs->store = store))
+                return -1;
+        snprintf(cf, sizeof(cf), "%s-%d", w->store, t->partition);
+        if (spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        if (load_local(t, ctx->errstr, sizeof(ctx->errstr))) {
+                spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding "
+                           "it from %s", n->name, t->partition, ctx->errstr, w->changelog_topic);
+                spate_winstate_free(t->ws);
+                spate_winmeta_init(&t->meta);
+                if (!(t->ws = spate_winstate_new(&w->conf)) ||
+                    spate_store_drop_cf(store, cf, ctx->errstr, sizeof(ctx->errstr)) ||
+                    spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
+                        return -1;
+        }
+        rs->local = t->ws->nwindows + t->ws->nbuckets;
+        end = spate_ctx_replay(ctx, w->changelog_topic, t->partition, t->meta.changelog_next,
+                               on_changelog, rs);
+        if (end < 0) {
+                if (rs->err[0])
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", rs->err);
+                return -1;
+        }
+        if (rs->nr > rs->ncomplete) {
+                spate_info("window '%s' partition %d: ignoring %zu changelog records from offset %lld "
+                           "of a commit that did not complete", n->name, t->partition,
+                           rs->nr - rs->ncomplete, (long long)rs->r[rs->ncomplete].offset);
+                spate_winmeta_skip(&t->meta, rs->r[rs->ncomplete].offset, end);
+        }
+        sort_restored(rs);
+        t->meta.changelog_next = t->acked = end;
+        t->resume_offset = t->written_offset = t->meta.next_offset;
+        if (t->resume_offset > 0 &&
+            spate_ctx_check_resume(ctx, n, w->input_topic, t->partition, t->resume_offset))
+                return -1;
+        rs->replayed = spate_mono_ms();
+        return 0;
+}
+
+/* The memory half: only the task's windows, which the store half never
+ * reads. 0, or -1 with rs->memory.err. */
+static int apply_memory(restore_t *rs) {
+        win_task_t *t = rs->t;
+        for (size_t i = 0; i < rs->ncomplete; i++) {
+                const rrec_t *p = &rs->r[i];
+                const char *key = rs->bytes.data + p->at, *val = p->tomb ? NULL : key + p->klen;
+                if (spate_winstate_load(t->ws, key, p->klen, val, p->vlen, p->emit, rs->memory.err,
+                                        sizeof(rs->memory.err)))
+                        return -1;
+        }
+        spate_winstate_advance(t->ws, t->meta.stream_time);
+        t->idle_base = t->ws->stream_time;
+        return 0;
+}
+
+/* The store half: the records with the meta as one atomic write to the
+ * task's column family (RocksDB is thread-safe). It reads the meta, which
+ * nothing changes until the join. It does not wait for the memory half: if
+ * that fails, the store still holds what the changelog holds up to that meta,
+ * which the next restore loads (or, if it does not decode, rebuilds from the
+ * changelog). 0, or -1 with rs->stored.err. */
+static int apply_store(restore_t *rs) {
+        win_task_t *t = rs->t;
+        for (size_t i = 0; i < rs->ncomplete; i++) {
+                const rrec_t *p = &rs->r[i];
+                const char *key = rs->bytes.data + p->at;
+                if (p->tomb)
+                        spate_store_batch_delete(rs->batch, t->cf, key, p->klen);
+                else
+                        spate_store_batch_put(rs->batch, t->cf, key, p->klen, key + p->klen, p->vlen);
+        }
+        return write_batch(rs->batch, t, rs->store, &rs->meta, rs->stored.err,
+                           sizeof(rs->stored.err));
+}
+
+static void *memory_thread(void *opaque) {
+        restore_t *rs = opaque;
+        rs->memory.rc = apply_memory(rs);
+        rs->memory.done = spate_mono_ms();
+        return NULL;
+}
+
+static void *store_thread(void *opaque) {
+        restore_t *rs = opaque;
+        /* A failed batch is dropped, not left to a later write. */
+        if ((rs->stored.rc = apply_store(rs)))
+                spate_store_batch_clear(rs->batch);
+        rs->stored.done = spate_mono_ms();
+        return NULL;
+}
+
+static void half_start(half_t *h, void *(*fn)(void *), restore_t *rs, const char *name) {
+        if ((h->threaded = !pthread_create(&h->thread, NULL, fn, rs)))
+                pthread_setname_np(h->thread, name);  /* for top -H and perf */
+        else
+                fn(rs);  /* no thread to be had: the restore goes on serially */
+}
+
+static void restore_start(win_restorer_t *r, restore_t *rs) {
+        sigset_t all, old;
+        rs->apply_start = spate_mono_ms();
+        /* Signals stay with the main thread, whose handlers stop the engine. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        half_start(&rs->stored, store_thread, rs, "restore:store");
+        half_start(&rs->memory, memory_thread, rs, "restore:memory");
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        r->busy = 1;
+        r->fill ^= 1;
+}
+
+static void restore_log(const restore_t *rs, int64_t done) {
+        const win_task_t *t = rs->t;
+        /* The partition's own work, without the wait for the previous apply. */
+        double secs = (double)(rs->replayed - rs->t0 + done - rs->apply_start) / 1000.0;
+        spate_info("window '%s' partition %d restored: %llu entries from the store, %llu changelog "
+                   "records applied (%llu ignored) in %.3f s (%.0f records/s); %llu windows, input "
+                   "resumes at offset %lld", rs->node, t->partition, (unsigned long long)rs->local,
+                   (unsigned long long)rs->applied, (unsigned long long)rs->ignored, secs,
+                   secs > 0 ? (double)rs->applied / secs : 0.0, (unsigned long long)t->ws->nwindows,
+                   (long long)t->resume_offset);
+}
+
+/* Waits for the apply under way, if any, and hands its task to the node:
+ * w->tasks never holds a task a thread still owns. Its idle time counts from
+ * now (close_after_idle), as it did from the end of a serial restore. -1 with
+ * errstr when the apply failed; its task is then dropped, as after a failed
+ * restore. */
+static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size) {
+        win_restorer_t *r = w->restorer;
+        restore_t *rs;
+        win_task_t *t;
+        if (!r || !r->busy)
+                return 0;
+        rs = &r->rs[r->fill ^ 1];
+        if (rs->memory.threaded)
+                pthread_join(rs->memory.thread, NULL);
+        if (rs->stored.threaded)
+                pthread_join(rs->stored.thread, NULL);
+        r->busy = 0;
+        t = rs->t;
+        if (rs->memory.rc || rs->stored.rc) {
+                snprintf(errstr, errstr_size, "restore of partition %d: %s", t->partition,
+                         rs->memory.rc ? rs->memory.err : rs->stored.err);
+                rs->t = NULL;
+                task_free(w, t);
+                return -1;
+        }
+        int64_t done = rs->memory.done > rs->stored.done ? rs->memory.done : rs->stored.done;
+        restore_log(rs, done);
+        rs->t = NULL;
+        t->idle_since = now;
+        w->tasks[t->partition] = t;
+        r->records += rs->applied;
+        r->partitions++;
+        r->t1 = done;
+        return 0;
+}
+
+/* The apply under way is of this partition: it owns the column family. */
+static int applying(const win_t *w, int32_t partition) {
+        const win_restorer_t *r = w->restorer;
+        return r && r->busy && r->rs[r->fill ^ 1].t->partition == partition;
+}
+
+static void restorer_free(win_t *w) {
+        win_restorer_t *r = w->restorer;
+        if (!r)
+                return;
+        for (int i = 0; i < 2; i++) {
+                spate_buf_free(&r->rs[i].bytes);
+                spate_buf_free(&r->rs[i].sorted);
+                spate_buf_free(&r->rs[i].meta);
+                spate_store_batch_destroy(r->rs[i].batch);
+                free(r->rs[i].r);
+        }
+        free(r);
+        w->restorer = NULL;
+}
+
+/* Revocation or destruction: nothing may be left running, and a failed
+ * apply's task is going anyway (its changelog stays the truth). */
+static void restores_drop(spate_node_t *n) {
+        win_t *w = n->ctx;
+        char err[512];
+        if (restore_join(w, spate_now_ms(), err, sizeof(err)))
+                spate_warn("window '%s': %s", n->name, err);
+        restorer_free(w);
+}
+
+/* A restore_t for the next partition, its buffers kept. */
+static restore_t *restore_next(spate_node_t *n, win_task_t *t) {
+        win_t *w = n->ctx;
+        win_restorer_t *r = w->restorer;
+        restore_t *rs;
+        if (!r) {
+                if (!(r = w->restorer = calloc(1, sizeof(*r))))
+                        return NULL;
+                r->t0 = spate_mono_ms();
+        }
+        rs = &r->rs[r->fill];
+        if (!rs->batch && !(rs->batch = spate_store_batch_new()))
+                return NULL;
+        rs->bytes.len = rs->nr = rs->ncomplete = rs->last = 0;
+        rs->local = rs->applied = rs->ignored = 0;
+        rs->memory = rs->stored = (half_t){ 0 };
+        rs->err[0] = '\0';
+        rs->t = t;
+        rs->node = n->name;
+        rs->t0 = spate_mono_ms();
+        return rs;
+}
+
+static int tasks_reserve(win_t *w, int32_t partition) {
+        if (partition < w->ntasks)
+                return 0;
+        win_task_t **tasks = realloc(w->tasks, (size_t)(partition + 1) * sizeof(*tasks));
+        if (!tasks)
+                return -1;
+        memset(tasks + w->ntasks, 0, (size_t)(partition + 1 - w->ntasks) * sizeof(*tasks));
+        w->tasks = tasks;
+        w->ntasks = partition + 1;
+        return 0;
+}
+
+/* Replays the partition's changelog here while the previous partition is
+ * applied, then starts this one's apply. The task enters w->tasks when it is
+ * joined: by the next assign or by win_assigned(). */
+int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        win_task_t *t;
+        restore_t *rs;
+        char err[512];
+        if (w->group && !strcmp(topic, w->source_topic))
+                return win_up_assign(n, partition, ctx);
+        if (strcmp(topic, w->input_topic))
+                return 0;
+        if (tasks_reserve(w, partition)) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
+                return -1;
+        }
+        if (applying(w, partition) && restore_join(w, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        task_free(w, w->tasks[partition]);
+        w->tasks[partition] = NULL;
+        if (!(t = task_new(w, partition)) || !(rs = restore_next(n, t))) {
+                task_free(w, t);
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
+                return -1;
+        }
+        if (replay(n, rs, ctx)) {
+                rs->t = NULL;
+                task_free(w, t);
+                if (restore_join(w, now_ms(ctx), err, sizeof(err)))
+                        spate_err("window '%s': %s", n->name, err);
+                return -1;
+        }
+        if (restore_join(w, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr))) {
+                rs->t = NULL;
+                task_free(w, t);
+                return -1;
+        }
+        restore_start(w->restorer, rs);
+        return 0;
+}
+
+int win_assigned(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        win_restorer_t *r = w->restorer;
+        int rc;
+        if (!r)
+                return 0;
+        rc = restore_join(w, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr));
+        if (!rc && r->partitions) {
+                double secs = (double)(r->t1 - r->t0) / 1000.0;
+                spate_info("window '%s' restored %d partitions: %llu changelog records applied in "
+                           "%.3f s (%.0f records/s), from the first restore's start to the last "
+                           "apply's end", n->name, r->partitions, (unsigned long long)r->records,
+                           secs, secs > 0 ? (double)r->records / secs : 0.0);
+        }
+        restorer_free(w);
+        return rc;
+}
+
+void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        (void)ctx;
+        restores_drop(n);
+        if (w->group && !strcmp(topic, w->source_topic))
+                win_up_revoke(w, partition);
+        if (strcmp(topic, w->input_topic) || partition >= w->ntasks)
+                return;
+        task_free(w, w->tasks[partition]);
+        w->tasks[partition] = NULL;
+}
+
+void win_tasks_free(spate_node_t *n) {
+        win_t *w = n->ctx;
+        restores_drop(n);
+        for (int i = 0; i < w->ntasks; i++)
+                task_free(w, w->tasks[i]);
+        free(w->tasks);
+        w->tasks = NULL;
+        w->ntasks = 0;
+}

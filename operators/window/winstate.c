@@ -1,0 +1,574 @@
+/* winstate.c - one task's windows in memory: record assignment for the four
+ * window types, sliding buckets, session merges, closing, expiry and the
+ * bookkeeping of what a commit must write and emit (see winstate.h). */
+#include "winstate.h"
+#include "../../util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HOPS SPATE_WINSTATE_MAX_HOPS
+
+spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
+        spate_winstate_t *ws = calloc(1, sizeof(*ws));
+        if (!ws)
+                return NULL;
+        ws->conf = conf;
+        ws->cap = 64;
+        ws->stream_time = INT64_MIN;
+        ws->next_due = INT64_MAX;
+        if (!(ws->tab = calloc(ws->cap, sizeof(*ws->tab)))) {
+                free(ws);
+                return NULL;
+        }
+        return ws;
+}
+
+static void group_free(const spate_winconf_t *conf, spate_wgroup_t *g) {
+        for (int i = 0; i < g->nwin; i++)
+                spate_agg_states_free(g->win[i].states, conf->nfns);
+        for (int i = 0; i < g->nbkt; i++)
+                spate_agg_states_free(g->bkt[i].states, conf->nfns);
+        free(g->win);
+        free(g->bkt);
+        free(g);
+}
+
+static void del_clear(spate_winstate_t *ws) {
+        for (int i = 0; i < ws->ndel; i++)
+                free(ws->del[i].group);
+        ws->ndel = 0;
+}
+
+void spate_winstate_free(spate_winstate_t *ws) {
+        if (!ws)
+                return;
+        for (size_t i = 0; i < ws->cap; i++)
+                for (spate_wgroup_t *g = ws->tab[i], *next; g; g = next) {
+                        next = g->next;
+                        group_free(ws->conf, g);
+                }
+        del_clear(ws);
+        free(ws->del);
+        free(ws->dirty);
+        free(ws->tab);
+        free(ws);
+}
+
+static spate_wgroup_t *group_find(spate_winstate_t *ws, const char *key, size_t klen) {
+        for (spate_wgroup_t *g = ws->tab[spate_hash(key, klen) & (ws->cap - 1)]; g; g = g->next)
+                if (g->klen == klen && !memcmp(g->key, key, klen))
+                        return g;
+        return NULL;
+}
+
+static int rehash(spate_winstate_t *ws) {
+        size_t cap = ws->cap * 2;
+        spate_wgroup_t **tab = calloc(cap, sizeof(*tab));
+        if (!tab)
+                return -1;
+        for (size_t i = 0; i < ws->cap; i++)
+                for (spate_wgroup_t *g = ws->tab[i], *next; g; g = next) {
+                        size_t b = spate_hash(g->key, g->klen) & (cap - 1);
+                        next = g->next;
+                        g->next = tab[b];
+                        tab[b] = g;
+                }
+        free(ws->tab);
+        ws->tab = tab;
+        ws->cap = cap;
+        return 0;
+}
+
+static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t klen) {
+        spate_wgroup_t *g = group_find(ws, key, klen);
+        if (g)
+                return g;
+        if (ws->ngroups >= ws->cap && rehash(ws))
+                return NULL;
+        /* The key inside the group: one allocation less per group, which
+         * counts with a million live keys. */
+        if (!(g = calloc(1, sizeof(*g) + klen)))
+                return NULL;
+        memcpy(g->key, key, klen);
+        g->klen = klen;
+        size_t b = spate_hash(key, klen) & (ws->cap - 1);
+        g->next = ws->tab[b];
+        ws->tab[b] = g;
+        ws->ngroups++;
+        return g;
+}
+
+/* Puts g on the dirty list (once). */
+static int touch(spate_winstate_t *ws, spate_wgroup_t *g) {
+        if (g->listed)
+                return 0;
+        if (ws->ndirty == ws->capdirty) {
+                int cap = ws->capdirty ? ws->capdirty * 2 : 64;
+                spate_wgroup_t **d = realloc(ws->dirty, (size_t)cap * sizeof(*d));
+                if (!d)
+                        return -1;
+                ws->dirty = d;
+                ws->capdirty = cap;
+        }
+        ws->dirty[ws->ndirty++] = g;
+        g->listed = 1;
+        return 0;
+}
+
+/* Index of the first entry with start >= start. */
+static int lower_bound(const spate_went_t *a, int n, int64_t start) {
+        int lo = 0, hi = n;
+        while (lo < hi) {
+                int mid = lo + (hi - lo) / 2;
+                if (a[mid].start < start)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+static spate_went_t *find(spate_went_t *a, int n, int64_t start) {
+        int i = lower_bound(a, n, start);
+        return i < n && a[i].start == start ? &a[i] : NULL;
+}
+
+static void due(spate_winstate_t *ws, int64_t t) {
+        if (t < ws->next_due)
+                ws->next_due = t;
+}
+
+static int64_t close_time(const spate_winstate_t *ws, const spate_went_t *e) {
+        return spate_window_close_time(&ws->conf->spec, e->start, e->end);
+}
+
+static int64_t sat_add(int64_t a, int64_t b) {
+        return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* Inserts a new entry (start, end) into g's windows or buckets, with the
+ * given states (owned from then on) or, when NULL, empty ones; NULL when out
+ * of memory (states are then still the caller's). Pointers into that array
+ * are invalidated. */
+static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int64_t start,
+                            int64_t end, spate_agg_state_t *states) {
+        spate_went_t **a = bucket ? &g->bkt : &g->win;
+        int *n = bucket ? &g->nbkt : &g->nwin, *cap = bucket ? &g->capbkt : &g->capwin;
+        spate_agg_state_t *own = NULL;
+        if (!states && !(states = own = spate_agg_states_new(ws->conf->fns, ws->conf->nfns)))
+                return NULL;
+        if (*n == *cap) {
+                /* From one: most groups of a tumbling window have one live
+                 * window at a time. */
+                int c = *cap ? *cap * 2 : 1;
+                spate_went_t *na = realloc(*a, (size_t)c * sizeof(*na));
+                if (!na) {
+                        spate_agg_states_free(own, ws->conf->nfns);
+                        return NULL;
+                }
+                *a = na;
+                *cap = c;
+        }
+        int i = lower_bound(*a, *n, start);
+        memmove(*a + i + 1, *a + i, (size_t)(*n - i) * sizeof(**a));
+        (*n)++;
+        (*a)[i] = (spate_went_t){ .start = start, .end = end, .st = ws->stream_time, .states = states };
+        if (bucket) {
+                ws->nbuckets++;
+                due(ws, sat_add(sat_add(sat_add(start, ws->conf->spec.size), ws->conf->spec.grace), 1));
+        } else {
+                ws->nwindows++;
+                due(ws, close_time(ws, &(*a)[i]));
+        }
+        return &(*a)[i];
+}
+
+/* Frees entry i of g's windows or buckets and closes the gap. */
+static void drop_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int i) {
+        spate_went_t *a = bucket ? g->bkt : g->win;
+        int *n = bucket ? &g->nbkt : &g->nwin;
+        if (!bucket && a[i].closed)
+                ws->nclosed--;
+        spate_agg_states_free(a[i].states, ws->conf->nfns);
+        memmove(a + i, a + i + 1, (size_t)(*n - i - 1) * sizeof(*a));
+        (*n)--;
+        if (bucket)
+                ws->nbuckets--;
+        else
+                ws->nwindows--;
+}
+
+/* Removes entry i of g's windows or buckets and lists its tombstone. */
+static int remove_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int i, int output) {
+        spate_went_t *a = bucket ? g->bkt : g->win;
+        if (ws->ndel == ws->capdel) {
+                int cap = ws->capdel ? ws->capdel * 2 : 64;
+                spate_wdel_t *d = realloc(ws->del, (size_t)cap * sizeof(*d));
+                if (!d)
+                        return -1;
+                ws->del = d;
+                ws->capdel = cap;
+        }
+        char *key = malloc(g->klen ? g->klen : 1);
+        if (!key)
+                return -1;
+        memcpy(key, g->key, g->klen);
+        ws->del[ws->ndel++] = (spate_wdel_t){ key, g->klen, a[i].start, bucket, output };
+        drop_entry(ws, g, bucket, i);
+        return touch(ws, g);
+}
+
+/* Entry e of g got input: to write, and to emit under emit: update. */
+static int changed(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e) {
+        e->st = ws->stream_time;
+        e->dirty = 1;
+        if (!ws->conf->emit_final)
+                e->emit = 1;
+        return touch(ws, g);
+}
+
+static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_wrec_t *r) {
+        for (int i = 0; i < ws->conf->nfns; i++)
+                if (spate_agg_update(&e->states[i], &r->vals[i], &r->origin) < 0)
+                        return -1;
+        return changed(ws, g, e);
+}
+
+/* A repartitioned task's window that the other source partitions closed
+ * while the record's own partition had not passed it (it started late, or
+ * was released as empty): the record is on time, so the window takes it and
+ * is emitted again - a revision of its final value. A window that is not
+ * there while it would still be kept as a closed marker (retention) never
+ * existed, and is created closed. 0 revised, 1 when the window may have been
+ * there and is gone (past retention): re-creating it would emit part of it. */
+static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const spate_agg_state_t *states,
+                  const spate_wrec_t *r) {
+        const spate_window_spec_t *spec = &ws->conf->spec;
+        spate_went_t *e = find(g->win, g->nwin, start);
+        if (!e) {
+                int64_t ct = spate_window_close_time(spec, start, start + spec->size);
+                if (ws->stream_time >= sat_add(ct, ws->conf->retention))
+                        return 1;
+                if (!(e = insert(ws, g, 0, start, start + spec->size, NULL)))
+                        return -1;
+                e->closed = 1;
+                ws->nclosed++;
+        }
+        if (states ? spate_agg_states_merge(e->states, states, ws->conf->nfns) : apply(ws, g, e, r))
+                return -1;
+        e->dirty = e->emit = 1;
+        ws->nrevised++;
+        return touch(ws, g);
+}
+
+static int add_fixed(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
+        const spate_window_spec_t *spec = &ws->conf->spec;
+        int64_t starts[MAX_HOPS];
+        int lost = 0;
+        int n = spate_window_assign(spec, r->t, st, starts, MAX_HOPS);
+        if (n <= 0)
+                return n < 0 ? -1 : 1;
+        for (int i = 0; i < n; i++) {
+                spate_went_t *e = find(g->win, g->nwin, starts[i]);
+                int rc;
+                if (spate_window_is_closed(spec, starts[i], starts[i] + spec->size, ws->stream_time)) {
+                        if ((rc = revise(ws, g, starts[i], NULL, r)) < 0)
+                                return -1;
+                        lost |= rc;
+                        continue;
+                }
+                if (!e && !(e = insert(ws, g, 0, starts[i], starts[i] + spec->size, NULL)))
+                        return -1;
+                if (apply(ws, g, e, r))
+                        return -1;
+        }
+        return lost;
+}
+
+static int add_sliding(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
+        const spate_window_spec_t *spec = &ws->conf->spec;
+        spate_sliding_assign_t a;
+        spate_went_t *e;
+        int own = 0;
+
+        if (spate_window_sliding_assign(spec, r->t, st, &a))
+                return 1;
+        /* The bucket first, so the record's own window, built from buckets
+         * below, has it. */
+        if (!(e = find(g->bkt, g->nbkt, r->t)) && !(e = insert(ws, g, 1, r->t, r->t, NULL)))
+                return -1;
+        if (apply(ws, g, e, r))
+                return -1;
+        e->emit = 0;
+        for (int i = lower_bound(g->win, g->nwin, a.end_lo - spec->size);
+             i < g->nwin && g->win[i].end <= a.end_hi; i++) {
+                own |= g->win[i].end == r->t;
+                if (apply(ws, g, &g->win[i], r))
+                        return -1;
+        }
+        if (!a.create_own || own)
+                return 0;
+        if (!(e = insert(ws, g, 0, r->t - spec->size, r->t, NULL)))
+                return -1;
+        for (int i = lower_bound(g->bkt, g->nbkt, r->t - spec->size);
+             i < g->nbkt && g->bkt[i].start <= r->t; i++)
+                if (spate_agg_states_merge(e->states, g->bkt[i].states, ws->conf->nfns))
+                        return -1;
+        e->dirty = 1;
+        e->emit = !ws->conf->emit_final;
+        return touch(ws, g);
+}
+
+static int add_session(spate_winstate_t *ws, spate_wgroup_t *g, const spate_wrec_t *r, int64_t st) {
+        spate_session_t stack_s[16], *sess = stack_s, merged;
+        int stack_a[16], *absorbed = stack_a, nabs, rc = -1, keep = -1;
+
+        if (g->nwin > 16) {
+                sess = malloc((size_t)g->nwin * sizeof(*sess));
+                absorbed = malloc((size_t)g->nwin * sizeof(*absorbed));
+                if (!sess || !absorbed)
+                        goto out;
+        }
+        for (int i = 0; i < g->nwin; i++)
+                sess[i] = (spate_session_t){ g->win[i].start, g->win[i].end };
+        if (spate_window_session_assign(&ws->conf->spec, r->t, st, sess, g->nwin,
+                                        &merged, absorbed, &nabs)) {
+                rc = 1;
+                goto out;
+        }
+        /* The absorbed session that already starts where the merged one does
+         * stays (its key does not change); the others merge into it and go. */
+        for (int i = 0; i < nabs; i++)
+                if (g->win[absorbed[i]].start == merged.first)
+                        keep = absorbed[i];
+        spate_went_t *e;
+        if (keep < 0) {
+                if (!(e = insert(ws, g, 0, merged.first, merged.last, NULL)))
+                        goto out;
+                int at = (int)(e - g->win);
+                for (int i = 0; i < nabs; i++)  /* indices after the insert shifted */
+                        absorbed[i] += absorbed[i] >= at;
+                keep = at;
+        }
+        for (int i = 0; i < nabs; i++)
+                if (absorbed[i] != keep &&
+                    spate_agg_states_merge(g->win[keep].states, g->win[absorbed[i]].states,
+                                           ws->conf->nfns))
+                        goto out;
+        int64_t keep_start = g->win[keep].start;
+        for (int i = nabs - 1; i >= 0; i--)  /* descending: earlier indices stay valid */
+                if (absorbed[i] != keep && remove_entry(ws, g, 0, absorbed[i], !ws->conf->emit_final))
+                        goto out;
+        e = find(g->win, g->nwin, keep_start);
+        e->end = merged.last;
+        due(ws, close_time(ws, e));
+        rc = apply(ws, g, e, r);
+out:
+        if (sess != stack_s)
+                free(sess);
+        if (absorbed != stack_a)
+                free(absorbed);
+        return rc;
+}
+
+int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
+        spate_wgroup_t *g;
+        int rc;
+        int64_t st;
+        if (!ws->external_time && r->t > ws->stream_time)
+                ws->stream_time = r->t;
+        st = r->st > ws->stream_time ? r->st : ws->stream_time;
+        /* Judged upstream by its own source partition: tumbling and hopping
+         * windows closed by the others are revised (add_fixed). */
+        if (ws->external_time && ws->conf->spec.type != SPATE_WINDOW_SLIDING &&
+            ws->conf->spec.type != SPATE_WINDOW_SESSION && r->st != INT64_MIN)
+                st = r->st;
+        if (spate_window_is_late(&ws->conf->spec, r->t, st))
+                return 1;
+        if (!(g = group_get(ws, r->group, r->glen)))
+                return -1;
+        switch (ws->conf->spec.type) {
+        case SPATE_WINDOW_SLIDING: rc = add_sliding(ws, g, r, st); break;
+        case SPATE_WINDOW_SESSION: rc = add_session(ws, g, r, st); break;
+        default: rc = add_fixed(ws, g, r, st); break;
+        }
+        return rc;
+}
+
+int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, int64_t start, int64_t st,
+                         const spate_agg_state_t *states) {
+        const spate_window_spec_t *spec = &ws->conf->spec;
+        spate_wgroup_t *g;
+        spate_went_t *e;
+        /* Judged by its source partition's time upstream; the others may
+         * have closed it (revise()). */
+        if (spate_window_is_closed(spec, start, start + spec->size, st > ws->stream_time ? st : ws->stream_time)) {
+                if (!ws->external_time || spate_window_is_closed(spec, start, start + spec->size, st))
+                        return 1;
+                return (g = group_get(ws, group, glen)) ? revise(ws, g, start, states, NULL) : -1;
+        }
+        if (!(g = group_get(ws, group, glen)))
+                return -1;
+        if (!(e = find(g->win, g->nwin, start)) && !(e = insert(ws, g, 0, start, start + spec->size, NULL)))
+                return -1;
+        if (spate_agg_states_merge(e->states, states, ws->conf->nfns))
+                return -1;
+        return changed(ws, g, e);
+}
+
+void spate_winstate_advance(spate_winstate_t *ws, int64_t stream_time) {
+        if (stream_time > ws->stream_time)
+                ws->stream_time = stream_time;
+}
+
+static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
+        const spate_winconf_t *c = ws->conf;
+        int64_t st = ws->stream_time;
+        for (int i = 0; i < g->nwin; i++) {
+                spate_went_t *e = &g->win[i];
+                int64_t ct = close_time(ws, e);
+                if (!e->closed && st >= ct) {
+                        e->closed = e->dirty = 1;
+                        ws->nclosed++;
+                        e->st = st;
+                        e->emit |= (uint8_t)c->emit_final;
+                        touch(ws, g);
+                }
+                if (!e->closed) {
+                        due(ws, ct);
+                } else if (st >= sat_add(ct, c->retention) && !e->emit) {
+                        remove_entry(ws, g, 0, i--, 0);
+                } else {
+                        /* Still to emit, or within retention. */
+                        due(ws, e->emit ? sat_add(st, 1) : sat_add(ct, c->retention));
+                }
+        }
+        for (int i = 0; i < g->nbkt; i++) {
+                int64_t t = g->bkt[i].start;
+                if (!spate_window_sliding_keep(&c->spec, t, st))
+                        remove_entry(ws, g, 1, i--, 0);
+                else
+                        due(ws, sat_add(sat_add(sat_add(t, c->spec.size), c->spec.grace), 1));
+        }
+}
+
+void spate_winstate_close(spate_winstate_t *ws) {
+        if (ws->stream_time < ws->next_due)
+                return;
+        ws->next_due = INT64_MAX;
+        for (size_t b = 0; b < ws->cap; b++)
+                for (spate_wgroup_t *g = ws->tab[b]; g; g = g->next)
+                        close_group(ws, g);
+}
+
+int spate_winstate_each_dirty(spate_winstate_t *ws, spate_went_cb cb, void *opaque) {
+        for (int k = 0; k < ws->ndirty; k++) {
+                spate_wgroup_t *g = ws->dirty[k];
+                int rc;
+                for (int i = 0; i < g->nwin; i++)
+                        if ((g->win[i].dirty || g->win[i].emit) && (rc = cb(opaque, g, 0, &g->win[i])))
+                                return rc;
+                for (int i = 0; i < g->nbkt; i++)
+                        if (g->bkt[i].dirty && (rc = cb(opaque, g, 1, &g->bkt[i])))
+                                return rc;
+        }
+        return 0;
+}
+
+int spate_winstate_each(spate_winstate_t *ws, spate_went_cb cb, void *opaque) {
+        for (size_t b = 0; b < ws->cap; b++)
+                for (spate_wgroup_t *g = ws->tab[b]; g; g = g->next) {
+                        int rc;
+                        for (int i = 0; i < g->nwin; i++)
+                                if ((rc = cb(opaque, g, 0, &g->win[i])))
+                                        return rc;
+                        for (int i = 0; i < g->nbkt; i++)
+                                if ((rc = cb(opaque, g, 1, &g->bkt[i])))
+                                        return rc;
+                }
+        return 0;
+}
+
+static void group_unlink(spate_winstate_t *ws, spate_wgroup_t *g) {
+        spate_wgroup_t **pp = &ws->tab[spate_hash(g->key, g->klen) & (ws->cap - 1)];
+        while (*pp != g)
+                pp = &(*pp)->next;
+        *pp = g->next;
+        ws->ngroups--;
+        group_free(ws->conf, g);
+}
+
+void spate_winstate_clean(spate_winstate_t *ws) {
+        for (int k = 0; k < ws->ndirty; k++) {
+                spate_wgroup_t *g = ws->dirty[k];
+                for (int i = 0; i < g->nwin; i++)
+                        g->win[i].dirty = g->win[i].emit = 0;
+                for (int i = 0; i < g->nbkt; i++)
+                        g->bkt[i].dirty = g->bkt[i].emit = 0;
+                g->listed = 0;
+                if (!g->nwin && !g->nbkt)
+                        group_unlink(ws, g);
+        }
+        ws->ndirty = 0;
+        del_clear(ws);
+}
+
+spate_went_t *spate_winstate_find(spate_winstate_t *ws, const char *group, size_t glen,
+                                  int64_t start) {
+        spate_wgroup_t *g = group_find(ws, group, glen);
+        return g ? find(g->win, g->nwin, start) : NULL;
+}
+
+int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
+                        size_t vlen, int emit, char *errstr, size_t errstr_size) {
+        const char *group;
+        size_t glen;
+        int bucket;
+        int64_t start;
+        spate_went_t e, *old;
+        spate_wgroup_t *g;
+
+        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start)) {
+                snprintf(errstr, errstr_size, "malformed window key (%zu bytes)", klen);
+                return -1;
+        }
+        g = group_find(ws, group, glen);
+        old = g ? find(bucket ? g->bkt : g->win, bucket ? g->nbkt : g->nwin, start) : NULL;
+        if (!val) {
+                if (old) {
+                        drop_entry(ws, g, bucket, (int)(old - (bucket ? g->bkt : g->win)));
+                        if (!g->nwin && !g->nbkt && !g->listed)
+                                group_unlink(ws, g);
+                }
+                return 0;
+        }
+        if (spate_went_decode(ws->conf, val, vlen, &e, errstr, errstr_size))
+                return -1;
+        e.start = start;
+        if (bucket)
+                e.end = start;
+        if (!old) {
+                if (!(g = group_get(ws, group, glen)) ||
+                    !(old = insert(ws, g, bucket, start, e.end, e.states))) {
+                        spate_agg_states_free(e.states, ws->conf->nfns);
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+        } else {
+                spate_agg_states_free(old->states, ws->conf->nfns);
+        }
+        if (!bucket)
+                ws->nclosed = ws->nclosed - old->closed + e.closed;
+        *old = e;
+        due(ws, bucket ? INT64_MIN : close_time(ws, old));
+        if (emit && !bucket && (!ws->conf->emit_final || old->closed)) {
+                old->emit = 1;
+                if (touch(ws, g)) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+        }
+        return 0;
+}

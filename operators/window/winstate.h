@@ -1,0 +1,302 @@
+/* winstate.h - the windows of one task (one input partition) in memory: which
+ * windows a record updates (operators/window/window.h's rules for all four types), sliding
+ * buckets, session merges, closing and expiry, and what changed since the last
+ * commit. Used by the `window` node and by `spate window-sim`, so the offline
+ * reference check exercises the very code the operator runs.
+ *
+ * No I/O here: the caller persists what spate_winstate_each_dirty() visits
+ * (the byte forms are below) and loads stored entries back with
+ * spate_winstate_load(). Single-threaded, like a task.
+ *
+ * Entries: a *window* (start, end as operators/window/window.h defines them per type) or,
+ * for sliding windows, a *bucket* - the merged states of all records of one
+ * group at one time (start = end = that time), from which a new window's
+ * content is built. Closed windows are not deleted at once: they stay as
+ * closed markers for conf->retention (the stream time must pass close time +
+ * retention), so nothing can re-create them while replays are possible. */
+#ifndef SPATE_WINSTATE_H
+#define SPATE_WINSTATE_H
+
+#include "agg.h"
+#include "../../util/buf.h"
+#include "../../state/store.h"
+#include "window.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct spate_winconf {
+        spate_window_spec_t spec;
+        const spate_agg_fn_t *fns;  /* one per aggregate, borrowed */
+        int nfns;
+        int64_t retention;          /* how long a closed window stays as a marker */
+        int emit_final;             /* emit when a window closes, not when it changes */
+} spate_winconf_t;
+
+typedef struct spate_went {
+        int64_t start, end;
+        int64_t st;                 /* stream time when it last changed (stored) */
+        uint8_t closed;
+        uint8_t dirty;              /* to write to the changelog and the store */
+        uint8_t emit;               /* to emit at the next commit */
+        spate_agg_state_t *states;  /* conf->nfns states, owned */
+} spate_went_t;
+
+typedef struct spate_wgroup {
+        size_t klen;
+        spate_went_t *win;          /* windows, ascending start */
+        int nwin, capwin;
+        spate_went_t *bkt;          /* sliding buckets, ascending time */
+        int nbkt, capbkt;
+        int listed;                 /* in the dirty list */
+        struct spate_wgroup *next;  /* hash chain */
+        char key[];                 /* klen bytes, not NUL-terminated */
+} spate_wgroup_t;
+
+/* An entry deleted since the last commit: it needs a changelog tombstone and
+ * a store delete; `output` asks for an output tombstone too (a session merged
+ * into another under emit: update). */
+typedef struct spate_wdel {
+        char *group;
+        size_t glen;
+        int64_t start;
+        int bucket, output;
+} spate_wdel_t;
+
+typedef struct spate_winstate {
+        const spate_winconf_t *conf;
+        spate_wgroup_t **tab;
+        size_t cap, ngroups;
+        spate_wgroup_t **dirty;     /* groups with dirty or emitting entries */
+        int ndirty, capdirty;
+        spate_wdel_t *del;
+        int ndel, capdel;
+        int64_t stream_time;        /* INT64_MIN until the first record */
+        int external_time;          /* records do not advance stream_time; only
+                                       spate_winstate_advance() does */
+        int64_t next_due;           /* no close/expiry work before this stream time */
+        uint64_t nwindows, nbuckets;
+        uint64_t nrevised;          /* closed windows revised (revise() in winstate.c) */
+        uint64_t nclosed;           /* of nwindows: closed markers (open = nwindows - nclosed) */
+} spate_winstate_t;
+
+/* One record, as the window sees it. vals[i] is aggregate i's argument
+ * (ignored for count()); the origin orders first/last. */
+typedef struct spate_wrec {
+        const char *group;
+        size_t glen;
+        int64_t t;
+        const spate_val_t *vals;
+        spate_agg_origin_t origin;
+        int64_t st;                 /* stream time to judge it by when later than the
+                                       task's: after repartitioning, its source
+                                       partition's; INT64_MIN otherwise */
+} spate_wrec_t;
+
+/* Most hopping windows one record may fall into (size / advance). */
+#define SPATE_WINSTATE_MAX_HOPS 4096
+
+/* conf must outlive the state. NULL when out of memory. */
+spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf);
+void spate_winstate_free(spate_winstate_t *ws);
+
+/* Advances stream time to r->t if later (unless external_time), then applies r to its windows.
+ * Under external_time (a repartitioned task, whose records were judged upstream by their
+ * own source partition's time r->st), a tumbling or hopping window that the task's stream
+ * time closed but r->st did not is revised: it takes the record and is emitted again,
+ * while it is still kept as a closed marker (retention).
+ * Returns 0 applied, 1 late (nothing changed but stream time; with hopping windows, the
+ * record may be in some windows and too late for one past retention), -1 out of memory. */
+int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r);
+
+/* Merges states (conf->nfns of them, still the caller's) into group's
+ * tumbling or hopping window that starts at start: a combined batch of
+ * records (window_combine.c) of a source partition whose stream time was st,
+ * judged and revised like a record of spate_winstate_add() under external_time.
+ * Returns 0 merged, 1 late (the window is closed, or gone), -1 out of memory. */
+int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, int64_t start, int64_t st,
+                         const spate_agg_state_t *states);
+
+/* Raises stream time (close_after_idle); never lowers it. */
+void spate_winstate_advance(spate_winstate_t *ws, int64_t stream_time);
+
+/* Marks the windows closed at the current stream time (dirty; to emit under
+ * emit_final), deletes closed windows that are past retention and were emitted,
+ * and sliding buckets no longer needed. Cheap when nothing is due. */
+void spate_winstate_close(spate_winstate_t *ws);
+
+/* Visits entries with dirty or emit set (windows and buckets), group by group.
+ * A non-zero return of cb stops the walk and is returned. */
+typedef int (*spate_went_cb)(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e);
+int spate_winstate_each_dirty(spate_winstate_t *ws, spate_went_cb cb, void *opaque);
+/* Visits every entry. */
+int spate_winstate_each(spate_winstate_t *ws, spate_went_cb cb, void *opaque);
+/* After a commit: clears dirty and emit flags and the deleted list, frees
+ * empty groups. */
+void spate_winstate_clean(spate_winstate_t *ws);
+
+/* The window of group with this start, or NULL. */
+spate_went_t *spate_winstate_find(spate_winstate_t *ws, const char *group, size_t glen,
+                                  int64_t start);
+
+/* Restore: puts a stored entry (key and value as encoded below) into memory,
+ * replacing one with the same key; a NULL value deletes it. The entry is not
+ * dirty; with `emit` it is emitted at the next commit when it would be
+ * (update: always; final: if closed). Returns 0, or -1 with errstr for bytes
+ * that do not decode (the caller treats its state as corrupt). */
+int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
+                        size_t vlen, int emit, char *errstr, size_t errstr_size);
+
+/* --- byte forms (winstate_codec.c) --- */
+
+/* Entry key: spate_winkey_encode(group, start), plus one byte 'B' for a
+ * bucket. out needs SPATE_WENT_KEY_MAX(glen) bytes; returns the length. */
+#define SPATE_WENT_KEY_MAX(glen) (SPATE_WINKEY_SIZE(glen) + 1)
+size_t spate_went_key(const char *group, size_t glen, int bucket, int64_t start, char *out);
+/* 0, or -1 when the bytes are no entry key (e.g. the meta key). */
+int spate_went_key_decode(const void *key, size_t len, const char **groupp, size_t *glenp,
+                          int *bucketp, int64_t *startp);
+
+/* Entry value: version, closed flag, end, stream time at write, then the
+ * aggregate states (agg.h's encoding). Appends to out; 0 or -1 (OOM). */
+int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_buf_t *out);
+/* Fills e (states newly allocated) from bytes; 0 or -1 with errstr. */
+int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
+                      spate_went_t *e, char *errstr, size_t errstr_size);
+
+/* Task metadata, stored under key SPATE_WINMETA_KEY in the store (one atomic
+ * batch with the entries) and in the changelog, where it closes each commit's
+ * records: a restore applies a commit's records only once it reads the meta
+ * record that follows them. */
+#define SPATE_WINMETA_KEY "meta"
+#define SPATE_WINMETA_MAX_UP 1024
+#define SPATE_WINMETA_MAX_SKIP 64
+
+typedef struct spate_winup {
+        int32_t partition;    /* upstream (source) partition */
+        int64_t offset;       /* highest upstream offset processed, -1: none */
+        uint32_t seq;         /* records derived from that offset so far, minus one */
+        int64_t time;         /* its stream time as last marked, INT64_MIN: none */
+        uint8_t idle;         /* caught up when last marked */
+        int64_t cfrom;        /* offset up to the end of a combined batch: where it began, else -1 */
+        uint32_t ck;          /* the last of its batches applied (spate_wcomb_t.k) */
+} spate_winup_t;
+
+typedef struct spate_winmeta {
+        int64_t next_offset;       /* input offset the state reflects: records below are in it */
+        int64_t stream_time;       /* INT64_MIN: none yet */
+        int64_t changelog_next;    /* store only: changelog offset the state reflects */
+        int nup;
+        spate_winup_t up[SPATE_WINMETA_MAX_UP];   /* repartitioned input: replay filter */
+        int nskip;
+        int64_t skip[SPATE_WINMETA_MAX_SKIP][2];  /* changelog ranges [lo, hi) of commits
+                                                     that never completed: ignored */
+} spate_winmeta_t;
+
+void spate_winmeta_init(spate_winmeta_t *m);
+void spate_winmeta_encode(const spate_winmeta_t *m, spate_buf_t *out);
+int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *errstr,
+                         size_t errstr_size);
+/* 1 when (partition, offset, seq) is not above what m->up holds for the
+ * partition (a record an upstream replay wrote again); else records it and
+ * returns 0. -1 when the table is full. */
+int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, uint32_t seq);
+/* Batch k of those an upstream commit combined from a partition's records at
+ * offsets [from, to) for this task (window_combine.c; they may arrive in
+ * several messages): 0 when it is to apply - it is then recorded as applied;
+ * 1 when it was (a replay); 2 when it overlaps records applied otherwise,
+ * which the upstream's cuts rule out (spate_ctx_partition_cut()); -1 when the
+ * table is full. */
+int spate_winmeta_seen_range(spate_winmeta_t *m, int32_t partition, int64_t from, int64_t to, uint32_t k);
+/* Records an upstream partition's mark: its stream time (never lowered) and
+ * whether it is caught up. -1 when the table is full. */
+int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int idle);
+/* The stream time of a repartitioned task: the least stream time of the
+ * upstream partitions 0..nparts-1; INT64_MIN while one has not been marked.
+ * A partition that never had a record holds it (INT64_MIN) like a quiet one,
+ * unless release_empty: then one that is caught up is left out (the caller
+ * releases empty partitions after close_after_idle). Lateness is decided
+ * upstream, per source partition, so a task must not close a window before
+ * every source partition has passed it - a partition that starts late must
+ * not find its windows closed by the others. (A quiet partition's stream
+ * time follows the wall clock under close_after_idle.) */
+int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int release_empty);
+/* Adds [lo, hi) to the skipped changelog ranges (dropping the oldest when full). */
+void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi);
+int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset);
+
+/* Repartition messages. One message carries, for one downstream partition,
+ * records of the sender's source partitions in the order processed - each
+ * with its source partition, offset and sequence number (several records may
+ * come from one input message), event time, group and one value per
+ * aggregate argument, and the source partition's stream time that judges
+ * it - then a mark per source partition the sender owns: its
+ * stream time and whether it is caught up. Strings point into the message. */
+typedef struct spate_wrepart {
+        int32_t up_partition;
+        int64_t up_offset;
+        uint32_t seq;
+        int64_t t;
+        int64_t st;           /* its source partition's stream time after it */
+        const char *group;
+        size_t glen;
+        int nvals;
+} spate_wrepart_t;
+
+/* A combined batch: the merged aggregate states of the records of one
+ * source partition at offsets [from, to) for one group and window. */
+typedef struct spate_wcomb {
+        int32_t up_partition;
+        int64_t from, to;
+        uint32_t k;           /* its index among the batches of [from, to) for its task */
+        int64_t st;           /* its source partition's stream time at the first record */
+        int64_t start;        /* of the window */
+        const char *group;
+        size_t glen;
+        const void *states;   /* spate_agg_state_encode() bytes */
+        size_t slen;
+} spate_wcomb_t;
+
+typedef struct spate_wmark {
+        int32_t partition;
+        int64_t time;
+        int idle;
+} spate_wmark_t;
+
+/* Building: begin, add records and combined batches, finish with the marks
+ * (count = entries added). */
+void spate_wpack_begin(spate_buf_t *out);
+void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val_t *vals);
+void spate_wpack_add_combined(spate_buf_t *out, const spate_wcomb_t *c);
+void spate_wpack_finish(spate_buf_t *out, uint32_t count, const spate_wmark_t *marks, int n);
+
+typedef struct spate_wpack_rd {
+        const unsigned char *p, *end;
+        uint32_t left;        /* entries not read yet */
+        unsigned version;
+} spate_wpack_rd_t;
+
+/* 0, or -1 with errstr when buf is no repartition message. */
+int spate_wpack_open(const void *buf, size_t len, spate_wpack_rd_t *rd, char *errstr, size_t errstr_size);
+/* The next entry: 1 a record (in r and vals, which needs room for max
+ * values), 2 a combined batch (in c), 0 after the last, -1 with errstr when
+ * malformed; raw and rawlen give the entry's bytes. */
+int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals, int max,
+                     spate_wcomb_t *c, const void **raw, size_t *rawlen, char *errstr,
+                     size_t errstr_size);
+/* After the records: the marks (at most max); their count, or -1 with errstr. */
+int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char *errstr,
+                      size_t errstr_size);
+
+/* Aggregate spec "fn(arg)": the function and where its argument text starts
+ * and ends in spec (trimmed; empty for count()). count takes no argument,
+ * every other function exactly one. 0, or -1 with errstr (a did-you-mean for
+ * an unknown name); *posp then is the offset the error refers to. */
+int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
+                         size_t *arg_len, size_t *posp, char *errstr, size_t errstr_size);
+
+/* "2026-11-23T10:00:00Z", with ".mmm" before the Z when ms are not whole
+ * seconds; negative times too. Returns the length (< 32); buf needs 32. */
+int spate_fmt_iso_ms(int64_t ms, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,554 @@
+/* winstate_codec.c - byte forms of window state: entry keys and values, task
+ * metadata, repartition messages; plus the aggregate spec parser and ISO-8601
+ * window start formatting (pure functions, unit tested).
+ *
+ * Fixed-width little-endian integers throughout: these records are small and
+ * a fixed layout is easy to check by eye in a hex dump of a changelog. */
+#include "winstate.h"
+#include "../../state/store.h"
+#include "../../util/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ENTRY_VERSION 1
+#define META_VERSION 3   /* 2: without the combined batch of winup */
+#define REPART_VERSION 3   /* 2: records only, without kind bytes */
+#define KIND_RECORD 'r'
+#define KIND_COMBINED 'c'
+
+static void put_u64(spate_buf_t *b, uint64_t v) {
+        unsigned char x[8];
+        for (int i = 0; i < 8; i++, v >>= 8)
+                x[i] = (unsigned char)v;
+        spate_buf_put(b, x, 8);
+}
+
+static void put_u32(spate_buf_t *b, uint32_t v) {
+        unsigned char x[4];
+        for (int i = 0; i < 4; i++, v >>= 8)
+                x[i] = (unsigned char)v;
+        spate_buf_put(b, x, 4);
+}
+
+typedef struct {
+        const unsigned char *p, *end;
+        int bad;
+} rd_t;
+
+static uint64_t get_n(rd_t *r, int n) {
+        uint64_t v = 0;
+        if (r->bad || r->end - r->p < n) {
+                r->bad = 1;
+                return 0;
+        }
+        for (int i = n - 1; i >= 0; i--)
+                v = v << 8 | r->p[i];
+        r->p += n;
+        return v;
+}
+
+static const unsigned char *get_bytes(rd_t *r, size_t n) {
+        const unsigned char *p = r->p;
+        if (r->bad || (size_t)(r->end - r->p) < n) {
+                r->bad = 1;
+                return NULL;
+        }
+        r->p += n;
+        return p;
+}
+
+/* --- entries --- */
+
+size_t spate_went_key(const char *group, size_t glen, int bucket, int64_t start, char *out) {
+        spate_winkey_encode(group, glen, start, out);
+        if (!bucket)
+                return SPATE_WINKEY_SIZE(glen);
+        out[SPATE_WINKEY_SIZE(glen)] = 'B';
+        return SPATE_WINKEY_SIZE(glen) + 1;
+}
+
+int spate_went_key_decode(const void *key, size_t len, const char **groupp, size_t *glenp,
+                          int *bucketp, int64_t *startp) {
+        if (!spate_winkey_decode(key, len, groupp, glenp, startp)) {
+                *bucketp = 0;
+                return 0;
+        }
+        if (len > 0 && ((const char *)key)[len - 1] == 'B' &&
+            !spate_winkey_decode(key, len - 1, groupp, glenp, startp)) {
+                *bucketp = 1;
+                return 0;
+        }
+        return -1;
+}
+
+int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_buf_t *out) {
+        char *enc, err[128];
+        size_t elen;
+        if (spate_agg_state_encode(e->states, conf->nfns, &enc, &elen, err, sizeof(err)))
+                return -1;
+        spate_buf_putc(out, ENTRY_VERSION);
+        spate_buf_putc(out, (char)(e->closed ? 1 : 0));
+        put_u64(out, (uint64_t)e->end);
+        put_u64(out, (uint64_t)e->st);
+        spate_buf_put(out, enc, elen);
+        free(enc);
+        return 0;
+}
+
+int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
+                      spate_went_t *e, char *errstr, size_t errstr_size) {
+        rd_t r = { val, (const unsigned char *)val + len, 0 };
+        int n;
+        unsigned version = (unsigned)get_n(&r, 1), flags = (unsigned)get_n(&r, 1);
+        memset(e, 0, sizeof(*e));
+        e->end = (int64_t)get_n(&r, 8);
+        e->st = (int64_t)get_n(&r, 8);
+        e->closed = flags & 1;
+        if (r.bad || version != ENTRY_VERSION) {
+                snprintf(errstr, errstr_size, "window entry: %s", r.bad ? "truncated" : "unknown version");
+                return -1;
+        }
+        if (spate_agg_state_decode(r.p, (size_t)(r.end - r.p), &e->states, &n, errstr, errstr_size))
+                return -1;
+        if (n != conf->nfns) {
+                spate_agg_states_free(e->states, n);
+                e->states = NULL;
+                snprintf(errstr, errstr_size, "window entry has %d aggregates, the node %d "
+                         "(the aggregates changed: use a new store name)", n, conf->nfns);
+                return -1;
+        }
+        for (int i = 0; i < n; i++)
+                if (e->states[i].fn != conf->fns[i]) {
+                        snprintf(errstr, errstr_size, "window entry aggregate %d is %s, the node's %s "
+                                 "(the aggregates changed: use a new store name)", i,
+                                 spate_agg_fn_name(e->states[i].fn), spate_agg_fn_name(conf->fns[i]));
+                        spate_agg_states_free(e->states, n);
+                        e->states = NULL;
+                        return -1;
+                }
+        return 0;
+}
+
+/* --- task metadata --- */
+
+void spate_winmeta_init(spate_winmeta_t *m) {
+        m->next_offset = 0;
+        m->stream_time = INT64_MIN;
+        m->changelog_next = 0;
+        m->nup = m->nskip = 0;
+}
+
+void spate_winmeta_encode(const spate_winmeta_t *m, spate_buf_t *out) {
+        spate_buf_putc(out, META_VERSION);
+        put_u64(out, (uint64_t)m->next_offset);
+        put_u64(out, (uint64_t)m->stream_time);
+        put_u64(out, (uint64_t)m->changelog_next);
+        put_u32(out, (uint32_t)m->nup);
+        for (int i = 0; i < m->nup; i++) {
+                put_u32(out, (uint32_t)m->up[i].partition);
+                put_u64(out, (uint64_t)m->up[i].offset);
+                put_u32(out, m->up[i].seq);
+                put_u64(out, (uint64_t)m->up[i].time);
+                spate_buf_putc(out, (char)m->up[i].idle);
+                put_u64(out, (uint64_t)m->up[i].cfrom);
+                put_u32(out, m->up[i].ck);
+        }
+        put_u32(out, (uint32_t)m->nskip);
+        for (int i = 0; i < m->nskip; i++) {
+                put_u64(out, (uint64_t)m->skip[i][0]);
+                put_u64(out, (uint64_t)m->skip[i][1]);
+        }
+}
+
+int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *errstr,
+                         size_t errstr_size) {
+        rd_t r = { buf, (const unsigned char *)buf + len, 0 };
+        unsigned version = (unsigned)get_n(&r, 1);
+        m->next_offset = (int64_t)get_n(&r, 8);
+        m->stream_time = (int64_t)get_n(&r, 8);
+        m->changelog_next = (int64_t)get_n(&r, 8);
+        uint32_t nup = (uint32_t)get_n(&r, 4);
+        if (nup > SPATE_WINMETA_MAX_UP)
+                r.bad = 1;
+        for (uint32_t i = 0; i < nup && !r.bad; i++) {
+                m->up[i].partition = (int32_t)get_n(&r, 4);
+                m->up[i].offset = (int64_t)get_n(&r, 8);
+                m->up[i].seq = (uint32_t)get_n(&r, 4);
+                m->up[i].time = (int64_t)get_n(&r, 8);
+                m->up[i].idle = (uint8_t)get_n(&r, 1);
+                m->up[i].cfrom = version > 2 ? (int64_t)get_n(&r, 8) : -1;
+                m->up[i].ck = version > 2 ? (uint32_t)get_n(&r, 4) : 0;
+        }
+        uint32_t nskip = (uint32_t)get_n(&r, 4);
+        if (nskip > SPATE_WINMETA_MAX_SKIP)
+                r.bad = 1;
+        for (uint32_t i = 0; i < nskip && !r.bad; i++) {
+                m->skip[i][0] = (int64_t)get_n(&r, 8);
+                m->skip[i][1] = (int64_t)get_n(&r, 8);
+        }
+        if (r.bad || (version != META_VERSION && version != 2) || r.p != r.end) {
+                snprintf(errstr, errstr_size, "window task metadata is malformed");
+                spate_winmeta_init(m);
+                return -1;
+        }
+        m->nup = (int)nup;
+        m->nskip = (int)nskip;
+        return 0;
+}
+
+static spate_winup_t *winup(spate_winmeta_t *m, int32_t partition) {
+        for (int i = 0; i < m->nup; i++)
+                if (m->up[i].partition == partition)
+                        return &m->up[i];
+        if (m->nup == SPATE_WINMETA_MAX_UP)
+                return NULL;
+        m->up[m->nup] = (spate_winup_t){ partition, -1, 0, INT64_MIN, 0, -1, 0 };
+        return &m->up[m->nup++];
+}
+
+int spate_winmeta_seen(spate_winmeta_t *m, int32_t partition, int64_t offset, uint32_t seq) {
+        spate_winup_t *u = winup(m, partition);
+        if (!u)
+                return -1;
+        if (offset < u->offset || (offset == u->offset && seq <= u->seq))
+                return 1;
+        u->offset = offset;
+        u->seq = seq;
+        u->cfrom = -1;
+        return 0;
+}
+
+int spate_winmeta_seen_range(spate_winmeta_t *m, int32_t partition, int64_t from, int64_t to, uint32_t k) {
+        spate_winup_t *u = winup(m, partition);
+        if (!u)
+                return -1;
+        if (u->cfrom == from && u->offset == to - 1) {
+                if (k <= u->ck)
+                        return 1;
+                u->ck = k;  /* a later batch of the same records */
+                return 0;
+        }
+        if (to - 1 <= u->offset)
+                return to - 1 < u->offset || u->seq == UINT32_MAX ? 1 : 2;
+        if (from <= u->offset)
+                return 2;
+        u->offset = to - 1;
+        u->seq = UINT32_MAX;  /* every record of offset to - 1 */
+        u->cfrom = from;
+        u->ck = k;
+        return 0;
+}
+
+int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int idle) {
+        spate_winup_t *u = winup(m, partition);
+        if (!u)
+                return -1;
+        if (time > u->time)
+                u->time = time;
+        u->idle = (uint8_t)(idle != 0);
+        return 0;
+}
+
+int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int release_empty) {
+        int64_t least = INT64_MAX;
+        int known = 0, timed = 0;
+        for (int i = 0; i < m->nup; i++) {
+                const spate_winup_t *u = &m->up[i];
+                if (u->partition >= nparts)
+                        continue;
+                known++;
+                if (u->time == INT64_MIN && !(u->idle && release_empty))
+                        return INT64_MIN;  /* not started */
+                if (u->time != INT64_MIN) {
+                        timed++;
+                        if (u->time < least)
+                                least = u->time;
+                }
+        }
+        return known < nparts || !timed ? INT64_MIN : least;
+}
+
+void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi) {
+        if (lo >= hi)
+                return;
+        if (m->nskip && m->skip[m->nskip - 1][1] == lo) {
+                m->skip[m->nskip - 1][1] = hi;
+                return;
+        }
+        if (m->nskip == SPATE_WINMETA_MAX_SKIP) {
+                /* Only a compacted changelog that lost the meta records between
+                 * could still hold records of the oldest range. */
+                memmove(m->skip[0], m->skip[1], sizeof(m->skip[0]) * (SPATE_WINMETA_MAX_SKIP - 1));
+                m->nskip--;
+        }
+        m->skip[m->nskip][0] = lo;
+        m->skip[m->nskip][1] = hi;
+        m->nskip++;
+}
+
+int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset) {
+        for (int i = 0; i < m->nskip; i++)
+                if (offset >= m->skip[i][0] && offset < m->skip[i][1])
+                        return 1;
+        return 0;
+}
+
+/* --- repartition messages --- */
+
+static void put_val(spate_buf_t *out, const spate_val_t *v) {
+        uint64_t bits;
+        spate_buf_putc(out, (char)v->type);
+        switch (v->type) {
+        case SPATE_VAL_NUM:
+                memcpy(&bits, &v->num, 8);
+                put_u64(out, bits);
+                break;
+        case SPATE_VAL_STR:
+                put_u32(out, (uint32_t)v->len);
+                spate_buf_put(out, v->str, v->len);
+                break;
+        case SPATE_VAL_BOOL:
+                spate_buf_putc(out, (char)(v->b ? 1 : 0));
+                break;
+        default:
+                break;
+        }
+}
+
+static void get_val(rd_t *d, spate_val_t *v) {
+        uint64_t bits;
+        memset(v, 0, sizeof(*v));
+        v->type = (spate_val_type_t)get_n(d, 1);
+        switch (v->type) {
+        case SPATE_VAL_NULL:
+                break;
+        case SPATE_VAL_NUM:
+                bits = get_n(d, 8);
+                memcpy(&v->num, &bits, 8);
+                break;
+        case SPATE_VAL_STR:
+                v->len = (size_t)get_n(d, 4);
+                v->str = (const char *)get_bytes(d, v->len);
+                break;
+        case SPATE_VAL_BOOL:
+                v->b = (int)get_n(d, 1);
+                break;
+        default:
+                d->bad = 1;
+        }
+}
+
+void spate_wpack_begin(spate_buf_t *out) {
+        spate_buf_putc(out, REPART_VERSION);
+        put_u32(out, 0);  /* the record count, set by finish */
+}
+
+void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val_t *vals) {
+        spate_buf_putc(out, KIND_RECORD);
+        put_u32(out, (uint32_t)r->up_partition);
+        put_u64(out, (uint64_t)r->up_offset);
+        put_u32(out, r->seq);
+        put_u64(out, (uint64_t)r->t);
+        put_u64(out, (uint64_t)r->st);
+        put_u32(out, (uint32_t)r->glen);
+        spate_buf_put(out, r->group, r->glen);
+        spate_buf_putc(out, (char)r->nvals);
+        for (int i = 0; i < r->nvals; i++)
+                put_val(out, &vals[i]);
+}
+
+void spate_wpack_add_combined(spate_buf_t *out, const spate_wcomb_t *c) {
+        spate_buf_putc(out, KIND_COMBINED);
+        put_u32(out, (uint32_t)c->up_partition);
+        put_u64(out, (uint64_t)c->from);
+        put_u64(out, (uint64_t)c->to);
+        put_u32(out, c->k);
+        put_u64(out, (uint64_t)c->st);
+        put_u64(out, (uint64_t)c->start);
+        put_u32(out, (uint32_t)c->glen);
+        spate_buf_put(out, c->group, c->glen);
+        put_u32(out, (uint32_t)c->slen);
+        spate_buf_put(out, c->states, c->slen);
+}
+
+void spate_wpack_finish(spate_buf_t *out, uint32_t count, const spate_wmark_t *marks, int n) {
+        for (int i = 0; i < 4; i++)
+                out->data[1 + i] = (char)(unsigned char)(count >> (8 * i));
+        put_u32(out, (uint32_t)n);
+        for (int i = 0; i < n; i++) {
+                put_u32(out, (uint32_t)marks[i].partition);
+                put_u64(out, (uint64_t)marks[i].time);
+                spate_buf_putc(out, (char)(marks[i].idle != 0));
+        }
+}
+
+static int pack_error(char *errstr, size_t errstr_size) {
+        snprintf(errstr, errstr_size, "repartition message is malformed (written by another spate "
+                 "version?)");
+        return -1;
+}
+
+int spate_wpack_open(const void *buf, size_t len, spate_wpack_rd_t *rd, char *errstr,
+                     size_t errstr_size) {
+        rd_t d = { buf, (const unsigned char *)buf + len, 0 };
+        rd->version = (unsigned)get_n(&d, 1);
+        rd->left = (uint32_t)get_n(&d, 4);
+        rd->p = d.p;
+        rd->end = d.end;
+        return d.bad || (rd->version != REPART_VERSION && rd->version != 2)
+                ? pack_error(errstr, errstr_size) : 0;
+}
+
+static void get_record(rd_t *d, spate_wrepart_t *r, spate_val_t *vals, int max) {
+        r->up_partition = (int32_t)get_n(d, 4);
+        r->up_offset = (int64_t)get_n(d, 8);
+        r->seq = (uint32_t)get_n(d, 4);
+        r->t = (int64_t)get_n(d, 8);
+        r->st = (int64_t)get_n(d, 8);
+        r->glen = (size_t)get_n(d, 4);
+        r->group = (const char *)get_bytes(d, r->glen);
+        r->nvals = (int)get_n(d, 1);
+        if (r->nvals > max)
+                d->bad = 1;
+        for (int i = 0; i < r->nvals && !d->bad; i++)
+                get_val(d, &vals[i]);
+}
+
+static void get_combined(rd_t *d, spate_wcomb_t *c) {
+        c->up_partition = (int32_t)get_n(d, 4);
+        c->from = (int64_t)get_n(d, 8);
+        c->to = (int64_t)get_n(d, 8);
+        c->k = (uint32_t)get_n(d, 4);
+        c->st = (int64_t)get_n(d, 8);
+        c->start = (int64_t)get_n(d, 8);
+        c->glen = (size_t)get_n(d, 4);
+        c->group = (const char *)get_bytes(d, c->glen);
+        c->slen = (size_t)get_n(d, 4);
+        c->states = get_bytes(d, c->slen);
+}
+
+int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals, int max,
+                     spate_wcomb_t *c, const void **raw, size_t *rawlen, char *errstr,
+                     size_t errstr_size) {
+        rd_t d = { rd->p, rd->end, 0 };
+        int kind = KIND_RECORD;
+        if (!rd->left)
+                return 0;
+        if (rd->version != 2)
+                kind = (int)get_n(&d, 1);
+        if (kind == KIND_RECORD)
+                get_record(&d, r, vals, max);
+        else if (kind == KIND_COMBINED)
+                get_combined(&d, c);
+        else
+                d.bad = 1;
+        if (d.bad)
+                return pack_error(errstr, errstr_size);
+        *raw = rd->p;
+        *rawlen = (size_t)(d.p - rd->p);
+        rd->p = d.p;
+        rd->left--;
+        return kind == KIND_RECORD ? 1 : 2;
+}
+
+int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char *errstr,
+                      size_t errstr_size) {
+        rd_t d = { rd->p, rd->end, 0 };
+        uint32_t n = (uint32_t)get_n(&d, 4);
+        if (rd->left || n > (uint32_t)max)
+                d.bad = 1;
+        for (uint32_t i = 0; i < n && !d.bad; i++) {
+                marks[i].partition = (int32_t)get_n(&d, 4);
+                marks[i].time = (int64_t)get_n(&d, 8);
+                marks[i].idle = (int)get_n(&d, 1);
+        }
+        if (d.bad || d.p != d.end)
+                return pack_error(errstr, errstr_size);
+        return (int)n;
+}
+
+/* --- aggregate specs --- */
+
+static const char *const fn_names[] = {
+        "count", "sum", "mean", "min", "max", "first", "last", "count_distinct"
+};
+
+int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
+                         size_t *arg_len, size_t *posp, char *errstr, size_t errstr_size) {
+        size_t i = 0, name0, name1, a0, a1, len = strlen(spec);
+        char name[64];
+
+        while (isspace((unsigned char)spec[i]))
+                i++;
+        name0 = i;
+        while (isalnum((unsigned char)spec[i]) || spec[i] == '_')
+                i++;
+        name1 = i;
+        while (isspace((unsigned char)spec[i]))
+                i++;
+        *posp = name0;
+        if (name1 == name0 || spec[i] != '(') {
+                snprintf(errstr, errstr_size, "an aggregate is written fn(expression), e.g. "
+                         "mean(temp) or count(); functions: count, sum, mean, min, max, first, "
+                         "last, count_distinct");
+                return -1;
+        }
+        while (len > i && isspace((unsigned char)spec[len - 1]))
+                len--;
+        if (spec[len - 1] != ')') {
+                *posp = len;
+                snprintf(errstr, errstr_size, "missing ')' at the end of the aggregate");
+                return -1;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)(name1 - name0), spec + name0);
+        if (spate_agg_fn_parse(name, fnp)) {
+                const char *s = spate_suggest(name, fn_names, 8);
+                snprintf(errstr, errstr_size, "unknown aggregate function '%s'%s%s%s (known: count, "
+                         "sum, mean, min, max, first, last, count_distinct)", name,
+                         s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+                return -1;
+        }
+        a0 = i + 1;
+        a1 = len - 1;
+        while (a0 < a1 && isspace((unsigned char)spec[a0]))
+                a0++;
+        while (a1 > a0 && isspace((unsigned char)spec[a1 - 1]))
+                a1--;
+        *arg_off = a0;
+        *arg_len = a1 - a0;
+        *posp = a0;
+        if (*fnp == SPATE_AGG_COUNT && a1 > a0) {
+                snprintf(errstr, errstr_size, "count() takes no argument (it counts records); "
+                         "count_distinct(e) counts distinct values");
+                return -1;
+        }
+        if (*fnp != SPATE_AGG_COUNT && a1 == a0) {
+                snprintf(errstr, errstr_size, "%s() needs an expression, e.g. %s(temp)", name, name);
+                return -1;
+        }
+        return 0;
+}
+
+/* --- time --- */
+
+int spate_fmt_iso_ms(int64_t ms, char *buf, size_t size) {
+        int64_t secs = ms / 1000, rem = ms % 1000;
+        struct tm tm;
+        time_t tt;
+        if (rem < 0) {
+                rem += 1000;
+                secs--;
+        }
+        tt = (time_t)secs;
+        if (!gmtime_r(&tt, &tm))
+                return snprintf(buf, size, "%lld", (long long)ms);
+        int n = (int)strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (rem)
+                n += snprintf(buf + n, size - (size_t)n, ".%03d", (int)rem);
+        n += snprintf(buf + n, size - (size_t)n, "Z");
+        return n;
+}
