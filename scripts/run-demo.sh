@@ -43,7 +43,8 @@ infra+=($!)
 for _ in $(seq 100); do grep -q 127.0.0.1 "$RUN/logs/broker.out" 2>/dev/null && break; sleep 0.1; done
 echo "embedded Kafka on $(head -1 "$RUN/logs/broker.out")${real_api:+; polling the real API at $OWM_URL}"
 
-"$BIN" gen-coords --bbox 41.3,-5.2,51.1,9.6 --bbox 50.7,3.3,53.6,7.3 --count "$COORDS" --out "$RUN/coords.csv"
+"$BIN" gen-coords --bbox 41.3,-5.2,51.1,9.6 --bbox 50.7,3.3,53.6,7.3 --count "$COORDS" \
+        --places topology/places/fr_nl_cities.csv --out "$RUN/coords.csv"
 "$BIN" load-coordinates "$RUN/coords.csv" --topic coords --bootstrap "$SPATE_BOOTSTRAP" 2>>"$RUN/logs/load.log"
 
 SPATE_STATE_DIR=$RUN/state/rain "$BIN" run topology/rain_next_hour.yaml 2>"$RUN/logs/rain_next_hour.log" &

@@ -3,7 +3,9 @@
  * N is split between the boxes in proportion to their area (largest remainder, so the parts
  * add up to N exactly).  Each box gets a grid whose column/row ratio follows the box's shape in
  * kilometres; points sit at cell centres, filled row by row (south to north, west to east) and
- * the last row stops early, so the count is exact and every point is strictly inside. */
+ * the last row stops early, so the count is exact and every point is strictly inside.
+ * With --places, a point is named after the nearest place of a list ("Lyon 12 km NE"), so
+ * that a person reading `spate tail` recognises where it is. */
 #include "../cli/commands.h"
 
 #include <errno.h>
@@ -14,6 +16,16 @@
 #include <string.h>
 
 #define MAX_BBOX 64
+#define MAX_PLACES 4096
+
+struct place {
+        char   name[64];
+        double lat, lon;
+};
+
+/* The places of --places: a CSV whose header has name, lat and lon columns. */
+static struct place places[MAX_PLACES];
+static int nplaces;
 
 struct bbox {
         double min_lat, min_lon, max_lat, max_lon;
@@ -64,6 +76,88 @@ static void split_count(struct bbox *boxes, int n, long total) {
         }
 }
 
+/* Column index of want in the header line, or -1. */
+static int header_col(char *hdr, const char *want) {
+        int i = 0;
+        for (char *f = strtok(hdr, ",\r\n"); f; f = strtok(NULL, ",\r\n"), i++)
+                if (!strcmp(f, want))
+                        return i;
+        return -1;
+}
+
+/* Loads --places. Plain CSV without quoting: a place name has no comma. */
+static int places_load(const char *file, char *errstr, size_t errstr_size) {
+        char line[512], hdr[512];
+        int col[3], lineno = 1;
+        static const char *const want[3] = { "name", "lat", "lon" };
+        FILE *f = fopen(file, "r");
+
+        if (!f) {
+                snprintf(errstr, errstr_size, "--places %s: %s", file, strerror(errno));
+                return -1;
+        }
+        if (!fgets(line, sizeof(line), f))
+                line[0] = 0;
+        for (int k = 0; k < 3; k++) {
+                memcpy(hdr, line, sizeof(hdr));
+                if ((col[k] = header_col(hdr, want[k])) < 0) {
+                        snprintf(errstr, errstr_size, "--places %s:1: the header has no '%s' column "
+                                 "(want name,lat,lon)", file, want[k]);
+                        fclose(f);
+                        return -1;
+                }
+        }
+        while (fgets(line, sizeof(line), f)) {
+                char *fld[16];
+                int n = 0;
+                lineno++;
+                for (char *p = strtok(line, ",\r\n"); p && n < 16; p = strtok(NULL, ",\r\n"))
+                        fld[n++] = p;
+                struct place *pl = &places[nplaces];
+                char *e1 = NULL, *e2 = NULL;
+                if (n > col[0] && n > col[1] && n > col[2] && nplaces < MAX_PLACES) {
+                        pl->lat = strtod(fld[col[1]], &e1);
+                        pl->lon = strtod(fld[col[2]], &e2);
+                        snprintf(pl->name, sizeof(pl->name), "%s", fld[col[0]]);
+                }
+                if (!e1 || *e1 || !e2 || *e2 || strchr(pl->name, '"')) {
+                        snprintf(errstr, errstr_size, "--places %s:%d: want name,lat,lon with numbers "
+                                 "(no quoting, at most %d places)", file, lineno, MAX_PLACES);
+                        fclose(f);
+                        return -1;
+                }
+                nplaces++;
+        }
+        fclose(f);
+        if (!nplaces) {
+                snprintf(errstr, errstr_size, "--places %s: no places", file);
+                return -1;
+        }
+        return 0;
+}
+
+/* "Lyon" within 3 km of the nearest place, else "Lyon 12 km NE" (distance and
+ * compass direction from the place, on a local flat approximation). */
+static void place_name(double lat, double lon, char *out, size_t size) {
+        static const char *const dirs[8] = { "N", "NE", "E", "SE", "S", "SW", "W", "NW" };
+        double best = INFINITY, dn = 0, de = 0;
+        const struct place *near = NULL;
+        for (int i = 0; i < nplaces; i++) {
+                double n = (lat - places[i].lat) * 111.2;
+                double e = (lon - places[i].lon) * 111.2 * cos(lat * M_PI / 180.0);
+                if (n * n + e * e < best) {
+                        best = n * n + e * e;
+                        near = &places[i], dn = n, de = e;
+                }
+        }
+        double km = sqrt(best);
+        if (km < 3)
+                snprintf(out, size, "%s", near->name);
+        else
+                snprintf(out, size, "%s %.0f km %s", near->name, km,
+                         dirs[(int)lround(atan2(de, dn) / (M_PI / 4) + 8) % 8]);
+}
+
 static double clampd(double v, double lo, double hi) {
         return v < lo ? lo : v > hi ? hi : v;
 }
@@ -85,8 +179,12 @@ static int write_box(FILE *out, const struct bbox *b, int box_no, const char *pr
                 /* Rounding to 4 decimals must not step outside a box with finer edges. */
                 lat = clampd(round(lat * 1e4) / 1e4, b->min_lat, b->max_lat);
                 lon = clampd(round(lon * 1e4) / 1e4, b->min_lon, b->max_lon);
-                if (fprintf(out, "%s%06ld,grid%d_r%ld_c%ld,%.4f,%.4f\n", prefix, ++*id, box_no,
-                            r + 1, c + 1, lat, lon) < 0)
+                char name[96];
+                if (nplaces)
+                        place_name(lat, lon, name, sizeof(name));
+                else
+                        snprintf(name, sizeof(name), "grid%d_r%ld_c%ld", box_no, r + 1, c + 1);
+                if (fprintf(out, "%s%06ld,%s,%.4f,%.4f\n", prefix, ++*id, name, lat, lon) < 0)
                         return -1;
         }
         return 0;
@@ -95,9 +193,11 @@ static int write_box(FILE *out, const struct bbox *b, int box_no, const char *pr
 static void usage(FILE *fp) {
         fprintf(fp,
 "usage: spate gen-coords --bbox MINLAT,MINLON,MAXLAT,MAXLON [--bbox ...] --count N\n"
-"                        [--out FILE] [--prefix P]\n"
+"                        [--out FILE] [--prefix P] [--places CSV]\n"
 "Writes a CSV 'id,name,lat,lon' of exactly N grid points (4 decimals) inside the boxes,\n"
 "split between boxes by area.  Ids are P000001... (default prefix 'c'); default output stdout.\n"
+"With --places (a CSV with name,lat,lon columns, e.g. topology/places/fr_nl_cities.csv) a\n"
+"point's name is its nearest place: 'Lyon', or 'Lyon 12 km NE' beyond 3 km; else grid1_r2_c3.\n"
 "Example (France + Netherlands):\n"
 "  spate gen-coords --bbox 41.3,-5.2,51.1,9.6 --bbox 50.7,3.3,53.6,7.3 --count 20000\n");
 }
@@ -113,7 +213,8 @@ struct gen_opts {
 static int parse_opts(int argc, char **argv, struct gen_opts *o) {
         static const struct option longopts[] = {
                 { "bbox", 1, 0, 'b' }, { "count", 1, 0, 'n' }, { "out", 1, 0, 'o' },
-                { "prefix", 1, 0, 'p' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+                { "prefix", 1, 0, 'p' }, { "places", 1, 0, 'P' }, { "help", 0, 0, 'h' },
+                { 0, 0, 0, 0 }
         };
         char errstr[256], *end;
         int c;
@@ -140,6 +241,12 @@ static int parse_opts(int argc, char **argv, struct gen_opts *o) {
                         break;
                 case 'o': o->out = optarg; break;
                 case 'p': o->prefix = optarg; break;
+                case 'P':
+                        if (places_load(optarg, errstr, sizeof(errstr))) {
+                                fprintf(stderr, "spate gen-coords: %s\n", errstr);
+                                return -1;
+                        }
+                        break;
                 case 'h': usage(stdout); return 1;
                 default: usage(stderr); return -1;
                 }
@@ -158,6 +265,7 @@ int spate_cmd_gen_coords(int argc, char **argv) {
         int rc, err = 0;
 
         o = (struct gen_opts){ .prefix = "c" };
+        nplaces = 0;
         if ((rc = parse_opts(argc, argv, &o)))
                 return rc > 0 ? 0 : 2;
         split_count(o.boxes, o.nboxes, o.count);

@@ -79,6 +79,35 @@ EOF
 "$SPATE_BIN" gen-coords --bbox 0,0,1,2 --count 7 --prefix p >"$tmp/small.csv"
 check "gen-coords --count 7 to stdout with --prefix" \
         test "$(wc -l <"$tmp/small.csv")" -eq 8 -a "$(sed -n 2p "$tmp/small.csv" | cut -d, -f1)" = p000001
+places=$SPATE_ROOT/topology/places/fr_nl_cities.csv
+"$SPATE_BIN" gen-coords --bbox 41.3,-5.2,51.1,9.6 --bbox 50.7,3.3,53.6,7.3 --count 3000 \
+        --places "$places" --out "$tmp/named.csv"
+check "gen-coords --places: 3000 points named after their nearest place, distance and direction (independent recomputation)" \
+        $PY - "$tmp/named.csv" "$places" <<'EOF'
+import csv, math, re, sys
+named = list(csv.DictReader(open(sys.argv[1])))
+places = list(csv.DictReader(open(sys.argv[2])))
+assert len(named) == 3000
+dirs = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"]
+seen = set()
+for r in named:
+    lat, lon = float(r["lat"]), float(r["lon"])
+    def d(p):
+        n = (lat - float(p["lat"])) * 111.2
+        e = (lon - float(p["lon"])) * 111.2 * math.cos(math.radians(lat))
+        return math.hypot(n, e), n, e
+    km, n, e = min(d(p) for p in places)
+    best = min(places, key=lambda p: d(p)[0])["name"]
+    want = best if km < 3 else "%s %.0f km %s" % (best, km, dirs[round(math.atan2(e, n) / (math.pi / 4) + 8) % 8])
+    assert r["name"] == want, (r, want)
+    seen.add(best)
+assert len(seen) > 100, len(seen)
+EOF
+printf 'city,lat,lon\nLyon,45.764,4.836\n' >"$tmp/bad_places.csv"
+"$SPATE_BIN" gen-coords --bbox 1,2,3,4 --count 5 --places "$tmp/bad_places.csv" >/dev/null 2>"$tmp/places.err"
+rc=$?
+check "gen-coords --places rejects a list without a name column (exit 2, says which file and line)" \
+        bash -c "[ $rc -eq 2 ] && grep -q \"bad_places.csv:1: the header has no 'name'\" '$tmp/places.err'"
 "$SPATE_BIN" gen-coords --bbox 1,2,3 --count 5 >/dev/null 2>&1
 ok $(( $? == 2 ? 0 : 1 )) "gen-coords rejects a malformed bbox with exit 2"
 
