@@ -9,7 +9,7 @@
 . "$SPATE_ROOT/tests/lib.sh"
 topo=$SPATE_ROOT/tests/integration/0850-dedupe-crash.yaml
 REF=$SPATE_ROOT/tests/ref
-N=${N_0850:-150000}
+if [ -n "${SPATE_ASAN:-}" ]; then N=${N_0850:-60000}; else N=${N_0850:-150000}; fi
 SEED=${SEED_0850:-$RANDOM}
 RANDOM=$SEED
 echo "# seed $SEED (SEED_0850=$SEED repeats the kill times), $N records"
