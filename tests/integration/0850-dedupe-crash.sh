@@ -36,6 +36,8 @@ split -n l/6 -d "$TMP/in.tsv" "$TMP/part."
 producer=$!
 start a
 start b
+# The kills fall once output flows, so that commits are in the changelogs.
+wait_count 60 it0850.out $((N / 20)) || nok "output starts within 60 s"
 for i in 1 2 3; do
         sleep "$((1 + RANDOM % 3)).$((RANDOM % 10))"
         v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
