@@ -370,7 +370,26 @@ static void test_dedupe_crash(void) {
         spate_driver_destroy(d);
 }
 
+/* A store's tasks are source partitions: a dedupe behind a window (whose
+ * records come from commits) fails at load, saying where and why. */
+static void test_bad_topology(void) {
+        char err[1024];
+        spate_driver_t *d = spate_driver_new(
+                "application: drv\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 2\n"
+                "  - name: win\n    type: window\n    from: in\n    window: tumbling\n    size: 1s\n"
+                "    aggregates:\n      n: count()\n"
+                "  - name: dd\n    type: dedupe\n    from: win\n    key: key\n    within: 1s\n",
+                CLOCK0, err, sizeof(err));
+        CHECK(!d && strstr(err, "topology.yaml:16:5: ") && strstr(err, "dedupe node 'dd'") && strstr(err, "window 'win'"),
+              "dedupe after a window fails at load: %s", err);
+        spate_driver_destroy(d);
+}
+
 int main(void) {
+        test_bad_topology();
         test_basic();
         test_eviction();
         test_crash_mid_flush();
