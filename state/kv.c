@@ -59,6 +59,7 @@ struct spate_kv {
         meta_t meta;                 /* as of the last frame flushed */
         int64_t next_offset, stream_time, resume_offset;
         int64_t acked;               /* changelog offset after the last acknowledged record */
+        int complete;                /* every live key is cached: each() need not read RocksDB */
         int committing;              /* flushed, not checkpointed */
 };
 
@@ -186,8 +187,10 @@ static void mark_dirty(spate_kv_t *kv, ent_t *e) {
 /* Least recently used clean entries go while the node is over its bound;
  * keep (just touched) stays. */
 static void evict(spate_kv_t *kv, const ent_t *keep) {
-        while (kv->owner->used > kv->owner->limit && kv->clean.head && kv->clean.head != keep)
+        while (kv->owner->used > kv->owner->limit && kv->clean.head && kv->clean.head != keep) {
+                kv->complete &= !kv->clean.head->val;
                 remove_ent(kv, kv->clean.head);
+        }
 }
 
 /* A RocksDB call failed with its message in the ctx's errstr: the record in
@@ -280,6 +283,8 @@ int spate_kv_each(spate_kv_t *kv, spate_kv_each_cb cb, void *opaque) {
                 for (const ent_t *e = kv->buckets[i]; e; e = e->chain)
                         if (e->val && (rc = cb(opaque, e->key, e->klen, e->val, e->vlen)))
                                 return rc;
+        if (kv->complete)
+                return 0;
         /* Then what only RocksDB holds: a cached entry (even absent) wins. */
         if (spate_store_iter_new(kv->cf, &lo, 1, &hi, 1, &it, kv->ctx->errstr, sizeof(kv->ctx->errstr)))
                 return kv_fail(kv);
@@ -612,6 +617,21 @@ static int repair_frame(restore_t *r) {
         return 0;
 }
 
+/* 1 when the task's column family holds no key of the node's (the cache
+ * then starts complete), 0 if it does, -1 with ctx->errstr. */
+static int cf_empty(spate_kv_t *kv, spate_ctx_t *ctx) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        char lo = KEY_USER, hi = KEY_USER + 1;
+        int rc;
+        if (spate_store_iter_new(kv->cf, &lo, 1, &hi, 1, &it, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        rc = spate_store_iter_next(it, &k, &kl, &v, &vl, ctx->errstr, sizeof(ctx->errstr));
+        spate_store_iter_destroy(it);
+        return rc < 0 ? -1 : !rc;
+}
+
 /* The column family's state, then the changelog past it. */
 static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = n->stores;
@@ -655,6 +675,8 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         kv->ctx = ctx;
         kv->acked = kv->meta.changelog_next;
         kv->resume_offset = kv->next_offset = kv->meta.next_offset;
+        if (end >= 0 && (kv->complete = cf_empty(kv, ctx)) < 0)
+                end = -1;
         kv->stream_time = kv->meta.stream_time;
         if (end >= 0 && r.nframe) {
                 spate_info("store '%s' of '%s' partition %d: ignoring %zu changelog records from offset %lld "
