@@ -70,18 +70,6 @@ static int record_time(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
         return spate_ctx_check_future(ctx, n, *t);
 }
 
-static void put_time(unsigned char *b, int64_t t) {
-        for (int i = 7; i >= 0; i--, t = (int64_t)((uint64_t)t >> 8))
-                b[i] = (unsigned char)t;
-}
-
-static int64_t get_time(const unsigned char *b) {
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++)
-                v = v << 8 | b[i];
-        return (int64_t)v;
-}
-
 typedef struct {
         dedupe_t *d;
         int64_t stream_time;
@@ -90,7 +78,7 @@ typedef struct {
 static int collect_expired(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
         purge_t *p = opaque;
         uint32_t kl = (uint32_t)klen;
-        if (vlen == 8 && get_time(val) > p->stream_time - p->d->within)
+        if (vlen == 8 && spate_get_be64(val) > p->stream_time - p->d->within)
                 return 0;
         spate_buf_put(&p->d->expired, &kl, 4);
         spate_buf_put(&p->d->expired, key, klen);
@@ -141,12 +129,12 @@ static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
         spate_kv_set_stream_time(kv, now);
         if ((rc = spate_kv_get(kv, key, klen, &val, &vlen)) < 0)
                 return -1;
-        if (rc == 0 && vlen == 8 && now < get_time(val) + d->within) {
+        if (rc == 0 && vlen == 8 && now < spate_get_be64(val) + d->within) {
                 d->dropped++;
                 if (d->m_dropped)
                         spate_metric_add(d->m_dropped, 1);
         } else {
-                put_time(tb, t);
+                spate_put_be64(tb, t);
                 if (spate_kv_put(kv, key, klen, tb, sizeof(tb)))
                         return -1;
                 d->passed++;

@@ -403,23 +403,11 @@ int spate_ctx_kv(spate_ctx_t *ctx, const spate_node_t *n, const char *name, spat
 
 /* --- commit --- */
 
-static void put64(unsigned char *p, int64_t v) {
-        for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
-                p[i] = (unsigned char)v;
-}
-
-static int64_t get64(const unsigned char *p) {
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++)
-                v = v << 8 | p[i];
-        return (int64_t)v;
-}
-
 static void meta_encode(const meta_t *m, spate_buf_t *out) {
         unsigned char b[META_SIZE] = { 'M', META_VERSION };
-        put64(b + 2, m->next_offset);
-        put64(b + 10, m->changelog_next);
-        put64(b + 18, m->stream_time);
+        spate_put_be64(b + 2, m->next_offset);
+        spate_put_be64(b + 10, m->changelog_next);
+        spate_put_be64(b + 18, m->stream_time);
         out->len = 0;
         spate_buf_put(out, b, sizeof(b));
 }
@@ -432,9 +420,9 @@ static int meta_decode(const void *v, size_t len, meta_t *m, char *errstr, size_
                          "this version of spate", len, len > 1 ? b[1] : -1);
                 return -1;
         }
-        m->next_offset = get64(b + 2);
-        m->changelog_next = get64(b + 10);
-        m->stream_time = get64(b + 18);
+        m->next_offset = spate_get_be64(b + 2);
+        m->changelog_next = spate_get_be64(b + 10);
+        m->stream_time = spate_get_be64(b + 18);
         return 0;
 }
 
