@@ -539,19 +539,29 @@ typedef struct restore {
         char err[512];
 } restore_t;
 
+/* Steps through the frame's records from *at: 1 with the prefixed key and
+ * the value (NULL: a tombstone), 0 at the end. */
+static int frame_next(const restore_t *r, size_t *at, const char **k, uint32_t *kl, const char **v,
+                      uint32_t *vl) {
+        if (*at >= r->frame.len)
+                return 0;
+        memcpy(kl, r->frame.data + *at, 4);
+        memcpy(vl, r->frame.data + *at + 4, 4);
+        *k = r->frame.data + *at + 8;
+        *v = *vl == UINT32_MAX ? NULL : *k + *kl;
+        *at += 8 + *kl + (*v ? *vl : 0);
+        return 1;
+}
+
 static void apply_frame(restore_t *r) {
         spate_kv_t *kv = r->kv;
-        for (size_t at = 0; at < r->frame.len;) {
-                uint32_t kl, vl;
-                memcpy(&kl, r->frame.data + at, 4);
-                memcpy(&vl, r->frame.data + at + 4, 4);
-                const char *k = r->frame.data + at + 8;
-                if (vl == UINT32_MAX)
-                        spate_store_batch_delete(kv->batch, kv->cf, k, kl);
+        const char *k, *v;
+        uint32_t kl, vl;
+        for (size_t at = 0; frame_next(r, &at, &k, &kl, &v, &vl);)
+                if (v)
+                        spate_store_batch_put(kv->batch, kv->cf, k, kl, v, vl);
                 else
-                        spate_store_batch_put(kv->batch, kv->cf, k, kl, k + kl, vl);
-                at += 8 + kl + (vl == UINT32_MAX ? 0 : vl);
-        }
+                        spate_store_batch_delete(kv->batch, kv->cf, k, kl);
         r->applied += r->nframe;
         r->frame.len = r->nframe = 0;
 }
@@ -591,16 +601,13 @@ static int on_changelog(void *opaque, const void *key, size_t klen, const void *
  * the changelog from any older point finds them corrected before a meta
  * record makes them count. */
 static int repair_frame(restore_t *r) {
-        spate_kv_t *kv = r->kv;
-        for (size_t at = 0; at < r->frame.len;) {
-                uint32_t kl, vl;
-                memcpy(&kl, r->frame.data + at, 4);
-                memcpy(&vl, r->frame.data + at + 4, 4);
-                ent_t *e = lookup(kv, r->frame.data + at + 9, kl - 1);
+        const char *k, *v;
+        uint32_t kl, vl;
+        for (size_t at = 0; frame_next(r, &at, &k, &kl, &v, &vl);) {
+                ent_t *e = lookup(r->kv, k + 1, kl - 1);
                 if (!e)
                         return -1;
-                mark_dirty(kv, e);
-                at += 8 + kl + (vl == UINT32_MAX ? 0 : vl);
+                mark_dirty(r->kv, e);
         }
         return 0;
 }
