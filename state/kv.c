@@ -8,6 +8,7 @@
 #include "kv.h"
 #include "store.h"
 #include "../engine/ctx.h"
+#include "../engine/metrics.h"
 #include "../engine/topology.h"
 #include "../util/buf.h"
 #include "../util/log.h"
@@ -71,6 +72,7 @@ struct spate_kv_node {
         spate_kv_t **tasks;          /* [partition * nstores + store] */
         int npartitions;
         size_t used, dirty_bytes, limit;
+        spate_metric_t *m_cache;     /* spate_store_cache_bytes{node}, after each checkpoint */
         spate_buf_t key;             /* a key with its prefix */
         spate_buf_t val;             /* meta encoding */
 };
@@ -358,6 +360,9 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
                 kn->topic = spate_node_str(src, "topic");
                 kn->npartitions = (int)spate_node_int(src, "partitions");
                 kn->limit = (size_t)n->topo->state_memory_mb << 20;
+                kn->m_cache = spate_metrics_gauge(spate_metrics_default(), "spate_store_cache_bytes",
+                                                  "Bytes the node's key-value store caches hold (bounded "
+                                                  "by state_memory_mb)", "node", n->name, NULL);
         }
         for (int i = 0; i < kn->nstores; i++)
                 if (!strcmp(kn->names[i], name))
@@ -510,7 +515,12 @@ int spate_kv_node_flush(spate_node_t *n, spate_ctx_t *ctx) {
 }
 
 int spate_kv_node_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
-        return each_task(n, ctx, checkpoint_kv, 1);
+        spate_kv_node_t *kn = n->stores;
+        if (each_task(n, ctx, checkpoint_kv, 1))
+                return -1;
+        if (kn && kn->m_cache)
+                spate_metric_set(kn->m_cache, (double)kn->used);
+        return 0;
 }
 
 /* --- tasks and restore --- */

@@ -6,7 +6,9 @@
  * against a reference computed here. */
 #include "check.h"
 #include "../driver/driver.h"
+#include "../../engine/metrics.h"
 #include "../../state/kv.h"
+#include "../../util/buf.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +95,20 @@ static void put(spate_kv_t *kv, const char *key, const char *val) {
         CHECK(spate_kv_put(kv, key, strlen(key), val, strlen(val)) == 0, "put %s=%s", key, val);
 }
 
+/* spate_store_cache_bytes of node dd, -1 if absent. */
+static double cache_bytes_metric(void) {
+        spate_buf_t b = { 0 };
+        const char *want = "spate_store_cache_bytes{node=\"dd\"} ";
+        double v = -1;
+        spate_metrics_render(spate_metrics_default(), &b);
+        spate_buf_putc(&b, '\0');
+        const char *p = strstr(b.data, want);
+        if (p)
+                v = strtod(p + strlen(want), NULL);
+        spate_buf_free(&b);
+        return v;
+}
+
 static int count_each(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
         (void)key, (void)klen, (void)val, (void)vlen;
         ++*(int *)opaque;
@@ -172,6 +188,8 @@ static void test_eviction(void) {
         size_t cached = spate_kv_cached(kv, &dirty);
         CHECK(cached < (size_t)n / 2 && dirty == 0, "after the commit, clean entries are evicted to the "
               "bound (%zu of %d cached)", cached, n);
+        double bytes = cache_bytes_metric();
+        CHECK(bytes > 0 && bytes <= 1 << 20, "spate_store_cache_bytes within state_memory_mb: %.0f", bytes);
         for (int i = 0; i < n; i++) {
                 snprintf(key, sizeof(key), "key-%d", i);
                 snprintf(want, sizeof(want), "%0100d", i);
