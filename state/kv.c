@@ -364,10 +364,13 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
                                                   "Bytes the node's key-value store caches hold (bounded "
                                                   "by state_memory_mb)", "node", n->name, NULL);
         }
-        for (int i = 0; i < kn->nstores; i++)
-                if (!strcmp(kn->names[i], name))
-                        return spate_node_error(n, NULL, errstr, errstr_size, "store '%s' declared twice",
-                                                name);
+        /* Each store's changelog frames its own commits: two stores of one task
+         * could restore at different commits after a crash between their meta
+         * records, so a node has one until a frame spans the stores of a task. */
+        if (kn->nstores)
+                return spate_node_error(n, NULL, errstr, errstr_size, "store '%s': a node has one store "
+                                        "(it has '%s'); keep both kinds of entries in it under distinct "
+                                        "key prefixes", name, kn->names[0]);
         snprintf(topic, sizeof(topic), "%s-%s-%s-changelog", n->topo->application, n->name, name);
         kn->names = realloc(kn->names, sizeof(char *) * (size_t)(kn->nstores + 1));
         kn->changelogs = realloc(kn->changelogs, sizeof(char *) * (size_t)(kn->nstores + 1));

@@ -34,7 +34,8 @@ typedef struct spate_kv_node spate_kv_node_t;  /* a node's stores (n->stores) */
 
 /* --- node init --- */
 /* Declares store `name` (letters, digits, '_' and '-') of node n: the
- * changelog topic is declared here. The node's records must come from a
+ * changelog topic is declared here. One store per node for now (each
+ * changelog frames its own commits; see docs/stores.md). The node's records must come from a
  * source whose offsets replay (kafka_source) with no repartition between;
  * its partitions are the tasks. 0, or -1 with a positioned errstr. */
 int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t errstr_size);
