@@ -163,6 +163,31 @@ static void test_basic(void) {
         spate_driver_destroy(d);
 }
 
+/* A partition revoked (after a commit, as the engine does) leaves nothing
+ * in memory; assigned again, it restores from the local checkpoint. */
+static void test_revoke(void) {
+        spate_driver_t *d = driver(NULL);
+        spate_ctx_t *ctx = spate_driver_ctx(d);
+        spate_node_t *dd = node(d, "dd");
+        spate_kv_t *kv;
+        filler(d);
+        kv_at(d, 1, 0, &kv);
+        put(kv, "r", "kept");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        spate_kv_node_revoke(dd, "t.in", 1);
+        CHECK(kv_at(d, 1, 1, &kv) == -1 && strstr(ctx->errstr, "not of an assigned partition"),
+              "a revoked partition has no store: %s", ctx->errstr);
+        CHECK(kv_at(d, 0, 0, &kv) == 0, "partition 0 is still assigned");
+        spate_kv_node_revoke(dd, "t.other", 0);  /* another topic: no effect */
+        CHECK(kv_at(d, 0, 0, &kv) == 0, "revoking another topic's partition leaves the store");
+        CHECK(spate_kv_node_assign(dd, "t.in", 1, ctx) == 0, "assigned again");
+        CHECK(kv_at(d, 1, 0, &kv) == 1 && kv_at(d, 1, 1, &kv) == 0, "assigned again: resumes at offset 1");
+        CHECK_STR(get(kv, "r"), "kept", "assigned again: the local checkpoint");
+        CHECK(spate_kv_node_assign(dd, "t.in", 7, ctx) == -1 && strstr(ctx->errstr, "partition 7"),
+              "a partition beyond the source's count fails: %s", ctx->errstr);
+        spate_driver_destroy(d);
+}
+
 /* 20,000 entries of ~130 bytes under state_memory_mb: 1 - dirty ones stay
  * until their commit, clean ones are evicted and read through. */
 static void test_eviction(void) {
@@ -409,6 +434,7 @@ static void test_bad_topology(void) {
 int main(void) {
         test_bad_topology();
         test_basic();
+        test_revoke();
         test_eviction();
         test_crash_mid_flush();
         test_dedupe();
