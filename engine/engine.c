@@ -11,6 +11,7 @@
 #include "../util/log.h"
 #include "metrics.h"
 #include "offset_meta.h"
+#include "../state/kv.h"
 #include "../state/store.h"
 #include "topics.h"
 #include "../util/util.h"
@@ -317,7 +318,7 @@ static void at_end(spate_engine_t *e, const rd_kafka_message_t *m) {
 static int flush_nodes(spate_engine_t *e) {
         for (int i = 0; i < e->topo->nnodes; i++) {
                 spate_node_t *n = e->topo->nodes[i];
-                if (n->def->flush && n->def->flush(n, &e->ctx)) {
+                if ((n->def->flush && n->def->flush(n, &e->ctx)) || spate_kv_node_flush(n, &e->ctx)) {
                         spate_err("flush of node '%s' failed: %s", n->name, e->ctx.errstr);
                         return -1;
                 }
@@ -630,7 +631,8 @@ static int commit(spate_engine_t *e) {
                 wait_acks(e);
         for (int i = 0; i < e->topo->nnodes && !e->failed; i++) {
                 spate_node_t *n = e->topo->nodes[i];
-                if (n->def->checkpoint && n->def->checkpoint(n, &e->ctx)) {
+                if ((n->def->checkpoint && n->def->checkpoint(n, &e->ctx)) ||
+                    spate_kv_node_checkpoint(n, &e->ctx)) {
                         spate_err("checkpoint of node '%s' failed: %s", n->name, e->ctx.errstr);
                         e->failed = 1;
                 }
@@ -801,7 +803,10 @@ static int task_hooks(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts,
                         int32_t p = parts->elems[k].partition;
                         if (!assign && n->def->revoke)
                                 n->def->revoke(n, topic, p, &e->ctx);
-                        if (assign && n->def->assign && n->def->assign(n, topic, p, &e->ctx)) {
+                        if (!assign)
+                                spate_kv_node_revoke(n, topic, p);
+                        if (assign && (spate_kv_node_assign(n, topic, p, &e->ctx) ||
+                                       (n->def->assign && n->def->assign(n, topic, p, &e->ctx)))) {
                                 spate_err("restoring '%s' for %s[%d] failed: %s", n->name, topic, p,
                                           e->ctx.errstr);
                                 return -1;

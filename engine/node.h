@@ -108,6 +108,8 @@ struct spate_node {
         /* spate_node_records_{in,out}_total of this node (metrics.h), set by
          * the engine; NULL without one. */
         struct spate_metric *m_in, *m_out;
+        /* The stores the node declared (state/kv.h), owned by the engine; NULL for none. */
+        struct spate_kv_node *stores;
 };
 
 /* --- parameters (valid after the loader's checks) --- */

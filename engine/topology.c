@@ -3,6 +3,7 @@
  * the sources down so each compiles its expressions against its input shape. */
 #include "topology.h"
 #include "kafka_conf.h"
+#include "../state/kv.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -399,6 +400,7 @@ void spate_topology_destroy(spate_topology_t *t) {
                 spate_node_t *n = t->nodes[i];
                 if (n->def->destroy)
                         n->def->destroy(n);
+                spate_kv_node_free(n);
                 free(n->ctx);
                 free(n->next);
                 free(n);

@@ -47,6 +47,18 @@ static inline uint64_t spate_hash(const void *p, size_t n) {
         return spate_hash_mix(spate_hash_bytes(SPATE_HASH_INIT, p, n));
 }
 
+/* 8 bytes big-endian: stored integers (state values, meta records). */
+static inline void spate_put_be64(unsigned char *p, int64_t v) {
+        for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
+                p[i] = (unsigned char)v;
+}
+static inline int64_t spate_get_be64(const unsigned char *p) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+                v = v << 8 | p[i];
+        return (int64_t)v;
+}
+
 int64_t spate_now_ms(void);       /* wall clock */
 int64_t spate_mono_ms(void);      /* monotonic clock */
 /* Event times: ±100 million days, as in JavaScript; beyond that a time is

@@ -5,6 +5,7 @@
 #include "../../engine/dlq.h"
 
 #include "../../util/log.h"
+#include "../../state/kv.h"
 #include "../../state/store.h"
 
 #include <ftw.h>
@@ -480,9 +481,10 @@ int spate_driver_assign(spate_driver_t *d) {
         }
         for (int i = 0; i < d->topo->nnodes; i++) {
                 spate_node_t *n = d->topo->nodes[i];
-                for (int k = 0; k < d->nsources && n->def->assign; k++)
+                for (int k = 0; k < d->nsources; k++)
                         for (int p = 0; p < d->sources[k].ntasks; p++)
-                                if (n->def->assign(n, d->sources[k].topic, p, &d->ctx))
+                                if (spate_kv_node_assign(n, d->sources[k].topic, p, &d->ctx) ||
+                                    (n->def->assign && n->def->assign(n, d->sources[k].topic, p, &d->ctx)))
                                         return -1;
                 if (n->def->assigned && n->def->assigned(n, &d->ctx))
                         return -1;
@@ -633,7 +635,7 @@ int spate_driver_commit(spate_driver_t *d, spate_driver_stage_t until) {
         spate_topology_t *topo = d->topo;
         for (int i = 0; i < topo->nnodes; i++) {
                 spate_node_t *n = topo->nodes[i];
-                if (n->def->flush && n->def->flush(n, &d->ctx))
+                if ((n->def->flush && n->def->flush(n, &d->ctx)) || spate_kv_node_flush(n, &d->ctx))
                         return -1;
         }
         /* The offsets (and times) the commit takes are those of the flush. */
@@ -654,7 +656,8 @@ int spate_driver_commit(spate_driver_t *d, spate_driver_stage_t until) {
                 return 0;
         for (int i = 0; i < topo->nnodes; i++) {
                 spate_node_t *n = topo->nodes[i];
-                if (n->def->checkpoint && n->def->checkpoint(n, &d->ctx))
+                if ((n->def->checkpoint && n->def->checkpoint(n, &d->ctx)) ||
+                    spate_kv_node_checkpoint(n, &d->ctx))
                         return -1;
         }
         if (until == SPATE_DRIVER_AFTER_CHECKPOINT)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# dedupe.sh - the engine-owned key-value store under `dedupe` (bench/dedupe.yaml) on the
+# embedded broker: N records (16 partitions, ids repeated within seconds,
+# tests/ref/dedupe_ref.py) processed with the keys in memory (state_memory_mb: 256) and
+# with state_memory_mb: 1 (evictions; RocksDB read through, and walked by the purge); then
+# the state directory is deleted and a run restores every task from the changelog.
+# Prints throughput (the engine's first-to-last-record line), peak RSS and the restore rate.
+#
+# usage: SPATE_BIN=bin/spate bench/dedupe.sh      env: DEDUPE_N (1000000), BENCH_PORT
+set -u
+cd "$(dirname "$0")/.."
+: "${SPATE_BIN:?set SPATE_BIN to the spate binary}"
+N=${DEDUPE_N:-1000000}
+TMP=$(mktemp -d /tmp/spate-dedupe-bench.XXXXXX)
+PY=/usr/bin/python3
+PORT=$(( ${BENCH_PORT:-19392} + 20 ))
+trap 'kill $BROKER 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT
+
+"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/dedupe.yaml \
+        --topic bench-dedupe-small-dd-seen-changelog:16 --topic bench-dedupe-small-dlq:1 \
+        >"$TMP/boot" 2>"$TMP/broker.log" &
+BROKER=$!
+for _ in $(seq 50); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
+export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+
+$PY tests/ref/dedupe_ref.py gen "$N" 16 10000 "$TMP/in.tsv" "$TMP/expected.json"
+$PY tests/tools/kafka_tool.py produce "$SPATE_BOOTSTRAP" bench.dedupe "$TMP/in.tsv" --partitioned || exit 1
+
+run() {  # LABEL APP MB [until-idle]: one run with its own state directory
+        /usr/bin/time -f "%M %e" -o "$TMP/time" env DEDUPE_APP="$2" DEDUPE_MB="$3" \
+                SPATE_STATE_DIR="$TMP/state-$2" "$SPATE_BIN" run bench/dedupe.yaml --until-idle "${4:-3s}" \
+                2>"$TMP/$1.log" || { tail "$TMP/$1.log"; exit 1; }
+        read -r rss wall <"$TMP/time"
+        echo "$1: $(grep -o 'throughput: .*' "$TMP/$1.log" | head -1 || echo 'no record processed');" \
+                "peak RSS $((rss / 1024)) MB"
+}
+run "keys in memory (state_memory_mb: 256)" bench-dedupe 256
+run "state_memory_mb: 1" bench-dedupe-small 1
+rm -rf "$TMP/state-bench-dedupe"
+run restore bench-dedupe 256 1s
+$PY - "$TMP/restore.log" <<'PY'
+import re, sys
+rows = [(int(m.group(1)), float(m.group(2))) for m in re.finditer(
+        r"restored: (\d+) changelog records applied in ([0-9.]+) s", open(sys.argv[1]).read())]
+n, s = sum(r[0] for r in rows), sum(r[1] for r in rows)
+print("restore from the changelog: %d records over %d partitions in %.2f s (serial) = %.0f records/s"
+      % (n, len(rows), s, n / s if s else 0))
+PY

@@ -1,0 +1,769 @@
+/* kv.c - the engine-owned key-value stores of kv.h: per task and store a
+ * cache (hash + LRU of clean entries + list of dirty ones), read-through to
+ * a RocksDB column family, the changelog frames and the restore.
+ *
+ * Keys in RocksDB and in the changelog carry one prefix byte: KEY_USER
+ * before a node's key, KEY_META alone for the meta record, so that no key a
+ * node writes can be taken for the meta. */
+#include "kv.h"
+#include "store.h"
+#include "../engine/ctx.h"
+#include "../engine/metrics.h"
+#include "../engine/topology.h"
+#include "../util/buf.h"
+#include "../util/log.h"
+#include "../util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_META 0x00
+#define KEY_USER 0x01
+#define META_VERSION 1
+#define META_SIZE (2 + 3 * 8)
+/* A restore writes its batch at a commit boundary once it holds this many
+ * operations, so that a long changelog tail does not sit in memory. */
+#define RESTORE_BATCH 65536
+
+typedef struct ent {
+        struct ent *chain;           /* hash bucket */
+        struct ent *prev, *next;     /* the task's clean (LRU) or dirty list */
+        uint64_t hash;
+        char *val;                   /* NULL: absent (dirty: deleted) */
+        uint32_t klen, vlen, vcap;
+        uint8_t dirty;
+        char key[];
+} ent_t;
+
+typedef struct list {
+        ent_t *head, *tail;
+} list_t;
+
+/* What a commit frame records besides the entries. */
+typedef struct meta {
+        int64_t next_offset;         /* input offset the state reflects (the next one to apply) */
+        int64_t changelog_next;      /* RocksDB only: the changelog offset the state reflects */
+        int64_t stream_time;
+} meta_t;
+
+struct spate_kv {
+        spate_kv_node_t *owner;
+        int store;                   /* index in owner->names */
+        int32_t partition;
+        spate_ctx_t *ctx;            /* errstr and early commits */
+        spate_store_cf_t *cf;
+        spate_store_batch_t *batch;
+        ent_t **buckets;
+        size_t nbuckets, nents, ndirty;
+        list_t clean, dirty;
+        meta_t meta;                 /* as of the last frame flushed */
+        int64_t next_offset, stream_time, resume_offset;
+        int64_t acked;               /* changelog offset after the last acknowledged record */
+        int complete;                /* every live key is cached: each() need not read RocksDB */
+        int committing;              /* flushed, not checkpointed */
+};
+
+struct spate_kv_node {
+        const spate_node_t *node;
+        char **names, **changelogs;
+        int nstores;
+        const char *topic;           /* the tasks' input (a source topic) */
+        spate_kv_t **tasks;          /* [partition * nstores + store] */
+        int npartitions;
+        size_t used, dirty_bytes, limit;
+        spate_metric_t *m_cache;     /* spate_store_cache_bytes{node}, after each checkpoint */
+        spate_buf_t key;             /* a key with its prefix */
+        spate_buf_t val;             /* meta encoding */
+};
+
+/* --- the cache --- */
+
+static size_t ent_bytes(const ent_t *e) {
+        return sizeof(*e) + e->klen + e->vcap;
+}
+
+static void list_unlink(list_t *l, ent_t *e) {
+        *(e->prev ? &e->prev->next : &l->head) = e->next;
+        *(e->next ? &e->next->prev : &l->tail) = e->prev;
+        e->prev = e->next = NULL;
+}
+
+static void list_append(list_t *l, ent_t *e) {
+        e->prev = l->tail;
+        e->next = NULL;
+        *(l->tail ? &l->tail->next : &l->head) = e;
+        l->tail = e;
+}
+
+static ent_t *find(const spate_kv_t *kv, const void *key, size_t klen, uint64_t h) {
+        if (!kv->nbuckets)
+                return NULL;
+        for (ent_t *e = kv->buckets[h & (kv->nbuckets - 1)]; e; e = e->chain)
+                if (e->hash == h && e->klen == klen && !memcmp(e->key, key, klen))
+                        return e;
+        return NULL;
+}
+
+static void rehash(spate_kv_t *kv) {
+        size_t nb = kv->nbuckets ? kv->nbuckets * 2 : 64;
+        ent_t **b = calloc(nb, sizeof(*b));
+        if (!b)
+                abort();  /* the one out-of-memory policy (util/buf.c) */
+        for (size_t i = 0; i < kv->nbuckets; i++)
+                for (ent_t *e = kv->buckets[i], *next; e; e = next) {
+                        next = e->chain;
+                        e->chain = b[e->hash & (nb - 1)];
+                        b[e->hash & (nb - 1)] = e;
+                }
+        free(kv->buckets);
+        kv->buckets = b;
+        kv->nbuckets = nb;
+}
+
+static ent_t *insert(spate_kv_t *kv, const void *key, size_t klen, uint64_t h) {
+        ent_t *e = calloc(1, sizeof(*e) + klen);
+        if (!e)
+                abort();
+        if (kv->nents >= kv->nbuckets)
+                rehash(kv);
+        memcpy(e->key, key, klen);
+        e->klen = (uint32_t)klen;
+        e->hash = h;
+        e->chain = kv->buckets[h & (kv->nbuckets - 1)];
+        kv->buckets[h & (kv->nbuckets - 1)] = e;
+        kv->nents++;
+        kv->owner->used += ent_bytes(e);
+        return e;
+}
+
+static void remove_ent(spate_kv_t *kv, ent_t *e) {
+        ent_t **p = &kv->buckets[e->hash & (kv->nbuckets - 1)];
+        while (*p != e)
+                p = &(*p)->chain;
+        *p = e->chain;
+        list_unlink(e->dirty ? &kv->dirty : &kv->clean, e);
+        kv->owner->used -= ent_bytes(e);
+        if (e->dirty) {
+                kv->owner->dirty_bytes -= ent_bytes(e);
+                kv->ndirty--;
+        }
+        kv->nents--;
+        free(e->val);
+        free(e);
+}
+
+/* Replaces e's value (val NULL: absent), keeping the byte counts. */
+static void set_val(spate_kv_t *kv, ent_t *e, const void *val, size_t vlen) {
+        size_t before = ent_bytes(e);
+        if (!val) {
+                free(e->val);
+                e->val = NULL;
+                e->vlen = e->vcap = 0;
+        } else {
+                if (!e->val || vlen > e->vcap) {
+                        char *v = realloc(e->val, vlen ? vlen : 1);
+                        if (!v)
+                                abort();
+                        e->val = v;
+                        e->vcap = (uint32_t)vlen;
+                }
+                memcpy(e->val, val, vlen);
+                e->vlen = (uint32_t)vlen;
+        }
+        kv->owner->used += ent_bytes(e) - before;
+        if (e->dirty)
+                kv->owner->dirty_bytes += ent_bytes(e) - before;
+}
+
+static void mark_dirty(spate_kv_t *kv, ent_t *e) {
+        if (e->dirty)
+                return;
+        list_unlink(&kv->clean, e);
+        list_append(&kv->dirty, e);
+        e->dirty = 1;
+        kv->ndirty++;
+        kv->owner->dirty_bytes += ent_bytes(e);
+}
+
+/* Least recently used clean entries go while the node is over its bound;
+ * keep (just touched) stays. */
+static void evict(spate_kv_t *kv, const ent_t *keep) {
+        while (kv->owner->used > kv->owner->limit && kv->clean.head && kv->clean.head != keep) {
+                kv->complete &= !kv->clean.head->val;
+                remove_ent(kv, kv->clean.head);
+        }
+}
+
+/* A RocksDB call failed with its message in the ctx's errstr: the record in
+ * flight fails with it. */
+static int kv_fail(spate_kv_t *kv) {
+        char err[sizeof(kv->ctx->errstr)];
+        memcpy(err, kv->ctx->errstr, sizeof(err));
+        return spate_ctx_fail(kv->ctx, kv->owner->node, "store '%s': %s", kv->owner->names[kv->store], err);
+}
+
+static const char *prefixed(spate_kv_node_t *kn, int kind, const void *key, size_t klen, size_t *len) {
+        kn->key.len = 0;
+        spate_buf_putc(&kn->key, (char)kind);
+        spate_buf_put(&kn->key, key, klen);
+        *len = kn->key.len;
+        return kn->key.data;
+}
+
+/* The entry of key, read from RocksDB into the cache on a miss. NULL with
+ * the ctx's errstr on a RocksDB error. */
+static ent_t *lookup(spate_kv_t *kv, const void *key, size_t klen) {
+        uint64_t h = spate_hash(key, klen);
+        ent_t *e = find(kv, key, klen, h);
+        char *val;
+        size_t vlen, plen;
+        const char *pk;
+        int rc;
+        if (e) {
+                if (!e->dirty) {
+                        list_unlink(&kv->clean, e);
+                        list_append(&kv->clean, e);
+                }
+                return e;
+        }
+        pk = prefixed(kv->owner, KEY_USER, key, klen, &plen);
+        rc = spate_store_get(kv->cf, pk, plen, &val, &vlen, kv->ctx->errstr, sizeof(kv->ctx->errstr));
+        if (rc < 0)
+                return NULL;
+        e = insert(kv, key, klen, h);
+        list_append(&kv->clean, e);
+        if (rc == 0) {
+                e->val = val;
+                e->vlen = e->vcap = (uint32_t)vlen;
+                kv->owner->used += vlen;
+        }
+        evict(kv, e);
+        return e;
+}
+
+int spate_kv_get(spate_kv_t *kv, const void *key, size_t klen, const void **val, size_t *vlen) {
+        ent_t *e = lookup(kv, key, klen);
+        if (!e)
+                return kv_fail(kv);
+        *val = e->val;
+        *vlen = e->vlen;
+        return e->val ? 0 : 1;
+}
+
+/* A write needs no read: a missing entry is created dirty. */
+static int write_ent(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen) {
+        uint64_t h = spate_hash(key, klen);
+        ent_t *e = find(kv, key, klen, h);
+        if (!e) {
+                e = insert(kv, key, klen, h);
+                list_append(&kv->clean, e);
+        }
+        mark_dirty(kv, e);
+        set_val(kv, e, val, vlen);
+        evict(kv, e);
+        if (kv->owner->dirty_bytes > kv->owner->limit)
+                spate_ctx_request_commit(kv->ctx);
+        return 0;
+}
+
+int spate_kv_put(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen) {
+        return write_ent(kv, key, klen, val ? val : "", vlen);
+}
+
+int spate_kv_delete(spate_kv_t *kv, const void *key, size_t klen) {
+        return write_ent(kv, key, klen, NULL, 0);
+}
+
+int spate_kv_each(spate_kv_t *kv, spate_kv_each_cb cb, void *opaque) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        char lo = KEY_USER, hi = KEY_USER + 1;
+        int rc;
+        for (size_t i = 0; i < kv->nbuckets; i++)
+                for (const ent_t *e = kv->buckets[i]; e; e = e->chain)
+                        if (e->val && (rc = cb(opaque, e->key, e->klen, e->val, e->vlen)))
+                                return rc;
+        if (kv->complete)
+                return 0;
+        /* Then what only RocksDB holds: a cached entry (even absent) wins. */
+        if (spate_store_iter_new(kv->cf, &lo, 1, &hi, 1, &it, kv->ctx->errstr, sizeof(kv->ctx->errstr)))
+                return kv_fail(kv);
+        int stop = 0;
+        while (!stop && (rc = spate_store_iter_next(it, &k, &kl, &v, &vl, kv->ctx->errstr,
+                                                    sizeof(kv->ctx->errstr))) == 1)
+                if (!find(kv, k + 1, kl - 1, spate_hash(k + 1, kl - 1)))
+                        stop = cb(opaque, k + 1, kl - 1, v, vl);
+        spate_store_iter_destroy(it);
+        return stop ? stop : rc < 0 ? kv_fail(kv) : 0;
+}
+
+int64_t spate_kv_stream_time(const spate_kv_t *kv) {
+        return kv->stream_time;
+}
+
+void spate_kv_set_stream_time(spate_kv_t *kv, int64_t t) {
+        kv->stream_time = t;
+}
+
+size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty) {
+        if (dirty)
+                *dirty = kv->ndirty;
+        return kv->nents;
+}
+
+/* --- declaration --- */
+
+static int valid_name(const char *s) {
+        if (!*s)
+                return 0;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                      *s == '_' || *s == '-'))
+                        return 0;
+        return 1;
+}
+
+/* The source whose partitions are the tasks: records must reach n straight
+ * from it, each with its own source offset. */
+static spate_node_t *task_source(spate_node_t *n, char *errstr, size_t errstr_size) {
+        spate_node_t *src = n;
+        for (spate_node_t *up = n->from; up; up = up->from) {
+                if (up->def->flush)
+                        return spate_node_error(n, NULL, errstr, errstr_size, "a store needs the records "
+                                                "of a source, not the outputs of %s '%s' (they come from "
+                                                "commits, not from input offsets)", up->def->name,
+                                                up->name), NULL;
+                src = up;
+        }
+        if (src == n || !src->def->replayable)
+                return spate_node_error(n, NULL, errstr, errstr_size, "a store reads records of a source "
+                                        "whose offsets replay (its exactness rests on them), such as "
+                                        "kafka_source, not of %s '%s'", src->def->name, src->name), NULL;
+        return src;
+}
+
+int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t errstr_size) {
+        spate_kv_node_t *kn = n->stores;
+        spate_node_t *src;
+        char topic[512];
+        if (!valid_name(name))
+                return spate_node_error(n, NULL, errstr, errstr_size, "store name '%s': use letters, "
+                                        "digits, '_' and '-'", name);
+        if (!(src = task_source(n, errstr, errstr_size)))
+                return -1;
+        if (!kn) {
+                if (!(kn = n->stores = calloc(1, sizeof(*kn))))
+                        abort();
+                kn->node = n;
+                kn->topic = spate_node_str(src, "topic");
+                kn->npartitions = (int)spate_node_int(src, "partitions");
+                kn->limit = (size_t)n->topo->state_memory_mb << 20;
+                kn->m_cache = spate_metrics_gauge(spate_metrics_default(), "spate_store_cache_bytes",
+                                                  "Bytes the node's key-value store caches hold (bounded "
+                                                  "by state_memory_mb)", "node", n->name, NULL);
+        }
+        /* Each store's changelog frames its own commits: two stores of one task
+         * could restore at different commits after a crash between their meta
+         * records, so a node has one until a frame spans the stores of a task. */
+        if (kn->nstores)
+                return spate_node_error(n, NULL, errstr, errstr_size, "store '%s': a node has one store "
+                                        "(it has '%s'); keep both kinds of entries in it under distinct "
+                                        "key prefixes", name, kn->names[0]);
+        snprintf(topic, sizeof(topic), "%s-%s-%s-changelog", n->topo->application, n->name, name);
+        kn->names = realloc(kn->names, sizeof(char *) * (size_t)(kn->nstores + 1));
+        kn->changelogs = realloc(kn->changelogs, sizeof(char *) * (size_t)(kn->nstores + 1));
+        if (!kn->names || !kn->changelogs)
+                abort();
+        kn->names[kn->nstores] = strdup(name);
+        kn->changelogs[kn->nstores++] = strdup(topic);
+        spate_topology_declare_topic(n->topo, n, topic, kn->npartitions, 1, SPATE_TOPIC_INTERNAL);
+        return 0;
+}
+
+static spate_kv_t **task_slot(spate_kv_node_t *kn, int32_t partition, int store) {
+        if (partition < 0 || partition >= kn->npartitions || !kn->tasks)
+                return NULL;
+        return &kn->tasks[partition * kn->nstores + store];
+}
+
+int spate_ctx_kv(spate_ctx_t *ctx, const spate_node_t *n, const char *name, spate_kv_t **kvp) {
+        spate_kv_node_t *kn = n->stores;
+        const spate_origin_t *o = ctx->origin;
+        spate_kv_t **slot = NULL;
+        int i = 0;
+        while (kn && i < kn->nstores && strcmp(kn->names[i], name))
+                i++;
+        if (!kn || i == kn->nstores)
+                return spate_ctx_fail(ctx, n, "no store '%s' (declare it at init)", name);
+        if (!o || strcmp(o->topic, kn->topic) || !(slot = task_slot(kn, o->partition, i)) || !*slot)
+                return spate_ctx_fail(ctx, n, "store '%s': the record is not of an assigned partition of %s",
+                                      name, kn->topic);
+        *kvp = *slot;
+        (*slot)->ctx = ctx;
+        if (o->offset < (*slot)->resume_offset)
+                return 1;
+        if (o->offset + 1 > (*slot)->next_offset)
+                (*slot)->next_offset = o->offset + 1;
+        return 0;
+}
+
+/* --- commit --- */
+
+static void meta_encode(const meta_t *m, spate_buf_t *out) {
+        unsigned char b[META_SIZE] = { 'M', META_VERSION };
+        spate_put_be64(b + 2, m->next_offset);
+        spate_put_be64(b + 10, m->changelog_next);
+        spate_put_be64(b + 18, m->stream_time);
+        out->len = 0;
+        spate_buf_put(out, b, sizeof(b));
+}
+
+/* Fails loudly on anything but this version's meta. */
+static int meta_decode(const void *v, size_t len, meta_t *m, char *errstr, size_t errstr_size) {
+        const unsigned char *b = v;
+        if (len != META_SIZE || b[0] != 'M' || b[1] != META_VERSION) {
+                snprintf(errstr, errstr_size, "store meta record of %zu bytes, version %d: not written by "
+                         "this version of spate", len, len > 1 ? b[1] : -1);
+                return -1;
+        }
+        m->next_offset = spate_get_be64(b + 2);
+        m->changelog_next = spate_get_be64(b + 10);
+        m->stream_time = spate_get_be64(b + 18);
+        return 0;
+}
+
+static int produce(spate_kv_t *kv, spate_ctx_t *ctx, const void *key, size_t klen, const void *val,
+                   size_t vlen) {
+        return spate_ctx_produce_acked(ctx, kv->owner->changelogs[kv->store], kv->partition, key, klen,
+                                       val, vlen, &kv->acked);
+}
+
+/* Every dirty entry to the changelog and the batch, then the meta record
+ * that closes the frame. */
+static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = kv->owner;
+        char mk = KEY_META;
+        size_t plen;
+        if (!kv->ndirty && kv->next_offset == kv->meta.next_offset && kv->stream_time == kv->meta.stream_time)
+                return 0;
+        for (const ent_t *e = kv->dirty.head; e; e = e->next) {
+                const char *pk = prefixed(kn, KEY_USER, e->key, e->klen, &plen);
+                if (e->val)
+                        spate_store_batch_put(kv->batch, kv->cf, pk, plen, e->val, e->vlen);
+                else
+                        spate_store_batch_delete(kv->batch, kv->cf, pk, plen);
+                if (produce(kv, ctx, pk, plen, e->val, e->vlen))
+                        return -1;
+        }
+        kv->meta.next_offset = kv->next_offset;
+        kv->meta.stream_time = kv->stream_time;
+        meta_encode(&kv->meta, &kn->val);
+        if (produce(kv, ctx, &mk, 1, kn->val.data, kn->val.len))
+                return -1;
+        kv->committing = 1;
+        return 0;
+}
+
+/* The batch with the meta naming the changelog offset reached: one write. */
+static int write_batch(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t errstr_size) {
+        char mk = KEY_META;
+        meta_encode(&kv->meta, &kv->owner->val);
+        spate_store_batch_put(kv->batch, kv->cf, &mk, 1, kv->owner->val.data, kv->owner->val.len);
+        if (spate_store_write(store, kv->batch, errstr, errstr_size))
+                return -1;
+        spate_store_batch_clear(kv->batch);
+        return 0;
+}
+
+static int checkpoint_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
+        spate_store_t *store = spate_ctx_store(ctx);
+        if (!store)
+                return -1;
+        kv->meta.changelog_next = kv->acked;
+        if (write_batch(kv, store, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        while (kv->dirty.head) {
+                ent_t *e = kv->dirty.head;
+                if (!e->val) {
+                        /* Deleted keys leave the cache (a purge deletes many that are
+                         * never read again); a later get reads through. */
+                        remove_ent(kv, e);
+                        continue;
+                }
+                list_unlink(&kv->dirty, e);
+                list_append(&kv->clean, e);
+                e->dirty = 0;
+                kv->owner->dirty_bytes -= ent_bytes(e);
+        }
+        kv->ndirty = 0;
+        kv->committing = 0;
+        evict(kv, NULL);
+        return 0;
+}
+
+static int each_task(spate_node_t *n, spate_ctx_t *ctx, int (*fn)(spate_kv_t *, spate_ctx_t *), int committing) {
+        spate_kv_node_t *kn = n->stores;
+        for (int i = 0; kn && kn->tasks && i < kn->npartitions * kn->nstores; i++) {
+                spate_kv_t *kv = kn->tasks[i];
+                if (kv && (!committing || kv->committing) && fn(kv, ctx))
+                        return -1;
+        }
+        return 0;
+}
+
+int spate_kv_node_flush(spate_node_t *n, spate_ctx_t *ctx) {
+        return each_task(n, ctx, flush_kv, 0);
+}
+
+int spate_kv_node_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = n->stores;
+        if (each_task(n, ctx, checkpoint_kv, 1))
+                return -1;
+        if (kn && kn->m_cache)
+                spate_metric_set(kn->m_cache, (double)kn->used);
+        return 0;
+}
+
+/* --- tasks and restore --- */
+
+static void kv_free(spate_kv_t *kv) {
+        if (!kv)
+                return;
+        while (kv->clean.head)
+                remove_ent(kv, kv->clean.head);
+        while (kv->dirty.head)
+                remove_ent(kv, kv->dirty.head);
+        free(kv->buckets);
+        spate_store_batch_destroy(kv->batch);
+        free(kv);
+}
+
+/* A restore's reading of the changelog: the records of the frame under way,
+ * applied to the batch when its meta record arrives. */
+typedef struct restore {
+        spate_kv_t *kv;
+        spate_store_t *store;
+        spate_buf_t frame;           /* [u32 klen][u32 vlen or UINT32_MAX: tombstone][key][value]... */
+        size_t nframe;
+        int64_t frame_first;         /* changelog offset of the frame's first record */
+        uint64_t applied;
+        char err[512];
+} restore_t;
+
+/* Steps through the frame's records from *at: 1 with the prefixed key and
+ * the value (NULL: a tombstone), 0 at the end. */
+static int frame_next(const restore_t *r, size_t *at, const char **k, uint32_t *kl, const char **v,
+                      uint32_t *vl) {
+        if (*at >= r->frame.len)
+                return 0;
+        memcpy(kl, r->frame.data + *at, 4);
+        memcpy(vl, r->frame.data + *at + 4, 4);
+        *k = r->frame.data + *at + 8;
+        *v = *vl == UINT32_MAX ? NULL : *k + *kl;
+        *at += 8 + *kl + (*v ? *vl : 0);
+        return 1;
+}
+
+static void apply_frame(restore_t *r) {
+        spate_kv_t *kv = r->kv;
+        const char *k, *v;
+        uint32_t kl, vl;
+        for (size_t at = 0; frame_next(r, &at, &k, &kl, &v, &vl);)
+                if (v)
+                        spate_store_batch_put(kv->batch, kv->cf, k, kl, v, vl);
+                else
+                        spate_store_batch_delete(kv->batch, kv->cf, k, kl);
+        r->applied += r->nframe;
+        r->frame.len = r->nframe = 0;
+}
+
+static int on_changelog(void *opaque, const void *key, size_t klen, const void *val, size_t vlen,
+                        int64_t offset) {
+        restore_t *r = opaque;
+        spate_kv_t *kv = r->kv;
+        const char *k = key;
+        if (klen == 1 && k[0] == KEY_META && val) {
+                if (meta_decode(val, vlen, &kv->meta, r->err, sizeof(r->err)))
+                        return -1;
+                kv->meta.changelog_next = offset + 1;
+                apply_frame(r);
+                if (spate_store_batch_count(kv->batch) >= RESTORE_BATCH)
+                        return write_batch(kv, r->store, r->err, sizeof(r->err));
+                return 0;
+        }
+        if (!klen || k[0] != KEY_USER || klen > UINT32_MAX || vlen >= UINT32_MAX) {
+                snprintf(r->err, sizeof(r->err), "changelog record at offset %lld is not a store record "
+                         "(key of %zu bytes)", (long long)offset, klen);
+                return -1;
+        }
+        uint32_t kl = (uint32_t)klen, vl = val ? (uint32_t)vlen : UINT32_MAX;
+        if (!r->nframe++)
+                r->frame_first = offset;
+        spate_buf_put(&r->frame, &kl, 4);
+        spate_buf_put(&r->frame, &vl, 4);
+        spate_buf_put(&r->frame, key, klen);
+        if (val)
+                spate_buf_put(&r->frame, val, vlen);
+        return 0;
+}
+
+/* Keys of a frame that never got its meta record: the next commit writes
+ * them again with the values of the restored state, so that a reader of
+ * the changelog from any older point finds them corrected before a meta
+ * record makes them count. */
+static int repair_frame(restore_t *r) {
+        const char *k, *v;
+        uint32_t kl, vl;
+        for (size_t at = 0; frame_next(r, &at, &k, &kl, &v, &vl);) {
+                ent_t *e = lookup(r->kv, k + 1, kl - 1);
+                if (!e)
+                        return -1;
+                mark_dirty(r->kv, e);
+        }
+        return 0;
+}
+
+/* 1 when the task's column family holds no key of the node's (the cache
+ * then starts complete), 0 if it does, -1 with ctx->errstr. */
+static int cf_empty(spate_kv_t *kv, spate_ctx_t *ctx) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        char lo = KEY_USER, hi = KEY_USER + 1;
+        int rc;
+        if (spate_store_iter_new(kv->cf, &lo, 1, &hi, 1, &it, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        rc = spate_store_iter_next(it, &k, &kl, &v, &vl, ctx->errstr, sizeof(ctx->errstr));
+        spate_store_iter_destroy(it);
+        return rc < 0 ? -1 : !rc;
+}
+
+/* The column family's state, then the changelog past it. */
+static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = n->stores;
+        const char *changelog = kn->changelogs[kv->store];
+        restore_t r = { .kv = kv };
+        char cf[512], mk = KEY_META, *mv;
+        size_t mvlen;
+        int64_t end, t0 = spate_mono_ms();
+        int rc;
+
+        if (!(r.store = spate_ctx_store(ctx)))
+                return -1;
+        snprintf(cf, sizeof(cf), "kv.%s.%s-%d", n->name, kn->names[kv->store], kv->partition);
+        if (spate_store_cf(r.store, cf, &kv->cf, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        rc = spate_store_get(kv->cf, &mk, 1, &mv, &mvlen, ctx->errstr, sizeof(ctx->errstr));
+        if (rc < 0)
+                return -1;
+        if (rc == 0) {
+                rc = meta_decode(mv, mvlen, &kv->meta, ctx->errstr, sizeof(ctx->errstr));
+                free(mv);
+        }
+        if (rc < 0) {
+                spate_warn("store '%s' of '%s' partition %d: %s; rebuilding it from %s", kn->names[kv->store],
+                           n->name, kv->partition, ctx->errstr, changelog);
+                kv->meta = (meta_t){ 0, 0, INT64_MIN };
+                if (spate_store_drop_cf(r.store, cf, ctx->errstr, sizeof(ctx->errstr)) ||
+                    spate_store_cf(r.store, cf, &kv->cf, ctx->errstr, sizeof(ctx->errstr)))
+                        return -1;
+        }
+        end = spate_ctx_replay(ctx, changelog, kv->partition, kv->meta.changelog_next, on_changelog, &r);
+        if (end >= 0) {
+                /* A frame without its meta: the restore resumes before it next time, until
+                 * a commit has written its keys again (repair_frame()). */
+                kv->meta.changelog_next = r.nframe ? r.frame_first : end;
+                if (write_batch(kv, r.store, ctx->errstr, sizeof(ctx->errstr)))
+                        end = -1;
+        } else if (r.err[0]) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "%s: %s", changelog, r.err);
+        }
+        kv->ctx = ctx;
+        kv->acked = kv->meta.changelog_next;
+        kv->resume_offset = kv->next_offset = kv->meta.next_offset;
+        if (end >= 0 && (kv->complete = cf_empty(kv, ctx)) < 0)
+                end = -1;
+        kv->stream_time = kv->meta.stream_time;
+        if (end >= 0 && r.nframe) {
+                spate_info("store '%s' of '%s' partition %d: ignoring %zu changelog records from offset %lld "
+                           "of a commit that did not complete", kn->names[kv->store], n->name, kv->partition,
+                           r.nframe, (long long)r.frame_first);
+                if (repair_frame(&r))
+                        end = -1;
+        }
+        spate_buf_free(&r.frame);
+        if (end < 0)
+                return -1;
+        spate_info("store '%s' of '%s' partition %d restored: %llu changelog records applied in %.3f s; "
+                   "input resumes at offset %lld", kn->names[kv->store], n->name, kv->partition,
+                   (unsigned long long)r.applied, (double)(spate_mono_ms() - t0) / 1000.0,
+                   (long long)kv->resume_offset);
+        if (kv->resume_offset > 0 &&
+            spate_ctx_check_resume(ctx, n, kn->topic, kv->partition, kv->resume_offset))
+                return -1;
+        return 0;
+}
+
+int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = n->stores;
+        if (!kn || strcmp(topic, kn->topic))
+                return 0;
+        if (partition < 0 || partition >= kn->npartitions) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "%s has a partition %d, more than the %d "
+                         "its 'partitions' declares (the changelogs have that many)", topic, partition,
+                         kn->npartitions);
+                return -1;
+        }
+        if (!kn->tasks && !(kn->tasks = calloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->tasks))))
+                abort();
+        spate_kv_node_revoke(n, topic, partition);
+        for (int i = 0; i < kn->nstores; i++) {
+                spate_kv_t *kv = calloc(1, sizeof(*kv));
+                if (!kv || !(kv->batch = spate_store_batch_new()))
+                        abort();
+                kv->owner = kn;
+                kv->store = i;
+                kv->partition = partition;
+                kv->meta = (meta_t){ 0, 0, INT64_MIN };
+                if (restore_kv(n, kv, ctx)) {
+                        kv_free(kv);
+                        return -1;
+                }
+                *task_slot(kn, partition, i) = kv;
+        }
+        return 0;
+}
+
+void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition) {
+        spate_kv_node_t *kn = n->stores;
+        if (!kn || !kn->tasks || strcmp(topic, kn->topic))
+                return;
+        for (int i = 0; i < kn->nstores; i++) {
+                spate_kv_t **slot = task_slot(kn, partition, i);
+                if (slot) {
+                        kv_free(*slot);
+                        *slot = NULL;
+                }
+        }
+}
+
+void spate_kv_node_free(spate_node_t *n) {
+        spate_kv_node_t *kn = n->stores;
+        if (!kn)
+                return;
+        for (int i = 0; kn->tasks && i < kn->npartitions * kn->nstores; i++)
+                kv_free(kn->tasks[i]);
+        for (int i = 0; i < kn->nstores; i++) {
+                free(kn->names[i]);
+                free(kn->changelogs[i]);
+        }
+        free(kn->names);
+        free(kn->changelogs);
+        free(kn->tasks);
+        spate_buf_free(&kn->key);
+        spate_buf_free(&kn->val);
+        free(kn);
+        n->stores = NULL;
+}

@@ -1,0 +1,88 @@
+/* kv.h - key-value state stores owned by the engine (docs/stores.md).
+ *
+ * A node declares named stores at init; the engine then keeps, per task (a
+ * partition of the source topic the node's records come from) and store:
+ *   - a cache of recent entries, bounded by settings.state_memory_mb per
+ *     node: updates between commits coalesce per key, clean entries are
+ *     evicted least recently used first, a dirty entry stays until its
+ *     commit (a node whose dirty entries fill the bound gets an early commit);
+ *   - read-through to the task's RocksDB column family on a miss, so state
+ *     larger than memory works;
+ *   - the changelog <application>-<node>-<store>-changelog (compacted, one
+ *     partition per task): at flush every dirty key is produced once, then a
+ *     meta record closes the commit (the input offset and stream time the
+ *     state reflects);
+ *   - at checkpoint (after every acknowledgement) one atomic RocksDB batch:
+ *     the dirty entries and the meta naming the changelog offset reached;
+ *   - restore on assignment: the local column family, then the changelog
+ *     past it, applied one complete commit at a time; records of a commit
+ *     that never got its meta record are ignored and their keys rewritten by
+ *     the next commit, so that no later reader applies them either;
+ *   - replays: a record of the task's input below the offset the restored
+ *     state reflects is reported by spate_ctx_kv() as already applied.
+ * Values are bytes: the node encodes and decodes them. */
+#ifndef SPATE_KV_H
+#define SPATE_KV_H
+
+#include "../engine/node.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct spate_kv spate_kv_t;            /* one store of one task */
+typedef struct spate_kv_node spate_kv_node_t;  /* a node's stores (n->stores) */
+
+/* --- node init --- */
+/* Declares store `name` (letters, digits, '_' and '-') of node n: the
+ * changelog topic is declared here. One store per node for now (each
+ * changelog frames its own commits; see docs/stores.md). The node's records must come from a
+ * source whose offsets replay (kafka_source) with no repartition between;
+ * its partitions are the tasks. 0, or -1 with a positioned errstr. */
+int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t errstr_size);
+
+/* --- run time, from process() --- */
+/* The store `name` of the task of the record in flight. Returns 0 with *kvp,
+ * 1 when the record is already in the restored state (a replay after a crash
+ * between checkpoint and offset commit: its outputs were acknowledged
+ * before, so the node does nothing with it), or -1 after spate_ctx_fail().
+ * Calling it records the input offset the state reflects: call it for every
+ * record the node reads. *kvp is owned by the engine, valid until the
+ * partition is revoked. */
+int spate_ctx_kv(spate_ctx_t *ctx, const spate_node_t *n, const char *name, spate_kv_t **kvp);
+
+/* Below, -1 means a RocksDB failure: the record in flight has failed
+ * (spate_ctx_fail()); process() returns -1 to dead-letter it. */
+/* Point read: 0 with *val (borrowed: valid until the next call on any store
+ * of the node) and *vlen, 1 when absent. */
+int spate_kv_get(spate_kv_t *kv, const void *key, size_t klen, const void **val, size_t *vlen);
+/* Key and value are copied. */
+int spate_kv_put(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen);
+int spate_kv_delete(spate_kv_t *kv, const void *key, size_t klen);
+/* Calls cb for every live key once, in no particular order, until cb returns
+ * non-zero (returned). Key and value are borrowed for the call; cb must not
+ * change the store (collect the keys, then change it). */
+typedef int (*spate_kv_each_cb)(void *opaque, const void *key, size_t klen, const void *val, size_t vlen);
+int spate_kv_each(spate_kv_t *kv, spate_kv_each_cb cb, void *opaque);
+/* The task's stream time as the node last set it (INT64_MIN: never), kept
+ * and restored with the state. */
+int64_t spate_kv_stream_time(const spate_kv_t *kv);
+void spate_kv_set_stream_time(spate_kv_t *kv, int64_t t);
+/* Entries the cache holds for this task, and how many of them are dirty. */
+size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty);
+
+/* --- the engine's side (engine.c and the test driver), no-ops for a node
+ * without stores --- */
+/* Commit phase 1, after the node's flush(): changelog records + meta. */
+int spate_kv_node_flush(spate_node_t *n, spate_ctx_t *ctx);
+/* Commit phase 2, after the acknowledgements: the RocksDB batches. */
+int spate_kv_node_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
+/* Before the node's assign(): restores the task of topic/partition if it is
+ * the stores' input. 0, or -1 with ctx->errstr. */
+int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+/* After a commit: the task's caches go (its column family stays on disk, a
+ * local checkpoint for a later assignment). */
+void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition);
+/* With the node (spate_topology_destroy()). */
+void spate_kv_node_free(spate_node_t *n);
+
+#endif

@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""dedupe_ref.py - independent reference for the dedupe crash test (0850): input with
+repeats over several partitions, and what `dedupe` (key: id, within: W) must pass.
+
+  gen N PARTITIONS WITHIN_MS IN.tsv EXPECTED.json
+        N records "partition<TAB>id<TAB>{"id","t","n"}" (kafka_tool produce --partitioned):
+        ids repeat 1 to 4 times within a few seconds of event time in their partition,
+        event times out of order by up to 1 s. The rule, per partition in offset order:
+        stream time S = max t so far; a record is a repeat when its id passed at t0 and
+        S < t0 + WITHIN. EXPECTED.json maps each id to the "n" of the record that passes
+        (every id passes exactly once in this data: asserted here).
+  compare EXPECTED.json OUT.jsonl [-q]
+        the output topic against it: every id present, each with exactly the expected
+        record (a replay may write the same record again; never another copy of the id);
+        prints TAP lines "ok - ..." / "not ok - ..." (-q: none), exits 0 only when exact
+"""
+import json
+import random
+import sys
+
+
+def gen(n, parts, within, src, dst):
+    rnd = random.Random(850)
+    clock = [1_700_000_000_000] * parts
+    pending = [[] for _ in range(parts)]  # per partition: (due, id) repeats still to send
+    lines, state = [], [dict() for _ in range(parts)]
+    stream = [None] * parts
+    expected = {}
+    next_id = 0
+    for i in range(n):
+        p = rnd.randrange(parts)
+        clock[p] += rnd.randrange(1, 40)
+        if pending[p] and (pending[p][0][0] <= clock[p] or rnd.random() < 0.3):
+            _, ident = pending[p].pop(0)
+        else:
+            ident = "m%07d" % next_id
+            next_id += 1
+            for k in range(rnd.choice((0, 0, 1, 1, 2, 3))):
+                pending[p].append((clock[p] + rnd.randrange(1, 3000), ident))
+            pending[p].sort()
+        t = clock[p] - rnd.randrange(0, 1000)
+        stream[p] = t if stream[p] is None else max(stream[p], t)
+        t0 = state[p].get(ident)
+        if t0 is None or stream[p] >= t0 + within:
+            if ident in expected:
+                sys.exit("gen: id %s passes twice; the data must not do that" % ident)
+            state[p][ident] = t
+            expected[ident] = i
+        lines.append("%d\t%s\t%s" % (p, ident, json.dumps({"id": ident, "t": t, "n": i},
+                                                           separators=(",", ":"))))
+    with open(src, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(dst, "w") as f:
+        json.dump(expected, f)
+    print("# %d records, %d ids, %d repeats" % (n, len(expected), n - len(expected)))
+
+
+def compare(exp_path, out_path, quiet):
+    with open(exp_path) as f:
+        expected = json.load(f)
+    seen = {}
+    wrong = []
+    records = 0
+    with open(out_path) as f:
+        for line in f:
+            m = json.loads(line)
+            v = json.loads(m["value"])
+            records += 1
+            seen.setdefault(v["id"], set()).add(v["n"])
+    for ident, ns in seen.items():
+        if ident not in expected or ns != {expected[ident]}:
+            wrong.append((ident, sorted(ns), expected.get(ident)))
+    missing = [i for i in expected if i not in seen]
+    checks = [
+        (not missing, "every id out (%d of %d missing%s)" % (len(missing), len(expected),
+                                                            ", e.g. " + missing[0] if missing else "")),
+        (not wrong, "every id out once, as its first record (%d wrong%s)" %
+         (len(wrong), ", e.g. %s: got n %s, want %s" % wrong[0] if wrong else "")),
+        (len(seen) == len(expected), "%d distinct ids out, %d expected (%d records read)" %
+         (len(seen), len(expected), records)),
+    ]
+    if not quiet:
+        for good, what in checks:
+            print("%s - %s" % ("ok" if good else "not ok", what))
+    return all(good for good, _ in checks)
+
+
+def main():
+    if sys.argv[1] == "gen":
+        gen(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+    elif sys.argv[1] == "compare":
+        sys.exit(0 if compare(sys.argv[2], sys.argv[3], "-q" in sys.argv) else 1)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

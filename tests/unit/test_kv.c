@@ -1,0 +1,444 @@
+/* test_kv.c - the engine-owned key-value stores (state/kv.c) and their first
+ * consumer, the `dedupe` node, run by the test driver: get/put/delete,
+ * read-through after eviction under a 1 MB state_memory_mb, restores from
+ * the local state and from the changelog alone, crashes at every step of a
+ * commit (one in the middle of a flush), and dedupe's outputs checked
+ * against a reference computed here. */
+#include "check.h"
+#include "../driver/driver.h"
+#include "../../engine/metrics.h"
+#include "../../state/kv.h"
+#include "../../util/buf.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLOCK0 1000000
+#define CHANGELOG "drv-dd-seen-changelog"
+
+/* t.in (2 partitions) -> dedupe dd (key id, within 1 s of t) -> t.out. */
+static spate_driver_t *driver(const char *settings) {
+        char yaml[2048], err[1024];
+        snprintf(yaml, sizeof(yaml),
+                 "application: drv\n"
+                 "kafka:\n  bootstrap.servers: 127.0.0.1:1\n%s"
+                 "nodes:\n"
+                 "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 2\n    time: t\n"
+                 "  - name: dd\n    type: dedupe\n    from: in\n    key: id\n    within: 1s\n"
+                 "  - name: out\n    type: kafka_sink\n    from: dd\n    topic: t.out\n    partitions: 1\n",
+                 settings ? settings : "");
+        spate_driver_t *d = spate_driver_new(yaml, CLOCK0, err, sizeof(err));
+        if (!d) {
+                printf("Bail out! driver: %s\n", err);
+                exit(1);
+        }
+        return d;
+}
+
+static spate_node_t *node(spate_driver_t *d, const char *name) {
+        spate_topology_t *t = spate_driver_topology(d);
+        for (int i = 0; i < t->nnodes; i++)
+                if (!strcmp(t->nodes[i]->name, name))
+                        return t->nodes[i];
+        return NULL;
+}
+
+static spate_origin_t origin;
+
+/* Input the store tests only pretend to read (kv_at()): a restored task
+ * checks that its input partition reaches the offset it resumes from. */
+static void filler(spate_driver_t *d) {
+        for (int i = 0; i < 4; i++)
+                for (int p = 0; p < 2; p++)
+                        spate_driver_pipe(d, "t.in", p, "f", "{}", 0);
+}
+
+/* The store of partition p as process() would get it for a record at
+ * `offset`: the return code of spate_ctx_kv(). */
+static int kv_at(spate_driver_t *d, int32_t p, int64_t offset, spate_kv_t **kv) {
+        spate_ctx_t *ctx = spate_driver_ctx(d);
+        origin = (spate_origin_t){ .topic = "t.in", .partition = p, .offset = offset };
+        ctx->origin = &origin;
+        return spate_ctx_kv(ctx, node(d, "dd"), "seen", kv);
+}
+
+static void commit(spate_driver_t *d, spate_driver_stage_t until) {
+        int rc = spate_driver_commit(d, until);
+        CHECK(rc == 0, "commit%s%s", rc ? ": " : "", rc ? spate_driver_ctx(d)->errstr : "");
+}
+
+static void crash(spate_driver_t *d, int keep_state) {
+        char err[512];
+        int rc = spate_driver_crash(d, keep_state, err, sizeof(err));
+        CHECK(rc == 0, "crash%s%s", rc ? ": " : "", rc ? err : "");
+        rc = spate_driver_assign(d);
+        CHECK(rc == 0, "restore%s%s", rc ? ": " : "", rc ? spate_driver_ctx(d)->errstr : "");
+}
+
+/* The value of key as a string, "(absent)" or "(error)". */
+static const char *get(spate_kv_t *kv, const char *key) {
+        static char out[256];
+        const void *v;
+        size_t vl;
+        int rc = spate_kv_get(kv, key, strlen(key), &v, &vl);
+        if (rc < 0)
+                return "(error)";
+        if (rc == 1)
+                return "(absent)";
+        snprintf(out, sizeof(out), "%.*s", (int)vl, (const char *)v);
+        return out;
+}
+
+static void put(spate_kv_t *kv, const char *key, const char *val) {
+        CHECK(spate_kv_put(kv, key, strlen(key), val, strlen(val)) == 0, "put %s=%s", key, val);
+}
+
+/* spate_store_cache_bytes of node dd, -1 if absent. */
+static double cache_bytes_metric(void) {
+        spate_buf_t b = { 0 };
+        const char *want = "spate_store_cache_bytes{node=\"dd\"} ";
+        double v = -1;
+        spate_metrics_render(spate_metrics_default(), &b);
+        spate_buf_putc(&b, '\0');
+        const char *p = strstr(b.data, want);
+        if (p)
+                v = strtod(p + strlen(want), NULL);
+        spate_buf_free(&b);
+        return v;
+}
+
+static int count_each(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+        (void)key, (void)klen, (void)val, (void)vlen;
+        ++*(int *)opaque;
+        return 0;
+}
+
+static int live_keys(spate_kv_t *kv) {
+        int n = 0;
+        CHECK(spate_kv_each(kv, count_each, &n) == 0, "each");
+        return n;
+}
+
+/* get/put/delete, the changelog frame, restores with and without local state. */
+static void test_basic(void) {
+        spate_driver_t *d = driver(NULL);
+        spate_kv_t *kv;
+        filler(d);
+        CHECK(kv_at(d, 0, 0, &kv) == 0, "a fresh task takes offset 0");
+        put(kv, "a", "1");
+        put(kv, "b", "2");
+        put(kv, "a", "3");
+        CHECK(spate_kv_delete(kv, "b", 1) == 0, "delete b");
+        CHECK_STR(get(kv, "a"), "3", "a after put, put");
+        CHECK_STR(get(kv, "b"), "(absent)", "b after delete");
+        CHECK_STR(get(kv, "c"), "(absent)", "c never written");
+        spate_kv_set_stream_time(kv, 4242);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        /* one record per key (updates coalesce), then the meta record */
+        CHECK(spate_driver_count(d, CHANGELOG, 0) == 3, "changelog: a, b's tombstone, meta (%lld)",
+              (long long)spate_driver_count(d, CHANGELOG, 0));
+        CHECK(spate_driver_count(d, CHANGELOG, 1) == 0, "partition 1 untouched: nothing in its changelog");
+        const spate_driver_msg_t *m = spate_driver_msg(d, CHANGELOG, 0, 1);
+        CHECK(m && !m->value, "b's changelog record is a tombstone");
+
+        crash(d, 1);
+        CHECK(kv_at(d, 0, 0, &kv) == 1, "after a restore, offset 0 is in the state (a replay)");
+        CHECK(kv_at(d, 0, 1, &kv) == 0, "offset 1 is new");
+        CHECK_STR(get(kv, "a"), "3", "a from the local state");
+        CHECK_STR(get(kv, "b"), "(absent)", "b from the local state");
+        CHECK(spate_kv_stream_time(kv) == 4242, "stream time restored (%lld)", (long long)spate_kv_stream_time(kv));
+        put(kv, "c", "x");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+
+        crash(d, 0);
+        CHECK(kv_at(d, 0, 1, &kv) == 1, "changelog only: offset 1 is in the state");
+        CHECK(kv_at(d, 0, 2, &kv) == 0, "changelog only: offset 2 is new");
+        CHECK_STR(get(kv, "a"), "3", "a from the changelog");
+        CHECK_STR(get(kv, "b"), "(absent)", "b from the changelog");
+        CHECK_STR(get(kv, "c"), "x", "c from the changelog");
+        int live = live_keys(kv);
+        CHECK(live == 2, "each: 2 live keys (%d)", live);
+        spate_driver_destroy(d);
+}
+
+/* A partition revoked (after a commit, as the engine does) leaves nothing
+ * in memory; assigned again, it restores from the local checkpoint. */
+static void test_revoke(void) {
+        spate_driver_t *d = driver(NULL);
+        spate_ctx_t *ctx = spate_driver_ctx(d);
+        spate_node_t *dd = node(d, "dd");
+        spate_kv_t *kv;
+        filler(d);
+        kv_at(d, 1, 0, &kv);
+        put(kv, "r", "kept");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        spate_kv_node_revoke(dd, "t.in", 1);
+        CHECK(kv_at(d, 1, 1, &kv) == -1 && strstr(ctx->errstr, "not of an assigned partition"),
+              "a revoked partition has no store: %s", ctx->errstr);
+        CHECK(kv_at(d, 0, 0, &kv) == 0, "partition 0 is still assigned");
+        spate_kv_node_revoke(dd, "t.other", 0);  /* another topic: no effect */
+        CHECK(kv_at(d, 0, 0, &kv) == 0, "revoking another topic's partition leaves the store");
+        CHECK(spate_kv_node_assign(dd, "t.in", 1, ctx) == 0, "assigned again");
+        CHECK(kv_at(d, 1, 0, &kv) == 1 && kv_at(d, 1, 1, &kv) == 0, "assigned again: resumes at offset 1");
+        CHECK_STR(get(kv, "r"), "kept", "assigned again: the local checkpoint");
+        CHECK(spate_kv_node_assign(dd, "t.in", 7, ctx) == -1 && strstr(ctx->errstr, "partition 7"),
+              "a partition beyond the source's count fails: %s", ctx->errstr);
+        spate_driver_destroy(d);
+}
+
+/* 20,000 entries of ~130 bytes under state_memory_mb: 1 - dirty ones stay
+ * until their commit, clean ones are evicted and read through. */
+static void test_eviction(void) {
+        spate_driver_t *d = driver("settings:\n  state_memory_mb: 1\n");
+        spate_kv_t *kv;
+        char key[32], val[128], want[128];
+        size_t dirty;
+        int bad = 0;
+        const int n = 20000;
+        filler(d);
+        kv_at(d, 1, 0, &kv);
+        for (int i = 0; i < n; i++) {
+                snprintf(key, sizeof(key), "key-%d", i);
+                snprintf(val, sizeof(val), "%0100d", i);
+                if (spate_kv_put(kv, key, strlen(key), val, strlen(val)))
+                        bad++;
+        }
+        CHECK(!bad, "20000 puts");
+        CHECK(spate_kv_cached(kv, &dirty) == (size_t)n && dirty == (size_t)n,
+              "over the bound, no dirty entry is evicted before its commit (%zu cached, %zu dirty)",
+              spate_kv_cached(kv, NULL), dirty);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        size_t cached = spate_kv_cached(kv, &dirty);
+        CHECK(cached < (size_t)n / 2 && dirty == 0, "after the commit, clean entries are evicted to the "
+              "bound (%zu of %d cached)", cached, n);
+        double bytes = cache_bytes_metric();
+        CHECK(bytes > 0 && bytes <= 1 << 20, "spate_store_cache_bytes within state_memory_mb: %.0f", bytes);
+        for (int i = 0; i < n; i++) {
+                snprintf(key, sizeof(key), "key-%d", i);
+                snprintf(want, sizeof(want), "%0100d", i);
+                bad += strcmp(get(kv, key), want) != 0;
+        }
+        CHECK(!bad, "every value read back through RocksDB (%d wrong)", bad);
+        CHECK(spate_kv_cached(kv, NULL) < (size_t)n / 2, "reads keep the cache bounded (%zu)",
+              spate_kv_cached(kv, NULL));
+        for (int i = 0; i < n; i += 2) {
+                snprintf(key, sizeof(key), "key-%d", i);
+                spate_kv_delete(kv, key, strlen(key));
+        }
+        int live = live_keys(kv);
+        CHECK(live == n / 2, "each: cache and RocksDB merged, deletes win (%d)", live);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        crash(d, 0);
+        kv_at(d, 1, 1, &kv);
+        live = live_keys(kv);
+        CHECK(live == n / 2, "restored from the changelog: %d live keys", live);
+        snprintf(want, sizeof(want), "%0100d", 19999);
+        CHECK_STR(get(kv, "key-19999"), want, "a value restored from the changelog");
+        CHECK_STR(get(kv, "key-19998"), "(absent)", "a deleted key stays deleted");
+        spate_driver_destroy(d);
+}
+
+/* A kill -9 in the middle of a flush: the changelog holds part of a commit
+ * without its meta record. The restore ignores it and the next commit
+ * writes those keys again, so that a restore from the changelog alone
+ * (which reads the partial records too) still finds the committed value. */
+static void test_crash_mid_flush(void) {
+        spate_driver_t *d = driver(NULL);
+        spate_kv_t *kv;
+        filler(d);
+        kv_at(d, 0, 0, &kv);
+        put(kv, "k", "committed");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        kv_at(d, 0, 1, &kv);
+        put(kv, "k", "lost");
+        put(kv, "j", "lost");
+        commit(d, SPATE_DRIVER_AFTER_FLUSH);
+        spate_driver_lose_unacked(d, 1);  /* k=lost reached the changelog; j and the meta did not */
+        crash(d, 1);
+        CHECK(kv_at(d, 0, 1, &kv) == 0, "the offset of the lost commit is replayed");
+        CHECK_STR(get(kv, "k"), "committed", "mid-flush crash, local state: k");
+        CHECK_STR(get(kv, "j"), "(absent)", "mid-flush crash, local state: j");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        crash(d, 0);
+        kv_at(d, 0, 2, &kv);
+        CHECK_STR(get(kv, "k"), "committed", "mid-flush crash, then the changelog alone: k");
+
+        /* acknowledged, not checkpointed: the changelog tail has it */
+        put(kv, "k", "acked");
+        commit(d, SPATE_DRIVER_AFTER_ACKS);
+        crash(d, 1);
+        CHECK(kv_at(d, 0, 2, &kv) == 1, "after the acknowledgements, the offset is in the state");
+        CHECK_STR(get(kv, "k"), "acked", "crash after the acknowledgements: k from the changelog tail");
+        spate_driver_destroy(d);
+}
+
+/* --- dedupe --- */
+
+typedef struct {
+        int p;
+        const char *id;
+        int64_t t;
+} drec_t;
+
+/* The reference: per partition, stream time S = max t so far; a record is a
+ * repeat when its id passed at t0 in that partition and S < t0 + 1000. */
+static int ref_passes(const drec_t *r, int n, int *pass) {
+        int np = 0;
+        for (int i = 0; i < n; i++) {
+                int64_t s = INT64_MIN, t0 = INT64_MIN;
+                for (int k = 0; k <= i; k++)
+                        if (r[k].p == r[i].p && r[k].t > s)
+                                s = r[k].t;
+                for (int k = 0; k < i; k++)
+                        if (pass[k] && r[k].p == r[i].p && !strcmp(r[k].id, r[i].id))
+                                t0 = r[k].t;
+                pass[i] = t0 == INT64_MIN || s >= t0 + 1000;
+                np += pass[i];
+        }
+        return np;
+}
+
+static void pipe_drecs(spate_driver_t *d, const drec_t *r, int from, int to) {
+        char v[128];
+        for (int i = from; i < to; i++) {
+                snprintf(v, sizeof(v), "{\"id\":\"%s\",\"t\":%lld,\"n\":%d}", r[i].id, (long long)r[i].t, i);
+                spate_driver_pipe(d, "t.in", r[i].p, r[i].id, v, 0);
+        }
+}
+
+/* t.out holds exactly the reference's passing records (at least once:
+ * the same record twice is a replay; a compacted topic keeps one). */
+static void check_out(spate_driver_t *d, const drec_t *r, int n, const int *pass, const char *what) {
+        int64_t got = spate_driver_count(d, "t.out", 0);
+        int missing = 0, extra = 0, distinct = 0;
+        char v[128];
+        for (int i = 0; i < n; i++) {
+                int found = 0;
+                snprintf(v, sizeof(v), "{\"id\":\"%s\",\"t\":%lld,\"n\":%d}", r[i].id, (long long)r[i].t, i);
+                for (int64_t k = 0; k < got && !found; k++)
+                        found = !strcmp(spate_driver_msg(d, "t.out", 0, k)->value, v);
+                missing += pass[i] && !found;
+                extra += !pass[i] && found;
+                distinct += found;
+        }
+        CHECK(!missing && !extra, "%s: %d passing records missing, %d repeats passed (of %d records, "
+              "%d distinct outputs)", what, missing, extra, n, distinct);
+}
+
+static void test_dedupe(void) {
+        static const drec_t r[] = {
+                { 0, "a", 100 }, { 0, "a", 200 }, { 1, "a", 150 },  /* same id, other partition: its own task */
+                { 0, "b", 300 }, { 0, "a", 1099 },                   /* S 1099 < 100 + 1000: repeat */
+                { 0, "c", 1100 }, { 0, "a", 1050 },                  /* S 1100: a expired, passes again */
+                { 0, "a", 900 },                                     /* out of order: a passed at 1050 */
+                { 1, "b", 5000 }, { 1, "a", 4000 }, { 1, "b", 5999 }, { 1, "b", 6000 },
+        };
+        int n = (int)(sizeof(r) / sizeof(r[0])), pass[16];
+        int np = ref_passes(r, n, pass);
+        CHECK(np == 8, "reference: 8 of 12 pass (%d)", np);
+        spate_driver_t *d = driver(NULL);
+        pipe_drecs(d, r, 0, n);
+        spate_driver_process(d);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(spate_driver_count(d, "t.out", 0) == np, "%d records out (%lld)", np,
+              (long long)spate_driver_count(d, "t.out", 0));
+        check_out(d, r, n, pass, "dedupe");
+        CHECK(spate_driver_count_all(d, "drv-dlq") == 0, "repeats are not dead-lettered");
+        spate_driver_destroy(d);
+}
+
+/* 1000 ids, each three times in a row, over 30 s: purged entries make no
+ * difference to the output, and the store stays small. */
+static void test_purge(void) {
+        enum { N = 3000 };
+        static drec_t r[N];
+        static char ids[N][8];
+        static int pass[N];
+        for (int i = 0; i < N; i++) {
+                snprintf(ids[i], sizeof(ids[i]), "i%d", i / 3);
+                r[i] = (drec_t){ (i / 3) % 2, ids[i], 10 * (int64_t)i };
+        }
+        int np = ref_passes(r, N, pass);
+        spate_driver_t *d = driver(NULL);
+        pipe_drecs(d, r, 0, N);
+        spate_driver_process(d);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        check_out(d, r, N, pass, "purge");
+        CHECK(np == N / 3 && spate_driver_count(d, "t.out", 0) == np, "purge: %d records out", np);
+        spate_kv_t *kv;
+        kv_at(d, 0, N, &kv);
+        int live = live_keys(kv);
+        /* an id per 60 ms per partition, kept at most 1.5 s: 25 of partition 0's 500 */
+        CHECK(live > 0 && live <= 26, "purge: %d keys left in partition 0's store", live);
+        spate_driver_destroy(d);
+}
+
+/* The same input with a crash at every stage of a commit, in turn, with and
+ * without the local state: the output is the reference's. */
+static void test_dedupe_crash(void) {
+        enum { N = 600 };
+        static drec_t r[N];
+        static char ids[N][8];
+        static int pass[N];
+        static const spate_driver_stage_t stages[] = { SPATE_DRIVER_AFTER_FLUSH, SPATE_DRIVER_AFTER_ACKS,
+                                                       SPATE_DRIVER_AFTER_CHECKPOINT };
+        uint32_t seed = 7;
+        for (int i = 0; i < N; i++) {
+                seed = seed * 1103515245u + 12345u;
+                snprintf(ids[i], sizeof(ids[i]), "m%u", (seed >> 16) % 120);
+                r[i] = (drec_t){ (int)((seed >> 8) % 2), ids[i], 5 * (int64_t)i + (int64_t)((seed >> 4) % 300) };
+        }
+        ref_passes(r, N, pass);
+        spate_driver_t *d = driver(NULL);
+        int round = 0;
+        for (int at = 0; at < N; round++) {
+                int to = at + 50 < N ? at + 50 : N;
+                pipe_drecs(d, r, at, to);
+                spate_driver_process(d);
+                if (round % 4 == 3) {
+                        commit(d, SPATE_DRIVER_COMMIT_ALL);
+                } else {
+                        commit(d, stages[round % 3]);
+                        if (stages[round % 3] == SPATE_DRIVER_AFTER_FLUSH)
+                                spate_driver_lose_unacked(d, spate_driver_unacked(d) / 2);
+                        crash(d, round % 2);
+                        spate_driver_process(d);  /* the replay */
+                        commit(d, SPATE_DRIVER_COMMIT_ALL);
+                }
+                at = to;
+        }
+        check_out(d, r, N, pass, "dedupe through crashes at every commit stage");
+        spate_driver_destroy(d);
+}
+
+/* A store's tasks are source partitions: a dedupe behind a window (whose
+ * records come from commits) fails at load, saying where and why. */
+static void test_bad_topology(void) {
+        char err[1024];
+        spate_driver_t *d = spate_driver_new(
+                "application: drv\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 2\n"
+                "  - name: win\n    type: window\n    from: in\n    window: tumbling\n    size: 1s\n"
+                "    aggregates:\n      n: count()\n"
+                "  - name: dd\n    type: dedupe\n    from: win\n    key: key\n    within: 1s\n",
+                CLOCK0, err, sizeof(err));
+        CHECK(!d && strstr(err, "topology.yaml:16:5: ") && strstr(err, "dedupe node 'dd'") && strstr(err, "window 'win'"),
+              "dedupe after a window fails at load: %s", err);
+        spate_driver_destroy(d);
+}
+
+int main(void) {
+        test_bad_topology();
+        test_basic();
+        test_revoke();
+        test_eviction();
+        test_crash_mid_flush();
+        test_dedupe();
+        test_purge();
+        test_dedupe_crash();
+        return CHECK_DONE();
+}
