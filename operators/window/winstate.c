@@ -18,6 +18,7 @@ spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
         ws->cap = 64;
         ws->stream_time = INT64_MIN;
         ws->next_due = INT64_MAX;
+        ws->fill_time = INT64_MIN;
         if (!(ws->tab = calloc(ws->cap, sizeof(*ws->tab)))) {
                 free(ws);
                 return NULL;
@@ -157,7 +158,7 @@ static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket,
         spate_went_t **a = bucket ? &g->bkt : &g->win;
         int *n = bucket ? &g->nbkt : &g->nwin, *cap = bucket ? &g->capbkt : &g->capwin;
         spate_agg_state_t *own = NULL;
-        if (!states && !(states = own = spate_agg_states_new(ws->conf->fns, ws->conf->nfns)))
+        if (!states && !(states = own = spate_agg_states_new(ws->conf->fns, ws->conf->params, ws->conf->nfns)))
                 return NULL;
         if (*n == *cap) {
                 /* From one: most groups of a tumbling window have one live
@@ -229,7 +230,24 @@ static int changed(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e) {
         return touch(ws, g);
 }
 
+/* Input lands in gap window e (within grace, or a revision): it starts over
+ * as a window with readings. */
+static int ungap(spate_winstate_t *ws, spate_went_t *e) {
+        spate_agg_state_t *fresh;
+        if (!e->gap)
+                return 0;
+        if (!(fresh = spate_agg_states_new(ws->conf->fns, ws->conf->params, ws->conf->nfns)))
+                return -1;
+        spate_agg_states_free(e->states, ws->conf->nfns);
+        e->states = fresh;
+        e->gap = 0;
+        e->ngap = 0;
+        return 0;
+}
+
 static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_wrec_t *r) {
+        if (ungap(ws, e))
+                return -1;
         for (int i = 0; i < ws->conf->nfns; i++)
                 if (spate_agg_update(&e->states[i], &r->vals[i], &r->origin) < 0)
                         return -1;
@@ -256,7 +274,8 @@ static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const 
                 e->closed = 1;
                 ws->nclosed++;
         }
-        if (states ? spate_agg_states_merge(e->states, states, ws->conf->nfns) : apply(ws, g, e, r))
+        if (states ? ungap(ws, e) || spate_agg_states_merge(e->states, states, ws->conf->nfns)
+                   : apply(ws, g, e, r))
                 return -1;
         e->dirty = e->emit = 1;
         ws->nrevised++;
@@ -413,14 +432,46 @@ int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, i
                 return -1;
         if (!(e = find(g->win, g->nwin, start)) && !(e = insert(ws, g, 0, start, start + spec->size, NULL)))
                 return -1;
-        if (spate_agg_states_merge(e->states, states, ws->conf->nfns))
+        if (ungap(ws, e) || spate_agg_states_merge(e->states, states, ws->conf->nfns))
                 return -1;
         return changed(ws, g, e);
 }
 
 void spate_winstate_advance(spate_winstate_t *ws, int64_t stream_time) {
+        if (stream_time == SPATE_WINDOW_END_OF_STREAM && ws->stream_time != SPATE_WINDOW_END_OF_STREAM)
+                ws->fill_time = ws->stream_time;
         if (stream_time > ws->stream_time)
                 ws->stream_time = stream_time;
+}
+
+int spate_went_stale(const spate_winconf_t *conf, const spate_went_t *e) {
+        return e->gap && ((int64_t)e->ngap + 1) * conf->spec.size > conf->fill_max;
+}
+
+/* Window i of g just closed: a gap window takes the next interval if it has
+ * none, carrying its states (see winstate.h). -1 when out of memory. */
+static int fill_next(spate_winstate_t *ws, spate_wgroup_t *g, int i) {
+        const spate_winconf_t *c = ws->conf;
+        spate_went_t *e = &g->win[i];
+        int64_t next = e->start + c->spec.size;
+        int64_t upto = ws->stream_time == SPATE_WINDOW_END_OF_STREAM ? ws->fill_time : ws->stream_time;
+        uint32_t ngap = e->gap ? e->ngap + 1 : 1;
+        spate_agg_state_t *carry;
+
+        if ((int64_t)ngap * c->spec.size > c->fill_max || close_time(ws, e) > upto ||
+            (i + 1 < g->nwin && g->win[i + 1].start == next))
+                return 0;
+        if (!(carry = spate_agg_states_new(c->fns, c->params, c->nfns)))
+                return -1;
+        if (spate_agg_states_merge(carry, e->states, c->nfns) ||
+            !(e = insert(ws, g, 0, next, next + c->spec.size, carry))) {
+                spate_agg_states_free(carry, c->nfns);
+                return -1;
+        }
+        e->gap = 1;
+        e->ngap = ngap;
+        e->dirty = 1;
+        return touch(ws, g);
 }
 
 static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
@@ -433,8 +484,13 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                         e->closed = e->dirty = 1;
                         ws->nclosed++;
                         e->st = st;
-                        e->emit |= (uint8_t)c->emit_final;
+                        e->emit |= (uint8_t)(c->emit_final || e->gap);
                         touch(ws, g);
+                        /* Out of memory: the gap is not filled (like touch() above,
+                         * closing has no way to fail). */
+                        if (c->fill)
+                                fill_next(ws, g, i);
+                        e = &g->win[i];
                 }
                 if (!e->closed) {
                         due(ws, ct);
@@ -563,7 +619,7 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 ws->nclosed = ws->nclosed - old->closed + e.closed;
         *old = e;
         due(ws, bucket ? INT64_MIN : close_time(ws, old));
-        if (emit && !bucket && (!ws->conf->emit_final || old->closed)) {
+        if (emit && !bucket && (old->closed || (!ws->conf->emit_final && !old->gap))) {
                 old->emit = 1;
                 if (touch(ws, g)) {
                         snprintf(errstr, errstr_size, "out of memory");

@@ -77,7 +77,7 @@ static int same_encoding(const spate_agg_state_t *a, const spate_agg_state_t *b,
 }
 
 static void test_basics(void) {
-        spate_agg_state_t *st = spate_agg_states_new(all_fns, NFNS);
+        spate_agg_state_t *st = spate_agg_states_new(all_fns, NULL, NFNS);
         const rec_t recs[] = {
                 { num(3), { 10, 0, 1 } },
                 { null_val, { 5, 0, 2 } },
@@ -121,7 +121,7 @@ static void test_mixed_types(void) {
         static const spate_agg_fn_t fns[] = {
                 SPATE_AGG_MIN, SPATE_AGG_MAX, SPATE_AGG_COUNT_DISTINCT, SPATE_AGG_FIRST
         };
-        spate_agg_state_t *st = spate_agg_states_new(fns, 4);
+        spate_agg_state_t *st = spate_agg_states_new(fns, NULL, 4);
         const rec_t recs[] = {
                 { str("pear"), { 1, 0, 0 } }, { str("apple"), { 2, 0, 1 } },
                 { str("app"), { 3, 0, 2 } }, { num(1), { 4, 0, 3 } },
@@ -213,14 +213,14 @@ static rec_t *random_records(void) {
 static void test_order_independence(void) {
         rec_t *recs = random_records();
         int order[NREC];
-        spate_agg_state_t *ref = spate_agg_states_new(all_fns, NFNS);
+        spate_agg_state_t *ref = spate_agg_states_new(all_fns, NULL, NFNS);
         int all_same = 1, enc_same = 1;
 
         for (int i = 0; i < NREC; i++)
                 order[i] = i;
         apply(ref, NFNS, recs, order, NREC);
         for (int round = 0; round < 20; round++) {
-                spate_agg_state_t *st = spate_agg_states_new(all_fns, NFNS);
+                spate_agg_state_t *st = spate_agg_states_new(all_fns, NULL, NFNS);
                 shuffle(order, NREC);
                 apply(st, NFNS, recs, order, NREC);
                 for (int j = 0; j < NFNS; j++)
@@ -237,14 +237,14 @@ static void test_order_independence(void) {
 static void test_merge_is_union(void) {
         rec_t *recs = random_records();
         int order[NREC], ok = 1;
-        spate_agg_state_t *all = spate_agg_states_new(all_fns, NFNS);
+        spate_agg_state_t *all = spate_agg_states_new(all_fns, NULL, NFNS);
 
         for (int i = 0; i < NREC; i++)
                 order[i] = i;
         apply(all, NFNS, recs, NULL, NREC);
         for (int round = 0; round < 10; round++) {
-                spate_agg_state_t *a = spate_agg_states_new(all_fns, NFNS);
-                spate_agg_state_t *b = spate_agg_states_new(all_fns, NFNS);
+                spate_agg_state_t *a = spate_agg_states_new(all_fns, NULL, NFNS);
+                spate_agg_state_t *b = spate_agg_states_new(all_fns, NULL, NFNS);
                 int cut = (int)(next_rand() % NREC);
                 shuffle(order, NREC);
                 apply(a, NFNS, recs, order, cut);
@@ -275,7 +275,7 @@ static void test_merge_is_union(void) {
 
 static void test_codec(void) {
         rec_t *recs = random_records();
-        spate_agg_state_t *st = spate_agg_states_new(all_fns, NFNS), *back = NULL, *empty;
+        spate_agg_state_t *st = spate_agg_states_new(all_fns, NULL, NFNS), *back = NULL, *empty;
         char *buf = NULL, *buf2 = NULL;
         size_t len = 0, len2 = 0;
         int n = 0, ok = 1;
@@ -315,7 +315,7 @@ static void test_codec(void) {
         free(buf);
         free(buf2);
 
-        empty = spate_agg_states_new(all_fns, NFNS);
+        empty = spate_agg_states_new(all_fns, NULL, NFNS);
         spate_agg_state_encode(empty, NFNS, &buf, &len, err, sizeof(err));
         CHECK(len < 32, "empty window state of 8 aggregates is %zu bytes", len);
         spate_agg_states_free(empty, NFNS);

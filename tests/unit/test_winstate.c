@@ -14,28 +14,45 @@ static char err[512];
 static void test_spec_parse(void) {
         spate_agg_fn_t fn;
         size_t off, len, pos;
+        double param;
         const char *s = "  mean( temp * 2 ) ";
-        CHECK(spate_agg_spec_parse(s, &fn, &off, &len, &pos, err, sizeof(err)) == 0 &&
+        CHECK(spate_agg_spec_parse(s, &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
               fn == SPATE_AGG_MEAN, "mean(...) parses");
         CHECK(off == 8 && len == 8 && !strncmp(s + off, "temp * 2", len),
               "argument text and offset (off %zu len %zu)", off, len);
-        CHECK(spate_agg_spec_parse("count()", &fn, &off, &len, &pos, err, sizeof(err)) == 0 &&
+        CHECK(spate_agg_spec_parse("count()", &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
               fn == SPATE_AGG_COUNT && len == 0, "count() has no argument");
-        CHECK(spate_agg_spec_parse("count_distinct(sensor)", &fn, &off, &len, &pos, err,
+        CHECK(spate_agg_spec_parse("count_distinct(sensor)", &fn, &off, &len, &param, &pos, err,
                                    sizeof(err)) == 0 && fn == SPATE_AGG_COUNT_DISTINCT,
               "count_distinct(e)");
-        CHECK(spate_agg_spec_parse("avg(temp)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("avg(temp)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               pos == 0 && strstr(err, "unknown aggregate function 'avg'"), "unknown name: %s", err);
-        CHECK(spate_agg_spec_parse("maen(temp)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("maen(temp)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               strstr(err, "did you mean 'mean'"), "did-you-mean: %s", err);
-        CHECK(spate_agg_spec_parse("sum()", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("sum()", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               strstr(err, "needs an expression"), "sum() needs an argument");
-        CHECK(spate_agg_spec_parse("count(x)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("count(x)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               pos == 6, "count(x) is refused, pointing at x");
-        CHECK(spate_agg_spec_parse("sum(temp", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("sum(temp", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               strstr(err, "missing ')'"), "missing parenthesis");
-        CHECK(spate_agg_spec_parse("temp", &fn, &off, &len, &pos, err, sizeof(err)) == -1,
+        CHECK(spate_agg_spec_parse("temp", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1,
               "a bare expression is refused");
+        s = "spikes(max(a, b), 2.5)";
+        CHECK(spate_agg_spec_parse(s, &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
+              fn == SPATE_AGG_SPIKES && param == 2.5 && len == 9 && !strncmp(s + off, "max(a, b)", len),
+              "spikes(e, L): the last top-level comma splits off L (off %zu len %zu)", off, len);
+        CHECK(spate_agg_spec_parse("spikes(temp)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
+              strstr(err, "needs a limit"), "spikes without a limit: %s", err);
+        CHECK(spate_agg_spec_parse("spikes(temp, -1)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
+              pos == 13, "a negative limit is refused, pointing at it (pos %zu)", pos);
+        CHECK(spate_agg_spec_parse("completeness(10s)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
+              fn == SPATE_AGG_COMPLETENESS && param == 10000 && len == 0, "completeness(10s)");
+        CHECK(spate_agg_spec_parse("completeness(temp)", &fn, &off, &len, &param, &pos, err,
+                                   sizeof(err)) == -1 && strstr(err, "duration"), "completeness needs a duration");
+        CHECK(spate_agg_spec_parse("staleness()", &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
+              fn == SPATE_AGG_STALENESS && len == 0, "staleness()");
+        CHECK(spate_agg_spec_parse("count_if(t < 0 or t > 45)", &fn, &off, &len, &param, &pos, err,
+                                   sizeof(err)) == 0 && fn == SPATE_AGG_COUNT_IF && len == 15, "count_if(e)");
 }
 
 /* Decodes a whole message; 0 when every record and mark is as written. */
@@ -172,7 +189,7 @@ static const spate_agg_fn_t fns[] = { SPATE_AGG_COUNT, SPATE_AGG_SUM, SPATE_AGG_
 static spate_winconf_t conf(spate_window_type_t type, int64_t size, int64_t grace, int final) {
         spate_winconf_t c = { { type, size, type == SPATE_WINDOW_TUMBLING ? size : size / 2,
                                 type == SPATE_WINDOW_SESSION ? size : 0, grace },
-                              fns, 3, size + grace, final };
+                              fns, 3, size + grace, final, NULL, SPATE_FILL_NONE, 0 };
         return c;
 }
 
@@ -518,7 +535,7 @@ static void test_revision(void) {
         CHECK(spate_winstate_add(ws, &b) == 0 && w->emit && w->dirty && num_result(w, 0) == 2 &&
               ws->nrevised == 1, "a record on time by its own partition revises the closed window");
         spate_winstate_clean(ws);
-        spate_agg_state_t *states = spate_agg_states_new(c.fns, 3);
+        spate_agg_state_t *states = spate_agg_states_new(c.fns, NULL, 3);
         spate_agg_update(&states[0], &one[0], &b.origin);
         CHECK(spate_winstate_merge(ws, "g", 1, 0, 450, states) == 0 && w->emit && num_result(w, 0) == 3,
               "so does a combined batch");
