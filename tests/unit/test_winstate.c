@@ -559,8 +559,151 @@ static void test_revision(void) {
         spate_winstate_free(ws);
 }
 
+/* --- resampling (fill) --- */
+
+/* A task's store and outputs in miniature: committed entries by key, and
+ * the emitted windows as text lines. */
+typedef struct {
+        struct { char k[64]; size_t kl; char v[256]; size_t vl; } kv[128];
+        int n;
+        char out[4096];
+        size_t olen;
+        const spate_winconf_t *c;
+} mini_t;
+
+static void mini_put(mini_t *m, const char *k, size_t kl, const void *v, size_t vl) {
+        int i;
+        for (i = 0; i < m->n && !(m->kv[i].kl == kl && !memcmp(m->kv[i].k, k, kl)); i++)
+                ;
+        if (!v) {
+                if (i < m->n)
+                        m->kv[i] = m->kv[--m->n];
+                return;
+        }
+        if (i == m->n)
+                m->n++;
+        memcpy(m->kv[i].k, k, kl);
+        m->kv[i].kl = kl;
+        memcpy(m->kv[i].v, v, vl);
+        m->kv[i].vl = vl;
+}
+
+static int mini_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        mini_t *m = opaque;
+        char key[SPATE_WENT_KEY_MAX(8)];
+        spate_buf_t b = { 0 };
+        if (e->dirty) {
+                spate_went_encode(m->c, e, &b);
+                mini_put(m, key, spate_went_key(g->key, g->klen, bucket, e->start, key), b.data, b.len);
+                spate_buf_free(&b);
+        }
+        if (e->emit && !bucket)
+                m->olen += (size_t)snprintf(m->out + m->olen, sizeof(m->out) - m->olen,
+                                            "%.*s@%lld gap=%d stale=%d count=%g sum=%g\n", (int)g->klen,
+                                            g->key, (long long)e->start / 1000, e->gap,
+                                            spate_went_stale(m->c, e), num_result(e, 0), num_result(e, 1));
+        return 0;
+}
+
+/* A commit: closes what stream time closed, stores and emits, cleans. */
+static void mini_commit(spate_winstate_t *ws, mini_t *m) {
+        char key[SPATE_WENT_KEY_MAX(8)];
+        spate_winstate_close(ws);
+        for (int i = 0; i < ws->ndel; i++)
+                mini_put(m, key, spate_went_key(ws->del[i].group, ws->del[i].glen, ws->del[i].bucket,
+                                                ws->del[i].start, key), NULL, 0);
+        spate_winstate_each_dirty(ws, mini_entry, m);
+        spate_winstate_clean(ws);
+}
+
+/* A sensor goes silent: gap windows carry its last interval forward, one per
+ * 10 s interval up to fill_max (30 s) after it, the last one stale; a state
+ * restored from the first commit's entries fills exactly the same. */
+static void test_fill_silent(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_TUMBLING, 10000, 0, 1);
+        mini_t *m = calloc(1, sizeof(*m)), *m2 = calloc(1, sizeof(*m2));
+        c.fill = SPATE_FILL_PREVIOUS;
+        c.fill_max = 30000;
+        m->c = m2->c = &c;
+        spate_winstate_t *ws = spate_winstate_new(&c), *ws2 = spate_winstate_new(&c);
+        add(ws, "a", 1000, 5, 0);
+        add(ws, "a", 12000, 7, 1);
+        add(ws, "b", 15000, 1, 2);
+        mini_commit(ws, m);
+        CHECK_STR(m->out, "a@0 gap=0 stale=0 count=1 sum=5\n", "first commit: a's first interval");
+        for (int i = 0; i < m->n; i++)
+                spate_winstate_load(ws2, m->kv[i].k, m->kv[i].kl, m->kv[i].v, m->kv[i].vl, 0, err, sizeof(err));
+        spate_winstate_advance(ws2, 15000);
+        m->olen = 0;
+        add(ws, "b", 75000, 1, 3);
+        add(ws2, "b", 75000, 1, 3);
+        mini_commit(ws, m);
+        mini_commit(ws2, m2);
+        CHECK_STR(m->out, "b@10 gap=0 stale=0 count=1 sum=1\n"   /* groups in the order touched */
+                          "b@20 gap=1 stale=0 count=1 sum=1\n"
+                          "b@30 gap=1 stale=0 count=1 sum=1\n"
+                          "b@40 gap=1 stale=1 count=1 sum=1\n"
+                          "a@10 gap=0 stale=0 count=1 sum=7\n"
+                          "a@20 gap=1 stale=0 count=1 sum=7\n"
+                          "a@30 gap=1 stale=0 count=1 sum=7\n"
+                          "a@40 gap=1 stale=1 count=1 sum=7\n",
+              "silent until 75 s: three gaps each (carried states), the third stale, none at 50 s");
+        CHECK(m2->olen == m->olen && !memcmp(m->out, m2->out, m->olen),
+              "a state restored from the first commit fills the same gaps");
+        int gaps = 0;
+        for (int i = 0; i < m->n; i++) {
+                spate_went_t e;
+                if (!spate_went_decode(&c, m->kv[i].v, m->kv[i].vl, &e, err, sizeof(err))) {
+                        gaps += e.gap && e.ngap >= 1 && e.ngap <= 3;
+                        spate_agg_states_free(e.states, c.nfns);
+                }
+        }
+        CHECK(gaps >= 2, "gap windows are stored with their flag and count (%d in the store)", gaps);
+        spate_winstate_free(ws);
+        spate_winstate_free(ws2);
+        free(m);
+        free(m2);
+}
+
+/* A record within grace lands in a gap window: it becomes a window with
+ * readings; the end of the stream closes open gaps without filling on. */
+static void test_fill_grace(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_TUMBLING, 10000, 5000, 1);
+        mini_t *m = calloc(1, sizeof(*m));
+        spate_went_t *e;
+        c.fill = SPATE_FILL_NULL;
+        c.fill_max = 3600000;
+        m->c = &c;
+        spate_winstate_t *ws = spate_winstate_new(&c);
+        add(ws, "a", 1000, 5, 0);
+        add(ws, "b", 16000, 1, 1);
+        mini_commit(ws, m);
+        e = spate_winstate_find(ws, "a", 1, 10000);
+        CHECK(e && e->gap && e->ngap == 1 && !e->closed, "a's next interval is an open gap window");
+        add(ws, "a", 18000, 9, 2);
+        e = spate_winstate_find(ws, "a", 1, 10000);
+        CHECK(e && !e->gap && num_result(e, 0) == 1 && num_result(e, 1) == 9,
+              "a reading within grace empties the gap window first");
+        m->olen = 0;
+        add(ws, "b", 26000, 1, 3);
+        mini_commit(ws, m);
+        CHECK(strstr(m->out, "a@10 gap=0 stale=0 count=1 sum=9\n") != NULL, "it closes as a window "
+              "with readings: %s", m->out);
+        e = spate_winstate_find(ws, "a", 1, 20000);
+        CHECK(e && e->gap && num_result(e, 1) == 9, "the next gap carries it");
+        spate_winstate_advance(ws, SPATE_WINDOW_END_OF_STREAM);
+        m->olen = 0;
+        mini_commit(ws, m);
+        CHECK(strstr(m->out, "a@20 gap=1") && !spate_winstate_find(ws, "a", 1, 30000),
+              "the end of the stream closes the gap, no new one: %s", m->out);
+        spate_winstate_free(ws);
+        free(m);
+}
+
 int main(void) {
         test_spec_parse();
+        test_fill_silent();
+        test_fill_grace();
         test_repart_codec();
         test_watermark();
         test_seen_range();
