@@ -96,7 +96,7 @@ static int parse_aggregates(spate_node_t *n, win_t *w, char *errstr, size_t errs
                 if (!strcmp(name, "key") || !strcmp(name, "window_start") || !strcmp(name, "window_end") ||
                     (w->conf.fill && (!strcmp(name, "gap") || !strcmp(name, "stale"))))
                         return spate_node_error(n, aggs->keys[i], errstr, errstr_size,
-                                                "'%s' is an output field of every window; name the "
+                                                "'%s' is an output field of this window; name the "
                                                 "aggregate otherwise", name);
                 if (spate_agg_spec_parse(y->value, &w->fns[i], &off, &len, &w->params[i], &pos, err,
                                          sizeof(err)))
