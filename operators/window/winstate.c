@@ -10,6 +10,9 @@
 
 #define MAX_HOPS SPATE_WINSTATE_MAX_HOPS
 
+/* One per live window: the fill fields sit in what was padding. */
+_Static_assert(sizeof(spate_went_t) <= 40, "spate_went_t grew");
+
 spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
         spate_winstate_t *ws = calloc(1, sizeof(*ws));
         if (!ws)
