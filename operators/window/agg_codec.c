@@ -136,6 +136,9 @@ static void put_origin(wbuf_t *w, const spate_agg_origin_t *o) {
 }
 
 static void put_spikes(wbuf_t *w, const spate_agg_spikes_t *k) {
+        static const spate_agg_spikes_t none;  /* spate_agg_init() without its limit */
+        if (!k)
+                k = &none;
         put_double(w, k->limit);
         put_varint(w, k->n);
         if (!k->n)
