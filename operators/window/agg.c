@@ -46,6 +46,11 @@ int spate_agg_fn_counts(spate_agg_fn_t fn) {
                fn == SPATE_AGG_SPIKES;
 }
 
+int spate_agg_fn_interpolates(spate_agg_fn_t fn) {
+        return fn == SPATE_AGG_SUM || fn == SPATE_AGG_MEAN || fn == SPATE_AGG_MIN || fn == SPATE_AGG_MAX ||
+               fn == SPATE_AGG_FIRST || fn == SPATE_AGG_LAST;
+}
+
 /* A window node holds one state per aggregate per live window: a growing state
  * multiplies its heap cost by the number of live windows. */
 _Static_assert(sizeof(spate_agg_state_t) <= 32, "spate_agg_state_t grew");
@@ -85,6 +90,21 @@ void spate_agg_free(spate_agg_state_t *s) {
                 s->u.spikes = NULL;
                 break;
         }
+}
+
+void spate_agg_set_num(spate_agg_state_t *s, double v) {
+        if (!spate_agg_fn_interpolates((spate_agg_fn_t)s->fn))
+                return;
+        spate_agg_free(s);
+        spate_agg_init(s, (spate_agg_fn_t)s->fn);
+        if (s->fn == SPATE_AGG_SUM || s->fn == SPATE_AGG_MEAN) {
+                s->u.sum.sum = v;
+                s->u.sum.n = 1;
+                return;
+        }
+        s->has = 1;
+        s->type = SPATE_VAL_NUM;
+        s->u.kept.v.num = v;
 }
 
 /* The kept value of min..last as a value whose str is borrowed from s. */

@@ -161,6 +161,13 @@ int spate_agg_fn_arity(spate_agg_fn_t fn);
  * carried over from an earlier one (resampling, winstate.h). */
 int spate_agg_fn_counts(spate_agg_fn_t fn);
 
+/* 1 for the functions whose result is a reading's value (sum, mean, min, max,
+ * first, last): resampling with fill: linear interpolates them. */
+int spate_agg_fn_interpolates(spate_agg_fn_t fn);
+/* Sets a state of such a function so that its result is the number v (a
+ * string kept by it is freed). Other functions are left alone. */
+void spate_agg_set_num(spate_agg_state_t *s, double v);
+
 /* An empty state of fn with its parameter (spikes: the limit; ignored by the
  * others). Allocates only for spikes; -1 when that fails. */
 int spate_agg_init_param(spate_agg_state_t *s, spate_agg_fn_t fn, double param);

@@ -39,9 +39,10 @@ static const spate_prop_t window_props[] = {
           "how long closed windows are kept to reject replays (default size+grace, or gap+grace)" },
         { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count of the repartition topic (group_by)" },
         { "store", SPATE_P_STR, 0, NULL, NULL, "state store name (default: the node name)" },
-        { "fill", SPATE_P_ENUM, 0, "none", "none|null|previous",
+        { "fill", SPATE_P_ENUM, 0, "none", "none|null|previous|linear",
           "tumbling: one output per group and interval from its first reading on; an interval "
-          "without readings gets null values or the previous ones, flagged gap" },
+          "without readings gets null values, the previous ones or values interpolated up to the "
+          "next readings, flagged gap" },
         { "fill_max", SPATE_P_DURATION, 0, "1h", NULL,
           "fill: gaps are filled up to this long after a group's last reading (the last one flagged stale)" },
         { NULL }
@@ -138,8 +139,10 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
         w->conf.retention = spate_node_param(n, "retention") ? spate_node_duration(n, "retention")
                 : (s->type == SPATE_WINDOW_SESSION ? s->gap : s->size) + s->grace;
         w->conf.emit_final = !strcmp(spate_node_str(n, "emit"), "final");
-        w->conf.fill = !strcmp(spate_node_str(n, "fill"), "null") ? SPATE_FILL_NULL
-                : !strcmp(spate_node_str(n, "fill"), "previous") ? SPATE_FILL_PREVIOUS : SPATE_FILL_NONE;
+        static const char *const fills[] = { "none", "null", "previous", "linear" };
+        for (int i = 0; i < 4; i++)
+                if (!strcmp(spate_node_str(n, "fill"), fills[i]))
+                        w->conf.fill = i;
         w->conf.fill_max = spate_node_duration(n, "fill_max");
         if (w->conf.fill && s->type != SPATE_WINDOW_TUMBLING)
                 return spate_node_error(n, spate_node_param(n, "fill"), errstr, errstr_size,

@@ -99,7 +99,8 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
 
 /* Aggregate i's output for window e. A gap window's states are the last
  * readings' (winstate.h): counts are 0 in it, staleness runs on to its end,
- * and the values are carried (fill: previous) or null. */
+ * and the values are carried (fill: previous, and linear where winstate.c
+ * interpolated them) or null. */
 static void result(const spate_winconf_t *c, const spate_went_t *e, int i, spate_val_t *v) {
         if (e->gap && spate_agg_fn_counts(c->fns[i])) {
                 *v = (spate_val_t){ .type = SPATE_VAL_NUM, .num = 0 };
@@ -147,7 +148,7 @@ static int emit(spate_node_t *n, const char *group, size_t glen, const spate_wen
                 }
         }
         if (w->conf.fill) {
-                items[3 + w->conf.nfns] = spate_value_bool(e->gap);
+                items[3 + w->conf.nfns] = spate_value_bool(e->gap != SPATE_GAP_NONE);
                 items[4 + w->conf.nfns] = spate_value_bool(spate_went_stale(&w->conf, e));
         }
         rec.value.type = SPATE_V_OBJ;

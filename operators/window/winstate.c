@@ -233,6 +233,8 @@ static int changed(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e) {
         return touch(ws, g);
 }
 
+static void fill_run(spate_winstate_t *ws, spate_wgroup_t *g, int i);
+
 /* Input lands in gap window e (within grace, or a revision): it starts over
  * as a window with readings. */
 static int ungap(spate_winstate_t *ws, spate_went_t *e) {
@@ -282,6 +284,10 @@ static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const 
                 return -1;
         e->dirty = e->emit = 1;
         ws->nrevised++;
+        /* A pending gap that got readings closes the run before it, as its
+         * closing would have. */
+        if (ws->conf->fill == SPATE_FILL_LINEAR)
+                fill_run(ws, g, (int)(e - g->win));
         return touch(ws, g);
 }
 
@@ -471,10 +477,52 @@ static int fill_next(spate_winstate_t *ws, spate_wgroup_t *g, int i) {
                 spate_agg_states_free(carry, c->nfns);
                 return -1;
         }
-        e->gap = 1;
+        e->gap = c->fill == SPATE_FILL_LINEAR ? SPATE_GAP_PENDING : SPATE_GAP_FILLED;
         e->ngap = ngap;
         e->dirty = 1;
         return touch(ws, g);
+}
+
+/* fill: linear. Pending gap window e, f of the way (by intervals) from the
+ * window with readings before it to next: interpolated values where both
+ * have a number (else the carried ones); next NULL (the key went silent):
+ * null values. Then it is filled, to write and emit. */
+static int fill_gap(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_went_t *next) {
+        const spate_winconf_t *c = ws->conf;
+        double f = next ? (double)e->ngap * (double)c->spec.size /
+                          (double)(next->start - (e->start - (int64_t)e->ngap * c->spec.size)) : 0;
+        for (int k = 0; k < c->nfns; k++) {
+                spate_val_t p, q;
+                if (!spate_agg_fn_interpolates(c->fns[k]))
+                        continue;
+                spate_agg_result(&e->states[k], &p);
+                if (!next) {
+                        spate_agg_free(&e->states[k]);
+                        spate_agg_init(&e->states[k], c->fns[k]);
+                        continue;
+                }
+                spate_agg_result(&next->states[k], &q);
+                if (p.type == SPATE_VAL_NUM && q.type == SPATE_VAL_NUM)
+                        spate_agg_set_num(&e->states[k], p.num + (q.num - p.num) * f);
+        }
+        e->gap = SPATE_GAP_FILLED;
+        e->dirty = e->emit = 1;
+        return touch(ws, g);
+}
+
+/* fill: linear. Window i of g just closed: a window with readings fills the
+ * run of pending gaps right before it; a stale pending gap (or any at the end
+ * of the stream) fills its run as silent. */
+static void fill_run(spate_winstate_t *ws, spate_wgroup_t *g, int i) {
+        const spate_winconf_t *c = ws->conf;
+        const spate_went_t *e = &g->win[i], *next = e->gap == SPATE_GAP_NONE ? e : NULL;
+        int64_t want = next ? e->start - c->spec.size : e->start;
+        if (!next && (e->gap != SPATE_GAP_PENDING ||
+                      (!spate_went_stale(c, e) && ws->stream_time != SPATE_WINDOW_END_OF_STREAM)))
+                return;
+        for (int j = next ? i - 1 : i; j >= 0 && g->win[j].gap == SPATE_GAP_PENDING && g->win[j].start == want;
+             j--, want -= c->spec.size)
+                fill_gap(ws, g, &g->win[j], next);
 }
 
 static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
@@ -487,16 +535,21 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                         e->closed = e->dirty = 1;
                         ws->nclosed++;
                         e->st = st;
-                        e->emit |= (uint8_t)(c->emit_final || e->gap);
+                        e->emit |= (uint8_t)((c->emit_final && e->gap != SPATE_GAP_PENDING) ||
+                                             e->gap == SPATE_GAP_FILLED);
                         touch(ws, g);
                         /* Out of memory: the gap is not filled (like touch() above,
                          * closing has no way to fail). */
+                        if (c->fill == SPATE_FILL_LINEAR)
+                                fill_run(ws, g, i);
                         if (c->fill)
                                 fill_next(ws, g, i);
                         e = &g->win[i];
                 }
                 if (!e->closed) {
                         due(ws, ct);
+                } else if (e->gap == SPATE_GAP_PENDING) {
+                        /* Kept until the window after its run, or its stale end, fills it. */
                 } else if (st >= sat_add(ct, c->retention) && !e->emit) {
                         remove_entry(ws, g, 0, i--, 0);
                 } else {
@@ -622,7 +675,8 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 ws->nclosed = ws->nclosed - old->closed + e.closed;
         *old = e;
         due(ws, bucket ? INT64_MIN : close_time(ws, old));
-        if (emit && !bucket && (old->closed || (!ws->conf->emit_final && !old->gap))) {
+        if (emit && !bucket && old->gap != SPATE_GAP_PENDING &&
+            (old->closed || (!ws->conf->emit_final && !old->gap))) {
                 old->emit = 1;
                 if (touch(ws, g)) {
                         snprintf(errstr, errstr_size, "out of memory");

@@ -22,7 +22,13 @@
  * stream time, emitted when it closes (under emit: update too) - so it
  * survives a kill -9 like any window, and its own closing creates the next
  * gap: a silent group gets one gap window per interval, up to conf->fill_max
- * after its last window with readings (the last one is *stale*). A record
+ * after its last window with readings (the last one is *stale*). Under fill:
+ * linear a gap window is *pending* when it closes (neither emitted nor
+ * expired): when the next window with readings closes, the pending run
+ * before it gets the values interpolated between its two neighbours
+ * (spate_agg_fn_interpolates() functions, by interval) and is emitted with
+ * it; when the stale gap closes first (or the stream ends) the run is
+ * emitted with those values null - the key is declared silent. A record
  * that lands in a gap window (within grace) empties it first: it becomes a
  * window with readings. Gaps are created only for intervals whose predecessor
  * closed by a stream time below SPATE_WINDOW_END_OF_STREAM: the end of input
@@ -50,7 +56,14 @@ typedef struct spate_winconf {
 } spate_winconf_t;
 
 /* What a window emits for an interval without readings (conf->fill). */
-enum { SPATE_FILL_NONE, SPATE_FILL_NULL, SPATE_FILL_PREVIOUS };
+enum { SPATE_FILL_NONE, SPATE_FILL_NULL, SPATE_FILL_PREVIOUS, SPATE_FILL_LINEAR };
+
+/* spate_went_t.gap */
+enum {
+        SPATE_GAP_NONE,      /* a window with readings */
+        SPATE_GAP_FILLED,    /* no readings; states ready to emit */
+        SPATE_GAP_PENDING    /* fill: linear, waiting for the next interval with readings */
+};
 
 typedef struct spate_went {
         int64_t start, end;
@@ -58,7 +71,8 @@ typedef struct spate_went {
         uint8_t closed;
         uint8_t dirty;              /* to write to the changelog and the store */
         uint8_t emit;               /* to emit at the next commit */
-        uint8_t gap;                /* fill: no readings; states are the last readings' */
+        uint8_t gap;                /* SPATE_GAP_*: fill, no readings; states are the last
+                                       readings' (interpolated once filled, for linear) */
         uint32_t ngap;              /* fill: intervals since the last window with readings
                                        (in the padding: the entry does not grow) */
         spate_agg_state_t *states;  /* conf->nfns states, owned */
@@ -183,7 +197,7 @@ size_t spate_went_key(const char *group, size_t glen, int bucket, int64_t start,
 int spate_went_key_decode(const void *key, size_t len, const char **groupp, size_t *glenp,
                           int *bucketp, int64_t *startp);
 
-/* Entry value: version, flags (1 closed, 2 gap), end, stream time at write,
+/* Entry value: version, flags (1 closed, 2 gap, 4 pending gap), end, stream time at write,
  * [gap: ngap, u32], then the aggregate states (agg.h's encoding). Appends to
  * out; 0 or -1 (OOM). */
 int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_buf_t *out);

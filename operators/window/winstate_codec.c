@@ -91,7 +91,8 @@ int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_
         if (spate_agg_state_encode(e->states, conf->nfns, &enc, &elen, err, sizeof(err)))
                 return -1;
         spate_buf_putc(out, ENTRY_VERSION);
-        spate_buf_putc(out, (char)((e->closed ? 1 : 0) | (e->gap ? 2 : 0)));
+        spate_buf_putc(out, (char)((e->closed ? 1 : 0) | (e->gap ? 2 : 0) |
+                                   (e->gap == SPATE_GAP_PENDING ? 4 : 0)));
         put_u64(out, (uint64_t)e->end);
         put_u64(out, (uint64_t)e->st);
         if (e->gap)
@@ -110,7 +111,7 @@ int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
         e->end = (int64_t)get_n(&r, 8);
         e->st = (int64_t)get_n(&r, 8);
         e->closed = flags & 1;
-        e->gap = (flags & 2) != 0;
+        e->gap = flags & 4 ? SPATE_GAP_PENDING : flags & 2 ? SPATE_GAP_FILLED : SPATE_GAP_NONE;
         if (e->gap)
                 e->ngap = (uint32_t)get_n(&r, 4);
         if (r.bad || version != ENTRY_VERSION) {

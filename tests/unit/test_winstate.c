@@ -700,8 +700,74 @@ static void test_fill_grace(void) {
         free(m);
 }
 
+/* fill: linear. Sums 10 at 0 s and 40 at 30 s: the gaps at 10 and 20 s wait
+ * for the 30 s interval and get 20 and 30; silent after it, the gaps at 40,
+ * 50 and 60 s (stale) come out when the stale one closes, with null values.
+ * A state restored while gaps are pending fills them the same. */
+static void test_fill_linear(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_TUMBLING, 10000, 0, 1);
+        mini_t *m = calloc(1, sizeof(*m)), *m2 = calloc(1, sizeof(*m2));
+        c.fill = SPATE_FILL_LINEAR;
+        c.fill_max = 30000;
+        m->c = m2->c = &c;
+        spate_winstate_t *ws = spate_winstate_new(&c), *ws2 = spate_winstate_new(&c);
+        add(ws, "a", 1000, 10, 0);
+        add(ws, "b", 15000, 1, 1);
+        add(ws, "b", 25000, 1, 2);
+        mini_commit(ws, m);
+        spate_went_t *e = spate_winstate_find(ws, "a", 1, 10000);
+        CHECK(e && e->closed && e->gap == SPATE_GAP_PENDING && !strstr(m->out, "a@10"),
+              "a closed gap is pending, not emitted: %s", m->out);
+        for (int i = 0; i < m->n; i++)
+                spate_winstate_load(ws2, m->kv[i].k, m->kv[i].kl, m->kv[i].v, m->kv[i].vl, 1, err, sizeof(err));
+        spate_winstate_advance(ws2, 25000);
+        e = spate_winstate_find(ws2, "a", 1, 10000);
+        CHECK(e && e->gap == SPATE_GAP_PENDING && !e->emit, "restored: still pending, not emitted again");
+        m->olen = 0;
+        for (int k = 0; k < 2; k++) {
+                spate_winstate_t *w = k ? ws2 : ws;
+                add(w, "a", 35000, 40, 3);
+                add(w, "b", 45000, 1, 4);
+                mini_commit(w, k ? m2 : m);
+        }
+        CHECK(strstr(m->out, "a@10 gap=1 stale=0 count=1 sum=20\na@20 gap=1 stale=0 count=1 sum=30\n"
+                             "a@30 gap=0 stale=0 count=1 sum=40\n") != NULL,
+              "the 30 s interval fills the gaps before it: 10 + 30 * 1/3 and 2/3: %s", m->out);
+        CHECK(strstr(m2->out, "a@10 gap=1 stale=0 count=1 sum=20\na@20 gap=1 stale=0 count=1 sum=30\n"
+                              "a@30 gap=0 stale=0 count=1 sum=40\n") != NULL,
+              "so does the state restored while they were pending: %s", m2->out);
+        m->olen = m2->olen = 0;
+        for (int k = 0; k < 2; k++) {
+                spate_winstate_t *w = k ? ws2 : ws;
+                add(w, "b", 65000, 1, 5);
+                mini_commit(w, k ? m2 : m);
+        }
+        CHECK(!strstr(m->out, "a@"), "silent: gaps at 40 and 50 s pending until the stale one closes");
+        m->olen = m2->olen = 0;
+        for (int k = 0; k < 2; k++) {
+                spate_winstate_t *w = k ? ws2 : ws;
+                add(w, "b", 75000, 1, 6);
+                mini_commit(w, k ? m2 : m);
+        }
+        CHECK(strstr(m->out, "a@40 gap=1 stale=0") && strstr(m->out, "a@50 gap=1 stale=0") &&
+              strstr(m->out, "a@60 gap=1 stale=1") && !strstr(m->out, "a@70"),
+              "the stale gap closes: the run comes out: %s", m->out);
+        e = spate_winstate_find(ws, "a", 1, 50000);
+        spate_val_t v;
+        spate_agg_result(&e->states[1], &v);
+        CHECK(v.type == SPATE_VAL_NULL && num_result(e, 0) == 1, "silent run: sum null, count carried (the "
+              "node outputs 0)");
+        CHECK(m->olen == m2->olen && !memcmp(m->out, m2->out, m->olen),
+              "the state restored with pending gaps emits the same");
+        spate_winstate_free(ws);
+        spate_winstate_free(ws2);
+        free(m);
+        free(m2);
+}
+
 int main(void) {
         test_spec_parse();
+        test_fill_linear();
         test_fill_silent();
         test_fill_grace();
         test_repart_codec();
