@@ -233,7 +233,7 @@ static int changed(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e) {
         return touch(ws, g);
 }
 
-static void fill_run(spate_winstate_t *ws, spate_wgroup_t *g, int i);
+static void fill_run(spate_winstate_t *ws, spate_wgroup_t *g, int i, const spate_went_t *next);
 
 /* Input lands in gap window e (within grace, or a revision): it starts over
  * as a window with readings. */
@@ -286,8 +286,9 @@ static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const 
         ws->nrevised++;
         /* A pending gap that got readings closes the run before it, as its
          * closing would have. */
-        if (ws->conf->fill == SPATE_FILL_LINEAR)
-                fill_run(ws, g, (int)(e - g->win));
+        int i = (int)(e - g->win);
+        if (ws->conf->fill == SPATE_FILL_LINEAR && i > 0 && g->win[i - 1].start == start - spec->size)
+                fill_run(ws, g, i - 1, e);
         return touch(ws, g);
 }
 
@@ -510,19 +511,30 @@ static int fill_gap(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, co
         return touch(ws, g);
 }
 
-/* fill: linear. Window i of g just closed: a window with readings fills the
- * run of pending gaps right before it; a stale pending gap (or any at the end
- * of the stream) fills its run as silent. */
-static void fill_run(spate_winstate_t *ws, spate_wgroup_t *g, int i) {
-        const spate_winconf_t *c = ws->conf;
-        const spate_went_t *e = &g->win[i], *next = e->gap == SPATE_GAP_NONE ? e : NULL;
-        int64_t want = next ? e->start - c->spec.size : e->start;
-        if (!next && (e->gap != SPATE_GAP_PENDING ||
-                      (!spate_went_stale(c, e) && ws->stream_time != SPATE_WINDOW_END_OF_STREAM)))
-                return;
-        for (int j = next ? i - 1 : i; j >= 0 && g->win[j].gap == SPATE_GAP_PENDING && g->win[j].start == want;
-             j--, want -= c->spec.size)
+/* fill: linear. The pending gaps of g that end at index i (contiguous) are
+ * filled: interpolated up to next, the window with readings after them, or
+ * with null values when next is NULL. */
+static void fill_run(spate_winstate_t *ws, spate_wgroup_t *g, int i, const spate_went_t *next) {
+        int64_t size = ws->conf->spec.size, want = g->win[i].start;
+        for (int j = i; j >= 0 && g->win[j].gap == SPATE_GAP_PENDING && g->win[j].start == want; j--, want -= size)
                 fill_gap(ws, g, &g->win[j], next);
+}
+
+/* fill: linear. Closed pending gap i of g, with no window after it: its run
+ * is filled with null values once the key is known to be silent - the
+ * interval after the stale gap closed without readings, or the stream ended. */
+static void fill_silent(spate_winstate_t *ws, spate_wgroup_t *g, int i) {
+        const spate_winconf_t *c = ws->conf;
+        const spate_went_t *e = &g->win[i];
+        int64_t at = spate_went_stale(c, e) ? sat_add(close_time(ws, e), c->spec.size)
+                                            : SPATE_WINDOW_END_OF_STREAM;
+        if (i + 1 < g->nwin && g->win[i + 1].start == e->start + c->spec.size)
+                return;   /* the next interval fills the run (or continues it) */
+        if (ws->stream_time < at) {
+                due(ws, at);
+                return;
+        }
+        fill_run(ws, g, i, NULL);
 }
 
 static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
@@ -540,8 +552,9 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                         touch(ws, g);
                         /* Out of memory: the gap is not filled (like touch() above,
                          * closing has no way to fail). */
-                        if (c->fill == SPATE_FILL_LINEAR)
-                                fill_run(ws, g, i);
+                        if (c->fill == SPATE_FILL_LINEAR && e->gap == SPATE_GAP_NONE && i > 0 &&
+                            g->win[i - 1].start == e->start - c->spec.size)
+                                fill_run(ws, g, i - 1, e);
                         if (c->fill)
                                 fill_next(ws, g, i);
                         e = &g->win[i];
@@ -549,7 +562,8 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                 if (!e->closed) {
                         due(ws, ct);
                 } else if (e->gap == SPATE_GAP_PENDING) {
-                        /* Kept until the window after its run, or its stale end, fills it. */
+                        /* Kept until the window after its run, or silence, fills it. */
+                        fill_silent(ws, g, i);
                 } else if (st >= sat_add(ct, c->retention) && !e->emit) {
                         remove_entry(ws, g, 0, i--, 0);
                 } else {

@@ -27,8 +27,9 @@
  * expired): when the next window with readings closes, the pending run
  * before it gets the values interpolated between its two neighbours
  * (spate_agg_fn_interpolates() functions, by interval) and is emitted with
- * it; when the stale gap closes first (or the stream ends) the run is
- * emitted with those values null - the key is declared silent. A record
+ * it; when the interval after the stale gap closes without readings (or the
+ * stream ends) the run is emitted with those values null - the key went
+ * silent. A record
  * that lands in a gap window (within grace) empties it first: it becomes a
  * window with readings. Gaps are created only for intervals whose predecessor
  * closed by a stream time below SPATE_WINDOW_END_OF_STREAM: the end of input

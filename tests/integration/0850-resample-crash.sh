@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 0850-resample-crash.sh - resampling with gaps and data-quality aggregates
-# (tumbling 10 s per sensor, fill: previous and fill: null, fill_max: 1m)
+# (tumbling 10 s per sensor, fill: previous, null and linear, fill_max: 1m)
 # through kill -9s: 12 sensors in 3 partitions with dropouts, a stuck, a
 # spiky (out of range) and a silent sensor, one that is silent longer than
 # fill_max and comes back; 20 minutes of readings produced in 5-minute
@@ -61,6 +61,19 @@ nodes:
       mean: mean(temp)
       n: count()
       staleness: staleness()
+  - name: linear
+    type: window
+    from: readings
+    window: tumbling
+    size: 10s
+    emit: final
+    fill: linear
+    fill_max: 1m
+    aggregates:
+      mean: mean(temp)
+      mx: max(temp)
+      n: count()
+      staleness: staleness()
   - name: out_prev
     type: kafka_sink
     from: resampled
@@ -73,6 +86,12 @@ nodes:
     topic: it0850.null
     compacted: true
     partitions: 2
+  - name: out_linear
+    type: kafka_sink
+    from: linear
+    topic: it0850.linear
+    compacted: true
+    partitions: 2
 YAML
 start_broker --topology "$TMP/topo.yaml" || { nok "broker starts"; exit 1; }
 
@@ -81,12 +100,13 @@ kill9() { kill -KILL "$SPATE_PID_a" 2>/dev/null; wait "$SPATE_PID_a" 2>/dev/null
 consume() {
         $KT consume "$BOOT" it0850.prev --idle 0.5 >"$TMP/prev.jsonl"
         $KT consume "$BOOT" it0850.null --idle 0.5 >"$TMP/null.jsonl"
+        $KT consume "$BOOT" it0850.linear --idle 0.5 >"$TMP/linear.jsonl"
 }
-exact() { consume; $PY "$REF/resample_ref.py" compare "$TMP/in.tsv" "$TMP/prev.jsonl" "$TMP/null.jsonl" -q; }
+exact() { consume; $PY "$REF/resample_ref.py" compare "$TMP/in.tsv" "$TMP/prev.jsonl" "$TMP/null.jsonl" "$TMP/linear.jsonl" -q; }
 
 produce() { $KT produce "$BOOT" it0850.in "$TMP/in.tsv.$1" --partitioned 2>/dev/null; }
 outputs() { $KT count "$BOOT" it0850.prev; }
-restores() {  # restore lines of partitions that had state: 6 per restart (2 windows, 3 partitions)
+restores() {  # restore lines of partitions that had state: 9 per restart (3 windows, 3 partitions)
         grep -o "restored: [0-9]* entries from the store, [0-9]* changelog" "$TMP/spate-a.log" |
                 awk '$2 + $7 > 0 {n++} END {print n + 0}'
 }
@@ -103,13 +123,13 @@ check "third 5 minutes: windows emitted after the restart" wait_count 30 it0850.
 kill9
 echo "# killed with SIGKILL again after $(outputs) outputs"
 start
-restored_twice() { [ "$(restores)" -ge 12 ]; }
-check "the restarts restored both windows' state (gap windows included) twice" wait_for 30 restored_twice
+restored_twice() { [ "$(restores)" -ge 18 ]; }
+check "the restarts restored the three windows' state (gap windows included) twice" wait_for 30 restored_twice
 produce 4
 check "every interval exact within 30 s" wait_for 30 exact
 consume
 while read -r status rest; do
         if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-done < <($PY "$REF/resample_ref.py" compare "$TMP/in.tsv" "$TMP/prev.jsonl" "$TMP/null.jsonl")
+done < <($PY "$REF/resample_ref.py" compare "$TMP/in.tsv" "$TMP/prev.jsonl" "$TMP/null.jsonl" "$TMP/linear.jsonl")
 dl=$($KT count "$BOOT" it-0850-dlq 2>/dev/null || echo 0)
 check "nothing dead-lettered ($dl)" [ "$dl" -eq 0 ]

@@ -7,7 +7,7 @@ data-quality aggregates, computed here from the readings alone.
   gen SEED OUT.tsv            readings as "partition<TAB>sensor<TAB>json" lines
                               ({"t": ms, "temp": C}), each partition in time order;
                               also OUT.1 .. OUT.4: its four 5-minute quarters
-  compare IN.tsv PREV.jsonl NULL.jsonl [-q]
+  compare IN.tsv PREV.jsonl NULL.jsonl LINEAR.jsonl [-q]
                               every message of both output topics against the
                               reference (not only the latest per key: a replay must
                               emit the same values); TAP lines, exit 0 when exact
@@ -19,7 +19,11 @@ without readings k intervals after the sensor's last one with readings is a gap
 while k * 10 s <= fill_max (60 s), the last of them stale; past that, none until
 the sensor reports again. In a gap the counting aggregates (n, out_of_range,
 spikes, completeness) are 0, staleness runs on from the last reading, and the
-values are the last interval's (fill: previous) or null (fill: null).
+values are the last interval's (fill: previous) or null (fill: null). With
+fill: linear a run of gaps comes out once the next interval with readings
+closed, its values interpolated by interval between the two neighbours, or
+once the interval after its stale gap closed without readings (the sensor went
+silent), with null values.
 """
 import json
 import math
@@ -112,7 +116,7 @@ def expect(src):
             by_sensor[sensor].append((r["t"], r["temp"]))
             part_of[sensor] = int(part)
             part_time[int(part)] = max(part_time[int(part)], r["t"])
-    prev, null = {}, {}
+    prev, null, linear = {}, {}, {}
     for sensor, readings in by_sensor.items():
         readings.sort()
         per = defaultdict(list)
@@ -141,7 +145,45 @@ def expect(src):
                     null[key] = {"mean": None, "n": 0, "staleness": row["staleness"], "gap": True,
                                  "stale": row["stale"]}
             s += SIZE
-    return {"prev": prev, "null": null}
+        linear.update(expect_linear(sensor, per, closed_by))
+    return {"prev": prev, "null": null, "linear": linear}
+
+
+def expect_linear(sensor, per, closed_by):
+    out = {}
+    starts = sorted(per)
+    rows = {s: interval(per[s], s) for s in starts}
+    k_max = FILL_MAX // SIZE
+    for i, p in enumerate(starts):
+        row = rows[p]
+        if p + SIZE <= closed_by:
+            out["%s@%d" % (sensor, p)] = {"mean": row["mean"], "mx": max(x for _, x in per[p]),
+                                          "n": row["n"], "staleness": row["staleness"],
+                                          "gap": False, "stale": False}
+        nxt = starts[i + 1] if i + 1 < len(starts) else None
+        d = (nxt - p) // SIZE if nxt is not None else None
+        if d == 1:
+            continue
+        silent = d is None or (d - 1) > k_max
+        gaps = k_max if silent else d - 1
+        # silent: once the interval after the stale gap closed (without readings)
+        done_at = p + (gaps + 2) * SIZE if silent else nxt + SIZE
+        if done_at > closed_by:
+            continue                                        # still pending
+        last_t = per[p][-1][0]
+        for k in range(1, gaps + 1):
+            s = p + k * SIZE
+            if silent:
+                mean = mx = None
+            else:
+                f = k * SIZE / (nxt - p)
+                mean = row["mean"] + (rows[nxt]["mean"] - row["mean"]) * f
+                mp, mq = max(x for _, x in per[p]), max(x for _, x in per[nxt])
+                mx = mp + (mq - mp) * f
+            out["%s@%d" % (sensor, s)] = {"mean": mean, "mx": mx, "n": 0,
+                                          "staleness": (s + SIZE - last_t) / 1000, "gap": True,
+                                          "stale": (k + 1) * SIZE > FILL_MAX}
+    return out
 
 
 def same(a, b):
@@ -179,11 +221,12 @@ def check_topic(name, exp, path, results):
                     "(values, nulls, flags)%s" % (name, "; " + "; ".join(wrong[:3]) if wrong else "")))
 
 
-def compare(src, prev_path, null_path, quiet):
+def compare(src, prev_path, null_path, linear_path, quiet):
     exp = expect(src)
     results = []
     check_topic("fill: previous", exp["prev"], prev_path, results)
     check_topic("fill: null", exp["null"], null_path, results)
+    check_topic("fill: linear", exp["linear"], linear_path, results)
     if not quiet:
         for ok, what in results:
             print("%s - %s" % ("ok" if ok else "not ok", what))
@@ -194,6 +237,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "compare":
-        sys.exit(0 if compare(sys.argv[2], sys.argv[3], sys.argv[4], "-q" in sys.argv) else 1)
+        sys.exit(0 if compare(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], "-q" in sys.argv) else 1)
     else:
         sys.exit(__doc__)
