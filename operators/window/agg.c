@@ -557,11 +557,14 @@ void spate_agg_result_in(const spate_agg_state_t *s, double param, int64_t start
 spate_agg_state_t *spate_agg_states_new(const spate_agg_fn_t *fns, const double *params, int n) {
         spate_agg_state_t *states = calloc(n > 0 ? (size_t)n : 1, sizeof(*states));
 
-        for (int i = 0; states && i < n; i++)
-                if (spate_agg_init_param(&states[i], fns[i], params ? params[i] : 0)) {
+        for (int i = 0; states && i < n; i++) {
+                spate_agg_init(&states[i], fns[i]);
+                /* Only spikes takes a parameter (and allocates): others stay as cheap as before. */
+                if (fns[i] == SPATE_AGG_SPIKES && spate_agg_init_param(&states[i], fns[i], params ? params[i] : 0)) {
                         spate_agg_states_free(states, i);
                         return NULL;
                 }
+        }
         return states;
 }
 

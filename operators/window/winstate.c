@@ -251,7 +251,7 @@ static int ungap(spate_winstate_t *ws, spate_went_t *e) {
 }
 
 static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_wrec_t *r) {
-        if (ungap(ws, e))
+        if (e->gap && ungap(ws, e))
                 return -1;
         for (int i = 0; i < ws->conf->nfns; i++)
                 if (spate_agg_update(&e->states[i], &r->vals[i], &r->origin) < 0)
