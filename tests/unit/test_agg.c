@@ -76,6 +76,20 @@ static int same_encoding(const spate_agg_state_t *a, const spate_agg_state_t *b,
         return same;
 }
 
+/* How many of the len proper prefixes of an encoding fail to decode. */
+static int truncations_rejected(const char *buf, size_t len) {
+        int rejected = 0;
+        for (size_t cut = 0; cut < len; cut++) {
+                spate_agg_state_t *tmp = NULL;
+                int tn = 0;
+                if (spate_agg_state_decode(buf, cut, &tmp, &tn, err, sizeof(err)) == -1)
+                        rejected++;
+                else
+                        spate_agg_states_free(tmp, tn);
+        }
+        return rejected;
+}
+
 static void test_basics(void) {
         spate_agg_state_t *st = spate_agg_states_new(all_fns, NULL, NFNS);
         const rec_t recs[] = {
@@ -297,15 +311,7 @@ static void test_codec(void) {
         CHECK(result_num(&back[7]) == result_num(&st[7]) + 1 && result_num(&back[6]) == 1e6,
               "decoded count_distinct and last accept updates");
 
-        int rejected = 0;
-        for (size_t cut = 0; cut < len; cut++) {
-                spate_agg_state_t *tmp = NULL;
-                int tn = 0;
-                if (spate_agg_state_decode(buf, cut, &tmp, &tn, err, sizeof(err)) == -1)
-                        rejected++;
-                else
-                        spate_agg_states_free(tmp, tn);
-        }
+        int rejected = truncations_rejected(buf, len);
         CHECK(rejected == (int)len, "every truncation rejected (%d of %zu)", rejected, len);
         buf[0] = 9;
         CHECK(spate_agg_state_decode(buf, len, &empty, &n, err, sizeof(err)) == -1,
@@ -450,14 +456,7 @@ static void test_quality(void) {
         q_apply(back, 5);   /* -5 again at 6 s: no longer newer than the range: not compared */
         CHECK(result_num(&back[0]) == 2 && result_num(&back[5]) == 3,
               "decoded states keep counting (spikes' limit survived the round trip)");
-        for (size_t cut = 0; cut < len; cut++) {
-                spate_agg_state_t *tmp = NULL;
-                int tn = 0;
-                if (spate_agg_state_decode(buf, cut, &tmp, &tn, err, sizeof(err)) == -1)
-                        rejected++;
-                else
-                        spate_agg_states_free(tmp, tn);
-        }
+        rejected = truncations_rejected(buf, len);
         CHECK(rejected == (int)len, "every truncation rejected (%d of %zu)", rejected, len);
         free(buf);
         free(buf2);
