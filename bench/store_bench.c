@@ -28,7 +28,7 @@ static int make_value(long i, char **buf, size_t *len) {
         static const spate_agg_fn_t fns[] = {
                 SPATE_AGG_COUNT, SPATE_AGG_SUM, SPATE_AGG_MIN, SPATE_AGG_MAX, SPATE_AGG_LAST
         };
-        spate_agg_state_t *st = spate_agg_states_new(fns, 5);
+        spate_agg_state_t *st = spate_agg_states_new(fns, NULL, 5);
         char err[128];
         int rc;
 

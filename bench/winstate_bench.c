@@ -48,7 +48,7 @@ static int dump_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_w
 int main(int argc, char **argv) {
         long n = argc > 1 ? atol(argv[1]) : 1000000;
         spate_winconf_t conf = { { SPATE_WINDOW_TUMBLING, 3600000, 3600000, 0, 3600000000 },
-                                 fns, 2, 3600000 + 3600000000, 1 };
+                                 fns, 2, 3600000 + 3600000000, 1, NULL, SPATE_FILL_NONE, 0 };
         dump_t d = { &conf, { 0 }, { 0 }, malloc((size_t)n * sizeof(size_t)),
                      malloc((size_t)n * sizeof(size_t)), 0 };
         char err[256], group[32];

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *fn_names[] = {
-        "count", "sum", "mean", "min", "max", "first", "last", "count_distinct"
+static const char *const fn_names[] = {
+        "count", "sum", "mean", "min", "max", "first", "last", "count_distinct",
+        "count_if", "stddev", "stuck", "staleness", "completeness", "spikes"
 };
 #define NFN ((int)(sizeof(fn_names) / sizeof(*fn_names)))
+_Static_assert(NFN == SPATE_AGG_NFN, "a function without a name");
 
 int spate_agg_fn_parse(const char *name, spate_agg_fn_t *fnp) {
         for (int i = 0; i < NFN; i++) {
@@ -25,6 +27,30 @@ const char *spate_agg_fn_name(spate_agg_fn_t fn) {
         return (unsigned)fn < (unsigned)NFN ? fn_names[fn] : "unknown";
 }
 
+const char *const *spate_agg_fn_names(void) {
+        return fn_names;
+}
+
+int spate_agg_fn_arity(spate_agg_fn_t fn) {
+        switch (fn) {
+        case SPATE_AGG_COUNT:
+        case SPATE_AGG_STALENESS: return 0;
+        case SPATE_AGG_SPIKES: return 2;
+        case SPATE_AGG_COMPLETENESS: return 3;
+        default: return 1;
+        }
+}
+
+int spate_agg_fn_counts(spate_agg_fn_t fn) {
+        return fn == SPATE_AGG_COUNT || fn == SPATE_AGG_COUNT_IF || fn == SPATE_AGG_COMPLETENESS ||
+               fn == SPATE_AGG_SPIKES;
+}
+
+int spate_agg_fn_interpolates(spate_agg_fn_t fn) {
+        return fn == SPATE_AGG_SUM || fn == SPATE_AGG_MEAN || fn == SPATE_AGG_MIN || fn == SPATE_AGG_MAX ||
+               fn == SPATE_AGG_FIRST || fn == SPATE_AGG_LAST;
+}
+
 /* A window node holds one state per aggregate per live window: a growing state
  * multiplies its heap cost by the number of live windows. */
 _Static_assert(sizeof(spate_agg_state_t) <= 32, "spate_agg_state_t grew");
@@ -32,6 +58,16 @@ _Static_assert(sizeof(spate_agg_state_t) <= 32, "spate_agg_state_t grew");
 void spate_agg_init(spate_agg_state_t *s, spate_agg_fn_t fn) {
         memset(s, 0, sizeof(*s));
         s->fn = (uint8_t)fn;
+}
+
+int spate_agg_init_param(spate_agg_state_t *s, spate_agg_fn_t fn, double param) {
+        spate_agg_init(s, fn);
+        if (fn != SPATE_AGG_SPIKES)
+                return 0;
+        if (!(s->u.spikes = calloc(1, sizeof(*s->u.spikes))))
+                return -1;
+        s->u.spikes->limit = param;
+        return 0;
 }
 
 void spate_agg_free(spate_agg_state_t *s) {
@@ -49,7 +85,26 @@ void spate_agg_free(spate_agg_state_t *s) {
                 s->u.set.slots = NULL;
                 s->u.set.cap = 0;
                 break;
+        case SPATE_AGG_SPIKES:
+                free(s->u.spikes);
+                s->u.spikes = NULL;
+                break;
         }
+}
+
+void spate_agg_set_num(spate_agg_state_t *s, double v) {
+        if (!spate_agg_fn_interpolates((spate_agg_fn_t)s->fn))
+                return;
+        spate_agg_free(s);
+        spate_agg_init(s, (spate_agg_fn_t)s->fn);
+        if (s->fn == SPATE_AGG_SUM || s->fn == SPATE_AGG_MEAN) {
+                s->u.sum.sum = v;
+                s->u.sum.n = 1;
+                return;
+        }
+        s->has = 1;
+        s->type = SPATE_VAL_NUM;
+        s->u.kept.v.num = v;
 }
 
 /* The kept value of min..last as a value whose str is borrowed from s. */
@@ -213,18 +268,134 @@ static int set_add(spate_agg_state_t *s, uint64_t h) {
         return 0;
 }
 
+/* Welford's running mean and sum of squared deviations. */
+static void welford_add(spate_agg_state_t *s, double x) {
+        double d = x - s->u.var.mean;
+
+        s->u.var.n++;
+        s->u.var.mean += d / (double)s->u.var.n;
+        s->u.var.m2 += d * (x - s->u.var.mean);
+}
+
+/* Chan, Golub and LeVeque's combination of two (n, mean, M2). */
+static void welford_merge(spate_agg_state_t *dst, const spate_agg_state_t *src) {
+        double na = (double)dst->u.var.n, nb = (double)src->u.var.n, d;
+
+        if (!src->u.var.n)
+                return;
+        if (!dst->u.var.n) {
+                dst->u.var = src->u.var;
+                return;
+        }
+        d = src->u.var.mean - dst->u.var.mean;
+        dst->u.var.mean += d * nb / (na + nb);
+        dst->u.var.m2 += src->u.var.m2 + d * d * na * nb / (na + nb);
+        dst->u.var.n += src->u.var.n;
+}
+
+/* stuck: n more values of hash h. */
+static void same_add(spate_agg_state_t *s, uint64_t h, uint64_t n) {
+        if (!s->u.same.n)
+                s->u.same.hash = h;
+        else if (s->u.same.hash != h)
+                s->u.same.differs = 1;
+        s->u.same.n += n;
+}
+
+static int jump(const spate_agg_spikes_t *k, double a, double b) {
+        return fabs(b - a) > k->limit;
+}
+
+/* spikes: one number, compared with its neighbour when it extends the range
+ * seen (agg.h says why one inside the range is not). */
+static void spikes_add(spate_agg_spikes_t *k, double x, const spate_agg_origin_t *o) {
+        if (!k->n) {
+                k->first = k->last = x;
+                k->lo = k->hi = *o;
+        } else if (origin_cmp(o, &k->hi) > 0) {
+                k->jumps += (uint64_t)jump(k, k->last, x);
+                k->last = x;
+                k->hi = *o;
+        } else if (origin_cmp(o, &k->lo) < 0) {
+                k->jumps += (uint64_t)jump(k, x, k->first);
+                k->first = x;
+                k->lo = *o;
+        }
+        k->n++;
+}
+
+static void spikes_merge(spate_agg_spikes_t *d, const spate_agg_spikes_t *s) {
+        if (!s->n)
+                return;
+        if (!d->n) {
+                double limit = d->limit;
+                *d = *s;
+                d->limit = limit;
+                return;
+        }
+        d->jumps += s->jumps;
+        if (origin_cmp(&s->lo, &d->hi) > 0) {
+                d->jumps += (uint64_t)jump(d, d->last, s->first);
+                d->last = s->last;
+                d->hi = s->hi;
+        } else if (origin_cmp(&s->hi, &d->lo) < 0) {
+                d->jumps += (uint64_t)jump(d, s->last, d->first);
+                d->first = s->first;
+                d->lo = s->lo;
+        } else {
+                /* Overlapping ranges: the ends widen, the jumps just add up. */
+                if (origin_cmp(&s->hi, &d->hi) > 0) {
+                        d->last = s->last;
+                        d->hi = s->hi;
+                }
+                if (origin_cmp(&s->lo, &d->lo) < 0) {
+                        d->first = s->first;
+                        d->lo = s->lo;
+                }
+        }
+        d->n += s->n;
+}
+
 int spate_agg_update(spate_agg_state_t *s, const spate_val_t *v, const spate_agg_origin_t *o) {
         spate_val_t cur;
         spate_agg_origin_t at;
         int better;
 
-        if (s->fn == SPATE_AGG_COUNT) {
+        if (s->fn == SPATE_AGG_COUNT || s->fn == SPATE_AGG_COMPLETENESS) {
                 s->u.count++;
+                return 0;
+        }
+        if (s->fn == SPATE_AGG_STALENESS) {
+                if (!o)
+                        return -1;
+                if (!s->has || o->t > s->u.latest)
+                        s->u.latest = o->t;
+                s->has = 1;
                 return 0;
         }
         if (!v || v->type == SPATE_VAL_NULL || (v->type == SPATE_VAL_NUM && isnan(v->num)))
                 return 1;
         switch (s->fn) {
+        case SPATE_AGG_COUNT_IF:
+                if (v->type != SPATE_VAL_BOOL)
+                        return 1;
+                s->u.count += v->b != 0;
+                return 0;
+        case SPATE_AGG_STDDEV:
+                if (v->type != SPATE_VAL_NUM || !isfinite(v->num))
+                        return 1;
+                welford_add(s, v->num);
+                return 0;
+        case SPATE_AGG_STUCK:
+                same_add(s, spate_agg_value_hash(v), 1);
+                return 0;
+        case SPATE_AGG_SPIKES:
+                if (v->type != SPATE_VAL_NUM || !isfinite(v->num))
+                        return 1;
+                if (!o || !s->u.spikes)
+                        return -1;
+                spikes_add(s->u.spikes, v->num, o);
+                return 0;
         case SPATE_AGG_SUM:
         case SPATE_AGG_MEAN:
                 if (v->type != SPATE_VAL_NUM || !isfinite(v->num))
@@ -300,6 +471,28 @@ int spate_agg_merge(spate_agg_state_t *dst, const spate_agg_state_t *src) {
                         if (src->u.set.slots[i] && set_add(dst, src->u.set.slots[i]))
                                 return -1;
                 return 0;
+        case SPATE_AGG_COUNT_IF:
+        case SPATE_AGG_COMPLETENESS:
+                dst->u.count += src->u.count;
+                return 0;
+        case SPATE_AGG_STDDEV:
+                welford_merge(dst, src);
+                return 0;
+        case SPATE_AGG_STUCK:
+                if (src->u.same.n)
+                        same_add(dst, src->u.same.hash, src->u.same.n);
+                dst->u.same.differs |= src->u.same.differs;
+                return 0;
+        case SPATE_AGG_STALENESS:
+                if (src->has && (!dst->has || src->u.latest > dst->u.latest))
+                        dst->u.latest = src->u.latest;
+                dst->has |= src->has;
+                return 0;
+        case SPATE_AGG_SPIKES:
+                if (!dst->u.spikes || !src->u.spikes)
+                        return -1;
+                spikes_merge(dst->u.spikes, src->u.spikes);
+                return 0;
         }
         return -1;
 }
@@ -308,8 +501,30 @@ void spate_agg_result(const spate_agg_state_t *s, spate_val_t *out) {
         memset(out, 0, sizeof(*out));
         switch (s->fn) {
         case SPATE_AGG_COUNT:
+        case SPATE_AGG_COUNT_IF:
+        case SPATE_AGG_COMPLETENESS:
                 out->type = SPATE_VAL_NUM;
                 out->num = (double)s->u.count;
+                return;
+        case SPATE_AGG_STDDEV:
+                if (s->u.var.n < 2)
+                        return;
+                out->type = SPATE_VAL_NUM;
+                out->num = sqrt(s->u.var.m2 / (double)(s->u.var.n - 1));
+                return;
+        case SPATE_AGG_STUCK:
+                out->type = SPATE_VAL_BOOL;
+                out->b = s->u.same.n >= 2 && !s->u.same.differs;
+                return;
+        case SPATE_AGG_STALENESS:
+                if (!s->has)
+                        return;
+                out->type = SPATE_VAL_NUM;
+                out->num = (double)s->u.latest;
+                return;
+        case SPATE_AGG_SPIKES:
+                out->type = SPATE_VAL_NUM;
+                out->num = s->u.spikes ? (double)s->u.spikes->jumps : 0;
                 return;
         case SPATE_AGG_COUNT_DISTINCT:
                 out->type = SPATE_VAL_NUM;
@@ -330,11 +545,26 @@ void spate_agg_result(const spate_agg_state_t *s, spate_val_t *out) {
         }
 }
 
-spate_agg_state_t *spate_agg_states_new(const spate_agg_fn_t *fns, int n) {
+void spate_agg_result_in(const spate_agg_state_t *s, double param, int64_t start, int64_t end,
+                         spate_val_t *out) {
+        spate_agg_result(s, out);
+        if (s->fn == SPATE_AGG_STALENESS && out->type == SPATE_VAL_NUM)
+                out->num = (double)(end - s->u.latest) / 1000.0;
+        else if (s->fn == SPATE_AGG_COMPLETENESS)
+                out->num = end > start && param > 0 ? out->num * param / (double)(end - start) : 0;
+}
+
+spate_agg_state_t *spate_agg_states_new(const spate_agg_fn_t *fns, const double *params, int n) {
         spate_agg_state_t *states = calloc(n > 0 ? (size_t)n : 1, sizeof(*states));
 
-        for (int i = 0; states && i < n; i++)
+        for (int i = 0; states && i < n; i++) {
                 spate_agg_init(&states[i], fns[i]);
+                /* Only spikes takes a parameter (and allocates): others stay as cheap as before. */
+                if (fns[i] == SPATE_AGG_SPIKES && spate_agg_init_param(&states[i], fns[i], params ? params[i] : 0)) {
+                        spate_agg_states_free(states, i);
+                        return NULL;
+                }
+        }
         return states;
 }
 

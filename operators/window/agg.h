@@ -1,5 +1,7 @@
 /* agg.h - mergeable aggregate states (count, sum, mean, min, max, first, last,
- * count_distinct) and their compact byte encoding for RocksDB and changelogs.
+ * count_distinct, and the data-quality ones: count_if, stddev, stuck,
+ * staleness, completeness, spikes) and their compact byte encoding for
+ * RocksDB and changelogs.
  *
  * Rules:
  * - count() counts records (every update call, whatever the value).
@@ -17,6 +19,24 @@
  *   (number 1 and string "1" differ; -0.0 equals 0.0). With n distinct values
  *   the chance of any collision is about n^2 / 2^65: ~3e-8 at one million.
  *   Memory and encoding cost 8 bytes per distinct value.
+ * - count_if(e) counts the records whose e is true (bool true only).
+ * - stddev(e) is the sample standard deviation (n - 1) of the numbers, null
+ *   below two; Welford's update, merged with Chan et al.'s parallel formula,
+ *   so it depends on the order of inputs only in the last bits.
+ * - stuck(e) is true when at least two non-null values came and all are
+ *   identical (compared by spate_agg_value_hash), false otherwise.
+ * - staleness() keeps the latest event time; spate_agg_result_in gives the
+ *   seconds from it to the window's end (null when there was no record).
+ * - completeness(P) counts records; spate_agg_result_in divides by the
+ *   readings expected in the window at one per P ms ((end - start) / P).
+ * - spikes(e, L) counts jumps |x_i - x_(i-1)| > L between consecutive numbers
+ *   in (event time, partition, offset) order. A number that arrives older than
+ *   the newest one kept and newer than the oldest (out of order, inside the
+ *   range already seen) is not compared with anything: it is counted in
+ *   neither direction (its neighbours are unknown). Merging two states whose
+ *   ranges do not overlap is exact; overlapping ranges add their counts.
+ *   Records of one key in one partition, in order, are therefore exact.
+ *   Its state is on the heap (the limit lives in it).
  * - merge(a, b) has the state of the union of a's and b's inputs (sessions).
  */
 #ifndef SPATE_AGG_H
@@ -56,8 +76,25 @@ typedef enum {
         SPATE_AGG_MAX,
         SPATE_AGG_FIRST,
         SPATE_AGG_LAST,
-        SPATE_AGG_COUNT_DISTINCT
+        SPATE_AGG_COUNT_DISTINCT,
+        SPATE_AGG_COUNT_IF,
+        SPATE_AGG_STDDEV,
+        SPATE_AGG_STUCK,
+        SPATE_AGG_STALENESS,
+        SPATE_AGG_COMPLETENESS,
+        SPATE_AGG_SPIKES
 } spate_agg_fn_t;
+
+#define SPATE_AGG_NFN ((int)SPATE_AGG_SPIKES + 1)
+
+/* spikes: both ends of the range of numbers seen and the jumps inside it. */
+typedef struct spate_agg_spikes {
+        double limit;
+        double first, last;              /* values at the two ends */
+        spate_agg_origin_t lo, hi;       /* their origins */
+        uint64_t n;                      /* numbers seen */
+        uint64_t jumps;
+} spate_agg_spikes_t;
 
 /* A string kept by min, max, first or last: its length lives with its bytes
  * (followed by a NUL) so that the state needs no room for it. */
@@ -97,14 +134,45 @@ typedef struct spate_agg_state {
                         size_t cap;                   /* slots (power of two) */
                         uint64_t n;                   /* distinct hashes */
                 } set;
+                struct {                              /* stddev (Welford) */
+                        double mean, m2;
+                        uint64_t n;
+                } var;
+                struct {                              /* stuck */
+                        uint64_t hash;                /* of the first value */
+                        uint64_t n;                   /* values seen */
+                        uint64_t differs;             /* 1 once one differed */
+                } same;
+                int64_t latest;                       /* staleness: newest event time (has) */
+                spate_agg_spikes_t *spikes;           /* owned (malloc'd by init) */
         } u;
 } spate_agg_state_t;
 
 /* "count", "sum", ... <-> function; parse returns 0 / -1. */
 int spate_agg_fn_parse(const char *name, spate_agg_fn_t *fnp);
 const char *spate_agg_fn_name(spate_agg_fn_t fn);
+/* Every function's name, indexed by spate_agg_fn_t (SPATE_AGG_NFN of them). */
+const char *const *spate_agg_fn_names(void);
+/* The argument a function takes: 0 none (count, staleness), 1 an expression,
+ * 2 an expression and a number (spikes), 3 a duration only (completeness). */
+int spate_agg_fn_arity(spate_agg_fn_t fn);
+/* 1 for the functions that count the window's records (count, count_if,
+ * completeness, spikes): in an interval without records they are 0, never
+ * carried over from an earlier one (resampling, winstate.h). */
+int spate_agg_fn_counts(spate_agg_fn_t fn);
 
-/* An empty state of fn. Allocates nothing. */
+/* 1 for the functions whose result is a reading's value (sum, mean, min, max,
+ * first, last): resampling with fill: linear interpolates them. */
+int spate_agg_fn_interpolates(spate_agg_fn_t fn);
+/* Sets a state of such a function so that its result is the number v (a
+ * string kept by it is freed). Other functions are left alone. */
+void spate_agg_set_num(spate_agg_state_t *s, double v);
+
+/* An empty state of fn with its parameter (spikes: the limit; ignored by the
+ * others). Allocates only for spikes; -1 when that fails. */
+int spate_agg_init_param(spate_agg_state_t *s, spate_agg_fn_t fn, double param);
+/* An empty state of fn; allocates nothing (not for spikes, whose limit is
+ * needed: that one is left empty and never counts). */
 void spate_agg_init(spate_agg_state_t *s, spate_agg_fn_t fn);
 /* Releases what the state owns; s must be init'ed again before reuse. */
 void spate_agg_free(spate_agg_state_t *s);
@@ -118,15 +186,21 @@ int spate_agg_update(spate_agg_state_t *s, const spate_val_t *v, const spate_agg
  * Returns 0, or -1 when the functions differ or memory runs out. */
 int spate_agg_merge(spate_agg_state_t *dst, const spate_agg_state_t *src);
 
-/* The current result; out->str is borrowed from s (valid until s changes). */
+/* The current result; out->str is borrowed from s (valid until s changes).
+ * staleness gives its latest event time (ms), completeness its count. */
 void spate_agg_result(const spate_agg_state_t *s, spate_val_t *out);
+/* The result in the window [start, end): staleness in seconds to end,
+ * completeness as count / ((end - start) / param); the others as above. */
+void spate_agg_result_in(const spate_agg_state_t *s, double param, int64_t start, int64_t end,
+                         spate_val_t *out);
 
 /* 64-bit hash of a type-tagged value (count_distinct's set members). */
 uint64_t spate_agg_value_hash(const spate_val_t *v);
 
 /* Window states: one state per aggregate of a window node. */
-/* A malloc'd array of n empty states of fns[i]; free with spate_agg_states_free. */
-spate_agg_state_t *spate_agg_states_new(const spate_agg_fn_t *fns, int n);
+/* A malloc'd array of n empty states of fns[i] with params[i] (may be NULL
+ * when no function needs one); free with spate_agg_states_free. */
+spate_agg_state_t *spate_agg_states_new(const spate_agg_fn_t *fns, const double *params, int n);
 void spate_agg_states_free(spate_agg_state_t *states, int n);
 /* Merges src[i] into dst[i] for all i; 0 or -1. */
 int spate_agg_states_merge(spate_agg_state_t *dst, const spate_agg_state_t *src, int n);

@@ -8,6 +8,12 @@
  *     min, max        has, [value]
  *     first, last     has, [t, partition, offset, value]
  *     count_distinct  n, n x u64 LE hashes ascending (0 included if seen)
+ *     count_if, completeness  n
+ *     stddev          n, [mean, m2] (only when n > 0)
+ *     stuck           n, [hash u64, differs byte] (only when n > 0)
+ *     staleness       has, [t]
+ *     spikes          limit, n, [jumps, first, lo origin, last, hi origin]
+ *                     (only when n > 0); origin: t, partition, offset
  *   value: type byte, then num: double | str: len, bytes | bool: byte | null: -
  * Sorting the hashes makes equal states encode to equal bytes. */
 #include "agg.h"
@@ -123,6 +129,27 @@ static void put_set(wbuf_t *w, const spate_agg_state_t *s) {
         free(sorted);
 }
 
+static void put_origin(wbuf_t *w, const spate_agg_origin_t *o) {
+        put_svarint(w, o->t);
+        put_svarint(w, o->partition);
+        put_svarint(w, o->offset);
+}
+
+static void put_spikes(wbuf_t *w, const spate_agg_spikes_t *k) {
+        static const spate_agg_spikes_t none;  /* spate_agg_init() without its limit */
+        if (!k)
+                k = &none;
+        put_double(w, k->limit);
+        put_varint(w, k->n);
+        if (!k->n)
+                return;
+        put_varint(w, k->jumps);
+        put_double(w, k->first);
+        put_origin(w, &k->lo);
+        put_double(w, k->last);
+        put_origin(w, &k->hi);
+}
+
 static void put_state(wbuf_t *w, const spate_agg_state_t *s) {
         spate_val_t v;
 
@@ -160,6 +187,32 @@ static void put_state(wbuf_t *w, const spate_agg_state_t *s) {
                 break;
         case SPATE_AGG_COUNT_DISTINCT:
                 put_set(w, s);
+                break;
+        case SPATE_AGG_COUNT_IF:
+        case SPATE_AGG_COMPLETENESS:
+                put_varint(w, s->u.count);
+                break;
+        case SPATE_AGG_STDDEV:
+                put_varint(w, s->u.var.n);
+                if (!s->u.var.n)
+                        break;
+                put_double(w, s->u.var.mean);
+                put_double(w, s->u.var.m2);
+                break;
+        case SPATE_AGG_STUCK:
+                put_varint(w, s->u.same.n);
+                if (!s->u.same.n)
+                        break;
+                put_u64(w, s->u.same.hash);
+                put_u8(w, (unsigned)s->u.same.differs);
+                break;
+        case SPATE_AGG_STALENESS:
+                put_u8(w, s->has);
+                if (s->has)
+                        put_svarint(w, s->u.latest);
+                break;
+        case SPATE_AGG_SPIKES:
+                put_spikes(w, s->u.spikes);
                 break;
         }
 }
@@ -284,10 +337,33 @@ static int get_set(rbuf_t *r, spate_agg_state_t *s) {
         return 0;
 }
 
+static void get_origin(rbuf_t *r, spate_agg_origin_t *o) {
+        o->t = get_svarint(r);
+        o->partition = (int32_t)get_svarint(r);
+        o->offset = get_svarint(r);
+}
+
+static void get_spikes(rbuf_t *r, spate_agg_state_t *s) {
+        spate_agg_spikes_t *k;
+
+        if (spate_agg_init_param(s, SPATE_AGG_SPIKES, get_double(r))) {
+                r->bad = 1;
+                return;
+        }
+        k = s->u.spikes;
+        if (!(k->n = get_varint(r)))
+                return;
+        k->jumps = get_varint(r);
+        k->first = get_double(r);
+        get_origin(r, &k->lo);
+        k->last = get_double(r);
+        get_origin(r, &k->hi);
+}
+
 static int get_state(rbuf_t *r, spate_agg_state_t *s) {
         unsigned fn = get_u8(r);
 
-        if (r->bad || fn > SPATE_AGG_COUNT_DISTINCT)
+        if (r->bad || fn >= (unsigned)SPATE_AGG_NFN)
                 return -1;
         spate_agg_init(s, (spate_agg_fn_t)fn);
         switch (s->fn) {
@@ -318,6 +394,29 @@ static int get_state(rbuf_t *r, spate_agg_state_t *s) {
                 break;
         case SPATE_AGG_COUNT_DISTINCT:
                 get_set(r, s);
+                break;
+        case SPATE_AGG_COUNT_IF:
+        case SPATE_AGG_COMPLETENESS:
+                s->u.count = get_varint(r);
+                break;
+        case SPATE_AGG_STDDEV:
+                if (!(s->u.var.n = get_varint(r)))
+                        break;
+                s->u.var.mean = get_double(r);
+                s->u.var.m2 = get_double(r);
+                break;
+        case SPATE_AGG_STUCK:
+                if (!(s->u.same.n = get_varint(r)))
+                        break;
+                s->u.same.hash = get_u64(r);
+                s->u.same.differs = get_u8(r) != 0;
+                break;
+        case SPATE_AGG_STALENESS:
+                if ((s->has = get_u8(r) != 0))
+                        s->u.latest = get_svarint(r);
+                break;
+        case SPATE_AGG_SPIKES:
+                get_spikes(r, s);
                 break;
         }
         return r->bad ? -1 : 0;

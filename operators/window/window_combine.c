@@ -116,7 +116,7 @@ static cent_t *get(win_comb_t *c, int32_t up, int64_t start, int64_t st, const c
         }
         cent_t *e = &c->ent[c->n];
         *e = (cent_t){ h, up, start, st, c->keys.len, glen, NULL };
-        if (!(e->states = spate_agg_states_new(c->conf->fns, c->conf->nfns)))
+        if (!(e->states = spate_agg_states_new(c->conf->fns, c->conf->params, c->conf->nfns)))
                 return NULL;
         spate_buf_put(&c->keys, g, glen);
         c->idx[b] = (uint32_t)++c->n;

@@ -54,6 +54,7 @@ typedef struct win_comb win_comb_t;
 typedef struct win {
         spate_winconf_t conf;
         spate_agg_fn_t fns[WIN_MAX_AGGS];
+        double params[WIN_MAX_AGGS];        /* spikes' limit, completeness' period (ms) */
         const char *names[WIN_MAX_AGGS];    /* output field per aggregate */
         int arg_of[WIN_MAX_AGGS];           /* index into args, -1 for count() */
         spate_expr_t *args[WIN_MAX_AGGS];   /* distinct argument expressions */

@@ -29,7 +29,8 @@ static const spate_prop_t window_props[] = {
         { "group_by", SPATE_P_EXPR, 0, NULL, NULL,
           "group expression; records are repartitioned by it (default: the record key, no repartition)" },
         { "aggregates", SPATE_P_MAP, 1, NULL, NULL,
-          "output field -> count(), sum(e), mean(e), min(e), max(e), first(e), last(e) or count_distinct(e)" },
+          "output field -> count(), sum(e), mean(e), min(e), max(e), first(e), last(e), count_distinct(e), "
+          "count_if(e), stddev(e), stuck(e), staleness(), completeness(P) or spikes(e, L)" },
         { "emit", SPATE_P_ENUM, 0, "update", "update|final",
           "update: each window changed since the last commit, at every commit; final: once, when it closes" },
         { "close_after_idle", SPATE_P_DURATION, 0, NULL, NULL,
@@ -38,6 +39,12 @@ static const spate_prop_t window_props[] = {
           "how long closed windows are kept to reject replays (default size+grace, or gap+grace)" },
         { "partitions", SPATE_P_COUNT, 0, "8", NULL, "partition count of the repartition topic (group_by)" },
         { "store", SPATE_P_STR, 0, NULL, NULL, "state store name (default: the node name)" },
+        { "fill", SPATE_P_ENUM, 0, "none", "none|null|previous|linear",
+          "tumbling: one output per group and interval from its first reading on; an interval "
+          "without readings gets null values, the previous ones or values interpolated up to the "
+          "next readings, flagged gap" },
+        { "fill_max", SPATE_P_DURATION, 0, "1h", NULL,
+          "fill: gaps are filled up to this long after a group's last reading (the last one flagged stale)" },
         { NULL }
 };
 
@@ -87,22 +94,24 @@ static int parse_aggregates(spate_node_t *n, win_t *w, char *errstr, size_t errs
                 if (y->kind != SPATE_YAML_SCALAR)
                         return spate_node_error(n, y, errstr, errstr_size,
                                                 "aggregate '%s' must be fn(expression)", name);
-                if (!strcmp(name, "key") || !strcmp(name, "window_start") || !strcmp(name, "window_end"))
+                if (!strcmp(name, "key") || !strcmp(name, "window_start") || !strcmp(name, "window_end") ||
+                    (w->conf.fill && (!strcmp(name, "gap") || !strcmp(name, "stale"))))
                         return spate_node_error(n, aggs->keys[i], errstr, errstr_size,
-                                                "'%s' is an output field of every window; name the "
+                                                "'%s' is an output field of this window; name the "
                                                 "aggregate otherwise", name);
-                if (spate_agg_spec_parse(y->value, &w->fns[i], &off, &len, &pos, err, sizeof(err)))
+                if (spate_agg_spec_parse(y->value, &w->fns[i], &off, &len, &w->params[i], &pos, err,
+                                         sizeof(err)))
                         return agg_error(n, y, pos, errstr, errstr_size, name, err);
                 w->names[i] = name;
                 w->arg_of[i] = -1;
-                if (w->fns[i] != SPATE_AGG_COUNT &&
-                    (w->arg_of[i] = compile_arg(n, w, y, off, len, errstr, errstr_size)) < 0)
+                if (len && (w->arg_of[i] = compile_arg(n, w, y, off, len, errstr, errstr_size)) < 0)
                         return -1;
-                int numeric = w->fns[i] == SPATE_AGG_COUNT || w->fns[i] == SPATE_AGG_COUNT_DISTINCT;
+                int numeric = spate_agg_fn_counts(w->fns[i]) || w->fns[i] == SPATE_AGG_COUNT_DISTINCT;
                 spate_shape_add(pool, n->out, name, NULL, numeric ? SPATE_V_NUM : SPATE_V_MISSING);
         }
         w->conf.nfns = aggs->n;
         w->conf.fns = w->fns;
+        w->conf.params = w->params;
         return 0;
 }
 
@@ -130,6 +139,15 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
         w->conf.retention = spate_node_param(n, "retention") ? spate_node_duration(n, "retention")
                 : (s->type == SPATE_WINDOW_SESSION ? s->gap : s->size) + s->grace;
         w->conf.emit_final = !strcmp(spate_node_str(n, "emit"), "final");
+        static const char *const fills[] = { "none", "null", "previous", "linear" };
+        for (int i = 0; i < 4; i++)
+                if (!strcmp(spate_node_str(n, "fill"), fills[i]))
+                        w->conf.fill = i;
+        w->conf.fill_max = spate_node_duration(n, "fill_max");
+        if (w->conf.fill && s->type != SPATE_WINDOW_TUMBLING)
+                return spate_node_error(n, spate_node_param(n, "fill"), errstr, errstr_size,
+                                        "fill: resamples tumbling windows only (one interval after "
+                                        "another), not %s ones", spate_window_type_name(s->type));
         w->idle_ms = spate_node_duration(n, "close_after_idle");
         return 0;
 }
@@ -223,6 +241,10 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         spate_shape_add(pool, n->out, "window_end", NULL, SPATE_V_NUM);
         if (parse_aggregates(n, w, errstr, errstr_size))
                 return -1;
+        if (w->conf.fill) {
+                spate_shape_add(pool, n->out, "gap", NULL, SPATE_V_BOOL);
+                spate_shape_add(pool, n->out, "stale", NULL, SPATE_V_BOOL);
+        }
         w->store = spate_node_str(n, "store") ? spate_node_str(n, "store") : n->name;
         if (declare_topics(n, w, errstr, errstr_size))
                 return -1;

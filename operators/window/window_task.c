@@ -97,6 +97,22 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
 
 /* --- output --- */
 
+/* Aggregate i's output for window e. A gap window's states are the last
+ * readings' (winstate.h): counts are 0 in it, staleness runs on to its end,
+ * and the values are carried (fill: previous, and linear where winstate.c
+ * interpolated them) or null. */
+static void result(const spate_winconf_t *c, const spate_went_t *e, int i, spate_val_t *v) {
+        if (e->gap && spate_agg_fn_counts(c->fns[i])) {
+                *v = (spate_val_t){ .type = SPATE_VAL_NUM, .num = 0 };
+                return;
+        }
+        if (e->gap && c->fill == SPATE_FILL_NULL && c->fns[i] != SPATE_AGG_STALENESS) {
+                *v = (spate_val_t){ .type = SPATE_VAL_NULL };
+                return;
+        }
+        spate_agg_result_in(&e->states[i], c->params[i], e->start, e->end, v);
+}
+
 static int emit(spate_node_t *n, const char *group, size_t glen, const spate_went_t *e,
                 int64_t start, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
@@ -122,7 +138,7 @@ static int emit(spate_node_t *n, const char *group, size_t glen, const spate_wen
         items[2] = spate_value_num((double)e->end);
         for (int i = 0; i < w->conf.nfns; i++) {
                 spate_val_t v;
-                spate_agg_result(&e->states[i], &v);
+                result(&w->conf, e, i, &v);
                 spate_value_t *o = &items[3 + i];
                 switch (v.type) {
                 case SPATE_VAL_NUM: *o = spate_value_num(v.num); break;
@@ -130,6 +146,10 @@ static int emit(spate_node_t *n, const char *group, size_t glen, const spate_wen
                 case SPATE_VAL_BOOL: *o = spate_value_bool(v.b); break;
                 default: o->type = SPATE_V_NULL; break;
                 }
+        }
+        if (w->conf.fill) {
+                items[3 + w->conf.nfns] = spate_value_bool(e->gap != SPATE_GAP_NONE);
+                items[4 + w->conf.nfns] = spate_value_bool(spate_went_stale(&w->conf, e));
         }
         rec.value.type = SPATE_V_OBJ;
         rec.value.n = (uint32_t)nf;

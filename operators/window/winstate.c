@@ -10,6 +10,9 @@
 
 #define MAX_HOPS SPATE_WINSTATE_MAX_HOPS
 
+/* One per live window: the fill fields sit in what was padding. */
+_Static_assert(sizeof(spate_went_t) <= 40, "spate_went_t grew");
+
 spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
         spate_winstate_t *ws = calloc(1, sizeof(*ws));
         if (!ws)
@@ -18,6 +21,7 @@ spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
         ws->cap = 64;
         ws->stream_time = INT64_MIN;
         ws->next_due = INT64_MAX;
+        ws->fill_time = INT64_MIN;
         if (!(ws->tab = calloc(ws->cap, sizeof(*ws->tab)))) {
                 free(ws);
                 return NULL;
@@ -157,7 +161,7 @@ static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket,
         spate_went_t **a = bucket ? &g->bkt : &g->win;
         int *n = bucket ? &g->nbkt : &g->nwin, *cap = bucket ? &g->capbkt : &g->capwin;
         spate_agg_state_t *own = NULL;
-        if (!states && !(states = own = spate_agg_states_new(ws->conf->fns, ws->conf->nfns)))
+        if (!states && !(states = own = spate_agg_states_new(ws->conf->fns, ws->conf->params, ws->conf->nfns)))
                 return NULL;
         if (*n == *cap) {
                 /* From one: most groups of a tumbling window have one live
@@ -229,7 +233,26 @@ static int changed(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e) {
         return touch(ws, g);
 }
 
+static void fill_run(spate_winstate_t *ws, spate_wgroup_t *g, int i, const spate_went_t *next);
+
+/* Input lands in gap window e (within grace, or a revision): it starts over
+ * as a window with readings. */
+static int ungap(spate_winstate_t *ws, spate_went_t *e) {
+        spate_agg_state_t *fresh;
+        if (!e->gap)
+                return 0;
+        if (!(fresh = spate_agg_states_new(ws->conf->fns, ws->conf->params, ws->conf->nfns)))
+                return -1;
+        spate_agg_states_free(e->states, ws->conf->nfns);
+        e->states = fresh;
+        e->gap = 0;
+        e->ngap = 0;
+        return 0;
+}
+
 static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_wrec_t *r) {
+        if (e->gap && ungap(ws, e))
+                return -1;
         for (int i = 0; i < ws->conf->nfns; i++)
                 if (spate_agg_update(&e->states[i], &r->vals[i], &r->origin) < 0)
                         return -1;
@@ -256,10 +279,16 @@ static int revise(spate_winstate_t *ws, spate_wgroup_t *g, int64_t start, const 
                 e->closed = 1;
                 ws->nclosed++;
         }
-        if (states ? spate_agg_states_merge(e->states, states, ws->conf->nfns) : apply(ws, g, e, r))
+        if (states ? ungap(ws, e) || spate_agg_states_merge(e->states, states, ws->conf->nfns)
+                   : apply(ws, g, e, r))
                 return -1;
         e->dirty = e->emit = 1;
         ws->nrevised++;
+        /* A pending gap that got readings closes the run before it, as its
+         * closing would have. */
+        int i = (int)(e - g->win);
+        if (ws->conf->fill == SPATE_FILL_LINEAR && i > 0 && g->win[i - 1].start == start - spec->size)
+                fill_run(ws, g, i - 1, e);
         return touch(ws, g);
 }
 
@@ -413,14 +442,99 @@ int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, i
                 return -1;
         if (!(e = find(g->win, g->nwin, start)) && !(e = insert(ws, g, 0, start, start + spec->size, NULL)))
                 return -1;
-        if (spate_agg_states_merge(e->states, states, ws->conf->nfns))
+        if (ungap(ws, e) || spate_agg_states_merge(e->states, states, ws->conf->nfns))
                 return -1;
         return changed(ws, g, e);
 }
 
 void spate_winstate_advance(spate_winstate_t *ws, int64_t stream_time) {
+        if (stream_time == SPATE_WINDOW_END_OF_STREAM && ws->stream_time != SPATE_WINDOW_END_OF_STREAM)
+                ws->fill_time = ws->stream_time;
         if (stream_time > ws->stream_time)
                 ws->stream_time = stream_time;
+}
+
+int spate_went_stale(const spate_winconf_t *conf, const spate_went_t *e) {
+        return e->gap && ((int64_t)e->ngap + 1) * conf->spec.size > conf->fill_max;
+}
+
+/* Window i of g just closed: a gap window takes the next interval if it has
+ * none, carrying its states (see winstate.h). -1 when out of memory. */
+static int fill_next(spate_winstate_t *ws, spate_wgroup_t *g, int i) {
+        const spate_winconf_t *c = ws->conf;
+        spate_went_t *e = &g->win[i];
+        int64_t next = e->start + c->spec.size;
+        int64_t upto = ws->stream_time == SPATE_WINDOW_END_OF_STREAM ? ws->fill_time : ws->stream_time;
+        uint32_t ngap = e->gap ? e->ngap + 1 : 1;
+        spate_agg_state_t *carry;
+
+        if ((int64_t)ngap * c->spec.size > c->fill_max || close_time(ws, e) > upto ||
+            (i + 1 < g->nwin && g->win[i + 1].start == next))
+                return 0;
+        if (!(carry = spate_agg_states_new(c->fns, c->params, c->nfns)))
+                return -1;
+        if (spate_agg_states_merge(carry, e->states, c->nfns) ||
+            !(e = insert(ws, g, 0, next, next + c->spec.size, carry))) {
+                spate_agg_states_free(carry, c->nfns);
+                return -1;
+        }
+        e->gap = c->fill == SPATE_FILL_LINEAR ? SPATE_GAP_PENDING : SPATE_GAP_FILLED;
+        e->ngap = ngap;
+        e->dirty = 1;
+        return touch(ws, g);
+}
+
+/* fill: linear. Pending gap window e, f of the way (by intervals) from the
+ * window with readings before it to next: interpolated values where both
+ * have a number (else the carried ones); next NULL (the key went silent):
+ * null values. Then it is filled, to write and emit. */
+static int fill_gap(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_went_t *next) {
+        const spate_winconf_t *c = ws->conf;
+        double f = next ? (double)e->ngap * (double)c->spec.size /
+                          (double)(next->start - (e->start - (int64_t)e->ngap * c->spec.size)) : 0;
+        for (int k = 0; k < c->nfns; k++) {
+                spate_val_t p, q;
+                if (!spate_agg_fn_interpolates(c->fns[k]))
+                        continue;
+                spate_agg_result(&e->states[k], &p);
+                if (!next) {
+                        spate_agg_free(&e->states[k]);
+                        spate_agg_init(&e->states[k], c->fns[k]);
+                        continue;
+                }
+                spate_agg_result(&next->states[k], &q);
+                if (p.type == SPATE_VAL_NUM && q.type == SPATE_VAL_NUM)
+                        spate_agg_set_num(&e->states[k], p.num + (q.num - p.num) * f);
+        }
+        e->gap = SPATE_GAP_FILLED;
+        e->dirty = e->emit = 1;
+        return touch(ws, g);
+}
+
+/* fill: linear. The pending gaps of g that end at index i (contiguous) are
+ * filled: interpolated up to next, the window with readings after them, or
+ * with null values when next is NULL. */
+static void fill_run(spate_winstate_t *ws, spate_wgroup_t *g, int i, const spate_went_t *next) {
+        int64_t size = ws->conf->spec.size, want = g->win[i].start;
+        for (int j = i; j >= 0 && g->win[j].gap == SPATE_GAP_PENDING && g->win[j].start == want; j--, want -= size)
+                fill_gap(ws, g, &g->win[j], next);
+}
+
+/* fill: linear. Closed pending gap i of g, with no window after it: its run
+ * is filled with null values once the key is known to be silent - the
+ * interval after the stale gap closed without readings, or the stream ended. */
+static void fill_silent(spate_winstate_t *ws, spate_wgroup_t *g, int i) {
+        const spate_winconf_t *c = ws->conf;
+        const spate_went_t *e = &g->win[i];
+        int64_t at = spate_went_stale(c, e) ? sat_add(close_time(ws, e), c->spec.size)
+                                            : SPATE_WINDOW_END_OF_STREAM;
+        if (i + 1 < g->nwin && g->win[i + 1].start == e->start + c->spec.size)
+                return;   /* the next interval fills the run (or continues it) */
+        if (ws->stream_time < at) {
+                due(ws, at);
+                return;
+        }
+        fill_run(ws, g, i, NULL);
 }
 
 static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
@@ -433,11 +547,23 @@ static void close_group(spate_winstate_t *ws, spate_wgroup_t *g) {
                         e->closed = e->dirty = 1;
                         ws->nclosed++;
                         e->st = st;
-                        e->emit |= (uint8_t)c->emit_final;
+                        e->emit |= (uint8_t)((c->emit_final && e->gap != SPATE_GAP_PENDING) ||
+                                             e->gap == SPATE_GAP_FILLED);
                         touch(ws, g);
+                        /* Out of memory: the gap is not filled (like touch() above,
+                         * closing has no way to fail). */
+                        if (c->fill == SPATE_FILL_LINEAR && e->gap == SPATE_GAP_NONE && i > 0 &&
+                            g->win[i - 1].start == e->start - c->spec.size)
+                                fill_run(ws, g, i - 1, e);
+                        if (c->fill)
+                                fill_next(ws, g, i);
+                        e = &g->win[i];
                 }
                 if (!e->closed) {
                         due(ws, ct);
+                } else if (e->gap == SPATE_GAP_PENDING) {
+                        /* Kept until the window after its run, or silence, fills it. */
+                        fill_silent(ws, g, i);
                 } else if (st >= sat_add(ct, c->retention) && !e->emit) {
                         remove_entry(ws, g, 0, i--, 0);
                 } else {
@@ -563,7 +689,8 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 ws->nclosed = ws->nclosed - old->closed + e.closed;
         *old = e;
         due(ws, bucket ? INT64_MIN : close_time(ws, old));
-        if (emit && !bucket && (!ws->conf->emit_final || old->closed)) {
+        if (emit && !bucket && old->gap != SPATE_GAP_PENDING &&
+            (old->closed || (!ws->conf->emit_final && !old->gap))) {
                 old->emit = 1;
                 if (touch(ws, g)) {
                         snprintf(errstr, errstr_size, "out of memory");

@@ -13,7 +13,27 @@
  * group at one time (start = end = that time), from which a new window's
  * content is built. Closed windows are not deleted at once: they stay as
  * closed markers for conf->retention (the stream time must pass close time +
- * retention), so nothing can re-create them while replays are possible. */
+ * retention), so nothing can re-create them while replays are possible.
+ *
+ * Resampling (conf->fill, tumbling windows only): when a group's window closes
+ * and the next interval has no window, a *gap* window is created there, its
+ * states a copy of the closed one's (the last readings carried forward). It
+ * is an ordinary entry - written to the changelog and the store, closed by
+ * stream time, emitted when it closes (under emit: update too) - so it
+ * survives a kill -9 like any window, and its own closing creates the next
+ * gap: a silent group gets one gap window per interval, up to conf->fill_max
+ * after its last window with readings (the last one is *stale*). Under fill:
+ * linear a gap window is *pending* when it closes (neither emitted nor
+ * expired): when the next window with readings closes, the pending run
+ * before it gets the values interpolated between its two neighbours
+ * (spate_agg_fn_interpolates() functions, by interval) and is emitted with
+ * it; when the interval after the stale gap closes without readings (or the
+ * stream ends) the run is emitted with those values null - the key went
+ * silent. A record
+ * that lands in a gap window (within grace) empties it first: it becomes a
+ * window with readings. Gaps are created only for intervals whose predecessor
+ * closed by a stream time below SPATE_WINDOW_END_OF_STREAM: the end of input
+ * closes the open ones without filling on to fill_max. */
 #ifndef SPATE_WINSTATE_H
 #define SPATE_WINSTATE_H
 
@@ -31,7 +51,20 @@ typedef struct spate_winconf {
         int nfns;
         int64_t retention;          /* how long a closed window stays as a marker */
         int emit_final;             /* emit when a window closes, not when it changes */
+        const double *params;       /* one per aggregate (spikes' limit, ...), borrowed; may be NULL */
+        int fill;                   /* SPATE_FILL_*: resampling (tumbling only) */
+        int64_t fill_max;           /* fill: gaps up to this long after the last readings */
 } spate_winconf_t;
+
+/* What a window emits for an interval without readings (conf->fill). */
+enum { SPATE_FILL_NONE, SPATE_FILL_NULL, SPATE_FILL_PREVIOUS, SPATE_FILL_LINEAR };
+
+/* spate_went_t.gap */
+enum {
+        SPATE_GAP_NONE,      /* a window with readings */
+        SPATE_GAP_FILLED,    /* no readings; states ready to emit */
+        SPATE_GAP_PENDING    /* fill: linear, waiting for the next interval with readings */
+};
 
 typedef struct spate_went {
         int64_t start, end;
@@ -39,8 +72,15 @@ typedef struct spate_went {
         uint8_t closed;
         uint8_t dirty;              /* to write to the changelog and the store */
         uint8_t emit;               /* to emit at the next commit */
+        uint8_t gap;                /* SPATE_GAP_*: fill, no readings; states are the last
+                                       readings' (interpolated once filled, for linear) */
+        uint32_t ngap;              /* fill: intervals since the last window with readings
+                                       (in the padding: the entry does not grow) */
         spate_agg_state_t *states;  /* conf->nfns states, owned */
 } spate_went_t;
+
+/* 1 when gap window e is the last one filled (fill_max reached). */
+int spate_went_stale(const spate_winconf_t *conf, const spate_went_t *e);
 
 typedef struct spate_wgroup {
         size_t klen;
@@ -75,6 +115,7 @@ typedef struct spate_winstate {
         int external_time;          /* records do not advance stream_time; only
                                        spate_winstate_advance() does */
         int64_t next_due;           /* no close/expiry work before this stream time */
+        int64_t fill_time;          /* the last stream time below the end of the stream */
         uint64_t nwindows, nbuckets;
         uint64_t nrevised;          /* closed windows revised (revise() in winstate.c) */
         uint64_t nclosed;           /* of nwindows: closed markers (open = nwindows - nclosed) */
@@ -157,8 +198,9 @@ size_t spate_went_key(const char *group, size_t glen, int bucket, int64_t start,
 int spate_went_key_decode(const void *key, size_t len, const char **groupp, size_t *glenp,
                           int *bucketp, int64_t *startp);
 
-/* Entry value: version, closed flag, end, stream time at write, then the
- * aggregate states (agg.h's encoding). Appends to out; 0 or -1 (OOM). */
+/* Entry value: version, flags (1 closed, 2 gap, 4 pending gap), end, stream time at write,
+ * [gap: ngap, u32], then the aggregate states (agg.h's encoding). Appends to
+ * out; 0 or -1 (OOM). */
 int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_buf_t *out);
 /* Fills e (states newly allocated) from bytes; 0 or -1 with errstr. */
 int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
@@ -288,12 +330,15 @@ int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals
 int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char *errstr,
                       size_t errstr_size);
 
-/* Aggregate spec "fn(arg)": the function and where its argument text starts
- * and ends in spec (trimmed; empty for count()). count takes no argument,
- * every other function exactly one. 0, or -1 with errstr (a did-you-mean for
- * an unknown name); *posp then is the offset the error refers to. */
+/* Aggregate spec "fn(arg)": the function and where its argument expression
+ * starts and ends in spec (trimmed; empty for count(), staleness() and
+ * completeness(P)), and its parameter (*paramp: spikes(e, L)'s limit L,
+ * completeness(P)'s P in ms; else 0). Arguments as spate_agg_fn_arity() says.
+ * 0, or -1 with errstr (a did-you-mean for an unknown name); *posp then is
+ * the offset the error refers to. */
 int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
-                         size_t *arg_len, size_t *posp, char *errstr, size_t errstr_size);
+                         size_t *arg_len, double *paramp, size_t *posp, char *errstr,
+                         size_t errstr_size);
 
 /* "2026-11-23T10:00:00Z", with ".mmm" before the Z when ms are not whole
  * seconds; negative times too. Returns the length (< 32); buf needs 32. */

@@ -91,9 +91,12 @@ int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_
         if (spate_agg_state_encode(e->states, conf->nfns, &enc, &elen, err, sizeof(err)))
                 return -1;
         spate_buf_putc(out, ENTRY_VERSION);
-        spate_buf_putc(out, (char)(e->closed ? 1 : 0));
+        spate_buf_putc(out, (char)((e->closed ? 1 : 0) | (e->gap ? 2 : 0) |
+                                   (e->gap == SPATE_GAP_PENDING ? 4 : 0)));
         put_u64(out, (uint64_t)e->end);
         put_u64(out, (uint64_t)e->st);
+        if (e->gap)
+                put_u32(out, e->ngap);
         spate_buf_put(out, enc, elen);
         free(enc);
         return 0;
@@ -108,6 +111,9 @@ int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
         e->end = (int64_t)get_n(&r, 8);
         e->st = (int64_t)get_n(&r, 8);
         e->closed = flags & 1;
+        e->gap = flags & 4 ? SPATE_GAP_PENDING : flags & 2 ? SPATE_GAP_FILLED : SPATE_GAP_NONE;
+        if (e->gap)
+                e->ngap = (uint32_t)get_n(&r, 4);
         if (r.bad || version != ENTRY_VERSION) {
                 snprintf(errstr, errstr_size, "window entry: %s", r.bad ? "truncated" : "unknown version");
                 return -1;
@@ -473,15 +479,77 @@ int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char 
 
 /* --- aggregate specs --- */
 
-static const char *const fn_names[] = {
-        "count", "sum", "mean", "min", "max", "first", "last", "count_distinct"
-};
+#define FN_LIST "count, sum, mean, min, max, first, last, count_distinct, count_if, stddev, " \
+                "stuck, staleness, completeness, spikes"
+
+/* Offset of the last comma of spec[a0, a1) outside parentheses, brackets and
+ * quotes, or a1 when there is none. */
+static size_t last_top_comma(const char *spec, size_t a0, size_t a1) {
+        size_t at = a1;
+        int depth = 0;
+        char quote = 0;
+        for (size_t i = a0; i < a1; i++) {
+                char c = spec[i];
+                if (quote)
+                        quote = c == quote ? 0 : quote;
+                else if (c == '\'' || c == '"')
+                        quote = c;
+                else if (c == '(' || c == '[')
+                        depth++;
+                else if (c == ')' || c == ']')
+                        depth--;
+                else if (c == ',' && !depth)
+                        at = i;
+        }
+        return at;
+}
+
+/* The parameter of spikes(e, L) (a number >= 0, cut off the argument) or
+ * completeness(P) (a duration > 0, the whole argument). 0 or -1 with errstr. */
+static int spec_param(const char *spec, spate_agg_fn_t fn, size_t *a0, size_t *a1, double *paramp,
+                      size_t *posp, char *errstr, size_t errstr_size) {
+        char text[64], *end;
+        size_t c = fn == SPATE_AGG_SPIKES ? last_top_comma(spec, *a0, *a1) : *a0 - 1, p0 = c + 1;
+        if (fn == SPATE_AGG_SPIKES && c == *a1) {
+                snprintf(errstr, errstr_size, "spikes(e, limit) needs a limit: the largest jump "
+                         "between consecutive readings that is not a spike, e.g. spikes(temp, 5)");
+                return -1;
+        }
+        while (p0 < *a1 && isspace((unsigned char)spec[p0]))
+                p0++;
+        *posp = p0;
+        snprintf(text, sizeof(text), "%.*s", (int)(*a1 - p0), spec + p0);
+        if (fn == SPATE_AGG_COMPLETENESS) {
+                int64_t ms;
+                if (spate_parse_duration(text, &ms) || ms <= 0) {
+                        snprintf(errstr, errstr_size, "completeness(P) takes the expected time "
+                                 "between readings as a duration, e.g. completeness(10s)");
+                        return -1;
+                }
+                *paramp = (double)ms;
+                *a1 = *a0;
+                return 0;
+        }
+        *paramp = strtod(text, &end);
+        if (end == text || *end || !(*paramp >= 0) || *paramp > 1e300) {
+                snprintf(errstr, errstr_size, "the limit of spikes(e, limit) must be a number >= 0");
+                return -1;
+        }
+        *a1 = c;
+        while (*a1 > *a0 && isspace((unsigned char)spec[*a1 - 1]))
+                (*a1)--;
+        *posp = *a0;
+        return 0;
+}
 
 int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
-                         size_t *arg_len, size_t *posp, char *errstr, size_t errstr_size) {
+                         size_t *arg_len, double *paramp, size_t *posp, char *errstr,
+                         size_t errstr_size) {
         size_t i = 0, name0, name1, a0, a1, len = strlen(spec);
         char name[64];
+        int arity;
 
+        *paramp = 0;
         while (isspace((unsigned char)spec[i]))
                 i++;
         name0 = i;
@@ -493,8 +561,7 @@ int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
         *posp = name0;
         if (name1 == name0 || spec[i] != '(') {
                 snprintf(errstr, errstr_size, "an aggregate is written fn(expression), e.g. "
-                         "mean(temp) or count(); functions: count, sum, mean, min, max, first, "
-                         "last, count_distinct");
+                         "mean(temp) or count(); functions: " FN_LIST);
                 return -1;
         }
         while (len > i && isspace((unsigned char)spec[len - 1]))
@@ -506,10 +573,9 @@ int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
         }
         snprintf(name, sizeof(name), "%.*s", (int)(name1 - name0), spec + name0);
         if (spate_agg_fn_parse(name, fnp)) {
-                const char *s = spate_suggest(name, fn_names, 8);
-                snprintf(errstr, errstr_size, "unknown aggregate function '%s'%s%s%s (known: count, "
-                         "sum, mean, min, max, first, last, count_distinct)", name,
-                         s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+                const char *s = spate_suggest(name, spate_agg_fn_names(), SPATE_AGG_NFN);
+                snprintf(errstr, errstr_size, "unknown aggregate function '%s'%s%s%s (known: " FN_LIST ")",
+                         name, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
                 return -1;
         }
         a0 = i + 1;
@@ -518,18 +584,25 @@ int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
                 a0++;
         while (a1 > a0 && isspace((unsigned char)spec[a1 - 1]))
                 a1--;
+        *posp = a0;
+        arity = spate_agg_fn_arity(*fnp);
+        if (!arity && a1 > a0) {
+                snprintf(errstr, errstr_size, *fnp == SPATE_AGG_COUNT
+                         ? "count() takes no argument (it counts records); count_distinct(e) counts "
+                           "distinct values, count_if(e) the records where e is true"
+                         : "%s() takes no argument", name);
+                return -1;
+        }
+        if (arity && a1 == a0) {
+                snprintf(errstr, errstr_size, "%s() needs %s, e.g. %s", name,
+                         arity == 3 ? "a duration" : "an expression",
+                         arity == 3 ? "completeness(10s)" : arity == 2 ? "spikes(temp, 5)" : "mean(temp)");
+                return -1;
+        }
+        if (arity >= 2 && spec_param(spec, *fnp, &a0, &a1, paramp, posp, errstr, errstr_size))
+                return -1;
         *arg_off = a0;
         *arg_len = a1 - a0;
-        *posp = a0;
-        if (*fnp == SPATE_AGG_COUNT && a1 > a0) {
-                snprintf(errstr, errstr_size, "count() takes no argument (it counts records); "
-                         "count_distinct(e) counts distinct values");
-                return -1;
-        }
-        if (*fnp != SPATE_AGG_COUNT && a1 == a0) {
-                snprintf(errstr, errstr_size, "%s() needs an expression, e.g. %s(temp)", name, name);
-                return -1;
-        }
         return 0;
 }
 

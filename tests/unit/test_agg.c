@@ -76,8 +76,22 @@ static int same_encoding(const spate_agg_state_t *a, const spate_agg_state_t *b,
         return same;
 }
 
+/* How many of the len proper prefixes of an encoding fail to decode. */
+static int truncations_rejected(const char *buf, size_t len) {
+        int rejected = 0;
+        for (size_t cut = 0; cut < len; cut++) {
+                spate_agg_state_t *tmp = NULL;
+                int tn = 0;
+                if (spate_agg_state_decode(buf, cut, &tmp, &tn, err, sizeof(err)) == -1)
+                        rejected++;
+                else
+                        spate_agg_states_free(tmp, tn);
+        }
+        return rejected;
+}
+
 static void test_basics(void) {
-        spate_agg_state_t *st = spate_agg_states_new(all_fns, NFNS);
+        spate_agg_state_t *st = spate_agg_states_new(all_fns, NULL, NFNS);
         const rec_t recs[] = {
                 { num(3), { 10, 0, 1 } },
                 { null_val, { 5, 0, 2 } },
@@ -121,7 +135,7 @@ static void test_mixed_types(void) {
         static const spate_agg_fn_t fns[] = {
                 SPATE_AGG_MIN, SPATE_AGG_MAX, SPATE_AGG_COUNT_DISTINCT, SPATE_AGG_FIRST
         };
-        spate_agg_state_t *st = spate_agg_states_new(fns, 4);
+        spate_agg_state_t *st = spate_agg_states_new(fns, NULL, 4);
         const rec_t recs[] = {
                 { str("pear"), { 1, 0, 0 } }, { str("apple"), { 2, 0, 1 } },
                 { str("app"), { 3, 0, 2 } }, { num(1), { 4, 0, 3 } },
@@ -213,14 +227,14 @@ static rec_t *random_records(void) {
 static void test_order_independence(void) {
         rec_t *recs = random_records();
         int order[NREC];
-        spate_agg_state_t *ref = spate_agg_states_new(all_fns, NFNS);
+        spate_agg_state_t *ref = spate_agg_states_new(all_fns, NULL, NFNS);
         int all_same = 1, enc_same = 1;
 
         for (int i = 0; i < NREC; i++)
                 order[i] = i;
         apply(ref, NFNS, recs, order, NREC);
         for (int round = 0; round < 20; round++) {
-                spate_agg_state_t *st = spate_agg_states_new(all_fns, NFNS);
+                spate_agg_state_t *st = spate_agg_states_new(all_fns, NULL, NFNS);
                 shuffle(order, NREC);
                 apply(st, NFNS, recs, order, NREC);
                 for (int j = 0; j < NFNS; j++)
@@ -237,14 +251,14 @@ static void test_order_independence(void) {
 static void test_merge_is_union(void) {
         rec_t *recs = random_records();
         int order[NREC], ok = 1;
-        spate_agg_state_t *all = spate_agg_states_new(all_fns, NFNS);
+        spate_agg_state_t *all = spate_agg_states_new(all_fns, NULL, NFNS);
 
         for (int i = 0; i < NREC; i++)
                 order[i] = i;
         apply(all, NFNS, recs, NULL, NREC);
         for (int round = 0; round < 10; round++) {
-                spate_agg_state_t *a = spate_agg_states_new(all_fns, NFNS);
-                spate_agg_state_t *b = spate_agg_states_new(all_fns, NFNS);
+                spate_agg_state_t *a = spate_agg_states_new(all_fns, NULL, NFNS);
+                spate_agg_state_t *b = spate_agg_states_new(all_fns, NULL, NFNS);
                 int cut = (int)(next_rand() % NREC);
                 shuffle(order, NREC);
                 apply(a, NFNS, recs, order, cut);
@@ -275,7 +289,7 @@ static void test_merge_is_union(void) {
 
 static void test_codec(void) {
         rec_t *recs = random_records();
-        spate_agg_state_t *st = spate_agg_states_new(all_fns, NFNS), *back = NULL, *empty;
+        spate_agg_state_t *st = spate_agg_states_new(all_fns, NULL, NFNS), *back = NULL, *empty;
         char *buf = NULL, *buf2 = NULL;
         size_t len = 0, len2 = 0;
         int n = 0, ok = 1;
@@ -297,15 +311,7 @@ static void test_codec(void) {
         CHECK(result_num(&back[7]) == result_num(&st[7]) + 1 && result_num(&back[6]) == 1e6,
               "decoded count_distinct and last accept updates");
 
-        int rejected = 0;
-        for (size_t cut = 0; cut < len; cut++) {
-                spate_agg_state_t *tmp = NULL;
-                int tn = 0;
-                if (spate_agg_state_decode(buf, cut, &tmp, &tn, err, sizeof(err)) == -1)
-                        rejected++;
-                else
-                        spate_agg_states_free(tmp, tn);
-        }
+        int rejected = truncations_rejected(buf, len);
         CHECK(rejected == (int)len, "every truncation rejected (%d of %zu)", rejected, len);
         buf[0] = 9;
         CHECK(spate_agg_state_decode(buf, len, &empty, &n, err, sizeof(err)) == -1,
@@ -315,7 +321,7 @@ static void test_codec(void) {
         free(buf);
         free(buf2);
 
-        empty = spate_agg_states_new(all_fns, NFNS);
+        empty = spate_agg_states_new(all_fns, NULL, NFNS);
         spate_agg_state_encode(empty, NFNS, &buf, &len, err, sizeof(err));
         CHECK(len < 32, "empty window state of 8 aggregates is %zu bytes", len);
         spate_agg_states_free(empty, NFNS);
@@ -344,8 +350,123 @@ static void test_big_distinct(void) {
         spate_agg_free(&s);
 }
 
+/* The data-quality functions on one sensor's six readings, in event order:
+ * 10 12 30 11 11 -5 at t = 1..6 s. Expected values worked out by hand:
+ * mean 11.5, squared deviations 2.25 .25 342.25 .25 .25 272.25 = 617.5, so
+ * the sample variance is 617.5 / 5 = 123.5; jumps over 5: 12->30, 30->11,
+ * 11->-5 (3); below 0: one reading. */
+static const spate_agg_fn_t q_fns[] = {
+        SPATE_AGG_COUNT_IF, SPATE_AGG_STDDEV, SPATE_AGG_STUCK, SPATE_AGG_STALENESS,
+        SPATE_AGG_COMPLETENESS, SPATE_AGG_SPIKES
+};
+static const double q_params[] = { 0, 0, 0, 0, 1000, 5 };
+#define NQ 6
+static const double q_x[] = { 10, 12, 30, 11, 11, -5 };
+
+/* Reading i of q_x into every quality state (count_if gets x < 0). */
+static void q_apply(spate_agg_state_t *st, int i) {
+        spate_val_t x = num(q_x[i]), below = boolean(q_x[i] < 0);
+        spate_agg_origin_t o = { (i + 1) * 1000, 0, i };
+        for (int j = 0; j < NQ; j++)
+                spate_agg_update(&st[j], j == 0 ? &below : &x, &o);
+}
+
+static void q_check(const spate_agg_state_t *st, int jumps, const char *what) {
+        spate_val_t v;
+        CHECK(result_num(&st[0]) == 1, "%s: count_if(x < 0) = 1", what);
+        CHECK_NUM(result_num(&st[1]), sqrt(123.5), "stddev");
+        spate_agg_result(&st[2], &v);
+        CHECK(v.type == SPATE_VAL_BOOL && !v.b, "%s: not stuck (values differ)", what);
+        spate_agg_result_in(&st[3], 0, 0, 10000, &v);
+        CHECK(v.type == SPATE_VAL_NUM && v.num == 4.0, "%s: staleness at the end of [0, 10 s): 4 s "
+              "since the reading at 6 s (got %g)", what, v.num);
+        spate_agg_result_in(&st[4], 1000, 0, 10000, &v);
+        CHECK(v.num == 0.6, "%s: completeness(1s) over 10 s with 6 readings: 0.6 (got %g)", what, v.num);
+        CHECK(result_num(&st[5]) == jumps, "%s: spikes(x, 5) = %d (got %g)", what, jumps,
+              result_num(&st[5]));
+}
+
+static void test_quality(void) {
+        spate_agg_state_t *st = spate_agg_states_new(q_fns, q_params, NQ), *a, *b, *back = NULL;
+        char *buf = NULL, *buf2 = NULL;
+        size_t len = 0, len2 = 0;
+        int n = 0, rejected = 0;
+        spate_val_t v;
+
+        CHECK(result_num(&st[0]) == 0 && result_is_null(&st[1]) && result_is_null(&st[3]) &&
+              result_num(&st[5]) == 0, "empty: count_if 0, stddev and staleness null, spikes 0");
+        for (int i = 0; i < 6; i++)
+                q_apply(st, i);
+        q_check(st, 3, "in order");
+
+        /* Split in two halves and merged, both ways: the jump across the cut counts. */
+        for (int way = 0; way < 2; way++) {
+                a = spate_agg_states_new(q_fns, q_params, NQ);
+                b = spate_agg_states_new(q_fns, q_params, NQ);
+                for (int i = 0; i < 6; i++)
+                        q_apply(i < 3 ? a : b, i);
+                CHECK(spate_agg_states_merge(way ? b : a, way ? a : b, NQ) == 0, "merge");
+                q_check(way ? b : a, 3, way ? "merged later into earlier" : "merged earlier into later");
+                spate_agg_states_free(a, NQ);
+                spate_agg_states_free(b, NQ);
+        }
+
+        /* Out of order: the reading at 3 s comes last, inside the range seen, and is
+         * compared with nothing: jumps 10->12, 12->11, 11->11, 11->-5: one. */
+        a = spate_agg_states_new(q_fns, q_params, NQ);
+        for (int i = 0; i < 6; i++)
+                if (i != 2)
+                        q_apply(a, i);
+        q_apply(a, 2);
+        CHECK(result_num(&a[5]) == 1, "spikes: an out-of-order reading inside the range is not "
+              "compared (got %g)", result_num(&a[5]));
+        CHECK_NUM(result_num(&a[1]), sqrt(123.5), "stddev does not depend on the order");
+        /* One older than all: compared with the oldest (|10 - 20| > 5). */
+        v = num(20);
+        spate_agg_update(&a[5], &v, &(spate_agg_origin_t){ 0, 0, 9 });
+        CHECK(result_num(&a[5]) == 2, "spikes: a reading older than the range extends it");
+        spate_agg_states_free(a, NQ);
+
+        /* stuck: two or more values, all identical. */
+        spate_agg_state_t s1, s2;
+        spate_agg_init(&s1, SPATE_AGG_STUCK);
+        spate_agg_init(&s2, SPATE_AGG_STUCK);
+        v = num(7);
+        spate_agg_update(&s1, &v, NULL);
+        spate_agg_result(&s1, &v);
+        CHECK(!v.b, "stuck: one value is not stuck");
+        v = num(7);
+        spate_agg_update(&s2, &v, NULL);
+        spate_agg_update(&s2, &v, NULL);
+        spate_agg_merge(&s1, &s2);
+        spate_agg_result(&s1, &v);
+        CHECK(v.b, "stuck: 7, 7 and 7 (merged) are stuck");
+        v = str("7");
+        spate_agg_update(&s1, &v, NULL);
+        spate_agg_result(&s1, &v);
+        CHECK(!v.b, "stuck: the string '7' differs from the number 7");
+
+        /* Byte encoding: round trip, same bytes again, truncations refused. */
+        CHECK(spate_agg_state_encode(st, NQ, &buf, &len, err, sizeof(err)) == 0 &&
+              spate_agg_state_decode(buf, len, &back, &n, err, sizeof(err)) == 0 && n == NQ,
+              "quality states encode and decode (%s)", err);
+        q_check(back, 3, "decoded");
+        spate_agg_state_encode(back, n, &buf2, &len2, err, sizeof(err));
+        CHECK(len == len2 && !memcmp(buf, buf2, len), "re-encoding gives the same %zu bytes", len);
+        q_apply(back, 5);   /* -5 again at 6 s: no longer newer than the range: not compared */
+        CHECK(result_num(&back[0]) == 2 && result_num(&back[5]) == 3,
+              "decoded states keep counting (spikes' limit survived the round trip)");
+        rejected = truncations_rejected(buf, len);
+        CHECK(rejected == (int)len, "every truncation rejected (%d of %zu)", rejected, len);
+        free(buf);
+        free(buf2);
+        spate_agg_states_free(back, n);
+        spate_agg_states_free(st, NQ);
+}
+
 int main(void) {
         test_basics();
+        test_quality();
         test_mixed_types();
         test_neumaier();
         test_order_independence();

@@ -404,7 +404,168 @@ static void test_crash_between_batches(void) {
         }
 }
 
+/* --- resampling: fill: previous, fill_max: 3s --- */
+
+/* Sensors a, b (partition 0) and c (partition 1) with silences of 1 to 4
+ * intervals, and z, y keeping both partitions' time going to 9.5 and 9.6 s.
+ * No record is late (each partition is in order). */
+static const rec_t fill_recs[] = {
+        { 0, "a", 100, 1 }, { 1, "c", 400, 6 }, { 0, "a", 250, 2 }, { 0, "b", 300, 3 },
+        { 0, "z", 1500, 10 }, { 1, "y", 1600, 20 }, { 1, "c", 2100, 7 }, { 0, "a", 3200, 4 },
+        { 0, "z", 4500, 11 }, { 1, "y", 4600, 21 }, { 0, "b", 5100, 5 }, { 0, "z", 7000, 12 },
+        { 1, "y", 7100, 22 }, { 0, "z", 9500, 13 }, { 1, "y", 9600, 23 },
+};
+#define NFILL ((int)(sizeof(fill_recs) / sizeof(*fill_recs)))
+
+typedef struct {
+        refwin_t w;
+        int gap, stale;
+        int nul;           /* the sum is null (fill: linear, a silent key) */
+} fillwin_t;
+
+/* The reference resampling, from the plain windows: each group's intervals
+ * from its first on; an interval without records k intervals after the last
+ * one with records is a gap (count 0, the sum carried) while k * 1 s <= 3 s,
+ * the last of them stale; past the last records only while the interval
+ * before closed by the stream time before the end (9.5 s: the least of the
+ * partitions'; no interval closes between 9.5 and 9.6 s). */
+static int fill_ref(const ref_t *ref, fillwin_t *out) {
+        const int64_t fill_max = 3000, treal = 9500;
+        int n = 0;
+        for (int i = 0; i < ref->nw; i++) {
+                const refwin_t *w = &ref->w[i];
+                int first = 1;
+                for (int j = 0; j < i; j++)
+                        first &= strcmp(ref->w[j].g, w->g) != 0;
+                if (!first)
+                        continue;
+                int64_t last = INT64_MIN;
+                for (int j = 0; j < ref->nw; j++)
+                        if (!strcmp(ref->w[j].g, w->g) && ref->w[j].start > last)
+                                last = ref->w[j].start;
+                const refwin_t *prev = NULL;
+                for (int64_t s = w->start;; s += 1000) {
+                        const refwin_t *here = NULL;
+                        for (int j = 0; j < ref->nw; j++)
+                                if (!strcmp(ref->w[j].g, w->g) && ref->w[j].start == s)
+                                        here = &ref->w[j];
+                        if (here) {
+                                out[n++] = (fillwin_t){ *here, 0, 0, 0 };
+                                prev = here;
+                                continue;
+                        }
+                        int64_t k = (s - prev->start) / 1000;
+                        if (s > last && (k * 1000 > fill_max || s > treal))
+                                break;
+                        if (k * 1000 > fill_max)
+                                continue;
+                        out[n] = (fillwin_t){ *prev, 1, (k + 1) * 1000 > fill_max, 0 };
+                        out[n].w.start = s;
+                        out[n++].w.count = 0;
+                }
+        }
+        return n;
+}
+
+static void check_filled(spate_driver_t *d, const fillwin_t *f, int n, const char *what) {
+        char key[64], want[256], iso[32], label[256];
+        for (int i = 0; i < n; i++) {
+                const refwin_t *w = &f[i].w;
+                spate_fmt_iso_ms(w->start, iso, sizeof(iso));
+                snprintf(key, sizeof(key), "%.7s@%s", w->g, iso);
+                char sum[16];
+                snprintf(sum, sizeof(sum), f[i].nul ? "null" : "%d", w->sum);
+                snprintf(want, sizeof(want), "{\"key\":\"%.*s\",\"window_start\":%lld,\"window_end\":%lld,"
+                         "\"count\":%d,\"sum\":%s,\"gap\":%s,\"stale\":%s}", (int)sizeof(w->g), w->g, (long long)w->start,
+                         (long long)w->start + 1000, w->count, sum, f[i].gap ? "true" : "false",
+                         f[i].stale ? "true" : "false");
+                const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", key);
+                snprintf(label, sizeof(label), "%s: interval %s", what, key);
+                CHECK_STR(m ? m->value : NULL, want, label);
+        }
+        int got = distinct_keys(d, "t.out");
+        CHECK(got == n, "%s: %d intervals in t.out, want %d", what, got, n);
+}
+
+/* Every interval of every sensor, gaps included, through a crash at each
+ * step of the second commit (state kept or lost), direct and with group_by:
+ * the gap windows live in the changelog like the others. */
+static void fill_crash_runs(const char *fill, const rec_t *r, int n, const fillwin_t *f, int nf) {
+        char extra[128];
+        snprintf(extra, sizeof(extra), "    fill: %s\n    fill_max: 3s\n", fill);
+        for (int grouped = 0; grouped <= 1; grouped++)
+                for (spate_driver_stage_t s = SPATE_DRIVER_AFTER_FLUSH; s <= SPATE_DRIVER_AFTER_CHECKPOINT + 1; s++)
+                        for (int keep = 0; keep <= 1; keep++) {
+                                char what[128];
+                                int crashes = s <= SPATE_DRIVER_AFTER_CHECKPOINT;
+                                snprintf(what, sizeof(what), "fill: %s, %s, %s%s%s", fill,
+                                         grouped ? "group_by" : "direct", crashes ? "crash " : "no crash",
+                                         crashes ? stage_name(s) : "",
+                                         crashes ? (keep ? ", state kept" : ", state lost") : "");
+                                if (!crashes && keep)
+                                        continue;
+                                spate_driver_t *d = driver(grouped, extra);
+                                pipe_recs(d, r, n / 2);
+                                step(d);
+                                pipe_recs(d, r + n / 2, 3);
+                                spate_driver_process(d);
+                                if (crashes) {
+                                        CHECK(spate_driver_commit(d, s) == 0, "%s: commit", what);
+                                        crash(d, keep);
+                                }
+                                step(d);
+                                pipe_recs(d, r + n / 2 + 3, n - n / 2 - 3);
+                                step(d);
+                                CHECK(spate_driver_end_of_input(d, 10) == 0, "%s: end of input drains", what);
+                                check_filled(d, f, nf, what);
+                                spate_driver_destroy(d);
+                        }
+}
+
+static void test_fill_crash(void) {
+        ref_t ref = { 0 };
+        fillwin_t f[64];
+        ref_add(&ref, fill_recs, NFILL, 0);
+        int nf = fill_ref(&ref, f);
+        CHECK(nf == 39 && ref.nlate == 0, "fill reference: %d intervals (want 39: a 7, b 8, c 6, z 9, y 9)", nf);
+        fill_crash_runs("previous", fill_recs, NFILL, f, nf);
+}
+
+/* fill: linear, worked out by hand: runs of 1 or 3 gaps (so the fractions,
+ * 1/2 and 1/4, are exact) interpolated up to the next readings, the third gap
+ * stale (fill_max 3 s) even when readings follow; silent keys (a after 4 s,
+ * b, c after 2 s) get null sums once the interval after their stale gap
+ * closed; z and y keep time going in both partitions. */
+static void test_fill_linear_crash(void) {
+        static const rec_t r[] = {
+                { 0, "a", 100, 3 }, { 0, "b", 200, 10 }, { 1, "c", 300, 4 }, { 0, "z", 1500, 10 },
+                { 1, "y", 1600, 20 }, { 1, "c", 2300, 8 }, { 0, "z", 3500, 14 }, { 1, "y", 3600, 24 },
+                { 0, "a", 4100, 11 }, { 0, "z", 7500, 22 }, { 1, "y", 7600, 32 }, { 0, "z", 9500, 30 },
+                { 1, "y", 9600, 40 },
+        };
+#define G(g, s, c, v, gap, stale, nul) { { g, s, c, v }, gap, stale, nul }
+        static const fillwin_t f[] = {
+                G("a", 0, 1, 3, 0, 0, 0), G("a", 1000, 0, 5, 1, 0, 0), G("a", 2000, 0, 7, 1, 0, 0),
+                G("a", 3000, 0, 9, 1, 1, 0), G("a", 4000, 1, 11, 0, 0, 0), G("a", 5000, 0, 0, 1, 0, 1),
+                G("a", 6000, 0, 0, 1, 0, 1), G("a", 7000, 0, 0, 1, 1, 1),
+                G("b", 0, 1, 10, 0, 0, 0), G("b", 1000, 0, 0, 1, 0, 1), G("b", 2000, 0, 0, 1, 0, 1),
+                G("b", 3000, 0, 0, 1, 1, 1),
+                G("c", 0, 1, 4, 0, 0, 0), G("c", 1000, 0, 6, 1, 0, 0), G("c", 2000, 1, 8, 0, 0, 0),
+                G("c", 3000, 0, 0, 1, 0, 1), G("c", 4000, 0, 0, 1, 0, 1), G("c", 5000, 0, 0, 1, 1, 1),
+                G("z", 1000, 1, 10, 0, 0, 0), G("z", 2000, 0, 12, 1, 0, 0), G("z", 3000, 1, 14, 0, 0, 0),
+                G("z", 4000, 0, 16, 1, 0, 0), G("z", 5000, 0, 18, 1, 0, 0), G("z", 6000, 0, 20, 1, 1, 0),
+                G("z", 7000, 1, 22, 0, 0, 0), G("z", 8000, 0, 26, 1, 0, 0), G("z", 9000, 1, 30, 0, 0, 0),
+                G("y", 1000, 1, 20, 0, 0, 0), G("y", 2000, 0, 22, 1, 0, 0), G("y", 3000, 1, 24, 0, 0, 0),
+                G("y", 4000, 0, 26, 1, 0, 0), G("y", 5000, 0, 28, 1, 0, 0), G("y", 6000, 0, 30, 1, 1, 0),
+                G("y", 7000, 1, 32, 0, 0, 0), G("y", 8000, 0, 36, 1, 0, 0), G("y", 9000, 1, 40, 0, 0, 0),
+        };
+#undef G
+        fill_crash_runs("linear", r, (int)(sizeof(r) / sizeof(*r)), f, (int)(sizeof(f) / sizeof(*f)));
+}
+
 int main(void) {
+        test_fill_crash();
+        test_fill_linear_crash();
         test_late_partition();
         test_crash_direct();
         test_crash_repartition();

@@ -14,28 +14,45 @@ static char err[512];
 static void test_spec_parse(void) {
         spate_agg_fn_t fn;
         size_t off, len, pos;
+        double param;
         const char *s = "  mean( temp * 2 ) ";
-        CHECK(spate_agg_spec_parse(s, &fn, &off, &len, &pos, err, sizeof(err)) == 0 &&
+        CHECK(spate_agg_spec_parse(s, &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
               fn == SPATE_AGG_MEAN, "mean(...) parses");
         CHECK(off == 8 && len == 8 && !strncmp(s + off, "temp * 2", len),
               "argument text and offset (off %zu len %zu)", off, len);
-        CHECK(spate_agg_spec_parse("count()", &fn, &off, &len, &pos, err, sizeof(err)) == 0 &&
+        CHECK(spate_agg_spec_parse("count()", &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
               fn == SPATE_AGG_COUNT && len == 0, "count() has no argument");
-        CHECK(spate_agg_spec_parse("count_distinct(sensor)", &fn, &off, &len, &pos, err,
+        CHECK(spate_agg_spec_parse("count_distinct(sensor)", &fn, &off, &len, &param, &pos, err,
                                    sizeof(err)) == 0 && fn == SPATE_AGG_COUNT_DISTINCT,
               "count_distinct(e)");
-        CHECK(spate_agg_spec_parse("avg(temp)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("avg(temp)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               pos == 0 && strstr(err, "unknown aggregate function 'avg'"), "unknown name: %s", err);
-        CHECK(spate_agg_spec_parse("maen(temp)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("maen(temp)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               strstr(err, "did you mean 'mean'"), "did-you-mean: %s", err);
-        CHECK(spate_agg_spec_parse("sum()", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("sum()", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               strstr(err, "needs an expression"), "sum() needs an argument");
-        CHECK(spate_agg_spec_parse("count(x)", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("count(x)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               pos == 6, "count(x) is refused, pointing at x");
-        CHECK(spate_agg_spec_parse("sum(temp", &fn, &off, &len, &pos, err, sizeof(err)) == -1 &&
+        CHECK(spate_agg_spec_parse("sum(temp", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
               strstr(err, "missing ')'"), "missing parenthesis");
-        CHECK(spate_agg_spec_parse("temp", &fn, &off, &len, &pos, err, sizeof(err)) == -1,
+        CHECK(spate_agg_spec_parse("temp", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1,
               "a bare expression is refused");
+        s = "spikes(max(a, b), 2.5)";
+        CHECK(spate_agg_spec_parse(s, &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
+              fn == SPATE_AGG_SPIKES && param == 2.5 && len == 9 && !strncmp(s + off, "max(a, b)", len),
+              "spikes(e, L): the last top-level comma splits off L (off %zu len %zu)", off, len);
+        CHECK(spate_agg_spec_parse("spikes(temp)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
+              strstr(err, "needs a limit"), "spikes without a limit: %s", err);
+        CHECK(spate_agg_spec_parse("spikes(temp, -1)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == -1 &&
+              pos == 13, "a negative limit is refused, pointing at it (pos %zu)", pos);
+        CHECK(spate_agg_spec_parse("completeness(10s)", &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
+              fn == SPATE_AGG_COMPLETENESS && param == 10000 && len == 0, "completeness(10s)");
+        CHECK(spate_agg_spec_parse("completeness(temp)", &fn, &off, &len, &param, &pos, err,
+                                   sizeof(err)) == -1 && strstr(err, "duration"), "completeness needs a duration");
+        CHECK(spate_agg_spec_parse("staleness()", &fn, &off, &len, &param, &pos, err, sizeof(err)) == 0 &&
+              fn == SPATE_AGG_STALENESS && len == 0, "staleness()");
+        CHECK(spate_agg_spec_parse("count_if(t < 0 or t > 45)", &fn, &off, &len, &param, &pos, err,
+                                   sizeof(err)) == 0 && fn == SPATE_AGG_COUNT_IF && len == 15, "count_if(e)");
 }
 
 /* Decodes a whole message; 0 when every record and mark is as written. */
@@ -172,7 +189,7 @@ static const spate_agg_fn_t fns[] = { SPATE_AGG_COUNT, SPATE_AGG_SUM, SPATE_AGG_
 static spate_winconf_t conf(spate_window_type_t type, int64_t size, int64_t grace, int final) {
         spate_winconf_t c = { { type, size, type == SPATE_WINDOW_TUMBLING ? size : size / 2,
                                 type == SPATE_WINDOW_SESSION ? size : 0, grace },
-                              fns, 3, size + grace, final };
+                              fns, 3, size + grace, final, NULL, SPATE_FILL_NONE, 0 };
         return c;
 }
 
@@ -518,7 +535,7 @@ static void test_revision(void) {
         CHECK(spate_winstate_add(ws, &b) == 0 && w->emit && w->dirty && num_result(w, 0) == 2 &&
               ws->nrevised == 1, "a record on time by its own partition revises the closed window");
         spate_winstate_clean(ws);
-        spate_agg_state_t *states = spate_agg_states_new(c.fns, 3);
+        spate_agg_state_t *states = spate_agg_states_new(c.fns, NULL, 3);
         spate_agg_update(&states[0], &one[0], &b.origin);
         CHECK(spate_winstate_merge(ws, "g", 1, 0, 450, states) == 0 && w->emit && num_result(w, 0) == 3,
               "so does a combined batch");
@@ -542,8 +559,229 @@ static void test_revision(void) {
         spate_winstate_free(ws);
 }
 
+/* --- resampling (fill) --- */
+
+/* A task's store and outputs in miniature: committed entries by key, and
+ * the emitted windows as text lines. */
+typedef struct {
+        struct { char k[64]; size_t kl; char v[256]; size_t vl; } kv[128];
+        int n;
+        char out[4096];
+        size_t olen;
+        const spate_winconf_t *c;
+} mini_t;
+
+static void mini_put(mini_t *m, const char *k, size_t kl, const void *v, size_t vl) {
+        int i;
+        for (i = 0; i < m->n && !(m->kv[i].kl == kl && !memcmp(m->kv[i].k, k, kl)); i++)
+                ;
+        if (!v) {
+                if (i < m->n)
+                        m->kv[i] = m->kv[--m->n];
+                return;
+        }
+        if (i == m->n)
+                m->n++;
+        memcpy(m->kv[i].k, k, kl);
+        m->kv[i].kl = kl;
+        memcpy(m->kv[i].v, v, vl);
+        m->kv[i].vl = vl;
+}
+
+static int mini_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        mini_t *m = opaque;
+        char key[SPATE_WENT_KEY_MAX(8)];
+        spate_buf_t b = { 0 };
+        if (e->dirty) {
+                spate_went_encode(m->c, e, &b);
+                mini_put(m, key, spate_went_key(g->key, g->klen, bucket, e->start, key), b.data, b.len);
+                spate_buf_free(&b);
+        }
+        if (e->emit && !bucket)
+                m->olen += (size_t)snprintf(m->out + m->olen, sizeof(m->out) - m->olen,
+                                            "%.*s@%lld gap=%d stale=%d count=%g sum=%g\n", (int)g->klen,
+                                            g->key, (long long)e->start / 1000, e->gap,
+                                            spate_went_stale(m->c, e), num_result(e, 0), num_result(e, 1));
+        return 0;
+}
+
+/* A commit: closes what stream time closed, stores and emits, cleans. */
+static void mini_commit(spate_winstate_t *ws, mini_t *m) {
+        char key[SPATE_WENT_KEY_MAX(8)];
+        spate_winstate_close(ws);
+        for (int i = 0; i < ws->ndel; i++)
+                mini_put(m, key, spate_went_key(ws->del[i].group, ws->del[i].glen, ws->del[i].bucket,
+                                                ws->del[i].start, key), NULL, 0);
+        spate_winstate_each_dirty(ws, mini_entry, m);
+        spate_winstate_clean(ws);
+}
+
+/* Tumbling 10 s, grace 0, emit: final, fill_max 30 s. */
+static spate_winconf_t fill_conf(int fill) {
+        spate_winconf_t c = conf(SPATE_WINDOW_TUMBLING, 10000, 0, 1);
+        c.fill = fill;
+        c.fill_max = 30000;
+        return c;
+}
+
+/* A restart: m's committed entries loaded into ws (emitted again when
+ * they would be), at stream time st. */
+static void mini_restore(spate_winstate_t *ws, const mini_t *m, int64_t st) {
+        for (int i = 0; i < m->n; i++)
+                spate_winstate_load(ws, m->kv[i].k, m->kv[i].kl, m->kv[i].v, m->kv[i].vl, 1, err, sizeof(err));
+        spate_winstate_advance(ws, st);
+}
+
+/* 1 when every line of a is a line of b (the order of groups may differ). */
+static int lines_in(const char *a, const char *b) {
+        char line[128];
+        for (const char *p = a, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+                snprintf(line, sizeof(line), "%.*s", (int)(nl - p + 1), p);
+                const char *at = strstr(b, line);
+                if (!at || (at != b && at[-1] != '\n'))
+                        return 0;
+        }
+        return 1;
+}
+
+/* The same record and commit in two states (one restored), outputs anew. */
+static void both(spate_winstate_t *const ws[2], mini_t *const m[2], const char *g, int64_t t, double v,
+                 int64_t off) {
+        for (int k = 0; k < 2; k++) {
+                m[k]->olen = 0;
+                add(ws[k], g, t, v, off);
+                mini_commit(ws[k], m[k]);
+        }
+}
+
+/* A sensor goes silent: gap windows carry its last interval forward, one per
+ * 10 s interval up to fill_max (30 s) after it, the last one stale; a state
+ * restored from the first commit's entries fills exactly the same. */
+static void test_fill_silent(void) {
+        spate_winconf_t c = fill_conf(SPATE_FILL_PREVIOUS);
+        mini_t *m[2] = { calloc(1, sizeof(mini_t)), calloc(1, sizeof(mini_t)) };
+        spate_winstate_t *ws[2] = { spate_winstate_new(&c), spate_winstate_new(&c) };
+        m[0]->c = m[1]->c = &c;
+        add(ws[0], "a", 1000, 5, 0);
+        add(ws[0], "a", 12000, 7, 1);
+        add(ws[0], "b", 15000, 1, 2);
+        mini_commit(ws[0], m[0]);
+        CHECK_STR(m[0]->out, "a@0 gap=0 stale=0 count=1 sum=5\n", "first commit: a's first interval");
+        mini_restore(ws[1], m[0], 15000);
+        both(ws, m, "b", 75000, 1, 3);
+        CHECK_STR(m[0]->out, "b@10 gap=0 stale=0 count=1 sum=1\n"   /* groups in the order touched */
+                             "b@20 gap=1 stale=0 count=1 sum=1\n"
+                             "b@30 gap=1 stale=0 count=1 sum=1\n"
+                             "b@40 gap=1 stale=1 count=1 sum=1\n"
+                             "a@10 gap=0 stale=0 count=1 sum=7\n"
+                             "a@20 gap=1 stale=0 count=1 sum=7\n"
+                             "a@30 gap=1 stale=0 count=1 sum=7\n"
+                             "a@40 gap=1 stale=1 count=1 sum=7\n",
+              "silent until 75 s: three gaps each (carried states), the third stale, none at 50 s");
+        CHECK(lines_in(m[0]->out, m[1]->out),
+              "a state restored from the first commit fills the same gaps: %s", m[1]->out);
+        int gaps = 0;
+        for (int i = 0; i < m[0]->n; i++) {
+                spate_went_t e;
+                if (!spate_went_decode(&c, m[0]->kv[i].v, m[0]->kv[i].vl, &e, err, sizeof(err))) {
+                        gaps += e.gap == SPATE_GAP_FILLED && e.ngap >= 1 && e.ngap <= 3;
+                        spate_agg_states_free(e.states, c.nfns);
+                }
+        }
+        CHECK(gaps >= 2, "gap windows are stored with their flag and count (%d in the store)", gaps);
+        for (int k = 0; k < 2; k++) {
+                spate_winstate_free(ws[k]);
+                free(m[k]);
+        }
+}
+
+/* A record within grace lands in a gap window: it becomes a window with
+ * readings; the end of the stream closes open gaps without filling on. */
+static void test_fill_grace(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_TUMBLING, 10000, 5000, 1);
+        mini_t *m = calloc(1, sizeof(*m));
+        spate_went_t *e;
+        c.fill = SPATE_FILL_NULL;
+        c.fill_max = 3600000;
+        m->c = &c;
+        spate_winstate_t *ws = spate_winstate_new(&c);
+        add(ws, "a", 1000, 5, 0);
+        add(ws, "b", 16000, 1, 1);
+        mini_commit(ws, m);
+        e = spate_winstate_find(ws, "a", 1, 10000);
+        CHECK(e && e->gap && e->ngap == 1 && !e->closed, "a's next interval is an open gap window");
+        add(ws, "a", 18000, 9, 2);
+        e = spate_winstate_find(ws, "a", 1, 10000);
+        CHECK(e && !e->gap && num_result(e, 0) == 1 && num_result(e, 1) == 9,
+              "a reading within grace empties the gap window first");
+        m->olen = 0;
+        add(ws, "b", 26000, 1, 3);
+        mini_commit(ws, m);
+        CHECK(strstr(m->out, "a@10 gap=0 stale=0 count=1 sum=9\n") != NULL, "it closes as a window "
+              "with readings: %s", m->out);
+        e = spate_winstate_find(ws, "a", 1, 20000);
+        CHECK(e && e->gap && num_result(e, 1) == 9, "the next gap carries it");
+        spate_winstate_advance(ws, SPATE_WINDOW_END_OF_STREAM);
+        m->olen = 0;
+        mini_commit(ws, m);
+        CHECK(strstr(m->out, "a@20 gap=1") && !spate_winstate_find(ws, "a", 1, 30000),
+              "the end of the stream closes the gap, no new one: %s", m->out);
+        spate_winstate_free(ws);
+        free(m);
+}
+
+/* fill: linear. Sums 10 at 0 s and 40 at 30 s: the gaps at 10 and 20 s wait
+ * for the 30 s interval and get 20 and 30; silent after it, the gaps at 40,
+ * 50 and 60 s (stale) come out when the interval after the stale one closes
+ * without readings, with null values.
+ * A state restored while gaps are pending fills them the same. */
+static void test_fill_linear(void) {
+        spate_winconf_t c = fill_conf(SPATE_FILL_LINEAR);
+        mini_t *m[2] = { calloc(1, sizeof(mini_t)), calloc(1, sizeof(mini_t)) };
+        spate_winstate_t *ws[2] = { spate_winstate_new(&c), spate_winstate_new(&c) };
+        spate_val_t v;
+        m[0]->c = m[1]->c = &c;
+        add(ws[0], "a", 1000, 10, 0);
+        add(ws[0], "b", 15000, 1, 1);
+        add(ws[0], "b", 25000, 1, 2);
+        mini_commit(ws[0], m[0]);
+        spate_went_t *e = spate_winstate_find(ws[0], "a", 1, 10000);
+        CHECK(e && e->closed && e->gap == SPATE_GAP_PENDING && !strstr(m[0]->out, "a@10"),
+              "a closed gap is pending, not emitted: %s", m[0]->out);
+        mini_restore(ws[1], m[0], 25000);
+        e = spate_winstate_find(ws[1], "a", 1, 10000);
+        CHECK(e && e->gap == SPATE_GAP_PENDING && !e->emit, "restored: still pending, not emitted again");
+        both(ws, m, "a", 35000, 40, 3);   /* a restored state: its first commit emits a@0 again */
+        both(ws, m, "b", 45000, 1, 4);
+        for (int k = 0; k < 2; k++)
+                CHECK_STR(m[k]->out, "a@10 gap=1 stale=0 count=1 sum=20\na@20 gap=1 stale=0 count=1 sum=30\n"
+                          "a@30 gap=0 stale=0 count=1 sum=40\n", k ? "restored while pending, the same"
+                          : "the 30 s interval fills the gaps before it: 10 + 30 * 1/3 and 2/3");
+        both(ws, m, "b", 65000, 1, 5);
+        CHECK(!strstr(m[0]->out, "a@"), "silent: gaps at 40 and 50 s pending");
+        both(ws, m, "b", 75000, 1, 6);
+        CHECK(!strstr(m[0]->out, "a@"), "the stale gap closed, the interval after it not yet: still pending");
+        both(ws, m, "b", 80000, 1, 7);
+        for (int k = 0; k < 2; k++)
+                CHECK(strstr(m[k]->out, "a@40 gap=1 stale=0") && strstr(m[k]->out, "a@50 gap=1 stale=0") &&
+                      strstr(m[k]->out, "a@60 gap=1 stale=1") && !strstr(m[k]->out, "a@70"),
+                      "the interval after the stale gap closed without readings: the run comes out: %s",
+                      m[k]->out);
+        e = spate_winstate_find(ws[0], "a", 1, 50000);
+        spate_agg_result(&e->states[1], &v);
+        CHECK(v.type == SPATE_VAL_NULL && num_result(e, 0) == 1, "silent run: sum null, count carried (the "
+              "node outputs 0)");
+        for (int k = 0; k < 2; k++) {
+                spate_winstate_free(ws[k]);
+                free(m[k]);
+        }
+}
+
 int main(void) {
         test_spec_parse();
+        test_fill_linear();
+        test_fill_silent();
+        test_fill_grace();
         test_repart_codec();
         test_watermark();
         test_seen_range();
