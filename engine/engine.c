@@ -534,8 +534,16 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
         for (int i = 0; i < e->nsources; i++)
                 for (int p = 0; p < e->sources[i].ntasks; p++) {
                         task_t *t = &e->sources[i].tasks[p];
-                        if (e->sources[i].rewind || e->sources[i].hold)
+                        if (e->sources[i].rewind)
                                 break;
+                        /* Held back: the committed offset again, only to say
+                         * who holds the partition (check_committers()). */
+                        if (e->sources[i].hold) {
+                                if (t->assigned && e->refresh_tags && t->committed >= 0)
+                                        vals_to_metadata(e, t, t->committed, 1, rd_kafka_topic_partition_list_add(
+                                                                        offs, e->sources[i].topic, p));
+                                continue;
+                        }
                         /* A time may move on without records (close_after_idle):
                          * commit it with the same offset once one was processed. */
                         if (t->assigned && t->first >= 0 &&
@@ -1177,6 +1185,7 @@ int spate_engine_run(spate_engine_t *e) {
         atomic_store(&e->live, 0);
         /* The last commit says this instance left (check_peers()). */
         e->me.left = e->refresh_tags = 1;
+        e->ctx.closing = 1;
         if (!e->failed)
                 commit(e);
         summary(e);
