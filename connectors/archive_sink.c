@@ -271,6 +271,8 @@ static int scan_archive(spate_node_t *n, sink_t *s, char *err, size_t size) {
         DIR *top = opendir(s->dir), *day;
         struct dirent *e, *h;
         char path[8192], hour[8192 + 300];
+        if (!top && errno == ENOENT)
+                return 0;  /* nothing archived yet */
         if (!top) {
                 snprintf(err, size, "archive directory %s: %s", s->dir, strerror(errno));
                 return -1;
