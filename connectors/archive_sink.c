@@ -91,6 +91,10 @@ typedef struct sink {
         int due;                  /* a file reached roll_bytes, or too many wait */
         char error[1024];         /* a write failed: the next commit fails, the engine stops */
         uint64_t written, skipped, finalized;
+        /* For the exit line's rate, monotonic ms: the first and the last
+         * record written, and the last record plus the commit that
+         * finalized it (the idle wait for that commit left out). */
+        int64_t first_ms, last_rec_ms, last_ms;
         /* SPATE_CRASH_AT=archive_renamed|archive_half_renamed (with
          * SPATE_CRASH_PROB): tests abort after every rename of a commit, or
          * after its first one, before the input offsets are committed. */
@@ -464,6 +468,9 @@ static int archive_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ct
         f->last = o->offset;
         f->bytes += (int64_t)(o->len + o->key_len);
         s->written++;
+        s->last_rec_ms = spate_mono_ms();
+        if (!s->first_ms)
+                s->first_ms = s->last_rec_ms;
         if (f->bytes >= s->roll_bytes) {
                 if (file_close(s, f))
                         set_error(ctx, s, "writing", f->tmp, 1);
@@ -512,6 +519,7 @@ static int finalize(spate_ctx_t *ctx, sink_t *s, afile_t *f) {
 
 static int finalize_all(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
         int i;
+        int64_t t0 = spate_mono_ms();
         for (i = 0; i < s->nfiles; i++) {
                 afile_t *f = s->files[i];
                 apart_t *p = part_get(s, f->partition);
@@ -532,6 +540,7 @@ static int finalize_all(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
         if (s->nfiles)
                 return spate_ctx_fail(ctx, n, "%s; nothing more is committed (the input is replayed on restart)",
                                       s->error);
+        s->last_ms = s->last_rec_ms + spate_mono_ms() - t0;
         crash_point(s, "archive_renamed");
         return 0;
 }
@@ -625,9 +634,11 @@ static int archive_drained(spate_node_t *n, spate_ctx_t *ctx) {
 
 static void archive_destroy(spate_node_t *n) {
         sink_t *s = n->ctx;
+        double secs = (double)(s->last_ms - s->first_ms) / 1000.0;
         if (s->written || s->skipped)
                 spate_info("archive_sink '%s': %" PRIu64 " records written, %" PRIu64 " replays skipped, %" PRIu64
-                           " files finalized", n->name, s->written, s->skipped, s->finalized);
+                           " files finalized; first record to last finalized file %.3f s = %.0f records/s", n->name,
+                           s->written, s->skipped, s->finalized, secs, secs > 0 ? (double)s->written / secs : 0.0);
         for (int i = 0; i < s->nfiles; i++)
                 file_drop(s->files[i]);
         free(s->files);
