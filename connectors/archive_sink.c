@@ -559,8 +559,10 @@ static int archive_flush(spate_node_t *n, spate_ctx_t *ctx) {
         sink_t *s = n->ctx;
         if (s->error[0])
                 return spate_ctx_fail(ctx, n, "%s; nothing is committed (the input is replayed on restart)", s->error);
-        if (!s->nfiles)
+        if (!s->nfiles) {
+                s->due = 0;
                 return 0;
+        }
         if (!due(s, ctx)) {
                 spate_ctx_hold_offsets(ctx, s->topic);
                 return 0;
