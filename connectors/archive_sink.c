@@ -69,7 +69,6 @@ typedef struct afile {
 
 /* A source partition of this instance. */
 typedef struct apart {
-        int assigned;
         int scan;                 /* assigned since the last scan of the directory */
         int64_t archived;         /* highest offset in a finalized file, -1 */
         afile_t *open;            /* the file being written, or NULL */
@@ -203,7 +202,7 @@ static apart_t *part_get(sink_t *s, int32_t p) {
                 if (!(s->parts = realloc(s->parts, sizeof(*s->parts) * (size_t)np)))
                         abort();
                 for (int i = s->nparts; i < np; i++)
-                        s->parts[i] = (apart_t){ 0, 0, -1, NULL };
+                        s->parts[i] = (apart_t){ 0, -1, NULL };
                 s->nparts = np;
         }
         return &s->parts[p];
@@ -594,7 +593,7 @@ static int archive_assign(spate_node_t *n, const char *topic, int32_t partition,
                 return 0;
         drop_partition(s, partition);
         apart_t *p = part_get(s, partition);
-        *p = (apart_t){ 1, 1, -1, NULL };
+        *p = (apart_t){ 1, -1, NULL };
         return 0;
 }
 
@@ -626,7 +625,6 @@ static void archive_revoke(spate_node_t *n, const char *topic, int32_t partition
         if (strcmp(topic, s->topic) || partition >= s->nparts)
                 return;
         drop_partition(s, partition);
-        s->parts[partition].assigned = 0;
 }
 
 static int archive_drained(spate_node_t *n, spate_ctx_t *ctx) {
