@@ -39,9 +39,9 @@
 /* Records larger than the Avro block (1 MiB, Kafka's default message limit)
  * cannot be written by avro-c: they go to the DLQ with that reason. */
 #define BLOCK_BYTES (1024 * 1024 + 4096)
-/* Hour changes within one partition (readings around an hour boundary)
- * start a new file each; this many waiting files ask for a commit. */
-#define MAX_PENDING 64
+/* Files ended and not finalized yet (an hour change in a partition ends
+ * its file) hold no descriptor; this many ask for a commit all the same. */
+#define MAX_PENDING 1024
 #define TMP_SUFFIX ".avro.inprogress"
 
 static const char SCHEMA_JSON[] =
@@ -62,9 +62,9 @@ typedef struct afile {
         int64_t first, last;      /* offsets */
         int64_t bytes;            /* key and value bytes written */
         int64_t opened_ms;        /* monotonic */
-        FILE *fp;
-        avro_file_writer_t w;     /* NULL once closed (rolled or another hour began) */
-        char dir[4096], tmp[4200];
+        FILE *fp;                 /* NULL once ended (rolled, or another hour began) */
+        avro_file_writer_t w;
+        char *dir, *tmp;          /* owned */
 } afile_t;
 
 /* A source partition of this instance. */
@@ -323,6 +323,12 @@ static void set_error(spate_ctx_t *ctx, sink_t *s, const char *what, const char 
         spate_ctx_request_commit(ctx);
 }
 
+static void file_free(afile_t *f) {
+        free(f->dir);
+        free(f->tmp);
+        free(f);
+}
+
 static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t hour, spate_ctx_t *ctx) {
         afile_t *f = calloc(1, sizeof(*f));
         time_t t = (time_t)(hour * 3600);
@@ -330,18 +336,19 @@ static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t 
         if (!f)
                 abort();
         gmtime_r(&t, &tm);
-        *f = (afile_t){ partition, hour, offset, offset, 0, spate_mono_ms(), NULL, NULL, "", "" };
-        snprintf(f->dir, sizeof(f->dir), "%s/dt=%04d-%02d-%02d/hour=%02d", s->dir, tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour);
-        snprintf(f->tmp, sizeof(f->tmp), "%s/.%s-p%d-%010" PRId64 TMP_SUFFIX, f->dir, s->topic, partition, offset);
+        *f = (afile_t){ partition, hour, offset, offset, 0, spate_mono_ms(), NULL, NULL, NULL, NULL };
+        if (asprintf(&f->dir, "%s/dt=%04d-%02d-%02d/hour=%02d", s->dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour) < 0 ||
+            asprintf(&f->tmp, "%s/.%s-p%d-%010" PRId64 TMP_SUFFIX, f->dir, s->topic, partition, offset) < 0)
+                abort();
         if (make_dirs(f->dir)) {
                 set_error(ctx, s, "creating", f->dir, 0);
-                free(f);
+                file_free(f);
                 return NULL;
         }
         if (!(f->fp = fopen(f->tmp, "we"))) {
                 set_error(ctx, s, "creating", f->tmp, 0);
-                free(f);
+                file_free(f);
                 return NULL;
         }
         /* avro-c writes whole blocks and does not check every stdio flush:
@@ -352,7 +359,7 @@ static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t 
                 set_error(ctx, s, "starting", f->tmp, 1);
                 fclose(f->fp);
                 unlink(f->tmp);
-                free(f);
+                file_free(f);
                 return NULL;
         }
         if (s->nfiles == s->fcap) {
@@ -364,27 +371,35 @@ static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t 
         return f;
 }
 
-/* Ends the Avro writer (its last block reaches the FILE); the file waits for
- * the commit that finalizes it. */
-static int file_close(sink_t *s, afile_t *f) {
-        int rc = 0;
+/* Ends a file: the Avro writer's last block written, the data fsynced, the
+ * descriptor closed. It waits, in progress, for the commit that finalizes
+ * it. -1 with s->error. */
+static int file_close(spate_ctx_t *ctx, sink_t *s, afile_t *f) {
+        if (!f->fp)
+                return 0;
         errno = 0;
-        if (f->w) {
-                rc = avro_file_writer_close(f->w);
-                f->w = NULL;
-                s->pending++;
+        int in_avro = avro_file_writer_close(f->w) != 0;
+        int rc = in_avro || ferror(f->fp) || fsync(fileno(f->fp));
+        int err = errno;
+        rc |= fclose(f->fp) != 0;
+        f->fp = NULL;
+        f->w = NULL;
+        s->pending++;
+        if (rc) {
+                errno = err ? err : errno;
+                set_error(ctx, s, "writing", f->tmp, in_avro);
         }
-        return rc || ferror(f->fp) ? -1 : 0;
+        return rc ? -1 : 0;
 }
 
+/* A file not finalized: its records are replayed by whoever resumes. */
 static void file_drop(afile_t *f) {
-        if (f->w)
-                avro_file_writer_close(f->w);
         if (f->fp) {
+                avro_file_writer_close(f->w);
                 fclose(f->fp);
-                unlink(f->tmp);
         }
-        free(f);
+        unlink(f->tmp);
+        file_free(f);
 }
 
 static int set_record(sink_t *s, const spate_record_t *rec) {
@@ -453,8 +468,7 @@ static int archive_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ct
         int64_t hour = rec->ts >= 0 ? rec->ts / HOUR_MS : (rec->ts - HOUR_MS + 1) / HOUR_MS;
         afile_t *f = p->open;
         if (f && f->hour != hour) {
-                if (file_close(s, f))
-                        set_error(ctx, s, "writing", f->tmp, 1);
+                file_close(ctx, s, f);
                 f = p->open = NULL;
         }
         if (!f && !(f = p->open = file_open(s, o->partition, o->offset, hour, ctx)))
@@ -471,8 +485,7 @@ static int archive_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ct
         if (!s->first_ms)
                 s->first_ms = s->last_rec_ms;
         if (f->bytes >= s->roll_bytes) {
-                if (file_close(s, f))
-                        set_error(ctx, s, "writing", f->tmp, 1);
+                file_close(ctx, s, f);
                 p->open = NULL;
                 s->due = 1;
                 spate_ctx_request_commit(ctx);
@@ -492,23 +505,14 @@ static void crash_point(const sink_t *s, const char *step) {
         }
 }
 
-/* fsync, rename to the final name, fsync the directory: once this returns
- * the file is the archive's. -1 with s->error. */
+/* Ends the file if it is not, renames it to its final name and fsyncs the
+ * directory: once this returns the file is the archive's. -1 with s->error. */
 static int finalize(spate_ctx_t *ctx, sink_t *s, afile_t *f) {
         char final[8192];
         snprintf(final, sizeof(final), "%s/%s-p%d-%010" PRId64 "-%010" PRId64 ".avro", f->dir, s->topic,
                  f->partition, f->first, f->last);
-        if (file_close(s, f)) {
-                set_error(ctx, s, "writing", f->tmp, 1);
+        if (file_close(ctx, s, f))
                 return -1;
-        }
-        int rc = fflush(f->fp) || fsync(fileno(f->fp));
-        if (fclose(f->fp) || rc) {
-                f->fp = NULL;
-                set_error(ctx, s, "writing", f->tmp, 0);
-                return -1;
-        }
-        f->fp = NULL;
         if (rename(f->tmp, final) || fsync_path(f->dir)) {
                 set_error(ctx, s, "finalizing", final, 0);
                 return -1;
@@ -527,7 +531,7 @@ static int finalize_all(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
                 p->archived = f->last;
                 if (p->open == f)
                         p->open = NULL;
-                free(f);
+                file_free(f);
                 s->files[i] = NULL;
                 s->finalized++;
                 if (i == 0 && s->nfiles > 1)
@@ -575,7 +579,7 @@ static void drop_partition(sink_t *s, int32_t p) {
         int k = 0;
         for (int i = 0; i < s->nfiles; i++) {
                 if (s->files[i]->partition == p) {
-                        if (!s->files[i]->w)
+                        if (!s->files[i]->fp)
                                 s->pending--;
                         file_drop(s->files[i]);
                 } else {

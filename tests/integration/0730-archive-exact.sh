@@ -9,7 +9,7 @@
 . "$SPATE_ROOT/tests/lib.sh"
 topo=$SPATE_ROOT/tests/integration/0730-archive-exact.yaml
 REF=$SPATE_ROOT/tests/ref/archive_ref.py
-N=${N_0730:-30000} SEED=${SEED_0730:-$RANDOM}
+N=${N_0730:-20000} SEED=${SEED_0730:-$RANDOM}
 RANDOM=$SEED
 echo "# seed $SEED (SEED_0730=$SEED repeats the kill times), $N records"
 ulimit -c 0
