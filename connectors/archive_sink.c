@@ -94,11 +94,6 @@ typedef struct sink {
          * record written, and the last record plus the commit that
          * finalized it (the idle wait for that commit left out). */
         int64_t first_ms, last_rec_ms, last_ms;
-        /* SPATE_CRASH_AT=archive_renamed|archive_half_renamed (with
-         * SPATE_CRASH_PROB): tests abort after every rename of a commit, or
-         * after its first one, before the input offsets are committed. */
-        const char *crash_at;
-        double crash_prob;
 } sink_t;
 
 static const spate_prop_t archive_props[] = {
@@ -134,8 +129,6 @@ static int archive_init(spate_node_t *n, char *errstr, size_t size) {
                 return spate_node_error(n, NULL, errstr, size, "archive schema: %s", avro_strerror());
         s->iface = avro_generic_class_from_schema(s->schema);
         avro_generic_value_new(s->iface, &s->rec);
-        s->crash_at = getenv("SPATE_CRASH_AT");
-        s->crash_prob = getenv("SPATE_CRASH_PROB") ? atof(getenv("SPATE_CRASH_PROB")) : 1.0;
         return 0;
 }
 
@@ -498,13 +491,6 @@ static int archive_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ct
 
 /* --- the commit --- */
 
-static void crash_point(const sink_t *s, const char *step) {
-        if (s->crash_at && !strcmp(s->crash_at, step) && (s->crash_prob >= 1.0 || drand48() < s->crash_prob)) {
-                spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
-                abort();
-        }
-}
-
 /* Ends the file if it is not, renames it to its final name and fsyncs the
  * directory: once this returns the file is the archive's. -1 with s->error. */
 static int finalize(spate_ctx_t *ctx, sink_t *s, afile_t *f) {
@@ -534,8 +520,10 @@ static int finalize_all(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
                 file_free(f);
                 s->files[i] = NULL;
                 s->finalized++;
+                /* Tests abort after the first rename of several, or after
+                 * all, before the input offsets are committed. */
                 if (i == 0 && s->nfiles > 1)
-                        crash_point(s, "archive_half_renamed");
+                        spate_crash_point("archive_half_renamed");
         }
         memmove(s->files, s->files + i, sizeof(*s->files) * (size_t)(s->nfiles - i));
         s->nfiles -= i;
@@ -544,7 +532,7 @@ static int finalize_all(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
                 return spate_ctx_fail(ctx, n, "%s; nothing more is committed (the input is replayed on restart)",
                                       s->error);
         s->last_ms = s->last_rec_ms + spate_mono_ms() - t0;
-        crash_point(s, "archive_renamed");
+        spate_crash_point("archive_renamed");
         return 0;
 }
 
