@@ -102,7 +102,8 @@ static const spate_prop_t archive_props[] = {
           "a file is finalized at the next commit once its keys and values reach this many bytes" },
         { "roll_interval", SPATE_P_DURATION, 0, "10m", NULL,
           "files are finalized at the first commit after one of them has been open this long" },
-        { "codec", SPATE_P_ENUM, 0, "deflate", "null|deflate", "Avro block compression" },
+        { "codec", SPATE_P_ENUM, 0, "deflate", "null|deflate|snappy|lzma",
+          "Avro block compression (deflate: zlib, read everywhere; snappy: fastest; lzma: smallest)" },
         { "value", SPATE_P_ENUM, 0, "bytes", "bytes|string",
           "Avro type of the value field; string: a message that is not UTF-8 goes to the DLQ" },
         { NULL }
