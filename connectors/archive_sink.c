@@ -604,6 +604,16 @@ static int archive_assigned(spate_node_t *n, spate_ctx_t *ctx) {
         for (int i = 0; i < s->nparts; i++)
                 if (s->parts[i].scan) {
                         s->parts[i].scan = 0;
+                        /* A recreated topic restarts its offsets: its records
+                         * would be skipped as replays. */
+                        if (s->parts[i].archived >= 0 &&
+                            spate_ctx_check_resume(ctx, n, s->topic, i, s->parts[i].archived + 1)) {
+                                size_t l = strlen(ctx->errstr);
+                                snprintf(ctx->errstr + l, sizeof(ctx->errstr) - l, " (archive_sink '%s': its files "
+                                         "in %s hold offsets up to %" PRId64 "; move them aside to archive the "
+                                         "topic anew)", n->name, s->dir, s->parts[i].archived);
+                                return -1;
+                        }
                         if (s->parts[i].archived >= 0)
                                 spate_info("archive_sink '%s': %s[%d] is archived up to offset %" PRId64
                                            " (replays up to there are skipped)", n->name, s->topic, i,

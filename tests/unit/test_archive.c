@@ -4,7 +4,8 @@
  * the offsets commit (the replay is skipped, nothing twice), stale
  * in-progress files removed only for the partitions assigned, a write error
  * that fails the commit, value: string with a message that is not UTF-8,
- * every codec, and a topology that feeds it from an operator. Files are read back with
+ * every codec, a recreated topic, and a topology that feeds it from an
+ * operator. Files are read back with
  * avro-c's reader and checked offset by offset against what was piped. */
 #include "check.h"
 #include "../driver/driver.h"
@@ -294,6 +295,27 @@ static void test_codecs(void) {
         }
 }
 
+/* The archive holds offsets the topic no longer has (recreated): the
+ * assignment fails instead of skipping the new records as replays. */
+static void test_recreated(void) {
+        char dir[300], yaml[1024], err[1024];
+        snprintf(dir, sizeof(dir), "%s/e", root);
+        spate_driver_t *d = driver(dir, "");
+        pipe_readings(d, 0, 0, 10);
+        spate_driver_process(d);
+        CHECK(spate_driver_end_of_input(d, 5) == 0, "10 records archived");
+        spate_driver_destroy(d);
+        snprintf(yaml, sizeof(yaml),
+                 "application: drv\nkafka:\n  bootstrap.servers: 127.0.0.1:1\nnodes:\n"
+                 "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 2\n    time: t\n"
+                 "  - name: arch\n    type: archive_sink\n    from: in\n    dir: %s\n", dir);
+        d = spate_driver_new(yaml, CLOCK0, err, sizeof(err));  /* new, empty topics */
+        CHECK(!d && strstr(err, "t.in[0]") && strstr(err, "hold offsets up to 9") && strstr(err, "move them aside"),
+              "a topic that ends below the archive is refused: %s", d ? "(assigned)" : err);
+        if (d)
+                spate_driver_destroy(d);
+}
+
 static void test_bad_topology(void) {
         char err[1024];
         const char *yaml = "application: drv\nkafka:\n  bootstrap.servers: 127.0.0.1:1\nnodes:\n"
@@ -318,6 +340,7 @@ int main(void) {
         test_write_error();
         test_string_values();
         test_codecs();
+        test_recreated();
         test_bad_topology();
         char cmd[300];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
