@@ -50,6 +50,7 @@ typedef struct source {
         int internal;              /* records go to node->def->input */
         int rewind;                /* a table: read from the beginning, never committed */
         int hold;                  /* spate_ctx_hold_offsets(): not in this commit */
+        int held;                  /* hold, for the commit in progress once its offsets are chosen */
         task_t *tasks;             /* indexed by partition */
         int ntasks;
 } source_t;
@@ -554,8 +555,6 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
                                 vals_to_metadata(e, t, t->committed, 1, rd_kafka_topic_partition_list_add(
                                                                 offs, e->sources[i].topic, p));
                 }
-        for (int i = 0; i < e->nsources; i++)
-                e->sources[i].hold = 0;
         e->refresh_tags = 0;
         return offs;
 }
@@ -643,6 +642,10 @@ static int commit(spate_engine_t *e) {
                         e->failed = 1;
                 }
         }
+        for (int i = 0; i < e->nsources; i++) {
+                e->sources[i].held = e->sources[i].hold;
+                e->sources[i].hold = 0;
+        }
         if (e->failed) {
                 rd_kafka_topic_partition_list_destroy(offs);
                 return -1;
@@ -656,6 +659,8 @@ static int commit(spate_engine_t *e) {
                         source_t *s = source_for(e, offs->elems[i].topic);
                         task_t *t = task_for(s, offs->elems[i].partition);
                         t->committed = offs->elems[i].offset;
+                        if (s->held)
+                                continue;  /* the committed offset again: its times stay */
                         t->times_changed = 0;
                         for (int k = 0; t->vals && k < e->topo->nnodes; k++)
                                 t->vals[k].ctime = t->vals[k].time;
