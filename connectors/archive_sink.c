@@ -5,9 +5,9 @@
  * offsets they hold.
  *
  * Exactness, the Kafka Connect HDFS sink's way: records go to hidden
- * in-progress files; a commit that finalizes them fsyncs each file, renames
- * it to its final name and fsyncs the directory before the engine commits
- * the input offsets. Until the files are due (roll_bytes, roll_interval) a
+ * in-progress files, fsynced when they end; a commit that finalizes them
+ * renames each to its final name and fsyncs its directory before the engine
+ * commits the input offsets. Until the files are due (roll_bytes, roll_interval) a
  * commit keeps them open and holds the topic's offsets back, so files are
  * sized by the roll settings, not by commit_interval. A partition writes one
  * file at a time (a record of another hour starts the next), so its files
@@ -18,7 +18,6 @@
  * replay after a crash rewrites what was in progress and duplicates nothing. */
 #include "../engine/ctx.h"
 #include "../engine/node.h"
-#include "../engine/topology.h"
 #include "../serde/json_scan.h"
 #include "../util/log.h"
 #include "../util/util.h"
