@@ -49,6 +49,7 @@ wait "$PID_a"; ra=$?
 wait "$PID_b"; rb=$?
 check "both instances stop cleanly on SIGTERM ($ra $rb)" [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ]
 grep -h "archive_sink 'archive': .* written" "$TMP"/spate-*.log | sed 's/.*run: /# /'
+echo "# in-progress files left by a crash and removed on restart: $(cat "$TMP"/spate-*.log | grep -c "in progress at a crash")"
 skipped=$(grep -ho "[0-9]* replays skipped" "$TMP"/spate-*.log | awk '{s += $1} END {print s + 0}')
 check "restarts skipped replayed records they found archived ($skipped)" [ "$skipped" -gt 0 ]
 while read -r status rest; do
