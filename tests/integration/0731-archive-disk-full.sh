@@ -22,7 +22,7 @@ check "produce $N records (about 2 MB of values)" $KT produce "$BOOT" it0730.in 
 check "a full disk: exit 1, not a crash (rc $rc)" [ "$rc" -eq 1 ]
 grep ERROR "$TMP/spate-1.log" | head -1 | sed "s/^/# /"
 check "the error names the file, says the disk is full and what to do" \
-        grep -q "ERROR.*archive: writing .*\.avro\.inprogress: No space left on device.*; the archive's disk is full: free space and restart" \
+        grep -qE "ERROR.*archive: (creating|starting|writing|finalizing) /.*: No space left on device.*; the archive's disk is full: free space and restart" \
         "$TMP/spate-1.log"
 check "part of the archive was written before" bash -c "ls '$ARCHIVE_DIR'/dt=*/hour=*/*.avro >/dev/null 2>&1"
 check "some input offsets stay uncommitted" bash -c "[ \$($KT committed '$BOOT' it-0730 it0730.in | awk '{s+=\$2} END {print s+0}') -lt $N ]"
