@@ -12,7 +12,8 @@ PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos 
 DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev librocksdb-dev \
              libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
              libsqlite3-dev libpq-dev postgresql \
-             python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket chromium \
+             python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket python3-avro \
+             chromium \
              docker-compose clang libclang-rt-14-dev
 PY        := /usr/bin/python3
 
@@ -90,7 +91,7 @@ deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
 	    clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null | grep -q / && \
 	    command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
-	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket' 2>/dev/null; then :; else \
+	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket, avro' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \

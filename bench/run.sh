@@ -4,7 +4,8 @@
 # Python peer; the region job on sensor-shaped records beside raw consume and a Python peer,
 # and two instances of it against one; the hourly job on pre-computed regions; then window
 # state with 1,000,000 live keys: memory and restore (restore_bench.sh); sql_sink into SQLite and
-# PostgreSQL beside raw consume and a plain C loop (sql.sh); /metrics' cost (metrics.sh).
+# PostgreSQL beside raw consume and a plain C loop (sql.sh); archive_sink beside raw consume and
+# map->sink (archive.sh); /metrics' cost (metrics.sh).
 # env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT
 set -u
 cd "$(dirname "$0")/.."
@@ -153,6 +154,7 @@ PY
 "$SPATE_BENCH_BIN/raw_produce" "$SPATE_BOOTSTRAP" bench.raw_produce "$N"
 bench/poll.sh
 bench/sql.sh
+bench/archive.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 bench/restore_bench.sh
 bench/metrics.sh

@@ -50,6 +50,7 @@ struct spate_ctx {
         const spate_origin_t *origin; /* the input message being processed */
         int end_of_input;             /* spate run --end-of-input, once every source is
                                          idle: the end of the stream (windows close) */
+        int closing;                  /* the run's last commit: nothing may be held back */
         /* Counters for logs and tests. */
         uint64_t produced, produce_errors, dlq;
 };

@@ -51,6 +51,7 @@ typedef struct source {
         int internal;              /* records go to node->def->input */
         int rewind;                /* a table: read from the beginning, never committed */
         int hold;                  /* spate_ctx_hold_offsets(): not in this commit */
+        int held;                  /* hold, for the commit in progress once its offsets are chosen */
         task_t *tasks;             /* indexed by partition */
         int ntasks;
 } source_t;
@@ -535,8 +536,16 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
         for (int i = 0; i < e->nsources; i++)
                 for (int p = 0; p < e->sources[i].ntasks; p++) {
                         task_t *t = &e->sources[i].tasks[p];
-                        if (e->sources[i].rewind || e->sources[i].hold)
+                        if (e->sources[i].rewind)
                                 break;
+                        /* Held back: the committed offset again, only to say
+                         * who holds the partition (check_committers()). */
+                        if (e->sources[i].hold) {
+                                if (t->assigned && e->refresh_tags && t->committed >= 0)
+                                        vals_to_metadata(e, t, t->committed, 1, rd_kafka_topic_partition_list_add(
+                                                                        offs, e->sources[i].topic, p));
+                                continue;
+                        }
                         /* A time may move on without records (close_after_idle):
                          * commit it with the same offset once one was processed. */
                         if (t->assigned && t->first >= 0 &&
@@ -547,8 +556,6 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
                                 vals_to_metadata(e, t, t->committed, 1, rd_kafka_topic_partition_list_add(
                                                                 offs, e->sources[i].topic, p));
                 }
-        for (int i = 0; i < e->nsources; i++)
-                e->sources[i].hold = 0;
         e->refresh_tags = 0;
         return offs;
 }
@@ -637,6 +644,10 @@ static int commit(spate_engine_t *e) {
                         e->failed = 1;
                 }
         }
+        for (int i = 0; i < e->nsources; i++) {
+                e->sources[i].held = e->sources[i].hold;
+                e->sources[i].hold = 0;
+        }
         if (e->failed) {
                 rd_kafka_topic_partition_list_destroy(offs);
                 return -1;
@@ -650,6 +661,8 @@ static int commit(spate_engine_t *e) {
                         source_t *s = source_for(e, offs->elems[i].topic);
                         task_t *t = task_for(s, offs->elems[i].partition);
                         t->committed = offs->elems[i].offset;
+                        if (s->held)
+                                continue;  /* the committed offset again: its times stay */
                         t->times_changed = 0;
                         for (int k = 0; t->vals && k < e->topo->nnodes; k++)
                                 t->vals[k].ctime = t->vals[k].time;
@@ -1182,6 +1195,7 @@ int spate_engine_run(spate_engine_t *e) {
         atomic_store(&e->live, 0);
         /* The last commit says this instance left (check_peers()). */
         e->me.left = e->refresh_tags = 1;
+        e->ctx.closing = 1;
         if (!e->failed)
                 commit(e);
         summary(e);

@@ -1,5 +1,6 @@
-/* util.c - durations, suggestions, clocks and number formatting. */
+/* util.c - durations, suggestions, clocks, number formatting and the crash test hook. */
 #include "util.h"
+#include "log.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -195,4 +196,12 @@ int spate_fmt_num(char *buf, size_t size, double d) {
                         return n;
         }
         return 0;
+}
+
+void spate_crash_point(const char *step) {
+        const char *at = getenv("SPATE_CRASH_AT"), *prob = getenv("SPATE_CRASH_PROB");
+        if (!at || strcmp(at, step) || (prob && *prob && drand48() >= atof(prob)))
+                return;
+        spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
+        abort();
 }

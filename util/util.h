@@ -69,5 +69,9 @@ int64_t spate_mono_ms(void);      /* monotonic clock */
 int spate_time_from_num(double d, int64_t *ms);
 /* Shortest text that reads back as the same double; integers print without ".0". */
 int spate_fmt_num(char *buf, size_t size, double d);
+/* Test hook: aborts the process (after a warning) when SPATE_CRASH_AT names
+ * `step`, with probability SPATE_CRASH_PROB (default 1), so that tests land
+ * a kill at the moments of a commit that matter. */
+void spate_crash_point(const char *step);
 
 #endif

@@ -64,11 +64,6 @@ typedef struct sink {
          * buffered, and the last row plus the commit that wrote it (the idle
          * wait for the commit left out). */
         int64_t first_ms, last_row_ms, last_ms;
-        /* SPATE_CRASH_AT=sql_before_commit|sql_after_commit (with
-         * SPATE_CRASH_PROB): tests abort there, to land in the moments that
-         * matter (rows written, not committed; committed, input offsets not). */
-        const char *crash_at;
-        double crash_prob;
 } sink_t;
 
 static const spate_prop_t sql_props[] = {
@@ -160,8 +155,6 @@ static int sql_init(spate_node_t *n, char *errstr, size_t size) {
         s->batch_max = spate_node_int(n, "batch");
         s->slow_ms = spate_node_duration(n, "slow_commit");
         snprintf(s->id, sizeof(s->id), "%s/%s", n->topo->application, n->name);
-        s->crash_at = getenv("SPATE_CRASH_AT");
-        s->crash_prob = getenv("SPATE_CRASH_PROB") ? atof(getenv("SPATE_CRASH_PROB")) : 1.0;
         spate_arena_init(&s->mem);
         if (init_columns(n, s, errstr, size) || init_key(n, s, errstr, size))
                 return -1;
@@ -385,13 +378,6 @@ static void dead_letter(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
         clear_rejects(s);
 }
 
-static void crash_point(const sink_t *s, const char *step) {
-        if (s->crash_at && !strcmp(s->crash_at, step) && (s->crash_prob >= 1.0 || drand48() < s->crash_prob)) {
-                spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
-                abort();
-        }
-}
-
 /* One attempt at the batch's transaction; -1 leaves the database untouched.
  * The rejected rows are dead-lettered and acknowledged before the COMMIT:
  * once the offsets are stored, a replay skips those rows and could not
@@ -425,10 +411,12 @@ static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, 
                         return -1;
                 }
         }
-        crash_point(s, "sql_before_commit");
+        /* Tests abort where it matters: rows written, not committed;
+         * committed, input offsets not (SPATE_CRASH_AT). */
+        spate_crash_point("sql_before_commit");
         if (be->commit(s->db, err, size))
                 return -1;
-        crash_point(s, "sql_after_commit");
+        spate_crash_point("sql_after_commit");
         return 0;
 }
 
