@@ -36,12 +36,12 @@ run_one() {  # name, command...
 filter=${1:-}
 for t in "$SPATE_TEST_BIN"/test_*; do
         [ -x "$t" ] || continue
-        [ -n "$filter" ] && [[ $t != *$filter* ]] && continue
+        [ -n "$filter" ] && [[ $(basename "$t") != *$filter* ]] && continue
         run_one "unit/$(basename "$t")" "$t"
 done
 for t in tests/integration/[0-9]*.sh; do
         [ -f "$t" ] || continue
-        [ -n "$filter" ] && [[ $t != *$filter* ]] && continue
+        [ -n "$filter" ] && [[ $(basename "$t") != *$filter* ]] && continue
         run_one "integration/$(basename "$t" .sh)" bash "$t"
 done
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]} (logs in $logdir)"
