@@ -83,17 +83,24 @@ wait_count() {
 # Dev/test group timings: the mock broker needs session.timeout.ms ~4 s.
 export SPATE_SESSION_TIMEOUT_MS=4000 SPATE_HEARTBEAT_MS=500
 
-# start_mosquitto: a throwaway Mosquitto (Debian's /usr/sbin/mosquitto) on a free loopback port,
-# persistence on in $TMP/mosquitto, anonymous clients, no limit on queued or in-flight QoS 1
-# messages (a persistent session must keep everything while its subscriber is down). Sets
-# MQTT_PORT, MQTT_URL and MOSQUITTO_PID; stopped at cleanup. The log is $TMP/mosquitto.log.
+# start_mosquitto [USER PASSWORD]: a throwaway Mosquitto (Debian's /usr/sbin/mosquitto) on a free
+# loopback port, persistence on in $TMP/mosquitto, no limit on queued or in-flight QoS 1 messages
+# (a persistent session must keep everything while its subscriber is down); anonymous clients,
+# or only USER with PASSWORD. Sets MQTT_PORT, MQTT_URL and MOSQUITTO_PID; stopped at cleanup.
+# The log is $TMP/mosquitto.log.
 start_mosquitto() {
+        local auth="allow_anonymous true"
         MQTT_PORT=$(free_port 1)
         mkdir -p "$TMP/mosquitto"
+        if [ $# -ge 2 ]; then
+                mosquitto_passwd -b -c "$TMP/mosquitto.passwd" "$1" "$2" || return 1
+                auth="allow_anonymous false
+password_file $TMP/mosquitto.passwd"
+        fi
         cat >"$TMP/mosquitto.conf" <<CONF
 listener $MQTT_PORT 127.0.0.1
 user root
-allow_anonymous true
+$auth
 persistence true
 persistence_location $TMP/mosquitto/
 autosave_interval 1
