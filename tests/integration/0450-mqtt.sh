@@ -12,8 +12,8 @@ start_mosquitto "$MQTT_USERNAME" "$MQTT_PASSWORD" || { nok "mosquitto starts"; e
 ok "mosquitto on $MQTT_URL"
 
 start_spate a "$dir/0450-mqtt.yaml"
-check "mqtt_source connects and subscribes" wait_for 20 grep -q "mqtt_source: connected to 127.0.0.1:$MQTT_PORT as spate-it-0450 (new session)" "$TMP/spate-a.log"
-check "spate is assigned the raw topic" wait_for 20 grep -q "assigned 8 partitions" "$TMP/spate-a.log"
+check "mqtt_source connects and subscribes" wait_for 20 grep -qs "mqtt_source: connected to 127.0.0.1:$MQTT_PORT as spate-it-0450 (new session)" "$TMP/spate-a.log"
+check "spate is assigned the raw topic" wait_for 20 grep -qs "assigned 8 partitions" "$TMP/spate-a.log"
 
 # 8 sensors (1 silent), 40 rounds: ~300 messages at 400/s, every 50th payload broken.
 "$SPATE_BIN" iot-sim --sensors "$SPATE_ROOT/topology/iot_sensors.json" --prefix it0450 --rounds 40 \
