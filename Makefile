@@ -8,10 +8,11 @@
 #   make run        the flagship demo on the embedded broker
 #   make bench      benchmarks on the embedded broker
 
-PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos sqlite3 libpq
+PKGS      := rdkafka libcurl rocksdb avro-c yaml-0.1 jansson libmicrohttpd geos sqlite3 libpq libmosquitto
 DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev librocksdb-dev \
              libavro-dev libyaml-dev libjansson-dev libmicrohttpd-dev libgeos-dev \
              libsqlite3-dev libpq-dev postgresql \
+             libmosquitto-dev mosquitto mosquitto-clients \
              python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket python3-avro \
              chromium \
              docker-compose clang libclang-rt-14-dev
@@ -37,7 +38,7 @@ CFLAGS    += $(EXTRA_CFLAGS)
 # The parts of spate, one folder each (README "Layout"); a multi-file operator or
 # connector has its own folder below operators/ or connectors/.
 SRC_DIRS  := engine state expr serde geo util sim operators operators/window connectors \
-             connectors/http_poll connectors/sql
+             connectors/http_poll connectors/sql connectors/mqtt
 LIB_SRC   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/cli/main.o
@@ -91,6 +92,7 @@ deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
 	    clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null | grep -q / && \
 	    command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
+	    test -x /usr/sbin/mosquitto && command -v mosquitto_sub >/dev/null && \
 	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket, avro' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -3,11 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s all >/dev/null
-bin/spate nodes >/tmp/spate-nodes.md
-python3 - <<'PY'
-import re
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+bin/spate nodes >"$tmp"
+python3 - "$tmp" <<'PY'
+import re, sys
 readme = open("README.md").read()
-gen = open("/tmp/spate-nodes.md").read()
+gen = open(sys.argv[1]).read()
 new = re.sub(r"(<!-- nodes:begin -->\n).*?(<!-- nodes:end -->)", lambda m: m.group(1) + gen + m.group(2),
              readme, flags=re.S)
 open("README.md", "w").write(new)

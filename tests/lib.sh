@@ -82,3 +82,39 @@ wait_count() {
 
 # Dev/test group timings: the mock broker needs session.timeout.ms ~4 s.
 export SPATE_SESSION_TIMEOUT_MS=4000 SPATE_HEARTBEAT_MS=500
+
+# start_mosquitto [USER PASSWORD]: a throwaway Mosquitto (Debian's /usr/sbin/mosquitto) on a free
+# loopback port, persistence on in $TMP/mosquitto, no limit on queued or in-flight QoS 1 messages
+# (a persistent session must keep everything while its subscriber is down); anonymous clients,
+# or only USER with PASSWORD. Sets MQTT_PORT, MQTT_URL and MOSQUITTO_PID; stopped at cleanup.
+# The log is $TMP/mosquitto.log.
+start_mosquitto() {
+        local auth="allow_anonymous true"
+        MQTT_PORT=$(free_port 1)
+        mkdir -p "$TMP/mosquitto"
+        if [ $# -ge 2 ]; then
+                mosquitto_passwd -b -c "$TMP/mosquitto.passwd" "$1" "$2" || return 1
+                auth="allow_anonymous false
+password_file $TMP/mosquitto.passwd"
+        fi
+        cat >"$TMP/mosquitto.conf" <<CONF
+listener $MQTT_PORT 127.0.0.1
+user root
+$auth
+persistence true
+persistence_location $TMP/mosquitto/
+autosave_interval 1
+max_queued_messages 0
+max_inflight_messages 0
+log_dest file $TMP/mosquitto.log
+log_type error
+log_type warning
+log_type notice
+CONF
+        /usr/sbin/mosquitto -c "$TMP/mosquitto.conf" >>"$TMP/mosquitto.log" 2>&1 &
+        MOSQUITTO_PID=$!
+        _pids+=("$MOSQUITTO_PID")
+        export MQTT_PORT MQTT_URL="mqtt://127.0.0.1:$MQTT_PORT"
+        wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT" 2>/dev/null ||
+                { echo "# mosquitto did not start"; cat "$TMP/mosquitto.log"; return 1; }
+}
