@@ -333,9 +333,10 @@ static int refresh_dir(spate_node_t *n, spate_ctx_t *ctx) {
                 spate_table_clear(t->next);
                 long bad = load_folder(n, ctx, sub);
                 if (bad) {
-                        spate_err("table %s: version %s has %ld bad line%s (dead-lettered): not loaded, "
-                                  "keeping %s", n->name, sub, bad, bad == 1 ? "" : "s",
-                                  *t->version ? t->version : "no version");
+                        spate_err("table %s: version %s has %ld bad line%s (dead-lettered): not loaded; %s%s",
+                                  n->name, sub, bad, bad == 1 ? "" : "s",
+                                  *t->version ? "keeping version " : "trying older complete versions",
+                                  t->version);
                         refuse(t, name, &st);
                         spate_table_clear(t->next);
                         goto next;
