@@ -4,7 +4,8 @@
 # Python peer; the region job on sensor-shaped records beside raw consume and a Python peer,
 # and two instances of it against one; the hourly job on pre-computed regions; then window
 # state with 1,000,000 live keys: memory and restore (restore_bench.sh); sql_sink into SQLite and
-# PostgreSQL beside raw consume and a plain C loop (sql.sh); /metrics' cost (metrics.sh).
+# PostgreSQL beside raw consume and a plain C loop (sql.sh); the in-process *_bench programs (join_bench:
+# a join against a 100,000-row table beside map->sink, per record); /metrics' cost (metrics.sh).
 # env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT
 set -u
 cd "$(dirname "$0")/.."

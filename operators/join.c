@@ -1,7 +1,7 @@
 /* join.c - the `join` node: a stream-table lookup. Each record computes a
  * key, reads that row of a `table` node, and goes on with the fields picked
- * from the row added in place (nulls where the row is missing, for a left
- * join), or to the DLQ with the reason (inner). The key is any expression,
+ * from the row added (nulls where the row is missing, for a left join), or
+ * to the DLQ with the reason (inner). The key is any expression,
  * so one join reads the row of another time: an as-of lookup such as
  * concat(region, '@', iso(window_start - 3h)). */
 #include "../connectors/table/table.h"
@@ -24,6 +24,7 @@ typedef struct join {
         int inner;
         pick_t *picks;
         int npicks, ncols;  /* ncols: row columns to decode (the highest picked + 1) */
+        int nslots;         /* the record's fields up to the highest picked slot */
 } join_t;
 
 static const spate_prop_t join_props[] = {
@@ -56,6 +57,8 @@ static int add_pick(spate_node_t *n, spate_node_t *tn, const spate_yaml_t *where
                                                               SPATE_V_MISSING);
         if (c + 1 > j->ncols)
                 j->ncols = c + 1;
+        if (j->picks[j->npicks - 1].slot + 1 > j->nslots)
+                j->nslots = j->picks[j->npicks - 1].slot + 1;
         return 0;
 }
 
@@ -110,13 +113,17 @@ static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                 return key ? spate_ctx_fail(ctx, n, "no row for key %.*s in table %s", (int)klen, key, j->table)
                            : spate_ctx_fail(ctx, n, "the key '%s' is null: no row in table %s",
                                             spate_expr_text(j->key), j->table);
-        if (rec->value.type != SPATE_V_OBJ)
+        if (rec->value.type != SPATE_V_OBJ || (int)rec->value.n < j->nslots)
                 return spate_ctx_fail(ctx, n, "the record is not an object");
         if (row && spate_table_row_decode(row, rlen, cols, j->ncols))
                 return spate_ctx_fail(ctx, n, "the row for key %.*s in table %s is corrupt", (int)klen, key,
                                       j->table);
+        /* A copy of the fields: at a fan-out upstream, the sibling branches
+         * share rec and must not see this branch's columns. */
+        spate_record_t out = *rec;
+        out.value.u.items = spate_arena_memdup(a, rec->value.u.items, sizeof(spate_value_t) * rec->value.n);
         for (int i = 0; i < j->npicks; i++) {
-                spate_value_t *slot = &rec->value.u.items[j->picks[i].slot];
+                spate_value_t *slot = &out.value.u.items[j->picks[i].slot];
                 if (row) {
                         *slot = cols[j->picks[i].col];
                 } else {
@@ -124,7 +131,7 @@ static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                         slot->type = SPATE_V_NULL;
                 }
         }
-        return spate_emit(n, rec, ctx);
+        return spate_emit(n, &out, ctx);
 }
 
 static void join_destroy(spate_node_t *n) {

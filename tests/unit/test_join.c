@@ -131,6 +131,27 @@ static void test_inner(void) {
         spate_driver_destroy(d);
 }
 
+/* At a fan-out, the sibling branch does not see the joined fields. */
+static void test_fanout(void) {
+        spate_driver_t *d = driver(
+                "application: join-fan\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: in\n    type: kafka_source\n    topic: j.in\n    partitions: 1\n"
+                "  - name: look\n    type: join\n    from: in\n    table: stations\n    key: st\n"
+                "    fields: {name: name}\n"
+                "  - name: out\n    type: kafka_sink\n    from: look\n    topic: j.out\n    partitions: 1\n"
+                "  - name: plain\n    type: kafka_sink\n    from: in\n    topic: j.plain\n    partitions: 1\n"
+                "  - name: stations\n    type: table\n    topic: j.stations\n    global: true\n");
+        spate_driver_pipe(d, "j.stations", 0, "A", "{\"name\":\"Alpha\"}", 1);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "j.in", 0, "k1", "{\"st\":\"A\"}", 10);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "j.out"), "{\"st\":\"A\",\"name\":\"Alpha\"}\n", "the join's branch");
+        CHECK_STR(values(d, "j.plain"), "{\"st\":\"A\"}\n", "the sibling branch is untouched");
+        spate_driver_destroy(d);
+}
+
 /* As of 3 hours before: the key names another row of a table fed by a
  * window's output (keyed "<group>@<window start>"). */
 static void test_as_of(void) {
@@ -350,6 +371,7 @@ int main(void) {
         test_store();
         test_left();
         test_inner();
+        test_fanout();
         test_as_of();
         test_dir_versions();
         test_file();
