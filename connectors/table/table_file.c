@@ -221,7 +221,8 @@ static long load_file(spate_node_t *n, spate_ctx_t *ctx, const char *path) {
                 return l.bad;
         }
         long line = 0;
-        for (size_t i = 0; i < len;) {
+        size_t i = len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3) ? 3 : 0;  /* a UTF-8 BOM (spreadsheets) */
+        while (i < len) {
                 const char *s = buf + i, *nl = memchr(s, '\n', len - i);
                 size_t ll = nl ? (size_t)(nl - s) : len - i;
                 i += ll + 1;
