@@ -53,14 +53,14 @@ static void bad_line(load_t *l, long line, const char *text, size_t len, const c
         l->bad++;
 }
 
-/* Splits one CSV line into cells (unquoted into the arena); the count, or
- * -1 with why for an unterminated quote. */
-static int csv_cells(const char *p, size_t len, spate_arena_t *a, spate_value_t **cells, const char **why) {
+int spate_table_csv_cells(const char *p, size_t len, spate_arena_t *a, spate_value_t **cells, const char **why) {
         int n = 0, cap = 16;
         spate_value_t *c = spate_arena_alloc(a, sizeof(*c) * (size_t)cap);
+        /* The cells' text, one after the other: no more than the line. */
+        char *text = spate_arena_alloc(a, len + 1);
         size_t i = 0;
         for (;;) {
-                char *s = spate_arena_alloc(a, len + 1);
+                char *s = text;
                 size_t sl = 0;
                 int quoted = i < len && p[i] == '"';
                 if (quoted) {
@@ -98,6 +98,7 @@ static int csv_cells(const char *p, size_t len, spate_arena_t *a, spate_value_t 
                 else
                         c[n] = spate_value_str(s, (uint32_t)sl);
                 n++;
+                text += sl;
                 if (i >= len)
                         break;
                 i++;  /* the comma */
@@ -111,7 +112,7 @@ static int csv_header(load_t *l, const char *text, size_t len) {
         tnode_t *t = l->n->ctx;
         spate_value_t *cells;
         const char *why;
-        int nc = csv_cells(text, len, &t->arena, &cells, &why);
+        int nc = spate_table_csv_cells(text, len, &t->arena, &cells, &why);
         if (nc < 0) {
                 bad_line(l, 1, text, len, "header: %s", why);
                 return -1;
@@ -147,7 +148,7 @@ static void load_line(load_t *l, long line, const char *text, size_t len) {
         spate_arena_reset(&t->arena);
         if (l->csv) {
                 spate_value_t *cells;
-                int nc = csv_cells(text, len, &t->arena, &cells, &why);
+                int nc = spate_table_csv_cells(text, len, &t->arena, &cells, &why);
                 if (nc < 0)
                         return bad_line(l, line, text, len, "%s", why);
                 if (nc != l->ncells)

@@ -42,6 +42,11 @@ typedef struct tnode {
         int warned_empty;
 } tnode_t;
 
+/* Splits one CSV line (without its newline) into typed cells, unquoted into
+ * the arena (see table_file.c for the typing): the count, or -1 with why
+ * (a static string) for a quote left open or text after a closing quote. */
+int spate_table_csv_cells(const char *p, size_t len, spate_arena_t *a, spate_value_t **cells, const char **why);
+
 /* Loads the newest complete version of the table's files if it is newer
  * than the one held; a version with a bad line is refused (each bad line
  * dead-lettered with file:line and reason) and the held one stays. 0, or -1
