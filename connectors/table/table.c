@@ -192,21 +192,32 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
         return 0;
 }
 
-/* Reads what the topic got since the last call (all of it the first time). */
-static int follow_topic(spate_node_t *n, spate_ctx_t *ctx) {
-        tnode_t *t = n->ctx;
-        int np = spate_ctx_partitions(ctx, t->topic);
-        if (np < 0)
+static int grow_partitions(tnode_t *t, int np, spate_ctx_t *ctx) {
+        if (np <= t->npart)
+                return 0;
+        int64_t *o = realloc(t->offsets, sizeof(*o) * (size_t)np);
+        if (!o) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
                 return -1;
-        if (np > t->npart) {
-                int64_t *o = realloc(t->offsets, sizeof(*o) * (size_t)np);
-                if (!o) {
-                        snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
+        }
+        memset(o + t->npart, 0, sizeof(*o) * (size_t)(np - t->npart));
+        t->offsets = o;
+        t->npart = np;
+        return 0;
+}
+
+/* Reads what the topic got since the last call (all of it the first time). */
+static int follow_topic(spate_node_t *n, spate_ctx_t *ctx, int recount) {
+        tnode_t *t = n->ctx;
+        /* A metadata request is not cheap on a large cluster: the partition
+         * count is read again at each rebalance and once a minute. */
+        if (recount || ctx->now_ms - t->counted_ms >= TABLE_RECOUNT_MS) {
+                int np = spate_ctx_partitions(ctx, t->topic);
+                if (np < 0)
                         return -1;
-                }
-                memset(o + t->npart, 0, sizeof(*o) * (size_t)(np - t->npart));
-                t->offsets = o;
-                t->npart = np;
+                if (grow_partitions(t, np, ctx))
+                        return -1;
+                t->counted_ms = ctx->now_ms;
         }
         t->ctx = ctx;
         for (int p = 0; p < t->npart; p++) {
@@ -219,28 +230,35 @@ static int follow_topic(spate_node_t *n, spate_ctx_t *ctx) {
         return 0;
 }
 
-static int refresh(spate_node_t *n, spate_ctx_t *ctx) {
+/* rebalance: at an assignment (the partition count is read again). */
+static int refresh(spate_node_t *n, spate_ctx_t *ctx, int rebalance) {
         tnode_t *t = n->ctx;
         size_t before = spate_table_count(t->rows);
         int64_t dlq = t->dlq;
         t->last_refresh = ctx->now_ms;
-        int rc = t->topic ? follow_topic(n, ctx) : spate_table_files_refresh(n, ctx);
-        if (!rc && (spate_table_count(t->rows) != before || t->dlq != dlq))
+        int rc = t->topic ? follow_topic(n, ctx, rebalance) : spate_table_files_refresh(n, ctx);
+        if (rc || (spate_table_count(t->rows) == before && t->dlq == dlq))
+                return rc;
+        /* A table that follows a busy topic changes at every refresh. */
+        if (rebalance)
                 spate_info("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
                            spate_table_count(t->rows), (long long)t->dlq);
-        return rc;
+        else
+                spate_debug("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
+                            spate_table_count(t->rows), (long long)t->dlq);
+        return 0;
 }
 
 /* Before the first stream record of every assignment: the table is whole. */
 static int table_assigned(spate_node_t *n, spate_ctx_t *ctx) {
-        return refresh(n, ctx);
+        return refresh(n, ctx, 1);
 }
 
 static int table_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
         tnode_t *t = n->ctx;
         if (ctx->now_ms - t->last_refresh < t->refresh_ms)
                 return 0;
-        if (refresh(n, ctx))
+        if (refresh(n, ctx, 0))
                 spate_warn("table %s: %s (the table keeps what it holds; retrying in %lld ms)", n->name,
                            ctx->errstr, (long long)t->refresh_ms);
         return 0;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #define TABLE_REFUSED_MAX 8
+#define TABLE_RECOUNT_MS 60000
 
 typedef struct tnode {
         spate_shape_t *shape;     /* the row's columns (open unless `columns:`) */
@@ -24,6 +25,7 @@ typedef struct tnode {
         const char *topic;
         int64_t *offsets;         /* next offset per partition */
         int npart;
+        int64_t counted_ms;       /* when npart was read */
         spate_node_t *node;       /* for the replay callback */
         spate_ctx_t *ctx;
         int32_t partition;        /* being replayed */
