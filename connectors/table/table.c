@@ -25,7 +25,8 @@ static const spate_prop_t table_props[] = {
         { "file", SPATE_P_STR, 0, NULL, NULL, "one CSV (.csv, with a header) or JSON-lines file, reloaded when it changes" },
         { "dir", SPATE_P_STR, 0, NULL, NULL,
           "a folder of dated subfolders: the newest complete one (with a _SUCCESS file, every file valid) is loaded" },
-        { "key", SPATE_P_EXPR, 0, NULL, NULL, "file tables: the key of a row, e.g. station_id" },
+        { "key", SPATE_P_EXPR, 0, NULL, NULL,
+          "the key of a row, e.g. station_id (required for files; a topic table is keyed by the message key without it)" },
         { "columns", SPATE_P_LIST, 0, NULL, NULL,
           "the value's fields a join may pick (then a join naming another fails at load)" },
         { "refresh", SPATE_P_DURATION, 0, "1s", NULL, "how often the topic or the files are checked for news" },
@@ -85,10 +86,12 @@ static int init_topic(spate_node_t *n, char *errstr, size_t errstr_size) {
                 return spate_node_error(n, spate_node_param(n, "global"), errstr, errstr_size,
                                         "a table partitioned like the stream is not implemented yet: set "
                                         "'global: true' (every instance reads the whole topic)");
-        if (spate_node_param(n, "key"))
-                return spate_node_error(n, spate_node_param(n, "key"), errstr, errstr_size,
-                                        "a topic table is keyed by the message key (what compaction and "
-                                        "tombstones work on): write the key you join on as the message key");
+        t->key = spate_node_expr_typed(n, "key", t->shape, SPATE_KEY_TYPES, "a string, number or bool", errstr,
+                                       errstr_size);
+        if (!t->key && *errstr)
+                return -1;
+        if (t->key && !(t->by_msg = spate_table_new()))
+                return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
         if (!(t->serde = spate_serde_new(n->topo, spate_node_str(n, "format"), spate_node_str(n, "schema"),
                                          err, sizeof(err))))
                 return spate_node_error(n, spate_node_param(n, "schema"), errstr, errstr_size, "%s", err);
@@ -161,35 +164,77 @@ static void bad_message(tnode_t *t, const void *key, size_t klen, const void *va
         t->dlq++;
 }
 
-static int on_message(void *opaque, const void *key, size_t klen, const void *value, size_t len,
-                      int64_t offset) {
-        tnode_t *t = opaque;
-        spate_value_t v;
+int spate_table_row_key(tnode_t *t, const spate_record_t *rec, const char **key, size_t *klen, char *why,
+                        size_t why_size) {
+        spate_value_t kv;
         char err[512];
-        if (!key) {
-                bad_message(t, key, klen, value, len, offset, "a message without a key");
-                return 0;
+        if (spate_expr_eval(t->key, rec, &t->arena, &kv, err, sizeof(err))) {
+                snprintf(why, why_size, "key: %s", err);
+                return -1;
         }
-        if (!value) {
-                spate_table_delete(t->rows, key, klen);
-                return 0;
-        }
-        spate_arena_reset(&t->arena);
-        if (spate_serde_decode(t->serde, t->shape, value, len, &t->arena, &v, err, sizeof(err))) {
-                bad_message(t, key, klen, value, len, offset, err);
-                return 0;
-        }
-        if (v.type != SPATE_V_OBJ) {
-                bad_message(t, key, klen, value, len, offset, "the value is not an object");
-                return 0;
-        }
-        t->buf.len = 0;
-        spate_table_row_encode(v.u.items, (int)v.n, &t->buf);
-        if (spate_table_put(t->rows, key, klen, t->buf.data, t->buf.len)) {
-                snprintf(t->ctx->errstr, sizeof(t->ctx->errstr), "table %s: out of memory", t->node->name);
+        if (spate_value_to_key(&kv, &t->arena, key, klen)) {
+                snprintf(why, why_size, "the key '%s' is %s", spate_expr_text(t->key), spate_vtype_name(kv.type));
                 return -1;
         }
         return 0;
+}
+
+/* With `key:`, the row a message key wrote last is the one its next
+ * version or tombstone replaces. */
+static void forget_message(tnode_t *t, const void *mkey, size_t mklen) {
+        size_t rlen;
+        const void *rkey = spate_table_get(t->by_msg, mkey, mklen, &rlen);
+        if (rkey) {
+                spate_table_delete(t->rows, rkey, rlen);
+                spate_table_delete(t->by_msg, mkey, mklen);
+        }
+}
+
+static int on_message(void *opaque, const void *key, size_t klen, const void *value, size_t len,
+                      int64_t offset) {
+        tnode_t *t = opaque;
+        spate_record_t rec = { .key = key, .key_len = klen };
+        const char *rkey = key;
+        size_t rklen = klen;
+        char err[512];
+        if (!key && (!t->key || !value)) {
+                bad_message(t, key, klen, value, len, offset, value ? "a message without a key" :
+                            "a tombstone without a key");
+                return 0;
+        }
+        if (!value) {
+                if (t->key)
+                        forget_message(t, key, klen);
+                else
+                        spate_table_delete(t->rows, key, klen);
+                return 0;
+        }
+        spate_arena_reset(&t->arena);
+        if (spate_serde_decode(t->serde, t->shape, value, len, &t->arena, &rec.value, err, sizeof(err))) {
+                bad_message(t, key, klen, value, len, offset, err);
+                return 0;
+        }
+        if (rec.value.type != SPATE_V_OBJ) {
+                bad_message(t, key, klen, value, len, offset, "the value is not an object");
+                return 0;
+        }
+        if (t->key && spate_table_row_key(t, &rec, &rkey, &rklen, err, sizeof(err))) {
+                bad_message(t, key, klen, value, len, offset, err);
+                return 0;
+        }
+        if (t->key && key) {
+                forget_message(t, key, klen);
+                if (spate_table_put(t->by_msg, key, klen, rkey, rklen))
+                        goto oom;
+        }
+        t->buf.len = 0;
+        spate_table_row_encode(rec.value.u.items, (int)rec.value.n, &t->buf);
+        if (spate_table_put(t->rows, rkey, rklen, t->buf.data, t->buf.len))
+                goto oom;
+        return 0;
+oom:
+        snprintf(t->ctx->errstr, sizeof(t->ctx->errstr), "table %s: out of memory", t->node->name);
+        return -1;
 }
 
 static int grow_partitions(tnode_t *t, int np, spate_ctx_t *ctx) {
@@ -274,6 +319,7 @@ static void table_destroy(spate_node_t *n) {
         tnode_t *t = n->ctx;
         spate_table_destroy(t->rows);
         spate_table_destroy(t->next);
+        spate_table_destroy(t->by_msg);
         spate_serde_destroy(t->serde);
         spate_expr_destroy(t->key);
         spate_arena_destroy(&t->arena);

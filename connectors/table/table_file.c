@@ -141,7 +141,6 @@ static int csv_header(load_t *l, const char *text, size_t len) {
 static void load_line(load_t *l, long line, const char *text, size_t len) {
         tnode_t *t = l->n->ctx;
         spate_record_t rec = { .ts = 0 };
-        spate_value_t kv;
         const char *key, *why;
         size_t klen;
         char err[512];
@@ -164,11 +163,8 @@ static void load_line(load_t *l, long line, const char *text, size_t len) {
         } else if (rec.value.type != SPATE_V_OBJ) {
                 return bad_line(l, line, text, len, "not a JSON object");
         }
-        if (spate_expr_eval(t->key, &rec, &t->arena, &kv, err, sizeof(err)))
-                return bad_line(l, line, text, len, "key: %s", err);
-        if (spate_value_to_key(&kv, &t->arena, &key, &klen))
-                return bad_line(l, line, text, len, "the key '%s' is %s", spate_expr_text(t->key),
-                                spate_vtype_name(kv.type));
+        if (spate_table_row_key(t, &rec, &key, &klen, err, sizeof(err)))
+                return bad_line(l, line, text, len, "%s", err);
         t->buf.len = 0;
         spate_table_row_encode(rec.value.u.items, (int)rec.value.n, &t->buf);
         if (spate_table_put(t->next, key, klen, t->buf.data, t->buf.len))

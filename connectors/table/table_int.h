@@ -14,7 +14,8 @@
 
 typedef struct tnode {
         spate_shape_t *shape;     /* the row's columns (open unless `columns:`) */
-        spate_expr_t *key;        /* files: the key of a row */
+        spate_expr_t *key;        /* the key of a row (NULL: a topic's message key) */
+        spate_table_t *by_msg;    /* topic with key: message key -> the row key it wrote */
         spate_table_t *rows;      /* what joins read */
         spate_table_t *next;      /* files: the version being loaded */
         spate_arena_t arena;      /* one decoded row at a time */
@@ -43,6 +44,11 @@ typedef struct tnode {
         off_t file_size;
         int warned_empty;
 } tnode_t;
+
+/* The row key of rec (a decoded row; its key the message key, if any) by
+ * the table's `key:`, in t->arena. 0, or -1 with why. */
+int spate_table_row_key(tnode_t *t, const spate_record_t *rec, const char **key, size_t *klen, char *why,
+                        size_t why_size);
 
 /* Splits one CSV line (without its newline) into typed cells, unquoted into
  * the arena (see table_file.c for the typing): the count, or -1 with why

@@ -131,6 +131,42 @@ static void test_inner(void) {
         spate_driver_destroy(d);
 }
 
+/* A topic table keyed by `key:` from the value: a new version of a message
+ * key moves its row, a tombstone deletes the row its message key wrote. */
+static void test_topic_key(void) {
+        spate_driver_t *d = driver(
+                "application: join-tkey\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: in\n    type: kafka_source\n    topic: k.in\n    partitions: 1\n"
+                "  - name: look\n    type: join\n    from: in\n    table: codes\n    key: c\n"
+                "    fields: {name: name}\n"
+                "  - name: out\n    type: kafka_sink\n    from: look\n    topic: k.out\n    partitions: 1\n"
+                "  - name: codes\n    type: table\n    topic: k.codes\n    global: true\n    key: code\n");
+        spate_driver_pipe(d, "k.codes", 0, "m1", "{\"code\":\"X\",\"name\":\"a\"}", 1);
+        spate_driver_pipe(d, "k.codes", 0, "m2", "{\"code\":\"Z\",\"name\":\"z\"}", 1);
+        spate_driver_pipe(d, "k.codes", 0, "m1", "{\"code\":\"Y\",\"name\":\"b\"}", 2);
+        spate_driver_pipe(d, "k.codes", 0, "m2", NULL, 3);
+        spate_driver_pipe(d, "k.codes", 0, "m3", "{\"name\":\"no code\"}", 4);
+        spate_driver_pipe(d, "k.codes", 0, NULL, "{\"code\":\"W\",\"name\":\"w\"}", 5);
+        spate_driver_advance(d, 1000);
+        const char *in[] = { "X", "Y", "Z", "W" };
+        for (int i = 0; i < 4; i++) {
+                char v[64];
+                snprintf(v, sizeof(v), "{\"c\":\"%s\"}", in[i]);
+                spate_driver_pipe(d, "k.in", 0, NULL, v, 10);
+        }
+        spate_driver_process(d);
+        CHECK_STR(values(d, "k.out"), "{\"c\":\"X\",\"name\":null}\n{\"c\":\"Y\",\"name\":\"b\"}\n"
+                  "{\"c\":\"Z\",\"name\":null}\n{\"c\":\"W\",\"name\":\"w\"}\n",
+                  "X moved to Y, Z deleted by m2's tombstone, a keyless message keyed by its value");
+        const spate_driver_msg_t *m = spate_driver_msg(d, "join-tkey-dlq", 0, 0);
+        CHECK(spate_driver_count(d, "join-tkey-dlq", 0) == 1, "one dead letter");
+        CHECK_STR(m ? spate_driver_header(m, "spate.error") : NULL, "codes: table codes: the key 'code' is missing",
+                  "a row without its key field");
+        spate_driver_destroy(d);
+}
+
 /* At a fan-out, the sibling branch does not see the joined fields. */
 static void test_fanout(void) {
         spate_driver_t *d = driver(
@@ -376,6 +412,7 @@ int main(void) {
         test_store();
         test_left();
         test_inner();
+        test_topic_key();
         test_fanout();
         test_as_of();
         test_dir_versions();
