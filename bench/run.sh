@@ -4,8 +4,9 @@
 # Python peer; the region job on sensor-shaped records beside raw consume and a Python peer,
 # and two instances of it against one; the hourly job on pre-computed regions; then window
 # state with 1,000,000 live keys: memory and restore (restore_bench.sh); sql_sink into SQLite and
-# PostgreSQL beside raw consume and a plain C loop (sql.sh); the in-process *_bench programs (join_bench:
-# a join against a 100,000-row table beside map->sink, per record); /metrics' cost (metrics.sh).
+# PostgreSQL beside raw consume and a plain C loop (sql.sh); a join against a 100,000-row global
+# table topic beside map->sink (join.sh); the in-process *_bench programs (join_bench: the same
+# join per record without Kafka); /metrics' cost (metrics.sh).
 # env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT
 set -u
 cd "$(dirname "$0")/.."
@@ -154,6 +155,7 @@ PY
 "$SPATE_BENCH_BIN/raw_produce" "$SPATE_BOOTSTRAP" bench.raw_produce "$N"
 bench/poll.sh
 bench/sql.sh
+bench/join.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 bench/restore_bench.sh
 bench/metrics.sh

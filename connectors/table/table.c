@@ -284,8 +284,9 @@ static int refresh(spate_node_t *n, spate_ctx_t *ctx, int rebalance) {
         int rc = t->topic ? follow_topic(n, ctx, rebalance) : spate_table_files_refresh(n, ctx);
         if (rc || (spate_table_count(t->rows) == before && t->dlq == dlq))
                 return rc;
-        /* A table that follows a busy topic changes at every refresh. */
-        if (rebalance)
+        /* A table that follows a busy topic changes at every refresh: its
+         * first load and the rebalances are worth a line. */
+        if (rebalance || !before)
                 spate_info("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
                            spate_table_count(t->rows), (long long)t->dlq);
         else
