@@ -55,7 +55,7 @@ for i in $(seq "$ROUNDS"); do
                 r=$(grep throughput "$TMP/$t-$i.log" | rate)
                 [ -n "$r" ] || { echo "$t: no throughput line:"; tail -5 "$TMP/$t-$i.log"; exit 1; }
                 read -r u s < <(tail -1 "$TMP/time")
-                cpu=$($PY -c "print($u + $s)")
+                cpu=$($PY -c "print('%.2f' % ($u + $s))")
                 echo "round $i: $t -> sink $r records/s, $cpu CPU-seconds"
                 eval "${t}_rates=\"\$${t}_rates $r\" ${t}_cpu=\"\$${t}_cpu $cpu\""
         done
