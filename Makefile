@@ -38,7 +38,7 @@ CFLAGS    += $(EXTRA_CFLAGS)
 # The parts of spate, one folder each (README "Layout"); a multi-file operator or
 # connector has its own folder below operators/ or connectors/.
 SRC_DIRS  := engine state expr serde geo util sim operators operators/window connectors \
-             connectors/http_poll connectors/sql connectors/mqtt
+             connectors/http_poll connectors/sql connectors/mqtt connectors/table
 LIB_SRC   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/cli/main.o

@@ -5,7 +5,9 @@
 # and two instances of it against one; the hourly job on pre-computed regions; then window
 # state with 1,000,000 live keys: memory and restore (restore_bench.sh); sql_sink into SQLite and
 # PostgreSQL beside raw consume and a plain C loop (sql.sh); archive_sink beside raw consume and
-# map->sink (archive.sh); /metrics' cost (metrics.sh).
+# map->sink (archive.sh); a join against a 100,000-row global table topic beside map->sink
+# (join.sh); the in-process *_bench programs (join_bench: the same join per record without
+# Kafka); /metrics' cost (metrics.sh).
 # env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT
 set -u
 cd "$(dirname "$0")/.."
@@ -155,6 +157,7 @@ PY
 bench/poll.sh
 bench/sql.sh
 bench/archive.sh
+bench/join.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 bench/restore_bench.sh
 bench/metrics.sh

@@ -72,6 +72,10 @@ int spate_ctx_wait_acks(spate_ctx_t *ctx) {
         return ctx->ops->wait_acks(ctx);
 }
 
+int spate_ctx_partitions(spate_ctx_t *ctx, const char *topic) {
+        return ctx->ops->partitions(ctx, topic);
+}
+
 int spate_ctx_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const char *topic, int32_t partition,
                            int64_t offset) {
         return ctx->ops->check_resume(ctx, n, topic, partition, offset);

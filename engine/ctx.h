@@ -34,6 +34,7 @@ typedef struct spate_ctx_ops {
                             int64_t offset);
         int (*stopping)(spate_ctx_t *ctx);
         int (*wait_acks)(spate_ctx_t *ctx);
+        int (*partitions)(spate_ctx_t *ctx, const char *topic);
 } spate_ctx_ops_t;
 
 struct spate_ctx {

@@ -505,6 +505,25 @@ static int engine_stopping(spate_ctx_t *ctx) {
         return ctx->engine->stop;
 }
 
+static int engine_partitions(spate_ctx_t *ctx, const char *topic) {
+        const struct rd_kafka_metadata *md;
+        int n = -1;
+        /* All topics: asking for one by name may auto-create it (topics.c). */
+        rd_kafka_resp_err_t err = rd_kafka_metadata(ctx->engine->consumer, 1, NULL, &md, 5000);
+        if (err) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "metadata for topic %s: %s", topic,
+                         rd_kafka_err2str(err));
+                return -1;
+        }
+        for (int i = 0; i < md->topic_cnt && n < 0; i++)
+                if (!strcmp(md->topics[i].topic, topic) && !md->topics[i].err)
+                        n = md->topics[i].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        if (n < 0)
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "topic %s does not exist", topic);
+        return n;
+}
+
 static int engine_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition) {
         source_t *s = source_for(ctx->engine, topic);
         return !s || (partition < s->ntasks && s->tasks[partition].at_end);
@@ -528,6 +547,7 @@ static const spate_ctx_ops_t engine_ops = {
         .check_resume = spate_engine_check_resume,
         .stopping = engine_stopping,
         .wait_acks = engine_wait_acks,
+        .partitions = engine_partitions,
 };
 
 /* The processed offsets of assigned partitions not committed yet. */
@@ -894,7 +914,7 @@ static int add_source(spate_engine_t *e, rd_kafka_topic_partition_list_t *subs, 
 static int add_sources(spate_engine_t *e, rd_kafka_topic_partition_list_t *subs) {
         for (int i = 0; i < e->topo->nnodes; i++) {
                 spate_node_t *n = e->topo->nodes[i];
-                if (n->def->role == SPATE_ROLE_SOURCE &&
+                if (n->def->role == SPATE_ROLE_SOURCE && !n->reads_itself &&
                     add_source(e, subs, n, spate_node_str(n, "topic"), 0))
                         return -1;
         }

@@ -110,6 +110,10 @@ struct spate_node {
         struct spate_metric *m_in, *m_out;
         /* The stores the node declared (state/kv.h), owned by the engine; NULL for none. */
         struct spate_kv_node *stores;
+        /* Set by a source's init when it reads its input itself (a global
+         * table replays its whole topic on every instance; a file table reads
+         * files): the engine subscribes it to no topic. */
+        int reads_itself;
 };
 
 /* --- parameters (valid after the loader's checks) --- */
@@ -230,6 +234,10 @@ int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition,
  * the node would silently skip the new records. */
 int spate_ctx_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,
                            int32_t partition, int64_t offset);
+/* The partition count of an existing topic, or -1 with ctx->errstr (no such
+ * topic, or the broker did not answer). For a node that reads a whole topic
+ * itself with spate_ctx_replay() (a global table). */
+int spate_ctx_partitions(spate_ctx_t *ctx, const char *topic);
 /* The instance's RocksDB (settings.state_dir/<application>), opened on first
  * use; a corrupt directory is wiped so state is rebuilt from changelogs.
  * NULL with ctx->errstr on failure. */

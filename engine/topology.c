@@ -342,9 +342,12 @@ static int load_nodes(spate_topology_t *t, char *errstr, size_t size) {
                 if (wire(t, t->nodes[i], errstr, size))
                         return -1;
         done = calloc((size_t)t->nnodes, sizeof(*done));
-        for (int i = 0; i < t->nnodes && !rc; i++)
-                if (t->nodes[i]->def->role == SPATE_ROLE_SOURCE)
-                        rc = init_tree(t, t->nodes[i], done, errstr, size);
+        /* Sources nothing reads with from: (tables) first: the nodes that
+         * look them up by name (join) find their columns declared. */
+        for (int pass = 0; pass < 2; pass++)
+                for (int i = 0; i < t->nnodes && !rc; i++)
+                        if (t->nodes[i]->def->role == SPATE_ROLE_SOURCE && (t->nodes[i]->nnext > 0) == pass)
+                                rc = init_tree(t, t->nodes[i], done, errstr, size);
         for (int i = 0; i < t->nnodes && !rc; i++)
                 if (!done[i])
                         rc = unreachable(t, t->nodes[i], errstr, size);

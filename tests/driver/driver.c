@@ -199,7 +199,7 @@ static void add_source(spate_driver_t *d, spate_node_t *n, const char *topic, in
 static void bind_sources(spate_driver_t *d) {
         for (int i = 0; i < d->topo->nnodes; i++) {
                 spate_node_t *n = d->topo->nodes[i];
-                if (n->def->role == SPATE_ROLE_SOURCE)
+                if (n->def->role == SPATE_ROLE_SOURCE && !n->reads_itself)
                         add_source(d, n, spate_node_str(n, "topic"), 0);
         }
         for (int i = 0; i < d->topo->ninputs; i++)
@@ -370,6 +370,10 @@ static int64_t op_replay(spate_ctx_t *ctx, const char *topic, int32_t partition,
         return next;
 }
 
+static int op_partitions(spate_ctx_t *ctx, const char *topic) {
+        return spate_driver_partitions(drv(ctx), topic);
+}
+
 static struct spate_store *op_store(spate_ctx_t *ctx) {
         spate_driver_t *d = drv(ctx);
         if (!d->store && spate_store_open(d->state, (size_t)d->topo->state_memory_mb, &d->store, ctx->errstr,
@@ -392,6 +396,7 @@ static const spate_ctx_ops_t driver_ops = {
         .check_resume = op_check_resume,
         .stopping = op_stopping,
         .wait_acks = op_wait_acks,
+        .partitions = op_partitions,
 };
 
 /* --- life cycle --- */

@@ -1,0 +1,343 @@
+/* table.c - the `table` source: a key -> latest value table that `join`
+ * nodes read, held whole by every instance (global), from a compacted topic
+ * or from files (table_file.c). A topic table is keyed by the message key
+ * (what compaction and tombstones work on); it is read from its beginning at
+ * every start, before any stream record, then followed every `refresh`. */
+#include "table_int.h"
+#include "../../engine/ctx.h"
+#include "../../engine/topology.h"
+#include "../../util/log.h"
+#include "../../util/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const spate_op_def_t spate_op_table;
+
+static const spate_prop_t table_props[] = {
+        { "topic", SPATE_P_STR, 0, NULL, NULL, "compacted topic to read (keyed by the message key; a tombstone deletes)" },
+        { "global", SPATE_P_BOOL, 0, "false", NULL,
+          "every instance holds the whole table (side data); required for a topic for now" },
+        { "format", SPATE_P_ENUM, 0, "json", "json|avro", "topic message encoding" },
+        { "schema", SPATE_P_STR, 0, NULL, NULL, "Avro schema file (.avsc, looked up in schemas_dir)" },
+        { "partitions", SPATE_P_COUNT, 0, "1", NULL, "partition count when spate creates the topic" },
+        { "file", SPATE_P_STR, 0, NULL, NULL, "one CSV (.csv, with a header) or JSON-lines file, reloaded when it changes" },
+        { "dir", SPATE_P_STR, 0, NULL, NULL,
+          "a folder of dated subfolders: the newest complete one (with a _SUCCESS file, every file valid) is loaded" },
+        { "key", SPATE_P_EXPR, 0, NULL, NULL,
+          "the key of a row, e.g. station_id (required for files; a topic table is keyed by the message key without it)" },
+        { "columns", SPATE_P_LIST, 0, NULL, NULL,
+          "the value's fields a join may pick (then a join naming another fails at load)" },
+        { "refresh", SPATE_P_DURATION, 0, "1s", NULL, "how often the topic or the files are checked for news" },
+        { NULL }
+};
+
+spate_node_t *spate_table_node_find(spate_node_t *n, const spate_yaml_t *y, const char *name,
+                                    char *errstr, size_t errstr_size) {
+        const char *names[256] = { NULL };
+        int k = 0;
+        spate_topology_t *t = n->topo;
+        for (int i = 0; i < t->nnodes; i++) {
+                if (t->nodes[i]->def != &spate_op_table)
+                        continue;
+                if (!strcmp(t->nodes[i]->name, name))
+                        return t->nodes[i];
+                if (k < 256)
+                        names[k++] = t->nodes[i]->name;
+        }
+        const char *s = spate_suggest(name, names, k);
+        spate_node_error(n, y, errstr, errstr_size, "'table: %s' names no node of type table%s%s%s", name,
+                         s ? "; did you mean '" : k ? " (there is none of that name)" : " (declare one)",
+                         s ? s : "", s ? "'?" : "");
+        return NULL;
+}
+
+int spate_table_node_column(spate_node_t *tn, const char *name) {
+        tnode_t *t = tn->ctx;
+        return spate_shape_field(spate_node_shapes(tn), t->shape, name, strlen(name),
+                                 !spate_node_param(tn, "columns"));
+}
+
+const spate_yaml_t *spate_table_node_columns(const spate_node_t *tn) {
+        return spate_node_param(tn, "columns");
+}
+
+const spate_table_t *spate_table_node_rows(const spate_node_t *tn) {
+        return ((const tnode_t *)tn->ctx)->rows;
+}
+
+static int init_columns(spate_node_t *n, char *errstr, size_t errstr_size) {
+        tnode_t *t = n->ctx;
+        const spate_yaml_t *cols = spate_node_param(n, "columns");
+        for (int i = 0; cols && i < cols->n; i++) {
+                const spate_yaml_t *c = cols->items[i];
+                if (c->kind != SPATE_YAML_SCALAR || !*c->value)
+                        return spate_node_error(n, c, errstr, errstr_size, "a column is a field name");
+                spate_shape_field(spate_node_shapes(n), t->shape, c->value, strlen(c->value), 1);
+        }
+        return 0;
+}
+
+static int init_topic(spate_node_t *n, char *errstr, size_t errstr_size) {
+        tnode_t *t = n->ctx;
+        char err[512];
+        if (!spate_node_bool(n, "global"))
+                return spate_node_error(n, spate_node_param(n, "global"), errstr, errstr_size,
+                                        "a table partitioned like the stream is not implemented yet: set "
+                                        "'global: true' (every instance reads the whole topic)");
+        t->key = spate_node_expr_typed(n, "key", t->shape, SPATE_KEY_TYPES, "a string, number or bool", errstr,
+                                       errstr_size);
+        if (!t->key && *errstr)
+                return -1;
+        if (t->key && !(t->by_msg = spate_table_new()))
+                return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
+        if (!(t->serde = spate_serde_new(n->topo, spate_node_str(n, "format"), spate_node_str(n, "schema"),
+                                         err, sizeof(err))))
+                return spate_node_error(n, spate_node_param(n, "schema"), errstr, errstr_size, "%s", err);
+        t->topic = spate_node_str(n, "topic");
+        spate_topology_declare_topic(n->topo, n, t->topic, (int)spate_node_int(n, "partitions"), 1,
+                                     SPATE_TOPIC_SOURCE);
+        return 0;
+}
+
+static int init_files(spate_node_t *n, const char *what, char *errstr, size_t errstr_size) {
+        tnode_t *t = n->ctx;
+        struct stat st;
+        t->is_dir = !strcmp(what, "dir");
+        spate_node_path(n, spate_node_str(n, what), t->path, sizeof(t->path));
+        if (stat(t->path, &st))
+                return spate_node_error(n, spate_node_param(n, what), errstr, errstr_size, "%s: %s", t->path,
+                                        strerror(errno));
+        if (!S_ISDIR(st.st_mode) != !t->is_dir)
+                return spate_node_error(n, spate_node_param(n, what), errstr, errstr_size, "%s is %s", t->path,
+                                        t->is_dir ? "not a directory" : "a directory (use dir:)");
+        if (!(t->key = spate_node_expr_typed(n, "key", t->shape, SPATE_KEY_TYPES, "a string, number or bool",
+                                             errstr, errstr_size)))
+                return *errstr ? -1 : spate_node_error(n, NULL, errstr, errstr_size,
+                                                       "a file table needs 'key:' (the expression that keys "
+                                                       "a row, e.g. key: station_id)");
+        return 0;
+}
+
+static int table_init(spate_node_t *n, char *errstr, size_t errstr_size) {
+        tnode_t *t = n->ctx;
+        const char *modes[] = { "topic", "file", "dir" }, *mode = NULL;
+        for (int i = 0; i < 3; i++) {
+                if (!spate_node_param(n, modes[i]))
+                        continue;
+                if (mode)
+                        return spate_node_error(n, spate_node_param(n, modes[i]), errstr, errstr_size,
+                                                "'%s' and '%s' both given: a table reads one of them", mode,
+                                                modes[i]);
+                mode = modes[i];
+        }
+        if (!mode)
+                return spate_node_error(n, NULL, errstr, errstr_size,
+                                        "a table reads 'topic:', 'file:' or 'dir:'; none is given");
+        if (n->nnext)
+                return spate_node_error(n, NULL, errstr, errstr_size, "'%s' is read by '%s' with from:, but a "
+                                        "table is read by join nodes (table: %s)", n->name, n->next[0]->name,
+                                        n->name);
+        t->node = n;
+        t->shape = spate_shape_new(spate_node_shapes(n), 1);
+        n->out = t->shape;
+        n->reads_itself = 1;
+        t->refresh_ms = spate_node_duration(n, "refresh");
+        spate_arena_init(&t->arena);
+        if (!(t->rows = spate_table_new()) || !(t->next = spate_table_new()))
+                return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
+        if (init_columns(n, errstr, errstr_size))
+                return -1;
+        return !strcmp(mode, "topic") ? init_topic(n, errstr, errstr_size)
+                                      : init_files(n, mode, errstr, errstr_size);
+}
+
+/* A message of the table's topic that cannot be a row: to the DLQ. */
+static void bad_message(tnode_t *t, const void *key, size_t klen, const void *value, size_t len,
+                        int64_t offset, const char *why) {
+        spate_ctx_fail(t->ctx, t->node, "table %s: %s", t->node->name, why);
+        spate_origin_t o = { .topic = t->topic, .partition = t->partition, .offset = offset, .payload = value,
+                             .len = len, .key = key, .key_len = klen, .up_partition = -1, .up_offset = -1 };
+        spate_ctx_dead_letter(t->ctx, &o);
+        t->ctx->failed = NULL;
+        t->dlq++;
+}
+
+int spate_table_row_key(tnode_t *t, const spate_record_t *rec, const char **key, size_t *klen, char *why,
+                        size_t why_size) {
+        spate_value_t kv;
+        char err[512];
+        if (spate_expr_eval(t->key, rec, &t->arena, &kv, err, sizeof(err))) {
+                snprintf(why, why_size, "key: %s", err);
+                return -1;
+        }
+        if (spate_value_to_key(&kv, &t->arena, key, klen)) {
+                snprintf(why, why_size, "the key '%s' is %s", spate_expr_text(t->key), spate_vtype_name(kv.type));
+                return -1;
+        }
+        return 0;
+}
+
+/* With `key:`, the row a message key wrote last is the one its next
+ * version or tombstone replaces. */
+static void forget_message(tnode_t *t, const void *mkey, size_t mklen) {
+        size_t rlen;
+        const void *rkey = spate_table_get(t->by_msg, mkey, mklen, &rlen);
+        if (rkey) {
+                spate_table_delete(t->rows, rkey, rlen);
+                spate_table_delete(t->by_msg, mkey, mklen);
+        }
+}
+
+static int on_message(void *opaque, const void *key, size_t klen, const void *value, size_t len,
+                      int64_t offset) {
+        tnode_t *t = opaque;
+        spate_record_t rec = { .key = key, .key_len = klen };
+        const char *rkey = key;
+        size_t rklen = klen;
+        char err[512];
+        if (!key && (!t->key || !value)) {
+                bad_message(t, key, klen, value, len, offset, value ? "a message without a key" :
+                            "a tombstone without a key");
+                return 0;
+        }
+        if (!value) {
+                if (t->key)
+                        forget_message(t, key, klen);
+                else
+                        spate_table_delete(t->rows, key, klen);
+                return 0;
+        }
+        spate_arena_reset(&t->arena);
+        if (spate_serde_decode(t->serde, t->shape, value, len, &t->arena, &rec.value, err, sizeof(err))) {
+                bad_message(t, key, klen, value, len, offset, err);
+                return 0;
+        }
+        if (rec.value.type != SPATE_V_OBJ) {
+                bad_message(t, key, klen, value, len, offset, "the value is not an object");
+                return 0;
+        }
+        if (t->key && spate_table_row_key(t, &rec, &rkey, &rklen, err, sizeof(err))) {
+                bad_message(t, key, klen, value, len, offset, err);
+                return 0;
+        }
+        if (t->key && key) {
+                forget_message(t, key, klen);
+                if (spate_table_put(t->by_msg, key, klen, rkey, rklen))
+                        goto oom;
+        }
+        t->buf.len = 0;
+        spate_table_row_encode(rec.value.u.items, (int)rec.value.n, &t->buf);
+        if (spate_table_put(t->rows, rkey, rklen, t->buf.data, t->buf.len))
+                goto oom;
+        return 0;
+oom:
+        snprintf(t->ctx->errstr, sizeof(t->ctx->errstr), "table %s: out of memory", t->node->name);
+        return -1;
+}
+
+static int grow_partitions(tnode_t *t, int np, spate_ctx_t *ctx) {
+        if (np <= t->npart)
+                return 0;
+        int64_t *o = realloc(t->offsets, sizeof(*o) * (size_t)np);
+        if (!o) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
+                return -1;
+        }
+        memset(o + t->npart, 0, sizeof(*o) * (size_t)(np - t->npart));
+        t->offsets = o;
+        t->npart = np;
+        return 0;
+}
+
+/* Reads what the topic got since the last call (all of it the first time). */
+static int follow_topic(spate_node_t *n, spate_ctx_t *ctx, int recount) {
+        tnode_t *t = n->ctx;
+        /* A metadata request is not cheap on a large cluster: the partition
+         * count is read again at each rebalance and once a minute. */
+        if (recount || ctx->now_ms - t->counted_ms >= TABLE_RECOUNT_MS) {
+                int np = spate_ctx_partitions(ctx, t->topic);
+                if (np < 0)
+                        return -1;
+                if (grow_partitions(t, np, ctx))
+                        return -1;
+                t->counted_ms = ctx->now_ms;
+        }
+        t->ctx = ctx;
+        for (int p = 0; p < t->npart; p++) {
+                t->partition = p;
+                int64_t next = spate_ctx_replay(ctx, t->topic, p, t->offsets[p], on_message, t);
+                if (next < 0)
+                        return -1;
+                t->offsets[p] = next;
+        }
+        return 0;
+}
+
+/* rebalance: at an assignment (the partition count is read again). */
+static int refresh(spate_node_t *n, spate_ctx_t *ctx, int rebalance) {
+        tnode_t *t = n->ctx;
+        size_t before = spate_table_count(t->rows);
+        int64_t dlq = t->dlq;
+        t->last_refresh = ctx->now_ms;
+        int rc = t->topic ? follow_topic(n, ctx, rebalance) : spate_table_files_refresh(n, ctx);
+        if (rc || (spate_table_count(t->rows) == before && t->dlq == dlq))
+                return rc;
+        /* A table that follows a busy topic changes at every refresh: its
+         * first load and the rebalances are worth a line. */
+        if (rebalance || !before)
+                spate_info("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
+                           spate_table_count(t->rows), (long long)t->dlq);
+        else
+                spate_debug("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
+                            spate_table_count(t->rows), (long long)t->dlq);
+        return 0;
+}
+
+/* Before the first stream record of every assignment: the table is whole. */
+static int table_assigned(spate_node_t *n, spate_ctx_t *ctx) {
+        return refresh(n, ctx, 1);
+}
+
+static int table_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
+        tnode_t *t = n->ctx;
+        if (ctx->now_ms - t->last_refresh < t->refresh_ms)
+                return 0;
+        if (refresh(n, ctx, 0))
+                spate_warn("table %s: %s (the table keeps what it holds; retrying in %lld ms)", n->name,
+                           ctx->errstr, (long long)t->refresh_ms);
+        return 0;
+}
+
+/* Never called: the engine subscribes a table to nothing (reads_itself). */
+static int table_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        (void)rec;
+        return spate_ctx_fail(ctx, n, "a table takes no records");
+}
+
+static void table_destroy(spate_node_t *n) {
+        tnode_t *t = n->ctx;
+        spate_table_destroy(t->rows);
+        spate_table_destroy(t->next);
+        spate_table_destroy(t->by_msg);
+        spate_serde_destroy(t->serde);
+        spate_expr_destroy(t->key);
+        spate_arena_destroy(&t->arena);
+        spate_buf_free(&t->buf);
+        free(t->offsets);
+}
+
+const spate_op_def_t spate_op_table = {
+        .name = "table",
+        .role = SPATE_ROLE_SOURCE,
+        .doc = "A key -> latest value table that join nodes look up: a compacted topic (global: every "
+               "instance reads all of it), one CSV/JSON-lines file, or the newest complete dated folder.",
+        .props = table_props,
+        .ctx_size = sizeof(tnode_t),
+        .init = table_init,
+        .assigned = table_assigned,
+        .punctuate = table_punctuate,
+        .process = table_process,
+        .destroy = table_destroy,
+};

@@ -1,0 +1,22 @@
+/* table.h - what a `join` sees of a `table` node: its rows (state/table.h)
+ * and their columns, looked up by name at load. */
+#ifndef SPATE_TABLE_NODE_H
+#define SPATE_TABLE_NODE_H
+
+#include "../../engine/node.h"
+#include "../../state/table.h"
+
+/* The node of type `table` named `name` in n's topology; NULL with a
+ * positioned message (at YAML node y of n) naming the tables there are. */
+spate_node_t *spate_table_node_find(spate_node_t *n, const spate_yaml_t *y, const char *name,
+                                    char *errstr, size_t errstr_size);
+/* The row index of column `name` of table node tn. A table without
+ * `columns:` adds the column (its rows then carry that field of the value);
+ * one with columns: answers -1 for any other name. */
+int spate_table_node_column(spate_node_t *tn, const char *name);
+/* The declared columns (NULL: none declared), as a YAML sequence. */
+const spate_yaml_t *spate_table_node_columns(const spate_node_t *tn);
+/* The live rows: valid while no table refresh runs (between two records). */
+const spate_table_t *spate_table_node_rows(const spate_node_t *tn);
+
+#endif

@@ -1,0 +1,64 @@
+/* table_int.h - the `table` node's state, shared by table.c (the node and
+ * its topic) and table_file.c (files and dated folders). */
+#ifndef SPATE_TABLE_INT_H
+#define SPATE_TABLE_INT_H
+
+#include "table.h"
+#include "../../serde/serde.h"
+
+#include <limits.h>
+#include <sys/stat.h>
+
+#define TABLE_REFUSED_MAX 8
+#define TABLE_RECOUNT_MS 60000
+
+typedef struct tnode {
+        spate_shape_t *shape;     /* the row's columns (open unless `columns:`) */
+        spate_expr_t *key;        /* the key of a row (NULL: a topic's message key) */
+        spate_table_t *by_msg;    /* topic with key: message key -> the row key it wrote */
+        spate_table_t *rows;      /* what joins read */
+        spate_table_t *next;      /* files: the version being loaded */
+        spate_arena_t arena;      /* one decoded row at a time */
+        spate_buf_t buf;          /* one encoded row */
+        int64_t refresh_ms, last_refresh;
+        /* topic */
+        spate_serde_t *serde;
+        const char *topic;
+        int64_t *offsets;         /* next offset per partition */
+        int npart;
+        int64_t counted_ms;       /* when npart was read */
+        spate_node_t *node;       /* for the replay callback */
+        spate_ctx_t *ctx;
+        int32_t partition;        /* being replayed */
+        int64_t dlq;              /* messages and lines dead-lettered */
+        /* files */
+        char path[PATH_MAX];      /* file: or dir: resolved */
+        int is_dir;
+        char version[256];        /* dir: the subfolder loaded ("" none) */
+        struct refused_version {  /* dir: subfolders refused, with their marker's time */
+                char name[256];
+                struct timespec mtime;
+        } refused[TABLE_REFUSED_MAX];
+        int nrefused;
+        struct timespec file_mtime;  /* file: the version held */
+        off_t file_size;
+        int warned_empty;
+} tnode_t;
+
+/* The row key of rec (a decoded row; its key the message key, if any) by
+ * the table's `key:`, in t->arena. 0, or -1 with why. */
+int spate_table_row_key(tnode_t *t, const spate_record_t *rec, const char **key, size_t *klen, char *why,
+                        size_t why_size);
+
+/* Splits one CSV line (without its newline) into typed cells, unquoted into
+ * the arena (see table_file.c for the typing): the count, or -1 with why
+ * (a static string) for a quote left open or text after a closing quote. */
+int spate_table_csv_cells(const char *p, size_t len, spate_arena_t *a, spate_value_t **cells, const char **why);
+
+/* Loads the newest complete version of the table's files if it is newer
+ * than the one held; a version with a bad line is refused (each bad line
+ * dead-lettered with file:line and reason) and the held one stays. 0, or -1
+ * only when nothing can be read (errstr in ctx). */
+int spate_table_files_refresh(spate_node_t *n, spate_ctx_t *ctx);
+
+#endif

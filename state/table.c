@@ -1,0 +1,187 @@
+/* table.c - the in-memory lookup table of table.h: open addressing with
+ * linear probing over (hash, entry) slots, at most half full, deletes by
+ * backward shift (no tombstones, so lookups never slow down with churn). */
+#include "table.h"
+#include "../util/util.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+        uint32_t klen, vlen;
+        char data[];          /* key, then value */
+} entry_t;
+
+typedef struct slot {
+        uint64_t hash;
+        entry_t *e;           /* NULL: empty */
+} slot_t;
+
+struct spate_table {
+        slot_t *slots;
+        size_t cap;           /* a power of two, or 0 */
+        size_t count;
+};
+
+spate_table_t *spate_table_new(void) {
+        return calloc(1, sizeof(spate_table_t));
+}
+
+void spate_table_clear(spate_table_t *t) {
+        for (size_t i = 0; i < t->cap; i++)
+                free(t->slots[i].e);
+        free(t->slots);
+        t->slots = NULL;
+        t->cap = t->count = 0;
+}
+
+void spate_table_destroy(spate_table_t *t) {
+        if (!t)
+                return;
+        spate_table_clear(t);
+        free(t);
+}
+
+static size_t find(const spate_table_t *t, uint64_t h, const void *key, size_t klen) {
+        size_t mask = t->cap - 1;
+        for (size_t i = h & mask;; i = (i + 1) & mask) {
+                const slot_t *s = &t->slots[i];
+                if (!s->e || (s->hash == h && s->e->klen == klen && !memcmp(s->e->data, key, klen)))
+                        return i;
+        }
+}
+
+static int grow(spate_table_t *t) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        slot_t *old = t->slots, *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+                return -1;
+        size_t old_cap = t->cap;
+        t->slots = slots;
+        t->cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+                if (old[i].e)
+                        t->slots[find(t, old[i].hash, old[i].e->data, old[i].e->klen)] = old[i];
+        free(old);
+        return 0;
+}
+
+int spate_table_put(spate_table_t *t, const void *key, size_t klen, const void *val, size_t vlen) {
+        if (klen > UINT32_MAX || vlen > UINT32_MAX)
+                return -1;
+        if ((t->count + 1) * 2 > t->cap && grow(t))
+                return -1;
+        entry_t *e = malloc(sizeof(*e) + klen + vlen);
+        if (!e)
+                return -1;
+        e->klen = (uint32_t)klen;
+        e->vlen = (uint32_t)vlen;
+        memcpy(e->data, key, klen);
+        if (vlen)
+                memcpy(e->data + klen, val, vlen);
+        uint64_t h = spate_hash(key, klen);
+        slot_t *s = &t->slots[find(t, h, key, klen)];
+        if (s->e)
+                free(s->e);
+        else
+                t->count++;
+        *s = (slot_t){ h, e };
+        return 0;
+}
+
+int spate_table_delete(spate_table_t *t, const void *key, size_t klen) {
+        if (!t->count)
+                return 0;
+        size_t mask = t->cap - 1, i = find(t, spate_hash(key, klen), key, klen);
+        if (!t->slots[i].e)
+                return 0;
+        free(t->slots[i].e);
+        t->count--;
+        /* Backward shift: pull later entries of the probe run into the hole
+         * unless their home slot lies cyclically after it. */
+        for (size_t j = (i + 1) & mask; t->slots[j].e; j = (j + 1) & mask) {
+                size_t home = t->slots[j].hash & mask;
+                if (((j - home) & mask) >= ((j - i) & mask)) {
+                        t->slots[i] = t->slots[j];
+                        i = j;
+                }
+        }
+        t->slots[i].e = NULL;
+        return 1;
+}
+
+const void *spate_table_get(const spate_table_t *t, const void *key, size_t klen, size_t *vlen) {
+        if (!t->count)
+                return NULL;
+        const entry_t *e = t->slots[find(t, spate_hash(key, klen), key, klen)].e;
+        if (!e)
+                return NULL;
+        *vlen = e->vlen;
+        return e->data + e->klen;
+}
+
+size_t spate_table_count(const spate_table_t *t) {
+        return t->count;
+}
+
+void spate_table_swap(spate_table_t *a, spate_table_t *b) {
+        spate_table_t tmp = *a;
+        *a = *b;
+        *b = tmp;
+}
+
+void spate_table_row_encode(const spate_value_t *v, int n, spate_buf_t *b) {
+        for (int i = 0; i < n; i++) {
+                uint8_t type = v[i].type;
+                if (type == SPATE_V_ARR || type == SPATE_V_OBJ || type == SPATE_V_MISSING)
+                        type = SPATE_V_NULL;
+                spate_buf_putc(b, (char)type);
+                if (type == SPATE_V_NUM) {
+                        spate_buf_put(b, &v[i].u.num, sizeof(double));
+                } else if (type == SPATE_V_BOOL) {
+                        spate_buf_putc(b, (char)!!v[i].u.b);
+                } else if (type == SPATE_V_STR) {
+                        uint32_t len = v[i].n;
+                        spate_buf_put(b, &len, sizeof(len));
+                        spate_buf_put(b, v[i].u.s, len);
+                }
+        }
+}
+
+int spate_table_row_decode(const void *row, size_t len, spate_value_t *out, int n) {
+        const char *p = row, *end = p + len;
+        for (int i = 0; i < n; i++) {
+                spate_value_t *v = &out[i];
+                memset(v, 0, sizeof(*v));
+                v->type = SPATE_V_NULL;
+                if (p == end)
+                        continue;
+                uint8_t type = (uint8_t)*p++;
+                if (type == SPATE_V_NUM) {
+                        if (end - p < (ptrdiff_t)sizeof(double))
+                                return -1;
+                        memcpy(&v->u.num, p, sizeof(double));
+                        p += sizeof(double);
+                } else if (type == SPATE_V_BOOL) {
+                        if (p == end)
+                                return -1;
+                        v->u.b = *p++;
+                } else if (type == SPATE_V_STR) {
+                        uint32_t sl;
+                        if (end - p < (ptrdiff_t)sizeof(sl))
+                                return -1;
+                        memcpy(&sl, p, sizeof(sl));
+                        p += sizeof(sl);
+                        if ((size_t)(end - p) < sl)
+                                return -1;
+                        v->u.s = p;
+                        v->n = sl;
+                        p += sl;
+                } else if (type != SPATE_V_NULL) {
+                        return -1;
+                }
+                v->type = type;
+        }
+        return 0;
+}

@@ -1,0 +1,46 @@
+/* table.h - the storage of a lookup table (the `table` source, read by `join`):
+ * key bytes -> value bytes, all in memory, for lookups in well under a
+ * microsecond. Kept behind this small API so that the engine's key-value
+ * store can back it later; values are opaque here (the table node stores rows
+ * encoded with spate_table_row_encode()).
+ *
+ * Versions: a file table builds its next version in a second table and swaps
+ * it in whole (spate_table_swap), so a half-loaded version is never read.
+ *
+ * Threads: none; one owner. A pointer returned by get stays valid until the
+ * next put, delete, swap or destroy on that table. */
+#ifndef SPATE_TABLE_H
+#define SPATE_TABLE_H
+
+#include "../engine/value.h"
+#include "../util/buf.h"
+
+#include <stddef.h>
+
+typedef struct spate_table spate_table_t;
+
+/* An empty table; NULL when out of memory. Free with spate_table_destroy. */
+spate_table_t *spate_table_new(void);
+void spate_table_destroy(spate_table_t *t);
+/* Inserts or replaces: key and value are copied. 0, or -1 out of memory. */
+int spate_table_put(spate_table_t *t, const void *key, size_t klen, const void *val, size_t vlen);
+/* 1 if the key was there (and is gone), 0 if not. */
+int spate_table_delete(spate_table_t *t, const void *key, size_t klen);
+/* The value of key (owned by the table), or NULL. */
+const void *spate_table_get(const spate_table_t *t, const void *key, size_t klen, size_t *vlen);
+size_t spate_table_count(const spate_table_t *t);
+/* Exchanges the contents of a and b (b then holds the old version). */
+void spate_table_swap(spate_table_t *a, spate_table_t *b);
+/* Empties t. */
+void spate_table_clear(spate_table_t *t);
+
+/* --- rows: the values of a table's columns, in column order --- */
+/* Appends the encoding of the n scalar values v to b: a type byte each, then
+ * the number (8 bytes), bool (1) or string (4-byte length, bytes). Arrays and
+ * objects are stored as null. */
+void spate_table_row_encode(const spate_value_t *v, int n, spate_buf_t *b);
+/* Decodes the first n columns of row into out (strings point into row).
+ * Columns the row lacks are null. 0, or -1 for bytes that are not a row. */
+int spate_table_row_decode(const void *row, size_t len, spate_value_t *out, int n);
+
+#endif

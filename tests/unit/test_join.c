@@ -1,0 +1,426 @@
+/* test_join.c - the `table` source and the `join` operator under the test
+ * driver: left and inner joins on a topic table (rows, updates, tombstones,
+ * misses to the DLQ with their reason), an as-of lookup, file tables (CSV
+ * and JSON lines; a newer dated folder replaces the version held, a
+ * malformed or unfinished one never does), the table store itself, and the
+ * topologies that must fail at load. */
+#include "check.h"
+#include "../driver/driver.h"
+#include "../../state/table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static spate_driver_t *driver(const char *yaml) {
+        char err[1024];
+        spate_driver_t *d = spate_driver_new(yaml, 1000000, err, sizeof(err));
+        if (!d) {
+                printf("Bail out! driver: %s\n", err);
+                exit(1);
+        }
+        return d;
+}
+
+/* The values of topic's partition 0, one per line. */
+static const char *values(spate_driver_t *d, const char *topic) {
+        static char buf[4096];
+        size_t off = 0;
+        buf[0] = '\0';
+        for (int64_t i = 0; i < spate_driver_count(d, topic, 0) && off < sizeof(buf); i++)
+                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s\n", spate_driver_msg(d, topic, 0, i)->value);
+        return buf;
+}
+
+#define TOPIC_YAML(app, type) \
+        "application: " app "\n" \
+        "kafka:\n  bootstrap.servers: 127.0.0.1:1\n" \
+        "nodes:\n" \
+        "  - name: in\n    type: kafka_source\n    topic: j.in\n    partitions: 1\n" \
+        "  - name: look\n    type: join\n    from: in\n    table: stations\n    key: st\n" \
+        "    how: " type "\n    fields: {name: name, alt: altitude}\n    prefix: station_\n" \
+        "  - name: out\n    type: kafka_sink\n    from: look\n    topic: j.out\n    partitions: 1\n" \
+        "  - name: stations\n    type: table\n    topic: j.stations\n    global: true\n    partitions: 2\n"
+
+static void pipe_stations(spate_driver_t *d) {
+        spate_driver_pipe(d, "j.stations", 0, "A", "{\"name\":\"Alpha\",\"altitude\":120,\"x\":1}", 1);
+        spate_driver_pipe(d, "j.stations", 1, "B", "{\"name\":\"Bravo\",\"altitude\":5.5}", 1);
+        spate_driver_pipe(d, "j.stations", 0, "C", "{\"name\":\"Charlie\"}", 1);
+        spate_driver_pipe(d, "j.stations", 1, "D", "not json", 1);
+        spate_driver_pipe(d, "j.stations", 1, "B", "{\"name\":\"Bravo2\",\"altitude\":6}", 2);  /* one key, one partition */
+        spate_driver_pipe(d, "j.stations", 0, "C", NULL, 3);  /* tombstone */
+}
+
+static void pipe_stream(spate_driver_t *d) {
+        spate_driver_pipe(d, "j.in", 0, "k1", "{\"st\":\"A\",\"v\":1}", 10);
+        spate_driver_pipe(d, "j.in", 0, "k2", "{\"st\":\"B\",\"v\":2}", 20);
+        spate_driver_pipe(d, "j.in", 0, "k3", "{\"st\":\"C\",\"v\":3}", 30);
+        spate_driver_pipe(d, "j.in", 0, "k4", "{\"st\":\"Z\",\"v\":4}", 40);
+        spate_driver_pipe(d, "j.in", 0, "k5", "{\"v\":5}", 50);
+}
+
+/* Left: every record goes on; missing rows (never there, deleted, a null
+ * key) give nulls; a bad table message is dead-lettered with its origin. */
+static void test_left(void) {
+        spate_driver_t *d = driver(TOPIC_YAML("join-left", "left"));
+        pipe_stations(d);
+        spate_driver_advance(d, 1000);  /* the table follows its topic every refresh (1s) */
+        pipe_stream(d);
+        CHECK(spate_driver_process(d) == 5, "5 records processed");
+        CHECK_STR(values(d, "j.out"),
+                  "{\"st\":\"A\",\"v\":1,\"station_name\":\"Alpha\",\"station_alt\":120}\n"
+                  "{\"st\":\"B\",\"v\":2,\"station_name\":\"Bravo2\",\"station_alt\":6}\n"
+                  "{\"st\":\"C\",\"v\":3,\"station_name\":null,\"station_alt\":null}\n"
+                  "{\"st\":\"Z\",\"v\":4,\"station_name\":null,\"station_alt\":null}\n"
+                  "{\"v\":5,\"station_name\":null,\"station_alt\":null}\n",
+                  "left join: rows, the newest version, nulls where no row");
+        CHECK(spate_driver_count(d, "join-left-dlq", 0) == 1, "one dead letter: the bad table message");
+        const spate_driver_msg_t *m = spate_driver_msg(d, "join-left-dlq", 0, 0);
+        CHECK_STR(m ? m->value : NULL, "not json", "its value is the message's");
+        CHECK_STR(m ? spate_driver_header(m, "spate.topic") : NULL, "j.stations", "its topic");
+        CHECK_STR(m ? spate_driver_header(m, "spate.partition") : NULL, "1", "its partition");
+        CHECK_STR(m ? spate_driver_header(m, "spate.offset") : NULL, "1", "its offset");
+        CHECK_STR(m ? spate_driver_header(m, "spate.node") : NULL, "stations", "the table node");
+        spate_driver_destroy(d);
+}
+
+/* Inner: a record without a row goes to the DLQ with the key and table. */
+static void test_inner(void) {
+        spate_driver_t *d = driver(TOPIC_YAML("join-inner", "inner"));
+        pipe_stations(d);
+        spate_driver_advance(d, 1000);
+        pipe_stream(d);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "j.out"),
+                  "{\"st\":\"A\",\"v\":1,\"station_name\":\"Alpha\",\"station_alt\":120}\n"
+                  "{\"st\":\"B\",\"v\":2,\"station_name\":\"Bravo2\",\"station_alt\":6}\n",
+                  "inner join: only records with a row");
+        CHECK(spate_driver_count(d, "join-inner-dlq", 0) == 4, "4 dead letters: 1 table message, 3 misses");
+        static const char *want[][2] = {
+                { "{\"st\":\"C\",\"v\":3}", "look: no row for key C in table stations" },
+                { "{\"st\":\"Z\",\"v\":4}", "look: no row for key Z in table stations" },
+                { "{\"v\":5}", "look: the key 'st' is null: no row in table stations" },
+        };
+        for (int i = 0; i < 3; i++) {
+                const spate_driver_msg_t *m = spate_driver_msg(d, "join-inner-dlq", 0, i + 1);
+                CHECK_STR(m ? m->value : NULL, want[i][0], "dead letter: the record");
+                CHECK_STR(m ? spate_driver_header(m, "spate.error") : NULL, want[i][1], "dead letter: the reason");
+                CHECK_STR(m ? spate_driver_header(m, "spate.topic") : NULL, "j.in", "dead letter: the origin");
+        }
+        /* A row that arrives later serves the records after it. */
+        spate_driver_pipe(d, "j.stations", 1, "Z", "{\"name\":\"Zulu\",\"altitude\":-1}", 60);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "j.in", 0, "k6", "{\"st\":\"Z\",\"v\":6}", 60);
+        spate_driver_process(d);
+        const spate_driver_msg_t *m = spate_driver_msg(d, "j.out", 0, 2);
+        CHECK_STR(m ? m->value : NULL, "{\"st\":\"Z\",\"v\":6,\"station_name\":\"Zulu\",\"station_alt\":-1}",
+                  "a row added while running is found");
+        /* A restart reads the table whole again (its offsets are never committed). */
+        char err[512];
+        CHECK(spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL) == 0, "commit");
+        CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0 && spate_driver_assign(d) == 0, "restart");
+        spate_driver_pipe(d, "j.in", 0, "k7", "{\"st\":\"A\",\"v\":7}", 70);
+        spate_driver_process(d);
+        m = spate_driver_msg(d, "j.out", 0, 3);
+        CHECK_STR(m ? m->value : NULL, "{\"st\":\"A\",\"v\":7,\"station_name\":\"Alpha\",\"station_alt\":120}",
+                  "after a restart the table is whole before the first record");
+        spate_driver_destroy(d);
+}
+
+/* A topic table keyed by `key:` from the value: a new version of a message
+ * key moves its row, a tombstone deletes the row its message key wrote. */
+static void test_topic_key(void) {
+        spate_driver_t *d = driver(
+                "application: join-tkey\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: in\n    type: kafka_source\n    topic: k.in\n    partitions: 1\n"
+                "  - name: look\n    type: join\n    from: in\n    table: codes\n    key: c\n"
+                "    fields: {name: name}\n"
+                "  - name: out\n    type: kafka_sink\n    from: look\n    topic: k.out\n    partitions: 1\n"
+                "  - name: codes\n    type: table\n    topic: k.codes\n    global: true\n    key: code\n");
+        spate_driver_pipe(d, "k.codes", 0, "m1", "{\"code\":\"X\",\"name\":\"a\"}", 1);
+        spate_driver_pipe(d, "k.codes", 0, "m2", "{\"code\":\"Z\",\"name\":\"z\"}", 1);
+        spate_driver_pipe(d, "k.codes", 0, "m1", "{\"code\":\"Y\",\"name\":\"b\"}", 2);
+        spate_driver_pipe(d, "k.codes", 0, "m2", NULL, 3);
+        spate_driver_pipe(d, "k.codes", 0, "m3", "{\"name\":\"no code\"}", 4);
+        spate_driver_pipe(d, "k.codes", 0, NULL, "{\"code\":\"W\",\"name\":\"w\"}", 5);
+        spate_driver_advance(d, 1000);
+        const char *in[] = { "X", "Y", "Z", "W" };
+        for (int i = 0; i < 4; i++) {
+                char v[64];
+                snprintf(v, sizeof(v), "{\"c\":\"%s\"}", in[i]);
+                spate_driver_pipe(d, "k.in", 0, NULL, v, 10);
+        }
+        spate_driver_process(d);
+        CHECK_STR(values(d, "k.out"), "{\"c\":\"X\",\"name\":null}\n{\"c\":\"Y\",\"name\":\"b\"}\n"
+                  "{\"c\":\"Z\",\"name\":null}\n{\"c\":\"W\",\"name\":\"w\"}\n",
+                  "X moved to Y, Z deleted by m2's tombstone, a keyless message keyed by its value");
+        const spate_driver_msg_t *m = spate_driver_msg(d, "join-tkey-dlq", 0, 0);
+        CHECK(spate_driver_count(d, "join-tkey-dlq", 0) == 1, "one dead letter");
+        CHECK_STR(m ? spate_driver_header(m, "spate.error") : NULL, "codes: table codes: the key 'code' is missing",
+                  "a row without its key field");
+        spate_driver_destroy(d);
+}
+
+/* At a fan-out, the sibling branch does not see the joined fields. */
+static void test_fanout(void) {
+        spate_driver_t *d = driver(
+                "application: join-fan\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: in\n    type: kafka_source\n    topic: j.in\n    partitions: 1\n"
+                "  - name: look\n    type: join\n    from: in\n    table: stations\n    key: st\n"
+                "    fields: {name: name}\n"
+                "  - name: out\n    type: kafka_sink\n    from: look\n    topic: j.out\n    partitions: 1\n"
+                "  - name: plain\n    type: kafka_sink\n    from: in\n    topic: j.plain\n    partitions: 1\n"
+                "  - name: stations\n    type: table\n    topic: j.stations\n    global: true\n");
+        spate_driver_pipe(d, "j.stations", 0, "A", "{\"name\":\"Alpha\"}", 1);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "j.in", 0, "k1", "{\"st\":\"A\"}", 10);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "j.out"), "{\"st\":\"A\",\"name\":\"Alpha\"}\n", "the join's branch");
+        CHECK_STR(values(d, "j.plain"), "{\"st\":\"A\"}\n", "the sibling branch is untouched");
+        spate_driver_destroy(d);
+}
+
+/* As of 3 hours before: the key names another row of a table fed by a
+ * window's output (keyed "<group>@<window start>"). */
+static void test_as_of(void) {
+        spate_driver_t *d = driver(
+                "application: join-asof\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: hourly\n    type: kafka_source\n    topic: a.hourly\n    partitions: 1\n"
+                "  - name: before\n    type: join\n    from: hourly\n    table: past\n"
+                "    key: concat(key, '@', iso(window_start - 3h))\n"
+                "    fields: {temp_3h_before: mean_temp}\n"
+                "  - name: all\n    type: join\n    from: before\n    table: past\n    key: key()\n"
+                "    prefix: this_hour_\n"
+                "  - name: out\n    type: kafka_sink\n    from: all\n    topic: a.out\n    partitions: 1\n"
+                "  - name: past\n    type: table\n    topic: a.hourly\n    global: true\n"
+                "    columns: [mean_temp, points]\n");
+        /* 2026-12-01T07:00Z = 1796108400000 */
+        spate_driver_pipe(d, "a.hourly", 0, "north@2026-12-01T07:00:00Z",
+                          "{\"key\":\"north\",\"window_start\":1796108400000,\"mean_temp\":4.5,\"points\":3}", 1);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "a.hourly", 0, "north@2026-12-01T10:00:00Z",
+                          "{\"key\":\"north\",\"window_start\":1796119200000,\"mean_temp\":7}", 2);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "a.out"),
+                  "{\"key\":\"north\",\"window_start\":1796108400000,\"mean_temp\":4.5,\"points\":3,\"temp_3h_before\":null,"
+                  "\"this_hour_mean_temp\":4.5,\"this_hour_points\":3}\n"
+                  "{\"key\":\"north\",\"window_start\":1796119200000,\"mean_temp\":7,\"temp_3h_before\":4.5,"
+                  "\"this_hour_mean_temp\":null,\"this_hour_points\":null}\n",
+                  "10:00 reads 07:00; 07:00 has nothing 3 hours before (null); prefix: picks every declared "
+                  "column; the 10:00 row was not read yet when its own record came");
+        spate_driver_destroy(d);
+}
+
+static void write_file(const char *path, const char *text) {
+        FILE *fp = fopen(path, "w");
+        if (!fp || fputs(text, fp) < 0 || fclose(fp)) {
+                printf("Bail out! cannot write %s\n", path);
+                exit(1);
+        }
+}
+
+static char tmpdir[256];
+
+static const char *tmp(const char *rel) {
+        static char buf[4][512];
+        static int i;
+        char *b = buf[i++ % 4];
+        snprintf(b, 512, "%s/%s", tmpdir, rel);
+        return b;
+}
+
+static char *dir_yaml(void) {
+        static char y[2048];
+        snprintf(y, sizeof(y),
+                 "application: join-dir\n"
+                 "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                 "nodes:\n"
+                 "  - name: in\n    type: kafka_source\n    topic: f.in\n    partitions: 1\n"
+                 "  - name: look\n    type: join\n    from: in\n    table: munis\n    key: code\n"
+                 "    fields: {muni: name, pop: population}\n"
+                 "  - name: out\n    type: kafka_sink\n    from: look\n    topic: f.out\n    partitions: 1\n"
+                 "  - name: munis\n    type: table\n    dir: %s\n    key: code\n"
+                 "    columns: [code, name, population]\n",
+                 tmp("munis"));
+        return y;
+}
+
+static const char *join_one(spate_driver_t *d, const char *code) {
+        char v[128];
+        snprintf(v, sizeof(v), "{\"code\":\"%s\"}", code);
+        int64_t at = spate_driver_count(d, "f.out", 0);
+        spate_driver_pipe(d, "f.in", 0, NULL, v, 1);
+        spate_driver_process(d);
+        const spate_driver_msg_t *m = spate_driver_msg(d, "f.out", 0, at);
+        return m ? m->value : "(no output)";
+}
+
+/* Dated folders: the newest with _SUCCESS whose files all parse. */
+static void test_dir_versions(void) {
+        mkdir(tmp("munis"), 0755);
+        mkdir(tmp("munis/2026-12-01"), 0755);
+        write_file(tmp("munis/2026-12-01/a.csv"), "\xEF\xBB\xBF" "code,name,population\n"
+                   "0001,\"Amsterdam, NH\",905234\n0002,Rotterdam,655468\r\n");
+        write_file(tmp("munis/2026-12-01/b.jsonl"), "{\"code\":\"0003\",\"name\":\"Utrecht\",\"population\":361924}\n");
+        write_file(tmp("munis/2026-12-01/_SUCCESS"), "");
+        mkdir(tmp("munis/2026-11-30"), 0755);  /* older: never loaded */
+        write_file(tmp("munis/2026-11-30/a.csv"), "code,name,population\n0001,Old,1\n");
+        write_file(tmp("munis/2026-11-30/_SUCCESS"), "");
+        spate_driver_t *d = driver(dir_yaml());
+        CHECK_STR(join_one(d, "0001"), "{\"code\":\"0001\",\"muni\":\"Amsterdam, NH\",\"pop\":905234}",
+                  "CSV row (after a BOM), quoted cell, leading zeros kept");
+        CHECK_STR(join_one(d, "0002"), "{\"code\":\"0002\",\"muni\":\"Rotterdam\",\"pop\":655468}", "CRLF line");
+        CHECK_STR(join_one(d, "0003"), "{\"code\":\"0003\",\"muni\":\"Utrecht\",\"pop\":361924}", "JSON-lines row");
+
+        /* A newer folder without _SUCCESS is being written: not read. */
+        mkdir(tmp("munis/2026-12-03"), 0755);
+        write_file(tmp("munis/2026-12-03/a.csv"), "code,name,population\n0001,Half,");
+        /* A newer complete folder with a bad line: refused whole, dead-lettered. */
+        mkdir(tmp("munis/2026-12-02"), 0755);
+        write_file(tmp("munis/2026-12-02/a.csv"), "code,name,population\n0001,Bad,1\n0002,\"open,2\n0004,x\n");
+        write_file(tmp("munis/2026-12-02/_SUCCESS"), "");
+        spate_driver_advance(d, 1000);
+        spate_driver_advance(d, 1000);  /* a refused version is not tried again */
+        CHECK_STR(join_one(d, "0001"), "{\"code\":\"0001\",\"muni\":\"Amsterdam, NH\",\"pop\":905234}",
+                  "the version held stays");
+        CHECK(spate_driver_count(d, "join-dir-dlq", 0) == 2, "two dead letters, one per bad line: %lld",
+              (long long)spate_driver_count(d, "join-dir-dlq", 0));
+        const spate_driver_msg_t *m = spate_driver_msg(d, "join-dir-dlq", 0, 0);
+        char want[1024];
+        snprintf(want, sizeof(want), "munis: table munis: %s:3: a quoted cell is not closed on its line",
+                 tmp("munis/2026-12-02/a.csv"));
+        CHECK_STR(m ? spate_driver_header(m, "spate.error") : NULL, want, "file:line and reason");
+        CHECK_STR(m ? m->value : NULL, "0002,\"open,2", "the bad line is the dead letter's value");
+        CHECK_STR(m ? spate_driver_header(m, "spate.offset") : NULL, "3", "its line as the offset");
+        m = spate_driver_msg(d, "join-dir-dlq", 0, 1);
+        snprintf(want, sizeof(want), "munis: table munis: %s:4: 2 cells, the header has 3",
+                 tmp("munis/2026-12-02/a.csv"));
+        CHECK_STR(m ? spate_driver_header(m, "spate.error") : NULL, want, "second bad line");
+
+        /* The unfinished folder completes: it is newer than the refused one and wins. */
+        write_file(tmp("munis/2026-12-03/a.csv"), "code,name,population\n0001,Amsterdam,931298\n");
+        write_file(tmp("munis/2026-12-03/_SUCCESS"), "");
+        spate_driver_advance(d, 1000);
+        CHECK_STR(join_one(d, "0001"), "{\"code\":\"0001\",\"muni\":\"Amsterdam\",\"pop\":931298}",
+                  "the newer complete version replaced the old one");
+        CHECK_STR(join_one(d, "0002"), "{\"code\":\"0002\",\"muni\":null,\"pop\":null}",
+                  "a row the new version lacks is gone");
+        CHECK(spate_driver_count(d, "join-dir-dlq", 0) == 2, "no more dead letters");
+        spate_driver_destroy(d);
+}
+
+/* One file, replaced in place: a malformed rewrite keeps the rows held. */
+static void test_file(void) {
+        char y[2048];
+        write_file(tmp("st.jsonl"), "{\"id\":1,\"name\":\"one\"}\n{\"id\":2,\"name\":\"two\"}\n");
+        snprintf(y, sizeof(y),
+                 "application: join-file\n"
+                 "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                 "nodes:\n"
+                 "  - name: in\n    type: kafka_source\n    topic: g.in\n    partitions: 1\n"
+                 "  - name: look\n    type: join\n    from: in\n    table: st\n    key: id\n    how: inner\n"
+                 "    fields: {name: name}\n"
+                 "  - name: out\n    type: kafka_sink\n    from: look\n    topic: g.out\n    partitions: 1\n"
+                 "  - name: st\n    type: table\n    file: %s\n    key: id\n", tmp("st.jsonl"));
+        spate_driver_t *d = driver(y);
+        spate_driver_pipe(d, "g.in", 0, NULL, "{\"id\":2}", 1);
+        spate_driver_process(d);
+        write_file(tmp("st.jsonl"), "{\"id\":1,\"name\":\"uno\"}\n{\"id\":2,\"name\":\n");
+        struct timespec ts[2] = { { 0, UTIME_NOW }, { time(NULL) + 5, 0 } };
+        utimensat(AT_FDCWD, tmp("st.jsonl"), ts, 0);  /* a new mtime even within one clock tick */
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "g.in", 0, NULL, "{\"id\":1}", 2);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "g.out"), "{\"id\":2,\"name\":\"two\"}\n{\"id\":1,\"name\":\"one\"}\n",
+                  "numeric key; the malformed rewrite did not replace the table");
+        CHECK(spate_driver_count(d, "join-file-dlq", 0) == 1, "the bad line is dead-lettered");
+        spate_driver_destroy(d);
+}
+
+/* The store: puts, replaces, deletes (backward shift keeps every other key
+ * reachable), swap. */
+static void test_store(void) {
+        spate_table_t *t = spate_table_new(), *u = spate_table_new();
+        char k[32], v[32];
+        size_t vl;
+        for (int i = 0; i < 5000; i++) {
+                int kl = snprintf(k, sizeof(k), "key%d", i), n = snprintf(v, sizeof(v), "v%d", i);
+                spate_table_put(t, k, (size_t)kl, v, (size_t)n);
+        }
+        int bad = 0;
+        for (int i = 0; i < 5000; i += 2)
+                bad += spate_table_delete(t, k, (size_t)snprintf(k, sizeof(k), "key%d", i)) != 1;
+        for (int i = 0; i < 5000; i++) {
+                int kl = snprintf(k, sizeof(k), "key%d", i), n = snprintf(v, sizeof(v), "v%d", i);
+                const char *got = spate_table_get(t, k, (size_t)kl, &vl);
+                bad += i % 2 ? !got || vl != (size_t)n || memcmp(got, v, vl) : got != NULL;
+        }
+        CHECK(!bad && spate_table_count(t) == 2500, "2500 left after deleting every even key (%d wrong)", bad);
+        CHECK(spate_table_delete(t, "key0", 4) == 0, "deleting a missing key");
+        spate_table_put(u, "x", 1, "1", 1);
+        spate_table_swap(t, u);
+        CHECK(spate_table_count(t) == 1 && spate_table_get(t, "x", 1, &vl) && spate_table_count(u) == 2500, "swap");
+        spate_table_destroy(t);
+        spate_table_destroy(u);
+}
+
+static void load_fails(const char *yaml, const char *want, const char *what) {
+        char err[1024];
+        spate_driver_t *d = spate_driver_new(yaml, 1000000, err, sizeof(err));
+        CHECK(!d && strstr(err, want), "%s: %s", what, d ? "(loaded)" : err);
+        if (d)
+                spate_driver_destroy(d);
+}
+
+#define BAD_HEAD "application: bad\nkafka:\n  bootstrap.servers: 127.0.0.1:1\nnodes:\n" \
+        "  - name: in\n    type: kafka_source\n    topic: b.in\n"
+#define BAD_TABLE "  - name: st\n    type: table\n    topic: b.st\n    global: true\n    columns: [name]\n"
+
+static void test_load_errors(void) {
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: in\n    table: sst\n    key: id\n"
+                   "    fields: {n: name}\n" BAD_TABLE,
+                   ":11:12: join node 'j': 'table: sst' names no node of type table; did you mean 'st'?",
+                   "unknown table");
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: in\n    table: st\n    key: id\n"
+                   "    fields: {n: nmae}\n" BAD_TABLE,
+                   ":13:17: join node 'j': table 'st' has no column 'nmae' (its columns: name)",
+                   "a column the table does not declare");
+        load_fails(BAD_HEAD "  - name: st\n    type: table\n    topic: b.st\n",
+                   "set 'global: true'", "a partitioned table");
+        load_fails(BAD_HEAD "  - name: st\n    type: table\n    file: /nonexistent/x.csv\n    key: id\n",
+                   "/nonexistent/x.csv: No such file or directory", "a missing file");
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: st\n    table: st\n    key: id\n" BAD_TABLE,
+                   "a table is read by join nodes", "from: a table");
+}
+
+int main(void) {
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/spate-join-test.XXXXXX");
+        if (!mkdtemp(tmpdir)) {
+                printf("Bail out! mkdtemp\n");
+                return 1;
+        }
+        test_store();
+        test_left();
+        test_inner();
+        test_topic_key();
+        test_fanout();
+        test_as_of();
+        test_dir_versions();
+        test_file();
+        test_load_errors();
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+        if (system(cmd))
+                printf("# could not remove %s\n", tmpdir);
+        return CHECK_DONE();
+}
