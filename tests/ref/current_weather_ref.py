@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """current_weather_ref.py - independent reference for topology/current_weather.yaml (test 0730).
 
-  compare TOPIC.jsonl SIM_URL SIM_LOG CITIES.csv[,CITIES.csv...] DB.sqlite [-q]
+  compare TOPIC.jsonl SIM_URL SIM_LOG CITIES.csv[,CITIES.csv...] DB [-q]
+  pg-queries       prints "table<TAB>SELECT ..." lines: what a PostgreSQL dump must run (psql -At,
+                   tab-separated, into DIR/<table>.tsv) for `compare ... DIR`
+
+DB is the SQLite file, or a directory of PostgreSQL dumps made with pg-queries' SELECTs.
 
 TOPIC.jsonl is weather.current as kafka_tool.py consumed it. Checks, printing "ok - ..." or
 "not ok - ..." lines (-q: prints nothing, exits 0 only when every check passes):
@@ -20,10 +24,19 @@ import datetime
 import http.client
 import json
 import math
+import os
 import sqlite3
 import sys
 import urllib.parse
 
+# Each table's columns as compared, with their kind: t text, f double, i bigint, ts timestamp.
+TABLES = {
+    "weather_observations": "city:t observed_at:ts name:t temp:f feels_like:f humidity:f pressure:f "
+                            "wind_speed:f wind_deg:f rain_1h:f clouds:f",
+    "weather_daily": "city:t day:t min_temp:f max_temp:f mean_temp:f rain_mm:f observations:i",
+    "weather_moving_3h": "city:t window_start:ts window_end:ts mean_temp:f mean_humidity:f "
+                         "mean_wind_speed:f observations:i",
+}
 HOUR = 3600 * 1000
 DAY = 24 * HOUR
 
@@ -43,6 +56,33 @@ def load_cities(paths):
         for r in csv.DictReader(open(p)):
             cities[r["id"]] = (float(r["lat"]), float(r["lon"]), r["name"])
     return cities
+
+
+def columns(table):
+    return [c.split(":") for c in TABLES[table].split()]
+
+
+def pg_queries():
+    ts = "to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    for t in TABLES:
+        cols = [ts % c if k == "ts" else c for c, k in columns(t)]
+        print("%s\tSELECT %s FROM %s" % (t, ", ".join(cols), t))
+
+
+class Tables:
+    """The rows of the tables, from SQLite or from a directory of PostgreSQL dumps."""
+    def __init__(self, path):
+        self.dir = path if os.path.isdir(path) else None
+        self.db = None if self.dir else sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+
+    def rows(self, table):
+        cols = columns(table)
+        if self.db:
+            return self.db.execute("SELECT %s FROM %s" % (", ".join(c for c, _ in cols), table)).fetchall()
+        conv = {"t": str, "ts": str, "f": float, "i": int}
+        with open(os.path.join(self.dir, table + ".tsv")) as f:
+            return [tuple(conv[k](v) for (_, k), v in zip(cols, line.rstrip("\n").split("\t")))
+                    for line in f]
 
 
 class Sim:
@@ -115,10 +155,8 @@ def mean(vs, f):
 
 
 def compare_raw(db, raw, say):
-    cols = ["temp", "feels_like", "humidity", "pressure", "wind_speed", "wind_deg", "rain_1h",
-            "clouds"]
-    rows = db.execute("SELECT city, observed_at, name, %s FROM weather_observations"
-                      % ", ".join(cols)).fetchall()
+    cols = [c for c, _ in columns("weather_observations")[3:]]
+    rows = db.rows("weather_observations")
     got = {(r[0], r[1]): r[2:] for r in rows}
     want = {k: (v["name"],) + tuple(v[c] for c in cols) for k, v in raw.items()}
     diff = [k for k in set(got) | set(want) if got.get(k) != want.get(k)]
@@ -128,8 +166,7 @@ def compare_raw(db, raw, say):
 
 
 def compare_daily(db, daily, say):
-    rows = db.execute("SELECT city, day, min_temp, max_temp, mean_temp, rain_mm, observations "
-                      "FROM weather_daily").fetchall()
+    rows = db.rows("weather_daily")
     got = {(r[0], r[1]): r[2:] for r in rows}
     diff = []
     for k in set(got) | set(daily):
@@ -145,8 +182,7 @@ def compare_daily(db, daily, say):
 
 
 def compare_moving(db, moving, say):
-    rows = db.execute("SELECT city, window_start, window_end, mean_temp, mean_humidity, "
-                      "mean_wind_speed, observations FROM weather_moving_3h").fetchall()
+    rows = db.rows("weather_moving_3h")
     got = {(r[0], r[1]): r[2:] for r in rows}
     diff = []
     for k in set(got) | set(moving):
@@ -173,7 +209,7 @@ def compare(topic, sim_url, sim_log, city_files, db_path, quiet):
     recs = [json.loads(line) for line in open(topic)]
     obs = check_topic(recs, cities, Sim(sim_url), sim_log, say)
     raw, daily, moving = reference_tables(obs)
-    db = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=10)
+    db = Tables(db_path)
     compare_raw(db, raw, say)
     days = compare_daily(db, daily, say)
     compare_moving(db, moving, say)
@@ -185,6 +221,8 @@ def compare(topic, sim_url, sim_log, city_files, db_path, quiet):
 
 
 def main():
+    if sys.argv[1:] == ["pg-queries"]:
+        return pg_queries()
     if len(sys.argv) < 7 or sys.argv[1] != "compare":
         sys.exit(__doc__)
     ok = compare(*sys.argv[2:7], quiet="-q" in sys.argv[7:])
