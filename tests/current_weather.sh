@@ -18,10 +18,11 @@ current_weather_test() {
         else
                 export SQL_DB=$TMP/cw.db
         fi
-        # Simulated midnight ~7 s after the polls start (they start ~3 s after the simulator).
+        # Simulated midnight 12 s after the simulator starts (the polls start ~3 s after it); the
+        # run goes on until 4 simulated hours after it.
         local midnight=$(( ($(date +%s) / 86400 - 7) * 86400 ))
         bg "$SPATE_BIN" weather-sim --listen 127.0.0.1:0 --keys "$OWM_API_KEY" --speed 3600 \
-                --start $((midnight - 10 * 3600)) --log "$TMP/sim.log" --threads 2 >"$TMP/sim.url" 2>"$TMP/sim.err"
+                --start $((midnight - 12 * 3600)) --log "$TMP/sim.log" --threads 2 >"$TMP/sim.url" 2>"$TMP/sim.err"
         wait_for 10 test -s "$TMP/sim.url" || { nok "simulator starts"; cat "$TMP/sim.err"; return 1; }
         export OWM_URL=$(head -1 "$TMP/sim.url")
         "$SPATE_BIN" gen-coords --bbox 43,-1,51,8 --count 18 --prefix g --out "$TMP/gen.csv"
@@ -44,6 +45,8 @@ current_weather_test() {
                 check "PostgreSQL restarts" _pg_ctl_start
         fi
         check "polls flow on" wait_count 30 weather.current 420
+        sim_past() { [ "$(curl -s "$OWM_URL/stats" | $PY -c 'import json, sys; print(json.load(sys.stdin)["sim_time"])')" -ge "$1" ]; }
+        check "simulated time passes 04:00 of the second day" wait_for 30 sim_past $((midnight + 4 * 3600))
         # Removing the cities stops the polls; the tables then catch up with the topic.
         cut -d, -f1 "${cities%,*}" "$TMP/gen.csv" | grep -v '^id$' | sed 's/$/\t/' >"$TMP/tombstones.tsv"
         $KT produce "$BOOT" "$CITIES_TOPIC" "$TMP/tombstones.tsv" --empty-is-null 2>/dev/null
