@@ -116,6 +116,9 @@ void spate_sql_copy(spate_buf_t *b, const sql_table_t *t, const char *name, cons
  * INSERT INTO table (cols) SELECT DISTINCT ON (key) cols FROM stage ORDER BY key, seq_col DESC
  * ON CONFLICT (key) DO UPDATE SET ... */
 void spate_sql_merge(spate_buf_t *b, const sql_table_t *t, const char *stage, const char *seq_col);
+/* Appends a field of PostgreSQL's COPY text format: \N for NULL (s == NULL), backslash, tab,
+ * newline and carriage return escaped with a backslash. */
+void spate_sql_copy_field(spate_buf_t *b, const char *s, int len);
 /* A double-quoted identifier. */
 void spate_sql_ident(spate_buf_t *b, const char *name);
 /* Copies a connection URL or conninfo with its password replaced by ***. */

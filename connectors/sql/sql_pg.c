@@ -507,22 +507,6 @@ static int write_chunk(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int f
                : gsize[g] == 1 ? 1 : 2;
 }
 
-/* COPY text format: tab-separated, \N for NULL, backslash escapes. */
-static void copy_field(spate_buf_t *b, const char *s, int len) {
-        if (!s) {
-                spate_buf_put(b, "\\N", 2);
-                return;
-        }
-        for (int i = 0; i < len; i++) {
-                char c = s[i], e = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : 0;
-                if (e) {
-                        spate_buf_putc(b, '\\');
-                        c = e;
-                }
-                spate_buf_putc(b, c);
-        }
-}
-
 /* Sends the rows not skipped or bad as COPY data (upsert: with the row's
  * index for STAGE_SEQ) and ends the COPY. */
 static int send_copy(sql_db_t *d, const sql_table_t *t, const sql_row_t *rows, int nrows) {
@@ -537,7 +521,7 @@ static int send_copy(sql_db_t *d, const sql_table_t *t, const sql_row_t *rows, i
                         if (c)
                                 spate_buf_putc(b, '\t');
                         const char *v = spate_sql_cell_text(&rows[i].cells[c], num, sizeof(num), &len);
-                        copy_field(b, v, len);
+                        spate_sql_copy_field(b, v, len);
                 }
                 if (d->merge_sql)
                         spate_buf_put(b, num, (size_t)snprintf(num, sizeof(num), "\t%d", i));

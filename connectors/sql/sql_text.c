@@ -227,6 +227,24 @@ void spate_sql_mask(const char *url, char *out, size_t size) {
         snprintf(out, size, "%s", url);
 }
 
+void spate_sql_copy_field(spate_buf_t *b, const char *s, int len) {
+        if (!s) {
+                spate_buf_put(b, "\\N", 2);
+                return;
+        }
+        int from = 0;
+        for (int i = 0; i < len; i++) {
+                char c = s[i], e = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : 0;
+                if (!e)
+                        continue;
+                spate_buf_put(b, s + from, (size_t)(i - from));
+                spate_buf_putc(b, '\\');
+                spate_buf_putc(b, e);
+                from = i + 1;
+        }
+        spate_buf_put(b, s + from, (size_t)(len - from));
+}
+
 const char *spate_sql_cell_text(const sql_cell_t *c, char *buf, size_t size, int *len) {
         switch (c->kind) {
         case SQL_INT:

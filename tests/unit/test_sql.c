@@ -62,6 +62,14 @@ static void test_text(void) {
                   "\"sensor\", \"temp\", \"n\" FROM \"stage\" ORDER BY \"sensor\", \"seq\" DESC "
                   "ON CONFLICT (\"sensor\") DO UPDATE SET \"temp\" = excluded.\"temp\", \"n\" = excluded.\"n\"",
                   "PostgreSQL merge of the stage: each key's last row");
+        b.len = 0;
+        spate_sql_copy_field(&b, "a\tb\nc\\d\re", 9);
+        spate_buf_putc(&b, '|');
+        spate_sql_copy_field(&b, NULL, 0);
+        spate_buf_putc(&b, '|');
+        spate_sql_copy_field(&b, "plain", 5);
+        spate_buf_putc(&b, '\0');
+        CHECK_STR(b.data, "a\\tb\\nc\\\\d\\re|\\N|plain", "COPY text escapes tab, newline, backslash, CR; NULL is \\N");
         spate_buf_free(&b);
 }
 
