@@ -1,11 +1,14 @@
 /* sql_loop.c - the SQL sink benchmark's baseline: a plain C loop doing the
  * inserts spate's sql_sink does (upsert by sensor, or append), with the same
  * technique (SQLite: one prepared statement, bound and stepped per row;
- * PostgreSQL: prepared INSERTs of up to 100 rows - cut where a sensor would
- * repeat, which one upsert statement cannot take - in pipeline mode, a sync
- * every 1,000 rows),
+ * PostgreSQL, spate's way for batches of 1,000 rows or more: COPY of the
+ * transaction's rows into the table (append) or into a temporary stage table
+ * merged with INSERT ... SELECT DISTINCT ON (sensor) ... ON CONFLICT DO UPDATE
+ * (upsert); with `pipeline`, spate's way for smaller batches: prepared INSERTs
+ * of up to 100 rows - cut where a sensor would repeat, which one upsert
+ * statement cannot take - in pipeline mode, a sync every 1,000 rows),
  * one transaction per 20,000 rows, rows made in memory (no Kafka, no JSON).
- * usage: sql_loop sqlite|postgres FILE|URL upsert|append N
+ * usage: sql_loop sqlite|postgres FILE|URL upsert|append N [pipeline]
  *   -> prints "loop: N rows in T s = R rows/s" */
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -184,16 +187,72 @@ static int run_pg(const char *url, int upsert, long n) {
         return 0;
 }
 
+static int ok(PGconn *c, PGresult *r, ExecStatusType want, const char *what) {
+        int good = r && PQresultStatus(r) == want;
+        if (!good)
+                fprintf(stderr, "%s: %s\n", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+        PQclear(r);
+        return good;
+}
+
+/* One transaction's rows [i, end) by COPY (text format, the row number last for the stage). */
+static int copy_txn(PGconn *c, int upsert, long i, long end) {
+        static char buf[1 << 16];
+        size_t len = 0;
+        row_t r;
+        if (!ok(c, PQexec(c, upsert ? "COPY stage FROM STDIN" : "COPY loop_append FROM STDIN"), PGRES_COPY_IN, "copy"))
+                return -1;
+        for (; i < end; i++) {
+                make_row(&r, i);
+                if (len > sizeof(buf) - 256) {
+                        PQputCopyData(c, buf, (int)len);
+                        len = 0;
+                }
+                len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s\t%s\t%s\t%s\t%s", r.sensor, r.region, r.ts,
+                                        r.temp, r.humidity);
+                len += (size_t)(upsert ? snprintf(buf + len, sizeof(buf) - len, "\t%ld\n", i)
+                                       : snprintf(buf + len, sizeof(buf) - len, "\n"));
+        }
+        PQputCopyData(c, buf, (int)len);
+        PQputCopyEnd(c, NULL);
+        if (!ok(c, PQgetResult(c), PGRES_COMMAND_OK, "copy"))
+                return -1;
+        PQclear(PQgetResult(c));
+        return upsert && !ok(c, PQexec(c, "INSERT INTO loop_upsert SELECT DISTINCT ON (sensor) sensor, region, ts, "
+                                          "temp, humidity FROM stage ORDER BY sensor, seq DESC ON CONFLICT (sensor) "
+                                          "DO UPDATE SET region = excluded.region, ts = excluded.ts, temp = "
+                                          "excluded.temp, humidity = excluded.humidity; TRUNCATE stage"),
+                             PGRES_COMMAND_OK, "merge") ? -1 : 0;
+}
+
+static int run_pg_copy(const char *url, int upsert, long n) {
+        PGconn *c = PQconnectdb(url);
+        if (PQstatus(c) != CONNECTION_OK)
+                return fprintf(stderr, "connect: %s\n", PQerrorMessage(c)), 1;
+        PQclear(PQexec(c, ddl(1, upsert)));
+        if (upsert)
+                PQclear(PQexec(c, "CREATE TEMP TABLE stage (LIKE loop_upsert INCLUDING CONSTRAINTS, seq bigint)"));
+        for (long i = 0; i < n; i += TXN) {
+                PQclear(PQexec(c, "BEGIN"));
+                if (copy_txn(c, upsert, i, i + TXN < n ? i + TXN : n))
+                        return 1;
+                PQclear(PQexec(c, "COMMIT"));
+        }
+        PQfinish(c);
+        return 0;
+}
+
 int main(int argc, char **argv) {
-        if (argc != 5) {
-                fprintf(stderr, "usage: sql_loop sqlite|postgres FILE|URL upsert|append N\n");
+        if (argc != 5 && !(argc == 6 && !strcmp(argv[5], "pipeline"))) {
+                fprintf(stderr, "usage: sql_loop sqlite|postgres FILE|URL upsert|append N [pipeline]\n");
                 return 2;
         }
         int pg = !strcmp(argv[1], "postgres"), upsert = !strcmp(argv[3], "upsert");
         long n = atol(argv[4]);
         srand(8);
         double t0 = now();
-        int rc = pg ? run_pg(argv[2], upsert, n) : run_sqlite(argv[2], upsert, n);
+        int rc = !pg ? run_sqlite(argv[2], upsert, n) : argc == 6 ? run_pg(argv[2], upsert, n)
+                                                                  : run_pg_copy(argv[2], upsert, n);
         double t = now() - t0;
         if (!rc)
                 printf("loop: %ld rows in %.3f s = %.0f rows/s\n", n, t, (double)n / t);

@@ -1,4 +1,5 @@
-/* weather_onecall.c - renders the weather model as an OpenWeatherMap One Call JSON document.
+/* weather_onecall.c - renders the weather model as OpenWeatherMap JSON documents: One Call
+ * (/data/3.0/onecall) and Current Weather (/data/2.5/weather).
  *
  * Written with a small string builder instead of jansson: the simulator renders thousands of
  * documents a second and OWM's number style (0.45, 0, 1012) is easier to match by hand than
@@ -317,6 +318,61 @@ char *spate_onecall_render(const spate_onecall_req_t *r, size_t *len) {
                 return NULL;
         }
         sb.buf[--sb.len] = '\0';        /* the trailing comma of the outer object */
+        *len = sb.len;
+        return sb.buf;
+}
+
+/* Current Weather (https://openweathermap.org/current): the One Call "current" observation in
+ * the 2.5 endpoint's nesting (main, wind, clouds, rain, sys).  The simulator knows no places, so
+ * id is 0 and name empty; temp_min/temp_max (the spread between a city's stations) equal temp
+ * and sea_level/grnd_level equal pressure, as OWM answers for a single-station point. */
+char *spate_current_render(const spate_onecall_req_t *r, size_t *len) {
+        struct sbuf sb = { malloc(1024), 0, 1024, 0 };
+        spate_weather_obs_t o;
+        int64_t rise, set;
+
+        if (!sb.buf)
+                return NULL;
+        spate_weather_model_observe(r->lat, r->lon, r->now_s, r->seed, &o);
+        sb_printf(&sb, "{\"coord\":{");
+        sb_num(&sb, "lon", r->lon, 4);
+        sb_num(&sb, "lat", r->lat, 4);
+        sb_close(&sb, '}');
+        sb_weather(&sb, o.precip_mmh, o.clouds_pct, o.sun_elevation_deg > 0);
+        sb_printf(&sb, "\"base\":\"stations\",\"main\":{");
+        sb_num(&sb, "temp", conv_temp(r->units, o.temp_c), 2);
+        sb_num(&sb, "feels_like", conv_temp(r->units, o.feels_like_c), 2);
+        sb_num(&sb, "temp_min", conv_temp(r->units, o.temp_c), 2);
+        sb_num(&sb, "temp_max", conv_temp(r->units, o.temp_c), 2);
+        sb_num(&sb, "pressure", o.pressure_hpa, 0);
+        sb_num(&sb, "humidity", o.humidity_pct, 0);
+        sb_num(&sb, "sea_level", o.pressure_hpa, 0);
+        sb_num(&sb, "grnd_level", o.pressure_hpa, 0);
+        sb_close(&sb, '}');
+        sb_num(&sb, "visibility", o.visibility_m, 0);
+        sb_printf(&sb, "\"wind\":{");
+        sb_num(&sb, "speed", conv_speed(r->units, o.wind_speed_ms), 2);
+        sb_num(&sb, "deg", o.wind_deg, 0);
+        sb_num(&sb, "gust", conv_speed(r->units, o.wind_gust_ms), 2);
+        sb_close(&sb, '}');
+        if (o.precip_mmh > 0) {
+                sb_printf(&sb, "\"rain\":{");
+                sb_num(&sb, "1h", o.precip_mmh, 2);
+                sb_close(&sb, '}');
+        }
+        sb_printf(&sb, "\"clouds\":{");
+        sb_num(&sb, "all", o.clouds_pct, 0);
+        sb_close(&sb, '}');
+        sb_printf(&sb, "\"dt\":%lld,\"sys\":{", (long long)r->now_s);
+        if (spate_weather_model_sun(r->lat, r->lon, r->now_s, &rise, &set))
+                sb_printf(&sb, "\"sunrise\":%lld,\"sunset\":%lld,", (long long)rise, (long long)set);
+        sb_close(&sb, '}');
+        sb_printf(&sb, "\"timezone\":%d,\"id\":0,\"name\":\"\",\"cod\":200}",
+                  spate_weather_model_tz_offset(r->lon));
+        if (sb.oom) {
+                free(sb.buf);
+                return NULL;
+        }
         *len = sb.len;
         return sb.buf;
 }

@@ -1,4 +1,5 @@
-/* weather_onecall.h - renders the weather model as an OpenWeatherMap One Call JSON document. */
+/* weather_onecall.h - renders the weather model as OpenWeatherMap JSON documents: One Call and
+ * Current Weather. */
 #ifndef SPATE_WEATHER_ONECALL_H
 #define SPATE_WEATHER_ONECALL_H
 
@@ -38,5 +39,10 @@ unsigned spate_onecall_exclude_parse(const char *s);
 /* Returns a malloc'd NUL-terminated JSON document (caller frees) and its length in *len,
  * or NULL when out of memory. */
 char *spate_onecall_render(const spate_onecall_req_t *req, size_t *len);
+
+/* The Current Weather answer (/data/2.5/weather) at req->now_s: lat, lon, now_s, seed and
+ * units are used, the rest ignored.  Returns a malloc'd NUL-terminated JSON document (caller
+ * frees) and its length in *len, or NULL when out of memory. */
+char *spate_current_render(const spate_onecall_req_t *req, size_t *len);
 
 #endif

@@ -1,5 +1,5 @@
-/* weather_server.c - the HTTP side of weather-sim: One Call endpoints, API keys, rate limits,
- * injected faults, the request log and /stats.
+/* weather_server.c - the HTTP side of weather-sim: One Call and Current Weather endpoints, API
+ * keys, rate limits, injected faults, the request log and /stats.
  *
  * Served by libmicrohttpd with an epoll thread pool.  Requests that must answer late
  * (--latency-ms, --timeout-rate) are suspended and resumed by a timer thread (delayq.c)
@@ -219,9 +219,12 @@ static void error_answer(struct answer *a, unsigned status, const char *body) {
         a->resp = json_response(body, strlen(body));
 }
 
+/* The documents served: One Call, or Current Weather (no minutely, so no negative fault). */
+enum endpoint { EP_ONECALL, EP_CURRENT };
+
 /* Rolls the per-request faults and renders the body that goes with them. */
-static void onecall_answer(spate_weather_server_t *s, struct MHD_Connection *c, double lat,
-                           double lon, struct answer *a) {
+static void weather_answer(spate_weather_server_t *s, struct MHD_Connection *c, enum endpoint ep,
+                           double lat, double lon, struct answer *a) {
         uint64_t n = atomic_fetch_add(&s->fault_seq, 1);
         spate_onecall_req_t req = {
                 .lat = lat, .lon = lon, .now_s = sim_now_s(s), .seed = s->o.seed,
@@ -251,11 +254,12 @@ static void onecall_answer(spate_weather_server_t *s, struct MHD_Connection *c, 
         /* Only on an answer that arrives whole, so the log counts what clients saw. */
         if (a->fault == FAULT_NONE && draw(s->o.seed, n, FAULT_NEGATIVE) < s->o.negative_rate &&
             draw(s->o.seed, n, FAULT_TRUNCATE) >= s->o.truncate_rate &&
-            !(req.exclude & SPATE_ONECALL_NO_MINUTELY)) {
+            ep == EP_ONECALL && !(req.exclude & SPATE_ONECALL_NO_MINUTELY)) {
                 a->fault = FAULT_NEGATIVE;
                 req.negative_minute = 1 + (int)(mix64(n ^ s->o.seed ^ FAULT_NEGATIVE) % 61);
         }
-        if (!(body = spate_onecall_render(&req, &len)))
+        body = ep == EP_ONECALL ? spate_onecall_render(&req, &len) : spate_current_render(&req, &len);
+        if (!body)
                 return;
         if (draw(s->o.seed, n, FAULT_TRUNCATE) < s->o.truncate_rate) {
                 a->fault = FAULT_TRUNCATE;
@@ -306,8 +310,10 @@ static void record(spate_weather_server_t *s, struct MHD_Connection *c, const ch
         pthread_mutex_unlock(&s->lock);
 }
 
-/* Decides the answer to /data/{2.5,3.0}/onecall in OWM's order: key, rate limit, query. */
-static void handle_onecall(spate_weather_server_t *s, struct MHD_Connection *c, struct answer *a) {
+/* Decides the answer to /data/{2.5,3.0}/onecall or /data/2.5/weather in OWM's order: key, rate
+ * limit, query.  Both share the key's rate limit and the fault sequence, as on one account. */
+static void handle_weather(spate_weather_server_t *s, struct MHD_Connection *c, enum endpoint ep,
+                           struct answer *a) {
         const char *appid = query(c, "appid");
         const char *lat_s = query(c, "lat");
         const char *lon_s = query(c, "lon");
@@ -325,12 +331,14 @@ static void handle_onecall(spate_weather_server_t *s, struct MHD_Connection *c, 
         else if (parse_coord(lon_s, -180, 180, &lon))
                 error_answer(a, 400, "{\"cod\":\"400\",\"message\":\"wrong longitude\"}");
         else
-                onecall_answer(s, c, lat, lon, a);
+                weather_answer(s, c, ep, lat, lon, a);
         record(s, c, lat_s, lon_s, a);
 }
 
-/* /sim/onecall?lat=&lon=[&t=UNIX_S]: the model at any time, no key, no faults, not logged. */
-static void handle_sim(spate_weather_server_t *s, struct MHD_Connection *c, struct answer *a) {
+/* /sim/onecall or /sim/weather ?lat=&lon=[&t=UNIX_S]: the model at any time, no key, no faults,
+ * not logged. */
+static void handle_sim(spate_weather_server_t *s, struct MHD_Connection *c, enum endpoint ep,
+                       struct answer *a) {
         const char *t_s = query(c, "t");
         spate_onecall_req_t req = { .seed = s->o.seed, .now_s = sim_now_s(s) };
         size_t len;
@@ -346,7 +354,8 @@ static void handle_sim(spate_weather_server_t *s, struct MHD_Connection *c, stru
         req.units = spate_onecall_units_parse(query(c, "units"));
         req.exclude = spate_onecall_exclude_parse(query(c, "exclude"));
         a->status = 200;
-        if ((body = spate_onecall_render(&req, &len)))
+        body = ep == EP_ONECALL ? spate_onecall_render(&req, &len) : spate_current_render(&req, &len);
+        if (body)
                 a->resp = json_response_owned(body, len);
         pthread_mutex_lock(&s->lock);
         s->sim_requests++;
@@ -483,9 +492,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         else if (strcmp(method, "GET") && strcmp(method, "HEAD"))
                 error_answer(&a, 405, "{\"cod\":\"405\",\"message\":\"method not allowed\"}");
         else if (is_onecall_path(url))
-                handle_onecall(s, c, &a);
+                handle_weather(s, c, EP_ONECALL, &a);
+        else if (!strcmp(url, "/data/2.5/weather"))
+                handle_weather(s, c, EP_CURRENT, &a);
         else if (!strcmp(url, "/sim/onecall"))
-                handle_sim(s, c, &a);
+                handle_sim(s, c, EP_ONECALL, &a);
+        else if (!strcmp(url, "/sim/weather"))
+                handle_sim(s, c, EP_CURRENT, &a);
         else if (!strcmp(url, "/stats"))
                 handle_stats(s, &a);
         else

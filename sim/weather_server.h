@@ -1,5 +1,5 @@
-/* weather_server.h - the HTTP side of weather-sim: One Call endpoints, API keys, rate limits,
- * injected faults, the request log and /stats. */
+/* weather_server.h - the HTTP side of weather-sim: One Call and Current Weather endpoints, API
+ * keys, rate limits, injected faults, the request log and /stats. */
 #ifndef SPATE_WEATHER_SERVER_H
 #define SPATE_WEATHER_SERVER_H
 
@@ -16,7 +16,7 @@ typedef struct {
         uint64_t    seed;           /* weather model and fault draws */
         double      error_rate, timeout_rate, truncate_rate, malformed_rate;   /* 0..1 */
         double      negative_rate;  /* answers with one negative minutely precipitation */
-        long        latency_ms;     /* added to every One Call answer (POST /sim/control
+        long        latency_ms;     /* added to every weather answer (POST /sim/control
                                      * ?latency_ms=N changes it while running) */
         long        timeout_ms;     /* hang of a timeout fault; 0 = never answer */
         const char *log_path;       /* NULL = no request log */

@@ -1,4 +1,4 @@
-/* weather_sim.c - `spate weather-sim`: a fake OpenWeatherMap One Call server with API keys,
+/* weather_sim.c - `spate weather-sim`: a fake OpenWeatherMap (One Call and Current Weather) with API keys,
  * rate limits and injected faults, so spate's HTTP enrichment can be tested offline.
  * This file is the command line; weather_server.c serves, weather_model.c is the weather. */
 #include "../cli/commands.h"
@@ -16,7 +16,8 @@
 static void usage(FILE *fp) {
         fprintf(fp,
 "usage: spate weather-sim [options]\n"
-"Serves an OpenWeatherMap One Call compatible API (/data/2.5/onecall, /data/3.0/onecall)\n"
+"Serves OpenWeatherMap's One Call (/data/2.5/onecall, /data/3.0/onecall) and Current Weather\n"
+"(/data/2.5/weather?lat=&lon=) APIs\n"
 "backed by a deterministic moving-rain-cell model; prints its URL on stdout when ready.\n\n"
 "  --listen HOST:PORT     address to bind (default 127.0.0.1:8080; port 0 = any free port)\n"
 "  --keys K1,K2           accepted appid values (default: any non-empty appid)\n"
@@ -30,10 +31,11 @@ static void usage(FILE *fp) {
 "  --timeout-rate P       fraction that hang --timeout-ms before answering\n"
 "  --negative-rate P      fraction whose minutely has one negative precipitation\n"
 "  --timeout-ms N         hang length (default 30000; 0 = never answer)\n"
-"  --latency-ms N         delay added to every One Call answer\n"
+"  --latency-ms N         delay added to every weather answer\n"
 "  --log FILE             one line per request: unix_ms instance lat lon status fault\n"
 "  --threads N            HTTP worker threads (default: CPU count)\n\n"
-"Also: GET /stats (counters), GET /sim/onecall?lat=&lon=[&t=UNIX_S] (model, no key/faults),\n"
+"Also: GET /stats (counters), GET /sim/onecall and /sim/weather ?lat=&lon=[&t=UNIX_S] (model,\n"
+"no key/faults),\n"
 "POST /sim/control?latency_ms=N (changes --latency-ms while running).\n");
 }
 

@@ -109,6 +109,16 @@ void spate_sql_create(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, con
  * row after row, in column order, the version last. */
 void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
                       int with_version, int upsert, int nrows);
+/* PostgreSQL: COPY "name" (columns[, seq_col]) FROM STDIN (text format). */
+void spate_sql_copy(spate_buf_t *b, const sql_table_t *t, const char *name, const char *seq_col);
+/* PostgreSQL: the upsert of a staged batch, the last row of each key (highest seq_col) only,
+ * since one INSERT ... ON CONFLICT DO UPDATE cannot touch a row twice:
+ * INSERT INTO table (cols) SELECT DISTINCT ON (key) cols FROM stage ORDER BY key, seq_col DESC
+ * ON CONFLICT (key) DO UPDATE SET ... */
+void spate_sql_merge(spate_buf_t *b, const sql_table_t *t, const char *stage, const char *seq_col);
+/* Appends a field of PostgreSQL's COPY text format: \N for NULL (s == NULL), backslash, tab,
+ * newline and carriage return escaped with a backslash. */
+void spate_sql_copy_field(spate_buf_t *b, const char *s, int len);
 /* A double-quoted identifier. */
 void spate_sql_ident(spate_buf_t *b, const char *name);
 /* Copies a connection URL or conninfo with its password replaced by ***. */

@@ -1,9 +1,15 @@
-/* sql_pg.c - the PostgreSQL backend of `sql_sink` (libpq): prepared
- * multi-row INSERTs (100 rows a statement) sent in pipeline mode, a chunk of
- * 1,000 rows per round trip inside a savepoint. A rejected statement rolls
- * the chunk back; it is sent again a row per statement to find the rejected
- * row, which goes to the DLQ while the others go in. The password of the
- * URL never reaches a message. */
+/* sql_pg.c - the PostgreSQL backend of `sql_sink` (libpq). A batch of at
+ * least 1,000 rows (upsert, append) goes by COPY, the fastest way in: append
+ * copies into the table, upsert into a session-local stage table (the
+ * table's columns and constraints, no key) merged with one INSERT ... SELECT
+ * DISTINCT ON (key) ... ON CONFLICT DO UPDATE. If the database rejects any
+ * row, that is rolled back and the batch goes the row-finding way, which
+ * smaller batches and versioned take from the start: prepared multi-row
+ * INSERTs (100 rows a statement) sent in pipeline mode, a chunk of 1,000 rows
+ * per round trip inside a savepoint. A rejected statement rolls the chunk
+ * back; it is sent again a row per statement to find the rejected row, which
+ * goes to the DLQ while the others go in. The password of the URL never
+ * reaches a message. */
 #include "sql.h"
 #include "../../util/log.h"
 
@@ -15,12 +21,18 @@
 
 #define CHUNK 1000  /* rows per pipeline sync: results stay well inside socket buffers */
 #define GROUP 100   /* rows per multi-row INSERT */
+#define COPY_MIN CHUNK  /* fewer rows: COPY's extra round trips cost more than they save */
+#define STAGE "spate_stage"
+#define STAGE_SEQ "spate_seq"  /* the row's place in the batch: the merge keeps each key's last */
 
 struct sql_db {
         PGconn *conn;
         char *password;  /* scrubbed from messages */
         char url[512];   /* masked */
         char prepared[GROUP + 1];  /* rows<n> is prepared on this connection */
+        char *copy_sql;   /* COPY ... FROM STDIN of a batch; NULL: versioned, no COPY */
+        char *merge_sql;  /* upsert: the stage table into the table */
+        spate_buf_t copy; /* COPY data being sent */
 };
 
 /* Copies msg into out with the password replaced by *** and the trailing
@@ -68,6 +80,9 @@ static void pg_close(sql_db_t *d) {
                 return;
         PQfinish(d->conn);
         free(d->password);
+        free(d->copy_sql);
+        free(d->merge_sql);
+        spate_buf_free(&d->copy);
         free(d);
 }
 
@@ -168,6 +183,35 @@ static int create_tables(sql_db_t *d, const sql_table_t *t, spate_buf_t *b, char
         return exec(d, "COMMIT", errstr, size);
 }
 
+static int oom(char *errstr, size_t size) {
+        snprintf(errstr, size, "out of memory");
+        return -1;
+}
+
+/* The statements of the COPY path (see the top of the file); upsert creates
+ * its stage table, which lives as long as the connection. */
+static int setup_copy(sql_db_t *d, const sql_table_t *t, spate_buf_t *b, char *errstr, size_t size) {
+        if (t->mode == SQL_VERSIONED)
+                return 0;
+        b->len = 0;
+        if (t->mode == SQL_UPSERT) {
+                static const char head[] = "CREATE TEMP TABLE " STAGE " (LIKE ";
+                static const char tail[] = " INCLUDING DEFAULTS INCLUDING CONSTRAINTS, " STAGE_SEQ " bigint)";
+                spate_buf_put(b, head, sizeof(head) - 1);
+                spate_sql_ident(b, t->table);
+                spate_buf_put(b, tail, sizeof(tail));  /* with the NUL */
+                if (exec(d, b->data, errstr, size))
+                        return -1;
+                b->len = 0;
+                spate_sql_merge(b, t, STAGE, STAGE_SEQ);
+                if (!(d->merge_sql = strdup(b->data)))
+                        return oom(errstr, size);
+                b->len = 0;
+        }
+        spate_sql_copy(b, t, t->mode == SQL_UPSERT ? STAGE : t->table, t->mode == SQL_UPSERT ? STAGE_SEQ : NULL);
+        return (d->copy_sql = strdup(b->data)) ? 0 : oom(errstr, size);
+}
+
 static int pg_setup(sql_db_t *d, const sql_table_t *t, char *errstr, size_t size) {
         spate_buf_t b = { 0 };
         int versioned = t->mode == SQL_VERSIONED, rc = -1;
@@ -175,7 +219,8 @@ static int pg_setup(sql_db_t *d, const sql_table_t *t, char *errstr, size_t size
                 PQclear(PQexec(d->conn, "ROLLBACK"));
                 goto out;
         }
-        if (check_table(d, t, t->table, errstr, size) || (versioned && check_table(d, t, t->current, errstr, size)))
+        if (check_table(d, t, t->table, errstr, size) || (versioned && check_table(d, t, t->current, errstr, size)) ||
+            setup_copy(d, t, &b, errstr, size))
                 goto out;
         b.len = 0;
         spate_sql_insert(&b, SQL_DIALECT_PG, t, t->table, versioned, t->mode == SQL_UPSERT, 1);
@@ -462,8 +507,85 @@ static int write_chunk(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int f
                : gsize[g] == 1 ? 1 : 2;
 }
 
+/* Sends the rows not skipped or bad as COPY data (upsert: with the row's
+ * index for STAGE_SEQ) and ends the COPY. */
+static int send_copy(sql_db_t *d, const sql_table_t *t, const sql_row_t *rows, int nrows) {
+        spate_buf_t *b = &d->copy;
+        char num[32];
+        int len, ok = 1;
+        b->len = 0;
+        for (int i = 0; i < nrows && ok; i++) {
+                if (rows[i].skip || rows[i].bad)
+                        continue;
+                for (int c = 0; c < t->ncols; c++) {
+                        if (c)
+                                spate_buf_putc(b, '\t');
+                        const char *v = spate_sql_cell_text(&rows[i].cells[c], num, sizeof(num), &len);
+                        spate_sql_copy_field(b, v, len);
+                }
+                if (d->merge_sql)
+                        spate_buf_put(b, num, (size_t)snprintf(num, sizeof(num), "\t%d", i));
+                spate_buf_putc(b, '\n');
+                if (b->len >= 1 << 16) {
+                        ok = PQputCopyData(d->conn, b->data, (int)b->len) == 1;
+                        b->len = 0;
+                }
+        }
+        if (ok && b->len)
+                ok = PQputCopyData(d->conn, b->data, (int)b->len) == 1;
+        return PQputCopyEnd(d->conn, ok ? NULL : "spate: sending the rows failed") == 1 && ok ? 0 : -1;
+}
+
+/* 0 if r is a success, 1 if the database rejected a row (a data or
+ * integrity error: the batch goes the row-finding way), else -1 with the
+ * error in errstr. Clears r. */
+static int copy_result(sql_db_t *d, PGresult *r, char *errstr, size_t size, const char *what) {
+        if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && row_error(r)) {
+                char msg[768];
+                scrub(d, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?: "", msg, sizeof(msg));
+                spate_debug("sql_sink: %s: %s; finding the row a statement at a time", what, msg);
+                PQclear(r);
+                return 1;
+        }
+        return result(d, r, PGRES_COMMAND_OK, errstr, size, what);
+}
+
+/* The COPY path of a batch, inside a savepoint. Returns 0 when written, 1
+ * when a row was rejected (rolled back: nothing of the batch is in), -1
+ * when the transaction is lost. */
+static int copy_rows(sql_db_t *d, const sql_table_t *t, const sql_row_t *rows, int nrows, char *errstr,
+                     size_t size) {
+        PGresult *r;
+        if (exec(d, "SAVEPOINT spate_copy", errstr, size))
+                return -1;
+        if (!(r = PQexec(d->conn, d->copy_sql)) || PQresultStatus(r) != PGRES_COPY_IN)
+                return result(d, r, PGRES_COPY_IN, errstr, size, "COPY");
+        PQclear(r);
+        if (send_copy(d, t, rows, nrows))
+                return conn_fail(d, errstr, size, "sending rows");
+        int rc = copy_result(d, PQgetResult(d->conn), errstr, size, "copying rows");
+        while ((r = PQgetResult(d->conn)))
+                PQclear(r);
+        if (!rc && d->merge_sql)
+                rc = copy_result(d, PQexec(d->conn, d->merge_sql), errstr, size, "merging rows");
+        if (rc == 1)
+                return exec(d, "ROLLBACK TO SAVEPOINT spate_copy; RELEASE SAVEPOINT spate_copy", errstr, size) ? -1 : 1;
+        if (rc)
+                return -1;
+        return exec(d, d->merge_sql ? "TRUNCATE " STAGE "; RELEASE SAVEPOINT spate_copy"
+                                    : "RELEASE SAVEPOINT spate_copy", errstr, size);
+}
+
 static int pg_write(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int nrows, int64_t version,
                     sql_reject_cb reject, void *opaque, char *errstr, size_t size) {
+        int todo = 0;
+        for (int i = 0; i < nrows; i++)
+                todo += !rows[i].skip && !rows[i].bad;
+        if (d->copy_sql && todo >= COPY_MIN) {
+                int rc = copy_rows(d, t, rows, nrows, errstr, size);
+                if (rc <= 0)
+                        return rc;
+        }
         char v[24];
         /* Multi-row INSERTs for append and upsert; versioned writes two tables a row. */
         int multi_ok = t->mode != SQL_VERSIONED && t->ncols <= 64;

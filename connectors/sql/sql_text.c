@@ -125,6 +125,28 @@ static void placeholder(spate_buf_t *b, sql_dialect_t d, int i) {
         puts_(b, ph);
 }
 
+/* ` ON CONFLICT (key) DO UPDATE SET col = excluded.col, ...` (DO NOTHING when every column is
+ * in the key). */
+static void on_conflict(spate_buf_t *b, const sql_table_t *t) {
+        int others = 0;
+        puts_(b, " ON CONFLICT (");
+        key_list(b, t);
+        puts_(b, ") DO ");
+        for (int i = 0; i < t->ncols; i++) {
+                int in_key = 0;
+                for (int k = 0; k < t->nkey; k++)
+                        in_key |= t->key[k] == i;
+                if (in_key)
+                        continue;
+                puts_(b, others++ ? ", " : "UPDATE SET ");
+                spate_sql_ident(b, t->cols[i].name);
+                puts_(b, " = excluded.");
+                spate_sql_ident(b, t->cols[i].name);
+        }
+        if (!others)
+                puts_(b, "NOTHING");
+}
+
 void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
                       int with_version, int upsert, int nrows) {
         int n = t->ncols + !!with_version;
@@ -139,25 +161,43 @@ void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, con
                 }
                 spate_buf_putc(b, ')');
         }
-        if (upsert) {
-                int others = 0;
-                puts_(b, " ON CONFLICT (");
-                key_list(b, t);
-                puts_(b, ") DO ");
-                for (int i = 0; i < t->ncols; i++) {
-                        int in_key = 0;
-                        for (int k = 0; k < t->nkey; k++)
-                                in_key |= t->key[k] == i;
-                        if (in_key)
-                                continue;
-                        puts_(b, others++ ? ", " : "UPDATE SET ");
-                        spate_sql_ident(b, t->cols[i].name);
-                        puts_(b, " = excluded.");
-                        spate_sql_ident(b, t->cols[i].name);
-                }
-                if (!others)
-                        puts_(b, "NOTHING");
+        if (upsert)
+                on_conflict(b, t);
+        finish(b);
+}
+
+static void column_list(spate_buf_t *b, const sql_table_t *t) {
+        for (int i = 0; i < t->ncols; i++) {
+                if (i)
+                        puts_(b, ", ");
+                spate_sql_ident(b, t->cols[i].name);
         }
+}
+
+void spate_sql_copy(spate_buf_t *b, const sql_table_t *t, const char *name, const char *seq_col) {
+        table_head(b, SQL_DIALECT_PG, t, "COPY ", name, 0, 0);
+        if (seq_col) {
+                puts_(b, ", ");
+                spate_sql_ident(b, seq_col);
+        }
+        puts_(b, ") FROM STDIN");
+        finish(b);
+}
+
+void spate_sql_merge(spate_buf_t *b, const sql_table_t *t, const char *stage, const char *seq_col) {
+        table_head(b, SQL_DIALECT_PG, t, "INSERT INTO ", t->table, 0, 0);
+        puts_(b, ") SELECT DISTINCT ON (");
+        key_list(b, t);
+        puts_(b, ") ");
+        column_list(b, t);
+        puts_(b, " FROM ");
+        spate_sql_ident(b, stage);
+        puts_(b, " ORDER BY ");
+        key_list(b, t);
+        puts_(b, ", ");
+        spate_sql_ident(b, seq_col);
+        puts_(b, " DESC");
+        on_conflict(b, t);
         finish(b);
 }
 
@@ -185,6 +225,24 @@ void spate_sql_mask(const char *url, char *out, size_t size) {
                 return;
         }
         snprintf(out, size, "%s", url);
+}
+
+void spate_sql_copy_field(spate_buf_t *b, const char *s, int len) {
+        if (!s) {
+                spate_buf_put(b, "\\N", 2);
+                return;
+        }
+        int from = 0;
+        for (int i = 0; i < len; i++) {
+                char c = s[i], e = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : 0;
+                if (!e)
+                        continue;
+                spate_buf_put(b, s + from, (size_t)(i - from));
+                spate_buf_putc(b, '\\');
+                spate_buf_putc(b, e);
+                from = i + 1;
+        }
+        spate_buf_put(b, s + from, (size_t)(len - from));
 }
 
 const char *spate_sql_cell_text(const sql_cell_t *c, char *buf, size_t size, int *len) {

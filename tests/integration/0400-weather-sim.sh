@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 0400-weather-sim.sh - runs `spate weather-sim` on loopback and checks the One Call API, keys,
-# rate limits, injected faults, the request log, /stats and simulated time; also `gen-coords`.
+# rate limits, injected faults, the request log, /stats and simulated time, the Current Weather
+# API; also `gen-coords`.
 set -u
 : "${SPATE_BIN:?}"
 # The pyenv shim costs ~0.3 s per call; Debian's interpreter is what the Makefile uses too.
@@ -240,6 +241,44 @@ assert 1700000000 <= a["current"]["dt"] < 1700000000 + 60, a["current"]["dt"]
 diff = b["minutely"][0]["dt"] - a["minutely"][0]["dt"]
 assert 60 <= diff <= 240, diff
 EOF
+
+# ---------------------------------------------------------------------------- current weather
+start_sim W --keys "$K1" --start 1661870592 --log "$tmp/w.log" || exit 1
+st=$(fetch cw "$URL_W/data/2.5/weather?lat=44.34&lon=10.99&appid=$K1&units=metric" -H 'X-Spate-Instance: inst-W')
+ok $(( st == 200 ? 0 : 1 )) "Current Weather /data/2.5/weather gets 200 (got $st)"
+t_cw=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["dt"])' "$tmp/cw.body")
+fetch cwK "$URL_W/sim/weather?lat=44.34&lon=10.99&t=$t_cw" >/dev/null
+fetch cwF "$URL_W/sim/weather?lat=44.34&lon=10.99&t=$t_cw&units=imperial" >/dev/null
+fetch cwO "$URL_W/sim/onecall?lat=44.34&lon=10.99&t=$t_cw&units=metric&exclude=minutely,hourly,daily" >/dev/null
+check "Current Weather: OWM's members, One Call's current values at the same dt, units K/°C/°F" \
+        $PY - "$tmp" "${SHARED_DATA:-}" <<'EOF'
+import json, os, sys
+tmp, shared = sys.argv[1:]
+c, k, f, o = (json.load(open(tmp + "/" + n + ".body")) for n in ("cw", "cwK", "cwF", "cwO"))
+cur = o["current"]
+assert 1661870592 <= c["dt"] < 1661870592 + 60 and c["cod"] == 200, c
+assert c["coord"] == {"lon": 10.99, "lat": 44.34}, c["coord"]
+assert c["main"]["temp"] == cur["temp"] and c["main"]["feels_like"] == cur["feels_like"], (c, cur)
+assert (c["main"]["humidity"], c["main"]["pressure"]) == (cur["humidity"], cur["pressure"])
+assert (c["wind"]["speed"], c["wind"]["deg"], c["wind"]["gust"]) == (cur["wind_speed"], cur["wind_deg"], cur["wind_gust"])
+assert c.get("rain") == cur.get("rain") and c["clouds"]["all"] == cur["clouds"] and c["weather"] == cur["weather"]
+assert abs(k["main"]["temp"] - (c["main"]["temp"] + 273.15)) < 0.006, (k["main"], c["main"])
+assert abs(f["main"]["temp"] - (c["main"]["temp"] * 1.8 + 32)) < 0.006, (f["main"], c["main"])
+assert abs(f["wind"]["speed"] - c["wind"]["speed"] * 2.236936) < 0.03, (f["wind"], c["wind"])
+sample = os.path.join(shared, "owm", "weather_current_zocca.json")
+if os.path.exists(sample):   # the real API's answer: same members (rain only when it rains)
+    z = json.load(open(sample))
+    assert set(c) | {"rain"} == set(z) | {"rain"}, set(c) ^ set(z)
+    for m in ("coord", "main", "wind", "clouds"):
+        assert set(c[m]) == set(z[m]), (m, set(c[m]) ^ set(z[m]))
+    assert set(c["sys"]) <= set(z["sys"]) and set(c["weather"][0]) == set(z["weather"][0])
+EOF
+st=$(fetch cwbad "$URL_W/data/2.5/weather?lat=44.34&lon=10.99&appid=wrong-key")
+check "Current Weather: a bad key gets OWM's 401 ($st)" test "$st:$(cat "$tmp/cwbad.body")" = "401:$BODY401"
+st=$(fetch cwgeo "$URL_W/data/2.5/weather?appid=$K1")
+check "Current Weather: no lat/lon gets 400 Nothing to geocode ($st)" grep -q "Nothing to geocode" "$tmp/cwgeo.body"
+check "Current Weather requests are logged like One Call's, never with the key" \
+        sh -c "grep -q ' inst-W 44.34 10.99 200 -' '$tmp/w.log' && ! grep -q -e '$K1' -e wrong-key '$tmp/w.log'"
 
 # ---------------------------------------------------------------------------- shutdown
 start_sim H --timeout-rate 1 --timeout-ms 0 || exit 1

@@ -52,6 +52,24 @@ static void test_text(void) {
         spate_sql_insert(&b, SQL_DIALECT_SQLITE, &t, "h", 1, 0, 1);
         CHECK_STR(b.data, "INSERT INTO \"h\" (\"sensor\", \"temp\", \"n\", \"version\") VALUES (?, ?, ?, ?)",
                   "SQLite versioned history insert");
+        b.len = 0;
+        spate_sql_copy(&b, &t, "stage", "seq");
+        CHECK_STR(b.data, "COPY \"stage\" (\"sensor\", \"temp\", \"n\", \"seq\") FROM STDIN",
+                  "PostgreSQL COPY into the stage, with the row's place");
+        b.len = 0;
+        spate_sql_merge(&b, &t, "stage", "seq");
+        CHECK_STR(b.data, "INSERT INTO \"t\" (\"sensor\", \"temp\", \"n\") SELECT DISTINCT ON (\"sensor\") "
+                  "\"sensor\", \"temp\", \"n\" FROM \"stage\" ORDER BY \"sensor\", \"seq\" DESC "
+                  "ON CONFLICT (\"sensor\") DO UPDATE SET \"temp\" = excluded.\"temp\", \"n\" = excluded.\"n\"",
+                  "PostgreSQL merge of the stage: each key's last row");
+        b.len = 0;
+        spate_sql_copy_field(&b, "a\tb\nc\\d\re", 9);
+        spate_buf_putc(&b, '|');
+        spate_sql_copy_field(&b, NULL, 0);
+        spate_buf_putc(&b, '|');
+        spate_sql_copy_field(&b, "plain", 5);
+        spate_buf_putc(&b, '\0');
+        CHECK_STR(b.data, "a\\tb\\nc\\\\d\\re|\\N|plain", "COPY text escapes tab, newline, backslash, CR; NULL is \\N");
         spate_buf_free(&b);
 }
 

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define T0   1760000000LL       /* 2025-10-09, not minute aligned on purpose (…:20) */
 #define SEED 42
@@ -154,6 +155,34 @@ static void test_onecall(void) {
               "unknown units fall back to standard, like OWM");
 }
 
+/* Current Weather: One Call's current observation in the 2.5 endpoint's members. */
+static void test_current(void) {
+        spate_onecall_req_t r = { .lat = 44.34, .lon = 10.99, .now_s = T0, .seed = SEED,
+                                  .units = SPATE_UNITS_METRIC };
+        spate_weather_obs_t o;
+        size_t len;
+        char *doc = spate_current_render(&r, &len);
+        json_t *j = doc ? json_loadb(doc, len, 0, NULL) : NULL;
+        json_t *main_ = json_object_get(j, "main"), *wind = json_object_get(j, "wind");
+
+        spate_weather_model_observe(r.lat, r.lon, r.now_s, SEED, &o);
+        CHECK(j != NULL && strlen(doc) == len, "Current Weather document is valid JSON of the told length");
+        CHECK(json_integer_value(json_object_get(j, "dt")) == T0 &&
+              json_integer_value(json_object_get(j, "cod")) == 200, "dt is the request's time, cod 200");
+        CHECK_NUM(json_number_value(json_object_get(main_, "temp")), round(o.temp_c * 100) / 100,
+                  "main.temp is the model's, in Celsius");
+        CHECK_NUM(json_number_value(json_object_get(main_, "humidity")), round(o.humidity_pct),
+                  "main.humidity is the model's");
+        CHECK_NUM(json_number_value(json_object_get(wind, "speed")), round(o.wind_speed_ms * 100) / 100,
+                  "wind.speed is the model's");
+        json_t *rain = json_object_get(json_object_get(j, "rain"), "1h");
+        CHECK(o.precip_mmh > 0 ? fabs(json_number_value(rain) - o.precip_mmh) < 1e-9 : rain == NULL,
+              "rain.1h is the model's rate, absent when dry (%.2f mm/h)", o.precip_mmh);
+        CHECK_NUM(json_number_value(json_object_get(json_object_get(j, "coord"), "lat")), 44.34, "coord.lat");
+        json_decref(j);
+        free(doc);
+}
+
 int main(void) {
         test_determinism();
         test_minutely_shape();
@@ -161,5 +190,6 @@ int main(void) {
         test_time_and_seed();
         test_observation();
         test_onecall();
+        test_current();
         return CHECK_DONE();
 }
