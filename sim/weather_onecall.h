@@ -39,8 +39,8 @@ unsigned spate_onecall_exclude_parse(const char *s);
  * arithmetic cannot overflow. */
 #define SPATE_ONECALL_MAX_TIME_S "253402300799"
 
-/* Parses a query's latitude or longitude: a whole number text within
- * [lo, hi]: 0, or -1 (NaN, trailing bytes and out-of-range values included). */
+/* Parses a query's latitude or longitude, a text that is all one number
+ * within [lo, hi]: 0, or -1 (NaN, trailing bytes, out of range). */
 int spate_onecall_coord_parse(const char *v, double lo, double hi, double *out);
 
 /* Parses a query's `t` (unix seconds, 0 to SPATE_ONECALL_MAX_TIME_S, digits
