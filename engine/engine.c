@@ -345,31 +345,39 @@ static pvals_t *task_vals(spate_engine_t *e, task_t *t) {
  * <now>;<node>=<ms>[/<cut>];...": who commits (fingerprint.h), then for the
  * nodes that keep values with the partition: the current times, or
  * (intent) those committed with the offset. A cut at or below the offset
- * is history and left out. */
-static void vals_to_metadata(spate_engine_t *e, const task_t *t, int64_t offset, int intent,
-                             rd_kafka_topic_partition_t *elem) {
-        char buf[2048];
+ * is history and left out. Metadata that does not fit would lose the times
+ * and cuts (and with the cuts, exactness): -1 after an error that says so,
+ * and the engine fails before it commits anything. */
+static int vals_to_metadata(spate_engine_t *e, const task_t *t, int64_t offset, int intent,
+                            rd_kafka_topic_partition_t *elem) {
+        char buf[SPATE_OFFSET_META_MAX];
         size_t off = 0;
         spate_committer_t me = e->me;
         elem->offset = offset;
         me.at_ms = spate_now_ms();
         off = (size_t)snprintf(buf, sizeof(buf), TIMES_PREFIX);
         off += (size_t)spate_committer_format(&me, buf + off, sizeof(buf) - off);
-        for (int i = 0; t->vals && i < e->topo->nnodes && off < sizeof(buf); i++) {
+        for (int i = 0; t->vals && i < e->topo->nnodes; i++) {
                 const pvals_t *v = &t->vals[i];
                 int64_t time = intent ? v->ctime : v->time;
                 if (time == INT64_MIN && v->cut <= offset)
                         continue;
-                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s=%lld", e->topo->nodes[i]->name,
-                                        (long long)time);
-                if (v->cut > offset && off < sizeof(buf))
-                        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "/%lld", (long long)v->cut);
-                if (off < sizeof(buf))
-                        off += (size_t)snprintf(buf + off, sizeof(buf) - off, ";");
+                if (spate_offset_meta_add(buf, sizeof(buf), &off, e->topo->nodes[i]->name, time,
+                                          v->cut > offset ? v->cut : -1)) {
+                        spate_err("%s[%d]: the partition times and cuts of its nodes do not fit in the "
+                                  "%d bytes of offset metadata spate commits (node '%s' and after); "
+                                  "committing nothing rather than losing them: give the nodes that keep "
+                                  "times (windows) shorter names",
+                                  elem->topic, elem->partition, SPATE_OFFSET_META_MAX - 1,
+                                  e->topo->nodes[i]->name);
+                        e->failed = 1;
+                        return -1;
+                }
         }
-        if (off >= sizeof(buf) || !(elem->metadata = strdup(buf)))
-                return;
-        elem->metadata_size = strlen(buf);
+        if (!(elem->metadata = strdup(buf)))
+                abort();
+        elem->metadata_size = off;
+        return 0;
 }
 
 struct meta_task { spate_engine_t *e; task_t *t; };
@@ -384,6 +392,33 @@ static void meta_val(void *opaque, const char *node, int64_t time, int64_t cut) 
                 if (cut >= 0)
                         v->cut = cut;
         }
+}
+
+/* Reads the node values committed with elem's offset. What cannot be read
+ * (metadata another program or version wrote) is said, never dropped
+ * silently: those nodes' partition times restart, and a window's batch cut
+ * with them. */
+static void read_metadata(spate_engine_t *e, task_t *t, const rd_kafka_topic_partition_t *elem) {
+        struct meta_task mt = { e, t };
+        char head[25];
+        size_t n = 0;
+        int bad;
+        if (!elem->metadata_size)
+                return;
+        bad = spate_offset_meta_parse(elem->metadata, elem->metadata_size, meta_val, &mt);
+        for (const char *md = elem->metadata; n < elem->metadata_size && n < sizeof(head) - 1; n++)
+                head[n] = md[n] >= 0x20 && md[n] < 0x7f ? md[n] : '?';
+        head[n] = '\0';
+        if (bad < 0)
+                spate_warn("%s[%d]: the metadata committed with offset %lld (%zu bytes, \"%s%s\") is not "
+                           "spate's or longer than the %d bytes it writes: the partition times of its "
+                           "nodes restart", elem->topic, elem->partition, (long long)elem->offset,
+                           elem->metadata_size, head, elem->metadata_size > n ? "..." : "",
+                           SPATE_OFFSET_META_MAX - 1);
+        else if (bad > 0)
+                spate_warn("%s[%d]: %d malformed entries in the metadata committed with offset %lld "
+                           "were skipped: the partition times of those nodes restart",
+                           elem->topic, elem->partition, bad, (long long)elem->offset);
 }
 
 /* A committed offset past the partition's end: the topic was recreated or
@@ -429,9 +464,7 @@ static void fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *
                         e->failed = 1;
                 if (c->elems[i].offset >= 0)
                         t->committed = c->elems[i].offset;
-                struct meta_task mt = { e, t };
-                if (c->elems[i].metadata)
-                        spate_offset_meta_parse(c->elems[i].metadata, c->elems[i].metadata_size, meta_val, &mt);
+                read_metadata(e, t, &c->elems[i]);
         }
         rd_kafka_topic_partition_list_destroy(c);
 }
@@ -481,9 +514,14 @@ static int engine_commit_cuts(spate_ctx_t *ctx) {
                 for (int p = 0; p < e->sources[i].ntasks; p++) {
                         task_t *t = &e->sources[i].tasks[p];
                         int64_t base = t->committed >= 0 ? t->committed : t->first;
-                        if (t->assigned && base >= 0 && cut_pending(e, t, base))
-                                vals_to_metadata(e, t, base, 1, rd_kafka_topic_partition_list_add(
-                                                                        offs, e->sources[i].topic, p));
+                        if (t->assigned && base >= 0 && cut_pending(e, t, base) &&
+                            vals_to_metadata(e, t, base, 1, rd_kafka_topic_partition_list_add(
+                                                                    offs, e->sources[i].topic, p))) {
+                                snprintf(ctx->errstr, sizeof(ctx->errstr), "batch cuts do not fit in the "
+                                         "offset metadata (see the error above)");
+                                rd_kafka_topic_partition_list_destroy(offs);
+                                return -1;
+                        }
                 }
         if (offs->cnt && (err = rd_kafka_commit(e->consumer, offs, 0)))
                 snprintf(ctx->errstr, sizeof(ctx->errstr), "committing batch cuts: %s", rd_kafka_err2str(err));
@@ -556,7 +594,7 @@ static rd_kafka_topic_partition_list_t *offsets_to_commit(spate_engine_t *e) {
         for (int i = 0; i < e->nsources; i++)
                 for (int p = 0; p < e->sources[i].ntasks; p++) {
                         task_t *t = &e->sources[i].tasks[p];
-                        if (e->sources[i].rewind)
+                        if (e->sources[i].rewind || e->failed)
                                 break;
                         /* Held back: the committed offset again, only to say
                          * who holds the partition (check_committers()). */

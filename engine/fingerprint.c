@@ -2,6 +2,8 @@
  * metadata (engine.c checks it: two topologies in one group fail clearly). */
 #include "fingerprint.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,16 @@ int spate_committer_format(const spate_committer_t *c, char *buf, size_t size) {
                         (long long)c->at_ms, c->left ? "/left" : "");
 }
 
+/* A decimal int64 >= 0 at s (digits only): 0, or -1. */
+static int read_ms(const char *s, int64_t *v, char **end) {
+        if (!(*s >= '0' && *s <= '9'))
+                return -1;
+        errno = 0;
+        *v = strtoll(s, end, 10);
+        return errno ? -1 : 0;
+}
+
+/* The times must be >= 0: engine.c subtracts them from the clock. */
 int spate_committer_parse(const char *md, size_t len, spate_committer_t *c) {
         char buf[128], *end;
         const char *p = md ? memmem(md, len, TAG, strlen(TAG)) : NULL;
@@ -54,13 +66,12 @@ int spate_committer_parse(const char *md, size_t len, spate_committer_t *c) {
         n = n < sizeof(buf) - 1 ? n : sizeof(buf) - 1;
         memcpy(buf, p, n);
         buf[n] = '\0';
+        if (!isxdigit((unsigned char)buf[strlen(TAG)]))
+                return -1;
         c->fp = strtoull(buf + strlen(TAG), &end, 16);
-        if (*end != '/')
+        if (*end != '/' || read_ms(end + 1, &c->start_ms, &end) || *end != '/' ||
+            read_ms(end + 1, &c->at_ms, &end))
                 return -1;
-        c->start_ms = strtoll(end + 1, &end, 10);
-        if (*end != '/')
-                return -1;
-        c->at_ms = strtoll(end + 1, &end, 10);
         c->left = !strncmp(end, "/left", 5);
         return *(c->left ? end + 5 : end) == ';' ? 0 : -1;
 }

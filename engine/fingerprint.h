@@ -24,7 +24,8 @@ typedef struct spate_committer {
 /* Writes "@fp=<hex>/<start>/<at>[/left];" into buf; returns its length
  * (snprintf's). */
 int spate_committer_format(const spate_committer_t *c, char *buf, size_t size);
-/* Finds it in commit metadata "spate:@fp=...;..."; 0, or -1 if absent. */
+/* Finds it in commit metadata "spate:@fp=...;..."; 0, or -1 if absent or
+ * malformed (times must be decimal and >= 0). */
 int spate_committer_parse(const char *md, size_t len, spate_committer_t *c);
 
 #endif

@@ -306,6 +306,15 @@ static int to_value(avro_value_t *in, const spate_shape_t *sh, spate_arena_t *a,
         return rc;
 }
 
+/* avro-c's reader, in a frame of its own: tests/fuzz/avro.lsan suppresses
+ * the leak inside avro_value_read by this name (libavro has no symbols to
+ * name it by), and only that one. */
+__attribute__((noinline)) static int read_avro_body(avro_reader_t reader, avro_value_t *value) {
+        int rc = avro_value_read(reader, value);
+        __asm__ volatile("" ::: "memory");  /* not a tail call, so the frame stays on the stack */
+        return rc;
+}
+
 int spate_avro_decode(spate_avro_t *av, const spate_shape_t *shape, const void *buf, size_t len,
                       spate_arena_t *a, spate_value_t *out, char *errstr, size_t errstr_size) {
         const unsigned char *p = buf;
@@ -322,7 +331,7 @@ int spate_avro_decode(spate_avro_t *av, const spate_shape_t *shape, const void *
                 return -1;
         avro_value_reset(&w->value);
         avro_reader_memory_set_source(av->reader, (const char *)p + 5, (int64_t)(len - 5));
-        if (avro_value_read(av->reader, &w->value)) {
+        if (read_avro_body(av->reader, &w->value)) {
                 snprintf(errstr, errstr_size, "malformed Avro body: %s", avro_strerror());
                 return -1;
         }

@@ -7,6 +7,7 @@
 #include "weather_onecall.h"
 #include "weather_model.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +107,27 @@ unsigned spate_onecall_exclude_parse(const char *s) {
                 s += n + (s[n] == ',');
         }
         return bits;
+}
+
+int spate_onecall_coord_parse(const char *v, double lo, double hi, double *out) {
+        char *end;
+        if (!v || !*v)
+                return -1;
+        errno = 0;
+        *out = strtod(v, &end);
+        return (*end || errno || !(*out >= lo && *out <= hi)) ? -1 : 0;
+}
+
+int spate_onecall_time_parse(const char *s, int64_t *out) {
+        char *end;
+        if (!s || !(*s >= '0' && *s <= '9'))
+                return -1;
+        errno = 0;
+        long long t = strtoll(s, &end, 10);
+        if (errno || *end || t > strtoll(SPATE_ONECALL_MAX_TIME_S, NULL, 10))
+                return -1;
+        *out = t;
+        return 0;
 }
 
 static double conv_temp(spate_units_t u, double c) {

@@ -36,6 +36,18 @@ spate_units_t spate_onecall_units_parse(const char *s);
 /* Parses "minutely,hourly"; unknown parts are ignored like OWM ignores them. */
 unsigned spate_onecall_exclude_parse(const char *s);
 
+/* The latest time the model renders: 9999-12-31T23:59:59Z, so that its time
+ * arithmetic cannot overflow. */
+#define SPATE_ONECALL_MAX_TIME_S "253402300799"
+
+/* Parses a query's latitude or longitude, a text that is all one number
+ * within [lo, hi]: 0, or -1 (NaN, trailing bytes, out of range). */
+int spate_onecall_coord_parse(const char *v, double lo, double hi, double *out);
+
+/* Parses a query's `t` (unix seconds, 0 to SPATE_ONECALL_MAX_TIME_S, digits
+ * only): 0, or -1 for anything else. */
+int spate_onecall_time_parse(const char *s, int64_t *out);
+
 /* Returns a malloc'd NUL-terminated JSON document (caller frees) and its length in *len,
  * or NULL when out of memory. */
 char *spate_onecall_render(const spate_onecall_req_t *req, size_t *len);

@@ -205,15 +205,6 @@ static int key_accepted(const spate_weather_server_t *s, const char *appid) {
         return 0;
 }
 
-static int parse_coord(const char *v, double lo, double hi, double *out) {
-        char *end;
-        if (!v || !*v)
-                return -1;
-        errno = 0;
-        *out = strtod(v, &end);
-        return (*end || errno || !(*out >= lo && *out <= hi)) ? -1 : 0;
-}
-
 static void error_answer(struct answer *a, unsigned status, const char *body) {
         a->status = status;
         a->resp = json_response(body, strlen(body));
@@ -326,9 +317,9 @@ static void handle_weather(spate_weather_server_t *s, struct MHD_Connection *c, 
                 rate_limited_answer(a, wait_ms);
         else if (!lat_s || !lon_s)
                 error_answer(a, 400, "{\"cod\":\"400\",\"message\":\"Nothing to geocode\"}");
-        else if (parse_coord(lat_s, -90, 90, &lat))
+        else if (spate_onecall_coord_parse(lat_s, -90, 90, &lat))
                 error_answer(a, 400, "{\"cod\":\"400\",\"message\":\"wrong latitude\"}");
-        else if (parse_coord(lon_s, -180, 180, &lon))
+        else if (spate_onecall_coord_parse(lon_s, -180, 180, &lon))
                 error_answer(a, 400, "{\"cod\":\"400\",\"message\":\"wrong longitude\"}");
         else
                 weather_answer(s, c, ep, lat, lon, a);
@@ -344,13 +335,16 @@ static void handle_sim(spate_weather_server_t *s, struct MHD_Connection *c, enum
         size_t len;
         char *body;
 
-        if (parse_coord(query(c, "lat"), -90, 90, &req.lat) ||
-            parse_coord(query(c, "lon"), -180, 180, &req.lon)) {
+        if (spate_onecall_coord_parse(query(c, "lat"), -90, 90, &req.lat) ||
+            spate_onecall_coord_parse(query(c, "lon"), -180, 180, &req.lon)) {
                 error_answer(a, 400, "{\"cod\":\"400\",\"message\":\"lat and lon required\"}");
                 return;
         }
-        if (t_s)
-                req.now_s = strtoll(t_s, NULL, 10);
+        if (t_s && spate_onecall_time_parse(t_s, &req.now_s)) {
+                error_answer(a, 400, "{\"cod\":\"400\",\"message\":\"t must be unix seconds, 0 to "
+                                     SPATE_ONECALL_MAX_TIME_S "\"}");
+                return;
+        }
         req.units = spate_onecall_units_parse(query(c, "units"));
         req.exclude = spate_onecall_exclude_parse(query(c, "exclude"));
         a->status = 200;

@@ -17,11 +17,36 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; 
 # on_exit COMMAND...: run at cleanup (servers a test started, e.g. tests/pg.sh's).
 on_exit() { _on_exit+=("$*"); }
 
+# Under make asan (SPATE_ASAN), every process writes its sanitizer reports to
+# $TMP/sanitizer.<pid> rather than into a log nobody reads; cleanup prints them
+# and fails the test. Processes get time to stop, so their leaks are checked.
+if [ -n "${SPATE_ASAN:-}" ]; then
+        export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$TMP/sanitizer"
+        export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$TMP/sanitizer"
+fi
+
+sanitizer_reports() {
+        local f
+        for f in "$TMP"/sanitizer.*; do
+                [ -f "$f" ] || continue
+                nok "sanitizer report of pid ${f##*.}: $(grep -m1 -E 'ERROR|runtime error' "$f")"
+                sed 's/^/# /' "$f" | head -60
+        done
+}
+
 cleanup() {
+        local i p alive tries=2
+        [ -n "${SPATE_ASAN:-}" ] && tries=75
         for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-        sleep 0.3
+        for ((i = 0; i < tries; i++)); do
+                alive=0
+                for p in "${_pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+                [ $alive -eq 0 ] && break
+                sleep 0.2
+        done
         for p in "${_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
         for c in "${_on_exit[@]}"; do eval "$c"; done
+        [ -n "${SPATE_ASAN:-}" ] && sanitizer_reports
         [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT

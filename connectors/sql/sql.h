@@ -4,6 +4,8 @@
 #ifndef SPATE_SQL_H
 #define SPATE_SQL_H
 
+#include "../../engine/value.h"
+#include "../../util/arena.h"
 #include "../../util/buf.h"
 
 #include <stddef.h>
@@ -86,6 +88,16 @@ typedef struct sql_backend {
 } sql_backend_t;
 
 extern const sql_backend_t spate_sql_sqlite, spate_sql_pg;
+
+/* --- sql_sink.c --- */
+/* Converts a record's value to the cell of column col (text in mem): NULL
+ * for a missing or null value; a string as it is (the database converts it
+ * or rejects the row). -1 with err when the value cannot be the column's
+ * type (a fraction or 1e300 for bigint, a time outside the years 1 to 9999,
+ * an array for anything but text). Record fields are untrusted: fuzzed in
+ * tests/fuzz/sql_cell.c. */
+int spate_sql_cell(spate_arena_t *mem, const sql_col_t *col, const spate_value_t *v, sql_cell_t *c,
+                   char *err, size_t size);
 
 /* --- sql_text.c --- */
 /* "sqlite type" names a topology may give a column, as "text|bigint|...". */

@@ -200,22 +200,25 @@ static int sql_start(spate_node_t *n, char *errstr, size_t size) {
 
 /* --- converting a record --- */
 
-static const char *copy_text(sink_t *s, const char *p, size_t len) {
-        char *c = spate_arena_alloc(&s->mem, len + 1);
+static const char *copy_text(spate_arena_t *mem, const char *p, size_t len) {
+        char *c = spate_arena_alloc(mem, len + 1);
         memcpy(c, p, len);
         c[len] = '\0';
         return c;
 }
 
-static void text_cell(sink_t *s, sql_cell_t *c, const char *p, size_t len) {
+static void text_cell(spate_arena_t *mem, sql_cell_t *c, const char *p, size_t len) {
         c->kind = SQL_TEXT;
-        c->u.s = copy_text(s, p, len);
+        c->u.s = copy_text(mem, p, len);
         c->len = (uint32_t)len;
 }
 
-/* ms since the epoch as ISO 8601 UTC, which both databases read back as a time. */
-static void time_cell(sink_t *s, sql_cell_t *c, double ms) {
+/* ms since the epoch as ISO 8601 UTC, which both databases read back as a
+ * time; -1 outside the years 1 to 9999 (four-digit years), NaN included. */
+static int time_cell(spate_arena_t *mem, sql_cell_t *c, double ms) {
         char buf[40];
+        if (!(ms >= -62135596800000.0 && ms < 253402300800000.0))
+                return -1;
         int64_t t = (int64_t)ms, sec = t / 1000, frac = t % 1000;
         struct tm tm;
         if (frac < 0) {
@@ -224,12 +227,14 @@ static void time_cell(sink_t *s, sql_cell_t *c, double ms) {
         }
         time_t tt = (time_t)sec;
         gmtime_r(&tt, &tm);
-        size_t len = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-        len += (size_t)snprintf(buf + len, sizeof(buf) - len, ".%03dZ", (int)frac);
-        text_cell(s, c, buf, len);
+        int len = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+        text_cell(mem, c, buf, (size_t)len);
+        return 0;
 }
 
-static int to_cell(sink_t *s, const sql_col_t *col, const spate_value_t *v, sql_cell_t *c, char *err, size_t size) {
+int spate_sql_cell(spate_arena_t *mem, const sql_col_t *col, const spate_value_t *v, sql_cell_t *c,
+                   char *err, size_t size) {
         char num[40];
         memset(c, 0, sizeof(*c));
         switch (v->type) {
@@ -238,7 +243,7 @@ static int to_cell(sink_t *s, const sql_col_t *col, const spate_value_t *v, sql_
                 return 0;  /* NULL: a NOT NULL column rejects it */
         case SPATE_V_BOOL:
                 if (col->type == SQL_T_TEXT)
-                        text_cell(s, c, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
+                        text_cell(mem, c, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
                 else
                         *c = (sql_cell_t){ .kind = SQL_INT, .u.i = v->u.b };
                 return 0;
@@ -248,10 +253,14 @@ static int to_cell(sink_t *s, const sql_col_t *col, const spate_value_t *v, sql_
                         *c = (sql_cell_t){ .kind = SQL_REAL, .u.d = v->u.num };
                         return 0;
                 case SQL_T_TIMESTAMP:
-                        time_cell(s, c, v->u.num);
-                        return 0;
+                        if (!time_cell(mem, c, v->u.num))
+                                return 0;
+                        spate_fmt_num(num, sizeof(num), v->u.num);
+                        snprintf(err, size, "column '%s' is timestamp: %s ms since 1970 is not a time "
+                                 "between the years 1 and 9999", col->name, num);
+                        return -1;
                 case SQL_T_TEXT:
-                        text_cell(s, c, num, (size_t)spate_fmt_num(num, sizeof(num), v->u.num));
+                        text_cell(mem, c, num, (size_t)spate_fmt_num(num, sizeof(num), v->u.num));
                         return 0;
                 default:
                         if (!(v->u.num > -9.2e18 && v->u.num < 9.2e18 && v->u.num == (double)(int64_t)v->u.num)) {
@@ -264,11 +273,11 @@ static int to_cell(sink_t *s, const sql_col_t *col, const spate_value_t *v, sql_
                         return 0;
                 }
         case SPATE_V_STR:
-                text_cell(s, c, v->u.s, v->n);  /* the database converts, or rejects the row */
+                text_cell(mem, c, v->u.s, v->n);  /* the database converts, or rejects the row */
                 return 0;
         default:
                 if (col->type == SQL_T_TEXT && v->raw) {
-                        text_cell(s, c, v->raw, v->raw_len);
+                        text_cell(mem, c, v->raw, v->raw_len);
                         return 0;
                 }
                 snprintf(err, size, "column '%s' is %s, the value is %s", col->name,
@@ -300,7 +309,7 @@ static int part_slot(sink_t *s, const spate_origin_t *o, int64_t *offset) {
                 if (!(s->parts = realloc(s->parts, sizeof(*s->parts) * (size_t)s->pcap)))
                         abort();
         }
-        s->parts[s->nparts] = (part_t){ copy_text(s, name, strlen(name)), partition, 0, *offset };
+        s->parts[s->nparts] = (part_t){ copy_text(&s->mem, name, strlen(name)), partition, 0, *offset };
         return s->nparts++;
 }
 
@@ -328,7 +337,7 @@ static int sql_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                 spate_value_t v;
                 if (spate_expr_eval(s->vals[i], rec, spate_ctx_arena(ctx), &v, err, sizeof(err)))
                         return spate_ctx_fail(ctx, n, "column '%s': %s", s->t.cols[i].name, err);
-                if (to_cell(s, &s->t.cols[i], &v, &r->cells[i], err, sizeof(err)))
+                if (spate_sql_cell(&s->mem, &s->t.cols[i], &v, &r->cells[i], err, sizeof(err)))
                         return spate_ctx_fail(ctx, n, "%s", err);
         }
         spate_origin_t *o = &s->origins[s->nrows];
@@ -338,7 +347,7 @@ static int sql_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                 *o = *rec->origin;
                 o->payload = spate_arena_memdup(&s->mem, o->payload, o->len);
                 o->key = o->key ? spate_arena_memdup(&s->mem, o->key, o->key_len) : NULL;
-                o->topic = copy_text(s, o->topic, strlen(o->topic));
+                o->topic = copy_text(&s->mem, o->topic, strlen(o->topic));
                 s->slot[s->nrows] = part_slot(s, o, &s->offsets[s->nrows]);
         }
         if (++s->nrows >= s->batch_max)

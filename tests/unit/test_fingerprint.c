@@ -19,5 +19,11 @@ int main(void) {
         CHECK(spate_committer_parse("spate:@fp=zz/1/2;", 17, &r), "malformed fingerprint rejected");
         CHECK(spate_committer_parse("spate:@fp=ab/1/2", 16, &r), "unterminated tag rejected");
         CHECK(spate_committer_parse(NULL, 0, &r), "no metadata: not found");
+        /* The engine subtracts the times from the clock: INT64_MIN would overflow. */
+        CHECK(spate_committer_parse("spate:@fp=ab/1/-9223372036854775808;", 37, &r), "negative commit time rejected");
+        CHECK(spate_committer_parse("spate:@fp=ab/-1/2;", 18, &r), "negative start rejected");
+        CHECK(spate_committer_parse("spate:@fp=ab/ 1/2;", 18, &r), "a space before a time rejected");
+        CHECK(spate_committer_parse("spate:@fp=ab/1/99999999999999999999;", 36, &r), "an overflowing time rejected");
+        CHECK(spate_committer_parse("spate:@fp=-1/1/2;", 17, &r), "a signed fingerprint rejected");
         return CHECK_DONE();
 }

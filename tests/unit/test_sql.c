@@ -1,6 +1,6 @@
 /* test_sql.c - unit tests of sql_sink's SQL text (connectors/sql/sql_text.c): column types, CREATE
  * TABLE and INSERT/upsert in both dialects, password masking, and SQLite's STRICT tables and
- * upsert on a real in-memory database. */
+ * upsert on a real in-memory database; record values converted to cells. */
 #include "check.h"
 #include "../../connectors/sql/sql.h"
 
@@ -104,8 +104,53 @@ static void test_sqlite(void) {
         spate_buf_free(&b);
 }
 
+/* Record values to cells: the conversions, and values a column cannot hold
+ * refused with the column's name (before this, a timestamp of 1e300 or NaN
+ * was an out-of-range cast, undefined behaviour). */
+static void test_cells(void) {
+        spate_arena_t a;
+        sql_cell_t c;
+        char err[256], txt[64];
+        int len;
+        sql_col_t ts = { "ts", SQL_T_TIMESTAMP, "" }, n = { "n", SQL_T_BIGINT, "" }, t = { "t", SQL_T_TEXT, "" };
+        spate_value_t v;
+        spate_arena_init(&a);
+        v = spate_value_num(1764626999123.0);
+        CHECK(!spate_sql_cell(&a, &ts, &v, &c, err, sizeof(err)) && c.kind == SQL_TEXT &&
+              c.len == 24 && !memcmp(c.u.s, "2025-12-01T22:09:59.123Z", 24), "a time as ISO 8601 UTC");
+        v = spate_value_num(-1.0);
+        CHECK(!spate_sql_cell(&a, &ts, &v, &c, err, sizeof(err)) && !memcmp(c.u.s, "1969-12-31T23:59:59.999Z", 24),
+              "before 1970: the millisecond counts forward from the second before");
+        v = spate_value_num(-62135596800000.0);
+        CHECK(!spate_sql_cell(&a, &ts, &v, &c, err, sizeof(err)) && !memcmp(c.u.s, "0001-01-01T00:00:00.000Z", 24),
+              "the first time of year 1 is accepted");
+        double bad[] = { 1e300, -1e300, NAN, INFINITY, 253402300800000.0, -62135596800001.0 };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                v = spate_value_num(bad[i]);
+                err[0] = '\0';
+                CHECK(spate_sql_cell(&a, &ts, &v, &c, err, sizeof(err)) == -1 && strstr(err, "column 'ts'") &&
+                      strstr(err, "years 1 and 9999"), "timestamp %g refused: %s", bad[i], err);
+        }
+        v = spate_value_num(NAN);
+        CHECK(spate_sql_cell(&a, &n, &v, &c, err, sizeof(err)) == -1 && strstr(err, "not an integer"),
+              "NaN is not a bigint: %s", err);
+        v = spate_value_num(-42);
+        CHECK(!spate_sql_cell(&a, &n, &v, &c, err, sizeof(err)) && c.kind == SQL_INT && c.u.i == -42, "bigint");
+        v = spate_value_num(0.1);
+        CHECK(!spate_sql_cell(&a, &t, &v, &c, err, sizeof(err)) &&
+              !strcmp(spate_sql_cell_text(&c, txt, sizeof(txt), &len), "0.1") && len == 3, "a number as text");
+        v = spate_value_str("a\0b", 3);
+        CHECK(!spate_sql_cell(&a, &t, &v, &c, err, sizeof(err)) && c.len == 3 && !memcmp(c.u.s, "a\0b", 3),
+              "a string with a NUL keeps its length");
+        v = (spate_value_t){ .type = SPATE_V_NULL };
+        CHECK(!spate_sql_cell(&a, &n, &v, &c, err, sizeof(err)) && c.kind == SQL_NULL &&
+              !spate_sql_cell_text(&c, txt, sizeof(txt), &len), "null is SQL NULL");
+        spate_arena_destroy(&a);
+}
+
 int main(void) {
         test_types();
+        test_cells();
         test_mask();
         test_text();
         test_sqlite();

@@ -183,7 +183,26 @@ static void test_current(void) {
         free(doc);
 }
 
+/* The query parameters of /sim/onecall: t near INT64_MAX overflowed the
+ * model's time arithmetic (undefined behaviour), so t is bounded. */
+static void test_query(void) {
+        int64_t t = -7;
+        double d;
+        CHECK(!spate_onecall_time_parse("1764626400", &t) && t == 1764626400, "t parsed");
+        CHECK(!spate_onecall_time_parse(SPATE_ONECALL_MAX_TIME_S, &t) && t == 253402300799LL, "the last t");
+        t = -7;
+        CHECK(spate_onecall_time_parse("253402300800", &t) && spate_onecall_time_parse("9223372036854775807", &t) &&
+              spate_onecall_time_parse("-1", &t) && spate_onecall_time_parse("12x", &t) &&
+              spate_onecall_time_parse("", &t) && spate_onecall_time_parse(" 5", &t) && t == -7,
+              "t past year 9999, negative, with junk, empty or spaced refused, *out untouched");
+        CHECK(!spate_onecall_coord_parse("-90", -90, 90, &d) && d == -90, "latitude at the pole");
+        CHECK(spate_onecall_coord_parse("nan", -90, 90, &d) && spate_onecall_coord_parse("91", -90, 90, &d) &&
+              spate_onecall_coord_parse("1e999", -180, 180, &d) && spate_onecall_coord_parse("5,", -90, 90, &d),
+              "NaN, out of range, overflowing or trailing bytes refused");
+}
+
 int main(void) {
+        test_query();
         test_determinism();
         test_minutely_shape();
         test_rain_field();

@@ -1,0 +1,45 @@
+/* onecall_query.c - fuzzes what `spate weather-sim` does with a query's
+ * parameters (sim/weather_onecall.c): the input is a query string
+ * "lat=..&lon=..&t=..&units=..&exclude=.." (libmicrohttpd splits and decodes
+ * it in the server); whatever the parsers accept must render to valid JSON
+ * without undefined behaviour (a `t` near INT64_MAX overflowed the model's
+ * time arithmetic). */
+#include "fuzz.h"
+#include "../../sim/weather_onecall.h"
+
+#include <jansson.h>
+
+/* The value of `name` in the '&'-separated q, or NULL. */
+static const char *param(char *q, size_t n, const char *name, char *out, size_t size) {
+        size_t len = strlen(name);
+        for (char *p = q; p < q + n;) {
+                size_t k = strcspn(p, "&");
+                if (k > len && p[len] == '=' && !strncmp(p, name, len)) {
+                        snprintf(out, size, "%.*s", (int)(k - len - 1), p + len + 1);
+                        return out;
+                }
+                p += k + 1;
+        }
+        return NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char *q = fuzz_strndup(data, size), lat[64], lon[64], t[64], units[64], excl[128];
+        const char *t_s;
+        spate_onecall_req_t req = { .seed = 42, .now_s = 1764626400 };
+        size_t len;
+        if (!spate_onecall_coord_parse(param(q, size, "lat", lat, sizeof(lat)), -90, 90, &req.lat) &&
+            !spate_onecall_coord_parse(param(q, size, "lon", lon, sizeof(lon)), -180, 180, &req.lon) &&
+            (!(t_s = param(q, size, "t", t, sizeof(t))) || !spate_onecall_time_parse(t_s, &req.now_s))) {
+                req.units = spate_onecall_units_parse(param(q, size, "units", units, sizeof(units)));
+                req.exclude = spate_onecall_exclude_parse(param(q, size, "exclude", excl, sizeof(excl)));
+                char *body = spate_onecall_render(&req, &len);
+                json_t *doc = body ? json_loadb(body, len, 0, NULL) : NULL;
+                if (body && !doc)
+                        abort();  /* the simulator answered invalid JSON */
+                json_decref(doc);
+                free(body);
+        }
+        free(q);
+        return 0;
+}
