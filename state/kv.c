@@ -73,6 +73,9 @@ struct spate_kv_node {
         int npartitions;
         size_t used, dirty_bytes, limit;
         spate_metric_t *m_cache;     /* spate_store_cache_bytes{node}, after each checkpoint */
+        /* spate_store_cache_requests_total{node,result}: the hit ratio, whether
+         * state_memory_mb holds the working set */
+        spate_metric_t *m_hit, *m_miss;
         spate_buf_t key;             /* a key with its prefix */
         spate_buf_t val;             /* meta encoding */
 };
@@ -225,8 +228,10 @@ static ent_t *lookup(spate_kv_t *kv, const void *key, size_t klen) {
                         list_unlink(&kv->clean, e);
                         list_append(&kv->clean, e);
                 }
+                spate_metric_add(kv->owner->m_hit, 1);
                 return e;
         }
+        spate_metric_add(kv->owner->m_miss, 1);
         pk = prefixed(kv->owner, KEY_USER, key, klen, &plen);
         rc = spate_store_get(kv->cf, pk, plen, &val, &vlen, kv->ctx->errstr, sizeof(kv->ctx->errstr));
         if (rc < 0)
@@ -363,6 +368,11 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
                 kn->m_cache = spate_metrics_gauge(spate_metrics_default(), "spate_store_cache_bytes",
                                                   "Bytes the node's key-value store caches hold (bounded "
                                                   "by state_memory_mb)", "node", n->name, NULL);
+                for (int hit = 0; hit < 2; hit++)
+                        *(hit ? &kn->m_hit : &kn->m_miss) = spate_metrics_counter(
+                                spate_metrics_default(), "spate_store_cache_requests_total",
+                                "Reads of a node's key-value store by whether its cache held the key "
+                                "(a miss reads RocksDB)", "node", n->name, "result", hit ? "hit" : "miss", NULL);
         }
         /* Each store's changelog frames its own commits: two stores of one task
          * could restore at different commits after a crash between their meta

@@ -95,10 +95,9 @@ static void put(spate_kv_t *kv, const char *key, const char *val) {
         CHECK(spate_kv_put(kv, key, strlen(key), val, strlen(val)) == 0, "put %s=%s", key, val);
 }
 
-/* spate_store_cache_bytes of node dd, -1 if absent. */
-static double cache_bytes_metric(void) {
+/* The value of a series of node dd's store metrics, -1 if absent. */
+static double node_metric(const char *want) {
         spate_buf_t b = { 0 };
-        const char *want = "spate_store_cache_bytes{node=\"dd\"} ";
         double v = -1;
         spate_metrics_render(spate_metrics_default(), &b);
         spate_buf_putc(&b, '\0');
@@ -213,14 +212,21 @@ static void test_eviction(void) {
         size_t cached = spate_kv_cached(kv, &dirty);
         CHECK(cached < (size_t)n / 2 && dirty == 0, "after the commit, clean entries are evicted to the "
               "bound (%zu of %d cached)", cached, n);
-        double bytes = cache_bytes_metric();
+        double bytes = node_metric("spate_store_cache_bytes{node=\"dd\"} ");
         CHECK(bytes > 0 && bytes <= 1 << 20, "spate_store_cache_bytes within state_memory_mb: %.0f", bytes);
+        const char *hits = "spate_store_cache_requests_total{node=\"dd\",result=\"hit\"} ";
+        const char *misses = "spate_store_cache_requests_total{node=\"dd\",result=\"miss\"} ";
+        double hit0 = node_metric(hits), miss0 = node_metric(misses);
         for (int i = 0; i < n; i++) {
                 snprintf(key, sizeof(key), "key-%d", i);
                 snprintf(want, sizeof(want), "%0100d", i);
                 bad += strcmp(get(kv, key), want) != 0;
         }
         CHECK(!bad, "every value read back through RocksDB (%d wrong)", bad);
+        double dhit = node_metric(hits) - hit0, dmiss = node_metric(misses) - miss0;
+        CHECK(hit0 >= 0 && miss0 >= 0 && dhit + dmiss == n && dmiss >= n - (double)cached,
+              "spate_store_cache_requests_total counts each read once, a miss for each key the "
+              "cache did not hold (%.0f hits, %.0f misses, %zu were cached)", dhit, dmiss, cached);
         CHECK(spate_kv_cached(kv, NULL) < (size_t)n / 2, "reads keep the cache bounded (%zu)",
               spate_kv_cached(kv, NULL));
         for (int i = 0; i < n; i += 2) {
