@@ -4,6 +4,7 @@
   expected DIR                 the reference's rows (region, hour, mean, count, 3h before) and
                                the number of dead letters expected, as JSON lines (for a look)
   ready DIR DB HOUR            exit 0 once DB's region_hourly_temps holds every row of hours <= HOUR
+                               (DB: a SQLite file, or a .tsv dump of the table's columns from psql)
   compare DIR DB [DLQ] [-q]    every row of DB's region_hourly_temps against the reference, and
                                the readings in DLQ (kafka_tool.py consume lines; replays after a
                                kill -9 may repeat one) against the dead letters expected; ok /
@@ -94,17 +95,28 @@ def expected(d):
 
 
 def table(db):
+    """The rows of a SQLite file, or of a .tsv dump (psql -At: empty is null) of the same columns."""
+    if db.endswith(".tsv"):
+        with open(db, encoding="utf-8") as f:
+            rows = [[c if c != "" else None for c in line.rstrip("\n").split("\t")] for line in f if line.strip()]
+        rows = [(r[0], r[1], float(r[2]), int(r[3]), None if r[4] is None else float(r[4])) for r in rows]
+    else:
+        rows = sqlite_rows(db)
+    out = {}
+    for region, hour, temp, n, before in rows:
+        ms = calendar.timegm(time.strptime(hour[:19].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")) * 1000
+        out[(region, ms)] = (temp, n, before)
+    return out
+
+
+def sqlite_rows(db):
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
     try:
         rows = con.execute('SELECT region, hour, temperature, "numberOfPoints", "temperature3HoursBefore" '
                            'FROM region_hourly_temps').fetchall()
     finally:
         con.close()
-    out = {}
-    for region, hour, temp, n, before in rows:
-        ms = calendar.timegm(time.strptime(hour[:19], "%Y-%m-%dT%H:%M:%S")) * 1000
-        out[(region, ms)] = (temp, n, before)
-    return out
+    return rows
 
 
 def iso(ms):
@@ -142,7 +154,7 @@ def compare(d, db, quiet, dlq_path=None):
     exp, dlq, within_grace = expected(d)
     try:
         got = table(db)
-    except sqlite3.Error as e:
+    except (sqlite3.Error, OSError) as e:
         if not quiet:
             print("not ok - read %s: %s" % (db, e))
         return 1
@@ -185,7 +197,7 @@ def main():
         want = {k for k in exp if k[1] <= upto}
         try:
             return 0 if want <= set(table(sys.argv[3])) else 1
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError):
             return 1
     if cmd == "compare":
         rest = [a for a in sys.argv[4:] if a != "-q"]
