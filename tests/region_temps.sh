@@ -1,0 +1,75 @@
+# region_temps.sh - the test of topology/region_temps.yaml, shared by 0760 (SQLite) and 0761
+# (PostgreSQL); source after lib.sh (and pg.sh), then call region_temps_test sqlite|postgres.
+# The shipped file as is, on the embedded broker with two instances and kill -9s: the generator's
+# readings (tests/tools/gen_region_temps.py: 8 hours across France, other countries, late
+# readings within the grace and too late, points in no region's box) are produced an hour at a
+# time, and each hour's closing readings only once the hour before the previous one is in the
+# table, the way hours close live (an hour apart). Every row of region_hourly_temps (mean, count,
+# temperature3HoursBefore and its nulls) and every dead letter must equal the independent
+# reference (tests/ref/region_temps_ref.py).
+region_temps_test() {
+        local backend=$1 app=it-0760-$1 hours=8 k status rest rc
+        local topo=$SPATE_ROOT/topology/region_temps.yaml REF=$SPATE_ROOT/tests/ref/region_temps_ref.py
+        export REGION_TEMPS_APP=$app READINGS_TOPIC=it0760.readings HOURLY_TOPIC=it0760.hourly \
+               SQL_BACKEND=$backend COMMIT_INTERVAL=500ms
+        mkdir -p "$TMP/gen"
+        $PY "$SPATE_ROOT/tests/tools/gen_region_temps.py" 760 "$TMP/gen" "$hours"
+        start_broker --topology "$topo" --topic "$app-dlq:1" || { nok "broker starts"; return 1; }
+        if [ "$backend" = postgres ]; then
+                pg_start -c fsync=off || { nok "PostgreSQL starts"; return 1; }
+                export SQL_DB=$PG_URL
+        else
+                export SQL_DB=$TMP/region_temps.db
+        fi
+        # The table as the reference reads it: the SQLite file, or a dump of the PostgreSQL table.
+        rows() {
+                [ "$backend" = sqlite ] && { echo "$SQL_DB"; return; }
+                pg_sql "SELECT region, to_char(hour, 'YYYY-MM-DD\"T\"HH24:MI:SS'), temperature, \"numberOfPoints\", \
+                        \"temperature3HoursBefore\" FROM region_hourly_temps" >"$TMP/table.tsv" 2>/dev/null
+                echo "$TMP/table.tsv"
+        }
+        quiet() { "$@" >/dev/null; }
+        check "spate check accepts the topology (bbox_first_match)" quiet "$SPATE_BIN" check "$topo"
+        check "spate check accepts it with REGION_MODE=polygon" quiet env REGION_MODE=polygon "$SPATE_BIN" check "$topo"
+        run() { SPATE_STATE_DIR=$TMP/state-$1 start_spate "$1" "$topo"; }
+        kill9() {
+                eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null
+                echo "# killed $1 with SIGKILL after phase $2"
+                run "$1"
+        }
+        run a
+        run b
+        # Phase K closes hour K-1 (whose row looks up hour K-4); it is produced once hour K-2 is in
+        # the table, so hour K-4 was written to the hourly topic at least two commits before.
+        ready() { $PY "$REF" ready "$TMP/gen" "$(rows)" "$1"; }
+        for ((k = 0; k <= hours; k++)); do
+                if [ $k -ge 2 ] && ! wait_for 30 ready $((k - 2)); then
+                        nok "hour $((k - 2)) reaches the table within 30 s"
+                        break
+                fi
+                $KT produce "$BOOT" "$READINGS_TOPIC" "$TMP/gen/phase-$k.tsv" --partitioned >/dev/null 2>&1 ||
+                        nok "produce phase $k"
+                case $k in
+                3) kill9 a $k ;;
+                6) kill9 b $k ;;
+                esac
+        done
+        exact() { $PY "$REF" compare "$TMP/gen" "$(rows)" "$@"; }
+        check "every closed hour reaches the table within 30 s" wait_for 30 exact -q
+        local want_dlq
+        want_dlq=$($PY "$REF" expected "$TMP/gen" | tail -1 | $PY -c 'import json, sys; print(json.load(sys.stdin)["dead_letters"])')
+        check "the $want_dlq dead letters are in the DLQ" wait_count 20 "$app-dlq" "$want_dlq"
+        $KT consume "$BOOT" "$app-dlq" --idle 1 >"$TMP/dlq.jsonl"
+        while read -r status rest; do
+                case $status in
+                ok) ok "$backend: ${rest#- }" ;;
+                not) nok "$backend: ${rest#ok - }" ;;
+                *) echo "$status $rest" ;;
+                esac
+        done < <(exact "$TMP/dlq.jsonl")
+        kill -TERM "$SPATE_PID_a" "$SPATE_PID_b"; wait "$SPATE_PID_a"; rc=$?; wait "$SPATE_PID_b"; rc=$((rc + $?))
+        check "both instances exit 0 on SIGTERM" [ "$rc" -eq 0 ]
+        if [ "$backend" = postgres ]; then
+                check "the PostgreSQL password is in no log" bash -c "! grep -q '$PG_PASSWORD' '$TMP'/spate-*.log"
+        fi
+}
