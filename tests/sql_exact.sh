@@ -25,8 +25,9 @@ sql_exact() {
         pid() { eval "echo \$PID_$1"; }
         kill9() { kill -KILL "$(pid "$1")" 2>/dev/null; wait "$(pid "$1")" 2>/dev/null; }
 
-        split -n l/10 -d "$TMP/in.tsv" "$TMP/part."
-        ( for f in "$TMP"/part.*; do $KT produce "$BOOT" "$in" "$f" >/dev/null 2>&1 || exit 1; sleep 1.5; done ) &
+        # 12 parts: 10 while instances are killed, one for each abort step (below).
+        split -n l/12 -d "$TMP/in.tsv" "$TMP/part."
+        ( for f in "$TMP"/part.0*; do $KT produce "$BOOT" "$in" "$f" >/dev/null 2>&1 || exit 1; sleep 1.5; done ) &
         local producer=$! kills=0 v
         start a
         start b
@@ -46,15 +47,21 @@ sql_exact() {
                 fi
         done
         # Aborts where it matters: rows committed to the database, input offsets not (a replay
-        # must skip them), and rows written but not committed.
+        # must skip them), and rows written but not committed. Each step's part of the input
+        # comes once b holds partitions again, so b has rows to commit whatever the timing.
+        check "produced the first 10 parts of the input while instances were killed" wait "$producer"
+        local part=10 assigned
         for step in sql_after_commit sql_before_commit; do
                 kill9 b
-                start b SPATE_CRASH_AT=$step SPATE_CRASH_PROB=0.3
+                assigned=$(grep -c "assigned [1-9]" "$TMP/spate-b.log")
+                start b SPATE_CRASH_AT=$step
+                wait_for 60 bash -c "[ \$(grep -c 'assigned [1-9]' '$TMP/spate-b.log') -gt $assigned ]"
+                $KT produce "$BOOT" "$in" "$TMP/part.$part" >/dev/null 2>&1 || nok "produce part $part"
+                part=$((part + 1))
                 wait_for 40 bash -c "! kill -0 $PID_b 2>/dev/null"
                 check "instance b aborted itself at $step" grep -q "SPATE_CRASH_AT=$step" "$TMP/spate-b.log"
                 start b
         done
-        check "produced the $N records in 10 parts while instances were killed" wait "$producer"
         if [ "$backend" = postgres ]; then
                 # Whether a commit fell into the outage is chance (the kills may take both
                 # instances down through it); 0710 holds a commit deterministically.
