@@ -48,7 +48,7 @@ static int dump_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_w
 int main(int argc, char **argv) {
         long n = argc > 1 ? atol(argv[1]) : 1000000;
         spate_winconf_t conf = { { SPATE_WINDOW_TUMBLING, 3600000, 3600000, 0, 3600000000 },
-                                 fns, 2, 3600000 + 3600000000, 1, NULL, SPATE_FILL_NONE, 0 };
+                                 fns, 2, 3600000 + 3600000000, 1, NULL, SPATE_FILL_NONE, 0, SPATE_CORR_NONE };
         dump_t d = { &conf, { 0 }, { 0 }, malloc((size_t)n * sizeof(size_t)),
                      malloc((size_t)n * sizeof(size_t)), 0 };
         char err[256], group[32];
@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
                 /* Keys in a scattered order, as a hash partitioner gives them. */
                 long k = (i * 7919) % n;
                 spate_wrec_t r = { group, (size_t)snprintf(group, sizeof(group), "k%07ld", k),
-                                   1700000000000 + i % 3600000, vals, { 0, 0, i }, INT64_MIN };
+                                   1700000000000 + i % 3600000, vals, { 0, 0, i }, INT64_MIN, NULL, 0 };
                 vals[0] = vals[1] = (spate_val_t){ .type = SPATE_VAL_NUM, .num = (double)(i % 100) };
                 if (spate_winstate_add(ws, &r)) {
                         fprintf(stderr, "winstate_bench: add failed\n");

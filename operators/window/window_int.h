@@ -60,6 +60,7 @@ typedef struct win {
         spate_expr_t *args[WIN_MAX_AGGS];   /* distinct argument expressions */
         int nargs;
         spate_expr_t *time, *group;         /* NULL: record timestamp / record key */
+        spate_expr_t *dedupe_by;            /* corrections: a reading's id, NULL: off */
         char *input_topic;                  /* whose partitions are the tasks */
         char *repartition_topic;            /* with group_by */
         char *changelog_topic;
