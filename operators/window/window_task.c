@@ -207,9 +207,11 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
 
         spate_winstate_close(ws);
         if (ws->nrevised != t->logged_revised) {
-                spate_info("window '%s' partition %d: %llu closed windows revised so far (records on time by "
-                           "their own source partition, which started after the others closed them)", n->name,
-                           t->partition, (unsigned long long)ws->nrevised);
+                spate_info("window '%s' partition %d: %llu closed windows revised so far (%s)", n->name,
+                           t->partition, (unsigned long long)ws->nrevised,
+                           w->conf.corrections ? "corrections of their readings" :
+                           "records on time by their own source partition, which started after the "
+                           "others closed them");
                 t->logged_revised = ws->nrevised;
         }
         if (!ws->ndirty && !ws->ndel && t->meta.next_offset == t->written_offset &&
