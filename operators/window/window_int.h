@@ -27,6 +27,7 @@ typedef struct win_task {
         int64_t idle_since;          /* wall clock of the last record (or assignment) */
         int64_t idle_base;           /* stream time at that moment */
         uint64_t logged_revised;     /* ws->nrevised when last logged */
+        uint64_t logged_corrected;   /* ws->ncorrected when last logged */
         int64_t data_since;          /* group_by: wall clock when a mark first carried a
                                         stream time, 0: not yet (releases empty partitions) */
 } win_task_t;

@@ -214,6 +214,12 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
                            "others closed them");
                 t->logged_revised = ws->nrevised;
         }
+        if (ws->ncorrected != t->logged_corrected) {
+                spate_info("window '%s' partition %d: %llu later versions of readings %s so far (dedupe_by)",
+                           n->name, t->partition, (unsigned long long)ws->ncorrected,
+                           w->conf.corrections == SPATE_CORR_IGNORE ? "ignored" : "replaced earlier ones");
+                t->logged_corrected = ws->ncorrected;
+        }
         if (!ws->ndirty && !ws->ndel && t->meta.next_offset == t->written_offset &&
             t->meta.stream_time == ws->stream_time)
                 return 0;

@@ -372,8 +372,31 @@ static void test_load(void) {
         spate_driver_destroy(d);
 }
 
+/* A record without an id cannot be told from its versions: dead-lettered, the window unchanged. */
+static void test_no_id(void) {
+        spate_driver_t *d = driver("replace");
+        spate_driver_pipe(d, "t.in", 0, "a", "{\"g\":\"a\",\"t\":100,\"v\":1}", 0);
+        spate_driver_pipe(d, "t.in", 0, "a", "{\"g\":\"a\",\"id\":null,\"t\":200,\"v\":2}", 0);
+        pipe_recs(d, (rec_t[]){ { 0, "a", 1, 300, 4 } }, 1);
+        step(d);
+        CHECK(spate_driver_end_of_input(d, 10) == 0, "no id: end of input drains");
+        const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", "a@1970-01-01T00:00:00Z");
+        int nul;
+        CHECK(m && field(m->value, "count", &nul) == 1 && field(m->value, "sum", &nul) == 4,
+              "no id: only the reading with an id is in the window: %s", m ? m->value : "(none)");
+        int ok = spate_driver_count(d, "drv-dlq", 0) == 2;
+        for (int k = 0; ok && k < 2; k++) {
+                const char *e = spate_driver_header(spate_driver_msg(d, "drv-dlq", 0, k), "spate.error");
+                ok = e && strstr(e, "dedupe_by");
+                printf("# %s\n", e ? e : "(none)");
+        }
+        CHECK(ok, "no id: both records dead-lettered, the reason names dedupe_by");
+        spate_driver_destroy(d);
+}
+
 int main(void) {
         test_load();
+        test_no_id();
         test_rules();
         test_crashes();
         return CHECK_DONE();
