@@ -829,8 +829,9 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 }
                 return 0;
         }
-        if (spate_went_decode_ids(ws->conf, val, vlen, &e, ws->conf->corrections ? &ids : NULL, errstr,
-                                  errstr_size))
+        /* Only windows hold ids (buckets are sliding windows', which take no corrections). */
+        if (spate_went_decode_ids(ws->conf, val, vlen, &e, ws->conf->corrections && !bucket ? &ids : NULL,
+                                  errstr, errstr_size))
                 return -1;
         e.start = start;
         if (bucket)
@@ -846,7 +847,7 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
         } else {
                 spate_agg_states_free(old->states, ws->conf->nfns);
         }
-        if (ids ? ids_put(ws, g, start, ids) : (ids_drop(ws, g, start), 0)) {
+        if (!bucket && (ids ? ids_put(ws, g, start, ids) : (ids_drop(ws, g, start), 0))) {
                 spate_wids_free(ids);
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
