@@ -25,19 +25,24 @@ typedef struct {
         int v;
 } rec_t;
 
-static spate_driver_t *driver_yaml(const char *extra, const char *aggs, char *err, size_t errsize) {
+static spate_driver_t *driver_win(const char *win, const char *extra, const char *aggs, char *err,
+                                  size_t errsize) {
         char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: drv\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
                  "nodes:\n"
                  "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 2\n    time: t\n"
-                 "  - name: win\n    type: window\n    from: in\n    window: tumbling\n    size: 1s\n"
+                 "  - name: win\n    type: window\n    from: in\n%s"
                  "    emit: final\n    dedupe_by: id\n%s"
                  "    aggregates:\n%s"
                  "  - name: out\n    type: kafka_sink\n    from: win\n    topic: t.out\n    partitions: 1\n",
-                 extra, aggs);
+                 win, extra, aggs);
         return spate_driver_new(yaml, CLOCK0, err, errsize);
+}
+
+static spate_driver_t *driver_yaml(const char *extra, const char *aggs, char *err, size_t errsize) {
+        return driver_win("    window: tumbling\n    size: 1s\n", extra, aggs, err, errsize);
 }
 
 static const char *AGGS = "      count: count()\n      sum: sum(v)\n      mean: mean(v)\n"
@@ -394,8 +399,43 @@ static void test_no_id(void) {
         spate_driver_destroy(d);
 }
 
+/* Hopping windows (2 s every 1 s): a version replaces its reading in each
+ * window it falls in - revising the closed one, updating the open one. */
+static void test_hopping(void) {
+        static const rec_t r[] = {
+                { 0, "a", 1, 1500, 5 }, { 0, "a", 1, 1500, 7 },   /* in [0,2) and [1,3) */
+                { 0, "a", 2, 2100, 1 },                           /* closes [0,2) */
+                { 0, "a", 1, 1500, 9 },                           /* revises [0,2), updates [1,3) */
+        };
+        static const struct { const char *key; int count, sum; } want[] = {
+                { "a@1970-01-01T00:00:00Z", 1, 9 }, { "a@1970-01-01T00:00:01Z", 2, 10 },
+                { "a@1970-01-01T00:00:02Z", 1, 1 },
+        };
+        char err[1024];
+        spate_driver_t *d = driver_win("    window: hopping\n    size: 2s\n    advance: 1s\n", "",
+                                       "      count: count()\n      sum: sum(v)\n", err, sizeof(err));
+        CHECK(d != NULL, "hopping: %s", d ? "loads" : err);
+        if (!d)
+                return;
+        pipe_recs(d, r, 3);
+        step(d);
+        pipe_recs(d, r + 3, 1);
+        step(d);
+        CHECK(spate_driver_end_of_input(d, 10) == 0, "hopping: end of input drains");
+        for (int i = 0; i < 3; i++) {
+                const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", want[i].key);
+                int nul;
+                CHECK(m && field(m->value, "count", &nul) == want[i].count && field(m->value, "sum", &nul) == want[i].sum,
+                      "hopping: %s count %d sum %d: %s", want[i].key, want[i].count, want[i].sum,
+                      m ? m->value : "(none)");
+        }
+        CHECK(spate_driver_count(d, "drv-dlq", 0) == 0, "hopping: no dead letter");
+        spate_driver_destroy(d);
+}
+
 int main(void) {
         test_load();
+        test_hopping();
         test_no_id();
         test_rules();
         test_crashes();
