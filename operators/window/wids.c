@@ -26,7 +26,7 @@ spate_wids_t *spate_wids_new(int nvals) {
         if (!w)
                 return NULL;
         w->nvals = nvals;
-        w->cap = 8;
+        w->cap = 2;   /* grows by doubling; many windows hold few readings */
         if (!(w->tab = calloc(w->cap, sizeof(*w->tab)))) {
                 free(w);
                 return NULL;
