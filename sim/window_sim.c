@@ -91,7 +91,7 @@ static int process_line(sim_t *s, const char *line) {
                 json_decref(obj);
                 return -1;
         }
-        rc = spate_winstate_add(ws, &(spate_wrec_t){ r.key, r.klen, r.t, vals, r.o, INT64_MIN });
+        rc = spate_winstate_add(ws, &(spate_wrec_t){ r.key, r.klen, r.t, vals, r.o, INT64_MIN, NULL, 0 });
         /* Close and expire as punctuate and commits would (closed windows
          * stay, retention being infinite; sliding buckets go when unneeded). */
         spate_winstate_close(ws);

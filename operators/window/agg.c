@@ -497,6 +497,57 @@ int spate_agg_merge(spate_agg_state_t *dst, const spate_agg_state_t *src) {
         return -1;
 }
 
+int spate_agg_fn_retracts(spate_agg_fn_t fn) {
+        return fn == SPATE_AGG_COUNT || fn == SPATE_AGG_SUM || fn == SPATE_AGG_MEAN ||
+               fn == SPATE_AGG_COUNT_IF || fn == SPATE_AGG_STDDEV;
+}
+
+/* Welford's update run backwards; the last value out leaves an exact zero. */
+static void welford_remove(spate_agg_state_t *s, double x) {
+        double n = (double)s->u.var.n, mean = s->u.var.mean;
+
+        if (s->u.var.n <= 1) {
+                s->u.var.n = 0;
+                s->u.var.mean = s->u.var.m2 = 0;
+                return;
+        }
+        s->u.var.n--;
+        s->u.var.mean = (n * mean - x) / (n - 1);
+        s->u.var.m2 -= (x - mean) * (x - s->u.var.mean);
+        if (s->u.var.m2 < 0)
+                s->u.var.m2 = 0;
+}
+
+int spate_agg_retract(spate_agg_state_t *s, const spate_val_t *v) {
+        int usable_num = v && v->type == SPATE_VAL_NUM && isfinite(v->num);
+        switch (s->fn) {
+        case SPATE_AGG_COUNT:
+                if (s->u.count)
+                        s->u.count--;
+                return 0;
+        case SPATE_AGG_COUNT_IF:
+                if (v && v->type == SPATE_VAL_BOOL && v->b && s->u.count)
+                        s->u.count--;
+                return 0;
+        case SPATE_AGG_STDDEV:
+                if (usable_num && s->u.var.n)
+                        welford_remove(s, v->num);
+                return 0;
+        case SPATE_AGG_SUM:
+        case SPATE_AGG_MEAN:
+                if (!usable_num || !s->u.sum.n)
+                        return 0;
+                /* The last value out leaves an exact zero, not a rounding residue. */
+                if (--s->u.sum.n == 0)
+                        s->u.sum.sum = s->u.sum.comp = 0;
+                else
+                        neumaier_add(s, -v->num);
+                return 0;
+        default:
+                return -1;
+        }
+}
+
 void spate_agg_result(const spate_agg_state_t *s, spate_val_t *out) {
         memset(out, 0, sizeof(*out));
         switch (s->fn) {

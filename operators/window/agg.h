@@ -182,6 +182,16 @@ void spate_agg_free(spate_agg_state_t *s);
  * Returns 0 applied, 1 ignored (null or unusable type), -1 out of memory. */
 int spate_agg_update(spate_agg_state_t *s, const spate_val_t *v, const spate_agg_origin_t *o);
 
+/* 1 for the functions that can take a value back out (count, sum, mean,
+ * count_if, stddev): a window's corrections (winstate.h) replace a reading's
+ * earlier version with them. */
+int spate_agg_fn_retracts(spate_agg_fn_t fn);
+/* Takes back one record that spate_agg_update applied with value v (a value
+ * update ignored is ignored here too). stddev runs Welford's update backwards
+ * (exact to the last bits, like its merge); sum and mean subtract with the
+ * same compensation as they add. 0, or -1 for a function that cannot. */
+int spate_agg_retract(spate_agg_state_t *s, const spate_val_t *v);
+
 /* dst becomes the aggregate of both inputs; src is unchanged.
  * Returns 0, or -1 when the functions differ or memory runs out. */
 int spate_agg_merge(spate_agg_state_t *dst, const spate_agg_state_t *src);

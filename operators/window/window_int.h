@@ -27,6 +27,7 @@ typedef struct win_task {
         int64_t idle_since;          /* wall clock of the last record (or assignment) */
         int64_t idle_base;           /* stream time at that moment */
         uint64_t logged_revised;     /* ws->nrevised when last logged */
+        uint64_t logged_corrected;   /* ws->ncorrected when last logged */
         int64_t data_since;          /* group_by: wall clock when a mark first carried a
                                         stream time, 0: not yet (releases empty partitions) */
 } win_task_t;
@@ -60,6 +61,7 @@ typedef struct win {
         spate_expr_t *args[WIN_MAX_AGGS];   /* distinct argument expressions */
         int nargs;
         spate_expr_t *time, *group;         /* NULL: record timestamp / record key */
+        spate_expr_t *dedupe_by;            /* corrections: a reading's id, NULL: off */
         char *input_topic;                  /* whose partitions are the tasks */
         char *repartition_topic;            /* with group_by */
         char *changelog_topic;

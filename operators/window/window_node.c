@@ -43,6 +43,12 @@ static const spate_prop_t window_props[] = {
           "tumbling: one output per group and interval from its first reading on; an interval "
           "without readings gets null values, the previous ones or values interpolated up to the "
           "next readings, flagged gap" },
+        { "dedupe_by", SPATE_P_EXPR, 0, NULL, NULL,
+          "a reading's id: a later record with the same id in a window is a new version of it (see corrections)" },
+        { "corrections", SPATE_P_ENUM, 0, "replace", "replace|ignore",
+          "dedupe_by: replace takes the earlier version's values out of the window (count, sum, mean, "
+          "count_if, stddev) and puts the new ones in, revising a closed window within retention; "
+          "ignore keeps the first version" },
         { "fill_max", SPATE_P_DURATION, 0, "1h", NULL,
           "fill: gaps are filled up to this long after a group's last reading (the last one flagged stale)" },
         { NULL }
@@ -152,6 +158,42 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
         return 0;
 }
 
+/* dedupe_by / corrections (winstate.h): tumbling and hopping windows on
+ * direct input; under replace, retractable aggregates only. */
+static int parse_corrections(spate_node_t *n, win_t *w, char *errstr, size_t errstr_size) {
+        const spate_yaml_t *y = spate_node_param(n, "dedupe_by");
+        const char *mode = spate_node_str(n, "corrections");
+        if (!y) {
+                if (spate_node_param(n, "corrections"))
+                        return spate_node_error(n, spate_node_param(n, "corrections"), errstr, errstr_size,
+                                                "'corrections' needs 'dedupe_by': the expression "
+                                                "that names a reading (e.g. dedupe_by: id)");
+                return 0;
+        }
+        if (w->conf.spec.type != SPATE_WINDOW_TUMBLING && w->conf.spec.type != SPATE_WINDOW_HOPPING)
+                return spate_node_error(n, y, errstr, errstr_size, "dedupe_by: corrections apply to "
+                                        "tumbling and hopping windows, not %s ones",
+                                        spate_window_type_name(w->conf.spec.type));
+        if (w->group)
+                return spate_node_error(n, y, errstr, errstr_size, "dedupe_by: not with group_by yet "
+                                        "(the repartitioned half would need the id); key the input "
+                                        "topic by the group instead (e.g. a kafka_sink keyed by it)");
+        if (w->conf.fill)
+                return spate_node_error(n, y, errstr, errstr_size, "dedupe_by: not with fill: yet");
+        w->conf.corrections = !strcmp(mode, "ignore") ? SPATE_CORR_IGNORE : SPATE_CORR_REPLACE;
+        for (int i = 0; w->conf.corrections == SPATE_CORR_REPLACE && i < w->conf.nfns; i++)
+                if (!spate_agg_fn_retracts(w->fns[i]))
+                        return spate_node_error(n, spate_node_param(n, "aggregates")->items[i], errstr,
+                                                errstr_size, "aggregate '%s': %s() cannot take back a "
+                                                "corrected reading's value; corrections: replace works "
+                                                "with count, sum, mean, count_if and stddev (or use "
+                                                "corrections: ignore, the first version wins)",
+                                                w->names[i], spate_agg_fn_name(w->fns[i]));
+        w->dedupe_by = spate_node_expr_typed(n, "dedupe_by", n->in, SPATE_KEY_TYPES,
+                                             "a string, number or bool", errstr, errstr_size);
+        return w->dedupe_by ? 0 : -1;
+}
+
 /* Topics: the input whose partitions are the tasks, and the changelog. */
 static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr_size) {
         spate_topology_t *t = n->topo;
@@ -241,6 +283,8 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         spate_shape_add(pool, n->out, "window_end", NULL, SPATE_V_NUM);
         if (parse_aggregates(n, w, errstr, errstr_size))
                 return -1;
+        if (parse_corrections(n, w, errstr, errstr_size))
+                return -1;
         if (w->conf.fill) {
                 spate_shape_add(pool, n->out, "gap", NULL, SPATE_V_BOOL);
                 spate_shape_add(pool, n->out, "stale", NULL, SPATE_V_BOOL);
@@ -315,6 +359,20 @@ void win_per_aggregate(const win_t *w, const spate_val_t *args, spate_val_t *val
                 vals[i] = w->arg_of[i] < 0 ? null_val : args[w->arg_of[i]];
 }
 
+/* The reading's id (dedupe_by); a record without one cannot be told from
+ * its versions: dead-lettered. */
+static int eval_id(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_t *r) {
+        win_t *w = n->ctx;
+        spate_value_t v;
+        char err[512];
+        if (spate_expr_eval(w->dedupe_by, rec, spate_ctx_arena(ctx), &v, err, sizeof(err)))
+                return spate_ctx_fail(ctx, n, "dedupe_by: %s", err);
+        if (spate_value_to_key(&v, spate_ctx_arena(ctx), &r->id, &r->idlen))
+                return spate_ctx_fail(ctx, n, "dedupe_by '%s' is %s, not a string, number or bool",
+                                      spate_expr_text(w->dedupe_by), spate_vtype_name(v.type));
+        return 0;
+}
+
 static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         spate_val_t args[WIN_MAX_AGGS], vals[WIN_MAX_AGGS];
@@ -334,7 +392,9 @@ static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                                       rec->origin->partition, w->input_topic);
         win_per_aggregate(w, args, vals);
         spate_wrec_t r = { group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset },
-                           INT64_MIN };
+                           INT64_MIN, NULL, 0 };
+        if (w->dedupe_by && eval_id(n, rec, ctx, &r))
+                return -1;
         return win_apply(n, task, rec->origin->offset, &r, NULL, ctx);
 }
 
@@ -345,6 +405,7 @@ static void window_destroy(spate_node_t *n) {
                 spate_expr_destroy(w->args[i]);
         spate_expr_destroy(w->time);
         spate_expr_destroy(w->group);
+        spate_expr_destroy(w->dedupe_by);
         free(w->input_topic);
         free(w->repartition_topic);
         free(w->changelog_topic);

@@ -110,7 +110,7 @@ static int combine(spate_node_t *n, spate_ctx_t *ctx, win_up_t *u, const spate_o
         win_t *w = n->ctx;
         spate_val_t vals[WIN_MAX_AGGS];
         win_per_aggregate(w, args, vals);
-        spate_wrec_t r = { group, glen, t, vals, { t, o->partition, o->offset }, u->time };
+        spate_wrec_t r = { group, glen, t, vals, { t, o->partition, o->offset }, u->time, NULL, 0 };
         if (u->comb_from < 0)
                 u->comb_from = o->offset;
         size_t before = win_comb_count(w->comb);
@@ -396,7 +396,7 @@ int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                 }
                 win_per_aggregate(w, args, vals);
                 spate_wrec_t r = { up.group, up.glen, up.t, vals, { up.t, up.up_partition, up.up_offset },
-                                   up.st };
+                                   up.st, NULL, 0 };
                 if (win_apply(n, task, o->offset, &r, &up, ctx))
                         dead_letter(ctx, w, up.group, up.glen, up.up_partition, up.up_offset, up.up_offset + 1,
                                     INT64_MIN);

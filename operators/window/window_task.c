@@ -91,6 +91,11 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
                                       "(source partition %d offset %lld)", (int)r->glen, r->group, a, b,
                                       (long long)w->conf.spec.grace, up->up_partition,
                                       (long long)up->up_offset);
+        if (w->conf.corrections)
+                return win_late(n, ctx, "late: group '%.*s' id '%.*s' at %s, stream time %s, grace %lld ms; "
+                                      "no closed window kept (retention %lld ms) holds an earlier version "
+                                      "of this id", (int)r->glen, r->group, (int)r->idlen, r->id, a, b,
+                                      (long long)w->conf.spec.grace, (long long)w->conf.retention);
         return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms",
                               (int)r->glen, r->group, a, b, (long long)w->conf.spec.grace);
 }
@@ -180,7 +185,7 @@ static int put_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_we
                 return 0;
         klen = spate_went_key(g->key, g->klen, bucket, e->start, key);
         w->buf.len = 0;
-        if (spate_went_encode(&w->conf, e, &w->buf)) {
+        if (spate_went_encode_ids(&w->conf, e, bucket ? NULL : spate_winstate_ids(k->t->ws, g, e), &w->buf)) {
                 snprintf(k->ctx->errstr, sizeof(k->ctx->errstr), "out of memory");
                 return -1;
         }
@@ -202,10 +207,18 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
 
         spate_winstate_close(ws);
         if (ws->nrevised != t->logged_revised) {
-                spate_info("window '%s' partition %d: %llu closed windows revised so far (records on time by "
-                           "their own source partition, which started after the others closed them)", n->name,
-                           t->partition, (unsigned long long)ws->nrevised);
+                spate_info("window '%s' partition %d: %llu closed windows revised so far (%s)", n->name,
+                           t->partition, (unsigned long long)ws->nrevised,
+                           w->conf.corrections ? "corrections of their readings" :
+                           "records on time by their own source partition, which started after the "
+                           "others closed them");
                 t->logged_revised = ws->nrevised;
+        }
+        if (ws->ncorrected != t->logged_corrected) {
+                spate_info("window '%s' partition %d: %llu later versions of readings %s so far (dedupe_by)",
+                           n->name, t->partition, (unsigned long long)ws->ncorrected,
+                           w->conf.corrections == SPATE_CORR_IGNORE ? "ignored" : "replaced earlier ones");
+                t->logged_corrected = ws->ncorrected;
         }
         if (!ws->ndirty && !ws->ndel && t->meta.next_offset == t->written_offset &&
             t->meta.stream_time == ws->stream_time)

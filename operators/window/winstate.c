@@ -54,6 +54,12 @@ void spate_winstate_free(spate_winstate_t *ws) {
                         group_free(ws->conf, g);
                 }
         del_clear(ws);
+        for (size_t i = 0; i < ws->idcap; i++)
+                for (spate_wids_t *w = ws->idtab[i], *next; w; w = next) {
+                        next = w->next;
+                        spate_wids_free(w);
+                }
+        free(ws->idtab);
         free(ws->del);
         free(ws->dirty);
         free(ws->tab);
@@ -119,6 +125,89 @@ static int touch(spate_winstate_t *ws, spate_wgroup_t *g) {
         ws->dirty[ws->ndirty++] = g;
         g->listed = 1;
         return 0;
+}
+
+/* --- corrections: each window's ids, by (group, start) --- */
+
+static size_t ids_hash(const spate_winstate_t *ws, const void *g, int64_t start) {
+        uint64_t k[2] = { (uint64_t)(uintptr_t)g, (uint64_t)start };
+        return spate_hash(k, sizeof(k)) & (ws->idcap - 1);
+}
+
+static spate_wids_t **ids_slot(spate_winstate_t *ws, const void *g, int64_t start) {
+        if (!ws->idcap)
+                return NULL;
+        spate_wids_t **pp = &ws->idtab[ids_hash(ws, g, start)];
+        while (*pp && ((*pp)->owner != g || (*pp)->start != start))
+                pp = &(*pp)->next;
+        return *pp ? pp : NULL;
+}
+
+static int ids_grow(spate_winstate_t *ws) {
+        size_t old = ws->idcap, cap = old ? old * 2 : 64;
+        spate_wids_t **tab = calloc(cap, sizeof(*tab)), **prev = ws->idtab;
+        if (!tab)
+                return -1;
+        ws->idtab = tab;
+        ws->idcap = cap;
+        for (size_t i = 0; i < old; i++)
+                for (spate_wids_t *w = prev[i], *next; w; w = next) {
+                        size_t h = ids_hash(ws, w->owner, w->start);
+                        next = w->next;
+                        w->next = tab[h];
+                        tab[h] = w;
+                }
+        free(prev);
+        return 0;
+}
+
+/* Puts w (the caller's until then) in as (g, start)'s, replacing any. */
+static int ids_put(spate_winstate_t *ws, const void *g, int64_t start, spate_wids_t *w) {
+        spate_wids_t **pp = ids_slot(ws, g, start);
+        if (pp) {
+                w->next = (*pp)->next;
+                spate_wids_free(*pp);
+                *pp = w;
+        } else {
+                if (ws->nidtab >= ws->idcap && ids_grow(ws))
+                        return -1;
+                size_t h = ids_hash(ws, g, start);
+                w->next = ws->idtab[h];
+                ws->idtab[h] = w;
+                ws->nidtab++;
+        }
+        w->owner = g;
+        w->start = start;
+        return 0;
+}
+
+static spate_wids_t *ids_get(spate_winstate_t *ws, const void *g, int64_t start) {
+        spate_wids_t **pp = ids_slot(ws, g, start), *w;
+        if (pp)
+                return *pp;
+        if (!(w = spate_wids_new(ws->conf->nfns)))
+                return NULL;
+        if (ids_put(ws, g, start, w)) {
+                spate_wids_free(w);
+                return NULL;
+        }
+        return w;
+}
+
+static void ids_drop(spate_winstate_t *ws, const void *g, int64_t start) {
+        spate_wids_t **pp = ids_slot(ws, g, start), *w;
+        if (!pp)
+                return;
+        w = *pp;
+        *pp = w->next;
+        ws->nidtab--;
+        spate_wids_free(w);
+}
+
+const spate_wids_t *spate_winstate_ids(const spate_winstate_t *ws, const spate_wgroup_t *g,
+                                       const spate_went_t *e) {
+        spate_wids_t **pp = ids_slot((spate_winstate_t *)ws, g, e->start);
+        return pp ? *pp : NULL;
 }
 
 /* Index of the first entry with start >= start. */
@@ -195,6 +284,8 @@ static void drop_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int 
         int *n = bucket ? &g->nbkt : &g->nwin;
         if (!bucket && a[i].closed)
                 ws->nclosed--;
+        if (!bucket && ws->conf->corrections)
+                ids_drop(ws, g, a[i].start);
         spate_agg_states_free(a[i].states, ws->conf->nfns);
         memmove(a + i, a + i + 1, (size_t)(*n - i - 1) * sizeof(*a));
         (*n)--;
@@ -250,9 +341,35 @@ static int ungap(spate_winstate_t *ws, spate_went_t *e) {
         return 0;
 }
 
+/* corrections: r's id in window e. 0 when r is to go in (a new id, or a
+ * newer version whose predecessor's values were taken back out), 1 when it
+ * is dropped (corrections: ignore, an id already in), -1 out of memory. */
+static int contribute(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_wrec_t *r) {
+        spate_wids_t *ids = ids_get(ws, g, e->start);
+        spate_wid_t *c;
+        if (!ids)
+                return -1;
+        if (!(c = spate_wids_find(ids, r->id, r->idlen)))
+                return spate_wids_add(ids, r->id, r->idlen, r->vals) ? 0 : -1;
+        ws->ncorrected++;
+        if (ws->conf->corrections == SPATE_CORR_IGNORE)
+                return 1;
+        for (int i = 0; i < ws->conf->nfns; i++) {
+                spate_val_t old;
+                spate_wid_get(ids, c, i, &old);
+                if (spate_agg_retract(&e->states[i], &old))
+                        return -1;
+        }
+        spate_wid_set(ids, c, r->vals);
+        return 0;
+}
+
 static int apply(spate_winstate_t *ws, spate_wgroup_t *g, spate_went_t *e, const spate_wrec_t *r) {
+        int rc;
         if (e->gap && ungap(ws, e))
                 return -1;
+        if (ws->conf->corrections && (rc = contribute(ws, g, e, r)))
+                return rc < 0 ? -1 : 0;
         for (int i = 0; i < ws->conf->nfns; i++)
                 if (spate_agg_update(&e->states[i], &r->vals[i], &r->origin) < 0)
                         return -1;
@@ -402,6 +519,39 @@ out:
         return rc;
 }
 
+/* corrections: the windows of r's time closed by st whose ids hold an
+ * earlier version of r's take it (revised: emitted again); under ignore they
+ * keep the first. The number of windows that did, or -1 out of memory. A
+ * closed window past retention is gone, and its ids with it. */
+static int correct_closed(spate_winstate_t *ws, const spate_wrec_t *r, int64_t st) {
+        const spate_window_spec_t *spec = &ws->conf->spec;
+        spate_wgroup_t *g = group_find(ws, r->group, r->glen);
+        int64_t starts[MAX_HOPS];
+        int n, taken = 0;
+        if (!g || (n = spate_window_assign(spec, r->t, INT64_MIN, starts, MAX_HOPS)) < 0)
+                return 0;
+        for (int i = 0; i < n; i++) {
+                spate_went_t *e = find(g->win, g->nwin, starts[i]);
+                spate_wids_t **ids = ids_slot(ws, g, starts[i]);
+                /* Past retention it is gone, whether close() removed it yet or not:
+                 * the same records are late whenever commits run. */
+                if (!e || !ids || !spate_window_is_closed(spec, e->start, e->end, st) ||
+                    st >= sat_add(close_time(ws, e), ws->conf->retention) ||
+                    !spate_wids_find(*ids, r->id, r->idlen))
+                        continue;
+                taken++;
+                if (ws->conf->corrections == SPATE_CORR_IGNORE) {
+                        ws->ncorrected++;
+                        continue;
+                }
+                if (apply(ws, g, e, r))
+                        return -1;
+                e->emit = 1;
+                ws->nrevised++;
+        }
+        return taken;
+}
+
 int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         spate_wgroup_t *g;
         int rc;
@@ -414,8 +564,16 @@ int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         if (ws->external_time && ws->conf->spec.type != SPATE_WINDOW_SLIDING &&
             ws->conf->spec.type != SPATE_WINDOW_SESSION && r->st != INT64_MIN)
                 st = r->st;
-        if (spate_window_is_late(&ws->conf->spec, r->t, st))
+        if (ws->conf->corrections) {
+                /* Versions for closed windows first: a hopping record may be
+                 * on time for some of its windows only. */
+                if ((rc = correct_closed(ws, r, st)) < 0)
+                        return -1;
+                if (spate_window_is_late(&ws->conf->spec, r->t, st))
+                        return rc ? 0 : 1;
+        } else if (spate_window_is_late(&ws->conf->spec, r->t, st)) {
                 return 1;
+        }
         if (!(g = group_get(ws, r->group, r->glen)))
                 return -1;
         switch (ws->conf->spec.type) {
@@ -655,6 +813,7 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
         int64_t start;
         spate_went_t e, *old;
         spate_wgroup_t *g;
+        spate_wids_t *ids = NULL;
 
         if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start)) {
                 snprintf(errstr, errstr_size, "malformed window key (%zu bytes)", klen);
@@ -670,7 +829,9 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 }
                 return 0;
         }
-        if (spate_went_decode(ws->conf, val, vlen, &e, errstr, errstr_size))
+        /* Only windows hold ids (buckets are sliding windows', which take no corrections). */
+        if (spate_went_decode_ids(ws->conf, val, vlen, &e, ws->conf->corrections && !bucket ? &ids : NULL,
+                                  errstr, errstr_size))
                 return -1;
         e.start = start;
         if (bucket)
@@ -679,11 +840,17 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 if (!(g = group_get(ws, group, glen)) ||
                     !(old = insert(ws, g, bucket, start, e.end, e.states))) {
                         spate_agg_states_free(e.states, ws->conf->nfns);
+                        spate_wids_free(ids);
                         snprintf(errstr, errstr_size, "out of memory");
                         return -1;
                 }
         } else {
                 spate_agg_states_free(old->states, ws->conf->nfns);
+        }
+        if (!bucket && (ids ? ids_put(ws, g, start, ids) : (ids_drop(ws, g, start), 0))) {
+                spate_wids_free(ids);
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
         }
         if (!bucket)
                 ws->nclosed = ws->nclosed - old->closed + e.closed;

@@ -40,6 +40,7 @@
 #include "agg.h"
 #include "../../util/buf.h"
 #include "../../state/store.h"
+#include "wids.h"
 #include "window.h"
 
 #include <stddef.h>
@@ -54,7 +55,19 @@ typedef struct spate_winconf {
         const double *params;       /* one per aggregate (spikes' limit, ...), borrowed; may be NULL */
         int fill;                   /* SPATE_FILL_*: resampling (tumbling only) */
         int64_t fill_max;           /* fill: gaps up to this long after the last readings */
+        int corrections;            /* SPATE_CORR_*: records carry an id (spate_wrec_t.id) */
 } spate_winconf_t;
+
+/* Corrections (tumbling and hopping windows, direct input): a record's id
+ * (dedupe_by) is kept per window with the values it put in (wids.h). A
+ * later record of the same id in that window is a new version of it:
+ * under REPLACE it takes the old values back out (every function must be
+ * spate_agg_fn_retracts()) and puts its own in; under IGNORE it is dropped
+ * (the first version wins; any function). A version for a window already
+ * closed revises it (its final value is emitted again) while the window is
+ * kept as a closed marker (retention); after that, or when the closed
+ * window has no earlier version of the id, the record is late. */
+enum { SPATE_CORR_NONE, SPATE_CORR_REPLACE, SPATE_CORR_IGNORE };
 
 /* What a window emits for an interval without readings (conf->fill). */
 enum { SPATE_FILL_NONE, SPATE_FILL_NULL, SPATE_FILL_PREVIOUS, SPATE_FILL_LINEAR };
@@ -119,6 +132,9 @@ typedef struct spate_winstate {
         uint64_t nwindows, nbuckets;
         uint64_t nrevised;          /* closed windows revised (revise() in winstate.c) */
         uint64_t nclosed;           /* of nwindows: closed markers (open = nwindows - nclosed) */
+        uint64_t ncorrected;        /* corrections: later versions applied or ignored */
+        spate_wids_t **idtab;       /* corrections: each window's ids, by (group, start) */
+        size_t idcap, nidtab;
 } spate_winstate_t;
 
 /* One record, as the window sees it. vals[i] is aggregate i's argument
@@ -132,6 +148,8 @@ typedef struct spate_wrec {
         int64_t st;                 /* stream time to judge it by when later than the
                                        task's: after repartitioning, its source
                                        partition's; INT64_MIN otherwise */
+        const char *id;             /* conf->corrections: the reading's id */
+        size_t idlen;
 } spate_wrec_t;
 
 /* Most hopping windows one record may fall into (size / advance). */
@@ -180,6 +198,10 @@ void spate_winstate_clean(spate_winstate_t *ws);
 spate_went_t *spate_winstate_find(spate_winstate_t *ws, const char *group, size_t glen,
                                   int64_t start);
 
+/* corrections: window e of group g's ids, NULL when it has none (for encoding). */
+const spate_wids_t *spate_winstate_ids(const spate_winstate_t *ws, const spate_wgroup_t *g,
+                                       const spate_went_t *e);
+
 /* Restore: puts a stored entry (key and value as encoded below) into memory,
  * replacing one with the same key; a NULL value deletes it. The entry is not
  * dirty; with `emit` it is emitted at the next commit when it would be
@@ -202,9 +224,17 @@ int spate_went_key_decode(const void *key, size_t len, const char **groupp, size
  * [gap: ngap, u32], then the aggregate states (agg.h's encoding). Appends to
  * out; 0 or -1 (OOM). */
 int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_buf_t *out);
-/* Fills e (states newly allocated) from bytes; 0 or -1 with errstr. */
+/* The same with the window's corrections' ids (flag 8; wids.h's bytes after
+ * the gap fields, before the states); ids may be NULL. */
+int spate_went_encode_ids(const spate_winconf_t *conf, const spate_went_t *e, const spate_wids_t *ids,
+                          spate_buf_t *out);
+/* Fills e (states newly allocated) from bytes; 0 or -1 with errstr. An entry
+ * with ids is an error here (see spate_went_decode_ids). */
 int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
                       spate_went_t *e, char *errstr, size_t errstr_size);
+/* The same, with the entry's ids in *idsp (a new table, or NULL when it has none). */
+int spate_went_decode_ids(const spate_winconf_t *conf, const void *val, size_t len, spate_went_t *e,
+                          spate_wids_t **idsp, char *errstr, size_t errstr_size);
 
 /* Task metadata, stored under key SPATE_WINMETA_KEY in the store (one atomic
  * batch with the entries) and in the changelog, where it closes each commit's

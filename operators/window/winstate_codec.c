@@ -86,17 +86,24 @@ int spate_went_key_decode(const void *key, size_t len, const char **groupp, size
 }
 
 int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_buf_t *out) {
+        return spate_went_encode_ids(conf, e, NULL, out);
+}
+
+int spate_went_encode_ids(const spate_winconf_t *conf, const spate_went_t *e, const spate_wids_t *ids,
+                          spate_buf_t *out) {
         char *enc, err[128];
         size_t elen;
         if (spate_agg_state_encode(e->states, conf->nfns, &enc, &elen, err, sizeof(err)))
                 return -1;
         spate_buf_putc(out, ENTRY_VERSION);
         spate_buf_putc(out, (char)((e->closed ? 1 : 0) | (e->gap ? 2 : 0) |
-                                   (e->gap == SPATE_GAP_PENDING ? 4 : 0)));
+                                   (e->gap == SPATE_GAP_PENDING ? 4 : 0) | (ids ? 8 : 0)));
         put_u64(out, (uint64_t)e->end);
         put_u64(out, (uint64_t)e->st);
         if (e->gap)
                 put_u32(out, e->ngap);
+        if (ids)
+                spate_wids_encode(ids, out);
         spate_buf_put(out, enc, elen);
         free(enc);
         return 0;
@@ -104,6 +111,11 @@ int spate_went_encode(const spate_winconf_t *conf, const spate_went_t *e, spate_
 
 int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
                       spate_went_t *e, char *errstr, size_t errstr_size) {
+        return spate_went_decode_ids(conf, val, len, e, NULL, errstr, errstr_size);
+}
+
+int spate_went_decode_ids(const spate_winconf_t *conf, const void *val, size_t len, spate_went_t *e,
+                          spate_wids_t **idsp, char *errstr, size_t errstr_size) {
         rd_t r = { val, (const unsigned char *)val + len, 0 };
         int n;
         unsigned version = (unsigned)get_n(&r, 1), flags = (unsigned)get_n(&r, 1);
@@ -118,25 +130,48 @@ int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
                 snprintf(errstr, errstr_size, "window entry: %s", r.bad ? "truncated" : "unknown version");
                 return -1;
         }
-        if (spate_agg_state_decode(r.p, (size_t)(r.end - r.p), &e->states, &n, errstr, errstr_size))
+        if (idsp)
+                *idsp = NULL;
+        if (flags & 8) {
+                size_t used;
+                if (!idsp) {
+                        snprintf(errstr, errstr_size, "window entry holds corrections' ids, which this "
+                                 "reader does not keep");
+                        return -1;
+                }
+                if (spate_wids_decode(r.p, (size_t)(r.end - r.p), conf->nfns, idsp, &used, errstr,
+                                      errstr_size))
+                        return -1;
+                r.p += used;
+        }
+        if (spate_agg_state_decode(r.p, (size_t)(r.end - r.p), &e->states, &n, errstr, errstr_size)) {
+                if (idsp) {
+                        spate_wids_free(*idsp);
+                        *idsp = NULL;
+                }
                 return -1;
+        }
         if (n != conf->nfns) {
-                spate_agg_states_free(e->states, n);
-                e->states = NULL;
                 snprintf(errstr, errstr_size, "window entry has %d aggregates, the node %d "
                          "(the aggregates changed: use a new store name)", n, conf->nfns);
-                return -1;
+                goto bad;
         }
         for (int i = 0; i < n; i++)
                 if (e->states[i].fn != conf->fns[i]) {
                         snprintf(errstr, errstr_size, "window entry aggregate %d is %s, the node's %s "
                                  "(the aggregates changed: use a new store name)", i,
                                  spate_agg_fn_name(e->states[i].fn), spate_agg_fn_name(conf->fns[i]));
-                        spate_agg_states_free(e->states, n);
-                        e->states = NULL;
-                        return -1;
+                        goto bad;
                 }
         return 0;
+bad:
+        spate_agg_states_free(e->states, n);
+        e->states = NULL;
+        if (idsp) {
+                spate_wids_free(*idsp);
+                *idsp = NULL;
+        }
+        return -1;
 }
 
 /* --- task metadata --- */

@@ -25,7 +25,8 @@ static void entry(int type, const uint8_t *p, size_t n) {
         spate_went_key_decode(key, klen, &group, &glen, &bucket, &start);
         spate_winconf_t conf = { { (spate_window_type_t)(type % 4), 1000, type % 4 == 1 ? 250 : 1000,
                                    type % 4 == 3 ? 1000 : 0, 100 },
-                                 fns, 8, 1100, type & 4, NULL, SPATE_FILL_NONE, 0 };
+                                 fns, 8, 1100, type & 4, NULL, SPATE_FILL_NONE, 0,
+                                 type & 8 ? SPATE_CORR_REPLACE : SPATE_CORR_NONE };
         if (spate_went_decode(&conf, val, vlen, &e, err, sizeof(err)) == 0)
                 spate_agg_states_free(e.states, conf.nfns);
         spate_winstate_t *ws = spate_winstate_new(&conf);

@@ -189,7 +189,7 @@ static const spate_agg_fn_t fns[] = { SPATE_AGG_COUNT, SPATE_AGG_SUM, SPATE_AGG_
 static spate_winconf_t conf(spate_window_type_t type, int64_t size, int64_t grace, int final) {
         spate_winconf_t c = { { type, size, type == SPATE_WINDOW_TUMBLING ? size : size / 2,
                                 type == SPATE_WINDOW_SESSION ? size : 0, grace },
-                              fns, 3, size + grace, final, NULL, SPATE_FILL_NONE, 0 };
+                              fns, 3, size + grace, final, NULL, SPATE_FILL_NONE, 0, SPATE_CORR_NONE };
         return c;
 }
 
@@ -197,7 +197,7 @@ static int add(spate_winstate_t *ws, const char *g, int64_t t, double v, int64_t
         spate_val_t vals[3];
         for (int i = 0; i < 3; i++)
                 vals[i] = (spate_val_t){ .type = SPATE_VAL_NUM, .num = v };
-        spate_wrec_t r = { g, strlen(g), t, vals, { t, 0, off }, INT64_MIN };
+        spate_wrec_t r = { g, strlen(g), t, vals, { t, 0, off }, INT64_MIN, NULL, 0 };
         return spate_winstate_add(ws, &r);
 }
 
@@ -444,7 +444,7 @@ static void test_combiner(spate_window_type_t type) {
                 spate_val_t vals[3];
                 for (int k = 0; k < 3; k++)
                         vals[k] = (spate_val_t){ .type = SPATE_VAL_NUM, .num = (i * 37) % 101 / 7.0 };
-                spate_wrec_t r = { groups[i % 3], strlen(groups[i % 3]), t, vals, { t, i % 2, 100 + i }, st };
+                spate_wrec_t r = { groups[i % 3], strlen(groups[i % 3]), t, vals, { t, i % 2, 100 + i }, st, NULL, 0 };
                 if (spate_window_is_late(&c.spec, t, st)) {
                         late++;
                         continue;
@@ -491,7 +491,7 @@ static void test_combiner(spate_window_type_t type) {
         for (int i = 0; i < 40; i++) {
                 spate_val_t vals[3] = { { .type = SPATE_VAL_NUM, .num = i } };
                 vals[1] = vals[2] = vals[0];
-                spate_wrec_t r = { groups[i % 3], strlen(groups[i % 3]), 2000 + i, vals, { 2000 + i, i % 2, i }, 2000 };
+                spate_wrec_t r = { groups[i % 3], strlen(groups[i % 3]), 2000 + i, vals, { 2000 + i, i % 2, i }, 2000, NULL, 0 };
                 win_comb_add(comb, i % 2, &r);
         }
         size_t before = win_comb_count(comb);
@@ -505,7 +505,7 @@ static void test_combiner(spate_window_type_t type) {
         size_t kept = win_comb_count(comb);
         spate_val_t one[3] = { { .type = SPATE_VAL_NUM, .num = 1 }, { .type = SPATE_VAL_NUM, .num = 1 },
                                { .type = SPATE_VAL_NUM, .num = 1 } };
-        spate_wrec_t again = { groups[1], strlen(groups[1]), 2001, one, { 2001, 1, 99 }, 2000 };
+        spate_wrec_t again = { groups[1], strlen(groups[1]), 2001, one, { 2001, 1, 99 }, 2000, NULL, 0 };
         win_comb_add(comb, 1, &again);
         CHECK(only1 && kept * 2 == before && win_comb_count(comb) == kept, "a revoked partition's batches are "
               "dropped, the others kept and still found (%zu of %zu)", kept, before);
@@ -524,14 +524,14 @@ static void test_revision(void) {
         spate_val_t one[3] = { { .type = SPATE_VAL_NUM, .num = 1 }, { .type = SPATE_VAL_NUM, .num = 1 },
                                { .type = SPATE_VAL_NUM, .num = 1 } };
         ws->external_time = 1;
-        spate_wrec_t a = { "g", 1, 500, one, { 500, 0, 1 }, 500 };
+        spate_wrec_t a = { "g", 1, 500, one, { 500, 0, 1 }, 500, NULL, 0 };
         CHECK(spate_winstate_add(ws, &a) == 0, "a record of partition 0");
         spate_winstate_advance(ws, 1100);  /* the marks of partition 0 pass end + grace */
         spate_winstate_close(ws);
         spate_went_t *w = spate_winstate_find(ws, "g", 1, 0);
         CHECK(w && w->closed && w->emit && num_result(w, 0) == 1, "closed and emitted final");
         spate_winstate_clean(ws);
-        spate_wrec_t b = { "g", 1, 400, one, { 400, 1, 7 }, 400 };
+        spate_wrec_t b = { "g", 1, 400, one, { 400, 1, 7 }, 400, NULL, 0 };
         CHECK(spate_winstate_add(ws, &b) == 0 && w->emit && w->dirty && num_result(w, 0) == 2 &&
               ws->nrevised == 1, "a record on time by its own partition revises the closed window");
         spate_winstate_clean(ws);
