@@ -11,17 +11,19 @@ what `spate iot-sim` published (its --log files) and the sensors file.
         (end + grace); an interval without readings is a gap row (null values, counts 0,
         staleness running on) up to fill_max after the sensor's last interval with readings,
         the last one stale. Limits (out of range, spikes over a quarter of the range) come from
-        the sensors file's "range". TAP-like lines; exit 0 when exact.
+        the sensors file's "range" (and iot_sensor_limits.csv beside it must hold the same).
+        TAP-like lines; exit 0 when exact.
   archive BOOT TOPIC DLQ DIR SIM_LOGS
         archive_ref.py's checks (every raw-topic message archived exactly once, byte for byte,
         files named and placed right, none in progress) plus: the archive holds every published
         message, and nothing else, once its copies with the same mqtt_id are merged.
 """
+import csv
 import json
 import math
 import os
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from avro.datafile import DataFileReader
 from avro.io import DatumReader
@@ -98,6 +100,8 @@ def load(path):
 
 def compare(sensors, logs, raw_path, out_path, quiet):
     ranges = {s["id"]: tuple(s["range"]) for s in json.load(open(sensors))["sensors"]}
+    with open(os.path.join(os.path.dirname(sensors), "iot_sensor_limits.csv")) as f:
+        table = {r["sensor_id"]: (float(r["lo"]), float(r["hi"])) for r in csv.DictReader(f)}
     pub = published(logs)
     raw = load(raw_path)
     part_of, part_time, ids = {}, defaultdict(int), set()
@@ -106,7 +110,8 @@ def compare(sensors, logs, raw_path, out_path, quiet):
         part_of.setdefault(r["key"], set()).add(r["partition"])
         part_time[r["partition"]] = max(part_time[r["partition"]], v["ts"])
         ids.add(v["mqtt_id"])
-    res = [(ids == set(pub), "the raw topic holds every one of the %d published messages and no other "
+    res = [(table == ranges, "iot_sensor_limits.csv holds the ranges of %s" % os.path.basename(sensors)),
+           (ids == set(pub), "the raw topic holds every one of the %d published messages and no other "
             "(%d missing, %d unknown; %d records)" % (len(pub), len(set(pub) - ids), len(ids - set(pub)), len(raw))),
            (all(len(p) == 1 for p in part_of.values()), "each sensor's records are in one partition")]
     part_of = {k: min(p) for k, p in part_of.items()}
@@ -133,7 +138,7 @@ def archive(boot, topic, dlq, root, logs):
     res.append((set(copies) == set(pub), "merged by mqtt_id, the archive holds exactly the %d published "
                 "messages (%d missing, %d unknown; %d records, copies per message: %s)" % (
                     len(pub), len(set(pub) - set(copies)), len(set(copies) - set(pub)), sum(copies.values()),
-                    dict(sorted(defaultdict(int, {c: list(copies.values()).count(c) for c in set(copies.values())}).items())))))
+                    dict(sorted(Counter(copies.values()).items())))))
     for ok, what in res:
         print("%s - %s" % ("ok" if ok else "not ok", what))
     return all(ok for ok, _ in res)
