@@ -2,9 +2,10 @@
 # 0460-iot-end-to-end.sh - the shipped IoT topologies as a user runs them: Mosquitto and two
 # instances each of topology/iot_sensors.yaml (MQTT -> raw topic), iot_resample.yaml (raw topic ->
 # dedupe -> limits join -> 1-minute resample) and iot_archive.yaml (raw topic -> Avro archive),
-# one of each killed with SIGKILL while `spate iot-sim` publishes, then restarted. The simulator publishes 4 minutes of
-# readings, pauses 2 minutes of event time (every sensor gaps), and 3 more with another sensor
-# silent (gaps, then stale). tests/ref/iot_ref.py, from the simulator's logs alone: every 1-minute
+# one of each killed with SIGKILL while `spate iot-sim` publishes, then restarted. The simulator
+# publishes 4 minutes of readings (store-t3 silent), pauses 2 minutes of event time (every sensor
+# gaps, the second gap stale with fill_max 2m), then 3 more minutes with hall-t1 silent for good
+# and store-t3 reporting. tests/ref/iot_ref.py, from the simulator's logs alone: every 1-minute
 # row (values, nulls, flags) equals the reference; the archive holds every raw record exactly once
 # and, merged by mqtt_id, exactly the published messages.
 . "$SPATE_ROOT/tests/lib.sh"
