@@ -73,9 +73,9 @@ def read_topic(boot, topic):
     return out
 
 
-def reading_time(value):
+def reading_time(value, field="t"):
     try:
-        t = json.loads(value)["t"]
+        t = json.loads(value)[field]
         return t if isinstance(t, int) else None
     except (ValueError, TypeError, KeyError):
         return None
@@ -86,14 +86,15 @@ def hour_dir(ms):
     return "dt=%s/hour=%02d" % (d.strftime("%Y-%m-%d"), d.hour)
 
 
-def compare(boot, topic, dlq_topic, root, final):
+def compare(boot, topic, dlq_topic, root, final, time_field="t"):
+    """The checks as (ok, what) pairs; time_field names the reading's time member."""
     res = []
 
     def check(cond, what):
         res.append((bool(cond), what))
 
     msgs = read_topic(boot, topic)
-    good = {k: v for k, v in msgs.items() if reading_time(v[1]) is not None}
+    good = {k: v for k, v in msgs.items() if reading_time(v[1], time_field) is not None}
     bad = set(msgs) - set(good)
     seen = {}
     errors = []
@@ -130,7 +131,7 @@ def compare(boot, topic, dlq_topic, root, final):
                 if rec["key"] != k or rec["value"] != v:
                     errors.append("%s: %s differs: %r/%r, topic has %r/%r" % (path, key, rec["key"],
                                                                              rec["value"][:60], k, v[:60]))
-                t = reading_time(v)
+                t = reading_time(v, time_field)
                 ts = rec["timestamp"]
                 if isinstance(ts, datetime):
                     ts = (ts - EPOCH) // timedelta(milliseconds=1)

@@ -104,4 +104,5 @@ def main():
           % (len(published), len(bad), len(raw), len(seen), len(dups), len(dlq)))
 
 
-main()
+if __name__ == "__main__":
+    main()
