@@ -14,7 +14,7 @@ topo=$SPATE_ROOT/topology
 T0=1767225600000                      # 2026-01-01T00:00:00Z
 export IOT_APP=it-0460 IOT_RESAMPLE_APP=it-0460-resample IOT_ARCHIVE_APP=it-0460-archive IOT_RAW_TOPIC=it0460.raw \
         IOT_MINUTE_TOPIC=it0460.minutely MQTT_PREFIX=it0460 IOT_FILL_MAX=2m IOT_FILL_MAX_MS=120000 \
-        ARCHIVE_DIR=$TMP/archive
+        ARCHIVE_DIR=$TMP/archive ARCHIVE_ROLL=2s
 start_mosquitto || { nok "mosquitto starts"; exit 1; }
 start_broker --topology "$topo/iot_sensors.yaml" --topology "$topo/iot_resample.yaml" \
         --topology "$topo/iot_archive.yaml" --topic it-0460-a-dlq:1 --topic it-0460-b-dlq:1 || { nok "broker starts"; exit 1; }
@@ -60,6 +60,28 @@ consume
 tap() { while read -r s rest; do case $s in ok) ok "${rest#- }";; "#"*) echo "$s $rest";; *) nok "${rest#*- }";; esac; done < <("$@"); }
 tap $PY "$REF/iot_ref.py" compare "$topo/iot_sensors.json" "$logs" "$TMP/raw.jsonl" "$TMP/minutely.jsonl"
 
+# Files roll every 2 s (ARCHIVE_ROLL): the archive has caught up once every partition's newest
+# finalized file ends at the raw topic's last offset. Stopping before that would only test
+# what a rebalance in progress at SIGTERM leaves unwritten (the records are replayed later).
+archived() {
+        $PY - "$BOOT" it0460.raw "$TMP/archive" <<'PY'
+import os, re, sys
+from confluent_kafka import Consumer, TopicPartition
+boot, topic, root = sys.argv[1:4]
+c = Consumer({"bootstrap.servers": boot, "group.id": "it0460-archived"})
+parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+last = {}
+for _, _, files in os.walk(root):
+    for f in files:
+        m = re.fullmatch(re.escape(topic) + r"-p(\d+)-(\d+)-(\d+)\.avro", f)
+        if m:
+            last[int(m[1])] = max(last.get(int(m[1]), -1), int(m[3]))
+done = all(last.get(p, -1) + 1 >= c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+c.close()
+sys.exit(0 if done else 1)
+PY
+}
+check "the archive caught up with the raw topic" wait_for 60 archived
 for i in a b r s c d; do eval "kill -TERM \$SPATE_PID_$i"; done
 for i in a b r s c d; do eval "wait \$SPATE_PID_$i"; done
 tap $PY "$REF/iot_ref.py" archive "$BOOT" it0460.raw it-0460-archive-dlq "$TMP/archive" "$logs"
