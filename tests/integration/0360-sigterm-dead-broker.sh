@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: it times how long SIGTERM takes (bounded at 20 s), which a second test on the 2 cores would stretch
 # 0360-sigterm-dead-broker.sh - the broker dies while outputs are in flight;
 # SIGTERM then stops spate within the documented bound (10 s for the
 # acknowledgements, then the group and the clients are closed without waiting

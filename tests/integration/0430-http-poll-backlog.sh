@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: it counts requests per second of the simulator, which a second test on the 2 cores would skew
 # 0430-http-poll-backlog.sh - the request rate is flat again after a backlog (issue 21): 300
 # coordinates polled every 10 s over 4 connections; the simulator is made slow (1.5 s per answer,
 # under a tenth of the rate needed) for one interval, then fast again. From the simulator's
