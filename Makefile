@@ -105,14 +105,14 @@ test: deps
 	$(MAKE) tests
 	$(FUZZ_MAKE)
 	SPATE_BIN=$(abspath $(BIN)/spate) SPATE_TEST_BIN=$(abspath $(BUILD)/tests) \
-	SPATE_FUZZ_BIN=$(abspath build/fuzz/fuzz) tests/run.sh
+	SPATE_FUZZ_BIN=$(abspath build/fuzz/fuzz) tests/run.sh $(T)
 
 asan: deps
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin SANITIZER=address OPT=-O1 tests
 	$(FUZZ_MAKE)
 	SPATE_FUZZ_BIN=$(abspath build/fuzz/fuzz) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	SPATE_BIN=$(abspath build/asan/bin/spate) SPATE_TEST_BIN=$(abspath build/asan/tests) \
-	SPATE_ASAN=1 tests/run.sh
+	SPATE_ASAN=1 tests/run.sh $(T)
 
 # Runs the targets (FUZZ_TARGETS, default all) one after another for FUZZ_SECONDS each
 # and prints execs per target.
