@@ -131,8 +131,14 @@ int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_si
         int stores = 0;
         for (int i = 0; i < e->topo->nnodes; i++)
                 stores |= e->topo->nodes[i]->stores != NULL;
-        if (e->topo->num_standby_replicas < 1 || !stores)
+        if (e->topo->num_standby_replicas < 1)
                 return 0;
+        if (!stores) {
+                spate_warn("num_standby_replicas: %d, but no node of '%s' keeps an engine-owned store "
+                           "(the window restores its own state: it gets standbys once it runs on the "
+                           "stores); no standby runs", e->topo->num_standby_replicas, e->topo->application);
+                return 0;
+        }
         if (!(c = spate_kafka_conf(e->topo, SPATE_CLIENT_CONSUMER, errstr, errstr_size)))
                 return -1;
         /* Assign-only (it never joins the group nor commits); a quarter of the
