@@ -596,7 +596,7 @@ int spate_engine_run(spate_engine_t *e) {
                         rd_kafka_message_destroy(msgs[i]);
                 }
                 rd_kafka_poll(e->producer, 0);
-                if (spate_engine_standby_poll(e)) {
+                if (spate_engine_standby_poll(e, n > 0)) {
                         spate_err("standby replicas: %s", e->ctx.errstr);
                         e->failed = 1;
                 }

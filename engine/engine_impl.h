@@ -121,8 +121,9 @@ int spate_engine_commit(spate_engine_t *e);
 int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_size);
 /* After a rebalance: the next poll follows the tasks not owned now. */
 void spate_engine_standby_changed(spate_engine_t *e);
-/* From the main loop, without blocking: 0, or -1 with e->ctx.errstr. */
-int spate_engine_standby_poll(spate_engine_t *e);
+/* From the main loop, without blocking (busy: the active tasks had records
+ * this iteration): 0, or -1 with e->ctx.errstr. */
+int spate_engine_standby_poll(spate_engine_t *e, int busy);
 void spate_engine_standby_destroy(spate_engine_t *e);
 
 /* engine_group.c */

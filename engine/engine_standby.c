@@ -15,7 +15,8 @@
 #include <string.h>
 
 /* Records taken per poll, and how much of a loop iteration the standbys may
- * take: the active tasks come first. */
+ * take: one poll while the active tasks have records (applying a changelog
+ * record costs a fraction of processing one), more when they are idle. */
 #define STANDBY_BATCH 4096
 #define STANDBY_BUDGET 65536
 #define STANDBY_BUDGET_MS 20
@@ -162,16 +163,16 @@ void spate_engine_standby_changed(spate_engine_t *e) {
                 e->standby->refresh = 1;
 }
 
-int spate_engine_standby_poll(spate_engine_t *e) {
+int spate_engine_standby_poll(spate_engine_t *e, int busy) {
         spate_standby_t *sb = e->standby;
         int64_t t0 = spate_mono_ms();
         ssize_t n = STANDBY_BATCH;
-        size_t done = 0;
+        size_t done = 0, budget = busy ? STANDBY_BATCH : STANDBY_BUDGET;
         if (!sb)
                 return 0;
         if (sb->refresh && refresh(e, sb))
                 return -1;
-        while (n == STANDBY_BATCH && done < STANDBY_BUDGET && spate_mono_ms() - t0 < STANDBY_BUDGET_MS) {
+        while (n == STANDBY_BATCH && done < budget && spate_mono_ms() - t0 < STANDBY_BUDGET_MS) {
                 n = rd_kafka_consume_batch_queue(sb->q, 0, sb->msgs, STANDBY_BATCH);
                 for (ssize_t i = 0; i < n; i++) {
                         apply(e, sb, sb->msgs[i]);

@@ -561,7 +561,8 @@ typedef struct restore {
         size_t nframe;
         int64_t frame_first;         /* changelog offset of the frame's first record */
         uint64_t applied;
-        int64_t next, written;       /* standby: changelog offset to read next, last one written */
+        int64_t opened, next, written;  /* standby: changelog offsets of its start, the next record,
+                                         * the last checkpoint written */
         char err[512];
 } restore_t;
 
@@ -783,10 +784,12 @@ static int standby_flush(restore_t *r, char *errstr, size_t errstr_size) {
 static int standby_stop(spate_kv_node_t *kn, int32_t partition, int store, spate_ctx_t *ctx, int *warm) {
         restore_t **r = kn->standbys ? &kn->standbys[partition * kn->nstores + store] : NULL;
         int rc = 0;
-        *warm = r && *r;
-        if (!*warm)
+        if (!r || !*r) {
+                *warm = 0;
                 return 0;
+        }
         rc = standby_flush(*r, ctx->errstr, sizeof(ctx->errstr));
+        *warm = (*r)->written > (*r)->opened;
         standby_free(*r);
         *r = NULL;
         return rc;
@@ -858,7 +861,7 @@ int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_follow_cb
                                         *r = NULL;
                                         return -1;
                                 }
-                                (*r)->next = (*r)->written = (*r)->kv->meta.changelog_next;
+                                (*r)->opened = (*r)->next = (*r)->written = (*r)->kv->meta.changelog_next;
                         }
                         cb(opaque, kn->changelogs[i], p, (*r)->next);
                 }

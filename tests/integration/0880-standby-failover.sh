@@ -62,6 +62,7 @@ while read -r status rest; do
         if [ "$status" = ok ]; then ok "after the failover: ${rest#- }"; else nok "after the failover: ${rest#*- }"; fi
 done < <($PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
 
+shorter() { [ -n "$1" ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }  # TAIL LOCAL
 # (b) each failed partition: restored from a standby's copy plus a tail shorter than it.
 for p in $failed; do
         line=$(b_since | grep "partition $p restored:" | head -1)
@@ -69,7 +70,7 @@ for p in $failed; do
         read -r tail local < <(echo "$line" | sed -nE 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p')
         check "partition $p: the copy was kept warm by b's standby" grep -q "kept warm by a standby" <<<"$line"
         check "partition $p: the restore read only the tail (${tail:-?} records past the copy's ${local:-?})" \
-                [ -n "$tail" ] && [ "${local:-0}" -gt 0 ] && [ "$tail" -lt "$local" ]
+                shorter "${tail:-}" "${local:-0}"
 done
 dl=$($KT count "$BOOT" it-0880-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
