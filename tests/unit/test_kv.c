@@ -360,7 +360,7 @@ static void test_dedupe(void) {
 static void test_purge(void) {
         enum { N = 3000 };
         static drec_t r[N];
-        static char ids[N][8];
+        static char ids[N][12];
         static int pass[N];
         for (int i = 0; i < N; i++) {
                 snprintf(ids[i], sizeof(ids[i]), "i%d", i / 3);
@@ -386,7 +386,7 @@ static void test_purge(void) {
 static void test_dedupe_crash(void) {
         enum { N = 600 };
         static drec_t r[N];
-        static char ids[N][8];
+        static char ids[N][12];
         static int pass[N];
         static const spate_driver_stage_t stages[] = { SPATE_DRIVER_AFTER_FLUSH, SPATE_DRIVER_AFTER_ACKS,
                                                        SPATE_DRIVER_AFTER_CHECKPOINT };
