@@ -683,10 +683,11 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
         return 0;
 }
 
-/* Restore records by where they came from: "local" the column family
- * already reflected (a standby's warm copy, or this instance's own last
- * checkpoint), "changelog" read at the assignment. */
-static void count_restored(const spate_kv_t *kv, int64_t local, uint64_t read) {
+/* A restore's changelog records (offsets, meta records included) by where
+ * they came from: "local" the column family already reflected (a standby's
+ * warm copy, or this instance's own last checkpoint), "changelog" read at
+ * the assignment. */
+static void count_restored(const spate_kv_t *kv, int64_t local, int64_t read) {
         spate_kv_node_t *kn = kv->owner;
         for (int i = 0; i < 2; i++)
                 spate_metric_add(spate_metrics_counter(spate_metrics_default(), "spate_store_restore_records_total",
@@ -735,7 +736,7 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_buf_free(&r.frame);
         if (end < 0)
                 return -1;
-        count_restored(kv, from, r.applied);
+        count_restored(kv, from, end - from);
         spate_info("store '%s' of '%s' partition %d restored: %llu changelog records applied in %.3f s; "
                    "input resumes at offset %lld; the local copy%s reflected the changelog up to offset %lld",
                    kn->names[kv->store], n->name, kv->partition, (unsigned long long)r.applied,
