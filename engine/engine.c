@@ -482,6 +482,8 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
                 snprintf(errstr, errstr_size, "topology reads one topic twice");
                 goto err;
         }
+        if (spate_engine_standby_start(e, errstr, errstr_size))
+                goto err;
         rd_kafka_resp_err_t err = rd_kafka_subscribe(e->consumer, subs);
         if (err) {
                 snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
@@ -594,6 +596,10 @@ int spate_engine_run(spate_engine_t *e) {
                         rd_kafka_message_destroy(msgs[i]);
                 }
                 rd_kafka_poll(e->producer, 0);
+                if (spate_engine_standby_poll(e, n > 0)) {
+                        spate_err("standby replicas: %s", e->ctx.errstr);
+                        e->failed = 1;
+                }
                 int64_t now = spate_mono_ms();
                 if (records > 0)
                         e->stats.last_ms = now;
@@ -674,6 +680,7 @@ void spate_engine_destroy(spate_engine_t *e) {
         }
         if (e->restorer)
                 rd_kafka_destroy(e->restorer);
+        spate_engine_standby_destroy(e);
         if (e->store)
                 spate_store_close(e->store);
         for (int i = 0; i < e->nsources; i++) {

@@ -187,6 +187,7 @@ void spate_engine_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
                 }
                 rd_kafka_assign(rk, parts);
+                spate_engine_standby_changed(e);
                 return;
         }
         log_parts("revoked", parts);
@@ -199,4 +200,5 @@ void spate_engine_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         task_hooks(e, parts, 0);
         set_assigned(e, parts, 0);
         rd_kafka_assign(rk, NULL);
+        spate_engine_standby_changed(e);
 }

@@ -26,6 +26,8 @@ typedef struct pvals {
         int64_t cut;               /* spate_ctx_set_partition_cut(), -1: none */
 } pvals_t;
 
+typedef struct spate_standby spate_standby_t;
+
 typedef struct task {
         int assigned;
         int at_end;                /* the consumer reached the partition's end since the last record */
@@ -82,6 +84,7 @@ struct spate_engine {
         rd_kafka_queue_t *peer_queue;  /* ask_peers() answers */
         rd_kafka_topic_partition_list_t *peer_parts;  /* every source partition */
         int peer_asked;
+        spate_standby_t *standby;  /* num_standby_replicas >= 1: engine_standby.c */
 };
 
 /* How long a stopping instance waits for outputs to be acknowledged. */
@@ -113,6 +116,15 @@ int spate_engine_txn_begin(spate_engine_t *e);
 void spate_engine_drain_acks(spate_engine_t *e);
 int spate_engine_ctx_wait_acks(spate_ctx_t *ctx);
 int spate_engine_commit(spate_engine_t *e);
+
+/* engine_standby.c: a no-op without num_standby_replicas or stores */
+int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_size);
+/* After a rebalance: the next poll follows the tasks not owned now. */
+void spate_engine_standby_changed(spate_engine_t *e);
+/* From the main loop, without blocking (busy: the active tasks had records
+ * this iteration): 0, or -1 with e->ctx.errstr. */
+int spate_engine_standby_poll(spate_engine_t *e, int busy);
+void spate_engine_standby_destroy(spate_engine_t *e);
 
 /* engine_group.c */
 int spate_engine_check_committers(spate_engine_t *e, const rd_kafka_topic_partition_list_t *parts);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "application", "kafka", "settings", "nodes" };
+static const char *const top_keys[] = { "application", "kafka", "settings", "nodes", "num_standby_replicas" };
 static const char *const setting_keys[] = {
         "commit_interval", "state_dir", "state_memory_mb", "processing_guarantee",
         "dlq_topic", "schemas_dir", "schema_registry", "max_future"
@@ -219,6 +219,24 @@ dlq:
         return 0;
 }
 
+/* num_standby_replicas (top level): 0 (the default) or more; with 1 or more
+ * every instance keeps warm copies of the stores of the tasks it does not
+ * own (docs/stores.md#standbys). */
+static int load_standbys(spate_topology_t *t, char *errstr, size_t size) {
+        const spate_yaml_t *y = spate_yaml_get(t->root, "num_standby_replicas");
+        char *end;
+        long long x;
+        if (!y)
+                return 0;
+        x = y->kind == SPATE_YAML_SCALAR ? strtoll(y->value, &end, 10) : -1;
+        if (x < 0 || x > 100 || y->kind != SPATE_YAML_SCALAR || !*y->value || *end || *y->value == '-')
+                return yerr(y, errstr, size, "num_standby_replicas must be a whole number from 0 to 100 "
+                            "(0: no standbys; 1 or more: each instance keeps warm copies of the stores "
+                            "of the tasks it does not own)");
+        t->num_standby_replicas = (int)x;
+        return 0;
+}
+
 static spate_node_t *find_node(spate_topology_t *t, const char *name) {
         for (int i = 0; i < t->nnodes; i++)
                 if (!strcmp(t->nodes[i]->name, name))
@@ -374,7 +392,7 @@ spate_topology_t *spate_topology_load(const char *path, char *errstr, size_t err
         t->file = strdup(path);
         if (!(t->root = spate_yaml_load(path, errstr, errstr_size)))
                 goto err;
-        if (check_keys(t->root, "the topology", top_keys, 4, errstr, errstr_size))
+        if (check_keys(t->root, "the topology", top_keys, 5, errstr, errstr_size))
                 goto err;
         if (!(t->application = scalar(t->root, "application")) || !*t->application) {
                 yerr(t->root, errstr, errstr_size,
@@ -387,7 +405,7 @@ spate_topology_t *spate_topology_load(const char *path, char *errstr, size_t err
                 goto err;
         }
         if (check_kafka(t, errstr, errstr_size) || load_settings(t, errstr, errstr_size) ||
-            load_nodes(t, errstr, errstr_size))
+            load_standbys(t, errstr, errstr_size) || load_nodes(t, errstr, errstr_size))
                 goto err;
         spate_topology_declare_topic(t, NULL, t->dlq_topic, 1, 0, SPATE_TOPIC_INTERNAL);
         return t;

@@ -38,6 +38,7 @@ struct spate_topology {
         const char *state_dir;
         int64_t state_memory_mb;
         int exactly_once;              /* processing.guarantee: exactly_once */
+        int num_standby_replicas;      /* top level; >= 1: standbys follow every unowned task */
         const char *schemas_dir;
         const char *schema_registry;   /* URL or NULL */
 };

@@ -61,6 +61,7 @@ struct spate_kv {
         int64_t next_offset, stream_time, resume_offset;
         int64_t acked;               /* changelog offset after the last acknowledged record */
         int complete;                /* every live key is cached: each() need not read RocksDB */
+        int warm;                    /* a standby kept the local copy warm before the assignment */
         int committing;              /* flushed, not checkpointed */
 };
 
@@ -70,6 +71,7 @@ struct spate_kv_node {
         int nstores;
         const char *topic;           /* the tasks' input (a source topic) */
         spate_kv_t **tasks;          /* [partition * nstores + store] */
+        struct restore **standbys;   /* the same slots: warm copies of tasks not owned */
         int npartitions;
         size_t used, dirty_bytes, limit;
         spate_metric_t *m_cache;     /* spate_store_cache_bytes{node}, after each checkpoint */
@@ -559,6 +561,8 @@ typedef struct restore {
         size_t nframe;
         int64_t frame_first;         /* changelog offset of the frame's first record */
         uint64_t applied;
+        int64_t opened, next, written;  /* standby: changelog offsets of its start, the next record,
+                                         * the last checkpoint written */
         char err[512];
 } restore_t;
 
@@ -650,37 +654,63 @@ static int cf_empty(spate_kv_t *kv, spate_ctx_t *ctx) {
         return rc < 0 ? -1 : !rc;
 }
 
+/* The task's column family and the meta of its last checkpoint (none: the
+ * changelog from its start); one this version cannot read is reported and
+ * the column family rebuilt from the changelog. 0, or -1 with errstr. */
+static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t errstr_size) {
+        spate_kv_node_t *kn = kv->owner;
+        char cf[512], mk = KEY_META, *mv;
+        size_t mvlen;
+        int rc;
+        snprintf(cf, sizeof(cf), "kv.%s.%s-%d", kn->node->name, kn->names[kv->store], kv->partition);
+        if (spate_store_cf(store, cf, &kv->cf, errstr, errstr_size))
+                return -1;
+        rc = spate_store_get(kv->cf, &mk, 1, &mv, &mvlen, errstr, errstr_size);
+        if (rc < 0)
+                return -1;
+        if (rc == 0) {
+                rc = meta_decode(mv, mvlen, &kv->meta, errstr, errstr_size);
+                free(mv);
+        }
+        if (rc < 0) {
+                spate_warn("store '%s' of '%s' partition %d: %s; rebuilding it from %s", kn->names[kv->store],
+                           kn->node->name, kv->partition, errstr, kn->changelogs[kv->store]);
+                kv->meta = (meta_t){ 0, 0, INT64_MIN };
+                if (spate_store_drop_cf(store, cf, errstr, errstr_size) ||
+                    spate_store_cf(store, cf, &kv->cf, errstr, errstr_size))
+                        return -1;
+        }
+        return 0;
+}
+
+/* A restore's changelog records (offsets, meta records included) by where
+ * they came from: "local" the column family already reflected (a standby's
+ * warm copy, or this instance's own last checkpoint), "changelog" read at
+ * the assignment. */
+static void count_restored(const spate_kv_t *kv, int64_t local, int64_t read) {
+        spate_kv_node_t *kn = kv->owner;
+        for (int i = 0; i < 2; i++)
+                spate_metric_add(spate_metrics_counter(spate_metrics_default(), "spate_store_restore_records_total",
+                                                       "Changelog records a store's restores covered, by "
+                                                       "whether the local copy already held them (kept warm "
+                                                       "by a standby, or an earlier checkpoint) or they were "
+                                                       "read at the assignment", "node", kn->node->name,
+                                                       "store", kn->names[kv->store], "from",
+                                                       i ? "changelog" : "local", NULL),
+                                 i ? (double)read : (double)local);
+}
+
 /* The column family's state, then the changelog past it. */
 static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = n->stores;
         const char *changelog = kn->changelogs[kv->store];
         restore_t r = { .kv = kv };
-        char cf[512], mk = KEY_META, *mv;
-        size_t mvlen;
-        int64_t end, t0 = spate_mono_ms();
-        int rc;
+        int64_t end, from, t0 = spate_mono_ms();
 
-        if (!(r.store = spate_ctx_store(ctx)))
+        if (!(r.store = spate_ctx_store(ctx)) || open_local(kv, r.store, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
-        snprintf(cf, sizeof(cf), "kv.%s.%s-%d", n->name, kn->names[kv->store], kv->partition);
-        if (spate_store_cf(r.store, cf, &kv->cf, ctx->errstr, sizeof(ctx->errstr)))
-                return -1;
-        rc = spate_store_get(kv->cf, &mk, 1, &mv, &mvlen, ctx->errstr, sizeof(ctx->errstr));
-        if (rc < 0)
-                return -1;
-        if (rc == 0) {
-                rc = meta_decode(mv, mvlen, &kv->meta, ctx->errstr, sizeof(ctx->errstr));
-                free(mv);
-        }
-        if (rc < 0) {
-                spate_warn("store '%s' of '%s' partition %d: %s; rebuilding it from %s", kn->names[kv->store],
-                           n->name, kv->partition, ctx->errstr, changelog);
-                kv->meta = (meta_t){ 0, 0, INT64_MIN };
-                if (spate_store_drop_cf(r.store, cf, ctx->errstr, sizeof(ctx->errstr)) ||
-                    spate_store_cf(r.store, cf, &kv->cf, ctx->errstr, sizeof(ctx->errstr)))
-                        return -1;
-        }
-        end = spate_ctx_replay(ctx, changelog, kv->partition, kv->meta.changelog_next, on_changelog, &r);
+        from = kv->meta.changelog_next;
+        end = spate_ctx_replay(ctx, changelog, kv->partition, from, on_changelog, &r);
         if (end >= 0) {
                 /* A frame without its meta: the restore resumes before it next time, until
                  * a commit has written its keys again (repair_frame()). */
@@ -706,14 +736,64 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_buf_free(&r.frame);
         if (end < 0)
                 return -1;
+        count_restored(kv, from, end - from);
         spate_info("store '%s' of '%s' partition %d restored: %llu changelog records applied in %.3f s; "
-                   "input resumes at offset %lld", kn->names[kv->store], n->name, kv->partition,
-                   (unsigned long long)r.applied, (double)(spate_mono_ms() - t0) / 1000.0,
-                   (long long)kv->resume_offset);
+                   "input resumes at offset %lld; the local copy%s reflected the changelog up to offset %lld",
+                   kn->names[kv->store], n->name, kv->partition, (unsigned long long)r.applied,
+                   (double)(spate_mono_ms() - t0) / 1000.0, (long long)kv->resume_offset,
+                   kv->warm ? ", kept warm by a standby," : "", (long long)from);
         if (kv->resume_offset > 0 &&
             spate_ctx_check_resume(ctx, n, kn->topic, kv->partition, kv->resume_offset))
                 return -1;
         return 0;
+}
+
+static spate_kv_t *kv_new(spate_kv_node_t *kn, int store, int32_t partition) {
+        spate_kv_t *kv = calloc(1, sizeof(*kv));
+        if (!kv || !(kv->batch = spate_store_batch_new()))
+                abort();
+        kv->owner = kn;
+        kv->store = store;
+        kv->partition = partition;
+        kv->meta = (meta_t){ 0, 0, INT64_MIN };
+        return kv;
+}
+
+static void standby_free(restore_t *r) {
+        if (!r)
+                return;
+        kv_free(r->kv);
+        spate_buf_free(&r->frame);
+        free(r);
+}
+
+/* The complete frames a standby applied since its last write, with the
+ * meta naming the changelog offset they reach: one atomic batch, so the
+ * column family is always some commit's state with its checkpoint. */
+static int standby_flush(restore_t *r, char *errstr, size_t errstr_size) {
+        if (r->kv->meta.changelog_next == r->written)
+                return 0;
+        if (write_batch(r->kv, r->store, errstr, errstr_size))
+                return -1;
+        r->written = r->kv->meta.changelog_next;
+        return 0;
+}
+
+/* The task becomes this instance's: the standby's complete frames go to
+ * RocksDB and it stops; the restore then reads only what follows them (a
+ * frame it held without its meta record is read again). */
+static int standby_stop(spate_kv_node_t *kn, int32_t partition, int store, spate_ctx_t *ctx, int *warm) {
+        restore_t **r = kn->standbys ? &kn->standbys[partition * kn->nstores + store] : NULL;
+        int rc = 0;
+        if (!r || !*r) {
+                *warm = 0;
+                return 0;
+        }
+        rc = standby_flush(*r, ctx->errstr, sizeof(ctx->errstr));
+        *warm = (*r)->written > (*r)->opened;
+        standby_free(*r);
+        *r = NULL;
+        return rc;
 }
 
 int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
@@ -730,14 +810,8 @@ int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, 
                 abort();
         spate_kv_node_revoke(n, topic, partition);
         for (int i = 0; i < kn->nstores; i++) {
-                spate_kv_t *kv = calloc(1, sizeof(*kv));
-                if (!kv || !(kv->batch = spate_store_batch_new()))
-                        abort();
-                kv->owner = kn;
-                kv->store = i;
-                kv->partition = partition;
-                kv->meta = (meta_t){ 0, 0, INT64_MIN };
-                if (restore_kv(n, kv, ctx)) {
+                spate_kv_t *kv = kv_new(kn, i, partition);
+                if (standby_stop(kn, partition, i, ctx, &kv->warm) || restore_kv(n, kv, ctx)) {
                         kv_free(kv);
                         return -1;
                 }
@@ -759,12 +833,86 @@ void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition)
         }
 }
 
+/* --- standbys --- */
+
+int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_follow_cb cb, void *opaque) {
+        spate_kv_node_t *kn = n->stores;
+        spate_store_t *store;
+        if (!kn)
+                return 0;
+        if (!(store = spate_ctx_store(ctx)))
+                return -1;
+        if (!kn->standbys && !(kn->standbys = calloc((size_t)(kn->npartitions * kn->nstores),
+                                                     sizeof(*kn->standbys))))
+                abort();
+        for (int p = 0; p < kn->npartitions; p++)
+                for (int i = 0; i < kn->nstores; i++) {
+                        spate_kv_t **owned = task_slot(kn, p, i);
+                        restore_t **r = &kn->standbys[p * kn->nstores + i];
+                        if (owned && *owned)
+                                continue;
+                        if (!*r) {
+                                *r = calloc(1, sizeof(**r));
+                                if (!*r)
+                                        abort();
+                                (*r)->kv = kv_new(kn, i, p);
+                                (*r)->store = store;
+                                if (open_local((*r)->kv, store, ctx->errstr, sizeof(ctx->errstr))) {
+                                        standby_free(*r);
+                                        *r = NULL;
+                                        return -1;
+                                }
+                                (*r)->opened = (*r)->next = (*r)->written = (*r)->kv->meta.changelog_next;
+                        }
+                        cb(opaque, kn->changelogs[i], p, (*r)->next);
+                }
+        return 0;
+}
+
+int spate_kv_node_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key,
+                                size_t klen, const void *val, size_t vlen, int64_t offset, char *errstr,
+                                size_t errstr_size) {
+        spate_kv_node_t *kn = n->stores;
+        restore_t **r;
+        int i = 0;
+        while (kn && i < kn->nstores && strcmp(kn->changelogs[i], topic))
+                i++;
+        if (!kn || i == kn->nstores)
+                return 1;
+        if (!kn->standbys || partition < 0 || partition >= kn->npartitions)
+                return 0;
+        r = &kn->standbys[partition * kn->nstores + i];
+        /* A task owned meanwhile, or a record fetched before a reassignment. */
+        if (!*r || offset < (*r)->next)
+                return 0;
+        if (on_changelog(*r, key, klen, val, vlen, offset)) {
+                snprintf(errstr, errstr_size, "standby of %s[%d]: %s; not following it until the next "
+                         "rebalance", topic, partition, (*r)->err);
+                standby_free(*r);
+                *r = NULL;
+                return -1;
+        }
+        (*r)->next = offset + 1;
+        return 0;
+}
+
+int spate_kv_node_standby_write(spate_node_t *n, char *errstr, size_t errstr_size) {
+        spate_kv_node_t *kn = n->stores;
+        for (int i = 0; kn && kn->standbys && i < kn->npartitions * kn->nstores; i++)
+                if (kn->standbys[i] && standby_flush(kn->standbys[i], errstr, errstr_size))
+                        return -1;
+        return 0;
+}
+
 void spate_kv_node_free(spate_node_t *n) {
         spate_kv_node_t *kn = n->stores;
         if (!kn)
                 return;
         for (int i = 0; kn->tasks && i < kn->npartitions * kn->nstores; i++)
                 kv_free(kn->tasks[i]);
+        for (int i = 0; kn->standbys && i < kn->npartitions * kn->nstores; i++)
+                standby_free(kn->standbys[i]);
+        free(kn->standbys);
         for (int i = 0; i < kn->nstores; i++) {
                 free(kn->names[i]);
                 free(kn->changelogs[i]);

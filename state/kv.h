@@ -82,6 +82,26 @@ int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, 
 /* After a commit: the task's caches go (its column family stays on disk, a
  * local checkpoint for a later assignment). */
 void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition);
+/* Standbys (num_standby_replicas, engine/engine_standby.c): warm copies, in
+ * the local RocksDB, of the tasks this instance does not own, applied from
+ * their changelogs one complete commit at a time with the changelog offset
+ * reached, so that an assignment's restore reads only the tail. */
+typedef void (*spate_kv_follow_cb)(void *opaque, const char *changelog, int32_t partition, int64_t from);
+/* Starts a standby for every task of n's stores not owned here (opening its
+ * column family) and calls cb for each followed task with the changelog
+ * offset it reads next. A task assigned later stops its standby first
+ * (spate_kv_node_assign()). 0, or -1 with ctx->errstr. */
+int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_follow_cb cb, void *opaque);
+/* A record of a changelog: 1 when the topic is no changelog of n's; 0 once
+ * applied to its task's standby, or ignored (no standby: the task is owned;
+ * an offset already read); -1 with errstr on a record that is not the
+ * store's (the standby of that task stops). */
+int spate_kv_node_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key,
+                                size_t klen, const void *val, size_t vlen, int64_t offset, char *errstr,
+                                size_t errstr_size);
+/* Writes what the standbys applied since the last call, each task's as one
+ * atomic RocksDB batch with its checkpoint. 0, or -1 with errstr. */
+int spate_kv_node_standby_write(spate_node_t *n, char *errstr, size_t errstr_size);
 /* With the node (spate_topology_destroy()). */
 void spate_kv_node_free(spate_node_t *n);
 

@@ -2,8 +2,8 @@
  * consumer, the `dedupe` node, run by the test driver: get/put/delete,
  * read-through after eviction under a 1 MB state_memory_mb, restores from
  * the local state and from the changelog alone, crashes at every step of a
- * commit (one in the middle of a flush), and dedupe's outputs checked
- * against a reference computed here. */
+ * commit (one in the middle of a flush), dedupe's outputs checked
+ * against a reference computed here, and standbys' warm copies. */
 #include "check.h"
 #include "../driver/driver.h"
 #include "../../engine/metrics.h"
@@ -360,7 +360,7 @@ static void test_dedupe(void) {
 static void test_purge(void) {
         enum { N = 3000 };
         static drec_t r[N];
-        static char ids[N][8];
+        static char ids[N][12];
         static int pass[N];
         for (int i = 0; i < N; i++) {
                 snprintf(ids[i], sizeof(ids[i]), "i%d", i / 3);
@@ -386,7 +386,7 @@ static void test_purge(void) {
 static void test_dedupe_crash(void) {
         enum { N = 600 };
         static drec_t r[N];
-        static char ids[N][8];
+        static char ids[N][12];
         static int pass[N];
         static const spate_driver_stage_t stages[] = { SPATE_DRIVER_AFTER_FLUSH, SPATE_DRIVER_AFTER_ACKS,
                                                        SPATE_DRIVER_AFTER_CHECKPOINT };
@@ -437,6 +437,100 @@ static void test_bad_topology(void) {
         spate_driver_destroy(d);
 }
 
+/* Standbys (num_standby_replicas): what node dd's standbys follow. */
+typedef struct follows {
+        int n;
+        int64_t from[2];
+} follows_t;
+
+static void on_follow(void *opaque, const char *changelog, int32_t partition, int64_t from) {
+        follows_t *f = opaque;
+        if (!strcmp(changelog, CHANGELOG) && partition >= 0 && partition < 2)
+                f->from[partition] = from;
+        f->n++;
+}
+
+/* Gives dd's standby of partition p the changelog records [from, to), as
+ * the standby consumer would, then writes what they completed: 0 if all
+ * were taken. */
+static int feed(spate_driver_t *d, int32_t p, int64_t from, int64_t to) {
+        char err[512];
+        int bad = 0;
+        for (int64_t o = from; o < to; o++) {
+                const spate_driver_msg_t *m = spate_driver_msg(d, CHANGELOG, p, o);
+                bad |= !m || spate_kv_node_standby_apply(node(d, "dd"), CHANGELOG, p, m->key, m->key_len, m->value,
+                                                         m->value ? m->len : 0, o, err, sizeof(err)) != 0;
+        }
+        return bad || spate_kv_node_standby_write(node(d, "dd"), err, sizeof(err));
+}
+
+static double restored(const char *from) {
+        char want[160];
+        snprintf(want, sizeof(want), "spate_store_restore_records_total{node=\"dd\",store=\"seen\",from=\"%s\"} ",
+                 from);
+        double v = node_metric(want);
+        return v < 0 ? 0 : v;
+}
+
+/* The instance dies with its state directory; before its successor is
+ * assigned, standbys copy the changelogs: partition 0's whole, partition
+ * 1's last commit without its meta record. The restore then reads nothing
+ * of partition 0 and the whole frame of partition 1, and the state is the
+ * changelog's. */
+static void test_standby(void) {
+        spate_driver_t *d = driver(NULL);
+        spate_kv_t *kv;
+        follows_t f = { 0 };
+        char err[512];
+        filler(d);
+        kv_at(d, 0, 0, &kv);
+        put(kv, "a", "1");
+        put(kv, "b", "2");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        kv_at(d, 0, 1, &kv);
+        put(kv, "a", "3");
+        put(kv, "c", "4");
+        CHECK(spate_kv_delete(kv, "b", 1) == 0, "delete b");
+        kv_at(d, 1, 0, &kv);
+        put(kv, "z", "9");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        int64_t end0 = spate_driver_count(d, CHANGELOG, 0), end1 = spate_driver_count(d, CHANGELOG, 1);
+        CHECK(end0 == 7 && end1 == 2, "changelogs: frames of 3 and 4 records in partition 0, of 2 in partition 1 (%lld, %lld)",
+              (long long)end0, (long long)end1);
+
+        CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "crash: %s", err);
+        spate_node_t *dd = node(d, "dd");
+        CHECK(spate_kv_node_standbys(dd, spate_driver_ctx(d), on_follow, &f) == 0 && f.n == 2 && !f.from[0] &&
+              !f.from[1], "no task owned, no local state: standbys follow both changelogs from 0 (%d)", f.n);
+        CHECK(feed(d, 0, 0, end0) == 0, "partition 0's changelog applied");
+        CHECK(feed(d, 1, 0, end1 - 1) == 0, "partition 1's frame without its meta record held");
+        CHECK(feed(d, 0, 0, end0) == 0, "records fetched again are ignored");
+        CHECK(spate_kv_node_standby_apply(dd, "t.other", 0, "k", 1, "v", 1, 0, err, sizeof(err)) == 1,
+              "a topic that is no changelog of dd's is not its");
+        f = (follows_t){ 0 };
+        spate_kv_node_standbys(dd, spate_driver_ctx(d), on_follow, &f);
+        CHECK(f.from[0] == end0 && f.from[1] == end1 - 1, "the standbys read on from where they are (%lld, %lld)",
+              (long long)f.from[0], (long long)f.from[1]);
+
+        double local = restored("local"), read = restored("changelog");
+        int rc = spate_driver_assign(d);
+        CHECK(rc == 0, "assigned: %s", rc ? spate_driver_ctx(d)->errstr : "");
+        CHECK(restored("local") - local == (double)end0, "the restore started from the standbys' copies: "
+              "%.0f changelog records already applied (%lld expected)", restored("local") - local, (long long)end0);
+        CHECK(restored("changelog") - read == (double)end1, "it read only partition 1's frame and the meta "
+              "record the standby had not seen (%.0f records)", restored("changelog") - read);
+        CHECK(kv_at(d, 0, 1, &kv) == 1 && kv_at(d, 0, 2, &kv) == 0, "partition 0 resumes at offset 2");
+        CHECK_STR(get(kv, "a"), "3", "a");
+        CHECK_STR(get(kv, "b"), "(absent)", "b deleted");
+        CHECK_STR(get(kv, "c"), "4", "c");
+        CHECK(kv_at(d, 1, 0, &kv) == 1 && kv_at(d, 1, 1, &kv) == 0, "partition 1 resumes at offset 1");
+        CHECK_STR(get(kv, "z"), "9", "z");
+        f = (follows_t){ 0 };
+        spate_kv_node_standbys(node(d, "dd"), spate_driver_ctx(d), on_follow, &f);
+        CHECK(f.n == 0, "both tasks owned: no standby (%d)", f.n);
+        spate_driver_destroy(d);
+}
+
 int main(void) {
         test_bad_topology();
         test_basic();
@@ -446,5 +540,6 @@ int main(void) {
         test_dedupe();
         test_purge();
         test_dedupe_crash();
+        test_standby();
         return CHECK_DONE();
 }
