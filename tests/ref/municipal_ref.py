@@ -8,13 +8,14 @@
                                             the forecasts in DLQ (kafka_tool.py consume lines)
 
 DIR holds the generator's phase-K.tsv files, produced in order, phase K once every row of phase
-K-1 is in the table. SIDE holds the side data's dated folders as the test used them; the
-newest complete one before V2PHASE is the first version, V2PHASE on the second (2026-12-02): the
-test produces phase V2PHASE once both instances loaded it. DB: the SQLite file.
+K-1 is in the table. SIDE holds the side data's dated folders as the test used them; before
+phase V2PHASE the first version (2026-12-01) is in force, from it on the second (2026-12-02): the
+test produces phase V2PHASE once both instances loaded it. DB: the SQLite file, or a .tsv dump of
+the versions table by psql (columns in COLS order; the current table's in current.tsv beside it).
 
 The rules, from the topology and the README (not from the engine's code): per partition, the
 stream time is the largest forecast hour seen (the record itself included). A forecast of hour h
-belongs to the windows [h-1h, h+1h) and [h, h+1h+1h); a window [s, s+2h) closes when the stream
+belongs to the windows [h-1h, h+1h) and [h, h+2h); a window [s, s+2h) closes when the stream
 time reaches s+3h (grace 1h) and is kept 3h more (retention). A forecast whose (municipality,
 hour) a window holds replaces that one's values there, whether the window is open or closed and
 kept (then it is revised: emitted again); otherwise, in an open window it is added, and a
@@ -115,6 +116,15 @@ def current(writes):
 
 
 def db_rows(db, table):
+    """(municipality, start ms, end ms, ...) of a table: from the SQLite file, or from psql -At dumps
+    of its columns in COLS order, DB naming the versions table's (the current one beside it)."""
+    if db.endswith(".tsv"):
+        path = db.replace("versions.tsv", "current.tsv") if table.endswith("current") else db
+        with open(path, encoding="utf-8") as f:
+            rows = [[c if c != "" else None for c in line.rstrip("\n").split("\t")] for line in f if line.strip()]
+        num = lambda c, f: None if c is None else f(c)
+        return [(r[0], ms(r[1]), ms(r[2]), num(r[3], float), num(r[4], float), int(r[5]), r[6], r[7],
+                 num(r[8], int), r[9]) for r in rows]
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
     try:
         rows = con.execute("SELECT %s FROM %s" % (", ".join('"%s"' % c for c in COLS), table)).fetchall()
