@@ -17,7 +17,7 @@ is always in partition i % 4. Phase K brings hour K, the way forecasts arrive li
   3. the forecasts of hour K-1 held back: late, within the grace;
   4. a few forecasts of hour K-3 that were missing: too late, dead-lettered.
 Phase HOURS holds hour HOURS for every municipality only: it closes the windows up to
-[HOURS-3h, HOURS-1h). Phase HOURS+1 only corrects hour HOURS-3 of a few municipalities: closed
+[HOURS-3h, HOURS-1h). Phase HOURS+1 only corrects hour HOURS-4 of a few municipalities: closed
 windows revised after a newer one was written (the current table must keep the newer one).
 
 side: SIDEDIR/2026-12-01/municipalities.csv (the shipped version) gives OUTDIR/2026-12-02 (every
@@ -85,7 +85,8 @@ class Gen:
         if k == self.hours:
             return [forecast(r, c, k, 6) for c in self.codes]
         if k == self.hours + 1:
-            return [forecast(r, c, k - 4, 1, True) for c in self.codes if (c, k - 4) in self.sent][:8]
+            # hour HOURS-4: its windows [-5h, -3h) and [-4h, -2h) are older than the newest written
+            return [forecast(r, c, k - 5, 1, True) for c in self.codes if (c, k - 5) in self.sent][:8]
         rows = self.corrections_back(k) if k >= 2 else []
         firsts = set(self.codes[:PARTITIONS])
         on_time, held = [], []
@@ -119,6 +120,7 @@ class Gen:
 
 def forecasts(seed, outdir, hours):
     g = Gen(seed, hours)
+    os.makedirs(outdir, exist_ok=True)
     for k in range(hours + 2):
         with open(os.path.join(outdir, "phase-%d.tsv" % k), "w", encoding="utf-8") as f:
             for row in g.phase(k):
