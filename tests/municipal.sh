@@ -9,7 +9,7 @@
 # half-written one without _SUCCESS (ignored). Every row of both tables and every forecast
 # dead-lettered must equal the independent reference (tests/ref/municipal_ref.py).
 municipal_test() {
-        local backend=$1 app=it-0770-$1 hours=10 v2=6 k status rest rc
+        local backend=$1 app=it-0770-$1 hours=10 v2=6 k
         local topo=$SPATE_ROOT/topology/municipal.yaml REF=$SPATE_ROOT/tests/ref/municipal_ref.py
         local side=$TMP/municipalities
         export MUNICIPAL_APP=$app FORECASTS_TOPIC=it0770.forecasts MUNICIPAL_DIR=$side SQL_BACKEND=$backend \
@@ -91,15 +91,8 @@ municipal_test() {
         $KT consume "$BOOT" "$app-dlq" --idle 1 >"$TMP/dlq.jsonl"
         check "the malformed line is dead-lettered with its file:line and reason" \
                 grep -q "table municipalities: $side/2026-12-03/municipalities.csv:22: 5 cells, the header has 4" "$TMP/dlq.jsonl"
-        while read -r status rest; do
-                case $status in
-                ok) ok "$backend: ${rest#- }" ;;
-                not) nok "$backend: ${rest#ok - }" ;;
-                *) echo "$status $rest" ;;
-                esac
-        done < <(exact "$TMP/dlq.jsonl")
-        kill -TERM "$SPATE_PID_a" "$SPATE_PID_b"; wait "$SPATE_PID_a"; rc=$?; wait "$SPATE_PID_b"; rc=$((rc + $?))
-        check "both instances exit 0 on SIGTERM" [ "$rc" -eq 0 ]
+        tap_relay "$backend: " < <(exact "$TMP/dlq.jsonl")
+        check_sigterm a b
         if [ "$backend" = postgres ]; then
                 check "the PostgreSQL password is in no log" bash -c "! grep -q '$PG_PASSWORD' '$TMP'/spate-*.log"
         fi
