@@ -42,6 +42,18 @@ municipal_test() {
         ready() { ref ready "$(rows)" "$1"; }
         exact() { ref compare "$(rows)" "$@"; }
         check "spate check accepts the topology" bash -c "'$SPATE_BIN' check '$topo' >/dev/null"
+        # check_refuses WHAT SED TEXT: the topology edited by SED fails spate check with file:line: TEXT
+        check_refuses() {
+                sed "$2" "$topo" >"$TMP/bad.yaml"
+                check "$1 fails at load with file:line" bash -c '! "$0" check "$1" >"$1.out" 2>&1 &&
+                        grep -qF -- "$1:81:15: sql_sink node '"'rolling_sql'"': $2" "$1.out"' "$SPATE_BIN" "$TMP/bad.yaml" "$3"
+        }
+        if [ "$backend" = sqlite ]; then
+                check_refuses "newer_by without mode: versioned" 's/mode: versioned .*/mode: upsert/' \
+                        "newer_by keeps the current table of mode: versioned from going back; it needs mode: versioned"
+                check_refuses "newer_by naming no column" 's/newer_by: window_start/newer_by: window_begin/' \
+                        "newer_by: 'window_begin' is not in columns:"
+        fi
         run() { SPATE_STATE_DIR=$TMP/state-$1 start_spate "$1" "$topo"; }
         kill9() {
                 eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null
