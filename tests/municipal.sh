@@ -7,7 +7,8 @@
 # kill -9 of each instance; a newer side-data folder dropped in (later rows carry it); a newer
 # folder with a malformed line (refused, dead-lettered, the held version stays) and a
 # half-written one without _SUCCESS (ignored). Every row of both tables and every forecast
-# dead-lettered must equal the independent reference (tests/ref/municipal_ref.py).
+# dead-lettered must equal the independent reference (tests/ref/municipal_ref.py). The SQLite run
+# also has spate check refuse two edits of the file (newer_by misused) with file:line.
 municipal_test() {
         local backend=$1 app=it-0770-$1 hours=10 v2=6 k
         local topo=$SPATE_ROOT/topology/municipal.yaml REF=$SPATE_ROOT/tests/ref/municipal_ref.py
