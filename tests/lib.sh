@@ -143,3 +143,26 @@ CONF
         wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT" 2>/dev/null ||
                 { echo "# mosquitto did not start"; cat "$TMP/mosquitto.log"; return 1; }
 }
+
+# tap_relay PREFIX: a reference's "ok - ..." / "not ok - ..." lines (stdin) as this test's checks,
+# PREFIX before each; other lines (# comments) pass through.
+tap_relay() {
+        local status rest
+        while read -r status rest; do
+                case $status in
+                ok) ok "$1${rest#- }" ;;
+                not) nok "$1${rest#ok - }" ;;
+                *) echo "$status $rest" ;;
+                esac
+        done
+}
+
+# check_sigterm NAME...: SIGTERM to the instances start_spate started as NAME..., and a check
+# that every one exits 0.
+check_sigterm() {
+        local n p rc=0 pids=()
+        for n in "$@"; do eval "pids+=(\$SPATE_PID_$n)"; done
+        kill -TERM "${pids[@]}"
+        for p in "${pids[@]}"; do wait "$p" || rc=1; done
+        check "instances $* exit 0 on SIGTERM" [ "$rc" -eq 0 ]
+}

@@ -8,7 +8,7 @@
 # temperature3HoursBefore and its nulls) and every dead letter must equal the independent
 # reference (tests/ref/region_temps_ref.py).
 region_temps_test() {
-        local backend=$1 app=it-0760-$1 hours=8 k status rest rc
+        local backend=$1 app=it-0760-$1 hours=8 k
         local topo=$SPATE_ROOT/topology/region_temps.yaml REF=$SPATE_ROOT/tests/ref/region_temps_ref.py
         export REGION_TEMPS_APP=$app READINGS_TOPIC=it0760.readings HOURLY_TOPIC=it0760.hourly \
                SQL_BACKEND=$backend COMMIT_INTERVAL=500ms
@@ -60,15 +60,8 @@ region_temps_test() {
         want_dlq=$($PY "$REF" expected "$TMP/gen" | tail -1 | $PY -c 'import json, sys; print(json.load(sys.stdin)["dead_letters"])')
         check "the $want_dlq dead letters are in the DLQ" wait_count 20 "$app-dlq" "$want_dlq"
         $KT consume "$BOOT" "$app-dlq" --idle 1 >"$TMP/dlq.jsonl"
-        while read -r status rest; do
-                case $status in
-                ok) ok "$backend: ${rest#- }" ;;
-                not) nok "$backend: ${rest#ok - }" ;;
-                *) echo "$status $rest" ;;
-                esac
-        done < <(exact "$TMP/dlq.jsonl")
-        kill -TERM "$SPATE_PID_a" "$SPATE_PID_b"; wait "$SPATE_PID_a"; rc=$?; wait "$SPATE_PID_b"; rc=$((rc + $?))
-        check "both instances exit 0 on SIGTERM" [ "$rc" -eq 0 ]
+        tap_relay "$backend: " < <(exact "$TMP/dlq.jsonl")
+        check_sigterm a b
         if [ "$backend" = postgres ]; then
                 check "the PostgreSQL password is in no log" bash -c "! grep -q '$PG_PASSWORD' '$TMP'/spate-*.log"
         fi

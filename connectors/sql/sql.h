@@ -31,6 +31,7 @@ typedef struct sql_table {
         int *key;                 /* indexes into cols: the primary key */
         int nkey;
         sql_mode_t mode;
+        int newer_by;             /* versioned: 1 + the column a current row never goes back on; 0 none */
         int create;               /* create missing tables (else they must exist) */
 } sql_table_t;
 

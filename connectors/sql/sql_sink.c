@@ -85,6 +85,10 @@ static const spate_prop_t sql_props[] = {
         { "current_table", SPATE_P_STR, 0, NULL, NULL, "versioned: the latest row per key (default TABLE_current)" },
         { "version_column", SPATE_P_STR, 0, "version", NULL,
           "versioned: the column holding the commit's version (its processing time, ms since the epoch)" },
+        { "newer_by", SPATE_P_STR, 0, NULL, NULL,
+          "versioned: a column (e.g. window_start) a current row never goes back on: a row replaces the "
+          "current one only if its value is at least as large (a late revision of an older window stays in "
+          "the history only)" },
         { "batch", SPATE_P_INT, 0, "20000", NULL, "rows buffered before a commit is asked for" },
         { "slow_commit", SPATE_P_DURATION, 0, "2s", NULL, "a SQL commit slower than this is logged" },
         { NULL }
@@ -141,6 +145,20 @@ static int init_key(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
         return 0;
 }
 
+static int init_newer_by(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
+        const char *col = spate_node_str(n, "newer_by");
+        if (!col)
+                return 0;
+        if (s->t.mode != SQL_VERSIONED)
+                return spate_node_error(n, spate_node_param(n, "newer_by"), errstr, size,
+                                        "newer_by keeps the current table of mode: versioned from going back; "
+                                        "it needs mode: versioned");
+        if ((s->t.newer_by = 1 + col_index(&s->t, col)) == 0)
+                return spate_node_error(n, spate_node_param(n, "newer_by"), errstr, size,
+                                        "newer_by: '%s' is not in columns:", col);
+        return 0;
+}
+
 static int sql_init(spate_node_t *n, char *errstr, size_t size) {
         sink_t *s = n->ctx;
         const char *mode = spate_node_str(n, "mode"), *cur = spate_node_str(n, "current_table");
@@ -157,6 +175,8 @@ static int sql_init(spate_node_t *n, char *errstr, size_t size) {
         snprintf(s->id, sizeof(s->id), "%s/%s", n->topo->application, n->name);
         spate_arena_init(&s->mem);
         if (init_columns(n, s, errstr, size) || init_key(n, s, errstr, size))
+                return -1;
+        if (init_newer_by(n, s, errstr, size))
                 return -1;
         if (cur) {
                 s->t.current = cur;

@@ -126,8 +126,8 @@ static void placeholder(spate_buf_t *b, sql_dialect_t d, int i) {
 }
 
 /* ` ON CONFLICT (key) DO UPDATE SET col = excluded.col, ...` (DO NOTHING when every column is
- * in the key). */
-static void on_conflict(spate_buf_t *b, const sql_table_t *t) {
+ * in the key), into table `name`; with newer_by only a row at least as new replaces the held one. */
+static void on_conflict(spate_buf_t *b, const sql_table_t *t, const char *name) {
         int others = 0;
         puts_(b, " ON CONFLICT (");
         key_list(b, t);
@@ -143,8 +143,19 @@ static void on_conflict(spate_buf_t *b, const sql_table_t *t) {
                 puts_(b, " = excluded.");
                 spate_sql_ident(b, t->cols[i].name);
         }
-        if (!others)
+        if (!others) {
                 puts_(b, "NOTHING");
+                return;
+        }
+        if (t->newer_by) {
+                const char *col = t->cols[t->newer_by - 1].name;
+                puts_(b, " WHERE excluded.");
+                spate_sql_ident(b, col);
+                puts_(b, " >= ");
+                spate_sql_ident(b, name);
+                spate_buf_putc(b, '.');
+                spate_sql_ident(b, col);
+        }
 }
 
 void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
@@ -162,7 +173,7 @@ void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, con
                 spate_buf_putc(b, ')');
         }
         if (upsert)
-                on_conflict(b, t);
+                on_conflict(b, t, name);
         finish(b);
 }
 
@@ -197,7 +208,7 @@ void spate_sql_merge(spate_buf_t *b, const sql_table_t *t, const char *stage, co
         puts_(b, ", ");
         spate_sql_ident(b, seq_col);
         puts_(b, " DESC");
-        on_conflict(b, t);
+        on_conflict(b, t, t->table);
         finish(b);
 }
 

@@ -29,6 +29,8 @@ static const spate_prop_t table_props[] = {
           "the key of a row, e.g. station_id (required for files; a topic table is keyed by the message key without it)" },
         { "columns", SPATE_P_LIST, 0, NULL, NULL,
           "the value's fields a join may pick (then a join naming another fails at load)" },
+        { "version_as", SPATE_P_STR, 0, NULL, NULL,
+          "dir: a column holding the name of the dated subfolder a row was loaded from (joins pick it like any other)" },
         { "refresh", SPATE_P_DURATION, 0, "1s", NULL, "how often the topic or the files are checked for news" },
         { NULL }
 };
@@ -112,6 +114,13 @@ static int init_files(spate_node_t *n, const char *what, char *errstr, size_t er
         if (!S_ISDIR(st.st_mode) != !t->is_dir)
                 return spate_node_error(n, spate_node_param(n, what), errstr, errstr_size, "%s is %s", t->path,
                                         t->is_dir ? "not a directory" : "a directory (use dir:)");
+        const char *vcol = spate_node_str(n, "version_as");
+        if (vcol && !t->is_dir)
+                return spate_node_error(n, spate_node_param(n, "version_as"), errstr, errstr_size,
+                                        "version_as names the dated subfolder of a row: it needs dir:, not %s:",
+                                        what);
+        if (vcol)
+                t->version_col = 1 + spate_shape_field(spate_node_shapes(n), t->shape, vcol, strlen(vcol), 1);
         if (!(t->key = spate_node_expr_typed(n, "key", t->shape, SPATE_KEY_TYPES, "a string, number or bool",
                                              errstr, errstr_size)))
                 return *errstr ? -1 : spate_node_error(n, NULL, errstr, errstr_size,

@@ -10,7 +10,8 @@
  * number, an empty cell is null, anything else a string ("007" stays a
  * string, so ids keep their zeros); "quoted, cells" with "" inside, on one
  * line. JSON lines: one object a line. Files starting with _ or . are not
- * data. */
+ * data. With version_as, each row of a subfolder gets its name in that
+ * column, so results can say which version of the side data they used. */
 #include "table_int.h"
 #include "../../engine/ctx.h"
 #include "../../serde/json_scan.h"
@@ -128,7 +129,7 @@ static int csv_header(load_t *l, const char *text, size_t len) {
                         if (cells[c].type == SPATE_V_STR && cells[c].n == fd->len &&
                             !memcmp(cells[c].u.s, fd->name, fd->len))
                                 l->col[f] = c;
-                if (l->col[f] < 0 && spate_node_param(l->n, "columns")) {
+                if (l->col[f] < 0 && f + 1 != t->version_col && spate_node_param(l->n, "columns")) {
                         bad_line(l, 1, text, len, "the header has no column '%s' (the table declares it)",
                                  fd->name);
                         return -1;
@@ -163,6 +164,8 @@ static void load_line(load_t *l, long line, const char *text, size_t len) {
         } else if (rec.value.type != SPATE_V_OBJ) {
                 return bad_line(l, line, text, len, "not a JSON object");
         }
+        if (t->version_col && (int)rec.value.n >= t->version_col)
+                rec.value.u.items[t->version_col - 1] = spate_value_str(t->loading, (uint32_t)strlen(t->loading));
         if (spate_table_row_key(t, &rec, &key, &klen, err, sizeof(err)))
                 return bad_line(l, line, text, len, "%s", err);
         t->buf.len = 0;
@@ -329,6 +332,7 @@ static int refresh_dir(spate_node_t *n, spate_ctx_t *ctx) {
                 if (done || name[0] == '.' || stat(marker, &st) || !is_candidate(t, name, &st))
                         goto next;
                 spate_table_clear(t->next);
+                t->loading = name;
                 long bad = load_folder(n, ctx, sub);
                 if (bad) {
                         spate_err("table %s: version %s has %ld bad line%s (dead-lettered): not loaded; %s%s",

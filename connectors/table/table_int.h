@@ -35,6 +35,8 @@ typedef struct tnode {
         char path[PATH_MAX];      /* file: or dir: resolved */
         int is_dir;
         char version[256];        /* dir: the subfolder loaded ("" none) */
+        const char *loading;      /* dir: the subfolder being loaded (its name) */
+        int version_col;          /* dir, version_as: 1 + the column holding the subfolder's name; 0 none */
         struct refused_version {  /* dir: subfolders refused, with their marker's time */
                 char name[256];
                 struct timespec mtime;

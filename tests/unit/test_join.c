@@ -319,6 +319,44 @@ static void test_dir_versions(void) {
         spate_driver_destroy(d);
 }
 
+/* version_as: each row carries the name of the dated folder it came from; a newer folder's rows
+ * the newer name. Only a dir: table has one. */
+static void test_dir_version_as(void) {
+        char y[2048], err[1024];
+        const char *head = "application: join-ver\n"
+                           "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                           "nodes:\n"
+                           "  - name: in\n    type: kafka_source\n    topic: f.in\n    partitions: 1\n"
+                           "  - name: look\n    type: join\n    from: in\n    table: vers\n    key: code\n"
+                           "    fields: {muni: name, side: as_of}\n"
+                           "  - name: out\n    type: kafka_sink\n    from: look\n    topic: f.out\n    partitions: 1\n"
+                           "  - name: vers\n    type: table\n";
+        mkdir(tmp("vers"), 0755);
+        mkdir(tmp("vers/2026-12-01"), 0755);
+        write_file(tmp("vers/2026-12-01/a.csv"), "code,name\n0001,Brest\n");
+        write_file(tmp("vers/2026-12-01/_SUCCESS"), "");
+        snprintf(y, sizeof(y), "%s    dir: %s\n    key: code\n    version_as: as_of\n    columns: [name, as_of]\n",
+                 head, tmp("vers"));
+        spate_driver_t *d = driver(y);
+        CHECK_STR(join_one(d, "0001"), "{\"code\":\"0001\",\"muni\":\"Brest\",\"side\":\"2026-12-01\"}",
+                  "the row names its folder (declared in columns:, absent from the CSV header)");
+        CHECK_STR(join_one(d, "0002"), "{\"code\":\"0002\",\"muni\":null,\"side\":null}",
+                  "no row: no version either");
+        mkdir(tmp("vers/2026-12-02"), 0755);
+        write_file(tmp("vers/2026-12-02/a.jsonl"), "{\"code\":\"0001\",\"name\":\"Brest (29)\"}\n");
+        write_file(tmp("vers/2026-12-02/_SUCCESS"), "");
+        spate_driver_advance(d, 1000);
+        CHECK_STR(join_one(d, "0001"), "{\"code\":\"0001\",\"muni\":\"Brest (29)\",\"side\":\"2026-12-02\"}",
+                  "a JSON-lines row of the newer folder names it");
+        spate_driver_destroy(d);
+        snprintf(y, sizeof(y), "%s    file: %s/vers/2026-12-01/a.csv\n    key: code\n    version_as: as_of\n",
+                 head, tmpdir);
+        d = spate_driver_new(y, 1000000, err, sizeof(err));
+        CHECK(!d && strstr(err, "version_as names the dated subfolder of a row: it needs dir:, not file:"),
+              "version_as on a file table fails at load: %s", d ? "(loaded)" : err);
+        spate_driver_destroy(d);
+}
+
 /* One file, replaced in place: a malformed rewrite keeps the rows held. */
 static void test_file(void) {
         char y[2048];
@@ -416,6 +454,7 @@ int main(void) {
         test_fanout();
         test_as_of();
         test_dir_versions();
+        test_dir_version_as();
         test_file();
         test_load_errors();
         char cmd[300];

@@ -1,6 +1,6 @@
 /* test_sql.c - unit tests of sql_sink's SQL text (connectors/sql/sql_text.c): column types, CREATE
  * TABLE and INSERT/upsert in both dialects, password masking, and SQLite's STRICT tables and
- * upsert on a real in-memory database; record values converted to cells. */
+ * upsert on a real in-memory database; record values converted to cells; newer_by. */
 #include "check.h"
 #include "../../connectors/sql/sql.h"
 
@@ -148,11 +148,58 @@ static void test_cells(void) {
         spate_arena_destroy(&a);
 }
 
+/* newer_by: a versioned sink's current row never goes back to an older window (a late revision of
+ * it stays in the history only); the text in both dialects and the behaviour on a real SQLite. */
+static void test_newer_by(void) {
+        static sql_col_t wc[] = { { "town", SQL_T_TEXT, "not null" }, { "start", SQL_T_TIMESTAMP, "" },
+                                  { "mean", SQL_T_DOUBLE, "" } };
+        sql_table_t t = { .table = "h", .current = "c", .version_col = "version", .cols = wc, .ncols = 3,
+                          .key = key, .nkey = 1, .mode = SQL_VERSIONED, .newer_by = 2 };
+        spate_buf_t b = { 0 };
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        spate_sql_insert(&b, SQL_DIALECT_PG, &t, "c", 0, 1, 1);
+        CHECK_STR(b.data, "INSERT INTO \"c\" (\"town\", \"start\", \"mean\") VALUES ($1, $2, $3) "
+                  "ON CONFLICT (\"town\") DO UPDATE SET \"start\" = excluded.\"start\", \"mean\" = excluded.\"mean\" "
+                  "WHERE excluded.\"start\" >= \"c\".\"start\"", "PostgreSQL upsert of the current row, newer_by");
+        b.len = 0;
+        sqlite3_open(":memory:", &db);
+        spate_sql_create(&b, SQL_DIALECT_SQLITE, &t, "c", 0, 1);
+        CHECK(sqlite3_exec(db, b.data, NULL, NULL, NULL) == SQLITE_OK, "CREATE runs: %s", sqlite3_errmsg(db));
+        b.len = 0;
+        spate_sql_insert(&b, SQL_DIALECT_SQLITE, &t, "c", 0, 1, 1);
+        CHECK(sqlite3_prepare_v2(db, b.data, -1, &st, NULL) == SQLITE_OK, "upsert prepares: %s", sqlite3_errmsg(db));
+        static const struct { const char *start; double mean; } rows[] = {
+                { "2026-12-01T10:00:00Z", 1.0 },   /* first */
+                { "2026-12-01T11:00:00Z", 2.0 },   /* newer window: replaces */
+                { "2026-12-01T09:00:00Z", 9.0 },   /* late revision of an older one: kept out */
+                { "2026-12-01T11:00:00Z", 3.0 },   /* revision of the current window: replaces */
+        };
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                sqlite3_reset(st);
+                sqlite3_bind_text(st, 1, "paris", -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, rows[i].start, -1, SQLITE_STATIC);
+                sqlite3_bind_double(st, 3, rows[i].mean);
+                CHECK(sqlite3_step(st) == SQLITE_DONE, "upsert %zu runs: %s", i, sqlite3_errmsg(db));
+        }
+        sqlite3_finalize(st);
+        sqlite3_prepare_v2(db, "SELECT count(*), max(start), max(mean) FROM c", -1, &st, NULL);
+        sqlite3_step(st);
+        CHECK(sqlite3_column_int(st, 0) == 1 && !strcmp((const char *)sqlite3_column_text(st, 1),
+              "2026-12-01T11:00:00Z") && sqlite3_column_double(st, 2) == 3.0,
+              "the current row is the newest window's latest revision (%s, %g)", sqlite3_column_text(st, 1),
+              sqlite3_column_double(st, 2));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        spate_buf_free(&b);
+}
+
 int main(void) {
         test_types();
         test_cells();
         test_mask();
         test_text();
         test_sqlite();
+        test_newer_by();
         return CHECK_DONE();
 }
