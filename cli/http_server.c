@@ -2,8 +2,10 @@
  * thread per connection so that an event stream may block on the live hub
  * while /metrics answers): /metrics renders the default metrics registry,
  * /health and /ready ask the engine, / is the live map (web/map.html, built
- * in), /events streams live.h's changes as Server-Sent Events. */
+ * in), /events streams live.h's changes as Server-Sent Events, /state/...
+ * answers interactive queries (iq_http.c). */
 #include "http_server.h"
+#include "iq_http.h"
 #include "../util/buf.h"
 #include "../engine/live.h"
 #include "../util/log.h"
@@ -26,6 +28,9 @@ struct spate_http_server {
         struct MHD_Daemon *daemon;
         spate_engine_t *engine;
         char *regions_path;
+        char *url;                 /* http://HOST:PORT/ as bound */
+        spate_iq_peers_t *peers;   /* NULL: no /state, or one instance */
+        spate_iq_http_t *iq;       /* NULL: no /state */
 };
 
 /* One /events stream: what is still to send of the last batch of changes. */
@@ -157,7 +162,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return events(c);
         if (!strcmp(url, "/regions.geojson"))
                 return file(c, s->regions_path, "application/geo+json");
-        return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /health, /ready, / (the map)\n");
+        if (s->iq && !strncmp(url, "/state", 6) && (!url[6] || url[6] == '/'))
+                return spate_iq_http_answer(s->iq, c, url);
+        return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /health, /ready, /state, / (the map)\n");
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -225,9 +232,34 @@ spate_http_server_t *spate_http_start(const char *addr, spate_engine_t *engine, 
                 return NULL;
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        spate_info("http: listening on http://%s:%u/ (map), /metrics, /health, /ready",
-                   host[0] ? host : "0.0.0.0", info ? info->port : 0);
+        char url[300];
+        int v6 = strchr(host, ':') != NULL;
+        snprintf(url, sizeof(url), "http://%s%s%s:%u", v6 ? "[" : "", host[0] ? host : "0.0.0.0", v6 ? "]" : "",
+                 info ? info->port : 0);
+        if (!(s->url = strdup(url))) {
+                spate_http_stop(s);
+                return NULL;
+        }
+        spate_info("http: listening on %s/ (map), /metrics, /health, /ready, /state", url);
         return s;
+}
+
+int spate_http_serve_state(spate_http_server_t *s, const spate_topology_t *t, const char *advertise, char *errstr,
+                           size_t errstr_size) {
+        const char *url = advertise && *advertise ? advertise : s->url;
+        if (!strncmp(url, "http://0.0.0.0:", 15) || !strncmp(url, "http://[::]:", 12)) {
+                snprintf(errstr, errstr_size, "--http %s listens on every interface: say with --http-advertise "
+                         "http://HOST:PORT where the other instances reach this one", url + 7);
+                return -1;
+        }
+        if (!(s->peers = spate_iq_peers_start(t, url, errstr, errstr_size)))
+                return -1;
+        /* The token stays in memory only: never logged, never forwarded but to a peer. */
+        if (!(s->iq = spate_iq_http_new(s->engine, t, s->peers, getenv("SPATE_HTTP_TOKEN")))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        return 0;
 }
 
 void spate_http_stop(spate_http_server_t *s) {
@@ -236,6 +268,9 @@ void spate_http_stop(spate_http_server_t *s) {
         spate_live_shutdown();     /* event streams end, so their threads can be joined */
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
+        spate_iq_http_free(s->iq);
+        spate_iq_peers_stop(s->peers);
+        free(s->url);
         free(s->regions_path);
         free(s);
 }
