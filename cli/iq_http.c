@@ -272,9 +272,10 @@ static int row_cmp(const void *pa, const void *pb) {
         return sa < sb ? -1 : sa > sb;
 }
 
-/* Adds the rows of text ("{..},{..}" or a peer's answer object with
- * "rows", or one row) to all. -1 if it is not JSON. */
-static int gather(json_t *all, const char *text, size_t len, int peer_answer) {
+/* Adds the rows of text (an array of rows, or a peer's answer: an object
+ * with "rows", or one row) to all; a peer's cut rows set *truncated. -1 if
+ * it is not JSON. */
+static int gather(json_t *all, const char *text, size_t len, int peer_answer, int *truncated) {
         json_error_t jerr;
         json_t *v = json_loadb(text, len, 0, &jerr), *rows, *r;
         size_t i;
@@ -283,6 +284,8 @@ static int gather(json_t *all, const char *text, size_t len, int peer_answer) {
         rows = peer_answer ? json_object_get(v, "rows") : v;
         if (peer_answer && !rows)
                 json_array_append(all, v);   /* a GET's single row */
+        if (peer_answer && json_is_true(json_object_get(v, "truncated")))
+                *truncated = 1;
         json_array_foreach(rows, i, r)
                 json_array_append(all, r);
         json_decref(v);
@@ -291,15 +294,15 @@ static int gather(json_t *all, const char *text, size_t len, int peer_answer) {
 
 /* Every instance holding partitions answers from its own; one failing
  * means the answer would be partial: 503. */
-static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, json_t *all, char *errstr,
-                      size_t errstr_size) {
+static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, json_t *all, int *truncated,
+                      char *errstr, size_t errstr_size) {
         char **urls;
         int n = spate_iq_peers_others(h->peers, topic, &urls), rc = 0;
         for (int i = 0; i < n && !rc; i++) {
                 spate_buf_t body = { 0 };
                 long status = ask_peer(h, urls[i], q, &body, errstr, errstr_size);
                 if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && q->kind == SPATE_IQ_GET))
-                        rc = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1) ?
+                        rc = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated) ?
                                 snprintf(errstr, errstr_size, "instance %s: not JSON", urls[i]), -1 : 0;
                 else
                         rc = status ? snprintf(errstr, errstr_size, "instance %s answered %ld", urls[i],
@@ -310,7 +313,8 @@ static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic
         return rc;
 }
 
-static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q, json_t *all) {
+static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q, json_t *all,
+                                   int truncated) {
         size_t n = json_array_size(all), keep = n;
         json_t **v = calloc(n + 1, sizeof(*v)), *out = json_object(), *rows = json_array();
         spate_buf_t b = { 0 };
@@ -337,7 +341,7 @@ static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c,
         if (q->key)
                 json_object_set_new(out, "key", json_stringn(q->key, q->klen));
         json_object_set_new(out, "rows", rows);
-        json_object_set_new(out, "truncated", json_boolean(keep < n));
+        json_object_set_new(out, "truncated", json_boolean(truncated || keep < n));
         text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
         spate_buf_put(&b, text, strlen(text));
         free(text);
@@ -358,10 +362,12 @@ static const spate_node_t *find_node(spate_iq_http_t *h, const char *name) {
  * the other instances), then answers. */
 static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
                                    spate_iq_t *q, const char *topic, const int32_t *parts, int nparts, int everywhere) {
-        spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_HISTORY ? q->limit : q->kind == SPATE_IQ_GET };
+        /* One row past a history's limit tells whether it was cut; a scan
+         * reads every matching key (state order is not key order), then sorts and cuts. */
+        spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_HISTORY ? q->limit + 1 : q->kind == SPATE_IQ_GET };
         json_t *all = json_array();
         char err[1024] = "";
-        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err));
+        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), truncated = 0;
         enum MHD_Result r;
         if (rc) {
                 spate_buf_free(&rows.json);
@@ -371,17 +377,19 @@ static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c,
                 spate_err("interactive query on '%s': %s", n->name, err);
                 return fail(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_error", err);
         }
-        spate_buf_putc(&rows.json, ']');
-        memmove(rows.json.data + 1, rows.json.data, rows.json.len - 1);
-        rows.json.data[0] = '[';
-        gather(all, rows.json.data, rows.json.len, 0);
+        spate_buf_t text = { 0 };
+        spate_buf_putc(&text, '[');
+        spate_buf_put(&text, rows.json.data, rows.json.len);
+        spate_buf_putc(&text, ']');
+        gather(all, text.data, text.len, 0, &truncated);
+        spate_buf_free(&text);
         spate_buf_free(&rows.json);
         if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(all)) &&
-            ask_others(h, q, topic, all, err, sizeof(err))) {
+            ask_others(h, q, topic, all, &truncated, err, sizeof(err))) {
                 json_decref(all);
                 return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "instance_unavailable", err);
         }
-        r = answer_rows(h, c, q, all);
+        r = answer_rows(h, c, q, all, truncated);
         json_decref(all);
         return r;
 }

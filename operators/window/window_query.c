@@ -33,15 +33,16 @@ typedef struct qwalk {
         size_t errstr_size;
 } qwalk_t;
 
-/* The row of entry (group, val) into q->row; 1 if the window is not (yet)
+/* The row of entry (group, start: its key; val) into k->row; 1 if the window is not (yet)
  * emitted, -1 for an entry this node cannot decode. */
-static int entry_row(qwalk_t *k, const char *group, size_t glen, const char *val, size_t vlen) {
+static int entry_row(qwalk_t *k, const char *group, size_t glen, int64_t start, const char *val, size_t vlen) {
         const win_t *w = k->w;
         spate_went_t e;
         spate_wids_t *ids = NULL;
         if (spate_went_decode_ids(&w->conf, val, vlen, &e, &ids, k->errstr, k->errstr_size))
                 return -1;
         spate_wids_free(ids);
+        e.start = start;   /* kept in the key, not the value */
         int emitted = e.gap != SPATE_GAP_PENDING && (e.closed || !w->conf.emit_final);
         if (emitted) {
                 spate_value_t v = { .type = SPATE_V_OBJ, .n = (uint32_t)win_row_fields(w), .u.items = k->items };
@@ -81,7 +82,7 @@ static int walk(qwalk_t *k, const spate_iq_t *q, spate_store_cf_t *cf, const cha
                 if (q->kind != SPATE_IQ_HISTORY && k->have_last &&
                     (glen != k->last_glen || memcmp(group, k->last_group, glen)))
                         full = flush_last(k);
-                if (full || (rc = entry_row(k, group, glen, val, vlen)) == 1)
+                if (full || (rc = entry_row(k, group, glen, start, val, vlen)) == 1)
                         continue;
                 if (rc < 0)
                         break;
