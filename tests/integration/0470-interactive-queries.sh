@@ -37,9 +37,14 @@ check "the mqtt_source connects" wait_for 30 grep -qs "mqtt_source: connected to
 both() { grep -qs "^.*assigned" "$TMP/spate-r.log" && grep -qs "assigned" "$TMP/spate-s.log"; }
 check "both resample instances are assigned partitions" wait_for 30 both
 
-"$SPATE_BIN" iot-sim --url "$MQTT_URL" --sensors "$topo/iot_sensors.json" --prefix it0470 --start $T0 \
-        --rounds 240 --silent store-t3 --rate 400 --seed 47 --log "$TMP/sim.jsonl" 2>>"$TMP/sim.err" &
-sim=$!; _pids+=($sim)
+sim() {  # log, start, rounds, silent sensor
+        "$SPATE_BIN" iot-sim --url "$MQTT_URL" --sensors "$topo/iot_sensors.json" --prefix it0470 \
+                --start "$2" --rounds "$3" --silent "$4" --rate 400 --seed 47 --log "$TMP/$1" 2>>"$TMP/sim.err"
+}
+# 4 minutes of readings (store-t3 silent), then after a 2-minute pause 3 more with hall-t1 silent
+# for good: the histories hold gap rows (null values, counts 0) and a stale one.
+bg sim sim1.jsonl $T0 240 store-t3
+sim=$!
 check "readings reach the raw topic" wait_count 20 it0470.raw 600
 kill9 r
 ok "killed resample instance r with SIGKILL at $($KT count "$BOOT" it0470.raw) raw records"
@@ -57,17 +62,19 @@ until [ -n "$first" ] || ! kill -0 "$SPATE_PID_r2" 2>/dev/null; do
 done
 check "the restarted instance's first answer is 503 restoring with Retry-After (got $first)" [ "$first" = "503 1 restoring" ]
 wait "$sim"
-check "the simulator had every message acknowledged" grep -q "acknowledged; " "$TMP/sim.err"
+sim sim2.jsonl $((T0 + 360000)) 180 hall-t1
+check "the simulator had every message acknowledged" [ "$(grep -c "acknowledged; " "$TMP/sim.err")" -eq 2 ]
+logs=$TMP/sim1.jsonl,$TMP/sim2.jsonl
 
 consume() {
         $KT consume "$BOOT" it0470.raw --idle 0.5 >"$TMP/raw.jsonl"
         $KT consume "$BOOT" it0470.minutely --idle 0.5 >"$TMP/minutely.jsonl"
 }
-exact() { consume; $PY "$REF/iot_ref.py" compare "$topo/iot_sensors.json" "$TMP/sim.jsonl" "$TMP/raw.jsonl" "$TMP/minutely.jsonl" -q >/dev/null; }
+exact() { consume; $PY "$REF/iot_ref.py" compare "$topo/iot_sensors.json" "$logs" "$TMP/raw.jsonl" "$TMP/minutely.jsonl" -q >/dev/null; }
 check "the 1-minute output topic equals the reference within 30 s" wait_for 30 exact
 consume
 tap() { while read -r s rest; do case $s in ok) ok "${rest#- }";; "#"*) echo "$s $rest";; *) nok "${rest#*- }";; esac; done < <("$@"); }
-tap $PY "$REF/iq_ref.py" history "$topo/iot_sensors.json" "$TMP/sim.jsonl" "$TMP/raw.jsonl" "$TOKEN" "$S" "$R2"
+tap $PY "$REF/iq_ref.py" history "$topo/iot_sensors.json" "$logs" "$TMP/raw.jsonl" "$TOKEN" "$S" "$R2"
 
 # Bad queries: 4xx with a reason; reads need the token.
 check "no token: 401" [ "$(ask "$S/state/per_minute/hall-t1")" = "401  unauthorized" ]
