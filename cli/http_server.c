@@ -223,7 +223,9 @@ spate_http_server_t *spate_http_start(const char *addr, spate_engine_t *engine, 
                                      0, NULL, NULL, on_request, s,
                                      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                                      MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                                     /* a thread each: 100 BI clients with keep-alive plus
+                                      * the peers' forwarded queries */
+                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
                                      MHD_OPTION_END);
         freeaddrinfo(ai);
         if (!s->daemon) {

@@ -358,6 +358,31 @@ static const spate_node_t *find_node(spate_iq_http_t *h, const char *name) {
         return NULL;
 }
 
+/* One partition's rows are in key and window order already: written as
+ * the node rendered them, no JSON parsed (the common case of a key's value
+ * or history). A history asked one row past its limit: that row is cut. */
+static enum MHD_Result answer_text(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q,
+                                   spate_iq_rows_t *rows) {
+        spate_buf_t b = { 0 };
+        int cut = q->kind == SPATE_IQ_HISTORY && rows->n > q->limit;
+        if (q->kind == SPATE_IQ_GET) {
+                if (!rows->n) {
+                        spate_buf_free(&rows->json);
+                        return fail(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no value for this key (yet)");
+                }
+                return send_json(h, c, MHD_HTTP_OK, &rows->json, NULL, 0);
+        }
+        spate_buf_put(&b, "{\"node\":", 8);
+        spate_json_write_str(&b, q->node, strlen(q->node));
+        spate_buf_put(&b, ",\"key\":", 7);
+        spate_json_write_str(&b, q->key, q->klen);
+        spate_buf_put(&b, ",\"rows\":[", 9);
+        spate_buf_put(&b, rows->json.data, cut ? rows->last - 1 : rows->json.len);
+        spate_buf_put(&b, cut ? "],\"truncated\":true}" : "],\"truncated\":false}", cut ? 19 : 20);
+        spate_buf_free(&rows->json);
+        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+}
+
 /* Reads q here from parts (and, for a lookup spread over every task, from
  * the other instances), then answers. */
 static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
@@ -365,18 +390,20 @@ static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c,
         /* One row past a history's limit tells whether it was cut; a scan
          * reads every matching key (state order is not key order), then sorts and cuts. */
         spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_HISTORY ? q->limit + 1 : q->kind == SPATE_IQ_GET };
-        json_t *all = json_array();
+        json_t *all;
         char err[1024] = "";
         int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), truncated = 0;
         enum MHD_Result r;
         if (rc) {
                 spate_buf_free(&rows.json);
-                json_decref(all);
                 if (rc > 0)
                         return fail(h, c, (unsigned)rc, "bad_request", err);
                 spate_err("interactive query on '%s': %s", n->name, err);
                 return fail(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_error", err);
         }
+        if (!everywhere && q->kind != SPATE_IQ_SCAN)
+                return answer_text(h, c, q, &rows);
+        all = json_array();
         spate_buf_t text = { 0 };
         spate_buf_putc(&text, '[');
         spate_buf_put(&text, rows.json.data, rows.json.len);

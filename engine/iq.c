@@ -160,6 +160,7 @@ int spate_iq_row(spate_iq_rows_t *rows, const char *json, size_t len) {
                 return 1;
         if (rows->n++)
                 spate_buf_putc(&rows->json, ',');
+        rows->last = rows->json.len;
         spate_buf_put(&rows->json, json, len);
         return rows->limit && rows->n >= rows->limit;
 }

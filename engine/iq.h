@@ -77,6 +77,7 @@ int32_t spate_iq_partition(const void *key, size_t klen, int n);
 typedef struct spate_iq_rows {
         spate_buf_t json;           /* "{..},{..}" */
         size_t n, limit;
+        size_t last;                /* offset in json where the last row starts */
 } spate_iq_rows_t;
 /* Appends one row (a JSON object's text). 1 once the limit is reached (the
  * query stops), else 0. */

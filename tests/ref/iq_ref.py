@@ -8,7 +8,8 @@ topology/iot_resample.yaml against the independent reference of iot_ref.py, comp
         raw topic (which partition holds each sensor and how far its stream time got, as in
         iot_ref.py). For every sensor and every instance URL: GET /state/per_minute/<sensor>/history
         returns exactly the reference's 1-minute rows (every field, in window order); a from/to
-        sub-range returns exactly the rows starting in it (ISO-8601 and ms bounds alike);
+        sub-range returns exactly the rows starting in it (ISO-8601 and ms bounds alike); a limit
+        returns the first rows and says whether it cut;
         GET /state/per_minute/<sensor> is the reference's last row; a scan with a prefix returns
         the latest row of each matching sensor, in key order, cut at limit; the `limits` table
         answers each sensor's lo/hi. Each instance answers some sensors itself and forwards the
@@ -92,6 +93,13 @@ def check_instance(base, token, ranges, rows, res):
             d = diff(body["rows"], sub) if st == 200 else "status %d: %s" % (st, body)
             res.append((d is None, "%s: %s's history from %s to %s is the reference's %d rows%s"
                         % (base, sensor, a, b, len(sub), "; " + d if d else "")))
+        for lim in (2, len(want)):
+            st, body, _ = get("%s/state/%s/%s/history?limit=%d" % (base, NODE, q(sensor), lim), token)
+            first = {s: want[s] for s in starts[:lim]}
+            d = diff(body["rows"], first) if st == 200 else "status %d: %s" % (st, body)
+            d = d or (None if body["truncated"] == (lim < len(want)) else "truncated %s" % body["truncated"])
+            res.append((d is None, "%s: %s's history with limit=%d: the first %d rows, truncated %s%s"
+                        % (base, sensor, lim, lim, lim < len(want), "; " + d if d else "")))
         st, body, _ = get("%s/state/%s/%s" % (base, NODE, q(sensor)), token)
         d = diff([body], {starts[-1]: want[starts[-1]]}) if st == 200 else "status %d: %s" % (st, body)
         res.append((d is None, "%s: %s's current value is the reference's last row (%s)%s"
