@@ -18,7 +18,7 @@ CLIENTS=${IQ_CLIENTS:-100}
 SECS=${IQ_SECONDS:-10}
 TMP=$(mktemp -d /tmp/spate-iq-bench.XXXXXX)
 PY=/usr/bin/python3
-PORT=$(( ${BENCH_PORT:-19392} + 30 ))
+PORT=$(( ${BENCH_PORT:-19392} + 50 ))
 T0=1767225600000
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT

@@ -19,18 +19,25 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_PARTS 4096
 #define FORWARD_TIMEOUT_MS 10000
+/* Idle libcurl handles kept with their connections to the peers, so that a
+ * forwarded query reuses a keep-alive connection instead of a new one. */
+#define CURL_POOL 64
 
 struct spate_iq_http {
         spate_engine_t *engine;
         const spate_topology_t *topo;
         spate_iq_peers_t *peers;
         char *token;
+        pthread_mutex_t pool_mu;
+        CURL *pool[CURL_POOL];
+        int npool;
 };
 
 spate_iq_http_t *spate_iq_http_new(spate_engine_t *engine, const spate_topology_t *topo, spate_iq_peers_t *peers,
@@ -40,6 +47,7 @@ spate_iq_http_t *spate_iq_http_new(spate_engine_t *engine, const spate_topology_
                 free(h);
                 return NULL;
         }
+        pthread_mutex_init(&h->pool_mu, NULL);
         h->engine = engine;
         h->topo = topo;
         h->peers = peers;
@@ -49,6 +57,9 @@ spate_iq_http_t *spate_iq_http_new(spate_engine_t *engine, const spate_topology_
 void spate_iq_http_free(spate_iq_http_t *h) {
         if (!h)
                 return;
+        for (int i = 0; i < h->npool; i++)
+                curl_easy_cleanup(h->pool[i]);
+        pthread_mutex_destroy(&h->pool_mu);
         free(h->token);
         free(h);
 }
@@ -191,11 +202,32 @@ static void peer_url(spate_buf_t *u, CURL *curl, const char *base, const spate_i
         spate_buf_putc(u, '\0');
 }
 
+static CURL *curl_get(spate_iq_http_t *h) {
+        CURL *curl = NULL;
+        pthread_mutex_lock(&h->pool_mu);
+        if (h->npool)
+                curl = h->pool[--h->npool];
+        pthread_mutex_unlock(&h->pool_mu);
+        return curl ? curl : curl_easy_init();
+}
+
+static void curl_put(spate_iq_http_t *h, CURL *curl) {
+        curl_easy_reset(curl);   /* options go, the connection stays */
+        pthread_mutex_lock(&h->pool_mu);
+        if (h->npool < CURL_POOL) {
+                h->pool[h->npool++] = curl;
+                curl = NULL;
+        }
+        pthread_mutex_unlock(&h->pool_mu);
+        if (curl)
+                curl_easy_cleanup(curl);
+}
+
 /* GET of the question at peer base: its status (0: unreachable, errstr
  * says why) and body. */
-static long ask_peer(const spate_iq_http_t *h, const char *base, const spate_iq_t *q, spate_buf_t *body,
+static long ask_peer(spate_iq_http_t *h, const char *base, const spate_iq_t *q, spate_buf_t *body,
                      char *errstr, size_t errstr_size) {
-        CURL *curl = curl_easy_init();
+        CURL *curl = curl_get(h);
         struct curl_slist *hdrs = NULL;
         spate_buf_t url = { 0 }, auth = { 0 };
         char cerr[CURL_ERROR_SIZE] = "";
@@ -220,8 +252,9 @@ static long ask_peer(const spate_iq_http_t *h, const char *base, const spate_iq_
                 curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         else
                 snprintf(errstr, errstr_size, "instance %s: %s", base, cerr[0] ? cerr : "unreachable");
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
         curl_slist_free_all(hdrs);
-        curl_easy_cleanup(curl);
+        curl_put(h, curl);
         spate_buf_free(&url);
         spate_buf_free(&auth);   /* the token: never logged, gone at once */
         return status;
