@@ -248,11 +248,21 @@ spate_http_server_t *spate_http_start(const char *addr, spate_engine_t *engine, 
 
 int spate_http_serve_state(spate_http_server_t *s, const spate_topology_t *t, const char *advertise, char *errstr,
                            size_t errstr_size) {
-        const char *url = advertise && *advertise ? advertise : s->url;
-        if (!strncmp(url, "http://0.0.0.0:", 15) || !strncmp(url, "http://[::]:", 12)) {
-                snprintf(errstr, errstr_size, "--http %s listens on every interface: say with --http-advertise "
-                         "http://HOST:PORT where the other instances reach this one", url + 7);
-                return -1;
+        char url[512], host[256];
+        const char *port = strrchr(s->url, ':');
+        snprintf(url, sizeof(url), "%s", advertise && *advertise ? advertise : s->url);
+        /* Every interface is no address for the others: this host's name is (compose's
+         * scaled services share one environment, so one --http-advertise cannot do). */
+        if ((!advertise || !*advertise) && (!strncmp(s->url, "http://0.0.0.0:", 15) || !strncmp(s->url, "http://[::]:", 12))) {
+                if (gethostname(host, sizeof(host))) {
+                        snprintf(errstr, errstr_size, "--http %s listens on every interface: say with "
+                                 "--http-advertise http://HOST:PORT where the other instances reach this one",
+                                 s->url + 7);
+                        return -1;
+                }
+                host[sizeof(host) - 1] = '\0';
+                snprintf(url, sizeof(url), "http://%s%s", host, port);
+                spate_info("http: advertising %s to the other instances (--http-advertise to choose)", url);
         }
         if (!(s->peers = spate_iq_peers_start(t, url, errstr, errstr_size)))
                 return -1;
