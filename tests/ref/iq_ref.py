@@ -12,7 +12,8 @@ topology/iot_resample.yaml against the independent reference of iot_ref.py, comp
         returns the first rows and says whether it cut;
         GET /state/per_minute/<sensor> is the reference's last row; a scan with a prefix returns
         the latest row of each matching sensor, in key order, cut at limit; the `limits` table
-        answers each sensor's lo/hi. Each instance answers some sensors itself and forwards the
+        answers each sensor's lo/hi; the dedupe store `once` answers a few mqtt_ids with the event
+        time they passed (asked of every instance: its key is not the record key). Each instance answers some sensors itself and forwards the
         others (the X-Spate-Served-By header names the instance that read the state). TAP-like
         lines; exit 0 when all hold.
 """
@@ -119,11 +120,22 @@ def check_instance(base, token, ranges, rows, res):
     res.append((ok, "%s: scan prefix=%s limit=%d: the latest rows of %s (got %s)" % (base, prefix, len(want), want, got)))
 
 
+def check_dedupe(base, token, raw_path, res):
+    """The dedupe store (`once`, keyed by mqtt_id, not the record key: every instance is asked)
+    holds, for a few readings, the event time their first copy passed."""
+    raws = [json.loads(r["value"]) for r in iot_ref.load(raw_path)]
+    for v in raws[:: max(1, len(raws) // 5)][:5]:
+        st, body, _ = get("%s/state/once/%s" % (base, urllib.parse.quote(str(v["mqtt_id"]))), token)
+        res.append((st == 200 and body == {"key": str(v["mqtt_id"]), "passed_at": v["ts"]},
+                    "%s: dedupe key %s passed at %d (got %s %s)" % (base, v["mqtt_id"], v["ts"], st, body)))
+
+
 def history(sensors, logs, raw_path, token, *urls):
     ranges, rows = reference(sensors, logs, raw_path)
     res = []
     for base in urls:
         check_instance(base, token, ranges, rows, res)
+        check_dedupe(base, token, raw_path, res)
     print("# reference: %d sensors, %d rows" % (len(rows), sum(len(r) for r in rows.values())))
     for ok, what in res:
         print("%s - %s" % ("ok" if ok else "not ok", what))
