@@ -478,11 +478,11 @@ enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *
                 return fail(h, c, MHD_HTTP_BAD_REQUEST, "bad_request", err);
         if (!spate_engine_ready(h->engine))
                 return restoring(h, c);
-        if (route == 1)   /* held whole by every instance */
+        if (route == SPATE_IQ_LOCAL)
                 return answer_here(h, c, n, &q, NULL, NULL, 0, 0);
         if ((rc = spate_iq_owned_list(topic, parts, MAX_PARTS)) < 0)
                 return restoring(h, c);
-        if (q.kind == SPATE_IQ_SCAN || !n->def->query_keyed)
+        if (q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY)
                 return answer_here(h, c, n, &q, topic, parts, rc, 1);
         int32_t p = spate_iq_partition(q.key, q.klen, nparts);
         for (int i = 0; i < rc; i++)

@@ -187,15 +187,18 @@ int spate_iq_route(const spate_node_t *n, const char **topic, int *nparts, char 
         if (!n->def->query)
                 return snprintf(errstr, errstr_size, "node '%s' (%s) keeps no queryable state: query a "
                                 "window, dedupe or table node", n->name, n->def->name), -1;
+        int keyed = n->def->query_keyed;
         if (n->def->role == SPATE_ROLE_SOURCE)
-                return 1;
-        while (src->from)
+                return SPATE_IQ_LOCAL;
+        while (src->from) {
                 src = src->from;
+                keyed &= !src->def->sets_key;
+        }
         if (!src->def->replayable || !(*topic = spate_node_str(src, "topic")))
                 return snprintf(errstr, errstr_size, "node '%s' reads %s '%s', not a partitioned topic",
                                 n->name, src->def->name, src->name), -1;
         *nparts = (int)spate_node_int(src, "partitions");
-        return 0;
+        return keyed ? SPATE_IQ_KEYED : SPATE_IQ_EVERY;
 }
 
 /* --- ownership --- */

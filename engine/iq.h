@@ -87,9 +87,14 @@ int spate_iq_row(spate_iq_rows_t *rows, const char *json, size_t len);
 int spate_iq_key_wanted(const spate_iq_t *q, const char *k, size_t klen);
 
 /* Where a node's state lives: the topic whose partitions are its tasks and
- * their count, found by walking up to its source. 0; 1 for a node every
- * instance holds whole (a table: answered locally); -1 if the node has no
- * queryable state (errstr says why). */
+ * their count, found by walking up to its source; then a spate_iq_route_t,
+ * or -1 if the node has no queryable state (errstr says why). */
+typedef enum {
+        SPATE_IQ_EVERY,      /* a key may be in any task: ask them all */
+        SPATE_IQ_LOCAL,      /* every instance holds it whole (a table) */
+        SPATE_IQ_KEYED       /* a key is in the task of its partition (def->query_keyed, and no
+                                node between the source and it changes the key) */
+} spate_iq_route_t;
 int spate_iq_route(const struct spate_node *n, const char **topic, int *nparts, char *errstr,
                    size_t errstr_size);
 

@@ -93,6 +93,9 @@ typedef struct spate_op_def {
          * key lives in the task of the key's partition (a window without
          * group_by); 0: a key may be in any task (dedupe's key expression). */
         int query_keyed;
+        /* The node changes the record key without repartitioning (key_by): a
+         * key downstream is no longer in the task of its own partition. */
+        int sets_key;
         /* Sources only: the topic is a table, read whole from its beginning on
          * every assignment; its offsets are never committed. */
         int rewind;

@@ -3,10 +3,13 @@
  * arguments, scan key filters, row collection and ownership. */
 #include "check.h"
 #include "../../engine/iq.h"
+#include "../../engine/node.h"
+#include "../../engine/topology.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Arguments as "name=value" strings, NULL-terminated. */
 static const char *arg(void *opaque, const char *name) {
@@ -110,7 +113,50 @@ static void test_ownership(void) {
         CHECK(spate_iq_owned("in", 3) == -1, "restoring again after a revocation");
 }
 
+static const spate_node_t *node(const spate_topology_t *t, const char *name) {
+        for (int i = 0; i < t->nnodes; i++)
+                if (!strcmp(t->nodes[i]->name, name))
+                        return t->nodes[i];
+        return NULL;
+}
+
+/* Where a node's state lives decides who answers a key. */
+static void test_route(void) {
+        static const char yaml[] =
+                "application: iq-route\n"
+                "nodes:\n"
+                "  - {name: in, type: kafka_source, topic: t.in, partitions: 6}\n"
+                "  - {name: w, type: window, from: in, window: tumbling, size: 1m, aggregates: {n: count()}}\n"
+                "  - {name: rekey, type: key_by, from: in, key: x}\n"
+                "  - {name: w2, type: window, from: rekey, window: tumbling, size: 1m, aggregates: {n: count()}}\n"
+                "  - {name: seen, type: dedupe, from: in, key: id, within: 1m}\n"
+                "  - {name: lim, type: table, file: /dev/null, key: k}\n"
+                "  - {name: out, type: kafka_sink, from: w, topic: t.out}\n";
+        char path[] = "/tmp/test_iq_XXXXXX", err[512] = "";
+        int fd = mkstemp(path), nparts = 0;
+        const char *topic = NULL;
+        CHECK(fd >= 0 && write(fd, yaml, sizeof(yaml) - 1) == (ssize_t)(sizeof(yaml) - 1), "topology written");
+        close(fd);
+        spate_topology_t *t = spate_topology_load(path, err, sizeof(err));
+        unlink(path);
+        CHECK(t != NULL, "topology loads (%s)", err);
+        if (!t)
+                return;
+        CHECK(spate_iq_route(node(t, "w"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_KEYED &&
+              !strcmp(topic, "t.in") && nparts == 6, "a window on the record key: the key's partition of t.in");
+        CHECK(spate_iq_route(node(t, "w2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
+              "after key_by the key's partition says nothing: every task");
+        CHECK(spate_iq_route(node(t, "seen"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
+              "a dedupe key (an expression): every task");
+        CHECK(spate_iq_route(node(t, "lim"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_LOCAL,
+              "a table: here");
+        CHECK(spate_iq_route(node(t, "out"), &topic, &nparts, err, sizeof(err)) == -1 && strstr(err, "no queryable"),
+              "a sink: no state (%s)", err);
+        spate_topology_destroy(t);
+}
+
 int main(void) {
+        test_route();
         test_paths();
         test_args();
         test_keys_and_rows();
