@@ -410,7 +410,8 @@ static enum MHD_Result answer_text(spate_iq_http_t *h, struct MHD_Connection *c,
         spate_buf_put(&b, ",\"key\":", 7);
         spate_json_write_str(&b, q->key, q->klen);
         spate_buf_put(&b, ",\"rows\":[", 9);
-        spate_buf_put(&b, rows->json.data, cut ? rows->last - 1 : rows->json.len);
+        if (rows->n)
+                spate_buf_put(&b, rows->json.data, cut ? rows->last - 1 : rows->json.len);
         spate_buf_put(&b, cut ? "],\"truncated\":true}" : "],\"truncated\":false}", cut ? 19 : 20);
         spate_buf_free(&rows->json);
         return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
@@ -439,7 +440,8 @@ static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c,
         all = json_array();
         spate_buf_t text = { 0 };
         spate_buf_putc(&text, '[');
-        spate_buf_put(&text, rows.json.data, rows.json.len);
+        if (rows.n)
+                spate_buf_put(&text, rows.json.data, rows.json.len);
         spate_buf_putc(&text, ']');
         gather(all, text.data, text.len, 0, &truncated);
         spate_buf_free(&text);
