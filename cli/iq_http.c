@@ -325,6 +325,22 @@ static int gather(json_t *all, const char *text, size_t len, int peer_answer, in
         return 0;
 }
 
+/* 1 if every partition of topic is held here or by another instance's
+ * latest claim (else a scan would miss keys: a rebalance is under way). */
+static int covered(spate_iq_http_t *h, const char *topic, int nparts, const int32_t *mine, int nmine) {
+        for (int32_t p = 0; p < nparts; p++) {
+                int here = 0;
+                for (int i = 0; i < nmine && !here; i++)
+                        here = mine[i] == p;
+                char *owner = here || !h->peers ? NULL : spate_iq_peers_owner(h->peers, topic, p);
+                int ok = here || (owner && strcmp(owner, spate_iq_peers_self(h->peers)));
+                free(owner);
+                if (!ok)
+                        return 0;
+        }
+        return 1;
+}
+
 /* Every instance holding partitions answers from its own; one failing
  * means the answer would be partial: 503. */
 static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, json_t *all, int *truncated,
@@ -484,6 +500,11 @@ enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *
                 return answer_here(h, c, n, &q, NULL, NULL, 0, 0);
         if ((rc = spate_iq_owned_list(topic, parts, MAX_PARTS)) < 0)
                 return restoring(h, c);
+        if ((q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY) && !q.local && !covered(h, topic, nparts, parts, rc)) {
+                snprintf(err, sizeof(err), "some partitions of %s are held by no instance now (a rebalance is "
+                         "under way): the answer would miss their keys; retry shortly", topic);
+                return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
+        }
         if (q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY)
                 return answer_here(h, c, n, &q, topic, parts, rc, 1);
         int32_t p = spate_iq_partition(q.key, q.klen, nparts);
