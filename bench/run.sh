@@ -8,7 +8,8 @@
 # PostgreSQL beside raw consume and a plain C loop (sql.sh); archive_sink beside raw consume and
 # map->sink (archive.sh); a join against a 100,000-row global table topic beside map->sink
 # (join.sh); the in-process *_bench programs (join_bench: the same join per record without
-# Kafka); /metrics' cost (metrics.sh).
+# Kafka); /metrics' cost (metrics.sh); interactive queries' latency under 100 concurrent clients,
+# one and two instances, beside /metrics on the same server (iq.sh).
 # env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT
 set -u
 cd "$(dirname "$0")/.."
@@ -163,4 +164,5 @@ for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b
 bench/restore_bench.sh
 bench/standby.sh
 bench/metrics.sh
+bench/iq.sh
 exit 0

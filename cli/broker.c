@@ -11,6 +11,7 @@
 #include "../engine/kafka_conf.h"
 #include "../util/log.h"
 #include "../engine/topology.h"
+#include "iq_peers.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -115,6 +116,7 @@ static int want_topology(const char *file) {
                 spate_err("%s", errstr);
                 return -1;
         }
+        spate_iq_peers_declare(t);   /* `spate run --http` declares it too: the mock cannot create topics */
         for (int i = 0; i < t->ntopics; i++)
                 want(t->topics[i].name, t->topics[i].partitions);
         spate_topology_destroy(t);

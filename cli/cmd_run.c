@@ -1,6 +1,7 @@
 /* cmd_run.c - `spate run FILE` and `spate check FILE`. */
 #include "commands.h"
 #include "http_server.h"
+#include "iq_peers.h"
 #include "../engine/engine.h"
 #include "../util/log.h"
 #include "../engine/topology.h"
@@ -44,17 +45,20 @@ int spate_cmd_check(int argc, char **argv) {
 }
 
 #define RUN_USAGE \
-        "usage: spate run FILE [--until-idle DURATION [--end-of-input]] [--http HOST:PORT]\n"
+        "usage: spate run FILE [--until-idle DURATION [--end-of-input]] [--http HOST:PORT\n" \
+        "                 [--http-advertise http://HOST:PORT]]\n"
 
 typedef struct {
         int64_t idle;          /* --until-idle, 0: none */
         int end_of_input;      /* --end-of-input */
         const char *http;      /* --http, or SPATE_HTTP; NULL: none */
+        const char *advertise; /* --http-advertise, or SPATE_HTTP_ADVERTISE; NULL: the bound address */
 } run_opts_t;
 
 /* The options after FILE: 0, or -1 for a bad one (said on stderr). */
 static int run_options(int argc, char **argv, run_opts_t *o) {
         o->http = getenv("SPATE_HTTP");  /* compose sets it for every instance */
+        o->advertise = getenv("SPATE_HTTP_ADVERTISE");
         for (int i = 2; i < argc; i++) {
                 char why[256];
                 if (!strcmp(argv[i], "--until-idle") && i + 1 < argc) {
@@ -71,6 +75,8 @@ static int run_options(int argc, char **argv, run_opts_t *o) {
                         o->end_of_input = 1;
                 } else if (!strcmp(argv[i], "--http") && i + 1 < argc) {
                         o->http = argv[++i];
+                } else if (!strcmp(argv[i], "--http-advertise") && i + 1 < argc) {
+                        o->advertise = argv[++i];
                 } else {
                         fprintf(stderr, "spate run: unknown option '%s'\n" RUN_USAGE, argv[i]);
                         return -1;
@@ -105,8 +111,11 @@ int spate_cmd_run(int argc, char **argv) {
                                    "--end-of-input: then the end of the input is the end of the stream: every\n"
                                    "  window closes and emits its final value before the run ends.\n"
                                    "--http 127.0.0.1:9464 serves /metrics (Prometheus), /health, /ready and\n"
-                                   "  the live map at / (port 0: any free port; the log says which);\n"
-                                   "  the environment's SPATE_HTTP is the default.\n");
+                                   "  the live map at / (port 0: any free port; the log says which),\n"
+                                   "  and the state as JSON at /state (README \"Interactive queries\");\n"
+                                   "  the environment's SPATE_HTTP is the default.\n"
+                                   "--http-advertise http://HOST:PORT: where the other instances reach this\n"
+                                   "  one's /state (default: the --http address).\n");
         spate_http_server_t *http = NULL;
         run_opts_t o = { 0 };
         int rc;
@@ -116,9 +125,13 @@ int spate_cmd_run(int argc, char **argv) {
                 spate_topology_destroy(t);
                 return 2;
         }
+        if (o.http)
+                spate_iq_peers_declare(t);
         if (!(running = spate_engine_new(t, errstr, sizeof(errstr))) ||
             (o.http && !(http = spate_http_start(o.http, running, map_regions(t, regions, sizeof(regions)),
-                                                 errstr, sizeof(errstr))))) {
+                                                 errstr, sizeof(errstr)))) ||
+            (http && spate_http_serve_state(http, t, o.advertise, errstr, sizeof(errstr)))) {
+                spate_http_stop(http);
                 spate_err("%s", errstr);
                 spate_engine_destroy(running);
                 spate_topology_destroy(t);

@@ -2,8 +2,10 @@
  * thread per connection so that an event stream may block on the live hub
  * while /metrics answers): /metrics renders the default metrics registry,
  * /health and /ready ask the engine, / is the live map (web/map.html, built
- * in), /events streams live.h's changes as Server-Sent Events. */
+ * in), /events streams live.h's changes as Server-Sent Events, /state/...
+ * answers interactive queries (iq_http.c). */
 #include "http_server.h"
+#include "iq_http.h"
 #include "../util/buf.h"
 #include "../engine/live.h"
 #include "../util/log.h"
@@ -26,6 +28,9 @@ struct spate_http_server {
         struct MHD_Daemon *daemon;
         spate_engine_t *engine;
         char *regions_path;
+        char *url;                 /* http://HOST:PORT/ as bound */
+        spate_iq_peers_t *peers;   /* NULL: no /state, or one instance */
+        spate_iq_http_t *iq;       /* NULL: no /state */
 };
 
 /* One /events stream: what is still to send of the last batch of changes. */
@@ -157,7 +162,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return events(c);
         if (!strcmp(url, "/regions.geojson"))
                 return file(c, s->regions_path, "application/geo+json");
-        return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /health, /ready, / (the map)\n");
+        if (s->iq && !strncmp(url, "/state", 6) && (!url[6] || url[6] == '/'))
+                return spate_iq_http_answer(s->iq, c, url);
+        return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /health, /ready, /state, / (the map)\n");
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -216,7 +223,9 @@ spate_http_server_t *spate_http_start(const char *addr, spate_engine_t *engine, 
                                      0, NULL, NULL, on_request, s,
                                      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                                      MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                                     /* a thread each: 100 BI clients with keep-alive plus
+                                      * the peers' forwarded queries */
+                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
                                      MHD_OPTION_END);
         freeaddrinfo(ai);
         if (!s->daemon) {
@@ -225,9 +234,44 @@ spate_http_server_t *spate_http_start(const char *addr, spate_engine_t *engine, 
                 return NULL;
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        spate_info("http: listening on http://%s:%u/ (map), /metrics, /health, /ready",
-                   host[0] ? host : "0.0.0.0", info ? info->port : 0);
+        char url[300];
+        int v6 = strchr(host, ':') != NULL;
+        snprintf(url, sizeof(url), "http://%s%s%s:%u", v6 ? "[" : "", host[0] ? host : "0.0.0.0", v6 ? "]" : "",
+                 info ? info->port : 0);
+        if (!(s->url = strdup(url))) {
+                spate_http_stop(s);
+                return NULL;
+        }
+        spate_info("http: listening on %s/ (map), /metrics, /health, /ready, /state", url);
         return s;
+}
+
+int spate_http_serve_state(spate_http_server_t *s, const spate_topology_t *t, const char *advertise, char *errstr,
+                           size_t errstr_size) {
+        char url[512], host[256];
+        const char *port = strrchr(s->url, ':');
+        snprintf(url, sizeof(url), "%s", advertise && *advertise ? advertise : s->url);
+        /* Every interface is no address for the others: this host's name is (compose's
+         * scaled services share one environment, so one --http-advertise cannot do). */
+        if ((!advertise || !*advertise) && (!strncmp(s->url, "http://0.0.0.0:", 15) || !strncmp(s->url, "http://[::]:", 12))) {
+                if (gethostname(host, sizeof(host))) {
+                        snprintf(errstr, errstr_size, "--http %s listens on every interface: say with "
+                                 "--http-advertise http://HOST:PORT where the other instances reach this one",
+                                 s->url + 7);
+                        return -1;
+                }
+                host[sizeof(host) - 1] = '\0';
+                snprintf(url, sizeof(url), "http://%s%s", host, port);
+                spate_info("http: advertising %s to the other instances (--http-advertise to choose)", url);
+        }
+        if (!(s->peers = spate_iq_peers_start(t, url, errstr, errstr_size)))
+                return -1;
+        /* The token stays in memory only: never logged, never forwarded but to a peer. */
+        if (!(s->iq = spate_iq_http_new(s->engine, t, s->peers, getenv("SPATE_HTTP_TOKEN")))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        return 0;
 }
 
 void spate_http_stop(spate_http_server_t *s) {
@@ -236,6 +280,9 @@ void spate_http_stop(spate_http_server_t *s) {
         spate_live_shutdown();     /* event streams end, so their threads can be joined */
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
+        spate_iq_http_free(s->iq);
+        spate_iq_peers_stop(s->peers);
+        free(s->url);
         free(s->regions_path);
         free(s);
 }

@@ -653,6 +653,10 @@ int spate_engine_ready(spate_engine_t *e) {
         return atomic_load(&e->ready);
 }
 
+struct spate_store *spate_engine_state_store(spate_engine_t *e) {
+        return __atomic_load_n(&e->store, __ATOMIC_ACQUIRE);
+}
+
 int spate_engine_live(spate_engine_t *e) {
         return atomic_load(&e->live);
 }

@@ -39,6 +39,10 @@ void spate_engine_set_end_of_input(spate_engine_t *e, int on);
 /* For the HTTP thread (cli/http_server.c), any thread: 1 once partitions are
  * assigned and their state restored, 0 before and during a rebalance. */
 int spate_engine_ready(spate_engine_t *e);
+/* For interactive queries (engine/iq.h), any thread once spate_engine_ready()
+ * said 1: the state store (NULL: the topology keeps no state in one). Valid
+ * until spate_engine_destroy(). */
+struct spate_store *spate_engine_state_store(spate_engine_t *e);
 /* Any thread: 1 from spate_engine_new() until run() stops processing. */
 int spate_engine_live(spate_engine_t *e);
 void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st);

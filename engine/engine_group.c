@@ -3,6 +3,7 @@
  * application find a stopped peer or a second topology under the same id. */
 #include "engine_impl.h"
 #include "../util/log.h"
+#include "iq.h"
 #include "../state/kv.h"
 #include "../util/util.h"
 #include "../operators/window/winstate.h"
@@ -158,6 +159,21 @@ static int task_hooks(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts,
         return 0;
 }
 
+/* Interactive queries learn which partitions are held here, restored. */
+static void iq_assigned(const rd_kafka_topic_partition_list_t *parts) {
+        const char **topics = calloc((size_t)parts->cnt + 1, sizeof(*topics));
+        int32_t *ps = calloc((size_t)parts->cnt + 1, sizeof(*ps));
+        if (!topics || !ps)
+                abort();
+        for (int i = 0; i < parts->cnt; i++) {
+                topics[i] = parts->elems[i].topic;
+                ps[i] = parts->elems[i].partition;
+        }
+        spate_iq_assigned(topics, ps, parts->cnt);
+        free(topics);
+        free(ps);
+}
+
 /* /ready: assigned, with the state of the assigned partitions restored. */
 static void set_ready(spate_engine_t *e, int ready) {
         atomic_store(&e->ready, ready);
@@ -180,6 +196,8 @@ void spate_engine_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 if (!e->failed && task_hooks(e, parts, 1))
                         e->failed = 1;
                 set_ready(e, !e->failed);
+                if (!e->failed)
+                        iq_assigned(parts);
                 /* A table is read whole on every assignment. */
                 for (int i = 0; i < parts->cnt; i++) {
                         source_t *s = spate_engine_source_for(e, parts->elems[i].topic);
@@ -192,6 +210,7 @@ void spate_engine_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         log_parts("revoked", parts);
         set_ready(e, 0);
+        spate_iq_revoked();
         /* Commit what was processed before the partitions move, so their new
          * owner starts where this instance stopped, and say who held each
          * (an instance of another topology joining sees it: spate_engine_check_peers()). */

@@ -14,6 +14,8 @@
 #include <stdio.h>
 
 typedef struct spate_node spate_node_t;
+struct spate_iq;        /* engine/iq.h */
+struct spate_iq_rows;
 typedef struct spate_topology spate_topology_t;
 typedef struct spate_ctx spate_ctx_t;
 
@@ -79,6 +81,21 @@ typedef struct spate_op_def {
          * spate_topology_add_input() (e.g. its repartition topic). */
         int (*input)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
         void (*destroy)(spate_node_t *n);
+        /* Optional: interactive queries (engine/iq.h), from an HTTP thread
+         * while the engine runs: appends the rows answering q (a GET, HISTORY
+         * or SCAN) from q->parts of q->store (read-locked by the caller) or
+         * the node's own in-memory state. Reads only what init() fixed and
+         * the store. 0; 400 with errstr when the node cannot answer that
+         * kind of query (no history in a key-value store); -1 with errstr. */
+        int (*query)(const spate_node_t *n, const struct spate_iq *q, struct spate_iq_rows *rows, char *errstr,
+                     size_t errstr_size);
+        /* With query: the node's state is keyed by its records' keys, so a
+         * key lives in the task of the key's partition (a window without
+         * group_by); 0: a key may be in any task (dedupe's key expression). */
+        int query_keyed;
+        /* The node changes the record key without repartitioning (key_by): a
+         * key downstream is no longer in the task of its own partition. */
+        int sets_key;
         /* Sources only: the topic is a table, read whole from its beginning on
          * every assignment; its offsets are never committed. */
         int rewind;

@@ -9,13 +9,16 @@
  * entry with t0 + within <= S can never drop a record again (S only grows),
  * so purging it - whenever S crosses a multiple of within/2 - changes no
  * decision. */
+#include "../engine/iq.h"
 #include "../engine/metrics.h"
 #include "../engine/node.h"
 #include "../state/kv.h"
+#include "../serde/json_write.h"
 #include "../util/buf.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +150,25 @@ static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
         return 0;
 }
 
+/* A key's entry: when (event time, ms) it last passed. */
+static void render_seen(const void *key, size_t klen, const void *val, size_t vlen, spate_buf_t *out) {
+        char num[32];
+        spate_buf_put(out, "{\"key\":", 7);
+        spate_json_write_str(out, key, klen);
+        spate_buf_put(out, ",\"passed_at\":", 13);
+        if (vlen == 8)
+                spate_buf_put(out, num, (size_t)snprintf(num, sizeof(num), "%lld",
+                                                         (long long)spate_get_be64(val)));
+        else
+                spate_buf_put(out, "null", 4);
+        spate_buf_putc(out, '}');
+}
+
+static int dedupe_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,
+                        size_t errstr_size) {
+        return spate_kv_query(n, STORE, q, rows, render_seen, errstr, errstr_size);
+}
+
 static void dedupe_destroy(spate_node_t *n) {
         dedupe_t *d = n->ctx;
         if (d->passed || d->dropped)
@@ -168,5 +190,6 @@ const spate_op_def_t spate_op_dedupe = {
         .ctx_size = sizeof(dedupe_t),
         .init = dedupe_init,
         .process = dedupe_process,
+        .query = dedupe_query,
         .destroy = dedupe_destroy,
 };

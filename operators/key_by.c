@@ -46,4 +46,5 @@ const spate_op_def_t spate_op_key_by = {
         .init = key_by_init,
         .process = key_by_process,
         .destroy = key_by_destroy,
+        .sets_key = 1,
 };

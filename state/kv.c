@@ -8,6 +8,7 @@
 #include "kv.h"
 #include "store.h"
 #include "../engine/ctx.h"
+#include "../engine/iq.h"
 #include "../engine/metrics.h"
 #include "../engine/topology.h"
 #include "../util/buf.h"
@@ -318,6 +319,64 @@ size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty) {
         if (dirty)
                 *dirty = kv->ndirty;
         return kv->nents;
+}
+
+/* --- interactive queries --- */
+
+static int query_cf(spate_store_cf_t *cf, const spate_iq_t *q, spate_iq_rows_t *rows, spate_kv_render_fn render,
+                    spate_buf_t *out, char *errstr, size_t errstr_size) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        char lo = KEY_USER, hi = KEY_USER + 1;
+        int rc, full = 0;
+        if (q->kind == SPATE_IQ_GET) {
+                spate_buf_t pk = { 0 };
+                char *val;
+                size_t vlen;
+                spate_buf_putc(&pk, KEY_USER);
+                spate_buf_put(&pk, q->key, q->klen);
+                rc = spate_store_get(cf, pk.data, pk.len, &val, &vlen, errstr, errstr_size);
+                spate_buf_free(&pk);
+                if (rc)
+                        return rc < 0 ? -1 : 0;
+                out->len = 0;
+                render(q->key, q->klen, val, vlen, out);
+                free(val);
+                spate_iq_row(rows, out->data, out->len);
+                return 0;
+        }
+        if (spate_store_iter_new(cf, &lo, 1, &hi, 1, &it, errstr, errstr_size))
+                return -1;
+        while (!full && (rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
+                if (!spate_iq_key_wanted(q, k + 1, kl - 1))
+                        continue;
+                out->len = 0;
+                render(k + 1, kl - 1, v, vl, out);
+                full = spate_iq_row(rows, out->data, out->len);
+        }
+        spate_store_iter_destroy(it);
+        return rc < 0 ? -1 : 0;
+}
+
+int spate_kv_query(const spate_node_t *n, const char *name, const spate_iq_t *q, spate_iq_rows_t *rows,
+                   spate_kv_render_fn render, char *errstr, size_t errstr_size) {
+        spate_buf_t out = { 0 };
+        char cfname[512];
+        int rc = 0;
+        if (q->kind == SPATE_IQ_HISTORY) {
+                snprintf(errstr, errstr_size, "node '%s' keeps one value per key (a key-value store), "
+                         "no history: ask /state/%s/<key>", n->name, n->name);
+                return 400;
+        }
+        for (int i = 0; q->store && !rc && i < q->nparts; i++) {
+                spate_store_cf_t *cf;
+                snprintf(cfname, sizeof(cfname), "kv.%s.%s-%d", n->name, name, q->parts[i]);
+                if ((cf = spate_store_cf_find(q->store, cfname)))
+                        rc = query_cf(cf, q, rows, render, &out, errstr, errstr_size);
+        }
+        spate_buf_free(&out);
+        return rc;
 }
 
 /* --- declaration --- */

@@ -25,6 +25,7 @@
 #define SPATE_KV_H
 
 #include "../engine/node.h"
+#include "../util/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,16 @@ int64_t spate_kv_stream_time(const spate_kv_t *kv);
 void spate_kv_set_stream_time(spate_kv_t *kv, int64_t t);
 /* Entries the cache holds for this task, and how many of them are dirty. */
 size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty);
+
+/* --- interactive queries (engine/iq.h), from an HTTP thread --- */
+/* Writes the JSON object answering for one entry (its key included) to out. */
+typedef void (*spate_kv_render_fn)(const void *key, size_t klen, const void *val, size_t vlen, spate_buf_t *out);
+/* Answers q (GET or SCAN; HISTORY gets 400) from the checkpointed column
+ * families of store `name` of node n for q->parts, read under q->store's
+ * read lock: what the last commits made durable, not the dirty cache. Rows
+ * go to rows, rendered by render. 0, 400 or -1 with errstr (iq.h). */
+int spate_kv_query(const spate_node_t *n, const char *name, const struct spate_iq *q,
+                   struct spate_iq_rows *rows, spate_kv_render_fn render, char *errstr, size_t errstr_size);
 
 /* --- the engine's side (engine.c and the test driver), no-ops for a node
  * without stores --- */

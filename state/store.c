@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,9 @@ struct spate_store {
         rocksdb_writeoptions_t *wopts;
         spate_store_cf_t **cfs;
         int ncfs;
+        /* Taken for writing where the handle list changes, for reading by
+         * spate_store_read_lock() (interactive queries on other threads). */
+        pthread_rwlock_t cfs_lock;
 };
 
 struct spate_store_batch {
@@ -217,7 +221,8 @@ int spate_store_open(const char *dir, size_t memory_mb, spate_store_t **storep,
         *storep = NULL;
         if (mkdir_p(dir, errstr, errstr_size))
                 return SPATE_STORE_ERR;
-        if (!(s = calloc(1, sizeof(*s))) || !(s->dir = strdup(dir))) {
+        if (!(s = calloc(1, sizeof(*s))) || pthread_rwlock_init(&s->cfs_lock, NULL) ||
+            !(s->dir = strdup(dir))) {
                 free(s);
                 snprintf(errstr, errstr_size, "out of memory");
                 return SPATE_STORE_ERR;
@@ -250,9 +255,14 @@ void spate_store_close(spate_store_t *s) {
         if (!s)
                 return;
         /* Handles go before the database, as RocksDB requires. */
+        pthread_rwlock_wrlock(&s->cfs_lock);
         for (int i = 0; i < s->ncfs; i++)
                 cf_free(s->cfs[i]);
         free(s->cfs);
+        s->cfs = NULL;
+        s->ncfs = 0;
+        pthread_rwlock_unlock(&s->cfs_lock);
+        pthread_rwlock_destroy(&s->cfs_lock);
         if (s->db)
                 rocksdb_close(s->db);
         rocksdb_readoptions_destroy(s->ropts);
@@ -361,7 +371,10 @@ int spate_store_cf(spate_store_t *s, const char *name, spate_store_cf_t **cfp,
         h = rocksdb_create_column_family(s->db, s->opts, name, &rerr);
         if (rerr)
                 return store_error(rerr, "create column family", errstr, errstr_size);
-        if (!(*cfp = cf_add(s, name, h))) {
+        pthread_rwlock_wrlock(&s->cfs_lock);
+        *cfp = cf_add(s, name, h);
+        pthread_rwlock_unlock(&s->cfs_lock);
+        if (!*cfp) {
                 rocksdb_column_family_handle_destroy(h);
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
@@ -379,12 +392,29 @@ int spate_store_drop_cf(spate_store_t *s, const char *name, char *errstr, size_t
                 snprintf(errstr, errstr_size, "the default column family cannot be dropped");
                 return -1;
         }
+        pthread_rwlock_wrlock(&s->cfs_lock);
         rocksdb_drop_column_family(s->db, s->cfs[i]->handle, &rerr);
+        if (!rerr) {
+                cf_free(s->cfs[i]);
+                s->cfs[i] = s->cfs[--s->ncfs];
+        }
+        pthread_rwlock_unlock(&s->cfs_lock);
         if (rerr)
                 return store_error(rerr, "drop column family", errstr, errstr_size);
-        cf_free(s->cfs[i]);
-        s->cfs[i] = s->cfs[--s->ncfs];
         return 0;
+}
+
+void spate_store_read_lock(spate_store_t *s) {
+        pthread_rwlock_rdlock(&s->cfs_lock);
+}
+
+void spate_store_read_unlock(spate_store_t *s) {
+        pthread_rwlock_unlock(&s->cfs_lock);
+}
+
+spate_store_cf_t *spate_store_cf_find(spate_store_t *s, const char *name) {
+        int i = cf_find(s, name);
+        return i < 0 ? NULL : s->cfs[i];
 }
 
 int spate_store_cf_names(const spate_store_t *s, const char **names, int max) {

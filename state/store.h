@@ -65,6 +65,15 @@ int spate_store_cf(spate_store_t *store, const char *name, spate_store_cf_t **cf
 int spate_store_drop_cf(spate_store_t *store, const char *name,
                         char *errstr, size_t errstr_size);
 
+/* Readers on other threads than the one that creates and drops column
+ * families (interactive queries, engine/iq.h): between read_lock and
+ * read_unlock no column family is created, dropped or closed, so a handle
+ * from spate_store_cf_find() stays valid. */
+void spate_store_read_lock(spate_store_t *store);
+void spate_store_read_unlock(spate_store_t *store);
+/* The handle of an existing column family, or NULL; under the read lock. */
+spate_store_cf_t *spate_store_cf_find(spate_store_t *store, const char *name);
+
 /* Names of the column families currently open (borrowed, valid until the next
  * spate_store_cf/drop_cf/close). Returns the count. */
 int spate_store_cf_names(const spate_store_t *store, const char **names, int max);

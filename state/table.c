@@ -4,6 +4,7 @@
 #include "table.h"
 #include "../util/util.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +23,34 @@ struct spate_table {
         slot_t *slots;
         size_t cap;           /* a power of two, or 0 */
         size_t count;
+        /* Written by the owner's changes; read by interactive queries. */
+        pthread_rwlock_t lock;
 };
 
 spate_table_t *spate_table_new(void) {
-        return calloc(1, sizeof(spate_table_t));
+        spate_table_t *t = calloc(1, sizeof(spate_table_t));
+        if (t && pthread_rwlock_init(&t->lock, NULL)) {
+                free(t);
+                return NULL;
+        }
+        return t;
 }
 
 void spate_table_clear(spate_table_t *t) {
+        pthread_rwlock_wrlock(&t->lock);
         for (size_t i = 0; i < t->cap; i++)
                 free(t->slots[i].e);
         free(t->slots);
         t->slots = NULL;
         t->cap = t->count = 0;
+        pthread_rwlock_unlock(&t->lock);
 }
 
 void spate_table_destroy(spate_table_t *t) {
         if (!t)
                 return;
         spate_table_clear(t);
+        pthread_rwlock_destroy(&t->lock);
         free(t);
 }
 
@@ -67,7 +78,7 @@ static int grow(spate_table_t *t) {
         return 0;
 }
 
-int spate_table_put(spate_table_t *t, const void *key, size_t klen, const void *val, size_t vlen) {
+static int put(spate_table_t *t, const void *key, size_t klen, const void *val, size_t vlen) {
         if (klen > UINT32_MAX || vlen > UINT32_MAX)
                 return -1;
         if ((t->count + 1) * 2 > t->cap && grow(t))
@@ -90,7 +101,14 @@ int spate_table_put(spate_table_t *t, const void *key, size_t klen, const void *
         return 0;
 }
 
-int spate_table_delete(spate_table_t *t, const void *key, size_t klen) {
+int spate_table_put(spate_table_t *t, const void *key, size_t klen, const void *val, size_t vlen) {
+        pthread_rwlock_wrlock(&t->lock);
+        int rc = put(t, key, klen, val, vlen);
+        pthread_rwlock_unlock(&t->lock);
+        return rc;
+}
+
+static int delete(spate_table_t *t, const void *key, size_t klen) {
         if (!t->count)
                 return 0;
         size_t mask = t->cap - 1, i = find(t, spate_hash(key, klen), key, klen);
@@ -111,6 +129,13 @@ int spate_table_delete(spate_table_t *t, const void *key, size_t klen) {
         return 1;
 }
 
+int spate_table_delete(spate_table_t *t, const void *key, size_t klen) {
+        pthread_rwlock_wrlock(&t->lock);
+        int rc = delete(t, key, klen);
+        pthread_rwlock_unlock(&t->lock);
+        return rc;
+}
+
 const void *spate_table_get(const spate_table_t *t, const void *key, size_t klen, size_t *vlen) {
         if (!t->count)
                 return NULL;
@@ -126,9 +151,35 @@ size_t spate_table_count(const spate_table_t *t) {
 }
 
 void spate_table_swap(spate_table_t *a, spate_table_t *b) {
-        spate_table_t tmp = *a;
-        *a = *b;
-        *b = tmp;
+        pthread_rwlock_wrlock(&a->lock);
+        pthread_rwlock_wrlock(&b->lock);
+        slot_t *slots = a->slots;
+        size_t cap = a->cap, count = a->count;
+        a->slots = b->slots;
+        a->cap = b->cap;
+        a->count = b->count;
+        b->slots = slots;
+        b->cap = cap;
+        b->count = count;
+        pthread_rwlock_unlock(&b->lock);
+        pthread_rwlock_unlock(&a->lock);
+}
+
+void spate_table_read_lock(spate_table_t *t) {
+        pthread_rwlock_rdlock(&t->lock);
+}
+
+void spate_table_read_unlock(spate_table_t *t) {
+        pthread_rwlock_unlock(&t->lock);
+}
+
+int spate_table_each(const spate_table_t *t, spate_table_each_fn fn, void *opaque) {
+        int rc = 0;
+        for (size_t i = 0; !rc && i < t->cap; i++)
+                if (t->slots[i].e)
+                        rc = fn(opaque, t->slots[i].e->data, t->slots[i].e->klen,
+                                t->slots[i].e->data + t->slots[i].e->klen, t->slots[i].e->vlen);
+        return rc;
 }
 
 void spate_table_row_encode(const spate_value_t *v, int n, spate_buf_t *b) {

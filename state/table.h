@@ -7,8 +7,11 @@
  * Versions: a file table builds its next version in a second table and swaps
  * it in whole (spate_table_swap), so a half-loaded version is never read.
  *
- * Threads: none; one owner. A pointer returned by get stays valid until the
- * next put, delete, swap or destroy on that table. */
+ * Threads: one owner changes the table and reads it freely. A pointer
+ * returned by get stays valid until the next put, delete, swap or destroy on
+ * that table. Other threads (interactive queries) read only between
+ * spate_table_read_lock() and spate_table_read_unlock(), which the owner's
+ * changes wait for. */
 #ifndef SPATE_TABLE_H
 #define SPATE_TABLE_H
 
@@ -29,6 +32,12 @@ int spate_table_delete(spate_table_t *t, const void *key, size_t klen);
 /* The value of key (owned by the table), or NULL. */
 const void *spate_table_get(const spate_table_t *t, const void *key, size_t klen, size_t *vlen);
 size_t spate_table_count(const spate_table_t *t);
+void spate_table_read_lock(spate_table_t *t);
+void spate_table_read_unlock(spate_table_t *t);
+/* Calls fn for every entry in no particular order until it returns non-zero
+ * (returned). Key and value are borrowed for the call. */
+typedef int (*spate_table_each_fn)(void *opaque, const void *key, size_t klen, const void *val, size_t vlen);
+int spate_table_each(const spate_table_t *t, spate_table_each_fn fn, void *opaque);
 /* Exchanges the contents of a and b (b then holds the old version). */
 void spate_table_swap(spate_table_t *a, spate_table_t *b);
 /* Empties t. */

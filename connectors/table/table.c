@@ -5,11 +5,14 @@
  * every start, before any stream record, then followed every `refresh`. */
 #include "table_int.h"
 #include "../../engine/ctx.h"
+#include "../../engine/iq.h"
+#include "../../serde/json_write.h"
 #include "../../engine/topology.h"
 #include "../../util/log.h"
 #include "../../util/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -325,6 +328,63 @@ static int table_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx)
         return spate_ctx_fail(ctx, n, "a table takes no records");
 }
 
+/* --- interactive queries (engine/iq.h): the rows joins read now --- */
+
+typedef struct tquery {
+        const tnode_t *t;
+        const spate_iq_t *q;
+        spate_iq_rows_t *rows;
+        spate_buf_t out;
+        spate_value_t vals[256];
+} tquery_t;
+
+/* {"key":K, column: value...}; 1 once the rows are full. */
+static int query_row(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+        tquery_t *tq = opaque;
+        int nf = tq->t->shape->nfields < 256 ? tq->t->shape->nfields : 256;
+        spate_value_t obj = { .type = SPATE_V_OBJ, .n = (uint32_t)nf, .u.items = tq->vals };
+        size_t at;
+        if (tq->q->kind == SPATE_IQ_SCAN && !spate_iq_key_wanted(tq->q, key, klen))
+                return 0;
+        if (spate_table_row_decode(val, vlen, tq->vals, nf))
+                return 0;
+        tq->out.len = 0;
+        spate_buf_put(&tq->out, "{\"key\":", 7);
+        spate_json_write_str(&tq->out, key, klen);
+        at = tq->out.len;
+        spate_json_write(&tq->out, tq->t->shape, &obj);
+        /* The row's object joins the key's: its '{' becomes a ',' (or goes, when empty). */
+        if (tq->out.len == at + 2)
+                tq->out.len = at;
+        else
+                tq->out.data[at] = ',';
+        if (tq->out.len == at)
+                spate_buf_putc(&tq->out, '}');
+        return spate_iq_row(tq->rows, tq->out.data, tq->out.len);
+}
+
+static int table_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,
+                       size_t errstr_size) {
+        tquery_t tq = { .t = n->ctx, .q = q, .rows = rows };
+        if (q->kind == SPATE_IQ_HISTORY) {
+                snprintf(errstr, errstr_size, "table '%s' keeps the latest row per key, no history: ask "
+                         "/state/%s/<key>", n->name, n->name);
+                return 400;
+        }
+        spate_table_read_lock(tq.t->rows);
+        if (q->kind == SPATE_IQ_GET) {
+                size_t vlen;
+                const void *val = spate_table_get(tq.t->rows, q->key, q->klen, &vlen);
+                if (val)
+                        query_row(&tq, q->key, q->klen, val, vlen);
+        } else {
+                spate_table_each(tq.t->rows, query_row, &tq);
+        }
+        spate_table_read_unlock(tq.t->rows);
+        spate_buf_free(&tq.out);
+        return 0;
+}
+
 static void table_destroy(spate_node_t *n) {
         tnode_t *t = n->ctx;
         spate_table_destroy(t->rows);
@@ -348,5 +408,6 @@ const spate_op_def_t spate_op_table = {
         .assigned = table_assigned,
         .punctuate = table_punctuate,
         .process = table_process,
+        .query = table_query,
         .destroy = table_destroy,
 };

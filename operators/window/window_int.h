@@ -146,6 +146,15 @@ void win_comb_drop(win_comb_t *c, int32_t up);
 int win_late(const spate_node_t *n, spate_ctx_t *ctx, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* The output row of window e of group: win_row_fields(w) items, the
+ * window's own fields of n->out (later nodes may add more). Strings point
+ * into group and e's states. Used by the commit's emit and by queries. */
+int win_row_fields(const win_t *w);
+void win_row(const win_t *w, const char *group, size_t glen, const spate_went_t *e, spate_value_t *items);
+/* Interactive queries (engine/iq.h) on the checkpointed windows: window_query.c. */
+int win_query(const spate_node_t *n, const struct spate_iq *q, struct spate_iq_rows *rows, char *errstr,
+              size_t errstr_size);
+
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
 /* Restores the partition's task, the last part on a worker thread that

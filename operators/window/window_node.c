@@ -437,5 +437,7 @@ const spate_op_def_t spate_op_window = {
         .assigned = win_assigned,
         .revoke = win_revoke,
         .input = win_input,
+        .query = win_query,
+        .query_keyed = 1,
         .destroy = window_destroy,
 };

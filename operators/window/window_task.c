@@ -118,6 +118,31 @@ static void result(const spate_winconf_t *c, const spate_went_t *e, int i, spate
         spate_agg_result_in(&e->states[i], c->params[i], e->start, e->end, v);
 }
 
+int win_row_fields(const win_t *w) {
+        return 3 + w->conf.nfns + (w->conf.fill ? 2 : 0);
+}
+
+void win_row(const win_t *w, const char *group, size_t glen, const spate_went_t *e, spate_value_t *items) {
+        items[0] = spate_value_str(group, (uint32_t)glen);
+        items[1] = spate_value_num((double)e->start);
+        items[2] = spate_value_num((double)e->end);
+        for (int i = 0; i < w->conf.nfns; i++) {
+                spate_val_t v;
+                result(&w->conf, e, i, &v);
+                spate_value_t *o = &items[3 + i];
+                switch (v.type) {
+                case SPATE_VAL_NUM: *o = spate_value_num(v.num); break;
+                case SPATE_VAL_STR: *o = spate_value_str(v.str, (uint32_t)v.len); break;
+                case SPATE_VAL_BOOL: *o = spate_value_bool(v.b); break;
+                default: o->type = SPATE_V_NULL; break;
+                }
+        }
+        if (w->conf.fill) {
+                items[3 + w->conf.nfns] = spate_value_bool(e->gap != SPATE_GAP_NONE);
+                items[4 + w->conf.nfns] = spate_value_bool(spate_went_stale(&w->conf, e));
+        }
+}
+
 static int emit(spate_node_t *n, const char *group, size_t glen, const spate_went_t *e,
                 int64_t start, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
@@ -138,24 +163,7 @@ static int emit(spate_node_t *n, const char *group, size_t glen, const spate_wen
         size_t nf = (size_t)n->out->nfields;  /* later nodes may compute fields in place */
         spate_value_t *items = spate_arena_alloc(a, nf * sizeof(*items));
         memset(items, 0, nf * sizeof(*items));
-        items[0] = spate_value_str(group, (uint32_t)glen);
-        items[1] = spate_value_num((double)e->start);
-        items[2] = spate_value_num((double)e->end);
-        for (int i = 0; i < w->conf.nfns; i++) {
-                spate_val_t v;
-                result(&w->conf, e, i, &v);
-                spate_value_t *o = &items[3 + i];
-                switch (v.type) {
-                case SPATE_VAL_NUM: *o = spate_value_num(v.num); break;
-                case SPATE_VAL_STR: *o = spate_value_str(v.str, (uint32_t)v.len); break;
-                case SPATE_VAL_BOOL: *o = spate_value_bool(v.b); break;
-                default: o->type = SPATE_V_NULL; break;
-                }
-        }
-        if (w->conf.fill) {
-                items[3 + w->conf.nfns] = spate_value_bool(e->gap != SPATE_GAP_NONE);
-                items[4 + w->conf.nfns] = spate_value_bool(spate_went_stale(&w->conf, e));
-        }
+        win_row(w, group, glen, e, items);
         rec.value.type = SPATE_V_OBJ;
         rec.value.n = (uint32_t)nf;
         rec.value.u.items = items;

@@ -1,0 +1,524 @@
+/* iq_http.c - answers /state requests (iq_http.h): parses them
+ * (engine/iq.h), finds where the state lives, reads it here or forwards the
+ * request to the instance holding the key, and writes JSON.
+ *
+ * A key of a node keyed by its records' keys (a window) lives in the task of
+ * the key's partition: this instance answers when it holds that partition,
+ * else forwards to its owner (iq_peers.h) and relays the answer. Other
+ * lookups (a dedupe key, any scan) ask every instance holding partitions
+ * (`local=1`, so a forwarded request is never forwarded again) and merge.
+ * Nothing here writes: only GET and HEAD reach it. */
+#include "iq_http.h"
+#include "../engine/iq.h"
+#include "../engine/node.h"
+#include "../engine/topology.h"
+#include "../serde/json_write.h"
+#include "../state/store.h"
+#include "../util/buf.h"
+#include "../util/log.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PARTS 4096
+#define FORWARD_TIMEOUT_MS 10000
+/* Idle libcurl handles kept with their connections to the peers, so that a
+ * forwarded query reuses a keep-alive connection instead of a new one. */
+#define CURL_POOL 64
+
+struct spate_iq_http {
+        spate_engine_t *engine;
+        const spate_topology_t *topo;
+        spate_iq_peers_t *peers;
+        char *token;
+        pthread_mutex_t pool_mu;
+        CURL *pool[CURL_POOL];
+        int npool;
+};
+
+spate_iq_http_t *spate_iq_http_new(spate_engine_t *engine, const spate_topology_t *topo, spate_iq_peers_t *peers,
+                                   const char *token) {
+        spate_iq_http_t *h = calloc(1, sizeof(*h));
+        if (!h || curl_global_init(CURL_GLOBAL_DEFAULT) || (token && *token && !(h->token = strdup(token)))) {
+                free(h);
+                return NULL;
+        }
+        pthread_mutex_init(&h->pool_mu, NULL);
+        h->engine = engine;
+        h->topo = topo;
+        h->peers = peers;
+        return h;
+}
+
+void spate_iq_http_free(spate_iq_http_t *h) {
+        if (!h)
+                return;
+        for (int i = 0; i < h->npool; i++)
+                curl_easy_cleanup(h->pool[i]);
+        pthread_mutex_destroy(&h->pool_mu);
+        free(h->token);
+        free(h);
+}
+
+/* --- answers --- */
+
+static enum MHD_Result send_json(spate_iq_http_t *h, struct MHD_Connection *c, unsigned status, spate_buf_t *b,
+                                 const char *served_by, int retry) {
+        struct MHD_Response *r;
+        enum MHD_Result rc;
+        spate_buf_putc(b, '\n');
+        if (!(r = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE)))
+                return MHD_NO;
+        b->data = NULL;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        if (served_by || h->peers)
+                MHD_add_response_header(r, "X-Spate-Served-By", served_by ? served_by : spate_iq_peers_self(h->peers));
+        if (retry)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        if (status == MHD_HTTP_UNAUTHORIZED)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"spate\"");
+        rc = MHD_queue_response(c, status, r);
+        MHD_destroy_response(r);
+        return rc;
+}
+
+/* {"error": code, "reason": reason}: 503s say "restoring" or what is
+ * unreachable, with Retry-After. */
+static enum MHD_Result fail(spate_iq_http_t *h, struct MHD_Connection *c, unsigned status, const char *code,
+                            const char *reason) {
+        spate_buf_t b = { 0 };
+        spate_buf_put(&b, "{\"error\":", 9);
+        spate_json_write_str(&b, code, strlen(code));
+        spate_buf_put(&b, ",\"reason\":", 10);
+        spate_json_write_str(&b, reason, strlen(reason));
+        spate_buf_putc(&b, '}');
+        return send_json(h, c, status, &b, NULL, status == MHD_HTTP_SERVICE_UNAVAILABLE);
+}
+
+static enum MHD_Result restoring(spate_iq_http_t *h, struct MHD_Connection *c) {
+        return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "restoring",
+                    "partitions are being assigned and their state restored; retry shortly");
+}
+
+/* Constant time in the token's length, so that timing tells nothing of it. */
+static int authorized(const spate_iq_http_t *h, struct MHD_Connection *c) {
+        const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        size_t tl, al;
+        unsigned diff;
+        if (!h->token)
+                return 1;
+        if (!a || strncmp(a, "Bearer ", 7))
+                return 0;
+        a += 7;
+        tl = strlen(h->token);
+        al = strlen(a);
+        diff = al != tl;
+        for (size_t i = 0; i < tl; i++)
+                diff |= (unsigned)(h->token[i] ^ a[i < al ? i : 0]);
+        return !diff;
+}
+
+static const char *mhd_arg(void *opaque, const char *name) {
+        return MHD_lookup_connection_value(opaque, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result list_nodes(spate_iq_http_t *h, struct MHD_Connection *c) {
+        const spate_topology_t *t = h->topo;
+        spate_buf_t b = { 0 };
+        spate_buf_put(&b, "{\"nodes\":[", 10);
+        for (int i = 0, k = 0; i < t->nnodes; i++) {
+                const spate_node_t *n = t->nodes[i];
+                if (!n->def->query)
+                        continue;
+                if (k++)
+                        spate_buf_putc(&b, ',');
+                spate_buf_put(&b, "{\"node\":", 8);
+                spate_json_write_str(&b, n->name, strlen(n->name));
+                spate_buf_put(&b, ",\"type\":", 8);
+                spate_json_write_str(&b, n->def->name, strlen(n->def->name));
+                spate_buf_putc(&b, '}');
+        }
+        spate_buf_put(&b, "]}", 2);
+        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+}
+
+/* --- forwarding --- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *opaque) {
+        spate_buf_put(opaque, p, size * n);
+        return size * n;
+}
+
+/* After "?local=1": "&name=value". */
+static void put_arg(spate_buf_t *u, CURL *curl, const char *name, const char *val) {
+        char *e = curl_easy_escape(curl, val, 0);
+        spate_buf_putc(u, '&');
+        spate_buf_put(u, name, strlen(name));
+        spate_buf_putc(u, '=');
+        spate_buf_put(u, e, strlen(e));
+        curl_free(e);
+}
+
+/* The URL asking peer `base` the same question, answered from its own
+ * partitions (local=1). */
+static void peer_url(spate_buf_t *u, CURL *curl, const char *base, const spate_iq_t *q) {
+        char *e = curl_easy_escape(curl, q->node, 0), num[32];
+        spate_buf_put(u, base, strlen(base));
+        spate_buf_put(u, "/state/", 7);
+        spate_buf_put(u, e, strlen(e));
+        curl_free(e);
+        if (q->key) {
+                e = curl_easy_escape(curl, q->key, (int)q->klen);
+                spate_buf_putc(u, '/');
+                spate_buf_put(u, e, strlen(e));
+                curl_free(e);
+        }
+        if (q->kind == SPATE_IQ_HISTORY)
+                spate_buf_put(u, "/history", 8);
+        spate_buf_put(u, "?local=1", 8);
+        if (q->kind == SPATE_IQ_HISTORY) {
+                snprintf(num, sizeof(num), "%lld", (long long)q->from);
+                if (q->from != INT64_MIN)
+                        put_arg(u, curl, "from", num);
+                snprintf(num, sizeof(num), "%lld", (long long)q->to);
+                if (q->to != INT64_MAX)
+                        put_arg(u, curl, "to", num);
+        }
+        if (q->kind != SPATE_IQ_GET) {
+                snprintf(num, sizeof(num), "%zu", q->limit);
+                put_arg(u, curl, "limit", num);
+        }
+        if (q->prefix)
+                put_arg(u, curl, "prefix", q->prefix);
+        if (q->start)
+                put_arg(u, curl, "start", q->start);
+        if (q->end)
+                put_arg(u, curl, "end", q->end);
+        spate_buf_putc(u, '\0');
+}
+
+static CURL *curl_get(spate_iq_http_t *h) {
+        CURL *curl = NULL;
+        pthread_mutex_lock(&h->pool_mu);
+        if (h->npool)
+                curl = h->pool[--h->npool];
+        pthread_mutex_unlock(&h->pool_mu);
+        return curl ? curl : curl_easy_init();
+}
+
+static void curl_put(spate_iq_http_t *h, CURL *curl) {
+        curl_easy_reset(curl);   /* options go, the connection stays */
+        pthread_mutex_lock(&h->pool_mu);
+        if (h->npool < CURL_POOL) {
+                h->pool[h->npool++] = curl;
+                curl = NULL;
+        }
+        pthread_mutex_unlock(&h->pool_mu);
+        if (curl)
+                curl_easy_cleanup(curl);
+}
+
+/* GET of the question at peer base: its status (0: unreachable, errstr
+ * says why) and body. */
+static long ask_peer(spate_iq_http_t *h, const char *base, const spate_iq_t *q, spate_buf_t *body,
+                     char *errstr, size_t errstr_size) {
+        CURL *curl = curl_get(h);
+        struct curl_slist *hdrs = NULL;
+        spate_buf_t url = { 0 }, auth = { 0 };
+        char cerr[CURL_ERROR_SIZE] = "";
+        long status = 0;
+        if (!curl)
+                return snprintf(errstr, errstr_size, "out of memory"), 0;
+        peer_url(&url, curl, base, q);
+        if (h->token) {
+                spate_buf_put(&auth, "Authorization: Bearer ", 22);
+                spate_buf_put(&auth, h->token, strlen(h->token) + 1);
+                hdrs = curl_slist_append(hdrs, auth.data);
+        }
+        curl_easy_setopt(curl, CURLOPT_URL, url.data);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)FORWARD_TIMEOUT_MS);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
+        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (curl_easy_perform(curl) == CURLE_OK)
+                curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        else
+                snprintf(errstr, errstr_size, "instance %s: %s", base, cerr[0] ? cerr : "unreachable");
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+        curl_slist_free_all(hdrs);
+        curl_put(h, curl);
+        spate_buf_free(&url);
+        spate_buf_free(&auth);   /* the token: never logged, gone at once */
+        return status;
+}
+
+/* Relays the owner's answer (its status and JSON) as this request's. */
+static enum MHD_Result forward(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q,
+                               const char *owner) {
+        spate_buf_t body = { 0 };
+        char err[512];
+        long status = ask_peer(h, owner, q, &body, err, sizeof(err));
+        if (!status) {
+                spate_buf_free(&body);
+                return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "owner_unreachable", err);
+        }
+        while (body.len && (body.data[body.len - 1] == '\n'))
+                body.len--;
+        if (!body.data)
+                spate_buf_grow(&body, 1);
+        return send_json(h, c, (unsigned)status, &body, owner, status == MHD_HTTP_SERVICE_UNAVAILABLE);
+}
+
+/* --- local answers and merging --- */
+
+static int run_local(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, const int32_t *parts, int nparts,
+                     spate_iq_rows_t *rows, char *errstr, size_t errstr_size) {
+        struct spate_store *store = spate_engine_state_store(h->engine);
+        int rc;
+        if (store)
+                spate_store_read_lock(store);
+        q->store = store;
+        q->parts = parts;
+        q->nparts = nparts;
+        rc = n->def->query(n, q, rows, errstr, errstr_size);
+        if (store)
+                spate_store_read_unlock(store);
+        return rc;
+}
+
+static int row_cmp(const void *pa, const void *pb) {
+        json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+        const char *ka = json_string_value(json_object_get(a, "key")), *kb = json_string_value(json_object_get(b, "key"));
+        int c = strcmp(ka ? ka : "", kb ? kb : "");
+        if (c)
+                return c;
+        double sa = json_number_value(json_object_get(a, "window_start")),
+               sb = json_number_value(json_object_get(b, "window_start"));
+        return sa < sb ? -1 : sa > sb;
+}
+
+/* Adds the rows of text (an array of rows, or a peer's answer: an object
+ * with "rows", or one row) to all; a peer's cut rows set *truncated. -1 if
+ * it is not JSON. */
+static int gather(json_t *all, const char *text, size_t len, int peer_answer, int *truncated) {
+        json_error_t jerr;
+        json_t *v = json_loadb(text, len, 0, &jerr), *rows, *r;
+        size_t i;
+        if (!v)
+                return -1;
+        rows = peer_answer ? json_object_get(v, "rows") : v;
+        if (peer_answer && !rows)
+                json_array_append(all, v);   /* a GET's single row */
+        if (peer_answer && json_is_true(json_object_get(v, "truncated")))
+                *truncated = 1;
+        json_array_foreach(rows, i, r)
+                json_array_append(all, r);
+        json_decref(v);
+        return 0;
+}
+
+/* 1 if every partition of topic is held here or by another instance's
+ * latest claim (else a scan would miss keys: a rebalance is under way). */
+static int covered(spate_iq_http_t *h, const char *topic, int nparts, const int32_t *mine, int nmine) {
+        for (int32_t p = 0; p < nparts; p++) {
+                int here = 0;
+                for (int i = 0; i < nmine && !here; i++)
+                        here = mine[i] == p;
+                char *owner = here || !h->peers ? NULL : spate_iq_peers_owner(h->peers, topic, p);
+                int ok = here || (owner && strcmp(owner, spate_iq_peers_self(h->peers)));
+                free(owner);
+                if (!ok)
+                        return 0;
+        }
+        return 1;
+}
+
+/* Every instance holding partitions answers from its own; one failing
+ * means the answer would be partial: 503. */
+static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, json_t *all, int *truncated,
+                      char *errstr, size_t errstr_size) {
+        char **urls;
+        int n = spate_iq_peers_others(h->peers, topic, &urls), rc = 0;
+        for (int i = 0; i < n && !rc; i++) {
+                spate_buf_t body = { 0 };
+                long status = ask_peer(h, urls[i], q, &body, errstr, errstr_size);
+                if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && q->kind == SPATE_IQ_GET))
+                        rc = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated) ?
+                                snprintf(errstr, errstr_size, "instance %s: not JSON", urls[i]), -1 : 0;
+                else
+                        rc = status ? snprintf(errstr, errstr_size, "instance %s answered %ld", urls[i],
+                                               status), -1 : -1;
+                spate_buf_free(&body);
+        }
+        spate_iq_peers_free_list(urls, n);
+        return rc;
+}
+
+static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q, json_t *all,
+                                   int truncated) {
+        size_t n = json_array_size(all), keep = n;
+        json_t **v = calloc(n + 1, sizeof(*v)), *out = json_object(), *rows = json_array();
+        spate_buf_t b = { 0 };
+        char *text;
+        for (size_t i = 0; i < n; i++)
+                v[i] = json_array_get(all, i);
+        if (q->kind == SPATE_IQ_GET) {
+                free(v);
+                json_decref(out);
+                json_decref(rows);
+                if (!n)
+                        return fail(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no value for this key (yet)");
+                text = json_dumps(json_array_get(all, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
+                spate_buf_put(&b, text, strlen(text));
+                free(text);
+                return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+        }
+        qsort(v, n, sizeof(*v), row_cmp);
+        if (keep > q->limit)
+                keep = q->limit;
+        for (size_t i = 0; i < keep; i++)
+                json_array_append(rows, v[i]);
+        json_object_set_new(out, "node", json_string(q->node));
+        if (q->key)
+                json_object_set_new(out, "key", json_stringn(q->key, q->klen));
+        json_object_set_new(out, "rows", rows);
+        json_object_set_new(out, "truncated", json_boolean(truncated || keep < n));
+        text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        spate_buf_put(&b, text, strlen(text));
+        free(text);
+        free(v);
+        json_decref(out);
+        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+}
+
+static const spate_node_t *find_node(spate_iq_http_t *h, const char *name) {
+        const spate_topology_t *t = h->topo;
+        for (int i = 0; i < t->nnodes; i++)
+                if (!strcmp(t->nodes[i]->name, name))
+                        return t->nodes[i];
+        return NULL;
+}
+
+/* One partition's rows are in key and window order already: written as
+ * the node rendered them, no JSON parsed (the common case of a key's value
+ * or history). A history asked one row past its limit: that row is cut. */
+static enum MHD_Result answer_text(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q,
+                                   spate_iq_rows_t *rows) {
+        spate_buf_t b = { 0 };
+        int cut = q->kind == SPATE_IQ_HISTORY && rows->n > q->limit;
+        if (q->kind == SPATE_IQ_GET) {
+                if (!rows->n) {
+                        spate_buf_free(&rows->json);
+                        return fail(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no value for this key (yet)");
+                }
+                return send_json(h, c, MHD_HTTP_OK, &rows->json, NULL, 0);
+        }
+        spate_buf_put(&b, "{\"node\":", 8);
+        spate_json_write_str(&b, q->node, strlen(q->node));
+        spate_buf_put(&b, ",\"key\":", 7);
+        spate_json_write_str(&b, q->key, q->klen);
+        spate_buf_put(&b, ",\"rows\":[", 9);
+        if (rows->n)
+                spate_buf_put(&b, rows->json.data, cut ? rows->last - 1 : rows->json.len);
+        spate_buf_put(&b, cut ? "],\"truncated\":true}" : "],\"truncated\":false}", cut ? 19 : 20);
+        spate_buf_free(&rows->json);
+        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+}
+
+/* Reads q here from parts (and, for a lookup spread over every task, from
+ * the other instances), then answers. */
+static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
+                                   spate_iq_t *q, const char *topic, const int32_t *parts, int nparts, int everywhere) {
+        /* One row past a history's limit tells whether it was cut; a scan
+         * reads every matching key (state order is not key order), then sorts and cuts. */
+        spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_HISTORY ? q->limit + 1 : q->kind == SPATE_IQ_GET };
+        json_t *all;
+        char err[1024] = "";
+        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), truncated = 0;
+        enum MHD_Result r;
+        if (rc) {
+                spate_buf_free(&rows.json);
+                if (rc > 0)
+                        return fail(h, c, (unsigned)rc, "bad_request", err);
+                spate_err("interactive query on '%s': %s", n->name, err);
+                return fail(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_error", err);
+        }
+        if (!everywhere && q->kind != SPATE_IQ_SCAN)
+                return answer_text(h, c, q, &rows);
+        all = json_array();
+        spate_buf_t text = { 0 };
+        spate_buf_putc(&text, '[');
+        if (rows.n)
+                spate_buf_put(&text, rows.json.data, rows.json.len);
+        spate_buf_putc(&text, ']');
+        gather(all, text.data, text.len, 0, &truncated);
+        spate_buf_free(&text);
+        spate_buf_free(&rows.json);
+        if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(all)) &&
+            ask_others(h, q, topic, all, &truncated, err, sizeof(err))) {
+                json_decref(all);
+                return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "instance_unavailable", err);
+        }
+        r = answer_rows(h, c, q, all, truncated);
+        json_decref(all);
+        return r;
+}
+
+enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *c, const char *url) {
+        spate_iq_t q;
+        char err[1024];
+        const char *topic = NULL;
+        int nparts = 0, route, rc;
+        int32_t parts[MAX_PARTS];
+        const spate_node_t *n;
+
+        if (!authorized(h, c))
+                return fail(h, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                            "this server wants 'Authorization: Bearer <token>' (SPATE_HTTP_TOKEN)");
+        if ((rc = spate_iq_parse(url, mhd_arg, c, &q, err, sizeof(err))))
+                return fail(h, c, (unsigned)rc, rc == 404 ? "not_found" : "bad_request", err);
+        if (q.kind == SPATE_IQ_NODES)
+                return list_nodes(h, c);
+        if (!(n = find_node(h, q.node))) {
+                snprintf(err, sizeof(err), "no node '%s' in this topology (GET /state lists the queryable ones)",
+                         q.node);
+                return fail(h, c, MHD_HTTP_NOT_FOUND, "not_found", err);
+        }
+        if ((route = spate_iq_route(n, &topic, &nparts, err, sizeof(err))) < 0)
+                return fail(h, c, MHD_HTTP_BAD_REQUEST, "bad_request", err);
+        if (!spate_engine_ready(h->engine))
+                return restoring(h, c);
+        if (route == SPATE_IQ_LOCAL)
+                return answer_here(h, c, n, &q, NULL, NULL, 0, 0);
+        if ((rc = spate_iq_owned_list(topic, parts, MAX_PARTS)) < 0)
+                return restoring(h, c);
+        if ((q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY) && !q.local && !covered(h, topic, nparts, parts, rc)) {
+                snprintf(err, sizeof(err), "some partitions of %s are held by no instance now (a rebalance is "
+                         "under way): the answer would miss their keys; retry shortly", topic);
+                return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
+        }
+        if (q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY)
+                return answer_here(h, c, n, &q, topic, parts, rc, 1);
+        int32_t p = spate_iq_partition(q.key, q.klen, nparts);
+        for (int i = 0; i < rc; i++)
+                if (parts[i] == p)
+                        return answer_here(h, c, n, &q, topic, &p, 1, 0);
+        char *owner = h->peers && !q.local ? spate_iq_peers_owner(h->peers, topic, p) : NULL;
+        if (!owner || !strcmp(owner, spate_iq_peers_self(h->peers))) {
+                free(owner);
+                snprintf(err, sizeof(err), "partition %d of %s holds this key and no instance holds it now "
+                         "(a rebalance is under way); retry shortly", p, topic);
+                return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
+        }
+        enum MHD_Result r = forward(h, c, &q, owner);
+        free(owner);
+        return r;
+}

@@ -1,0 +1,312 @@
+/* iq.c - interactive queries' request model (URL parsing), the key
+ * partitioner, row collection and which partitions this instance holds
+ * (iq.h). */
+#include "iq.h"
+#include "node.h"
+#include "../serde/json_write.h"
+
+#include <ctype.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* --- parsing --- */
+
+int spate_iq_parse_time(const char *s, int64_t *ms) {
+        struct tm tm = { 0 };
+        char *end;
+        if (!s || !*s)
+                return -1;
+        if (isdigit((unsigned char)s[0]) || s[0] == '-') {
+                long long v = strtoll(s, &end, 10);
+                if (!*end) {
+                        *ms = v;
+                        return 0;
+                }
+        }
+        if (!(end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+                return -1;
+        int64_t frac = 0;
+        if (*end == '.') {
+                int digits = 0;
+                for (end++; isdigit((unsigned char)*end); end++, digits++)
+                        if (digits < 3)
+                                frac = frac * 10 + (*end - '0');
+                if (!digits)
+                        return -1;
+                for (; digits < 3; digits++)
+                        frac *= 10;
+        }
+        int64_t off = 0;
+        if (*end == 'Z') {
+                end++;
+        } else if ((*end == '+' || *end == '-') && isdigit((unsigned char)end[1]) &&
+                   isdigit((unsigned char)end[2]) && end[3] == ':' && isdigit((unsigned char)end[4]) &&
+                   isdigit((unsigned char)end[5])) {
+                off = ((end[1] - '0') * 10 + (end[2] - '0')) * 3600 + ((end[4] - '0') * 10 + (end[5] - '0')) * 60;
+                off = *end == '-' ? -off : off;
+                end += 6;
+        } else {
+                return -1;   /* a local time would depend on the server's zone */
+        }
+        if (*end)
+                return -1;
+        *ms = ((int64_t)timegm(&tm) - off) * 1000 + frac;
+        return 0;
+}
+
+static int bad(char *errstr, size_t errstr_size, int status, const char *fmt, const char *what) {
+        snprintf(errstr, errstr_size, fmt, what);
+        return status;
+}
+
+/* Arguments a kind does not take are refused, so that a typo'd request
+ * (history arguments on a value lookup) is not answered as something else. */
+static int refuse_args(const spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, char *errstr, size_t errstr_size) {
+        static const char *const history[] = { "from", "to", NULL }, *const scan[] = { "prefix", "start", "end", NULL };
+        const char *const *not[2] = { q->kind == SPATE_IQ_HISTORY ? NULL : history,
+                                      q->kind == SPATE_IQ_SCAN ? NULL : scan };
+        for (int k = 0; k < 2; k++)
+                for (int i = 0; not[k] && not[k][i]; i++)
+                        if (arg(opaque, not[k][i]))
+                                return bad(errstr, errstr_size, 400, "'%s' does not apply here: from/to go with "
+                                           "/state/<node>/<key>/history, prefix/start/end with /state/<node>",
+                                           not[k][i]);
+        if (q->kind == SPATE_IQ_GET && arg(opaque, "limit"))
+                return bad(errstr, errstr_size, 400, "'%s' does not apply to one key's value", "limit");
+        return 0;
+}
+
+static int parse_args(spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, char *errstr, size_t errstr_size) {
+        const char *v;
+        char *end;
+        int rc;
+        if ((rc = refuse_args(q, arg, opaque, errstr, errstr_size)))
+                return rc;
+        q->from = INT64_MIN;
+        q->to = INT64_MAX;
+        if ((v = arg(opaque, "from")) && spate_iq_parse_time(v, &q->from))
+                return bad(errstr, errstr_size, 400, "from=%s: want milliseconds since 1970 or ISO-8601 UTC, "
+                           "e.g. 2026-01-01T00:05:00Z", v);
+        if ((v = arg(opaque, "to")) && spate_iq_parse_time(v, &q->to))
+                return bad(errstr, errstr_size, 400, "to=%s: want milliseconds since 1970 or ISO-8601 UTC, "
+                           "e.g. 2026-01-01T01:00:00Z", v);
+        if (q->from >= q->to)
+                return bad(errstr, errstr_size, 400, "%s: 'from' must be before 'to' (the range is [from, to))",
+                           "empty range");
+        q->limit = SPATE_IQ_LIMIT_DEFAULT;
+        if ((v = arg(opaque, "limit"))) {
+                unsigned long long l = strtoull(v, &end, 10);
+                if (!isdigit((unsigned char)*v) || *end || l < 1 || l > SPATE_IQ_LIMIT_MAX)
+                        return bad(errstr, errstr_size, 400, "limit=%s: want a count from 1 to "
+                                   "100000", v);
+                q->limit = (size_t)l;
+        }
+        q->prefix = arg(opaque, "prefix");
+        q->start = arg(opaque, "start");
+        q->end = arg(opaque, "end");
+        if (q->start && q->end && strcmp(q->start, q->end) >= 0)
+                return bad(errstr, errstr_size, 400, "%s: 'start' must sort before 'end' (keys in [start, end))",
+                           "empty range");
+        q->local = (v = arg(opaque, "local")) && !strcmp(v, "1");
+        return 0;
+}
+
+int spate_iq_parse(const char *path, spate_iq_arg_fn arg, void *opaque, spate_iq_t *q, char *errstr,
+                   size_t errstr_size) {
+        static const char hist[] = "/history";
+        const char *p, *slash;
+        size_t nlen;
+        memset(q, 0, sizeof(*q));
+        if (strncmp(path, "/state", 6) || (path[6] && path[6] != '/'))
+                return bad(errstr, errstr_size, 404, "%s: not a state path (try /state)", path);
+        p = path + 6 + (path[6] == '/');
+        if (!*p) {
+                q->kind = SPATE_IQ_NODES;
+                return parse_args(q, arg, opaque, errstr, errstr_size);
+        }
+        slash = strchr(p, '/');
+        nlen = slash ? (size_t)(slash - p) : strlen(p);
+        if (nlen >= sizeof(q->node))
+                return bad(errstr, errstr_size, 404, "%s: no such node", "(a name too long)");
+        memcpy(q->node, p, nlen);
+        q->node[nlen] = '\0';
+        if (!slash || !slash[1]) {
+                q->kind = SPATE_IQ_SCAN;
+                return parse_args(q, arg, opaque, errstr, errstr_size);
+        }
+        q->key = slash + 1;
+        q->klen = strlen(q->key);
+        q->kind = SPATE_IQ_GET;
+        if (q->klen >= sizeof(hist) - 1 && !strcmp(q->key + q->klen - (sizeof(hist) - 1), hist)) {
+                q->kind = SPATE_IQ_HISTORY;
+                q->klen -= sizeof(hist) - 1;
+                if (!q->klen)
+                        return bad(errstr, errstr_size, 400, "%s: the key is empty (/state/<node>/<key>/history)",
+                                   path);
+        }
+        return parse_args(q, arg, opaque, errstr, errstr_size);
+}
+
+int32_t spate_iq_partition(const void *key, size_t klen, int n) {
+        return rd_kafka_msg_partitioner_murmur2(NULL, key, klen, n, NULL, NULL);
+}
+
+int spate_iq_row(spate_iq_rows_t *rows, const char *json, size_t len) {
+        if (rows->limit && rows->n >= rows->limit)
+                return 1;
+        if (rows->n++)
+                spate_buf_putc(&rows->json, ',');
+        rows->last = rows->json.len;
+        spate_buf_put(&rows->json, json, len);
+        return rows->limit && rows->n >= rows->limit;
+}
+
+int spate_iq_key_wanted(const spate_iq_t *q, const char *k, size_t klen) {
+        size_t pl = q->prefix ? strlen(q->prefix) : 0;
+        if (pl && (klen < pl || memcmp(k, q->prefix, pl)))
+                return 0;
+        for (int b = 0; b < 2; b++) {
+                const char *bound = b ? q->end : q->start;
+                if (!bound)
+                        continue;
+                size_t bl = strlen(bound), m = bl < klen ? bl : klen;
+                int c = memcmp(k, bound, m);
+                c = c ? c : klen < bl ? -1 : klen > bl;
+                if (b ? c >= 0 : c < 0)
+                        return 0;
+        }
+        return 1;
+}
+
+int spate_iq_route(const spate_node_t *n, const char **topic, int *nparts, char *errstr, size_t errstr_size) {
+        const spate_node_t *src = n;
+        if (!n->def->query)
+                return snprintf(errstr, errstr_size, "node '%s' (%s) keeps no queryable state: query a "
+                                "window, dedupe or table node", n->name, n->def->name), -1;
+        int keyed = n->def->query_keyed;
+        if (n->def->role == SPATE_ROLE_SOURCE)
+                return SPATE_IQ_LOCAL;
+        while (src->from) {
+                src = src->from;
+                keyed &= !src->def->sets_key;
+        }
+        if (!src->def->replayable || !(*topic = spate_node_str(src, "topic")))
+                return snprintf(errstr, errstr_size, "node '%s' reads %s '%s', not a partitioned topic",
+                                n->name, src->def->name, src->name), -1;
+        *nparts = (int)spate_node_int(src, "partitions");
+        return keyed ? SPATE_IQ_KEYED : SPATE_IQ_EVERY;
+}
+
+/* --- ownership --- */
+
+typedef struct owned {
+        char *topic;
+        int32_t partition;
+} owned_t;
+
+static pthread_mutex_t own_mu = PTHREAD_MUTEX_INITIALIZER;
+static owned_t *own;
+static int nown, restoring = 1;
+static uint64_t generation;
+static spate_iq_listener_fn listener;
+static void *listener_opaque;
+
+static void own_clear(void) {
+        for (int i = 0; i < nown; i++)
+                free(own[i].topic);
+        free(own);
+        own = NULL;
+        nown = 0;
+}
+
+void spate_iq_assigned(const char *const *topics, const int32_t *partitions, int n) {
+        spate_iq_listener_fn fn;
+        void *opaque;
+        pthread_mutex_lock(&own_mu);
+        own_clear();
+        if (n > 0 && !(own = calloc((size_t)n, sizeof(*own))))
+                abort();
+        for (int i = 0; i < n; i++) {
+                if (!(own[i].topic = strdup(topics[i])))
+                        abort();
+                own[i].partition = partitions[i];
+        }
+        nown = n;
+        restoring = 0;
+        generation++;
+        fn = listener;
+        opaque = listener_opaque;
+        pthread_mutex_unlock(&own_mu);
+        if (fn)
+                fn(opaque);
+}
+
+void spate_iq_revoked(void) {
+        pthread_mutex_lock(&own_mu);
+        own_clear();
+        restoring = 1;
+        pthread_mutex_unlock(&own_mu);
+}
+
+int spate_iq_owned_list(const char *topic, int32_t *out, int max) {
+        int n = 0;
+        pthread_mutex_lock(&own_mu);
+        if (restoring)
+                n = -1;
+        for (int i = 0; n >= 0 && i < nown; i++)
+                if (!strcmp(own[i].topic, topic) && n < max)
+                        out[n++] = own[i].partition;
+        pthread_mutex_unlock(&own_mu);
+        return n;
+}
+
+int spate_iq_owned(const char *topic, int32_t p) {
+        int rc = 0;
+        pthread_mutex_lock(&own_mu);
+        if (restoring)
+                rc = -1;
+        for (int i = 0; !rc && i < nown; i++)
+                rc = !strcmp(own[i].topic, topic) && own[i].partition == p;
+        pthread_mutex_unlock(&own_mu);
+        return rc;
+}
+
+void spate_iq_listen(spate_iq_listener_fn fn, void *opaque) {
+        pthread_mutex_lock(&own_mu);
+        listener = fn;
+        listener_opaque = opaque;
+        pthread_mutex_unlock(&own_mu);
+}
+
+uint64_t spate_iq_owned_json(spate_buf_t *out) {
+        uint64_t g;
+        pthread_mutex_lock(&own_mu);
+        spate_buf_putc(out, '{');
+        for (int i = 0; i < nown; i++) {
+                int first = 1;
+                for (int j = 0; j < i && first; j++)
+                        first = strcmp(own[j].topic, own[i].topic) != 0;
+                if (!first)
+                        continue;
+                if (out->len > 1 && out->data[out->len - 1] != '{')
+                        spate_buf_putc(out, ',');
+                spate_json_write_str(out, own[i].topic, strlen(own[i].topic));
+                spate_buf_put(out, ":[", 2);
+                for (int j = i, k = 0; j < nown; j++)
+                        if (!strcmp(own[j].topic, own[i].topic)) {
+                                char num[16];
+                                if (k++)
+                                        spate_buf_putc(out, ',');
+                                spate_buf_put(out, num, (size_t)snprintf(num, sizeof(num), "%d", own[j].partition));
+                        }
+                spate_buf_putc(out, ']');
+        }
+        spate_buf_putc(out, '}');
+        g = generation;
+        pthread_mutex_unlock(&own_mu);
+        return g;
+}

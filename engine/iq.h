@@ -1,0 +1,120 @@
+/* iq.h - interactive queries: the state of a running topology read as JSON
+ * from HTTP threads (cli/http_server.c; docs/stores.md "Interactive
+ * queries").
+ *
+ * A request names a node and asks for a key's current value, a key's
+ * history over a time range (a windowed node) or a scan of keys (a prefix or
+ * a range, with a limit). The request model and its URL parsing are pure;
+ * the answer comes from the node's def->query(), which reads the local
+ * RocksDB state the engine has checkpointed (what commits made durable, so
+ * an answer never shows state a crash could take back) under
+ * spate_store_read_lock(), or an in-memory table under its lock.
+ *
+ * Ownership: a keyed node's state lives with the task of the key's partition
+ * of its input topic. spate_iq_partition() computes that partition as the
+ * producers do (murmur2, kafka_conf.c's partitioner); spate_iq_owned() says
+ * whether this instance holds it, restored. The engine calls
+ * spate_iq_assigned() and spate_iq_revoked() from its rebalance callback. */
+#ifndef SPATE_IQ_H
+#define SPATE_IQ_H
+
+#include "../util/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct spate_node;
+struct spate_store;
+struct spate_topology;
+
+typedef enum {
+        SPATE_IQ_NODES,     /* GET /state: the queryable nodes */
+        SPATE_IQ_GET,       /* GET /state/<node>/<key> */
+        SPATE_IQ_HISTORY,   /* GET /state/<node>/<key>/history?from=&to=&limit= */
+        SPATE_IQ_SCAN       /* GET /state/<node>?prefix=&start=&end=&limit= */
+} spate_iq_kind_t;
+
+#define SPATE_IQ_LIMIT_DEFAULT 1000
+#define SPATE_IQ_LIMIT_MAX 100000
+
+typedef struct spate_iq {
+        spate_iq_kind_t kind;
+        char node[128];
+        const char *key;            /* GET, HISTORY: borrowed from the path */
+        size_t klen;
+        int64_t from, to;           /* HISTORY: window starts in [from, to) */
+        const char *prefix;         /* SCAN: borrowed from the arguments; NULL: none */
+        const char *start, *end;    /* SCAN: keys in [start, end); NULL: open */
+        size_t limit;               /* HISTORY, SCAN: at most this many rows */
+        int local;                  /* ?local=1: answer from this instance only (forwarded) */
+        /* Filled by the caller before def->query(): */
+        struct spate_store *store;  /* the engine's state store (read-locked), or NULL */
+        const int32_t *parts;       /* the partitions of the node's input to read */
+        int nparts;
+} spate_iq_t;
+
+/* Gets a query argument by name (NULL: absent); MHD's lookup in the server,
+ * a table in the unit tests. */
+typedef const char *(*spate_iq_arg_fn)(void *opaque, const char *name);
+
+/* Parses an already percent-decoded path below /state (e.g.
+ * "/state/per_minute/hall-t1/history") and its arguments into q (which
+ * borrows from path and the arguments). Returns 0, or the HTTP status to
+ * answer (400, 404) with the reason in errstr. */
+int spate_iq_parse(const char *path, spate_iq_arg_fn arg, void *opaque, spate_iq_t *q, char *errstr,
+                   size_t errstr_size);
+
+/* A time argument: milliseconds since 1970 or ISO-8601 UTC
+ * ("2026-01-01T00:05:00Z", ".sss" and "+hh:mm" allowed). 0 or -1. */
+int spate_iq_parse_time(const char *s, int64_t *ms);
+
+/* The partition of key among n, as kafka_conf.c's partitioner
+ * (murmur2_random) places a keyed record. */
+int32_t spate_iq_partition(const void *key, size_t klen, int n);
+
+/* The rows of an answer: JSON objects, each with its key, collected by
+ * def->query(). */
+typedef struct spate_iq_rows {
+        spate_buf_t json;           /* "{..},{..}" */
+        size_t n, limit;
+        size_t last;                /* offset in json where the last row starts */
+} spate_iq_rows_t;
+/* Appends one row (a JSON object's text). 1 once the limit is reached (the
+ * query stops), else 0. */
+int spate_iq_row(spate_iq_rows_t *rows, const char *json, size_t len);
+
+/* 1 if key k matches a SCAN's prefix and range. */
+int spate_iq_key_wanted(const spate_iq_t *q, const char *k, size_t klen);
+
+/* Where a node's state lives: the topic whose partitions are its tasks and
+ * their count, found by walking up to its source; then a spate_iq_route_t,
+ * or -1 if the node has no queryable state (errstr says why). */
+typedef enum {
+        SPATE_IQ_EVERY,      /* a key may be in any task: ask them all */
+        SPATE_IQ_LOCAL,      /* every instance holds it whole (a table) */
+        SPATE_IQ_KEYED       /* a key is in the task of its partition (def->query_keyed, and no
+                                node between the source and it changes the key) */
+} spate_iq_route_t;
+int spate_iq_route(const struct spate_node *n, const char **topic, int *nparts, char *errstr,
+                   size_t errstr_size);
+
+/* --- ownership (any thread) --- */
+/* The engine's rebalance callback: topic[i]/partition[i] are assigned and
+ * restored here. */
+void spate_iq_assigned(const char *const *topics, const int32_t *partitions, int n);
+/* Everything is revoked (an eager rebalance): restoring until assigned. */
+void spate_iq_revoked(void);
+/* 1 if this instance holds partition p of topic, restored; 0 if not; -1
+ * while a rebalance is in progress (restoring). */
+int spate_iq_owned(const char *topic, int32_t p);
+/* The partitions of topic held here (at most max), -1 while restoring. */
+int spate_iq_owned_list(const char *topic, int32_t *out, int max);
+/* Called (from the engine thread) after each assignment, e.g. to advertise
+ * it (cli/iq_peers.c). One listener; NULL removes it. */
+typedef void (*spate_iq_listener_fn)(void *opaque);
+void spate_iq_listen(spate_iq_listener_fn fn, void *opaque);
+/* The assignment as JSON {"topic":[p,...],...} appended to out; its
+ * generation (bumped on each assignment) returned. */
+uint64_t spate_iq_owned_json(spate_buf_t *out);
+
+#endif

@@ -1,0 +1,165 @@
+/* test_iq.c - interactive queries' request model (engine/iq.h): URL paths
+ * and arguments to requests, the 4xx answers and their reasons, time
+ * arguments, scan key filters, row collection and ownership. */
+#include "check.h"
+#include "../../engine/iq.h"
+#include "../../engine/node.h"
+#include "../../engine/topology.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Arguments as "name=value" strings, NULL-terminated. */
+static const char *arg(void *opaque, const char *name) {
+        for (const char *const *a = opaque; *a; a++) {
+                size_t n = strlen(name);
+                if (!strncmp(*a, name, n) && (*a)[n] == '=')
+                        return *a + n + 1;
+        }
+        return NULL;
+}
+
+static int parse(const char *path, const char *const *args, spate_iq_t *q, char *err) {
+        static const char *const none[] = { NULL };
+        return spate_iq_parse(path, arg, (void *)(args ? args : none), q, err, 512);
+}
+
+static void test_paths(void) {
+        spate_iq_t q;
+        char err[512];
+        CHECK(parse("/state", NULL, &q, err) == 0 && q.kind == SPATE_IQ_NODES, "/state lists the nodes");
+        CHECK(parse("/state/", NULL, &q, err) == 0 && q.kind == SPATE_IQ_NODES, "/state/ too");
+        CHECK(parse("/state/per_minute", NULL, &q, err) == 0 && q.kind == SPATE_IQ_SCAN &&
+              !strcmp(q.node, "per_minute") && q.limit == SPATE_IQ_LIMIT_DEFAULT, "/state/<node> scans, default limit");
+        CHECK(parse("/state/per_minute/hall-t1", NULL, &q, err) == 0 && q.kind == SPATE_IQ_GET &&
+              q.klen == 7 && !memcmp(q.key, "hall-t1", 7), "/state/<node>/<key> is a key's value");
+        CHECK(parse("/state/w/a/b", NULL, &q, err) == 0 && q.kind == SPATE_IQ_GET && q.klen == 3 &&
+              !memcmp(q.key, "a/b", 3), "a key may hold '/' (MHD decoded %%2F)");
+        CHECK(parse("/state/w/hall-t1/history", NULL, &q, err) == 0 && q.kind == SPATE_IQ_HISTORY &&
+              q.klen == 7 && q.from == INT64_MIN && q.to == INT64_MAX, "/history: every window by default");
+        CHECK(parse("/state/w/history", NULL, &q, err) == 0 && q.kind == SPATE_IQ_GET && q.klen == 7,
+              "a key named 'history' is a key");
+        CHECK(parse("/state/w//history", NULL, &q, err) == 400 && strstr(err, "key is empty"),
+              "an empty key: 400 (%s)", err);
+        CHECK(parse("/stateful", NULL, &q, err) == 404, "/stateful is not /state");
+}
+
+static void test_args(void) {
+        spate_iq_t q;
+        char err[512];
+        const char *const hist[] = { "from=2026-01-01T00:05:00Z", "to=1767229200000", "limit=10", NULL };
+        CHECK(parse("/state/w/k/history", hist, &q, err) == 0 && q.from == 1767225900000LL &&
+              q.to == 1767229200000LL && q.limit == 10, "from (ISO), to (ms) and limit");
+        const char *const frac[] = { "from=2026-01-01T01:05:00.5+01:00", NULL };
+        CHECK(parse("/state/w/k/history", frac, &q, err) == 0 && q.from == 1767225900500LL,
+              "ISO with milliseconds and an offset");
+        const char *const bad_from[] = { "from=yesterday", NULL };
+        CHECK(parse("/state/w/k/history", bad_from, &q, err) == 400 && strstr(err, "ISO-8601"),
+              "a bad time: 400 saying what is wanted (%s)", err);
+        const char *const local[] = { "from=2026-01-01T00:05:00", NULL };
+        CHECK(parse("/state/w/k/history", local, &q, err) == 400, "a time without a zone: 400");
+        const char *const empty[] = { "from=2000", "to=2000", NULL };
+        CHECK(parse("/state/w/k/history", empty, &q, err) == 400 && strstr(err, "before"), "from == to: 400");
+        const char *const zero[] = { "limit=0", NULL }, *const big[] = { "limit=100001", NULL },
+                          *const neg[] = { "limit=-1", NULL }, *const junk[] = { "limit=5x", NULL };
+        CHECK(parse("/state/w", zero, &q, err) == 400 && parse("/state/w", big, &q, err) == 400 &&
+              parse("/state/w", neg, &q, err) == 400 && parse("/state/w", junk, &q, err) == 400,
+              "limits outside 1..100000 or not numbers: 400");
+        const char *const scan_on_get[] = { "prefix=a", NULL }, *const hist_on_scan[] = { "from=1", NULL },
+                          *const limit_on_get[] = { "limit=3", NULL };
+        CHECK(parse("/state/w/k", scan_on_get, &q, err) == 400 && strstr(err, "'prefix'"),
+              "scan arguments on a value: 400 (%s)", err);
+        CHECK(parse("/state/w", hist_on_scan, &q, err) == 400 && strstr(err, "'from'"), "history arguments on a scan: 400");
+        CHECK(parse("/state/w/k", limit_on_get, &q, err) == 400, "a limit on one key's value: 400");
+        const char *const range[] = { "start=b", "end=a", NULL };
+        CHECK(parse("/state/w", range, &q, err) == 400, "start after end: 400");
+        const char *const fwd[] = { "local=1", "prefix=ha", NULL };
+        CHECK(parse("/state/w", fwd, &q, err) == 0 && q.local && !strcmp(q.prefix, "ha"), "local=1 and prefix");
+}
+
+static void test_keys_and_rows(void) {
+        spate_iq_t q = { .kind = SPATE_IQ_SCAN, .prefix = "hall" };
+        CHECK(spate_iq_key_wanted(&q, "hall-t1", 7) && !spate_iq_key_wanted(&q, "hal", 3) &&
+              !spate_iq_key_wanted(&q, "roof", 4), "prefix filter");
+        q = (spate_iq_t){ .kind = SPATE_IQ_SCAN, .start = "b", .end = "c" };
+        CHECK(spate_iq_key_wanted(&q, "b", 1) && spate_iq_key_wanted(&q, "bzz", 3) &&
+              !spate_iq_key_wanted(&q, "c", 1) && !spate_iq_key_wanted(&q, "a", 1), "range [start, end)");
+        spate_iq_rows_t rows = { .limit = 2 };
+        CHECK(spate_iq_row(&rows, "{\"a\":1}", 7) == 0 && spate_iq_row(&rows, "{}", 2) == 1 &&
+              spate_iq_row(&rows, "{}", 2) == 1 && rows.n == 2, "rows stop at the limit");
+        spate_buf_putc(&rows.json, '\0');
+        CHECK_STR(rows.json.data, "{\"a\":1},{}", "rows are comma-separated");
+        spate_buf_free(&rows.json);
+        int32_t p = spate_iq_partition("hall-t1", 7, 8);
+        CHECK(p >= 0 && p < 8 && p == spate_iq_partition("hall-t1", 7, 8), "a key's partition is stable and in range");
+}
+
+static void test_ownership(void) {
+        const char *topics[] = { "in", "in", "other" };
+        int32_t parts[] = { 3, 5, 0 }, got[8];
+        spate_buf_t b = { 0 };
+        CHECK(spate_iq_owned("in", 3) == -1 && spate_iq_owned_list("in", got, 8) == -1,
+              "restoring until the first assignment");
+        spate_iq_assigned(topics, parts, 3);
+        CHECK(spate_iq_owned("in", 3) == 1 && spate_iq_owned("in", 4) == 0, "owned after assignment");
+        CHECK(spate_iq_owned_list("in", got, 8) == 2 && got[0] == 3 && got[1] == 5, "the topic's partitions");
+        spate_iq_owned_json(&b);
+        spate_buf_putc(&b, '\0');
+        CHECK_STR(b.data, "{\"in\":[3,5],\"other\":[0]}", "advertised as JSON");
+        spate_buf_free(&b);
+        spate_iq_revoked();
+        CHECK(spate_iq_owned("in", 3) == -1, "restoring again after a revocation");
+}
+
+static const spate_node_t *node(const spate_topology_t *t, const char *name) {
+        for (int i = 0; i < t->nnodes; i++)
+                if (!strcmp(t->nodes[i]->name, name))
+                        return t->nodes[i];
+        return NULL;
+}
+
+/* Where a node's state lives decides who answers a key. */
+static void test_route(void) {
+        static const char yaml[] =
+                "application: iq-route\n"
+                "nodes:\n"
+                "  - {name: in, type: kafka_source, topic: t.in, partitions: 6}\n"
+                "  - {name: w, type: window, from: in, window: tumbling, size: 1m, aggregates: {n: count()}}\n"
+                "  - {name: rekey, type: key_by, from: in, key: x}\n"
+                "  - {name: w2, type: window, from: rekey, window: tumbling, size: 1m, aggregates: {n: count()}}\n"
+                "  - {name: seen, type: dedupe, from: in, key: id, within: 1m}\n"
+                "  - {name: lim, type: table, file: /dev/null, key: k}\n"
+                "  - {name: out, type: kafka_sink, from: w, topic: t.out}\n";
+        char path[] = "/tmp/test_iq_XXXXXX", err[512] = "";
+        int fd = mkstemp(path), nparts = 0;
+        const char *topic = NULL;
+        CHECK(fd >= 0 && write(fd, yaml, sizeof(yaml) - 1) == (ssize_t)(sizeof(yaml) - 1), "topology written");
+        close(fd);
+        spate_topology_t *t = spate_topology_load(path, err, sizeof(err));
+        unlink(path);
+        CHECK(t != NULL, "topology loads (%s)", err);
+        if (!t)
+                return;
+        CHECK(spate_iq_route(node(t, "w"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_KEYED &&
+              !strcmp(topic, "t.in") && nparts == 6, "a window on the record key: the key's partition of t.in");
+        CHECK(spate_iq_route(node(t, "w2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
+              "after key_by the key's partition says nothing: every task");
+        CHECK(spate_iq_route(node(t, "seen"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
+              "a dedupe key (an expression): every task");
+        CHECK(spate_iq_route(node(t, "lim"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_LOCAL,
+              "a table: here");
+        CHECK(spate_iq_route(node(t, "out"), &topic, &nparts, err, sizeof(err)) == -1 && strstr(err, "no queryable"),
+              "a sink: no state (%s)", err);
+        spate_topology_destroy(t);
+}
+
+int main(void) {
+        test_route();
+        test_paths();
+        test_args();
+        test_keys_and_rows();
+        test_ownership();
+        return CHECK_DONE();
+}
