@@ -546,7 +546,8 @@ static void fetch_wake_batch(spate_engine_t *e, rd_kafka_message_t **msgs, ssize
         size_t bytes = 0;
         for (ssize_t i = 0; i < n; i++)
                 bytes += msgs[i]->len + msgs[i]->key_len;
-        spate_fetch_wake_batch(e->wake, n == BATCH, n ? e->prefetch_bytes / 2 / (long)(bytes / (size_t)n + 1) : 0);
+        spate_fetch_wake_batch(e->wake, n == BATCH,
+                               n > 0 ? e->prefetch_bytes / 2 / (long)(bytes / (size_t)n + 1) : 0);
 }
 
 static void punctuate(spate_engine_t *e) {

@@ -8,7 +8,7 @@
  * While the engine reads full batches and the queue has drained below half
  * the bound, this thread asks each broker for the watermarks of one partition
  * it leads: the request wakes the broker's thread, which then fetches again.
- * A few small requests per broker a second, only while catching up. */
+ * At most 50 small requests per broker a second, only while catching up. */
 #include "fetch_wake.h"
 #include "../util/log.h"
 
