@@ -6,9 +6,12 @@
  * reads in bursts unless the bound covers a second of processing (~64 MB of
  * small records, ~300 MB of RSS with librdkafka's per-message overhead).
  * While the engine reads full batches and the queue has drained below half
- * the bound, this thread asks each broker for the watermarks of one partition
- * it leads: the request wakes the broker's thread, which then fetches again.
- * At most 50 small requests per broker a second, only while catching up. */
+ * the bound, this thread asks each broker for the latest offset of one
+ * partition it leads (rd_kafka_offsets_for_times(), which, unlike
+ * rd_kafka_query_watermark_offsets(), gives up at its timeout when a broker
+ * is down, so that stopping never waits on a dead broker): the request wakes
+ * the broker's thread, which then fetches again. At most 50 small requests
+ * per broker a second, only while catching up. */
 #include "fetch_wake.h"
 #include "../util/log.h"
 
@@ -31,18 +34,20 @@ struct spate_fetch_wake {
         atomic_long low_msgs;       /* wake below this many queued messages */
         char **topics;
         int ntopics;
-        struct leader { int32_t broker; char *topic; int32_t partition; } leaders[MAX_BROKERS];
-        int nleaders;
+        int32_t brokers[MAX_BROKERS];
+        int nbrokers;
+        rd_kafka_topic_partition_list_t *probe;  /* one partition per leader */
 };
 
 /* One partition per broker leading any partition of the topics read. */
 static void find_leaders(spate_fetch_wake_t *w) {
         const struct rd_kafka_metadata *md;
-        if (rd_kafka_metadata(w->consumer, 1, NULL, &md, 2000))
+        if (rd_kafka_metadata(w->consumer, 1, NULL, &md, 500))
                 return;
-        for (int i = 0; i < w->nleaders; i++)
-                free(w->leaders[i].topic);
-        w->nleaders = 0;
+        if (w->probe)
+                rd_kafka_topic_partition_list_destroy(w->probe);
+        w->probe = rd_kafka_topic_partition_list_new(4);
+        w->nbrokers = 0;
         for (int t = 0; t < md->topic_cnt; t++) {
                 int read = 0;
                 for (int k = 0; k < w->ntopics && !read; k++)
@@ -50,14 +55,24 @@ static void find_leaders(spate_fetch_wake_t *w) {
                 for (int p = 0; read && p < md->topics[t].partition_cnt; p++) {
                         int32_t b = md->topics[t].partitions[p].leader;
                         int known = 0;
-                        for (int i = 0; i < w->nleaders && !known; i++)
-                                known = w->leaders[i].broker == b;
-                        if (!known && b >= 0 && w->nleaders < MAX_BROKERS)
-                                w->leaders[w->nleaders++] = (struct leader){
-                                        b, strdup(md->topics[t].topic), md->topics[t].partitions[p].id };
+                        for (int i = 0; i < w->nbrokers && !known; i++)
+                                known = w->brokers[i] == b;
+                        if (known || b < 0 || w->nbrokers == MAX_BROKERS)
+                                continue;
+                        w->brokers[w->nbrokers++] = b;
+                        rd_kafka_topic_partition_list_add(w->probe, md->topics[t].topic,
+                                                          md->topics[t].partitions[p].id);
                 }
         }
         rd_kafka_metadata_destroy(md);
+}
+
+/* Asks each leader for its partition's latest offset (timestamp -1): one
+ * request per broker. */
+static void wake_leaders(spate_fetch_wake_t *w) {
+        for (int i = 0; i < w->probe->cnt; i++)
+                w->probe->elems[i].offset = RD_KAFKA_OFFSET_END;
+        rd_kafka_offsets_for_times(w->consumer, w->probe, 100);
 }
 
 static int wait_ms(spate_fetch_wake_t *w, int ms) {
@@ -83,11 +98,8 @@ static void *run(void *arg) {
                         continue;
                 if (rounds++ % 500 == 0)  /* leaders move: look again every ~10 s of catching up */
                         find_leaders(w);
-                for (int i = 0; i < w->nleaders; i++) {
-                        int64_t lo, hi;
-                        rd_kafka_query_watermark_offsets(w->consumer, w->leaders[i].topic,
-                                                         w->leaders[i].partition, &lo, &hi, 1000);
-                }
+                if (w->probe && w->probe->cnt)
+                        wake_leaders(w);
         }
         return NULL;
 }
@@ -133,8 +145,8 @@ void spate_fetch_wake_stop(spate_fetch_wake_t *w) {
                 pthread_mutex_unlock(&w->lock);
                 pthread_join(w->thread, NULL);
         }
-        for (int i = 0; i < w->nleaders; i++)
-                free(w->leaders[i].topic);
+        if (w->probe)
+                rd_kafka_topic_partition_list_destroy(w->probe);
         for (int i = 0; i < w->ntopics; i++)
                 free(w->topics[i]);
         free(w->topics);
