@@ -130,7 +130,7 @@ for log in sys.argv[2:]:
     print("instance %s: %d records in %.2f s" % (log[-8:-4], k, t))
     n, longest = n + k, max(longest, t)
 both = n / longest if longest else 0
-print("RESULT scale-out: two instances %.0f records/s combined (records of both / the longer first-to-last span), one instance %.0f (median): %.2fx (2 cores shared by both instances and the broker: what this shows is the cost of coordination - two group members, two producers, a rebalance as the second joins - not a speed-up)" % (both, one, both / one if one else 0))
+print("RESULT scale-out: two instances %.0f records/s combined (records of both / the longer first-to-last span), one instance %.0f (median): %.2fx (on 2 cores shared by both instances and the broker this measures coordination - two group members, two producers, a rebalance as the second joins - more than a speed-up: the same 2 cores do the work)" % (both, one, both / one if one else 0))
 PY
 
 [ -n "${BENCH_CORE:-}" ] && exit 0
