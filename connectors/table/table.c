@@ -67,6 +67,20 @@ const spate_table_t *spate_table_node_rows(const spate_node_t *tn) {
         return ((const tnode_t *)tn->ctx)->rows;
 }
 
+int spate_table_node_watch(spate_node_t *tn, spate_table_watch_cb cb, void *opaque) {
+        tnode_t *t = tn->ctx;
+        if (t->nwatch == TABLE_WATCHERS_MAX)
+                return -1;
+        t->watch[t->nwatch].cb = cb;
+        t->watch[t->nwatch++].opaque = opaque;
+        return 0;
+}
+
+void spate_table_changed(tnode_t *t, const void *key, size_t klen) {
+        for (int i = 0; i < t->nwatch; i++)
+                t->watch[i].cb(t->watch[i].opaque, key, klen);
+}
+
 static int init_columns(spate_node_t *n, char *errstr, size_t errstr_size) {
         tnode_t *t = n->ctx;
         const spate_yaml_t *cols = spate_node_param(n, "columns");
@@ -185,6 +199,7 @@ static void forget_message(tnode_t *t, const void *mkey, size_t mklen) {
         size_t rlen;
         const void *rkey = spate_table_get(t->by_msg, mkey, mklen, &rlen);
         if (rkey) {
+                spate_table_changed(t, rkey, rlen);
                 spate_table_delete(t->rows, rkey, rlen);
                 spate_table_delete(t->by_msg, mkey, mklen);
         }
@@ -205,8 +220,8 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
         if (!value) {
                 if (t->key)
                         forget_message(t, key, klen);
-                else
-                        spate_table_delete(t->rows, key, klen);
+                else if (spate_table_delete(t->rows, key, klen))
+                        spate_table_changed(t, key, klen);
                 return 0;
         }
         spate_arena_reset(&t->arena);
@@ -231,6 +246,7 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
         spate_table_row_encode(rec.value.u.items, (int)rec.value.n, &t->buf);
         if (spate_table_put(t->rows, rkey, rklen, t->buf.data, t->buf.len))
                 goto oom;
+        spate_table_changed(t, rkey, rklen);
         return 0;
 oom:
         snprintf(t->ctx->errstr, sizeof(t->ctx->errstr), "table %s: out of memory", t->node->name);

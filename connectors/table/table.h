@@ -19,4 +19,12 @@ const spate_yaml_t *spate_table_node_columns(const spate_node_t *tn);
 /* The live rows: valid while no table refresh runs (between two records). */
 const spate_table_t *spate_table_node_rows(const spate_node_t *tn);
 
+/* Which rows change: cb(opaque, key, klen) for every row key the table puts
+ * or deletes from now on, during its refreshes (key NULL: every row may
+ * have changed, a file version swapped in). The key is borrowed for the
+ * call. 0, or -1 past TABLE_WATCHERS_MAX watchers of one table. */
+#define TABLE_WATCHERS_MAX 16
+typedef void (*spate_table_watch_cb)(void *opaque, const void *key, size_t klen);
+int spate_table_node_watch(spate_node_t *tn, spate_table_watch_cb cb, void *opaque);
+
 #endif

@@ -43,7 +43,15 @@ typedef struct tnode {
         struct timespec file_mtime;  /* file: the version held */
         off_t file_size;
         int warned_empty;
+        struct {                  /* joins that re-emit when a row changes */
+                spate_table_watch_cb cb;
+                void *opaque;
+        } watch[TABLE_WATCHERS_MAX];
+        int nwatch;
 } tnode_t;
+
+/* Tells the watchers that row key changed (NULL: every row may have). */
+void spate_table_changed(tnode_t *t, const void *key, size_t klen);
 
 /* The row key of rec (a decoded row; its key the message key, if any) by
  * the table's `key:`, in t->arena. 0, or -1 with why. */

@@ -221,6 +221,88 @@ static void test_as_of(void) {
         spate_driver_destroy(d);
 }
 
+#define REEMIT_YAML \
+        "application: join-reemit\n" \
+        "kafka:\n  bootstrap.servers: 127.0.0.1:1\n" \
+        "nodes:\n" \
+        "  - name: in\n    type: kafka_source\n    topic: r.in\n    partitions: 2\n" \
+        "  - name: look\n    type: join\n    from: in\n    table: st\n    key: st\n" \
+        "    fields: {name: name}\n    retention: 1h\n" \
+        "  - name: out\n    type: kafka_sink\n    from: look\n    topic: r.out\n    partitions: 1\n" \
+        "  - name: st\n    type: table\n    topic: r.st\n    global: true\n    refresh: 100ms\n"
+
+/* The table follows its topic, then the join re-checks at its punctuation. */
+static void settle(spate_driver_t *d) {
+        spate_driver_advance(d, 1000);
+        spate_driver_advance(d, 1000);
+}
+
+/* What r.out got since *seen, one value per line. */
+static const char *news(spate_driver_t *d, int64_t *seen) {
+        static char buf[4096];
+        size_t off = 0;
+        buf[0] = '\0';
+        for (; *seen < spate_driver_count(d, "r.out", 0) && off < sizeof(buf); (*seen)++) {
+                const spate_driver_msg_t *m = spate_driver_msg(d, "r.out", 0, *seen);
+                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s %s\n", m->key, m->value);
+        }
+        return buf;
+}
+
+static void commit_all(spate_driver_t *d) {
+        int rc = spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(rc == 0, "commit%s%s", rc ? ": " : "", rc ? spate_driver_ctx(d)->errstr : "");
+}
+
+/* retention: a result is emitted again when its row arrives or changes,
+ * after a kill -9 too (the remembered records are in the store, the table
+ * is read again); a newer record of the same key replaces its entry;
+ * records older than the retention are forgotten. */
+static void test_reemit(void) {
+        spate_driver_t *d = driver(REEMIT_YAML);
+        char err[512];
+        int64_t seen = 0;
+        spate_driver_pipe(d, "r.in", 0, "k1", "{\"st\":\"A\",\"v\":1}", 600000);
+        spate_driver_pipe(d, "r.in", 1, "k2", "{\"st\":\"B\",\"v\":2}", 600000);
+        spate_driver_pipe(d, "r.in", 1, "k3", "{\"v\":3}", 600000);
+        spate_driver_process(d);
+        CHECK_STR(news(d, &seen), "k1 {\"st\":\"A\",\"v\":1,\"name\":null}\n"
+                  "k2 {\"st\":\"B\",\"v\":2,\"name\":null}\nk3 {\"v\":3,\"name\":null}\n",
+                  "no rows yet: nulls");
+        spate_driver_pipe(d, "r.st", 0, "A", "{\"name\":\"Alpha\"}", 1);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k1 {\"st\":\"A\",\"v\":1,\"name\":\"Alpha\"}\n",
+                  "row A arrives: k1 re-emitted with it, nothing else");
+        settle(d);
+        CHECK_STR(news(d, &seen), "", "nothing more without a change");
+        commit_all(d);
+        /* kill -9 with the local state lost: the store comes back from its changelog */
+        spate_driver_pipe(d, "r.st", 0, "B", "{\"name\":\"Bravo\"}", 2);
+        CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "crash: %s", err);
+        CHECK(spate_driver_assign(d) == 0, "restore: %s", spate_driver_ctx(d)->errstr);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k2 {\"st\":\"B\",\"v\":2,\"name\":\"Bravo\"}\n",
+                  "after kill -9: the row that came meanwhile is re-emitted (k1's row is the one it got)");
+        spate_driver_pipe(d, "r.in", 0, "k1", "{\"st\":\"A\",\"v\":10}", 700000);
+        spate_driver_process(d);
+        spate_driver_pipe(d, "r.st", 0, "A", "{\"name\":\"Alpha2\"}", 3);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k1 {\"st\":\"A\",\"v\":10,\"name\":\"Alpha\"}\n"
+                  "k1 {\"st\":\"A\",\"v\":10,\"name\":\"Alpha2\"}\n",
+                  "a changed row: the latest record of k1 re-emitted, not the one it replaced");
+        spate_driver_pipe(d, "r.st", 0, "B", NULL, 4);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k2 {\"st\":\"B\",\"v\":2,\"name\":null}\n",
+                  "a deleted row: re-emitted with nulls");
+        /* stream time on partition 0 moves 2 h on: k1's entries fall out of the 1 h retention */
+        spate_driver_pipe(d, "r.in", 0, "k9", "{\"v\":9}", 700000 + 7200000);
+        spate_driver_process(d);
+        spate_driver_pipe(d, "r.st", 0, "A", "{\"name\":\"Alpha3\"}", 5);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k9 {\"v\":9,\"name\":null}\n", "past the retention: not re-emitted");
+        spate_driver_destroy(d);
+}
+
 static void write_file(const char *path, const char *text) {
         FILE *fp = fopen(path, "w");
         if (!fp || fputs(text, fp) < 0 || fclose(fp)) {
@@ -401,6 +483,14 @@ static void test_load_errors(void) {
                    "/nonexistent/x.csv: No such file or directory", "a missing file");
         load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: st\n    table: st\n    key: id\n" BAD_TABLE,
                    "a table is read by join nodes", "from: a table");
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: in\n    table: st\n    key: id\n"
+                   "    how: inner\n    retention: 1h\n" BAD_TABLE,
+                   ":14:16: join node 'j': 'retention' re-emits left join results", "retention on an inner join");
+        load_fails(BAD_HEAD "  - name: w\n    type: window\n    from: in\n    window: tumbling\n    size: 1m\n"
+                   "    aggregates: {n: count()}\n"
+                   "  - name: j\n    type: join\n    from: w\n    table: st\n    key: key\n"
+                   "    retention: 1h\n" BAD_TABLE,
+                   "a store needs the records of a source, not the outputs of window 'w'", "retention after a window");
 }
 
 int main(void) {
@@ -415,6 +505,7 @@ int main(void) {
         test_topic_key();
         test_fanout();
         test_as_of();
+        test_reemit();
         test_dir_versions();
         test_file();
         test_load_errors();
