@@ -16,10 +16,12 @@ topology/regions/france_regions.geojson whose bounding box holds the point (none
 a reading is late (a dead letter) when its hour's end + 10 min grace is at or before the largest
 time seen before it in its partition among the readings that reached the window; per region and
 hour the mean temperature and the count; temperature3HoursBefore is the mean of the same region
-3 hours before, null without readings then. The topology emits each hour once, when it closes,
-and 0760 closes hour K only after hour K-2 is in the table, so the hour 3 before is always read
-back by then: a null means exactly that the region had no reading 3 hours before. The last
-phase's hour never closes: it has no row.
+3 hours before, null without readings then. The topology emits each hour when it closes, and
+again when the row 3 hours before reaches its table later (join retention), so the upserted
+table ends with that value whatever order the rows were read back in: a null means exactly that
+the region had no reading 3 hours before. The table is compared as it ends (one row per region
+and hour, the last version upserted), not the versions it went through. The last phase's hour
+never closes: it has no row.
 """
 import calendar
 import glob
