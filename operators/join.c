@@ -9,16 +9,17 @@
  * or changes later. The join remembers, in an engine-owned store (exact
  * across kill -9), every record it joined within `retention` of its task's
  * stream time, under the key it looked up, with a hash of the row it got:
- *   lookups: row key -> entries [u64 row hash (0: no row)][i64 ts]
+ *   'L' row key -> entries [u64 row hash (0: no row)][i64 ts]
  *            [u32 record key length (UINT32_MAX: none)][record key]
  *            [u32 length][the record's value as JSON]...
+ *   'R' record key -> [i64 ts][the row key it looked up last]
  * The table tells the join which row keys it changed; at the next
  * punctuation every entry of those keys whose hash differs from the row's
  * now is emitted again with the row's columns. After an assignment (a
  * start, a kill -9, a rebalance) every entry of the task is checked, since
  * the table was read again: what was emitted before a crash is then emitted
- * again at worst, never lost. A record of the task's stream key replaces
- * its earlier entry (an upstream revision). */
+ * again at worst, never lost. A record replaces the entry of its record key
+ * (an upstream revision), also under another row key ('R' says which). */
 #include "../connectors/table/table.h"
 #include "../engine/ctx.h"
 #include "../engine/metrics.h"
@@ -36,6 +37,8 @@
 #define JOIN_COLS_MAX 256  /* row columns decoded per lookup */
 #define STORE "lookups"
 #define NO_KEY UINT32_MAX
+#define KIND_LOOKUP 'L'  /* 'L' row key -> the entries that looked it up */
+#define KIND_RECORD 'R'  /* 'R' record key -> [i64 ts][the row key it looked up last] */
 /* Bytes of changed row keys kept between two punctuations; past it (a
  * table's first load) every entry is checked instead. */
 #define CHANGED_MAX (1u << 20)
@@ -60,6 +63,7 @@ typedef struct join {
         int recheck_all;            /* an assignment, a file version, or too many changes */
         spate_buf_t cur, next, enc; /* a key's entries as read, as rewritten; one record's JSON */
         spate_buf_t keys;           /* keys collected by a scan: [u32 len][key]... */
+        spate_buf_t pk, add;        /* a store key with its kind; what a rewrite appends */
         spate_metric_t *m_reemitted;
         uint64_t reemitted, failed;
 } join_t;
@@ -258,24 +262,79 @@ static int corrupt(spate_node_t *n, spate_ctx_t *ctx, const char *key, size_t kl
         return spate_ctx_fail(ctx, n, "store %s: the entries of key %.*s are corrupt", STORE, (int)klen, key);
 }
 
-/* rec (joined with the row of hash h) among key's entries. */
+/* A store key: kind then key, in j->pk (valid until the next call). */
+static const char *store_key(join_t *j, char kind, const void *key, size_t klen, size_t *len) {
+        j->pk.len = 0;
+        spate_buf_put(&j->pk, &kind, 1);
+        spate_buf_put(&j->pk, key, klen);
+        *len = j->pk.len;
+        return j->pk.data;
+}
+
+/* Rewrites row key's entries to j->next's live ones except record key
+ * (skey, has_key): put, or deleted when none is left. */
+static int rewrite(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, int64_t now, const char *skey,
+                   size_t sklen, int has_key, const spate_buf_t *add, spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        const void *val = NULL;
+        size_t vlen = 0, plen;
+        const char *pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        int rc;
+        if ((rc = spate_kv_get(kv, pk, plen, &val, &vlen)) < 0)
+                return -1;
+        if (keep_live(j, rc ? "" : val, rc ? 0 : vlen, now, skey, sklen, has_key) < 0)
+                spate_warn("join %s: the entries of key %.*s were corrupt: dropped", n->name, (int)klen, key);
+        if (add)
+                spate_buf_put(&j->next, add->data, add->len);
+        (void)ctx;
+        return j->next.len ? spate_kv_put(kv, pk, plen, j->next.data, j->next.len) : spate_kv_delete(kv, pk, plen);
+}
+
+/* A record of key skey looked up another row before (the row key is an
+ * expression of the record, so a revision may name another): its entry
+ * there goes. j->cur: that row key. */
+static int forget_previous(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
+                           int64_t now, spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        const void *val;
+        size_t vlen, plen;
+        const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
+        int rc = spate_kv_get(kv, pk, plen, &val, &vlen);
+        if (rc)
+                return rc < 0 ? -1 : 0;
+        if (vlen < 8 || (vlen - 8 == klen && !memcmp((const char *)val + 8, key, klen)))
+                return 0;
+        j->cur.len = 0;
+        spate_buf_put(&j->cur, (const char *)val + 8, vlen - 8);
+        return rewrite(n, kv, j->cur.data, j->cur.len, now, rec->key, rec->key_len, 1, NULL, ctx);
+}
+
+/* rec (joined with the row of hash h) among key's entries, in place of the
+ * record key's earlier entry; the record key -> row key it looked up. */
 static int remember(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
                     uint64_t h, spate_ctx_t *ctx) {
         join_t *j = n->ctx;
-        const void *val = NULL;
-        size_t vlen = 0;
-        int rc;
         int64_t now = spate_kv_stream_time(kv);
+        unsigned char ts[8];
+        size_t plen;
+        if (rec->key && forget_previous(n, kv, key, klen, rec, now, ctx))
+                return -1;
         j->enc.len = 0;
         spate_json_write(&j->enc, n->in, &rec->value);
-        if ((rc = spate_kv_get(kv, key, klen, &val, &vlen)) < 0)
-                return -1;
-        if (keep_live(j, rc ? "" : val, rc ? 0 : vlen, now, rec->key, rec->key_len, rec->key != NULL) < 0)
-                return corrupt(n, ctx, key, klen);
         entry_t e = { h, rec->ts, rec->key, j->enc.data, rec->key ? (uint32_t)rec->key_len : NO_KEY,
                       (uint32_t)j->enc.len };
-        entry_put(&j->next, &e);
-        return spate_kv_put(kv, key, klen, j->next.data, j->next.len);
+        j->add.len = 0;
+        entry_put(&j->add, &e);
+        if (rewrite(n, kv, key, klen, now, rec->key, rec->key_len, rec->key != NULL, &j->add, ctx))
+                return -1;
+        if (!rec->key)
+                return 0;
+        spate_put_be64(ts, (uint64_t)rec->ts);
+        j->add.len = 0;
+        spate_buf_put(&j->add, ts, 8);
+        spate_buf_put(&j->add, key, klen);
+        const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
+        return spate_kv_put(kv, pk, plen, j->add.data, j->add.len);
 }
 
 typedef struct {
@@ -289,11 +348,17 @@ static void key_put(spate_buf_t *b, const void *key, size_t klen) {
         spate_buf_put(b, key, klen);
 }
 
+/* Store keys (with their kind) holding an entry past the retention. */
 static int collect_expired(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
         scan_t *s = opaque;
         entry_t e;
         size_t at = 0;
-        int rc;
+        int rc = 1;
+        if (klen && *(const char *)key == KIND_RECORD) {
+                if (vlen < 8 || (int64_t)spate_get_be64(val) <= s->now - s->j->retention)
+                        key_put(&s->j->keys, key, klen);
+                return 0;
+        }
         while ((rc = entry_next(val, vlen, &at, &e)) == 1 && e.ts > s->now - s->j->retention)
                 ;
         if (rc)  /* an expired entry, or corrupt bytes (dropped with it) */
@@ -305,9 +370,6 @@ static int collect_expired(void *opaque, const void *key, size_t klen, const voi
 static int purge(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         join_t *j = n->ctx;
         scan_t s = { j, spate_kv_stream_time(kv) };
-        const void *val;
-        size_t vlen;
-        int rc;
         j->keys.len = 0;
         if (spate_kv_each(kv, collect_expired, &s))
                 return -1;
@@ -316,18 +378,10 @@ static int purge(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
                 memcpy(&kl, j->keys.data + at, 4);
                 const char *key = j->keys.data + at + 4;
                 at += 4 + kl;
-                if ((rc = spate_kv_get(kv, key, kl, &val, &vlen)) < 0)
-                        return -1;
-                if (rc)
-                        continue;
-                if (keep_live(j, val, vlen, s.now, NULL, 0, 0) < 0)
-                        spate_warn("join %s: the entries of key %.*s were corrupt: dropped", n->name, (int)kl,
-                                   key);
-                if (j->next.len ? spate_kv_put(kv, key, kl, j->next.data, j->next.len)
-                                : spate_kv_delete(kv, key, kl))
+                if (*key == KIND_RECORD ? spate_kv_delete(kv, key, kl)
+                                        : rewrite(n, kv, key + 1, kl - 1, s.now, NULL, 0, 0, NULL, ctx))
                         return -1;
         }
-        (void)ctx;
         return 0;
 }
 
@@ -425,9 +479,12 @@ static int recheck(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen
         join_t *j = n->ctx;
         const void *val, *row;
         size_t vlen, rlen = 0;
+        const char *pk;
+        size_t plen;
         entry_t e;
         int rc, changed = 0;
-        if ((rc = spate_kv_get(kv, key, klen, &val, &vlen)))
+        pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        if ((rc = spate_kv_get(kv, pk, plen, &val, &vlen)))
                 return rc < 0 ? -1 : 0;
         j->cur.len = 0;
         spate_buf_put(&j->cur, val, vlen);  /* the store's copy is borrowed until its next call */
@@ -445,13 +502,16 @@ static int recheck(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen
         }
         if (rc < 0)
                 return corrupt(n, ctx, key, klen);
-        return changed ? spate_kv_put(kv, key, klen, j->next.data, j->next.len) : 0;
+        pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        return changed ? spate_kv_put(kv, pk, plen, j->next.data, j->next.len) : 0;
 }
 
+/* The row keys the task's entries looked up. */
 static int collect_key(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
         (void)val;
         (void)vlen;
-        key_put(opaque, key, klen);
+        if (klen && *(const char *)key == KIND_LOOKUP)
+                key_put(opaque, (const char *)key + 1, klen - 1);
         return 0;
 }
 
@@ -515,6 +575,8 @@ static void join_destroy(spate_node_t *n) {
         spate_buf_free(&j->next);
         spate_buf_free(&j->enc);
         spate_buf_free(&j->keys);
+        spate_buf_free(&j->pk);
+        spate_buf_free(&j->add);
 }
 
 const spate_op_def_t spate_op_join = {

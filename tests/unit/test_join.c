@@ -294,12 +294,19 @@ static void test_reemit(void) {
         settle(d);
         CHECK_STR(news(d, &seen), "k2 {\"st\":\"B\",\"v\":2,\"name\":null}\n",
                   "a deleted row: re-emitted with nulls");
+        spate_driver_pipe(d, "r.in", 1, "k2", "{\"st\":\"A\",\"v\":20}", 700000);
+        spate_driver_process(d);
+        spate_driver_pipe(d, "r.st", 0, "B", "{\"name\":\"Bravo3\"}", 5);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k2 {\"st\":\"A\",\"v\":20,\"name\":\"Alpha2\"}\n",
+                  "a revision naming another row: joined with it; the row it named before changes: nothing");
         /* stream time on partition 0 moves 2 h on: k1's entries fall out of the 1 h retention */
         spate_driver_pipe(d, "r.in", 0, "k9", "{\"v\":9}", 700000 + 7200000);
         spate_driver_process(d);
-        spate_driver_pipe(d, "r.st", 0, "A", "{\"name\":\"Alpha3\"}", 5);
+        spate_driver_pipe(d, "r.st", 0, "A", "{\"name\":\"Alpha3\"}", 6);
         settle(d);
-        CHECK_STR(news(d, &seen), "k9 {\"v\":9,\"name\":null}\n", "past the retention: not re-emitted");
+        CHECK_STR(news(d, &seen), "k9 {\"v\":9,\"name\":null}\nk2 {\"st\":\"A\",\"v\":20,\"name\":\"Alpha3\"}\n",
+                  "past the retention on partition 0: k1 not re-emitted; k2 of partition 1 is");
         spate_driver_destroy(d);
 }
 
