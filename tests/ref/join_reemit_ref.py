@@ -5,6 +5,7 @@ re-emits a result when its table row arrives, changes or goes later, through kil
   gen SEED DIR       writes DIR/table-K.tsv (station rows: key<TAB>JSON, an empty value is a
                      tombstone) and DIR/stream-K.tsv (partition<TAB>id<TAB>JSON), K = 0..5, produced
                      in the order table-0, stream-0, table-1, stream-1, ...
+  seen DIR OUT K     exit 0 once every record id of stream-0..K has a message in OUT
   compare DIR OUT [-q]
                      OUT: the join's output topic as kafka_tool.py consume lines. ok / not ok
                      lines (-q: exit status only): every record id has output; the last message
@@ -126,9 +127,21 @@ def compare(d, out_path, quiet):
     return 0
 
 
+def seen(d, out_path, upto):
+    want = set()
+    for k in range(upto + 1):
+        with open("%s/stream-%d.tsv" % (d, k), encoding="utf-8") as f:
+            want.update(line.split("\t", 2)[1] for line in f)
+    with open(out_path, encoding="utf-8") as f:
+        got = {json.loads(line)["key"] for line in f}
+    return 0 if want <= got else 1
+
+
 def main():
     if sys.argv[1] == "gen":
         gen(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "seen":
+        sys.exit(seen(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     elif sys.argv[1] == "compare":
         sys.exit(compare(sys.argv[2], sys.argv[3], "-q" in sys.argv))
     else:
