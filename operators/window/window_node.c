@@ -158,8 +158,9 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
         return 0;
 }
 
-/* dedupe_by / corrections (winstate.h): tumbling and hopping windows on
- * direct input; under replace, retractable aggregates only. */
+/* dedupe_by / corrections (winstate.h): tumbling and hopping windows (with
+ * group_by the id travels with each record, uncombined); under replace,
+ * retractable aggregates only. */
 static int parse_corrections(spate_node_t *n, win_t *w, char *errstr, size_t errstr_size) {
         const spate_yaml_t *y = spate_node_param(n, "dedupe_by");
         const char *mode = spate_node_str(n, "corrections");
