@@ -2,7 +2,8 @@
 # (PostgreSQL); source after lib.sh (and pg.sh), then call region_temps_test sqlite|postgres.
 # The shipped file as is, on the embedded broker with two instances and kill -9s: the generator's
 # readings (tests/tools/gen_region_temps.py: 8 hours across France, other countries, late
-# readings within the grace and too late, points in no region's box) are produced an hour at a
+# readings within the grace and too late, points in no region's box, new versions of readings:
+# corrections while the hour is open, after it closed, past its retention) are produced an hour at a
 # time without waiting for the hours to close (a backlog; an hour joined before the row 3 hours
 # before is read back into the table is emitted again when that row arrives - join `retention:`,
 # which 0780 tests on its own in that order). The final state of the upserted
@@ -71,6 +72,8 @@ region_temps_test() {
         done < <(exact "$TMP/dlq.jsonl")
         kill -TERM "$SPATE_PID_a" "$SPATE_PID_b"; wait "$SPATE_PID_a"; rc=$?; wait "$SPATE_PID_b"; rc=$((rc + $?))
         check "both instances exit 0 on SIGTERM" [ "$rc" -eq 0 ]
+        check "corrections revised closed hours (the window's log says so)" \
+              grep -q "closed windows revised so far (corrections" "$TMP/spate-a.log" "$TMP/spate-b.log"
         echo "# join re-emissions (rows 3 hours before read back after their hour):" \
              "$(grep -ho 'with_3h_before: [0-9]* results re-emitted' "$TMP"/spate-*.log | tr '\n' ' ')"
         if [ "$backend" = postgres ]; then
