@@ -51,7 +51,10 @@ typedef struct pick {
 typedef struct join {
         spate_expr_t *key;
         const spate_table_t *rows;
+        const spate_node_t *tnode;
         const char *table;
+        int versioned;
+        spate_expr_t *as_of;        /* versioned: the time to read (NULL: the latest) */
         int inner;
         pick_t *picks;
         int npicks, ncols;  /* ncols: row columns to decode (the highest picked + 1) */
@@ -84,6 +87,9 @@ static const spate_prop_t join_props[] = {
           "left: a record without a row goes on with nulls; inner: it goes to the DLQ" },
         { "fields", SPATE_P_MAP, 0, NULL, NULL, "output field -> table column to pick (default: every declared column)" },
         { "prefix", SPATE_P_STR, 0, "", NULL, "put before each output field's name (station_ -> station_name)" },
+        { "as_of", SPATE_P_EXPR, 0, NULL, NULL,
+          "versioned table: the time whose version to read, in ms (e.g. ts(), parse_time(timestamp)); "
+          "default the latest" },
         { "retention", SPATE_P_DURATION, 0, NULL, NULL,
           "re-emit a result when its row arrives or changes later, for records within this much event "
           "time of the newest (left joins; e.g. 6h). Without it a result is emitted once" },
@@ -136,6 +142,9 @@ static int init_reemit(spate_node_t *n, spate_node_t *tn, char *errstr, size_t e
         if ((j->retention = spate_node_duration(n, "retention")) <= 0)
                 return spate_node_error(n, y, errstr, errstr_size, "'retention' must be a positive duration, "
                                         "e.g. 6h");
+        if (j->versioned)
+                return spate_node_error(n, y, errstr, errstr_size, "'retention' (re-emission) does not work with "
+                                        "a versioned table yet");
         if (j->inner)
                 return spate_node_error(n, y, errstr, errstr_size, "'retention' re-emits left join results; "
                                         "an inner join sent its missing rows to the DLQ (use how: left)");
@@ -148,6 +157,43 @@ static int init_reemit(spate_node_t *n, spate_node_t *tn, char *errstr, size_t e
                                                "Join results emitted again because their row arrived or "
                                                "changed later", "node", n->name, NULL);
         return spate_node_add_store(n, STORE, errstr, errstr_size);
+}
+
+static int init_as_of(spate_node_t *n, spate_node_t *tn, char *errstr, size_t errstr_size) {
+        join_t *j = n->ctx;
+        const spate_yaml_t *y = spate_node_param(n, "as_of");
+        int64_t floor;
+        j->tnode = tn;
+        j->versioned = spate_table_node_versioned(tn, &floor);
+        if (!y)
+                return 0;
+        if (!j->versioned)
+                return spate_node_error(n, y, errstr, errstr_size, "'as_of' reads a versioned table; table '%s' "
+                                        "keeps the latest row only (give it versioned: true and time:)", tn->name);
+        j->as_of = spate_node_time_expr(n, "as_of", n->in, errstr, errstr_size);
+        return j->as_of ? 0 : -1;
+}
+
+/* A versioned table's row valid at the record's as_of (the latest without
+ * it); NULL before its first version or past history_retention. */
+static const void *version_of(spate_node_t *n, spate_record_t *rec, const void *blob, size_t blen, size_t *rlen,
+                              spate_ctx_t *ctx, int *failed) {
+        join_t *j = n->ctx;
+        spate_value_t v;
+        char err[512] = "";
+        int64_t at = INT64_MAX, floor;
+        if (j->as_of) {
+                if (spate_expr_eval(j->as_of, rec, spate_ctx_arena(ctx), &v, err, sizeof(err)) ||
+                    v.type != SPATE_V_NUM || spate_time_from_num(v.u.num, &at)) {
+                        *failed = 1;
+                        return spate_ctx_fail(ctx, n, "as_of '%s' is not a time in ms%s%s", spate_expr_text(j->as_of),
+                                              *err ? ": " : "", err), NULL;
+                }
+                spate_table_node_versioned(j->tnode, &floor);
+                if (at < floor)
+                        return NULL;
+        }
+        return spate_table_version_at(blob, blen, at, rlen);
 }
 
 static int join_init(spate_node_t *n, char *errstr, size_t errstr_size) {
@@ -178,7 +224,7 @@ static int join_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                              errstr_size))
                         return -1;
         }
-        return init_reemit(n, tn, errstr, errstr_size);
+        return init_as_of(n, tn, errstr, errstr_size) ? -1 : init_reemit(n, tn, errstr, errstr_size);
 }
 
 /* The picked columns of row (NULL: nulls) into the output slots. */
@@ -407,6 +453,12 @@ static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                                       spate_expr_text(j->key), spate_vtype_name(kv.type));
         if (key)
                 row = spate_table_get(j->rows, key, klen, &rlen);
+        if (row && j->versioned) {
+                int failed = 0;
+                row = version_of(n, rec, row, rlen, &rlen, ctx, &failed);
+                if (failed)
+                        return -1;
+        }
         if (!row && j->inner)
                 return key ? spate_ctx_fail(ctx, n, "no row for key %.*s in table %s", (int)klen, key, j->table)
                            : spate_ctx_fail(ctx, n, "the key '%s' is null: no row in table %s",
@@ -568,6 +620,7 @@ static void join_destroy(spate_node_t *n) {
                 spate_info("join %s: %llu results re-emitted, %llu re-emissions failed", n->name,
                            (unsigned long long)j->reemitted, (unsigned long long)j->failed);
         spate_expr_destroy(j->key);
+        spate_expr_destroy(j->as_of);
         spate_serde_destroy(j->json);
         free(j->picks);
         spate_buf_free(&j->changed);

@@ -30,6 +30,11 @@ static const spate_prop_t table_props[] = {
         { "columns", SPATE_P_LIST, 0, NULL, NULL,
           "the value's fields a join may pick (then a join naming another fails at load)" },
         { "refresh", SPATE_P_DURATION, 0, "1s", NULL, "how often the topic or the files are checked for news" },
+        { "versioned", SPATE_P_BOOL, 0, "false", NULL,
+          "keep each key's versions by `time:` (KIP-889): a join with as_of reads the one valid then (topic tables)" },
+        { "time", SPATE_P_EXPR, 0, NULL, NULL, "versioned: the time a row is valid from, in ms (e.g. parse_time(valid_from))" },
+        { "history_retention", SPATE_P_DURATION, 0, "1d", NULL,
+          "versioned: how far behind the latest valid-from versions are kept (older lookups find no row)" },
         { NULL }
 };
 
@@ -67,6 +72,14 @@ const spate_table_t *spate_table_node_rows(const spate_node_t *tn) {
         return ((const tnode_t *)tn->ctx)->rows;
 }
 
+int spate_table_node_versioned(const spate_node_t *tn, int64_t *floor) {
+        const tnode_t *t = tn->ctx;
+        if (!t->time)
+                return 0;
+        *floor = t->stream_time == INT64_MIN ? INT64_MIN : t->stream_time - t->history_ms;
+        return 1;
+}
+
 int spate_table_node_watch(spate_node_t *tn, spate_table_watch_cb cb, void *opaque) {
         tnode_t *t = tn->ctx;
         if (t->nwatch == TABLE_WATCHERS_MAX)
@@ -93,6 +106,30 @@ static int init_columns(spate_node_t *n, char *errstr, size_t errstr_size) {
         return 0;
 }
 
+static int init_versioned(spate_node_t *n, char *errstr, size_t errstr_size) {
+        tnode_t *t = n->ctx;
+        const spate_yaml_t *y = spate_node_param(n, "versioned");
+        t->stream_time = INT64_MIN;
+        if (!spate_node_bool(n, "versioned")) {
+                if (spate_node_param(n, "time") || spate_node_param(n, "history_retention"))
+                        return spate_node_error(n, spate_node_param(n, "time") ? spate_node_param(n, "time")
+                                                : spate_node_param(n, "history_retention"), errstr, errstr_size,
+                                                "'time' and 'history_retention' are for 'versioned: true'");
+                return 0;
+        }
+        if (t->key)
+                return spate_node_error(n, y, errstr, errstr_size, "a versioned table is keyed by the message "
+                                        "key: drop 'key:'");
+        if ((t->history_ms = spate_node_duration(n, "history_retention")) <= 0)
+                return spate_node_error(n, spate_node_param(n, "history_retention"), errstr, errstr_size,
+                                        "'history_retention' must be a positive duration, e.g. 7d");
+        if (!(t->time = spate_node_time_expr(n, "time", t->shape, errstr, errstr_size)))
+                return *errstr ? -1 : spate_node_error(n, y, errstr, errstr_size, "a versioned table needs "
+                                                       "'time:', the time a row is valid from (e.g. time: "
+                                                       "parse_time(valid_from))");
+        return 0;
+}
+
 static int init_topic(spate_node_t *n, char *errstr, size_t errstr_size) {
         tnode_t *t = n->ctx;
         char err[512];
@@ -106,6 +143,8 @@ static int init_topic(spate_node_t *n, char *errstr, size_t errstr_size) {
                 return -1;
         if (t->key && !(t->by_msg = spate_table_new()))
                 return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
+        if (init_versioned(n, errstr, errstr_size))
+                return -1;
         if (!(t->serde = spate_serde_new(n->topo, spate_node_str(n, "format"), spate_node_str(n, "schema"),
                                          err, sizeof(err))))
                 return spate_node_error(n, spate_node_param(n, "schema"), errstr, errstr_size, "%s", err);
@@ -126,6 +165,9 @@ static int init_files(spate_node_t *n, const char *what, char *errstr, size_t er
         if (!S_ISDIR(st.st_mode) != !t->is_dir)
                 return spate_node_error(n, spate_node_param(n, what), errstr, errstr_size, "%s is %s", t->path,
                                         t->is_dir ? "not a directory" : "a directory (use dir:)");
+        if (spate_node_bool(n, "versioned"))
+                return spate_node_error(n, spate_node_param(n, "versioned"), errstr, errstr_size, "a versioned "
+                                        "table reads a topic (files have no history)");
         if (!(t->key = spate_node_expr_typed(n, "key", t->shape, SPATE_KEY_TYPES, "a string, number or bool",
                                              errstr, errstr_size)))
                 return *errstr ? -1 : spate_node_error(n, NULL, errstr, errstr_size,
@@ -205,6 +247,34 @@ static void forget_message(tnode_t *t, const void *mkey, size_t mklen) {
         }
 }
 
+/* The row in t->buf as rkey's version valid from the record's `time:`. */
+static int put_version(tnode_t *t, const spate_record_t *rec, const char *rkey, size_t rklen, char *why,
+                       size_t why_size) {
+        spate_value_t v;
+        char err[512];
+        int64_t from;
+        size_t blen = 0;
+        if (spate_expr_eval(t->time, rec, &t->arena, &v, err, sizeof(err))) {
+                snprintf(why, why_size, "time: %.400s", err);
+                return -1;
+        }
+        if (v.type != SPATE_V_NUM || spate_time_from_num(v.u.num, &from)) {
+                snprintf(why, why_size, "time '%s' is not a number of ms", spate_expr_text(t->time));
+                return -1;
+        }
+        if (from > t->stream_time)
+                t->stream_time = from;
+        const void *blob = spate_table_get(t->rows, rkey, rklen, &blen);
+        t->vbuf.len = 0;
+        spate_table_versions_add(blob, blen, from, t->buf.data, t->buf.len, t->stream_time - t->history_ms,
+                                 &t->vbuf);
+        if (spate_table_put(t->rows, rkey, rklen, t->vbuf.data, t->vbuf.len)) {
+                snprintf(why, why_size, "out of memory");
+                return -1;
+        }
+        return 0;
+}
+
 static int on_message(void *opaque, const void *key, size_t klen, const void *value, size_t len,
                       int64_t offset) {
         tnode_t *t = opaque;
@@ -244,8 +314,14 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
         }
         t->buf.len = 0;
         spate_table_row_encode(rec.value.u.items, (int)rec.value.n, &t->buf);
-        if (spate_table_put(t->rows, rkey, rklen, t->buf.data, t->buf.len))
+        if (t->time) {
+                if (put_version(t, &rec, rkey, rklen, err, sizeof(err))) {
+                        bad_message(t, key, klen, value, len, offset, err);
+                        return 0;
+                }
+        } else if (spate_table_put(t->rows, rkey, rklen, t->buf.data, t->buf.len)) {
                 goto oom;
+        }
         spate_table_changed(t, rkey, rklen);
         return 0;
 oom:
@@ -339,6 +415,8 @@ static void table_destroy(spate_node_t *n) {
         spate_table_destroy(t->by_msg);
         spate_serde_destroy(t->serde);
         spate_expr_destroy(t->key);
+        spate_expr_destroy(t->time);
+        spate_buf_free(&t->vbuf);
         spate_arena_destroy(&t->arena);
         spate_buf_free(&t->buf);
         free(t->offsets);

@@ -19,6 +19,11 @@ const spate_yaml_t *spate_table_node_columns(const spate_node_t *tn);
 /* The live rows: valid while no table refresh runs (between two records). */
 const spate_table_t *spate_table_node_rows(const spate_node_t *tn);
 
+/* 1 when tn is versioned (its rows are spate_table_version_at() blobs), with
+ * *floor the oldest time it answers for (older versions are gone:
+ * history_retention behind the latest valid-from seen); 0 otherwise. */
+int spate_table_node_versioned(const spate_node_t *tn, int64_t *floor);
+
 /* Which rows change: cb(opaque, key, klen) for every row key the table puts
  * or deletes from now on, during its refreshes (key NULL: every row may
  * have changed, a file version swapped in). The key is borrowed for the

@@ -43,6 +43,10 @@ typedef struct tnode {
         struct timespec file_mtime;  /* file: the version held */
         off_t file_size;
         int warned_empty;
+        /* versioned: each key's rows by the time they are valid from (`time:`) */
+        spate_expr_t *time;
+        int64_t history_ms, stream_time;  /* the latest valid-from seen; INT64_MIN none */
+        spate_buf_t vbuf;         /* one key's versions being rewritten */
         struct {                  /* joins that re-emit when a row changes */
                 spate_table_watch_cb cb;
                 void *opaque;

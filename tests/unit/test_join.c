@@ -310,6 +310,80 @@ static void test_reemit(void) {
         spate_driver_destroy(d);
 }
 
+/* Versions of one key: out of order, replaced, pruned by the cutoff. */
+static void test_versions(void) {
+        spate_buf_t a = { 0 }, b = { 0 };
+        size_t rl = 0;
+        const char *r;
+        spate_table_versions_add(NULL, 0, 1000, "v1", 2, INT64_MIN, &a);
+        spate_table_versions_add(a.data, a.len, 5000, "v5", 2, INT64_MIN, &b);
+        a.len = 0;
+        spate_table_versions_add(b.data, b.len, 3000, "v3", 2, INT64_MIN, &a);  /* out of order */
+        b.len = 0;
+        spate_table_versions_add(a.data, a.len, 3000, "w3", 2, INT64_MIN, &b);  /* the same time: replaced */
+        CHECK(!spate_table_version_at(b.data, b.len, 999, &rl), "before the first version: none");
+        r = spate_table_version_at(b.data, b.len, 1000, &rl);
+        CHECK(r && rl == 2 && !memcmp(r, "v1", 2), "at its start: v1");
+        r = spate_table_version_at(b.data, b.len, 4999, &rl);
+        CHECK(r && !memcmp(r, "w3", 2), "between: the one inserted out of order, replaced (w3)");
+        r = spate_table_version_at(b.data, b.len, INT64_MAX, &rl);
+        CHECK(r && !memcmp(r, "v5", 2), "the latest: v5");
+        a.len = 0;
+        spate_table_versions_add(b.data, b.len, 9000, "v9", 2, 4000, &a);  /* v1 ended at 3000 <= 4000 */
+        CHECK(!spate_table_version_at(a.data, a.len, 2000, &rl) &&
+              (r = spate_table_version_at(a.data, a.len, 4000, &rl)) && !memcmp(r, "w3", 2),
+              "a version that ended before the cutoff is gone; the one valid at the cutoff stays");
+        b.len = 0;
+        spate_table_versions_add(a.data, a.len, 2000, "v2", 2, 4000, &b);  /* would end at 3000 */
+        CHECK(b.len == a.len, "a write that ended before the cutoff is dropped");
+        spate_buf_free(&a);
+        spate_buf_free(&b);
+}
+
+#define VERSIONED_YAML(history) \
+        "application: join-versioned\n" \
+        "kafka:\n  bootstrap.servers: 127.0.0.1:1\n" \
+        "nodes:\n" \
+        "  - name: in\n    type: kafka_source\n    topic: v.in\n    partitions: 1\n    time: t\n" \
+        "  - name: look\n    type: join\n    from: in\n    table: cal\n    key: st\n" \
+        "    as_of: ts()\n    fields: {offset: offset}\n" \
+        "  - name: out\n    type: kafka_sink\n    from: look\n    topic: v.out\n    partitions: 1\n" \
+        "  - name: cal\n    type: table\n    topic: v.cal\n    global: true\n    versioned: true\n" \
+        "    time: valid_from\n    history_retention: " history "\n"
+
+/* as_of: the version valid at the record's event time (KIP-889). */
+static void test_versioned(void) {
+        spate_driver_t *d = driver(VERSIONED_YAML("1h"));
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":1000,\"offset\":1}", 1);
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":5000,\"offset\":5}", 2);
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":3000,\"offset\":3}", 3);
+        spate_driver_pipe(d, "v.cal", 0, "B", "{\"valid_from\":0,\"offset\":-1}", 4);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "v.in", 0, "r1", "{\"st\":\"A\",\"t\":500}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r2", "{\"st\":\"A\",\"t\":1000}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r3", "{\"st\":\"A\",\"t\":4999}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r4", "{\"st\":\"A\",\"t\":7000}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r5", "{\"st\":\"B\",\"t\":7000}", 0);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "v.out"),
+                  "{\"st\":\"A\",\"t\":500,\"offset\":null}\n{\"st\":\"A\",\"t\":1000,\"offset\":1}\n"
+                  "{\"st\":\"A\",\"t\":4999,\"offset\":3}\n{\"st\":\"A\",\"t\":7000,\"offset\":5}\n"
+                  "{\"st\":\"B\",\"t\":7000,\"offset\":-1}\n",
+                  "each record reads the version valid at its time (a version written out of order too)");
+        spate_driver_destroy(d);
+        d = driver(VERSIONED_YAML("10s"));
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":1000,\"offset\":1}", 1);
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":60000,\"offset\":60}", 2);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "v.in", 0, "r1", "{\"st\":\"A\",\"t\":2000}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r2", "{\"st\":\"A\",\"t\":55000}", 0);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "v.out"),
+                  "{\"st\":\"A\",\"t\":2000,\"offset\":null}\n{\"st\":\"A\",\"t\":55000,\"offset\":1}\n",
+                  "history_retention 10s behind the latest valid-from (60 s): older times find no row");
+        spate_driver_destroy(d);
+}
+
 static void write_file(const char *path, const char *text) {
         FILE *fp = fopen(path, "w");
         if (!fp || fputs(text, fp) < 0 || fclose(fp)) {
@@ -498,6 +572,13 @@ static void test_load_errors(void) {
                    "  - name: j\n    type: join\n    from: w\n    table: st\n    key: key\n"
                    "    retention: 1h\n" BAD_TABLE,
                    "a store needs the records of a source, not the outputs of window 'w'", "retention after a window");
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: in\n    table: st\n    key: id\n"
+                   "    as_of: ts()\n" BAD_TABLE,
+                   "'as_of' reads a versioned table; table 'st' keeps the latest row only", "as_of, no versions");
+        load_fails(BAD_HEAD "  - name: st\n    type: table\n    topic: b.st\n    global: true\n    versioned: true\n",
+                   "a versioned table needs 'time:'", "versioned without time");
+        load_fails(BAD_HEAD "  - name: st\n    type: table\n    file: /etc/hostname\n    key: id\n    versioned: true\n",
+                   "a versioned table reads a topic", "versioned files");
 }
 
 int main(void) {
@@ -513,6 +594,8 @@ int main(void) {
         test_fanout();
         test_as_of();
         test_reemit();
+        test_versions();
+        test_versioned();
         test_dir_versions();
         test_file();
         test_load_errors();
