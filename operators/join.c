@@ -53,7 +53,7 @@ typedef struct join {
         const spate_table_t *rows;
         const spate_node_t *tnode;
         const char *table;
-        int versioned;
+        int versioned, partitioned;
         spate_expr_t *as_of;        /* versioned: the time to read (NULL: the latest) */
         int inner;
         pick_t *picks;
@@ -159,6 +159,28 @@ static int init_reemit(spate_node_t *n, spate_node_t *tn, char *errstr, size_t e
         return spate_node_add_store(n, STORE, errstr, errstr_size);
 }
 
+/* A partitioned table answers for the partition of the record's input
+ * message: the records must come straight from a topic partitioned like it. */
+static int init_partitioned(spate_node_t *n, spate_node_t *tn, char *errstr, size_t errstr_size) {
+        join_t *j = n->ctx;
+        spate_node_t *src = n;
+        if (!(j->partitioned = spate_table_node_partitioned(tn)))
+                return 0;
+        for (spate_node_t *up = n->from; up; src = up, up = up->from)
+                if (up->def->flush)
+                        return spate_node_error(n, NULL, errstr, errstr_size, "table '%s' is partitioned like "
+                                                "the stream, but the records come from %s '%s' (repartitioned): "
+                                                "set global: true, or join before it", tn->name, up->def->name,
+                                                up->name);
+        if (src == n || !src->def->replayable || spate_node_int(src, "partitions") != spate_node_int(tn, "partitions"))
+                return spate_node_error(n, NULL, errstr, errstr_size, "table '%s' is partitioned like the stream: "
+                                        "its topic needs as many partitions as the stream's kafka_source '%s' "
+                                        "(%lld, not %lld), keyed alike", tn->name, src == n ? "?" : src->name,
+                                        src == n ? 0LL : (long long)spate_node_int(src, "partitions"),
+                                        (long long)spate_node_int(tn, "partitions"));
+        return 0;
+}
+
 static int init_as_of(spate_node_t *n, spate_node_t *tn, char *errstr, size_t errstr_size) {
         join_t *j = n->ctx;
         const spate_yaml_t *y = spate_node_param(n, "as_of");
@@ -224,7 +246,9 @@ static int join_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                              errstr_size))
                         return -1;
         }
-        return init_as_of(n, tn, errstr, errstr_size) ? -1 : init_reemit(n, tn, errstr, errstr_size);
+        if (init_as_of(n, tn, errstr, errstr_size) || init_partitioned(n, tn, errstr, errstr_size))
+                return -1;
+        return init_reemit(n, tn, errstr, errstr_size);
 }
 
 /* The picked columns of row (NULL: nulls) into the output slots. */
@@ -451,8 +475,13 @@ static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
             spate_value_to_key(&kv, a, &key, &klen))
                 return spate_ctx_fail(ctx, n, "the key '%s' is %s, not a string, number or bool",
                                       spate_expr_text(j->key), spate_vtype_name(kv.type));
+        const spate_table_t *rows = j->rows;
+        if (j->partitioned && !(rows = spate_table_node_partition(j->tnode, rec->origin ? rec->origin->partition : -1)))
+                return spate_ctx_fail(ctx, n, "table %s is partitioned like the stream and does not hold partition "
+                                      "%d here (is the input partitioned like the table's topic?)", j->table,
+                                      rec->origin ? rec->origin->partition : -1);
         if (key)
-                row = spate_table_get(j->rows, key, klen, &rlen);
+                row = spate_table_get(rows, key, klen, &rlen);
         if (row && j->versioned) {
                 int failed = 0;
                 row = version_of(n, rec, row, rlen, &rlen, ctx, &failed);
@@ -527,7 +556,8 @@ static void reemit(spate_node_t *n, const entry_t *e, const void *row, size_t rl
 }
 
 /* Key's entries that saw another row than the table's now, emitted again. */
-static int recheck(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, spate_ctx_t *ctx) {
+static int recheck(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, const char *key, size_t klen,
+                   spate_ctx_t *ctx) {
         join_t *j = n->ctx;
         const void *val, *row;
         size_t vlen, rlen = 0;
@@ -540,7 +570,7 @@ static int recheck(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen
                 return rc < 0 ? -1 : 0;
         j->cur.len = 0;
         spate_buf_put(&j->cur, val, vlen);  /* the store's copy is borrowed until its next call */
-        row = spate_table_get(j->rows, key, klen, &rlen);
+        row = rows ? spate_table_get(rows, key, klen, &rlen) : NULL;
         uint64_t h = row_hash(row, rlen);
         size_t at = 0;
         j->next.len = 0;
@@ -568,11 +598,12 @@ static int collect_key(void *opaque, const void *key, size_t klen, const void *v
 }
 
 /* The keys of keys ([u32 len][key]...) rechecked in task kv. */
-static int recheck_keys(spate_node_t *n, spate_kv_t *kv, const spate_buf_t *keys, spate_ctx_t *ctx) {
+static int recheck_keys(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, const spate_buf_t *keys,
+                        spate_ctx_t *ctx) {
         for (size_t at = 0; at < keys->len;) {
                 uint32_t kl;
                 memcpy(&kl, keys->data + at, 4);
-                if (recheck(n, kv, keys->data + at + 4, kl, ctx))
+                if (recheck(n, kv, rows, keys->data + at + 4, kl, ctx))
                         return -1;
                 at += 4 + kl;
         }
@@ -593,7 +624,10 @@ static int join_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                         if (spate_kv_each(kv, collect_key, &j->keys))
                                 return -1;
                 }
-                if (recheck_keys(n, kv, j->recheck_all ? &j->keys : &j->changed, ctx))
+                const spate_table_t *rows = j->partitioned ? spate_table_node_partition(j->tnode, p) : j->rows;
+                if (!rows)
+                        continue;  /* not held: the task's rows are read at its assignment */
+                if (recheck_keys(n, kv, rows, j->recheck_all ? &j->keys : &j->changed, ctx))
                         return -1;
         }
         j->changed.len = 0;

@@ -18,7 +18,8 @@ extern const spate_op_def_t spate_op_table;
 static const spate_prop_t table_props[] = {
         { "topic", SPATE_P_STR, 0, NULL, NULL, "compacted topic to read (keyed by the message key; a tombstone deletes)" },
         { "global", SPATE_P_BOOL, 0, "false", NULL,
-          "every instance holds the whole table (side data); required for a topic for now" },
+          "every instance holds the whole table (side data); false: partitioned like the stream (KTable), "
+          "each instance holds the partitions of the stream it is assigned" },
         { "format", SPATE_P_ENUM, 0, "json", "json|avro", "topic message encoding" },
         { "schema", SPATE_P_STR, 0, NULL, NULL, "Avro schema file (.avsc, looked up in schemas_dir)" },
         { "partitions", SPATE_P_COUNT, 0, "1", NULL, "partition count when spate creates the topic" },
@@ -133,10 +134,11 @@ static int init_versioned(spate_node_t *n, char *errstr, size_t errstr_size) {
 static int init_topic(spate_node_t *n, char *errstr, size_t errstr_size) {
         tnode_t *t = n->ctx;
         char err[512];
-        if (!spate_node_bool(n, "global"))
-                return spate_node_error(n, spate_node_param(n, "global"), errstr, errstr_size,
-                                        "a table partitioned like the stream is not implemented yet: set "
-                                        "'global: true' (every instance reads the whole topic)");
+        t->partitioned = !spate_node_bool(n, "global");
+        if (t->partitioned && spate_node_param(n, "key"))
+                return spate_node_error(n, spate_node_param(n, "key"), errstr, errstr_size, "a partitioned table "
+                                        "is keyed by the message key, as its topic is partitioned: drop 'key:' "
+                                        "(or set global: true)");
         t->key = spate_node_expr_typed(n, "key", t->shape, SPATE_KEY_TYPES, "a string, number or bool", errstr,
                                        errstr_size);
         if (!t->key && *errstr)
@@ -242,7 +244,7 @@ static void forget_message(tnode_t *t, const void *mkey, size_t mklen) {
         const void *rkey = spate_table_get(t->by_msg, mkey, mklen, &rlen);
         if (rkey) {
                 spate_table_changed(t, rkey, rlen);
-                spate_table_delete(t->rows, rkey, rlen);
+                spate_table_delete(t->cur, rkey, rlen);
                 spate_table_delete(t->by_msg, mkey, mklen);
         }
 }
@@ -264,11 +266,11 @@ static int put_version(tnode_t *t, const spate_record_t *rec, const char *rkey, 
         }
         if (from > t->stream_time)
                 t->stream_time = from;
-        const void *blob = spate_table_get(t->rows, rkey, rklen, &blen);
+        const void *blob = spate_table_get(t->cur, rkey, rklen, &blen);
         t->vbuf.len = 0;
         spate_table_versions_add(blob, blen, from, t->buf.data, t->buf.len, t->stream_time - t->history_ms,
                                  &t->vbuf);
-        if (spate_table_put(t->rows, rkey, rklen, t->vbuf.data, t->vbuf.len)) {
+        if (spate_table_put(t->cur, rkey, rklen, t->vbuf.data, t->vbuf.len)) {
                 snprintf(why, why_size, "out of memory");
                 return -1;
         }
@@ -290,7 +292,7 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
         if (!value) {
                 if (t->key)
                         forget_message(t, key, klen);
-                else if (spate_table_delete(t->rows, key, klen))
+                else if (spate_table_delete(t->cur, key, klen))
                         spate_table_changed(t, key, klen);
                 return 0;
         }
@@ -319,7 +321,7 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
                         bad_message(t, key, klen, value, len, offset, err);
                         return 0;
                 }
-        } else if (spate_table_put(t->rows, rkey, rklen, t->buf.data, t->buf.len)) {
+        } else if (spate_table_put(t->cur, rkey, rklen, t->buf.data, t->buf.len)) {
                 goto oom;
         }
         spate_table_changed(t, rkey, rklen);
@@ -358,6 +360,9 @@ static int follow_topic(spate_node_t *n, spate_ctx_t *ctx, int recount) {
         }
         t->ctx = ctx;
         for (int p = 0; p < t->npart; p++) {
+                if (t->partitioned && (p >= t->nheld || !t->held[p]))
+                        continue;
+                t->cur = t->partitioned ? t->parts[p] : t->rows;
                 t->partition = p;
                 int64_t next = spate_ctx_replay(ctx, t->topic, p, t->offsets[p], on_message, t);
                 if (next < 0)
@@ -367,23 +372,30 @@ static int follow_topic(spate_node_t *n, spate_ctx_t *ctx, int recount) {
         return 0;
 }
 
+static size_t rows_held(const tnode_t *t) {
+        size_t n = t->partitioned ? 0 : spate_table_count(t->rows);
+        for (int p = 0; t->partitioned && p < t->nheld; p++)
+                n += t->held[p] ? spate_table_count(t->parts[p]) : 0;
+        return n;
+}
+
 /* rebalance: at an assignment (the partition count is read again). */
 static int refresh(spate_node_t *n, spate_ctx_t *ctx, int rebalance) {
         tnode_t *t = n->ctx;
-        size_t before = spate_table_count(t->rows);
+        size_t before = rows_held(t);
         int64_t dlq = t->dlq;
         t->last_refresh = ctx->now_ms;
         int rc = t->topic ? follow_topic(n, ctx, rebalance) : spate_table_files_refresh(n, ctx);
-        if (rc || (spate_table_count(t->rows) == before && t->dlq == dlq))
+        if (rc || (rows_held(t) == before && t->dlq == dlq))
                 return rc;
         /* A table that follows a busy topic changes at every refresh: its
          * first load and the rebalances are worth a line. */
         if (rebalance || !before)
-                spate_info("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
-                           spate_table_count(t->rows), (long long)t->dlq);
+                spate_info("table %s: %zu rows%s (%lld records dead-lettered so far)", n->name, rows_held(t),
+                           t->partitioned ? " in the partitions held here" : "", (long long)t->dlq);
         else
-                spate_debug("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
-                            spate_table_count(t->rows), (long long)t->dlq);
+                spate_debug("table %s: %zu rows%s (%lld records dead-lettered so far)", n->name, rows_held(t),
+                            t->partitioned ? " in the partitions held here" : "", (long long)t->dlq);
         return 0;
 }
 
@@ -400,6 +412,62 @@ static int table_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                 spate_warn("table %s: %s (the table keeps what it holds; retrying in %lld ms)", n->name,
                            ctx->errstr, (long long)t->refresh_ms);
         return 0;
+}
+
+/* Partitioned: partition p of a stream topic assigned here holds partition p
+ * of the table, read from its beginning at the refresh of assigned(). A
+ * count per partition: two topics may both have a partition p here. */
+static int table_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        tnode_t *t = n->ctx;
+        if (!t->partitioned || !strcmp(topic, t->topic))
+                return 0;
+        if (partition >= t->nheld) {
+                int np = partition + 1;
+                uint32_t *h = realloc(t->held, sizeof(*h) * (size_t)np);
+                spate_table_t **pt = realloc(t->parts, sizeof(*pt) * (size_t)np);
+                if (h)
+                        t->held = h;
+                if (pt)
+                        t->parts = pt;
+                if (!h || !pt) {
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "table %s: out of memory", n->name);
+                        return -1;
+                }
+                memset(t->held + t->nheld, 0, sizeof(*h) * (size_t)(np - t->nheld));
+                memset(t->parts + t->nheld, 0, sizeof(*pt) * (size_t)(np - t->nheld));
+                t->nheld = np;
+        }
+        if (t->held[partition]++)
+                return 0;
+        if (!t->parts[partition] && !(t->parts[partition] = spate_table_new())) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "table %s: out of memory", n->name);
+                return -1;
+        }
+        if (grow_partitions(t, partition + 1, ctx))
+                return -1;
+        t->offsets[partition] = 0;  /* read again from the beginning */
+        spate_table_changed(t, NULL, 0);
+        return 0;
+}
+
+static void table_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        tnode_t *t = n->ctx;
+        (void)ctx;
+        if (!t->partitioned || !strcmp(topic, t->topic) || partition >= t->nheld || !t->held[partition])
+                return;
+        if (--t->held[partition] == 0)
+                spate_table_clear(t->parts[partition]);
+}
+
+const spate_table_t *spate_table_node_partition(const spate_node_t *tn, int32_t partition) {
+        const tnode_t *t = tn->ctx;
+        if (!t->partitioned)
+                return t->rows;
+        return partition >= 0 && partition < t->nheld && t->held[partition] ? t->parts[partition] : NULL;
+}
+
+int spate_table_node_partitioned(const spate_node_t *tn) {
+        return ((const tnode_t *)tn->ctx)->partitioned;
 }
 
 /* Never called: the engine subscribes a table to nothing (reads_itself). */
@@ -420,6 +488,10 @@ static void table_destroy(spate_node_t *n) {
         spate_arena_destroy(&t->arena);
         spate_buf_free(&t->buf);
         free(t->offsets);
+        for (int p = 0; p < t->nheld; p++)
+                spate_table_destroy(t->parts[p]);
+        free(t->parts);
+        free(t->held);
 }
 
 const spate_op_def_t spate_op_table = {
@@ -430,6 +502,8 @@ const spate_op_def_t spate_op_table = {
         .props = table_props,
         .ctx_size = sizeof(tnode_t),
         .init = table_init,
+        .assign = table_assign,
+        .revoke = table_revoke,
         .assigned = table_assigned,
         .punctuate = table_punctuate,
         .process = table_process,

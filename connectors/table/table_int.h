@@ -16,7 +16,13 @@ typedef struct tnode {
         spate_shape_t *shape;     /* the row's columns (open unless `columns:`) */
         spate_expr_t *key;        /* the key of a row (NULL: a topic's message key) */
         spate_table_t *by_msg;    /* topic with key: message key -> the row key it wrote */
-        spate_table_t *rows;      /* what joins read */
+        spate_table_t *rows;      /* what joins read (global) */
+        spate_table_t *cur;       /* the one a topic message goes to: rows, or its partition's */
+        /* partitioned (global: false): partition p's rows while the stream's p is assigned here */
+        int partitioned;
+        spate_table_t **parts;
+        uint32_t *held;           /* assignments holding each partition */
+        int nheld;
         spate_table_t *next;      /* files: the version being loaded */
         spate_arena_t arena;      /* one decoded row at a time */
         spate_buf_t buf;          /* one encoded row */

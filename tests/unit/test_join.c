@@ -384,6 +384,31 @@ static void test_versioned(void) {
         spate_driver_destroy(d);
 }
 
+/* global: false (KTable): partition p of the table answers the records of
+ * partition p of the stream; a row in another partition is not seen. */
+static void test_partitioned(void) {
+        spate_driver_t *d = driver(
+                "application: join-part\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: in\n    type: kafka_source\n    topic: p.in\n    partitions: 2\n"
+                "  - name: look\n    type: join\n    from: in\n    table: st\n    key: key()\n"
+                "    fields: {name: name}\n"
+                "  - name: out\n    type: kafka_sink\n    from: look\n    topic: p.out\n    partitions: 1\n"
+                "  - name: st\n    type: table\n    topic: p.st\n    partitions: 2\n");
+        spate_driver_pipe(d, "p.st", 0, "A", "{\"name\":\"Alpha\"}", 1);
+        spate_driver_pipe(d, "p.st", 1, "B", "{\"name\":\"Bravo\"}", 1);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "p.in", 0, "A", "{\"v\":1}", 2);
+        spate_driver_pipe(d, "p.in", 1, "B", "{\"v\":2}", 2);
+        spate_driver_pipe(d, "p.in", 1, "A", "{\"v\":3}", 2);  /* A's row is in partition 0 */
+        spate_driver_process(d);
+        CHECK_STR(values(d, "p.out"), "{\"v\":1,\"name\":\"Alpha\"}\n{\"v\":2,\"name\":\"Bravo\"}\n"
+                  "{\"v\":3,\"name\":null}\n",
+                  "each record reads its partition's rows (not co-partitioned: not found)");
+        spate_driver_destroy(d);
+}
+
 static void write_file(const char *path, const char *text) {
         FILE *fp = fopen(path, "w");
         if (!fp || fputs(text, fp) < 0 || fclose(fp)) {
@@ -558,8 +583,10 @@ static void test_load_errors(void) {
                    "    fields: {n: nmae}\n" BAD_TABLE,
                    ":13:17: join node 'j': table 'st' has no column 'nmae' (its columns: name)",
                    "a column the table does not declare");
-        load_fails(BAD_HEAD "  - name: st\n    type: table\n    topic: b.st\n",
-                   "set 'global: true'", "a partitioned table");
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: in\n    table: st\n    key: id\n"
+                   "    fields: {n: name}\n  - name: st\n    type: table\n    topic: b.st\n",
+                   "its topic needs as many partitions as the stream's kafka_source 'in' (8, not 1)",
+                   "a partitioned table with another partition count than the stream");
         load_fails(BAD_HEAD "  - name: st\n    type: table\n    file: /nonexistent/x.csv\n    key: id\n",
                    "/nonexistent/x.csv: No such file or directory", "a missing file");
         load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: st\n    table: st\n    key: id\n" BAD_TABLE,
@@ -596,6 +623,7 @@ int main(void) {
         test_reemit();
         test_versions();
         test_versioned();
+        test_partitioned();
         test_dir_versions();
         test_file();
         test_load_errors();
