@@ -1,6 +1,8 @@
 /* table.c - the `table` source: a key -> latest value table that `join`
- * nodes read, held whole by every instance (global), from a compacted topic
- * or from files (table_file.c). A topic table is keyed by the message key
+ * nodes read, held whole by every instance (global) or by partition like
+ * the stream (global: false: partition p while a stream's partition p is
+ * assigned here), from a compacted topic or from files (table_file.c); with
+ * versioned: true, each key's versions by the time they are valid from. A topic table is keyed by the message key
  * (what compaction and tombstones work on); it is read from its beginning at
  * every start, before any stream record, then followed every `refresh`. */
 #include "table_int.h"
@@ -498,7 +500,8 @@ const spate_op_def_t spate_op_table = {
         .name = "table",
         .role = SPATE_ROLE_SOURCE,
         .doc = "A key -> latest value table that join nodes look up: a compacted topic (global: every "
-               "instance reads all of it), one CSV/JSON-lines file, or the newest complete dated folder.",
+               "instance reads all of it; otherwise partitioned like the stream), one CSV/JSON-lines file, or "
+               "the newest complete dated folder.",
         .props = table_props,
         .ctx_size = sizeof(tnode_t),
         .init = table_init,
