@@ -344,7 +344,7 @@ static const char *store_key(join_t *j, char kind, const void *key, size_t klen,
 /* Rewrites row key's entries to j->next's live ones except record key
  * (skey, has_key): put, or deleted when none is left. */
 static int rewrite(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, int64_t now, const char *skey,
-                   size_t sklen, int has_key, const spate_buf_t *add, spate_ctx_t *ctx) {
+                   size_t sklen, int has_key, const spate_buf_t *add) {
         join_t *j = n->ctx;
         const void *val = NULL;
         size_t vlen = 0, plen;
@@ -356,7 +356,6 @@ static int rewrite(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen
                 spate_warn("join %s: the entries of key %.*s were corrupt: dropped", n->name, (int)klen, key);
         if (add)
                 spate_buf_put(&j->next, add->data, add->len);
-        (void)ctx;
         return j->next.len ? spate_kv_put(kv, pk, plen, j->next.data, j->next.len) : spate_kv_delete(kv, pk, plen);
 }
 
@@ -364,7 +363,7 @@ static int rewrite(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen
  * expression of the record, so a revision may name another): its entry
  * there goes. j->cur: that row key. */
 static int forget_previous(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
-                           int64_t now, spate_ctx_t *ctx) {
+                           int64_t now) {
         join_t *j = n->ctx;
         const void *val;
         size_t vlen, plen;
@@ -376,18 +375,18 @@ static int forget_previous(spate_node_t *n, spate_kv_t *kv, const char *key, siz
                 return 0;
         j->cur.len = 0;
         spate_buf_put(&j->cur, (const char *)val + 8, vlen - 8);
-        return rewrite(n, kv, j->cur.data, j->cur.len, now, rec->key, rec->key_len, 1, NULL, ctx);
+        return rewrite(n, kv, j->cur.data, j->cur.len, now, rec->key, rec->key_len, 1, NULL);
 }
 
 /* rec (joined with the row of hash h) among key's entries, in place of the
  * record key's earlier entry; the record key -> row key it looked up. */
 static int remember(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
-                    uint64_t h, spate_ctx_t *ctx) {
+                    uint64_t h) {
         join_t *j = n->ctx;
         int64_t now = spate_kv_stream_time(kv);
         unsigned char ts[8];
         size_t plen;
-        if (rec->key && forget_previous(n, kv, key, klen, rec, now, ctx))
+        if (rec->key && forget_previous(n, kv, key, klen, rec, now))
                 return -1;
         j->enc.len = 0;
         spate_json_write(&j->enc, n->in, &rec->value);
@@ -395,7 +394,7 @@ static int remember(spate_node_t *n, spate_kv_t *kv, const char *key, size_t kle
                       (uint32_t)j->enc.len };
         j->add.len = 0;
         entry_put(&j->add, &e);
-        if (rewrite(n, kv, key, klen, now, rec->key, rec->key_len, rec->key != NULL, &j->add, ctx))
+        if (rewrite(n, kv, key, klen, now, rec->key, rec->key_len, rec->key != NULL, &j->add))
                 return -1;
         if (!rec->key)
                 return 0;
@@ -437,7 +436,7 @@ static int collect_expired(void *opaque, const void *key, size_t klen, const voi
 }
 
 /* Entries that fell out of the retention go, keys without one left too. */
-static int purge(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
+static int purge(spate_node_t *n, spate_kv_t *kv) {
         join_t *j = n->ctx;
         scan_t s = { j, spate_kv_stream_time(kv) };
         j->keys.len = 0;
@@ -449,7 +448,7 @@ static int purge(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
                 const char *key = j->keys.data + at + 4;
                 at += 4 + kl;
                 if (*key == KIND_RECORD ? spate_kv_delete(kv, key, kl)
-                                        : rewrite(n, kv, key + 1, kl - 1, s.now, NULL, 0, 0, NULL, ctx))
+                                        : rewrite(n, kv, key + 1, kl - 1, s.now, NULL, 0, 0, NULL))
                         return -1;
         }
         return 0;
@@ -508,11 +507,11 @@ static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
         int64_t before = spate_kv_stream_time(store);
         if (rec->ts > before)
                 spate_kv_set_stream_time(store, rec->ts);
-        if (key && remember(n, store, key, klen, rec, row_hash(row, rlen), ctx))
+        if (key && remember(n, store, key, klen, rec, row_hash(row, rlen)))
                 return -1;
         int64_t half = j->retention / 2 > 0 ? j->retention / 2 : 1;
         if (before != INT64_MIN && rec->ts > before && rec->ts / half > before / half)
-                return purge(n, store, ctx);
+                return purge(n, store);
         return 0;
 }
 
