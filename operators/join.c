@@ -3,14 +3,45 @@
  * from the row added (nulls where the row is missing, for a left join), or
  * to the DLQ with the reason (inner). The key is any expression,
  * so one join reads the row of another time: an as-of lookup such as
- * concat(region, '@', iso(window_start - 3h)). */
+ * concat(region, '@', iso(window_start - 3h)).
+ *
+ * With `retention:` (left joins) a result is revised when its row arrives
+ * or changes later. The join remembers, in an engine-owned store (exact
+ * across kill -9), every record it joined within `retention` of its task's
+ * stream time, under the key it looked up, with a hash of the row it got:
+ *   'L' row key -> entries [u64 row hash (0: no row)][i64 ts]
+ *            [u32 record key length (UINT32_MAX: none)][record key]
+ *            [u32 length][the record's value as JSON]...
+ *   'R' record key -> [i64 ts][the row key it looked up last]
+ * The table tells the join which row keys it changed; at the next
+ * punctuation every entry of those keys whose hash differs from the row's
+ * now is emitted again with the row's columns. After an assignment (a
+ * start, a kill -9, a rebalance) every entry of the task is checked, since
+ * the table was read again: what was emitted before a crash is then emitted
+ * again at worst, never lost. A record replaces the entry of its record key
+ * (an upstream revision), also under another row key ('R' says which). */
 #include "../connectors/table/table.h"
+#include "../engine/ctx.h"
+#include "../engine/metrics.h"
 #include "../engine/node.h"
+#include "../serde/json_write.h"
+#include "../serde/serde.h"
+#include "../state/kv.h"
+#include "../util/buf.h"
+#include "../util/log.h"
+#include "../util/util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define JOIN_COLS_MAX 256  /* row columns decoded per lookup */
+#define STORE "lookups"
+#define NO_KEY UINT32_MAX
+#define KIND_LOOKUP 'L'  /* 'L' row key -> the entries that looked it up */
+#define KIND_RECORD 'R'  /* 'R' record key -> [i64 ts][the row key it looked up last] */
+/* Bytes of changed row keys kept between two punctuations; past it (a
+ * table's first load) every entry is checked instead. */
+#define CHANGED_MAX (1u << 20)
 
 typedef struct pick {
         int col;   /* table row column */
@@ -20,12 +51,33 @@ typedef struct pick {
 typedef struct join {
         spate_expr_t *key;
         const spate_table_t *rows;
+        const spate_node_t *tnode;
         const char *table;
+        int versioned, partitioned;
+        spate_expr_t *as_of;        /* versioned: the time to read (NULL: the latest) */
         int inner;
         pick_t *picks;
         int npicks, ncols;  /* ncols: row columns to decode (the highest picked + 1) */
         int nslots;         /* the record's fields up to the highest picked slot */
+        /* re-emission (retention > 0) */
+        int64_t retention;
+        spate_serde_t *json;        /* remembered records' values */
+        spate_buf_t changed;        /* [u32 len][row key]... changed since the last punctuation */
+        int recheck_all;            /* an assignment, a file version, or too many changes */
+        spate_buf_t cur, next, enc; /* a key's entries as read, as rewritten; one record's JSON */
+        spate_buf_t keys;           /* keys collected by a scan: [u32 len][key]... */
+        spate_buf_t pk, add;        /* a store key with its kind; what a rewrite appends */
+        spate_metric_t *m_reemitted;
+        uint64_t reemitted, failed;
 } join_t;
+
+/* One remembered record (pointers into the entries' buffer). */
+typedef struct entry {
+        uint64_t hash;
+        int64_t ts;
+        const char *skey, *json;
+        uint32_t sklen, jlen;
+} entry_t;
 
 static const spate_prop_t join_props[] = {
         { "table", SPATE_P_STR, 1, NULL, NULL, "the table node to look up" },
@@ -35,6 +87,12 @@ static const spate_prop_t join_props[] = {
           "left: a record without a row goes on with nulls; inner: it goes to the DLQ" },
         { "fields", SPATE_P_MAP, 0, NULL, NULL, "output field -> table column to pick (default: every declared column)" },
         { "prefix", SPATE_P_STR, 0, "", NULL, "put before each output field's name (station_ -> station_name)" },
+        { "as_of", SPATE_P_EXPR, 0, NULL, NULL,
+          "versioned table: the time whose version to read, in ms (e.g. ts(), parse_time(timestamp)); "
+          "default the latest" },
+        { "retention", SPATE_P_DURATION, 0, NULL, NULL,
+          "re-emit a result when its row arrives or changes later, for records within this much event "
+          "time of the newest (left joins; e.g. 6h). Without it a result is emitted once" },
         { NULL }
 };
 
@@ -60,6 +118,104 @@ static int add_pick(spate_node_t *n, spate_node_t *tn, const spate_yaml_t *where
         if (j->picks[j->npicks - 1].slot + 1 > j->nslots)
                 j->nslots = j->picks[j->npicks - 1].slot + 1;
         return 0;
+}
+
+static void on_table_change(void *opaque, const void *key, size_t klen) {
+        join_t *j = opaque;
+        uint32_t kl = (uint32_t)klen;
+        if (!key || j->changed.len + 4 + klen > CHANGED_MAX) {
+                j->recheck_all = 1;
+                j->changed.len = 0;
+        }
+        if (key && !j->recheck_all) {
+                spate_buf_put(&j->changed, &kl, 4);
+                spate_buf_put(&j->changed, key, klen);
+        }
+}
+
+static int init_reemit(spate_node_t *n, spate_node_t *tn, char *errstr, size_t errstr_size) {
+        join_t *j = n->ctx;
+        char err[512];
+        const spate_yaml_t *y = spate_node_param(n, "retention");
+        if (!y)
+                return 0;
+        if ((j->retention = spate_node_duration(n, "retention")) <= 0)
+                return spate_node_error(n, y, errstr, errstr_size, "'retention' must be a positive duration, "
+                                        "e.g. 6h");
+        if (j->versioned)
+                return spate_node_error(n, y, errstr, errstr_size, "'retention' (re-emission) does not work with "
+                                        "a versioned table yet");
+        if (j->inner)
+                return spate_node_error(n, y, errstr, errstr_size, "'retention' re-emits left join results; "
+                                        "an inner join sent its missing rows to the DLQ (use how: left)");
+        if (!(j->json = spate_serde_new(n->topo, "json", NULL, err, sizeof(err))))
+                return spate_node_error(n, y, errstr, errstr_size, "%s", err);
+        if (spate_table_node_watch(tn, on_table_change, j))
+                return spate_node_error(n, y, errstr, errstr_size, "table '%s' has %d joins with 'retention' "
+                                        "already", tn->name, TABLE_WATCHERS_MAX);
+        j->m_reemitted = spate_metrics_counter(spate_metrics_default(), "spate_join_reemitted_total",
+                                               "Join results emitted again because their row arrived or "
+                                               "changed later", "node", n->name, NULL);
+        return spate_node_add_store(n, STORE, errstr, errstr_size);
+}
+
+/* A partitioned table answers for the partition of the record's input
+ * message: the records must come straight from a topic partitioned like it. */
+static int init_partitioned(spate_node_t *n, spate_node_t *tn, char *errstr, size_t errstr_size) {
+        join_t *j = n->ctx;
+        spate_node_t *src = n;
+        if (!(j->partitioned = spate_table_node_partitioned(tn)))
+                return 0;
+        for (spate_node_t *up = n->from; up; src = up, up = up->from)
+                if (up->def->flush)
+                        return spate_node_error(n, NULL, errstr, errstr_size, "table '%s' is partitioned like "
+                                                "the stream, but the records come from %s '%s' (repartitioned): "
+                                                "set global: true, or join before it", tn->name, up->def->name,
+                                                up->name);
+        if (src == n || !src->def->replayable || spate_node_int(src, "partitions") != spate_node_int(tn, "partitions"))
+                return spate_node_error(n, NULL, errstr, errstr_size, "table '%s' is partitioned like the stream: "
+                                        "its topic needs as many partitions as the stream's kafka_source '%s' "
+                                        "(%lld, not %lld), keyed alike", tn->name, src == n ? "?" : src->name,
+                                        src == n ? 0LL : (long long)spate_node_int(src, "partitions"),
+                                        (long long)spate_node_int(tn, "partitions"));
+        return 0;
+}
+
+static int init_as_of(spate_node_t *n, spate_node_t *tn, char *errstr, size_t errstr_size) {
+        join_t *j = n->ctx;
+        const spate_yaml_t *y = spate_node_param(n, "as_of");
+        int64_t floor;
+        j->tnode = tn;
+        j->versioned = spate_table_node_versioned(tn, &floor);
+        if (!y)
+                return 0;
+        if (!j->versioned)
+                return spate_node_error(n, y, errstr, errstr_size, "'as_of' reads a versioned table; table '%s' "
+                                        "keeps the latest row only (give it versioned: true and time:)", tn->name);
+        j->as_of = spate_node_time_expr(n, "as_of", n->in, errstr, errstr_size);
+        return j->as_of ? 0 : -1;
+}
+
+/* A versioned table's row valid at the record's as_of (the latest without
+ * it); NULL before its first version or past history_retention. */
+static const void *version_of(spate_node_t *n, spate_record_t *rec, const void *blob, size_t blen, size_t *rlen,
+                              spate_ctx_t *ctx, int *failed) {
+        join_t *j = n->ctx;
+        spate_value_t v;
+        char err[512] = "";
+        int64_t at = INT64_MAX, floor;
+        if (j->as_of) {
+                if (spate_expr_eval(j->as_of, rec, spate_ctx_arena(ctx), &v, err, sizeof(err)) ||
+                    v.type != SPATE_V_NUM || spate_time_from_num(v.u.num, &at)) {
+                        *failed = 1;
+                        return spate_ctx_fail(ctx, n, "as_of '%s' is not a time in ms%s%s", spate_expr_text(j->as_of),
+                                              *err ? ": " : "", err), NULL;
+                }
+                spate_table_node_versioned(j->tnode, &floor);
+                if (at < floor)
+                        return NULL;
+        }
+        return spate_table_version_at(blob, blen, at, rlen);
 }
 
 static int join_init(spate_node_t *n, char *errstr, size_t errstr_size) {
@@ -90,40 +246,18 @@ static int join_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                              errstr_size))
                         return -1;
         }
-        return 0;
+        if (init_as_of(n, tn, errstr, errstr_size) || init_partitioned(n, tn, errstr, errstr_size))
+                return -1;
+        return init_reemit(n, tn, errstr, errstr_size);
 }
 
-static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
-        join_t *j = n->ctx;
-        spate_arena_t *a = spate_ctx_arena(ctx);
-        spate_value_t kv, cols[JOIN_COLS_MAX];
-        const char *key = NULL;
-        const void *row = NULL;
-        size_t klen = 0, rlen = 0;
-        char err[512];
-        if (spate_expr_eval(j->key, rec, a, &kv, err, sizeof(err)))
-                return spate_ctx_fail(ctx, n, "key: %s", err);
-        if (kv.type != SPATE_V_NULL && kv.type != SPATE_V_MISSING &&
-            spate_value_to_key(&kv, a, &key, &klen))
-                return spate_ctx_fail(ctx, n, "the key '%s' is %s, not a string, number or bool",
-                                      spate_expr_text(j->key), spate_vtype_name(kv.type));
-        if (key)
-                row = spate_table_get(j->rows, key, klen, &rlen);
-        if (!row && j->inner)
-                return key ? spate_ctx_fail(ctx, n, "no row for key %.*s in table %s", (int)klen, key, j->table)
-                           : spate_ctx_fail(ctx, n, "the key '%s' is null: no row in table %s",
-                                            spate_expr_text(j->key), j->table);
-        if (rec->value.type != SPATE_V_OBJ || (int)rec->value.n < j->nslots)
-                return spate_ctx_fail(ctx, n, "the record is not an object");
+/* The picked columns of row (NULL: nulls) into the output slots. */
+static int fill(const join_t *j, spate_value_t *items, const void *row, size_t rlen) {
+        spate_value_t cols[JOIN_COLS_MAX];
         if (row && spate_table_row_decode(row, rlen, cols, j->ncols))
-                return spate_ctx_fail(ctx, n, "the row for key %.*s in table %s is corrupt", (int)klen, key,
-                                      j->table);
-        /* A copy of the fields: at a fan-out upstream, the sibling branches
-         * share rec and must not see this branch's columns. */
-        spate_record_t out = *rec;
-        out.value.u.items = spate_arena_memdup(a, rec->value.u.items, sizeof(spate_value_t) * rec->value.n);
+                return -1;
         for (int i = 0; i < j->npicks; i++) {
-                spate_value_t *slot = &out.value.u.items[j->picks[i].slot];
+                spate_value_t *slot = &items[j->picks[i].slot];
                 if (row) {
                         *slot = cols[j->picks[i].col];
                 } else {
@@ -131,23 +265,417 @@ static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                         slot->type = SPATE_V_NULL;
                 }
         }
-        return spate_emit(n, &out, ctx);
+        return 0;
+}
+
+static uint64_t row_hash(const void *row, size_t rlen) {
+        return row ? spate_hash(row, rlen) | 1 : 0;
+}
+
+/* --- the remembered records --- */
+
+/* The entry at *at of b (len bytes): 1 with *e, 0 at the end, -1 corrupt. */
+static int entry_next(const char *b, size_t len, size_t *at, entry_t *e) {
+        size_t p = *at;
+        if (p == len)
+                return 0;
+        if (len - p < 20)
+                return -1;
+        e->hash = spate_get_be64((const unsigned char *)b + p);
+        e->ts = (int64_t)spate_get_be64((const unsigned char *)b + p + 8);
+        memcpy(&e->sklen, b + p + 16, 4);
+        p += 20;
+        size_t sk = e->sklen == NO_KEY ? 0 : e->sklen;
+        if (len - p < sk + 4)
+                return -1;
+        e->skey = b + p;
+        memcpy(&e->jlen, b + p + sk, 4);
+        p += sk + 4;
+        if (len - p < e->jlen)
+                return -1;
+        e->json = b + p;
+        *at = p + e->jlen;
+        return 1;
+}
+
+static void entry_put(spate_buf_t *b, const entry_t *e) {
+        unsigned char h[16];
+        spate_put_be64(h, e->hash);
+        spate_put_be64(h + 8, (uint64_t)e->ts);
+        spate_buf_put(b, h, 16);
+        spate_buf_put(b, &e->sklen, 4);
+        if (e->sklen != NO_KEY)
+                spate_buf_put(b, e->skey, e->sklen);
+        spate_buf_put(b, &e->jlen, 4);
+        spate_buf_put(b, e->json, e->jlen);
+}
+
+static int same_key(const entry_t *e, const char *key, size_t klen, int has_key) {
+        return has_key && e->sklen == klen && !memcmp(e->skey, key, klen);
+}
+
+/* j->next = the entries of b still within retention of stream time now,
+ * except the one of record key (skey, has_key). -1 for corrupt bytes. */
+static int keep_live(join_t *j, const char *b, size_t len, int64_t now, const char *skey, size_t sklen,
+                     int has_key) {
+        entry_t e;
+        size_t at = 0;
+        int rc;
+        j->next.len = 0;
+        while ((rc = entry_next(b, len, &at, &e)) == 1)
+                if (e.ts > now - j->retention && !same_key(&e, skey, sklen, has_key))
+                        entry_put(&j->next, &e);
+        return rc;
+}
+
+static int corrupt(spate_node_t *n, spate_ctx_t *ctx, const char *key, size_t klen) {
+        return spate_ctx_fail(ctx, n, "store %s: the entries of key %.*s are corrupt", STORE, (int)klen, key);
+}
+
+/* A store key: kind then key, in j->pk (valid until the next call). */
+static const char *store_key(join_t *j, char kind, const void *key, size_t klen, size_t *len) {
+        j->pk.len = 0;
+        spate_buf_put(&j->pk, &kind, 1);
+        spate_buf_put(&j->pk, key, klen);
+        *len = j->pk.len;
+        return j->pk.data;
+}
+
+/* Rewrites row key's entries to j->next's live ones except record key
+ * (skey, has_key): put, or deleted when none is left. */
+static int rewrite(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, int64_t now, const char *skey,
+                   size_t sklen, int has_key, const spate_buf_t *add) {
+        join_t *j = n->ctx;
+        const void *val = NULL;
+        size_t vlen = 0, plen;
+        const char *pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        int rc;
+        if ((rc = spate_kv_get(kv, pk, plen, &val, &vlen)) < 0)
+                return -1;
+        if (keep_live(j, rc ? "" : val, rc ? 0 : vlen, now, skey, sklen, has_key) < 0)
+                spate_warn("join %s: the entries of key %.*s were corrupt: dropped", n->name, (int)klen, key);
+        if (add)
+                spate_buf_put(&j->next, add->data, add->len);
+        return j->next.len ? spate_kv_put(kv, pk, plen, j->next.data, j->next.len) : spate_kv_delete(kv, pk, plen);
+}
+
+/* A record of key skey looked up another row before (the row key is an
+ * expression of the record, so a revision may name another): its entry
+ * there goes. j->cur: that row key. */
+static int forget_previous(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
+                           int64_t now) {
+        join_t *j = n->ctx;
+        const void *val;
+        size_t vlen, plen;
+        const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
+        int rc = spate_kv_get(kv, pk, plen, &val, &vlen);
+        if (rc)
+                return rc < 0 ? -1 : 0;
+        if (vlen < 8 || (vlen - 8 == klen && !memcmp((const char *)val + 8, key, klen)))
+                return 0;
+        j->cur.len = 0;
+        spate_buf_put(&j->cur, (const char *)val + 8, vlen - 8);
+        return rewrite(n, kv, j->cur.data, j->cur.len, now, rec->key, rec->key_len, 1, NULL);
+}
+
+/* rec (joined with the row of hash h) among key's entries, in place of the
+ * record key's earlier entry; the record key -> row key it looked up. */
+static int remember(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
+                    uint64_t h) {
+        join_t *j = n->ctx;
+        int64_t now = spate_kv_stream_time(kv);
+        unsigned char ts[8];
+        size_t plen;
+        if (rec->key && forget_previous(n, kv, key, klen, rec, now))
+                return -1;
+        j->enc.len = 0;
+        spate_json_write(&j->enc, n->in, &rec->value);
+        entry_t e = { h, rec->ts, rec->key, j->enc.data, rec->key ? (uint32_t)rec->key_len : NO_KEY,
+                      (uint32_t)j->enc.len };
+        j->add.len = 0;
+        entry_put(&j->add, &e);
+        if (rewrite(n, kv, key, klen, now, rec->key, rec->key_len, rec->key != NULL, &j->add))
+                return -1;
+        if (!rec->key)
+                return 0;
+        spate_put_be64(ts, (uint64_t)rec->ts);
+        j->add.len = 0;
+        spate_buf_put(&j->add, ts, 8);
+        spate_buf_put(&j->add, key, klen);
+        const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
+        return spate_kv_put(kv, pk, plen, j->add.data, j->add.len);
+}
+
+typedef struct {
+        join_t *j;
+        int64_t now;
+} scan_t;
+
+static void key_put(spate_buf_t *b, const void *key, size_t klen) {
+        uint32_t kl = (uint32_t)klen;
+        spate_buf_put(b, &kl, 4);
+        spate_buf_put(b, key, klen);
+}
+
+/* Store keys (with their kind) holding an entry past the retention. */
+static int collect_expired(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+        scan_t *s = opaque;
+        entry_t e;
+        size_t at = 0;
+        int rc = 1;
+        if (klen && *(const char *)key == KIND_RECORD) {
+                if (vlen < 8 || (int64_t)spate_get_be64(val) <= s->now - s->j->retention)
+                        key_put(&s->j->keys, key, klen);
+                return 0;
+        }
+        while ((rc = entry_next(val, vlen, &at, &e)) == 1 && e.ts > s->now - s->j->retention)
+                ;
+        if (rc)  /* an expired entry, or corrupt bytes (dropped with it) */
+                key_put(&s->j->keys, key, klen);
+        return 0;
+}
+
+/* Entries that fell out of the retention go, keys without one left too. */
+static int purge(spate_node_t *n, spate_kv_t *kv) {
+        join_t *j = n->ctx;
+        scan_t s = { j, spate_kv_stream_time(kv) };
+        j->keys.len = 0;
+        if (spate_kv_each(kv, collect_expired, &s))
+                return -1;
+        for (size_t at = 0; at < j->keys.len;) {
+                uint32_t kl;
+                memcpy(&kl, j->keys.data + at, 4);
+                const char *key = j->keys.data + at + 4;
+                at += 4 + kl;
+                if (*key == KIND_RECORD ? spate_kv_delete(kv, key, kl)
+                                        : rewrite(n, kv, key + 1, kl - 1, s.now, NULL, 0, 0, NULL))
+                        return -1;
+        }
+        return 0;
+}
+
+/* --- the record path --- */
+
+static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        spate_arena_t *a = spate_ctx_arena(ctx);
+        spate_value_t kv;
+        spate_kv_t *store = NULL;
+        const char *key = NULL;
+        const void *row = NULL;
+        size_t klen = 0, rlen = 0;
+        char err[512];
+        int rc;
+        if (j->retention && (rc = spate_ctx_kv(ctx, n, STORE, &store)))
+                return rc < 0 ? -1 : 0;  /* 1: in the restored state, its output acknowledged */
+        if (spate_expr_eval(j->key, rec, a, &kv, err, sizeof(err)))
+                return spate_ctx_fail(ctx, n, "key: %s", err);
+        if (kv.type != SPATE_V_NULL && kv.type != SPATE_V_MISSING &&
+            spate_value_to_key(&kv, a, &key, &klen))
+                return spate_ctx_fail(ctx, n, "the key '%s' is %s, not a string, number or bool",
+                                      spate_expr_text(j->key), spate_vtype_name(kv.type));
+        const spate_table_t *rows = j->rows;
+        if (j->partitioned && !(rows = spate_table_node_partition(j->tnode, rec->origin ? rec->origin->partition : -1)))
+                return spate_ctx_fail(ctx, n, "table %s is partitioned like the stream and does not hold partition "
+                                      "%d here (is the input partitioned like the table's topic?)", j->table,
+                                      rec->origin ? rec->origin->partition : -1);
+        if (key)
+                row = spate_table_get(rows, key, klen, &rlen);
+        if (row && j->versioned) {
+                int failed = 0;
+                row = version_of(n, rec, row, rlen, &rlen, ctx, &failed);
+                if (failed)
+                        return -1;
+        }
+        if (!row && j->inner)
+                return key ? spate_ctx_fail(ctx, n, "no row for key %.*s in table %s", (int)klen, key, j->table)
+                           : spate_ctx_fail(ctx, n, "the key '%s' is null: no row in table %s",
+                                            spate_expr_text(j->key), j->table);
+        if (rec->value.type != SPATE_V_OBJ || (int)rec->value.n < j->nslots)
+                return spate_ctx_fail(ctx, n, "the record is not an object");
+        /* A copy of the fields: at a fan-out upstream, the sibling branches
+         * share rec and must not see this branch's columns. */
+        spate_record_t out = *rec;
+        out.value.u.items = spate_arena_memdup(a, rec->value.u.items, sizeof(spate_value_t) * rec->value.n);
+        if (fill(j, out.value.u.items, row, rlen))
+                return spate_ctx_fail(ctx, n, "the row for key %.*s in table %s is corrupt", (int)klen, key,
+                                      j->table);
+        if (spate_emit(n, &out, ctx))
+                return -1;
+        if (!store)
+                return 0;
+        int64_t before = spate_kv_stream_time(store);
+        if (rec->ts > before)
+                spate_kv_set_stream_time(store, rec->ts);
+        if (key && remember(n, store, key, klen, rec, row_hash(row, rlen)))
+                return -1;
+        int64_t half = j->retention / 2 > 0 ? j->retention / 2 : 1;
+        if (before != INT64_MIN && rec->ts > before && rec->ts / half > before / half)
+                return purge(n, store);
+        return 0;
+}
+
+/* --- re-emission --- */
+
+/* e emitted again with row's columns. A failure downstream is logged: there
+ * is no input message to dead-letter. */
+static void reemit(spate_node_t *n, const entry_t *e, const void *row, size_t rlen, spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        spate_arena_t *a = spate_ctx_arena(ctx);
+        spate_record_t rec = { .ts = e->ts };
+        spate_value_t *items;
+        char err[512];
+        spate_arena_reset(a);  /* no record is in flight during a punctuation */
+        if (spate_serde_decode(j->json, n->in, e->json, e->jlen, a, &rec.value, err, sizeof(err)) ||
+            rec.value.type != SPATE_V_OBJ) {
+                spate_warn("join %s: a remembered record cannot be read back (%s): not re-emitted", n->name, err);
+                j->failed++;
+                return;
+        }
+        uint32_t nf = rec.value.n > (uint32_t)j->nslots ? rec.value.n : (uint32_t)j->nslots;
+        items = spate_arena_alloc(a, sizeof(*items) * nf);
+        memset(items, 0, sizeof(*items) * nf);
+        memcpy(items, rec.value.u.items, sizeof(*items) * rec.value.n);
+        rec.value.u.items = items;
+        rec.value.n = nf;
+        if (e->sklen != NO_KEY) {
+                rec.key = e->skey;
+                rec.key_len = e->sklen;
+        }
+        if (fill(j, items, row, rlen) || spate_emit(n, &rec, ctx)) {
+                spate_warn("join %s: re-emission of record key %.*s failed: %s", n->name,
+                           e->sklen == NO_KEY ? 0 : (int)e->sklen, e->skey, ctx->errstr);
+                ctx->failed = NULL;
+                j->failed++;
+                return;
+        }
+        j->reemitted++;
+        if (j->m_reemitted)
+                spate_metric_add(j->m_reemitted, 1);
+}
+
+/* Key's entries that saw another row than the table's now, emitted again. */
+static int recheck(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, const char *key, size_t klen,
+                   spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        const void *val, *row;
+        size_t vlen, rlen = 0;
+        const char *pk;
+        size_t plen;
+        entry_t e;
+        int rc, changed = 0;
+        pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        if ((rc = spate_kv_get(kv, pk, plen, &val, &vlen)))
+                return rc < 0 ? -1 : 0;
+        j->cur.len = 0;
+        spate_buf_put(&j->cur, val, vlen);  /* the store's copy is borrowed until its next call */
+        row = rows ? spate_table_get(rows, key, klen, &rlen) : NULL;
+        uint64_t h = row_hash(row, rlen);
+        size_t at = 0;
+        j->next.len = 0;
+        while ((rc = entry_next(j->cur.data, j->cur.len, &at, &e)) == 1) {
+                if (e.hash != h) {
+                        reemit(n, &e, row, rlen, ctx);
+                        e.hash = h;
+                        changed = 1;
+                }
+                entry_put(&j->next, &e);
+        }
+        if (rc < 0)
+                return corrupt(n, ctx, key, klen);
+        pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        return changed ? spate_kv_put(kv, pk, plen, j->next.data, j->next.len) : 0;
+}
+
+/* The row keys the task's entries looked up. */
+static int collect_key(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+        (void)val;
+        (void)vlen;
+        if (klen && *(const char *)key == KIND_LOOKUP)
+                key_put(opaque, (const char *)key + 1, klen - 1);
+        return 0;
+}
+
+/* The keys of keys ([u32 len][key]...) rechecked in task kv. */
+static int recheck_keys(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, const spate_buf_t *keys,
+                        spate_ctx_t *ctx) {
+        for (size_t at = 0; at < keys->len;) {
+                uint32_t kl;
+                memcpy(&kl, keys->data + at, 4);
+                if (recheck(n, kv, rows, keys->data + at + 4, kl, ctx))
+                        return -1;
+                at += 4 + kl;
+        }
+        return 0;
+}
+
+static int join_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        if (!j->retention || (!j->changed.len && !j->recheck_all))
+                return 0;
+        uint64_t before = j->reemitted;
+        for (int p = 0; p < spate_kv_node_partitions(n); p++) {
+                spate_kv_t *kv = spate_kv_node_task(n, STORE, p, ctx);
+                if (!kv)
+                        continue;
+                if (j->recheck_all) {
+                        j->keys.len = 0;
+                        if (spate_kv_each(kv, collect_key, &j->keys))
+                                return -1;
+                }
+                const spate_table_t *rows = j->partitioned ? spate_table_node_partition(j->tnode, p) : j->rows;
+                if (!rows)
+                        continue;  /* not held: the task's rows are read at its assignment */
+                if (recheck_keys(n, kv, rows, j->recheck_all ? &j->keys : &j->changed, ctx))
+                        return -1;
+        }
+        j->changed.len = 0;
+        j->recheck_all = 0;
+        if (j->reemitted > before)
+                spate_debug("join %s: %llu results re-emitted (their rows arrived or changed)", n->name,
+                            (unsigned long long)(j->reemitted - before));
+        return 0;
+}
+
+/* A task restored: the table was read again, so every entry is checked. */
+static int join_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        (void)topic;
+        (void)partition;
+        (void)ctx;
+        j->recheck_all = 1;
+        return 0;
 }
 
 static void join_destroy(spate_node_t *n) {
         join_t *j = n->ctx;
+        if (j->reemitted || j->failed)
+                spate_info("join %s: %llu results re-emitted, %llu re-emissions failed", n->name,
+                           (unsigned long long)j->reemitted, (unsigned long long)j->failed);
         spate_expr_destroy(j->key);
+        spate_expr_destroy(j->as_of);
+        spate_serde_destroy(j->json);
         free(j->picks);
+        spate_buf_free(&j->changed);
+        spate_buf_free(&j->cur);
+        spate_buf_free(&j->next);
+        spate_buf_free(&j->enc);
+        spate_buf_free(&j->keys);
+        spate_buf_free(&j->pk);
+        spate_buf_free(&j->add);
 }
 
 const spate_op_def_t spate_op_join = {
         .name = "join",
         .role = SPATE_ROLE_OPERATOR,
         .doc = "Looks up a table node by a key computed from the record and adds the picked columns "
-               "(left: nulls without a row; inner: the record goes to the DLQ).",
+               "(left: nulls without a row; inner: the record goes to the DLQ). With retention, a result "
+               "is emitted again when its row arrives or changes later (state: an engine-owned store).",
         .props = join_props,
         .ctx_size = sizeof(join_t),
         .init = join_init,
         .process = join_process,
+        .punctuate = join_punctuate,
+        .assign = join_assign,
         .destroy = join_destroy,
 };

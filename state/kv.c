@@ -480,6 +480,21 @@ int spate_ctx_kv(spate_ctx_t *ctx, const spate_node_t *n, const char *name, spat
         return 0;
 }
 
+spate_kv_t *spate_kv_node_task(const spate_node_t *n, const char *name, int32_t partition, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = n->stores;
+        spate_kv_t **slot;
+        for (int i = 0; kn && i < kn->nstores; i++)
+                if (!strcmp(kn->names[i], name) && (slot = task_slot(kn, partition, i)) && *slot) {
+                        (*slot)->ctx = ctx;
+                        return *slot;
+                }
+        return NULL;
+}
+
+int spate_kv_node_partitions(const spate_node_t *n) {
+        return n->stores ? ((const spate_kv_node_t *)n->stores)->npartitions : 0;
+}
+
 /* --- commit --- */
 
 static void meta_encode(const meta_t *m, spate_buf_t *out) {

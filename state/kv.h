@@ -51,6 +51,14 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
  * partition is revoked. */
 int spate_ctx_kv(spate_ctx_t *ctx, const spate_node_t *n, const char *name, spate_kv_t **kvp);
 
+/* Outside process() - a punctuation that revisits the state (join's
+ * re-emissions): the store `name` of task `partition`, NULL when that
+ * partition of the input is not assigned here. What is changed through it
+ * goes into the task's next commit. Owned by the engine, as above. */
+spate_kv_t *spate_kv_node_task(const spate_node_t *n, const char *name, int32_t partition, spate_ctx_t *ctx);
+/* The input's partition count (the tasks there can be): 0 without stores. */
+int spate_kv_node_partitions(const spate_node_t *n);
+
 /* Below, -1 means a RocksDB failure: the record in flight has failed
  * (spate_ctx_fail()); process() returns -1 to dead-letter it. */
 /* Point read: 0 with *val (borrowed: valid until the next call on any store

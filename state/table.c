@@ -236,3 +236,73 @@ int spate_table_row_decode(const void *row, size_t len, spate_value_t *out, int 
         }
         return 0;
 }
+
+/* --- versions --- */
+
+typedef struct version {
+        int64_t from;
+        const char *row;
+        uint32_t rlen;
+} version_t;
+
+/* The version at *at of blob: 1, 0 at the end, -1 for bytes that are not versions. */
+static int version_next(const char *blob, size_t len, size_t *at, version_t *v) {
+        if (*at == len)
+                return 0;
+        if (len - *at < 12)
+                return -1;
+        v->from = (int64_t)spate_get_be64((const unsigned char *)blob + *at);
+        memcpy(&v->rlen, blob + *at + 8, 4);
+        if (len - *at - 12 < v->rlen)
+                return -1;
+        v->row = blob + *at + 12;
+        *at += 12 + v->rlen;
+        return 1;
+}
+
+static void version_put(spate_buf_t *b, int64_t from, const void *row, uint32_t rlen) {
+        unsigned char h[8];
+        spate_put_be64(h, (uint64_t)from);
+        spate_buf_put(b, h, 8);
+        spate_buf_put(b, &rlen, 4);
+        spate_buf_put(b, row, rlen);
+}
+
+void spate_table_versions_add(const void *blob, size_t len, int64_t t, const void *row, size_t rlen,
+                              int64_t cutoff, spate_buf_t *b) {
+        version_t v, next;
+        size_t at = 0, ahead;
+        int added = 0, has_next;
+        if (!blob)
+                len = 0;
+        while (version_next(blob, len, &at, &v) == 1) {
+                ahead = at;
+                has_next = version_next(blob, len, &ahead, &next) == 1;
+                /* A version that the next one (or the new one) ended at or before cutoff is gone. */
+                int64_t end = has_next ? next.from : INT64_MAX;
+                if (!added && t < end && t > v.from)
+                        end = t;
+                if (!added && t <= v.from) {
+                        /* A write that ended before cutoff is dropped (KIP-889). */
+                        if ((t < v.from ? v.from : has_next ? next.from : INT64_MAX) > cutoff)
+                                version_put(b, t, row, (uint32_t)rlen);
+                        added = 1;
+                }
+                if (v.from != t && end > cutoff)
+                        version_put(b, v.from, v.row, v.rlen);
+        }
+        if (!added)
+                version_put(b, t, row, (uint32_t)rlen);
+}
+
+const void *spate_table_version_at(const void *blob, size_t len, int64_t at, size_t *rlen) {
+        version_t v;
+        const void *row = NULL;
+        size_t p = 0;
+        int rc;
+        while ((rc = version_next(blob, len, &p, &v)) == 1 && v.from <= at) {
+                row = v.row;
+                *rlen = v.rlen;
+        }
+        return rc < 0 ? NULL : row;
+}

@@ -52,4 +52,16 @@ void spate_table_row_encode(const spate_value_t *v, int n, spate_buf_t *b);
  * Columns the row lacks are null. 0, or -1 for bytes that are not a row. */
 int spate_table_row_decode(const void *row, size_t len, spate_value_t *out, int n);
 
+/* --- versions (a versioned table, KIP-889): one key's rows, each valid
+ * from a time until the next one's; encoded oldest first as [i64 valid
+ * from][u32 length][row]... --- */
+/* Appends to b the versions of blob (len bytes, or NULL) with row (rlen
+ * bytes) valid from t added (replacing one valid from t), without those
+ * that ended at or before cutoff (the one valid at cutoff stays). */
+void spate_table_versions_add(const void *blob, size_t len, int64_t t, const void *row, size_t rlen,
+                              int64_t cutoff, spate_buf_t *b);
+/* The row of blob valid at time at (borrowed from blob), or NULL before its
+ * first version or for bytes that are not versions. */
+const void *spate_table_version_at(const void *blob, size_t len, int64_t at, size_t *rlen);
+
 #endif

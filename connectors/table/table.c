@@ -1,6 +1,8 @@
 /* table.c - the `table` source: a key -> latest value table that `join`
- * nodes read, held whole by every instance (global), from a compacted topic
- * or from files (table_file.c). A topic table is keyed by the message key
+ * nodes read, held whole by every instance (global) or by partition like
+ * the stream (global: false: partition p while a stream's partition p is
+ * assigned here), from a compacted topic or from files (table_file.c); with
+ * versioned: true, each key's versions by the time they are valid from. A topic table is keyed by the message key
  * (what compaction and tombstones work on); it is read from its beginning at
  * every start, before any stream record, then followed every `refresh`. */
 #include "table_int.h"
@@ -21,7 +23,8 @@ extern const spate_op_def_t spate_op_table;
 static const spate_prop_t table_props[] = {
         { "topic", SPATE_P_STR, 0, NULL, NULL, "compacted topic to read (keyed by the message key; a tombstone deletes)" },
         { "global", SPATE_P_BOOL, 0, "false", NULL,
-          "every instance holds the whole table (side data); required for a topic for now" },
+          "every instance holds the whole table (side data); false: partitioned like the stream (KTable), "
+          "each instance holds the partitions of the stream it is assigned" },
         { "format", SPATE_P_ENUM, 0, "json", "json|avro", "topic message encoding" },
         { "schema", SPATE_P_STR, 0, NULL, NULL, "Avro schema file (.avsc, looked up in schemas_dir)" },
         { "partitions", SPATE_P_COUNT, 0, "1", NULL, "partition count when spate creates the topic" },
@@ -35,6 +38,11 @@ static const spate_prop_t table_props[] = {
         { "version_as", SPATE_P_STR, 0, NULL, NULL,
           "dir: a column holding the name of the dated subfolder a row was loaded from (joins pick it like any other)" },
         { "refresh", SPATE_P_DURATION, 0, "1s", NULL, "how often the topic or the files are checked for news" },
+        { "versioned", SPATE_P_BOOL, 0, "false", NULL,
+          "keep each key's versions by `time:` (KIP-889): a join with as_of reads the one valid then (topic tables)" },
+        { "time", SPATE_P_EXPR, 0, NULL, NULL, "versioned: the time a row is valid from, in ms (e.g. parse_time(valid_from))" },
+        { "history_retention", SPATE_P_DURATION, 0, "1d", NULL,
+          "versioned: how far behind the latest valid-from versions are kept (older lookups find no row)" },
         { NULL }
 };
 
@@ -72,6 +80,28 @@ const spate_table_t *spate_table_node_rows(const spate_node_t *tn) {
         return ((const tnode_t *)tn->ctx)->rows;
 }
 
+int spate_table_node_versioned(const spate_node_t *tn, int64_t *floor) {
+        const tnode_t *t = tn->ctx;
+        if (!t->time)
+                return 0;
+        *floor = t->stream_time == INT64_MIN ? INT64_MIN : t->stream_time - t->history_ms;
+        return 1;
+}
+
+int spate_table_node_watch(spate_node_t *tn, spate_table_watch_cb cb, void *opaque) {
+        tnode_t *t = tn->ctx;
+        if (t->nwatch == TABLE_WATCHERS_MAX)
+                return -1;
+        t->watch[t->nwatch].cb = cb;
+        t->watch[t->nwatch++].opaque = opaque;
+        return 0;
+}
+
+void spate_table_changed(tnode_t *t, const void *key, size_t klen) {
+        for (int i = 0; i < t->nwatch; i++)
+                t->watch[i].cb(t->watch[i].opaque, key, klen);
+}
+
 static int init_columns(spate_node_t *n, char *errstr, size_t errstr_size) {
         tnode_t *t = n->ctx;
         const spate_yaml_t *cols = spate_node_param(n, "columns");
@@ -84,19 +114,46 @@ static int init_columns(spate_node_t *n, char *errstr, size_t errstr_size) {
         return 0;
 }
 
+static int init_versioned(spate_node_t *n, char *errstr, size_t errstr_size) {
+        tnode_t *t = n->ctx;
+        const spate_yaml_t *y = spate_node_param(n, "versioned");
+        t->stream_time = INT64_MIN;
+        if (!spate_node_bool(n, "versioned")) {
+                if (spate_node_param(n, "time") || spate_node_param(n, "history_retention"))
+                        return spate_node_error(n, spate_node_param(n, "time") ? spate_node_param(n, "time")
+                                                : spate_node_param(n, "history_retention"), errstr, errstr_size,
+                                                "'time' and 'history_retention' are for 'versioned: true'");
+                return 0;
+        }
+        if (t->key)
+                return spate_node_error(n, y, errstr, errstr_size, "a versioned table is keyed by the message "
+                                        "key: drop 'key:'");
+        if ((t->history_ms = spate_node_duration(n, "history_retention")) <= 0)
+                return spate_node_error(n, spate_node_param(n, "history_retention"), errstr, errstr_size,
+                                        "'history_retention' must be a positive duration, e.g. 7d");
+        if (!(t->time = spate_node_time_expr(n, "time", t->shape, errstr, errstr_size)))
+                return *errstr ? -1 : spate_node_error(n, y, errstr, errstr_size, "a versioned table needs "
+                                                       "'time:', the time a row is valid from (e.g. time: "
+                                                       "parse_time(valid_from))");
+        return 0;
+}
+
 static int init_topic(spate_node_t *n, char *errstr, size_t errstr_size) {
         tnode_t *t = n->ctx;
         char err[512];
-        if (!spate_node_bool(n, "global"))
-                return spate_node_error(n, spate_node_param(n, "global"), errstr, errstr_size,
-                                        "a table partitioned like the stream is not implemented yet: set "
-                                        "'global: true' (every instance reads the whole topic)");
+        t->partitioned = !spate_node_bool(n, "global");
+        if (t->partitioned && spate_node_param(n, "key"))
+                return spate_node_error(n, spate_node_param(n, "key"), errstr, errstr_size, "a partitioned table "
+                                        "is keyed by the message key, as its topic is partitioned: drop 'key:' "
+                                        "(or set global: true)");
         t->key = spate_node_expr_typed(n, "key", t->shape, SPATE_KEY_TYPES, "a string, number or bool", errstr,
                                        errstr_size);
         if (!t->key && *errstr)
                 return -1;
         if (t->key && !(t->by_msg = spate_table_new()))
                 return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
+        if (init_versioned(n, errstr, errstr_size))
+                return -1;
         if (!(t->serde = spate_serde_new(n->topo, spate_node_str(n, "format"), spate_node_str(n, "schema"),
                                          err, sizeof(err))))
                 return spate_node_error(n, spate_node_param(n, "schema"), errstr, errstr_size, "%s", err);
@@ -117,6 +174,9 @@ static int init_files(spate_node_t *n, const char *what, char *errstr, size_t er
         if (!S_ISDIR(st.st_mode) != !t->is_dir)
                 return spate_node_error(n, spate_node_param(n, what), errstr, errstr_size, "%s is %s", t->path,
                                         t->is_dir ? "not a directory" : "a directory (use dir:)");
+        if (spate_node_bool(n, "versioned"))
+                return spate_node_error(n, spate_node_param(n, "versioned"), errstr, errstr_size, "a versioned "
+                                        "table reads a topic (files have no history)");
         const char *vcol = spate_node_str(n, "version_as");
         if (vcol && !t->is_dir)
                 return spate_node_error(n, spate_node_param(n, "version_as"), errstr, errstr_size,
@@ -197,9 +257,38 @@ static void forget_message(tnode_t *t, const void *mkey, size_t mklen) {
         size_t rlen;
         const void *rkey = spate_table_get(t->by_msg, mkey, mklen, &rlen);
         if (rkey) {
-                spate_table_delete(t->rows, rkey, rlen);
+                spate_table_changed(t, rkey, rlen);
+                spate_table_delete(t->cur, rkey, rlen);
                 spate_table_delete(t->by_msg, mkey, mklen);
         }
+}
+
+/* The row in t->buf as rkey's version valid from the record's `time:`. */
+static int put_version(tnode_t *t, const spate_record_t *rec, const char *rkey, size_t rklen, char *why,
+                       size_t why_size) {
+        spate_value_t v;
+        char err[512];
+        int64_t from;
+        size_t blen = 0;
+        if (spate_expr_eval(t->time, rec, &t->arena, &v, err, sizeof(err))) {
+                snprintf(why, why_size, "time: %.400s", err);
+                return -1;
+        }
+        if (v.type != SPATE_V_NUM || spate_time_from_num(v.u.num, &from)) {
+                snprintf(why, why_size, "time '%s' is not a number of ms", spate_expr_text(t->time));
+                return -1;
+        }
+        if (from > t->stream_time)
+                t->stream_time = from;
+        const void *blob = spate_table_get(t->cur, rkey, rklen, &blen);
+        t->vbuf.len = 0;
+        spate_table_versions_add(blob, blen, from, t->buf.data, t->buf.len, t->stream_time - t->history_ms,
+                                 &t->vbuf);
+        if (spate_table_put(t->cur, rkey, rklen, t->vbuf.data, t->vbuf.len)) {
+                snprintf(why, why_size, "out of memory");
+                return -1;
+        }
+        return 0;
 }
 
 static int on_message(void *opaque, const void *key, size_t klen, const void *value, size_t len,
@@ -217,8 +306,8 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
         if (!value) {
                 if (t->key)
                         forget_message(t, key, klen);
-                else
-                        spate_table_delete(t->rows, key, klen);
+                else if (spate_table_delete(t->cur, key, klen))
+                        spate_table_changed(t, key, klen);
                 return 0;
         }
         spate_arena_reset(&t->arena);
@@ -241,8 +330,15 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
         }
         t->buf.len = 0;
         spate_table_row_encode(rec.value.u.items, (int)rec.value.n, &t->buf);
-        if (spate_table_put(t->rows, rkey, rklen, t->buf.data, t->buf.len))
+        if (t->time) {
+                if (put_version(t, &rec, rkey, rklen, err, sizeof(err))) {
+                        bad_message(t, key, klen, value, len, offset, err);
+                        return 0;
+                }
+        } else if (spate_table_put(t->cur, rkey, rklen, t->buf.data, t->buf.len)) {
                 goto oom;
+        }
+        spate_table_changed(t, rkey, rklen);
         return 0;
 oom:
         snprintf(t->ctx->errstr, sizeof(t->ctx->errstr), "table %s: out of memory", t->node->name);
@@ -278,6 +374,9 @@ static int follow_topic(spate_node_t *n, spate_ctx_t *ctx, int recount) {
         }
         t->ctx = ctx;
         for (int p = 0; p < t->npart; p++) {
+                if (t->partitioned && (p >= t->nheld || !t->held[p]))
+                        continue;
+                t->cur = t->partitioned ? t->parts[p] : t->rows;
                 t->partition = p;
                 int64_t next = spate_ctx_replay(ctx, t->topic, p, t->offsets[p], on_message, t);
                 if (next < 0)
@@ -287,23 +386,30 @@ static int follow_topic(spate_node_t *n, spate_ctx_t *ctx, int recount) {
         return 0;
 }
 
+static size_t rows_held(const tnode_t *t) {
+        size_t n = t->partitioned ? 0 : spate_table_count(t->rows);
+        for (int p = 0; t->partitioned && p < t->nheld; p++)
+                n += t->held[p] ? spate_table_count(t->parts[p]) : 0;
+        return n;
+}
+
 /* rebalance: at an assignment (the partition count is read again). */
 static int refresh(spate_node_t *n, spate_ctx_t *ctx, int rebalance) {
         tnode_t *t = n->ctx;
-        size_t before = spate_table_count(t->rows);
+        size_t before = rows_held(t);
         int64_t dlq = t->dlq;
         t->last_refresh = ctx->now_ms;
         int rc = t->topic ? follow_topic(n, ctx, rebalance) : spate_table_files_refresh(n, ctx);
-        if (rc || (spate_table_count(t->rows) == before && t->dlq == dlq))
+        if (rc || (rows_held(t) == before && t->dlq == dlq))
                 return rc;
         /* A table that follows a busy topic changes at every refresh: its
          * first load and the rebalances are worth a line. */
         if (rebalance || !before)
-                spate_info("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
-                           spate_table_count(t->rows), (long long)t->dlq);
+                spate_info("table %s: %zu rows%s (%lld records dead-lettered so far)", n->name, rows_held(t),
+                           t->partitioned ? " in the partitions held here" : "", (long long)t->dlq);
         else
-                spate_debug("table %s: %zu rows (%lld records dead-lettered so far)", n->name,
-                            spate_table_count(t->rows), (long long)t->dlq);
+                spate_debug("table %s: %zu rows%s (%lld records dead-lettered so far)", n->name, rows_held(t),
+                            t->partitioned ? " in the partitions held here" : "", (long long)t->dlq);
         return 0;
 }
 
@@ -320,6 +426,62 @@ static int table_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                 spate_warn("table %s: %s (the table keeps what it holds; retrying in %lld ms)", n->name,
                            ctx->errstr, (long long)t->refresh_ms);
         return 0;
+}
+
+/* Partitioned: partition p of a stream topic assigned here holds partition p
+ * of the table, read from its beginning at the refresh of assigned(). A
+ * count per partition: two topics may both have a partition p here. */
+static int table_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        tnode_t *t = n->ctx;
+        if (!t->partitioned || !strcmp(topic, t->topic))
+                return 0;
+        if (partition >= t->nheld) {
+                int np = partition + 1;
+                uint32_t *h = realloc(t->held, sizeof(*h) * (size_t)np);
+                spate_table_t **pt = realloc(t->parts, sizeof(*pt) * (size_t)np);
+                if (h)
+                        t->held = h;
+                if (pt)
+                        t->parts = pt;
+                if (!h || !pt) {
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "table %s: out of memory", n->name);
+                        return -1;
+                }
+                memset(t->held + t->nheld, 0, sizeof(*h) * (size_t)(np - t->nheld));
+                memset(t->parts + t->nheld, 0, sizeof(*pt) * (size_t)(np - t->nheld));
+                t->nheld = np;
+        }
+        if (t->held[partition]++)
+                return 0;
+        if (!t->parts[partition] && !(t->parts[partition] = spate_table_new())) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "table %s: out of memory", n->name);
+                return -1;
+        }
+        if (grow_partitions(t, partition + 1, ctx))
+                return -1;
+        t->offsets[partition] = 0;  /* read again from the beginning */
+        spate_table_changed(t, NULL, 0);
+        return 0;
+}
+
+static void table_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        tnode_t *t = n->ctx;
+        (void)ctx;
+        if (!t->partitioned || !strcmp(topic, t->topic) || partition >= t->nheld || !t->held[partition])
+                return;
+        if (--t->held[partition] == 0)
+                spate_table_clear(t->parts[partition]);
+}
+
+const spate_table_t *spate_table_node_partition(const spate_node_t *tn, int32_t partition) {
+        const tnode_t *t = tn->ctx;
+        if (!t->partitioned)
+                return t->rows;
+        return partition >= 0 && partition < t->nheld && t->held[partition] ? t->parts[partition] : NULL;
+}
+
+int spate_table_node_partitioned(const spate_node_t *tn) {
+        return ((const tnode_t *)tn->ctx)->partitioned;
 }
 
 /* Never called: the engine subscribes a table to nothing (reads_itself). */
@@ -392,19 +554,28 @@ static void table_destroy(spate_node_t *n) {
         spate_table_destroy(t->by_msg);
         spate_serde_destroy(t->serde);
         spate_expr_destroy(t->key);
+        spate_expr_destroy(t->time);
+        spate_buf_free(&t->vbuf);
         spate_arena_destroy(&t->arena);
         spate_buf_free(&t->buf);
         free(t->offsets);
+        for (int p = 0; p < t->nheld; p++)
+                spate_table_destroy(t->parts[p]);
+        free(t->parts);
+        free(t->held);
 }
 
 const spate_op_def_t spate_op_table = {
         .name = "table",
         .role = SPATE_ROLE_SOURCE,
         .doc = "A key -> latest value table that join nodes look up: a compacted topic (global: every "
-               "instance reads all of it), one CSV/JSON-lines file, or the newest complete dated folder.",
+               "instance reads all of it; otherwise partitioned like the stream), one CSV/JSON-lines file, or "
+               "the newest complete dated folder.",
         .props = table_props,
         .ctx_size = sizeof(tnode_t),
         .init = table_init,
+        .assign = table_assign,
+        .revoke = table_revoke,
         .assigned = table_assigned,
         .punctuate = table_punctuate,
         .process = table_process,

@@ -19,4 +19,24 @@ const spate_yaml_t *spate_table_node_columns(const spate_node_t *tn);
 /* The live rows: valid while no table refresh runs (between two records). */
 const spate_table_t *spate_table_node_rows(const spate_node_t *tn);
 
+/* 1 when tn is versioned (its rows are spate_table_version_at() blobs), with
+ * *floor the oldest time it answers for (older versions are gone:
+ * history_retention behind the latest valid-from seen); 0 otherwise. */
+int spate_table_node_versioned(const spate_node_t *tn, int64_t *floor);
+
+/* A partitioned table (global: false) holds partition p of its topic while
+ * partition p of a stream is assigned here (the join's records must come
+ * from a topic partitioned like it). The rows of partition p (any p for a
+ * global table: all of them), or NULL when p is not held here. */
+int spate_table_node_partitioned(const spate_node_t *tn);
+const spate_table_t *spate_table_node_partition(const spate_node_t *tn, int32_t partition);
+
+/* Which rows change: cb(opaque, key, klen) for every row key the table puts
+ * or deletes from now on, during its refreshes (key NULL: every row may
+ * have changed, a file version swapped in). The key is borrowed for the
+ * call. 0, or -1 past TABLE_WATCHERS_MAX watchers of one table. */
+#define TABLE_WATCHERS_MAX 16
+typedef void (*spate_table_watch_cb)(void *opaque, const void *key, size_t klen);
+int spate_table_node_watch(spate_node_t *tn, spate_table_watch_cb cb, void *opaque);
+
 #endif

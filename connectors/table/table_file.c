@@ -267,6 +267,7 @@ static long load_folder(spate_node_t *n, spate_ctx_t *ctx, const char *dir) {
 static void install(tnode_t *t) {
         spate_table_swap(t->rows, t->next);
         spate_table_clear(t->next);
+        spate_table_changed(t, NULL, 0);
 }
 
 static int refresh_file(spate_node_t *n, spate_ctx_t *ctx) {

@@ -16,7 +16,13 @@ typedef struct tnode {
         spate_shape_t *shape;     /* the row's columns (open unless `columns:`) */
         spate_expr_t *key;        /* the key of a row (NULL: a topic's message key) */
         spate_table_t *by_msg;    /* topic with key: message key -> the row key it wrote */
-        spate_table_t *rows;      /* what joins read */
+        spate_table_t *rows;      /* what joins read (global) */
+        spate_table_t *cur;       /* the one a topic message goes to: rows, or its partition's */
+        /* partitioned (global: false): partition p's rows while the stream's p is assigned here */
+        int partitioned;
+        spate_table_t **parts;
+        uint32_t *held;           /* assignments holding each partition */
+        int nheld;
         spate_table_t *next;      /* files: the version being loaded */
         spate_arena_t arena;      /* one decoded row at a time */
         spate_buf_t buf;          /* one encoded row */
@@ -45,7 +51,19 @@ typedef struct tnode {
         struct timespec file_mtime;  /* file: the version held */
         off_t file_size;
         int warned_empty;
+        /* versioned: each key's rows by the time they are valid from (`time:`) */
+        spate_expr_t *time;
+        int64_t history_ms, stream_time;  /* the latest valid-from seen; INT64_MIN none */
+        spate_buf_t vbuf;         /* one key's versions being rewritten */
+        struct {                  /* joins that re-emit when a row changes */
+                spate_table_watch_cb cb;
+                void *opaque;
+        } watch[TABLE_WATCHERS_MAX];
+        int nwatch;
 } tnode_t;
+
+/* Tells the watchers that row key changed (NULL: every row may have). */
+void spate_table_changed(tnode_t *t, const void *key, size_t klen);
 
 /* The row key of rec (a decoded row; its key the message key, if any) by
  * the table's `key:`, in t->arena. 0, or -1 with why. */

@@ -114,7 +114,7 @@ void win_up_revoke(win_t *w, int32_t p);
  * adds it to the message for its group's partition. 0, or -1 after
  * spate_ctx_fail (late, out of memory, produce failed). */
 int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
-                    const char *group, size_t glen, const spate_val_t *args);
+                    const char *group, size_t glen, const spate_val_t *args, const char *id, size_t idlen);
 /* Downstream half: the task's stream time from its source partitions' marks
  * at wall clock now. */
 void win_task_watermark(const win_t *w, win_task_t *t, int64_t now);

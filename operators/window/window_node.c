@@ -158,8 +158,9 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
         return 0;
 }
 
-/* dedupe_by / corrections (winstate.h): tumbling and hopping windows on
- * direct input; under replace, retractable aggregates only. */
+/* dedupe_by / corrections (winstate.h): tumbling and hopping windows (with
+ * group_by the id travels with each record, uncombined); under replace,
+ * retractable aggregates only. */
 static int parse_corrections(spate_node_t *n, win_t *w, char *errstr, size_t errstr_size) {
         const spate_yaml_t *y = spate_node_param(n, "dedupe_by");
         const char *mode = spate_node_str(n, "corrections");
@@ -174,10 +175,6 @@ static int parse_corrections(spate_node_t *n, win_t *w, char *errstr, size_t err
                 return spate_node_error(n, y, errstr, errstr_size, "dedupe_by: corrections apply to "
                                         "tumbling and hopping windows, not %s ones",
                                         spate_window_type_name(w->conf.spec.type));
-        if (w->group)
-                return spate_node_error(n, y, errstr, errstr_size, "dedupe_by: not with group_by yet "
-                                        "(the repartitioned half would need the id); key the input "
-                                        "topic by the group instead (e.g. a kafka_sink keyed by it)");
         if (w->conf.fill)
                 return spate_node_error(n, y, errstr, errstr_size, "dedupe_by: not with fill: yet");
         w->conf.corrections = !strcmp(mode, "ignore") ? SPATE_CORR_IGNORE : SPATE_CORR_REPLACE;
@@ -227,7 +224,9 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                 /* Tumbling and hopping windows take merged batches (see
                  * window_combine.c); sliding and session windows need every
                  * record's time. */
+                /* With corrections each record carries its id down: no merging. */
                 if ((w->conf.spec.type == SPATE_WINDOW_TUMBLING || w->conf.spec.type == SPATE_WINDOW_HOPPING) &&
+                    !w->dedupe_by &&
                     (!(w->comb = win_comb_new(&w->conf)) ||
                      !(w->comb_bytes = calloc((size_t)w->partitions, sizeof(*w->comb_bytes)))))
                         return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
@@ -385,16 +384,16 @@ static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                 return spate_ctx_fail(ctx, n, "record without an input message");
         if (eval_record(n, rec, ctx, &t, &group, &glen, args))
                 return -1;
-        if (w->group)
-                return win_repartition(n, rec, ctx, t, group, glen, args);
-        if (!(task = win_task_get(w, rec->origin->partition)))
-                return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
-                                      rec->origin->partition, w->input_topic);
         win_per_aggregate(w, args, vals);
         spate_wrec_t r = { group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset },
                            INT64_MIN, NULL, 0 };
         if (w->dedupe_by && eval_id(n, rec, ctx, &r))
                 return -1;
+        if (w->group)
+                return win_repartition(n, rec, ctx, t, group, glen, args, r.id, r.idlen);
+        if (!(task = win_task_get(w, rec->origin->partition)))
+                return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
+                                      rec->origin->partition, w->input_topic);
         return win_apply(n, task, rec->origin->offset, &r, NULL, ctx);
 }
 

@@ -129,7 +129,7 @@ static int combine(spate_node_t *n, spate_ctx_t *ctx, win_up_t *u, const spate_o
 }
 
 int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
-                    const char *group, size_t glen, const spate_val_t *args) {
+                    const char *group, size_t glen, const spate_val_t *args, const char *id, size_t idlen) {
         win_t *w = n->ctx;
         const spate_origin_t *o = rec->origin;
         win_up_t *u = up_get(w, o->partition);
@@ -147,7 +147,9 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
         u->got = 1;
         if (t > u->time)
                 u->time = t;
-        if (spate_window_is_late(&w->conf.spec, t, u->time)) {
+        /* With corrections a version of a closed window may revise it: the
+         * downstream half, which knows the window's ids, judges it by st. */
+        if (!w->dedupe_by && spate_window_is_late(&w->conf.spec, t, u->time)) {
                 spate_fmt_iso_ms(t, a, sizeof(a));
                 spate_fmt_iso_ms(u->time, b, sizeof(b));
                 return win_late(n, ctx, "late: group '%.*s' at %s, stream time of %s[%d] %s, "
@@ -158,7 +160,7 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
                 return combine(n, ctx, u, o, t, group, glen, args);
         int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
         spate_buf_t *pack = &w->packs[d];
-        spate_wrepart_t r = { o->partition, o->offset, u->seq, t, u->time, group, glen, w->nargs };
+        spate_wrepart_t r = { o->partition, o->offset, u->seq, t, u->time, group, glen, id, idlen, w->nargs };
         if (!pack->len)
                 spate_wpack_begin(pack);
         spate_wpack_add(pack, &r, args);
@@ -396,7 +398,7 @@ int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                 }
                 win_per_aggregate(w, args, vals);
                 spate_wrec_t r = { up.group, up.glen, up.t, vals, { up.t, up.up_partition, up.up_offset },
-                                   up.st, NULL, 0 };
+                                   up.st, up.id, up.idlen };
                 if (win_apply(n, task, o->offset, &r, &up, ctx))
                         dead_letter(ctx, w, up.group, up.glen, up.up_partition, up.up_offset, up.up_offset + 1,
                                     INT64_MIN);

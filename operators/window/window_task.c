@@ -86,16 +86,17 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
                 return 0;
         spate_fmt_iso_ms(r->t, a, sizeof(a));
         spate_fmt_iso_ms(t->ws->stream_time, b, sizeof(b));
+        if (w->conf.corrections)
+                return win_late(n, ctx, "late: group '%.*s' id '%.*s' at %s, stream time %s, grace %lld ms; "
+                                      "no closed window kept (retention %lld ms) holds an earlier version "
+                                      "of this id%s", (int)r->glen, r->group, (int)r->idlen, r->id, a, b,
+                                      (long long)w->conf.spec.grace, (long long)w->conf.retention,
+                                      up ? " (judged by its source partition's stream time)" : "");
         if (up)
                 return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms "
                                       "(source partition %d offset %lld)", (int)r->glen, r->group, a, b,
                                       (long long)w->conf.spec.grace, up->up_partition,
                                       (long long)up->up_offset);
-        if (w->conf.corrections)
-                return win_late(n, ctx, "late: group '%.*s' id '%.*s' at %s, stream time %s, grace %lld ms; "
-                                      "no closed window kept (retention %lld ms) holds an earlier version "
-                                      "of this id", (int)r->glen, r->group, (int)r->idlen, r->id, a, b,
-                                      (long long)w->conf.spec.grace, (long long)w->conf.retention);
         return win_late(n, ctx, "late: group '%.*s' at %s, stream time %s, grace %lld ms",
                               (int)r->glen, r->group, a, b, (long long)w->conf.spec.grace);
 }

@@ -302,7 +302,7 @@ int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset);
  * with its source partition, offset and sequence number (several records may
  * come from one input message), event time, group and one value per
  * aggregate argument, and the source partition's stream time that judges
- * it - then a mark per source partition the sender owns: its
+ * it, and with corrections its dedupe_by id - then a mark per source partition the sender owns: its
  * stream time and whether it is caught up. Strings point into the message. */
 typedef struct spate_wrepart {
         int32_t up_partition;
@@ -312,6 +312,8 @@ typedef struct spate_wrepart {
         int64_t st;           /* its source partition's stream time after it */
         const char *group;
         size_t glen;
+        const char *id;       /* dedupe_by's id (NULL: none; corrections only) */
+        size_t idlen;
         int nvals;
 } spate_wrepart_t;
 

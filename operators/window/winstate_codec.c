@@ -18,6 +18,7 @@
 #define META_VERSION 3   /* 2: without the combined batch of winup */
 #define REPART_VERSION 3   /* 2: records only, without kind bytes */
 #define KIND_RECORD 'r'
+#define KIND_RECORD_ID 'i'  /* a record with its dedupe_by id (corrections after group_by) */
 #define KIND_COMBINED 'c'
 
 static void put_u64(spate_buf_t *b, uint64_t v) {
@@ -389,7 +390,7 @@ void spate_wpack_begin(spate_buf_t *out) {
 }
 
 void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val_t *vals) {
-        spate_buf_putc(out, KIND_RECORD);
+        spate_buf_putc(out, r->id ? KIND_RECORD_ID : KIND_RECORD);
         put_u32(out, (uint32_t)r->up_partition);
         put_u64(out, (uint64_t)r->up_offset);
         put_u32(out, r->seq);
@@ -397,6 +398,10 @@ void spate_wpack_add(spate_buf_t *out, const spate_wrepart_t *r, const spate_val
         put_u64(out, (uint64_t)r->st);
         put_u32(out, (uint32_t)r->glen);
         spate_buf_put(out, r->group, r->glen);
+        if (r->id) {
+                put_u32(out, (uint32_t)r->idlen);
+                spate_buf_put(out, r->id, r->idlen);
+        }
         spate_buf_putc(out, (char)r->nvals);
         for (int i = 0; i < r->nvals; i++)
                 put_val(out, &vals[i]);
@@ -444,7 +449,7 @@ int spate_wpack_open(const void *buf, size_t len, spate_wpack_rd_t *rd, char *er
                 ? pack_error(errstr, errstr_size) : 0;
 }
 
-static void get_record(rd_t *d, spate_wrepart_t *r, spate_val_t *vals, int max) {
+static void get_record(rd_t *d, spate_wrepart_t *r, spate_val_t *vals, int max, int with_id) {
         r->up_partition = (int32_t)get_n(d, 4);
         r->up_offset = (int64_t)get_n(d, 8);
         r->seq = (uint32_t)get_n(d, 4);
@@ -452,6 +457,12 @@ static void get_record(rd_t *d, spate_wrepart_t *r, spate_val_t *vals, int max) 
         r->st = (int64_t)get_n(d, 8);
         r->glen = (size_t)get_n(d, 4);
         r->group = (const char *)get_bytes(d, r->glen);
+        r->id = NULL;
+        r->idlen = 0;
+        if (with_id) {
+                r->idlen = (size_t)get_n(d, 4);
+                r->id = (const char *)get_bytes(d, r->idlen);
+        }
         r->nvals = (int)get_n(d, 1);
         if (r->nvals > max)
                 d->bad = 1;
@@ -481,8 +492,8 @@ int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals
                 return 0;
         if (rd->version != 2)
                 kind = (int)get_n(&d, 1);
-        if (kind == KIND_RECORD)
-                get_record(&d, r, vals, max);
+        if (kind == KIND_RECORD || kind == KIND_RECORD_ID)
+                get_record(&d, r, vals, max, kind == KIND_RECORD_ID);
         else if (kind == KIND_COMBINED)
                 get_combined(&d, c);
         else
@@ -493,7 +504,7 @@ int spate_wpack_next(spate_wpack_rd_t *rd, spate_wrepart_t *r, spate_val_t *vals
         *rawlen = (size_t)(d.p - rd->p);
         rd->p = d.p;
         rd->left--;
-        return kind == KIND_RECORD ? 1 : 2;
+        return kind == KIND_COMBINED ? 2 : 1;
 }
 
 int spate_wpack_marks(spate_wpack_rd_t *rd, spate_wmark_t *marks, int max, char *errstr,

@@ -73,9 +73,12 @@ static void pack(const uint8_t *p, size_t n) {
                 unsigned h = 0;
                 for (size_t i = 0; i < rawlen; i++)
                         h += ((const uint8_t *)raw)[i];
-                if (kind == 1)
+                if (kind == 1) {
                         for (size_t i = 0; i < r.glen; i++)
                                 h += (uint8_t)r.group[i];
+                        for (size_t i = 0; r.id && i < r.idlen; i++)  /* corrections after group_by */
+                                h += (uint8_t)r.id[i];
+                }
                 if (kind == 2 && spate_agg_state_decode(c.states, c.slen, &states, &ns, err, sizeof(err)) == 0)
                         spate_agg_states_free(states, ns);
                 (void)h;

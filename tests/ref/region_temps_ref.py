@@ -15,11 +15,15 @@ From them, on its own: France only; the region is the first feature of
 topology/regions/france_regions.geojson whose bounding box holds the point (none: a dead letter);
 a reading is late (a dead letter) when its hour's end + 10 min grace is at or before the largest
 time seen before it in its partition among the readings that reached the window; per region and
-hour the mean temperature and the count; temperature3HoursBefore is the mean of the same region
-3 hours before, null without readings then. The topology emits each hour once, when it closes,
-and 0760 closes hour K only after hour K-2 is in the table, so the hour 3 before is always read
-back by then: a null means exactly that the region had no reading 3 hours before. The last
-phase's hour never closes: it has no row.
+hour the mean temperature and the count, the latest version of each id counting once (a version
+past the window's retention - 70 min after it closed, by its partition's stream time - is a dead
+letter); temperature3HoursBefore is the mean of the same region
+3 hours before, null without readings then. The topology emits each hour when it closes, and
+again when the row 3 hours before reaches its table later (join retention), so the upserted
+table ends with that value whatever order the rows were read back in: a null means exactly that
+the region had no reading 3 hours before. The table is compared as it ends (one row per region
+and hour, the last version upserted), not the versions it went through. The last phase's hour
+never closes: it has no row.
 """
 import calendar
 import glob
@@ -32,6 +36,7 @@ import time
 
 HOUR = 3600 * 1000
 GRACE = 10 * 60 * 1000
+RETENTION = HOUR + GRACE  # the window's default: size + grace after it closed
 GEOJSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../topology/regions/france_regions.geojson")
 
 
@@ -59,11 +64,16 @@ def phases(d):
 
 
 def expected(d):
-    """{(region, hour ms): (mean, count, mean 3h before or None)}, {dead letter id: 'box' | 'late'},
-    the number of readings that came after their hour ended in their partition, within the grace."""
+    """{(region, hour ms): (mean, count, mean 3h before or None)}, {dead letter (partition, offset):
+    'box' | 'late'}, the number of readings that came after their hour ended in their partition,
+    within the grace. A new version of a reading the window took (same id) replaces its
+    temperature while its window is open or kept (retention: size + grace after it closed, by
+    its partition's stream time); past that it is a dead letter."""
     regs = boxes()
     stream = {}
-    acc = {}
+    offsets = {}
+    acc = {}       # (region, hour) -> {id: temperature of its latest version}
+    took = {}      # id -> (region, hour) of the window that took it
     dlq = {}
     within_grace = 0
     last = 0
@@ -71,25 +81,35 @@ def expected(d):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 part, _, js = line.rstrip("\n").split("\t", 2)
+                at = (int(part), offsets.get(part, 0))
+                offsets[part] = at[1] + 1
                 r = json.loads(js)
                 if r["country"] != "France":
                     continue
                 region = next((n for n, la0, la1, lo0, lo1 in regs
                                if la0 <= r["lat"] <= la1 and lo0 <= r["lon"] <= lo1), None)
                 if region is None:
-                    dlq[r["id"]] = "box"
+                    dlq[at] = "box"
                     continue
                 t = calendar.timegm(time.strptime(r["timestamp"], "%Y-%m-%d %H:%M:%S")) * 1000
                 start = t - t % HOUR
-                if start + HOUR + GRACE <= stream.get(part, -1 << 62):
-                    dlq[r["id"]] = "late"
+                st = stream.get(part, -1 << 62)
+                if r["id"] in took:
+                    if st >= start + HOUR + GRACE + RETENTION:
+                        dlq[at] = "late"
+                    else:
+                        acc[took[r["id"]]][r["id"]] = r["temperature"]
                     continue
-                if start + HOUR <= stream.get(part, -1 << 62):
+                if start + HOUR + GRACE <= st:
+                    dlq[at] = "late"
+                    continue
+                if start + HOUR <= st:
                     within_grace += 1
-                stream[part] = max(stream.get(part, -1 << 62), t)
-                acc.setdefault((region, start), []).append(r["temperature"])
+                stream[part] = max(st, t)
+                took[r["id"]] = (region, start)
+                acc.setdefault((region, start), {})[r["id"]] = r["temperature"]
                 last = max(last, start)
-    means = {k: (math.fsum(v) / len(v), len(v)) for k, v in acc.items() if k[1] < last}
+    means = {k: (math.fsum(v.values()) / len(v), len(v)) for k, v in acc.items() if k[1] < last}
     rows = {k: (m, n, means.get((k[0], k[1] - 3 * HOUR), (None,))[0]) for k, (m, n) in means.items()}
     return rows, dlq, within_grace
 
@@ -130,12 +150,14 @@ def close(a, b):
 
 
 def compare_dlq(path, want):
-    """want: {id: 'box' | 'late'}; each dead letter's spate.error must give that reason."""
+    """want: {(partition, offset): 'box' | 'late'}; each dead letter names its reading (the origin
+    headers; the window's dead letters hold where the reading is, not the reading) and must give
+    that reason."""
     got = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
-            m = json.loads(line)
-            got[json.loads(m["value"])["id"]] = m["headers"].get("spate.error") or ""
+            h = json.loads(line)["headers"]
+            got[(int(h.get("spate.partition", -1)), int(h.get("spate.offset", -1)))] = h.get("spate.error") or ""
     bad = sorted(set(got) ^ set(want))
     marks = {"box": "regions: no region contains", "late": "hourly: late"}
     wrong = sorted(i for i in set(got) & set(want) if not got[i].startswith(marks[want[i]]))

@@ -13,7 +13,12 @@ hour K (every partition passes minute 10, which closes hour K-1), then a few rea
 too late for any grace. About 15 % of the rows are from other countries. The last phase holds
 readings of minute 15 of hour HOURS in every partition: they close hour HOURS-1 and stay open.
 Hours are few readings each, so a small region has hours without any (a null 3 hours later).
+Corrections: after the regular rows of phase K (K < HOURS), new versions (same id, time and
+place, another temperature; in the original's partition) of about a third of the Paris readings
+of hours K (their window still open), K-1 (closed: a revision) and K-2 (closed an hour before:
+a revision or, past the window's retention, a dead letter).
 """
+import calendar
 import json
 import random
 import sys
@@ -65,14 +70,30 @@ def phase(r, k, hours):
     return rows
 
 
+def corrections(r, paris, k):
+    """New versions of Paris readings of hours k, k-1 and k-2: (partition, row)."""
+    out = []
+    for part, row in paris:
+        hour = (calendar.timegm(time.strptime(row["timestamp"], "%Y-%m-%d %H:%M:%S")) - T0) // 3600
+        if k - 2 <= hour <= k and r.random() < 0.35:
+            fixed = dict(row, temperature=round(row["temperature"] + r.uniform(-4.0, 4.0), 4))
+            out.append((part, fixed))
+    return out
+
+
 def main():
     seed, outdir = int(sys.argv[1]), sys.argv[2]
     hours = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     r = random.Random(seed)
+    paris = []  # (partition, row) of the Paris readings so far
     for k in range(hours + 1):
+        rows = [(i % PARTITIONS, row) for i, row in enumerate(phase(r, k, hours))]
+        if k < hours:
+            paris += [(p, row) for p, row in rows if (row["lat"], row["lon"]) == PARIS]
+            rows += corrections(r, paris, k)
         with open("%s/phase-%d.tsv" % (outdir, k), "w") as f:
-            for i, row in enumerate(phase(r, k, hours)):
-                f.write("%d\t%s\t%s\n" % (i % PARTITIONS, row["id"], json.dumps(row, ensure_ascii=False)))
+            for part, row in rows:
+                f.write("%d\t%s\t%s\n" % (part, row["id"], json.dumps(row, ensure_ascii=False)))
 
 
 if __name__ == "__main__":

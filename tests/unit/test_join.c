@@ -221,6 +221,194 @@ static void test_as_of(void) {
         spate_driver_destroy(d);
 }
 
+#define REEMIT_YAML \
+        "application: join-reemit\n" \
+        "kafka:\n  bootstrap.servers: 127.0.0.1:1\n" \
+        "nodes:\n" \
+        "  - name: in\n    type: kafka_source\n    topic: r.in\n    partitions: 2\n" \
+        "  - name: look\n    type: join\n    from: in\n    table: st\n    key: st\n" \
+        "    fields: {name: name}\n    retention: 1h\n" \
+        "  - name: out\n    type: kafka_sink\n    from: look\n    topic: r.out\n    partitions: 1\n" \
+        "  - name: st\n    type: table\n    topic: r.st\n    global: true\n    refresh: 100ms\n"
+
+/* The table follows its topic, then the join re-checks at its punctuation. */
+static void settle(spate_driver_t *d) {
+        spate_driver_advance(d, 1000);
+        spate_driver_advance(d, 1000);
+}
+
+/* What r.out got since *seen, one value per line. */
+static const char *news(spate_driver_t *d, int64_t *seen) {
+        static char buf[4096];
+        size_t off = 0;
+        buf[0] = '\0';
+        for (; *seen < spate_driver_count(d, "r.out", 0) && off < sizeof(buf); (*seen)++) {
+                const spate_driver_msg_t *m = spate_driver_msg(d, "r.out", 0, *seen);
+                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s %s\n", m->key, m->value);
+        }
+        return buf;
+}
+
+static void commit_all(spate_driver_t *d) {
+        int rc = spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(rc == 0, "commit%s%s", rc ? ": " : "", rc ? spate_driver_ctx(d)->errstr : "");
+}
+
+/* retention: a result is emitted again when its row arrives or changes,
+ * after a kill -9 too (the remembered records are in the store, the table
+ * is read again); a newer record of the same key replaces its entry;
+ * records older than the retention are forgotten. */
+static void test_reemit(void) {
+        spate_driver_t *d = driver(REEMIT_YAML);
+        char err[512];
+        int64_t seen = 0;
+        spate_driver_pipe(d, "r.in", 0, "k1", "{\"st\":\"A\",\"v\":1}", 600000);
+        spate_driver_pipe(d, "r.in", 1, "k2", "{\"st\":\"B\",\"v\":2}", 600000);
+        spate_driver_pipe(d, "r.in", 1, "k3", "{\"v\":3}", 600000);
+        spate_driver_process(d);
+        CHECK_STR(news(d, &seen), "k1 {\"st\":\"A\",\"v\":1,\"name\":null}\n"
+                  "k2 {\"st\":\"B\",\"v\":2,\"name\":null}\nk3 {\"v\":3,\"name\":null}\n",
+                  "no rows yet: nulls");
+        spate_driver_pipe(d, "r.st", 0, "A", "{\"name\":\"Alpha\"}", 1);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k1 {\"st\":\"A\",\"v\":1,\"name\":\"Alpha\"}\n",
+                  "row A arrives: k1 re-emitted with it, nothing else");
+        settle(d);
+        CHECK_STR(news(d, &seen), "", "nothing more without a change");
+        commit_all(d);
+        /* kill -9 with the local state lost: the store comes back from its changelog */
+        spate_driver_pipe(d, "r.st", 0, "B", "{\"name\":\"Bravo\"}", 2);
+        CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "crash: %s", err);
+        CHECK(spate_driver_assign(d) == 0, "restore: %s", spate_driver_ctx(d)->errstr);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k2 {\"st\":\"B\",\"v\":2,\"name\":\"Bravo\"}\n",
+                  "after kill -9: the row that came meanwhile is re-emitted (k1's row is the one it got)");
+        spate_driver_pipe(d, "r.in", 0, "k1", "{\"st\":\"A\",\"v\":10}", 700000);
+        spate_driver_process(d);
+        spate_driver_pipe(d, "r.st", 0, "A", "{\"name\":\"Alpha2\"}", 3);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k1 {\"st\":\"A\",\"v\":10,\"name\":\"Alpha\"}\n"
+                  "k1 {\"st\":\"A\",\"v\":10,\"name\":\"Alpha2\"}\n",
+                  "a changed row: the latest record of k1 re-emitted, not the one it replaced");
+        spate_driver_pipe(d, "r.st", 0, "B", NULL, 4);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k2 {\"st\":\"B\",\"v\":2,\"name\":null}\n",
+                  "a deleted row: re-emitted with nulls");
+        spate_driver_pipe(d, "r.in", 1, "k2", "{\"st\":\"A\",\"v\":20}", 700000);
+        spate_driver_process(d);
+        spate_driver_pipe(d, "r.st", 0, "B", "{\"name\":\"Bravo3\"}", 5);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k2 {\"st\":\"A\",\"v\":20,\"name\":\"Alpha2\"}\n",
+                  "a revision naming another row: joined with it; the row it named before changes: nothing");
+        /* stream time on partition 0 moves 2 h on: k1's entries fall out of the 1 h retention */
+        spate_driver_pipe(d, "r.in", 0, "k9", "{\"v\":9}", 700000 + 7200000);
+        spate_driver_process(d);
+        spate_driver_pipe(d, "r.st", 0, "A", "{\"name\":\"Alpha3\"}", 6);
+        settle(d);
+        CHECK_STR(news(d, &seen), "k9 {\"v\":9,\"name\":null}\nk2 {\"st\":\"A\",\"v\":20,\"name\":\"Alpha3\"}\n",
+                  "past the retention on partition 0: k1 not re-emitted; k2 of partition 1 is");
+        spate_driver_destroy(d);
+}
+
+/* Versions of one key: out of order, replaced, pruned by the cutoff. */
+static void test_versions(void) {
+        spate_buf_t a = { 0 }, b = { 0 };
+        size_t rl = 0;
+        const char *r;
+        spate_table_versions_add(NULL, 0, 1000, "v1", 2, INT64_MIN, &a);
+        spate_table_versions_add(a.data, a.len, 5000, "v5", 2, INT64_MIN, &b);
+        a.len = 0;
+        spate_table_versions_add(b.data, b.len, 3000, "v3", 2, INT64_MIN, &a);  /* out of order */
+        b.len = 0;
+        spate_table_versions_add(a.data, a.len, 3000, "w3", 2, INT64_MIN, &b);  /* the same time: replaced */
+        CHECK(!spate_table_version_at(b.data, b.len, 999, &rl), "before the first version: none");
+        r = spate_table_version_at(b.data, b.len, 1000, &rl);
+        CHECK(r && rl == 2 && !memcmp(r, "v1", 2), "at its start: v1");
+        r = spate_table_version_at(b.data, b.len, 4999, &rl);
+        CHECK(r && !memcmp(r, "w3", 2), "between: the one inserted out of order, replaced (w3)");
+        r = spate_table_version_at(b.data, b.len, INT64_MAX, &rl);
+        CHECK(r && !memcmp(r, "v5", 2), "the latest: v5");
+        a.len = 0;
+        spate_table_versions_add(b.data, b.len, 9000, "v9", 2, 4000, &a);  /* v1 ended at 3000 <= 4000 */
+        CHECK(!spate_table_version_at(a.data, a.len, 2000, &rl) &&
+              (r = spate_table_version_at(a.data, a.len, 4000, &rl)) && !memcmp(r, "w3", 2),
+              "a version that ended before the cutoff is gone; the one valid at the cutoff stays");
+        b.len = 0;
+        spate_table_versions_add(a.data, a.len, 2000, "v2", 2, 4000, &b);  /* would end at 3000 */
+        CHECK(b.len == a.len, "a write that ended before the cutoff is dropped");
+        spate_buf_free(&a);
+        spate_buf_free(&b);
+}
+
+#define VERSIONED_YAML(history) \
+        "application: join-versioned\n" \
+        "kafka:\n  bootstrap.servers: 127.0.0.1:1\n" \
+        "nodes:\n" \
+        "  - name: in\n    type: kafka_source\n    topic: v.in\n    partitions: 1\n    time: t\n" \
+        "  - name: look\n    type: join\n    from: in\n    table: cal\n    key: st\n" \
+        "    as_of: ts()\n    fields: {offset: offset}\n" \
+        "  - name: out\n    type: kafka_sink\n    from: look\n    topic: v.out\n    partitions: 1\n" \
+        "  - name: cal\n    type: table\n    topic: v.cal\n    global: true\n    versioned: true\n" \
+        "    time: valid_from\n    history_retention: " history "\n"
+
+/* as_of: the version valid at the record's event time (KIP-889). */
+static void test_versioned(void) {
+        spate_driver_t *d = driver(VERSIONED_YAML("1h"));
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":1000,\"offset\":1}", 1);
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":5000,\"offset\":5}", 2);
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":3000,\"offset\":3}", 3);
+        spate_driver_pipe(d, "v.cal", 0, "B", "{\"valid_from\":0,\"offset\":-1}", 4);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "v.in", 0, "r1", "{\"st\":\"A\",\"t\":500}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r2", "{\"st\":\"A\",\"t\":1000}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r3", "{\"st\":\"A\",\"t\":4999}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r4", "{\"st\":\"A\",\"t\":7000}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r5", "{\"st\":\"B\",\"t\":7000}", 0);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "v.out"),
+                  "{\"st\":\"A\",\"t\":500,\"offset\":null}\n{\"st\":\"A\",\"t\":1000,\"offset\":1}\n"
+                  "{\"st\":\"A\",\"t\":4999,\"offset\":3}\n{\"st\":\"A\",\"t\":7000,\"offset\":5}\n"
+                  "{\"st\":\"B\",\"t\":7000,\"offset\":-1}\n",
+                  "each record reads the version valid at its time (a version written out of order too)");
+        spate_driver_destroy(d);
+        d = driver(VERSIONED_YAML("10s"));
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":1000,\"offset\":1}", 1);
+        spate_driver_pipe(d, "v.cal", 0, "A", "{\"valid_from\":60000,\"offset\":60}", 2);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "v.in", 0, "r1", "{\"st\":\"A\",\"t\":2000}", 0);
+        spate_driver_pipe(d, "v.in", 0, "r2", "{\"st\":\"A\",\"t\":55000}", 0);
+        spate_driver_process(d);
+        CHECK_STR(values(d, "v.out"),
+                  "{\"st\":\"A\",\"t\":2000,\"offset\":null}\n{\"st\":\"A\",\"t\":55000,\"offset\":1}\n",
+                  "history_retention 10s behind the latest valid-from (60 s): older times find no row");
+        spate_driver_destroy(d);
+}
+
+/* global: false (KTable): partition p of the table answers the records of
+ * partition p of the stream; a row in another partition is not seen. */
+static void test_partitioned(void) {
+        spate_driver_t *d = driver(
+                "application: join-part\n"
+                "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
+                "nodes:\n"
+                "  - name: in\n    type: kafka_source\n    topic: p.in\n    partitions: 2\n"
+                "  - name: look\n    type: join\n    from: in\n    table: st\n    key: key()\n"
+                "    fields: {name: name}\n"
+                "  - name: out\n    type: kafka_sink\n    from: look\n    topic: p.out\n    partitions: 1\n"
+                "  - name: st\n    type: table\n    topic: p.st\n    partitions: 2\n");
+        spate_driver_pipe(d, "p.st", 0, "A", "{\"name\":\"Alpha\"}", 1);
+        spate_driver_pipe(d, "p.st", 1, "B", "{\"name\":\"Bravo\"}", 1);
+        spate_driver_advance(d, 1000);
+        spate_driver_pipe(d, "p.in", 0, "A", "{\"v\":1}", 2);
+        spate_driver_pipe(d, "p.in", 1, "B", "{\"v\":2}", 2);
+        spate_driver_pipe(d, "p.in", 1, "A", "{\"v\":3}", 2);  /* A's row is in partition 0 */
+        spate_driver_process(d);
+        CHECK_STR(values(d, "p.out"), "{\"v\":1,\"name\":\"Alpha\"}\n{\"v\":2,\"name\":\"Bravo\"}\n"
+                  "{\"v\":3,\"name\":null}\n",
+                  "each record reads its partition's rows (not co-partitioned: not found)");
+        spate_driver_destroy(d);
+}
+
 static void write_file(const char *path, const char *text) {
         FILE *fp = fopen(path, "w");
         if (!fp || fputs(text, fp) < 0 || fclose(fp)) {
@@ -433,12 +621,29 @@ static void test_load_errors(void) {
                    "    fields: {n: nmae}\n" BAD_TABLE,
                    ":13:17: join node 'j': table 'st' has no column 'nmae' (its columns: name)",
                    "a column the table does not declare");
-        load_fails(BAD_HEAD "  - name: st\n    type: table\n    topic: b.st\n",
-                   "set 'global: true'", "a partitioned table");
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: in\n    table: st\n    key: id\n"
+                   "    fields: {n: name}\n  - name: st\n    type: table\n    topic: b.st\n",
+                   "its topic needs as many partitions as the stream's kafka_source 'in' (8, not 1)",
+                   "a partitioned table with another partition count than the stream");
         load_fails(BAD_HEAD "  - name: st\n    type: table\n    file: /nonexistent/x.csv\n    key: id\n",
                    "/nonexistent/x.csv: No such file or directory", "a missing file");
         load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: st\n    table: st\n    key: id\n" BAD_TABLE,
                    "a table is read by join nodes", "from: a table");
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: in\n    table: st\n    key: id\n"
+                   "    how: inner\n    retention: 1h\n" BAD_TABLE,
+                   ":14:16: join node 'j': 'retention' re-emits left join results", "retention on an inner join");
+        load_fails(BAD_HEAD "  - name: w\n    type: window\n    from: in\n    window: tumbling\n    size: 1m\n"
+                   "    aggregates: {n: count()}\n"
+                   "  - name: j\n    type: join\n    from: w\n    table: st\n    key: key\n"
+                   "    retention: 1h\n" BAD_TABLE,
+                   "a store needs the records of a source, not the outputs of window 'w'", "retention after a window");
+        load_fails(BAD_HEAD "  - name: j\n    type: join\n    from: in\n    table: st\n    key: id\n"
+                   "    as_of: ts()\n" BAD_TABLE,
+                   "'as_of' reads a versioned table; table 'st' keeps the latest row only", "as_of, no versions");
+        load_fails(BAD_HEAD "  - name: st\n    type: table\n    topic: b.st\n    global: true\n    versioned: true\n",
+                   "a versioned table needs 'time:'", "versioned without time");
+        load_fails(BAD_HEAD "  - name: st\n    type: table\n    file: /etc/hostname\n    key: id\n    versioned: true\n",
+                   "a versioned table reads a topic", "versioned files");
 }
 
 int main(void) {
@@ -453,6 +658,10 @@ int main(void) {
         test_topic_key();
         test_fanout();
         test_as_of();
+        test_reemit();
+        test_versions();
+        test_versioned();
+        test_partitioned();
         test_dir_versions();
         test_dir_version_as();
         test_file();

@@ -99,7 +99,8 @@ static void test_repart_codec(void) {
         int nrec, nmarks;
         spate_wpack_begin(&b);
         for (int i = 0; i < 3; i++) {
-                spate_wrepart_t r = { 31, (INT64_C(1) << 40) + i, 7, -1234567, 99, "Corse!", 6, 4 };
+                spate_wrepart_t r = { 31, (INT64_C(1) << 40) + i, 7, -1234567, 99, "Corse!", 6,
+                                      i == 1 ? "id-42" : NULL, i == 1 ? 5 : 0, 4 };
                 spate_wpack_add(&b, &r, in);
         }
         spate_wcomb_t c = { 5, 10, 20, 9, -3, 3600000, "Corse!", 6, "abc", 3 };
@@ -110,6 +111,20 @@ static void test_repart_codec(void) {
         CHECK(out[0].type == SPATE_VAL_NUM && out[0].num == -12.5 && out[1].type == SPATE_VAL_STR &&
               out[1].len == 4 && !memcmp(out[1].str, "Île", 4) && out[2].b == 1 &&
               out[3].type == SPATE_VAL_NULL, "values round trip");
+        {
+                spate_wpack_rd_t rd;
+                spate_wrepart_t r[2];
+                spate_wcomb_t cb;
+                const void *raw;
+                size_t rawlen;
+                char err[256];
+                int ok = !spate_wpack_open(b.data, b.len, &rd, err, sizeof(err));
+                for (int i = 0; ok && i < 2; i++)
+                        ok = spate_wpack_next(&rd, &r[i], out, 4, &cb, &raw, &rawlen, err, sizeof(err)) == 1;
+                CHECK(ok && !r[0].id && r[1].idlen == 5 && !memcmp(r[1].id, "id-42", 5) &&
+                      r[1].glen == 6 && !memcmp(r[1].group, "Corse!", 6) && r[1].nvals == 4,
+                      "a record's dedupe_by id round trips (corrections after group_by); none without");
+        }
         CHECK(got[0].partition == 3 && got[0].time == 1700000000000 && !got[0].idle &&
               got[1].partition == 31 && got[1].time == INT64_MIN && got[1].idle, "marks round trip");
         int bad = 0;
