@@ -40,6 +40,8 @@ static void task_free(const win_t *w, win_task_t *t) {
         (void)w;
         if (!t)
                 return;
+        spate_buf_free(&t->walk_from);
+        spate_buf_free(&t->walk_group);
         spate_winstate_free(t->ws);
         spate_store_batch_destroy(t->batch);
         free(t);
@@ -81,7 +83,7 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
         rc = spate_winstate_add(t->ws, r);
         win_task_touched(t, ctx);
         if (rc < 0)
-                return spate_ctx_fail(ctx, n, "out of memory");
+                return spate_ctx_fail(ctx, n, "%s", spate_winstate_error(t->ws));
         if (rc == 0)
                 return 0;
         spate_fmt_iso_ms(r->t, a, sizeof(a));
@@ -162,6 +164,116 @@ static int emit(spate_node_t *n, const char *group, size_t glen, const spate_wen
         return spate_emit(n, &rec, ctx);
 }
 
+/* --- state larger than memory (winstate.h: Eviction) --- */
+
+/* Loads the stored entries of the task's key [k, k + kl) into memory (the
+ * whole group); -1 with errstr when the store fails or an entry does not
+ * decode. */
+static int load_range(win_task_t *t, const char *lo, size_t lolen, const char *hi, size_t hilen,
+                      char *errstr, size_t errstr_size) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        int rc;
+        if (spate_store_iter_new(t->cf, lo, lolen, hi, hilen, &it, errstr, errstr_size))
+                return -1;
+        while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1)
+                if (spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size))
+                        break;
+        spate_store_iter_destroy(it);
+        return rc ? -1 : 0;
+}
+
+/* ws->fetch: an evicted group (or one never seen) read back from the store. */
+static int fetch_group(void *opaque, spate_winstate_t *ws, const char *group, size_t glen) {
+        win_task_t *t = opaque;
+        char lo[SPATE_WINKEY_SIZE(glen)], hi[SPATE_WINKEY_SIZE(glen) + 1];
+        size_t lolen, hilen;
+        spate_winkey_range(group, glen, lo, &lolen, hi, &hilen);
+        if (t->m_fetch)
+                spate_metric_add(t->m_fetch, 1);
+        return load_range(t, lo, lolen, hi, hilen, ws->err, sizeof(ws->err));
+}
+
+/* The task's share of state_memory_mb: the node's cap split over the tasks
+ * it holds. */
+static size_t task_limit(const win_t *w) {
+        int n = 0;
+        for (int i = 0; i < w->ntasks; i++)
+                n += w->tasks[i] != NULL;
+        return w->mem_limit / (size_t)(n > 0 ? n : 1);
+}
+
+/* Groups per call that close_evicted() handles whatever the memory: the walk
+ * always moves on, however many entries the commit holds dirty. */
+#define WALK_MIN_GROUPS 1024
+
+/* The group whose entries the walk is loading ends: it is closed (and stays,
+ * dirty, until the commit writes it) or evicted again. */
+static int walk_settle(win_task_t *t, int *loaded) {
+        int rc = *loaded ? spate_winstate_settle(t->ws, t->walk_group.data, t->walk_group.len) : 0;
+        *loaded = 0;
+        return rc < 0 ? -1 : 0;
+}
+
+/* Closing windows of evicted groups: once stream time reaches the earliest
+ * close work of a group evicted (ws->evicted_due), a walk of the store in key
+ * order loads each group that is not in memory and settles it. Groups that
+ * close stay in memory until the commit, so the walk stops once memory is
+ * over the task's share (after WALK_MIN_GROUPS) and goes on at the next
+ * commit; ws->evicted_due collects from the walk's start the close work of
+ * every group evicted since, so when the walk ends it is exact again. The
+ * store is as of the last checkpoint, which is every evicted group's truth:
+ * groups written since are in memory, and skipped. */
+static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t errstr_size) {
+        spate_winstate_t *ws = t->ws;
+        spate_store_iter_t *it;
+        const char *k, *v, *group;
+        size_t kl, vl, glen, limit = task_limit(w);
+        int bucket, loaded = 0, groups = 0, rc;
+        int64_t start;
+        if (!t->closing_evicted) {
+                if (!ws->spilled || ws->evicted_due == INT64_MAX || ws->stream_time < ws->evicted_due)
+                        return 0;
+                t->closing_evicted = 1;
+                t->walk_from.len = 0;
+                ws->evicted_due = INT64_MAX;
+        }
+        if (spate_store_iter_new(t->cf, t->walk_from.len ? t->walk_from.data : NULL, t->walk_from.len,
+                                 NULL, 0, &it, errstr, errstr_size))
+                return -1;
+        while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
+                if (spate_went_key_decode(k, kl, &group, &glen, &bucket, &start))
+                        continue;  /* the meta record */
+                if (glen != t->walk_group.len || memcmp(group, t->walk_group.data, glen)) {
+                        if (walk_settle(t, &loaded))
+                                break;
+                        if (++groups > WALK_MIN_GROUPS && ws->bytes > limit) {
+                                /* Goes on from this group at the next commit. */
+                                t->walk_from.len = 0;
+                                spate_buf_put(&t->walk_from, k, SPATE_WINKEY_SIZE(glen));
+                                spate_store_iter_destroy(it);
+                                return 0;
+                        }
+                        t->walk_group.len = 0;
+                        spate_buf_put(&t->walk_group, group, glen);
+                        loaded = !spate_winstate_holds(ws, group, glen);
+                }
+                if (loaded && spate_winstate_load(ws, k, kl, v, vl, 0, errstr, errstr_size)) {
+                        rc = -1;
+                        break;
+                }
+        }
+        spate_store_iter_destroy(it);
+        if (rc == 0 && walk_settle(t, &loaded)) {
+                snprintf(errstr, errstr_size, "out of memory");
+                rc = -1;
+        }
+        t->walk_group.len = 0;
+        t->closing_evicted = rc != 0;
+        return rc ? -1 : 0;
+}
+
 /* --- commit --- */
 
 typedef struct {
@@ -206,6 +318,8 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         walk_t k = { n, t, ctx };
 
         spate_winstate_close(ws);
+        if (close_evicted(w, t, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
         if (ws->nrevised != t->logged_revised) {
                 spate_info("window '%s' partition %d: %llu closed windows revised so far (%s)", n->name,
                            t->partition, (unsigned long long)ws->nrevised,
@@ -294,6 +408,7 @@ static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         if (write_batch(t->batch, t, store, &w->buf, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
         spate_winstate_clean(t->ws);
+        spate_winstate_evict(t->ws, task_limit(w));
         t->committing = 0;
         crash_point(w, "after_checkpoint");
         return 0;
@@ -311,6 +426,7 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         int64_t now = now_ms(ctx);
         uint64_t open = 0;
+        size_t bytes = 0;
         for (int i = 0; i < w->ntasks; i++) {
                 win_task_t *t = w->tasks[i];
                 if (!t)
@@ -325,9 +441,12 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                         spate_winstate_advance(t->ws, t->idle_base + (now - t->idle_since));
                 spate_winstate_close(t->ws);
                 open += t->ws->nwindows - t->ws->nclosed;
+                bytes += t->ws->bytes;
         }
         if (w->m_open)
                 spate_metric_set(w->m_open, (double)open);
+        if (w->m_cache)
+                spate_metric_set(w->m_cache, (double)bytes);
         return 0;
 }
 
@@ -342,7 +461,8 @@ int win_drained(spate_node_t *n, spate_ctx_t *ctx) {
         for (int i = 0; i < w->ntasks; i++) {
                 const win_task_t *t = w->tasks[i];
                 if (t && (t->ws->stream_time != SPATE_WINDOW_END_OF_STREAM || t->ws->ndirty || t->ws->ndel ||
-                          t->committing))
+                          t->committing || t->closing_evicted ||
+                          (t->ws->spilled && t->ws->evicted_due != INT64_MAX)))
                         return 0;
         }
         return 1;
@@ -547,6 +667,9 @@ static win_task_t *task_new(win_t *w, int32_t partition) {
         }
         t->partition = partition;
         t->ws->external_time = w->group != NULL;  /* marks move it: window_repart.c */
+        t->ws->fetch = fetch_group;
+        t->ws->fetch_opaque = t;
+        t->m_fetch = w->m_fetch;
         spate_winmeta_init(&t->meta);
         return t;
 }
@@ -714,6 +837,8 @@ static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size)
         rs->t = NULL;
         t->idle_since = now;
         w->tasks[t->partition] = t;
+        /* Restored entries are clean (those to emit again are listed, and stay). */
+        spate_winstate_evict(t->ws, task_limit(w));
         r->records += rs->applied;
         r->partitions++;
         r->t1 = done;
