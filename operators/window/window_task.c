@@ -509,6 +509,7 @@ typedef struct {
         size_t ncomplete;  /* r[0, ncomplete): of complete commits, to apply */
         size_t last;       /* r[last, ncomplete): of the last complete commit */
         uint64_t local, applied, ignored;
+        size_t limit;      /* memory the restore may fill (winstate.h: Eviction) */
         int64_t t0, replayed, apply_start;  /* spate_mono_ms() */
         half_t memory, stored;
         char err[512];                /* the replay's */
@@ -638,21 +639,57 @@ static void sort_restored(restore_t *rs) {
         rs->sorted = bytes;
 }
 
-/* Loads the task's column family into memory; -1 with errstr when it does not
- * decode (the caller then rebuilds from the changelog alone). */
-static int load_local(win_task_t *t, char *errstr, size_t errstr_size) {
+/* The rest of the task's state stays in the store: misses read it, and the
+ * first commit's closing walks it (its close work is not known). */
+static void spill(spate_winstate_t *ws) {
+        ws->spilled = 1;
+        ws->evicted_due = INT64_MIN;
+}
+
+/* 1 when the key at rec is of group g (t->walk_group); sets it when not. */
+static int same_group(spate_buf_t *g, const char *key, size_t klen) {
+        const char *group;
+        size_t glen;
+        int bucket;
+        int64_t start;
+        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start))
+                return 0;
+        if (glen == g->len && !memcmp(group, g->data, glen))
+                return 1;
+        g->len = 0;
+        spate_buf_put(g, group, glen);
+        return 0;
+}
+
+/* Loads the task's meta and, group by group, as much of its column family
+ * as `limit` bytes hold (the rest is read lazily: spill()); -1 with errstr
+ * when it does not decode (the caller then rebuilds from the changelog
+ * alone). */
+static int load_local(win_task_t *t, size_t limit, char *errstr, size_t errstr_size) {
         spate_store_iter_t *it;
         const char *k, *v;
+        char *meta;
         size_t kl, vl;
-        int rc;
+        int rc = spate_store_get(t->cf, SPATE_WINMETA_KEY, META_KLEN, &meta, &vl, errstr, errstr_size);
+        if (rc < 0)
+                return -1;
+        if (rc == 0) {
+                rc = spate_winmeta_decode(meta, vl, &t->meta, errstr, errstr_size);
+                free(meta);
+                if (rc)
+                        return -1;
+        }
         if (spate_store_iter_new(t->cf, NULL, 0, NULL, 0, &it, errstr, errstr_size))
                 return -1;
+        t->walk_group.len = 0;
         while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
                 if (kl == META_KLEN && !memcmp(k, SPATE_WINMETA_KEY, META_KLEN))
-                        rc = spate_winmeta_decode(v, vl, &t->meta, errstr, errstr_size);
-                else
-                        rc = spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size);
-                if (rc)
+                        continue;
+                if (!same_group(&t->walk_group, k, kl) && t->ws->bytes > limit) {
+                        spill(t->ws);
+                        break;
+                }
+                if ((rc = spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size)))
                         break;
         }
         spate_store_iter_destroy(it);
@@ -689,7 +726,8 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         snprintf(cf, sizeof(cf), "%s-%d", w->store, t->partition);
         if (spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
-        if (load_local(t, ctx->errstr, sizeof(ctx->errstr))) {
+        rs->limit = w->mem_limit / (size_t)(w->partitions > 0 ? w->partitions : 1);
+        if (load_local(t, rs->limit, ctx->errstr, sizeof(ctx->errstr))) {
                 spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding "
                            "it from %s", n->name, t->partition, ctx->errstr, w->changelog_topic);
                 spate_winstate_free(t->ws);
@@ -723,16 +761,55 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         return 0;
 }
 
-/* The memory half: only the task's windows, which the store half never
- * reads. 0, or -1 with rs->memory.err. */
+/* Group g's records rs->r[i, end): to memory? Always while the state fits
+ * (rs->limit); then only when the group is in memory already, or its
+ * entries are emitted again (the last commit's): the others are left to the
+ * store half, and read from the store when needed. A group that is not in
+ * memory is first loaded from the store, whole, since memory holds groups
+ * whole: the store half may have written the tail's records already or not,
+ * and either way the records applied after it leave the tail's values. */
+static int memory_wants(restore_t *rs, size_t i, size_t end, const spate_buf_t *g) {
+        win_task_t *t = rs->t;
+        spate_winstate_t *ws = t->ws;
+        char lo[SPATE_WINKEY_SIZE(g->len)], hi[SPATE_WINKEY_SIZE(g->len) + 1];
+        size_t lolen, hilen;
+        int emit = 0;
+        if (!ws->spilled && ws->bytes <= rs->limit)
+                return 1;
+        if (!ws->spilled)
+                spill(ws);
+        if (spate_winstate_holds(ws, g->data, g->len))
+                return 1;
+        for (size_t k = i; k < end; k++)
+                emit |= rs->r[k].emit;
+        if (!emit)
+                return 0;
+        spate_winkey_range(g->data, g->len, lo, &lolen, hi, &hilen);
+        return load_range(t, lo, lolen, hi, hilen, rs->memory.err, sizeof(rs->memory.err)) ? -1 : 1;
+}
+
+/* The memory half: the task's windows, group by group (records are in key
+ * order). 0, or -1 with rs->memory.err. */
 static int apply_memory(restore_t *rs) {
         win_task_t *t = rs->t;
-        for (size_t i = 0; i < rs->ncomplete; i++) {
+        for (size_t i = 0, end; i < rs->ncomplete; i = end) {
                 const rrec_t *p = &rs->r[i];
-                const char *key = rs->bytes.data + p->at, *val = p->tomb ? NULL : key + p->klen;
-                if (spate_winstate_load(t->ws, key, p->klen, val, p->vlen, p->emit, rs->memory.err,
-                                        sizeof(rs->memory.err)))
+                int want;
+                same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);
+                for (end = i + 1; end < rs->ncomplete &&
+                     same_group(&t->walk_group, rs->bytes.data + rs->r[end].at, rs->r[end].klen); end++)
+                        ;
+                /* same_group() moved on to the next group: this one's again */
+                same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);
+                if ((want = memory_wants(rs, i, end, &t->walk_group)) < 0)
                         return -1;
+                for (size_t k = i; want && k < end; k++) {
+                        const rrec_t *q = &rs->r[k];
+                        const char *key = rs->bytes.data + q->at, *val = q->tomb ? NULL : key + q->klen;
+                        if (spate_winstate_load(t->ws, key, q->klen, val, q->vlen, q->emit, rs->memory.err,
+                                                sizeof(rs->memory.err)))
+                                return -1;
+                }
         }
         spate_winstate_advance(t->ws, t->meta.stream_time);
         t->idle_base = t->ws->stream_time;

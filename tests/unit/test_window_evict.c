@@ -224,8 +224,8 @@ static void test_types(void) {
                 int grouped;
         } cases[] = {
                 { "hopping", "    window: hopping\n    size: 2s\n    advance: 1s\n", 0 },
-                { "session", "    window: session\n    gap: 300ms\n", 0 },
-                { "sliding", "    window: sliding\n    size: 500ms\n", 0 },
+                { "session", "    window: session\n    gap: 2s\n", 0 },
+                { "sliding", "    window: sliding\n    size: 2s\n", 0 },
                 { "tumbling group_by", "    window: tumbling\n    size: 1s\n", 1 },
         };
         char what[160];
