@@ -35,6 +35,7 @@ typedef struct win_task {
         spate_buf_t walk_from;       /* where it goes on: a group's first key */
         spate_buf_t walk_group;      /* the group it is loading */
         spate_metric_t *m_fetch;     /* the node's (win_t.m_fetch) */
+        int logged_spill;            /* eviction was logged */
 } win_task_t;
 
 /* group_by: a source partition as the upstream half sees it. Its stream

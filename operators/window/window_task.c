@@ -204,6 +204,19 @@ static size_t task_limit(const win_t *w) {
         return w->mem_limit / (size_t)(n > 0 ? n : 1);
 }
 
+/* After a checkpoint: the task's clean groups over its share of memory
+ * leave it (said once per task). */
+static void evict(const spate_node_t *n, win_task_t *t) {
+        const win_t *w = n->ctx;
+        size_t limit = task_limit(w);
+        if (spate_winstate_evict(t->ws, limit) && !t->logged_spill) {
+                spate_info("window '%s' partition %d: state over %.1f MB (its share of state_memory_mb): "
+                           "keys written at their commit leave memory, and are read back from RocksDB "
+                           "when needed", n->name, t->partition, (double)limit / (1 << 20));
+                t->logged_spill = 1;
+        }
+}
+
 /* Groups per call that close_evicted() handles whatever the memory: the walk
  * always moves on, however many entries the commit holds dirty. */
 #define WALK_MIN_GROUPS 1024
@@ -408,7 +421,7 @@ static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         if (write_batch(t->batch, t, store, &w->buf, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
         spate_winstate_clean(t->ws);
-        spate_winstate_evict(t->ws, task_limit(w));
+        evict(n, t);
         t->committing = 0;
         crash_point(w, "after_checkpoint");
         return 0;
@@ -916,6 +929,7 @@ static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size)
         w->tasks[t->partition] = t;
         /* Restored entries are clean (those to emit again are listed, and stay). */
         spate_winstate_evict(t->ws, task_limit(w));
+        t->logged_spill = t->ws->spilled;
         r->records += rs->applied;
         r->partitions++;
         r->t1 = done;
