@@ -217,16 +217,22 @@ static void evict(const spate_node_t *n, win_task_t *t) {
         }
 }
 
-/* Groups per call that close_evicted() handles whatever the memory: the walk
- * always moves on, however many entries the commit holds dirty. */
+/* Groups per call that close_evicted() handles whatever the memory (the
+ * walk always moves on, however many entries the commit holds dirty), and
+ * at most (one commit does not stall on a whole column family). */
 #define WALK_MIN_GROUPS 1024
+#define WALK_MAX_GROUPS 65536
 
 /* The group whose entries the walk is loading ends: it is closed (and stays,
- * dirty, until the commit writes it) or evicted again. */
-static int walk_settle(win_task_t *t, int *loaded) {
+ * dirty, until the commit writes it) or evicted again. -1 with errstr when
+ * out of memory. */
+static int walk_settle(win_task_t *t, int *loaded, char *errstr, size_t errstr_size) {
         int rc = *loaded ? spate_winstate_settle(t->ws, t->walk_group.data, t->walk_group.len) : 0;
         *loaded = 0;
-        return rc < 0 ? -1 : 0;
+        if (rc >= 0)
+                return 0;
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
 }
 
 /* Closing windows of evicted groups: once stream time reaches the earliest
@@ -259,9 +265,11 @@ static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t err
                 if (spate_went_key_decode(k, kl, &group, &glen, &bucket, &start))
                         continue;  /* the meta record */
                 if (glen != t->walk_group.len || memcmp(group, t->walk_group.data, glen)) {
-                        if (walk_settle(t, &loaded))
+                        if (walk_settle(t, &loaded, errstr, errstr_size)) {
+                                rc = -1;
                                 break;
-                        if (++groups > WALK_MIN_GROUPS && ws->bytes > limit) {
+                        }
+                        if (++groups > WALK_MAX_GROUPS || (groups > WALK_MIN_GROUPS && ws->bytes > limit)) {
                                 /* Goes on from this group at the next commit. */
                                 t->walk_from.len = 0;
                                 spate_buf_put(&t->walk_from, k, SPATE_WINKEY_SIZE(glen));
@@ -278,10 +286,8 @@ static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t err
                 }
         }
         spate_store_iter_destroy(it);
-        if (rc == 0 && walk_settle(t, &loaded)) {
-                snprintf(errstr, errstr_size, "out of memory");
+        if (rc == 0 && walk_settle(t, &loaded, errstr, errstr_size))
                 rc = -1;
-        }
         t->walk_group.len = 0;
         t->closing_evicted = rc != 0;
         return rc ? -1 : 0;
@@ -709,16 +715,23 @@ static int load_local(win_task_t *t, size_t limit, char *errstr, size_t errstr_s
         return rc < 0 ? -1 : 0;
 }
 
+/* The task's (empty) windows; -1 when out of memory. */
+static int task_state_new(const win_t *w, win_task_t *t) {
+        if (!(t->ws = spate_winstate_new(&w->conf)))
+                return -1;
+        t->ws->external_time = w->group != NULL;  /* marks move it: window_repart.c */
+        t->ws->fetch = fetch_group;
+        t->ws->fetch_opaque = t;
+        return 0;
+}
+
 static win_task_t *task_new(win_t *w, int32_t partition) {
         win_task_t *t = calloc(1, sizeof(*t));
-        if (!t || !(t->ws = spate_winstate_new(&w->conf)) || !(t->batch = spate_store_batch_new())) {
+        if (!t || task_state_new(w, t) || !(t->batch = spate_store_batch_new())) {
                 task_free(w, t);
                 return NULL;
         }
         t->partition = partition;
-        t->ws->external_time = w->group != NULL;  /* marks move it: window_repart.c */
-        t->ws->fetch = fetch_group;
-        t->ws->fetch_opaque = t;
         t->m_fetch = w->m_fetch;
         spate_winmeta_init(&t->meta);
         return t;
@@ -745,7 +758,7 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
                            "it from %s", n->name, t->partition, ctx->errstr, w->changelog_topic);
                 spate_winstate_free(t->ws);
                 spate_winmeta_init(&t->meta);
-                if (!(t->ws = spate_winstate_new(&w->conf)) ||
+                if (task_state_new(w, t) ||
                     spate_store_drop_cf(store, cf, ctx->errstr, sizeof(ctx->errstr)) ||
                     spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
                         return -1;
