@@ -204,6 +204,70 @@ static size_t task_limit(const win_t *w) {
         return w->mem_limit / (size_t)(n > 0 ? n : 1);
 }
 
+/* 1 when entry key `key` is of group g; 0 when of another, which g becomes;
+ * -1 when it is no entry key (the meta). */
+static int same_group(spate_buf_t *g, const char *key, size_t klen) {
+        const char *group;
+        size_t glen;
+        int bucket;
+        int64_t start;
+        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start))
+                return -1;
+        if (glen == g->len && !memcmp(group, g->data, glen))
+                return 1;
+        g->len = 0;
+        spate_buf_put(g, group, glen);
+        return 0;
+}
+
+/* Visits the group of each key in the task's store (a group once per run of
+ * its entries); 0, or -1 with errstr. */
+static int each_stored_group(win_task_t *t, void (*cb)(win_task_t *t, const char *g, size_t glen, void *opaque),
+                             void *opaque, char *errstr, size_t errstr_size) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        int rc;
+        if (spate_store_iter_new(t->cf, NULL, 0, NULL, 0, &it, errstr, errstr_size))
+                return -1;
+        t->walk_group.len = 0;
+        while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1)
+                if (same_group(&t->walk_group, k, kl) == 0)
+                        cb(t, t->walk_group.data, t->walk_group.len, opaque);
+        spate_store_iter_destroy(it);
+        t->walk_group.len = 0;
+        return rc ? -1 : 0;
+}
+
+static void count_group(win_task_t *t, const char *g, size_t glen, void *opaque) {
+        (void)t, (void)g, (void)glen;
+        (*(size_t *)opaque)++;
+}
+
+static void note_group(win_task_t *t, const char *g, size_t glen, void *opaque) {
+        (void)opaque;
+        spate_winstate_bloom_note(t->ws, g, glen);
+}
+
+/* The Bloom filter of the groups in the task's store, built again from it
+ * (two passes over its keys: the count sizes it) when the state spilled and
+ * the filter is missing (after a restore) or full: each rebuild doubles its
+ * room, so the walks cost O(1) per key over time. Without it, every new key
+ * would read RocksDB in vain. Out of memory or a failed read leaves it off
+ * (every miss then reads). */
+static void bloom_rebuild(const spate_node_t *n, win_task_t *t) {
+        size_t groups = 0;
+        char err[256] = "out of memory";
+        if (each_stored_group(t, count_group, &groups, err, sizeof(err)) ||
+            spate_winstate_bloom_reset(t->ws, 2 * groups) ||
+            each_stored_group(t, note_group, NULL, err, sizeof(err))) {
+                spate_warn("window '%s' partition %d: no filter of the keys in RocksDB (%s): every key "
+                           "not in memory reads RocksDB", n->name, t->partition, err);
+                return;
+        }
+        spate_winstate_bloom_done(t->ws);
+}
+
 /* After a checkpoint: the task's clean groups over its share of memory
  * leave it (said once per task). */
 static void evict(const spate_node_t *n, win_task_t *t) {
@@ -215,6 +279,8 @@ static void evict(const spate_node_t *n, win_task_t *t) {
                            "when needed", n->name, t->partition, (double)limit / (1 << 20));
                 t->logged_spill = 1;
         }
+        if (spate_winstate_bloom_due(t->ws))
+                bloom_rebuild(n, t);
 }
 
 /* Groups per call that close_evicted() handles whatever the memory (the
@@ -665,21 +731,6 @@ static void spill(spate_winstate_t *ws) {
         ws->evicted_due = INT64_MIN;
 }
 
-/* 1 when the key at rec is of group g (t->walk_group); sets it when not. */
-static int same_group(spate_buf_t *g, const char *key, size_t klen) {
-        const char *group;
-        size_t glen;
-        int bucket;
-        int64_t start;
-        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start))
-                return 0;
-        if (glen == g->len && !memcmp(group, g->data, glen))
-                return 1;
-        g->len = 0;
-        spate_buf_put(g, group, glen);
-        return 0;
-}
-
 /* Loads the task's meta and, group by group, as much of its column family
  * as `limit` bytes hold (the rest is read lazily: spill()); -1 with errstr
  * when it does not decode (the caller then rebuilds from the changelog
@@ -704,7 +755,7 @@ static int load_local(win_task_t *t, size_t limit, char *errstr, size_t errstr_s
         while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
                 if (kl == META_KLEN && !memcmp(k, SPATE_WINMETA_KEY, META_KLEN))
                         continue;
-                if (!same_group(&t->walk_group, k, kl) && t->ws->bytes > limit) {
+                if (same_group(&t->walk_group, k, kl) == 0 && t->ws->bytes > limit) {
                         spill(t->ws);
                         break;
                 }
@@ -823,7 +874,7 @@ static int apply_memory(restore_t *rs) {
                 int want;
                 same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);
                 for (end = i + 1; end < rs->ncomplete &&
-                     same_group(&t->walk_group, rs->bytes.data + rs->r[end].at, rs->r[end].klen); end++)
+                     same_group(&t->walk_group, rs->bytes.data + rs->r[end].at, rs->r[end].klen) == 1; end++)
                         ;
                 /* same_group() moved on to the next group: this one's again */
                 same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);

@@ -76,6 +76,7 @@ void spate_winstate_free(spate_winstate_t *ws) {
                         spate_wids_free(w);
                 }
         free(ws->idtab);
+        free(ws->bloom);
         free(ws->del);
         free(ws->dirty);
         free(ws->tab);
@@ -127,12 +128,59 @@ static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t k
         return g;
 }
 
+/* Bloom filter probes: 4 of 16 bits per group (~0.2 % false positives). */
+#define BLOOM_PROBES 4
+#define BLOOM_BITS_PER_GROUP 16
+
+static int bloom_probe(const spate_winstate_t *ws, const char *key, size_t klen, int set) {
+        uint64_t h = spate_hash(key, klen), step = (h >> 32) | 1;
+        int all = 1;
+        for (int i = 0; i < BLOOM_PROBES; i++, h += step) {
+                size_t b = (size_t)h & (ws->bloom_bits - 1);
+                if (set)
+                        ws->bloom[b / 64] |= 1ull << (b % 64);
+                else
+                        all &= (int)(ws->bloom[b / 64] >> (b % 64)) & 1;
+        }
+        return all;
+}
+
+int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups) {
+        size_t bits = 1 << 16;
+        while (bits < groups * BLOOM_BITS_PER_GROUP)
+                bits *= 2;
+        uint64_t *b = calloc(bits / 64, sizeof(*b));
+        if (!b)
+                return -1;
+        free(ws->bloom);
+        ws->bloom = b;
+        ws->bloom_bits = bits;
+        ws->bloom_n = 0;
+        ws->bloom_ok = 0;
+        return 0;
+}
+
+void spate_winstate_bloom_note(spate_winstate_t *ws, const char *group, size_t glen) {
+        if (!ws->bloom)
+                return;
+        bloom_probe(ws, group, glen, 1);
+        ws->bloom_n++;
+}
+
+void spate_winstate_bloom_done(spate_winstate_t *ws) {
+        ws->bloom_ok = ws->bloom != NULL;
+}
+
+int spate_winstate_bloom_due(const spate_winstate_t *ws) {
+        return ws->spilled && (!ws->bloom_ok || ws->bloom_n * BLOOM_BITS_PER_GROUP > ws->bloom_bits);
+}
+
 /* The group, fetched from the store when it was evicted (want: created when
  * it is nowhere). *err is set when the fetch failed (ws->err says why). */
 static spate_wgroup_t *group_want(spate_winstate_t *ws, const char *key, size_t klen, int want, int *err) {
         spate_wgroup_t *g = group_find(ws, key, klen);
         *err = 0;
-        if (!g && ws->spilled && ws->fetch) {
+        if (!g && ws->spilled && ws->fetch && (!ws->bloom_ok || bloom_probe(ws, key, klen, 0))) {
                 if (ws->fetch(ws->fetch_opaque, ws, key, klen)) {
                         *err = 1;
                         return NULL;
@@ -952,6 +1000,7 @@ static void group_evict(spate_winstate_t *ws, spate_wgroup_t *g) {
         ws->nbuckets -= (uint64_t)g->nbkt;
         ws->nevicted++;
         ws->spilled = 1;
+        spate_winstate_bloom_note(ws, g->key, g->klen);
         group_unlink(ws, g);
 }
 

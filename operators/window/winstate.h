@@ -142,6 +142,12 @@ typedef struct spate_winstate {
                                        time; INT64_MAX: none has any */
         size_t cursor;              /* eviction's clock hand: the next hash bucket */
         uint64_t nevicted, nfetched;
+        uint64_t *bloom;            /* the groups the store may hold (all evicted ones, and
+                                       what the caller noted): a miss that is not in it
+                                       is a new group, and reads nothing */
+        size_t bloom_bits;          /* a power of two; 0: none */
+        size_t bloom_n;             /* groups noted since the reset */
+        int bloom_ok;               /* it covers every group in the store */
         int (*fetch)(void *opaque, struct spate_winstate *ws, const char *group, size_t glen);
         void *fetch_opaque;
         char err[256];              /* why the last fetch failed */
@@ -245,6 +251,16 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
 /* Evicts clean groups until bytes <= limit; the number evicted. Call it
  * right after spate_winstate_clean(), when the store holds every entry. */
 size_t spate_winstate_evict(spate_winstate_t *ws, size_t limit);
+/* The Bloom filter of the groups in the store, which spares a new group's
+ * miss a read: the caller resets it for `groups` groups (-1 when out of
+ * memory), notes every group the store holds, then marks it complete (until
+ * then every miss reads). spate_winstate_bloom_due() says when to do that:
+ * the state spilled and the filter is missing, incomplete or too full for
+ * its size (evictions note groups too). */
+int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups);
+void spate_winstate_bloom_note(spate_winstate_t *ws, const char *group, size_t glen);
+void spate_winstate_bloom_done(spate_winstate_t *ws);
+int spate_winstate_bloom_due(const spate_winstate_t *ws);
 /* 1 when group is in memory. */
 int spate_winstate_holds(const spate_winstate_t *ws, const char *group, size_t glen);
 /* Group (its entries just loaded from the store): closes it when its close
