@@ -76,6 +76,7 @@ typedef struct win {
         int64_t idle_ms;                    /* close_after_idle, 0 = off */
         size_t mem_limit;                   /* state_memory_mb: the tasks' windows in memory
                                                (winstate.h: Eviction) */
+        size_t untrimmed;                   /* bytes evicted since malloc_trim() */
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
         struct win_restorer *restorer;      /* restores of an assignment under way */

@@ -24,6 +24,7 @@
 #include "../../util/log.h"
 #include "../../util/util.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -268,12 +269,23 @@ static void bloom_rebuild(const spate_node_t *n, win_task_t *t) {
         spate_winstate_bloom_done(t->ws);
 }
 
+/* Bytes evicted after which the heap's free pages go back to the system:
+ * evicted groups leave holes all over the heap, which malloc keeps (measured
+ * at 10 M keys: ~300 MB of 1.2 GB held free). */
+#define TRIM_AFTER (64u << 20)
+
 /* After a checkpoint: the task's clean groups over its share of memory
  * leave it (said once per task). */
 static void evict(const spate_node_t *n, win_task_t *t) {
-        const win_t *w = n->ctx;
-        size_t limit = task_limit(w);
-        if (spate_winstate_evict(t->ws, limit) && !t->logged_spill) {
+        win_t *w = n->ctx;
+        size_t limit = task_limit(w), before = t->ws->bytes;
+        size_t evicted = spate_winstate_evict(t->ws, limit);
+        w->untrimmed += before - t->ws->bytes;
+        if (w->untrimmed >= TRIM_AFTER) {
+                malloc_trim(0);
+                w->untrimmed = 0;
+        }
+        if (evicted && !t->logged_spill) {
                 spate_info("window '%s' partition %d: state over %.1f MB (its share of state_memory_mb): "
                            "keys written at their commit leave memory, and are read back from RocksDB "
                            "when needed", n->name, t->partition, (double)limit / (1 << 20));
