@@ -53,7 +53,7 @@ run_keys() {  # APP KEYS: produce KEYS records (each key once), run until idle; 
         $PY bench/gen_keys.py "$2" "$2" "$TMP/$1.tsv"
         $KT produce "$SPATE_BOOTSTRAP" "$1.keys" "$TMP/$1.tsv" >/dev/null || exit 1
         SPATE_STATE_DIR=$TMP/state-$1 /usr/bin/time -f "%M %e" -o "$TMP/time-$1" \
-                "$SPATE_BIN" run "$TMP/$1.yaml" --until-idle 10s 2>"$TMP/run-$1.log" || { tail "$TMP/run-$1.log"; exit 1; }
+                "$SPATE_BIN" run "$TMP/$1.yaml" --until-idle 30s 2>"$TMP/run-$1.log" || { tail "$TMP/run-$1.log"; exit 1; }
         echo "$(cut -d' ' -f1 "$TMP/time-$1") $(rate "$TMP/run-$1.log")"
 }
 
@@ -77,7 +77,7 @@ read -r total secs < <(sed -nE 's/.*restored [0-9]+ partitions: ([0-9]+) changel
 
 echo "== end of input: every window closes; the outputs of a sample of keys against the input"
 SPATE_STATE_DIR=$TMP/state-ws-disk /usr/bin/time -f "%M %e" -o "$TMP/time-end" \
-        "$SPATE_BIN" run "$TMP/ws-disk.yaml" --until-idle 10s --end-of-input 2>"$TMP/end.log" || { tail "$TMP/end.log"; exit 1; }
+        "$SPATE_BIN" run "$TMP/ws-disk.yaml" --until-idle 30s --end-of-input 2>"$TMP/end.log" || { tail "$TMP/end.log"; exit 1; }
 read -r rss_end wall_end <"$TMP/time-end"
 $KT consume "$SPATE_BOOTSTRAP" ws-disk.out --idle 2 >"$TMP/out.jsonl"
 $PY - "$TMP/ws-disk.tsv" "$TMP/out.jsonl" "$K" <<'PY'
