@@ -3,8 +3,9 @@
 # 1,000,000 records, spate map->sink beside a C consume->produce baseline (raw_pipe.c) and a
 # Python peer; the region job on sensor-shaped records beside raw consume and a Python peer,
 # and two instances of it against one; the hourly job on pre-computed regions; then window
-# state with 1,000,000 live keys: memory and restore (restore_bench.sh); a failover of 1,000,000
-# dedupe keys with and without a standby replica (standby.sh); sql_sink into SQLite and
+# state with 1,000,000 live keys: memory and restore (restore_bench.sh), and 10,000,000 under
+# state_memory_mb: 256 (winstore.sh); a failover of 1,000,000 dedupe keys with and without a
+# standby replica (standby.sh); sql_sink into SQLite and
 # PostgreSQL beside raw consume and a plain C loop (sql.sh); archive_sink beside raw consume and
 # map->sink (archive.sh); a join against a 100,000-row global table topic beside map->sink
 # (join.sh); the in-process *_bench programs (join_bench: the same join per record without
@@ -163,6 +164,7 @@ bench/join.sh
 for b in "$SPATE_BENCH_BIN"/*_bench; do [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }; done
 bench/restore_bench.sh
 bench/standby.sh
+bench/winstore.sh
 bench/metrics.sh
 bench/iq.sh
 exit 0

@@ -30,6 +30,12 @@ typedef struct win_task {
         uint64_t logged_corrected;   /* ws->ncorrected when last logged */
         int64_t data_since;          /* group_by: wall clock when a mark first carried a
                                         stream time, 0: not yet (releases empty partitions) */
+        int closing_evicted;         /* a walk of the store closing evicted groups is under
+                                        way (window_task.c: close_evicted) */
+        spate_buf_t walk_from;       /* where it goes on: a group's first key */
+        spate_buf_t walk_group;      /* the group it is loading */
+        spate_metric_t *m_fetch;     /* the node's (win_t.m_fetch) */
+        int logged_spill;            /* eviction was logged */
 } win_task_t;
 
 /* group_by: a source partition as the upstream half sees it. Its stream
@@ -68,6 +74,9 @@ typedef struct win {
         const char *store;
         int partitions;                     /* of the input topic */
         int64_t idle_ms;                    /* close_after_idle, 0 = off */
+        size_t mem_limit;                   /* state_memory_mb: the tasks' windows in memory
+                                               (winstate.h: Eviction) */
+        size_t untrimmed;                   /* bytes evicted since malloc_trim() */
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
         struct win_restorer *restorer;      /* restores of an assignment under way */
@@ -85,6 +94,8 @@ typedef struct win {
         spate_buf_t buf;
         /* metrics.h: spate_window_late_records_total, spate_window_open_windows */
         spate_metric_t *m_late, *m_open;
+        /* spate_store_cache_bytes (ws->bytes of the tasks), spate_window_state_fetches_total */
+        spate_metric_t *m_cache, *m_fetch;
         /* SPATE_CRASH_AT test hook */
         const char *crash_at;
         double crash_prob;

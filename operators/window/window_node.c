@@ -239,6 +239,7 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                 w->input_topic = strdup(w->source_topic);
                 w->partitions = w->source_partitions;
         }
+        w->mem_limit = (size_t)t->state_memory_mb << 20;
         snprintf(name, sizeof(name), "%s-%s-changelog", t->application, w->store);
         w->changelog_topic = strdup(name);
         spate_topology_declare_topic(t, n, name, w->partitions, 1, SPATE_TOPIC_INTERNAL);
@@ -268,7 +269,15 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                                           "Records (or combined batches) that arrived after their window "
                                           "closed (grace passed); they go to the DLQ", "node", n->name, NULL);
         w->m_open = spate_metrics_gauge(spate_metrics_default(), "spate_window_open_windows", "Windows this "
-                                        "instance holds open (accepting records)", "node", n->name, NULL);
+                                        "instance holds open (accepting records) in memory: evicted ones "
+                                        "(state_memory_mb) are not counted", "node", n->name, NULL);
+        w->m_cache = spate_metrics_gauge(spate_metrics_default(), "spate_store_cache_bytes",
+                                         "Bytes the node's key-value store caches hold (bounded by "
+                                         "state_memory_mb)", "node", n->name, NULL);
+        w->m_fetch = spate_metrics_counter(spate_metrics_default(), "spate_window_state_fetches_total",
+                                           "Keys whose windows were not in memory (evicted under "
+                                           "state_memory_mb, or new) and were read from RocksDB",
+                                           "node", n->name, NULL);
         w->time = spate_node_time_expr(n, "time", n->in, errstr, errstr_size);
         if (!w->time && *errstr)
                 return -1;

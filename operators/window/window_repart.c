@@ -348,7 +348,7 @@ static int apply_combined(spate_node_t *n, win_task_t *task, const spate_wcomb_t
                 return spate_ctx_fail(ctx, n, "combined batch has %d aggregates, not %d (topology changed?)",
                                       ns, w->conf.nfns);
         if (rc < 0)
-                return spate_ctx_fail(ctx, n, "out of memory");
+                return spate_ctx_fail(ctx, n, "%s", spate_winstate_error(task->ws));
         if (rc == 0)
                 return 0;
         spate_fmt_iso_ms(c->start, a, sizeof(a));

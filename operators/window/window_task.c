@@ -24,6 +24,7 @@
 #include "../../util/log.h"
 #include "../../util/util.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +41,8 @@ static void task_free(const win_t *w, win_task_t *t) {
         (void)w;
         if (!t)
                 return;
+        spate_buf_free(&t->walk_from);
+        spate_buf_free(&t->walk_group);
         spate_winstate_free(t->ws);
         spate_store_batch_destroy(t->batch);
         free(t);
@@ -81,7 +84,7 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
         rc = spate_winstate_add(t->ws, r);
         win_task_touched(t, ctx);
         if (rc < 0)
-                return spate_ctx_fail(ctx, n, "out of memory");
+                return spate_ctx_fail(ctx, n, "%s", spate_winstate_error(t->ws));
         if (rc == 0)
                 return 0;
         spate_fmt_iso_ms(r->t, a, sizeof(a));
@@ -171,6 +174,212 @@ static int emit(spate_node_t *n, const char *group, size_t glen, const spate_wen
         return spate_emit(n, &rec, ctx);
 }
 
+/* --- state larger than memory (winstate.h: Eviction) --- */
+
+/* Loads the stored entries of the task's key [k, k + kl) into memory (the
+ * whole group); -1 with errstr when the store fails or an entry does not
+ * decode. */
+static int load_range(win_task_t *t, const char *lo, size_t lolen, const char *hi, size_t hilen,
+                      char *errstr, size_t errstr_size) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        int rc;
+        if (spate_store_iter_new(t->cf, lo, lolen, hi, hilen, &it, errstr, errstr_size))
+                return -1;
+        while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1)
+                if (spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size))
+                        break;
+        spate_store_iter_destroy(it);
+        return rc ? -1 : 0;
+}
+
+/* ws->fetch: an evicted group (or one never seen) read back from the store. */
+static int fetch_group(void *opaque, spate_winstate_t *ws, const char *group, size_t glen) {
+        win_task_t *t = opaque;
+        char lo[SPATE_WINKEY_SIZE(glen)], hi[SPATE_WINKEY_SIZE(glen) + 1];
+        size_t lolen, hilen;
+        spate_winkey_range(group, glen, lo, &lolen, hi, &hilen);
+        if (t->m_fetch)
+                spate_metric_add(t->m_fetch, 1);
+        return load_range(t, lo, lolen, hi, hilen, ws->err, sizeof(ws->err));
+}
+
+/* The task's share of state_memory_mb: the node's cap split over the tasks
+ * it holds. */
+static size_t task_limit(const win_t *w) {
+        int n = 0;
+        for (int i = 0; i < w->ntasks; i++)
+                n += w->tasks[i] != NULL;
+        return w->mem_limit / (size_t)(n > 0 ? n : 1);
+}
+
+/* 1 when entry key `key` is of group g; 0 when of another, which g becomes;
+ * -1 when it is no entry key (the meta). */
+static int same_group(spate_buf_t *g, const char *key, size_t klen) {
+        const char *group;
+        size_t glen;
+        int bucket;
+        int64_t start;
+        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start))
+                return -1;
+        if (glen == g->len && !memcmp(group, g->data, glen))
+                return 1;
+        g->len = 0;
+        spate_buf_put(g, group, glen);
+        return 0;
+}
+
+/* Visits the group of each key in the task's store (a group once per run of
+ * its entries); 0, or -1 with errstr. */
+static int each_stored_group(win_task_t *t, void (*cb)(win_task_t *t, const char *g, size_t glen, void *opaque),
+                             void *opaque, char *errstr, size_t errstr_size) {
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl;
+        int rc;
+        if (spate_store_iter_new(t->cf, NULL, 0, NULL, 0, &it, errstr, errstr_size))
+                return -1;
+        t->walk_group.len = 0;
+        while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1)
+                if (same_group(&t->walk_group, k, kl) == 0)
+                        cb(t, t->walk_group.data, t->walk_group.len, opaque);
+        spate_store_iter_destroy(it);
+        t->walk_group.len = 0;
+        return rc ? -1 : 0;
+}
+
+static void count_group(win_task_t *t, const char *g, size_t glen, void *opaque) {
+        (void)t, (void)g, (void)glen;
+        (*(size_t *)opaque)++;
+}
+
+static void note_group(win_task_t *t, const char *g, size_t glen, void *opaque) {
+        (void)opaque;
+        spate_winstate_bloom_note(t->ws, g, glen);
+}
+
+/* The Bloom filter of the groups in the task's store, built again from it
+ * (two passes over its keys: the count sizes it) when the state spilled and
+ * the filter is missing (after a restore) or full: each rebuild doubles its
+ * room, so the walks cost O(1) per key over time. Without it, every new key
+ * would read RocksDB in vain. Out of memory or a failed read leaves it off
+ * (every miss then reads). */
+static void bloom_rebuild(const spate_node_t *n, win_task_t *t) {
+        size_t groups = 0;
+        char err[256] = "out of memory";
+        if (each_stored_group(t, count_group, &groups, err, sizeof(err)) ||
+            spate_winstate_bloom_reset(t->ws, 2 * groups) ||
+            each_stored_group(t, note_group, NULL, err, sizeof(err))) {
+                spate_warn("window '%s' partition %d: no filter of the keys in RocksDB (%s): every key "
+                           "not in memory reads RocksDB", n->name, t->partition, err);
+                return;
+        }
+        spate_winstate_bloom_done(t->ws);
+}
+
+/* Bytes evicted after which the heap's free pages go back to the system:
+ * evicted groups leave holes all over the heap, which malloc keeps (measured
+ * at 10 M keys: ~300 MB of 1.2 GB held free). */
+#define TRIM_AFTER (64u << 20)
+
+/* After a checkpoint: the task's clean groups over its share of memory
+ * leave it (said once per task). */
+static void evict(const spate_node_t *n, win_task_t *t) {
+        win_t *w = n->ctx;
+        size_t limit = task_limit(w), before = t->ws->bytes;
+        size_t evicted = spate_winstate_evict(t->ws, limit);
+        w->untrimmed += before - t->ws->bytes;
+        if (w->untrimmed >= TRIM_AFTER) {
+                malloc_trim(0);
+                w->untrimmed = 0;
+        }
+        if (evicted && !t->logged_spill) {
+                spate_info("window '%s' partition %d: state over %.1f MB (its share of state_memory_mb): "
+                           "keys written at their commit leave memory, and are read back from RocksDB "
+                           "when needed", n->name, t->partition, (double)limit / (1 << 20));
+                t->logged_spill = 1;
+        }
+        if (spate_winstate_bloom_due(t->ws))
+                bloom_rebuild(n, t);
+}
+
+/* Groups per call that close_evicted() handles whatever the memory (the
+ * walk always moves on, however many entries the commit holds dirty), and
+ * at most (one commit does not stall on a whole column family). */
+#define WALK_MIN_GROUPS 1024
+#define WALK_MAX_GROUPS 65536
+
+/* The group whose entries the walk is loading ends: it is closed (and stays,
+ * dirty, until the commit writes it) or evicted again. -1 with errstr when
+ * out of memory. */
+static int walk_settle(win_task_t *t, int *loaded, char *errstr, size_t errstr_size) {
+        int rc = *loaded ? spate_winstate_settle(t->ws, t->walk_group.data, t->walk_group.len) : 0;
+        *loaded = 0;
+        if (rc >= 0)
+                return 0;
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+/* Closing windows of evicted groups: once stream time reaches the earliest
+ * close work of a group evicted (ws->evicted_due), a walk of the store in key
+ * order loads each group that is not in memory and settles it. Groups that
+ * close stay in memory until the commit, so the walk stops once memory is
+ * over the task's share (after WALK_MIN_GROUPS) and goes on at the next
+ * commit; ws->evicted_due collects from the walk's start the close work of
+ * every group evicted since, so when the walk ends it is exact again. The
+ * store is as of the last checkpoint, which is every evicted group's truth:
+ * groups written since are in memory, and skipped. */
+static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t errstr_size) {
+        spate_winstate_t *ws = t->ws;
+        spate_store_iter_t *it;
+        const char *k, *v, *group;
+        size_t kl, vl, glen, limit = task_limit(w);
+        int bucket, loaded = 0, groups = 0, rc;
+        int64_t start;
+        if (!t->closing_evicted) {
+                if (!ws->spilled || ws->evicted_due == INT64_MAX || ws->stream_time < ws->evicted_due)
+                        return 0;
+                t->closing_evicted = 1;
+                t->walk_from.len = 0;
+                ws->evicted_due = INT64_MAX;
+        }
+        if (spate_store_iter_new(t->cf, t->walk_from.len ? t->walk_from.data : NULL, t->walk_from.len,
+                                 NULL, 0, &it, errstr, errstr_size))
+                return -1;
+        while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
+                if (spate_went_key_decode(k, kl, &group, &glen, &bucket, &start))
+                        continue;  /* the meta record */
+                if (glen != t->walk_group.len || memcmp(group, t->walk_group.data, glen)) {
+                        if (walk_settle(t, &loaded, errstr, errstr_size)) {
+                                rc = -1;
+                                break;
+                        }
+                        if (++groups > WALK_MAX_GROUPS || (groups > WALK_MIN_GROUPS && ws->bytes > limit)) {
+                                /* Goes on from this group at the next commit. */
+                                t->walk_from.len = 0;
+                                spate_buf_put(&t->walk_from, k, SPATE_WINKEY_SIZE(glen));
+                                spate_store_iter_destroy(it);
+                                return 0;
+                        }
+                        t->walk_group.len = 0;
+                        spate_buf_put(&t->walk_group, group, glen);
+                        loaded = !spate_winstate_holds(ws, group, glen);
+                }
+                if (loaded && spate_winstate_load(ws, k, kl, v, vl, 0, errstr, errstr_size)) {
+                        rc = -1;
+                        break;
+                }
+        }
+        spate_store_iter_destroy(it);
+        if (rc == 0 && walk_settle(t, &loaded, errstr, errstr_size))
+                rc = -1;
+        t->walk_group.len = 0;
+        t->closing_evicted = rc != 0;
+        return rc ? -1 : 0;
+}
+
 /* --- commit --- */
 
 typedef struct {
@@ -215,6 +424,8 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         walk_t k = { n, t, ctx };
 
         spate_winstate_close(ws);
+        if (close_evicted(w, t, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
         if (ws->nrevised != t->logged_revised) {
                 spate_info("window '%s' partition %d: %llu closed windows revised so far (%s)", n->name,
                            t->partition, (unsigned long long)ws->nrevised,
@@ -303,6 +514,7 @@ static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         if (write_batch(t->batch, t, store, &w->buf, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
         spate_winstate_clean(t->ws);
+        evict(n, t);
         t->committing = 0;
         crash_point(w, "after_checkpoint");
         return 0;
@@ -320,6 +532,7 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         int64_t now = now_ms(ctx);
         uint64_t open = 0;
+        size_t bytes = 0;
         for (int i = 0; i < w->ntasks; i++) {
                 win_task_t *t = w->tasks[i];
                 if (!t)
@@ -334,9 +547,12 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                         spate_winstate_advance(t->ws, t->idle_base + (now - t->idle_since));
                 spate_winstate_close(t->ws);
                 open += t->ws->nwindows - t->ws->nclosed;
+                bytes += t->ws->bytes;
         }
         if (w->m_open)
                 spate_metric_set(w->m_open, (double)open);
+        if (w->m_cache)
+                spate_metric_set(w->m_cache, (double)bytes);
         return 0;
 }
 
@@ -351,7 +567,8 @@ int win_drained(spate_node_t *n, spate_ctx_t *ctx) {
         for (int i = 0; i < w->ntasks; i++) {
                 const win_task_t *t = w->tasks[i];
                 if (t && (t->ws->stream_time != SPATE_WINDOW_END_OF_STREAM || t->ws->ndirty || t->ws->ndel ||
-                          t->committing))
+                          t->committing || t->closing_evicted ||
+                          (t->ws->spilled && t->ws->evicted_due != INT64_MAX)))
                         return 0;
         }
         return 1;
@@ -398,6 +615,7 @@ typedef struct {
         size_t ncomplete;  /* r[0, ncomplete): of complete commits, to apply */
         size_t last;       /* r[last, ncomplete): of the last complete commit */
         uint64_t local, applied, ignored;
+        size_t limit;      /* memory the restore may fill (winstate.h: Eviction) */
         int64_t t0, replayed, apply_start;  /* spate_mono_ms() */
         half_t memory, stored;
         char err[512];                /* the replay's */
@@ -527,35 +745,66 @@ static void sort_restored(restore_t *rs) {
         rs->sorted = bytes;
 }
 
-/* Loads the task's column family into memory; -1 with errstr when it does not
- * decode (the caller then rebuilds from the changelog alone). */
-static int load_local(win_task_t *t, char *errstr, size_t errstr_size) {
+/* The rest of the task's state stays in the store: misses read it, and the
+ * first commit's closing walks it (its close work is not known). */
+static void spill(spate_winstate_t *ws) {
+        ws->spilled = 1;
+        ws->evicted_due = INT64_MIN;
+}
+
+/* Loads the task's meta and, group by group, as much of its column family
+ * as `limit` bytes hold (the rest is read lazily: spill()); -1 with errstr
+ * when it does not decode (the caller then rebuilds from the changelog
+ * alone). */
+static int load_local(win_task_t *t, size_t limit, char *errstr, size_t errstr_size) {
         spate_store_iter_t *it;
         const char *k, *v;
+        char *meta;
         size_t kl, vl;
-        int rc;
+        int rc = spate_store_get(t->cf, SPATE_WINMETA_KEY, META_KLEN, &meta, &vl, errstr, errstr_size);
+        if (rc < 0)
+                return -1;
+        if (rc == 0) {
+                rc = spate_winmeta_decode(meta, vl, &t->meta, errstr, errstr_size);
+                free(meta);
+                if (rc)
+                        return -1;
+        }
         if (spate_store_iter_new(t->cf, NULL, 0, NULL, 0, &it, errstr, errstr_size))
                 return -1;
+        t->walk_group.len = 0;
         while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
                 if (kl == META_KLEN && !memcmp(k, SPATE_WINMETA_KEY, META_KLEN))
-                        rc = spate_winmeta_decode(v, vl, &t->meta, errstr, errstr_size);
-                else
-                        rc = spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size);
-                if (rc)
+                        continue;
+                if (same_group(&t->walk_group, k, kl) == 0 && t->ws->bytes > limit) {
+                        spill(t->ws);
+                        break;
+                }
+                if ((rc = spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size)))
                         break;
         }
         spate_store_iter_destroy(it);
         return rc < 0 ? -1 : 0;
 }
 
+/* The task's (empty) windows; -1 when out of memory. */
+static int task_state_new(const win_t *w, win_task_t *t) {
+        if (!(t->ws = spate_winstate_new(&w->conf)))
+                return -1;
+        t->ws->external_time = w->group != NULL;  /* marks move it: window_repart.c */
+        t->ws->fetch = fetch_group;
+        t->ws->fetch_opaque = t;
+        return 0;
+}
+
 static win_task_t *task_new(win_t *w, int32_t partition) {
         win_task_t *t = calloc(1, sizeof(*t));
-        if (!t || !(t->ws = spate_winstate_new(&w->conf)) || !(t->batch = spate_store_batch_new())) {
+        if (!t || task_state_new(w, t) || !(t->batch = spate_store_batch_new())) {
                 task_free(w, t);
                 return NULL;
         }
         t->partition = partition;
-        t->ws->external_time = w->group != NULL;  /* marks move it: window_repart.c */
+        t->m_fetch = w->m_fetch;
         spate_winmeta_init(&t->meta);
         return t;
 }
@@ -575,12 +824,13 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         snprintf(cf, sizeof(cf), "%s-%d", w->store, t->partition);
         if (spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
-        if (load_local(t, ctx->errstr, sizeof(ctx->errstr))) {
+        rs->limit = w->mem_limit / (size_t)(w->partitions > 0 ? w->partitions : 1);
+        if (load_local(t, rs->limit, ctx->errstr, sizeof(ctx->errstr))) {
                 spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding "
                            "it from %s", n->name, t->partition, ctx->errstr, w->changelog_topic);
                 spate_winstate_free(t->ws);
                 spate_winmeta_init(&t->meta);
-                if (!(t->ws = spate_winstate_new(&w->conf)) ||
+                if (task_state_new(w, t) ||
                     spate_store_drop_cf(store, cf, ctx->errstr, sizeof(ctx->errstr)) ||
                     spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
                         return -1;
@@ -609,16 +859,55 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         return 0;
 }
 
-/* The memory half: only the task's windows, which the store half never
- * reads. 0, or -1 with rs->memory.err. */
+/* Group g's records rs->r[i, end): to memory? Always while the state fits
+ * (rs->limit); then only when the group is in memory already, or its
+ * entries are emitted again (the last commit's): the others are left to the
+ * store half, and read from the store when needed. A group that is not in
+ * memory is first loaded from the store, whole, since memory holds groups
+ * whole: the store half may have written the tail's records already or not,
+ * and either way the records applied after it leave the tail's values. */
+static int memory_wants(restore_t *rs, size_t i, size_t end, const spate_buf_t *g) {
+        win_task_t *t = rs->t;
+        spate_winstate_t *ws = t->ws;
+        char lo[SPATE_WINKEY_SIZE(g->len)], hi[SPATE_WINKEY_SIZE(g->len) + 1];
+        size_t lolen, hilen;
+        int emit = 0;
+        if (!ws->spilled && ws->bytes <= rs->limit)
+                return 1;
+        if (!ws->spilled)
+                spill(ws);
+        if (spate_winstate_holds(ws, g->data, g->len))
+                return 1;
+        for (size_t k = i; k < end; k++)
+                emit |= rs->r[k].emit;
+        if (!emit)
+                return 0;
+        spate_winkey_range(g->data, g->len, lo, &lolen, hi, &hilen);
+        return load_range(t, lo, lolen, hi, hilen, rs->memory.err, sizeof(rs->memory.err)) ? -1 : 1;
+}
+
+/* The memory half: the task's windows, group by group (records are in key
+ * order). 0, or -1 with rs->memory.err. */
 static int apply_memory(restore_t *rs) {
         win_task_t *t = rs->t;
-        for (size_t i = 0; i < rs->ncomplete; i++) {
+        for (size_t i = 0, end; i < rs->ncomplete; i = end) {
                 const rrec_t *p = &rs->r[i];
-                const char *key = rs->bytes.data + p->at, *val = p->tomb ? NULL : key + p->klen;
-                if (spate_winstate_load(t->ws, key, p->klen, val, p->vlen, p->emit, rs->memory.err,
-                                        sizeof(rs->memory.err)))
+                int want;
+                same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);
+                for (end = i + 1; end < rs->ncomplete &&
+                     same_group(&t->walk_group, rs->bytes.data + rs->r[end].at, rs->r[end].klen) == 1; end++)
+                        ;
+                /* same_group() moved on to the next group: this one's again */
+                same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);
+                if ((want = memory_wants(rs, i, end, &t->walk_group)) < 0)
                         return -1;
+                for (size_t k = i; want && k < end; k++) {
+                        const rrec_t *q = &rs->r[k];
+                        const char *key = rs->bytes.data + q->at, *val = q->tomb ? NULL : key + q->klen;
+                        if (spate_winstate_load(t->ws, key, q->klen, val, q->vlen, q->emit, rs->memory.err,
+                                                sizeof(rs->memory.err)))
+                                return -1;
+                }
         }
         spate_winstate_advance(t->ws, t->meta.stream_time);
         t->idle_base = t->ws->stream_time;
@@ -723,6 +1012,9 @@ static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size)
         rs->t = NULL;
         t->idle_since = now;
         w->tasks[t->partition] = t;
+        /* Restored entries are clean (those to emit again are listed, and stay). */
+        spate_winstate_evict(t->ws, task_limit(w));
+        t->logged_spill = t->ws->spilled;
         r->records += rs->applied;
         r->partitions++;
         r->t1 = done;

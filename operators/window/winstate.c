@@ -13,6 +13,21 @@
 /* One per live window: the fill fields sit in what was padding. */
 _Static_assert(sizeof(spate_went_t) <= 40, "spate_went_t grew");
 
+/* What malloc adds to each block, for the estimate of ws->bytes. */
+#define MALLOC_OVERHEAD 16
+
+/* An entry's states, as counted in ws->bytes (their fixed part: strings and
+ * count_distinct's slots are left out of the estimate). */
+static size_t states_bytes(const spate_winconf_t *conf) {
+        return (size_t)(conf->nfns > 0 ? conf->nfns : 1) * sizeof(spate_agg_state_t) + MALLOC_OVERHEAD;
+}
+
+static size_t group_bytes(const spate_winconf_t *conf, const spate_wgroup_t *g) {
+        return sizeof(*g) + g->klen + MALLOC_OVERHEAD +
+               (size_t)(g->capwin + g->capbkt) * sizeof(spate_went_t) + (g->capwin ? MALLOC_OVERHEAD : 0) +
+               (g->capbkt ? MALLOC_OVERHEAD : 0) + (size_t)(g->nwin + g->nbkt) * states_bytes(conf);
+}
+
 spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
         spate_winstate_t *ws = calloc(1, sizeof(*ws));
         if (!ws)
@@ -22,6 +37,7 @@ spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
         ws->stream_time = INT64_MIN;
         ws->next_due = INT64_MAX;
         ws->fill_time = INT64_MIN;
+        ws->evicted_due = INT64_MAX;
         if (!(ws->tab = calloc(ws->cap, sizeof(*ws->tab)))) {
                 free(ws);
                 return NULL;
@@ -60,6 +76,7 @@ void spate_winstate_free(spate_winstate_t *ws) {
                         spate_wids_free(w);
                 }
         free(ws->idtab);
+        free(ws->bloom);
         free(ws->del);
         free(ws->dirty);
         free(ws->tab);
@@ -107,6 +124,73 @@ static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t k
         g->next = ws->tab[b];
         ws->tab[b] = g;
         ws->ngroups++;
+        ws->bytes += group_bytes(ws->conf, g);
+        return g;
+}
+
+/* Bloom filter probes: 4 of 16 bits per group (~0.2 % false positives). */
+#define BLOOM_PROBES 4
+#define BLOOM_BITS_PER_GROUP 16
+
+static int bloom_probe(const spate_winstate_t *ws, const char *key, size_t klen, int set) {
+        uint64_t h = spate_hash(key, klen), step = (h >> 32) | 1;
+        int all = 1;
+        for (int i = 0; i < BLOOM_PROBES; i++, h += step) {
+                size_t b = (size_t)h & (ws->bloom_bits - 1);
+                if (set)
+                        ws->bloom[b / 64] |= 1ull << (b % 64);
+                else
+                        all &= (int)(ws->bloom[b / 64] >> (b % 64)) & 1;
+        }
+        return all;
+}
+
+int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups) {
+        size_t bits = 1 << 16;
+        while (bits < groups * BLOOM_BITS_PER_GROUP)
+                bits *= 2;
+        uint64_t *b = calloc(bits / 64, sizeof(*b));
+        if (!b)
+                return -1;
+        free(ws->bloom);
+        ws->bloom = b;
+        ws->bloom_bits = bits;
+        ws->bloom_n = 0;
+        ws->bloom_ok = 0;
+        return 0;
+}
+
+void spate_winstate_bloom_note(spate_winstate_t *ws, const char *group, size_t glen) {
+        if (!ws->bloom)
+                return;
+        bloom_probe(ws, group, glen, 1);
+        ws->bloom_n++;
+}
+
+void spate_winstate_bloom_done(spate_winstate_t *ws) {
+        ws->bloom_ok = ws->bloom != NULL;
+}
+
+int spate_winstate_bloom_due(const spate_winstate_t *ws) {
+        return ws->spilled && (!ws->bloom_ok || ws->bloom_n * BLOOM_BITS_PER_GROUP > ws->bloom_bits);
+}
+
+/* The group, fetched from the store when it was evicted (want: created when
+ * it is nowhere). *err is set when the fetch failed (ws->err says why). */
+static spate_wgroup_t *group_want(spate_winstate_t *ws, const char *key, size_t klen, int want, int *err) {
+        spate_wgroup_t *g = group_find(ws, key, klen);
+        *err = 0;
+        if (!g && ws->spilled && ws->fetch && (!ws->bloom_ok || bloom_probe(ws, key, klen, 0))) {
+                if (ws->fetch(ws->fetch_opaque, ws, key, klen)) {
+                        *err = 1;
+                        return NULL;
+                }
+                ws->nfetched++;
+                g = group_find(ws, key, klen);
+        }
+        if (!g && want && !(g = group_get(ws, key, klen)))
+                snprintf(ws->err, sizeof(ws->err), "out of memory");
+        *err |= !g && want;
         return g;
 }
 
@@ -261,6 +345,7 @@ static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket,
                         spate_agg_states_free(own, ws->conf->nfns);
                         return NULL;
                 }
+                ws->bytes += (size_t)(c - *cap) * sizeof(*na) + (*cap ? 0 : MALLOC_OVERHEAD);
                 *a = na;
                 *cap = c;
         }
@@ -268,6 +353,7 @@ static spate_went_t *insert(spate_winstate_t *ws, spate_wgroup_t *g, int bucket,
         memmove(*a + i + 1, *a + i, (size_t)(*n - i) * sizeof(**a));
         (*n)++;
         (*a)[i] = (spate_went_t){ .start = start, .end = end, .st = ws->stream_time, .states = states };
+        ws->bytes += states_bytes(ws->conf);
         if (bucket) {
                 ws->nbuckets++;
                 due(ws, sat_add(sat_add(sat_add(start, ws->conf->spec.size), ws->conf->spec.grace), 1));
@@ -287,6 +373,7 @@ static void drop_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int 
         if (!bucket && ws->conf->corrections)
                 ids_drop(ws, g, a[i].start);
         spate_agg_states_free(a[i].states, ws->conf->nfns);
+        ws->bytes -= states_bytes(ws->conf);
         memmove(a + i, a + i + 1, (size_t)(*n - i - 1) * sizeof(*a));
         (*n)--;
         if (bucket)
@@ -525,9 +612,12 @@ out:
  * closed window past retention is gone, and its ids with it. */
 static int correct_closed(spate_winstate_t *ws, const spate_wrec_t *r, int64_t st) {
         const spate_window_spec_t *spec = &ws->conf->spec;
-        spate_wgroup_t *g = group_find(ws, r->group, r->glen);
+        int err;
+        spate_wgroup_t *g = group_want(ws, r->group, r->glen, 0, &err);
         int64_t starts[MAX_HOPS];
         int n, taken = 0;
+        if (err)
+                return -1;
         if (!g || (n = spate_window_assign(spec, r->t, INT64_MIN, starts, MAX_HOPS)) < 0)
                 return 0;
         for (int i = 0; i < n; i++) {
@@ -554,8 +644,9 @@ static int correct_closed(spate_winstate_t *ws, const spate_wrec_t *r, int64_t s
 
 int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         spate_wgroup_t *g;
-        int rc;
+        int rc, err;
         int64_t st;
+        ws->err[0] = '\0';
         if (!ws->external_time && r->t > ws->stream_time)
                 ws->stream_time = r->t;
         st = r->st > ws->stream_time ? r->st : ws->stream_time;
@@ -574,7 +665,7 @@ int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r) {
         } else if (spate_window_is_late(&ws->conf->spec, r->t, st)) {
                 return 1;
         }
-        if (!(g = group_get(ws, r->group, r->glen)))
+        if (!(g = group_want(ws, r->group, r->glen, 1, &err)))
                 return -1;
         switch (ws->conf->spec.type) {
         case SPATE_WINDOW_SLIDING: rc = add_sliding(ws, g, r, st); break;
@@ -589,14 +680,16 @@ int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, i
         const spate_window_spec_t *spec = &ws->conf->spec;
         spate_wgroup_t *g;
         spate_went_t *e;
+        int err;
+        ws->err[0] = '\0';
         /* Judged by its source partition's time upstream; the others may
          * have closed it (revise()). */
         if (spate_window_is_closed(spec, start, start + spec->size, st > ws->stream_time ? st : ws->stream_time)) {
                 if (!ws->external_time || spate_window_is_closed(spec, start, start + spec->size, st))
                         return 1;
-                return (g = group_get(ws, group, glen)) ? revise(ws, g, start, states, NULL) : -1;
+                return (g = group_want(ws, group, glen, 1, &err)) ? revise(ws, g, start, states, NULL) : -1;
         }
-        if (!(g = group_get(ws, group, glen)))
+        if (!(g = group_want(ws, group, glen, 1, &err)))
                 return -1;
         if (!(e = find(g->win, g->nwin, start)) && !(e = insert(ws, g, 0, start, start + spec->size, NULL)))
                 return -1;
@@ -781,6 +874,7 @@ static void group_unlink(spate_winstate_t *ws, spate_wgroup_t *g) {
                 pp = &(*pp)->next;
         *pp = g->next;
         ws->ngroups--;
+        ws->bytes -= group_bytes(ws->conf, g);
         group_free(ws->conf, g);
 }
 
@@ -865,4 +959,85 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 }
         }
         return 0;
+}
+
+/* --- eviction (winstate.h) --- */
+
+static int64_t min64(int64_t a, int64_t b) {
+        return a < b ? a : b;
+}
+
+/* The stream time at which close_group() next has work for clean group g:
+ * the times it passes to due(), for an entry it would leave as it is. */
+static int64_t group_due(const spate_winstate_t *ws, const spate_wgroup_t *g) {
+        const spate_winconf_t *c = ws->conf;
+        int64_t d = INT64_MAX;
+        for (int i = 0; i < g->nwin; i++) {
+                const spate_went_t *e = &g->win[i];
+                int64_t ct = close_time(ws, e);
+                if (!e->closed)
+                        d = min64(d, ct);
+                else if (e->gap != SPATE_GAP_PENDING)
+                        d = min64(d, sat_add(ct, c->retention));
+                else if (!(i + 1 < g->nwin && g->win[i + 1].start == e->start + c->spec.size))
+                        d = min64(d, spate_went_stale(c, e) ? sat_add(ct, c->spec.size)
+                                                           : SPATE_WINDOW_END_OF_STREAM);
+        }
+        for (int i = 0; i < g->nbkt; i++)
+                d = min64(d, sat_add(sat_add(sat_add(g->bkt[i].start, c->spec.size), c->spec.grace), 1));
+        return d;
+}
+
+/* Clean group g leaves memory; the store holds it. */
+static void group_evict(spate_winstate_t *ws, spate_wgroup_t *g) {
+        ws->evicted_due = min64(ws->evicted_due, group_due(ws, g));
+        for (int i = 0; i < g->nwin; i++) {
+                ws->nclosed -= g->win[i].closed;
+                if (ws->conf->corrections)
+                        ids_drop(ws, g, g->win[i].start);
+        }
+        ws->nwindows -= (uint64_t)g->nwin;
+        ws->nbuckets -= (uint64_t)g->nbkt;
+        ws->nevicted++;
+        ws->spilled = 1;
+        spate_winstate_bloom_note(ws, g->key, g->klen);
+        group_unlink(ws, g);
+}
+
+size_t spate_winstate_evict(spate_winstate_t *ws, size_t limit) {
+        size_t n = 0;
+        if (!ws->fetch)
+                return 0;
+        /* A clock hand over the hash buckets, not LRU: cheap, and a group
+         * evicted too early costs one read of the store. */
+        for (size_t steps = 0; ws->bytes > limit && steps < ws->cap; steps++)
+                for (spate_wgroup_t *g = ws->tab[ws->cursor++ & (ws->cap - 1)], *next; g; g = next) {
+                        next = g->next;
+                        if (!g->listed) {
+                                group_evict(ws, g);
+                                n++;
+                        }
+                }
+        return n;
+}
+
+int spate_winstate_holds(const spate_winstate_t *ws, const char *group, size_t glen) {
+        return group_find((spate_winstate_t *)ws, group, glen) != NULL;
+}
+
+int spate_winstate_settle(spate_winstate_t *ws, const char *group, size_t glen) {
+        spate_wgroup_t *g = group_find(ws, group, glen);
+        if (!g)
+                return 0;
+        if (group_due(ws, g) <= ws->stream_time) {
+                close_group(ws, g);
+                if (g->listed)
+                        return 1;
+        }
+        group_evict(ws, g);
+        return 0;
+}
+
+const char *spate_winstate_error(const spate_winstate_t *ws) {
+        return ws->err[0] ? ws->err : "out of memory";
 }

@@ -135,6 +135,22 @@ typedef struct spate_winstate {
         uint64_t ncorrected;        /* corrections: later versions applied or ignored */
         spate_wids_t **idtab;       /* corrections: each window's ids, by (group, start) */
         size_t idcap, nidtab;
+        /* Larger than memory (see "Eviction" below): */
+        size_t bytes;               /* estimated heap of the groups in memory */
+        int spilled;                /* some groups live only in the store: a miss fetches */
+        int64_t evicted_due;        /* no evicted group has close work before this stream
+                                       time; INT64_MAX: none has any */
+        size_t cursor;              /* eviction's clock hand: the next hash bucket */
+        uint64_t nevicted, nfetched;
+        uint64_t *bloom;            /* the groups the store may hold (all evicted ones, and
+                                       what the caller noted): a miss that is not in it
+                                       is a new group, and reads nothing */
+        size_t bloom_bits;          /* a power of two; 0: none */
+        size_t bloom_n;             /* groups noted since the reset */
+        int bloom_ok;               /* it covers every group in the store */
+        int (*fetch)(void *opaque, struct spate_winstate *ws, const char *group, size_t glen);
+        void *fetch_opaque;
+        char err[256];              /* why the last fetch failed */
 } spate_winstate_t;
 
 /* One record, as the window sees it. vals[i] is aggregate i's argument
@@ -176,6 +192,10 @@ int spate_winstate_add(spate_winstate_t *ws, const spate_wrec_t *r);
 int spate_winstate_merge(spate_winstate_t *ws, const char *group, size_t glen, int64_t start, int64_t st,
                          const spate_agg_state_t *states);
 
+/* Why the last spate_winstate_add() or spate_winstate_merge() returned -1:
+ * a fetch from the store that failed, else out of memory. */
+const char *spate_winstate_error(const spate_winstate_t *ws);
+
 /* Raises stream time (close_after_idle); never lowers it. */
 void spate_winstate_advance(spate_winstate_t *ws, int64_t stream_time);
 
@@ -209,6 +229,44 @@ const spate_wids_t *spate_winstate_ids(const spate_winstate_t *ws, const spate_w
  * that do not decode (the caller treats its state as corrupt). */
 int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
                         size_t vlen, int emit, char *errstr, size_t errstr_size);
+
+/* Eviction: state larger than memory. The caller keeps every entry in a
+ * store as of its last commit (window_task.c: RocksDB, written at the
+ * checkpoint). Then a clean group - all its entries as the store holds them -
+ * can leave memory and come back from the store when needed:
+ *   - spate_winstate_evict(), after a commit, drops clean groups (whole: a
+ *     session merge or a sliding window needs all of a group's entries) until
+ *     the estimate `bytes` is at most limit; dirty ones stay until written;
+ *   - a record (or merge, or correction) for a group not in memory calls
+ *     ws->fetch, which loads the group's stored entries with
+ *     spate_winstate_load() (none: a new group);
+ *   - closing: each evicted group's next close work (its due time) folds into
+ *     evicted_due. Once stream time reaches it, the caller walks the store
+ *     and hands each evicted group to spate_winstate_settle(): due ones are
+ *     closed in memory (dirty, written at the next commit), the others leave
+ *     again. Closing a window later than its stream time does not change its
+ *     value: lateness is judged by stream time, not by the closed flag.
+ * Without fetch set nothing is evicted (spate window-sim, unit tests). */
+
+/* Evicts clean groups until bytes <= limit; the number evicted. Call it
+ * right after spate_winstate_clean(), when the store holds every entry. */
+size_t spate_winstate_evict(spate_winstate_t *ws, size_t limit);
+/* The Bloom filter of the groups in the store, which spares a new group's
+ * miss a read: the caller resets it for `groups` groups (-1 when out of
+ * memory), notes every group the store holds, then marks it complete (until
+ * then every miss reads). spate_winstate_bloom_due() says when to do that:
+ * the state spilled and the filter is missing, incomplete or too full for
+ * its size (evictions note groups too). */
+int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups);
+void spate_winstate_bloom_note(spate_winstate_t *ws, const char *group, size_t glen);
+void spate_winstate_bloom_done(spate_winstate_t *ws);
+int spate_winstate_bloom_due(const spate_winstate_t *ws);
+/* 1 when group is in memory. */
+int spate_winstate_holds(const spate_winstate_t *ws, const char *group, size_t glen);
+/* Group (its entries just loaded from the store): closes it when its close
+ * work is due, else evicts it again. 1 when it stayed (dirty), 0 evicted,
+ * -1 out of memory. */
+int spate_winstate_settle(spate_winstate_t *ws, const char *group, size_t glen);
 
 /* --- byte forms (winstate_codec.c) --- */
 
