@@ -1,6 +1,7 @@
 /* engine_commit.c - the commit protocol: flush the nodes, wait until every
- * output is acknowledged (or commit the transaction that holds them), checkpoint
- * the nodes' state, then commit the input offsets. */
+ * output is acknowledged, seal the state's changelog frames and wait for that
+ * too (or commit the transaction that holds them all), checkpoint the nodes'
+ * state, then commit the input offsets. */
 #include "engine_impl.h"
 #include "../util/log.h"
 #include "../state/kv.h"
@@ -67,6 +68,20 @@ int spate_engine_ctx_wait_acks(spate_ctx_t *ctx) {
         return -1;
 }
 
+/* Commit phase 1b (node.h: seal): the meta records that make this commit's
+ * changelog frames count, produced only once every output derived from them
+ * is durable. */
+static int seal_nodes(spate_engine_t *e) {
+        for (int i = 0; i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                if ((n->def->seal && n->def->seal(n, &e->ctx)) || spate_kv_node_seal(n, &e->ctx)) {
+                        spate_err("seal of node '%s' failed: %s", n->name, e->ctx.errstr);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 /* Commits the processed offsets of assigned partitions once every output
  * derived from them is acknowledged (exactly_once: in the transaction that
  * holds those outputs; the offsets are then also committed plainly, which is
@@ -80,10 +95,18 @@ int spate_engine_commit(spate_engine_t *e) {
         if (spate_engine_flush_nodes(e))
                 e->failed = 1;
         offs = spate_engine_offsets_to_commit(e);
-        if (e->txn && !e->failed)
-                txn_commit(e, offs);
-        else
+        if (e->txn && !e->failed) {
+                /* One transaction: the frames count only if it commits. */
+                if (seal_nodes(e))
+                        e->failed = 1;
+                else
+                        txn_commit(e, offs);
+        } else {
                 spate_engine_drain_acks(e);
+                if (!e->failed && seal_nodes(e))
+                        e->failed = 1;
+                spate_engine_drain_acks(e);
+        }
         for (int i = 0; i < e->topo->nnodes && !e->failed; i++) {
                 spate_node_t *n = e->topo->nodes[i];
                 if ((n->def->checkpoint && n->def->checkpoint(n, &e->ctx)) ||

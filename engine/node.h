@@ -57,8 +57,17 @@ typedef struct spate_op_def {
         /* Called regularly with the context clock; may emit (windows close here). */
         int (*punctuate)(spate_node_t *n, spate_ctx_t *ctx);
         /* Commit, phase 1: produce what buffered work owes (outputs,
-         * changelog). The engine then waits until every message is acknowledged. */
+         * changelog records, a sink's external transaction). The engine then
+         * waits until every message is acknowledged. */
         int (*flush)(spate_node_t *n, spate_ctx_t *ctx);
+        /* Commit, phase 1b, after every node's flush and its acknowledgements:
+         * produce the record that makes the state's changelog frame count (a
+         * meta record). A frame must not count before the outputs derived from
+         * it are durable - Kafka outputs acknowledged, a downstream SQL sink's
+         * transaction committed - or a crash in between would restore a state
+         * that skips the replay of records whose outputs were lost. The engine
+         * waits for these acknowledgements too before checkpoint. */
+        int (*seal)(spate_node_t *n, spate_ctx_t *ctx);
         /* Commit, phase 2, after the acknowledgements: make local state durable
          * (e.g. one RocksDB batch with the changelog offsets it now reflects).
          * Input offsets are committed after this returns. */

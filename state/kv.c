@@ -526,11 +526,10 @@ static int produce(spate_kv_t *kv, spate_ctx_t *ctx, const void *key, size_t kle
                                        val, vlen, &kv->acked);
 }
 
-/* Every dirty entry to the changelog and the batch, then the meta record
- * that closes the frame. */
+/* Every dirty entry to the changelog and the batch; the meta record that
+ * closes the frame comes in seal_kv(). */
 static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = kv->owner;
-        char mk = KEY_META;
         size_t plen;
         if (!kv->ndirty && kv->next_offset == kv->meta.next_offset && kv->stream_time == kv->meta.stream_time)
                 return 0;
@@ -545,11 +544,16 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         }
         kv->meta.next_offset = kv->next_offset;
         kv->meta.stream_time = kv->stream_time;
-        meta_encode(&kv->meta, &kn->val);
-        if (produce(kv, ctx, &mk, 1, kn->val.data, kn->val.len))
-                return -1;
         kv->committing = 1;
         return 0;
+}
+
+/* The meta record that closes the frame (node.h: seal), once the frame's
+ * records and the outputs derived from them are acknowledged. */
+static int seal_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
+        char mk = KEY_META;
+        meta_encode(&kv->meta, &kv->owner->val);
+        return produce(kv, ctx, &mk, 1, kv->owner->val.data, kv->owner->val.len);
 }
 
 /* The batch with the meta naming the changelog offset reached: one write. */
@@ -601,6 +605,10 @@ static int each_task(spate_node_t *n, spate_ctx_t *ctx, int (*fn)(spate_kv_t *, 
 
 int spate_kv_node_flush(spate_node_t *n, spate_ctx_t *ctx) {
         return each_task(n, ctx, flush_kv, 0);
+}
+
+int spate_kv_node_seal(spate_node_t *n, spate_ctx_t *ctx) {
+        return each_task(n, ctx, seal_kv, 1);
 }
 
 int spate_kv_node_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {

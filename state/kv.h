@@ -91,8 +91,11 @@ int spate_kv_query(const spate_node_t *n, const char *name, const struct spate_i
 
 /* --- the engine's side (engine.c and the test driver), no-ops for a node
  * without stores --- */
-/* Commit phase 1, after the node's flush(): changelog records + meta. */
+/* Commit phase 1, after the node's flush(): changelog records. */
 int spate_kv_node_flush(spate_node_t *n, spate_ctx_t *ctx);
+/* Commit phase 1b, after every flush and its acknowledgements: the meta
+ * records that make the frames count (node.h: seal). */
+int spate_kv_node_seal(spate_node_t *n, spate_ctx_t *ctx);
 /* Commit phase 2, after the acknowledgements: the RocksDB batches. */
 int spate_kv_node_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
 /* Before the node's assign(): restores the task of topic/partition if it is

@@ -167,6 +167,7 @@ int win_query(const spate_node_t *n, const struct spate_iq *q, struct spate_iq_r
               size_t errstr_size);
 
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
+int win_seal(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
 /* Restores the partition's task, the last part on a worker thread that
  * win_assigned(), the next win_assign() or a revocation joins. */

@@ -440,6 +440,7 @@ const spate_op_def_t spate_op_window = {
         .punctuate = win_punctuate,
         .drained = win_drained,
         .flush = win_flush,
+        .seal = win_seal,
         .checkpoint = win_checkpoint,
         .assign = win_assign,
         .assigned = win_assigned,

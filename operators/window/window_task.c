@@ -460,10 +460,6 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         }
         if (spate_winstate_each_dirty(ws, put_entry, &k))
                 return -1;
-        w->buf.len = 0;
-        spate_winmeta_encode(&t->meta, &w->buf);
-        if (produce_changelog(&k, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len))
-                return -1;
         crash_point(w, "after_changelog");
         for (int i = 0; i < ws->ndel; i++) {
                 const spate_wdel_t *d = &ws->del[i];
@@ -485,6 +481,27 @@ int win_flush(spate_node_t *n, spate_ctx_t *ctx) {
                 return -1;
         for (int i = 0; i < w->ntasks; i++)
                 if (w->tasks[i] && flush_task(n, w->tasks[i], ctx))
+                        return -1;
+        return 0;
+}
+
+/* The meta record that closes the task's frame of this commit (node.h:
+ * seal): produced once the frame's records and outputs are acknowledged. */
+static int seal_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        walk_t k = { n, t, ctx };
+        w->buf.len = 0;
+        spate_winmeta_encode(&t->meta, &w->buf);
+        if (produce_changelog(&k, SPATE_WINMETA_KEY, META_KLEN, w->buf.data, w->buf.len))
+                return -1;
+        crash_point(w, "after_meta");
+        return 0;
+}
+
+int win_seal(spate_node_t *n, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        for (int i = 0; i < w->ntasks; i++)
+                if (w->tasks[i] && w->tasks[i]->committing && seal_task(n, w->tasks[i], ctx))
                         return -1;
         return 0;
 }

@@ -636,6 +636,12 @@ void spate_driver_lose_unacked(spate_driver_t *d, size_t keep) {
         }
 }
 
+const char *spate_driver_stage_name(spate_driver_stage_t s) {
+        static const char *const names[] = { "after flush", "after acks", "after seal", "after checkpoint",
+                                             "whole commit" };
+        return s >= SPATE_DRIVER_AFTER_FLUSH && s <= SPATE_DRIVER_COMMIT_ALL ? names[s] : "?";
+}
+
 int spate_driver_commit(spate_driver_t *d, spate_driver_stage_t until) {
         spate_topology_t *topo = d->topo;
         for (int i = 0; i < topo->nnodes; i++) {
@@ -658,6 +664,14 @@ int spate_driver_commit(spate_driver_t *d, spate_driver_stage_t until) {
                 return 0;
         deliver_acks(d);
         if (until == SPATE_DRIVER_AFTER_ACKS)
+                return 0;
+        for (int i = 0; i < topo->nnodes; i++) {
+                spate_node_t *n = topo->nodes[i];
+                if ((n->def->seal && n->def->seal(n, &d->ctx)) || spate_kv_node_seal(n, &d->ctx))
+                        return -1;
+        }
+        deliver_acks(d);
+        if (until == SPATE_DRIVER_AFTER_SEAL)
                 return 0;
         for (int i = 0; i < topo->nnodes; i++) {
                 spate_node_t *n = topo->nodes[i];

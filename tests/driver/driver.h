@@ -34,10 +34,14 @@ typedef struct spate_driver_msg {
 /* Where spate_driver_commit() stops: a crash right after that step. */
 typedef enum {
         SPATE_DRIVER_AFTER_FLUSH,       /* produced, nothing acknowledged */
-        SPATE_DRIVER_AFTER_ACKS,        /* acknowledged, no checkpoint */
+        SPATE_DRIVER_AFTER_ACKS,        /* acknowledged, frames not sealed */
+        SPATE_DRIVER_AFTER_SEAL,        /* frames sealed and acknowledged, no checkpoint */
         SPATE_DRIVER_AFTER_CHECKPOINT,  /* state written, input offsets not committed */
         SPATE_DRIVER_COMMIT_ALL
 } spate_driver_stage_t;
+
+/* The stage as the tests name it: "after flush", "after acks", ... */
+const char *spate_driver_stage_name(spate_driver_stage_t s);
 
 /* Loads the topology in `yaml` (text) with the clock at now_ms (> 0), its
  * state_dir replaced by a new temporary directory, and assigns every

@@ -89,8 +89,8 @@ for i in 1 2 3 4; do
 done
 # after_acks leaves the changelog ahead of the local store and of the
 # committed input offsets; one other step is drawn at random.
-others=(after_changelog after_outputs after_checkpoint)
-aborts="after_acks ${others[$((RANDOM % 3))]}"
+others=(after_changelog after_outputs after_meta after_checkpoint)
+aborts="after_acks ${others[$((RANDOM % ${#others[@]}))]}"
 for step in $aborts; do
         kill9 b
         start b SPATE_CRASH_AT="$step" SPATE_CRASH_PROB=0.05

@@ -298,10 +298,6 @@ static int crash_records(rec_t *r) {
         return n;
 }
 
-static const char *stage_name(spate_driver_stage_t s) {
-        return s == SPATE_DRIVER_AFTER_FLUSH ? "after flush" : s == SPATE_DRIVER_AFTER_ACKS ? "after acks"
-                                                                                              : "after checkpoint";
-}
 
 /* Records in chunks of 15, a commit after each; the commit after chunk
  * `at` crashes at step s (kept_pct >= 0: mid-flush, that share of its
@@ -309,7 +305,7 @@ static const char *stage_name(spate_driver_stage_t s) {
 static int crash_run(const rec_t *r, int n, const ref_t *ref, const int64_t *offs, int at,
                      spate_driver_stage_t s, int keep, int kept_pct) {
         char what[128], err[1024];
-        snprintf(what, sizeof(what), "crash at commit %d %s%s, %s", at, stage_name(s),
+        snprintf(what, sizeof(what), "crash at commit %d %s%s, %s", at, spate_driver_stage_name(s),
                  kept_pct >= 0 ? " (part delivered)" : "", keep ? "state kept" : "state lost");
         spate_driver_t *d = driver("replace");
         for (int c = 0, i = 0; i < n; c++, i += 15) {

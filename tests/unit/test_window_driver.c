@@ -219,10 +219,6 @@ static int crash_records(rec_t *r, int grouped) {
         return n;
 }
 
-static const char *stage_name(spate_driver_stage_t s) {
-        return s == SPATE_DRIVER_AFTER_FLUSH ? "after flush" : s == SPATE_DRIVER_AFTER_ACKS ? "after acks"
-                                                                                              : "after checkpoint";
-}
 
 static void crash(spate_driver_t *d, int keep) {
         char err[1024];
@@ -244,7 +240,7 @@ static void crash_run(int grouped, int at, spate_driver_stage_t s, int keep, int
         char what[128];
         ref_add(&ref, r, n, 0);
         snprintf(what, sizeof(what), "%s, crash at the %s commit %s%s, %s", grouped ? "group_by" : "direct",
-                 at == 2 ? "applying" : grouped ? "sending" : "second", stage_name(s),
+                 at == 2 ? "applying" : grouped ? "sending" : "second", spate_driver_stage_name(s),
                  kept_pct >= 0 ? " (part of it delivered)" : "", keep ? "state kept" : "state lost");
         spate_driver_t *d = driver(grouped, NULL);
         pipe_recs(d, r, 20);
@@ -500,7 +496,7 @@ static void fill_crash_runs(const char *fill, const rec_t *r, int n, const fillw
                                 int crashes = s <= SPATE_DRIVER_AFTER_CHECKPOINT;
                                 snprintf(what, sizeof(what), "fill: %s, %s, %s%s%s", fill,
                                          grouped ? "group_by" : "direct", crashes ? "crash " : "no crash",
-                                         crashes ? stage_name(s) : "",
+                                         crashes ? spate_driver_stage_name(s) : "",
                                          crashes ? (keep ? ", state kept" : ", state lost") : "");
                                 if (!crashes && keep)
                                         continue;
