@@ -43,17 +43,19 @@ municipal_test() {
         ready() { ref ready "$(rows)" "$1"; }
         exact() { ref compare "$(rows)" "$@"; }
         check "spate check accepts the topology" bash -c "'$SPATE_BIN' check '$topo' >/dev/null"
-        # check_refuses WHAT SED TEXT: the topology edited by SED fails spate check with file:line: TEXT
+        # check_refuses WHAT SED LINE:COL TEXT: the topology edited by SED fails spate check with file:line: TEXT
         check_refuses() {
                 sed "$2" "$topo" >"$TMP/bad.yaml"
                 check "$1 fails at load with file:line" bash -c '! "$0" check "$1" >"$1.out" 2>&1 &&
-                        grep -qF -- "$1:81:15: sql_sink node '"'rolling_sql'"': $2" "$1.out"' "$SPATE_BIN" "$TMP/bad.yaml" "$3"
+                        grep -qF -- "$1:$2: sql_sink node '"'rolling_sql'"': $3" "$1.out"' "$SPATE_BIN" "$TMP/bad.yaml" "$3" "$4"
         }
         if [ "$backend" = sqlite ]; then
-                check_refuses "newer_by without mode: versioned" 's/mode: versioned .*/mode: upsert/' \
+                check_refuses "newer_by without mode: versioned" 's/mode: versioned .*/mode: upsert/' 81:15 \
                         "newer_by keeps the current table of mode: versioned from going back; it needs mode: versioned"
-                check_refuses "newer_by naming no column" 's/newer_by: window_start/newer_by: window_begin/' \
+                check_refuses "newer_by naming no column" 's/newer_by: window_start/newer_by: window_begin/' 81:15 \
                         "newer_by: 'window_begin' is not in columns:"
+                check_refuses "history_key naming no column" 's/history_key: \[municipality, window_start\]/history_key: [municipality, window_begin]/' \
+                        82:33 "history_key column 'window_begin' is not in columns:"
         fi
         run() { SPATE_STATE_DIR=$TMP/state-$1 start_spate "$1" "$topo"; }
         kill9() {
