@@ -7,7 +7,10 @@
  * also store, in that transaction, the source offset after the last record
  * written per partition (table spate_sink_offsets), and leave out rows at or
  * below it: a replay after a crash writes nothing twice. upsert writes full
- * rows by primary key, which a replay simply writes again.
+ * rows by primary key, which a replay simply writes again. Rows without a
+ * source offset (window results) cannot be judged by it: with history_key,
+ * versioned leaves out a row equal to its history key's latest version, which
+ * is what a restore's re-emitted window is (docs/exactness.md §7).
  *
  * A database that is down or restarting holds the commit: flush retries with
  * backoff, the engine consumes nothing meanwhile (no unbounded buffer), and
@@ -429,11 +432,15 @@ static void dead_letter(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
         clear_rejects(s);
 }
 
-/* One attempt at the batch's transaction; -1 leaves the database untouched.
- * The rejected rows are dead-lettered and acknowledged before the COMMIT:
- * once the offsets are stored, a replay skips those rows and could not
- * dead-letter them again (a failed attempt repeats them: the DLQ is
- * at-least-once). */
+/* One attempt at the batch's transaction; -1 leaves the database untouched,
+ * and so does -2, after which trying again cannot help (an output of this
+ * commit was not delivered: the engine commits nothing). Every message
+ * produced so far is acknowledged before the COMMIT: the dead letters of the
+ * rejected rows (once the offsets are stored, a replay skips those rows and
+ * could not dead-letter them again; a failed attempt repeats them: the DLQ is
+ * at-least-once), and the changelog of the windows whose results the rows
+ * are, so that a restore never goes back before what the database holds
+ * (docs/exactness.md §7). */
 static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, size_t size) {
         const sql_backend_t *be = s->be;
         const char *what;
@@ -455,12 +462,11 @@ static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, 
                     be->offset_put(s->db, s->id, s->parts[p].topic, s->parts[p].partition, s->parts[p].max + 1,
                                    err, size))
                         return -1;
-        if (s->nrejects) {
+        if (s->nrejects)
                 dead_letter(n, s, ctx);
-                if (spate_ctx_wait_acks(ctx)) {
-                        snprintf(err, size, "dead-lettering rejected rows: output was not delivered");
-                        return -1;
-                }
+        if (spate_ctx_wait_acks(ctx)) {
+                snprintf(err, size, "an output of this commit (changelog, dead letters) was not delivered");
+                return -2;
         }
         /* Tests abort where it matters: rows written, not committed;
          * committed, input offsets not (SPATE_CRASH_AT). */
@@ -487,13 +493,13 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
         int64_t t0 = spate_mono_ms(), backoff = 200;
         if (!s->nrows)
                 return 0;
-        for (int attempt = 1; write_batch(n, s, ctx, err, sizeof(err)); attempt++) {
+        for (int attempt = 1, rc; (rc = write_batch(n, s, ctx, err, sizeof(err))); attempt++) {
                 if (s->db) {
                         s->be->rollback(s->db);
                         s->be->close(s->db);
                         s->db = NULL;
                 }
-                if (spate_ctx_stopping(ctx)) {
+                if (rc == -2 || spate_ctx_stopping(ctx)) {
                         return spate_ctx_fail(ctx, n, "%s; %d rows not written (their input is not committed "
                                               "and is replayed on restart)", err, s->nrows);
                 }
