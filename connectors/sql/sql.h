@@ -32,6 +32,8 @@ typedef struct sql_table {
         int nkey;
         sql_mode_t mode;
         int newer_by;             /* versioned: 1 + the column a current row never goes back on; 0 none */
+        int *hkey;                /* versioned: indexes into cols: the history key (history_key:), or NULL */
+        int nhkey;
         int create;               /* create missing tables (else they must exist) */
 } sql_table_t;
 
@@ -51,6 +53,8 @@ typedef struct sql_row {
         sql_cell_t *cells;  /* one per column */
         int skip;           /* a replay the database already holds */
         int bad;            /* rejected by the database (constraint, data): to the DLQ */
+        int same;           /* history_key: equal to a row of its history key's latest version, not
+                             * appended (set by the backend's write) */
 } sql_row_t;
 
 /* A backend's way of reporting row i rejected by the database; the write
@@ -80,8 +84,10 @@ typedef struct sql_backend {
         int (*offset_put)(sql_db_t *db, const char *sink, const char *topic, int32_t partition,
                           int64_t next, char *errstr, size_t errstr_size);
         /* Writes the rows not marked skip or bad (versioned: `version` in
-         * t->version_col, and the current table). A row the database rejects
-         * is passed to reject() and left out; the others go in. */
+         * t->version_col, and the current table; with a history key, a row
+         * equal to one of its history key's latest version is marked same
+         * and not appended). A row the database rejects is passed to
+         * reject() and left out; the others go in. */
         int (*write)(sql_db_t *db, const sql_table_t *t, sql_row_t *rows, int nrows, int64_t version,
                      sql_reject_cb reject, void *opaque, char *errstr, size_t errstr_size);
         int (*commit)(sql_db_t *db, char *errstr, size_t errstr_size);
@@ -122,6 +128,16 @@ void spate_sql_create(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, con
  * row after row, in column order, the version last. */
 void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *name,
                       int with_version, int upsert, int nrows);
+/* Versioned with a history key: the INSERT of one row into the history (t->table), unless a row
+ * of its history key's latest version (highest t->version_col) equals it in every column:
+ * INSERT INTO table (cols, version) SELECT p1, ..., pv WHERE NOT EXISTS (SELECT 1 FROM table l
+ * WHERE l.hk = p AND ... AND l.version = (SELECT max(version) ... of the history key) AND l.col IS p
+ * AND ...). Placeholders ?N (SQLite) or $N::type (PostgreSQL, which cannot infer a SELECT's types),
+ * in column order, the version last. */
+void spate_sql_insert_changed(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t);
+/* CREATE INDEX IF NOT EXISTS "<table>_history" ON table (history key..., version): the lookup of
+ * spate_sql_insert_changed. */
+void spate_sql_history_index(spate_buf_t *b, const sql_table_t *t);
 /* PostgreSQL: COPY "name" (columns[, seq_col]) FROM STDIN (text format). */
 void spate_sql_copy(spate_buf_t *b, const sql_table_t *t, const char *name, const char *seq_col);
 /* PostgreSQL: the upsert of a staged batch, the last row of each key (highest seq_col) only,

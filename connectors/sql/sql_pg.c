@@ -174,6 +174,13 @@ static int create_tables(sql_db_t *d, const sql_table_t *t, spate_buf_t *b, char
                         spate_sql_create(b, SQL_DIALECT_PG, t, t->current, 0, 1);
                         if (exec(d, b->data, errstr, size))
                                 return -1;
+                        b->len = 0;
+                }
+                if (t->nhkey) {
+                        spate_sql_history_index(b, t);
+                        if (exec(d, b->data, errstr, size))
+                                return -1;
+                        b->len = 0;
                 }
         }
         if (exec(d, "CREATE TABLE IF NOT EXISTS spate_sink_offsets (sink text NOT NULL, topic text NOT NULL, "
@@ -223,7 +230,10 @@ static int pg_setup(sql_db_t *d, const sql_table_t *t, char *errstr, size_t size
             setup_copy(d, t, &b, errstr, size))
                 goto out;
         b.len = 0;
-        spate_sql_insert(&b, SQL_DIALECT_PG, t, t->table, versioned, t->mode == SQL_UPSERT, 1);
+        if (t->nhkey)
+                spate_sql_insert_changed(&b, SQL_DIALECT_PG, t);
+        else
+                spate_sql_insert(&b, SQL_DIALECT_PG, t, t->table, versioned, t->mode == SQL_UPSERT, 1);
         if (prepare(d, "row", b.data, 0, errstr, size))
                 goto out;
         if (versioned) {
@@ -425,9 +435,10 @@ static int row_error(const PGresult *r) {
 }
 
 /* Reads the results of `ncmd` queued commands and the sync. *bad is the
- * command the server rejected as a row error, or -1; returns -1 for any
- * other failure. */
-static int read_chunk(sql_db_t *d, int ncmd, int *bad, char *msg, size_t msize, char *errstr, size_t size) {
+ * command the server rejected as a row error, or -1; none[k]: command k
+ * changed no row. Returns -1 for any other failure. */
+static int read_chunk(sql_db_t *d, int ncmd, int *bad, char *none, char *msg, size_t msize, char *errstr,
+                      size_t size) {
         int rc = 0;
         *bad = -1;
         for (int k = 0; k < ncmd; k++) {
@@ -435,6 +446,7 @@ static int read_chunk(sql_db_t *d, int ncmd, int *bad, char *msg, size_t msize, 
                 if (!r)
                         return conn_fail(d, errstr, size, "writing rows");
                 ExecStatusType st = PQresultStatus(r);
+                none[k] = st == PGRES_COMMAND_OK && !strcmp(PQcmdTuples(r), "0");
                 if (st == PGRES_FATAL_ERROR && *bad < 0 && !rc) {
                         char m[768];
                         const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
@@ -457,6 +469,16 @@ static int read_chunk(sql_db_t *d, int ncmd, int *bad, char *msg, size_t msize, 
         return rc ? -1 : 0;
 }
 
+/* History key: a group's first command (versioned: one row, its history
+ * INSERT) that inserted nothing found the row equal to its key's latest
+ * version. */
+static void mark_same(sql_row_t *rows, const int *idx, const int *cmd_first, const int *cmd_group,
+                      const char *none, int ncmd) {
+        for (int k = 1; k < ncmd; k++)
+                if (cmd_group[k] >= 0 && cmd_group[k] != cmd_group[k - 1] && none[k])
+                        rows[idx[cmd_first[cmd_group[k]]]].same = 1;
+}
+
 /* Rows [from, to) not skipped or bad, in one pipeline round trip inside a
  * savepoint. Returns -1; 0 when written; 1 after a row was rejected and
  * passed to reject(); 2 when a multi-row INSERT was rejected (which row is
@@ -465,6 +487,7 @@ static int read_chunk(sql_db_t *d, int ncmd, int *bad, char *msg, size_t msize, 
 static int write_chunk(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int from, int to, int multi,
                        const char *version, sql_reject_cb reject, void *opaque, char *errstr, size_t size) {
         int idx[CHUNK], gsize[CHUNK], cmd_group[CHUNK * 2 + 2], cmd_first[CHUNK + 1];
+        char none[CHUNK * 2 + 2];
         int ngroups = make_groups(t, rows, from, to, multi, idx, gsize), ncmd = 0, bad, rc = 0;
         int per_row = t->mode == SQL_VERSIONED ? 2 : 1;
         char msg[1024];
@@ -488,9 +511,11 @@ static int write_chunk(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int f
         cmd_group[ncmd++] = -1;
         if (rc)
                 return conn_fail(d, errstr, size, "sending rows");  /* the connection is dropped */
-        rc = read_chunk(d, ncmd, &bad, msg, sizeof(msg), errstr, size);
+        rc = read_chunk(d, ncmd, &bad, none, msg, sizeof(msg), errstr, size);
         if (!PQexitPipelineMode(d->conn) && !rc)
                 rc = conn_fail(d, errstr, size, "leaving pipeline mode");
+        if (!rc && bad < 0 && t->nhkey)
+                mark_same(rows, idx, cmd_first, cmd_group, none, ncmd);
         if (rc || bad < 0)
                 return rc;
         int g = cmd_group[bad];

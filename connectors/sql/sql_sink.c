@@ -7,7 +7,10 @@
  * also store, in that transaction, the source offset after the last record
  * written per partition (table spate_sink_offsets), and leave out rows at or
  * below it: a replay after a crash writes nothing twice. upsert writes full
- * rows by primary key, which a replay simply writes again.
+ * rows by primary key, which a replay simply writes again. Rows without a
+ * source offset (window results) cannot be judged by it: with history_key,
+ * versioned leaves out a row equal to its history key's latest version, which
+ * is what a restore's re-emitted window is (docs/exactness.md §7).
  *
  * A database that is down or restarting holds the commit: flush retries with
  * backoff, the engine consumes nothing meanwhile (no unbounded buffer), and
@@ -59,7 +62,7 @@ typedef struct sink {
         int nparts, pcap;
         reject_t *rejects;
         int nrejects, rcap;
-        uint64_t written, skipped, rejected;
+        uint64_t written, skipped, rejected, unchanged;
         /* For the exit line's rate, monotonic ms: the first and the last row
          * buffered, and the last row plus the commit that wrote it (the idle
          * wait for the commit left out). */
@@ -89,6 +92,10 @@ static const spate_prop_t sql_props[] = {
           "versioned: a column (e.g. window_start) a current row never goes back on: a row replaces the "
           "current one only if its value is at least as large (a late revision of an older window stays in "
           "the history only)" },
+        { "history_key", SPATE_P_LIST, 0, NULL, NULL,
+          "versioned: the columns naming one result in the history (e.g. [municipality, window_start]): a row "
+          "equal in every column to a row of its history key's latest version is not appended again (a replay, "
+          "or a revision that changes nothing); the current table is upserted as always" },
         { "batch", SPATE_P_INT, 0, "20000", NULL, "rows buffered before a commit is asked for" },
         { "slow_commit", SPATE_P_DURATION, 0, "2s", NULL, "a SQL commit slower than this is logged" },
         { NULL }
@@ -126,6 +133,20 @@ static int init_columns(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
         return 0;
 }
 
+/* Fills idx and nidx from a list of column names (a parameter); -1 naming the one not in columns:. */
+static int col_list(spate_node_t *n, sink_t *s, const spate_yaml_t *list, const char *what, int **idx, int *nidx,
+                    char *errstr, size_t size) {
+        *idx = calloc((size_t)list->n + 1, sizeof(int));
+        for (int i = 0; i < list->n; i++) {
+                int k = list->items[i]->kind == SPATE_YAML_SCALAR ? col_index(&s->t, list->items[i]->value) : -1;
+                if (k < 0)
+                        return spate_node_error(n, list->items[i], errstr, size, "%s column '%s' is not in columns:",
+                                                what, list->items[i]->value ? list->items[i]->value : "?");
+                (*idx)[(*nidx)++] = k;
+        }
+        return 0;
+}
+
 static int init_key(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
         const spate_yaml_t *key = spate_node_param(n, "key");
         if (!key) {
@@ -134,15 +155,7 @@ static int init_key(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
                                                 "primary key]", spate_node_str(n, "mode"));
                 return 0;
         }
-        s->t.key = calloc((size_t)key->n + 1, sizeof(int));
-        for (int i = 0; i < key->n; i++) {
-                int k = key->items[i]->kind == SPATE_YAML_SCALAR ? col_index(&s->t, key->items[i]->value) : -1;
-                if (k < 0)
-                        return spate_node_error(n, key->items[i], errstr, size, "key column '%s' is not in columns:",
-                                                key->items[i]->value ? key->items[i]->value : "?");
-                s->t.key[s->t.nkey++] = k;
-        }
-        return 0;
+        return col_list(n, s, key, "key", &s->t.key, &s->t.nkey, errstr, size);
 }
 
 static int init_newer_by(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
@@ -157,6 +170,18 @@ static int init_newer_by(spate_node_t *n, sink_t *s, char *errstr, size_t size) 
                 return spate_node_error(n, spate_node_param(n, "newer_by"), errstr, size,
                                         "newer_by: '%s' is not in columns:", col);
         return 0;
+}
+
+static int init_history_key(spate_node_t *n, sink_t *s, char *errstr, size_t size) {
+        const spate_yaml_t *hkey = spate_node_param(n, "history_key");
+        if (!hkey)
+                return 0;
+        if (s->t.mode != SQL_VERSIONED)
+                return spate_node_error(n, hkey, errstr, size, "history_key names a result in the history "
+                                        "table of mode: versioned; it needs mode: versioned");
+        if (!hkey->n)
+                return spate_node_error(n, hkey, errstr, size, "history_key is empty");
+        return col_list(n, s, hkey, "history_key", &s->t.hkey, &s->t.nhkey, errstr, size);
 }
 
 static int sql_init(spate_node_t *n, char *errstr, size_t size) {
@@ -176,7 +201,7 @@ static int sql_init(spate_node_t *n, char *errstr, size_t size) {
         spate_arena_init(&s->mem);
         if (init_columns(n, s, errstr, size) || init_key(n, s, errstr, size))
                 return -1;
-        if (init_newer_by(n, s, errstr, size))
+        if (init_newer_by(n, s, errstr, size) || init_history_key(n, s, errstr, size))
                 return -1;
         if (cur) {
                 s->t.current = cur;
@@ -352,7 +377,7 @@ static int sql_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         if (!s->first_ms)
                 s->first_ms = s->last_row_ms;
         r->cells = spate_arena_alloc(&s->mem, sizeof(sql_cell_t) * (size_t)s->t.ncols);
-        r->skip = r->bad = 0;
+        r->skip = r->bad = r->same = 0;
         for (int i = 0; i < s->t.ncols; i++) {
                 spate_value_t v;
                 if (spate_expr_eval(s->vals[i], rec, spate_ctx_arena(ctx), &v, err, sizeof(err)))
@@ -407,17 +432,21 @@ static void dead_letter(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
         clear_rejects(s);
 }
 
-/* One attempt at the batch's transaction; -1 leaves the database untouched.
- * The rejected rows are dead-lettered and acknowledged before the COMMIT:
- * once the offsets are stored, a replay skips those rows and could not
- * dead-letter them again (a failed attempt repeats them: the DLQ is
- * at-least-once). */
+/* One attempt at the batch's transaction; -1 leaves the database untouched,
+ * and so does -2, after which trying again cannot help (an output of this
+ * commit was not delivered: the engine commits nothing). Every message
+ * produced so far is acknowledged before the COMMIT: the dead letters of the
+ * rejected rows (once the offsets are stored, a replay skips those rows and
+ * could not dead-letter them again; a failed attempt repeats them: the DLQ is
+ * at-least-once), and the changelog of the windows whose results the rows
+ * are, so that a restore never goes back before what the database holds
+ * (docs/exactness.md §7). */
 static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, size_t size) {
         const sql_backend_t *be = s->be;
         const char *what;
         clear_rejects(s);
         for (int i = 0; i < s->nrows; i++)
-                s->rows[i].skip = s->rows[i].bad = 0;
+                s->rows[i].skip = s->rows[i].bad = s->rows[i].same = 0;
         if (connect_db(s, &what, err, size) || be->begin(s->db, err, size))
                 return -1;
         for (int p = 0; s->dedupe && p < s->nparts; p++)
@@ -433,12 +462,11 @@ static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, 
                     be->offset_put(s->db, s->id, s->parts[p].topic, s->parts[p].partition, s->parts[p].max + 1,
                                    err, size))
                         return -1;
-        if (s->nrejects) {
+        if (s->nrejects)
                 dead_letter(n, s, ctx);
-                if (spate_ctx_wait_acks(ctx)) {
-                        snprintf(err, size, "dead-lettering rejected rows: output was not delivered");
-                        return -1;
-                }
+        if (spate_ctx_wait_acks(ctx)) {
+                snprintf(err, size, "an output of this commit (changelog, dead letters) was not delivered");
+                return -2;
         }
         /* Tests abort where it matters: rows written, not committed;
          * committed, input offsets not (SPATE_CRASH_AT). */
@@ -465,13 +493,13 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
         int64_t t0 = spate_mono_ms(), backoff = 200;
         if (!s->nrows)
                 return 0;
-        for (int attempt = 1; write_batch(n, s, ctx, err, sizeof(err)); attempt++) {
+        for (int attempt = 1, rc; (rc = write_batch(n, s, ctx, err, sizeof(err))); attempt++) {
                 if (s->db) {
                         s->be->rollback(s->db);
                         s->be->close(s->db);
                         s->db = NULL;
                 }
-                if (spate_ctx_stopping(ctx)) {
+                if (rc == -2 || spate_ctx_stopping(ctx)) {
                         return spate_ctx_fail(ctx, n, "%s; %d rows not written (their input is not committed "
                                               "and is replayed on restart)", err, s->nrows);
                 }
@@ -482,19 +510,21 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
         }
         int64_t ms = spate_mono_ms() - t0;
         s->last_ms = s->last_row_ms + ms;
-        int skipped = 0, rejected = 0;
+        int skipped = 0, rejected = 0, same = 0;
         for (int i = 0; i < s->nrows; i++) {
                 skipped += s->rows[i].skip;
                 rejected += s->rows[i].bad;
+                same += s->rows[i].same;
         }
-        s->written += (uint64_t)(s->nrows - skipped - rejected);
+        s->written += (uint64_t)(s->nrows - skipped - rejected - same);
         s->skipped += (uint64_t)skipped;
         s->rejected += (uint64_t)rejected;
+        s->unchanged += (uint64_t)same;
         if (ms >= s->slow_ms)
                 spate_warn("sql_sink '%s': slow commit: %d rows in %" PRId64 " ms (slow_commit: %" PRId64 " ms)",
                            n->name, s->nrows, ms, s->slow_ms);
-        spate_debug("sql_sink '%s': committed %d rows (%d replays skipped, %d rejected) in %" PRId64 " ms",
-                    n->name, s->nrows, skipped, rejected, ms);
+        spate_debug("sql_sink '%s': committed %d rows (%d replays skipped, %d unchanged, %d rejected) in %" PRId64
+                    " ms", n->name, s->nrows, skipped, same, rejected, ms);
         reset_batch(s);
         return 0;
 }
@@ -502,10 +532,11 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
 static void sql_destroy(spate_node_t *n) {
         sink_t *s = n->ctx;
         double secs = (double)(s->last_ms - s->first_ms) / 1000.0;
-        if (s->written || s->skipped || s->rejected)
+        if (s->written || s->skipped || s->rejected || s->unchanged)
                 spate_info("sql_sink '%s': %" PRIu64 " rows written, %" PRIu64 " replays skipped, %" PRIu64
-                           " rejected; first row to last commit %.3f s = %.0f rows/s", n->name, s->written,
-                           s->skipped, s->rejected, secs, secs > 0 ? (double)s->written / secs : 0.0);
+                           " unchanged (history_key), %" PRIu64 " rejected; first row to last commit %.3f s = "
+                           "%.0f rows/s", n->name, s->written, s->skipped, s->unchanged, s->rejected, secs,
+                           secs > 0 ? (double)s->written / secs : 0.0);
         if (s->db)
                 s->be->close(s->db);
         for (int i = 0; s->vals && i < s->t.ncols; i++)
@@ -516,6 +547,7 @@ static void sql_destroy(spate_node_t *n) {
         free(s->vals);
         free(s->t.cols);
         free(s->t.key);
+        free(s->t.hkey);
         free(s->rows);
         free(s->origins);
         free(s->offsets);

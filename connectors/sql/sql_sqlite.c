@@ -118,6 +118,12 @@ static int lite_setup(sql_db_t *d, const sql_table_t *t, char *errstr, size_t si
                         if (exec(d, b.data, errstr, size))
                                 goto out;
                 }
+                if (t->nhkey) {
+                        b.len = 0;
+                        spate_sql_history_index(&b, t);
+                        if (exec(d, b.data, errstr, size))
+                                goto out;
+                }
         }
         if (exec(d, "CREATE TABLE IF NOT EXISTS spate_sink_offsets (sink TEXT NOT NULL, topic TEXT NOT NULL, "
                     "part INTEGER NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (sink, topic, part))",
@@ -125,7 +131,10 @@ static int lite_setup(sql_db_t *d, const sql_table_t *t, char *errstr, size_t si
             check_table(d, t, t->table, errstr, size) || (versioned && check_table(d, t, t->current, errstr, size)))
                 goto out;
         b.len = 0;
-        spate_sql_insert(&b, SQL_DIALECT_SQLITE, t, t->table, versioned, t->mode == SQL_UPSERT, 1);
+        if (t->nhkey)
+                spate_sql_insert_changed(&b, SQL_DIALECT_SQLITE, t);
+        else
+                spate_sql_insert(&b, SQL_DIALECT_SQLITE, t, t->table, versioned, t->mode == SQL_UPSERT, 1);
         if (prepare(d, ST_ROW, b.data, errstr, size))
                 goto out;
         if (versioned) {
@@ -222,7 +231,8 @@ static int row_error(int rc) {
 /* One row: the history/table statement, and for versioned the current
  * table, inside a savepoint so a rejected row leaves nothing behind. A
  * failed statement alone is rolled back by SQLite (ON CONFLICT ABORT), so
- * the other modes need no savepoint. */
+ * the other modes need no savepoint. With a history key, a history INSERT
+ * that inserted nothing found the row equal to its key's latest version. */
 static int write_row(sql_db_t *d, const sql_table_t *t, sql_row_t *r, int64_t version) {
         int versioned = t->mode == SQL_VERSIONED, rc;
         if (versioned && (rc = step(d->st[ST_SAVEPOINT])) != SQLITE_DONE)
@@ -231,6 +241,7 @@ static int write_row(sql_db_t *d, const sql_table_t *t, sql_row_t *r, int64_t ve
         if (versioned)
                 sqlite3_bind_int64(d->st[ST_ROW], t->ncols + 1, version);
         rc = step(d->st[ST_ROW]);
+        r->same = rc == SQLITE_DONE && t->nhkey && !sqlite3_changes(d->db);
         if (rc == SQLITE_DONE && versioned) {
                 bind_cells(d->st[ST_CURRENT], r->cells, t->ncols);
                 rc = step(d->st[ST_CURRENT]);
@@ -257,6 +268,7 @@ static int lite_write(sql_db_t *d, const sql_table_t *t, sql_row_t *rows, int nr
                         return -1;
                 }
                 rows[i].bad = 1;
+                rows[i].same = 0;
                 reject(opaque, i, d->msg);
         }
         return 0;

@@ -177,6 +177,88 @@ void spate_sql_insert(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, con
         finish(b);
 }
 
+/* Placeholder N (from 1) of spate_sql_insert_changed: ?N, or $N::type, since PostgreSQL types the
+ * parameters of a SELECT list as text when nothing else says. */
+static void numbered(spate_buf_t *b, sql_dialect_t d, int n, const char *pg_type) {
+        char ph[64];
+        if (d == SQL_DIALECT_SQLITE)
+                snprintf(ph, sizeof(ph), "?%d", n);
+        else
+                snprintf(ph, sizeof(ph), "$%d::%s", n, pg_type);
+        puts_(b, ph);
+}
+
+static void col_param(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, int i) {
+        numbered(b, d, i + 1, spate_sql_type_ddl(d, t->cols[i].type));
+}
+
+/* `alias."hk" = p AND ...` over the history key. */
+static void history_match(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t, const char *alias) {
+        for (int k = 0; k < t->nhkey; k++) {
+                puts_(b, k ? " AND " : "");
+                puts_(b, alias);
+                spate_sql_ident(b, t->cols[t->hkey[k]].name);
+                puts_(b, " = ");
+                col_param(b, d, t, t->hkey[k]);
+        }
+}
+
+void spate_sql_insert_changed(spate_buf_t *b, sql_dialect_t d, const sql_table_t *t) {
+        table_head(b, d, t, "INSERT INTO ", t->table, 0, 1);
+        puts_(b, ") SELECT ");
+        for (int i = 0; i < t->ncols; i++) {
+                col_param(b, d, t, i);
+                puts_(b, ", ");
+        }
+        numbered(b, d, t->ncols + 1, "bigint");
+        puts_(b, " WHERE NOT EXISTS (SELECT 1 FROM ");
+        spate_sql_ident(b, t->table);
+        puts_(b, " l WHERE ");
+        history_match(b, d, t, "l.");
+        puts_(b, " AND l.");
+        spate_sql_ident(b, t->version_col);
+        puts_(b, " = (SELECT max(m.");
+        spate_sql_ident(b, t->version_col);
+        puts_(b, ") FROM ");
+        spate_sql_ident(b, t->table);
+        puts_(b, " m WHERE ");
+        history_match(b, d, t, "m.");
+        spate_buf_putc(b, ')');
+        for (int i = 0; i < t->ncols; i++) {
+                int in_key = 0;
+                for (int k = 0; k < t->nhkey; k++)
+                        in_key |= t->hkey[k] == i;
+                if (in_key)
+                        continue;
+                puts_(b, " AND l.");
+                spate_sql_ident(b, t->cols[i].name);
+                puts_(b, d == SQL_DIALECT_SQLITE ? " IS " : " IS NOT DISTINCT FROM ");  /* NULL equals NULL */
+                col_param(b, d, t, i);
+        }
+        spate_buf_putc(b, ')');
+        finish(b);
+}
+
+void spate_sql_history_index(spate_buf_t *b, const sql_table_t *t) {
+        spate_buf_t name = { 0 };
+        puts_(&name, t->table);
+        puts_(&name, "_history");
+        finish(&name);
+        puts_(b, "CREATE INDEX IF NOT EXISTS ");
+        spate_sql_ident(b, name.data);
+        puts_(b, " ON ");
+        spate_sql_ident(b, t->table);
+        puts_(b, " (");
+        for (int k = 0; k < t->nhkey; k++) {
+                spate_sql_ident(b, t->cols[t->hkey[k]].name);
+                puts_(b, ", ");
+        }
+        spate_sql_ident(b, t->version_col);
+        spate_buf_putc(b, ')');
+        finish(b);
+        spate_buf_free(&name);
+}
+
 static void column_list(spate_buf_t *b, const sql_table_t *t) {
         for (int i = 0; i < t->ncols; i++) {
                 if (i)

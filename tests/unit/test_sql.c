@@ -1,10 +1,13 @@
 /* test_sql.c - unit tests of sql_sink's SQL text (connectors/sql/sql_text.c): column types, CREATE
  * TABLE and INSERT/upsert in both dialects, password masking, and SQLite's STRICT tables and
- * upsert on a real in-memory database; record values converted to cells; newer_by. */
+ * upsert on a real in-memory database; record values converted to cells; newer_by; history_key
+ * through the SQLite backend itself. */
 #include "check.h"
 #include "../../connectors/sql/sql.h"
 
 #include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static void test_types(void) {
         sql_type_t t;
@@ -194,6 +197,115 @@ static void test_newer_by(void) {
         spate_buf_free(&b);
 }
 
+static void no_reject(void *opaque, int row, const char *error) {
+        (void)opaque;
+        CHECK(0, "row %d rejected: %s", row, error);
+}
+
+/* history_key: rows of one versioned commit through the SQLite backend (begin, write, commit), and
+ * how many of them the backend found equal to a row of their history key's latest version. */
+static void history_commit(sql_db_t *db, const sql_table_t *t, sql_row_t *rows, int n, int64_t version,
+                           const char *what, int want_same) {
+        char err[512] = "";
+        int same = 0;
+        CHECK(!spate_sql_sqlite.begin(db, err, sizeof(err)) &&
+              !spate_sql_sqlite.write(db, t, rows, n, version, no_reject, NULL, err, sizeof(err)) &&
+              !spate_sql_sqlite.commit(db, err, sizeof(err)), "%s: committed %s", what, err);
+        for (int i = 0; i < n; i++)
+                same += rows[i].same;
+        CHECK(same == want_same, "%s: %d of %d rows equal to their history key's latest version (want %d)",
+              what, same, n, want_same);
+}
+
+static sql_cell_t text(const char *s) {
+        return (sql_cell_t){ .kind = SQL_TEXT, .len = (uint32_t)strlen(s), .u.s = s };
+}
+
+static sql_cell_t real(double d) {
+        return (sql_cell_t){ .kind = SQL_REAL, .u.d = d };
+}
+
+/* The single number `sql` selects, read through a connection of its own. */
+static int64_t count(const char *path, const char *sql) {
+        sqlite3 *c;
+        sqlite3_stmt *st;
+        int64_t n = -1;
+        sqlite3_open(path, &c);
+        if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(c);
+        return n;
+}
+
+/* history_key: a replayed window result (every column equal, NULLs included) is not appended again;
+ * a revision is, and so is a revision back to an older version's values (only the latest version
+ * counts); rows of one commit are one version, a set: an equal row in the same commit is not
+ * appended twice. The SQL text in both dialects, and the behaviour through the SQLite backend. */
+static void test_history_key(void) {
+        static sql_col_t hc[] = { { "town", SQL_T_TEXT, "not null" }, { "start", SQL_T_TIMESTAMP, "not null" },
+                                  { "mean", SQL_T_DOUBLE, "" }, { "dept", SQL_T_TEXT, "" } };
+        static int hkey[] = { 0, 1 };
+        sql_table_t t = { .table = "h", .current = "c", .version_col = "v", .cols = hc, .ncols = 4, .key = key,
+                          .nkey = 1, .mode = SQL_VERSIONED, .hkey = hkey, .nhkey = 2, .create = 1 };
+        spate_buf_t b = { 0 };
+        char err[512] = "", dir[] = "/tmp/spate-test-sql-XXXXXX", path[64];
+        spate_sql_insert_changed(&b, SQL_DIALECT_PG, &t);
+        CHECK_STR(b.data, "INSERT INTO \"h\" (\"town\", \"start\", \"mean\", \"dept\", \"v\") SELECT $1::text, "
+                  "$2::timestamptz, $3::double precision, $4::text, $5::bigint WHERE NOT EXISTS (SELECT 1 FROM \"h\" l "
+                  "WHERE l.\"town\" = $1::text AND l.\"start\" = $2::timestamptz AND l.\"v\" = (SELECT max(m.\"v\") "
+                  "FROM \"h\" m WHERE m.\"town\" = $1::text AND m.\"start\" = $2::timestamptz) AND l.\"mean\" IS NOT "
+                  "DISTINCT FROM $3::double precision AND l.\"dept\" IS NOT DISTINCT FROM $4::text)",
+                  "PostgreSQL history INSERT unless equal to the history key's latest version");
+        b.len = 0;
+        spate_sql_history_index(&b, &t);
+        CHECK_STR(b.data, "CREATE INDEX IF NOT EXISTS \"h_history\" ON \"h\" (\"town\", \"start\", \"v\")",
+                  "the index of the latest-version lookup");
+        spate_buf_free(&b);
+
+        CHECK(mkdtemp(dir) != NULL, "a temporary directory");
+        snprintf(path, sizeof(path), "%s/h.db", dir);
+        sql_db_t *db = spate_sql_sqlite.open(path, err, sizeof(err));
+        CHECK(db && !spate_sql_sqlite.setup(db, &t, err, sizeof(err)), "SQLite setup with a history key: %s", err);
+        if (!db)
+                return;
+        const char *w10 = "2026-12-01T10:00:00.000Z", *w11 = "2026-12-01T11:00:00.000Z";
+        sql_cell_t c1[][4] = {
+                { text("paris"), text(w10), real(1.5), { .kind = SQL_NULL } },
+                { text("lyon"), text(w10), real(2.0), text("69") },
+        };
+        sql_row_t r1[] = { { .cells = c1[0] }, { .cells = c1[1] } };
+        history_commit(db, &t, r1, 2, 100, "first results", 0);
+        sql_cell_t c2[][4] = {
+                { text("paris"), text(w10), real(1.5), { .kind = SQL_NULL } },  /* replayed: NULL equals NULL */
+                { text("lyon"), text(w10), real(2.5), text("69") },             /* a revision */
+        };
+        sql_row_t r2[] = { { .cells = c2[0] }, { .cells = c2[1] } };
+        history_commit(db, &t, r2, 2, 200, "a replay and a revision", 1);
+        sql_cell_t c3[][4] = {
+                { text("lyon"), text(w10), real(2.0), text("69") },   /* back to version 100's values */
+                { text("paris"), text(w11), real(1.5), { .kind = SQL_NULL } },  /* another window, same values */
+                { text("lyon"), text(w10), real(2.5), text("69D") },  /* one column differs */
+                { text("lyon"), text(w10), real(2.0), text("69") },   /* again in the same commit */
+        };
+        sql_row_t r3[] = { { .cells = c3[0] }, { .cells = c3[1] }, { .cells = c3[2] }, { .cells = c3[3] } };
+        history_commit(db, &t, r3, 4, 300, "revisions, a new window, a repeat within the commit", 1);
+        CHECK(count(path, "SELECT count(*) FROM h") == 6, "the history holds 6 rows");
+        CHECK(count(path, "SELECT count(*) FROM (SELECT DISTINCT town, start, mean, dept, v FROM h)") == 6,
+              "no row twice");
+        CHECK(count(path, "SELECT count(*) FROM h WHERE town = 'lyon' AND v = 300") == 2,
+              "lyon's version 300: its two distinct rows");
+        CHECK(count(path, "SELECT count(*) FROM c") == 2 &&
+              count(path, "SELECT count(*) FROM c WHERE town = 'paris' AND start = '2026-12-01T11:00:00.000Z'") == 1,
+              "the current table is upserted as always");
+        spate_sql_sqlite.close(db);
+        for (int i = 0; i < 3; i++) {
+                snprintf(path, sizeof(path), "%s/h.db%s", dir, (const char *[]){ "", "-wal", "-shm" }[i]);
+                unlink(path);
+        }
+        rmdir(dir);
+}
+
 int main(void) {
         test_types();
         test_cells();
@@ -201,5 +313,6 @@ int main(void) {
         test_text();
         test_sqlite();
         test_newer_by();
+        test_history_key();
         return CHECK_DONE();
 }
