@@ -438,9 +438,9 @@ static void dead_letter(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
  * produced so far is acknowledged before the COMMIT: the dead letters of the
  * rejected rows (once the offsets are stored, a replay skips those rows and
  * could not dead-letter them again; a failed attempt repeats them: the DLQ is
- * at-least-once), and the changelog of the windows whose results the rows
- * are, so that a restore never goes back before what the database holds
- * (docs/exactness.md §7). */
+ * at-least-once), and the changelog records and results of the windows
+ * whose results the rows are (their frames are sealed after this COMMIT:
+ * docs/exactness.md §1 and §7). */
 static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, size_t size) {
         const sql_backend_t *be = s->be;
         const char *what;
