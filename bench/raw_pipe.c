@@ -1,5 +1,7 @@
 /* raw_pipe.c - the consume -> produce baseline of map->sink: a plain
- * librdkafka consumer in a group (spate's consumer settings) copying every
+ * librdkafka consumer in a group (spate's consumer settings, but the 64 MB
+ * prefetch that keeps librdkafka 2.0's fetchers busy without spate's
+ * wake-ups, engine/fetch_wake.c: the limit at its best) copying every
  * message, key and value unchanged, to another topic through a producer with
  * spate's producer settings (engine/kafka_conf.c: lz4, linger.ms 5, the
  * murmur2_random partitioner, a delivery report per message), committing the
@@ -74,7 +76,7 @@ static rd_kafka_t *producer(const char *bootstrap) {
         set(c, "linger.ms", "5");
         set(c, "compression.codec", "lz4");
         set(c, "partitioner", "murmur2_random");
-        set(c, "queue.buffering.max.messages", "100000");
+        set(c, "queue.buffering.max.messages", "20000");
         rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
         if (!rk) {

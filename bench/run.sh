@@ -11,7 +11,8 @@
 # (join.sh); the in-process *_bench programs (join_bench: the same join per record without
 # Kafka); /metrics' cost (metrics.sh); interactive queries' latency under 100 concurrent clients,
 # one and two instances, beside /metrics on the same server (iq.sh).
-# env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT
+# env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT,
+#      BENCH_CORE=1 (stop after the scale-out: only the map->sink and region-job sections)
 set -u
 cd "$(dirname "$0")/.."
 : "${SPATE_BIN:?run through make bench}" "${SPATE_BENCH_BIN:?run through make bench}"
@@ -132,8 +133,10 @@ for log in sys.argv[2:]:
     print("instance %s: %d records in %.2f s" % (log[-8:-4], k, t))
     n, longest = n + k, max(longest, t)
 both = n / longest if longest else 0
-print("RESULT scale-out: two instances %.0f records/s combined (records of both / the longer first-to-last span), one instance %.0f (median): %.2fx (2 cores shared by both instances and the broker)" % (both, one, both / one if one else 0))
+print("RESULT scale-out: two instances %.0f records/s combined (records of both / the longer first-to-last span), one instance %.0f (median): %.2fx (on 2 cores shared by both instances and the broker this measures coordination - two group members, two producers, a rebalance as the second joins - more than a speed-up: the same 2 cores do the work)" % (both, one, both / one if one else 0))
 PY
+
+[ -n "${BENCH_CORE:-}" ] && exit 0
 
 echo "== hourly mean by region on the legacy records (bench/hourly_region.yaml: a pre-computed region field)"
 SPATE_STATE_DIR=$TMP/state /usr/bin/time -f "%U %S %M %e" -o "$TMP/time2" "$SPATE_BIN" run bench/hourly_region.yaml --until-idle 3s 2>"$TMP/hourly.log"

@@ -44,6 +44,9 @@ struct spate_ctx {
         const spate_node_t *branch;   /* the fan-out branch it failed in (spate_emit()), or NULL */
         int64_t now_ms;               /* wall clock, set before punctuate (the test
                                          driver's clock: moves only when told) */
+        int64_t wall_floor_ms;        /* the wall clock read before the batch in flight
+                                         (0 under the test driver): what
+                                         spate_ctx_check_future() tries before a clock read */
         const spate_ctx_ops_t *ops;   /* set by whoever runs the nodes */
         rd_kafka_t *producer;         /* the engine's; NULL under the test driver */
         struct spate_engine *engine;  /* NULL under the test driver */

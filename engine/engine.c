@@ -5,6 +5,7 @@
 #include "engine_impl.h"
 #include "engine_int.h"
 #include "dlq.h"
+#include "fetch_wake.h"
 #include "kafka_conf.h"
 #include "live.h"
 #include "../util/log.h"
@@ -25,19 +26,35 @@ double spate_engine_mono_s(void) {
 
 #define ROLE_DLQ (-1)
 
-/* The role of the topic a delivery report is for: the DLQ, a sink's topic or
- * an internal one. Cached by handle: reports come per message. */
-static int topic_role(spate_engine_t *e, const rd_kafka_topic_t *rkt) {
-        for (int i = 0; i < e->nroles; i++)
-                if (e->roles[i].rkt == rkt)
-                        return e->roles[i].role;
-        const char *name = rd_kafka_topic_name(rkt);
+/* The producer's handle of a topic, made on its first message, with the
+ * topic's role for delivery reports: the DLQ, a sink's topic or an internal
+ * one. NULL when librdkafka refuses the name. */
+static struct out_topic *out_topic(spate_engine_t *e, const char *name) {
+        for (int i = 0; i < e->nouts; i++)
+                if (!strcmp(e->outs[i].name, name))
+                        return &e->outs[i];
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(e->producer, name, NULL);
+        if (!rkt)
+                return NULL;
+        struct out_topic *o = realloc(e->outs, sizeof(*o) * (size_t)(e->nouts + 1));
+        if (!o)
+                abort();
+        e->outs = o;
         const spate_topic_decl_t *d = spate_topology_topic(e->topo, name);
-        int role = !strcmp(name, e->topo->dlq_topic) ? ROLE_DLQ
-                   : d && d->role == SPATE_TOPIC_SINK ? SPATE_TOPIC_SINK : SPATE_TOPIC_INTERNAL;
-        if (e->nroles < (int)(sizeof(e->roles) / sizeof(e->roles[0])))
-                e->roles[e->nroles++] = (struct topic_role){ rkt, role };
-        return role;
+        o[e->nouts] = (struct out_topic){ rd_kafka_topic_name(rkt), rkt,
+                                          !strcmp(name, e->topo->dlq_topic) ? ROLE_DLQ
+                                          : d && d->role == SPATE_TOPIC_SINK ? SPATE_TOPIC_SINK
+                                          : SPATE_TOPIC_INTERNAL };
+        return &o[e->nouts++];
+}
+
+/* The role of the topic a delivery report is for. */
+static int topic_role(spate_engine_t *e, const rd_kafka_topic_t *rkt) {
+        for (int i = 0; i < e->nouts; i++)
+                if (e->outs[i].rkt == rkt)
+                        return e->outs[i].role;
+        struct out_topic *o = out_topic(e, rd_kafka_topic_name(rkt));
+        return o ? o->role : SPATE_TOPIC_INTERNAL;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -111,9 +128,15 @@ static int wait_queue_room(spate_engine_t *e) {
 static int engine_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
                           const void *key, size_t key_len, const void *value, size_t len,
                           int64_t *acked) {
+        struct out_topic *o = out_topic(ctx->engine, topic);
+        if (!o) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: %s", topic,
+                         rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
         for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
-                        ctx->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                        ctx->producer, RD_KAFKA_V_RKT(o->rkt), RD_KAFKA_V_PARTITION(partition),
                         RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
                         RD_KAFKA_V_OPAQUE(acked), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_END);
@@ -428,6 +451,24 @@ static void metrics_refresh(spate_engine_t *e) {
         e->last_metrics = spate_mono_ms();
 }
 
+/* The prefetch bound in bytes, for spate_fetch_wake_batch(). */
+static long prefetch_bytes(rd_kafka_t *rk) {
+        char v[32];
+        size_t size = sizeof(v);
+        if (rd_kafka_conf_get(rd_kafka_conf(rk), "queued.max.messages.kbytes", v, &size) != RD_KAFKA_CONF_OK)
+                return 0;
+        return atol(v) * 1024;
+}
+
+static void start_fetch_wake(spate_engine_t *e) {
+        const char *topics[64];
+        int n = 0;
+        for (int i = 0; i < e->nsources && n < 64; i++)
+                topics[n++] = e->sources[i].topic;
+        e->prefetch_bytes = prefetch_bytes(e->consumer);
+        e->wake = spate_fetch_wake_start(e->consumer, e->queue, topics, n);
+}
+
 spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errstr_size) {
         spate_engine_t *e = calloc(1, sizeof(*e));
         rd_kafka_conf_t *cc = NULL, *pc = NULL;
@@ -489,6 +530,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
                 snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
                 goto err;
         }
+        start_fetch_wake(e);
         rd_kafka_topic_partition_list_destroy(subs);
         return e;
 err:
@@ -499,6 +541,15 @@ err:
         rd_kafka_topic_partition_list_destroy(subs);
         spate_engine_destroy(e);
         return NULL;
+}
+
+/* Below half the prefetch bound, in messages of the batch's mean size. */
+static void fetch_wake_batch(spate_engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
+        size_t bytes = 0;
+        for (ssize_t i = 0; i < n; i++)
+                bytes += msgs[i]->len + msgs[i]->key_len;
+        spate_fetch_wake_batch(e->wake, n == BATCH,
+                               n > 0 ? e->prefetch_bytes / 2 / (long)(bytes / (size_t)n + 1) : 0);
 }
 
 static void punctuate(spate_engine_t *e) {
@@ -586,6 +637,8 @@ int spate_engine_run(spate_engine_t *e) {
         while (!e->stop && !e->failed) {
                 ssize_t n = rd_kafka_consume_batch_queue(e->queue, e->tick_ms, msgs, BATCH);
                 ssize_t records = 0;
+                e->ctx.wall_floor_ms = spate_now_ms();
+                fetch_wake_batch(e, msgs, n);
                 for (ssize_t i = 0; i < n; i++) {
                         if (msgs[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                                 at_end(e, msgs[i]);
@@ -630,6 +683,8 @@ int spate_engine_run(spate_engine_t *e) {
         if (!e->failed)
                 spate_engine_commit(e);
         summary(e);
+        spate_fetch_wake_stop(e->wake);
+        e->wake = NULL;
         spate_info("leaving the group");
         rd_kafka_consumer_close(e->consumer);
         if (e->failed)
@@ -668,6 +723,7 @@ void spate_engine_get_stats(const spate_engine_t *e, spate_engine_stats_t *st) {
 void spate_engine_destroy(spate_engine_t *e) {
         if (!e)
                 return;
+        spate_fetch_wake_stop(e->wake);
         if (e->queue)
                 rd_kafka_queue_destroy(e->queue);
         if (e->peer_queue)
@@ -680,8 +736,11 @@ void spate_engine_destroy(spate_engine_t *e) {
                 if (e->txn)
                         rd_kafka_abort_transaction(e->producer, 5000);
                 rd_kafka_flush(e->producer, e->failed ? 0 : 10000);
+                for (int i = 0; i < e->nouts; i++)  /* after the last delivery report */
+                        rd_kafka_topic_destroy(e->outs[i].rkt);
                 rd_kafka_destroy(e->producer);
         }
+        free(e->outs);
         if (e->restorer)
                 rd_kafka_destroy(e->restorer);
         spate_engine_standby_destroy(e);

@@ -70,8 +70,10 @@ struct spate_engine {
         int tick_ms;               /* punctuate period: the smallest a node asks for */
         int txn;                   /* exactly_once: a transaction is open */
         int commit_asap;           /* spate_ctx_request_commit() */
-        struct topic_role { const rd_kafka_topic_t *rkt; int role; } roles[32];
-        int nroles;
+        /* The producer's topic handles, made once per topic written: a
+         * message produced by name costs a topic lookup under a lock. */
+        struct out_topic { const char *name; rd_kafka_topic_t *rkt; int role; } *outs;
+        int nouts;
         /* metrics.h: what the HTTP thread reads */
         spate_histogram_t *m_commit;
         spate_metric_t *m_produced, *m_ready;
@@ -85,6 +87,8 @@ struct spate_engine {
         rd_kafka_topic_partition_list_t *peer_parts;  /* every source partition */
         int peer_asked;
         spate_standby_t *standby;  /* num_standby_replicas >= 1: engine_standby.c */
+        struct spate_fetch_wake *wake;  /* fetch_wake.h, or NULL */
+        long prefetch_bytes;       /* the consumer's queued.max.messages.kbytes, in bytes */
 };
 
 /* How long a stopping instance waits for outputs to be acknowledged. */

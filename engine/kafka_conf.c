@@ -23,25 +23,38 @@ static const char *const consumer_defaults[][2] = {
         { "fetch.wait.max.ms", "50" },
         /* In librdkafka 2.0 both prefetch thresholds are checked against the
          * one consumer queue all partitions forward to; once one is reached
-         * every partition stops fetching until its broker thread next wakes,
-         * ~0.8 s later, however fast the queue drains. So the count
-         * threshold is disabled and prefetch bounded by bytes, which must
-         * cover that pause: a reader of ~1M records/s of ~120 bytes needs
-         * ~64 MB (bench: the region job at 24 MB ran 35-40 % slower; 64 MB
-         * as fast as 128 MB, the old default, with ~70 MB less RSS). */
+         * a broker thread stops fetching until it next wakes, up to 1 s
+         * later, however fast the queue drains. The engine wakes them while
+         * it catches up (fetch_wake.c), so a small bound reads as fast as a
+         * large one: 12 MB of payload (~40 MB of RSS with librdkafka's
+         * per-message overhead at ~120-byte records) against 64 MB before
+         * (~250 MB of RSS). The count threshold stays off. */
         { "queued.min.messages", "10000000" },
-        { "queued.max.messages.kbytes", "65536" },
+        { "queued.max.messages.kbytes", "12288" },
+        /* Per partition and fetch: what one response may add beyond the
+         * bound (librdkafka grows it for a larger message). */
+        { "fetch.message.max.bytes", "131072" },
         { "fetch.error.backoff.ms", "50" },
         { "partition.assignment.strategy", "range" },
+};
+
+/* The restorer replays changelogs with no wake-ups (it polls partition by
+ * partition): it keeps the prefetch that covers the broker threads' pause,
+ * held only while a restore runs. */
+static const char *const restorer_defaults[][2] = {
+        { "queued.max.messages.kbytes", "65536" },
+        { "fetch.message.max.bytes", "1048576" },
+        { "fetch.wait.max.ms", "10" },
 };
 
 static const char *const producer_defaults[][2] = {
         { "linger.ms", "5" },
         { "compression.codec", "lz4" },
         { "partitioner", "murmur2_random" },  /* the Java clients' partitioner */
-        /* librdkafka's default: 100,000 queued messages are 20 batches of
-         * every partition in flight; 500,000 only held more memory. */
-        { "queue.buffering.max.messages", "100000" },
+        /* Outputs not yet acknowledged: 20,000 are ~600 per partition of a
+         * 32-partition topic, more than a linger's worth at 1M records/s;
+         * 100,000 (librdkafka's default) held ~25 MB more and ran no faster. */
+        { "queue.buffering.max.messages", "20000" },
 };
 
 rd_kafka_conf_t *spate_kafka_conf(const spate_topology_t *t, spate_client_t kind,
@@ -49,9 +62,12 @@ rd_kafka_conf_t *spate_kafka_conf(const spate_topology_t *t, spate_client_t kind
         rd_kafka_conf_t *c = rd_kafka_conf_new();
         char err[512];
         rd_kafka_conf_set_log_cb(c, spate_kafka_log_cb);
-        if (kind == SPATE_CLIENT_CONSUMER) {
+        if (kind == SPATE_CLIENT_CONSUMER || kind == SPATE_CLIENT_RESTORER) {
                 for (size_t i = 0; i < sizeof(consumer_defaults) / sizeof(consumer_defaults[0]); i++)
                         set(c, consumer_defaults[i][0], consumer_defaults[i][1], err, sizeof(err));
+                for (size_t i = 0; kind == SPATE_CLIENT_RESTORER &&
+                                   i < sizeof(restorer_defaults) / sizeof(restorer_defaults[0]); i++)
+                        set(c, restorer_defaults[i][0], restorer_defaults[i][1], err, sizeof(err));
                 set(c, "group.id", t->application, err, sizeof(err));
         } else if (kind == SPATE_CLIENT_PRODUCER) {
                 for (size_t i = 0; i < sizeof(producer_defaults) / sizeof(producer_defaults[0]); i++)
@@ -61,7 +77,7 @@ rd_kafka_conf_t *spate_kafka_conf(const spate_topology_t *t, spate_client_t kind
                 const char *k = t->kafka->keys[i]->value;
                 const spate_yaml_t *v = t->kafka->items[i];
                 if (!strncmp(k, "consumer.", 9)) {
-                        if (kind != SPATE_CLIENT_CONSUMER)
+                        if (kind != SPATE_CLIENT_CONSUMER && kind != SPATE_CLIENT_RESTORER)
                                 continue;
                         k += 9;
                 } else if (!strncmp(k, "producer.", 9)) {

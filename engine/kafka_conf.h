@@ -6,7 +6,10 @@
 
 #include <librdkafka/rdkafka.h>
 
-typedef enum { SPATE_CLIENT_CONSUMER, SPATE_CLIENT_PRODUCER, SPATE_CLIENT_ADMIN } spate_client_t;
+/* The restorer is a consumer (consumer. properties apply) with a larger
+ * prefetch: it reads changelogs flat out without fetch_wake.c's wake-ups. */
+typedef enum { SPATE_CLIENT_CONSUMER, SPATE_CLIENT_PRODUCER, SPATE_CLIENT_ADMIN,
+               SPATE_CLIENT_RESTORER } spate_client_t;
 
 /* Builds a conf: spate's defaults for the client kind, then every property of
  * kafka: (`consumer.` / `producer.` prefixes apply to one kind only). An

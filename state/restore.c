@@ -55,14 +55,12 @@ static rd_kafka_t *restorer(spate_ctx_t *ctx) {
         spate_engine_t *e = ctx->engine;
         rd_kafka_t **rk = spate_engine_restorer_slot(e);
         rd_kafka_conf_t *c;
-        char err[512];
         if (*rk)
                 return *rk;
-        if (!(c = spate_kafka_conf(spate_engine_topology(e), SPATE_CLIENT_CONSUMER, ctx->errstr,
+        /* Assign-only: it never joins the group nor commits. */
+        if (!(c = spate_kafka_conf(spate_engine_topology(e), SPATE_CLIENT_RESTORER, ctx->errstr,
                                    sizeof(ctx->errstr))))
                 return NULL;
-        /* Assign-only: it never joins the group nor commits. */
-        rd_kafka_conf_set(c, "fetch.wait.max.ms", "10", err, sizeof(err));
         if (!(*rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, ctx->errstr, sizeof(ctx->errstr))))
                 return NULL;
         return *rk;
