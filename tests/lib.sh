@@ -105,6 +105,36 @@ wait_count() {
         wait_for "$t" bash -c "[ \$($KT count $BOOT $topic 2>/dev/null || echo 0) -ge $n ]"
 }
 
+# window_crash_setup NNNN REF: the start of a window's kill -9 test against the reference
+# tests/ref/REF: SEED from $SEED_NNNN or a fresh $RANDOM, which it then seeds (so the kill
+# times repeat too); the input $TMP/in.tsv from `REF gen SEED`; and $TMP/topo.yaml up to
+# `nodes:` and the source `readings` (itNNNN.in, 3 partitions, event time t), state in
+# $TMP/state, commits every 300 ms. The test appends its nodes (cat >>).
+window_crash_setup() {
+        local id=$1 ref=$2 var=SEED_$1
+        SEED=${!var:-$RANDOM}
+        RANDOM=$SEED
+        echo "# seed $SEED ($var=$SEED repeats the data and the kill times)"
+        ulimit -c 0
+        $PY "$SPATE_ROOT/tests/ref/$ref" gen "$SEED" "$TMP/in.tsv"
+        cat >"$TMP/topo.yaml" <<YAML
+application: it-$id
+kafka:
+  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
+  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
+  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
+settings:
+  commit_interval: 300ms
+  state_dir: $TMP/state
+nodes:
+  - name: readings
+    type: kafka_source
+    topic: it$id.in
+    partitions: 3
+    time: t
+YAML
+}
+
 # Dev/test group timings: the mock broker needs session.timeout.ms ~4 s.
 export SPATE_SESSION_TIMEOUT_MS=4000 SPATE_HEARTBEAT_MS=500
 
