@@ -364,6 +364,19 @@ static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t 
         return f;
 }
 
+/* Frees f's Avro writer after a failed write (the file is incomplete and is
+ * dropped or replayed): avro-c's close frees its writer only once its last
+ * block is written, so that block goes to /dev/null. */
+static void writer_discard(afile_t *f) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) {
+                dup2(null, fileno(f->fp));
+                close(null);
+        }
+        clearerr(f->fp);
+        avro_file_writer_close(f->w);
+}
+
 /* Ends a file: the Avro writer's last block written, the data fsynced, the
  * descriptor closed. It waits, in progress, for the commit that finalizes
  * it. -1 with s->error. */
@@ -374,6 +387,8 @@ static int file_close(spate_ctx_t *ctx, sink_t *s, afile_t *f) {
         int in_avro = avro_file_writer_close(f->w) != 0;
         int rc = in_avro || ferror(f->fp) || fsync(fileno(f->fp));
         int err = errno;
+        if (in_avro)
+                writer_discard(f);
         rc |= fclose(f->fp) != 0;
         f->fp = NULL;
         f->w = NULL;
@@ -388,7 +403,7 @@ static int file_close(spate_ctx_t *ctx, sink_t *s, afile_t *f) {
 /* A file not finalized: its records are replayed by whoever resumes. */
 static void file_drop(afile_t *f) {
         if (f->fp) {
-                avro_file_writer_close(f->w);
+                writer_discard(f);
                 fclose(f->fp);
         }
         unlink(f->tmp);
