@@ -135,6 +135,16 @@ nodes:
 YAML
 }
 
+# gen_id_v FILE FIRST COUNT: COUNT records for kafka_tool.py produce, ids FIRST on: lines
+# "k<id><TAB>{"id":<id>,"v":<id>}".
+gen_id_v() {
+        $PY -c '
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])):
+        f.write("k%d\t{\"id\":%d,\"v\":%d}\n" % (i, i, i))' "$@"
+}
+
 # Dev/test group timings: the mock broker needs session.timeout.ms ~4 s.
 export SPATE_SESSION_TIMEOUT_MS=4000 SPATE_HEARTBEAT_MS=500
 

@@ -7,15 +7,8 @@
 topo=$SPATE_ROOT/tests/integration/0301-fingerprint-instances.yaml
 start_broker --topology "$topo" || { nok "broker starts"; exit 1; }
 start_mosquitto || { nok "mosquitto starts"; exit 1; }
-gen() {  # file, first, count
-        $PY -c '
-import sys
-with open(sys.argv[1], "w") as f:
-    for i in range(int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])):
-        f.write("k%d\t{\"id\":%d,\"v\":%d}\n" % (i, i, i))' "$@"
-}
-gen "$TMP/a.tsv" 0 500
-gen "$TMP/b.tsv" 500 500
+gen_id_v "$TMP/a.tsv" 0 500
+gen_id_v "$TMP/b.tsv" 500 500
 check "produce 500 records" $KT produce "$BOOT" it0301.raw "$TMP/a.tsv"
 INST=host-a STATE_DIR=$TMP/state-a start_spate a "$topo"
 check "instance a processes them (and commits its fingerprint)" wait_count 60 it0301.out 500
