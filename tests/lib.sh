@@ -86,7 +86,10 @@ start_broker() {
         local port
         port=$(free_port 3)
         bg "$SPATE_BIN" broker --listen "127.0.0.1:$port" --brokers 3 "$@" >"$TMP/broker.out" 2>"$TMP/broker.log"
-        wait_for 10 grep -q 127.0.0.1 "$TMP/broker.out" || { echo "# broker did not start"; cat "$TMP/broker.log"; return 1; }
+        # It prints its address once every topic is created (two a second under ASan on a busy
+        # machine: 0840's took over 10 s): wait for that while it runs, 120 s if it hangs.
+        wait_for 120 bash -c "grep -q 127.0.0.1 '$TMP/broker.out' || ! kill -0 ${_pids[-1]} 2>/dev/null"
+        grep -q 127.0.0.1 "$TMP/broker.out" || { echo "# broker did not start"; cat "$TMP/broker.log"; return 1; }
         BOOT=$(head -1 "$TMP/broker.out")
         export SPATE_BOOTSTRAP=$BOOT
 }
