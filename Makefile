@@ -4,7 +4,7 @@
 #   make deps       install the Debian packages spate needs (only those missing)
 #   make test       deps + build + every unit and integration test
 #   make asan       the same suite under AddressSanitizer/UBSan (build in build/asan)
-#   make fuzz       each libFuzzer target of tests/fuzz for FUZZ_SECONDS (clang, build/fuzz)
+#   make fuzz       each libFuzzer target of tests/fuzz for its budget or FUZZ_SECONDS (clang, build/fuzz)
 #   make run        the flagship demo on the embedded broker
 #   make bench      benchmarks on the embedded broker
 
@@ -51,7 +51,6 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_SECONDS ?= 60
 # The fuzz targets and the library under them, built by clang with libFuzzer, ASan and UBSan.
 # Two clang-only warnings are off there: `{ NULL }` table terminators, and avro-c's
 # accessor macros (whose NULL-method branch never runs for generic values).
@@ -114,11 +113,11 @@ asan: deps
 	SPATE_BIN=$(abspath build/asan/bin/spate) SPATE_TEST_BIN=$(abspath build/asan/tests) \
 	SPATE_ASAN=1 tests/run.sh $(T)
 
-# Runs the targets (FUZZ_TARGETS, default all) one after another for FUZZ_SECONDS each
-# and prints execs per target.
+# Runs the targets (FUZZ_TARGETS, default all) one after another, each for its budget
+# (tests/fuzz/lib.sh) or FUZZ_SECONDS, and prints execs per target.
 fuzz: deps
 	$(FUZZ_MAKE)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(abspath build/fuzz/fuzz) $(FUZZ_TARGETS)
+	$(if $(FUZZ_SECONDS),FUZZ_SECONDS=$(FUZZ_SECONDS)) tests/fuzz/run.sh $(abspath build/fuzz/fuzz) $(FUZZ_TARGETS)
 
 bench: deps
 	$(MAKE) all $(BENCH_BIN)

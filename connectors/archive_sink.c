@@ -38,6 +38,9 @@
 /* Records larger than the Avro block (1 MiB, Kafka's default message limit)
  * cannot be written by avro-c: they go to the DLQ with that reason. */
 #define BLOCK_BYTES (1024 * 1024 + 4096)
+/* A page, more than an Object Container File's header (magic, schema, codec,
+ * sync marker: under 1 KB); the file's first records use the rest. */
+#define HEADER_ROOM 4096
 /* Files ended and not finalized yet (an hour change in a partition ends
  * its file) hold no descriptor; this many ask for a commit all the same. */
 #define MAX_PENDING 1024
@@ -347,6 +350,15 @@ static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t 
         /* avro-c writes whole blocks and does not check every stdio flush:
          * unbuffered, each of its writes reaches the file or fails there. */
         setvbuf(f->fp, NULL, _IONBF, 0);
+        /* avro-c leaks its writer when writing the header fails: room for the
+         * header is reserved first, so that a full disk fails here. */
+        if (fallocate(fileno(f->fp), FALLOC_FL_KEEP_SIZE, 0, HEADER_ROOM) && errno != EOPNOTSUPP) {
+                set_error(ctx, s, "creating", f->tmp, 0);
+                fclose(f->fp);
+                unlink(f->tmp);
+                file_free(f);
+                return NULL;
+        }
         errno = 0;
         if (avro_file_writer_create_with_codec_fp(f->fp, f->tmp, 0, s->schema, &f->w, s->codec, BLOCK_BYTES)) {
                 set_error(ctx, s, "starting", f->tmp, 1);
@@ -364,6 +376,19 @@ static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t 
         return f;
 }
 
+/* Frees f's Avro writer after a failed write (the file is incomplete and is
+ * dropped or replayed): avro-c's close frees its writer only once its last
+ * block is written, so that block goes to /dev/null. */
+static void writer_discard(afile_t *f) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) {
+                dup2(null, fileno(f->fp));
+                close(null);
+        }
+        clearerr(f->fp);
+        avro_file_writer_close(f->w);
+}
+
 /* Ends a file: the Avro writer's last block written, the data fsynced, the
  * descriptor closed. It waits, in progress, for the commit that finalizes
  * it. -1 with s->error. */
@@ -374,6 +399,8 @@ static int file_close(spate_ctx_t *ctx, sink_t *s, afile_t *f) {
         int in_avro = avro_file_writer_close(f->w) != 0;
         int rc = in_avro || ferror(f->fp) || fsync(fileno(f->fp));
         int err = errno;
+        if (in_avro)
+                writer_discard(f);
         rc |= fclose(f->fp) != 0;
         f->fp = NULL;
         f->w = NULL;
@@ -388,7 +415,7 @@ static int file_close(spate_ctx_t *ctx, sink_t *s, afile_t *f) {
 /* A file not finalized: its records are replayed by whoever resumes. */
 static void file_drop(afile_t *f) {
         if (f->fp) {
-                avro_file_writer_close(f->w);
+                writer_discard(f);
                 fclose(f->fp);
         }
         unlink(f->tmp);

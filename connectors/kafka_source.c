@@ -1,20 +1,24 @@
 /* kafka_source.c - the `kafka_source` node: decodes messages of a topic into
- * records. The engine subscribes to `topic` and hands each message in. */
+ * records. The engine subscribes to `topic` and hands each message in.
+ * `format: raw` decodes nothing (no fields; the Kafka timestamp is the record
+ * time), so that an archive_sink gets every message, parseable or not. */
 #include "../engine/node.h"
 #include "../serde/serde.h"
 #include "../engine/topology.h"
 #include "../util/util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct source {
-        spate_serde_t *serde;
+        spate_serde_t *serde;      /* NULL for format: raw */
         spate_expr_t *key, *time;
 } source_t;
 
 static const spate_prop_t source_props[] = {
         { "topic", SPATE_P_STR, 1, NULL, NULL, "topic to read" },
-        { "format", SPATE_P_ENUM, 0, "json", "json|avro", "message encoding" },
+        { "format", SPATE_P_ENUM, 0, "json", "json|avro|raw",
+          "message encoding; raw: not decoded (no fields, no key:/time:), for an archive_sink of every message" },
         { "schema", SPATE_P_STR, 0, NULL, NULL, "Avro schema file (.avsc, looked up in schemas_dir)" },
         { "key", SPATE_P_EXPR, 0, NULL, NULL, "expression replacing the message key" },
         { "time", SPATE_P_EXPR, 0, NULL, NULL, "event time in ms (default: the message timestamp), e.g. unix_s(dt)" },
@@ -22,10 +26,30 @@ static const spate_prop_t source_props[] = {
         { NULL }
 };
 
+static void declare_topic(spate_node_t *n) {
+        spate_topology_declare_topic(n->topo, n, spate_node_str(n, "topic"),
+                                     (int)spate_node_int(n, "partitions"), 0, SPATE_TOPIC_SOURCE);
+}
+
+/* A raw source has no fields for key: or time: to read. */
+static int raw_init(spate_node_t *n, char *errstr, size_t errstr_size) {
+        static const char *const needs_fields[] = { "key", "time", "schema" };
+        for (size_t i = 0; i < sizeof(needs_fields) / sizeof(*needs_fields); i++)
+                if (spate_node_param(n, needs_fields[i]))
+                        return spate_node_error(n, spate_node_param(n, needs_fields[i]), errstr, errstr_size,
+                                                "format: raw decodes no fields, so '%s:' cannot be used (the "
+                                                "record time is the Kafka timestamp; hint: use format: json "
+                                                "to read fields)", needs_fields[i]);
+        declare_topic(n);
+        return 0;
+}
+
 static int source_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         source_t *s = n->ctx;
         char err[512];
         n->out = spate_shape_new(spate_node_shapes(n), 1);
+        if (!strcmp(spate_node_str(n, "format"), "raw"))
+                return raw_init(n, errstr, errstr_size);
         s->serde = spate_serde_new(n->topo, spate_node_str(n, "format"), spate_node_str(n, "schema"),
                                    err, sizeof(err));
         if (!s->serde)
@@ -37,8 +61,7 @@ static int source_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         s->time = spate_node_time_expr(n, "time", n->out, errstr, errstr_size);
         if (!s->time && *errstr)
                 return -1;
-        spate_topology_declare_topic(n->topo, n, spate_node_str(n, "topic"),
-                                     (int)spate_node_int(n, "partitions"), 0, SPATE_TOPIC_SOURCE);
+        declare_topic(n);
         return 0;
 }
 
@@ -49,7 +72,7 @@ static int source_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
         spate_value_t v;
         char err[512];
 
-        if (spate_serde_decode(s->serde, n->out, o->payload, o->len, a, &rec->value, err, sizeof(err)))
+        if (s->serde && spate_serde_decode(s->serde, n->out, o->payload, o->len, a, &rec->value, err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s", err);
         if (s->key) {
                 if (spate_expr_eval(s->key, rec, a, &v, err, sizeof(err)))

@@ -20,14 +20,16 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
         return h;
 }
 
-/* Kind, then each scalar with its length, so that no two trees share a text. */
+/* Kind, then each scalar with its length, so that no two trees share a text.
+ * Scalars as written, before ${VAR} interpolation: instances of one topology
+ * file may differ in per-instance values (a `client_id: x-${HOSTNAME}`). */
 static uint64_t hash_tree(uint64_t h, const spate_yaml_t *y) {
         char head[32];
-        int n = snprintf(head, sizeof(head), "%d:%zu:", (int)y->kind,
-                         y->kind == SPATE_YAML_SCALAR ? strlen(y->value) : (size_t)y->n);
+        const char *text = y->kind == SPATE_YAML_SCALAR ? spate_yaml_written(y) : NULL;
+        int n = snprintf(head, sizeof(head), "%d:%zu:", (int)y->kind, text ? strlen(text) : (size_t)y->n);
         h = fnv(h, head, (size_t)n);
-        if (y->kind == SPATE_YAML_SCALAR)
-                return fnv(h, y->value, strlen(y->value));
+        if (text)
+                return fnv(h, text, strlen(text));
         for (int i = 0; i < y->n; i++) {
                 if (y->kind == SPATE_YAML_MAP)
                         h = hash_tree(h, y->keys[i]);

@@ -9,8 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A hash of the `nodes:` tree (keys and interpolated values): what the
- * instance computes, not where it connects or keeps its state. */
+/* A hash of the `nodes:` tree (keys and values as written, before ${VAR}
+ * interpolation): what the instance computes, not where it connects or keeps
+ * its state, nor its per-instance values (a `client_id: x-${HOSTNAME}`). Two
+ * files alike but for what their variables expand to are not told apart. */
 uint64_t spate_topology_fingerprint(const spate_topology_t *t);
 
 /* Who committed an offset: fingerprint, instance start and commit time (ms),

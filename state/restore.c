@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct spate_store *spate_engine_store(spate_ctx_t *ctx) {
         spate_engine_t *e = ctx->engine;
@@ -117,11 +116,6 @@ static int transient(rd_kafka_resp_err_t err) {
         }
 }
 
-static void sleep_ms(int64_t ms) {
-        struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
 int spate_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *lo, int64_t *hi,
                      char *errstr, size_t errstr_size) {
         int64_t backoff = 100, t0 = spate_mono_ms();
@@ -131,8 +125,7 @@ int spate_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64
                         break;
                 spate_warn("watermarks of %s[%d]: %s; retrying in %lld ms", topic, partition,
                            rd_kafka_err2str(err), (long long)backoff);
-                sleep_ms(backoff);
-                backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+                spate_backoff_sleep(&backoff, 5000);
         }
         if (err)
                 snprintf(errstr, errstr_size, "watermarks of %s[%d]: %s%s", topic, partition,

@@ -14,28 +14,8 @@
 corrections_crash_test() {
         local num=$1 group=$2
         REF=$SPATE_ROOT/tests/ref
-        local seed_var=SEED_$num
-        SEED=${!seed_var:-$RANDOM}
-        RANDOM=$SEED
-        echo "# seed $SEED (SEED_$num=$SEED repeats the data and the kill times)"
-        ulimit -c 0
-        $PY "$REF/corrections_ref.py" gen "$SEED" "$TMP/in.tsv"
-
-        cat >"$TMP/topo.yaml" <<YAML
-application: it-$num
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: $TMP/state
-nodes:
-  - name: readings
-    type: kafka_source
-    topic: it$num.in
-    partitions: 3
-    time: t
+        window_crash_setup "$num" corrections_ref.py
+        cat >>"$TMP/topo.yaml" <<YAML
   - name: hourly
     type: window
     from: readings

@@ -86,7 +86,10 @@ start_broker() {
         local port
         port=$(free_port 3)
         bg "$SPATE_BIN" broker --listen "127.0.0.1:$port" --brokers 3 "$@" >"$TMP/broker.out" 2>"$TMP/broker.log"
-        wait_for 10 grep -q 127.0.0.1 "$TMP/broker.out" || { echo "# broker did not start"; cat "$TMP/broker.log"; return 1; }
+        # It prints its address once every topic is created (two a second under ASan on a busy
+        # machine: 0840's took over 10 s): wait for that while it runs, 120 s if it hangs.
+        wait_for 120 bash -c "grep -q 127.0.0.1 '$TMP/broker.out' || ! kill -0 ${_pids[-1]} 2>/dev/null"
+        grep -q 127.0.0.1 "$TMP/broker.out" || { echo "# broker did not start"; cat "$TMP/broker.log"; return 1; }
         BOOT=$(head -1 "$TMP/broker.out")
         export SPATE_BOOTSTRAP=$BOOT
 }
@@ -103,6 +106,46 @@ start_spate() {
 wait_count() {
         local t=$1 topic=$2 n=$3
         wait_for "$t" bash -c "[ \$($KT count $BOOT $topic 2>/dev/null || echo 0) -ge $n ]"
+}
+
+# window_crash_setup NNNN REF: the start of a window's kill -9 test against the reference
+# tests/ref/REF: SEED from $SEED_NNNN or a fresh $RANDOM, which it then seeds (so the kill
+# times repeat too); the input $TMP/in.tsv from `REF gen SEED`; and $TMP/topo.yaml up to
+# `nodes:` and the source `readings` (itNNNN.in, 3 partitions, event time t), state in
+# $TMP/state, commits every 300 ms. The test appends its nodes (cat >>).
+window_crash_setup() {
+        local id=$1 ref=$2 var=SEED_$1
+        SEED=${!var:-$RANDOM}
+        RANDOM=$SEED
+        echo "# seed $SEED ($var=$SEED repeats the data and the kill times)"
+        ulimit -c 0
+        $PY "$SPATE_ROOT/tests/ref/$ref" gen "$SEED" "$TMP/in.tsv"
+        cat >"$TMP/topo.yaml" <<YAML
+application: it-$id
+kafka:
+  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
+  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
+  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
+settings:
+  commit_interval: 300ms
+  state_dir: $TMP/state
+nodes:
+  - name: readings
+    type: kafka_source
+    topic: it$id.in
+    partitions: 3
+    time: t
+YAML
+}
+
+# gen_id_v FILE FIRST COUNT: COUNT records for kafka_tool.py produce, ids FIRST on: lines
+# "k<id><TAB>{"id":<id>,"v":<id>}".
+gen_id_v() {
+        $PY -c '
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])):
+        f.write("k%d\t{\"id\":%d,\"v\":%d}\n" % (i, i, i))' "$@"
 }
 
 # Dev/test group timings: the mock broker needs session.timeout.ms ~4 s.

@@ -121,6 +121,12 @@ int64_t spate_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms) {
+        struct timespec ts = { (time_t)(*backoff_ms / 1000), (long)(*backoff_ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+        *backoff_ms = *backoff_ms > cap_ms / 2 ? cap_ms : *backoff_ms * 2;
+}
+
 static const double pow10_tab[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
                                     1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
 

@@ -131,12 +131,15 @@ static spate_yaml_t *build_scalar(loader_t *L, yaml_event_t *ev) {
         char err[256];
         y->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
                     ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-        y->value = spate_yaml_interpolate((const char *)ev->data.scalar.value, err, sizeof(err));
+        const char *text = (const char *)ev->data.scalar.value;
+        y->value = spate_yaml_interpolate(text, err, sizeof(err));
         if (!y->value) {
                 snprintf(L->errstr, L->errstr_size, "%s:%d:%d: %s", L->file, y->line, y->col, err);
                 free(y);
                 return NULL;
         }
+        if (strcmp(text, y->value) && !(y->written = strdup(text)))
+                abort();
         return y;
 }
 
@@ -330,7 +333,12 @@ static void free_node(spate_yaml_t *y, int root) {
         free(y->keys);
         free(y->items);
         free(y->value);
+        free(y->written);
         free(y);
+}
+
+const char *spate_yaml_written(const spate_yaml_t *y) {
+        return y->written ? y->written : y->value;
 }
 
 void spate_yaml_free(spate_yaml_t *y) {

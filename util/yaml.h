@@ -11,6 +11,8 @@ typedef struct spate_yaml spate_yaml_t;
 struct spate_yaml {
         spate_yaml_kind_t kind;
         char *value;             /* SCALAR: interpolated text */
+        char *written;           /* SCALAR: the text as written in the file, where
+                                  * interpolation changed it; else NULL (owned) */
         int quoted;              /* SCALAR: was quoted in the file */
         int line, col;           /* 1-based, where the node starts */
         const char *file;        /* shared; owned by the root */
@@ -34,6 +36,8 @@ const spate_yaml_t *spate_yaml_get(const spate_yaml_t *map, const char *key);
  * caller frees, or NULL with the unset variable's name (or the unclosed
  * '${') in errstr. */
 char *spate_yaml_interpolate(const char *in, char *errstr, size_t errstr_size);
+/* A SCALAR's text as written in the file, before ${VAR} interpolation. */
+const char *spate_yaml_written(const spate_yaml_t *y);
 /* Writes "FILE:LINE:COL" of y into buf; returns buf. */
 const char *spate_yaml_where(const spate_yaml_t *y, char *buf, size_t size);
 

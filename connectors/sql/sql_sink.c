@@ -477,11 +477,6 @@ static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, 
         return 0;
 }
 
-static void sleep_ms(int64_t ms) {
-        struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
 static void reset_batch(sink_t *s) {
         s->nrows = s->nparts = 0;
         spate_arena_reset(&s->mem);
@@ -505,8 +500,7 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
                 }
                 spate_warn("sql_sink '%s': %s (%s); holding the commit of %d rows, retry %d in %" PRId64 " ms",
                            n->name, err, s->masked, s->nrows, attempt, backoff);
-                sleep_ms(backoff);
-                backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+                spate_backoff_sleep(&backoff, 5000);
         }
         int64_t ms = spate_mono_ms() - t0;
         s->last_ms = s->last_row_ms + ms;

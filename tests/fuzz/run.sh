@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# run.sh - runs every libFuzzer target in BINDIR for FUZZ_SECONDS each, one after
-# another (the machine may have 2 cores), and prints execs and the result per
-# target. New inputs go to build/fuzz/corpus/<target>; the repository corpus
+# run.sh - runs every libFuzzer target in BINDIR for its time budget (or
+# FUZZ_SECONDS each), one after another (the machine may have 2 cores), and
+# prints execs and the result per target. New inputs go to build/fuzz/corpus/<target>; the repository corpus
 # tests/fuzz/corpus/<target> is read, not written. With --merge, instead
 # replaces the repository corpus by a small set of inputs of both that reach
 # every code edge they reach (-set_cover_merge=1 -use_counters=0), plus the
 # reproducers (crash-*), which stay whatever their coverage.
 #
-#   tests/fuzz/run.sh BINDIR [TARGET...]          FUZZ_SECONDS=60 by default
+#   tests/fuzz/run.sh BINDIR [TARGET...]          each target's budget, or FUZZ_SECONDS
 #   tests/fuzz/run.sh --merge BINDIR [TARGET...]
 set -u
 cd "$(dirname "$0")/../.."
@@ -15,13 +15,12 @@ cd "$(dirname "$0")/../.."
 merge=0
 [ "${1:-}" = --merge ] && { merge=1; shift; }
 bindir=${1:?usage: run.sh [--merge] BINDIR [TARGET...]}; shift
-secs=${FUZZ_SECONDS:-60}
 work=build/fuzz/corpus
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(fuzz_targets)
 export TMPDIR=${TMPDIR:-/tmp}
 failed=0
-[ $merge -eq 0 ] && printf '%-12s %12s %9s  %s\n' target execs exec/s result
+[ $merge -eq 0 ] && printf '%-14s %7s %12s %9s  %s\n' target seconds execs exec/s result
 for t in "${targets[@]}"; do
         repo=tests/fuzz/corpus/$t
         mkdir -p "$work/$t" "$repo" build/fuzz/artifacts
@@ -39,6 +38,7 @@ for t in "${targets[@]}"; do
                 continue
         fi
         log=build/fuzz/$t.log
+        secs=${FUZZ_SECONDS:-$(fuzz_budget "$t")}
         fuzz_target "$bindir" "$t" -max_total_time="$secs" -print_final_stats=1 \
                 -artifact_prefix="build/fuzz/artifacts/$t-" "$work/$t" "$repo" >"$log" 2>&1
         rc=$?
@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
                 result="FAILED (rc $rc, log $log): $(grep -m1 -E 'ERROR|runtime error|abort' "$log")"
                 failed=1
         fi
-        printf '%-12s %12s %9s  %s\n' "$t" "$(fuzz_stat "$log" number_of_executed_units)" \
+        printf '%-14s %7s %12s %9s  %s\n' "$t" "$secs" "$(fuzz_stat "$log" number_of_executed_units)" \
                 "$(fuzz_stat "$log" average_exec_per_sec)" "$result"
 done
 exit $failed

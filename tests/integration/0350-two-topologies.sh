@@ -7,14 +7,7 @@
 topo=$SPATE_ROOT/tests/integration/0350-two-topologies.yaml
 sed 's/twice: v \* 2/twice: v * 3/' "$topo" >"$TMP/other.yaml"
 start_broker --topology "$topo" || { nok "broker starts"; exit 1; }
-gen() {  # file, first, count
-        $PY -c '
-import sys
-with open(sys.argv[1], "w") as f:
-    for i in range(int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])):
-        f.write("k%d\t{\"id\":%d,\"v\":%d}\n" % (i, i, i))' "$@"
-}
-gen "$TMP/a.tsv" 0 1000
+gen_id_v "$TMP/a.tsv" 0 1000
 check "produce 1000 records" $KT produce "$BOOT" it0350.in "$TMP/a.tsv"
 STATE_DIR=$TMP/state-a start_spate a "$topo"
 check "the first topology processes them" wait_count 60 it0350.out 1000
@@ -30,7 +23,7 @@ kill -0 "$pid_b" 2>/dev/null && kill -TERM "$pid_b"   # still running: the check
 wait "$pid_b"; rc=$?
 check "with exit 1 (rc $rc)" [ "$rc" -eq 1 ]
 check "and says why" grep -q "another instance of application 'it-0350', started .*, runs a different topology" "$TMP/spate-b.log"
-gen "$TMP/b.tsv" 1000 1000
+gen_id_v "$TMP/b.tsv" 1000 1000
 check "produce 1000 more" $KT produce "$BOOT" it0350.in "$TMP/b.tsv"
 check "the first topology processes them too" wait_count 60 it0350.out 2000
 check "the first is still running" kill -0 "$SPATE_PID_a"
@@ -58,7 +51,7 @@ check "every record 1..1999 has the first topology's output (v * 2): $n2" [ "$n2
 check "none has the other's (v * 3): $n3" [ "$n3" = 0 ]
 
 # An edited topology after the old one stopped: a new run, not a conflict.
-gen "$TMP/c.tsv" 2000 500
+gen_id_v "$TMP/c.tsv" 2000 500
 check "produce 500 more" $KT produce "$BOOT" it0350.in "$TMP/c.tsv"
 STATE_DIR=$TMP/state-b "$SPATE_BIN" run "$TMP/other.yaml" --until-idle 3s 2>"$TMP/spate-c.log"; rc=$?
 check "the edited topology runs once the old one stopped (rc $rc)" [ "$rc" -eq 0 ]
@@ -72,7 +65,7 @@ STATE_DIR=$TMP/state-a start_spate d "$topo"
 sleep 0.5
 STATE_DIR=$TMP/state-e "$SPATE_BIN" run "$TMP/other.yaml" 2>"$TMP/spate-e.log" &
 pid_e=$!; _pids+=($pid_e)
-gen "$TMP/d.tsv" 2500 500
+gen_id_v "$TMP/d.tsv" 2500 500
 check "produce 500 more while both start" $KT produce "$BOOT" it0350.in "$TMP/d.tsv"
 check "started together, the newer topology stops within 60 s" wait_for 60 bash -c "! kill -0 $pid_e 2>/dev/null"
 kill -0 "$pid_e" 2>/dev/null && kill -TERM "$pid_e"

@@ -11,27 +11,8 @@
 # dead-lettered.
 . "$SPATE_ROOT/tests/lib.sh"
 REF=$SPATE_ROOT/tests/ref
-SEED=${SEED_0860:-$RANDOM}
-RANDOM=$SEED
-echo "# seed $SEED (SEED_0860=$SEED repeats the data and the kill times)"
-ulimit -c 0
-$PY "$REF/resample_ref.py" gen "$SEED" "$TMP/in.tsv"
-
-cat >"$TMP/topo.yaml" <<YAML
-application: it-0860
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: $TMP/state
-nodes:
-  - name: readings
-    type: kafka_source
-    topic: it0860.in
-    partitions: 3
-    time: t
+window_crash_setup 0860 resample_ref.py
+cat >>"$TMP/topo.yaml" <<YAML
   - name: resampled
     type: window
     from: readings

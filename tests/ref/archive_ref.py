@@ -4,7 +4,7 @@
   gen N SEED FILE          lines "partition<TAB>key<TAB>value" for kafka_tool.py produce --partitioned:
                            JSON readings whose time `t` spans several hours (late ones cross hour
                            boundaries), with non-ASCII text and escapes, and a few malformed ones
-  compare BOOT TOPIC DLQ DIR [-q] [--final]
+  compare BOOT TOPIC DLQ DIR [-q] [--final] [--raw]
                            reads TOPIC and the DLQ topic with confluent-kafka (bytes as stored) and
                            every file under DIR with Debian's python3-avro, and prints "ok - ..." /
                            "not ok - ..." lines: every message with a valid reading is archived
@@ -13,6 +13,8 @@
                            names its topic, partition and first and last offset; files of a partition
                            hold disjoint offset ranges; the malformed ones are in the DLQ, not in the
                            archive. With --final: no in-progress file is left. -q: exit status only.
+                           With --raw (a source of format: raw): every message is archived, malformed
+                           ones too, its timestamp the Kafka timestamp, and nothing is dead-lettered.
 """
 import json
 import os
@@ -53,7 +55,7 @@ def gen(n, seed, path):
 
 
 def read_topic(boot, topic):
-    """{(partition, offset): (key bytes, value bytes, headers)} as the broker holds them."""
+    """{(partition, offset): (key bytes, value bytes, headers, timestamp ms)} as the broker holds them."""
     c = Consumer({"bootstrap.servers": boot, "group.id": "ref-" + uuid.uuid4().hex,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
     md = c.list_topics(topic, timeout=10)
@@ -68,7 +70,7 @@ def read_topic(boot, topic):
     while any(ends[p] > 0 and (p, ends[p] - 1) not in out for p in parts) and time.time() < deadline:
         for m in c.consume(1000, 0.5):
             if not m.error():
-                out[(m.partition(), m.offset())] = (m.key(), m.value(), dict(m.headers() or []))
+                out[(m.partition(), m.offset())] = (m.key(), m.value(), dict(m.headers() or []), m.timestamp()[1])
     c.close()
     return out
 
@@ -86,15 +88,19 @@ def hour_dir(ms):
     return "dt=%s/hour=%02d" % (d.strftime("%Y-%m-%d"), d.hour)
 
 
-def compare(boot, topic, dlq_topic, root, final, time_field="t"):
-    """The checks as (ok, what) pairs; time_field names the reading's time member."""
+def compare(boot, topic, dlq_topic, root, final, time_field="t", raw=False):
+    """The checks as (ok, what) pairs; time_field names the reading's time member; raw: every
+    message is archived at its Kafka timestamp."""
     res = []
 
     def check(cond, what):
         res.append((bool(cond), what))
 
+    def when(m):  # a message's record time, or None if the source dead-letters it
+        return m[3] if raw else reading_time(m[1], time_field)
+
     msgs = read_topic(boot, topic)
-    good = {k: v for k, v in msgs.items() if reading_time(v[1], time_field) is not None}
+    good = {k: v for k, v in msgs.items() if when(v) is not None}
     bad = set(msgs) - set(good)
     seen = {}
     errors = []
@@ -127,11 +133,11 @@ def compare(boot, topic, dlq_topic, root, final, time_field="t"):
                 if key not in good:
                     errors.append("%s holds %s, not a valid reading of the topic" % (path, key))
                     continue
-                k, v, _ = good[key]
+                k, v = good[key][:2]
                 if rec["key"] != k or rec["value"] != v:
                     errors.append("%s: %s differs: %r/%r, topic has %r/%r" % (path, key, rec["key"],
                                                                              rec["value"][:60], k, v[:60]))
-                t = reading_time(v, time_field)
+                t = when(good[key])
                 ts = rec["timestamp"]
                 if isinstance(ts, datetime):
                     ts = (ts - EPOCH) // timedelta(milliseconds=1)
@@ -148,18 +154,23 @@ def compare(boot, topic, dlq_topic, root, final, time_field="t"):
         overlaps += sum(1 for a, b in zip(rs, rs[1:]) if b[0] <= a[1])
     missing = [k for k in good if k not in seen]
     twice = [k for k, c in seen.items() if c > 1]
-    dlq = read_topic(boot, dlq_topic) if bad else {}
-    in_dlq = {(int(h["spate.partition"]), int(h["spate.offset"])) for _, _, h in dlq.values()
+    dlq = read_topic(boot, dlq_topic) if bad or raw else {}
+    in_dlq = {(int(h["spate.partition"]), int(h["spate.offset"])) for _, _, h, _ in dlq.values()
               if h.get("spate.topic", b"").decode() == topic}
     nfiles = sum(len(rs) for rs in ranges.values())
-    check(not missing, "every valid reading archived (%d of %d; missing e.g. %s)" % (
-        len(good) - len(missing), len(good), sorted(missing)[:3]))
+    check(not missing, "every %s archived (%d of %d; missing e.g. %s)" % (
+        "message" if raw else "valid reading", len(good) - len(missing), len(good), sorted(missing)[:3]))
     check(not twice, "none twice (%d duplicated, e.g. %s)" % (len(twice), sorted(twice)[:3]))
     check(not errors, "contents, names and directories match the topic (%d files; %s)" % (
         nfiles, "; ".join(errors[:3]) or "no difference"))
     check(nfiles and not overlaps, "the files of each partition hold disjoint offset ranges (%d overlaps)" % overlaps)
-    check(bad <= in_dlq, "the %d malformed readings are in the DLQ, not the archive (%d missing)" % (
-        len(bad), len(bad - in_dlq)))
+    if raw:
+        malformed = sum(1 for m in msgs.values() if reading_time(m[1], time_field) is None)
+        check(malformed and not dlq, "the %d malformed readings are archived too: nothing dead-lettered (%d)" % (
+            malformed, len(dlq)))
+    else:
+        check(bad <= in_dlq, "the %d malformed readings are in the DLQ, not the archive (%d missing)" % (
+            len(bad), len(bad - in_dlq)))
     if final:
         check(not inprogress, "no in-progress file left (%s)" % (inprogress[:2] or "none"))
     return res
@@ -171,7 +182,7 @@ def main():
         gen(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
         return 0
     boot, topic, dlq, root = sys.argv[2:6]
-    res = compare(boot, topic, dlq, root, "--final" in sys.argv)
+    res = compare(boot, topic, dlq, root, "--final" in sys.argv, raw="--raw" in sys.argv)
     if "-q" not in sys.argv:
         for good, what in res:
             print(("ok - " if good else "not ok - ") + what)

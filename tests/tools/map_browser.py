@@ -13,6 +13,7 @@ and reads its tooltip, and saves a screenshot. Both print TAP-like "ok ..." / "n
 """
 import base64
 import json
+from decimal import ROUND_HALF_UP, Decimal
 import sys
 import time
 import urllib.request
@@ -60,6 +61,12 @@ HOVER_POINT = """(() => { const p = [...document.querySelectorAll('path.region')
   return null; })()"""
 
 
+def js_fixed(x, d):
+    """Number.prototype.toFixed(d), as the page formats: the binary value's nearest, ties away
+    from zero (Python's "%.1f" rounds ties to even: -0.25 is "-0.2" there, "-0.3" on the page)."""
+    return format(Decimal(x).quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP), "f")
+
+
 def expected(path):
     """The latest hour per region: the record with the largest window_start (the last one written)."""
     latest = {}
@@ -71,8 +78,8 @@ def expected(path):
         cur = latest.get(v["key"])
         if cur is None or v["window_start"] >= cur["window_start"]:
             latest[v["key"]] = v
-    return {k: {"region": k, "window_start": v["window_start"], "rain": "%.2f" % v["mean_rain_next_hour"],
-                "temp": "%.1f" % v["mean_temp"], "points": str(v["points"])} for k, v in latest.items()}
+    return {k: {"region": k, "window_start": v["window_start"], "rain": js_fixed(v["mean_rain_next_hour"], 2),
+                "temp": js_fixed(v["mean_temp"], 1), "points": str(v["points"])} for k, v in latest.items()}
 
 
 def report(cond, what):

@@ -1,7 +1,66 @@
 /* test_fingerprint.c - the committer tag of offset metadata: written and read
- * back, found among node values, rejected when malformed. */
+ * back, found among node values, rejected when malformed; topology
+ * fingerprints: alike for instances of one file that differ in a per-instance
+ * ${VAR}, different for different computations. */
 #include "check.h"
 #include "../../engine/fingerprint.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+/* An MQTT source whose client_id is per instance, and a map computing v * factor. */
+static const char *TOPO =
+        "application: fp\n"
+        "kafka:\n"
+        "  bootstrap.servers: 127.0.0.1:1\n"
+        "nodes:\n"
+        "  - name: sensors\n"
+        "    type: mqtt_source\n"
+        "    url: mqtt://127.0.0.1:1\n"
+        "    topics: [\"s/+id\"]\n"
+        "    topic: fp.raw\n"
+        "    client_id: fp-${FP_HOST}\n"
+        "  - name: in\n"
+        "    type: kafka_source\n"
+        "    topic: fp.raw\n"
+        "  - name: scaled\n"
+        "    type: map\n"
+        "    from: in\n"
+        "    fields:\n"
+        "      v: v * %s\n"
+        "  - name: out\n"
+        "    type: kafka_sink\n"
+        "    from: scaled\n"
+        "    topic: fp.out\n";
+
+/* The fingerprint of TOPO with `factor`, loaded with FP_HOST=host; 0 when it does not load. */
+static uint64_t fingerprint(const char *factor, const char *host) {
+        char path[] = "/tmp/spate-test-fp-XXXXXX", err[512];
+        int fd = mkstemp(path);
+        FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+        uint64_t h = 0;
+        if (!fp)
+                return 0;
+        fprintf(fp, TOPO, factor);
+        fclose(fp);
+        setenv("FP_HOST", host, 1);
+        spate_topology_t *t = spate_topology_load(path, err, sizeof(err));
+        if (t)
+                h = spate_topology_fingerprint(t);
+        else
+                printf("# %s\n", err);
+        spate_topology_destroy(t);
+        unlink(path);
+        return h;
+}
+
+static void test_topology_fingerprint(void) {
+        uint64_t a = fingerprint("2", "host-a"), b = fingerprint("2", "host-b"), c = fingerprint("3", "host-a");
+        CHECK(a && b && c, "the topologies load");
+        CHECK(a == b, "instances differing only in an interpolated client_id: one fingerprint "
+              "(%016llx, %016llx)", (unsigned long long)a, (unsigned long long)b);
+        CHECK(a != c, "v * 2 and v * 3: two fingerprints");
+}
 
 int main(void) {
         spate_committer_t c = { 0xc0cba90d3a127fe6ULL, 1764627000000LL, 1764627005000LL, 0 }, r;
@@ -25,5 +84,6 @@ int main(void) {
         CHECK(spate_committer_parse("spate:@fp=ab/ 1/2;", 18, &r), "a space before a time rejected");
         CHECK(spate_committer_parse("spate:@fp=ab/1/99999999999999999999;", 36, &r), "an overflowing time rejected");
         CHECK(spate_committer_parse("spate:@fp=-1/1/2;", 17, &r), "a signed fingerprint rejected");
+        test_topology_fingerprint();
         return CHECK_DONE();
 }

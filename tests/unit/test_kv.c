@@ -368,7 +368,7 @@ static void test_dedupe(void) {
 static void test_purge(void) {
         enum { N = 3000 };
         static drec_t r[N];
-        static char ids[N][12];
+        static char ids[N][12];  /* "i" and any int: -O1 checks the bound */
         static int pass[N];
         for (int i = 0; i < N; i++) {
                 snprintf(ids[i], sizeof(ids[i]), "i%d", i / 3);

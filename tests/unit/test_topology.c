@@ -72,7 +72,7 @@ static const struct bad {
         { "duplicate name", HEAD SRC SRC, ":6:11: node name 'in' is used twice" },
         { "bad bool", HEAD SRC "  - name: o\n    type: kafka_sink\n    from: in\n    topic: x\n    compacted: yes\n",
           ":10:16: kafka_sink node 'o': 'compacted' must be true or false, not 'yes'" },
-        { "bad enum", HEAD SRC "    format: xml\n", ":6:13: kafka_source node 'in': 'format' must be one of json|avro, not 'xml'" },
+        { "bad enum", HEAD SRC "    format: xml\n", ":6:13: kafka_source node 'in': 'format' must be one of json|avro|raw, not 'xml'" },
         { "env unset", "application: ${SPATE_SURELY_UNSET}\nnodes:\n" SRC,
           ":1:14: environment variable 'SPATE_SURELY_UNSET' is not set" },
         { "expr syntax", HEAD SRC "  - name: f\n    type: filter\n    from: in\n    where: temp >\n", ":9:18: unexpected end of expression" },

@@ -5,7 +5,7 @@
  * within retention, corrections past it, a crash at every step of every
  * commit (with and without the local state) and the load-time refusals. */
 #include "check.h"
-#include "../driver/driver.h"
+#include "../driver/window_recs.h"
 #include "../../operators/window/winstate.h"
 
 #include <math.h>
@@ -16,14 +16,6 @@
 
 #define CLOCK0 1000000
 #define MAXR 128
-
-typedef struct {
-        int p;
-        const char *g;
-        int id;
-        int64_t t;
-        int v;
-} rec_t;
 
 static spate_driver_t *driver_win(const char *win, const char *extra, const char *aggs, char *err,
                                   size_t errsize) {
@@ -57,25 +49,6 @@ static spate_driver_t *driver(const char *mode) {
                 exit(1);
         }
         return d;
-}
-
-static void pipe_recs(spate_driver_t *d, const rec_t *r, int n) {
-        char v[256];
-        for (int i = 0; i < n; i++) {
-                snprintf(v, sizeof(v), "{\"g\":\"%s\",\"id\":\"r%d\",\"t\":%lld,\"v\":%d}", r[i].g, r[i].id,
-                         (long long)r[i].t, r[i].v);
-                spate_driver_pipe(d, "t.in", r[i].p, r[i].g, v, 0);
-        }
-}
-
-static void commit(spate_driver_t *d) {
-        int rc = spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL);
-        CHECK(rc == 0, "commit%s%s", rc ? ": " : "", rc ? spate_driver_ctx(d)->errstr : "");
-}
-
-static void step(spate_driver_t *d) {
-        spate_driver_process(d);
-        commit(d);
 }
 
 /* --- the reference: tumbling 1 s, grace 0, retention 1 s, per partition --- */
@@ -231,16 +204,16 @@ static void offsets_of(const rec_t *r, int n, int64_t *offs) {
  * a new id after the close (dead letters); ignore keeps first versions. */
 static void test_rules(void) {
         static const rec_t r[] = {
-                { 0, "a", 1, 100, 5 }, { 0, "a", 2, 200, 7 }, { 0, "a", 1, 300, 20 },  /* r1: 5 -> 20 */
-                { 0, "a", 3, 1100, 4 },                                                  /* closes [0,1) */
-                { 0, "a", 2, 250, 9 },       /* closed, kept: revised (7 -> 9) */
-                { 0, "a", 4, 400, 1 },       /* a new id in a closed window: late */
-                { 0, "a", 3, 1200, 2 }, { 0, "a", 3, 1300, 6 },                          /* r3 twice more */
-                { 1, "b", 1, 500, 3 },       /* same id, another key: its own reading */
-                { 0, "a", 5, 2100, 8 },      /* closes [1,2) */
-                { 0, "a", 5, 3000, 11 },     /* another window: r5's version there */
-                { 0, "a", 1, 150, 2 },       /* [0,1) past retention (2 s): late */
-                { 0, "a", 3, 1900, 1 },      /* [1,2) kept until 3 s: at 3 s gone: late */
+                { 0, "a", 100, 5, 1 }, { 0, "a", 200, 7, 2 }, { 0, "a", 300, 20, 1 },  /* r1: 5 -> 20 */
+                { 0, "a", 1100, 4, 3 },                                                  /* closes [0,1) */
+                { 0, "a", 250, 9, 2 },       /* closed, kept: revised (7 -> 9) */
+                { 0, "a", 400, 1, 4 },       /* a new id in a closed window: late */
+                { 0, "a", 1200, 2, 3 }, { 0, "a", 1300, 6, 3 },                          /* r3 twice more */
+                { 1, "b", 500, 3, 1 },       /* same id, another key: its own reading */
+                { 0, "a", 2100, 8, 5 },      /* closes [1,2) */
+                { 0, "a", 3000, 11, 5 },     /* another window: r5's version there */
+                { 0, "a", 150, 2, 1 },       /* [0,1) past retention (2 s): late */
+                { 0, "a", 1900, 1, 3 },      /* [1,2) kept until 3 s: at 3 s gone: late */
         };
         enum { N = sizeof(r) / sizeof(*r) };
         int64_t offs[N];
@@ -293,7 +266,7 @@ static int crash_records(rec_t *r) {
                 int k = (int)(x >> 16) % 3, p = k == 2;
                 t[p] += 40 + (int64_t)((x >> 8) % 60);
                 int64_t back = (x >> 4) % 5 == 0 ? 700 + (int64_t)((x >> 12) % 1000) : 0;
-                r[n++] = (rec_t){ p, keys[k], (int)((x >> 20) % 8), t[p] - back, (int)((x >> 3) % 25) };
+                r[n++] = (rec_t){ p, keys[k], t[p] - back, (int)((x >> 3) % 25), 1 + (int)((x >> 20) % 8) };
         }
         return n;
 }
@@ -380,7 +353,7 @@ static void test_no_id(void) {
         spate_driver_t *d = driver("replace");
         spate_driver_pipe(d, "t.in", 0, "a", "{\"g\":\"a\",\"t\":100,\"v\":1}", 0);
         spate_driver_pipe(d, "t.in", 0, "a", "{\"g\":\"a\",\"id\":null,\"t\":200,\"v\":2}", 0);
-        pipe_recs(d, (rec_t[]){ { 0, "a", 1, 300, 4 } }, 1);
+        pipe_recs(d, (rec_t[]){ { 0, "a", 300, 4, 1 } }, 1);
         step(d);
         CHECK(spate_driver_end_of_input(d, 10) == 0, "no id: end of input drains");
         const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", "a@1970-01-01T00:00:00Z");
@@ -401,9 +374,9 @@ static void test_no_id(void) {
  * window it falls in - revising the closed one, updating the open one. */
 static void test_hopping(void) {
         static const rec_t r[] = {
-                { 0, "a", 1, 1500, 5 }, { 0, "a", 1, 1500, 7 },   /* in [0,2) and [1,3) */
-                { 0, "a", 2, 2100, 1 },                           /* closes [0,2) */
-                { 0, "a", 1, 1500, 9 },                           /* revises [0,2), updates [1,3) */
+                { 0, "a", 1500, 5, 1 }, { 0, "a", 1500, 7, 1 },   /* in [0,2) and [1,3) */
+                { 0, "a", 2100, 1, 2 },                           /* closes [0,2) */
+                { 0, "a", 1500, 9, 1 },                           /* revises [0,2), updates [1,3) */
         };
         static const struct { const char *key; int count, sum; } want[] = {
                 { "a@1970-01-01T00:00:00Z", 1, 9 }, { "a@1970-01-01T00:00:01Z", 2, 10 },

@@ -5,7 +5,7 @@
  * partitions, crashes at each step of a commit (with and without the local
  * state) and end of input. */
 #include "check.h"
-#include "../driver/driver.h"
+#include "../driver/window_recs.h"
 #include "../../operators/window/winstate.h"
 
 #include <stdint.h>
@@ -14,13 +14,6 @@
 #include <string.h>
 
 #define CLOCK0 1000000
-
-typedef struct {
-        int p;
-        const char *g;
-        int64_t t;
-        int v;
-} rec_t;
 
 /* A topology: t.in (2 partitions) -> window win (tumbling 1 s, grace from
  * the argument) -> t.out; group_by g when grouped. */
@@ -42,28 +35,6 @@ static spate_driver_t *driver(int grouped, const char *extra) {
                 exit(1);
         }
         return d;
-}
-
-static void pipe_recs(spate_driver_t *d, const rec_t *r, int n) {
-        char v[256];
-        for (int i = 0; i < n; i++) {
-                snprintf(v, sizeof(v), "{\"g\":\"%s\",\"t\":%lld,\"v\":%d}", r[i].g, (long long)r[i].t, r[i].v);
-                spate_driver_pipe(d, "t.in", r[i].p, r[i].g, v, 0);
-        }
-}
-
-static void commit(spate_driver_t *d) {
-        int rc = spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL);
-        CHECK(rc == 0, "commit%s%s", rc ? ": " : "", rc ? spate_driver_ctx(d)->errstr : "");
-}
-
-/* Records to the window, their repartitioned form to the task, closing. */
-static void step(spate_driver_t *d) {
-        spate_driver_process(d);
-        commit(d);
-        spate_driver_process(d);
-        spate_driver_punctuate(d);
-        commit(d);
 }
 
 /* --- the reference: per source partition stream time, tumbling 1 s --- */
@@ -150,7 +121,7 @@ static void check_dlq(spate_driver_t *d, const ref_t *ref, const rec_t *r, const
                 const spate_driver_msg_t *m = spate_driver_msg(d, "drv-dlq", 0, i);
                 const rec_t *x = &r[ref->late[i]];
                 char v[256], off[24], part[8];
-                snprintf(v, sizeof(v), "{\"g\":\"%s\",\"t\":%lld,\"v\":%d}", x->g, (long long)x->t, x->v);
+                rec_json(x, v, sizeof(v));
                 snprintf(off, sizeof(off), "%lld", (long long)offsets[ref->late[i]]);
                 snprintf(part, sizeof(part), "%d", x->p);
                 CHECK_STR(m->value, v, "dead letter is the source record");
@@ -170,10 +141,10 @@ static void check_dlq(spate_driver_t *d, const ref_t *ref, const rec_t *r, const
  * windows (4ae822f). */
 static void test_late_partition(void) {
         static const rec_t r[] = {
-                { 0, "a", 100, 1 }, { 0, "a", 1500, 2 }, { 0, "b", 2500, 3 }, { 0, "a", 5200, 4 },
+                { 0, "a", 100, 1, 0 }, { 0, "a", 1500, 2, 0 }, { 0, "b", 2500, 3, 0 }, { 0, "a", 5200, 4, 0 },
                 /* partition 1 starts: behind partition 0 */
-                { 1, "a", 300, 10 }, { 1, "b", 1200, 20 },
-                { 1, "a", 5300, 100 }, { 0, "a", 900, 7 },  /* late by partition 0's time */
+                { 1, "a", 300, 10, 0 }, { 1, "b", 1200, 20, 0 },
+                { 1, "a", 5300, 100, 0 }, { 0, "a", 900, 7, 0 },  /* late by partition 0's time */
         };
         int64_t offs[8] = { 0, 1, 2, 3, 0, 1, 2, 4 };
         spate_driver_t *d = driver(1, NULL);
@@ -215,7 +186,7 @@ static int crash_records(rec_t *r, int grouped) {
         int n = 0;
         for (int i = 0; i < 60; i++)
                 r[n++] = (rec_t){ i % 2, grouped ? groups[i % 3] : groups[(i % 2) * 2 + (i / 2) % 2 * (1 - i % 2)],
-                                  150 * (i / 2) + 7 * (i % 2), i + 1 };
+                                  150 * (i / 2) + 7 * (i % 2), i + 1, 0 };
         return n;
 }
 
@@ -308,8 +279,8 @@ static void test_crash_mid_flush(void) {
  * as a partition's time. */
 static void test_end_of_input(void) {
         static const rec_t r[] = {
-                { 0, "a", 100, 1 }, { 1, "b", 150, 2 }, { 0, "a", 999, 3 }, { 1, "a", 1000, 4 },
-                { 0, "c", 7000, 5 }, { 1, "b", 2500, 6 },
+                { 0, "a", 100, 1, 0 }, { 1, "b", 150, 2, 0 }, { 0, "a", 999, 3, 0 }, { 1, "a", 1000, 4, 0 },
+                { 0, "c", 7000, 5, 0 }, { 1, "b", 2500, 6, 0 },
         };
         ref_t ref = { 0 };
         ref_add(&ref, r, 6, 0);
@@ -334,7 +305,7 @@ static void test_end_of_input(void) {
  * follows the (driver's) clock from the commit it went quiet at, and closes
  * the windows it held once that long has passed - not before. */
 static void test_idle_partition(void) {
-        static const rec_t r[] = { { 0, "a", 100, 1 }, { 1, "a", 200, 2 }, { 0, "a", 1100, 4 } };
+        static const rec_t r[] = { { 0, "a", 100, 1, 0 }, { 1, "a", 200, 2, 0 }, { 0, "a", 1100, 4, 0 } };
         ref_t ref = { 0 };
         ref_add(&ref, r, 3, 0);
         spate_driver_t *d = driver(1, "    close_after_idle: 5s\n");
@@ -406,10 +377,10 @@ static void test_crash_between_batches(void) {
  * intervals, and z, y keeping both partitions' time going to 9.5 and 9.6 s.
  * No record is late (each partition is in order). */
 static const rec_t fill_recs[] = {
-        { 0, "a", 100, 1 }, { 1, "c", 400, 6 }, { 0, "a", 250, 2 }, { 0, "b", 300, 3 },
-        { 0, "z", 1500, 10 }, { 1, "y", 1600, 20 }, { 1, "c", 2100, 7 }, { 0, "a", 3200, 4 },
-        { 0, "z", 4500, 11 }, { 1, "y", 4600, 21 }, { 0, "b", 5100, 5 }, { 0, "z", 7000, 12 },
-        { 1, "y", 7100, 22 }, { 0, "z", 9500, 13 }, { 1, "y", 9600, 23 },
+        { 0, "a", 100, 1, 0 }, { 1, "c", 400, 6, 0 }, { 0, "a", 250, 2, 0 }, { 0, "b", 300, 3, 0 },
+        { 0, "z", 1500, 10, 0 }, { 1, "y", 1600, 20, 0 }, { 1, "c", 2100, 7, 0 }, { 0, "a", 3200, 4, 0 },
+        { 0, "z", 4500, 11, 0 }, { 1, "y", 4600, 21, 0 }, { 0, "b", 5100, 5, 0 }, { 0, "z", 7000, 12, 0 },
+        { 1, "y", 7100, 22, 0 }, { 0, "z", 9500, 13, 0 }, { 1, "y", 9600, 23, 0 },
 };
 #define NFILL ((int)(sizeof(fill_recs) / sizeof(*fill_recs)))
 
@@ -534,10 +505,10 @@ static void test_fill_crash(void) {
  * closed; z and y keep time going in both partitions. */
 static void test_fill_linear_crash(void) {
         static const rec_t r[] = {
-                { 0, "a", 100, 3 }, { 0, "b", 200, 10 }, { 1, "c", 300, 4 }, { 0, "z", 1500, 10 },
-                { 1, "y", 1600, 20 }, { 1, "c", 2300, 8 }, { 0, "z", 3500, 14 }, { 1, "y", 3600, 24 },
-                { 0, "a", 4100, 11 }, { 0, "z", 7500, 22 }, { 1, "y", 7600, 32 }, { 0, "z", 9500, 30 },
-                { 1, "y", 9600, 40 },
+                { 0, "a", 100, 3, 0 }, { 0, "b", 200, 10, 0 }, { 1, "c", 300, 4, 0 }, { 0, "z", 1500, 10, 0 },
+                { 1, "y", 1600, 20, 0 }, { 1, "c", 2300, 8, 0 }, { 0, "z", 3500, 14, 0 }, { 1, "y", 3600, 24, 0 },
+                { 0, "a", 4100, 11, 0 }, { 0, "z", 7500, 22, 0 }, { 1, "y", 7600, 32, 0 }, { 0, "z", 9500, 30, 0 },
+                { 1, "y", 9600, 40, 0 },
         };
 #define G(g, s, c, v, gap, stale, nul) { { g, s, c, v }, gap, stale, nul }
         static const fillwin_t f[] = {
