@@ -89,8 +89,8 @@ int main(int argc, char **argv) {
         t0 = now();
         size_t ko = 0, vo = 0;
         for (size_t i = 0; i < d.n; i++) {
-                if (spate_winstate_load(ws, d.keys.data + ko, d.klen[i], d.vals.data + vo, d.vlen[i],
-                                        0, err, sizeof(err))) {
+                if (spate_winstate_load(ws, d.keys.data + ko, d.klen[i], d.vals.data + vo, d.vlen[i], err,
+                                        sizeof(err))) {
                         fprintf(stderr, "winstate_bench: load: %s\n", err);
                         return 1;
                 }

@@ -17,9 +17,9 @@
  * are in the state), the stream time is the snapshot's (so lateness decisions
  * replay identically), and records an upstream task wrote again after its own
  * crash are recognised by their upstream offset. Outputs are full values keyed
- * by window, so writing one again is harmless: the entries of the last commit
- * a restore reads from the changelog are emitted again, since their outputs
- * may not have been acknowledged before the crash. */
+ * by window, so writing one again is harmless. A restore emits nothing: a
+ * commit's meta record is produced only once its outputs are durable (the
+ * seal, docs/exactness.md §1), so a frame that counts has its outputs out. */
 #include "window_int.h"
 #include "../../util/log.h"
 #include "../../util/util.h"
@@ -188,7 +188,7 @@ static int load_range(win_task_t *t, const char *lo, size_t lolen, const char *h
         if (spate_store_iter_new(t->cf, lo, lolen, hi, hilen, &it, errstr, errstr_size))
                 return -1;
         while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1)
-                if (spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size))
+                if (spate_winstate_load(t->ws, k, kl, v, vl, errstr, errstr_size))
                         break;
         spate_store_iter_destroy(it);
         return rc ? -1 : 0;
@@ -367,7 +367,7 @@ static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t err
                         spate_buf_put(&t->walk_group, group, glen);
                         loaded = !spate_winstate_holds(ws, group, glen);
                 }
-                if (loaded && spate_winstate_load(ws, k, kl, v, vl, 0, errstr, errstr_size)) {
+                if (loaded && spate_winstate_load(ws, k, kl, v, vl, errstr, errstr_size)) {
                         rc = -1;
                         break;
                 }
@@ -603,7 +603,6 @@ typedef struct rrec {
                             * which decide most comparisons without a memcmp */
         uint32_t klen, vlen;
         uint8_t tomb;      /* a tombstone: no value */
-        uint8_t emit;      /* of the last complete commit: emitted again */
 } rrec_t;
 
 /* One half of a partition's apply, on its own thread. */
@@ -630,7 +629,6 @@ typedef struct {
         rrec_t *r;
         size_t nr, cap;
         size_t ncomplete;  /* r[0, ncomplete): of complete commits, to apply */
-        size_t last;       /* r[last, ncomplete): of the last complete commit */
         uint64_t local, applied, ignored;
         size_t limit;      /* memory the restore may fill (winstate.h: Eviction) */
         int64_t t0, replayed, apply_start;  /* spate_mono_ms() */
@@ -672,7 +670,6 @@ static int on_meta(restore_t *rs, const void *val, size_t len) {
                         rs->r[kept++] = rs->r[i];
         }
         rs->applied += kept - rs->ncomplete;
-        rs->last = rs->ncomplete;
         rs->ncomplete = rs->nr = kept;
         return 0;
 }
@@ -733,15 +730,11 @@ static int same_key(const restore_t *rs, const rrec_t *a, const rrec_t *b) {
 }
 
 /* Keeps the last record of each key among the complete commits', in key
- * order. Only the last commit's outputs can be unacknowledged (the engine
- * acknowledges all of a commit before the next one starts): its entries are
- * emitted again, earlier ones need not be. */
+ * order. */
 static void sort_restored(restore_t *rs) {
         size_t kept = 0;
         if (!rs->ncomplete)
                 return;  /* rs->r may be NULL, which qsort_r must not get */
-        for (size_t i = rs->last; i < rs->ncomplete; i++)
-                rs->r[i].emit = 1;
         qsort_r(rs->r, rs->ncomplete, sizeof(*rs->r), rrec_cmp, rs->bytes.data);
         for (size_t i = 0; i < rs->ncomplete; i++)
                 if (i + 1 == rs->ncomplete || !same_key(rs, &rs->r[i], &rs->r[i + 1]))
@@ -797,7 +790,7 @@ static int load_local(win_task_t *t, size_t limit, char *errstr, size_t errstr_s
                         spill(t->ws);
                         break;
                 }
-                if ((rc = spate_winstate_load(t->ws, k, kl, v, vl, 0, errstr, errstr_size)))
+                if ((rc = spate_winstate_load(t->ws, k, kl, v, vl, errstr, errstr_size)))
                         break;
         }
         spate_store_iter_destroy(it);
@@ -876,31 +869,17 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         return 0;
 }
 
-/* Group g's records rs->r[i, end): to memory? Always while the state fits
- * (rs->limit); then only when the group is in memory already, or its
- * entries are emitted again (the last commit's): the others are left to the
- * store half, and read from the store when needed. A group that is not in
- * memory is first loaded from the store, whole, since memory holds groups
- * whole: the store half may have written the tail's records already or not,
- * and either way the records applied after it leave the tail's values. */
-static int memory_wants(restore_t *rs, size_t i, size_t end, const spate_buf_t *g) {
-        win_task_t *t = rs->t;
-        spate_winstate_t *ws = t->ws;
-        char lo[SPATE_WINKEY_SIZE(g->len)], hi[SPATE_WINKEY_SIZE(g->len) + 1];
-        size_t lolen, hilen;
-        int emit = 0;
+/* Group g's records: to memory? Always while the state fits (rs->limit);
+ * then only when the group is in memory already (memory holds groups whole):
+ * the others are left to the store half, and read from the store when
+ * needed. */
+static int memory_wants(restore_t *rs, const spate_buf_t *g) {
+        spate_winstate_t *ws = rs->t->ws;
         if (!ws->spilled && ws->bytes <= rs->limit)
                 return 1;
         if (!ws->spilled)
                 spill(ws);
-        if (spate_winstate_holds(ws, g->data, g->len))
-                return 1;
-        for (size_t k = i; k < end; k++)
-                emit |= rs->r[k].emit;
-        if (!emit)
-                return 0;
-        spate_winkey_range(g->data, g->len, lo, &lolen, hi, &hilen);
-        return load_range(t, lo, lolen, hi, hilen, rs->memory.err, sizeof(rs->memory.err)) ? -1 : 1;
+        return spate_winstate_holds(ws, g->data, g->len);
 }
 
 /* The memory half: the task's windows, group by group (records are in key
@@ -909,19 +888,17 @@ static int apply_memory(restore_t *rs) {
         win_task_t *t = rs->t;
         for (size_t i = 0, end; i < rs->ncomplete; i = end) {
                 const rrec_t *p = &rs->r[i];
-                int want;
                 same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);
                 for (end = i + 1; end < rs->ncomplete &&
                      same_group(&t->walk_group, rs->bytes.data + rs->r[end].at, rs->r[end].klen) == 1; end++)
                         ;
                 /* same_group() moved on to the next group: this one's again */
                 same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);
-                if ((want = memory_wants(rs, i, end, &t->walk_group)) < 0)
-                        return -1;
+                int want = memory_wants(rs, &t->walk_group);
                 for (size_t k = i; want && k < end; k++) {
                         const rrec_t *q = &rs->r[k];
                         const char *key = rs->bytes.data + q->at, *val = q->tomb ? NULL : key + q->klen;
-                        if (spate_winstate_load(t->ws, key, q->klen, val, q->vlen, q->emit, rs->memory.err,
+                        if (spate_winstate_load(t->ws, key, q->klen, val, q->vlen, rs->memory.err,
                                                 sizeof(rs->memory.err)))
                                 return -1;
                 }
@@ -1029,7 +1006,7 @@ static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size)
         rs->t = NULL;
         t->idle_since = now;
         w->tasks[t->partition] = t;
-        /* Restored entries are clean (those to emit again are listed, and stay). */
+        /* Restored entries are clean. */
         spate_winstate_evict(t->ws, task_limit(w));
         t->logged_spill = t->ws->spilled;
         r->records += rs->applied;
@@ -1082,7 +1059,7 @@ static restore_t *restore_next(spate_node_t *n, win_task_t *t) {
         rs = &r->rs[r->fill];
         if (!rs->batch && !(rs->batch = spate_store_batch_new()))
                 return NULL;
-        rs->bytes.len = rs->nr = rs->ncomplete = rs->last = 0;
+        rs->bytes.len = rs->nr = rs->ncomplete = 0;
         rs->local = rs->applied = rs->ignored = 0;
         rs->memory = rs->stored = (half_t){ 0 };
         rs->err[0] = '\0';

@@ -900,7 +900,7 @@ spate_went_t *spate_winstate_find(spate_winstate_t *ws, const char *group, size_
 }
 
 int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
-                        size_t vlen, int emit, char *errstr, size_t errstr_size) {
+                        size_t vlen, char *errstr, size_t errstr_size) {
         const char *group;
         size_t glen;
         int bucket;
@@ -950,14 +950,6 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 ws->nclosed = ws->nclosed - old->closed + e.closed;
         *old = e;
         due(ws, bucket ? INT64_MIN : close_time(ws, old));
-        if (emit && !bucket && old->gap != SPATE_GAP_PENDING &&
-            (old->closed || (!ws->conf->emit_final && !old->gap))) {
-                old->emit = 1;
-                if (touch(ws, g)) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return -1;
-                }
-        }
         return 0;
 }
 

@@ -224,11 +224,11 @@ const spate_wids_t *spate_winstate_ids(const spate_winstate_t *ws, const spate_w
 
 /* Restore: puts a stored entry (key and value as encoded below) into memory,
  * replacing one with the same key; a NULL value deletes it. The entry is not
- * dirty; with `emit` it is emitted at the next commit when it would be
- * (update: always; final: if closed). Returns 0, or -1 with errstr for bytes
- * that do not decode (the caller treats its state as corrupt). */
+ * dirty, and not emitted again (its outputs were durable before its commit
+ * counted: docs/exactness.md §1). Returns 0, or -1 with errstr for bytes that
+ * do not decode (the caller treats its state as corrupt). */
 int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
-                        size_t vlen, int emit, char *errstr, size_t errstr_size);
+                        size_t vlen, char *errstr, size_t errstr_size);
 
 /* Eviction: state larger than memory. The caller keeps every entry in a
  * store as of its last commit (window_task.c: RocksDB, written at the

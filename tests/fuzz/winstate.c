@@ -33,10 +33,10 @@ static void entry(int type, const uint8_t *p, size_t n) {
         if (!ws)
                 abort();
         /* Loaded twice: the second replaces the first (and a NULL value deletes). */
-        spate_winstate_load(ws, key, klen, val, vlen, 1, err, sizeof(err));
-        spate_winstate_load(ws, key, klen, val, vlen, 1, err, sizeof(err));
+        spate_winstate_load(ws, key, klen, val, vlen, err, sizeof(err));
+        spate_winstate_load(ws, key, klen, val, vlen, err, sizeof(err));
         spate_winstate_close(ws);
-        spate_winstate_load(ws, key, klen, NULL, 0, 0, err, sizeof(err));
+        spate_winstate_load(ws, key, klen, NULL, 0, err, sizeof(err));
         spate_winstate_free(ws);
 }
 
