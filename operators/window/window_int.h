@@ -96,9 +96,11 @@ typedef struct win {
         spate_metric_t *m_late, *m_open;
         /* spate_store_cache_bytes (ws->bytes of the tasks), spate_window_state_fetches_total */
         spate_metric_t *m_cache, *m_fetch;
-        /* SPATE_CRASH_AT test hook */
+        /* SPATE_CRASH_AT test hook; SPATE_CRASH_AFTER_OUTPUTS holds it back until
+         * the node has emitted that many windows (mid_outputs: right then) */
         const char *crash_at;
         double crash_prob;
+        long crash_after, noutputs;
 } win_t;
 
 win_task_t *win_task_get(win_t *w, int32_t partition);

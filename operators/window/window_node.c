@@ -262,6 +262,7 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         win_t *w = n->ctx;
         spate_shape_pool_t *pool = spate_node_shapes(n);
         const char *crash = getenv("SPATE_CRASH_AT"), *prob = getenv("SPATE_CRASH_PROB");
+        const char *after = getenv("SPATE_CRASH_AFTER_OUTPUTS");
 
         if (parse_spec(n, w, errstr, errstr_size))
                 return -1;
@@ -302,6 +303,7 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                 return -1;
         w->crash_at = crash && *crash ? crash : NULL;
         w->crash_prob = prob && *prob ? atof(prob) : 1.0;
+        w->crash_after = after && *after ? atol(after) : 0;
         return 0;
 }
 

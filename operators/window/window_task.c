@@ -53,7 +53,7 @@ static int64_t now_ms(spate_ctx_t *ctx) {
 }
 
 static void crash_point(const win_t *w, const char *step) {
-        if (!w->crash_at || strcmp(w->crash_at, step))
+        if (!w->crash_at || strcmp(w->crash_at, step) || w->noutputs < w->crash_after)
                 return;
         if (w->crash_prob < 1.0 && drand48() >= w->crash_prob)
                 return;
@@ -152,6 +152,8 @@ static int emit(spate_node_t *n, const char *group, size_t glen, const spate_wen
         win_t *w = n->ctx;
         spate_arena_t *a = spate_ctx_arena(ctx);
         char iso[32];
+        w->noutputs++;
+        crash_point(w, "mid_outputs");
         /* No record is in flight during a commit: the arena is ours. */
         spate_arena_reset(a);
         int il = spate_fmt_iso_ms(start, iso, sizeof(iso));

@@ -55,7 +55,7 @@ check "archived: every reading exactly once within 60 s" wait_for 60 $PY "$REF" 
 kill -TERM "$PID_a" "$PID_b" 2>/dev/null
 wait "$PID_a"; ra=$?
 wait "$PID_b"; rb=$?
-check "both instances stop cleanly on SIGTERM ($ra $rb)" [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ]
+check "both instances stop cleanly on SIGTERM ($ra $rb)" [ "$ra $rb" = "0 0" ]
 grep -h "archive_sink 'archive': .* written" "$TMP"/spate-*.log | sed 's/.*run: /# /'
 echo "# in-progress files left by a crash and removed on restart: $(cat "$TMP"/spate-*.log | grep -c "in progress at a crash")"
 skipped=$(grep -ho "[0-9]* replays skipped" "$TMP"/spate-*.log | awk '{s += $1} END {print s + 0}')

@@ -5,9 +5,10 @@
 # under state_memory_mb: 4 (0.5 MB per task, while the open windows take
 # ~15 MB). Clean keys leave memory after each commit and are read back from
 # RocksDB; the hour-0 windows, mostly evicted, are closed by walks of the
-# store once hour 1 begins. The instance is killed with SIGKILL twice: once
-# its tasks evict (hour 0 only in the input), and while hour 0's windows are
-# being closed and emitted; each restart restores lazily from its state directory. A last run
+# store once hour 1 begins. The instance dies twice without a shutdown:
+# killed with SIGKILL once its tasks evict (hour 0 only in the input), and
+# aborting itself (SPATE_CRASH_AT) while hour 0's windows are being closed
+# and emitted; each restart restores lazily from its state directory. A last run
 # ends the input (--end-of-input). Every window's final value must equal the
 # reference computed here from the input (counts exactly, sums within 1e-6),
 # no window may be missing or extra, nothing dead-lettered.
@@ -61,7 +62,7 @@ with open(out, "w") as f:
         t = 1700006400000 + (i // k) * 3600000 + (i % k) * 3600000 // k
         f.write('k%06d\t{"t":%d,"v":%.2f}\n' % (keys[i % k], t, rnd.uniform(0, 100)))
 PY
-split -n l/2 -d "$TMP/in.tsv" "$TMP/hour."
+split -l "$K" -d "$TMP/in.tsv" "$TMP/hour."
 
 changelog() { $KT count "$BOOT" it-0890-perkey-changelog 2>/dev/null || echo 0; }
 at_least() { [ "$($1)" -ge "$2" ]; }
@@ -78,19 +79,26 @@ check "run 1: hour 0 under way, tasks evict keys to stay within state_memory_mb 
 kill -KILL "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
 n=$(changelog)
 check "run 1: killed with hour 0's windows in the changelog ($n records)" [ "$n" -gt 0 ]
+n=$(outputs)
+check "run 1: no window closed yet, hour 0 still open ($n outputs)" [ "$n" -eq 0 ]
 
 echo "# run 1: $((SECONDS - t0)) s"; t0=$SECONDS
 # Then hour 1: each task's first hour-1 record closes its hour-0 windows.
 $KT produce "$BOOT" it0890.in "$TMP/hour.01" >/dev/null || { nok "hour 1 produced"; exit 1; }
-start_spate b "$TMP/topo.yaml"
-check "run 2: hour 0's windows closing and emitted (killed with SIGKILL)" wait_for 60 at_least outputs $((K / 4))
-kill -KILL "$SPATE_PID_b"; wait "$SPATE_PID_b" 2>/dev/null
+# The instance aborts itself as it emits the K/4-th window (a SIGKILL timed
+# from outside could land after the last one: one commit may emit them all).
+SPATE_CRASH_AT=mid_outputs SPATE_CRASH_AFTER_OUTPUTS=$((K / 4)) start_spate b "$TMP/topo.yaml"
+aborted() { ! kill -0 "$SPATE_PID_b" 2>/dev/null; }
+check "run 2: hour 0's windows closing and emitted, then an abort" wait_for 120 aborted
+wait "$SPATE_PID_b" 2>/dev/null
+check "run 2: the test hook's abort, at the $((K / 4))-th window" grep -q "SPATE_CRASH_AT=mid_outputs: aborting" "$TMP/spate-b.log"
 n=$(outputs)
-check "run 2: killed before every hour-0 window was out ($n of $K)" [ "$n" -lt "$K" ]
+check "run 2: aborted mid-emission ($n of $K hour-0 windows in the output)" [ "$n" -lt "$K" ]
 read -r parts lazy < <(grep -o "restored: [0-9]* entries from the store" "$TMP/spate-b.log" |
         awk '{p++; e += $2} END {print p + 0, e + 0}')
+lazy_restore() { [ "$parts" -eq "$P" ] && [ "$lazy" -gt 0 ] && [ "$lazy" -lt "$K" ]; }
 check "run 2: $parts partitions restored from the state directory, loading part of it ($lazy entries; the rest stays in RocksDB)" \
-        [ "$parts" -eq "$P" ] && [ "$lazy" -gt 0 ] && [ "$lazy" -lt "$K" ]
+        lazy_restore
 
 echo "# run 2: $((SECONDS - t0)) s"; t0=$SECONDS
 "$SPATE_BIN" run "$TMP/topo.yaml" --until-idle 3s --end-of-input 2>"$TMP/run3.log"
