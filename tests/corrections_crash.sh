@@ -1,7 +1,9 @@
 # corrections_crash.sh - the kill -9 test of window corrections, shared by 0870 (a window on its
 # input's partitions) and 0781 (group_by: the window split into repartition + window halves, each
 # record carrying its id down); source after lib.sh, then call corrections_crash_test NUM GROUP,
-# GROUP "" or a YAML line such as "    group_by: key()" plus a newline. The run: dedupe_by: id, corrections:
+# GROUP "" or a YAML line such as "    group_by: key()" plus a newline. 0851 calls only
+# corrections_crash_setup NUM GROUP (topology, broker, the helpers start, kill9, produce, exact,
+# verdict) and runs its own schedule. The run: dedupe_by: id, corrections:
 # replace (tumbling 30 s per station, retention 1m, emit: final) through
 # kill -9s: 9 stations in 3 partitions, 8 minutes of readings of which a
 # fifth get new versions (same id and time, another temperature) soon, after
@@ -11,7 +13,7 @@
 # must be a value its window had once closed, the last one its final value
 # ("the latest version of each id wins"), and the dead letters exactly the
 # late readings - all per tests/ref/corrections_ref.py.
-corrections_crash_test() {
+corrections_crash_setup() {
         local num=$1 group=$2
         REF=$SPATE_ROOT/tests/ref
         window_crash_setup "$num" corrections_ref.py
@@ -38,17 +40,27 @@ $group    dedupe_by: id
     partitions: 2
 YAML
         start_broker --topology "$TMP/topo.yaml" || { nok "broker starts"; exit 1; }
+        CC_NUM=$num  # for the helpers, called after this function returns
 
         start() { start_spate a "$TMP/topo.yaml"; }
         kill9() { kill -KILL "$SPATE_PID_a" 2>/dev/null; wait "$SPATE_PID_a" 2>/dev/null; }
         consume() {
-                $KT consume "$BOOT" it$num.out --idle 0.5 >"$TMP/out.jsonl"
-                $KT consume "$BOOT" it-$num-dlq --idle 0.5 >"$TMP/dlq.jsonl" 2>/dev/null || : >"$TMP/dlq.jsonl"
+                $KT consume "$BOOT" it$CC_NUM.out --idle 0.5 >"$TMP/out.jsonl"
+                $KT consume "$BOOT" it-$CC_NUM-dlq --idle 0.5 >"$TMP/dlq.jsonl" 2>/dev/null || : >"$TMP/dlq.jsonl"
         }
         exact() { consume; $PY "$REF/corrections_ref.py" compare "$TMP/in.tsv" "$TMP/out.jsonl" "$TMP/dlq.jsonl" -q; }
-        produce() { $KT produce "$BOOT" it$num.in "$TMP/in.tsv.$1" --partitioned 2>/dev/null; }
-        outputs() { $KT count "$BOOT" it$num.out; }
+        produce() { $KT produce "$BOOT" it$CC_NUM.in "$TMP/in.tsv.$1" --partitioned 2>/dev/null; }
+        outputs() { $KT count "$BOOT" it$CC_NUM.out; }
+        # verdict: the reference's TAP lines on the output and the DLQ as they are now
+        verdict() {
+                consume
+                tap_relay "" < <($PY "$REF/corrections_ref.py" compare "$TMP/in.tsv" "$TMP/out.jsonl" "$TMP/dlq.jsonl")
+        }
+}
 
+corrections_crash_test() {
+        local num=$1
+        corrections_crash_setup "$@"
         start
         produce 1
         check "first third: windows emitted" wait_count 30 it$num.out 20
@@ -63,10 +75,7 @@ YAML
         start
         produce 3
         check "every window and dead letter exact within 30 s" wait_for 30 exact
-        consume
-        while read -r status rest; do
-                if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-        done < <($PY "$REF/corrections_ref.py" compare "$TMP/in.tsv" "$TMP/out.jsonl" "$TMP/dlq.jsonl")
+        verdict
         revised=$(grep -o "closed windows revised so far (corrections" "$TMP/spate-a.log" | wc -l)
         check "the log tells of revisions by corrections ($revised lines)" [ "$revised" -gt 0 ]
 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# 0851-corrections-groupby-apart.sh - window corrections with group_by (0781's topology and
+# reference: tests/corrections_crash.sh, tests/ref/corrections_ref.py) whose source partitions
+# start apart: partition 0 whole first, partition 1 once the job committed partition 0, partition
+# 2 once it committed partition 1. Until partition 2 starts, the window half's stream time (the
+# least of its source partitions') holds every window open, while partition 0's own stream time
+# has closed most of them: its versions of those windows must be revisions or dead letters by
+# partition 0's time alone, as the reference says. Through three crashes at different moments:
+#   1. a SIGKILL as soon as partition 1's second half is produced (it is being consumed);
+#   2. SPATE_CRASH_AT=mid_outputs: an abort at the K-th window emitted, once partition 2 closes
+#      the windows of every partition (K random);
+#   3. SPATE_CRASH_AT=after_meta: after the restart, an abort in its first commit with outputs,
+#      right after one window task's meta record: that task's frame sealed, the others' not.
+# Every message a value its window had once closed, the last one its final value, the dead
+# letters exactly the late readings with their reason.
+. "$SPATE_ROOT/tests/lib.sh"
+. "$SPATE_ROOT/tests/corrections_crash.sh"
+corrections_crash_setup 0851 "    group_by: key()
+"
+t0=$SECONDS
+for p in 0 1 2; do grep -P "^$p\t" "$TMP/in.tsv" >"$TMP/in.tsv.p$p"; done
+split -n l/2 -d "$TMP/in.tsv.p1" "$TMP/in.tsv.p1."
+# consumed P [N]: the job committed partition P's offsets up to N (default: all its records).
+consumed() {
+        local want=${2:-$(wc -l <"$TMP/in.tsv.p$1")}
+        $KT committed "$BOOT" it-0851 it0851.in 2>/dev/null | awk -v p="$1" -v w="$want" '$1 == p && $2 >= w { f = 1 } END { exit !f }'
+}
+# crash_start STEP K: the instance, to abort itself at STEP once it emitted K windows.
+crash_start() { SPATE_CRASH_AT=$1 SPATE_CRASH_AFTER_OUTPUTS=$2 start_spate a "$TMP/topo.yaml"; }
+# aborted STEP: the instance started by crash_start exits, having aborted at STEP.
+aborted() {
+        wait_for 60 bash -c "! kill -0 $SPATE_PID_a 2>/dev/null" && wait "$SPATE_PID_a" 2>/dev/null
+        grep -q "SPATE_CRASH_AT=$1: aborting" "$TMP/spate-a.log"
+}
+ulimit -c 0
+
+start
+produce p0 || nok "produce partition 0"
+check "partition 0 alone, consumed and committed" wait_for 30 consumed 0
+produce p1.00 || nok "produce the first half of partition 1"
+check "then the first half of partition 1, consumed and committed" wait_for 30 consumed 1 "$(wc -l <"$TMP/in.tsv.p1.00")"
+echo "# $(outputs) messages while partitions 1 and 2 lag: revisions only (the window half closes nothing)"
+produce p1.01 || nok "produce the second half of partition 1"
+kill9
+echo "# $((SECONDS - t0)) s: killed with SIGKILL as partition 1's second half came in"
+start
+check "partition 1 consumed and committed after the restart" wait_for 30 consumed 1
+
+kill -TERM "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
+k=$((10 + RANDOM % 60))
+crash_start mid_outputs "$k"
+produce p2 || nok "produce partition 2"
+check "partition 2 closes windows; the instance aborts at the $k-th (SPATE_CRASH_AT=mid_outputs)" aborted mid_outputs
+echo "# $((SECONDS - t0)) s: aborted after $(outputs) messages"
+crash_start after_meta 1
+check "restarted, it aborts right after a task's meta record in its first commit with outputs" aborted after_meta
+echo "# $((SECONDS - t0)) s: aborted after $(outputs) messages"
+start
+all_consumed() { consumed 0 && consumed 1 && consumed 2; }
+check "every record consumed and committed" wait_for 30 all_consumed
+check "every window and dead letter exact within 30 s" wait_for 30 exact
+verdict
+revised=$(grep -o "closed windows revised so far (corrections" "$TMP/spate-a.log" | wc -l)
+check "the log tells of revisions by corrections ($revised lines)" [ "$revised" -gt 0 ]
+check_sigterm a
+echo "# took $((SECONDS - t0)) s"
