@@ -8,6 +8,9 @@ of a window with dedupe_by: id, corrections: replace (test 0870).
                           partition; also OUT.1 .. OUT.3, thirds of each partition
   compare IN.tsv OUT.jsonl DLQ.jsonl [-q]
                           TAP lines, exit 0 when exact
+  history IN.tsv DB [-q]  the same windows written by a sql_sink (mode: versioned, history_key:
+                          [station, window_start], key: [station], newer_by: window_start) into
+                          the SQLite tables hist and cur: TAP lines, exit 0 when exact
 
 Semantics checked (README "Corrections"): tumbling 30 s windows per station,
 grace 0, retention 60 s, emit: final. Per partition, in arrival order, the
@@ -20,10 +23,17 @@ must be a value the window had once closed (at its close or after one of its
 revisions; a replay may repeat one), the last one its final value; windows
 the stream time has not closed are not emitted. The dead letters are exactly
 the late readings (by partition and offset; a replay may repeat one).
+
+The history (docs/exactness.md section 7) appends a row only when it differs from its window's
+latest one: each window's rows, in version order, are values it had once closed, in the order it
+had them, no two in a row equal (a replay appends nothing), the last one its final value. (A
+replay may merge two revisions into one commit, so a history may skip a value, never repeat or
+reorder one.) The current table holds per station the final value of its latest window.
 """
 import json
 import math
 import random
+import sqlite3
 import sys
 from collections import defaultdict
 
@@ -108,6 +118,9 @@ def expect(src):
     return exp, late
 
 
+VALUES = ("n", "sum", "mean", "sd", "hot")
+
+
 def same(a, b):
     if a is None or b is None:
         return a is b
@@ -159,10 +172,72 @@ def compare(src, out_path, dlq_path, quiet):
     return all(ok for ok, _ in results)
 
 
+def subsequence(rows, want):
+    """rows (in order) are values of want, in want's order."""
+    k = 0
+    for row in rows:
+        while k < len(want) and not same_row(row, want[k]):
+            k += 1
+        if k == len(want):
+            return False
+        k += 1
+    return True
+
+
+def history(src, db, quiet):
+    exp, _ = expect(src)
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+    con.row_factory = sqlite3.Row
+    got = defaultdict(list)
+    for r in con.execute("SELECT * FROM hist ORDER BY emitted_ms, rowid"):
+        got["%s@%d" % (r["station"], r["window_start"])].append(dict(r))
+    cur = {r["station"]: dict(r) for r in con.execute("SELECT * FROM cur")}
+    missing = sorted(set(exp) - set(got))
+    extra = sorted(set(got) - set(exp))
+    order, repeat, last = [], [], []
+    for key in sorted(set(exp) & set(got)):
+        rows = got[key]
+        if not subsequence(rows, exp[key]):
+            order.append("%s: %s not in the order of %s" % (key, rows, exp[key]))
+        if any(same_row(a, {c: b[c] for c in VALUES}) for a, b in zip(rows, rows[1:])):
+            repeat.append("%s: %s" % (key, rows))
+        if not same_row(rows[-1], exp[key][-1]):
+            last.append("%s: last %s, want %s" % (key, rows[-1], exp[key][-1]))
+    latest = {}
+    for key in exp:
+        st, start = key.split("@")
+        if int(start) > latest.get(st, (-1, None))[0]:
+            latest[st] = (int(start), exp[key][-1])
+    wrong_cur = ["%s: %s, want %s@%d %s" % (st, cur.get(st), st, start, v) for st, (start, v) in sorted(latest.items())
+                 if st not in cur or cur[st]["window_start"] != start or not same_row(cur[st], v)]
+    nrows = sum(len(v) for v in got.values())
+    results = [
+        (not missing and not extra, "history: the %d closed windows of the reference, no other (%d rows; "
+         "missing %s, extra %s)" % (len(exp), nrows, missing[:3], extra[:3])),
+        (not order, "history: each window's rows are values it had once closed, in order%s" %
+         ("; " + "; ".join(order[:2]) if order else "")),
+        (not repeat, "history: no row equal to the one before it (a replay appends nothing)%s" %
+         ("; " + "; ".join(repeat[:2]) if repeat else "")),
+        (not last, "history: each window's last row is its final value%s" %
+         ("; " + "; ".join(last[:2]) if last else "")),
+        (not wrong_cur and len(cur) == len(latest), "current: the final value of each station's latest "
+         "window (%d stations)%s" % (len(cur), "; " + "; ".join(wrong_cur[:2]) if wrong_cur else "")),
+    ]
+    if not quiet:
+        for ok, what in results:
+            print("%s - %s" % ("ok" if ok else "not ok", what))
+    return all(ok for ok, _ in results)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "compare":
         sys.exit(0 if compare(sys.argv[2], sys.argv[3], sys.argv[4], "-q" in sys.argv) else 1)
+    elif sys.argv[1] == "history":
+        try:
+            sys.exit(0 if history(sys.argv[2], sys.argv[3], "-q" in sys.argv) else 1)
+        except sqlite3.Error as e:
+            sys.exit("history: %s" % e)
     else:
         sys.exit(__doc__)

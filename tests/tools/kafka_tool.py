@@ -11,6 +11,7 @@ with a different Kafka implementation than the one it uses.
   consume  BOOT TOPIC [--idle S] [--max N] [--latest]   JSON lines {key,value,partition,offset,headers}
   count    BOOT TOPIC           total records (sum of high - low watermarks)
   committed BOOT GROUP TOPIC    the group's committed offset per partition, "P OFFSET" lines
+  lag      BOOT GROUP TOPIC     records of TOPIC past the group's committed offsets (0: drained)
 """
 import json
 import sys
@@ -104,10 +105,26 @@ def committed(boot, group, topic):
     c.close()
 
 
+def lag(boot, group, topic):
+    """Records of topic past the group's committed offsets (from the low watermark where none)."""
+    c = Consumer({"bootstrap.servers": boot, "group.id": group, "enable.auto.commit": False})
+    md = c.list_topics(timeout=10)
+    parts = [TopicPartition(topic, p) for p in sorted(md.topics[topic].partitions)]
+    total = 0
+    for tp in c.committed(parts, timeout=10):
+        low, high = c.get_watermark_offsets(tp, timeout=10)
+        total += high - max(tp.offset, low)
+    c.close()
+    return total
+
+
 def main():
     cmd, boot, topic = sys.argv[1], sys.argv[2], sys.argv[3]
     if cmd == "committed":
         committed(boot, topic, sys.argv[4])
+        return
+    if cmd == "lag":
+        print(lag(boot, topic, sys.argv[4]))
         return
     if cmd == "produce":
         max_bytes = int(sys.argv[sys.argv.index("--max-bytes") + 1]) if "--max-bytes" in sys.argv else None
