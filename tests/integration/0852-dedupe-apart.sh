@@ -37,14 +37,12 @@ for p in 0 1 2 3; do split -n l/4 -d "$TMP/in.p$p" "$TMP/in.p$p."; done
 start_broker --topology "$topo" --topic it0850.in:4 --topic it-0850-dd-seen-changelog:4 \
         --topic it0850.out:2 --topic it-0850-dlq:1 || { nok "broker starts"; exit 1; }
 
-start() {  # NAME: one instance with its own state directory
+start() {  # NAME: one instance with its own state directory; START_NAME: its log's length then
         touch "$TMP/spate-$1.log"
         eval "START_$1=$(wc -l <"$TMP/spate-$1.log")"
-        env SPATE_STATE_DIR="$TMP/state-$1" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$1.log" &
-        _pids+=($!)
-        eval "PID_$1=$!"
+        SPATE_STATE_DIR="$TMP/state-$1" start_spate "$1" "$topo"
 }
-kill9() { local p; p=$(eval "echo \$PID_$1"); kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; }
+kill9() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 produce() { $KT produce "$BOOT" it0850.in "$TMP/$1" --partitioned >/dev/null 2>&1 || nok "produce $1"; }
 # consumed P [N]: the group committed partition P's offsets up to N (default: all its records)
 consumed() {
@@ -115,8 +113,6 @@ check "the output equals the reference within 30 s" wait_for 30 exact
 tap_relay "" < <($PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
 dl=$($KT count "$BOOT" it-0850-dlq)
 check "repeats are dropped, not dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
-kill -TERM "$PID_a" "$PID_b" 2>/dev/null
-wait "$PID_a"; rc=$?; wait "$PID_b"; rc=$((rc + $?))
-check "both instances exit 0 on SIGTERM" [ "$rc" -eq 0 ]
+check_sigterm a b
 grep -h "dedupe 'dd':" "$TMP"/spate-*.log | sed 's/.*INFO  [a-z]*: /# /'
 echo "# took $((SECONDS - t0)) s"

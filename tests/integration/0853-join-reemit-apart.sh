@@ -49,12 +49,8 @@ for k in range(6):
 PY
 start_broker --topology "$topo" --topic it0780.in:4 --topic it0780.st:1 --topic it-0780-look-lookups-changelog:4 \
         --topic it0780.out:2 --topic it-0780-dlq:1 || { nok "broker starts"; exit 1; }
-start() {  # NAME: one instance with its own state directory
-        env SPATE_STATE_DIR="$TMP/state-$1" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$1.log" &
-        _pids+=($!)
-        eval "PID_$1=$!"
-}
-kill9() { local p; p=$(eval "echo \$PID_$1"); kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; }
+start() { SPATE_STATE_DIR="$TMP/state-$1" start_spate "$1" "$topo"; }  # NAME: its own state directory
+kill9() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 out() { $KT consume "$BOOT" it0780.out --idle 0.5 >"$TMP/out.jsonl"; }
 exact() { out && $PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl" -q; }
 produce() { $KT produce "$BOOT" "$@" >/dev/null 2>&1 || nok "produce $*"; }
@@ -84,14 +80,10 @@ for k in 0 1 2 3 4 5; do
         [ $k -lt 5 ] && produce it0780.st "$TMP/gen/table-$((k + 1)).tsv" --empty-is-null
 done
 check "the output ends equal to the reference within 60 s" wait_for 60 exact
-while read -r status rest; do
-        if [ "$status" = ok ]; then ok "${rest#*- }"; else nok "${rest#*- }"; fi
-done < <($PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl")
+tap_relay "" < <($PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl" | sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
 dl=$($KT count "$BOOT" it-0780-dlq)
 check "nothing dead-lettered ($dl)" [ "$dl" -eq 0 ]
-kill -TERM "$PID_a" "$PID_b" 2>/dev/null
-wait "$PID_a"; rc=$?; wait "$PID_b"; rc=$((rc + $?))
-check "both instances exit 0 on SIGTERM" [ "$rc" -eq 0 ]
+check_sigterm a b
 n=$(grep -ho 'join look: [0-9]* results re-emitted' "$TMP"/spate-*.log | awk '{s += $3} END {print s + 0}')
 check "results were re-emitted ($n by the instances that exited last)" [ "$n" -gt 0 ]
 echo "# took $((SECONDS - t0)) s"
