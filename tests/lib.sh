@@ -211,7 +211,7 @@ check_sigterm() {
 }
 
 # stacks PID: where a process that should have exited is stuck, as TAP
-# comments - every thread's backtrace, the spate frames first (needs gdb).
+# comments: every thread's backtrace (needs gdb).
 stacks() {
         command -v gdb >/dev/null || { echo "# (no gdb: no backtraces of pid $1)"; return; }
         timeout 60 gdb -p "$1" -batch -ex "thread apply all bt 12" 2>/dev/null | grep -E "^(Thread|#)" |

@@ -7,9 +7,8 @@
 # Three ways to be stuck on a dead broker: a commit waiting for
 # acknowledgements (a roomy producer queue), a node waiting for room in a full
 # queue (a queue of 2,000 messages, which 300,000 inputs fill at once, with no
-# commit under way), and a
-# restore retrying the query of its changelog's watermarks (retried for 60 s
-# unless a stop is requested).
+# commit under way), and a restore retrying the query of its changelog's
+# watermarks (retried for 60 s unless a stop is requested).
 . "$SPATE_ROOT/tests/lib.sh"
 topo=$SPATE_ROOT/tests/integration/0310-dlq-oversize.yaml   # a map between a source and a sink
 $PY -c '
