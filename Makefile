@@ -15,7 +15,7 @@ DEB_PKGS  := build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libr
              libmosquitto-dev mosquitto mosquitto-clients \
              python3 python3-confluent-kafka python3-shapely python3-prometheus-client python3-websocket python3-avro \
              chromium \
-             docker-compose clang libclang-rt-14-dev
+             docker-compose clang libclang-rt-14-dev gdb
 PY        := /usr/bin/python3
 
 BUILD     ?= build
@@ -91,7 +91,7 @@ deps:
 	@if pkg-config --exists $(PKGS) && command -v cc >/dev/null && command -v docker-compose >/dev/null && \
 	    clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null | grep -q / && \
 	    command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
-	    test -x /usr/sbin/mosquitto && command -v mosquitto_sub >/dev/null && \
+	    test -x /usr/sbin/mosquitto && command -v mosquitto_sub >/dev/null && command -v gdb >/dev/null && \
 	    $(PY) -c 'import confluent_kafka, shapely, prometheus_client, websocket, avro' 2>/dev/null; then :; else \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -1,6 +1,7 @@
 /* ctx.c - the spate_ctx_* calls of node.h that reach whoever runs the nodes
  * (the engine, or the test driver): one call through ctx->ops each. */
 #include "ctx.h"
+#include "../util/util.h"
 
 #include <stdio.h>
 
@@ -66,6 +67,14 @@ struct spate_store *spate_ctx_store(spate_ctx_t *ctx) {
 
 int spate_ctx_stopping(spate_ctx_t *ctx) {
         return ctx->ops->stopping(ctx);
+}
+
+static int ctx_stop(void *ctx) {
+        return spate_ctx_stopping(ctx);
+}
+
+int spate_ctx_backoff(spate_ctx_t *ctx, int64_t *backoff_ms, int64_t cap_ms) {
+        return spate_backoff_sleep(backoff_ms, cap_ms, ctx_stop, ctx);
 }
 
 int spate_ctx_wait_acks(spate_ctx_t *ctx) {

@@ -22,8 +22,10 @@ int spate_engine_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const cha
 #define SPATE_TRANSIENT_MS 60000
 
 /* A partition's low and high watermarks from the broker, transient errors
- * retried with backoff for up to SPATE_TRANSIENT_MS. 0, or -1 with errstr. */
-int spate_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *lo, int64_t *hi,
-                     char *errstr, size_t errstr_size);
+ * retried with backoff for up to SPATE_TRANSIENT_MS, or until ctx's engine is
+ * asked to stop (a dead broker must not hold SIGTERM for a minute). 0, or -1
+ * with errstr. */
+int spate_watermarks(spate_ctx_t *ctx, rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *lo,
+                     int64_t *hi, char *errstr, size_t errstr_size);
 
 #endif

@@ -109,7 +109,7 @@ static void read_metadata(spate_engine_t *e, task_t *t, const rd_kafka_topic_par
 static int check_committed(spate_engine_t *e, const char *topic, int32_t p, int64_t committed) {
         char err[512];
         int64_t lo, hi;
-        if (spate_watermarks(e->consumer, topic, p, &lo, &hi, err, sizeof(err))) {
+        if (spate_watermarks(&e->ctx, e->consumer, topic, p, &lo, &hi, err, sizeof(err))) {
                 spate_err("cannot check the committed offset of %s[%d]: %s", topic, p, err);
                 return -1;
         }
@@ -140,7 +140,8 @@ void spate_engine_fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_li
                 if (!s || s->internal)
                         continue;
                 task_t *t = spate_engine_task_for(s, c->elems[i].partition);
-                if (c->elems[i].offset >= 0 &&
+                /* After one failure the assignment fails: the others need no check. */
+                if (c->elems[i].offset >= 0 && !e->failed &&
                     check_committed(e, c->elems[i].topic, c->elems[i].partition, c->elems[i].offset))
                         e->failed = 1;
                 if (c->elems[i].offset >= 0)

@@ -228,6 +228,9 @@ void spate_ctx_request_commit(spate_ctx_t *ctx);
 /* 1 once the engine is asked to stop (SIGTERM): a node retrying an
  * unavailable endpoint gives up then (0 without an engine). */
 int spate_ctx_stopping(spate_ctx_t *ctx);
+/* spate_backoff_sleep() that ends early on a stop request: 1 if the engine
+ * is stopping (the caller gives up its retries), else 0. */
+int spate_ctx_backoff(spate_ctx_t *ctx, int64_t *backoff_ms, int64_t cap_ms);
 /* 1 when the consumer reached the end of topic/partition and no record of it
  * was processed since (1 for a topic the topology does not read). */
 int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition);

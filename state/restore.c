@@ -116,18 +116,31 @@ static int transient(rd_kafka_resp_err_t err) {
         }
 }
 
-int spate_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *lo, int64_t *hi,
-                     char *errstr, size_t errstr_size) {
+/* A query's own timeout: short enough that a stop request is seen within
+ * seconds while the broker does not answer (the retries go on for
+ * SPATE_TRANSIENT_MS). */
+#define WATERMARKS_QUERY_MS 5000
+
+int spate_watermarks(spate_ctx_t *ctx, rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *lo,
+                     int64_t *hi, char *errstr, size_t errstr_size) {
         int64_t backoff = 100, t0 = spate_mono_ms();
         rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_query_watermark_offsets(rk, topic, partition, lo, hi, 10000))) {
-                if (!transient(err) || spate_mono_ms() - t0 + backoff > SPATE_TRANSIENT_MS)
+        int stopped = 0;
+        /* A stop is heeded only while retrying: an answering broker lets a
+         * restore under way finish, as it did before the stop. */
+        while ((err = rd_kafka_query_watermark_offsets(rk, topic, partition, lo, hi, WATERMARKS_QUERY_MS))) {
+                if (!transient(err) || spate_mono_ms() - t0 + backoff > SPATE_TRANSIENT_MS ||
+                    (stopped = spate_ctx_stopping(ctx)))
                         break;
                 spate_warn("watermarks of %s[%d]: %s; retrying in %lld ms", topic, partition,
                            rd_kafka_err2str(err), (long long)backoff);
-                spate_backoff_sleep(&backoff, 5000);
+                if ((stopped = spate_ctx_backoff(ctx, &backoff, 5000)))
+                        break;
         }
-        if (err)
+        if (stopped)
+                snprintf(errstr, errstr_size, "watermarks of %s[%d]: %s; not retried: a stop was "
+                         "requested", topic, partition, rd_kafka_err2str(err));
+        else if (err)
                 snprintf(errstr, errstr_size, "watermarks of %s[%d]: %s%s", topic, partition,
                          rd_kafka_err2str(err), transient(err) ? " (retried for 60 s)" : "");
         return err ? -1 : 0;
@@ -137,7 +150,7 @@ int spate_engine_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const cha
                                int32_t partition, int64_t offset) {
         int64_t lo, hi;
         rd_kafka_t *rk = restorer(ctx);
-        if (!rk || spate_watermarks(rk, topic, partition, &lo, &hi, ctx->errstr, sizeof(ctx->errstr)))
+        if (!rk || spate_watermarks(ctx, rk, topic, partition, &lo, &hi, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
         if (offset <= hi)
                 return 0;
@@ -148,6 +161,20 @@ int spate_engine_check_resume(spate_ctx_t *ctx, const spate_node_t *n, const cha
                  spate_engine_topology(ctx->engine)->state_dir,
                  spate_engine_topology(ctx->engine)->application);
         return -1;
+}
+
+/* A replay that reads no record (the broker is gone, or answers errors)
+ * gives up when the engine is asked to stop, or after SPATE_TRANSIENT_MS:
+ * 1 with ctx->errstr. */
+static int replay_stalled(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t next, int64_t hi,
+                          int64_t last_read) {
+        int stopping = spate_ctx_stopping(ctx);
+        if (!stopping && spate_mono_ms() - last_read < SPATE_TRANSIENT_MS)
+                return 0;
+        snprintf(ctx->errstr, sizeof(ctx->errstr), "replay of %s[%d] stopped at offset %lld of %lld: %s; "
+                 "nothing of this partition is restored or committed", topic, partition, (long long)next,
+                 (long long)hi, stopping ? "stop requested" : "no record came for 60 s");
+        return 1;
 }
 
 /* Messages taken from the queue at once: per-message polling costs more than
@@ -163,7 +190,7 @@ int64_t spate_engine_replay(spate_ctx_t *ctx, const char *topic, int32_t partiti
         int failed = 0;
         if (!rk)
                 return -1;
-        if (spate_watermarks(rk, topic, partition, &lo, &hi, ctx->errstr, sizeof(ctx->errstr)))
+        if (spate_watermarks(ctx, rk, topic, partition, &lo, &hi, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
         if (from > hi) {
                 const spate_topology_t *t = spate_engine_topology(ctx->engine);
@@ -193,11 +220,13 @@ int64_t spate_engine_replay(spate_ctx_t *ctx, const char *topic, int32_t partiti
         rd_kafka_topic_partition_list_add(a, topic, partition)->offset = next;
         rd_kafka_assign(rk, a);
         rd_kafka_topic_partition_list_destroy(a);
+        int64_t last_read = t0;
         while (next < hi && !failed) {
                 /* Never more than the partition still holds: a batch call
                  * returns early only once it is full. */
                 size_t want = hi - next < REPLAY_BATCH ? (size_t)(hi - next) : REPLAY_BATCH;
                 ssize_t n = rd_kafka_consume_batch_queue(q, 1000, msgs, want);
+                int64_t before = next;
                 for (ssize_t i = 0; i < n && !failed; i++) {
                         rd_kafka_message_t *m = msgs[i];
                         if (m->err) {
@@ -211,6 +240,10 @@ int64_t spate_engine_replay(spate_ctx_t *ctx, const char *topic, int32_t partiti
                 }
                 for (ssize_t i = 0; i < n; i++)
                         rd_kafka_message_destroy(msgs[i]);
+                if (next > before)
+                        last_read = spate_mono_ms();
+                else if (!failed && replay_stalled(ctx, topic, partition, next, hi, last_read))
+                        failed = 1;
                 atomic_fetch_add_explicit(&rm.records->v, (uint64_t)(n > 0 ? n : 0), memory_order_relaxed);
                 spate_metric_set(rm.remaining, (double)(hi - next));
                 spate_metric_set(rm.duration, (double)(spate_mono_ms() - t0) / 1000.0);

@@ -209,3 +209,11 @@ check_sigterm() {
         for p in "${pids[@]}"; do wait "$p" || rc=1; done
         check "instances $* exit 0 on SIGTERM" [ "$rc" -eq 0 ]
 }
+
+# stacks PID: where a process that should have exited is stuck, as TAP
+# comments: every thread's backtrace (needs gdb).
+stacks() {
+        command -v gdb >/dev/null || { echo "# (no gdb: no backtraces of pid $1)"; return; }
+        timeout 60 gdb -p "$1" -batch -ex "thread apply all bt 12" 2>/dev/null | grep -E "^(Thread|#)" |
+                cut -c1-200 | head -150 | sed 's/^/# /'
+}

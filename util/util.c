@@ -121,10 +121,18 @@ int64_t spate_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms) {
-        struct timespec ts = { (time_t)(*backoff_ms / 1000), (long)(*backoff_ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
+int spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms, int (*stop)(void *arg), void *arg) {
+        int64_t end = spate_mono_ms() + *backoff_ms, left;
+        while ((left = end - spate_mono_ms()) > 0) {
+                if (stop && stop(arg))
+                        return 1;
+                if (stop && left > 100)
+                        left = 100;
+                struct timespec ts = { (time_t)(left / 1000), (long)(left % 1000) * 1000000L };
+                nanosleep(&ts, NULL);
+        }
         *backoff_ms = *backoff_ms > cap_ms / 2 ? cap_ms : *backoff_ms * 2;
+        return stop && stop(arg);
 }
 
 static const double pow10_tab[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,

@@ -62,8 +62,11 @@ static inline int64_t spate_get_be64(const unsigned char *p) {
 int64_t spate_now_ms(void);       /* wall clock */
 int64_t spate_mono_ms(void);      /* monotonic clock */
 /* The retry delay of a transient failure: sleeps *backoff_ms, then doubles it,
- * up to cap_ms. */
-void spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms);
+ * up to cap_ms. With a stop function, the sleep is cut into slices of at most
+ * 100 ms and ends early once stop(arg) says so (a stop request must not wait
+ * out a backoff of seconds). Returns 1 if stop(arg) said so (during the sleep
+ * or at its end), else 0. */
+int spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms, int (*stop)(void *arg), void *arg);
 /* Event times: ±100 million days, as in JavaScript; beyond that a time is
  * out of range (and window arithmetic on it could overflow int64). */
 #define SPATE_MAX_TIME_MS 8640000000000000LL

@@ -494,13 +494,14 @@ static int sql_flush(spate_node_t *n, spate_ctx_t *ctx) {
                         s->be->close(s->db);
                         s->db = NULL;
                 }
-                if (rc == -2 || spate_ctx_stopping(ctx)) {
-                        return spate_ctx_fail(ctx, n, "%s; %d rows not written (their input is not committed "
-                                              "and is replayed on restart)", err, s->nrows);
+                if (rc != -2 && !spate_ctx_stopping(ctx)) {
+                        spate_warn("sql_sink '%s': %s (%s); holding the commit of %d rows, retry %d in %" PRId64
+                                   " ms", n->name, err, s->masked, s->nrows, attempt, backoff);
+                        if (!spate_ctx_backoff(ctx, &backoff, 5000))
+                                continue;
                 }
-                spate_warn("sql_sink '%s': %s (%s); holding the commit of %d rows, retry %d in %" PRId64 " ms",
-                           n->name, err, s->masked, s->nrows, attempt, backoff);
-                spate_backoff_sleep(&backoff, 5000);
+                return spate_ctx_fail(ctx, n, "%s; %d rows not written (their input is not committed "
+                                      "and is replayed on restart)", err, s->nrows);
         }
         int64_t ms = spate_mono_ms() - t0;
         s->last_ms = s->last_row_ms + ms;

@@ -4,7 +4,7 @@
 #   1. two instances over 1,000,000 records (32 partitions) produced while
 #      they run, each killed with SIGKILL at random moments and restarted, once aborting itself at a named
 #      commit step (SPATE_CRASH_AT), once restarted with its state directory
-#      deleted (restore from the changelog); then drained;
+#      deleted (restoring alone from the changelog); then drained by both;
 #   2. scaling 1 -> 3 -> 1 instances while a smaller data set is produced,
 #      with processing_guarantee: exactly_once (transactions; on the embedded
 #      broker a shell, so this checks that the path keeps results exact);
@@ -104,20 +104,39 @@ check "produced the $N records in 12 parts while instances crashed" wait "$produ
 kill9 a
 rm -rf "$TMP/state-a"
 echo "# $((SECONDS - t0)) s: killed a and deleted its state directory"
+# a restores alone, so that it owns every window partition (13 of the 45 hold
+# the data) and does not wait on b's rejoins and restores: b, just restarted
+# after its abort, stops cleanly and comes back once a is restored.
+kill -TERM "$PID_b"
+wait "$PID_b"; rc=$?
+check "b stops cleanly while a restores (rc $rc)" [ "$rc" -eq 0 ]
 a_lines=$(wc -l <"$TMP/spate-a.log")
 start a
-# The input may be drained already: wait for a's restore to end (its summary
-# line, printed after the last partition's apply), so that what follows
-# checks the state it rebuilt from the changelog.
-a_restored() { tail -n +$((a_lines + 1)) "$TMP/spate-a.log" | grep -q '[1-9][0-9]* changelog records applied'; }
-wait_for 90 a_restored
+# The input may be drained already: what follows must check the state a
+# rebuilt from the changelog, so wait for a's restore to end (its summary
+# line comes after the last partition's apply). Waiting on a's own log lines
+# (assignment, then restore), a failure says which of the two never came.
+a_log() { tail -n +$((a_lines + 1)) "$TMP/spate-a.log"; }
+a_assigned() { a_log | grep -q "assigned [1-9][0-9]* partitions"; }
+a_restored() { a_log | grep -q "window 'hourly' restored [0-9]* partitions: [1-9][0-9]* changelog records applied"; }
+a_gone() { ! alive a; }
+a_says() {  # what a did since it started, for a failed check of it
+        echo "# a's log since it started without its state directory:"
+        a_log | grep -E "running '|assigned|revoked|restored|ERROR|WARN|summary" | cut -c1-200 | tail -40 |
+                sed 's/^/#   /'
+}
+wait_for 120 eval "a_assigned || a_gone"
+check "a rejoined and was assigned partitions ($((SECONDS - t0)) s)" a_assigned || a_says
+wait_for 120 eval "a_restored || a_gone"
+echo "# $((SECONDS - t0)) s: a restored; b starts again"
+start b
 check "drained: every window exact within 120 s" wait_exact 120 "$TMP/expected.json" it0820.hourly
 report "after $kills kills, aborts at ${aborts// /+} and a lost state dir" "$TMP/expected.json" it-0820-dlq
 echo "# phase 1 took $((SECONDS - t0)) s"
 rates=$(grep -ho "changelog records applied ([0-9]* ignored) in [0-9.]* s ([0-9]* records/s)" \
         "$TMP"/spate-*.log | sort -t'(' -k3 -n | tail -1)
 echo "# fastest restore: $rates"
-check "a's restore without its state directory replayed the changelog" a_restored
+check "a's restore without its state directory replayed the changelog" a_restored || a_says
 grep -h "did not complete" "$TMP"/spate-*.log | head -3 | sed 's/^/# /'
 grep -h "restored:" "$TMP"/spate-[ab].log | grep -v " 0 windows" | sed 's/.*restored: /# restored: /' | head -5
 kill -TERM "$PID_a" "$PID_b" 2>/dev/null
