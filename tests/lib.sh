@@ -108,6 +108,29 @@ wait_count() {
         wait_for "$t" bash -c "[ \$($KT count $BOOT $topic 2>/dev/null || echo 0) -ge $n ]"
 }
 
+# topology_header APP [SETTING...]: the lines a test's topology starts with, up to `nodes:`
+# (which the test writes, with its nodes, after them): application APP, the broker start_broker
+# started (SPATE_BOOTSTRAP) with the group timings below, and the settings commit_interval
+# (300ms), state_dir (${SPATE_STATE_DIR:-state}, spate expands it) and any other: each SETTING a
+# "key: value" line that replaces the default of its key or comes after them.
+topology_header() {
+        local app=$1 commit='commit_interval: 300ms' state='state_dir: ${SPATE_STATE_DIR:-state}' s more=()
+        shift
+        for s in "$@"; do
+                case $s in
+                commit_interval:*) commit=$s ;;
+                state_dir:*) state=$s ;;
+                *) more+=("$s") ;;
+                esac
+        done
+        printf '%s\n' "application: $app" "kafka:" \
+                '  bootstrap.servers: ${SPATE_BOOTSTRAP:-127.0.0.1:9092}' \
+                '  consumer.session.timeout.ms: ${SPATE_SESSION_TIMEOUT_MS:-6000}' \
+                '  consumer.heartbeat.interval.ms: ${SPATE_HEARTBEAT_MS:-1000}' \
+                "settings:" "  $commit" "  $state"
+        for s in "${more[@]}"; do printf '  %s\n' "$s"; done
+}
+
 # window_crash_setup NNNN REF: the start of a window's kill -9 test against the reference
 # tests/ref/REF: SEED from $SEED_NNNN or a fresh $RANDOM, which it then seeds (so the kill
 # times repeat too); the input $TMP/in.tsv from `REF gen SEED`; and $TMP/topo.yaml up to
@@ -120,15 +143,8 @@ window_crash_setup() {
         echo "# seed $SEED ($var=$SEED repeats the data and the kill times)"
         ulimit -c 0
         $PY "$SPATE_ROOT/tests/ref/$ref" gen "$SEED" "$TMP/in.tsv"
-        cat >"$TMP/topo.yaml" <<YAML
-application: it-$id
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: $TMP/state
+        topology_header "it-$id" "state_dir: $TMP/state" >"$TMP/topo.yaml"
+        cat >>"$TMP/topo.yaml" <<YAML
 nodes:
   - name: readings
     type: kafka_source

@@ -11,15 +11,8 @@ echo "# seed $SEED (SEED_0782=$SEED repeats the data)"
 ulimit -c 0
 mkdir -p "$TMP/gen"
 $PY "$REF" gen "$SEED" "$TMP/gen"
-cat >"$TMP/topo.yaml" <<YAML
-application: it-0782
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: \${SPATE_STATE_DIR:-state}
+topology_header it-0782 >"$TMP/topo.yaml"
+cat >>"$TMP/topo.yaml" <<YAML
 nodes:
   - name: readings
     type: kafka_source

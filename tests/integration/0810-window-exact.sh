@@ -37,15 +37,8 @@ runs=(
 
 topology() {  # name, window lines, emit
         local params=${2//;/$'\n    '}
-        cat >"$TMP/$1.yaml" <<EOF
-application: it-0810-$1
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: $TMP/state-$1
+        topology_header "it-0810-$1" "state_dir: $TMP/state-$1" >"$TMP/$1.yaml"
+        cat >>"$TMP/$1.yaml" <<EOF
 nodes:
   - name: records
     type: kafka_source

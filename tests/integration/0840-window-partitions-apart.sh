@@ -25,15 +25,8 @@ $PY "$REF/gen_window_records.py" --seed 840 --records "$N" --grace 300 >"$TMP/ge
 topology() {  # name, close_after_idle, extra window lines
         local idle="close_after_idle: $2"
         [ -n "$2" ] || idle=""
-        cat >"$TMP/$1.yaml" <<EOF
-application: it-0840-$1
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: \${STATE_0840:-state}
+        topology_header "it-0840-$1" 'state_dir: ${STATE_0840:-state}' >"$TMP/$1.yaml"
+        cat >>"$TMP/$1.yaml" <<EOF
 nodes:
   - name: records
     type: kafka_source

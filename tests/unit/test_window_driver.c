@@ -18,7 +18,7 @@
 /* A topology: t.in (2 partitions) -> window win (tumbling 1 s, grace from
  * the argument) -> t.out; group_by g when grouped. */
 static spate_driver_t *driver(int grouped, const char *extra) {
-        char yaml[2048], err[1024];
+        char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: drv\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
@@ -29,12 +29,7 @@ static spate_driver_t *driver(int grouped, const char *extra) {
                  "    aggregates:\n      count: count()\n      sum: sum(v)\n"
                  "  - name: out\n    type: kafka_sink\n    from: win\n    topic: t.out\n    partitions: 1\n",
                  grouped ? "    group_by: g\n" : "", extra ? extra : "");
-        spate_driver_t *d = spate_driver_new(yaml, CLOCK0, err, sizeof(err));
-        if (!d) {
-                printf("Bail out! driver: %s\n", err);
-                exit(1);
-        }
-        return d;
+        return spate_driver_new_or_bail(yaml, CLOCK0);
 }
 
 /* --- the reference: per source partition stream time, tumbling 1 s --- */
