@@ -40,7 +40,6 @@ YAML
         start_broker --topology "$TMP/topo.yaml" || { nok "broker starts"; exit 1; }
 
         start() { start_spate a "$TMP/topo.yaml"; }
-        kill9() { kill -KILL "$SPATE_PID_a" 2>/dev/null; wait "$SPATE_PID_a" 2>/dev/null; }
         consume() {
                 $KT consume "$BOOT" it$num.out --idle 0.5 >"$TMP/out.jsonl"
                 $KT consume "$BOOT" it-$num-dlq --idle 0.5 >"$TMP/dlq.jsonl" 2>/dev/null || : >"$TMP/dlq.jsonl"
@@ -52,21 +51,19 @@ YAML
         start
         produce 1
         check "first third: windows emitted" wait_count 30 it$num.out 20
-        kill9
+        kill_spate a
         echo "# killed with SIGKILL after $(outputs) outputs"
         start
         n1=$(outputs)
         produce 2
         check "second third: windows emitted after the restart" wait_count 30 it$num.out $((n1 + 5 + RANDOM % 30))
-        kill9
+        kill_spate a
         echo "# killed with SIGKILL again after $(outputs) outputs"
         start
         produce 3
         check "every window and dead letter exact within 30 s" wait_for 30 exact
         consume
-        while read -r status rest; do
-                if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-        done < <($PY "$REF/corrections_ref.py" compare "$TMP/in.tsv" "$TMP/out.jsonl" "$TMP/dlq.jsonl")
+        tap_relay "" < <($PY "$REF/corrections_ref.py" compare "$TMP/in.tsv" "$TMP/out.jsonl" "$TMP/dlq.jsonl")
         revised=$(grep -o "closed windows revised so far (corrections" "$TMP/spate-a.log" | wc -l)
         check "the log tells of revisions by corrections ($revised lines)" [ "$revised" -gt 0 ]
 }

@@ -29,7 +29,9 @@ current_weather_test() {
         sql_job_start a "$topo"
         sql_job_start b "$topo"
         check "polls flow into weather.current" wait_count 30 weather.current 120
-        sql_job_kill9 a "$topo" "at $($KT count "$BOOT" weather.current) observations"
+        kill_spate a
+        echo "# killed a with SIGKILL at $($KT count "$BOOT" weather.current) observations"
+        sql_job_start a "$topo"
         if [ "$backend" = postgres ]; then
                 check "polls flow after the kill" wait_count 30 weather.current 240
                 pg_stop immediate

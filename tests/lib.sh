@@ -102,6 +102,9 @@ start_spate() {
         eval "SPATE_PID_$name=$!"
 }
 
+# kill_spate NAME: SIGKILL to the instance start_spate started as NAME; returns once it is gone.
+kill_spate() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
+
 # wait_count SECONDS TOPIC N: until TOPIC holds at least N records
 wait_count() {
         local t=$1 topic=$2 n=$3

@@ -78,12 +78,7 @@ municipal_test() {
                                 wait_for 20 bash -c "$(declare -f logged); TMP=$TMP; logged a $la '2026-12-03 has 1 bad line.*keeping version 2026-12-02' &&
                                         logged b $lb '2026-12-03 has 1 bad line.*keeping version 2026-12-02'" ;;
                 esac
-                $KT produce "$BOOT" "$FORECASTS_TOPIC" "$TMP/gen/phase-$k.tsv" --partitioned >/dev/null 2>&1 ||
-                        nok "produce phase $k"
-                case $k in
-                3) sql_job_kill9 a "$topo" "after phase $k" ;;
-                8) sql_job_kill9 b "$topo" "after phase $k" ;;
-                esac
+                sql_job_phase "$topo" "$FORECASTS_TOPIC" $k 3 8
         done
         check "every row reaches both tables within 30 s" wait_for 30 exact -q
         local want_dlq

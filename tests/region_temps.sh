@@ -39,12 +39,7 @@ region_temps_test() {
                         nok "hour $((k - 3)) reaches the table within 30 s"
                         break
                 fi
-                $KT produce "$BOOT" "$READINGS_TOPIC" "$TMP/gen/phase-$k.tsv" --partitioned >/dev/null 2>&1 ||
-                        nok "produce phase $k"
-                case $k in
-                3) sql_job_kill9 a "$topo" "after phase $k" ;;
-                6) sql_job_kill9 b "$topo" "after phase $k" ;;
-                esac
+                sql_job_phase "$topo" "$READINGS_TOPIC" $k 3 6
         done
         exact() { $PY "$REF" compare "$TMP/gen" "$(rows)" "$@"; }
         check "every closed hour reaches the table within 30 s" wait_for 30 exact -q

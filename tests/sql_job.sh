@@ -25,9 +25,21 @@ sql_job_start() { SPATE_STATE_DIR=$TMP/state-$1 start_spate "$1" "$2"; }
 # sql_job_kill9 NAME TOPOLOGY WHEN: SIGKILL to instance NAME (said as "# killed NAME with
 # SIGKILL WHEN"), then NAME again on the state it left.
 sql_job_kill9() {
-        eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null
+        kill_spate "$1"
         echo "# killed $1 with SIGKILL $3"
         sql_job_start "$1" "$2"
+}
+
+# sql_job_phase TOPOLOGY TOPIC K KILL_A KILL_B: the generator's phase K ($TMP/gen/phase-K.tsv)
+# produced to TOPIC, each record to its key's partition; after phase KILL_A instance a is killed
+# with SIGKILL and started again (sql_job_kill9), after KILL_B instance b.
+sql_job_phase() {
+        local topo=$1 topic=$2 k=$3
+        $KT produce "$BOOT" "$topic" "$TMP/gen/phase-$k.tsv" --partitioned >/dev/null 2>&1 || nok "produce phase $k"
+        case $k in
+        "$4") sql_job_kill9 a "$topo" "after phase $k" ;;
+        "$5") sql_job_kill9 b "$topo" "after phase $k" ;;
+        esac
 }
 
 # sql_job_dead_letters REF_COMMAND...: the "dead_letters" count of the JSON object the reference

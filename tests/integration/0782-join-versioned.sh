@@ -47,14 +47,12 @@ SPATE_STATE_DIR=$TMP/state-b start_spate b "$TMP/topo.yaml"
 split -n l/2 -d "$TMP/gen/in.tsv" "$TMP/part."
 check "the first half of the readings is produced" $KT produce "$BOOT" it0782.in "$TMP/part.00" --partitioned
 wait_count 30 it0782.out 200 || nok "output flows within 30 s"
-kill -KILL "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
+kill_spate a
 echo "# killed a with SIGKILL after $($KT count "$BOOT" it0782.out) outputs"
 SPATE_STATE_DIR=$TMP/state-a start_spate a "$TMP/topo.yaml"
 check "the second half is produced" $KT produce "$BOOT" it0782.in "$TMP/part.01" --partitioned
 exact() { $KT consume "$BOOT" it0782.out --idle 0.5 >"$TMP/out.jsonl" && $PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl" >/dev/null; }
 check "every reading is joined within 60 s" wait_for 60 exact
-while read -r status rest; do
-        if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-done < <($PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl")
+tap_relay "" < <($PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl")
 dl=$($KT count "$BOOT" it-0782-dlq 2>/dev/null || echo 0)
 check "nothing dead-lettered ($dl)" [ "${dl:-0}" -eq 0 ]

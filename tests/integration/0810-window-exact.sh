@@ -146,9 +146,7 @@ for r in "${runs[@]}"; do
         elif [[ $name == session* ]]; then
                 check "$name: merged sessions were tombstoned ($ntomb)" [ "$ntomb" -gt 0 ]
         fi
-        while read -r status rest; do
-                if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-        done < <($PY "$REF/compare_windows.py" "$name" "$TMP/$name.ref" "$TMP/$name.got" 1 |
-                 sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
+        tap_relay "" < <($PY "$REF/compare_windows.py" "$name" "$TMP/$name.ref" "$TMP/$name.got" 1 |
+                         sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
 done
 grep -h "late:" "$TMP"/spate-*.log | head -2 | sed 's/^/# /'

@@ -101,10 +101,8 @@ verdict() {
         exact "$name"
         $PY "$REF/window_topics.py" got "$TMP/$name.out" "$TMP/$name.dlq" >/dev/null
         check "$name: output topic and DLQ read (late dead letters are the source records)" [ $? -eq 0 ]
-        while read -r status rest; do
-                if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-        done < <($PY "$REF/compare_windows.py" "$name" "$TMP/$name.ref" "$TMP/$name.got" 1 |
-                 sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
+        tap_relay "" < <($PY "$REF/compare_windows.py" "$name" "$TMP/$name.ref" "$TMP/$name.got" 1 |
+                         sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
         # Every other dead letter is one of the malformed records, as it was sent;
         # replays may repeat a dead letter, which its origin headers identify.
         $PY - "$TMP/$name.dlq" "$TMP/$name.bad" "$TMP/$name.p0.tsv" "it0840.$name.in" >"$TMP/$name.dlqcheck" <<'PY'

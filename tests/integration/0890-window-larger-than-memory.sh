@@ -68,7 +68,7 @@ start_spate a "$TMP/topo.yaml"
 evicting() { grep -q "state over .* MB (its share of state_memory_mb)" "$TMP/spate-a.log"; }
 check "run 1: hour 0 under way, tasks evict keys to stay within state_memory_mb (killed with SIGKILL)" \
         wait_for 60 evicting
-kill -KILL "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
+kill_spate a
 n=$(changelog)
 check "run 1: killed with hour 0's windows in the changelog ($n records)" [ "$n" -gt 0 ]
 n=$(outputs)

@@ -72,18 +72,6 @@ static void ref_add(ref_t *ref, const rec_t *r, int n, int64_t grace) {
         }
 }
 
-static int distinct_keys(spate_driver_t *d, const char *topic) {
-        int n = 0;
-        for (int64_t i = 0; i < spate_driver_count(d, topic, 0); i++) {
-                const spate_driver_msg_t *m = spate_driver_msg(d, topic, 0, i);
-                int seen = 0;
-                for (int64_t k = 0; k < i && !seen; k++)
-                        seen = !strcmp(spate_driver_msg(d, topic, 0, k)->key, m->key);
-                n += !seen;
-        }
-        return n;
-}
-
 /* Every reference window is the last value of its key in t.out, and t.out
  * holds no other key. With `only` >= 0, only that many windows are expected
  * (those given first in ref). */
