@@ -27,6 +27,8 @@ import random
 import sys
 from collections import defaultdict
 
+from refcli import main, report
+
 SIZE = 30_000
 RET = 60_000
 BASE = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -153,16 +155,8 @@ def compare(src, out_path, dlq_path, quiet):
         (dl == late and reasons, "the dead letters are the %d late readings (got %d; missing %s, extra %s), "
          "with the reason" % (len(late), len(dl), sorted(late - dl)[:3], sorted(dl - late)[:3])),
     ]
-    if not quiet:
-        for ok, what in results:
-            print("%s - %s" % ("ok" if ok else "not ok", what))
-    return all(ok for ok, _ in results)
+    return report(results, quiet)
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "gen":
-        gen(int(sys.argv[2]), sys.argv[3])
-    elif sys.argv[1] == "compare":
-        sys.exit(0 if compare(sys.argv[2], sys.argv[3], sys.argv[4], "-q" in sys.argv) else 1)
-    else:
-        sys.exit(__doc__)
+    main(__doc__, gen, compare, 3)
