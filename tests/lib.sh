@@ -157,6 +157,18 @@ nodes:
 YAML
 }
 
+# small_disk SIZE WHAT: disk=$TMP/disk, a tmpfs of SIZE (mount's size=, e.g. 2m) that a test fills
+# up, unmounted at exit; where none can be mounted (not root) the test is skipped (WHAT) and ends.
+small_disk() {
+        disk=$TMP/disk
+        mkdir -p "$disk"
+        if ! mount -t tmpfs -o size="$1" tmpfs "$disk" 2>/dev/null; then
+                skip "$2" "cannot mount a tmpfs here (needs root)"
+                exit 0
+        fi
+        trap 'umount "$disk" 2>/dev/null; cleanup' EXIT
+}
+
 # gen_id_v FILE FIRST COUNT: COUNT records for kafka_tool.py produce, ids FIRST on: lines
 # "k<id><TAB>{"id":<id>,"v":<id>}".
 gen_id_v() {
