@@ -105,6 +105,19 @@ start_spate() {
 # kill_spate NAME: SIGKILL to the instance start_spate started as NAME; returns once it is gone.
 kill_spate() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 
+# kill_at_random MIN SPAN: after MIN s and a random part of SPAN more, a SIGKILL to instance a or
+# b, picked at random, which then starts again: the test defines `kill9 NAME` and `start NAME`
+# (as it starts its instances). Counts in $kills; the instance in $v. $RANDOM draws it all, so
+# a test that seeds RANDOM repeats the kills.
+kill_at_random() {
+        sleep "$(($1 + RANDOM % $2)).$((RANDOM % 10))"
+        v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
+        kill9 "$v"
+        kills=$((kills + 1))
+        echo "# $SECONDS s: killed $v with SIGKILL"
+        start "$v"
+}
+
 # wait_count SECONDS TOPIC N: until TOPIC holds at least N records
 wait_count() {
         local t=$1 topic=$2 n=$3

@@ -27,12 +27,7 @@ sql_exact() {
         start a
         start b
         for i in 1 2 3 4; do
-                sleep "$((1 + RANDOM % 3)).$((RANDOM % 10))"
-                v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
-                kill9 "$v"
-                kills=$((kills + 1))
-                echo "# killed $v with SIGKILL"
-                start "$v"
+                kill_at_random 1 3
                 if [ "$backend" = postgres ] && [ "$i" = 2 ]; then
                         sleep 1
                         pg_stop immediate
