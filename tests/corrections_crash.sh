@@ -2,7 +2,7 @@
 # input's partitions) and 0781 (group_by: the window split into repartition + window halves, each
 # record carrying its id down); source after lib.sh, then call corrections_crash_test NUM GROUP,
 # GROUP "" or a YAML line such as "    group_by: key()" plus a newline. 0851 calls only
-# corrections_crash_setup NUM GROUP (topology, broker, the helpers start, kill9, produce, exact,
+# corrections_crash_setup NUM GROUP (topology, broker, the helpers start, produce, exact,
 # verdict) and runs its own schedule. The run: dedupe_by: id, corrections:
 # replace (tumbling 30 s per station, retention 1m, emit: final) through
 # kill -9s: 9 stations in 3 partitions, 8 minutes of readings of which a
@@ -43,7 +43,6 @@ YAML
         CC_NUM=$num  # for the helpers, called after this function returns
 
         start() { start_spate a "$TMP/topo.yaml"; }
-        kill9() { kill -KILL "$SPATE_PID_a" 2>/dev/null; wait "$SPATE_PID_a" 2>/dev/null; }
         consume() {
                 $KT consume "$BOOT" it$CC_NUM.out --idle 0.5 >"$TMP/out.jsonl"
                 $KT consume "$BOOT" it-$CC_NUM-dlq --idle 0.5 >"$TMP/dlq.jsonl" 2>/dev/null || : >"$TMP/dlq.jsonl"
@@ -64,13 +63,13 @@ corrections_crash_test() {
         start
         produce 1
         check "first third: windows emitted" wait_count 30 it$num.out 20
-        kill9
+        kill_spate a
         echo "# killed with SIGKILL after $(outputs) outputs"
         start
         n1=$(outputs)
         produce 2
         check "second third: windows emitted after the restart" wait_count 30 it$num.out $((n1 + 5 + RANDOM % 30))
-        kill9
+        kill_spate a
         echo "# killed with SIGKILL again after $(outputs) outputs"
         start
         produce 3

@@ -6,18 +6,13 @@
 # flow (PostgreSQL: the server is also crash-stopped and restarted). Once the cities are removed
 # (tombstones), the three tables must equal tests/ref/current_weather_ref.py's reference computed
 # from weather.current, whose observations must be what the simulator serves for each city and dt.
+. "$SPATE_ROOT/tests/sql_job.sh"
 current_weather_test() {
         local backend=$1 app=it-0740-$1
         local topo=$SPATE_ROOT/topology/current_weather.yaml REF=$SPATE_ROOT/tests/ref/current_weather_ref.py
-        export CW_APP=$app CITIES_TOPIC=it0740.cities OWM_API_KEY=it0740-Key-c0ffee SQL_BACKEND=$backend \
+        export CW_APP=$app CITIES_TOPIC=it0740.cities OWM_API_KEY=it0740-Key-c0ffee \
                POLL_EVERY=1s OWM_RATE_LIMIT=0 COMMIT_INTERVAL=500ms WINDOW_GRACE=2h
-        start_broker --topology "$topo" --topic "$app-dlq:1" || { nok "broker starts"; return 1; }
-        if [ "$backend" = postgres ]; then
-                pg_start -c fsync=off || { nok "PostgreSQL starts"; return 1; }
-                export SQL_DB=$PG_URL
-        else
-                export SQL_DB=$TMP/cw.db
-        fi
+        sql_job_setup "$backend" cw.db --topology "$topo" --topic "$app-dlq:1" || return 1
         # Simulated midnight 12 s after the simulator starts (the polls start ~3 s after it); the
         # run goes on until 4 simulated hours after it.
         local midnight=$(( ($(date +%s) / 86400 - 7) * 86400 ))
@@ -31,12 +26,12 @@ current_weather_test() {
                 out=$("$SPATE_BIN" load-coordinates "$f" --topic "$CITIES_TOPIC" 2>&1)
                 check "load-coordinates $(basename "$f"): $out" grep -q "loaded 1[28] coordinates" <<<"$out"
         done
-        SPATE_STATE_DIR=$TMP/state-a start_spate a "$topo"
-        SPATE_STATE_DIR=$TMP/state-b start_spate b "$topo"
+        sql_job_start a "$topo"
+        sql_job_start b "$topo"
         check "polls flow into weather.current" wait_count 30 weather.current 120
-        kill -KILL "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
+        kill_spate a
         echo "# killed a with SIGKILL at $($KT count "$BOOT" weather.current) observations"
-        SPATE_STATE_DIR=$TMP/state-a start_spate a "$topo"
+        sql_job_start a "$topo"
         if [ "$backend" = postgres ]; then
                 check "polls flow after the kill" wait_count 30 weather.current 240
                 pg_stop immediate
@@ -70,14 +65,9 @@ current_weather_test() {
         }
         exact() { $PY "$REF" compare "$TMP/topic.jsonl" "$OWM_URL" "$TMP/sim.log" "$cities" "$(dump 2>/dev/null)" "$@"; }
         check "drained: the three tables equal the reference within 30 s" wait_for 30 exact -q
-        local status rest
-        while read -r status rest; do
-                if [ "$status" = ok ]; then ok "$backend: ${rest#- }"; else nok "$backend: ${rest#*- }"; fi
-        done < <(exact)
+        tap_relay "$backend: " < <(exact)
         check "nothing dead-lettered" [ "$($KT count "$BOOT" "$app-dlq")" -eq 0 ]
         check "the API key is in no log" bash -c "! grep -q '$OWM_API_KEY' '$TMP'/spate-*.log '$TMP/sim.log'"
-        if [ "$backend" = postgres ]; then
-                check "the PostgreSQL password is in no log" bash -c "! grep -q '$PG_PASSWORD' '$TMP'/spate-*.log"
-        fi
+        sql_job_check_password
         echo "# $n observations; $(wc -l <"$TMP/topic.jsonl") consumed"
 }

@@ -102,10 +102,49 @@ start_spate() {
         eval "SPATE_PID_$name=$!"
 }
 
+# kill_spate NAME: SIGKILL to the instance start_spate started as NAME; returns once it is gone.
+kill_spate() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
+
+# kill_at_random MIN SPAN: after MIN s and a random part of SPAN more, a SIGKILL to instance a or
+# b, picked at random, which then starts again: the test defines `kill9 NAME` and `start NAME`
+# (as it starts its instances). Counts in $kills; the instance in $v. $RANDOM draws it all, so
+# a test that seeds RANDOM repeats the kills.
+kill_at_random() {
+        sleep "$(($1 + RANDOM % $2)).$((RANDOM % 10))"
+        v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
+        kill9 "$v"
+        kills=$((kills + 1))
+        echo "# $SECONDS s: killed $v with SIGKILL"
+        start "$v"
+}
+
 # wait_count SECONDS TOPIC N: until TOPIC holds at least N records
 wait_count() {
         local t=$1 topic=$2 n=$3
         wait_for "$t" bash -c "[ \$($KT count $BOOT $topic 2>/dev/null || echo 0) -ge $n ]"
+}
+
+# topology_header APP [SETTING...]: the lines a test's topology starts with, up to `nodes:`
+# (which the test writes, with its nodes, after them): application APP, the broker start_broker
+# started (SPATE_BOOTSTRAP) with the group timings below, and the settings commit_interval
+# (300ms), state_dir (${SPATE_STATE_DIR:-state}, spate expands it) and any other: each SETTING a
+# "key: value" line that replaces the default of its key or comes after them.
+topology_header() {
+        local app=$1 commit='commit_interval: 300ms' state='state_dir: ${SPATE_STATE_DIR:-state}' s more=()
+        shift
+        for s in "$@"; do
+                case $s in
+                commit_interval:*) commit=$s ;;
+                state_dir:*) state=$s ;;
+                *) more+=("$s") ;;
+                esac
+        done
+        printf '%s\n' "application: $app" "kafka:" \
+                '  bootstrap.servers: ${SPATE_BOOTSTRAP:-127.0.0.1:9092}' \
+                '  consumer.session.timeout.ms: ${SPATE_SESSION_TIMEOUT_MS:-6000}' \
+                '  consumer.heartbeat.interval.ms: ${SPATE_HEARTBEAT_MS:-1000}' \
+                "settings:" "  $commit" "  $state"
+        for s in "${more[@]}"; do printf '  %s\n' "$s"; done
 }
 
 # window_crash_setup NNNN REF: the start of a window's kill -9 test against the reference
@@ -120,15 +159,8 @@ window_crash_setup() {
         echo "# seed $SEED ($var=$SEED repeats the data and the kill times)"
         ulimit -c 0
         $PY "$SPATE_ROOT/tests/ref/$ref" gen "$SEED" "$TMP/in.tsv"
-        cat >"$TMP/topo.yaml" <<YAML
-application: it-$id
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: $TMP/state
+        topology_header "it-$id" "state_dir: $TMP/state" >"$TMP/topo.yaml"
+        cat >>"$TMP/topo.yaml" <<YAML
 nodes:
   - name: readings
     type: kafka_source
@@ -136,6 +168,18 @@ nodes:
     partitions: 3
     time: t
 YAML
+}
+
+# small_disk SIZE WHAT: disk=$TMP/disk, a tmpfs of SIZE (mount's size=, e.g. 2m) that a test fills
+# up, unmounted at exit; where none can be mounted (not root) the test is skipped (WHAT) and ends.
+small_disk() {
+        disk=$TMP/disk
+        mkdir -p "$disk"
+        if ! mount -t tmpfs -o size="$1" tmpfs "$disk" 2>/dev/null; then
+                skip "$2" "cannot mount a tmpfs here (needs root)"
+                exit 0
+        fi
+        trap 'umount "$disk" 2>/dev/null; cleanup' EXIT
 }
 
 # gen_id_v FILE FIRST COUNT: COUNT records for kafka_tool.py produce, ids FIRST on: lines

@@ -9,24 +9,18 @@
 # half-written one without _SUCCESS (ignored). Every row of both tables and every forecast
 # dead-lettered must equal the independent reference (tests/ref/municipal_ref.py). The SQLite run
 # also has spate check refuse two edits of the file (newer_by misused) with file:line.
+. "$SPATE_ROOT/tests/sql_job.sh"
 municipal_test() {
         local backend=$1 app=it-0770-$1 hours=10 v2=6 k
         local topo=$SPATE_ROOT/topology/municipal.yaml REF=$SPATE_ROOT/tests/ref/municipal_ref.py
         local side=$TMP/municipalities
-        export MUNICIPAL_APP=$app FORECASTS_TOPIC=it0770.forecasts MUNICIPAL_DIR=$side SQL_BACKEND=$backend \
-               COMMIT_INTERVAL=500ms
+        export MUNICIPAL_APP=$app FORECASTS_TOPIC=it0770.forecasts MUNICIPAL_DIR=$side COMMIT_INTERVAL=500ms
         mkdir -p "$TMP/gen/side" "$side"
         $PY "$SPATE_ROOT/tests/tools/gen_municipal.py" forecasts 770 "$TMP/gen" "$hours"
         $PY "$SPATE_ROOT/tests/tools/gen_municipal.py" side "$SPATE_ROOT/topology/municipalities" "$TMP/gen/side"
         cp -r "$SPATE_ROOT/topology/municipalities/2026-12-01" "$side/"
         cp -r "$side/2026-12-01" "$TMP/gen/side/"  # the versions as the reference reads them
-        start_broker --topology "$topo" --topic "$app-dlq:1" || { nok "broker starts"; return 1; }
-        if [ "$backend" = postgres ]; then
-                pg_start -c fsync=off || { nok "PostgreSQL starts"; return 1; }
-                export SQL_DB=$PG_URL
-        else
-                export SQL_DB=$TMP/municipal.db
-        fi
+        sql_job_setup "$backend" municipal.db --topology "$topo" --topic "$app-dlq:1" || return 1
         # The tables as the reference reads them: the SQLite file, or a dump of each PostgreSQL table.
         rows() {
                 [ "$backend" = sqlite ] && { echo "$SQL_DB"; return; }
@@ -57,19 +51,13 @@ municipal_test() {
                 check_refuses "history_key naming no column" 's/history_key: \[municipality, window_start\]/history_key: [municipality, window_begin]/' \
                         82:33 "history_key column 'window_begin' is not in columns:"
         fi
-        run() { SPATE_STATE_DIR=$TMP/state-$1 start_spate "$1" "$topo"; }
-        kill9() {
-                eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null
-                echo "# killed $1 with SIGKILL after phase $2"
-                run "$1"
-        }
         # logged NAME FROM PATTERN: instance NAME logged PATTERN after its log's line FROM
         logged() { tail -n +"$2" "$TMP/spate-$1.log" | grep -q "$3"; }
         # drop NAME: a dated folder from the generator, complete (_SUCCESS written last)
         drop() { mkdir -p "$side/$1"; cp "$TMP/gen/side/$1/municipalities.csv" "$side/$1/"; touch "$side/$1/_SUCCESS"; }
         local la lb
-        run a
-        run b
+        sql_job_start a "$topo"
+        sql_job_start b "$topo"
         for ((k = 0; k <= hours + 1; k++)); do
                 if [ $k -ge 1 ] && ! wait_for 30 ready $((k - 1)); then
                         nok "the rows of phase $((k - 1)) reach the table within 30 s"
@@ -90,16 +78,11 @@ municipal_test() {
                                 wait_for 20 bash -c "$(declare -f logged); TMP=$TMP; logged a $la '2026-12-03 has 1 bad line.*keeping version 2026-12-02' &&
                                         logged b $lb '2026-12-03 has 1 bad line.*keeping version 2026-12-02'" ;;
                 esac
-                $KT produce "$BOOT" "$FORECASTS_TOPIC" "$TMP/gen/phase-$k.tsv" --partitioned >/dev/null 2>&1 ||
-                        nok "produce phase $k"
-                case $k in
-                3) kill9 a $k ;;
-                8) kill9 b $k ;;
-                esac
+                sql_job_phase "$topo" "$FORECASTS_TOPIC" $k 3 8
         done
         check "every row reaches both tables within 30 s" wait_for 30 exact -q
         local want_dlq
-        want_dlq=$(ref expected | tail -1 | $PY -c 'import json, sys; print(json.load(sys.stdin)["dead_letters"])')
+        want_dlq=$(sql_job_dead_letters ref expected)
         # + the malformed side-data line, once per instance that refused it
         check "the $want_dlq late forecasts and the malformed side-data line are in the DLQ" \
                 wait_count 20 "$app-dlq" $((want_dlq + 2))
@@ -112,7 +95,5 @@ municipal_test() {
         # by SIGTERM: the killed ones print none)
         echo "# $(grep -ho '[0-9]* unchanged (history_key)' "$TMP"/spate-*.log | awk '{s += $1} END {print s + 0}') rows" \
                 "equal to their window's latest version not appended again (history_key)"
-        if [ "$backend" = postgres ]; then
-                check "the PostgreSQL password is in no log" bash -c "! grep -q '$PG_PASSWORD' '$TMP'/spate-*.log"
-        fi
+        sql_job_check_password
 }

@@ -10,20 +10,15 @@
 # table region_hourly_temps (mean, count, temperature3HoursBefore and its nulls: one row per
 # region and hour, the last version written) and every dead letter must equal the independent
 # reference (tests/ref/region_temps_ref.py).
+. "$SPATE_ROOT/tests/sql_job.sh"
 region_temps_test() {
         local backend=$1 app=it-0760-$1 hours=8 k
         local topo=$SPATE_ROOT/topology/region_temps.yaml REF=$SPATE_ROOT/tests/ref/region_temps_ref.py
         export REGION_TEMPS_APP=$app READINGS_TOPIC=it0760.readings HOURLY_TOPIC=it0760.hourly \
-               SQL_BACKEND=$backend COMMIT_INTERVAL=500ms
+               COMMIT_INTERVAL=500ms
         mkdir -p "$TMP/gen"
         $PY "$SPATE_ROOT/tests/tools/gen_region_temps.py" 760 "$TMP/gen" "$hours"
-        start_broker --topology "$topo" --topic "$app-dlq:1" || { nok "broker starts"; return 1; }
-        if [ "$backend" = postgres ]; then
-                pg_start -c fsync=off || { nok "PostgreSQL starts"; return 1; }
-                export SQL_DB=$PG_URL
-        else
-                export SQL_DB=$TMP/region_temps.db
-        fi
+        sql_job_setup "$backend" region_temps.db --topology "$topo" --topic "$app-dlq:1" || return 1
         # The table as the reference reads it: the SQLite file, or a dump of the PostgreSQL table.
         rows() {
                 [ "$backend" = sqlite ] && { echo "$SQL_DB"; return; }
@@ -34,14 +29,8 @@ region_temps_test() {
         quiet() { "$@" >/dev/null; }
         check "spate check accepts the topology (bbox_first_match)" quiet "$SPATE_BIN" check "$topo"
         check "spate check accepts it with REGION_MODE=polygon" quiet env REGION_MODE=polygon "$SPATE_BIN" check "$topo"
-        run() { SPATE_STATE_DIR=$TMP/state-$1 start_spate "$1" "$topo"; }
-        kill9() {
-                eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null
-                echo "# killed $1 with SIGKILL after phase $2"
-                run "$1"
-        }
-        run a
-        run b
+        sql_job_start a "$topo"
+        sql_job_start b "$topo"
         # Phase K closes hour K-1. The phases go in one burst, except that each kill -9 waits until
         # some hours reached the table, so that it falls in the middle of the run.
         ready() { $PY "$REF" ready "$TMP/gen" "$(rows)" "$1"; }
@@ -50,17 +39,12 @@ region_temps_test() {
                         nok "hour $((k - 3)) reaches the table within 30 s"
                         break
                 fi
-                $KT produce "$BOOT" "$READINGS_TOPIC" "$TMP/gen/phase-$k.tsv" --partitioned >/dev/null 2>&1 ||
-                        nok "produce phase $k"
-                case $k in
-                3) kill9 a $k ;;
-                6) kill9 b $k ;;
-                esac
+                sql_job_phase "$topo" "$READINGS_TOPIC" $k 3 6
         done
         exact() { $PY "$REF" compare "$TMP/gen" "$(rows)" "$@"; }
         check "every closed hour reaches the table within 30 s" wait_for 30 exact -q
         local want_dlq
-        want_dlq=$($PY "$REF" expected "$TMP/gen" | tail -1 | $PY -c 'import json, sys; print(json.load(sys.stdin)["dead_letters"])')
+        want_dlq=$(sql_job_dead_letters $PY "$REF" expected "$TMP/gen")
         check "the $want_dlq dead letters are in the DLQ" wait_count 20 "$app-dlq" "$want_dlq"
         $KT consume "$BOOT" "$app-dlq" --idle 1 >"$TMP/dlq.jsonl"
         tap_relay "$backend: " < <(exact "$TMP/dlq.jsonl")
@@ -69,7 +53,5 @@ region_temps_test() {
               grep -q "closed windows revised so far (corrections" "$TMP/spate-a.log" "$TMP/spate-b.log"
         echo "# join re-emissions (rows 3 hours before read back after their hour):" \
              "$(grep -ho 'with_3h_before: [0-9]* results re-emitted' "$TMP"/spate-*.log | tr '\n' ' ')"
-        if [ "$backend" = postgres ]; then
-                check "the PostgreSQL password is in no log" bash -c "! grep -q '$PG_PASSWORD' '$TMP'/spate-*.log"
-        fi
+        sql_job_check_password
 }

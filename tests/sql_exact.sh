@@ -5,22 +5,17 @@
 #     moments and restarted (PostgreSQL: the server is also crash-stopped and restarted meanwhile);
 #   - then every table must equal tests/ref/sql_ref.py's reference row by row, the rejected rows
 #     must be in the DLQ with their SQL error, and (PostgreSQL) the password in no log line.
+. "$SPATE_ROOT/tests/sql_job.sh"
 sql_exact() {
-        local backend=$1 db app=it-0700-$1 in=it0700.$1.in
+        local backend=$1 app=it-0700-$1 in=it0700.$1.in
         local N=${N_0700:-40000} SEED=${SEED_0700:-$RANDOM}
         local REF=$SPATE_ROOT/tests/ref/sql_ref.py topo=$SPATE_ROOT/tests/integration/0700-sql-exact.yaml
         RANDOM=$SEED
         echo "# $backend: seed $SEED (SEED_0700=$SEED repeats the kill times), $N records"
         ulimit -c 0
         $PY "$REF" gen "$N" "$SEED" "$TMP/in.tsv"
-        start_broker --topic "$in:8" --topic "$app-dlq:1" || { nok "broker starts"; return 1; }
-        if [ "$backend" = postgres ]; then
-                pg_start -c fsync=off || { nok "PostgreSQL starts"; return 1; }
-                db=$PG_URL
-        else
-                db=$TMP/results.db
-        fi
-        export SQL_BACKEND=$backend SQL_DB=$db APP_0700=$app IN_0700=$in
+        sql_job_setup "$backend" results.db --topic "$in:8" --topic "$app-dlq:1" || return 1
+        export APP_0700=$app IN_0700=$in
         start() { local n=$1; shift; env "$@" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$n.log" & _pids+=($!); eval "PID_$n=$!"; }
         pid() { eval "echo \$PID_$1"; }
         kill9() { kill -KILL "$(pid "$1")" 2>/dev/null; wait "$(pid "$1")" 2>/dev/null; }
@@ -32,12 +27,7 @@ sql_exact() {
         start a
         start b
         for i in 1 2 3 4; do
-                sleep "$((1 + RANDOM % 3)).$((RANDOM % 10))"
-                v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
-                kill9 "$v"
-                kills=$((kills + 1))
-                echo "# killed $v with SIGKILL"
-                start "$v"
+                kill_at_random 1 3
                 if [ "$backend" = postgres ] && [ "$i" = 2 ]; then
                         sleep 1
                         pg_stop immediate
@@ -69,7 +59,7 @@ sql_exact() {
                         grep -c "holding the commit of")"
         fi
         dump() {
-                if [ "$backend" = sqlite ]; then echo "$db"; return; fi
+                if [ "$backend" = sqlite ]; then echo "$SQL_DB"; return; fi
                 mkdir -p "$TMP/dump"
                 local ts="to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
                 pg_sql "SELECT sensor, seq, temp, ok, $ts FROM latest" >"$TMP/dump/latest.tsv" &&

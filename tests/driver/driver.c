@@ -3,10 +3,12 @@
  * spate_ctx_* calls, and the engine's record path and commit order. */
 #include "driver.h"
 #include "../../engine/dlq.h"
+#include "../../engine/metrics.h"
 
 #include "../../util/log.h"
 #include "../../state/kv.h"
 #include "../../state/store.h"
+#include "../../util/buf.h"
 
 #include <ftw.h>
 #include <librdkafka/rdkafka.h>
@@ -462,6 +464,16 @@ spate_driver_t *spate_driver_new(const char *yaml, int64_t now_ms, char *errstr,
         return start(d, now_ms, errstr, errstr_size);
 }
 
+spate_driver_t *spate_driver_new_or_bail(const char *yaml, int64_t now_ms) {
+        char err[1024];
+        spate_driver_t *d = spate_driver_new(yaml, now_ms, err, sizeof(err));
+        if (!d) {
+                printf("Bail out! driver: %s\n", err);
+                exit(1);
+        }
+        return d;
+}
+
 spate_driver_t *spate_driver_open(const char *path, int64_t now_ms, char *errstr, size_t errstr_size) {
         spate_driver_t *d = alloc_driver(errstr, errstr_size);
         if (!d)
@@ -806,4 +818,16 @@ int64_t spate_driver_committed_cut(const spate_driver_t *d, const char *node, co
         const task_t *t = committed_task(d, topic, partition);
         int i = node_index(d, node);
         return t && i >= 0 ? t->ccuts[i] : -1;
+}
+
+double spate_driver_metric(const char *series) {
+        spate_buf_t b = { 0 };
+        double v = -1;
+        spate_metrics_render(spate_metrics_default(), &b);
+        spate_buf_putc(&b, '\0');
+        const char *p = strstr(b.data, series);
+        if (p)
+                v = strtod(p + strlen(series), NULL);
+        spate_buf_free(&b);
+        return v;
 }

@@ -52,6 +52,9 @@ spate_driver_t *spate_driver_new(const char *yaml, int64_t now_ms, char *errstr,
 /* The same for the topology file at path (its relative paths resolve as
  * for `spate run`); the state still goes to a temporary directory. */
 spate_driver_t *spate_driver_open(const char *path, int64_t now_ms, char *errstr, size_t errstr_size);
+/* spate_driver_new(), or "Bail out! driver: <why>" (TAP) and exit(1): for
+ * unit tests, which have nothing to check when their topology does not load. */
+spate_driver_t *spate_driver_new_or_bail(const char *yaml, int64_t now_ms);
 void spate_driver_destroy(spate_driver_t *d);
 
 /* Appends a message to topic/partition (as a producer outside the topology
@@ -122,5 +125,9 @@ int64_t spate_driver_committed_time(const spate_driver_t *d, const char *node, c
                                     int32_t partition);
 int64_t spate_driver_committed_cut(const spate_driver_t *d, const char *node, const char *topic,
                                    int32_t partition);
+/* The value of the first series of the process's metrics
+ * (spate_metrics_default(), in Prometheus's text format) that starts with
+ * `series` (name{labels} and the space before the value), -1 if none. */
+double spate_driver_metric(const char *series);
 
 #endif

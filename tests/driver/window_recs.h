@@ -1,7 +1,7 @@
 /* window_recs.h - what the window unit tests run by the test driver share
  * (test_window_driver.c, test_window_corrections.c): their records, as the
- * JSON piped to the source topic t.in, and a commit and a step checked as
- * tests. Include after check.h (CHECK). */
+ * JSON piped to the source topic t.in, a commit and a step checked as
+ * tests, and the count of keys in an output. Include after check.h (CHECK). */
 #ifndef SPATE_TEST_WINDOW_RECS_H
 #define SPATE_TEST_WINDOW_RECS_H
 
@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* A record of partition p: {"g":g,"id":"r<id>","t":t,"v":v}, without "id" when id is 0. */
 typedef struct {
@@ -49,6 +50,19 @@ static inline void step(spate_driver_t *d) {
         spate_driver_process(d);
         spate_driver_punctuate(d);
         commit(d);
+}
+
+/* How many distinct keys partition 0 of topic holds. */
+static inline int distinct_keys(spate_driver_t *d, const char *topic) {
+        int n = 0;
+        for (int64_t i = 0; i < spate_driver_count(d, topic, 0); i++) {
+                const spate_driver_msg_t *m = spate_driver_msg(d, topic, 0, i);
+                int seen = 0;
+                for (int64_t k = 0; k < i && !seen; k++)
+                        seen = !strcmp(spate_driver_msg(d, topic, 0, k)->key, m->key);
+                n += !seen;
+        }
+        return n;
 }
 
 #endif

@@ -5,13 +5,7 @@
 # Needs root to mount a small tmpfs; skips otherwise.
 . "$SPATE_ROOT/tests/lib.sh"
 topo=$SPATE_ROOT/tests/integration/0340-source-recreated.yaml   # a window with a state store
-disk=$TMP/disk
-mkdir -p "$disk"
-if ! mount -t tmpfs -o size=2m tmpfs "$disk" 2>/dev/null; then
-        skip "disk full" "cannot mount a tmpfs here (needs root)"
-        exit 0
-fi
-trap 'umount "$disk" 2>/dev/null; cleanup' EXIT
+small_disk 2m "disk full"
 export STATE_DIR=$disk/state
 N=60000
 start_broker --topology "$topo" || { nok "broker starts"; exit 1; }

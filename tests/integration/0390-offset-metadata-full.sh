@@ -8,25 +8,17 @@
 # The same topology with short names runs and commits everything.
 . "$SPATE_ROOT/tests/lib.sh"
 topology() {  # file, name suffix length
-        $PY - "$@" <<'PY'
+        topology_header "it-0390-$2" 'state_dir: ${STATE_DIR:-state}' >"$1"
+        $PY - "$2" >>"$1" <<'PY'
 import sys
-path, pad = sys.argv[1], int(sys.argv[2])
-names = ["w%d%s" % (i, "x" * pad) for i in range(9)]
-y = """application: it-0390-%d
-kafka:
-  bootstrap.servers: ${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: ${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: ${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: ${STATE_DIR:-state}
-nodes:
+names = ["w%d%s" % (i, "x" * int(sys.argv[1])) for i in range(9)]
+y = """nodes:
   - name: records
     type: kafka_source
     topic: it0390.in
     partitions: 1
     time: t
-""" % pad
+"""
 for n in names:
     y += """  - name: %s
     type: window
@@ -44,7 +36,7 @@ y += """  - name: out
     topic: it0390.out
     partitions: 1
 """ % names[0]
-open(path, "w").write(y)
+sys.stdout.write(y)
 PY
 }
 topology "$TMP/long.yaml" 215

@@ -28,14 +28,7 @@ producer=$!
 start a
 start b
 kills=0
-for i in 1 2 3; do
-        sleep "$((1 + RANDOM % 2)).$((RANDOM % 10))"
-        v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
-        kill9 "$v"
-        kills=$((kills + 1))
-        echo "# killed $v with SIGKILL"
-        start "$v"
-done
+for i in 1 2 3; do kill_at_random 1 2; done
 check "produced the first 6 parts of the input while instances were killed" wait "$producer"
 # Each abort step's part of the input comes once b holds partitions again, so b has files to
 # finalize whatever the timing (CI once saw b never reach a rename after the input had ended).

@@ -6,13 +6,7 @@
 . "$SPATE_ROOT/tests/lib.sh"
 topo=$SPATE_ROOT/tests/integration/0730-archive-exact.yaml
 REF=$SPATE_ROOT/tests/ref/archive_ref.py
-disk=$TMP/disk
-mkdir -p "$disk"
-if ! mount -t tmpfs -o size=1m tmpfs "$disk" 2>/dev/null; then
-        skip "archive disk full" "cannot mount a tmpfs here (needs root)"
-        exit 0
-fi
-trap 'umount "$disk" 2>/dev/null; cleanup' EXIT
+small_disk 1m "archive disk full"
 export ARCHIVE_DIR=$disk/archive CODEC_0730=null ROLL_INTERVAL_0730=500ms
 N=12000
 $PY "$REF" gen "$N" 7 "$TMP/in.tsv"

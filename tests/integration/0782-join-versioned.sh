@@ -11,15 +11,8 @@ echo "# seed $SEED (SEED_0782=$SEED repeats the data)"
 ulimit -c 0
 mkdir -p "$TMP/gen"
 $PY "$REF" gen "$SEED" "$TMP/gen"
-cat >"$TMP/topo.yaml" <<YAML
-application: it-0782
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: \${SPATE_STATE_DIR:-state}
+topology_header it-0782 >"$TMP/topo.yaml"
+cat >>"$TMP/topo.yaml" <<YAML
 nodes:
   - name: readings
     type: kafka_source
@@ -54,14 +47,12 @@ SPATE_STATE_DIR=$TMP/state-b start_spate b "$TMP/topo.yaml"
 split -n l/2 -d "$TMP/gen/in.tsv" "$TMP/part."
 check "the first half of the readings is produced" $KT produce "$BOOT" it0782.in "$TMP/part.00" --partitioned
 wait_count 30 it0782.out 200 || nok "output flows within 30 s"
-kill -KILL "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
+kill_spate a
 echo "# killed a with SIGKILL after $($KT count "$BOOT" it0782.out) outputs"
 SPATE_STATE_DIR=$TMP/state-a start_spate a "$TMP/topo.yaml"
 check "the second half is produced" $KT produce "$BOOT" it0782.in "$TMP/part.01" --partitioned
 exact() { $KT consume "$BOOT" it0782.out --idle 0.5 >"$TMP/out.jsonl" && $PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl" >/dev/null; }
 check "every reading is joined within 60 s" wait_for 60 exact
-while read -r status rest; do
-        if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-done < <($PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl")
+tap_relay "" < <($PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl")
 dl=$($KT count "$BOOT" it-0782-dlq 2>/dev/null || echo 0)
 check "nothing dead-lettered ($dl)" [ "${dl:-0}" -eq 0 ]

@@ -37,15 +37,8 @@ runs=(
 
 topology() {  # name, window lines, emit
         local params=${2//;/$'\n    '}
-        cat >"$TMP/$1.yaml" <<EOF
-application: it-0810-$1
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: $TMP/state-$1
+        topology_header "it-0810-$1" "state_dir: $TMP/state-$1" >"$TMP/$1.yaml"
+        cat >>"$TMP/$1.yaml" <<EOF
 nodes:
   - name: records
     type: kafka_source
@@ -153,9 +146,7 @@ for r in "${runs[@]}"; do
         elif [[ $name == session* ]]; then
                 check "$name: merged sessions were tombstoned ($ntomb)" [ "$ntomb" -gt 0 ]
         fi
-        while read -r status rest; do
-                if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-        done < <($PY "$REF/compare_windows.py" "$name" "$TMP/$name.ref" "$TMP/$name.got" 1 |
-                 sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
+        tap_relay "" < <($PY "$REF/compare_windows.py" "$name" "$TMP/$name.ref" "$TMP/$name.got" 1 |
+                         sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
 done
 grep -h "late:" "$TMP"/spate-*.log | head -2 | sed 's/^/# /'

@@ -79,14 +79,7 @@ producer=$!
 start a
 start b
 kills=0
-for i in 1 2 3 4; do
-        sleep "$((2 + RANDOM % 4)).$((RANDOM % 10))"
-        v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
-        kill9 "$v"
-        kills=$((kills + 1))
-        echo "# $((SECONDS - t0)) s: killed $v with SIGKILL"
-        start "$v"
-done
+for i in 1 2 3 4; do kill_at_random 2 4; done
 # after_acks leaves the changelog ahead of the local store and of the
 # committed input offsets; one other step is drawn at random.
 others=(after_changelog after_outputs after_meta after_checkpoint)

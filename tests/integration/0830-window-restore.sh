@@ -19,15 +19,8 @@
 K=${K_0830:-24000}
 P=8
 
-cat >"$TMP/topo.yaml" <<EOF
-application: it-0830
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 500ms
-  state_dir: \${SPATE_STATE_DIR:-state}
+topology_header it-0830 "commit_interval: 500ms" >"$TMP/topo.yaml"
+cat >>"$TMP/topo.yaml" <<EOF
 nodes:
   - name: events
     type: kafka_source

@@ -25,15 +25,8 @@ $PY "$REF/gen_window_records.py" --seed 840 --records "$N" --grace 300 >"$TMP/ge
 topology() {  # name, close_after_idle, extra window lines
         local idle="close_after_idle: $2"
         [ -n "$2" ] || idle=""
-        cat >"$TMP/$1.yaml" <<EOF
-application: it-0840-$1
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: \${STATE_0840:-state}
+        topology_header "it-0840-$1" 'state_dir: ${STATE_0840:-state}' >"$TMP/$1.yaml"
+        cat >>"$TMP/$1.yaml" <<EOF
 nodes:
   - name: records
     type: kafka_source
@@ -108,10 +101,8 @@ verdict() {
         exact "$name"
         $PY "$REF/window_topics.py" got "$TMP/$name.out" "$TMP/$name.dlq" >/dev/null
         check "$name: output topic and DLQ read (late dead letters are the source records)" [ $? -eq 0 ]
-        while read -r status rest; do
-                if [ "$status" = ok ]; then ok "${rest#- }"; else nok "${rest#*- }"; fi
-        done < <($PY "$REF/compare_windows.py" "$name" "$TMP/$name.ref" "$TMP/$name.got" 1 |
-                 sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
+        tap_relay "" < <($PY "$REF/compare_windows.py" "$name" "$TMP/$name.ref" "$TMP/$name.got" 1 |
+                         sed 's/^\(not \)\?ok [0-9]* - /\1ok - /')
         # Every other dead letter is one of the malformed records, as it was sent;
         # replays may repeat a dead letter, which its origin headers identify.
         $PY - "$TMP/$name.dlq" "$TMP/$name.bad" "$TMP/$name.p0.tsv" "it0840.$name.in" >"$TMP/$name.dlqcheck" <<'PY'

@@ -73,7 +73,7 @@ produce p1.00 || nok "produce the first half of partition 1"
 check "then the first half of partition 1, consumed and committed" wait_for 30 consumed 1 "$(wc -l <"$TMP/in.tsv.p1.00")"
 echo "# $(outputs) messages while partitions 1 and 2 lag: revisions only (the window half closes nothing)"
 produce p1.01 || nok "produce the second half of partition 1"
-kill9
+kill_spate a
 echo "# $((SECONDS - t0)) s: killed with SIGKILL as partition 1's second half came in"
 start
 check "partition 1 consumed and committed after the restart" wait_for 30 consumed 1

@@ -42,7 +42,6 @@ start() {  # NAME: one instance with its own state directory; START_NAME: its lo
         eval "START_$1=$(wc -l <"$TMP/spate-$1.log")"
         SPATE_STATE_DIR="$TMP/state-$1" start_spate "$1" "$topo"
 }
-kill9() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 produce() { $KT produce "$BOOT" it0850.in "$TMP/$1" --partitioned >/dev/null 2>&1 || nok "produce $1"; }
 # consumed P [N]: the group committed partition P's offsets up to N (default: all its records)
 consumed() {
@@ -88,7 +87,7 @@ kill_holder() {
         produce "in.p$1.01"
         v=$(holder "$1")
         KILL_a=$(wc -l <"$TMP/spate-a.log") KILL_b=$(wc -l <"$TMP/spate-b.log")
-        kill9 "$v"
+        kill_spate "$v"
         echo "# $((SECONDS - t0)) s: killed $v (holding partition $1) with SIGKILL, $( $KT committed "$BOOT" it-0850 it0850.in |
                 awk -v p="$1" '$1 == p { print $2 }') of its $(wc -l <"$TMP/in.p$1") records committed"
         victim=$v

@@ -50,7 +50,6 @@ PY
 start_broker --topology "$topo" --topic it0780.in:4 --topic it0780.st:1 --topic it-0780-look-lookups-changelog:4 \
         --topic it0780.out:2 --topic it-0780-dlq:1 || { nok "broker starts"; exit 1; }
 start() { SPATE_STATE_DIR="$TMP/state-$1" start_spate "$1" "$topo"; }  # NAME: its own state directory
-kill9() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 out() { $KT consume "$BOOT" it0780.out --idle 0.5 >"$TMP/out.jsonl"; }
 exact() { out && $PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl" -q; }
 produce() { $KT produce "$BOOT" "$@" >/dev/null 2>&1 || nok "produce $*"; }
@@ -69,9 +68,9 @@ for k in 0 1 2 3 4 5; do
                 [ -s "$TMP/gen/stage-$k.p$p" ] || continue
                 produce it0780.in "$TMP/gen/stage-$k.p$p" --partitioned
                 case $k$p in
-                11) kill9 a; echo "# $((SECONDS - t0)) s: killed a with SIGKILL as partition 1's backlog came in"
+                11) kill_spate a; echo "# $((SECONDS - t0)) s: killed a with SIGKILL as partition 1's backlog came in"
                     start a ;;
-                32) kill9 b; rm -rf "$TMP/state-b"
+                32) kill_spate b; rm -rf "$TMP/state-b"
                     echo "# $((SECONDS - t0)) s: killed b with SIGKILL as partition 2's backlog came in, deleted its state"
                     start b ;;
                 esac

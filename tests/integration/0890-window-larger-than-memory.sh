@@ -16,16 +16,8 @@
 K=${K_0890:-60000}
 P=8
 
-cat >"$TMP/topo.yaml" <<EOF
-application: it-0890
-kafka:
-  bootstrap.servers: \${SPATE_BOOTSTRAP:-127.0.0.1:9092}
-  consumer.session.timeout.ms: \${SPATE_SESSION_TIMEOUT_MS:-6000}
-  consumer.heartbeat.interval.ms: \${SPATE_HEARTBEAT_MS:-1000}
-settings:
-  commit_interval: 300ms
-  state_dir: \${SPATE_STATE_DIR:-state}
-  state_memory_mb: 4
+topology_header it-0890 "state_memory_mb: 4" >"$TMP/topo.yaml"
+cat >>"$TMP/topo.yaml" <<EOF
 nodes:
   - name: events
     type: kafka_source
@@ -76,7 +68,7 @@ start_spate a "$TMP/topo.yaml"
 evicting() { grep -q "state over .* MB (its share of state_memory_mb)" "$TMP/spate-a.log"; }
 check "run 1: hour 0 under way, tasks evict keys to stay within state_memory_mb (killed with SIGKILL)" \
         wait_for 60 evicting
-kill -KILL "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
+kill_spate a
 n=$(changelog)
 check "run 1: killed with hour 0's windows in the changelog ($n records)" [ "$n" -gt 0 ]
 n=$(outputs)

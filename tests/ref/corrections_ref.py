@@ -37,6 +37,8 @@ import sqlite3
 import sys
 from collections import defaultdict
 
+from refcli import main, report
+
 SIZE = 30_000
 RET = 60_000
 BASE = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -166,10 +168,7 @@ def compare(src, out_path, dlq_path, quiet):
         (dl == late and reasons, "the dead letters are the %d late readings (got %d; missing %s, extra %s), "
          "with the reason" % (len(late), len(dl), sorted(late - dl)[:3], sorted(dl - late)[:3])),
     ]
-    if not quiet:
-        for ok, what in results:
-            print("%s - %s" % ("ok" if ok else "not ok", what))
-    return all(ok for ok, _ in results)
+    return report(results, quiet)
 
 
 def subsequence(rows, want):
@@ -184,14 +183,22 @@ def subsequence(rows, want):
     return True
 
 
-def history(src, db, quiet):
-    exp, _ = expect(src)
+def read_tables(db):
+    """The history rows by window key (in the order appended) and the current rows by station."""
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
     con.row_factory = sqlite3.Row
     got = defaultdict(list)
     for r in con.execute("SELECT * FROM hist ORDER BY emitted_ms, rowid"):
         got["%s@%d" % (r["station"], r["window_start"])].append(dict(r))
-    cur = {r["station"]: dict(r) for r in con.execute("SELECT * FROM cur")}
+    return got, {r["station"]: dict(r) for r in con.execute("SELECT * FROM cur")}
+
+
+def history(src, db, quiet):
+    exp, _ = expect(src)
+    try:
+        got, cur = read_tables(db)
+    except sqlite3.Error as e:
+        return report([(False, "history: %s: %s" % (db, e))], quiet)
     missing = sorted(set(exp) - set(got))
     extra = sorted(set(got) - set(exp))
     order, repeat, last = [], [], []
@@ -223,21 +230,8 @@ def history(src, db, quiet):
         (not wrong_cur and len(cur) == len(latest), "current: the final value of each station's latest "
          "window (%d stations)%s" % (len(cur), "; " + "; ".join(wrong_cur[:2]) if wrong_cur else "")),
     ]
-    if not quiet:
-        for ok, what in results:
-            print("%s - %s" % ("ok" if ok else "not ok", what))
-    return all(ok for ok, _ in results)
+    return report(results, quiet)
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "gen":
-        gen(int(sys.argv[2]), sys.argv[3])
-    elif sys.argv[1] == "compare":
-        sys.exit(0 if compare(sys.argv[2], sys.argv[3], sys.argv[4], "-q" in sys.argv) else 1)
-    elif sys.argv[1] == "history":
-        try:
-            sys.exit(0 if history(sys.argv[2], sys.argv[3], "-q" in sys.argv) else 1)
-        except sqlite3.Error as e:
-            sys.exit("history: %s" % e)
-    else:
-        sys.exit(__doc__)
+    main(__doc__, gen, compare, 3, history=(history, 2))

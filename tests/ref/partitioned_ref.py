@@ -14,6 +14,8 @@ import json
 import random
 import sys
 
+from refcli import main, report
+
 STATIONS, READINGS = 300, 3000
 
 
@@ -31,7 +33,7 @@ def gen(seed, d):
             f.write("S%d\t%s\n" % (rnd.randrange(STATIONS + 5), json.dumps({"id": "r%d" % i, "v": i})))
 
 
-def compare(d, out):
+def compare(d, out, quiet=False):
     rows = {}
     for line in open("%s/st.tsv" % d):
         k, v = line.rstrip("\n").split("\t", 1)
@@ -51,16 +53,10 @@ def compare(d, out):
     missing = [k for k in want if k not in got]
     nulls = sum(1 for v in want.values() if v["name"] is None)
     ok = not bad and not missing
-    print("%s - each of the %d readings is joined with its station's final row (%d null; %d missing, "
-          "%d wrong%s)" % ("ok" if ok else "not ok", len(want), nulls, len(missing), len(bad),
-                           ": e.g. %s" % (bad[0],) if bad else ""))
-    return 0 if ok else 1
+    return report([(ok, "each of the %d readings is joined with its station's final row (%d null; %d missing, "
+                    "%d wrong%s)" % (len(want), nulls, len(missing), len(bad),
+                                     ": e.g. %s" % (bad[0],) if bad else ""))], quiet)
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "gen":
-        gen(int(sys.argv[2]), sys.argv[3])
-    elif sys.argv[1] == "compare":
-        sys.exit(compare(sys.argv[2], sys.argv[3]))
-    else:
-        sys.exit(__doc__)
+    main(__doc__, gen, compare, 2)

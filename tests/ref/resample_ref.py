@@ -31,6 +31,8 @@ import random
 import sys
 from collections import defaultdict
 
+from refcli import main, report
+
 SIZE = 10_000
 FILL_MAX = 60_000
 EVERY = 2_000          # completeness(2s)
@@ -227,16 +229,8 @@ def compare(src, prev_path, null_path, linear_path, quiet):
     check_topic("fill: previous", exp["prev"], prev_path, results)
     check_topic("fill: null", exp["null"], null_path, results)
     check_topic("fill: linear", exp["linear"], linear_path, results)
-    if not quiet:
-        for ok, what in results:
-            print("%s - %s" % ("ok" if ok else "not ok", what))
-    return all(ok for ok, _ in results)
+    return report(results, quiet)
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "gen":
-        gen(int(sys.argv[2]), sys.argv[3])
-    elif sys.argv[1] == "compare":
-        sys.exit(0 if compare(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], "-q" in sys.argv) else 1)
-    else:
-        sys.exit(__doc__)
+    main(__doc__, gen, compare, 4)

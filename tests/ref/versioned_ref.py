@@ -13,6 +13,8 @@ import json
 import random
 import sys
 
+from refcli import main, report
+
 STATIONS, READINGS, T0, SPAN = 30, 2000, 1796108400000, 10 * 86400 * 1000
 
 
@@ -33,7 +35,7 @@ def gen(seed, d):
             f.write("%d\tr%d\t%s\n" % (i % 4, i, json.dumps(r)))
 
 
-def compare(d, out):
+def compare(d, out, quiet=False):
     versions = {}
     for line in open("%s/cal.tsv" % d):
         k, v = line.rstrip("\n").split("\t", 1)
@@ -53,16 +55,10 @@ def compare(d, out):
     missing = [k for k in want if k not in got]
     nulls = sum(1 for v in want.values() if v["offset"] is None)
     ok = not bad and not missing
-    print("%s - each of the %d readings carries the calibration valid at its time (%d null: before the "
-          "first or no station; %d missing, %d wrong%s)" % ("ok" if ok else "not ok", len(want), nulls,
-                                                          len(missing), len(bad), ": e.g. %s" % (bad[0],) if bad else ""))
-    return 0 if ok else 1
+    return report([(ok, "each of the %d readings carries the calibration valid at its time (%d null: before "
+                    "the first or no station; %d missing, %d wrong%s)"
+                    % (len(want), nulls, len(missing), len(bad), ": e.g. %s" % (bad[0],) if bad else ""))], quiet)
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "gen":
-        gen(int(sys.argv[2]), sys.argv[3])
-    elif sys.argv[1] == "compare":
-        sys.exit(compare(sys.argv[2], sys.argv[3]))
-    else:
-        sys.exit(__doc__)
+    main(__doc__, gen, compare, 2)

@@ -27,7 +27,7 @@
 static char root[256];
 
 static spate_driver_t *driver_codec(const char *dir, const char *codec, const char *extra) {
-        char yaml[2048], err[1024];
+        char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: drv\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
@@ -35,12 +35,7 @@ static spate_driver_t *driver_codec(const char *dir, const char *codec, const ch
                  "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 2\n    time: t\n"
                  "  - name: arch\n    type: archive_sink\n    from: in\n    dir: %s\n    codec: %s\n%s",
                  dir, codec, extra);
-        spate_driver_t *d = spate_driver_new(yaml, CLOCK0, err, sizeof(err));
-        if (!d) {
-                printf("Bail out! driver: %s\n", err);
-                exit(1);
-        }
-        return d;
+        return spate_driver_new_or_bail(yaml, CLOCK0);
 }
 
 static spate_driver_t *driver(const char *dir, const char *extra) {

@@ -9,14 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The topology in yaml, its clock at 1000000 ms (the test bails out if it does not load). */
 static spate_driver_t *driver(const char *yaml) {
-        char err[1024];
-        spate_driver_t *d = spate_driver_new(yaml, 1000000, err, sizeof(err));
-        if (!d) {
-                printf("Bail out! driver: %s\n", err);
-                exit(1);
-        }
-        return d;
+        return spate_driver_new_or_bail(yaml, 1000000);
 }
 
 static const char *FILTER_YAML =

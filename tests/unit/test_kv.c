@@ -6,9 +6,7 @@
  * against a reference computed here, and standbys' warm copies. */
 #include "check.h"
 #include "../driver/driver.h"
-#include "../../engine/metrics.h"
 #include "../../state/kv.h"
-#include "../../util/buf.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +18,7 @@
 
 /* t.in (2 partitions) -> dedupe dd (key id, within 1 s of t) -> t.out. */
 static spate_driver_t *driver(const char *settings) {
-        char yaml[2048], err[1024];
+        char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: drv\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n%s"
@@ -29,12 +27,7 @@ static spate_driver_t *driver(const char *settings) {
                  "  - name: dd\n    type: dedupe\n    from: in\n    key: id\n    within: 1s\n"
                  "  - name: out\n    type: kafka_sink\n    from: dd\n    topic: t.out\n    partitions: 1\n",
                  settings ? settings : "");
-        spate_driver_t *d = spate_driver_new(yaml, CLOCK0, err, sizeof(err));
-        if (!d) {
-                printf("Bail out! driver: %s\n", err);
-                exit(1);
-        }
-        return d;
+        return spate_driver_new_or_bail(yaml, CLOCK0);
 }
 
 static spate_node_t *node(spate_driver_t *d, const char *name) {
@@ -93,19 +86,6 @@ static const char *get(spate_kv_t *kv, const char *key) {
 
 static void put(spate_kv_t *kv, const char *key, const char *val) {
         CHECK(spate_kv_put(kv, key, strlen(key), val, strlen(val)) == 0, "put %s=%s", key, val);
-}
-
-/* The value of a series of node dd's store metrics, -1 if absent. */
-static double node_metric(const char *want) {
-        spate_buf_t b = { 0 };
-        double v = -1;
-        spate_metrics_render(spate_metrics_default(), &b);
-        spate_buf_putc(&b, '\0');
-        const char *p = strstr(b.data, want);
-        if (p)
-                v = strtod(p + strlen(want), NULL);
-        spate_buf_free(&b);
-        return v;
 }
 
 static int count_each(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
@@ -212,18 +192,18 @@ static void test_eviction(void) {
         size_t cached = spate_kv_cached(kv, &dirty);
         CHECK(cached < (size_t)n / 2 && dirty == 0, "after the commit, clean entries are evicted to the "
               "bound (%zu of %d cached)", cached, n);
-        double bytes = node_metric("spate_store_cache_bytes{node=\"dd\"} ");
+        double bytes = spate_driver_metric("spate_store_cache_bytes{node=\"dd\"} ");
         CHECK(bytes > 0 && bytes <= 1 << 20, "spate_store_cache_bytes within state_memory_mb: %.0f", bytes);
         const char *hits = "spate_store_cache_requests_total{node=\"dd\",result=\"hit\"} ";
         const char *misses = "spate_store_cache_requests_total{node=\"dd\",result=\"miss\"} ";
-        double hit0 = node_metric(hits), miss0 = node_metric(misses);
+        double hit0 = spate_driver_metric(hits), miss0 = spate_driver_metric(misses);
         for (int i = 0; i < n; i++) {
                 snprintf(key, sizeof(key), "key-%d", i);
                 snprintf(want, sizeof(want), "%0100d", i);
                 bad += strcmp(get(kv, key), want) != 0;
         }
         CHECK(!bad, "every value read back through RocksDB (%d wrong)", bad);
-        double dhit = node_metric(hits) - hit0, dmiss = node_metric(misses) - miss0;
+        double dhit = spate_driver_metric(hits) - hit0, dmiss = spate_driver_metric(misses) - miss0;
         CHECK(hit0 >= 0 && miss0 >= 0 && dhit + dmiss == n && dmiss >= n - (double)cached,
               "spate_store_cache_requests_total counts each read once, a miss for each key the "
               "cache did not hold (%.0f hits, %.0f misses, %zu were cached)", dhit, dmiss, cached);
@@ -476,7 +456,7 @@ static double restored(const char *from) {
         char want[160];
         snprintf(want, sizeof(want), "spate_store_restore_records_total{node=\"dd\",store=\"seen\",from=\"%s\"} ",
                  from);
-        double v = node_metric(want);
+        double v = spate_driver_metric(want);
         return v < 0 ? 0 : v;
 }
 

@@ -108,18 +108,6 @@ static double field(const char *json, const char *name, int *isnull) {
         return p && !*isnull ? strtod(p + strlen(pat), NULL) : NAN;
 }
 
-static int distinct_keys(spate_driver_t *d, const char *topic) {
-        int n = 0;
-        for (int64_t i = 0; i < spate_driver_count(d, topic, 0); i++) {
-                const spate_driver_msg_t *m = spate_driver_msg(d, topic, 0, i);
-                int seen = 0;
-                for (int64_t k = 0; k < i && !seen; k++)
-                        seen = !strcmp(spate_driver_msg(d, topic, 0, k)->key, m->key);
-                n += !seen;
-        }
-        return n;
-}
-
 /* Each reference window is its key's last value in t.out: count, sum, mean
  * and count_if exact, stddev (Welford run backwards) to 1e-9; no other key. */
 static int check_windows(spate_driver_t *d, const ref_t *ref, const char *what, int quiet) {

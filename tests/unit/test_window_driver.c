@@ -18,7 +18,7 @@
 /* A topology: t.in (2 partitions) -> window win (tumbling 1 s, grace from
  * the argument) -> t.out; group_by g when grouped. */
 static spate_driver_t *driver(int grouped, const char *extra) {
-        char yaml[2048], err[1024];
+        char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: drv\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
@@ -29,12 +29,7 @@ static spate_driver_t *driver(int grouped, const char *extra) {
                  "    aggregates:\n      count: count()\n      sum: sum(v)\n"
                  "  - name: out\n    type: kafka_sink\n    from: win\n    topic: t.out\n    partitions: 1\n",
                  grouped ? "    group_by: g\n" : "", extra ? extra : "");
-        spate_driver_t *d = spate_driver_new(yaml, CLOCK0, err, sizeof(err));
-        if (!d) {
-                printf("Bail out! driver: %s\n", err);
-                exit(1);
-        }
-        return d;
+        return spate_driver_new_or_bail(yaml, CLOCK0);
 }
 
 /* --- the reference: per source partition stream time, tumbling 1 s --- */
@@ -75,18 +70,6 @@ static void ref_add(ref_t *ref, const rec_t *r, int n, int64_t grace) {
                 ref->w[k].count++;
                 ref->w[k].sum += x->v;
         }
-}
-
-static int distinct_keys(spate_driver_t *d, const char *topic) {
-        int n = 0;
-        for (int64_t i = 0; i < spate_driver_count(d, topic, 0); i++) {
-                const spate_driver_msg_t *m = spate_driver_msg(d, topic, 0, i);
-                int seen = 0;
-                for (int64_t k = 0; k < i && !seen; k++)
-                        seen = !strcmp(spate_driver_msg(d, topic, 0, k)->key, m->key);
-                n += !seen;
-        }
-        return n;
 }
 
 /* Every reference window is the last value of its key in t.out, and t.out

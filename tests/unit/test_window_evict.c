@@ -9,9 +9,7 @@
  * that merge across a restore whose changelog tail holds half of them. */
 #include "check.h"
 #include "../driver/driver.h"
-#include "../../engine/metrics.h"
 #include "../../operators/window/winstate.h"
-#include "../../util/buf.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +28,7 @@ static int64_t rec_time(int i) { return i / 4; }
 static int rec_val(int i) { return i % 97; }
 
 static spate_driver_t *driver_emit(const char *window, int memory_mb, int grouped, const char *emit) {
-        char yaml[2048], err[1024];
+        char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: ev\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
@@ -41,12 +39,7 @@ static spate_driver_t *driver_emit(const char *window, int memory_mb, int groupe
                  "    aggregates:\n      count: count()\n      sum: sum(v)\n"
                  "  - name: out\n    type: kafka_sink\n    from: win\n    topic: t.out\n    partitions: 1\n",
                  memory_mb, window, emit, grouped ? "    group_by: g\n" : "");
-        spate_driver_t *d = spate_driver_new(yaml, CLOCK0, err, sizeof(err));
-        if (!d) {
-                printf("Bail out! driver: %s\n", err);
-                exit(1);
-        }
-        return d;
+        return spate_driver_new_or_bail(yaml, CLOCK0);
 }
 
 static spate_driver_t *driver(const char *window, int memory_mb, int grouped) {
@@ -65,18 +58,6 @@ static void pipe_range(spate_driver_t *d, int from, int to) {
 static void commit(spate_driver_t *d, spate_driver_stage_t until, const char *what) {
         int rc = spate_driver_commit(d, until);
         CHECK(rc == 0, "%s: commit%s%s", what, rc ? ": " : "", rc ? spate_driver_ctx(d)->errstr : "");
-}
-
-static double metric(const char *want) {
-        spate_buf_t b = { 0 };
-        double v = -1;
-        spate_metrics_render(spate_metrics_default(), &b);
-        spate_buf_putc(&b, '\0');
-        const char *p = strstr(b.data, want);
-        if (p)
-                v = strtod(p + strlen(want), NULL);
-        spate_buf_free(&b);
-        return v;
 }
 
 /* --- a run's outputs: the last value of each key of t.out, sorted by key --- */
@@ -201,11 +182,11 @@ static void test_tumbling(void) {
         int nref;
         out_t *ref = tumbling_ref(&nref, &text);
         const char *fetches = "spate_window_state_fetches_total{node=\"win\"} ";
-        double f0 = metric(fetches);
+        double f0 = spate_driver_metric(fetches);
         spate_driver_t *d = run(win, 1, 0, -1, SPATE_DRIVER_COMMIT_ALL, 1, "tumbling, 1 MB");
-        double fetched = metric(fetches) - (f0 > 0 ? f0 : 0);
+        double fetched = spate_driver_metric(fetches) - (f0 > 0 ? f0 : 0);
         CHECK(fetched >= NKEYS, "groups were read back from RocksDB: %.0f (of %d keys)", fetched, NKEYS);
-        double bytes = metric("spate_store_cache_bytes{node=\"win\"} ");
+        double bytes = spate_driver_metric("spate_store_cache_bytes{node=\"win\"} ");
         CHECK(bytes >= 0 && bytes <= 2 << 20, "spate_store_cache_bytes near state_memory_mb: %.0f", bytes);
         check_same(d, ref, nref, "tumbling, 1 MB, no crash");
         spate_driver_destroy(d);
