@@ -261,17 +261,6 @@ static void at_end(spate_engine_t *e, const rd_kafka_message_t *m) {
                 spate_engine_task_for(s, m->partition)->at_end = 1;
 }
 
-int spate_engine_flush_nodes(spate_engine_t *e) {
-        for (int i = 0; i < e->topo->nnodes; i++) {
-                spate_node_t *n = e->topo->nodes[i];
-                if ((n->def->flush && n->def->flush(n, &e->ctx)) || spate_kv_node_flush(n, &e->ctx)) {
-                        spate_err("flush of node '%s' failed: %s", n->name, e->ctx.errstr);
-                        return -1;
-                }
-        }
-        return 0;
-}
-
 static void engine_request_commit(spate_ctx_t *ctx) {
         ctx->engine->commit_asap = 1;
 }

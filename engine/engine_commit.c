@@ -3,8 +3,8 @@
  * too (or commit the transaction that holds them all), checkpoint the nodes'
  * state, then commit the input offsets. */
 #include "engine_impl.h"
+#include "commit_phase.h"
 #include "../util/log.h"
-#include "../state/kv.h"
 #include "../util/util.h"
 
 #include <stdio.h>
@@ -68,20 +68,6 @@ int spate_engine_ctx_wait_acks(spate_ctx_t *ctx) {
         return -1;
 }
 
-/* Commit phase 1b (node.h: seal): the meta records that make this commit's
- * changelog frames count, produced only once every output derived from them
- * is durable. */
-static int seal_nodes(spate_engine_t *e) {
-        for (int i = 0; i < e->topo->nnodes; i++) {
-                spate_node_t *n = e->topo->nodes[i];
-                if ((n->def->seal && n->def->seal(n, &e->ctx)) || spate_kv_node_seal(n, &e->ctx)) {
-                        spate_err("seal of node '%s' failed: %s", n->name, e->ctx.errstr);
-                        return -1;
-                }
-        }
-        return 0;
-}
-
 /* Commits the processed offsets of assigned partitions once every output
  * derived from them is acknowledged (exactly_once: in the transaction that
  * holds those outputs; the offsets are then also committed plainly, which is
@@ -92,29 +78,23 @@ int spate_engine_commit(spate_engine_t *e) {
         int rc = 0;
         double t0 = spate_engine_mono_s();
 
-        if (spate_engine_flush_nodes(e))
+        if (spate_commit_phase_run(e->topo, SPATE_PHASE_FLUSH, &e->ctx))
                 e->failed = 1;
         offs = spate_engine_offsets_to_commit(e);
         if (e->txn && !e->failed) {
                 /* One transaction: the frames count only if it commits. */
-                if (seal_nodes(e))
+                if (spate_commit_phase_run(e->topo, SPATE_PHASE_SEAL, &e->ctx))
                         e->failed = 1;
                 else
                         txn_commit(e, offs);
         } else {
                 spate_engine_drain_acks(e);
-                if (!e->failed && seal_nodes(e))
+                if (!e->failed && spate_commit_phase_run(e->topo, SPATE_PHASE_SEAL, &e->ctx))
                         e->failed = 1;
                 spate_engine_drain_acks(e);
         }
-        for (int i = 0; i < e->topo->nnodes && !e->failed; i++) {
-                spate_node_t *n = e->topo->nodes[i];
-                if ((n->def->checkpoint && n->def->checkpoint(n, &e->ctx)) ||
-                    spate_kv_node_checkpoint(n, &e->ctx)) {
-                        spate_err("checkpoint of node '%s' failed: %s", n->name, e->ctx.errstr);
-                        e->failed = 1;
-                }
-        }
+        if (!e->failed && spate_commit_phase_run(e->topo, SPATE_PHASE_CHECKPOINT, &e->ctx))
+                e->failed = 1;
         for (int i = 0; i < e->nsources; i++) {
                 e->sources[i].held = e->sources[i].hold;
                 e->sources[i].hold = 0;

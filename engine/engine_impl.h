@@ -105,7 +105,6 @@ double spate_engine_mono_s(void);
 source_t *spate_engine_source_for(spate_engine_t *e, const char *topic);
 task_t *spate_engine_task_for(source_t *s, int32_t partition);
 int spate_engine_stop_deadline_passed(spate_engine_t *e);
-int spate_engine_flush_nodes(spate_engine_t *e);
 
 /* engine_offsets.c */
 void spate_engine_fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts);

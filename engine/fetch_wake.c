@@ -1,8 +1,10 @@
 /* fetch_wake.c - keeps a small prefetch bound from stalling the reader on
  * librdkafka before 2.2. Once the consumer queue holds
  * queued.max.messages.kbytes, a broker thread stops fetching and sleeps until
- * something wakes it - up to 1 s later, however fast the queue drains (2.2
- * added fetch.queue.backoff.ms for this). A reader behind on a backlog then
+ * something wakes it - up to 1 s later, however fast the queue drains (2.2.0
+ * added fetch.queue.backoff.ms for this, librdkafka #2879: from that version
+ * on the consumer sets it to SPATE_FETCH_WAKE_MS and no thread runs; Debian
+ * 12 ships 2.0.2). A reader behind on a backlog then
  * reads in bursts unless the bound covers a second of processing (~64 MB of
  * small records, ~300 MB of RSS with librdkafka's per-message overhead).
  * While the engine reads full batches and the queue has drained below half
@@ -20,7 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#define WAKE_EVERY_MS 20
 #define MAX_BROKERS 64
 
 struct spate_fetch_wake {
@@ -92,7 +93,7 @@ static int wait_ms(spate_fetch_wake_t *w, int ms) {
 static void *run(void *arg) {
         spate_fetch_wake_t *w = arg;
         int rounds = 0;
-        while (!wait_ms(w, WAKE_EVERY_MS)) {
+        while (!wait_ms(w, SPATE_FETCH_WAKE_MS)) {
                 if (!atomic_load(&w->busy) ||
                     (long)rd_kafka_queue_length(w->queue) >= atomic_load(&w->low_msgs))
                         continue;
@@ -104,8 +105,20 @@ static void *run(void *arg) {
         return NULL;
 }
 
+int spate_fetch_wake_needed(int v) {
+        return v < 0x02020000;
+}
+
 spate_fetch_wake_t *spate_fetch_wake_start(rd_kafka_t *consumer, rd_kafka_queue_t *queue,
                                            const char *const *topics, int ntopics) {
+        if (!spate_fetch_wake_needed(rd_kafka_version())) {
+                spate_debug("librdkafka %s: the consumer backs off %d ms at its prefetch bound "
+                            "(fetch.queue.backoff.ms), no fetch wake-ups", rd_kafka_version_str(),
+                            SPATE_FETCH_WAKE_MS);
+                return NULL;
+        }
+        spate_debug("librdkafka %s (before 2.2): fetch wake-ups every %d ms while catching up",
+                    rd_kafka_version_str(), SPATE_FETCH_WAKE_MS);
         spate_fetch_wake_t *w = calloc(1, sizeof(*w));
         if (!w || !(w->topics = calloc((size_t)ntopics, sizeof(*w->topics))))
                 abort();

@@ -8,9 +8,18 @@
 
 typedef struct spate_fetch_wake spate_fetch_wake_t;
 
+/* How often the thread may wake the brokers, in ms; from librdkafka 2.2 on,
+ * the consumer's fetch.queue.backoff.ms instead (kafka_conf.c). */
+#define SPATE_FETCH_WAKE_MS 20
+
+/* 1 when librdkafka of version v (rd_kafka_version()'s 0xMMmmrrpp) needs the
+ * wake-ups: before 2.2.0, which added fetch.queue.backoff.ms (#2879). */
+int spate_fetch_wake_needed(int v);
+
 /* Starts the thread for the consumer reading topics (copied) from queue;
  * both handles stay the caller's and must outlive spate_fetch_wake_stop().
- * NULL when no thread could start (a warning says so). */
+ * NULL when the running librdkafka does not need it or no thread could
+ * start (a debug line says which mode is used; a warning, that none could). */
 spate_fetch_wake_t *spate_fetch_wake_start(rd_kafka_t *consumer, rd_kafka_queue_t *queue,
                                            const char *const *topics, int ntopics);
 /* After each batch: whether it was full (the engine is behind), and below how

@@ -1,5 +1,6 @@
 /* kafka_conf.c - spate's librdkafka defaults and the kafka: pass-through. */
 #include "kafka_conf.h"
+#include "fetch_wake.h"
 #include "../util/log.h"
 
 #include <stdio.h>
@@ -25,7 +26,8 @@ static const char *const consumer_defaults[][2] = {
          * one consumer queue all partitions forward to; once one is reached
          * a broker thread stops fetching until it next wakes, up to 1 s
          * later, however fast the queue drains. The engine wakes them while
-         * it catches up (fetch_wake.c), so a small bound reads as fast as a
+         * it catches up (fetch_wake.c; from 2.2 on, spate_kafka_conf() sets
+         * fetch.queue.backoff.ms instead), so a small bound reads as fast as a
          * large one: 12 MB of payload (~40 MB of RSS with librdkafka's
          * per-message overhead at ~120-byte records) against 64 MB before
          * (~250 MB of RSS). The count threshold stays off. */
@@ -69,6 +71,14 @@ rd_kafka_conf_t *spate_kafka_conf(const spate_topology_t *t, spate_client_t kind
                                    i < sizeof(restorer_defaults) / sizeof(restorer_defaults[0]); i++)
                         set(c, restorer_defaults[i][0], restorer_defaults[i][1], err, sizeof(err));
                 set(c, "group.id", t->application, err, sizeof(err));
+                /* Without it, librdkafka 2.2+ would pause up to 1 s at the
+                 * bound too; earlier versions know no such property and get
+                 * fetch_wake.c's thread. */
+                if (kind == SPATE_CLIENT_CONSUMER && !spate_fetch_wake_needed(rd_kafka_version())) {
+                        char ms[16];
+                        snprintf(ms, sizeof(ms), "%d", SPATE_FETCH_WAKE_MS);
+                        set(c, "fetch.queue.backoff.ms", ms, err, sizeof(err));
+                }
         } else if (kind == SPATE_CLIENT_PRODUCER) {
                 for (size_t i = 0; i < sizeof(producer_defaults) / sizeof(producer_defaults[0]); i++)
                         set(c, producer_defaults[i][0], producer_defaults[i][1], err, sizeof(err));

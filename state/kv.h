@@ -89,8 +89,8 @@ typedef void (*spate_kv_render_fn)(const void *key, size_t klen, const void *val
 int spate_kv_query(const spate_node_t *n, const char *name, const struct spate_iq *q,
                    struct spate_iq_rows *rows, spate_kv_render_fn render, char *errstr, size_t errstr_size);
 
-/* --- the engine's side (engine.c and the test driver), no-ops for a node
- * without stores --- */
+/* --- the engine's side (commit_phase.c, engine_group.c) and the test
+ * driver), no-ops for a node without stores --- */
 /* Commit phase 1, after the node's flush(): changelog records. */
 int spate_kv_node_flush(spate_node_t *n, spate_ctx_t *ctx);
 /* Commit phase 1b, after every flush and its acknowledgements: the meta

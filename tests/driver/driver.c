@@ -2,6 +2,7 @@
  * offsets, a fake clock and a RocksDB in a temporary directory behind the
  * spate_ctx_* calls, and the engine's record path and commit order. */
 #include "driver.h"
+#include "../../engine/commit_phase.h"
 #include "../../engine/dlq.h"
 #include "../../engine/metrics.h"
 
@@ -335,9 +336,17 @@ static int op_stopping(spate_ctx_t *ctx) {
         return 0;
 }
 
-/* Messages are acknowledged by spate_driver_commit(), as the test chooses. */
+static void deliver_acks(spate_driver_t *d) {
+        for (size_t i = 0; i < d->nacks; i++)
+                if (d->acks[i].acked && d->acks[i].offset + 1 > *d->acks[i].acked)
+                        *d->acks[i].acked = d->acks[i].offset + 1;
+        d->nacks = 0;
+}
+
+/* As the engine's: every message produced so far is acknowledged (otherwise
+ * spate_driver_commit() acknowledges them, at its step). */
 static int op_wait_acks(spate_ctx_t *ctx) {
-        (void)ctx;
+        deliver_acks(drv(ctx));
         return 0;
 }
 
@@ -627,13 +636,6 @@ void spate_driver_advance(spate_driver_t *d, int64_t ms) {
                 spate_warn("test driver: punctuate: %s", d->ctx.errstr);
 }
 
-static void deliver_acks(spate_driver_t *d) {
-        for (size_t i = 0; i < d->nacks; i++)
-                if (d->acks[i].acked && d->acks[i].offset + 1 > *d->acks[i].acked)
-                        *d->acks[i].acked = d->acks[i].offset + 1;
-        d->nacks = 0;
-}
-
 size_t spate_driver_unacked(const spate_driver_t *d) {
         return d->nacks;
 }
@@ -656,11 +658,8 @@ const char *spate_driver_stage_name(spate_driver_stage_t s) {
 
 int spate_driver_commit(spate_driver_t *d, spate_driver_stage_t until) {
         spate_topology_t *topo = d->topo;
-        for (int i = 0; i < topo->nnodes; i++) {
-                spate_node_t *n = topo->nodes[i];
-                if ((n->def->flush && n->def->flush(n, &d->ctx)) || spate_kv_node_flush(n, &d->ctx))
-                        return -1;
-        }
+        if (spate_commit_phase_run(topo, SPATE_PHASE_FLUSH, &d->ctx))
+                return -1;
         /* The offsets (and times) the commit takes are those of the flush. */
         for (int i = 0; i < d->nsources; i++) {
                 source_t *s = &d->sources[i];
@@ -677,20 +676,13 @@ int spate_driver_commit(spate_driver_t *d, spate_driver_stage_t until) {
         deliver_acks(d);
         if (until == SPATE_DRIVER_AFTER_ACKS)
                 return 0;
-        for (int i = 0; i < topo->nnodes; i++) {
-                spate_node_t *n = topo->nodes[i];
-                if ((n->def->seal && n->def->seal(n, &d->ctx)) || spate_kv_node_seal(n, &d->ctx))
-                        return -1;
-        }
+        if (spate_commit_phase_run(topo, SPATE_PHASE_SEAL, &d->ctx))
+                return -1;
         deliver_acks(d);
         if (until == SPATE_DRIVER_AFTER_SEAL)
                 return 0;
-        for (int i = 0; i < topo->nnodes; i++) {
-                spate_node_t *n = topo->nodes[i];
-                if ((n->def->checkpoint && n->def->checkpoint(n, &d->ctx)) ||
-                    spate_kv_node_checkpoint(n, &d->ctx))
-                        return -1;
-        }
+        if (spate_commit_phase_run(topo, SPATE_PHASE_CHECKPOINT, &d->ctx))
+                return -1;
         if (until == SPATE_DRIVER_AFTER_CHECKPOINT)
                 return 0;
         for (int i = 0; i < d->nsources; i++)

@@ -1,7 +1,9 @@
 /* test_kafka_conf.c - the librdkafka confs spate builds: the memory defaults
  * each client kind gets (the group consumer's small prefetch, the restorer's
- * larger one, the producer's queue) and a topology's kafka: keys over them. */
+ * larger one, the producer's queue) and a topology's kafka: keys over them;
+ * which librdkafka versions get fetch wake-ups or fetch.queue.backoff.ms. */
 #include "check.h"
+#include "../../engine/fetch_wake.h"
 #include "../../engine/kafka_conf.h"
 
 #include <stdio.h>
@@ -41,12 +43,33 @@ static spate_topology_t *load(const char *kafka) {
         return t;
 }
 
+/* Before 2.2.0 the engine wakes the fetchers; from it on, the consumer backs
+ * off SPATE_FETCH_WAKE_MS by itself (only the group consumer: the restorer
+ * keeps its large prefetch and no wake-ups). */
+static void test_fetch_wake_version(const spate_topology_t *t) {
+        char v[64], ms[16];
+        CHECK(spate_fetch_wake_needed(0x020002ff), "2.0.2 (Debian 12) needs wake-ups");
+        CHECK(spate_fetch_wake_needed(0x020100ff), "2.1.0 needs wake-ups");
+        CHECK(spate_fetch_wake_needed(0x0101ffff), "1.x needs wake-ups");
+        CHECK(!spate_fetch_wake_needed(0x020200ff), "2.2.0 has fetch.queue.backoff.ms");
+        CHECK(!spate_fetch_wake_needed(0x020a00ff), "2.10.0 has fetch.queue.backoff.ms");
+        CHECK(!spate_fetch_wake_needed(0x030000ff), "3.0.0 has fetch.queue.backoff.ms");
+        snprintf(ms, sizeof(ms), "%d", SPATE_FETCH_WAKE_MS);
+        const char *want = spate_fetch_wake_needed(rd_kafka_version()) ? "unset" : ms;
+        CHECK(!strcmp(value(t, SPATE_CLIENT_CONSUMER, "fetch.queue.backoff.ms", v, sizeof(v)), want),
+              "the consumer's fetch.queue.backoff.ms under librdkafka %s: %s, not %s", rd_kafka_version_str(), v,
+              want);
+        CHECK(strcmp(value(t, SPATE_CLIENT_RESTORER, "fetch.queue.backoff.ms", v, sizeof(v)), ms),
+              "the restorer keeps librdkafka's backoff (%s)", v);
+}
+
 int main(void) {
         char v[64];
         spate_topology_t *t = load("");
         if (t) {
                 CHECK_STR(value(t, SPATE_CLIENT_CONSUMER, "queued.max.messages.kbytes", v, sizeof(v)), "12288",
                           "the group consumer prefetches 12 MB");
+                test_fetch_wake_version(t);
                 CHECK_STR(value(t, SPATE_CLIENT_CONSUMER, "fetch.message.max.bytes", v, sizeof(v)), "131072",
                           "128 KB per partition and fetch");
                 CHECK_STR(value(t, SPATE_CLIENT_CONSUMER, "group.id", v, sizeof(v)), "k", "group is the application");
