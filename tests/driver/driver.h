@@ -3,9 +3,8 @@
  * offsets), the clock is ctx->now_ms and moves only when told, state is a
  * RocksDB in a temporary directory, and the nodes reach all of it through
  * the same spate_ctx_* calls the engine serves (ctx->ops). Unit tests pipe
- * records in, process, commit (flush -> acknowledgements -> seal ->
- * acknowledgements -> checkpoint -> offsets, as the engine, its phases run by
- * engine/commit_phase.c), crash at any step of a commit, reassign (restore
+ * records in, process, commit (flush -> acknowledgements -> checkpoint ->
+ * offsets, as the engine), crash at any step of a commit, reassign (restore
  * from the in-memory changelog), and read every topic: outputs, changelogs,
  * repartition topics and dead letters with their headers.
  *

@@ -1,16 +1,12 @@
 /* test_sql.c - unit tests of sql_sink's SQL text (connectors/sql/sql_text.c): column types, CREATE
  * TABLE and INSERT/upsert in both dialects, password masking, and SQLite's STRICT tables and
  * upsert on a real in-memory database; record values converted to cells; newer_by; history_key
- * through the SQLite backend itself; the sink in the test driver: which commits wait for the
- * acknowledgements before the SQL COMMIT, and a crash right after it. */
+ * through the SQLite backend itself. */
 #include "check.h"
-#include "../driver/driver.h"
 #include "../../connectors/sql/sql.h"
 
 #include <sqlite3.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 static void test_types(void) {
@@ -310,79 +306,6 @@ static void test_history_key(void) {
         rmdir(dir);
 }
 
-static int64_t sqlite_count(const char *db_path, const char *sql) {
-        sqlite3 *db;
-        sqlite3_stmt *st;
-        int64_t n = -1;
-        if (sqlite3_open(db_path, &db) == SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-                if (sqlite3_step(st) == SQLITE_ROW)
-                        n = sqlite3_column_int64(st, 0);
-                sqlite3_finalize(st);
-        }
-        sqlite3_close(db);
-        return n;
-}
-
-static void pipe_reading(spate_driver_t *d, int seq, double temp) {
-        char v[128];
-        snprintf(v, sizeof(v), "{\"sensor\":\"s%d\",\"seq\":%d,\"temp\":%g}", seq, seq, temp);
-        spate_driver_pipe(d, "t.in", 0, NULL, v, 1700000000000);
-}
-
-/* An append sink beside a kafka_sink of the same input. A commit whose rows
- * the database all takes does not wait for acknowledgements before its
- * COMMIT (the engine seals and commits offsets only after them); one that
- * rejected a row has its dead letter acknowledged first: the COMMIT stores
- * the offsets past that row, so a replay skips it and could not dead-letter
- * it again - a crash right after the COMMIT must not lose it. */
-static void test_dlq_acked_before_commit(void) {
-        char dir[] = "/tmp/spate-test-sqldlq-XXXXXX", db[128], yaml[1024], err[1024] = "";
-        CHECK(mkdtemp(dir) != NULL, "temporary directory");
-        snprintf(db, sizeof(db), "%s/t.db", dir);
-        snprintf(yaml, sizeof(yaml),
-                 "application: t-sqldlq\nnodes:\n"
-                 "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 1\n"
-                 "  - name: copy\n    type: kafka_sink\n    from: in\n    topic: t.copy\n"
-                 "  - name: out\n    type: sql_sink\n    from: in\n    backend: sqlite\n    database: %s\n"
-                 "    table: r\n    mode: append\n    columns:\n      sensor: text\n      seq: bigint\n"
-                 "      temp: double check (temp > -100)\n", db);
-        spate_driver_t *d = spate_driver_new(yaml, 1700000000000, err, sizeof(err));
-        CHECK(d != NULL, "driver starts: %s", err);
-        if (!d)
-                return;
-        pipe_reading(d, 0, 20);
-        pipe_reading(d, 1, 21);
-        spate_driver_process(d);
-        CHECK(spate_driver_commit(d, SPATE_DRIVER_AFTER_FLUSH) == 0, "flush of a commit without rejected rows");
-        CHECK(spate_driver_unacked(d) == 2, "its COMMIT did not wait for the copies' acknowledgements (%zu in flight)",
-              spate_driver_unacked(d));
-        CHECK(spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL) == 0, "the rest of that commit");
-
-        pipe_reading(d, 2, 22);
-        pipe_reading(d, 3, -200);   /* the CHECK rejects it */
-        pipe_reading(d, 4, 24);
-        spate_driver_process(d);
-        CHECK(spate_driver_commit(d, SPATE_DRIVER_AFTER_FLUSH) == 0, "flush of a commit with a rejected row");
-        CHECK(spate_driver_unacked(d) == 0, "its COMMIT waited for every acknowledgement, the dead letter's "
-              "among them (%zu in flight)", spate_driver_unacked(d));
-        spate_driver_lose_unacked(d, 0);
-        CHECK(spate_driver_crash(d, 1, err, sizeof(err)) == 0 && spate_driver_assign(d) == 0,
-              "crash right after the SQL COMMIT, restart: %s", err);
-        CHECK(spate_driver_process(d) == 3, "the commit's input is replayed");
-        CHECK(spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL) == 0, "commit of the replay");
-        CHECK(sqlite_count(db, "SELECT count(*) FROM r") == 4, "4 rows, none twice (%lld)",
-              (long long)sqlite_count(db, "SELECT count(*) FROM r"));
-        const spate_driver_msg_t *m = spate_driver_count_all(d, "t-sqldlq-dlq") == 1
-                                              ? spate_driver_msg(d, "t-sqldlq-dlq", 0, 0) : NULL;
-        const char *off = m ? spate_driver_header(m, "spate.offset") : NULL;
-        CHECK(off && !strcmp(off, "3"),
-              "one dead letter, of offset 3 (%lld in the DLQ): the replay skipped the row",
-              (long long)spate_driver_count_all(d, "t-sqldlq-dlq"));
-        spate_driver_destroy(d);
-        unlink(db);
-        rmdir(dir);
-}
-
 int main(void) {
         test_types();
         test_cells();
@@ -391,6 +314,5 @@ int main(void) {
         test_sqlite();
         test_newer_by();
         test_history_key();
-        test_dlq_acked_before_commit();
         return CHECK_DONE();
 }
