@@ -434,14 +434,13 @@ static void dead_letter(spate_node_t *n, sink_t *s, spate_ctx_t *ctx) {
 
 /* One attempt at the batch's transaction; -1 leaves the database untouched,
  * and so does -2, after which trying again cannot help (an output of this
- * commit was not delivered: the engine commits nothing). When rows were
- * rejected, their dead letters are acknowledged before the COMMIT: once the
- * offsets are stored, a replay skips those rows and could not dead-letter
- * them again (a failed attempt repeats them: the DLQ is at-least-once).
- * Nothing else needs acknowledging first: the engine seals the frames of the
- * windows whose results the rows are only after this COMMIT and after every
- * output's acknowledgement, and commits the input offsets after that
- * (docs/exactness.md §1 and §7). */
+ * commit was not delivered: the engine commits nothing). Every message
+ * produced so far is acknowledged before the COMMIT: the dead letters of the
+ * rejected rows (once the offsets are stored, a replay skips those rows and
+ * could not dead-letter them again; a failed attempt repeats them: the DLQ is
+ * at-least-once), and the changelog records and results of the windows
+ * whose results the rows are (their frames are sealed after this COMMIT:
+ * docs/exactness.md §1 and §7). */
 static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, size_t size) {
         const sql_backend_t *be = s->be;
         const char *what;
@@ -463,13 +462,11 @@ static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, 
                     be->offset_put(s->db, s->id, s->parts[p].topic, s->parts[p].partition, s->parts[p].max + 1,
                                    err, size))
                         return -1;
-        if (s->nrejects) {
+        if (s->nrejects)
                 dead_letter(n, s, ctx);
-                if (spate_ctx_wait_acks(ctx)) {
-                        snprintf(err, size, "an output of this commit (dead letters of rejected rows) was not "
-                                 "delivered");
-                        return -2;
-                }
+        if (spate_ctx_wait_acks(ctx)) {
+                snprintf(err, size, "an output of this commit (changelog, dead letters) was not delivered");
+                return -2;
         }
         /* Tests abort where it matters: rows written, not committed;
          * committed, input offsets not (SPATE_CRASH_AT). */
