@@ -225,7 +225,8 @@ static int same_group(spate_buf_t *g, const char *key, size_t klen) {
         int64_t start;
         if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start))
                 return -1;
-        if (glen == g->len && !memcmp(group, g->data, glen))
+        /* An empty group ("") meets an empty buffer, whose data may be NULL. */
+        if (glen == g->len && (!glen || !memcmp(group, g->data, glen)))
                 return 1;
         g->len = 0;
         spate_buf_put(g, group, glen);
@@ -353,7 +354,7 @@ static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t err
         while ((rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
                 if (spate_went_key_decode(k, kl, &group, &glen, &bucket, &start))
                         continue;  /* the meta record */
-                if (glen != t->walk_group.len || memcmp(group, t->walk_group.data, glen)) {
+                if (glen != t->walk_group.len || (glen && memcmp(group, t->walk_group.data, glen))) {
                         if (walk_settle(t, &loaded, errstr, errstr_size)) {
                                 rc = -1;
                                 break;
