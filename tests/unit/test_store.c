@@ -139,9 +139,20 @@ static void test_load(const char *dir) {
         CHECK(has(cf, "m", NULL) && has(cf, "a", "x"), "an abandoned load changes nothing");
         CHECK(access(path, F_OK) != 0, "an abandoned load's file is removed");
         spate_store_close(s);
+        /* What a crash in the middle of a load leaves: a partial file. */
+        FILE *f = fopen(path, "w");
+        CHECK(f && fputs("partial", f) >= 0 && fclose(f) == 0, "a partial load file");
         s = open_ok(dir);
         cf = cf_ok(s, "win-load");
-        CHECK(has(cf, "a", "x") && has(cf, "k1", NULL) && has(cf, "k2", "new"), "a load survives reopen");
+        CHECK(has(cf, "a", "x") && has(cf, "k1", NULL) && has(cf, "k2", "new"),
+              "a load survives reopen, beside a partial load file");
+        errstr[0] = '\0';
+        CHECK(spate_store_load_new(cf, &l, errstr, sizeof(errstr)) == 0 &&
+              spate_store_load_put(l, "k3", 2, "3", 1, errstr, sizeof(errstr)) == 0 &&
+              spate_store_load_commit(l, errstr, sizeof(errstr)) == 0, "a load over the partial file (%s)",
+              errstr);
+        spate_store_load_destroy(l);
+        CHECK(has(cf, "k3", "3") && has(cf, "a", "x"), "the new load's key is there, the others kept");
         spate_store_close(s);
 }
 
