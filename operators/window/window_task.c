@@ -978,8 +978,11 @@ static int put_record(restore_t *rs, spate_store_load_t *l, const rrec_t *p) {
 /* Restores of at least this many records (keys, after the last write of each)
  * write an SST file and ingest it (spate_store_load_new) rather than a batch:
  * at 10M keys in 128 partitions the batches' write-ahead log, memtable inserts
- * and flushes (then compactions) were a third of the restore's CPU. Below it a
- * batch costs less than creating, syncing and ingesting a file. */
+ * and flushes (then compactions) grew with the state: 10M keys took 15-17 s
+ * of CPU with batches, 9.6-10.4 s with files (bench/winstore_restore.sh,
+ * with the other changes of that commit). Below it, a small tail after the
+ * local state, a file's creation, syncs and ingestion are assumed to cost
+ * more than the batch (not measured finely). */
 #define LOAD_MIN_RECORDS 1024
 
 /* Key order of the meta key against a record's. */
