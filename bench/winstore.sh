@@ -74,6 +74,8 @@ SPATE_STATE_DIR=$TMP/state-ws-disk /usr/bin/time -f "%M %e" -o "$TMP/time-restor
 read -r rss_restore _ <"$TMP/time-restore"
 read -r total secs < <(sed -nE 's/.*restored [0-9]+ partitions: ([0-9]+) changelog records applied in ([0-9.]+) s.*/\1 \2/p' \
         "$TMP/restore.log" | awk '{n += $1; s += $2} END {print n + 0, s + 0}')
+cpu=$(sed -nE 's/.*restored [0-9]+ partitions: .*; ([0-9.]+) s of CPU.*/\1/p' "$TMP/restore.log" |
+        awk '{c += $1} END {print c + 0}')
 
 echo "== end of input: every window closes; the outputs of a sample of keys against the input"
 SPATE_STATE_DIR=$TMP/state-ws-disk /usr/bin/time -f "%M %e" -o "$TMP/time-end" \
@@ -103,13 +105,15 @@ print("RESULT window state exact: %s (%d outputs of %d keys, %d of a %d-key samp
       % ("yes" if n >= k and not bad else "NO", n, k, len(bad), len(want)))
 PY
 echo "end of input: $wall_end s, peak RSS $((rss_end / 1024)) MB"
-$PY - "$K" "$MB" "$rss_disk" "$ups_disk" "$KM" "$rss_mem" "$ups_mem" "$total" "$secs" "$rss_restore" <<'PY'
+$PY - "$K" "$MB" "$rss_disk" "$ups_disk" "$KM" "$rss_mem" "$ups_mem" "$total" "$secs" "$rss_restore" "$cpu" <<'PY'
 import sys
-k, mb, rss, ups, km, rss_m, ups_m, total, secs, rss_r = sys.argv[1:]
+k, mb, rss, ups, km, rss_m, ups_m, total, secs, rss_r, cpu = sys.argv[1:]
 k, km, total = int(k), int(km), int(total)
 print("RESULT window state larger than memory: %d live keys under state_memory_mb %s: peak RSS %d MB "
       "(goal <= 1024), %s updates/s; %d keys in memory: peak RSS %d MB, %s updates/s"
       % (k, mb, int(rss) // 1024, ups, km, int(rss_m) // 1024, ups_m))
-print("RESULT window lazy restore: %d changelog records in %s s = %.0f records/s (goal >= 500000), peak RSS %d MB"
-      % (total, secs, total / float(secs) if float(secs) > 0 else 0, int(rss_r) // 1024))
+print("RESULT window lazy restore: %d changelog records in %s s = %.0f records/s (goal >= 500000), peak RSS %d MB; "
+      "%s s of CPU = %.0f records per CPU second"
+      % (total, secs, total / float(secs) if float(secs) > 0 else 0, int(rss_r) // 1024, cpu,
+         total / float(cpu) if float(cpu) > 0 else 0))
 PY

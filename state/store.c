@@ -498,6 +498,78 @@ int spate_store_write(spate_store_t *s, spate_store_batch_t *b,
         return 0;
 }
 
+struct spate_store_load {
+        spate_store_cf_t *cf;
+        rocksdb_envoptions_t *env;
+        rocksdb_sstfilewriter_t *w;
+        char path[PATH_MAX];
+};
+
+int spate_store_load_new(spate_store_cf_t *cf, spate_store_load_t **loadp,
+                         char *errstr, size_t errstr_size) {
+        spate_store_load_t *l = calloc(1, sizeof(*l));
+        char *rerr = NULL;
+
+        *loadp = l;
+        if (!l) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        l->cf = cf;
+        /* An .sst name, so that spate_store_destroy_dir() takes a file left
+         * by a crash; RocksDB ignores it (not one of its numbered files), and
+         * the next load of the column family overwrites it. */
+        snprintf(l->path, sizeof(l->path), "%s/load-%s.sst", cf->store->dir, cf->name);
+        l->env = rocksdb_envoptions_create();
+        l->w = rocksdb_sstfilewriter_create(l->env, cf->store->opts);
+        rocksdb_sstfilewriter_open(l->w, l->path, &rerr);
+        if (rerr)
+                return store_error(rerr, "open load file", errstr, errstr_size);
+        return 0;
+}
+
+int spate_store_load_put(spate_store_load_t *l, const void *key, size_t klen,
+                         const void *val, size_t vlen, char *errstr, size_t errstr_size) {
+        char *rerr = NULL;
+
+        if (val)
+                rocksdb_sstfilewriter_put(l->w, key, klen, val, vlen, &rerr);
+        else
+                rocksdb_sstfilewriter_delete(l->w, key, klen, &rerr);
+        if (rerr)
+                return store_error(rerr, "load", errstr, errstr_size);
+        return 0;
+}
+
+int spate_store_load_commit(spate_store_load_t *l, char *errstr, size_t errstr_size) {
+        rocksdb_ingestexternalfileoptions_t *o;
+        const char *files[1] = { l->path };
+        char *rerr = NULL;
+
+        rocksdb_sstfilewriter_finish(l->w, &rerr);
+        if (rerr)
+                return store_error(rerr, "finish load file", errstr, errstr_size);
+        o = rocksdb_ingestexternalfileoptions_create();
+        rocksdb_ingestexternalfileoptions_set_move_files(o, 1);
+        rocksdb_ingest_external_file_cf(l->cf->store->db, l->cf->handle, files, 1, o, &rerr);
+        rocksdb_ingestexternalfileoptions_destroy(o);
+        if (rerr)
+                return store_error(rerr, "ingest", errstr, errstr_size);
+        return 0;
+}
+
+void spate_store_load_destroy(spate_store_load_t *l) {
+        if (!l)
+                return;
+        if (l->w)
+                rocksdb_sstfilewriter_destroy(l->w);
+        if (l->env)
+                rocksdb_envoptions_destroy(l->env);
+        /* Moved files are hard links: the database keeps its own. */
+        unlink(l->path);
+        free(l);
+}
+
 int spate_store_flush(spate_store_t *s, char *errstr, size_t errstr_size) {
         rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
         char *rerr = NULL;

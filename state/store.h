@@ -105,6 +105,26 @@ void spate_store_batch_destroy(spate_store_batch_t *b);
 int spate_store_write(spate_store_t *store, spate_store_batch_t *b,
                       char *errstr, size_t errstr_size);
 
+/* Bulk loads: entries written straight into one SST file beside the database
+ * and ingested into a column family at once, atomically (all or nothing, like
+ * a batch), overriding the keys it already holds. For large sorted writes (a
+ * restore): they skip the write-ahead log, the memtable and its flush, and land
+ * in the lowest level that does not overlap, so later compactions do not
+ * rewrite them. Keys must come in strictly increasing byte order. A load
+ * belongs to one thread; several loads of different column families may run
+ * at once. */
+typedef struct spate_store_load spate_store_load_t;
+/* Starts a load into cf (its file named after cf). The load is the caller's:
+ * spate_store_load_destroy() it, after commit or not. */
+int spate_store_load_new(spate_store_cf_t *cf, spate_store_load_t **loadp,
+                         char *errstr, size_t errstr_size);
+/* Adds a value, or (val NULL) a deletion; keys above the previous one. */
+int spate_store_load_put(spate_store_load_t *l, const void *key, size_t klen,
+                         const void *val, size_t vlen, char *errstr, size_t errstr_size);
+/* Finishes the file and ingests it. */
+int spate_store_load_commit(spate_store_load_t *l, char *errstr, size_t errstr_size);
+/* Frees the load and removes its file if it was not ingested. */
+void spate_store_load_destroy(spate_store_load_t *l);
 /* Writes every column family's memtable to SST files and waits. */
 int spate_store_flush(spate_store_t *store, char *errstr, size_t errstr_size);
 
