@@ -25,12 +25,19 @@ if [ -n "${SPATE_ASAN:-}" ]; then
         export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$TMP/sanitizer"
 fi
 
+# gcc's UBSan ignores log_path: its reports go to the process's stderr, the
+# test's logs (a report stops the process: -fno-sanitize-recover).
 sanitizer_reports() {
         local f
         for f in "$TMP"/sanitizer.*; do
                 [ -f "$f" ] || continue
                 nok "sanitizer report of pid ${f##*.}: $(grep -m1 -E 'ERROR|runtime error' "$f")"
                 sed 's/^/# /' "$f" | head -60
+        done
+        [ -n "${SPATE_ASAN:-}" ] || return 0
+        for f in $(grep -l -E "^[^ ]+:[0-9]+:[0-9]+: runtime error: " "$TMP"/*.log 2>/dev/null); do
+                nok "UBSan report in ${f##*/}: $(grep -m1 -E 'runtime error: ' "$f")"
+                grep -m1 -A12 -E 'runtime error: ' "$f" | sed 's/^/# /'
         done
 }
 
