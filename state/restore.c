@@ -181,6 +181,19 @@ static int replay_stalled(spate_ctx_t *ctx, const char *topic, int32_t partition
  * decoding a window entry. */
 #define REPLAY_BATCH 4096
 
+/* Where the consumer stands on the partition, when past next: offsets no
+ * message carries (a transaction's commit marker, the last offset of a
+ * changelog written under exactly_once on a real Kafka; aborted records) are
+ * stepped over by the position, never delivered. */
+static int64_t past_markers(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t next) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_add(l, topic, partition);
+        if (!rd_kafka_position(rk, l) && !p->err && p->offset > next)
+                next = p->offset;
+        rd_kafka_topic_partition_list_destroy(l);
+        return next;
+}
+
 int64_t spate_engine_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
                             spate_replay_cb cb, void *opaque) {
         rd_kafka_t *rk = restorer(ctx);
@@ -240,6 +253,8 @@ int64_t spate_engine_replay(spate_ctx_t *ctx, const char *topic, int32_t partiti
                 }
                 for (ssize_t i = 0; i < n; i++)
                         rd_kafka_message_destroy(msgs[i]);
+                if ((size_t)(n > 0 ? n : 0) < want && !failed)
+                        next = past_markers(rk, topic, partition, next);
                 if (next > before)
                         last_read = spate_mono_ms();
                 else if (!failed && replay_stalled(ctx, topic, partition, next, hi, last_read))
