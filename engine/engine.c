@@ -551,6 +551,25 @@ static void punctuate(spate_engine_t *e) {
         e->last_punctuate = spate_mono_ms();
 }
 
+/* --until-idle: a partition counts as idle only once a fetch has answered
+ * for it (librdkafka then knows its high watermark): under load the first
+ * fetch can take longer than the idle time, which is not the end of the
+ * input. A minute past the idle time ends the run anyway (a partition whose
+ * fetches keep failing). */
+#define UNTIL_IDLE_FETCH_GRACE_MS 60000
+
+static int fetched_all(spate_engine_t *e) {
+        for (int i = 0; i < e->nsources; i++)
+                for (int p = 0; p < e->sources[i].ntasks; p++) {
+                        int64_t lo, hi;
+                        if (e->sources[i].tasks[p].assigned &&
+                            (rd_kafka_get_watermark_offsets(e->consumer, e->sources[i].topic, p, &lo, &hi) ||
+                             hi < 0))
+                                return 0;
+                }
+        return 1;
+}
+
 /* --until-idle found the sources idle: 1 when the run may end. Under
  * --end-of-input that is the end of the stream first: the nodes are told,
  * and the run ends once each is drained (its last outputs committed). */
@@ -646,6 +665,7 @@ int spate_engine_run(spate_engine_t *e) {
                 if (records > 0)
                         e->stats.last_ms = now;
                 else if (e->until_idle_ms && e->assigned_once && now - e->stats.last_ms >= e->until_idle_ms &&
+                         (fetched_all(e) || now - e->stats.last_ms >= e->until_idle_ms + UNTIL_IDLE_FETCH_GRACE_MS) &&
                          input_ended(e))
                         break;
                 if (now - e->last_punctuate >= e->tick_ms)

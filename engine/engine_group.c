@@ -191,10 +191,10 @@ void spate_engine_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 if (spate_engine_check_peers(e))
                         e->failed = 1;
                 e->assigned_once = 1;
-                e->stats.last_ms = spate_mono_ms(); /* --until-idle counts from here */
                 /* State is restored before the partitions' records flow. */
                 if (!e->failed && task_hooks(e, parts, 1))
                         e->failed = 1;
+                e->stats.last_ms = spate_mono_ms(); /* --until-idle counts from here, after the restore */
                 set_ready(e, !e->failed);
                 if (!e->failed)
                         iq_assigned(parts);
