@@ -55,7 +55,10 @@ void spate_engine_drain_acks(spate_engine_t *e) {
                         e->failed = 1;
                         break;
                 }
-                rd_kafka_poll(e->producer, 50);
+                /* flush, not poll: while it runs the producer sends what it
+                 * holds without waiting out linger.ms, so a commit does not
+                 * pause the input for a linger on top of the round trip. */
+                rd_kafka_flush(e->producer, 50);
         }
 }
 
