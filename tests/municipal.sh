@@ -51,8 +51,24 @@ municipal_test() {
                 check_refuses "history_key naming no column" 's/history_key: \[municipality, window_start\]/history_key: [municipality, window_begin]/' \
                         82:33 "history_key column 'window_begin' is not in columns:"
         fi
-        # logged NAME FROM PATTERN: instance NAME logged PATTERN after its log's line FROM
-        logged() { tail -n +"$2" "$TMP/spate-$1.log" | grep -q "$3"; }
+        # side_event WHAT PATTERN: both instances log PATTERN after their lines $la and $lb. The
+        # folder is checked every second, yet one CI run saw no such line within 20 s while the
+        # rows showed the version applied in time: 60 s, and on failure each instance's log since
+        # then, to tell what held it.
+        side_event() {
+                local what=$1 pattern=$2 name from
+                logged() { tail -n +"$2" "$TMP/spate-$1.log" | grep -q "$3"; }
+                if wait_for 60 bash -c "$(declare -f logged); TMP=$TMP; logged a $la '$pattern' && logged b $lb '$pattern'"; then
+                        ok "$what"
+                        return
+                fi
+                nok "$what"
+                for name in a b; do
+                        from=$([ $name = a ] && echo "$la" || echo "$lb")
+                        echo "# instance $name since line $from:"
+                        tail -n +"$from" "$TMP/spate-$name.log" | grep -v 'offset commit failed' | cut -c1-240 | sed 's/^/#   /' | head -40
+                done
+        }
         # drop NAME: a dated folder from the generator, complete (_SUCCESS written last)
         drop() { mkdir -p "$side/$1"; cp "$TMP/gen/side/$1/municipalities.csv" "$side/$1/"; touch "$side/$1/_SUCCESS"; }
         local la lb
@@ -67,16 +83,14 @@ municipal_test() {
                 case $k in
                 $v2)
                         drop 2026-12-02
-                        check "both instances load the new side data 2026-12-02 while running" \
-                                wait_for 20 bash -c "$(declare -f logged); TMP=$TMP; logged a $la 'loaded version .*2026-12-02' &&
-                                        logged b $lb 'loaded version .*2026-12-02'" ;;
+                        side_event "both instances load the new side data 2026-12-02 while running" \
+                                'loaded version .*2026-12-02' ;;
                 $((v2 + 1)))
                         mkdir -p "$side/2026-12-04"  # half written: no _SUCCESS yet
                         cp "$TMP/gen/side/2026-12-04/municipalities.csv" "$side/2026-12-04/"
                         drop 2026-12-03
-                        check "both instances refuse 2026-12-03 (a malformed line) and keep 2026-12-02" \
-                                wait_for 20 bash -c "$(declare -f logged); TMP=$TMP; logged a $la '2026-12-03 has 1 bad line.*keeping version 2026-12-02' &&
-                                        logged b $lb '2026-12-03 has 1 bad line.*keeping version 2026-12-02'" ;;
+                        side_event "both instances refuse 2026-12-03 (a malformed line) and keep 2026-12-02" \
+                                '2026-12-03 has 1 bad line.*keeping version 2026-12-02' ;;
                 esac
                 sql_job_phase "$topo" "$FORECASTS_TOPIC" $k 3 8
         done
