@@ -131,6 +131,23 @@ wait_count() {
         wait_for "$t" bash -c "[ \$($KT count $BOOT $topic 2>/dev/null || echo 0) -ge $n ]"
 }
 
+# committed_records GROUP TOPIC: how many records of TOPIC the consumer group GROUP has committed:
+# its committed offsets added up, a partition without one counting 0.
+committed_records() {
+        $KT committed "$BOOT" "$1" "$2" 2>/dev/null | awk '$2 > 0 { s += $2 } END { print s + 0 }'
+}
+
+# wait_committed SECONDS GROUP TOPIC [N]: until GROUP has committed N records of TOPIC or more
+# (committed_records); without N, until it has committed an offset above 0 in every partition.
+wait_committed() {
+        local t=$1; shift
+        wait_for "$t" _committed "$@"
+}
+_committed() {  # GROUP TOPIC [N]: wait_committed's condition, once
+        [ $# -ge 3 ] && { [ "$(committed_records "$1" "$2")" -ge "$3" ]; return; }
+        $KT committed "$BOOT" "$1" "$2" 2>/dev/null | awk '$2 <= 0 { bad++ } END { exit bad > 0 || NR == 0 }'
+}
+
 # topology_header APP [SETTING...]: the lines a test's topology starts with, up to `nodes:`
 # (which the test writes, with its nodes, after them): application APP, the broker start_broker
 # started (SPATE_BOOTSTRAP) with the group timings below, and the settings commit_interval
