@@ -101,10 +101,12 @@ start_broker() {
         export SPATE_BOOTSTRAP=$BOOT
 }
 
-# start_spate NAME TOPOLOGY: runs `spate run` in the background, pid in SPATE_PID_<NAME>
+# start_spate NAME TOPOLOGY [VAR=value...]: runs `spate run` in the background, with the VARs in its
+# environment, pid in SPATE_PID_<NAME>, log appended to $TMP/spate-NAME.log
 start_spate() {
         local name=$1 topo=$2
-        "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$name.log" &
+        shift 2
+        env "$@" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$name.log" &
         _pids+=($!)
         eval "SPATE_PID_$name=$!"
 }
@@ -112,16 +114,29 @@ start_spate() {
 # kill_spate NAME: SIGKILL to the instance start_spate started as NAME; returns once it is gone.
 kill_spate() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 
-# kill_at_random MIN SPAN: after MIN s and a random part of SPAN more, a SIGKILL to instance a or
-# b, picked at random, which then starts again: the test defines `kill9 NAME` and `start NAME`
-# (as it starts its instances). Counts in $kills; the instance in $v. $RANDOM draws it all, so
-# a test that seeds RANDOM repeats the kills.
+# kill_at_random [--ready CMD] [--then CMD] MIN SPAN: after MIN s and a random part of SPAN more,
+# kill_spate to instance a or b, picked at random, which then starts again: the test defines
+# `start NAME` (which starts the instance NAME with start_spate). With --ready, the wait begins
+# once `CMD NAME` holds for the instance picked (60 s at the most; e.g. once it holds partitions);
+# with --then, `CMD NAME` runs while it is down (e.g. deleting its state directory). Counts in
+# $kills; the instance in $v. $RANDOM draws it all, so a test that seeds RANDOM repeats the kills.
 kill_at_random() {
-        sleep "$(($1 + RANDOM % $2)).$((RANDOM % 10))"
+        local ready= then= pause
+        while :; do
+                case $1 in
+                --ready) ready=$2; shift 2 ;;
+                --then) then=$2; shift 2 ;;
+                *) break ;;
+                esac
+        done
+        pause=$(($1 + RANDOM % $2)).$((RANDOM % 10))
         v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
-        kill9 "$v"
-        kills=$((kills + 1))
-        echo "# $SECONDS s: killed $v with SIGKILL"
+        [ -z "$ready" ] || wait_for 60 "$ready" "$v" || echo "# $v: still not $ready after 60 s"
+        sleep "$pause"
+        kill_spate "$v"
+        kills=$((${kills:-0} + 1))
+        [ -z "$then" ] || "$then" "$v"
+        echo "# $SECONDS s: killed $v with SIGKILL${then:+, then $then $v}"
         start "$v"
 }
 
