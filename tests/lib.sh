@@ -81,17 +81,18 @@ for _ in range(200):
 PY
 }
 
-wait_for() {  # seconds, command...
+wait_for() {  # seconds, command...: tried every WAIT_STEP s (0.2)
         local t=$1; shift
         local end=$((SECONDS + t))
-        while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done
+        while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep "${WAIT_STEP:-0.2}"; done
         return 1
 }
 
-# start_broker [spate broker args...]: sets BOOT
+# start_broker [spate broker args...]: an embedded broker of 3 on free ports, or from BROKER_PORT
+# where it is set (a bench's own, bench/lib.sh); sets BOOT and exports SPATE_BOOTSTRAP.
 start_broker() {
-        local port
-        port=$(free_port 3)
+        local port=${BROKER_PORT:-}
+        [ -n "$port" ] || port=$(free_port 3)
         bg "$SPATE_BIN" broker --listen "127.0.0.1:$port" --brokers 3 "$@" >"$TMP/broker.out" 2>"$TMP/broker.log"
         # It prints its address once every topic is created (two a second under ASan on a busy
         # machine: 0840's took over 10 s): wait for that while it runs, 120 s if it hangs.
