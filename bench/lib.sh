@@ -17,7 +17,7 @@ unset SPATE_SESSION_TIMEOUT_MS SPATE_HEARTBEAT_MS
 # while its broker runs.
 case $(basename "$0" .sh) in
 run) PORT=0 ;; restore_bench) PORT=10 ;; dedupe) PORT=20 ;; winstore) PORT=30 ;;
-winstore_restore) PORT=40 ;; standby) PORT=50 ;; iq) PORT=60 ;; mqtt) PORT=80 ;;
+winstore_restore) PORT=40 ;; standby) PORT=50 ;; iq) PORT=60 ;; metrics) PORT=70 ;; mqtt) PORT=80 ;;
 poll) PORT=90 ;; archive) PORT=100 ;; join) PORT=110 ;; sql) PORT=120 ;;
 *) echo "bench/lib.sh: no ports for $0: give it its 10 in bench/lib.sh" >&2; exit 1 ;;
 esac
