@@ -5,15 +5,10 @@
 # (bench/map_sink.yaml), in one run. spate's archive rate runs
 # from the first record written to the end of the commit that finalized the last file (its exit
 # line); the archive is then read back whole with python3-avro and its record count checked.
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?run through make bench}" "${SPATE_BENCH_BIN:?run through make bench}"
-export SPATE_ROOT=$PWD
-. tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 N=${BENCH_ARCHIVE_N:-1000000}
 start_broker --topic bench.sensors:32 --topic bench.sensors_f:32 --topic bench-archive-map-dlq:1 \
-        $(for r in deflate-ts null-ts deflate-one-hour snappy-one-hour null-one-hour; do echo --topic bench-archive-$r-dlq:1; done) >/dev/null || exit 1
-export SPATE_BOOTSTRAP=$BOOT
+        $(for r in deflate-ts null-ts deflate-one-hour snappy-one-hour null-one-hour; do echo --topic bench-archive-$r-dlq:1; done) || exit 1
 echo "== archive_sink: generating and producing $N sensor records (32 partitions)"
 $PY bench/gen_sensors.py "$N" "$TMP/sensors.tsv"
 $KT produce "$BOOT" bench.sensors "$TMP/sensors.tsv" 2>/dev/null || exit 1
@@ -33,9 +28,9 @@ for run in "deflate ts" "null ts" "deflate one-hour" "snappy one-hour" "null one
         dir=$TMP/archive-$codec-$span
         t=ts; [ "$span" = one-hour ] && t=$ONE_HOUR
         ARCHIVE_DIR=$dir ARCHIVE_CODEC=$codec ARCHIVE_TIME=$t ARCHIVE_APP=bench-archive-$codec-$span \
-                /usr/bin/time -f "%U %S %M" -o "$TMP/time" "$SPATE_BIN" run bench/archive.yaml --until-idle 2s \
+                timed "$SPATE_BIN" run bench/archive.yaml --until-idle 2s \
                 2>"$TMP/archive.log" || tail -n 3 "$TMP/archive.log"
-        read -r u s rss < <(tail -1 "$TMP/time")
+        u=$T_USER s=$T_SYS rss=$T_RSS
         line=$(grep -o "[0-9]* records written.*" "$TMP/archive.log")
         rate=$(echo "$line" | sed -E 's/.*= ([0-9]+) records.*/\1/')
         read -r files bytes < <(find "$dir" -name '*.avro' -printf '%s\n' | awk '{n++; b+=$1} END {print n, b}')

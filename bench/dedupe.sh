@@ -6,33 +6,22 @@
 # the state directory is deleted and a run restores every task from the changelog.
 # Prints throughput (the engine's first-to-last-record line), peak RSS and the restore rate.
 #
-# usage: SPATE_BIN=bin/spate bench/dedupe.sh      env: DEDUPE_N (1000000), BENCH_PORT
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?set SPATE_BIN to the spate binary}"
+# usage: SPATE_BIN=bin/spate bench/dedupe.sh      env: DEDUPE_N (1000000), BENCH_PORT (bench/lib.sh)
+. "$(dirname "$0")/lib.sh"
 N=${DEDUPE_N:-1000000}
-TMP=$(mktemp -d /tmp/spate-dedupe-bench.XXXXXX)
-PY=/usr/bin/python3
-PORT=$(( ${BENCH_PORT:-19392} + 20 ))
-trap 'kill $BROKER 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT
 
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/dedupe.yaml \
-        --topic bench-dedupe-small-dd-seen-changelog:16 --topic bench-dedupe-small-dlq:1 \
-        >"$TMP/boot" 2>"$TMP/broker.log" &
-BROKER=$!
-for _ in $(seq 50); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+start_broker --topology bench/dedupe.yaml \
+        --topic bench-dedupe-small-dd-seen-changelog:16 --topic bench-dedupe-small-dlq:1 || exit 1
 
 $PY tests/ref/dedupe_ref.py gen "$N" 16 10000 "$TMP/in.tsv" "$TMP/expected.json"
-$PY tests/tools/kafka_tool.py produce "$SPATE_BOOTSTRAP" bench.dedupe "$TMP/in.tsv" --partitioned || exit 1
+$KT produce "$SPATE_BOOTSTRAP" bench.dedupe "$TMP/in.tsv" --partitioned || exit 1
 
 run() {  # LABEL APP MB [until-idle]: one run with its own state directory
-        /usr/bin/time -f "%M %e" -o "$TMP/time" env DEDUPE_APP="$2" DEDUPE_MB="$3" \
+        timed env DEDUPE_APP="$2" DEDUPE_MB="$3" \
                 SPATE_STATE_DIR="$TMP/state-$2" "$SPATE_BIN" run bench/dedupe.yaml --until-idle "${4:-3s}" \
                 2>"$TMP/$1.log" || { tail "$TMP/$1.log"; exit 1; }
-        read -r rss wall <"$TMP/time"
         echo "$1: $(grep -o 'throughput: .*' "$TMP/$1.log" | head -1 || echo 'no record processed');" \
-                "peak RSS $((rss / 1024)) MB"
+                "peak RSS $((T_RSS / 1024)) MB"
 }
 run "keys in memory (state_memory_mb: 256)" bench-dedupe 256
 run "state_memory_mb: 1" bench-dedupe-small 1

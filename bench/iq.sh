@@ -9,24 +9,14 @@
 # forwarding) under the same load: the raw baseline.
 #
 # usage: SPATE_BIN=bin/spate SPATE_BENCH_BIN=build/bench bench/iq.sh
-# env: IQ_KEYS (1000), IQ_CLIENTS (100), IQ_SECONDS (10), BENCH_PORT
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?set SPATE_BIN}" "${SPATE_BENCH_BIN:?set SPATE_BENCH_BIN}"
+# env: IQ_KEYS (1000), IQ_CLIENTS (100), IQ_SECONDS (10), BENCH_PORT (bench/lib.sh)
+. "$(dirname "$0")/lib.sh"
 KEYS=${IQ_KEYS:-1000}
 CLIENTS=${IQ_CLIENTS:-100}
 SECS=${IQ_SECONDS:-10}
-TMP=$(mktemp -d /tmp/spate-iq-bench.XXXXXX)
-PY=/usr/bin/python3
-PORT=$(( ${BENCH_PORT:-19392} + 50 ))
 T0=1767225600000
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT
 
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/iq.yaml >"$TMP/boot" 2>"$TMP/broker.log" &
-pids+=($!)
-for _ in $(seq 50); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+start_broker --topology bench/iq.yaml || exit 1
 
 # Keyed with the Java clients' partitioner (murmur2), as spate's producers: the query side
 # computes a key's partition the same way.
@@ -44,8 +34,7 @@ PY
 echo "== $KEYS keys x 121 minutes produced"
 
 run() {  # NAME PORT
-        SPATE_STATE_DIR=$TMP/state-$1 "$SPATE_BIN" run bench/iq.yaml --http 127.0.0.1:$2 2>"$TMP/$1.log" &
-        pids+=($!)
+        SPATE_STATE_DIR=$TMP/state-$1 bg "$SPATE_BIN" run bench/iq.yaml --http 127.0.0.1:$2 2>"$TMP/$1.log"
 }
 A=http://127.0.0.1:$((PORT + 5)) B=http://127.0.0.1:$((PORT + 6))
 from=$((T0 + 60 * 60000)) to=$((T0 + 120 * 60000))

@@ -8,12 +8,7 @@
 # "table stations: 100000 rows" line. (build/bench/join_bench measures the join in one process,
 # without Kafka.)
 # env: BENCH_JOIN_N (records, 1000000), BENCH_ROUNDS (2)
-set -u
-
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?run through make bench}" "${SPATE_BENCH_BIN:?run through make bench}"
-export SPATE_ROOT=$PWD
-. tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 N=${BENCH_JOIN_N:-1000000}
 ROUNDS=${BENCH_ROUNDS:-2}
 # Each run is a new consumer group: a copy of the topology under its own application name,
@@ -37,7 +32,7 @@ for i in $(seq "$ROUNDS"); do
                 tops+=(--topology "$TMP/$t-$i.yaml")
         done
 done
-start_broker "${tops[@]}" >/dev/null || exit 1
+start_broker "${tops[@]}" || exit 1
 echo "== join: generating and producing $N sensor records (32 partitions) and a 100,000-row table topic"
 $PY bench/gen_sensors.py "$N" "$TMP/sensors.tsv"
 $KT produce "$BOOT" bench.sensors "$TMP/sensors.tsv" 2>/dev/null || exit 1
@@ -50,12 +45,10 @@ rate() { sed -nE 's/.*= ([0-9]+) records\/s.*/\1/p' | head -1; }
 map_rates="" wide_rates="" join_rates="" map_cpu="" wide_cpu="" join_cpu="" load=""
 for i in $(seq "$ROUNDS"); do
         for t in map wide join; do
-                /usr/bin/time -f "%U %S" -o "$TMP/time" "$SPATE_BIN" run "$TMP/$t-$i.yaml" --until-idle 2s \
-                        2>"$TMP/$t-$i.log"
+                timed "$SPATE_BIN" run "$TMP/$t-$i.yaml" --until-idle 2s 2>"$TMP/$t-$i.log"
                 r=$(grep throughput "$TMP/$t-$i.log" | rate)
                 [ -n "$r" ] || { echo "$t: no throughput line:"; tail -5 "$TMP/$t-$i.log"; exit 1; }
-                read -r u s < <(tail -1 "$TMP/time")
-                cpu=$($PY -c "print('%.2f' % ($u + $s))")
+                cpu=$($PY -c "print('%.2f' % ($T_USER + $T_SYS))")
                 echo "round $i: $t -> sink $r records/s, $cpu CPU-seconds"
                 eval "${t}_rates=\"\$${t}_rates $r\" ${t}_cpu=\"\$${t}_cpu $cpu\""
         done

@@ -7,17 +7,11 @@
 # the same backlog from the start; the median of R runs each way is compared, as throughput and as
 # CPU time per record (user + sys of the spate process: less disturbed by other load on the machine).
 # SPATE_BASE_BIN=path/to/an/older/spate adds runs of a binary without the counters at all.
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?run through make bench}"
+# env: BENCH_N (records, 1000000), BENCH_RUNS (3), BENCH_PORT (bench/lib.sh)
+. "$(dirname "$0")/lib.sh"
 N=${BENCH_N:-1000000}
 R=${BENCH_RUNS:-3}
-TMP=$(mktemp -d /tmp/spate-bench-metrics.XXXXXX)
-PY=/usr/bin/python3
-KT="$PY tests/tools/kafka_tool.py"
-PORT=${BENCH_PORT:-19492}
-HTTP=$((PORT + 10))
-trap 'kill $BROKER 2>/dev/null; rm -rf $TMP' EXIT
+HTTP=$((PORT + 3))
 
 # One topology file per run: application m-<topology>-<variant>-<run>.
 topos=()
@@ -30,10 +24,7 @@ for topo in bench/map_sink.yaml bench/hourly_region.yaml; do
                 done
         done
 done
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT "${topos[@]}" >"$TMP/boot" 2>"$TMP/broker.log" &
-BROKER=$!
-for _ in $(seq 600); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+start_broker "${topos[@]}" || exit 1
 $PY bench/gen_sensors.py "$N" "$TMP/sensors.tsv"
 $KT produce "$SPATE_BOOTSTRAP" bench.sensors "$TMP/sensors.tsv" || exit 1
 
@@ -47,11 +38,11 @@ run() {
                 ( while :; do curl -s -o /dev/null "http://127.0.0.1:$HTTP/metrics" && echo >>"$TMP/scrapes.$app"; sleep 0.1; done ) &
                 scraper=$!
         fi
-        SPATE_STATE_DIR=$TMP/state-$app /usr/bin/time -f "%U %S" -o "$TMP/$app.time" "$bin" run "$TMP/$app.yaml" --until-idle 3s \
+        SPATE_STATE_DIR=$TMP/state-$app timed "$bin" run "$TMP/$app.yaml" --until-idle 3s \
                 ${http:+--http 127.0.0.1:$HTTP} 2>"$TMP/$app.log"
         [ -z "$scraper" ] || { kill "$scraper"; wait "$scraper" 2>/dev/null; scrapes=$(wc -l <"$TMP/scrapes.$app"); }
         echo "$(sed -nE 's/.*throughput: .* = ([0-9]+) records\/s.*/\1/p' "$TMP/$app.log")" \
-             "$(awk -v n="$N" '{ printf "%.3f", ($1 + $2) * 1e6 / n }' "$TMP/$app.time") $scrapes"
+             "$(awk -v n="$N" -v u="$T_USER" -v s="$T_SYS" 'BEGIN { printf "%.3f", (u + s) * 1e6 / n }') $scrapes"
 }
 
 for topo in bench/map_sink.yaml bench/hourly_region.yaml; do

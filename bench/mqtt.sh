@@ -4,21 +4,10 @@
 # Both drain the same N QoS 1 messages (spate iot-sim, 8 sensors) queued for their persistent
 # session on a local Mosquitto while they were away; the rate is N over the span of the Kafka
 # timestamps of the records written (first to last), so start-up and group joins do not count.
-#   MQTT_BENCH_N  messages (default 50000)
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?run through make bench (or SPATE_BIN=bin/spate)}"
-BENCH=${SPATE_BENCH_BIN:-$PWD/build/bench}
+#   MQTT_BENCH_N  messages (default 50000); BENCH_PORT (bench/lib.sh)
+. "$(dirname "$0")/lib.sh"
 N=${MQTT_BENCH_N:-50000}
-PY=/usr/bin/python3
-KT="$PY tests/tools/kafka_tool.py"
-TMP=$(mktemp -d /tmp/spate-mqtt-bench.XXXXXX)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
-free() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-kport=$(free); mport=$(free)
-"$SPATE_BIN" broker --listen 127.0.0.1:$((kport % 20000 + 30000)) --topology bench/mqtt.yaml >"$TMP/boot" 2>"$TMP/broker.log" &
-pids+=($!)
+mport=$((PORT + 3))
 cat >"$TMP/mosquitto.conf" <<CONF
 listener $mport 127.0.0.1
 user root
@@ -26,10 +15,9 @@ allow_anonymous true
 max_queued_messages 0
 max_inflight_messages 0
 CONF
-/usr/sbin/mosquitto -c "$TMP/mosquitto.conf" 2>"$TMP/mosquitto.log" &
-pids+=($!)
-for _ in $(seq 50); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot") MQTT_URL=mqtt://127.0.0.1:$mport
+bg /usr/sbin/mosquitto -c "$TMP/mosquitto.conf" 2>"$TMP/mosquitto.log"
+export MQTT_URL=mqtt://127.0.0.1:$mport
+start_broker --topology bench/mqtt.yaml || exit 1
 
 publish() {  # N messages to bench/<sensor>/<type>, as fast as the broker takes them
         "$SPATE_BIN" iot-sim --prefix bench --rounds $((N / 8)) --rate 0 --dropout 0 --spike 0 \
@@ -76,7 +64,7 @@ mosquitto_sub -p "$mport" -q 1 -c -i bench-base -t 'bench/#' -E
 publish
 t0=$(date +%s.%N)
 mosquitto_sub -p "$mport" -q 1 -c -i bench-base -t 'bench/#' -C "$N" -F '%t	%p' |
-        "$BENCH/raw_lines" "$SPATE_BOOTSTRAP" bench.mqtt.base >"$TMP/base.out"
+        "$SPATE_BENCH_BIN/raw_lines" "$SPATE_BOOTSTRAP" bench.mqtt.base >"$TMP/base.out"
 read -r n_b r_b < <(rate bench.mqtt.base)
 cat "$TMP/base.out"
 echo "RESULT mqtt_source: $n_s records, $r_s msg/s (spate's CPU over its whole run: ${cpu}s, RSS $((rss / 1024)) MB)"

@@ -8,29 +8,20 @@
 # end); the per-partition "restored: ..." lines give each partition's own rate.
 #
 # usage: SPATE_BIN=bin/spate bench/restore_bench.sh   (make bench runs it)
-# env: RESTORE_N (1000000 records), RESTORE_KEYS (1000000), BENCH_PORT
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?set SPATE_BIN to the spate binary}"
+# env: RESTORE_N (1000000 records), RESTORE_KEYS (1000000), BENCH_PORT (bench/lib.sh)
+. "$(dirname "$0")/lib.sh"
 N=${RESTORE_N:-1000000}
 K=${RESTORE_KEYS:-1000000}
-TMP=$(mktemp -d /tmp/spate-restore-bench.XXXXXX)
-PY=/usr/bin/python3
-PORT=$(( ${BENCH_PORT:-19392} + 10 ))
 TOPIC=bench-restore-perkey-changelog
-trap 'kill $BROKER 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT
 
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/restore.yaml >"$TMP/boot" 2>"$TMP/broker.log" &
-BROKER=$!
-for _ in $(seq 50); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot") SPATE_STATE_DIR=$TMP/state
+start_broker --topology bench/restore.yaml || exit 1
+export SPATE_STATE_DIR=$TMP/state
 
 echo "== window state: $N records over $K keys (16 partitions, lz4)"
 $PY bench/gen_keys.py "$N" "$K" "$TMP/in.tsv"
-$PY tests/tools/kafka_tool.py produce "$SPATE_BOOTSTRAP" bench.keys "$TMP/in.tsv" || exit 1
-/usr/bin/time -f "%M %e" -o "$TMP/time1" "$SPATE_BIN" run bench/restore.yaml --until-idle 3s 2>"$TMP/run.log" ||
-        { tail "$TMP/run.log"; exit 1; }
-read -r rss1 wall1 <"$TMP/time1"
+$KT produce "$SPATE_BOOTSTRAP" bench.keys "$TMP/in.tsv" || exit 1
+timed "$SPATE_BIN" run bench/restore.yaml --until-idle 3s 2>"$TMP/run.log" || { tail "$TMP/run.log"; exit 1; }
+rss1=$T_RSS
 grep throughput "$TMP/run.log" | sed 's/.*throughput/processing: throughput/'
 
 # The embedded broker drops a partition's oldest data past ~5 MB: a low
@@ -50,9 +41,8 @@ cat "$TMP/wm"
 
 echo "== restore from the changelog (state directory deleted)"
 rm -rf "$TMP/state"
-/usr/bin/time -f "%M %e" -o "$TMP/time2" "$SPATE_BIN" run bench/restore.yaml --until-idle 1s 2>"$TMP/restore.log" ||
-        { tail "$TMP/restore.log"; exit 1; }
-read -r rss2 wall2 <"$TMP/time2"
+timed "$SPATE_BIN" run bench/restore.yaml --until-idle 1s 2>"$TMP/restore.log" || { tail "$TMP/restore.log"; exit 1; }
+rss2=$T_RSS
 $PY - "$TMP/restore.log" "$K" "$rss1" "$rss2" <<'PY'
 import re, sys
 log, k, rss1, rss2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

@@ -11,17 +11,10 @@
 # (join.sh); the in-process *_bench programs (join_bench: the same join per record without
 # Kafka); /metrics' cost (metrics.sh); interactive queries' latency under 100 concurrent clients,
 # one and two instances, beside /metrics on the same server (iq.sh).
-# env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT,
+# env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT (bench/lib.sh),
 #      BENCH_CORE=1 (stop after the scale-out: only the map->sink and region-job sections)
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?run through make bench}" "${SPATE_BENCH_BIN:?run through make bench}"
+. "$(dirname "$0")/lib.sh"
 N=${BENCH_N:-1000000}
-TMP=$(mktemp -d /tmp/spate-bench.XXXXXX)
-PY=/usr/bin/python3
-KT="$PY tests/tools/kafka_tool.py"
-PORT=${BENCH_PORT:-19392}
-trap 'kill $BROKER 2>/dev/null; rm -rf $TMP' EXIT
 
 ROUNDS=${BENCH_ROUNDS:-3}
 # Each run is a new consumer group: a copy of the topology under its own application name
@@ -35,11 +28,8 @@ for i in $(seq "$ROUNDS"); do
         tops+=(--topology "$(app_copy bench/map_sink.yaml bench-map-$i)" --topology "$(app_copy bench/sensor_region.yaml bench-region-$i)")
 done
 tops+=(--topology "$(app_copy bench/sensor_region.yaml bench-region-2x)")
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology bench/hourly_region.yaml --topology bench/sensor_region.yaml "${tops[@]}" \
-        --topic bench.raw_produce:32 --topic bench.pipe:32 --topic bench.pipe_py:32 >"$TMP/boot" 2>"$TMP/broker.log" &
-BROKER=$!
-for _ in $(seq 300); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+start_broker --topology bench/hourly_region.yaml --topology bench/sensor_region.yaml "${tops[@]}" \
+        --topic bench.raw_produce:32 --topic bench.pipe:32 --topic bench.pipe_py:32 || exit 1
 rate() { sed -nE 's/.*= ([0-9]+) records\/s.*/\1/p' | head -1; }
 
 echo "== generating and producing $N sensor records twice (32 partitions, lz4): the legacy shape with a region field, and the issue-20 shape {id, timestamp, lat, lon, temperature, country}"
@@ -56,12 +46,13 @@ raw_rate=$(echo "$raw" | rate)
 echo "== map -> sink beside the C consume -> produce baseline, $ROUNDS alternating rounds (the machine may be shared: each ratio is of two runs back to back)"
 ratios="" cpu_ratios=""
 for i in $(seq "$ROUNDS"); do
-        pipe=$(/usr/bin/time -f "%U %S %M" -o "$TMP/time_pipe" "$SPATE_BENCH_BIN/raw_pipe" "$SPATE_BOOTSTRAP" bench.sensors bench.pipe "$N") || { echo "$pipe"; exit 1; }
-        /usr/bin/time -f "%U %S %M" -o "$TMP/time" "$SPATE_BIN" run "$TMP/bench-map-$i.yaml" --until-idle 2s 2>"$TMP/spate.log"
+        timed "$SPATE_BENCH_BIN/raw_pipe" "$SPATE_BOOTSTRAP" bench.sensors bench.pipe "$N" >"$TMP/pipe.out" ||
+                { cat "$TMP/pipe.out"; exit 1; }
+        pipe=$(cat "$TMP/pipe.out") pu=$T_USER ps=$T_SYS prss=$T_RSS
+        timed "$SPATE_BIN" run "$TMP/bench-map-$i.yaml" --until-idle 2s 2>"$TMP/spate.log"
+        u=$T_USER s=$T_SYS rss=$T_RSS
         sp_rate=$(grep throughput "$TMP/spate.log" | rate)
         pipe_rate=$(echo "$pipe" | rate)
-        read -r u s rss < <(tail -1 "$TMP/time")
-        read -r pu ps prss < <(tail -1 "$TMP/time_pipe")
         echo "round $i: $pipe; user ${pu}s sys ${ps}s, peak RSS $((prss / 1024)) MB"
         echo "round $i: spate map->sink $sp_rate records/s; user ${u}s sys ${s}s, peak RSS $((rss / 1024)) MB; ratio $($PY -c "print('%.2f' % ($sp_rate / $pipe_rate))"), CPU ratio $($PY -c "print('%.2f' % (($pu + $ps) / ($u + $s)))")"
         ratios="$ratios $($PY -c "print($sp_rate / $pipe_rate)")"
@@ -70,9 +61,10 @@ for i in $(seq "$ROUNDS"); do
 done
 out=$($KT count "$SPATE_BOOTSTRAP" bench.sensors_f)
 echo "spate wrote $out records in $ROUNDS rounds (expected $((ROUNDS * N)))"
-py=$(/usr/bin/time -f "%M" -o "$TMP/time_py" $PY bench/python_peer.py --map "$SPATE_BOOTSTRAP" bench.sensors bench.pipe_py "$N") || py="python: failed"
-echo "$py, peak RSS $(( $(tail -1 "$TMP/time_py") / 1024 )) MB"
-$PY - "$ratios" "$cpu_ratios" "$sp_rate" "$(echo "$py" | rate)" "$raw_rate" "$map_rss" "$(tail -1 "$TMP/time_py")" <<'PY'
+timed $PY bench/python_peer.py --map "$SPATE_BOOTSTRAP" bench.sensors bench.pipe_py "$N" >"$TMP/py.out" &&
+        py=$(cat "$TMP/py.out") || py="python: failed"
+echo "$py, peak RSS $((T_RSS / 1024)) MB"
+$PY - "$ratios" "$cpu_ratios" "$sp_rate" "$(echo "$py" | rate)" "$raw_rate" "$map_rss" "$T_RSS" <<'PY'
 import statistics, sys
 ratios = [float(x) for x in sys.argv[1].split()]
 cpu = [float(x) for x in sys.argv[2].split()]
@@ -86,8 +78,8 @@ echo "== region job on sensor-shaped records (bench/sensor_region.yaml: parse_ti
 reg_ratios="" reg_rates="" rss3=0
 for i in $(seq "$ROUNDS"); do
         raw2=$("$SPATE_BENCH_BIN/raw_consume" "$SPATE_BOOTSTRAP" bench.sensors2 "$N") || { echo "$raw2"; exit 1; }
-        SPATE_STATE_DIR=$TMP/state_region_$i /usr/bin/time -f "%U %S %M" -o "$TMP/time3" "$SPATE_BIN" run "$TMP/bench-region-$i.yaml" --until-idle 3s 2>"$TMP/region.log"
-        read -r u3 s3 r3 < <(tail -1 "$TMP/time3")
+        SPATE_STATE_DIR=$TMP/state_region_$i timed "$SPATE_BIN" run "$TMP/bench-region-$i.yaml" --until-idle 3s 2>"$TMP/region.log"
+        u3=$T_USER s3=$T_SYS r3=$T_RSS
         reg_rate=$(grep throughput "$TMP/region.log" | rate)
         echo "round $i: $raw2"
         echo "round $i: spate region: $(grep throughput "$TMP/region.log" | sed 's/.*throughput: //'), user ${u3}s sys ${s3}s, peak RSS $((r3 / 1024)) MB, $(grep -o '[0-9]* dead letters' "$TMP/region.log" | tail -1); ratio $($PY -c "print('%.2f' % ($reg_rate / $(echo "$raw2" | rate)))")"
@@ -95,8 +87,10 @@ for i in $(seq "$ROUNDS"); do
         reg_rates="$reg_rates $reg_rate"
         [ "$r3" -gt "$rss3" ] && rss3=$r3
 done
-py2=$(/usr/bin/time -f "%M" -o "$TMP/time_py2" $PY bench/python_peer.py --region "$SPATE_BOOTSTRAP" bench.sensors2 "$N" topology/regions/france_regions.geojson) || py2="python: failed"
-echo "$py2, peak RSS $(( $(tail -1 "$TMP/time_py2") / 1024 )) MB"
+timed $PY bench/python_peer.py --region "$SPATE_BOOTSTRAP" bench.sensors2 "$N" topology/regions/france_regions.geojson \
+        >"$TMP/py2.out" && py2=$(cat "$TMP/py2.out") || py2="python: failed"
+py2_rss=$T_RSS
+echo "$py2, peak RSS $((py2_rss / 1024)) MB"
 windows=$($PY tests/tools/kafka_tool.py consume "$SPATE_BOOTSTRAP" bench.region_hourly --idle 2 | $PY -c '
 import json, sys
 last = {}
@@ -107,7 +101,7 @@ print(len(last), sum(v["readings"] for v in last.values()))')
 py_windows=$(echo "$py2" | sed -nE 's/.*\(([0-9]+) region-hours, ([0-9]+) readings kept\).*/\1 \2/p')
 [ "$windows" = "$py_windows" ] && same="equal to the Python peer's" || same="DIFFERENT from the Python peer's ($py_windows)"
 echo "spate region: $windows windows and readings in their last updates, $same"
-$PY - "$reg_ratios" "$reg_rates" "$(echo "$py2" | rate)" "$rss3" "$(tail -1 "$TMP/time_py2")" <<'PY'
+$PY - "$reg_ratios" "$reg_rates" "$(echo "$py2" | rate)" "$rss3" "$py2_rss" <<'PY'
 import statistics, sys
 ratios = [float(x) for x in sys.argv[1].split()]
 sp = statistics.median(float(x) for x in sys.argv[2].split())
@@ -139,8 +133,8 @@ PY
 [ -n "${BENCH_CORE:-}" ] && exit 0
 
 echo "== hourly mean by region on the legacy records (bench/hourly_region.yaml: a pre-computed region field)"
-SPATE_STATE_DIR=$TMP/state /usr/bin/time -f "%U %S %M %e" -o "$TMP/time2" "$SPATE_BIN" run bench/hourly_region.yaml --until-idle 3s 2>"$TMP/hourly.log"
-read -r u2 s2 rss2 wall2 <"$TMP/time2"
+SPATE_STATE_DIR=$TMP/state timed "$SPATE_BIN" run bench/hourly_region.yaml --until-idle 3s 2>"$TMP/hourly.log"
+u2=$T_USER s2=$T_SYS rss2=$T_RSS
 windows=$($KT count "$SPATE_BOOTSTRAP" bench.hourly)
 echo "== Python confluent-kafka peer (json.loads, dict of sums and counts, commits every second)"
 py=$($PY bench/python_peer.py "$SPATE_BOOTSTRAP" bench.sensors "$N") || py="python: failed"

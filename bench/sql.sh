@@ -4,14 +4,10 @@
 # beside bench/sql_loop.c, a plain C loop doing the same inserts with the same technique, all in
 # one run. Rates: spate's from the first row the sink buffered to the end of its last SQL commit
 # (its exit line), the loop's own clock.
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?run through make bench}" "${SPATE_BENCH_BIN:?run through make bench}"
-export SPATE_ROOT=$PWD
-. tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 . tests/pg.sh
 N=${BENCH_SQL_N:-500000}
-start_broker --topic bench.sql.sensors:32 $(for a in upsert-sqlite append-sqlite upsert-postgres append-postgres; do echo --topic bench-sql-$a-dlq:1; done) >/dev/null || exit 1
+start_broker --topic bench.sql.sensors:32 $(for a in upsert-sqlite append-sqlite upsert-postgres append-postgres; do echo --topic bench-sql-$a-dlq:1; done) || exit 1
 echo "== sql_sink: generating and producing $N sensor records (32 partitions)"
 $PY bench/gen_sensors.py "$N" "$TMP/sensors.tsv"
 $KT produce "$BOOT" bench.sql.sensors "$TMP/sensors.tsv" 2>/dev/null || exit 1

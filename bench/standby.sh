@@ -9,28 +9,17 @@
 # seconds), and the time to resumed output: all 16 new probes written by the survivor (its
 # /metrics, polled every 50 ms).
 #
-# usage: SPATE_BIN=bin/spate bench/standby.sh      env: STANDBY_KEYS (1000000), BENCH_PORT
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?set SPATE_BIN to the spate binary}"
+# usage: SPATE_BIN=bin/spate bench/standby.sh   env: STANDBY_KEYS (1000000), BENCH_PORT (bench/lib.sh)
+. "$(dirname "$0")/lib.sh"
 K=${STANDBY_KEYS:-1000000}
-TMP=$(mktemp -d /tmp/spate-standby-bench.XXXXXX)
-PY=/usr/bin/python3
-KT="$PY tests/tools/kafka_tool.py"
-PORT=$(( ${BENCH_PORT:-19392} + 30 ))
-PIDS=()
-trap 'kill ${PIDS[*]} $BROKER 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT
 export SPATE_SESSION_TIMEOUT_MS=4000 SPATE_HEARTBEAT_MS=500
+WAIT_STEP=0.05   # wait_for's: the times from the kill are measured by waits
 
 for m in 1 0; do
         sed -e "s/\${STANDBY_APP:-bench-standby}/bench-standby-$m/" -e "s/\${STANDBY_N:-1}/$m/" \
                 bench/standby.yaml >"$TMP/standby-$m.yaml"
 done
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology "$TMP/standby-1.yaml" --topology "$TMP/standby-0.yaml" \
-        >"$TMP/boot" 2>"$TMP/broker.log" &
-BROKER=$!
-for _ in $(seq 100); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+start_broker --topology "$TMP/standby-1.yaml" --topology "$TMP/standby-0.yaml" || exit 1
 
 probes() {  # FILE TAG: one probe record per partition
         for p in $(seq 0 15); do printf '%d\tprobe-%s-%d\t{"id":"probe-%s-%d","t":1700000000000,"probe":true}\n' \
@@ -50,17 +39,9 @@ $KT produce "$SPATE_BOOTSTRAP" bench.standby "$TMP/in.tsv" --partitioned || exit
 TOTAL=$(wc -l <"$TMP/in.tsv")
 
 hold() { grep "assigned [0-9]* partitions" "$TMP/$1.log" | tail -1 | grep -q "assigned $2 partitions"; }
-wait_until() {  # SECONDS COMMAND...
-        local end=$((SECONDS + $1)); shift
-        until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.05; done
-}
 outputs() { [ "$($KT count "$SPATE_BOOTSTRAP" "bench-standby-$m.out")" -ge "$1" ]; }
 lag() {  # the survivor's standbys' lag, summed (0: caught up)
         curl -s "http://127.0.0.1:$HTTP/metrics" | awk '/^spate_standby_lag_records/ { s += $NF } END { print s + 0 }'
-}
-committed() {  # every input record's offset committed: its state is in the changelog
-        [ "$($KT committed "$SPATE_BOOTSTRAP" "bench-standby-$m" bench.standby | awk '{ s += $2 } END { print s + 0 }')" \
-                -ge "$TOTAL" ]
 }
 caught_up() { [ "$m" = 0 ] || [ "$(lag)" = 0 ]; }
 took_over() { tail -n +$((lines + 1)) "$TMP/b-$m.log" | grep -q "assigned 16 partitions"; }
@@ -72,17 +53,18 @@ now() { date +%s.%N; }
 
 for m in 1 0; do
         echo "== num_standby_replicas: $m"
-        HTTP=$((PORT + 10 + m))
-        env SPATE_STATE_DIR="$TMP/state-a-$m" "$SPATE_BIN" run "$TMP/standby-$m.yaml" 2>"$TMP/a-$m.log" &
-        a=$!; PIDS+=($a)
-        wait_until 60 hold "a-$m" 16 || { echo "a did not join"; exit 1; }
-        env SPATE_STATE_DIR="$TMP/state-b-$m" "$SPATE_BIN" run "$TMP/standby-$m.yaml" --http 127.0.0.1:$HTTP \
-                2>"$TMP/b-$m.log" &
-        b=$!; PIDS+=($b)
-        wait_until 60 hold "a-$m" 8 || { echo "a and b did not share the partitions"; exit 1; }
-        wait_until 600 outputs 16 || { echo "the input was not processed within 600 s"; exit 1; }
-        wait_until 120 committed || { echo "offsets not committed within 120 s"; exit 1; }
-        wait_until 120 caught_up || { echo "b's standbys did not catch up within 120 s (lag $(lag))"; exit 1; }
+        HTTP=$((PORT + 3 + m))
+        bg env SPATE_STATE_DIR="$TMP/state-a-$m" "$SPATE_BIN" run "$TMP/standby-$m.yaml" 2>"$TMP/a-$m.log"
+        a=${_pids[-1]}
+        wait_for 60 hold "a-$m" 16 || { echo "a did not join"; exit 1; }
+        bg env SPATE_STATE_DIR="$TMP/state-b-$m" "$SPATE_BIN" run "$TMP/standby-$m.yaml" --http 127.0.0.1:$HTTP \
+                2>"$TMP/b-$m.log"
+        b=${_pids[-1]}
+        wait_for 60 hold "a-$m" 8 || { echo "a and b did not share the partitions"; exit 1; }
+        wait_for 600 outputs 16 || { echo "the input was not processed within 600 s"; exit 1; }
+        # every input record's offset committed: its state is in the changelog
+        wait_committed 120 "bench-standby-$m" bench.standby "$TOTAL" || { echo "offsets not committed within 120 s"; exit 1; }
+        wait_for 120 caught_up || { echo "b's standbys did not catch up within 120 s (lag $(lag))"; exit 1; }
         lines=$(wc -l <"$TMP/b-$m.log")
         failed=$(grep "assigned 8 partitions" "$TMP/a-$m.log" | tail -1 | grep -o "\[[0-9]*\]" | tr -d '[]' | tr '\n' ' ')
         before=$(curl -s "http://127.0.0.1:$HTTP/metrics" | sed -n 's/^spate_node_records_out_total{node="out"} //p')
@@ -91,8 +73,8 @@ for m in 1 0; do
         wait "$a" 2>/dev/null
         probes "$TMP/probes2.tsv" "after-$m"
         $KT produce "$SPATE_BOOTSTRAP" bench.standby "$TMP/probes2.tsv" --partitioned 2>/dev/null
-        wait_until 120 took_over || { echo "b did not take over within 120 s"; exit 1; }
-        wait_until 120 written $((before + 16)) || { echo "no resumed output within 120 s"; exit 1; }
+        wait_for 120 took_over || { echo "b did not take over within 120 s"; exit 1; }
+        wait_for 120 written $((before + 16)) || { echo "no resumed output within 120 s"; exit 1; }
         t_out=$(now)
         kill -TERM "$b"; wait "$b" 2>/dev/null
         tail -n +$((lines + 1)) "$TMP/b-$m.log" | $PY -c '

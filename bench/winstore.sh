@@ -14,20 +14,13 @@
 # sampled keys' windows are compared with the input.
 #
 # usage: SPATE_BIN=bin/spate bench/winstore.sh   (make bench runs it)
-# env: WINSTORE_KEYS, WINSTORE_MEM_KEYS, WINSTORE_MB, WINSTORE_PARTITIONS (128), BENCH_PORT
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?set SPATE_BIN to the spate binary}"
+# env: WINSTORE_KEYS, WINSTORE_MEM_KEYS, WINSTORE_MB, WINSTORE_PARTITIONS (128), BENCH_PORT (bench/lib.sh)
+. "$(dirname "$0")/lib.sh"
 K=${WINSTORE_KEYS:-10000000}
 KM=${WINSTORE_MEM_KEYS:-1000000}
 MB=${WINSTORE_MB:-256}
 # The embedded broker keeps ~5 MB per partition: enough partitions keep input and changelog whole.
 P=${WINSTORE_PARTITIONS:-128}
-TMP=$(mktemp -d /tmp/spate-winstore-bench.XXXXXX)
-PY=/usr/bin/python3
-KT="$PY tests/tools/kafka_tool.py"
-PORT=$(( ${BENCH_PORT:-19392} + 20 ))
-trap 'kill $BROKER 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT
 
 # Prefetch bounded at 16 MB of input: these records are ~45 bytes, so the default 64 MB is ~1.4M
 # messages, whose librdkafka overhead (not counted in the bound) held ~1 GB once the window was
@@ -41,20 +34,16 @@ topo() {  # APP MB -> a copy of restore.yaml with P partitions, state_memory_mb 
 }
 topo ws-mem 4096
 topo ws-disk "$MB"
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology "$TMP/ws-mem.yaml" --topology "$TMP/ws-disk.yaml" \
-        >"$TMP/boot" 2>"$TMP/broker.log" &
-BROKER=$!
-for _ in $(seq 100); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+start_broker --topology "$TMP/ws-mem.yaml" --topology "$TMP/ws-disk.yaml" || exit 1
 
 rate() { sed -nE 's/.*throughput: .*= ([0-9]+) records\/s.*/\1/p' "$1" | tail -1; }
 
 run_keys() {  # APP KEYS: produce KEYS records (each key once), run until idle; "rss_kb updates/s"
         $PY bench/gen_keys.py "$2" "$2" "$TMP/$1.tsv"
         $KT produce "$SPATE_BOOTSTRAP" "$1.keys" "$TMP/$1.tsv" >/dev/null || exit 1
-        SPATE_STATE_DIR=$TMP/state-$1 /usr/bin/time -f "%M %e" -o "$TMP/time-$1" \
+        SPATE_STATE_DIR=$TMP/state-$1 timed \
                 "$SPATE_BIN" run "$TMP/$1.yaml" --until-idle 30s 2>"$TMP/run-$1.log" || { tail "$TMP/run-$1.log"; exit 1; }
-        echo "$(cut -d' ' -f1 "$TMP/time-$1") $(rate "$TMP/run-$1.log")"
+        echo "$T_RSS $(rate "$TMP/run-$1.log")"
 }
 
 echo "== $KM keys in memory (state_memory_mb: 4096), $P partitions"
@@ -69,18 +58,18 @@ echo "peak RSS $((rss_disk / 1024)) MB, $ups_disk updates/s; $evicting of $P tas
 
 echo "== restore of $K keys from the changelog (state directory deleted)"
 rm -rf "$TMP/state-ws-disk"
-SPATE_STATE_DIR=$TMP/state-ws-disk /usr/bin/time -f "%M %e" -o "$TMP/time-restore" \
+SPATE_STATE_DIR=$TMP/state-ws-disk timed \
         "$SPATE_BIN" run "$TMP/ws-disk.yaml" --until-idle 1s 2>"$TMP/restore.log" || { tail "$TMP/restore.log"; exit 1; }
-read -r rss_restore _ <"$TMP/time-restore"
+rss_restore=$T_RSS
 read -r total secs < <(sed -nE 's/.*restored [0-9]+ partitions: ([0-9]+) changelog records applied in ([0-9.]+) s.*/\1 \2/p' \
         "$TMP/restore.log" | awk '{n += $1; s += $2} END {print n + 0, s + 0}')
 cpu=$(sed -nE 's/.*restored [0-9]+ partitions: .*; ([0-9.]+) s of CPU.*/\1/p' "$TMP/restore.log" |
         awk '{c += $1} END {print c + 0}')
 
 echo "== end of input: every window closes; the outputs of a sample of keys against the input"
-SPATE_STATE_DIR=$TMP/state-ws-disk /usr/bin/time -f "%M %e" -o "$TMP/time-end" \
+SPATE_STATE_DIR=$TMP/state-ws-disk timed \
         "$SPATE_BIN" run "$TMP/ws-disk.yaml" --until-idle 30s --end-of-input 2>"$TMP/end.log" || { tail "$TMP/end.log"; exit 1; }
-read -r rss_end wall_end <"$TMP/time-end"
+rss_end=$T_RSS wall_end=$T_WALL
 $KT consume "$SPATE_BOOTSTRAP" ws-disk.out --idle 2 >"$TMP/out.jsonl"
 $PY - "$TMP/ws-disk.tsv" "$TMP/out.jsonl" "$K" <<'PY'
 import json, sys

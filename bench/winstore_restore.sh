@@ -8,18 +8,12 @@
 # close in time and by the CPU seconds the restore line reports as well as its wall time.
 #
 # usage: SPATE_BIN=bin/spate [SPATE_BIN_BASE=other/spate] bench/winstore_restore.sh
-# env: WINSTORE_KEYS, WINSTORE_MB, WINSTORE_PARTITIONS, ROUNDS, BENCH_PORT
-set -u
-cd "$(dirname "$0")/.."
-: "${SPATE_BIN:?set SPATE_BIN to the spate binary}"
+# env: WINSTORE_KEYS, WINSTORE_MB, WINSTORE_PARTITIONS, ROUNDS, BENCH_PORT (bench/lib.sh)
+. "$(dirname "$0")/lib.sh"
 K=${WINSTORE_KEYS:-10000000}
 MB=${WINSTORE_MB:-256}
 P=${WINSTORE_PARTITIONS:-128}
 ROUNDS=${ROUNDS:-2}
-TMP=$(mktemp -d /tmp/spate-winrestore-bench.XXXXXX)
-PY=/usr/bin/python3
-PORT=$(( ${BENCH_PORT:-19392} + 30 ))
-trap 'kill $BROKER 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf $TMP' EXIT
 
 topo() {  # NAME MB -> winstore.sh's topology (one application: both read one changelog)
         sed -e "s/^application: .*/application: wsr/" -e "s/partitions: 16/partitions: $P/" \
@@ -30,14 +24,11 @@ topo() {  # NAME MB -> winstore.sh's topology (one application: both read one ch
 }
 topo write 4096
 topo restore "$MB"
-"$SPATE_BIN" broker --listen 127.0.0.1:$PORT --topology "$TMP/write.yaml" >"$TMP/boot" 2>"$TMP/broker.log" &
-BROKER=$!
-for _ in $(seq 100); do grep -q 127 "$TMP/boot" 2>/dev/null && break; sleep 0.1; done
-export SPATE_BOOTSTRAP=$(head -1 "$TMP/boot")
+start_broker --topology "$TMP/write.yaml" || exit 1
 
 echo "== $K keys to the changelog (state in memory), $P partitions"
 $PY bench/gen_keys.py "$K" "$K" "$TMP/in.tsv"
-$PY tests/tools/kafka_tool.py produce "$SPATE_BOOTSTRAP" wsr.keys "$TMP/in.tsv" >/dev/null || exit 1
+$KT produce "$SPATE_BOOTSTRAP" wsr.keys "$TMP/in.tsv" >/dev/null || exit 1
 rm -f "$TMP/in.tsv"
 # Until the window consumed every key: a run on a loaded machine can go idle early.
 consumed=0
@@ -53,9 +44,9 @@ rm -rf "$TMP/state-write"
 restore() {  # BIN LABEL: one restore, state directory deleted
         rm -rf "$TMP/state-restore"
         load=$(cut -d' ' -f1 /proc/loadavg)
-        SPATE_STATE_DIR=$TMP/state-restore /usr/bin/time -f "%M" -o "$TMP/time" \
+        SPATE_STATE_DIR=$TMP/state-restore timed \
                 "$1" run "$TMP/restore.yaml" --until-idle 1s 2>"$TMP/restore.log" || { tail "$TMP/restore.log"; exit 1; }
-        $PY - "$TMP/restore.log" "$2" "$(cat "$TMP/time")" "$load" <<'PY'
+        $PY - "$TMP/restore.log" "$2" "$T_RSS" "$load" <<'PY'
 import re, sys
 log, label, rss, load = sys.argv[1:]
 m = re.search(r"restored \d+ partitions: (\d+) changelog records applied in ([0-9.]+) s", open(log).read())

@@ -81,17 +81,18 @@ for _ in range(200):
 PY
 }
 
-wait_for() {  # seconds, command...
+wait_for() {  # seconds, command...: tried every WAIT_STEP s (0.2)
         local t=$1; shift
         local end=$((SECONDS + t))
-        while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done
+        while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep "${WAIT_STEP:-0.2}"; done
         return 1
 }
 
-# start_broker [spate broker args...]: sets BOOT
+# start_broker [spate broker args...]: an embedded broker of 3 on free ports, or from BROKER_PORT
+# where it is set (a bench's own, bench/lib.sh); sets BOOT and exports SPATE_BOOTSTRAP.
 start_broker() {
-        local port
-        port=$(free_port 3)
+        local port=${BROKER_PORT:-}
+        [ -n "$port" ] || port=$(free_port 3)
         bg "$SPATE_BIN" broker --listen "127.0.0.1:$port" --brokers 3 "$@" >"$TMP/broker.out" 2>"$TMP/broker.log"
         # It prints its address once every topic is created (two a second under ASan on a busy
         # machine: 0840's took over 10 s): wait for that while it runs, 120 s if it hangs.
@@ -101,10 +102,12 @@ start_broker() {
         export SPATE_BOOTSTRAP=$BOOT
 }
 
-# start_spate NAME TOPOLOGY: runs `spate run` in the background, pid in SPATE_PID_<NAME>
+# start_spate NAME TOPOLOGY [VAR=value...]: runs `spate run` in the background, with the VARs in its
+# environment, pid in SPATE_PID_<NAME>, log appended to $TMP/spate-NAME.log
 start_spate() {
         local name=$1 topo=$2
-        "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$name.log" &
+        shift 2
+        env "$@" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$name.log" &
         _pids+=($!)
         eval "SPATE_PID_$name=$!"
 }
@@ -112,16 +115,29 @@ start_spate() {
 # kill_spate NAME: SIGKILL to the instance start_spate started as NAME; returns once it is gone.
 kill_spate() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 
-# kill_at_random MIN SPAN: after MIN s and a random part of SPAN more, a SIGKILL to instance a or
-# b, picked at random, which then starts again: the test defines `kill9 NAME` and `start NAME`
-# (as it starts its instances). Counts in $kills; the instance in $v. $RANDOM draws it all, so
-# a test that seeds RANDOM repeats the kills.
+# kill_at_random [--ready CMD] [--then CMD] MIN SPAN: after MIN s and a random part of SPAN more,
+# kill_spate to instance a or b, picked at random, which then starts again: the test defines
+# `start NAME` (which starts the instance NAME with start_spate). With --ready, the wait begins
+# once `CMD NAME` holds for the instance picked (60 s at the most; e.g. once it holds partitions);
+# with --then, `CMD NAME` runs while it is down (e.g. deleting its state directory). Counts in
+# $kills; the instance in $v. $RANDOM draws it all, so a test that seeds RANDOM repeats the kills.
 kill_at_random() {
-        sleep "$(($1 + RANDOM % $2)).$((RANDOM % 10))"
+        local ready= then= pause
+        while :; do
+                case $1 in
+                --ready) ready=$2; shift 2 ;;
+                --then) then=$2; shift 2 ;;
+                *) break ;;
+                esac
+        done
+        pause=$(($1 + RANDOM % $2)).$((RANDOM % 10))
         v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
-        kill9 "$v"
-        kills=$((kills + 1))
-        echo "# $SECONDS s: killed $v with SIGKILL"
+        [ -z "$ready" ] || wait_for 60 "$ready" "$v" || echo "# $v: still not $ready after 60 s"
+        sleep "$pause"
+        kill_spate "$v"
+        kills=$((${kills:-0} + 1))
+        [ -z "$then" ] || "$then" "$v"
+        echo "# $SECONDS s: killed $v with SIGKILL${then:+, then $then $v}"
         start "$v"
 }
 
@@ -129,6 +145,23 @@ kill_at_random() {
 wait_count() {
         local t=$1 topic=$2 n=$3
         wait_for "$t" bash -c "[ \$($KT count $BOOT $topic 2>/dev/null || echo 0) -ge $n ]"
+}
+
+# committed_records GROUP TOPIC: how many records of TOPIC the consumer group GROUP has committed:
+# its committed offsets added up, a partition without one counting 0.
+committed_records() {
+        $KT committed "$BOOT" "$1" "$2" 2>/dev/null | awk '$2 > 0 { s += $2 } END { print s + 0 }'
+}
+
+# wait_committed SECONDS GROUP TOPIC [N]: until GROUP has committed N records of TOPIC or more
+# (committed_records); without N, until it has committed an offset above 0 in every partition.
+wait_committed() {
+        local t=$1; shift
+        wait_for "$t" _committed "$@"
+}
+_committed() {  # GROUP TOPIC [N]: wait_committed's condition, once
+        [ $# -ge 3 ] && { [ "$(committed_records "$1" "$2")" -ge "$3" ]; return; }
+        $KT committed "$BOOT" "$1" "$2" 2>/dev/null | awk '$2 <= 0 { bad++ } END { exit bad > 0 || NR == 0 }'
 }
 
 # topology_header APP [SETTING...]: the lines a test's topology starts with, up to `nodes:`

@@ -16,9 +16,7 @@ sql_exact() {
         $PY "$REF" gen "$N" "$SEED" "$TMP/in.tsv"
         sql_job_setup "$backend" results.db --topic "$in:8" --topic "$app-dlq:1" || return 1
         export APP_0700=$app IN_0700=$in
-        start() { local n=$1; shift; env "$@" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$n.log" & _pids+=($!); eval "PID_$n=$!"; }
-        pid() { eval "echo \$PID_$1"; }
-        kill9() { kill -KILL "$(pid "$1")" 2>/dev/null; wait "$(pid "$1")" 2>/dev/null; }
+        start() { local n=$1; shift; start_spate "$n" "$topo" "$@"; }
 
         # 12 parts: 10 while instances are killed, one for each abort step (below).
         split -n l/12 -d "$TMP/in.tsv" "$TMP/part."
@@ -42,13 +40,13 @@ sql_exact() {
         check "produced the first 10 parts of the input while instances were killed" wait "$producer"
         local part=10 assigned
         for step in sql_after_commit sql_before_commit; do
-                kill9 b
+                kill_spate b
                 assigned=$(grep -c "assigned [1-9]" "$TMP/spate-b.log")
                 start b SPATE_CRASH_AT=$step
                 wait_for 60 bash -c "[ \$(grep -c 'assigned [1-9]' '$TMP/spate-b.log') -gt $assigned ]"
                 $KT produce "$BOOT" "$in" "$TMP/part.$part" >/dev/null 2>&1 || nok "produce part $part"
                 part=$((part + 1))
-                wait_for 40 bash -c "! kill -0 $PID_b 2>/dev/null"
+                wait_for 40 bash -c "! kill -0 $SPATE_PID_b 2>/dev/null"
                 check "instance b aborted itself at $step" grep -q "SPATE_CRASH_AT=$step" "$TMP/spate-b.log"
                 start b
         done
@@ -76,9 +74,9 @@ sql_exact() {
         while read -r status rest; do
                 if [ "$status" = ok ]; then ok "$backend, $kills kills: ${rest#- }"; else nok "$backend, $kills kills: ${rest#*- }"; fi
         done < <(exact)
-        kill -TERM "$PID_a" "$PID_b" 2>/dev/null
-        wait "$PID_a"; local ra=$?
-        wait "$PID_b"; local rb=$?
+        kill -TERM "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
+        wait "$SPATE_PID_a"; local ra=$?
+        wait "$SPATE_PID_b"; local rb=$?
         grep -h "replays skipped" "$TMP"/spate-*.log | sed 's/.*run: /# /'
         check "both instances stop cleanly on SIGTERM ($ra $rb)" [ "$ra $rb" = "0 0" ]
         if [ "$backend" = postgres ]; then

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # 0020-test-lint.sh - the test scripts' own mistakes that would let a check pass
 # whatever happens: `check WHAT [ a ] && [ b ]` runs only `[ a ]` as the check
-# (the shell applies && to check's status), so b can never fail the test.
+# (the shell applies && to check's status), so b can never fail the test. And helpers defined
+# again beside lib.sh's: a SIGKILL of an instance (kill_spate, kill_at_random), a sum of a group's
+# committed offsets (committed_records, wait_committed).
 . "$SPATE_ROOT/tests/lib.sh"
 cd "$SPATE_ROOT/tests" || exit 1
 # A check's command, continuation lines joined, followed by && [ or || [ outside quotes.
@@ -27,3 +29,7 @@ for path in sys.argv[1:]:
 PY
 )
 check "no check chains a second condition outside itself${bad:+: $bad}" [ -z "$bad" ]
+# A kill9 function, a one-line function that sends SIGKILL or reads `$KT committed`, a sum over it.
+twins=$(grep -nE '^\s*kill9\s*\(\)|^\s*[A-Za-z_][A-Za-z_0-9]*\s*\(\)\s*\{.*(kill -(KILL|9)\b|\$KT committed)|\$KT committed .*\| *awk .*\+=' \
+        *.sh integration/*.sh | grep -v '^lib\.sh:')
+check "no test defines again a SIGKILL or committed-offset helper of lib.sh's${twins:+: $twins}" [ -z "$twins" ]

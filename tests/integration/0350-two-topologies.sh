@@ -14,8 +14,7 @@ check "the first topology processes them" wait_count 60 it0350.out 1000
 # The check at assignment reads the first one's commits: its output alone is not
 # enough (on a busy machine the commit comes later, and a topology started before
 # any commit is caught only by the running check, below).
-committed() { [ "$($KT committed "$BOOT" it-0350 it0350.in | awk '{ s += $2 } END { print s + 0 }')" -ge "$1" ]; }
-check "and commits them" wait_for 60 committed 1000
+check "and commits them" wait_committed 60 it-0350 it0350.in 1000
 STATE_DIR=$TMP/state-b "$SPATE_BIN" run "$TMP/other.yaml" 2>"$TMP/spate-b.log" &
 pid_b=$!; _pids+=($pid_b)
 check "the other topology stops by itself within 60 s" wait_for 60 bash -c "! kill -0 $pid_b 2>/dev/null"

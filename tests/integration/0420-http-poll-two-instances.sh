@@ -31,7 +31,7 @@ sleep 2
 t1=$(ms)
 sleep 12
 t2=$(ms)
-kill -KILL "$SPATE_PID_b"; wait "$SPATE_PID_b" 2>/dev/null
+kill_spate b
 t_kill=$(ms)
 check "the survivor is assigned all 8 partitions" \
         wait_for 20 bash -c "grep 'assigned' '$TMP/spate-a.log' | tail -1 | grep -q 'assigned 8 partitions'"

@@ -19,7 +19,7 @@ bg "$SPATE_BIN" iot-sim --sensors "$SPATE_ROOT/topology/iot_sensors.json" --pref
         --rate 250 --seed 11 --malformed 100 --log "$TMP/sim.jsonl" 2>"$TMP/sim.err"
 sim=$!
 check "records reach Kafka while the simulator publishes" wait_count 20 "$RAW" 400
-kill -9 "$SPATE_PID_a"; wait "$SPATE_PID_a" 2>/dev/null
+kill_spate a
 # Where each partition of the raw topic ended at the crash.
 $KT consume "$BOOT" "$RAW" --idle 1 >"$TMP/raw-at-crash.jsonl"
 $PY -c 'import json,sys

@@ -22,7 +22,6 @@ start_broker --topology "$topo/iot_sensors.yaml" --topology "$topo/iot_resample.
 sensors() { SPATE_INSTANCE=$1 start_spate "$1" "$topo/iot_sensors.yaml"; }
 resample() { STATE_DIR=$TMP/state-$1 start_spate "$1" "$topo/iot_resample.yaml"; }
 archive() { STATE_DIR=$TMP/state-$1 start_spate "$1" "$topo/iot_archive.yaml"; }
-kill9() { local pid; eval "pid=\$SPATE_PID_$1"; kill -KILL "$pid"; wait "$pid" 2>/dev/null; }
 sim() {  # log, start, rounds, silent sensor
         "$SPATE_BIN" iot-sim --url "$MQTT_URL" --sensors "$topo/iot_sensors.json" --prefix it0460 \
                 --start "$2" --rounds "$3" --silent "$4" --rate 400 --seed 46 --log "$TMP/$1" 2>>"$TMP/sim.err"
@@ -38,7 +37,7 @@ check "the resample and archive instances are assigned partitions" wait_for 30 a
 bg sim sim1.jsonl $T0 240 store-t3
 sim1=$!
 check "readings reach the raw topic" wait_count 20 it0460.raw 1000
-kill9 a; kill9 r; kill9 c
+kill_spate a; kill_spate r; kill_spate c
 ok "killed an MQTT, a resample and an archive instance with SIGKILL at $($KT count "$BOOT" it0460.raw) raw records"
 sensors a; resample r; archive c
 wait "$sim1"

@@ -23,7 +23,6 @@ port=$(free_port 3)
 R=http://127.0.0.1:$port S=http://127.0.0.1:$((port + 1)) R2=http://127.0.0.1:$((port + 2))
 sensors() { SPATE_INSTANCE=$1 start_spate "$1" "$topo/iot_sensors.yaml"; }
 resample() { SPATE_HTTP=${2#http://} STATE_DIR=$TMP/state-$1 start_spate "$1" "$topo/iot_resample.yaml"; }
-kill9() { local pid; eval "pid=\$SPATE_PID_$1"; kill -KILL "$pid"; wait "$pid" 2>/dev/null; }
 # GET URL [curl args]: "status retry-after error" of the answer
 ask() {
         local url=$1; shift
@@ -46,7 +45,7 @@ sim() {  # log, start, rounds, silent sensor
 bg sim sim1.jsonl $T0 240 store-t3
 sim=$!
 check "readings reach the raw topic" wait_count 20 it0470.raw 600
-kill9 r
+kill_spate r
 ok "killed resample instance r with SIGKILL at $($KT count "$BOOT" it0470.raw) raw records"
 # Until its partitions move (session timeout), a key r held has no live owner: 503 + Retry-After.
 unreachable=0

@@ -12,17 +12,16 @@ topo=$SPATE_ROOT/topology/region_hourly_sql.yaml
 $PY "$REF" gen "$TMP/in.tsv"
 start_broker --topic region.hourly:8 --topic region-hourly-sql-dlq:1 || { nok "broker starts"; exit 1; }
 pg_start -c fsync=off || { nok "PostgreSQL starts"; exit 1; }
-start() { "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$1.log" & _pids+=($!); eval "PID_$1=$!"; }
 split -n l/6 -d "$TMP/in.tsv" "$TMP/part."
 ( for f in "$TMP"/part.*; do $KT produce "$BOOT" region.hourly "$f" >/dev/null 2>&1 || exit 1; sleep 1; done ) &
 producer=$!
-start a
-start b
+start_spate a "$topo"
+start_spate b "$topo"
 for v in a b a; do
         sleep 2
-        eval "kill -KILL \$PID_$v; wait \$PID_$v" 2>/dev/null
+        kill_spate "$v"
         echo "# killed $v with SIGKILL"
-        start $v
+        start_spate "$v" "$topo"
 done
 check "produced $(wc -l <"$TMP/in.tsv") hourly updates while instances were killed" wait "$producer"
 # The README's query, verbatim from the topology file's header.

@@ -17,9 +17,7 @@ export ARCHIVE_DIR=$TMP/archive
 $PY "$REF" gen "$N" "$SEED" "$TMP/in.tsv"
 start_broker --topic it0730.in:4 --topic it-0730-dlq:1 || { nok "broker starts"; exit 1; }
 
-start() { local n=$1; shift; env "$@" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$n.log" & _pids+=($!); eval "PID_$n=$!"; }
-pid() { eval "echo \$PID_$1"; }
-kill9() { kill -KILL "$(pid "$1")" 2>/dev/null; wait "$(pid "$1")" 2>/dev/null; }
+start() { local n=$1; shift; start_spate "$n" "$topo" "$@"; }
 
 # 8 parts: 6 while instances are killed, one for each abort step (below).
 split -n l/8 -d "$TMP/in.tsv" "$TMP/part."
@@ -34,20 +32,20 @@ check "produced the first 6 parts of the input while instances were killed" wait
 # finalize whatever the timing (CI once saw b never reach a rename after the input had ended).
 part=6
 for step in archive_half_renamed archive_renamed; do
-        kill9 b
+        kill_spate b
         assigned=$(grep -c "assigned [1-9]" "$TMP/spate-b.log")
         start b SPATE_CRASH_AT=$step
         wait_for 60 bash -c "[ \$(grep -c 'assigned [1-9]' '$TMP/spate-b.log') -gt $assigned ]"
         $KT produce "$BOOT" it0730.in "$TMP/part.0$part" --partitioned >/dev/null 2>&1 || nok "produce part $part"
         part=$((part + 1))
-        wait_for 30 bash -c "! kill -0 $PID_b 2>/dev/null"
+        wait_for 30 bash -c "! kill -0 $SPATE_PID_b 2>/dev/null"
         check "instance b aborted itself at $step" grep -q "SPATE_CRASH_AT=$step" "$TMP/spate-b.log"
         start b
 done
 check "archived: every reading exactly once within 60 s" wait_for 60 $PY "$REF" compare "$BOOT" it0730.in it-0730-dlq "$ARCHIVE_DIR" -q
-kill -TERM "$PID_a" "$PID_b" 2>/dev/null
-wait "$PID_a"; ra=$?
-wait "$PID_b"; rb=$?
+kill -TERM "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
+wait "$SPATE_PID_a"; ra=$?
+wait "$SPATE_PID_b"; rb=$?
 check "both instances stop cleanly on SIGTERM ($ra $rb)" [ "$ra $rb" = "0 0" ]
 grep -h "archive_sink 'archive': .* written" "$TMP"/spate-*.log | sed 's/.*run: /# /'
 echo "# in-progress files left by a crash and removed on restart: $(cat "$TMP"/spate-*.log | grep -c "in progress at a crash")"

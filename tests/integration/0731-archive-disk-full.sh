@@ -19,7 +19,7 @@ check "the error names the file, says the disk is full and what to do" \
         grep -qE "ERROR.*archive: (creating|starting|writing|finalizing) /.*: No space left on device.*; the archive's disk is full: free space and restart" \
         "$TMP/spate-1.log"
 check "part of the archive was written before" bash -c "ls '$ARCHIVE_DIR'/dt=*/hour=*/*.avro >/dev/null 2>&1"
-check "some input offsets stay uncommitted" bash -c "[ \$($KT committed '$BOOT' it-0730 it0730.in | awk '{s+=\$2} END {print s+0}') -lt $N ]"
+check "some input offsets stay uncommitted" [ "$(committed_records it-0730 it0730.in)" -lt "$N" ]
 mount -o remount,size=64m "$disk"
 "$SPATE_BIN" run "$topo" --until-idle 3s 2>"$TMP/spate-2.log"; rc=$?
 check "after freeing space a restart exits 0 (rc $rc)" [ "$rc" -eq 0 ]

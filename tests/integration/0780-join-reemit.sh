@@ -19,12 +19,7 @@ mkdir -p "$TMP/gen"
 $PY "$REF" gen "$SEED" "$TMP/gen"
 start_broker --topology "$topo" --topic it0780.in:4 --topic it0780.st:1 --topic it-0780-look-lookups-changelog:4 \
         --topic it0780.out:2 --topic it-0780-dlq:1 || { nok "broker starts"; exit 1; }
-start() {  # NAME: one instance with its own state directory
-        env SPATE_STATE_DIR="$TMP/state-$1" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$1.log" &
-        _pids+=($!)
-        eval "PID_$1=$!"
-}
-kill9() { local p; p=$(eval "echo \$PID_$1"); kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; }
+start() { start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"; }  # NAME: its own state directory
 out() { $KT consume "$BOOT" it0780.out --idle 0.5 >"$TMP/out.jsonl"; }
 seen() { out && $PY "$REF" seen "$TMP/gen" "$TMP/out.jsonl" "$1"; }
 exact() { out && $PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl" -q; }
@@ -37,8 +32,8 @@ for k in 0 1 2 3 4 5; do
         produce it0780.in "$TMP/gen/stream-$k.tsv" --partitioned
         wait_for 60 seen "$k" || nok "every reading of parts 0-$k is joined within 60 s"
         case $k in
-        1) kill9 a; echo "# $((SECONDS - t0)) s: killed a with SIGKILL"; start a ;;
-        3) kill9 b; rm -rf "$TMP/state-b"; echo "# $((SECONDS - t0)) s: killed b with SIGKILL, deleted its state"
+        1) kill_spate a; echo "# $((SECONDS - t0)) s: killed a with SIGKILL"; start a ;;
+        3) kill_spate b; rm -rf "$TMP/state-b"; echo "# $((SECONDS - t0)) s: killed b with SIGKILL, deleted its state"
            start b ;;
         esac
         [ $k -lt 5 ] && produce it0780.st "$TMP/gen/table-$((k + 1)).tsv" --empty-is-null
@@ -49,8 +44,8 @@ while read -r status rest; do
 done < <($PY "$REF" compare "$TMP/gen" "$TMP/out.jsonl")
 dl=$($KT count "$BOOT" it-0780-dlq)
 check "nothing dead-lettered ($dl)" [ "$dl" -eq 0 ]
-kill -TERM "$PID_a" "$PID_b" 2>/dev/null
-wait "$PID_a"; rc=$?; wait "$PID_b"; rc=$((rc + $?))
+kill -TERM "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
+wait "$SPATE_PID_a"; rc=$?; wait "$SPATE_PID_b"; rc=$((rc + $?))
 check "both instances exit 0 on SIGTERM" [ "$rc" -eq 0 ]
 n=$(grep -ho 'join look: [0-9]* results re-emitted' "$TMP"/spate-*.log | awk '{s += $3} END {print s + 0}')
 check "results were re-emitted ($n by the instances that exited last)" [ "$n" -gt 0 ]

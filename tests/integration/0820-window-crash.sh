@@ -39,15 +39,8 @@ start_broker --topology "$topo" --topic it0820s.in:32 --topic it-0820s-hourly-re
         { nok "broker starts"; exit 1; }
 
 # start NAME [VAR=value...]: one instance with its own state directory.
-start() {
-        local name=$1; shift
-        env SPATE_STATE_DIR="$TMP/state-$name" "$@" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$name.log" &
-        _pids+=($!)
-        eval "PID_$name=$!"
-}
-pid() { eval "echo \$PID_$1"; }
-alive() { kill -0 "$(pid "$1")" 2>/dev/null; }
-kill9() { kill -KILL "$(pid "$1")" 2>/dev/null; wait "$(pid "$1")" 2>/dev/null; }
+start() { local name=$1; shift; start_spate "$name" "$topo" SPATE_STATE_DIR="$TMP/state-$name" "$@"; }
+alive() { eval "kill -0 \$SPATE_PID_$1" 2>/dev/null; }
 
 # wait_exact SECONDS EXPECTED TOPIC: until the output equals the reference.
 wait_exact() {
@@ -85,23 +78,23 @@ for i in 1 2 3 4; do kill_at_random 2 4; done
 others=(after_changelog after_outputs after_meta after_checkpoint)
 aborts="after_acks ${others[$((RANDOM % ${#others[@]}))]}"
 for step in $aborts; do
-        kill9 b
+        kill_spate b
         start b SPATE_CRASH_AT="$step" SPATE_CRASH_PROB=0.05
-        wait_for 40 bash -c "! kill -0 $PID_b 2>/dev/null"
+        wait_for 40 bash -c "! kill -0 $SPATE_PID_b 2>/dev/null"
         check "instance b aborted itself at commit step $step" grep -q "SPATE_CRASH_AT=$step" "$TMP/spate-b.log"
         echo "# $((SECONDS - t0)) s: b aborted at $step"
         start b
         sleep 2
 done
 check "produced the $N records in 12 parts while instances crashed" wait "$producer"
-kill9 a
+kill_spate a
 rm -rf "$TMP/state-a"
 echo "# $((SECONDS - t0)) s: killed a and deleted its state directory"
 # a restores alone, so that it owns every window partition (13 of the 45 hold
 # the data) and does not wait on b's rejoins and restores: b, just restarted
 # after its abort, stops cleanly and comes back once a is restored.
-kill -TERM "$PID_b"
-wait "$PID_b"; rc=$?
+kill -TERM "$SPATE_PID_b"
+wait "$SPATE_PID_b"; rc=$?
 check "b stops cleanly while a restores (rc $rc)" [ "$rc" -eq 0 ]
 a_lines=$(wc -l <"$TMP/spate-a.log")
 start a
@@ -132,8 +125,8 @@ echo "# fastest restore: $rates"
 check "a's restore without its state directory replayed the changelog" a_restored || a_says
 grep -h "did not complete" "$TMP"/spate-*.log | head -3 | sed 's/^/# /'
 grep -h "restored:" "$TMP"/spate-[ab].log | grep -v " 0 windows" | sed 's/.*restored: /# restored: /' | head -5
-kill -TERM "$PID_a" "$PID_b" 2>/dev/null
-wait "$PID_a" "$PID_b" 2>/dev/null
+kill -TERM "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
+wait "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
 
 # --- 2. scaling 1 -> 3 -> 1 ---
 t1=$SECONDS
@@ -146,9 +139,9 @@ sleep 3
 start s2
 start s3
 sleep 5
-kill -TERM "$PID_s2" "$PID_s3"
-wait "$PID_s2"; rc2=$?
-wait "$PID_s3"; rc3=$?
+kill -TERM "$SPATE_PID_s2" "$SPATE_PID_s3"
+wait "$SPATE_PID_s2"; rc2=$?
+wait "$SPATE_PID_s3"; rc3=$?
 check "scaled back to one instance (clean exits $rc2 $rc3)" [ "$rc2" -eq 0 -a "$rc3" -eq 0 ]
 check "produced the $NS records in 8 parts while instances came and went" wait "$producer"
 check "the scaled instances ran with exactly_once transactions" grep -q "exactly_once: outputs" "$TMP/spate-s1.log"
@@ -164,8 +157,8 @@ start b1
 start b2
 check "backlog, grace 10m: every window exact within 60 s" wait_exact 60 "$TMP/scale.json" it0820b.hourly
 report "backlog, grace 10m" "$TMP/scale.json" it-0820b-dlq
-kill -TERM "$PID_b1" "$PID_b2"
-wait "$PID_b1" "$PID_b2" 2>/dev/null
+kill -TERM "$SPATE_PID_b1" "$SPATE_PID_b2"
+wait "$SPATE_PID_b1" "$SPATE_PID_b2" 2>/dev/null
 # A record an hour older than the data, to source partition 0, read by a new
 # instance: late only if the partition's stream time was kept with its offset.
 printf '0\ts00000\t{"sensor":"s00000","region":"Corse","ts":%d,"temp":1.0,"humidity":50.0,"battery":3.7}\n' \
@@ -177,6 +170,6 @@ $KT consume "$BOOT" it-0820b-dlq --idle 0.5 >"$TMP/late.dlq"
 check "after a restart, a record older than its partition's committed stream time is late ($(grep -o '"spate.error": "[^"]*' "$TMP/late.dlq" | head -1 | cut -c1-110))" \
         grep -q '"spate.error": "hourly: late: group .Corse. at 2023-11-14T21:13:20Z, stream time of it0820b.in.0. 2023-11-1' "$TMP/late.dlq"
 check "the late record is dead-lettered as it was read" grep -q '"value": "{\\"sensor\\":\\"s00000\\"' "$TMP/late.dlq"
-kill -TERM "$PID_b1"
-wait "$PID_b1" 2>/dev/null
+kill -TERM "$SPATE_PID_b1"
+wait "$SPATE_PID_b1" 2>/dev/null
 echo "# phase 3 took $((SECONDS - t2)) s"

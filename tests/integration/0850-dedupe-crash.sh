@@ -23,15 +23,13 @@ start_broker --topology "$topo" --topic it0850.in:4 --topic it-0850-dd-seen-chan
 start() {  # NAME: one instance with its own state directory
         touch "$TMP/spate-$1.log"
         eval "LINE_$1=$(wc -l <"$TMP/spate-$1.log")"
-        env SPATE_STATE_DIR="$TMP/state-$1" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$1.log" &
-        _pids+=($!)
-        eval "PID_$1=$!"
+        start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"
 }
 # since NAME: its log since the instance started last under NAME;
-# joined NAME: that instance holds partitions.
+# joined NAME: that instance holds partitions; delete_state NAME: its state directory.
 since() { tail -n +$(($(eval "echo \$LINE_$1") + 1)) "$TMP/spate-$1.log"; }
 joined() { since "$1" | grep -q "assigned [1-9][0-9]* partitions"; }
-kill9() { local p; p=$(eval "echo \$PID_$1"); kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; }
+delete_state() { rm -rf "$TMP/state-$1"; }
 exact() {
         $KT consume "$BOOT" it0850.out --idle 0.5 >"$TMP/out.jsonl"
         $PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl" -q
@@ -47,16 +45,11 @@ start a
 start b
 # The kills fall once output flows, so that commits are in the changelogs.
 wait_count 60 it0850.out $((N / 20)) || nok "output starts within 60 s"
-for i in 1 2 3; do
-        v=$([ $((RANDOM % 2)) -eq 0 ] && echo a || echo b)
-        # The victim holds partitions, so that the kill interrupts its work.
-        wait_for 60 joined "$v" || echo "# $v holds no partition after 60 s"
-        sleep "$((1 + RANDOM % 3)).$((RANDOM % 10))"
-        kill9 "$v"
-        [ "$i" -eq 3 ] && rm -rf "$TMP/state-$v"
-        echo "# $((SECONDS - t0)) s: killed $v with SIGKILL$([ "$i" -eq 3 ] && echo ', deleted its state directory')"
-        start "$v"
-done
+# The victim holds partitions, so that the kill interrupts its work; the last one restarts without
+# its state directory.
+kill_at_random --ready joined 1 3
+kill_at_random --ready joined 1 3
+kill_at_random --ready joined --then delete_state 1 3
 check "produced 5 of 6 parts while instances were killed" wait "$producer"
 from_changelog() { since "$v" | grep -q "restored: [1-9][0-9]* changelog records applied"; }
 check "$v, restarted without its state directory, restored partitions from the changelogs within 60 s" \
@@ -70,7 +63,7 @@ done < <($PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
 dl=$($KT count "$BOOT" it-0850-dlq)
 check "repeats are dropped, not dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
 grep -h "did not complete" "$TMP"/spate-*.log | head -2 | sed 's/^/# /'
-kill -TERM "$PID_a" "$PID_b" 2>/dev/null
-wait "$PID_a" "$PID_b" 2>/dev/null
+kill -TERM "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
+wait "$SPATE_PID_a" "$SPATE_PID_b" 2>/dev/null
 grep -h "dedupe 'dd':" "$TMP"/spate-*.log | sed 's/.*INFO  [a-z]*: /# /'
 echo "# took $((SECONDS - t0)) s"
