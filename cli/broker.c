@@ -8,6 +8,7 @@
  * on first metadata request, so topics are created here, before any client
  * asks: from --topology files or --topic flags. */
 #include "commands.h"
+#include "../util/mem.h"
 #include "../engine/kafka_conf.h"
 #include "../util/log.h"
 #include "../engine/topology.h"
@@ -102,9 +103,7 @@ static void want(const char *name, int partitions) {
                         wanted[i].partitions = partitions;
                 return;
         }
-        wanted = realloc(wanted, sizeof(*wanted) * (size_t)(nwanted + 1));
-        if (!wanted)
-                abort();
+        wanted = spate_xrealloc(wanted, sizeof(*wanted) * (size_t)(nwanted + 1));
         snprintf(wanted[nwanted].name, sizeof(wanted[nwanted].name), "%s", name);
         wanted[nwanted++].partitions = partitions;
 }

@@ -1,6 +1,7 @@
 /* iq_peers.c - the instances of an application and the partitions each
  * holds, through the topic `<application>-instances` (iq_peers.h). */
 #include "iq_peers.h"
+#include "../util/mem.h"
 #include "../engine/iq.h"
 #include "../engine/kafka_conf.h"
 #include "../util/buf.h"
@@ -87,9 +88,8 @@ static void remember(spate_iq_peers_t *p, const rd_kafka_message_t *m) {
         while (i < p->npeers && strcmp(p->peers[i].url, url))
                 i++;
         if (i == p->npeers) {
-                if (!(p->peers = realloc(p->peers, sizeof(*p->peers) * (size_t)(p->npeers + 1))) ||
-                    !(p->peers[i].url = strdup(url)))
-                        abort();
+                p->peers = spate_xrealloc(p->peers, sizeof(*p->peers) * (size_t)(p->npeers + 1));
+                p->peers[i].url = spate_xstrdup(url);
                 p->peers[i].owned = NULL;
                 p->npeers++;
         }
@@ -143,10 +143,9 @@ static rd_kafka_t *client(const spate_topology_t *t, spate_client_t kind, char *
 
 spate_iq_peers_t *spate_iq_peers_start(const spate_topology_t *t, const char *self_url, char *errstr,
                                        size_t errstr_size) {
-        spate_iq_peers_t *p = calloc(1, sizeof(*p));
+        spate_iq_peers_t *p = spate_xcalloc(1, sizeof(*p));
         rd_kafka_topic_partition_list_t *parts;
-        if (!p || !(p->self = strdup(self_url)))
-                abort();
+        p->self = spate_xstrdup(self_url);
         pthread_mutex_init(&p->mu, NULL);
         topic_name(t, p->topic, sizeof(p->topic));
         if (!(p->producer = client(t, SPATE_CLIENT_PRODUCER, errstr, errstr_size)) ||
@@ -219,8 +218,7 @@ char *spate_iq_peers_owner(spate_iq_peers_t *p, const char *topic, int32_t part)
                 if (p->peers[i].offset > best && claims(&p->peers[i], topic, part)) {
                         best = p->peers[i].offset;
                         free(url);
-                        if (!(url = strdup(p->peers[i].url)))
-                                abort();
+                        url = spate_xstrdup(p->peers[i].url);
                 }
         pthread_mutex_unlock(&p->mu);
         return url;
@@ -245,12 +243,10 @@ static int current_owner(const spate_iq_peers_t *p, int i, const char *topic) {
 int spate_iq_peers_others(spate_iq_peers_t *p, const char *topic, char ***urls) {
         int n = 0;
         pthread_mutex_lock(&p->mu);
-        if (!(*urls = calloc((size_t)p->npeers + 1, sizeof(**urls))))
-                abort();
+        *urls = spate_xcalloc((size_t)p->npeers + 1, sizeof(**urls));
         for (int i = 0; i < p->npeers; i++)
-                if (strcmp(p->peers[i].url, p->self) && current_owner(p, i, topic) &&
-                    !((*urls)[n++] = strdup(p->peers[i].url)))
-                        abort();
+                if (strcmp(p->peers[i].url, p->self) && current_owner(p, i, topic))
+                        (*urls)[n++] = spate_xstrdup(p->peers[i].url);
         pthread_mutex_unlock(&p->mu);
         return n;
 }

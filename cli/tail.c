@@ -7,6 +7,7 @@
  * partition has reported end-of-partition once: that is when a snapshot is
  * printed (piped, or --once) and the command exits unless --follow. */
 #include "commands.h"
+#include "../util/mem.h"
 #include "tail.h"
 #include "../engine/kafka_conf.h"
 #include "../util/log.h"
@@ -270,8 +271,7 @@ int spate_cmd_tail(int argc, char **argv) {
                 fprintf(stderr, "spate tail: %s\n", errstr);
                 goto out;
         }
-        if (!(eof = calloc((size_t)nparts + 1, 1)))
-                abort();
+        eof = spate_xcalloc((size_t)nparts + 1, 1);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         if (live)  /* the alternate screen, cursor hidden: the shell's screen comes back on exit */

@@ -1,24 +1,15 @@
 /* tail_map.c - the key -> latest value table of `spate tail`. */
 #include "tail_map.h"
+#include "../util/mem.h"
 #include "../util/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc(void *p, size_t n) {
-        void *q = realloc(p, n ? n : 1);
-        if (!q) {
-                fprintf(stderr, "spate tail: out of memory\n");
-                abort();
-        }
-        return q;
-}
-
 static void grow(tail_map_t *m) {
         size_t nb = m->nbuckets ? m->nbuckets * 2 : 1024;
-        tail_entry_t **b = xrealloc(NULL, nb * sizeof(*b));
-        memset(b, 0, nb * sizeof(*b));
+        tail_entry_t **b = spate_xcalloc(nb, sizeof(*b));
         for (size_t i = 0; i < m->nbuckets; i++) {
                 tail_entry_t *e = m->buckets[i], *next;
                 for (; e; e = next) {
@@ -53,7 +44,7 @@ tail_entry_t *tail_map_put(tail_map_t *m, const void *key, size_t klen, const vo
                 grow(m);
         pp = slot(m, key, klen, h);
         if (!(e = *pp)) {
-                e = xrealloc(NULL, sizeof(*e) + klen + 1);
+                e = spate_xmalloc(sizeof(*e) + klen + 1);
                 memset(e, 0, sizeof(*e));
                 e->hash = h;
                 e->klen = klen;
@@ -63,7 +54,7 @@ tail_entry_t *tail_map_put(tail_map_t *m, const void *key, size_t klen, const vo
                 m->n++;
         }
         if (vlen > e->vcap || vlen < e->vcap / 4) {  /* shrink values that got much smaller */
-                e->val = xrealloc(e->val, vlen);
+                e->val = spate_xrealloc(e->val, vlen);
                 e->vcap = vlen;
         }
         if (vlen)
@@ -87,7 +78,7 @@ int tail_map_del(tail_map_t *m, const void *key, size_t klen) {
 }
 
 tail_entry_t **tail_map_list(const tail_map_t *m) {
-        tail_entry_t **a = xrealloc(NULL, m->n * sizeof(*a));
+        tail_entry_t **a = spate_xmalloc(m->n * sizeof(*a));
         size_t k = 0;
         for (size_t i = 0; i < m->nbuckets; i++)
                 for (tail_entry_t *e = m->buckets[i]; e; e = e->next)

@@ -1,6 +1,7 @@
 /* tail_view.c - what `spate tail` shows: the sort order, the JSON-lines
  * snapshot and the terminal table. */
 #include "tail.h"
+#include "../util/mem.h"
 #include "tail_json.h"
 #include "../serde/json_scan.h"
 
@@ -307,10 +308,8 @@ void tail_table(tail_t *t, spate_buf_t *b, int width, int height, int live) {
         if (t->top >= 0 && t->top < avail)
                 avail = t->top;
         tail_entry_t **rows = tail_sorted(t, avail, &nrows);
-        cell_t *cells = calloc(nrows * (size_t)ncols + 1, sizeof(*cells));
-        int *cw = calloc((size_t)ncols, sizeof(*cw));
-        if (!cells || !cw)
-                abort();
+        cell_t *cells = spate_xcalloc(nrows * (size_t)ncols + 1, sizeof(*cells));
+        int *cw = spate_xcalloc((size_t)ncols, sizeof(*cw));
         /* Never NULL data: memcpy from a NULL pointer is undefined even for 0 bytes. */
         spate_buf_grow(&txt, 256);
         spate_buf_grow(&tmp, 256);

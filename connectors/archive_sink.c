@@ -17,6 +17,7 @@
  * in-progress files and skips replayed records at or below that offset; a
  * replay after a crash rewrites what was in progress and duplicates nothing. */
 #include "../engine/ctx.h"
+#include "../util/mem.h"
 #include "../engine/node.h"
 #include "../serde/json_scan.h"
 #include "../util/log.h"
@@ -195,8 +196,7 @@ static int start_check(spate_node_t *n, char *errstr, size_t size) {
 static apart_t *part_get(sink_t *s, int32_t p) {
         if (p >= s->nparts) {
                 int np = p + 8;
-                if (!(s->parts = realloc(s->parts, sizeof(*s->parts) * (size_t)np)))
-                        abort();
+                s->parts = spate_xrealloc(s->parts, sizeof(*s->parts) * (size_t)np);
                 for (int i = s->nparts; i < np; i++)
                         s->parts[i] = (apart_t){ 0, -1, NULL };
                 s->nparts = np;
@@ -326,17 +326,15 @@ static void file_free(afile_t *f) {
 }
 
 static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t hour, spate_ctx_t *ctx) {
-        afile_t *f = calloc(1, sizeof(*f));
+        afile_t *f = spate_xcalloc(1, sizeof(*f));
         time_t t = (time_t)(hour * 3600);
         struct tm tm;
-        if (!f)
-                abort();
         gmtime_r(&t, &tm);
         *f = (afile_t){ partition, hour, offset, offset, 0, spate_mono_ms(), NULL, NULL, NULL, NULL };
         if (asprintf(&f->dir, "%s/dt=%04d-%02d-%02d/hour=%02d", s->dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                      tm.tm_hour) < 0 ||
             asprintf(&f->tmp, "%s/.%s-p%d-%010" PRId64 TMP_SUFFIX, f->dir, s->topic, partition, offset) < 0)
-                abort();
+                spate_oom(0, "archive file name");
         if (make_dirs(f->dir)) {
                 set_error(ctx, s, "creating", f->dir, 0);
                 file_free(f);
@@ -369,8 +367,7 @@ static afile_t *file_open(sink_t *s, int32_t partition, int64_t offset, int64_t 
         }
         if (s->nfiles == s->fcap) {
                 s->fcap = s->fcap ? s->fcap * 2 : 16;
-                if (!(s->files = realloc(s->files, sizeof(*s->files) * (size_t)s->fcap)))
-                        abort();
+                s->files = spate_xrealloc(s->files, sizeof(*s->files) * (size_t)s->fcap);
         }
         s->files[s->nfiles++] = f;
         return f;
@@ -449,8 +446,7 @@ static int set_record(sink_t *s, const spate_record_t *rec) {
         /* avro-c's strings are NUL-terminated: a copy with the NUL. */
         if (o->len + 1 > s->scap) {
                 s->scap = o->len + 1;
-                if (!(s->sbuf = realloc(s->sbuf, s->scap)))
-                        abort();
+                s->sbuf = spate_xrealloc(s->sbuf, s->scap);
         }
         memcpy(s->sbuf, o->payload, o->len);
         s->sbuf[o->len] = '\0';

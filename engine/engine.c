@@ -3,6 +3,7 @@
  * commit protocol is engine_commit.c's, the values committed with offsets
  * engine_offsets.c's, rebalances and peers engine_group.c's (engine_impl.h). */
 #include "engine_impl.h"
+#include "../util/mem.h"
 #include "engine_int.h"
 #include "dlq.h"
 #include "fetch_wake.h"
@@ -36,9 +37,7 @@ static struct out_topic *out_topic(spate_engine_t *e, const char *name) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(e->producer, name, NULL);
         if (!rkt)
                 return NULL;
-        struct out_topic *o = realloc(e->outs, sizeof(*o) * (size_t)(e->nouts + 1));
-        if (!o)
-                abort();
+        struct out_topic *o = spate_xrealloc(e->outs, sizeof(*o) * (size_t)(e->nouts + 1));
         e->outs = o;
         const spate_topic_decl_t *d = spate_topology_topic(e->topo, name);
         o[e->nouts] = (struct out_topic){ rd_kafka_topic_name(rkt), rkt,
@@ -90,9 +89,7 @@ source_t *spate_engine_source_for(spate_engine_t *e, const char *topic) {
 task_t *spate_engine_task_for(source_t *s, int32_t partition) {
         if (partition >= s->ntasks) {
                 int n = partition + 1;
-                s->tasks = realloc(s->tasks, sizeof(*s->tasks) * (size_t)n);
-                if (!s->tasks)
-                        abort();
+                s->tasks = spate_xrealloc(s->tasks, sizeof(*s->tasks) * (size_t)n);
                 memset(s->tasks + s->ntasks, 0, sizeof(*s->tasks) * (size_t)(n - s->ntasks));
                 s->ntasks = n;
         }
@@ -319,9 +316,7 @@ static int add_source(spate_engine_t *e, rd_kafka_topic_partition_list_t *subs, 
                 spate_err("two nodes read topic '%s'; read it once and branch with from:", topic);
                 return -1;
         }
-        e->sources = realloc(e->sources, sizeof(*e->sources) * (size_t)(e->nsources + 1));
-        if (!e->sources)
-                abort();
+        e->sources = spate_xrealloc(e->sources, sizeof(*e->sources) * (size_t)(e->nsources + 1));
         e->sources[e->nsources++] = (source_t){ .node = n, .topic = topic, .internal = internal,
                                                 .rewind = !internal && n->def->rewind };
         rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);

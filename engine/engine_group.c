@@ -5,6 +5,7 @@
 #include "../util/log.h"
 #include "iq.h"
 #include "../state/kv.h"
+#include "../util/mem.h"
 #include "../util/util.h"
 #include "../operators/window/winstate.h"
 
@@ -161,10 +162,8 @@ static int task_hooks(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts,
 
 /* Interactive queries learn which partitions are held here, restored. */
 static void iq_assigned(const rd_kafka_topic_partition_list_t *parts) {
-        const char **topics = calloc((size_t)parts->cnt + 1, sizeof(*topics));
-        int32_t *ps = calloc((size_t)parts->cnt + 1, sizeof(*ps));
-        if (!topics || !ps)
-                abort();
+        const char **topics = spate_xcalloc((size_t)parts->cnt + 1, sizeof(*topics));
+        int32_t *ps = spate_xcalloc((size_t)parts->cnt + 1, sizeof(*ps));
         for (int i = 0; i < parts->cnt; i++) {
                 topics[i] = parts->elems[i].topic;
                 ps[i] = parts->elems[i].partition;

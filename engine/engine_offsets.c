@@ -2,6 +2,7 @@
  * node values (times, cuts) in its metadata, read back at assignment, and the
  * offsets a commit takes. */
 #include "engine_impl.h"
+#include "../util/mem.h"
 #include "engine_int.h"
 #include "../util/log.h"
 #include "../util/util.h"
@@ -14,8 +15,7 @@
 
 static pvals_t *task_vals(spate_engine_t *e, task_t *t) {
         if (!t->vals) {
-                if (!(t->vals = malloc(sizeof(*t->vals) * (size_t)e->topo->nnodes)))
-                        abort();
+                t->vals = spate_xmalloc(sizeof(*t->vals) * (size_t)e->topo->nnodes);
                 for (int i = 0; i < e->topo->nnodes; i++)
                         t->vals[i] = (pvals_t){ INT64_MIN, INT64_MIN, -1 };
         }
@@ -55,8 +55,7 @@ static int vals_to_metadata(spate_engine_t *e, const task_t *t, int64_t offset, 
                         return -1;
                 }
         }
-        if (!(elem->metadata = strdup(buf)))
-                abort();
+        elem->metadata = spate_xstrdup(buf);
         elem->metadata_size = off;
         return 0;
 }

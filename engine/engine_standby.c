@@ -5,6 +5,7 @@
  * warm copies in the local RocksDB, so that the restore of a task assigned
  * after a failover reads only the changelog's tail. */
 #include "engine_impl.h"
+#include "../util/mem.h"
 #include "kafka_conf.h"
 #include "../state/kv.h"
 #include "../util/log.h"
@@ -50,8 +51,7 @@ static void add_follow(void *opaque, const char *changelog, int32_t partition, i
         spate_standby_t *sb = opaque;
         if (sb->nparts == sb->cap) {
                 sb->cap = sb->cap ? sb->cap * 2 : 16;
-                if (!(sb->parts = realloc(sb->parts, sizeof(*sb->parts) * (size_t)sb->cap)))
-                        abort();
+                sb->parts = spate_xrealloc(sb->parts, sizeof(*sb->parts) * (size_t)sb->cap);
         }
         sb->parts[sb->nparts++] = (follow_t){ changelog, partition, from, lag_metric(changelog, partition) };
 }
@@ -146,8 +146,7 @@ int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_si
          * main consumer's prefetch is enough to keep up with the owners'
          * commits. */
         rd_kafka_conf_set(c, "queued.max.messages.kbytes", "16384", NULL, 0);
-        if (!(sb = calloc(1, sizeof(*sb))))
-                abort();
+        sb = spate_xcalloc(1, sizeof(*sb));
         if (!(sb->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, errstr_size))) {
                 free(sb);
                 return -1;

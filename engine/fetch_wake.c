@@ -15,6 +15,7 @@
  * the broker's thread, which then fetches again. At most 50 small requests
  * per broker a second, only while catching up. */
 #include "fetch_wake.h"
+#include "../util/mem.h"
 #include "../util/log.h"
 
 #include <pthread.h>
@@ -119,15 +120,13 @@ spate_fetch_wake_t *spate_fetch_wake_start(rd_kafka_t *consumer, rd_kafka_queue_
         }
         spate_debug("librdkafka %s (before 2.2): fetch wake-ups every %d ms while catching up",
                     rd_kafka_version_str(), SPATE_FETCH_WAKE_MS);
-        spate_fetch_wake_t *w = calloc(1, sizeof(*w));
-        if (!w || !(w->topics = calloc((size_t)ntopics, sizeof(*w->topics))))
-                abort();
+        spate_fetch_wake_t *w = spate_xcalloc(1, sizeof(*w));
+        w->topics = spate_xcalloc((size_t)ntopics, sizeof(*w->topics));
         w->consumer = consumer;
         w->queue = queue;
         w->ntopics = ntopics;
         for (int i = 0; i < ntopics; i++)
-                if (!(w->topics[i] = strdup(topics[i])))
-                        abort();
+                w->topics[i] = spate_xstrdup(topics[i]);
         atomic_init(&w->busy, 0);
         atomic_init(&w->low_msgs, 0);
         pthread_mutex_init(&w->lock, NULL);

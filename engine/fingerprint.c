@@ -1,6 +1,7 @@
 /* fingerprint.c - topology fingerprints and the committer tag of offset
  * metadata (engine.c checks it: two topologies in one group fail clearly). */
 #include "fingerprint.h"
+#include "../util/util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,15 +12,6 @@
 
 #define TAG "@fp="
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-        const unsigned char *b = p;
-        for (size_t i = 0; i < n; i++) {
-                h ^= b[i];
-                h *= 0x100000001b3ULL;
-        }
-        return h;
-}
-
 /* Kind, then each scalar with its length, so that no two trees share a text.
  * Scalars as written, before ${VAR} interpolation: instances of one topology
  * file may differ in per-instance values (a `client_id: x-${HOSTNAME}`). */
@@ -27,9 +19,9 @@ static uint64_t hash_tree(uint64_t h, const spate_yaml_t *y) {
         char head[32];
         const char *text = y->kind == SPATE_YAML_SCALAR ? spate_yaml_written(y) : NULL;
         int n = snprintf(head, sizeof(head), "%d:%zu:", (int)y->kind, text ? strlen(text) : (size_t)y->n);
-        h = fnv(h, head, (size_t)n);
+        h = spate_hash_bytes(h, head, (size_t)n);
         if (text)
-                return fnv(h, text, strlen(text));
+                return spate_hash_bytes(h, text, strlen(text));
         for (int i = 0; i < y->n; i++) {
                 if (y->kind == SPATE_YAML_MAP)
                         h = hash_tree(h, y->keys[i]);
@@ -40,7 +32,7 @@ static uint64_t hash_tree(uint64_t h, const spate_yaml_t *y) {
 
 uint64_t spate_topology_fingerprint(const spate_topology_t *t) {
         const spate_yaml_t *nodes = spate_yaml_get(t->root, "nodes");
-        return nodes ? hash_tree(0xcbf29ce484222325ULL, nodes) : 0;
+        return nodes ? hash_tree(SPATE_HASH_INIT, nodes) : 0;
 }
 
 int spate_committer_format(const spate_committer_t *c, char *buf, size_t size) {

@@ -2,6 +2,7 @@
  * partitioner, row collection and which partitions this instance holds
  * (iq.h). */
 #include "iq.h"
+#include "../util/mem.h"
 #include "node.h"
 #include "../serde/json_write.h"
 
@@ -228,11 +229,10 @@ void spate_iq_assigned(const char *const *topics, const int32_t *partitions, int
         void *opaque;
         pthread_mutex_lock(&own_mu);
         own_clear();
-        if (n > 0 && !(own = calloc((size_t)n, sizeof(*own))))
-                abort();
+        if (n > 0)
+                own = spate_xcalloc((size_t)n, sizeof(*own));
         for (int i = 0; i < n; i++) {
-                if (!(own[i].topic = strdup(topics[i])))
-                        abort();
+                own[i].topic = spate_xstrdup(topics[i]);
                 own[i].partition = partitions[i];
         }
         nown = n;

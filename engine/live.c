@@ -60,15 +60,8 @@ void spate_live_shutdown(void) {
         pthread_mutex_unlock(&hub.lock);
 }
 
-static uint64_t fnv(const char *p, size_t n) {
-        uint64_t h = 1469598103934665603ULL;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-        return h;
-}
-
 static entry_t *slot(entry_t *slots, size_t cap, const char *tk, size_t tklen) {
-        size_t i = fnv(tk, tklen) & (cap - 1);
+        size_t i = spate_hash(tk, tklen) & (cap - 1);
         while (slots[i].tk && (slots[i].tklen != tklen || memcmp(slots[i].tk, tk, tklen)))
                 i = (i + 1) & (cap - 1);
         return &slots[i];

@@ -1,6 +1,7 @@
 /* metrics.c - the metrics registry (metrics.h): families of labelled series,
  * registered under a mutex, rendered in Prometheus's text format 0.0.4. */
 #include "metrics.h"
+#include "../util/mem.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -29,23 +30,10 @@ struct spate_metrics {
         int nfamilies;
 };
 
-static void *xrealloc(void *p, size_t n) {
-        if (!(p = realloc(p, n)))
-                abort();           /* as task_for(): a registry of a few hundred series */
-        return p;
-}
-
-static char *xstrdup(const char *s) {
-        char *d = strdup(s);
-        if (!d)
-                abort();
-        return d;
-}
-
+/* A registry of a few hundred series: bookkeeping memory (mem.h). */
 spate_metrics_t *spate_metrics_new(void) {
-        spate_metrics_t *m = calloc(1, sizeof(*m));
-        if (m)
-                pthread_mutex_init(&m->lock, NULL);
+        spate_metrics_t *m = spate_xcalloc(1, sizeof(*m));
+        pthread_mutex_init(&m->lock, NULL);
         return m;
 }
 
@@ -53,8 +41,7 @@ static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 static spate_metrics_t *default_registry;
 
 static void default_init(void) {
-        if (!(default_registry = spate_metrics_new()))
-                abort();
+        default_registry = spate_metrics_new();
 }
 
 spate_metrics_t *spate_metrics_default(void) {
@@ -112,8 +99,8 @@ static family_t *family(spate_metrics_t *m, const char *name, const char *help, 
         for (int i = 0; i < m->nfamilies; i++)
                 if (!strcmp(m->families[i].name, name))
                         return &m->families[i];
-        m->families = xrealloc(m->families, sizeof(*m->families) * (size_t)(m->nfamilies + 1));
-        m->families[m->nfamilies] = (family_t){ xstrdup(name), xstrdup(help), type, NULL, 0 };
+        m->families = spate_xrealloc(m->families, sizeof(*m->families) * (size_t)(m->nfamilies + 1));
+        m->families[m->nfamilies] = (family_t){ spate_xstrdup(name), spate_xstrdup(help), type, NULL, 0 };
         return &m->families[m->nfamilies++];
 }
 
@@ -128,9 +115,8 @@ static void *lookup(spate_metrics_t *m, const char *name, const char *help, mtyp
                 if (!strcmp(f->series[i].labels, labels))
                         cell = f->series[i].cell;
         if (!cell) {
-                if (!(cell = calloc(1, size)))
-                        abort();
-                f->series = xrealloc(f->series, sizeof(*f->series) * (size_t)(f->nseries + 1));
+                cell = spate_xcalloc(1, size);
+                f->series = spate_xrealloc(f->series, sizeof(*f->series) * (size_t)(f->nseries + 1));
                 f->series[f->nseries++] = (series_t){ labels, cell };
                 labels = NULL;
         }

@@ -1,19 +1,13 @@
 /* shape.c - record shapes: the referenced structure of records between nodes. */
 #include "shape.h"
+#include "../util/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void oom(void) {
-        fprintf(stderr, "spate: out of memory (shape)\n");
-        abort();
-}
-
 spate_shape_t *spate_shape_new(spate_shape_pool_t *pool, int open) {
-        spate_shape_t *s = calloc(1, sizeof(*s));
-        if (!s)
-                oom();
+        spate_shape_t *s = spate_xcalloc(1, sizeof(*s));
         s->open = open;
         s->pool_next = pool->all;
         pool->all = s;
@@ -23,13 +17,10 @@ spate_shape_t *spate_shape_new(spate_shape_pool_t *pool, int open) {
 static int append(spate_shape_t *s, const char *name, size_t len, spate_shape_t *f) {
         if (s->nfields == s->cap) {
                 s->cap = s->cap ? s->cap * 2 : 4;
-                s->fields = realloc(s->fields, sizeof(*s->fields) * (size_t)s->cap);
-                if (!s->fields)
-                        oom();
+                s->fields = spate_xrealloc(s->fields, sizeof(*s->fields) * (size_t)s->cap);
         }
         spate_shape_field_t *sf = &s->fields[s->nfields];
-        if (!(sf->name = strndup(name, len)))
-                oom();
+        sf->name = spate_xstrndup(name, len);
         sf->len = len;
         sf->shape = f;
         sf->computed = 0;  /* realloc'd memory: never read a stale flag */

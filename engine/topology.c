@@ -2,6 +2,7 @@
  * types' property tables, wires `from:` edges, then initialises nodes from
  * the sources down so each compiles its expressions against its input shape. */
 #include "topology.h"
+#include "../util/mem.h"
 #include "kafka_conf.h"
 #include "../state/kv.h"
 #include "../util/log.h"
@@ -266,17 +267,14 @@ static int create_node(spate_topology_t *t, const spate_yaml_t *y, char *errstr,
                 return yerr(spate_yaml_get(y, "type"), errstr, size, "unknown node type '%s'%s%s%s (known: %s)",
                             type, s ? ": did you mean '" : "", s ? s : "", s ? "'?" : "", list);
         }
-        spate_node_t *n = calloc(1, sizeof(*n));
-        if (!n || !(n->ctx = calloc(1, def->ctx_size ? def->ctx_size : 1)))
-                abort();
+        spate_node_t *n = spate_xcalloc(1, sizeof(*n));
+        n->ctx = spate_xcalloc(1, def->ctx_size);
         n->def = def;
         n->name = name;
         n->conf = y;
         n->topo = t;
         n->index = t->nnodes;
-        t->nodes = realloc(t->nodes, sizeof(*t->nodes) * (size_t)(t->nnodes + 1));
-        if (!t->nodes)
-                abort();
+        t->nodes = spate_xrealloc(t->nodes, sizeof(*t->nodes) * (size_t)(t->nnodes + 1));
         t->nodes[t->nnodes++] = n;
         return check_props(n, errstr, size);
 }
@@ -305,9 +303,7 @@ static int wire(spate_topology_t *t, spate_node_t *n, char *errstr, size_t size)
         if (up == n)
                 return spate_node_error(n, from, errstr, size, "a node cannot read from itself");
         n->from = up;
-        up->next = realloc(up->next, sizeof(*up->next) * (size_t)(up->nnext + 1));
-        if (!up->next)
-                abort();
+        up->next = spate_xrealloc(up->next, sizeof(*up->next) * (size_t)(up->nnext + 1));
         up->next[up->nnext++] = n;
         return 0;
 }
@@ -451,16 +447,12 @@ void spate_topology_declare_topic(spate_topology_t *t, const spate_node_t *n,
                 t->topics[i].compacted |= compacted;
                 return;
         }
-        t->topics = realloc(t->topics, sizeof(*t->topics) * (size_t)(t->ntopics + 1));
-        if (!t->topics)
-                abort();
+        t->topics = spate_xrealloc(t->topics, sizeof(*t->topics) * (size_t)(t->ntopics + 1));
         t->topics[t->ntopics++] = (spate_topic_decl_t){ strdup(name), partitions, compacted, role, n };
 }
 
 void spate_topology_add_input(spate_topology_t *t, spate_node_t *n, const char *topic) {
-        t->inputs = realloc(t->inputs, sizeof(*t->inputs) * (size_t)(t->ninputs + 1));
-        if (!t->inputs)
-                abort();
+        t->inputs = spate_xrealloc(t->inputs, sizeof(*t->inputs) * (size_t)(t->ninputs + 1));
         t->inputs[t->ninputs].topic = strdup(topic);
         t->inputs[t->ninputs++].node = n;
 }

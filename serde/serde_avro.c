@@ -1,6 +1,7 @@
 /* serde_avro.c - Avro (avro-c generic values) <-> spate values, framed as
  * magic byte 0 + 4-byte big-endian schema id + binary body. */
 #include "serde_avro.h"
+#include "../util/mem.h"
 #include "avro_check.h"
 #include "json_write.h"
 #include "registry_client.h"
@@ -421,9 +422,7 @@ static int from_value(avro_value_t *dst, const spate_shape_t *sh, const spate_va
         if (v->type == SPATE_V_STR && t == AVRO_STRING) {
                 /* avro-c wants a terminating NUL counted in the length; not
                  * strndup, which stops at a NUL inside the string (\u0000). */
-                char *tmp = malloc((size_t)v->n + 1);
-                if (!tmp)
-                        abort();
+                char *tmp = spate_xmalloc((size_t)v->n + 1);
                 if (v->n)
                         memcpy(tmp, v->u.s, v->n);
                 tmp[v->n] = '\0';

@@ -6,6 +6,7 @@
  * before a node's key, KEY_META alone for the meta record, so that no key a
  * node writes can be taken for the meta. */
 #include "kv.h"
+#include "../util/mem.h"
 #include "store.h"
 #include "../engine/ctx.h"
 #include "../engine/iq.h"
@@ -113,9 +114,7 @@ static ent_t *find(const spate_kv_t *kv, const void *key, size_t klen, uint64_t 
 
 static void rehash(spate_kv_t *kv) {
         size_t nb = kv->nbuckets ? kv->nbuckets * 2 : 64;
-        ent_t **b = calloc(nb, sizeof(*b));
-        if (!b)
-                abort();  /* the one out-of-memory policy (util/buf.c) */
+        ent_t **b = spate_xcalloc(nb, sizeof(*b));  /* the one out-of-memory policy (util/buf.c) */
         for (size_t i = 0; i < kv->nbuckets; i++)
                 for (ent_t *e = kv->buckets[i], *next; e; e = next) {
                         next = e->chain;
@@ -128,9 +127,7 @@ static void rehash(spate_kv_t *kv) {
 }
 
 static ent_t *insert(spate_kv_t *kv, const void *key, size_t klen, uint64_t h) {
-        ent_t *e = calloc(1, sizeof(*e) + klen);
-        if (!e)
-                abort();
+        ent_t *e = spate_xcalloc(1, sizeof(*e) + klen);
         if (kv->nents >= kv->nbuckets)
                 rehash(kv);
         memcpy(e->key, key, klen);
@@ -168,9 +165,7 @@ static void set_val(spate_kv_t *kv, ent_t *e, const void *val, size_t vlen) {
                 e->vlen = e->vcap = 0;
         } else {
                 if (!e->val || vlen > e->vcap) {
-                        char *v = realloc(e->val, vlen ? vlen : 1);
-                        if (!v)
-                                abort();
+                        char *v = spate_xrealloc(e->val, vlen ? vlen : 1);
                         e->val = v;
                         e->vcap = (uint32_t)vlen;
                 }
@@ -420,8 +415,7 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
         if (!(src = task_source(n, errstr, errstr_size)))
                 return -1;
         if (!kn) {
-                if (!(kn = n->stores = calloc(1, sizeof(*kn))))
-                        abort();
+                kn = n->stores = spate_xcalloc(1, sizeof(*kn));
                 kn->node = n;
                 kn->topic = spate_node_str(src, "topic");
                 kn->npartitions = (int)spate_node_int(src, "partitions");
@@ -443,12 +437,10 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
                                         "(it has '%s'); keep both kinds of entries in it under distinct "
                                         "key prefixes", name, kn->names[0]);
         snprintf(topic, sizeof(topic), "%s-%s-%s-changelog", n->topo->application, n->name, name);
-        kn->names = realloc(kn->names, sizeof(char *) * (size_t)(kn->nstores + 1));
-        kn->changelogs = realloc(kn->changelogs, sizeof(char *) * (size_t)(kn->nstores + 1));
-        if (!kn->names || !kn->changelogs)
-                abort();
-        kn->names[kn->nstores] = strdup(name);
-        kn->changelogs[kn->nstores++] = strdup(topic);
+        kn->names = spate_xrealloc(kn->names, sizeof(char *) * (size_t)(kn->nstores + 1));
+        kn->changelogs = spate_xrealloc(kn->changelogs, sizeof(char *) * (size_t)(kn->nstores + 1));
+        kn->names[kn->nstores] = spate_xstrdup(name);
+        kn->changelogs[kn->nstores++] = spate_xstrdup(topic);
         spate_topology_declare_topic(n->topo, n, topic, kn->npartitions, 1, SPATE_TOPIC_INTERNAL);
         return 0;
 }
@@ -831,9 +823,9 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
 }
 
 static spate_kv_t *kv_new(spate_kv_node_t *kn, int store, int32_t partition) {
-        spate_kv_t *kv = calloc(1, sizeof(*kv));
-        if (!kv || !(kv->batch = spate_store_batch_new()))
-                abort();
+        spate_kv_t *kv = spate_xcalloc(1, sizeof(*kv));
+        if (!(kv->batch = spate_store_batch_new()))
+                spate_oom(0, "RocksDB write batch");
         kv->owner = kn;
         kv->store = store;
         kv->partition = partition;
@@ -888,8 +880,8 @@ int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, 
                          kn->npartitions);
                 return -1;
         }
-        if (!kn->tasks && !(kn->tasks = calloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->tasks))))
-                abort();
+        if (!kn->tasks)
+                kn->tasks = spate_xcalloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->tasks));
         spate_kv_node_revoke(n, topic, partition);
         for (int i = 0; i < kn->nstores; i++) {
                 spate_kv_t *kv = kv_new(kn, i, partition);
@@ -924,9 +916,8 @@ int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_follow_cb
                 return 0;
         if (!(store = spate_ctx_store(ctx)))
                 return -1;
-        if (!kn->standbys && !(kn->standbys = calloc((size_t)(kn->npartitions * kn->nstores),
-                                                     sizeof(*kn->standbys))))
-                abort();
+        if (!kn->standbys)
+                kn->standbys = spate_xcalloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->standbys));
         for (int p = 0; p < kn->npartitions; p++)
                 for (int i = 0; i < kn->nstores; i++) {
                         spate_kv_t **owned = task_slot(kn, p, i);
@@ -934,9 +925,7 @@ int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_follow_cb
                         if (owned && *owned)
                                 continue;
                         if (!*r) {
-                                *r = calloc(1, sizeof(**r));
-                                if (!*r)
-                                        abort();
+                                *r = spate_xcalloc(1, sizeof(**r));
                                 (*r)->kv = kv_new(kn, i, p);
                                 (*r)->store = store;
                                 if (open_local((*r)->kv, store, ctx->errstr, sizeof(ctx->errstr))) {

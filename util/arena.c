@@ -1,6 +1,7 @@
 /* arena.c - a bump allocator: chunks are recycled across resets, so the steady
  * state of the record path allocates nothing from malloc. */
 #include "arena.h"
+#include "mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +25,7 @@ static spate_arena_chunk_t *chunk_new(spate_arena_t *a, size_t need) {
                 a->spare = c->next;
         } else {
                 size_t size = need > ARENA_CHUNK ? need : ARENA_CHUNK;
-                c = malloc(sizeof(*c) + size);
-                if (!c) {
-                        fprintf(stderr, "spate: out of memory (arena)\n");
-                        abort();
-                }
+                c = spate_xmalloc(sizeof(*c) + size);
                 c->size = size;
         }
         c->used = 0;

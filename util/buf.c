@@ -1,19 +1,14 @@
-/* buf.c - growth of spate_buf_t; aborts on OOM like the arena. */
+/* buf.c - growth of spate_buf_t (bookkeeping memory: mem.h's policy). */
 #include "buf.h"
+#include "mem.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 void spate_buf_grow(spate_buf_t *b, size_t need) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + need)
                 cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-                fprintf(stderr, "spate: out of memory (buffer)\n");
-                abort();
-        }
-        b->data = d;
+        b->data = spate_xrealloc(b->data, cap);
         b->cap = cap;
 }
 

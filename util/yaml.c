@@ -1,6 +1,7 @@
 /* yaml.c - libyaml events to a position-aware tree, with environment
  * interpolation of scalars (so one topology serves dev, tests and compose). */
 #include "yaml.h"
+#include "mem.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,9 +27,7 @@ static void free_node_child(spate_yaml_t *y) {
 }
 
 static spate_yaml_t *node_new(loader_t *L, spate_yaml_kind_t kind, const yaml_mark_t *m) {
-        spate_yaml_t *y = calloc(1, sizeof(*y));
-        if (!y)
-                abort();
+        spate_yaml_t *y = spate_xcalloc(1, sizeof(*y));
         y->kind = kind;
         y->line = (int)m->line + 1;
         y->col = (int)m->column + 1;
@@ -37,11 +36,9 @@ static spate_yaml_t *node_new(loader_t *L, spate_yaml_kind_t kind, const yaml_ma
 }
 
 static void push(spate_yaml_t *parent, spate_yaml_t *key, spate_yaml_t *item) {
-        parent->items = realloc(parent->items, sizeof(*parent->items) * (size_t)(parent->n + 1));
+        parent->items = spate_xrealloc(parent->items, sizeof(*parent->items) * (size_t)(parent->n + 1));
         if (parent->kind == SPATE_YAML_MAP)
-                parent->keys = realloc(parent->keys, sizeof(*parent->keys) * (size_t)(parent->n + 1));
-        if (!parent->items || (parent->kind == SPATE_YAML_MAP && !parent->keys))
-                abort();
+                parent->keys = spate_xrealloc(parent->keys, sizeof(*parent->keys) * (size_t)(parent->n + 1));
         if (parent->kind == SPATE_YAML_MAP)
                 parent->keys[parent->n] = key;
         parent->items[parent->n++] = item;
@@ -49,9 +46,7 @@ static void push(spate_yaml_t *parent, spate_yaml_t *key, spate_yaml_t *item) {
 
 char *spate_yaml_interpolate(const char *in, char *errstr, size_t errstr_size) {
         size_t cap = strlen(in) + 64, len = 0;
-        char *out = malloc(cap);
-        if (!out)
-                abort();
+        char *out = spate_xmalloc(cap);
         for (const char *p = in; *p;) {
                 const char *add = p;
                 size_t addlen = 1;
@@ -89,8 +84,7 @@ char *spate_yaml_interpolate(const char *in, char *errstr, size_t errstr_size) {
                 }
                 if (len + addlen + 1 > cap) {
                         cap = (len + addlen + 1) * 2;
-                        if (!(out = realloc(out, cap)))
-                                abort();
+                        out = spate_xrealloc(out, cap);
                 }
                 memcpy(out + len, add, addlen);
                 len += addlen;
@@ -138,8 +132,8 @@ static spate_yaml_t *build_scalar(loader_t *L, yaml_event_t *ev) {
                 free(y);
                 return NULL;
         }
-        if (strcmp(text, y->value) && !(y->written = strdup(text)))
-                abort();
+        if (strcmp(text, y->value))
+                y->written = spate_xstrdup(text);
         return y;
 }
 

@@ -19,6 +19,7 @@
  * everything logged or dead-lettered. When each coordinate is due is
  * http_poll_sched.c's business. */
 #include "http_poll.h"
+#include "../../util/mem.h"
 #include "../../engine/ctx.h"
 #include "../../serde/json_scan.h"
 #include "../../util/log.h"
@@ -110,7 +111,7 @@ static const spate_prop_t poll_props[] = {
 
 /* --- coordinates: hash table by id ----------------------------------------- */
 static coord_t **slot_of(poll_t *p, const char *id, size_t n) {
-        coord_t **s = &p->tab[hp_hash(id, n) & (p->tab_size - 1)];
+        coord_t **s = &p->tab[spate_hash(id, n) & (p->tab_size - 1)];
         while (*s && ((*s)->id_len != n || memcmp((*s)->id, id, n)))
                 s = &(*s)->hnext;
         return s;
@@ -120,12 +121,11 @@ static void tab_grow(poll_t *p) {
         size_t old = p->tab_size;
         coord_t **ot = p->tab;
         p->tab_size = old ? old * 2 : 1024;
-        if (!(p->tab = calloc(p->tab_size, sizeof(*p->tab))))
-                abort();
+        p->tab = spate_xcalloc(p->tab_size, sizeof(*p->tab));
         for (size_t i = 0; i < old; i++)
                 for (coord_t *c = ot[i], *next; c; c = next) {
                         next = c->hnext;
-                        coord_t **s = &p->tab[hp_hash(c->id, c->id_len) & (p->tab_size - 1)];
+                        coord_t **s = &p->tab[spate_hash(c->id, c->id_len) & (p->tab_size - 1)];
                         c->hnext = *s;
                         *s = c;
                 }
@@ -263,8 +263,7 @@ static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                 return spate_node_error(n, NULL, errstr, errstr_size, "cannot initialise libcurl");
         curl_multi_setopt(p->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)p->concurrency);
         curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)p->concurrency);
-        if (!(p->xfers = calloc((size_t)p->concurrency, sizeof(*p->xfers))))
-                abort();
+        p->xfers = spate_xcalloc((size_t)p->concurrency, sizeof(*p->xfers));
         p->started = p->last_report = spate_now_ms();
         hp_bucket_init(&p->bucket, p->per_min, spate_now_ms());
         hp_bucket_share(&p->bucket, 0, spate_now_ms());
@@ -325,8 +324,8 @@ static int poll_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                                       "[-90, 90] and [-180, 180]", (int)id_len, id);
         coord_t **s = slot_of(p, id, id_len), *c = *s;
         if (!c) {
-                if (!(c = calloc(1, sizeof(*c))) || !(c->id = strndup(id, id_len)))
-                        abort();
+                c = spate_xcalloc(1, sizeof(*c));
+                c->id = spate_xstrndup(id, id_len);
                 c->id_len = id_len;
                 *s = c;
                 if (++p->ncoords > p->tab_size)

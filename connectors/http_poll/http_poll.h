@@ -22,7 +22,6 @@
  * backlog, a rate limit) does not move the next one: the coordinate goes
  * back to its own slots, and slots that passed are skipped, never made up.
  * So the request rate is flat again one interval after a backlog drains. */
-uint64_t hp_hash(const char *s, size_t n);
 int64_t hp_phase(const char *id, size_t n, int64_t every_ms);
 /* The first slot (t = phase mod every) at or after now. */
 int64_t hp_first_slot(int64_t phase, int64_t every_ms, int64_t now_ms);

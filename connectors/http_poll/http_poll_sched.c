@@ -3,23 +3,13 @@
  * backoff. Pure functions of the
  * clock they are given, so tests use a fake one. */
 #include "http_poll.h"
+#include "../../util/mem.h"
+#include "../../util/util.h"
 
 #include <stdlib.h>
 
-uint64_t hp_hash(const char *s, size_t n) {
-        uint64_t h = 1469598103934665603ULL;  /* FNV-1a, then a final mix */
-        for (size_t i = 0; i < n; i++) {
-                h ^= (unsigned char)s[i];
-                h *= 1099511628211ULL;
-        }
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdULL;
-        h ^= h >> 33;
-        return h;
-}
-
 int64_t hp_phase(const char *id, size_t n, int64_t every_ms) {
-        return (int64_t)(hp_hash(id, n) % (uint64_t)every_ms);
+        return (int64_t)(spate_hash(id, n) % (uint64_t)every_ms);
 }
 
 int64_t hp_first_slot(int64_t phase, int64_t every_ms, int64_t now_ms) {
@@ -73,8 +63,7 @@ void hp_queue_set(hp_queue_t *q, hp_entry_t *e, int64_t due) {
         }
         if (q->n == q->cap) {
                 q->cap = q->cap ? q->cap * 2 : 1024;
-                if (!(q->heap = realloc(q->heap, sizeof(*q->heap) * (size_t)q->cap)))
-                        abort();
+                q->heap = spate_xrealloc(q->heap, sizeof(*q->heap) * (size_t)q->cap);
         }
         q_set(q, q->n++, e);
         q_up(q, e->heap);

@@ -22,6 +22,7 @@
  * non-blocking socket, reconnects with exponential backoff, keepalive pings.
  * The packets are mqtt_wire.c's. The password is never logged. */
 #include "mqtt_wire.h"
+#include "../../util/mem.h"
 #include "../../engine/ctx.h"
 #include "../../engine/node.h"
 #include "../../engine/topology.h"
@@ -153,9 +154,8 @@ static int parse_patterns(spate_node_t *n, msrc_t *p, char *errstr, size_t errst
         if (!list->n)
                 return spate_node_error(n, list, errstr, errstr_size, "topics: give at least one filter");
         p->npats = list->n;
-        if (!(p->pats = calloc((size_t)p->npats, sizeof(*p->pats))) ||
-            !(p->filters = calloc((size_t)p->npats, sizeof(*p->filters))))
-                abort();
+        p->pats = spate_xcalloc((size_t)p->npats, sizeof(*p->pats));
+        p->filters = spate_xcalloc((size_t)p->npats, sizeof(*p->filters));
         p->added = spate_shape_new(&p->pool, 1);
         add_name(p, "mqtt_topic");
         add_name(p, "mqtt_id");
@@ -447,8 +447,7 @@ static void on_publish(spate_node_t *n, spate_ctx_t *ctx, const mqtt_publish_t *
                 return;
         if (p->npend == p->cap) {
                 p->cap = p->cap ? p->cap * 2 : 1024;
-                if (!(p->pend = realloc(p->pend, p->cap * sizeof(*p->pend))))
-                        abort();
+                p->pend = spate_xrealloc(p->pend, p->cap * sizeof(*p->pend));
         }
         p->pend[p->npend++] = m->id;
         /* The broker sends at most receive_max before our PUBACKs: commit early

@@ -1,6 +1,7 @@
 /* mqtt_wire.c - MQTT 5 packet framing, parsing and encoding for a QoS 1
  * subscriber, and the topic patterns of `mqtt_source` (see mqtt_wire.h). */
 #include "mqtt_wire.h"
+#include "../../util/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,8 +299,7 @@ int mqtt_pattern_parse(const char *spec, mqtt_pattern_t *p, char *err, size_t er
         memset(p, 0, sizeof(*p));
         if (!n || n > 65535)
                 return pattern_fail(p, err, err_size, spec, "empty or too long");
-        if (!(p->filter = malloc(n + 1)))
-                abort();
+        p->filter = spate_xmalloc(n + 1);
         char *f = p->filter;
         for (const char *s = spec;; s++) {
                 const char *e = strchr(s, '/');
@@ -313,8 +313,8 @@ int mqtt_pattern_parse(const char *spec, mqtt_pattern_t *p, char *err, size_t er
                                                     "and _ (e.g. +sensor_id)");
                         if (s[0] == '#' && e)
                                 return pattern_fail(p, err, err_size, spec, "# must be the last level");
-                        if (len > 1 && !(p->names[p->nlevels] = strndup(s + 1, len - 1)))
-                                abort();
+                        if (len > 1)
+                                p->names[p->nlevels] = spate_xstrndup(s + 1, len - 1);
                         p->multi = s[0] == '#';
                         *f++ = s[0];
                 } else {

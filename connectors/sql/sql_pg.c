@@ -12,6 +12,7 @@
  * reaches a message. */
 #include "sql.h"
 #include "../../util/log.h"
+#include "../../util/util.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -315,17 +316,15 @@ static int same_key(const sql_table_t *t, const sql_row_t *a, const sql_row_t *b
 }
 
 static uint64_t key_hash(const sql_table_t *t, const sql_row_t *r) {
-        uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
+        uint64_t h = SPATE_HASH_INIT;
         for (int k = 0; k < t->nkey; k++) {
                 const sql_cell_t *c = &r->cells[t->key[k]];
-                const unsigned char *p = c->kind == SQL_TEXT ? (const unsigned char *)c->u.s
-                                                             : (const unsigned char *)&c->u;
+                unsigned char kind = (unsigned char)c->kind;
+                const void *p = c->kind == SQL_TEXT ? (const void *)c->u.s : (const void *)&c->u;
                 size_t n = c->kind == SQL_TEXT ? c->len : c->kind == SQL_NULL ? 0 : sizeof(c->u);
-                h = (h ^ c->kind) * 1099511628211ULL;
-                for (size_t i = 0; i < n; i++)
-                        h = (h ^ p[i]) * 1099511628211ULL;
+                h = spate_hash_bytes(spate_hash_bytes(h, &kind, 1), p, n);
         }
-        return h;
+        return spate_hash_mix(h);
 }
 
 /* Upsert groups: a row joins the first statement with room after the one

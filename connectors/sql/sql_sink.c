@@ -16,6 +16,7 @@
  * backoff, the engine consumes nothing meanwhile (no unbounded buffer), and
  * the input offsets move only once the rows are in. */
 #include "sql.h"
+#include "../../util/mem.h"
 #include "../../util/arena.h"
 #include "../../util/log.h"
 #include "../../engine/node.h"
@@ -351,8 +352,7 @@ static int part_slot(sink_t *s, const spate_origin_t *o, int64_t *offset) {
                 }
         if (s->nparts == s->pcap) {
                 s->pcap = s->pcap ? s->pcap * 2 : 16;
-                if (!(s->parts = realloc(s->parts, sizeof(*s->parts) * (size_t)s->pcap)))
-                        abort();
+                s->parts = spate_xrealloc(s->parts, sizeof(*s->parts) * (size_t)s->pcap);
         }
         s->parts[s->nparts] = (part_t){ copy_text(&s->mem, name, strlen(name)), partition, 0, *offset };
         return s->nparts++;
@@ -360,11 +360,10 @@ static int part_slot(sink_t *s, const spate_origin_t *o, int64_t *offset) {
 
 static void grow_rows(sink_t *s) {
         s->cap = s->cap ? s->cap * 2 : 1024;
-        if (!(s->rows = realloc(s->rows, sizeof(*s->rows) * (size_t)s->cap)) ||
-            !(s->origins = realloc(s->origins, sizeof(*s->origins) * (size_t)s->cap)) ||
-            !(s->offsets = realloc(s->offsets, sizeof(*s->offsets) * (size_t)s->cap)) ||
-            !(s->slot = realloc(s->slot, sizeof(*s->slot) * (size_t)s->cap)))
-                abort();
+        s->rows = spate_xrealloc(s->rows, sizeof(*s->rows) * (size_t)s->cap);
+        s->origins = spate_xrealloc(s->origins, sizeof(*s->origins) * (size_t)s->cap);
+        s->offsets = spate_xrealloc(s->offsets, sizeof(*s->offsets) * (size_t)s->cap);
+        s->slot = spate_xrealloc(s->slot, sizeof(*s->slot) * (size_t)s->cap);
 }
 
 static int sql_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
@@ -406,8 +405,7 @@ static void on_reject(void *opaque, int row, const char *msg) {
         sink_t *s = opaque;
         if (s->nrejects == s->rcap) {
                 s->rcap = s->rcap ? s->rcap * 2 : 16;
-                if (!(s->rejects = realloc(s->rejects, sizeof(*s->rejects) * (size_t)s->rcap)))
-                        abort();
+                s->rejects = spate_xrealloc(s->rejects, sizeof(*s->rejects) * (size_t)s->rcap);
         }
         s->rejects[s->nrejects++] = (reject_t){ row, strdup(msg) };
 }

@@ -10,6 +10,7 @@
  * (their value as of the last commit); pending gaps of fill: linear wait
  * for their interpolation, as the output does. */
 #include "window_int.h"
+#include "../../util/mem.h"
 #include "../../engine/iq.h"
 #include "../../serde/json_write.h"
 
@@ -91,8 +92,7 @@ static int walk(qwalk_t *k, const spate_iq_t *q, spate_store_cf_t *cf, const cha
                         continue;
                 }
                 free(k->last_group);
-                if (!(k->last_group = malloc(glen ? glen : 1)))
-                        abort();
+                k->last_group = spate_xmalloc(glen ? glen : 1);
                 memcpy(k->last_group, group, glen);
                 k->last_glen = glen;
                 k->last_row.len = 0;
