@@ -112,6 +112,14 @@ static const spate_prop_t archive_props[] = {
         { NULL }
 };
 
+static const spate_bind_t archive_binds[] = {
+        SPATE_BIND("dir", sink_t, dir),
+        SPATE_BIND("codec", sink_t, codec),
+        SPATE_BIND("roll_bytes", sink_t, roll_bytes),
+        SPATE_BIND("roll_interval", sink_t, roll_ms),
+        { NULL }
+};
+
 static int archive_init(spate_node_t *n, char *errstr, size_t size) {
         sink_t *s = n->ctx;
         char json[sizeof(SCHEMA_JSON) + 8];
@@ -119,12 +127,8 @@ static int archive_init(spate_node_t *n, char *errstr, size_t size) {
                 return spate_node_error(n, spate_yaml_get(n->conf, "from"), errstr, size,
                                         "archive_sink stores the source messages as they came: its from: must "
                                         "be a kafka_source");
-        s->dir = spate_node_str(n, "dir");
         s->topic = spate_node_str(n->from, "topic");
-        s->codec = spate_node_str(n, "codec");
         s->strings = !strcmp(spate_node_str(n, "value"), "string");
-        s->roll_bytes = spate_node_int(n, "roll_bytes");
-        s->roll_ms = spate_node_duration(n, "roll_interval");
         if (s->roll_bytes < 1)
                 return spate_node_error(n, spate_node_param(n, "roll_bytes"), errstr, size,
                                         "roll_bytes must be at least 1");
@@ -684,6 +688,7 @@ const spate_op_def_t spate_op_archive_sink = {
                "Container Files under dt=DATE/hour=HH/ of the record time, named by the offsets they hold; "
                "exact across crashes (finalized before the offsets are committed, replays skipped).",
         .props = archive_props,
+        .binds = archive_binds,
         .ctx_size = sizeof(sink_t),
         .init = archive_init,
         .start = start_check,

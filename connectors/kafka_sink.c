@@ -24,10 +24,14 @@ static const spate_prop_t sink_props[] = {
         { NULL }
 };
 
+static const spate_bind_t sink_binds[] = {
+        SPATE_BIND("topic", sink_t, topic),
+        { NULL }
+};
+
 static int sink_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         sink_t *s = n->ctx;
         char err[512];
-        s->topic = spate_node_str(n, "topic");
         s->serde = spate_serde_new(n->topo, spate_node_str(n, "format"), spate_node_str(n, "schema"),
                                    err, sizeof(err));
         if (!s->serde)
@@ -85,6 +89,7 @@ const spate_op_def_t spate_op_kafka_sink = {
         .role = SPATE_ROLE_SINK,
         .doc = "Writes records to a Kafka topic; `compacted: true` keeps the latest value per key.",
         .props = sink_props,
+        .binds = sink_binds,
         .ctx_size = sizeof(sink_t),
         .init = sink_init,
         .process = sink_process,

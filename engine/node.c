@@ -51,6 +51,54 @@ int64_t spate_node_duration(const spate_node_t *n, const char *key) {
         return ms;
 }
 
+/* Whether a field of `size` bytes can hold a value of `type`. */
+static int bindable(spate_prop_type_t type, size_t size) {
+        switch (type) {
+        case SPATE_P_STR: case SPATE_P_ENUM: return size == sizeof(const char *);
+        case SPATE_P_INT: case SPATE_P_COUNT: return size == sizeof(int64_t) || size == sizeof(int);
+        case SPATE_P_DURATION: return size == sizeof(int64_t);
+        case SPATE_P_BOOL: return size == sizeof(int);
+        default: return 0;  /* expressions, maps and lists need the node's own reading */
+        }
+}
+
+static void bind_int(const spate_node_t *n, const spate_prop_t *p, size_t size, char *at) {
+        int64_t v = p->type == SPATE_P_DURATION ? spate_node_duration(n, p->name) : spate_node_int(n, p->name);
+        int i = (int)v;  /* INT and COUNT: the loader kept them within int (check_scalar) */
+        memcpy(at, size == sizeof(v) ? (const void *)&v : (const void *)&i, size);
+}
+
+int spate_op_check_binds(const spate_op_def_t *def, char *errstr, size_t errstr_size) {
+        for (const spate_bind_t *b = def->binds; b && b->prop; b++) {
+                const spate_prop_t *p = find_prop(def, b->prop);
+                if (!p || !bindable(p->type, b->size)) {
+                        snprintf(errstr, errstr_size, "internal: node type '%s' binds '%s' %s", def->name, b->prop,
+                                 p ? "to a field that cannot hold its type" : "but has no such property");
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+int spate_node_bind(spate_node_t *n, char *errstr, size_t errstr_size) {
+        if (spate_op_check_binds(n->def, errstr, errstr_size))
+                return -1;
+        for (const spate_bind_t *b = n->def->binds; b && b->prop; b++) {
+                const spate_prop_t *p = find_prop(n->def, b->prop);
+                char *at = (char *)n->ctx + b->at;
+                if (p->type == SPATE_P_STR || p->type == SPATE_P_ENUM) {
+                        const char *s = spate_node_str(n, p->name);
+                        memcpy(at, &s, sizeof(s));
+                } else if (p->type == SPATE_P_BOOL) {
+                        int v = spate_node_bool(n, p->name);
+                        memcpy(at, &v, sizeof(v));
+                } else {
+                        bind_int(n, p, b->size, at);
+                }
+        }
+        return 0;
+}
+
 spate_shape_pool_t *spate_node_shapes(spate_node_t *n) {
         return &n->topo->shapes;
 }

@@ -10,6 +10,7 @@
 #include "shape.h"
 #include "../util/yaml.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -36,6 +37,19 @@ typedef struct spate_prop {
         const char *doc;
 } spate_prop_t;
 
+/* A property bound to a field of the node's ctx: the loader stores its value
+ * (or default) there before init, as Fluent Bit's config maps do, so init
+ * reads its struct, not the YAML. By type: STR, ENUM: const char * (the
+ * topology's text, valid while it is loaded); INT, COUNT: int64_t or int (the
+ * loader keeps them within int); DURATION: int64_t ms; BOOL: int. A binding naming no property, or a field that cannot hold its type,
+ * fails the first load of the node (spate_node_bind). */
+typedef struct spate_bind {
+        const char *prop;
+        size_t at, size;      /* offsetof and sizeof the field */
+} spate_bind_t;
+
+#define SPATE_BIND(prop, type, field) { prop, offsetof(type, field), sizeof(((type *)0)->field) }
+
 typedef enum { SPATE_ROLE_SOURCE, SPATE_ROLE_OPERATOR, SPATE_ROLE_SINK } spate_role_t;
 
 typedef struct spate_op_def {
@@ -43,6 +57,7 @@ typedef struct spate_op_def {
         spate_role_t role;
         const char *doc;
         const spate_prop_t *props;  /* terminated by a {NULL} entry */
+        const spate_bind_t *binds;  /* optional, terminated by a {NULL} entry */
         size_t ctx_size;            /* zeroed state allocated before init */
         /* Reads parameters, compiles expressions against n->in, sets n->out
          * (sinks leave it NULL). Runs at load; errors carry file:line. */
@@ -149,6 +164,12 @@ const char *spate_node_str(const spate_node_t *n, const char *key);
 int64_t spate_node_int(const spate_node_t *n, const char *key);
 int spate_node_bool(const spate_node_t *n, const char *key);
 int64_t spate_node_duration(const spate_node_t *n, const char *key);
+/* Stores every bound property of n's type (def->binds) in n->ctx; the loader
+ * calls it before init. -1 with errstr if spate_op_check_binds() refuses. */
+int spate_node_bind(spate_node_t *n, char *errstr, size_t errstr_size);
+/* 0 if every binding of def names a property whose type its field can hold;
+ * -1 with errstr naming the first that does not (a defect of the node type). */
+int spate_op_check_binds(const spate_op_def_t *def, char *errstr, size_t errstr_size);
 /* Compiles YAML scalar y as an expression over shape `in`. The caller owns
  * the result. NULL with a positioned message on error. */
 spate_expr_t *spate_node_compile(spate_node_t *n, const spate_yaml_t *y, spate_shape_t *in,

@@ -312,7 +312,7 @@ static int wire(spate_topology_t *t, spate_node_t *n, char *errstr, size_t size)
  * the node that reads it compiles. */
 static int init_tree(spate_topology_t *t, spate_node_t *n, int *done, char *errstr, size_t size) {
         n->in = n->from ? n->from->out : NULL;
-        if (n->def->init(n, errstr, size))
+        if (spate_node_bind(n, errstr, size) || n->def->init(n, errstr, size))
                 return -1;
         done[n->index] = 1;
         for (int i = 0; i < n->nnext; i++)

@@ -40,6 +40,11 @@ static const spate_prop_t dedupe_props[] = {
         { NULL }
 };
 
+static const spate_bind_t dedupe_binds[] = {
+        SPATE_BIND("within", dedupe_t, within),
+        { NULL }
+};
+
 static int dedupe_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         dedupe_t *d = n->ctx;
         if (!(d->key = spate_node_expr_typed(n, "key", n->in, SPATE_KEY_TYPES, "a string, number or bool",
@@ -48,7 +53,7 @@ static int dedupe_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         d->time = spate_node_time_expr(n, "time", n->in, errstr, errstr_size);
         if (!d->time && *errstr)
                 return -1;
-        if ((d->within = spate_node_duration(n, "within")) <= 0)
+        if (d->within <= 0)
                 return spate_node_error(n, spate_node_param(n, "within"), errstr, errstr_size,
                                         "'within' must be a positive duration, e.g. 10m");
         d->m_dropped = spate_metrics_counter(spate_metrics_default(), "spate_dedupe_dropped_total",
@@ -187,6 +192,7 @@ const spate_op_def_t spate_op_dedupe = {
                "time (counted in spate_dedupe_dropped_total, not dead-lettered). Exact through crashes: "
                "its state is an engine-owned store (changelog + RocksDB).",
         .props = dedupe_props,
+        .binds = dedupe_binds,
         .ctx_size = sizeof(dedupe_t),
         .init = dedupe_init,
         .process = dedupe_process,

@@ -139,7 +139,7 @@ static int init_reemit(spate_node_t *n, spate_node_t *tn, char *errstr, size_t e
         const spate_yaml_t *y = spate_node_param(n, "retention");
         if (!y)
                 return 0;
-        if ((j->retention = spate_node_duration(n, "retention")) <= 0)
+        if (j->retention <= 0)
                 return spate_node_error(n, y, errstr, errstr_size, "'retention' must be a positive duration, "
                                         "e.g. 6h");
         if (j->versioned)
@@ -218,10 +218,15 @@ static const void *version_of(spate_node_t *n, spate_record_t *rec, const void *
         return spate_table_version_at(blob, blen, at, rlen);
 }
 
+static const spate_bind_t join_binds[] = {
+        SPATE_BIND("table", join_t, table),
+        SPATE_BIND("retention", join_t, retention),
+        { NULL }
+};
+
 static int join_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         join_t *j = n->ctx;
         const spate_yaml_t *fields = spate_node_param(n, "fields");
-        j->table = spate_node_str(n, "table");
         spate_node_t *tn = spate_table_node_find(n, spate_node_param(n, "table"), j->table, errstr, errstr_size);
         if (!tn)
                 return -1;
@@ -672,6 +677,7 @@ const spate_op_def_t spate_op_join = {
                "(left: nulls without a row; inner: the record goes to the DLQ). With retention, a result "
                "is emitted again when its row arrives or changes later (state: an engine-owned store).",
         .props = join_props,
+        .binds = join_binds,
         .ctx_size = sizeof(join_t),
         .init = join_init,
         .process = join_process,

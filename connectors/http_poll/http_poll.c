@@ -109,6 +109,17 @@ static const spate_prop_t poll_props[] = {
         { NULL }
 };
 
+static const spate_bind_t poll_binds[] = {
+        SPATE_BIND("topic", poll_t, topic),
+        SPATE_BIND("url", poll_t, url),
+        SPATE_BIND("every", poll_t, every),
+        SPATE_BIND("timeout", poll_t, timeout),
+        SPATE_BIND("concurrency", poll_t, concurrency),
+        SPATE_BIND("min_minutely", poll_t, min_minutely),
+        SPATE_BIND("partitions", poll_t, partitions),
+        { NULL }
+};
+
 /* --- coordinates: hash table by id ----------------------------------------- */
 static coord_t **slot_of(poll_t *p, const char *id, size_t n) {
         coord_t **s = &p->tab[spate_hash(id, n) & (p->tab_size - 1)];
@@ -219,13 +230,6 @@ static void metrics_set(poll_t *p) {
 static int poll_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         poll_t *p = n->ctx;
         spate_shape_pool_t *pool = spate_node_shapes(n);
-        p->topic = spate_node_str(n, "topic");
-        p->url = spate_node_str(n, "url");
-        p->every = spate_node_duration(n, "every");
-        p->timeout = spate_node_duration(n, "timeout");
-        p->concurrency = (int)spate_node_int(n, "concurrency");
-        p->min_minutely = (int)spate_node_int(n, "min_minutely");
-        p->partitions = (int)spate_node_int(n, "partitions");
         p->secret = getenv("OWM_API_KEY");
         if (p->every < 1000)
                 return spate_node_error(n, spate_node_param(n, "every"), errstr, errstr_size,
@@ -780,6 +784,7 @@ const spate_op_def_t spate_op_http_poll = {
         .doc = "Polls an HTTP API (OpenWeatherMap One Call) for every coordinate of a table topic, "
                "sharded across instances by the table's partitions; one record per response.",
         .props = poll_props,
+        .binds = poll_binds,
         .ctx_size = sizeof(poll_t),
         .init = poll_init,
         .process = poll_process,

@@ -63,6 +63,7 @@ typedef struct msrc {
         const char **filters;
         int npats;
         int64_t keepalive_ms;
+        int partitions;             /* of raw_topic, when spate creates it */
         uint32_t session_expiry_s;
         uint16_t receive_max;
         /* the names spate adds: mqtt_topic, mqtt_id, then the topic fields */
@@ -96,6 +97,16 @@ static const spate_prop_t msrc_props[] = {
         { "keepalive", SPATE_P_DURATION, 0, "30s", NULL, "MQTT keepalive; a broker silent for 1.5 times it is reconnected to" },
         { "session_expiry", SPATE_P_DURATION, 0, "1d", NULL, "how long the broker keeps the session (and queues messages) while spate is away" },
         { "receive_max", SPATE_P_COUNT, 0, "4096", NULL, "QoS 1 messages the broker may send before their PUBACKs (at most 65535)" },
+        { NULL }
+};
+
+static const spate_bind_t msrc_binds[] = {
+        SPATE_BIND("topic", msrc_t, raw_topic),
+        SPATE_BIND("partitions", msrc_t, partitions),
+        SPATE_BIND("key", msrc_t, key_field),
+        SPATE_BIND("username", msrc_t, username),
+        SPATE_BIND("password", msrc_t, password),
+        SPATE_BIND("keepalive", msrc_t, keepalive_ms),
         { NULL }
 };
 
@@ -190,10 +201,6 @@ static int msrc_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         msrc_t *p = n->ctx;
         char err[512];
         p->fd = -1;
-        p->raw_topic = spate_node_str(n, "topic");
-        p->username = spate_node_str(n, "username");
-        p->password = spate_node_str(n, "password");
-        p->key_field = spate_node_str(n, "key");
         if (parse_url(p, spate_node_str(n, "url"), err, sizeof(err)))
                 return spate_node_error(n, spate_node_param(n, "url"), errstr, errstr_size, "%s", err);
         if (parse_patterns(n, p, errstr, errstr_size))
@@ -207,7 +214,6 @@ static int msrc_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         if (!*p->client_id || strlen(p->client_id) > 200)
                 return spate_node_error(n, spate_node_param(n, "client_id"), errstr, errstr_size,
                                         "client_id must be 1-200 bytes");
-        p->keepalive_ms = spate_node_duration(n, "keepalive");
         if (p->keepalive_ms < 1000 || p->keepalive_ms > 65535000)
                 return spate_node_error(n, spate_node_param(n, "keepalive"), errstr, errstr_size,
                                         "keepalive must be 1s to 18h");
@@ -225,8 +231,7 @@ static int msrc_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         n->out = spate_shape_new(spate_node_shapes(n), 1);
         if (!(p->serde = spate_serde_new(n->topo, "json", NULL, err, sizeof(err))))
                 return spate_node_error(n, NULL, errstr, errstr_size, "%s", err);
-        spate_topology_declare_topic(n->topo, n, p->raw_topic, (int)spate_node_int(n, "partitions"),
-                                     0, SPATE_TOPIC_SOURCE);
+        spate_topology_declare_topic(n->topo, n, p->raw_topic, p->partitions, 0, SPATE_TOPIC_SOURCE);
         p->rnd = (uint64_t)spate_now_ms() * 2654435761u | 1;
         return 0;
 }
@@ -679,6 +684,7 @@ const spate_op_def_t spate_op_mqtt_source = {
                "from the topic levels, to a Kafka topic first; acknowledges to the broker once "
                "Kafka has it. Records downstream are read back from that topic.",
         .props = msrc_props,
+        .binds = msrc_binds,
         .ctx_size = sizeof(msrc_t),
         .init = msrc_init,
         .process = msrc_process,

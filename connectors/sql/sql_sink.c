@@ -185,19 +185,23 @@ static int init_history_key(spate_node_t *n, sink_t *s, char *errstr, size_t siz
         return col_list(n, s, hkey, "history_key", &s->t.hkey, &s->t.nhkey, errstr, size);
 }
 
+static const spate_bind_t sql_binds[] = {
+        SPATE_BIND("database", sink_t, target),
+        SPATE_BIND("table", sink_t, t.table),
+        SPATE_BIND("create", sink_t, t.create),
+        SPATE_BIND("version_column", sink_t, t.version_col),
+        SPATE_BIND("batch", sink_t, batch_max),
+        SPATE_BIND("slow_commit", sink_t, slow_ms),
+        { NULL }
+};
+
 static int sql_init(spate_node_t *n, char *errstr, size_t size) {
         sink_t *s = n->ctx;
         const char *mode = spate_node_str(n, "mode"), *cur = spate_node_str(n, "current_table");
         s->be = !strcmp(spate_node_str(n, "backend"), "postgres") ? &spate_sql_pg : &spate_sql_sqlite;
-        s->target = spate_node_str(n, "database");
         spate_sql_mask(s->target, s->masked, sizeof(s->masked));
-        s->t.table = spate_node_str(n, "table");
         s->t.mode = !strcmp(mode, "append") ? SQL_APPEND : !strcmp(mode, "versioned") ? SQL_VERSIONED : SQL_UPSERT;
-        s->t.create = spate_node_bool(n, "create");
-        s->t.version_col = spate_node_str(n, "version_column");
         s->dedupe = s->t.mode != SQL_UPSERT;
-        s->batch_max = spate_node_int(n, "batch");
-        s->slow_ms = spate_node_duration(n, "slow_commit");
         snprintf(s->id, sizeof(s->id), "%s/%s", n->topo->application, n->name);
         spate_arena_init(&s->mem);
         if (init_columns(n, s, errstr, size) || init_key(n, s, errstr, size))
@@ -556,6 +560,7 @@ const spate_op_def_t spate_op_sql_sink = {
         .doc = "Writes records as rows of a SQLite or PostgreSQL table, one SQL transaction per commit, "
                "exact across crashes (upsert by key, or append/versioned with stored source offsets).",
         .props = sql_props,
+        .binds = sql_binds,
         .ctx_size = sizeof(sink_t),
         .init = sql_init,
         .start = sql_start,

@@ -159,8 +159,30 @@ static void test_bad(void) {
         }
 }
 
+/* Every node type's bindings (SPATE_BIND) name a property its field can hold. */
+static void test_binds(void) {
+        int bound = 0;
+        for (const spate_op_def_t *const *d = spate_op_all(); *d; d++) {
+                char err[256] = "";
+                CHECK(!spate_op_check_binds(*d, err, sizeof(err)), "%s: bindings valid (%s)", (*d)->name, err);
+                bound += (*d)->binds != NULL;
+        }
+        CHECK(bound >= 3, "%d node types bind their properties", bound);
+        spate_op_def_t bad = *spate_op_find("http_poll");
+        const spate_bind_t wrong[] = { { "every", 0, sizeof(int) }, { NULL } },
+                           missing[] = { { "evry", 0, sizeof(int64_t) }, { NULL } };
+        char err[256] = "";
+        bad.binds = wrong;
+        CHECK(spate_op_check_binds(&bad, err, sizeof(err)) && strstr(err, "'every' to a field that cannot"),
+              "a duration bound to an int is refused (%s)", err);
+        bad.binds = missing;
+        CHECK(spate_op_check_binds(&bad, err, sizeof(err)) && strstr(err, "'evry' but has no such property"),
+              "a binding naming no property is refused (%s)", err);
+}
+
 int main(void) {
         test_good();
+        test_binds();
         test_bad();
         return CHECK_DONE();
 }
