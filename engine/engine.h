@@ -17,6 +17,7 @@ typedef struct spate_engine_stats {
         uint64_t dlq;               /* records sent to the dead-letter topic (not in out) */
         uint64_t commits;           /* offset commits (tables have none) */
         int64_t first_ms, last_ms;  /* monotonic time of the first and last record */
+        int64_t first_cpu_ns, last_cpu_ns;  /* the processing thread's CPU time at both */
         int64_t start_ms;           /* monotonic time run() started */
 } spate_engine_stats_t;
 

@@ -121,6 +121,12 @@ int64_t spate_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t spate_thread_cpu_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms, int (*stop)(void *arg), void *arg) {
         int64_t end = spate_mono_ms() + *backoff_ms, left;
         while ((left = end - spate_mono_ms()) > 0) {

@@ -61,6 +61,7 @@ static inline int64_t spate_get_be64(const unsigned char *p) {
 
 int64_t spate_now_ms(void);       /* wall clock */
 int64_t spate_mono_ms(void);      /* monotonic clock */
+int64_t spate_thread_cpu_ns(void); /* CPU time of the calling thread */
 /* The retry delay of a transient failure: sleeps *backoff_ms, then doubles it,
  * up to cap_ms. With a stop function, the sleep is cut into slices of at most
  * 100 ms and ends early once stop(arg) says so (a stop request must not wait

@@ -4,9 +4,11 @@
  * compile errors are in test_expr_errors.c. */
 #include "check.h"
 #include "../../expr/expr.h"
+#include "../../expr/expr_int.h"
 #include "../../serde/json_scan.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 static const char *DOC =
         "{\"temp\": 31.5, \"city\": \"Copenhagen\", \"n\": 3, \"zero\": 0, \"neg\": -7,"
@@ -440,11 +442,52 @@ static void test_arena_reuse(void) {
         spate_shape_pool_destroy(&pool);
 }
 
+/* parse_time() reads "YYYY-MM-DD HH:MM:SS" (also with 'T' and/or 'Z') at
+ * fixed positions and keeps the last date's day number: against libc's
+ * timegm() on times from 1900 to 2100 in each form, dates alternating so the
+ * kept one is both hit and missed; and each invalid field is refused, with
+ * its date kept or not. */
+static void test_parse_time_fixed(void) {
+        static const char *const forms[] = { "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",
+                                             "%Y-%m-%d %H:%M:%SZ" };
+        unsigned seed = 20;
+        int wrong = 0, n = 0;
+        for (int i = 0; i < 200000; i++) {
+                /* runs of a few seconds apart, then a jump: same-date and new-date parses */
+                static time_t t;
+                seed = seed * 1103515245u + 12345u;
+                t = i % 8 ? t + (time_t)(seed >> 20) % 7200 : -2208988800LL + (time_t)(seed % 6311390u) * 1000;
+                struct tm tm;
+                char text[32];
+                double ms;
+                gmtime_r(&t, &tm);
+                size_t len = strftime(text, sizeof(text), forms[i % 4], &tm);
+                wrong += spate_expr__parse_time(text, len, &ms) || ms != (double)timegm(&tm) * 1000;
+                n++;
+        }
+        CHECK(wrong == 0, "%d fixed-form times read as timegm() does (%d wrong)", n, wrong);
+        static const char *const bad[] = { "2023-02-29 10:00:00", "2024-02-30 10:00:00", "2023-13-01 10:00:00",
+                                           "2023-00-10 10:00:00", "2023-11-00 10:00:00", "2023-11-14 24:00:00",
+                                           "2023-11-14 22:60:00", "2023-11-14 22:13:60", "2023-11-14 2a:13:20",
+                                           "2023-1a-14 22:13:20", "2023-11-14 22:13:20X", "2023-11-14_22:13:20",
+                                           "2023-11-14 22:13:2", "+023-11-14 22:13:20" };
+        wrong = 0;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                double ms;
+                spate_expr__parse_time("2023-11-14 00:00:00", 19, &ms);  /* the date kept */
+                wrong += !spate_expr__parse_time(bad[i], strlen(bad[i]), &ms);
+                spate_expr__parse_time("2000-01-01 00:00:00", 19, &ms);  /* another date kept */
+                wrong += !spate_expr__parse_time(bad[i], strlen(bad[i]), &ms);
+        }
+        CHECK(wrong == 0, "invalid dates, hours, minutes, seconds and separators are refused (%d accepted)", wrong);
+}
+
 int main(void) {
         test_cases();
         test_api();
         test_closed();
         test_onecall();
         test_arena_reuse();
+        test_parse_time_fixed();
         return CHECK_DONE();
 }

@@ -199,6 +199,61 @@ static void test_unreferenced_invalid(void) {
         spate_arena_destroy(&a);
 }
 
+/* The string scanner tests 8 bytes at a time while 8 remain, then byte by
+ * byte: every byte value at every position of a string, kept or skipped,
+ * in the middle of a record or at its end, is accepted exactly when it is
+ * printable ASCII other than the quote and the backslash (alone, a byte at
+ * or above 0x80 is invalid UTF-8), and a kept string reads back whole. A
+ * 2- and a 4-byte character at every position cross the word boundaries. */
+static void test_string_bytes(void) {
+        spate_arena_t a;
+        spate_value_t v;
+        char err[256], body[40], json[128];
+        spate_shape_t *root = spate_shape_new(&pool, 1);
+        int is = spate_shape_field(&pool, root, "s", 1, 1);
+        int wrong = 0, cases = 0;
+        spate_arena_init(&a);
+        for (int b = 0; b < 256; b++)
+                for (int pos = 0; pos < 20; pos++) {
+                        memset(body, 'a', 20);
+                        body[pos] = (char)b;
+                        int plain = b >= 0x20 && b < 0x80 && b != '"' && b != '\\';
+                        for (int form = 0; form < 3; form++) {
+                                /* kept mid-record, skipped mid-record, kept at the end; built
+                                 * by copying, as the body may hold a NUL byte */
+                                static const char *const pre[] = { "{\"s\":\"", "{\"t\":\"", "{\"s\":\"" };
+                                static const char *const post[] = { "\",\"t\":1}", "\",\"s\":\"x\"}", "\"}" };
+                                size_t n = strlen(pre[form]);
+                                memcpy(json, pre[form], n);
+                                memcpy(json + n, body, 20);
+                                memcpy(json + n + 20, post[form], strlen(post[form]));
+                                n += 20 + strlen(post[form]);
+                                spate_arena_reset(&a);
+                                int rc = spate_json_decode(root, json, n, &a, &v, err, sizeof(err));
+                                int ok = rc == 0 && (form == 1 || (v.u.items[is].n == 20 &&
+                                                                   !memcmp(v.u.items[is].u.s, body, 20)));
+                                wrong += plain ? !ok : rc == 0;
+                                cases++;
+                        }
+                }
+        CHECK(wrong == 0, "%d strings with one byte of each value at each position: accepted exactly when the "
+              "byte is plain, read back whole (%d wrong)", cases, wrong);
+        static const char *const chars[] = { "\xc3\xa9", "\xf0\x9f\x98\x80" };
+        wrong = 0;
+        for (int c = 0; c < 2; c++)
+                for (int pos = 0; pos < 17; pos++) {
+                        size_t cl = strlen(chars[c]);
+                        memset(body, 'a', 20);
+                        memcpy(body + pos, chars[c], cl);
+                        int n = snprintf(json, sizeof(json), "{\"s\":\"%.20s\"}", body);
+                        spate_arena_reset(&a);
+                        wrong += spate_json_decode(root, json, (size_t)n, &a, &v, err, sizeof(err)) ||
+                                 v.u.items[is].n != 20 || memcmp(v.u.items[is].u.s, body, 20);
+                }
+        CHECK(wrong == 0, "a 2- and a 4-byte character at every position of a string read back whole (%d wrong)", wrong);
+        spate_arena_destroy(&a);
+}
+
 /* Strings not from JSON (Avro, substr() cutting a character) may be invalid
  * UTF-8: the writer replaces each bad byte with U+FFFD. */
 static void test_write_repairs_utf8(void) {
@@ -214,6 +269,7 @@ int main(void) {
         test_format();
         test_format_exact();
         test_unreferenced_invalid();
+        test_string_bytes();
         test_write_repairs_utf8();
         test_numbers();
         test_selective();
