@@ -33,6 +33,12 @@ typedef struct follow {
         spate_metric_t *lag;
 } follow_t;
 
+typedef struct owner {
+        char *topic;
+        int32_t partition;
+        char member[SPATE_MEMBER_MAX];
+} owner_t;
+
 struct spate_standby {
         rd_kafka_t *rk;
         rd_kafka_queue_t *q;
@@ -41,12 +47,14 @@ struct spate_standby {
         int refresh;                 /* a rebalance or the tags changed the choice */
         int64_t last_lag;
         const spate_engine_t *e;
-        /* The tags last read (spate_engine_standby_peers()): the source
-         * partitions, the member id of each one's live owner ("" unknown),
-         * and the live members in the assignor's order (this instance's id
-         * among them); digest: of the owners and this instance's id. */
-        rd_kafka_topic_partition_list_t *view;
-        char (*owners)[SPATE_MEMBER_MAX];
+        /* The tags last read (spate_engine_standby_peers()): each source
+         * partition with the member id of its live owner ("" unknown), and
+         * the live members (this instance's id among them); digest: of the
+         * owners and this instance's id. Copied out of librdkafka's list: a
+         * copy of it would hold references that keep the consumer's
+         * rd_kafka_destroy() waiting. */
+        owner_t *owners;
+        int nowners;
         const char **members;
         int nmembers;
         uint64_t digest;
@@ -62,7 +70,7 @@ static spate_metric_t *lag_metric(const char *topic, int32_t partition) {
         snprintf(part, sizeof(part), "%d", partition);
         return spate_metrics_gauge(spate_metrics_default(), "spate_standby_lag_records", "Changelog records "
                                    "a standby's warm copy of a task has not applied yet (0: the task is "
-                                   "owned here, or caught up)", "topic", topic, "partition", part, NULL);
+                                   "owned here or no longer followed, or the copy caught up)", "topic", topic, "partition", part, NULL);
 }
 
 static void add_follow(void *opaque, const char *changelog, int32_t partition, int64_t from) {
@@ -111,9 +119,9 @@ int spate_standby_chosen(const char *const *members, int n, const char *owner, c
 
 /* The member id of the live owner of topic[partition] per the tags, or "". */
 static const char *owner_of(const spate_standby_t *sb, const char *topic, int32_t partition) {
-        for (int i = 0; sb->view && i < sb->view->cnt; i++)
-                if (sb->view->elems[i].partition == partition && !strcmp(sb->view->elems[i].topic, topic))
-                        return sb->owners[i];
+        for (int i = 0; i < sb->nowners; i++)
+                if (sb->owners[i].partition == partition && !strcmp(sb->owners[i].topic, topic))
+                        return sb->owners[i].member;
         return "";
 }
 
@@ -190,30 +198,39 @@ static void add_member(spate_standby_t *sb, const char *id) {
         sb->members[sb->nmembers++] = id;
 }
 
+static void free_owners(spate_standby_t *sb) {
+        for (int i = 0; i < sb->nowners; i++)
+                free(sb->owners[i].topic);
+        free(sb->owners);
+        free(sb->members);
+        sb->owners = NULL;
+        sb->members = NULL;
+        sb->nowners = sb->nmembers = 0;
+}
+
 void spate_engine_standby_peers(spate_engine_t *e, const rd_kafka_topic_partition_list_t *parts) {
         spate_standby_t *sb = e->standby;
         int64_t now = spate_now_ms();
         uint64_t digest = SPATE_HASH_INIT;
         if (!sb || !parts)
                 return;
-        if (sb->view)
-                rd_kafka_topic_partition_list_destroy(sb->view);
-        sb->view = rd_kafka_topic_partition_list_copy(parts);
-        free(sb->owners);
-        free(sb->members);
+        free_owners(sb);
         sb->owners = calloc((size_t)parts->cnt + 1, sizeof(*sb->owners));
         sb->members = calloc((size_t)parts->cnt + 1, sizeof(*sb->members));
         if (!sb->owners || !sb->members)
                 abort();
-        sb->nmembers = 0;
         for (int i = 0; i < parts->cnt; i++) {
                 const rd_kafka_topic_partition_t *elem = &parts->elems[i];
-                live_owner(e, elem, now, sb->owners[i]);
-                if (sb->owners[i][0])
-                        add_member(sb, sb->owners[i]);
-                digest = spate_hash_bytes(digest, elem->topic, strlen(elem->topic) + 1);
-                digest = spate_hash_bytes(digest, &elem->partition, sizeof(elem->partition));
-                digest = spate_hash_bytes(digest, sb->owners[i], strlen(sb->owners[i]) + 1);
+                owner_t *o = &sb->owners[sb->nowners++];
+                if (!(o->topic = strdup(elem->topic)))
+                        abort();
+                o->partition = elem->partition;
+                live_owner(e, elem, now, o->member);
+                if (o->member[0])
+                        add_member(sb, o->member);
+                digest = spate_hash_bytes(digest, o->topic, strlen(o->topic) + 1);
+                digest = spate_hash_bytes(digest, &o->partition, sizeof(o->partition));
+                digest = spate_hash_bytes(digest, o->member, strlen(o->member) + 1);
         }
         if (e->me.member[0])
                 add_member(sb, e->me.member);
@@ -337,10 +354,7 @@ void spate_engine_standby_destroy(spate_engine_t *e) {
         rd_kafka_consumer_close(sb->rk);
         rd_kafka_destroy(sb->rk);
         free(sb->parts);
-        if (sb->view)
-                rd_kafka_topic_partition_list_destroy(sb->view);
-        free(sb->owners);
-        free(sb->members);
+        free_owners(sb);
         free(sb);
         e->standby = NULL;
 }
