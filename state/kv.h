@@ -105,7 +105,8 @@ int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, 
  * local checkpoint for a later assignment). */
 void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition);
 /* Standbys (num_standby_replicas, engine/engine_standby.c): warm copies, in
- * the local RocksDB, of the tasks this instance does not own, applied from
+ * the local RocksDB, of tasks this instance does not own (those the engine
+ * chooses for it), applied from
  * their changelogs one complete commit at a time with the changelog offset
  * reached, so that an assignment's restore reads only the tail. */
 typedef void (*spate_kv_follow_cb)(void *opaque, const char *changelog, int32_t partition, int64_t from);
