@@ -70,7 +70,8 @@ static spate_metric_t *lag_metric(const char *topic, int32_t partition) {
         snprintf(part, sizeof(part), "%d", partition);
         return spate_metrics_gauge(spate_metrics_default(), "spate_standby_lag_records", "Changelog records "
                                    "a standby's warm copy of a task has not applied yet (0: the task is "
-                                   "owned here or no longer followed, or the copy caught up)", "topic", topic, "partition", part, NULL);
+                                   "owned here or no longer followed, or the copy caught up)", "topic", topic,
+                                   "partition", part, NULL);
 }
 
 static void add_follow(void *opaque, const char *changelog, int32_t partition, int64_t from) {
