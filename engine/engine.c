@@ -463,7 +463,7 @@ spate_engine_t *spate_engine_new(spate_topology_t *t, char *errstr, size_t errst
         e->topo = t;
         e->ctx.engine = e;
         e->ctx.ops = &engine_ops;
-        e->me = (spate_committer_t){ spate_topology_fingerprint(t), spate_now_ms(), 0, 0 };
+        e->me = (spate_committer_t){ .fp = spate_topology_fingerprint(t), .start_ms = spate_now_ms() };
         e->tick_ms = 100;
         for (int i = 0; i < t->nnodes; i++) {
                 int ms = t->nodes[i]->def->punctuate_ms;

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Source partitions of every topic this instance reads and commits. */
 static rd_kafka_topic_partition_list_t *all_source_partitions(spate_engine_t *e) {
@@ -68,8 +69,10 @@ int spate_engine_check_peers(spate_engine_t *e) {
         int rc = 0;
         if (!all || rd_kafka_committed(e->consumer, all, 5000))
                 spate_warn("cannot read the group's committed offsets to check for other topologies");
-        else
+        else {
                 rc = spate_engine_check_committers(e, all);
+                spate_engine_standby_peers(e, all);
+        }
         if (e->peer_parts)
                 rd_kafka_topic_partition_list_destroy(e->peer_parts);
         e->peer_parts = all;  /* what spate_engine_ask_peers() asks for */
@@ -103,6 +106,7 @@ int spate_engine_peers_answered(spate_engine_t *e) {
                 const rd_kafka_topic_partition_list_t *parts = rd_kafka_group_result_partitions(groups[0]);
                 spate_debug("topology check: %d committed partitions", parts ? parts->cnt : -1);
                 rc = spate_engine_check_committers(e, parts);
+                spate_engine_standby_peers(e, parts);
         }
         else
                 spate_debug("group offsets for the topology check: %s", rd_kafka_event_error_string(ev));
@@ -180,11 +184,27 @@ static void set_ready(spate_engine_t *e, int ready) {
                 spate_metric_set(e->m_ready, ready);
 }
 
+/* This instance's group member id, which its tags carry: "" when it does
+ * not fit one (its tasks then have no known owner, and are followed by
+ * every instance with standbys). */
+static void set_member(spate_engine_t *e, rd_kafka_t *rk) {
+        char *id = rd_kafka_memberid(rk);
+        size_t n = id ? strlen(id) : 0;
+        if (n >= sizeof(e->me.member))
+                n = 0;
+        if (n)
+                memcpy(e->me.member, id, n);
+        e->me.member[n] = '\0';
+        if (id)
+                rd_kafka_mem_free(rk, id);
+}
+
 void spate_engine_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         spate_engine_t *e = opaque;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 log_parts("assigned", parts);
+                set_member(e, rk);
                 set_assigned(e, parts, 1);
                 spate_engine_fetch_committed(e, parts);
                 if (spate_engine_check_peers(e))

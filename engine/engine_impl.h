@@ -124,6 +124,19 @@ int spate_engine_commit(spate_engine_t *e);
 int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_size);
 /* After a rebalance: the next poll follows the tasks not owned now. */
 void spate_engine_standby_changed(spate_engine_t *e);
+/* The group's committed offsets of every source partition, with their
+ * committer tags (spate_engine_check_peers(), spate_engine_peers_answered()):
+ * the owners and live members the standbys choose by; the next poll
+ * chooses again when they changed. */
+void spate_engine_standby_peers(spate_engine_t *e, const rd_kafka_topic_partition_list_t *parts);
+/* Whether self keeps a standby of partition p (of a topic of np partitions)
+ * whose owner is member `owner`, among the live members[0..n) (any order;
+ * self and owner among them): 1 when self is one of the first `replicas`
+ * members that the `range` assignor would give p to, one after the other,
+ * if the owner and each of those before left. Deterministic: every
+ * instance that reads the same tags chooses alike. */
+int spate_standby_chosen(const char *const *members, int n, const char *owner, const char *self, int32_t p,
+                         int np, int replicas);
 /* From the main loop, without blocking (busy: the active tasks had records
  * this iteration): 0, or -1 with e->ctx.errstr. */
 int spate_engine_standby_poll(spate_engine_t *e, int busy);

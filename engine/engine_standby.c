@@ -1,9 +1,14 @@
 /* engine_standby.c - standby replicas (num_standby_replicas; docs/stores.md,
  * "Standbys"): a second consumer, assign()-ed to the changelog partitions of
- * the tasks this instance does not own, polled by the main loop without
- * blocking. Its records go to the stores' standbys (state/kv.c), which keep
- * warm copies in the local RocksDB, so that the restore of a task assigned
- * after a failover reads only the changelog's tail. */
+ * the tasks this instance keeps warm copies of, polled by the main loop
+ * without blocking. Its records go to the stores' standbys (state/kv.c),
+ * which keep the copies in the local RocksDB, so that the restore of a task
+ * assigned after a failover reads only the changelog's tail. Which tasks:
+ * from the committer tags of the group's committed offsets (the owner of
+ * each source partition and the live members), the N members that the
+ * group's `range` assignor would give a task, one after the other, if its
+ * owner left (spate_standby_chosen()); a task whose owner the tags do not
+ * say is followed. */
 #include "engine_impl.h"
 #include "../util/mem.h"
 #include "kafka_conf.h"
@@ -29,13 +34,35 @@ typedef struct follow {
         spate_metric_t *lag;
 } follow_t;
 
+typedef struct owner {
+        char *topic;
+        int32_t partition;
+        char member[SPATE_MEMBER_MAX];
+} owner_t;
+
 struct spate_standby {
         rd_kafka_t *rk;
         rd_kafka_queue_t *q;
         follow_t *parts;
         int nparts, cap, last;       /* last: the follow of the previous record */
-        int refresh;                 /* a rebalance changed what this instance owns */
+        int refresh;                 /* a rebalance or the tags changed the choice */
         int64_t last_lag;
+        const spate_engine_t *e;
+        /* The tags last read (spate_engine_standby_peers()): each source
+         * partition with the member id of its live owner ("" unknown), and
+         * the live members (this instance's id among them); digest: of the
+         * owners and this instance's id. Copied out of librdkafka's list: a
+         * copy of it would hold references that keep the consumer's
+         * rd_kafka_destroy() waiting. */
+        owner_t *owners;
+        int nowners;
+        const char **members;
+        int nmembers;
+        uint64_t digest;
+        /* The choice of the last refresh, logged when it changes. */
+        int nwanted, nunowned;
+        uint64_t choice;
+        char chosen[1024];
         rd_kafka_message_t *msgs[STANDBY_BATCH];
 };
 
@@ -44,7 +71,8 @@ static spate_metric_t *lag_metric(const char *topic, int32_t partition) {
         snprintf(part, sizeof(part), "%d", partition);
         return spate_metrics_gauge(spate_metrics_default(), "spate_standby_lag_records", "Changelog records "
                                    "a standby's warm copy of a task has not applied yet (0: the task is "
-                                   "owned here, or caught up)", "topic", topic, "partition", part, NULL);
+                                   "owned here or no longer followed, or the copy caught up)", "topic", topic,
+                                   "partition", part, NULL);
 }
 
 static void add_follow(void *opaque, const char *changelog, int32_t partition, int64_t from) {
@@ -56,15 +84,81 @@ static void add_follow(void *opaque, const char *changelog, int32_t partition, i
         sb->parts[sb->nparts++] = (follow_t){ changelog, partition, from, lag_metric(changelog, partition) };
 }
 
-/* Follows what the stores' standbys now cover: every task not owned. */
+/* Index, among n members in the range assignor's order (n >= 1), of the
+ * one it assigns partition p of a topic of np partitions: the first np % n
+ * members take np / n + 1 partitions each, in order, the others np / n. */
+static int range_member(int32_t p, int np, int n) {
+        int per = np / n, extra = np % n;
+        if (p < extra * (per + 1))
+                return p / (per + 1);
+        return extra + (p - extra * (per + 1)) / per;
+}
+
+static int by_id(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int spate_standby_chosen(const char *const *members, int n, const char *owner, const char *self, int32_t p,
+                         int np, int replicas) {
+        const char **left = spate_xmalloc(sizeof(*left) * (size_t)n);
+        int m = 0, chosen = 0;
+        for (int i = 0; i < n; i++)
+                if (strcmp(members[i], owner))
+                        left[m++] = members[i];
+        qsort(left, (size_t)m, sizeof(*left), by_id);
+        for (int r = 0; r < replicas && m > 0 && p >= 0 && p < np && !chosen; r++) {
+                int i = range_member(p, np, m);
+                chosen = !strcmp(left[i], self);
+                memmove(&left[i], &left[i + 1], sizeof(*left) * (size_t)(m - i - 1));
+                m--;
+        }
+        free(left);
+        return chosen;
+}
+
+/* The member id of the live owner of topic[partition] per the tags, or "". */
+static const char *owner_of(const spate_standby_t *sb, const char *topic, int32_t partition) {
+        for (int i = 0; i < sb->nowners; i++)
+                if (sb->owners[i].partition == partition && !strcmp(sb->owners[i].topic, topic))
+                        return sb->owners[i].member;
+        return "";
+}
+
+/* spate_kv_want_cb: a task whose owner is unknown (never committed, a tag
+ * gone stale or without a member id, or this instance's own tag on a task it
+ * no longer holds) is followed, so that a failover never loses a warm copy;
+ * any other is followed by the members spate_standby_chosen() names. */
+static int want(void *opaque, const char *topic, int32_t partition, int npartitions) {
+        spate_standby_t *sb = opaque;
+        const char *owner = owner_of(sb, topic, partition), *self = sb->e->me.member;
+        size_t off = strlen(sb->chosen);
+        int w = !*owner || !*self || !strcmp(owner, self) ||
+                spate_standby_chosen(sb->members, sb->nmembers, owner, self, partition, npartitions,
+                                     sb->e->topo->num_standby_replicas);
+        sb->nunowned++;
+        if (w) {
+                sb->nwanted++;
+                sb->choice = spate_hash_bytes(spate_hash_bytes(sb->choice, topic, strlen(topic) + 1), &partition,
+                                              sizeof(partition));
+                if (off < sizeof(sb->chosen))
+                        snprintf(sb->chosen + off, sizeof(sb->chosen) - off, " %s[%d]", topic, partition);
+        }
+        return w;
+}
+
+/* Follows what the stores' standbys now cover: the tasks want() picks. */
 static int refresh(spate_engine_t *e, spate_standby_t *sb) {
         rd_kafka_topic_partition_list_t *a;
         rd_kafka_resp_err_t err;
+        uint64_t before = sb->choice;
         for (int i = 0; i < sb->nparts; i++)
                 spate_metric_set(sb->parts[i].lag, 0);
         sb->nparts = sb->last = 0;
+        sb->nwanted = sb->nunowned = 0;
+        sb->choice = spate_hash_bytes(SPATE_HASH_INIT, &sb->nmembers, sizeof(sb->nmembers));
+        sb->chosen[0] = '\0';
         for (int i = 0; i < e->topo->nnodes; i++)
-                if (spate_kv_node_standbys(e->topo->nodes[i], &e->ctx, add_follow, sb))
+                if (spate_kv_node_standbys(e->topo->nodes[i], &e->ctx, want, add_follow, sb))
                         return -1;
         a = rd_kafka_topic_partition_list_new(sb->nparts ? sb->nparts : 1);
         for (int i = 0; i < sb->nparts; i++)
@@ -77,10 +171,69 @@ static int refresh(spate_engine_t *e, spate_standby_t *sb) {
                          rd_kafka_err2str(err));
                 return -1;
         }
-        spate_info("standby: following %d changelog partitions of tasks this instance does not own",
-                   sb->nparts);
+        if (sb->choice != before)
+                spate_info("standby: following %d of %d tasks not owned here (num_standby_replicas %d, "
+                           "%d live members):%s", sb->nwanted, sb->nunowned, e->topo->num_standby_replicas,
+                           sb->nmembers, sb->chosen);
         sb->refresh = 0;
         return 0;
+}
+
+/* The member id of the live committer of elem's offset, of this topology,
+ * or "" (none, gone stale, left, or without an id). */
+static void live_owner(const spate_engine_t *e, const rd_kafka_topic_partition_t *elem, int64_t now,
+                       char *owner) {
+        spate_committer_t c;
+        owner[0] = '\0';
+        if (!spate_committer_parse(elem->metadata, elem->metadata_size, &c) && c.fp == e->me.fp && !c.left &&
+            now - c.at_ms <= PEER_LIVE_MS)
+                memcpy(owner, c.member, sizeof(c.member));
+}
+
+static void add_member(spate_standby_t *sb, const char *id) {
+        for (int i = 0; i < sb->nmembers; i++)
+                if (!strcmp(sb->members[i], id))
+                        return;
+        sb->members[sb->nmembers++] = id;
+}
+
+static void free_owners(spate_standby_t *sb) {
+        for (int i = 0; i < sb->nowners; i++)
+                free(sb->owners[i].topic);
+        free(sb->owners);
+        free(sb->members);
+        sb->owners = NULL;
+        sb->members = NULL;
+        sb->nowners = sb->nmembers = 0;
+}
+
+void spate_engine_standby_peers(spate_engine_t *e, const rd_kafka_topic_partition_list_t *parts) {
+        spate_standby_t *sb = e->standby;
+        int64_t now = spate_now_ms();
+        uint64_t digest = SPATE_HASH_INIT;
+        if (!sb || !parts)
+                return;
+        free_owners(sb);
+        sb->owners = spate_xcalloc((size_t)parts->cnt + 1, sizeof(*sb->owners));
+        sb->members = spate_xcalloc((size_t)parts->cnt + 1, sizeof(*sb->members));
+        for (int i = 0; i < parts->cnt; i++) {
+                const rd_kafka_topic_partition_t *elem = &parts->elems[i];
+                owner_t *o = &sb->owners[sb->nowners++];
+                o->topic = spate_xstrdup(elem->topic);
+                o->partition = elem->partition;
+                live_owner(e, elem, now, o->member);
+                if (o->member[0])
+                        add_member(sb, o->member);
+                digest = spate_hash_bytes(digest, o->topic, strlen(o->topic) + 1);
+                digest = spate_hash_bytes(digest, &o->partition, sizeof(o->partition));
+                digest = spate_hash_bytes(digest, o->member, strlen(o->member) + 1);
+        }
+        if (e->me.member[0])
+                add_member(sb, e->me.member);
+        digest = spate_hash_bytes(digest, e->me.member, strlen(e->me.member) + 1);
+        if (digest != sb->digest)
+                sb->refresh = 1;
+        sb->digest = digest;
 }
 
 static follow_t *follow_of(spate_standby_t *sb, const char *topic, int32_t partition) {
@@ -153,6 +306,7 @@ int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_si
         }
         sb->q = rd_kafka_queue_get_consumer(sb->rk);
         sb->refresh = 1;
+        sb->e = e;
         e->standby = sb;
         return 0;
 }
@@ -195,6 +349,7 @@ void spate_engine_standby_destroy(spate_engine_t *e) {
         rd_kafka_consumer_close(sb->rk);
         rd_kafka_destroy(sb->rk);
         free(sb->parts);
+        free_owners(sb);
         free(sb);
         e->standby = NULL;
 }

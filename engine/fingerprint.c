@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define TAG "@fp="
+#define MEMBER_TAG "@m="
 
 /* Kind, then each scalar with its length, so that no two trees share a text.
  * Scalars as written, before ${VAR} interpolation: instances of one topology
@@ -35,9 +36,21 @@ uint64_t spate_topology_fingerprint(const spate_topology_t *t) {
         return nodes ? hash_tree(SPATE_HASH_INIT, nodes) : 0;
 }
 
+/* A member id the tag can carry: the offset metadata's separators (and
+ * bytes a reader could not print) are not in it. */
+static int member_ok(const char *m) {
+        size_t n = strnlen(m, SPATE_MEMBER_MAX);
+        for (size_t i = 0; i < n; i++)
+                if (m[i] <= ' ' || m[i] > '~' || m[i] == ';' || m[i] == '=')
+                        return 0;
+        return n > 0 && n < SPATE_MEMBER_MAX;
+}
+
 int spate_committer_format(const spate_committer_t *c, char *buf, size_t size) {
-        return snprintf(buf, size, TAG "%016" PRIx64 "/%lld/%lld%s;", c->fp, (long long)c->start_ms,
-                        (long long)c->at_ms, c->left ? "/left" : "");
+        int ok = member_ok(c->member);
+        return snprintf(buf, size, TAG "%016" PRIx64 "/%lld/%lld%s;%s%s%s", c->fp, (long long)c->start_ms,
+                        (long long)c->at_ms, c->left ? "/left" : "", ok ? MEMBER_TAG : "", ok ? c->member : "",
+                        ok ? ";" : "");
 }
 
 /* A decimal int64 >= 0 at s (digits only): 0, or -1. */
@@ -49,9 +62,25 @@ static int read_ms(const char *s, int64_t *v, char **end) {
         return errno ? -1 : 0;
 }
 
+/* The member tag right after the "@fp=" tag, if there is one: its id into
+ * member ("" without it); -1 when it is there but malformed. */
+static int read_member(const char *s, char *member) {
+        const char *end;
+        size_t n;
+        member[0] = '\0';
+        if (strncmp(s, MEMBER_TAG, strlen(MEMBER_TAG)))
+                return 0;
+        s += strlen(MEMBER_TAG);
+        if (!(end = strchr(s, ';')) || (n = (size_t)(end - s)) >= SPATE_MEMBER_MAX)
+                return -1;
+        memcpy(member, s, n);
+        member[n] = '\0';
+        return member_ok(member) ? 0 : -1;
+}
+
 /* The times must be >= 0: engine.c subtracts them from the clock. */
 int spate_committer_parse(const char *md, size_t len, spate_committer_t *c) {
-        char buf[128], *end;
+        char buf[128 + sizeof(MEMBER_TAG) + SPATE_MEMBER_MAX], *end;
         const char *p = md ? memmem(md, len, TAG, strlen(TAG)) : NULL;
         size_t n;
         if (!p)
@@ -67,5 +96,8 @@ int spate_committer_parse(const char *md, size_t len, spate_committer_t *c) {
             read_ms(end + 1, &c->at_ms, &end))
                 return -1;
         c->left = !strncmp(end, "/left", 5);
-        return *(c->left ? end + 5 : end) == ';' ? 0 : -1;
+        end += c->left ? 5 : 0;
+        if (*end != ';')
+                return -1;
+        return read_member(end + 1, c->member);
 }

@@ -220,9 +220,9 @@ dlq:
         return 0;
 }
 
-/* num_standby_replicas (top level): 0 (the default) or more; with 1 or more
- * every instance keeps warm copies of the stores of the tasks it does not
- * own (docs/stores.md#standbys). */
+/* num_standby_replicas (top level): 0 (the default) or more; with N >= 1
+ * N other instances keep warm copies of each task's stores
+ * (docs/stores.md#standbys). */
 static int load_standbys(spate_topology_t *t, char *errstr, size_t size) {
         const spate_yaml_t *y = spate_yaml_get(t->root, "num_standby_replicas");
         char *end;

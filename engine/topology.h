@@ -38,7 +38,7 @@ struct spate_topology {
         const char *state_dir;
         int64_t state_memory_mb;
         int exactly_once;              /* processing.guarantee: exactly_once */
-        int num_standby_replicas;      /* top level; >= 1: standbys follow every unowned task */
+        int num_standby_replicas;      /* top level; N >= 1: each task's copies on N instances */
         const char *schemas_dir;
         const char *schema_registry;   /* URL or NULL */
 };

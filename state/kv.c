@@ -853,9 +853,10 @@ static int standby_flush(restore_t *r, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-/* The task becomes this instance's: the standby's complete frames go to
- * RocksDB and it stops; the restore then reads only what follows them (a
- * frame it held without its meta record is read again). */
+/* The task becomes this instance's, or is no longer followed: the
+ * standby's complete frames go to RocksDB and it stops; a restore then reads
+ * only what follows them (a frame it held without its meta record is read
+ * again). *warm: the standby advanced the copy. */
 static int standby_stop(spate_kv_node_t *kn, int32_t partition, int store, spate_ctx_t *ctx, int *warm) {
         restore_t **r = kn->standbys ? &kn->standbys[partition * kn->nstores + store] : NULL;
         int rc = 0;
@@ -909,7 +910,22 @@ void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition)
 
 /* --- standbys --- */
 
-int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_follow_cb cb, void *opaque) {
+/* Stops the standbys of partition p's stores (spate_kv_node_standbys()). */
+static int standbys_stop(spate_kv_node_t *kn, int32_t p, spate_ctx_t *ctx) {
+        int warm;
+        for (int i = 0; i < kn->nstores; i++)
+                if (standby_stop(kn, p, i, ctx, &warm))
+                        return -1;
+        return 0;
+}
+
+static int owned_here(spate_kv_node_t *kn, int32_t p) {
+        spate_kv_t **owned = task_slot(kn, p, 0);
+        return owned && *owned;
+}
+
+int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_want_cb want, spate_kv_follow_cb cb,
+                           void *opaque) {
         spate_kv_node_t *kn = n->stores;
         spate_store_t *store;
         if (!kn)
@@ -918,12 +934,16 @@ int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_follow_cb
                 return -1;
         if (!kn->standbys)
                 kn->standbys = spate_xcalloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->standbys));
-        for (int p = 0; p < kn->npartitions; p++)
+        for (int p = 0; p < kn->npartitions; p++) {
+                if (owned_here(kn, p))
+                        continue;
+                if (!want(opaque, kn->topic, p, kn->npartitions)) {
+                        if (standbys_stop(kn, p, ctx))
+                                return -1;
+                        continue;
+                }
                 for (int i = 0; i < kn->nstores; i++) {
-                        spate_kv_t **owned = task_slot(kn, p, i);
                         restore_t **r = &kn->standbys[p * kn->nstores + i];
-                        if (owned && *owned)
-                                continue;
                         if (!*r) {
                                 *r = spate_xcalloc(1, sizeof(**r));
                                 (*r)->kv = kv_new(kn, i, p);
@@ -937,6 +957,7 @@ int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_follow_cb
                         }
                         cb(opaque, kn->changelogs[i], p, (*r)->next);
                 }
+        }
         return 0;
 }
 

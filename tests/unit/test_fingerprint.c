@@ -1,11 +1,13 @@
 /* test_fingerprint.c - the committer tag of offset metadata: written and read
- * back, found among node values, rejected when malformed; topology
+ * back (with and without the member id), found among node values, rejected
+ * when malformed; topology
  * fingerprints: alike for instances of one file that differ in a per-instance
  * ${VAR}, different for different computations. */
 #include "check.h"
 #include "../../engine/fingerprint.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* An MQTT source whose client_id is per instance, and a map computing v * factor. */
@@ -63,7 +65,8 @@ static void test_topology_fingerprint(void) {
 }
 
 int main(void) {
-        spate_committer_t c = { 0xc0cba90d3a127fe6ULL, 1764627000000LL, 1764627005000LL, 0 }, r;
+        spate_committer_t c = { .fp = 0xc0cba90d3a127fe6ULL, .start_ms = 1764627000000LL,
+                                .at_ms = 1764627005000LL }, r;
         char buf[256], md[512];
 
         spate_committer_format(&c, buf, sizeof(buf));
@@ -84,6 +87,34 @@ int main(void) {
         CHECK(spate_committer_parse("spate:@fp=ab/ 1/2;", 18, &r), "a space before a time rejected");
         CHECK(spate_committer_parse("spate:@fp=ab/1/99999999999999999999;", 36, &r), "an overflowing time rejected");
         CHECK(spate_committer_parse("spate:@fp=-1/1/2;", 17, &r), "a signed fingerprint rejected");
+        /* The member id, a tag of its own after "@fp=": an earlier version's
+         * tag (above) parses with none, and its parser, which reads "@fp="
+         * to its ';', still reads this one. */
+        c.left = 0;
+        snprintf(c.member, sizeof(c.member), "rdkafka-0b4f9d1e-5c2a");
+        spate_committer_format(&c, buf, sizeof(buf));
+        CHECK_STR(buf, "@fp=c0cba90d3a127fe6/1764627000000/1764627005000;@m=rdkafka-0b4f9d1e-5c2a;",
+                  "format with a member id");
+        snprintf(md, sizeof(md), "spate:%swin=1764626999000/42;", buf);
+        CHECK(!spate_committer_parse(md, strlen(md), &r) && r.at_ms == c.at_ms &&
+              !strcmp(r.member, "rdkafka-0b4f9d1e-5c2a"), "member id read back from metadata with node values");
+        CHECK(!spate_committer_parse("spate:@fp=ab/1/2;win=3;", 23, &r) && !r.member[0],
+              "an earlier version's tag: no member id");
+        CHECK(!spate_committer_parse("spate:@fp=ab/1/2/left;@m=x;", 27, &r) && r.left &&
+              !strcmp(r.member, "x"), "left, with a member id");
+        CHECK(spate_committer_parse("spate:@fp=ab/1/2;@m=;", 21, &r), "an empty member id rejected");
+        CHECK(spate_committer_parse("spate:@fp=ab/1/2;@m=a b;", 24, &r), "a member id with a space rejected");
+        CHECK(spate_committer_parse("spate:@fp=ab/1/2;@m=abc", 23, &r), "an unterminated member id rejected");
+        memset(c.member, 'x', sizeof(c.member) - 1);
+        c.member[sizeof(c.member) - 1] = '\0';
+        spate_committer_format(&c, buf, sizeof(buf));
+        CHECK(!spate_committer_parse(buf, strlen(buf), &r) && !strcmp(r.member, c.member),
+              "the longest member id a tag carries (%zu characters) read back", strlen(c.member));
+        snprintf(md, sizeof(md), "spate:@fp=ab/1/2;@m=%sx;", c.member);
+        CHECK(spate_committer_parse(md, strlen(md), &r), "a member id longer rejected");
+        snprintf(c.member, sizeof(c.member), "a;b");
+        spate_committer_format(&c, buf, sizeof(buf));
+        CHECK_STR(buf, "@fp=c0cba90d3a127fe6/1764627000000/1764627005000;", "a member id with a ';': left out");
         test_topology_fingerprint();
         return CHECK_DONE();
 }

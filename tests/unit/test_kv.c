@@ -427,9 +427,14 @@ static void test_bad_topology(void) {
 
 /* Standbys (num_standby_replicas): what node dd's standbys follow. */
 typedef struct follows {
-        int n;
+        int n, want;                 /* want: a bit per partition the instance chose to follow */
         int64_t from[2];
 } follows_t;
+
+static int on_want(void *opaque, const char *topic, int32_t partition, int npartitions) {
+        const follows_t *f = opaque;
+        return !strcmp(topic, "t.in") && npartitions == 2 && (f->want >> partition & 1);
+}
 
 static void on_follow(void *opaque, const char *changelog, int32_t partition, int64_t from) {
         follows_t *f = opaque;
@@ -468,7 +473,7 @@ static double restored(const char *from) {
 static void test_standby(void) {
         spate_driver_t *d = driver(NULL);
         spate_kv_t *kv;
-        follows_t f = { 0 };
+        follows_t f = { .want = 3 };
         char err[512];
         filler(d);
         kv_at(d, 0, 0, &kv);
@@ -488,15 +493,28 @@ static void test_standby(void) {
 
         CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "crash: %s", err);
         spate_node_t *dd = node(d, "dd");
-        CHECK(spate_kv_node_standbys(dd, spate_driver_ctx(d), on_follow, &f) == 0 && f.n == 2 && !f.from[0] &&
+        CHECK(spate_kv_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 2 && !f.from[0] &&
               !f.from[1], "no task owned, no local state: standbys follow both changelogs from 0 (%d)", f.n);
         CHECK(feed(d, 0, 0, end0) == 0, "partition 0's changelog applied");
         CHECK(feed(d, 1, 0, end1 - 1) == 0, "partition 1's frame without its meta record held");
         CHECK(feed(d, 0, 0, end0) == 0, "records fetched again are ignored");
         CHECK(spate_kv_node_standby_apply(dd, "t.other", 0, "k", 1, "v", 1, 0, err, sizeof(err)) == 1,
               "a topic that is no changelog of dd's is not its");
-        f = (follows_t){ 0 };
-        spate_kv_node_standbys(dd, spate_driver_ctx(d), on_follow, &f);
+        /* Neither chosen any more: the standbys stop, leaving what their
+         * checkpoints say (partition 1's held frame is in none). */
+        f = (follows_t){ .want = 0 };
+        CHECK(spate_kv_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 0,
+              "no task chosen: nothing followed (%d)", f.n);
+        CHECK(spate_kv_node_standby_apply(dd, CHANGELOG, 1, "k", 1, "v", 1, end1, err, sizeof(err)) == 0,
+              "a record of a task no longer followed is ignored");
+        f = (follows_t){ .want = 3 };
+        spate_kv_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
+        CHECK(f.from[0] == end0 && f.from[1] == 0, "chosen again: partition 0 from its checkpoint, partition 1 "
+              "from the start, its frame without a meta record read again (%lld, %lld)", (long long)f.from[0],
+              (long long)f.from[1]);
+        CHECK(feed(d, 1, 0, end1 - 1) == 0, "partition 1's frame held again");
+        f = (follows_t){ .want = 3 };
+        spate_kv_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
         CHECK(f.from[0] == end0 && f.from[1] == end1 - 1, "the standbys read on from where they are (%lld, %lld)",
               (long long)f.from[0], (long long)f.from[1]);
 
@@ -513,8 +531,8 @@ static void test_standby(void) {
         CHECK_STR(get(kv, "c"), "4", "c");
         CHECK(kv_at(d, 1, 0, &kv) == 1 && kv_at(d, 1, 1, &kv) == 0, "partition 1 resumes at offset 1");
         CHECK_STR(get(kv, "z"), "9", "z");
-        f = (follows_t){ 0 };
-        spate_kv_node_standbys(node(d, "dd"), spate_driver_ctx(d), on_follow, &f);
+        f = (follows_t){ .want = 3 };
+        spate_kv_node_standbys(node(d, "dd"), spate_driver_ctx(d), on_want, on_follow, &f);
         CHECK(f.n == 0, "both tasks owned: no standby (%d)", f.n);
         spate_driver_destroy(d);
 }

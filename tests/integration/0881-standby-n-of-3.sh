@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# 0881-standby-n-of-3.sh - standby replicas honour num_standby_replicas: three
+# instances of a `dedupe` topology (an engine-owned store) over 6 partitions
+# with num_standby_replicas: 1. Asserts that (a) once the group is stable and
+# input flows, each task is followed by exactly one instance, not its owner
+# (each instance's last "assigned" and "standby: following" log lines); (b)
+# after the instance that joined first is killed with SIGKILL, each of its
+# tasks is restored by the survivor that followed it, from a copy kept warm by
+# its standby plus a tail shorter than the copy; (c) the output equals the
+# independent reference exactly (tests/ref/dedupe_ref.py). The instance
+# killed owns partition 2: the middle one in the range assignor's order, so
+# its two tasks go to different survivors (each its task's standby).
+. "$SPATE_ROOT/tests/lib.sh"
+topo=$SPATE_ROOT/tests/integration/0881-standby-n-of-3.yaml
+REF=$SPATE_ROOT/tests/ref
+if [ -n "${SPATE_ASAN:-}" ]; then N=${N_0881:-60000}; else N=${N_0881:-200000}; fi
+echo "# $N records over 6 partitions, 3 instances, num_standby_replicas: 1"
+ulimit -c 0
+t0=$SECONDS
+
+$PY "$REF/dedupe_ref.py" gen "$N" 6 10000 "$TMP/in.tsv" "$TMP/expected.json"
+start_broker --topology "$topo" --topic it0881.in:6 --topic it-0881-dd-seen-changelog:6 \
+        --topic it0881.out:2 --topic it-0881-dlq:1 || { nok "broker starts"; exit 1; }
+
+start() {  # NAME: one instance with its own state directory
+        env SPATE_STATE_DIR="$TMP/state-$1" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$1.log" &
+        _pids+=($!)
+        eval "PID_$1=$!"
+}
+holds() { grep "assigned [0-9]* partitions" "$TMP/spate-$1.log" | tail -1 | grep -q "assigned $2 partitions"; }
+exact() {
+        $KT consume "$BOOT" it0881.out --idle 0.5 >"$TMP/out.jsonl"
+        $PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl" -q
+}
+# Who owns and who follows each partition, from each instance's last lines
+# (a standby's line is logged when its choice changes, after each rebalance
+# and each change of the committer tags). Prints "p owner followers" per
+# partition; exits 0 when the owners hold the 6 partitions once each and
+# each partition has exactly one follower, not its owner.
+cat >"$TMP/roles.py" <<'PY'
+import re, sys
+owned, follows = {}, {}
+for name in sys.argv[1:]:
+    owned[name], follows[name] = set(), set()
+    for line in open(f"{name}"):
+        if re.search(r"assigned \d+ partitions", line):
+            owned[name] = set(map(int, re.findall(r"it0881\.in\[(\d+)\]", line)))
+        elif "standby: following" in line:
+            follows[name] = set(map(int, re.findall(r"it0881\.in\[(\d+)\]", line.split("):", 1)[1])))
+good = sorted(p for n in owned for p in owned[n]) == list(range(6))
+for p in range(6):
+    o = [n.rsplit("-", 1)[-1][:-4] for n in owned if p in owned[n]]
+    f = [n.rsplit("-", 1)[-1][:-4] for n in follows if p in follows[n] and p not in owned[n]]
+    print(p, ",".join(o) or "-", ",".join(f) or "-")
+    good &= len(o) == 1 and len(f) == 1
+sys.exit(0 if good else 1)
+PY
+roles() { $PY "$TMP/roles.py" "$TMP"/spate-a.log "$TMP"/spate-b.log "$TMP"/spate-c.log; }
+
+# Four fifths flow once the three run; the last fifth (whose ids repeat ids
+# of the fourth) once the survivors hold every partition, so that the
+# restored copies decide.
+split -n l/5 -d "$TMP/in.tsv" "$TMP/part."
+start a
+check "a holds the 6 partitions" wait_for 30 holds a 6
+start b
+check "a and b hold 3 partitions each" wait_for 30 bash -c "$(declare -f holds); TMP=$TMP; holds a 3 && holds b 3"
+start c
+check "a, b and c hold 2 partitions each" wait_for 30 bash -c "$(declare -f holds); TMP=$TMP; holds a 2 && holds b 2 && holds c 2"
+( for f in "$TMP"/part.0[0-3]; do $KT produce "$BOOT" it0881.in "$f" --partitioned >/dev/null || exit 1; done ) &
+producer=$!
+# The owners' tags reach the others within two tag refreshes (5 s each).
+check "each task is followed by exactly one instance, not its owner" wait_for 60 bash -c "$(declare -f roles); TMP=$TMP PY=$PY roles >/dev/null"
+roles | sed 's/^/# partition, owner, follower: /' | tee "$TMP/roles.txt"
+for s in a b c; do grep "standby: following" "$TMP/spate-$s.log" | tail -1 | sed "s/^.*INFO  /# $s: /"; done
+wait_count 60 it0881.out $((N * 3 / 10)) || nok "output reaches 30 % within 60 s"
+roles >"$TMP/roles.txt" || nok "the roles held until the kill"
+victim=$(awk '$1 == 2 { print $2 }' "$TMP/roles.txt")
+failed=$(awk -v v="$victim" '$2 == v { print $1 }' "$TMP/roles.txt")
+survivors=$(echo a b c | tr ' ' '\n' | grep -v "^$victim$")
+declare -A lines
+for s in $survivors; do lines[$s]=$(wc -l <"$TMP/spate-$s.log"); done
+kill -KILL "$(eval echo "\$PID_$victim")"; wait "$(eval echo "\$PID_$victim")" 2>/dev/null
+t_kill=$(date +%s.%N)
+echo "# $((SECONDS - t0)) s: killed $victim (partitions $(echo $failed)) with SIGKILL"
+since() { tail -n +$((lines[$1] + 1)) "$TMP/spate-$1.log"; }
+took_over() { for s in $survivors; do since $s | grep -q "assigned 3 partitions" || return 1; done; }
+check "the survivors ($(echo $survivors)) take $victim's partitions within 60 s" wait_for 60 took_over
+check "produced 4 of 5 parts" wait "$producer"
+check "produced the last part" $KT produce "$BOOT" it0881.in "$TMP/part.04" --partitioned
+check "the output equals the reference within 60 s" wait_for 60 exact
+t_exact=$(date +%s.%N)
+while read -r status rest; do
+        if [ "$status" = ok ]; then ok "after the failover: ${rest#- }"; else nok "after the failover: ${rest#*- }"; fi
+done < <($PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
+
+shorter() { [ -n "$1" ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }  # TAIL LOCAL
+# (b) each failed partition: restored by the survivor that followed it, from
+# its standby's copy plus a tail shorter than it.
+for p in $failed; do
+        follower=$(awk -v p="$p" '$1 == p { print $3 }' "$TMP/roles.txt")
+        restorer=-
+        for s in $survivors; do since $s | grep -q "partition $p restored:" && restorer=$s; done
+        check "partition $p: restored by its standby's instance ($restorer; followed by $follower)" [ "$restorer" = "$follower" ]
+        line=$(since "$restorer" 2>/dev/null | grep "partition $p restored:" | head -1)
+        echo "# $restorer: ${line#*INFO  }"
+        read -r tail local < <(echo "$line" | sed -nE 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p')
+        check "partition $p: the copy was kept warm by a standby" grep -q "kept warm by a standby" <<<"$line"
+        check "partition $p: the restore read only the tail (${tail:-?} records past the copy's ${local:-?})" \
+                shorter "${tail:-}" "${local:-0}"
+done
+dl=$($KT count "$BOOT" it-0881-dlq)
+check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
+stopped() { for s in $survivors; do ! kill -0 "$(eval echo "\$PID_$s")" 2>/dev/null || return 1; done; }
+for s in $survivors; do kill -TERM "$(eval echo "\$PID_$s")"; done
+check "the survivors stop on SIGTERM within 30 s" wait_for 30 stopped
+awk -v k="$t_kill" -v x="$t_exact" 'BEGIN { printf "# from the kill: output complete after %.1f s (session timeout %d ms)\n", x - k, '"$SPATE_SESSION_TIMEOUT_MS"' }'
+echo "# took $((SECONDS - t0)) s"
