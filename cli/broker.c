@@ -55,6 +55,25 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
         return real_bind(fd, addr, len);
 }
 
+/* The first of ports port..port+n-1 something already listens on, or 0:
+ * the mock cluster cannot report a failed bind (librdkafka 2.0 asserts while
+ * destroying the half-made cluster), so the ports are tried first. */
+static int busy_port(int port, int n) {
+        for (int i = 0; i < n; i++) {
+                struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(port + i)),
+                                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0), rc;
+                if (fd < 0)
+                        return 0;
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+                close(fd);
+                if (rc)
+                        return port + i;
+        }
+        return 0;
+}
+
 static void on_signal(int sig) {
         if (sig == SIGUSR1)
                 usr1 = 1;
@@ -205,6 +224,13 @@ int spate_cmd_broker(int argc, char **argv) {
                 spate_err("bad --listen or --brokers");
                 rd_kafka_conf_destroy(conf);
                 return 2;
+        }
+        int busy = busy_port(next_port, nbrokers);
+        if (busy) {
+                spate_err("port %d is in use (%s): give --listen a free HOST:PORT (the brokers take %d ports "
+                          "from it)", busy, strerror(errno), nbrokers);
+                rd_kafka_conf_destroy(conf);
+                return 1;
         }
         if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)))) {
                 spate_err("%s", errstr);

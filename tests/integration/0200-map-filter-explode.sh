@@ -11,6 +11,8 @@ read -r n_sum n_min n_dlq < <($PY "$SPATE_ROOT/tests/ref/map_filter_explode.py" 
 echo "# expecting $n_sum summary, $n_min minutes, $n_dlq DLQ records"
 start_broker --topology "$topo" || { nok "broker starts"; exit 1; }
 check "spate check accepts the topology" "$SPATE_BIN" check "$topo"
+check "a second broker on the same ports says which port is in use, exit 1" bash -c '"$0" broker --listen "$1" \
+        >/dev/null 2>"$2"; [ $? -eq 1 ] && grep -q "port ${1##*:} is in use" "$2"' "$SPATE_BIN" "$BOOT" "$TMP/busy.log"
 check "produce $N input records (watermarks confirm all kept)" $KT produce "$BOOT" it0200.in "$TMP/in.tsv"
 start_spate a "$topo"
 check "results and DLQ complete within 90 s" wait_count 90 it0200.minutes "$n_min"
