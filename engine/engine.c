@@ -405,6 +405,9 @@ static void store_metrics(spate_store_t *store) {
                          (double)st.live_bytes);
         spate_metric_set(spate_metrics_gauge(m, "spate_state_store_keys", "State store: keys (RocksDB's "
                                              "estimate)", NULL), (double)st.keys);
+        spate_metric_set(spate_metrics_gauge(m, "spate_state_memtable_bytes", "State store: memtables "
+                                             "(write buffers) of every column family", NULL),
+                         (double)st.memtable_bytes);
         spate_metric_set(spate_metrics_gauge(m, "spate_state_block_cache_usage_bytes", "State store: block "
                                              "cache in use", NULL), (double)st.cache_usage);
         spate_metric_set(spate_metrics_gauge(m, "spate_state_block_cache_capacity_bytes", "State store: "
@@ -437,13 +440,13 @@ static void metrics_refresh(spate_engine_t *e) {
         e->last_metrics = spate_mono_ms();
 }
 
-/* The prefetch bound in bytes, for spate_fetch_wake_batch(). */
-static long prefetch_bytes(rd_kafka_t *rk) {
+/* A numeric consumer property (the prefetch bounds), 0 when unset. */
+static long consumer_long(rd_kafka_t *rk, const char *name) {
         char v[32];
         size_t size = sizeof(v);
-        if (rd_kafka_conf_get(rd_kafka_conf(rk), "queued.max.messages.kbytes", v, &size) != RD_KAFKA_CONF_OK)
+        if (rd_kafka_conf_get(rd_kafka_conf(rk), name, v, &size) != RD_KAFKA_CONF_OK)
                 return 0;
-        return atol(v) * 1024;
+        return atol(v);
 }
 
 static void start_fetch_wake(spate_engine_t *e) {
@@ -451,7 +454,8 @@ static void start_fetch_wake(spate_engine_t *e) {
         int n = 0;
         for (int i = 0; i < e->nsources && n < 64; i++)
                 topics[n++] = e->sources[i].topic;
-        e->prefetch_bytes = prefetch_bytes(e->consumer);
+        e->prefetch_bytes = consumer_long(e->consumer, "queued.max.messages.kbytes") * 1024;
+        e->prefetch_msgs = consumer_long(e->consumer, "queued.min.messages");
         e->wake = spate_fetch_wake_start(e->consumer, e->queue, topics, n);
 }
 
@@ -529,13 +533,18 @@ err:
         return NULL;
 }
 
-/* Below half the prefetch bound, in messages of the batch's mean size. */
+/* Below half the prefetch bound, in messages: of the bytes bound at the
+ * batch's mean size, or of the count bound when that is reached first (small
+ * records). Waking only below half the bytes bound would never wake a queue
+ * held at the count bound, which then read in 1 s bursts. */
 static void fetch_wake_batch(spate_engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         size_t bytes = 0;
         for (ssize_t i = 0; i < n; i++)
                 bytes += msgs[i]->len + msgs[i]->key_len;
-        spate_fetch_wake_batch(e->wake, n == BATCH,
-                               n > 0 ? e->prefetch_bytes / 2 / (long)(bytes / (size_t)n + 1) : 0);
+        long low = n > 0 ? e->prefetch_bytes / 2 / (long)(bytes / (size_t)n + 1) : 0;
+        if (e->prefetch_msgs > 0 && low > e->prefetch_msgs / 2)
+                low = e->prefetch_msgs / 2;
+        spate_fetch_wake_batch(e->wake, n == BATCH, low);
 }
 
 static void punctuate(spate_engine_t *e) {

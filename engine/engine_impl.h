@@ -89,6 +89,7 @@ struct spate_engine {
         spate_standby_t *standby;  /* num_standby_replicas >= 1: engine_standby.c */
         struct spate_fetch_wake *wake;  /* fetch_wake.h, or NULL */
         long prefetch_bytes;       /* the consumer's queued.max.messages.kbytes, in bytes */
+        long prefetch_msgs;        /* the consumer's queued.min.messages (a count bound) */
 };
 
 /* How long a stopping instance waits for outputs to be acknowledged. */

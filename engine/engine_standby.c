@@ -297,8 +297,10 @@ int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_si
                 return -1;
         /* Assign-only (it never joins the group nor commits); a quarter of the
          * main consumer's prefetch is enough to keep up with the owners'
-         * commits. */
+         * commits. It has no wake-ups (fetch_wake.c), so no count bound either:
+         * its broker threads would pause up to 1 s at it. */
         rd_kafka_conf_set(c, "queued.max.messages.kbytes", "16384", NULL, 0);
+        rd_kafka_conf_set(c, "queued.min.messages", "10000000", NULL, 0);
         sb = spate_xcalloc(1, sizeof(*sb));
         if (!(sb->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, errstr_size))) {
                 free(sb);

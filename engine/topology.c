@@ -457,6 +457,19 @@ void spate_topology_add_input(spate_topology_t *t, spate_node_t *n, const char *
         t->inputs[t->ninputs++].node = n;
 }
 
+void spate_topology_add_state_node(spate_topology_t *t) {
+        t->state_nodes++;
+}
+
+size_t spate_topology_store_mb(const spate_topology_t *t) {
+        return (size_t)t->state_memory_mb / 4;
+}
+
+size_t spate_topology_cache_bytes(const spate_topology_t *t) {
+        size_t mb = (size_t)t->state_memory_mb - spate_topology_store_mb(t);
+        return (mb << 20) / (size_t)(t->state_nodes > 0 ? t->state_nodes : 1);
+}
+
 const spate_topic_decl_t *spate_topology_topic(const spate_topology_t *t, const char *name) {
         for (int i = 0; i < t->ntopics; i++)
                 if (!strcmp(t->topics[i].name, name))

@@ -37,6 +37,7 @@ struct spate_topology {
         int64_t max_future_ms;            /* settings.max_future; 0: none */
         const char *state_dir;
         int64_t state_memory_mb;
+        int state_nodes;               /* nodes that keep state (spate_topology_add_state_node) */
         int exactly_once;              /* processing.guarantee: exactly_once */
         int num_standby_replicas;      /* top level; N >= 1: each task's copies on N instances */
         const char *schemas_dir;
@@ -56,6 +57,14 @@ void spate_topology_declare_topic(spate_topology_t *t, const spate_node_t *n,
 /* Subscribes the engine to an internal topic whose records go to n's input
  * callback (declare the topic too). */
 void spate_topology_add_input(spate_topology_t *t, spate_node_t *n, const char *topic);
+/* state_memory_mb is the instance's whole budget for state: RocksDB's block
+ * cache and write buffers take a quarter (spate_topology_store_mb), the
+ * in-memory caches of the nodes that keep state the rest, in equal shares
+ * (spate_topology_cache_bytes). A node that keeps state declares itself at
+ * init; the shares are read at run time, once every node has. */
+void spate_topology_add_state_node(spate_topology_t *t);
+size_t spate_topology_store_mb(const spate_topology_t *t);
+size_t spate_topology_cache_bytes(const spate_topology_t *t);
 const spate_topic_decl_t *spate_topology_topic(const spate_topology_t *t, const char *name);
 /* Human-readable graph: nodes, their edges and the topics. */
 void spate_topology_print(const spate_topology_t *t, FILE *fp);

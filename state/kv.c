@@ -75,7 +75,7 @@ struct spate_kv_node {
         spate_kv_t **tasks;          /* [partition * nstores + store] */
         struct restore **standbys;   /* the same slots: warm copies of tasks not owned */
         int npartitions;
-        size_t used, dirty_bytes, limit;
+        size_t used, dirty_bytes;
         spate_metric_t *m_cache;     /* spate_store_cache_bytes{node}, after each checkpoint */
         /* spate_store_cache_requests_total{node,result}: the hit ratio, whether
          * state_memory_mb holds the working set */
@@ -187,10 +187,16 @@ static void mark_dirty(spate_kv_t *kv, ent_t *e) {
         kv->owner->dirty_bytes += ent_bytes(e);
 }
 
+/* The node's share of state_memory_mb (read at run time: every node has
+ * declared itself by then). */
+static size_t limit(const spate_kv_node_t *kn) {
+        return spate_topology_cache_bytes(kn->node->topo);
+}
+
 /* Least recently used clean entries go while the node is over its bound;
  * keep (just touched) stays. */
 static void evict(spate_kv_t *kv, const ent_t *keep) {
-        while (kv->owner->used > kv->owner->limit && kv->clean.head && kv->clean.head != keep) {
+        while (kv->owner->used > limit(kv->owner) && kv->clean.head && kv->clean.head != keep) {
                 kv->complete &= !kv->clean.head->val;
                 remove_ent(kv, kv->clean.head);
         }
@@ -265,7 +271,7 @@ static int write_ent(spate_kv_t *kv, const void *key, size_t klen, const void *v
         mark_dirty(kv, e);
         set_val(kv, e, val, vlen);
         evict(kv, e);
-        if (kv->owner->dirty_bytes > kv->owner->limit)
+        if (kv->owner->dirty_bytes > limit(kv->owner))
                 spate_ctx_request_commit(kv->ctx);
         return 0;
 }
@@ -419,7 +425,7 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
                 kn->node = n;
                 kn->topic = spate_node_str(src, "topic");
                 kn->npartitions = (int)spate_node_int(src, "partitions");
-                kn->limit = (size_t)n->topo->state_memory_mb << 20;
+                spate_topology_add_state_node(n->topo);
                 kn->m_cache = spate_metrics_gauge(spate_metrics_default(), "spate_store_cache_bytes",
                                                   "Bytes the node's key-value store caches hold (bounded "
                                                   "by state_memory_mb)", "node", n->name, NULL);

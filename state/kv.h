@@ -2,8 +2,8 @@
  *
  * A node declares named stores at init; the engine then keeps, per task (a
  * partition of the source topic the node's records come from) and store:
- *   - a cache of recent entries, bounded by settings.state_memory_mb per
- *     node: updates between commits coalesce per key, clean entries are
+ *   - a cache of recent entries, bounded by the node's share of
+ *     settings.state_memory_mb (spate_topology_cache_bytes()): updates between commits coalesce per key, clean entries are
  *     evicted least recently used first, a dirty entry stays until its
  *     commit (a node whose dirty entries fill the bound gets an early commit);
  *   - read-through to the task's RocksDB column family on a miss, so state

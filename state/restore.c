@@ -23,12 +23,12 @@ struct spate_store *spate_engine_store(spate_ctx_t *ctx) {
         if (*store)
                 return *store;
         snprintf(dir, sizeof(dir), "%s/%s", t->state_dir, t->application);
-        rc = spate_store_open(dir, (size_t)t->state_memory_mb, store, ctx->errstr, sizeof(ctx->errstr));
+        rc = spate_store_open(dir, spate_topology_store_mb(t), store, ctx->errstr, sizeof(ctx->errstr));
         if (rc == SPATE_STORE_ECORRUPT) {
                 spate_warn("state in %s is corrupt (%s): wiping it; state is rebuilt from the changelogs",
                            dir, ctx->errstr);
                 if (spate_store_destroy_dir(dir, ctx->errstr, sizeof(ctx->errstr)) == 0)
-                        rc = spate_store_open(dir, (size_t)t->state_memory_mb, store, ctx->errstr,
+                        rc = spate_store_open(dir, spate_topology_store_mb(t), store, ctx->errstr,
                                               sizeof(ctx->errstr));
         }
         if (rc) {

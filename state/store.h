@@ -29,7 +29,8 @@ typedef struct spate_store_iter spate_store_iter_t;
 
 /* Opens (creating it and its parents if needed) the database in dir, with every
  * column family it already has. memory_mb bounds block cache plus memtables of
- * the whole database (half each; minimum 8 MB in total).
+ * the whole database (half each; minimum 8 MB in total): the engine passes
+ * spate_topology_store_mb(), a quarter of state_memory_mb.
  * Returns 0 and sets *storep, or SPATE_STORE_ECORRUPT when the files are
  * corrupt (the caller may spate_store_destroy_dir() and restore from the
  * changelog), or SPATE_STORE_ERR for everything else - notably a directory
@@ -49,6 +50,7 @@ int spate_store_destroy_dir(const char *dir, char *errstr, size_t errstr_size);
 /* What /metrics shows of a store: estimates RocksDB keeps (no scan). */
 typedef struct spate_store_stats {
         uint64_t live_bytes;       /* live data in SST files plus the memtables */
+        uint64_t memtable_bytes;   /* the memtables (write buffers) of every column family */
         uint64_t keys;             /* estimated keys, every column family */
         uint64_t cache_usage, cache_capacity;   /* the shared block cache */
 } spate_store_stats_t;

@@ -8,6 +8,7 @@
 #include "../../engine/ctx.h"
 #include "../../engine/metrics.h"
 #include "../../engine/node.h"
+#include "../../engine/topology.h"
 #include "../../state/store.h"
 #include "winstate.h"
 
@@ -74,9 +75,11 @@ typedef struct win {
         const char *store;
         int partitions;                     /* of the input topic */
         int64_t idle_ms;                    /* close_after_idle, 0 = off */
-        size_t mem_limit;                   /* state_memory_mb: the tasks' windows in memory
-                                               (winstate.h: Eviction) */
+        const spate_topology_t *topo;       /* its state_memory_mb share bounds the tasks'
+                                               windows in memory (winstate.h: Eviction) */
         size_t untrimmed;                   /* bytes evicted since malloc_trim() */
+        size_t settled;                     /* the tasks' bytes after the last checkpoint's
+                                               evictions */
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
         struct win_restorer *restorer;      /* restores of an assignment under way */

@@ -239,7 +239,8 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                 w->input_topic = strdup(w->source_topic);
                 w->partitions = w->source_partitions;
         }
-        w->mem_limit = (size_t)t->state_memory_mb << 20;
+        w->topo = t;
+        spate_topology_add_state_node(t);
         snprintf(name, sizeof(name), "%s-%s-changelog", t->application, w->store);
         w->changelog_topic = strdup(name);
         spate_topology_declare_topic(t, n, name, w->partitions, 1, SPATE_TOPIC_INTERNAL);

@@ -214,7 +214,7 @@ static size_t task_limit(const win_t *w) {
         int n = 0;
         for (int i = 0; i < w->ntasks; i++)
                 n += w->tasks[i] != NULL;
-        return w->mem_limit / (size_t)(n > 0 ? n : 1);
+        return spate_topology_cache_bytes(w->topo) / (size_t)(n > 0 ? n : 1);
 }
 
 /* 1 when entry key `key` is of group g; 0 when of another, which g becomes;
@@ -543,10 +543,25 @@ static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
 
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
-        for (int i = 0; i < w->ntasks; i++)
+        w->settled = 0;
+        for (int i = 0; i < w->ntasks; i++) {
                 if (w->tasks[i] && w->tasks[i]->committing && checkpoint_task(n, w->tasks[i], ctx))
                         return -1;
+                w->settled += w->tasks[i] ? w->tasks[i]->ws->bytes : 0;
+        }
         return 0;
+}
+
+/* Windows changed since the last commit stay in memory until it writes them:
+ * once they take the tasks an eighth over their share, the commit comes early
+ * and its evictions bring them back under it. Only when the last checkpoint
+ * did (windows still to emit stay too): else each early commit would be
+ * followed by another. */
+static void commit_when_over(const spate_node_t *n, size_t bytes, spate_ctx_t *ctx) {
+        const win_t *w = n->ctx;
+        size_t limit = spate_topology_cache_bytes(w->topo);
+        if (bytes > limit + limit / 8 && w->settled <= limit)
+                spate_ctx_request_commit(ctx);
 }
 
 int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
@@ -574,6 +589,7 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
                 spate_metric_set(w->m_open, (double)open);
         if (w->m_cache)
                 spate_metric_set(w->m_cache, (double)bytes);
+        commit_when_over(n, bytes, ctx);
         return 0;
 }
 
@@ -891,7 +907,7 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         snprintf(cf, sizeof(cf), "%s-%d", w->store, t->partition);
         if (spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
-        rs->limit = w->mem_limit / (size_t)(w->partitions > 0 ? w->partitions : 1);
+        rs->limit = spate_topology_cache_bytes(w->topo) / (size_t)(w->partitions > 0 ? w->partitions : 1);
         if (load_local(t, rs->limit, ctx->errstr, sizeof(ctx->errstr))) {
                 spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding "
                            "it from %s", n->name, t->partition, ctx->errstr, w->changelog_topic);

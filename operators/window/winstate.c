@@ -153,6 +153,7 @@ int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups) {
         if (!b)
                 return -1;
         free(ws->bloom);
+        ws->bytes += bits / 8 - ws->bloom_bits / 8;
         ws->bloom = b;
         ws->bloom_bits = bits;
         ws->bloom_n = 0;

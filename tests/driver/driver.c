@@ -379,7 +379,7 @@ static int op_partitions(spate_ctx_t *ctx, const char *topic) {
 
 static struct spate_store *op_store(spate_ctx_t *ctx) {
         spate_driver_t *d = drv(ctx);
-        if (!d->store && spate_store_open(d->state, (size_t)d->topo->state_memory_mb, &d->store, ctx->errstr,
+        if (!d->store && spate_store_open(d->state, spate_topology_store_mb(d->topo), &d->store, ctx->errstr,
                                           sizeof(ctx->errstr)))
                 d->store = NULL;
         return d->store;

@@ -69,6 +69,10 @@ int main(void) {
         if (t) {
                 CHECK_STR(value(t, SPATE_CLIENT_CONSUMER, "queued.max.messages.kbytes", v, sizeof(v)), "12288",
                           "the group consumer prefetches 12 MB");
+                CHECK_STR(value(t, SPATE_CLIENT_CONSUMER, "queued.min.messages", v, sizeof(v)), "100000",
+                          "and 100,000 messages at most (small records)");
+                CHECK_STR(value(t, SPATE_CLIENT_RESTORER, "queued.min.messages", v, sizeof(v)), "10000000",
+                          "the restorer, without wake-ups, has no count bound");
                 test_fetch_wake_version(t);
                 CHECK_STR(value(t, SPATE_CLIENT_CONSUMER, "fetch.message.max.bytes", v, sizeof(v)), "131072",
                           "128 KB per partition and fetch");
