@@ -51,10 +51,9 @@ municipal_test() {
                 check_refuses "history_key naming no column" 's/history_key: \[municipality, window_start\]/history_key: [municipality, window_begin]/' \
                         82:33 "history_key column 'window_begin' is not in columns:"
         fi
-        # side_event WHAT PATTERN: both instances log PATTERN after their lines $la and $lb. The
-        # folder is checked every second, yet one CI run saw no such line within 20 s while the
-        # rows showed the version applied in time: 60 s, and on failure each instance's log since
-        # then, to tell what held it.
+        # side_event WHAT PATTERN: both instances log PATTERN after their lines $la and $lb (the
+        # folder is checked every second); on failure each instance's log since then. That is how
+        # CI showed b stopped at its start, having raced a to switch the new SQLite file to WAL.
         side_event() {
                 local what=$1 pattern=$2 name from
                 logged() { tail -n +"$2" "$TMP/spate-$1.log" | grep -q "$3"; }

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define BUSY_MS 10000  /* how long a writer waits for another's lock */
 
 enum { ST_ROW, ST_CURRENT, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_OFF_INIT, ST_OFF_GET,
        ST_OFF_PUT, ST_BEGIN, ST_COMMIT, ST_N };
@@ -31,6 +34,22 @@ static int exec(sql_db_t *d, const char *sql, char *errstr, size_t size) {
         return -1;
 }
 
+/* Switching a new database to WAL takes an exclusive lock, and SQLite
+ * answers "database is locked" at once, without its busy handler, while
+ * another connection switches it too: two instances started together on one
+ * file. Tried again with backoff, up to the busy timeout. */
+static int set_wal(sql_db_t *d, char *errstr, size_t size) {
+        for (int64_t waited = 0, ms = 10;; waited += ms, ms = ms < 500 ? ms * 2 : ms) {
+                if (!exec(d, "PRAGMA journal_mode=WAL", errstr, size))
+                        return 0;
+                int rc = sqlite3_errcode(d->db);
+                if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= BUSY_MS)
+                        return -1;
+                struct timespec ts = { 0, (long)ms * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+}
+
 static void lite_close(sql_db_t *d) {
         if (!d)
                 return;
@@ -50,12 +69,11 @@ static sql_db_t *lite_open(const char *path, char *errstr, size_t size) {
                 lite_close(d);
                 return NULL;
         }
-        sqlite3_busy_timeout(d->db, 10000);
+        sqlite3_busy_timeout(d->db, BUSY_MS);
         /* WAL with synchronous=NORMAL: a commit survives the process being
          * killed (what spate's exactness is about); an OS crash may lose the
          * last commits, which the stored offsets then replay. */
-        if (exec(d, "PRAGMA journal_mode=WAL", errstr, size) ||
-            exec(d, "PRAGMA synchronous=NORMAL", errstr, size)) {
+        if (set_wal(d, errstr, size) || exec(d, "PRAGMA synchronous=NORMAL", errstr, size)) {
                 lite_close(d);
                 return NULL;
         }

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void test_types(void) {
@@ -306,7 +307,50 @@ static void test_history_key(void) {
         rmdir(dir);
 }
 
+/* Instances started together open one new database file at once: each
+ * open must succeed (the switch to WAL answered "database is locked" to all
+ * but one, which stopped that instance at start). Processes, as instances
+ * are: 8 at a time, released together, 10 new files. */
+static void test_open_together(void) {
+        enum { PROCS = 8, ROUNDS = 10 };
+        char dir[] = "/tmp/spate-sqlite-XXXXXX", path[256];
+        int failed = 0;
+        CHECK(mkdtemp(dir) != NULL, "a temporary directory");
+        for (int r = 0; r < ROUNDS; r++) {
+                int go[2];
+                pid_t pids[PROCS];
+                snprintf(path, sizeof(path), "%s/t%d.db", dir, r);
+                if (pipe(go))
+                        return;
+                for (int i = 0; i < PROCS; i++)
+                        if ((pids[i] = fork()) == 0) {
+                                char err[256], c;
+                                close(go[1]);
+                                if (read(go[0], &c, 1) < 0)  /* EOF: released */
+                                        _exit(2);
+                                sql_db_t *db = spate_sql_sqlite.open(path, err, sizeof(err));
+                                if (!db)
+                                        fprintf(stderr, "# open: %s\n", err);
+                                _exit(db ? 0 : 1);
+                        }
+                close(go[0]);
+                close(go[1]);
+                for (int i = 0; i < PROCS; i++) {
+                        int st;
+                        failed += waitpid(pids[i], &st, 0) != pids[i] || !WIFEXITED(st) || WEXITSTATUS(st);
+                }
+                for (int i = 0; i < 3; i++) {
+                        char f[300];
+                        snprintf(f, sizeof(f), "%s%s", path, (const char *[]){ "", "-wal", "-shm" }[i]);
+                        unlink(f);
+                }
+        }
+        rmdir(dir);
+        CHECK(!failed, "%d processes open one new SQLite file at once, %d times: %d failed", PROCS, ROUNDS, failed);
+}
+
 int main(void) {
+        test_open_together();
         test_types();
         test_cells();
         test_mask();
