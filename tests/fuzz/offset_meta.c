@@ -26,14 +26,15 @@ static void rewrite(void *opaque, const char *node, int64_t time, int64_t cut) {
 
 static void committer(const uint8_t *data, size_t size) {
         spate_committer_t c, back;
-        char buf[128];
+        char buf[128 + SPATE_MEMBER_MAX];  /* the "@fp=" tag's longest, and the member tag's */
         if (spate_committer_parse((const char *)data, size, &c))
                 return;
         if (c.start_ms < 0 || c.at_ms < 0)
                 abort();
         int n = spate_committer_format(&c, buf, sizeof(buf));
-        if (spate_committer_parse(buf, (size_t)n, &back) || back.fp != c.fp || back.start_ms != c.start_ms ||
-            back.at_ms != c.at_ms || back.left != c.left)
+        if (n < 0 || (size_t)n >= sizeof(buf) || spate_committer_parse(buf, (size_t)n, &back) || back.fp != c.fp ||
+            back.start_ms != c.start_ms || back.at_ms != c.at_ms || back.left != c.left ||
+            strcmp(back.member, c.member))
                 abort();
 }
 
