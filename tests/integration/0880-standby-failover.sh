@@ -22,11 +22,7 @@ $PY "$REF/dedupe_ref.py" gen "$N" 4 10000 "$TMP/in.tsv" "$TMP/expected.json"
 start_broker --topology "$topo" --topic it0880.in:4 --topic it-0880-dd-seen-changelog:4 \
         --topic it0880.out:2 --topic it-0880-dlq:1 || { nok "broker starts"; exit 1; }
 
-start() {  # NAME: one instance with its own state directory
-        env SPATE_STATE_DIR="$TMP/state-$1" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$1.log" &
-        _pids+=($!)
-        eval "PID_$1=$!"
-}
+start() { start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"; }  # NAME: with its own state directory
 holds() { grep "assigned [0-9]* partitions" "$TMP/spate-$1.log" | tail -1 | grep -q "assigned $2 partitions"; }
 exact() {
         $KT consume "$BOOT" it0880.out --idle 0.5 >"$TMP/out.jsonl"
@@ -47,7 +43,7 @@ producer=$!
 wait_count 60 it0880.out $((N * 3 / 10)) || nok "output reaches 30 % within 60 s"
 failed=$(grep "assigned 2 partitions" "$TMP/spate-a.log" | tail -1 | grep -o "it0880.in\[[0-9]\]" | sed -E "s/.*\[([0-9])\]/\1/")
 lines_b=$(wc -l <"$TMP/spate-b.log")
-kill -KILL "$PID_a"; wait "$PID_a" 2>/dev/null
+kill_spate a
 t_kill=$(date +%s.%N)
 echo "# $((SECONDS - t0)) s: killed a (partitions $(echo $failed)) with SIGKILL"
 b_since() { tail -n +$((lines_b + 1)) "$TMP/spate-b.log"; }
@@ -74,7 +70,7 @@ for p in $failed; do
 done
 dl=$($KT count "$BOOT" it-0880-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
-kill -TERM "$PID_b" 2>/dev/null; wait "$PID_b" 2>/dev/null
+kill -TERM "$SPATE_PID_b" 2>/dev/null; wait "$SPATE_PID_b" 2>/dev/null
 awk -v k="$t_kill" -v a="$t_assigned" -v x="$t_exact" 'BEGIN { printf "# from the kill: b assigned after %.1f s (session timeout %d ms), output complete after %.1f s\n", a - k, '"$SPATE_SESSION_TIMEOUT_MS"', x - k }'
 b_since | grep -o "partition [0-9] restored: [0-9]* changelog records applied in [0-9.]* s" | sed 's/^/# b: /'
 echo "# took $((SECONDS - t0)) s"

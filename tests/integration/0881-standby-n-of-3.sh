@@ -22,11 +22,7 @@ $PY "$REF/dedupe_ref.py" gen "$N" 6 10000 "$TMP/in.tsv" "$TMP/expected.json"
 start_broker --topology "$topo" --topic it0881.in:6 --topic it-0881-dd-seen-changelog:6 \
         --topic it0881.out:2 --topic it-0881-dlq:1 || { nok "broker starts"; exit 1; }
 
-start() {  # NAME: one instance with its own state directory
-        env SPATE_STATE_DIR="$TMP/state-$1" "$SPATE_BIN" run "$topo" 2>>"$TMP/spate-$1.log" &
-        _pids+=($!)
-        eval "PID_$1=$!"
-}
+start() { start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"; }  # NAME: with its own state directory
 holds() { grep "assigned [0-9]* partitions" "$TMP/spate-$1.log" | tail -1 | grep -q "assigned $2 partitions"; }
 exact() {
         $KT consume "$BOOT" it0881.out --idle 0.5 >"$TMP/out.jsonl"
@@ -80,7 +76,7 @@ failed=$(awk -v v="$victim" '$2 == v { print $1 }' "$TMP/roles.txt")
 survivors=$(echo a b c | tr ' ' '\n' | grep -v "^$victim$")
 declare -A lines
 for s in $survivors; do lines[$s]=$(wc -l <"$TMP/spate-$s.log"); done
-kill -KILL "$(eval echo "\$PID_$victim")"; wait "$(eval echo "\$PID_$victim")" 2>/dev/null
+kill_spate "$victim"
 t_kill=$(date +%s.%N)
 echo "# $((SECONDS - t0)) s: killed $victim (partitions $(echo $failed)) with SIGKILL"
 since() { tail -n +$((lines[$1] + 1)) "$TMP/spate-$1.log"; }
@@ -111,8 +107,8 @@ for p in $failed; do
 done
 dl=$($KT count "$BOOT" it-0881-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
-stopped() { for s in $survivors; do ! kill -0 "$(eval echo "\$PID_$s")" 2>/dev/null || return 1; done; }
-for s in $survivors; do kill -TERM "$(eval echo "\$PID_$s")"; done
+stopped() { for s in $survivors; do ! kill -0 "$(eval echo "\$SPATE_PID_$s")" 2>/dev/null || return 1; done; }
+for s in $survivors; do kill -TERM "$(eval echo "\$SPATE_PID_$s")"; done
 check "the survivors stop on SIGTERM within 30 s" wait_for 30 stopped
 awk -v k="$t_kill" -v x="$t_exact" 'BEGIN { printf "# from the kill: output complete after %.1f s (session timeout %d ms)\n", x - k, '"$SPATE_SESSION_TIMEOUT_MS"' }'
 echo "# took $((SECONDS - t0)) s"
