@@ -3,9 +3,10 @@
  * request to the instance holding the key, and writes JSON.
  *
  * A key of a node keyed by its records' keys (a window) lives in the task of
- * the key's partition: this instance answers when it holds that partition,
- * else forwards to its owner (iq_peers.h) and relays the answer. Other
- * lookups (a dedupe key, any scan) ask every instance holding partitions
+ * the key's partition (with group_by: of the window's repartition topic,
+ * where the window sent the group): this instance answers when it holds that
+ * partition, else forwards to its owner (iq_peers.h) and relays the answer.
+ * Other lookups (a dedupe key, any scan) ask every instance holding partitions
  * (`local=1`, so a forwarded request is never forwarded again) and merge.
  * Nothing here writes: only GET and HEAD reach it. */
 #include "iq_http.h"
@@ -507,7 +508,7 @@ enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *
         }
         if (q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY)
                 return answer_here(h, c, n, &q, topic, parts, rc, 1);
-        int32_t p = spate_iq_partition(q.key, q.klen, nparts);
+        int32_t p = spate_iq_key_partition(n, route, q.key, q.klen, nparts);
         for (int i = 0; i < rc; i++)
                 if (parts[i] == p)
                         return answer_here(h, c, n, &q, topic, &p, 1, 0);

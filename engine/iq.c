@@ -191,6 +191,10 @@ int spate_iq_route(const spate_node_t *n, const char **topic, int *nparts, char 
         int keyed = n->def->query_keyed;
         if (n->def->role == SPATE_ROLE_SOURCE)
                 return SPATE_IQ_LOCAL;
+        /* Repartitioned by the node: what came before (key_by, the source's
+         * partitioning) no longer says where a key is. */
+        if (keyed && n->def->query_topic && (*topic = n->def->query_topic(n, nparts)))
+                return SPATE_IQ_PLACED;
         while (src->from) {
                 src = src->from;
                 keyed &= !src->def->sets_key;
@@ -200,6 +204,11 @@ int spate_iq_route(const spate_node_t *n, const char **topic, int *nparts, char 
                                 n->name, src->def->name, src->name), -1;
         *nparts = (int)spate_node_int(src, "partitions");
         return keyed ? SPATE_IQ_KEYED : SPATE_IQ_EVERY;
+}
+
+int32_t spate_iq_key_partition(const spate_node_t *n, int route, const void *key, size_t klen, int nparts) {
+        return route == SPATE_IQ_PLACED ? n->def->query_partition(n, key, klen)
+                                        : spate_iq_partition(key, klen, nparts);
 }
 
 /* --- ownership --- */

@@ -12,9 +12,12 @@
  *
  * Ownership: a keyed node's state lives with the task of the key's partition
  * of its input topic. spate_iq_partition() computes that partition as the
- * producers do (murmur2, kafka_conf.c's partitioner); spate_iq_owned() says
- * whether this instance holds it, restored. The engine calls
- * spate_iq_assigned() and spate_iq_revoked() from its rebalance callback. */
+ * producers do (murmur2, kafka_conf.c's partitioner); a node that
+ * repartitions by a key of its own (a window's group_by) places it in its own
+ * topic with its own function (def->query_topic, def->query_partition).
+ * spate_iq_owned() says whether this instance holds it, restored. The engine
+ * calls spate_iq_assigned() and spate_iq_revoked() from its rebalance
+ * callback. */
 #ifndef SPATE_IQ_H
 #define SPATE_IQ_H
 
@@ -92,11 +95,21 @@ int spate_iq_key_wanted(const spate_iq_t *q, const char *k, size_t klen);
 typedef enum {
         SPATE_IQ_EVERY,      /* a key may be in any task: ask them all */
         SPATE_IQ_LOCAL,      /* every instance holds it whole (a table) */
-        SPATE_IQ_KEYED       /* a key is in the task of its partition (def->query_keyed, and no
-                                node between the source and it changes the key) */
+        SPATE_IQ_KEYED,      /* a key is in the task of its partition of the source topic
+                                (def->query_keyed, and no node between the source and it
+                                changes the key) */
+        SPATE_IQ_PLACED      /* a key is in the task of the partition of the node's own topic
+                                that the node sent it to (def->query_topic: a window's group_by
+                                repartition topic) */
 } spate_iq_route_t;
 int spate_iq_route(const struct spate_node *n, const char **topic, int *nparts, char *errstr,
                    size_t errstr_size);
+/* The partition holding key among the nparts of the topic that route
+ * (SPATE_IQ_KEYED or SPATE_IQ_PLACED) named for n: the producers'
+ * (spate_iq_partition()), or for PLACED the node's own placement
+ * (def->query_partition()). */
+int32_t spate_iq_key_partition(const struct spate_node *n, int route, const void *key, size_t klen,
+                               int nparts);
 
 /* --- ownership (any thread) --- */
 /* The engine's rebalance callback: topic[i]/partition[i] are assigned and

@@ -114,9 +114,19 @@ typedef struct spate_op_def {
         int (*query)(const spate_node_t *n, const struct spate_iq *q, struct spate_iq_rows *rows, char *errstr,
                      size_t errstr_size);
         /* With query: the node's state is keyed by its records' keys, so a
-         * key lives in the task of the key's partition (a window without
-         * group_by); 0: a key may be in any task (dedupe's key expression). */
+         * key lives in the task of the key's partition (a window; with
+         * group_by the key is its group, see query_topic); 0: a key may be
+         * in any task (dedupe's key expression). */
         int query_keyed;
+        /* Optional, with query_keyed: the node repartitions its records by a
+         * key of its own, so its tasks are the partitions of its own topic,
+         * not of its source's (a window with group_by: its repartition
+         * topic). Names that topic and its partition count; NULL when it
+         * does not (its tasks are its source's). */
+        const char *(*query_topic)(const spate_node_t *n, int *nparts);
+        /* With query_topic: the partition of that topic holding key, placed
+         * by the function the node's own producer uses. */
+        int32_t (*query_partition)(const spate_node_t *n, const void *key, size_t klen);
         /* The node changes the record key without repartitioning (key_by): a
          * key downstream is no longer in the task of its own partition. */
         int sets_key;

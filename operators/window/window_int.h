@@ -126,6 +126,10 @@ void win_per_aggregate(const win_t *w, const spate_val_t *args, spate_val_t *val
  * committed with its offset) or revoked. */
 int win_up_assign(spate_node_t *n, int32_t p, spate_ctx_t *ctx);
 void win_up_revoke(win_t *w, int32_t p);
+/* The repartition partition of a group: where the upstream half sends its
+ * records, so the downstream task that holds its windows (and where an
+ * interactive query finds them). */
+int32_t win_repart_partition(const win_t *w, const char *group, size_t glen);
 /* Upstream half: judges lateness against the record's source partition and
  * adds it to the message for its group's partition. 0, or -1 after
  * spate_ctx_fail (late, out of memory, produce failed). */
@@ -170,6 +174,10 @@ void win_row(const win_t *w, const char *group, size_t glen, const spate_went_t 
 /* Interactive queries (engine/iq.h) on the checkpointed windows: window_query.c. */
 int win_query(const spate_node_t *n, const struct spate_iq *q, struct spate_iq_rows *rows, char *errstr,
               size_t errstr_size);
+/* With group_by, where a query finds a group (node.h's query_topic and
+ * query_partition): the repartition topic, at win_repart_partition(). */
+const char *win_query_topic(const spate_node_t *n, int *nparts);
+int32_t win_query_partition(const spate_node_t *n, const void *key, size_t klen);
 
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_seal(spate_node_t *n, spate_ctx_t *ctx);

@@ -8,7 +8,11 @@
  * how far back a history reaches. Only windows the node has emitted are
  * answered: closed ones under emit: final, open ones too under emit: update
  * (their value as of the last commit); pending gaps of fill: linear wait
- * for their interpolation, as the output does. */
+ * for their interpolation, as the output does.
+ *
+ * With group_by the tasks are the partitions of the node's repartition
+ * topic, and a group lives in the one the upstream half sends it to
+ * (win_repart_partition()): that is where engine/iq.c routes its key. */
 #include "window_int.h"
 #include "../../util/mem.h"
 #include "../../engine/iq.h"
@@ -130,11 +134,6 @@ int win_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows,
         const win_t *w = n->ctx;
         qwalk_t k = { .n = n, .w = w, .rows = rows, .errstr = errstr, .errstr_size = errstr_size };
         int rc = 0;
-        if (w->group) {
-                snprintf(errstr, errstr_size, "window '%s' groups by an expression (group_by): its state "
-                         "is not queryable yet", n->name);
-                return 400;
-        }
         if (!q->store)
                 return 0;
         for (int i = 0; !rc && i < q->nparts && !(rows->limit && rows->n >= rows->limit); i++)
@@ -143,4 +142,16 @@ int win_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows,
         spate_buf_free(&k.row);
         spate_buf_free(&k.last_row);
         return rc;
+}
+
+const char *win_query_topic(const spate_node_t *n, int *nparts) {
+        const win_t *w = n->ctx;
+        if (!w->group)
+                return NULL;
+        *nparts = w->partitions;
+        return w->repartition_topic;
+}
+
+int32_t win_query_partition(const spate_node_t *n, const void *key, size_t klen) {
+        return win_repart_partition(n->ctx, key, klen);
 }

@@ -40,6 +40,10 @@
 #define COMB_BATCH_BYTES 64
 #define COMB_AGG_BYTES 24
 
+int32_t win_repart_partition(const win_t *w, const char *group, size_t glen) {
+        return rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
+}
+
 static win_up_t *up_get(win_t *w, int32_t p) {
         if (p >= w->nup) {
                 win_up_t *up = realloc(w->up, (size_t)(p + 1) * sizeof(*up));
@@ -118,7 +122,7 @@ static int combine(spate_node_t *n, spate_ctx_t *ctx, win_up_t *u, const spate_o
                 return spate_ctx_fail(ctx, n, "out of memory");
         size_t added = win_comb_count(w->comb) - before;
         if (added) {
-                int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
+                int32_t d = win_repart_partition(w, group, glen);
                 w->comb_bytes[d] += added * (glen + COMB_BATCH_BYTES + COMB_AGG_BYTES * (size_t)w->conf.nfns);
                 if (w->comb_bytes[d] >= COMB_MSG_BYTES)
                         spate_ctx_request_commit(ctx);
@@ -158,7 +162,7 @@ int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int6
         }
         if (w->comb && o->offset >= u->cut)
                 return combine(n, ctx, u, o, t, group, glen, args);
-        int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, group, glen, w->partitions, NULL, NULL);
+        int32_t d = win_repart_partition(w, group, glen);
         spate_buf_t *pack = &w->packs[d];
         spate_wrepart_t r = { o->partition, o->offset, u->seq, t, u->time, group, glen, id, idlen, w->nargs };
         if (!pack->len)
@@ -192,7 +196,7 @@ static int add_batch(void *opaque, spate_wcomb_t *b) {
         comb_send_t *cs = opaque;
         win_t *w = cs->n->ctx;
         const win_up_t *u = &w->up[b->up_partition];
-        int32_t d = rd_kafka_msg_partitioner_murmur2(NULL, b->group, b->glen, w->partitions, NULL, NULL);
+        int32_t d = win_repart_partition(w, b->group, b->glen);
         b->from = u->comb_from;
         b->to = u->offset + 1;
         b->k = cs->k[(size_t)b->up_partition * (size_t)w->partitions + (size_t)d]++;

@@ -129,6 +129,10 @@ static void test_route(void) {
                 "  - {name: w, type: window, from: in, window: tumbling, size: 1m, aggregates: {n: count()}}\n"
                 "  - {name: rekey, type: key_by, from: in, key: x}\n"
                 "  - {name: w2, type: window, from: rekey, window: tumbling, size: 1m, aggregates: {n: count()}}\n"
+                "  - {name: byx, type: window, from: in, window: tumbling, size: 1m, group_by: x, partitions: 5,\n"
+                "     aggregates: {n: count()}}\n"
+                "  - {name: byx2, type: window, from: rekey, window: tumbling, size: 1m, group_by: x,\n"
+                "     aggregates: {n: count()}}\n"
                 "  - {name: seen, type: dedupe, from: in, key: id, within: 1m}\n"
                 "  - {name: lim, type: table, file: /dev/null, key: k}\n"
                 "  - {name: out, type: kafka_sink, from: w, topic: t.out}\n";
@@ -146,6 +150,21 @@ static void test_route(void) {
               !strcmp(topic, "t.in") && nparts == 6, "a window on the record key: the key's partition of t.in");
         CHECK(spate_iq_route(node(t, "w2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
               "after key_by the key's partition says nothing: every task");
+        /* Kafka's murmur2 (Java clients' Utils.murmur2, toPositive, modulo):
+         * "north" -> 0 of 5 and 2 of 6, "g7" -> 1 of 5 and 4 of 6. */
+        int route = spate_iq_route(node(t, "byx"), &topic, &nparts, err, sizeof(err));
+        CHECK(route == SPATE_IQ_PLACED && !strcmp(topic, "iq-route-byx-repartition") && nparts == 5,
+              "a window with group_by: its repartition topic (%d %s %d)", route, topic, nparts);
+        CHECK(spate_iq_key_partition(node(t, "byx"), route, "north", 5, nparts) == 0 &&
+              spate_iq_key_partition(node(t, "byx"), route, "g7", 2, nparts) == 1,
+              "a group's partition is the one the repartition producer sends it to");
+        route = spate_iq_route(node(t, "w"), &topic, &nparts, err, sizeof(err));
+        CHECK(spate_iq_key_partition(node(t, "w"), route, "north", 5, nparts) == 2 &&
+              spate_iq_key_partition(node(t, "w"), route, "g7", 2, nparts) == 4,
+              "a record key's partition is the source topic's");
+        CHECK(spate_iq_route(node(t, "byx2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_PLACED &&
+              !strcmp(topic, "iq-route-byx2-repartition") && nparts == 8,
+              "group_by after key_by: repartitioned, so placed (8 partitions by default)");
         CHECK(spate_iq_route(node(t, "seen"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
               "a dedupe key (an expression): every task");
         CHECK(spate_iq_route(node(t, "lim"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_LOCAL,
