@@ -22,18 +22,8 @@ MB=${WINSTORE_MB:-256}
 # The embedded broker keeps ~5 MB per partition: enough partitions keep input and changelog whole.
 P=${WINSTORE_PARTITIONS:-128}
 
-# Prefetch bounded at 16 MB of input: these records are ~45 bytes, so the default 64 MB is ~1.4M
-# messages, whose librdkafka overhead (not counted in the bound) held ~1 GB once the window was
-# slower than the fetch (measured: 1.55 GB RSS, three broker threads' malloc arenas ~330 MB each).
-topo() {  # APP MB -> a copy of restore.yaml with P partitions, state_memory_mb MB, its own topics
-        sed -e "s/^application: .*/application: $1/" -e "s/partitions: 16/partitions: $P/" \
-            -e "s/topic: bench.keys/topic: $1.keys/" -e "s/topic: bench.perkey/topic: $1.out\n    partitions: $P/" \
-            -e "s/^  state_memory_mb: .*/  state_memory_mb: $2/" \
-            -e "s/^  consumer.heartbeat.interval.ms: .*/&\n  consumer.queued.max.messages.kbytes: 16384/" \
-            bench/restore.yaml >"$TMP/$1.yaml"
-}
-topo ws-mem 4096
-topo ws-disk "$MB"
+winstore_topology ws-mem ws-mem "$P" 4096
+winstore_topology ws-disk ws-disk "$P" "$MB"
 start_broker --topology "$TMP/ws-mem.yaml" --topology "$TMP/ws-disk.yaml" || exit 1
 
 rate() { sed -nE 's/.*throughput: .*= ([0-9]+) records\/s.*/\1/p' "$1" | tail -1; }

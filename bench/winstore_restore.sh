@@ -15,15 +15,9 @@ MB=${WINSTORE_MB:-256}
 P=${WINSTORE_PARTITIONS:-128}
 ROUNDS=${ROUNDS:-2}
 
-topo() {  # NAME MB -> winstore.sh's topology (one application: both read one changelog)
-        sed -e "s/^application: .*/application: wsr/" -e "s/partitions: 16/partitions: $P/" \
-            -e "s/topic: bench.keys/topic: wsr.keys/" -e "s/topic: bench.perkey/topic: wsr.out\n    partitions: $P/" \
-            -e "s/^  state_memory_mb: .*/  state_memory_mb: $2/" \
-            -e "s/^  consumer.heartbeat.interval.ms: .*/&\n  consumer.queued.max.messages.kbytes: 16384/" \
-            bench/restore.yaml >"$TMP/$1.yaml"
-}
-topo write 4096
-topo restore "$MB"
+# winstore.sh's topology, one application for both: they read one changelog.
+winstore_topology write wsr "$P" 4096
+winstore_topology restore wsr "$P" "$MB"
 start_broker --topology "$TMP/write.yaml" || exit 1
 
 echo "== $K keys to the changelog (state in memory), $P partitions"

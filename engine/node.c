@@ -51,14 +51,35 @@ int64_t spate_node_duration(const spate_node_t *n, const char *key) {
         return ms;
 }
 
-/* Whether a field of `size` bytes can hold a value of `type`. */
-static int bindable(spate_prop_type_t type, size_t size) {
-        switch (type) {
-        case SPATE_P_STR: case SPATE_P_ENUM: return size == sizeof(const char *);
-        case SPATE_P_INT: case SPATE_P_COUNT: return size == sizeof(int64_t) || size == sizeof(int);
-        case SPATE_P_DURATION: return size == sizeof(int64_t);
-        case SPATE_P_BOOL: return size == sizeof(int);
-        default: return 0;  /* expressions, maps and lists need the node's own reading */
+int spate_prop_choice(const spate_prop_t *p, const char *value) {
+        size_t len = strlen(value);
+        int i = 0;
+        for (const char *c = p->choices; c && *c; i++) {
+                const char *bar = strchr(c, '|');
+                size_t clen = bar ? (size_t)(bar - c) : strlen(c);
+                if (clen == len && !strncmp(c, value, len))
+                        return i;
+                c = bar ? bar + 1 : c + clen;
+        }
+        return -1;
+}
+
+/* Why b cannot bind p (NULL if it can): its field must hold p's type. */
+static const char *bind_problem(const spate_bind_t *b, const spate_prop_t *p) {
+        static const char *const small = "to a field that cannot hold its type";
+        size_t size = b->size;
+        if (b->choice && p->type != SPATE_P_ENUM)
+                return "as a choice, but it is not an enum";
+        if (b->choice && !p->required && !p->def)
+                return "as a choice, but it may have no value (give it a default)";
+        if (b->choice)
+                return size == sizeof(int) ? NULL : small;
+        switch (p->type) {
+        case SPATE_P_STR: case SPATE_P_ENUM: return size == sizeof(const char *) ? NULL : small;
+        case SPATE_P_INT: case SPATE_P_COUNT: return size == sizeof(int64_t) || size == sizeof(int) ? NULL : small;
+        case SPATE_P_DURATION: return size == sizeof(int64_t) ? NULL : small;
+        case SPATE_P_BOOL: return size == sizeof(int) ? NULL : small;
+        default: return small;  /* expressions, maps and lists need the node's own reading */
         }
 }
 
@@ -71,9 +92,10 @@ static void bind_int(const spate_node_t *n, const spate_prop_t *p, size_t size, 
 int spate_op_check_binds(const spate_op_def_t *def, char *errstr, size_t errstr_size) {
         for (const spate_bind_t *b = def->binds; b && b->prop; b++) {
                 const spate_prop_t *p = find_prop(def, b->prop);
-                if (!p || !bindable(p->type, b->size)) {
+                const char *why = p ? bind_problem(b, p) : "but has no such property";
+                if (why) {
                         snprintf(errstr, errstr_size, "internal: node type '%s' binds '%s' %s", def->name, b->prop,
-                                 p ? "to a field that cannot hold its type" : "but has no such property");
+                                 why);
                         return -1;
                 }
         }
@@ -86,7 +108,10 @@ int spate_node_bind(spate_node_t *n, char *errstr, size_t errstr_size) {
         for (const spate_bind_t *b = n->def->binds; b && b->prop; b++) {
                 const spate_prop_t *p = find_prop(n->def, b->prop);
                 char *at = (char *)n->ctx + b->at;
-                if (p->type == SPATE_P_STR || p->type == SPATE_P_ENUM) {
+                if (b->choice) {
+                        int i = spate_prop_choice(p, spate_node_str(n, p->name));
+                        memcpy(at, &i, sizeof(i));
+                } else if (p->type == SPATE_P_STR || p->type == SPATE_P_ENUM) {
                         const char *s = spate_node_str(n, p->name);
                         memcpy(at, &s, sizeof(s));
                 } else if (p->type == SPATE_P_BOOL) {

@@ -41,14 +41,20 @@ typedef struct spate_prop {
  * (or default) there before init, as Fluent Bit's config maps do, so init
  * reads its struct, not the YAML. By type: STR, ENUM: const char * (the
  * topology's text, valid while it is loaded); INT, COUNT: int64_t or int (the
- * loader keeps them within int); DURATION: int64_t ms; BOOL: int. A binding naming no property, or a field that cannot hold its type,
- * fails the first load of the node (spate_node_bind). */
+ * loader keeps them within int); DURATION: int64_t ms; BOOL: int. With
+ * SPATE_BIND_CHOICE, an ENUM that is required or has a default is stored as
+ * the index of its value in `choices` ("a|b|c": 0, 1, 2) in an int-sized
+ * field, an enum whose constants follow that order. A binding naming no
+ * property, or a field that cannot hold its type, fails the first load of
+ * the node (spate_node_bind). */
 typedef struct spate_bind {
         const char *prop;
         size_t at, size;      /* offsetof and sizeof the field */
+        int choice;           /* ENUM: the index of the value, not its text */
 } spate_bind_t;
 
-#define SPATE_BIND(prop, type, field) { prop, offsetof(type, field), sizeof(((type *)0)->field) }
+#define SPATE_BIND(prop, type, field) { prop, offsetof(type, field), sizeof(((type *)0)->field), 0 }
+#define SPATE_BIND_CHOICE(prop, type, field) { prop, offsetof(type, field), sizeof(((type *)0)->field), 1 }
 
 typedef enum { SPATE_ROLE_SOURCE, SPATE_ROLE_OPERATOR, SPATE_ROLE_SINK } spate_role_t;
 
@@ -174,6 +180,8 @@ const char *spate_node_str(const spate_node_t *n, const char *key);
 int64_t spate_node_int(const spate_node_t *n, const char *key);
 int spate_node_bool(const spate_node_t *n, const char *key);
 int64_t spate_node_duration(const spate_node_t *n, const char *key);
+/* The index of value among p's choices ("a|b|c"), or -1 if it is none of them. */
+int spate_prop_choice(const spate_prop_t *p, const char *value);
 /* Stores every bound property of n's type (def->binds) in n->ctx; the loader
  * calls it before init. -1 with errstr if spate_op_check_binds() refuses. */
 int spate_node_bind(spate_node_t *n, char *errstr, size_t errstr_size);

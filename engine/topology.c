@@ -88,18 +88,11 @@ static int check_scalar(const spate_node_t *n, const spate_prop_t *p, const spat
                                                 spate_duration_why(v->value, why, sizeof(why)));
                 }
                 return 0;
-        case SPATE_P_ENUM: {
-                size_t len = strlen(v->value);
-                for (const char *c = p->choices; c && *c;) {
-                        const char *bar = strchr(c, '|');
-                        size_t clen = bar ? (size_t)(bar - c) : strlen(c);
-                        if (clen == len && !strncmp(c, v->value, len))
-                                return 0;
-                        c = bar ? bar + 1 : c + clen;
-                }
+        case SPATE_P_ENUM:
+                if (spate_prop_choice(p, v->value) >= 0)
+                        return 0;
                 return spate_node_error(n, v, errstr, size, "'%s' must be one of %s, not '%s'",
                                         p->name, p->choices, v->value);
-        }
         default:
                 return 0;
         }

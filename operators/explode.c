@@ -10,7 +10,7 @@ typedef struct explode {
         spate_expr_t *path;
         spate_expr_t **keep;
         int nkeep;
-        int has_index;
+        const char *as, *index_as;  /* bound; index_as NULL: no index field */
 } explode_t;
 
 static const spate_prop_t explode_props[] = {
@@ -18,6 +18,12 @@ static const spate_prop_t explode_props[] = {
         { "as", SPATE_P_STR, 0, "item", NULL, "name of the element field in the output" },
         { "keep", SPATE_P_MAP, 0, NULL, NULL, "output field -> expression over the parent, copied into every element record" },
         { "index_as", SPATE_P_STR, 0, NULL, NULL, "if set, the element's 0-based position is written to this field" },
+        { NULL }
+};
+
+static const spate_bind_t explode_binds[] = {
+        SPATE_BIND("as", explode_t, as),
+        SPATE_BIND("index_as", explode_t, index_as),
         { NULL }
 };
 
@@ -44,12 +50,9 @@ static int explode_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         /* The element shape is the array's, so fields downstream reads from
          * the element are decoded from the input and nothing else. */
         arr = spate_expr_passthrough(x->path);
-        spate_shape_add(pool, n->out, spate_node_str(n, "as"), arr ? spate_shape_elem(pool, arr) : NULL,
-                        SPATE_V_MISSING);
-        if (spate_node_str(n, "index_as")) {
-                x->has_index = 1;
-                spate_shape_add(pool, n->out, spate_node_str(n, "index_as"), NULL, SPATE_V_NUM);
-        }
+        spate_shape_add(pool, n->out, x->as, arr ? spate_shape_elem(pool, arr) : NULL, SPATE_V_MISSING);
+        if (x->index_as)
+                spate_shape_add(pool, n->out, x->index_as, NULL, SPATE_V_NUM);
         return 0;
 }
 
@@ -79,7 +82,7 @@ static int explode_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ct
         out.value.u.items = items;
         for (uint32_t e = 0; e < arr.n; e++) {
                 items[x->nkeep] = arr.u.items[e];
-                if (x->has_index)
+                if (x->index_as)
                         items[x->nkeep + 1] = spate_value_num(e);
                 if (spate_emit(n, &out, ctx))
                         return -1;
@@ -100,6 +103,7 @@ const spate_op_def_t spate_op_explode = {
         .role = SPATE_ROLE_OPERATOR,
         .doc = "Emits one record per element of an array, with parent fields kept alongside.",
         .props = explode_props,
+        .binds = explode_binds,
         .ctx_size = sizeof(explode_t),
         .init = explode_init,
         .process = explode_process,

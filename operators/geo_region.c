@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* In the order of the `unmatched` choices (bound by index). */
 typedef enum { UNMATCHED_KEEP, UNMATCHED_DROP, UNMATCHED_DLQ } unmatched_t;
 
 typedef struct geo_region {
@@ -14,6 +15,9 @@ typedef struct geo_region {
         spate_expr_t *lat, *lon;
         int slot;          /* the output field's index in the record */
         unmatched_t unmatched;
+        /* bound: */
+        const char *regions, *property, *as;
+        spate_geo_mode_t mode;  /* the `mode` choices are spate_geo_mode_t's order (test_topology) */
 } geo_region_t;
 
 static const spate_prop_t geo_props[] = {
@@ -27,23 +31,27 @@ static const spate_prop_t geo_props[] = {
         { NULL }
 };
 
+static const spate_bind_t geo_binds[] = {
+        SPATE_BIND("regions", geo_region_t, regions),
+        SPATE_BIND("property", geo_region_t, property),
+        SPATE_BIND("as", geo_region_t, as),
+        SPATE_BIND_CHOICE("mode", geo_region_t, mode),
+        SPATE_BIND_CHOICE("unmatched", geo_region_t, unmatched),
+        { NULL }
+};
+
 static int geo_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         geo_region_t *g = n->ctx;
         char path[2048], err[1024];
-        const char *u = spate_node_str(n, "unmatched");
-        spate_geo_mode_t mode;
 
-        if (spate_geo_mode_parse(spate_node_str(n, "mode"), &mode, err, sizeof(err)))
-                return spate_node_error(n, spate_node_param(n, "mode"), errstr, errstr_size, "%s", err);
-        spate_node_path(n, spate_node_str(n, "regions"), path, sizeof(path));
-        if (!(g->idx = spate_geo_index_load(path, spate_node_str(n, "property"), mode, err, sizeof(err))))
+        spate_node_path(n, g->regions, path, sizeof(path));
+        if (!(g->idx = spate_geo_index_load(path, g->property, g->mode, err, sizeof(err))))
                 return spate_node_error(n, spate_node_param(n, "regions"), errstr, errstr_size, "%s", err);
         if (!(g->lat = spate_node_expr(n, "lat", n->in, errstr, errstr_size)) ||
             !(g->lon = spate_node_expr(n, "lon", n->in, errstr, errstr_size)))
                 return -1;
-        g->unmatched = !strcmp(u, "drop") ? UNMATCHED_DROP : !strcmp(u, "dlq") ? UNMATCHED_DLQ : UNMATCHED_KEEP;
         n->out = n->in;
-        g->slot = spate_shape_add_computed(spate_node_shapes(n), n->out, spate_node_str(n, "as"), SPATE_V_STR);
+        g->slot = spate_shape_add_computed(spate_node_shapes(n), n->out, g->as, SPATE_V_STR);
         return 0;
 }
 
@@ -93,6 +101,7 @@ const spate_op_def_t spate_op_geo_region = {
         .role = SPATE_ROLE_OPERATOR,
         .doc = "Adds the name of the GeoJSON region containing (lat, lon); a spatial grid index makes lookups ~10 ns.",
         .props = geo_props,
+        .binds = geo_binds,
         .ctx_size = sizeof(geo_region_t),
         .init = geo_init,
         .process = geo_process,

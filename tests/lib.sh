@@ -115,6 +115,15 @@ start_spate() {
 # kill_spate NAME: SIGKILL to the instance start_spate started as NAME; returns once it is gone.
 kill_spate() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 
+# holds_partitions N NAME...: the last assignment each instance NAME logged gave it N partitions.
+holds_partitions() {
+        local n=$1 name; shift
+        for name in "$@"; do
+                grep "assigned [0-9]* partitions" "$TMP/spate-$name.log" | tail -1 | grep -q "assigned $n partitions" ||
+                        return 1
+        done
+}
+
 # kill_at_random [--ready CMD] [--then CMD] MIN SPAN: after MIN s and a random part of SPAN more,
 # kill_spate to instance a or b, picked at random, which then starts again: the test defines
 # `start NAME` (which starts the instance NAME with start_spate). With --ready, the wait begins
@@ -145,6 +154,13 @@ kill_at_random() {
 wait_count() {
         local t=$1 topic=$2 n=$3
         wait_for "$t" bash -c "[ \$($KT count $BOOT $topic 2>/dev/null || echo 0) -ge $n ]"
+}
+
+# dedupe_exact TOPIC: TOPIC's records (kept in $TMP/out.jsonl) are what tests/ref/dedupe_ref.py
+# expects of the input it generated ($TMP/expected.json): every id once, its first record.
+dedupe_exact() {
+        $KT consume "$BOOT" "$1" --idle 0.5 >"$TMP/out.jsonl"
+        $PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl" -q
 }
 
 # committed_records GROUP TOPIC: how many records of TOPIC the consumer group GROUP has committed:

@@ -46,6 +46,20 @@ static const spate_prop_t table_props[] = {
         { NULL }
 };
 
+/* What init only stores. Read, not bound: topic/file/dir (which one is given
+ * chooses how the table is read; a file or dir path is resolved), and
+ * format/schema, which spate_serde_new() parses (the schema file). */
+static const spate_bind_t table_binds[] = {
+        SPATE_BIND("topic", tnode_t, topic),
+        SPATE_BIND("global", tnode_t, global),
+        SPATE_BIND("partitions", tnode_t, partitions),
+        SPATE_BIND("version_as", tnode_t, version_as),
+        SPATE_BIND("refresh", tnode_t, refresh_ms),
+        SPATE_BIND("versioned", tnode_t, versioned),
+        SPATE_BIND("history_retention", tnode_t, history_ms),
+        { NULL }
+};
+
 spate_node_t *spate_table_node_find(spate_node_t *n, const spate_yaml_t *y, const char *name,
                                     char *errstr, size_t errstr_size) {
         const char *names[256] = { NULL };
@@ -118,7 +132,7 @@ static int init_versioned(spate_node_t *n, char *errstr, size_t errstr_size) {
         tnode_t *t = n->ctx;
         const spate_yaml_t *y = spate_node_param(n, "versioned");
         t->stream_time = INT64_MIN;
-        if (!spate_node_bool(n, "versioned")) {
+        if (!t->versioned) {
                 if (spate_node_param(n, "time") || spate_node_param(n, "history_retention"))
                         return spate_node_error(n, spate_node_param(n, "time") ? spate_node_param(n, "time")
                                                 : spate_node_param(n, "history_retention"), errstr, errstr_size,
@@ -128,7 +142,7 @@ static int init_versioned(spate_node_t *n, char *errstr, size_t errstr_size) {
         if (t->key)
                 return spate_node_error(n, y, errstr, errstr_size, "a versioned table is keyed by the message "
                                         "key: drop 'key:'");
-        if ((t->history_ms = spate_node_duration(n, "history_retention")) <= 0)
+        if (t->history_ms <= 0)
                 return spate_node_error(n, spate_node_param(n, "history_retention"), errstr, errstr_size,
                                         "'history_retention' must be a positive duration, e.g. 7d");
         if (!(t->time = spate_node_time_expr(n, "time", t->shape, errstr, errstr_size)))
@@ -141,8 +155,7 @@ static int init_versioned(spate_node_t *n, char *errstr, size_t errstr_size) {
 static int init_topic(spate_node_t *n, char *errstr, size_t errstr_size) {
         tnode_t *t = n->ctx;
         char err[512];
-        t->partitioned = !spate_node_bool(n, "global");
-        if (t->partitioned && spate_node_param(n, "key"))
+        if (!t->global && spate_node_param(n, "key"))
                 return spate_node_error(n, spate_node_param(n, "key"), errstr, errstr_size, "a partitioned table "
                                         "is keyed by the message key, as its topic is partitioned: drop 'key:' "
                                         "(or set global: true)");
@@ -157,9 +170,7 @@ static int init_topic(spate_node_t *n, char *errstr, size_t errstr_size) {
         if (!(t->serde = spate_serde_new(n->topo, spate_node_str(n, "format"), spate_node_str(n, "schema"),
                                          err, sizeof(err))))
                 return spate_node_error(n, spate_node_param(n, "schema"), errstr, errstr_size, "%s", err);
-        t->topic = spate_node_str(n, "topic");
-        spate_topology_declare_topic(n->topo, n, t->topic, (int)spate_node_int(n, "partitions"), 1,
-                                     SPATE_TOPIC_SOURCE);
+        spate_topology_declare_topic(n->topo, n, t->topic, t->partitions, 1, SPATE_TOPIC_SOURCE);
         return 0;
 }
 
@@ -167,6 +178,7 @@ static int init_files(spate_node_t *n, const char *what, char *errstr, size_t er
         tnode_t *t = n->ctx;
         struct stat st;
         t->is_dir = !strcmp(what, "dir");
+        t->global = 1;  /* files have no partitions: every instance holds all of it */
         spate_node_path(n, spate_node_str(n, what), t->path, sizeof(t->path));
         if (stat(t->path, &st))
                 return spate_node_error(n, spate_node_param(n, what), errstr, errstr_size, "%s: %s", t->path,
@@ -174,10 +186,10 @@ static int init_files(spate_node_t *n, const char *what, char *errstr, size_t er
         if (!S_ISDIR(st.st_mode) != !t->is_dir)
                 return spate_node_error(n, spate_node_param(n, what), errstr, errstr_size, "%s is %s", t->path,
                                         t->is_dir ? "not a directory" : "a directory (use dir:)");
-        if (spate_node_bool(n, "versioned"))
+        if (t->versioned)
                 return spate_node_error(n, spate_node_param(n, "versioned"), errstr, errstr_size, "a versioned "
                                         "table reads a topic (files have no history)");
-        const char *vcol = spate_node_str(n, "version_as");
+        const char *vcol = t->version_as;
         if (vcol && !t->is_dir)
                 return spate_node_error(n, spate_node_param(n, "version_as"), errstr, errstr_size,
                                         "version_as names the dated subfolder of a row: it needs dir:, not %s:",
@@ -215,7 +227,6 @@ static int table_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         t->shape = spate_shape_new(spate_node_shapes(n), 1);
         n->out = t->shape;
         n->reads_itself = 1;
-        t->refresh_ms = spate_node_duration(n, "refresh");
         spate_arena_init(&t->arena);
         if (!(t->rows = spate_table_new()) || !(t->next = spate_table_new()))
                 return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
@@ -374,9 +385,9 @@ static int follow_topic(spate_node_t *n, spate_ctx_t *ctx, int recount) {
         }
         t->ctx = ctx;
         for (int p = 0; p < t->npart; p++) {
-                if (t->partitioned && (p >= t->nheld || !t->held[p]))
+                if (!t->global && (p >= t->nheld || !t->held[p]))
                         continue;
-                t->cur = t->partitioned ? t->parts[p] : t->rows;
+                t->cur = t->global ? t->rows : t->parts[p];
                 t->partition = p;
                 int64_t next = spate_ctx_replay(ctx, t->topic, p, t->offsets[p], on_message, t);
                 if (next < 0)
@@ -387,8 +398,8 @@ static int follow_topic(spate_node_t *n, spate_ctx_t *ctx, int recount) {
 }
 
 static size_t rows_held(const tnode_t *t) {
-        size_t n = t->partitioned ? 0 : spate_table_count(t->rows);
-        for (int p = 0; t->partitioned && p < t->nheld; p++)
+        size_t n = t->global ? spate_table_count(t->rows) : 0;
+        for (int p = 0; !t->global && p < t->nheld; p++)
                 n += t->held[p] ? spate_table_count(t->parts[p]) : 0;
         return n;
 }
@@ -406,10 +417,10 @@ static int refresh(spate_node_t *n, spate_ctx_t *ctx, int rebalance) {
          * first load and the rebalances are worth a line. */
         if (rebalance || !before)
                 spate_info("table %s: %zu rows%s (%lld records dead-lettered so far)", n->name, rows_held(t),
-                           t->partitioned ? " in the partitions held here" : "", (long long)t->dlq);
+                           t->global ? "" : " in the partitions held here", (long long)t->dlq);
         else
                 spate_debug("table %s: %zu rows%s (%lld records dead-lettered so far)", n->name, rows_held(t),
-                            t->partitioned ? " in the partitions held here" : "", (long long)t->dlq);
+                            t->global ? "" : " in the partitions held here", (long long)t->dlq);
         return 0;
 }
 
@@ -433,7 +444,7 @@ static int table_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
  * count per partition: two topics may both have a partition p here. */
 static int table_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
         tnode_t *t = n->ctx;
-        if (!t->partitioned || !strcmp(topic, t->topic))
+        if (t->global || !strcmp(topic, t->topic))
                 return 0;
         if (partition >= t->nheld) {
                 int np = partition + 1;
@@ -467,7 +478,7 @@ static int table_assign(spate_node_t *n, const char *topic, int32_t partition, s
 static void table_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
         tnode_t *t = n->ctx;
         (void)ctx;
-        if (!t->partitioned || !strcmp(topic, t->topic) || partition >= t->nheld || !t->held[partition])
+        if (t->global || !strcmp(topic, t->topic) || partition >= t->nheld || !t->held[partition])
                 return;
         if (--t->held[partition] == 0)
                 spate_table_clear(t->parts[partition]);
@@ -475,13 +486,13 @@ static void table_revoke(spate_node_t *n, const char *topic, int32_t partition, 
 
 const spate_table_t *spate_table_node_partition(const spate_node_t *tn, int32_t partition) {
         const tnode_t *t = tn->ctx;
-        if (!t->partitioned)
+        if (t->global)
                 return t->rows;
         return partition >= 0 && partition < t->nheld && t->held[partition] ? t->parts[partition] : NULL;
 }
 
 int spate_table_node_partitioned(const spate_node_t *tn) {
-        return ((const tnode_t *)tn->ctx)->partitioned;
+        return !((const tnode_t *)tn->ctx)->global;
 }
 
 /* Never called: the engine subscribes a table to nothing (reads_itself). */
@@ -572,6 +583,7 @@ const spate_op_def_t spate_op_table = {
                "instance reads all of it; otherwise partitioned like the stream), one CSV/JSON-lines file, or "
                "the newest complete dated folder.",
         .props = table_props,
+        .binds = table_binds,
         .ctx_size = sizeof(tnode_t),
         .init = table_init,
         .assign = table_assign,

@@ -18,8 +18,9 @@ typedef struct tnode {
         spate_table_t *by_msg;    /* topic with key: message key -> the row key it wrote */
         spate_table_t *rows;      /* what joins read (global) */
         spate_table_t *cur;       /* the one a topic message goes to: rows, or its partition's */
-        /* partitioned (global: false): partition p's rows while the stream's p is assigned here */
-        int partitioned;
+        /* global (and every file table): all rows here; false: partitioned, partition p's rows
+         * while the stream's p is assigned here */
+        int global;
         spate_table_t **parts;
         uint32_t *held;           /* assignments holding each partition */
         int nheld;
@@ -30,6 +31,7 @@ typedef struct tnode {
         /* topic */
         spate_serde_t *serde;
         const char *topic;
+        int partitions;           /* when spate creates the topic */
         int64_t *offsets;         /* next offset per partition */
         int npart;
         int64_t counted_ms;       /* when npart was read */
@@ -42,6 +44,7 @@ typedef struct tnode {
         int is_dir;
         char version[256];        /* dir: the subfolder loaded ("" none) */
         const char *loading;      /* dir: the subfolder being loaded (its name) */
+        const char *version_as;   /* dir: the column named for the subfolder, NULL none */
         int version_col;          /* dir, version_as: 1 + the column holding the subfolder's name; 0 none */
         struct refused_version {  /* dir: subfolders refused, with their marker's time */
                 char name[256];
@@ -52,6 +55,7 @@ typedef struct tnode {
         off_t file_size;
         int warned_empty;
         /* versioned: each key's rows by the time they are valid from (`time:`) */
+        int versioned;
         spate_expr_t *time;
         int64_t history_ms, stream_time;  /* the latest valid-from seen; INT64_MIN none */
         spate_buf_t vbuf;         /* one key's versions being rewritten */

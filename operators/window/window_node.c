@@ -54,6 +54,26 @@ static const spate_prop_t window_props[] = {
         { NULL }
 };
 
+/* What init only stores. `window`, `emit` and `fill` are stored as the index
+ * of their choice: the order of spate_window_type_t, emit_final (update: 0)
+ * and SPATE_FILL_* (test_topology checks the first and last). Without
+ * group_by, `partitions` is replaced by the source's count (declare_topics). */
+static const spate_bind_t window_binds[] = {
+        SPATE_BIND_CHOICE("window", win_t, conf.spec.type),
+        SPATE_BIND("size", win_t, conf.spec.size),
+        SPATE_BIND("advance", win_t, conf.spec.advance),
+        SPATE_BIND("gap", win_t, conf.spec.gap),
+        SPATE_BIND("grace", win_t, conf.spec.grace),
+        SPATE_BIND_CHOICE("emit", win_t, conf.emit_final),
+        SPATE_BIND("close_after_idle", win_t, idle_ms),
+        SPATE_BIND("retention", win_t, conf.retention),
+        SPATE_BIND("partitions", win_t, partitions),
+        SPATE_BIND("store", win_t, store),
+        SPATE_BIND_CHOICE("fill", win_t, conf.fill),
+        SPATE_BIND("fill_max", win_t, conf.fill_max),
+        { NULL }
+};
+
 static int agg_error(spate_node_t *n, const spate_yaml_t *y, size_t pos, char *errstr,
                      size_t errstr_size, const char *name, const char *msg) {
         snprintf(errstr, errstr_size, "%s:%d:%d: window node '%s': aggregate '%s': %s", y->file,
@@ -124,11 +144,8 @@ static int parse_aggregates(spate_node_t *n, win_t *w, char *errstr, size_t errs
 static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_size) {
         spate_window_spec_t *s = &w->conf.spec;
         char err[256];
-        spate_window_type_parse(spate_node_str(n, "window"), &s->type);
-        s->size = spate_node_duration(n, "size");
-        s->advance = s->type == SPATE_WINDOW_TUMBLING ? s->size : spate_node_duration(n, "advance");
-        s->gap = spate_node_duration(n, "gap");
-        s->grace = spate_node_duration(n, "grace");
+        if (s->type == SPATE_WINDOW_TUMBLING)
+                s->advance = s->size;
         static const char *const need[] = { "size", "size", "size", "gap" };
         if (!spate_node_param(n, need[s->type]) ||
             (s->type == SPATE_WINDOW_HOPPING && !spate_node_param(n, "advance")))
@@ -142,19 +159,12 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
                                         "a record would fall into %d windows (size / advance); at most "
                                         "%d are supported", spate_window_max_per_record(s),
                                         SPATE_WINSTATE_MAX_HOPS);
-        w->conf.retention = spate_node_param(n, "retention") ? spate_node_duration(n, "retention")
-                : (s->type == SPATE_WINDOW_SESSION ? s->gap : s->size) + s->grace;
-        w->conf.emit_final = !strcmp(spate_node_str(n, "emit"), "final");
-        static const char *const fills[] = { "none", "null", "previous", "linear" };
-        for (int i = 0; i < 4; i++)
-                if (!strcmp(spate_node_str(n, "fill"), fills[i]))
-                        w->conf.fill = i;
-        w->conf.fill_max = spate_node_duration(n, "fill_max");
+        if (!spate_node_param(n, "retention"))  /* its default depends on the kind of window */
+                w->conf.retention = (s->type == SPATE_WINDOW_SESSION ? s->gap : s->size) + s->grace;
         if (w->conf.fill && s->type != SPATE_WINDOW_TUMBLING)
                 return spate_node_error(n, spate_node_param(n, "fill"), errstr, errstr_size,
                                         "fill: resamples tumbling windows only (one interval after "
                                         "another), not %s ones", spate_window_type_name(s->type));
-        w->idle_ms = spate_node_duration(n, "close_after_idle");
         return 0;
 }
 
@@ -163,6 +173,8 @@ static int parse_spec(spate_node_t *n, win_t *w, char *errstr, size_t errstr_siz
  * retractable aggregates only. */
 static int parse_corrections(spate_node_t *n, win_t *w, char *errstr, size_t errstr_size) {
         const spate_yaml_t *y = spate_node_param(n, "dedupe_by");
+        /* Read, not bound: it means something only with dedupe_by
+         * (SPATE_CORR_NONE without), and its choices are not SPATE_CORR_*'s order. */
         const char *mode = spate_node_str(n, "corrections");
         if (!y) {
                 if (spate_node_param(n, "corrections"))
@@ -210,13 +222,10 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                                         "(its exactness rests on them), such as kafka_source, not of "
                                         "%s '%s': write those to a topic with kafka_sink and read it "
                                         "with kafka_source", src->def->name, src->name);
+        /* The source's own properties (replayable: a topic and its partition count). */
         w->source_topic = spate_node_str(src, "topic");
         w->source_partitions = (int)spate_node_int(src, "partitions");
         if (w->group) {
-                w->partitions = (int)spate_node_int(n, "partitions");
-                if (w->partitions < 1)
-                        return spate_node_error(n, spate_node_param(n, "partitions"), errstr,
-                                                errstr_size, "'partitions' must be at least 1");
                 if (!(w->packs = calloc((size_t)w->partitions, sizeof(*w->packs))) ||
                     !(w->npacked = calloc((size_t)w->partitions, sizeof(*w->npacked))) ||
                     !(w->marks = malloc(sizeof(*w->marks) * SPATE_WINMETA_MAX_UP)))
@@ -299,7 +308,8 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                 spate_shape_add(pool, n->out, "gap", NULL, SPATE_V_BOOL);
                 spate_shape_add(pool, n->out, "stale", NULL, SPATE_V_BOOL);
         }
-        w->store = spate_node_str(n, "store") ? spate_node_str(n, "store") : n->name;
+        if (!w->store)
+                w->store = n->name;
         if (declare_topics(n, w, errstr, errstr_size))
                 return -1;
         w->crash_at = crash && *crash ? crash : NULL;
@@ -437,6 +447,7 @@ const spate_op_def_t spate_op_window = {
         .doc = "Aggregates per group over tumbling, hopping, sliding or session windows; exact "
                "through crashes (changelog + RocksDB state).",
         .props = window_props,
+        .binds = window_binds,
         .ctx_size = sizeof(win_t),
         .init = window_init,
         .process = window_process,

@@ -3,7 +3,8 @@
 # whatever happens: `check WHAT [ a ] && [ b ]` runs only `[ a ]` as the check
 # (the shell applies && to check's status), so b can never fail the test. And helpers defined
 # again beside lib.sh's: a SIGKILL of an instance (kill_spate, kill_at_random), a sum of a group's
-# committed offsets (committed_records, wait_committed).
+# committed offsets (committed_records, wait_committed), the partition count of an instance's last
+# assignment (holds_partitions), a quiet comparison with dedupe_ref.py (dedupe_exact).
 . "$SPATE_ROOT/tests/lib.sh"
 cd "$SPATE_ROOT/tests" || exit 1
 # A check's command, continuation lines joined, followed by && [ or || [ outside quotes.
@@ -29,7 +30,8 @@ for path in sys.argv[1:]:
 PY
 )
 check "no check chains a second condition outside itself${bad:+: $bad}" [ -z "$bad" ]
-# A kill9 function, a one-line function that sends SIGKILL or reads `$KT committed`, a sum over it.
-twins=$(grep -nE '^\s*kill9\s*\(\)|^\s*[A-Za-z_][A-Za-z_0-9]*\s*\(\)\s*\{.*(kill -(KILL|9)\b|\$KT committed)|\$KT committed .*\| *awk .*\+=' \
+# A kill9 function, a one-line function that sends SIGKILL, reads `$KT committed` or the last
+# "assigned N partitions" line, a sum over `$KT committed`, a quiet dedupe_ref.py comparison.
+twins=$(grep -nE '^\s*kill9\s*\(\)|^\s*[A-Za-z_][A-Za-z_0-9]*\s*\(\)\s*\{.*(kill -(KILL|9)\b|\$KT committed|assigned .*partitions.*\| *tail -1)|\$KT committed .*\| *awk .*\+=|dedupe_ref\.py"? compare .* -q\b' \
         *.sh integration/*.sh | grep -v '^lib\.sh:')
-check "no test defines again a SIGKILL or committed-offset helper of lib.sh's${twins:+: $twins}" [ -z "$twins" ]
+check "no test defines again a SIGKILL, committed-offset, assignment or dedupe-reference helper of lib.sh's${twins:+: $twins}" [ -z "$twins" ]

@@ -30,10 +30,6 @@ start() {  # NAME: one instance with its own state directory
 since() { tail -n +$(($(eval "echo \$LINE_$1") + 1)) "$TMP/spate-$1.log"; }
 joined() { since "$1" | grep -q "assigned [1-9][0-9]* partitions"; }
 delete_state() { rm -rf "$TMP/state-$1"; }
-exact() {
-        $KT consume "$BOOT" it0850.out --idle 0.5 >"$TMP/out.jsonl"
-        $PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl" -q
-}
 
 # Five parts flow while instances are killed; the sixth (whose ids repeat
 # ids of the fifth) comes once the instance restarted without its state
@@ -56,7 +52,7 @@ check "$v, restarted without its state directory, restored partitions from the c
         wait_for 60 from_changelog
 since "$v" | grep -o "partition [0-9] restored: [0-9]* changelog records" | sed 's/^/# /'
 check "produced the last part" $KT produce "$BOOT" it0850.in "$TMP/part.05" --partitioned
-check "drained: the output equals the reference within 60 s" wait_for 60 exact
+check "drained: the output equals the reference within 60 s" wait_for 60 dedupe_exact it0850.out
 while read -r status rest; do
         if [ "$status" = ok ]; then ok "after 3 kills: ${rest#- }"; else nok "after 3 kills: ${rest#*- }"; fi
 done < <($PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")

@@ -23,20 +23,15 @@ start_broker --topology "$topo" --topic it0880.in:4 --topic it-0880-dd-seen-chan
         --topic it0880.out:2 --topic it-0880-dlq:1 || { nok "broker starts"; exit 1; }
 
 start() { start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"; }  # NAME: with its own state directory
-holds() { grep "assigned [0-9]* partitions" "$TMP/spate-$1.log" | tail -1 | grep -q "assigned $2 partitions"; }
-exact() {
-        $KT consume "$BOOT" it0880.out --idle 0.5 >"$TMP/out.jsonl"
-        $PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl" -q
-}
 
 # Four fifths flow while both run; the last fifth (whose ids repeat ids of
 # the fourth) once the survivor holds every partition, so that the restored
 # copies decide.
 split -n l/5 -d "$TMP/in.tsv" "$TMP/part."
 start a
-check "a holds the 4 partitions" wait_for 30 holds a 4
+check "a holds the 4 partitions" wait_for 30 holds_partitions 4 a
 start b
-check "a and b hold 2 partitions each" wait_for 30 bash -c "$(declare -f holds); TMP=$TMP; holds a 2 && holds b 2"
+check "a and b hold 2 partitions each" wait_for 30 holds_partitions 2 a b
 ( for f in "$TMP"/part.0[0-3]; do $KT produce "$BOOT" it0880.in "$f" --partitioned >/dev/null || exit 1; done ) &
 producer=$!
 # The kill falls while input flows, once a's commits fill its changelogs.
@@ -52,7 +47,7 @@ check "b takes a's partitions within 60 s" wait_for 60 took_over
 t_assigned=$(date +%s.%N)
 check "produced 4 of 5 parts" wait "$producer"
 check "produced the last part" $KT produce "$BOOT" it0880.in "$TMP/part.04" --partitioned
-check "the output equals the reference within 60 s" wait_for 60 exact
+check "the output equals the reference within 60 s" wait_for 60 dedupe_exact it0880.out
 t_exact=$(date +%s.%N)
 while read -r status rest; do
         if [ "$status" = ok ]; then ok "after the failover: ${rest#- }"; else nok "after the failover: ${rest#*- }"; fi

@@ -23,11 +23,6 @@ start_broker --topology "$topo" --topic it0881.in:6 --topic it-0881-dd-seen-chan
         --topic it0881.out:2 --topic it-0881-dlq:1 || { nok "broker starts"; exit 1; }
 
 start() { start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"; }  # NAME: with its own state directory
-holds() { grep "assigned [0-9]* partitions" "$TMP/spate-$1.log" | tail -1 | grep -q "assigned $2 partitions"; }
-exact() {
-        $KT consume "$BOOT" it0881.out --idle 0.5 >"$TMP/out.jsonl"
-        $PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl" -q
-}
 # Who owns and who follows each partition, from each instance's last lines
 # (a standby's line is logged when its choice changes, after each rebalance
 # and each change of the committer tags). Prints "p owner followers" per
@@ -58,11 +53,11 @@ roles() { $PY "$TMP/roles.py" "$TMP"/spate-a.log "$TMP"/spate-b.log "$TMP"/spate
 # restored copies decide.
 split -n l/5 -d "$TMP/in.tsv" "$TMP/part."
 start a
-check "a holds the 6 partitions" wait_for 30 holds a 6
+check "a holds the 6 partitions" wait_for 30 holds_partitions 6 a
 start b
-check "a and b hold 3 partitions each" wait_for 30 bash -c "$(declare -f holds); TMP=$TMP; holds a 3 && holds b 3"
+check "a and b hold 3 partitions each" wait_for 30 holds_partitions 3 a b
 start c
-check "a, b and c hold 2 partitions each" wait_for 30 bash -c "$(declare -f holds); TMP=$TMP; holds a 2 && holds b 2 && holds c 2"
+check "a, b and c hold 2 partitions each" wait_for 30 holds_partitions 2 a b c
 ( for f in "$TMP"/part.0[0-3]; do $KT produce "$BOOT" it0881.in "$f" --partitioned >/dev/null || exit 1; done ) &
 producer=$!
 # The owners' tags reach the others within two tag refreshes (5 s each).
@@ -84,7 +79,7 @@ took_over() { for s in $survivors; do since $s | grep -q "assigned 3 partitions"
 check "the survivors ($(echo $survivors)) take $victim's partitions within 60 s" wait_for 60 took_over
 check "produced 4 of 5 parts" wait "$producer"
 check "produced the last part" $KT produce "$BOOT" it0881.in "$TMP/part.04" --partitioned
-check "the output equals the reference within 60 s" wait_for 60 exact
+check "the output equals the reference within 60 s" wait_for 60 dedupe_exact it0881.out
 t_exact=$(date +%s.%N)
 while read -r status rest; do
         if [ "$status" = ok ]; then ok "after the failover: ${rest#- }"; else nok "after the failover: ${rest#*- }"; fi

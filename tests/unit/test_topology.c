@@ -2,6 +2,9 @@
  * graph and shapes; each kind of broken file fails with file:line:col and a fix. */
 #include "check.h"
 #include "../../engine/topology.h"
+#include "../../geo/geo_index.h"
+#include "../../operators/window/window.h"
+#include "../../operators/window/winstate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,10 +170,10 @@ static void test_binds(void) {
                 CHECK(!spate_op_check_binds(*d, err, sizeof(err)), "%s: bindings valid (%s)", (*d)->name, err);
                 bound += (*d)->binds != NULL;
         }
-        CHECK(bound >= 3, "%d node types bind their properties", bound);
+        CHECK(bound >= 11, "%d node types bind their properties", bound);
         spate_op_def_t bad = *spate_op_find("http_poll");
-        const spate_bind_t wrong[] = { { "every", 0, sizeof(int) }, { NULL } },
-                           missing[] = { { "evry", 0, sizeof(int64_t) }, { NULL } };
+        const spate_bind_t wrong[] = { { "every", 0, sizeof(int), 0 }, { NULL } },
+                           missing[] = { { "evry", 0, sizeof(int64_t), 0 }, { NULL } };
         char err[256] = "";
         bad.binds = wrong;
         CHECK(spate_op_check_binds(&bad, err, sizeof(err)) && strstr(err, "'every' to a field that cannot"),
@@ -180,9 +183,90 @@ static void test_binds(void) {
               "a binding naming no property is refused (%s)", err);
 }
 
+/* spate_node_bind against values written out by hand: each type lands in
+ * its field as given, or as its default; a choice as its index. */
+typedef struct bound {
+        const char *s, *none;
+        int64_t i64, ms;
+        int i, flag, kind, dflt;
+} bound_t;
+
+static void test_bind_values(void) {
+        static const spate_prop_t props[] = {
+                { "s", SPATE_P_STR, 0, NULL, NULL, "" }, { "none", SPATE_P_STR, 0, NULL, NULL, "" },
+                { "big", SPATE_P_INT, 0, NULL, NULL, "" }, { "every", SPATE_P_DURATION, 0, "1s", NULL, "" },
+                { "n", SPATE_P_COUNT, 0, "8", NULL, "" }, { "on", SPATE_P_BOOL, 0, "false", NULL, "" },
+                { "kind", SPATE_P_ENUM, 1, NULL, "tumbling|hopping|sliding|session", "" },
+                { "dflt", SPATE_P_ENUM, 0, "b", "a|b", "" }, { "loose", SPATE_P_ENUM, 0, NULL, "a|b", "" },
+                { NULL }
+        };
+        static const spate_bind_t binds[] = {
+                SPATE_BIND("s", bound_t, s), SPATE_BIND("none", bound_t, none), SPATE_BIND("big", bound_t, i64),
+                SPATE_BIND("every", bound_t, ms), SPATE_BIND("n", bound_t, i), SPATE_BIND("on", bound_t, flag),
+                SPATE_BIND_CHOICE("kind", bound_t, kind), SPATE_BIND_CHOICE("dflt", bound_t, dflt), { NULL }
+        };
+        static const char text[] = "s: x\nbig: 2147483647\nevery: 2m\non: true\nkind: session\n";
+        spate_op_def_t def = { .name = "bound", .props = props, .binds = binds };
+        char err[256] = "";
+        spate_yaml_t *conf = spate_yaml_parse("bound.yaml", text, sizeof(text) - 1, err, sizeof(err));
+        bound_t b;
+        memset(&b, 0xff, sizeof(b));
+        spate_node_t n = { .def = &def, .name = "b", .conf = conf, .ctx = &b };
+        CHECK(conf && !spate_node_bind(&n, err, sizeof(err)), "binds (%s)", err);
+        CHECK(b.s && !strcmp(b.s, "x") && !b.none, "a string as given; one with no value NULL");
+        CHECK(b.i64 == 2147483647 && b.ms == 120000 && b.i == 8 && b.flag == 1,
+              "int %lld, duration 2m -> %lld ms, count default 8 -> %d, bool %d", (long long)b.i64,
+              (long long)b.ms, b.i, b.flag);
+        CHECK(b.kind == 3 && b.dflt == 1, "choices by index: session -> %d (of 4), default b -> %d", b.kind,
+              b.dflt);
+        spate_yaml_free(conf);
+
+        const spate_bind_t not_enum[] = { SPATE_BIND_CHOICE("n", bound_t, i), { NULL } },
+                           loose[] = { SPATE_BIND_CHOICE("loose", bound_t, i), { NULL } },
+                           wide[] = { SPATE_BIND_CHOICE("kind", bound_t, i64), { NULL } };
+        def.binds = not_enum;
+        CHECK(spate_op_check_binds(&def, err, sizeof(err)) && strstr(err, "'n' as a choice, but it is not an enum"),
+              "a choice binding of a count is refused (%s)", err);
+        def.binds = loose;
+        CHECK(spate_op_check_binds(&def, err, sizeof(err)) && strstr(err, "'loose' as a choice, but it may have no"),
+              "a choice binding of an optional enum without a default is refused (%s)", err);
+        def.binds = wide;
+        CHECK(spate_op_check_binds(&def, err, sizeof(err)) && strstr(err, "'kind' to a field that cannot"),
+              "a choice binding into an int64_t is refused (%s)", err);
+}
+
+static const spate_prop_t *prop_of(const char *type, const char *name) {
+        for (const spate_prop_t *p = spate_op_find(type)->props; p->name; p++)
+                if (!strcmp(p->name, name))
+                        return p;
+        return NULL;
+}
+
+/* The enums that choice bindings fill follow their property's choices. */
+static void test_choice_orders(void) {
+        const spate_prop_t *kind = prop_of("window", "window"), *mode = prop_of("geo_region", "mode");
+        const char *kinds[] = { "tumbling", "hopping", "sliding", "session" };
+        for (int i = 0; i < 4; i++) {
+                spate_window_type_t t = -1;
+                CHECK(!spate_window_type_parse(kinds[i], &t) && (int)t == spate_prop_choice(kind, kinds[i]),
+                      "window: %s is choice %d", kinds[i], (int)t);
+        }
+        spate_geo_mode_t m = -1;
+        char err[256];
+        CHECK(!spate_geo_mode_parse("bbox_first_match", &m, err, sizeof(err)) &&
+              (int)m == spate_prop_choice(mode, "bbox_first_match") && spate_prop_choice(mode, "polygon") == 0,
+              "geo_region mode: polygon 0, bbox_first_match %d", (int)m);
+        CHECK(spate_prop_choice(prop_of("window", "fill"), "none") == SPATE_FILL_NONE &&
+              spate_prop_choice(prop_of("window", "fill"), "linear") == SPATE_FILL_LINEAR &&
+              spate_prop_choice(prop_of("window", "emit"), "final") == 1,
+              "window fill: none and linear are SPATE_FILL_*'s; emit: final sets emit_final");
+}
+
 int main(void) {
         test_good();
         test_binds();
+        test_bind_values();
+        test_choice_orders();
         test_bad();
         return CHECK_DONE();
 }
