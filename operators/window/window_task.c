@@ -846,12 +846,8 @@ static void spill(spate_winstate_t *ws) {
         ws->evicted_due = INT64_MIN;
 }
 
-/* load_meta: the task's checkpoint (none: the changelog from its start); -1
- * with errstr when the store fails or it does not decode.
- * load_local: loads the task's meta and, group by group, as much of its column family
- * as `limit` bytes hold (the rest is read lazily: spill()); -1 with errstr
- * when it does not decode (the caller then rebuilds from the changelog
- * alone). */
+/* The task's checkpoint into t->meta (none: the changelog from its start);
+ * -1 with errstr when the store fails or it does not decode. */
 static int load_meta(win_task_t *t, char *errstr, size_t errstr_size) {
         char *meta;
         size_t vl;
@@ -865,6 +861,10 @@ static int load_meta(win_task_t *t, char *errstr, size_t errstr_size) {
         return rc < 0 ? -1 : 0;
 }
 
+/* Loads the task's meta and, group by group, as much of its column family
+ * as `limit` bytes hold (the rest is read lazily: spill()); -1 with errstr
+ * when it does not decode (the caller then rebuilds from the changelog
+ * alone). */
 static int load_local(win_task_t *t, size_t limit, char *errstr, size_t errstr_size) {
         spate_store_iter_t *it;
         const char *k, *v;
@@ -911,11 +911,15 @@ static win_task_t *task_new(win_t *w, int32_t partition) {
         return t;
 }
 
-/* The task's column family (its name: the node's store and the partition). */
+/* The name of task t's column family: the node's store and the partition. */
+static const char *cf_name(const win_t *w, const win_task_t *t, char *buf, size_t size) {
+        snprintf(buf, size, "%s-%d", w->store, t->partition);
+        return buf;
+}
+
 static int open_cf(const win_t *w, win_task_t *t, struct spate_store *store, char *errstr, size_t errstr_size) {
         char cf[300];
-        snprintf(cf, sizeof(cf), "%s-%d", w->store, t->partition);
-        return spate_store_cf(store, cf, &t->cf, errstr, errstr_size);
+        return spate_store_cf(store, cf_name(w, t, cf, sizeof(cf)), &t->cf, errstr, errstr_size);
 }
 
 /* The task's column family, whose checkpoint errstr says is unreadable,
@@ -927,8 +931,8 @@ static int rebuild_cf(const spate_node_t *n, win_task_t *t, struct spate_store *
         spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding it from %s", n->name,
                    t->partition, errstr, w->changelog_topic);
         spate_winmeta_init(&t->meta);
-        snprintf(cf, sizeof(cf), "%s-%d", w->store, t->partition);
-        return spate_store_drop_cf(store, cf, errstr, errstr_size) || open_cf(w, t, store, errstr, errstr_size)
+        return spate_store_drop_cf(store, cf_name(w, t, cf, sizeof(cf)), errstr, errstr_size) ||
+                               open_cf(w, t, store, errstr, errstr_size)
                        ? -1 : 0;
 }
 
