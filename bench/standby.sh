@@ -80,7 +80,11 @@ for m in 1 0; do
         wait "$a" 2>/dev/null
         probes "$TMP/probes2.tsv" "after-$m"
         $KT produce "$SPATE_BOOTSTRAP" bench.standby "$TMP/probes2.tsv" --partitioned 2>/dev/null
-        wait_for 120 took_over || { echo "b did not take over within 120 s"; exit 1; }
+        wait_for 120 took_over || {
+                echo "b did not take over within 120 s$(kill -0 "$b" 2>/dev/null || echo ' (b exited)'); b's log ends:"
+                tail -n 5 "$TMP/b-$m.log"
+                exit 1
+        }
         wait_for 120 written $((before + 16)) || { echo "no resumed output within 120 s"; exit 1; }
         t_out=$(now)
         kill -TERM "$b"; wait "$b" 2>/dev/null
