@@ -121,7 +121,7 @@ void spate_engine_drain_acks(spate_engine_t *e);
 int spate_engine_ctx_wait_acks(spate_ctx_t *ctx);
 int spate_engine_commit(spate_engine_t *e);
 
-/* engine_standby.c: a no-op without num_standby_replicas or stores */
+/* engine_standby.c: a no-op without num_standby_replicas or a node with standbys (node.h) */
 int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_size);
 /* After a rebalance: the next poll follows the tasks not owned now. */
 void spate_engine_standby_changed(spate_engine_t *e);

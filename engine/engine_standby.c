@@ -1,8 +1,10 @@
 /* engine_standby.c - standby replicas (num_standby_replicas; docs/stores.md,
  * "Standbys"): a second consumer, assign()-ed to the changelog partitions of
  * the tasks this instance keeps warm copies of, polled by the main loop
- * without blocking. Its records go to the stores' standbys (state/kv.c),
- * which keep the copies in the local RocksDB, so that the restore of a task
+ * without blocking. Its records go to the standbys of the nodes that keep
+ * state (node.h: def->standbys; the key-value stores' in state/kv.c, the
+ * window's in operators/window/window_task.c), which keep the copies in the
+ * local RocksDB, so that the restore of a task
  * assigned after a failover reads only the changelog's tail. Which tasks:
  * from the committer tags of the group's committed offsets (the owner of
  * each source partition and the live members), the N members that the
@@ -12,7 +14,6 @@
 #include "engine_impl.h"
 #include "../util/mem.h"
 #include "kafka_conf.h"
-#include "../state/kv.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -124,7 +125,7 @@ static const char *owner_of(const spate_standby_t *sb, const char *topic, int32_
         return "";
 }
 
-/* spate_kv_want_cb: a task whose owner is unknown (never committed, a tag
+/* spate_standby_want_cb: a task whose owner is unknown (never committed, a tag
  * gone stale or without a member id, or this instance's own tag on a task it
  * no longer holds) is followed, so that a failover never loses a warm copy;
  * any other is followed by the members spate_standby_chosen() names. */
@@ -146,7 +147,7 @@ static int want(void *opaque, const char *topic, int32_t partition, int npartiti
         return w;
 }
 
-/* Follows what the stores' standbys now cover: the tasks want() picks. */
+/* Follows what the nodes' standbys now cover: the tasks want() picks. */
 static int refresh(spate_engine_t *e, spate_standby_t *sb) {
         rd_kafka_topic_partition_list_t *a;
         rd_kafka_resp_err_t err;
@@ -157,9 +158,11 @@ static int refresh(spate_engine_t *e, spate_standby_t *sb) {
         sb->nwanted = sb->nunowned = 0;
         sb->choice = spate_hash_bytes(SPATE_HASH_INIT, &sb->nmembers, sizeof(sb->nmembers));
         sb->chosen[0] = '\0';
-        for (int i = 0; i < e->topo->nnodes; i++)
-                if (spate_kv_node_standbys(e->topo->nodes[i], &e->ctx, want, add_follow, sb))
+        for (int i = 0; i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                if (n->def->standbys && n->def->standbys(n, &e->ctx, want, add_follow, sb))
                         return -1;
+        }
         a = rd_kafka_topic_partition_list_new(sb->nparts ? sb->nparts : 1);
         for (int i = 0; i < sb->nparts; i++)
                 rd_kafka_topic_partition_list_add(a, sb->parts[i].topic, sb->parts[i].partition)->offset =
@@ -258,8 +261,10 @@ static void apply(spate_engine_t *e, spate_standby_t *sb, const rd_kafka_message
         if (!f)
                 return;
         for (int i = 0; i < e->topo->nnodes; i++) {
-                int rc = spate_kv_node_standby_apply(e->topo->nodes[i], topic, m->partition, m->key, m->key_len,
-                                                     m->payload, m->len, m->offset, err, sizeof(err));
+                spate_node_t *n = e->topo->nodes[i];
+                int rc = n->def->standby_apply ? n->def->standby_apply(n, topic, m->partition, m->key, m->key_len,
+                                                                       m->payload, m->len, m->offset, err,
+                                                                       sizeof(err)) : 1;
                 if (rc == 1)
                         continue;
                 if (rc < 0)
@@ -282,15 +287,15 @@ static void update_lag(spate_standby_t *sb) {
 int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_size) {
         rd_kafka_conf_t *c;
         spate_standby_t *sb;
-        int stores = 0;
+        int stateful = 0;
         for (int i = 0; i < e->topo->nnodes; i++)
-                stores |= e->topo->nodes[i]->stores != NULL;
+                stateful |= e->topo->nodes[i]->def->standbys != NULL;
         if (e->topo->num_standby_replicas < 1)
                 return 0;
-        if (!stores) {
-                spate_warn("num_standby_replicas: %d, but no node of '%s' keeps an engine-owned store "
-                           "(the window restores its own state: it gets standbys once it runs on the "
-                           "stores); no standby runs", e->topo->num_standby_replicas, e->topo->application);
+        if (!stateful) {
+                spate_warn("num_standby_replicas: %d, but no node of '%s' keeps state with standbys "
+                           "(a key-value store or a window); no standby runs", e->topo->num_standby_replicas,
+                           e->topo->application);
                 return 0;
         }
         if (!(c = spate_kafka_conf(e->topo, SPATE_CLIENT_CONSUMER, errstr, errstr_size)))
@@ -335,9 +340,11 @@ int spate_engine_standby_poll(spate_engine_t *e, int busy) {
                 }
                 done += n > 0 ? (size_t)n : 0;
         }
-        for (int i = 0; done && i < e->topo->nnodes; i++)
-                if (spate_kv_node_standby_write(e->topo->nodes[i], e->ctx.errstr, sizeof(e->ctx.errstr)))
+        for (int i = 0; done && i < e->topo->nnodes; i++) {
+                spate_node_t *n = e->topo->nodes[i];
+                if (n->def->standby_write && n->def->standby_write(n, e->ctx.errstr, sizeof(e->ctx.errstr)))
                         return -1;
+        }
         if (spate_mono_ms() - sb->last_lag >= 1000)
                 update_lag(sb);
         return 0;

@@ -58,6 +58,12 @@ typedef struct spate_bind {
 
 typedef enum { SPATE_ROLE_SOURCE, SPATE_ROLE_OPERATOR, SPATE_ROLE_SINK } spate_role_t;
 
+/* Standbys (def->standbys): whether this instance keeps a warm copy of the
+ * task that is partition `partition` of `topic` (the state's input, of
+ * npartitions): 1 or 0; and a changelog partition to read from `from`. */
+typedef int (*spate_standby_want_cb)(void *opaque, const char *topic, int32_t partition, int npartitions);
+typedef void (*spate_standby_follow_cb)(void *opaque, const char *changelog, int32_t partition, int64_t from);
+
 typedef struct spate_op_def {
         const char *name;     /* `type:` in the topology file */
         spate_role_t role;
@@ -111,6 +117,32 @@ typedef struct spate_op_def {
          * spate_topology_add_input() (e.g. its repartition topic). */
         int (*input)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
         void (*destroy)(spate_node_t *n);
+        /* Optional, standby replicas (num_standby_replicas, engine/engine_standby.c,
+         * docs/stores.md "Standbys"): warm copies, in the local RocksDB, of the
+         * node's tasks owned elsewhere, applied from their changelogs one
+         * complete commit at a time with the changelog offset reached, so that
+         * the restore of a task assigned later reads only the tail. All three
+         * or none. standbys: for every task of the node's state not owned
+         * here, asks want once; a task wanted gets a standby (from its column
+         * family's checkpoint) if it had none, and follow is called for each
+         * of its changelog partitions with the offset it reads next; a task
+         * not wanted stops its standby, whose complete commits are written (the
+         * column family stays one commit's state with its checkpoint). A task
+         * assigned later stops its standby first (in assign). 0, or -1 with
+         * ctx->errstr. */
+        int (*standbys)(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want,
+                        spate_standby_follow_cb follow, void *opaque);
+        /* A changelog record for the standbys: 1 when topic is no changelog
+         * of the node's; 0 once staged, or ignored (no standby of that task;
+         * an offset already read); -1 with errstr on a record the node cannot
+         * read (that task's standby stops). */
+        int (*standby_apply)(spate_node_t *n, const char *topic, int32_t partition, const void *key,
+                             size_t klen, const void *val, size_t vlen, int64_t offset, char *errstr,
+                             size_t errstr_size);
+        /* After a poll: writes the commits the standbys completed since the
+         * last call, each task's as one atomic RocksDB write with its
+         * checkpoint. 0, or -1 with errstr (the engine stops). */
+        int (*standby_write)(spate_node_t *n, char *errstr, size_t errstr_size);
         /* Optional: interactive queries (engine/iq.h), from an HTTP thread
          * while the engine runs: appends the rows answering q (a GET, HISTORY
          * or SCAN) from q->parts of q->store (read-locked by the caller) or
@@ -296,6 +328,11 @@ typedef int (*spate_replay_cb)(void *opaque, const void *key, size_t key_len,
                                const void *value, size_t len, int64_t offset);
 int64_t spate_ctx_replay(spate_ctx_t *ctx, const char *topic, int32_t partition, int64_t from,
                          spate_replay_cb cb, void *opaque);
+/* Counts a restore of one task's store in spate_store_restore_records_total
+ * {node,store,from}: changelog records (offsets, meta records included)
+ * the local copy already reflected (`local`: kept warm by a standby, or this
+ * instance's own last checkpoint) and those read at the assignment. */
+void spate_node_count_restored(const spate_node_t *n, const char *store, int64_t local, int64_t read);
 /* For a node whose restored state reflects topic/partition up to `offset`
  * (the next one it expects): -1 with ctx->errstr if the partition now ends
  * below it - recreated, truncated, or a broker that lost its data - where

@@ -684,4 +684,5 @@ const spate_op_def_t spate_op_join = {
         .punctuate = join_punctuate,
         .assign = join_assign,
         .destroy = join_destroy,
+        SPATE_KV_STANDBYS,
 };

@@ -420,6 +420,10 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
                                         "digits, '_' and '-'", name);
         if (!(src = task_source(n, errstr, errstr_size)))
                 return -1;
+        /* The engine's standbys reach the stores through the node's descriptor. */
+        if (n->def->standbys != spate_kv_node_standbys)
+                return spate_node_error(n, NULL, errstr, errstr_size, "store '%s': node type '%s' does not "
+                                        "list SPATE_KV_STANDBYS (a defect of the node type)", name, n->def->name);
         if (!kn) {
                 kn = n->stores = spate_xcalloc(1, sizeof(*kn));
                 kn->node = n;
@@ -763,23 +767,6 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
         return 0;
 }
 
-/* A restore's changelog records (offsets, meta records included) by where
- * they came from: "local" the column family already reflected (a standby's
- * warm copy, or this instance's own last checkpoint), "changelog" read at
- * the assignment. */
-static void count_restored(const spate_kv_t *kv, int64_t local, int64_t read) {
-        spate_kv_node_t *kn = kv->owner;
-        for (int i = 0; i < 2; i++)
-                spate_metric_add(spate_metrics_counter(spate_metrics_default(), "spate_store_restore_records_total",
-                                                       "Changelog records a store's restores covered, by "
-                                                       "whether the local copy already held them (kept warm "
-                                                       "by a standby, or an earlier checkpoint) or they were "
-                                                       "read at the assignment", "node", kn->node->name,
-                                                       "store", kn->names[kv->store], "from",
-                                                       i ? "changelog" : "local", NULL),
-                                 i ? (double)read : (double)local);
-}
-
 /* The column family's state, then the changelog past it. */
 static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = n->stores;
@@ -816,7 +803,7 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_buf_free(&r.frame);
         if (end < 0)
                 return -1;
-        count_restored(kv, from, end - from);
+        spate_node_count_restored(n, kn->names[kv->store], from, end - from);
         spate_info("store '%s' of '%s' partition %d restored: %llu changelog records applied in %.3f s; "
                    "input resumes at offset %lld; the local copy%s reflected the changelog up to offset %lld",
                    kn->names[kv->store], n->name, kv->partition, (unsigned long long)r.applied,
@@ -930,7 +917,7 @@ static int owned_here(spate_kv_node_t *kn, int32_t p) {
         return owned && *owned;
 }
 
-int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_want_cb want, spate_kv_follow_cb cb,
+int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want, spate_standby_follow_cb cb,
                            void *opaque) {
         spate_kv_node_t *kn = n->stores;
         spate_store_t *store;

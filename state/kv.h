@@ -104,35 +104,18 @@ int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, 
 /* After a commit: the task's caches go (its column family stays on disk, a
  * local checkpoint for a later assignment). */
 void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition);
-/* Standbys (num_standby_replicas, engine/engine_standby.c): warm copies, in
- * the local RocksDB, of tasks this instance does not own (those the engine
- * chooses for it), applied from
- * their changelogs one complete commit at a time with the changelog offset
- * reached, so that an assignment's restore reads only the tail. */
-typedef void (*spate_kv_follow_cb)(void *opaque, const char *changelog, int32_t partition, int64_t from);
-/* Whether this instance keeps a warm copy of the task that is partition
- * `partition` of `topic` (the stores' input, of npartitions): 1 or 0. */
-typedef int (*spate_kv_want_cb)(void *opaque, const char *topic, int32_t partition, int npartitions);
-/* For every task of n's stores not owned here, asks want once: a task
- * wanted gets a standby (opening its column family) if it had none, and cb
- * is called for each of its changelogs with the offset it reads next; a
- * task not wanted stops its standby, whose complete frames are written (the
- * column family stays one commit's state with its checkpoint, a local
- * starting point for a later restore or standby). A task assigned later
- * stops its standby first (spate_kv_node_assign()). 0, or -1 with
- * ctx->errstr. */
-int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_kv_want_cb want, spate_kv_follow_cb cb,
-                           void *opaque);
-/* A record of a changelog: 1 when the topic is no changelog of n's; 0 once
- * applied to its task's standby, or ignored (no standby: the task is owned;
- * an offset already read); -1 with errstr on a record that is not the
- * store's (the standby of that task stops). */
+/* Standbys (node.h: def->standbys; docs/stores.md "Standbys"): a node type
+ * that declares stores lists SPATE_KV_STANDBYS in its descriptor (checked by
+ * spate_node_add_store()). A task assigned later stops its standby first
+ * (spate_kv_node_assign()). */
+int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want,
+                           spate_standby_follow_cb cb, void *opaque);
 int spate_kv_node_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key,
                                 size_t klen, const void *val, size_t vlen, int64_t offset, char *errstr,
                                 size_t errstr_size);
-/* Writes what the standbys applied since the last call, each task's as one
- * atomic RocksDB batch with its checkpoint. 0, or -1 with errstr. */
 int spate_kv_node_standby_write(spate_node_t *n, char *errstr, size_t errstr_size);
+#define SPATE_KV_STANDBYS .standbys = spate_kv_node_standbys, .standby_apply = spate_kv_node_standby_apply, \
+        .standby_write = spate_kv_node_standby_write
 /* With the node (spate_topology_destroy()). */
 void spate_kv_node_free(spate_node_t *n);
 

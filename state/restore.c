@@ -276,3 +276,14 @@ int64_t spate_engine_replay(spate_ctx_t *ctx, const char *topic, int32_t partiti
                 progress(topic, partition, done, done, t0);
         return next;
 }
+
+void spate_node_count_restored(const spate_node_t *n, const char *store, int64_t local, int64_t read) {
+        for (int i = 0; i < 2; i++)
+                spate_metric_add(spate_metrics_counter(spate_metrics_default(), "spate_store_restore_records_total",
+                                                       "Changelog records a store's restores covered, by "
+                                                       "whether the local copy already held them (kept warm "
+                                                       "by a standby, or an earlier checkpoint) or they were "
+                                                       "read at the assignment", "node", n->name,
+                                                       "store", store, "from", i ? "changelog" : "local", NULL),
+                                 i ? (double)read : (double)local);
+}

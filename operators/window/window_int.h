@@ -83,6 +83,8 @@ typedef struct win {
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
         struct win_restorer *restorer;      /* restores of an assignment under way */
+        struct win_standby **standbys;      /* by partition (of `partitions`): warm copies of
+                                               tasks owned elsewhere (window_task.c) */
         /* group_by, upstream half: */
         const char *source_topic;           /* whose partitions feed the repartition topic */
         int source_partitions;              /* their count as declared (marks may raise it) */
@@ -187,6 +189,12 @@ int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
 int win_assigned(spate_node_t *n, spate_ctx_t *ctx);
 void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
+/* Standby replicas (node.h: standbys, standby_apply, standby_write). */
+int win_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want, spate_standby_follow_cb follow,
+                 void *opaque);
+int win_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key, size_t klen,
+                      const void *val, size_t vlen, int64_t offset, char *errstr, size_t errstr_size);
+int win_standby_write(spate_node_t *n, char *errstr, size_t errstr_size);
 int win_punctuate(spate_node_t *n, spate_ctx_t *ctx);
 void win_tasks_free(spate_node_t *n);
 

@@ -650,6 +650,9 @@ typedef struct {
         size_t nr, cap, tmpcap;
         size_t ncomplete;  /* r[0, ncomplete): of complete commits, to apply */
         uint64_t local, applied, ignored;
+        int64_t from;      /* changelog offset the local copy reflected */
+        int warm;          /* a standby advanced that copy before the assignment */
+        int64_t closed;    /* changelog offset after the last meta record read */
         size_t limit;      /* memory the restore may fill (winstate.h: Eviction) */
         int64_t t0, replayed, apply_start;  /* spate_mono_ms() */
         half_t memory, stored;
@@ -702,12 +705,9 @@ static uint64_t load_be(const unsigned char *p, int n) {
         return v;
 }
 
-static int on_changelog(void *opaque, const void *key, size_t klen, const void *val, size_t len,
-                        int64_t offset) {
-        restore_t *rs = opaque;
+/* Holds a record until a meta record completes it. */
+static int stage(restore_t *rs, const void *key, size_t klen, const void *val, size_t len, int64_t offset) {
         unsigned char h[12] = { 0 };
-        if (klen == META_KLEN && !memcmp(key, SPATE_WINMETA_KEY, META_KLEN))
-                return val ? on_meta(rs, val, len) : 0;
         if (rs->nr == rs->cap) {
                 size_t cap = rs->cap ? rs->cap * 2 : 1024;
                 rrec_t *r = realloc(rs->r, cap * sizeof(*r));
@@ -726,6 +726,17 @@ static int on_changelog(void *opaque, const void *key, size_t klen, const void *
         if (val)
                 spate_buf_put(&rs->bytes, val, len);
         return 0;
+}
+
+static int on_changelog(void *opaque, const void *key, size_t klen, const void *val, size_t len,
+                        int64_t offset) {
+        restore_t *rs = opaque;
+        if (klen != META_KLEN || memcmp(key, SPATE_WINMETA_KEY, META_KLEN))
+                return stage(rs, key, klen, val, len, offset);
+        if (!val)
+                return 0;
+        rs->closed = offset + 1;
+        return on_meta(rs, val, len);
 }
 
 /* Byte order of the keys (the heads are their first 12 bytes, zero-padded,
@@ -835,6 +846,21 @@ static void spill(spate_winstate_t *ws) {
         ws->evicted_due = INT64_MIN;
 }
 
+/* The task's checkpoint into t->meta (none: the changelog from its start);
+ * -1 with errstr when the store fails or it does not decode. */
+static int load_meta(win_task_t *t, char *errstr, size_t errstr_size) {
+        char *meta;
+        size_t vl;
+        int rc = spate_store_get(t->cf, SPATE_WINMETA_KEY, META_KLEN, &meta, &vl, errstr, errstr_size);
+        if (rc < 0)
+                return -1;
+        if (rc == 0) {
+                rc = spate_winmeta_decode(meta, vl, &t->meta, errstr, errstr_size);
+                free(meta);
+        }
+        return rc < 0 ? -1 : 0;
+}
+
 /* Loads the task's meta and, group by group, as much of its column family
  * as `limit` bytes hold (the rest is read lazily: spill()); -1 with errstr
  * when it does not decode (the caller then rebuilds from the changelog
@@ -842,17 +868,10 @@ static void spill(spate_winstate_t *ws) {
 static int load_local(win_task_t *t, size_t limit, char *errstr, size_t errstr_size) {
         spate_store_iter_t *it;
         const char *k, *v;
-        char *meta;
         size_t kl, vl;
-        int rc = spate_store_get(t->cf, SPATE_WINMETA_KEY, META_KLEN, &meta, &vl, errstr, errstr_size);
-        if (rc < 0)
+        int rc;
+        if (load_meta(t, errstr, errstr_size))
                 return -1;
-        if (rc == 0) {
-                rc = spate_winmeta_decode(meta, vl, &t->meta, errstr, errstr_size);
-                free(meta);
-                if (rc)
-                        return -1;
-        }
         if (spate_store_iter_new(t->cf, NULL, 0, NULL, 0, &it, errstr, errstr_size))
                 return -1;
         t->walk_group.len = 0;
@@ -892,6 +911,31 @@ static win_task_t *task_new(win_t *w, int32_t partition) {
         return t;
 }
 
+/* The name of task t's column family: the node's store and the partition. */
+static const char *cf_name(const win_t *w, const win_task_t *t, char *buf, size_t size) {
+        snprintf(buf, size, "%s-%d", w->store, t->partition);
+        return buf;
+}
+
+static int open_cf(const win_t *w, win_task_t *t, struct spate_store *store, char *errstr, size_t errstr_size) {
+        char cf[300];
+        return spate_store_cf(store, cf_name(w, t, cf, sizeof(cf)), &t->cf, errstr, errstr_size);
+}
+
+/* The task's column family, whose checkpoint errstr says is unreadable,
+ * emptied: the state is rebuilt from the changelog's start. */
+static int rebuild_cf(const spate_node_t *n, win_task_t *t, struct spate_store *store, char *errstr,
+                      size_t errstr_size) {
+        const win_t *w = n->ctx;
+        char cf[300];
+        spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding it from %s", n->name,
+                   t->partition, errstr, w->changelog_topic);
+        spate_winmeta_init(&t->meta);
+        return spate_store_drop_cf(store, cf_name(w, t, cf, sizeof(cf)), errstr, errstr_size) ||
+                               open_cf(w, t, store, errstr, errstr_size)
+                       ? -1 : 0;
+}
+
 /* The main thread's part of a restore: the task's column family, its local
  * state, and the changelog past it read into rs and sorted. Sets everything
  * the engine and the record path need from the changelog's meta records. */
@@ -899,28 +943,19 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         win_task_t *t = rs->t;
         struct spate_store *store = spate_ctx_store(ctx);
-        char cf[300];
         int64_t end;
 
-        if (!(rs->store = store))
-                return -1;
-        snprintf(cf, sizeof(cf), "%s-%d", w->store, t->partition);
-        if (spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
+        if (!(rs->store = store) || open_cf(w, t, store, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
         rs->limit = spate_topology_cache_bytes(w->topo) / (size_t)(w->partitions > 0 ? w->partitions : 1);
         if (load_local(t, rs->limit, ctx->errstr, sizeof(ctx->errstr))) {
-                spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding "
-                           "it from %s", n->name, t->partition, ctx->errstr, w->changelog_topic);
                 spate_winstate_free(t->ws);
-                spate_winmeta_init(&t->meta);
-                if (task_state_new(w, t) ||
-                    spate_store_drop_cf(store, cf, ctx->errstr, sizeof(ctx->errstr)) ||
-                    spate_store_cf(store, cf, &t->cf, ctx->errstr, sizeof(ctx->errstr)))
+                if (task_state_new(w, t) || rebuild_cf(n, t, store, ctx->errstr, sizeof(ctx->errstr)))
                         return -1;
         }
         rs->local = t->ws->nwindows + t->ws->nbuckets;
-        end = spate_ctx_replay(ctx, w->changelog_topic, t->partition, t->meta.changelog_next,
-                               on_changelog, rs);
+        rs->from = t->meta.changelog_next;
+        end = spate_ctx_replay(ctx, w->changelog_topic, t->partition, rs->from, on_changelog, rs);
         if (end < 0) {
                 if (rs->err[0])
                         snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", rs->err);
@@ -938,6 +973,7 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         }
         t->meta.changelog_next = t->acked = end;
         t->resume_offset = t->written_offset = t->meta.next_offset;
+        spate_node_count_restored(n, w->store, rs->from, end - rs->from);
         if (t->resume_offset > 0 &&
             spate_ctx_check_resume(ctx, n, w->input_topic, t->partition, t->resume_offset))
                 return -1;
@@ -1097,10 +1133,12 @@ static void restore_log(const restore_t *rs, int64_t done) {
         double secs = (double)(rs->replayed - rs->t0 + done - rs->apply_start) / 1000.0;
         spate_info("window '%s' partition %d restored: %llu entries from the store, %llu changelog "
                    "records applied (%llu ignored) in %.3f s (%.0f records/s); %llu windows, input "
-                   "resumes at offset %lld", rs->node, t->partition, (unsigned long long)rs->local,
+                   "resumes at offset %lld; the local copy%s reflected the changelog up to offset %lld, "
+                   "%lld records read past it", rs->node, t->partition, (unsigned long long)rs->local,
                    (unsigned long long)rs->applied, (unsigned long long)rs->ignored, secs,
                    secs > 0 ? (double)rs->applied / secs : 0.0, (unsigned long long)t->ws->nwindows,
-                   (long long)t->resume_offset);
+                   (long long)t->resume_offset, rs->warm ? ", kept warm by a standby," : "",
+                   (long long)rs->from, (long long)(t->meta.changelog_next - rs->from));
 }
 
 /* Waits for the apply under way, if any, and hands its task to the node:
@@ -1148,18 +1186,21 @@ static int applying(const win_t *w, int32_t partition) {
         return r && r->busy && r->rs[r->fill ^ 1].t->partition == partition;
 }
 
+static void restore_bufs_free(restore_t *rs) {
+        spate_buf_free(&rs->bytes);
+        spate_buf_free(&rs->sorted);
+        spate_buf_free(&rs->meta);
+        spate_store_batch_destroy(rs->batch);
+        free(rs->r);
+        free(rs->tmp);
+}
+
 static void restorer_free(win_t *w) {
         win_restorer_t *r = w->restorer;
         if (!r)
                 return;
-        for (int i = 0; i < 2; i++) {
-                spate_buf_free(&r->rs[i].bytes);
-                spate_buf_free(&r->rs[i].sorted);
-                spate_buf_free(&r->rs[i].meta);
-                spate_store_batch_destroy(r->rs[i].batch);
-                free(r->rs[i].r);
-                free(r->rs[i].tmp);
-        }
+        for (int i = 0; i < 2; i++)
+                restore_bufs_free(&r->rs[i]);
         free(r);
         w->restorer = NULL;
 }
@@ -1201,12 +1242,200 @@ static restore_t *restore_next(spate_node_t *n, win_task_t *t) {
                 return NULL;
         rs->bytes.len = rs->nr = rs->ncomplete = 0;
         rs->local = rs->applied = rs->ignored = 0;
+        rs->warm = 0;
         rs->memory = rs->stored = (half_t){ 0 };
         rs->err[0] = '\0';
         rs->t = t;
         rs->node = n->name;
         rs->t0 = spate_mono_ms();
         return rs;
+}
+
+/* --- standbys (node.h: def->standbys; docs/stores.md, "Standbys") --- */
+
+/* A warm copy of a task owned elsewhere, in the task's column family, kept
+ * by the restore's own code: the standby consumer's records are staged in rs
+ * as a restore's replay stages them (on_changelog(): a commit's records until
+ * its meta record completes them, filtered by that meta's skip ranges), and
+ * each write applies the completed ones as a restore's store half does
+ * (sort_restored(), apply_store()): one atomic write of their last versions
+ * with the meta naming the changelog offset past that meta record. Records
+ * of a commit not complete yet stay staged and never reach the store, so the
+ * column family is always one commit's state with its checkpoint: what a
+ * restore started from it reads on from, as from a checkpoint of its own. */
+typedef struct win_standby {
+        restore_t rs;
+        win_task_t t;                   /* partition, cf and meta: what the store half reads */
+        int64_t opened, next, written;  /* changelog offsets: its start, the next record, its
+                                         * last write */
+        rrec_t *tail;                   /* a write's copy of the records it keeps staged */
+        size_t tailcap;
+        spate_buf_t tailbytes;
+} win_standby_t;
+
+static void standby_free(win_standby_t *sb) {
+        if (!sb)
+                return;
+        restore_bufs_free(&sb->rs);
+        free(sb->tail);
+        spate_buf_free(&sb->tailbytes);
+        free(sb);
+}
+
+/* Copies the staged records past the last meta record (a commit not complete
+ * yet) aside: the write's sort reorders rs. -1 when out of memory. */
+static int keep_tail(win_standby_t *sb, size_t n) {
+        restore_t *rs = &sb->rs;
+        if (sb->tailcap < n) {
+                rrec_t *tail = realloc(sb->tail, n * sizeof(*tail));
+                if (!tail)
+                        return -1;
+                sb->tail = tail;
+                sb->tailcap = n;
+        }
+        sb->tailbytes.len = 0;
+        for (size_t i = 0; i < n; i++) {
+                const rrec_t *p = &rs->r[rs->ncomplete + i];
+                sb->tail[i] = *p;
+                sb->tail[i].at = sb->tailbytes.len;
+                spate_buf_put(&sb->tailbytes, rs->bytes.data + p->at, p->klen + (p->tomb ? 0 : p->vlen));
+        }
+        return 0;
+}
+
+/* Writes the commits completed since the last write (node.h: standby_write);
+ * the records of the commit under way stay staged. 0, or -1 with errstr. */
+static int standby_flush(win_standby_t *sb, char *errstr, size_t errstr_size) {
+        restore_t *rs = &sb->rs;
+        size_t ntail = rs->nr - rs->ncomplete;
+        int rc = 0;
+        if (rs->closed == sb->written)
+                return 0;
+        rs->nr = rs->ncomplete;
+        if (keep_tail(sb, ntail) || sort_restored(rs)) {
+                snprintf(errstr, errstr_size, "out of memory");
+                rc = -1;
+        } else {
+                sb->t.meta.changelog_next = rs->closed;
+                if ((rc = apply_store(rs))) {
+                        spate_store_batch_clear(rs->batch);
+                        snprintf(errstr, errstr_size, "standby of partition %d: %s", sb->t.partition,
+                                 rs->stored.err);
+                }
+        }
+        rs->bytes.len = rs->nr = rs->ncomplete = 0;
+        for (size_t i = 0; !rc && i < ntail; i++) {
+                const rrec_t *p = &sb->tail[i];
+                const char *key = sb->tailbytes.data + p->at;
+                if (stage(rs, key, p->klen, p->tomb ? NULL : key + p->klen, p->vlen, p->offset)) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        rc = -1;
+                }
+        }
+        if (!rc)
+                sb->written = rs->closed;
+        return rc;
+}
+
+/* Task p's standby, from its column family's checkpoint (none, or one that
+ * does not decode: the changelog's start). NULL with errstr. */
+static win_standby_t *standby_new(const spate_node_t *n, int32_t p, spate_ctx_t *ctx) {
+        const win_t *w = n->ctx;
+        struct spate_store *store = spate_ctx_store(ctx);
+        char *err = ctx->errstr;
+        size_t en = sizeof(ctx->errstr);
+        win_standby_t *sb;
+        if (!store)
+                return NULL;
+        if (!(sb = calloc(1, sizeof(*sb))) || !(sb->rs.batch = spate_store_batch_new())) {
+                free(sb);
+                snprintf(err, en, "out of memory");
+                return NULL;
+        }
+        sb->t.partition = p;
+        spate_winmeta_init(&sb->t.meta);
+        sb->rs.t = &sb->t;
+        sb->rs.store = store;
+        sb->rs.node = n->name;
+        if (open_cf(w, &sb->t, store, err, en) ||
+            (load_meta(&sb->t, err, en) && rebuild_cf(n, &sb->t, store, err, en))) {
+                standby_free(sb);
+                return NULL;
+        }
+        sb->opened = sb->next = sb->written = sb->rs.closed = sb->t.meta.changelog_next;
+        return sb;
+}
+
+/* The task becomes this instance's, or is no longer followed: the standby's
+ * complete commits are written and it stops; a restore then reads only what
+ * follows them (the records of a commit it held without its meta record are
+ * read again). *warm: the standby advanced the copy. */
+static int standby_stop(win_t *w, int32_t p, char *errstr, size_t errstr_size, int *warm) {
+        win_standby_t *sb = w->standbys && p >= 0 && p < w->partitions ? w->standbys[p] : NULL;
+        int rc;
+        *warm = 0;
+        if (!sb)
+                return 0;
+        rc = standby_flush(sb, errstr, errstr_size);
+        *warm = sb->written > sb->opened;
+        standby_free(sb);
+        w->standbys[p] = NULL;
+        return rc;
+}
+
+/* A group_by window's tasks are partitions of its repartition topic, whose
+ * owners the committer tags do not name: want() then follows them on every
+ * instance (docs/stores.md, "Standbys"). */
+int win_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want, spate_standby_follow_cb follow,
+                 void *opaque) {
+        win_t *w = n->ctx;
+        int warm;
+        if (!w->standbys && !(w->standbys = calloc((size_t)w->partitions, sizeof(*w->standbys)))) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
+                return -1;
+        }
+        for (int32_t p = 0; p < w->partitions; p++) {
+                if (win_task_get(w, p) || applying(w, p))
+                        continue;
+                if (!want(opaque, w->input_topic, p, w->partitions)) {
+                        if (standby_stop(w, p, ctx->errstr, sizeof(ctx->errstr), &warm))
+                                return -1;
+                        continue;
+                }
+                if (!w->standbys[p] && !(w->standbys[p] = standby_new(n, p, ctx)))
+                        return -1;
+                follow(opaque, w->changelog_topic, p, w->standbys[p]->next);
+        }
+        return 0;
+}
+
+int win_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key, size_t klen,
+                      const void *val, size_t vlen, int64_t offset, char *errstr, size_t errstr_size) {
+        win_t *w = n->ctx;
+        win_standby_t *sb;
+        if (strcmp(topic, w->changelog_topic))
+                return 1;
+        sb = w->standbys && partition >= 0 && partition < w->partitions ? w->standbys[partition] : NULL;
+        /* A task owned meanwhile, or a record fetched before a reassignment. */
+        if (!sb || offset < sb->next)
+                return 0;
+        if (on_changelog(&sb->rs, key, klen, val, vlen, offset)) {
+                snprintf(errstr, errstr_size, "standby of %s[%d]: %s; not following it until the next "
+                         "rebalance", topic, partition, sb->rs.err);
+                standby_free(sb);
+                w->standbys[partition] = NULL;
+                return -1;
+        }
+        sb->next = offset + 1;
+        return 0;
+}
+
+int win_standby_write(spate_node_t *n, char *errstr, size_t errstr_size) {
+        win_t *w = n->ctx;
+        for (int p = 0; w->standbys && p < w->partitions; p++)
+                if (w->standbys[p] && standby_flush(w->standbys[p], errstr, errstr_size))
+                        return -1;
+        return 0;
 }
 
 static int tasks_reserve(win_t *w, int32_t partition) {
@@ -1229,6 +1458,7 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
         win_task_t *t;
         restore_t *rs;
         char err[512];
+        int warm;
         if (w->group && !strcmp(topic, w->source_topic))
                 return win_up_assign(n, partition, ctx);
         if (strcmp(topic, w->input_topic))
@@ -1239,6 +1469,8 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
         }
         if (applying(w, partition) && restore_join(w, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
+        if (standby_stop(w, partition, ctx->errstr, sizeof(ctx->errstr), &warm))
+                return -1;
         task_free(w, w->tasks[partition]);
         w->tasks[partition] = NULL;
         if (!(t = task_new(w, partition)) || !(rs = restore_next(n, t))) {
@@ -1246,6 +1478,7 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
                 snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
                 return -1;
         }
+        rs->warm = warm;
         if (replay(n, rs, ctx)) {
                 rs->t = NULL;
                 task_free(w, t);
@@ -1299,6 +1532,10 @@ void win_tasks_free(spate_node_t *n) {
         restores_drop(n);
         for (int i = 0; i < w->ntasks; i++)
                 task_free(w, w->tasks[i]);
+        for (int p = 0; w->standbys && p < w->partitions; p++)
+                standby_free(w->standbys[p]);
+        free(w->standbys);
+        w->standbys = NULL;
         free(w->tasks);
         w->tasks = NULL;
         w->ntasks = 0;

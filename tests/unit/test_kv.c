@@ -443,18 +443,20 @@ static void on_follow(void *opaque, const char *changelog, int32_t partition, in
         f->n++;
 }
 
-/* Gives dd's standby of partition p the changelog records [from, to), as
+/* Gives dd's standby of partition p the changelog records [from, to), through
+ * its type's descriptor (node.h: standby_apply, standby_write) as
  * the standby consumer would, then writes what they completed: 0 if all
  * were taken. */
 static int feed(spate_driver_t *d, int32_t p, int64_t from, int64_t to) {
+        spate_node_t *dd = node(d, "dd");
         char err[512];
         int bad = 0;
         for (int64_t o = from; o < to; o++) {
                 const spate_driver_msg_t *m = spate_driver_msg(d, CHANGELOG, p, o);
-                bad |= !m || spate_kv_node_standby_apply(node(d, "dd"), CHANGELOG, p, m->key, m->key_len, m->value,
-                                                         m->value ? m->len : 0, o, err, sizeof(err)) != 0;
+                bad |= !m || dd->def->standby_apply(dd, CHANGELOG, p, m->key, m->key_len, m->value,
+                                                    m->value ? m->len : 0, o, err, sizeof(err)) != 0;
         }
-        return bad || spate_kv_node_standby_write(node(d, "dd"), err, sizeof(err));
+        return bad || dd->def->standby_write(dd, err, sizeof(err));
 }
 
 static double restored(const char *from) {
@@ -493,28 +495,28 @@ static void test_standby(void) {
 
         CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "crash: %s", err);
         spate_node_t *dd = node(d, "dd");
-        CHECK(spate_kv_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 2 && !f.from[0] &&
+        CHECK(dd->def->standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 2 && !f.from[0] &&
               !f.from[1], "no task owned, no local state: standbys follow both changelogs from 0 (%d)", f.n);
         CHECK(feed(d, 0, 0, end0) == 0, "partition 0's changelog applied");
         CHECK(feed(d, 1, 0, end1 - 1) == 0, "partition 1's frame without its meta record held");
         CHECK(feed(d, 0, 0, end0) == 0, "records fetched again are ignored");
-        CHECK(spate_kv_node_standby_apply(dd, "t.other", 0, "k", 1, "v", 1, 0, err, sizeof(err)) == 1,
+        CHECK(dd->def->standby_apply(dd, "t.other", 0, "k", 1, "v", 1, 0, err, sizeof(err)) == 1,
               "a topic that is no changelog of dd's is not its");
         /* Neither chosen any more: the standbys stop, leaving what their
          * checkpoints say (partition 1's held frame is in none). */
         f = (follows_t){ .want = 0 };
-        CHECK(spate_kv_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 0,
+        CHECK(dd->def->standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 0,
               "no task chosen: nothing followed (%d)", f.n);
-        CHECK(spate_kv_node_standby_apply(dd, CHANGELOG, 1, "k", 1, "v", 1, end1, err, sizeof(err)) == 0,
+        CHECK(dd->def->standby_apply(dd, CHANGELOG, 1, "k", 1, "v", 1, end1, err, sizeof(err)) == 0,
               "a record of a task no longer followed is ignored");
         f = (follows_t){ .want = 3 };
-        spate_kv_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
+        dd->def->standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
         CHECK(f.from[0] == end0 && f.from[1] == 0, "chosen again: partition 0 from its checkpoint, partition 1 "
               "from the start, its frame without a meta record read again (%lld, %lld)", (long long)f.from[0],
               (long long)f.from[1]);
         CHECK(feed(d, 1, 0, end1 - 1) == 0, "partition 1's frame held again");
         f = (follows_t){ .want = 3 };
-        spate_kv_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
+        dd->def->standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
         CHECK(f.from[0] == end0 && f.from[1] == end1 - 1, "the standbys read on from where they are (%lld, %lld)",
               (long long)f.from[0], (long long)f.from[1]);
 
@@ -532,7 +534,7 @@ static void test_standby(void) {
         CHECK(kv_at(d, 1, 0, &kv) == 1 && kv_at(d, 1, 1, &kv) == 0, "partition 1 resumes at offset 1");
         CHECK_STR(get(kv, "z"), "9", "z");
         f = (follows_t){ .want = 3 };
-        spate_kv_node_standbys(node(d, "dd"), spate_driver_ctx(d), on_want, on_follow, &f);
+        node(d, "dd")->def->standbys(node(d, "dd"), spate_driver_ctx(d), on_want, on_follow, &f);
         CHECK(f.n == 0, "both tasks owned: no standby (%d)", f.n);
         spate_driver_destroy(d);
 }

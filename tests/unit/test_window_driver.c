@@ -3,10 +3,13 @@
  * in-memory topics: every final window and every dead letter checked
  * exactly against a reference computed here, through late-starting source
  * partitions, crashes at each step of a commit (with and without the local
- * state) and end of input. */
+ * state), end of input, and a restore from a standby's warm copy. */
 #include "check.h"
 #include "../driver/window_recs.h"
 #include "../../operators/window/winstate.h"
+#include "../../engine/topology.h"
+#include "../../state/store.h"
+#include "../../util/buf.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -562,6 +565,175 @@ static void test_restore_large(void) {
         spate_driver_destroy(d);
 }
 
+/* --- standbys (window_task.c: def->standbys) --- */
+
+static spate_node_t *win_node(spate_driver_t *d) {
+        spate_topology_t *t = spate_driver_topology(d);
+        for (int i = 0; i < t->nnodes; i++)
+                if (!strcmp(t->nodes[i]->name, "win"))
+                        return t->nodes[i];
+        return NULL;
+}
+
+typedef struct {
+        int want;          /* a bit per task the instance chose to follow */
+        int n;
+        int64_t from[2];
+} follows_t;
+
+static int on_want(void *opaque, const char *topic, int32_t partition, int npartitions) {
+        const follows_t *f = opaque;
+        (void)topic;
+        return npartitions == 2 && (f->want >> partition & 1);
+}
+
+static void on_follow(void *opaque, const char *changelog, int32_t partition, int64_t from) {
+        follows_t *f = opaque;
+        if (!strcmp(changelog, "drv-win-changelog") && partition >= 0 && partition < 2)
+                f->from[partition] = from;
+        f->n++;
+}
+
+static int follow(spate_driver_t *d, follows_t *f, int want) {
+        spate_node_t *n = win_node(d);
+        *f = (follows_t){ .want = want, .from = { -1, -1 } };
+        return n->def->standbys(n, spate_driver_ctx(d), on_want, on_follow, f);
+}
+
+/* Gives the window's standby of partition p the changelog records [from,
+ * to) as the standby consumer would, with a write every `every` records
+ * (mid-commit too) and at the end: 0 if all were taken. */
+static int feed(spate_driver_t *d, int32_t p, int64_t from, int64_t to, int every) {
+        spate_node_t *n = win_node(d);
+        char err[512];
+        int bad = 0;
+        for (int64_t o = from; o < to && !bad; o++) {
+                const spate_driver_msg_t *m = spate_driver_msg(d, "drv-win-changelog", p, o);
+                bad |= !m || n->def->standby_apply(n, "drv-win-changelog", p, m->key, m->key_len, m->value,
+                                                   m->value ? m->len : 0, o, err, sizeof(err)) != 0;
+                if (!bad && (o - from) % every == every - 1)
+                        bad |= n->def->standby_write(n, err, sizeof(err));
+        }
+        return bad || n->def->standby_write(n, err, sizeof(err));
+}
+
+/* The changelog offset after partition p's last meta record. */
+static int64_t past_last_meta(spate_driver_t *d, int32_t p) {
+        for (int64_t o = spate_driver_count(d, "drv-win-changelog", p) - 1; o >= 0; o--)
+                if (!strcmp(spate_driver_msg(d, "drv-win-changelog", p, o)->key, SPATE_WINMETA_KEY))
+                        return o + 1;
+        return 0;
+}
+
+/* Every key and value of the window's column families (the meta included). */
+static void dump_state(spate_driver_t *d, spate_buf_t *out) {
+        struct spate_store *store = spate_driver_store(d);
+        char err[256], name[32];
+        out->len = 0;
+        for (int p = 0; p < 2; p++) {
+                spate_store_cf_t *cf;
+                spate_store_iter_t *it;
+                const char *k, *v;
+                size_t kl, vl;
+                snprintf(name, sizeof(name), "win-%d", p);
+                if (!store || spate_store_cf(store, name, &cf, err, sizeof(err)) ||
+                    spate_store_iter_new(cf, NULL, 0, NULL, 0, &it, err, sizeof(err)))
+                        return;
+                while (spate_store_iter_next(it, &k, &kl, &v, &vl, err, sizeof(err)) == 1) {
+                        spate_buf_put(out, &p, sizeof(p));
+                        spate_buf_put(out, &kl, sizeof(kl));
+                        spate_buf_put(out, k, kl);
+                        spate_buf_put(out, &vl, sizeof(vl));
+                        spate_buf_put(out, v, vl);
+                }
+                spate_store_iter_destroy(it);
+        }
+}
+
+static double restored(const char *from) {
+        char want[128];
+        snprintf(want, sizeof(want), "spate_store_restore_records_total{node=\"win\",store=\"win\",from=\"%s\"} ",
+                 from);
+        double v = spate_driver_metric(want);
+        return v < 0 ? 0 : v;
+}
+
+/* The instance dies with its state directory in the middle of a commit (its
+ * changelog records acknowledged, no meta record); before its successor is
+ * assigned, standbys copy the changelogs, writing after every few records.
+ * One stops and follows again from its checkpoint. The restore then reads
+ * only the incomplete commit past the copies, leaves every column family
+ * byte for byte as a restore from the changelog alone does, and the windows
+ * are the reference's. */
+static void standby_run(int grouped) {
+        rec_t r[64];
+        int n = crash_records(r, grouped);
+        ref_t ref = { 0 };
+        follows_t f;
+        char err[1024], what[64];
+        spate_buf_t warm = { 0 }, scratch = { 0 };
+        int64_t end[2], closed[2];
+        ref_add(&ref, r, n, 0);
+        snprintf(what, sizeof(what), "standby, %s", grouped ? "group_by" : "direct");
+        spate_driver_t *d = driver(grouped, NULL);
+        pipe_recs(d, r, 20);
+        step(d);
+        pipe_recs(d, r + 20, 20);
+        step(d);
+        pipe_recs(d, r + 40, 10);
+        spate_driver_process(d);
+        if (grouped) {  /* the batches go to the task */
+                commit(d);
+                spate_driver_process(d);
+        }
+        CHECK(spate_driver_commit(d, SPATE_DRIVER_AFTER_ACKS) == 0, "%s: commit up to its acks", what);
+        CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "%s: crash: %s", what, err);
+        for (int p = 0; p < 2; p++) {
+                end[p] = spate_driver_count(d, "drv-win-changelog", p);
+                closed[p] = past_last_meta(d, p);
+        }
+        CHECK(closed[0] > 0 && closed[1] > 0 && (end[0] > closed[0] || end[1] > closed[1]),
+              "%s: complete commits, and one without its meta record (%lld/%lld, %lld/%lld)", what,
+              (long long)closed[0], (long long)end[0], (long long)closed[1], (long long)end[1]);
+        CHECK(follow(d, &f, 3) == 0 && f.n == 2 && !f.from[0] && !f.from[1],
+              "%s: no task owned, no local state: both followed from 0", what);
+        CHECK(feed(d, 0, 0, end[0], 3) == 0 && feed(d, 1, 0, end[1], 4) == 0, "%s: changelogs applied", what);
+        CHECK(feed(d, 0, 0, end[0], 3) == 0, "%s: records fetched again are ignored", what);
+        CHECK(follow(d, &f, 1) == 0 && f.n == 1, "%s: partition 1 no longer chosen", what);
+        CHECK(follow(d, &f, 3) == 0 && f.from[0] == end[0] && f.from[1] == closed[1],
+              "%s: chosen again: partition 1 from its checkpoint, past its last meta record (%lld, want %lld)",
+              what, (long long)f.from[1], (long long)closed[1]);
+        CHECK(feed(d, 1, f.from[1], end[1], 2) == 0, "%s: partition 1's tail held again", what);
+
+        double local = restored("local"), read = restored("changelog");
+        CHECK(spate_driver_assign(d) == 0, "%s: assigned: %s", what, spate_driver_ctx(d)->errstr);
+        CHECK(restored("local") - local == (double)(closed[0] + closed[1]),
+              "%s: the restore started from the standbys' copies (%.0f changelog records, want %lld)", what,
+              restored("local") - local, (long long)(closed[0] + closed[1]));
+        CHECK(restored("changelog") - read == (double)(end[0] - closed[0] + end[1] - closed[1]),
+              "%s: it read only the commit without its meta record (%.0f records)", what,
+              restored("changelog") - read);
+        dump_state(d, &warm);
+        crash(d, 0);
+        dump_state(d, &scratch);
+        CHECK(warm.len > 0 && warm.len == scratch.len && !memcmp(warm.data, scratch.data, warm.len),
+              "%s: the state equals a restore from the changelog alone (%zu and %zu bytes)", what, warm.len,
+              scratch.len);
+        pipe_recs(d, r + 50, n - 50);
+        step(d);
+        CHECK(spate_driver_end_of_input(d, 10) == 0, "%s: end of input drains", what);
+        check_windows(d, &ref, -1, what);
+        CHECK(spate_driver_count(d, "drv-dlq", 0) == 0, "%s: no dead letters", what);
+        spate_buf_free(&warm);
+        spate_buf_free(&scratch);
+        spate_driver_destroy(d);
+}
+
+static void test_standby(void) {
+        standby_run(0);
+        standby_run(1);
+}
+
 int main(void) {
         test_fill_crash();
         test_fill_linear_crash();
@@ -573,5 +745,6 @@ int main(void) {
         test_end_of_input();
         test_idle_partition();
         test_restore_large();
+        test_standby();
         return CHECK_DONE();
 }
