@@ -69,7 +69,6 @@ start_broker --topology "$TMP/topo.yaml" || { nok "broker starts"; exit 1; }
 HTTP_B=$(free_port 1)
 
 start() { start_spate "$1" "$TMP/topo.yaml" SPATE_STATE_DIR="$TMP/state-$1" "${@:2}"; }  # NAME [VAR=value...]
-holds() { grep "assigned [0-9]* partitions" "$TMP/spate-$1.log" | tail -1 | grep -q "assigned $2 partitions"; }
 metrics_b() { curl -s "http://127.0.0.1:$HTTP_B/metrics"; }
 # b's standbys of a's tasks ($failed): their lag series, all 0.
 caught_up() {
@@ -88,9 +87,9 @@ exact() {
 split -n l/5 -d "$TMP/in.tsv" "$TMP/part."
 first3=$(cat "$TMP"/part.0[0-2] | wc -l)
 start a
-check "a holds the 4 partitions" wait_for 30 holds a 4
+check "a holds the 4 partitions" wait_for 30 holds_partitions 4 a
 start b SPATE_HTTP="127.0.0.1:$HTTP_B"
-check "a and b hold 2 partitions each" wait_for 30 bash -c "$(declare -f holds); TMP=$TMP; holds a 2 && holds b 2"
+check "a and b hold 2 partitions each" wait_for 30 holds_partitions 2 a b
 failed=$(grep "assigned 2 partitions" "$TMP/spate-a.log" | tail -1 | grep -o "it0882.in\[[0-9]\]" |
         sed -E "s/.*\[([0-9])\]/\1/" | tr '\n' ' ')
 for f in "$TMP"/part.0[0-2]; do $KT produce "$BOOT" it0882.in "$f" --partitioned >/dev/null; done
