@@ -20,6 +20,10 @@ int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
  * 1-4, or 0 if it is malformed, overlong, a surrogate or above U+10FFFF. */
 size_t spate_utf8_len(const unsigned char *s, size_t n);
 
+/* How many bytes at the start of s[0..n) a JSON string holds as they are
+ * (printable ASCII but the quote and the backslash), 8 a test. */
+size_t spate_json_plain_len(const char *s, size_t n);
+
 /* Parses a JSON number at p (length n) exactly like strtod would; returns
  * the number of bytes used, 0 if p is not a number. */
 size_t spate_json_number(const char *p, size_t n, double *out);
