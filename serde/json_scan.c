@@ -18,6 +18,7 @@ typedef struct scan {
         spate_arena_t *a;
         const char *err, *at;  /* the first error and where it was found */
         int depth;
+        spate_json_hints_t *hints;  /* for the first object kept, then NULL */
 } scan_t;
 
 static const char *fail(scan_t *s, const char *at, const char *msg) {
@@ -334,6 +335,29 @@ static inline const char *at_byte(const char *p, const char *end, char c) {
         return p < end && *p == c ? p : NULL;
 }
 
+/* The hint to keep for a key that was field i (-1: none): only names that
+ * JSON holds as they are (no escapes) can be recognised by their bytes. */
+static uint16_t hint_for(const spate_shape_t *sh, int i) {
+        if (i < 0 || i >= UINT16_MAX ||
+            spate_json_plain_len(sh->fields[i].name, sh->fields[i].len) != sh->fields[i].len)
+                return 0;
+        return (uint16_t)(i + 1);
+}
+
+/* When the key whose body begins at kb is the name of the field hinted
+ * (1 + its index), closed by a quote: the byte after that quote; else NULL.
+ * Those bytes are then a valid JSON string equal to the name, which is what
+ * scanning the key and looking it up would have found. */
+static inline const char *hinted_key(uint16_t hint, const spate_shape_t *sh, const char *kb,
+                                     const char *end) {
+        if (!hint)
+                return NULL;
+        const spate_shape_field_t *f = &sh->fields[hint - 1];
+        if ((size_t)(end - kb) <= f->len || kb[f->len] != '"' || !spate_shape_name_eq(kb, f->name, f->len))
+                return NULL;
+        return kb + f->len + 1;
+}
+
 static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spate_value_t *out) {
         const char *end = s->end;
         /* fields are matched only when kept */
@@ -346,23 +370,38 @@ static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spa
                 out->u.items = spate_arena_alloc(s->a, sizeof(spate_value_t) * (size_t)nf);
                 memset(out->u.items, 0, sizeof(spate_value_t) * (size_t)nf);
         }
+        spate_json_hints_t *h = nf ? s->hints : NULL;
+        if (h) {
+                s->hints = NULL;
+                if (h->shape != sh) {
+                        memset(h, 0, sizeof(*h));
+                        h->shape = sh;
+                }
+        }
         p = ws(p + 1, end);
         if (p < end && *p == '}')
                 return p + 1;
-        for (;;) {
+        for (int pos = 0;; pos++) {
                 const char *k = NULL, *q;
                 uint32_t klen = 0;
+                int i = -1;
                 if (!(q = at_byte(p, end, '"')))
                         return fail(s, ws(p, end), "expected a string key");
-                if (!(p = nf ? string(s, q, &k, &klen) : string(s, q, NULL, NULL)))
-                        return NULL;
+                if (h && pos < SPATE_JSON_HINTS && (p = hinted_key(h->field[pos], sh, q + 1, end))) {
+                        i = h->field[pos] - 1;
+                } else {
+                        if (!(p = nf ? string(s, q, &k, &klen) : string(s, q, NULL, NULL)))
+                                return NULL;
+                        i = nf ? spate_shape_find(sh, k, klen) : -1;
+                        if (h && pos < SPATE_JSON_HINTS)
+                                h->field[pos] = hint_for(sh, i);
+                }
                 if (!(q = at_byte(p, end, ':')))
                         return fail(s, ws(p, end), "expected ':'");
                 p = ws(q + 1, end);
                 if (p >= end)
                         return fail(s, p, "unexpected end of input");
                 /* the value, inlined (value() without its call) */
-                int i = nf ? spate_shape_find(sh, k, klen) : -1;
                 p = i < 0 ? value_at(s, p, NULL, NULL)
                           : value_at(s, p, sh->fields[i].shape, &out->u.items[i]);
                 if (!p)
@@ -492,11 +531,17 @@ static const char *value(scan_t *s, const char *p, const spate_shape_t *sh, spat
 int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
                       spate_arena_t *a, spate_value_t *out, char *errstr,
                       size_t errstr_size) {
+        return spate_json_decode_hinted(shape, NULL, buf, len, a, out, errstr, errstr_size);
+}
+
+int spate_json_decode_hinted(const spate_shape_t *shape, spate_json_hints_t *hints, const char *buf,
+                             size_t len, spate_arena_t *a, spate_value_t *out, char *errstr,
+                             size_t errstr_size) {
         scan_t s;
         const char *p;
         if (!buf)
                 buf = ""; /* a tombstone: NULL + 0 is undefined, even with len 0 */
-        s = (scan_t){ .end = buf + len, .a = a };
+        s = (scan_t){ .end = buf + len, .a = a, .hints = hints };
         memset(out, 0, sizeof(*out));
         p = ws(buf, s.end);
         if (shape && shape->nfields && (p >= s.end || *p != '{')) {
