@@ -8,7 +8,8 @@
 # usage: SPATE_BENCH_BIN=build/bench bench/region_ab.sh SPATE_BIN [SPATE_BIN...]
 # env: BENCH_N (records, 1000000), BENCH_ROUNDS (3), BENCH_PORT (19393), BENCH_BROKER (the spate
 #      binary whose embedded broker serves all rounds; default the first), BENCH_PERF=1 (perf
-#      record -g the last binary's last round into $BENCH_PERF_OUT, default perf.data)
+#      record the last binary's last round into $BENCH_PERF_OUT, default perf.data, with
+#      $BENCH_PERF_ARGS, default -g; e.g. "--call-graph dwarf -F 2000" for stacks through libc)
 set -u
 cd "$(dirname "$0")/.."
 : "${SPATE_BENCH_BIN:?directory of raw_consume}"
@@ -41,7 +42,7 @@ for i in $(seq "$ROUNDS"); do
         for bin in "$@"; do
                 b=$((b + 1))
                 perf=()
-                [ -n "${BENCH_PERF:-}" ] && [ "$i" = "$ROUNDS" ] && [ "$b" = $# ] && perf=(perf record -g -o "${BENCH_PERF_OUT:-perf.data}" --)
+                [ -n "${BENCH_PERF:-}" ] && [ "$i" = "$ROUNDS" ] && [ "$b" = $# ] && perf=(perf record ${BENCH_PERF_ARGS:--g} -o "${BENCH_PERF_OUT:-perf.data}" --)
                 SPATE_STATE_DIR=$TMP/state-$i-$b /usr/bin/time -f "%U %S %M" -o "$TMP/time" "${perf[@]}" "$bin" run "$TMP/ab-$i-$b.yaml" --until-idle 3s 2>"$TMP/run.log"
                 read -r u s rss < <(tail -1 "$TMP/time")
                 r=$(grep throughput "$TMP/run.log" | rate)

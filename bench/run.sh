@@ -44,7 +44,7 @@ echo "$raw"
 raw_rate=$(echo "$raw" | rate)
 
 echo "== map -> sink beside the C consume -> produce baseline, $ROUNDS alternating rounds (the machine may be shared: each ratio is of two runs back to back)"
-ratios="" cpu_ratios=""
+ratios="" cpu_ratios="" map_rates="" map_rss=0
 for i in $(seq "$ROUNDS"); do
         timed "$SPATE_BENCH_BIN/raw_pipe" "$SPATE_BOOTSTRAP" bench.sensors bench.pipe "$N" >"$TMP/pipe.out" ||
                 { cat "$TMP/pipe.out"; exit 1; }
@@ -57,19 +57,21 @@ for i in $(seq "$ROUNDS"); do
         echo "round $i: spate map->sink $sp_rate records/s; user ${u}s sys ${s}s, peak RSS $((rss / 1024)) MB; ratio $($PY -c "print('%.2f' % ($sp_rate / $pipe_rate))"), CPU ratio $($PY -c "print('%.2f' % (($pu + $ps) / ($u + $s)))")"
         ratios="$ratios $($PY -c "print($sp_rate / $pipe_rate)")"
         cpu_ratios="$cpu_ratios $($PY -c "print(($pu + $ps) / ($u + $s))")"
-        map_rss=$rss
+        map_rates="$map_rates $sp_rate"
+        [ "$rss" -gt "$map_rss" ] && map_rss=$rss
 done
 out=$($KT count "$SPATE_BOOTSTRAP" bench.sensors_f)
 echo "spate wrote $out records in $ROUNDS rounds (expected $((ROUNDS * N)))"
 timed $PY bench/python_peer.py --map "$SPATE_BOOTSTRAP" bench.sensors bench.pipe_py "$N" >"$TMP/py.out" &&
         py=$(cat "$TMP/py.out") || py="python: failed"
 echo "$py, peak RSS $((T_RSS / 1024)) MB"
-$PY - "$ratios" "$cpu_ratios" "$sp_rate" "$(echo "$py" | rate)" "$raw_rate" "$map_rss" "$T_RSS" <<'PY'
+$PY - "$ratios" "$cpu_ratios" "$map_rates" "$(echo "$py" | rate)" "$raw_rate" "$map_rss" "$T_RSS" <<'PY'
 import statistics, sys
 ratios = [float(x) for x in sys.argv[1].split()]
 cpu = [float(x) for x in sys.argv[2].split()]
-sp, py, raw, rss, py_rss = (float(x or 0) for x in sys.argv[3:])
-print("RESULT map->sink: spate / C consume->produce %.2f (median of %s; goal >= 0.85), in records per CPU-second %.2f (median of %s); spate / Python %.2f; spate / raw consume %.2f; peak RSS %d MB, %.2f x Python's %d MB (goal <= 1.5)"
+sp = statistics.median(float(x) for x in sys.argv[3].split())
+py, raw, rss, py_rss = (float(x or 0) for x in sys.argv[4:])
+print("RESULT map->sink: spate / C consume->produce %.2f (median of %s; goal >= 0.85), in records per CPU-second %.2f (median of %s); spate (median) / Python %.2f; spate / raw consume %.2f; peak RSS %d MB (highest round), %.2f x Python's %d MB (goal <= 1.5)"
       % (statistics.median(ratios), " ".join("%.2f" % r for r in ratios), statistics.median(cpu), " ".join("%.2f" % r for r in cpu),
          sp / py if py else 0, sp / raw, rss // 1024, rss / py_rss if py_rss else 0, py_rss // 1024))
 PY

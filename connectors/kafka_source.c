@@ -13,6 +13,7 @@
 typedef struct source {
         spate_serde_t *serde;      /* NULL for format: raw */
         spate_expr_t *key, *time;
+        spate_json_hints_t hints;  /* its records' key order (only the processing thread decodes) */
 } source_t;
 
 static const spate_prop_t source_props[] = {
@@ -72,7 +73,8 @@ static int source_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
         spate_value_t v;
         char err[512];
 
-        if (s->serde && spate_serde_decode(s->serde, n->out, o->payload, o->len, a, &rec->value, err, sizeof(err)))
+        if (s->serde && spate_serde_decode(s->serde, n->out, &s->hints, o->payload, o->len, a, &rec->value,
+                                           err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s", err);
         if (s->key) {
                 if (spate_expr_eval(s->key, rec, a, &v, err, sizeof(err)))

@@ -216,17 +216,25 @@ static void engine_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
         dlq(ctx->engine, o, ctx->errstr);
 }
 
+static source_t *source_of(spate_engine_t *e, const rd_kafka_message_t *m) {
+        if (m->rkt != e->last_rkt) {
+                e->last_rkt = m->rkt;
+                e->last_source = spate_engine_source_for(e, rd_kafka_topic_name(m->rkt));
+        }
+        return e->last_source;
+}
+
 /* Returns 1 for a message of a source topic: input, which --until-idle
  * waits for (internal topics carry marks as long as time passes). */
 static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        source_t *s = spate_engine_source_for(e, topic);
+        source_t *s = source_of(e, m);
+        if (!s)
+                return 0;
+        const char *topic = s->topic;
         rd_kafka_timestamp_type_t tstype;
         spate_origin_t o = { topic, m->partition, m->offset, m->payload, m->len, m->key, m->key_len, -1, -1 };
         spate_record_t rec = { .key = m->key, .key_len = m->key_len, .origin = &o };
 
-        if (!s)
-                return 0;
         rec.ts = rd_kafka_message_timestamp(m, &tstype);
         spate_arena_reset(&e->ctx.arena);
         e->ctx.failed = NULL;
@@ -255,7 +263,7 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
 }
 
 static void at_end(spate_engine_t *e, const rd_kafka_message_t *m) {
-        source_t *s = spate_engine_source_for(e, rd_kafka_topic_name(m->rkt));
+        source_t *s = source_of(e, m);
         if (s)
                 spate_engine_task_for(s, m->partition)->at_end = 1;
 }

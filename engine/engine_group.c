@@ -202,6 +202,7 @@ static void set_member(spate_engine_t *e, rd_kafka_t *rk) {
 void spate_engine_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         spate_engine_t *e = opaque;
+        e->last_rkt = NULL;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 log_parts("assigned", parts);
                 set_member(e, rk);

@@ -24,14 +24,17 @@ static int append(spate_shape_t *s, const char *name, size_t len, spate_shape_t 
         sf->len = len;
         sf->shape = f;
         sf->computed = 0;  /* realloc'd memory: never read a stale flag */
+        unsigned char *slot = &s->slots[spate_shape_slot(name, len)];
+        *slot = *slot || s->nfields >= SPATE_SHAPE_SLOT_MANY - 1 ? SPATE_SHAPE_SLOT_MANY
+                                                                 : (unsigned char)(s->nfields + 1);
         return s->nfields++;
 }
 
 int spate_shape_field(spate_shape_pool_t *pool, spate_shape_t *s, const char *name,
                       size_t len, int create) {
-        for (int i = 0; i < s->nfields; i++)
-                if (s->fields[i].len == len && !memcmp(s->fields[i].name, name, len))
-                        return i;
+        int i = spate_shape_find(s, name, len);
+        if (i >= 0)
+                return i;
         if (!create || !s->open)
                 return -1;
         return append(s, name, len, spate_shape_new(pool, 1));

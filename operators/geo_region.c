@@ -3,8 +3,10 @@
 #include "../geo/geo_index.h"
 #include "../engine/node.h"
 #include "../engine/topology.h"
+#include "../util/mem.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* In the order of the `unmatched` choices (bound by index). */
@@ -12,6 +14,8 @@ typedef enum { UNMATCHED_KEEP, UNMATCHED_DROP, UNMATCHED_DLQ } unmatched_t;
 
 typedef struct geo_region {
         spate_geo_index_t *idx;
+        spate_value_t *names;  /* each region's name as a value, by region index (no strlen a record) */
+        int nregions;
         spate_expr_t *lat, *lon;
         int slot;          /* the output field's index in the record */
         unmatched_t unmatched;
@@ -50,6 +54,12 @@ static int geo_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         if (!(g->lat = spate_node_expr(n, "lat", n->in, errstr, errstr_size)) ||
             !(g->lon = spate_node_expr(n, "lon", n->in, errstr, errstr_size)))
                 return -1;
+        g->nregions = spate_geo_index_count(g->idx);
+        g->names = spate_xcalloc((size_t)g->nregions + 1, sizeof(*g->names));
+        for (int i = 0; i < g->nregions; i++) {
+                const char *name = spate_geo_index_name(g->idx, i);
+                g->names[i] = spate_value_str(name, (uint32_t)strlen(name));
+        }
         n->out = n->in;
         g->slot = spate_shape_add_computed(spate_node_shapes(n), n->out, g->as, SPATE_V_STR);
         return 0;
@@ -74,10 +84,10 @@ static int geo_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                 return -1;
         if (rec->value.type != SPATE_V_OBJ || (int)rec->value.n <= g->slot)
                 return spate_ctx_fail(ctx, n, "the record is not an object");
-        const char *name = spate_geo_index_name(g->idx, spate_geo_index_lookup(g->idx, lat, lon));
+        int region = spate_geo_index_lookup(g->idx, lat, lon);
         spate_value_t *slot = &rec->value.u.items[g->slot];
-        if (name) {
-                *slot = spate_value_str(name, (uint32_t)strlen(name));
+        if (region >= 0 && region < g->nregions) {
+                *slot = g->names[region];
         } else if (g->unmatched == UNMATCHED_DROP) {
                 return 0;
         } else if (g->unmatched == UNMATCHED_DLQ) {
@@ -92,6 +102,7 @@ static int geo_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
 static void geo_destroy(spate_node_t *n) {
         geo_region_t *g = n->ctx;
         spate_geo_index_destroy(g->idx);
+        free(g->names);
         spate_expr_destroy(g->lat);
         spate_expr_destroy(g->lon);
 }

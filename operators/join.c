@@ -531,7 +531,7 @@ static void reemit(spate_node_t *n, const entry_t *e, const void *row, size_t rl
         spate_value_t *items;
         char err[512];
         spate_arena_reset(a);  /* no record is in flight during a punctuation */
-        if (spate_serde_decode(j->json, n->in, e->json, e->jlen, a, &rec.value, err, sizeof(err)) ||
+        if (spate_serde_decode(j->json, n->in, NULL, e->json, e->jlen, a, &rec.value, err, sizeof(err)) ||
             rec.value.type != SPATE_V_OBJ) {
                 spate_warn("join %s: a remembered record cannot be read back (%s): not re-emitted", n->name, err);
                 j->failed++;

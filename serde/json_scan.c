@@ -10,22 +10,29 @@
 
 #define MAX_DEPTH 128
 
+/* The scan's position is passed and returned as a pointer (NULL: failed),
+ * so it stays in a register instead of going through memory at every byte
+ * test. */
 typedef struct scan {
-        const char *p, *end, *start;
+        const char *end;
         spate_arena_t *a;
-        const char *err;
+        const char *err, *at;  /* the first error and where it was found */
         int depth;
+        spate_json_hints_t *hints;  /* for the first object kept, then NULL */
 } scan_t;
 
-static int fail(scan_t *s, const char *msg) {
+static const char *fail(scan_t *s, const char *at, const char *msg) {
         if (!s->err)
-                s->err = msg;
-        return -1;
+                s->err = msg, s->at = at;
+        return NULL;
 }
 
-static void ws(scan_t *s) {
-        while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
-                s->p++;
+/* Every whitespace byte is at or below ' ': compact JSON, the common case,
+ * costs one test a call. */
+static inline const char *ws(const char *p, const char *end) {
+        while (p < end && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+                p++;
+        return p;
 }
 
 static const double pow10_exact[] = {
@@ -33,10 +40,12 @@ static const double pow10_exact[] = {
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
 };
 
-size_t spate_json_number(const char *p, size_t n, double *out) {
-        const char *q = p, *end = p + n;
+/* spate_json_number(), inlined into the scanner's value(). */
+static inline __attribute__((always_inline)) size_t number(const char *p, size_t n, double *out) {
+        const char *q = p, *end = p + n, *d0;
         int neg = 0, frac = 0, digits = 0;
         uint64_t m = 0;
+        unsigned dig;
 
         if (q < end && *q == '-')
                 neg = 1, q++;
@@ -44,14 +53,19 @@ size_t spate_json_number(const char *p, size_t n, double *out) {
                 return 0;
         if (*q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9')
                 return 0; /* JSON forbids leading zeros */
-        for (; q < end && *q >= '0' && *q <= '9'; q++, digits++)
-                m = m * 10 + (uint64_t)(*q - '0');
+        /* digits and frac are counted from the pointers after each loop, so
+         * a digit costs a load, a test and a multiply-add */
+        for (d0 = q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+                m = m * 10 + dig;
+        digits = (int)(q - d0);
         if (q < end && *q == '.') {
                 q++;
                 if (q >= end || *q < '0' || *q > '9')
                         return 0;
-                for (; q < end && *q >= '0' && *q <= '9'; q++, digits++, frac++)
-                        m = m * 10 + (uint64_t)(*q - '0');
+                for (d0 = q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+                        m = m * 10 + dig;
+                frac = (int)(q - d0);
+                digits += frac;
         }
         int has_exp = q < end && (*q == 'e' || *q == 'E');
         if (!has_exp && digits <= 15 && frac <= 22) {
@@ -78,6 +92,10 @@ size_t spate_json_number(const char *p, size_t n, double *out) {
         tmp[len] = '\0';
         *out = strtod(tmp, NULL);
         return len;
+}
+
+size_t spate_json_number(const char *p, size_t n, double *out) {
+        return number(p, n, out);
 }
 
 size_t spate_utf8_len(const unsigned char *s, size_t n) {
@@ -133,8 +151,10 @@ static size_t utf8_put(char *o, unsigned cp) {
         return 4;
 }
 
-/* Unescapes s[0..n) (known to hold backslashes) into the arena. */
-static int unescape(scan_t *s, const char *in, size_t n, const char **out, uint32_t *olen) {
+/* Unescapes s[0..n) into the arena: a string body that string_rest()
+ * validated, with at least one backslash, so every escape is whole and
+ * known (a \u of a high surrogate is followed by its low one). */
+static void unescape(scan_t *s, const char *in, size_t n, const char **out, uint32_t *olen) {
         char *o = spate_arena_alloc(s->a, n + 1), *w = o;
         for (size_t i = 0; i < n; i++) {
                 if (in[i] != '\\') {
@@ -143,7 +163,6 @@ static int unescape(scan_t *s, const char *in, size_t n, const char **out, uint3
                 }
                 char c = in[++i];
                 switch (c) {
-                case '"': case '\\': case '/': *w++ = c; break;
                 case 'b': *w++ = '\b'; break;
                 case 'f': *w++ = '\f'; break;
                 case 'n': *w++ = '\n'; break;
@@ -151,24 +170,21 @@ static int unescape(scan_t *s, const char *in, size_t n, const char **out, uint3
                 case 't': *w++ = '\t'; break;
                 case 'u': {
                         unsigned cp, lo;
-                        if (i + 4 >= n || hex4(in + i + 1, &cp))
-                                return fail(s, "bad \\u escape");
+                        hex4(in + i + 1, &cp);
                         i += 4;
-                        if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < n && in[i + 1] == '\\' &&
-                            in[i + 2] == 'u' && !hex4(in + i + 3, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+                        if (cp >= 0xD800 && cp < 0xDC00) {
+                                hex4(in + i + 3, &lo);
                                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                                 i += 6;
                         }
                         w += utf8_put(w, cp);
                         break;
                 }
-                default:
-                        return fail(s, "bad escape in string");
+                default: *w++ = c; /* '"', '\\', '/' */
                 }
         }
         *out = o;
         *olen = (uint32_t)(w - o);
-        return 0;
 }
 
 /* A \u escape at in (on the 'u', 4 hex digits known to follow): lone
@@ -204,7 +220,7 @@ static const unsigned char plain[256] = {
 /* How many of the 8 bytes at c are plain (8 if all): the bytes are tested
  * together in a word (a byte is not plain if it is below 0x20, at or above
  * 0x80, a quote or a backslash), which is what keeps long strings cheap. */
-static size_t plain8(const char *c) {
+static inline __attribute__((always_inline)) size_t plain8(const char *c) {
         const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
         uint64_t x, quote, bslash, ctrl;
         memcpy(&x, c, 8);
@@ -219,134 +235,199 @@ static size_t plain8(const char *c) {
         return bad ? (size_t)__builtin_ctzll(bad) / 8 : 8;
 }
 
-/* Scans a string at s->p (on the opening quote), in one pass that also
- * validates it: unreferenced values are copied to sinks verbatim, so what
- * passes here must be valid JSON and valid UTF-8, kept or skipped. With out,
- * stores its value (unescaped into the arena if it holds escapes). */
-static int string(scan_t *s, const char **out, uint32_t *olen) {
-        const char *begin = ++s->p, *c = begin, *end = s->end;
+/* The first byte at or after c that is not plain, or end: 8 bytes a test
+ * while 8 remain, then byte by byte. */
+static inline __attribute__((always_inline)) const char *plain_run(const char *c, const char *end) {
+        while (end - c >= 8) {
+                size_t k = plain8(c);
+                c += k;
+                if (k < 8)
+                        return c;
+        }
+        while (c < end && plain[(unsigned char)*c])
+                c++;
+        return c;
+}
+
+size_t spate_json_plain_len(const char *s, size_t n) {
+        return (size_t)(plain_run(s, s + n) - s);
+}
+
+/* The rest of a string whose body begins at `begin` and whose plain bytes
+ * end at c (on a byte that is not plain, or at the end of the input):
+ * escapes, UTF-8, the errors (found at `begin`). Returns the byte after
+ * the closing quote. */
+static const char *string_rest(scan_t *s, const char *begin, const char *c, const char **out, uint32_t *olen) {
+        const char *end = s->end;
         int esc = 0;
         for (;;) {
-                while (end - c >= 8) {
-                        size_t k = plain8(c);
-                        c += k;
-                        if (k < 8)
-                                break;
-                }
-                while (c < end && plain[(unsigned char)*c])
-                        c++;
+                c = plain_run(c, end);
                 if (c >= end)
-                        return fail(s, "unterminated string");
+                        return fail(s, begin, "unterminated string");
                 unsigned char ch = (unsigned char)*c;
                 size_t n;
                 if (ch == '"')
                         break;
                 if (ch < 0x20)
-                        return fail(s, "control character in string");
+                        return fail(s, begin, "control character in string");
                 if (ch == '\\') {
                         esc = 1;
                         if (c + 1 >= end)
-                                return fail(s, "unterminated string");
+                                return fail(s, begin, "unterminated string");
                         if (c[1] == 'u') {
                                 if (!(n = check_u(c + 1, end)))
-                                        return fail(s, "bad \\u escape (4 hex digits; surrogates in pairs)");
+                                        return fail(s, begin, "bad \\u escape (4 hex digits; surrogates in pairs)");
                                 c += 1 + n;
                         } else if (!memchr("\"\\/bfnrt", c[1], 8)) {
-                                return fail(s, "bad escape in string");
+                                return fail(s, begin, "bad escape in string");
                         } else {
                                 c += 2;
                         }
                 } else {
                         if (!(n = spate_utf8_len((const unsigned char *)c, (size_t)(end - c))))
-                                return fail(s, "invalid UTF-8 in string");
+                                return fail(s, begin, "invalid UTF-8 in string");
                         c += n;
                 }
         }
-        s->p = c + 1;
-        if (!out)
-                return 0;
-        if (!esc) {
+        if (out && !esc) {
                 *out = begin;
                 *olen = (uint32_t)(c - begin);
-                return 0;
+        } else if (out) {
+                unescape(s, begin, (size_t)(c - begin), out, olen);
         }
-        return unescape(s, begin, (size_t)(c - begin), out, olen);
+        return c + 1;
 }
 
-static int literal(scan_t *s, const char *word, size_t n) {
-        if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n))
-                return fail(s, "invalid literal");
-        s->p += n;
-        return 0;
+/* Scans a string at p (on the opening quote), in one pass that also
+ * validates it: unreferenced values are copied to sinks verbatim, so what
+ * passes here must be valid JSON and valid UTF-8, kept or skipped. With out,
+ * stores its value (unescaped into the arena if it holds escapes). Returns
+ * the byte after it. Inlined: a record is mostly short plain strings (its
+ * keys), which end here. */
+static inline const char *string(scan_t *s, const char *p, const char **out, uint32_t *olen) {
+        const char *begin = p + 1, *c = plain_run(begin, s->end);
+        if (c >= s->end || *c != '"')
+                return string_rest(s, begin, c, out, olen);
+        if (out) {
+                *out = begin;
+                *olen = (uint32_t)(c - begin);
+        }
+        return c + 1;
 }
 
-static int value(scan_t *s, const spate_shape_t *sh, spate_value_t *out);
+static const char *literal(scan_t *s, const char *p, const char *word, size_t n) {
+        if ((size_t)(s->end - p) < n || memcmp(p, word, n))
+                return fail(s, p, "invalid literal");
+        return p + n;
+}
 
-static int object(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
-        int nf = sh ? sh->nfields : 0;
-        if (out && nf) {
+static const char *value(scan_t *s, const char *p, const spate_shape_t *sh, spate_value_t *out);
+static inline __attribute__((always_inline)) const char *value_at(scan_t *s, const char *p,
+                                                                   const spate_shape_t *sh,
+                                                                   spate_value_t *out);
+
+/* Where the byte `c` expected at p is, after whitespace if any (NULL if it
+ * is not there): compact JSON, p on c, costs the one test. */
+static inline const char *at_byte(const char *p, const char *end, char c) {
+        if (p < end && *p == c)
+                return p;
+        p = ws(p, end);
+        return p < end && *p == c ? p : NULL;
+}
+
+/* The hint to keep for a key that was field i (-1: none): only names that
+ * JSON holds as they are (no escapes) can be recognised by their bytes. */
+static uint16_t hint_for(const spate_shape_t *sh, int i) {
+        if (i < 0 || i >= UINT16_MAX ||
+            spate_json_plain_len(sh->fields[i].name, sh->fields[i].len) != sh->fields[i].len)
+                return 0;
+        return (uint16_t)(i + 1);
+}
+
+/* When the key whose body begins at kb is the name of the field hinted
+ * (1 + its index), closed by a quote: the byte after that quote; else NULL.
+ * Those bytes are then a valid JSON string equal to the name, which is what
+ * scanning the key and looking it up would have found. */
+static inline const char *hinted_key(uint16_t hint, const spate_shape_t *sh, const char *kb,
+                                     const char *end) {
+        if (!hint)
+                return NULL;
+        const spate_shape_field_t *f = &sh->fields[hint - 1];
+        if ((size_t)(end - kb) <= f->len || kb[f->len] != '"' || !spate_shape_name_eq(kb, f->name, f->len))
+                return NULL;
+        return kb + f->len + 1;
+}
+
+static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spate_value_t *out) {
+        const char *end = s->end;
+        /* fields are matched only when kept */
+        int nf = out && sh ? sh->nfields : 0;
+        if (out) {
                 out->type = SPATE_V_OBJ;
                 out->n = (uint32_t)nf;
+        }
+        if (nf) {
                 out->u.items = spate_arena_alloc(s->a, sizeof(spate_value_t) * (size_t)nf);
                 memset(out->u.items, 0, sizeof(spate_value_t) * (size_t)nf);
-        } else if (out) {
-                out->type = SPATE_V_OBJ;
-                out->n = 0;
         }
-        s->p++;
-        ws(s);
-        if (s->p < s->end && *s->p == '}') {
-                s->p++;
-                return 0;
-        }
-        for (;;) {
-                const char *k;
-                uint32_t klen;
-                ws(s);
-                if (s->p >= s->end || *s->p != '"')
-                        return fail(s, "expected a string key");
-                if (string(s, &k, &klen))
-                        return -1;
-                ws(s);
-                if (s->p >= s->end || *s->p != ':')
-                        return fail(s, "expected ':'");
-                s->p++;
-                const spate_shape_t *fs = NULL;
-                spate_value_t *slot = NULL;
-                for (int i = 0; out && i < nf; i++) {
-                        const spate_shape_field_t *f = &sh->fields[i];
-                        /* the first byte tells most names of one length apart without a call */
-                        if (f->len == klen && (!klen || f->name[0] == k[0]) && !memcmp(f->name, k, klen)) {
-                                fs = f->shape;
-                                slot = &out->u.items[i];
-                                break;
-                        }
+        spate_json_hints_t *h = nf ? s->hints : NULL;
+        if (h) {
+                s->hints = NULL;
+                if (h->shape != sh) {
+                        memset(h, 0, sizeof(*h));
+                        h->shape = sh;
                 }
-                if (value(s, fs, slot))
-                        return -1;
-                ws(s);
-                if (s->p < s->end && *s->p == ',') {
-                        s->p++;
+        }
+        p = ws(p + 1, end);
+        if (p < end && *p == '}')
+                return p + 1;
+        for (int pos = 0;; pos++) {
+                const char *k = NULL, *q;
+                uint32_t klen = 0;
+                int i = -1;
+                if (!(q = at_byte(p, end, '"')))
+                        return fail(s, ws(p, end), "expected a string key");
+                if (h && pos < SPATE_JSON_HINTS && (p = hinted_key(h->field[pos], sh, q + 1, end))) {
+                        i = h->field[pos] - 1;
+                } else {
+                        if (!(p = nf ? string(s, q, &k, &klen) : string(s, q, NULL, NULL)))
+                                return NULL;
+                        i = nf ? spate_shape_find(sh, k, klen) : -1;
+                        if (h && pos < SPATE_JSON_HINTS)
+                                h->field[pos] = hint_for(sh, i);
+                }
+                if (!(q = at_byte(p, end, ':')))
+                        return fail(s, ws(p, end), "expected ':'");
+                p = ws(q + 1, end);
+                if (p >= end)
+                        return fail(s, p, "unexpected end of input");
+                /* the value, inlined (value() without its call) */
+                p = i < 0 ? value_at(s, p, NULL, NULL)
+                          : value_at(s, p, sh->fields[i].shape, &out->u.items[i]);
+                if (!p)
+                        return NULL;
+                if (p >= end || (*p != ',' && *p != '}'))
+                        p = ws(p, end);
+                if (p < end && *p == ',') {
+                        p++;
                         continue;
                 }
-                if (s->p < s->end && *s->p == '}') {
-                        s->p++;
-                        return 0;
-                }
-                return fail(s, "expected ',' or '}' in object");
+                if (p < end && *p == '}')
+                        return p + 1;
+                return fail(s, p, "expected ',' or '}' in object");
         }
 }
 
-static int array(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
+static const char *array(scan_t *s, const char *p, const spate_shape_t *sh, spate_value_t *out) {
+        const char *end = s->end;
         const spate_shape_t *es = sh ? sh->elem : NULL;
         int keep = out && es;
         uint32_t n = 0, cap = 0;
         spate_value_t *items = NULL;
 
-        s->p++;
-        ws(s);
-        if (s->p < s->end && *s->p == ']') {
-                s->p++;
+        p = ws(p + 1, end);
+        if (p < end && *p == ']') {
+                p++;
                 goto done;
         }
         for (;;) {
@@ -362,19 +443,19 @@ static int array(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
                         slot = &items[n];
                         memset(slot, 0, sizeof(*slot));
                 }
-                if (value(s, es, slot))
-                        return -1;
+                if (!(p = value(s, p, es, slot)))
+                        return NULL;
                 n++;
-                ws(s);
-                if (s->p < s->end && *s->p == ',') {
-                        s->p++;
+                p = ws(p, end);
+                if (p < end && *p == ',') {
+                        p++;
                         continue;
                 }
-                if (s->p < s->end && *s->p == ']') {
-                        s->p++;
+                if (p < end && *p == ']') {
+                        p++;
                         break;
                 }
-                return fail(s, "expected ',' or ']' in array");
+                return fail(s, p, "expected ',' or ']' in array");
         }
 done:
         if (out) {
@@ -382,40 +463,48 @@ done:
                 out->n = keep ? n : 0;
                 out->u.items = items;
         }
-        return 0;
+        return p;
 }
 
-static int value(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
-        const char *begin;
-        int rc;
-        ws(s);
-        if (s->p >= s->end)
-                return fail(s, "unexpected end of input");
-        if (++s->depth > MAX_DEPTH)
-                return fail(s, "nesting too deep");
-        begin = s->p;
-        switch (*s->p) {
-        case '{': rc = object(s, sh, out); break;
-        case '[': rc = array(s, sh, out); break;
+/* The value at p, which is in the input and not whitespace. Inlined into
+ * value() and object(), so a record's scalar fields cost no call. */
+static inline __attribute__((always_inline)) const char *value_at(scan_t *s, const char *p,
+                                                                   const spate_shape_t *sh,
+                                                                   spate_value_t *out) {
+        const char *begin = p;
+        /* a scalar counts as a level too: MAX_DEPTH - 1 containers may hold one */
+        if (s->depth >= MAX_DEPTH)
+                return fail(s, p, "nesting too deep");
+        switch (*p) {
+        case '{':
+                s->depth++;
+                p = object(s, p, sh, out);
+                s->depth--;
+                break;
+        case '[':
+                s->depth++;
+                p = array(s, p, sh, out);
+                s->depth--;
+                break;
         case '"':
                 if (out) {
                         out->type = SPATE_V_STR;
-                        rc = string(s, &out->u.s, &out->n);
+                        p = string(s, p, &out->u.s, &out->n);
                 } else {
-                        rc = string(s, NULL, NULL);
+                        p = string(s, p, NULL, NULL);
                 }
                 break;
-        case 't': rc = literal(s, "true", 4); if (out) *out = spate_value_bool(1); break;
-        case 'f': rc = literal(s, "false", 5); if (out) *out = spate_value_bool(0); break;
-        case 'n': rc = literal(s, "null", 4); if (out) out->type = SPATE_V_NULL; break;
+        case 't': p = literal(s, p, "true", 4); if (out) *out = spate_value_bool(1); break;
+        case 'f': p = literal(s, p, "false", 5); if (out) *out = spate_value_bool(0); break;
+        case 'n': p = literal(s, p, "null", 4); if (out) out->type = SPATE_V_NULL; break;
         default: {
                 double d;
-                size_t used = spate_json_number(s->p, (size_t)(s->end - s->p), &d);
+                size_t used = number(p, (size_t)(s->end - p), &d);
                 if (!used)
-                        return fail(s, "invalid value");
+                        return fail(s, p, "invalid value");
                 if (!isfinite(d))
-                        return fail(s, "number out of range (beyond ±1.8e308)");
-                s->p += used;
+                        return fail(s, p, "number out of range (beyond ±1.8e308)");
+                p += used;
                 if (out) {
                         /* Field by field into the zeroed slot: a whole
                          * spate_value_t built on the stack and copied stalls
@@ -423,38 +512,48 @@ static int value(scan_t *s, const spate_shape_t *sh, spate_value_t *out) {
                         out->type = SPATE_V_NUM;
                         out->u.num = d;
                 }
-                rc = 0;
         }
         }
-        s->depth--;
-        if (rc == 0 && out && sh && sh->want_raw) {
+        if (p && out && sh && sh->want_raw) {
                 out->raw = begin;
-                out->raw_len = (uint32_t)(s->p - begin);
+                out->raw_len = (uint32_t)(p - begin);
         }
-        return rc;
+        return p;
+}
+
+static const char *value(scan_t *s, const char *p, const spate_shape_t *sh, spate_value_t *out) {
+        p = ws(p, s->end);
+        if (p >= s->end)
+                return fail(s, p, "unexpected end of input");
+        return value_at(s, p, sh, out);
 }
 
 int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
                       spate_arena_t *a, spate_value_t *out, char *errstr,
                       size_t errstr_size) {
+        return spate_json_decode_hinted(shape, NULL, buf, len, a, out, errstr, errstr_size);
+}
+
+int spate_json_decode_hinted(const spate_shape_t *shape, spate_json_hints_t *hints, const char *buf,
+                             size_t len, spate_arena_t *a, spate_value_t *out, char *errstr,
+                             size_t errstr_size) {
         scan_t s;
+        const char *p;
         if (!buf)
                 buf = ""; /* a tombstone: NULL + 0 is undefined, even with len 0 */
-        s = (scan_t){ .p = buf, .end = buf + len, .start = buf, .a = a };
+        s = (scan_t){ .end = buf + len, .a = a, .hints = hints };
         memset(out, 0, sizeof(*out));
-        ws(&s);
-        if (shape && shape->nfields && (s.p >= s.end || *s.p != '{')) {
-                snprintf(errstr, errstr_size, "expected a JSON object at byte %zu",
-                         (size_t)(s.p - buf));
+        p = ws(buf, s.end);
+        if (shape && shape->nfields && (p >= s.end || *p != '{')) {
+                snprintf(errstr, errstr_size, "expected a JSON object at byte %zu", (size_t)(p - buf));
                 return -1;
         }
-        if (value(&s, shape, out) == 0) {
-                ws(&s);
-                if (s.p == s.end)
+        if ((p = value(&s, p, shape, out))) {
+                p = ws(p, s.end);
+                if (p == s.end)
                         return 0;
-                fail(&s, "trailing characters after the JSON value");
+                fail(&s, p, "trailing characters after the JSON value");
         }
-        snprintf(errstr, errstr_size, "malformed JSON at byte %zu: %s",
-                 (size_t)(s.p - buf), s.err ? s.err : "syntax error");
+        snprintf(errstr, errstr_size, "malformed JSON at byte %zu: %s", (size_t)(s.at - buf), s.err);
         return -1;
 }

@@ -7,6 +7,7 @@
 #include "../engine/shape.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Decodes buf[0..len) into *out following `shape`. Strings without escapes
  * point into buf, so buf must outlive *out; everything else is allocated in
@@ -16,9 +17,30 @@ int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
                       spate_arena_t *a, spate_value_t *out, char *errstr,
                       size_t errstr_size);
 
+/* What a decoder of one stream learned from its earlier records: the field
+ * each key of the root object was, by position. A record whose keys come in
+ * the same order then matches each of those by one comparison of its bytes
+ * with the field's name, with no scan of the key and no lookup. Zeroed before
+ * first use; used by one thread at a time. */
+#define SPATE_JSON_HINTS 16
+typedef struct spate_json_hints {
+        const spate_shape_t *shape;          /* the shape whose fields are numbered */
+        uint16_t field[SPATE_JSON_HINTS];    /* 1 + the field at that key position; 0: none */
+} spate_json_hints_t;
+
+/* spate_json_decode() that reads and updates hints (NULL: none). The
+ * values and errors are the same with and without. */
+int spate_json_decode_hinted(const spate_shape_t *shape, spate_json_hints_t *hints, const char *buf,
+                             size_t len, spate_arena_t *a, spate_value_t *out, char *errstr,
+                             size_t errstr_size);
+
 /* Length of the well-formed UTF-8 sequence at s[0] (s holds n >= 1 bytes):
  * 1-4, or 0 if it is malformed, overlong, a surrogate or above U+10FFFF. */
 size_t spate_utf8_len(const unsigned char *s, size_t n);
+
+/* How many bytes at the start of s[0..n) a JSON string holds as they are
+ * (printable ASCII but the quote and the backslash), 8 a test. */
+size_t spate_json_plain_len(const char *s, size_t n);
 
 /* Parses a JSON number at p (length n) exactly like strtod would; returns
  * the number of bytes used, 0 if p is not a number. */

@@ -6,38 +6,44 @@
 #include <math.h>
 #include <stdio.h>
 
-void spate_json_write_str(spate_buf_t *b, const char *s, size_t n) {
+/* A byte a JSON string cannot hold as it is: its escape. */
+static void write_escape(spate_buf_t *b, unsigned char c) {
         static const char hex[] = "0123456789abcdef";
-        size_t start = 0;
+        if (c >= 0x80) {
+                /* Not UTF-8 (an Avro string, a substr() cut inside a
+                 * character): U+FFFD, so the output stays valid JSON. */
+                spate_buf_put(b, "\\ufffd", 6);
+                return;
+        }
+        switch (c) {
+        case '"': spate_buf_put(b, "\\\"", 2); break;
+        case '\\': spate_buf_put(b, "\\\\", 2); break;
+        case '\n': spate_buf_put(b, "\\n", 2); break;
+        case '\r': spate_buf_put(b, "\\r", 2); break;
+        case '\t': spate_buf_put(b, "\\t", 2); break;
+        default: {
+                char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                spate_buf_put(b, u, 6);
+        }
+        }
+}
+
+void spate_json_write_str(spate_buf_t *b, const char *s, size_t n) {
+        size_t start = 0, i = spate_json_plain_len(s, n);
         spate_buf_putc(b, '"');
-        for (size_t i = 0; i < n; i++) {
+        /* i stops only on bytes that are not written as they are (runs of
+         * those are skipped 8 at a time): UTF-8 sequences, the escaped */
+        while (i < n) {
                 unsigned char c = (unsigned char)s[i];
                 size_t u8;
-                if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
-                        continue;
                 if (c >= 0x80 && (u8 = spate_utf8_len((const unsigned char *)s + i, n - i))) {
-                        i += u8 - 1;
-                        continue;
+                        i += u8;
+                } else {
+                        spate_buf_put(b, s + start, i - start);
+                        start = ++i;
+                        write_escape(b, c);
                 }
-                spate_buf_put(b, s + start, i - start);
-                start = i + 1;
-                if (c >= 0x80) {
-                        /* Not UTF-8 (an Avro string, a substr() cut inside a
-                         * character): U+FFFD, so the output stays valid JSON. */
-                        spate_buf_put(b, "\\ufffd", 6);
-                        continue;
-                }
-                switch (c) {
-                case '"': spate_buf_put(b, "\\\"", 2); break;
-                case '\\': spate_buf_put(b, "\\\\", 2); break;
-                case '\n': spate_buf_put(b, "\\n", 2); break;
-                case '\r': spate_buf_put(b, "\\r", 2); break;
-                case '\t': spate_buf_put(b, "\\t", 2); break;
-                default: {
-                        char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-                        spate_buf_put(b, u, 6);
-                }
-                }
+                i += spate_json_plain_len(s + i, n - i);
         }
         spate_buf_put(b, s + start, n - start);
         spate_buf_putc(b, '"');

@@ -34,12 +34,12 @@ spate_serde_t *spate_serde_new(const spate_topology_t *t, const char *format,
         return s;
 }
 
-int spate_serde_decode(spate_serde_t *s, const spate_shape_t *shape, const void *buf,
-                       size_t len, spate_arena_t *a, spate_value_t *out, char *errstr,
-                       size_t errstr_size) {
+int spate_serde_decode(spate_serde_t *s, const spate_shape_t *shape, spate_json_hints_t *hints,
+                       const void *buf, size_t len, spate_arena_t *a, spate_value_t *out,
+                       char *errstr, size_t errstr_size) {
         if (s->avro)
                 return spate_avro_decode(s->av, shape, buf, len, a, out, errstr, errstr_size);
-        return spate_json_decode(shape, buf, len, a, out, errstr, errstr_size);
+        return spate_json_decode_hinted(shape, hints, buf, len, a, out, errstr, errstr_size);
 }
 
 int spate_serde_encode(spate_serde_t *s, const spate_shape_t *shape, const spate_value_t *v,

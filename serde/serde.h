@@ -7,6 +7,7 @@
 #include "../util/buf.h"
 #include "../engine/shape.h"
 #include "../engine/topology.h"
+#include "json_scan.h"
 
 typedef struct spate_serde spate_serde_t;
 
@@ -14,10 +15,11 @@ typedef struct spate_serde spate_serde_t;
  * paths are looked up in the topology's schemas_dir). NULL with errstr on error. */
 spate_serde_t *spate_serde_new(const spate_topology_t *t, const char *format,
                                const char *schema, char *errstr, size_t errstr_size);
-/* Decodes into *out following shape (see json_scan.h for lifetimes). */
-int spate_serde_decode(spate_serde_t *s, const spate_shape_t *shape, const void *buf,
-                       size_t len, spate_arena_t *a, spate_value_t *out, char *errstr,
-                       size_t errstr_size);
+/* Decodes into *out following shape (see json_scan.h for lifetimes).
+ * hints: the caller's, for JSON from one stream (json_scan.h), or NULL. */
+int spate_serde_decode(spate_serde_t *s, const spate_shape_t *shape, spate_json_hints_t *hints,
+                       const void *buf, size_t len, spate_arena_t *a, spate_value_t *out,
+                       char *errstr, size_t errstr_size);
 /* Appends the encoding of v (shaped by shape) to b. */
 int spate_serde_encode(spate_serde_t *s, const spate_shape_t *shape, const spate_value_t *v,
                        spate_buf_t *b, char *errstr, size_t errstr_size);

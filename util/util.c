@@ -173,13 +173,25 @@ static int fmt_fixed(char *buf, size_t size, int neg, uint64_t m, int dec) {
  * as a when |m * 2^s - M * 10^k| is below half the gap to a's neighbours,
  * scaled by 10^k * 2^s. Every product stays below 2^124. */
 static int fmt_exact(char *buf, size_t size, int neg, double a) {
-        int e;
-        double f = frexp(a, &e);               /* a = f * 2^e, f in [0.5, 1) */
-        uint64_t M = (uint64_t)ldexp(f, 53);   /* a = M / 2^s */
-        int s = 53 - e;                        /* a < 1e15 < 2^53, a >= 1e-3: 1 <= s <= 62 */
+        uint64_t bits, ulp_bits;
+        memcpy(&bits, &a, sizeof(bits));       /* a is normal: its fields, not frexp() and ldexp() */
+        uint64_t M = (bits & (((uint64_t)1 << 52) - 1)) | (uint64_t)1 << 52;   /* a = M / 2^s */
+        int s = 1075 - (int)(bits >> 52);      /* a < 1e15 < 2^53, a >= 1e-3: 1 <= s <= 62 */
         unsigned __int128 p10 = 1, half = (unsigned __int128)1 << (s - 1);
         int lower_gap_half = M == (uint64_t)1 << 52;   /* a power of two: the lower neighbour is nearer */
-        for (int k = 0; k <= 20; k++, p10 *= 10) {
+        double p10d = 1, ulp;
+        ulp_bits = (uint64_t)(1023 - s) << 52;  /* 2^-s, a's spacing */
+        memcpy(&ulp, &ulp_bits, sizeof(ulp));
+        for (int k = 0; k <= 20; k++, p10 *= 10, p10d *= 10) {
+                /* A k-decimal candidate reads back only if a * 10^k is within
+                 * 10^k * ulp / 2 of an integer. The double product y is off
+                 * by less than 10^k * ulp, and its distance to the nearest
+                 * integer is exact (below 2^52, adding and taking away 2^52
+                 * rounds y to it; above, no k is ruled out), so one farther
+                 * than 4 * 10^k * ulp rules k out without the exact test. */
+                double y = a * p10d, near = y + 0x1p52 - 0x1p52;
+                if (fabs(y - near) > 4 * p10d * ulp)
+                        continue;
                 unsigned __int128 x = (unsigned __int128)M * p10, q = x >> s, r = x & (((unsigned __int128)1 << s) - 1);
                 if (r > half || (r == half && (q & 1)))
                         q++;

@@ -644,7 +644,7 @@ static int msrc_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
         msrc_t *p = n->ctx;
         const spate_origin_t *o = rec->origin;
         char err[512];
-        if (spate_serde_decode(p->serde, n->out, o->payload, o->len, spate_ctx_arena(ctx), &rec->value,
+        if (spate_serde_decode(p->serde, n->out, NULL, o->payload, o->len, spate_ctx_arena(ctx), &rec->value,
                                err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s", err);
         return spate_emit(n, rec, ctx);

@@ -322,7 +322,7 @@ static int on_message(void *opaque, const void *key, size_t klen, const void *va
                 return 0;
         }
         spate_arena_reset(&t->arena);
-        if (spate_serde_decode(t->serde, t->shape, value, len, &t->arena, &rec.value, err, sizeof(err))) {
+        if (spate_serde_decode(t->serde, t->shape, NULL, value, len, &t->arena, &rec.value, err, sizeof(err))) {
                 bad_message(t, key, klen, value, len, offset, err);
                 return 0;
         }

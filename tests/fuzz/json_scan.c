@@ -1,11 +1,14 @@
 /* json_scan.c - fuzzes the record decoder (serde/json_scan.c): the same bytes
- * decoded against a shape that extracts nested fields, arrays and raw text,
- * and validated without a shape; then the number parser on its own. */
+ * decoded against a shape that extracts nested fields, arrays and raw text
+ * (with and without the key-order hints of earlier inputs), and validated
+ * without a shape; then the number parser on its own. */
 #include "fuzz.h"
 #include "../../serde/json_scan.h"
 
 static spate_shape_pool_t pool;
 static spate_shape_t *shape;
+/* kept across inputs, as a source keeps them across its records */
+static spate_json_hints_t hints;
 
 static void init(void) {
         static const char *const paths[] = {
@@ -30,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (spate_json_decode(shape, buf, size, &a, &v, err, sizeof(err)) == 0)
                 fuzz_touch(&v);
         if (spate_json_decode(NULL, buf, size, &a, &v, err, sizeof(err)) == 0)
+                fuzz_touch(&v);
+        if (spate_json_decode_hinted(shape, &hints, buf, size, &a, &v, err, sizeof(err)) == 0)
                 fuzz_touch(&v);
         spate_json_number(buf, size, &d);
         spate_arena_destroy(&a);
