@@ -115,6 +115,11 @@ start_spate() {
 # kill_spate NAME: SIGKILL to the instance start_spate started as NAME; returns once it is gone.
 kill_spate() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null; }
 
+# log_mark NAME: remembers how many lines instance NAME's log has now (0 before its first start);
+# log_since NAME: the lines it logged after that mark.
+log_mark() { eval "_LOG_MARK_$1=$( { wc -l <"$TMP/spate-$1.log"; } 2>/dev/null || echo 0)"; }
+log_since() { tail -n +$(($(eval "echo \${_LOG_MARK_$1:-0}") + 1)) "$TMP/spate-$1.log"; }
+
 # holds_partitions N NAME...: the last assignment each instance NAME logged gave it N partitions.
 holds_partitions() {
         local n=$1 name; shift

@@ -96,19 +96,18 @@ echo "# $((SECONDS - t0)) s: killed a and deleted its state directory"
 kill -TERM "$SPATE_PID_b"
 wait "$SPATE_PID_b"; rc=$?
 check "b stops cleanly while a restores (rc $rc)" [ "$rc" -eq 0 ]
-a_lines=$(wc -l <"$TMP/spate-a.log")
+log_mark a
 start a
 # The input may be drained already: what follows must check the state a
 # rebuilt from the changelog, so wait for a's restore to end (its summary
 # line comes after the last partition's apply). Waiting on a's own log lines
 # (assignment, then restore), a failure says which of the two never came.
-a_log() { tail -n +$((a_lines + 1)) "$TMP/spate-a.log"; }
-a_assigned() { a_log | grep -q "assigned [1-9][0-9]* partitions"; }
-a_restored() { a_log | grep -q "window 'hourly' restored [0-9]* partitions: [1-9][0-9]* changelog records applied"; }
+a_assigned() { log_since a | grep -q "assigned [1-9][0-9]* partitions"; }
+a_restored() { log_since a | grep -q "window 'hourly' restored [0-9]* partitions: [1-9][0-9]* changelog records applied"; }
 a_gone() { ! alive a; }
 a_says() {  # what a did since it started, for a failed check of it
         echo "# a's log since it started without its state directory:"
-        a_log | grep -E "running '|assigned|revoked|restored|ERROR|WARN|summary" | cut -c1-200 | tail -40 |
+        log_since a | grep -E "running '|assigned|revoked|restored|ERROR|WARN|summary" | cut -c1-200 | tail -40 |
                 sed 's/^/#   /'
 }
 wait_for 120 eval "a_assigned || a_gone"

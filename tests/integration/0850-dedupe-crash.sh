@@ -22,13 +22,11 @@ start_broker --topology "$topo" --topic it0850.in:4 --topic it-0850-dd-seen-chan
 
 start() {  # NAME: one instance with its own state directory
         touch "$TMP/spate-$1.log"
-        eval "LINE_$1=$(wc -l <"$TMP/spate-$1.log")"
+        log_mark "$1"  # log_since NAME: its log since the instance started last under NAME
         start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"
 }
-# since NAME: its log since the instance started last under NAME;
 # joined NAME: that instance holds partitions; delete_state NAME: its state directory.
-since() { tail -n +$(($(eval "echo \$LINE_$1") + 1)) "$TMP/spate-$1.log"; }
-joined() { since "$1" | grep -q "assigned [1-9][0-9]* partitions"; }
+joined() { log_since "$1" | grep -q "assigned [1-9][0-9]* partitions"; }
 delete_state() { rm -rf "$TMP/state-$1"; }
 
 # Five parts flow while instances are killed; the sixth (whose ids repeat
@@ -47,10 +45,10 @@ kill_at_random --ready joined 1 3
 kill_at_random --ready joined 1 3
 kill_at_random --ready joined --then delete_state 1 3
 check "produced 5 of 6 parts while instances were killed" wait "$producer"
-from_changelog() { since "$v" | grep -q "restored: [1-9][0-9]* changelog records applied"; }
+from_changelog() { log_since "$v" | grep -q "restored: [1-9][0-9]* changelog records applied"; }
 check "$v, restarted without its state directory, restored partitions from the changelogs within 60 s" \
         wait_for 60 from_changelog
-since "$v" | grep -o "partition [0-9] restored: [0-9]* changelog records" | sed 's/^/# /'
+log_since "$v" | grep -o "partition [0-9] restored: [0-9]* changelog records" | sed 's/^/# /'
 check "produced the last part" $KT produce "$BOOT" it0850.in "$TMP/part.05" --partitioned
 check "drained: the output equals the reference within 60 s" wait_for 60 dedupe_exact it0850.out
 while read -r status rest; do

@@ -37,12 +37,11 @@ producer=$!
 # The kill falls while input flows, once a's commits fill its changelogs.
 wait_count 60 it0880.out $((N * 3 / 10)) || nok "output reaches 30 % within 60 s"
 failed=$(grep "assigned 2 partitions" "$TMP/spate-a.log" | tail -1 | grep -o "it0880.in\[[0-9]\]" | sed -E "s/.*\[([0-9])\]/\1/")
-lines_b=$(wc -l <"$TMP/spate-b.log")
+log_mark b
 kill_spate a
 t_kill=$(date +%s.%N)
 echo "# $((SECONDS - t0)) s: killed a (partitions $(echo $failed)) with SIGKILL"
-b_since() { tail -n +$((lines_b + 1)) "$TMP/spate-b.log"; }
-took_over() { b_since | grep -q "assigned 4 partitions"; }
+took_over() { log_since b | grep -q "assigned 4 partitions"; }
 check "b takes a's partitions within 60 s" wait_for 60 took_over
 t_assigned=$(date +%s.%N)
 check "produced 4 of 5 parts" wait "$producer"
@@ -56,7 +55,7 @@ done < <($PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
 shorter() { [ -n "$1" ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }  # TAIL LOCAL
 # (b) each failed partition: restored from a standby's copy plus a tail shorter than it.
 for p in $failed; do
-        line=$(b_since | grep "partition $p restored:" | head -1)
+        line=$(log_since b | grep "partition $p restored:" | head -1)
         echo "# b: ${line#*INFO  }"
         read -r tail local < <(echo "$line" | sed -nE 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p')
         check "partition $p: the copy was kept warm by b's standby" grep -q "kept warm by a standby" <<<"$line"
@@ -67,5 +66,5 @@ dl=$($KT count "$BOOT" it-0880-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
 kill -TERM "$SPATE_PID_b" 2>/dev/null; wait "$SPATE_PID_b" 2>/dev/null
 awk -v k="$t_kill" -v a="$t_assigned" -v x="$t_exact" 'BEGIN { printf "# from the kill: b assigned after %.1f s (session timeout %d ms), output complete after %.1f s\n", a - k, '"$SPATE_SESSION_TIMEOUT_MS"', x - k }'
-b_since | grep -o "partition [0-9] restored: [0-9]* changelog records applied in [0-9.]* s" | sed 's/^/# b: /'
+log_since b | grep -o "partition [0-9] restored: [0-9]* changelog records applied in [0-9.]* s" | sed 's/^/# b: /'
 echo "# took $((SECONDS - t0)) s"

@@ -70,12 +70,11 @@ victim=$(awk '$1 == 2 { print $2 }' "$TMP/roles.txt")
 failed=$(awk -v v="$victim" '$2 == v { print $1 }' "$TMP/roles.txt")
 survivors=$(echo a b c | tr ' ' '\n' | grep -v "^$victim$")
 declare -A lines
-for s in $survivors; do lines[$s]=$(wc -l <"$TMP/spate-$s.log"); done
+for s in $survivors; do log_mark $s; done
 kill_spate "$victim"
 t_kill=$(date +%s.%N)
 echo "# $((SECONDS - t0)) s: killed $victim (partitions $(echo $failed)) with SIGKILL"
-since() { tail -n +$((lines[$1] + 1)) "$TMP/spate-$1.log"; }
-took_over() { for s in $survivors; do since $s | grep -q "assigned 3 partitions" || return 1; done; }
+took_over() { for s in $survivors; do log_since $s | grep -q "assigned 3 partitions" || return 1; done; }
 check "the survivors ($(echo $survivors)) take $victim's partitions within 60 s" wait_for 60 took_over
 check "produced 4 of 5 parts" wait "$producer"
 check "produced the last part" $KT produce "$BOOT" it0881.in "$TMP/part.04" --partitioned
@@ -91,9 +90,9 @@ shorter() { [ -n "$1" ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }  # TAIL LOCAL
 for p in $failed; do
         follower=$(awk -v p="$p" '$1 == p { print $3 }' "$TMP/roles.txt")
         restorer=-
-        for s in $survivors; do since $s | grep -q "partition $p restored:" && restorer=$s; done
+        for s in $survivors; do log_since $s | grep -q "partition $p restored:" && restorer=$s; done
         check "partition $p: restored by its standby's instance ($restorer; followed by $follower)" [ "$restorer" = "$follower" ]
-        line=$(since "$restorer" 2>/dev/null | grep "partition $p restored:" | head -1)
+        line=$(log_since "$restorer" 2>/dev/null | grep "partition $p restored:" | head -1)
         echo "# $restorer: ${line#*INFO  }"
         read -r tail local < <(echo "$line" | sed -nE 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p')
         check "partition $p: the copy was kept warm by a standby" grep -q "kept warm by a standby" <<<"$line"

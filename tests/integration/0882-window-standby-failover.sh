@@ -96,14 +96,13 @@ for f in "$TMP"/part.0[0-2]; do $KT produce "$BOOT" it0882.in "$f" --partitioned
 check "three fifths committed within 60 s" wait_committed 60 it-0882 it0882.in "$first3"
 check "b's standbys caught up with a's changelogs within 60 s" wait_for 60 caught_up
 metrics_b | grep "^spate_standby_lag_records" | sed 's/^/# b: /'
-lines_b=$(wc -l <"$TMP/spate-b.log")
+log_mark b
 $KT produce "$BOOT" it0882.in "$TMP/part.03" --partitioned >/dev/null &
 producer=$!
 kill_spate a
 t_kill=$(date +%s.%N)
 echo "# $((SECONDS - t0)) s: killed a (partitions $(echo $failed)) with SIGKILL while the fourth fifth flows"
-b_since() { tail -n +$((lines_b + 1)) "$TMP/spate-b.log"; }
-took_over() { b_since | grep -q "assigned 4 partitions"; }
+took_over() { log_since b | grep -q "assigned 4 partitions"; }
 check "b takes a's partitions within 60 s" wait_for 60 took_over
 t_assigned=$(date +%s.%N)
 check "produced the fourth fifth" wait "$producer"
@@ -115,7 +114,7 @@ shorter() { [ -n "$1" ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }  # TAIL LOCAL
 # (b) each failed partition: restored from a standby's copy plus a tail shorter than it.
 copies=0
 for p in $failed; do
-        line=$(b_since | grep "window 'win' partition $p restored:" | head -1)
+        line=$(log_since b | grep "window 'win' partition $p restored:" | head -1)
         echo "# b: ${line#*INFO  }"
         read -r local tail < <(echo "$line" | sed -nE 's/.*up to offset ([0-9]+), ([0-9]+) records read past it.*/\1 \2/p')
         check "partition $p: the copy was kept warm by b's standby" grep -q "kept warm by a standby" <<<"$line"
