@@ -167,6 +167,20 @@ dedupe_exact() {
         $KT consume "$BOOT" "$1" --idle 0.5 >"$TMP/out.jsonl"
         $PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl" -q
 }
+# dedupe_report PREFIX: the same comparison of $TMP/out.jsonl, one check per rule, named PREFIX...
+dedupe_report() {
+        tap_relay "$1" < <($PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
+}
+
+# check_warm_restore WHAT LINE TAIL LOCAL: the checks that a task's restore, logged as LINE,
+# began from a copy a standby kept warm (LOCAL changelog records) and read only a shorter tail
+# (TAIL records past it).
+check_warm_restore() {
+        check "$1: the copy was kept warm by a standby" grep -q "kept warm by a standby" <<<"$2"
+        check "$1: the restore read only the tail (${3:-?} records past the copy's ${4:-?})" \
+                _shorter "${3:-}" "${4:-0}"
+}
+_shorter() { [ -n "$1" ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }  # TAIL LOCAL
 
 # committed_records GROUP TOPIC: how many records of TOPIC the consumer group GROUP has committed:
 # its committed offsets added up, a partition without one counting 0.

@@ -4,8 +4,9 @@
 # (the shell applies && to check's status), so b can never fail the test. And helpers defined
 # again beside lib.sh's: a SIGKILL of an instance (kill_spate, kill_at_random), a sum of a group's
 # committed offsets (committed_records, wait_committed), the partition count of an instance's last
-# assignment (holds_partitions), a quiet comparison with dedupe_ref.py (dedupe_exact), an instance's
-# log after a mark (log_mark, log_since).
+# assignment (holds_partitions), a comparison with dedupe_ref.py (dedupe_exact, dedupe_report), an
+# instance's log after a mark (log_mark, log_since), a restore from a standby's copy
+# (check_warm_restore).
 . "$SPATE_ROOT/tests/lib.sh"
 cd "$SPATE_ROOT/tests" || exit 1
 # A check's command, continuation lines joined, followed by && [ or || [ outside quotes.
@@ -32,8 +33,8 @@ PY
 )
 check "no check chains a second condition outside itself${bad:+: $bad}" [ -z "$bad" ]
 # A kill9 function, a one-line function that sends SIGKILL, reads `$KT committed` or the last
-# "assigned N partitions" line or the log after a line number, a sum over `$KT committed`, a quiet
-# dedupe_ref.py comparison.
-twins=$(grep -nE '^\s*kill9\s*\(\)|^\s*[A-Za-z_][A-Za-z_0-9]*\s*\(\)\s*\{.*(kill -(KILL|9)\b|\$KT committed|assigned .*partitions.*\| *tail -1|tail -n \+\$\(\()|\$KT committed .*\| *awk .*\+=|dedupe_ref\.py"? compare .* -q\b' \
-        *.sh integration/*.sh | grep -v '^lib\.sh:')
-check "no test defines again a SIGKILL, committed-offset, assignment, log-mark or dedupe-reference helper of lib.sh's${twins:+: $twins}" [ -z "$twins" ]
+# "assigned N partitions" line or the log after a line number, a sum over `$KT committed`, a
+# dedupe_ref.py comparison, a check of a standby's warm copy.
+twins=$(grep -nE '^\s*kill9\s*\(\)|^\s*[A-Za-z_][A-Za-z_0-9]*\s*\(\)\s*\{.*(kill -(KILL|9)\b|\$KT committed|assigned .*partitions.*\| *tail -1|tail -n \+\$\(\()|\$KT committed .*\| *awk .*\+=|dedupe_ref\.py"? compare|grep -q "kept warm by a standby"' \
+        *.sh integration/*.sh | grep -v -e '^lib\.sh:' -e '^integration/0020-test-lint\.sh:')
+check "no test defines again a SIGKILL, committed-offset, assignment, log-mark, dedupe-reference or warm-restore helper of lib.sh's${twins:+: $twins}" [ -z "$twins" ]

@@ -48,19 +48,14 @@ check "produced 4 of 5 parts" wait "$producer"
 check "produced the last part" $KT produce "$BOOT" it0880.in "$TMP/part.04" --partitioned
 check "the output equals the reference within 60 s" wait_for 60 dedupe_exact it0880.out
 t_exact=$(date +%s.%N)
-while read -r status rest; do
-        if [ "$status" = ok ]; then ok "after the failover: ${rest#- }"; else nok "after the failover: ${rest#*- }"; fi
-done < <($PY "$REF/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
+dedupe_report "after the failover: "
 
-shorter() { [ -n "$1" ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }  # TAIL LOCAL
 # (b) each failed partition: restored from a standby's copy plus a tail shorter than it.
 for p in $failed; do
         line=$(log_since b | grep "partition $p restored:" | head -1)
         echo "# b: ${line#*INFO  }"
         read -r tail local < <(echo "$line" | sed -nE 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p')
-        check "partition $p: the copy was kept warm by b's standby" grep -q "kept warm by a standby" <<<"$line"
-        check "partition $p: the restore read only the tail (${tail:-?} records past the copy's ${local:-?})" \
-                shorter "${tail:-}" "${local:-0}"
+        check_warm_restore "partition $p" "$line" "$tail" "$local"
 done
 dl=$($KT count "$BOOT" it-0880-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
