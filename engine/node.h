@@ -180,6 +180,15 @@ typedef struct spate_op_def {
         /* How often punctuate should run, in ms; 0 for the engine's 100 ms. The
          * engine ticks at the smallest interval any node asks for. */
         int punctuate_ms;
+        /* Optional: when splits(conf) says so, the loader puts a node of type
+         * upstream between this node and its `from:` (Kafka Streams' internal
+         * repartition node): named "<name>-<upstream->internal>", it reads the
+         * same YAML mapping and this node reads from it. */
+        const struct spate_op_def *upstream;
+        int (*splits)(const spate_yaml_t *conf);
+        /* Set for a type only the loader creates (not in the .def tables, so
+         * a topology file cannot name it): the suffix of its nodes' names. */
+        const char *internal;
 } spate_op_def_t;
 
 struct spate_node {
@@ -199,6 +208,9 @@ struct spate_node {
         struct spate_metric *m_in, *m_out;
         /* The stores the node declared (state/kv.h), owned by the engine; NULL for none. */
         struct spate_kv_node *stores;
+        /* Internal nodes (def->internal): the node the loader split it from,
+         * which reads from it; its name is allocated. NULL otherwise. */
+        spate_node_t *split_of;
         /* Set by a source's init when it reads its input itself (a global
          * table replays its whole topic on every instance; a file table reads
          * files): the engine subscribes it to no topic. */

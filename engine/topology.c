@@ -238,6 +238,39 @@ static spate_node_t *find_node(spate_topology_t *t, const char *name) {
         return NULL;
 }
 
+static spate_node_t *add_node(spate_topology_t *t, const spate_op_def_t *def, const char *name,
+                              const spate_yaml_t *y) {
+        spate_node_t *n = spate_xcalloc(1, sizeof(*n));
+        n->ctx = spate_xcalloc(1, def->ctx_size);
+        n->def = def;
+        n->name = name;
+        n->conf = y;
+        n->topo = t;
+        n->index = t->nnodes;
+        t->nodes = spate_xrealloc(t->nodes, sizeof(*t->nodes) * (size_t)(t->nnodes + 1));
+        t->nodes[t->nnodes++] = n;
+        return n;
+}
+
+/* Puts n's internal upstream node (node.h: def->upstream) just before it:
+ * earlier in the nodes, so it flushes first at a commit (the repartition
+ * messages go before the offsets of its source records are committed). */
+static int split_node(spate_topology_t *t, spate_node_t *n, char *errstr, size_t size) {
+        const spate_op_def_t *def = n->def->upstream;
+        char name[512];
+        snprintf(name, sizeof(name), "%s-%s", n->name, def->internal);
+        if (find_node(t, name))
+                return yerr(spate_yaml_get(n->conf, "name"), errstr, size, "node name '%s' is taken by "
+                            "another node: node '%s' needs it for its %s (rename one of them)", name,
+                            n->name, def->name);
+        spate_node_t *up = add_node(t, def, spate_xstrdup(name), n->conf);
+        up->split_of = n;
+        t->nodes[n->index] = up;
+        t->nodes[up->index] = n;
+        up->index = n->index++;
+        return 0;
+}
+
 static int create_node(spate_topology_t *t, const spate_yaml_t *y, char *errstr, size_t size) {
         const char *name = scalar(y, "name"), *type = scalar(y, "type");
         const spate_op_def_t *def;
@@ -247,6 +280,11 @@ static int create_node(spate_topology_t *t, const spate_yaml_t *y, char *errstr,
                 return yerr(y, errstr, size, "a node needs 'name:' and 'type:'");
         if (find_node(t, name))
                 return yerr(spate_yaml_get(y, "name"), errstr, size, "node name '%s' is used twice", name);
+        for (const spate_op_def_t *const *d = spate_op_all(); *d; d++)
+                if ((*d)->upstream && !strcmp((*d)->upstream->name, type))
+                        return yerr(spate_yaml_get(y, "type"), errstr, size, "node type '%s' is internal: "
+                                    "the loader puts one before a %s node that needs it (write only the %s)",
+                                    type, (*d)->name, (*d)->name);
         if (!(def = spate_op_find(type))) {
                 const char *names[64];
                 char list[1024] = "";
@@ -260,16 +298,10 @@ static int create_node(spate_topology_t *t, const spate_yaml_t *y, char *errstr,
                 return yerr(spate_yaml_get(y, "type"), errstr, size, "unknown node type '%s'%s%s%s (known: %s)",
                             type, s ? ": did you mean '" : "", s ? s : "", s ? "'?" : "", list);
         }
-        spate_node_t *n = spate_xcalloc(1, sizeof(*n));
-        n->ctx = spate_xcalloc(1, def->ctx_size);
-        n->def = def;
-        n->name = name;
-        n->conf = y;
-        n->topo = t;
-        n->index = t->nnodes;
-        t->nodes = spate_xrealloc(t->nodes, sizeof(*t->nodes) * (size_t)(t->nnodes + 1));
-        t->nodes[t->nnodes++] = n;
-        return check_props(n, errstr, size);
+        spate_node_t *n = add_node(t, def, name, y);
+        if (check_props(n, errstr, size))
+                return -1;
+        return def->upstream && def->splits(y) ? split_node(t, n, errstr, size) : 0;
 }
 
 static int wire(spate_topology_t *t, spate_node_t *n, char *errstr, size_t size) {
@@ -282,6 +314,12 @@ static int wire(spate_topology_t *t, spate_node_t *n, char *errstr, size_t size)
         if (!from || from->kind != SPATE_YAML_SCALAR)
                 return spate_node_error(n, NULL, errstr, size, "missing 'from:' (the name of the node it reads)");
         spate_node_t *up = find_node(t, from->value);
+        if (n->def->upstream && n->index > 0 && t->nodes[n->index - 1]->split_of == n)
+                up = t->nodes[n->index - 1];  /* the loader's split (split_node) */
+        else if (up && up->split_of)
+                return spate_node_error(n, from, errstr, size, "'%s' is internal (the loader put it before "
+                                        "%s '%s'): read from '%s'", up->name, up->split_of->def->name,
+                                        up->split_of->name, up->split_of->name);
         if (!up) {
                 const char *names[256];
                 int k = 0;
@@ -411,6 +449,8 @@ void spate_topology_destroy(spate_topology_t *t) {
                 if (n->def->destroy)
                         n->def->destroy(n);
                 spate_kv_node_free(n);
+                if (n->split_of)
+                        free((char *)n->name);
                 free(n->ctx);
                 free(n->next);
                 free(n);

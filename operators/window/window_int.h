@@ -1,6 +1,9 @@
-/* window_int.h - the `window` node's state, shared by its two files:
- * window.c (parameters and the record path) and window_task.c (tasks:
- * restore, commit, closing). */
+/* window_int.h - the state of the `window` node and, with group_by, of its
+ * upstream half, the internal `window_repartition` node the loader puts
+ * before it: window_node.c (parameters and the record path), window_task.c
+ * (tasks: restore, commit, closing), window_repart.c (the window's
+ * repartitioned input), repartition.c and window_combine.c (the upstream
+ * node). */
 #ifndef SPATE_OP_WINDOW_INT_H
 #define SPATE_OP_WINDOW_INT_H
 
@@ -85,17 +88,10 @@ typedef struct win {
         struct win_restorer *restorer;      /* restores of an assignment under way */
         struct win_standby **standbys;      /* by partition (of `partitions`): warm copies of
                                                tasks owned elsewhere (window_task.c) */
-        /* group_by, upstream half: */
-        const char *source_topic;           /* whose partitions feed the repartition topic */
+        const char *source_topic;           /* group_by: whose partitions feed the repartition
+                                               topic (the upstream node's) */
         int source_partitions;              /* their count as declared (marks may raise it) */
-        win_up_t *up;                       /* by source partition */
-        int nup;
-        spate_buf_t *packs;                 /* repartition message being built, by partition */
-        uint32_t *npacked;                  /* records in it */
-        spate_wmark_t *marks;               /* scratch for a message's marks */
-        win_comb_t *comb;                   /* tumbling and hopping: the combiner */
-        size_t *comb_bytes;                 /* its batches' estimated size, by downstream
-                                               partition (window_repart.c: one message each) */
+        spate_wmark_t *marks;               /* group_by: scratch for a message's marks */
         spate_buf_t buf;
         /* metrics.h: spate_window_late_records_total, spate_window_open_windows */
         spate_metric_t *m_late, *m_open;
@@ -108,9 +104,38 @@ typedef struct win {
         long crash_after, noutputs;
 } win_t;
 
+/* The `window_repartition` node: a group_by window's upstream half. Its
+ * parameters are its window's (win_t, parsed once by the window's init);
+ * it acts in the window's name - failures and late records are the
+ * window's, and the stream times and batch cuts it commits with its source
+ * partitions' offsets are filed under the window's name, as they were
+ * before the split (so offsets committed then read back the same). */
+typedef struct win_rp {
+        spate_node_t *window;
+        const win_t *w;
+        win_up_t *up;                       /* by source partition */
+        int nup;
+        spate_buf_t *packs;                 /* repartition message being built, by partition */
+        uint32_t *npacked;                  /* records in it */
+        spate_wmark_t *marks;               /* scratch for a message's marks */
+        win_comb_t *comb;                   /* tumbling and hopping: the combiner */
+        size_t *comb_bytes;                 /* its batches' estimated size, by downstream
+                                               partition (repartition.c: one message each) */
+} win_rp_t;
+
+extern const spate_op_def_t spate_op_window_repartition;
+/* The window's init, with group_by: sets up its upstream node rn (n->from)
+ * once w is parsed. -1 with errstr (out of memory). */
+int win_rp_attach(spate_node_t *rn, spate_node_t *n, char *errstr, size_t errstr_size);
+/* Evaluates record rec for window node n: r gets its group, time, values
+ * (vals, per aggregate) and id; args the distinct argument values. 0, or -1
+ * after spate_ctx_fail. */
+int win_eval(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_t *r, spate_val_t *args,
+             spate_val_t *vals);
+
 win_task_t *win_task_get(win_t *w, int32_t partition);
-/* End of input: 1 once every task is closed to the end and committed, and
- * (group_by) every source partition's end-of-stream mark is sent. */
+/* End of input: 1 once every task is closed to the end and committed (with
+ * group_by the upstream node says when its marks are sent). */
 int win_drained(spate_node_t *n, spate_ctx_t *ctx);
 /* The task got input: its close_after_idle clock starts again. */
 void win_task_touched(win_task_t *t, spate_ctx_t *ctx);
@@ -123,29 +148,16 @@ int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t
 /* The record's value per aggregate, from the distinct argument values. */
 void win_per_aggregate(const win_t *w, const spate_val_t *args, spate_val_t *vals);
 
-/* --- repartition path (window_repart.c) --- */
-/* Upstream half: a source partition assigned (its stream time is the one
- * committed with its offset) or revoked. */
-int win_up_assign(spate_node_t *n, int32_t p, spate_ctx_t *ctx);
-void win_up_revoke(win_t *w, int32_t p);
-/* The repartition partition of a group: where the upstream half sends its
- * records, so the downstream task that holds its windows (and where an
- * interactive query finds them). */
+/* --- repartitioned input (window_repart.c) --- */
+/* The repartition partition of a group: where the upstream node sends its
+ * records, so the task that holds its windows (and where an interactive
+ * query finds them). */
 int32_t win_repart_partition(const win_t *w, const char *group, size_t glen);
-/* Upstream half: judges lateness against the record's source partition and
- * adds it to the message for its group's partition. 0, or -1 after
- * spate_ctx_fail (late, out of memory, produce failed). */
-int win_repartition(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t t,
-                    const char *group, size_t glen, const spate_val_t *args, const char *id, size_t idlen);
-/* Downstream half: the task's stream time from its source partitions' marks
- * at wall clock now. */
+/* The task's stream time from its source partitions' marks at wall clock now. */
 void win_task_watermark(const win_t *w, win_task_t *t, int64_t now);
-/* Downstream half: one repartition message into its task; records that
- * cannot be applied go to the DLQ one by one. */
+/* One repartition message into its task; records that cannot be applied go
+ * to the DLQ one by one. */
 int win_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
-/* Upstream half at a commit: every message built, and marks to every
- * downstream partition when a source partition's mark changed. */
-int win_packs_flush(spate_node_t *n, spate_ctx_t *ctx);
 
 /* --- combiner (window_combine.c) --- */
 /* conf must outlive it. NULL when out of memory. */

@@ -1,14 +1,16 @@
 /* window_node.c - the `window` node: aggregates records per group over tumbling,
  * hopping, sliding or session windows, with state that survives crashes
- * exactly (see /work/shared/EXACTNESS.md and window_task.c).
+ * exactly (see docs/exactness.md and window_task.c).
  *
- * This file reads the parameters and runs the record path. With group_by,
- * process() is the upstream half: it evaluates time, group and the aggregate
- * arguments and hands them to window_repart.c, which batches them into the
- * node's repartition topic; the engine hands that topic's messages to
- * input(), the downstream half, whose tasks are the repartition partitions.
- * Without group_by the group is the record key, the tasks are the partitions
- * of the source topic, and process() applies records directly. */
+ * This file reads the parameters and runs the record path. With group_by
+ * the loader splits the window in two (node.h: upstream): its internal
+ * `window_repartition` node (repartition.c) reads the window's `from:`,
+ * evaluates time, group and the aggregate arguments here (win_eval) and
+ * batches them into the window's repartition topic; the engine hands that
+ * topic's messages to input() (window_repart.c), whose tasks are the
+ * repartition partitions. Without group_by the group is the record key, the
+ * tasks are the partitions of the source topic, and process() applies
+ * records directly. The window's init parses the parameters of both. */
 #include "window_int.h"
 #include "../../util/log.h"
 #include "../../engine/topology.h"
@@ -226,18 +228,7 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
         w->source_topic = spate_node_str(src, "topic");
         w->source_partitions = (int)spate_node_int(src, "partitions");
         if (w->group) {
-                if (!(w->packs = calloc((size_t)w->partitions, sizeof(*w->packs))) ||
-                    !(w->npacked = calloc((size_t)w->partitions, sizeof(*w->npacked))) ||
-                    !(w->marks = malloc(sizeof(*w->marks) * SPATE_WINMETA_MAX_UP)))
-                        return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
-                /* Tumbling and hopping windows take merged batches (see
-                 * window_combine.c); sliding and session windows need every
-                 * record's time. */
-                /* With corrections each record carries its id down: no merging. */
-                if ((w->conf.spec.type == SPATE_WINDOW_TUMBLING || w->conf.spec.type == SPATE_WINDOW_HOPPING) &&
-                    !w->dedupe_by &&
-                    (!(w->comb = win_comb_new(&w->conf)) ||
-                     !(w->comb_bytes = calloc((size_t)w->partitions, sizeof(*w->comb_bytes)))))
+                if (!(w->marks = malloc(sizeof(*w->marks) * SPATE_WINMETA_MAX_UP)))
                         return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
                 snprintf(name, sizeof(name), "%s-%s-repartition", t->application, n->name);
                 w->repartition_topic = strdup(name);
@@ -310,7 +301,8 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         }
         if (!w->store)
                 w->store = n->name;
-        if (declare_topics(n, w, errstr, errstr_size))
+        if (declare_topics(n, w, errstr, errstr_size) ||
+            (w->group && win_rp_attach(n->from, n, errstr, errstr_size)))
                 return -1;
         w->crash_at = crash && *crash ? crash : NULL;
         w->crash_prob = prob && *prob ? atof(prob) : 1.0;
@@ -328,7 +320,8 @@ static void to_val(const spate_value_t *v, spate_val_t *out) {
         }
 }
 
-/* Evaluates time, group and the distinct aggregate arguments of rec. */
+/* Evaluates time, group and the distinct aggregate arguments of rec for
+ * window node n. */
 static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t *t,
                        const char **group, size_t *glen, spate_val_t *args) {
         win_t *w = n->ctx;
@@ -380,8 +373,8 @@ void win_per_aggregate(const win_t *w, const spate_val_t *args, spate_val_t *val
                 vals[i] = w->arg_of[i] < 0 ? null_val : args[w->arg_of[i]];
 }
 
-/* The reading's id (dedupe_by); a record without one cannot be told from
- * its versions: dead-lettered. */
+/* The reading's id (dedupe_by) for window node n; a record without one
+ * cannot be told from its versions: dead-lettered. */
 static int eval_id(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_t *r) {
         win_t *w = n->ctx;
         spate_value_t v;
@@ -394,29 +387,42 @@ static int eval_id(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate
         return 0;
 }
 
-static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
-        win_t *w = n->ctx;
-        spate_val_t args[WIN_MAX_AGGS], vals[WIN_MAX_AGGS];
+int win_eval(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_t *r, spate_val_t *args,
+             spate_val_t *vals) {
+        const win_t *w = n->ctx;
         const char *group;
         size_t glen;
         int64_t t;
+
+        if (eval_record(n, rec, ctx, &t, &group, &glen, args))
+                return -1;
+        win_per_aggregate(w, args, vals);
+        *r = (spate_wrec_t){ group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset },
+                             INT64_MIN, NULL, 0 };
+        return w->dedupe_by ? eval_id(n, rec, ctx, r) : 0;
+}
+
+/* Without group_by (with it, the window's records come from its upstream
+ * node through input()). */
+static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        win_t *w = n->ctx;
+        spate_val_t args[WIN_MAX_AGGS], vals[WIN_MAX_AGGS];
+        spate_wrec_t r;
         win_task_t *task;
 
         if (!rec->origin)
                 return spate_ctx_fail(ctx, n, "record without an input message");
-        if (eval_record(n, rec, ctx, &t, &group, &glen, args))
+        if (win_eval(n, rec, ctx, &r, args, vals))
                 return -1;
-        win_per_aggregate(w, args, vals);
-        spate_wrec_t r = { group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset },
-                           INT64_MIN, NULL, 0 };
-        if (w->dedupe_by && eval_id(n, rec, ctx, &r))
-                return -1;
-        if (w->group)
-                return win_repartition(n, rec, ctx, t, group, glen, args, r.id, r.idlen);
         if (!(task = win_task_get(w, rec->origin->partition)))
                 return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
                                       rec->origin->partition, w->input_topic);
         return win_apply(n, task, rec->origin->offset, &r, NULL, ctx);
+}
+
+/* group_by: the loader puts the window's upstream half before it. */
+static int window_splits(const spate_yaml_t *conf) {
+        return spate_yaml_get(conf, "group_by") != NULL;
 }
 
 static void window_destroy(spate_node_t *n) {
@@ -430,14 +436,7 @@ static void window_destroy(spate_node_t *n) {
         free(w->input_topic);
         free(w->repartition_topic);
         free(w->changelog_topic);
-        free(w->up);
-        for (int d = 0; w->packs && d < w->partitions; d++)
-                spate_buf_free(&w->packs[d]);
-        free(w->packs);
-        free(w->npacked);
         free(w->marks);
-        win_comb_free(w->comb);
-        free(w->comb_bytes);
         spate_buf_free(&w->buf);
 }
 
@@ -468,4 +467,6 @@ const spate_op_def_t spate_op_window = {
         .query_topic = win_query_topic,
         .query_partition = win_query_partition,
         .destroy = window_destroy,
+        .upstream = &spate_op_window_repartition,
+        .splits = window_splits,
 };

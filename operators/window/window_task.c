@@ -481,8 +481,6 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
 
 int win_flush(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
-        if (w->group && win_packs_flush(n, ctx))
-                return -1;
         for (int i = 0; i < w->ntasks; i++)
                 if (w->tasks[i] && flush_task(n, w->tasks[i], ctx))
                         return -1;
@@ -596,10 +594,7 @@ int win_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
 int win_drained(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         (void)ctx;
-        for (int p = 0; p < w->nup; p++)
-                if (w->up[p].assigned && w->up[p].sent_time != SPATE_WINDOW_END_OF_STREAM)
-                        return 0;
-        if (w->restorer || (w->comb && win_comb_count(w->comb)))
+        if (w->restorer)
                 return 0;
         for (int i = 0; i < w->ntasks; i++) {
                 const win_task_t *t = w->tasks[i];
@@ -1459,8 +1454,6 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
         restore_t *rs;
         char err[512];
         int warm;
-        if (w->group && !strcmp(topic, w->source_topic))
-                return win_up_assign(n, partition, ctx);
         if (strcmp(topic, w->input_topic))
                 return 0;
         if (tasks_reserve(w, partition)) {
@@ -1519,8 +1512,6 @@ void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx
         win_t *w = n->ctx;
         (void)ctx;
         restores_drop(n);
-        if (w->group && !strcmp(topic, w->source_topic))
-                win_up_revoke(w, partition);
         if (strcmp(topic, w->input_topic) || partition >= w->ntasks)
                 return;
         task_free(w, w->tasks[partition]);

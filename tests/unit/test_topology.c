@@ -140,6 +140,17 @@ static const struct bad {
           ":9:10: key_by node 'k': 'key: xs[*]' is always array, but it must be a string, number or bool" },
         { "group_by on an array", HEAD SRC WIN "    size: 1h\n    group_by: xs[*]\n",
           ":13:15: window node 'w': 'group_by: xs[*]' is always array" },
+        { "internal type", HEAD SRC "  - name: r\n    type: window_repartition\n    from: in\n",
+          ":7:11: node type 'window_repartition' is internal: the loader puts one before a window node "
+          "that needs it (write only the window)" },
+        { "from an internal node", HEAD SRC WIN "    size: 1h\n    group_by: k\n"
+          "  - name: o\n    type: kafka_sink\n    from: w-repartition\n    topic: t.out\n",
+          ":16:11: kafka_sink node 'o': 'w-repartition' is internal (the loader put it before window 'w'): "
+          "read from 'w'" },
+        { "internal name taken", HEAD SRC "  - name: w-repartition\n    type: filter\n    from: in\n    where: x\n"
+          WIN "    size: 1h\n    group_by: k\n",
+          ":10:11: node name 'w-repartition' is taken by another node: node 'w' needs it for its "
+          "window_repartition (rename one of them)" },
         { "cycle", HEAD SRC "  - name: c\n    type: filter\n    from: b\n    where: x\n"
           "  - name: a\n    type: filter\n    from: b\n    where: x\n"
           "  - name: b\n    type: filter\n    from: a\n    where: x\n",
@@ -262,8 +273,36 @@ static void test_choice_orders(void) {
               "window fill: none and linear are SPATE_FILL_*'s; emit: final sets emit_final");
 }
 
+/* A window with group_by is split by the loader: its upstream half, an
+ * internal window_repartition node, sits between it and its from: (and
+ * before it among the nodes, so it flushes first); one without is not. */
+static void test_split(void) {
+        char err[1024] = "";
+        spate_topology_t *t = spate_topology_load(
+                write_file("split.yaml", HEAD SRC WIN "    size: 1h\n    group_by: k\n"
+                           "  - name: v\n    type: window\n    from: in\n    window: tumbling\n"
+                           "    size: 1h\n    aggregates:\n      n: count()\n"), err, sizeof(err));
+        CHECK(t != NULL, "a grouped and an ungrouped window load (%s)", err);
+        if (!t)
+                return;
+        CHECK(t->nnodes == 4, "4 nodes: in, w-repartition, w, v (got %d)", t->nnodes);
+        spate_node_t *in = t->nodes[0], *r = t->nodes[1], *w = t->nodes[2], *v = t->nodes[3];
+        CHECK_STR(r->name, "w-repartition", "the internal node is named after its window");
+        CHECK_STR(r->def->name, "window_repartition", "of type window_repartition");
+        CHECK(r->split_of == w && !w->split_of && !v->split_of, "it knows its window");
+        CHECK(r->from == in && w->from == r && r->nnext == 1 && r->next[0] == w,
+              "in -> w-repartition -> w");
+        CHECK(r->index == 1 && w->index == 2, "indices follow the order (%d, %d)", r->index, w->index);
+        CHECK(r->out == in->out && w->in == in->out, "records pass through it: w compiles over in's shape");
+        CHECK(v->from == in && in->nnext == 2, "a window without group_by reads its source itself");
+        CHECK(spate_topology_topic(t, "t-w-repartition") && !spate_topology_topic(t, "t-v-repartition"),
+              "only the grouped window has a repartition topic");
+        spate_topology_destroy(t);
+}
+
 int main(void) {
         test_good();
+        test_split();
         test_binds();
         test_bind_values();
         test_choice_orders();
