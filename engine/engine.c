@@ -389,10 +389,13 @@ static void metrics_init(spate_engine_t *e) {
         spate_metrics_t *m = spate_metrics_default();
         for (int i = 0; i < e->topo->nnodes; i++) {
                 spate_node_t *n = e->topo->nodes[i];
+                /* An internal node counts in the series of the node it was
+                 * split from: its input is that node's, as before the split. */
+                const char *name = n->split_of ? n->split_of->name : n->name;
                 n->m_in = spate_metrics_counter(m, "spate_node_records_in_total", "Records a node received "
-                                                "(a source: read from its topic)", "node", n->name, NULL);
+                                                "(a source: read from its topic)", "node", name, NULL);
                 n->m_out = spate_metrics_counter(m, "spate_node_records_out_total", "Records a node passed on "
-                                                 "(a sink: wrote)", "node", n->name, NULL);
+                                                 "(a sink: wrote)", "node", name, NULL);
         }
         e->m_produced = spate_metrics_counter(m, "spate_produced_messages_total", "Messages the broker "
                                               "acknowledged (outputs, changelogs, dead letters)", NULL);

@@ -184,6 +184,10 @@ spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape
 int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
                      size_t errstr_size, const char *fmt, ...) {
         va_list ap;
+        /* An internal node reads the YAML of the node it was split from:
+         * errors in it are that node's, in the terms the file uses. */
+        if (n->split_of)
+                n = n->split_of;
         if (!y)
                 y = n->conf;
         int off = snprintf(errstr, errstr_size, "%s:%d:%d: %s node '%s': ", y->file, y->line,

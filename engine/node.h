@@ -252,7 +252,8 @@ spate_expr_t *spate_node_expr_typed(spate_node_t *n, const char *key, spate_shap
 spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape_t *in,
                                    char *errstr, size_t errstr_size);
 /* Formats "FILE:LINE:COL: <type> node '<name>': <message>" for YAML node y
- * (the node's own mapping if NULL). Returns -1. */
+ * (the node's own mapping if NULL); an internal node's errors name the node
+ * it was split from. Returns -1. */
 int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
                      size_t errstr_size, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));

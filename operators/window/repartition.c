@@ -198,7 +198,7 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
         if (x.t > u->time)
                 u->time = x.t;
         /* With corrections a version of a closed window may revise it: the
-         * downstream half, which knows the window's ids, judges it by st. */
+         * window, which knows its ids, judges it by st. */
         if (!w->dedupe_by && spate_window_is_late(&w->conf.spec, x.t, u->time)) {
                 spate_fmt_iso_ms(x.t, a, sizeof(a));
                 spate_fmt_iso_ms(u->time, b, sizeof(b));

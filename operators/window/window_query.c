@@ -11,7 +11,7 @@
  * for their interpolation, as the output does.
  *
  * With group_by the tasks are the partitions of the node's repartition
- * topic, and a group lives in the one the upstream half sends it to
+ * topic, and a group lives in the one its repartition node sends it to
  * (win_repart_partition()): that is where engine/iq.c routes its key. */
 #include "window_int.h"
 #include "../../util/mem.h"

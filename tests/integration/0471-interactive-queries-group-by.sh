@@ -82,6 +82,16 @@ ask() {
 }
 ask "$A=$TMP/spate-a.log" "$B=$TMP/spate-b.log"
 
+# The loader splits the window (its internal node $NODE-repartition reads the records), but the
+# window's series count them as before the split: over both instances, every record once.
+records_in() {
+        curl -s "$1/metrics" | sed -n "s/^spate_node_records_in_total{node=\"$2\"} //p"
+}
+in_a=$(records_in "$A" "$NODE") in_b=$(records_in "$B" "$NODE")
+check "the window's records_in over both instances is every record ($in_a + $in_b of $N)" \
+        [ "$(( ${in_a:-0} + ${in_b:-0} ))" -eq "$N" ]
+check "no series of the internal node" [ -z "$(records_in "$A" "$NODE-repartition")$(records_in "$B" "$NODE-repartition")" ]
+
 kill_spate a
 ok "killed instance a with SIGKILL"
 check "b holds every partition of the repartition topic" wait_for 60 \

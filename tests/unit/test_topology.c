@@ -147,6 +147,9 @@ static const struct bad {
           "  - name: o\n    type: kafka_sink\n    from: w-repartition\n    topic: t.out\n",
           ":16:11: kafka_sink node 'o': 'w-repartition' is internal (the loader put it before window 'w'): "
           "read from 'w'" },
+        { "grouped window from nowhere", HEAD SRC "  - name: w\n    type: window\n    from: inn\n"
+          "    window: tumbling\n    size: 1h\n    group_by: k\n    aggregates:\n      n: count()\n",
+          ":8:11: window node 'w': 'from: inn' names no node; did you mean 'in'?" },
         { "internal name taken", HEAD SRC "  - name: w-repartition\n    type: filter\n    from: in\n    where: x\n"
           WIN "    size: 1h\n    group_by: k\n",
           ":10:11: node name 'w-repartition' is taken by another node: node 'w' needs it for its "

@@ -283,6 +283,12 @@ static void test_end_of_input(void) {
                               "%s: the partitions keep their own times (%lld, %lld)", what,
                               (long long)spate_driver_committed_time(d, "win", "t.in", 0),
                               (long long)spate_driver_committed_time(d, "win", "t.in", 1));
+                if (grouped) {
+                        const spate_topology_t *t = spate_driver_topology(d);
+                        CHECK(t->nnodes == 4 && !strcmp(t->nodes[1]->name, "win-repartition") &&
+                              spate_driver_committed_time(d, "win-repartition", "t.in", 0) == INT64_MIN,
+                              "%s: the repartition node files its times under its window's name", what);
+                }
                 spate_driver_destroy(d);
         }
 }
