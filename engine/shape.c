@@ -14,6 +14,18 @@ spate_shape_t *spate_shape_new(spate_shape_pool_t *pool, int open) {
         return s;
 }
 
+/* `"name":` when every byte of the name is written as it is, else NULL. */
+static char *json_key(const char *name, size_t len) {
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e || name[i] == '"' || name[i] == '\\')
+                        return NULL;
+        char *k = spate_xmalloc(len + 3);
+        k[0] = '"';
+        memcpy(k + 1, name, len);
+        memcpy(k + 1 + len, "\":", 2);
+        return k;
+}
+
 static int append(spate_shape_t *s, const char *name, size_t len, spate_shape_t *f) {
         if (s->nfields == s->cap) {
                 s->cap = s->cap ? s->cap * 2 : 4;
@@ -21,7 +33,8 @@ static int append(spate_shape_t *s, const char *name, size_t len, spate_shape_t 
         }
         spate_shape_field_t *sf = &s->fields[s->nfields];
         sf->name = spate_xstrndup(name, len);
-        sf->len = len;
+        sf->len = (uint32_t)len;
+        sf->json_key = json_key(name, len);
         sf->shape = f;
         sf->computed = 0;  /* realloc'd memory: never read a stale flag */
         unsigned char *slot = &s->slots[spate_shape_slot(name, len)];
@@ -87,8 +100,10 @@ void spate_shape_pool_destroy(spate_shape_pool_t *pool) {
         spate_shape_t *s = pool->all;
         while (s) {
                 spate_shape_t *next = s->pool_next;
-                for (int i = 0; i < s->nfields; i++)
+                for (int i = 0; i < s->nfields; i++) {
                         free(s->fields[i].name);
+                        free(s->fields[i].json_key);
+                }
                 free(s->fields);
                 free(s);
                 s = next;

@@ -26,8 +26,13 @@ typedef struct spate_shape spate_shape_t;
  * (a map that renames a field passes the input's sub-shape through). */
 typedef struct spate_shape_field {
         char *name;
-        size_t len;
+        /* The name as a JSON object key, `"name":` (len + 3 bytes, not
+         * NUL-terminated), for a name JSON holds as it is (printable ASCII,
+         * no quote or backslash); else NULL. The writer puts it in one copy
+         * instead of scanning the name for escapes in every record. */
+        char *json_key;
         spate_shape_t *shape;
+        uint32_t len;  /* a name of the topology's text; 32 bytes a field, indexed by a shift */
         int computed;  /* set by an operator, not decoded: written after raw text */
 } spate_shape_field_t;
 

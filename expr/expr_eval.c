@@ -311,12 +311,18 @@ static int arith(ectx_t *c, const expr_node_t *n, const spate_value_t *l, const 
         return 0;
 }
 
-/* Two numbers, the common case: 1 if done (not for / and %, which check zero). */
+/* Two numbers, the common case: 1 if done (not for % nor a division by
+ * zero, which arith() turns into null). */
 static inline int num_op(int op, double a, double b, spate_value_t *out) {
         switch (op) {
         case T_PLUS:  *out = spate_value_num(a + b); return 1;
         case T_MINUS: *out = spate_value_num(a - b); return 1;
         case T_STAR:  *out = spate_value_num(a * b); return 1;
+        case T_SLASH:
+                if (b == 0)
+                        return 0;
+                *out = spate_value_num(a / b);
+                return 1;
         case T_LT:    *out = spate_value_bool(a < b); return 1;
         case T_LE:    *out = spate_value_bool(a <= b); return 1;
         case T_GT:    *out = spate_value_bool(a > b); return 1;

@@ -49,6 +49,16 @@ void spate_json_write_str(spate_buf_t *b, const char *s, size_t n) {
         spate_buf_putc(b, '"');
 }
 
+/* A field's key and the colon after it. */
+static void write_key(spate_buf_t *b, const spate_shape_field_t *f) {
+        if (f->json_key) {
+                spate_buf_put(b, f->json_key, f->len + 3);
+                return;
+        }
+        spate_json_write_str(b, f->name, f->len);
+        spate_buf_putc(b, ':');
+}
+
 static void write_num(spate_buf_t *b, double d) {
         char tmp[32];
         if (!isfinite(d)) {
@@ -75,8 +85,7 @@ static void write_spliced(spate_buf_t *b, const spate_shape_t *shape, const spat
                 if (!empty)
                         spate_buf_putc(b, ',');
                 empty = 0;
-                spate_json_write_str(b, shape->fields[i].name, shape->fields[i].len);
-                spate_buf_putc(b, ':');
+                write_key(b, &shape->fields[i]);
                 spate_json_write(b, shape->fields[i].shape, f);
         }
         spate_buf_putc(b, '}');
@@ -119,8 +128,7 @@ void spate_json_write(spate_buf_t *b, const spate_shape_t *shape, const spate_va
                         if (!first)
                                 spate_buf_putc(b, ',');
                         first = 0;
-                        spate_json_write_str(b, shape->fields[i].name, shape->fields[i].len);
-                        spate_buf_putc(b, ':');
+                        write_key(b, &shape->fields[i]);
                         spate_json_write(b, shape->fields[i].shape, &v->u.items[i]);
                 }
                 spate_buf_putc(b, '}');

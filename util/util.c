@@ -144,22 +144,37 @@ int spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms, int (*stop)(void *a
 static const double pow10_tab[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
                                     1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
 
-/* Writes |m| with `dec` decimals (m < 2^53). */
+/* Writes |m| with `dec` decimals (m < 2^53): its digits two at a time from
+ * the last, then the integer part and the decimals in one copy each. */
 static int fmt_fixed(char *buf, size_t size, int neg, uint64_t m, int dec) {
-        char tmp[32];
-        int n = 0, len = 0;
-        do {
-                tmp[n++] = (char)('0' + m % 10);
-                m /= 10;
-        } while (m || n <= dec);
+        static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                    "8081828384858687888990919293949596979899";
+        char tmp[32], *p = tmp + sizeof(tmp);
+        while (m >= 100) {
+                p -= 2;
+                memcpy(p, pairs + 2 * (m % 100), 2);
+                m /= 100;
+        }
+        if (m >= 10) {
+                p -= 2;
+                memcpy(p, pairs + 2 * m, 2);
+        } else {
+                *--p = (char)('0' + m);
+        }
+        while (tmp + sizeof(tmp) - p <= dec)   /* a leading zero before the point, and after it */
+                *--p = '0';
+        int n = (int)(tmp + sizeof(tmp) - p), len = 0;
         if ((size_t)(n + 3) > size)
                 return -1;
         if (neg)
                 buf[len++] = '-';
-        while (n > 0) {
-                if (n == dec)
-                        buf[len++] = '.';
-                buf[len++] = tmp[--n];
+        memcpy(buf + len, p, (size_t)(n - dec));
+        len += n - dec;
+        if (dec) {
+                buf[len++] = '.';
+                memcpy(buf + len, p + n - dec, (size_t)dec);
+                len += dec;
         }
         buf[len] = '\0';
         return len;
@@ -192,6 +207,16 @@ static int fmt_exact(char *buf, size_t size, int neg, double a) {
                 double y = a * p10d, near = y + 0x1p52 - 0x1p52;
                 if (fabs(y - near) > 4 * p10d * ulp)
                         continue;
+                /* While 10^k * ulp < 1/16, y is within 1/16 of a * 10^k, so
+                 * an integer that reads back as a (within 1/32 of it) is
+                 * y's nearest, near, and the exact candidate q too; near
+                 * and 10^k are exact doubles, so one correctly rounded
+                 * division reads near back as strtod would, ties to even. */
+                if (p10d * ulp < 0x1p-4) {
+                        if (near / p10d == a)
+                                return fmt_fixed(buf, size, neg, (uint64_t)near, k);
+                        continue;
+                }
                 unsigned __int128 x = (unsigned __int128)M * p10, q = x >> s, r = x & (((unsigned __int128)1 << s) - 1);
                 if (r > half || (r == half && (q & 1)))
                         q++;

@@ -5,6 +5,7 @@
 #include "../../serde/json_write.h"
 #include "../../util/util.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,37 @@ static void test_write(void) {
         CHECK_STR(b.data, "\"a\\\"b\\\\c\\n\\u0001\"", "string escaping");
         spate_buf_free(&b);
         spate_arena_destroy(&a);
+}
+
+/* A closed object's keys: names JSON holds as they are go out as one copy
+ * made at load (spate_shape_field_t.json_key), the others through the
+ * string writer; jansson reads every one back as the name it was given. */
+static void test_write_keys(void) {
+        static const char *const names[] = { "sensor", "temp_f", "", "a b~", "q\"uote", "back\\slash",
+                                             "tab\there", "caf\xc3\xa9", "del\x7f", "bad\xff" };
+        static const char *const read_as[] = { "sensor", "temp_f", "", "a b~", "q\"uote", "back\\slash",
+                                               "tab\there", "caf\xc3\xa9", "del\x7f", "bad\xef\xbf\xbd" };
+        size_t n = sizeof(names) / sizeof(names[0]);
+        spate_shape_t *obj = spate_shape_new(&pool, 0);
+        spate_value_t items[sizeof(names) / sizeof(names[0])], v = { .type = SPATE_V_OBJ, .n = (uint32_t)n,
+                                                                     .u.items = items };
+        spate_buf_t b = { 0 };
+        for (size_t i = 0; i < n; i++) {
+                spate_shape_add(&pool, obj, names[i], NULL, SPATE_V_NUM);
+                items[i] = spate_value_num((double)i + 0.5);
+        }
+        spate_json_write(&b, obj, &v);
+        json_error_t jerr;
+        json_t *j = json_loadb(b.data, b.len, 0, &jerr);
+        CHECK(j && json_object_size(j) == n, "an object of %zu keys is valid JSON (%s)", n, j ? "" : jerr.text);
+        for (size_t i = 0; j && i < n; i++) {
+                json_t *x = json_object_get(j, read_as[i]);
+                CHECK(x && json_real_value(x) == (double)i + 0.5, "key %zu reads back as its name", i);
+        }
+        CHECK((obj->fields[0].json_key != NULL) + (obj->fields[4].json_key == NULL) + (obj->fields[7].json_key == NULL) == 3,
+              "a plain name has its key text, one that needs escaping or is not ASCII has none");
+        json_decref(j);
+        spate_buf_free(&b);
 }
 
 /* Shortest round-trip formatting, checked against strtod on many values. */
@@ -322,6 +354,7 @@ int main(void) {
         test_numbers();
         test_selective();
         test_write();
+        test_write_keys();
         spate_shape_pool_destroy(&pool);
         return CHECK_DONE();
 }
