@@ -83,6 +83,9 @@ typedef struct win {
         size_t untrimmed;                   /* bytes evicted since malloc_trim() */
         size_t settled;                     /* the tasks' bytes after the last checkpoint's
                                                evictions */
+        size_t bytes;                       /* the tasks' bytes now: summed at each
+                                               punctuation and checkpoint, moved by each
+                                               record (commit_when_over()) */
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
         struct win_restorer *restorer;      /* restores of an assignment under way */

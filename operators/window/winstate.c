@@ -42,6 +42,7 @@ spate_winstate_t *spate_winstate_new(const spate_winconf_t *conf) {
                 free(ws);
                 return NULL;
         }
+        ws->bytes = ws->cap * sizeof(*ws->tab);
         return ws;
 }
 
@@ -103,6 +104,7 @@ static int rehash(spate_winstate_t *ws) {
                         tab[b] = g;
                 }
         free(ws->tab);
+        ws->bytes += (cap - ws->cap) * sizeof(*tab);
         ws->tab = tab;
         ws->cap = cap;
         return 0;
@@ -204,6 +206,7 @@ static int touch(spate_winstate_t *ws, spate_wgroup_t *g) {
                 spate_wgroup_t **d = realloc(ws->dirty, (size_t)cap * sizeof(*d));
                 if (!d)
                         return -1;
+                ws->bytes += (size_t)(cap - ws->capdirty) * sizeof(*d);
                 ws->dirty = d;
                 ws->capdirty = cap;
         }

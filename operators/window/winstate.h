@@ -136,8 +136,9 @@ typedef struct spate_winstate {
         spate_wids_t **idtab;       /* corrections: each window's ids, by (group, start) */
         size_t idcap, nidtab;
         /* Larger than memory (see "Eviction" below): */
-        size_t bytes;               /* estimated heap of the groups in memory and the
-                                       Bloom filter (at 10 M keys ~64 MB in all) */
+        size_t bytes;               /* estimated heap of the groups in memory, the hash
+                                       table, the dirty list and the Bloom filter (at
+                                       10 M keys ~64 MB in all) */
         int spilled;                /* some groups live only in the store: a miss fetches */
         int64_t evicted_due;        /* no evicted group has close work before this stream
                                        time; INT64_MAX: none has any */

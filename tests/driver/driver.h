@@ -69,6 +69,12 @@ int64_t spate_driver_pipe(spate_driver_t *d, const char *topic, int32_t partitio
  * node's input callback failed in a way the engine would stop on (never: a
  * failed record goes to the DLQ, as in the engine). */
 int64_t spate_driver_process(spate_driver_t *d);
+/* The same, stopping after max messages (the engine's batches). */
+int64_t spate_driver_process_max(spate_driver_t *d, int64_t max);
+/* 1 when a node asked for a commit (spate_ctx_request_commit()) since the
+ * last full commit: the engine would commit after its current batch. The
+ * driver never commits by itself. */
+int spate_driver_commit_asked(const spate_driver_t *d);
 /* Moves the clock by ms and punctuates every node. */
 void spate_driver_advance(spate_driver_t *d, int64_t ms);
 /* Punctuates every node at the current clock. 0, or -1 (errstr in the ctx). */

@@ -6,9 +6,12 @@
  * against a reference computed here; hopping, session and sliding windows,
  * and group_by, against the same run with the state in memory
  * (state_memory_mb: 4096: nothing evicted), output for output; and sessions
- * that merge across a restore whose changelog tail holds half of them. */
+ * that merge across a restore whose changelog tail holds half of them; and
+ * the bound: new keys arriving as fast as the engine takes them stay within
+ * the share between commits (early commits), with few commits. */
 #include "check.h"
 #include "../driver/driver.h"
+#include "../../operators/window/window_int.h"
 #include "../../operators/window/winstate.h"
 
 #include <stdint.h>
@@ -281,7 +284,73 @@ static void test_sessions_across_restore(void) {
         spate_driver_destroy(mem);
 }
 
+/* The node's estimate: its tasks' ws->bytes. */
+static size_t node_bytes(spate_driver_t *d, const char *name) {
+        const spate_topology_t *t = spate_driver_topology(d);
+        size_t bytes = 0;
+        for (int i = 0; i < t->nnodes; i++) {
+                const win_t *w = t->nodes[i]->ctx;
+                if (strcmp(t->nodes[i]->name, name))
+                        continue;
+                for (int k = 0; k < w->ntasks; k++)
+                        bytes += w->tasks[k] ? w->tasks[k]->ws->bytes : 0;
+        }
+        return bytes;
+}
+
+#define BOUND_KEYS 40000
+#define BOUND_BATCH 128
+#define BOUND_TICK 50  /* batches between punctuations */
+
+/* BOUND_KEYS new keys, each once (nothing closes before the end of input),
+ * under state_memory_mb: 1 (a 0.75 MB share: ~4,000 keys; all take ~10 MB),
+ * fed as the engine does: batches, a punctuation every BOUND_TICK of them
+ * (the engine's 100 ms tick at ~60k records/s), and a commit only when the
+ * window asks for one. After every batch the estimate must be within the
+ * share plus an eighth (the early commit's margin) plus one batch's growth
+ * (the engine commits after its batch); a commit every batch would be a
+ * collapse of throughput. The outputs: each key's window, counted once. */
+static void test_bound(void) {
+        spate_driver_t *d = driver("    window: tumbling\n    size: 1h\n    grace: 1000h\n", 1, 0);
+        size_t share = spate_topology_cache_bytes(spate_driver_topology(d)), peak = 0, batch = 0;
+        int batches = 0, commits = 0, n, bad = 0;
+        char k[32], v[128];
+        for (int i = 0; i < BOUND_KEYS; i++) {
+                snprintf(k, sizeof(k), "key-%05d", i);
+                snprintf(v, sizeof(v), "{\"g\":\"%s\",\"t\":%d,\"v\":%d}", k, i, rec_val(i));
+                spate_driver_pipe(d, "t.in", i % 2, k, v, 0);
+        }
+        while (spate_driver_process_max(d, BOUND_BATCH) > 0) {
+                size_t bytes = node_bytes(d, "win");
+                if (!batch)
+                        batch = bytes;
+                peak = bytes > peak ? bytes : peak;
+                if (++batches % BOUND_TICK == 0)
+                        spate_driver_advance(d, 100);
+                if (spate_driver_commit_asked(d)) {
+                        commit(d, SPATE_DRIVER_COMMIT_ALL, "bound");
+                        commits++;
+                }
+        }
+        CHECK(peak <= share + share / 8 + batch,
+              "the windows' estimate within the share: peak %zu bytes, share %zu + an eighth + a batch's %zu",
+              peak, share, batch);
+        CHECK(commits > 0 && commits <= batches / 2, "early commits: %d in %d batches", commits, batches);
+        CHECK(spate_driver_end_of_input(d, 200) == 0, "bound: end of input drains");
+        out_t *got = finals(d, &n);
+        for (int i = 0; i < n; i++) {
+                int key = atoi(got[i].key + 4);
+                snprintf(v, sizeof(v), "{\"key\":\"key-%05d\",\"window_start\":0,\"window_end\":3600000,"
+                         "\"count\":1,\"sum\":%d}", key, rec_val(key));
+                bad += !got[i].value || strcmp(got[i].value, v);
+        }
+        CHECK(n == BOUND_KEYS && !bad, "bound: %d windows (want %d), %d with another value", n, BOUND_KEYS, bad);
+        free(got);
+        spate_driver_destroy(d);
+}
+
 int main(void) {
+        test_bound();
         test_sessions_across_restore();
         test_tumbling();
         test_types();
