@@ -8,17 +8,75 @@
 #include "../engine/node.h"
 #include "../util/util.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Exit status of a stop that missed its deadline (README "Stopping"). */
+#define EXIT_STOP_TIMEOUT 3
 
 static spate_engine_t *running;
+
+/* The shutdown deadline. A stop request must end the process even when a
+ * library call never returns: librdkafka's consumer close can block for good
+ * in the last revoke (librdkafka#4884). The watchdog thread wakes at the
+ * first signal; past settings.shutdown_timeout, or at a second signal, it
+ * exits the process as a crash would. That loses nothing: state and input
+ * offsets are committed together (docs/exactness.md), so what was not
+ * committed is replayed on restart. */
+static sem_t wake;                 /* posted by each signal and by the end of the run */
+static atomic_int nsignals, run_done;
 
 static void on_signal(int sig) {
         (void)sig;
         if (running)
                 spate_engine_stop(running);
+        atomic_fetch_add(&nsignals, 1);
+        sem_post(&wake);  /* async-signal-safe */
+}
+
+static void stop_timed_out(const char *why) {
+        spate_err("%s: exiting without leaving the group cleanly (status %d); the state is as after a "
+                  "crash, and input not committed is replayed on restart", why, EXIT_STOP_TIMEOUT);
+        _exit(EXIT_STOP_TIMEOUT);
+}
+
+static void *watchdog(void *arg) {
+        const spate_topology_t *t = arg;
+        struct timespec at;
+        char why[128];
+
+        while (sem_wait(&wake) && errno == EINTR)
+                ;
+        if (atomic_load(&run_done))
+                return NULL;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_sec += t->shutdown_timeout_ms / 1000;
+        at.tv_nsec += t->shutdown_timeout_ms % 1000 * 1000000;
+        if (at.tv_nsec >= 1000000000) {
+                at.tv_sec++;
+                at.tv_nsec -= 1000000000;
+        }
+        for (;;) {
+                if (sem_timedwait(&wake, &at)) {
+                        if (errno == EINTR)
+                                continue;
+                        snprintf(why, sizeof(why), "the stop took longer than settings.shutdown_timeout "
+                                 "(%lld ms)", (long long)t->shutdown_timeout_ms);
+                        stop_timed_out(why);
+                }
+                if (atomic_load(&run_done))
+                        return NULL;
+                if (atomic_load(&nsignals) > 1)
+                        stop_timed_out("a second stop signal");
+        }
 }
 
 static spate_topology_t *load(int argc, char **argv, const char *usage) {
@@ -102,11 +160,32 @@ static const char *map_regions(const spate_topology_t *t, char *path, size_t siz
         return NULL;
 }
 
+/* Runs the engine under the shutdown deadline: -1 when it failed. */
+static int run_watched(const spate_topology_t *t, const struct sigaction *sa) {
+        pthread_t dog;
+        int rc, dog_ok;
+
+        sem_init(&wake, 0, 0);
+        dog_ok = !pthread_create(&dog, NULL, watchdog, (void *)t);
+        if (!dog_ok)
+                spate_warn("no shutdown watchdog (thread: %s): a stop that blocks is not cut short", strerror(errno));
+        sigaction(SIGINT, sa, NULL);
+        sigaction(SIGTERM, sa, NULL);
+        rc = spate_engine_run(running);
+        atomic_store(&run_done, 1);
+        sem_post(&wake);
+        if (dog_ok)
+                pthread_join(dog, NULL);
+        sem_destroy(&wake);
+        return rc;
+}
+
 int spate_cmd_run(int argc, char **argv) {
         char errstr[2048], regions[2048];
         struct sigaction sa = { .sa_handler = on_signal };
         spate_topology_t *t = load(argc, argv, RUN_USAGE
-                                   "Runs a topology until SIGINT/SIGTERM (then commits and leaves the group).\n"
+                                   "Runs a topology until SIGINT/SIGTERM (then commits and leaves the group; past\n"
+                                   "  settings.shutdown_timeout, or at a second signal, it exits with status 3).\n"
                                    "--until-idle 5s also stops once no record arrived for 5 s (batch runs).\n"
                                    "--end-of-input: then the end of the input is the end of the stream: every\n"
                                    "  window closes and emits its final value before the run ends.\n"
@@ -139,9 +218,7 @@ int spate_cmd_run(int argc, char **argv) {
         }
         spate_engine_set_until_idle(running, o.idle);
         spate_engine_set_end_of_input(running, o.end_of_input);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        rc = spate_engine_run(running);
+        rc = run_watched(t, &sa);
         spate_http_stop(http);
         spate_engine_destroy(running);
         running = NULL;

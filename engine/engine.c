@@ -718,6 +718,7 @@ int spate_engine_run(spate_engine_t *e) {
         spate_fetch_wake_stop(e->wake);
         e->wake = NULL;
         spate_info("leaving the group");
+        spate_hang_point("consumer_close");
         rd_kafka_consumer_close(e->consumer);
         if (e->failed)
                 spate_err("stopped (see above); uncommitted input will be replayed on restart");

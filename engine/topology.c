@@ -16,7 +16,7 @@
 static const char *const top_keys[] = { "application", "kafka", "settings", "nodes", "num_standby_replicas" };
 static const char *const setting_keys[] = {
         "commit_interval", "state_dir", "state_memory_mb", "processing_guarantee",
-        "dlq_topic", "schemas_dir", "schema_registry", "max_future"
+        "dlq_topic", "schemas_dir", "schema_registry", "max_future", "shutdown_timeout"
 };
 static const char *const common_keys[] = { "name", "type", "from" };
 
@@ -157,11 +157,21 @@ static int parse_mb(const char *v, int64_t *mb) {
  * of its partition late. 0 turns the check off. */
 #define MAX_FUTURE_DEFAULT_MS (365LL * 86400000)
 
-static int load_max_future(spate_topology_t *t, const spate_yaml_t *s, char *errstr, size_t size) {
+/* How long a stop request (SIGTERM) may take before the process exits as
+ * after a crash (cli/cmd_run.c): the final commit waits SHUTDOWN_ACK_MS at
+ * most for the broker, and librdkafka's consumer close can block for good. */
+#define SHUTDOWN_TIMEOUT_DEFAULT_MS 60000
+
+/* settings.max_future and settings.shutdown_timeout: durations, 0 allowed. */
+static int load_durations(spate_topology_t *t, const spate_yaml_t *s, char *errstr, size_t size) {
         const char *v = scalar(s, "max_future");
         if (v && spate_parse_duration(v, &t->max_future_ms))
                 return yerr(spate_yaml_get(s, "max_future"), errstr, size,
                             "max_future must be a duration like 1h or 7d (0: no limit)");
+        if ((v = scalar(s, "shutdown_timeout")) && (spate_parse_duration(v, &t->shutdown_timeout_ms) ||
+                                                    t->shutdown_timeout_ms < 1000))
+                return yerr(spate_yaml_get(s, "shutdown_timeout"), errstr, size,
+                            "shutdown_timeout must be a duration of at least 1s, like 60s or 2m, not '%s'", v);
         return 0;
 }
 
@@ -174,11 +184,12 @@ static int load_settings(spate_topology_t *t, char *errstr, size_t size) {
         t->state_memory_mb = 256;
         t->schemas_dir = "schemas";
         t->max_future_ms = MAX_FUTURE_DEFAULT_MS;
+        t->shutdown_timeout_ms = SHUTDOWN_TIMEOUT_DEFAULT_MS;
         if (!s)
                 goto dlq;
         if (s->kind != SPATE_YAML_MAP)
                 return yerr(s, errstr, size, "'settings' must be a mapping");
-        if (check_keys(s, "settings", setting_keys, 8, errstr, size) || load_max_future(t, s, errstr, size))
+        if (check_keys(s, "settings", setting_keys, 9, errstr, size) || load_durations(t, s, errstr, size))
                 return -1;
         if ((v = scalar(s, "commit_interval")) && spate_parse_duration(v, &t->commit_interval_ms)) {
                 char why[256];

@@ -35,6 +35,7 @@ struct spate_topology {
         /* settings: */
         int64_t commit_interval_ms;
         int64_t max_future_ms;            /* settings.max_future; 0: none */
+        int64_t shutdown_timeout_ms;      /* settings.shutdown_timeout (cli/cmd_run.c) */
         const char *state_dir;
         int64_t state_memory_mb;
         int state_nodes;               /* nodes that keep state (spate_topology_add_state_node) */

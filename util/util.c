@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A bare number is refused, 0 aside: "60" was read as 60 ms before, which no
  * one writing `every: 60` or POLL_EVERY=60 meant. */
@@ -261,4 +262,13 @@ void spate_crash_point(const char *step) {
                 return;
         spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
         abort();
+}
+
+void spate_hang_point(const char *step) {
+        const char *at = getenv("SPATE_HANG_AT");
+        if (!at || strcmp(at, step))
+                return;
+        spate_warn("SPATE_HANG_AT=%s: blocking for good (test hook)", step);
+        for (;;)
+                pause();
 }

@@ -80,5 +80,9 @@ int spate_fmt_num(char *buf, size_t size, double d);
  * `step`, with probability SPATE_CRASH_PROB (default 1), so that tests land
  * a kill at the moments of a commit that matter. */
 void spate_crash_point(const char *step);
+/* Test hook: blocks the calling thread for good when SPATE_HANG_AT names
+ * `step`, as a library call that never returns would (the shutdown
+ * deadline's test). */
+void spate_hang_point(const char *step);
 
 #endif
