@@ -28,6 +28,45 @@ static void test_numbers(void) {
                 double d;
                 CHECK(spate_json_number(bad[i], strlen(bad[i]), &d) != strlen(bad[i]), "'%s' is not a whole JSON number", bad[i]);
         }
+        /* Runs of every length up to 24 digits before and after the point
+         * (the fast path ends at 15 in all), with what may follow a number
+         * in a record: the bytes used and the value are strtod's. */
+        static const char *const after[] = { "", ",\"country\":\"France\"}", "}", "e5,", "E-2]", " ,", "x1234567" };
+        unsigned seed = 1;
+        int bad_n = 0, n = 0;
+        for (int ip = 1; ip <= 24; ip++)
+                for (int fp = -1; fp <= 24; fp++)
+                        for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
+                                char buf[96];
+                                int len = 0;
+                                if (ip & 1)
+                                        buf[len++] = '-';
+                                for (int i = 0; i < ip; i++) {
+                                        seed = seed * 1103515245u + 12345u;
+                                        buf[len++] = (char)('0' + (i == 0 && ip > 1 ? 1 + (seed >> 16) % 9 : (seed >> 16) % 10));
+                                }
+                                if (fp >= 0)
+                                        buf[len++] = '.';
+                                for (int i = 0; i < fp; i++) {
+                                        seed = seed * 1103515245u + 12345u;
+                                        buf[len++] = (char)('0' + (seed >> 16) % 10);
+                                }
+                                int num_len = len;
+                                len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s", after[k]);
+                                char *stop;
+                                double want = strtod(buf, &stop), d = 0;
+                                size_t used = spate_json_number(buf, (size_t)len, &d);
+                                /* "1." is no JSON number; "1e5" runs on past num_len */
+                                size_t want_used = fp == 0 ? 0 : (size_t)(stop - buf);
+                                n++;
+                                if (used != want_used || (used && d != want) || (fp != 0 && stop - buf < num_len)) {
+                                        if (bad_n++ < 5)
+                                                printf("# %.*s: used %zu want %zu, %.17g want %.17g\n", len, buf, used,
+                                                       want_used, d, want);
+                                }
+                        }
+        CHECK(bad_n == 0, "%d numbers of 1-24 digits each side of the point, followed by other bytes, read like "
+              "strtod (%d differ)", n, bad_n);
 }
 
 static void test_selective(void) {
