@@ -364,6 +364,22 @@ static int eval_bin(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
         return op(c, n, &l, &r, out);
 }
 
+/* `field == 'text'` (or !=), the common filter: a string field is compared
+ * where it lies, without copying both sides into values and through
+ * compare(). Anything else (another type, a missing field, a record that is
+ * no object) is eval_bin()'s, with its results and errors. */
+static int eval_field_eq_str(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
+        const spate_value_t *r = &c->rec->value, *lit = &n->kids[1]->lit;
+        uint32_t i = (uint32_t)n->kids[0]->steps[0].idx;
+        if (r->type == SPATE_V_OBJ && i < r->n && r->u.items[i].type == SPATE_V_STR) {
+                const spate_value_t *v = &r->u.items[i];
+                int eq = v->n == lit->n && (!v->n || !memcmp(v->u.s, lit->u.s, v->n));
+                *out = spate_value_bool(eq == (n->op == T_EQ));
+                return 0;
+        }
+        return eval_bin(c, n, out);
+}
+
 static int neg1(ectx_t *c, const expr_node_t *n, const spate_value_t *v, spate_value_t *out) {
         if (v->type == SPATE_V_NUM)
                 *out = spate_value_num(-v->u.num);
@@ -485,7 +501,11 @@ expr_eval_fn spate_expr__eval_for(const expr_node_t *n) {
         case N_NOT:  return eval_not;
         case N_AND:
         case N_OR:   return eval_logic;
-        case N_BIN:  return eval_bin;
+        case N_BIN:
+                if ((n->op == T_EQ || n->op == T_NE) && n->kids[0]->eval == eval_field &&
+                    n->kids[1]->kind == N_LIT && n->kids[1]->lit.type == SPATE_V_STR)
+                        return eval_field_eq_str;
+                return eval_bin;
         default:     return eval_call;
         }
 }

@@ -274,6 +274,38 @@ static void test_cases(void) {
         }
 }
 
+/* `field == 'text'` and != have a path of their own (eval_field_eq_str):
+ * on every kind of field value, the outcome, value or error, is that of the
+ * same comparison written the other way round, which takes the general one. */
+static void test_eq_str(void) {
+        static const char *const docs[] = {
+                "{\"c\": \"France\"}", "{\"c\": \"Franc\"}", "{\"c\": \"France2\"}", "{\"c\": \"\"}",
+                "{\"c\": \"Fr\\u0061nce\"}", "{\"c\": \"Fran\\u00e7e\"}", "{\"c\": null}", "{}",
+                "{\"c\": 5}", "{\"c\": true}", "{\"c\": [\"France\", \"x\"]}", "{\"c\": {\"d\": 1}}"
+        };
+        static const char *const lits[] = { "'France'", "''", "'Franc'", "'Fran\u00e7e'" };
+        char a[256], b[256], fast[512], general[512];
+        int same = 1, n = 0;
+        for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++)
+                for (size_t l = 0; l < sizeof(lits) / sizeof(lits[0]); l++)
+                        for (int ne = 0; ne < 2; ne++) {
+                                snprintf(a, sizeof(a), "c %s %s", ne ? "!=" : "==", lits[l]);
+                                snprintf(b, sizeof(b), "%s %s c", lits[l], ne ? "!=" : "==");
+                                run(a, docs[d], fast, sizeof(fast));
+                                run(b, docs[d], general, sizeof(general));
+                                n++;
+                                if (strcmp(fast, general)) {
+                                        same = 0;
+                                        printf("# %s on %s: %s; %s: %s\n", a, docs[d], fast, b, general);
+                                }
+                        }
+        CHECK(same, "%d comparisons of a field with a string literal: as the same written the other way", n);
+        run("c == 'France'", "{\"c\": \"Fr\\u0061nce\"}", fast, sizeof(fast));
+        CHECK(!strcmp(fast, "true"), "an escaped field equals its text (%s)", fast);
+        run("c != 'France'", "{\"c\": \"France!\"}", fast, sizeof(fast));
+        CHECK(!strcmp(fast, "true"), "a longer field is not equal (%s)", fast);
+}
+
 /* ---- accessors and shape effects ---- */
 
 static void test_api(void) {
@@ -483,6 +515,7 @@ static void test_parse_time_fixed(void) {
 }
 
 int main(void) {
+        test_eq_str();
         test_cases();
         test_api();
         test_closed();
