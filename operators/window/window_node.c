@@ -406,13 +406,13 @@ static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                 return spate_ctx_fail(ctx, n, "record without an input message");
         if (eval_record(n, rec, ctx, &t, &group, &glen, args))
                 return -1;
-        win_per_aggregate(w, args, vals);
         spate_wrec_t r = { group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset },
                            INT64_MIN, NULL, 0 };
         if (w->dedupe_by && eval_id(n, rec, ctx, &r))
                 return -1;
-        if (w->group)
+        if (w->group)   /* it sends args on (the combiner takes vals of its own) */
                 return win_repartition(n, rec, ctx, t, group, glen, args, r.id, r.idlen);
+        win_per_aggregate(w, args, vals);
         if (!(task = win_task_get(w, rec->origin->partition)))
                 return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
                                       rec->origin->partition, w->input_topic);
