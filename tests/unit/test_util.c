@@ -47,8 +47,33 @@ static void test_hash_words(void) {
         CHECK(most <= 40, "16,384 keys in 1,024 buckets: at most %d in one", most);
 }
 
+/* spate_time_from_num() floors what is in range, as floor() does, and
+ * refuses the rest. */
+static void test_time_from_num(void) {
+        static const double ds[] = { 0, -0.0, 0.5, -0.5, 1, -1, 1.999, -1.001, 1700000000123.75, -1700000000123.25,
+                                     8640000000000000.0, -8640000000000000.0, 8639999999999999.5, -8639999999999999.5,
+                                     4503599627370495.5, -4503599627370495.5 };
+        int same = 1;
+        for (size_t i = 0; i < sizeof(ds) / sizeof(ds[0]); i++) {
+                int64_t ms = 0;
+                same &= spate_time_from_num(ds[i], &ms) == 0 && ms == (int64_t)floor(ds[i]);
+        }
+        unsigned seed = 7;
+        for (int i = 0; i < 100000; i++) {
+                seed = seed * 1103515245u + 12345u;
+                double d = ((double)seed / 4294967296.0 - 0.5) * 2e13 / (1 + i % 7);
+                int64_t ms = 0;
+                same &= spate_time_from_num(d, &ms) == 0 && ms == (int64_t)floor(d);
+        }
+        CHECK(same, "times in range, fractions and negatives too, are floored as floor() does");
+        int64_t ms = 0;
+        CHECK(spate_time_from_num(8640000000000001.0, &ms) == -1 && spate_time_from_num(-1e300, &ms) == -1 &&
+              spate_time_from_num(NAN, &ms) == -1, "times out of range and NaN are refused");
+}
+
 int main(void) {
         test_hash_words();
+        test_time_from_num();
         int64_t backoff = 4, want[] = { 8, 16, 20, 20 };
         for (int i = 0; i < 4; i++) {
                 int64_t slept = backoff, t0 = spate_mono_ms();
