@@ -493,6 +493,24 @@ static int eval_call(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
         return spate_expr__eval_call(c, n, out);
 }
 
+/* spate_expr__eval_call() of a function of one argument that it evaluates
+ * (parse_time(ts), abs(x)): the same steps without the loop and its array. */
+static int eval_call1(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
+        const func_def_t *f = n->fn;
+        spate_value_t arg;
+        if (n->kids[0]->eval(c, n->kids[0], &arg))
+                return -1;
+        if (arg.type == SPATE_V_MISSING && !(f->flags & F_MISSING_OK))
+                return spate_expr__missing_err(c, n->kids[0]);
+        if (arg.type == SPATE_V_NULL && !(f->flags & (F_KEEP_NULL | F_MISSING_OK))) {
+                set_null(out);
+                return 0;
+        }
+        if ((f->flags & F_ELEMWISE) && arg.type == SPATE_V_ARR)
+                return call_elementwise(c, n, &arg, out);
+        return f->fn(c, n, &arg, 1, out);
+}
+
 expr_eval_fn spate_expr__eval_for(const expr_node_t *n) {
         switch ((node_kind_t)n->kind) {
         case N_LIT:  return eval_lit;
@@ -506,7 +524,7 @@ expr_eval_fn spate_expr__eval_for(const expr_node_t *n) {
                     n->kids[1]->kind == N_LIT && n->kids[1]->lit.type == SPATE_V_STR)
                         return eval_field_eq_str;
                 return eval_bin;
-        default:     return eval_call;
+        default:     return n->nkids == 1 && !(n->fn->flags & F_LAZY) ? eval_call1 : eval_call;
         }
 }
 
