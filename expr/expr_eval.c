@@ -365,15 +365,15 @@ static int eval_bin(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
 }
 
 /* `field == 'text'` (or !=), the common filter: a string field is compared
- * where it lies, without copying both sides into values and through
- * compare(). Anything else (another type, a missing field, a record that is
+ * where it lies, in word loads (spate_shape_name_eq()), without copying both
+ * sides into values and through compare(). Anything else (another type, a missing field, a record that is
  * no object) is eval_bin()'s, with its results and errors. */
 static int eval_field_eq_str(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
         const spate_value_t *r = &c->rec->value, *lit = &n->kids[1]->lit;
         uint32_t i = (uint32_t)n->kids[0]->steps[0].idx;
         if (r->type == SPATE_V_OBJ && i < r->n && r->u.items[i].type == SPATE_V_STR) {
                 const spate_value_t *v = &r->u.items[i];
-                int eq = v->n == lit->n && (!v->n || !memcmp(v->u.s, lit->u.s, v->n));
+                int eq = v->n == lit->n && spate_shape_name_eq(v->u.s, lit->u.s, v->n);
                 *out = spate_value_bool(eq == (n->op == T_EQ));
                 return 0;
         }
