@@ -49,28 +49,26 @@ static inline __attribute__((always_inline)) size_t number(const char *p, size_t
 
         if (q < end && *q == '-')
                 neg = 1, q++;
-        if (q >= end || *q < '0' || *q > '9')
-                return 0;
-        if (*q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9')
-                return 0; /* JSON forbids leading zeros */
         /* digits and frac are counted from the pointers after each loop, so
-         * a digit costs a load, a test and a multiply-add */
+         * a digit costs a load, a test and a multiply-add; a run without
+         * digits is refused after it */
         for (d0 = q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
                 m = m * 10 + dig;
         digits = (int)(q - d0);
+        if (!digits || (*d0 == '0' && digits > 1))
+                return 0; /* JSON forbids leading zeros */
         if (q < end && *q == '.') {
-                q++;
-                if (q >= end || *q < '0' || *q > '9')
-                        return 0;
-                for (d0 = q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+                for (d0 = ++q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
                         m = m * 10 + dig;
                 frac = (int)(q - d0);
+                if (!frac)
+                        return 0;
                 digits += frac;
         }
-        int has_exp = q < end && (*q == 'e' || *q == 'E');
-        if (!has_exp && digits <= 15 && frac <= 22) {
-                /* m and 10^frac are exact doubles, so one division is
-                 * correctly rounded: the same result as strtod. */
+        int has_exp = q < end && (*q | 0x20) == 'e';  /* 'e' or 'E' */
+        if (!has_exp && digits <= 15) {
+                /* m and 10^frac (frac <= 15) are exact doubles, so one
+                 * division is correctly rounded: the same result as strtod. */
                 double d = (double)m / pow10_exact[frac];
                 *out = neg ? -d : d;
                 return (size_t)(q - p);
