@@ -201,9 +201,9 @@ static int eval_path(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
 
 /* The common case, `temp`: one index into the record's items. */
 static int eval_field(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
-        const spate_value_t *r = &c->rec->value;
-        if (r->type == SPATE_V_OBJ && (uint32_t)n->steps[0].idx < r->n) {
-                *out = r->u.items[n->steps[0].idx];
+        const spate_value_t *v = spate_record_at(c->rec, n->steps[0].idx);
+        if (v) {
+                *out = *v;
                 return 0;
         }
         return eval_path(c, n, out);
@@ -366,13 +366,13 @@ static int eval_bin(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
 
 /* `field == 'text'` (or !=), the common filter: a string field is compared
  * where it lies, in word loads (spate_shape_name_eq()), without copying both
- * sides into values and through compare(). Anything else (another type, a missing field, a record that is
- * no object) is eval_bin()'s, with its results and errors. */
+ * sides into values and through compare(). Anything else (another type, a
+ * missing field, a record that is no object) is eval_bin()'s, with its
+ * results and errors. */
 static int eval_field_eq_str(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
-        const spate_value_t *r = &c->rec->value, *lit = &n->kids[1]->lit;
-        uint32_t i = (uint32_t)n->kids[0]->steps[0].idx;
-        if (r->type == SPATE_V_OBJ && i < r->n && r->u.items[i].type == SPATE_V_STR) {
-                const spate_value_t *v = &r->u.items[i];
+        const spate_value_t *lit = &n->kids[1]->lit;
+        const spate_value_t *v = spate_record_item(c->rec, n->kids[0]->steps[0].idx, SPATE_V_STR);
+        if (v) {
                 int eq = v->n == lit->n && spate_shape_name_eq(v->u.s, lit->u.s, v->n);
                 *out = spate_value_bool(eq == (n->op == T_EQ));
                 return 0;
@@ -498,18 +498,19 @@ static int eval_call(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
 static int eval_call1(ectx_t *c, const expr_node_t *n, spate_value_t *out) {
         const func_def_t *f = n->fn;
         const expr_node_t *k = n->kids[0];
-        const spate_value_t *r = &c->rec->value, *arg;
+        const spate_value_t *arg = NULL;
         spate_value_t v;
         /* A bare field is passed where it lies (functions read their
          * arguments only): a copy would load what the decoder has just
          * stored field by field, which stalls on store forwarding (perf put
          * ~2 % of the region job's processing thread on that copy). */
-        if (k->eval == eval_field && r->type == SPATE_V_OBJ && (uint32_t)k->steps[0].idx < r->n)
-                arg = &r->u.items[k->steps[0].idx];
-        else if (k->eval(c, k, &v))
-                return -1;
-        else
+        if (k->eval == eval_field)
+                arg = spate_record_at(c->rec, k->steps[0].idx);
+        if (!arg) {
+                if (k->eval(c, k, &v))
+                        return -1;
                 arg = &v;
+        }
         if (arg->type == SPATE_V_MISSING && !(f->flags & F_MISSING_OK))
                 return spate_expr__missing_err(c, k);
         if (arg->type == SPATE_V_NULL && !(f->flags & (F_KEEP_NULL | F_MISSING_OK))) {
