@@ -214,11 +214,9 @@ void spate_node_path(const spate_node_t *n, const char *file, char *out, size_t 
  * record itself, naming the branch (spate.branch), so what a branch sees never
  * depends on its siblings or their order. A chain, or a record with no input
  * behind it (a window's output at commit), stops at the first failure, which
- * is returned. */
-int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+ * is returned. This is spate_emit() for n with other than one successor. */
+static int emit_each(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         int fan_out = n->nnext > 1 && ctx->origin;
-        if (n->m_out)
-                spate_metric_add(n->m_out, 1);
         for (int i = 0; i < n->nnext; i++) {
                 spate_node_t *next = n->next[i];
                 if (next->m_in)
@@ -233,6 +231,19 @@ int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
                 ctx->failed = NULL;
         }
         return 0;
+}
+
+/* A chain's link, the common case, apart: it costs a call, not the loop's
+ * saved registers (~45 instructions a node a record). */
+int spate_emit(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        if (n->m_out)
+                spate_metric_add(n->m_out, 1);
+        if (n->nnext != 1)
+                return emit_each(n, rec, ctx);
+        spate_node_t *next = n->next[0];
+        if (next->m_in)
+                spate_metric_add(next->m_in, 1);
+        return next->def->process(next, rec, ctx) ? -1 : 0;
 }
 
 int spate_ctx_fail(spate_ctx_t *ctx, const spate_node_t *n, const char *fmt, ...) {

@@ -59,6 +59,25 @@ int spate_expr_type(const spate_expr_t *e);
  * through with its shape instead of building a new one. */
 spate_shape_t *spate_expr_passthrough(const spate_expr_t *e);
 
+/* The index of the field among the record's items when e is a bare field
+ * of the record (`temp`), else -1. A node on the record path may read that
+ * item itself (spate_record_item()) when it holds the type it wants, and
+ * evaluate e otherwise, for its results and errors: what e would give. */
+int spate_expr_field_index(const spate_expr_t *e);
+
+/* The item at index idx (spate_expr_field_index(), or -1) of rec's object
+ * value, NULL if rec is no object or has no such item: what a bare field
+ * reads. spate_record_item(): the same when the item is of the given
+ * spate_vtype_t, else NULL. */
+static inline const spate_value_t *spate_record_at(const spate_record_t *rec, int idx) {
+        const spate_value_t *r = &rec->value;
+        return idx >= 0 && r->type == SPATE_V_OBJ && (uint32_t)idx < r->n ? &r->u.items[idx] : NULL;
+}
+static inline const spate_value_t *spate_record_item(const spate_record_t *rec, int idx, int type) {
+        const spate_value_t *v = spate_record_at(rec, idx);
+        return v && v->type == type ? v : NULL;
+}
+
 /* The source text as compiled (owned by e). */
 const char *spate_expr_text(const spate_expr_t *e);
 

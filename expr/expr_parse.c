@@ -722,6 +722,11 @@ spate_shape_t *spate_expr_passthrough(const spate_expr_t *e) {
         return e->root->kind == N_PATH ? e->root->passthrough : NULL;
 }
 
+int spate_expr_field_index(const spate_expr_t *e) {
+        const expr_node_t *r = e->root;
+        return r->kind == N_PATH && r->nsteps == 1 && r->steps[0].kind == S_FIELD ? r->steps[0].idx : -1;
+}
+
 const char *spate_expr_text(const spate_expr_t *e) {
         return e->text;
 }

@@ -17,6 +17,7 @@ typedef struct geo_region {
         spate_value_t *names;  /* each region's name as a value, by region index (no strlen a record) */
         int nregions;
         spate_expr_t *lat, *lon;
+        int lat_field, lon_field;  /* spate_expr_field_index() of each */
         int slot;          /* the output field's index in the record */
         unmatched_t unmatched;
         /* bound: */
@@ -54,6 +55,8 @@ static int geo_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         if (!(g->lat = spate_node_expr(n, "lat", n->in, errstr, errstr_size)) ||
             !(g->lon = spate_node_expr(n, "lon", n->in, errstr, errstr_size)))
                 return -1;
+        g->lat_field = spate_expr_field_index(g->lat);
+        g->lon_field = spate_expr_field_index(g->lon);
         g->nregions = spate_geo_index_count(g->idx);
         g->names = spate_xcalloc((size_t)g->nregions + 1, sizeof(*g->names));
         for (int i = 0; i < g->nregions; i++) {
@@ -65,7 +68,14 @@ static int geo_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-static int eval_coord(spate_node_t *n, spate_expr_t *e, spate_record_t *rec, spate_ctx_t *ctx, double *out) {
+/* A coordinate; a bare field holding a number is read where it lies. */
+static int eval_coord(spate_node_t *n, spate_expr_t *e, int field, spate_record_t *rec, spate_ctx_t *ctx,
+                      double *out) {
+        const spate_value_t *item = spate_record_item(rec, field, SPATE_V_NUM);
+        if (item) {
+                *out = item->u.num;
+                return 0;
+        }
         spate_value_t v;
         char err[512];
         if (spate_expr_eval(e, rec, spate_ctx_arena(ctx), &v, err, sizeof(err)))
@@ -80,7 +90,8 @@ static int eval_coord(spate_node_t *n, spate_expr_t *e, spate_record_t *rec, spa
 static int geo_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         geo_region_t *g = n->ctx;
         double lat, lon;
-        if (eval_coord(n, g->lat, rec, ctx, &lat) || eval_coord(n, g->lon, rec, ctx, &lon))
+        if (eval_coord(n, g->lat, g->lat_field, rec, ctx, &lat) ||
+            eval_coord(n, g->lon, g->lon_field, rec, ctx, &lon))
                 return -1;
         if (rec->value.type != SPATE_V_OBJ || (int)rec->value.n <= g->slot)
                 return spate_ctx_fail(ctx, n, "the record is not an object");

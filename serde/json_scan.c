@@ -49,28 +49,26 @@ static inline __attribute__((always_inline)) size_t number(const char *p, size_t
 
         if (q < end && *q == '-')
                 neg = 1, q++;
-        if (q >= end || *q < '0' || *q > '9')
-                return 0;
-        if (*q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9')
-                return 0; /* JSON forbids leading zeros */
         /* digits and frac are counted from the pointers after each loop, so
-         * a digit costs a load, a test and a multiply-add */
+         * a digit costs a load, a test and a multiply-add; a run without
+         * digits is refused after it */
         for (d0 = q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
                 m = m * 10 + dig;
         digits = (int)(q - d0);
+        if (!digits || (*d0 == '0' && digits > 1))
+                return 0; /* JSON forbids leading zeros */
         if (q < end && *q == '.') {
-                q++;
-                if (q >= end || *q < '0' || *q > '9')
-                        return 0;
-                for (d0 = q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+                for (d0 = ++q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
                         m = m * 10 + dig;
                 frac = (int)(q - d0);
+                if (!frac)
+                        return 0;
                 digits += frac;
         }
-        int has_exp = q < end && (*q == 'e' || *q == 'E');
-        if (!has_exp && digits <= 15 && frac <= 22) {
-                /* m and 10^frac are exact doubles, so one division is
-                 * correctly rounded: the same result as strtod. */
+        int has_exp = q < end && (*q | 0x20) == 'e';  /* 'e' or 'E' */
+        if (!has_exp && digits <= 15) {
+                /* m and 10^frac (frac <= 15) are exact doubles, so one
+                 * division is correctly rounded: the same result as strtod. */
                 double d = (double)m / pow10_exact[frac];
                 *out = neg ? -d : d;
                 return (size_t)(q - p);
@@ -335,24 +333,52 @@ static inline const char *at_byte(const char *p, const char *end, char c) {
         return p < end && *p == c ? p : NULL;
 }
 
-/* The hint to keep for a key that was field i (-1: none): only names that
- * JSON holds as they are (no escapes) can be recognised by their bytes. */
-static uint16_t hint_for(const spate_shape_t *sh, int i) {
+/* Sets the hint of key position pos, whose key was field i (-1: none): only
+ * names that JSON holds as they are (no escapes) can be recognised by their
+ * bytes. */
+static void hint_set(spate_json_hints_t *h, int pos, const spate_shape_t *sh, int i) {
+        char w[16] = { 0 };
+        h->field[pos] = 0;
+        h->span[pos] = 0;
         if (i < 0 || i >= UINT16_MAX ||
             spate_json_plain_len(sh->fields[i].name, sh->fields[i].len) != sh->fields[i].len)
-                return 0;
-        return (uint16_t)(i + 1);
+                return;
+        h->field[pos] = (uint16_t)(i + 1);
+        size_t span = sh->fields[i].len + 1;
+        if (span > sizeof(w))
+                return;
+        memcpy(w, sh->fields[i].name, span - 1);
+        w[span - 1] = '"';
+        memcpy(&h->head[pos], w, 8);
+        h->mask[pos] = span >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * span)) - 1;
+        if (span >= 8)
+                memcpy(&h->tail[pos], w + span - 8, 8);
+        h->span[pos] = (uint8_t)span;
 }
 
-/* When the key whose body begins at kb is the name of the field hinted
- * (1 + its index), closed by a quote: the byte after that quote; else NULL.
+/* When the key whose body begins at kb is the name of the field hinted at
+ * key position pos, closed by a quote: the byte after that quote; else NULL.
  * Those bytes are then a valid JSON string equal to the name, which is what
- * scanning the key and looking it up would have found. */
-static inline const char *hinted_key(uint16_t hint, const spate_shape_t *sh, const char *kb,
-                                     const char *end) {
-        if (!hint)
+ * scanning the key and looking it up would have found. A name of up to 15
+ * bytes is compared in two loads where 16 bytes remain. */
+static inline const char *hinted_key(const spate_json_hints_t *h, int pos, const spate_shape_t *sh,
+                                     const char *kb, const char *end) {
+        unsigned span = h->span[pos];
+        uint64_t x, y;
+        if (span && end - kb >= 16) {
+                memcpy(&x, kb, 8);
+                if ((x & h->mask[pos]) != h->head[pos])
+                        return NULL;
+                if (span >= 8) {
+                        memcpy(&y, kb + span - 8, 8);
+                        if (y != h->tail[pos])
+                                return NULL;
+                }
+                return kb + span;
+        }
+        if (!h->field[pos])
                 return NULL;
-        const spate_shape_field_t *f = &sh->fields[hint - 1];
+        const spate_shape_field_t *f = &sh->fields[h->field[pos] - 1];
         if ((size_t)(end - kb) <= f->len || kb[f->len] != '"' || !spate_shape_name_eq(kb, f->name, f->len))
                 return NULL;
         return kb + f->len + 1;
@@ -387,14 +413,14 @@ static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spa
                 int i = -1;
                 if (!(q = at_byte(p, end, '"')))
                         return fail(s, ws(p, end), "expected a string key");
-                if (h && pos < SPATE_JSON_HINTS && (p = hinted_key(h->field[pos], sh, q + 1, end))) {
+                if (h && pos < SPATE_JSON_HINTS && (p = hinted_key(h, pos, sh, q + 1, end))) {
                         i = h->field[pos] - 1;
                 } else {
                         if (!(p = nf ? string(s, q, &k, &klen) : string(s, q, NULL, NULL)))
                                 return NULL;
                         i = nf ? spate_shape_find(sh, k, klen) : -1;
                         if (h && pos < SPATE_JSON_HINTS)
-                                h->field[pos] = hint_for(sh, i);
+                                hint_set(h, pos, sh, i);
                 }
                 if (!(q = at_byte(p, end, ':')))
                         return fail(s, ws(p, end), "expected ':'");

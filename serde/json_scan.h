@@ -26,6 +26,12 @@ int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
 typedef struct spate_json_hints {
         const spate_shape_t *shape;          /* the shape whose fields are numbered */
         uint16_t field[SPATE_JSON_HINTS];    /* 1 + the field at that key position; 0: none */
+        /* For a hinted name of up to 15 bytes, its bytes and the closing
+         * quote (span of them) as words, compared with the key in two
+         * loads: head, the first 8 (masked when span < 8), and tail, the
+         * last 8 (span >= 8). span 0: compared byte-wise. */
+        uint8_t span[SPATE_JSON_HINTS];
+        uint64_t head[SPATE_JSON_HINTS], mask[SPATE_JSON_HINTS], tail[SPATE_JSON_HINTS];
 } spate_json_hints_t;
 
 /* spate_json_decode() that reads and updates hints (NULL: none). The

@@ -69,10 +69,11 @@ size_t win_comb_count(const win_comb_t *c) {
         return c->n;
 }
 
+/* Picks the entry's bucket only: entries are kept and sent in the order they
+ * came (win_comb_each()), whatever their hashes. */
 static uint64_t hash(int32_t up, int64_t start, const char *g, size_t glen) {
-        uint64_t h = spate_hash_bytes(SPATE_HASH_INIT, &up, sizeof(up));
-        h = spate_hash_bytes(h, &start, sizeof(start));
-        return spate_hash_mix(spate_hash_bytes(h, g, glen));
+        uint64_t seed = spate_hash_mix((uint64_t)start ^ (uint64_t)(uint32_t)up << 32 ^ (uint64_t)(uint32_t)up);
+        return spate_hash_words(seed, g, glen);
 }
 
 /* Indexes every entry in idx (icap slots, zeroed). */

@@ -71,6 +71,7 @@ typedef struct win {
         spate_expr_t *args[WIN_MAX_AGGS];   /* distinct argument expressions */
         int nargs;
         spate_expr_t *time, *group;         /* NULL: record timestamp / record key */
+        int group_field, arg_field[WIN_MAX_AGGS];  /* spate_expr_field_index() of group, args */
         spate_expr_t *dedupe_by;            /* corrections: a reading's id, NULL: off */
         char *input_topic;                  /* whose partitions are the tasks */
         char *repartition_topic;            /* with group_by */

@@ -295,6 +295,9 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                 return -1;
         if (parse_corrections(n, w, errstr, errstr_size))
                 return -1;
+        w->group_field = w->group ? spate_expr_field_index(w->group) : -1;
+        for (int i = 0; i < w->nargs; i++)
+                w->arg_field[i] = spate_expr_field_index(w->args[i]);
         if (w->conf.fill) {
                 spate_shape_add(pool, n->out, "gap", NULL, SPATE_V_BOOL);
                 spate_shape_add(pool, n->out, "stale", NULL, SPATE_V_BOOL);
@@ -320,8 +323,9 @@ static void to_val(const spate_value_t *v, spate_val_t *out) {
         }
 }
 
-/* Evaluates time, group and the distinct aggregate arguments of rec for
- * window node n. */
+/* Evaluates time, group and the distinct aggregate arguments of rec. A
+ * group that is a bare string field and an argument that is a bare number
+ * field are read where they lie (what evaluating them gives). */
 static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t *t,
                        const char **group, size_t *glen, spate_val_t *args) {
         win_t *w = n->ctx;
@@ -348,7 +352,11 @@ static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
                 return -1;
         *group = rec->key ? rec->key : "";
         *glen = rec->key ? rec->key_len : 0;
-        if (w->group) {
+        const spate_value_t *item;
+        if (w->group && (item = spate_record_item(rec, w->group_field, SPATE_V_STR))) {
+                *group = item->u.s;
+                *glen = item->n;
+        } else if (w->group) {
                 if (spate_expr_eval(w->group, rec, a, &v, err, sizeof(err)))
                         return spate_ctx_fail(ctx, n, "group_by: %s", err);
                 if (spate_value_to_key(&v, a, group, glen))
@@ -356,6 +364,10 @@ static int eval_record(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
                                               spate_expr_text(w->group), spate_vtype_name(v.type));
         }
         for (int i = 0; i < w->nargs; i++) {
+                if ((item = spate_record_item(rec, w->arg_field[i], SPATE_V_NUM))) {
+                        to_val(item, &args[i]);
+                        continue;
+                }
                 if (spate_expr_eval(w->args[i], rec, a, &v, err, sizeof(err)))
                         return spate_ctx_fail(ctx, n, "aggregate argument '%s': %s",
                                               spate_expr_text(w->args[i]), err);

@@ -274,7 +274,84 @@ static void test_cases(void) {
         }
 }
 
+/* `field == 'text'` and != have a path of their own (eval_field_eq_str):
+ * on every kind of field value, the outcome, value or error, is that of the
+ * same comparison written the other way round, which takes the general one. */
+static void test_eq_str(void) {
+        static const char *const docs[] = {
+                "{\"c\": \"France\"}", "{\"c\": \"Franc\"}", "{\"c\": \"France2\"}", "{\"c\": \"\"}",
+                "{\"c\": \"Fr\\u0061nce\"}", "{\"c\": \"Fran\\u00e7e\"}", "{\"c\": null}", "{}",
+                "{\"c\": 5}", "{\"c\": true}", "{\"c\": [\"France\", \"x\"]}", "{\"c\": {\"d\": 1}}"
+        };
+        static const char *const lits[] = { "'France'", "''", "'Franc'", "'Fran\u00e7e'" };
+        char a[256], b[256], fast[512], general[512];
+        int same = 1, n = 0;
+        for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++)
+                for (size_t l = 0; l < sizeof(lits) / sizeof(lits[0]); l++)
+                        for (int ne = 0; ne < 2; ne++) {
+                                snprintf(a, sizeof(a), "c %s %s", ne ? "!=" : "==", lits[l]);
+                                snprintf(b, sizeof(b), "%s %s c", lits[l], ne ? "!=" : "==");
+                                run(a, docs[d], fast, sizeof(fast));
+                                run(b, docs[d], general, sizeof(general));
+                                n++;
+                                if (strcmp(fast, general)) {
+                                        same = 0;
+                                        printf("# %s on %s: %s; %s: %s\n", a, docs[d], fast, b, general);
+                                }
+                        }
+        CHECK(same, "%d comparisons of a field with a string literal: as the same written the other way", n);
+        run("c == 'France'", "{\"c\": \"Fr\\u0061nce\"}", fast, sizeof(fast));
+        CHECK(!strcmp(fast, "true"), "an escaped field equals its text (%s)", fast);
+        run("c != 'France'", "{\"c\": \"France!\"}", fast, sizeof(fast));
+        CHECK(!strcmp(fast, "true"), "a longer field is not equal (%s)", fast);
+}
+
 /* ---- accessors and shape effects ---- */
+
+/* spate_expr_field_index() names the item a bare field reads, and
+ * spate_record_item() gives that item when it has the type asked for: the
+ * value evaluating the expression gives, or NULL where it gives another. */
+static void test_field_index(void) {
+        static const char *const srcs[] = { "temp", "city", "n", "nil", "absent", "cur.temp", "xs[0]", "xs[*]",
+                                            "temp * 2", "'temp'", "abs(n)" };
+        static const int bare[] = { 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0 };
+        spate_shape_pool_t pool = { 0 };
+        spate_shape_t *in = spate_shape_new(&pool, 1);
+        spate_expr_env_t env = { .pool = &pool, .input = in, .file = "t.yaml", .line = 1, .col = 1 };
+        spate_expr_t *e[sizeof(srcs) / sizeof(srcs[0])];
+        char err[256];
+        for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++)
+                e[i] = spate_expr_compile(srcs[i], &env, err, sizeof(err));
+        spate_arena_t a;
+        spate_arena_init(&a);
+        spate_record_t rec = { .key = "k1", .key_len = 2 };
+        int decoded = spate_json_decode(in, DOC, strlen(DOC), &a, &rec.value, err, sizeof(err)) == 0, ok = 1;
+        for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+                int idx = e[i] ? spate_expr_field_index(e[i]) : -2;
+                spate_value_t v;
+                int rc = spate_expr_eval(e[i], &rec, &a, &v, err, sizeof(err));
+                if ((idx >= 0) != bare[i] || (idx >= 0 && (idx != spate_shape_field(&pool, in, srcs[i],
+                                                                                     strlen(srcs[i]), 0)))) {
+                        ok = 0;
+                        printf("# %s: field index %d\n", srcs[i], idx);
+                }
+                for (int t = SPATE_V_MISSING; t <= SPATE_V_OBJ; t++) {
+                        const spate_value_t *item = spate_record_item(&rec, idx, t);
+                        int want = idx >= 0 && rc == 0 && v.type == t;
+                        if ((item != NULL) != want || (item && memcmp(&item->u, &v.u, sizeof(v.u)))) {
+                                ok = 0;
+                                printf("# %s: item of type %d %s\n", srcs[i], t, item ? "given" : "not given");
+                        }
+                }
+        }
+        CHECK(decoded && ok, "bare fields name their item, which is the evaluated value when its type is asked for");
+        spate_record_t not_obj = { .value = { .type = SPATE_V_ARR } };
+        CHECK(spate_record_item(&not_obj, 0, SPATE_V_ARR) == NULL, "a record that is no object has no items");
+        for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++)
+                spate_expr_destroy(e[i]);
+        spate_arena_destroy(&a);
+        spate_shape_pool_destroy(&pool);
+}
 
 static void test_api(void) {
         spate_shape_pool_t pool = { 0 };
@@ -483,6 +560,8 @@ static void test_parse_time_fixed(void) {
 }
 
 int main(void) {
+        test_eq_str();
+        test_field_index();
         test_cases();
         test_api();
         test_closed();

@@ -29,6 +29,45 @@ static void test_numbers(void) {
                 double d;
                 CHECK(spate_json_number(bad[i], strlen(bad[i]), &d) != strlen(bad[i]), "'%s' is not a whole JSON number", bad[i]);
         }
+        /* Runs of every length up to 24 digits before and after the point
+         * (the fast path ends at 15 in all), with what may follow a number
+         * in a record: the bytes used and the value are strtod's. */
+        static const char *const after[] = { "", ",\"country\":\"France\"}", "}", "e5,", "E-2]", " ,", "x1234567" };
+        unsigned seed = 1;
+        int bad_n = 0, n = 0;
+        for (int ip = 1; ip <= 24; ip++)
+                for (int fp = -1; fp <= 24; fp++)
+                        for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
+                                char buf[96];
+                                int len = 0;
+                                if (ip & 1)
+                                        buf[len++] = '-';
+                                for (int i = 0; i < ip; i++) {
+                                        seed = seed * 1103515245u + 12345u;
+                                        buf[len++] = (char)('0' + (i == 0 && ip > 1 ? 1 + (seed >> 16) % 9 : (seed >> 16) % 10));
+                                }
+                                if (fp >= 0)
+                                        buf[len++] = '.';
+                                for (int i = 0; i < fp; i++) {
+                                        seed = seed * 1103515245u + 12345u;
+                                        buf[len++] = (char)('0' + (seed >> 16) % 10);
+                                }
+                                int num_len = len;
+                                len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s", after[k]);
+                                char *stop;
+                                double want = strtod(buf, &stop), d = 0;
+                                size_t used = spate_json_number(buf, (size_t)len, &d);
+                                /* "1." is no JSON number; "1e5" runs on past num_len */
+                                size_t want_used = fp == 0 ? 0 : (size_t)(stop - buf);
+                                n++;
+                                if (used != want_used || (used && d != want) || (fp != 0 && stop - buf < num_len)) {
+                                        if (bad_n++ < 5)
+                                                printf("# %.*s: used %zu want %zu, %.17g want %.17g\n", len, buf, used,
+                                                       want_used, d, want);
+                                }
+                        }
+        CHECK(bad_n == 0, "%d numbers of 1-24 digits each side of the point, followed by other bytes, read like "
+              "strtod (%d differ)", n, bad_n);
 }
 
 static void test_selective(void) {
@@ -297,10 +336,45 @@ static void test_write_repairs_utf8(void) {
         spate_buf_free(&b);
 }
 
+/* Decodes recs[0..n) twice over with and without hints against a shape of
+ * the given fields: how many decode differently (values or errors). */
+static int hints_differ(const char *const *names, int nnames, const char *const *recs, size_t n,
+                        spate_shape_t **root_out, spate_json_hints_t *hints) {
+        spate_shape_t *root = spate_shape_new(&pool, 1);
+        for (int i = 0; i < nnames; i++)
+                spate_shape_field(&pool, root, names[i], strlen(names[i]), 1);
+        spate_arena_t a1, a2;
+        spate_value_t v1, v2;
+        char e1[256], e2[256];
+        int differ = 0;
+        spate_arena_init(&a1);
+        spate_arena_init(&a2);
+        for (int round = 0; round < 2; round++)
+                for (size_t r = 0; r < n; r++) {
+                        size_t len = strlen(recs[r]);
+                        int rc1 = spate_json_decode(root, recs[r], len, &a1, &v1, e1, sizeof(e1));
+                        int rc2 = spate_json_decode_hinted(root, hints, recs[r], len, &a2, &v2, e2, sizeof(e2));
+                        int same = rc1 == rc2 && (rc1 ? !strcmp(e1, e2) : v1.n == v2.n);
+                        for (uint32_t i = 0; same && !rc1 && i < v1.n; i++) {
+                                const spate_value_t *x = &v1.u.items[i], *y = &v2.u.items[i];
+                                same = x->type == y->type && (x->type != SPATE_V_NUM || x->u.num == y->u.num) &&
+                                       (x->type != SPATE_V_STR || (x->n == y->n && !memcmp(x->u.s, y->u.s, x->n)));
+                        }
+                        if (!same)
+                                differ++, printf("# record %zu decodes differently with hints\n", r);
+                }
+        spate_arena_destroy(&a1);
+        spate_arena_destroy(&a2);
+        *root_out = root;
+        return differ;
+}
+
 /* Key-order hints (a source's memory of where each field's key was) give
  * the values and errors that decoding without them gives, whatever order the
  * next record's keys come in: the same, another, escaped, a prefix or an
- * extension of a name, cut short or malformed. */
+ * extension of a name, cut short or malformed. Names of up to 15 bytes are
+ * compared in words where 16 bytes of the record remain, others byte-wise:
+ * both, with keys that share a name's first or last 8 bytes. */
 static void test_hints(void) {
         static const char *const recs[] = {
                 "{\"id\":\"s1\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
@@ -312,36 +386,43 @@ static void test_hints(void) {
                 "{\"id\":\"s7\", \"lat\" : 1 ,\"lon\":2,\"temp\":3,\"temp\":4}",
                 "{\"id\":\"s8\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
         };
-        spate_shape_t *root = spate_shape_new(&pool, 1);
-        const char *names[] = { "lat", "lon", "temp", "c" };
-        for (int i = 0; i < 4; i++)
-                spate_shape_field(&pool, root, names[i], strlen(names[i]), 1);
+        static const char *const names[] = { "lat", "lon", "temp", "c" };
         spate_json_hints_t hints = { 0 };
-        spate_arena_t a1, a2;
-        spate_value_t v1, v2;
-        char e1[256], e2[256];
-        int differ = 0;
-        spate_arena_init(&a1);
-        spate_arena_init(&a2);
-        for (int round = 0; round < 2; round++)
-                for (size_t r = 0; r < sizeof(recs) / sizeof(recs[0]); r++) {
-                        size_t n = strlen(recs[r]);
-                        int rc1 = spate_json_decode(root, recs[r], n, &a1, &v1, e1, sizeof(e1));
-                        int rc2 = spate_json_decode_hinted(root, &hints, recs[r], n, &a2, &v2, e2, sizeof(e2));
-                        int same = rc1 == rc2 && (rc1 ? !strcmp(e1, e2) : v1.n == v2.n);
-                        for (uint32_t i = 0; same && !rc1 && i < v1.n; i++) {
-                                const spate_value_t *x = &v1.u.items[i], *y = &v2.u.items[i];
-                                same = x->type == y->type && (x->type != SPATE_V_NUM || x->u.num == y->u.num) &&
-                                       (x->type != SPATE_V_STR || (x->n == y->n && !memcmp(x->u.s, y->u.s, x->n)));
-                        }
-                        if (!same)
-                                differ++, printf("# record %zu decodes differently with hints\n", r);
-                }
+        spate_shape_t *root;
+        int differ = hints_differ(names, 4, recs, sizeof(recs) / sizeof(recs[0]), &root, &hints);
         CHECK(differ == 0, "16 records in changing key orders decode alike with and without hints (%d differ)", differ);
         CHECK(hints.shape == root && hints.field[1] == 1 && hints.field[3] == 3,
               "the hints hold where the last record's fields were (lat second, temp fourth)");
-        spate_arena_destroy(&a1);
-        spate_arena_destroy(&a2);
+
+        static const char *const long_recs[] = {
+                "{\"timestamp\":\"2023-11-14 22:13:20\",\"temperature\":17.5,\"country\":\"France\","
+                "\"abcdefghijklmno\":1,\"abcdefghijklmnop\":2,\"x\":0}",
+                "{\"timestamp\":\"2023-11-14 22:13:21\",\"temperature\":18.5,\"country\":\"Spain\","
+                "\"abcdefghijklmno\":3,\"abcdefghijklmnop\":4,\"x\":0}",
+                /* the first 8 bytes of a name, then others; the last 8 of one */
+                "{\"timestamX\":\"a\",\"temperatureX\":1,\"countr\":\"b\",\"abcdefghijklmnX\":5,"
+                "\"abcdefghijklmnoq\":6,\"x\":0}",
+                "{\"Ximestamp\":\"a\",\"Xemperature\":1,\"country\":\"c\",\"bbcdefghijklmno\":7,"
+                "\"abcdefghijklmnop\":8,\"x\":0}",
+                "{\"timestamp\":\"2023-11-14 22:13:22\",\"temperature\":19.5,\"country\":\"France\","
+                "\"abcdefghijklmno\":9,\"abcdefghijklmnop\":10,\"x\":0}",
+                /* the names near the end: fewer than 16 bytes left */
+                "{\"timestamp\":\"t\",\"temperature\":1,\"country\":\"d\",\"abcdefghijklmno\":1}",
+                "{\"timestamp\":\"t\",\"temperature\":1,\"country\":\"d\",\"abcdefghijklmno\"",
+                "{\"timestamp\":\"t\",\"temperature\":1,\"country\":\"d\",\"abcdefghijklmn",
+                "{\"timestamp\":\"t\",\"temperature\":1,\"country",
+                "{\"timestamp\":\"2023-11-14 22:13:23\",\"temperature\":20.5,\"country\":\"France\","
+                "\"abcdefghijklmno\":11,\"abcdefghijklmnop\":12,\"x\":0}",
+        };
+        static const char *const long_names[] = { "timestamp", "temperature", "country", "abcdefghijklmno",
+                                                  "abcdefghijklmnop" };
+        spate_json_hints_t long_hints = { 0 };
+        differ = hints_differ(long_names, 5, long_recs, sizeof(long_recs) / sizeof(long_recs[0]), &root,
+                              &long_hints);
+        CHECK(differ == 0, "20 records with names of 7-16 bytes, keys sharing their first or last 8 bytes "
+              "and keys cut short decode alike with and without hints (%d differ)", differ);
+        CHECK(long_hints.span[0] == 10 && long_hints.span[3] == 16 && long_hints.span[4] == 0 &&
+              long_hints.field[4] == 5, "names of up to 15 bytes are hinted as words, a 16-byte one byte-wise");
 }
 
 int main(void) {
