@@ -176,8 +176,7 @@ static int run_watched(const spate_topology_t *t, const struct sigaction *sa) {
         sem_post(&wake);
         if (dog_ok)
                 pthread_join(dog, NULL);
-        sem_destroy(&wake);
-        return rc;
+        return rc;  /* wake is not destroyed: a late signal still posts it */
 }
 
 int spate_cmd_run(int argc, char **argv) {
