@@ -10,7 +10,6 @@
 #include "kafka_conf.h"
 #include "live.h"
 #include "../util/log.h"
-#include "../state/kv.h"
 #include "topics.h"
 #include "../util/util.h"
 

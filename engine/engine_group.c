@@ -4,7 +4,7 @@
 #include "engine_impl.h"
 #include "../util/log.h"
 #include "iq.h"
-#include "../state/kv.h"
+#include "node_state.h"
 #include "../util/mem.h"
 #include "../util/util.h"
 #include "../operators/window/winstate.h"
@@ -145,18 +145,15 @@ static int task_hooks(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts,
                 for (int k = 0; k < parts->cnt; k++) {
                         const char *topic = parts->elems[k].topic;
                         int32_t p = parts->elems[k].partition;
-                        if (!assign && n->def->revoke)
-                                n->def->revoke(n, topic, p, &e->ctx);
                         if (!assign)
-                                spate_kv_node_revoke(n, topic, p);
-                        if (assign && (spate_kv_node_assign(n, topic, p, &e->ctx) ||
-                                       (n->def->assign && n->def->assign(n, topic, p, &e->ctx)))) {
+                                spate_node_revoke(n, topic, p, &e->ctx);
+                        else if (spate_node_assign(n, topic, p, &e->ctx)) {
                                 spate_err("restoring '%s' for %s[%d] failed: %s", n->name, topic, p,
                                           e->ctx.errstr);
                                 return -1;
                         }
                 }
-                if (assign && n->def->assigned && n->def->assigned(n, &e->ctx)) {
+                if (assign && spate_node_assigned(n, &e->ctx)) {
                         spate_err("restoring '%s' failed: %s", n->name, e->ctx.errstr);
                         return -1;
                 }

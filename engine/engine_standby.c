@@ -1,17 +1,18 @@
 /* engine_standby.c - standby replicas (num_standby_replicas; docs/stores.md,
  * "Standbys"): a second consumer, assign()-ed to the changelog partitions of
  * the tasks this instance keeps warm copies of, polled by the main loop
- * without blocking. Its records go to the standbys of the nodes that keep
- * state (node.h: def->standbys; the key-value stores' in state/kv.c, the
- * window's in operators/window/window_task.c), which keep the copies in the
- * local RocksDB, so that the restore of a task
- * assigned after a failover reads only the changelog's tail. Which tasks:
+ * without blocking. Its records go to the standbys of the nodes' state
+ * providers (node_state.h; the key-value stores' in state/kv.c, the window's
+ * in operators/window/window_task.c), which keep the copies in the local
+ * RocksDB, so that the restore of a task assigned after a failover reads
+ * only the changelog's tail. Which tasks:
  * from the committer tags of the group's committed offsets (the owner of
  * each source partition and the live members), the N members that the
  * group's `range` assignor would give a task, one after the other, if its
  * owner left (spate_standby_chosen()); a task whose owner the tags do not
  * say is followed. */
 #include "engine_impl.h"
+#include "node_state.h"
 #include "../util/mem.h"
 #include "kafka_conf.h"
 #include "../util/log.h"
@@ -159,8 +160,7 @@ static int refresh(spate_engine_t *e, spate_standby_t *sb) {
         sb->choice = spate_hash_bytes(SPATE_HASH_INIT, &sb->nmembers, sizeof(sb->nmembers));
         sb->chosen[0] = '\0';
         for (int i = 0; i < e->topo->nnodes; i++) {
-                spate_node_t *n = e->topo->nodes[i];
-                if (n->def->standbys && n->def->standbys(n, &e->ctx, want, add_follow, sb))
+                if (spate_node_standbys(e->topo->nodes[i], &e->ctx, want, add_follow, sb))
                         return -1;
         }
         a = rd_kafka_topic_partition_list_new(sb->nparts ? sb->nparts : 1);
@@ -261,10 +261,8 @@ static void apply(spate_engine_t *e, spate_standby_t *sb, const rd_kafka_message
         if (!f)
                 return;
         for (int i = 0; i < e->topo->nnodes; i++) {
-                spate_node_t *n = e->topo->nodes[i];
-                int rc = n->def->standby_apply ? n->def->standby_apply(n, topic, m->partition, m->key, m->key_len,
-                                                                       m->payload, m->len, m->offset, err,
-                                                                       sizeof(err)) : 1;
+                int rc = spate_node_standby_apply(e->topo->nodes[i], topic, m->partition, m->key, m->key_len,
+                                                  m->payload, m->len, m->offset, err, sizeof(err));
                 if (rc == 1)
                         continue;
                 if (rc < 0)
@@ -289,7 +287,7 @@ int spate_engine_standby_start(spate_engine_t *e, char *errstr, size_t errstr_si
         spate_standby_t *sb;
         int stateful = 0;
         for (int i = 0; i < e->topo->nnodes; i++)
-                stateful |= e->topo->nodes[i]->def->standbys != NULL;
+                stateful |= spate_node_has_standbys(e->topo->nodes[i]);
         if (e->topo->num_standby_replicas < 1)
                 return 0;
         if (!stateful) {
@@ -340,11 +338,9 @@ int spate_engine_standby_poll(spate_engine_t *e, int busy) {
                 }
                 done += n > 0 ? (size_t)n : 0;
         }
-        for (int i = 0; done && i < e->topo->nnodes; i++) {
-                spate_node_t *n = e->topo->nodes[i];
-                if (n->def->standby_write && n->def->standby_write(n, e->ctx.errstr, sizeof(e->ctx.errstr)))
+        for (int i = 0; done && i < e->topo->nnodes; i++)
+                if (spate_node_standby_write(e->topo->nodes[i], e->ctx.errstr, sizeof(e->ctx.errstr)))
                         return -1;
-        }
         if (spate_mono_ms() - sb->last_lag >= 1000)
                 update_lag(sb);
         return 0;

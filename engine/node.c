@@ -181,6 +181,10 @@ spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape
         return NULL;
 }
 
+int spate_node_keeps_origin(const spate_node_t *n) {
+        return !n->def->flush && !n->def->input;
+}
+
 int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
                      size_t errstr_size, const char *fmt, ...) {
         va_list ap;

@@ -58,12 +58,6 @@ typedef struct spate_bind {
 
 typedef enum { SPATE_ROLE_SOURCE, SPATE_ROLE_OPERATOR, SPATE_ROLE_SINK } spate_role_t;
 
-/* Standbys (def->standbys): whether this instance keeps a warm copy of the
- * task that is partition `partition` of `topic` (the state's input, of
- * npartitions): 1 or 0; and a changelog partition to read from `from`. */
-typedef int (*spate_standby_want_cb)(void *opaque, const char *topic, int32_t partition, int npartitions);
-typedef void (*spate_standby_follow_cb)(void *opaque, const char *changelog, int32_t partition, int64_t from);
-
 typedef struct spate_op_def {
         const char *name;     /* `type:` in the topology file */
         spate_role_t role;
@@ -83,31 +77,31 @@ typedef struct spate_op_def {
         int (*process)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
         /* Called regularly with the context clock; may emit (windows close here). */
         int (*punctuate)(spate_node_t *n, spate_ctx_t *ctx);
-        /* Commit, phase 1: produce what buffered work owes (outputs,
-         * changelog records, a sink's external transaction). The engine then
-         * waits until every message is acknowledged. */
+        /* The node's own part of a task's life and of a commit, beside the
+         * state it attached (node_state.h: a key-value store, a window's
+         * tasks), whose restore, changelog, checkpoint and standbys the engine
+         * drives through the providers. These hooks are for what is the node's
+         * alone: a sink's external transaction, a source's acknowledgements,
+         * a share of work that follows the assigned partitions.
+         * Commit, phase 1 (commit_phase.h: node by node, upstream first, a
+         * node's hook before its providers'): produce what buffered work owes
+         * (outputs, a sink's external transaction). The engine then waits
+         * until every message is acknowledged. */
         int (*flush)(spate_node_t *n, spate_ctx_t *ctx);
-        /* Commit, phase 1b, after every node's flush and its acknowledgements:
-         * produce the record that makes the state's changelog frame count (a
-         * meta record). A frame must not count before the outputs derived from
-         * it are durable - Kafka outputs acknowledged, a downstream SQL sink's
-         * transaction committed - or a crash in between would restore a state
-         * that skips the replay of records whose outputs were lost. The engine
-         * waits for these acknowledgements too before checkpoint. */
-        int (*seal)(spate_node_t *n, spate_ctx_t *ctx);
-        /* Commit, phase 2, after the acknowledgements: make local state durable
-         * (e.g. one RocksDB batch with the changelog offsets it now reflects).
-         * Input offsets are committed after this returns. */
+        /* Commit, phase 2, after the acknowledgements (commit_phase.h): what
+         * may happen only once the commit's outputs are durable (an MQTT
+         * source acknowledges its messages). Input offsets are committed
+         * after this returns. */
         int (*checkpoint)(spate_node_t *n, spate_ctx_t *ctx);
-        /* Stateful nodes: a partition of a subscribed topic was assigned. The
-         * node restores that task's state before any of its records arrive. */
+        /* A partition of a subscribed topic was assigned, after the node's
+         * providers restored its state. */
         int (*assign)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
         /* After the node's assign() calls of one rebalance, before any record of
-         * those partitions: what assign() left running (a restore's last apply)
-         * completes here. 0, or -1 with ctx->errstr: the engine stops, as after
+         * those partitions. 0, or -1 with ctx->errstr: the engine stops, as after
          * a failed assign(). */
         int (*assigned)(spate_node_t *n, spate_ctx_t *ctx);
-        /* The partition moves away; a commit has just completed. */
+        /* The partition moves away; a commit has just completed. Runs before
+         * the providers' revoke. */
         void (*revoke)(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
         /* Under ctx->end_of_input (the sources are at their end and the run
          * treats that as the end of the stream): 1 once the node has nothing
@@ -117,32 +111,6 @@ typedef struct spate_op_def {
          * spate_topology_add_input() (e.g. its repartition topic). */
         int (*input)(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx);
         void (*destroy)(spate_node_t *n);
-        /* Optional, standby replicas (num_standby_replicas, engine/engine_standby.c,
-         * docs/stores.md "Standbys"): warm copies, in the local RocksDB, of the
-         * node's tasks owned elsewhere, applied from their changelogs one
-         * complete commit at a time with the changelog offset reached, so that
-         * the restore of a task assigned later reads only the tail. All three
-         * or none. standbys: for every task of the node's state not owned
-         * here, asks want once; a task wanted gets a standby (from its column
-         * family's checkpoint) if it had none, and follow is called for each
-         * of its changelog partitions with the offset it reads next; a task
-         * not wanted stops its standby, whose complete commits are written (the
-         * column family stays one commit's state with its checkpoint). A task
-         * assigned later stops its standby first (in assign). 0, or -1 with
-         * ctx->errstr. */
-        int (*standbys)(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want,
-                        spate_standby_follow_cb follow, void *opaque);
-        /* A changelog record for the standbys: 1 when topic is no changelog
-         * of the node's; 0 once staged, or ignored (no standby of that task;
-         * an offset already read); -1 with errstr on a record the node cannot
-         * read (that task's standby stops). */
-        int (*standby_apply)(spate_node_t *n, const char *topic, int32_t partition, const void *key,
-                             size_t klen, const void *val, size_t vlen, int64_t offset, char *errstr,
-                             size_t errstr_size);
-        /* After a poll: writes the commits the standbys completed since the
-         * last call, each task's as one atomic RocksDB write with its
-         * checkpoint. 0, or -1 with errstr (the engine stops). */
-        int (*standby_write)(spate_node_t *n, char *errstr, size_t errstr_size);
         /* Optional: interactive queries (engine/iq.h), from an HTTP thread
          * while the engine runs: appends the rows answering q (a GET, HISTORY
          * or SCAN) from q->parts of q->store (read-locked by the caller) or
@@ -206,8 +174,9 @@ struct spate_node {
         /* spate_node_records_{in,out}_total of this node (metrics.h), set by
          * the engine; NULL without one. */
         struct spate_metric *m_in, *m_out;
-        /* The stores the node declared (state/kv.h), owned by the engine; NULL for none. */
-        struct spate_kv_node *stores;
+        /* The state providers attached at init (node_state.h), in order. */
+        struct spate_node_state *states;
+        int nstates;
         /* Internal nodes (def->internal): the node the loader split it from,
          * which reads from it; its name is allocated. NULL otherwise. */
         spate_node_t *split_of;
@@ -251,6 +220,11 @@ spate_expr_t *spate_node_expr_typed(spate_node_t *n, const char *key, spate_shap
  * name `now` (a field read where a clock was meant) is an error. */
 spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape_t *in,
                                    char *errstr, size_t errstr_size);
+/* 1 when what n emits are the records it reads, each with its own source
+ * offset; 0 when n makes its outputs at commits (flush) or from an internal
+ * topic it reads (input), as a window does: a store or a partitioned table
+ * below it cannot rest on source offsets. */
+int spate_node_keeps_origin(const spate_node_t *n);
 /* Formats "FILE:LINE:COL: <type> node '<name>': <message>" for YAML node y
  * (the node's own mapping if NULL); an internal node's errors name the node
  * it was split from. Returns -1. */

@@ -4,7 +4,7 @@
 #include "topology.h"
 #include "../util/mem.h"
 #include "kafka_conf.h"
-#include "../state/kv.h"
+#include "node_state.h"
 #include "../util/log.h"
 #include "../util/util.h"
 
@@ -457,9 +457,9 @@ void spate_topology_destroy(spate_topology_t *t) {
                 return;
         for (int i = 0; i < t->nnodes; i++) {
                 spate_node_t *n = t->nodes[i];
+                spate_node_state_free(n);
                 if (n->def->destroy)
                         n->def->destroy(n);
-                spate_kv_node_free(n);
                 if (n->split_of)
                         free((char *)n->name);
                 free(n->ctx);

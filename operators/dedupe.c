@@ -198,5 +198,4 @@ const spate_op_def_t spate_op_dedupe = {
         .process = dedupe_process,
         .query = dedupe_query,
         .destroy = dedupe_destroy,
-        SPATE_KV_STANDBYS,
 };

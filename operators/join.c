@@ -167,7 +167,7 @@ static int init_partitioned(spate_node_t *n, spate_node_t *tn, char *errstr, siz
         if (!(j->partitioned = spate_table_node_partitioned(tn)))
                 return 0;
         for (spate_node_t *up = n->from; up; src = up, up = up->from)
-                if (up->def->flush)
+                if (!spate_node_keeps_origin(up))
                         return spate_node_error(n, NULL, errstr, errstr_size, "table '%s' is partitioned like "
                                                 "the stream, but the records come from %s '%s' (repartitioned): "
                                                 "set global: true, or join before it", tn->name, up->def->name,
@@ -684,5 +684,4 @@ const spate_op_def_t spate_op_join = {
         .punctuate = join_punctuate,
         .assign = join_assign,
         .destroy = join_destroy,
-        SPATE_KV_STANDBYS,
 };

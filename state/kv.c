@@ -11,6 +11,7 @@
 #include "../engine/ctx.h"
 #include "../engine/iq.h"
 #include "../engine/metrics.h"
+#include "../engine/node_state.h"
 #include "../engine/topology.h"
 #include "../util/buf.h"
 #include "../util/log.h"
@@ -382,6 +383,15 @@ int spate_kv_query(const spate_node_t *n, const char *name, const spate_iq_t *q,
 
 /* --- declaration --- */
 
+/* The engine drives the stores through these (node_state.h); defined with
+ * the functions at the end. */
+static const spate_state_ops_t kv_ops;
+
+/* n's stores, NULL for none. */
+static spate_kv_node_t *stores_of(const spate_node_t *n) {
+        return spate_node_state(n, &kv_ops);
+}
+
 static int valid_name(const char *s) {
         if (!*s)
                 return 0;
@@ -397,7 +407,7 @@ static int valid_name(const char *s) {
 static spate_node_t *task_source(spate_node_t *n, char *errstr, size_t errstr_size) {
         spate_node_t *src = n;
         for (spate_node_t *up = n->from; up; up = up->from) {
-                if (up->def->flush)
+                if (!spate_node_keeps_origin(up))
                         return spate_node_error(n, NULL, errstr, errstr_size, "a store needs the records "
                                                 "of a source, not the outputs of %s '%s' (they come from "
                                                 "commits, not from input offsets)", up->def->name,
@@ -412,7 +422,7 @@ static spate_node_t *task_source(spate_node_t *n, char *errstr, size_t errstr_si
 }
 
 int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t errstr_size) {
-        spate_kv_node_t *kn = n->stores;
+        spate_kv_node_t *kn = stores_of(n);
         spate_node_t *src;
         char topic[512];
         if (!valid_name(name))
@@ -420,13 +430,10 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
                                         "digits, '_' and '-'", name);
         if (!(src = task_source(n, errstr, errstr_size)))
                 return -1;
-        /* The engine's standbys reach the stores through the node's descriptor. */
-        if (n->def->standbys != spate_kv_node_standbys)
-                return spate_node_error(n, NULL, errstr, errstr_size, "store '%s': node type '%s' does not "
-                                        "list SPATE_KV_STANDBYS (a defect of the node type)", name, n->def->name);
         if (!kn) {
-                kn = n->stores = spate_xcalloc(1, sizeof(*kn));
+                kn = spate_xcalloc(1, sizeof(*kn));
                 kn->node = n;
+                spate_node_add_state(n, &kv_ops, kn);
                 kn->topic = spate_node_str(src, "topic");
                 kn->npartitions = (int)spate_node_int(src, "partitions");
                 spate_topology_add_state_node(n->topo);
@@ -462,7 +469,7 @@ static spate_kv_t **task_slot(spate_kv_node_t *kn, int32_t partition, int store)
 }
 
 int spate_ctx_kv(spate_ctx_t *ctx, const spate_node_t *n, const char *name, spate_kv_t **kvp) {
-        spate_kv_node_t *kn = n->stores;
+        spate_kv_node_t *kn = stores_of(n);
         const spate_origin_t *o = ctx->origin;
         spate_kv_t **slot = NULL;
         int i = 0;
@@ -483,7 +490,7 @@ int spate_ctx_kv(spate_ctx_t *ctx, const spate_node_t *n, const char *name, spat
 }
 
 spate_kv_t *spate_kv_node_task(const spate_node_t *n, const char *name, int32_t partition, spate_ctx_t *ctx) {
-        spate_kv_node_t *kn = n->stores;
+        spate_kv_node_t *kn = stores_of(n);
         spate_kv_t **slot;
         for (int i = 0; kn && i < kn->nstores; i++)
                 if (!strcmp(kn->names[i], name) && (slot = task_slot(kn, partition, i)) && *slot) {
@@ -494,7 +501,8 @@ spate_kv_t *spate_kv_node_task(const spate_node_t *n, const char *name, int32_t 
 }
 
 int spate_kv_node_partitions(const spate_node_t *n) {
-        return n->stores ? ((const spate_kv_node_t *)n->stores)->npartitions : 0;
+        const spate_kv_node_t *kn = stores_of(n);
+        return kn ? kn->npartitions : 0;
 }
 
 /* --- commit --- */
@@ -596,7 +604,7 @@ static int checkpoint_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
 }
 
 static int each_task(spate_node_t *n, spate_ctx_t *ctx, int (*fn)(spate_kv_t *, spate_ctx_t *), int committing) {
-        spate_kv_node_t *kn = n->stores;
+        spate_kv_node_t *kn = stores_of(n);
         for (int i = 0; kn && kn->tasks && i < kn->npartitions * kn->nstores; i++) {
                 spate_kv_t *kv = kn->tasks[i];
                 if (kv && (!committing || kv->committing) && fn(kv, ctx))
@@ -605,16 +613,16 @@ static int each_task(spate_node_t *n, spate_ctx_t *ctx, int (*fn)(spate_kv_t *, 
         return 0;
 }
 
-int spate_kv_node_flush(spate_node_t *n, spate_ctx_t *ctx) {
+static int stores_flush(spate_node_t *n, spate_ctx_t *ctx) {
         return each_task(n, ctx, flush_kv, 0);
 }
 
-int spate_kv_node_seal(spate_node_t *n, spate_ctx_t *ctx) {
+static int stores_seal(spate_node_t *n, spate_ctx_t *ctx) {
         return each_task(n, ctx, seal_kv, 1);
 }
 
-int spate_kv_node_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
-        spate_kv_node_t *kn = n->stores;
+static int stores_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = stores_of(n);
         if (each_task(n, ctx, checkpoint_kv, 1))
                 return -1;
         if (kn && kn->m_cache)
@@ -769,7 +777,7 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
 
 /* The column family's state, then the changelog past it. */
 static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
-        spate_kv_node_t *kn = n->stores;
+        spate_kv_node_t *kn = stores_of(n);
         const char *changelog = kn->changelogs[kv->store];
         restore_t r = { .kv = kv };
         int64_t end, from, t0 = spate_mono_ms();
@@ -864,32 +872,13 @@ static int standby_stop(spate_kv_node_t *kn, int32_t partition, int store, spate
         return rc;
 }
 
-int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
-        spate_kv_node_t *kn = n->stores;
-        if (!kn || strcmp(topic, kn->topic))
-                return 0;
-        if (partition < 0 || partition >= kn->npartitions) {
-                snprintf(ctx->errstr, sizeof(ctx->errstr), "%s has a partition %d, more than the %d "
-                         "its 'partitions' declares (the changelogs have that many)", topic, partition,
-                         kn->npartitions);
-                return -1;
-        }
-        if (!kn->tasks)
-                kn->tasks = spate_xcalloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->tasks));
-        spate_kv_node_revoke(n, topic, partition);
-        for (int i = 0; i < kn->nstores; i++) {
-                spate_kv_t *kv = kv_new(kn, i, partition);
-                if (standby_stop(kn, partition, i, ctx, &kv->warm) || restore_kv(n, kv, ctx)) {
-                        kv_free(kv);
-                        return -1;
-                }
-                *task_slot(kn, partition, i) = kv;
-        }
-        return 0;
-}
+/* --- the stores' state provider (kv_ops) --- */
 
-void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition) {
-        spate_kv_node_t *kn = n->stores;
+/* After a commit: the task's caches go (its column family stays on disk, a
+ * local checkpoint for a later assignment). */
+static void stores_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = stores_of(n);
+        (void)ctx;
         if (!kn || !kn->tasks || strcmp(topic, kn->topic))
                 return;
         for (int i = 0; i < kn->nstores; i++) {
@@ -901,9 +890,35 @@ void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition)
         }
 }
 
+/* Restores the task of topic/partition if it is the stores' input, after
+ * stopping its standbys. */
+static int stores_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = stores_of(n);
+        if (!kn || strcmp(topic, kn->topic))
+                return 0;
+        if (partition < 0 || partition >= kn->npartitions) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "%s has a partition %d, more than the %d "
+                         "its 'partitions' declares (the changelogs have that many)", topic, partition,
+                         kn->npartitions);
+                return -1;
+        }
+        if (!kn->tasks)
+                kn->tasks = spate_xcalloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->tasks));
+        stores_revoke(n, topic, partition, ctx);
+        for (int i = 0; i < kn->nstores; i++) {
+                spate_kv_t *kv = kv_new(kn, i, partition);
+                if (standby_stop(kn, partition, i, ctx, &kv->warm) || restore_kv(n, kv, ctx)) {
+                        kv_free(kv);
+                        return -1;
+                }
+                *task_slot(kn, partition, i) = kv;
+        }
+        return 0;
+}
+
 /* --- standbys --- */
 
-/* Stops the standbys of partition p's stores (spate_kv_node_standbys()). */
+/* Stops the standbys of partition p's stores (stores_standbys()). */
 static int standbys_stop(spate_kv_node_t *kn, int32_t p, spate_ctx_t *ctx) {
         int warm;
         for (int i = 0; i < kn->nstores; i++)
@@ -917,9 +932,9 @@ static int owned_here(spate_kv_node_t *kn, int32_t p) {
         return owned && *owned;
 }
 
-int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want, spate_standby_follow_cb cb,
+static int stores_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want, spate_standby_follow_cb cb,
                            void *opaque) {
-        spate_kv_node_t *kn = n->stores;
+        spate_kv_node_t *kn = stores_of(n);
         spate_store_t *store;
         if (!kn)
                 return 0;
@@ -954,10 +969,10 @@ int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want
         return 0;
 }
 
-int spate_kv_node_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key,
+static int stores_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key,
                                 size_t klen, const void *val, size_t vlen, int64_t offset, char *errstr,
                                 size_t errstr_size) {
-        spate_kv_node_t *kn = n->stores;
+        spate_kv_node_t *kn = stores_of(n);
         restore_t **r;
         int i = 0;
         while (kn && i < kn->nstores && strcmp(kn->changelogs[i], topic))
@@ -981,16 +996,16 @@ int spate_kv_node_standby_apply(spate_node_t *n, const char *topic, int32_t part
         return 0;
 }
 
-int spate_kv_node_standby_write(spate_node_t *n, char *errstr, size_t errstr_size) {
-        spate_kv_node_t *kn = n->stores;
+static int stores_standby_write(spate_node_t *n, char *errstr, size_t errstr_size) {
+        spate_kv_node_t *kn = stores_of(n);
         for (int i = 0; kn && kn->standbys && i < kn->npartitions * kn->nstores; i++)
                 if (kn->standbys[i] && standby_flush(kn->standbys[i], errstr, errstr_size))
                         return -1;
         return 0;
 }
 
-void spate_kv_node_free(spate_node_t *n) {
-        spate_kv_node_t *kn = n->stores;
+static void stores_free(spate_node_t *n) {
+        spate_kv_node_t *kn = stores_of(n);
         if (!kn)
                 return;
         for (int i = 0; kn->tasks && i < kn->npartitions * kn->nstores; i++)
@@ -1008,5 +1023,18 @@ void spate_kv_node_free(spate_node_t *n) {
         spate_buf_free(&kn->key);
         spate_buf_free(&kn->val);
         free(kn);
-        n->stores = NULL;
 }
+
+/* How the engine drives the stores (node_state.h); attached by
+ * spate_node_add_store(). */
+static const spate_state_ops_t kv_ops = {
+        .assign = stores_assign,
+        .revoke = stores_revoke,
+        .flush = stores_flush,
+        .seal = stores_seal,
+        .checkpoint = stores_checkpoint,
+        .standbys = stores_standbys,
+        .standby_apply = stores_standby_apply,
+        .standby_write = stores_standby_write,
+        .free = stores_free,
+};

@@ -31,14 +31,17 @@
 #include <stdint.h>
 
 typedef struct spate_kv spate_kv_t;            /* one store of one task */
-typedef struct spate_kv_node spate_kv_node_t;  /* a node's stores (n->stores) */
+typedef struct spate_kv_node spate_kv_node_t;  /* a node's stores */
 
 /* --- node init --- */
 /* Declares store `name` (letters, digits, '_' and '-') of node n: the
  * changelog topic is declared here. One store per node for now (each
  * changelog frames its own commits; see docs/stores.md). The node's records must come from a
  * source whose offsets replay (kafka_source) with no repartition between;
- * its partitions are the tasks. 0, or -1 with a positioned errstr. */
+ * its partitions are the tasks. The first store attaches the stores' state
+ * provider to n (engine/node_state.h), through which the engine restores,
+ * commits, revokes, frees them and keeps their standbys. 0, or -1 with a
+ * positioned errstr. */
 int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t errstr_size);
 
 /* --- run time, from process() --- */
@@ -88,35 +91,5 @@ typedef void (*spate_kv_render_fn)(const void *key, size_t klen, const void *val
  * go to rows, rendered by render. 0, 400 or -1 with errstr (iq.h). */
 int spate_kv_query(const spate_node_t *n, const char *name, const struct spate_iq *q,
                    struct spate_iq_rows *rows, spate_kv_render_fn render, char *errstr, size_t errstr_size);
-
-/* --- the engine's side (commit_phase.c, engine_group.c) and the test
- * driver), no-ops for a node without stores --- */
-/* Commit phase 1, after the node's flush(): changelog records. */
-int spate_kv_node_flush(spate_node_t *n, spate_ctx_t *ctx);
-/* Commit phase 1b, after every flush and its acknowledgements: the meta
- * records that make the frames count (node.h: seal). */
-int spate_kv_node_seal(spate_node_t *n, spate_ctx_t *ctx);
-/* Commit phase 2, after the acknowledgements: the RocksDB batches. */
-int spate_kv_node_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
-/* Before the node's assign(): restores the task of topic/partition if it is
- * the stores' input. 0, or -1 with ctx->errstr. */
-int spate_kv_node_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
-/* After a commit: the task's caches go (its column family stays on disk, a
- * local checkpoint for a later assignment). */
-void spate_kv_node_revoke(spate_node_t *n, const char *topic, int32_t partition);
-/* Standbys (node.h: def->standbys; docs/stores.md "Standbys"): a node type
- * that declares stores lists SPATE_KV_STANDBYS in its descriptor (checked by
- * spate_node_add_store()). A task assigned later stops its standby first
- * (spate_kv_node_assign()). */
-int spate_kv_node_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want,
-                           spate_standby_follow_cb cb, void *opaque);
-int spate_kv_node_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key,
-                                size_t klen, const void *val, size_t vlen, int64_t offset, char *errstr,
-                                size_t errstr_size);
-int spate_kv_node_standby_write(spate_node_t *n, char *errstr, size_t errstr_size);
-#define SPATE_KV_STANDBYS .standbys = spate_kv_node_standbys, .standby_apply = spate_kv_node_standby_apply, \
-        .standby_write = spate_kv_node_standby_write
-/* With the node (spate_topology_destroy()). */
-void spate_kv_node_free(spate_node_t *n);
 
 #endif

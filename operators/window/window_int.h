@@ -11,6 +11,7 @@
 #include "../../engine/ctx.h"
 #include "../../engine/metrics.h"
 #include "../../engine/node.h"
+#include "../../engine/node_state.h"
 #include "../../engine/topology.h"
 #include "../../state/store.h"
 #include "winstate.h"
@@ -197,6 +198,8 @@ int win_query(const spate_node_t *n, const struct spate_iq *q, struct spate_iq_r
 const char *win_query_topic(const spate_node_t *n, int *nparts);
 int32_t win_query_partition(const spate_node_t *n, const void *key, size_t klen);
 
+/* The window's tasks as a state provider (engine/node_state.h; window_node.c
+ * attaches them): the commit's phases, restore, revocation, standbys. */
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
 int win_seal(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
@@ -205,13 +208,14 @@ int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
 int win_assigned(spate_node_t *n, spate_ctx_t *ctx);
 void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
-/* Standby replicas (node.h: standbys, standby_apply, standby_write). */
+/* Standby replicas (node_state.h: standbys, standby_apply, standby_write). */
 int win_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want, spate_standby_follow_cb follow,
                  void *opaque);
 int win_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key, size_t klen,
                       const void *val, size_t vlen, int64_t offset, char *errstr, size_t errstr_size);
 int win_standby_write(spate_node_t *n, char *errstr, size_t errstr_size);
-int win_punctuate(spate_node_t *n, spate_ctx_t *ctx);
+/* The tasks, their restores and standbys go (the node's destruction). */
 void win_tasks_free(spate_node_t *n);
+int win_punctuate(spate_node_t *n, spate_ctx_t *ctx);
 
 #endif

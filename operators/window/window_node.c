@@ -205,7 +205,23 @@ static int parse_corrections(spate_node_t *n, win_t *w, char *errstr, size_t err
         return w->dedupe_by ? 0 : -1;
 }
 
-/* Topics: the input whose partitions are the tasks, and the changelog. */
+/* The window's tasks (window_task.c), driven by the engine as the node's
+ * state (engine/node_state.h): restore, commit frames, revocation, standbys. */
+static const spate_state_ops_t win_state_ops = {
+        .assign = win_assign,
+        .assigned = win_assigned,
+        .revoke = win_revoke,
+        .flush = win_flush,
+        .seal = win_seal,
+        .checkpoint = win_checkpoint,
+        .standbys = win_standbys,
+        .standby_apply = win_standby_apply,
+        .standby_write = win_standby_write,
+        .free = win_tasks_free,
+};
+
+/* Topics: the input whose partitions are the tasks, and the changelog of
+ * its state, which the engine drives from here on. */
 static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr_size) {
         spate_topology_t *t = n->topo;
         spate_node_t *src = n->from;
@@ -244,6 +260,7 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
         snprintf(name, sizeof(name), "%s-%s-changelog", t->application, w->store);
         w->changelog_topic = strdup(name);
         spate_topology_declare_topic(t, n, name, w->partitions, 1, SPATE_TOPIC_INTERNAL);
+        spate_node_add_state(n, &win_state_ops, w);
         return 0;
 }
 
@@ -439,7 +456,6 @@ static int window_splits(const spate_yaml_t *conf) {
 
 static void window_destroy(spate_node_t *n) {
         win_t *w = n->ctx;
-        win_tasks_free(n);
         for (int i = 0; i < w->nargs; i++)
                 spate_expr_destroy(w->args[i]);
         spate_expr_destroy(w->time);
@@ -464,15 +480,6 @@ const spate_op_def_t spate_op_window = {
         .process = window_process,
         .punctuate = win_punctuate,
         .drained = win_drained,
-        .flush = win_flush,
-        .seal = win_seal,
-        .checkpoint = win_checkpoint,
-        .assign = win_assign,
-        .assigned = win_assigned,
-        .revoke = win_revoke,
-        .standbys = win_standbys,
-        .standby_apply = win_standby_apply,
-        .standby_write = win_standby_write,
         .input = win_input,
         .query = win_query,
         .query_keyed = 1,

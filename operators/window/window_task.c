@@ -514,7 +514,7 @@ int win_flush(spate_node_t *n, spate_ctx_t *ctx) {
         return 0;
 }
 
-/* The meta record that closes the task's frame of this commit (node.h:
+/* The meta record that closes the task's frame of this commit (node_state.h:
  * seal): produced once the frame's records and outputs are acknowledged. */
 static int seal_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
@@ -1268,7 +1268,7 @@ static restore_t *restore_next(spate_node_t *n, win_task_t *t) {
         return rs;
 }
 
-/* --- standbys (node.h: def->standbys; docs/stores.md, "Standbys") --- */
+/* --- standbys (node_state.h: standbys; docs/stores.md, "Standbys") --- */
 
 /* A warm copy of a task owned elsewhere, in the task's column family, kept
  * by the restore's own code: the standby consumer's records are staged in rs
@@ -1320,7 +1320,7 @@ static int keep_tail(win_standby_t *sb, size_t n) {
         return 0;
 }
 
-/* Writes the commits completed since the last write (node.h: standby_write);
+/* Writes the commits completed since the last write (node_state.h: standby_write);
  * the records of the commit under way stay staged. 0, or -1 with errstr. */
 static int standby_flush(win_standby_t *sb, char *errstr, size_t errstr_size) {
         restore_t *rs = &sb->rs;

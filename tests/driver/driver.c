@@ -7,7 +7,7 @@
 #include "../../engine/metrics.h"
 
 #include "../../util/log.h"
-#include "../../state/kv.h"
+#include "../../engine/node_state.h"
 #include "../../state/store.h"
 #include "../../util/buf.h"
 
@@ -503,10 +503,9 @@ int spate_driver_assign(spate_driver_t *d) {
                 spate_node_t *n = d->topo->nodes[i];
                 for (int k = 0; k < d->nsources; k++)
                         for (int p = 0; p < d->sources[k].ntasks; p++)
-                                if (spate_kv_node_assign(n, d->sources[k].topic, p, &d->ctx) ||
-                                    (n->def->assign && n->def->assign(n, d->sources[k].topic, p, &d->ctx)))
+                                if (spate_node_assign(n, d->sources[k].topic, p, &d->ctx))
                                         return -1;
-                if (n->def->assigned && n->def->assigned(n, &d->ctx))
+                if (spate_node_assigned(n, &d->ctx))
                         return -1;
         }
         return 0;

@@ -6,6 +6,7 @@
  * against a reference computed here, and standbys' warm copies. */
 #include "check.h"
 #include "../driver/driver.h"
+#include "../../engine/node_state.h"
 #include "../../state/kv.h"
 
 #include <stdint.h>
@@ -153,16 +154,16 @@ static void test_revoke(void) {
         kv_at(d, 1, 0, &kv);
         put(kv, "r", "kept");
         commit(d, SPATE_DRIVER_COMMIT_ALL);
-        spate_kv_node_revoke(dd, "t.in", 1);
+        spate_node_revoke(dd, "t.in", 1, ctx);
         CHECK(kv_at(d, 1, 1, &kv) == -1 && strstr(ctx->errstr, "not of an assigned partition"),
               "a revoked partition has no store: %s", ctx->errstr);
         CHECK(kv_at(d, 0, 0, &kv) == 0, "partition 0 is still assigned");
-        spate_kv_node_revoke(dd, "t.other", 0);  /* another topic: no effect */
+        spate_node_revoke(dd, "t.other", 0, ctx);  /* another topic: no effect */
         CHECK(kv_at(d, 0, 0, &kv) == 0, "revoking another topic's partition leaves the store");
-        CHECK(spate_kv_node_assign(dd, "t.in", 1, ctx) == 0, "assigned again");
+        CHECK(spate_node_assign(dd, "t.in", 1, ctx) == 0, "assigned again");
         CHECK(kv_at(d, 1, 0, &kv) == 1 && kv_at(d, 1, 1, &kv) == 0, "assigned again: resumes at offset 1");
         CHECK_STR(get(kv, "r"), "kept", "assigned again: the local checkpoint");
-        CHECK(spate_kv_node_assign(dd, "t.in", 7, ctx) == -1 && strstr(ctx->errstr, "partition 7"),
+        CHECK(spate_node_assign(dd, "t.in", 7, ctx) == -1 && strstr(ctx->errstr, "partition 7"),
               "a partition beyond the source's count fails: %s", ctx->errstr);
         spate_driver_destroy(d);
 }
@@ -444,7 +445,7 @@ static void on_follow(void *opaque, const char *changelog, int32_t partition, in
 }
 
 /* Gives dd's standby of partition p the changelog records [from, to), through
- * its type's descriptor (node.h: standby_apply, standby_write) as
+ * its state providers (node_state.h: standby_apply, standby_write) as
  * the standby consumer would, then writes what they completed: 0 if all
  * were taken. */
 static int feed(spate_driver_t *d, int32_t p, int64_t from, int64_t to) {
@@ -453,10 +454,10 @@ static int feed(spate_driver_t *d, int32_t p, int64_t from, int64_t to) {
         int bad = 0;
         for (int64_t o = from; o < to; o++) {
                 const spate_driver_msg_t *m = spate_driver_msg(d, CHANGELOG, p, o);
-                bad |= !m || dd->def->standby_apply(dd, CHANGELOG, p, m->key, m->key_len, m->value,
-                                                    m->value ? m->len : 0, o, err, sizeof(err)) != 0;
+                bad |= !m || spate_node_standby_apply(dd, CHANGELOG, p, m->key, m->key_len, m->value,
+                                                      m->value ? m->len : 0, o, err, sizeof(err)) != 0;
         }
-        return bad || dd->def->standby_write(dd, err, sizeof(err));
+        return bad || spate_node_standby_write(dd, err, sizeof(err));
 }
 
 static double restored(const char *from) {
@@ -495,28 +496,28 @@ static void test_standby(void) {
 
         CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "crash: %s", err);
         spate_node_t *dd = node(d, "dd");
-        CHECK(dd->def->standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 2 && !f.from[0] &&
+        CHECK(spate_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 2 && !f.from[0] &&
               !f.from[1], "no task owned, no local state: standbys follow both changelogs from 0 (%d)", f.n);
         CHECK(feed(d, 0, 0, end0) == 0, "partition 0's changelog applied");
         CHECK(feed(d, 1, 0, end1 - 1) == 0, "partition 1's frame without its meta record held");
         CHECK(feed(d, 0, 0, end0) == 0, "records fetched again are ignored");
-        CHECK(dd->def->standby_apply(dd, "t.other", 0, "k", 1, "v", 1, 0, err, sizeof(err)) == 1,
+        CHECK(spate_node_standby_apply(dd, "t.other", 0, "k", 1, "v", 1, 0, err, sizeof(err)) == 1,
               "a topic that is no changelog of dd's is not its");
         /* Neither chosen any more: the standbys stop, leaving what their
          * checkpoints say (partition 1's held frame is in none). */
         f = (follows_t){ .want = 0 };
-        CHECK(dd->def->standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 0,
+        CHECK(spate_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 0,
               "no task chosen: nothing followed (%d)", f.n);
-        CHECK(dd->def->standby_apply(dd, CHANGELOG, 1, "k", 1, "v", 1, end1, err, sizeof(err)) == 0,
+        CHECK(spate_node_standby_apply(dd, CHANGELOG, 1, "k", 1, "v", 1, end1, err, sizeof(err)) == 0,
               "a record of a task no longer followed is ignored");
         f = (follows_t){ .want = 3 };
-        dd->def->standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
+        spate_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
         CHECK(f.from[0] == end0 && f.from[1] == 0, "chosen again: partition 0 from its checkpoint, partition 1 "
               "from the start, its frame without a meta record read again (%lld, %lld)", (long long)f.from[0],
               (long long)f.from[1]);
         CHECK(feed(d, 1, 0, end1 - 1) == 0, "partition 1's frame held again");
         f = (follows_t){ .want = 3 };
-        dd->def->standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
+        spate_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f);
         CHECK(f.from[0] == end0 && f.from[1] == end1 - 1, "the standbys read on from where they are (%lld, %lld)",
               (long long)f.from[0], (long long)f.from[1]);
 
@@ -534,7 +535,7 @@ static void test_standby(void) {
         CHECK(kv_at(d, 1, 0, &kv) == 1 && kv_at(d, 1, 1, &kv) == 0, "partition 1 resumes at offset 1");
         CHECK_STR(get(kv, "z"), "9", "z");
         f = (follows_t){ .want = 3 };
-        node(d, "dd")->def->standbys(node(d, "dd"), spate_driver_ctx(d), on_want, on_follow, &f);
+        spate_node_standbys(node(d, "dd"), spate_driver_ctx(d), on_want, on_follow, &f);
         CHECK(f.n == 0, "both tasks owned: no standby (%d)", f.n);
         spate_driver_destroy(d);
 }

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "../driver/window_recs.h"
 #include "../../operators/window/winstate.h"
+#include "../../engine/node_state.h"
 #include "../../engine/topology.h"
 #include "../../state/store.h"
 #include "../../util/buf.h"
@@ -571,7 +572,7 @@ static void test_restore_large(void) {
         spate_driver_destroy(d);
 }
 
-/* --- standbys (window_task.c: def->standbys) --- */
+/* --- standbys (window_task.c, the window's state provider) --- */
 
 static spate_node_t *win_node(spate_driver_t *d) {
         spate_topology_t *t = spate_driver_topology(d);
@@ -603,7 +604,7 @@ static void on_follow(void *opaque, const char *changelog, int32_t partition, in
 static int follow(spate_driver_t *d, follows_t *f, int want) {
         spate_node_t *n = win_node(d);
         *f = (follows_t){ .want = want, .from = { -1, -1 } };
-        return n->def->standbys(n, spate_driver_ctx(d), on_want, on_follow, f);
+        return spate_node_standbys(n, spate_driver_ctx(d), on_want, on_follow, f);
 }
 
 /* Gives the window's standby of partition p the changelog records [from,
@@ -615,12 +616,12 @@ static int feed(spate_driver_t *d, int32_t p, int64_t from, int64_t to, int ever
         int bad = 0;
         for (int64_t o = from; o < to && !bad; o++) {
                 const spate_driver_msg_t *m = spate_driver_msg(d, "drv-win-changelog", p, o);
-                bad |= !m || n->def->standby_apply(n, "drv-win-changelog", p, m->key, m->key_len, m->value,
-                                                   m->value ? m->len : 0, o, err, sizeof(err)) != 0;
+                bad |= !m || spate_node_standby_apply(n, "drv-win-changelog", p, m->key, m->key_len, m->value,
+                                                      m->value ? m->len : 0, o, err, sizeof(err)) != 0;
                 if (!bad && (o - from) % every == every - 1)
-                        bad |= n->def->standby_write(n, err, sizeof(err));
+                        bad |= spate_node_standby_write(n, err, sizeof(err));
         }
-        return bad || n->def->standby_write(n, err, sizeof(err));
+        return bad || spate_node_standby_write(n, err, sizeof(err));
 }
 
 /* The changelog offset after partition p's last meta record. */
