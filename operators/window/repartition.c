@@ -90,7 +90,17 @@ static win_up_t *up_get(win_rp_t *r, int32_t p) {
         return &r->up[p];
 }
 
-/* A source partition assigned: its stream time and cut are the ones
+/* Its assign, revoke and flush are the node's own hooks (node.h), not a
+ * state provider (engine/node_state.h): the node keeps no store - no
+ * changelog, no checkpoint, nothing to restore or keep warm on a standby.
+ * What it carries across a commit (a source partition's stream time and
+ * batch cut) is committed with that partition's offset through the
+ * operator API (spate_ctx_set_partition_time/cut) and read back here at
+ * assignment; its flush sends outputs (packs, marks, combined batches), as
+ * any node's flush does, and sits before its window's state flush because
+ * the node sits before the window.
+ *
+ * A source partition assigned: its stream time and cut are the ones
  * committed with its offset. */
 static int rp_assign(spate_node_t *rn, const char *topic, int32_t p, spate_ctx_t *ctx) {
         win_rp_t *r = rn->ctx;
