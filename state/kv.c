@@ -558,7 +558,7 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         return 0;
 }
 
-/* The meta record that closes the frame (node.h: seal), once the frame's
+/* The meta record that closes the frame (node_state.h: seal), once the frame's
  * records and the outputs derived from them are acknowledged. */
 static int seal_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         char mk = KEY_META;

@@ -253,7 +253,7 @@ static void test_crash_mid_flush(void) {
         CHECK_STR(get(kv, "k"), "committed", "mid-flush crash, then the changelog alone: k");
 
         /* records acknowledged, frame not sealed: the outputs derived from it
-         * may not be durable yet (node.h: seal), so it does not count */
+         * may not be durable yet (node_state.h: seal), so it does not count */
         put(kv, "k", "unsealed");
         commit(d, SPATE_DRIVER_AFTER_ACKS);
         crash(d, 1);
