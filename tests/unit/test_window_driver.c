@@ -7,6 +7,7 @@
 #include "check.h"
 #include "../driver/window_recs.h"
 #include "../../operators/window/winstate.h"
+#include "../../util/util.h"
 #include "../../engine/topology.h"
 #include "../../state/store.h"
 #include "../../util/buf.h"
