@@ -7,14 +7,14 @@
 #include "node_state.h"
 #include "../util/mem.h"
 #include "../util/util.h"
-#include "../operators/window/winstate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Source partitions of every topic this instance reads and commits. */
-static rd_kafka_topic_partition_list_t *all_source_partitions(spate_engine_t *e) {
+/* Every partition of every topic the group reads and commits (sources and
+ * internal topics; not a rewinding source, which commits nothing). */
+static rd_kafka_topic_partition_list_t *all_group_partitions(spate_engine_t *e) {
         const struct rd_kafka_metadata *md;
         rd_kafka_topic_partition_list_t *all;
         if (rd_kafka_metadata(e->consumer, 1, NULL, &md, 5000))
@@ -22,7 +22,7 @@ static rd_kafka_topic_partition_list_t *all_source_partitions(spate_engine_t *e)
         all = rd_kafka_topic_partition_list_new(32);
         for (int i = 0; i < md->topic_cnt; i++) {
                 source_t *s = spate_engine_source_for(e, md->topics[i].topic);
-                for (int p = 0; s && !s->internal && !s->rewind && p < md->topics[i].partition_cnt; p++)
+                for (int p = 0; s && !s->rewind && p < md->topics[i].partition_cnt; p++)
                         rd_kafka_topic_partition_list_add(all, s->topic, md->topics[i].partitions[p].id);
         }
         rd_kafka_metadata_destroy(md);
@@ -63,9 +63,11 @@ int spate_engine_check_committers(spate_engine_t *e, const rd_kafka_topic_partit
 }
 
 /* At assignment (the rebalance callback may block): every partition of the
- * source topics, whoever owns it. */
+ * topics the group reads, whoever owns it. The internal ones (a window's
+ * repartition topic) are there for the standbys: their committed offsets name
+ * the owners of a group_by window's tasks; the topology check skips them. */
 int spate_engine_check_peers(spate_engine_t *e) {
-        rd_kafka_topic_partition_list_t *all = all_source_partitions(e);
+        rd_kafka_topic_partition_list_t *all = all_group_partitions(e);
         int rc = 0;
         if (!all || rd_kafka_committed(e->consumer, all, 5000))
                 spate_warn("cannot read the group's committed offsets to check for other topologies");

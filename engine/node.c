@@ -4,7 +4,6 @@
 #include "metrics.h"
 #include "topology.h"
 #include "../util/util.h"
-#include "../operators/window/winstate.h"
 
 #include <libgen.h>
 #include <stdarg.h>

@@ -531,13 +531,34 @@ static void print_fields(const spate_shape_t *s, FILE *fp) {
                                                   : "(input passes through)") : "");
 }
 
+/* Columns as wide as their longest entry (at least min), so that a long name
+ * (an internal `<window>-repartition` node, its type) keeps them aligned. */
+static int name_width(const spate_topology_t *t, int type, int min) {
+        int w = min;
+        for (int i = 0; i < t->nnodes; i++) {
+                int len = (int)strlen(type ? t->nodes[i]->def->name : t->nodes[i]->name);
+                if (len > w)
+                        w = len;
+        }
+        return w;
+}
+
+static int topic_width(const spate_topology_t *t, int min) {
+        int w = min;
+        for (int i = 0; i < t->ntopics; i++)
+                if ((int)strlen(t->topics[i].name) > w)
+                        w = (int)strlen(t->topics[i].name);
+        return w;
+}
+
 void spate_topology_print(const spate_topology_t *t, FILE *fp) {
         static const char *roles[] = { "reads", "writes", "internal" };
+        int nw = name_width(t, 0, 20), tw = name_width(t, 1, 14), pw = topic_width(t, 36);
         fprintf(fp, "application: %s  (consumer group '%s')\n", t->application, t->application);
         fprintf(fp, "nodes:\n");
         for (int i = 0; i < t->nnodes; i++) {
                 const spate_node_t *n = t->nodes[i];
-                fprintf(fp, "  %-20s %-14s", n->name, n->def->name);
+                fprintf(fp, "  %-*s %-*s", nw, n->name, tw, n->def->name);
                 if (n->from)
                         fprintf(fp, " <- %s", n->from->name);
                 if (n->nnext) {
@@ -552,7 +573,7 @@ void spate_topology_print(const spate_topology_t *t, FILE *fp) {
         fprintf(fp, "topics:\n");
         for (int i = 0; i < t->ntopics; i++) {
                 const spate_topic_decl_t *d = &t->topics[i];
-                fprintf(fp, "  %-8s %-36s %d partitions%s\n", roles[d->role], d->name, d->partitions,
-                        d->compacted ? ", compacted" : "");
+                fprintf(fp, "  %-8s %-*s %d partition%s%s\n", roles[d->role], pw, d->name, d->partitions,
+                        d->partitions == 1 ? "" : "s", d->compacted ? ", compacted" : "");
         }
 }

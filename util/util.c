@@ -64,6 +64,24 @@ const char *spate_duration_why(const char *s, char *buf, size_t size) {
         return buf;
 }
 
+int spate_fmt_iso_ms(int64_t ms, char *buf, size_t size) {
+        int64_t secs = ms / 1000, rem = ms % 1000;
+        struct tm tm;
+        time_t tt;
+        if (rem < 0) {
+                rem += 1000;
+                secs--;
+        }
+        tt = (time_t)secs;
+        if (!gmtime_r(&tt, &tm))
+                return snprintf(buf, size, "%lld", (long long)ms);
+        int n = (int)strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (rem)
+                n += snprintf(buf + n, size - (size_t)n, ".%03d", (int)rem);
+        n += snprintf(buf + n, size - (size_t)n, "Z");
+        return n;
+}
+
 int spate_time_from_num(double d, int64_t *ms) {
         if (!(d >= (double)-SPATE_MAX_TIME_MS && d <= (double)SPATE_MAX_TIME_MS))
                 return -1;

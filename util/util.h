@@ -103,6 +103,9 @@ int spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms, int (*stop)(void *a
 /* Converts a number of ms to a time, rounding down. Returns 0, or -1 if d is
  * NaN or outside ±SPATE_MAX_TIME_MS. */
 int spate_time_from_num(double d, int64_t *ms);
+/* "2026-11-23T10:00:00Z", with ".mmm" before the Z when ms are not whole
+ * seconds; negative times too. Returns the length (< 32); buf needs 32. */
+int spate_fmt_iso_ms(int64_t ms, char *buf, size_t size);
 /* Shortest text that reads back as the same double; integers print without ".0". */
 int spate_fmt_num(char *buf, size_t size, double d);
 /* Test hook: aborts the process (after a warning) when SPATE_CRASH_AT names

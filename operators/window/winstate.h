@@ -432,8 +432,5 @@ int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
                          size_t *arg_len, double *paramp, size_t *posp, char *errstr,
                          size_t errstr_size);
 
-/* "2026-11-23T10:00:00Z", with ".mmm" before the Z when ms are not whole
- * seconds; negative times too. Returns the length (< 32); buf needs 32. */
-int spate_fmt_iso_ms(int64_t ms, char *buf, size_t size);
 
 #endif

@@ -651,23 +651,3 @@ int spate_agg_spec_parse(const char *spec, spate_agg_fn_t *fnp, size_t *arg_off,
         *arg_len = a1 - a0;
         return 0;
 }
-
-/* --- time --- */
-
-int spate_fmt_iso_ms(int64_t ms, char *buf, size_t size) {
-        int64_t secs = ms / 1000, rem = ms % 1000;
-        struct tm tm;
-        time_t tt;
-        if (rem < 0) {
-                rem += 1000;
-                secs--;
-        }
-        tt = (time_t)secs;
-        if (!gmtime_r(&tt, &tm))
-                return snprintf(buf, size, "%lld", (long long)ms);
-        int n = (int)strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (rem)
-                n += snprintf(buf + n, size - (size_t)n, ".%03d", (int)rem);
-        n += snprintf(buf + n, size - (size_t)n, "Z");
-        return n;
-}

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "../driver/window_recs.h"
 #include "../../operators/window/winstate.h"
+#include "../../util/util.h"
 
 #include <math.h>
 #include <stdint.h>

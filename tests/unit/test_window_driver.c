@@ -8,6 +8,7 @@
 #include "../driver/window_recs.h"
 #include "../../operators/window/winstate.h"
 #include "../../engine/node_state.h"
+#include "../../util/util.h"
 #include "../../engine/topology.h"
 #include "../../state/store.h"
 #include "../../util/buf.h"

@@ -13,6 +13,7 @@
 #include "../driver/driver.h"
 #include "../../operators/window/window_int.h"
 #include "../../operators/window/winstate.h"
+#include "../../util/util.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -4,6 +4,7 @@
  * tracking, session tombstones, closing and expiry, load). */
 #include "check.h"
 #include "../../operators/window/winstate.h"
+#include "../../util/util.h"
 #include "../../operators/window/window_int.h"
 
 #include <stdint.h>
