@@ -360,21 +360,46 @@ static int query_cf(spate_store_cf_t *cf, const spate_iq_t *q, spate_iq_rows_t *
         return rc < 0 ? -1 : 0;
 }
 
+static int meta_decode(const void *v, size_t len, meta_t *m, char *errstr, size_t errstr_size);
+
+/* The changelog offset cf's checkpoint reflects into rows, read before its
+ * keys (so they reflect at least that much; a standby's answer says it). */
+static int query_reflects(spate_store_cf_t *cf, const char *changelog, spate_iq_rows_t *rows, char *errstr,
+                          size_t errstr_size) {
+        char mk = KEY_META, *mv;
+        size_t mvlen;
+        meta_t m;
+        int rc = spate_store_get(cf, &mk, 1, &mv, &mvlen, errstr, errstr_size);
+        rows->changelog = changelog;
+        rows->changelog_next = -1;
+        if (rc == 0) {
+                rc = meta_decode(mv, mvlen, &m, errstr, errstr_size);
+                free(mv);
+                if (!rc)
+                        rows->changelog_next = m.changelog_next;
+        }
+        return rc < 0 ? -1 : 0;
+}
+
 int spate_kv_query(const spate_node_t *n, const char *name, const spate_iq_t *q, spate_iq_rows_t *rows,
                    spate_kv_render_fn render, char *errstr, size_t errstr_size) {
+        const spate_kv_node_t *kn = n->stores;
         spate_buf_t out = { 0 };
         char cfname[512];
-        int rc = 0;
+        int rc = 0, store = 0;
         if (q->kind == SPATE_IQ_HISTORY) {
                 snprintf(errstr, errstr_size, "node '%s' keeps one value per key (a key-value store), "
                          "no history: ask /state/%s/<key>", n->name, n->name);
                 return 400;
         }
-        for (int i = 0; q->store && !rc && i < q->nparts; i++) {
+        while (kn && store < kn->nstores - 1 && strcmp(kn->names[store], name))
+                store++;
+        for (int i = 0; kn && q->store && !rc && i < q->nparts; i++) {
                 spate_store_cf_t *cf;
                 snprintf(cfname, sizeof(cfname), "kv.%s.%s-%d", n->name, name, q->parts[i]);
                 if ((cf = spate_store_cf_find(q->store, cfname)))
-                        rc = query_cf(cf, q, rows, render, &out, errstr, errstr_size);
+                        rc = query_reflects(cf, kn->changelogs[store], rows, errstr, errstr_size) ? -1 :
+                                query_cf(cf, q, rows, render, &out, errstr, errstr_size);
         }
         spate_buf_free(&out);
         return rc;
