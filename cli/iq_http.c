@@ -242,6 +242,15 @@ static void peer_url(spate_buf_t *u, CURL *curl, const char *base, const spate_i
                 put_arg(u, curl, "end", q->end);
         if (q->stale)
                 put_arg(u, curl, "stale", "ok");
+        if (q->ncopies) {
+                spate_buf_t list = { 0 };
+                for (int i = 0; i < q->ncopies; i++)
+                        spate_buf_put(&list, num, (size_t)snprintf(num, sizeof(num), i ? ",%d" : "%d",
+                                                                   q->copies[i]));
+                spate_buf_putc(&list, '\0');
+                put_arg(u, curl, "partitions", list.data);
+                spate_buf_free(&list);
+        }
         spate_buf_putc(u, '\0');
 }
 
@@ -476,32 +485,128 @@ static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic
 
 /* stale=ok, a lookup over every task: the partitions of topic not owned here
  * whose owner cannot answer (none, this instance restoring, or one of the
- * failed instances) into copies; each must have a standby copy here, else
- * -1 with errstr (the answer would miss its keys). */
-static int copies_needed(spate_iq_http_t *h, const char *topic, int nparts, const int32_t *mine, int nmine,
-                         char **failed, int nfailed, int32_t *copies, int *ncopies, char *errstr,
-                         size_t errstr_size) {
-        *ncopies = 0;
+ * failed instances): into here those with a standby copy here, into there
+ * the others. */
+static void copies_needed(spate_iq_http_t *h, const char *topic, int nparts, const int32_t *mine, int nmine,
+                          char **failed, int nfailed, int32_t *here, int *nhere, int32_t *there, int *nthere) {
+        *nhere = *nthere = 0;
         for (int32_t p = 0; p < nparts; p++) {
-                int here = 0, lost;
-                for (int i = 0; i < nmine && !here; i++)
-                        here = mine[i] == p;
-                if (here)
+                int owned = 0, lost;
+                for (int i = 0; i < nmine && !owned; i++)
+                        owned = mine[i] == p;
+                if (owned)
                         continue;
                 char *owner = h->peers ? spate_iq_peers_owner(h->peers, topic, p) : NULL;
                 lost = !owner || !strcmp(owner, spate_iq_peers_self(h->peers));
                 for (int i = 0; i < nfailed && !lost; i++)
                         lost = !strcmp(owner, failed[i]);
                 free(owner);
-                if (!lost)
-                        continue;
-                if (!spate_iq_standby_held(topic, p))
-                        return snprintf(errstr, errstr_size, "partition %d of %s has no owner that answers and "
-                                        "no standby copy here: the answer would miss its keys; retry shortly",
-                                        p, topic), -1;
-                copies[(*ncopies)++] = p;
+                if (lost && spate_iq_standby_held(topic, p))
+                        here[(*nhere)++] = p;
+                else if (lost)
+                        there[(*nthere)++] = p;
         }
-        return 0;
+}
+
+/* The first instance other than the failed ones whose record lists a copy
+ * of partition p of topic (malloc'd), or NULL. */
+static char *copy_holder(spate_iq_http_t *h, const char *topic, int32_t p, char **failed, int nfailed) {
+        char **urls, *url = NULL;
+        int n = h->peers ? spate_iq_peers_standbys(h->peers, topic, p, &urls) : 0;
+        for (int i = 0; i < n && !url; i++) {
+                int down = 0;
+                for (int k = 0; k < nfailed && !down; k++)
+                        down = !strcmp(urls[i], failed[k]);
+                if (!down)
+                        url = spate_xstrdup(urls[i]);
+        }
+        if (h->peers)
+                spate_iq_peers_free_list(urls, n);
+        return url;
+}
+
+/* Asks other instances for their copies of partitions there (each the first
+ * holder copy_holder() names, all of one holder's in one request:
+ * local=1&stale=ok&partitions=...), adding their rows to all and what they
+ * read to st. -1 with errstr when a partition has no holder or one fails. */
+static int ask_copies(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, const int32_t *there,
+                      int nthere, char **failed, int nfailed, json_t *all, int *truncated, stale_t *st,
+                      char *errstr, size_t errstr_size) {
+        char **holder = spate_xcalloc((size_t)nthere + 1, sizeof(*holder));
+        spate_iq_t *ask = spate_xmalloc(sizeof(*ask));
+        int rc = 0;
+        for (int i = 0; i < nthere && !rc; i++)
+                if (!(holder[i] = copy_holder(h, topic, there[i], failed, nfailed))) {
+                        snprintf(errstr, errstr_size, "partition %d of %s has no owner that answers and no "
+                                 "standby copy anywhere: the answer would miss its keys; retry shortly",
+                                 there[i], topic);
+                        rc = -1;
+                }
+        for (int i = 0; i < nthere && !rc; i++) {
+                spate_buf_t body = { 0 };
+                long status;
+                if (!holder[i])
+                        continue;
+                *ask = *q;
+                ask->stale = 1;
+                ask->ncopies = 0;
+                for (int k = i; k < nthere; k++)
+                        if (holder[k] && !strcmp(holder[k], holder[i]) && ask->ncopies < SPATE_IQ_COPIES_MAX) {
+                                ask->copies[ask->ncopies++] = there[k];
+                                if (k > i) {
+                                        free(holder[k]);
+                                        holder[k] = NULL;
+                                }
+                        }
+                status = ask_peer(h, holder[i], ask, &body, st, errstr, errstr_size);
+                if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && q->kind == SPATE_IQ_GET))
+                        rc = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated) ?
+                                snprintf(errstr, errstr_size, "instance %s: not JSON", holder[i]), -1 : 0;
+                else
+                        rc = status ? snprintf(errstr, errstr_size, "instance %s answered %ld for its standby "
+                                               "copies", holder[i], status), -1 : -1;
+                spate_buf_free(&body);
+        }
+        for (int i = 0; i < nthere; i++)
+                free(holder[i]);
+        free(holder);
+        free(ask);
+        return rc;
+}
+
+/* Adds the rows collected here to all (rows emptied). */
+static void gather_rows(json_t *all, spate_iq_rows_t *rows, int *truncated) {
+        spate_buf_t text = { 0 };
+        spate_buf_putc(&text, '[');
+        if (rows->n)
+                spate_buf_put(&text, rows->json.data, rows->json.len);
+        spate_buf_putc(&text, ']');
+        gather(all, text.data, text.len, 0, truncated);
+        spate_buf_free(&text);
+        rows->n = rows->json.len = 0;
+}
+
+/* stale=ok, a lookup over every task, after the owners answered: the
+ * partitions nobody answered for, from the copies here and elsewhere. */
+static int read_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, const char *topic, int ntasks,
+                       const int32_t *mine, int nmine, char **failed, int nfailed, json_t *all, int *truncated,
+                       stale_t *st, char *errstr, size_t errstr_size) {
+        int32_t *here = spate_xcalloc((size_t)ntasks + 1, sizeof(*here)),
+                *there = spate_xcalloc((size_t)ntasks + 1, sizeof(*there));
+        spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_GET };
+        int nhere, nthere, rc;
+        copies_needed(h, topic, ntasks, mine, nmine, failed, nfailed, here, &nhere, there, &nthere);
+        if (!(rc = run_copies(h, n, q, here, nhere, &rows, st, errstr, errstr_size)))
+                gather_rows(all, &rows, truncated);
+        if (!rc && nthere && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
+                rc = q->local ? snprintf(errstr, errstr_size, "partition %d of %s: no standby copy here",
+                                         there[0], topic), -1 :
+                                ask_copies(h, q, topic, there, nthere, failed, nfailed, all, truncated, st,
+                                           errstr, errstr_size);
+        spate_buf_free(&rows.json);
+        free(here);
+        free(there);
+        return rc;
 }
 
 static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q, json_t *all,
@@ -606,32 +711,13 @@ static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c,
                 return r;
         }
         all = json_array();
-        spate_buf_t text = { 0 };
-        spate_buf_putc(&text, '[');
-        if (rows.n)
-                spate_buf_put(&text, rows.json.data, rows.json.len);
-        spate_buf_putc(&text, ']');
-        gather(all, text.data, text.len, 0, &truncated);
-        spate_buf_free(&text);
-        if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(all))) {
-                rc = ask_others(h, q, topic, all, &truncated, &failed, &nfailed, err, sizeof(err));
-        }
-        if (!rc && everywhere && q->stale && !(q->kind == SPATE_IQ_GET && json_array_size(all))) {
-                int32_t *more = spate_xcalloc((size_t)ntasks + 1, sizeof(*more));
-                int nmore = 0;
-                rows.n = rows.json.len = 0;
-                rc = copies_needed(h, topic, ntasks, parts, nparts, failed, nfailed, more, &nmore, err, sizeof(err));
-                if (!rc && nmore && (rc = run_copies(h, n, q, more, nmore, &rows, &st, err, sizeof(err))) == 0) {
-                        spate_buf_putc(&text, '[');
-                        if (rows.n)
-                                spate_buf_put(&text, rows.json.data, rows.json.len);
-                        spate_buf_putc(&text, ']');
-                        gather(all, text.data, text.len, 0, &truncated);
-                        spate_buf_free(&text);
-                }
-                free(more);
-        }
+        gather_rows(all, &rows, &truncated);
         spate_buf_free(&rows.json);
+        if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
+                rc = ask_others(h, q, topic, all, &truncated, &failed, &nfailed, err, sizeof(err));
+        if (!rc && everywhere && q->stale && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
+                rc = read_copies(h, n, q, topic, ntasks, parts, nparts, failed, nfailed, all, &truncated, &st, err,
+                                 sizeof(err));
         spate_iq_peers_free_list(failed, nfailed);
         if (rc) {
                 json_decref(all);
@@ -678,6 +764,20 @@ static enum MHD_Result answer_elsewhere(spate_iq_http_t *h, struct MHD_Connectio
         return r;
 }
 
+/* partitions=... (an instance forwarding a stale lookup): exactly those
+ * partitions' copies here, each of which must be held. */
+static enum MHD_Result answer_copies(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
+                                     spate_iq_t *q, const char *topic, int ntasks) {
+        char err[512];
+        for (int i = 0; i < q->ncopies; i++)
+                if (q->copies[i] >= ntasks || !spate_iq_standby_held(topic, q->copies[i])) {
+                        snprintf(err, sizeof(err), "no standby copy of partition %d of %s here", q->copies[i],
+                                 topic);
+                        return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
+                }
+        return answer_here(h, c, n, q, topic, ntasks, NULL, 0, 0, q->copies, q->ncopies);
+}
+
 enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *c, const char *url) {
         spate_iq_t q;
         char err[1024];
@@ -716,6 +816,8 @@ enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *
                          topic);
                 return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
         }
+        if (q.ncopies)
+                return answer_copies(h, c, n, &q, topic, nparts);
         if (q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY)
                 return answer_here(h, c, n, &q, topic, nparts, parts, rc, 1, NULL, 0);
         int32_t p = spate_iq_key_partition(n, route, q.key, q.klen, nparts);

@@ -81,6 +81,28 @@ static int refuse_args(const spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, c
         return 0;
 }
 
+/* partitions=p,q,...: what an instance forwarding a stale lookup asks a
+ * peer to read from its copies (iq_http.c), never a user's argument alone. */
+static int parse_copies(spate_iq_t *q, const char *v, char *errstr, size_t errstr_size) {
+        const char *p = v;
+        char *end;
+        if (!q->local || !q->stale)
+                return bad(errstr, errstr_size, 400, "partitions=%s goes with local=1&stale=ok (an instance "
+                           "asking another for its standby copies)", v);
+        while (*p) {
+                long n = strtol(p, &end, 10);
+                if (!isdigit((unsigned char)*p) || n > INT32_MAX || q->ncopies == SPATE_IQ_COPIES_MAX ||
+                    (*end && *end != ','))
+                        return bad(errstr, errstr_size, 400, "partitions=%s: want partition numbers, "
+                                   "comma-separated (at most 256)", v);
+                q->copies[q->ncopies++] = (int32_t)n;
+                p = *end ? end + 1 : end;
+        }
+        if (!q->ncopies)
+                return bad(errstr, errstr_size, 400, "partitions=%s: no partition", v);
+        return 0;
+}
+
 static int parse_args(spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, char *errstr, size_t errstr_size) {
         const char *v;
         char *end;
@@ -118,7 +140,7 @@ static int parse_args(spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, char *er
         if ((v = arg(opaque, "stale")) && !(q->stale = !strcmp(v, "ok") || !strcmp(v, "1") || !strcmp(v, "true")))
                 return bad(errstr, errstr_size, 400, "stale=%s: want stale=ok (answers from a standby's copy "
                            "when the partition's owner cannot answer)", v);
-        return 0;
+        return (v = arg(opaque, "partitions")) ? parse_copies(q, v, errstr, errstr_size) : 0;
 }
 
 int spate_iq_parse(const char *path, spate_iq_arg_fn arg, void *opaque, spate_iq_t *q, char *errstr,

@@ -39,6 +39,7 @@ typedef enum {
 
 #define SPATE_IQ_LIMIT_DEFAULT 1000
 #define SPATE_IQ_LIMIT_MAX 100000
+#define SPATE_IQ_COPIES_MAX 256
 
 typedef struct spate_iq {
         spate_iq_kind_t kind;
@@ -52,6 +53,10 @@ typedef struct spate_iq {
         int local;                  /* ?local=1: answer from this instance only (forwarded) */
         int stale;                  /* ?stale=ok: when the owner cannot answer, a standby's copy
                                        may (the answer says so, and how far behind it may be) */
+        int32_t copies[SPATE_IQ_COPIES_MAX];  /* ?partitions=p,..  (with local=1 and stale=ok, from
+                                                 an instance forwarding): read exactly these
+                                                 partitions' standby copies here */
+        int ncopies;
         /* Filled by the caller before def->query(): */
         struct spate_store *store;  /* the engine's state store (read-locked), or NULL */
         const int32_t *parts;       /* the partitions of the node's input to read */

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # 0472-interactive-queries-standby.sh - interactive queries answered from a standby's copy
-# (`?stale=ok`; README "Interactive queries", docs/stores.md): two instances with
+# (`?stale=ok`; README "Interactive queries", docs/stores.md): three instances a, b, c with
 # num_standby_replicas: 1 of a window (tumbling count/sum on the record key, emit: update) and a
-# dedupe (an engine-owned key-value store) over 4 partitions, both with --http. Once every record
-# is committed and the survivor-to-be's standbys have caught up with the other's changelogs
-# (spate_standby_lag_records 0), tests/ref/iq_stale_ref.py asks it about the keys of the other's
-# partitions with stale=ok: the live owner answers (forwarded, no standby header). Then the owner
-# is killed with SIGKILL and, before the group moves its partitions (session timeout), the
-# survivor answers the same questions: without stale=ok a 503 with Retry-After; with it from its
-# standby copies, saying so (X-Spate-Source: standby, the changelog offset of each copy, a lag
-# of 0 records), every window, history, dedupe entry and scan equal to the references
-# (windows_ref.py; the first record of each id). Once the survivor holds every partition, the
-# same answers come from it as owner.
+# dedupe (an engine-owned key-value store) over 4 partitions, all with --http, so each of a's
+# tasks has its one copy on b or on c. Once every record is committed and the copies of a's tasks
+# have caught up (spate_standby_lag_records 0), tests/ref/iq_stale_ref.py asks b and c about the
+# keys of a's partitions with stale=ok: the live owner answers (forwarded, no standby header).
+# Then a is killed with SIGKILL and, before the group moves its partitions (session timeout), b
+# and c answer the same questions: without stale=ok a 503 with Retry-After; with it from the
+# standby copies, saying so (X-Spate-Source: standby, the changelog offset of each copy, a lag of
+# 0 records), every window, history, dedupe entry and scan equal to the references (windows_ref.py;
+# the first record of each id) - the instance without a partition's copy forwarding to the one
+# with it. Once b and c hold every partition, the same answers come from them as owners.
 . "$SPATE_ROOT/tests/lib.sh"
 REF=$SPATE_ROOT/tests/ref
 K=${K_0472:-120}
@@ -61,47 +61,82 @@ nodes:
 EOF
 start_broker --topology "$TMP/topo.yaml" || { nok "broker starts"; exit 1; }
 
-port=$(free_port 2)
-A=http://127.0.0.1:$port B=http://127.0.0.1:$((port + 1))
-start() { start_spate "$1" "$TMP/topo.yaml" SPATE_HTTP="${2#http://}" SPATE_STATE_DIR="$TMP/state-$1"; }
+port=$(free_port 3)
+A=http://127.0.0.1:$port B=http://127.0.0.1:$((port + 1)) C=http://127.0.0.1:$((port + 2))
+# A session timeout long enough for every question to be asked before the group moves a's
+# partitions (the copies answer then), shorter than the 15 s after which a's committer tags go
+# stale (then every instance would start a copy of a's tasks).
+start() {
+        start_spate "$1" "$TMP/topo.yaml" SPATE_HTTP="${2#http://}" SPATE_STATE_DIR="$TMP/state-$1" \
+                SPATE_SESSION_TIMEOUT_MS=10000
+}
+# held NAME...: the partitions the last assignment of each instance NAME gave it, comma-separated.
+held() {
+        local name
+        for name in "$@"; do
+                grep "assigned [0-9]* partitions" "$TMP/spate-$name.log" | tail -1 | grep -o "it0472.in\[[0-9]\]"
+        done | sed -E "s/.*\[([0-9])\]/\1/" | sort -n | paste -sd,
+}
+spread() { [ -n "$(held a)" ] && [ -n "$(held b)" ] && [ -n "$(held c)" ] && [ "$(held a b c)" = 0,1,2,3 ]; }
 start a "$A"
 check "a holds the 4 partitions" wait_for 30 holds_partitions 4 a
 start b "$B"
-check "a and b hold 2 partitions each" wait_for 30 holds_partitions 2 a b
-failed=$(grep "assigned 2 partitions" "$TMP/spate-a.log" | tail -1 | grep -o "it0472.in\[[0-9]\]" |
-        sed -E "s/.*\[([0-9])\]/\1/" | paste -sd,)
+start c "$C"
+check "a, b and c hold the 4 partitions between them" wait_for 60 spread
+failed=$(held a)
 check "produce $N records of $K keys" $KT produce "$BOOT" it0472.in "$TMP/in.tsv" --partitioned
 check "every record committed within 60 s" wait_committed 60 it-0472 it0472.in "$N"
-# b's standbys of a's tasks: both changelogs' series of a's partitions, all 0.
+# The copies of a's tasks (b's and c's series of both changelogs for a's partitions): at least
+# one per task, all at lag 0.
 caught_up() {
-        curl -s "$B/metrics" | awk -v want="$failed" '/^spate_standby_lag_records\{.*it-0472-/ {
+        { curl -s "$B/metrics"; curl -s "$C/metrics"; } | awk -v want="$failed" '
+                /^spate_standby_lag_records\{.*it-0472-/ {
                         p = $0; sub(/.*partition="/, "", p); sub(/".*/, "", p)
                         if (index("," want ",", "," p ",")) { n++; s += $NF } }
-                END { exit !(n == 2 * split(want, w, ",") && s == 0) }'
+                END { exit !(n >= 2 * split(want, w, ",") && s == 0) }'
 }
-check "b's standbys caught up with a's changelogs within 60 s" wait_for 60 caught_up
-ask() {  # MODE [-q]: the questions about a's keys, asked of b
-        $PY "$REF/iq_stale_ref.py" check "$B" "$TMP/windows.jsonl" "$TMP/records.jsonl" "$failed" "$@"
+check "the copies of a's tasks caught up with its changelogs within 60 s" wait_for 60 caught_up
+ask() {  # URL MODE [KEYS] [-q]: the questions about a's keys, asked of URL
+        local url=$1; shift
+        $PY "$REF/iq_stale_ref.py" check "$url" "$TMP/windows.jsonl" "$TMP/records.jsonl" "$failed" "$@"
 }
 # The checkpoint after the last commit may lag the committed offsets by one commit_interval.
-check "with a live owner, b forwards and a answers (no standby header)" wait_for 30 ask owner -q
-tap_relay "owner: " < <(ask owner | grep "^not ok" | head -20)
+for x in B C; do
+        check "with a live owner, ${x,} forwards and a answers (no standby header)" wait_for 30 ask "${!x}" owner -q
+        tap_relay "${x,}, owner: " < <(ask "${!x}" owner | grep "^not ok" | head -20)
+done
 
 log_mark b
+log_mark c
 kill_spate a
 ok "killed a (partitions $failed) with SIGKILL"
-assigned() { log_since b | grep -q "assigned 4 partitions"; }
-ask strict >"$TMP/strict.tap"
-check "without stale=ok, b answers every question about a's keys with 503 and Retry-After ($(grep -c "^ok" "$TMP/strict.tap") checks)" \
+moved() { { log_since b; log_since c; } | grep -q "assigned [0-9]* partitions"; }
+ask "$C" strict 10 >"$TMP/strict.tap"
+check "without stale=ok, c answers about a's keys with 503 and Retry-After ($(grep -c "^ok" "$TMP/strict.tap") checks)" \
         [ "$(grep -c "^not ok" "$TMP/strict.tap")" -eq 0 ]
-tap_relay "without stale=ok: " < <(grep "^not ok" "$TMP/strict.tap" | head -5)
-early=$(assigned && echo "after" || echo "before")
-ask stale >"$TMP/stale.tap"
-echo "# the stale answers were asked $early b took a's partitions"
-check "with stale=ok, b's answers about a's keys equal the references ($(grep -c "^ok" "$TMP/stale.tap") checks)" \
-        [ "$(grep -c "^not ok" "$TMP/stale.tap")" -eq 0 ]
-tap_relay "with stale=ok: " < <(grep "^not ok" "$TMP/stale.tap" | head -10; grep "answers from a standby" "$TMP/stale.tap")
-check "b takes a's partitions within 60 s" wait_for 60 assigned
-check "then b answers as owner" wait_for 30 ask owner -q
-tap_relay "after the failover: " < <(ask owner | grep "^not ok" | head -20)
-check_sigterm b
+tap_relay "c, without stale=ok: " < <(grep "^not ok" "$TMP/strict.tap" | head -5)
+ask "$C" stale >"$TMP/stale-c.tap"
+ask "$B" stale >"$TMP/stale-b.tap"
+early=$(moved && echo "after" || echo "before")
+echo "# the stale answers were asked $early the group moved a's partitions"
+for x in b c; do
+        check "with stale=ok, $x's answers about a's keys equal the references ($(grep -c "^ok" "$TMP/stale-$x.tap") checks)" \
+                [ "$(grep -c "^not ok" "$TMP/stale-$x.tap")" -eq 0 ]
+        tap_relay "$x, with stale=ok: " < <(grep "^not ok" "$TMP/stale-$x.tap" | head -10)
+        echo "# $x: $(grep "^# sources" "$TMP/stale-$x.tap")"
+done
+read -r standby forwarded owner < <(cat "$TMP"/stale-[bc].tap |
+        sed -nE 's/^# sources: ([0-9]+) standby \(([0-9]+) forwarded\), ([0-9]+) owner/\1 \2 \3/p' |
+        awk '{ s += $1; f += $2; o += $3 } END { print s, f, o }')
+check "answers from the copies: $standby, of which $forwarded read by the other instance's copy" \
+        [ "${standby:-0}" -gt 0 -a "${forwarded:-0}" -gt 0 ]
+if [ "$early" = before ]; then
+        check "all asked before the group moved a's partitions: none from an owner ($owner)" [ "${owner:-1}" -eq 0 ]
+fi
+takeover() { [ "$(held b c)" = 0,1,2,3 ] && moved; }
+check "b and c take a's partitions within 60 s" wait_for 60 takeover
+for x in B C; do
+        check "then ${x,} answers from the owners" wait_for 30 ask "${!x}" owner -q
+        tap_relay "${x,}, after the failover: " < <(ask "${!x}" owner | grep "^not ok" | head -20)
+done
+check_sigterm b c

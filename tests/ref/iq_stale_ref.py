@@ -8,18 +8,20 @@ independent references (test 0472).
         partition Kafka's default partitioner gives it (murmur2, so that the window's queries,
         routed by the key, find it there); ids "<key>-<0..2>" repeat within their key's
         partition; event times over 3 hours.
-  check BASE WINDOWS.jsonl RECORDS.jsonl PARTS MODE [-q]
+  check BASE WINDOWS.jsonl RECORDS.jsonl PARTS MODE [KEYS] [-q]
         For every key in the partitions PARTS (comma-separated): through BASE, GET
         /state/win/<key> is the reference's last window of the key (windows_ref.py's output),
         its /history every window of the key, and GET /state/dd/<id> of each of its ids the
         event time of the id's first record (dedupe with a `within` longer than the data passes
         each id once: its first record in offset order); then a scan of /state/win holds the
-        last window of every key. MODE:
+        last window of every key (KEYS: only the first KEYS keys are asked about). MODE:
           stale:  asked with stale=ok; every answer equals the reference, and one that says it
                   came from a standby (X-Spate-Source: standby) names its partition's changelog
                   offset (X-Spate-Standby-Offsets) and a lag of 0 records (X-Spate-Standby-Lag:
                   the copy caught up before the owner died); at least one did (the owner is dead,
                   so the answers before the survivor takes its partitions come from the copy).
+                  The last line counts the answers: "# sources: S standby (F forwarded), O owner",
+                  F those read by another instance than BASE (X-Spate-Served-By).
           owner:  asked with stale=ok while the owner lives: every answer equals the reference
                   and none came from a standby (a live owner answers).
           strict: asked without stale=ok: every answer is a 503 with Retry-After (the owner is
@@ -67,7 +69,7 @@ def same_windows(got, want):
 class Checker:
     def __init__(self, base, mode):
         self.base, self.mode, self.res = base, mode, []
-        self.sources = {"standby": 0, "owner": 0}
+        self.sources = {"standby": 0, "owner": 0, "forwarded": 0}
 
     def ask(self, path, p, compare):
         """One question about partition p: compare(body) says how the body differs (None: equal)."""
@@ -81,6 +83,7 @@ class Checker:
         source = "standby" if hdr.get("X-Spate-Source") == "standby" else "owner"
         self.sources[source] += 1
         if source == "standby":
+            self.sources["forwarded"] += hdr.get("X-Spate-Served-By") != self.base
             offsets = dict(i.split("=") for i in hdr.get("X-Spate-Standby-Offsets", "").split(",") if "=" in i)
             lags = dict(i.split("=") for i in hdr.get("X-Spate-Standby-Lag", "").split(",") if "=" in i)
             if not offsets.get(str(p), "").isdigit() or int(offsets[str(p)]) <= 0:
@@ -93,7 +96,7 @@ class Checker:
         self.res.append((d is None, "%s (%s)%s" % (path, source, ": " + d if d else "")))
 
 
-def check(base, windows, records, parts, mode):
+def check(base, windows, records, parts, mode, nkeys=None):
     parts = {int(p) for p in parts.split(",")}
     want, first, where = {}, {}, {}
     for line in open(windows):
@@ -106,7 +109,7 @@ def check(base, windows, records, parts, mode):
         first.setdefault(r["id"], r["t"])
     c = Checker(base, mode)
     q = urllib.parse.quote
-    keys = sorted(k for k in want if where[k] in parts)
+    keys = sorted(k for k in want if where[k] in parts)[:int(nkeys) if nkeys else None]
     for key in keys:
         rows, p = want[key], where[key]
         c.ask("/state/win/%s" % q(key), p, lambda b, w=rows[-1]: same_window(b, w))
@@ -122,7 +125,7 @@ def check(base, windows, records, parts, mode):
     if mode == "stale":
         res.append((c.sources["standby"] > 0, "%d answers from a standby's copy, %d from an owner"
                     % (c.sources["standby"], c.sources["owner"])))
-    return res
+    return res, c.sources
 
 
 if __name__ == "__main__":
@@ -130,11 +133,12 @@ if __name__ == "__main__":
     if args[:1] == ["gen"] and len(args) == 4:
         gen(int(args[1]), int(args[2]), args[3])
         sys.exit(0)
-    if args[:1] != ["check"] or len(args) != 6 or args[5] not in ("stale", "owner", "strict"):
+    if args[:1] != ["check"] or len(args) not in (6, 7) or args[5] not in ("stale", "owner", "strict"):
         sys.exit(__doc__)
-    results = check(*args[1:])
+    results, sources = check(*args[1:])
     if "-q" not in sys.argv:
-        print("# %d checks" % len(results))
         for ok, what in results:
             print("%s - %s" % ("ok" if ok else "not ok", what))
+        print("# sources: %d standby (%d forwarded), %d owner" % (sources["standby"], sources["forwarded"],
+                                                                   sources["owner"]))
     sys.exit(0 if all(ok for ok, _ in results) else 1)

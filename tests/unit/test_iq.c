@@ -80,6 +80,14 @@ static void test_args(void) {
         CHECK(parse("/state/w/k", NULL, &q, err) == 0 && !q.stale, "not without it");
         CHECK(parse("/state/w/k", stale_typo, &q, err) == 400 && strstr(err, "stale=ok"),
               "a value other than ok: 400 (%s)", err);
+        const char *const copies[] = { "local=1", "stale=ok", "partitions=0,3,12", NULL },
+                          *const copies_alone[] = { "partitions=1", NULL },
+                          *const copies_bad[] = { "local=1", "stale=ok", "partitions=1,,2", NULL };
+        CHECK(parse("/state/w", copies, &q, err) == 0 && q.ncopies == 3 && q.copies[0] == 0 && q.copies[2] == 12,
+              "partitions=0,3,12 with local=1&stale=ok: the copies a forwarding instance asks for");
+        CHECK(parse("/state/w", copies_alone, &q, err) == 400 && strstr(err, "local=1&stale=ok"),
+              "partitions without local=1&stale=ok: 400 (%s)", err);
+        CHECK(parse("/state/w", copies_bad, &q, err) == 400, "an empty partition number: 400");
         const char *const fwd[] = { "local=1", "prefix=ha", NULL };
         CHECK(parse("/state/w", fwd, &q, err) == 0 && q.local && !strcmp(q.prefix, "ha"), "local=1 and prefix");
 }
