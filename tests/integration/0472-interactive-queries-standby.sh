@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # 0472-interactive-queries-standby.sh - interactive queries answered from a standby's copy
 # (`?stale=ok`; README "Interactive queries", docs/stores.md): three instances a, b, c with
-# num_standby_replicas: 1 of a window (tumbling count/sum on the record key, emit: update) and a
-# dedupe (an engine-owned key-value store) over 4 partitions, all with --http, so each of a's
-# tasks has its one copy on b or on c. Once every record is committed and the copies of a's tasks
+# num_standby_replicas: 1 of a window (tumbling count/sum on the record key, emit: update), the
+# same window with group_by (gwin, its tasks those of its repartition topic) and a dedupe (an
+# engine-owned key-value store) over 4 partitions, all with --http, so each of a's window and
+# dedupe tasks has its one copy on b or on c (gwin's: on both, which follow every task of an
+# internal topic). Once every record is committed and the copies of a's tasks
 # have caught up (spate_standby_lag_records 0), tests/ref/iq_stale_ref.py asks b and c about the
 # keys of a's partitions with stale=ok: the live owner answers (forwarded, no standby header).
 # Then a is killed with SIGKILL and, before the group moves its partitions (session timeout), b
@@ -42,6 +44,24 @@ nodes:
     aggregates:
       count: count()
       sum: sum(v)
+  - name: gwin
+    type: window
+    from: readings
+    window: tumbling
+    size: 1h
+    grace: 1000h
+    emit: update
+    group_by: key
+    partitions: 3
+    aggregates:
+      count: count()
+      sum: sum(v)
+  - name: gwin_out
+    type: kafka_sink
+    from: gwin
+    topic: it0472.gwin
+    compacted: true
+    partitions: 2
   - name: win_out
     type: kafka_sink
     from: win
@@ -70,35 +90,42 @@ start() {
         start_spate "$1" "$TMP/topo.yaml" SPATE_HTTP="${2#http://}" SPATE_STATE_DIR="$TMP/state-$1" \
                 SPATE_SESSION_TIMEOUT_MS=10000
 }
-# held NAME...: the partitions the last assignment of each instance NAME gave it, comma-separated.
+# held [-g] NAME...: the partitions of it0472.in (-g: of gwin's repartition topic) the last
+# assignment of each instance NAME gave it, comma-separated.
 held() {
-        local name
+        local name topic=it0472.in
+        [ "$1" = -g ] && { topic=it-0472-gwin-repartition; shift; }
         for name in "$@"; do
-                grep "assigned [0-9]* partitions" "$TMP/spate-$name.log" | tail -1 | grep -o "it0472.in\[[0-9]\]"
+                grep "assigned [0-9]* partitions" "$TMP/spate-$name.log" | tail -1 | grep -o "$topic\[[0-9]\]"
         done | sed -E "s/.*\[([0-9])\]/\1/" | sort -n | paste -sd,
 }
 spread() { [ -n "$(held a)" ] && [ -n "$(held b)" ] && [ -n "$(held c)" ] && [ "$(held a b c)" = 0,1,2,3 ]; }
 start a "$A"
-check "a holds the 4 partitions" wait_for 30 holds_partitions 4 a
+alone() { [ "$(held a)" = 0,1,2,3 ]; }
+check "a holds the 4 partitions" wait_for 30 alone
 start b "$B"
 start c "$C"
 check "a, b and c hold the 4 partitions between them" wait_for 60 spread
-failed=$(held a)
+failed=$(held a) gfailed=$(held -g a)
 check "produce $N records of $K keys" $KT produce "$BOOT" it0472.in "$TMP/in.tsv" --partitioned
 check "every record committed within 60 s" wait_committed 60 it-0472 it0472.in "$N"
-# The copies of a's tasks (b's and c's series of both changelogs for a's partitions): at least
-# one per task, all at lag 0.
+# The copies of a's tasks (b's and c's series of win's and dd's changelogs for a's partitions):
+# at least one per task; every copy at lag 0 (gwin's tasks, of its repartition topic, are
+# followed by every instance that does not own them).
 caught_up() {
         { curl -s "$B/metrics"; curl -s "$C/metrics"; } | awk -v want="$failed" '
                 /^spate_standby_lag_records\{.*it-0472-/ {
+                        s += $NF
                         p = $0; sub(/.*partition="/, "", p); sub(/".*/, "", p)
-                        if (index("," want ",", "," p ",")) { n++; s += $NF } }
+                        if ($0 !~ /gwin/ && index("," want ",", "," p ",")) n++ }
                 END { exit !(n >= 2 * split(want, w, ",") && s == 0) }'
 }
 check "the copies of a's tasks caught up with its changelogs within 60 s" wait_for 60 caught_up
 ask() {  # URL MODE [KEYS] [-q]: the questions about a's keys, asked of URL
-        local url=$1; shift
-        $PY "$REF/iq_stale_ref.py" check "$url" "$TMP/windows.jsonl" "$TMP/records.jsonl" "$failed" "$@"
+        local url=$1 mode=$2 keys=0; shift 2
+        [ "${1:-}" != -q ] && [ -n "${1:-}" ] && { keys=$1; shift; }
+        $PY "$REF/iq_stale_ref.py" check "$url" "$TMP/windows.jsonl" "$TMP/records.jsonl" "$failed" "$mode" \
+                "$keys" "$gfailed:3" "$@"
 }
 # The checkpoint after the last commit may lag the committed offsets by one commit_interval.
 for x in B C; do
@@ -109,7 +136,7 @@ done
 log_mark b
 log_mark c
 kill_spate a
-ok "killed a (partitions $failed) with SIGKILL"
+ok "killed a (partitions $failed of it0472.in, $gfailed of gwin's repartition topic) with SIGKILL"
 moved() { { log_since b; log_since c; } | grep -q "assigned [0-9]* partitions"; }
 ask "$C" strict 10 >"$TMP/strict.tap"
 check "without stale=ok, c answers about a's keys with 503 and Retry-After ($(grep -c "^ok" "$TMP/strict.tap") checks)" \
@@ -133,7 +160,7 @@ check "answers from the copies: $standby, of which $forwarded read by the other 
 if [ "$early" = before ]; then
         check "all asked before the group moved a's partitions: none from an owner ($owner)" [ "${owner:-1}" -eq 0 ]
 fi
-takeover() { [ "$(held b c)" = 0,1,2,3 ] && moved; }
+takeover() { [ "$(held b c)" = 0,1,2,3 ] && [ "$(held -g b c)" = 0,1,2 ] && moved; }
 check "b and c take a's partitions within 60 s" wait_for 60 takeover
 for x in B C; do
         check "then ${x,} answers from the owners" wait_for 30 ask "${!x}" owner -q

@@ -8,13 +8,17 @@ independent references (test 0472).
         partition Kafka's default partitioner gives it (murmur2, so that the window's queries,
         routed by the key, find it there); ids "<key>-<0..2>" repeat within their key's
         partition; event times over 3 hours.
-  check BASE WINDOWS.jsonl RECORDS.jsonl PARTS MODE [KEYS] [-q]
+  check BASE WINDOWS.jsonl RECORDS.jsonl PARTS MODE [KEYS [GPARTS:N]] [-q]
         For every key in the partitions PARTS (comma-separated): through BASE, GET
         /state/win/<key> is the reference's last window of the key (windows_ref.py's output),
         its /history every window of the key, and GET /state/dd/<id> of each of its ids the
         event time of the id's first record (dedupe with a `within` longer than the data passes
         each id once: its first record in offset order); then a scan of /state/win holds the
-        last window of every key (KEYS: only the first KEYS keys are asked about). MODE:
+        last window of every key (KEYS: only the first KEYS keys are asked about; 0: all). With
+        GPARTS:N, the same value and history of /state/gwin/<key> (a window with group_by: key,
+        the same windows) for every key in the partitions GPARTS of its repartition topic of N
+        partitions (where the repartition node places it: murmur2, as partition() computes).
+        MODE:
           stale:  asked with stale=ok; every answer equals the reference, and one that says it
                   came from a standby (X-Spate-Source: standby) names its partition's changelog
                   offset (X-Spate-Standby-Offsets) and a lag of 0 records (X-Spate-Standby-Lag:
@@ -96,7 +100,7 @@ class Checker:
         self.res.append((d is None, "%s (%s)%s" % (path, source, ": " + d if d else "")))
 
 
-def check(base, windows, records, parts, mode, nkeys=None):
+def check(base, windows, records, parts, mode, nkeys="0", group=None):
     parts = {int(p) for p in parts.split(",")}
     want, first, where = {}, {}, {}
     for line in open(windows):
@@ -109,7 +113,7 @@ def check(base, windows, records, parts, mode, nkeys=None):
         first.setdefault(r["id"], r["t"])
     c = Checker(base, mode)
     q = urllib.parse.quote
-    keys = sorted(k for k in want if where[k] in parts)[:int(nkeys) if nkeys else None]
+    keys = sorted(k for k in want if where[k] in parts)[:int(nkeys) or None]
     for key in keys:
         rows, p = want[key], where[key]
         c.ask("/state/win/%s" % q(key), p, lambda b, w=rows[-1]: same_window(b, w))
@@ -118,10 +122,22 @@ def check(base, windows, records, parts, mode, nkeys=None):
             c.ask("/state/dd/%s" % q(ident), p,
                   lambda b, i=ident: None if b == {"key": i, "passed_at": first[i]} else
                   "%s, want passed_at %d" % (b, first[i]))
+    if group:
+        gparts, n = group.split(":")
+        gparts, n = {int(p) for p in gparts.split(",")}, int(n)
+        gkeys = sorted(k for k in want if partition(k, n) in gparts)[:int(nkeys) or None]
+        for key in gkeys:
+            rows, p = want[key], partition(key, n)
+            c.ask("/state/gwin/%s" % q(key), p, lambda b, w=rows[-1]: same_window(b, w))
+            c.ask("/state/gwin/%s/history" % q(key), p, lambda b, w=rows: same_windows(b["rows"], w))
+        res_g = (len(gkeys) > 0, "%d keys of gwin in partitions %s of its repartition topic"
+                 % (len(gkeys), sorted(gparts)))
     latest = [want[k][-1] for k in sorted(want)]
     c.ask("/state/win?limit=100000", min(parts), lambda b: same_windows(b["rows"], latest))
     res = c.res
     res.append((len(keys) > 0, "%d keys in partitions %s" % (len(keys), sorted(parts))))
+    if group:
+        res.append(res_g)
     if mode == "stale":
         res.append((c.sources["standby"] > 0, "%d answers from a standby's copy, %d from an owner"
                     % (c.sources["standby"], c.sources["owner"])))
@@ -133,7 +149,7 @@ if __name__ == "__main__":
     if args[:1] == ["gen"] and len(args) == 4:
         gen(int(args[1]), int(args[2]), args[3])
         sys.exit(0)
-    if args[:1] != ["check"] or len(args) not in (6, 7) or args[5] not in ("stale", "owner", "strict"):
+    if args[:1] != ["check"] or len(args) not in (6, 7, 8) or args[5] not in ("stale", "owner", "strict"):
         sys.exit(__doc__)
     results, sources = check(*args[1:])
     if "-q" not in sys.argv:
