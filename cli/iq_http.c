@@ -392,7 +392,10 @@ static int run_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, 
                 int64_t lag = -1;
                 rows->changelog = NULL;
                 rows->changelog_next = -1;
-                if ((rc = run_local(h, n, q, &parts[i], 1, rows, errstr, errstr_size)))
+                q->copy = 1;
+                rc = run_local(h, n, q, &parts[i], 1, rows, errstr, errstr_size);
+                q->copy = 0;
+                if (rc)
                         return rc;
                 if (rows->changelog && rows->changelog_next >= 0)
                         lag = spate_iq_changelog_lag(rows->changelog, parts[i], rows->changelog_next);

@@ -61,6 +61,8 @@ typedef struct spate_iq {
         struct spate_store *store;  /* the engine's state store (read-locked), or NULL */
         const int32_t *parts;       /* the partitions of the node's input to read */
         int nparts;
+        int copy;                   /* they are a standby's copies: report in the rows what
+                                       their checkpoint reflects (changelog, changelog_next) */
 } spate_iq_t;
 
 /* Gets a query argument by name (NULL: absent); MHD's lookup in the server,
@@ -88,10 +90,11 @@ typedef struct spate_iq_rows {
         spate_buf_t json;           /* "{..},{..}" */
         size_t n, limit;
         size_t last;                /* offset in json where the last row starts */
-        /* Set by def->query() for the partitions it read: the changelog of
-         * the last one's state and the offset after the last changelog
-         * record that state reflects (its checkpoint's meta, read before the
-         * rows, so the rows reflect at least that much); NULL/-1: unknown. */
+        /* Set by def->query() for the partitions it read when q->copy: the
+         * changelog of the last one's state and the offset after the last
+         * changelog record that state reflects (its checkpoint's meta, read
+         * before the rows, so the rows reflect at least that much);
+         * NULL/-1: unknown. */
         const char *changelog;
         int64_t changelog_next;
 } spate_iq_rows_t;

@@ -398,8 +398,8 @@ int spate_kv_query(const spate_node_t *n, const char *name, const spate_iq_t *q,
                 spate_store_cf_t *cf;
                 snprintf(cfname, sizeof(cfname), "kv.%s.%s-%d", n->name, name, q->parts[i]);
                 if ((cf = spate_store_cf_find(q->store, cfname)))
-                        rc = query_reflects(cf, kn->changelogs[store], rows, errstr, errstr_size) ? -1 :
-                                query_cf(cf, q, rows, render, &out, errstr, errstr_size);
+                        rc = q->copy && query_reflects(cf, kn->changelogs[store], rows, errstr, errstr_size) ?
+                                -1 : query_cf(cf, q, rows, render, &out, errstr, errstr_size);
         }
         spate_buf_free(&out);
         return rc;

@@ -138,7 +138,7 @@ static int query_partition(qwalk_t *k, const spate_iq_t *q, int32_t p) {
         snprintf(cfname, sizeof(cfname), "%s-%d", k->w->store, p);
         if (!(cf = spate_store_cf_find(q->store, cfname)))
                 return 0;   /* no window yet */
-        if (reflects(k, cf))
+        if (q->copy && reflects(k, cf))
                 return -1;
         if (q->kind == SPATE_IQ_SCAN)
                 return walk(k, q, cf, NULL, 0, NULL, 0);
