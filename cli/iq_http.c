@@ -8,6 +8,11 @@
  * partition, else forwards to its owner (iq_peers.h) and relays the answer.
  * Other lookups (a dedupe key, any scan) ask every instance holding partitions
  * (`local=1`, so a forwarded request is never forwarded again) and merge.
+ * With `stale=ok`, a partition whose owner cannot answer (none, unreachable,
+ * restoring) is read from a copy: a standby's here, or another instance's
+ * (forwarded to it); the answer says which partitions came from copies and
+ * how far behind they may be (X-Spate-Source, X-Spate-Standby-Offsets,
+ * X-Spate-Standby-Lag).
  * Nothing here writes: only GET and HEAD reach it. */
 #include "iq_http.h"
 #include "../engine/iq.h"
@@ -17,6 +22,7 @@
 #include "../state/store.h"
 #include "../util/buf.h"
 #include "../util/log.h"
+#include "../util/mem.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -24,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_PARTS 4096
 #define FORWARD_TIMEOUT_MS 10000
@@ -67,8 +74,40 @@ void spate_iq_http_free(spate_iq_http_t *h) {
 
 /* --- answers --- */
 
+/* What an answer read from copies (stale=ok): "partition=offset" of each
+ * copy's changelog position and "partition=records" of the changelog past
+ * it (? unknown), comma-separated; a relayed peer's headers as it sent them.
+ * Empty: every row came from an owner. */
+typedef struct stale {
+        spate_buf_t offsets, lags;
+} stale_t;
+
+static void stale_free(stale_t *st) {
+        spate_buf_free(&st->offsets);
+        spate_buf_free(&st->lags);
+}
+
+static void stale_add(spate_buf_t *list, const char *item, size_t len) {
+        if (list->len)
+                spate_buf_putc(list, ',');
+        spate_buf_put(list, item, len);
+}
+
+/* Copy st's lists into headers of r (NUL-terminated first). */
+static void stale_headers(struct MHD_Response *r, stale_t *st) {
+        if (!st || !st->offsets.len)
+                return;
+        spate_buf_putc(&st->offsets, '\0');
+        spate_buf_putc(&st->lags, '\0');
+        MHD_add_response_header(r, "X-Spate-Source", "standby");
+        MHD_add_response_header(r, "X-Spate-Standby-Offsets", st->offsets.data);
+        MHD_add_response_header(r, "X-Spate-Standby-Lag", st->lags.data);
+        st->offsets.len--;
+        st->lags.len--;
+}
+
 static enum MHD_Result send_json(spate_iq_http_t *h, struct MHD_Connection *c, unsigned status, spate_buf_t *b,
-                                 const char *served_by, int retry) {
+                                 const char *served_by, int retry, stale_t *st) {
         struct MHD_Response *r;
         enum MHD_Result rc;
         spate_buf_putc(b, '\n');
@@ -81,6 +120,7 @@ static enum MHD_Result send_json(spate_iq_http_t *h, struct MHD_Connection *c, u
                 MHD_add_response_header(r, "X-Spate-Served-By", served_by ? served_by : spate_iq_peers_self(h->peers));
         if (retry)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        stale_headers(r, st);
         if (status == MHD_HTTP_UNAUTHORIZED)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"spate\"");
         rc = MHD_queue_response(c, status, r);
@@ -98,7 +138,7 @@ static enum MHD_Result fail(spate_iq_http_t *h, struct MHD_Connection *c, unsign
         spate_buf_put(&b, ",\"reason\":", 10);
         spate_json_write_str(&b, reason, strlen(reason));
         spate_buf_putc(&b, '}');
-        return send_json(h, c, status, &b, NULL, status == MHD_HTTP_SERVICE_UNAVAILABLE);
+        return send_json(h, c, status, &b, NULL, status == MHD_HTTP_SERVICE_UNAVAILABLE, NULL);
 }
 
 static enum MHD_Result restoring(spate_iq_http_t *h, struct MHD_Connection *c) {
@@ -145,7 +185,7 @@ static enum MHD_Result list_nodes(spate_iq_http_t *h, struct MHD_Connection *c) 
                 spate_buf_putc(&b, '}');
         }
         spate_buf_put(&b, "]}", 2);
-        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, NULL);
 }
 
 /* --- forwarding --- */
@@ -200,6 +240,17 @@ static void peer_url(spate_buf_t *u, CURL *curl, const char *base, const spate_i
                 put_arg(u, curl, "start", q->start);
         if (q->end)
                 put_arg(u, curl, "end", q->end);
+        if (q->stale)
+                put_arg(u, curl, "stale", "ok");
+        if (q->ncopies) {
+                spate_buf_t list = { 0 };
+                for (int i = 0; i < q->ncopies; i++)
+                        spate_buf_put(&list, num, (size_t)snprintf(num, sizeof(num), i ? ",%d" : "%d",
+                                                                   q->copies[i]));
+                spate_buf_putc(&list, '\0');
+                put_arg(u, curl, "partitions", list.data);
+                spate_buf_free(&list);
+        }
         spate_buf_putc(u, '\0');
 }
 
@@ -224,9 +275,31 @@ static void curl_put(spate_iq_http_t *h, CURL *curl) {
                 curl_easy_cleanup(curl);
 }
 
+/* A peer's X-Spate-Standby-* headers into the stale_t of opaque. */
+static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
+        static const char off[] = "X-Spate-Standby-Offsets:", lag[] = "X-Spate-Standby-Lag:";
+        stale_t *st = opaque;
+        size_t len = size * n, hl = 0;
+        spate_buf_t *to = NULL;
+        if (len > sizeof(off) - 1 && !strncasecmp(p, off, (hl = sizeof(off) - 1)))
+                to = &st->offsets;
+        else if (len > sizeof(lag) - 1 && !strncasecmp(p, lag, (hl = sizeof(lag) - 1)))
+                to = &st->lags;
+        if (to) {
+                const char *v = p + hl, *end = p + len;
+                while (v < end && *v == ' ')
+                        v++;
+                while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+                        end--;
+                stale_add(to, v, (size_t)(end - v));
+        }
+        return len;
+}
+
 /* GET of the question at peer base: its status (0: unreachable, errstr
- * says why) and body. */
-static long ask_peer(spate_iq_http_t *h, const char *base, const spate_iq_t *q, spate_buf_t *body,
+ * says why) and body; st (NULL: not wanted) gets what its answer read from
+ * copies. */
+static long ask_peer(spate_iq_http_t *h, const char *base, const spate_iq_t *q, spate_buf_t *body, stale_t *st,
                      char *errstr, size_t errstr_size) {
         CURL *curl = curl_get(h);
         struct curl_slist *hdrs = NULL;
@@ -245,6 +318,10 @@ static long ask_peer(spate_iq_http_t *h, const char *base, const spate_iq_t *q, 
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+        if (st) {
+                curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+                curl_easy_setopt(curl, CURLOPT_HEADERDATA, st);
+        }
         curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)FORWARD_TIMEOUT_MS);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
@@ -261,21 +338,28 @@ static long ask_peer(spate_iq_http_t *h, const char *base, const spate_iq_t *q, 
         return status;
 }
 
-/* Relays the owner's answer (its status and JSON) as this request's. */
-static enum MHD_Result forward(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q,
-                               const char *owner) {
+/* Asks peer url the question; 1 with the answer relayed as this request's
+ * (its status, JSON and stale headers), or 0 when it cannot answer (with
+ * stale=ok, a 503 too: a copy may) with errstr saying why. */
+static int forward(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q, const char *url,
+                   enum MHD_Result *r, char *errstr, size_t errstr_size) {
         spate_buf_t body = { 0 };
-        char err[512];
-        long status = ask_peer(h, owner, q, &body, err, sizeof(err));
-        if (!status) {
+        stale_t st = { 0 };
+        long status = ask_peer(h, url, q, &body, &st, errstr, errstr_size);
+        if (!status || (q->stale && status == MHD_HTTP_SERVICE_UNAVAILABLE)) {
+                if (status)
+                        snprintf(errstr, errstr_size, "instance %s answered 503", url);
                 spate_buf_free(&body);
-                return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "owner_unreachable", err);
+                stale_free(&st);
+                return 0;
         }
         while (body.len && (body.data[body.len - 1] == '\n'))
                 body.len--;
         if (!body.data)
                 spate_buf_grow(&body, 1);
-        return send_json(h, c, (unsigned)status, &body, owner, status == MHD_HTTP_SERVICE_UNAVAILABLE);
+        *r = send_json(h, c, (unsigned)status, &body, url, status == MHD_HTTP_SERVICE_UNAVAILABLE, &st);
+        stale_free(&st);
+        return 1;
 }
 
 /* --- local answers and merging --- */
@@ -293,6 +377,36 @@ static int run_local(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, c
         if (store)
                 spate_store_read_unlock(store);
         return rc;
+}
+
+/* Reads the standby copies here of parts into rows, one partition at a
+ * time, noting in st the changelog offset each copy reflected and the
+ * records its changelog held past it when the standby last looked. The
+ * copies are read as an owner's state is (run_local(): the store's read
+ * lock, whole commits only, docs/stores.md). */
+static int run_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, const int32_t *parts, int nparts,
+                      spate_iq_rows_t *rows, stale_t *st, char *errstr, size_t errstr_size) {
+        for (int i = 0; i < nparts; i++) {
+                char item[64];
+                int rc;
+                int64_t lag = -1;
+                rows->changelog = NULL;
+                rows->changelog_next = -1;
+                q->copy = 1;
+                rc = run_local(h, n, q, &parts[i], 1, rows, errstr, errstr_size);
+                q->copy = 0;
+                if (rc)
+                        return rc;
+                if (rows->changelog && rows->changelog_next >= 0)
+                        lag = spate_iq_changelog_lag(rows->changelog, parts[i], rows->changelog_next);
+                stale_add(&st->offsets, item, (size_t)(rows->changelog_next >= 0 ?
+                          snprintf(item, sizeof(item), "%d=%lld", parts[i], (long long)rows->changelog_next) :
+                          snprintf(item, sizeof(item), "%d=none", parts[i])));
+                stale_add(&st->lags, item, (size_t)(lag >= 0 ?
+                          snprintf(item, sizeof(item), "%d=%lld", parts[i], (long long)lag) :
+                          snprintf(item, sizeof(item), "%d=?", parts[i])));
+        }
+        return 0;
 }
 
 static int row_cmp(const void *pa, const void *pb) {
@@ -343,17 +457,26 @@ static int covered(spate_iq_http_t *h, const char *topic, int nparts, const int3
 }
 
 /* Every instance holding partitions answers from its own; one failing
- * means the answer would be partial: 503. */
+ * means the answer would be partial: 503. With stale=ok they are asked for
+ * their own partitions only (copies are read where the question came, so no
+ * partition is read twice) and the ones that fail are left in *failed (n
+ * returned in *nfailed) for copies to stand in. */
 static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, json_t *all, int *truncated,
-                      char *errstr, size_t errstr_size) {
+                      char ***failed, int *nfailed, char *errstr, size_t errstr_size) {
         char **urls;
         int n = spate_iq_peers_others(h->peers, topic, &urls), rc = 0;
+        spate_iq_t own = *q;
+        own.stale = 0;
+        *nfailed = 0;
+        *failed = spate_xcalloc((size_t)n + 1, sizeof(**failed));
         for (int i = 0; i < n && !rc; i++) {
                 spate_buf_t body = { 0 };
-                long status = ask_peer(h, urls[i], q, &body, errstr, errstr_size);
+                long status = ask_peer(h, urls[i], &own, &body, NULL, errstr, errstr_size);
                 if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && q->kind == SPATE_IQ_GET))
                         rc = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated) ?
                                 snprintf(errstr, errstr_size, "instance %s: not JSON", urls[i]), -1 : 0;
+                else if (q->stale)
+                        (*failed)[(*nfailed)++] = spate_xstrdup(urls[i]);
                 else
                         rc = status ? snprintf(errstr, errstr_size, "instance %s answered %ld", urls[i],
                                                status), -1 : -1;
@@ -363,8 +486,134 @@ static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic
         return rc;
 }
 
+/* stale=ok, a lookup over every task: the partitions of topic not owned here
+ * whose owner cannot answer (none, this instance restoring, or one of the
+ * failed instances): into here those with a standby copy here, into there
+ * the others. */
+static void copies_needed(spate_iq_http_t *h, const char *topic, int nparts, const int32_t *mine, int nmine,
+                          char **failed, int nfailed, int32_t *here, int *nhere, int32_t *there, int *nthere) {
+        *nhere = *nthere = 0;
+        for (int32_t p = 0; p < nparts; p++) {
+                int owned = 0, lost;
+                for (int i = 0; i < nmine && !owned; i++)
+                        owned = mine[i] == p;
+                if (owned)
+                        continue;
+                char *owner = h->peers ? spate_iq_peers_owner(h->peers, topic, p) : NULL;
+                lost = !owner || !strcmp(owner, spate_iq_peers_self(h->peers));
+                for (int i = 0; i < nfailed && !lost; i++)
+                        lost = !strcmp(owner, failed[i]);
+                free(owner);
+                if (lost && spate_iq_standby_held(topic, p))
+                        here[(*nhere)++] = p;
+                else if (lost)
+                        there[(*nthere)++] = p;
+        }
+}
+
+/* The first instance other than the failed ones whose record lists a copy
+ * of partition p of topic (malloc'd), or NULL. */
+static char *copy_holder(spate_iq_http_t *h, const char *topic, int32_t p, char **failed, int nfailed) {
+        char **urls, *url = NULL;
+        int n = h->peers ? spate_iq_peers_standbys(h->peers, topic, p, &urls) : 0;
+        for (int i = 0; i < n && !url; i++) {
+                int down = 0;
+                for (int k = 0; k < nfailed && !down; k++)
+                        down = !strcmp(urls[i], failed[k]);
+                if (!down)
+                        url = spate_xstrdup(urls[i]);
+        }
+        if (h->peers)
+                spate_iq_peers_free_list(urls, n);
+        return url;
+}
+
+/* Asks other instances for their copies of partitions there (each the first
+ * holder copy_holder() names, all of one holder's in one request:
+ * local=1&stale=ok&partitions=...), adding their rows to all and what they
+ * read to st. -1 with errstr when a partition has no holder or one fails. */
+static int ask_copies(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, const int32_t *there,
+                      int nthere, char **failed, int nfailed, json_t *all, int *truncated, stale_t *st,
+                      char *errstr, size_t errstr_size) {
+        char **holder = spate_xcalloc((size_t)nthere + 1, sizeof(*holder));
+        spate_iq_t *ask = spate_xmalloc(sizeof(*ask));
+        int rc = 0;
+        for (int i = 0; i < nthere && !rc; i++)
+                if (!(holder[i] = copy_holder(h, topic, there[i], failed, nfailed))) {
+                        snprintf(errstr, errstr_size, "partition %d of %s has no owner that answers and no "
+                                 "standby copy anywhere: the answer would miss its keys; retry shortly",
+                                 there[i], topic);
+                        rc = -1;
+                }
+        for (int i = 0; i < nthere && !rc; i++) {
+                spate_buf_t body = { 0 };
+                long status;
+                if (!holder[i])
+                        continue;
+                *ask = *q;
+                ask->stale = 1;
+                ask->ncopies = 0;
+                for (int k = i; k < nthere; k++)
+                        if (holder[k] && !strcmp(holder[k], holder[i]) && ask->ncopies < SPATE_IQ_COPIES_MAX) {
+                                ask->copies[ask->ncopies++] = there[k];
+                                if (k > i) {
+                                        free(holder[k]);
+                                        holder[k] = NULL;
+                                }
+                        }
+                status = ask_peer(h, holder[i], ask, &body, st, errstr, errstr_size);
+                if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && q->kind == SPATE_IQ_GET))
+                        rc = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated) ?
+                                snprintf(errstr, errstr_size, "instance %s: not JSON", holder[i]), -1 : 0;
+                else
+                        rc = status ? snprintf(errstr, errstr_size, "instance %s answered %ld for its standby "
+                                               "copies", holder[i], status), -1 : -1;
+                spate_buf_free(&body);
+        }
+        for (int i = 0; i < nthere; i++)
+                free(holder[i]);
+        free(holder);
+        free(ask);
+        return rc;
+}
+
+/* Adds the rows collected here to all (rows emptied). */
+static void gather_rows(json_t *all, spate_iq_rows_t *rows, int *truncated) {
+        spate_buf_t text = { 0 };
+        spate_buf_putc(&text, '[');
+        if (rows->n)
+                spate_buf_put(&text, rows->json.data, rows->json.len);
+        spate_buf_putc(&text, ']');
+        gather(all, text.data, text.len, 0, truncated);
+        spate_buf_free(&text);
+        rows->n = rows->json.len = 0;
+}
+
+/* stale=ok, a lookup over every task, after the owners answered: the
+ * partitions nobody answered for, from the copies here and elsewhere. */
+static int read_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, const char *topic, int ntasks,
+                       const int32_t *mine, int nmine, char **failed, int nfailed, json_t *all, int *truncated,
+                       stale_t *st, char *errstr, size_t errstr_size) {
+        int32_t *here = spate_xcalloc((size_t)ntasks + 1, sizeof(*here)),
+                *there = spate_xcalloc((size_t)ntasks + 1, sizeof(*there));
+        spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_GET };
+        int nhere, nthere, rc;
+        copies_needed(h, topic, ntasks, mine, nmine, failed, nfailed, here, &nhere, there, &nthere);
+        if (!(rc = run_copies(h, n, q, here, nhere, &rows, st, errstr, errstr_size)))
+                gather_rows(all, &rows, truncated);
+        if (!rc && nthere && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
+                rc = q->local ? snprintf(errstr, errstr_size, "partition %d of %s: no standby copy here",
+                                         there[0], topic), -1 :
+                                ask_copies(h, q, topic, there, nthere, failed, nfailed, all, truncated, st,
+                                           errstr, errstr_size);
+        spate_buf_free(&rows.json);
+        free(here);
+        free(there);
+        return rc;
+}
+
 static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q, json_t *all,
-                                   int truncated) {
+                                   int truncated, stale_t *st) {
         size_t n = json_array_size(all), keep = n;
         json_t **v = calloc(n + 1, sizeof(*v)), *out = json_object(), *rows = json_array();
         spate_buf_t b = { 0 };
@@ -380,7 +629,7 @@ static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c,
                 text = json_dumps(json_array_get(all, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
                 spate_buf_put(&b, text, strlen(text));
                 free(text);
-                return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+                return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, st);
         }
         qsort(v, n, sizeof(*v), row_cmp);
         if (keep > q->limit)
@@ -397,7 +646,7 @@ static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c,
         free(text);
         free(v);
         json_decref(out);
-        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, st);
 }
 
 static const spate_node_t *find_node(spate_iq_http_t *h, const char *name) {
@@ -412,7 +661,7 @@ static const spate_node_t *find_node(spate_iq_http_t *h, const char *name) {
  * the node rendered them, no JSON parsed (the common case of a key's value
  * or history). A history asked one row past its limit: that row is cut. */
 static enum MHD_Result answer_text(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q,
-                                   spate_iq_rows_t *rows) {
+                                   spate_iq_rows_t *rows, stale_t *st) {
         spate_buf_t b = { 0 };
         int cut = q->kind == SPATE_IQ_HISTORY && rows->n > q->limit;
         if (q->kind == SPATE_IQ_GET) {
@@ -420,7 +669,7 @@ static enum MHD_Result answer_text(spate_iq_http_t *h, struct MHD_Connection *c,
                         spate_buf_free(&rows->json);
                         return fail(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no value for this key (yet)");
                 }
-                return send_json(h, c, MHD_HTTP_OK, &rows->json, NULL, 0);
+                return send_json(h, c, MHD_HTTP_OK, &rows->json, NULL, 0, st);
         }
         spate_buf_put(&b, "{\"node\":", 8);
         spate_json_write_str(&b, q->node, strlen(q->node));
@@ -431,46 +680,105 @@ static enum MHD_Result answer_text(spate_iq_http_t *h, struct MHD_Connection *c,
                 spate_buf_put(&b, rows->json.data, cut ? rows->last - 1 : rows->json.len);
         spate_buf_put(&b, cut ? "],\"truncated\":true}" : "],\"truncated\":false}", cut ? 19 : 20);
         spate_buf_free(&rows->json);
-        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0);
+        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, st);
 }
 
-/* Reads q here from parts (and, for a lookup spread over every task, from
- * the other instances), then answers. */
+/* Reads q here from parts and the standby copies of copies (and, for a
+ * lookup spread over every task, from the other instances, and with
+ * stale=ok from the copies here of the tasks of topic's ntasks whose owners
+ * fail), then answers. */
 static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
-                                   spate_iq_t *q, const char *topic, const int32_t *parts, int nparts, int everywhere) {
+                                   spate_iq_t *q, const char *topic, int ntasks, const int32_t *parts, int nparts,
+                                   int everywhere, const int32_t *copies, int ncopies) {
         /* One row past a history's limit tells whether it was cut; a scan
          * reads every matching key (state order is not key order), then sorts and cuts. */
         spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_HISTORY ? q->limit + 1 : q->kind == SPATE_IQ_GET };
+        stale_t st = { 0 };
         json_t *all;
-        char err[1024] = "";
-        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), truncated = 0;
+        char err[1024] = "", **failed = NULL;
+        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), truncated = 0, nfailed = 0;
         enum MHD_Result r;
+        if (!rc && ncopies)
+                rc = run_copies(h, n, q, copies, ncopies, &rows, &st, err, sizeof(err));
         if (rc) {
                 spate_buf_free(&rows.json);
+                stale_free(&st);
                 if (rc > 0)
                         return fail(h, c, (unsigned)rc, "bad_request", err);
                 spate_err("interactive query on '%s': %s", n->name, err);
                 return fail(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_error", err);
         }
-        if (!everywhere && q->kind != SPATE_IQ_SCAN)
-                return answer_text(h, c, q, &rows);
+        if (!everywhere && q->kind != SPATE_IQ_SCAN) {
+                r = answer_text(h, c, q, &rows, &st);
+                stale_free(&st);
+                return r;
+        }
         all = json_array();
-        spate_buf_t text = { 0 };
-        spate_buf_putc(&text, '[');
-        if (rows.n)
-                spate_buf_put(&text, rows.json.data, rows.json.len);
-        spate_buf_putc(&text, ']');
-        gather(all, text.data, text.len, 0, &truncated);
-        spate_buf_free(&text);
+        gather_rows(all, &rows, &truncated);
         spate_buf_free(&rows.json);
-        if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(all)) &&
-            ask_others(h, q, topic, all, &truncated, err, sizeof(err))) {
+        if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
+                rc = ask_others(h, q, topic, all, &truncated, &failed, &nfailed, err, sizeof(err));
+        if (!rc && everywhere && q->stale && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
+                rc = read_copies(h, n, q, topic, ntasks, parts, nparts, failed, nfailed, all, &truncated, &st, err,
+                                 sizeof(err));
+        spate_iq_peers_free_list(failed, nfailed);
+        if (rc) {
                 json_decref(all);
+                stale_free(&st);
                 return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "instance_unavailable", err);
         }
-        r = answer_rows(h, c, q, all, truncated);
+        r = answer_rows(h, c, q, all, truncated, &st);
         json_decref(all);
+        stale_free(&st);
         return r;
+}
+
+/* A key in partition p of topic, not held here: the owner answers; with
+ * stale=ok, when it cannot (none, unreachable, restoring), a standby copy
+ * here, else another instance's (asked in the order they advertise). */
+static enum MHD_Result answer_elsewhere(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
+                                        spate_iq_t *q, const char *topic, int32_t p) {
+        char err[1024] = "", *owner = h->peers && !q->local ? spate_iq_peers_owner(h->peers, topic, p) : NULL;
+        enum MHD_Result r;
+        int answered = 0;
+        if (owner && strcmp(owner, spate_iq_peers_self(h->peers)))
+                answered = forward(h, c, q, owner, &r, err, sizeof(err));
+        if (!answered && q->stale && spate_iq_standby_held(topic, p)) {
+                free(owner);
+                return answer_here(h, c, n, q, topic, 0, NULL, 0, 0, &p, 1);
+        }
+        if (!answered && q->stale && h->peers && !q->local) {
+                char **urls, e2[512];
+                int nurls = spate_iq_peers_standbys(h->peers, topic, p, &urls);
+                for (int i = 0; i < nurls && !answered; i++)
+                        if (!owner || strcmp(urls[i], owner))
+                                answered = forward(h, c, q, urls[i], &r, e2, sizeof(e2));
+                spate_iq_peers_free_list(urls, nurls);
+        }
+        if (!answered && err[0])
+                r = fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "owner_unreachable", err);
+        else if (!answered) {
+                snprintf(err, sizeof(err), "partition %d of %s holds this key and no instance holds it now "
+                         "(a rebalance is under way)%s; retry shortly", p, topic,
+                         q->stale ? ", nor a standby copy of it" : "");
+                r = fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
+        }
+        free(owner);
+        return r;
+}
+
+/* partitions=... (an instance forwarding a stale lookup): exactly those
+ * partitions' copies here, each of which must be held. */
+static enum MHD_Result answer_copies(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
+                                     spate_iq_t *q, const char *topic, int ntasks) {
+        char err[512];
+        for (int i = 0; i < q->ncopies; i++)
+                if (q->copies[i] >= ntasks || !spate_iq_standby_held(topic, q->copies[i])) {
+                        snprintf(err, sizeof(err), "no standby copy of partition %d of %s here", q->copies[i],
+                                 topic);
+                        return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
+                }
+        return answer_here(h, c, n, q, topic, ntasks, NULL, 0, 0, q->copies, q->ncopies);
 }
 
 enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *c, const char *url) {
@@ -498,28 +806,26 @@ enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *
         if (!spate_engine_ready(h->engine))
                 return restoring(h, c);
         if (route == SPATE_IQ_LOCAL)
-                return answer_here(h, c, n, &q, NULL, NULL, 0, 0);
-        if ((rc = spate_iq_owned_list(topic, parts, MAX_PARTS)) < 0)
+                return answer_here(h, c, n, &q, NULL, 0, NULL, 0, 0, NULL, 0);
+        /* Restoring here: with stale=ok this instance owns nothing yet, and
+         * its standby copies may answer. */
+        if ((rc = spate_iq_owned_list(topic, parts, MAX_PARTS)) < 0 && !q.stale)
                 return restoring(h, c);
-        if ((q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY) && !q.local && !covered(h, topic, nparts, parts, rc)) {
+        rc = rc < 0 ? 0 : rc;
+        if ((q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY) && !q.local && !q.stale &&
+            !covered(h, topic, nparts, parts, rc)) {
                 snprintf(err, sizeof(err), "some partitions of %s are held by no instance now (a rebalance is "
-                         "under way): the answer would miss their keys; retry shortly", topic);
+                         "under way): the answer would miss their keys; retry shortly (or ask with stale=ok)",
+                         topic);
                 return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
         }
+        if (q.ncopies)
+                return answer_copies(h, c, n, &q, topic, nparts);
         if (q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY)
-                return answer_here(h, c, n, &q, topic, parts, rc, 1);
+                return answer_here(h, c, n, &q, topic, nparts, parts, rc, 1, NULL, 0);
         int32_t p = spate_iq_key_partition(n, route, q.key, q.klen, nparts);
         for (int i = 0; i < rc; i++)
                 if (parts[i] == p)
-                        return answer_here(h, c, n, &q, topic, &p, 1, 0);
-        char *owner = h->peers && !q.local ? spate_iq_peers_owner(h->peers, topic, p) : NULL;
-        if (!owner || !strcmp(owner, spate_iq_peers_self(h->peers))) {
-                free(owner);
-                snprintf(err, sizeof(err), "partition %d of %s holds this key and no instance holds it now "
-                         "(a rebalance is under way); retry shortly", p, topic);
-                return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
-        }
-        enum MHD_Result r = forward(h, c, &q, owner);
-        free(owner);
-        return r;
+                        return answer_here(h, c, n, &q, topic, nparts, &p, 1, 0, NULL, 0);
+        return answer_elsewhere(h, c, n, &q, topic, p);
 }

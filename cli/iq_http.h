@@ -2,7 +2,8 @@
  * queries, engine/iq.h; README "Interactive queries"): a key's value, a
  * key's history, scans, answered by this instance or by the instance that
  * holds the key (forwarded with libcurl), 503 + Retry-After while state is
- * restoring, and an optional bearer token. */
+ * restoring (or, with stale=ok, a standby's copy: here or forwarded), and an
+ * optional bearer token. */
 #ifndef SPATE_IQ_HTTP_H
 #define SPATE_IQ_HTTP_H
 

@@ -19,6 +19,7 @@ typedef struct peer {
         char *url;
         int64_t offset;              /* of its latest record */
         json_t *owned;               /* {"topic":[partitions]} */
+        json_t *standby;             /* the same, of its standby copies ({} if it lists none) */
 } peer_t;
 
 struct spate_iq_peers {
@@ -54,10 +55,12 @@ static void advertise(spate_iq_peers_t *p, int leaving) {
         json_decref(u);
         spate_buf_put(&b, ",\"owned\":", 9);
         if (leaving) {
-                spate_buf_put(&b, "{}", 2);
+                spate_buf_put(&b, "{},\"standby\":{}", 15);
                 gen = 0;
         } else {
                 gen = spate_iq_owned_json(&b);
+                spate_buf_put(&b, ",\"standby\":", 11);
+                spate_iq_standby_json(&b);
         }
         spate_buf_put(&b, num, (size_t)snprintf(num, sizeof(num), ",\"generation\":%llu}", (unsigned long long)gen));
         rd_kafka_resp_err_t err = rd_kafka_producev(p->producer, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_PARTITION(0),
@@ -75,7 +78,8 @@ static void on_assigned(void *opaque) {
 
 static void remember(spate_iq_peers_t *p, const rd_kafka_message_t *m) {
         json_error_t jerr;
-        json_t *v = json_loadb(m->payload, m->len, 0, &jerr), *owned = v ? json_object_get(v, "owned") : NULL;
+        json_t *v = json_loadb(m->payload, m->len, 0, &jerr), *owned = v ? json_object_get(v, "owned") : NULL,
+               *standby = v ? json_object_get(v, "standby") : NULL;
         const char *url = v ? json_string_value(json_object_get(v, "url")) : NULL;
         if (!url || !json_is_object(owned)) {
                 spate_warn("interactive queries: %s offset %lld is not an instance record", p->topic,
@@ -90,11 +94,13 @@ static void remember(spate_iq_peers_t *p, const rd_kafka_message_t *m) {
         if (i == p->npeers) {
                 p->peers = spate_xrealloc(p->peers, sizeof(*p->peers) * (size_t)(p->npeers + 1));
                 p->peers[i].url = spate_xstrdup(url);
-                p->peers[i].owned = NULL;
+                p->peers[i].owned = p->peers[i].standby = NULL;
                 p->npeers++;
         }
         json_decref(p->peers[i].owned);
+        json_decref(p->peers[i].standby);
         p->peers[i].owned = json_incref(owned);
+        p->peers[i].standby = json_is_object(standby) ? json_incref(standby) : json_object();
         p->peers[i].offset = m->offset;
         pthread_mutex_unlock(&p->mu);
         json_decref(v);
@@ -190,6 +196,7 @@ void spate_iq_peers_stop(spate_iq_peers_t *p) {
         for (int i = 0; i < p->npeers; i++) {
                 free(p->peers[i].url);
                 json_decref(p->peers[i].owned);
+                json_decref(p->peers[i].standby);
         }
         free(p->peers);
         pthread_mutex_destroy(&p->mu);
@@ -201,13 +208,17 @@ const char *spate_iq_peers_self(const spate_iq_peers_t *p) {
         return p->self;
 }
 
-static int claims(const peer_t *peer, const char *topic, int32_t part) {
-        json_t *ps = json_object_get(peer->owned, topic), *v;
+static int lists(json_t *set, const char *topic, int32_t part) {
+        json_t *ps = json_object_get(set, topic), *v;
         size_t i;
         json_array_foreach(ps, i, v)
                 if (json_integer_value(v) == part)
                         return 1;
         return 0;
+}
+
+static int claims(const peer_t *peer, const char *topic, int32_t part) {
+        return lists(peer->owned, topic, part);
 }
 
 char *spate_iq_peers_owner(spate_iq_peers_t *p, const char *topic, int32_t part) {
@@ -255,4 +266,15 @@ void spate_iq_peers_free_list(char **urls, int n) {
         for (int i = 0; i < n; i++)
                 free(urls[i]);
         free(urls);
+}
+
+int spate_iq_peers_standbys(spate_iq_peers_t *p, const char *topic, int32_t part, char ***urls) {
+        int n = 0;
+        pthread_mutex_lock(&p->mu);
+        *urls = spate_xcalloc((size_t)p->npeers + 1, sizeof(**urls));
+        for (int i = 0; i < p->npeers; i++)
+                if (strcmp(p->peers[i].url, p->self) && lists(p->peers[i].standby, topic, part))
+                        (*urls)[n++] = spate_xstrdup(p->peers[i].url);
+        pthread_mutex_unlock(&p->mu);
+        return n;
 }

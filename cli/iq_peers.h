@@ -4,7 +4,9 @@
  * Each instance writes a record to the application's internal topic
  * `<application>-instances` (one partition, compacted on a real Kafka) after
  * every assignment: key its advertised URL, value
- * {"url":..,"generation":..,"owned":{"topic":[partitions...]}}. Every
+ * {"url":..,"generation":..,"owned":{"topic":[partitions...]},"standby":{..}}
+ * ("standby": the tasks it keeps warm copies of, engine/iq.h, written again
+ * when they change). Every
  * instance reads that topic from its beginning and keeps each URL's latest
  * record; a partition's owner is the URL whose latest record claiming it
  * came last (a later assignment moves a partition by a later record). A
@@ -38,6 +40,9 @@ char *spate_iq_peers_owner(spate_iq_peers_t *p, const char *topic, int32_t part)
  * claims (malloc'd array of malloc'd strings; the count; free with
  * spate_iq_peers_free_list). */
 int spate_iq_peers_others(spate_iq_peers_t *p, const char *topic, char ***urls);
+/* The URLs of the other instances whose latest record lists a standby copy
+ * of partition part of topic (as spate_iq_peers_others()). */
+int spate_iq_peers_standbys(spate_iq_peers_t *p, const char *topic, int32_t part, char ***urls);
 void spate_iq_peers_free_list(char **urls, int n);
 
 #endif

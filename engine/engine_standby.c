@@ -12,6 +12,7 @@
  * owner left (spate_standby_chosen()); a task whose owner the tags do not
  * say is followed. */
 #include "engine_impl.h"
+#include "iq.h"
 #include "node_state.h"
 #include "../util/mem.h"
 #include "kafka_conf.h"
@@ -65,6 +66,11 @@ struct spate_standby {
         int nwanted, nunowned;
         uint64_t choice;
         char chosen[1024];
+        /* The tasks chosen (topic borrowed from the nodes), published to the
+         * interactive queries (spate_iq_standbys()). */
+        const char **wtopics;
+        int32_t *wparts;
+        int nw, wcap;
         rd_kafka_message_t *msgs[STANDBY_BATCH];
 };
 
@@ -139,6 +145,13 @@ static int want(void *opaque, const char *topic, int32_t partition, int npartiti
                                      sb->e->topo->num_standby_replicas);
         sb->nunowned++;
         if (w) {
+                if (sb->nw == sb->wcap) {
+                        sb->wcap = sb->wcap ? sb->wcap * 2 : 16;
+                        sb->wtopics = spate_xrealloc(sb->wtopics, sizeof(*sb->wtopics) * (size_t)sb->wcap);
+                        sb->wparts = spate_xrealloc(sb->wparts, sizeof(*sb->wparts) * (size_t)sb->wcap);
+                }
+                sb->wtopics[sb->nw] = topic;
+                sb->wparts[sb->nw++] = partition;
                 sb->nwanted++;
                 sb->choice = spate_hash_bytes(spate_hash_bytes(sb->choice, topic, strlen(topic) + 1), &partition,
                                               sizeof(partition));
@@ -156,7 +169,7 @@ static int refresh(spate_engine_t *e, spate_standby_t *sb) {
         for (int i = 0; i < sb->nparts; i++)
                 spate_metric_set(sb->parts[i].lag, 0);
         sb->nparts = sb->last = 0;
-        sb->nwanted = sb->nunowned = 0;
+        sb->nwanted = sb->nunowned = sb->nw = 0;
         sb->choice = spate_hash_bytes(SPATE_HASH_INIT, &sb->nmembers, sizeof(sb->nmembers));
         sb->chosen[0] = '\0';
         for (int i = 0; i < e->topo->nnodes; i++) {
@@ -167,6 +180,7 @@ static int refresh(spate_engine_t *e, spate_standby_t *sb) {
         for (int i = 0; i < sb->nparts; i++)
                 rd_kafka_topic_partition_list_add(a, sb->parts[i].topic, sb->parts[i].partition)->offset =
                         sb->parts[i].next;
+        spate_iq_standbys(sb->wtopics, sb->wparts, sb->nw);
         err = rd_kafka_assign(sb->rk, a);
         rd_kafka_topic_partition_list_destroy(a);
         if (err) {
@@ -276,8 +290,10 @@ static void update_lag(spate_standby_t *sb) {
         for (int i = 0; i < sb->nparts; i++) {
                 follow_t *f = &sb->parts[i];
                 int64_t lo, hi;
-                if (!rd_kafka_get_watermark_offsets(sb->rk, f->topic, f->partition, &lo, &hi) && hi >= 0)
+                if (!rd_kafka_get_watermark_offsets(sb->rk, f->topic, f->partition, &lo, &hi) && hi >= 0) {
                         spate_metric_set(f->lag, (double)(hi > f->next ? hi - f->next : 0));
+                        spate_iq_changelog_end(f->topic, f->partition, hi);
+                }
         }
         sb->last_lag = spate_mono_ms();
 }
@@ -354,6 +370,8 @@ void spate_engine_standby_destroy(spate_engine_t *e) {
         rd_kafka_consumer_close(sb->rk);
         rd_kafka_destroy(sb->rk);
         free(sb->parts);
+        free(sb->wtopics);
+        free(sb->wparts);
         free_owners(sb);
         free(sb);
         e->standby = NULL;

@@ -81,6 +81,28 @@ static int refuse_args(const spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, c
         return 0;
 }
 
+/* partitions=p,q,...: what an instance forwarding a stale lookup asks a
+ * peer to read from its copies (iq_http.c), never a user's argument alone. */
+static int parse_copies(spate_iq_t *q, const char *v, char *errstr, size_t errstr_size) {
+        const char *p = v;
+        char *end;
+        if (!q->local || !q->stale)
+                return bad(errstr, errstr_size, 400, "partitions=%s goes with local=1&stale=ok (an instance "
+                           "asking another for its standby copies)", v);
+        while (*p) {
+                long n = strtol(p, &end, 10);
+                if (!isdigit((unsigned char)*p) || n > INT32_MAX || q->ncopies == SPATE_IQ_COPIES_MAX ||
+                    (*end && *end != ','))
+                        return bad(errstr, errstr_size, 400, "partitions=%s: want partition numbers, "
+                                   "comma-separated (at most 256)", v);
+                q->copies[q->ncopies++] = (int32_t)n;
+                p = *end ? end + 1 : end;
+        }
+        if (!q->ncopies)
+                return bad(errstr, errstr_size, 400, "partitions=%s: no partition", v);
+        return 0;
+}
+
 static int parse_args(spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, char *errstr, size_t errstr_size) {
         const char *v;
         char *end;
@@ -113,7 +135,12 @@ static int parse_args(spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, char *er
                 return bad(errstr, errstr_size, 400, "%s: 'start' must sort before 'end' (keys in [start, end))",
                            "empty range");
         q->local = (v = arg(opaque, "local")) && !strcmp(v, "1");
-        return 0;
+        /* Stale answers are asked for, never assumed: a misspelt value is
+         * refused rather than read as "no". */
+        if ((v = arg(opaque, "stale")) && !(q->stale = !strcmp(v, "ok") || !strcmp(v, "1") || !strcmp(v, "true")))
+                return bad(errstr, errstr_size, 400, "stale=%s: want stale=ok (answers from a standby's copy "
+                           "when the partition's owner cannot answer)", v);
+        return (v = arg(opaque, "partitions")) ? parse_copies(q, v, errstr, errstr_size) : 0;
 }
 
 int spate_iq_parse(const char *path, spate_iq_arg_fn arg, void *opaque, spate_iq_t *q, char *errstr,
@@ -211,41 +238,75 @@ int32_t spate_iq_key_partition(const spate_node_t *n, int route, const void *key
                                         : spate_iq_partition(key, klen, nparts);
 }
 
-/* --- ownership --- */
+/* --- ownership and standby copies --- */
 
 typedef struct owned {
         char *topic;
         int32_t partition;
+        int64_t end;                 /* ends: the changelog's high watermark */
 } owned_t;
 
+typedef struct tpset {
+        owned_t *v;
+        int n, cap;
+} tpset_t;
+
 static pthread_mutex_t own_mu = PTHREAD_MUTEX_INITIALIZER;
-static owned_t *own;
-static int nown, restoring = 1;
+static tpset_t own, standby, ends;
+static int restoring = 1;
 static uint64_t generation;
 static spate_iq_listener_fn listener;
 static void *listener_opaque;
 
-static void own_clear(void) {
-        for (int i = 0; i < nown; i++)
-                free(own[i].topic);
-        free(own);
-        own = NULL;
-        nown = 0;
+static void set_clear(tpset_t *s) {
+        for (int i = 0; i < s->n; i++)
+                free(s->v[i].topic);
+        s->n = 0;
 }
 
-void spate_iq_assigned(const char *const *topics, const int32_t *partitions, int n) {
+static owned_t *set_find(const tpset_t *s, const char *topic, int32_t p) {
+        for (int i = 0; i < s->n; i++)
+                if (s->v[i].partition == p && !strcmp(s->v[i].topic, topic))
+                        return &s->v[i];
+        return NULL;
+}
+
+static owned_t *set_add(tpset_t *s, const char *topic, int32_t p) {
+        owned_t *o = set_find(s, topic, p);
+        if (o)
+                return o;
+        if (s->n == s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 16;
+                s->v = spate_xrealloc(s->v, sizeof(*s->v) * (size_t)s->cap);
+        }
+        s->v[s->n] = (owned_t){ spate_xstrdup(topic), p, -1 };
+        return &s->v[s->n++];
+}
+
+/* Replaces s by topics[i]/partitions[i] (duplicates once); 1 if that
+ * changed its members. */
+static int set_replace(tpset_t *s, const char *const *topics, const int32_t *partitions, int n) {
+        int same = 1;
+        for (int i = 0; i < n && same; i++)
+                same = set_find(s, topics[i], partitions[i]) != NULL;
+        tpset_t fresh = { 0 };
+        for (int i = 0; i < n; i++)
+                set_add(&fresh, topics[i], partitions[i]);
+        if (same && fresh.n == s->n) {
+                set_clear(&fresh);
+                free(fresh.v);
+                return 0;
+        }
+        set_clear(s);
+        free(s->v);
+        *s = fresh;
+        return 1;
+}
+
+/* Calls the listener (outside the lock) after a change. */
+static void changed(void) {
         spate_iq_listener_fn fn;
         void *opaque;
-        pthread_mutex_lock(&own_mu);
-        own_clear();
-        if (n > 0)
-                own = spate_xcalloc((size_t)n, sizeof(*own));
-        for (int i = 0; i < n; i++) {
-                own[i].topic = spate_xstrdup(topics[i]);
-                own[i].partition = partitions[i];
-        }
-        nown = n;
-        restoring = 0;
         generation++;
         fn = listener;
         opaque = listener_opaque;
@@ -254,32 +315,40 @@ void spate_iq_assigned(const char *const *topics, const int32_t *partitions, int
                 fn(opaque);
 }
 
+void spate_iq_assigned(const char *const *topics, const int32_t *partitions, int n) {
+        pthread_mutex_lock(&own_mu);
+        set_replace(&own, topics, partitions, n);
+        restoring = 0;
+        changed();
+}
+
 void spate_iq_revoked(void) {
         pthread_mutex_lock(&own_mu);
-        own_clear();
+        set_clear(&own);
         restoring = 1;
         pthread_mutex_unlock(&own_mu);
 }
 
-int spate_iq_owned_list(const char *topic, int32_t *out, int max) {
+static int set_list(const tpset_t *s, const char *topic, int32_t *out, int max) {
         int n = 0;
+        for (int i = 0; i < s->n; i++)
+                if (!strcmp(s->v[i].topic, topic) && n < max)
+                        out[n++] = s->v[i].partition;
+        return n;
+}
+
+int spate_iq_owned_list(const char *topic, int32_t *out, int max) {
+        int n;
         pthread_mutex_lock(&own_mu);
-        if (restoring)
-                n = -1;
-        for (int i = 0; n >= 0 && i < nown; i++)
-                if (!strcmp(own[i].topic, topic) && n < max)
-                        out[n++] = own[i].partition;
+        n = restoring ? -1 : set_list(&own, topic, out, max);
         pthread_mutex_unlock(&own_mu);
         return n;
 }
 
 int spate_iq_owned(const char *topic, int32_t p) {
-        int rc = 0;
+        int rc;
         pthread_mutex_lock(&own_mu);
-        if (restoring)
-                rc = -1;
-        for (int i = 0; !rc && i < nown; i++)
-                rc = !strcmp(own[i].topic, topic) && own[i].partition == p;
+        rc = restoring ? -1 : set_find(&own, topic, p) != NULL;
         pthread_mutex_unlock(&own_mu);
         return rc;
 }
@@ -291,31 +360,75 @@ void spate_iq_listen(spate_iq_listener_fn fn, void *opaque) {
         pthread_mutex_unlock(&own_mu);
 }
 
-uint64_t spate_iq_owned_json(spate_buf_t *out) {
-        uint64_t g;
-        pthread_mutex_lock(&own_mu);
+/* {"topic":[p,...],...} of s. */
+static void set_json(const tpset_t *s, spate_buf_t *out) {
         spate_buf_putc(out, '{');
-        for (int i = 0; i < nown; i++) {
+        for (int i = 0, k = 0; i < s->n; i++) {
                 int first = 1;
                 for (int j = 0; j < i && first; j++)
-                        first = strcmp(own[j].topic, own[i].topic) != 0;
+                        first = strcmp(s->v[j].topic, s->v[i].topic) != 0;
                 if (!first)
                         continue;
-                if (out->len > 1 && out->data[out->len - 1] != '{')
+                if (k++)
                         spate_buf_putc(out, ',');
-                spate_json_write_str(out, own[i].topic, strlen(own[i].topic));
+                spate_json_write_str(out, s->v[i].topic, strlen(s->v[i].topic));
                 spate_buf_put(out, ":[", 2);
-                for (int j = i, k = 0; j < nown; j++)
-                        if (!strcmp(own[j].topic, own[i].topic)) {
+                for (int j = i, m = 0; j < s->n; j++)
+                        if (!strcmp(s->v[j].topic, s->v[i].topic)) {
                                 char num[16];
-                                if (k++)
+                                if (m++)
                                         spate_buf_putc(out, ',');
-                                spate_buf_put(out, num, (size_t)snprintf(num, sizeof(num), "%d", own[j].partition));
+                                spate_buf_put(out, num, (size_t)snprintf(num, sizeof(num), "%d",
+                                                                         s->v[j].partition));
                         }
                 spate_buf_putc(out, ']');
         }
         spate_buf_putc(out, '}');
+}
+
+uint64_t spate_iq_owned_json(spate_buf_t *out) {
+        uint64_t g;
+        pthread_mutex_lock(&own_mu);
+        set_json(&own, out);
         g = generation;
         pthread_mutex_unlock(&own_mu);
         return g;
+}
+
+void spate_iq_standbys(const char *const *topics, const int32_t *partitions, int n) {
+        pthread_mutex_lock(&own_mu);
+        if (set_replace(&standby, topics, partitions, n))
+                changed();
+        else
+                pthread_mutex_unlock(&own_mu);
+}
+
+int spate_iq_standby_held(const char *topic, int32_t p) {
+        int held;
+        pthread_mutex_lock(&own_mu);
+        held = set_find(&standby, topic, p) != NULL;
+        pthread_mutex_unlock(&own_mu);
+        return held;
+}
+
+void spate_iq_standby_json(spate_buf_t *out) {
+        pthread_mutex_lock(&own_mu);
+        set_json(&standby, out);
+        pthread_mutex_unlock(&own_mu);
+}
+
+void spate_iq_changelog_end(const char *changelog, int32_t p, int64_t end) {
+        pthread_mutex_lock(&own_mu);
+        set_add(&ends, changelog, p)->end = end;
+        pthread_mutex_unlock(&own_mu);
+}
+
+int64_t spate_iq_changelog_lag(const char *changelog, int32_t p, int64_t next) {
+        int64_t lag = -1;
+        pthread_mutex_lock(&own_mu);
+        owned_t *o = set_find(&ends, changelog, p);
+        if (o && o->end >= 0)
+                lag = o->end > next ? o->end - next : 0;
+        pthread_mutex_unlock(&own_mu);
+        return lag;
 }

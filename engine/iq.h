@@ -39,6 +39,7 @@ typedef enum {
 
 #define SPATE_IQ_LIMIT_DEFAULT 1000
 #define SPATE_IQ_LIMIT_MAX 100000
+#define SPATE_IQ_COPIES_MAX 256
 
 typedef struct spate_iq {
         spate_iq_kind_t kind;
@@ -50,10 +51,18 @@ typedef struct spate_iq {
         const char *start, *end;    /* SCAN: keys in [start, end); NULL: open */
         size_t limit;               /* HISTORY, SCAN: at most this many rows */
         int local;                  /* ?local=1: answer from this instance only (forwarded) */
+        int stale;                  /* ?stale=ok: when the owner cannot answer, a standby's copy
+                                       may (the answer says so, and how far behind it may be) */
+        int32_t copies[SPATE_IQ_COPIES_MAX];  /* ?partitions=p,..  (with local=1 and stale=ok, from
+                                                 an instance forwarding): read exactly these
+                                                 partitions' standby copies here */
+        int ncopies;
         /* Filled by the caller before def->query(): */
         struct spate_store *store;  /* the engine's state store (read-locked), or NULL */
         const int32_t *parts;       /* the partitions of the node's input to read */
         int nparts;
+        int copy;                   /* they are a standby's copies: report in the rows what
+                                       their checkpoint reflects (changelog, changelog_next) */
 } spate_iq_t;
 
 /* Gets a query argument by name (NULL: absent); MHD's lookup in the server,
@@ -81,6 +90,13 @@ typedef struct spate_iq_rows {
         spate_buf_t json;           /* "{..},{..}" */
         size_t n, limit;
         size_t last;                /* offset in json where the last row starts */
+        /* Set by def->query() for the partitions it read when q->copy: the
+         * changelog of the last one's state and the offset after the last
+         * changelog record that state reflects (its checkpoint's meta, read
+         * before the rows, so the rows reflect at least that much);
+         * NULL/-1: unknown. */
+        const char *changelog;
+        int64_t changelog_next;
 } spate_iq_rows_t;
 /* Appends one row (a JSON object's text). 1 once the limit is reached (the
  * query stops), else 0. */
@@ -127,7 +143,26 @@ int spate_iq_owned_list(const char *topic, int32_t *out, int max);
 typedef void (*spate_iq_listener_fn)(void *opaque);
 void spate_iq_listen(spate_iq_listener_fn fn, void *opaque);
 /* The assignment as JSON {"topic":[p,...],...} appended to out; its
- * generation (bumped on each assignment) returned. */
+ * generation (bumped on each assignment and standby change) returned. */
 uint64_t spate_iq_owned_json(spate_buf_t *out);
+
+/* --- standby copies (any thread; docs/stores.md "Interactive queries") ---
+ * The engine's standbys (engine_standby.c) publish the tasks they keep warm
+ * copies of (topic[i]/partition[i], the same topics as spate_iq_assigned())
+ * after each choice; a change calls the listener, so that the other
+ * instances learn it (the standbys are advertised with the claims). The
+ * copies stay listed across a revocation: their column families keep
+ * whole commits' state while the group rebalances. */
+void spate_iq_standbys(const char *const *topics, const int32_t *partitions, int n);
+/* 1 if this instance keeps a standby copy of partition p of topic. */
+int spate_iq_standby_held(const char *topic, int32_t p);
+/* As spate_iq_owned_json(), the standby tasks. */
+void spate_iq_standby_json(spate_buf_t *out);
+/* The end (high watermark) of changelog[p], as the standby consumer last saw
+ * it. */
+void spate_iq_changelog_end(const char *changelog, int32_t p, int64_t end);
+/* Records of changelog[p] past offset next, by the last end seen; -1 when
+ * no end was seen. */
+int64_t spate_iq_changelog_lag(const char *changelog, int32_t p, int64_t next);
 
 #endif

@@ -323,6 +323,15 @@ size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty) {
         return kv->nents;
 }
 
+/* The engine drives the stores through these (node_state.h); defined with
+ * the functions at the end. */
+static const spate_state_ops_t kv_ops;
+
+/* n's stores, NULL for none. */
+static spate_kv_node_t *stores_of(const spate_node_t *n) {
+        return spate_node_state(n, &kv_ops);
+}
+
 /* --- interactive queries --- */
 
 static int query_cf(spate_store_cf_t *cf, const spate_iq_t *q, spate_iq_rows_t *rows, spate_kv_render_fn render,
@@ -361,36 +370,52 @@ static int query_cf(spate_store_cf_t *cf, const spate_iq_t *q, spate_iq_rows_t *
         return rc < 0 ? -1 : 0;
 }
 
+static int meta_decode(const void *v, size_t len, meta_t *m, char *errstr, size_t errstr_size);
+
+/* The changelog offset cf's checkpoint reflects into rows, read before its
+ * keys (so they reflect at least that much; a standby's answer says it). */
+static int query_reflects(spate_store_cf_t *cf, const char *changelog, spate_iq_rows_t *rows, char *errstr,
+                          size_t errstr_size) {
+        char mk = KEY_META, *mv;
+        size_t mvlen;
+        meta_t m;
+        int rc = spate_store_get(cf, &mk, 1, &mv, &mvlen, errstr, errstr_size);
+        rows->changelog = changelog;
+        rows->changelog_next = -1;
+        if (rc == 0) {
+                rc = meta_decode(mv, mvlen, &m, errstr, errstr_size);
+                free(mv);
+                if (!rc)
+                        rows->changelog_next = m.changelog_next;
+        }
+        return rc < 0 ? -1 : 0;
+}
+
 int spate_kv_query(const spate_node_t *n, const char *name, const spate_iq_t *q, spate_iq_rows_t *rows,
                    spate_kv_render_fn render, char *errstr, size_t errstr_size) {
+        const spate_kv_node_t *kn = stores_of(n);
         spate_buf_t out = { 0 };
         char cfname[512];
-        int rc = 0;
+        int rc = 0, store = 0;
         if (q->kind == SPATE_IQ_HISTORY) {
                 snprintf(errstr, errstr_size, "node '%s' keeps one value per key (a key-value store), "
                          "no history: ask /state/%s/<key>", n->name, n->name);
                 return 400;
         }
-        for (int i = 0; q->store && !rc && i < q->nparts; i++) {
+        while (kn && store < kn->nstores - 1 && strcmp(kn->names[store], name))
+                store++;
+        for (int i = 0; kn && q->store && !rc && i < q->nparts; i++) {
                 spate_store_cf_t *cf;
                 snprintf(cfname, sizeof(cfname), "kv.%s.%s-%d", n->name, name, q->parts[i]);
                 if ((cf = spate_store_cf_find(q->store, cfname)))
-                        rc = query_cf(cf, q, rows, render, &out, errstr, errstr_size);
+                        rc = q->copy && query_reflects(cf, kn->changelogs[store], rows, errstr, errstr_size) ?
+                                -1 : query_cf(cf, q, rows, render, &out, errstr, errstr_size);
         }
         spate_buf_free(&out);
         return rc;
 }
 
 /* --- declaration --- */
-
-/* The engine drives the stores through these (node_state.h); defined with
- * the functions at the end. */
-static const spate_state_ops_t kv_ops;
-
-/* n's stores, NULL for none. */
-static spate_kv_node_t *stores_of(const spate_node_t *n) {
-        return spate_node_state(n, &kv_ops);
-}
 
 static int valid_name(const char *s) {
         if (!*s)

@@ -111,12 +111,35 @@ static int walk(qwalk_t *k, const spate_iq_t *q, spate_store_cf_t *cf, const cha
         return 0;
 }
 
+/* The changelog offset the column family's checkpoint reflects, read before
+ * its windows (so they reflect at least that much; a standby's answer says
+ * it): -1 without a checkpoint. */
+static int reflects(qwalk_t *k, spate_store_cf_t *cf) {
+        spate_winmeta_t *m = spate_xmalloc(sizeof(*m));   /* 25 KB: not on an HTTP thread's stack */
+        char *val;
+        size_t vl;
+        int rc = spate_store_get(cf, SPATE_WINMETA_KEY, strlen(SPATE_WINMETA_KEY), &val, &vl, k->errstr,
+                                 k->errstr_size);
+        k->rows->changelog = k->w->changelog_topic;
+        k->rows->changelog_next = -1;
+        if (rc == 0) {
+                rc = spate_winmeta_decode(val, vl, m, k->errstr, k->errstr_size);
+                free(val);
+                if (!rc)
+                        k->rows->changelog_next = m->changelog_next;
+        }
+        free(m);
+        return rc < 0 ? -1 : 0;
+}
+
 static int query_partition(qwalk_t *k, const spate_iq_t *q, int32_t p) {
         char cfname[512];
         spate_store_cf_t *cf;
         snprintf(cfname, sizeof(cfname), "%s-%d", k->w->store, p);
         if (!(cf = spate_store_cf_find(q->store, cfname)))
                 return 0;   /* no window yet */
+        if (q->copy && reflects(k, cf))
+                return -1;
         if (q->kind == SPATE_IQ_SCAN)
                 return walk(k, q, cf, NULL, 0, NULL, 0);
         char lo[SPATE_WINKEY_SIZE(q->klen) + 1], hi[SPATE_WINKEY_SIZE(q->klen) + 1];

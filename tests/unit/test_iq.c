@@ -75,6 +75,19 @@ static void test_args(void) {
         CHECK(parse("/state/w/k", limit_on_get, &q, err) == 400, "a limit on one key's value: 400");
         const char *const range[] = { "start=b", "end=a", NULL };
         CHECK(parse("/state/w", range, &q, err) == 400, "start after end: 400");
+        const char *const stale[] = { "stale=ok", NULL }, *const stale_typo[] = { "stale=yes", NULL };
+        CHECK(parse("/state/w/k", stale, &q, err) == 0 && q.stale && !q.local, "stale=ok asks for copies");
+        CHECK(parse("/state/w/k", NULL, &q, err) == 0 && !q.stale, "not without it");
+        CHECK(parse("/state/w/k", stale_typo, &q, err) == 400 && strstr(err, "stale=ok"),
+              "a value other than ok: 400 (%s)", err);
+        const char *const copies[] = { "local=1", "stale=ok", "partitions=0,3,12", NULL },
+                          *const copies_alone[] = { "partitions=1", NULL },
+                          *const copies_bad[] = { "local=1", "stale=ok", "partitions=1,,2", NULL };
+        CHECK(parse("/state/w", copies, &q, err) == 0 && q.ncopies == 3 && q.copies[0] == 0 && q.copies[2] == 12,
+              "partitions=0,3,12 with local=1&stale=ok: the copies a forwarding instance asks for");
+        CHECK(parse("/state/w", copies_alone, &q, err) == 400 && strstr(err, "local=1&stale=ok"),
+              "partitions without local=1&stale=ok: 400 (%s)", err);
+        CHECK(parse("/state/w", copies_bad, &q, err) == 400, "an empty partition number: 400");
         const char *const fwd[] = { "local=1", "prefix=ha", NULL };
         CHECK(parse("/state/w", fwd, &q, err) == 0 && q.local && !strcmp(q.prefix, "ha"), "local=1 and prefix");
 }
@@ -111,6 +124,41 @@ static void test_ownership(void) {
         spate_buf_free(&b);
         spate_iq_revoked();
         CHECK(spate_iq_owned("in", 3) == -1, "restoring again after a revocation");
+}
+
+static int heard;
+static void on_change(void *opaque) {
+        (void)opaque;
+        heard++;
+}
+
+/* The standby copies a stale answer may read, advertised with the claims,
+ * and the lag it reports. */
+static void test_standbys(void) {
+        const char *topics[] = { "in", "in", "in" };
+        int32_t parts[] = { 1, 2, 1 }, again[] = { 2, 1 };
+        spate_buf_t b = { 0 };
+        spate_iq_listen(on_change, NULL);
+        spate_iq_standbys(topics, parts, 3);
+        CHECK(heard == 1 && spate_iq_standby_held("in", 1) && spate_iq_standby_held("in", 2) &&
+              !spate_iq_standby_held("in", 0) && !spate_iq_standby_held("other", 1),
+              "the copies listed are held, a change is heard (%d)", heard);
+        spate_iq_standbys(topics, again, 2);
+        CHECK(heard == 1, "the same copies in another order: no change to advertise");
+        spate_iq_standby_json(&b);
+        spate_buf_putc(&b, '\0');
+        CHECK_STR(b.data, "{\"in\":[1,2]}", "advertised as JSON, without duplicates");
+        spate_buf_free(&b);
+        spate_iq_revoked();
+        CHECK(spate_iq_standby_held("in", 2), "a revocation keeps the copies (they hold whole commits)");
+        spate_iq_standbys(topics, parts, 0);
+        CHECK(heard == 2 && !spate_iq_standby_held("in", 1), "none left after the standbys stop");
+        spate_iq_listen(NULL, NULL);
+        CHECK(spate_iq_changelog_lag("cl", 1, 10) == -1, "no lag before the changelog's end is seen");
+        spate_iq_changelog_end("cl", 1, 25);
+        spate_iq_changelog_end("cl", 2, 7);
+        CHECK(spate_iq_changelog_lag("cl", 1, 10) == 15 && spate_iq_changelog_lag("cl", 2, 7) == 0 &&
+              spate_iq_changelog_lag("cl", 2, 9) == 0, "the lag: records past the copy's offset, never negative");
 }
 
 static const spate_node_t *node(const spate_topology_t *t, const char *name) {
@@ -180,5 +228,6 @@ int main(void) {
         test_args();
         test_keys_and_rows();
         test_ownership();
+        test_standbys();
         return CHECK_DONE();
 }

@@ -3,11 +3,13 @@
  * read-through after eviction under a 1 MB state_memory_mb, restores from
  * the local state and from the changelog alone, crashes at every step of a
  * commit (one in the middle of a flush), dedupe's outputs checked
- * against a reference computed here, and standbys' warm copies. */
+ * against a reference computed here, and standbys' warm copies (also as a stale=ok query reads them). */
 #include "check.h"
 #include "../driver/driver.h"
+#include "../../engine/iq.h"
 #include "../../engine/node_state.h"
 #include "../../state/kv.h"
+#include "../../state/store.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -540,6 +542,75 @@ static void test_standby(void) {
         spate_driver_destroy(d);
 }
 
+/* --- interactive queries on a standby's copy (stale=ok, cli/iq_http.c) --- */
+
+static void render(const void *key, size_t klen, const void *val, size_t vlen, spate_buf_t *out) {
+        spate_buf_put(out, key, klen);
+        spate_buf_putc(out, '=');
+        spate_buf_put(out, val, vlen);
+}
+
+/* key's value in dd's copy of partition p as a stale query reads it
+ * ("key=value", "(absent)" or the error), with the changelog offset the
+ * copy's checkpoint names in *next. */
+static const char *ask_copy(spate_driver_t *d, int32_t p, const char *key, int64_t *next) {
+        static char out[512];
+        char err[256];
+        spate_iq_t q = { .kind = SPATE_IQ_GET, .key = key, .klen = strlen(key), .parts = &p, .nparts = 1,
+                         .copy = 1, .store = spate_ctx_store(spate_driver_ctx(d)) };
+        spate_iq_rows_t rows = { .limit = 1, .changelog_next = -2 };
+        spate_store_read_lock(q.store);
+        int rc = spate_kv_query(node(d, "dd"), "seen", &q, &rows, render, err, sizeof(err));
+        spate_store_read_unlock(q.store);
+        if (rc)
+                snprintf(out, sizeof(out), "error: %s", err);
+        else
+                snprintf(out, sizeof(out), "%.*s", rows.n ? (int)rows.json.len : 8,
+                         rows.n ? rows.json.data : "(absent)");
+        *next = rows.changelog_next;
+        spate_buf_free(&rows.json);
+        return out;
+}
+
+/* A standby's copy read by a query holds whole commits only: with the
+ * second commit's records applied but not its meta record, the query sees
+ * the first commit and the offset after its meta; with the meta, the
+ * second, and the changelog's end. */
+static void test_standby_query(void) {
+        spate_driver_t *d = driver(NULL);
+        spate_kv_t *kv;
+        follows_t f = { .want = 1 };
+        char err[512];
+        int64_t next;
+        filler(d);
+        kv_at(d, 0, 0, &kv);
+        put(kv, "a", "1");
+        put(kv, "b", "2");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        kv_at(d, 0, 1, &kv);
+        put(kv, "a", "3");
+        put(kv, "c", "4");
+        CHECK(spate_kv_delete(kv, "b", 1) == 0, "delete b");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(spate_driver_count(d, CHANGELOG, 0) == 7, "partition 0's changelog: frames of 3 and 4 records");
+        CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "crash: %s", err);
+        spate_node_t *dd = node(d, "dd");
+        CHECK(spate_node_standbys(dd, spate_driver_ctx(d), on_want, on_follow, &f) == 0 && f.n == 1,
+              "a standby follows partition 0 (%d)", f.n);
+        CHECK(feed(d, 0, 0, 6) == 0, "the first commit and the second's records, not its meta record");
+        CHECK_STR(ask_copy(d, 0, "a", &next), "a=1", "a as of the first commit");
+        CHECK(next == 3, "the copy reflects the changelog up to offset 3, after the first meta record (%lld)",
+              (long long)next);
+        CHECK_STR(ask_copy(d, 0, "b", &next), "b=2", "b not yet deleted");
+        CHECK_STR(ask_copy(d, 0, "c", &next), "(absent)", "c of the commit under way not shown");
+        CHECK(feed(d, 0, 6, 7) == 0, "the second commit's meta record");
+        CHECK_STR(ask_copy(d, 0, "a", &next), "a=3", "a as of the second commit");
+        CHECK_STR(ask_copy(d, 0, "b", &next), "(absent)", "b deleted");
+        CHECK_STR(ask_copy(d, 0, "c", &next), "c=4", "c");
+        CHECK(next == 7, "the copy reflects the changelog to its end (%lld)", (long long)next);
+        spate_driver_destroy(d);
+}
+
 int main(void) {
         test_bad_topology();
         test_basic();
@@ -550,5 +621,6 @@ int main(void) {
         test_purge();
         test_dedupe_crash();
         test_standby();
+        test_standby_query();
         return CHECK_DONE();
 }

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""iq_stale_ref.py - checks stale interactive queries (`/state/...?stale=ok`, answers from a
+standby's copy) of a window `win` on the record key and a dedupe `dd` on the field id against
+independent references (test 0472).
+
+  gen K N RECORDS.jsonl
+        N records {"key","id","t","v","p","o"} of K keys over 4 partitions, each key in the
+        partition Kafka's default partitioner gives it (murmur2, so that the window's queries,
+        routed by the key, find it there); ids "<key>-<0..2>" repeat within their key's
+        partition; event times over 3 hours.
+  check BASE WINDOWS.jsonl RECORDS.jsonl PARTS MODE [KEYS [GPARTS:N]] [-q]
+        For every key in the partitions PARTS (comma-separated): through BASE, GET
+        /state/win/<key> is the reference's last window of the key (windows_ref.py's output),
+        its /history every window of the key, and GET /state/dd/<id> of each of its ids the
+        event time of the id's first record (dedupe with a `within` longer than the data passes
+        each id once: its first record in offset order); then a scan of /state/win holds the
+        last window of every key (KEYS: only the first KEYS keys are asked about; 0: all). With
+        GPARTS:N, the same value and history of /state/gwin/<key> (a window with group_by: key,
+        the same windows) for every key in the partitions GPARTS of its repartition topic of N
+        partitions (where the repartition node places it: murmur2, as partition() computes).
+        MODE:
+          stale:  asked with stale=ok; every answer equals the reference, and one that says it
+                  came from a standby (X-Spate-Source: standby) names its partition's changelog
+                  offset (X-Spate-Standby-Offsets) and a lag of 0 records (X-Spate-Standby-Lag:
+                  the copy caught up before the owner died); at least one did (the owner is dead,
+                  so the answers before the survivor takes its partitions come from the copy).
+                  The last line counts the answers: "# sources: S standby (F forwarded), O owner",
+                  F those read by another instance than BASE (X-Spate-Served-By).
+          owner:  asked with stale=ok while the owner lives: every answer equals the reference
+                  and none came from a standby (a live owner answers).
+          strict: asked without stale=ok: every answer is a 503 with Retry-After (the owner is
+                  dead, the survivor does not hold the partitions yet).
+        TAP-like lines; exit 0 when all hold; -q: only the status.
+"""
+import json
+import random
+import sys
+import urllib.parse
+
+from compare_windows import close
+from iq_groups_ref import get, partition
+
+PARTS = 4
+
+
+def gen(k, n, path):
+    rnd = random.Random(472)
+    offsets = [0] * PARTS
+    with open(path, "w") as f:
+        for _ in range(n):
+            key = "k%04d" % rnd.randrange(k)
+            p = partition(key, PARTS)
+            f.write(json.dumps({"key": key, "id": "%s-%d" % (key, rnd.randrange(3)),
+                                "t": 1700000000000 + rnd.randrange(3 * 3600000), "v": rnd.randrange(1000),
+                                "p": p, "o": offsets[p]}) + "\n")
+            offsets[p] += 1
+
+
+def same_window(got, want):
+    if set(got) != set(want):
+        return "fields %s, want %s" % (sorted(got), sorted(want))
+    bad = [f for f in want if not (close(got[f], want[f]) if f in ("sum", "mean") else got[f] == want[f])]
+    return "%s: got %s, want %s" % (bad[0], got[bad[0]], want[bad[0]]) if bad else None
+
+
+def same_windows(got, want):
+    if [(r.get("key"), r.get("window_start")) for r in got] != [(w["key"], w["window_start"]) for w in want]:
+        return "windows %s, want %s" % ([(r.get("key"), r.get("window_start")) for r in got][:3],
+                                        [(w["key"], w["window_start"]) for w in want][:3])
+    return next((d for d in (same_window(r, w) for r, w in zip(got, want)) if d), None)
+
+
+class Checker:
+    def __init__(self, base, mode):
+        self.base, self.mode, self.res = base, mode, []
+        self.sources = {"standby": 0, "owner": 0, "forwarded": 0}
+
+    def ask(self, path, p, compare):
+        """One question about partition p: compare(body) says how the body differs (None: equal)."""
+        url = self.base + path + ("" if self.mode == "strict" else ("&" if "?" in path else "?") + "stale=ok")
+        st, body, hdr = get(url)
+        if self.mode == "strict":
+            ok = st == 503 and hdr.get("Retry-After") == "1"
+            self.res.append((ok, "%s: 503 with Retry-After (got %s %s)" % (path, st, body)))
+            return
+        d = compare(body) if st == 200 else "status %s: %s" % (st, body)
+        source = "standby" if hdr.get("X-Spate-Source") == "standby" else "owner"
+        self.sources[source] += 1
+        if source == "standby":
+            self.sources["forwarded"] += hdr.get("X-Spate-Served-By") != self.base
+            offsets = dict(i.split("=") for i in hdr.get("X-Spate-Standby-Offsets", "").split(",") if "=" in i)
+            lags = dict(i.split("=") for i in hdr.get("X-Spate-Standby-Lag", "").split(",") if "=" in i)
+            if not offsets.get(str(p), "").isdigit() or int(offsets[str(p)]) <= 0:
+                d = d or "no changelog offset of partition %d in X-Spate-Standby-Offsets: %s" % (
+                    p, hdr.get("X-Spate-Standby-Offsets"))
+            if lags.get(str(p)) != "0":
+                d = d or "X-Spate-Standby-Lag %s, want %d=0" % (hdr.get("X-Spate-Standby-Lag"), p)
+            if self.mode == "owner":
+                d = d or "answered from a standby while the owner lives"
+        self.res.append((d is None, "%s (%s)%s" % (path, source, ": " + d if d else "")))
+
+
+def check(base, windows, records, parts, mode, nkeys="0", group=None):
+    parts = {int(p) for p in parts.split(",")}
+    want, first, where = {}, {}, {}
+    for line in open(windows):
+        row = json.loads(line)
+        if "late" not in row:
+            want.setdefault(row["key"], []).append(row)
+    for line in open(records):
+        r = json.loads(line)
+        where[r["key"]] = r["p"]
+        first.setdefault(r["id"], r["t"])
+    c = Checker(base, mode)
+    q = urllib.parse.quote
+    keys = sorted(k for k in want if where[k] in parts)[:int(nkeys) or None]
+    for key in keys:
+        rows, p = want[key], where[key]
+        c.ask("/state/win/%s" % q(key), p, lambda b, w=rows[-1]: same_window(b, w))
+        c.ask("/state/win/%s/history" % q(key), p, lambda b, w=rows: same_windows(b["rows"], w))
+        for ident in sorted(i for i in first if i.rsplit("-", 1)[0] == key):
+            c.ask("/state/dd/%s" % q(ident), p,
+                  lambda b, i=ident: None if b == {"key": i, "passed_at": first[i]} else
+                  "%s, want passed_at %d" % (b, first[i]))
+    if group:
+        gparts, n = group.split(":")
+        gparts, n = {int(p) for p in gparts.split(",")}, int(n)
+        gkeys = sorted(k for k in want if partition(k, n) in gparts)[:int(nkeys) or None]
+        for key in gkeys:
+            rows, p = want[key], partition(key, n)
+            c.ask("/state/gwin/%s" % q(key), p, lambda b, w=rows[-1]: same_window(b, w))
+            c.ask("/state/gwin/%s/history" % q(key), p, lambda b, w=rows: same_windows(b["rows"], w))
+        res_g = (len(gkeys) > 0, "%d keys of gwin in partitions %s of its repartition topic"
+                 % (len(gkeys), sorted(gparts)))
+    latest = [want[k][-1] for k in sorted(want)]
+    c.ask("/state/win?limit=100000", min(parts), lambda b: same_windows(b["rows"], latest))
+    res = c.res
+    res.append((len(keys) > 0, "%d keys in partitions %s" % (len(keys), sorted(parts))))
+    if group:
+        res.append(res_g)
+    if mode == "stale":
+        res.append((c.sources["standby"] > 0, "%d answers from a standby's copy, %d from an owner"
+                    % (c.sources["standby"], c.sources["owner"])))
+    return res, c.sources
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if a != "-q"]
+    if args[:1] == ["gen"] and len(args) == 4:
+        gen(int(args[1]), int(args[2]), args[3])
+        sys.exit(0)
+    if args[:1] != ["check"] or len(args) not in (6, 7, 8) or args[5] not in ("stale", "owner", "strict"):
+        sys.exit(__doc__)
+    results, sources = check(*args[1:])
+    if "-q" not in sys.argv:
+        for ok, what in results:
+            print("%s - %s" % ("ok" if ok else "not ok", what))
+        print("# sources: %d standby (%d forwarded), %d owner" % (sources["standby"], sources["forwarded"],
+                                                                   sources["owner"]))
+    sys.exit(0 if all(ok for ok, _ in results) else 1)
