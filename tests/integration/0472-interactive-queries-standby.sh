@@ -4,8 +4,8 @@
 # num_standby_replicas: 1 of a window (tumbling count/sum on the record key, emit: update), the
 # same window with group_by (gwin, its tasks those of its repartition topic) and a dedupe (an
 # engine-owned key-value store) over 4 partitions, all with --http, so each of a's window and
-# dedupe tasks has its one copy on b or on c (gwin's: on both, which follow every task of an
-# internal topic). Once every record is committed and the copies of a's tasks
+# dedupe tasks has its one copy on b or on c (gwin's too: the owners of its repartition
+# partitions are in the tags, 0883). Once every record is committed and the copies of a's tasks
 # have caught up (spate_standby_lag_records 0), tests/ref/iq_stale_ref.py asks b and c about the
 # keys of a's partitions with stale=ok: the live owner answers (forwarded, no standby header).
 # Then a is killed with SIGKILL and, before the group moves its partitions (session timeout), b
@@ -110,8 +110,7 @@ failed=$(held a) gfailed=$(held -g a)
 check "produce $N records of $K keys" $KT produce "$BOOT" it0472.in "$TMP/in.tsv" --partitioned
 check "every record committed within 60 s" wait_committed 60 it-0472 it0472.in "$N"
 # The copies of a's tasks (b's and c's series of win's and dd's changelogs for a's partitions):
-# at least one per task; every copy at lag 0 (gwin's tasks, of its repartition topic, are
-# followed by every instance that does not own them).
+# at least one per task; every copy at lag 0 (gwin's included).
 caught_up() {
         { curl -s "$B/metrics"; curl -s "$C/metrics"; } | awk -v want="$failed" '
                 /^spate_standby_lag_records\{.*it-0472-/ {
