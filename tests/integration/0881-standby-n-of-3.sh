@@ -28,25 +28,7 @@ start() { start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"; }  # NAME: w
 # and each change of the committer tags). Prints "p owner followers" per
 # partition; exits 0 when the owners hold the 6 partitions once each and
 # each partition has exactly one follower, not its owner.
-cat >"$TMP/roles.py" <<'PY'
-import re, sys
-owned, follows = {}, {}
-for name in sys.argv[1:]:
-    owned[name], follows[name] = set(), set()
-    for line in open(f"{name}"):
-        if re.search(r"assigned \d+ partitions", line):
-            owned[name] = set(map(int, re.findall(r"it0881\.in\[(\d+)\]", line)))
-        elif "standby: following" in line:
-            follows[name] = set(map(int, re.findall(r"it0881\.in\[(\d+)\]", line.split("):", 1)[1])))
-good = sorted(p for n in owned for p in owned[n]) == list(range(6))
-for p in range(6):
-    o = [n.rsplit("-", 1)[-1][:-4] for n in owned if p in owned[n]]
-    f = [n.rsplit("-", 1)[-1][:-4] for n in follows if p in follows[n] and p not in owned[n]]
-    print(p, ",".join(o) or "-", ",".join(f) or "-")
-    good &= len(o) == 1 and len(f) == 1
-sys.exit(0 if good else 1)
-PY
-roles() { $PY "$TMP/roles.py" "$TMP"/spate-a.log "$TMP"/spate-b.log "$TMP"/spate-c.log; }
+roles() { $PY "$SPATE_ROOT/tests/ref/standby_roles.py" it0881.in 6 "$TMP"/spate-a.log "$TMP"/spate-b.log "$TMP"/spate-c.log; }
 
 # Four fifths flow once the three run; the last fifth (whose ids repeat ids
 # of the fourth) once the survivors hold every partition, so that the

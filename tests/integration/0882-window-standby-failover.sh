@@ -23,19 +23,7 @@ t0=$SECONDS
 
 # Records in windows_ref.py's format: each key in one partition, event times
 # over 3 hours (up to 3 windows a key), none late (grace 1000h).
-$PY - "$K" "$N" "$TMP/records.jsonl" <<'PY'
-import json, random, sys
-k, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-rnd = random.Random(882)
-offsets = [0, 0, 0, 0]
-with open(path, "w") as f:
-    for i in range(n):
-        key = rnd.randrange(k)
-        p = key % 4
-        f.write(json.dumps({"key": "k%05d" % key, "t": 1700000000000 + rnd.randrange(3 * 3600000),
-                            "v": rnd.randrange(1000), "p": p, "o": offsets[p]}) + "\n")
-        offsets[p] += 1
-PY
+$PY "$REF/gen_hourly_records.py" "$K" "$N" "$TMP/records.jsonl" --seed 882
 $PY "$REF/window_topics.py" produce-lines "$TMP/records.jsonl" "$TMP/in.tsv"
 $PY "$REF/windows_ref.py" --type tumbling --size 3600000 --grace 3600000000 --aggs count,sum \
         <"$TMP/records.jsonl" >"$TMP/expected.jsonl"

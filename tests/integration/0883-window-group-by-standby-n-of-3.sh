@@ -22,18 +22,7 @@ t0=$SECONDS
 
 # Each group is fed by every source partition; event times over 3 hours (up
 # to 3 windows a group), none late (grace 1000h).
-$PY - "$K" "$N" "$TMP/records.jsonl" <<'PY'
-import json, random, sys
-k, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-rnd = random.Random(883)
-offsets = [0, 0, 0, 0]
-with open(path, "w") as f:
-    for i in range(n):
-        p = rnd.randrange(4)
-        f.write(json.dumps({"key": "g%05d" % rnd.randrange(k), "t": 1700000000000 + rnd.randrange(3 * 3600000),
-                            "v": rnd.randrange(1000), "p": p, "o": offsets[p]}) + "\n")
-        offsets[p] += 1
-PY
+$PY "$REF/gen_hourly_records.py" "$K" "$N" "$TMP/records.jsonl" --seed 883 --spread --prefix g
 $PY "$REF/window_topics.py" produce-lines "$TMP/records.jsonl" "$TMP/in.tsv"
 $PY "$REF/windows_ref.py" --type tumbling --size 3600000 --grace 3600000000 --aggs count,sum \
         <"$TMP/records.jsonl" >"$TMP/expected.jsonl"
@@ -78,27 +67,7 @@ exact() {
 # partitions), from each instance's last lines. Prints "p owner followers";
 # exits 0 when the owners hold the 6 once each and each has exactly one
 # follower, not its owner.
-cat >"$TMP/roles.py" <<'PY'
-import re, sys
-rp, logs = sys.argv[1], sys.argv[2:]
-pat = re.escape(rp) + r"\[(\d+)\]"
-owned, follows = {}, {}
-for name in logs:
-    owned[name], follows[name] = set(), set()
-    for line in open(name):
-        if re.search(r"assigned \d+ partitions", line):
-            owned[name] = set(map(int, re.findall(pat, line)))
-        elif "standby: following" in line:
-            follows[name] = set(map(int, re.findall(pat, line.split("):", 1)[1])))
-good = sorted(p for n in owned for p in owned[n]) == list(range(6))
-for p in range(6):
-    o = [n.rsplit("-", 1)[-1][:-4] for n in owned if p in owned[n]]
-    f = [n.rsplit("-", 1)[-1][:-4] for n in follows if p in follows[n] and p not in owned[n]]
-    print(p, ",".join(o) or "-", ",".join(f) or "-")
-    good &= len(o) == 1 and len(f) == 1
-sys.exit(0 if good else 1)
-PY
-roles() { $PY "$TMP/roles.py" "$RP" "$TMP"/spate-a.log "$TMP"/spate-b.log "$TMP"/spate-c.log; }
+roles() { $PY "$SPATE_ROOT/tests/ref/standby_roles.py" "$RP" 6 "$TMP"/spate-a.log "$TMP"/spate-b.log "$TMP"/spate-c.log; }
 
 split -n l/5 -d "$TMP/in.tsv" "$TMP/part."
 first3=$(cat "$TMP"/part.0[0-2] | wc -l)
