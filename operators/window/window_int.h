@@ -87,6 +87,8 @@ typedef struct win {
         size_t bytes;                       /* the tasks' bytes now: summed at each
                                                punctuation and checkpoint, moved by each
                                                record (commit_when_over()) */
+        size_t commit_above;                /* w->bytes past which a commit is requested
+                                               (set_commit_above()) */
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
         struct win_restorer *restorer;      /* restores of an assignment under way */
