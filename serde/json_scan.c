@@ -460,9 +460,13 @@ static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spa
                 }
                 if (!(q = at_byte(p, end, ':')))
                         return fail(s, ws(p, end), "expected ':'");
-                p = ws(q + 1, end);
-                if (p >= end)
-                        return fail(s, p, "unexpected end of input");
+                /* compact JSON: the value right after the colon, one test */
+                p = q + 1;
+                if (p >= end || (unsigned char)*p <= ' ') {
+                        p = ws(p, end);
+                        if (p >= end)
+                                return fail(s, p, "unexpected end of input");
+                }
                 /* the value, inlined (value() without its call) */
                 p = i < 0 ? value_at(s, p, NULL, NULL)
                           : value_at(s, p, sh->fields[i].shape, &out->u.items[i]);
