@@ -4,6 +4,9 @@
 #include "json_scan.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@ typedef struct scan {
         spate_arena_t *a;
         const char *err, *at;  /* the first error and where it was found */
         int depth;
+        int closed;                 /* number_closed(): numbers are read without end tests */
         spate_json_hints_t *hints;  /* for the first object kept, then NULL */
 } scan_t;
 
@@ -40,32 +44,43 @@ static const double pow10_exact[] = {
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
 };
 
-/* spate_json_number(), inlined into the scanner's value(). */
-static inline __attribute__((always_inline)) size_t number(const char *p, size_t n, double *out) {
+/* Whether input ending at end (after at least one byte) may be read
+ * number by number without testing for its end: a number's bytes are read
+ * one past a '-', a digit or a '.' only, so when the last byte is none of
+ * them, every such read is inside. A record's JSON ends in '}'. */
+static inline int number_closed(const char *end) {
+        unsigned char c = (unsigned char)end[-1];
+        return (unsigned)(c - '0') > 9 && c != '-' && c != '.';
+}
+
+/* spate_json_number(), inlined into the scanner's value(); with open 0 the
+ * input must be number_closed() and the bound is not tested (a constant
+ * open gives each its own copy). */
+static inline __attribute__((always_inline)) size_t number(const char *p, size_t n, int open, double *out) {
         const char *q = p, *end = p + n, *d0;
         int neg = 0, frac = 0, digits = 0;
         uint64_t m = 0;
         unsigned dig;
 
-        if (q < end && *q == '-')
+        if (*q == '-')  /* n >= 1 */
                 neg = 1, q++;
         /* digits and frac are counted from the pointers after each loop, so
          * a digit costs a load, a test and a multiply-add; a run without
          * digits is refused after it */
-        for (d0 = q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+        for (d0 = q; (!open || q < end) && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
                 m = m * 10 + dig;
         digits = (int)(q - d0);
         if (!digits || (*d0 == '0' && digits > 1))
                 return 0; /* JSON forbids leading zeros */
-        if (q < end && *q == '.') {
-                for (d0 = ++q; q < end && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+        if ((!open || q < end) && *q == '.') {
+                for (d0 = ++q; (!open || q < end) && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
                         m = m * 10 + dig;
                 frac = (int)(q - d0);
                 if (!frac)
                         return 0;
                 digits += frac;
         }
-        int has_exp = q < end && (*q | 0x20) == 'e';  /* 'e' or 'E' */
+        int has_exp = (!open || q < end) && (*q | 0x20) == 'e';  /* 'e' or 'E' */
         if (!has_exp && digits <= 15) {
                 /* m and 10^frac (frac <= 15) are exact doubles, so one
                  * division is correctly rounded: the same result as strtod. */
@@ -93,7 +108,7 @@ static inline __attribute__((always_inline)) size_t number(const char *p, size_t
 }
 
 size_t spate_json_number(const char *p, size_t n, double *out) {
-        return number(p, n, out);
+        return n ? number(p, n, 1, out) : 0;
 }
 
 size_t spate_utf8_len(const unsigned char *s, size_t n) {
@@ -233,9 +248,30 @@ static inline __attribute__((always_inline)) size_t plain8(const char *c) {
         return bad ? (size_t)__builtin_ctzll(bad) / 8 : 8;
 }
 
-/* The first byte at or after c that is not plain, or end: 8 bytes a test
- * while 8 remain, then byte by byte. */
+#ifdef __SSE2__
+/* plain8() for 16 bytes in SSE2, which every x86-64 has: a signed compare
+ * below 0x20 finds the control bytes and those at or above 0x80 at once. */
+static inline __attribute__((always_inline)) size_t plain16(const char *c) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)c);
+        __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                   _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+        return m ? (size_t)__builtin_ctz(m) : 16;
+}
+#endif
+
+/* The first byte at or after c that is not plain, or end: 16 bytes a test
+ * with SSE2 while 16 remain, 8 while 8 remain, then byte by byte. */
 static inline __attribute__((always_inline)) const char *plain_run(const char *c, const char *end) {
+#ifdef __SSE2__
+        while (end - c >= 16) {
+                size_t k = plain16(c);
+                c += k;
+                if (k < 16)
+                        return c;
+        }
+#endif
         while (end - c >= 8) {
                 size_t k = plain8(c);
                 c += k;
@@ -424,9 +460,13 @@ static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spa
                 }
                 if (!(q = at_byte(p, end, ':')))
                         return fail(s, ws(p, end), "expected ':'");
-                p = ws(q + 1, end);
-                if (p >= end)
-                        return fail(s, p, "unexpected end of input");
+                /* compact JSON: the value right after the colon, one test */
+                p = q + 1;
+                if (p >= end || (unsigned char)*p <= ' ') {
+                        p = ws(p, end);
+                        if (p >= end)
+                                return fail(s, p, "unexpected end of input");
+                }
                 /* the value, inlined (value() without its call) */
                 p = i < 0 ? value_at(s, p, NULL, NULL)
                           : value_at(s, p, sh->fields[i].shape, &out->u.items[i]);
@@ -525,7 +565,8 @@ static inline __attribute__((always_inline)) const char *value_at(scan_t *s, con
         case 'n': p = literal(s, p, "null", 4); if (out) out->type = SPATE_V_NULL; break;
         default: {
                 double d;
-                size_t used = number(p, (size_t)(s->end - p), &d);
+                size_t used = s->closed ? number(p, (size_t)(s->end - p), 0, &d)
+                                        : number(p, (size_t)(s->end - p), 1, &d);
                 if (!used)
                         return fail(s, p, "invalid value");
                 if (!isfinite(d))
@@ -567,7 +608,7 @@ int spate_json_decode_hinted(const spate_shape_t *shape, spate_json_hints_t *hin
         const char *p;
         if (!buf)
                 buf = ""; /* a tombstone: NULL + 0 is undefined, even with len 0 */
-        s = (scan_t){ .end = buf + len, .a = a, .hints = hints };
+        s = (scan_t){ .end = buf + len, .a = a, .closed = len && number_closed(buf + len), .hints = hints };
         memset(out, 0, sizeof(*out));
         p = ws(buf, s.end);
         if (shape && shape->nfields && (p >= s.end || *p != '{')) {

@@ -45,7 +45,7 @@ int spate_json_decode_hinted(const spate_shape_t *shape, spate_json_hints_t *hin
 size_t spate_utf8_len(const unsigned char *s, size_t n);
 
 /* How many bytes at the start of s[0..n) a JSON string holds as they are
- * (printable ASCII but the quote and the backslash), 8 a test. */
+ * (printable ASCII but the quote and the backslash), 8 or 16 a test. */
 size_t spate_json_plain_len(const char *s, size_t n);
 
 /* Parses a JSON number at p (length n) exactly like strtod would; returns

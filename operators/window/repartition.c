@@ -158,9 +158,13 @@ static int pack_send(win_rp_t *r, int32_t d, spate_ctx_t *ctx) {
         return rc ? spate_ctx_fail(ctx, r->window, "%s", ctx->errstr) : 0;
 }
 
-static int combine(win_rp_t *r, spate_ctx_t *ctx, win_up_t *u, const spate_origin_t *o, const spate_wrec_t *rec) {
+static int combine(win_rp_t *r, spate_ctx_t *ctx, win_up_t *u, const spate_origin_t *o, const spate_wrec_t *rec,
+                   const spate_val_t *args) {
         const win_t *w = r->w;
+        spate_val_t vals[WIN_MAX_AGGS];
         spate_wrec_t c = *rec;
+        win_per_aggregate(w, args, vals);
+        c.vals = vals;
         c.st = u->time;
         if (u->comb_from < 0)
                 u->comb_from = o->offset;
@@ -185,7 +189,7 @@ static int combine(win_rp_t *r, spate_ctx_t *ctx, win_up_t *u, const spate_origi
 static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
         win_rp_t *r = rn->ctx;
         const win_t *w = r->w;
-        spate_val_t args[WIN_MAX_AGGS], vals[WIN_MAX_AGGS];
+        spate_val_t args[WIN_MAX_AGGS];
         spate_wrec_t x;
         const spate_origin_t *o = rec->origin;
         win_up_t *u;
@@ -193,7 +197,7 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
 
         if (!o)
                 return spate_ctx_fail(ctx, r->window, "record without an input message");
-        if (win_eval(r->window, rec, ctx, &x, args, vals))
+        if (win_eval(r->window, rec, ctx, &x, args))
                 return -1;
         if (!(u = up_get(r, o->partition)))
                 return spate_ctx_fail(ctx, r->window, "out of memory");
@@ -217,7 +221,7 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
                                 (long long)w->conf.spec.grace);
         }
         if (r->comb && o->offset >= u->cut)
-                return combine(r, ctx, u, o, &x);
+                return combine(r, ctx, u, o, &x, args);
         int32_t d = win_repart_partition(w, x.group, x.glen);
         spate_buf_t *pack = &r->packs[d];
         spate_wrepart_t rp = { o->partition, o->offset, u->seq, x.t, u->time, x.group, x.glen, x.id, x.idlen,

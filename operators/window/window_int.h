@@ -88,6 +88,8 @@ typedef struct win {
         size_t bytes;                       /* the tasks' bytes now: summed at each
                                                punctuation and checkpoint, moved by each
                                                record (commit_when_over()) */
+        size_t commit_above;                /* w->bytes past which a commit is requested
+                                               (set_commit_above()) */
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
         struct win_restorer *restorer;      /* restores of an assignment under way */
@@ -132,11 +134,11 @@ extern const spate_op_def_t spate_op_window_repartition;
 /* The window's init, with group_by: sets up its upstream node rn (n->from)
  * once w is parsed. -1 with errstr (out of memory). */
 int win_rp_attach(spate_node_t *rn, spate_node_t *n, char *errstr, size_t errstr_size);
-/* Evaluates record rec for window node n: r gets its group, time, values
- * (vals, per aggregate) and id; args the distinct argument values. 0, or -1
- * after spate_ctx_fail. */
-int win_eval(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_t *r, spate_val_t *args,
-             spate_val_t *vals);
+/* Evaluates record rec for window node n: r gets its group, time and id;
+ * args the distinct argument values. r->vals is NULL: only the callers that
+ * apply or combine the record build them (win_per_aggregate), since a
+ * repartitioned record travels with its args. 0, or -1 after spate_ctx_fail. */
+int win_eval(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_t *r, spate_val_t *args);
 
 win_task_t *win_task_get(win_t *w, int32_t partition);
 /* End of input: 1 once every task is closed to the end and committed (with

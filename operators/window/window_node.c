@@ -416,8 +416,7 @@ static int eval_id(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate
         return 0;
 }
 
-int win_eval(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_t *r, spate_val_t *args,
-             spate_val_t *vals) {
+int win_eval(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_t *r, spate_val_t *args) {
         const win_t *w = n->ctx;
         const char *group;
         size_t glen;
@@ -425,8 +424,7 @@ int win_eval(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, spate_wrec_
 
         if (eval_record(n, rec, ctx, &t, &group, &glen, args))
                 return -1;
-        win_per_aggregate(w, args, vals);
-        *r = (spate_wrec_t){ group, glen, t, vals, { t, rec->origin->partition, rec->origin->offset },
+        *r = (spate_wrec_t){ group, glen, t, NULL, { t, rec->origin->partition, rec->origin->offset },
                              INT64_MIN, NULL, 0 };
         return w->dedupe_by ? eval_id(n, rec, ctx, r) : 0;
 }
@@ -441,8 +439,10 @@ static int window_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
 
         if (!rec->origin)
                 return spate_ctx_fail(ctx, n, "record without an input message");
-        if (win_eval(n, rec, ctx, &r, args, vals))
+        if (win_eval(n, rec, ctx, &r, args))
                 return -1;
+        win_per_aggregate(w, args, vals);
+        r.vals = vals;
         if (!(task = win_task_get(w, rec->origin->partition)))
                 return spate_ctx_fail(ctx, n, "partition %d of %s is not assigned here",
                                       rec->origin->partition, w->input_topic);

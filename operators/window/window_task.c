@@ -76,9 +76,15 @@ void win_task_touched(win_task_t *t, spate_ctx_t *ctx) {
  * holds. The eighth is what each early commit writes at least, so they do
  * not come every batch. */
 static void commit_when_over(const win_t *w, spate_ctx_t *ctx) {
-        size_t limit = spate_topology_cache_bytes(w->topo);
-        if (w->bytes > (w->settled > limit ? w->settled : limit) + limit / 8)
+        if (w->bytes > w->commit_above)
                 spate_ctx_request_commit(ctx);
+}
+
+/* commit_when_over()'s bound, kept in w since the share is a division: set
+ * where settled changes and at each assignment (records come only after). */
+static void set_commit_above(win_t *w) {
+        size_t limit = spate_topology_cache_bytes(w->topo);
+        w->commit_above = (w->settled > limit ? w->settled : limit) + limit / 8;
 }
 
 int win_apply(spate_node_t *n, win_task_t *t, int64_t offset, const spate_wrec_t *r,
@@ -580,6 +586,7 @@ int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx) {
                 w->settled += w->tasks[i] ? w->tasks[i]->ws->bytes : 0;
         }
         w->bytes = w->settled;
+        set_commit_above(w);
         return 0;
 }
 
@@ -1478,6 +1485,7 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
         int warm;
         if (strcmp(topic, w->input_topic))
                 return 0;
+        set_commit_above(w);
         if (tasks_reserve(w, partition)) {
                 snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
                 return -1;

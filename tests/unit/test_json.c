@@ -425,7 +425,36 @@ static void test_hints(void) {
               long_hints.field[4] == 5, "names of up to 15 bytes are hinted as words, a 16-byte one byte-wise");
 }
 
+/* The word-wide (8 and, with SSE2, 16 bytes a test) run of plain bytes
+ * against a byte-by-byte reference: runs of every length up to 40 ended by
+ * each kind of byte that is not plain, at every offset of the blocks. */
+static void test_plain_len(void) {
+        static const unsigned char stops[] = { '"', '\\', 0x00, 0x1f, 0x80, 0xc3, 0xff };
+        static const unsigned char plain[] = { ' ', 'a', '~', 0x7f, '!', '#', '[', ']', '0' };
+        unsigned seed = 7;
+        int wrong = 0, n = 0;
+        for (size_t len = 0; len <= 40; len++)
+                for (size_t stop = 0; stop <= len; stop++)
+                        for (size_t k = 0; k < sizeof(stops); k++) {
+                                char buf[48];
+                                for (size_t i = 0; i < len; i++) {
+                                        seed = seed * 1103515245u + 12345u;
+                                        buf[i] = (char)plain[(seed >> 16) % sizeof(plain)];
+                                }
+                                if (stop < len)
+                                        buf[stop] = (char)stops[k];
+                                size_t want = 0;
+                                while (want < len && (unsigned char)buf[want] >= 0x20 && (unsigned char)buf[want] < 0x80 &&
+                                       buf[want] != '"' && buf[want] != '\\')
+                                        want++;
+                                wrong += spate_json_plain_len(buf, len) != want;
+                                n++;
+                        }
+        CHECK(wrong == 0, "%d runs of plain bytes measured as byte by byte (%d wrong)", n, wrong);
+}
+
 int main(void) {
+        test_plain_len();
         test_hints();
         test_format();
         test_format_exact();
