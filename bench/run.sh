@@ -11,12 +11,12 @@
 # (join.sh); the in-process *_bench programs (join_bench: the same join per record without
 # Kafka); /metrics' cost (metrics.sh); interactive queries' latency under 100 concurrent clients,
 # one and two instances, beside /metrics on the same server (iq.sh).
-# env: BENCH_N (records, 1000000), BENCH_ROUNDS (map->sink rounds, 3), BENCH_PORT (bench/lib.sh),
+# env: BENCH_N (records, 1000000), BENCH_ROUNDS (rounds of map->sink and of the region job, 5: their ratios vary round to round with the baseline, so the median of 5), BENCH_PORT (bench/lib.sh),
 #      BENCH_CORE=1 (stop after the scale-out: only the map->sink and region-job sections)
 . "$(dirname "$0")/lib.sh"
 N=${BENCH_N:-1000000}
 
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 # Each run is a new consumer group: a copy of the topology under its own application name
 # (the embedded broker creates its topics, repartition and changelog ones included, at start).
 app_copy() {  # app_copy FILE APP -> path of the copy
