@@ -80,6 +80,11 @@ struct spate_kv_node {
         /* Assignment restores: a task's writes go to RocksDB on its worker
          * while the next is read; the task enters tasks at its done. */
         spate_restore_pipe_t *pipe;
+        /* The rebalance's restores so far (for its log line): start (ms, 0:
+         * none under way), tasks restored, changelog records applied. */
+        int64_t restore_t0;
+        int restore_tasks;
+        uint64_t restore_applied;
         int npartitions;
         size_t used, dirty_bytes;
         spate_metric_t *m_cache;     /* spate_store_cache_bytes{node}, after each checkpoint */
@@ -866,6 +871,8 @@ static int finish_kv(restore_t *r) {
             spate_ctx_check_resume(ctx, r->n, kn->topic, kv->partition, kv->resume_offset))
                 return -1;
         *task_slot(kn, kv->partition, kv->store) = kv;
+        kn->restore_tasks++;
+        kn->restore_applied += r->applied;
         return 0;
 }
 
@@ -1017,6 +1024,8 @@ static int stores_assign(spate_node_t *n, const char *topic, int32_t partition, 
                 kn->tasks = spate_xcalloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->tasks));
         if (!kn->pipe)
                 kn->pipe = spate_restore_pipe_new("restore:kv");
+        if (!kn->restore_t0)
+                kn->restore_t0 = spate_mono_ms();
         drop_task(kn, partition);
         for (int i = 0; i < kn->nstores; i++) {
                 spate_kv_t *kv = kv_new(kn, i, partition);
@@ -1031,10 +1040,24 @@ static int stores_assign(spate_node_t *n, const char *topic, int32_t partition, 
 }
 
 /* After a rebalance's assignments: the last restore's write completes and
- * its task is the node's. */
+ * its task is the node's. The log line gives the rebalance's restores by
+ * the clock: the tasks' own lines overlap (one is written while the next
+ * is read). */
 static int stores_assigned(spate_node_t *n, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = stores_of(n);
-        return kn ? spate_restore_pipe_join(kn->pipe, ctx->errstr, sizeof(ctx->errstr)) : 0;
+        double secs;
+        if (!kn || !kn->restore_t0)
+                return 0;
+        if (spate_restore_pipe_join(kn->pipe, ctx->errstr, sizeof(ctx->errstr)))
+                return -1;
+        secs = (double)(spate_mono_ms() - kn->restore_t0) / 1000.0;
+        spate_info("stores of '%s': %d tasks restored (pipelined): %llu changelog records applied in %.3f s "
+                   "(%.0f records/s)", n->name, kn->restore_tasks, (unsigned long long)kn->restore_applied, secs,
+                   secs > 0 ? (double)kn->restore_applied / secs : 0.0);
+        kn->restore_t0 = 0;
+        kn->restore_tasks = 0;
+        kn->restore_applied = 0;
+        return 0;
 }
 
 /* --- standbys --- */
