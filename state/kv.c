@@ -1046,18 +1046,20 @@ static int stores_assign(spate_node_t *n, const char *topic, int32_t partition, 
 static int stores_assigned(spate_node_t *n, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = stores_of(n);
         double secs;
+        int rc;
         if (!kn || !kn->restore_t0)
                 return 0;
-        if (spate_restore_pipe_join(kn->pipe, ctx->errstr, sizeof(ctx->errstr)))
-                return -1;
+        rc = spate_restore_pipe_join(kn->pipe, ctx->errstr, sizeof(ctx->errstr));
         secs = (double)(spate_mono_ms() - kn->restore_t0) / 1000.0;
-        spate_info("stores of '%s': %d tasks restored (pipelined): %llu changelog records applied in %.3f s "
-                   "(%.0f records/s)", n->name, kn->restore_tasks, (unsigned long long)kn->restore_applied, secs,
-                   secs > 0 ? (double)kn->restore_applied / secs : 0.0);
+        if (!rc)
+                spate_info("stores of '%s': %d tasks restored (pipelined): %llu changelog records applied in "
+                           "%.3f s (%.0f records/s)", n->name, kn->restore_tasks,
+                           (unsigned long long)kn->restore_applied, secs,
+                           secs > 0 ? (double)kn->restore_applied / secs : 0.0);
         kn->restore_t0 = 0;
         kn->restore_tasks = 0;
         kn->restore_applied = 0;
-        return 0;
+        return rc;
 }
 
 /* --- standbys --- */

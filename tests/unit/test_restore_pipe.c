@@ -27,7 +27,7 @@ typedef struct job {
         int applied, done, rc, on_worker, waited;
 } job_t;
 
-static int order[PARTS * 2], norder;  /* +p: apply started, -(p + 1): done */
+static int order[PARTS * 4], norder;  /* +p: apply started, -(p + 1): done (every test resets norder) */
 
 static int apply(void *arg, char *errstr, size_t errstr_size) {
         job_t *j = arg;
@@ -108,6 +108,7 @@ static void test_failure(void) {
         static job_t a, b, c;
         char err[256] = "";
         spate_restore_pipe_t *p = spate_restore_pipe_new("restore:test");
+        norder = 0;
         read_partition(&a, 0);
         read_partition(&b, 1);
         a.fail = 1;
