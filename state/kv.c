@@ -894,10 +894,12 @@ static int restored(void *arg, int rc, char *errstr, size_t errstr_size) {
 }
 
 /* The column family's state, then the changelog past it: read here, each
- * chunk written by the node's restore pipe while the next is read; the task
- * enters the node's tasks once its last write is joined (restored(), at the
- * next partition's hand-over or at stores_assigned()). Takes kv: freed on
- * failure. 0, or -1 with ctx->errstr. */
+ * chunk written by the node's restore pipe while the next is read; the last
+ * write is held until the next task's column family is open, then runs
+ * beside its read. The task enters the node's tasks once its last write is
+ * joined (restored(), at the next task's hand-over or at
+ * stores_assigned()). Takes kv: freed on failure. 0, or -1 with
+ * ctx->errstr. */
 static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = stores_of(n);
         const char *changelog = kn->changelogs[kv->store];
@@ -906,7 +908,10 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         *r = (restore_t){ .kv = kv, .pipe = kn->pipe, .n = n, .ctx = ctx, .t0 = spate_mono_ms() };
         if (!(r->spare = spate_store_batch_new()))
                 spate_oom(0, "RocksDB write batch");
-        if (!(r->store = spate_ctx_store(ctx)) || open_local(kv, r->store, ctx->errstr, sizeof(ctx->errstr)))
+        /* The previous task's last write starts once this task's column family
+         * exists: creating it would wait for the write. */
+        if (!(r->store = spate_ctx_store(ctx)) || open_local(kv, r->store, ctx->errstr, sizeof(ctx->errstr)) ||
+            spate_restore_pipe_release(kn->pipe, ctx->errstr, sizeof(ctx->errstr)))
                 goto fail;
         r->from = kv->meta.changelog_next;
         r->end = spate_ctx_replay(ctx, changelog, kv->partition, r->from, on_changelog, r);
@@ -921,8 +926,8 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
          * a commit has written its keys again (repair_frame()). */
         kv->meta.changelog_next = r->nframe ? r->frame_first : r->end;
         batch_meta(kv);
-        if (spate_restore_pipe_submit(kn->pipe, &(spate_restore_step_t){ write_last, restored, r }, ctx->errstr,
-                                      sizeof(ctx->errstr)))
+        if (spate_restore_pipe_hold(kn->pipe, &(spate_restore_step_t){ write_last, restored, r }, ctx->errstr,
+                                    sizeof(ctx->errstr)))
                 goto fail;
         return 0;
 fail:

@@ -14,6 +14,7 @@
 struct spate_restore_pipe {
         char name[16];
         spate_restore_step_t step;   /* under way when busy */
+        spate_restore_step_t held;   /* to start next, when held.apply */
         pthread_t thread;
         int busy, threaded, rc;
         char err[512];               /* the apply's errstr, written by the worker only */
@@ -51,8 +52,8 @@ static int finish(spate_restore_pipe_t *p, int drop, char *errstr, size_t errstr
         return rc ? -1 : 0;
 }
 
-int spate_restore_pipe_submit(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr,
-                              size_t errstr_size) {
+/* Joins the step under way, then starts step. */
+static int start(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr, size_t errstr_size) {
         sigset_t all, old;
         if (finish(p, 0, errstr, errstr_size))
                 return -1;
@@ -71,12 +72,46 @@ int spate_restore_pipe_submit(spate_restore_pipe_t *p, const spate_restore_step_
         return 0;
 }
 
+int spate_restore_pipe_release(spate_restore_pipe_t *p, char *errstr, size_t errstr_size) {
+        spate_restore_step_t held = p->held;
+        if (!held.apply)
+                return 0;
+        p->held.apply = NULL;
+        if (start(p, &held, errstr, errstr_size)) {
+                char dropped[512];
+                /* Not started after a failure: dropped, as by free. */
+                if (held.done)
+                        held.done(held.arg, -1, dropped, sizeof(dropped));
+                return -1;
+        }
+        return 0;
+}
+
+int spate_restore_pipe_submit(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr,
+                              size_t errstr_size) {
+        if (spate_restore_pipe_release(p, errstr, errstr_size))
+                return -1;
+        return start(p, step, errstr, errstr_size);
+}
+
+int spate_restore_pipe_hold(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr,
+                            size_t errstr_size) {
+        if (spate_restore_pipe_release(p, errstr, errstr_size))
+                return -1;
+        p->held = *step;
+        return 0;
+}
+
 int spate_restore_pipe_join(spate_restore_pipe_t *p, char *errstr, size_t errstr_size) {
-        return p ? finish(p, 0, errstr, errstr_size) : 0;
+        if (!p)
+                return 0;
+        if (spate_restore_pipe_release(p, errstr, errstr_size))
+                return -1;
+        return finish(p, 0, errstr, errstr_size);
 }
 
 int spate_restore_pipe_busy(const spate_restore_pipe_t *p) {
-        return p && p->busy;
+        return p && (p->busy || p->held.apply);
 }
 
 void spate_restore_pipe_free(spate_restore_pipe_t *p) {
@@ -84,5 +119,7 @@ void spate_restore_pipe_free(spate_restore_pipe_t *p) {
         if (!p)
                 return;
         finish(p, 1, err, sizeof(err));
+        if (p->held.apply && p->held.done)
+                p->held.done(p->held.arg, -1, err, sizeof(err));
         free(p);
 }

@@ -38,12 +38,25 @@ spate_restore_pipe_t *spate_restore_pipe_new(const char *name);
  * failed, and step is then not started (its arg stays the caller's). */
 int spate_restore_pipe_submit(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr,
                               size_t errstr_size);
-/* Waits for the step under way, if any, and runs its done: 0, or -1 with
- * errstr as above. The hook that completes a rebalance's restores. */
+/* Holds step, to start at the next spate_restore_pipe_release(), submit or
+ * join (a step held before starts first, through submit): a task's last
+ * write held until the next task has done what would wait for that write
+ * (creating its RocksDB column family waits for every write under way), so
+ * that the write runs beside the next task's read. */
+int spate_restore_pipe_hold(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr,
+                            size_t errstr_size);
+/* Starts the step held, if any (submit's rules; when the previous step
+ * failed, the held one is dropped: its done gets rc -1). 0, or -1 with
+ * errstr. */
+int spate_restore_pipe_release(spate_restore_pipe_t *p, char *errstr, size_t errstr_size);
+/* Starts the step held, waits for the step under way, if any, and runs its
+ * done: 0, or -1 with errstr as above. The hook that completes a
+ * rebalance's restores. */
 int spate_restore_pipe_join(spate_restore_pipe_t *p, char *errstr, size_t errstr_size);
-/* 1 while a step is under way (submitted, not joined). */
+/* 1 while a step is held or under way (not joined). */
 int spate_restore_pipe_busy(const spate_restore_pipe_t *p);
-/* Joins the step under way (its done gets rc -1: dropped), then frees p.
+/* Joins the step under way and drops the step held (their dones get rc
+ * -1; the held one is never applied), then frees p.
  * NULL is a no-op. */
 void spate_restore_pipe_free(spate_restore_pipe_t *p);
 

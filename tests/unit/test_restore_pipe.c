@@ -3,8 +3,9 @@
  * worker thread while the caller reads the next (checked by an apply that
  * waits for the caller's next read), every done on the caller's thread after
  * its apply and before the next apply starts; the state the applies build
- * against a reference built serially; a failed apply stopping the pipe; a
- * pipe freed with a step under way dropping it. */
+ * against a reference built serially; a held step starting only at its
+ * release; a failed apply stopping the pipe; a pipe freed with a step
+ * under way, or held, dropping it. */
 #include "check.h"
 #include "../../state/restore_pipe.h"
 
@@ -127,11 +128,39 @@ static void test_failure(void) {
         spate_restore_pipe_free(NULL);
 }
 
+/* A held step starts at the release (or the next submit), after the step
+ * under way; nothing starts it before. */
+static void test_hold(void) {
+        static job_t a, b, c;
+        char err[256];
+        spate_restore_pipe_t *p = spate_restore_pipe_new("restore:test");
+        norder = 0;
+        read_partition(&a, 0);
+        read_partition(&b, 1);
+        read_partition(&c, 2);
+        CHECK(spate_restore_pipe_hold(p, &(spate_restore_step_t){ apply, done, &a }, err, sizeof(err)) == 0 &&
+              spate_restore_pipe_busy(p) && norder == 0, "held: not started");
+        CHECK(spate_restore_pipe_release(p, err, sizeof(err)) == 0, "released");
+        CHECK(spate_restore_pipe_hold(p, &(spate_restore_step_t){ apply, done, &b }, err, sizeof(err)) == 0,
+              "the next one held");
+        CHECK(spate_restore_pipe_submit(p, &(spate_restore_step_t){ apply, done, &c }, err, sizeof(err)) == 0,
+              "a submit after it");
+        CHECK(spate_restore_pipe_join(p, err, sizeof(err)) == 0 && !spate_restore_pipe_busy(p), "joined");
+        CHECK(norder == 6 && order[0] == 0 && order[1] == -1 && order[2] == 1 && order[3] == -2 && order[4] == 2 &&
+              order[5] == -3, "a, then the held b, then c, each done before the next apply");
+        read_partition(&a, 3);
+        CHECK(spate_restore_pipe_hold(p, &(spate_restore_step_t){ apply, done, &a }, err, sizeof(err)) == 0,
+              "held at the end");
+        spate_restore_pipe_free(p);
+        CHECK(a.done && a.rc == -1 && !a.applied, "freed: the held step is dropped, never applied");
+}
+
 int main(void) {
         caller = pthread_self();
         sem_init(&reading, 0, 0);
         test_pipeline();
         test_failure();
+        test_hold();
         sem_destroy(&reading);
         return CHECK_DONE();
 }
