@@ -7,6 +7,7 @@
  * node writes can be taken for the meta. */
 #include "kv.h"
 #include "../util/mem.h"
+#include "restore_pipe.h"
 #include "store.h"
 #include "../engine/ctx.h"
 #include "../engine/iq.h"
@@ -25,8 +26,9 @@
 #define KEY_USER 0x01
 #define META_VERSION 1
 #define META_SIZE (2 + 3 * 8)
-/* A restore writes its batch at a commit boundary once it holds this many
- * operations, so that a long changelog tail does not sit in memory. */
+/* A restore hands its batch over (to the restore pipe's worker, or writes
+ * it) at a commit boundary once it holds this many operations, so that a
+ * long changelog tail does not sit in memory. */
 #define RESTORE_BATCH 65536
 
 typedef struct ent {
@@ -75,6 +77,14 @@ struct spate_kv_node {
         const char *topic;           /* the tasks' input (a source topic) */
         spate_kv_t **tasks;          /* [partition * nstores + store] */
         struct restore **standbys;   /* the same slots: warm copies of tasks not owned */
+        /* Assignment restores: a task's writes go to RocksDB on its worker
+         * while the next is read; the task enters tasks at its done. */
+        spate_restore_pipe_t *pipe;
+        /* The rebalance's restores so far (for its log line): start (ms, 0:
+         * none under way), tasks restored, changelog records applied. */
+        int64_t restore_t0;
+        int restore_tasks;
+        uint64_t restore_applied;
         int npartitions;
         size_t used, dirty_bytes;
         spate_metric_t *m_cache;     /* spate_store_cache_bytes{node}, after each checkpoint */
@@ -591,11 +601,17 @@ static int seal_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         return produce(kv, ctx, &mk, 1, kv->owner->val.data, kv->owner->val.len);
 }
 
-/* The batch with the meta naming the changelog offset reached: one write. */
-static int write_batch(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t errstr_size) {
+/* The meta naming the changelog offset reached, last in the batch: the
+ * batch is then a checkpoint. */
+static void batch_meta(spate_kv_t *kv) {
         char mk = KEY_META;
         meta_encode(&kv->meta, &kv->owner->val);
         spate_store_batch_put(kv->batch, kv->cf, &mk, 1, kv->owner->val.data, kv->owner->val.len);
+}
+
+/* The batch with the meta naming the changelog offset reached: one write. */
+static int write_batch(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t errstr_size) {
+        batch_meta(kv);
         if (spate_store_write(store, kv->batch, errstr, errstr_size))
                 return -1;
         spate_store_batch_clear(kv->batch);
@@ -669,11 +685,26 @@ static void kv_free(spate_kv_t *kv) {
         free(kv);
 }
 
+/* A batch handed to the restore pipe's worker: the worker alone touches it
+ * until the next hand-over (or the restore's end) joins it. */
+typedef struct chunk {
+        spate_store_t *store;
+        spate_store_batch_t *batch;
+} chunk_t;
+
 /* A restore's reading of the changelog: the records of the frame under way,
- * applied to the batch when its meta record arrives. */
+ * applied to the batch when its meta record arrives. A standby writes its
+ * batches itself; an assignment's restore hands them to the node's pipe,
+ * filling the spare batch meanwhile. */
 typedef struct restore {
         spate_kv_t *kv;
         spate_store_t *store;
+        spate_restore_pipe_t *pipe;  /* assignment only */
+        spate_store_batch_t *spare;  /* the batch of the last chunk handed over */
+        chunk_t chunk;               /* the worker's, while a chunk is under way */
+        spate_node_t *n;             /* assignment only: the task's node, and its */
+        spate_ctx_t *ctx;            /* errstr, store and resume check at the end */
+        int64_t from, end, t0;       /* changelog offsets read from and to; start (ms) */
         spate_buf_t frame;           /* [u32 klen][u32 vlen or UINT32_MAX: tombstone][key][value]... */
         size_t nframe;
         int64_t frame_first;         /* changelog offset of the frame's first record */
@@ -710,6 +741,28 @@ static void apply_frame(restore_t *r) {
         r->frame.len = r->nframe = 0;
 }
 
+static int write_chunk(void *arg, char *errstr, size_t errstr_size) {
+        chunk_t *c = arg;
+        int rc = spate_store_write(c->store, c->batch, errstr, errstr_size);
+        spate_store_batch_clear(c->batch);  /* a failed batch is dropped, not left to a later write */
+        return rc;
+}
+
+/* The batch so far, ending at a frame's meta (a checkpoint), goes to the
+ * worker; the restore reads on into the spare batch, which the hand-over
+ * has joined. */
+static int hand_over(restore_t *r) {
+        spate_kv_t *kv = r->kv;
+        batch_meta(kv);
+        r->chunk = (chunk_t){ r->store, kv->batch };
+        if (spate_restore_pipe_submit(r->pipe, &(spate_restore_step_t){ write_chunk, NULL, &r->chunk },
+                                      r->err, sizeof(r->err)))
+                return -1;
+        kv->batch = r->spare;
+        r->spare = r->chunk.batch;
+        return 0;
+}
+
 static int on_changelog(void *opaque, const void *key, size_t klen, const void *val, size_t vlen,
                         int64_t offset) {
         restore_t *r = opaque;
@@ -720,9 +773,9 @@ static int on_changelog(void *opaque, const void *key, size_t klen, const void *
                         return -1;
                 kv->meta.changelog_next = offset + 1;
                 apply_frame(r);
-                if (spate_store_batch_count(kv->batch) >= RESTORE_BATCH)
-                        return write_batch(kv, r->store, r->err, sizeof(r->err));
-                return 0;
+                if (spate_store_batch_count(kv->batch) < RESTORE_BATCH)
+                        return 0;
+                return r->pipe ? hand_over(r) : write_batch(kv, r->store, r->err, sizeof(r->err));
         }
         if (!klen || k[0] != KEY_USER || klen > UINT32_MAX || vlen >= UINT32_MAX) {
                 snprintf(r->err, sizeof(r->err), "changelog record at offset %lld is not a store record "
@@ -800,52 +853,112 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
         return 0;
 }
 
-/* The column family's state, then the changelog past it. */
-static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
-        spate_kv_node_t *kn = stores_of(n);
-        const char *changelog = kn->changelogs[kv->store];
-        restore_t r = { .kv = kv };
-        int64_t end, from, t0 = spate_mono_ms();
+static void restore_free(restore_t *r) {
+        spate_buf_free(&r->frame);
+        spate_store_batch_destroy(r->spare);
+        free(r);
+}
 
-        if (!(r.store = spate_ctx_store(ctx)) || open_local(kv, r.store, ctx->errstr, sizeof(ctx->errstr)))
-                return -1;
-        from = kv->meta.changelog_next;
-        end = spate_ctx_replay(ctx, changelog, kv->partition, from, on_changelog, &r);
-        if (end >= 0) {
-                /* A frame without its meta: the restore resumes before it next time, until
-                 * a commit has written its keys again (repair_frame()). */
-                kv->meta.changelog_next = r.nframe ? r.frame_first : end;
-                if (write_batch(kv, r.store, ctx->errstr, sizeof(ctx->errstr)))
-                        end = -1;
-        } else if (r.err[0]) {
-                snprintf(ctx->errstr, sizeof(ctx->errstr), "%s: %s", changelog, r.err);
-        }
+/* The restore's last step, on the worker: the rest of the batch with its
+ * checkpoint. */
+static int write_last(void *arg, char *errstr, size_t errstr_size) {
+        restore_t *r = arg;
+        return write_chunk(&(chunk_t){ r->store, r->kv->batch }, errstr, errstr_size);
+}
+
+/* What follows the task's last write, on the main thread: the cache state,
+ * the repair of a frame without its meta, the log, the resume check; then
+ * the task is the node's. */
+static int finish_kv(restore_t *r) {
+        spate_kv_t *kv = r->kv;
+        spate_kv_node_t *kn = kv->owner;
+        spate_ctx_t *ctx = r->ctx;
         kv->ctx = ctx;
         kv->acked = kv->meta.changelog_next;
         kv->resume_offset = kv->next_offset = kv->meta.next_offset;
-        if (end >= 0 && (kv->complete = cf_empty(kv, ctx)) < 0)
-                end = -1;
         kv->stream_time = kv->meta.stream_time;
-        if (end >= 0 && r.nframe) {
-                spate_info("store '%s' of '%s' partition %d: ignoring %zu changelog records from offset %lld "
-                           "of a commit that did not complete", kn->names[kv->store], n->name, kv->partition,
-                           r.nframe, (long long)r.frame_first);
-                if (repair_frame(&r))
-                        end = -1;
-        }
-        spate_buf_free(&r.frame);
-        if (end < 0)
+        if ((kv->complete = cf_empty(kv, ctx)) < 0)
                 return -1;
-        spate_node_count_restored(n, kn->names[kv->store], from, end - from);
+        if (r->nframe) {
+                spate_info("store '%s' of '%s' partition %d: ignoring %zu changelog records from offset %lld "
+                           "of a commit that did not complete", kn->names[kv->store], r->n->name, kv->partition,
+                           r->nframe, (long long)r->frame_first);
+                if (repair_frame(r))
+                        return -1;
+        }
+        spate_node_count_restored(r->n, kn->names[kv->store], r->from, r->end - r->from);
         spate_info("store '%s' of '%s' partition %d restored: %llu changelog records applied in %.3f s; "
                    "input resumes at offset %lld; the local copy%s reflected the changelog up to offset %lld",
-                   kn->names[kv->store], n->name, kv->partition, (unsigned long long)r.applied,
-                   (double)(spate_mono_ms() - t0) / 1000.0, (long long)kv->resume_offset,
-                   kv->warm ? ", kept warm by a standby," : "", (long long)from);
+                   kn->names[kv->store], r->n->name, kv->partition, (unsigned long long)r->applied,
+                   (double)(spate_mono_ms() - r->t0) / 1000.0, (long long)kv->resume_offset,
+                   kv->warm ? ", kept warm by a standby," : "", (long long)r->from);
         if (kv->resume_offset > 0 &&
-            spate_ctx_check_resume(ctx, n, kn->topic, kv->partition, kv->resume_offset))
+            spate_ctx_check_resume(ctx, r->n, kn->topic, kv->partition, kv->resume_offset))
                 return -1;
+        *task_slot(kn, kv->partition, kv->store) = kv;
+        kn->restore_tasks++;
+        kn->restore_applied += r->applied;
         return 0;
+}
+
+/* The restore pipe's done for a task's last step (rc: its write's). */
+static int restored(void *arg, int rc, char *errstr, size_t errstr_size) {
+        restore_t *r = arg;
+        spate_kv_t *kv = r->kv;
+        if (!rc && (rc = finish_kv(r)) && errstr != r->ctx->errstr)
+                snprintf(errstr, errstr_size, "%s", r->ctx->errstr);
+        if (rc) {
+                char cause[sizeof(r->err)];
+                snprintf(cause, sizeof(cause), "%s", errstr);
+                snprintf(errstr, errstr_size, "store '%s' of '%s' partition %d: %s", kv->owner->names[kv->store],
+                         kv->owner->node->name, kv->partition, cause);
+                kv_free(kv);
+        }
+        restore_free(r);
+        return rc;
+}
+
+/* The column family's state, then the changelog past it: read here, each
+ * chunk written by the node's restore pipe while the next is read; the last
+ * write is held until the next task's column family is open, then runs
+ * beside its read. The task enters the node's tasks once its last write is
+ * joined (restored(), at the next task's hand-over or at
+ * stores_assigned()). Takes kv: freed on failure. 0, or -1 with
+ * ctx->errstr. */
+static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = stores_of(n);
+        const char *changelog = kn->changelogs[kv->store];
+        restore_t *r = spate_xcalloc(1, sizeof(*r));
+        char err[sizeof(ctx->errstr)];
+        *r = (restore_t){ .kv = kv, .pipe = kn->pipe, .n = n, .ctx = ctx, .t0 = spate_mono_ms() };
+        if (!(r->spare = spate_store_batch_new()))
+                spate_oom(0, "RocksDB write batch");
+        /* The previous task's last write starts once this task's column family
+         * exists: creating it would wait for the write. */
+        if (!(r->store = spate_ctx_store(ctx)) || open_local(kv, r->store, ctx->errstr, sizeof(ctx->errstr)) ||
+            spate_restore_pipe_release(kn->pipe, ctx->errstr, sizeof(ctx->errstr)))
+                goto fail;
+        r->from = kv->meta.changelog_next;
+        r->end = spate_ctx_replay(ctx, changelog, kv->partition, r->from, on_changelog, r);
+        if (r->end < 0) {
+                if (r->err[0])
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "%s: %s", changelog, r->err);
+                /* A chunk of this task may be under way, writing the spare batch. */
+                spate_restore_pipe_join(kn->pipe, err, sizeof(err));
+                goto fail;
+        }
+        /* A frame without its meta: the restore resumes before it next time, until
+         * a commit has written its keys again (repair_frame()). */
+        kv->meta.changelog_next = r->nframe ? r->frame_first : r->end;
+        batch_meta(kv);
+        if (spate_restore_pipe_hold(kn->pipe, &(spate_restore_step_t){ write_last, restored, r }, ctx->errstr,
+                                    sizeof(ctx->errstr)))
+                goto fail;
+        return 0;
+fail:
+        kv_free(kv);
+        restore_free(r);
+        return -1;
 }
 
 static spate_kv_t *kv_new(spate_kv_node_t *kn, int store, int32_t partition) {
@@ -899,14 +1012,10 @@ static int standby_stop(spate_kv_node_t *kn, int32_t partition, int store, spate
 
 /* --- the stores' state provider (kv_ops) --- */
 
-/* After a commit: the task's caches go (its column family stays on disk, a
- * local checkpoint for a later assignment). */
-static void stores_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
-        spate_kv_node_t *kn = stores_of(n);
-        (void)ctx;
-        if (!kn || !kn->tasks || strcmp(topic, kn->topic))
-                return;
-        for (int i = 0; i < kn->nstores; i++) {
+/* The task's caches go (its column family stays on disk, a local
+ * checkpoint for a later assignment). */
+static void drop_task(spate_kv_node_t *kn, int32_t partition) {
+        for (int i = 0; kn->tasks && i < kn->nstores; i++) {
                 spate_kv_t **slot = task_slot(kn, partition, i);
                 if (slot) {
                         kv_free(*slot);
@@ -915,8 +1024,22 @@ static void stores_revoke(spate_node_t *n, const char *topic, int32_t partition,
         }
 }
 
+/* After a commit. A restore under way completes first, so that no task
+ * enters the node's tasks after its revocation (the engine revokes only
+ * after stores_assigned(); the test driver too). */
+static void stores_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = stores_of(n);
+        if (!kn || strcmp(topic, kn->topic))
+                return;
+        if (spate_restore_pipe_join(kn->pipe, ctx->errstr, sizeof(ctx->errstr)))
+                spate_err("'%s': %s", n->name, ctx->errstr);
+        drop_task(kn, partition);
+}
+
 /* Restores the task of topic/partition if it is the stores' input, after
- * stopping its standbys. */
+ * stopping its standbys: its last write may still be under way on return
+ * (the previous task's is joined, and that task is then the node's);
+ * stores_assigned() completes the last. */
 static int stores_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = stores_of(n);
         if (!kn || strcmp(topic, kn->topic))
@@ -929,16 +1052,44 @@ static int stores_assign(spate_node_t *n, const char *topic, int32_t partition, 
         }
         if (!kn->tasks)
                 kn->tasks = spate_xcalloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->tasks));
-        stores_revoke(n, topic, partition, ctx);
+        if (!kn->pipe)
+                kn->pipe = spate_restore_pipe_new("restore:kv");
+        if (!kn->restore_t0)
+                kn->restore_t0 = spate_mono_ms();
+        drop_task(kn, partition);
         for (int i = 0; i < kn->nstores; i++) {
                 spate_kv_t *kv = kv_new(kn, i, partition);
-                if (standby_stop(kn, partition, i, ctx, &kv->warm) || restore_kv(n, kv, ctx)) {
+                if (standby_stop(kn, partition, i, ctx, &kv->warm)) {
                         kv_free(kv);
                         return -1;
                 }
-                *task_slot(kn, partition, i) = kv;
+                if (restore_kv(n, kv, ctx))
+                        return -1;
         }
         return 0;
+}
+
+/* After a rebalance's assignments: the last restore's write completes and
+ * its task is the node's. The log line gives the rebalance's restores by
+ * the clock: the tasks' own lines overlap (one is written while the next
+ * is read). */
+static int stores_assigned(spate_node_t *n, spate_ctx_t *ctx) {
+        spate_kv_node_t *kn = stores_of(n);
+        double secs;
+        int rc;
+        if (!kn || !kn->restore_t0)
+                return 0;
+        rc = spate_restore_pipe_join(kn->pipe, ctx->errstr, sizeof(ctx->errstr));
+        secs = (double)(spate_mono_ms() - kn->restore_t0) / 1000.0;
+        if (!rc)
+                spate_info("stores of '%s': %d tasks restored (pipelined): %llu changelog records applied in "
+                           "%.3f s (%.0f records/s)", n->name, kn->restore_tasks,
+                           (unsigned long long)kn->restore_applied, secs,
+                           secs > 0 ? (double)kn->restore_applied / secs : 0.0);
+        kn->restore_t0 = 0;
+        kn->restore_tasks = 0;
+        kn->restore_applied = 0;
+        return rc;
 }
 
 /* --- standbys --- */
@@ -1033,6 +1184,7 @@ static void stores_free(spate_node_t *n) {
         spate_kv_node_t *kn = stores_of(n);
         if (!kn)
                 return;
+        spate_restore_pipe_free(kn->pipe);  /* a restore under way is dropped */
         for (int i = 0; kn->tasks && i < kn->npartitions * kn->nstores; i++)
                 kv_free(kn->tasks[i]);
         for (int i = 0; kn->standbys && i < kn->npartitions * kn->nstores; i++)
@@ -1054,6 +1206,7 @@ static void stores_free(spate_node_t *n) {
  * spate_node_add_store(). */
 static const spate_state_ops_t kv_ops = {
         .assign = stores_assign,
+        .assigned = stores_assigned,
         .revoke = stores_revoke,
         .flush = stores_flush,
         .seal = stores_seal,

@@ -17,7 +17,11 @@
  *   - restore on assignment: the local column family, then the changelog
  *     past it, applied one complete commit at a time; records of a commit
  *     that never got its meta record are ignored and their keys rewritten by
- *     the next commit, so that no later reader applies them either;
+ *     the next commit, so that no later reader applies them either; the
+ *     writes go to RocksDB on the restore pipe's worker while the next task
+ *     is read (state/restore_pipe.h), and a task is the node's (visible to
+ *     spate_ctx_kv()) once its last write is joined: at the latest when the
+ *     rebalance's assignments complete (node_state.h: assigned);
  *   - replays: a record of the task's input below the offset the restored
  *     state reflects is reported by spate_ctx_kv() as already applied.
  * Values are bytes: the node encodes and decodes them. */

@@ -19,18 +19,22 @@
 #define CLOCK0 1000000
 #define CHANGELOG "drv-dd-seen-changelog"
 
-/* t.in (2 partitions) -> dedupe dd (key id, within 1 s of t) -> t.out. */
-static spate_driver_t *driver(const char *settings) {
+/* t.in (`partitions` partitions) -> dedupe dd (key id, within 1 s of t) -> t.out. */
+static spate_driver_t *driver_of(const char *settings, int partitions) {
         char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: drv\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n%s"
                  "nodes:\n"
-                 "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 2\n    time: t\n"
+                 "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: %d\n    time: t\n"
                  "  - name: dd\n    type: dedupe\n    from: in\n    key: id\n    within: 1s\n"
                  "  - name: out\n    type: kafka_sink\n    from: dd\n    topic: t.out\n    partitions: 1\n",
-                 settings ? settings : "");
+                 settings ? settings : "", partitions);
         return spate_driver_new_or_bail(yaml, CLOCK0);
+}
+
+static spate_driver_t *driver(const char *settings) {
+        return driver_of(settings, 2);
 }
 
 static spate_node_t *node(spate_driver_t *d, const char *name) {
@@ -163,10 +167,99 @@ static void test_revoke(void) {
         spate_node_revoke(dd, "t.other", 0, ctx);  /* another topic: no effect */
         CHECK(kv_at(d, 0, 0, &kv) == 0, "revoking another topic's partition leaves the store");
         CHECK(spate_node_assign(dd, "t.in", 1, ctx) == 0, "assigned again");
+        /* Its last write may be under way on the restore pipe's worker: the
+         * task is the node's only once the rebalance's assignments complete. */
+        CHECK(kv_at(d, 1, 0, &kv) == -1, "not visible before the assignments complete");
+        CHECK(spate_node_assigned(dd, ctx) == 0, "assignments complete: %s", ctx->errstr);
         CHECK(kv_at(d, 1, 0, &kv) == 1 && kv_at(d, 1, 1, &kv) == 0, "assigned again: resumes at offset 1");
         CHECK_STR(get(kv, "r"), "kept", "assigned again: the local checkpoint");
         CHECK(spate_node_assign(dd, "t.in", 7, ctx) == -1 && strstr(ctx->errstr, "partition 7"),
               "a partition beyond the source's count fails: %s", ctx->errstr);
+        spate_driver_destroy(d);
+}
+
+/* The pipelined restore (state/restore_pipe.h): four partitions restored
+ * from their changelogs alone, each task's writes on the pipe's worker while
+ * the next partition is read. Partition 0 has two commits of 40,000 keys
+ * (more than a restore hands over at once, so its writes go in several
+ * chunks), partition 2's last frame never got its meta record. The state of
+ * every key, and the live keys, are checked against a reference built from
+ * the committed writes alone. */
+#define PIPE_PARTS 4
+#define PIPE_KEYS 60000
+
+typedef struct {
+        int round, p, lo, hi;   /* keys k<lo> .. k<hi - 1> of partition p */
+        const char *val;        /* "a": values "a<i>"; NULL: deleted */
+} kvop_t;
+
+static const kvop_t pipe_ops[] = {
+        { 1, 0, 0, 40000, "a" }, { 1, 1, 0, 100, "a" }, { 1, 2, 0, 10, "a" }, { 1, 3, 0, 1000, "a" },
+        { 2, 0, 20000, 60000, "b" }, { 2, 0, 0, 100, NULL }, { 2, 1, 50, 150, "b" },
+        { 3, 2, 5, 15, "lost" },  /* flushed and acknowledged, never sealed */
+};
+#define NPIPE_OPS (int)(sizeof(pipe_ops) / sizeof(pipe_ops[0]))
+
+/* The writes of one round (one commit) through the stores; the reference
+ * takes them too when `committed`. */
+static void pipe_round(spate_driver_t *d, int round, char ref[][PIPE_KEYS][16], int committed) {
+        spate_kv_t *kv;
+        char k[32], v[16];
+        for (int i = 0; i < NPIPE_OPS; i++) {
+                const kvop_t *o = &pipe_ops[i];
+                if (o->round != round)
+                        continue;
+                CHECK(kv_at(d, o->p, round - 1, &kv) == 0, "round %d, partition %d", round, o->p);
+                for (int j = o->lo; j < o->hi; j++) {
+                        snprintf(k, sizeof(k), "k%d", j);
+                        if (o->val)
+                                snprintf(v, sizeof(v), "%s%d", o->val, j);
+                        else
+                                v[0] = '\0';
+                        if (o->val)
+                                spate_kv_put(kv, k, strlen(k), v, strlen(v));
+                        else
+                                spate_kv_delete(kv, k, strlen(k));
+                        if (committed)
+                                memcpy(ref[o->p][j], v, sizeof(v));
+                }
+        }
+}
+
+static void test_pipelined_restore(void) {
+        static char ref[PIPE_PARTS][PIPE_KEYS][16];  /* "": absent */
+        spate_driver_t *d = driver_of(NULL, PIPE_PARTS);
+        spate_kv_t *kv;
+        char k[32];
+        for (int i = 0; i < 4; i++)
+                for (int p = 0; p < PIPE_PARTS; p++)
+                        spate_driver_pipe(d, "t.in", p, "f", "{}", 0);
+        pipe_round(d, 1, ref, 1);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        pipe_round(d, 2, ref, 1);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        pipe_round(d, 3, ref, 0);
+        commit(d, SPATE_DRIVER_AFTER_ACKS);
+        crash(d, 0);
+        for (int p = 0; p < PIPE_PARTS; p++) {
+                int live = 0, wrong = 0;
+                int64_t resume = p < 2 ? 2 : 1;  /* the input offset after the last sealed commit */
+                size_t dirty;
+                CHECK(kv_at(d, p, resume - 1, &kv) == 1 && kv_at(d, p, resume, &kv) == 0,
+                      "partition %d resumes at offset %lld", p, (long long)resume);
+                for (int j = 0; j < PIPE_KEYS; j++) {
+                        const char *want = ref[p][j][0] ? ref[p][j] : "(absent)";
+                        snprintf(k, sizeof(k), "k%d", j);
+                        if (strcmp(get(kv, k), want) && wrong++ < 3)
+                                CHECK(0, "partition %d key %s: %s, want %s", p, k, get(kv, k), want);
+                        live += ref[p][j][0] != 0;
+                }
+                CHECK(wrong == 0, "partition %d: %d keys differ from the reference", p, wrong);
+                spate_kv_cached(kv, &dirty);
+                CHECK(dirty == (p == 2 ? 10u : 0u), "partition %d: %zu keys to write again (the frame "
+                      "without its meta: 10)", p, dirty);
+                CHECK(live_keys(kv) == live, "partition %d: %d live keys (reference %d)", p, live_keys(kv), live);
+        }
         spate_driver_destroy(d);
 }
 
@@ -617,6 +710,7 @@ int main(void) {
         test_revoke();
         test_eviction();
         test_crash_mid_flush();
+        test_pipelined_restore();
         test_dedupe();
         test_purge();
         test_dedupe_crash();

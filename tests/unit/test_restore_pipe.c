@@ -1,0 +1,166 @@
+/* test_restore_pipe.c - the engine's pipelined restore (state/restore_pipe.h)
+ * on its own: several partitions handed over one by one, each applied on a
+ * worker thread while the caller reads the next (checked by an apply that
+ * waits for the caller's next read), every done on the caller's thread after
+ * its apply and before the next apply starts; the state the applies build
+ * against a reference built serially; a held step starting only at its
+ * release; a failed apply stopping the pipe; a pipe freed with a step
+ * under way, or held, dropping it. */
+#include "check.h"
+#include "../../state/restore_pipe.h"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define PARTS 6
+#define KEYS 1000
+
+static long store[PARTS][KEYS];     /* what the applies write */
+static sem_t reading;               /* posted when the caller reads the next partition */
+static pthread_t caller;
+
+typedef struct job {
+        int p, fail, wait;
+        long staged[KEYS];          /* prepared on the caller's thread */
+        int applied, done, rc, on_worker, waited;
+} job_t;
+
+static int order[PARTS * 4], norder;  /* +p: apply started, -(p + 1): done (every test resets norder) */
+
+static int apply(void *arg, char *errstr, size_t errstr_size) {
+        job_t *j = arg;
+        struct timespec until;
+        order[norder++] = j->p;
+        j->on_worker = !pthread_equal(pthread_self(), caller);
+        if (j->wait) {
+                /* Bounded, so that a pipe that applies on the caller's thread
+                 * fails the check instead of hanging. */
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += 10;
+                j->waited = !sem_timedwait(&reading, &until);
+        }
+        if (j->fail) {
+                snprintf(errstr, errstr_size, "partition %d: disk full", j->p);
+                return -1;
+        }
+        for (int k = 0; k < KEYS; k++)
+                store[j->p][k] += j->staged[k];
+        j->applied = 1;
+        return 0;
+}
+
+static int done(void *arg, int rc, char *errstr, size_t errstr_size) {
+        job_t *j = arg;
+        (void)errstr, (void)errstr_size;
+        order[norder++] = -(j->p + 1);
+        j->done = 1;
+        j->rc = rc;
+        return rc;
+}
+
+/* The caller's "read" of partition p: its values, as a changelog would give. */
+static void read_partition(job_t *j, int p) {
+        memset(j, 0, sizeof(*j));
+        j->p = p;
+        for (int k = 0; k < KEYS; k++)
+                j->staged[k] = (long)p * 100000 + k * 7;
+}
+
+static void test_pipeline(void) {
+        static job_t jobs[PARTS];
+        long ref[PARTS][KEYS];
+        char err[256];
+        spate_restore_pipe_t *p = spate_restore_pipe_new("restore:test");
+        memset(store, 0, sizeof(store));
+        norder = 0;
+        CHECK(spate_restore_pipe_join(p, err, sizeof(err)) == 0 && !spate_restore_pipe_busy(p),
+              "nothing under way: join returns at once");
+        for (int i = 0; i < PARTS; i++) {
+                read_partition(&jobs[i], i);
+                if (i > 0)
+                        sem_post(&reading);  /* the previous apply may end only after this read */
+                jobs[i].wait = i < PARTS - 1;
+                CHECK(spate_restore_pipe_submit(p, &(spate_restore_step_t){ apply, done, &jobs[i] }, err,
+                                                sizeof(err)) == 0, "partition %d handed over", i);
+                CHECK(spate_restore_pipe_busy(p), "partition %d under way", i);
+                CHECK(i == 0 || jobs[i - 1].done, "partition %d's hand-over completed partition %d", i, i - 1);
+        }
+        CHECK(spate_restore_pipe_join(p, err, sizeof(err)) == 0 && jobs[PARTS - 1].done &&
+              !spate_restore_pipe_busy(p), "join completes the last");
+        for (int i = 0; i < PARTS; i++) {
+                CHECK(jobs[i].on_worker && jobs[i].applied && jobs[i].rc == 0, "partition %d applied on a worker", i);
+                CHECK(!jobs[i].wait || jobs[i].waited, "partition %d's apply overlapped the next read", i);
+        }
+        int serial = norder == 2 * PARTS;
+        for (int i = 0; serial && i < PARTS; i++)
+                serial = order[2 * i] == i && order[2 * i + 1] == -(i + 1);
+        CHECK(serial, "each done follows its apply and precedes the next apply");
+        for (int i = 0; i < PARTS; i++)
+                for (int k = 0; k < KEYS; k++)
+                        ref[i][k] = (long)i * 100000 + k * 7;
+        CHECK(!memcmp(ref, store, sizeof(ref)), "the applied state equals the reference");
+        spate_restore_pipe_free(p);
+}
+
+static void test_failure(void) {
+        static job_t a, b, c;
+        char err[256] = "";
+        spate_restore_pipe_t *p = spate_restore_pipe_new("restore:test");
+        norder = 0;
+        read_partition(&a, 0);
+        read_partition(&b, 1);
+        a.fail = 1;
+        CHECK(spate_restore_pipe_submit(p, &(spate_restore_step_t){ apply, done, &a }, err, sizeof(err)) == 0,
+              "the failing step starts");
+        CHECK(spate_restore_pipe_submit(p, &(spate_restore_step_t){ apply, done, &b }, err, sizeof(err)) == -1 &&
+              strstr(err, "partition 0: disk full"), "the next hand-over reports it: %s", err);
+        CHECK(a.done && a.rc == -1 && !a.applied, "the failed step's done got -1");
+        CHECK(!b.done && !b.applied && !spate_restore_pipe_busy(p), "the next step was not started");
+        /* freed with a step under way: its done drops it */
+        read_partition(&c, 2);
+        CHECK(spate_restore_pipe_submit(p, &(spate_restore_step_t){ apply, done, &c }, err, sizeof(err)) == 0,
+              "a step under way");
+        spate_restore_pipe_free(p);
+        CHECK(c.done && c.rc == -1, "freed: the step under way is dropped (rc %d)", c.rc);
+        spate_restore_pipe_free(NULL);
+}
+
+/* A held step starts at the release (or the next submit), after the step
+ * under way; nothing starts it before. */
+static void test_hold(void) {
+        static job_t a, b, c;
+        char err[256];
+        spate_restore_pipe_t *p = spate_restore_pipe_new("restore:test");
+        norder = 0;
+        read_partition(&a, 0);
+        read_partition(&b, 1);
+        read_partition(&c, 2);
+        CHECK(spate_restore_pipe_hold(p, &(spate_restore_step_t){ apply, done, &a }, err, sizeof(err)) == 0 &&
+              spate_restore_pipe_busy(p) && norder == 0, "held: not started");
+        CHECK(spate_restore_pipe_release(p, err, sizeof(err)) == 0, "released");
+        CHECK(spate_restore_pipe_hold(p, &(spate_restore_step_t){ apply, done, &b }, err, sizeof(err)) == 0,
+              "the next one held");
+        CHECK(spate_restore_pipe_submit(p, &(spate_restore_step_t){ apply, done, &c }, err, sizeof(err)) == 0,
+              "a submit after it");
+        CHECK(spate_restore_pipe_join(p, err, sizeof(err)) == 0 && !spate_restore_pipe_busy(p), "joined");
+        CHECK(norder == 6 && order[0] == 0 && order[1] == -1 && order[2] == 1 && order[3] == -2 && order[4] == 2 &&
+              order[5] == -3, "a, then the held b, then c, each done before the next apply");
+        read_partition(&a, 3);
+        CHECK(spate_restore_pipe_hold(p, &(spate_restore_step_t){ apply, done, &a }, err, sizeof(err)) == 0,
+              "held at the end");
+        spate_restore_pipe_free(p);
+        CHECK(a.done && a.rc == -1 && !a.applied, "freed: the held step is dropped, never applied");
+}
+
+int main(void) {
+        caller = pthread_self();
+        sem_init(&reading, 0, 0);
+        test_pipeline();
+        test_failure();
+        test_hold();
+        sem_destroy(&reading);
+        return CHECK_DONE();
+}
