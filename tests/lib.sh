@@ -172,13 +172,36 @@ dedupe_report() {
         tap_relay "$1" < <($PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
 }
 
-# check_warm_restore WHAT LINE TAIL LOCAL: the checks that a task's restore, logged as LINE,
-# began from a copy a standby kept warm (LOCAL changelog records) and read only a shorter tail
-# (TAIL records past it).
+# warm_restore_counts LINE: "TAIL LOCAL" of a task's restore logged as LINE: the changelog
+# records read past the local copy, and the offset the copy reached. A key-value store logs
+# "restored: TAIL changelog records ... up to offset LOCAL", a window "up to offset LOCAL, TAIL
+# records read past it".
+warm_restore_counts() {
+        sed -nE -e 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p' \
+                -e 's/.*up to offset ([0-9]+), ([0-9]+) records read past it.*/\2 \1/p' <<<"$1" | head -1
+}
+
+# check_warm_restore WHAT LINE: the checks that a task's restore, logged as LINE, began from a
+# copy a standby kept warm and read only a shorter tail past it (warm_restore_counts).
 check_warm_restore() {
+        local tail local
+        read -r tail local < <(warm_restore_counts "$2")
         check "$1: the copy was kept warm by a standby" grep -q "kept warm by a standby" <<<"$2"
-        check "$1: the restore read only the tail (${3:-?} records past the copy's ${4:-?})" \
-                _shorter "${3:-}" "${4:-0}"
+        check "$1: the restore read only the tail (${tail:-?} records past the copy's ${local:-?})" \
+                _shorter "${tail:-}" "${local:-0}"
+}
+
+# check_restored_by FOLLOWER WHAT PATTERN NAME...: the checks that the task whose restore the
+# instances NAME... log as a line matching PATTERN was restored by FOLLOWER, the instance that
+# kept its standby copy, from that warm copy (check_warm_restore); the line goes to the TAP output.
+check_restored_by() {
+        local follower=$1 what=$2 pat=$3 s restorer=- line
+        shift 3
+        for s in "$@"; do log_since "$s" | grep -q "$pat" && restorer=$s; done
+        check "$what: restored by its standby's instance ($restorer; followed by $follower)" [ "$restorer" = "$follower" ]
+        line=$(log_since "$restorer" 2>/dev/null | grep "$pat" | head -1)
+        echo "# $restorer: ${line#*INFO  }"
+        check_warm_restore "$what" "$line"
 }
 _shorter() { [ -n "$1" ] && [ "$2" -gt 0 ] && [ "$1" -lt "$2" ]; }  # TAIL LOCAL
 

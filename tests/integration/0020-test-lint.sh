@@ -6,7 +6,7 @@
 # committed offsets (committed_records, wait_committed), the partition count of an instance's last
 # assignment (holds_partitions), a comparison with dedupe_ref.py (dedupe_exact, dedupe_report), an
 # instance's log after a mark (log_mark, log_since), a restore from a standby's copy
-# (check_warm_restore).
+# (check_warm_restore, check_restored_by).
 . "$SPATE_ROOT/tests/lib.sh"
 cd "$SPATE_ROOT/tests" || exit 1
 # A check's command, continuation lines joined, followed by && [ or || [ outside quotes.

@@ -52,10 +52,7 @@ dedupe_report "after the failover: "
 
 # (b) each failed partition: restored from a standby's copy plus a tail shorter than it.
 for p in $failed; do
-        line=$(log_since b | grep "partition $p restored:" | head -1)
-        echo "# b: ${line#*INFO  }"
-        read -r tail local < <(echo "$line" | sed -nE 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p')
-        check_warm_restore "partition $p" "$line" "$tail" "$local"
+        check_restored_by b "partition $p" "partition $p restored:" b
 done
 dl=$($KT count "$BOOT" it-0880-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]

@@ -68,13 +68,8 @@ dedupe_report "after the failover: "
 # its standby's copy plus a tail shorter than it.
 for p in $failed; do
         follower=$(awk -v p="$p" '$1 == p { print $3 }' "$TMP/roles.txt")
-        restorer=-
-        for s in $survivors; do log_since $s | grep -q "partition $p restored:" && restorer=$s; done
-        check "partition $p: restored by its standby's instance ($restorer; followed by $follower)" [ "$restorer" = "$follower" ]
-        line=$(log_since "$restorer" 2>/dev/null | grep "partition $p restored:" | head -1)
-        echo "# $restorer: ${line#*INFO  }"
-        read -r tail local < <(echo "$line" | sed -nE 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p')
-        check_warm_restore "partition $p" "$line" "$tail" "$local"
+        # shellcheck disable=SC2086
+        check_restored_by "$follower" "partition $p" "partition $p restored:" $survivors
 done
 dl=$($KT count "$BOOT" it-0881-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]

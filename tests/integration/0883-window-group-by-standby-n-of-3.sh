@@ -108,14 +108,8 @@ tap_relay "after the failover: " < <(sed 's/^\(not \)\?ok [0-9]* - /\1ok - /' "$
 # (b) each failed task: restored by the survivor that followed it, from its copy.
 for p in $failed; do
         follower=$(awk -v p="$p" '$1 == p { print $3 }' "$TMP/roles.txt")
-        restorer=-
-        for s in $survivors; do log_since $s | grep -q "window 'win' partition $p restored:" && restorer=$s; done
-        check "window task $p: restored by its standby's instance ($restorer; followed by $follower)" \
-                [ "$restorer" = "$follower" ]
-        line=$(log_since "$restorer" 2>/dev/null | grep "window 'win' partition $p restored:" | head -1)
-        echo "# $restorer: ${line#*INFO  }"
-        read -r local tail < <(echo "$line" | sed -nE 's/.*up to offset ([0-9]+), ([0-9]+) records read past it.*/\1 \2/p')
-        check_warm_restore "window task $p" "$line" "$tail" "$local"
+        # shellcheck disable=SC2086
+        check_restored_by "$follower" "window task $p" "window 'win' partition $p restored:" $survivors
 done
 dl=$($KT count "$BOOT" it-0883-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]
