@@ -44,41 +44,47 @@ static void push(spate_yaml_t *parent, spate_yaml_t *key, spate_yaml_t *item) {
         parent->items[parent->n++] = item;
 }
 
+/* The text ${NAME} or ${NAME:-default} at p stands for: sets *add and *addlen
+ * (the variable's value, or the default when it is unset) and returns where
+ * the text after it begins; NULL with errstr when it is unclosed or NAME is
+ * unset without a default. *add points into the environment or into p. */
+static const char *variable(const char *p, const char **add, size_t *addlen, char *errstr, size_t errstr_size) {
+        const char *close = strchr(p, '}'), *def = strstr(p, ":-");
+        char name[128];
+        if (!close) {
+                snprintf(errstr, errstr_size, "unclosed '%.64s' (hint: end it with '}', e.g. "
+                         "${NAME} or ${NAME:-default})", p);
+                return NULL;
+        }
+        size_t nlen = (size_t)((def && def < close ? def : close) - (p + 2));
+        if (nlen >= sizeof(name))
+                nlen = sizeof(name) - 1;
+        memcpy(name, p + 2, nlen);
+        name[nlen] = '\0';
+        if ((*add = getenv(name))) {
+                *addlen = strlen(*add);
+        } else if (def && def < close) {
+                *add = def + 2;
+                *addlen = (size_t)(close - *add);
+        } else {
+                snprintf(errstr, errstr_size, "environment variable '%s' is not set "
+                         "(write ${%s:-default} to give a default)", name, name);
+                return NULL;
+        }
+        return close + 1;
+}
+
 char *spate_yaml_interpolate(const char *in, char *errstr, size_t errstr_size) {
         size_t cap = strlen(in) + 64, len = 0;
         char *out = spate_xmalloc(cap);
         for (const char *p = in; *p;) {
                 const char *add = p;
                 size_t addlen = 1;
-                const char *close;
-                char name[128];
-                if (p[0] == '$' && p[1] == '{' && !(close = strchr(p, '}'))) {
-                        snprintf(errstr, errstr_size, "unclosed '%.64s' (hint: end it with '}', e.g. "
-                                 "${NAME} or ${NAME:-default})", p);
-                        free(out);
-                        return NULL;
-                }
                 if (p[0] == '$' && p[1] == '{') {
-                        const char *def = strstr(p, ":-");
-                        size_t nlen = (size_t)((def && def < close ? def : close) - (p + 2));
-                        if (nlen >= sizeof(name))
-                                nlen = sizeof(name) - 1;
-                        memcpy(name, p + 2, nlen);
-                        name[nlen] = '\0';
-                        add = getenv(name);
-                        if (!add && def && def < close) {
-                                add = def + 2;
-                                addlen = (size_t)(close - add);
-                        } else if (!add) {
-                                snprintf(errstr, errstr_size,
-                                         "environment variable '%s' is not set "
-                                         "(write ${%s:-default} to give a default)", name, name);
+                        if (!(p = variable(p, &add, &addlen, errstr, errstr_size))) {
                                 free(out);
                                 return NULL;
-                        } else {
-                                addlen = strlen(add);
                         }
-                        p = close + 1;
                 } else {
                         p++;
                 }
