@@ -10,6 +10,7 @@
  *                                              of the rounds, and a RESULT line
  */
 #include "../engine/ctx.h"
+#include "../engine/node_state.h"
 #include "../engine/topology.h"
 
 #include <stdio.h>
@@ -107,7 +108,7 @@ int main(int argc, char **argv) {
         spate_arena_init(&ctx.arena);
         double load0 = now();
         for (int i = 0; i < join->nnodes; i++)
-                if (join->nodes[i]->def->assigned && join->nodes[i]->def->assigned(join->nodes[i], &ctx)) {
+                if (spate_node_assigned(join->nodes[i], &ctx)) {
                         fprintf(stderr, "join_bench: loading the table: %s\n", ctx.errstr);
                         return 1;
                 }
