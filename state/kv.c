@@ -755,7 +755,7 @@ static int hand_over(restore_t *r) {
         spate_kv_t *kv = r->kv;
         batch_meta(kv);
         r->chunk = (chunk_t){ r->store, kv->batch };
-        if (spate_restore_pipe_submit(r->pipe, &(spate_restore_step_t){ write_chunk, NULL, &r->chunk },
+        if (spate_restore_pipe_submit(r->pipe, &(spate_restore_step_t){ .apply = write_chunk, .arg = &r->chunk },
                                       r->err, sizeof(r->err)))
                 return -1;
         kv->batch = r->spare;
@@ -951,8 +951,9 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
          * a commit has written its keys again (repair_frame()). */
         kv->meta.changelog_next = r->nframe ? r->frame_first : r->end;
         batch_meta(kv);
-        if (spate_restore_pipe_hold(kn->pipe, &(spate_restore_step_t){ write_last, restored, r }, ctx->errstr,
-                                    sizeof(ctx->errstr)))
+        if (spate_restore_pipe_hold(kn->pipe,
+                                    &(spate_restore_step_t){ .apply = write_last, .done = restored, .arg = r },
+                                    ctx->errstr, sizeof(ctx->errstr)))
                 goto fail;
         return 0;
 fail:

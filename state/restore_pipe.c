@@ -1,7 +1,8 @@
 /* restore_pipe.c - the pipelined restore of restore_pipe.h: one worker
- * thread per step, at most one step under way. A thread per step (not a
- * pool) costs ~50 us against the milliseconds a step's RocksDB write takes,
- * and keeps no thread alive between rebalances. */
+ * thread per apply of a step (two with its beside), at most one step under
+ * way. A thread per step (not a pool) costs ~50 us against the milliseconds
+ * a step's RocksDB write takes, and keeps no thread alive between
+ * rebalances. */
 #include "restore_pipe.h"
 #include "../util/mem.h"
 
@@ -11,13 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One apply of the step under way: its function, thread and outcome. */
+typedef struct part {
+        int (*fn)(void *arg, char *errstr, size_t errstr_size);
+        void *arg;
+        pthread_t thread;
+        int threaded, rc;
+        char err[512];               /* its errstr, written by its worker only */
+} part_t;
+
 struct spate_restore_pipe {
         char name[16];
         spate_restore_step_t step;   /* under way when busy */
         spate_restore_step_t held;   /* to start next, when held.apply */
-        pthread_t thread;
-        int busy, threaded, rc;
-        char err[512];               /* the apply's errstr, written by the worker only */
+        part_t part[2];              /* the step's apply and its beside (fn NULL: none) */
+        int busy;
 };
 
 spate_restore_pipe_t *spate_restore_pipe_new(const char *name) {
@@ -27,48 +36,56 @@ spate_restore_pipe_t *spate_restore_pipe_new(const char *name) {
 }
 
 static void *worker(void *opaque) {
-        spate_restore_pipe_t *p = opaque;
-        p->rc = p->step.apply(p->step.arg, p->err, sizeof(p->err));
+        part_t *part = opaque;
+        part->rc = part->fn(part->arg, part->err, sizeof(part->err));
         return NULL;
 }
 
-/* Waits for the apply, then its done with rc (forced to -1 by drop). */
+/* Waits for the applies, then runs the done with the first failure's rc and
+ * errstr (a success forced to -1 by drop). */
 static int finish(spate_restore_pipe_t *p, int drop, char *errstr, size_t errstr_size) {
+        const part_t *failed = NULL;
         int rc;
         if (!p->busy)
                 return 0;
-        if (p->threaded)
-                pthread_join(p->thread, NULL);
-        p->busy = 0;
-        rc = p->rc;
-        if (drop && !rc) {
-                rc = -1;
-                snprintf(p->err, sizeof(p->err), "restore abandoned");
+        for (int i = 0; i < 2; i++) {
+                if (p->part[i].threaded)
+                        pthread_join(p->part[i].thread, NULL);
+                if (p->part[i].rc && !failed)
+                        failed = &p->part[i];
         }
+        p->busy = 0;
+        rc = failed || drop ? -1 : 0;
         if (rc)
-                snprintf(errstr, errstr_size, "%s", p->err);
+                snprintf(errstr, errstr_size, "%s", failed ? failed->err : "restore abandoned");
         if (p->step.done)
                 rc = p->step.done(p->step.arg, rc, errstr, errstr_size);
         return rc ? -1 : 0;
 }
 
-/* Joins the step under way, then starts step. */
+/* Joins the step under way, then starts step's applies. */
 static int start(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr, size_t errstr_size) {
         sigset_t all, old;
         if (finish(p, 0, errstr, errstr_size))
                 return -1;
         p->step = *step;
-        p->rc = 0;
-        p->err[0] = '\0';
         p->busy = 1;
         /* Signals stay with the caller's thread, whose handlers stop the engine. */
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        if ((p->threaded = !pthread_create(&p->thread, NULL, worker, p)))
-                pthread_setname_np(p->thread, p->name);
+        for (int i = 0; i < 2; i++) {
+                part_t *part = &p->part[i];
+                part->fn = i ? step->beside : step->apply;
+                part->arg = step->arg;
+                part->rc = 0;
+                part->err[0] = '\0';
+                if ((part->threaded = part->fn && !pthread_create(&part->thread, NULL, worker, part)))
+                        pthread_setname_np(part->thread, p->name);
+        }
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (!p->threaded)
-                worker(p);  /* no thread to be had: the restore goes on serially */
+        for (int i = 0; i < 2; i++)
+                if (p->part[i].fn && !p->part[i].threaded)
+                        worker(&p->part[i]);  /* no thread to be had: the restore goes on serially */
         return 0;
 }
 

@@ -3,7 +3,11 @@
  * thread (the main thread, where librdkafka's restorer and the task structs
  * live), and hands the prepared writes over as steps; each step is applied
  * on a worker thread while the caller reads on (the next chunk of the
- * partition, or the next partition). At most one step is under way: handing
+ * partition, or the next partition); a step may also have a second apply,
+ * run beside the first on a second worker thread (`beside`), when its
+ * writes go to two places that need not wait for each other (the window's
+ * memory and its store: on two cores, what keeps both busy while the caller
+ * reads). At most one step is under way: handing
  * over the next one, or spate_restore_pipe_join(), waits for it and then
  * runs its `done` on the caller's thread, where the task is finished and
  * handed to the node. So the caller's rule for thread safety is: what a
@@ -26,16 +30,24 @@ typedef struct spate_restore_step {
          * caller's again after it. */
         int (*done)(void *arg, int rc, char *errstr, size_t errstr_size);
         void *arg;
+        /* Optional: a second apply over the same arg, started with apply
+         * on a second worker thread; the two must touch disjoint parts of
+         * arg (and may share only what nothing writes until done). The step
+         * is applied when both have returned: done then gets rc -1 when
+         * either failed, with apply's errstr when apply failed, else
+         * beside's (each writes its own errstr). */
+        int (*beside)(void *arg, char *errstr, size_t errstr_size);
 } spate_restore_step_t;
 
 typedef struct spate_restore_pipe spate_restore_pipe_t;
 
-/* A pipe whose worker threads are named name (for top -H; at most 15
- * characters are kept). Owned by the caller: spate_restore_pipe_free(). */
+/* A pipe whose worker threads (both of a step with beside) are named name
+ * (for top -H; at most 15 characters are kept). Owned by the caller: spate_restore_pipe_free(). */
 spate_restore_pipe_t *spate_restore_pipe_new(const char *name);
-/* Waits for the step under way and runs its done, then starts step's apply.
- * 0; or -1 with errstr when the previous step (its apply or its done)
- * failed, and step is then not started (its arg stays the caller's). */
+/* Waits for the step under way and runs its done, then starts step's apply
+ * (and its beside). 0; or -1 with errstr when the previous step (its apply
+ * or its done) failed, and step is then not started (its arg stays the
+ * caller's). */
 int spate_restore_pipe_submit(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr,
                               size_t errstr_size);
 /* Holds step, to start at the next spate_restore_pipe_release(), submit or

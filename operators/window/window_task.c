@@ -21,12 +21,11 @@
  * commit's meta record is produced only once its outputs are durable (the
  * seal, docs/exactness.md §1), so a frame that counts has its outputs out. */
 #include "window_int.h"
+#include "../../state/restore_pipe.h"
 #include "../../util/log.h"
 #include "../../util/util.h"
 
 #include <malloc.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -649,23 +648,23 @@ typedef struct rrec {
         uint8_t tomb;      /* a tombstone: no value */
 } rrec_t;
 
-/* One half of a partition's apply, on its own thread. */
+/* When one half of a partition's apply ran (spate_mono_ms()), written by
+ * that half's thread only. */
 typedef struct {
-        pthread_t thread;
-        int threaded;      /* else it ran inline */
-        int rc;
-        int64_t done;      /* spate_mono_ms() */
-        char err[512];
-} half_t;
+        int64_t start, end;
+} span_t;
 
 /* One partition's restore. The main thread reads the changelog into it and
- * sorts it (replay()); then two threads own it and its task until the node
- * joins them: one loads the task's memory, one writes its store. Records are
- * kept until the replay ends, then only the last one of each key is decoded
- * and written, in key order: a key changed by many commits costs one decode,
- * and RocksDB inserts sorted keys into its memtable several times faster than
- * random ones. */
+ * sorts it (replay()); then it is a step of the node's restore pipe
+ * (state/restore_pipe.h), which owns it and its task until the step's done
+ * (restored()): the step's apply loads the task's memory (apply_memory()),
+ * its beside writes its store (store_half()). Records are kept until the
+ * replay ends, then only the last one of each key is decoded and written, in
+ * key order: a key changed by many commits costs one decode, and RocksDB
+ * inserts sorted keys into its memtable several times faster than random
+ * ones. */
 typedef struct {
+        win_t *w;          /* the node, which restored() hands the task to */
         win_task_t *t;
         struct spate_store *store;
         const char *node;  /* name, for the log */
@@ -678,24 +677,27 @@ typedef struct {
         int warm;          /* a standby advanced that copy before the assignment */
         int64_t closed;    /* changelog offset after the last meta record read */
         size_t limit;      /* memory the restore may fill (winstate.h: Eviction) */
-        int64_t t0, replayed, apply_start;  /* spate_mono_ms() */
-        half_t memory, stored;
+        int64_t t0, replayed;  /* spate_mono_ms() */
+        span_t memory, stored;
         char err[512];                /* the replay's */
         spate_buf_t meta;             /* the store half's scratch: w->buf is the main thread's */
         spate_store_batch_t *batch;   /* not the task's, which would keep its capacity */
 } restore_t;
 
 /* The restores of one assignment: the main thread replays partition i+1
- * into one restore_t while partition i is applied from the other. The apply
- * is split in two threads (memory, store) because on two cores that is what
- * keeps both busy: with one apply thread the replay waited for it and
- * bench/restore_bench.sh took ~2.4 s for 1M records, with two ~1.8 s. The
- * buffers are reused from partition to partition (fresh ones cost page
- * faults) and freed when the assignment's restores are done. */
+ * into one restore_t while partition i is applied from the other, a step of
+ * the pipe. The apply is split in two halves (memory, store), each on its
+ * own thread, because on two cores that is what keeps both busy: with one
+ * apply thread the replay waited for it and bench/restore_bench.sh took
+ * ~2.4 s for 1M records, with two ~1.8 s. The buffers are reused from
+ * partition to partition (fresh ones cost page faults) and freed when the
+ * assignment's restores are done. */
 typedef struct win_restorer {
         restore_t rs[2];
-        int fill;          /* rs[fill]: the main thread's */
-        int busy;          /* rs[fill ^ 1] is being applied */
+        int fill;          /* rs[fill]: the main thread's; rs[fill ^ 1] the pipe's while it is busy */
+        spate_restore_pipe_t *pipe;
+        int64_t now;       /* the clock of the call that runs a step's done: its task's idle time
+                            * counts from it */
         int64_t t0, t1;    /* first restore's start, last apply's end */
         double cpu0;       /* process CPU seconds at t0 */
         uint64_t records;
@@ -1020,10 +1022,12 @@ static int memory_wants(restore_t *rs, const spate_buf_t *g) {
         return rs->local && spate_winstate_holds(ws, g->data, g->len);
 }
 
-/* The memory half: the task's windows, group by group (records are in key
- * order). 0, or -1 with rs->memory.err. */
-static int apply_memory(restore_t *rs) {
+/* The memory half, the pipe step's apply: the task's windows, group by
+ * group (records are in key order). 0, or -1 with errstr. */
+static int apply_memory(void *arg, char *errstr, size_t errstr_size) {
+        restore_t *rs = arg;
         win_task_t *t = rs->t;
+        rs->memory.start = spate_mono_ms();
         for (size_t i = 0, end; i < rs->ncomplete; i = end) {
                 const rrec_t *p = &rs->r[i];
                 same_group(&t->walk_group, rs->bytes.data + p->at, p->klen);
@@ -1036,20 +1040,21 @@ static int apply_memory(restore_t *rs) {
                 for (size_t k = i; want && k < end; k++) {
                         const rrec_t *q = &rs->r[k];
                         const char *key = rs->bytes.data + q->at, *val = q->tomb ? NULL : key + q->klen;
-                        if (spate_winstate_load(t->ws, key, q->klen, val, q->vlen, rs->memory.err,
-                                                sizeof(rs->memory.err)))
+                        if (spate_winstate_load(t->ws, key, q->klen, val, q->vlen, errstr, errstr_size))
                                 return -1;
                 }
         }
         spate_winstate_advance(t->ws, t->meta.stream_time);
         t->idle_base = t->ws->stream_time;
+        rs->memory.end = spate_mono_ms();
         return 0;
 }
 
-static int put_record(restore_t *rs, spate_store_load_t *l, const rrec_t *p) {
+static int put_record(const restore_t *rs, spate_store_load_t *l, const rrec_t *p, char *errstr,
+                      size_t errstr_size) {
         const char *key = rs->bytes.data + p->at;
-        return spate_store_load_put(l, key, p->klen, p->tomb ? NULL : key + p->klen, p->vlen,
-                                    rs->stored.err, sizeof(rs->stored.err));
+        return spate_store_load_put(l, key, p->klen, p->tomb ? NULL : key + p->klen, p->vlen, errstr,
+                                    errstr_size);
 }
 
 /* Restores of at least this many records (keys, after the last write of each)
@@ -1072,21 +1077,20 @@ static int before_meta(const restore_t *rs, const rrec_t *p) {
 /* apply_store() for a large restore: the records (in key order) and the meta
  * at its place among them, as one SST file ingested at once - as atomic as
  * the batch, without its write-ahead log, memtable inserts and flush. */
-static int load_store(restore_t *rs) {
+static int load_store(restore_t *rs, char *err, size_t en) {
         win_task_t *t = rs->t;
         spate_store_load_t *l;
-        char *err = rs->stored.err;
-        size_t en = sizeof(rs->stored.err), i = 0;
+        size_t i = 0;
         int rc = spate_store_load_new(t->cf, &l, err, en);
         rs->meta.len = 0;
         spate_winmeta_encode(&t->meta, &rs->meta);
         for (; !rc && i < rs->ncomplete && before_meta(rs, &rs->r[i]); i++)
-                rc = put_record(rs, l, &rs->r[i]);
+                rc = put_record(rs, l, &rs->r[i], err, en);
         if (!rc)
                 rc = spate_store_load_put(l, SPATE_WINMETA_KEY, META_KLEN, rs->meta.data, rs->meta.len,
                                           err, en);
         for (; !rc && i < rs->ncomplete; i++)
-                rc = put_record(rs, l, &rs->r[i]);
+                rc = put_record(rs, l, &rs->r[i], err, en);
         if (!rc)
                 rc = spate_store_load_commit(l, err, en);
         spate_store_load_destroy(l);
@@ -1098,11 +1102,12 @@ static int load_store(restore_t *rs) {
  * nothing changes until the join. It does not wait for the memory half: if
  * that fails, the store still holds what the changelog holds up to that meta,
  * which the next restore loads (or, if it does not decode, rebuilds from the
- * changelog). 0, or -1 with rs->stored.err. */
-static int apply_store(restore_t *rs) {
+ * changelog). 0, or -1 with errstr (a failed batch is dropped, not left to a
+ * later write). */
+static int apply_store(restore_t *rs, char *errstr, size_t errstr_size) {
         win_task_t *t = rs->t;
         if (rs->ncomplete >= LOAD_MIN_RECORDS)
-                return load_store(rs);
+                return load_store(rs, errstr, errstr_size);
         for (size_t i = 0; i < rs->ncomplete; i++) {
                 const rrec_t *p = &rs->r[i];
                 const char *key = rs->bytes.data + p->at;
@@ -1111,50 +1116,27 @@ static int apply_store(restore_t *rs) {
                 else
                         spate_store_batch_put(rs->batch, t->cf, key, p->klen, key + p->klen, p->vlen);
         }
-        return write_batch(rs->batch, t, rs->store, &rs->meta, rs->stored.err,
-                           sizeof(rs->stored.err));
+        if (!write_batch(rs->batch, t, rs->store, &rs->meta, errstr, errstr_size))
+                return 0;
+        spate_store_batch_clear(rs->batch);
+        return -1;
 }
 
-static void *memory_thread(void *opaque) {
-        restore_t *rs = opaque;
-        rs->memory.rc = apply_memory(rs);
-        rs->memory.done = spate_mono_ms();
-        return NULL;
-}
-
-static void *store_thread(void *opaque) {
-        restore_t *rs = opaque;
-        /* A failed batch is dropped, not left to a later write. */
-        if ((rs->stored.rc = apply_store(rs)))
-                spate_store_batch_clear(rs->batch);
-        rs->stored.done = spate_mono_ms();
-        return NULL;
-}
-
-static void half_start(half_t *h, void *(*fn)(void *), restore_t *rs, const char *name) {
-        if ((h->threaded = !pthread_create(&h->thread, NULL, fn, rs)))
-                pthread_setname_np(h->thread, name);  /* for top -H and perf */
-        else
-                fn(rs);  /* no thread to be had: the restore goes on serially */
-}
-
-static void restore_start(win_restorer_t *r, restore_t *rs) {
-        sigset_t all, old;
-        rs->apply_start = spate_mono_ms();
-        /* Signals stay with the main thread, whose handlers stop the engine. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        half_start(&rs->stored, store_thread, rs, "restore:store");
-        half_start(&rs->memory, memory_thread, rs, "restore:memory");
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        r->busy = 1;
-        r->fill ^= 1;
+/* The store half, the pipe step's beside. */
+static int store_half(void *arg, char *errstr, size_t errstr_size) {
+        restore_t *rs = arg;
+        int rc;
+        rs->stored.start = spate_mono_ms();
+        rc = apply_store(rs, errstr, errstr_size);
+        rs->stored.end = spate_mono_ms();
+        return rc;
 }
 
 static void restore_log(const restore_t *rs, int64_t done) {
         const win_task_t *t = rs->t;
+        int64_t start = rs->memory.start < rs->stored.start ? rs->memory.start : rs->stored.start;
         /* The partition's own work, without the wait for the previous apply. */
-        double secs = (double)(rs->replayed - rs->t0 + done - rs->apply_start) / 1000.0;
+        double secs = (double)(rs->replayed - rs->t0 + done - start) / 1000.0;
         spate_info("window '%s' partition %d restored: %llu entries from the store, %llu changelog "
                    "records applied (%llu ignored) in %.3f s (%.0f records/s); %llu windows, input "
                    "resumes at offset %lld; the local copy%s reflected the changelog up to offset %lld, "
@@ -1165,35 +1147,28 @@ static void restore_log(const restore_t *rs, int64_t done) {
                    (long long)rs->from, (long long)(t->meta.changelog_next - rs->from));
 }
 
-/* Waits for the apply under way, if any, and hands its task to the node:
- * w->tasks never holds a task a thread still owns. Its idle time counts from
- * now (close_after_idle), as it did from the end of a serial restore. -1 with
- * errstr when the apply failed; its task is then dropped, as after a failed
- * restore. */
-static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size) {
+/* The pipe step's done, on the main thread: hands the task to the node
+ * (w->tasks never holds a task a thread still owns). Its idle time counts
+ * from the joining call's clock (close_after_idle), as it did from the end
+ * of a serial restore. When the apply failed (rc -1, errstr its error), the
+ * task is dropped, as after a failed restore. */
+static int restored(void *arg, int rc, char *errstr, size_t errstr_size) {
+        restore_t *rs = arg;
+        win_t *w = rs->w;
         win_restorer_t *r = w->restorer;
-        restore_t *rs;
-        win_task_t *t;
-        if (!r || !r->busy)
-                return 0;
-        rs = &r->rs[r->fill ^ 1];
-        if (rs->memory.threaded)
-                pthread_join(rs->memory.thread, NULL);
-        if (rs->stored.threaded)
-                pthread_join(rs->stored.thread, NULL);
-        r->busy = 0;
-        t = rs->t;
-        if (rs->memory.rc || rs->stored.rc) {
-                snprintf(errstr, errstr_size, "restore of partition %d: %s", t->partition,
-                         rs->memory.rc ? rs->memory.err : rs->stored.err);
+        win_task_t *t = rs->t;
+        if (rc) {
+                char cause[512];
+                snprintf(cause, sizeof(cause), "%s", errstr);
+                snprintf(errstr, errstr_size, "restore of partition %d: %s", t->partition, cause);
                 rs->t = NULL;
                 task_free(w, t);
                 return -1;
         }
-        int64_t done = rs->memory.done > rs->stored.done ? rs->memory.done : rs->stored.done;
+        int64_t done = rs->memory.end > rs->stored.end ? rs->memory.end : rs->stored.end;
         restore_log(rs, done);
         rs->t = NULL;
-        t->idle_since = now;
+        t->idle_since = r->now;
         w->tasks[t->partition] = t;
         /* Restored entries are clean. */
         spate_winstate_evict(t->ws, task_limit(w));
@@ -1204,10 +1179,32 @@ static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size)
         return 0;
 }
 
-/* The apply under way is of this partition: it owns the column family. */
+/* Hands rs to the pipe, after the step under way (restored() then gives its
+ * task to the node): the memory half applies beside the store half. 0; or -1
+ * with errstr when the previous step failed, and rs is then not started. */
+static int restore_start(win_restorer_t *r, restore_t *rs, int64_t now, char *errstr, size_t errstr_size) {
+        r->now = now;
+        if (spate_restore_pipe_submit(r->pipe, &(spate_restore_step_t){ apply_memory, restored, rs, store_half },
+                                      errstr, errstr_size))
+                return -1;
+        r->fill ^= 1;
+        return 0;
+}
+
+/* Waits for the step under way, if any, and runs its done (restored()). -1
+ * with errstr when it failed. */
+static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size) {
+        win_restorer_t *r = w->restorer;
+        if (!r)
+                return 0;
+        r->now = now;
+        return spate_restore_pipe_join(r->pipe, errstr, errstr_size);
+}
+
+/* The step under way is of this partition: it owns the column family. */
 static int applying(const win_t *w, int32_t partition) {
         const win_restorer_t *r = w->restorer;
-        return r && r->busy && r->rs[r->fill ^ 1].t->partition == partition;
+        return r && spate_restore_pipe_busy(r->pipe) && r->rs[r->fill ^ 1].t->partition == partition;
 }
 
 static void restore_bufs_free(restore_t *rs) {
@@ -1223,6 +1220,7 @@ static void restorer_free(win_t *w) {
         win_restorer_t *r = w->restorer;
         if (!r)
                 return;
+        spate_restore_pipe_free(r->pipe);  /* a step under way is dropped: its done frees its task */
         for (int i = 0; i < 2; i++)
                 restore_bufs_free(&r->rs[i]);
         free(r);
@@ -1258,6 +1256,7 @@ static restore_t *restore_next(spate_node_t *n, win_task_t *t) {
         if (!r) {
                 if (!(r = w->restorer = calloc(1, sizeof(*r))))
                         return NULL;
+                r->pipe = spate_restore_pipe_new("restore:window");
                 r->t0 = spate_mono_ms();
                 r->cpu0 = cpu_secs();
         }
@@ -1267,8 +1266,9 @@ static restore_t *restore_next(spate_node_t *n, win_task_t *t) {
         rs->bytes.len = rs->nr = rs->ncomplete = 0;
         rs->local = rs->applied = rs->ignored = 0;
         rs->warm = 0;
-        rs->memory = rs->stored = (half_t){ 0 };
+        rs->memory = rs->stored = (span_t){ 0 };
         rs->err[0] = '\0';
+        rs->w = w;
         rs->t = t;
         rs->node = n->name;
         rs->t0 = spate_mono_ms();
@@ -1340,12 +1340,10 @@ static int standby_flush(win_standby_t *sb, char *errstr, size_t errstr_size) {
                 snprintf(errstr, errstr_size, "out of memory");
                 rc = -1;
         } else {
+                char cause[512];
                 sb->t.meta.changelog_next = rs->closed;
-                if ((rc = apply_store(rs))) {
-                        spate_store_batch_clear(rs->batch);
-                        snprintf(errstr, errstr_size, "standby of partition %d: %s", sb->t.partition,
-                                 rs->stored.err);
-                }
+                if ((rc = apply_store(rs, cause, sizeof(cause))))
+                        snprintf(errstr, errstr_size, "standby of partition %d: %s", sb->t.partition, cause);
         }
         rs->bytes.len = rs->nr = rs->ncomplete = 0;
         for (size_t i = 0; !rc && i < ntail; i++) {
@@ -1509,12 +1507,11 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
                         spate_err("window '%s': %s", n->name, err);
                 return -1;
         }
-        if (restore_join(w, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr))) {
+        if (restore_start(w->restorer, rs, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr))) {
                 rs->t = NULL;
                 task_free(w, t);
                 return -1;
         }
-        restore_start(w->restorer, rs);
         return 0;
 }
 
