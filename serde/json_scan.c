@@ -369,21 +369,25 @@ static inline const char *at_byte(const char *p, const char *end, char c) {
         return p < end && *p == c ? p : NULL;
 }
 
-/* Sets the hint of key position pos, whose key was field i (-1: none): only
- * names that JSON holds as they are (no escapes) can be recognised by their
- * bytes. */
-static void hint_set(spate_json_hints_t *h, int pos, const spate_shape_t *sh, int i) {
+/* Sets the hint of key position pos, whose key was field i (-1: none of
+ * the shape's) and whose body in the input was raw[0..rawlen): only keys
+ * that JSON holds as they are (no escapes) can be recognised by their bytes.
+ * A key of no field is hinted too (field 0), so that it too is matched by
+ * its bytes, not scanned and looked up again. */
+static void hint_set(spate_json_hints_t *h, int pos, const spate_shape_t *sh, int i, const char *raw,
+                     size_t rawlen) {
         char w[16] = { 0 };
+        const char *name = i < 0 ? raw : sh->fields[i].name;
+        size_t len = i < 0 ? rawlen : sh->fields[i].len;
         h->field[pos] = 0;
         h->span[pos] = 0;
-        if (i < 0 || i >= UINT16_MAX ||
-            spate_json_plain_len(sh->fields[i].name, sh->fields[i].len) != sh->fields[i].len)
+        if (i >= UINT16_MAX || spate_json_plain_len(name, len) != len)
                 return;
         h->field[pos] = (uint16_t)(i + 1);
-        size_t span = sh->fields[i].len + 1;
+        size_t span = len + 1;
         if (span > sizeof(w))
                 return;
-        memcpy(w, sh->fields[i].name, span - 1);
+        memcpy(w, name, span - 1);
         w[span - 1] = '"';
         memcpy(&h->head[pos], w, 8);
         h->mask[pos] = span >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * span)) - 1;
@@ -392,11 +396,12 @@ static void hint_set(spate_json_hints_t *h, int pos, const spate_shape_t *sh, in
         h->span[pos] = (uint8_t)span;
 }
 
-/* When the key whose body begins at kb is the name of the field hinted at
- * key position pos, closed by a quote: the byte after that quote; else NULL.
- * Those bytes are then a valid JSON string equal to the name, which is what
- * scanning the key and looking it up would have found. A name of up to 15
- * bytes is compared in two loads where 16 bytes remain. */
+/* When the key whose body begins at kb is the name hinted at key position
+ * pos (a field's, or a key of none), closed by a quote: the byte after that
+ * quote; else NULL. Those bytes are then a valid JSON string equal to the
+ * name, which is what scanning the key and looking it up would have found. A
+ * name of up to 15 bytes is compared in two loads where 16 bytes remain, from
+ * the words rebuilt where fewer do (a record's last key). */
 static inline const char *hinted_key(const spate_json_hints_t *h, int pos, const spate_shape_t *sh,
                                      const char *kb, const char *end) {
         unsigned span = h->span[pos];
@@ -411,6 +416,13 @@ static inline const char *hinted_key(const spate_json_hints_t *h, int pos, const
                                 return NULL;
                 }
                 return kb + span;
+        }
+        if (span && (size_t)(end - kb) >= span) {
+                char w[16];
+                memcpy(w, &h->head[pos], 8);
+                if (span > 8)
+                        memcpy(w + span - 8, &h->tail[pos], 8);
+                return memcmp(kb, w, span) ? NULL : kb + span;
         }
         if (!h->field[pos])
                 return NULL;
@@ -456,7 +468,7 @@ static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spa
                                 return NULL;
                         i = nf ? spate_shape_find(sh, k, klen) : -1;
                         if (h && pos < SPATE_JSON_HINTS)
-                                hint_set(h, pos, sh, i);
+                                hint_set(h, pos, sh, i, q + 1, (size_t)(p - q - 2));
                 }
                 if (!(q = at_byte(p, end, ':')))
                         return fail(s, ws(p, end), "expected ':'");

@@ -385,14 +385,21 @@ static void test_hints(void) {
                 "{\"id\":\"s6\",\"lat\":47.5,\"lon\":2.25,\"temp\":x}",
                 "{\"id\":\"s7\", \"lat\" : 1 ,\"lon\":2,\"temp\":3,\"temp\":4}",
                 "{\"id\":\"s8\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                /* keys of no field where one was hinted: longer, shorter, escaped */
+                "{\"idx\":\"s9\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                "{\"i\":\"s10\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                "{\"\\u0069d\":\"s11\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                "{\"id\":\"s12\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\",\"id\":1}",
         };
         static const char *const names[] = { "lat", "lon", "temp", "c" };
         spate_json_hints_t hints = { 0 };
         spate_shape_t *root;
         int differ = hints_differ(names, 4, recs, sizeof(recs) / sizeof(recs[0]), &root, &hints);
-        CHECK(differ == 0, "16 records in changing key orders decode alike with and without hints (%d differ)", differ);
+        CHECK(differ == 0, "24 records in changing key orders decode alike with and without hints (%d differ)", differ);
         CHECK(hints.shape == root && hints.field[1] == 1 && hints.field[3] == 3,
               "the hints hold where the last record's fields were (lat second, temp fourth)");
+        CHECK(hints.field[0] == 0 && hints.span[0] == 3 && hints.field[5] == 0 && hints.span[5] == 3,
+              "and where its keys of no field were, by their bytes (id first and sixth)");
 
         static const char *const long_recs[] = {
                 "{\"timestamp\":\"2023-11-14 22:13:20\",\"temperature\":17.5,\"country\":\"France\","
