@@ -53,6 +53,32 @@ static inline int number_closed(const char *end) {
         return (unsigned)(c - '0') > 9 && c != '-' && c != '.';
 }
 
+/* The digits at q added to *m (the 20th and later wrap: the caller then
+ * uses strtod): returns the byte after them. Two digits a step where the
+ * input is closed (open 0), where a digit is never the last byte, so the one
+ * after it can be read untested. */
+static inline __attribute__((always_inline)) const char *digit_run(const char *q, const char *end, int open,
+                                                                  uint64_t *mp) {
+        uint64_t m = *mp;
+        unsigned d, e;
+        if (open) {
+                for (; q < end && (d = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+                        m = m * 10 + d;
+        } else {
+                while ((d = (unsigned)(unsigned char)q[0] - '0') <= 9) {
+                        if ((e = (unsigned)(unsigned char)q[1] - '0') > 9) {
+                                m = m * 10 + d;
+                                q++;
+                                break;
+                        }
+                        m = m * 100 + d * 10 + e;
+                        q += 2;
+                }
+        }
+        *mp = m;
+        return q;
+}
+
 /* spate_json_number(), inlined into the scanner's value(); with open 0 the
  * input must be number_closed() and the bound is not tested (a constant
  * open gives each its own copy). *huge is set when the number is beyond a
@@ -63,21 +89,17 @@ static inline __attribute__((always_inline)) size_t number(const char *p, size_t
         const char *q = p, *end = p + n, *d0;
         int neg = 0, frac = 0, digits = 0;
         uint64_t m = 0;
-        unsigned dig;
 
         if (*q == '-')  /* n >= 1 */
                 neg = 1, q++;
-        /* digits and frac are counted from the pointers after each loop, so
-         * a digit costs a load, a test and a multiply-add; a run without
-         * digits is refused after it */
-        for (d0 = q; (!open || q < end) && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
-                m = m * 10 + dig;
+        /* digits and frac are counted from the pointers after each run; a
+         * run without digits is refused after it */
+        q = digit_run(d0 = q, end, open, &m);
         digits = (int)(q - d0);
         if (!digits || (*d0 == '0' && digits > 1))
                 return 0; /* JSON forbids leading zeros */
         if ((!open || q < end) && *q == '.') {
-                for (d0 = ++q; (!open || q < end) && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
-                        m = m * 10 + dig;
+                q = digit_run(d0 = q + 1, end, open, &m);
                 frac = (int)(q - d0);
                 if (!frac)
                         return 0;

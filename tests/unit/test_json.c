@@ -33,6 +33,8 @@ static void test_numbers(void) {
          * (the fast path ends at 15 in all), with what may follow a number
          * in a record: the bytes used and the value are strtod's. */
         static const char *const after[] = { "", ",\"country\":\"France\"}", "}", "e5,", "E-2]", " ,", "x1234567" };
+        spate_shape_t *xs = spate_shape_new(&pool, 1);
+        spate_shape_field(&pool, xs, "x", 1, 1);
         unsigned seed = 1;
         int bad_n = 0, n = 0;
         for (int ip = 1; ip <= 24; ip++)
@@ -60,14 +62,27 @@ static void test_numbers(void) {
                                 /* "1." is no JSON number; "1e5" runs on past num_len */
                                 size_t want_used = fp == 0 ? 0 : (size_t)(stop - buf);
                                 n++;
+                                if (k == 0) {
+                                        /* the same number in a record, read two digits a step */
+                                        char rec[128];
+                                        spate_arena_t ra;
+                                        spate_value_t rv;
+                                        char rerr[256];
+                                        snprintf(rec, sizeof(rec), "{\"x\":%s}", buf);
+                                        spate_arena_init(&ra);
+                                        int rrc = spate_json_decode(xs, rec, strlen(rec), &ra, &rv, rerr, sizeof(rerr));
+                                        if (fp == 0 ? !rrc : rrc || rv.u.items[0].u.num != want)
+                                                bad_n++, printf("# %s decodes wrong\n", rec);
+                                        spate_arena_destroy(&ra);
+                                }
                                 if (used != want_used || (used && d != want) || (fp != 0 && stop - buf < num_len)) {
                                         if (bad_n++ < 5)
                                                 printf("# %.*s: used %zu want %zu, %.17g want %.17g\n", len, buf, used,
                                                        want_used, d, want);
                                 }
                         }
-        CHECK(bad_n == 0, "%d numbers of 1-24 digits each side of the point, followed by other bytes, read like "
-              "strtod (%d differ)", n, bad_n);
+        CHECK(bad_n == 0, "%d numbers of 1-24 digits each side of the point, followed by other bytes and alone "
+              "in a record, read like strtod (%d differ)", n, bad_n);
 }
 
 static void test_selective(void) {
