@@ -719,7 +719,15 @@ int spate_json_decode_hinted(const spate_shape_t *shape, spate_json_hints_t *hin
                 snprintf(errstr, errstr_size, "expected a JSON object at byte %zu", (size_t)(p - buf));
                 return -1;
         }
-        if ((p = value(&s, p, shape, out))) {
+        /* a record: its object read without value()'s dispatch (the same
+         * steps: p is on its '{', at depth 0) */
+        if (shape && shape->nfields && !shape->want_raw) {
+                s.depth = 1;
+                p = object(&s, p, shape, out);
+        } else {
+                p = value(&s, p, shape, out);
+        }
+        if (p) {
                 p = ws(p, s.end);
                 if (p == s.end)
                         return 0;
