@@ -27,12 +27,13 @@ static int num_out(spate_value_t *out, double d) {
         return 0;
 }
 
+/* The type tested here, the error formatted out of line. */
 static int want_num(ectx_t *c, const expr_node_t *n, const spate_value_t *a, int i) {
-        return spate_expr__want_num(c, n, i, &a[i]);
+        return a[i].type == SPATE_V_NUM ? 0 : spate_expr__want_num(c, n, i, &a[i]);
 }
 
 static int want_str(ectx_t *c, const expr_node_t *n, const spate_value_t *a, int i) {
-        return spate_expr__want_str(c, n, i, &a[i]);
+        return a[i].type == SPATE_V_STR ? 0 : spate_expr__want_str(c, n, i, &a[i]);
 }
 
 /* ---- array aggregates: null/missing elements are skipped, and a missing

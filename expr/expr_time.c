@@ -134,24 +134,53 @@ static _Thread_local struct {
         int64_t days;
 } last_date;
 
+static uint64_t load8(const char *s) {
+        uint64_t x;
+        memcpy(&x, s, 8);
+        return x;
+}
+
+/* "HH:MM:SS" at s (8 bytes) as seconds into the day, or -1 if it is not
+ * that or out of range. The bytes are tested together in a word (byte i at
+ * bits 8i): XOR with "00:00:00" leaves a digit 0-9 and a colon 0, and the
+ * digits are combined in pairs, 10 * d[i] + d[i + 1] in byte i (at most 99:
+ * no carry between bytes). */
+static int fixed_clock(const char *s) {
+        const uint64_t highs = 0x8080808080808080u, colons = 0x0000ff0000ff0000u;
+        uint64_t d = load8(s) ^ 0x30303a30303a3030u;
+        /* a byte above 9 gets its high bit from d + 0x76; a byte with its own
+         * high bit set may carry into the next, but is refused itself */
+        if ((((d + 0x7676767676767676u) | d) & highs) || (d & colons))
+                return -1;
+        uint64_t t = d * 10 + (d >> 8);
+        int h = (int)(t & 0xff), mi = (int)(t >> 24 & 0xff), sec = (int)(t >> 48 & 0xff);
+        if (h > 23 || mi > 59 || sec > 59)
+                return -1;
+        return (h * 60 + mi) * 60 + sec;
+}
+
 /* The machine-written forms "YYYY-MM-DD HH:MM:SS", with 'T' for the space
  * and/or a trailing 'Z', read at fixed positions: 1 with *ms set, 0 when s
- * has another form or is invalid (the general parser then decides). */
+ * has another form or is invalid (the general parser then decides). The
+ * date is compared with the last one in two loads. */
 static int parse_fixed(const char *s, size_t n, double *ms) {
         if (!(n == 19 || (n == 20 && (s[19] == 'Z' || s[19] == 'z'))) || s[4] != '-' || s[7] != '-' ||
-            (s[10] != ' ' && s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
+            (s[10] != ' ' && s[10] != 'T' && s[10] != 't'))
                 return 0;
-        int h = fixed_num(s, 11, 2), mi = fixed_num(s, 14, 2), sec = fixed_num(s, 17, 2);
-        if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59)
+        int sec = fixed_clock(s + 11);
+        if (sec < 0)
                 return 0;
-        if (memcmp(s, last_date.date, 10)) {
+        uint16_t dd, last_dd;
+        memcpy(&dd, s + 8, 2);
+        memcpy(&last_dd, last_date.date + 8, 2);
+        if (load8(s) != load8(last_date.date) || dd != last_dd) {
                 int y = fixed_num(s, 0, 4), mo = fixed_num(s, 5, 2), d = fixed_num(s, 8, 2);
                 if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
                         return 0;
                 last_date.days = days_from_civil(y, mo, d);
                 memcpy(last_date.date, s, 10);
         }
-        *ms = (double)(last_date.days * 86400000 + ((int64_t)h * 3600 + mi * 60 + sec) * 1000);
+        *ms = (double)(last_date.days * 86400000 + (int64_t)sec * 1000);
         return 1;
 }
 

@@ -53,28 +53,53 @@ static inline int number_closed(const char *end) {
         return (unsigned)(c - '0') > 9 && c != '-' && c != '.';
 }
 
+/* The digits at q added to *m (the 20th and later wrap: the caller then
+ * uses strtod): returns the byte after them. Two digits a step where the
+ * input is closed (open 0), where a digit is never the last byte, so the one
+ * after it can be read untested. */
+static inline __attribute__((always_inline)) const char *digit_run(const char *q, const char *end, int open,
+                                                                  uint64_t *mp) {
+        uint64_t m = *mp;
+        unsigned d, e;
+        if (open) {
+                for (; q < end && (d = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+                        m = m * 10 + d;
+        } else {
+                while ((d = (unsigned)(unsigned char)q[0] - '0') <= 9) {
+                        if ((e = (unsigned)(unsigned char)q[1] - '0') > 9) {
+                                m = m * 10 + d;
+                                q++;
+                                break;
+                        }
+                        m = m * 100 + d * 10 + e;
+                        q += 2;
+                }
+        }
+        *mp = m;
+        return q;
+}
+
 /* spate_json_number(), inlined into the scanner's value(); with open 0 the
  * input must be number_closed() and the bound is not tested (a constant
- * open gives each its own copy). */
-static inline __attribute__((always_inline)) size_t number(const char *p, size_t n, int open, double *out) {
+ * open gives each its own copy). *huge is set when the number is beyond a
+ * double's range, which only strtod's path can find: the fast path of up to
+ * 15 digits tests nothing more. */
+static inline __attribute__((always_inline)) size_t number(const char *p, size_t n, int open, double *out,
+                                                           int *huge) {
         const char *q = p, *end = p + n, *d0;
         int neg = 0, frac = 0, digits = 0;
         uint64_t m = 0;
-        unsigned dig;
 
         if (*q == '-')  /* n >= 1 */
                 neg = 1, q++;
-        /* digits and frac are counted from the pointers after each loop, so
-         * a digit costs a load, a test and a multiply-add; a run without
-         * digits is refused after it */
-        for (d0 = q; (!open || q < end) && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
-                m = m * 10 + dig;
+        /* digits and frac are counted from the pointers after each run; a
+         * run without digits is refused after it */
+        q = digit_run(d0 = q, end, open, &m);
         digits = (int)(q - d0);
         if (!digits || (*d0 == '0' && digits > 1))
                 return 0; /* JSON forbids leading zeros */
         if ((!open || q < end) && *q == '.') {
-                for (d0 = ++q; (!open || q < end) && (dig = (unsigned)(unsigned char)*q - '0') <= 9; q++)
-                        m = m * 10 + dig;
+                q = digit_run(d0 = q + 1, end, open, &m);
                 frac = (int)(q - d0);
                 if (!frac)
                         return 0;
@@ -104,11 +129,13 @@ static inline __attribute__((always_inline)) size_t number(const char *p, size_t
         memcpy(tmp, p, len);
         tmp[len] = '\0';
         *out = strtod(tmp, NULL);
+        *huge = !isfinite(*out);
         return len;
 }
 
 size_t spate_json_number(const char *p, size_t n, double *out) {
-        return n ? number(p, n, 1, out) : 0;
+        int huge;
+        return n ? number(p, n, 1, out, &huge) : 0;
 }
 
 size_t spate_utf8_len(const unsigned char *s, size_t n) {
@@ -369,21 +396,25 @@ static inline const char *at_byte(const char *p, const char *end, char c) {
         return p < end && *p == c ? p : NULL;
 }
 
-/* Sets the hint of key position pos, whose key was field i (-1: none): only
- * names that JSON holds as they are (no escapes) can be recognised by their
- * bytes. */
-static void hint_set(spate_json_hints_t *h, int pos, const spate_shape_t *sh, int i) {
+/* Sets the hint of key position pos, whose key was field i (-1: none of
+ * the shape's) and whose body in the input was raw[0..rawlen): only keys
+ * that JSON holds as they are (no escapes) can be recognised by their bytes.
+ * A key of no field is hinted too (field 0), so that it too is matched by
+ * its bytes, not scanned and looked up again. */
+static void hint_set(spate_json_hints_t *h, int pos, const spate_shape_t *sh, int i, const char *raw,
+                     size_t rawlen) {
         char w[16] = { 0 };
+        const char *name = i < 0 ? raw : sh->fields[i].name;
+        size_t len = i < 0 ? rawlen : sh->fields[i].len;
         h->field[pos] = 0;
         h->span[pos] = 0;
-        if (i < 0 || i >= UINT16_MAX ||
-            spate_json_plain_len(sh->fields[i].name, sh->fields[i].len) != sh->fields[i].len)
+        if (i >= UINT16_MAX || spate_json_plain_len(name, len) != len)
                 return;
         h->field[pos] = (uint16_t)(i + 1);
-        size_t span = sh->fields[i].len + 1;
+        size_t span = len + 1;
         if (span > sizeof(w))
                 return;
-        memcpy(w, sh->fields[i].name, span - 1);
+        memcpy(w, name, span - 1);
         w[span - 1] = '"';
         memcpy(&h->head[pos], w, 8);
         h->mask[pos] = span >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * span)) - 1;
@@ -392,11 +423,12 @@ static void hint_set(spate_json_hints_t *h, int pos, const spate_shape_t *sh, in
         h->span[pos] = (uint8_t)span;
 }
 
-/* When the key whose body begins at kb is the name of the field hinted at
- * key position pos, closed by a quote: the byte after that quote; else NULL.
- * Those bytes are then a valid JSON string equal to the name, which is what
- * scanning the key and looking it up would have found. A name of up to 15
- * bytes is compared in two loads where 16 bytes remain. */
+/* When the key whose body begins at kb is the name hinted at key position
+ * pos (a field's, or a key of none), closed by a quote: the byte after that
+ * quote; else NULL. Those bytes are then a valid JSON string equal to the
+ * name, which is what scanning the key and looking it up would have found. A
+ * name of up to 15 bytes is compared in two loads where 16 bytes remain, from
+ * the words rebuilt where fewer do (a record's last key). */
 static inline const char *hinted_key(const spate_json_hints_t *h, int pos, const spate_shape_t *sh,
                                      const char *kb, const char *end) {
         unsigned span = h->span[pos];
@@ -412,12 +444,69 @@ static inline const char *hinted_key(const spate_json_hints_t *h, int pos, const
                 }
                 return kb + span;
         }
+        if (span && (size_t)(end - kb) >= span) {
+                char w[16];
+                memcpy(w, &h->head[pos], 8);
+                if (span > 8)
+                        memcpy(w + span - 8, &h->tail[pos], 8);
+                return memcmp(kb, w, span) ? NULL : kb + span;
+        }
         if (!h->field[pos])
                 return NULL;
         const spate_shape_field_t *f = &sh->fields[h->field[pos] - 1];
         if ((size_t)(end - kb) <= f->len || kb[f->len] != '"' || !spate_shape_name_eq(kb, f->name, f->len))
                 return NULL;
         return kb + f->len + 1;
+}
+
+/* Where hinted_members() stopped. */
+enum { AT_KEY, AFTER_VALUE, CLOSED };
+
+/* The members of an object whose keys come as hinted, in compact JSON: from
+ * the key at p, at key position *pos, each key matched by its bytes (a name
+ * of up to 15 bytes, then '"', ':' and no whitespace) and its value read into
+ * its slot. Returns where it stopped, with *where: at a key not as hinted
+ * (AT_KEY, that key's position in *pos), after a value not followed by ','
+ * or '}' (AFTER_VALUE, the value's key's position in *pos), or after the
+ * object (CLOSED); NULL on an error in a value. Apart from object()'s loop, its few live values
+ * stay in registers: a record whose keys keep their order costs here about
+ * half of what the loop costs a key. */
+static const char *hinted_members(scan_t *s, const char *p, const spate_shape_t *sh, const spate_json_hints_t *h,
+                                  spate_value_t *items, int *pos, int *where) {
+        const char *end = s->end;
+        int k;
+        for (k = *pos; k < SPATE_JSON_HINTS; k++) {
+                unsigned span = h->span[k];
+                uint64_t x, y;
+                /* the quote, 16 bytes compared, the colon and the value's first byte */
+                if (!span || end - p < 18 || *p != '"')
+                        break;
+                memcpy(&x, p + 1, 8);
+                if ((x & h->mask[k]) != h->head[k])
+                        break;
+                if (span >= 8) {
+                        memcpy(&y, p + 1 + span - 8, 8);
+                        if (y != h->tail[k])
+                                break;
+                }
+                const char *v = p + 1 + span;
+                if (*v != ':' || (unsigned char)v[1] <= ' ')
+                        break;
+                int i = h->field[k] - 1;
+                *pos = k;
+                v = i < 0 ? value_at(s, v + 1, NULL, NULL) : value_at(s, v + 1, sh->fields[i].shape, &items[i]);
+                if (!v)
+                        return NULL;
+                if (v < end && *v == ',') {
+                        p = v + 1;
+                        continue;
+                }
+                *where = v < end && *v == '}' ? CLOSED : AFTER_VALUE;
+                return *where == CLOSED ? v + 1 : v;
+        }
+        *pos = k;
+        *where = AT_KEY;
+        return p;
 }
 
 static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spate_value_t *out) {
@@ -440,23 +529,36 @@ static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spa
                         h->shape = sh;
                 }
         }
+        /* key positions below nhints are hinted: one test a key */
+        int nhints = h ? SPATE_JSON_HINTS : 0;
         p = ws(p + 1, end);
         if (p < end && *p == '}')
                 return p + 1;
-        for (int pos = 0;; pos++) {
-                const char *k = NULL, *q;
-                uint32_t klen = 0;
-                int i = -1;
+        int pos = 0;
+        if (h) {
+                int where;
+                if (!(p = hinted_members(s, p, sh, h, out->u.items, &pos, &where)))
+                        return NULL;
+                if (where == CLOSED)
+                        return p;
+                if (where == AFTER_VALUE)
+                        goto after_value;
+        }
+        for (;; pos++) {
+                const char *q;
+                int i;
                 if (!(q = at_byte(p, end, '"')))
                         return fail(s, ws(p, end), "expected a string key");
-                if (h && pos < SPATE_JSON_HINTS && (p = hinted_key(h, pos, sh, q + 1, end))) {
+                if (pos < nhints && (p = hinted_key(h, pos, sh, q + 1, end))) {
                         i = h->field[pos] - 1;
                 } else {
+                        const char *k = NULL;
+                        uint32_t klen = 0;
                         if (!(p = nf ? string(s, q, &k, &klen) : string(s, q, NULL, NULL)))
                                 return NULL;
                         i = nf ? spate_shape_find(sh, k, klen) : -1;
-                        if (h && pos < SPATE_JSON_HINTS)
-                                hint_set(h, pos, sh, i);
+                        if (pos < nhints)
+                                hint_set(h, pos, sh, i, q + 1, (size_t)(p - q - 2));
                 }
                 if (!(q = at_byte(p, end, ':')))
                         return fail(s, ws(p, end), "expected ':'");
@@ -472,6 +574,7 @@ static const char *object(scan_t *s, const char *p, const spate_shape_t *sh, spa
                           : value_at(s, p, sh->fields[i].shape, &out->u.items[i]);
                 if (!p)
                         return NULL;
+after_value:
                 if (p >= end || (*p != ',' && *p != '}'))
                         p = ws(p, end);
                 if (p < end && *p == ',') {
@@ -565,11 +668,12 @@ static inline __attribute__((always_inline)) const char *value_at(scan_t *s, con
         case 'n': p = literal(s, p, "null", 4); if (out) out->type = SPATE_V_NULL; break;
         default: {
                 double d;
-                size_t used = s->closed ? number(p, (size_t)(s->end - p), 0, &d)
-                                        : number(p, (size_t)(s->end - p), 1, &d);
+                int huge = 0;
+                size_t used = s->closed ? number(p, (size_t)(s->end - p), 0, &d, &huge)
+                                        : number(p, (size_t)(s->end - p), 1, &d, &huge);
                 if (!used)
                         return fail(s, p, "invalid value");
-                if (!isfinite(d))
+                if (huge)
                         return fail(s, p, "number out of range (beyond ±1.8e308)");
                 p += used;
                 if (out) {
@@ -615,7 +719,15 @@ int spate_json_decode_hinted(const spate_shape_t *shape, spate_json_hints_t *hin
                 snprintf(errstr, errstr_size, "expected a JSON object at byte %zu", (size_t)(p - buf));
                 return -1;
         }
-        if ((p = value(&s, p, shape, out))) {
+        /* a record: its object read without value()'s dispatch (the same
+         * steps: p is on its '{', at depth 0) */
+        if (shape && shape->nfields && !shape->want_raw) {
+                s.depth = 1;
+                p = object(&s, p, shape, out);
+        } else {
+                p = value(&s, p, shape, out);
+        }
+        if (p) {
                 p = ws(p, s.end);
                 if (p == s.end)
                         return 0;

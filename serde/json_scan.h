@@ -20,12 +20,14 @@ int spate_json_decode(const spate_shape_t *shape, const char *buf, size_t len,
 /* What a decoder of one stream learned from its earlier records: the field
  * each key of the root object was, by position. A record whose keys come in
  * the same order then matches each of those by one comparison of its bytes
- * with the field's name, with no scan of the key and no lookup. Zeroed before
+ * with the field's name (or the key's, for a key of no field), with no scan
+ * of the key and no lookup. Zeroed before
  * first use; used by one thread at a time. */
 #define SPATE_JSON_HINTS 16
 typedef struct spate_json_hints {
         const spate_shape_t *shape;          /* the shape whose fields are numbered */
-        uint16_t field[SPATE_JSON_HINTS];    /* 1 + the field at that key position; 0: none */
+        uint16_t field[SPATE_JSON_HINTS];    /* 1 + the field at that key position; 0: a key of
+                                              * no field (skipped when its span matches) */
         /* For a hinted name of up to 15 bytes, its bytes and the closing
          * quote (span of them) as words, compared with the key in two
          * loads: head, the first 8 (masked when span < 8), and tail, the

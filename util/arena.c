@@ -51,6 +51,12 @@ void *spate_arena_memdup(spate_arena_t *a, const void *p, size_t size) {
 }
 
 void spate_arena_reset(spate_arena_t *a) {
+        /* A record's memory fits one chunk: it stays the one being filled,
+         * so the next record's first allocation is a bump, not a chunk_new(). */
+        if (a->head && !a->head->next) {
+                a->head->used = 0;
+                return;
+        }
         while (a->head) {
                 spate_arena_chunk_t *c = a->head;
                 a->head = c->next;

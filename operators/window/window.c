@@ -77,6 +77,14 @@ int spate_window_assign(const spate_window_spec_t *spec, int64_t t, int64_t stre
                 return -1;
         if (max < spate_window_max_per_record(spec))
                 return -1;
+        if (spec->type == SPATE_WINDOW_TUMBLING) {
+                /* the loop below for a == size: k == floor_div(t, a) only */
+                int64_t start = floor_div(t, a) * a;
+                if (spate_window_is_closed(spec, start, start + spec->size, stream_time))
+                        return 0;
+                starts[0] = start;
+                return 1;
+        }
         /* Windows [k*a, k*a+size) with k*a <= t < k*a+size, oldest first. */
         for (int64_t k = floor_div(t - spec->size, a) + 1; k <= floor_div(t, a); k++) {
                 int64_t start = k * a;

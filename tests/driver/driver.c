@@ -10,6 +10,7 @@
 #include "../../engine/node_state.h"
 #include "../../state/store.h"
 #include "../../util/buf.h"
+#include "../../util/util.h"
 
 #include <ftw.h>
 #include <librdkafka/rdkafka.h>
@@ -601,6 +602,9 @@ static void process_one(spate_driver_t *d, source_t *s, int32_t p, task_t *t) {
 
 int64_t spate_driver_process_max(spate_driver_t *d, int64_t max) {
         int64_t done = 0;
+        /* as the engine's loop does for each batch: records within
+         * max_future of this reading pass without a clock read each */
+        d->ctx.wall_floor_ms = spate_now_ms();
         for (int i = 0; i < d->nsources; i++) {
                 source_t *s = &d->sources[i];
                 for (int p = 0; p < s->ntasks; p++) {

@@ -557,6 +557,44 @@ static void test_parse_time_fixed(void) {
                 wrong += !spate_expr__parse_time(bad[i], strlen(bad[i]), &ms);
         }
         CHECK(wrong == 0, "invalid dates, hours, minutes, seconds and separators are refused (%d accepted)", wrong);
+
+        /* the clock's 8 bytes are tested together: every byte at each of
+         * its positions, and every hour and minute from 00 to 99, against a
+         * byte-by-byte model. A byte that starts a zone or a fraction (+ -
+         * Z z . ,) hands the text to the general parser, which decides. */
+        int n_ok = 0;
+        wrong = 0;
+        for (int pos = 11; pos < 19; pos++)
+                for (int c = 0; c < 256; c++) {
+                        char text[20] = "2023-11-14 22:13:20";
+                        double ms = 0;
+                        text[pos] = (char)c;
+                        int colon = pos == 13 || pos == 16, digit = c >= '0' && c <= '9';
+                        int h = (text[11] - '0') * 10 + text[12] - '0', mi = (text[14] - '0') * 10 + text[15] - '0';
+                        int sec = (text[17] - '0') * 10 + text[18] - '0';
+                        int valid = (colon ? c == ':' : digit) && h < 24 && mi < 60 && sec < 60;
+                        int rc = spate_expr__parse_time(text, 19, &ms);
+                        if (valid) {
+                                wrong += rc || ms != 1699920000000.0 + ((h * 60 + mi) * 60 + sec) * 1000.0;
+                                n_ok++;
+                        } else if (!strchr("+-Zz.,", c) || !c) {
+                                wrong += !rc;
+                        }
+                }
+        for (int h = 0; h < 100; h++)
+                for (int mi = 0; mi < 100; mi++)
+                        for (int k = 0; k < 4; k++) {
+                                static const int secs[] = { 0, 59, 60, 99 };
+                                char text[32];
+                                double ms = 0;
+                                snprintf(text, sizeof(text), "2023-11-14T%02d:%02d:%02dZ", h, mi, secs[k]);
+                                int valid = h < 24 && mi < 60 && secs[k] < 60;
+                                int rc = spate_expr__parse_time(text, 20, &ms);
+                                wrong += valid ? rc || ms != 1699920000000.0 + ((h * 60 + mi) * 60 + secs[k]) * 1000.0
+                                               : !rc;
+                        }
+        CHECK(wrong == 0 && n_ok == 41, "each byte of the clock and every hour and minute 00-99 read as a "
+              "byte-by-byte model does (%d wrong)", wrong);
 }
 
 int main(void) {

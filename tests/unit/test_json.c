@@ -33,6 +33,8 @@ static void test_numbers(void) {
          * (the fast path ends at 15 in all), with what may follow a number
          * in a record: the bytes used and the value are strtod's. */
         static const char *const after[] = { "", ",\"country\":\"France\"}", "}", "e5,", "E-2]", " ,", "x1234567" };
+        spate_shape_t *xs = spate_shape_new(&pool, 1);
+        spate_shape_field(&pool, xs, "x", 1, 1);
         unsigned seed = 1;
         int bad_n = 0, n = 0;
         for (int ip = 1; ip <= 24; ip++)
@@ -60,14 +62,27 @@ static void test_numbers(void) {
                                 /* "1." is no JSON number; "1e5" runs on past num_len */
                                 size_t want_used = fp == 0 ? 0 : (size_t)(stop - buf);
                                 n++;
+                                if (k == 0) {
+                                        /* the same number in a record, read two digits a step */
+                                        char rec[128];
+                                        spate_arena_t ra;
+                                        spate_value_t rv;
+                                        char rerr[256];
+                                        snprintf(rec, sizeof(rec), "{\"x\":%s}", buf);
+                                        spate_arena_init(&ra);
+                                        int rrc = spate_json_decode(xs, rec, strlen(rec), &ra, &rv, rerr, sizeof(rerr));
+                                        if (fp == 0 ? !rrc : rrc || rv.u.items[0].u.num != want)
+                                                bad_n++, printf("# %s decodes wrong\n", rec);
+                                        spate_arena_destroy(&ra);
+                                }
                                 if (used != want_used || (used && d != want) || (fp != 0 && stop - buf < num_len)) {
                                         if (bad_n++ < 5)
                                                 printf("# %.*s: used %zu want %zu, %.17g want %.17g\n", len, buf, used,
                                                        want_used, d, want);
                                 }
                         }
-        CHECK(bad_n == 0, "%d numbers of 1-24 digits each side of the point, followed by other bytes, read like "
-              "strtod (%d differ)", n, bad_n);
+        CHECK(bad_n == 0, "%d numbers of 1-24 digits each side of the point, followed by other bytes and alone "
+              "in a record, read like strtod (%d differ)", n, bad_n);
 }
 
 static void test_selective(void) {
@@ -385,14 +400,27 @@ static void test_hints(void) {
                 "{\"id\":\"s6\",\"lat\":47.5,\"lon\":2.25,\"temp\":x}",
                 "{\"id\":\"s7\", \"lat\" : 1 ,\"lon\":2,\"temp\":3,\"temp\":4}",
                 "{\"id\":\"s8\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                /* keys of no field where one was hinted: longer, shorter, escaped */
+                "{\"idx\":\"s9\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                "{\"i\":\"s10\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                "{\"\\u0069d\":\"s11\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                "{\"id\":\"s12\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\",\"id\":1}",
+                /* whitespace after a colon, after a value; more keys than are hinted */
+                "{\"id\":\"s13\",\"lat\": 47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\"}",
+                "{\"id\":\"s14\",\"lat\":47.5 ,\"lon\":2.25\n,\"temp\":12.5\t}",
+                "{\"id\":\"s15\",\"lat\":47.5,\"lon\":2.25,\"temp\":12.5,\"c\":\"FR\",\"a\":1,\"b\":2,"
+                "\"d\":3,\"e\":4,\"f\":5,\"g\":6,\"h\":7,\"i\":8,\"j\":9,\"k\":10,\"l\":11,\"m\":12,"
+                "\"temp\":13.5,\"lat\":1}",
         };
         static const char *const names[] = { "lat", "lon", "temp", "c" };
         spate_json_hints_t hints = { 0 };
         spate_shape_t *root;
         int differ = hints_differ(names, 4, recs, sizeof(recs) / sizeof(recs[0]), &root, &hints);
-        CHECK(differ == 0, "16 records in changing key orders decode alike with and without hints (%d differ)", differ);
+        CHECK(differ == 0, "30 records in changing key orders decode alike with and without hints (%d differ)", differ);
         CHECK(hints.shape == root && hints.field[1] == 1 && hints.field[3] == 3,
               "the hints hold where the last record's fields were (lat second, temp fourth)");
+        CHECK(hints.field[0] == 0 && hints.span[0] == 3 && hints.field[5] == 0 && hints.span[5] == 2,
+              "and where its keys of no field were, by their bytes (id first, a sixth)");
 
         static const char *const long_recs[] = {
                 "{\"timestamp\":\"2023-11-14 22:13:20\",\"temperature\":17.5,\"country\":\"France\","
