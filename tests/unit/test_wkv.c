@@ -5,13 +5,16 @@
  * once all of its time range has expired. Random puts (late ones too),
  * deletes and stream-time moves across many segment boundaries, with a
  * crash at every step of a commit (with and without the local state), and
- * the same with state larger than a 1 MB cache (read-through). The store is
+ * the same with state larger than a 1 MB cache (read-through); state of the
+ * plain key-value layout refused. The store is
  * that of a `dedupe` node (retention = within = 1 s, segments of 500 ms),
  * driven through the API directly. */
 #include "check.h"
 #include "../driver/driver.h"
 #include "../../engine/metrics.h"
+#include "../../state/store.h"
 #include "../../state/wkv.h"
+#include "../../util/util.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -343,8 +346,66 @@ static void test_boundaries(void) {
         spate_driver_destroy(d);
 }
 
+/* A plain key-value store's meta record ('M', version 1): what dedupe's
+ * store wrote before it was windowed. */
+static size_t old_meta(unsigned char *b, int64_t next_offset, int64_t changelog_next, int64_t stream_time) {
+        b[0] = 'M';
+        b[1] = 1;
+        spate_put_be64(b + 2, next_offset);
+        spate_put_be64(b + 10, changelog_next);
+        spate_put_be64(b + 18, stream_time);
+        return 26;
+}
+
+/* State of the plain layout ([key] -> 8-byte time) is refused, not read as
+ * segments: in the changelog it stops the restore with a message saying to
+ * reset; in the local column family it is dropped and rebuilt from the
+ * changelog. */
+static void test_old_state(void) {
+        spate_driver_t *d = driver(NULL);
+        spate_kv_t *kv;
+        unsigned char m[32], t8[8], key[4] = { 0x01, 'o', 'l', 'd' };
+        char got[256], err[512];
+        fetched_t f = { got, 0, sizeof(got) };
+        spate_put_be64(t8, 5000);
+        spate_driver_pipe(d, "t.in", 0, "f", "{}", 0);
+        spate_driver_pipe(d, "t.in", 0, "f", "{}", 0);
+        spate_driver_pipe_bytes(d, "drv-dd-seen-changelog", 0, key, sizeof(key), t8, sizeof(t8), 0);
+        spate_driver_pipe_bytes(d, "drv-dd-seen-changelog", 0, "", 1, m, old_meta(m, 1, 0, 5000), 0);
+        CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "crash: %s", err);
+        CHECK(spate_driver_assign(d) != 0 && strstr(spate_driver_ctx(d)->errstr, "windowed") &&
+              strstr(spate_driver_ctx(d)->errstr, "reset"),
+              "an old changelog stops the restore: %s", spate_driver_ctx(d)->errstr);
+        spate_driver_destroy(d);
+
+        d = driver(NULL);
+        spate_driver_pipe(d, "t.in", 0, "f", "{}", 0);
+        spate_driver_pipe(d, "t.in", 0, "f", "{}", 0);
+        CHECK(kv_at(d, 0, &kv) == 0 && spate_wkv_advance(kv, 10000, NULL) == 0 &&
+              spate_wkv_put(kv, "a", 1, 9900, "v", 1) == 0, "a put");
+        CHECK(spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL) == 0, "commit");
+        spate_store_t *store = spate_ctx_store(spate_driver_ctx(d));
+        spate_store_cf_t *cf;
+        spate_store_batch_t *b = spate_store_batch_new();
+        CHECK(spate_store_cf(store, "kv.dd.seen-0", &cf, err, sizeof(err)) == 0, "the column family: %s", err);
+        spate_store_batch_put(b, cf, key, sizeof(key), t8, sizeof(t8));
+        spate_store_batch_put(b, cf, "", 1, m, old_meta(m, 1, 0, 5000));
+        CHECK(spate_store_write(store, b, err, sizeof(err)) == 0, "an old checkpoint written: %s", err);
+        spate_store_batch_destroy(b);
+        CHECK(spate_driver_crash(d, 1, err, sizeof(err)) == 0, "crash: %s", err);
+        CHECK(spate_driver_assign(d) == 0, "restore: %s", spate_driver_ctx(d)->errstr);
+        int stored = 0;
+        CHECK(kv_at(d, 1, &kv) == 0 && spate_kv_each(kv, count_each, &stored) == 0 && stored == 1,
+              "the old local state dropped, rebuilt from the changelog: %d entries", stored);
+        CHECK(spate_wkv_fetch(kv, "a", 1, 0, 20000, on_fetch, &f) == 0, "fetch");
+        CHECK_STR(got, "9900=v;", "a as the changelog has it");
+        CHECK(spate_kv_stream_time(kv) == 10000, "the stream time of the changelog's commit");
+        spate_driver_destroy(d);
+}
+
 int main(void) {
         test_boundaries();
+        test_old_state();
         run_rounds(NULL, 40, 40, 60, "40 keys in memory");
         /* Some 4000 entries of 800-byte values live: more than a 1 MB cache holds. */
         val_width = 800;
