@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# dedupe.sh - the engine-owned key-value store under `dedupe` (bench/dedupe.yaml) on the
+# dedupe.sh - the engine-owned windowed store (state/wkv.h) under `dedupe` (bench/dedupe.yaml) on the
 # embedded broker: N records (16 partitions, ids repeated within seconds,
 # tests/ref/dedupe_ref.py) processed with the keys in memory (state_memory_mb: 256) and
-# with state_memory_mb: 1 (evictions; RocksDB read through, and walked by the purge); then
+# with state_memory_mb: 1 (evictions; RocksDB read through, and ranged by the expiry); then
 # the state directory is deleted and a run restores every task from the changelog.
 # Prints throughput (the engine's first-to-last-record line), peak RSS and the restore rate.
+# DEDUPE_WITHIN (10s) sets dedupe's `within`: the input spans ~21 min of event time a partition,
+# so 10m keeps ~15,000 keys a partition live (state far over state_memory_mb: 1) and expires
+# them a 5-minute segment at a time.
 #
-# usage: SPATE_BIN=bin/spate bench/dedupe.sh      env: DEDUPE_N (1000000), BENCH_PORT (bench/lib.sh)
+# usage: SPATE_BIN=bin/spate bench/dedupe.sh      env: DEDUPE_N (1000000), DEDUPE_WITHIN (10s),
+#        BENCH_PORT (bench/lib.sh)
 . "$(dirname "$0")/lib.sh"
 N=${DEDUPE_N:-1000000}
 

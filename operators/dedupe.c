@@ -1,18 +1,21 @@
 /* dedupe.c - the `dedupe` node: passes the first record of each key and
  * drops the repeats that arrive within `within` of event time (an MQTT QoS 1
- * bridge, a producer retrying). Its state is one engine-owned store
- * (state/kv.h): key -> event time the key last passed, so a replay after
- * kill -9 makes the same decisions as the run it replays.
+ * bridge, a producer retrying). Its state is one engine-owned windowed store
+ * (state/wkv.h) with retention `within`: (key, event time the key last
+ * passed), so a replay after kill -9 makes the same decisions as the run it
+ * replays.
  *
  * A record (key k, time t) first moves its partition's stream time S to
  * max(S, t); it is a repeat when k passed at t0 and S < t0 + within. An
- * entry with t0 + within <= S can never drop a record again (S only grows),
- * so purging it - whenever S crosses a multiple of within/2 - changes no
- * decision. */
+ * entry with t0 + within <= S can never drop a record again (S only grows):
+ * it is what the store expires. A record passes only when every entry of
+ * its key is expired, and then puts t > S - within (else it is expired on
+ * arrival and dropped), so the key's newest unexpired entry is its last
+ * pass: the fetch of (S - within, S] stops at the first entry. */
 #include "../engine/iq.h"
 #include "../engine/metrics.h"
 #include "../engine/node.h"
-#include "../state/kv.h"
+#include "../state/wkv.h"
 #include "../serde/json_write.h"
 #include "../util/buf.h"
 #include "../util/log.h"
@@ -28,8 +31,7 @@ typedef struct dedupe {
         spate_expr_t *key, *time;
         int64_t within;
         spate_metric_t *m_dropped;
-        uint64_t passed, dropped, purged;
-        spate_buf_t expired;         /* keys a purge collects: [u32 len][key]... */
+        uint64_t passed, dropped, expired;
 } dedupe_t;
 
 static const spate_prop_t dedupe_props[] = {
@@ -60,7 +62,7 @@ static int dedupe_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                                              "Records dropped as repeats of a key seen within `within`",
                                              "node", n->name, NULL);
         n->out = n->in;
-        return spate_node_add_store(n, STORE, errstr, errstr_size);
+        return spate_node_add_window_store(n, STORE, d->within, errstr, errstr_size);
 }
 
 static int record_time(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t *t) {
@@ -78,37 +80,10 @@ static int record_time(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, i
         return spate_ctx_check_future(ctx, n, *t);
 }
 
-typedef struct {
-        dedupe_t *d;
-        int64_t stream_time;
-} purge_t;
-
-static int collect_expired(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
-        purge_t *p = opaque;
-        uint32_t kl = (uint32_t)klen;
-        if (vlen == 8 && spate_get_be64(val) > p->stream_time - p->d->within)
-                return 0;
-        spate_buf_put(&p->d->expired, &kl, 4);
-        spate_buf_put(&p->d->expired, key, klen);
-        return 0;
-}
-
-/* Entries that can no longer drop a record go (see the top of the file). */
-static int purge(spate_node_t *n, spate_kv_t *kv, int64_t stream_time) {
-        dedupe_t *d = n->ctx;
-        purge_t p = { d, stream_time };
-        d->expired.len = 0;
-        if (spate_kv_each(kv, collect_expired, &p))
-                return -1;
-        for (size_t at = 0; at < d->expired.len;) {
-                uint32_t kl;
-                memcpy(&kl, d->expired.data + at, 4);
-                if (spate_kv_delete(kv, d->expired.data + at + 4, kl))
-                        return -1;
-                at += 4 + kl;
-                d->purged++;
-        }
-        return 0;
+/* Any unexpired entry in the fetched range makes the record a repeat. */
+static int seen(void *opaque, int64_t ts, const void *val, size_t vlen) {
+        (void)ts, (void)val, (void)vlen;
+        return ++*(int *)opaque;
 }
 
 static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
@@ -116,12 +91,10 @@ static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
         spate_kv_t *kv;
         spate_value_t v;
         const char *key;
-        size_t klen, vlen;
-        const void *val;
-        int64_t t, before, now;
-        unsigned char tb[8];
+        size_t klen;
+        int64_t t, now;
         char err[512];
-        int rc;
+        int rc, repeat = 0;
 
         if (record_time(n, rec, ctx, &t))
                 return -1;
@@ -132,57 +105,48 @@ static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                                       spate_expr_text(d->key), spate_vtype_name(v.type));
         if ((rc = spate_ctx_kv(ctx, n, STORE, &kv)))
                 return rc < 0 ? -1 : 0;  /* 1: in the restored state, its output acknowledged */
-        before = spate_kv_stream_time(kv);
-        now = before > t ? before : t;
-        spate_kv_set_stream_time(kv, now);
-        if ((rc = spate_kv_get(kv, key, klen, &val, &vlen)) < 0)
+        if (spate_wkv_advance(kv, t, &d->expired))
                 return -1;
-        if (rc == 0 && vlen == 8 && now < spate_get_be64(val) + d->within) {
+        now = spate_kv_stream_time(kv);
+        if (spate_wkv_fetch(kv, key, klen, now - d->within + 1, now, seen, &repeat))
+                return -1;
+        if (repeat) {
                 d->dropped++;
                 if (d->m_dropped)
                         spate_metric_add(d->m_dropped, 1);
-        } else {
-                spate_put_be64(tb, t);
-                if (spate_kv_put(kv, key, klen, tb, sizeof(tb)))
-                        return -1;
-                d->passed++;
-                if (spate_emit(n, rec, ctx))
-                        return -1;
+                return 0;
         }
-        int64_t half = d->within / 2 > 0 ? d->within / 2 : 1;
-        if (before != INT64_MIN && now / half > before / half)
-                return purge(n, kv, now);
-        return 0;
+        if (spate_wkv_put(kv, key, klen, t, NULL, 0))
+                return -1;
+        d->passed++;
+        return spate_emit(n, rec, ctx);
 }
 
 /* A key's entry: when (event time, ms) it last passed. */
-static void render_seen(const void *key, size_t klen, const void *val, size_t vlen, spate_buf_t *out) {
+static void render_seen(const void *key, size_t klen, int64_t ts, const void *val, size_t vlen,
+                        spate_buf_t *out) {
         char num[32];
+        (void)val, (void)vlen;
         spate_buf_put(out, "{\"key\":", 7);
         spate_json_write_str(out, key, klen);
         spate_buf_put(out, ",\"passed_at\":", 13);
-        if (vlen == 8)
-                spate_buf_put(out, num, (size_t)snprintf(num, sizeof(num), "%lld",
-                                                         (long long)spate_get_be64(val)));
-        else
-                spate_buf_put(out, "null", 4);
+        spate_buf_put(out, num, (size_t)snprintf(num, sizeof(num), "%lld", (long long)ts));
         spate_buf_putc(out, '}');
 }
 
 static int dedupe_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,
                         size_t errstr_size) {
-        return spate_kv_query(n, STORE, q, rows, render_seen, errstr, errstr_size);
+        return spate_wkv_query(n, STORE, q, rows, render_seen, errstr, errstr_size);
 }
 
 static void dedupe_destroy(spate_node_t *n) {
         dedupe_t *d = n->ctx;
         if (d->passed || d->dropped)
-                spate_info("dedupe '%s': %llu records passed, %llu repeats dropped, %llu keys purged", n->name,
+                spate_info("dedupe '%s': %llu records passed, %llu repeats dropped, %llu keys expired", n->name,
                            (unsigned long long)d->passed, (unsigned long long)d->dropped,
-                           (unsigned long long)d->purged);
+                           (unsigned long long)d->expired);
         spate_expr_destroy(d->key);
         spate_expr_destroy(d->time);
-        spate_buf_free(&d->expired);
 }
 
 const spate_op_def_t spate_op_dedupe = {

@@ -26,6 +26,10 @@
 #define KEY_USER 0x01
 #define META_VERSION 1
 #define META_SIZE (2 + 3 * 8)
+/* A windowed store's meta (wkv.h) is marked 'W' and adds its segment
+ * interval: its keys are laid out by it, so neither a plain store's state
+ * nor one of another interval is read as its own. */
+#define META_W_SIZE (META_SIZE + 8)
 /* A restore hands its batch over (to the restore pipe's worker, or writes
  * it) at a commit boundary once it holds this many operations, so that a
  * long changelog tail does not sit in memory. */
@@ -86,6 +90,7 @@ struct spate_kv_node {
         int restore_tasks;
         uint64_t restore_applied;
         int npartitions;
+        int64_t retention, segment;  /* a windowed store's (wkv.h); 0: a plain one */
         size_t used, dirty_bytes;
         spate_metric_t *m_cache;     /* spate_store_cache_bytes{node}, after each checkpoint */
         /* spate_store_cache_requests_total{node,result}: the hit ratio, whether
@@ -229,9 +234,15 @@ static const char *prefixed(spate_kv_node_t *kn, int kind, const void *key, size
         return kn->key.data;
 }
 
+/* What lookup() answers for a key a complete cache does not hold. */
+static ent_t absent;
+
 /* The entry of key, read from RocksDB into the cache on a miss. NULL with
- * the ctx's errstr on a RocksDB error. */
-static ent_t *lookup(spate_kv_t *kv, const void *key, size_t klen) {
+ * the ctx's errstr on a RocksDB error. With absent_ok, a task whose cache
+ * holds every live key (complete) answers a miss with &absent, reading
+ * nothing and caching nothing: a windowed store's fetch misses in most of
+ * the segments it reads. */
+static ent_t *lookup(spate_kv_t *kv, const void *key, size_t klen, int absent_ok) {
         uint64_t h = spate_hash(key, klen);
         ent_t *e = find(kv, key, klen, h);
         char *val;
@@ -245,6 +256,10 @@ static ent_t *lookup(spate_kv_t *kv, const void *key, size_t klen) {
                 }
                 spate_metric_add(kv->owner->m_hit, 1);
                 return e;
+        }
+        if (absent_ok && kv->complete) {
+                spate_metric_add(kv->owner->m_hit, 1);
+                return &absent;
         }
         spate_metric_add(kv->owner->m_miss, 1);
         pk = prefixed(kv->owner, KEY_USER, key, klen, &plen);
@@ -263,7 +278,7 @@ static ent_t *lookup(spate_kv_t *kv, const void *key, size_t klen) {
 }
 
 int spate_kv_get(spate_kv_t *kv, const void *key, size_t klen, const void **val, size_t *vlen) {
-        ent_t *e = lookup(kv, key, klen);
+        ent_t *e = lookup(kv, key, klen, 1);
         if (!e)
                 return kv_fail(kv);
         *val = e->val;
@@ -319,6 +334,56 @@ int spate_kv_each(spate_kv_t *kv, spate_kv_each_cb cb, void *opaque) {
         return stop ? stop : rc < 0 ? kv_fail(kv) : 0;
 }
 
+/* Clean cached entries hold what RocksDB holds (a read or a checkpoint made
+ * them), so the dirty ones are the only difference: they come first, then
+ * RocksDB's range without the keys they shadow. */
+int spate_kv_range(spate_kv_t *kv, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                   spate_kv_each_cb cb, void *opaque) {
+        spate_kv_node_t *kn = kv->owner;
+        spate_buf_t hk = { 0 };
+        spate_store_iter_t *it;
+        const char *k, *v;
+        size_t kl, vl, plen;
+        const char *pk;
+        int rc, stop = 0;
+        for (const ent_t *e = kv->dirty.head; e; e = e->next)
+                if (e->val && spate_kv_key_in(e->key, e->klen, lo, lolen, hi, hilen) &&
+                    (rc = cb(opaque, e->key, e->klen, e->val, e->vlen)))
+                        return rc;
+        /* hi NULL: to the end of the node's keys, the first key past KEY_USER's. */
+        spate_buf_putc(&hk, hi ? KEY_USER : KEY_USER + 1);
+        spate_buf_put(&hk, hi, hi ? hilen : 0);
+        pk = prefixed(kn, KEY_USER, lo, lolen, &plen);
+        rc = spate_store_iter_new(kv->cf, pk, plen, hk.data, hk.len, &it, kv->ctx->errstr, sizeof(kv->ctx->errstr));
+        spate_buf_free(&hk);
+        if (rc)
+                return kv_fail(kv);
+        while (!stop && (rc = spate_store_iter_next(it, &k, &kl, &v, &vl, kv->ctx->errstr,
+                                                    sizeof(kv->ctx->errstr))) == 1) {
+                const ent_t *e = find(kv, k + 1, kl - 1, spate_hash(k + 1, kl - 1));
+                if (!e || !e->dirty)
+                        stop = cb(opaque, k + 1, kl - 1, v, vl);
+        }
+        spate_store_iter_destroy(it);
+        return stop ? stop : rc < 0 ? kv_fail(kv) : 0;
+}
+
+int spate_kv_fail(spate_kv_t *kv, const char *msg) {
+        return spate_ctx_fail(kv->ctx, kv->owner->node, "store '%s': %s", kv->owner->names[kv->store], msg);
+}
+
+int spate_kv_key_in(const void *key, size_t klen, const void *lo, size_t lolen, const void *hi, size_t hilen) {
+        size_t n = klen < lolen ? klen : lolen;
+        int c = memcmp(key, lo, n);
+        if (c < 0 || (c == 0 && klen < lolen))
+                return 0;
+        if (!hi)
+                return 1;
+        n = klen < hilen ? klen : hilen;
+        c = memcmp(key, hi, n);
+        return c < 0 || (c == 0 && klen < hilen);
+}
+
 int64_t spate_kv_stream_time(const spate_kv_t *kv) {
         return kv->stream_time;
 }
@@ -344,67 +409,137 @@ static spate_kv_node_t *stores_of(const spate_node_t *n) {
 
 /* --- interactive queries --- */
 
-static int query_cf(spate_store_cf_t *cf, const spate_iq_t *q, spate_iq_rows_t *rows, spate_kv_render_fn render,
-                    spate_buf_t *out, char *errstr, size_t errstr_size) {
+/* One task's checkpointed column family, as a query reads it. */
+struct spate_kv_view {
+        spate_store_cf_t *cf;
+        int64_t stream_time;         /* its checkpoint's (INT64_MIN: none) */
+        int64_t retention, segment;
+        spate_buf_t key;             /* a key with its prefix */
+};
+
+struct spate_kv_iter {
         spate_store_iter_t *it;
-        const char *k, *v;
+};
+
+int64_t spate_kv_view_stream_time(const spate_kv_view_t *v, int64_t *retention, int64_t *segment) {
+        if (retention)
+                *retention = v->retention;
+        if (segment)
+                *segment = v->segment;
+        return v->stream_time;
+}
+
+int spate_kv_view_get(spate_kv_view_t *v, const void *key, size_t klen, char **val, size_t *vlen, char *errstr,
+                      size_t errstr_size) {
+        v->key.len = 0;
+        spate_buf_putc(&v->key, KEY_USER);
+        spate_buf_put(&v->key, key, klen);
+        return spate_store_get(v->cf, v->key.data, v->key.len, val, vlen, errstr, errstr_size);
+}
+
+int spate_kv_view_iter(spate_kv_view_t *v, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                       spate_kv_iter_t **itp, char *errstr, size_t errstr_size) {
+        spate_buf_t hk = { 0 };
+        spate_kv_iter_t *it = spate_xcalloc(1, sizeof(*it));
+        int rc;
+        v->key.len = 0;
+        spate_buf_putc(&v->key, KEY_USER);
+        spate_buf_put(&v->key, lo, lolen);
+        spate_buf_putc(&hk, hi ? KEY_USER : KEY_USER + 1);
+        spate_buf_put(&hk, hi, hi ? hilen : 0);
+        rc = spate_store_iter_new(v->cf, v->key.data, v->key.len, hk.data, hk.len, &it->it, errstr, errstr_size);
+        spate_buf_free(&hk);
+        if (rc) {
+                free(it);
+                return -1;
+        }
+        *itp = it;
+        return 0;
+}
+
+int spate_kv_iter_next(spate_kv_iter_t *it, const char **key, size_t *klen, const char **val, size_t *vlen,
+                       char *errstr, size_t errstr_size) {
+        int rc = spate_store_iter_next(it->it, key, klen, val, vlen, errstr, errstr_size);
+        if (rc == 1) {
+                ++*key;
+                --*klen;
+        }
+        return rc;
+}
+
+void spate_kv_iter_destroy(spate_kv_iter_t *it) {
+        if (!it)
+                return;
+        spate_store_iter_destroy(it->it);
+        free(it);
+}
+
+/* A plain store's answer from one task's copy. */
+static int query_plain(spate_kv_view_t *v, const spate_iq_t *q, spate_iq_rows_t *rows, void *opaque,
+                       char *errstr, size_t errstr_size) {
+        spate_kv_render_fn render = *(spate_kv_render_fn *)opaque;
+        spate_kv_iter_t *it;
+        spate_buf_t out = { 0 };
+        const char *k, *val;
         size_t kl, vl;
-        char lo = KEY_USER, hi = KEY_USER + 1;
         int rc, full = 0;
         if (q->kind == SPATE_IQ_GET) {
-                spate_buf_t pk = { 0 };
-                char *val;
-                size_t vlen;
-                spate_buf_putc(&pk, KEY_USER);
-                spate_buf_put(&pk, q->key, q->klen);
-                rc = spate_store_get(cf, pk.data, pk.len, &val, &vlen, errstr, errstr_size);
-                spate_buf_free(&pk);
-                if (rc)
+                char *got;
+                if ((rc = spate_kv_view_get(v, q->key, q->klen, &got, &vl, errstr, errstr_size)))
                         return rc < 0 ? -1 : 0;
-                out->len = 0;
-                render(q->key, q->klen, val, vlen, out);
-                free(val);
-                spate_iq_row(rows, out->data, out->len);
+                render(q->key, q->klen, got, vl, &out);
+                free(got);
+                spate_iq_row(rows, out.data, out.len);
+                spate_buf_free(&out);
                 return 0;
         }
-        if (spate_store_iter_new(cf, &lo, 1, &hi, 1, &it, errstr, errstr_size))
+        if (spate_kv_view_iter(v, "", 0, NULL, 0, &it, errstr, errstr_size))
                 return -1;
-        while (!full && (rc = spate_store_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
-                if (!spate_iq_key_wanted(q, k + 1, kl - 1))
+        while (!full && (rc = spate_kv_iter_next(it, &k, &kl, &val, &vl, errstr, errstr_size)) == 1) {
+                if (!spate_iq_key_wanted(q, k, kl))
                         continue;
-                out->len = 0;
-                render(k + 1, kl - 1, v, vl, out);
-                full = spate_iq_row(rows, out->data, out->len);
+                out.len = 0;
+                render(k, kl, val, vl, &out);
+                full = spate_iq_row(rows, out.data, out.len);
         }
-        spate_store_iter_destroy(it);
+        spate_kv_iter_destroy(it);
+        spate_buf_free(&out);
         return rc < 0 ? -1 : 0;
 }
 
-static int meta_decode(const void *v, size_t len, meta_t *m, char *errstr, size_t errstr_size);
+static int meta_decode(const spate_kv_node_t *kn, const void *v, size_t len, meta_t *m, char *errstr,
+                       size_t errstr_size);
 
-/* The changelog offset cf's checkpoint reflects into rows, read before its
- * keys (so they reflect at least that much; a standby's answer says it). */
-static int query_reflects(spate_store_cf_t *cf, const char *changelog, spate_iq_rows_t *rows, char *errstr,
-                          size_t errstr_size) {
+/* The meta of cf's checkpoint into v (none: INT64_MIN) and, for a standby's
+ * copy, the changelog offset it reflects into rows; read before its keys (so
+ * they reflect at least that much; a standby's answer says it). */
+static int view_open(const spate_kv_node_t *kn, spate_store_cf_t *cf, const char *changelog, int copy,
+                     spate_kv_view_t *v, spate_iq_rows_t *rows, char *errstr, size_t errstr_size) {
         char mk = KEY_META, *mv;
         size_t mvlen;
-        meta_t m;
+        meta_t m = { 0, -1, INT64_MIN };
         int rc = spate_store_get(cf, &mk, 1, &mv, &mvlen, errstr, errstr_size);
-        rows->changelog = changelog;
-        rows->changelog_next = -1;
         if (rc == 0) {
-                rc = meta_decode(mv, mvlen, &m, errstr, errstr_size);
+                rc = meta_decode(kn, mv, mvlen, &m, errstr, errstr_size);
                 free(mv);
-                if (!rc)
-                        rows->changelog_next = m.changelog_next;
         }
-        return rc < 0 ? -1 : 0;
+        if (rc < 0)
+                return -1;
+        v->cf = cf;
+        v->stream_time = m.stream_time;
+        v->retention = kn->retention;
+        v->segment = kn->segment;
+        if (copy) {
+                rows->changelog = changelog;
+                rows->changelog_next = m.changelog_next;
+        }
+        return 0;
 }
 
-int spate_kv_query(const spate_node_t *n, const char *name, const spate_iq_t *q, spate_iq_rows_t *rows,
-                   spate_kv_render_fn render, char *errstr, size_t errstr_size) {
+int spate_kv_query_each(const spate_node_t *n, const char *name, const spate_iq_t *q, spate_iq_rows_t *rows,
+                        spate_kv_query_fn fn, void *opaque, char *errstr, size_t errstr_size) {
         const spate_kv_node_t *kn = stores_of(n);
-        spate_buf_t out = { 0 };
+        spate_kv_view_t v = { 0 };
         char cfname[512];
         int rc = 0, store = 0;
         if (q->kind == SPATE_IQ_HISTORY) {
@@ -418,11 +553,16 @@ int spate_kv_query(const spate_node_t *n, const char *name, const spate_iq_t *q,
                 spate_store_cf_t *cf;
                 snprintf(cfname, sizeof(cfname), "kv.%s.%s-%d", n->name, name, q->parts[i]);
                 if ((cf = spate_store_cf_find(q->store, cfname)))
-                        rc = q->copy && query_reflects(cf, kn->changelogs[store], rows, errstr, errstr_size) ?
-                                -1 : query_cf(cf, q, rows, render, &out, errstr, errstr_size);
+                        rc = view_open(kn, cf, kn->changelogs[store], q->copy, &v, rows, errstr, errstr_size) ?
+                                -1 : fn(&v, q, rows, opaque, errstr, errstr_size);
         }
-        spate_buf_free(&out);
+        spate_buf_free(&v.key);
         return rc;
+}
+
+int spate_kv_query(const spate_node_t *n, const char *name, const spate_iq_t *q, spate_iq_rows_t *rows,
+                   spate_kv_render_fn render, char *errstr, size_t errstr_size) {
+        return spate_kv_query_each(n, name, q, rows, query_plain, &render, errstr, errstr_size);
 }
 
 /* --- declaration --- */
@@ -535,6 +675,20 @@ spate_kv_t *spate_kv_node_task(const spate_node_t *n, const char *name, int32_t 
         return NULL;
 }
 
+int spate_kv_node_window(spate_node_t *n, int64_t retention, int64_t segment) {
+        spate_kv_node_t *kn = stores_of(n);
+        if (!kn || retention <= 0 || segment <= 0)
+                return -1;
+        kn->retention = retention;
+        kn->segment = segment;
+        return 0;
+}
+
+int64_t spate_kv_window(const spate_kv_t *kv, int64_t *segment) {
+        *segment = kv->owner->segment;
+        return kv->owner->retention;
+}
+
 int spate_kv_node_partitions(const spate_node_t *n) {
         const spate_kv_node_t *kn = stores_of(n);
         return kn ? kn->npartitions : 0;
@@ -542,21 +696,33 @@ int spate_kv_node_partitions(const spate_node_t *n) {
 
 /* --- commit --- */
 
-static void meta_encode(const meta_t *m, spate_buf_t *out) {
-        unsigned char b[META_SIZE] = { 'M', META_VERSION };
+static void meta_encode(const spate_kv_node_t *kn, const meta_t *m, spate_buf_t *out) {
+        unsigned char b[META_W_SIZE] = { kn->segment ? 'W' : 'M', META_VERSION };
         spate_put_be64(b + 2, m->next_offset);
         spate_put_be64(b + 10, m->changelog_next);
         spate_put_be64(b + 18, m->stream_time);
+        spate_put_be64(b + 26, kn->segment);
         out->len = 0;
-        spate_buf_put(out, b, sizeof(b));
+        spate_buf_put(out, b, kn->segment ? META_W_SIZE : META_SIZE);
 }
 
-/* Fails loudly on anything but this version's meta. */
-static int meta_decode(const void *v, size_t len, meta_t *m, char *errstr, size_t errstr_size) {
+/* Fails loudly on anything but this version's meta of this kind of store
+ * (and, windowed, of its segment interval). */
+static int meta_decode(const spate_kv_node_t *kn, const void *v, size_t len, meta_t *m, char *errstr,
+                       size_t errstr_size) {
         const unsigned char *b = v;
-        if (len != META_SIZE || b[0] != 'M' || b[1] != META_VERSION) {
-                snprintf(errstr, errstr_size, "store meta record of %zu bytes, version %d: not written by "
-                         "this version of spate", len, len > 1 ? b[1] : -1);
+        char want = kn->segment ? 'W' : 'M';
+        if (len != (kn->segment ? META_W_SIZE : META_SIZE) || b[0] != want || b[1] != META_VERSION) {
+                snprintf(errstr, errstr_size, "store meta record of %zu bytes, kind '%c', version %d: not "
+                         "written by this version of spate for a %s store (reset the application's state, "
+                         "docs/stores.md)", len, len > 0 && b[0] >= ' ' && b[0] < 127 ? b[0] : '?',
+                         len > 1 ? b[1] : -1, kn->segment ? "windowed" : "key-value");
+                return -1;
+        }
+        if (kn->segment && spate_get_be64(b + 26) != kn->segment) {
+                snprintf(errstr, errstr_size, "windowed store of %lld ms segments, this one's are %lld ms "
+                         "(its retention changed): reset the application's state (docs/stores.md)",
+                         (long long)spate_get_be64(b + 26), (long long)kn->segment);
                 return -1;
         }
         m->next_offset = spate_get_be64(b + 2);
@@ -597,7 +763,7 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
  * records and the outputs derived from them are acknowledged. */
 static int seal_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         char mk = KEY_META;
-        meta_encode(&kv->meta, &kv->owner->val);
+        meta_encode(kv->owner, &kv->meta, &kv->owner->val);
         return produce(kv, ctx, &mk, 1, kv->owner->val.data, kv->owner->val.len);
 }
 
@@ -605,7 +771,7 @@ static int seal_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
  * batch is then a checkpoint. */
 static void batch_meta(spate_kv_t *kv) {
         char mk = KEY_META;
-        meta_encode(&kv->meta, &kv->owner->val);
+        meta_encode(kv->owner, &kv->meta, &kv->owner->val);
         spate_store_batch_put(kv->batch, kv->cf, &mk, 1, kv->owner->val.data, kv->owner->val.len);
 }
 
@@ -769,7 +935,7 @@ static int on_changelog(void *opaque, const void *key, size_t klen, const void *
         spate_kv_t *kv = r->kv;
         const char *k = key;
         if (klen == 1 && k[0] == KEY_META && val) {
-                if (meta_decode(val, vlen, &kv->meta, r->err, sizeof(r->err)))
+                if (meta_decode(kv->owner, val, vlen, &kv->meta, r->err, sizeof(r->err)))
                         return -1;
                 kv->meta.changelog_next = offset + 1;
                 apply_frame(r);
@@ -801,7 +967,7 @@ static int repair_frame(restore_t *r) {
         const char *k, *v;
         uint32_t kl, vl;
         for (size_t at = 0; frame_next(r, &at, &k, &kl, &v, &vl);) {
-                ent_t *e = lookup(r->kv, k + 1, kl - 1);
+                ent_t *e = lookup(r->kv, k + 1, kl - 1, 0);
                 if (!e)
                         return -1;
                 mark_dirty(r->kv, e);
@@ -839,7 +1005,7 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
         if (rc < 0)
                 return -1;
         if (rc == 0) {
-                rc = meta_decode(mv, mvlen, &kv->meta, errstr, errstr_size);
+                rc = meta_decode(kn, mv, mvlen, &kv->meta, errstr, errstr_size);
                 free(mv);
         }
         if (rc < 0) {

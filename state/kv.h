@@ -63,6 +63,12 @@ int spate_ctx_kv(spate_ctx_t *ctx, const spate_node_t *n, const char *name, spat
  * partition of the input is not assigned here. What is changed through it
  * goes into the task's next commit. Owned by the engine, as above. */
 spate_kv_t *spate_kv_node_task(const spate_node_t *n, const char *name, int32_t partition, spate_ctx_t *ctx);
+/* wkv.c's: makes n's store (just declared) windowed, its keys laid out by
+ * segments of `segment` ms (both > 0; kept in its meta records, which then
+ * differ from a plain store's, so neither reads the other's state). 0 or -1. */
+int spate_kv_node_window(spate_node_t *n, int64_t retention, int64_t segment);
+/* The retention of kv's store (0: not windowed) and its segment interval. */
+int64_t spate_kv_window(const spate_kv_t *kv, int64_t *segment);
 /* The input's partition count (the tasks there can be): 0 without stores. */
 int spate_kv_node_partitions(const spate_node_t *n);
 
@@ -79,6 +85,17 @@ int spate_kv_delete(spate_kv_t *kv, const void *key, size_t klen);
  * change the store (collect the keys, then change it). */
 typedef int (*spate_kv_each_cb)(void *opaque, const void *key, size_t klen, const void *val, size_t vlen);
 int spate_kv_each(spate_kv_t *kv, spate_kv_each_cb cb, void *opaque);
+/* As each(), for the live keys in [lo, hi) by byte order (hi NULL: to the
+ * end; lo not NULL, lolen may be 0), in no particular order: the cache's
+ * dirty entries, then a RocksDB range over the rest (a clean cached entry
+ * holds what RocksDB holds). Costs the dirty entries plus the range, not
+ * the store. */
+int spate_kv_range(spate_kv_t *kv, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                   spate_kv_each_cb cb, void *opaque);
+/* Fails the record in flight with msg about kv's store: -1. */
+int spate_kv_fail(spate_kv_t *kv, const char *msg);
+/* 1 if key is in [lo, hi) by byte order (hi NULL: open). */
+int spate_kv_key_in(const void *key, size_t klen, const void *lo, size_t lolen, const void *hi, size_t hilen);
 /* The task's stream time as the node last set it (INT64_MIN: never), kept
  * and restored with the state. */
 int64_t spate_kv_stream_time(const spate_kv_t *kv);
@@ -93,6 +110,31 @@ typedef void (*spate_kv_render_fn)(const void *key, size_t klen, const void *val
  * families of store `name` of node n for q->parts, read under q->store's
  * read lock: what the last commits made durable, not the dirty cache. Rows
  * go to rows, rendered by render. 0, 400 or -1 with errstr (iq.h). */
+/* One task's checkpointed column family as a query reads it (borrowed for
+ * the call of a spate_kv_query_fn): point reads and ranges over the node's
+ * keys, and its checkpoint's stream time. */
+typedef struct spate_kv_view spate_kv_view_t;
+typedef struct spate_kv_iter spate_kv_iter_t;
+/* Its stream time (INT64_MIN: no checkpoint) and its store's window
+ * (spate_kv_window()). */
+int64_t spate_kv_view_stream_time(const spate_kv_view_t *v, int64_t *retention, int64_t *segment);
+/* 0 with *val (the caller frees it), 1 when absent, -1 with errstr. */
+int spate_kv_view_get(spate_kv_view_t *v, const void *key, size_t klen, char **val, size_t *vlen, char *errstr,
+                      size_t errstr_size);
+/* Keys in [lo, hi) in byte order (hi NULL: to the end); next(): 1 with the
+ * entry (borrowed until the next call), 0 at the end, -1 with errstr. */
+int spate_kv_view_iter(spate_kv_view_t *v, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                       spate_kv_iter_t **itp, char *errstr, size_t errstr_size);
+int spate_kv_iter_next(spate_kv_iter_t *it, const char **key, size_t *klen, const char **val, size_t *vlen,
+                       char *errstr, size_t errstr_size);
+void spate_kv_iter_destroy(spate_kv_iter_t *it);
+/* Answers q for one task's copy into rows: 0 or -1 with errstr. */
+typedef int (*spate_kv_query_fn)(spate_kv_view_t *v, const struct spate_iq *q, struct spate_iq_rows *rows,
+                                 void *opaque, char *errstr, size_t errstr_size);
+/* As spate_kv_query(), each of q->parts' copies answered by fn. */
+int spate_kv_query_each(const spate_node_t *n, const char *name, const struct spate_iq *q,
+                        struct spate_iq_rows *rows, spate_kv_query_fn fn, void *opaque, char *errstr,
+                        size_t errstr_size);
 int spate_kv_query(const spate_node_t *n, const char *name, const struct spate_iq *q,
                    struct spate_iq_rows *rows, spate_kv_render_fn render, char *errstr, size_t errstr_size);
 

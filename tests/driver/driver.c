@@ -162,6 +162,11 @@ int64_t spate_driver_pipe(spate_driver_t *d, const char *topic, int32_t partitio
                       ts, NULL)->offset;
 }
 
+int64_t spate_driver_pipe_bytes(spate_driver_t *d, const char *topic, int32_t partition, const void *key,
+                                size_t klen, const void *value, size_t vlen, int64_t ts) {
+        return append(d, topic, partition, key, klen, value, vlen, ts, NULL)->offset;
+}
+
 /* --- sources and tasks --- */
 
 static source_t *source_for(const spate_driver_t *d, const char *topic) {

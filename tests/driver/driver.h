@@ -62,6 +62,10 @@ void spate_driver_destroy(spate_driver_t *d);
  * offset. */
 int64_t spate_driver_pipe(spate_driver_t *d, const char *topic, int32_t partition, const char *key,
                           const char *value, int64_t ts);
+/* The same with key and value of any bytes (a store's changelog records:
+ * the meta record's key is a NUL byte); value NULL is a tombstone. */
+int64_t spate_driver_pipe_bytes(spate_driver_t *d, const char *topic, int32_t partition, const void *key,
+                                size_t klen, const void *value, size_t vlen, int64_t ts);
 /* Processes every message of the assigned partitions not processed yet,
  * topic by topic (sources, then internal topics, in topology order) and
  * partition by partition, until none is left (repartition messages that a

@@ -1,0 +1,312 @@
+/* wkv.c - windowed stores (wkv.h) as a key layout over kv.c's stores:
+ * [segment][key] -> [timestamp][value], segments of retention / 2, and
+ * expiry as a range delete of the segments the stream time has left behind. */
+#include "wkv.h"
+#include "../engine/iq.h"
+#include "../util/buf.h"
+#include "../util/mem.h"
+#include "../util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SEG_BYTES 8
+#define TS_BYTES 8
+/* A fetch reads one key per segment of its range: a range wider than this
+ * many segments is a caller's mistake, not a read to make. */
+#define FETCH_SEGMENTS_MAX 1024
+
+int spate_node_add_window_store(spate_node_t *n, const char *name, int64_t retention_ms, char *errstr,
+                                size_t errstr_size) {
+        if (retention_ms <= 0)
+                return spate_node_error(n, NULL, errstr, errstr_size, "store '%s': a windowed store's "
+                                        "retention must be positive", name);
+        if (spate_node_add_store(n, name, errstr, errstr_size))
+                return -1;
+        return spate_kv_node_window(n, retention_ms, retention_ms / 2 > 0 ? retention_ms / 2 : 1);
+}
+
+/* floor(ts / segment), for negative times too. */
+static int64_t seg_of(int64_t ts, int64_t segment) {
+        int64_t q = ts / segment;
+        return q * segment > ts ? q - 1 : q;
+}
+
+/* The first segment holding an unexpired entry at stream time s (INT64_MIN
+ * for a store that has seen no time: none expired). */
+static int64_t first_live(int64_t s, int64_t retention, int64_t segment) {
+        if (s == INT64_MIN)
+                return INT64_MIN;
+        return seg_of(s - retention + 1, segment);
+}
+
+static void seg_encode(unsigned char *b, int64_t seg) {
+        spate_put_be64(b, (int64_t)((uint64_t)seg ^ (UINT64_C(1) << 63)));
+}
+
+static int64_t seg_decode(const void *b) {
+        return (int64_t)((uint64_t)spate_get_be64(b) ^ (UINT64_C(1) << 63));
+}
+
+/* [segment][key] in out (cleared first). */
+static void seg_key(spate_buf_t *out, int64_t seg, const void *key, size_t klen) {
+        unsigned char b[SEG_BYTES];
+        seg_encode(b, seg);
+        out->len = 0;
+        spate_buf_put(out, b, sizeof(b));
+        spate_buf_put(out, key, klen);
+}
+
+/* An entry value's timestamp. */
+static int64_t ts_of(const void *val) {
+        return spate_get_be64(val);
+}
+
+static int expired(int64_t ts, int64_t retention, int64_t stream_time) {
+        return stream_time != INT64_MIN && ts <= stream_time - retention;
+}
+
+/* The keys of a range, collected: kv's range callback may not change it. */
+static int collect(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+        spate_buf_t *keys = opaque;
+        uint32_t kl = (uint32_t)klen;
+        (void)val, (void)vlen;
+        spate_buf_put(keys, &kl, 4);
+        spate_buf_put(keys, key, klen);
+        return 0;
+}
+
+/* Deletes every entry of the segments [lo, hi). */
+static int expire(spate_kv_t *kv, int64_t lo, int64_t hi, uint64_t *count) {
+        unsigned char lb[SEG_BYTES], hb[SEG_BYTES];
+        spate_buf_t keys = { 0 };
+        int rc;
+        seg_encode(lb, lo);
+        seg_encode(hb, hi);
+        rc = spate_kv_range(kv, lb, sizeof(lb), hb, sizeof(hb), collect, &keys);
+        for (size_t at = 0; !rc && at < keys.len;) {
+                uint32_t kl;
+                memcpy(&kl, keys.data + at, 4);
+                rc = spate_kv_delete(kv, keys.data + at + 4, kl);
+                at += 4 + kl;
+                if (count)
+                        ++*count;
+        }
+        spate_buf_free(&keys);
+        return rc;
+}
+
+int spate_wkv_advance(spate_kv_t *kv, int64_t t, uint64_t *expired_count) {
+        int64_t segment, retention = spate_kv_window(kv, &segment);
+        int64_t before = spate_kv_stream_time(kv), lo, hi;
+        if (before != INT64_MIN && t <= before)
+                return 0;
+        spate_kv_set_stream_time(kv, t);
+        lo = first_live(before, retention, segment);
+        hi = first_live(t, retention, segment);
+        return hi > lo ? expire(kv, lo, hi, expired_count) : 0;
+}
+
+/* Writes (or, val NULL, deletes) key's entry of ts's segment. */
+static int write_entry(spate_kv_t *kv, const void *key, size_t klen, int64_t ts, const void *val, size_t vlen) {
+        int64_t segment;
+        spate_buf_t k = { 0 }, v = { 0 };
+        unsigned char tb[TS_BYTES];
+        int rc;
+        spate_kv_window(kv, &segment);
+        seg_key(&k, seg_of(ts, segment), key, klen);
+        if (val) {
+                spate_put_be64(tb, ts);
+                spate_buf_put(&v, tb, sizeof(tb));
+                spate_buf_put(&v, val, vlen);
+                rc = spate_kv_put(kv, k.data, k.len, v.data, v.len);
+        } else {
+                rc = spate_kv_delete(kv, k.data, k.len);
+        }
+        spate_buf_free(&k);
+        spate_buf_free(&v);
+        return rc;
+}
+
+int spate_wkv_put(spate_kv_t *kv, const void *key, size_t klen, int64_t ts, const void *val, size_t vlen) {
+        int64_t segment, retention = spate_kv_window(kv, &segment);
+        if (expired(ts, retention, spate_kv_stream_time(kv)))
+                return 0;
+        return write_entry(kv, key, klen, ts, val ? val : "", vlen);
+}
+
+int spate_wkv_delete(spate_kv_t *kv, const void *key, size_t klen, int64_t ts) {
+        return write_entry(kv, key, klen, ts, NULL, 0);
+}
+
+int spate_wkv_fetch(spate_kv_t *kv, const void *key, size_t klen, int64_t from, int64_t to, spate_wkv_fetch_cb cb,
+                    void *opaque) {
+        int64_t segment, retention = spate_kv_window(kv, &segment), s = spate_kv_stream_time(kv);
+        int64_t lo, hi, floor = first_live(s, retention, segment);
+        spate_buf_t k = { 0 };
+        int rc = 0;
+        if (to < from)
+                return 0;
+        lo = seg_of(from, segment);
+        hi = seg_of(to, segment);
+        lo = lo > floor ? lo : floor;
+        if (hi < lo)
+                return 0;
+        if ((uint64_t)hi - (uint64_t)lo >= FETCH_SEGMENTS_MAX)
+                return spate_kv_fail(kv, "a fetch over more than 1024 segments (FETCH_SEGMENTS_MAX)");
+        for (int64_t seg = hi;; seg--) {
+                const void *val;
+                size_t vlen;
+                seg_key(&k, seg, key, klen);
+                if ((rc = spate_kv_get(kv, k.data, k.len, &val, &vlen)) < 0)
+                        break;
+                int64_t ts = rc == 0 && vlen >= TS_BYTES ? ts_of(val) : 0;
+                rc = 0;
+                if (vlen >= TS_BYTES && ts >= from && ts <= to && !expired(ts, retention, s) &&
+                    cb(opaque, ts, (const char *)val + TS_BYTES, vlen - TS_BYTES))
+                        break;
+                if (seg == lo)
+                        break;
+        }
+        spate_buf_free(&k);
+        return rc;
+}
+
+/* --- interactive queries --- */
+
+typedef struct {
+        spate_wkv_render_fn render;
+        spate_buf_t key, out;
+        int64_t *segs;               /* the segments holding entries, ascending */
+        size_t nsegs;
+} wq_t;
+
+/* The segments the copy holds from its first live one. */
+static int find_segments(spate_kv_view_t *v, wq_t *w, int64_t floor, char *errstr, size_t errstr_size) {
+        unsigned char lb[SEG_BYTES];
+        int64_t from = floor;
+        w->nsegs = 0;
+        for (;;) {
+                spate_kv_iter_t *it;
+                const char *k, *val;
+                size_t kl, vl;
+                int rc;
+                seg_encode(lb, from);
+                if (spate_kv_view_iter(v, lb, sizeof(lb), NULL, 0, &it, errstr, errstr_size))
+                        return -1;
+                rc = spate_kv_iter_next(it, &k, &kl, &val, &vl, errstr, errstr_size);
+                int64_t seg = rc == 1 && kl >= SEG_BYTES ? seg_decode(k) : 0;
+                spate_kv_iter_destroy(it);
+                if (rc <= 0)
+                        return rc;
+                w->segs = spate_xrealloc(w->segs, sizeof(*w->segs) * (w->nsegs + 1));
+                w->segs[w->nsegs++] = seg;
+                if (seg == INT64_MAX)
+                        return 0;
+                from = seg + 1;
+        }
+}
+
+/* Key's unexpired entry of segment seg: 1 with *val (the caller frees it),
+ * 0 when none, -1. */
+static int entry_at(spate_kv_view_t *v, wq_t *w, int64_t seg, const void *key, size_t klen, char **val,
+                    size_t *vlen, char *errstr, size_t errstr_size) {
+        int64_t retention, s = spate_kv_view_stream_time(v, &retention, NULL);
+        int rc;
+        seg_key(&w->key, seg, key, klen);
+        if ((rc = spate_kv_view_get(v, w->key.data, w->key.len, val, vlen, errstr, errstr_size)))
+                return rc < 0 ? -1 : 0;
+        if (*vlen >= TS_BYTES && !expired(ts_of(*val), retention, s))
+                return 1;
+        free(*val);
+        return 0;
+}
+
+/* 1 if a segment after segs[i] holds an unexpired entry of key, 0, -1. */
+static int newer_entry(spate_kv_view_t *v, wq_t *w, size_t i, const void *key, size_t klen, char *errstr,
+                       size_t errstr_size) {
+        char *val;
+        size_t vlen;
+        for (size_t j = i + 1; j < w->nsegs; j++) {
+                int rc = entry_at(v, w, w->segs[j], key, klen, &val, &vlen, errstr, errstr_size);
+                if (rc)
+                        return rc < 0 ? -1 : (free(val), 1);
+        }
+        return 0;
+}
+
+static void row(wq_t *w, spate_iq_rows_t *rows, const void *key, size_t klen, const char *val, size_t vlen,
+                int *full) {
+        w->out.len = 0;
+        w->render(key, klen, ts_of(val), val + TS_BYTES, vlen - TS_BYTES, &w->out);
+        *full = spate_iq_row(rows, w->out.data, w->out.len);
+}
+
+static int query_get(spate_kv_view_t *v, wq_t *w, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,
+                     size_t errstr_size) {
+        char *val;
+        size_t vlen;
+        int full;
+        for (size_t i = w->nsegs; i-- > 0;) {
+                int rc = entry_at(v, w, w->segs[i], q->key, q->klen, &val, &vlen, errstr, errstr_size);
+                if (rc < 0)
+                        return -1;
+                if (rc) {
+                        row(w, rows, q->key, q->klen, val, vlen, &full);
+                        free(val);
+                        return 0;
+                }
+        }
+        return 0;
+}
+
+static int query_scan(spate_kv_view_t *v, wq_t *w, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,
+                      size_t errstr_size) {
+        int64_t retention, s = spate_kv_view_stream_time(v, &retention, NULL);
+        int rc = 0, full = 0;
+        for (size_t i = 0; !full && !rc && i < w->nsegs; i++) {
+                unsigned char lb[SEG_BYTES], hb[SEG_BYTES];
+                spate_kv_iter_t *it;
+                const char *k, *val;
+                size_t kl, vl;
+                seg_encode(lb, w->segs[i]);
+                seg_encode(hb, w->segs[i] + (w->segs[i] < INT64_MAX));
+                if (spate_kv_view_iter(v, lb, sizeof(lb), w->segs[i] < INT64_MAX ? hb : NULL, sizeof(hb), &it,
+                                       errstr, errstr_size))
+                        return -1;
+                while (!full && (rc = spate_kv_iter_next(it, &k, &kl, &val, &vl, errstr, errstr_size)) == 1) {
+                        const char *key = k + SEG_BYTES;
+                        size_t klen = kl - SEG_BYTES;
+                        if (kl < SEG_BYTES || vl < TS_BYTES || expired(ts_of(val), retention, s) ||
+                            !spate_iq_key_wanted(q, key, klen))
+                                continue;
+                        if ((rc = newer_entry(v, w, i, key, klen, errstr, errstr_size)) < 0)
+                                break;
+                        if (!rc)
+                                row(w, rows, key, klen, val, vl, &full);
+                }
+                spate_kv_iter_destroy(it);
+                rc = rc < 0 ? -1 : 0;
+        }
+        return rc;
+}
+
+static int query_copy(spate_kv_view_t *v, const spate_iq_t *q, spate_iq_rows_t *rows, void *opaque, char *errstr,
+                      size_t errstr_size) {
+        wq_t *w = opaque;
+        int64_t retention, segment, s = spate_kv_view_stream_time(v, &retention, &segment);
+        if (find_segments(v, w, first_live(s, retention, segment), errstr, errstr_size))
+                return -1;
+        return q->kind == SPATE_IQ_GET ? query_get(v, w, q, rows, errstr, errstr_size) :
+                                         query_scan(v, w, q, rows, errstr, errstr_size);
+}
+
+int spate_wkv_query(const spate_node_t *n, const char *name, const spate_iq_t *q, spate_iq_rows_t *rows,
+                    spate_wkv_render_fn render, char *errstr, size_t errstr_size) {
+        wq_t w = { .render = render };
+        int rc = spate_kv_query_each(n, name, q, rows, query_copy, &w, errstr, errstr_size);
+        spate_buf_free(&w.key);
+        spate_buf_free(&w.out);
+        free(w.segs);
+        return rc;
+}
