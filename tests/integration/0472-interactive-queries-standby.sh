@@ -16,9 +16,9 @@
 # with it; b asked with a generous max_lag too (the same answers). Then max_lag (README): one
 # record without a commit's meta appended to the changelog of dd's task of a's first partition P
 # puts that task's copies exactly that many records behind (a standby applies whole commits
-# only; its copy's answers say when it saw the record): a dd id of P asked with stale=ok and a
-# max_lag below that lag is a 503 standby_behind naming partition P and the copies' lags, with
-# max_lag equal to it the reference, and a window key of P with max_lag=0 the reference (the
+# only; its copy's answers say when it saw the record): a dd id of P, and a scan of dd, asked with
+# stale=ok and a max_lag below that lag is a 503 standby_behind naming partition P and the
+# copies' lags (no partial scan), with max_lag equal to it the references, and a window key of P with max_lag=0 the reference (the
 # window's copies caught up). max_lag without stale=ok, or not a number: 400. While a lives,
 # max_lag=0 changes nothing (owners answer whatever their copies' lags). Once b and c hold every
 # partition, the same answers come from them as owners.
@@ -231,7 +231,7 @@ else
                 skip "max_lag below the copies' lag: 503" "the group moved a's partitions before the questions were done"
         else
                 for x in c b; do
-                        check "$x: dd ids of partition $P with max_lag=$((lag - 1)): 503 standby_behind naming it (lag $lag); with max_lag=$lag and a window key with max_lag=0: the references ($(grep -c "^ok" "$TMP/behind-$x.tap") checks)" \
+                        check "$x: dd ids of partition $P and a scan of dd with max_lag=$((lag - 1)): 503 standby_behind naming it (lag $lag); with max_lag=$lag and window keys with max_lag=0: the references ($(grep -c "^ok" "$TMP/behind-$x.tap") checks)" \
                                 [ "$(grep -c "^not ok" "$TMP/behind-$x.tap")" -eq 0 ]
                         tap_relay "$x, max_lag: " < <(grep "^not ok" "$TMP/behind-$x.tap" | head -10)
                 done

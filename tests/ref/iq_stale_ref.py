@@ -36,9 +36,10 @@ independent references (test 0472).
   behind BASE WINDOWS.jsonl RECORDS.jsonl P LAG [-q]
         The copies of dd's task of partition P are LAG records (> 0) behind its changelog and its
         owner is dead, the window's copies caught up: for the first 3 keys of P, through BASE,
-        GET /state/dd/<id>?stale=ok&max_lag=LAG-1 of each id is a 503 standby_behind with
-        Retry-After naming only partition P of it0472.in, each copy at lag LAG; with max_lag=LAG
-        the id's first event time from a standby (X-Spate-Standby-Lag P=LAG); and
+        GET /state/dd/<id>?stale=ok&max_lag=LAG-1 of each id, and a scan of dd, is a 503
+        standby_behind with Retry-After naming only partition P of it0472.in, each copy at lag
+        LAG (no partial scan); with max_lag=LAG the id's first event time, and the scan every id's,
+        from a standby (X-Spate-Standby-Lag P=LAG); and
         GET /state/win/<key>?stale=ok&max_lag=0 the key's last window from a copy at lag 0.
 """
 import json
@@ -132,21 +133,26 @@ def behind(base, windows, records, p, lag):
     c.lag = lag
     q = urllib.parse.quote
     keys = sorted(k for k in want if where[k] == p)[:3]
-    for key in keys:
-        for ident in sorted(i for i in first if i.rsplit("-", 1)[0] == key):
-            path = "/state/dd/%s?stale=ok&max_lag=%d" % (q(ident), lag - 1)
-            st, body, hdr = get(base + path)
-            entries = body.get("behind", []) if isinstance(body, dict) else []
-            ok = (st == 503 and hdr.get("Retry-After") == "1" and body.get("error") == "standby_behind" and
-                  body.get("max_lag") == lag - 1 and len(entries) > 0 and
-                  all(e.get("topic") == "it0472.in" and e.get("partition") == p and e.get("lag") == lag
-                      for e in entries) and
-                  "partition %d of it0472.in" % p in body.get("reason", ""))
-            c.res.append((ok, "%s: 503 standby_behind naming partition %d, lag %d (got %s %s)" %
-                          (path, p, lag, st, body)))
-            c.ask("/state/dd/%s" % q(ident), p,
-                  lambda b, i=ident: None if b == {"key": i, "passed_at": first[i]} else
-                  "%s, want passed_at %d" % (b, first[i]))
+    idents = [i for key in keys for i in sorted(i for i in first if i.rsplit("-", 1)[0] == key)]
+    for path in ["/state/dd/%s?stale=ok&max_lag=%d" % (q(i), lag - 1) for i in idents] + \
+            ["/state/dd?stale=ok&limit=100000&max_lag=%d" % (lag - 1)]:
+        st, body, hdr = get(base + path)
+        entries = body.get("behind", []) if isinstance(body, dict) else []
+        ok = (st == 503 and hdr.get("Retry-After") == "1" and body.get("error") == "standby_behind" and
+              body.get("max_lag") == lag - 1 and len(entries) > 0 and
+              all(e.get("topic") == "it0472.in" and e.get("partition") == p and e.get("lag") == lag
+                  for e in entries) and
+              "partition %d of it0472.in" % p in body.get("reason", ""))
+        c.res.append((ok, "%s: 503 standby_behind naming partition %d, lag %d (got %s %s)" %
+                      (path, p, lag, st, body)))
+    for ident in idents:
+        c.ask("/state/dd/%s" % q(ident), p,
+              lambda b, i=ident: None if b == {"key": i, "passed_at": first[i]} else
+              "%s, want passed_at %d" % (b, first[i]))
+    every = [{"key": i, "passed_at": first[i]} for i in sorted(first)]
+    c.ask("/state/dd?limit=100000", p,
+          lambda b: None if b["rows"] == every and not b["truncated"] else
+          "%d rows, want %d: %s" % (len(b["rows"]), len(every), [r for r in b["rows"] if r not in every][:3]))
     c.lag, c.extra = 0, "&max_lag=0"
     for key in keys:
         c.ask("/state/win/%s" % q(key), p, lambda b, w=want[key][-1]: same_window(b, w))
