@@ -12,7 +12,9 @@
  * restoring) is read from a copy: a standby's here, or another instance's
  * (forwarded to it); the answer says which partitions came from copies and
  * how far behind they may be (X-Spate-Source, X-Spate-Standby-Offsets,
- * X-Spate-Standby-Lag).
+ * X-Spate-Standby-Lag). With `max_lag=N` too, a copy more than N records
+ * behind (or of an unknown lag) is passed over for another holder's; none
+ * fresh enough: a 503 `standby_behind` naming the copies and their lags.
  * Nothing here writes: only GET and HEAD reach it. */
 #include "iq_http.h"
 #include "../engine/iq.h"
@@ -146,6 +148,19 @@ static enum MHD_Result restoring(spate_iq_http_t *h, struct MHD_Connection *c) {
                     "partitions are being assigned and their state restored; retry shortly");
 }
 
+/* max_lag: no owner answered and every copy of some partition was too far
+ * behind (b says which, how far). */
+static enum MHD_Result fail_behind(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q,
+                                   const spate_iq_behind_t *b) {
+        spate_buf_t body = { 0 };
+        spate_iq_behind_json(b, q->max_lag, &body);
+        return send_json(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, &body, NULL, 1, NULL);
+}
+
+static const char *self_url(const spate_iq_http_t *h) {
+        return h->peers ? spate_iq_peers_self(h->peers) : NULL;
+}
+
 /* Constant time in the token's length, so that timing tells nothing of it. */
 static int authorized(const spate_iq_http_t *h, struct MHD_Connection *c) {
         const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -242,6 +257,10 @@ static void peer_url(spate_buf_t *u, CURL *curl, const char *base, const spate_i
                 put_arg(u, curl, "end", q->end);
         if (q->stale)
                 put_arg(u, curl, "stale", "ok");
+        if (q->stale && q->max_lag >= 0) {   /* not to owners asked for their own (ask_others()) */
+                snprintf(num, sizeof(num), "%lld", (long long)q->max_lag);
+                put_arg(u, curl, "max_lag", num);
+        }
         if (q->ncopies) {
                 spate_buf_t list = { 0 };
                 for (int i = 0; i < q->ncopies; i++)
@@ -338,16 +357,40 @@ static long ask_peer(spate_iq_http_t *h, const char *base, const spate_iq_t *q, 
         return status;
 }
 
+/* A peer's 503 standby_behind (text): its copies' lags into b. The number
+ * of copies noted (0: some other answer). */
+static int merge_behind(spate_iq_behind_t *b, const char *text, size_t len) {
+        json_error_t jerr;
+        json_t *v = text ? json_loadb(text, len, 0, &jerr) : NULL, *e;
+        const char *code = json_string_value(json_object_get(v, "error"));
+        size_t i;
+        int n = 0;
+        if (code && !strcmp(code, "standby_behind"))
+                json_array_foreach(json_object_get(v, "behind"), i, e) {
+                        const char *topic = json_string_value(json_object_get(e, "topic"));
+                        json_t *lag = json_object_get(e, "lag");
+                        if (!topic || !json_is_integer(json_object_get(e, "partition")))
+                                continue;
+                        spate_iq_behind_add(b, topic, (int32_t)json_integer_value(json_object_get(e, "partition")),
+                                            json_string_value(json_object_get(e, "instance")),
+                                            json_is_integer(lag) ? json_integer_value(lag) : -1);
+                        n++;
+                }
+        json_decref(v);
+        return n;
+}
+
 /* Asks peer url the question; 1 with the answer relayed as this request's
  * (its status, JSON and stale headers), or 0 when it cannot answer (with
- * stale=ok, a 503 too: a copy may) with errstr saying why. */
+ * stale=ok, a 503 too: a copy may) with errstr saying why, or with its
+ * copies too far behind (max_lag) noted in behind. */
 static int forward(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q, const char *url,
-                   enum MHD_Result *r, char *errstr, size_t errstr_size) {
+                   enum MHD_Result *r, spate_iq_behind_t *behind, char *errstr, size_t errstr_size) {
         spate_buf_t body = { 0 };
         stale_t st = { 0 };
         long status = ask_peer(h, url, q, &body, &st, errstr, errstr_size);
         if (!status || (q->stale && status == MHD_HTTP_SERVICE_UNAVAILABLE)) {
-                if (status)
+                if (status && !merge_behind(behind, body.data, body.len))
                         snprintf(errstr, errstr_size, "instance %s answered 503", url);
                 spate_buf_free(&body);
                 stale_free(&st);
@@ -379,17 +422,21 @@ static int run_local(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, c
         return rc;
 }
 
-/* Reads the standby copies here of parts into rows, one partition at a
- * time, noting in st the changelog offset each copy reflected and the
- * records its changelog held past it when the standby last looked. The
- * copies are read as an owner's state is (run_local(): the store's read
- * lock, whole commits only, docs/stores.md). */
-static int run_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, const int32_t *parts, int nparts,
-                      spate_iq_rows_t *rows, stale_t *st, char *errstr, size_t errstr_size) {
+/* Reads the standby copies here of parts (of topic) into rows, one
+ * partition at a time, noting in st the changelog offset each copy
+ * reflected and the records its changelog held past it when the standby
+ * last looked. The copies are read as an owner's state is (run_local(): the
+ * store's read lock, whole commits only, docs/stores.md). A copy too far
+ * behind for q's max_lag leaves no rows: its partition goes to late (n in
+ * *nlate), its lag to behind. */
+static int run_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, const char *topic,
+                      const int32_t *parts, int nparts, spate_iq_rows_t *rows, stale_t *st, spate_iq_behind_t *behind,
+                      int32_t *late, int *nlate, char *errstr, size_t errstr_size) {
         for (int i = 0; i < nparts; i++) {
                 char item[64];
                 int rc;
                 int64_t lag = -1;
+                size_t n0 = rows->n, len0 = rows->json.len, last0 = rows->last;
                 rows->changelog = NULL;
                 rows->changelog_next = -1;
                 q->copy = 1;
@@ -399,6 +446,14 @@ static int run_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, 
                         return rc;
                 if (rows->changelog && rows->changelog_next >= 0)
                         lag = spate_iq_changelog_lag(rows->changelog, parts[i], rows->changelog_next);
+                if (!spate_iq_copy_fresh(q, lag)) {
+                        rows->n = n0;
+                        rows->json.len = len0;
+                        rows->last = last0;
+                        spate_iq_behind_add(behind, topic, parts[i], self_url(h), lag);
+                        late[(*nlate)++] = parts[i];
+                        continue;
+                }
                 stale_add(&st->offsets, item, (size_t)(rows->changelog_next >= 0 ?
                           snprintf(item, sizeof(item), "%d=%lld", parts[i], (long long)rows->changelog_next) :
                           snprintf(item, sizeof(item), "%d=none", parts[i])));
@@ -511,16 +566,16 @@ static void copies_needed(spate_iq_http_t *h, const char *topic, int nparts, con
         }
 }
 
-/* The first instance other than the failed ones whose record lists a copy
- * of partition p of topic (malloc'd), or NULL. */
-static char *copy_holder(spate_iq_http_t *h, const char *topic, int32_t p, char **failed, int nfailed) {
+/* The skip+1-th instance other than the failed ones whose record lists a
+ * copy of partition p of topic (malloc'd), or NULL. */
+static char *copy_holder(spate_iq_http_t *h, const char *topic, int32_t p, char **failed, int nfailed, int skip) {
         char **urls, *url = NULL;
         int n = h->peers ? spate_iq_peers_standbys(h->peers, topic, p, &urls) : 0;
         for (int i = 0; i < n && !url; i++) {
                 int down = 0;
                 for (int k = 0; k < nfailed && !down; k++)
                         down = !strcmp(urls[i], failed[k]);
-                if (!down)
+                if (!down && !skip--)
                         url = spate_xstrdup(urls[i]);
         }
         if (h->peers)
@@ -528,51 +583,98 @@ static char *copy_holder(spate_iq_http_t *h, const char *topic, int32_t p, char 
         return url;
 }
 
-/* Asks other instances for their copies of partitions there (each the first
- * holder copy_holder() names, all of one holder's in one request:
- * local=1&stale=ok&partitions=...), adding their rows to all and what they
- * read to st. -1 with errstr when a partition has no holder or one fails. */
+/* One request of ask_copies(): the partitions there[req[..]] of holder
+ * url. Their rows go to all (done[] set, their behind entries dropped); a
+ * holder that fails passes over them all (tried[]++), one whose copies are
+ * too far behind (a 503 standby_behind, noted in behind) those it names.
+ * -1 only for an answer that is not JSON. */
+static int ask_holder(spate_iq_http_t *h, spate_iq_t *ask, const char *topic, const char *url, const int32_t *there,
+                      const int *req, int nreq, int *done, int *tried, json_t *all, int *truncated, stale_t *st,
+                      spate_iq_behind_t *behind, char *errstr, size_t errstr_size) {
+        spate_buf_t body = { 0 };
+        long status;
+        int named = 0;
+        ask->ncopies = 0;
+        for (int k = 0; k < nreq; k++)
+                ask->copies[ask->ncopies++] = there[req[k]];
+        status = ask_peer(h, url, ask, &body, st, errstr, errstr_size);
+        if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && ask->kind == SPATE_IQ_GET)) {
+                int bad = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated);
+                spate_buf_free(&body);
+                if (bad)
+                        return snprintf(errstr, errstr_size, "instance %s: not JSON", url), -1;
+                for (int k = 0; k < nreq; k++) {
+                        done[req[k]] = 1;
+                        spate_iq_behind_drop(behind, topic, there[req[k]]);
+                }
+                return 0;
+        }
+        if (status == MHD_HTTP_SERVICE_UNAVAILABLE && merge_behind(behind, body.data, body.len))
+                for (int k = 0; k < nreq; k++)
+                        named += spate_iq_behind_has(behind, topic, there[req[k]], url);
+        else if (status)
+                snprintf(errstr, errstr_size, "instance %s answered %ld for its standby copies", url, status);
+        for (int k = 0; k < nreq; k++)
+                tried[req[k]] += !named || spate_iq_behind_has(behind, topic, there[req[k]], url);
+        spate_buf_free(&body);
+        return 0;
+}
+
+/* Asks other instances for their copies of partitions there: rounds in
+ * which each partition not yet answered goes to its next holder
+ * (copy_holder()), all of one holder's in one request
+ * (local=1&stale=ok&partitions=...), adding their rows to all and what they
+ * read to st. A holder that fails, or whose copy is too far behind for
+ * max_lag, is passed over for the partition's next one; a partition out of
+ * holders makes the answer fail (never partial): -2 when copies of it were
+ * too far behind (behind names them), else -1 with errstr. */
 static int ask_copies(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, const int32_t *there,
                       int nthere, char **failed, int nfailed, json_t *all, int *truncated, stale_t *st,
-                      char *errstr, size_t errstr_size) {
+                      spate_iq_behind_t *behind, char *errstr, size_t errstr_size) {
         char **holder = spate_xcalloc((size_t)nthere + 1, sizeof(*holder));
+        int *done = spate_xcalloc((size_t)nthere + 1, sizeof(*done)), *tried = spate_xcalloc((size_t)nthere + 1,
+                                                                                           sizeof(*tried)),
+            *req = spate_xcalloc((size_t)nthere + 1, sizeof(*req)), *asked = spate_xcalloc((size_t)nthere + 1,
+                                                                                          sizeof(*asked));
         spate_iq_t *ask = spate_xmalloc(sizeof(*ask));
-        int rc = 0;
-        for (int i = 0; i < nthere && !rc; i++)
-                if (!(holder[i] = copy_holder(h, topic, there[i], failed, nfailed))) {
-                        snprintf(errstr, errstr_size, "partition %d of %s has no owner that answers and no "
-                                 "standby copy anywhere: the answer would miss its keys; retry shortly",
-                                 there[i], topic);
-                        rc = -1;
+        int rc = 0, left = nthere;
+        *ask = *q;
+        ask->stale = 1;
+        while (!rc && left) {
+                for (int i = 0; i < nthere && !rc; i++) {
+                        asked[i] = done[i];
+                        free(holder[i]);
+                        holder[i] = NULL;
+                        if (done[i] || (holder[i] = copy_holder(h, topic, there[i], failed, nfailed, tried[i])))
+                                continue;
+                        rc = spate_iq_behind_has(behind, topic, there[i], NULL) ? -2 : -1;
+                        if (rc == -1 && !tried[i])
+                                snprintf(errstr, errstr_size, "partition %d of %s has no owner that answers and no "
+                                         "standby copy anywhere: the answer would miss its keys; retry shortly",
+                                         there[i], topic);
                 }
-        for (int i = 0; i < nthere && !rc; i++) {
-                spate_buf_t body = { 0 };
-                long status;
-                if (!holder[i])
-                        continue;
-                *ask = *q;
-                ask->stale = 1;
-                ask->ncopies = 0;
-                for (int k = i; k < nthere; k++)
-                        if (holder[k] && !strcmp(holder[k], holder[i]) && ask->ncopies < SPATE_IQ_COPIES_MAX) {
-                                ask->copies[ask->ncopies++] = there[k];
-                                if (k > i) {
-                                        free(holder[k]);
-                                        holder[k] = NULL;
-                                }
-                        }
-                status = ask_peer(h, holder[i], ask, &body, st, errstr, errstr_size);
-                if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && q->kind == SPATE_IQ_GET))
-                        rc = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated) ?
-                                snprintf(errstr, errstr_size, "instance %s: not JSON", holder[i]), -1 : 0;
-                else
-                        rc = status ? snprintf(errstr, errstr_size, "instance %s answered %ld for its standby "
-                                               "copies", holder[i], status), -1 : -1;
-                spate_buf_free(&body);
+                for (int i = 0; i < nthere && !rc; i++) {
+                        int nreq = 0;
+                        for (int k = i; k < nthere && !asked[i]; k++)
+                                if (!asked[k] && !strcmp(holder[k], holder[i]) && nreq < SPATE_IQ_COPIES_MAX)
+                                        req[nreq++] = k;
+                        for (int k = 0; k < nreq; k++)
+                                asked[req[k]] = 1;
+                        if (nreq)
+                                rc = ask_holder(h, ask, topic, holder[i], there, req, nreq, done, tried, all,
+                                                truncated, st, behind, errstr, errstr_size);
+                }
+                left = 0;
+                for (int i = 0; i < nthere; i++)
+                        left += !done[i];
         }
         for (int i = 0; i < nthere; i++)
                 free(holder[i]);
         free(holder);
+        free(done);
+        free(tried);
+        free(req);
+        free(asked);
         free(ask);
         return rc;
 }
@@ -590,22 +692,26 @@ static void gather_rows(json_t *all, spate_iq_rows_t *rows, int *truncated) {
 }
 
 /* stale=ok, a lookup over every task, after the owners answered: the
- * partitions nobody answered for, from the copies here and elsewhere. */
+ * partitions nobody answered for, from the copies here and elsewhere (those
+ * here too far behind for max_lag: elsewhere). ask_copies()'s codes. */
 static int read_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, const char *topic, int ntasks,
                        const int32_t *mine, int nmine, char **failed, int nfailed, json_t *all, int *truncated,
-                       stale_t *st, char *errstr, size_t errstr_size) {
+                       stale_t *st, spate_iq_behind_t *behind, char *errstr, size_t errstr_size) {
         int32_t *here = spate_xcalloc((size_t)ntasks + 1, sizeof(*here)),
                 *there = spate_xcalloc((size_t)ntasks + 1, sizeof(*there));
         spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_GET };
-        int nhere, nthere, rc;
+        int nhere, nthere, nlate = 0, rc;
         copies_needed(h, topic, ntasks, mine, nmine, failed, nfailed, here, &nhere, there, &nthere);
-        if (!(rc = run_copies(h, n, q, here, nhere, &rows, st, errstr, errstr_size)))
+        /* here and there are disjoint partitions of topic: the late ones fit after there's. */
+        if (!(rc = run_copies(h, n, q, topic, here, nhere, &rows, st, behind, there + nthere, &nlate, errstr,
+                              errstr_size)))
                 gather_rows(all, &rows, truncated);
+        nthere += nlate;
         if (!rc && nthere && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
-                rc = q->local ? snprintf(errstr, errstr_size, "partition %d of %s: no standby copy here",
-                                         there[0], topic), -1 :
-                                ask_copies(h, q, topic, there, nthere, failed, nfailed, all, truncated, st,
-                                           errstr, errstr_size);
+                rc = !q->local ? ask_copies(h, q, topic, there, nthere, failed, nfailed, all, truncated, st, behind,
+                                            errstr, errstr_size) :
+                     spate_iq_behind_has(behind, topic, there[0], NULL) ? -2 :
+                     (snprintf(errstr, errstr_size, "partition %d of %s: no standby copy here", there[0], topic), -1);
         spate_buf_free(&rows.json);
         free(here);
         free(there);
@@ -685,33 +791,40 @@ static enum MHD_Result answer_text(spate_iq_http_t *h, struct MHD_Connection *c,
 
 /* Reads q here from parts and the standby copies of copies (and, for a
  * lookup spread over every task, from the other instances, and with
- * stale=ok from the copies here of the tasks of topic's ntasks whose owners
- * fail), then answers. */
-static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
-                                   spate_iq_t *q, const char *topic, int ntasks, const int32_t *parts, int nparts,
-                                   int everywhere, const int32_t *copies, int ncopies) {
+ * stale=ok from the copies of the tasks of topic's ntasks whose owners
+ * fail), then answers (*r; 1 returned). A copy of copies too far behind for
+ * max_lag: with pass, nothing is sent and 0 returned (pass notes it: the
+ * caller asks elsewhere), else a 503 standby_behind. */
+static int answer_here(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n, spate_iq_t *q,
+                       const char *topic, int ntasks, const int32_t *parts, int nparts, int everywhere,
+                       const int32_t *copies, int ncopies, spate_iq_behind_t *pass, enum MHD_Result *r) {
         /* One row past a history's limit tells whether it was cut; a scan
          * reads every matching key (state order is not key order), then sorts and cuts. */
         spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_HISTORY ? q->limit + 1 : q->kind == SPATE_IQ_GET };
         stale_t st = { 0 };
+        spate_iq_behind_t own = { 0 }, *behind = pass ? pass : &own;
         json_t *all;
         char err[1024] = "", **failed = NULL;
-        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), truncated = 0, nfailed = 0;
-        enum MHD_Result r;
+        int32_t *late = spate_xcalloc((size_t)ncopies + 1, sizeof(*late));
+        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), truncated = 0, nfailed = 0, nlate = 0;
         if (!rc && ncopies)
-                rc = run_copies(h, n, q, copies, ncopies, &rows, &st, err, sizeof(err));
-        if (rc) {
+                rc = run_copies(h, n, q, topic, copies, ncopies, &rows, &st, behind, late, &nlate, err, sizeof(err));
+        free(late);
+        if (rc || nlate) {
                 spate_buf_free(&rows.json);
                 stale_free(&st);
-                if (rc > 0)
-                        return fail(h, c, (unsigned)rc, "bad_request", err);
-                spate_err("interactive query on '%s': %s", n->name, err);
-                return fail(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_error", err);
+                if (!rc && pass)
+                        return 0;
+                *r = !rc ? fail_behind(h, c, q, behind) : rc > 0 ? fail(h, c, (unsigned)rc, "bad_request", err) :
+                     (spate_err("interactive query on '%s': %s", n->name, err),
+                      fail(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_error", err));
+                spate_iq_behind_free(&own);
+                return 1;
         }
         if (!everywhere && q->kind != SPATE_IQ_SCAN) {
-                r = answer_text(h, c, q, &rows, &st);
+                *r = answer_text(h, c, q, &rows, &st);
                 stale_free(&st);
-                return r;
+                return 1;
         }
         all = json_array();
         gather_rows(all, &rows, &truncated);
@@ -719,43 +832,53 @@ static enum MHD_Result answer_here(spate_iq_http_t *h, struct MHD_Connection *c,
         if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
                 rc = ask_others(h, q, topic, all, &truncated, &failed, &nfailed, err, sizeof(err));
         if (!rc && everywhere && q->stale && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
-                rc = read_copies(h, n, q, topic, ntasks, parts, nparts, failed, nfailed, all, &truncated, &st, err,
-                                 sizeof(err));
+                rc = read_copies(h, n, q, topic, ntasks, parts, nparts, failed, nfailed, all, &truncated, &st,
+                                 behind, err, sizeof(err));
         spate_iq_peers_free_list(failed, nfailed);
-        if (rc) {
-                json_decref(all);
-                stale_free(&st);
-                return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "instance_unavailable", err);
-        }
-        r = answer_rows(h, c, q, all, truncated, &st);
+        *r = rc == -2 ? fail_behind(h, c, q, behind) :
+             rc ? fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "instance_unavailable", err) :
+             answer_rows(h, c, q, all, truncated, &st);
         json_decref(all);
         stale_free(&st);
+        spate_iq_behind_free(&own);
+        return 1;
+}
+
+/* answer_here() of a lookup that reads no copy, or answers a 503 for
+ * copies too far behind. */
+static enum MHD_Result answer_local(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
+                                    spate_iq_t *q, const char *topic, int ntasks, const int32_t *parts, int nparts,
+                                    int everywhere, const int32_t *copies, int ncopies) {
+        enum MHD_Result r;
+        answer_here(h, c, n, q, topic, ntasks, parts, nparts, everywhere, copies, ncopies, NULL, &r);
         return r;
 }
 
 /* A key in partition p of topic, not held here: the owner answers; with
  * stale=ok, when it cannot (none, unreachable, restoring), a standby copy
- * here, else another instance's (asked in the order they advertise). */
+ * here, else another instance's (asked in the order they advertise) - with
+ * max_lag, the first within it, or else a 503 naming them all. */
 static enum MHD_Result answer_elsewhere(spate_iq_http_t *h, struct MHD_Connection *c, const spate_node_t *n,
                                         spate_iq_t *q, const char *topic, int32_t p) {
         char err[1024] = "", *owner = h->peers && !q->local ? spate_iq_peers_owner(h->peers, topic, p) : NULL;
+        spate_iq_behind_t behind = { 0 };
         enum MHD_Result r;
         int answered = 0;
         if (owner && strcmp(owner, spate_iq_peers_self(h->peers)))
-                answered = forward(h, c, q, owner, &r, err, sizeof(err));
-        if (!answered && q->stale && spate_iq_standby_held(topic, p)) {
-                free(owner);
-                return answer_here(h, c, n, q, topic, 0, NULL, 0, 0, &p, 1);
-        }
+                answered = forward(h, c, q, owner, &r, &behind, err, sizeof(err));
+        if (!answered && q->stale && spate_iq_standby_held(topic, p))
+                answered = answer_here(h, c, n, q, topic, 0, NULL, 0, 0, &p, 1, &behind, &r);
         if (!answered && q->stale && h->peers && !q->local) {
                 char **urls, e2[512];
                 int nurls = spate_iq_peers_standbys(h->peers, topic, p, &urls);
                 for (int i = 0; i < nurls && !answered; i++)
                         if (!owner || strcmp(urls[i], owner))
-                                answered = forward(h, c, q, urls[i], &r, e2, sizeof(e2));
+                                answered = forward(h, c, q, urls[i], &r, &behind, e2, sizeof(e2));
                 spate_iq_peers_free_list(urls, nurls);
         }
-        if (!answered && err[0])
+        if (!answered && behind.n)
+                r = fail_behind(h, c, q, &behind);
+        else if (!answered && err[0])
                 r = fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "owner_unreachable", err);
         else if (!answered) {
                 snprintf(err, sizeof(err), "partition %d of %s holds this key and no instance holds it now "
@@ -763,6 +886,7 @@ static enum MHD_Result answer_elsewhere(spate_iq_http_t *h, struct MHD_Connectio
                          q->stale ? ", nor a standby copy of it" : "");
                 r = fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
         }
+        spate_iq_behind_free(&behind);
         free(owner);
         return r;
 }
@@ -778,7 +902,7 @@ static enum MHD_Result answer_copies(spate_iq_http_t *h, struct MHD_Connection *
                                  topic);
                         return fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "rebalancing", err);
                 }
-        return answer_here(h, c, n, q, topic, ntasks, NULL, 0, 0, q->copies, q->ncopies);
+        return answer_local(h, c, n, q, topic, ntasks, NULL, 0, 0, q->copies, q->ncopies);
 }
 
 enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *c, const char *url) {
@@ -806,7 +930,7 @@ enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *
         if (!spate_engine_ready(h->engine))
                 return restoring(h, c);
         if (route == SPATE_IQ_LOCAL)
-                return answer_here(h, c, n, &q, NULL, 0, NULL, 0, 0, NULL, 0);
+                return answer_local(h, c, n, &q, NULL, 0, NULL, 0, 0, NULL, 0);
         /* Restoring here: with stale=ok this instance owns nothing yet, and
          * its standby copies may answer. */
         if ((rc = spate_iq_owned_list(topic, parts, MAX_PARTS)) < 0 && !q.stale)
@@ -822,10 +946,10 @@ enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *
         if (q.ncopies)
                 return answer_copies(h, c, n, &q, topic, nparts);
         if (q.kind == SPATE_IQ_SCAN || route == SPATE_IQ_EVERY)
-                return answer_here(h, c, n, &q, topic, nparts, parts, rc, 1, NULL, 0);
+                return answer_local(h, c, n, &q, topic, nparts, parts, rc, 1, NULL, 0);
         int32_t p = spate_iq_key_partition(n, route, q.key, q.klen, nparts);
         for (int i = 0; i < rc; i++)
                 if (parts[i] == p)
-                        return answer_here(h, c, n, &q, topic, nparts, &p, 1, 0, NULL, 0);
+                        return answer_local(h, c, n, &q, topic, nparts, &p, 1, 0, NULL, 0);
         return answer_elsewhere(h, c, n, &q, topic, p);
 }

@@ -7,6 +7,7 @@
 #include "../serde/json_write.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -103,6 +104,26 @@ static int parse_copies(spate_iq_t *q, const char *v, char *errstr, size_t errst
         return 0;
 }
 
+/* max_lag=N bounds the copies stale=ok lets answer; alone it would bound
+ * nothing (owners answer regardless), so it is refused rather than
+ * ignored. */
+static int parse_max_lag(spate_iq_t *q, const char *v, char *errstr, size_t errstr_size) {
+        char *end;
+        q->max_lag = -1;
+        if (!v)
+                return 0;
+        if (!q->stale)
+                return bad(errstr, errstr_size, 400, "max_lag=%s goes with stale=ok: it bounds how far behind "
+                           "a standby's copy may be to answer (owners always answer)", v);
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (!isdigit((unsigned char)*v) || *end || errno)
+                return bad(errstr, errstr_size, 400, "max_lag=%s: want a number of changelog records, 0 or "
+                           "more", v);
+        q->max_lag = n;
+        return 0;
+}
+
 static int parse_args(spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, char *errstr, size_t errstr_size) {
         const char *v;
         char *end;
@@ -140,6 +161,8 @@ static int parse_args(spate_iq_t *q, spate_iq_arg_fn arg, void *opaque, char *er
         if ((v = arg(opaque, "stale")) && !(q->stale = !strcmp(v, "ok") || !strcmp(v, "1") || !strcmp(v, "true")))
                 return bad(errstr, errstr_size, 400, "stale=%s: want stale=ok (answers from a standby's copy "
                            "when the partition's owner cannot answer)", v);
+        if ((rc = parse_max_lag(q, arg(opaque, "max_lag"), errstr, errstr_size)))
+                return rc;
         return (v = arg(opaque, "partitions")) ? parse_copies(q, v, errstr, errstr_size) : 0;
 }
 
@@ -236,6 +259,125 @@ int spate_iq_route(const spate_node_t *n, const char **topic, int *nparts, char 
 int32_t spate_iq_key_partition(const spate_node_t *n, int route, const void *key, size_t klen, int nparts) {
         return route == SPATE_IQ_PLACED ? n->def->query_partition(n, key, klen)
                                         : spate_iq_partition(key, klen, nparts);
+}
+
+int spate_iq_copy_fresh(const spate_iq_t *q, int64_t lag) {
+        return q->max_lag < 0 || (lag >= 0 && lag <= q->max_lag);
+}
+
+static spate_iq_behind_copy_t *behind_find(const spate_iq_behind_t *b, const char *topic, int32_t p,
+                                           const char *instance) {
+        for (int i = 0; i < b->n; i++) {
+                const spate_iq_behind_copy_t *e = &b->v[i];
+                if (e->partition == p && !strcmp(e->topic, topic) &&
+                    (!instance || (e->instance && !strcmp(e->instance, instance))))
+                        return &b->v[i];
+        }
+        return NULL;
+}
+
+void spate_iq_behind_add(spate_iq_behind_t *b, const char *topic, int32_t p, const char *instance, int64_t lag) {
+        spate_iq_behind_copy_t *e = instance ? behind_find(b, topic, p, instance) : NULL;
+        if (!e) {
+                if (b->n == b->cap) {
+                        b->cap = b->cap ? b->cap * 2 : 8;
+                        b->v = spate_xrealloc(b->v, sizeof(*b->v) * (size_t)b->cap);
+                }
+                e = &b->v[b->n++];
+                *e = (spate_iq_behind_copy_t){ spate_xstrdup(topic), p, instance ? spate_xstrdup(instance) : NULL,
+                                               -1 };
+        }
+        e->lag = lag < 0 ? -1 : lag;
+}
+
+void spate_iq_behind_drop(spate_iq_behind_t *b, const char *topic, int32_t p) {
+        int k = 0;
+        for (int i = 0; i < b->n; i++) {
+                if (b->v[i].partition == p && !strcmp(b->v[i].topic, topic)) {
+                        free(b->v[i].topic);
+                        free(b->v[i].instance);
+                } else {
+                        b->v[k++] = b->v[i];
+                }
+        }
+        b->n = k;
+}
+
+int spate_iq_behind_has(const spate_iq_behind_t *b, const char *topic, int32_t p, const char *instance) {
+        return behind_find(b, topic, p, instance) != NULL;
+}
+
+void spate_iq_behind_free(spate_iq_behind_t *b) {
+        for (int i = 0; i < b->n; i++) {
+                free(b->v[i].topic);
+                free(b->v[i].instance);
+        }
+        free(b->v);
+        *b = (spate_iq_behind_t){ 0 };
+}
+
+/* "partition P of T (URL: lag N, URL: lag unknown), ..." in the order
+ * the partitions were first noted. */
+static void behind_reason(const spate_iq_behind_t *b, spate_buf_t *r) {
+        char num[64];
+        for (int i = 0; i < b->n; i++) {
+                const spate_iq_behind_copy_t *e = &b->v[i];
+                int first = 1;
+                for (int j = 0; j < i && first; j++)
+                        first = b->v[j].partition != e->partition || strcmp(b->v[j].topic, e->topic);
+                if (!first)
+                        continue;
+                if (r->len)
+                        spate_buf_put(r, ", ", 2);
+                spate_buf_put(r, num, (size_t)snprintf(num, sizeof(num), "partition %d of ", e->partition));
+                spate_buf_put(r, e->topic, strlen(e->topic));
+                for (int j = i, k = 0; j < b->n; j++) {
+                        const spate_iq_behind_copy_t *c = &b->v[j];
+                        if (c->partition != e->partition || strcmp(c->topic, e->topic))
+                                continue;
+                        spate_buf_put(r, k++ ? ", " : " (", 2);
+                        if (c->instance) {
+                                spate_buf_put(r, c->instance, strlen(c->instance));
+                                spate_buf_put(r, ": ", 2);
+                        }
+                        spate_buf_put(r, num, (size_t)(c->lag >= 0 ?
+                                      snprintf(num, sizeof(num), "lag %lld", (long long)c->lag) :
+                                      snprintf(num, sizeof(num), "lag unknown")));
+                }
+                spate_buf_putc(r, ')');
+        }
+}
+
+void spate_iq_behind_json(const spate_iq_behind_t *b, int64_t max_lag, spate_buf_t *out) {
+        spate_buf_t reason = { 0 }, parts = { 0 };
+        char num[96];
+        behind_reason(b, &parts);
+        spate_buf_put(&reason, num, (size_t)snprintf(num, sizeof(num), "no owner answers and every standby copy "
+                                                     "is more than max_lag=%lld records behind: ",
+                                                     (long long)max_lag));
+        spate_buf_put(&reason, parts.data, parts.len);
+        spate_buf_put(&reason, "; retry shortly or raise max_lag", 32);
+        spate_buf_put(out, "{\"error\":\"standby_behind\",\"reason\":", 35);
+        spate_json_write_str(out, reason.data, reason.len);
+        spate_buf_put(out, num, (size_t)snprintf(num, sizeof(num), ",\"max_lag\":%lld,\"behind\":[",
+                                                 (long long)max_lag));
+        for (int i = 0; i < b->n; i++) {
+                const spate_iq_behind_copy_t *e = &b->v[i];
+                spate_buf_put(out, i ? ",{\"topic\":" : "{\"topic\":", i ? 10 : 9);
+                spate_json_write_str(out, e->topic, strlen(e->topic));
+                spate_buf_put(out, num, (size_t)snprintf(num, sizeof(num), ",\"partition\":%d,\"instance\":",
+                                                         e->partition));
+                if (e->instance)
+                        spate_json_write_str(out, e->instance, strlen(e->instance));
+                else
+                        spate_buf_put(out, "null", 4);
+                spate_buf_put(out, num, (size_t)(e->lag >= 0 ?
+                              snprintf(num, sizeof(num), ",\"lag\":%lld}", (long long)e->lag) :
+                              snprintf(num, sizeof(num), ",\"lag\":null}")));
+        }
+        spate_buf_put(out, "]}", 2);
+        spate_buf_free(&reason);
+        spate_buf_free(&parts);
 }
 
 /* --- ownership and standby copies --- */

@@ -53,6 +53,8 @@ typedef struct spate_iq {
         int local;                  /* ?local=1: answer from this instance only (forwarded) */
         int stale;                  /* ?stale=ok: when the owner cannot answer, a standby's copy
                                        may (the answer says so, and how far behind it may be) */
+        int64_t max_lag;            /* ?max_lag=N (with stale=ok): a copy answers only when its
+                                       lag is known and at most N records; -1: whatever its lag */
         int32_t copies[SPATE_IQ_COPIES_MAX];  /* ?partitions=p,..  (with local=1 and stale=ok, from
                                                  an instance forwarding): read exactly these
                                                  partitions' standby copies here */
@@ -126,6 +128,36 @@ int spate_iq_route(const struct spate_node *n, const char **topic, int *nparts, 
  * (def->query_partition()). */
 int32_t spate_iq_key_partition(const struct spate_node *n, int route, const void *key, size_t klen,
                                int nparts);
+
+/* 1 if a standby's copy lag records behind its changelog's end (-1:
+ * unknown) may answer q (its max_lag), else 0. Owners answer regardless. */
+int spate_iq_copy_fresh(const spate_iq_t *q, int64_t lag);
+
+/* The copies a max_lag query passed over, as too far behind: the body of
+ * the 503 that answers it when no copy of a partition was fresh enough, and
+ * what an instance forwarding the query learns from a peer's such 503. */
+typedef struct spate_iq_behind_copy {
+        char *topic;
+        int32_t partition;
+        char *instance;             /* the URL of the instance holding the copy; NULL: unnamed */
+        int64_t lag;                /* records; -1: unknown */
+} spate_iq_behind_copy_t;
+typedef struct spate_iq_behind {
+        spate_iq_behind_copy_t *v;  /* owned */
+        int n, cap;
+} spate_iq_behind_t;
+/* Notes a copy passed over (topic and instance copied; one entry per
+ * partition and instance, the latest lag kept). */
+void spate_iq_behind_add(spate_iq_behind_t *b, const char *topic, int32_t p, const char *instance, int64_t lag);
+/* Forgets partition p's entries: another copy (or its owner) answered. */
+void spate_iq_behind_drop(spate_iq_behind_t *b, const char *topic, int32_t p);
+/* 1 if b notes partition p's copy at instance (NULL: any instance). */
+int spate_iq_behind_has(const spate_iq_behind_t *b, const char *topic, int32_t p, const char *instance);
+void spate_iq_behind_free(spate_iq_behind_t *b);
+/* Appends the 503's body: {"error":"standby_behind","reason":..,
+ * "max_lag":N,"behind":[{"topic","partition","instance","lag"},..]} (lag
+ * null: unknown), the reason naming each partition and its copies' lags. */
+void spate_iq_behind_json(const spate_iq_behind_t *b, int64_t max_lag, spate_buf_t *out);
 
 /* --- ownership (any thread) --- */
 /* The engine's rebalance callback: topic[i]/partition[i] are assigned and

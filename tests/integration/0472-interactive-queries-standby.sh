@@ -13,7 +13,15 @@
 # standby copies, saying so (X-Spate-Source: standby, the changelog offset of each copy, a lag of
 # 0 records), every window, history, dedupe entry and scan equal to the references (windows_ref.py;
 # the first record of each id) - the instance without a partition's copy forwarding to the one
-# with it. Once b and c hold every partition, the same answers come from them as owners.
+# with it; b asked with a generous max_lag too (the same answers). Then max_lag (README): one
+# record without a commit's meta appended to the changelog of dd's task of a's first partition P
+# puts that task's copies exactly that many records behind (a standby applies whole commits
+# only; its copy's answers say when it saw the record): a dd id of P, and a scan of dd, asked with
+# stale=ok and a max_lag below that lag is a 503 standby_behind naming partition P and the
+# copies' lags (no partial scan), with max_lag equal to it the references, and a window key of P with max_lag=0 the reference (the
+# window's copies caught up). max_lag without stale=ok, or not a number: 400. While a lives,
+# max_lag=0 changes nothing (owners answer whatever their copies' lags). Once b and c hold every
+# partition, the same answers come from them as owners.
 . "$SPATE_ROOT/tests/lib.sh"
 REF=$SPATE_ROOT/tests/ref
 K=${K_0472:-120}
@@ -131,6 +139,19 @@ for x in B C; do
         check "with a live owner, ${x,} forwards and a answers (no standby header)" wait_for 30 ask "${!x}" owner -q
         tap_relay "${x,}, owner: " < <(ask "${!x}" owner | grep "^not ok" | head -20)
 done
+check "with a live owner and max_lag=0, a answers (owners answer whatever the copies' lags)" \
+        ask "$C" owner 10 --arg=max_lag=0 -q
+tap_relay "c, owner, max_lag=0: " < <(ask "$C" owner 10 --arg=max_lag=0 | grep "^not ok" | head -5)
+# status_says URL STATUS TEXT: the answer's status is STATUS and its body holds TEXT.
+status_says() {
+        local st
+        st=$(curl -s -o "$TMP/answer.json" -w '%{http_code}' "$1")
+        [ "$st" = "$2" ] && grep -qF "$3" "$TMP/answer.json" || { echo "# $1: $st $(cat "$TMP/answer.json")"; false; }
+}
+check "max_lag without stale=ok: 400 saying so" status_says "$C/state/win/k0001?max_lag=5" 400 \
+        "max_lag=5 goes with stale=ok"
+check "max_lag=-1: 400" status_says "$C/state/win/k0001?stale=ok&max_lag=-1" 400 "want a number of changelog records"
+check "max_lag=soon: 400" status_says "$C/state?stale=ok&max_lag=soon" 400 "want a number of changelog records"
 
 log_mark b
 log_mark c
@@ -142,11 +163,13 @@ check "without stale=ok, c answers about a's keys with 503 and Retry-After ($(gr
         [ "$(grep -c "^not ok" "$TMP/strict.tap")" -eq 0 ]
 tap_relay "c, without stale=ok: " < <(grep "^not ok" "$TMP/strict.tap" | head -5)
 ask "$C" stale >"$TMP/stale-c.tap"
-ask "$B" stale >"$TMP/stale-b.tap"
+ask "$B" stale 0 --arg=max_lag=1000000 >"$TMP/stale-b.tap"
 early=$(moved && echo "after" || echo "before")
 echo "# the stale answers were asked $early the group moved a's partitions"
 for x in b c; do
-        check "with stale=ok, $x's answers about a's keys equal the references ($(grep -c "^ok" "$TMP/stale-$x.tap") checks)" \
+        how="stale=ok"
+        [ $x = b ] && how="stale=ok&max_lag=1000000"
+        check "with $how, $x's answers about a's keys equal the references ($(grep -c "^ok" "$TMP/stale-$x.tap") checks)" \
                 [ "$(grep -c "^not ok" "$TMP/stale-$x.tap")" -eq 0 ]
         tap_relay "$x, with stale=ok: " < <(grep "^not ok" "$TMP/stale-$x.tap" | head -10)
         echo "# $x: $(grep "^# sources" "$TMP/stale-$x.tap")"
@@ -173,6 +196,46 @@ else
 fi
 if [ "$early" = before ]; then
         check "all asked before the group moved a's partitions: none from an owner ($owner)" [ "${owner:-1}" -eq 0 ]
+fi
+# max_lag: dd's changelog of a's partition P (its name from the lag metrics of the copies).
+P=${failed%%,*}
+ddlog=$({ curl -s "$B/metrics"; curl -s "$C/metrics"; } |
+        sed -nE 's/^spate_standby_lag_records\{topic="(it-0472-dd-[^"]*-changelog)".*/\1/p' | head -1)
+printf '%s\t\001zz-not-committed\tx\n' "$P" >"$TMP/uncommitted.tsv"
+check "one record without its commit's meta appended to $ddlog[$P]" \
+        $KT produce "$BOOT" "$ddlog" "$TMP/uncommitted.tsv" --partitioned
+# The lag every copy of dd's task P reports once its standby saw that record past the copy's
+# checkpoint (asked of each holder for that copy alone, as a forwarding instance asks): one value,
+# > 0, from as many instances as keep a copy. (The standby's lag metric counts records it has
+# read, so it does not show a commit left unfinished.)
+lagged() {
+        local x n=0 l all=""
+        for x in B C; do
+                l=$(curl -s -D - -o /dev/null "${!x}/state/dd?local=1&stale=ok&partitions=$P&limit=1" | tr -d '\r' |
+                        sed -nE "s/^X-Spate-Standby-Lag: $P=([0-9]+)$/\1/p")
+                [ -n "$l" ] && { n=$((n + 1)); all="$all $l"; }
+        done
+        lag=$(printf '%s\n' $all | sort -u)
+        [ "$n" -eq "$(followers "$P")" ] && [ "$(printf '%s\n' "$lag" | wc -l)" -eq 1 ] && [ "${lag:-0}" -gt 0 ]
+}
+if ! wait_for 30 lagged; then
+        nok "the copies of dd's task $P report that lag within 30 s"
+        echo "# copies of dd's task $P: $(followers "$P"), lags seen: ${lag:-none}"
+else
+        ok "its $(followers "$P") copies report a lag of $lag records"
+        for x in C B; do
+                $PY "$REF/iq_stale_ref.py" behind "${!x}" "$TMP/windows.jsonl" "$TMP/records.jsonl" "$P" "$lag" \
+                        >"$TMP/behind-${x,}.tap"
+        done
+        if moved; then
+                skip "max_lag below the copies' lag: 503" "the group moved a's partitions before the questions were done"
+        else
+                for x in c b; do
+                        check "$x: dd ids of partition $P and a scan of dd with max_lag=$((lag - 1)): 503 standby_behind naming it (lag $lag); with max_lag=$lag and window keys with max_lag=0: the references ($(grep -c "^ok" "$TMP/behind-$x.tap") checks)" \
+                                [ "$(grep -c "^not ok" "$TMP/behind-$x.tap")" -eq 0 ]
+                        tap_relay "$x, max_lag: " < <(grep "^not ok" "$TMP/behind-$x.tap" | head -10)
+                done
+        fi
 fi
 takeover() { [ "$(held b c)" = 0,1,2,3 ] && [ "$(held -g b c)" = 0,1,2 ] && moved; }
 check "b and c take a's partitions within 60 s" wait_for 60 takeover

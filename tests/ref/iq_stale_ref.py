@@ -8,7 +8,7 @@ independent references (test 0472).
         partition Kafka's default partitioner gives it (murmur2, so that the window's queries,
         routed by the key, find it there); ids "<key>-<0..2>" repeat within their key's
         partition; event times over 3 hours.
-  check BASE WINDOWS.jsonl RECORDS.jsonl PARTS MODE [KEYS [GPARTS:N]] [-q]
+  check BASE WINDOWS.jsonl RECORDS.jsonl PARTS MODE [KEYS [GPARTS:N]] [--arg=NAME=VALUE...] [-q]
         For every key in the partitions PARTS (comma-separated): through BASE, GET
         /state/win/<key> is the reference's last window of the key (windows_ref.py's output),
         its /history every window of the key, and GET /state/dd/<id> of each of its ids the
@@ -30,7 +30,17 @@ independent references (test 0472).
                   and none came from a standby (a live owner answers).
           strict: asked without stale=ok: every answer is a 503 with Retry-After (the owner is
                   dead, the survivor does not hold the partitions yet).
+        --arg=NAME=VALUE: added to every question (max_lag=N: the answers must not change while
+        the copies are within N records).
         TAP-like lines; exit 0 when all hold; -q: only the status.
+  behind BASE WINDOWS.jsonl RECORDS.jsonl P LAG [-q]
+        The copies of dd's task of partition P are LAG records (> 0) behind its changelog and its
+        owner is dead, the window's copies caught up: for the first 3 keys of P, through BASE,
+        GET /state/dd/<id>?stale=ok&max_lag=LAG-1 of each id, and a scan of dd, is a 503
+        standby_behind with Retry-After naming only partition P of it0472.in, each copy at lag
+        LAG (no partial scan); with max_lag=LAG the id's first event time, and the scan every id's,
+        from a standby (X-Spate-Standby-Lag P=LAG); and
+        GET /state/win/<key>?stale=ok&max_lag=0 the key's last window from a copy at lag 0.
 """
 import json
 import random
@@ -71,13 +81,15 @@ def same_windows(got, want):
 
 
 class Checker:
-    def __init__(self, base, mode):
-        self.base, self.mode, self.res = base, mode, []
+    def __init__(self, base, mode, extra=()):
+        self.base, self.mode, self.res, self.extra = base, mode, [], "".join("&" + a for a in extra)
         self.sources = {"standby": 0, "owner": 0, "forwarded": 0}
+        self.lag = 0
 
     def ask(self, path, p, compare):
         """One question about partition p: compare(body) says how the body differs (None: equal)."""
         url = self.base + path + ("" if self.mode == "strict" else ("&" if "?" in path else "?") + "stale=ok")
+        url += self.extra
         st, body, hdr = get(url)
         if self.mode == "strict":
             ok = st == 503 and hdr.get("Retry-After") == "1"
@@ -93,15 +105,15 @@ class Checker:
             if not offsets.get(str(p), "").isdigit() or int(offsets[str(p)]) <= 0:
                 d = d or "no changelog offset of partition %d in X-Spate-Standby-Offsets: %s" % (
                     p, hdr.get("X-Spate-Standby-Offsets"))
-            if lags.get(str(p)) != "0":
-                d = d or "X-Spate-Standby-Lag %s, want %d=0" % (hdr.get("X-Spate-Standby-Lag"), p)
+            if lags.get(str(p)) != str(self.lag):
+                d = d or "X-Spate-Standby-Lag %s, want %d=%d" % (hdr.get("X-Spate-Standby-Lag"), p, self.lag)
             if self.mode == "owner":
                 d = d or "answered from a standby while the owner lives"
         self.res.append((d is None, "%s (%s)%s" % (path, source, ": " + d if d else "")))
 
 
-def check(base, windows, records, parts, mode, nkeys="0", group=None):
-    parts = {int(p) for p in parts.split(",")}
+def load(windows, records):
+    """The reference's windows of each key, each id's first event time, each key's partition."""
     want, first, where = {}, {}, {}
     for line in open(windows):
         row = json.loads(line)
@@ -111,7 +123,49 @@ def check(base, windows, records, parts, mode, nkeys="0", group=None):
         r = json.loads(line)
         where[r["key"]] = r["p"]
         first.setdefault(r["id"], r["t"])
-    c = Checker(base, mode)
+    return want, first, where
+
+
+def behind(base, windows, records, p, lag):
+    p, lag = int(p), int(lag)
+    want, first, where = load(windows, records)
+    c = Checker(base, "stale", ["max_lag=%d" % lag])
+    c.lag = lag
+    q = urllib.parse.quote
+    keys = sorted(k for k in want if where[k] == p)[:3]
+    idents = [i for key in keys for i in sorted(i for i in first if i.rsplit("-", 1)[0] == key)]
+    for path in ["/state/dd/%s?stale=ok&max_lag=%d" % (q(i), lag - 1) for i in idents] + \
+            ["/state/dd?stale=ok&limit=100000&max_lag=%d" % (lag - 1)]:
+        st, body, hdr = get(base + path)
+        entries = body.get("behind", []) if isinstance(body, dict) else []
+        ok = (st == 503 and hdr.get("Retry-After") == "1" and body.get("error") == "standby_behind" and
+              body.get("max_lag") == lag - 1 and len(entries) > 0 and
+              all(e.get("topic") == "it0472.in" and e.get("partition") == p and e.get("lag") == lag
+                  for e in entries) and
+              "partition %d of it0472.in" % p in body.get("reason", ""))
+        c.res.append((ok, "%s: 503 standby_behind naming partition %d, lag %d (got %s %s)" %
+                      (path, p, lag, st, body)))
+    for ident in idents:
+        c.ask("/state/dd/%s" % q(ident), p,
+              lambda b, i=ident: None if b == {"key": i, "passed_at": first[i]} else
+              "%s, want passed_at %d" % (b, first[i]))
+    every = [{"key": i, "passed_at": first[i]} for i in sorted(first)]
+    c.ask("/state/dd?limit=100000", p,
+          lambda b: None if b["rows"] == every and not b["truncated"] else
+          "%d rows, want %d: %s" % (len(b["rows"]), len(every), [r for r in b["rows"] if r not in every][:3]))
+    c.lag, c.extra = 0, "&max_lag=0"
+    for key in keys:
+        c.ask("/state/win/%s" % q(key), p, lambda b, w=want[key][-1]: same_window(b, w))
+    c.res.append((len(keys) == 3 and c.sources["owner"] == 0,
+                  "%d keys of partition %d, %d answers from a standby, %d from an owner" %
+                  (len(keys), p, c.sources["standby"], c.sources["owner"])))
+    return c.res, c.sources
+
+
+def check(base, windows, records, parts, mode, nkeys="0", group=None, extra=()):
+    parts = {int(p) for p in parts.split(",")}
+    want, first, where = load(windows, records)
+    c = Checker(base, mode, extra)
     q = urllib.parse.quote
     keys = sorted(k for k in want if where[k] in parts)[:int(nkeys) or None]
     for key in keys:
@@ -145,13 +199,17 @@ def check(base, windows, records, parts, mode, nkeys="0", group=None):
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "-q"]
+    extra = [a[6:] for a in sys.argv[1:] if a.startswith("--arg=")]
+    args = [a for a in sys.argv[1:] if a != "-q" and not a.startswith("--arg=")]
     if args[:1] == ["gen"] and len(args) == 4:
         gen(int(args[1]), int(args[2]), args[3])
         sys.exit(0)
-    if args[:1] != ["check"] or len(args) not in (6, 7, 8) or args[5] not in ("stale", "owner", "strict"):
+    if args[:1] == ["behind"] and len(args) == 6:
+        results, sources = behind(*args[1:])
+    elif args[:1] == ["check"] and len(args) in (6, 7, 8) and args[5] in ("stale", "owner", "strict"):
+        results, sources = check(*args[1:], extra=extra)
+    else:
         sys.exit(__doc__)
-    results, sources = check(*args[1:])
     if "-q" not in sys.argv:
         for ok, what in results:
             print("%s - %s" % ("ok" if ok else "not ok", what))

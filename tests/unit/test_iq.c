@@ -1,6 +1,7 @@
 /* test_iq.c - interactive queries' request model (engine/iq.h): URL paths
  * and arguments to requests, the 4xx answers and their reasons, time
- * arguments, scan key filters, row collection and ownership. */
+ * arguments, scan key filters, row collection, ownership, and which standby
+ * copies a max_lag query lets answer (and the 503 naming the others). */
 #include "check.h"
 #include "../../engine/iq.h"
 #include "../../engine/node.h"
@@ -161,6 +162,83 @@ static void test_standbys(void) {
               spate_iq_changelog_lag("cl", 2, 9) == 0, "the lag: records past the copy's offset, never negative");
 }
 
+/* max_lag=N: parsed only with stale=ok, a count of records. */
+static void test_max_lag_args(void) {
+        spate_iq_t q;
+        char err[512];
+        const char *const lag5[] = { "stale=ok", "max_lag=5", NULL }, *const lag0[] = { "stale=ok", "max_lag=0", NULL },
+                          *const alone[] = { "max_lag=5", NULL }, *const neg[] = { "stale=ok", "max_lag=-1", NULL },
+                          *const word[] = { "stale=ok", "max_lag=few", NULL },
+                          *const junk[] = { "stale=ok", "max_lag=5r", NULL },
+                          *const empty[] = { "stale=ok", "max_lag=", NULL },
+                          *const huge[] = { "stale=ok", "max_lag=99999999999999999999", NULL },
+                          *const fwd[] = { "local=1", "stale=ok", "partitions=2", "max_lag=7", NULL };
+        CHECK(parse("/state/w/k", lag5, &q, err) == 0 && q.stale && q.max_lag == 5, "stale=ok&max_lag=5");
+        CHECK(parse("/state/w", lag0, &q, err) == 0 && q.max_lag == 0, "max_lag=0 on a scan: only caught-up copies");
+        CHECK(parse("/state/w/k", NULL, &q, err) == 0 && q.max_lag == -1, "no max_lag: any lag (-1)");
+        const char *const stale[] = { "stale=ok", NULL };
+        CHECK(parse("/state/w/k/history", stale, &q, err) == 0 && q.max_lag == -1, "stale=ok alone: any lag");
+        CHECK(parse("/state/w/k", alone, &q, err) == 400 && strstr(err, "max_lag=5 goes with stale=ok"),
+              "max_lag without stale=ok: 400 saying so (%s)", err);
+        CHECK(parse("/state/w/k", neg, &q, err) == 400 && strstr(err, "max_lag=-1: want a number of changelog records"),
+              "max_lag=-1: 400 (%s)", err);
+        CHECK(parse("/state/w/k", word, &q, err) == 400 && parse("/state/w/k", junk, &q, err) == 400 &&
+              parse("/state/w/k", empty, &q, err) == 400 && parse("/state/w/k", huge, &q, err) == 400,
+              "max_lag not a number (a word, a suffix, empty, past int64): 400");
+        CHECK(parse("/state/w", fwd, &q, err) == 0 && q.local && q.ncopies == 1 && q.max_lag == 7,
+              "a forwarded copy request keeps max_lag");
+}
+
+/* Which copies may answer: a known lag within max_lag. */
+static void test_copy_fresh(void) {
+        spate_iq_t any = { .max_lag = -1 }, zero = { .max_lag = 0 }, five = { .max_lag = 5 };
+        CHECK(spate_iq_copy_fresh(&any, -1) && spate_iq_copy_fresh(&any, 0) && spate_iq_copy_fresh(&any, 1000000),
+              "no max_lag: any copy, even of an unknown lag");
+        CHECK(spate_iq_copy_fresh(&zero, 0) && !spate_iq_copy_fresh(&zero, 1) && !spate_iq_copy_fresh(&zero, -1),
+              "max_lag=0: a caught-up copy only, not one of an unknown lag");
+        CHECK(spate_iq_copy_fresh(&five, 4) && spate_iq_copy_fresh(&five, 5) && !spate_iq_copy_fresh(&five, 6) &&
+              !spate_iq_copy_fresh(&five, -1), "max_lag=5: lags 4 and 5 answer, 6 and unknown do not");
+}
+
+/* The copies passed over and the 503 body naming them. */
+static void test_behind(void) {
+        spate_iq_behind_t b = { 0 };
+        spate_buf_t out = { 0 };
+        spate_iq_behind_add(&b, "in", 3, "http://b:1", 120);
+        spate_iq_behind_add(&b, "in", 1, "http://b:1", 7);
+        spate_iq_behind_add(&b, "in", 3, "http://c:2", -1);
+        spate_iq_behind_add(&b, "in", 3, "http://b:1", 130);   /* asked again: the latest lag */
+        CHECK(b.n == 3 && spate_iq_behind_has(&b, "in", 3, "http://c:2") && spate_iq_behind_has(&b, "in", 3, NULL) &&
+              !spate_iq_behind_has(&b, "in", 3, "http://d:3") && !spate_iq_behind_has(&b, "in", 2, NULL) &&
+              !spate_iq_behind_has(&b, "other", 3, NULL), "one entry per partition and instance (%d)", b.n);
+        spate_iq_behind_json(&b, 5, &out);
+        spate_buf_putc(&out, '\0');
+        CHECK_STR(out.data,
+                  "{\"error\":\"standby_behind\",\"reason\":\"no owner answers and every standby copy is more "
+                  "than max_lag=5 records behind: partition 3 of in (http://b:1: lag 130, http://c:2: lag "
+                  "unknown), partition 1 of in (http://b:1: lag 7); retry shortly or raise max_lag\","
+                  "\"max_lag\":5,\"behind\":["
+                  "{\"topic\":\"in\",\"partition\":3,\"instance\":\"http://b:1\",\"lag\":130},"
+                  "{\"topic\":\"in\",\"partition\":1,\"instance\":\"http://b:1\",\"lag\":7},"
+                  "{\"topic\":\"in\",\"partition\":3,\"instance\":\"http://c:2\",\"lag\":null}]}",
+                  "the 503 names each partition, its copies and their lags");
+        out.len = 0;
+        spate_iq_behind_drop(&b, "in", 3);
+        spate_iq_behind_add(&b, "in", 0, NULL, 2);
+        spate_iq_behind_json(&b, 0, &out);
+        spate_buf_putc(&out, '\0');
+        CHECK_STR(out.data,
+                  "{\"error\":\"standby_behind\",\"reason\":\"no owner answers and every standby copy is more "
+                  "than max_lag=0 records behind: partition 1 of in (http://b:1: lag 7), partition 0 of in "
+                  "(lag 2); retry shortly or raise max_lag\",\"max_lag\":0,\"behind\":["
+                  "{\"topic\":\"in\",\"partition\":1,\"instance\":\"http://b:1\",\"lag\":7},"
+                  "{\"topic\":\"in\",\"partition\":0,\"instance\":null,\"lag\":2}]}",
+                  "a partition another copy answered is dropped; an unnamed instance is null");
+        spate_buf_free(&out);
+        spate_iq_behind_free(&b);
+        CHECK(b.n == 0 && !b.v, "freed");
+}
+
 static const spate_node_t *node(const spate_topology_t *t, const char *name) {
         for (int i = 0; i < t->nnodes; i++)
                 if (!strcmp(t->nodes[i]->name, name))
@@ -229,5 +307,8 @@ int main(void) {
         test_keys_and_rows();
         test_ownership();
         test_standbys();
+        test_max_lag_args();
+        test_copy_fresh();
+        test_behind();
         return CHECK_DONE();
 }
