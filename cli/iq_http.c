@@ -755,14 +755,6 @@ static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c,
         return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, st);
 }
 
-static const spate_node_t *find_node(spate_iq_http_t *h, const char *name) {
-        const spate_topology_t *t = h->topo;
-        for (int i = 0; i < t->nnodes; i++)
-                if (!strcmp(t->nodes[i]->name, name))
-                        return t->nodes[i];
-        return NULL;
-}
-
 /* One partition's rows are in key and window order already: written as
  * the node rendered them, no JSON parsed (the common case of a key's value
  * or history). A history asked one row past its limit: that row is cut. */
@@ -920,7 +912,7 @@ enum MHD_Result spate_iq_http_answer(spate_iq_http_t *h, struct MHD_Connection *
                 return fail(h, c, (unsigned)rc, rc == 404 ? "not_found" : "bad_request", err);
         if (q.kind == SPATE_IQ_NODES)
                 return list_nodes(h, c);
-        if (!(n = find_node(h, q.node))) {
+        if (!(n = spate_topology_node(h->topo, q.node))) {
                 snprintf(err, sizeof(err), "no node '%s' in this topology (GET /state lists the queryable ones)",
                          q.node);
                 return fail(h, c, MHD_HTTP_NOT_FOUND, "not_found", err);

@@ -242,7 +242,7 @@ static int load_standbys(spate_topology_t *t, char *errstr, size_t size) {
         return 0;
 }
 
-static spate_node_t *find_node(spate_topology_t *t, const char *name) {
+spate_node_t *spate_topology_node(const spate_topology_t *t, const char *name) {
         for (int i = 0; i < t->nnodes; i++)
                 if (!strcmp(t->nodes[i]->name, name))
                         return t->nodes[i];
@@ -270,7 +270,7 @@ static int split_node(spate_topology_t *t, spate_node_t *n, char *errstr, size_t
         const spate_op_def_t *def = n->def->upstream;
         char name[512];
         snprintf(name, sizeof(name), "%s-%s", n->name, def->internal);
-        if (find_node(t, name))
+        if (spate_topology_node(t, name))
                 return yerr(spate_yaml_get(n->conf, "name"), errstr, size, "node name '%s' is taken by "
                             "another node: node '%s' needs it for its %s (rename one of them)", name,
                             n->name, def->name);
@@ -289,7 +289,7 @@ static int create_node(spate_topology_t *t, const spate_yaml_t *y, char *errstr,
                 return yerr(y, errstr, size, "each node is a mapping with name:, type: and from:");
         if (!name || !type)
                 return yerr(y, errstr, size, "a node needs 'name:' and 'type:'");
-        if (find_node(t, name))
+        if (spate_topology_node(t, name))
                 return yerr(spate_yaml_get(y, "name"), errstr, size, "node name '%s' is used twice", name);
         for (const spate_op_def_t *const *d = spate_op_all(); *d; d++)
                 if ((*d)->upstream && !strcmp((*d)->upstream->name, type))
@@ -324,7 +324,7 @@ static int wire(spate_topology_t *t, spate_node_t *n, char *errstr, size_t size)
                 return 0;
         if (!from || from->kind != SPATE_YAML_SCALAR)
                 return spate_node_error(n, NULL, errstr, size, "missing 'from:' (the name of the node it reads)");
-        spate_node_t *up = find_node(t, from->value);
+        spate_node_t *up = spate_topology_node(t, from->value);
         if (n->def->upstream && n->index > 0 && t->nodes[n->index - 1]->split_of == n)
                 up = t->nodes[n->index - 1];  /* the loader's split (split_node) */
         else if (up && up->split_of)

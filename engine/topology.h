@@ -67,6 +67,8 @@ void spate_topology_add_state_node(spate_topology_t *t);
 size_t spate_topology_store_mb(const spate_topology_t *t);
 size_t spate_topology_cache_bytes(const spate_topology_t *t);
 const spate_topic_decl_t *spate_topology_topic(const spate_topology_t *t, const char *name);
+/* The node called name (owned by t), or NULL. */
+spate_node_t *spate_topology_node(const spate_topology_t *t, const char *name);
 /* Human-readable graph: nodes, their edges and the topics. */
 void spate_topology_print(const spate_topology_t *t, FILE *fp);
 

@@ -239,13 +239,6 @@ static void test_behind(void) {
         CHECK(b.n == 0 && !b.v, "freed");
 }
 
-static const spate_node_t *node(const spate_topology_t *t, const char *name) {
-        for (int i = 0; i < t->nnodes; i++)
-                if (!strcmp(t->nodes[i]->name, name))
-                        return t->nodes[i];
-        return NULL;
-}
-
 /* Where a node's state lives decides who answers a key. */
 static void test_route(void) {
         static const char yaml[] =
@@ -272,30 +265,30 @@ static void test_route(void) {
         CHECK(t != NULL, "topology loads (%s)", err);
         if (!t)
                 return;
-        CHECK(spate_iq_route(node(t, "w"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_KEYED &&
+        CHECK(spate_iq_route(spate_topology_node(t, "w"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_KEYED &&
               !strcmp(topic, "t.in") && nparts == 6, "a window on the record key: the key's partition of t.in");
-        CHECK(spate_iq_route(node(t, "w2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
+        CHECK(spate_iq_route(spate_topology_node(t, "w2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
               "after key_by the key's partition says nothing: every task");
         /* Kafka's murmur2 (Java clients' Utils.murmur2, toPositive, modulo):
          * "north" -> 0 of 5 and 2 of 6, "g7" -> 1 of 5 and 4 of 6. */
-        int route = spate_iq_route(node(t, "byx"), &topic, &nparts, err, sizeof(err));
+        int route = spate_iq_route(spate_topology_node(t, "byx"), &topic, &nparts, err, sizeof(err));
         CHECK(route == SPATE_IQ_PLACED && !strcmp(topic, "iq-route-byx-repartition") && nparts == 5,
               "a window with group_by: its repartition topic (%d %s %d)", route, topic, nparts);
-        CHECK(spate_iq_key_partition(node(t, "byx"), route, "north", 5, nparts) == 0 &&
-              spate_iq_key_partition(node(t, "byx"), route, "g7", 2, nparts) == 1,
+        CHECK(spate_iq_key_partition(spate_topology_node(t, "byx"), route, "north", 5, nparts) == 0 &&
+              spate_iq_key_partition(spate_topology_node(t, "byx"), route, "g7", 2, nparts) == 1,
               "a group's partition is the one the repartition producer sends it to");
-        route = spate_iq_route(node(t, "w"), &topic, &nparts, err, sizeof(err));
-        CHECK(spate_iq_key_partition(node(t, "w"), route, "north", 5, nparts) == 2 &&
-              spate_iq_key_partition(node(t, "w"), route, "g7", 2, nparts) == 4,
+        route = spate_iq_route(spate_topology_node(t, "w"), &topic, &nparts, err, sizeof(err));
+        CHECK(spate_iq_key_partition(spate_topology_node(t, "w"), route, "north", 5, nparts) == 2 &&
+              spate_iq_key_partition(spate_topology_node(t, "w"), route, "g7", 2, nparts) == 4,
               "a record key's partition is the source topic's");
-        CHECK(spate_iq_route(node(t, "byx2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_PLACED &&
+        CHECK(spate_iq_route(spate_topology_node(t, "byx2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_PLACED &&
               !strcmp(topic, "iq-route-byx2-repartition") && nparts == 8,
               "group_by after key_by: repartitioned, so placed (8 partitions by default)");
-        CHECK(spate_iq_route(node(t, "seen"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
+        CHECK(spate_iq_route(spate_topology_node(t, "seen"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
               "a dedupe key (an expression): every task");
-        CHECK(spate_iq_route(node(t, "lim"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_LOCAL,
+        CHECK(spate_iq_route(spate_topology_node(t, "lim"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_LOCAL,
               "a table: here");
-        CHECK(spate_iq_route(node(t, "out"), &topic, &nparts, err, sizeof(err)) == -1 && strstr(err, "no queryable"),
+        CHECK(spate_iq_route(spate_topology_node(t, "out"), &topic, &nparts, err, sizeof(err)) == -1 && strstr(err, "no queryable"),
               "a sink: no state (%s)", err);
         spate_topology_destroy(t);
 }

@@ -576,11 +576,7 @@ static void test_restore_large(void) {
 /* --- standbys (window_task.c, the window's state provider) --- */
 
 static spate_node_t *win_node(spate_driver_t *d) {
-        spate_topology_t *t = spate_driver_topology(d);
-        for (int i = 0; i < t->nnodes; i++)
-                if (!strcmp(t->nodes[i]->name, "win"))
-                        return t->nodes[i];
-        return NULL;
+        return spate_topology_node(spate_driver_topology(d), "win");
 }
 
 typedef struct {

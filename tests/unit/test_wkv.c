@@ -39,11 +39,7 @@ static spate_driver_t *driver(const char *settings) {
 }
 
 static spate_node_t *node(spate_driver_t *d, const char *name) {
-        spate_topology_t *t = spate_driver_topology(d);
-        for (int i = 0; i < t->nnodes; i++)
-                if (!strcmp(t->nodes[i]->name, name))
-                        return t->nodes[i];
-        return NULL;
+        return spate_topology_node(spate_driver_topology(d), name);
 }
 
 static spate_origin_t origin;
