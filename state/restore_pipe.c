@@ -89,19 +89,26 @@ static int start(spate_restore_pipe_t *p, const spate_restore_step_t *step, char
         return 0;
 }
 
+/* The held step, never applied: its done gets rc -1 with an errstr of its
+ * own (the caller's holds the failure that dropped it, if any). */
+static void drop_held(spate_restore_pipe_t *p) {
+        char err[512] = "restore abandoned";
+        spate_restore_step_t held = p->held;
+        p->held.apply = NULL;
+        if (held.apply && held.done)
+                held.done(held.arg, -1, err, sizeof(err));
+}
+
 int spate_restore_pipe_release(spate_restore_pipe_t *p, char *errstr, size_t errstr_size) {
         spate_restore_step_t held = p->held;
         if (!held.apply)
                 return 0;
-        p->held.apply = NULL;
-        if (start(p, &held, errstr, errstr_size)) {
-                char dropped[512];
-                /* Not started after a failure: dropped, as by free. */
-                if (held.done)
-                        held.done(held.arg, -1, dropped, sizeof(dropped));
+        if (finish(p, 0, errstr, errstr_size)) {
+                drop_held(p);  /* not started after a failure: dropped, as by free */
                 return -1;
         }
-        return 0;
+        p->held.apply = NULL;
+        return start(p, &held, errstr, errstr_size);
 }
 
 int spate_restore_pipe_submit(spate_restore_pipe_t *p, const spate_restore_step_t *step, char *errstr,
@@ -136,7 +143,6 @@ void spate_restore_pipe_free(spate_restore_pipe_t *p) {
         if (!p)
                 return;
         finish(p, 1, err, sizeof(err));
-        if (p->held.apply && p->held.done)
-                p->held.done(p->held.arg, -1, err, sizeof(err));
+        drop_held(p);
         free(p);
 }

@@ -4,8 +4,9 @@
  * waits for the caller's next read), every done on the caller's thread after
  * its apply and before the next apply starts; the state the applies build
  * against a reference built serially; a held step starting only at its
- * release; a failed apply stopping the pipe; a pipe freed with a step
- * under way, or held, dropping it; a step's two applies (apply and beside)
+ * release; a failed apply stopping the pipe (and dropping a step held
+ * after it); a pipe freed with a step under way, or held, dropping it (a
+ * dropped held step's done told so); a step's two applies (apply and beside)
  * running at once, on two workers, its done after both, a failure of either
  * reported. */
 #include "check.h"
@@ -28,6 +29,7 @@ typedef struct job {
         int p, fail, wait;
         long staged[KEYS];          /* prepared on the caller's thread */
         int applied, done, rc, on_worker, waited;
+        char err[64];               /* the errstr its done got with rc -1 */
 } job_t;
 
 static int order[PARTS * 4], norder;  /* +p: apply started, -(p + 1): done (every test resets norder) */
@@ -56,7 +58,9 @@ static int apply(void *arg, char *errstr, size_t errstr_size) {
 
 static int done(void *arg, int rc, char *errstr, size_t errstr_size) {
         job_t *j = arg;
-        (void)errstr, (void)errstr_size;
+        (void)errstr_size;
+        if (rc)
+                snprintf(j->err, sizeof(j->err), "%s", errstr);
         order[norder++] = -(j->p + 1);
         j->done = 1;
         j->rc = rc;
@@ -154,7 +158,21 @@ static void test_hold(void) {
         CHECK(spate_restore_pipe_hold(p, &(spate_restore_step_t){ apply, done, &a, NULL }, err, sizeof(err)) == 0,
               "held at the end");
         spate_restore_pipe_free(p);
-        CHECK(a.done && a.rc == -1 && !a.applied, "freed: the held step is dropped, never applied");
+        CHECK(a.done && a.rc == -1 && !a.applied && !strcmp(a.err, "restore abandoned"),
+              "freed: the held step is dropped, never applied (its errstr: %s)", a.err);
+        /* a failed step drops the step held after it at the release */
+        p = spate_restore_pipe_new("restore:test");
+        read_partition(&a, 4);
+        read_partition(&b, 5);
+        a.fail = 1;
+        CHECK(spate_restore_pipe_submit(p, &(spate_restore_step_t){ apply, done, &a, NULL }, err, sizeof(err)) == 0 &&
+              spate_restore_pipe_hold(p, &(spate_restore_step_t){ apply, done, &b, NULL }, err, sizeof(err)) == 0,
+              "a failing step, one held after it");
+        CHECK(spate_restore_pipe_release(p, err, sizeof(err)) == -1 && strstr(err, "partition 4: disk full"),
+              "the release reports the failure: %s", err);
+        CHECK(b.done && b.rc == -1 && !b.applied && !strcmp(b.err, "restore abandoned") &&
+              !spate_restore_pipe_busy(p), "the held step is dropped, never applied (its errstr: %s)", b.err);
+        spate_restore_pipe_free(p);
 }
 
 /* A step split in two halves (apply, beside), each writing half of a

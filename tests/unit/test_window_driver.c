@@ -3,7 +3,8 @@
  * in-memory topics: every final window and every dead letter checked
  * exactly against a reference computed here, through late-starting source
  * partitions, crashes at each step of a commit (with and without the local
- * state), end of input, and a restore from a standby's warm copy. */
+ * state), end of input, a restore of many partitions at once, and a restore
+ * from a standby's warm copy. */
 #include "check.h"
 #include "../driver/window_recs.h"
 #include "../../operators/window/winstate.h"
@@ -20,21 +21,25 @@
 
 #define CLOCK0 1000000
 
-/* A topology: t.in (2 partitions) -> window win (tumbling 1 s, grace from
+/* A topology: t.in (partitions) -> window win (tumbling 1 s, grace from
  * the argument) -> t.out; group_by g when grouped. */
-static spate_driver_t *driver(int grouped, const char *extra) {
+static spate_driver_t *driver_parts(int grouped, const char *extra, int partitions) {
         char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: drv\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n"
                  "nodes:\n"
-                 "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: 2\n    time: t\n"
+                 "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: %d\n    time: t\n"
                  "  - name: win\n    type: window\n    from: in\n    window: tumbling\n    size: 1s\n"
-                 "    emit: final\n    partitions: 2\n%s%s"
+                 "    emit: final\n    partitions: %d\n%s%s"
                  "    aggregates:\n      count: count()\n      sum: sum(v)\n"
                  "  - name: out\n    type: kafka_sink\n    from: win\n    topic: t.out\n    partitions: 1\n",
-                 grouped ? "    group_by: g\n" : "", extra ? extra : "");
+                 partitions, partitions, grouped ? "    group_by: g\n" : "", extra ? extra : "");
         return spate_driver_new_or_bail(yaml, CLOCK0);
+}
+
+static spate_driver_t *driver(int grouped, const char *extra) {
+        return driver_parts(grouped, extra, 2);
 }
 
 /* --- the reference: per source partition stream time, tumbling 1 s --- */
@@ -573,6 +578,49 @@ static void test_restore_large(void) {
         spate_driver_destroy(d);
 }
 
+/* A restore from the changelog alone of many partitions in one assignment,
+ * each large enough to be written as an ingested file: while a partition is
+ * read, the step of the one before is held until its column family is open
+ * (window_task.c: restore_release()) and the one before that may still be
+ * applied, three partitions' restores under way at once, each in its own
+ * buffers. After end of input every key's window is the reference's: its
+ * one record. */
+#define MANY_PARTS 7
+#define MANY_KEYS (MANY_PARTS * 1100)  /* 1,100 a partition: written as a file */
+static void test_restore_many(void) {
+        static char names[MANY_KEYS][16];
+        static rec_t r[MANY_KEYS];
+        spate_driver_t *d = driver_parts(0, NULL, MANY_PARTS);
+        char key[48], want[160], iso[32];
+        int bad = 0;
+        for (int i = 0; i < MANY_KEYS; i++) {
+                snprintf(names[i], sizeof(names[i]), "k%d", i);
+                r[i] = (rec_t){ i % MANY_PARTS, names[i], 100 + i % 50, i % 9 + 1, 0 };
+        }
+        pipe_recs(d, r, MANY_KEYS);
+        spate_driver_process(d);
+        commit(d);
+        crash(d, 0);
+        CHECK(spate_driver_count_all(d, "t.out") == 0, "many partitions: no window closed before the restore");
+        CHECK(spate_driver_end_of_input(d, 10) == 0, "many partitions: end of input drains");
+        spate_fmt_iso_ms(0, iso, sizeof(iso));
+        for (int i = 0; i < MANY_KEYS; i++) {
+                snprintf(key, sizeof(key), "%.15s@%s", names[i], iso);
+                snprintf(want, sizeof(want), "{\"key\":\"%.15s\",\"window_start\":0,\"window_end\":1000,"
+                         "\"count\":1,\"sum\":%d}", names[i], i % 9 + 1);
+                const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", key);
+                if (!m || strcmp(m->value, want)) {
+                        if (!bad++)
+                                printf("# %s: got %s, want %s\n", key, m ? m->value : "(none)", want);
+                }
+        }
+        CHECK(bad == 0, "many partitions: all %d windows restored from %d partitions (%d wrong)", MANY_KEYS,
+              MANY_PARTS, bad);
+        CHECK(spate_driver_count_all(d, "t.out") == MANY_KEYS, "many partitions: %lld outputs, want %d",
+              (long long)spate_driver_count_all(d, "t.out"), MANY_KEYS);
+        spate_driver_destroy(d);
+}
+
 /* --- standbys (window_task.c, the window's state provider) --- */
 
 static spate_node_t *win_node(spate_driver_t *d) {
@@ -749,6 +797,7 @@ int main(void) {
         test_end_of_input();
         test_idle_partition();
         test_restore_large();
+        test_restore_many();
         test_standby();
         return CHECK_DONE();
 }
