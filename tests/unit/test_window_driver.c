@@ -529,6 +529,19 @@ static void test_fill_linear_crash(void) {
         fill_crash_runs("linear", r, (int)(sizeof(r) / sizeof(*r)), f, (int)(sizeof(f) / sizeof(*f)));
 }
 
+/* Counts in *bad a key whose window [0, 1000) is not last output with count
+ * and sum; the first such key is printed. */
+static void first_window_wrong(spate_driver_t *d, const char *name, int count, int sum, int *bad) {
+        char key[80], want[256], iso[32];
+        spate_fmt_iso_ms(0, iso, sizeof(iso));
+        snprintf(key, sizeof(key), "%.39s@%s", name, iso);
+        snprintf(want, sizeof(want), "{\"key\":\"%.39s\",\"window_start\":0,\"window_end\":1000,"
+                 "\"count\":%d,\"sum\":%d}", name, count, sum);
+        const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", key);
+        if ((!m || strcmp(m->value, want)) && !(*bad)++)
+                printf("# %s: got %s, want %s\n", key, m ? m->value : "(none)", want);
+}
+
 /* A restore from the changelog alone of partitions large enough to be
  * written as one ingested file (window_task.c: load_store), with keys the
  * radix sort cannot order by their first 12 bytes (a long common prefix),
@@ -540,7 +553,7 @@ static void test_restore_large(void) {
         static char names[LOAD_KEYS][40];
         static rec_t r[2 * LOAD_KEYS];
         spate_driver_t *d = driver(0, NULL);
-        char key[80], want[256], iso[32], what[96];
+        char what[96];
         int bad = 0;
         for (int i = 0; i < LOAD_KEYS; i++) {
                 snprintf(names[i], sizeof(names[i]), i % 3 == 0 ? "s%d" : i % 3 == 1 ? "station-%06d" :
@@ -560,17 +573,8 @@ static void test_restore_large(void) {
         crash(d, 1);
         CHECK(spate_driver_count_all(d, "t.out") == 0, "large restore: no window closed yet");
         CHECK(spate_driver_end_of_input(d, 10) == 0, "large restore: end of input drains");
-        spate_fmt_iso_ms(0, iso, sizeof(iso));
-        for (int i = 0; i < LOAD_KEYS; i++) {
-                snprintf(key, sizeof(key), "%.39s@%s", names[i], iso);
-                snprintf(want, sizeof(want), "{\"key\":\"%.39s\",\"window_start\":0,\"window_end\":1000,"
-                         "\"count\":2,\"sum\":%d}", names[i], i % 7 + 1 + i % 5 + 10);
-                const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", key);
-                if (!m || strcmp(m->value, want)) {
-                        if (!bad++)
-                                printf("# %s: got %s, want %s\n", key, m ? m->value : "(none)", want);
-                }
-        }
+        for (int i = 0; i < LOAD_KEYS; i++)
+                first_window_wrong(d, names[i], 2, i % 7 + 1 + i % 5 + 10, &bad);
         snprintf(what, sizeof(what), "large restore: all %d windows hold both records", LOAD_KEYS);
         CHECK(bad == 0, "%s (%d wrong)", what, bad);
         CHECK(spate_driver_count_all(d, "t.out") == LOAD_KEYS, "large restore: %lld outputs, want %d",
@@ -591,7 +595,6 @@ static void test_restore_many(void) {
         static char names[MANY_KEYS][16];
         static rec_t r[MANY_KEYS];
         spate_driver_t *d = driver_parts(0, NULL, MANY_PARTS);
-        char key[48], want[160], iso[32];
         int bad = 0;
         for (int i = 0; i < MANY_KEYS; i++) {
                 snprintf(names[i], sizeof(names[i]), "k%d", i);
@@ -603,17 +606,8 @@ static void test_restore_many(void) {
         crash(d, 0);
         CHECK(spate_driver_count_all(d, "t.out") == 0, "many partitions: no window closed before the restore");
         CHECK(spate_driver_end_of_input(d, 10) == 0, "many partitions: end of input drains");
-        spate_fmt_iso_ms(0, iso, sizeof(iso));
-        for (int i = 0; i < MANY_KEYS; i++) {
-                snprintf(key, sizeof(key), "%.15s@%s", names[i], iso);
-                snprintf(want, sizeof(want), "{\"key\":\"%.15s\",\"window_start\":0,\"window_end\":1000,"
-                         "\"count\":1,\"sum\":%d}", names[i], i % 9 + 1);
-                const spate_driver_msg_t *m = spate_driver_latest(d, "t.out", key);
-                if (!m || strcmp(m->value, want)) {
-                        if (!bad++)
-                                printf("# %s: got %s, want %s\n", key, m ? m->value : "(none)", want);
-                }
-        }
+        for (int i = 0; i < MANY_KEYS; i++)
+                first_window_wrong(d, names[i], 1, i % 9 + 1, &bad);
         CHECK(bad == 0, "many partitions: all %d windows restored from %d partitions (%d wrong)", MANY_KEYS,
               MANY_PARTS, bad);
         CHECK(spate_driver_count_all(d, "t.out") == MANY_KEYS, "many partitions: %lld outputs, want %d",
