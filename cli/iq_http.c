@@ -583,20 +583,30 @@ static char *copy_holder(spate_iq_http_t *h, const char *topic, int32_t p, char 
         return url;
 }
 
-/* One request of ask_copies(): the partitions there[req[..]] of holder
- * url. Their rows go to all (done[] set, their behind entries dropped); a
- * holder that fails passes over them all (tried[]++), one whose copies are
- * too far behind (a 503 standby_behind, noted in behind) those it names.
- * -1 only for an answer that is not JSON. */
-static int ask_holder(spate_iq_http_t *h, spate_iq_t *ask, const char *topic, const char *url, const int32_t *there,
-                      const int *req, int nreq, int *done, int *tried, json_t *all, int *truncated, stale_t *st,
-                      spate_iq_behind_t *behind, char *errstr, size_t errstr_size) {
+/* A partition ask_copies() reads from another instance's copy, and how far
+ * it got with it. */
+typedef struct copy_part {
+        int32_t part;
+        char *holder; /* the holder to ask this round (malloc'd), NULL once done */
+        int tried;    /* holders passed over: failed, or their copy too far behind */
+        int done;     /* its rows are in */
+        int asked;    /* in one of this round's requests already */
+} copy_part_t;
+
+/* One request of ask_copies(): the partitions req[0..nreq) of holder url.
+ * Their rows go to all (done set, their behind entries dropped); a holder
+ * that fails passes over them all (tried++), one whose copies are too far
+ * behind (a 503 standby_behind, noted in behind) those it names. -1 only for
+ * an answer that is not JSON. */
+static int ask_holder(spate_iq_http_t *h, spate_iq_t *ask, const char *topic, const char *url, copy_part_t **req,
+                      int nreq, json_t *all, int *truncated, stale_t *st, spate_iq_behind_t *behind, char *errstr,
+                      size_t errstr_size) {
         spate_buf_t body = { 0 };
         long status;
         int named = 0;
         ask->ncopies = 0;
         for (int k = 0; k < nreq; k++)
-                ask->copies[ask->ncopies++] = there[req[k]];
+                ask->copies[ask->ncopies++] = req[k]->part;
         status = ask_peer(h, url, ask, &body, st, errstr, errstr_size);
         if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && ask->kind == SPATE_IQ_GET)) {
                 int bad = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated);
@@ -604,18 +614,18 @@ static int ask_holder(spate_iq_http_t *h, spate_iq_t *ask, const char *topic, co
                 if (bad)
                         return snprintf(errstr, errstr_size, "instance %s: not JSON", url), -1;
                 for (int k = 0; k < nreq; k++) {
-                        done[req[k]] = 1;
-                        spate_iq_behind_drop(behind, topic, there[req[k]]);
+                        req[k]->done = 1;
+                        spate_iq_behind_drop(behind, topic, req[k]->part);
                 }
                 return 0;
         }
         if (status == MHD_HTTP_SERVICE_UNAVAILABLE && merge_behind(behind, body.data, body.len))
                 for (int k = 0; k < nreq; k++)
-                        named += spate_iq_behind_has(behind, topic, there[req[k]], url);
+                        named += spate_iq_behind_has(behind, topic, req[k]->part, url);
         else if (status)
                 snprintf(errstr, errstr_size, "instance %s answered %ld for its standby copies", url, status);
         for (int k = 0; k < nreq; k++)
-                tried[req[k]] += !named || spate_iq_behind_has(behind, topic, there[req[k]], url);
+                req[k]->tried += !named || spate_iq_behind_has(behind, topic, req[k]->part, url);
         spate_buf_free(&body);
         return 0;
 }
@@ -631,50 +641,47 @@ static int ask_holder(spate_iq_http_t *h, spate_iq_t *ask, const char *topic, co
 static int ask_copies(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, const int32_t *there,
                       int nthere, char **failed, int nfailed, json_t *all, int *truncated, stale_t *st,
                       spate_iq_behind_t *behind, char *errstr, size_t errstr_size) {
-        char **holder = spate_xcalloc((size_t)nthere + 1, sizeof(*holder));
-        int *done = spate_xcalloc((size_t)nthere + 1, sizeof(*done)), *tried = spate_xcalloc((size_t)nthere + 1,
-                                                                                           sizeof(*tried)),
-            *req = spate_xcalloc((size_t)nthere + 1, sizeof(*req)), *asked = spate_xcalloc((size_t)nthere + 1,
-                                                                                          sizeof(*asked));
+        copy_part_t *cp = spate_xcalloc((size_t)nthere + 1, sizeof(*cp));
+        copy_part_t **req = spate_xcalloc((size_t)nthere + 1, sizeof(*req));
         spate_iq_t *ask = spate_xmalloc(sizeof(*ask));
         int rc = 0, left = nthere;
+        for (int i = 0; i < nthere; i++)
+                cp[i].part = there[i];
         *ask = *q;
         ask->stale = 1;
         while (!rc && left) {
                 for (int i = 0; i < nthere && !rc; i++) {
-                        asked[i] = done[i];
-                        free(holder[i]);
-                        holder[i] = NULL;
-                        if (done[i] || (holder[i] = copy_holder(h, topic, there[i], failed, nfailed, tried[i])))
+                        copy_part_t *c = &cp[i];
+                        c->asked = c->done;
+                        free(c->holder);
+                        c->holder = NULL;
+                        if (c->done || (c->holder = copy_holder(h, topic, c->part, failed, nfailed, c->tried)))
                                 continue;
-                        rc = spate_iq_behind_has(behind, topic, there[i], NULL) ? -2 : -1;
-                        if (rc == -1 && !tried[i])
+                        rc = spate_iq_behind_has(behind, topic, c->part, NULL) ? -2 : -1;
+                        if (rc == -1 && !c->tried)
                                 snprintf(errstr, errstr_size, "partition %d of %s has no owner that answers and no "
                                          "standby copy anywhere: the answer would miss its keys; retry shortly",
-                                         there[i], topic);
+                                         c->part, topic);
                 }
                 for (int i = 0; i < nthere && !rc; i++) {
                         int nreq = 0;
-                        for (int k = i; k < nthere && !asked[i]; k++)
-                                if (!asked[k] && !strcmp(holder[k], holder[i]) && nreq < SPATE_IQ_COPIES_MAX)
-                                        req[nreq++] = k;
+                        for (int k = i; k < nthere && !cp[i].asked; k++)
+                                if (!cp[k].asked && !strcmp(cp[k].holder, cp[i].holder) && nreq < SPATE_IQ_COPIES_MAX)
+                                        req[nreq++] = &cp[k];
                         for (int k = 0; k < nreq; k++)
-                                asked[req[k]] = 1;
+                                req[k]->asked = 1;
                         if (nreq)
-                                rc = ask_holder(h, ask, topic, holder[i], there, req, nreq, done, tried, all,
-                                                truncated, st, behind, errstr, errstr_size);
+                                rc = ask_holder(h, ask, topic, cp[i].holder, req, nreq, all, truncated, st, behind,
+                                                errstr, errstr_size);
                 }
                 left = 0;
                 for (int i = 0; i < nthere; i++)
-                        left += !done[i];
+                        left += !cp[i].done;
         }
         for (int i = 0; i < nthere; i++)
-                free(holder[i]);
-        free(holder);
-        free(done);
-        free(tried);
+                free(cp[i].holder);
+        free(cp);
         free(req);
-        free(asked);
         free(ask);
         return rc;
 }

@@ -13,15 +13,16 @@
 # standby copies, saying so (X-Spate-Source: standby, the changelog offset of each copy, a lag of
 # 0 records), every window, history, dedupe entry and scan equal to the references (windows_ref.py;
 # the first record of each id) - the instance without a partition's copy forwarding to the one
-# with it; b asked with a generous max_lag too (the same answers). Then max_lag (README): one
-# record without a commit's meta appended to the changelog of dd's task of a's first partition P
-# puts that task's copies exactly that many records behind (a standby applies whole commits
-# only; its copy's answers say when it saw the record): a dd id of P, and a scan of dd, asked with
-# stale=ok and a max_lag below that lag is a 503 standby_behind naming partition P and the
-# copies' lags (no partial scan), with max_lag equal to it the references, and a window key of P with max_lag=0 the reference (the
-# window's copies caught up). max_lag without stale=ok, or not a number: 400. While a lives,
-# max_lag=0 changes nothing (owners answer whatever their copies' lags). Once b and c hold every
-# partition, the same answers come from them as owners.
+# with it; b asked with a generous max_lag too (the same answers). Then max_lag (README): records
+# without a commit's meta appended to the changelogs of a's first partition P, one to dd's and 3
+# to win's, put the copies of those tasks exactly that many records behind (a standby applies
+# whole commits only; its copy's answers say when it saw the records): a dd id of P, and a scan of
+# dd, asked with stale=ok and max_lag=0 is a 503 standby_behind naming partition P and each copy
+# at lag 1 (no partial scan), with max_lag=1 the references; a window key of P, and a scan of
+# win, the same with max_lag=2 (a 503 naming the copies at lag 3) and max_lag=3 (the references).
+# max_lag without stale=ok, or not a number: 400. While a lives, max_lag=0 changes nothing (owners
+# answer whatever their copies' lags). Once b and c hold every partition, the same answers come
+# from them as owners.
 . "$SPATE_ROOT/tests/lib.sh"
 REF=$SPATE_ROOT/tests/ref
 K=${K_0472:-120}
@@ -197,43 +198,52 @@ fi
 if [ "$early" = before ]; then
         check "all asked before the group moved a's partitions: none from an owner ($owner)" [ "${owner:-1}" -eq 0 ]
 fi
-# max_lag: dd's changelog of a's partition P (its name from the lag metrics of the copies).
-P=${failed%%,*}
-ddlog=$({ curl -s "$B/metrics"; curl -s "$C/metrics"; } |
-        sed -nE 's/^spate_standby_lag_records\{topic="(it-0472-dd-[^"]*-changelog)".*/\1/p' | head -1)
+# max_lag: dd's and win's changelogs of a's partition P (their names from the lag metrics of the
+# copies); WL records for win's, not dd's 1, so that each store's own lag is seen.
+P=${failed%%,*} WL=3
+changelog() {
+        { curl -s "$B/metrics"; curl -s "$C/metrics"; } |
+                sed -nE "s/^spate_standby_lag_records\{topic=\"(it-0472-$1(-[^\"]*)?-changelog)\".*/\1/p" | head -1
+}
+ddlog=$(changelog dd) winlog=$(changelog win)
 printf '%s\t\001zz-not-committed\tx\n' "$P" >"$TMP/uncommitted.tsv"
 check "one record without its commit's meta appended to $ddlog[$P]" \
         $KT produce "$BOOT" "$ddlog" "$TMP/uncommitted.tsv" --partitioned
-# The lag every copy of dd's task P reports once its standby saw that record past the copy's
-# checkpoint (asked of each holder for that copy alone, as a forwarding instance asks): one value,
-# > 0, from as many instances as keep a copy. (The standby's lag metric counts records it has
-# read, so it does not show a commit left unfinished.)
-lagged() {
+for i in $(seq "$WL"); do printf '%s\t\001zz-not-committed-%s\tx\n' "$P" "$i"; done >"$TMP/uncommitted-win.tsv"
+check "$WL records without their commit's meta appended to $winlog[$P]" \
+        $KT produce "$BOOT" "$winlog" "$TMP/uncommitted-win.tsv" --partitioned
+# copy_lag NODE: the lag every copy of NODE's task P reports once its standby saw those records
+# past the copy's checkpoint (asked of each holder for that copy alone, as a forwarding instance
+# asks), in $lag: one value, > 0, from as many instances as keep a copy. (The standby's lag metric
+# counts records it has read, so it does not show a commit left unfinished.)
+copy_lag() {
         local x n=0 l all=""
         for x in B C; do
-                l=$(curl -s -D - -o /dev/null "${!x}/state/dd?local=1&stale=ok&partitions=$P&limit=1" | tr -d '\r' |
+                l=$(curl -s -D - -o /dev/null "${!x}/state/$1?local=1&stale=ok&partitions=$P&limit=1" | tr -d '\r' |
                         sed -nE "s/^X-Spate-Standby-Lag: $P=([0-9]+)$/\1/p")
                 [ -n "$l" ] && { n=$((n + 1)); all="$all $l"; }
         done
         lag=$(printf '%s\n' $all | sort -u)
         [ "$n" -eq "$(followers "$P")" ] && [ "$(printf '%s\n' "$lag" | wc -l)" -eq 1 ] && [ "${lag:-0}" -gt 0 ]
 }
+# win's copies WL behind (what was appended: they were at 0), dd's by one lag.
+lagged() { copy_lag win && wlag=$lag && [ "$wlag" -eq "$WL" ] && copy_lag dd; }
 if ! wait_for 30 lagged; then
-        nok "the copies of dd's task $P report that lag within 30 s"
-        echo "# copies of dd's task $P: $(followers "$P"), lags seen: ${lag:-none}"
+        nok "the copies of win's and dd's tasks $P report those lags within 30 s"
+        echo "# copies of the tasks $P: $(followers "$P"), lags seen: win ${wlag:-none}, last asked ${lag:-none}"
 else
-        ok "its $(followers "$P") copies report a lag of $lag records"
+        ok "their $(followers "$P") copies report lags of $lag (dd) and $wlag (win) records"
         for x in C B; do
                 $PY "$REF/iq_stale_ref.py" behind "${!x}" "$TMP/windows.jsonl" "$TMP/records.jsonl" "$P" "$lag" \
-                        >"$TMP/behind-${x,}.tap"
+                        "$wlag" "$(followers "$P")" >"$TMP/behind-${x,}.tap"
         done
         if moved; then
                 skip "max_lag below the copies' lag: 503" "the group moved a's partitions before the questions were done"
         else
                 for x in c b; do
-                        check "$x: dd ids of partition $P and a scan of dd with max_lag=$((lag - 1)): 503 standby_behind naming it (lag $lag); with max_lag=$lag and window keys with max_lag=0: the references ($(grep -c "^ok" "$TMP/behind-$x.tap") checks)" \
+                        check "$x: ids and a scan of dd with max_lag=$((lag - 1)), keys and a scan of win with max_lag=$((wlag - 1)), of partition $P: 503 standby_behind naming its copies (lags $lag, $wlag); with max_lag=$lag, $wlag: the references ($(grep -c "^ok" "$TMP/behind-$x.tap") checks)" \
                                 [ "$(grep -c "^not ok" "$TMP/behind-$x.tap")" -eq 0 ]
-                        tap_relay "$x, max_lag: " < <(grep "^not ok" "$TMP/behind-$x.tap" | head -10)
+                        tap_relay "$x, max_lag: " < <(grep "^not ok" "$TMP/behind-$x.tap" | head -20)
                 done
         fi
 fi

@@ -33,14 +33,17 @@ independent references (test 0472).
         --arg=NAME=VALUE: added to every question (max_lag=N: the answers must not change while
         the copies are within N records).
         TAP-like lines; exit 0 when all hold; -q: only the status.
-  behind BASE WINDOWS.jsonl RECORDS.jsonl P LAG [-q]
-        The copies of dd's task of partition P are LAG records (> 0) behind its changelog and its
-        owner is dead, the window's copies caught up: for the first 3 keys of P, through BASE,
+  behind BASE WINDOWS.jsonl RECORDS.jsonl P LAG WLAG COPIES [-q]
+        The copies of dd's task of partition P are LAG records (> 0) behind its changelog, those
+        of win's task of P WLAG records (> 0, another number, so that each store's own lag is
+        seen), COPIES of each, and the owner is dead: for the first 3 keys of P, through BASE,
         GET /state/dd/<id>?stale=ok&max_lag=LAG-1 of each id, and a scan of dd, is a 503
-        standby_behind with Retry-After naming only partition P of it0472.in, each copy at lag
-        LAG (no partial scan); with max_lag=LAG the id's first event time, and the scan every id's,
-        from a standby (X-Spate-Standby-Lag P=LAG); and
-        GET /state/win/<key>?stale=ok&max_lag=0 the key's last window from a copy at lag 0.
+        standby_behind with Retry-After naming only partition P of it0472.in, its COPIES copies
+        (each instance once), each at lag LAG (no partial scan); with max_lag=LAG the id's first
+        event time, and the scan every id's, from a standby (X-Spate-Standby-Lag P=LAG). The
+        same for the window: GET /state/win/<key>, and a scan of win, with max_lag=WLAG-1 a 503
+        naming P's copies at lag WLAG; with max_lag=WLAG the key's last window, and the scan
+        every key's, from a copy at lag WLAG.
 """
 import json
 import random
@@ -126,25 +129,33 @@ def load(windows, records):
     return want, first, where
 
 
-def behind(base, windows, records, p, lag):
-    p, lag = int(p), int(lag)
+def too_far(c, paths, p, lag, copies):
+    """Each of paths (asked of c.base) is a 503 standby_behind naming partition p and its copies,
+    every one at lag."""
+    for path in paths:
+        st, body, hdr = get(c.base + path)
+        entries = body.get("behind", []) if isinstance(body, dict) else []
+        instances = [e.get("instance") for e in entries]
+        ok = (st == 503 and hdr.get("Retry-After") == "1" and body.get("error") == "standby_behind" and
+              body.get("max_lag") == lag - 1 and len(entries) == copies and
+              len(set(instances)) == copies and None not in instances and
+              all(e.get("topic") == "it0472.in" and e.get("partition") == p and e.get("lag") == lag
+                  for e in entries) and
+              "partition %d of it0472.in" % p in body.get("reason", ""))
+        c.res.append((ok, "%s: 503 standby_behind naming partition %d, %d copies at lag %d (got %s %s)" %
+                      (path, p, copies, lag, st, body)))
+
+
+def behind(base, windows, records, p, lag, wlag, copies):
+    p, lag, wlag, copies = int(p), int(lag), int(wlag), int(copies)
     want, first, where = load(windows, records)
     c = Checker(base, "stale", ["max_lag=%d" % lag])
     c.lag = lag
     q = urllib.parse.quote
     keys = sorted(k for k in want if where[k] == p)[:3]
     idents = [i for key in keys for i in sorted(i for i in first if i.rsplit("-", 1)[0] == key)]
-    for path in ["/state/dd/%s?stale=ok&max_lag=%d" % (q(i), lag - 1) for i in idents] + \
-            ["/state/dd?stale=ok&limit=100000&max_lag=%d" % (lag - 1)]:
-        st, body, hdr = get(base + path)
-        entries = body.get("behind", []) if isinstance(body, dict) else []
-        ok = (st == 503 and hdr.get("Retry-After") == "1" and body.get("error") == "standby_behind" and
-              body.get("max_lag") == lag - 1 and len(entries) > 0 and
-              all(e.get("topic") == "it0472.in" and e.get("partition") == p and e.get("lag") == lag
-                  for e in entries) and
-              "partition %d of it0472.in" % p in body.get("reason", ""))
-        c.res.append((ok, "%s: 503 standby_behind naming partition %d, lag %d (got %s %s)" %
-                      (path, p, lag, st, body)))
+    too_far(c, ["/state/dd/%s?stale=ok&max_lag=%d" % (q(i), lag - 1) for i in idents] +
+            ["/state/dd?stale=ok&limit=100000&max_lag=%d" % (lag - 1)], p, lag, copies)
     for ident in idents:
         c.ask("/state/dd/%s" % q(ident), p,
               lambda b, i=ident: None if b == {"key": i, "passed_at": first[i]} else
@@ -153,9 +164,13 @@ def behind(base, windows, records, p, lag):
     c.ask("/state/dd?limit=100000", p,
           lambda b: None if b["rows"] == every and not b["truncated"] else
           "%d rows, want %d: %s" % (len(b["rows"]), len(every), [r for r in b["rows"] if r not in every][:3]))
-    c.lag, c.extra = 0, "&max_lag=0"
+    too_far(c, ["/state/win/%s?stale=ok&max_lag=%d" % (q(k), wlag - 1) for k in keys] +
+            ["/state/win?stale=ok&limit=100000&max_lag=%d" % (wlag - 1)], p, wlag, copies)
+    c.lag, c.extra = wlag, "&max_lag=%d" % wlag
     for key in keys:
         c.ask("/state/win/%s" % q(key), p, lambda b, w=want[key][-1]: same_window(b, w))
+    latest = [want[k][-1] for k in sorted(want)]
+    c.ask("/state/win?limit=100000", p, lambda b: same_windows(b["rows"], latest))
     c.res.append((len(keys) == 3 and c.sources["owner"] == 0,
                   "%d keys of partition %d, %d answers from a standby, %d from an owner" %
                   (len(keys), p, c.sources["standby"], c.sources["owner"])))
@@ -204,7 +219,7 @@ if __name__ == "__main__":
     if args[:1] == ["gen"] and len(args) == 4:
         gen(int(args[1]), int(args[2]), args[3])
         sys.exit(0)
-    if args[:1] == ["behind"] and len(args) == 6:
+    if args[:1] == ["behind"] and len(args) == 8:
         results, sources = behind(*args[1:])
     elif args[:1] == ["check"] and len(args) in (6, 7, 8) and args[5] in ("stale", "owner", "strict"):
         results, sources = check(*args[1:], extra=extra)
