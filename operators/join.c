@@ -395,11 +395,19 @@ static const char *collected(const spate_buf_t *b, size_t *at, int64_t *ts, uint
         return v;
 }
 
-/* Store key pk's entries in every live segment into out, newest segment
- * first: the stream time bounds every entry's time. */
-static int fetch_live(spate_kv_t *kv, const char *pk, size_t plen, spate_buf_t *out) {
+/* The same, stopping at the first. */
+static int collect_first(void *opaque, int64_t ts, const void *val, size_t vlen) {
+        collect_entry(opaque, ts, val, vlen);
+        return 1;
+}
+
+/* Store key pk's entries in the live segments into out, newest segment
+ * first (the stream time bounds every entry's time): all of them, or the
+ * newest only. */
+static int fetch_live(spate_kv_t *kv, const char *pk, size_t plen, int newest_only, spate_buf_t *out) {
         out->len = 0;
-        return spate_wkv_fetch(kv, pk, plen, INT64_MIN, spate_kv_stream_time(kv), collect_entry, out);
+        return spate_wkv_fetch(kv, pk, plen, INT64_MIN, spate_kv_stream_time(kv),
+                               newest_only ? collect_first : collect_entry, out);
 }
 
 /* Rewrites row key's entries of ts's segment to their live ones except the
@@ -429,12 +437,14 @@ static int rewrite(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen
 /* A record of key skey joined before: its entry goes from the row key and
  * segment it is under (the row key is an expression of the record, so a
  * revision may name another; its time may be in another segment), and the
- * record key's 'R' entry there too. j->cur: those entries. */
+ * record key's 'R' entry there too. A record key has one live 'R' entry at
+ * most (each replaces the one before), so the fetch stops at the first: the
+ * segments before it are not read. j->cur: that entry. */
 static int forget_previous(spate_node_t *n, spate_kv_t *kv, const spate_record_t *rec) {
         join_t *j = n->ctx;
         size_t plen;
         const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
-        if (fetch_live(kv, pk, plen, &j->cur))
+        if (fetch_live(kv, pk, plen, 1, &j->cur))
                 return -1;
         for (size_t at = 0; at < j->cur.len;) {
                 int64_t ts;
@@ -602,7 +612,7 @@ static int recheck(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, c
         join_t *j = n->ctx;
         size_t plen, rlen = 0;
         const char *pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
-        if (fetch_live(kv, pk, plen, &j->cur))
+        if (fetch_live(kv, pk, plen, 0, &j->cur))
                 return -1;
         const void *row = j->cur.len ? spate_table_get(rows, key, klen, &rlen) : NULL;
         for (size_t at = 0; at < j->cur.len;) {
