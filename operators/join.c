@@ -6,27 +6,41 @@
  * concat(region, '@', iso(window_start - 3h)).
  *
  * With `retention:` (left joins) a result is revised when its row arrives
- * or changes later. The join remembers, in an engine-owned store (exact
- * across kill -9), every record it joined within `retention` of its task's
- * stream time, under the key it looked up, with a hash of the row it got:
- *   'L' row key -> entries [u64 row hash (0: no row)][i64 ts]
+ * or changes later. The join remembers, in an engine-owned windowed store
+ * (state/wkv.h, retention `retention`: exact across kill -9), every record
+ * it joined within `retention` of its task's stream time, under the key it
+ * looked up, with a hash of the row it got. Store keys, each kept per
+ * segment of the record's time:
+ *   'L' row key -> the entries of the segment that looked it up:
+ *            [u64 row hash (0: no row)][i64 ts]
  *            [u32 record key length (UINT32_MAX: none)][record key]
  *            [u32 length][the record's value as JSON]...
- *   'R' record key -> [i64 ts][the row key it looked up last]
+ *            (its window time: the newest entry's)
+ *   'R' record key -> the row key it looked up last (at its time)
+ * A list per row key and segment, not an entry per [row key][record key]:
+ * a windowed store keeps one entry per key and segment, the recheck of a
+ * row key is then one point read per live segment (three at most) where
+ * entries per record key would be a range read per segment, and a record
+ * without a key needs no made-up one. Expiry is the store's: whole segments
+ * go by a range delete when the stream time leaves them (no scan), and an
+ * entry past the retention inside a live segment is skipped and dropped at
+ * its list's next rewrite. A record past the retention on arrival is not
+ * remembered (it would be forgotten at once).
  * The table tells the join which row keys it changed; at the next
- * punctuation every entry of those keys whose hash differs from the row's
- * now is emitted again with the row's columns. After an assignment (a
- * start, a kill -9, a rebalance) every entry of the task is checked, since
- * the table was read again: what was emitted before a crash is then emitted
- * again at worst, never lost. A record replaces the entry of its record key
- * (an upstream revision), also under another row key ('R' says which). */
+ * punctuation every live entry of those keys whose hash differs from the
+ * row's now is emitted again with the row's columns. After an assignment (a
+ * start, a kill -9, a rebalance) every live entry of the task is checked,
+ * since the table was read again: what was emitted before a crash is then
+ * emitted again at worst, never lost. A record replaces the entry of its
+ * record key (an upstream revision), also under another row key or in
+ * another segment ('R' says which). */
 #include "../connectors/table/table.h"
 #include "../engine/ctx.h"
 #include "../engine/metrics.h"
 #include "../engine/node.h"
 #include "../serde/json_write.h"
 #include "../serde/serde.h"
-#include "../state/kv.h"
+#include "../state/wkv.h"
 #include "../util/buf.h"
 #include "../util/log.h"
 #include "../util/util.h"
@@ -37,8 +51,8 @@
 #define JOIN_COLS_MAX 256  /* row columns decoded per lookup */
 #define STORE "lookups"
 #define NO_KEY UINT32_MAX
-#define KIND_LOOKUP 'L'  /* 'L' row key -> the entries that looked it up */
-#define KIND_RECORD 'R'  /* 'R' record key -> [i64 ts][the row key it looked up last] */
+#define KIND_LOOKUP 'L'  /* 'L' row key -> the entries of a segment that looked it up */
+#define KIND_RECORD 'R'  /* 'R' record key -> the row key it looked up last */
 /* Bytes of changed row keys kept between two punctuations; past it (a
  * table's first load) every entry is checked instead. */
 #define CHANGED_MAX (1u << 20)
@@ -64,8 +78,10 @@ typedef struct join {
         spate_serde_t *json;        /* remembered records' values */
         spate_buf_t changed;        /* [u32 len][row key]... changed since the last punctuation */
         int recheck_all;            /* an assignment, a file version, or too many changes */
-        spate_buf_t cur, next, enc; /* a key's entries as read, as rewritten; one record's JSON */
-        spate_buf_t keys;           /* keys collected by a scan: [u32 len][key]... */
+        /* entries as read (a fetch's: [i64 ts][u32 len][value]...), as
+         * rewritten; one record's JSON */
+        spate_buf_t cur, next, enc;
+        spate_buf_t keys;           /* the row keys of a task's live lists: [i64 ts][u32 len][key]... */
         spate_buf_t pk, add;        /* a store key with its kind; what a rewrite appends */
         spate_metric_t *m_reemitted;
         uint64_t reemitted, failed;
@@ -156,7 +172,7 @@ static int init_reemit(spate_node_t *n, spate_node_t *tn, char *errstr, size_t e
         j->m_reemitted = spate_metrics_counter(spate_metrics_default(), "spate_join_reemitted_total",
                                                "Join results emitted again because their row arrived or "
                                                "changed later", "node", n->name, NULL);
-        return spate_node_add_store(n, STORE, errstr, errstr_size);
+        return spate_node_add_window_store(n, STORE, j->retention, errstr, errstr_size);
 }
 
 /* A partitioned table answers for the partition of the record's input
@@ -319,17 +335,26 @@ static int same_key(const entry_t *e, const char *key, size_t klen, int has_key)
         return has_key && e->sklen == klen && !memcmp(e->skey, key, klen);
 }
 
-/* j->next = the entries of b still within retention of stream time now,
- * except the one of record key (skey, has_key). -1 for corrupt bytes. */
-static int keep_live(join_t *j, const char *b, size_t len, int64_t now, const char *skey, size_t sklen,
-                     int has_key) {
+/* 1 if a record of time ts is past the retention of kv's stream time
+ * (forgotten, though its segment may not be deleted yet). */
+static int expired(const join_t *j, spate_kv_t *kv, int64_t ts) {
+        int64_t s = spate_kv_stream_time(kv);
+        return s != INT64_MIN && ts <= s - j->retention;
+}
+
+/* j->next = the live entries of b except the one of record key (skey,
+ * has_key); *newest: the newest time kept. -1 for corrupt bytes. */
+static int keep_live(join_t *j, spate_kv_t *kv, const char *b, size_t len, const char *skey, size_t sklen,
+                     int has_key, int64_t *newest) {
         entry_t e;
         size_t at = 0;
         int rc;
         j->next.len = 0;
         while ((rc = entry_next(b, len, &at, &e)) == 1)
-                if (e.ts > now - j->retention && !same_key(&e, skey, sklen, has_key))
+                if (!expired(j, kv, e.ts) && !same_key(&e, skey, sklen, has_key)) {
                         entry_put(&j->next, &e);
+                        *newest = e.ts > *newest ? e.ts : *newest;
+                }
         return rc;
 }
 
@@ -346,117 +371,118 @@ static const char *store_key(join_t *j, char kind, const void *key, size_t klen,
         return j->pk.data;
 }
 
-/* Rewrites row key's entries to j->next's live ones except record key
- * (skey, has_key): put, or deleted when none is left. */
-static int rewrite(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, int64_t now, const char *skey,
-                   size_t sklen, int has_key, const spate_buf_t *add) {
-        join_t *j = n->ctx;
-        const void *val = NULL;
-        size_t vlen = 0, plen;
-        const char *pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
-        int rc;
-        if ((rc = spate_kv_get(kv, pk, plen, &val, &vlen)) < 0)
-                return -1;
-        if (keep_live(j, rc ? "" : val, rc ? 0 : vlen, now, skey, sklen, has_key) < 0)
-                spate_warn("join %s: the entries of key %.*s were corrupt: dropped", n->name, (int)klen, key);
-        if (add)
-                spate_buf_put(&j->next, add->data, add->len);
-        return j->next.len ? spate_kv_put(kv, pk, plen, j->next.data, j->next.len) : spate_kv_delete(kv, pk, plen);
-}
-
-/* A record of key skey looked up another row before (the row key is an
- * expression of the record, so a revision may name another): its entry
- * there goes. j->cur: that row key. */
-static int forget_previous(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
-                           int64_t now) {
-        join_t *j = n->ctx;
-        const void *val;
-        size_t vlen, plen;
-        const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
-        int rc = spate_kv_get(kv, pk, plen, &val, &vlen);
-        if (rc)
-                return rc < 0 ? -1 : 0;
-        if (vlen < 8 || (vlen - 8 == klen && !memcmp((const char *)val + 8, key, klen)))
-                return 0;
-        j->cur.len = 0;
-        spate_buf_put(&j->cur, (const char *)val + 8, vlen - 8);
-        return rewrite(n, kv, j->cur.data, j->cur.len, now, rec->key, rec->key_len, 1, NULL);
-}
-
-/* rec (joined with the row of hash h) among key's entries, in place of the
- * record key's earlier entry; the record key -> row key it looked up. */
-static int remember(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
-                    uint64_t h) {
-        join_t *j = n->ctx;
-        int64_t now = spate_kv_stream_time(kv);
-        unsigned char ts[8];
-        size_t plen;
-        if (rec->key && forget_previous(n, kv, key, klen, rec, now))
-                return -1;
-        j->enc.len = 0;
-        spate_json_write(&j->enc, n->in, &rec->value);
-        entry_t e = { h, rec->ts, rec->key, j->enc.data, rec->key ? (uint32_t)rec->key_len : NO_KEY,
-                      (uint32_t)j->enc.len };
-        j->add.len = 0;
-        entry_put(&j->add, &e);
-        if (rewrite(n, kv, key, klen, now, rec->key, rec->key_len, rec->key != NULL, &j->add))
-                return -1;
-        if (!rec->key)
-                return 0;
-        spate_put_be64(ts, (uint64_t)rec->ts);
-        j->add.len = 0;
-        spate_buf_put(&j->add, ts, 8);
-        spate_buf_put(&j->add, key, klen);
-        const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
-        return spate_kv_put(kv, pk, plen, j->add.data, j->add.len);
-}
-
-typedef struct {
-        join_t *j;
-        int64_t now;
-} scan_t;
-
 static void key_put(spate_buf_t *b, const void *key, size_t klen) {
         uint32_t kl = (uint32_t)klen;
         spate_buf_put(b, &kl, 4);
         spate_buf_put(b, key, klen);
 }
 
-/* Store keys (with their kind) holding an entry past the retention. */
-static int collect_expired(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
-        scan_t *s = opaque;
-        entry_t e;
-        size_t at = 0;
-        int rc = 1;
-        if (klen && *(const char *)key == KIND_RECORD) {
-                if (vlen < 8 || (int64_t)spate_get_be64(val) <= s->now - s->j->retention)
-                        key_put(&s->j->keys, key, klen);
-                return 0;
-        }
-        while ((rc = entry_next(val, vlen, &at, &e)) == 1 && e.ts > s->now - s->j->retention)
-                ;
-        if (rc)  /* an expired entry, or corrupt bytes (dropped with it) */
-                key_put(&s->j->keys, key, klen);
+/* Appends (ts, val) to the buffer opaque: [i64 ts][u32 len][val]... */
+static int collect_entry(void *opaque, int64_t ts, const void *val, size_t vlen) {
+        unsigned char t[8];
+        spate_put_be64(t, (uint64_t)ts);
+        spate_buf_put(opaque, t, 8);
+        key_put(opaque, val, vlen);
         return 0;
 }
 
-/* Entries that fell out of the retention go, keys without one left too. */
-static int purge(spate_node_t *n, spate_kv_t *kv) {
+/* The (ts, val) at *at of a buffer of collect_entry()'s, *at moved on. */
+static const char *collected(const spate_buf_t *b, size_t *at, int64_t *ts, uint32_t *len) {
+        const char *v = b->data + *at + 12;
+        *ts = (int64_t)spate_get_be64((const unsigned char *)b->data + *at);
+        memcpy(len, b->data + *at + 8, 4);
+        *at += 12 + *len;
+        return v;
+}
+
+/* The same, stopping at the first. */
+static int collect_first(void *opaque, int64_t ts, const void *val, size_t vlen) {
+        collect_entry(opaque, ts, val, vlen);
+        return 1;
+}
+
+/* Store key pk's entries in the live segments into out, newest segment
+ * first (the stream time bounds every entry's time): all of them, or the
+ * newest only. */
+static int fetch_live(spate_kv_t *kv, const char *pk, size_t plen, int newest_only, spate_buf_t *out) {
+        out->len = 0;
+        return spate_wkv_fetch(kv, pk, plen, INT64_MIN, spate_kv_stream_time(kv),
+                               newest_only ? collect_first : collect_entry, out);
+}
+
+/* Rewrites row key's entries of ts's segment to their live ones except the
+ * one of record key (skey, has_key), then add (one entry of time ts, or
+ * NULL): put with the newest time kept, or deleted when none is left. */
+static int rewrite(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, int64_t ts, const char *skey,
+                   size_t sklen, int has_key, const spate_buf_t *add) {
         join_t *j = n->ctx;
-        scan_t s = { j, spate_kv_stream_time(kv) };
-        j->keys.len = 0;
-        if (spate_kv_each(kv, collect_expired, &s))
+        const void *val = NULL;
+        size_t vlen = 0, plen;
+        int64_t ets, newest = INT64_MIN;
+        const char *pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        int rc;
+        if ((rc = spate_wkv_get(kv, pk, plen, ts, &ets, &val, &vlen)) < 0)
                 return -1;
-        for (size_t at = 0; at < j->keys.len;) {
+        if (keep_live(j, kv, rc ? "" : val, rc ? 0 : vlen, skey, sklen, has_key, &newest) < 0)
+                spate_warn("join %s: the entries of key %.*s were corrupt: dropped", n->name, (int)klen, key);
+        if (add) {
+                spate_buf_put(&j->next, add->data, add->len);
+                newest = ts > newest ? ts : newest;
+        }
+        if (j->next.len)
+                return spate_wkv_put(kv, pk, plen, newest, j->next.data, j->next.len);
+        return rc ? 0 : spate_wkv_delete(kv, pk, plen, ts);
+}
+
+/* A record of key skey joined before: its entry goes from the row key and
+ * segment it is under (the row key is an expression of the record, so a
+ * revision may name another; its time may be in another segment), and the
+ * record key's 'R' entry there too. A record key has one live 'R' entry at
+ * most (each replaces the one before), so the fetch stops at the first: the
+ * segments before it are not read. j->cur: that entry. */
+static int forget_previous(spate_node_t *n, spate_kv_t *kv, const spate_record_t *rec) {
+        join_t *j = n->ctx;
+        size_t plen;
+        const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
+        if (fetch_live(kv, pk, plen, 1, &j->cur))
+                return -1;
+        for (size_t at = 0; at < j->cur.len;) {
+                int64_t ts;
                 uint32_t kl;
-                memcpy(&kl, j->keys.data + at, 4);
-                const char *key = j->keys.data + at + 4;
-                at += 4 + kl;
-                if (*key == KIND_RECORD ? spate_kv_delete(kv, key, kl)
-                                        : rewrite(n, kv, key + 1, kl - 1, s.now, NULL, 0, 0, NULL))
+                const char *rk = collected(&j->cur, &at, &ts, &kl);
+                if (rewrite(n, kv, rk, kl, ts, rec->key, rec->key_len, 1, NULL))
+                        return -1;
+                pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
+                if (spate_wkv_delete(kv, pk, plen, ts))
                         return -1;
         }
         return 0;
+}
+
+/* rec (joined with the row of hash h) among key's entries of its segment,
+ * in place of the record key's earlier entry; the record key -> the row key
+ * it looked up, at its time. A record past the retention on arrival is not
+ * remembered (a put would be dropped), but still replaces the earlier one. */
+static int remember(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, const spate_record_t *rec,
+                    uint64_t h) {
+        join_t *j = n->ctx;
+        size_t plen;
+        if (rec->key && forget_previous(n, kv, rec))
+                return -1;
+        if (expired(j, kv, rec->ts))
+                return 0;
+        j->enc.len = 0;
+        spate_json_write(&j->enc, n->in, &rec->value);
+        entry_t e = { h, rec->ts, rec->key, j->enc.data, rec->key ? (uint32_t)rec->key_len : NO_KEY,
+                      (uint32_t)j->enc.len };
+        j->add.len = 0;
+        entry_put(&j->add, &e);
+        if (rewrite(n, kv, key, klen, rec->ts, rec->key, rec->key_len, rec->key != NULL, &j->add))
+                return -1;
+        if (!rec->key)
+                return 0;
+        const char *pk = store_key(j, KIND_RECORD, rec->key, rec->key_len, &plen);
+        return spate_wkv_put(kv, pk, plen, rec->ts, key, klen);
 }
 
 /* --- the record path --- */
@@ -509,15 +535,9 @@ static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                 return -1;
         if (!store)
                 return 0;
-        int64_t before = spate_kv_stream_time(store);
-        if (rec->ts > before)
-                spate_kv_set_stream_time(store, rec->ts);
-        if (key && remember(n, store, key, klen, rec, row_hash(row, rlen)))
+        if (spate_wkv_advance(store, rec->ts, NULL))
                 return -1;
-        int64_t half = j->retention / 2 > 0 ? j->retention / 2 : 1;
-        if (before != INT64_MIN && rec->ts > before && rec->ts / half > before / half)
-                return purge(n, store);
-        return 0;
+        return key ? remember(n, store, key, klen, rec, row_hash(row, rlen)) : 0;
 }
 
 /* --- re-emission --- */
@@ -559,26 +579,20 @@ static void reemit(spate_node_t *n, const entry_t *e, const void *row, size_t rl
                 spate_metric_add(j->m_reemitted, 1);
 }
 
-/* Key's entries that saw another row than the table's now, emitted again. */
-static int recheck(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, const char *key, size_t klen,
-                   spate_ctx_t *ctx) {
+/* Row key's entries of one segment (b: a copy; ts: the segment's newest
+ * time) that saw another row than row, emitted again with it; the live
+ * ones rewritten with row's hash when any was. */
+static int recheck_list(spate_node_t *n, spate_kv_t *kv, const char *key, size_t klen, int64_t ts, const char *b,
+                        size_t len, const void *row, size_t rlen, spate_ctx_t *ctx) {
         join_t *j = n->ctx;
-        const void *val, *row;
-        size_t vlen, rlen = 0;
-        const char *pk;
-        size_t plen;
+        uint64_t h = row_hash(row, rlen);
+        size_t at = 0, plen;
         entry_t e;
         int rc, changed = 0;
-        pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
-        if ((rc = spate_kv_get(kv, pk, plen, &val, &vlen)))
-                return rc < 0 ? -1 : 0;
-        j->cur.len = 0;
-        spate_buf_put(&j->cur, val, vlen);  /* the store's copy is borrowed until its next call */
-        row = rows ? spate_table_get(rows, key, klen, &rlen) : NULL;
-        uint64_t h = row_hash(row, rlen);
-        size_t at = 0;
         j->next.len = 0;
-        while ((rc = entry_next(j->cur.data, j->cur.len, &at, &e)) == 1) {
+        while ((rc = entry_next(b, len, &at, &e)) == 1) {
+                if (expired(j, kv, e.ts))
+                        continue;  /* forgotten: goes with its segment, or now */
                 if (e.hash != h) {
                         reemit(n, &e, row, rlen, ctx);
                         e.hash = h;
@@ -588,16 +602,63 @@ static int recheck(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, c
         }
         if (rc < 0)
                 return corrupt(n, ctx, key, klen);
-        pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
-        return changed ? spate_kv_put(kv, pk, plen, j->next.data, j->next.len) : 0;
+        const char *pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        return changed ? spate_wkv_put(kv, pk, plen, ts, j->next.data, j->next.len) : 0;
 }
 
-/* The row keys the task's entries looked up. */
-static int collect_key(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+/* Row key's entries in every live segment rechecked against the table. */
+static int recheck(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, const char *key, size_t klen,
+                   spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        size_t plen, rlen = 0;
+        const char *pk = store_key(j, KIND_LOOKUP, key, klen, &plen);
+        if (fetch_live(kv, pk, plen, 0, &j->cur))
+                return -1;
+        const void *row = j->cur.len ? spate_table_get(rows, key, klen, &rlen) : NULL;
+        for (size_t at = 0; at < j->cur.len;) {
+                int64_t ts;
+                uint32_t len;
+                const char *b = collected(&j->cur, &at, &ts, &len);
+                if (recheck_list(n, kv, key, klen, ts, b, len, row, rlen, ctx))
+                        return -1;
+        }
+        return 0;
+}
+
+/* The 'L' entries of a task, collected: [i64 ts][u32 len][row key]... */
+static int collect_lookup(void *opaque, const void *key, size_t klen, int64_t ts, const void *val, size_t vlen) {
         (void)val;
         (void)vlen;
         if (klen && *(const char *)key == KIND_LOOKUP)
-                key_put(opaque, (const char *)key + 1, klen - 1);
+                collect_entry(opaque, ts, (const char *)key + 1, klen - 1);
+        return 0;
+}
+
+/* Every live entry of task kv rechecked, one row key and segment at a time
+ * (its keys collected first: the range may not change the store). */
+static int recheck_every(spate_node_t *n, spate_kv_t *kv, const spate_table_t *rows, spate_ctx_t *ctx) {
+        join_t *j = n->ctx;
+        j->keys.len = 0;
+        if (spate_wkv_each(kv, collect_lookup, &j->keys))
+                return -1;
+        for (size_t at = 0; at < j->keys.len;) {
+                int64_t ts, ets;
+                uint32_t kl;
+                const char *key = collected(&j->keys, &at, &ts, &kl);
+                const void *val, *row;
+                size_t vlen, plen, rlen = 0;
+                const char *pk = store_key(j, KIND_LOOKUP, key, kl, &plen);
+                int rc = spate_wkv_get(kv, pk, plen, ts, &ets, &val, &vlen);
+                if (rc < 0)
+                        return -1;
+                if (rc)
+                        continue;
+                j->cur.len = 0;
+                spate_buf_put(&j->cur, val, vlen);  /* the store's copy is borrowed until its next call */
+                row = spate_table_get(rows, key, kl, &rlen);
+                if (recheck_list(n, kv, key, kl, ets, j->cur.data, j->cur.len, row, rlen, ctx))
+                        return -1;
+        }
         return 0;
 }
 
@@ -621,17 +682,10 @@ static int join_punctuate(spate_node_t *n, spate_ctx_t *ctx) {
         uint64_t before = j->reemitted;
         for (int p = 0; p < spate_kv_node_partitions(n); p++) {
                 spate_kv_t *kv = spate_kv_node_task(n, STORE, p, ctx);
-                if (!kv)
-                        continue;
-                if (j->recheck_all) {
-                        j->keys.len = 0;
-                        if (spate_kv_each(kv, collect_key, &j->keys))
-                                return -1;
-                }
                 const spate_table_t *rows = j->partitioned ? spate_table_node_partition(j->tnode, p) : j->rows;
-                if (!rows)
+                if (!kv || !rows)
                         continue;  /* not held: the task's rows are read at its assignment */
-                if (recheck_keys(n, kv, rows, j->recheck_all ? &j->keys : &j->changed, ctx))
+                if (j->recheck_all ? recheck_every(n, kv, rows, ctx) : recheck_keys(n, kv, rows, &j->changed, ctx))
                         return -1;
         }
         j->changed.len = 0;
@@ -675,7 +729,8 @@ const spate_op_def_t spate_op_join = {
         .role = SPATE_ROLE_OPERATOR,
         .doc = "Looks up a table node by a key computed from the record and adds the picked columns "
                "(left: nulls without a row; inner: the record goes to the DLQ). With retention, a result "
-               "is emitted again when its row arrives or changes later (state: an engine-owned store).",
+               "is emitted again when its row arrives or changes later (state: an engine-owned windowed "
+               "store).",
         .props = join_props,
         .binds = join_binds,
         .ctx_size = sizeof(join_t),

@@ -172,6 +172,45 @@ int spate_wkv_fetch(spate_kv_t *kv, const void *key, size_t klen, int64_t from, 
         return rc;
 }
 
+int spate_wkv_get(spate_kv_t *kv, const void *key, size_t klen, int64_t ts, int64_t *ets, const void **val,
+                  size_t *vlen) {
+        int64_t segment, retention = spate_kv_window(kv, &segment);
+        spate_buf_t k = { 0 };
+        seg_key(&k, seg_of(ts, segment), key, klen);
+        int rc = spate_kv_get(kv, k.data, k.len, val, vlen);
+        spate_buf_free(&k);
+        if (rc)
+                return rc;
+        if (*vlen < TS_BYTES || expired(ts_of(*val), retention, spate_kv_stream_time(kv)))
+                return 1;
+        *ets = ts_of(*val);
+        *val = (const char *)*val + TS_BYTES;
+        *vlen -= TS_BYTES;
+        return 0;
+}
+
+typedef struct {
+        spate_wkv_each_cb cb;
+        void *opaque;
+        int64_t retention, stream_time;
+} each_t;
+
+static int each_live(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+        each_t *e = opaque;
+        if (klen < SEG_BYTES || vlen < TS_BYTES || expired(ts_of(val), e->retention, e->stream_time))
+                return 0;
+        return e->cb(e->opaque, (const char *)key + SEG_BYTES, klen - SEG_BYTES, ts_of(val),
+                     (const char *)val + TS_BYTES, vlen - TS_BYTES);
+}
+
+int spate_wkv_each(spate_kv_t *kv, spate_wkv_each_cb cb, void *opaque) {
+        int64_t segment;
+        each_t e = { cb, opaque, spate_kv_window(kv, &segment), spate_kv_stream_time(kv) };
+        unsigned char lb[SEG_BYTES];
+        seg_encode(lb, first_live(e.stream_time, e.retention, segment));
+        return spate_kv_range(kv, lb, sizeof(lb), NULL, 0, each_live, &e);
+}
+
 /* --- interactive queries --- */
 
 typedef struct {

@@ -45,6 +45,19 @@ typedef int (*spate_wkv_fetch_cb)(void *opaque, int64_t ts, const void *val, siz
 int spate_wkv_fetch(spate_kv_t *kv, const void *key, size_t klen, int64_t from, int64_t to, spate_wkv_fetch_cb cb,
                     void *opaque);
 
+/* Key's unexpired entry of ts's segment: 0 with *ets (its timestamp) and
+ * *val (borrowed as spate_kv_get()'s), 1 when none, -1. */
+int spate_wkv_get(spate_kv_t *kv, const void *key, size_t klen, int64_t ts, int64_t *ets, const void **val,
+                  size_t *vlen);
+/* Calls cb with every unexpired entry of the store (key without its
+ * segment), in no particular order (spate_kv_range()'s, from the first live
+ * segment), until cb returns non-zero (returned). Borrowed for the call; cb
+ * must not change the store. Costs the live segments, not the expired ones
+ * not yet deleted. */
+typedef int (*spate_wkv_each_cb)(void *opaque, const void *key, size_t klen, int64_t ts, const void *val,
+                                 size_t vlen);
+int spate_wkv_each(spate_kv_t *kv, spate_wkv_each_cb cb, void *opaque);
+
 /* --- interactive queries (engine/iq.h), from an HTTP thread --- */
 /* Writes the JSON object answering for a key's newest unexpired entry. */
 typedef void (*spate_wkv_render_fn)(const void *key, size_t klen, int64_t ts, const void *val, size_t vlen,
