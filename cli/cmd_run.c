@@ -210,7 +210,7 @@ int spate_cmd_run(int argc, char **argv) {
          * topology/regions/france_regions.geojson), which malloc keeps: the
          * broker threads allocate the prefetched messages in arenas of their
          * own and never reuse them. Returning them lowered the region job's
-         * peak RSS by ~10 MB (median; README, Memory settings). */
+         * peak RSS by ~10 MB (medians; README, Memory settings). */
         malloc_trim(0);
         if (!(running = spate_engine_new(t, errstr, sizeof(errstr))) ||
             (o.http && !(http = spate_http_start(o.http, running, map_regions(t, regions, sizeof(regions)),
