@@ -72,6 +72,8 @@ struct spate_kv {
         int complete;                /* every live key is cached: each() need not read RocksDB */
         int warm;                    /* a standby kept the local copy warm before the assignment */
         int committing;              /* flushed, not checkpointed */
+        void *aux;                   /* spate_kv_set_aux()'s, freed with the task */
+        void (*free_aux)(void *);
 };
 
 struct spate_kv_node {
@@ -390,6 +392,17 @@ int64_t spate_kv_stream_time(const spate_kv_t *kv) {
 
 void spate_kv_set_stream_time(spate_kv_t *kv, int64_t t) {
         kv->stream_time = t;
+}
+
+void *spate_kv_aux(const spate_kv_t *kv) {
+        return kv->aux;
+}
+
+void spate_kv_set_aux(spate_kv_t *kv, void *aux, void (*free_fn)(void *)) {
+        if (kv->free_aux)
+                kv->free_aux(kv->aux);
+        kv->aux = aux;
+        kv->free_aux = free_fn;
 }
 
 size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty) {
@@ -848,6 +861,8 @@ static void kv_free(spate_kv_t *kv) {
                 remove_ent(kv, kv->dirty.head);
         free(kv->buckets);
         spate_store_batch_destroy(kv->batch);
+        if (kv->free_aux)
+                kv->free_aux(kv->aux);
         free(kv);
 }
 

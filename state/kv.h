@@ -102,6 +102,12 @@ int64_t spate_kv_stream_time(const spate_kv_t *kv);
 void spate_kv_set_stream_time(spate_kv_t *kv, int64_t t);
 /* Entries the cache holds for this task, and how many of them are dirty. */
 size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty);
+/* State a layer over the store keeps per task (wkv.c's key filters): NULL
+ * until set. The task's store lives one assignment (a restore, a crash's
+ * recovery or a standby's promotion makes a new one), and frees it then
+ * with free_fn: it never outlives the contents it describes. */
+void *spate_kv_aux(const spate_kv_t *kv);
+void spate_kv_set_aux(spate_kv_t *kv, void *aux, void (*free_fn)(void *));
 
 /* --- interactive queries (engine/iq.h), from an HTTP thread --- */
 /* Writes the JSON object answering for one entry (its key included) to out. */

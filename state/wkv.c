@@ -15,6 +15,12 @@
 /* A fetch reads one key per segment of its range: a range wider than this
  * many segments is a caller's mistake, not a read to make. */
 #define FETCH_SEGMENTS_MAX 1024
+/* The key filters' Bloom filters: 4 probes, 16 bits a key (~0.2 % false
+ * positives); a segment's first one is sized for the keys of the newest
+ * segment before it, at least FILTER_MIN_KEYS. */
+#define FILTER_PROBES 4
+#define FILTER_BITS_PER_KEY 16
+#define FILTER_MIN_KEYS 512
 
 int spate_node_add_window_store(spate_node_t *n, const char *name, int64_t retention_ms, char *errstr,
                                 size_t errstr_size) {
@@ -96,26 +102,196 @@ static int expire(spate_kv_t *kv, int64_t lo, int64_t hi, uint64_t *count) {
         return rc;
 }
 
+/* --- key filters ---
+ * A fetch reads a key in each segment of its range (three for dedupe), and
+ * a new key is in none of them. A cache that is not complete (it evicted,
+ * or the task restored a non-empty column family) sends each such miss to
+ * RocksDB, caching the absence (which evicts more): with state over
+ * state_memory_mb that made dedupe slower per record than its plain store
+ * (one read a record). So each task keeps, per live segment, a Bloom filter
+ * of the keys the segment may hold - every key put since the task's store
+ * opened, and the keys it held then, read once by a range over the live
+ * segments - and a fetch reads only the segments whose filter may hold the
+ * key. A filter only ever grows (a delete leaves the key in it), so it
+ * holds a superset of the segment's keys: it never hides an entry, and
+ * fetches answer as without it. A segment's filter goes with the segment
+ * (spate_wkv_advance()). It lives with the task's store (spate_kv_aux()),
+ * which a restore makes anew, so it is rebuilt from whatever the restore
+ * left. Memory: 2 to 4 bytes a key (bits a power of two), outside
+ * state_memory_mb. */
+
+/* A Bloom filter; a segment's are layers, the last taking new keys, the
+ * next one twice as large once it is full (so no key count is needed in
+ * advance). */
+typedef struct layer {
+        uint64_t *bits;
+        size_t nbits;                /* a power of two */
+        size_t n, cap;               /* keys noted, keys it is sized for */
+} layer_t;
+
+typedef struct segfilter {
+        int64_t seg;
+        layer_t *layers;
+        size_t nlayers;
+} segfilter_t;
+
+typedef struct filters {
+        segfilter_t *segs;           /* ascending by segment */
+        size_t nsegs;
+} filters_t;
+
+static int layer_probe(layer_t *l, uint64_t h, int set) {
+        uint64_t step = (h >> 32) | 1;
+        int all = 1;
+        for (int i = 0; i < FILTER_PROBES; i++, h += step) {
+                size_t b = (size_t)h & (l->nbits - 1);
+                if (set)
+                        l->bits[b / 64] |= UINT64_C(1) << (b % 64);
+                else
+                        all &= (int)(l->bits[b / 64] >> (b % 64)) & 1;
+        }
+        return all;
+}
+
+static int filter_may_hold(segfilter_t *f, uint64_t h) {
+        for (size_t i = f->nlayers; i-- > 0;)
+                if (layer_probe(&f->layers[i], h, 0))
+                        return 1;
+        return 0;
+}
+
+static size_t filter_keys(const segfilter_t *f) {
+        size_t n = 0;
+        for (size_t i = 0; i < f->nlayers; i++)
+                n += f->layers[i].n;
+        return n;
+}
+
+static layer_t *layer_add(segfilter_t *f, size_t cap) {
+        size_t bits = 64;
+        while (bits < cap * FILTER_BITS_PER_KEY)
+                bits *= 2;
+        f->layers = spate_xrealloc(f->layers, sizeof(*f->layers) * (f->nlayers + 1));
+        layer_t *l = &f->layers[f->nlayers++];
+        *l = (layer_t){ .bits = spate_xcalloc(bits / 64, sizeof(uint64_t)), .nbits = bits, .cap = cap };
+        return l;
+}
+
+/* Notes key hash h in f (once: a key it may hold already is not counted);
+ * a full last layer gets a successor twice its size. */
+static void filter_note(segfilter_t *f, uint64_t h) {
+        layer_t *l = &f->layers[f->nlayers - 1];
+        if (filter_may_hold(f, h))
+                return;
+        if (l->n >= l->cap)
+                l = layer_add(f, 2 * l->cap);
+        layer_probe(l, h, 1);
+        l->n++;
+}
+
+static void filter_free(segfilter_t *f) {
+        for (size_t i = 0; i < f->nlayers; i++)
+                free(f->layers[i].bits);
+        free(f->layers);
+}
+
+static void filters_free(void *p) {
+        filters_t *fs = p;
+        for (size_t i = 0; i < fs->nsegs; i++)
+                filter_free(&fs->segs[i]);
+        free(fs->segs);
+        free(fs);
+}
+
+/* seg's filter; NULL when it has none (unless create: a new one's first
+ * layer is sized for the keys of the newest segment so far). */
+static segfilter_t *seg_filter(filters_t *fs, int64_t seg, int create) {
+        size_t i = 0, hint;
+        while (i < fs->nsegs && fs->segs[i].seg < seg)
+                i++;
+        if (i < fs->nsegs && fs->segs[i].seg == seg)
+                return &fs->segs[i];
+        if (!create)
+                return NULL;
+        hint = fs->nsegs ? filter_keys(&fs->segs[fs->nsegs - 1]) : 0;
+        fs->segs = spate_xrealloc(fs->segs, sizeof(*fs->segs) * (fs->nsegs + 1));
+        memmove(fs->segs + i + 1, fs->segs + i, sizeof(*fs->segs) * (fs->nsegs - i));
+        fs->nsegs++;
+        fs->segs[i] = (segfilter_t){ .seg = seg };
+        layer_add(&fs->segs[i], hint > FILTER_MIN_KEYS ? hint : FILTER_MIN_KEYS);
+        return &fs->segs[i];
+}
+
+/* Notes key in seg's filter. */
+static void filters_note(filters_t *fs, int64_t seg, const void *key, size_t klen) {
+        filter_note(seg_filter(fs, seg, 1), spate_hash(key, klen));
+}
+
+/* The filters of the segments before seg go (their entries are deleted). */
+static void filters_drop_before(filters_t *fs, int64_t seg) {
+        size_t n = 0;
+        while (n < fs->nsegs && fs->segs[n].seg < seg)
+                filter_free(&fs->segs[n++]);
+        memmove(fs->segs, fs->segs + n, sizeof(*fs->segs) * (fs->nsegs - n));
+        fs->nsegs -= n;
+}
+
+static int note_entry(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+        (void)val, (void)vlen;
+        if (klen >= SEG_BYTES)
+                filters_note(opaque, seg_decode(key), (const char *)key + SEG_BYTES, klen - SEG_BYTES);
+        return 0;
+}
+
+/* The task's filters, made at its first call from the live segments'
+ * entries (the cache's dirty ones and RocksDB's). NULL when that read
+ * failed (the record has failed). */
+static filters_t *filters_of(spate_kv_t *kv) {
+        filters_t *fs = spate_kv_aux(kv);
+        int64_t segment, retention = spate_kv_window(kv, &segment);
+        unsigned char lb[SEG_BYTES];
+        if (fs)
+                return fs;
+        fs = spate_xcalloc(1, sizeof(*fs));
+        seg_encode(lb, first_live(spate_kv_stream_time(kv), retention, segment));
+        if (spate_kv_range(kv, lb, sizeof(lb), NULL, 0, note_entry, fs)) {
+                filters_free(fs);
+                return NULL;
+        }
+        spate_kv_set_aux(kv, fs, filters_free);
+        return fs;
+}
+
 int spate_wkv_advance(spate_kv_t *kv, int64_t t, uint64_t *expired_count) {
         int64_t segment, retention = spate_kv_window(kv, &segment);
         int64_t before = spate_kv_stream_time(kv), lo, hi;
+        filters_t *fs;
         if (before != INT64_MIN && t <= before)
                 return 0;
+        if (!(fs = filters_of(kv)))
+                return -1;
         spate_kv_set_stream_time(kv, t);
         lo = first_live(before, retention, segment);
         hi = first_live(t, retention, segment);
+        filters_drop_before(fs, hi);
         return hi > lo ? expire(kv, lo, hi, expired_count) : 0;
 }
 
-/* Writes (or, val NULL, deletes) key's entry of ts's segment. */
+/* Writes (or, val NULL, deletes) key's entry of ts's segment. Every entry
+ * written goes through here, noted in its segment's key filter first. */
 static int write_entry(spate_kv_t *kv, const void *key, size_t klen, int64_t ts, const void *val, size_t vlen) {
-        int64_t segment;
+        int64_t segment, seg;
         spate_buf_t k = { 0 }, v = { 0 };
         unsigned char tb[TS_BYTES];
+        filters_t *fs = NULL;
         int rc;
+        if (val && !(fs = filters_of(kv)))
+                return -1;
         spate_kv_window(kv, &segment);
-        seg_key(&k, seg_of(ts, segment), key, klen);
+        seg = seg_of(ts, segment);
+        seg_key(&k, seg, key, klen);
         if (val) {
+                filters_note(fs, seg, key, klen);
                 spate_put_be64(tb, ts);
                 spate_buf_put(&v, tb, sizeof(tb));
                 spate_buf_put(&v, val, vlen);
@@ -143,6 +319,8 @@ int spate_wkv_fetch(spate_kv_t *kv, const void *key, size_t klen, int64_t from, 
                     void *opaque) {
         int64_t segment, retention = spate_kv_window(kv, &segment), s = spate_kv_stream_time(kv);
         int64_t lo, hi, floor = first_live(s, retention, segment);
+        filters_t *fs;
+        uint64_t h = spate_hash(key, klen);
         spate_buf_t k = { 0 };
         int rc = 0;
         if (to < from)
@@ -154,17 +332,22 @@ int spate_wkv_fetch(spate_kv_t *kv, const void *key, size_t klen, int64_t from, 
                 return 0;
         if ((uint64_t)hi - (uint64_t)lo >= FETCH_SEGMENTS_MAX)
                 return spate_kv_fail(kv, "a fetch over more than 1024 segments (FETCH_SEGMENTS_MAX)");
+        if (!(fs = filters_of(kv)))
+                return -1;
         for (int64_t seg = hi;; seg--) {
+                segfilter_t *f = seg_filter(fs, seg, 0);
                 const void *val;
                 size_t vlen;
-                seg_key(&k, seg, key, klen);
-                if ((rc = spate_kv_get(kv, k.data, k.len, &val, &vlen)) < 0)
-                        break;
-                int64_t ts = rc == 0 && vlen >= TS_BYTES ? ts_of(val) : 0;
-                rc = 0;
-                if (vlen >= TS_BYTES && ts >= from && ts <= to && !expired(ts, retention, s) &&
-                    cb(opaque, ts, (const char *)val + TS_BYTES, vlen - TS_BYTES))
-                        break;
+                if (f && filter_may_hold(f, h)) {
+                        seg_key(&k, seg, key, klen);
+                        if ((rc = spate_kv_get(kv, k.data, k.len, &val, &vlen)) < 0)
+                                break;
+                        int64_t ts = rc == 0 && vlen >= TS_BYTES ? ts_of(val) : 0;
+                        rc = 0;
+                        if (vlen >= TS_BYTES && ts >= from && ts <= to && !expired(ts, retention, s) &&
+                            cb(opaque, ts, (const char *)val + TS_BYTES, vlen - TS_BYTES))
+                                break;
+                }
                 if (seg == lo)
                         break;
         }

@@ -5,8 +5,10 @@
  * once all of its time range has expired. Random puts (late ones too),
  * deletes and stream-time moves across many segment boundaries, with a
  * crash at every step of a commit (with and without the local state), and
- * the same with state larger than a 1 MB cache (read-through); state of the
- * plain key-value layout refused. The store is
+ * the same with state larger than a 1 MB cache (read-through); the key
+ * filters that spare a fetch the segments not holding its key (across a
+ * restore, a delete and an expiry); state of the plain key-value layout
+ * refused. The store is
  * that of a `dedupe` node (retention = within = 1 s, segments of 500 ms),
  * driven through the API directly. */
 #include "check.h"
@@ -342,6 +344,75 @@ static void test_boundaries(void) {
         spate_driver_destroy(d);
 }
 
+/* The store's reads that missed its cache (each a RocksDB read). */
+static double misses(void) {
+        return (double)spate_metric_get(spate_metrics_counter(spate_metrics_default(),
+                                                              "spate_store_cache_requests_total", "", "node", "dd",
+                                                              "result", "miss", NULL));
+}
+
+/* key's fetch over every live segment, as text ("" when none). */
+static const char *fetch_all(spate_kv_t *kv, const char *key) {
+        static char got[256];
+        fetched_t f = { got, 0, sizeof(got) };
+        got[0] = 0;
+        CHECK(spate_wkv_fetch(kv, key, strlen(key), 0, 100000, on_fetch, &f) == 0, "fetch %s", key);
+        return got;
+}
+
+/* The segments' key filters: a task restored from a non-empty column family
+ * (its cache not complete) reads RocksDB only for the segments whose filter
+ * may hold the key - the keys of the restored state (read into the filters
+ * at the task's first call), and those put since (after that first call
+ * too) - and answers every key as the store holds it: across a restore, a
+ * delete (the filter keeps the key), and an expiry (the segment's filter
+ * goes, a later put in a new segment is found). */
+static void test_filters(void) {
+        spate_driver_t *d = driver(NULL);
+        spate_kv_t *kv;
+        char err[512], key[16];
+        for (int i = 0; i < 8; i++)
+                spate_driver_pipe(d, "t.in", 0, "f", "{}", 0);
+        CHECK(kv_at(d, 0, &kv) == 0 && spate_wkv_advance(kv, 10000, NULL) == 0, "the store at 10000");
+        for (int i = 0; i < 100; i++) {
+                snprintf(key, sizeof(key), "old%d", i);
+                CHECK(spate_wkv_put(kv, key, strlen(key), 9400 + i % 2 * 200, "o", 1) == 0, "put %s", key);
+        }
+        CHECK(spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL) == 0, "commit");
+        CHECK(spate_driver_crash(d, 1, err, sizeof(err)) == 0, "crash: %s", err);
+        CHECK(spate_driver_assign(d) == 0, "restore: %s", spate_driver_ctx(d)->errstr);
+        CHECK(kv_at(d, 1, &kv) == 0, "the restored store");
+        double m0 = misses();
+        for (int i = 0; i < 1000; i++) {
+                snprintf(key, sizeof(key), "new%d", i);
+                CHECK(!*fetch_all(kv, key), "%s: never put, not found", key);
+        }
+        CHECK(misses() - m0 <= 10, "1000 fetches of keys in no segment (2 segments each) read RocksDB %.0f "
+              "times (false positives only, ~0.2 %% of 2000 segment reads)", misses() - m0);
+        m0 = misses();
+        CHECK_STR(fetch_all(kv, "old1"), "9600=o;", "old1, of the restored state (read into the filter)");
+        CHECK_STR(fetch_all(kv, "old2"), "9400=o;", "old2, of the other segment");
+        CHECK(misses() - m0 >= 2, "the restored keys read through to RocksDB (%.0f reads)", misses() - m0);
+        CHECK(spate_wkv_put(kv, "late", 4, 9700, "l", 1) == 0 && spate_wkv_delete(kv, "old1", 4, 9600) == 0,
+              "a put after the filter was built, a delete");
+        CHECK_STR(fetch_all(kv, "late"), "9700=l;", "the key put after the filter was built");
+        CHECK_STR(fetch_all(kv, "old1"), "", "the deleted key: absent (its filter still holds it)");
+        CHECK(spate_driver_commit(d, SPATE_DRIVER_COMMIT_ALL) == 0, "commit");
+        CHECK(spate_driver_crash(d, 1, err, sizeof(err)) == 0, "crash: %s", err);
+        CHECK(spate_driver_assign(d) == 0, "restore: %s", spate_driver_ctx(d)->errstr);
+        CHECK(kv_at(d, 2, &kv) == 0 && spate_wkv_put(kv, "first", 5, 9800, "f", 1) == 0,
+              "a put as the restored task's first call (the filters are read before it)");
+        CHECK_STR(fetch_all(kv, "late"), "9700=l;", "late, restored");
+        CHECK_STR(fetch_all(kv, "old3"), "9600=o;", "old3, restored");
+        CHECK_STR(fetch_all(kv, "first"), "9800=f;", "first");
+        CHECK(spate_wkv_advance(kv, 10499, NULL) == 0, "10499: the segment [9000, 9500) expires");
+        CHECK_STR(fetch_all(kv, "old2"), "", "old2 expired with its segment");
+        CHECK_STR(fetch_all(kv, "old3"), "9600=o;", "old3 lives");
+        CHECK(spate_wkv_put(kv, "old2", 4, 10490, "n", 1) == 0, "old2 again, in a new segment");
+        CHECK_STR(fetch_all(kv, "old2"), "10490=n;", "old2's new entry");
+        spate_driver_destroy(d);
+}
+
 /* A plain key-value store's meta record ('M', version 1): what dedupe's
  * store wrote before it was windowed. */
 static size_t old_meta(unsigned char *b, int64_t next_offset, int64_t changelog_next, int64_t stream_time) {
@@ -401,6 +472,7 @@ static void test_old_state(void) {
 
 int main(void) {
         test_boundaries();
+        test_filters();
         test_old_state();
         run_rounds(NULL, 40, 40, 60, "40 keys in memory");
         /* Some 4000 entries of 800-byte values live: more than a 1 MB cache holds. */
