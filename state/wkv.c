@@ -3,6 +3,7 @@
  * expiry as a range delete of the segments the stream time has left behind. */
 #include "wkv.h"
 #include "../engine/iq.h"
+#include "../util/bloom.h"
 #include "../util/buf.h"
 #include "../util/mem.h"
 #include "../util/util.h"
@@ -15,11 +16,9 @@
 /* A fetch reads one key per segment of its range: a range wider than this
  * many segments is a caller's mistake, not a read to make. */
 #define FETCH_SEGMENTS_MAX 1024
-/* The key filters' Bloom filters: 4 probes, 16 bits a key (~0.2 % false
- * positives); a segment's first one is sized for the keys of the newest
- * segment before it, at least FILTER_MIN_KEYS. */
-#define FILTER_PROBES 4
-#define FILTER_BITS_PER_KEY 16
+/* The key filters' Bloom filters (util/bloom.h): a segment's first one is
+ * sized for the keys of the newest segment before it, at least
+ * FILTER_MIN_KEYS. */
 #define FILTER_MIN_KEYS 512
 
 int spate_node_add_window_store(spate_node_t *n, const char *name, int64_t retention_ms, char *errstr,
@@ -141,16 +140,7 @@ typedef struct filters {
 } filters_t;
 
 static int layer_probe(layer_t *l, uint64_t h, int set) {
-        uint64_t step = (h >> 32) | 1;
-        int all = 1;
-        for (int i = 0; i < FILTER_PROBES; i++, h += step) {
-                size_t b = (size_t)h & (l->nbits - 1);
-                if (set)
-                        l->bits[b / 64] |= UINT64_C(1) << (b % 64);
-                else
-                        all &= (int)(l->bits[b / 64] >> (b % 64)) & 1;
-        }
-        return all;
+        return spate_bloom_probe(l->bits, l->nbits, h, set);
 }
 
 static int filter_may_hold(segfilter_t *f, uint64_t h) {
@@ -168,9 +158,7 @@ static size_t filter_keys(const segfilter_t *f) {
 }
 
 static layer_t *layer_add(segfilter_t *f, size_t cap) {
-        size_t bits = 64;
-        while (bits < cap * FILTER_BITS_PER_KEY)
-                bits *= 2;
+        size_t bits = spate_bloom_bits(cap, 64);
         f->layers = spate_xrealloc(f->layers, sizeof(*f->layers) * (f->nlayers + 1));
         layer_t *l = &f->layers[f->nlayers++];
         *l = (layer_t){ .bits = spate_xcalloc(bits / 64, sizeof(uint64_t)), .nbits = bits, .cap = cap };

@@ -2,6 +2,7 @@
  * window types, sliding buckets, session merges, closing, expiry and the
  * bookkeeping of what a commit must write and emit (see winstate.h). */
 #include "winstate.h"
+#include "../../util/bloom.h"
 #include "../../util/util.h"
 
 #include <stdio.h>
@@ -130,27 +131,12 @@ static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t k
         return g;
 }
 
-/* Bloom filter probes: 4 of 16 bits per group (~0.2 % false positives). */
-#define BLOOM_PROBES 4
-#define BLOOM_BITS_PER_GROUP 16
-
 static int bloom_probe(const spate_winstate_t *ws, const char *key, size_t klen, int set) {
-        uint64_t h = spate_hash(key, klen), step = (h >> 32) | 1;
-        int all = 1;
-        for (int i = 0; i < BLOOM_PROBES; i++, h += step) {
-                size_t b = (size_t)h & (ws->bloom_bits - 1);
-                if (set)
-                        ws->bloom[b / 64] |= 1ull << (b % 64);
-                else
-                        all &= (int)(ws->bloom[b / 64] >> (b % 64)) & 1;
-        }
-        return all;
+        return spate_bloom_probe(ws->bloom, ws->bloom_bits, spate_hash(key, klen), set);
 }
 
 int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups) {
-        size_t bits = 1 << 16;
-        while (bits < groups * BLOOM_BITS_PER_GROUP)
-                bits *= 2;
+        size_t bits = spate_bloom_bits(groups, 1 << 16);
         uint64_t *b = calloc(bits / 64, sizeof(*b));
         if (!b)
                 return -1;
@@ -175,7 +161,7 @@ void spate_winstate_bloom_done(spate_winstate_t *ws) {
 }
 
 int spate_winstate_bloom_due(const spate_winstate_t *ws) {
-        return ws->spilled && (!ws->bloom_ok || ws->bloom_n * BLOOM_BITS_PER_GROUP > ws->bloom_bits);
+        return ws->spilled && (!ws->bloom_ok || ws->bloom_n * SPATE_BLOOM_BITS_PER_KEY > ws->bloom_bits);
 }
 
 /* The group, fetched from the store when it was evicted (want: created when
