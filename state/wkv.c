@@ -345,9 +345,17 @@ int spate_wkv_fetch(spate_kv_t *kv, const void *key, size_t klen, int64_t from, 
 
 int spate_wkv_get(spate_kv_t *kv, const void *key, size_t klen, int64_t ts, int64_t *ets, const void **val,
                   size_t *vlen) {
-        int64_t segment, retention = spate_kv_window(kv, &segment);
+        int64_t segment, retention = spate_kv_window(kv, &segment), seg = seg_of(ts, segment);
         spate_buf_t k = { 0 };
-        seg_key(&k, seg_of(ts, segment), key, klen);
+        filters_t *fs;
+        segfilter_t *f;
+        if (!(fs = filters_of(kv)))
+                return -1;
+        /* A key new to the segment (most of join's lookups under eviction)
+         * reads nothing, as in a fetch. */
+        if (!(f = seg_filter(fs, seg, 0)) || !filter_may_hold(f, spate_hash(key, klen)))
+                return 1;
+        seg_key(&k, seg, key, klen);
         int rc = spate_kv_get(kv, k.data, k.len, val, vlen);
         spate_buf_free(&k);
         if (rc)

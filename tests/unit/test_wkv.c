@@ -393,6 +393,24 @@ static void test_filters(void) {
         CHECK_STR(fetch_all(kv, "old1"), "9600=o;", "old1, of the restored state (read into the filter)");
         CHECK_STR(fetch_all(kv, "old2"), "9400=o;", "old2, of the other segment");
         CHECK(misses() - m0 >= 2, "the restored keys read through to RocksDB (%.0f reads)", misses() - m0);
+        m0 = misses();
+        for (int i = 0; i < 1000; i++) {
+                int64_t ets;
+                const void *v;
+                size_t vlen;
+                snprintf(key, sizeof(key), "new%d", i);
+                CHECK(spate_wkv_get(kv, key, strlen(key), 9600, &ets, &v, &vlen) == 1, "get %s: none", key);
+        }
+        CHECK(misses() - m0 <= 5, "1000 gets of keys not in the segment read RocksDB %.0f times (false "
+              "positives only)", misses() - m0);
+        {
+                int64_t ets = 0;
+                const void *v = NULL;
+                size_t vlen = 0;
+                CHECK(spate_wkv_get(kv, "old3", 4, 9650, &ets, &v, &vlen) == 0 && ets == 9600 && vlen == 1 &&
+                      !memcmp(v, "o", 1), "get old3 of the restored state through its segment's filter");
+                CHECK(spate_wkv_get(kv, "old3", 4, 9400, &ets, &v, &vlen) == 1, "get old3 in the other segment: none");
+        }
         CHECK(spate_wkv_put(kv, "late", 4, 9700, "l", 1) == 0 && spate_wkv_delete(kv, "old1", 4, 9600) == 0,
               "a put after the filter was built, a delete");
         CHECK_STR(fetch_all(kv, "late"), "9700=l;", "the key put after the filter was built");
