@@ -1010,10 +1010,15 @@ static int cf_empty(spate_kv_t *kv, spate_ctx_t *ctx) {
  * the column family rebuilt from the changelog. 0, or -1 with errstr. */
 static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t errstr_size) {
         spate_kv_node_t *kn = kv->owner;
-        char cf[512], mk = KEY_META, *mv;
+        char series[500], cf[512], mk = KEY_META, *mv;
         size_t mvlen;
         int rc;
-        snprintf(cf, sizeof(cf), "kv.%s.%s-%d", kn->node->name, kn->names[kv->store], kv->partition);
+        snprintf(series, sizeof(series), "kv.%s.%s", kn->node->name, kn->names[kv->store]);
+        snprintf(cf, sizeof(cf), "%s-%d", series, kv->partition);
+        /* The first task creates every partition's at once (spate_store_cf_series()). */
+        if (!spate_store_cf_find(store, cf) &&
+            spate_store_cf_series(store, series, kn->npartitions, errstr, errstr_size))
+                return -1;
         if (spate_store_cf(store, cf, &kv->cf, errstr, errstr_size))
                 return -1;
         rc = spate_store_get(kv->cf, &mk, 1, &mv, &mvlen, errstr, errstr_size);

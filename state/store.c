@@ -1,5 +1,6 @@
 /* store.c - the RocksDB state store behind spate's windows (see store.h). */
 #include "store.h"
+#include "store_cfs.h"
 
 #include <rocksdb/c.h>
 
@@ -389,6 +390,60 @@ int spate_store_cf(spate_store_t *s, const char *name, spate_store_cf_t **cfp,
                 return -1;
         }
         return 0;
+}
+
+/* Creates the missing ones of the n names at once (store_cfs.h). */
+static int cfs_create(spate_store_t *s, char *const *names, int n, char *errstr, size_t errstr_size) {
+        const char **miss = calloc((size_t)n, sizeof(*miss));
+        rocksdb_column_family_handle_t **h = calloc((size_t)n, sizeof(*h));
+        char *rerr = NULL;
+        int m = 0, made = 0, rc = 0;
+
+        if (!miss || !h) {
+                snprintf(errstr, errstr_size, "out of memory");
+                rc = -1;
+        }
+        for (int i = 0; !rc && i < n; i++)
+                if (cf_find(s, names[i]) < 0)
+                        miss[m++] = names[i];
+        if (m)
+                made = spate_rocksdb_cfs_create(s->db, s->opts, m, miss, h, &rerr);
+        pthread_rwlock_wrlock(&s->cfs_lock);
+        for (int i = 0; i < made; i++) {
+                if (!rc && !cf_add(s, miss[i], h[i])) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        rc = -1;
+                }
+                if (rc)
+                        rocksdb_column_family_handle_destroy(h[i]);
+        }
+        pthread_rwlock_unlock(&s->cfs_lock);
+        free(miss);
+        free(h);
+        if (rerr)
+                return store_error(rerr, "create column families", errstr, errstr_size);
+        return rc;
+}
+
+int spate_store_cf_series(spate_store_t *s, const char *prefix, int n, char *errstr, size_t errstr_size) {
+        if (n <= 0)
+                return 0;
+        char **names = calloc((size_t)n, sizeof(*names));
+        int rc = names ? 0 : -1;
+
+        for (int i = 0; i < n && !rc; i++)
+                if (asprintf(&names[i], "%s-%d", prefix, i) < 0) {
+                        names[i] = NULL;
+                        rc = -1;
+                }
+        if (rc)
+                snprintf(errstr, errstr_size, "out of memory");
+        else
+                rc = cfs_create(s, names, n, errstr, errstr_size);
+        for (int i = 0; names && i < n; i++)
+                free(names[i]);
+        free(names);
+        return rc;
 }
 
 int spate_store_drop_cf(spate_store_t *s, const char *name, char *errstr, size_t errstr_size) {

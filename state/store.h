@@ -62,6 +62,13 @@ void spate_store_stats(spate_store_t *store, spate_store_stats_t *st);
 int spate_store_cf(spate_store_t *store, const char *name, spate_store_cf_t **cfp,
                    char *errstr, size_t errstr_size);
 
+/* Creates the missing ones of the column families "<prefix>-0" to
+ * "<prefix>-<n-1>" (a node's tasks, one a partition) at once: RocksDB
+ * rewrites its OPTIONS file, every family's options, at each creation, so
+ * spate_store_cf() of each costs O(n^2) (docs/stores.md). A family created
+ * is empty, as spate_store_cf() would create it. 0, or -1 with errstr. */
+int spate_store_cf_series(spate_store_t *store, const char *prefix, int n, char *errstr, size_t errstr_size);
+
 /* Drops the column family and all its data (a task that moved away). Its
  * handle becomes invalid. Dropping an unknown name is a no-op returning 0. */
 int spate_store_drop_cf(spate_store_t *store, const char *name,

@@ -388,6 +388,34 @@ static void test_live_lock(const char *dir) {
         close(up[0]); close(up[1]); close(down[0]); close(down[1]);
 }
 
+/* A series creates only its missing families, empty and writable, and keeps
+ * an existing one (its handle and data); all of them persist. */
+static void test_series(const char *dir) {
+        spate_store_t *s = open_ok(dir);
+        spate_store_cf_t *one = cf_ok(s, "s-1");
+        const char *names[8];
+        int n;
+
+        put1(s, one, "k", "old");
+        CHECK(spate_store_cf_series(s, "s", 4, errstr, sizeof(errstr)) == 0, "series of 4 (%s)", errstr);
+        n = spate_store_cf_names(s, names, 8);
+        CHECK(n == 5, "default and s-0..s-3 are open (n=%d)", n);
+        CHECK(spate_store_cf_find(s, "s-1") == one && has(one, "k", "old"),
+              "the existing s-1 kept its handle and data");
+        CHECK(has(cf_ok(s, "s-0"), "k", NULL) && has(cf_ok(s, "s-3"), "k", NULL), "created families are empty");
+        CHECK(!spate_store_cf_find(s, "s-4"), "no s-4");
+        put1(s, cf_ok(s, "s-3"), "k", "new");
+        CHECK(spate_store_cf_series(s, "s", 4, errstr, sizeof(errstr)) == 0 &&
+              spate_store_cf_names(s, names, 8) == 5, "a second series is a no-op");
+        spate_store_close(s);
+        s = open_ok(dir);
+        n = spate_store_cf_names(s, names, 8);
+        CHECK(n == 5, "reopen lists the five (n=%d)", n);
+        CHECK(has(cf_ok(s, "s-1"), "k", "old") && has(cf_ok(s, "s-3"), "k", "new") &&
+              has(cf_ok(s, "s-2"), "k", NULL), "their data survives reopen");
+        spate_store_close(s);
+}
+
 int main(void) {
         char base[] = "/tmp/spate-test-store.XXXXXX", dir[600];
 
@@ -400,6 +428,8 @@ int main(void) {
         test_reopen(dir);
         spate_store_destroy_dir(dir, errstr, sizeof(errstr));
         test_load(dir);
+        spate_store_destroy_dir(dir, errstr, sizeof(errstr));
+        test_series(dir);
         spate_store_destroy_dir(dir, errstr, sizeof(errstr));
         test_winkeys(dir);
         spate_store_destroy_dir(dir, errstr, sizeof(errstr));
