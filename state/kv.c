@@ -354,7 +354,8 @@ int spate_kv_range(spate_kv_t *kv, const void *lo, size_t lolen, const void *hi,
                         return rc;
         /* hi NULL: to the end of the node's keys, the first key past KEY_USER's. */
         spate_buf_putc(&hk, hi ? KEY_USER : KEY_USER + 1);
-        spate_buf_put(&hk, hi, hi ? hilen : 0);
+        if (hi)
+                spate_buf_put(&hk, hi, hilen);
         pk = prefixed(kn, KEY_USER, lo, lolen, &plen);
         rc = spate_store_iter_new(kv->cf, pk, plen, hk.data, hk.len, &it, kv->ctx->errstr, sizeof(kv->ctx->errstr));
         spate_buf_free(&hk);
@@ -459,7 +460,8 @@ int spate_kv_view_iter(spate_kv_view_t *v, const void *lo, size_t lolen, const v
         spate_buf_putc(&v->key, KEY_USER);
         spate_buf_put(&v->key, lo, lolen);
         spate_buf_putc(&hk, hi ? KEY_USER : KEY_USER + 1);
-        spate_buf_put(&hk, hi, hi ? hilen : 0);
+        if (hi)
+                spate_buf_put(&hk, hi, hilen);
         rc = spate_store_iter_new(v->cf, v->key.data, v->key.len, hk.data, hk.len, &it->it, errstr, errstr_size);
         spate_buf_free(&hk);
         if (rc) {

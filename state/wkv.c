@@ -220,7 +220,8 @@ static void filters_drop_before(filters_t *fs, int64_t seg) {
         size_t n = 0;
         while (n < fs->nsegs && fs->segs[n].seg < seg)
                 filter_free(&fs->segs[n++]);
-        memmove(fs->segs, fs->segs + n, sizeof(*fs->segs) * (fs->nsegs - n));
+        if (n)
+                memmove(fs->segs, fs->segs + n, sizeof(*fs->segs) * (fs->nsegs - n));
         fs->nsegs -= n;
 }
 
