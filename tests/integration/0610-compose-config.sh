@@ -15,7 +15,8 @@ for so in $(readelf -d "$SPATE_BIN" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/
         pkg=$(dpkg -S "$path" 2>/dev/null || dpkg -S "$(realpath "$path")" 2>/dev/null || dpkg -S "/usr$path" 2>/dev/null)
         pkg=${pkg%%:*}
         case $pkg in libc6|libasan*|libubsan*|"") continue;; esac  # libc; `make asan`'s sanitizers
-        grep -qE "(^|[[:space:]])$pkg([[:space:]]|$)" compose/Dockerfile || missing="$missing $pkg($so)"
+        # a whole word of the file, taken literally (libstdc++6 has regex characters)
+        tr -s ' \t\\' '\n\n\n' <compose/Dockerfile | grep -qxF -- "$pkg" || missing="$missing $pkg($so)"
 done
 check "compose/Dockerfile installs the runtime package of every library bin/spate links${missing:+ (missing:$missing)}" [ -z "$missing" ]
 pkgs=$(make -s --no-print-directory --eval 'print-deb-pkgs: ; @echo $(DEB_PKGS)' print-deb-pkgs)
