@@ -336,6 +336,14 @@ int spate_kv_each(spate_kv_t *kv, spate_kv_each_cb cb, void *opaque) {
         return stop ? stop : rc < 0 ? kv_fail(kv) : 0;
 }
 
+/* The stored key ending a range of user keys at hi (excluded); hi NULL: to
+ * the end of the node's keys, the first key past KEY_USER's. */
+static void upper_bound(spate_buf_t *hk, const void *hi, size_t hilen) {
+        spate_buf_putc(hk, hi ? KEY_USER : KEY_USER + 1);
+        if (hi)
+                spate_buf_put(hk, hi, hilen);
+}
+
 /* Clean cached entries hold what RocksDB holds (a read or a checkpoint made
  * them), so the dirty ones are the only difference: they come first, then
  * RocksDB's range without the keys they shadow. */
@@ -352,10 +360,7 @@ int spate_kv_range(spate_kv_t *kv, const void *lo, size_t lolen, const void *hi,
                 if (e->val && spate_kv_key_in(e->key, e->klen, lo, lolen, hi, hilen) &&
                     (rc = cb(opaque, e->key, e->klen, e->val, e->vlen)))
                         return rc;
-        /* hi NULL: to the end of the node's keys, the first key past KEY_USER's. */
-        spate_buf_putc(&hk, hi ? KEY_USER : KEY_USER + 1);
-        if (hi)
-                spate_buf_put(&hk, hi, hilen);
+        upper_bound(&hk, hi, hilen);
         pk = prefixed(kn, KEY_USER, lo, lolen, &plen);
         rc = spate_store_iter_new(kv->cf, pk, plen, hk.data, hk.len, &it, kv->ctx->errstr, sizeof(kv->ctx->errstr));
         spate_buf_free(&hk);
@@ -459,9 +464,7 @@ int spate_kv_view_iter(spate_kv_view_t *v, const void *lo, size_t lolen, const v
         v->key.len = 0;
         spate_buf_putc(&v->key, KEY_USER);
         spate_buf_put(&v->key, lo, lolen);
-        spate_buf_putc(&hk, hi ? KEY_USER : KEY_USER + 1);
-        if (hi)
-                spate_buf_put(&hk, hi, hilen);
+        upper_bound(&hk, hi, hilen);
         rc = spate_store_iter_new(v->cf, v->key.data, v->key.len, hk.data, hk.len, &it->it, errstr, errstr_size);
         spate_buf_free(&hk);
         if (rc) {
@@ -1016,12 +1019,8 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
         size_t mvlen;
         int rc;
         snprintf(series, sizeof(series), "kv.%s.%s", kn->node->name, kn->names[kv->store]);
-        snprintf(cf, sizeof(cf), "%s-%d", series, kv->partition);
-        /* The first task creates every partition's at once (spate_store_cf_series()). */
-        if (!spate_store_cf_find(store, cf) &&
-            spate_store_cf_series(store, series, kn->npartitions, errstr, errstr_size))
-                return -1;
-        if (spate_store_cf(store, cf, &kv->cf, errstr, errstr_size))
+        /* The first task creates every partition's at once (spate_store_cf_part()). */
+        if (spate_store_cf_part(store, series, kv->partition, kn->npartitions, &kv->cf, errstr, errstr_size))
                 return -1;
         rc = spate_store_get(kv->cf, &mk, 1, &mv, &mvlen, errstr, errstr_size);
         if (rc < 0)
@@ -1034,6 +1033,7 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
                 spate_warn("store '%s' of '%s' partition %d: %s; rebuilding it from %s", kn->names[kv->store],
                            kn->node->name, kv->partition, errstr, kn->changelogs[kv->store]);
                 kv->meta = (meta_t){ 0, 0, INT64_MIN };
+                snprintf(cf, sizeof(cf), "%s-%d", series, kv->partition);
                 if (spate_store_drop_cf(store, cf, errstr, errstr_size) ||
                     spate_store_cf(store, cf, &kv->cf, errstr, errstr_size))
                         return -1;

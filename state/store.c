@@ -446,6 +446,15 @@ int spate_store_cf_series(spate_store_t *s, const char *prefix, int n, char *err
         return rc;
 }
 
+int spate_store_cf_part(spate_store_t *s, const char *prefix, int part, int n, spate_store_cf_t **cfp,
+                        char *errstr, size_t errstr_size) {
+        char name[512];
+        snprintf(name, sizeof(name), "%s-%d", prefix, part);
+        if (!spate_store_cf_find(s, name) && spate_store_cf_series(s, prefix, n, errstr, errstr_size))
+                return -1;
+        return spate_store_cf(s, name, cfp, errstr, errstr_size);
+}
+
 int spate_store_drop_cf(spate_store_t *s, const char *name, char *errstr, size_t errstr_size) {
         char *rerr = NULL;
         int i = cf_find(s, name);

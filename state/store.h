@@ -69,6 +69,12 @@ int spate_store_cf(spate_store_t *store, const char *name, spate_store_cf_t **cf
  * is empty, as spate_store_cf() would create it. 0, or -1 with errstr. */
 int spate_store_cf_series(spate_store_t *store, const char *prefix, int n, char *errstr, size_t errstr_size);
 
+/* As spate_store_cf() of "<prefix>-<part>", the column family of one of a
+ * node's n tasks; when it does not exist yet, the series' missing families
+ * are created first, at once (spate_store_cf_series()). */
+int spate_store_cf_part(spate_store_t *store, const char *prefix, int part, int n, spate_store_cf_t **cfp,
+                        char *errstr, size_t errstr_size);
+
 /* Drops the column family and all its data (a task that moved away). Its
  * handle becomes invalid. Dropping an unknown name is a no-op returning 0. */
 int spate_store_drop_cf(spate_store_t *store, const char *name,

@@ -947,13 +947,9 @@ static const char *cf_name(const win_t *w, const win_task_t *t, char *buf, size_
 }
 
 /* The first task's opening creates every partition's column family, at once
- * (spate_store_cf_series(): one at a time costs O(partitions^2)). */
+ * (spate_store_cf_part(): one at a time costs O(partitions^2)). */
 static int open_cf(const win_t *w, win_task_t *t, struct spate_store *store, char *errstr, size_t errstr_size) {
-        char cf[300];
-        if (!spate_store_cf_find(store, cf_name(w, t, cf, sizeof(cf))) &&
-            spate_store_cf_series(store, w->store, w->partitions, errstr, errstr_size))
-                return -1;
-        return spate_store_cf(store, cf, &t->cf, errstr, errstr_size);
+        return spate_store_cf_part(store, w->store, t->partition, w->partitions, &t->cf, errstr, errstr_size);
 }
 
 /* The task's column family, whose checkpoint errstr says is unreadable,
