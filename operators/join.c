@@ -136,17 +136,21 @@ static int add_pick(spate_node_t *n, spate_node_t *tn, const spate_yaml_t *where
         return 0;
 }
 
+/* Appends [u32 length][key] to b (changed row keys, collected keys). */
+static void key_put(spate_buf_t *b, const void *key, size_t klen) {
+        uint32_t kl = (uint32_t)klen;
+        spate_buf_put(b, &kl, 4);
+        spate_buf_put(b, key, klen);
+}
+
 static void on_table_change(void *opaque, const void *key, size_t klen) {
         join_t *j = opaque;
-        uint32_t kl = (uint32_t)klen;
         if (!key || j->changed.len + 4 + klen > CHANGED_MAX) {
                 j->recheck_all = 1;
                 j->changed.len = 0;
         }
-        if (key && !j->recheck_all) {
-                spate_buf_put(&j->changed, &kl, 4);
-                spate_buf_put(&j->changed, key, klen);
-        }
+        if (key && !j->recheck_all)
+                key_put(&j->changed, key, klen);
 }
 
 static int init_reemit(spate_node_t *n, spate_node_t *tn, char *errstr, size_t errstr_size) {
@@ -369,12 +373,6 @@ static const char *store_key(join_t *j, char kind, const void *key, size_t klen,
         spate_buf_put(&j->pk, key, klen);
         *len = j->pk.len;
         return j->pk.data;
-}
-
-static void key_put(spate_buf_t *b, const void *key, size_t klen) {
-        uint32_t kl = (uint32_t)klen;
-        spate_buf_put(b, &kl, 4);
-        spate_buf_put(b, key, klen);
 }
 
 /* Appends (ts, val) to the buffer opaque: [i64 ts][u32 len][val]... */
