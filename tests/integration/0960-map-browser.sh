@@ -24,12 +24,32 @@ SPATE_STATE_DIR=$TMP/state-region "$SPATE_BIN" run $region --http "127.0.0.1:$ht
 region_pid=$!; _pids+=($region_pid)
 check "the region run logs the map's URL" wait_for 30 grep -q "http://127.0.0.1:$http/" "$TMP/spate-region.log"
 
-devtools=$(free_port 1)
+# Chromium picks its DevTools port itself (no clash with another suite's free_port) and writes
+# it to DevToolsActivePort once it listens. Its start took over 30 s on a busy CI machine, so the
+# wait ends when it answers or exits (its stderr printed then), with a generous bound only.
 mkdir -p "$TMP/chromium"
-bg "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-        --disable-component-update --disable-sync --user-data-dir="$TMP/chromium" \
-        --remote-debugging-port="$devtools" about:blank 2>"$TMP/chromium.log"
-check "chromium's DevTools endpoint answers" wait_for 30 curl -sf "http://127.0.0.1:$devtools/json/version" -o /dev/null
+bg "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync --user-data-dir="$TMP/chromium" \
+        --remote-debugging-port=0 about:blank 2>"$TMP/chromium.log"
+chromium_pid=$!
+devtools_up() {  # until Chromium answers, or exits; 180 s at the most
+        local end=$((SECONDS + 180))
+        while [ $SECONDS -lt $end ]; do
+                devtools=$(head -1 "$TMP/chromium/DevToolsActivePort" 2>/dev/null)
+                [ -n "$devtools" ] && curl -sf "http://127.0.0.1:$devtools/json/version" -o /dev/null && return 0
+                kill -0 "$chromium_pid" 2>/dev/null || return 1
+                sleep 0.2
+        done
+        return 1
+}
+t=$SECONDS
+if devtools_up; then
+        ok "chromium's DevTools endpoint answers (port $devtools, after $((SECONDS - t)) s)"
+else
+        nok "chromium's DevTools endpoint answers ($(kill -0 "$chromium_pid" 2>/dev/null && echo "no answer in 180 s" || echo "chromium exited"))"
+        tail -30 "$TMP/chromium.log" | sed 's/^/# chromium: /'
+        exit 1
+fi
 # The page keeps what the run reads and writes from the moment its event stream opens: first the
 # browser, then the poller.
 browser() { $PY tests/tools/map_browser.py "$@" >"$TMP/browser.out" 2>&1 || nok "map_browser.py $1 ran ($(tail -1 "$TMP/browser.out"))"
