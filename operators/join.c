@@ -535,7 +535,12 @@ static int join_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
                 return 0;
         if (spate_wkv_advance(store, rec->ts, NULL))
                 return -1;
-        return key ? remember(n, store, key, klen, rec, row_hash(row, rlen)) : 0;
+        if (key)
+                return remember(n, store, key, klen, rec, row_hash(row, rlen));
+        /* Nothing to remember without a row key, but the record key's earlier
+         * entry is no longer its last record: a row change must not bring it
+         * back over this one. */
+        return rec->key ? forget_previous(n, store, rec) : 0;
 }
 
 /* --- re-emission --- */

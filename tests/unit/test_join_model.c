@@ -3,9 +3,9 @@
  * records of two partitions whose times step across the segment boundaries
  * (retention 1000 ms, segments of 500) and land exactly on the expiry
  * (S - 1000 forgotten on arrival, S - 999 kept), revisions of a record key
- * naming another row key or another segment, rows put, changed and deleted,
- * and kill -9s after a commit (with and without the local state) followed by
- * the recheck of every entry. After each step the join's output must be the
+ * naming another row key, none (a null row key) or another segment, rows
+ * put, changed and deleted, and kill -9s after a commit (with and without
+ * the local state) followed by the recheck of every entry. After each step the join's output must be the
  * model's, as a multiset (the order of one punctuation's re-emissions is the
  * store's). And a store written by the plain layout is refused. */
 #include "check.h"
@@ -76,11 +76,11 @@ static void model_record(int p, int key, int st, int64_t ts) {
         int row = st < 0 ? -1 : m.seen[st];
         want(key, st, m.v, row);
         m.s[p] = ts > m.s[p] ? ts : m.s[p];
-        if (st < 0)
-                return;  /* no row key: nothing remembered, nothing replaced */
         for (int i = 0; key >= 0 && i < MAX_ENTRIES; i++)
                 if (m.e[i].used && m.e[i].p == p && m.e[i].key == key)
                         m.e[i].used = 0;
+        if (st < 0)
+                return;  /* no row key: nothing remembered, but the key's earlier record replaced */
         if (ts <= m.s[p] - RETENTION)
                 return;
         for (int i = 0; i < MAX_ENTRIES; i++)
