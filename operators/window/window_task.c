@@ -685,17 +685,19 @@ typedef struct {
 } restore_t;
 
 /* The restores of one assignment: the main thread replays partition i+1
- * into one restore_t while partition i is applied from the other, a step of
- * the pipe. The apply is split in two halves (memory, store), each on its
+ * into one restore_t while partition i is applied from another, a step of
+ * the pipe; a third holds partition i until partition i+1's column family
+ * is open (restore_release()), with partition i-1 perhaps still applied.
+ * The apply is split in two halves (memory, store), each on its
  * own thread, because on two cores that is what keeps both busy: with one
  * apply thread the replay waited for it and bench/restore_bench.sh took
  * ~2.4 s for 1M records, with two ~1.8 s. The buffers are reused from
  * partition to partition (fresh ones cost page faults) and freed when the
  * assignment's restores are done. */
-#define NRESTORES 2  /* the restore_t of a restorer: filled, applied */
+#define NRESTORES 3  /* the restore_t of a restorer: filled, held, applied */
 typedef struct win_restorer {
         restore_t rs[NRESTORES];
-        int fill;          /* rs[fill]: the main thread's; the other the pipe's (under way) */
+        int fill;          /* rs[fill]: the main thread's; the others the pipe's (held, under way) */
         spate_restore_pipe_t *pipe;
         int64_t now;       /* the clock of the call that runs a step's done: its task's idle time
                             * counts from it */
@@ -964,6 +966,16 @@ static int rebuild_cf(const spate_node_t *n, win_task_t *t, struct spate_store *
                        ? -1 : 0;
 }
 
+/* Starts the previous partition's step, held by restore_start() until this
+ * partition's column family is open: RocksDB creates one only once the
+ * writes under way are done (docs/stores.md, "The pipelined restore"). The
+ * step before it is joined first (restored() gives its task to the node). -1
+ * with errstr when one of them failed. */
+static int restore_release(win_restorer_t *r, int64_t now, char *errstr, size_t errstr_size) {
+        r->now = now;
+        return spate_restore_pipe_release(r->pipe, errstr, errstr_size);
+}
+
 /* The main thread's part of a restore: the task's column family, its local
  * state, and the changelog past it read into rs and sorted. Sets everything
  * the engine and the record path need from the changelog's meta records. */
@@ -973,7 +985,8 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
         struct spate_store *store = spate_ctx_store(ctx);
         int64_t end;
 
-        if (!(rs->store = store) || open_cf(w, t, store, ctx->errstr, sizeof(ctx->errstr)))
+        if (!(rs->store = store) || open_cf(w, t, store, ctx->errstr, sizeof(ctx->errstr)) ||
+            restore_release(w->restorer, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
         rs->limit = spate_topology_cache_bytes(w->topo) / (size_t)(w->partitions > 0 ? w->partitions : 1);
         if (load_local(t, rs->limit, ctx->errstr, sizeof(ctx->errstr))) {
@@ -1181,14 +1194,13 @@ static int restored(void *arg, int rc, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-/* Hands rs to the pipe once the previous partition's step is joined
- * (restored() gives its task to the node, idle from now): the memory half
- * applies beside the store half. 0; or -1 with errstr when the previous
- * step failed, and rs is then not started. */
-static int restore_start(win_restorer_t *r, restore_t *rs, int64_t now, char *errstr, size_t errstr_size) {
-        r->now = now;
-        if (spate_restore_pipe_submit(r->pipe, &(spate_restore_step_t){ apply_memory, restored, rs, store_half },
-                                      errstr, errstr_size))
+/* Hands rs to the pipe, held until the next partition's column family is
+ * open (restore_release()) or the join: the memory half applies beside the
+ * store half. 0; or -1 with errstr when the previous step failed, and rs is
+ * then not started. */
+static int restore_start(win_restorer_t *r, restore_t *rs, char *errstr, size_t errstr_size) {
+        if (spate_restore_pipe_hold(r->pipe, &(spate_restore_step_t){ apply_memory, restored, rs, store_half },
+                                    errstr, errstr_size))
                 return -1;
         r->fill = (r->fill + 1) % NRESTORES;
         return 0;
@@ -1204,7 +1216,7 @@ static int restore_join(win_t *w, int64_t now, char *errstr, size_t errstr_size)
         return spate_restore_pipe_join(r->pipe, errstr, errstr_size);
 }
 
-/* The step under way is of this partition: it owns the column family. */
+/* A step held or under way is of this partition: it owns the column family. */
 static int applying(const win_t *w, int32_t partition) {
         const win_restorer_t *r = w->restorer;
         for (int i = 0; r && i < NRESTORES; i++)
@@ -1479,8 +1491,9 @@ static int tasks_reserve(win_t *w, int32_t partition) {
 }
 
 /* Replays the partition's changelog here while the previous partition is
- * applied, then starts this one's apply. The task enters w->tasks when it is
- * joined: by the next assign or by win_assigned(). */
+ * applied (started once this one's column family is open), then holds this
+ * one's apply. The task enters w->tasks when it is joined: by the assign
+ * after next or by win_assigned(). */
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         win_task_t *t;
@@ -1513,7 +1526,7 @@ int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_
                         spate_err("window '%s': %s", n->name, err);
                 return -1;
         }
-        if (restore_start(w->restorer, rs, now_ms(ctx), ctx->errstr, sizeof(ctx->errstr))) {
+        if (restore_start(w->restorer, rs, ctx->errstr, sizeof(ctx->errstr))) {
                 rs->t = NULL;
                 task_free(w, t);
                 return -1;

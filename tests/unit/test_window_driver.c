@@ -584,10 +584,11 @@ static void test_restore_large(void) {
 
 /* A restore from the changelog alone of many partitions in one assignment,
  * each large enough to be written as an ingested file: while a partition is
- * read, the step of the one before is applied (window_task.c:
- * restore_start()), two partitions' restores under way at once, their two
- * buffers taking turns. After end of input every key's window is the
- * reference's: its one record. */
+ * read, the step of the one before is held until its column family is open
+ * (window_task.c: restore_release()) and the one before that may still be
+ * applied, three partitions' restores under way at once, each in its own
+ * buffers. After end of input every key's window is the reference's: its
+ * one record. */
 #define MANY_PARTS 7
 #define MANY_KEYS (MANY_PARTS * 1100)  /* 1,100 a partition: written as a file */
 static void test_restore_many(void) {
