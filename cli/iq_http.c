@@ -95,6 +95,17 @@ static void stale_add(spate_buf_t *list, const char *item, size_t len) {
         spate_buf_put(list, item, len);
 }
 
+/* An answer over several tasks as it is gathered: its rows (all), whether
+ * an instance cut its own, what copies were read (st) and the copies too
+ * far behind for max_lag (behind: answer_here()'s own, or its caller's to
+ * ask elsewhere). */
+typedef struct answer {
+        json_t *all;
+        int truncated;
+        stale_t st;
+        spate_iq_behind_t *behind;
+} answer_t;
+
 /* Copy st's lists into headers of r (NUL-terminated first). */
 static void stale_headers(struct MHD_Response *r, stale_t *st) {
         if (!st || !st->offsets.len)
@@ -516,8 +527,8 @@ static int covered(spate_iq_http_t *h, const char *topic, int nparts, const int3
  * their own partitions only (copies are read where the question came, so no
  * partition is read twice) and the ones that fail are left in *failed (n
  * returned in *nfailed) for copies to stand in. */
-static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, json_t *all, int *truncated,
-                      char ***failed, int *nfailed, char *errstr, size_t errstr_size) {
+static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, answer_t *a, char ***failed,
+                      int *nfailed, char *errstr, size_t errstr_size) {
         char **urls;
         int n = spate_iq_peers_others(h->peers, topic, &urls), rc = 0;
         spate_iq_t own = *q;
@@ -528,7 +539,7 @@ static int ask_others(spate_iq_http_t *h, const spate_iq_t *q, const char *topic
                 spate_buf_t body = { 0 };
                 long status = ask_peer(h, urls[i], &own, &body, NULL, errstr, errstr_size);
                 if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && q->kind == SPATE_IQ_GET))
-                        rc = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated) ?
+                        rc = status == MHD_HTTP_OK && gather(a->all, body.data, body.len, 1, &a->truncated) ?
                                 snprintf(errstr, errstr_size, "instance %s: not JSON", urls[i]), -1 : 0;
                 else if (q->stale)
                         (*failed)[(*nfailed)++] = spate_xstrdup(urls[i]);
@@ -594,38 +605,37 @@ typedef struct copy_part {
 } copy_part_t;
 
 /* One request of ask_copies(): the partitions req[0..nreq) of holder url.
- * Their rows go to all (done set, their behind entries dropped); a holder
+ * Their rows go to a (done set, their behind entries dropped); a holder
  * that fails passes over them all (tried++), one whose copies are too far
- * behind (a 503 standby_behind, noted in behind) those it names. -1 only for
- * an answer that is not JSON. */
+ * behind (a 503 standby_behind, noted in a->behind) those it names. -1 only
+ * for an answer that is not JSON. */
 static int ask_holder(spate_iq_http_t *h, spate_iq_t *ask, const char *topic, const char *url, copy_part_t **req,
-                      int nreq, json_t *all, int *truncated, stale_t *st, spate_iq_behind_t *behind, char *errstr,
-                      size_t errstr_size) {
+                      int nreq, answer_t *a, char *errstr, size_t errstr_size) {
         spate_buf_t body = { 0 };
         long status;
         int named = 0;
         ask->ncopies = 0;
         for (int k = 0; k < nreq; k++)
                 ask->copies[ask->ncopies++] = req[k]->part;
-        status = ask_peer(h, url, ask, &body, st, errstr, errstr_size);
+        status = ask_peer(h, url, ask, &body, &a->st, errstr, errstr_size);
         if (status == MHD_HTTP_OK || (status == MHD_HTTP_NOT_FOUND && ask->kind == SPATE_IQ_GET)) {
-                int bad = status == MHD_HTTP_OK && gather(all, body.data, body.len, 1, truncated);
+                int bad = status == MHD_HTTP_OK && gather(a->all, body.data, body.len, 1, &a->truncated);
                 spate_buf_free(&body);
                 if (bad)
                         return snprintf(errstr, errstr_size, "instance %s: not JSON", url), -1;
                 for (int k = 0; k < nreq; k++) {
                         req[k]->done = 1;
-                        spate_iq_behind_drop(behind, topic, req[k]->part);
+                        spate_iq_behind_drop(a->behind, topic, req[k]->part);
                 }
                 return 0;
         }
-        if (status == MHD_HTTP_SERVICE_UNAVAILABLE && merge_behind(behind, body.data, body.len))
+        if (status == MHD_HTTP_SERVICE_UNAVAILABLE && merge_behind(a->behind, body.data, body.len))
                 for (int k = 0; k < nreq; k++)
-                        named += spate_iq_behind_has(behind, topic, req[k]->part, url);
+                        named += spate_iq_behind_has(a->behind, topic, req[k]->part, url);
         else if (status)
                 snprintf(errstr, errstr_size, "instance %s answered %ld for its standby copies", url, status);
         for (int k = 0; k < nreq; k++)
-                req[k]->tried += !named || spate_iq_behind_has(behind, topic, req[k]->part, url);
+                req[k]->tried += !named || spate_iq_behind_has(a->behind, topic, req[k]->part, url);
         spate_buf_free(&body);
         return 0;
 }
@@ -633,14 +643,13 @@ static int ask_holder(spate_iq_http_t *h, spate_iq_t *ask, const char *topic, co
 /* Asks other instances for their copies of partitions there: rounds in
  * which each partition not yet answered goes to its next holder
  * (copy_holder()), all of one holder's in one request
- * (local=1&stale=ok&partitions=...), adding their rows to all and what they
- * read to st. A holder that fails, or whose copy is too far behind for
- * max_lag, is passed over for the partition's next one; a partition out of
- * holders makes the answer fail (never partial): -2 when copies of it were
- * too far behind (behind names them), else -1 with errstr. */
+ * (local=1&stale=ok&partitions=...), adding their rows to a->all and what
+ * they read to a->st. A holder that fails, or whose copy is too far behind
+ * for max_lag, is passed over for the partition's next one; a partition out
+ * of holders makes the answer fail (never partial): -2 when copies of it
+ * were too far behind (a->behind names them), else -1 with errstr. */
 static int ask_copies(spate_iq_http_t *h, const spate_iq_t *q, const char *topic, const int32_t *there,
-                      int nthere, char **failed, int nfailed, json_t *all, int *truncated, stale_t *st,
-                      spate_iq_behind_t *behind, char *errstr, size_t errstr_size) {
+                      int nthere, char **failed, int nfailed, answer_t *a, char *errstr, size_t errstr_size) {
         copy_part_t *cp = spate_xcalloc((size_t)nthere + 1, sizeof(*cp));
         copy_part_t **req = spate_xcalloc((size_t)nthere + 1, sizeof(*req));
         spate_iq_t *ask = spate_xmalloc(sizeof(*ask));
@@ -657,7 +666,7 @@ static int ask_copies(spate_iq_http_t *h, const spate_iq_t *q, const char *topic
                         c->holder = NULL;
                         if (c->done || (c->holder = copy_holder(h, topic, c->part, failed, nfailed, c->tried)))
                                 continue;
-                        rc = spate_iq_behind_has(behind, topic, c->part, NULL) ? -2 : -1;
+                        rc = spate_iq_behind_has(a->behind, topic, c->part, NULL) ? -2 : -1;
                         if (rc == -1 && !c->tried)
                                 snprintf(errstr, errstr_size, "partition %d of %s has no owner that answers and no "
                                          "standby copy anywhere: the answer would miss its keys; retry shortly",
@@ -671,8 +680,7 @@ static int ask_copies(spate_iq_http_t *h, const spate_iq_t *q, const char *topic
                         for (int k = 0; k < nreq; k++)
                                 req[k]->asked = 1;
                         if (nreq)
-                                rc = ask_holder(h, ask, topic, cp[i].holder, req, nreq, all, truncated, st, behind,
-                                                errstr, errstr_size);
+                                rc = ask_holder(h, ask, topic, cp[i].holder, req, nreq, a, errstr, errstr_size);
                 }
                 left = 0;
                 for (int i = 0; i < nthere; i++)
@@ -686,14 +694,14 @@ static int ask_copies(spate_iq_http_t *h, const spate_iq_t *q, const char *topic
         return rc;
 }
 
-/* Adds the rows collected here to all (rows emptied). */
-static void gather_rows(json_t *all, spate_iq_rows_t *rows, int *truncated) {
+/* Adds the rows collected here to a (rows emptied). */
+static void gather_rows(answer_t *a, spate_iq_rows_t *rows) {
         spate_buf_t text = { 0 };
         spate_buf_putc(&text, '[');
         if (rows->n)
                 spate_buf_put(&text, rows->json.data, rows->json.len);
         spate_buf_putc(&text, ']');
-        gather(all, text.data, text.len, 0, truncated);
+        gather(a->all, text.data, text.len, 0, &a->truncated);
         spate_buf_free(&text);
         rows->n = rows->json.len = 0;
 }
@@ -702,22 +710,21 @@ static void gather_rows(json_t *all, spate_iq_rows_t *rows, int *truncated) {
  * partitions nobody answered for, from the copies here and elsewhere (those
  * here too far behind for max_lag: elsewhere). ask_copies()'s codes. */
 static int read_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q, const char *topic, int ntasks,
-                       const int32_t *mine, int nmine, char **failed, int nfailed, json_t *all, int *truncated,
-                       stale_t *st, spate_iq_behind_t *behind, char *errstr, size_t errstr_size) {
+                       const int32_t *mine, int nmine, char **failed, int nfailed, answer_t *a, char *errstr,
+                       size_t errstr_size) {
         int32_t *here = spate_xcalloc((size_t)ntasks + 1, sizeof(*here)),
                 *there = spate_xcalloc((size_t)ntasks + 1, sizeof(*there));
         spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_GET };
         int nhere, nthere, nlate = 0, rc;
         copies_needed(h, topic, ntasks, mine, nmine, failed, nfailed, here, &nhere, there, &nthere);
         /* here and there are disjoint partitions of topic: the late ones fit after there's. */
-        if (!(rc = run_copies(h, n, q, topic, here, nhere, &rows, st, behind, there + nthere, &nlate, errstr,
-                              errstr_size)))
-                gather_rows(all, &rows, truncated);
+        if (!(rc = run_copies(h, n, q, topic, here, nhere, &rows, &a->st, a->behind, there + nthere, &nlate,
+                              errstr, errstr_size)))
+                gather_rows(a, &rows);
         nthere += nlate;
-        if (!rc && nthere && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
-                rc = !q->local ? ask_copies(h, q, topic, there, nthere, failed, nfailed, all, truncated, st, behind,
-                                            errstr, errstr_size) :
-                     spate_iq_behind_has(behind, topic, there[0], NULL) ? -2 :
+        if (!rc && nthere && !(q->kind == SPATE_IQ_GET && json_array_size(a->all)))
+                rc = !q->local ? ask_copies(h, q, topic, there, nthere, failed, nfailed, a, errstr, errstr_size) :
+                     spate_iq_behind_has(a->behind, topic, there[0], NULL) ? -2 :
                      (snprintf(errstr, errstr_size, "partition %d of %s: no standby copy here", there[0], topic), -1);
         spate_buf_free(&rows.json);
         free(here);
@@ -725,8 +732,9 @@ static int read_copies(spate_iq_http_t *h, const spate_node_t *n, spate_iq_t *q,
         return rc;
 }
 
-static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q, json_t *all,
-                                   int truncated, stale_t *st) {
+static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c, const spate_iq_t *q,
+                                   answer_t *a) {
+        json_t *all = a->all;
         size_t n = json_array_size(all), keep = n;
         json_t **v = calloc(n + 1, sizeof(*v)), *out = json_object(), *rows = json_array();
         spate_buf_t b = { 0 };
@@ -742,7 +750,7 @@ static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c,
                 text = json_dumps(json_array_get(all, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
                 spate_buf_put(&b, text, strlen(text));
                 free(text);
-                return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, st);
+                return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, &a->st);
         }
         qsort(v, n, sizeof(*v), row_cmp);
         if (keep > q->limit)
@@ -753,13 +761,13 @@ static enum MHD_Result answer_rows(spate_iq_http_t *h, struct MHD_Connection *c,
         if (q->key)
                 json_object_set_new(out, "key", json_stringn(q->key, q->klen));
         json_object_set_new(out, "rows", rows);
-        json_object_set_new(out, "truncated", json_boolean(truncated || keep < n));
+        json_object_set_new(out, "truncated", json_boolean(a->truncated || keep < n));
         text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
         spate_buf_put(&b, text, strlen(text));
         free(text);
         free(v);
         json_decref(out);
-        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, st);
+        return send_json(h, c, MHD_HTTP_OK, &b, NULL, 0, &a->st);
 }
 
 /* One partition's rows are in key and window order already: written as
@@ -800,45 +808,44 @@ static int answer_here(spate_iq_http_t *h, struct MHD_Connection *c, const spate
         /* One row past a history's limit tells whether it was cut; a scan
          * reads every matching key (state order is not key order), then sorts and cuts. */
         spate_iq_rows_t rows = { .limit = q->kind == SPATE_IQ_HISTORY ? q->limit + 1 : q->kind == SPATE_IQ_GET };
-        stale_t st = { 0 };
-        spate_iq_behind_t own = { 0 }, *behind = pass ? pass : &own;
-        json_t *all;
+        spate_iq_behind_t own = { 0 };
+        answer_t a = { .behind = pass ? pass : &own };
         char err[1024] = "", **failed = NULL;
         int32_t *late = spate_xcalloc((size_t)ncopies + 1, sizeof(*late));
-        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), truncated = 0, nfailed = 0, nlate = 0;
+        int rc = run_local(h, n, q, parts, nparts, &rows, err, sizeof(err)), nfailed = 0, nlate = 0;
         if (!rc && ncopies)
-                rc = run_copies(h, n, q, topic, copies, ncopies, &rows, &st, behind, late, &nlate, err, sizeof(err));
+                rc = run_copies(h, n, q, topic, copies, ncopies, &rows, &a.st, a.behind, late, &nlate, err,
+                                sizeof(err));
         free(late);
         if (rc || nlate) {
                 spate_buf_free(&rows.json);
-                stale_free(&st);
+                stale_free(&a.st);
                 if (!rc && pass)
                         return 0;
-                *r = !rc ? fail_behind(h, c, q, behind) : rc > 0 ? fail(h, c, (unsigned)rc, "bad_request", err) :
+                *r = !rc ? fail_behind(h, c, q, a.behind) : rc > 0 ? fail(h, c, (unsigned)rc, "bad_request", err) :
                      (spate_err("interactive query on '%s': %s", n->name, err),
                       fail(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "state_error", err));
                 spate_iq_behind_free(&own);
                 return 1;
         }
         if (!everywhere && q->kind != SPATE_IQ_SCAN) {
-                *r = answer_text(h, c, q, &rows, &st);
-                stale_free(&st);
+                *r = answer_text(h, c, q, &rows, &a.st);
+                stale_free(&a.st);
                 return 1;
         }
-        all = json_array();
-        gather_rows(all, &rows, &truncated);
+        a.all = json_array();
+        gather_rows(&a, &rows);
         spate_buf_free(&rows.json);
-        if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
-                rc = ask_others(h, q, topic, all, &truncated, &failed, &nfailed, err, sizeof(err));
-        if (!rc && everywhere && q->stale && !(q->kind == SPATE_IQ_GET && json_array_size(all)))
-                rc = read_copies(h, n, q, topic, ntasks, parts, nparts, failed, nfailed, all, &truncated, &st,
-                                 behind, err, sizeof(err));
+        if (everywhere && !q->local && h->peers && !(q->kind == SPATE_IQ_GET && json_array_size(a.all)))
+                rc = ask_others(h, q, topic, &a, &failed, &nfailed, err, sizeof(err));
+        if (!rc && everywhere && q->stale && !(q->kind == SPATE_IQ_GET && json_array_size(a.all)))
+                rc = read_copies(h, n, q, topic, ntasks, parts, nparts, failed, nfailed, &a, err, sizeof(err));
         spate_iq_peers_free_list(failed, nfailed);
-        *r = rc == -2 ? fail_behind(h, c, q, behind) :
+        *r = rc == -2 ? fail_behind(h, c, q, a.behind) :
              rc ? fail(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "instance_unavailable", err) :
-             answer_rows(h, c, q, all, truncated, &st);
-        json_decref(all);
-        stale_free(&st);
+             answer_rows(h, c, q, &a);
+        json_decref(a.all);
+        stale_free(&a.st);
         spate_iq_behind_free(&own);
         return 1;
 }
