@@ -3,11 +3,12 @@
  *
  * Rows are buffered between commits (a full buffer asks for a commit) and
  * written in flush(), the commit's first phase, so the SQL transaction is
- * durable before the engine commits the input offsets. append and versioned
- * also store, in that transaction, the source offset after the last record
- * written per partition (table spate_sink_offsets), and leave out rows at or
- * below it: a replay after a crash writes nothing twice. upsert writes full
- * rows by primary key, which a replay simply writes again. Rows without a
+ * durable before the engine commits the input offsets. Every mode also
+ * stores, in that transaction, the source offset after the last record
+ * written per partition (table spate_sink_offsets), and leaves out rows at or
+ * below it: a replay after a crash writes nothing twice. For upsert a replay
+ * would end on the same rows, but on its way it would put a key's older row
+ * back over a newer one for as long as it takes to catch up. Rows without a
  * source offset (window results) cannot be judged by it: with history_key,
  * versioned leaves out a row equal to its history key's latest version, which
  * is what a restore's re-emitted window is (docs/exactness.md §7).
@@ -50,7 +51,6 @@ typedef struct sink {
         char id[256];              /* application/node: this sink's rows of spate_sink_offsets */
         sql_table_t t;
         spate_expr_t **vals;       /* per column */
-        int dedupe;                /* append, versioned: skip replays by stored offsets */
         int64_t batch_max, slow_ms;
         /* the batch since the last commit */
         spate_arena_t mem;
@@ -201,7 +201,6 @@ static int sql_init(spate_node_t *n, char *errstr, size_t size) {
         s->be = !strcmp(spate_node_str(n, "backend"), "postgres") ? &spate_sql_pg : &spate_sql_sqlite;
         spate_sql_mask(s->target, s->masked, sizeof(s->masked));
         s->t.mode = !strcmp(mode, "append") ? SQL_APPEND : !strcmp(mode, "versioned") ? SQL_VERSIONED : SQL_UPSERT;
-        s->dedupe = s->t.mode != SQL_UPSERT;
         snprintf(s->id, sizeof(s->id), "%s/%s", n->topo->application, n->name);
         spate_arena_init(&s->mem);
         if (init_columns(n, s, errstr, size) || init_key(n, s, errstr, size))
@@ -451,15 +450,15 @@ static int write_batch(spate_node_t *n, sink_t *s, spate_ctx_t *ctx, char *err, 
                 s->rows[i].skip = s->rows[i].bad = s->rows[i].same = 0;
         if (connect_db(s, &what, err, size) || be->begin(s->db, err, size))
                 return -1;
-        for (int p = 0; s->dedupe && p < s->nparts; p++)
+        for (int p = 0; p < s->nparts; p++)
                 if (be->offset_get(s->db, s->id, s->parts[p].topic, s->parts[p].partition, &s->parts[p].next,
                                    err, size))
                         return -1;
-        for (int i = 0; s->dedupe && i < s->nrows; i++)
+        for (int i = 0; i < s->nrows; i++)
                 s->rows[i].skip = s->slot[i] >= 0 && s->offsets[i] < s->parts[s->slot[i]].next;
         if (be->write(s->db, &s->t, s->rows, s->nrows, spate_now_ms(), on_reject, s, err, size))
                 return -1;
-        for (int p = 0; s->dedupe && p < s->nparts; p++)
+        for (int p = 0; p < s->nparts; p++)
                 if (s->parts[p].max + 1 > s->parts[p].next &&
                     be->offset_put(s->db, s->id, s->parts[p].topic, s->parts[p].partition, s->parts[p].max + 1,
                                    err, size))
