@@ -557,7 +557,8 @@ const spate_op_def_t spate_op_sql_sink = {
         .name = "sql_sink",
         .role = SPATE_ROLE_SINK,
         .doc = "Writes records as rows of a SQLite or PostgreSQL table, one SQL transaction per commit, "
-               "exact across crashes (upsert by key, or append/versioned with stored source offsets).",
+               "exact across crashes (every mode stores the source offsets it wrote up to in the same "
+               "transaction and skips replays).",
         .props = sql_props,
         .binds = sql_binds,
         .ctx_size = sizeof(sink_t),
