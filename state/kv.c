@@ -1015,7 +1015,7 @@ static int cf_empty(spate_kv_t *kv, spate_ctx_t *ctx) {
  * the column family rebuilt from the changelog. 0, or -1 with errstr. */
 static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t errstr_size) {
         spate_kv_node_t *kn = kv->owner;
-        char series[500], cf[512], mk = KEY_META, *mv;
+        char series[500], mk = KEY_META, *mv;
         size_t mvlen;
         int rc;
         snprintf(series, sizeof(series), "kv.%s.%s", kn->node->name, kn->names[kv->store]);
@@ -1033,9 +1033,7 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
                 spate_warn("store '%s' of '%s' partition %d: %s; rebuilding it from %s", kn->names[kv->store],
                            kn->node->name, kv->partition, errstr, kn->changelogs[kv->store]);
                 kv->meta = (meta_t){ 0, 0, INT64_MIN };
-                snprintf(cf, sizeof(cf), "%s-%d", series, kv->partition);
-                if (spate_store_drop_cf(store, cf, errstr, errstr_size) ||
-                    spate_store_cf(store, cf, &kv->cf, errstr, errstr_size))
+                if (spate_store_cf_part_reset(store, series, kv->partition, &kv->cf, errstr, errstr_size))
                         return -1;
         }
         return 0;

@@ -425,17 +425,22 @@ static int cfs_create(spate_store_t *s, char *const *names, int n, char *errstr,
         return rc;
 }
 
+/* The name of a node's task's column family: "<prefix>-<part>". */
+static const char *part_name(char *buf, size_t size, const char *prefix, int part) {
+        snprintf(buf, size, "%s-%d", prefix, part);
+        return buf;
+}
+
 int spate_store_cf_series(spate_store_t *s, const char *prefix, int n, char *errstr, size_t errstr_size) {
         if (n <= 0)
                 return 0;
         char **names = calloc((size_t)n, sizeof(*names));
         int rc = names ? 0 : -1;
 
-        for (int i = 0; i < n && !rc; i++)
-                if (asprintf(&names[i], "%s-%d", prefix, i) < 0) {
-                        names[i] = NULL;
-                        rc = -1;
-                }
+        for (int i = 0; i < n && !rc; i++) {
+                char name[512];
+                rc = (names[i] = strdup(part_name(name, sizeof(name), prefix, i))) ? 0 : -1;
+        }
         if (rc)
                 snprintf(errstr, errstr_size, "out of memory");
         else
@@ -449,8 +454,17 @@ int spate_store_cf_series(spate_store_t *s, const char *prefix, int n, char *err
 int spate_store_cf_part(spate_store_t *s, const char *prefix, int part, int n, spate_store_cf_t **cfp,
                         char *errstr, size_t errstr_size) {
         char name[512];
-        snprintf(name, sizeof(name), "%s-%d", prefix, part);
+        part_name(name, sizeof(name), prefix, part);
         if (!spate_store_cf_find(s, name) && spate_store_cf_series(s, prefix, n, errstr, errstr_size))
+                return -1;
+        return spate_store_cf(s, name, cfp, errstr, errstr_size);
+}
+
+int spate_store_cf_part_reset(spate_store_t *s, const char *prefix, int part, spate_store_cf_t **cfp,
+                              char *errstr, size_t errstr_size) {
+        char name[512];
+        part_name(name, sizeof(name), prefix, part);
+        if (spate_store_drop_cf(s, name, errstr, errstr_size))
                 return -1;
         return spate_store_cf(s, name, cfp, errstr, errstr_size);
 }

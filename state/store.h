@@ -75,6 +75,12 @@ int spate_store_cf_series(spate_store_t *store, const char *prefix, int n, char 
 int spate_store_cf_part(spate_store_t *store, const char *prefix, int part, int n, spate_store_cf_t **cfp,
                         char *errstr, size_t errstr_size);
 
+/* The column family "<prefix>-<part>" dropped with all its data and created
+ * again, empty (a task whose local state is unreadable, rebuilt from its
+ * changelog); *cfp, the old handle, is replaced. 0, or -1 with errstr. */
+int spate_store_cf_part_reset(spate_store_t *store, const char *prefix, int part, spate_store_cf_t **cfp,
+                              char *errstr, size_t errstr_size);
+
 /* Drops the column family and all its data (a task that moved away). Its
  * handle becomes invalid. Dropping an unknown name is a no-op returning 0. */
 int spate_store_drop_cf(spate_store_t *store, const char *name,

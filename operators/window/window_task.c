@@ -940,12 +940,6 @@ static win_task_t *task_new(win_t *w, int32_t partition) {
         return t;
 }
 
-/* The name of task t's column family: the node's store and the partition. */
-static const char *cf_name(const win_t *w, const win_task_t *t, char *buf, size_t size) {
-        snprintf(buf, size, "%s-%d", w->store, t->partition);
-        return buf;
-}
-
 /* The first task's opening creates every partition's column family, at once
  * (spate_store_cf_part(): one at a time costs O(partitions^2)). */
 static int open_cf(const win_t *w, win_task_t *t, struct spate_store *store, char *errstr, size_t errstr_size) {
@@ -957,13 +951,10 @@ static int open_cf(const win_t *w, win_task_t *t, struct spate_store *store, cha
 static int rebuild_cf(const spate_node_t *n, win_task_t *t, struct spate_store *store, char *errstr,
                       size_t errstr_size) {
         const win_t *w = n->ctx;
-        char cf[300];
         spate_warn("window '%s': local state of partition %d is unreadable (%s): rebuilding it from %s", n->name,
                    t->partition, errstr, w->changelog_topic);
         spate_winmeta_init(&t->meta);
-        return spate_store_drop_cf(store, cf_name(w, t, cf, sizeof(cf)), errstr, errstr_size) ||
-                               open_cf(w, t, store, errstr, errstr_size)
-                       ? -1 : 0;
+        return spate_store_cf_part_reset(store, w->store, t->partition, &t->cf, errstr, errstr_size);
 }
 
 /* Starts the previous partition's step, held by restore_start() until this

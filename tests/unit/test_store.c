@@ -413,6 +413,14 @@ static void test_series(const char *dir) {
         CHECK(n == 5, "reopen lists the five (n=%d)", n);
         CHECK(has(cf_ok(s, "s-1"), "k", "old") && has(cf_ok(s, "s-3"), "k", "new") &&
               has(cf_ok(s, "s-2"), "k", NULL), "their data survives reopen");
+        spate_store_cf_t *reset = cf_ok(s, "s-1");
+        CHECK(spate_store_cf_part_reset(s, "s", 1, &reset, errstr, sizeof(errstr)) == 0, "reset s-1 (%s)", errstr);
+        CHECK(reset && reset == spate_store_cf_find(s, "s-1") && has(reset, "k", NULL),
+              "s-1 is open again, empty, under the handle returned");
+        CHECK(has(cf_ok(s, "s-3"), "k", "new") && spate_store_cf_names(s, names, 8) == 5,
+              "the other families keep their data");
+        put1(s, reset, "k", "again");
+        CHECK(has(reset, "k", "again"), "the reset family takes writes");
         spate_store_close(s);
 }
 
