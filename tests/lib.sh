@@ -120,12 +120,14 @@ kill_spate() { eval "kill -KILL \$SPATE_PID_$1; wait \$SPATE_PID_$1" 2>/dev/null
 log_mark() { eval "_LOG_MARK_$1=$( { wc -l <"$TMP/spate-$1.log"; } 2>/dev/null || echo 0)"; }
 log_since() { tail -n +$(($(eval "echo \${_LOG_MARK_$1:-0}") + 1)) "$TMP/spate-$1.log"; }
 
+# partitions_held NAME: how many partitions the last assignment instance NAME logged gave it.
+partitions_held() { grep -o "assigned [0-9]* partitions" "$TMP/spate-$1.log" | tail -1 | grep -o "[0-9]*"; }
+
 # holds_partitions N NAME...: the last assignment each instance NAME logged gave it N partitions.
 holds_partitions() {
         local n=$1 name; shift
         for name in "$@"; do
-                grep "assigned [0-9]* partitions" "$TMP/spate-$name.log" | tail -1 | grep -q "assigned $n partitions" ||
-                        return 1
+                [ "$(partitions_held "$name")" = "$n" ] || return 1
         done
 }
 

@@ -82,7 +82,7 @@ held_4_3_3() {
         local s
         counts=
         for s in a b c; do
-                counts="$counts $s:$(grep "assigned [0-9]* partitions" "$TMP/spate-$s.log" | tail -1 | sed 's/.*assigned \([0-9]*\) partitions.*/\1/')"
+                counts="$counts $s:$(partitions_held $s)"
         done
         [ "$(echo $counts | tr ' ' '\n' | cut -d: -f2 | sort | tr '\n' ' ')" = "3 3 4 " ]
 }
