@@ -39,8 +39,9 @@ typedef struct ent {
         struct ent *chain;           /* hash bucket */
         struct ent *prev, *next;     /* the task's clean (LRU) or dirty list */
         uint64_t hash;
-        char *val;                   /* NULL: absent (dirty: deleted) */
-        uint32_t klen, vlen, vcap;
+        char *val;                   /* encoded; NULL: absent (dirty: deleted) unless obj */
+        void *obj;                   /* decoded (the store's codec); val is then NULL */
+        uint32_t klen, vlen, vcap;   /* vcap: the bytes val or obj holds */
         uint8_t dirty;
         char key[];
 } ent_t;
@@ -100,12 +101,45 @@ struct spate_kv_node {
         spate_metric_t *m_hit, *m_miss;
         spate_buf_t key;             /* a key with its prefix */
         spate_buf_t val;             /* meta encoding */
+        const spate_kv_codec_t **codecs;  /* per store: NULL, its values are bytes */
+        spate_buf_t enc;             /* a decoded value encoded: get() and flush */
 };
 
 /* --- the cache --- */
 
 static size_t ent_bytes(const ent_t *e) {
         return sizeof(*e) + e->klen + e->vcap;
+}
+
+static const spate_kv_codec_t *codec_of(const spate_kv_t *kv) {
+        return kv->owner->codecs ? kv->owner->codecs[kv->store] : NULL;
+}
+
+/* A live entry holds a value, encoded or decoded. */
+static int live(const ent_t *e) {
+        return e->val || e->obj;
+}
+
+/* Drops e's value, whichever form it has (the byte counts are the caller's). */
+static void drop_val(const spate_kv_t *kv, ent_t *e) {
+        if (e->obj)
+                codec_of(kv)->free(e->obj);
+        free(e->val);
+        e->obj = NULL;
+        e->val = NULL;
+        e->vlen = e->vcap = 0;
+}
+
+/* e's value as bytes: val itself, or obj encoded into out (reset first). */
+static const char *val_bytes(const spate_kv_t *kv, const ent_t *e, spate_buf_t *out, size_t *len) {
+        if (!e->obj) {
+                *len = e->vlen;
+                return e->val;
+        }
+        out->len = 0;
+        codec_of(kv)->encode(e->obj, out);
+        *len = out->len;
+        return out->data ? out->data : "";
 }
 
 static void list_unlink(list_t *l, ent_t *e) {
@@ -170,18 +204,16 @@ static void remove_ent(spate_kv_t *kv, ent_t *e) {
                 kv->ndirty--;
         }
         kv->nents--;
-        free(e->val);
+        drop_val(kv, e);
         free(e);
 }
 
 /* Replaces e's value (val NULL: absent), keeping the byte counts. */
 static void set_val(spate_kv_t *kv, ent_t *e, const void *val, size_t vlen) {
         size_t before = ent_bytes(e);
-        if (!val) {
-                free(e->val);
-                e->val = NULL;
-                e->vlen = e->vcap = 0;
-        } else {
+        if (e->obj || !val)
+                drop_val(kv, e);
+        if (val) {
                 if (!e->val || vlen > e->vcap) {
                         char *v = spate_xrealloc(e->val, vlen ? vlen : 1);
                         e->val = v;
@@ -215,7 +247,7 @@ static size_t limit(const spate_kv_node_t *kn) {
  * keep (just touched) stays. */
 static void evict(spate_kv_t *kv, const ent_t *keep) {
         while (kv->owner->used > limit(kv->owner) && kv->clean.head && kv->clean.head != keep) {
-                kv->complete &= !kv->clean.head->val;
+                kv->complete &= !live(kv->clean.head);
                 remove_ent(kv, kv->clean.head);
         }
 }
@@ -283,13 +315,45 @@ int spate_kv_get(spate_kv_t *kv, const void *key, size_t klen, const void **val,
         ent_t *e = lookup(kv, key, klen, 1);
         if (!e)
                 return kv_fail(kv);
-        *val = e->val;
-        *vlen = e->vlen;
-        return e->val ? 0 : 1;
+        *val = val_bytes(kv, e, &kv->owner->enc, vlen);
+        return live(e) ? 0 : 1;
+}
+
+/* A decoded value's bytes in the count: the codec measures it. */
+static void set_obj(spate_kv_t *kv, ent_t *e, void *obj) {
+        size_t before = ent_bytes(e), size = codec_of(kv)->size(obj);
+        if (e->obj != obj)
+                drop_val(kv, e);
+        e->obj = obj;
+        e->vcap = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+        kv->owner->used += ent_bytes(e) - before;
+        if (e->dirty)
+                kv->owner->dirty_bytes += ent_bytes(e) - before;
+}
+
+int spate_kv_get_obj(spate_kv_t *kv, const void *key, size_t klen, void **obj) {
+        const spate_kv_codec_t *c = codec_of(kv);
+        char err[256];
+        ent_t *e;
+        void *o;
+        if (!c)
+                return spate_kv_fail(kv, "get_obj on a store without a codec (spate_kv_node_codec())");
+        if (!(e = lookup(kv, key, klen, 1)))
+                return kv_fail(kv);
+        if (!e->obj && e->val) {
+                if (!(o = c->decode(e->val, e->vlen, err, sizeof(err)))) {
+                        spate_ctx_fail(kv->ctx, kv->owner->node, "store '%s': a stored value does not "
+                                       "decode: %s", kv->owner->names[kv->store], err);
+                        return -1;
+                }
+                set_obj(kv, e, o);
+        }
+        *obj = e->obj;
+        return e->obj ? 0 : 1;
 }
 
 /* A write needs no read: a missing entry is created dirty. */
-static int write_ent(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen) {
+static int write_ent(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen, void *obj) {
         uint64_t h = spate_hash(key, klen);
         ent_t *e = find(kv, key, klen, h);
         if (!e) {
@@ -297,7 +361,10 @@ static int write_ent(spate_kv_t *kv, const void *key, size_t klen, const void *v
                 list_append(&kv->clean, e);
         }
         mark_dirty(kv, e);
-        set_val(kv, e, val, vlen);
+        if (obj)
+                set_obj(kv, e, obj);
+        else
+                set_val(kv, e, val, vlen);
         evict(kv, e);
         if (kv->owner->dirty_bytes > limit(kv->owner))
                 spate_ctx_request_commit(kv->ctx);
@@ -305,11 +372,28 @@ static int write_ent(spate_kv_t *kv, const void *key, size_t klen, const void *v
 }
 
 int spate_kv_put(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen) {
-        return write_ent(kv, key, klen, val ? val : "", vlen);
+        return write_ent(kv, key, klen, val ? val : "", vlen, NULL);
 }
 
 int spate_kv_delete(spate_kv_t *kv, const void *key, size_t klen) {
-        return write_ent(kv, key, klen, NULL, 0);
+        return write_ent(kv, key, klen, NULL, 0, NULL);
+}
+
+int spate_kv_put_obj(spate_kv_t *kv, const void *key, size_t klen, void *obj) {
+        const spate_kv_codec_t *c = codec_of(kv);
+        if (!c || !obj)
+                return spate_kv_fail(kv, c ? "put_obj of no object (delete the key instead)"
+                                           : "put_obj on a store without a codec (spate_kv_node_codec())");
+        return write_ent(kv, key, klen, NULL, 0, obj);
+}
+
+/* cb on a cached live entry, a decoded value encoded into enc for the
+ * call (each() and range() own one: a cb may read the store, whose get()
+ * encodes into the node's buffer). */
+static int visit(const spate_kv_t *kv, const ent_t *e, spate_buf_t *enc, spate_kv_each_cb cb, void *opaque) {
+        size_t vl;
+        const char *v = val_bytes(kv, e, enc, &vl);
+        return cb(opaque, e->key, e->klen, v, vl);
 }
 
 int spate_kv_each(spate_kv_t *kv, spate_kv_each_cb cb, void *opaque) {
@@ -317,11 +401,15 @@ int spate_kv_each(spate_kv_t *kv, spate_kv_each_cb cb, void *opaque) {
         const char *k, *v;
         size_t kl, vl;
         char lo = KEY_USER, hi = KEY_USER + 1;
-        int rc;
-        for (size_t i = 0; i < kv->nbuckets; i++)
-                for (const ent_t *e = kv->buckets[i]; e; e = e->chain)
-                        if (e->val && (rc = cb(opaque, e->key, e->klen, e->val, e->vlen)))
-                                return rc;
+        spate_buf_t enc = { 0 };
+        int rc = 0;
+        for (size_t i = 0; !rc && i < kv->nbuckets; i++)
+                for (const ent_t *e = kv->buckets[i]; !rc && e; e = e->chain)
+                        if (live(e))
+                                rc = visit(kv, e, &enc, cb, opaque);
+        spate_buf_free(&enc);
+        if (rc)
+                return rc;
         if (kv->complete)
                 return 0;
         /* Then what only RocksDB holds: a cached entry (even absent) wins. */
@@ -355,11 +443,14 @@ int spate_kv_range(spate_kv_t *kv, const void *lo, size_t lolen, const void *hi,
         const char *k, *v;
         size_t kl, vl, plen;
         const char *pk;
-        int rc, stop = 0;
-        for (const ent_t *e = kv->dirty.head; e; e = e->next)
-                if (e->val && spate_kv_key_in(e->key, e->klen, lo, lolen, hi, hilen) &&
-                    (rc = cb(opaque, e->key, e->klen, e->val, e->vlen)))
-                        return rc;
+        spate_buf_t enc = { 0 };
+        int rc = 0, stop = 0;
+        for (const ent_t *e = kv->dirty.head; !rc && e; e = e->next)
+                if (live(e) && spate_kv_key_in(e->key, e->klen, lo, lolen, hi, hilen))
+                        rc = visit(kv, e, &enc, cb, opaque);
+        spate_buf_free(&enc);
+        if (rc)
+                return rc;
         upper_bound(&hk, hi, hilen);
         pk = prefixed(kn, KEY_USER, lo, lolen, &plen);
         rc = spate_store_iter_new(kv->cf, pk, plen, hk.data, hk.len, &it, kv->ctx->errstr, sizeof(kv->ctx->errstr));
@@ -655,6 +746,18 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
         return 0;
 }
 
+int spate_kv_node_codec(spate_node_t *n, const char *name, const spate_kv_codec_t *codec) {
+        spate_kv_node_t *kn = stores_of(n);
+        for (int i = 0; kn && i < kn->nstores; i++)
+                if (!strcmp(kn->names[i], name)) {
+                        if (!kn->codecs)
+                                kn->codecs = spate_xcalloc((size_t)kn->nstores, sizeof(*kn->codecs));
+                        kn->codecs[i] = codec;
+                        return 0;
+                }
+        return -1;
+}
+
 static spate_kv_t **task_slot(spate_kv_node_t *kn, int32_t partition, int store) {
         if (partition < 0 || partition >= kn->npartitions || !kn->tasks)
                 return NULL;
@@ -764,11 +867,13 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
                 return 0;
         for (const ent_t *e = kv->dirty.head; e; e = e->next) {
                 const char *pk = prefixed(kn, KEY_USER, e->key, e->klen, &plen);
-                if (e->val)
-                        spate_store_batch_put(kv->batch, kv->cf, pk, plen, e->val, e->vlen);
+                size_t vlen;
+                const char *val = val_bytes(kv, e, &kn->enc, &vlen);
+                if (live(e))
+                        spate_store_batch_put(kv->batch, kv->cf, pk, plen, val, vlen);
                 else
                         spate_store_batch_delete(kv->batch, kv->cf, pk, plen);
-                if (produce(kv, ctx, pk, plen, e->val, e->vlen))
+                if (produce(kv, ctx, pk, plen, live(e) ? val : NULL, vlen))
                         return -1;
         }
         kv->meta.next_offset = kv->next_offset;
@@ -811,7 +916,7 @@ static int checkpoint_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
                 return -1;
         while (kv->dirty.head) {
                 ent_t *e = kv->dirty.head;
-                if (!e->val) {
+                if (!live(e)) {
                         /* Deleted keys leave the cache (a purge deletes many that are
                          * never read again); a later get reads through. */
                         remove_ent(kv, e);
@@ -1386,6 +1491,8 @@ static void stores_free(spate_node_t *n) {
         free(kn->tasks);
         spate_buf_free(&kn->key);
         spate_buf_free(&kn->val);
+        spate_buf_free(&kn->enc);
+        free(kn->codecs);
         free(kn);
 }
 

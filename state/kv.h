@@ -24,7 +24,10 @@
  *     rebalance's assignments complete (node_state.h: assigned);
  *   - replays: a record of the task's input below the offset the restored
  *     state reflects is reported by spate_ctx_kv() as already applied.
- * Values are bytes: the node encodes and decodes them. */
+ * Values are bytes: the node encodes and decodes them, or gives the store a
+ * codec, whose cache then keeps decoded values: a value is decoded once,
+ * when it is read into the cache, and encoded once per commit, however
+ * many records change it in between (spate_kv_get_obj/put_obj). */
 #ifndef SPATE_KV_H
 #define SPATE_KV_H
 
@@ -69,6 +72,24 @@ spate_kv_t *spate_kv_node_task(const spate_node_t *n, const char *name, int32_t 
 int spate_kv_node_window(spate_node_t *n, int64_t retention, int64_t segment);
 /* The retention of kv's store (0: not windowed) and its segment interval. */
 int64_t spate_kv_window(const spate_kv_t *kv, int64_t *segment);
+/* A store's codec: how a node's decoded value is made from the bytes in
+ * RocksDB and the changelog, and back. */
+typedef struct spate_kv_codec {
+        /* A new object from a stored value (owned by the store from then on),
+         * or NULL with errstr when the bytes do not decode. */
+        void *(*decode)(const void *val, size_t vlen, char *errstr, size_t errstr_size);
+        /* Appends obj's bytes to out; decode must give them back. */
+        void (*encode)(const void *obj, spate_buf_t *out);
+        /* The memory obj holds, counted against the cache's bound. */
+        size_t (*size)(const void *obj);
+        void (*free)(void *obj);
+} spate_kv_codec_t;
+/* Gives the store `name` of n (declared) a codec, which outlives the node
+ * (a static table): its cache keeps the objects of spate_kv_put_obj() and
+ * spate_kv_get_obj(). Call at init, before any task. The byte calls still
+ * work on it (a decoded value is encoded for them). 0, or -1 with no such
+ * store. */
+int spate_kv_node_codec(spate_node_t *n, const char *name, const spate_kv_codec_t *codec);
 /* The input's partition count (the tasks there can be): 0 without stores. */
 int spate_kv_node_partitions(const spate_node_t *n);
 
@@ -80,6 +101,18 @@ int spate_kv_get(spate_kv_t *kv, const void *key, size_t klen, const void **val,
 /* Key and value are copied. */
 int spate_kv_put(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen);
 int spate_kv_delete(spate_kv_t *kv, const void *key, size_t klen);
+/* With a codec: the decoded value of key, 0 with *obj, 1 when absent. *obj
+ * is the store's, valid until the next call on any store of the node; the
+ * node may change it in place, and then calls spate_kv_put_obj() with it
+ * before that next call (a change not put is not committed, and the cache
+ * would hold a value RocksDB does not). A stored value that does not decode
+ * fails the record in flight. */
+int spate_kv_get_obj(spate_kv_t *kv, const void *key, size_t klen, void **obj);
+/* With a codec: obj becomes key's value and the store's (freed by the codec
+ * when replaced, deleted or evicted). obj may be the object get_obj() gave,
+ * changed in place: the key is then dirty and measured again. It is encoded
+ * at the next commit's flush, once. */
+int spate_kv_put_obj(spate_kv_t *kv, const void *key, size_t klen, void *obj);
 /* Calls cb for every live key once, in no particular order, until cb returns
  * non-zero (returned). Key and value are borrowed for the call; cb must not
  * change the store (collect the keys, then change it). */

@@ -700,12 +700,209 @@ static void test_standby_query(void) {
         spate_driver_destroy(d);
 }
 
+/* A codec (kv.h: decoded values in the cache): a counter kept as an object,
+ * stored as "count=N". The counts say how often the store decoded and
+ * encoded, and how many objects are alive (none may leak). */
+typedef struct {
+        long long n;
+} counter_t;
+
+static int decodes, encodes, objects;
+
+static void *counter_decode(const void *val, size_t vlen, char *errstr, size_t errstr_size) {
+        char text[64];
+        counter_t *c;
+        long long n;
+        snprintf(text, sizeof(text), "%.*s", (int)vlen, (const char *)val);
+        if (sscanf(text, "count=%lld", &n) != 1) {
+                snprintf(errstr, errstr_size, "not count=N: '%s'", text);
+                return NULL;
+        }
+        c = malloc(sizeof(*c));
+        c->n = n;
+        decodes++;
+        objects++;
+        return c;
+}
+
+static void counter_encode(const void *obj, spate_buf_t *out) {
+        char text[64];
+        int len = snprintf(text, sizeof(text), "count=%lld", ((const counter_t *)obj)->n);
+        spate_buf_put(out, text, (size_t)len);
+        encodes++;
+}
+
+static size_t counter_size(const void *obj) {
+        (void)obj;
+        return sizeof(counter_t) + 16;  /* malloc's overhead */
+}
+
+static void counter_free(void *obj) {
+        objects--;
+        free(obj);
+}
+
+static const spate_kv_codec_t counter_codec = { counter_decode, counter_encode, counter_size, counter_free };
+
+static counter_t *counter_new(long long n) {
+        counter_t *c = malloc(sizeof(*c));
+        c->n = n;
+        objects++;
+        return c;
+}
+
+/* The counter of key: its count, -1 when absent, -2 on an error. */
+static long long counter_get(spate_kv_t *kv, const char *key) {
+        void *obj;
+        int rc = spate_kv_get_obj(kv, key, strlen(key), &obj);
+        return rc < 0 ? -2 : rc ? -1 : ((counter_t *)obj)->n;
+}
+
+/* Adds one to key's counter in place (created at 1). */
+static int counter_add(spate_kv_t *kv, const char *key) {
+        void *obj;
+        int rc = spate_kv_get_obj(kv, key, strlen(key), &obj);
+        if (rc < 0)
+                return -1;
+        if (rc)
+                obj = counter_new(0);
+        ((counter_t *)obj)->n++;
+        return spate_kv_put_obj(kv, key, strlen(key), obj);
+}
+
+/* A node sets its codec at init; dedupe has none, so the test sets it on
+ * each topology the driver builds (at the start and at each crash) before
+ * the tasks are restored. */
+static void set_codec(spate_driver_t *d) {
+        CHECK(spate_kv_node_codec(node(d, "dd"), "seen", &counter_codec) == 0, "the codec is set");
+        CHECK(spate_kv_node_codec(node(d, "dd"), "other", &counter_codec) == -1, "no store 'other'");
+}
+
+static spate_driver_t *codec_driver(const char *settings) {
+        spate_driver_t *d = driver(settings);
+        set_codec(d);
+        filler(d);
+        return d;
+}
+
+static void codec_crash(spate_driver_t *d, int keep_state) {
+        char err[512];
+        int rc = spate_driver_crash(d, keep_state, err, sizeof(err));
+        CHECK(rc == 0, "crash%s%s", rc ? ": " : "", rc ? err : "");
+        set_codec(d);
+        rc = spate_driver_assign(d);
+        CHECK(rc == 0, "restore%s%s", rc ? ": " : "", rc ? spate_driver_ctx(d)->errstr : "");
+}
+
+/* Updates change the decoded value in place: no decode, one encode per
+ * commit; restores (local state, changelog) decode once per key read; a
+ * crash in the middle of a commit restores the committed count. */
+static void test_codec(void) {
+        spate_driver_t *d = codec_driver(NULL);
+        spate_kv_t *kv;
+        int bad = 0;
+        decodes = encodes = objects = 0;
+        kv_at(d, 0, 0, &kv);
+        for (int i = 0; i < 1000; i++)
+                bad += counter_add(kv, "a") != 0;
+        CHECK(!bad && counter_get(kv, "a") == 1000, "1000 updates in place: %lld", counter_get(kv, "a"));
+        CHECK(decodes == 0 && encodes == 0, "no decode or encode before the commit (%d, %d)", decodes, encodes);
+        CHECK_STR(get(kv, "a"), "count=1000", "the byte read encodes the object");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(encodes == 2, "the commit encoded it once (%d encodes with the byte read)", encodes);
+        const spate_driver_msg_t *m = spate_driver_msg(d, CHANGELOG, 0, 0);
+        CHECK(m && m->value && !strcmp(m->value, "count=1000"),
+              "the changelog holds the encoded value");
+        put(kv, "bytes", "count=7");
+        CHECK(counter_get(kv, "bytes") == 7 && decodes == 1, "a value put as bytes decodes once read (%d)",
+              decodes);
+        put(kv, "bad", "seven");
+        CHECK(counter_get(kv, "bad") == -2 && strstr(spate_driver_ctx(d)->errstr, "does not decode") &&
+              strstr(spate_driver_ctx(d)->errstr, "not count=N: 'seven'"),
+              "a value that does not decode fails the record: %s", spate_driver_ctx(d)->errstr);
+        CHECK(spate_kv_delete(kv, "bad", 3) == 0 && spate_kv_delete(kv, "bytes", 5) == 0, "deletes");
+        CHECK(counter_get(kv, "bytes") == -1 && objects == 1, "a deleted object is freed (%d alive)", objects);
+        for (int i = 0; i < 5; i++)
+                counter_add(kv, "b");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+
+        codec_crash(d, 1);
+        CHECK(objects == 0, "a crash frees the objects (%d alive)", objects);
+        kv_at(d, 0, 1, &kv);
+        decodes = 0;
+        CHECK(counter_get(kv, "a") == 1000 && counter_get(kv, "b") == 5 && counter_get(kv, "a") == 1000 &&
+              decodes == 2, "local state: a 1000, b 5, each decoded once (%d)", decodes);
+        counter_add(kv, "a");
+        commit(d, SPATE_DRIVER_AFTER_ACKS);  /* flushed, never sealed */
+        codec_crash(d, 0);
+        kv_at(d, 0, 1, &kv);
+        CHECK(counter_get(kv, "a") == 1000 && counter_get(kv, "b") == 5 && counter_get(kv, "bytes") == -1,
+              "changelog only, the unsealed frame ignored: a %lld, b %lld", counter_get(kv, "a"),
+              counter_get(kv, "b"));
+        CHECK(live_keys(kv) == 2, "each: 2 live keys (%d)", live_keys(kv));
+        spate_driver_destroy(d);
+        CHECK(objects == 0, "no object outlives the store (%d)", objects);
+}
+
+static int sum_counts(void *opaque, const void *key, size_t klen, const void *val, size_t vlen) {
+        long long n;
+        char text[64];
+        (void)key, (void)klen;
+        snprintf(text, sizeof(text), "%.*s", (int)vlen, (const char *)val);
+        if (sscanf(text, "count=%lld", &n) == 1)
+                *(long long *)opaque += n;
+        return 0;
+}
+
+/* Under a 1 MB bound: dirty objects stay until their commit, clean ones are
+ * evicted (freed) and decoded again when read; each() and range() see the
+ * cached objects encoded and what only RocksDB holds. */
+static void test_codec_eviction(void) {
+        spate_driver_t *d = codec_driver("settings:\n  state_memory_mb: 1\n");
+        spate_kv_t *kv;
+        char key[32];
+        const int n = 20000;
+        int bad = 0;
+        long long sum = 0, want = 0;
+        decodes = encodes = objects = 0;
+        kv_at(d, 1, 0, &kv);
+        for (int i = 0; i < n; i++) {
+                snprintf(key, sizeof(key), "key-%05d", i);
+                for (int j = 0; j <= i % 3; j++)
+                        bad += counter_add(kv, key) != 0;
+                want += i % 3 + 1;
+        }
+        CHECK(!bad && objects == n, "%d keys updated, every object kept until the commit (%d)", n, objects);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(encodes == n, "one encode a key (%d)", encodes);
+        CHECK(objects == (int)spate_kv_cached(kv, NULL) && objects < n * 3 / 4,
+              "evicted objects are freed (%d alive of %d)", objects, n);
+        double bytes = spate_driver_metric("spate_store_cache_bytes{node=\"dd\"} ");
+        CHECK(bytes > 0 && bytes <= 1 << 20, "the objects' sizes count in the bound: %.0f", bytes);
+        for (int i = 0; i < n; i++) {
+                snprintf(key, sizeof(key), "key-%05d", i);
+                bad += counter_get(kv, key) != i % 3 + 1;
+        }
+        CHECK(!bad, "every count read back (%d wrong), %d decoded", bad, decodes);
+        CHECK(decodes >= n / 4 && objects < n * 3 / 4, "evicted keys decoded again, the cache bounded (%d)", objects);
+        counter_add(kv, "key-00000");
+        want++;
+        CHECK(spate_kv_each(kv, sum_counts, &sum) == 0 && sum == want, "each: %lld, want %lld", sum, want);
+        sum = 0;
+        CHECK(spate_kv_range(kv, "key-00000", 9, "key-00003", 9, sum_counts, &sum) == 0 && sum == 2 + 2 + 3,
+              "range over a dirty object and RocksDB: %lld", sum);
+        spate_driver_destroy(d);
+        CHECK(objects == 0, "no object outlives the store (%d)", objects);
+}
+
 int main(void) {
         test_bad_topology();
         test_basic();
         test_revoke();
         test_eviction();
         test_crash_mid_flush();
+        test_codec();
+        test_codec_eviction();
         test_pipelined_restore();
         test_dedupe();
         test_purge();
