@@ -24,7 +24,12 @@
 
 #define KEY_META 0x00
 #define KEY_USER 0x01
+/* Version 1: the fixed part alone; 2: the node's own meta (spate_kv_meta())
+ * follows it, to the end of the record. A frame without one is written as
+ * version 1, so that the state of a node that keeps none reads back in
+ * versions before 2. */
 #define META_VERSION 1
+#define META_VERSION_EXT 2
 #define META_SIZE (2 + 3 * 8)
 /* A windowed store's meta (wkv.h) is marked 'W' and adds its segment
  * interval: its keys are laid out by it, so neither a plain store's state
@@ -68,6 +73,8 @@ struct spate_kv {
         size_t nbuckets, nents, ndirty;
         list_t clean, dirty;
         meta_t meta;                 /* as of the last frame flushed */
+        spate_buf_t meta_ext;        /* the node's meta in that frame */
+        spate_buf_t ext;             /* the node's meta as it last set it (spate_kv_set_meta()) */
         int64_t next_offset, stream_time, resume_offset;
         int64_t acked;               /* changelog offset after the last acknowledged record */
         int complete;                /* every live key is cached: each() need not read RocksDB */
@@ -491,6 +498,16 @@ void spate_kv_set_stream_time(spate_kv_t *kv, int64_t t) {
         kv->stream_time = t;
 }
 
+const void *spate_kv_meta(const spate_kv_t *kv, size_t *len) {
+        *len = kv->ext.len;
+        return kv->ext.len ? kv->ext.data : NULL;
+}
+
+void spate_kv_set_meta(spate_kv_t *kv, const void *val, size_t len) {
+        kv->ext.len = 0;
+        spate_buf_put(&kv->ext, val, len);
+}
+
 void *spate_kv_aux(const spate_kv_t *kv) {
         return kv->aux;
 }
@@ -616,8 +633,8 @@ static int query_plain(spate_kv_view_t *v, const spate_iq_t *q, spate_iq_rows_t 
         return rc < 0 ? -1 : 0;
 }
 
-static int meta_decode(const spate_kv_node_t *kn, const void *v, size_t len, meta_t *m, char *errstr,
-                       size_t errstr_size);
+static int meta_decode(const spate_kv_node_t *kn, const void *v, size_t len, meta_t *m, spate_buf_t *ext,
+                       char *errstr, size_t errstr_size);
 
 /* The meta of cf's checkpoint into v (none: INT64_MIN) and, for a standby's
  * copy, the changelog offset it reflects into rows; read before its keys (so
@@ -629,7 +646,7 @@ static int view_open(const spate_kv_node_t *kn, spate_store_cf_t *cf, const char
         meta_t m = { 0, -1, INT64_MIN };
         int rc = spate_store_get(cf, &mk, 1, &mv, &mvlen, errstr, errstr_size);
         if (rc == 0) {
-                rc = meta_decode(kn, mv, mvlen, &m, errstr, errstr_size);
+                rc = meta_decode(kn, mv, mvlen, &m, NULL, errstr, errstr_size);
                 free(mv);
         }
         if (rc < 0)
@@ -817,23 +834,26 @@ int spate_kv_node_partitions(const spate_node_t *n) {
 
 /* --- commit --- */
 
-static void meta_encode(const spate_kv_node_t *kn, const meta_t *m, spate_buf_t *out) {
-        unsigned char b[META_W_SIZE] = { kn->segment ? 'W' : 'M', META_VERSION };
+static void meta_encode(const spate_kv_node_t *kn, const meta_t *m, const spate_buf_t *ext, spate_buf_t *out) {
+        unsigned char b[META_W_SIZE] = { kn->segment ? 'W' : 'M', ext->len ? META_VERSION_EXT : META_VERSION };
         spate_put_be64(b + 2, m->next_offset);
         spate_put_be64(b + 10, m->changelog_next);
         spate_put_be64(b + 18, m->stream_time);
         spate_put_be64(b + 26, kn->segment);
         out->len = 0;
         spate_buf_put(out, b, kn->segment ? META_W_SIZE : META_SIZE);
+        spate_buf_put(out, ext->data, ext->len);
 }
 
-/* Fails loudly on anything but this version's meta of this kind of store
- * (and, windowed, of its segment interval). */
-static int meta_decode(const spate_kv_node_t *kn, const void *v, size_t len, meta_t *m, char *errstr,
-                       size_t errstr_size) {
+/* Fails loudly on anything but a meta of this kind of store (and,
+ * windowed, of its segment interval) in a version this one reads. The
+ * node's meta goes to ext (reset first; NULL: not wanted). */
+static int meta_decode(const spate_kv_node_t *kn, const void *v, size_t len, meta_t *m, spate_buf_t *ext,
+                       char *errstr, size_t errstr_size) {
         const unsigned char *b = v;
         char want = kn->segment ? 'W' : 'M';
-        if (len != (kn->segment ? META_W_SIZE : META_SIZE) || b[0] != want || b[1] != META_VERSION) {
+        size_t fixed = kn->segment ? META_W_SIZE : META_SIZE;
+        if (len < fixed || b[0] != want || !(b[1] == META_VERSION ? len == fixed : b[1] == META_VERSION_EXT && len > fixed)) {
                 snprintf(errstr, errstr_size, "store meta record of %zu bytes, kind '%c', version %d: not "
                          "written by this version of spate for a %s store (reset the application's state, "
                          "docs/stores.md)", len, len > 0 && b[0] >= ' ' && b[0] < 127 ? b[0] : '?',
@@ -849,6 +869,10 @@ static int meta_decode(const spate_kv_node_t *kn, const void *v, size_t len, met
         m->next_offset = spate_get_be64(b + 2);
         m->changelog_next = spate_get_be64(b + 10);
         m->stream_time = spate_get_be64(b + 18);
+        if (ext) {
+                ext->len = 0;
+                spate_buf_put(ext, b + fixed, len - fixed);
+        }
         return 0;
 }
 
@@ -863,7 +887,8 @@ static int produce(spate_kv_t *kv, spate_ctx_t *ctx, const void *key, size_t kle
 static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = kv->owner;
         size_t plen;
-        if (!kv->ndirty && kv->next_offset == kv->meta.next_offset && kv->stream_time == kv->meta.stream_time)
+        if (!kv->ndirty && kv->next_offset == kv->meta.next_offset && kv->stream_time == kv->meta.stream_time &&
+            kv->ext.len == kv->meta_ext.len && (!kv->ext.len || !memcmp(kv->ext.data, kv->meta_ext.data, kv->ext.len)))
                 return 0;
         for (const ent_t *e = kv->dirty.head; e; e = e->next) {
                 const char *pk = prefixed(kn, KEY_USER, e->key, e->klen, &plen);
@@ -878,6 +903,8 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         }
         kv->meta.next_offset = kv->next_offset;
         kv->meta.stream_time = kv->stream_time;
+        kv->meta_ext.len = 0;
+        spate_buf_put(&kv->meta_ext, kv->ext.data, kv->ext.len);
         kv->committing = 1;
         return 0;
 }
@@ -886,7 +913,7 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
  * records and the outputs derived from them are acknowledged. */
 static int seal_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         char mk = KEY_META;
-        meta_encode(kv->owner, &kv->meta, &kv->owner->val);
+        meta_encode(kv->owner, &kv->meta, &kv->meta_ext, &kv->owner->val);
         return produce(kv, ctx, &mk, 1, kv->owner->val.data, kv->owner->val.len);
 }
 
@@ -894,7 +921,7 @@ static int seal_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
  * batch is then a checkpoint. */
 static void batch_meta(spate_kv_t *kv) {
         char mk = KEY_META;
-        meta_encode(kv->owner, &kv->meta, &kv->owner->val);
+        meta_encode(kv->owner, &kv->meta, &kv->meta_ext, &kv->owner->val);
         spate_store_batch_put(kv->batch, kv->cf, &mk, 1, kv->owner->val.data, kv->owner->val.len);
 }
 
@@ -971,6 +998,8 @@ static void kv_free(spate_kv_t *kv) {
                 remove_ent(kv, kv->dirty.head);
         free(kv->buckets);
         spate_store_batch_destroy(kv->batch);
+        spate_buf_free(&kv->meta_ext);
+        spate_buf_free(&kv->ext);
         if (kv->free_aux)
                 kv->free_aux(kv->aux);
         free(kv);
@@ -1060,7 +1089,7 @@ static int on_changelog(void *opaque, const void *key, size_t klen, const void *
         spate_kv_t *kv = r->kv;
         const char *k = key;
         if (klen == 1 && k[0] == KEY_META && val) {
-                if (meta_decode(kv->owner, val, vlen, &kv->meta, r->err, sizeof(r->err)))
+                if (meta_decode(kv->owner, val, vlen, &kv->meta, &kv->meta_ext, r->err, sizeof(r->err)))
                         return -1;
                 kv->meta.changelog_next = offset + 1;
                 apply_frame(r);
@@ -1131,13 +1160,14 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
         if (rc < 0)
                 return -1;
         if (rc == 0) {
-                rc = meta_decode(kn, mv, mvlen, &kv->meta, errstr, errstr_size);
+                rc = meta_decode(kn, mv, mvlen, &kv->meta, &kv->meta_ext, errstr, errstr_size);
                 free(mv);
         }
         if (rc < 0) {
                 spate_warn("store '%s' of '%s' partition %d: %s; rebuilding it from %s", kn->names[kv->store],
                            kn->node->name, kv->partition, errstr, kn->changelogs[kv->store]);
                 kv->meta = (meta_t){ 0, 0, INT64_MIN };
+                kv->meta_ext.len = 0;
                 if (spate_store_cf_part_reset(store, series, kv->partition, &kv->cf, errstr, errstr_size))
                         return -1;
         }
@@ -1168,6 +1198,8 @@ static int finish_kv(restore_t *r) {
         kv->acked = kv->meta.changelog_next;
         kv->resume_offset = kv->next_offset = kv->meta.next_offset;
         kv->stream_time = kv->meta.stream_time;
+        kv->ext.len = 0;
+        spate_buf_put(&kv->ext, kv->meta_ext.data, kv->meta_ext.len);
         if ((kv->complete = cf_empty(kv, ctx)) < 0)
                 return -1;
         if (r->nframe) {

@@ -133,6 +133,15 @@ int spate_kv_key_in(const void *key, size_t klen, const void *lo, size_t lolen, 
  * and restored with the state. */
 int64_t spate_kv_stream_time(const spate_kv_t *kv);
 void spate_kv_set_stream_time(spate_kv_t *kv, int64_t t);
+/* The node's own meta for the task (what the key-value entries do not say,
+ * e.g. a window's applied offsets per upstream partition): bytes kept in
+ * the task's commit frame, so that they are restored with the state of the
+ * same commit, atomically. spate_kv_meta() returns them as last set (as
+ * restored, after an assignment; NULL with *len 0: none), borrowed until
+ * the next set; spate_kv_set_meta() copies, and a change alone makes the
+ * next commit write a frame. */
+const void *spate_kv_meta(const spate_kv_t *kv, size_t *len);
+void spate_kv_set_meta(spate_kv_t *kv, const void *val, size_t len);
 /* Entries the cache holds for this task, and how many of them are dirty. */
 size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty);
 /* State a layer over the store keeps per task (wkv.c's key filters): NULL

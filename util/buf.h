@@ -13,6 +13,8 @@ typedef struct spate_buf {
 void spate_buf_grow(spate_buf_t *b, size_t need);
 
 static inline void spate_buf_put(spate_buf_t *b, const void *p, size_t n) {
+        if (!n)  /* p and an empty buffer's data may be NULL: memcpy must not see them */
+                return;
         if (b->len + n > b->cap)
                 spate_buf_grow(b, n);
         memcpy(b->data + b->len, p, n);

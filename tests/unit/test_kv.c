@@ -895,6 +895,65 @@ static void test_codec_eviction(void) {
         CHECK(objects == 0, "no object outlives the store (%d)", objects);
 }
 
+/* The node's meta in the commit frame (kv.h: spate_kv_meta()): written in
+ * the frame's meta record (version 1 without it, as before), a change alone
+ * makes a frame, restored with the state of the same commit from the local
+ * copy and from the changelog, never from a frame that was not sealed. */
+static const char *node_meta(spate_kv_t *kv) {
+        static char out[64];
+        size_t len;
+        const char *m = spate_kv_meta(kv, &len);
+        snprintf(out, sizeof(out), "%.*s", m ? (int)len : 6, m ? m : "(none)");
+        return out;
+}
+
+static void test_node_meta(void) {
+        spate_driver_t *d = driver(NULL);
+        const spate_driver_msg_t *m;
+        spate_kv_t *kv;
+        filler(d);
+        kv_at(d, 0, 0, &kv);
+        CHECK_STR(node_meta(kv), "(none)", "a fresh task has no node meta");
+        put(kv, "a", "1");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        m = spate_driver_msg(d, CHANGELOG, 0, 1);
+        CHECK(m && m->len == 34 && m->value[0] == 'W' && m->value[1] == 1,
+              "a frame without node meta: version 1, 34 bytes (a windowed store's) (%zu)", m ? m->len : 0);
+        spate_kv_set_meta(kv, "upstream=7", 10);
+        CHECK_STR(node_meta(kv), "upstream=7", "read back as set");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(spate_driver_count(d, CHANGELOG, 0) == 3, "a change of the node meta alone makes a frame (%lld)",
+              (long long)spate_driver_count(d, CHANGELOG, 0));
+        m = spate_driver_msg(d, CHANGELOG, 0, 2);
+        CHECK(m && m->len == 44 && m->value[1] == 2 && !memcmp(m->value + 34, "upstream=7", 10),
+              "version 2 carries it after the fixed part");
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(spate_driver_count(d, CHANGELOG, 0) == 3, "no change: no frame");
+
+        crash(d, 1);
+        kv_at(d, 0, 1, &kv);
+        CHECK_STR(node_meta(kv), "upstream=7", "restored from the local copy");
+        spate_kv_set_meta(kv, "upstream=9", 10);
+        put(kv, "b", "2");
+        commit(d, SPATE_DRIVER_AFTER_ACKS);  /* flushed, never sealed */
+        crash(d, 0);
+        kv_at(d, 0, 1, &kv);
+        CHECK_STR(node_meta(kv), "upstream=7", "from the changelog, the unsealed frame's meta ignored");
+        CHECK_STR(get(kv, "b"), "(absent)", "and its entry");
+        CHECK_STR(get(kv, "a"), "1", "the sealed entry");
+        spate_kv_set_meta(kv, "upstream=11", 11);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        crash(d, 0);
+        kv_at(d, 0, 1, &kv);
+        CHECK_STR(node_meta(kv), "upstream=11", "a sealed change, from the changelog");
+        spate_kv_set_meta(kv, NULL, 0);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        crash(d, 1);
+        kv_at(d, 0, 1, &kv);
+        CHECK_STR(node_meta(kv), "(none)", "cleared, restored as none");
+        spate_driver_destroy(d);
+}
+
 int main(void) {
         test_bad_topology();
         test_basic();
@@ -903,6 +962,7 @@ int main(void) {
         test_crash_mid_flush();
         test_codec();
         test_codec_eviction();
+        test_node_meta();
         test_pipelined_restore();
         test_dedupe();
         test_purge();
