@@ -354,6 +354,7 @@ int spate_kv_get_obj(spate_kv_t *kv, const void *key, size_t klen, void **obj) {
                         return -1;
                 }
                 set_obj(kv, e, o);
+                evict(kv, e);  /* a decoded value may take more than its bytes did */
         }
         *obj = e->obj;
         return e->obj ? 0 : 1;
