@@ -1,6 +1,8 @@
 /* kv.c - the engine-owned key-value stores of kv.h: per task and store a
- * cache (hash + LRU of clean entries + list of dirty ones), read-through to
- * a RocksDB column family, the changelog frames and the restore.
+ * cache (hash + LRU of clean entries + list of dirty ones) of encoded
+ * values or, with the store's codec, decoded objects, read-through to a
+ * RocksDB column family, the changelog frames (with the node's own meta)
+ * and the restore.
  *
  * Keys in RocksDB and in the changelog carry one prefix byte: KEY_USER
  * before a node's key, KEY_META alone for the meta record, so that no key a
