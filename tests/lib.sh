@@ -163,15 +163,20 @@ wait_count() {
         wait_for "$t" bash -c "[ \$($KT count $BOOT $topic 2>/dev/null || echo 0) -ge $n ]"
 }
 
-# dedupe_exact TOPIC: TOPIC's records (kept in $TMP/out.jsonl) are what tests/ref/dedupe_ref.py
-# expects of the input it generated ($TMP/expected.json): every id once, its first record.
+# dedupe_exact TOPIC [once]: TOPIC's records (kept in $TMP/out.jsonl) are what
+# tests/ref/dedupe_ref.py expects of the input it generated: every id once, its first record
+# ($TMP/expected.json of `gen`); with once, every id as exactly one of its copies
+# ($TMP/copies.json of `gen-spread`).
+dedupe_cmp() {
+        if [ "${1:-}" = once ]; then echo "compare-once $TMP/copies.json"; else echo "compare $TMP/expected.json"; fi
+}
 dedupe_exact() {
         $KT consume "$BOOT" "$1" --idle 0.5 >"$TMP/out.jsonl"
-        $PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl" -q
+        $PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" $(dedupe_cmp "${2:-}") "$TMP/out.jsonl" -q
 }
-# dedupe_report PREFIX: the same comparison of $TMP/out.jsonl, one check per rule, named PREFIX...
+# dedupe_report PREFIX [once]: the same comparison of $TMP/out.jsonl, one check per rule, named PREFIX...
 dedupe_report() {
-        tap_relay "$1" < <($PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" compare "$TMP/expected.json" "$TMP/out.jsonl")
+        tap_relay "$1" < <($PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" $(dedupe_cmp "${2:-}") "$TMP/out.jsonl")
 }
 
 # warm_restore_counts LINE: "TAIL LOCAL" of a task's restore logged as LINE: the changelog
