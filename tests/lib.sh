@@ -131,6 +131,27 @@ holds_partitions() {
         done
 }
 
+# start_with_state NAME TOPOLOGY: instance NAME with its own state directory ($TMP/state-NAME),
+# its log marked first (log_since NAME: what it logged since); joined NAME: that start has been
+# assigned partitions; delete_state NAME: its state directory goes (while it is down).
+start_with_state() {
+        touch "$TMP/spate-$1.log"
+        log_mark "$1"
+        start_spate "$1" "$2" SPATE_STATE_DIR="$TMP/state-$1"
+}
+joined() { log_since "$1" | grep -q "assigned [1-9][0-9]* partitions"; }
+delete_state() { rm -rf "$TMP/state-$1"; }
+
+# produce_parts TOPIC FILE...: kafka_tool produce --partitioned of each file in turn, a second
+# apart (input that flows while instances are killed); run it in the background.
+produce_parts() {
+        local topic=$1 f; shift
+        for f in "$@"; do
+                $KT produce "$BOOT" "$topic" "$f" --partitioned >/dev/null || return 1
+                sleep 1
+        done
+}
+
 # kill_at_random [--ready CMD] [--then CMD] MIN SPAN: after MIN s and a random part of SPAN more,
 # kill_spate to instance a or b, picked at random, which then starts again: the test defines
 # `start NAME` (which starts the instance NAME with start_spate). With --ready, the wait begins

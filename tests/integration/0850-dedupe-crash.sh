@@ -20,20 +20,13 @@ $PY "$REF/dedupe_ref.py" gen "$N" 4 10000 "$TMP/in.tsv" "$TMP/expected.json"
 start_broker --topology "$topo" --topic it0850.in:4 --topic it-0850-dd-seen-changelog:4 \
         --topic it0850.out:2 --topic it-0850-dlq:1 || { nok "broker starts"; exit 1; }
 
-start() {  # NAME: one instance with its own state directory
-        touch "$TMP/spate-$1.log"
-        log_mark "$1"  # log_since NAME: its log since the instance started last under NAME
-        start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"
-}
-# joined NAME: that instance holds partitions; delete_state NAME: its state directory.
-joined() { log_since "$1" | grep -q "assigned [1-9][0-9]* partitions"; }
-delete_state() { rm -rf "$TMP/state-$1"; }
+start() { start_with_state "$1" "$topo"; }  # kill_at_random restarts instances with it
 
 # Five parts flow while instances are killed; the sixth (whose ids repeat
 # ids of the fifth) comes once the instance restarted without its state
 # directory holds partitions again, so that its restored store decides.
 split -n l/6 -d "$TMP/in.tsv" "$TMP/part."
-( for f in "$TMP"/part.0[0-4]; do $KT produce "$BOOT" it0850.in "$f" --partitioned >/dev/null || exit 1; sleep 1; done ) &
+produce_parts it0850.in "$TMP"/part.0[0-4] &
 producer=$!
 start a
 start b

@@ -22,16 +22,10 @@ check "the input has ids whose copies are in different partitions ($spread)" [ "
 start_broker --topology "$topo" --topic it0854.in:4 --topic it0854.by_id:4 --topic it-0854-dd-seen-changelog:4 \
         --topic it0854.out:2 --topic it-0854-dlq:1 || { nok "broker starts"; exit 1; }
 
-start() {
-        touch "$TMP/spate-$1.log"
-        log_mark "$1"
-        start_spate "$1" "$topo" SPATE_STATE_DIR="$TMP/state-$1"
-}
-joined() { log_since "$1" | grep -q "assigned [1-9][0-9]* partitions"; }
-delete_state() { rm -rf "$TMP/state-$1"; }
+start() { start_with_state "$1" "$topo"; }  # kill_at_random restarts instances with it
 
 split -n l/5 -d "$TMP/in.tsv" "$TMP/part."
-( for f in "$TMP"/part.0[0-4]; do $KT produce "$BOOT" it0854.in "$f" --partitioned >/dev/null || exit 1; sleep 1; done ) &
+produce_parts it0854.in "$TMP"/part.0[0-4] &
 producer=$!
 start a
 start b

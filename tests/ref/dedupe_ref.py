@@ -67,7 +67,7 @@ def gen(n, parts, within, src, dst):
 def gen_spread(n, parts, src, dst):
     rnd = random.Random(854)
     clock = 1_700_000_000_000
-    copies, lines, pending = {}, [], []
+    copies, parts_of, lines, pending = {}, {}, [], []
     next_id = 0
     for i in range(n):
         clock += rnd.randrange(1, 5)
@@ -80,75 +80,65 @@ def gen_spread(n, parts, src, dst):
                 pending.append((clock + rnd.randrange(1, 3000), ident))
             pending.sort()
         copies.setdefault(ident, []).append(i)
-        lines.append("%d\tk%d\t%s" % (rnd.randrange(parts), i, json.dumps(
+        p = rnd.randrange(parts)
+        parts_of.setdefault(ident, set()).add(p)
+        lines.append("%d\tk%d\t%s" % (p, i, json.dumps(
             {"id": ident, "t": clock - rnd.randrange(0, 1000), "n": i}, separators=(",", ":"))))
-    part_of = {}
-    for line in lines:
-        p, _, v = line.split("\t")
-        part_of.setdefault(json.loads(v)["id"], set()).add(p)
     with open(src, "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(dst, "w") as f:
         json.dump(copies, f)
     print("# %d records, %d ids, %d repeats, %d ids with copies in more than one partition" %
-          (n, len(copies), n - len(copies), sum(1 for ps in part_of.values() if len(ps) > 1)))
+          (n, len(copies), n - len(copies), sum(1 for ps in parts_of.values() if len(ps) > 1)))
 
 
-def compare_once(copies_path, out_path, quiet):
-    with open(copies_path) as f:
-        copies = json.load(f)
+def read_out(ref_path, out_path):
+    """The reference's JSON, the output's "n"s per id, and how many records it holds."""
+    with open(ref_path) as f:
+        ref = json.load(f)
     seen, records = {}, 0
     with open(out_path) as f:
         for line in f:
             v = json.loads(json.loads(line)["value"])
             records += 1
             seen.setdefault(v["id"], set()).add(v["n"])
+    return ref, seen, records
+
+
+def report(ref, seen, checks, quiet):
+    """Prints the checks (after "every id out") as TAP lines unless quiet; True when all hold."""
+    missing = [i for i in ref if i not in seen]
+    checks = [(not missing, "every id out (%d of %d missing%s)" %
+               (len(missing), len(ref), ", e.g. " + missing[0] if missing else ""))] + checks
+    if not quiet:
+        for good, what in checks:
+            print("%s - %s" % ("ok" if good else "not ok", what))
+    return all(good for good, _ in checks)
+
+
+def compare_once(copies_path, out_path, quiet):
+    copies, seen, records = read_out(copies_path, out_path)
     twice = [(i, sorted(ns)) for i, ns in seen.items() if len(ns) > 1]
     strange = [(i, sorted(ns)) for i, ns in seen.items() if i not in copies or not ns <= set(copies[i])]
-    missing = [i for i in copies if i not in seen]
-    checks = [
-        (not missing, "every id out (%d of %d missing%s)" % (len(missing), len(copies),
-                                                            ", e.g. " + missing[0] if missing else "")),
+    return report(copies, seen, [
         (not twice, "no id out as two of its copies (%d are%s)" %
          (len(twice), ", e.g. %s: n %s" % twice[0] if twice else "")),
         (not strange, "every record out is a copy of its id (%d are not)" % len(strange)),
         (len(seen) == len(copies), "%d distinct ids out, %d in (%d records read)" %
          (len(seen), len(copies), records)),
-    ]
-    if not quiet:
-        for good, what in checks:
-            print("%s - %s" % ("ok" if good else "not ok", what))
-    return all(good for good, _ in checks)
+    ], quiet)
 
 
 def compare(exp_path, out_path, quiet):
-    with open(exp_path) as f:
-        expected = json.load(f)
-    seen = {}
-    wrong = []
-    records = 0
-    with open(out_path) as f:
-        for line in f:
-            m = json.loads(line)
-            v = json.loads(m["value"])
-            records += 1
-            seen.setdefault(v["id"], set()).add(v["n"])
-    for ident, ns in seen.items():
-        if ident not in expected or ns != {expected[ident]}:
-            wrong.append((ident, sorted(ns), expected.get(ident)))
-    missing = [i for i in expected if i not in seen]
-    checks = [
-        (not missing, "every id out (%d of %d missing%s)" % (len(missing), len(expected),
-                                                            ", e.g. " + missing[0] if missing else "")),
+    expected, seen, records = read_out(exp_path, out_path)
+    wrong = [(ident, sorted(ns), expected.get(ident)) for ident, ns in seen.items()
+             if ident not in expected or ns != {expected[ident]}]
+    return report(expected, seen, [
         (not wrong, "every id out once, as its first record (%d wrong%s)" %
          (len(wrong), ", e.g. %s: got n %s, want %s" % wrong[0] if wrong else "")),
         (len(seen) == len(expected), "%d distinct ids out, %d expected (%d records read)" %
          (len(seen), len(expected), records)),
-    ]
-    if not quiet:
-        for good, what in checks:
-            print("%s - %s" % ("ok" if good else "not ok", what))
-    return all(good for good, _ in checks)
+    ], quiet)
 
 
 def main():
