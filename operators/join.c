@@ -368,8 +368,7 @@ static int corrupt(spate_node_t *n, spate_ctx_t *ctx, const char *key, size_t kl
 
 /* A store key: kind then key, in j->pk (valid until the next call). */
 static const char *store_key(join_t *j, char kind, const void *key, size_t klen, size_t *len) {
-        j->pk.len = 0;
-        spate_buf_put(&j->pk, &kind, 1);
+        spate_buf_set(&j->pk, &kind, 1);
         spate_buf_put(&j->pk, key, klen);
         *len = j->pk.len;
         return j->pk.data;
@@ -656,8 +655,7 @@ static int recheck_every(spate_node_t *n, spate_kv_t *kv, const spate_table_t *r
                         return -1;
                 if (rc)
                         continue;
-                j->cur.len = 0;
-                spate_buf_put(&j->cur, val, vlen);  /* the store's copy is borrowed until its next call */
+                spate_buf_set(&j->cur, val, vlen);  /* the store's copy is borrowed until its next call */
                 row = spate_table_get(rows, key, kl, &rlen);
                 if (recheck_list(n, kv, key, kl, ets, j->cur.data, j->cur.len, row, rlen, ctx))
                         return -1;

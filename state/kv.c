@@ -507,8 +507,7 @@ const void *spate_kv_meta(const spate_kv_t *kv, size_t *len) {
 }
 
 void spate_kv_set_meta(spate_kv_t *kv, const void *val, size_t len) {
-        kv->ext.len = 0;
-        spate_buf_put(&kv->ext, val, len);
+        spate_buf_set(&kv->ext, val, len);
 }
 
 void *spate_kv_aux(const spate_kv_t *kv) {
@@ -843,8 +842,7 @@ static void meta_encode(const spate_kv_node_t *kn, const meta_t *m, const spate_
         spate_put_be64(b + 10, m->changelog_next);
         spate_put_be64(b + 18, m->stream_time);
         spate_put_be64(b + 26, kn->segment);
-        out->len = 0;
-        spate_buf_put(out, b, kn->segment ? META_W_SIZE : META_SIZE);
+        spate_buf_set(out, b, kn->segment ? META_W_SIZE : META_SIZE);
         spate_buf_put(out, ext->data, ext->len);
 }
 
@@ -873,8 +871,7 @@ static int meta_decode(const spate_kv_node_t *kn, const void *v, size_t len, met
         m->changelog_next = spate_get_be64(b + 10);
         m->stream_time = spate_get_be64(b + 18);
         if (ext) {
-                ext->len = 0;
-                spate_buf_put(ext, b + fixed, len - fixed);
+                spate_buf_set(ext, b + fixed, len - fixed);
         }
         return 0;
 }
@@ -896,18 +893,17 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         for (const ent_t *e = kv->dirty.head; e; e = e->next) {
                 const char *pk = prefixed(kn, KEY_USER, e->key, e->klen, &plen);
                 size_t vlen;
-                const char *val = val_bytes(kv, e, &kn->enc, &vlen);
-                if (live(e))
+                const char *val = val_bytes(kv, e, &kn->enc, &vlen);  /* NULL: deleted */
+                if (val)
                         spate_store_batch_put(kv->batch, kv->cf, pk, plen, val, vlen);
                 else
                         spate_store_batch_delete(kv->batch, kv->cf, pk, plen);
-                if (produce(kv, ctx, pk, plen, live(e) ? val : NULL, vlen))
+                if (produce(kv, ctx, pk, plen, val, vlen))
                         return -1;
         }
         kv->meta.next_offset = kv->next_offset;
         kv->meta.stream_time = kv->stream_time;
-        kv->meta_ext.len = 0;
-        spate_buf_put(&kv->meta_ext, kv->ext.data, kv->ext.len);
+        spate_buf_set(&kv->meta_ext, kv->ext.data, kv->ext.len);
         kv->committing = 1;
         return 0;
 }
@@ -1201,8 +1197,7 @@ static int finish_kv(restore_t *r) {
         kv->acked = kv->meta.changelog_next;
         kv->resume_offset = kv->next_offset = kv->meta.next_offset;
         kv->stream_time = kv->meta.stream_time;
-        kv->ext.len = 0;
-        spate_buf_put(&kv->ext, kv->meta_ext.data, kv->meta_ext.len);
+        spate_buf_set(&kv->ext, kv->meta_ext.data, kv->meta_ext.len);
         if ((kv->complete = cf_empty(kv, ctx)) < 0)
                 return -1;
         if (r->nframe) {

@@ -57,8 +57,7 @@ static int64_t seg_decode(const void *b) {
 static void seg_key(spate_buf_t *out, int64_t seg, const void *key, size_t klen) {
         unsigned char b[SEG_BYTES];
         seg_encode(b, seg);
-        out->len = 0;
-        spate_buf_put(out, b, sizeof(b));
+        spate_buf_set(out, b, sizeof(b));
         spate_buf_put(out, key, klen);
 }
 

@@ -21,6 +21,12 @@ static inline void spate_buf_put(spate_buf_t *b, const void *p, size_t n) {
         b->len += n;
 }
 
+/* b becomes the n bytes at p (its earlier contents go). */
+static inline void spate_buf_set(spate_buf_t *b, const void *p, size_t n) {
+        b->len = 0;
+        spate_buf_put(b, p, n);
+}
+
 static inline void spate_buf_putc(spate_buf_t *b, char c) {
         if (b->len + 1 > b->cap)
                 spate_buf_grow(b, 1);

@@ -99,8 +99,7 @@ static int walk(qwalk_t *k, const spate_iq_t *q, spate_store_cf_t *cf, const cha
                 k->last_group = spate_xmalloc(glen ? glen : 1);
                 memcpy(k->last_group, group, glen);
                 k->last_glen = glen;
-                k->last_row.len = 0;
-                spate_buf_put(&k->last_row, k->row.data, k->row.len);
+                spate_buf_set(&k->last_row, k->row.data, k->row.len);
                 k->have_last = 1;
         }
         spate_store_iter_destroy(it);

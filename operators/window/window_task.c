@@ -251,8 +251,7 @@ static int same_group(spate_buf_t *g, const char *key, size_t klen) {
         /* An empty group ("") meets an empty buffer, whose data may be NULL. */
         if (glen == g->len && (!glen || !memcmp(group, g->data, glen)))
                 return 1;
-        g->len = 0;
-        spate_buf_put(g, group, glen);
+        spate_buf_set(g, group, glen);
         return 0;
 }
 
@@ -394,13 +393,11 @@ static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t err
                         }
                         if (++groups > WALK_MAX_GROUPS || (groups > WALK_MIN_GROUPS && ws->bytes > limit)) {
                                 /* Goes on from this group at the next commit. */
-                                t->walk_from.len = 0;
-                                spate_buf_put(&t->walk_from, k, SPATE_WINKEY_SIZE(glen));
+                                spate_buf_set(&t->walk_from, k, SPATE_WINKEY_SIZE(glen));
                                 spate_store_iter_destroy(it);
                                 return 0;
                         }
-                        t->walk_group.len = 0;
-                        spate_buf_put(&t->walk_group, group, glen);
+                        spate_buf_set(&t->walk_group, group, glen);
                         loaded = !spate_winstate_holds(ws, group, glen);
                 }
                 if (loaded && spate_winstate_load(ws, k, kl, v, vl, errstr, errstr_size)) {
