@@ -30,8 +30,8 @@ static double now(void) {
 static uint64_t produced_bytes;
 
 static int count_produce(spate_ctx_t *ctx, const char *topic, int32_t partition, const void *key,
-                         size_t key_len, const void *value, size_t len, int64_t *acked) {
-        (void)ctx, (void)topic, (void)partition, (void)key, (void)key_len, (void)value, (void)acked;
+                         size_t key_len, const void *value, size_t len, int64_t ts, int64_t *acked) {
+        (void)ctx, (void)topic, (void)partition, (void)key, (void)key_len, (void)value, (void)ts, (void)acked;
         produced_bytes += len;
         return 0;
 }

@@ -7,13 +7,18 @@
 
 int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
                       const void *key, size_t key_len, const void *value, size_t len) {
-        return ctx->ops->produce(ctx, topic, partition, key, key_len, value, len, NULL);
+        return ctx->ops->produce(ctx, topic, partition, key, key_len, value, len, 0, NULL);
+}
+
+int spate_ctx_produce_at(spate_ctx_t *ctx, const char *topic, int32_t partition, const void *key,
+                         size_t key_len, const void *value, size_t len, int64_t ts) {
+        return ctx->ops->produce(ctx, topic, partition, key, key_len, value, len, ts, NULL);
 }
 
 int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partition,
                             const void *key, size_t key_len, const void *value, size_t len,
                             int64_t *acked) {
-        return ctx->ops->produce(ctx, topic, partition, key, key_len, value, len, acked);
+        return ctx->ops->produce(ctx, topic, partition, key, key_len, value, len, 0, acked);
 }
 
 void spate_ctx_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {

@@ -16,7 +16,7 @@
  * in memory, a fake clock). One indirect call per produced message. */
 typedef struct spate_ctx_ops {
         int (*produce)(spate_ctx_t *ctx, const char *topic, int32_t partition, const void *key,
-                       size_t key_len, const void *value, size_t len, int64_t *acked);
+                       size_t key_len, const void *value, size_t len, int64_t ts, int64_t *acked);
         void (*dead_letter)(spate_ctx_t *ctx, const spate_origin_t *o);
         /* The value a node keeps with a source partition: its time or cut. */
         int64_t (*partition_val)(spate_ctx_t *ctx, const spate_node_t *n, const char *topic,

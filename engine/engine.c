@@ -122,7 +122,7 @@ static int wait_queue_room(spate_engine_t *e) {
 }
 
 static int engine_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
-                          const void *key, size_t key_len, const void *value, size_t len,
+                          const void *key, size_t key_len, const void *value, size_t len, int64_t ts,
                           int64_t *acked) {
         struct out_topic *o = out_topic(ctx->engine, topic);
         if (!o) {
@@ -134,8 +134,8 @@ static int engine_produce(spate_ctx_t *ctx, const char *topic, int32_t partition
                 rd_kafka_resp_err_t err = rd_kafka_producev(
                         ctx->producer, RD_KAFKA_V_RKT(o->rkt), RD_KAFKA_V_PARTITION(partition),
                         RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
-                        RD_KAFKA_V_OPAQUE(acked), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_END);
+                        RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(acked),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
                 if (!err) {
                         ctx->produced++;
                         return 0;
@@ -263,8 +263,11 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
 
 static void at_end(spate_engine_t *e, const rd_kafka_message_t *m) {
         source_t *s = source_of(e, m);
-        if (s)
-                spate_engine_task_for(s, m->partition)->at_end = 1;
+        if (s) {
+                task_t *t = spate_engine_task_for(s, m->partition);
+                t->at_end = 1;
+                t->end_offset = m->offset;
+        }
 }
 
 static void engine_request_commit(spate_ctx_t *ctx) {
@@ -571,7 +574,7 @@ static void punctuate(spate_engine_t *e) {
  * for it (librdkafka then knows its high watermark): under load the first
  * fetch can take longer than the idle time, which is not the end of the
  * input. A minute past the idle time ends the run anyway (a partition whose
- * fetches keep failing). */
+ * fetches keep failing, a broker that does not answer). */
 #define UNTIL_IDLE_FETCH_GRACE_MS 60000
 
 static int fetched_all(spate_engine_t *e) {
@@ -583,6 +586,30 @@ static int fetched_all(spate_engine_t *e) {
                              hi < 0))
                                 return 0;
                 }
+        return 1;
+}
+
+/* --until-idle: the records the sources' records were repartitioned into
+ * are processed too - every message is acknowledged, and each internal topic
+ * of a node that reads it record by record is consumed up to its end: the
+ * consumer reached an end of each partition, and the broker's high
+ * watermark (a round trip, once the sources are idle: the consumer's own
+ * can predate the last writes) is not past it. A node with
+ * drained() (a window) says itself when it is done, under --end-of-input. */
+static int internal_drained(spate_engine_t *e) {
+        if (rd_kafka_outq_len(e->producer) > 0)
+                return 0;
+        for (int i = 0; i < e->nsources; i++) {
+                const source_t *s = &e->sources[i];
+                for (int p = 0; s->internal && !s->node->def->drained && p < s->ntasks; p++) {
+                        int64_t lo, hi;
+                        if (s->tasks[p].assigned &&
+                            (!s->tasks[p].at_end ||
+                             rd_kafka_query_watermark_offsets(e->consumer, s->topic, p, &lo, &hi, 5000) ||
+                             s->tasks[p].end_offset < hi))
+                                return 0;
+                }
+        }
         return 1;
 }
 
@@ -687,7 +714,8 @@ int spate_engine_run(spate_engine_t *e) {
                         e->stats.last_ms = now;
                         e->stats.last_cpu_ns = spate_thread_cpu_ns();
                 } else if (e->until_idle_ms && e->assigned_once && now - e->stats.last_ms >= e->until_idle_ms &&
-                         (fetched_all(e) || now - e->stats.last_ms >= e->until_idle_ms + UNTIL_IDLE_FETCH_GRACE_MS) &&
+                         ((fetched_all(e) && internal_drained(e)) ||
+                          now - e->stats.last_ms >= e->until_idle_ms + UNTIL_IDLE_FETCH_GRACE_MS) &&
                          input_ended(e))
                         break;
                 if (now - e->last_punctuate >= e->tick_ms)

@@ -31,6 +31,7 @@ typedef struct spate_standby spate_standby_t;
 typedef struct task {
         int assigned;
         int at_end;                /* the consumer reached the partition's end since the last record */
+        int64_t end_offset;        /* with at_end: the offset of that end */
         int64_t first;             /* offset of the first message processed since assignment, -1 */
         int64_t next_offset;       /* offset after the last processed message */
         int64_t committed;         /* last committed next_offset, -1 before the first commit */

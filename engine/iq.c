@@ -4,6 +4,7 @@
 #include "iq.h"
 #include "../util/mem.h"
 #include "node.h"
+#include "topology.h"
 #include "../serde/json_write.h"
 
 #include <ctype.h>
@@ -245,6 +246,12 @@ int spate_iq_route(const spate_node_t *n, const char **topic, int *nparts, char 
          * partitioning) no longer says where a key is. */
         if (keyed && n->def->query_topic && (*topic = n->def->query_topic(n, nparts)))
                 return SPATE_IQ_PLACED;
+        /* Records it reads from a topic of its own (a dedupe with
+         * repartition: true): its tasks are that topic's partitions. */
+        if ((*topic = spate_topology_input_of(n->topo, n))) {
+                *nparts = spate_topology_topic(n->topo, *topic)->partitions;
+                return SPATE_IQ_EVERY;
+        }
         while (src->from) {
                 src = src->from;
                 keyed &= !src->def->sets_key;

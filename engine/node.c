@@ -181,7 +181,7 @@ spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape
 }
 
 int spate_node_keeps_origin(const spate_node_t *n) {
-        return !n->def->flush && !n->def->input;
+        return !n->def->flush && !n->def->emits_later && !spate_topology_input_of(n->topo, n);
 }
 
 int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,

@@ -133,6 +133,10 @@ typedef struct spate_op_def {
         /* With query_topic: the partition of that topic holding key, placed
          * by the function the node's own producer uses. */
         int32_t (*query_partition)(const spate_node_t *n, const void *key, size_t klen);
+        /* Its outputs are made from its state later than the records they
+         * come from (a window's, as its windows close), not one per record
+         * read: they carry no source offset of their own. */
+        int emits_later;
         /* The node changes the record key without repartitioning (key_by): a
          * key downstream is no longer in the task of its own partition. */
         int sets_key;
@@ -221,9 +225,9 @@ spate_expr_t *spate_node_expr_typed(spate_node_t *n, const char *key, spate_shap
 spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape_t *in,
                                    char *errstr, size_t errstr_size);
 /* 1 when what n emits are the records it reads, each with its own source
- * offset; 0 when n makes its outputs at commits (flush) or from an internal
- * topic it reads (input), as a window does: a store or a partitioned table
- * below it cannot rest on source offsets. */
+ * offset; 0 when n makes its outputs at commits (flush), later (a window),
+ * or from an internal topic it reads (spate_topology_add_input()): a store
+ * or a partitioned table below it cannot rest on source offsets. */
 int spate_node_keeps_origin(const spate_node_t *n);
 /* Formats "FILE:LINE:COL: <type> node '<name>': <message>" for YAML node y
  * (the node's own mapping if NULL); an internal node's errors name the node
@@ -297,7 +301,12 @@ int spate_ctx_caught_up(spate_ctx_t *ctx, const char *topic, int32_t partition);
  * value with len 0 is a tombstone. */
 int spate_ctx_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
                       const void *key, size_t key_len, const void *value, size_t len);
-/* The same; when the message is acknowledged, *acked becomes
+/* The same, with the message timestamp ts (ms since the epoch, > 0; 0: the
+ * time of writing, as for the others): a record's own time, carried through
+ * an internal topic. */
+int spate_ctx_produce_at(spate_ctx_t *ctx, const char *topic, int32_t partition, const void *key,
+                         size_t key_len, const void *value, size_t len, int64_t ts);
+/* As spate_ctx_produce(); when the message is acknowledged, *acked becomes
  * max(*acked, its offset + 1). acked must stay valid until the next commit. */
 int spate_ctx_produce_acked(spate_ctx_t *ctx, const char *topic, int32_t partition,
                             const void *key, size_t key_len, const void *value, size_t len,

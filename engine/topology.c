@@ -501,6 +501,13 @@ void spate_topology_add_input(spate_topology_t *t, spate_node_t *n, const char *
         t->inputs[t->ninputs++].node = n;
 }
 
+const char *spate_topology_input_of(const spate_topology_t *t, const spate_node_t *n) {
+        for (int i = 0; i < t->ninputs; i++)
+                if (t->inputs[i].node == n)
+                        return t->inputs[i].topic;
+        return NULL;
+}
+
 void spate_topology_add_state_node(spate_topology_t *t) {
         t->state_nodes++;
 }

@@ -58,6 +58,9 @@ void spate_topology_declare_topic(spate_topology_t *t, const spate_node_t *n,
 /* Subscribes the engine to an internal topic whose records go to n's input
  * callback (declare the topic too). */
 void spate_topology_add_input(spate_topology_t *t, spate_node_t *n, const char *topic);
+/* The internal topic n reads (spate_topology_add_input()), owned by t, or
+ * NULL: its records come from its `from:`. */
+const char *spate_topology_input_of(const spate_topology_t *t, const spate_node_t *n);
 /* state_memory_mb is the instance's whole budget for state: RocksDB's block
  * cache and write buffers take a quarter (spate_topology_store_mb), the
  * in-memory caches of the nodes that keep state the rest, in equal shares

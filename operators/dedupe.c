@@ -11,11 +11,19 @@
  * it is what the store expires. A record passes only when every entry of
  * its key is expired, and then puts t > S - within (else it is expired on
  * arrival and dropped), so the key's newest unexpired entry is its last
- * pass: the fetch of (S - within, S] stops at the first entry. */
+ * pass: the fetch of (S - within, S] stops at the first entry.
+ *
+ * Its tasks are the input's partitions, so repeats of a key must come in
+ * one partition; `repartition: true` makes them so whatever partition they
+ * come in (repartition.h): the records go through a topic of the node's own,
+ * partitioned by `key`, and S is then that topic's partition's stream time.
+ * The copies a crash of the writing side writes twice are repeats like any
+ * other. */
 #include "../engine/iq.h"
 #include "../engine/metrics.h"
 #include "../engine/node.h"
 #include "../state/wkv.h"
+#include "repartition.h"
 #include "../serde/json_write.h"
 #include "../util/buf.h"
 #include "../util/log.h"
@@ -39,6 +47,9 @@ static const spate_prop_t dedupe_props[] = {
         { "within", SPATE_P_DURATION, 1, NULL, NULL,
           "event time during which a repeat of a key is dropped, e.g. 10m" },
         { "time", SPATE_P_EXPR, 0, NULL, NULL, "event time in ms (default: the record timestamp)" },
+        { "repartition", SPATE_P_BOOL, 0, "false", NULL,
+          "true: repeats may come in any input partition; the records go through an internal topic "
+          "`<application>-<name>-repartition` partitioned by key first" },
         { NULL }
 };
 
@@ -134,6 +145,11 @@ static void render_seen(const void *key, size_t klen, int64_t ts, const void *va
         spate_buf_putc(out, '}');
 }
 
+/* A record of its repartition topic (repartition: true). */
+static int dedupe_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
+        return spate_repartition_read(n, rec, ctx) ? -1 : dedupe_process(n, rec, ctx);
+}
+
 static int dedupe_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,
                         size_t errstr_size) {
         return spate_wkv_query(n, STORE, q, rows, render_seen, errstr, errstr_size);
@@ -160,6 +176,9 @@ const spate_op_def_t spate_op_dedupe = {
         .ctx_size = sizeof(dedupe_t),
         .init = dedupe_init,
         .process = dedupe_process,
+        .input = dedupe_input,
         .query = dedupe_query,
         .destroy = dedupe_destroy,
+        .upstream = &spate_op_repartition,
+        .splits = spate_repartition_splits,
 };

@@ -705,40 +705,50 @@ static int valid_name(const char *s) {
         return 1;
 }
 
-/* The source whose partitions are the tasks: records must reach n straight
- * from it, each with its own source offset. */
-static spate_node_t *task_source(spate_node_t *n, char *errstr, size_t errstr_size) {
+/* The topic whose partitions are the tasks, and its partition count: the
+ * node's own internal input (its repartition topic) if it reads one, else
+ * the source its records reach it straight from, each with its own source
+ * offset. NULL with errstr. */
+static const char *task_topic(spate_node_t *n, int *npartitions, char *errstr, size_t errstr_size) {
+        const char *input = spate_topology_input_of(n->topo, n);
+        const spate_topic_decl_t *decl;
         spate_node_t *src = n;
+        if (input && (decl = spate_topology_topic(n->topo, input))) {
+                *npartitions = decl->partitions;
+                return input;
+        }
         for (spate_node_t *up = n->from; up; up = up->from) {
                 if (!spate_node_keeps_origin(up))
                         return spate_node_error(n, NULL, errstr, errstr_size, "a store needs the records "
                                                 "of a source, not the outputs of %s '%s' (they come from "
-                                                "commits, not from input offsets)", up->def->name,
-                                                up->name), NULL;
+                                                "its commits or a topic of its own, not from input "
+                                                "offsets)", up->def->name, up->name), NULL;
                 src = up;
         }
         if (src == n || !src->def->replayable)
                 return spate_node_error(n, NULL, errstr, errstr_size, "a store reads records of a source "
                                         "whose offsets replay (its exactness rests on them), such as "
                                         "kafka_source, not of %s '%s'", src->def->name, src->name), NULL;
-        return src;
+        *npartitions = (int)spate_node_int(src, "partitions");
+        return spate_node_str(src, "topic");
 }
 
 int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t errstr_size) {
         spate_kv_node_t *kn = stores_of(n);
-        spate_node_t *src;
+        const char *tasks;
+        int npartitions;
         char topic[512];
         if (!valid_name(name))
                 return spate_node_error(n, NULL, errstr, errstr_size, "store name '%s': use letters, "
                                         "digits, '_' and '-'", name);
-        if (!(src = task_source(n, errstr, errstr_size)))
+        if (!(tasks = task_topic(n, &npartitions, errstr, errstr_size)))
                 return -1;
         if (!kn) {
                 kn = spate_xcalloc(1, sizeof(*kn));
                 kn->node = n;
                 spate_node_add_state(n, &kv_ops, kn);
-                kn->topic = spate_node_str(src, "topic");
-                kn->npartitions = (int)spate_node_int(src, "partitions");
+                kn->topic = tasks;
+                kn->npartitions = npartitions;
                 spate_topology_add_state_node(n->topo);
                 kn->m_cache = spate_metrics_gauge(spate_metrics_default(), "spate_store_cache_bytes",
                                                   "Bytes the node's key-value store caches hold (bounded "

@@ -1,7 +1,8 @@
 /* kv.h - key-value state stores owned by the engine (docs/stores.md).
  *
  * A node declares named stores at init; the engine then keeps, per task (a
- * partition of the source topic the node's records come from) and store:
+ * partition of the source topic the node's records come from, or of its own
+ * repartition topic) and store:
  *   - a cache of recent entries, bounded by the node's share of
  *     settings.state_memory_mb (spate_topology_cache_bytes()): updates between commits coalesce per key, clean entries are
  *     evicted least recently used first, a dirty entry stays until its
@@ -43,9 +44,12 @@ typedef struct spate_kv_node spate_kv_node_t;  /* a node's stores */
 /* --- node init --- */
 /* Declares store `name` (letters, digits, '_' and '-') of node n: the
  * changelog topic is declared here. One store per node for now (each
- * changelog frames its own commits; see docs/stores.md). The node's records must come from a
- * source whose offsets replay (kafka_source) with no repartition between;
- * its partitions are the tasks. The first store attaches the stores' state
+ * changelog frames its own commits; see docs/stores.md). The tasks are the
+ * partitions of the internal topic the node reads, if it declared one
+ * before (spate_topology_add_input(): its repartition topic, whose offsets
+ * then filter replays); else its records must come from a source whose
+ * offsets replay (kafka_source) with no repartition between, and that
+ * source's partitions are the tasks. The first store attaches the stores' state
  * provider to n (engine/node_state.h), through which the engine restores,
  * commits, revokes, frees them and keeps their standbys. 0, or -1 with a
  * positioned errstr. */

@@ -483,6 +483,7 @@ const spate_op_def_t spate_op_window = {
         .input = win_input,
         .query = win_query,
         .query_keyed = 1,
+        .emits_later = 1,
         .query_topic = win_query_topic,
         .query_partition = win_query_partition,
         .destroy = window_destroy,

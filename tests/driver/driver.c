@@ -226,20 +226,21 @@ static spate_driver_t *drv(spate_ctx_t *ctx) {
  * spate_driver_lose_unacked()), the node learns so at the commit's
  * acknowledgements. */
 static spate_driver_msg_t *produced(spate_driver_t *d, const char *topic, int32_t partition, const void *key,
-                                    size_t key_len, const void *value, size_t len, int64_t *acked) {
+                                    size_t key_len, const void *value, size_t len, int64_t ts,
+                                    int64_t *acked) {
         if (d->nacks == d->cap_acks) {
                 d->cap_acks = d->cap_acks ? 2 * d->cap_acks : 256;
                 d->acks = xrealloc(d->acks, sizeof(*d->acks) * d->cap_acks);
         }
         ack_t *a = &d->acks[d->nacks++];
-        spate_driver_msg_t *m = append(d, topic, partition, key, key_len, value, len, d->ctx.now_ms, a);
+        spate_driver_msg_t *m = append(d, topic, partition, key, key_len, value, len, ts > 0 ? ts : d->ctx.now_ms, a);
         a->acked = acked;
         return m;
 }
 
 static int op_produce(spate_ctx_t *ctx, const char *topic, int32_t partition, const void *key, size_t key_len,
-                      const void *value, size_t len, int64_t *acked) {
-        produced(drv(ctx), topic, partition, key, key_len, value, len, acked);
+                      const void *value, size_t len, int64_t ts, int64_t *acked) {
+        produced(drv(ctx), topic, partition, key, key_len, value, len, ts, acked);
         ctx->produced++;
         return 0;
 }
@@ -252,7 +253,7 @@ static void op_dead_letter(spate_ctx_t *ctx, const spate_origin_t *o) {
                                  .branch = ctx->branch ? ctx->branch->name : NULL,
                                  .application = d->topo->application, .origin = o };
         rd_kafka_headers_t *h = spate_dlq_letter_build(&l, SIZE_MAX / 2);
-        spate_driver_msg_t *m = produced(d, d->topo->dlq_topic, 0, l.key, l.key_len, l.value, l.len, NULL);
+        spate_driver_msg_t *m = produced(d, d->topo->dlq_topic, 0, l.key, l.key_len, l.value, l.len, 0, NULL);
         const char *name;
         const void *val;
         size_t vlen;

@@ -253,6 +253,7 @@ static void test_route(void) {
                 "  - {name: byx2, type: window, from: rekey, window: tumbling, size: 1m, group_by: x,\n"
                 "     aggregates: {n: count()}}\n"
                 "  - {name: seen, type: dedupe, from: in, key: id, within: 1m}\n"
+                "  - {name: seen2, type: dedupe, from: in, key: id, within: 1m, repartition: true}\n"
                 "  - {name: lim, type: table, file: /dev/null, key: k}\n"
                 "  - {name: out, type: kafka_sink, from: w, topic: t.out}\n";
         char path[] = "/tmp/test_iq_XXXXXX", err[512] = "";
@@ -286,6 +287,9 @@ static void test_route(void) {
               "group_by after key_by: repartitioned, so placed (8 partitions by default)");
         CHECK(spate_iq_route(spate_topology_node(t, "seen"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY,
               "a dedupe key (an expression): every task");
+        CHECK(spate_iq_route(spate_topology_node(t, "seen2"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_EVERY &&
+              !strcmp(topic, "iq-route-seen2-repartition") && nparts == 6,
+              "a dedupe with repartition: true: every task of its own topic, as many as the source's");
         CHECK(spate_iq_route(spate_topology_node(t, "lim"), &topic, &nparts, err, sizeof(err)) == SPATE_IQ_LOCAL,
               "a table: here");
         CHECK(spate_iq_route(spate_topology_node(t, "out"), &topic, &nparts, err, sizeof(err)) == -1 && strstr(err, "no queryable"),

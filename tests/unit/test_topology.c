@@ -3,6 +3,7 @@
 #include "check.h"
 #include "../../engine/topology.h"
 #include "../../geo/geo_index.h"
+#include "../../state/kv.h"
 #include "../../operators/window/window.h"
 #include "../../operators/window/winstate.h"
 
@@ -22,6 +23,7 @@ static const char *write_file(const char *name, const char *text) {
 
 #define HEAD "application: t\nnodes:\n"
 #define SRC  "  - name: in\n    type: kafka_source\n    topic: t.in\n"
+#define DD   "  - name: d\n    type: dedupe\n    from: in\n    key: id\n    within: 1h\n"
 #define WIN  "  - name: w\n    type: window\n    from: in\n    window: tumbling\n    aggregates:\n      n: count()\n"
 
 static const char *good =
@@ -154,6 +156,15 @@ static const struct bad {
           WIN "    size: 1h\n    group_by: k\n",
           ":10:11: node name 'w-repartition' is taken by another node: node 'w' needs it for its "
           "window_repartition (rename one of them)" },
+        { "repartition not a bool", HEAD SRC DD "    repartition: yes\n",
+          ":11:18: dedupe node 'd': 'repartition' must be true or false, not 'yes'" },
+        { "repartition type", HEAD SRC "  - name: r\n    type: repartition\n    from: in\n",
+          ":7:11: node type 'repartition' is internal: the loader puts one before a dedupe node that "
+          "needs it (write only the dedupe)" },
+        { "store after a repartitioned dedupe", HEAD SRC DD "    repartition: true\n"
+          "  - name: e\n    type: dedupe\n    from: d\n    key: id\n    within: 1h\n",
+          ":12:5: dedupe node 'e': a store needs the records of a source, not the outputs of dedupe 'd' "
+          "(they come from its commits or a topic of its own" },
         { "cycle", HEAD SRC "  - name: c\n    type: filter\n    from: b\n    where: x\n"
           "  - name: a\n    type: filter\n    from: b\n    where: x\n"
           "  - name: b\n    type: filter\n    from: a\n    where: x\n",
@@ -303,9 +314,39 @@ static void test_split(void) {
         spate_topology_destroy(t);
 }
 
+/* dedupe with repartition: true is split too, before an internal
+ * `repartition` node that subscribes it to its topic: the dedupe's store's
+ * tasks are that topic's partitions, as many as its source's. */
+static void test_split_dedupe(void) {
+        char err[1024] = "";
+        spate_topology_t *t = spate_topology_load(
+                write_file("split_dedupe.yaml", HEAD SRC "    partitions: 6\n" DD "    repartition: true\n"
+                           "  - name: e\n    type: dedupe\n    from: in\n    key: id\n    within: 1h\n"),
+                err, sizeof(err));
+        CHECK(t != NULL, "a repartitioned and a plain dedupe load (%s)", err);
+        if (!t)
+                return;
+        CHECK(t->nnodes == 4, "4 nodes: in, d-repartition, d, e (got %d)", t->nnodes);
+        spate_node_t *in = t->nodes[0], *r = t->nodes[1], *d = t->nodes[2], *e = t->nodes[3];
+        CHECK_STR(r->name, "d-repartition", "the internal node is named after its dedupe");
+        CHECK_STR(r->def->name, "repartition", "of type repartition");
+        CHECK(r->split_of == d && r->from == in && d->from == r && e->from == in, "in -> d-repartition -> d");
+        const spate_topic_decl_t *topic = spate_topology_topic(t, "t-d-repartition");
+        CHECK(topic && topic->partitions == 6 && topic->role == SPATE_TOPIC_INTERNAL,
+              "its topic is internal, with the source's 6 partitions");
+        const char *input = spate_topology_input_of(t, d);
+        CHECK(input && !strcmp(input, "t-d-repartition") && !spate_topology_input_of(t, e),
+              "d reads it; e reads its source");
+        CHECK(spate_kv_node_partitions(d) == 6 && spate_kv_node_partitions(e) == 6, "both have 6 tasks");
+        CHECK(!spate_node_keeps_origin(d) && spate_node_keeps_origin(e),
+              "d's outputs come from its topic, e's from its source's offsets");
+        spate_topology_destroy(t);
+}
+
 int main(void) {
         test_good();
         test_split();
+        test_split_dedupe();
         test_binds();
         test_bind_values();
         test_choice_orders();

@@ -1,0 +1,131 @@
+/* repartition.c - the internal `repartition` node: the upstream half the
+ * loader puts before a node that keeps state by a key of its own (dedupe
+ * with `repartition: true`), as Kafka Streams puts a repartition topic
+ * before an aggregation by a new key. It writes each record to the topic
+ * <application>-<node>-repartition, in the partition of the value of its
+ * node's `key:`, and subscribes its node to that topic: every record of a
+ * key reaches one task of the node, whichever source partition it came in.
+ *
+ * A message is the record as a kafka_sink writes it - its key, its value as
+ * JSON (values never looked into pass as they came) - with the record's
+ * time as the Kafka timestamp, so the node reads back the record it would
+ * have been given.
+ *
+ * Exactness: the engine has every message acknowledged before it commits
+ * the source offsets they come from, so none is lost; a crash between the
+ * two writes some again, which the node must take as the repeats they are
+ * (dedupe drops them). Its stores filter replays of the topic itself by the
+ * topic's offsets (state/kv.h). */
+#include "repartition.h"
+#include "../engine/topology.h"
+#include "../serde/serde.h"
+#include "../util/buf.h"
+#include "../util/mem.h"
+#include "../util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rpart {
+        spate_expr_t *key;         /* its node's key: */
+        spate_serde_t *json;
+        spate_json_hints_t hints;  /* the reading side's key order */
+        spate_buf_t buf;
+        char *topic;
+        int partitions;
+} rpart_t;
+
+int spate_repartition_splits(const spate_yaml_t *conf) {
+        const spate_yaml_t *y = spate_yaml_get(conf, "repartition");
+        return y && y->kind == SPATE_YAML_SCALAR && !strcmp(y->value, "true");
+}
+
+/* The partition count of the source the records come from: the topic gets
+ * as many, so that it spreads over the same instances. */
+static int source_partitions(spate_node_t *rn, char *errstr, size_t errstr_size) {
+        spate_node_t *src = rn;
+        while (src->from)
+                src = src->from;
+        if (!src->def->replayable)
+                return spate_node_error(rn, NULL, errstr, errstr_size, "repartition: true needs records "
+                                        "of a source whose offsets replay, such as kafka_source, not of "
+                                        "%s '%s'", src->def->name, src->name);
+        return (int)spate_node_int(src, "partitions");
+}
+
+static int rp_init(spate_node_t *rn, char *errstr, size_t errstr_size) {
+        rpart_t *r = rn->ctx;
+        spate_node_t *n = rn->split_of;
+        char name[512], err[512];
+        rn->out = rn->in;
+        if ((r->partitions = source_partitions(rn, errstr, errstr_size)) < 0)
+                return -1;
+        if (!(r->key = spate_node_expr_typed(rn, "key", rn->in, SPATE_KEY_TYPES, "a string, number or bool",
+                                             errstr, errstr_size)))
+                return -1;
+        if (!(r->json = spate_serde_new(rn->topo, "json", NULL, err, sizeof(err))) ||
+            spate_serde_bind(r->json, spate_node_shapes(rn), rn->in, err, sizeof(err)))
+                return spate_node_error(rn, NULL, errstr, errstr_size, "%s", err);
+        spate_shape_want_raw(rn->in);
+        snprintf(name, sizeof(name), "%s-%s-repartition", rn->topo->application, n->name);
+        r->topic = spate_xstrdup(name);
+        spate_topology_declare_topic(rn->topo, n, name, r->partitions, 0, SPATE_TOPIC_INTERNAL);
+        spate_topology_add_input(rn->topo, n, name);
+        return 0;
+}
+
+/* Failures are its node's, in the terms of the file (the DLQ's spate.node). */
+static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
+        rpart_t *r = rn->ctx;
+        const spate_node_t *n = rn->split_of;
+        spate_value_t v;
+        const char *key;
+        size_t klen;
+        char err[512];
+        if (spate_expr_eval(r->key, rec, spate_ctx_arena(ctx), &v, err, sizeof(err)))
+                return spate_ctx_fail(ctx, n, "key: %s", err);
+        if (spate_value_to_key(&v, spate_ctx_arena(ctx), &key, &klen))
+                return spate_ctx_fail(ctx, n, "key '%s' is %s, not a string, number or bool",
+                                      spate_expr_text(r->key), spate_vtype_name(v.type));
+        /* Kafka timestamps start after 1970: an earlier time would come back
+         * as the time of writing. */
+        if (rec->ts <= 0)
+                return spate_ctx_fail(ctx, n, "record time %lld ms is not after 1970, which the repartition "
+                                      "topic's Kafka timestamps cannot carry", (long long)rec->ts);
+        r->buf.len = 0;
+        if (spate_serde_encode(r->json, rn->in, &rec->value, &r->buf, err, sizeof(err)))
+                return spate_ctx_fail(ctx, n, "%s", err);
+        int32_t p = (int32_t)(spate_hash(key, klen) % (uint64_t)r->partitions);
+        return spate_ctx_produce_at(ctx, r->topic, p, rec->key, rec->key_len, r->buf.data, r->buf.len, rec->ts);
+}
+
+int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx) {
+        spate_node_t *rn = n->from;
+        rpart_t *r = rn->ctx;
+        char err[512];
+        if (spate_serde_decode(r->json, n->in, &r->hints, in->origin->payload, in->origin->len,
+                               spate_ctx_arena(ctx), &in->value, err, sizeof(err)))
+                return spate_ctx_fail(ctx, n, "%s: %s", r->topic, err);
+        return 0;
+}
+
+static void rp_destroy(spate_node_t *rn) {
+        rpart_t *r = rn->ctx;
+        spate_expr_destroy(r->key);
+        spate_serde_destroy(r->json);
+        spate_buf_free(&r->buf);
+        free(r->topic);
+}
+
+const spate_op_def_t spate_op_repartition = {
+        .name = "repartition",
+        .role = SPATE_ROLE_OPERATOR,
+        .doc = "Writes records to the internal topic of the node it precedes, partitioned by that "
+               "node's key (internal: `repartition: true` puts one before the node).",
+        .ctx_size = sizeof(rpart_t),
+        .init = rp_init,
+        .process = rp_process,
+        .destroy = rp_destroy,
+        .internal = "repartition",
+};

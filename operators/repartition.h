@@ -1,0 +1,26 @@
+/* repartition.h - the internal `repartition` node (repartition.c), for a node
+ * type that keeps state by a key of its own, whatever partition its records
+ * come in (dedupe with `repartition: true`). The type names it as its
+ * upstream (node.h: .upstream = &spate_op_repartition, .splits), reads
+ * records from its topic with an `input` callback that calls
+ * spate_repartition_read(), and declares its stores at init, after its
+ * upstream's init subscribed it to the topic: the stores' tasks are then the
+ * topic's partitions (state/kv.h). */
+#ifndef SPATE_REPARTITION_H
+#define SPATE_REPARTITION_H
+
+#include "../engine/node.h"
+
+extern const spate_op_def_t spate_op_repartition;
+
+/* The loader splits a node whose mapping says `repartition: true`. */
+int spate_repartition_splits(const spate_yaml_t *conf);
+
+/* A message of n's repartition topic (in, as the engine hands it to n's
+ * input callback) as the record n's upstream was given: value decoded into
+ * n->in, the record's key and time. in->origin stays the origin (the topic's
+ * offset: what n's stores filter replays by). 0, or -1 after
+ * spate_ctx_fail(). */
+int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx);
+
+#endif
