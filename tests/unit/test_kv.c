@@ -19,18 +19,23 @@
 #define CLOCK0 1000000
 #define CHANGELOG "drv-dd-seen-changelog"
 
-/* t.in (`partitions` partitions) -> dedupe dd (key id, within 1 s of t) -> t.out. */
-static spate_driver_t *driver_of(const char *settings, int partitions) {
+/* t.in (`partitions` partitions) -> dedupe dd (key id, within 1 s of t, and
+ * `dedupe` more lines of its mapping) -> t.out. */
+static spate_driver_t *driver_with(const char *settings, int partitions, const char *dedupe) {
         char yaml[2048];
         snprintf(yaml, sizeof(yaml),
                  "application: drv\n"
                  "kafka:\n  bootstrap.servers: 127.0.0.1:1\n%s"
                  "nodes:\n"
                  "  - name: in\n    type: kafka_source\n    topic: t.in\n    partitions: %d\n    time: t\n"
-                 "  - name: dd\n    type: dedupe\n    from: in\n    key: id\n    within: 1s\n"
+                 "  - name: dd\n    type: dedupe\n    from: in\n    key: id\n    within: 1s\n%s"
                  "  - name: out\n    type: kafka_sink\n    from: dd\n    topic: t.out\n    partitions: 1\n",
-                 settings ? settings : "", partitions);
+                 settings ? settings : "", partitions, dedupe);
         return spate_driver_new_or_bail(yaml, CLOCK0);
+}
+
+static spate_driver_t *driver_of(const char *settings, int partitions) {
+        return driver_with(settings, partitions, "");
 }
 
 static spate_driver_t *driver(const char *settings) {
@@ -496,6 +501,78 @@ static void test_dedupe_crash(void) {
                 at = to;
         }
         check_out(d, r, N, pass, "dedupe through crashes at every commit stage");
+        spate_driver_destroy(d);
+}
+
+/* repartition: true - the copies of an id come in both partitions, and the
+ * dedupe's tasks are the partitions of its own topic, drv-dd-repartition:
+ * with `within` (1 s) longer than the input's time span, each id is out as
+ * exactly one of its copies (the same record twice is an output replayed),
+ * through a crash at every commit stage, half of the unacknowledged
+ * messages lost at a flush (repartition messages among them, which the
+ * replay writes again), with and without the local state. */
+static void test_dedupe_repartition(void) {
+        enum { N = 600, IDS = 150 };
+        static const spate_driver_stage_t stages[] = { SPATE_DRIVER_AFTER_FLUSH, SPATE_DRIVER_AFTER_ACKS,
+                                                       SPATE_DRIVER_AFTER_SEAL, SPATE_DRIVER_AFTER_CHECKPOINT };
+        char v[128], ids[IDS][8];
+        int copies[IDS] = { 0 }, out_n[IDS], wrong = 0, twice = 0, missing = 0, spread = 0, parts[IDS] = { 0 };
+        spate_driver_t *d = driver_with(NULL, 2, "    repartition: true\n");
+        uint32_t seed = 11;
+        CHECK(spate_driver_partitions(d, "drv-dd-repartition") == 2, "its topic has the source's 2 partitions");
+        for (int round = 0, i = 0; i < N; round++) {
+                for (int to = i + 50; i < to; i++) {
+                        seed = seed * 1103515245u + 12345u;
+                        int id = (int)((seed >> 16) % IDS), p = (int)((seed >> 8) % 2);
+                        snprintf(ids[id], sizeof(ids[id]), "m%d", id);
+                        snprintf(v, sizeof(v), "{\"id\":\"m%d\",\"t\":%d,\"n\":%d}", id, 1000000 + i, i);
+                        spate_driver_pipe(d, "t.in", p, ids[id], v, 0);
+                        copies[id]++;
+                        parts[id] |= 1 << p;
+                }
+                spate_driver_process(d);
+                spate_driver_process(d);  /* what the first call wrote to the repartition topic */
+                if (round % 5 == 4) {
+                        commit(d, SPATE_DRIVER_COMMIT_ALL);
+                        continue;
+                }
+                commit(d, stages[round % 4]);
+                if (stages[round % 4] == SPATE_DRIVER_AFTER_FLUSH)
+                        spate_driver_lose_unacked(d, spate_driver_unacked(d) / 2);
+                crash(d, round % 2);
+                spate_driver_process(d);  /* the replay */
+                spate_driver_process(d);
+                commit(d, SPATE_DRIVER_COMMIT_ALL);
+        }
+        spate_driver_process(d);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        /* Per id, the distinct records out: each must be one of its copies. */
+        int64_t got = spate_driver_count(d, "t.out", 0);
+        for (int id = 0; id < IDS; id++) {
+                out_n[id] = 0;
+                spread += parts[id] == 3;
+        }
+        for (int64_t k = 0; k < got; k++) {
+                const char *val = spate_driver_msg(d, "t.out", 0, k)->value;
+                int id = -1, dup = 0;
+                if (sscanf(val, "{\"id\":\"m%d\"", &id) != 1 || id < 0 || id >= IDS || !copies[id]) {
+                        wrong++;
+                        continue;
+                }
+                for (int64_t j = 0; j < k && !dup; j++)
+                        dup = !strcmp(spate_driver_msg(d, "t.out", 0, j)->value, val);
+                out_n[id] += !dup;
+        }
+        for (int id = 0; id < IDS; id++) {
+                missing += copies[id] && !out_n[id];
+                twice += out_n[id] > 1;
+        }
+        CHECK(spread > IDS / 2, "%d ids have copies in both partitions", spread);
+        CHECK(!wrong && !missing && !twice, "repartitioned dedupe through crashes: %d ids missing, %d out as two "
+              "of their copies, %d outputs not a copy (%lld records out)", missing, twice, wrong, (long long)got);
+        CHECK(spate_driver_count_all(d, "drv-dd-repartition") >= N, "the repartition topic holds every record "
+              "(%lld for %d)", (long long)spate_driver_count_all(d, "drv-dd-repartition"), N);
+        CHECK(spate_driver_count_all(d, "drv-dlq") == 0, "nothing dead-lettered");
         spate_driver_destroy(d);
 }
 
@@ -967,6 +1044,7 @@ int main(void) {
         test_dedupe();
         test_purge();
         test_dedupe_crash();
+        test_dedupe_repartition();
         test_standby();
         test_standby_query();
         return CHECK_DONE();
