@@ -9,7 +9,8 @@
 # so 10m keeps ~15,000 keys a partition live (state far over state_memory_mb: 1) and expires
 # them a 5-minute segment at a time. A last run sets `repartition: true` (every record written
 # to and read back from the dedupe's own topic), beside a plain run of the same input just
-# before it; both print their rate in input records a second.
+# before it; both print their rate in input records a second, and each run how many records it
+# passed (the same count in every run: each id passes once in this data).
 #
 # usage: SPATE_BIN=bin/spate bench/dedupe.sh      env: DEDUPE_N (1000000), DEDUPE_WITHIN (10s),
 #        BENCH_PORT (bench/lib.sh)
@@ -20,7 +21,8 @@ topics=()
 for app in bench-dedupe-small bench-dedupe-again bench-dedupe-rp; do
         topics+=(--topic "$app-dd-seen-changelog:16" --topic "$app-dlq:1")
 done
-start_broker --topology bench/dedupe.yaml "${topics[@]}" --topic bench-dedupe-rp-dd-repartition:16 || exit 1
+start_broker --topology bench/dedupe.yaml "${topics[@]}" --topic bench-dedupe-rp-dd-repartition:16 \
+        --topic bench-dedupe-rp-dd-seen_by_key-changelog:16 || exit 1
 
 $PY tests/ref/dedupe_ref.py gen "$N" 16 10000 "$TMP/in.tsv" "$TMP/expected.json"
 $KT produce "$SPATE_BOOTSTRAP" bench.dedupe "$TMP/in.tsv" --partitioned || exit 1

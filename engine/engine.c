@@ -247,8 +247,10 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
         }
         int (*handle)(spate_node_t *, spate_record_t *, spate_ctx_t *) =
                 s->internal ? s->node->def->input : s->node->def->process;
+        /* The origin as the node left it: a repartition topic's reader
+         * points it at the record without the message's own head. */
         if (handle(s->node, &rec, &e->ctx))
-                dlq(e, &o, e->ctx.errstr);
+                dlq(e, rec.origin, e->ctx.errstr);
         e->ctx.origin = NULL;  /* o is gone: what a commit emits has no origin */
         task->next_offset = m->offset + 1;
         if (task->first < 0)

@@ -16,17 +16,28 @@
  * Its tasks are the input's partitions, so repeats of a key must come in
  * one partition; `repartition: true` makes them so whatever partition they
  * come in (repartition.h): the records go through a topic of the node's own,
- * partitioned by `key`, and S is then that topic's partition's stream time.
- * The copies a crash of the writing side writes twice are repeats like any
- * other. */
+ * partitioned by `key`. A task then holds keys from every source partition,
+ * whose event times can run far apart (a backlog is read in chunks of
+ * minutes a partition), so S stays per source partition, as before: a
+ * record is judged against S_p of its own source partition p, against the
+ * entries of its key within `within` of S_p on either side (a copy from a
+ * partition ahead may have passed at a later time), and an entry expires
+ * once every source partition is past it (the smallest S_p: none expires
+ * before each source partition has sent the task a record, since one read
+ * later may be far behind).
+ * Per source partition the task keeps S_p and the next source offset to
+ * apply in its node meta, restored with its entries: what a crash of the
+ * writing side writes again is below that offset and skipped. */
 #include "../engine/iq.h"
 #include "../engine/metrics.h"
 #include "../engine/node.h"
+#include "../engine/topology.h"
 #include "../state/wkv.h"
 #include "repartition.h"
 #include "../serde/json_write.h"
 #include "../util/buf.h"
 #include "../util/log.h"
+#include "../util/mem.h"
 #include "../util/util.h"
 
 #include <stdio.h>
@@ -34,12 +45,20 @@
 #include <string.h>
 
 #define STORE "seen"
+/* repartition: true - its own store, so that neither mode's state is read
+ * as the other's (their tasks are the partitions of different topics). */
+#define STORE_RP "seen_by_key"
+/* Node meta per source partition: S_p and the next offset to apply. */
+#define PART_META 16
 
 typedef struct dedupe {
         spate_expr_t *key, *time;
         int64_t within;
         spate_metric_t *m_dropped;
         uint64_t passed, dropped, expired;
+        const char *store;
+        int nsrc;                  /* repartition: true - source partitions */
+        unsigned char *meta;       /* nsrc * PART_META: the task's node meta, being changed */
 } dedupe_t;
 
 static const spate_prop_t dedupe_props[] = {
@@ -73,7 +92,15 @@ static int dedupe_init(spate_node_t *n, char *errstr, size_t errstr_size) {
                                              "Records dropped as repeats of a key seen within `within`",
                                              "node", n->name, NULL);
         n->out = n->in;
-        return spate_node_add_window_store(n, STORE, d->within, errstr, errstr_size);
+        int rp = spate_topology_input_of(n->topo, n) != NULL;
+        d->store = rp ? STORE_RP : STORE;
+        if (spate_node_add_window_store(n, d->store, d->within, errstr, errstr_size))
+                return -1;
+        if (rp) {
+                d->nsrc = spate_kv_node_partitions(n);
+                d->meta = spate_xmalloc((size_t)d->nsrc * PART_META);
+        }
+        return 0;
 }
 
 static int record_time(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx, int64_t *t) {
@@ -97,13 +124,49 @@ static int seen(void *opaque, int64_t ts, const void *val, size_t vlen) {
         return ++*(int *)opaque;
 }
 
+/* repartition: true - moves the record's source partition's S_p and applied
+ * offset in the task's node meta, and the store's stream time to the
+ * smallest S_p (INT64_MIN while a source partition has sent nothing here:
+ * no expiry): 0 with *now = S_p, 1 for a record applied before (written
+ * again by a crash upstream), -1 after spate_ctx_fail(). */
+static int source_time(dedupe_t *d, spate_kv_t *kv, const spate_origin_t *o, int64_t t, int64_t *now) {
+        size_t len, size = (size_t)d->nsrc * PART_META;
+        const void *m = spate_kv_meta(kv, &len);
+        int64_t low = INT64_MAX;
+        if (len == size)
+                memcpy(d->meta, m, size);
+        else if (len)
+                return spate_kv_fail(kv, "its state is not of this version of spate or of this partition "
+                                     "count of the source");
+        for (int p = 0; !len && p < d->nsrc; p++) {
+                spate_put_be64(d->meta + p * PART_META, INT64_MIN);
+                spate_put_be64(d->meta + p * PART_META + 8, 0);
+        }
+        if (o->up_partition < 0 || o->up_partition >= d->nsrc)
+                return spate_kv_fail(kv, "a record of no source partition");
+        unsigned char *at = d->meta + o->up_partition * PART_META;
+        if (o->up_offset < spate_get_be64(at + 8))
+                return 1;
+        if (t > spate_get_be64(at))
+                spate_put_be64(at, t);
+        spate_put_be64(at + 8, o->up_offset + 1);
+        spate_kv_set_meta(kv, d->meta, size);
+        for (int p = 0; p < d->nsrc; p++) {
+                int64_t s = spate_get_be64(d->meta + p * PART_META);
+                if (s < low)
+                        low = s;
+        }
+        *now = spate_get_be64(at);
+        return spate_wkv_advance(kv, low, &d->expired);
+}
+
 static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
         dedupe_t *d = n->ctx;
         spate_kv_t *kv;
         spate_value_t v;
         const char *key;
         size_t klen;
-        int64_t t, now;
+        int64_t t, now = 0, ahead = 0;
         char err[512];
         int rc, repeat = 0;
 
@@ -114,12 +177,18 @@ static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
         if (spate_value_to_key(&v, spate_ctx_arena(ctx), &key, &klen))
                 return spate_ctx_fail(ctx, n, "key '%s' is %s, not a string, number or bool",
                                       spate_expr_text(d->key), spate_vtype_name(v.type));
-        if ((rc = spate_ctx_kv(ctx, n, STORE, &kv)))
+        if ((rc = spate_ctx_kv(ctx, n, d->store, &kv)))
                 return rc < 0 ? -1 : 0;  /* 1: in the restored state, its output acknowledged */
-        if (spate_wkv_advance(kv, t, &d->expired))
-                return -1;
-        now = spate_kv_stream_time(kv);
-        if (spate_wkv_fetch(kv, key, klen, now - d->within + 1, now, seen, &repeat))
+        if (d->nsrc) {
+                if ((rc = source_time(d, kv, rec->origin, t, &now)))
+                        return rc < 0 ? -1 : 0;
+                ahead = d->within - 1;
+        } else {
+                if (spate_wkv_advance(kv, t, &d->expired))
+                        return -1;
+                now = spate_kv_stream_time(kv);
+        }
+        if (spate_wkv_fetch(kv, key, klen, now - d->within + 1, now + ahead, seen, &repeat))
                 return -1;
         if (repeat) {
                 d->dropped++;
@@ -152,7 +221,8 @@ static int dedupe_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) 
 
 static int dedupe_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,
                         size_t errstr_size) {
-        return spate_wkv_query(n, STORE, q, rows, render_seen, errstr, errstr_size);
+        const dedupe_t *d = n->ctx;
+        return spate_wkv_query(n, d->store, q, rows, render_seen, errstr, errstr_size);
 }
 
 static void dedupe_destroy(spate_node_t *n) {
@@ -163,6 +233,7 @@ static void dedupe_destroy(spate_node_t *n) {
                            (unsigned long long)d->expired);
         spate_expr_destroy(d->key);
         spate_expr_destroy(d->time);
+        free(d->meta);
 }
 
 const spate_op_def_t spate_op_dedupe = {

@@ -9,13 +9,19 @@
  * A message is the record as a kafka_sink writes it - its key, its value as
  * JSON (values never looked into pass as they came) - with the record's
  * time as the Kafka timestamp, so the node reads back the record it would
- * have been given.
+ * have been given; the value is preceded by where the record came from
+ * (HEAD bytes: a version, its source partition and offset), which the
+ * node's records then carry as their origin's up_partition and up_offset:
+ * within a partition of the topic each source partition's records come in
+ * their source order, so the node can keep per source partition what it
+ * applied and how far that partition's event time got.
  *
  * Exactness: the engine has every message acknowledged before it commits
  * the source offsets they come from, so none is lost; a crash between the
- * two writes some again, which the node must take as the repeats they are
- * (dedupe drops them). Its stores filter replays of the topic itself by the
- * topic's offsets (state/kv.h). */
+ * two writes some again, with source offsets the node has applied already
+ * (dedupe skips them by the offsets it keeps per source partition). Its
+ * stores filter replays of the topic itself by the topic's offsets
+ * (state/kv.h). */
 #include "repartition.h"
 #include "../engine/topology.h"
 #include "../serde/serde.h"
@@ -27,6 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define VERSION 1
+#define HEAD (1 + 8 + 8)
+
 typedef struct rpart {
         spate_expr_t *key;         /* its node's key: */
         spate_serde_t *json;
@@ -34,6 +43,7 @@ typedef struct rpart {
         spate_buf_t buf;
         char *topic;
         int partitions;
+        spate_origin_t origin;     /* of the record read last: the message after HEAD */
 } rpart_t;
 
 int spate_repartition_splits(const spate_yaml_t *conf) {
@@ -93,7 +103,10 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
         if (rec->ts <= 0)
                 return spate_ctx_fail(ctx, n, "record time %lld ms is not after 1970, which the repartition "
                                       "topic's Kafka timestamps cannot carry", (long long)rec->ts);
-        r->buf.len = 0;
+        unsigned char head[HEAD] = { VERSION };
+        spate_put_be64(head + 1, rec->origin->partition);
+        spate_put_be64(head + 9, rec->origin->offset);
+        spate_buf_set(&r->buf, head, HEAD);
         if (spate_serde_encode(r->json, rn->in, &rec->value, &r->buf, err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s", err);
         int32_t p = (int32_t)(spate_hash(key, klen) % (uint64_t)r->partitions);
@@ -103,8 +116,19 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
 int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx) {
         spate_node_t *rn = n->from;
         rpart_t *r = rn->ctx;
+        const unsigned char *p = in->origin->payload;
         char err[512];
-        if (spate_serde_decode(r->json, n->in, &r->hints, in->origin->payload, in->origin->len,
+        if (in->origin->len < HEAD || p[0] != VERSION)
+                return spate_ctx_fail(ctx, n, "%s: not a message of this version of spate (%zu bytes, "
+                                      "version %d)", r->topic, in->origin->len,
+                                      in->origin->len ? p[0] : -1);
+        r->origin = *in->origin;
+        r->origin.payload = p + HEAD;
+        r->origin.len -= HEAD;
+        r->origin.up_partition = (int32_t)spate_get_be64(p + 1);
+        r->origin.up_offset = spate_get_be64(p + 9);
+        in->origin = &r->origin;
+        if (spate_serde_decode(r->json, n->in, &r->hints, r->origin.payload, r->origin.len,
                                spate_ctx_arena(ctx), &in->value, err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s: %s", r->topic, err);
         return 0;

@@ -18,8 +18,11 @@ int spate_repartition_splits(const spate_yaml_t *conf);
 
 /* A message of n's repartition topic (in, as the engine hands it to n's
  * input callback) as the record n's upstream was given: value decoded into
- * n->in, the record's key and time. in->origin stays the origin (the topic's
- * offset: what n's stores filter replays by). 0, or -1 after
+ * n->in, the record's key and time. in->origin then points to a copy
+ * (valid until the next call) that names the topic's partition and offset
+ * (what n's stores filter replays by), holds the record's JSON as the
+ * payload (what a dead letter holds) and, in up_partition and up_offset,
+ * the source partition and offset it came from. 0, or -1 after
  * spate_ctx_fail(). */
 int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx);
 

@@ -11,7 +11,7 @@ topo=$SPATE_ROOT/tests/integration/0855-dedupe-repartition-idle.yaml
 N=${N_0855:-40000}
 $PY "$SPATE_ROOT/tests/ref/dedupe_ref.py" gen-spread "$N" 4 "$TMP/in.tsv" "$TMP/copies.json"
 start_broker --topology "$topo" --topic it0855.in:4 --topic it-0855-dd-repartition:4 \
-        --topic it-0855-dd-seen-changelog:4 --topic it0855.out:2 --topic it-0855-dlq:1 ||
+        --topic it-0855-dd-seen_by_key-changelog:4 --topic it0855.out:2 --topic it-0855-dlq:1 ||
         { nok "broker starts"; exit 1; }
 check "produce $N records" $KT produce "$BOOT" it0855.in "$TMP/in.tsv" --partitioned
 t0=$(date +%s)

@@ -576,6 +576,48 @@ static void test_dedupe_repartition(void) {
         spate_driver_destroy(d);
 }
 
+/* repartition: true over source partitions far apart in event time (a
+ * backlog): 300 ids 100 ms apart in partition 0, the same copies, same
+ * times, in partition 1, which the driver reads after the whole of
+ * partition 0 (30 s ahead, within: 1s). Each copy is judged against its own
+ * partition's stream time, so every id is out once - a stream time per
+ * task, pushed 30 s ahead by partition 0, would let all of partition 1's
+ * copies through. Then partition 1 runs ahead: entries expire only at the
+ * slower partition's time. */
+static void test_dedupe_repartition_apart(void) {
+        enum { IDS = 300 };
+        char v[128], id[16];
+        spate_driver_t *d = driver_with(NULL, 2, "    repartition: true\n");
+        for (int p = 0; p < 2; p++)
+                for (int i = 0; i < IDS; i++) {
+                        snprintf(id, sizeof(id), "m%d", i);
+                        snprintf(v, sizeof(v), "{\"id\":\"%s\",\"t\":%d,\"n\":%d}", id, 1000000 + 100 * i,
+                                 p * IDS + i);
+                        spate_driver_pipe(d, "t.in", p, id, v, 0);
+                }
+        spate_driver_process(d);
+        spate_driver_process(d);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        int64_t out = spate_driver_count(d, "t.out", 0);
+        int from_p1 = 0;
+        for (int64_t k = 0; k < out; k++)
+                from_p1 += atoi(strstr(spate_driver_msg(d, "t.out", 0, k)->value, "\"n\":") + 4) >= IDS;
+        CHECK(out == IDS && !from_p1, "partitions 30 s apart: %lld records out for %d ids, %d of them "
+              "partition 1's copies", (long long)out, IDS, from_p1);
+        /* Partition 1 alone moves on by 10 s: partition 0's time (the
+         * smaller) holds the entries, so its late copies are still repeats. */
+        snprintf(v, sizeof(v), "{\"id\":\"x\",\"t\":%d,\"n\":-1}", 1000000 + 100 * IDS + 10000);
+        spate_driver_pipe(d, "t.in", 1, "x", v, 0);
+        snprintf(v, sizeof(v), "{\"id\":\"m%d\",\"t\":%d,\"n\":-2}", IDS - 1, 1000000 + 100 * (IDS - 1));
+        spate_driver_pipe(d, "t.in", 0, "m", v, 0);
+        spate_driver_process(d);
+        spate_driver_process(d);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+        CHECK(spate_driver_count(d, "t.out", 0) == IDS + 1, "x passes; the last id's late copy in partition 0 "
+              "is a repeat (%lld out)", (long long)spate_driver_count(d, "t.out", 0));
+        spate_driver_destroy(d);
+}
+
 /* A store's tasks are source partitions: a dedupe behind a window (whose
  * records come from commits) fails at load, saying where and why. */
 static void test_bad_topology(void) {
@@ -1045,6 +1087,7 @@ int main(void) {
         test_purge();
         test_dedupe_crash();
         test_dedupe_repartition();
+        test_dedupe_repartition_apart();
         test_standby();
         test_standby_query();
         return CHECK_DONE();
