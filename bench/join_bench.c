@@ -71,7 +71,7 @@ static double run(spate_topology_t *t, spate_ctx_t *ctx, char **msgs, size_t *le
                         src = t->nodes[i];
         double t0 = now();
         for (int i = 0; i < n; i++) {
-                spate_origin_t o = { "jb.in", 0, i, msgs[i], lens[i], NULL, 0, -1, -1 };
+                spate_origin_t o = { "jb.in", 0, i, msgs[i], lens[i], NULL, 0, -1, -1, 0 };
                 spate_record_t rec = { .ts = 1, .origin = &o };
                 spate_arena_reset(&ctx->arena);
                 ctx->origin = &o;

@@ -231,7 +231,7 @@ static int process_message(spate_engine_t *e, rd_kafka_message_t *m) {
                 return 0;
         const char *topic = s->topic;
         rd_kafka_timestamp_type_t tstype;
-        spate_origin_t o = { topic, m->partition, m->offset, m->payload, m->len, m->key, m->key_len, -1, -1 };
+        spate_origin_t o = { topic, m->partition, m->offset, m->payload, m->len, m->key, m->key_len, -1, -1, 0 };
         spate_record_t rec = { .key = m->key, .key_len = m->key_len, .origin = &o };
 
         rec.ts = rd_kafka_message_timestamp(m, &tstype);

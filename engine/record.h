@@ -21,6 +21,10 @@ typedef struct spate_origin {
          * source partition/offset it was derived from. */
         int32_t up_partition;
         int64_t up_offset;
+        /* With up_partition, from a node's own repartition topic: which of
+         * the records derived from that offset it is (0, 1, ...: an explode
+         * makes several), so that (up_offset, up_seq) orders them. */
+        int32_t up_seq;
 } spate_origin_t;
 
 typedef struct spate_record {

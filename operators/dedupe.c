@@ -48,8 +48,9 @@
 /* repartition: true - its own store, so that neither mode's state is read
  * as the other's (their tasks are the partitions of different topics). */
 #define STORE_RP "seen_by_key"
-/* Node meta per source partition: S_p and the next offset to apply. */
-#define PART_META 16
+/* Node meta per source partition: S_p, and the next offset and sequence
+ * number to apply. */
+#define PART_META 24
 
 typedef struct dedupe {
         spate_expr_t *key, *time;
@@ -124,8 +125,8 @@ static int seen(void *opaque, int64_t ts, const void *val, size_t vlen) {
         return ++*(int *)opaque;
 }
 
-/* repartition: true - moves the record's source partition's S_p and applied
- * offset in the task's node meta, and the store's stream time to the
+/* repartition: true - moves the record's source partition's S_p and next
+ * (offset, sequence number) to apply in the task's node meta, and the store's stream time to the
  * smallest S_p (INT64_MIN while a source partition has sent nothing here:
  * no expiry): 0 with *now = S_p, 1 for a record applied before (written
  * again by a crash upstream), -1 after spate_ctx_fail(). */
@@ -141,15 +142,18 @@ static int source_time(dedupe_t *d, spate_kv_t *kv, const spate_origin_t *o, int
         for (int p = 0; !len && p < d->nsrc; p++) {
                 spate_put_be64(d->meta + p * PART_META, INT64_MIN);
                 spate_put_be64(d->meta + p * PART_META + 8, 0);
+                spate_put_be64(d->meta + p * PART_META + 16, 0);
         }
         if (o->up_partition < 0 || o->up_partition >= d->nsrc)
                 return spate_kv_fail(kv, "a record of no source partition");
         unsigned char *at = d->meta + o->up_partition * PART_META;
-        if (o->up_offset < spate_get_be64(at + 8))
+        int64_t next = spate_get_be64(at + 8);
+        if (o->up_offset < next || (o->up_offset == next && o->up_seq < spate_get_be64(at + 16)))
                 return 1;
         if (t > spate_get_be64(at))
                 spate_put_be64(at, t);
-        spate_put_be64(at + 8, o->up_offset + 1);
+        spate_put_be64(at + 8, o->up_offset);
+        spate_put_be64(at + 16, o->up_seq + 1);
         spate_kv_set_meta(kv, d->meta, size);
         for (int p = 0; p < d->nsrc; p++) {
                 int64_t s = spate_get_be64(d->meta + p * PART_META);

@@ -10,11 +10,12 @@
  * JSON (values never looked into pass as they came) - with the record's
  * time as the Kafka timestamp, so the node reads back the record it would
  * have been given; the value is preceded by where the record came from
- * (HEAD bytes: a version, its source partition and offset), which the
- * node's records then carry as their origin's up_partition and up_offset:
- * within a partition of the topic each source partition's records come in
- * their source order, so the node can keep per source partition what it
- * applied and how far that partition's event time got.
+ * (HEAD bytes: a version, its source partition, offset and sequence number
+ * among the records made from that offset), which the node's records then
+ * carry as their origin's up_partition, up_offset and up_seq: within a
+ * partition of the topic each source partition's records come in their
+ * source order, so the node can keep per source partition what it applied
+ * and how far that partition's event time got.
  *
  * Exactness: the engine has every message acknowledged before it commits
  * the source offsets they come from, so none is lost; a crash between the
@@ -34,7 +35,7 @@
 #include <string.h>
 
 #define VERSION 1
-#define HEAD (1 + 8 + 8)
+#define HEAD (1 + 8 + 8 + 8)
 
 typedef struct rpart {
         spate_expr_t *key;         /* its node's key: */
@@ -43,6 +44,11 @@ typedef struct rpart {
         spate_buf_t buf;
         char *topic;
         int partitions;
+        /* Per source partition: the offset of the last record written, -1
+         * since its assignment (a replay starts there again), and how many
+         * records of that offset came before. */
+        int64_t *last;
+        int32_t *seq;
         spate_origin_t origin;     /* of the record read last: the message after HEAD */
 } rpart_t;
 
@@ -80,9 +86,34 @@ static int rp_init(spate_node_t *rn, char *errstr, size_t errstr_size) {
         spate_shape_want_raw(rn->in);
         snprintf(name, sizeof(name), "%s-%s-repartition", rn->topo->application, n->name);
         r->topic = spate_xstrdup(name);
+        r->last = spate_xmalloc(sizeof(*r->last) * (size_t)r->partitions);
+        r->seq = spate_xcalloc((size_t)r->partitions, sizeof(*r->seq));
+        for (int p = 0; p < r->partitions; p++)
+                r->last[p] = -1;
         spate_topology_declare_topic(rn->topo, n, name, r->partitions, 0, SPATE_TOPIC_INTERNAL);
         spate_topology_add_input(rn->topo, n, name);
         return 0;
+}
+
+/* A replay of p starts at its committed offset, maybe the last one written:
+ * its records count from 0 again. (Any topic's p: a rebalance falls
+ * between source messages, so a reset never splits one's records.) */
+static int rp_assign(spate_node_t *rn, const char *topic, int32_t p, spate_ctx_t *ctx) {
+        rpart_t *r = rn->ctx;
+        (void)topic, (void)ctx;
+        if (p >= 0 && p < r->partitions)
+                r->last[p] = -1;
+        return 0;
+}
+
+/* The record's place among those made from its source offset. */
+static int32_t seq_of(rpart_t *r, const spate_origin_t *o) {
+        if (o->partition < 0 || o->partition >= r->partitions)
+                return 0;
+        if (r->last[o->partition] == o->offset)
+                return ++r->seq[o->partition];
+        r->last[o->partition] = o->offset;
+        return r->seq[o->partition] = 0;
 }
 
 /* Failures are its node's, in the terms of the file (the DLQ's spate.node). */
@@ -106,6 +137,7 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
         unsigned char head[HEAD] = { VERSION };
         spate_put_be64(head + 1, rec->origin->partition);
         spate_put_be64(head + 9, rec->origin->offset);
+        spate_put_be64(head + 17, seq_of(r, rec->origin));
         spate_buf_set(&r->buf, head, HEAD);
         if (spate_serde_encode(r->json, rn->in, &rec->value, &r->buf, err, sizeof(err)))
                 return spate_ctx_fail(ctx, n, "%s", err);
@@ -127,6 +159,7 @@ int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx
         r->origin.len -= HEAD;
         r->origin.up_partition = (int32_t)spate_get_be64(p + 1);
         r->origin.up_offset = spate_get_be64(p + 9);
+        r->origin.up_seq = (int32_t)spate_get_be64(p + 17);
         in->origin = &r->origin;
         if (spate_serde_decode(r->json, n->in, &r->hints, r->origin.payload, r->origin.len,
                                spate_ctx_arena(ctx), &in->value, err, sizeof(err)))
@@ -140,6 +173,8 @@ static void rp_destroy(spate_node_t *rn) {
         spate_serde_destroy(r->json);
         spate_buf_free(&r->buf);
         free(r->topic);
+        free(r->last);
+        free(r->seq);
 }
 
 const spate_op_def_t spate_op_repartition = {
@@ -150,6 +185,7 @@ const spate_op_def_t spate_op_repartition = {
         .ctx_size = sizeof(rpart_t),
         .init = rp_init,
         .process = rp_process,
+        .assign = rp_assign,
         .destroy = rp_destroy,
         .internal = "repartition",
 };

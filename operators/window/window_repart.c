@@ -38,7 +38,7 @@ static void dead_letter(spate_ctx_t *ctx, const win_t *w, const char *group, siz
                 spate_buf_put(&b, num, (size_t)snprintf(num, sizeof(num), ",\"window_start\":\"%s\"", iso));
         }
         spate_buf_putc(&b, '}');
-        spate_origin_t one = { w->source_topic, up_partition, from, b.data, b.len, group, glen, up_partition, from };
+        spate_origin_t one = { w->source_topic, up_partition, from, b.data, b.len, group, glen, up_partition, from, 0 };
         spate_ctx_dead_letter(ctx, &one);
         spate_buf_free(&b);
 }

@@ -592,7 +592,7 @@ void spate_driver_fail_cut_commits(spate_driver_t *d, int n) {
  * record goes to the DLQ. */
 static void process_one(spate_driver_t *d, source_t *s, int32_t p, task_t *t) {
         const spate_driver_msg_t *m = spate_driver_msg(d, s->topic, p, t->next);
-        spate_origin_t o = { s->topic, p, m->offset, m->value, m->len, m->key, m->key_len, -1, -1 };
+        spate_origin_t o = { s->topic, p, m->offset, m->value, m->len, m->key, m->key_len, -1, -1, 0 };
         spate_record_t rec = { .key = m->key, .key_len = m->key_len, .ts = m->ts, .origin = &o };
         spate_arena_reset(&d->ctx.arena);
         d->ctx.failed = NULL;
@@ -600,7 +600,7 @@ static void process_one(spate_driver_t *d, source_t *s, int32_t p, task_t *t) {
         int (*handle)(spate_node_t *, spate_record_t *, spate_ctx_t *) =
                 s->internal ? s->node->def->input : s->node->def->process;
         if (handle(s->node, &rec, &d->ctx))
-                op_dead_letter(&d->ctx, &o);
+                op_dead_letter(&d->ctx, rec.origin);  /* as the node left it (engine.c) */
         t->next = m->offset + 1;
         if (t->first < 0)
                 t->first = m->offset;

@@ -14,7 +14,7 @@ static const char *header(rd_kafka_headers_t *h, const char *name) {
 static size_t build(size_t key_len, size_t len, size_t max, spate_dlq_letter_t *l, rd_kafka_headers_t **hp) {
         static char bytes[4000000];
         static spate_origin_t o;
-        o = (spate_origin_t){ "in", 3, 42, bytes, len, bytes, key_len, -1, -1 };
+        o = (spate_origin_t){ "in", 3, 42, bytes, len, bytes, key_len, -1, -1, 0 };
         *l = (spate_dlq_letter_t){ .reason = "in: malformed JSON", .node = "in", .application = "app",
                                    .origin = &o };
         *hp = spate_dlq_letter_build(l, max);
