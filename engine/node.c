@@ -184,6 +184,17 @@ int spate_node_keeps_origin(const spate_node_t *n) {
         return !n->def->flush && !n->def->emits_later && !spate_topology_input_of(n->topo, n);
 }
 
+spate_node_t *spate_node_origin_source(spate_node_t *n, spate_node_t **stop) {
+        spate_node_t *src = NULL;
+        *stop = NULL;
+        for (spate_node_t *up = n->from; up; up = up->from) {
+                if (!spate_node_keeps_origin(up))
+                        return *stop = up, NULL;
+                src = up;
+        }
+        return src;
+}
+
 int spate_node_error(const spate_node_t *n, const spate_yaml_t *y, char *errstr,
                      size_t errstr_size, const char *fmt, ...) {
         va_list ap;

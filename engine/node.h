@@ -229,6 +229,11 @@ spate_expr_t *spate_node_time_expr(spate_node_t *n, const char *key, spate_shape
  * or from an internal topic it reads (spate_topology_add_input()): a store
  * or a partitioned table below it cannot rest on source offsets. */
 int spate_node_keeps_origin(const spate_node_t *n);
+/* The source at the top of n's from: chain, when every node between keeps
+ * its records' origin, so that each record n reads has its own offset of
+ * that source; else NULL with *stop the first node that does not (NULL
+ * too when n reads from no node). */
+spate_node_t *spate_node_origin_source(spate_node_t *n, spate_node_t **stop);
 /* Formats "FILE:LINE:COL: <type> node '<name>': <message>" for YAML node y
  * (the node's own mapping if NULL); an internal node's errors name the node
  * it was split from. Returns -1. */

@@ -183,15 +183,16 @@ static int init_reemit(spate_node_t *n, spate_node_t *tn, char *errstr, size_t e
  * message: the records must come straight from a topic partitioned like it. */
 static int init_partitioned(spate_node_t *n, spate_node_t *tn, char *errstr, size_t errstr_size) {
         join_t *j = n->ctx;
-        spate_node_t *src = n;
+        spate_node_t *stop, *src;
         if (!(j->partitioned = spate_table_node_partitioned(tn)))
                 return 0;
-        for (spate_node_t *up = n->from; up; src = up, up = up->from)
-                if (!spate_node_keeps_origin(up))
-                        return spate_node_error(n, NULL, errstr, errstr_size, "table '%s' is partitioned like "
-                                                "the stream, but the records come from %s '%s' (repartitioned): "
-                                                "set global: true, or join before it", tn->name, up->def->name,
-                                                up->name);
+        if (!(src = spate_node_origin_source(n, &stop)) && stop)
+                return spate_node_error(n, NULL, errstr, errstr_size, "table '%s' is partitioned like "
+                                        "the stream, but the records come from %s '%s' (repartitioned): "
+                                        "set global: true, or join before it", tn->name, stop->def->name,
+                                        stop->name);
+        if (!src)
+                src = n;
         if (src == n || !src->def->replayable || spate_node_int(src, "partitions") != spate_node_int(tn, "partitions"))
                 return spate_node_error(n, NULL, errstr, errstr_size, "table '%s' is partitioned like the stream: "
                                         "its topic needs as many partitions as the stream's kafka_source '%s' "

@@ -38,7 +38,7 @@
 #define HEAD (1 + 8 + 8 + 8)
 
 typedef struct rpart {
-        spate_expr_t *key;         /* its node's key: */
+        spate_expr_t *key;         /* its node's `key:` */
         spate_serde_t *json;
         spate_json_hints_t hints;  /* the reading side's key order */
         spate_buf_t buf;
@@ -58,12 +58,16 @@ int spate_repartition_splits(const spate_yaml_t *conf) {
 }
 
 /* The partition count of the source the records come from: the topic gets
- * as many, so that it spreads over the same instances. */
+ * as many, so that it spreads over the same instances. Each record must
+ * have its own source offset (what the node's replay filter rests on). */
 static int source_partitions(spate_node_t *rn, char *errstr, size_t errstr_size) {
-        spate_node_t *src = rn;
-        while (src->from)
-                src = src->from;
-        if (!src->def->replayable)
+        spate_node_t *stop, *src = spate_node_origin_source(rn, &stop);
+        if (stop)
+                return spate_node_error(rn, NULL, errstr, errstr_size, "repartition: true needs the records "
+                                        "of a source, not the outputs of %s '%s' (they come from its commits "
+                                        "or a topic of its own, not from input offsets)", stop->def->name,
+                                        stop->name);
+        if (!src->def->replayable)  /* src: the loader put rn after a node */
                 return spate_node_error(rn, NULL, errstr, errstr_size, "repartition: true needs records "
                                         "of a source whose offsets replay, such as kafka_source, not of "
                                         "%s '%s'", src->def->name, src->name);

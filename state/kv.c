@@ -712,19 +712,18 @@ static int valid_name(const char *s) {
 static const char *task_topic(spate_node_t *n, int *npartitions, char *errstr, size_t errstr_size) {
         const char *input = spate_topology_input_of(n->topo, n);
         const spate_topic_decl_t *decl;
-        spate_node_t *src = n;
+        spate_node_t *stop, *src;
         if (input && (decl = spate_topology_topic(n->topo, input))) {
                 *npartitions = decl->partitions;
                 return input;
         }
-        for (spate_node_t *up = n->from; up; up = up->from) {
-                if (!spate_node_keeps_origin(up))
-                        return spate_node_error(n, NULL, errstr, errstr_size, "a store needs the records "
-                                                "of a source, not the outputs of %s '%s' (they come from "
-                                                "its commits or a topic of its own, not from input "
-                                                "offsets)", up->def->name, up->name), NULL;
-                src = up;
-        }
+        if (!(src = spate_node_origin_source(n, &stop)) && stop)
+                return spate_node_error(n, NULL, errstr, errstr_size, "a store needs the records of a "
+                                        "source, not the outputs of %s '%s' (they come from its commits "
+                                        "or a topic of its own, not from input offsets)", stop->def->name,
+                                        stop->name), NULL;
+        if (!src)
+                src = n;
         if (src == n || !src->def->replayable)
                 return spate_node_error(n, NULL, errstr, errstr_size, "a store reads records of a source "
                                         "whose offsets replay (its exactness rests on them), such as "

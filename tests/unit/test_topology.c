@@ -158,6 +158,9 @@ static const struct bad {
           "window_repartition (rename one of them)" },
         { "repartition not a bool", HEAD SRC DD "    repartition: yes\n",
           ":11:18: dedupe node 'd': 'repartition' must be true or false, not 'yes'" },
+        { "repartition after a window", HEAD SRC WIN "    size: 1h\n"
+          "  - name: d\n    type: dedupe\n    from: w\n    key: id\n    within: 1h\n    repartition: true\n",
+          "dedupe node 'd': repartition: true needs the records of a source, not the outputs of window 'w'" },
         { "repartition type", HEAD SRC "  - name: r\n    type: repartition\n    from: in\n",
           ":7:11: node type 'repartition' is internal: the loader puts one before a dedupe node that "
           "needs it (write only the dedupe)" },
