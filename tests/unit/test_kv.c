@@ -504,6 +504,15 @@ static void test_dedupe_crash(void) {
         spate_driver_destroy(d);
 }
 
+/* 1 when t.out's record k is the same as an earlier one (an output replayed). */
+static int out_again(spate_driver_t *d, int64_t k) {
+        const char *val = spate_driver_msg(d, "t.out", 0, k)->value;
+        for (int64_t j = 0; j < k; j++)
+                if (!strcmp(spate_driver_msg(d, "t.out", 0, j)->value, val))
+                        return 1;
+        return 0;
+}
+
 /* repartition: true - the copies of an id come in both partitions, and the
  * dedupe's tasks are the partitions of its own topic, drv-dd-repartition:
  * with `within` (1 s) longer than the input's time span, each id is out as
@@ -554,14 +563,12 @@ static void test_dedupe_repartition(void) {
         }
         for (int64_t k = 0; k < got; k++) {
                 const char *val = spate_driver_msg(d, "t.out", 0, k)->value;
-                int id = -1, dup = 0;
+                int id = -1;
                 if (sscanf(val, "{\"id\":\"m%d\"", &id) != 1 || id < 0 || id >= IDS || !copies[id]) {
                         wrong++;
                         continue;
                 }
-                for (int64_t j = 0; j < k && !dup; j++)
-                        dup = !strcmp(spate_driver_msg(d, "t.out", 0, j)->value, val);
-                out_n[id] += !dup;
+                out_n[id] += !out_again(d, k);
         }
         for (int id = 0; id < IDS; id++) {
                 missing += copies[id] && !out_n[id];
@@ -654,12 +661,8 @@ static void test_dedupe_repartition_explode(void) {
         commit(d, SPATE_DRIVER_COMMIT_ALL);
         int64_t got = spate_driver_count(d, "t.out", 0);
         int distinct = 0;
-        for (int64_t k = 0; k < got; k++) {
-                int dup = 0;
-                for (int64_t j = 0; j < k && !dup; j++)
-                        dup = !strcmp(spate_driver_msg(d, "t.out", 0, j)->value, spate_driver_msg(d, "t.out", 0, k)->value);
-                distinct += !dup;
-        }
+        for (int64_t k = 0; k < got; k++)
+                distinct += !out_again(d, k);
         CHECK(distinct == 120, "exploded records: 120 ids out (%d distinct of %lld records)", distinct, (long long)got);
         spate_driver_destroy(d);
 }
