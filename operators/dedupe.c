@@ -23,8 +23,9 @@
  * entries of its key within `within` of S_p on either side (a copy from a
  * partition ahead may have passed at a later time), and an entry expires
  * once every source partition is past it (the smallest S_p: none expires
- * before each source partition has sent the task a record, since one read
- * later may be far behind).
+ * before the task has heard of each source partition, since one read later
+ * may be far behind - a record of it, or its writer's mark that it is at
+ * its end with nothing to send, after which it holds nothing).
  * Per source partition the task keeps S_p and the next source offset to
  * apply in its node meta, restored with its entries: what a crash of the
  * writing side writes again is below that offset and skipped. */
@@ -55,7 +56,7 @@
 typedef struct dedupe {
         spate_expr_t *key, *time;
         int64_t within;
-        spate_metric_t *m_dropped;
+        spate_metric_t *m_dropped, *m_expired;
         uint64_t passed, dropped, expired;
         const char *store;
         int nsrc;                  /* repartition: true - source partitions */
@@ -92,6 +93,10 @@ static int dedupe_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         d->m_dropped = spate_metrics_counter(spate_metrics_default(), "spate_dedupe_dropped_total",
                                              "Records dropped as repeats of a key seen within `within`",
                                              "node", n->name, NULL);
+        d->m_expired = spate_metrics_counter(spate_metrics_default(), "spate_dedupe_expired_total",
+                                             "Keys whose last pass fell more than `within` behind the "
+                                             "stream time, dropped from the state",
+                                             "node", n->name, NULL);
         n->out = n->in;
         int rp = spate_topology_input_of(n->topo, n) != NULL;
         d->store = rp ? STORE_RP : STORE;
@@ -125,25 +130,59 @@ static int seen(void *opaque, int64_t ts, const void *val, size_t vlen) {
         return ++*(int *)opaque;
 }
 
-/* repartition: true - moves the record's source partition's S_p and next
- * (offset, sequence number) to apply in the task's node meta, and the store's stream time to the
- * smallest S_p (INT64_MIN while a source partition has sent nothing here:
- * no expiry): 0 with *now = S_p, 1 for a record applied before (written
- * again by a crash upstream), -1 after spate_ctx_fail(). */
-static int source_time(dedupe_t *d, spate_kv_t *kv, const spate_origin_t *o, int64_t t, int64_t *now) {
+/* The store's stream time to t, counting what expires. */
+static int advance(dedupe_t *d, spate_kv_t *kv, int64_t t) {
+        uint64_t before = d->expired;
+        int rc = spate_wkv_advance(kv, t, &d->expired);
+        if (d->m_expired && d->expired > before)
+                spate_metric_add(d->m_expired, d->expired - before);
+        return rc;
+}
+
+/* S_p of a source partition whose writer found it empty at its end (a
+ * mark): it holds no expiry, unlike INT64_MIN (nothing heard of it yet). */
+#define EMPTY (INT64_MIN + 1)
+
+/* The task's node meta into d->meta: 0, or -1 after spate_kv_fail(). */
+static int meta_load(dedupe_t *d, spate_kv_t *kv) {
         size_t len, size = (size_t)d->nsrc * PART_META;
         const void *m = spate_kv_meta(kv, &len);
-        int64_t low = INT64_MAX;
-        if (len == size)
+        if (len == size) {
                 memcpy(d->meta, m, size);
-        else if (len)
+                return 0;
+        }
+        if (len)
                 return spate_kv_fail(kv, "its state is not of this version of spate or of this partition "
                                      "count of the source");
-        for (int p = 0; !len && p < d->nsrc; p++) {
+        for (int p = 0; p < d->nsrc; p++) {
                 spate_put_be64(d->meta + p * PART_META, INT64_MIN);
                 spate_put_be64(d->meta + p * PART_META + 8, 0);
                 spate_put_be64(d->meta + p * PART_META + 16, 0);
         }
+        return 0;
+}
+
+/* Keeps d->meta and moves the store's stream time to the smallest S_p of
+ * the source partitions not found empty (INT64_MIN, no expiry, while one
+ * has sent nothing here). */
+static int meta_store(dedupe_t *d, spate_kv_t *kv) {
+        int64_t low = INT64_MAX;
+        spate_kv_set_meta(kv, d->meta, (size_t)d->nsrc * PART_META);
+        for (int p = 0; p < d->nsrc; p++) {
+                int64_t s = spate_get_be64(d->meta + p * PART_META);
+                if (s != EMPTY && s < low)
+                        low = s;
+        }
+        return advance(d, kv, low == INT64_MAX ? INT64_MIN : low);
+}
+
+/* repartition: true - moves the record's source partition's S_p and next
+ * (offset, sequence number) to apply in the task's node meta: 0 with
+ * *now = S_p, 1 for a record applied before (written again by a crash
+ * upstream), -1 after spate_ctx_fail(). */
+static int source_time(dedupe_t *d, spate_kv_t *kv, const spate_origin_t *o, int64_t t, int64_t *now) {
+        if (meta_load(d, kv))
+                return -1;
         if (o->up_partition < 0 || o->up_partition >= d->nsrc)
                 return spate_kv_fail(kv, "a record of no source partition");
         unsigned char *at = d->meta + o->up_partition * PART_META;
@@ -154,14 +193,31 @@ static int source_time(dedupe_t *d, spate_kv_t *kv, const spate_origin_t *o, int
                 spate_put_be64(at, t);
         spate_put_be64(at + 8, o->up_offset);
         spate_put_be64(at + 16, o->up_seq + 1);
-        spate_kv_set_meta(kv, d->meta, size);
-        for (int p = 0; p < d->nsrc; p++) {
-                int64_t s = spate_get_be64(d->meta + p * PART_META);
-                if (s < low)
-                        low = s;
-        }
         *now = spate_get_be64(at);
-        return spate_wkv_advance(kv, low, &d->expired);
+        return meta_store(d, kv);
+}
+
+/* A mark of source partitions found empty: those this task has heard
+ * nothing of stop holding its expiry. One it heard of keeps its S_p (its
+ * records may have come before the writer's restart). */
+static int dedupe_mark(spate_node_t *n, const spate_rp_mark_t *m, spate_ctx_t *ctx) {
+        dedupe_t *d = n->ctx;
+        spate_kv_t *kv;
+        int rc, changed = 0;
+        if ((rc = spate_ctx_kv(ctx, n, d->store, &kv)))
+                return rc < 0 ? -1 : 0;
+        if (meta_load(d, kv))
+                return -1;
+        for (int i = 0; i < m->n; i++) {
+                if (m->parts[i] < 0 || m->parts[i] >= d->nsrc)
+                        return spate_kv_fail(kv, "a mark of a source partition the source does not have");
+                unsigned char *at = d->meta + m->parts[i] * PART_META;
+                if (spate_get_be64(at) == INT64_MIN) {
+                        spate_put_be64(at, EMPTY);
+                        changed = 1;
+                }
+        }
+        return changed ? meta_store(d, kv) : 0;
 }
 
 static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
@@ -188,7 +244,7 @@ static int dedupe_process(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx
                         return rc < 0 ? -1 : 0;
                 ahead = d->within - 1;
         } else {
-                if (spate_wkv_advance(kv, t, &d->expired))
+                if (advance(d, kv, t))
                         return -1;
                 now = spate_kv_stream_time(kv);
         }
@@ -220,7 +276,11 @@ static void render_seen(const void *key, size_t klen, int64_t ts, const void *va
 
 /* A record of its repartition topic (repartition: true). */
 static int dedupe_input(spate_node_t *n, spate_record_t *rec, spate_ctx_t *ctx) {
-        return spate_repartition_read(n, rec, ctx) ? -1 : dedupe_process(n, rec, ctx);
+        spate_rp_mark_t mark;
+        int rc = spate_repartition_read(n, rec, ctx, &mark);
+        if (rc)
+                return rc < 0 ? -1 : dedupe_mark(n, &mark, ctx);
+        return dedupe_process(n, rec, ctx);
 }
 
 static int dedupe_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,

@@ -17,6 +17,12 @@
  * source order, so the node can keep per source partition what it applied
  * and how far that partition's event time got.
  *
+ * A source partition that is at its end with nothing written since its
+ * assignment is named, at a commit, in a mark sent to every partition of
+ * the topic (MARK, its count, the partitions): a node that waits for every
+ * source partition's time before it expires state (dedupe) need not wait
+ * for one that has none to send.
+ *
  * Exactness: the engine has every message acknowledged before it commits
  * the source offsets they come from, so none is lost; a crash between the
  * two writes some again, with source offsets the node has applied already
@@ -34,8 +40,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VERSION 1
+/* The first byte of a message: what it is. */
+#define RECORD 1
+#define MARK 2
 #define HEAD (1 + 8 + 8 + 8)
+#define MARK_HEAD (1 + 8)
+
+/* Per source partition, since its assignment. */
+#define ASSIGNED 1
+#define WROTE 2                    /* a record */
+#define MARKED 4                   /* empty, in a mark */
 
 typedef struct rpart {
         spate_expr_t *key;         /* its node's `key:` */
@@ -49,6 +63,9 @@ typedef struct rpart {
          * records of that offset came before. */
         int64_t *last;
         int32_t *seq;
+        const char *source_topic;
+        unsigned char *state;      /* per source partition: ASSIGNED, WROTE, MARKED */
+        int32_t *marked;           /* a mark read last: its source partitions */
         spate_origin_t origin;     /* of the record read last: the message after HEAD */
 } rpart_t;
 
@@ -61,6 +78,7 @@ int spate_repartition_splits(const spate_yaml_t *conf) {
  * as many, so that it spreads over the same instances. Each record must
  * have its own source offset (what the node's replay filter rests on). */
 static int source_partitions(spate_node_t *rn, char *errstr, size_t errstr_size) {
+        rpart_t *r = rn->ctx;
         spate_node_t *stop, *src = spate_node_origin_source(rn, &stop);
         if (stop)
                 return spate_node_error(rn, NULL, errstr, errstr_size, "repartition: true needs the records "
@@ -71,6 +89,7 @@ static int source_partitions(spate_node_t *rn, char *errstr, size_t errstr_size)
                 return spate_node_error(rn, NULL, errstr, errstr_size, "repartition: true needs records "
                                         "of a source whose offsets replay, such as kafka_source, not of "
                                         "%s '%s'", src->def->name, src->name);
+        r->source_topic = spate_node_str(src, "topic");
         return (int)spate_node_int(src, "partitions");
 }
 
@@ -92,6 +111,8 @@ static int rp_init(spate_node_t *rn, char *errstr, size_t errstr_size) {
         r->topic = spate_xstrdup(name);
         r->last = spate_xmalloc(sizeof(*r->last) * (size_t)r->partitions);
         r->seq = spate_xcalloc((size_t)r->partitions, sizeof(*r->seq));
+        r->state = spate_xcalloc((size_t)r->partitions, 1);
+        r->marked = spate_xmalloc(sizeof(*r->marked) * (size_t)r->partitions);
         for (int p = 0; p < r->partitions; p++)
                 r->last[p] = -1;
         spate_topology_declare_topic(rn->topo, n, name, r->partitions, 0, SPATE_TOPIC_INTERNAL);
@@ -104,9 +125,44 @@ static int rp_init(spate_node_t *rn, char *errstr, size_t errstr_size) {
  * between source messages, so a reset never splits one's records.) */
 static int rp_assign(spate_node_t *rn, const char *topic, int32_t p, spate_ctx_t *ctx) {
         rpart_t *r = rn->ctx;
-        (void)topic, (void)ctx;
-        if (p >= 0 && p < r->partitions)
-                r->last[p] = -1;
+        (void)ctx;
+        if (p < 0 || p >= r->partitions)
+                return 0;
+        r->last[p] = -1;
+        if (!strcmp(topic, r->source_topic))
+                r->state[p] = ASSIGNED;
+        return 0;
+}
+
+static void rp_revoke(spate_node_t *rn, const char *topic, int32_t p, spate_ctx_t *ctx) {
+        rpart_t *r = rn->ctx;
+        (void)ctx;
+        if (p >= 0 && p < r->partitions && !strcmp(topic, r->source_topic))
+                r->state[p] = 0;
+}
+
+/* At a commit, before the source offsets: a mark naming the assigned
+ * source partitions read to their end with no record written, to every
+ * partition of the topic (once an assignment). */
+static int rp_flush(spate_node_t *rn, spate_ctx_t *ctx) {
+        rpart_t *r = rn->ctx;
+        unsigned char head[MARK_HEAD] = { MARK };
+        unsigned char be[8];
+        int64_t n = 0;
+        spate_buf_set(&r->buf, head, MARK_HEAD);
+        for (int32_t p = 0; p < r->partitions; p++)
+                if (r->state[p] == ASSIGNED && spate_ctx_caught_up(ctx, r->source_topic, p)) {
+                        spate_put_be64(be, p);
+                        spate_buf_put(&r->buf, be, 8);
+                        r->state[p] |= MARKED;
+                        n++;
+                }
+        if (!n)
+                return 0;
+        spate_put_be64((unsigned char *)r->buf.data + 1, n);
+        for (int32_t d = 0; d < r->partitions; d++)
+                if (spate_ctx_produce(ctx, r->topic, d, NULL, 0, r->buf.data, r->buf.len))
+                        return -1;  /* ctx->errstr says why */
         return 0;
 }
 
@@ -138,7 +194,9 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
         if (rec->ts <= 0)
                 return spate_ctx_fail(ctx, n, "record time %lld ms is not after 1970, which the repartition "
                                       "topic's Kafka timestamps cannot carry", (long long)rec->ts);
-        unsigned char head[HEAD] = { VERSION };
+        if (rec->origin->partition >= 0 && rec->origin->partition < r->partitions)
+                r->state[rec->origin->partition] |= WROTE;
+        unsigned char head[HEAD] = { RECORD };
         spate_put_be64(head + 1, rec->origin->partition);
         spate_put_be64(head + 9, rec->origin->offset);
         spate_put_be64(head + 17, seq_of(r, rec->origin));
@@ -149,14 +207,30 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
         return spate_ctx_produce_at(ctx, r->topic, p, rec->key, rec->key_len, r->buf.data, r->buf.len, rec->ts);
 }
 
-int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx) {
+/* A mark: its source partitions into r->marked. */
+static int read_mark(spate_node_t *n, rpart_t *r, const spate_origin_t *o, spate_ctx_t *ctx,
+                     spate_rp_mark_t *mark) {
+        const unsigned char *p = o->payload;
+        int64_t count = o->len >= MARK_HEAD ? spate_get_be64(p + 1) : -1;
+        if (count < 0 || count > r->partitions || o->len != MARK_HEAD + (size_t)count * 8)
+                return spate_ctx_fail(ctx, n, "%s: a mark of %zu bytes, not of this version of spate", r->topic,
+                                      o->len);
+        for (int64_t i = 0; i < count; i++)
+                r->marked[i] = (int32_t)spate_get_be64(p + MARK_HEAD + i * 8);
+        *mark = (spate_rp_mark_t){ r->marked, (int)count };
+        return 1;
+}
+
+int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx, spate_rp_mark_t *mark) {
         spate_node_t *rn = n->from;
         rpart_t *r = rn->ctx;
         const unsigned char *p = in->origin->payload;
         char err[512];
-        if (in->origin->len < HEAD || p[0] != VERSION)
+        if (in->origin->len && p[0] == MARK)
+                return read_mark(n, r, in->origin, ctx, mark);
+        if (in->origin->len < HEAD || p[0] != RECORD)
                 return spate_ctx_fail(ctx, n, "%s: not a message of this version of spate (%zu bytes, "
-                                      "version %d)", r->topic, in->origin->len,
+                                      "kind %d)", r->topic, in->origin->len,
                                       in->origin->len ? p[0] : -1);
         r->origin = *in->origin;
         r->origin.payload = p + HEAD;
@@ -179,6 +253,8 @@ static void rp_destroy(spate_node_t *rn) {
         free(r->topic);
         free(r->last);
         free(r->seq);
+        free(r->state);
+        free(r->marked);
 }
 
 const spate_op_def_t spate_op_repartition = {
@@ -190,6 +266,8 @@ const spate_op_def_t spate_op_repartition = {
         .init = rp_init,
         .process = rp_process,
         .assign = rp_assign,
+        .revoke = rp_revoke,
+        .flush = rp_flush,
         .destroy = rp_destroy,
         .internal = "repartition",
 };

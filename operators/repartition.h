@@ -16,14 +16,21 @@ extern const spate_op_def_t spate_op_repartition;
 /* The loader splits a node whose mapping says `repartition: true`. */
 int spate_repartition_splits(const spate_yaml_t *conf);
 
+/* A mark: source partitions that were at their end with no record written
+ * since their writer was assigned them. parts is valid until the next read. */
+typedef struct spate_rp_mark {
+        const int32_t *parts;
+        int n;
+} spate_rp_mark_t;
+
 /* A message of n's repartition topic (in, as the engine hands it to n's
- * input callback) as the record n's upstream was given: value decoded into
+ * input callback): a mark (1, in *mark), or a record (0), given back as the
+ * one n's upstream was given: value decoded into
  * n->in, the record's key and time. in->origin then points to a copy
  * (valid until the next call) that names the topic's partition and offset
  * (what n's stores filter replays by), holds the record's JSON as the
  * payload (what a dead letter holds) and, in up_partition and up_offset,
- * the source partition and offset it came from. 0, or -1 after
- * spate_ctx_fail(). */
-int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx);
+ * the source partition and offset it came from. -1 after spate_ctx_fail(). */
+int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx, spate_rp_mark_t *mark);
 
 #endif

@@ -10,6 +10,7 @@
 #include "../../engine/node_state.h"
 #include "../../state/kv.h"
 #include "../../state/store.h"
+#include "../../util/util.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -625,6 +626,88 @@ static void test_dedupe_repartition_apart(void) {
         spate_driver_destroy(d);
 }
 
+/* The expired keys the dedupe 'dd' counted so far. */
+static double dd_expired(void) {
+        return spate_driver_metric("spate_dedupe_expired_total{node=\"dd\"}");
+}
+
+/* Ids i0..i1-1 in source partition p, at time t, or 1000 s + 100 ms * i
+ * for t = 0. */
+static void pipe_ids(spate_driver_t *d, int p, int i0, int i1, int t) {
+        char v[128], id[16];
+        for (int i = i0; i < i1; i++) {
+                snprintf(id, sizeof(id), "m%d", i);
+                snprintf(v, sizeof(v), "{\"id\":\"%s\",\"t\":%d,\"n\":%d}", id, t ? t : 1000000 + 100 * i, i);
+                spate_driver_pipe(d, "t.in", p, id, v, 0);
+        }
+}
+
+static void run_commit(spate_driver_t *d) {
+        spate_driver_process(d);
+        spate_driver_process(d);
+        commit(d, SPATE_DRIVER_COMMIT_ALL);
+}
+
+/* repartition: true over 4 source partitions, 2 of them empty: their
+ * writer marks them, at a commit, as read to their end with nothing to
+ * send, to every task, once an assignment; the tasks then expire at the
+ * time of the other two instead of never. The marks are restored with the
+ * entries through a crash without local state. */
+static void test_dedupe_repartition_empty(void) {
+        spate_driver_t *d = driver_with(NULL, 4, "    repartition: true\n");
+        double before = dd_expired();
+        pipe_ids(d, 0, 0, 100, 0);
+        pipe_ids(d, 1, 0, 100, 0);
+        run_commit(d);
+        CHECK(spate_driver_count_all(d, "drv-dd-repartition") == 204, "200 records and a mark of the 2 empty "
+              "partitions to each of the 4 partitions of the topic (%lld messages)",
+              (long long)spate_driver_count_all(d, "drv-dd-repartition"));
+        CHECK(dd_expired() == before, "no expiry while partitions 2 and 3 are not heard of (%.0f)",
+              dd_expired() - before);
+        run_commit(d);
+        CHECK(spate_driver_count_all(d, "drv-dd-repartition") == 204, "no mark again in the same assignment");
+        CHECK(dd_expired() - before >= 80, "once the marks are read, ids over 1 s behind 1009.9 s expire "
+              "(%.0f)", dd_expired() - before);
+        crash(d, 0);
+        /* 10 s later: ids 0..99 are more than `within` (1 s) behind. */
+        pipe_ids(d, 0, 200, 300, 0);
+        pipe_ids(d, 1, 200, 300, 0);
+        run_commit(d);
+        int64_t out = spate_driver_count(d, "t.out", 0), distinct = 0;
+        for (int64_t k = 0; k < out; k++)
+                distinct += !out_again(d, k);
+        CHECK(distinct == 200, "each of 200 ids out once (%lld distinct of %lld)", (long long)distinct,
+              (long long)out);
+        CHECK(dd_expired() - before >= 100, "the first 100 ids expired after the crash too (%.0f keys "
+              "expired)", dd_expired() - before);
+        spate_driver_destroy(d);
+}
+
+/* A mark lifts only a source partition the task has heard nothing of: one
+ * record of partition 1 (id "old", 1000 s) reached the task of its key;
+ * after a crash its writer marks partition 1 empty (nothing written since
+ * its assignment). The other task then expires at partition 0's time; the
+ * task of "old" still holds at 1000 s. */
+static void test_dedupe_repartition_heard(void) {
+        spate_driver_t *d = driver_with(NULL, 2, "    repartition: true\n");
+        double before = dd_expired();
+        int holder = (int)(spate_hash("old", 3) % 2), others = 0;
+        spate_driver_pipe(d, "t.in", 1, "old", "{\"id\":\"old\",\"t\":1000000,\"n\":-1}", 0);
+        pipe_ids(d, 0, 0, 100, 0);
+        run_commit(d);
+        crash(d, 1);
+        pipe_ids(d, 0, 200, 300, 1040000);
+        run_commit(d);
+        run_commit(d);
+        for (int i = 0; i < 100; i++) {
+                char id[16];
+                others += (int)(spate_hash(id, (size_t)snprintf(id, sizeof(id), "m%d", i)) % 2) != holder;
+        }
+        CHECK(dd_expired() - before == others, "the %d first ids of the other task expired, none of the task "
+              "that heard of partition 1 (%.0f keys expired)", others, dd_expired() - before);
+        spate_driver_destroy(d);
+}
+
 /* repartition: true after an explode: the records made from one source
  * message share its offset, and their sequence number tells them apart -
  * 3 ids from each of 40 messages all pass once, also through a crash after
@@ -1137,6 +1220,8 @@ int main(void) {
         test_dedupe_crash();
         test_dedupe_repartition();
         test_dedupe_repartition_apart();
+        test_dedupe_repartition_empty();
+        test_dedupe_repartition_heard();
         test_dedupe_repartition_explode();
         test_standby();
         test_standby_query();
