@@ -55,7 +55,7 @@
 
 typedef struct dedupe {
         spate_expr_t *key, *time;
-        int64_t within;
+        int64_t within, idle_ms;
         spate_metric_t *m_dropped, *m_expired;
         uint64_t passed, dropped, expired;
         const char *store;
@@ -71,11 +71,15 @@ static const spate_prop_t dedupe_props[] = {
         { "repartition", SPATE_P_BOOL, 0, "false", NULL,
           "true: repeats may come in any input partition; the records go through an internal topic "
           "`<application>-<name>-repartition` partitioned by key first" },
+        { "expire_after_idle", SPATE_P_DURATION, 0, NULL, NULL,
+          "repartition: true - once an input partition had no record this long (wall clock), it stops "
+          "holding the expiry of keys until it sends again" },
         { NULL }
 };
 
 static const spate_bind_t dedupe_binds[] = {
         SPATE_BIND("within", dedupe_t, within),
+        SPATE_BIND("expire_after_idle", dedupe_t, idle_ms),
         { NULL }
 };
 
@@ -102,7 +106,12 @@ static int dedupe_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         d->store = rp ? STORE_RP : STORE;
         if (spate_node_add_window_store(n, d->store, d->within, errstr, errstr_size))
                 return -1;
+        if (d->idle_ms && !rp)
+                return spate_node_error(n, spate_node_param(n, "expire_after_idle"), errstr, errstr_size,
+                                        "'expire_after_idle' needs 'repartition: true' (without it each "
+                                        "input partition's keys expire by that partition's own time)");
         if (rp) {
+                spate_repartition_idle(n, d->idle_ms);
                 d->nsrc = spate_kv_node_partitions(n);
                 d->meta = spate_xmalloc((size_t)d->nsrc * PART_META);
         }
@@ -142,6 +151,10 @@ static int advance(dedupe_t *d, spate_kv_t *kv, int64_t t) {
 /* S_p of a source partition whose writer found it empty at its end (a
  * mark): it holds no expiry, unlike INT64_MIN (nothing heard of it yet). */
 #define EMPTY (INT64_MIN + 1)
+/* In a source partition's next sequence number (an int32): marked idle
+ * (expire_after_idle) since its last record here, so its S_p holds no
+ * expiry while another partition's does. */
+#define LIFTED (INT64_C(1) << 62)
 
 /* The task's node meta into d->meta: 0, or -1 after spate_kv_fail(). */
 static int meta_load(dedupe_t *d, spate_kv_t *kv) {
@@ -163,17 +176,22 @@ static int meta_load(dedupe_t *d, spate_kv_t *kv) {
 }
 
 /* Keeps d->meta and moves the store's stream time to the smallest S_p of
- * the source partitions not found empty (INT64_MIN, no expiry, while one
- * has sent nothing here). */
+ * the source partitions that hold it: neither found empty nor idle
+ * (INT64_MIN, no expiry, while one has sent nothing here); when every one
+ * with a time is idle, none holds: the largest of theirs. */
 static int meta_store(dedupe_t *d, spate_kv_t *kv) {
-        int64_t low = INT64_MAX;
+        int64_t low = INT64_MAX, idle_high = INT64_MIN;
         spate_kv_set_meta(kv, d->meta, (size_t)d->nsrc * PART_META);
         for (int p = 0; p < d->nsrc; p++) {
                 int64_t s = spate_get_be64(d->meta + p * PART_META);
-                if (s != EMPTY && s < low)
+                if (s == EMPTY)
+                        continue;
+                if (spate_get_be64(d->meta + p * PART_META + 16) & LIFTED)
+                        idle_high = s > idle_high ? s : idle_high;
+                else if (s < low)
                         low = s;
         }
-        return advance(d, kv, low == INT64_MAX ? INT64_MIN : low);
+        return advance(d, kv, low == INT64_MAX ? idle_high : low);
 }
 
 /* repartition: true - moves the record's source partition's S_p and next
@@ -187,7 +205,7 @@ static int source_time(dedupe_t *d, spate_kv_t *kv, const spate_origin_t *o, int
                 return spate_kv_fail(kv, "a record of no source partition");
         unsigned char *at = d->meta + o->up_partition * PART_META;
         int64_t next = spate_get_be64(at + 8);
-        if (o->up_offset < next || (o->up_offset == next && o->up_seq < spate_get_be64(at + 16)))
+        if (o->up_offset < next || (o->up_offset == next && o->up_seq < (spate_get_be64(at + 16) & ~LIFTED)))
                 return 1;
         if (t > spate_get_be64(at))
                 spate_put_be64(at, t);
@@ -199,7 +217,8 @@ static int source_time(dedupe_t *d, spate_kv_t *kv, const spate_origin_t *o, int
 
 /* A mark of source partitions found empty: those this task has heard
  * nothing of stop holding its expiry. One it heard of keeps its S_p (its
- * records may have come before the writer's restart). */
+ * records may have come before the writer's restart). An idle mark
+ * (expire_after_idle) lifts each until its next record here. */
 static int dedupe_mark(spate_node_t *n, const spate_rp_mark_t *m, spate_ctx_t *ctx) {
         dedupe_t *d = n->ctx;
         spate_kv_t *kv;
@@ -212,8 +231,12 @@ static int dedupe_mark(spate_node_t *n, const spate_rp_mark_t *m, spate_ctx_t *c
                 if (m->parts[i] < 0 || m->parts[i] >= d->nsrc)
                         return spate_kv_fail(kv, "a mark of a source partition the source does not have");
                 unsigned char *at = d->meta + m->parts[i] * PART_META;
-                if (spate_get_be64(at) == INT64_MIN) {
+                int64_t sp = spate_get_be64(at), seq = spate_get_be64(at + 16);
+                if (sp == INT64_MIN) {
                         spate_put_be64(at, EMPTY);
+                        changed = 1;
+                } else if (m->idle && sp != EMPTY && !(seq & LIFTED)) {
+                        spate_put_be64(at + 16, seq | LIFTED);
                         changed = 1;
                 }
         }

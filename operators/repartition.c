@@ -21,7 +21,10 @@
  * assignment is named, at a commit, in a mark sent to every partition of
  * the topic (MARK, its count, the partitions): a node that waits for every
  * source partition's time before it expires state (dedupe) need not wait
- * for one that has none to send.
+ * for one that has none to send. With an idle time set by the node
+ * (spate_repartition_idle()), one at its end with no record written for
+ * that long of wall clock is named in an IDLE mark, once until it writes
+ * again.
  *
  * Exactness: the engine has every message acknowledged before it commits
  * the source offsets they come from, so none is lost; a crash between the
@@ -30,6 +33,7 @@
  * stores filter replays of the topic itself by the topic's offsets
  * (state/kv.h). */
 #include "repartition.h"
+#include "../engine/ctx.h"
 #include "../engine/topology.h"
 #include "../serde/serde.h"
 #include "../util/buf.h"
@@ -43,6 +47,7 @@
 /* The first byte of a message: what it is. */
 #define RECORD 1
 #define MARK 2
+#define IDLE 3
 #define HEAD (1 + 8 + 8 + 8)
 #define MARK_HEAD (1 + 8)
 
@@ -50,6 +55,8 @@
 #define ASSIGNED 1
 #define WROTE 2                    /* a record */
 #define MARKED 4                   /* empty, in a mark */
+#define FRESH 8                    /* a record since the last commit */
+#define IDLE_SENT 16               /* quiet, in an IDLE mark since its last record */
 
 typedef struct rpart {
         spate_expr_t *key;         /* its node's `key:` */
@@ -64,7 +71,10 @@ typedef struct rpart {
         int64_t *last;
         int32_t *seq;
         const char *source_topic;
-        unsigned char *state;      /* per source partition: ASSIGNED, WROTE, MARKED */
+        unsigned char *state;      /* per source partition: ASSIGNED, WROTE, ... */
+        int64_t *quiet_since;      /* per source partition: wall clock of the commit after its last
+                                      record, or of its assignment */
+        int64_t idle_ms;           /* 0: no IDLE marks */
         int32_t *marked;           /* a mark read last: its source partitions */
         spate_origin_t origin;     /* of the record read last: the message after HEAD */
 } rpart_t;
@@ -112,6 +122,7 @@ static int rp_init(spate_node_t *rn, char *errstr, size_t errstr_size) {
         r->last = spate_xmalloc(sizeof(*r->last) * (size_t)r->partitions);
         r->seq = spate_xcalloc((size_t)r->partitions, sizeof(*r->seq));
         r->state = spate_xcalloc((size_t)r->partitions, 1);
+        r->quiet_since = spate_xcalloc((size_t)r->partitions, sizeof(*r->quiet_since));
         r->marked = spate_xmalloc(sizeof(*r->marked) * (size_t)r->partitions);
         for (int p = 0; p < r->partitions; p++)
                 r->last[p] = -1;
@@ -123,15 +134,25 @@ static int rp_init(spate_node_t *rn, char *errstr, size_t errstr_size) {
 /* A replay of p starts at its committed offset, maybe the last one written:
  * its records count from 0 again. (Any topic's p: a rebalance falls
  * between source messages, so a reset never splits one's records.) */
+static int64_t now_ms(const spate_ctx_t *ctx) {
+        return ctx->now_ms ? ctx->now_ms : spate_now_ms();
+}
+
 static int rp_assign(spate_node_t *rn, const char *topic, int32_t p, spate_ctx_t *ctx) {
         rpart_t *r = rn->ctx;
-        (void)ctx;
         if (p < 0 || p >= r->partitions)
                 return 0;
         r->last[p] = -1;
-        if (!strcmp(topic, r->source_topic))
+        if (!strcmp(topic, r->source_topic)) {
                 r->state[p] = ASSIGNED;
+                r->quiet_since[p] = now_ms(ctx);
+        }
         return 0;
+}
+
+void spate_repartition_idle(spate_node_t *n, int64_t idle_ms) {
+        rpart_t *r = n->from->ctx;
+        r->idle_ms = idle_ms;
 }
 
 static void rp_revoke(spate_node_t *rn, const char *topic, int32_t p, spate_ctx_t *ctx) {
@@ -141,20 +162,27 @@ static void rp_revoke(spate_node_t *rn, const char *topic, int32_t p, spate_ctx_
                 r->state[p] = 0;
 }
 
-/* At a commit, before the source offsets: a mark naming the assigned
- * source partitions read to their end with no record written, to every
- * partition of the topic (once an assignment). */
-static int rp_flush(spate_node_t *rn, spate_ctx_t *ctx) {
-        rpart_t *r = rn->ctx;
-        unsigned char head[MARK_HEAD] = { MARK };
-        unsigned char be[8];
+/* Whether source partition p goes in a mark of this kind now. */
+static int marks(rpart_t *r, int kind, int32_t p, int64_t now, spate_ctx_t *ctx) {
+        unsigned st = r->state[p];
+        if (!(st & ASSIGNED) || !spate_ctx_caught_up(ctx, r->source_topic, p))
+                return 0;
+        if (kind == MARK)
+                return st == ASSIGNED;
+        return r->idle_ms && !(st & IDLE_SENT) && now - r->quiet_since[p] >= r->idle_ms;
+}
+
+/* A mark of kind (MARK, IDLE) naming the source partitions marks() picks,
+ * to every partition of the topic. */
+static int send_mark(rpart_t *r, int kind, int64_t now, spate_ctx_t *ctx) {
+        unsigned char head[MARK_HEAD] = { (unsigned char)kind }, be[8];
         int64_t n = 0;
         spate_buf_set(&r->buf, head, MARK_HEAD);
         for (int32_t p = 0; p < r->partitions; p++)
-                if (r->state[p] == ASSIGNED && spate_ctx_caught_up(ctx, r->source_topic, p)) {
+                if (marks(r, kind, p, now, ctx)) {
                         spate_put_be64(be, p);
                         spate_buf_put(&r->buf, be, 8);
-                        r->state[p] |= MARKED;
+                        r->state[p] |= kind == MARK ? MARKED : IDLE_SENT;
                         n++;
                 }
         if (!n)
@@ -164,6 +192,19 @@ static int rp_flush(spate_node_t *rn, spate_ctx_t *ctx) {
                 if (spate_ctx_produce(ctx, r->topic, d, NULL, 0, r->buf.data, r->buf.len))
                         return -1;  /* ctx->errstr says why */
         return 0;
+}
+
+/* At a commit, before the source offsets: the marks, once an assignment
+ * for an empty partition, once a quiet spell for an idle one. */
+static int rp_flush(spate_node_t *rn, spate_ctx_t *ctx) {
+        rpart_t *r = rn->ctx;
+        int64_t now = now_ms(ctx);
+        for (int32_t p = 0; p < r->partitions; p++)
+                if (r->state[p] & FRESH) {
+                        r->state[p] &= (unsigned char)~(FRESH | IDLE_SENT);
+                        r->quiet_since[p] = now;
+                }
+        return send_mark(r, MARK, now, ctx) || send_mark(r, IDLE, now, ctx) ? -1 : 0;
 }
 
 /* The record's place among those made from its source offset. */
@@ -195,7 +236,7 @@ static int rp_process(spate_node_t *rn, spate_record_t *rec, spate_ctx_t *ctx) {
                 return spate_ctx_fail(ctx, n, "record time %lld ms is not after 1970, which the repartition "
                                       "topic's Kafka timestamps cannot carry", (long long)rec->ts);
         if (rec->origin->partition >= 0 && rec->origin->partition < r->partitions)
-                r->state[rec->origin->partition] |= WROTE;
+                r->state[rec->origin->partition] |= WROTE | FRESH;
         unsigned char head[HEAD] = { RECORD };
         spate_put_be64(head + 1, rec->origin->partition);
         spate_put_be64(head + 9, rec->origin->offset);
@@ -217,7 +258,7 @@ static int read_mark(spate_node_t *n, rpart_t *r, const spate_origin_t *o, spate
                                       o->len);
         for (int64_t i = 0; i < count; i++)
                 r->marked[i] = (int32_t)spate_get_be64(p + MARK_HEAD + i * 8);
-        *mark = (spate_rp_mark_t){ r->marked, (int)count };
+        *mark = (spate_rp_mark_t){ r->marked, (int)count, p[0] == IDLE };
         return 1;
 }
 
@@ -226,7 +267,7 @@ int spate_repartition_read(spate_node_t *n, spate_record_t *in, spate_ctx_t *ctx
         rpart_t *r = rn->ctx;
         const unsigned char *p = in->origin->payload;
         char err[512];
-        if (in->origin->len && p[0] == MARK)
+        if (in->origin->len && (p[0] == MARK || p[0] == IDLE))
                 return read_mark(n, r, in->origin, ctx, mark);
         if (in->origin->len < HEAD || p[0] != RECORD)
                 return spate_ctx_fail(ctx, n, "%s: not a message of this version of spate (%zu bytes, "
@@ -254,6 +295,7 @@ static void rp_destroy(spate_node_t *rn) {
         free(r->last);
         free(r->seq);
         free(r->state);
+        free(r->quiet_since);
         free(r->marked);
 }
 

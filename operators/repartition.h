@@ -16,12 +16,18 @@ extern const spate_op_def_t spate_op_repartition;
 /* The loader splits a node whose mapping says `repartition: true`. */
 int spate_repartition_splits(const spate_yaml_t *conf);
 
-/* A mark: source partitions that were at their end with no record written
- * since their writer was assigned them. parts is valid until the next read. */
+/* A mark: source partitions at their end with no record written since
+ * their writer was assigned them, or (idle) for the idle time. parts is
+ * valid until the next read. */
 typedef struct spate_rp_mark {
         const int32_t *parts;
         int n;
+        int idle;
 } spate_rp_mark_t;
+
+/* n's upstream also marks a source partition idle once it is at its end
+ * with no record for idle_ms of wall clock (0: never). Call from n's init. */
+void spate_repartition_idle(spate_node_t *n, int64_t idle_ms);
 
 /* A message of n's repartition topic (in, as the engine hands it to n's
  * input callback): a mark (1, in *mark), or a record (0), given back as the

@@ -683,6 +683,14 @@ static void test_dedupe_repartition_empty(void) {
         spate_driver_destroy(d);
 }
 
+/* One record of partition 1 (id "old" at 1000 s), ids 0..99 in partition
+ * 0, a commit. */
+static void old_then_ids(spate_driver_t *d) {
+        spate_driver_pipe(d, "t.in", 1, "old", "{\"id\":\"old\",\"t\":1000000,\"n\":-1}", 0);
+        pipe_ids(d, 0, 0, 100, 0);
+        run_commit(d);
+}
+
 /* A mark lifts only a source partition the task has heard nothing of: one
  * record of partition 1 (id "old", 1000 s) reached the task of its key;
  * after a crash its writer marks partition 1 empty (nothing written since
@@ -692,9 +700,7 @@ static void test_dedupe_repartition_heard(void) {
         spate_driver_t *d = driver_with(NULL, 2, "    repartition: true\n");
         double before = dd_expired();
         int holder = (int)(spate_hash("old", 3) % 2), others = 0;
-        spate_driver_pipe(d, "t.in", 1, "old", "{\"id\":\"old\",\"t\":1000000,\"n\":-1}", 0);
-        pipe_ids(d, 0, 0, 100, 0);
-        run_commit(d);
+        old_then_ids(d);
         crash(d, 1);
         pipe_ids(d, 0, 200, 300, 1040000);
         run_commit(d);
@@ -706,6 +712,67 @@ static void test_dedupe_repartition_heard(void) {
         CHECK(dd_expired() - before == others, "the %d first ids of the other task expired, none of the task "
               "that heard of partition 1 (%.0f keys expired)", others, dd_expired() - before);
         spate_driver_destroy(d);
+}
+
+/* expire_after_idle: 1m - partition 1 sent one record (1000 s) and went
+ * quiet while partition 0 ran 30 s ahead: its time holds every entry
+ * until it has been quiet a minute of wall clock; then its writer marks it
+ * idle and the tasks expire at partition 0's time. Once it sends again it
+ * holds again, and is marked again only after another quiet minute.
+ * Without the option nothing expires. */
+static void test_dedupe_repartition_idle(void) {
+        for (int idle = 0; idle < 2; idle++) {
+                spate_driver_t *d = driver_with(NULL, 2, idle ? "    repartition: true\n"
+                                                              "    expire_after_idle: 1m\n"
+                                                            : "    repartition: true\n");
+                double before = dd_expired();
+                old_then_ids(d);
+                spate_driver_advance(d, 30000);
+                pipe_ids(d, 0, 100, 200, 0);
+                run_commit(d);
+                CHECK(dd_expired() == before, "idle %d: partition 1 at 1000 s holds every entry after 30 s "
+                      "quiet (%.0f expired)", idle, dd_expired() - before);
+                spate_driver_advance(d, 31000);
+                pipe_ids(d, 0, 200, 300, 0);
+                run_commit(d);
+                run_commit(d);
+                int64_t msgs = spate_driver_count_all(d, "drv-dd-repartition");
+                if (!idle) {
+                        CHECK(dd_expired() == before && msgs == 301, "without expire_after_idle nothing "
+                              "expires and no mark is sent (%.0f expired, %lld messages)",
+                              dd_expired() - before, (long long)msgs);
+                        spate_driver_destroy(d);
+                        continue;
+                }
+                CHECK(msgs == 303, "after a quiet minute of partition 1 alone, an idle mark to each of the 2 "
+                      "tasks (%lld messages)", (long long)msgs);
+                CHECK(dd_expired() - before >= 250, "then entries expire at partition 0's time (%.0f expired)",
+                      dd_expired() - before);
+                /* Partition 1 sends again at 1031 s (it holds the task of "new"
+                 * again), and is marked again only after another quiet
+                 * minute, while partition 0 goes on. */
+                double at = dd_expired();
+                spate_driver_pipe(d, "t.in", 1, "new", "{\"id\":\"new\",\"t\":1031000,\"n\":-2}", 0);
+                run_commit(d);
+                spate_driver_advance(d, 30000);
+                pipe_ids(d, 0, 300, 400, 0);
+                run_commit(d);
+                CHECK(spate_driver_count_all(d, "drv-dd-repartition") == 404, "sending again, partition 1 "
+                      "is not marked within a minute (%lld messages)",
+                      (long long)spate_driver_count_all(d, "drv-dd-repartition"));
+                spate_driver_advance(d, 31000);
+                pipe_ids(d, 0, 400, 500, 0);
+                run_commit(d);
+                run_commit(d);
+                CHECK(spate_driver_count_all(d, "drv-dd-repartition") == 506, "and is marked again after "
+                      "another quiet minute (%lld messages)",
+                      (long long)spate_driver_count_all(d, "drv-dd-repartition"));
+                CHECK(dd_expired() - at >= 150, "then expiry goes on at partition 0's time (%.0f expired)",
+                      dd_expired() - at);
+                int64_t out = spate_driver_count(d, "t.out", 0);
+                CHECK(out == 502, "every id out once: 500, old and new (%lld)", (long long)out);
+                spate_driver_destroy(d);
+        }
 }
 
 /* repartition: true after an explode: the records made from one source
@@ -1222,6 +1289,7 @@ int main(void) {
         test_dedupe_repartition_apart();
         test_dedupe_repartition_empty();
         test_dedupe_repartition_heard();
+        test_dedupe_repartition_idle();
         test_dedupe_repartition_explode();
         test_standby();
         test_standby_query();

@@ -156,6 +156,8 @@ static const struct bad {
           WIN "    size: 1h\n    group_by: k\n",
           ":10:11: node name 'w-repartition' is taken by another node: node 'w' needs it for its "
           "window_repartition (rename one of them)" },
+        { "expire_after_idle without repartition", HEAD SRC DD "    expire_after_idle: 10m\n",
+          ":11:24: dedupe node 'd': 'expire_after_idle' needs 'repartition: true'" },
         { "repartition not a bool", HEAD SRC DD "    repartition: yes\n",
           ":11:18: dedupe node 'd': 'repartition' must be true or false, not 'yes'" },
         { "repartition after a window", HEAD SRC WIN "    size: 1h\n"
