@@ -131,13 +131,14 @@ static int rp_init(spate_node_t *rn, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-/* A replay of p starts at its committed offset, maybe the last one written:
- * its records count from 0 again. (Any topic's p: a rebalance falls
- * between source messages, so a reset never splits one's records.) */
 static int64_t now_ms(const spate_ctx_t *ctx) {
         return ctx->now_ms ? ctx->now_ms : spate_now_ms();
 }
 
+/* A replay of p starts at its committed offset, maybe the last one written:
+ * its records count from 0 again. (Any topic's p: a rebalance falls
+ * between source messages, so a reset never splits one's records.) A
+ * source partition starts a quiet spell. */
 static int rp_assign(spate_node_t *rn, const char *topic, int32_t p, spate_ctx_t *ctx) {
         rpart_t *r = rn->ctx;
         if (p < 0 || p >= r->partitions)
