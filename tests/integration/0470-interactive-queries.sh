@@ -60,6 +60,7 @@ until [ -n "$first" ] || ! kill -0 "$SPATE_PID_r2" 2>/dev/null; do
         a=$(ask "$R2/state/per_minute/hall-t1" "${auth[@]}"); case $a in 000*) sleep 0.05;; *) first=$a;; esac
 done
 check "the restarted instance's first answer is 503 restoring with Retry-After (got $first)" [ "$first" = "503 1 restoring" ]
+[ -n "$first" ] || sed 's/^/# r2: /' "$TMP/spate-r2.log" | tail -n 20
 wait "$sim"
 sim sim2.jsonl $((T0 + 360000)) 180 hall-t1
 check "the simulator had every message acknowledged" [ "$(grep -c "acknowledged; " "$TMP/sim.err")" -eq 2 ]
