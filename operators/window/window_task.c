@@ -11,8 +11,9 @@
  *   - Changelog: a commit's records (entries, tombstones) are followed by a
  *     meta record in the same partition. A restore applies records only when
  *     it reads the meta record after them; records of a commit that never got
- *     its meta record (a crash mid-commit) are ignored, and their offset range
- *     is remembered in the meta so that later restores ignore them too.
+ *     its meta record (a crash mid-commit) are not applied, and the next
+ *     commit writes their keys again (keep_cut()), so that they are
+ *     overwritten in any frame that counts.
  * Then after any crash, input records below meta.next_offset are skipped (they
  * are in the state), the stream time is the snapshot's (so lateness decisions
  * replay identically), and records an upstream task wrote again after its own
@@ -673,6 +674,8 @@ typedef struct {
         int64_t from;      /* changelog offset the local copy reflected */
         int warm;          /* a standby advanced that copy before the assignment */
         int64_t closed;    /* changelog offset after the last meta record read */
+        spate_buf_t cut;   /* keys of the records after it (a commit a crash cut), each after
+                            * its length (4 bytes, host order): rewritten by the next commit */
         size_t limit;      /* memory the restore may fill (winstate.h: Eviction) */
         int64_t t0, replayed;  /* spate_mono_ms() */
         span_t memory, stored;
@@ -865,6 +868,42 @@ static int sort_restored(restore_t *rs) {
         return 0;
 }
 
+/* Records after the last meta record are of a commit a crash cut: they are
+ * not applied, and their keys are kept in rs->cut so that the next commit
+ * writes each again with the value restored, or a tombstone (restored()):
+ * a reader of the changelog from any earlier point applies them with that
+ * commit's frame and finds them overwritten before the frame counts. (Until
+ * this version, their offsets went to the meta's skip ranges, which kept
+ * the last 64; ranges already there are still honoured: on_meta().) */
+static void keep_cut(const spate_node_t *n, restore_t *rs) {
+        rs->cut.len = 0;
+        if (rs->nr == rs->ncomplete)
+                return;
+        spate_info("window '%s' partition %d: %zu changelog records from offset %lld are of a commit that "
+                   "did not complete: not applied, their keys written again by the next commit",
+                   n->name, rs->t->partition, rs->nr - rs->ncomplete, (long long)rs->r[rs->ncomplete].offset);
+        for (size_t i = rs->ncomplete; i < rs->nr; i++) {
+                uint32_t klen = rs->r[i].klen;
+                spate_buf_put(&rs->cut, &klen, sizeof(klen));
+                spate_buf_put(&rs->cut, rs->bytes.data + rs->r[i].at, klen);
+        }
+}
+
+/* restored(): the cut keys to the task's next commit. 0, or -1 with errstr. */
+static int rewrite_cut(const restore_t *rs, char *errstr, size_t errstr_size) {
+        for (size_t at = 0; at < rs->cut.len;) {
+                uint32_t klen;
+                memcpy(&klen, rs->cut.data + at, sizeof(klen));
+                at += sizeof(klen);
+                if (spate_winstate_rewrite(rs->t->ws, rs->cut.data + at, klen)) {
+                        snprintf(errstr, errstr_size, "%s", spate_winstate_error(rs->t->ws));
+                        return -1;
+                }
+                at += klen;
+        }
+        return 0;
+}
+
 /* The rest of the task's state stays in the store: misses read it, and the
  * first commit's closing walks it (its close work is not known). */
 static void spill(spate_winstate_t *ws) {
@@ -983,24 +1022,22 @@ static int replay(spate_node_t *n, restore_t *rs, spate_ctx_t *ctx) {
                         return -1;
         }
         rs->local = t->ws->nwindows + t->ws->nbuckets;
-        rs->from = t->meta.changelog_next;
+        rs->from = rs->closed = t->meta.changelog_next;
         end = spate_ctx_replay(ctx, w->changelog_topic, t->partition, rs->from, on_changelog, rs);
         if (end < 0) {
                 if (rs->err[0])
                         snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", rs->err);
                 return -1;
         }
-        if (rs->nr > rs->ncomplete) {
-                spate_info("window '%s' partition %d: ignoring %zu changelog records from offset %lld "
-                           "of a commit that did not complete", n->name, t->partition,
-                           rs->nr - rs->ncomplete, (long long)rs->r[rs->ncomplete].offset);
-                spate_winmeta_skip(&t->meta, rs->r[rs->ncomplete].offset, end);
-        }
+        keep_cut(n, rs);
         if (sort_restored(rs)) {
                 snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
                 return -1;
         }
-        t->meta.changelog_next = t->acked = end;
+        /* Until the next commit rewrites the cut keys, a restore from this
+         * task's store must read the cut records again. */
+        t->meta.changelog_next = rs->cut.len ? rs->closed : end;
+        t->acked = end;
         t->resume_offset = t->written_offset = t->meta.next_offset;
         spate_node_count_restored(n, w->store, rs->from, end - rs->from);
         if (t->resume_offset > 0 &&
@@ -1160,6 +1197,8 @@ static int restored(void *arg, int rc, char *errstr, size_t errstr_size) {
         win_t *w = rs->w;
         win_restorer_t *r = w->restorer;
         win_task_t *t = rs->t;
+        if (!rc)
+                rc = rewrite_cut(rs, errstr, errstr_size);
         if (rc) {
                 char cause[512];
                 snprintf(cause, sizeof(cause), "%s", errstr);
@@ -1217,6 +1256,7 @@ static void restore_bufs_free(restore_t *rs) {
         spate_buf_free(&rs->bytes);
         spate_buf_free(&rs->sorted);
         spate_buf_free(&rs->meta);
+        spate_buf_free(&rs->cut);
         spate_store_batch_destroy(rs->batch);
         free(rs->r);
         free(rs->tmp);
@@ -1286,7 +1326,8 @@ static restore_t *restore_next(spate_node_t *n, win_task_t *t) {
 /* A warm copy of a task owned elsewhere, in the task's column family, kept
  * by the restore's own code: the standby consumer's records are staged in rs
  * as a restore's replay stages them (on_changelog(): a commit's records until
- * its meta record completes them, filtered by that meta's skip ranges), and
+ * its meta record completes them, filtered by the skip ranges of earlier
+ * versions' metas), and
  * each write applies the completed ones as a restore's store half does
  * (sort_restored(), apply_store()): one atomic write of their last versions
  * with the meta naming the changelog offset past that meta record. Records

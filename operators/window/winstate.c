@@ -372,9 +372,9 @@ static void drop_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int 
                 ws->nwindows--;
 }
 
-/* Removes entry i of g's windows or buckets and lists its tombstone. */
-static int remove_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int i, int output) {
-        spate_went_t *a = bucket ? g->bkt : g->win;
+/* Lists the tombstone of an entry of group (glen bytes). -1 when out of memory. */
+static int del_add(spate_winstate_t *ws, const char *group, size_t glen, int bucket, int64_t start,
+                   int output) {
         if (ws->ndel == ws->capdel) {
                 int cap = ws->capdel ? ws->capdel * 2 : 64;
                 spate_wdel_t *d = realloc(ws->del, (size_t)cap * sizeof(*d));
@@ -383,11 +383,19 @@ static int remove_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int
                 ws->del = d;
                 ws->capdel = cap;
         }
-        char *key = malloc(g->klen ? g->klen : 1);
+        char *key = malloc(glen ? glen : 1);
         if (!key)
                 return -1;
-        memcpy(key, g->key, g->klen);
-        ws->del[ws->ndel++] = (spate_wdel_t){ key, g->klen, a[i].start, bucket, output };
+        memcpy(key, group, glen);
+        ws->del[ws->ndel++] = (spate_wdel_t){ key, glen, start, bucket, output };
+        return 0;
+}
+
+/* Removes entry i of g's windows or buckets and lists its tombstone. */
+static int remove_entry(spate_winstate_t *ws, spate_wgroup_t *g, int bucket, int i, int output) {
+        spate_went_t *a = bucket ? g->bkt : g->win;
+        if (del_add(ws, g->key, g->klen, bucket, a[i].start, output))
+                return -1;
         drop_entry(ws, g, bucket, i);
         return touch(ws, g);
 }
@@ -887,6 +895,28 @@ spate_went_t *spate_winstate_find(spate_winstate_t *ws, const char *group, size_
                                   int64_t start) {
         spate_wgroup_t *g = group_find(ws, group, glen);
         return g ? find(g->win, g->nwin, start) : NULL;
+}
+
+int spate_winstate_rewrite(spate_winstate_t *ws, const void *key, size_t klen) {
+        const char *group;
+        size_t glen;
+        int bucket, err;
+        int64_t start;
+        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start)) {
+                snprintf(ws->err, sizeof(ws->err), "malformed window key (%zu bytes)", klen);
+                return -1;
+        }
+        spate_wgroup_t *g = group_want(ws, group, glen, 0, &err);
+        if (err)
+                return -1;
+        spate_went_t *e = g ? find(bucket ? g->bkt : g->win, bucket ? g->nbkt : g->nwin, start) : NULL;
+        if (e)
+                e->dirty = 1;
+        if (e ? touch(ws, g) : del_add(ws, group, glen, bucket, start, 0)) {
+                snprintf(ws->err, sizeof(ws->err), "out of memory");
+                return -1;
+        }
+        return 0;
 }
 
 int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,

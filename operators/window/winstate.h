@@ -232,6 +232,13 @@ const spate_wids_t *spate_winstate_ids(const spate_winstate_t *ws, const spate_w
 int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
                         size_t vlen, char *errstr, size_t errstr_size);
 
+/* Repair of a commit a crash cut (window_task.c): the entry stored under
+ * changelog key `key` is written again by the next commit, whatever it holds
+ * now - its value (not emitted again) when the task has the entry, else a
+ * tombstone. An evicted group is fetched. 0, or -1 (ws->err says why: a
+ * malformed key, a failed fetch, out of memory). */
+int spate_winstate_rewrite(spate_winstate_t *ws, const void *key, size_t klen);
+
 /* Eviction: state larger than memory. The caller keeps every entry in a
  * store as of its last commit (window_task.c: RocksDB, written at the
  * checkpoint). Then a clean group - all its entries as the store holds them -
@@ -322,7 +329,8 @@ typedef struct spate_winmeta {
         spate_winup_t up[SPATE_WINMETA_MAX_UP];   /* repartitioned input: replay filter */
         int nskip;
         int64_t skip[SPATE_WINMETA_MAX_SKIP][2];  /* changelog ranges [lo, hi) of commits
-                                                     that never completed: ignored */
+                                                     that never completed: ignored (written
+                                                     by earlier versions; kept as read) */
 } spate_winmeta_t;
 
 void spate_winmeta_init(spate_winmeta_t *m);
@@ -353,8 +361,9 @@ int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int 
  * not find its windows closed by the others. (A quiet partition's stream
  * time follows the wall clock under close_after_idle.) */
 int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int release_empty);
-/* Adds [lo, hi) to the skipped changelog ranges (dropping the oldest when full). */
-void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi);
+/* 1 when offset is in one of the skip ranges: state written before cut
+ * commits were repaired (window_task.c: keep_cut()) named the changelog
+ * records of such commits there, to ignore. */
 int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset);
 
 /* Repartition messages. One message carries, for one downstream partition,

@@ -314,24 +314,6 @@ int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int releas
         return known < nparts || !timed ? INT64_MIN : least;
 }
 
-void spate_winmeta_skip(spate_winmeta_t *m, int64_t lo, int64_t hi) {
-        if (lo >= hi)
-                return;
-        if (m->nskip && m->skip[m->nskip - 1][1] == lo) {
-                m->skip[m->nskip - 1][1] = hi;
-                return;
-        }
-        if (m->nskip == SPATE_WINMETA_MAX_SKIP) {
-                /* Only a compacted changelog that lost the meta records between
-                 * could still hold records of the oldest range. */
-                memmove(m->skip[0], m->skip[1], sizeof(m->skip[0]) * (SPATE_WINMETA_MAX_SKIP - 1));
-                m->nskip--;
-        }
-        m->skip[m->nskip][0] = lo;
-        m->skip[m->nskip][1] = hi;
-        m->nskip++;
-}
-
 int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset) {
         for (int i = 0; i < m->nskip; i++)
                 if (offset >= m->skip[i][0] && offset < m->skip[i][1])

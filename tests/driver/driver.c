@@ -376,7 +376,7 @@ static int64_t op_replay(spate_ctx_t *ctx, const char *topic, int32_t partition,
         int64_t end = spate_driver_count(d, topic, partition), next = from < 0 ? 0 : from;
         for (; next < end; next++) {
                 const spate_driver_msg_t *m = spate_driver_msg(d, topic, partition, next);
-                if (cb(opaque, m->key, m->key_len, m->value, m->len, m->offset))
+                if (!m->compacted && cb(opaque, m->key, m->key_len, m->value, m->len, m->offset))
                         return -1;
         }
         return next;
@@ -660,6 +660,19 @@ size_t spate_driver_unacked(const spate_driver_t *d) {
 
 /* Later messages of a partition are produced later: the lost ones are the
  * last of each partition. */
+void spate_driver_compact(spate_driver_t *d, const char *topic) {
+        topic_t *t = topic_get(d, topic);
+        for (int p = 0; p < t->nparts; p++)
+                for (int64_t i = 0; i < t->parts[p].n; i++) {
+                        spate_driver_msg_t *m = &t->parts[p].msgs[i];
+                        for (int64_t j = i + 1; j < t->parts[p].n && !m->compacted; j++) {
+                                const spate_driver_msg_t *later = &t->parts[p].msgs[j];
+                                m->compacted = later->key_len == m->key_len &&
+                                               !memcmp(later->key, m->key, m->key_len);
+                        }
+                }
+}
+
 void spate_driver_lose_unacked(spate_driver_t *d, size_t keep) {
         while (d->nacks > keep) {
                 const ack_t *a = &d->acks[--d->nacks];

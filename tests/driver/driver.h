@@ -29,6 +29,7 @@ typedef struct spate_driver_msg {
         int64_t ts, offset;
         int nheaders;             /* dead letters: spate.error, spate.node, ... */
         char **hnames, **hvalues;
+        int compacted;            /* removed by spate_driver_compact(): its offset is a gap */
 } spate_driver_msg_t;
 
 /* Where spate_driver_commit() stops: a crash right after that step. */
@@ -106,6 +107,13 @@ int spate_driver_assign(spate_driver_t *d);
  * letters), the broker got only the first `keep`, in the order produced;
  * the others leave their topics. A kill -9 in the middle of a flush. */
 void spate_driver_lose_unacked(spate_driver_t *d, size_t keep);
+
+/* Log compaction of topic (a changelog), as a broker could leave it at its
+ * most thorough: every message whose key a later message of its partition
+ * has is removed, tombstones kept; offsets do not change. Restores (which
+ * read changelogs by spate_ctx_replay()) skip what was removed; the
+ * spate_driver_msg() of its offset says `compacted`. */
+void spate_driver_compact(spate_driver_t *d, const char *topic);
 /* How many there are. */
 size_t spate_driver_unacked(const spate_driver_t *d);
 /* The next n spate_ctx_commit_cuts() fail, as during a rebalance. */
