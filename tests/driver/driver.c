@@ -658,8 +658,6 @@ size_t spate_driver_unacked(const spate_driver_t *d) {
         return d->nacks;
 }
 
-/* Later messages of a partition are produced later: the lost ones are the
- * last of each partition. */
 void spate_driver_compact(spate_driver_t *d, const char *topic) {
         topic_t *t = topic_get(d, topic);
         for (int p = 0; p < t->nparts; p++)
@@ -667,12 +665,14 @@ void spate_driver_compact(spate_driver_t *d, const char *topic) {
                         spate_driver_msg_t *m = &t->parts[p].msgs[i];
                         for (int64_t j = i + 1; j < t->parts[p].n && !m->compacted; j++) {
                                 const spate_driver_msg_t *later = &t->parts[p].msgs[j];
-                                m->compacted = later->key_len == m->key_len &&
+                                m->compacted = m->key && later->key && later->key_len == m->key_len &&
                                                !memcmp(later->key, m->key, m->key_len);
                         }
                 }
 }
 
+/* Later messages of a partition are produced later: the lost ones are the
+ * last of each partition. */
 void spate_driver_lose_unacked(spate_driver_t *d, size_t keep) {
         while (d->nacks > keep) {
                 const ack_t *a = &d->acks[--d->nacks];

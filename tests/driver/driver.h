@@ -107,15 +107,17 @@ int spate_driver_assign(spate_driver_t *d);
  * letters), the broker got only the first `keep`, in the order produced;
  * the others leave their topics. A kill -9 in the middle of a flush. */
 void spate_driver_lose_unacked(spate_driver_t *d, size_t keep);
+/* How many there are. */
+size_t spate_driver_unacked(const spate_driver_t *d);
 
 /* Log compaction of topic (a changelog), as a broker could leave it at its
  * most thorough: every message whose key a later message of its partition
  * has is removed, tombstones kept; offsets do not change. Restores (which
  * read changelogs by spate_ctx_replay()) skip what was removed; the
- * spate_driver_msg() of its offset says `compacted`. */
+ * spate_driver_msg() of its offset says `compacted`. Messages without a key
+ * stay (a compacted topic refuses them). */
 void spate_driver_compact(spate_driver_t *d, const char *topic);
-/* How many there are. */
-size_t spate_driver_unacked(const spate_driver_t *d);
+
 /* The next n spate_ctx_commit_cuts() fail, as during a rebalance. */
 void spate_driver_fail_cut_commits(spate_driver_t *d, int n);
 
