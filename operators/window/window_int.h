@@ -41,6 +41,9 @@ typedef struct win_task {
         spate_buf_t walk_group;      /* the group it is loading */
         spate_metric_t *m_fetch;     /* the node's (win_t.m_fetch) */
         int logged_spill;            /* eviction was logged */
+        spate_buf_t foreign;         /* keys of a cut commit's records that are no entry keys
+                                        (not written by a window), a key list (window_task.c):
+                                        the next commit writes their tombstones */
 } win_task_t;
 
 /* group_by: a source partition as the upstream half sees it. Its stream

@@ -44,6 +44,7 @@ static void task_free(const win_t *w, win_task_t *t) {
                 return;
         spate_buf_free(&t->walk_from);
         spate_buf_free(&t->walk_group);
+        spate_buf_free(&t->foreign);
         spate_winstate_free(t->ws);
         spate_store_batch_destroy(t->batch);
         free(t);
@@ -452,6 +453,33 @@ static int emit_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_w
         return emit(k->n, g->key, g->klen, e, e->start, k->ctx);
 }
 
+/* Key lists (restore_t.cut, win_task_t.foreign): each key after its length
+ * (4 bytes, host order). */
+static void key_put(spate_buf_t *b, const char *key, uint32_t klen) {
+        spate_buf_put(b, &klen, sizeof(klen));
+        spate_buf_put(b, key, klen);
+}
+
+/* The key at *at (< b->len), its length in *klen; *at moves past it. */
+static const char *key_next(const spate_buf_t *b, size_t *at, uint32_t *klen) {
+        memcpy(klen, b->data + *at, sizeof(*klen));
+        *at += sizeof(*klen) + *klen;
+        return b->data + *at - *klen;
+}
+
+/* The tombstones of a cut commit's foreign keys (rewrite_cut()). */
+static int foreign_tombstones(walk_t *k) {
+        const spate_buf_t *f = &k->t->foreign;
+        for (size_t at = 0; at < f->len;) {
+                uint32_t klen;
+                const char *key = key_next(f, &at, &klen);
+                spate_store_batch_delete(k->t->batch, k->t->cf, key, klen);
+                if (produce_changelog(k, key, klen, NULL, 0))
+                        return -1;
+        }
+        return 0;
+}
+
 static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         spate_winstate_t *ws = t->ws;
@@ -474,7 +502,7 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
                            w->conf.corrections == SPATE_CORR_IGNORE ? "ignored" : "replaced earlier ones");
                 t->logged_corrected = ws->ncorrected;
         }
-        if (!ws->ndirty && !ws->ndel && t->meta.next_offset == t->written_offset &&
+        if (!ws->ndirty && !ws->ndel && !t->foreign.len && t->meta.next_offset == t->written_offset &&
             t->meta.stream_time == ws->stream_time)
                 return 0;
         t->meta.stream_time = ws->stream_time;
@@ -482,6 +510,8 @@ static int flush_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
                 snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
                 return -1;
         }
+        if (foreign_tombstones(&k))
+                return -1;
         /* Tombstones first: a session key deleted and written again in one
          * commit ends up written, in the changelog as in the store. */
         for (int i = 0; i < ws->ndel; i++) {
@@ -568,6 +598,7 @@ static int checkpoint_task(spate_node_t *n, win_task_t *t, spate_ctx_t *ctx) {
         spate_store_batch_destroy(t->batch);
         t->batch = NULL;
         spate_winstate_clean(t->ws);
+        t->foreign.len = 0;
         evict(n, t);
         t->committing = 0;
         crash_point(w, "after_checkpoint");
@@ -674,8 +705,8 @@ typedef struct {
         int64_t from;      /* changelog offset the local copy reflected */
         int warm;          /* a standby advanced that copy before the assignment */
         int64_t closed;    /* changelog offset after the last meta record read */
-        spate_buf_t cut;   /* keys of the records after it (a commit a crash cut), each after
-                            * its length (4 bytes, host order): rewritten by the next commit */
+        spate_buf_t cut;   /* keys of the records after it (a commit a crash cut), a key list
+                            * (key_put()): rewritten by the next commit */
         size_t limit;      /* memory the restore may fill (winstate.h: Eviction) */
         int64_t t0, replayed;  /* spate_mono_ms() */
         span_t memory, stored;
@@ -882,24 +913,26 @@ static void keep_cut(const spate_node_t *n, restore_t *rs) {
         spate_info("window '%s' partition %d: %zu changelog records from offset %lld are of a commit that "
                    "did not complete: not applied, their keys written again by the next commit",
                    n->name, rs->t->partition, rs->nr - rs->ncomplete, (long long)rs->r[rs->ncomplete].offset);
-        for (size_t i = rs->ncomplete; i < rs->nr; i++) {
-                uint32_t klen = rs->r[i].klen;
-                spate_buf_put(&rs->cut, &klen, sizeof(klen));
-                spate_buf_put(&rs->cut, rs->bytes.data + rs->r[i].at, klen);
-        }
+        for (size_t i = rs->ncomplete; i < rs->nr; i++)
+                key_put(&rs->cut, rs->bytes.data + rs->r[i].at, rs->r[i].klen);
 }
 
-/* restored(): the cut keys to the task's next commit. 0, or -1 with errstr. */
+/* restored(): the cut keys to the task's next commit; one that is no entry
+ * key (a record a window did not write) gets a tombstone, so that no frame
+ * that counts holds it as a value. 0, or -1 with errstr. */
 static int rewrite_cut(const restore_t *rs, char *errstr, size_t errstr_size) {
+        win_task_t *t = rs->t;
+        t->foreign.len = 0;
         for (size_t at = 0; at < rs->cut.len;) {
                 uint32_t klen;
-                memcpy(&klen, rs->cut.data + at, sizeof(klen));
-                at += sizeof(klen);
-                if (spate_winstate_rewrite(rs->t->ws, rs->cut.data + at, klen)) {
-                        snprintf(errstr, errstr_size, "%s", spate_winstate_error(rs->t->ws));
+                const char *key = key_next(&rs->cut, &at, &klen);
+                int rc = spate_winstate_rewrite(t->ws, key, klen);
+                if (rc < 0) {
+                        snprintf(errstr, errstr_size, "%s", spate_winstate_error(t->ws));
                         return -1;
                 }
-                at += klen;
+                if (rc == 1)
+                        key_put(&t->foreign, key, klen);
         }
         return 0;
 }

@@ -902,10 +902,8 @@ int spate_winstate_rewrite(spate_winstate_t *ws, const void *key, size_t klen) {
         size_t glen;
         int bucket, err;
         int64_t start;
-        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start)) {
-                snprintf(ws->err, sizeof(ws->err), "malformed window key (%zu bytes)", klen);
-                return -1;
-        }
+        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start))
+                return 1;
         spate_wgroup_t *g = group_want(ws, group, glen, 0, &err);
         if (err)
                 return -1;
@@ -930,6 +928,8 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
         spate_wids_t *ids = NULL;
 
         if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start)) {
+                if (!val)
+                        return 0;
                 snprintf(errstr, errstr_size, "malformed window key (%zu bytes)", klen);
                 return -1;
         }

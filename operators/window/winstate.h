@@ -225,7 +225,9 @@ const spate_wids_t *spate_winstate_ids(const spate_winstate_t *ws, const spate_w
                                        const spate_went_t *e);
 
 /* Restore: puts a stored entry (key and value as encoded below) into memory,
- * replacing one with the same key; a NULL value deletes it. The entry is not
+ * replacing one with the same key; a NULL value deletes it (a tombstone of a
+ * key that is no entry key deletes nothing: a cut commit's foreign record,
+ * rewritten as such a tombstone). The entry is not
  * dirty, and not emitted again (its outputs were durable before its commit
  * counted: docs/exactness.md §1). Returns 0, or -1 with errstr for bytes that
  * do not decode (the caller treats its state as corrupt). */
@@ -235,8 +237,9 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
 /* Repair of a commit a crash cut (window_task.c): the entry stored under
  * changelog key `key` is written again by the next commit, whatever it holds
  * now - its value (not emitted again) when the task has the entry, else a
- * tombstone. An evicted group is fetched. 0, or -1 (ws->err says why: a
- * malformed key, a failed fetch, out of memory). */
+ * tombstone. An evicted group is fetched. 0; 1 when key is no entry key
+ * (nothing done: the caller writes its tombstone); or -1 (ws->err says why:
+ * a failed fetch, out of memory). */
 int spate_winstate_rewrite(spate_winstate_t *ws, const void *key, size_t klen);
 
 /* Eviction: state larger than memory. The caller keeps every entry in a

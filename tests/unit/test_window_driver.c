@@ -795,11 +795,8 @@ static size_t last_value(spate_driver_t *d, const char *g, char *out, size_t siz
         return 0;
 }
 
-/* 1 when partition 0 of the changelog has a tombstone of group g's window
- * at 0 after offset from. */
-static int tombstone_after(spate_driver_t *d, const char *g, int64_t from) {
-        char key[SPATE_WENT_KEY_MAX(24)];
-        size_t klen = spate_went_key(g, strlen(g), 0, 0, key);
+/* 1 when partition 0 of the changelog has a tombstone of key after offset from. */
+static int tombstone_after(spate_driver_t *d, const char *key, size_t klen, int64_t from) {
         for (int64_t o = from; o < spate_driver_count(d, "drv-win-changelog", 0); o++) {
                 const spate_driver_msg_t *m = spate_driver_msg(d, "drv-win-changelog", 0, o);
                 if (m->key_len == klen && !memcmp(m->key, key, klen) && !m->value)
@@ -809,10 +806,10 @@ static int tombstone_after(spate_driver_t *d, const char *g, int64_t from) {
 }
 
 /* A commit a crash cut leaves changelog records without their meta record;
- * forged here after complete commits: a window that never was (ghost<i>) and
- * window b with a's value. The restore does not apply them and the next
- * commit writes their keys again (the ghost's tombstone, b's restored
- * value), so that a restore from the changelog alone, which reads them with
+ * forged here after complete commits: a window that never was (ghost<i>),
+ * window b with a's value and a record no window writes (key "x"). The
+ * restore does not apply them and the next commit writes their keys again
+ * (tombstones for the ghost and "x", b's restored value), so that a restore from the changelog alone, which reads them with
  * that commit's frame, ends with the windows of a run without them - from
  * the whole changelog and from what compaction leaves of it, where only the
  * last meta record is left to judge every record before it. `times` such
@@ -843,6 +840,7 @@ static void cut_run(int times, int again, int compact) {
                 size_t gl = spate_went_key(g, strlen(g), 0, 0, ghost);
                 spate_driver_pipe_bytes(d, "drv-win-changelog", 0, ghost, gl, va, la, 0);
                 spate_driver_pipe_bytes(d, "drv-win-changelog", 0, bkey, bl, va, la, 0);
+                spate_driver_pipe_bytes(d, "drv-win-changelog", 0, "x", 1, "{}", 2, 0);
                 crash(d, 1);
                 if (again)
                         crash(d, 1);
@@ -850,10 +848,10 @@ static void cut_run(int times, int again, int compact) {
                 pipe_recs(d, r + n++, 1);
                 spate_driver_process(d);
                 commit(d);
-                repaired += tombstone_after(d, g, cut + 2) && last_value(d, "b", vb2, sizeof(vb2)) == lb &&
-                            !memcmp(vb2, vb, lb);
+                repaired += tombstone_after(d, ghost, gl, cut + 3) && tombstone_after(d, "x", 1, cut + 3) &&
+                            last_value(d, "b", vb2, sizeof(vb2)) == lb && !memcmp(vb2, vb, lb);
         }
-        CHECK(repaired == times, "%s: each repairing commit wrote the ghost's tombstone and b's value (%d of %d)",
+        CHECK(repaired == times, "%s: each repairing commit wrote the ghost's and x's tombstones and b's value (%d of %d)",
               what, repaired, times);
         if (compact)
                 spate_driver_compact(d, "drv-win-changelog");
