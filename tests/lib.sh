@@ -41,8 +41,12 @@ sanitizer_reports() {
         done
 }
 
+# SPATE_TEST_DUMP=DIR: at cleanup, while the broker still runs, every changelog topic is
+# copied to DIR/<test>/ (kafka_tool.py dump; bench/winlayout.sh reads the window's).
 cleanup() {
         local i p alive tries=2
+        [ -n "${SPATE_TEST_DUMP:-}" ] && [ -n "${BOOT:-}" ] &&
+                $KT dump "$BOOT" -changelog "$SPATE_TEST_DUMP/$(basename "$0" .sh)"
         [ -n "${SPATE_ASAN:-}" ] && tries=75
         for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
         for ((i = 0; i < tries; i++)); do

@@ -12,8 +12,13 @@ with a different Kafka implementation than the one it uses.
   count    BOOT TOPIC           total records (sum of high - low watermarks)
   committed BOOT GROUP TOPIC    the group's committed offset per partition, "P OFFSET" lines
   lag      BOOT GROUP TOPIC     records of TOPIC past the group's committed offsets (0: drained)
+  dump     BOOT SUFFIX DIR      every topic whose name ends in SUFFIX, whole, to DIR/<topic>.bin:
+                                binary records (partition u32, offset u64, key and value each a u32
+                                length, 0xffffffff for null, and the bytes), partition by partition
 """
 import json
+import os
+import struct
 import sys
 import time
 import uuid
@@ -95,6 +100,39 @@ def consume(boot, topic, idle=3.0, maxn=None):
     c.close()
 
 
+def dump(boot, suffix, outdir):
+    """Each topic ending in suffix, read to its high watermarks as they are now, to outdir."""
+    c = Consumer({"bootstrap.servers": boot, "group.id": "kt-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 50})
+    os.makedirs(outdir, exist_ok=True)
+    for topic, md in sorted(c.list_topics(timeout=10).topics.items()):
+        if not topic.endswith(suffix):
+            continue
+        with open(os.path.join(outdir, topic + ".bin"), "wb") as out:
+            for p in sorted(md.partitions):
+                lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                if hi > lo:
+                    dump_partition(c, TopicPartition(topic, p, lo), hi, out)
+    c.close()
+
+
+def dump_partition(c, tp, hi, out):
+    def field(b):
+        return struct.pack(">I", 0xffffffff) if b is None else struct.pack(">I", len(b)) + b
+    c.assign([tp])
+    done = tp.offset
+    last = time.time()
+    # Transaction markers take offsets no message has: the end is hi, or 2 s without a message.
+    while done < hi and time.time() - last < 2:
+        for m in c.consume(1000, 0.2):
+            if m.error():
+                continue
+            last = time.time()
+            out.write(struct.pack(">IQ", m.partition(), m.offset()) + field(m.key()) + field(m.value()))
+            done = m.offset() + 1
+    c.unassign()
+
+
 def committed(boot, group, topic):
     """The group's committed offset of each partition of topic, as "P OFFSET" lines (-1: none)."""
     c = Consumer({"bootstrap.servers": boot, "group.id": group, "enable.auto.commit": False})
@@ -130,6 +168,8 @@ def main():
         max_bytes = int(sys.argv[sys.argv.index("--max-bytes") + 1]) if "--max-bytes" in sys.argv else None
         produce(boot, topic, sys.argv[4], "--partitioned" in sys.argv, "--empty-is-null" in sys.argv,
                 max_bytes)
+    elif cmd == "dump":
+        dump(boot, topic, sys.argv[4])
     elif cmd == "count":
         print(count(boot, topic))
     elif cmd == "consume":
