@@ -23,44 +23,51 @@
 /* Exit status of a stop that missed its deadline (README "Stopping"). */
 #define EXIT_STOP_TIMEOUT 3
 
-static spate_engine_t *running;
+static _Atomic(spate_engine_t *) running;  /* read by on_signal() on any thread */
 
 /* The shutdown deadline. A stop request must end the process even when a
  * library call never returns: librdkafka's consumer close can block for good
- * in the last revoke (librdkafka#4884). The watchdog thread wakes at the
- * first signal; past settings.shutdown_timeout, or at a second signal, it
- * exits the process as a crash would. That loses nothing: state and input
- * offsets are committed together (docs/exactness.md), so what was not
+ * in the last revoke (librdkafka#4884), and a sink's or a store's close could
+ * as well. The watchdog thread wakes at the first signal, or when the run
+ * ends by itself (--until-idle, a failure); past settings.shutdown_timeout,
+ * or at a second signal, it exits the process as a crash would, naming the
+ * step the stop was at (spate_stop_step()). That loses nothing: state and
+ * input offsets are committed together (docs/exactness.md), so what was not
  * committed is replayed on restart. */
-static sem_t wake;                 /* posted by each signal and by the end of the run */
-static atomic_int nsignals, run_done;
+static sem_t wake;                 /* posted by each signal, the run's end and the stop's end */
+static atomic_int nsignals, stop_done;
+static int64_t deadline_ms;        /* settings.shutdown_timeout: the topology is freed before the end */
+static pthread_t dog;
+static int dog_ok;
 
 static void on_signal(int sig) {
+        spate_engine_t *e = atomic_load(&running);
         (void)sig;
-        if (running)
-                spate_engine_stop(running);
+        if (e)
+                spate_engine_stop(e);
         atomic_fetch_add(&nsignals, 1);
         sem_post(&wake);  /* async-signal-safe */
 }
 
 static void stop_timed_out(const char *why) {
-        spate_err("%s: exiting without leaving the group cleanly (status %d); the state is as after a "
-                  "crash, and input not committed is replayed on restart", why, EXIT_STOP_TIMEOUT);
+        spate_err("%s, stuck at step %s: exiting without finishing the stop (status %d); the state is as "
+                  "after a crash, and input not committed is replayed on restart", why, spate_stop_step_now(),
+                  EXIT_STOP_TIMEOUT);
         _exit(EXIT_STOP_TIMEOUT);
 }
 
 static void *watchdog(void *arg) {
-        const spate_topology_t *t = arg;
         struct timespec at;
         char why[128];
 
+        (void)arg;
         while (sem_wait(&wake) && errno == EINTR)
                 ;
-        if (atomic_load(&run_done))
+        if (atomic_load(&stop_done))
                 return NULL;
         clock_gettime(CLOCK_REALTIME, &at);
-        at.tv_sec += t->shutdown_timeout_ms / 1000;
-        at.tv_nsec += t->shutdown_timeout_ms % 1000 * 1000000;
+        at.tv_sec += deadline_ms / 1000;
+        at.tv_nsec += deadline_ms % 1000 * 1000000;
         if (at.tv_nsec >= 1000000000) {
                 at.tv_sec++;
                 at.tv_nsec -= 1000000000;
@@ -70,14 +77,34 @@ static void *watchdog(void *arg) {
                         if (errno == EINTR)
                                 continue;
                         snprintf(why, sizeof(why), "the stop took longer than settings.shutdown_timeout "
-                                 "(%lld ms)", (long long)t->shutdown_timeout_ms);
+                                 "(%lld ms)", (long long)deadline_ms);
                         stop_timed_out(why);
                 }
-                if (atomic_load(&run_done))
+                if (atomic_load(&stop_done))
                         return NULL;
                 if (atomic_load(&nsignals) > 1)
                         stop_timed_out("a second stop signal");
         }
+}
+
+/* Starts the watchdog and routes SIGINT/SIGTERM to it and the engine. */
+static void watch_start(const spate_topology_t *t, const struct sigaction *sa) {
+        deadline_ms = t->shutdown_timeout_ms;
+        sem_init(&wake, 0, 0);
+        dog_ok = !pthread_create(&dog, NULL, watchdog, NULL);
+        if (!dog_ok)
+                spate_warn("no shutdown watchdog (thread: %s): a stop that blocks is not cut short", strerror(errno));
+        sigaction(SIGINT, sa, NULL);
+        sigaction(SIGTERM, sa, NULL);
+}
+
+/* The stop is over: the watchdog ends. wake is not destroyed: a late signal
+ * still posts it. */
+static void watch_end(void) {
+        atomic_store(&stop_done, 1);
+        sem_post(&wake);
+        if (dog_ok)
+                pthread_join(dog, NULL);
 }
 
 static spate_topology_t *load(int argc, char **argv, const char *usage) {
@@ -161,25 +188,6 @@ static const char *map_regions(const spate_topology_t *t, char *path, size_t siz
         return NULL;
 }
 
-/* Runs the engine under the shutdown deadline: -1 when it failed. */
-static int run_watched(const spate_topology_t *t, const struct sigaction *sa) {
-        pthread_t dog;
-        int rc, dog_ok;
-
-        sem_init(&wake, 0, 0);
-        dog_ok = !pthread_create(&dog, NULL, watchdog, (void *)t);
-        if (!dog_ok)
-                spate_warn("no shutdown watchdog (thread: %s): a stop that blocks is not cut short", strerror(errno));
-        sigaction(SIGINT, sa, NULL);
-        sigaction(SIGTERM, sa, NULL);
-        rc = spate_engine_run(running);
-        atomic_store(&run_done, 1);
-        sem_post(&wake);
-        if (dog_ok)
-                pthread_join(dog, NULL);
-        return rc;  /* wake is not destroyed: a late signal still posts it */
-}
-
 int spate_cmd_run(int argc, char **argv) {
         char errstr[2048], regions[2048];
         struct sigaction sa = { .sa_handler = on_signal };
@@ -196,6 +204,7 @@ int spate_cmd_run(int argc, char **argv) {
                                    "--http-advertise http://HOST:PORT: where the other instances reach this\n"
                                    "  one's /state (default: the --http address).\n");
         spate_http_server_t *http = NULL;
+        spate_engine_t *e;
         run_opts_t o = { 0 };
         int rc;
         if (!t)
@@ -212,22 +221,28 @@ int spate_cmd_run(int argc, char **argv) {
          * own and never reuse them. Returning them lowered the region job's
          * peak RSS by ~10 MB (medians; README, Memory settings). */
         malloc_trim(0);
-        if (!(running = spate_engine_new(t, errstr, sizeof(errstr))) ||
-            (o.http && !(http = spate_http_start(o.http, running, map_regions(t, regions, sizeof(regions)),
+        if (!(e = spate_engine_new(t, errstr, sizeof(errstr))) ||
+            (o.http && !(http = spate_http_start(o.http, e, map_regions(t, regions, sizeof(regions)),
                                                  errstr, sizeof(errstr)))) ||
             (http && spate_http_serve_state(http, t, o.advertise, errstr, sizeof(errstr)))) {
                 spate_http_stop(http);
                 spate_err("%s", errstr);
-                spate_engine_destroy(running);
+                spate_engine_destroy(e);
                 spate_topology_destroy(t);
                 return 1;
         }
-        spate_engine_set_until_idle(running, o.idle);
-        spate_engine_set_end_of_input(running, o.end_of_input);
-        rc = run_watched(t, &sa);
+        spate_engine_set_until_idle(e, o.idle);
+        spate_engine_set_end_of_input(e, o.end_of_input);
+        atomic_store(&running, e);
+        watch_start(t, &sa);
+        rc = spate_engine_run(e);
+        sem_post(&wake);  /* a run that ended by itself is a stop too: the deadline starts */
+        spate_stop_step("http_stop");
         spate_http_stop(http);
-        spate_engine_destroy(running);
-        running = NULL;
+        atomic_store(&running, NULL);
+        spate_engine_destroy(e);
+        spate_stop_step("nodes_close");
         spate_topology_destroy(t);
+        watch_end();
         return rc ? 1 : 0;
 }

@@ -741,13 +741,14 @@ int spate_engine_run(spate_engine_t *e) {
         /* The last commit says this instance left (spate_engine_check_peers()). */
         e->me.left = e->refresh_tags = 1;
         e->ctx.closing = 1;
+        spate_stop_step("final_commit");
         if (!e->failed)
                 spate_engine_commit(e);
         summary(e);
         spate_fetch_wake_stop(e->wake);
         e->wake = NULL;
         spate_info("leaving the group");
-        spate_hang_point("consumer_close");
+        spate_stop_step("consumer_close");
         rd_kafka_consumer_close(e->consumer);
         if (e->failed)
                 spate_err("stopped (see above); uncommitted input will be replayed on restart");
@@ -792,8 +793,10 @@ void spate_engine_destroy(spate_engine_t *e) {
                 rd_kafka_queue_destroy(e->peer_queue);
         if (e->peer_parts)
                 rd_kafka_topic_partition_list_destroy(e->peer_parts);
+        spate_stop_step("consumer_destroy");
         if (e->consumer)
                 rd_kafka_destroy(e->consumer);
+        spate_stop_step("producer_flush");
         if (e->producer) {
                 if (e->txn)
                         rd_kafka_abort_transaction(e->producer, 5000);
@@ -803,9 +806,12 @@ void spate_engine_destroy(spate_engine_t *e) {
                 rd_kafka_destroy(e->producer);
         }
         free(e->outs);
+        spate_stop_step("restorer_destroy");
         if (e->restorer)
                 rd_kafka_destroy(e->restorer);
+        spate_stop_step("standby_close");
         spate_engine_standby_destroy(e);
+        spate_stop_step("store_close");
         if (e->store)
                 spate_store_close(e->store);
         for (int i = 0; i < e->nsources; i++) {

@@ -382,13 +382,24 @@ tap_relay() {
 }
 
 # check_sigterm NAME...: SIGTERM to the instances start_spate started as NAME..., and a check
-# that every one exits 0.
+# that every one exits 0. An instance still running after 20 s has its threads' backtraces
+# printed (where its stop is stuck), and one that fails has its status and last log lines.
 check_sigterm() {
-        local n p rc=0 pids=()
-        for n in "$@"; do eval "pids+=(\$SPATE_PID_$n)"; done
-        kill -TERM "${pids[@]}"
-        for p in "${pids[@]}"; do wait "$p" || rc=1; done
-        check "instances $* exit 0 on SIGTERM" [ "$rc" -eq 0 ]
+        local n p rc all=0 i
+        for n in "$@"; do eval "kill -TERM \$SPATE_PID_$n"; done
+        for n in "$@"; do
+                eval "p=\$SPATE_PID_$n"
+                i=0
+                while kill -0 "$p" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+                kill -0 "$p" 2>/dev/null && { echo "# instance $n still running 20 s after SIGTERM:"; stacks "$p"; }
+                rc=0
+                wait "$p" || rc=$?
+                [ "$rc" -eq 0 ] && continue
+                all=1
+                echo "# instance $n exited with status $rc; its last lines:"
+                tail -n 12 "$TMP/spate-$n.log" | cut -c1-300 | sed 's/^/#   /'
+        done
+        check "instances $* exit 0 on SIGTERM" [ "$all" -eq 0 ]
 }
 
 # stacks PID: where a process that should have exited is stuck, as TAP

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,8 +287,15 @@ void spate_crash_point(const char *step) {
         abort();
 }
 
-void spate_hang_point(const char *step) {
+static _Atomic(const char *) stop_step = "running";  /* read by the watchdog thread */
+
+const char *spate_stop_step_now(void) {
+        return atomic_load(&stop_step);
+}
+
+void spate_stop_step(const char *step) {
         const char *at = getenv("SPATE_HANG_AT");
+        atomic_store(&stop_step, step);
         if (!at || strcmp(at, step))
                 return;
         spate_warn("SPATE_HANG_AT=%s: blocking for good (test hook)", step);

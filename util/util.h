@@ -112,9 +112,12 @@ int spate_fmt_num(char *buf, size_t size, double d);
  * `step`, with probability SPATE_CRASH_PROB (default 1), so that tests land
  * a kill at the moments of a commit that matter. */
 void spate_crash_point(const char *step);
-/* Test hook: blocks the calling thread for good when SPATE_HANG_AT names
- * `step`, as a library call that never returns would (the shutdown
- * deadline's test). */
-void spate_hang_point(const char *step);
+/* Marks the step a stop has reached (a static string), so that a stop cut
+ * short by settings.shutdown_timeout names where it was stuck; the test hook
+ * SPATE_HANG_AT=step blocks the calling thread there for good, as a library
+ * call that never returns would (the shutdown deadline's test). */
+void spate_stop_step(const char *step);
+/* The step last marked by spate_stop_step(); "running" before any. */
+const char *spate_stop_step_now(void);
 
 #endif

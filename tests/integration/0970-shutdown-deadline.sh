@@ -8,7 +8,9 @@
 #   3. nothing is lost or doubled by those exits: a `dedupe` job (an engine-owned store, so
 #      state and offsets committed together) restarted on the rest of the input writes exactly
 #      what tests/ref/dedupe_ref.py passes, and every input record is committed;
-#   4. without the hook, SIGTERM still ends it cleanly (status 0) well within the deadline;
+#   4. without the hook, SIGTERM still ends it cleanly (status 0) well within the deadline; and a
+#      run that ends by itself (--until-idle), blocked after it (closing its store), exits with
+#      status 3 past the deadline, naming the step;
 #   5. `spate check` refuses a shutdown_timeout under 1 s with the file:line.
 . "$SPATE_ROOT/tests/lib.sh"
 N=${N_0970:-8000}
@@ -66,7 +68,7 @@ check "a, blocked in its consumer close, exits with status 3 after SIGTERM (got 
 check "the hook blocked a where it closes its consumer" grep -q 'SPATE_HANG_AT=consumer_close: blocking' \
         "$TMP/spate-a.log"
 check "a's log says the stop took longer than settings.shutdown_timeout" \
-        grep -q 'the stop took longer than settings.shutdown_timeout (2000 ms): exiting without leaving' \
+        grep -q 'the stop took longer than settings.shutdown_timeout (2000 ms), stuck at step consumer_close: exiting without finishing the stop' \
         "$TMP/spate-a.log"
 
 # 2. A second signal.
@@ -81,7 +83,7 @@ kill -TERM "$SPATE_PID_b"
 stop_status b 30
 check "b (shutdown_timeout 120s) exits with status 3 at a second SIGTERM (got $rc, $((SECONDS - t)) s)" \
         [ "$rc" = 3 ]
-check "b's log names the second stop signal" grep -q 'a second stop signal: exiting without leaving' \
+check "b's log names the second stop signal" grep -q 'a second stop signal, stuck at step consumer_close: exiting without finishing' \
         "$TMP/spate-b.log"
 
 # 3 and 4. A clean run on the rest, then a clean stop.
@@ -93,7 +95,18 @@ dedupe_report "after two cut-short stops: "
 kill -TERM "$SPATE_PID_c"
 stop_status c 60
 check "c, without the hook, exits 0 on SIGTERM (got $rc)" [ "$rc" = 0 ]
-check "c's stop was not cut short" bash -c "! grep -q 'exiting without leaving' '$TMP/spate-c.log'"
+check "c's stop was not cut short" bash -c "! grep -q 'exiting without finishing the stop' '$TMP/spate-c.log'"
+
+# 4b. The deadline covers the whole stop, the steps after the engine's run too, and a run that
+# ends by itself (--until-idle): d blocks closing its store after its last commit.
+SPATE_HANG_AT=store_close SPATE_STATE_DIR="$TMP/state" "$SPATE_BIN" run "$topo" --until-idle 1s \
+        2>>"$TMP/spate-d.log" &
+SPATE_PID_d=$!
+stop_status d 60
+check "d, ending by itself and blocked closing its store, exits with status 3 (got $rc)" [ "$rc" = 3 ]
+check "d's log names the step it was stuck at" \
+        grep -q 'shutdown_timeout (2000 ms), stuck at step store_close: exiting without finishing' "$TMP/spate-d.log"
+check "d committed every input record before" wait_committed 30 it-0970 it0970.in "$N"
 
 # 5. A bad value, at load.
 sed 's/\${SHUTDOWN_0970:-2s}/500ms/' "$topo" >"$TMP/bad.yaml"
