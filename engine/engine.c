@@ -687,6 +687,40 @@ static void summary(spate_engine_t *e) {
                            (double)(st->last_cpu_ns - st->first_cpu_ns) / (double)stream);
 }
 
+/* Whether a source task still holds its partition (the revoke clears it). */
+static int any_assigned(const spate_engine_t *e) {
+        for (int i = 0; i < e->nsources; i++)
+                for (int p = 0; p < e->sources[i].ntasks; p++)
+                        if (e->sources[i].tasks[p].assigned)
+                                return 1;
+        return 0;
+}
+
+/* Leaves the group before the consumer closes, as Kafka Streams' StreamThread
+ * does: unsubscribe, then serve the revoke in this thread's own poll while the
+ * group is alive. A close with partitions still assigned runs the revoke
+ * inside rd_kafka_consumer_close(), where librdkafka's rd_kafka_assign() can
+ * wait for good (librdkafka#4884, #4527; their reporters' workaround).
+ * Records fetched meanwhile are dropped unprocessed: only processed offsets
+ * are committed, so the partitions' next owner reads them. Past
+ * SHUTDOWN_ACK_MS the close runs all the same, under the shutdown deadline. */
+static void leave_group(spate_engine_t *e) {
+        rd_kafka_message_t *msgs[BATCH];
+        int64_t t0 = spate_mono_ms();
+        rd_kafka_resp_err_t err = rd_kafka_unsubscribe(e->consumer);
+
+        if (err) {
+                spate_warn("unsubscribe: %s; leaving the group in the consumer's close", rd_kafka_err2str(err));
+                return;
+        }
+        while (any_assigned(e) && spate_mono_ms() - t0 < SHUTDOWN_ACK_MS) {
+                ssize_t n = rd_kafka_consume_batch_queue(e->queue, 100, msgs, BATCH);
+                for (ssize_t i = 0; i < n; i++)
+                        rd_kafka_message_destroy(msgs[i]);
+                rd_kafka_poll(e->producer, 0);
+        }
+}
+
 int spate_engine_run(spate_engine_t *e) {
         rd_kafka_message_t *msgs[BATCH];
         e->stats.start_ms = e->last_commit = e->last_punctuate = e->last_report = spate_mono_ms();
@@ -748,6 +782,8 @@ int spate_engine_run(spate_engine_t *e) {
         spate_fetch_wake_stop(e->wake);
         e->wake = NULL;
         spate_info("leaving the group");
+        spate_stop_step("unsubscribe");
+        leave_group(e);
         spate_stop_step("consumer_close");
         rd_kafka_consumer_close(e->consumer);
         if (e->failed)
