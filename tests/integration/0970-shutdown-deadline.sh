@@ -4,6 +4,7 @@
 # The test hook SPATE_HANG_AT=consumer_close blocks the engine right where it calls
 # rd_kafka_consumer_close(). Then:
 #   1. past settings.shutdown_timeout (2 s here) the instance exits with status 3 and says why;
+#      it had left the group before (unsubscribe, its revoke served by its own poll);
 #   2. a second SIGTERM ends an instance with a long timeout (120 s) at once, status 3;
 #   3. nothing is lost or doubled by those exits: a `dedupe` job (an engine-owned store, so
 #      state and offsets committed together) restarted on the rest of the input writes exactly
@@ -66,6 +67,10 @@ stop_status a 60
 check "a, blocked in its consumer close, exits with status 3 after SIGTERM (got $rc, $((SECONDS - t)) s)" \
         [ "$rc" = 3 ]
 check "the hook blocked a where it closes its consumer" grep -q 'SPATE_HANG_AT=consumer_close: blocking' \
+        "$TMP/spate-a.log"
+check "a revoked its partitions before its consumer's close (the revoke in its own poll, not the close's)" \
+        awk '/revoked [0-9]+ partitions/ { r = 1 } /SPATE_HANG_AT=consumer_close: blocking/ { ok = r; exit }
+             END { exit !ok }' \
         "$TMP/spate-a.log"
 check "a's log says the stop took longer than settings.shutdown_timeout" \
         grep -q 'the stop took longer than settings.shutdown_timeout (2000 ms), stuck at step consumer_close: exiting without finishing the stop' \
