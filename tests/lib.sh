@@ -92,6 +92,9 @@ for _ in range(200):
 PY
 }
 
+# gone PID: the process has exited.
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 wait_for() {  # seconds, command...: tried every WAIT_STEP s (0.2)
         local t=$1; shift
         local end=$((SECONDS + t))
@@ -385,13 +388,11 @@ tap_relay() {
 # that every one exits 0. An instance still running after 20 s has its threads' backtraces
 # printed (where its stop is stuck), and one that fails has its status and last log lines.
 check_sigterm() {
-        local n p rc all=0 i
+        local n p rc all=0
         for n in "$@"; do eval "kill -TERM \$SPATE_PID_$n"; done
         for n in "$@"; do
                 eval "p=\$SPATE_PID_$n"
-                i=0
-                while kill -0 "$p" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-                kill -0 "$p" 2>/dev/null && { echo "# instance $n still running 20 s after SIGTERM:"; stacks "$p"; }
+                wait_for 20 gone "$p" || { echo "# instance $n still running 20 s after SIGTERM:"; stacks "$p"; }
                 rc=0
                 wait "$p" || rc=$?
                 [ "$rc" -eq 0 ] && continue

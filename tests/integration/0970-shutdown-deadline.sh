@@ -45,7 +45,6 @@ start_broker --topology "$topo" --topic it0970.in:4 --topic it-0970-dd-seen-chan
 produce() { $KT produce "$BOOT" it0970.in "$TMP/in.$1" --partitioned >/dev/null 2>&1 || nok "produce in.$1"; }
 lines() { cat "$@" | wc -l; }
 start() { SPATE_STATE_DIR="$TMP/state" start_spate "$@"; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 # stop_status NAME SECONDS: waits up to SECONDS for instance NAME to exit; its status in rc
 # ("running" if it did not). Not in $(...): a subshell cannot wait for the instance.
 stop_status() {
