@@ -13,6 +13,7 @@ BIN=${SPATE_BENCH_BIN:-build/bench}/driver_instr
 command -v valgrind >/dev/null || { echo "instr.sh: valgrind is not installed" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "instr.sh: $BIN is not built (make tests)" >&2; exit 1; }
 OUT=${OUT:-$(mktemp -d /tmp/spate-instr.XXXXXX)}
+mkdir -p "$OUT" || exit 1
 /usr/bin/python3 bench/gen_sensors.py "$N" "$OUT/sensors2.tsv" --shape sensor
 /usr/bin/python3 bench/gen_sensors.py "$N" "$OUT/sensors.tsv"
 for job in "region bench/sensor_region.yaml bench.sensors2 sensors2" "map bench/map_sink.yaml bench.sensors sensors"; do

@@ -168,79 +168,62 @@ int spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms, int (*stop)(void *a
 static const double pow10_tab[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
                                     1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
 
-/* Writes |m| with `dec` decimals (m < 2^53): its digits two at a time from
- * the last, then the integer part and the decimals in one copy each. */
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                  "8081828384858687888990919293949596979899";
+
+/* The number of decimal digits of m (0 for 0): log2 by the leading zeros,
+ * times log10(2) ~ 1233 / 4096, then one compare. */
+static int digits10(uint64_t m) {
+        static const uint64_t p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                        1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19 };
+        int t = ((64 - __builtin_clzll(m | 1)) * 1233) >> 12;
+        return t + (m >= p10[t]);
+}
+
+/* Writes |m| with `dec` decimals (m < 2^53) straight into buf, back from
+ * its end, whose place is known first: the digits two at a time, the point
+ * put in on the way, a leading zero before it if the digits are all
+ * decimals. No copies: this and fmt_exact() are most of what a computed
+ * field costs a JSON sink (bench/instr.sh). */
 static int fmt_fixed(char *buf, size_t size, int neg, uint64_t m, int dec) {
-        static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                    "8081828384858687888990919293949596979899";
-        char tmp[32], *p = tmp + sizeof(tmp);
-        while (m >= 100) {
-                p -= 2;
-                memcpy(p, pairs + 2 * (m % 100), 2);
-                m /= 100;
-        }
-        if (m >= 10) {
-                p -= 2;
-                memcpy(p, pairs + 2 * m, 2);
-        } else {
-                *--p = (char)('0' + m);
-        }
-        while (tmp + sizeof(tmp) - p <= dec)   /* a leading zero before the point, and after it */
-                *--p = '0';
-        int n = (int)(tmp + sizeof(tmp) - p), len = 0;
-        if ((size_t)(n + 3) > size)
+        int nd = digits10(m), len, point = dec > 0;
+        if (nd <= dec)
+                nd = dec + 1;
+        if ((size_t)(nd + 3) > size)
                 return -1;
-        if (neg)
-                buf[len++] = '-';
-        memcpy(buf + len, p, (size_t)(n - dec));
-        len += n - dec;
+        len = neg + nd + point;
+        char *p = buf + len;
+        *p = '\0';
+        for (; dec >= 2; dec -= 2, m /= 100)
+                memcpy(p -= 2, digit_pairs + 2 * (m % 100), 2);
         if (dec) {
-                buf[len++] = '.';
-                memcpy(buf + len, p + n - dec, (size_t)dec);
-                len += dec;
+                *--p = (char)('0' + m % 10);
+                m /= 10;
         }
-        buf[len] = '\0';
+        if (point)
+                *--p = '.';
+        for (; m >= 100; m /= 100)
+                memcpy(p -= 2, digit_pairs + 2 * (m % 100), 2);
+        if (m >= 10)
+                memcpy(p -= 2, digit_pairs + 2 * m, 2);
+        else
+                *--p = (char)('0' + m);
+        if (neg)
+                *--p = '-';
         return len;
 }
 
-/* Writes the fewest decimals of a in [1e-3, 1e15) that read back as a, in
- * exact integer arithmetic: what %.15g, %.16g or %.17g print there (fixed
- * notation, correctly rounded, trailing zeros dropped) without printf's
- * multi-precision path, which cost ~3,000 instructions a number. With
- * a = M / 2^s, the k-decimal candidate m = round(M * 10^k / 2^s) reads back
- * as a when |m * 2^s - M * 10^k| is below half the gap to a's neighbours,
- * scaled by 10^k * 2^s. Every product stays below 2^124. */
-static int fmt_exact(char *buf, size_t size, int neg, double a) {
-        uint64_t bits, ulp_bits;
-        memcpy(&bits, &a, sizeof(bits));       /* a is normal: its fields, not frexp() and ldexp() */
+/* fmt_exact() from k decimals on, where 10^k * ulp >= 1/16 (rare: numbers
+ * that need ~13 or more significant digits): the exact test in integers. */
+static int fmt_exact_wide(char *buf, size_t size, int neg, double a, uint64_t bits, int k) {
         uint64_t M = (bits & (((uint64_t)1 << 52) - 1)) | (uint64_t)1 << 52;   /* a = M / 2^s */
-        int s = 1075 - (int)(bits >> 52);      /* a < 1e15 < 2^53, a >= 1e-3: 1 <= s <= 62 */
+        int s = 1075 - (int)(bits >> 52);
         unsigned __int128 p10 = 1, half = (unsigned __int128)1 << (s - 1);
         int lower_gap_half = M == (uint64_t)1 << 52;   /* a power of two: the lower neighbour is nearer */
-        double p10d = 1, ulp;
-        ulp_bits = (uint64_t)(1023 - s) << 52;  /* 2^-s, a's spacing */
-        memcpy(&ulp, &ulp_bits, sizeof(ulp));
-        for (int k = 0; k <= 20; k++, p10 *= 10, p10d *= 10) {
-                /* A k-decimal candidate reads back only if a * 10^k is within
-                 * 10^k * ulp / 2 of an integer. The double product y is off
-                 * by less than 10^k * ulp, and its distance to the nearest
-                 * integer is exact (below 2^52, adding and taking away 2^52
-                 * rounds y to it; above, no k is ruled out), so one farther
-                 * than 4 * 10^k * ulp rules k out without the exact test. */
-                double y = a * p10d, near = y + 0x1p52 - 0x1p52;
-                if (fabs(y - near) > 4 * p10d * ulp)
-                        continue;
-                /* While 10^k * ulp < 1/16, y is within 1/16 of a * 10^k, so
-                 * an integer that reads back as a (within 1/32 of it) is
-                 * y's nearest, near, and the exact candidate q too; near
-                 * and 10^k are exact doubles, so one correctly rounded
-                 * division reads near back as strtod would, ties to even. */
-                if (p10d * ulp < 0x1p-4) {
-                        if (near / p10d == a)
-                                return fmt_fixed(buf, size, neg, (uint64_t)near, k);
-                        continue;
-                }
+        for (int i = 0; i < k; i++)
+                p10 *= 10;
+        for (; k <= 20; k++, p10 *= 10) {
                 unsigned __int128 x = (unsigned __int128)M * p10, q = x >> s, r = x & (((unsigned __int128)1 << s) - 1);
                 if (r > half || (r == half && (q & 1)))
                         q++;
@@ -254,6 +237,37 @@ static int fmt_exact(char *buf, size_t size, int neg, double a) {
                         return fmt_fixed(buf, size, neg, (uint64_t)q, k);
         }
         return snprintf(buf, size, "%.17g", neg ? -a : a);
+}
+
+/* Writes the fewest decimals of a in [1e-3, 1e15) that read back as a, in
+ * exact integer arithmetic: what %.15g, %.16g or %.17g print there (fixed
+ * notation, correctly rounded, trailing zeros dropped) without printf's
+ * multi-precision path, which cost ~3,000 instructions a number. With
+ * a = M / 2^s, the k-decimal candidate m = round(M * 10^k / 2^s) reads back
+ * as a when |m * 2^s - M * 10^k| is below half the gap to a's neighbours,
+ * scaled by 10^k * 2^s. Every product stays below 2^124. */
+static int fmt_exact(char *buf, size_t size, int neg, double a) {
+        uint64_t bits, ulp_bits;
+        memcpy(&bits, &a, sizeof(bits));       /* a is normal: its fields, not frexp() and ldexp() */
+        int s = 1075 - (int)(bits >> 52);      /* a < 1e15 < 2^53, a >= 1e-3: 1 <= s <= 62 */
+        double p10d = 1, ulp;
+        ulp_bits = (uint64_t)(1023 - s) << 52;  /* 2^-s, a's spacing */
+        memcpy(&ulp, &ulp_bits, sizeof(ulp));
+        int k;
+        /* While 10^k * ulp < 1/16, y = a * 10^k in doubles is within 1/16
+         * of the exact product, so an integer that reads back as a (within
+         * 1/32 of it) is y's nearest, near, and the exact candidate too;
+         * near and 10^k are exact doubles, so one correctly rounded division
+         * reads near back as strtod would, ties to even. y's distance to
+         * near is exact (below 2^52, adding and taking away 2^52 rounds y to
+         * it), and y is off by less than 10^k * ulp: one farther than
+         * 4 * 10^k * ulp rules k out without the division. */
+        for (k = 0; k <= 20 && p10d * ulp < 0x1p-4; k++, p10d *= 10) {
+                double y = a * p10d, near = y + 0x1p52 - 0x1p52;
+                if (fabs(y - near) <= 4 * p10d * ulp && near / p10d == a)
+                        return fmt_fixed(buf, size, neg, (uint64_t)near, k);
+        }
+        return fmt_exact_wide(buf, size, neg, a, bits, k);
 }
 
 int spate_fmt_num(char *buf, size_t size, double d) {
