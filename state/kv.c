@@ -910,6 +910,9 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
                 if (produce(kv, ctx, pk, plen, val, vlen))
                         return -1;
         }
+        /* The commit steps a test can abort at (SPATE_CRASH_AT), named as
+         * the window's: here the frame is in the changelog without its meta. */
+        spate_crash_point("after_changelog");
         kv->meta.next_offset = kv->next_offset;
         kv->meta.stream_time = kv->stream_time;
         spate_buf_set(&kv->meta_ext, kv->ext.data, kv->ext.len);
@@ -922,7 +925,10 @@ static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
 static int seal_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         char mk = KEY_META;
         meta_encode(kv->owner, &kv->meta, &kv->meta_ext, &kv->owner->val);
-        return produce(kv, ctx, &mk, 1, kv->owner->val.data, kv->owner->val.len);
+        if (produce(kv, ctx, &mk, 1, kv->owner->val.data, kv->owner->val.len))
+                return -1;
+        spate_crash_point("after_meta");
+        return 0;
 }
 
 /* The meta naming the changelog offset reached, last in the batch: the
@@ -944,11 +950,13 @@ static int write_batch(spate_kv_t *kv, spate_store_t *store, char *errstr, size_
 
 static int checkpoint_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_store_t *store = spate_ctx_store(ctx);
+        spate_crash_point("after_acks");   /* the changelog ahead of RocksDB and the input offsets */
         if (!store)
                 return -1;
         kv->meta.changelog_next = kv->acked;
         if (write_batch(kv, store, ctx->errstr, sizeof(ctx->errstr)))
                 return -1;
+        spate_crash_point("after_checkpoint");   /* RocksDB ahead of the input offsets */
         while (kv->dirty.head) {
                 ent_t *e = kv->dirty.head;
                 if (!live(e)) {
