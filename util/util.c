@@ -172,13 +172,14 @@ static const char digit_pairs[] = "000102030405060708091011121314151617181920212
                                   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                   "8081828384858687888990919293949596979899";
 
+static const uint64_t pow10_u64[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                      1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19 };
+
 /* The number of decimal digits of m (0 for 0): log2 by the leading zeros,
  * times log10(2) ~ 1233 / 4096, then one compare. */
 static int digits10(uint64_t m) {
-        static const uint64_t p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-                                        1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19 };
         int t = ((64 - __builtin_clzll(m | 1)) * 1233) >> 12;
-        return t + (m >= p10[t]);
+        return t + (m >= pow10_u64[t]);
 }
 
 /* Writes |m| with `dec` decimals (m < 2^53) straight into buf, back from
@@ -214,16 +215,22 @@ static int fmt_fixed(char *buf, size_t size, int neg, uint64_t m, int dec) {
         return len;
 }
 
-/* fmt_exact() from k decimals on, where 10^k * ulp >= 1/16 (rare: numbers
- * that need ~13 or more significant digits): the exact test in integers. */
-static int fmt_exact_wide(char *buf, size_t size, int neg, double a, uint64_t bits, int k) {
+/* fmt_exact() from k decimals on (10^k = p10d), where 10^k * ulp >= 1/16
+ * (numbers that need ~13 or more significant digits): the double test
+ * rules most k out (where y reaches 2^52, near is within 1 of it, and
+ * 4 * 10^k * ulp is 2 or more: no k is), the exact test in integers decides. */
+static int fmt_exact_wide(char *buf, size_t size, int neg, double a, uint64_t bits, int k, double p10d,
+                          double ulp) {
         uint64_t M = (bits & (((uint64_t)1 << 52) - 1)) | (uint64_t)1 << 52;   /* a = M / 2^s */
         int s = 1075 - (int)(bits >> 52);
-        unsigned __int128 p10 = 1, half = (unsigned __int128)1 << (s - 1);
+        unsigned __int128 p10, half = (unsigned __int128)1 << (s - 1);
         int lower_gap_half = M == (uint64_t)1 << 52;   /* a power of two: the lower neighbour is nearer */
-        for (int i = 0; i < k; i++)
-                p10 *= 10;
-        for (; k <= 20; k++, p10 *= 10) {
+        if (k >= (int)(sizeof(pow10_u64) / sizeof(pow10_u64[0])))
+                return snprintf(buf, size, "%.17g", neg ? -a : a);
+        for (p10 = pow10_u64[k]; k <= 20; k++, p10 *= 10, p10d *= 10) {
+                double y = a * p10d, near = y + 0x1p52 - 0x1p52;
+                if (fabs(y - near) > 4 * p10d * ulp)
+                        continue;
                 unsigned __int128 x = (unsigned __int128)M * p10, q = x >> s, r = x & (((unsigned __int128)1 << s) - 1);
                 if (r > half || (r == half && (q & 1)))
                         q++;
@@ -267,7 +274,7 @@ static int fmt_exact(char *buf, size_t size, int neg, double a) {
                 if (fabs(y - near) <= 4 * p10d * ulp && near / p10d == a)
                         return fmt_fixed(buf, size, neg, (uint64_t)near, k);
         }
-        return fmt_exact_wide(buf, size, neg, a, bits, k);
+        return fmt_exact_wide(buf, size, neg, a, bits, k, p10d, ulp);
 }
 
 int spate_fmt_num(char *buf, size_t size, double d) {
