@@ -89,6 +89,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 # It runs topologies through the test driver.
 $(BUILD)/bench/driver_instr: $(DRIVER_OBJ)
 
+# It restores a store from a changelog through the test driver.
+$(BUILD)/fuzz/kv_restore: $(DRIVER_OBJ)
+
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDLIBS)
