@@ -145,13 +145,14 @@ holds_partitions() {
         done
 }
 
-# start_with_state NAME TOPOLOGY: instance NAME with its own state directory ($TMP/state-NAME),
-# its log marked first (log_since NAME: what it logged since); joined NAME: that start has been
-# assigned partitions; delete_state NAME: its state directory goes (while it is down).
+# start_with_state NAME TOPOLOGY [VAR=value...]: instance NAME with its own state directory
+# ($TMP/state-NAME) and the VARs in its environment, its log marked first (log_since NAME: what it
+# logged since); joined NAME: that start has been assigned partitions; delete_state NAME: its
+# state directory goes (while it is down).
 start_with_state() {
         touch "$TMP/spate-$1.log"
         log_mark "$1"
-        start_spate "$1" "$2" SPATE_STATE_DIR="$TMP/state-$1"
+        start_spate "$1" "$2" SPATE_STATE_DIR="$TMP/state-$1" "${@:3}"
 }
 joined() { log_since "$1" | grep -q "assigned [1-9][0-9]* partitions"; }
 delete_state() { rm -rf "$TMP/state-$1"; }

@@ -165,13 +165,12 @@ int spate_backoff_sleep(int64_t *backoff_ms, int64_t cap_ms, int (*stop)(void *a
         return stop && stop(arg);
 }
 
-static const double pow10_tab[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
-                                    1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
 
 static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                   "8081828384858687888990919293949596979899";
 
+/* Powers of ten, exact as doubles too (up to 10^22 are). */
 static const uint64_t pow10_u64[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
                                       1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19 };
 
@@ -287,9 +286,9 @@ int spate_fmt_num(char *buf, size_t size, double d) {
         /* Fast path: the fewest decimals k whose integer m = d * 10^k reads
          * back as d. m and 10^k are exact doubles, so m / 10^k is correctly
          * rounded exactly like strtod of the printed text. */
-        for (int k = 1; k <= 15 && a < 1e15 && a * pow10_tab[k] < 9007199254740992.0; k++) {
-                double m = (double)(uint64_t)(a * pow10_tab[k] + 0.5);
-                if (m / pow10_tab[k] == a)
+        for (int k = 1; k <= 15 && a < 1e15 && a * (double)pow10_u64[k] < 9007199254740992.0; k++) {
+                double p10 = (double)pow10_u64[k], m = (double)(uint64_t)(a * p10 + 0.5);
+                if (m / p10 == a)
                         return fmt_fixed(buf, size, d < 0, (uint64_t)m, k);
         }
         for (int prec = 15; prec <= 17; prec++) {

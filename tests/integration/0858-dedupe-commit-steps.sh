@@ -31,9 +31,7 @@ produce_next && produce_next
 check "output flows within 60 s" wait_count 60 it0850.out $((N / 40))
 for step in after_changelog after_meta after_acks after_checkpoint; do
         kill_spate b
-        touch "$TMP/spate-b.log"
-        log_mark b
-        start_spate b "$topo" SPATE_STATE_DIR="$TMP/state-b" SPATE_CRASH_AT="$step"
+        start_with_state b "$topo" SPATE_CRASH_AT="$step"
         wait_for 60 joined b || echo "# b was not assigned partitions within 60 s"
         # Each part gives both instances records; b aborts at its first commit that reaches the step.
         while ! gone "$SPATE_PID_b" && produce_next; do wait_for 5 gone "$SPATE_PID_b"; done
