@@ -4,8 +4,9 @@
 # which measures the peak RSS of K live keys; then the state directory is deleted and a
 # second run restores every task from the changelog (K entries), which measures the
 # restore rate as a user sees it: records restored / wall time of the whole restore, from
-# window_task.c's "restored N partitions: ..." line (first restore's start to last apply's
-# end); the per-partition "restored: ..." lines give each partition's own rate.
+# the window's store's "N tasks restored (pipelined): ..." line (state/kv.c: first restore's
+# start to last write's end); the per-partition "restored: ..." lines give each partition's
+# own rate, the window's lines how many windows each task loaded into memory after it.
 #
 # usage: SPATE_BIN=bin/spate bench/restore_bench.sh   (make bench runs it)
 # env: RESTORE_N (1000000 records), RESTORE_KEYS (1000000), BENCH_PORT (bench/lib.sh)
@@ -46,20 +47,21 @@ rss2=$T_RSS
 $PY - "$TMP/restore.log" "$K" "$rss1" "$rss2" <<'PY'
 import re, sys
 log, k, rss1, rss2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rows = [(int(m.group(1)), float(m.group(2)), int(m.group(3)))
-        for m in re.finditer(r"restored: \d+ entries from the store, (\d+) changelog records applied "
-                             r"\(\d+ ignored\) in ([0-9.]+) s \(\d+ records/s\); (\d+) windows", open(log).read())]
+text = open(log).read()
+rows = [(int(m.group(1)), float(m.group(2)))
+        for m in re.finditer(r"partition \d+ restored: (\d+) changelog records applied in ([0-9.]+) s", text)]
+windows = sum(int(g) for g in re.findall(r"window '\S+' partition \d+ restored: (\d+) windows in memory", text))
 if not rows:
     sys.exit("no 'restored:' lines in " + log)
 bursts = [(int(m.group(1)), float(m.group(2))) for m in re.finditer(
-    r"restored \d+ partitions: (\d+) changelog records applied in ([0-9.]+) s", open(log).read())]
-cpu = sum(float(c) for c in re.findall(r"restored \d+ partitions: .*; ([0-9.]+) s of CPU", open(log).read()))
+    r"tasks restored \(pipelined\): (\d+) changelog records applied in ([0-9.]+) s", text)]
+cpu = sum(float(c) for c in re.findall(r"tasks restored \(pipelined\): .*; ([0-9.]+) s of CPU", text))
 if not bursts:
-    sys.exit("no 'restored N partitions:' line in " + log)
-applied, secs, windows = sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows)
+    sys.exit("no 'N tasks restored (pipelined):' line in " + log)
+applied, secs = sum(r[0] for r in rows), sum(r[1] for r in rows)
 total, wall = sum(b[0] for b in bursts), sum(b[1] for b in bursts)
 rates = sorted(r[0] / r[1] for r in rows if r[1] > 0)
-print("restore: %d records in %d partitions in %.2f s of wall time; per partition (its own replay and apply) "
+print("restore: %d records in %d partitions in %.2f s of wall time; per partition (its own read and write) "
       "%.0f records/s (slowest %.0f, fastest %.0f); %d windows restored (expected %d); peak RSS %d MB"
       % (total, len(rows), wall, applied / secs, rates[0], rates[-1], windows, k, rss2 // 1024))
 print("RESULT window restore: %.0f changelog records/s, all partitions over the restore's wall time "

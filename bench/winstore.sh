@@ -7,8 +7,8 @@
 #      evicted to RocksDB after each commit;
 # each: peak RSS (/usr/bin/time) and window updates/s (the engine's throughput line, first to
 # last record). Then run 2's state directory is deleted and a third run restores every task
-# from the changelog, lazily (memory is loaded up to state_memory_mb, RocksDB gets everything):
-# the restore rate (window_task.c's "restored N partitions" line) and its peak RSS. Then a
+# from the changelog into RocksDB (the windows stay there, read when needed):
+# the restore rate (the window's store's "N tasks restored (pipelined)" line) and its peak RSS. Then a
 # sample of keys is checked: the restored state (read back from RocksDB through the window)
 # must count each key's record once - a fourth run ends the input and the outputs of the
 # sampled keys' windows are compared with the input.
@@ -51,9 +51,9 @@ rm -rf "$TMP/state-ws-disk"
 SPATE_STATE_DIR=$TMP/state-ws-disk timed \
         "$SPATE_BIN" run "$TMP/ws-disk.yaml" --until-idle 1s 2>"$TMP/restore.log" || { tail "$TMP/restore.log"; exit 1; }
 rss_restore=$T_RSS
-read -r total secs < <(sed -nE 's/.*restored [0-9]+ partitions: ([0-9]+) changelog records applied in ([0-9.]+) s.*/\1 \2/p' \
+read -r total secs < <(sed -nE 's/.*tasks restored \(pipelined\): ([0-9]+) changelog records applied in ([0-9.]+) s.*/\1 \2/p' \
         "$TMP/restore.log" | awk '{n += $1; s += $2} END {print n + 0, s + 0}')
-cpu=$(sed -nE 's/.*restored [0-9]+ partitions: .*; ([0-9.]+) s of CPU.*/\1/p' "$TMP/restore.log" |
+cpu=$(sed -nE 's/.*tasks restored \(pipelined\): .*; ([0-9.]+) s of CPU.*/\1/p' "$TMP/restore.log" |
         awk '{c += $1} END {print c + 0}')
 
 echo "== end of input: every window closes; the outputs of a sample of keys against the input"

@@ -43,11 +43,14 @@ restore() {  # BIN LABEL: one restore, state directory deleted
         $PY - "$TMP/restore.log" "$2" "$T_RSS" "$load" <<'PY'
 import re, sys
 log, label, rss, load = sys.argv[1:]
-m = re.search(r"restored \d+ partitions: (\d+) changelog records applied in ([0-9.]+) s", open(log).read())
+# The store's line ("tasks restored (pipelined)"); binaries before the window ran on a store
+# logged "restored N partitions".
+m = re.search(r"(?:restored \d+ partitions|tasks restored \(pipelined\)): (\d+) changelog records applied "
+              r"in ([0-9.]+) s", open(log).read())
 if not m:
-    sys.exit("no 'restored N partitions' line in " + log)
+    sys.exit("no restore line in " + log)
 n, secs = int(m.group(1)), float(m.group(2))
-c = re.search(r"; ([0-9.]+) s of CPU", m.string[m.end():].split("\n")[0])  # older binaries: none
+c = re.search(r"; ([0-9.]+) s of CPU", m.string[m.end():].split("\n")[0])
 cpu = ", %s s of CPU = %.0f records per CPU second" % (c.group(1), n / float(c.group(1))) if c else ""
 print("RESULT window lazy restore (%s): %d records in %.3f s = %.0f records/s%s, peak RSS %d MB, load %s"
       % (label, n, secs, n / secs if secs > 0 else 0, cpu, int(rss) // 1024, load))

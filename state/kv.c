@@ -2,11 +2,8 @@
  * cache (hash + LRU of clean entries + list of dirty ones) of encoded
  * values or, with the store's codec, decoded objects, read-through to a
  * RocksDB column family, the changelog frames (with the node's own meta)
- * and the restore.
- *
- * Keys in RocksDB and in the changelog carry one prefix byte: KEY_USER
- * before a node's key, KEY_META alone for the meta record, so that no key a
- * node writes can be taken for the meta. */
+ * and the restore. Keys carry one prefix byte (kv.h: SPATE_KV_KEY_USER,
+ * SPATE_KV_KEY_META). */
 #include "kv.h"
 #include "../util/mem.h"
 #include "restore_pipe.h"
@@ -24,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_META 0x00
-#define KEY_USER 0x01
+#define KEY_META SPATE_KV_KEY_META
+#define KEY_USER SPATE_KV_KEY_USER
 /* Version 1: the fixed part alone; 2: the node's own meta (spate_kv_meta())
  * follows it, to the end of the record. A frame without one is written as
  * version 1, so that the state of a node that keeps none reads back in
@@ -82,6 +79,10 @@ struct spate_kv {
         int complete;                /* every live key is cached: each() need not read RocksDB */
         int warm;                    /* a standby kept the local copy warm before the assignment */
         int committing;              /* flushed, not checkpointed */
+        int written;                 /* uncached: spate_kv_write() since the last frame */
+        spate_buf_t repair;          /* uncached: prefixed keys of a frame a crash cut, a key
+                                      * list ([u32 length][key]...): the next frame writes
+                                      * their restored values (write_repairs()) */
         void *aux;                   /* spate_kv_set_aux()'s, freed with the task */
         void (*free_aux)(void *);
 };
@@ -99,6 +100,7 @@ struct spate_kv_node {
         /* The rebalance's restores so far (for its log line): start (ms, 0:
          * none under way), tasks restored, changelog records applied. */
         int64_t restore_t0;
+        double restore_cpu0;         /* process CPU seconds at restore_t0 */
         int restore_tasks;
         uint64_t restore_applied;
         int npartitions;
@@ -111,6 +113,7 @@ struct spate_kv_node {
         spate_buf_t key;             /* a key with its prefix */
         spate_buf_t val;             /* meta encoding */
         const spate_kv_codec_t **codecs;  /* per store: NULL, its values are bytes */
+        int uncached;                /* spate_kv_node_uncached(): the node is the cache */
         spate_buf_t enc;             /* a decoded value encoded: get() and flush */
 };
 
@@ -566,16 +569,19 @@ int spate_kv_view_get(spate_kv_view_t *v, const void *key, size_t klen, char **v
         return spate_store_get(v->cf, v->key.data, v->key.len, val, vlen, errstr, errstr_size);
 }
 
-int spate_kv_view_iter(spate_kv_view_t *v, const void *lo, size_t lolen, const void *hi, size_t hilen,
-                       spate_kv_iter_t **itp, char *errstr, size_t errstr_size) {
-        spate_buf_t hk = { 0 };
+/* The node's keys of cf in [lo, hi). Touches nothing of the store's but
+ * cf (the iterator copies its bounds): threads may each have their own. */
+static int iter_new(spate_store_cf_t *cf, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                    spate_kv_iter_t **itp, char *errstr, size_t errstr_size) {
+        spate_buf_t lk = { 0 }, hk = { 0 };
         spate_kv_iter_t *it = spate_xcalloc(1, sizeof(*it));
         int rc;
-        v->key.len = 0;
-        spate_buf_putc(&v->key, KEY_USER);
-        spate_buf_put(&v->key, lo, lolen);
+        spate_buf_putc(&lk, KEY_USER);
+        if (lo)
+                spate_buf_put(&lk, lo, lolen);
         upper_bound(&hk, hi, hilen);
-        rc = spate_store_iter_new(v->cf, v->key.data, v->key.len, hk.data, hk.len, &it->it, errstr, errstr_size);
+        rc = spate_store_iter_new(cf, lk.data, lk.len, hk.data, hk.len, &it->it, errstr, errstr_size);
+        spate_buf_free(&lk);
         spate_buf_free(&hk);
         if (rc) {
                 free(it);
@@ -583,6 +589,16 @@ int spate_kv_view_iter(spate_kv_view_t *v, const void *lo, size_t lolen, const v
         }
         *itp = it;
         return 0;
+}
+
+int spate_kv_view_iter(spate_kv_view_t *v, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                       spate_kv_iter_t **itp, char *errstr, size_t errstr_size) {
+        return iter_new(v->cf, lo, lolen, hi, hilen, itp, errstr, errstr_size);
+}
+
+int spate_kv_iter(spate_kv_t *kv, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                  spate_kv_iter_t **itp, char *errstr, size_t errstr_size) {
+        return iter_new(kv->cf, lo, lolen, hi, hilen, itp, errstr, errstr_size);
 }
 
 int spate_kv_iter_next(spate_kv_iter_t *it, const char **key, size_t *klen, const char **val, size_t *vlen,
@@ -670,7 +686,7 @@ int spate_kv_query_each(const spate_node_t *n, const char *name, const spate_iq_
         spate_kv_view_t v = { 0 };
         char cfname[512];
         int rc = 0, store = 0;
-        if (q->kind == SPATE_IQ_HISTORY) {
+        if (q->kind == SPATE_IQ_HISTORY && kn && !kn->uncached) {
                 snprintf(errstr, errstr_size, "node '%s' keeps one value per key (a key-value store), "
                          "no history: ask /state/%s/<key>", n->name, n->name);
                 return 400;
@@ -733,6 +749,11 @@ static const char *task_topic(spate_node_t *n, int *npartitions, char *errstr, s
 }
 
 int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t errstr_size) {
+        return spate_node_add_store_as(n, name, NULL, errstr, errstr_size);
+}
+
+int spate_node_add_store_as(spate_node_t *n, const char *name, const char *changelog, char *errstr,
+                            size_t errstr_size) {
         spate_kv_node_t *kn = stores_of(n);
         const char *tasks;
         int npartitions;
@@ -765,13 +786,26 @@ int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t
                 return spate_node_error(n, NULL, errstr, errstr_size, "store '%s': a node has one store "
                                         "(it has '%s'); keep both kinds of entries in it under distinct "
                                         "key prefixes", name, kn->names[0]);
-        snprintf(topic, sizeof(topic), "%s-%s-%s-changelog", n->topo->application, n->name, name);
+        if (changelog)
+                snprintf(topic, sizeof(topic), "%s", changelog);
+        else
+                snprintf(topic, sizeof(topic), "%s-%s-%s-changelog", n->topo->application, n->name, name);
         kn->names = spate_xrealloc(kn->names, sizeof(char *) * (size_t)(kn->nstores + 1));
         kn->changelogs = spate_xrealloc(kn->changelogs, sizeof(char *) * (size_t)(kn->nstores + 1));
         kn->names[kn->nstores] = spate_xstrdup(name);
         kn->changelogs[kn->nstores++] = spate_xstrdup(topic);
         spate_topology_declare_topic(n->topo, n, topic, kn->npartitions, 1, SPATE_TOPIC_INTERNAL);
         return 0;
+}
+
+int spate_kv_node_uncached(spate_node_t *n, const char *name) {
+        spate_kv_node_t *kn = stores_of(n);
+        for (int i = 0; kn && i < kn->nstores; i++)
+                if (!strcmp(kn->names[i], name)) {
+                        kn->uncached = 1;
+                        return 0;
+                }
+        return -1;
 }
 
 int spate_kv_node_codec(spate_node_t *n, const char *name, const spate_kv_codec_t *codec) {
@@ -891,28 +925,88 @@ static int produce(spate_kv_t *kv, spate_ctx_t *ctx, const void *key, size_t kle
                                        val, vlen, &kv->acked);
 }
 
+/* A key's new value (NULL: deleted) to the batch and the changelog. */
+static int write_key(spate_kv_t *kv, const char *pk, size_t plen, const void *val, size_t vlen) {
+        if (val)
+                spate_store_batch_put(kv->batch, kv->cf, pk, plen, val, vlen);
+        else
+                spate_store_batch_delete(kv->batch, kv->cf, pk, plen);
+        kv->written = 1;
+        return produce(kv, kv->ctx, pk, plen, val, vlen);
+}
+
+/* A key list (kv->repair): each key after its length (4 bytes, host order). */
+static void key_put(spate_buf_t *b, const char *key, uint32_t klen) {
+        spate_buf_put(b, &klen, sizeof(klen));
+        spate_buf_put(b, key, klen);
+}
+
+/* An uncached store's repair of a cut frame (repair_frame()): its keys
+ * again, each with the value the restored state holds, ahead of the node's
+ * own writes of the frame (which win, coming later). */
+static int write_repairs(spate_kv_t *kv) {
+        spate_buf_t keys = kv->repair;
+        int rc = 0;
+        kv->repair = (spate_buf_t){ 0 };
+        for (size_t at = 0; !rc && at < keys.len;) {
+                uint32_t kl;
+                char *val = NULL;
+                size_t vlen = 0;
+                memcpy(&kl, keys.data + at, sizeof(kl));
+                const char *pk = keys.data + at + sizeof(kl);
+                at += sizeof(kl) + kl;
+                int absent = spate_store_get(kv->cf, pk, kl, &val, &vlen, kv->ctx->errstr, sizeof(kv->ctx->errstr));
+                if (absent < 0)
+                        rc = -1;
+                else
+                        rc = write_key(kv, pk, kl, absent ? NULL : val, vlen);
+                if (!absent)
+                        free(val);
+        }
+        spate_buf_free(&keys);
+        return rc;
+}
+
+int spate_kv_write(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen) {
+        size_t plen;
+        const char *pk;
+        if (kv->repair.len && write_repairs(kv))
+                return -1;
+        pk = prefixed(kv->owner, KEY_USER, key, klen, &plen);
+        return write_key(kv, pk, plen, val, val ? vlen : 0);
+}
+
+void spate_kv_set_next_offset(spate_kv_t *kv, int64_t next) {
+        if (next > kv->next_offset)
+                kv->next_offset = next;
+}
+
+int64_t spate_kv_next_offset(const spate_kv_t *kv) {
+        return kv->next_offset;
+}
+
 /* Every dirty entry to the changelog and the batch; the meta record that
  * closes the frame comes in seal_kv(). */
 static int flush_kv(spate_kv_t *kv, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = kv->owner;
         size_t plen;
-        if (!kv->ndirty && kv->next_offset == kv->meta.next_offset && kv->stream_time == kv->meta.stream_time &&
-            kv->ext.len == kv->meta_ext.len && (!kv->ext.len || !memcmp(kv->ext.data, kv->meta_ext.data, kv->ext.len)))
+        kv->ctx = ctx;
+        if (kv->repair.len && write_repairs(kv))
+                return -1;
+        if (!kv->ndirty && !kv->written && kv->next_offset == kv->meta.next_offset &&
+            kv->stream_time == kv->meta.stream_time && kv->ext.len == kv->meta_ext.len && (!kv->ext.len || !memcmp(kv->ext.data, kv->meta_ext.data, kv->ext.len)))
                 return 0;
         for (const ent_t *e = kv->dirty.head; e; e = e->next) {
                 const char *pk = prefixed(kn, KEY_USER, e->key, e->klen, &plen);
                 size_t vlen;
                 const char *val = val_bytes(kv, e, &kn->enc, &vlen);  /* NULL: deleted */
-                if (val)
-                        spate_store_batch_put(kv->batch, kv->cf, pk, plen, val, vlen);
-                else
-                        spate_store_batch_delete(kv->batch, kv->cf, pk, plen);
-                if (produce(kv, ctx, pk, plen, val, vlen))
+                if (write_key(kv, pk, plen, val, vlen))
                         return -1;
         }
         /* The commit steps a test can abort at (SPATE_CRASH_AT), named as
          * the window's: here the frame is in the changelog without its meta. */
         spate_crash_point("after_changelog");
+        kv->written = 0;
         kv->meta.next_offset = kv->next_offset;
         kv->meta.stream_time = kv->stream_time;
         spate_buf_set(&kv->meta_ext, kv->ext.data, kv->ext.len);
@@ -1016,33 +1110,40 @@ static void kv_free(spate_kv_t *kv) {
         spate_store_batch_destroy(kv->batch);
         spate_buf_free(&kv->meta_ext);
         spate_buf_free(&kv->ext);
+        spate_buf_free(&kv->repair);
         if (kv->free_aux)
                 kv->free_aux(kv->aux);
         free(kv);
 }
 
-/* A batch handed to the restore pipe's worker: the worker alone touches it
- * until the next hand-over (or the restore's end) joins it. */
+/* A write of restored records, of complete frames: bytes [0, len) in the
+ * frame format of restore_t.frame, n records, and the meta naming the
+ * changelog offset they reach. Handed to the restore pipe's worker, it is
+ * the worker's alone until the next hand-over but one (two take turns) or
+ * the restore's end joins it. */
 typedef struct chunk {
         spate_store_t *store;
-        spate_store_batch_t *batch;
+        spate_store_cf_t *cf;
+        spate_buf_t bytes, meta;
+        size_t len, n;
 } chunk_t;
 
-/* A restore's reading of the changelog: the records of the frame under way,
- * applied to the batch when its meta record arrives. A standby writes its
- * batches itself; an assignment's restore hands them to the node's pipe,
- * filling the spare batch meanwhile. */
+/* A restore's reading of the changelog, in frame: the records of complete
+ * frames since the last write ([0, done), ndone of them), then those of the
+ * frame under way (nframe), complete once its meta record arrives. A
+ * standby writes them itself; an assignment's restore hands them to the
+ * node's pipe and reads on. */
 typedef struct restore {
         spate_kv_t *kv;
         spate_store_t *store;
         spate_restore_pipe_t *pipe;  /* assignment only */
-        spate_store_batch_t *spare;  /* the batch of the last chunk handed over */
-        chunk_t chunk;               /* the worker's, while a chunk is under way */
+        chunk_t chunks[2];           /* the pipe's, in turn (chunk: the next one's index) */
+        int chunk;
         spate_node_t *n;             /* assignment only: the task's node, and its */
         spate_ctx_t *ctx;            /* errstr, store and resume check at the end */
         int64_t from, end, t0;       /* changelog offsets read from and to; start (ms) */
         spate_buf_t frame;           /* [u32 klen][u32 vlen or UINT32_MAX: tombstone][key][value]... */
-        size_t nframe;
+        size_t done, ndone, nframe;
         int64_t frame_first;         /* changelog offset of the frame's first record */
         uint64_t applied;
         int64_t opened, next, written;  /* standby: changelog offsets of its start, the next record,
@@ -1050,53 +1151,136 @@ typedef struct restore {
         char err[512];
 } restore_t;
 
-/* Steps through the frame's records from *at: 1 with the prefixed key and
- * the value (NULL: a tombstone), 0 at the end. */
-static int frame_next(const restore_t *r, size_t *at, const char **k, uint32_t *kl, const char **v,
-                      uint32_t *vl) {
-        if (*at >= r->frame.len)
+/* Steps through the records of b from *at to end: 1 with the prefixed key
+ * and the value (NULL: a tombstone), 0 at the end. */
+static int rec_next(const char *b, size_t end, size_t *at, const char **k, uint32_t *kl, const char **v,
+                    uint32_t *vl) {
+        if (*at >= end)
                 return 0;
-        memcpy(kl, r->frame.data + *at, 4);
-        memcpy(vl, r->frame.data + *at + 4, 4);
-        *k = r->frame.data + *at + 8;
+        memcpy(kl, b + *at, 4);
+        memcpy(vl, b + *at + 4, 4);
+        *k = b + *at + 8;
         *v = *vl == UINT32_MAX ? NULL : *k + *kl;
         *at += 8 + *kl + (*v ? *vl : 0);
         return 1;
 }
 
-static void apply_frame(restore_t *r) {
-        spate_kv_t *kv = r->kv;
-        const char *k, *v;
-        uint32_t kl, vl;
-        for (size_t at = 0; frame_next(r, &at, &k, &kl, &v, &vl);)
-                if (v)
-                        spate_store_batch_put(kv->batch, kv->cf, k, kl, v, vl);
-                else
-                        spate_store_batch_delete(kv->batch, kv->cf, k, kl);
-        r->applied += r->nframe;
-        r->frame.len = r->nframe = 0;
+/* Key order of two records at offsets in bytes; one key's records in
+ * changelog (offset) order, so the last of them is its value. */
+static int rec_cmp(const void *pa, const void *pb, void *bytes) {
+        size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+        const char *base = bytes;
+        uint32_t ka, kb;
+        memcpy(&ka, base + a, 4);
+        memcpy(&kb, base + b, 4);
+        int c = memcmp(base + a + 8, base + b + 8, ka < kb ? ka : kb);
+        if (c || ka != kb)
+                return c ? c : ka < kb ? -1 : 1;
+        return a < b ? -1 : a > b;
 }
 
-static int write_chunk(void *arg, char *errstr, size_t errstr_size) {
-        chunk_t *c = arg;
-        int rc = spate_store_write(c->store, c->batch, errstr, errstr_size);
-        spate_store_batch_clear(c->batch);  /* a failed batch is dropped, not left to a later write */
+static int same_key(const char *base, size_t a, size_t b) {
+        uint32_t ka, kb;
+        memcpy(&ka, base + a, 4);
+        memcpy(&kb, base + b, 4);
+        return ka == kb && !memcmp(base + a + 8, base + b + 8, ka);
+}
+
+/* Writes from this many records on are one SST file (load_sorted()), below
+ * a batch: at 1 M restored records, random keys cost RocksDB's memtable
+ * ~5 us each on the worker (bench/restore_bench.sh, 4 December 2026),
+ * sorted ones in a file a fraction of it, without the write-ahead log and
+ * the flushes; for a few records, a file's creation and ingestion cost
+ * more than a batch (as the window's restore found before it moved here). */
+#define LOAD_MIN_RECORDS 1024
+
+/* The chunk as one SST file ingested at once (as atomic as a batch): each
+ * key's last record in key order, the meta first (its key sorts before
+ * every node key). */
+static int load_sorted(const chunk_t *c, char *errstr, size_t errstr_size) {
+        size_t *idx = spate_xmalloc(c->n * sizeof(*idx)), n = 0, at = 0, here;
+        const char *k, *v;
+        uint32_t kl, vl;
+        char mk = KEY_META;
+        spate_store_load_t *l;
+        for (here = at; rec_next(c->bytes.data, c->len, &at, &k, &kl, &v, &vl); here = at)
+                idx[n++] = here;
+        qsort_r(idx, n, sizeof(*idx), rec_cmp, c->bytes.data);
+        int rc = spate_store_load_new(c->cf, &l, errstr, errstr_size);
+        if (!rc)
+                rc = spate_store_load_put(l, &mk, 1, c->meta.data, c->meta.len, errstr, errstr_size);
+        for (size_t i = 0; !rc && i < n; i++) {
+                if (i + 1 < n && same_key(c->bytes.data, idx[i], idx[i + 1]))
+                        continue;
+                at = idx[i];
+                rec_next(c->bytes.data, c->len, &at, &k, &kl, &v, &vl);
+                rc = spate_store_load_put(l, k, kl, v, vl, errstr, errstr_size);
+        }
+        if (!rc)
+                rc = spate_store_load_commit(l, errstr, errstr_size);
+        spate_store_load_destroy(l);
+        free(idx);
+        return rc ? -1 : 0;
+}
+
+/* The chunk in changelog order as one batch with its meta. */
+static int write_records(const chunk_t *c, char *errstr, size_t errstr_size) {
+        spate_store_batch_t *b = spate_store_batch_new();
+        const char *k, *v;
+        uint32_t kl, vl;
+        char mk = KEY_META;
+        if (!b)
+                spate_oom(0, "RocksDB write batch");
+        for (size_t at = 0; rec_next(c->bytes.data, c->len, &at, &k, &kl, &v, &vl);)
+                if (v)
+                        spate_store_batch_put(b, c->cf, k, kl, v, vl);
+                else
+                        spate_store_batch_delete(b, c->cf, k, kl);
+        spate_store_batch_put(b, c->cf, &mk, 1, c->meta.data, c->meta.len);
+        int rc = spate_store_write(c->store, b, errstr, errstr_size);
+        spate_store_batch_destroy(b);
         return rc;
 }
 
-/* The batch so far, ending at a frame's meta (a checkpoint), goes to the
- * worker; the restore reads on into the spare batch, which the hand-over
- * has joined. */
-static int hand_over(restore_t *r) {
+static int write_chunk(void *arg, char *errstr, size_t errstr_size) {
+        const chunk_t *c = arg;
+        return c->n >= LOAD_MIN_RECORDS ? load_sorted(c, errstr, errstr_size) : write_records(c, errstr, errstr_size);
+}
+
+/* The complete frames read so far, with the meta as it stands, into chunk
+ * c, which takes the frame buffer: the restore reads on into c's old one,
+ * which gets the records of the frame under way. */
+static void take_chunk(restore_t *r, chunk_t *c) {
         spate_kv_t *kv = r->kv;
-        batch_meta(kv);
-        r->chunk = (chunk_t){ r->store, kv->batch };
-        if (spate_restore_pipe_submit(r->pipe, &(spate_restore_step_t){ .apply = write_chunk, .arg = &r->chunk },
-                                      r->err, sizeof(r->err)))
-                return -1;
-        kv->batch = r->spare;
-        r->spare = r->chunk.batch;
-        return 0;
+        spate_buf_t old = c->bytes;
+        meta_encode(kv->owner, &kv->meta, &kv->meta_ext, &c->meta);
+        c->store = r->store;
+        c->cf = kv->cf;
+        c->bytes = r->frame;
+        c->len = r->done;
+        c->n = r->ndone;
+        old.len = 0;
+        if (c->bytes.len > r->done)   /* a frame under way (the data of an empty buffer may be NULL) */
+                spate_buf_put(&old, c->bytes.data + r->done, c->bytes.len - r->done);
+        r->frame = old;
+        r->done = r->ndone = 0;
+}
+
+/* The records so far, ending at a frame's meta (a checkpoint), go to the
+ * worker; the restore reads on. */
+static int hand_over(restore_t *r) {
+        chunk_t *c = &r->chunks[r->chunk];
+        /* c's last write was joined by the hand-over after it (submit joins). */
+        take_chunk(r, c);
+        r->chunk ^= 1;
+        return spate_restore_pipe_submit(r->pipe, &(spate_restore_step_t){ .apply = write_chunk, .arg = c },
+                                         r->err, sizeof(r->err));
+}
+
+/* A standby's write, here and now. */
+static int write_now(restore_t *r, char *errstr, size_t errstr_size) {
+        take_chunk(r, &r->chunks[0]);
+        return write_chunk(&r->chunks[0], errstr, errstr_size);
 }
 
 static int on_changelog(void *opaque, const void *key, size_t klen, const void *val, size_t vlen,
@@ -1108,14 +1292,19 @@ static int on_changelog(void *opaque, const void *key, size_t klen, const void *
                 if (meta_decode(kv->owner, val, vlen, &kv->meta, &kv->meta_ext, r->err, sizeof(r->err)))
                         return -1;
                 kv->meta.changelog_next = offset + 1;
-                apply_frame(r);
-                if (spate_store_batch_count(kv->batch) < RESTORE_BATCH)
+                r->done = r->frame.len;
+                r->ndone += r->nframe;
+                r->applied += r->nframe;
+                r->nframe = 0;
+                if (r->ndone < RESTORE_BATCH)
                         return 0;
-                return r->pipe ? hand_over(r) : write_batch(kv, r->store, r->err, sizeof(r->err));
+                return r->pipe ? hand_over(r) : write_now(r, r->err, sizeof(r->err));
         }
         if (!klen || k[0] != KEY_USER || klen > UINT32_MAX || vlen >= UINT32_MAX) {
                 snprintf(r->err, sizeof(r->err), "changelog record at offset %lld is not a store record "
-                         "(key of %zu bytes)", (long long)offset, klen);
+                         "(key of %zu bytes): written by another program, or by an earlier version of spate "
+                         "(a window's, before its state moved onto the engine's stores); reset the application's state "
+                         "(docs/stores.md)", (long long)offset, klen);
                 return -1;
         }
         uint32_t kl = (uint32_t)klen, vl = val ? (uint32_t)vlen : UINT32_MAX;
@@ -1136,7 +1325,11 @@ static int on_changelog(void *opaque, const void *key, size_t klen, const void *
 static int repair_frame(restore_t *r) {
         const char *k, *v;
         uint32_t kl, vl;
-        for (size_t at = 0; frame_next(r, &at, &k, &kl, &v, &vl);) {
+        for (size_t at = r->done; rec_next(r->frame.data, r->frame.len, &at, &k, &kl, &v, &vl);) {
+                if (r->kv->owner->uncached) {   /* no cache to mark: write_repairs() reads them */
+                        key_put(&r->kv->repair, k, kl);
+                        continue;
+                }
                 ent_t *e = lookup(r->kv, k + 1, kl - 1, 0);
                 if (!e)
                         return -1;
@@ -1192,15 +1385,18 @@ static int open_local(spate_kv_t *kv, spate_store_t *store, char *errstr, size_t
 
 static void restore_free(restore_t *r) {
         spate_buf_free(&r->frame);
-        spate_store_batch_destroy(r->spare);
+        for (int i = 0; i < 2; i++) {
+                spate_buf_free(&r->chunks[i].bytes);
+                spate_buf_free(&r->chunks[i].meta);
+        }
         free(r);
 }
 
-/* The restore's last step, on the worker: the rest of the batch with its
- * checkpoint. */
+/* The restore's last step, on the worker: the rest of its records with the
+ * checkpoint (take_chunk()'d by restore_kv()). */
 static int write_last(void *arg, char *errstr, size_t errstr_size) {
         restore_t *r = arg;
-        return write_chunk(&(chunk_t){ r->store, r->kv->batch }, errstr, errstr_size);
+        return write_chunk(&r->chunks[r->chunk], errstr, errstr_size);
 }
 
 /* What follows the task's last write, on the main thread: the cache state,
@@ -1215,7 +1411,7 @@ static int finish_kv(restore_t *r) {
         kv->resume_offset = kv->next_offset = kv->meta.next_offset;
         kv->stream_time = kv->meta.stream_time;
         spate_buf_set(&kv->ext, kv->meta_ext.data, kv->meta_ext.len);
-        if ((kv->complete = cf_empty(kv, ctx)) < 0)
+        if (!kn->uncached && (kv->complete = cf_empty(kv, ctx)) < 0)
                 return -1;
         if (r->nframe) {
                 spate_info("store '%s' of '%s' partition %d: ignoring %zu changelog records from offset %lld "
@@ -1269,8 +1465,6 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         restore_t *r = spate_xcalloc(1, sizeof(*r));
         char err[sizeof(ctx->errstr)];
         *r = (restore_t){ .kv = kv, .pipe = kn->pipe, .n = n, .ctx = ctx, .t0 = spate_mono_ms() };
-        if (!(r->spare = spate_store_batch_new()))
-                spate_oom(0, "RocksDB write batch");
         /* The previous task's last write starts once this task's column family
          * exists: creating it would wait for the write. */
         if (!(r->store = spate_ctx_store(ctx)) || open_local(kv, r->store, ctx->errstr, sizeof(ctx->errstr)) ||
@@ -1281,14 +1475,14 @@ static int restore_kv(spate_node_t *n, spate_kv_t *kv, spate_ctx_t *ctx) {
         if (r->end < 0) {
                 if (r->err[0])
                         snprintf(ctx->errstr, sizeof(ctx->errstr), "%s: %s", changelog, r->err);
-                /* A chunk of this task may be under way, writing the spare batch. */
+                /* A chunk of this task may be under way, writing one of r's buffers. */
                 spate_restore_pipe_join(kn->pipe, err, sizeof(err));
                 goto fail;
         }
         /* A frame without its meta: the restore resumes before it next time, until
          * a commit has written its keys again (repair_frame()). */
         kv->meta.changelog_next = r->nframe ? r->frame_first : r->end;
-        batch_meta(kv);
+        take_chunk(r, &r->chunks[r->chunk]);   /* the frame without its meta stays in r->frame */
         if (spate_restore_pipe_hold(kn->pipe,
                                     &(spate_restore_step_t){ .apply = write_last, .done = restored, .arg = r },
                                     ctx->errstr, sizeof(ctx->errstr)))
@@ -1315,8 +1509,7 @@ static void standby_free(restore_t *r) {
         if (!r)
                 return;
         kv_free(r->kv);
-        spate_buf_free(&r->frame);
-        free(r);
+        restore_free(r);
 }
 
 /* The complete frames a standby applied since its last write, with the
@@ -1325,7 +1518,7 @@ static void standby_free(restore_t *r) {
 static int standby_flush(restore_t *r, char *errstr, size_t errstr_size) {
         if (r->kv->meta.changelog_next == r->written)
                 return 0;
-        if (write_batch(r->kv, r->store, errstr, errstr_size))
+        if (write_now(r, errstr, errstr_size))
                 return -1;
         r->written = r->kv->meta.changelog_next;
         return 0;
@@ -1393,8 +1586,10 @@ static int stores_assign(spate_node_t *n, const char *topic, int32_t partition, 
                 kn->tasks = spate_xcalloc((size_t)(kn->npartitions * kn->nstores), sizeof(*kn->tasks));
         if (!kn->pipe)
                 kn->pipe = spate_restore_pipe_new("restore:kv");
-        if (!kn->restore_t0)
+        if (!kn->restore_t0) {
                 kn->restore_t0 = spate_mono_ms();
+                kn->restore_cpu0 = spate_cpu_secs();
+        }
         drop_task(kn, partition);
         for (int i = 0; i < kn->nstores; i++) {
                 spate_kv_t *kv = kv_new(kn, i, partition);
@@ -1414,17 +1609,21 @@ static int stores_assign(spate_node_t *n, const char *topic, int32_t partition, 
  * is read). */
 static int stores_assigned(spate_node_t *n, spate_ctx_t *ctx) {
         spate_kv_node_t *kn = stores_of(n);
-        double secs;
+        double secs, cpu;
         int rc;
         if (!kn || !kn->restore_t0)
                 return 0;
         rc = spate_restore_pipe_join(kn->pipe, ctx->errstr, sizeof(ctx->errstr));
         secs = (double)(spate_mono_ms() - kn->restore_t0) / 1000.0;
+        cpu = spate_cpu_secs() - kn->restore_cpu0;
+        /* The process's CPU, the threads of librdkafka and RocksDB included:
+         * on a shared machine the wall time says how loaded it was, this
+         * what the restore cost. */
         if (!rc)
                 spate_info("stores of '%s': %d tasks restored (pipelined): %llu changelog records applied in "
-                           "%.3f s (%.0f records/s)", n->name, kn->restore_tasks,
+                           "%.3f s (%.0f records/s); %.3f s of CPU", n->name, kn->restore_tasks,
                            (unsigned long long)kn->restore_applied, secs,
-                           secs > 0 ? (double)kn->restore_applied / secs : 0.0);
+                           secs > 0 ? (double)kn->restore_applied / secs : 0.0, cpu);
         kn->restore_t0 = 0;
         kn->restore_tasks = 0;
         kn->restore_applied = 0;

@@ -38,8 +38,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Keys in RocksDB and in the changelog: a node's key after the byte
+ * SPATE_KV_KEY_USER; the commit frame's meta record alone under the 1-byte
+ * key SPATE_KV_KEY_META, so that no key a node writes is taken for it (for
+ * tests and tools that read or forge a changelog). */
+#define SPATE_KV_KEY_META 0x00
+#define SPATE_KV_KEY_USER 0x01
+
 typedef struct spate_kv spate_kv_t;            /* one store of one task */
 typedef struct spate_kv_node spate_kv_node_t;  /* a node's stores */
+typedef struct spate_kv_iter spate_kv_iter_t;  /* a range of a task's keys in RocksDB */
 
 /* --- node init --- */
 /* Declares store `name` (letters, digits, '_' and '-') of node n: the
@@ -54,6 +62,23 @@ typedef struct spate_kv_node spate_kv_node_t;  /* a node's stores */
  * commits, revokes, frees them and keeps their standbys. 0, or -1 with a
  * positioned errstr. */
 int spate_node_add_store(spate_node_t *n, const char *name, char *errstr, size_t errstr_size);
+/* As spate_node_add_store(), with the changelog topic named `changelog`
+ * (copied) instead: a node whose changelog had its name before it ran on a
+ * store (the window's <application>-<store>-changelog), so that state an
+ * earlier version wrote there is read, and refused with a message, rather
+ * than passed over. */
+int spate_node_add_store_as(spate_node_t *n, const char *name, const char *changelog, char *errstr,
+                            size_t errstr_size);
+/* Makes store `name` of n (declared) one without a cache: the node keeps
+ * its own (the window's groups) and hands the store each commit's changed
+ * keys with spate_kv_write(), from the flush of a state provider of its own
+ * attached before the store's (spate_node_add_state() first: providers run
+ * in the order attached), and evicts its cache in the checkpoint of one
+ * attached after it (the batch is written then). The store keeps the
+ * changelog frames, checkpoints, restores, repairs and standbys; reads go
+ * to RocksDB (spate_kv_iter()). The cache calls (get, put, delete, each,
+ * range, the codec's) are not for it. 0, or -1 with no such store. */
+int spate_kv_node_uncached(spate_node_t *n, const char *name);
 
 /* --- run time, from process() --- */
 /* The store `name` of the task of the record in flight. Returns 0 with *kvp,
@@ -146,6 +171,27 @@ void spate_kv_set_stream_time(spate_kv_t *kv, int64_t t);
  * next commit write a frame. */
 const void *spate_kv_meta(const spate_kv_t *kv, size_t *len);
 void spate_kv_set_meta(spate_kv_t *kv, const void *val, size_t len);
+/* An uncached store (spate_kv_node_uncached()): key's value becomes val
+ * (NULL: deleted), straight to the task's changelog and to the batch of its
+ * next checkpoint, in the frame of the commit under way: call it from the
+ * node's flush, with kv taken from spate_kv_node_task() with that flush's
+ * ctx. Key and value are copied. 0, or -1 with the ctx's errstr (a failed
+ * produce: the commit fails). */
+int spate_kv_write(spate_kv_t *kv, const void *key, size_t klen, const void *val, size_t vlen);
+/* The input offset the task's state reflects (the next one to apply), for a
+ * node whose records do not pass spate_ctx_kv(); never lowered. It goes
+ * into the next frame. spate_kv_next_offset() gives it: after a restore,
+ * the offset input resumes at (records below are in the state). */
+void spate_kv_set_next_offset(spate_kv_t *kv, int64_t next);
+int64_t spate_kv_next_offset(const spate_kv_t *kv);
+/* The task's keys in [lo, hi) by byte order (lo NULL or hi NULL: open), as
+ * RocksDB holds them: as of the last checkpoint (the cache's dirty entries
+ * are not in it: for an uncached store, whose node's cache holds every
+ * change since, that is its whole state). Read with spate_kv_iter_next(),
+ * freed with spate_kv_iter_destroy(); tasks may be iterated on threads of
+ * their own, one iterator each. 0, or -1 with errstr. */
+int spate_kv_iter(spate_kv_t *kv, const void *lo, size_t lolen, const void *hi, size_t hilen,
+                  spate_kv_iter_t **itp, char *errstr, size_t errstr_size);
 /* Entries the cache holds for this task, and how many of them are dirty. */
 size_t spate_kv_cached(const spate_kv_t *kv, size_t *dirty);
 /* State a layer over the store keeps per task (wkv.c's key filters): NULL
@@ -166,7 +212,6 @@ typedef void (*spate_kv_render_fn)(const void *key, size_t klen, const void *val
  * the call of a spate_kv_query_fn): point reads and ranges over the node's
  * keys, and its checkpoint's stream time. */
 typedef struct spate_kv_view spate_kv_view_t;
-typedef struct spate_kv_iter spate_kv_iter_t;
 /* Its stream time (INT64_MIN: no checkpoint) and its store's window
  * (spate_kv_window()). */
 int64_t spate_kv_view_stream_time(const spate_kv_view_t *v, int64_t *retention, int64_t *segment);
@@ -183,7 +228,9 @@ void spate_kv_iter_destroy(spate_kv_iter_t *it);
 /* Answers q for one task's copy into rows: 0 or -1 with errstr. */
 typedef int (*spate_kv_query_fn)(spate_kv_view_t *v, const struct spate_iq *q, struct spate_iq_rows *rows,
                                  void *opaque, char *errstr, size_t errstr_size);
-/* As spate_kv_query(), each of q->parts' copies answered by fn. */
+/* As spate_kv_query(), each of q->parts' copies answered by fn. A HISTORY
+ * query gets 400 but for an uncached store (spate_kv_node_uncached(): the
+ * window's, whose entries are its windows by start). */
 int spate_kv_query_each(const spate_node_t *n, const char *name, const struct spate_iq *q,
                         struct spate_iq_rows *rows, spate_kv_query_fn fn, void *opaque, char *errstr,
                         size_t errstr_size);

@@ -216,12 +216,10 @@ dedupe_report() {
 }
 
 # warm_restore_counts LINE: "TAIL LOCAL" of a task's restore logged as LINE: the changelog
-# records read past the local copy, and the offset the copy reached. A key-value store logs
-# "restored: TAIL changelog records ... up to offset LOCAL", a window "up to offset LOCAL, TAIL
-# records read past it".
+# records read past the local copy, and the offset the copy reached. A store (a window's too)
+# logs "restored: TAIL changelog records ... up to offset LOCAL".
 warm_restore_counts() {
-        sed -nE -e 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p' \
-                -e 's/.*up to offset ([0-9]+), ([0-9]+) records read past it.*/\2 \1/p' <<<"$1" | head -1
+        sed -nE -e 's/.*restored: ([0-9]+) changelog records.*up to offset ([0-9]+).*/\1 \2/p' <<<"$1" | head -1
 }
 
 # check_warm_restore WHAT LINE: the checks that a task's restore, logged as LINE, began from a

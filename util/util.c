@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -299,9 +300,25 @@ int spate_fmt_num(char *buf, size_t size, double d) {
         return 0;
 }
 
+double spate_cpu_secs(void) {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru))
+                return 0;
+        return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static long crash_outputs;   /* the main thread's */
+
+void spate_crash_output(void) {
+        crash_outputs++;
+}
+
 void spate_crash_point(const char *step) {
         const char *at = getenv("SPATE_CRASH_AT"), *prob = getenv("SPATE_CRASH_PROB");
-        if (!at || strcmp(at, step) || (prob && *prob && drand48() >= atof(prob)))
+        const char *after = getenv("SPATE_CRASH_AFTER_OUTPUTS");
+        if (!at || strcmp(at, step) || (after && *after && crash_outputs < atol(after)) ||
+            (prob && *prob && drand48() >= atof(prob)))
                 return;
         spate_warn("SPATE_CRASH_AT=%s: aborting (test hook)", step);
         abort();

@@ -109,9 +109,14 @@ int spate_fmt_iso_ms(int64_t ms, char *buf, size_t size);
 /* Shortest text that reads back as the same double; integers print without ".0". */
 int spate_fmt_num(char *buf, size_t size, double d);
 /* Test hook: aborts the process (after a warning) when SPATE_CRASH_AT names
- * `step`, with probability SPATE_CRASH_PROB (default 1), so that tests land
- * a kill at the moments of a commit that matter. */
+ * `step`, with probability SPATE_CRASH_PROB (default 1), once the process
+ * has emitted SPATE_CRASH_AFTER_OUTPUTS window outputs (default 0:
+ * spate_crash_output() counts them), so that tests land a kill at the
+ * moments of a commit that matter. */
 void spate_crash_point(const char *step);
+/* CPU seconds (user and system) the whole process has used so far. */
+double spate_cpu_secs(void);
+void spate_crash_output(void);
 /* Marks the step a stop has reached (a static string), so that a stop cut
  * short by settings.shutdown_timeout names where it was stuck; the test hook
  * SPATE_HANG_AT=step blocks the calling thread there for good, as a library

@@ -13,7 +13,7 @@
 #include "../../engine/node.h"
 #include "../../engine/node_state.h"
 #include "../../engine/topology.h"
-#include "../../state/store.h"
+#include "../../state/kv.h"
 #include "winstate.h"
 
 #define WIN_MAX_AGGS 64
@@ -25,10 +25,9 @@ typedef struct win_task {
         spate_winmeta_t meta;        /* next_offset follows the records; written at commit */
         int64_t resume_offset;       /* input records below it are in the restored state */
         int64_t written_offset;      /* meta.next_offset at the last commit */
-        int64_t acked;               /* changelog offset after the last acknowledged record */
-        spate_store_cf_t *cf;
-        spate_store_batch_t *batch;  /* this commit's store writes (flush -> checkpoint) */
-        int committing;              /* flush produced; checkpoint writes */
+        spate_kv_t *kv;              /* its store (the engine's, state/kv.h: uncached), valid
+                                        while the task is assigned */
+        int committing;              /* flush wrote; checkpoint cleans */
         int64_t idle_since;          /* wall clock of the last record (or assignment) */
         int64_t idle_base;           /* stream time at that moment */
         uint64_t logged_revised;     /* ws->nrevised when last logged */
@@ -41,9 +40,6 @@ typedef struct win_task {
         spate_buf_t walk_group;      /* the group it is loading */
         spate_metric_t *m_fetch;     /* the node's (win_t.m_fetch) */
         int logged_spill;            /* eviction was logged */
-        spate_buf_t foreign;         /* keys of a cut commit's records that are no entry keys
-                                        (not written by a window), a key list (window_task.c):
-                                        the next commit writes their tombstones */
 } win_task_t;
 
 /* group_by: a source partition as the upstream half sees it. Its stream
@@ -79,8 +75,8 @@ typedef struct win {
         spate_expr_t *dedupe_by;            /* corrections: a reading's id, NULL: off */
         char *input_topic;                  /* whose partitions are the tasks */
         char *repartition_topic;            /* with group_by */
-        char *changelog_topic;
-        const char *store;
+        char *changelog_topic;              /* its store's */
+        const char *store;                  /* the store's name (`store:`, else the node's) */
         int partitions;                     /* of the input topic */
         int64_t idle_ms;                    /* close_after_idle, 0 = off */
         const spate_topology_t *topo;       /* its state_memory_mb share bounds the tasks'
@@ -95,9 +91,6 @@ typedef struct win {
                                                (set_commit_above()) */
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
-        struct win_restorer *restorer;      /* restores of an assignment under way */
-        struct win_standby **standbys;      /* by partition (of `partitions`): warm copies of
-                                               tasks owned elsewhere (window_task.c) */
         const char *source_topic;           /* group_by: whose partitions feed the repartition
                                                topic (the upstream node's) */
         int source_partitions;              /* their count as declared (marks may raise it) */
@@ -107,11 +100,9 @@ typedef struct win {
         spate_metric_t *m_late, *m_open;
         /* spate_store_cache_bytes (ws->bytes of the tasks), spate_window_state_fetches_total */
         spate_metric_t *m_cache, *m_fetch;
-        /* SPATE_CRASH_AT test hook; SPATE_CRASH_AFTER_OUTPUTS holds it back until
-         * the node has emitted that many windows (mid_outputs: right then) */
+        /* SPATE_CRASH_AT test hook (util.h: spate_crash_point()), read at init:
+         * the window's own steps are per output */
         const char *crash_at;
-        double crash_prob;
-        long crash_after, noutputs;
 } win_t;
 
 /* The `window_repartition` node: a group_by window's upstream half. Its
@@ -203,23 +194,20 @@ int win_query(const spate_node_t *n, const struct spate_iq *q, struct spate_iq_r
 const char *win_query_topic(const spate_node_t *n, int *nparts);
 int32_t win_query_partition(const spate_node_t *n, const void *key, size_t klen);
 
-/* The window's tasks as a state provider (engine/node_state.h; window_node.c
- * attaches them): the commit's phases, restore, revocation, standbys. */
+/* The window's tasks as two state providers around its store's
+ * (engine/node_state.h; window_node.c attaches them; the store frames,
+ * seals, checkpoints, restores and keeps the standbys):
+ *   - before the store's: flush, each changed entry handed to the store
+ *     (spate_kv_write()), then the outputs;
+ *   - after it: checkpoint (the batch is written: the groups are clean, and
+ *     may leave memory), assign and assigned (a task made from what the
+ *     store restored), revoke. */
 int win_flush(spate_node_t *n, spate_ctx_t *ctx);
-int win_seal(spate_node_t *n, spate_ctx_t *ctx);
 int win_checkpoint(spate_node_t *n, spate_ctx_t *ctx);
-/* Restores the partition's task, the last part on a worker thread that
- * win_assigned(), the next win_assign() or a revocation joins. */
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
 int win_assigned(spate_node_t *n, spate_ctx_t *ctx);
 void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx);
-/* Standby replicas (node_state.h: standbys, standby_apply, standby_write). */
-int win_standbys(spate_node_t *n, spate_ctx_t *ctx, spate_standby_want_cb want, spate_standby_follow_cb follow,
-                 void *opaque);
-int win_standby_apply(spate_node_t *n, const char *topic, int32_t partition, const void *key, size_t klen,
-                      const void *val, size_t vlen, int64_t offset, char *errstr, size_t errstr_size);
-int win_standby_write(spate_node_t *n, char *errstr, size_t errstr_size);
-/* The tasks, their restores and standbys go (the node's destruction). */
+/* The tasks go (the node's destruction). */
 void win_tasks_free(spate_node_t *n);
 int win_punctuate(spate_node_t *n, spate_ctx_t *ctx);
 

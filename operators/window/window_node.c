@@ -205,18 +205,20 @@ static int parse_corrections(spate_node_t *n, win_t *w, char *errstr, size_t err
         return w->dedupe_by ? 0 : -1;
 }
 
-/* The window's tasks (window_task.c), driven by the engine as the node's
- * state (engine/node_state.h): restore, commit frames, revocation, standbys. */
-static const spate_state_ops_t win_state_ops = {
+/* The window's tasks (window_task.c) around its store (state/kv.h), driven
+ * by the engine as the node's state (engine/node_state.h, providers in the
+ * order attached): the window hands the store its changes before the
+ * store's flush frames them, and cleans and evicts its groups after the
+ * store's checkpoint wrote them; its tasks are made once the store's are
+ * restored. The store keeps the changelog, checkpoints and standbys. */
+static const spate_state_ops_t win_before_store = {
+        .flush = win_flush,
+};
+static const spate_state_ops_t win_after_store = {
         .assign = win_assign,
         .assigned = win_assigned,
         .revoke = win_revoke,
-        .flush = win_flush,
-        .seal = win_seal,
         .checkpoint = win_checkpoint,
-        .standbys = win_standbys,
-        .standby_apply = win_standby_apply,
-        .standby_write = win_standby_write,
         .free = win_tasks_free,
 };
 
@@ -256,11 +258,17 @@ static int declare_topics(spate_node_t *n, win_t *w, char *errstr, size_t errstr
                 w->partitions = w->source_partitions;
         }
         w->topo = t;
-        spate_topology_add_state_node(t);
+        /* The changelog keeps the name it had before the window ran on a
+         * store: an earlier version's state there is refused (kv.c), not
+         * passed over. */
         snprintf(name, sizeof(name), "%s-%s-changelog", t->application, w->store);
-        w->changelog_topic = strdup(name);
-        spate_topology_declare_topic(t, n, name, w->partitions, 1, SPATE_TOPIC_INTERNAL);
-        spate_node_add_state(n, &win_state_ops, w);
+        if (!(w->changelog_topic = strdup(name)))
+                return spate_node_error(n, NULL, errstr, errstr_size, "out of memory");
+        spate_node_add_state(n, &win_before_store, w);
+        if (spate_node_add_store_as(n, w->store, name, errstr, errstr_size) ||
+            spate_kv_node_uncached(n, w->store))
+                return -1;
+        spate_node_add_state(n, &win_after_store, w);
         return 0;
 }
 
@@ -279,8 +287,7 @@ int win_late(const spate_node_t *n, spate_ctx_t *ctx, const char *fmt, ...) {
 static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
         win_t *w = n->ctx;
         spate_shape_pool_t *pool = spate_node_shapes(n);
-        const char *crash = getenv("SPATE_CRASH_AT"), *prob = getenv("SPATE_CRASH_PROB");
-        const char *after = getenv("SPATE_CRASH_AFTER_OUTPUTS");
+        const char *crash = getenv("SPATE_CRASH_AT");
 
         if (parse_spec(n, w, errstr, errstr_size))
                 return -1;
@@ -325,8 +332,6 @@ static int window_init(spate_node_t *n, char *errstr, size_t errstr_size) {
             (w->group && win_rp_attach(n->from, n, errstr, errstr_size)))
                 return -1;
         w->crash_at = crash && *crash ? crash : NULL;
-        w->crash_prob = prob && *prob ? atof(prob) : 1.0;
-        w->crash_after = after && *after ? atol(after) : 0;
         return 0;
 }
 

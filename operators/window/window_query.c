@@ -1,9 +1,10 @@
 /* window_query.c - interactive queries (engine/iq.h) on a window node: the
- * windows a task's RocksDB column family holds as of its last checkpoint,
- * answered as the rows the node emitted for them.
+ * windows a task's store (state/kv.h: its checkpointed column family, a
+ * view) holds as of its last checkpoint, answered as the rows the node
+ * emitted for them.
  *
- * The column family keys windows by (group, window start) (store.h's window
- * keys), so one group's history is one range scan; closed windows stay there
+ * The store keys windows by (group, window start) (store.h's window keys),
+ * so one group's history is one range scan; closed windows stay there
  * for `retention` (winstate.h's closed markers, with their states), which is
  * how far back a history reaches. Only windows the node has emitted are
  * answered: closed ones under emit: final, open ones too under emit: update
@@ -68,18 +69,18 @@ static int flush_last(qwalk_t *k) {
         return full;
 }
 
-/* Visits the windows of [lo, hi) of one column family. */
-static int walk(qwalk_t *k, const spate_iq_t *q, spate_store_cf_t *cf, const char *lo, size_t lolen,
+/* Visits the windows of [lo, hi) of one task's copy. */
+static int walk(qwalk_t *k, const spate_iq_t *q, spate_kv_view_t *v, const char *lo, size_t lolen,
                 const char *hi, size_t hilen) {
-        spate_store_iter_t *it;
+        spate_kv_iter_t *it;
         const char *key, *val, *group;
         size_t klen, vlen, glen;
         int bucket, rc, full = 0;
         int64_t start;
-        if (spate_store_iter_new(cf, lo, lolen, hi, hilen, &it, k->errstr, k->errstr_size))
+        if (spate_kv_view_iter(v, lo, lolen, hi, hilen, &it, k->errstr, k->errstr_size))
                 return -1;
-        while (!full && (rc = spate_store_iter_next(it, &key, &klen, &val, &vlen, k->errstr, k->errstr_size)) == 1) {
-                /* The task's meta record and sliding buckets are no windows. */
+        while (!full && (rc = spate_kv_iter_next(it, &key, &klen, &val, &vlen, k->errstr, k->errstr_size)) == 1) {
+                /* Sliding buckets (and keys no window wrote) are no windows. */
                 if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start) || bucket)
                         continue;
                 if (q->kind == SPATE_IQ_SCAN && !spate_iq_key_wanted(q, group, glen))
@@ -102,7 +103,7 @@ static int walk(qwalk_t *k, const spate_iq_t *q, spate_store_cf_t *cf, const cha
                 spate_buf_set(&k->last_row, k->row.data, k->row.len);
                 k->have_last = 1;
         }
-        spate_store_iter_destroy(it);
+        spate_kv_iter_destroy(it);
         if (rc < 0)
                 return -1;
         if (!full)
@@ -110,56 +111,29 @@ static int walk(qwalk_t *k, const spate_iq_t *q, spate_store_cf_t *cf, const cha
         return 0;
 }
 
-/* The changelog offset the column family's checkpoint reflects, read before
- * its windows (so they reflect at least that much; a standby's answer says
- * it): -1 without a checkpoint. */
-static int reflects(qwalk_t *k, spate_store_cf_t *cf) {
-        spate_winmeta_t *m = spate_xmalloc(sizeof(*m));   /* 25 KB: not on an HTTP thread's stack */
-        char *val;
-        size_t vl;
-        int rc = spate_store_get(cf, SPATE_WINMETA_KEY, strlen(SPATE_WINMETA_KEY), &val, &vl, k->errstr,
-                                 k->errstr_size);
-        k->rows->changelog = k->w->changelog_topic;
-        k->rows->changelog_next = -1;
-        if (rc == 0) {
-                rc = spate_winmeta_decode(val, vl, m, k->errstr, k->errstr_size);
-                free(val);
-                if (!rc)
-                        k->rows->changelog_next = m->changelog_next;
-        }
-        free(m);
-        return rc < 0 ? -1 : 0;
-}
-
-static int query_partition(qwalk_t *k, const spate_iq_t *q, int32_t p) {
-        char cfname[512];
-        spate_store_cf_t *cf;
-        snprintf(cfname, sizeof(cfname), "%s-%d", k->w->store, p);
-        if (!(cf = spate_store_cf_find(q->store, cfname)))
-                return 0;   /* no window yet */
-        if (q->copy && reflects(k, cf))
-                return -1;
+/* One task's copy (spate_kv_query_fn; the store's view says the changelog
+ * offset a standby's copy reflects). */
+static int query_task(spate_kv_view_t *v, const spate_iq_t *q, spate_iq_rows_t *rows, void *opaque, char *errstr,
+                      size_t errstr_size) {
+        qwalk_t *k = opaque;
+        (void)rows, (void)errstr, (void)errstr_size;   /* k's */
         if (q->kind == SPATE_IQ_SCAN)
-                return walk(k, q, cf, NULL, 0, NULL, 0);
+                return walk(k, q, v, NULL, 0, NULL, 0);
         char lo[SPATE_WINKEY_SIZE(q->klen) + 1], hi[SPATE_WINKEY_SIZE(q->klen) + 1];
         size_t lolen, hilen;
         if (q->kind == SPATE_IQ_HISTORY) {
                 spate_winkey_range_starts(q->key, q->klen, q->from, q->to, lo, hi, &lolen);
-                return walk(k, q, cf, lo, lolen, hi, lolen);
+                return walk(k, q, v, lo, lolen, hi, lolen);
         }
         spate_winkey_range(q->key, q->klen, lo, &lolen, hi, &hilen);
-        return walk(k, q, cf, lo, lolen, hi, hilen);
+        return walk(k, q, v, lo, lolen, hi, hilen);
 }
 
 int win_query(const spate_node_t *n, const spate_iq_t *q, spate_iq_rows_t *rows, char *errstr,
               size_t errstr_size) {
         const win_t *w = n->ctx;
         qwalk_t k = { .n = n, .w = w, .rows = rows, .errstr = errstr, .errstr_size = errstr_size };
-        int rc = 0;
-        if (!q->store)
-                return 0;
-        for (int i = 0; !rc && i < q->nparts && !(rows->limit && rows->n >= rows->limit); i++)
-                rc = query_partition(&k, q, q->parts[i]);
+        int rc = spate_kv_query_each(n, w->store, q, rows, query_task, &k, errstr, errstr_size);
         free(k.last_group);
         spate_buf_free(&k.row);
         spate_buf_free(&k.last_row);

@@ -897,26 +897,6 @@ spate_went_t *spate_winstate_find(spate_winstate_t *ws, const char *group, size_
         return g ? find(g->win, g->nwin, start) : NULL;
 }
 
-int spate_winstate_rewrite(spate_winstate_t *ws, const void *key, size_t klen) {
-        const char *group;
-        size_t glen;
-        int bucket, err;
-        int64_t start;
-        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start))
-                return 1;
-        spate_wgroup_t *g = group_want(ws, group, glen, 0, &err);
-        if (err)
-                return -1;
-        spate_went_t *e = g ? find(bucket ? g->bkt : g->win, bucket ? g->nbkt : g->nwin, start) : NULL;
-        if (e)
-                e->dirty = 1;
-        if (e ? touch(ws, g) : del_add(ws, group, glen, bucket, start, 0)) {
-                snprintf(ws->err, sizeof(ws->err), "out of memory");
-                return -1;
-        }
-        return 0;
-}
-
 int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
                         size_t vlen, char *errstr, size_t errstr_size) {
         const char *group;

@@ -234,14 +234,6 @@ const spate_wids_t *spate_winstate_ids(const spate_winstate_t *ws, const spate_w
 int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
                         size_t vlen, char *errstr, size_t errstr_size);
 
-/* Repair of a commit a crash cut (window_task.c): the entry stored under
- * changelog key `key` is written again by the next commit, whatever it holds
- * now - its value (not emitted again) when the task has the entry, else a
- * tombstone. An evicted group is fetched. 0; 1 when key is no entry key
- * (nothing done: the caller writes its tombstone); or -1 (ws->err says why:
- * a failed fetch, out of memory). */
-int spate_winstate_rewrite(spate_winstate_t *ws, const void *key, size_t klen);
-
 /* Eviction: state larger than memory. The caller keeps every entry in a
  * store as of its last commit (window_task.c: RocksDB, written at the
  * checkpoint). Then a clean group - all its entries as the store holds them -
@@ -306,13 +298,11 @@ int spate_went_decode(const spate_winconf_t *conf, const void *val, size_t len,
 int spate_went_decode_ids(const spate_winconf_t *conf, const void *val, size_t len, spate_went_t *e,
                           spate_wids_t **idsp, char *errstr, size_t errstr_size);
 
-/* Task metadata, stored under key SPATE_WINMETA_KEY in the store (one atomic
- * batch with the entries) and in the changelog, where it closes each commit's
- * records: a restore applies a commit's records only once it reads the meta
- * record that follows them. */
-#define SPATE_WINMETA_KEY "meta"
+/* Task metadata. The input offset and stream time travel as the store's own
+ * (state/kv.h); the rest - the upstream partitions of repartitioned input -
+ * is the node's meta in each commit frame (spate_kv_set_meta()), so it is
+ * restored with the entries of the same commit. */
 #define SPATE_WINMETA_MAX_UP 1024
-#define SPATE_WINMETA_MAX_SKIP 64
 
 typedef struct spate_winup {
         int32_t partition;    /* upstream (source) partition */
@@ -327,16 +317,13 @@ typedef struct spate_winup {
 typedef struct spate_winmeta {
         int64_t next_offset;       /* input offset the state reflects: records below are in it */
         int64_t stream_time;       /* INT64_MIN: none yet */
-        int64_t changelog_next;    /* store only: changelog offset the state reflects */
         int nup;
         spate_winup_t up[SPATE_WINMETA_MAX_UP];   /* repartitioned input: replay filter */
-        int nskip;
-        int64_t skip[SPATE_WINMETA_MAX_SKIP][2];  /* changelog ranges [lo, hi) of commits
-                                                     that never completed: ignored (written
-                                                     by earlier versions; kept as read) */
 } spate_winmeta_t;
 
 void spate_winmeta_init(spate_winmeta_t *m);
+/* The node's meta: m's upstream partitions (not its offset and stream
+ * time, the store's). decode() leaves those two as they were. */
 void spate_winmeta_encode(const spate_winmeta_t *m, spate_buf_t *out);
 int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *errstr,
                          size_t errstr_size);
@@ -364,10 +351,6 @@ int spate_winmeta_mark(spate_winmeta_t *m, int32_t partition, int64_t time, int 
  * not find its windows closed by the others. (A quiet partition's stream
  * time follows the wall clock under close_after_idle.) */
 int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int release_empty);
-/* 1 when offset is in one of the skip ranges: state written before cut
- * commits were repaired (window_task.c: keep_cut()) named the changelog
- * records of such commits there, to ignore. */
-int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset);
 
 /* Repartition messages. One message carries, for one downstream partition,
  * records of the sender's source partitions in the order processed - each

@@ -15,7 +15,11 @@
 #include <time.h>
 
 #define ENTRY_VERSION 1
-#define META_VERSION 3   /* 2: without the combined batch of winup */
+/* 4: the upstream partitions alone, a store's node meta (state/kv.h); 2 and
+ * 3 (with the offset, stream time, changelog offset and skip ranges; 2 also
+ * without the combined batch of winup) were the window's own meta records,
+ * refused with the rest of that state. */
+#define META_VERSION 4
 #define REPART_VERSION 3   /* 2: records only, without kind bytes */
 #define KIND_RECORD 'r'
 #define KIND_RECORD_ID 'i'  /* a record with its dedupe_by id (corrections after group_by) */
@@ -180,15 +184,11 @@ bad:
 void spate_winmeta_init(spate_winmeta_t *m) {
         m->next_offset = 0;
         m->stream_time = INT64_MIN;
-        m->changelog_next = 0;
-        m->nup = m->nskip = 0;
+        m->nup = 0;
 }
 
 void spate_winmeta_encode(const spate_winmeta_t *m, spate_buf_t *out) {
         spate_buf_putc(out, META_VERSION);
-        put_u64(out, (uint64_t)m->next_offset);
-        put_u64(out, (uint64_t)m->stream_time);
-        put_u64(out, (uint64_t)m->changelog_next);
         put_u32(out, (uint32_t)m->nup);
         for (int i = 0; i < m->nup; i++) {
                 put_u32(out, (uint32_t)m->up[i].partition);
@@ -199,20 +199,12 @@ void spate_winmeta_encode(const spate_winmeta_t *m, spate_buf_t *out) {
                 put_u64(out, (uint64_t)m->up[i].cfrom);
                 put_u32(out, m->up[i].ck);
         }
-        put_u32(out, (uint32_t)m->nskip);
-        for (int i = 0; i < m->nskip; i++) {
-                put_u64(out, (uint64_t)m->skip[i][0]);
-                put_u64(out, (uint64_t)m->skip[i][1]);
-        }
 }
 
 int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *errstr,
                          size_t errstr_size) {
         rd_t r = { buf, (const unsigned char *)buf + len, 0 };
         unsigned version = (unsigned)get_n(&r, 1);
-        m->next_offset = (int64_t)get_n(&r, 8);
-        m->stream_time = (int64_t)get_n(&r, 8);
-        m->changelog_next = (int64_t)get_n(&r, 8);
         uint32_t nup = (uint32_t)get_n(&r, 4);
         if (nup > SPATE_WINMETA_MAX_UP)
                 r.bad = 1;
@@ -222,23 +214,15 @@ int spate_winmeta_decode(const void *buf, size_t len, spate_winmeta_t *m, char *
                 m->up[i].seq = (uint32_t)get_n(&r, 4);
                 m->up[i].time = (int64_t)get_n(&r, 8);
                 m->up[i].idle = (uint8_t)get_n(&r, 1);
-                m->up[i].cfrom = version > 2 ? (int64_t)get_n(&r, 8) : -1;
-                m->up[i].ck = version > 2 ? (uint32_t)get_n(&r, 4) : 0;
+                m->up[i].cfrom = (int64_t)get_n(&r, 8);
+                m->up[i].ck = (uint32_t)get_n(&r, 4);
         }
-        uint32_t nskip = (uint32_t)get_n(&r, 4);
-        if (nskip > SPATE_WINMETA_MAX_SKIP)
-                r.bad = 1;
-        for (uint32_t i = 0; i < nskip && !r.bad; i++) {
-                m->skip[i][0] = (int64_t)get_n(&r, 8);
-                m->skip[i][1] = (int64_t)get_n(&r, 8);
-        }
-        if (r.bad || (version != META_VERSION && version != 2) || r.p != r.end) {
-                snprintf(errstr, errstr_size, "window task metadata is malformed");
-                spate_winmeta_init(m);
+        if (r.bad || version != META_VERSION || r.p != r.end) {
+                snprintf(errstr, errstr_size, "window task metadata is malformed (version %u)", version);
+                m->nup = 0;
                 return -1;
         }
         m->nup = (int)nup;
-        m->nskip = (int)nskip;
         return 0;
 }
 
@@ -312,13 +296,6 @@ int64_t spate_winmeta_watermark(const spate_winmeta_t *m, int nparts, int releas
                 }
         }
         return known < nparts || !timed ? INT64_MIN : least;
-}
-
-int spate_winmeta_skipped(const spate_winmeta_t *m, int64_t offset) {
-        for (int i = 0; i < m->nskip; i++)
-                if (offset >= m->skip[i][0] && offset < m->skip[i][1])
-                        return 1;
-        return 0;
 }
 
 /* --- repartition messages --- */

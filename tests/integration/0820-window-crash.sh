@@ -104,7 +104,7 @@ start a
 # rebuilt from the changelog, so wait for a's restore to end (its summary
 # line comes after the last partition's apply). Waiting on a's own log lines
 # (assignment, then restore), a failure says which of the two never came.
-a_restored() { log_since a | grep -q "window 'hourly' restored [0-9]* partitions: [1-9][0-9]* changelog records applied"; }
+a_restored() { log_since a | grep -q "stores of 'hourly': [0-9]* tasks restored (pipelined): [1-9][0-9]* changelog records applied"; }
 a_gone() { ! alive a; }
 a_says() {  # what a did since it started, for a failed check of it
         echo "# a's log since it started without its state directory:"

@@ -91,7 +91,7 @@ from=$(wc -l <"$TMP/spate-a.log")
 start
 # drained: the last instance replayed what the aborted ones left unsealed and committed it all
 drained() {
-        consumed 0 && consumed 1 && consumed 2 && tail -n +"$from" "$TMP/spate-a.log" | grep -q "window 'hourly' restored [0-9]* partitions" &&
+        consumed 0 && consumed 1 && consumed 2 && tail -n +"$from" "$TMP/spate-a.log" | grep -q "stores of 'hourly': [0-9]* tasks restored" &&
                 [ "$($KT lag "$BOOT" it-0851 it-0851-hourly-repartition)" = 0 ]
 }
 check "every record consumed and committed, the repartition topic too" wait_for 40 drained

@@ -87,8 +87,8 @@ exact() { consume; $PY "$REF/resample_ref.py" compare "$TMP/in.tsv" "$TMP/prev.j
 produce() { $KT produce "$BOOT" it0860.in "$TMP/in.tsv.$1" --partitioned 2>/dev/null; }
 outputs() { $KT count "$BOOT" it0860.prev; }
 restores() {  # restore lines of partitions that had state: 9 per restart (3 windows, 3 partitions)
-        grep -o "restored: [0-9]* entries from the store, [0-9]* changelog" "$TMP/spate-a.log" |
-                awk '$2 + $7 > 0 {n++} END {print n + 0}'
+        grep -o "partition [0-9]* restored: [0-9]* windows in memory" "$TMP/spate-a.log" |
+                awk '$4 > 0 {n++} END {print n + 0}'
 }
 start
 produce 1

@@ -101,8 +101,8 @@ tap_relay "after the failover: " < <(sed 's/^\(not \)\?ok [0-9]* - /\1ok - /' "$
 # (b) each failed partition: restored from a standby's copy plus a tail shorter than it.
 copies=0
 for p in $failed; do
-        check_restored_by b "partition $p" "window 'win' partition $p restored:" b
-        read -r _ local < <(warm_restore_counts "$(log_since b | grep "window 'win' partition $p restored:" | head -1)")
+        check_restored_by b "partition $p" "store 'win' of 'win' partition $p restored:" b
+        read -r _ local < <(warm_restore_counts "$(log_since b | grep "store 'win' of 'win' partition $p restored:" | head -1)")
         copies=$((copies + ${local:-0}))
 done
 from_local=$(metrics_b | sed -n 's/^spate_store_restore_records_total{node="win",store="win",from="local"} //p')

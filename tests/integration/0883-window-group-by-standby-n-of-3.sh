@@ -119,7 +119,7 @@ tap_relay "after the failover: " < <(sed 's/^\(not \)\?ok [0-9]* - /\1ok - /' "$
 for p in $failed; do
         follower=$(awk -v p="$p" '$1 == p { print $3 }' "$TMP/roles.txt")
         # shellcheck disable=SC2086
-        check_restored_by "$follower" "window task $p" "window 'win' partition $p restored:" $survivors
+        check_restored_by "$follower" "window task $p" "store 'win' of 'win' partition $p restored:" $survivors
 done
 dl=$($KT count "$BOOT" it-0883-dlq)
 check "nothing dead-lettered ($dl records in the DLQ)" [ "$dl" -eq 0 ]

@@ -11,6 +11,7 @@
 #include "../../engine/node_state.h"
 #include "../../util/util.h"
 #include "../../engine/topology.h"
+#include "../../state/kv.h"
 #include "../../state/store.h"
 #include "../../util/buf.h"
 
@@ -665,9 +666,11 @@ static int feed(spate_driver_t *d, int32_t p, int64_t from, int64_t to, int ever
 
 /* The changelog offset after partition p's last meta record. */
 static int64_t past_last_meta(spate_driver_t *d, int32_t p) {
-        for (int64_t o = spate_driver_count(d, "drv-win-changelog", p) - 1; o >= 0; o--)
-                if (!strcmp(spate_driver_msg(d, "drv-win-changelog", p, o)->key, SPATE_WINMETA_KEY))
+        for (int64_t o = spate_driver_count(d, "drv-win-changelog", p) - 1; o >= 0; o--) {
+                const spate_driver_msg_t *m = spate_driver_msg(d, "drv-win-changelog", p, o);
+                if (m->key_len == 1 && m->key[0] == SPATE_KV_KEY_META)
                         return o + 1;
+        }
         return 0;
 }
 
@@ -681,7 +684,7 @@ static void dump_state(spate_driver_t *d, spate_buf_t *out) {
                 spate_store_iter_t *it;
                 const char *k, *v;
                 size_t kl, vl;
-                snprintf(name, sizeof(name), "win-%d", p);
+                snprintf(name, sizeof(name), "kv.win.win-%d", p);
                 if (!store || spate_store_cf(store, name, &cf, err, sizeof(err)) ||
                     spate_store_iter_new(cf, NULL, 0, NULL, 0, &it, err, sizeof(err)))
                         return;
@@ -780,11 +783,18 @@ static void test_standby(void) {
         standby_run(1);
 }
 
+/* Group g's window at 0 as the store's changelog keys it (its prefix byte,
+ * then the window's key) into key: its length. */
+static size_t store_key(const char *g, char *key) {
+        key[0] = SPATE_KV_KEY_USER;
+        return 1 + spate_went_key(g, strlen(g), 0, 0, key + 1);
+}
+
 /* The value of the last changelog record of group g's window at 0 in
  * partition 0 (copied into out), or 0 bytes when there is none. */
 static size_t last_value(spate_driver_t *d, const char *g, char *out, size_t size) {
-        char key[SPATE_WENT_KEY_MAX(24)];
-        size_t klen = spate_went_key(g, strlen(g), 0, 0, key);
+        char key[1 + SPATE_WENT_KEY_MAX(24)];
+        size_t klen = store_key(g, key);
         for (int64_t o = spate_driver_count(d, "drv-win-changelog", 0) - 1; o >= 0; o--) {
                 const spate_driver_msg_t *m = spate_driver_msg(d, "drv-win-changelog", 0, o);
                 if (m->key_len == klen && !memcmp(m->key, key, klen) && m->value && m->len <= size) {
@@ -806,22 +816,25 @@ static int tombstone_after(spate_driver_t *d, const char *key, size_t klen, int6
 }
 
 /* A commit a crash cut leaves changelog records without their meta record;
- * forged here after complete commits: a window that never was (ghost<i>),
- * window b with a's value and a record no window writes (key "x"). The
+ * forged here after complete commits (keys as the store writes them): a
+ * window that never was (ghost<i>), window b with a's value and a record no
+ * window writes (key "x"). The
  * restore does not apply them and the next commit writes their keys again
- * (tombstones for the ghost and "x", b's restored value), so that a restore from the changelog alone, which reads them with
+ * (the store's repair: tombstones for the ghost and "x", b's restored
+ * value), so that a restore from the changelog alone, which reads them with
  * that commit's frame, ends with the windows of a run without them - from
  * the whole changelog and from what compaction leaves of it, where only the
  * last meta record is left to judge every record before it. `times` such
  * cuts, each followed by a restart with the state directory and a commit
- * with one more record of a: more than the 64 ranges the meta's skip list
- * kept before the repair (the oldest ghosts then came back from a compacted
- * changelog). `again`: a second restart before the repairing commit, whose
+ * with one more record of a (70: more than the 64 ranges a window's own
+ * meta once kept of them, whose oldest ghosts then came back from a
+ * compacted changelog). `again`: a second restart before the repairing commit, whose
  * restore must still read the cut records (the store's checkpoint stays
  * before them). */
 static void cut_run(int times, int again, int compact) {
         rec_t r[3 + 80] = { { 0, "a", 100, 1, 0 }, { 0, "b", 200, 2, 0 }, { 1, "c", 150, 3, 0 } };
-        char what[128], va[256], vb[256], ghost[SPATE_WENT_KEY_MAX(24)], bkey[SPATE_WENT_KEY_MAX(24)];
+        char what[128], va[256], vb[256], ghost[1 + SPATE_WENT_KEY_MAX(24)], bkey[1 + SPATE_WENT_KEY_MAX(24)];
+        const char x[] = { SPATE_KV_KEY_USER, 'x' };
         int n = 3, repaired = 0;
         snprintf(what, sizeof(what), "%d cut commit%s%s, restored from the %schangelog", times,
                  times > 1 ? "s" : "", again ? ", restarted twice before the repair" : "",
@@ -830,17 +843,17 @@ static void cut_run(int times, int again, int compact) {
         pipe_recs(d, r, n);
         step(d);
         size_t la = last_value(d, "a", va, sizeof(va)), lb = last_value(d, "b", vb, sizeof(vb));
-        size_t bl = spate_went_key("b", 1, 0, 0, bkey);
+        size_t bl = store_key("b", bkey);
         CHECK(la > 0 && lb > 0 && memcmp(va, vb, la < lb ? la : lb), "%s: windows a and b in the changelog",
               what);
         for (int i = 0; i < times; i++) {
                 char g[24], vb2[256];
                 int64_t cut = spate_driver_count(d, "drv-win-changelog", 0);
                 snprintf(g, sizeof(g), "ghost%d", i);
-                size_t gl = spate_went_key(g, strlen(g), 0, 0, ghost);
+                size_t gl = store_key(g, ghost);
                 spate_driver_pipe_bytes(d, "drv-win-changelog", 0, ghost, gl, va, la, 0);
                 spate_driver_pipe_bytes(d, "drv-win-changelog", 0, bkey, bl, va, la, 0);
-                spate_driver_pipe_bytes(d, "drv-win-changelog", 0, "x", 1, "{}", 2, 0);
+                spate_driver_pipe_bytes(d, "drv-win-changelog", 0, x, sizeof(x), "{}", 2, 0);
                 crash(d, 1);
                 if (again)
                         crash(d, 1);
@@ -848,7 +861,7 @@ static void cut_run(int times, int again, int compact) {
                 pipe_recs(d, r + n++, 1);
                 spate_driver_process(d);
                 commit(d);
-                repaired += tombstone_after(d, ghost, gl, cut + 3) && tombstone_after(d, "x", 1, cut + 3) &&
+                repaired += tombstone_after(d, ghost, gl, cut + 3) && tombstone_after(d, x, sizeof(x), cut + 3) &&
                             last_value(d, "b", vb2, sizeof(vb2)) == lb && !memcmp(vb2, vb, lb);
         }
         CHECK(repaired == times, "%s: each repairing commit wrote the ghost's and x's tombstones and b's value (%d of %d)",
@@ -867,10 +880,29 @@ static void test_cut_commit(void) {
         cut_run(1, 0, 0);
         cut_run(1, 1, 0);
         cut_run(1, 0, 1);
-        cut_run(SPATE_WINMETA_MAX_SKIP + 6, 0, 1);
+        cut_run(70, 0, 1);
+}
+
+/* State an earlier version wrote - the window's own changelog records, a
+ * window key without the store's prefix byte and its "meta" record - is
+ * refused at the restore with what to do, not passed over (the changelog
+ * keeps its name: <app>-<store>-changelog). */
+static void test_old_state_refused(void) {
+        char key[SPATE_WENT_KEY_MAX(8)], err[1024];
+        size_t klen = spate_went_key("a", 1, 0, 0, key);
+        spate_driver_t *d = driver(0, NULL);
+        spate_driver_pipe_bytes(d, "drv-win-changelog", 0, key, klen, "\x01", 1, 0);
+        spate_driver_pipe_bytes(d, "drv-win-changelog", 0, "meta", 4, "\x03", 1, 0);
+        CHECK(spate_driver_crash(d, 0, err, sizeof(err)) == 0, "old state: crash: %s", err);
+        CHECK(spate_driver_assign(d) != 0 && strstr(spate_driver_ctx(d)->errstr, "drv-win-changelog") &&
+              strstr(spate_driver_ctx(d)->errstr, "not a store record") &&
+              strstr(spate_driver_ctx(d)->errstr, "reset the application's state"),
+              "old state: the restore fails saying what to do: %s", spate_driver_ctx(d)->errstr);
+        spate_driver_destroy(d);
 }
 
 int main(void) {
+        test_old_state_refused();
         test_fill_crash();
         test_fill_linear_crash();
         test_late_partition();

@@ -266,8 +266,8 @@ static void test_entry_codec(void) {
         klen = spate_went_key("alice", 5, 0, 42, key);
         CHECK(spate_went_key_decode(key, klen, &g, &glen, &bucket, &start) == 0 && !bucket &&
               start == 42, "window key round trip");
-        CHECK(spate_went_key_decode(SPATE_WINMETA_KEY, 4, &g, &glen, &bucket, &start) == -1,
-              "the meta key is no entry key");
+        CHECK(spate_went_key_decode("meta", 4, &g, &glen, &bucket, &start) == -1,
+              "a short key that is no entry key is rejected");
         spate_buf_free(&b);
         spate_winstate_free(ws);
 }
@@ -278,24 +278,23 @@ static void test_meta(void) {
         spate_winmeta_init(&m);
         m.next_offset = 99;
         m.stream_time = -5;
-        m.changelog_next = 1234;
         CHECK(spate_winmeta_seen(&m, 3, 10, 0) == 0, "first record of a partition is new");
         CHECK(spate_winmeta_seen(&m, 3, 10, 1) == 0, "second record of the same offset is new");
         CHECK(spate_winmeta_seen(&m, 3, 10, 1) == 1, "the same (offset, seq) again is a replay");
         CHECK(spate_winmeta_seen(&m, 3, 9, 5) == 1, "a lower offset is a replay");
         CHECK(spate_winmeta_seen(&m, 4, 0, 0) == 0, "another partition is independent");
-        /* skip ranges, as earlier versions wrote them */
-        m.nskip = 2;
-        m.skip[0][0] = 100, m.skip[0][1] = 120, m.skip[1][0] = 200, m.skip[1][1] = 201;
-        CHECK(spate_winmeta_skipped(&m, 119) && !spate_winmeta_skipped(&m, 120) && spate_winmeta_skipped(&m, 200),
-              "skip ranges match");
         spate_winmeta_encode(&m, &b);
-        CHECK(spate_winmeta_decode(b.data, b.len, &got, err, sizeof(err)) == 0 &&
-              got.next_offset == 99 && got.stream_time == -5 && got.changelog_next == 1234 &&
-              got.nup == 2 && got.up[0].seq == 1 && got.nskip == 2, "meta round trip");
-        CHECK(got.skip[1][0] == 200 && spate_winmeta_skipped(&got, 110), "skip ranges read back");
+        spate_winmeta_init(&got);
+        CHECK(spate_winmeta_decode(b.data, b.len, &got, err, sizeof(err)) == 0 && got.nup == 2 &&
+              got.up[0].partition == 3 && got.up[0].offset == 10 && got.up[0].seq == 1 && got.up[1].partition == 4,
+              "meta round trip");
+        CHECK(got.next_offset == 0 && got.stream_time == INT64_MIN,
+              "offset and stream time are the store's, not in the node's meta");
         CHECK(spate_winmeta_decode(b.data, b.len - 1, &got, err, sizeof(err)) == -1,
               "truncated meta rejected");
+        b.data[0] = 3;
+        CHECK(spate_winmeta_decode(b.data, b.len, &got, err, sizeof(err)) == -1 && strstr(err, "version 3"),
+              "an earlier version's meta rejected: %s", err);
         spate_buf_free(&b);
 }
 
