@@ -18,9 +18,10 @@
  * stream time is the snapshot's (so lateness decisions replay identically),
  * and records an upstream task wrote again after its own crash are
  * recognised by their upstream offset. Outputs are full values keyed by
- * window, so writing one again is harmless. A restore emits nothing and
- * leaves the windows in RocksDB: a group is read on its first record, and
- * windows due to close by a walk of the store (close_evicted()). */
+ * window, so writing one again is harmless. A restore emits nothing; the
+ * task then loads its windows while its share of memory holds them (warm()),
+ * and past it a group is read on its first record, and windows due to close
+ * by a walk of the store (close_evicted()). */
 #include "window_int.h"
 #include "../../util/log.h"
 #include "../../util/util.h"
