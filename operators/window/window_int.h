@@ -37,7 +37,6 @@ typedef struct win_task {
         int closing_evicted;         /* a walk of the store closing evicted groups is under
                                         way (window_task.c: close_evicted) */
         spate_buf_t walk_from;       /* where it goes on: a group's first key */
-        spate_buf_t walk_group;      /* the group it is loading */
         spate_metric_t *m_fetch;     /* the node's (win_t.m_fetch) */
         int logged_spill;            /* eviction was logged */
 } win_task_t;
@@ -61,6 +60,7 @@ typedef struct win_up {
 } win_up_t;
 
 typedef struct win_comb win_comb_t;
+typedef struct win_warm win_warm_t;
 
 typedef struct win {
         spate_winconf_t conf;
@@ -91,6 +91,8 @@ typedef struct win {
                                                (set_commit_above()) */
         win_task_t **tasks;                 /* by partition; restored ones only */
         int ntasks;
+        win_warm_t *warm;                   /* restored tasks loading their windows
+                                               (window_warm.c), NULL: none yet */
         const char *source_topic;           /* group_by: whose partitions feed the repartition
                                                topic (the upstream node's) */
         int source_partitions;              /* their count as declared (marks may raise it) */
@@ -210,5 +212,42 @@ void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx
 /* The tasks go (the node's destruction). */
 void win_tasks_free(spate_node_t *n);
 int win_punctuate(spate_node_t *n, spate_ctx_t *ctx);
+/* A walk of a task's store in key order, group by group (window_task.c:
+ * the Bloom filter's and the closing walks; window_warm.c's loads). */
+typedef struct win_walk {
+        const char *k, *v;           /* the entry: key and value, valid until the next step */
+        size_t kl, vl;
+        int kind;                    /* 1: it begins a group (the walk's first entry does),
+                                        0: of the group before, -1: no window entry's key */
+        spate_buf_t group;           /* the entry's group */
+        spate_buf_t prev;            /* the group before it */
+        spate_kv_iter_t *it;
+        int started;
+} win_walk_t;
+/* From the first key >= from (NULL: the store's first). 0, or -1 with
+ * errstr (nothing to close). */
+int win_walk_open(win_walk_t *wk, win_task_t *t, const char *from, size_t fromlen, char *errstr,
+                  size_t errstr_size);
+/* The next entry: 1 with wk's entry fields set, 0 at the end, -1 with
+ * errstr when the store fails. */
+int win_walk_next(win_walk_t *wk, char *errstr, size_t errstr_size);
+void win_walk_close(win_walk_t *wk);
+
+/* --- restored tasks' windows loaded into memory (window_warm.c) --- */
+/* Queues the load of restored task t's windows, at most limit bytes of
+ * them, and starts it on the queue's thread beside the caller. t is held,
+ * not owned: it must stay until win_warm_finish() or win_warm_free(). 0, or
+ * -1 when out of memory (t is not queued). */
+int win_warm_add(win_t *w, win_task_t *t, size_t limit);
+/* all: 1 when every window of t is in memory, 0 when the rest stays in its
+ * store. */
+typedef void (*win_warmed_cb)(spate_node_t *n, win_task_t *t, int all);
+/* Waits for every queued load, the caller loading its share, then calls
+ * done for each task in the order queued; the queue is empty after. 0, or
+ * -1 with ctx->errstr naming the partition whose windows failed to load
+ * (done not called). */
+int win_warm_finish(spate_node_t *n, win_warmed_cb done, spate_ctx_t *ctx);
+/* Stops the loads not begun and waits for the rest (before the tasks go). */
+void win_warm_free(win_t *w);
 
 #endif

@@ -19,7 +19,8 @@
  * and records an upstream task wrote again after its own crash are
  * recognised by their upstream offset. Outputs are full values keyed by
  * window, so writing one again is harmless. A restore emits nothing; the
- * task then loads its windows while its share of memory holds them (warm()),
+ * task then loads its windows while its share of memory holds them
+ * (window_warm.c, beside the restore of the rebalance's next task),
  * and past it a group is read on its first record, and windows due to close
  * by a walk of the store (close_evicted()). */
 #include "window_int.h"
@@ -27,7 +28,6 @@
 #include "../../util/util.h"
 
 #include <malloc.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +41,6 @@ static void task_free(const win_t *w, win_task_t *t) {
         if (!t)
                 return;
         spate_buf_free(&t->walk_from);
-        spate_buf_free(&t->walk_group);
         spate_winstate_free(t->ws);
         free(t);
 }
@@ -237,42 +236,54 @@ static size_t task_limit(const win_t *w) {
         return spate_topology_cache_bytes(w->topo) / (size_t)(n > 0 ? n : 1);
 }
 
-/* 1 when entry key `key` is of group g; 0 when of another, which g becomes;
- * -1 when it is no entry key (the meta). */
-static int same_group(spate_buf_t *g, const char *key, size_t klen) {
+int win_walk_open(win_walk_t *wk, win_task_t *t, const char *from, size_t fromlen, char *errstr,
+                  size_t errstr_size) {
+        *wk = (win_walk_t){ 0 };
+        return spate_kv_iter(t->kv, from, fromlen, NULL, 0, &wk->it, errstr, errstr_size);
+}
+
+int win_walk_next(win_walk_t *wk, char *errstr, size_t errstr_size) {
         const char *group;
         size_t glen;
-        int bucket;
+        int bucket, rc = spate_kv_iter_next(wk->it, &wk->k, &wk->kl, &wk->v, &wk->vl, errstr, errstr_size);
         int64_t start;
-        if (spate_went_key_decode(key, klen, &group, &glen, &bucket, &start))
-                return -1;
-        /* An empty group ("") meets an empty buffer, whose data may be NULL. */
-        if (glen == g->len && (!glen || !memcmp(group, g->data, glen)))
+        if (rc != 1)
+                return rc;
+        if (spate_went_key_decode(wk->k, wk->kl, &group, &glen, &bucket, &start)) {
+                wk->kind = -1;
                 return 1;
-        spate_buf_set(g, group, glen);
-        return 0;
+        }
+        /* started: the first group is new even when it is "" (which the empty
+         * buffer equals). */
+        wk->kind = !wk->started || glen != wk->group.len || (glen && memcmp(group, wk->group.data, glen));
+        wk->started = 1;
+        if (wk->kind) {
+                spate_buf_t prev = wk->prev;
+                wk->prev = wk->group;
+                wk->group = prev;
+                spate_buf_set(&wk->group, group, glen);
+        }
+        return 1;
+}
+
+void win_walk_close(win_walk_t *wk) {
+        spate_kv_iter_destroy(wk->it);
+        spate_buf_free(&wk->group);
+        spate_buf_free(&wk->prev);
 }
 
 /* Visits the group of each key in the task's store (a group once per run of
  * its entries); 0, or -1 with errstr. */
 static int each_stored_group(win_task_t *t, void (*cb)(win_task_t *t, const char *g, size_t glen, void *opaque),
                              void *opaque, char *errstr, size_t errstr_size) {
-        spate_kv_iter_t *it;
-        const char *k, *v;
-        size_t kl, vl;
+        win_walk_t wk;
         int rc;
-        if (spate_kv_iter(t->kv, NULL, 0, NULL, 0, &it, errstr, errstr_size))
+        if (win_walk_open(&wk, t, NULL, 0, errstr, errstr_size))
                 return -1;
-        t->walk_group.len = 0;
-        /* started: the first group is new even when it is "" (which the empty
-         * buffer equals). */
-        for (int started = 0, same; (rc = spate_kv_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1;)
-                if ((same = same_group(&t->walk_group, k, kl)) == 0 || (same == 1 && !started)) {
-                        cb(t, t->walk_group.data, t->walk_group.len, opaque);
-                        started = 1;
-                }
-        spate_kv_iter_destroy(it);
-        t->walk_group.len = 0;
+        while ((rc = win_walk_next(&wk, errstr, errstr_size)) == 1)
+                if (wk.kind == 1)
+                        cb(t, wk.group.data, wk.group.len, opaque);
+        win_walk_close(&wk);
         return rc ? -1 : 0;
 }
 
@@ -347,11 +358,11 @@ static void evict(const spate_node_t *n, win_task_t *t) {
 #define WALK_MIN_GROUPS 1024
 #define WALK_MAX_GROUPS 65536
 
-/* The group whose entries the walk is loading ends: it is closed (and stays,
- * dirty, until the commit writes it) or evicted again. -1 with errstr when
- * out of memory. */
-static int walk_settle(win_task_t *t, int *loaded, char *errstr, size_t errstr_size) {
-        int rc = *loaded ? spate_winstate_settle(t->ws, t->walk_group.data, t->walk_group.len) : 0;
+/* Group g, whose entries the walk loaded (*loaded) or found in memory, ends:
+ * it is closed (and stays, dirty, until the commit writes it) or evicted
+ * again. -1 with errstr when out of memory. */
+static int walk_settle(win_task_t *t, const spate_buf_t *g, int *loaded, char *errstr, size_t errstr_size) {
+        int rc = *loaded ? spate_winstate_settle(t->ws, g->data, g->len) : 0;
         *loaded = 0;
         if (rc >= 0)
                 return 0;
@@ -370,11 +381,9 @@ static int walk_settle(win_task_t *t, int *loaded, char *errstr, size_t errstr_s
  * groups written since are in memory, and skipped. */
 static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t errstr_size) {
         spate_winstate_t *ws = t->ws;
-        spate_kv_iter_t *it;
-        const char *k, *v, *group;
-        size_t kl, vl, glen, limit = task_limit(w);
-        int bucket, loaded = 0, groups = 0, rc, started = 0;
-        int64_t start;
+        win_walk_t wk;
+        size_t limit = task_limit(w);
+        int loaded = 0, groups = 0, rc;
         if (!t->closing_evicted) {
                 if (!ws->spilled || ws->evicted_due == INT64_MAX || ws->stream_time < ws->evicted_due)
                         return 0;
@@ -382,37 +391,33 @@ static int close_evicted(const win_t *w, win_task_t *t, char *errstr, size_t err
                 t->walk_from.len = 0;
                 ws->evicted_due = INT64_MAX;
         }
-        if (spate_kv_iter(t->kv, t->walk_from.len ? t->walk_from.data : NULL, t->walk_from.len, NULL, 0, &it,
-                          errstr, errstr_size))
+        if (win_walk_open(&wk, t, t->walk_from.len ? t->walk_from.data : NULL, t->walk_from.len, errstr,
+                          errstr_size))
                 return -1;
-        while ((rc = spate_kv_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
-                if (spate_went_key_decode(k, kl, &group, &glen, &bucket, &start))
+        while ((rc = win_walk_next(&wk, errstr, errstr_size)) == 1) {
+                if (wk.kind < 0)
                         continue;  /* no entry of a window's (not written by one) */
-                /* started: the walk's first group is new even when it is "" */
-                if (!started || glen != t->walk_group.len || (glen && memcmp(group, t->walk_group.data, glen))) {
-                        started = 1;
-                        if (walk_settle(t, &loaded, errstr, errstr_size)) {
+                if (wk.kind == 1) {
+                        if (walk_settle(t, &wk.prev, &loaded, errstr, errstr_size)) {
                                 rc = -1;
                                 break;
                         }
                         if (++groups > WALK_MAX_GROUPS || (groups > WALK_MIN_GROUPS && ws->bytes > limit)) {
                                 /* Goes on from this group at the next commit. */
-                                spate_buf_set(&t->walk_from, k, SPATE_WINKEY_SIZE(glen));
-                                spate_kv_iter_destroy(it);
+                                spate_buf_set(&t->walk_from, wk.k, SPATE_WINKEY_SIZE(wk.group.len));
+                                win_walk_close(&wk);
                                 return 0;
                         }
-                        spate_buf_set(&t->walk_group, group, glen);
-                        loaded = !spate_winstate_holds(ws, group, glen);
+                        loaded = !spate_winstate_holds(ws, wk.group.data, wk.group.len);
                 }
-                if (loaded && spate_winstate_load(ws, k, kl, v, vl, errstr, errstr_size)) {
+                if (loaded && spate_winstate_load_walk(ws, wk.k, wk.kl, wk.v, wk.vl, wk.kind, errstr, errstr_size)) {
                         rc = -1;
                         break;
                 }
         }
-        spate_kv_iter_destroy(it);
-        if (rc == 0 && walk_settle(t, &loaded, errstr, errstr_size))
+        if (rc == 0 && walk_settle(t, &wk.group, &loaded, errstr, errstr_size))
                 rc = -1;
-        t->walk_group.len = 0;
+        win_walk_close(&wk);
         t->closing_evicted = rc != 0;
         return rc ? -1 : 0;
 }
@@ -644,37 +649,9 @@ static int tasks_reserve(win_t *w, int32_t partition) {
         return 0;
 }
 
-/* Loads the task's windows from its store, group by group, while they fit
- * in limit bytes (memory holds a group whole or not at all): 1 when they
- * all did, 0 when the rest stays in RocksDB, -1 with errstr when an entry
- * does not decode or the store fails. */
-static int warm_up(win_task_t *t, size_t limit, char *errstr, size_t errstr_size) {
-        spate_kv_iter_t *it;
-        const char *k, *v;
-        size_t kl, vl;
-        int rc, started = 0;
-        if (spate_kv_iter(t->kv, NULL, 0, NULL, 0, &it, errstr, errstr_size))
-                return -1;
-        t->walk_group.len = 0;
-        while ((rc = spate_kv_iter_next(it, &k, &kl, &v, &vl, errstr, errstr_size)) == 1) {
-                if ((same_group(&t->walk_group, k, kl) == 0 || !started) && t->ws->bytes > limit) {
-                        rc = 2;
-                        break;
-                }
-                started = 1;
-                if (spate_winstate_load(t->ws, k, kl, v, vl, errstr, errstr_size)) {
-                        rc = -1;
-                        break;
-                }
-        }
-        spate_kv_iter_destroy(it);
-        t->walk_group.len = 0;
-        return rc < 0 ? -1 : rc != 2;
-}
-
 /* A task (partition p) whose store was just restored: the frame's input
- * offset and window meta, nothing in memory yet (warm()). NULL with
- * ctx->errstr. */
+ * offset and window meta, nothing in memory yet (window_warm.c loads it).
+ * NULL with ctx->errstr. */
 static win_task_t *task_restored(spate_node_t *n, spate_kv_t *kv, int32_t p, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         win_task_t *t;
@@ -699,111 +676,69 @@ static win_task_t *task_restored(spate_node_t *n, spate_kv_t *kv, int32_t p, spa
         return t;
 }
 
-/* Every other task of a rebalance's, from `first`, warmed up: each thread
- * touches its own tasks and iterators only (winstate.c and the codecs keep
- * no shared state). */
-typedef struct warm {
-        win_task_t **tasks;
-        int *all;                    /* per task: warm_up()'s answer */
-        int n, first;
-        size_t limit;
-        int32_t failed;              /* the partition that failed, -1: none */
-        char err[512];
-} warm_t;
-
-static void *warm_half(void *arg) {
-        warm_t *h = arg;
-        for (int i = h->first; i < h->n && h->failed < 0; i += 2)
-                if ((h->all[i] = warm_up(h->tasks[i], h->limit, h->err, sizeof(h->err))) < 0)
-                        h->failed = h->tasks[i]->partition;
-        return NULL;
+/* A task's windows are loaded (window_warm.c; all: every one of them): the
+ * rest stays in RocksDB, read when a record or the closing walk needs it,
+ * and the Bloom filter of the groups there is built now (else each new group
+ * would read RocksDB in vain). */
+static void warmed(spate_node_t *n, win_task_t *t, int all) {
+        spate_winstate_advance(t->ws, t->meta.stream_time);
+        t->idle_base = t->ws->stream_time;
+        if (!all) {
+                spill(t->ws);
+                bloom_rebuild(n, t);
+                t->logged_spill = 1;
+        }
+        spate_info("window '%s' partition %d restored: %llu windows in memory%s; input resumes at offset %lld",
+                   n->name, t->partition, (unsigned long long)(t->ws->nwindows + t->ws->nbuckets),
+                   all ? "" : ", the rest in its store (read when needed)", (long long)t->resume_offset);
 }
 
-/* The windows of the n tasks just restored, in memory while the node's
- * share split over the partitions holds them (as many as records would
- * read), on two threads: decoding them is most of a failover's restore of
- * a window (2 s for 1 M windows on one thread, bench/restore_bench.sh).
- * The rest stays in RocksDB, read when a record or the closing walk needs
- * it; the Bloom filter of the groups there is built now (else each new
- * group would read RocksDB in vain). 0, or -1 with ctx->errstr. */
-static int warm(spate_node_t *n, win_task_t **tasks, int nt, spate_ctx_t *ctx) {
+/* Each task the store restored and the window has not yet is made, and its
+ * windows start loading beside the restore of the next (window_warm.c),
+ * while the node's share of memory split over the partitions holds them
+ * (as many as records would read). 0, or -1 with ctx->errstr. */
+static int take_restored(spate_node_t *n, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
         size_t limit = spate_topology_cache_bytes(w->topo) / (size_t)(w->partitions > 0 ? w->partitions : 1);
-        int *all = calloc((size_t)nt, sizeof(*all));
-        warm_t h[2];
-        pthread_t th;
-        if (!all) {
-                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
-                return -1;
-        }
-        for (int i = 0; i < 2; i++)
-                h[i] = (warm_t){ .tasks = tasks, .all = all, .n = nt, .first = i, .limit = limit, .failed = -1 };
-        int threaded = nt > 1 && !pthread_create(&th, NULL, warm_half, &h[1]);
-        warm_half(&h[0]);
-        if (threaded)
-                pthread_join(th, NULL);
-        else
-                warm_half(&h[1]);
-        for (int i = 0; i < 2; i++)
-                if (h[i].failed >= 0) {
-                        snprintf(ctx->errstr, sizeof(ctx->errstr), "window '%s' partition %d: reading its windows "
-                                 "from its store: %s", n->name, h[i].failed, h[i].err);
-                        free(all);
+        for (int32_t p = 0; p < w->partitions; p++) {
+                spate_kv_t *kv;
+                win_task_t *t;
+                if (win_task_get(w, p) || !(kv = spate_kv_node_task(n, w->store, p, ctx)))
+                        continue;
+                if (!(t = task_restored(n, kv, p, ctx)))
+                        return -1;
+                if (win_warm_add(w, t, limit)) {
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
                         return -1;
                 }
-        for (int i = 0; i < nt; i++) {
-                win_task_t *t = tasks[i];
-                spate_winstate_advance(t->ws, t->meta.stream_time);
-                t->idle_base = t->ws->stream_time;
-                if (!all[i]) {
-                        spill(t->ws);
-                        bloom_rebuild(n, t);
-                        t->logged_spill = 1;
-                }
-                spate_info("window '%s' partition %d restored: %llu windows in memory%s; input resumes at offset "
-                           "%lld", n->name, t->partition, (unsigned long long)(t->ws->nwindows + t->ws->nbuckets),
-                           all[i] ? "" : ", the rest in its store (read when needed)", (long long)t->resume_offset);
         }
-        free(all);
         return 0;
 }
 
-/* The store's provider (attached before this one) restored the partition;
- * a task held from an earlier assignment goes, its store gone with it. */
+/* The store's provider (attached before this one) is restoring the
+ * partition, and the restores before it are done: their tasks are made and
+ * start loading (take_restored()). A task held from an earlier assignment
+ * goes, its store gone with it (the loads under way end first: one may be
+ * its). */
 int win_assign(spate_node_t *n, const char *topic, int32_t partition, spate_ctx_t *ctx) {
         win_t *w = n->ctx;
-        (void)ctx;
         if (strcmp(topic, w->input_topic))
                 return 0;
         set_commit_above(w);
-        if (partition < w->ntasks) {
+        if (win_task_get(w, partition)) {
+                if (win_warm_finish(n, warmed, ctx))
+                        return -1;
                 task_free(w, w->tasks[partition]);
                 w->tasks[partition] = NULL;
         }
-        return 0;
+        return take_restored(n, ctx);
 }
 
 /* Every restore of the rebalance is joined (the store's assigned() ran
- * first): each task the store has and the window not yet is made. */
+ * first): the last tasks are made, and every load ends. */
 int win_assigned(spate_node_t *n, spate_ctx_t *ctx) {
-        win_t *w = n->ctx;
-        win_task_t **fresh = calloc((size_t)(w->partitions > 0 ? w->partitions : 1), sizeof(*fresh));
-        int nf = 0, rc = 0;
-        if (!fresh) {
-                snprintf(ctx->errstr, sizeof(ctx->errstr), "out of memory");
-                return -1;
-        }
-        for (int32_t p = 0; !rc && p < w->partitions; p++) {
-                spate_kv_t *kv;
-                if (win_task_get(w, p) || !(kv = spate_kv_node_task(n, w->store, p, ctx)))
-                        continue;
-                if (!(fresh[nf++] = task_restored(n, kv, p, ctx)))
-                        rc = -1;
-        }
-        if (!rc && nf)
-                rc = warm(n, fresh, nf, ctx);
-        free(fresh);
-        set_commit_above(w);
+        int rc = take_restored(n, ctx) || win_warm_finish(n, warmed, ctx) ? -1 : 0;
+        set_commit_above(n->ctx);
         return rc;
 }
 
@@ -818,6 +753,7 @@ void win_revoke(spate_node_t *n, const char *topic, int32_t partition, spate_ctx
 
 void win_tasks_free(spate_node_t *n) {
         win_t *w = n->ctx;
+        win_warm_free(w);
         for (int i = 0; i < w->ntasks; i++)
                 task_free(w, w->tasks[i]);
         free(w->tasks);

@@ -111,10 +111,9 @@ static int rehash(spate_winstate_t *ws) {
         return 0;
 }
 
-static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t klen) {
-        spate_wgroup_t *g = group_find(ws, key, klen);
-        if (g)
-                return g;
+/* A group memory does not hold, new in the table (its key copied). */
+static spate_wgroup_t *group_add(spate_winstate_t *ws, const char *key, size_t klen) {
+        spate_wgroup_t *g;
         if (ws->ngroups >= ws->cap && rehash(ws))
                 return NULL;
         /* The key inside the group: one allocation less per group, which
@@ -129,6 +128,11 @@ static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t k
         ws->ngroups++;
         ws->bytes += group_bytes(ws->conf, g);
         return g;
+}
+
+static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t klen) {
+        spate_wgroup_t *g = group_find(ws, key, klen);
+        return g ? g : group_add(ws, key, klen);
 }
 
 static int bloom_probe(const spate_winstate_t *ws, const char *key, size_t klen, int set) {
@@ -873,6 +877,8 @@ static void group_unlink(spate_winstate_t *ws, spate_wgroup_t *g) {
         *pp = g->next;
         ws->ngroups--;
         ws->bytes -= group_bytes(ws->conf, g);
+        if (ws->walked == g)
+                ws->walked = NULL;
         group_free(ws->conf, g);
 }
 
@@ -897,8 +903,11 @@ spate_went_t *spate_winstate_find(spate_winstate_t *ws, const char *group, size_
         return g ? find(g->win, g->nwin, start) : NULL;
 }
 
-int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
-                        size_t vlen, char *errstr, size_t errstr_size) {
+/* How load() finds the entry's group. */
+enum { LOAD_LOOKUP, LOAD_WALK_FIRST, LOAD_WALK_NEXT };
+
+static int load(spate_winstate_t *ws, const void *key, size_t klen, const void *val, size_t vlen, int how,
+                char *errstr, size_t errstr_size) {
         const char *group;
         size_t glen;
         int bucket;
@@ -913,7 +922,9 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 snprintf(errstr, errstr_size, "malformed window key (%zu bytes)", klen);
                 return -1;
         }
-        g = group_find(ws, group, glen);
+        /* A walk's first key of a group needs no lookup (memory holds none
+         * of its groups): over a whole task, lookups that miss the cache. */
+        g = how == LOAD_LOOKUP ? group_find(ws, group, glen) : how == LOAD_WALK_NEXT ? ws->walked : NULL;
         old = g ? find(bucket ? g->bkt : g->win, bucket ? g->nbkt : g->nwin, start) : NULL;
         if (!val) {
                 if (old) {
@@ -931,7 +942,7 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
         if (bucket)
                 e.end = start;
         if (!old) {
-                if (!(g = group_get(ws, group, glen)) ||
+                if ((!g && !(g = group_add(ws, group, glen))) ||
                     !(old = insert(ws, g, bucket, start, e.end, e.states))) {
                         spate_agg_states_free(e.states, ws->conf->nfns);
                         spate_wids_free(ids);
@@ -950,7 +961,18 @@ int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, cons
                 ws->nclosed = ws->nclosed - old->closed + e.closed;
         *old = e;
         due(ws, bucket ? INT64_MIN : close_time(ws, old));
+        ws->walked = g;
         return 0;
+}
+
+int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
+                        size_t vlen, char *errstr, size_t errstr_size) {
+        return load(ws, key, klen, val, vlen, LOAD_LOOKUP, errstr, errstr_size);
+}
+
+int spate_winstate_load_walk(spate_winstate_t *ws, const void *key, size_t klen, const void *val, size_t vlen,
+                             int first, char *errstr, size_t errstr_size) {
+        return load(ws, key, klen, val, vlen, first ? LOAD_WALK_FIRST : LOAD_WALK_NEXT, errstr, errstr_size);
 }
 
 /* --- eviction (winstate.h) --- */

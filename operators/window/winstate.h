@@ -152,6 +152,7 @@ typedef struct spate_winstate {
         int bloom_ok;               /* it covers every group in the store */
         int (*fetch)(void *opaque, struct spate_winstate *ws, const char *group, size_t glen);
         void *fetch_opaque;
+        spate_wgroup_t *walked;     /* the group of the last entry loaded, NULL: gone */
         char err[256];              /* why the last fetch failed */
 } spate_winstate_t;
 
@@ -233,6 +234,12 @@ const spate_wids_t *spate_winstate_ids(const spate_winstate_t *ws, const spate_w
  * do not decode (the caller treats its state as corrupt). */
 int spate_winstate_load(spate_winstate_t *ws, const void *key, size_t klen, const void *val,
                         size_t vlen, char *errstr, size_t errstr_size);
+/* spate_winstate_load() of a store's entries walked in key order (a group's
+ * entries together) into memory that holds none of the walk's groups: first
+ * says key is the first of its group (memory does not hold it: no lookup),
+ * else it is of the group of the previous call's entry. */
+int spate_winstate_load_walk(spate_winstate_t *ws, const void *key, size_t klen, const void *val, size_t vlen,
+                             int first, char *errstr, size_t errstr_size);
 
 /* Eviction: state larger than memory. The caller keeps every entry in a
  * store as of its last commit (window_task.c: RocksDB, written at the

@@ -413,6 +413,64 @@ static void test_load(void) {
         spate_winstate_free(b);
 }
 
+/* copy_entry's walk: each group's entries arrive together (each_entry's
+ * order), so the walk's load is told when a group begins. */
+typedef struct {
+        spate_winstate_t *dst;
+        const spate_winconf_t *c;
+        char last[8];
+        size_t lastlen;
+        int started;
+} walk_copy_t;
+
+static int walk_entry(void *opaque, const spate_wgroup_t *g, int bucket, spate_went_t *e) {
+        walk_copy_t *w = opaque;
+        char key[SPATE_WENT_KEY_MAX(g->klen)];
+        size_t klen = spate_went_key(g->key, g->klen, bucket, e->start, key);
+        int first = !w->started || g->klen != w->lastlen || memcmp(g->key, w->last, g->klen);
+        spate_buf_t b = { 0 };
+        spate_went_encode(w->c, e, &b);
+        int rc = spate_winstate_load_walk(w->dst, key, klen, b.data, b.len, first, err, sizeof(err));
+        spate_buf_free(&b);
+        memcpy(w->last, g->key, g->klen);
+        w->lastlen = g->klen;
+        w->started = 1;
+        return rc;
+}
+
+/* The walk's load (no lookup of a group's first entry) makes the state the
+ * lookup's load makes: the same groups once each, the same windows. */
+static void test_load_walk(void) {
+        spate_winconf_t c = conf(SPATE_WINDOW_HOPPING, 100, 50, 0);
+        spate_winstate_t *a = spate_winstate_new(&c), *b = spate_winstate_new(&c);
+        const char *groups[] = { "", "x", "y", "zz" };   /* "" first: a group too */
+        walk_copy_t w = { .dst = b, .c = &c };
+        for (int i = 0; i < 40; i++)
+                add(a, groups[i % 4], i * 7, i, i);
+        CHECK(spate_winstate_each(a, walk_entry, &w) == 0 && b->nwindows == a->nwindows &&
+              b->ngroups == a->ngroups && b->ngroups == 4, "a walk loads %llu windows in %zu groups",
+              (unsigned long long)b->nwindows, b->ngroups);
+        int same = 1;
+        for (int gi = 0; gi < 4; gi++)
+                for (int64_t start = -50; start <= 300; start += 50) {
+                        spate_went_t *wa = spate_winstate_find(a, groups[gi], strlen(groups[gi]), start);
+                        spate_went_t *wb = spate_winstate_find(b, groups[gi], strlen(groups[gi]), start);
+                        same &= (!wa && !wb) || (wa && wb && num_result(wa, 0) == num_result(wb, 0) &&
+                                                 num_result(wa, 1) == num_result(wb, 1));
+                }
+        CHECK(same, "every window as the original's");
+        /* A later lookup finds the walked group: no second "x". */
+        char key[SPATE_WENT_KEY_MAX(1)];
+        spate_buf_t v = { 0 };
+        spate_went_encode(&c, spate_winstate_find(a, "x", 1, 0), &v);
+        CHECK(spate_winstate_load(b, key, spate_went_key("x", 1, 0, 0, key), v.data, v.len, err,
+                                  sizeof(err)) == 0 && b->ngroups == 4 && b->nwindows == a->nwindows,
+              "a lookup after the walk replaces in the walked group");
+        spate_buf_free(&v);
+        spate_winstate_free(a);
+        spate_winstate_free(b);
+}
+
 static void test_iso(void) {
         char buf[32];
         spate_fmt_iso_ms(INT64_C(1795428000000), buf, sizeof(buf));
@@ -805,6 +863,7 @@ int main(void) {
         test_revision();
         test_session_tombstones();
         test_load();
+        test_load_walk();
         test_iso();
         return CHECK_DONE();
 }
