@@ -678,14 +678,15 @@ static win_task_t *task_restored(spate_node_t *n, spate_kv_t *kv, int32_t p, spa
 
 /* A task's windows are loaded (window_warm.c; all: every one of them): the
  * rest stays in RocksDB, read when a record or the closing walk needs it,
- * and the Bloom filter of the groups there is built now (else each new group
- * would read RocksDB in vain). */
+ * with the Bloom filter of the groups there the load built (else each new
+ * group would read RocksDB in vain; built here if the load could not). */
 static void warmed(spate_node_t *n, win_task_t *t, int all) {
         spate_winstate_advance(t->ws, t->meta.stream_time);
         t->idle_base = t->ws->stream_time;
         if (!all) {
                 spill(t->ws);
-                bloom_rebuild(n, t);
+                if (!t->ws->bloom_ok)
+                        bloom_rebuild(n, t);
                 t->logged_spill = 1;
         }
         spate_info("window '%s' partition %d restored: %llu windows in memory%s; input resumes at offset %lld",

@@ -33,27 +33,67 @@ struct win_warm {
         char err[512];
 };
 
+/* The groups' hashes a load walked, for the Bloom filter of a task that
+ * did not fit (its size is known once the walk ends). */
+typedef struct {
+        uint64_t *h;
+        size_t n, cap;
+        int failed;                  /* out of memory: no filter (warmed() builds one) */
+} hashes_t;
+
+static void hashes_add(hashes_t *hs, const spate_buf_t *g) {
+        if (hs->failed)
+                return;
+        if (hs->n == hs->cap) {
+                size_t cap = hs->cap ? 2 * hs->cap : 1024;
+                uint64_t *h = realloc(hs->h, cap * sizeof(*h));
+                if (!h) {
+                        hs->failed = 1;
+                        return;
+                }
+                hs->h = h;
+                hs->cap = cap;
+        }
+        hs->h[hs->n++] = spate_winstate_group_hash(g->data, g->len);
+}
+
+/* The filter of every group the walk saw, twice their number in room (as
+ * window_task.c's bloom_rebuild() sizes it); left off when out of memory. */
+static void filter_build(spate_winstate_t *ws, const hashes_t *hs) {
+        if (hs->failed || spate_winstate_bloom_reset(ws, 2 * hs->n))
+                return;
+        for (size_t i = 0; i < hs->n; i++)
+                spate_winstate_bloom_note_hash(ws, hs->h[i]);
+        spate_winstate_bloom_done(ws);
+}
+
 /* Loads the task's windows from its store, group by group, while they fit
  * in limit bytes (memory holds a group whole or not at all): 1 when they
- * all did, 0 when the rest stays in RocksDB, -1 with errstr when an entry
- * does not decode or the store fails. */
+ * all did, 0 when the rest stays in RocksDB (the same walk then gives the
+ * Bloom filter of the groups there), -1 with errstr when an entry does not
+ * decode or the store fails. */
 static int warm_up(win_task_t *t, size_t limit, char *errstr, size_t errstr_size) {
         win_walk_t wk;
-        int rc;
+        hashes_t hs = { 0 };
+        int rc, full = 0;
         if (win_walk_open(&wk, t, NULL, 0, errstr, errstr_size))
                 return -1;
         while ((rc = win_walk_next(&wk, errstr, errstr_size)) == 1) {
-                if (wk.kind == 1 && t->ws->bytes > limit) {
-                        rc = 2;
-                        break;
+                if (wk.kind == 1) {
+                        full |= t->ws->bytes > limit;
+                        hashes_add(&hs, &wk.group);
                 }
-                if (spate_winstate_load_walk(t->ws, wk.k, wk.kl, wk.v, wk.vl, wk.kind == 1, errstr, errstr_size)) {
+                if (!full && spate_winstate_load_walk(t->ws, wk.k, wk.kl, wk.v, wk.vl, wk.kind == 1, errstr,
+                                                      errstr_size)) {
                         rc = -1;
                         break;
                 }
         }
         win_walk_close(&wk);
-        return rc < 0 ? -1 : rc != 2;
+        if (!rc && full)
+                filter_build(t->ws, &hs);
+        free(hs.h);
+        return rc < 0 ? -1 : !full;
 }
 
 /* Takes queued tasks and loads them until none is left and the queue is

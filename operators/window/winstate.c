@@ -136,7 +136,7 @@ static spate_wgroup_t *group_get(spate_winstate_t *ws, const char *key, size_t k
 }
 
 static int bloom_probe(const spate_winstate_t *ws, const char *key, size_t klen, int set) {
-        return spate_bloom_probe(ws->bloom, ws->bloom_bits, spate_hash(key, klen), set);
+        return spate_bloom_probe(ws->bloom, ws->bloom_bits, spate_winstate_group_hash(key, klen), set);
 }
 
 int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups) {
@@ -153,11 +153,19 @@ int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups) {
         return 0;
 }
 
-void spate_winstate_bloom_note(spate_winstate_t *ws, const char *group, size_t glen) {
+uint64_t spate_winstate_group_hash(const char *group, size_t glen) {
+        return spate_hash(group, glen);
+}
+
+void spate_winstate_bloom_note_hash(spate_winstate_t *ws, uint64_t h) {
         if (!ws->bloom)
                 return;
-        bloom_probe(ws, group, glen, 1);
+        spate_bloom_probe(ws->bloom, ws->bloom_bits, h, 1);
         ws->bloom_n++;
+}
+
+void spate_winstate_bloom_note(spate_winstate_t *ws, const char *group, size_t glen) {
+        spate_winstate_bloom_note_hash(ws, spate_winstate_group_hash(group, glen));
 }
 
 void spate_winstate_bloom_done(spate_winstate_t *ws) {

@@ -270,6 +270,10 @@ size_t spate_winstate_evict(spate_winstate_t *ws, size_t limit);
  * its size (evictions note groups too). */
 int spate_winstate_bloom_reset(spate_winstate_t *ws, size_t groups);
 void spate_winstate_bloom_note(spate_winstate_t *ws, const char *group, size_t glen);
+/* A group by its hash (spate_winstate_group_hash()): a walk that counts the
+ * groups before the filter is sized keeps hashes, not keys. */
+uint64_t spate_winstate_group_hash(const char *group, size_t glen);
+void spate_winstate_bloom_note_hash(spate_winstate_t *ws, uint64_t h);
 void spate_winstate_bloom_done(spate_winstate_t *ws);
 int spate_winstate_bloom_due(const spate_winstate_t *ws);
 /* 1 when group is in memory. */
