@@ -110,8 +110,9 @@ static void *drain(void *arg) {
                         break;
                 int i = q->next++;
                 win_task_t *t = q->tasks[i];
+                size_t limit = q->limit;
                 pthread_mutex_unlock(&q->mu);
-                int rc = warm_up(t, q->limit, err, sizeof(err));
+                int rc = warm_up(t, limit, err, sizeof(err));
                 pthread_mutex_lock(&q->mu);
                 q->all[i] = rc;
                 if (rc < 0 && q->failed < 0) {
