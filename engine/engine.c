@@ -39,10 +39,10 @@ static struct out_topic *out_topic(spate_engine_t *e, const char *name) {
         struct out_topic *o = spate_xrealloc(e->outs, sizeof(*o) * (size_t)(e->nouts + 1));
         e->outs = o;
         const spate_topic_decl_t *d = spate_topology_topic(e->topo, name);
-        o[e->nouts] = (struct out_topic){ rd_kafka_topic_name(rkt), rkt,
-                                          !strcmp(name, e->topo->dlq_topic) ? ROLE_DLQ
-                                          : d && d->role == SPATE_TOPIC_SINK ? SPATE_TOPIC_SINK
-                                          : SPATE_TOPIC_INTERNAL };
+        o[e->nouts] = (struct out_topic){ .name = rd_kafka_topic_name(rkt), .rkt = rkt,
+                                          .role = !strcmp(name, e->topo->dlq_topic) ? ROLE_DLQ
+                                                  : d && d->role == SPATE_TOPIC_SINK ? SPATE_TOPIC_SINK
+                                                  : SPATE_TOPIC_INTERNAL };
         return &o[e->nouts++];
 }
 
@@ -121,35 +121,97 @@ static int wait_queue_room(spate_engine_t *e) {
         return 0;
 }
 
+/* A message librdkafka would refuse as too large (its overhead of a record
+ * in a v2 batch at most: rd_kafka_msg_max_wire_size()), told at once: the
+ * record that made it is dead-lettered, not the instance failed later. */
+#define MSG_MAX_OVERHEAD 36
+
+static int produce_now(spate_ctx_t *ctx, int i, int32_t partition, const void *key, size_t key_len,
+                       const void *value, size_t len, int64_t ts, int64_t *acked) {
+        spate_engine_t *e = ctx->engine;
+        rd_kafka_topic_t *rkt = e->outs[i].rkt;  /* a delivery report may grow e->outs */
+        for (;;) {
+                rd_kafka_resp_err_t err = rd_kafka_producev(
+                        ctx->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
+                        RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(acked),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                if (!err)
+                        return 0;
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: %s",
+                                 rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
+                        return -1;
+                }
+                if (wait_queue_room(e)) {
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: stopping",
+                                 rd_kafka_topic_name(rkt));
+                        return -1;
+                }
+        }
+}
+
+/* Hands out topic i's box to the producer, waiting for room in its queue. */
+static int send_box(spate_engine_t *e, int i) {
+        for (;;) {
+                int32_t partition = -1;
+                rd_kafka_resp_err_t err = spate_outbox_send(&e->outs[i].box, e->outs[i].rkt, &partition);
+                if (!err)
+                        return 0;
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        spate_err("produce to %s[%d]: %s; nothing is committed (the input is replayed)",
+                                  e->outs[i].name, (int)partition, rd_kafka_err2str(err));
+                        e->failed = 1;
+                        return -1;
+                }
+                if (wait_queue_room(e)) {
+                        spate_outbox_clear(&e->outs[i].box);
+                        return -1;
+                }
+        }
+}
+
+int spate_engine_send_outputs(spate_engine_t *e) {
+        int rc = 0;
+        for (int i = 0; i < e->nouts; i++)
+                if (e->failed)
+                        spate_outbox_clear(&e->outs[i].box);
+                else if (e->outs[i].box.n && send_box(e, i))
+                        rc = -1;
+        return e->failed ? -1 : rc;
+}
+
 static int engine_produce(spate_ctx_t *ctx, const char *topic, int32_t partition,
                           const void *key, size_t key_len, const void *value, size_t len, int64_t ts,
                           int64_t *acked) {
-        struct out_topic *o = out_topic(ctx->engine, topic);
+        spate_engine_t *e = ctx->engine;
+        struct out_topic *o = out_topic(e, topic);
         if (!o) {
                 snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: %s", topic,
                          rd_kafka_err2str(rd_kafka_last_error()));
                 return -1;
         }
-        for (;;) {
-                rd_kafka_resp_err_t err = rd_kafka_producev(
-                        ctx->producer, RD_KAFKA_V_RKT(o->rkt), RD_KAFKA_V_PARTITION(partition),
-                        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
-                        RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_OPAQUE(acked),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-                if (!err) {
-                        ctx->produced++;
-                        return 0;
-                }
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                        snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: %s", topic,
-                                 rd_kafka_err2str(err));
-                        return -1;
-                }
-                if (wait_queue_room(ctx->engine)) {
-                        snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: stopping", topic);
-                        return -1;
-                }
+        int i = (int)(o - e->outs);
+        if (MSG_MAX_OVERHEAD + key_len + len > e->max_message_bytes) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: %s", topic,
+                         rd_kafka_err2str(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
+                return -1;
         }
+        ctx->produced++;
+        /* produce_batch() stamps a batch with one clock: a message with a
+         * time of its own goes alone, after what the box holds for its topic. */
+        if (ts) {
+                if (o->box.n && send_box(e, i)) {
+                        snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: failed", topic);
+                        return -1;
+                }
+                return produce_now(ctx, i, partition, key, key_len, value, len, ts, acked);
+        }
+        if (spate_outbox_add(&o->box, partition, key, key_len, value, len, acked) && send_box(e, i)) {
+                snprintf(ctx->errstr, sizeof(ctx->errstr), "produce to %s: failed", topic);
+                return -1;
+        }
+        return 0;
 }
 
 /* spate_dead_letter_records_total{node,reason}: the reason's class, after
@@ -599,7 +661,7 @@ static int fetched_all(spate_engine_t *e) {
  * can predate the last writes) is not past it. A node with
  * drained() (a window) says itself when it is done, under --end-of-input. */
 static int internal_drained(spate_engine_t *e) {
-        if (rd_kafka_outq_len(e->producer) > 0)
+        if (spate_engine_send_outputs(e) || rd_kafka_outq_len(e->producer) > 0)
                 return 0;
         for (int i = 0; i < e->nsources; i++) {
                 const source_t *s = &e->sources[i];
@@ -740,6 +802,7 @@ int spate_engine_run(spate_engine_t *e) {
                                 records += process_message(e, msgs[i]);
                         rd_kafka_message_destroy(msgs[i]);
                 }
+                spate_engine_send_outputs(e);
                 rd_kafka_poll(e->producer, 0);
                 if (spate_engine_standby_poll(e, n > 0)) {
                         spate_err("standby replicas: %s", e->ctx.errstr);
@@ -754,8 +817,10 @@ int spate_engine_run(spate_engine_t *e) {
                           now - e->stats.last_ms >= e->until_idle_ms + UNTIL_IDLE_FETCH_GRACE_MS) &&
                          input_ended(e))
                         break;
-                if (now - e->last_punctuate >= e->tick_ms)
+                if (now - e->last_punctuate >= e->tick_ms) {
                         punctuate(e);
+                        spate_engine_send_outputs(e);
+                }
                 if (e->commit_asap || now - e->last_commit >= e->topo->commit_interval_ms)
                         spate_engine_commit(e);
                 if (now - e->last_report >= 10000)
@@ -836,9 +901,12 @@ void spate_engine_destroy(spate_engine_t *e) {
         if (e->producer) {
                 if (e->txn)
                         rd_kafka_abort_transaction(e->producer, 5000);
+                spate_engine_send_outputs(e);
                 rd_kafka_flush(e->producer, e->failed ? 0 : 10000);
-                for (int i = 0; i < e->nouts; i++)  /* after the last delivery report */
+                for (int i = 0; i < e->nouts; i++) {  /* after the last delivery report */
                         rd_kafka_topic_destroy(e->outs[i].rkt);
+                        spate_outbox_free(&e->outs[i].box);
+                }
                 rd_kafka_destroy(e->producer);
         }
         free(e->outs);

@@ -32,6 +32,10 @@ int spate_engine_txn_begin(spate_engine_t *e) {
 static int txn_commit(spate_engine_t *e, rd_kafka_topic_partition_list_t *offs) {
         rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata(e->consumer);
         rd_kafka_error_t *error = NULL;
+        if (spate_engine_send_outputs(e)) {
+                rd_kafka_consumer_group_metadata_destroy(gm);
+                return -1;
+        }
         if (offs->cnt)
                 error = rd_kafka_send_offsets_to_transaction(e->producer, offs, gm, 30000);
         rd_kafka_consumer_group_metadata_destroy(gm);
@@ -45,6 +49,7 @@ static int txn_commit(spate_engine_t *e, rd_kafka_topic_partition_list_t *offs) 
 
 /* Waits until the producer has every output acknowledged. */
 void spate_engine_drain_acks(spate_engine_t *e) {
+        spate_engine_send_outputs(e);
         /* At shutdown the broker may be gone: wait a bounded time - counted
          * from the stop request, which may come while already waiting - and
          * then commit nothing, so the uncommitted input is replayed on restart. */

@@ -10,6 +10,7 @@
 #include "fingerprint.h"
 #include "metrics.h"
 #include "offset_meta.h"
+#include "outbox.h"
 #include "../state/store.h"
 
 #include <librdkafka/rdkafka.h>
@@ -79,7 +80,12 @@ struct spate_engine {
         int commit_asap;           /* spate_ctx_request_commit() */
         /* The producer's topic handles, made once per topic written: a
          * message produced by name costs a topic lookup under a lock. */
-        struct out_topic { const char *name; rd_kafka_topic_t *rkt; int role; } *outs;
+        struct out_topic {
+                const char *name;
+                rd_kafka_topic_t *rkt;
+                int role;
+                spate_outbox_t box;  /* outputs not yet handed to the producer */
+        } *outs;
         int nouts;
         /* metrics.h: what the HTTP thread reads */
         spate_histogram_t *m_commit;
@@ -113,6 +119,12 @@ double spate_engine_mono_s(void);
 source_t *spate_engine_source_for(spate_engine_t *e, const char *topic);
 task_t *spate_engine_task_for(source_t *s, int32_t partition);
 int spate_engine_stop_deadline_passed(spate_engine_t *e);
+
+/* Hands every topic's queued outputs to the producer (outbox.h): before
+ * anything waits for acknowledgements or counts what is in flight. -1 when
+ * the producer refused them (e->failed is set) or the instance is stopping
+ * with the producer's queue full. */
+int spate_engine_send_outputs(spate_engine_t *e);
 
 /* engine_offsets.c */
 void spate_engine_fetch_committed(spate_engine_t *e, rd_kafka_topic_partition_list_t *parts);
