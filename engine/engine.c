@@ -614,6 +614,21 @@ err:
  * batch's mean size, or of the count bound when that is reached first (small
  * records). Waking only below half the bytes bound would never wake a queue
  * held at the count bound, which then read in 1 s bursts. */
+/* The fetch wake-ups' "catching up" (fetch_wake.c): BATCH records within
+ * one tick, which is what a batch that filled before its timeout said when
+ * the loop waited for full batches. A tick with fewer ends it. */
+static int catching_up(spate_engine_t *e, ssize_t n) {
+        int64_t now = spate_mono_ms();
+        if (n > 0)
+                e->wake_records += n;
+        if (e->wake_records >= BATCH || now - e->wake_since >= e->tick_ms) {
+                e->wake_busy = e->wake_records >= BATCH;
+                e->wake_records = 0;
+                e->wake_since = now;
+        }
+        return e->wake_busy;
+}
+
 static void fetch_wake_batch(spate_engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         size_t bytes = 0;
         for (ssize_t i = 0; i < n; i++)
@@ -621,7 +636,24 @@ static void fetch_wake_batch(spate_engine_t *e, rd_kafka_message_t **msgs, ssize
         long low = n > 0 ? e->prefetch_bytes / 2 / (long)(bytes / (size_t)n + 1) : 0;
         if (e->prefetch_msgs > 0 && low > e->prefetch_msgs / 2)
                 low = e->prefetch_msgs / 2;
-        spate_fetch_wake_batch(e->wake, n == BATCH, low);
+        spate_fetch_wake_batch(e->wake, catching_up(e, n), low);
+}
+
+/* Up to BATCH consumed messages: what the queue holds, or else the first to
+ * arrive within a tick and what came with it. librdkafka's batch call waits
+ * until it has them all or the tick is over, which left the records it had
+ * unprocessed (and their outputs unsent) while the fetchers refilled the
+ * queue: the region job ran 0.63 -> 0.73x raw consume in 6 alternating
+ * rounds once the records in hand were processed meanwhile. */
+static ssize_t consume(spate_engine_t *e, rd_kafka_message_t **msgs) {
+        ssize_t n = rd_kafka_consume_batch_queue(e->queue, 0, msgs, BATCH);
+        if (n != 0)
+                return n;
+        n = rd_kafka_consume_batch_queue(e->queue, e->tick_ms, msgs, 1);
+        if (n != 1)
+                return n;
+        ssize_t more = rd_kafka_consume_batch_queue(e->queue, 0, msgs + 1, BATCH - 1);
+        return more > 0 ? 1 + more : 1;
 }
 
 static void punctuate(spate_engine_t *e) {
@@ -789,7 +821,7 @@ int spate_engine_run(spate_engine_t *e) {
         spate_info("running '%s' (%d nodes, topology fingerprint %016llx)", e->topo->application,
                    e->topo->nnodes, (unsigned long long)e->me.fp);
         while (!e->stop && !e->failed) {
-                ssize_t n = rd_kafka_consume_batch_queue(e->queue, e->tick_ms, msgs, BATCH);
+                ssize_t n = consume(e, msgs);
                 ssize_t records = 0;
                 e->ctx.wall_floor_ms = spate_now_ms();
                 fetch_wake_batch(e, msgs, n);

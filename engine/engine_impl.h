@@ -101,6 +101,9 @@ struct spate_engine {
         int peer_asked;
         spate_standby_t *standby;  /* num_standby_replicas >= 1: engine_standby.c */
         struct spate_fetch_wake *wake;  /* fetch_wake.h, or NULL */
+        int64_t wake_since;        /* catching_up(): the tick counted from, its records, */
+        ssize_t wake_records;      /* and whether the last tick read BATCH */
+        int wake_busy;
         long prefetch_bytes;       /* the consumer's queued.max.messages.kbytes, in bytes */
         long prefetch_msgs;        /* the consumer's queued.min.messages (a count bound) */
 };

@@ -7,8 +7,8 @@
  * 12 ships 2.0.2). A reader behind on a backlog then
  * reads in bursts unless the bound covers a second of processing (~64 MB of
  * small records, ~300 MB of RSS with librdkafka's per-message overhead).
- * While the engine reads full batches and the queue has drained below half
- * the bound, this thread asks each broker for the latest offset of one
+ * While the engine catches up (a batch's worth of records within a tick)
+ * and the queue has drained below half the bound, this thread asks each broker for the latest offset of one
  * partition it leads (rd_kafka_offsets_for_times(), which, unlike
  * rd_kafka_query_watermark_offsets(), gives up at its timeout when a broker
  * is down, so that stopping never waits on a dead broker): the request wakes
@@ -32,7 +32,7 @@ struct spate_fetch_wake {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         int stop, running;
-        atomic_int busy;            /* the engine's last batch was full */
+        atomic_int busy;            /* the engine is catching up (spate_fetch_wake_batch()) */
         atomic_long low_msgs;       /* wake below this many queued messages */
         char **topics;
         int ntopics;
@@ -140,10 +140,10 @@ spate_fetch_wake_t *spate_fetch_wake_start(rd_kafka_t *consumer, rd_kafka_queue_
         return w;
 }
 
-void spate_fetch_wake_batch(spate_fetch_wake_t *w, int full, long low_msgs) {
+void spate_fetch_wake_batch(spate_fetch_wake_t *w, int behind, long low_msgs) {
         if (!w)
                 return;
-        atomic_store(&w->busy, full);
+        atomic_store(&w->busy, behind);
         atomic_store(&w->low_msgs, low_msgs);
 }
 

@@ -22,9 +22,10 @@ int spate_fetch_wake_needed(int v);
  * start (a debug line says which mode is used; a warning, that none could). */
 spate_fetch_wake_t *spate_fetch_wake_start(rd_kafka_t *consumer, rd_kafka_queue_t *queue,
                                            const char *const *topics, int ntopics);
-/* After each batch: whether it was full (the engine is behind), and below how
- * many queued messages the brokers are woken. w may be NULL. */
-void spate_fetch_wake_batch(spate_fetch_wake_t *w, int full, long low_msgs);
+/* After each batch: whether the engine is behind (it read a full batch's
+ * worth of records within its tick), and below how many queued messages the
+ * brokers are woken. w may be NULL. */
+void spate_fetch_wake_batch(spate_fetch_wake_t *w, int behind, long low_msgs);
 /* Stops and joins the thread, frees w (NULL: nothing). */
 void spate_fetch_wake_stop(spate_fetch_wake_t *w);
 

@@ -4,10 +4,12 @@
 An independent client (Debian's python3-confluent-kafka), so tests check spate
 with a different Kafka implementation than the one it uses.
 
-  produce  BOOT TOPIC FILE [--partitioned] [--empty-is-null] [--max-bytes N]   lines "key<TAB>value"
+  produce  BOOT TOPIC FILE [--partitioned] [--empty-is-null] [--max-bytes N] [--batch N]
+                                lines "key<TAB>value"
                                 (or "value"; with --partitioned "partition<TAB>key<TAB>value"; with
                                 --empty-is-null "key<TAB>" is a tombstone, a null value; --max-bytes
-                                raises the producer's message.max.bytes), checks watermarks after
+                                raises the producer's message.max.bytes; --batch N writes record
+                                batches of at most N records), checks watermarks after
   consume  BOOT TOPIC [--idle S] [--max N] [--latest]   JSON lines {key,value,partition,offset,headers}
   count    BOOT TOPIC           total records (sum of high - low watermarks)
   committed BOOT GROUP TOPIC    the group's committed offset per partition, "P OFFSET" lines
@@ -26,11 +28,13 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 
-def produce(boot, topic, path, partitioned=False, empty_is_null=False, max_bytes=None):
+def produce(boot, topic, path, partitioned=False, empty_is_null=False, max_bytes=None, batch=None):
     conf = {"bootstrap.servers": boot, "linger.ms": 20, "compression.codec": "lz4",
             "queue.buffering.max.messages": 1000000}
     if max_bytes:
         conf["message.max.bytes"] = max_bytes
+    if batch:
+        conf["batch.num.messages"] = batch
     p = Producer(conf)
     failed = []
     n = 0
@@ -166,8 +170,9 @@ def main():
         return
     if cmd == "produce":
         max_bytes = int(sys.argv[sys.argv.index("--max-bytes") + 1]) if "--max-bytes" in sys.argv else None
+        batch = int(sys.argv[sys.argv.index("--batch") + 1]) if "--batch" in sys.argv else None
         produce(boot, topic, sys.argv[4], "--partitioned" in sys.argv, "--empty-is-null" in sys.argv,
-                max_bytes)
+                max_bytes, batch)
     elif cmd == "dump":
         dump(boot, topic, sys.argv[4])
     elif cmd == "count":
