@@ -610,10 +610,6 @@ err:
         return NULL;
 }
 
-/* Below half the prefetch bound, in messages: of the bytes bound at the
- * batch's mean size, or of the count bound when that is reached first (small
- * records). Waking only below half the bytes bound would never wake a queue
- * held at the count bound, which then read in 1 s bursts. */
 /* The fetch wake-ups' "catching up" (fetch_wake.c): BATCH records within
  * one tick, which is what a batch that filled before its timeout said when
  * the loop waited for full batches. A tick with fewer ends it. */
@@ -629,6 +625,10 @@ static int catching_up(spate_engine_t *e, ssize_t n) {
         return e->wake_busy;
 }
 
+/* Below half the prefetch bound, in messages: of the bytes bound at the
+ * batch's mean size, or of the count bound when that is reached first (small
+ * records). Waking only below half the bytes bound would never wake a queue
+ * held at the count bound, which then read in 1 s bursts. */
 static void fetch_wake_batch(spate_engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         size_t bytes = 0;
         for (ssize_t i = 0; i < n; i++)

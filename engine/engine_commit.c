@@ -30,12 +30,10 @@ int spate_engine_txn_begin(spate_engine_t *e) {
 /* exactly_once: the commit's outputs, changelog records and input offsets
  * become visible together, and a zombie's are fenced. */
 static int txn_commit(spate_engine_t *e, rd_kafka_topic_partition_list_t *offs) {
+        if (spate_engine_send_outputs(e))
+                return -1;
         rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata(e->consumer);
         rd_kafka_error_t *error = NULL;
-        if (spate_engine_send_outputs(e)) {
-                rd_kafka_consumer_group_metadata_destroy(gm);
-                return -1;
-        }
         if (offs->cnt)
                 error = rd_kafka_send_offsets_to_transaction(e->producer, offs, gm, 30000);
         rd_kafka_consumer_group_metadata_destroy(gm);
